@@ -1,0 +1,112 @@
+# fedshare: the two commands a newcomer runs on a fresh Debian machine.
+#
+#   make demo   install what is missing, build, run the demo
+#   make test   the same set-up, then every test: C (plain and ASan/UBSan),
+#               bounded fuzzing, Python, integration
+#
+# Other targets: deps, venv, build, build-asan, python, bench, format,
+# format-check, clean. Everything lands in this folder (.venv/, build*/).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+DEBS := build-essential libgmp-dev libsodium-dev liblmdb-dev libcmocka-dev meson \
+        ninja-build pkg-config clang libclang-rt-14-dev clang-format python3-dev \
+        python3-venv git
+PYTHON ?= python3
+VENV := .venv
+VPY := $(VENV)/bin/python
+MESON := $(VENV)/bin/meson
+BUILD := build
+ASAN := build-asan
+PYBUILD := build-py
+FUZZ_SECONDS ?= 10
+JOBS ?= $(shell nproc)
+STAMP := .stamp
+
+# Root installs directly; anyone else goes through sudo.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: help demo test deps venv build build-asan python test-c test-asan test-python \
+        bench format format-check clean
+
+help:
+	@sed -n '2,10p' Makefile | sed 's/^# \{0,1\}//'
+
+demo: python
+	$(VENV)/bin/fedshare demo
+
+test: format-check test-c test-asan test-python
+	@echo "make test: every suite passed"
+
+# --- set-up -------------------------------------------------------------
+
+deps: $(STAMP)/deps
+$(STAMP)/deps: Makefile
+	@missing=$$(for p in $(DEBS); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; \
+	  done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:" $$missing; \
+	  $(SUDO) apt-get update -qq; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $$missing; \
+	else echo "Debian packages: all present"; fi
+	@mkdir -p $(STAMP) && touch $@
+
+venv: $(STAMP)/venv
+$(STAMP)/venv: requirements-dev.txt $(STAMP)/deps
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip
+	$(VPY) -m pip install -q -r requirements-dev.txt
+	@mkdir -p $(STAMP) && touch $@
+
+# --- builds -------------------------------------------------------------
+
+# Release build with -Werror: C libraries, tests, benchmarks.
+build: venv
+	@[ -f $(BUILD)/build.ninja ] || $(MESON) setup $(BUILD) -Dwerror=true -Dpython=disabled
+	$(MESON) compile -C $(BUILD) -j $(JOBS)
+
+# clang build with AddressSanitizer + UBSan (no recovery) and libFuzzer harnesses.
+build-asan: venv
+	@[ -f $(ASAN)/build.ninja ] || CC=clang CXX=clang++ $(MESON) setup $(ASAN) \
+	  -Dwerror=true -Dpython=disabled -Dbenchmarks=false -Dfuzz=true \
+	  -Dfuzz_seconds=$(FUZZ_SECONDS) -Dbuildtype=debugoptimized \
+	  -Db_sanitize=address,undefined -Db_lundef=false \
+	  -Dc_args=-fno-sanitize-recover=all -Dcpp_args=-fno-sanitize-recover=all
+	$(MESON) compile -C $(ASAN) -j $(JOBS)
+
+# The Python package as a user gets it (pip install .), into the venv.
+python: venv
+	$(VPY) -m pip install -q --no-build-isolation --no-deps --force-reinstall \
+	  -Cbuild-dir=$(PYBUILD) .
+
+# --- tests --------------------------------------------------------------
+
+test-c: build
+	$(MESON) test -C $(BUILD) --print-errorlogs --no-suite fuzz
+
+test-asan: build-asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  $(MESON) test -C $(ASAN) --print-errorlogs --timeout-multiplier 4
+
+test-python: python
+	$(VPY) -m pytest -q tests/python
+
+# --- the rest -----------------------------------------------------------
+
+bench: build python
+	benchmarks/run --suite all --json
+
+C_SOURCES = $(shell git ls-files '*.c' '*.h' '*.cc' '*.cpp' 2>/dev/null)
+
+format: $(STAMP)/deps
+	clang-format -i $(C_SOURCES)
+
+format-check: $(STAMP)/deps
+	@if [ -n "$(strip $(C_SOURCES))" ]; then clang-format --dry-run --Werror $(C_SOURCES); fi
+	@echo "format-check: C sources follow .clang-format"
+
+clean:
+	rm -rf $(BUILD) $(ASAN) $(PYBUILD) $(STAMP)
