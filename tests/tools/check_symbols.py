@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""Compare a shared library's exported symbols with a checked-in list.
+"""Compare a shared library's exported symbols with a checked-in list (the union of
+the lists given, so two parts of a room may each keep their own).
 
-Usage: check_symbols.py LIBRARY.so EXPECTED.symbols
+Usage: check_symbols.py LIBRARY.so EXPECTED.symbols [MORE.symbols ...]
 
 Fails (exit 1) on any symbol added or lost, so the ABI never changes by
 accident. EXPECTED holds one symbol per line; '#' starts a comment.
@@ -31,17 +32,18 @@ def expected(path):
 
 
 def main():
-    if len(sys.argv) != 3:
+    if len(sys.argv) < 3:
         print(__doc__, file=sys.stderr)
         return 2
-    have, want = exported(sys.argv[1]), expected(sys.argv[2])
+    have = exported(sys.argv[1])
+    want = set().union(*(expected(p) for p in sys.argv[2:]))
     for name in sorted(have - want):
         print(f"exported but not listed: {name}")
     for name in sorted(want - have):
         print(f"listed but not exported: {name}")
     if have != want:
         return 1
-    print(f"{len(have)} symbols match {sys.argv[2]}")
+    print(f"{len(have)} symbols match {' + '.join(sys.argv[2:])}")
     return 0
 
 
