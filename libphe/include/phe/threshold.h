@@ -1,0 +1,338 @@
+/**
+ * @file phe/threshold.h
+ * @brief t-of-n threshold Paillier decryption (Shoup / Damgård–Jurik style).
+ *
+ * A dealer generates n = pq from two safe primes, shares the decryption
+ * exponent among @c l holders with a degree t−1 polynomial, and publishes
+ * the threshold parameters: the ordinary public key (usable by every libphe
+ * encryption path), a verification base @c v and one verification key per
+ * holder. Any t holders each produce a decryption share with a
+ * non-interactive zero-knowledge proof that it is correct; anyone holding
+ * the parameters verifies the shares and combines t of them into the
+ * plaintext. See docs/guides/phe-threshold.md for the ceremony and its trust
+ * assumptions and docs/formats/phe-threshold.md for every encoding.
+ *
+ * Thread safety: every function is reentrant. Objects are immutable after
+ * creation, so one object may be read from many threads at once; freeing an
+ * object while another thread uses it is undefined. Randomness comes from
+ * libphe's random source (libsodium unless a test replaced it).
+ *
+ * Return codes: 0 on success, otherwise a negative code: the libphe codes of
+ * phe.h or the threshold codes below (range −170 … −189). phe_strerror()
+ * names every one of them.
+ */
+#ifndef PHE_THRESHOLD_H
+#define PHE_THRESHOLD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifndef PHE_API
+#if defined(PHE_BUILDING) && defined(__GNUC__)
+#define PHE_API __attribute__((visibility("default")))
+#else
+#define PHE_API
+#endif
+#endif
+
+/* Forward declarations of the core handles (phe.h defines the functions). */
+typedef struct phe_pubkey phe_pubkey;
+typedef struct phe_ciphertext phe_ciphertext;
+
+/** Threshold public parameters: public key, t, l, verification base and keys. */
+typedef struct phe_threshold_params phe_threshold_params;
+/** One holder's secret key share (index i, exponent s_i). Wiped on free. */
+typedef struct phe_threshold_keyshare phe_threshold_keyshare;
+/** One holder's decryption share of one ciphertext, with its proof. */
+typedef struct phe_threshold_decshare phe_threshold_decshare;
+
+/** Error codes of the threshold module (all in libphe's range). */
+enum phe_threshold_error {
+    /** t or l out of range (1 ≤ t ≤ l ≤ PHE_THRESHOLD_MAX_HOLDERS). */
+    PHE_ERR_THRESHOLD_PARAMS = -170,
+    /** A prime given to the dealer is not a safe prime of the right size. */
+    PHE_ERR_THRESHOLD_NOT_SAFE_PRIME = -171,
+    /** A share's holder index is 0 or greater than l. */
+    PHE_ERR_THRESHOLD_INDEX_RANGE = -172,
+    /** Two shares passed to combine come from the same holder. */
+    PHE_ERR_THRESHOLD_DUPLICATE_SHARE = -173,
+    /** Fewer than t shares were passed to combine. */
+    PHE_ERR_THRESHOLD_TOO_FEW_SHARES = -174,
+    /** The share or key share belongs to other threshold parameters (key id differs). */
+    PHE_ERR_THRESHOLD_WRONG_KEY = -175,
+    /** The decryption share was made for another ciphertext. */
+    PHE_ERR_THRESHOLD_WRONG_CIPHERTEXT = -176,
+    /** The decryption share's zero-knowledge proof does not verify (forged or tampered). */
+    PHE_ERR_THRESHOLD_PROOF_INVALID = -177,
+    /** The decryption share value is not an invertible element of Z*_{n²}. */
+    PHE_ERR_THRESHOLD_SHARE_VALUE = -178,
+    /** The combined value is not of the form 1 + kn: the shares are inconsistent. */
+    PHE_ERR_THRESHOLD_COMBINE_FAILED = -179,
+};
+
+/** The largest number of holders l a threshold key may have. */
+#define PHE_THRESHOLD_MAX_HOLDERS 64
+
+/* ------------------------------------------------------------------ */
+/* Dealer ceremony                                                      */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Run the dealer ceremony: generate two safe primes p = 2p'+1, q = 2q'+1 of
+ * @p bits/2 bits each, n = pq, and share the decryption exponent t-of-l.
+ *
+ * @param[out] params_out  receives the public parameters (free with
+ *                         phe_threshold_params_free()).
+ * @param[out] shares_out  array of at least @p l pointers; shares_out[i]
+ *                         receives the key share of holder i+1 (free each
+ *                         with phe_threshold_keyshare_free()).
+ * @param bits             modulus size: 2048, 3072 or 4096.
+ * @param t                shares needed to decrypt, 1 ≤ t ≤ l.
+ * @param l                number of holders, 1 ≤ l ≤ PHE_THRESHOLD_MAX_HOLDERS.
+ * @return 0; PHE_ERR_THRESHOLD_PARAMS for a bad t or l; the libphe invalid-
+ *         argument code for a NULL pointer or unsupported @p bits; the libphe
+ *         out-of-memory or randomness codes. On error nothing is allocated
+ *         and the outputs are set to NULL.
+ */
+PHE_API int phe_threshold_deal(phe_threshold_params **params_out,
+                               phe_threshold_keyshare **shares_out, uint32_t bits, uint32_t t,
+                               uint32_t l);
+
+/**
+ * The dealer ceremony with the two safe primes given (big-endian, no
+ * leading zero byte): for test vectors and pre-generated keys. The primes are
+ * checked (both safe primes, equal bit length, distinct, product of an
+ * accepted modulus size); the sharing polynomial and verification base are
+ * still drawn at random.
+ *
+ * @param[out] params_out, shares_out  as phe_threshold_deal().
+ * @param[in]  p, p_len, q, q_len       the primes (read only, not kept).
+ * @param t, l                          as phe_threshold_deal().
+ * @return 0; PHE_ERR_THRESHOLD_NOT_SAFE_PRIME if a prime is not a safe prime
+ *         or the pair is unsuitable; PHE_ERR_THRESHOLD_PARAMS; the libphe
+ *         invalid-argument, out-of-memory or randomness codes.
+ */
+PHE_API int phe_threshold_deal_with_primes(phe_threshold_params **params_out,
+                                           phe_threshold_keyshare **shares_out, const uint8_t *p,
+                                           size_t p_len, const uint8_t *q, size_t q_len, uint32_t t,
+                                           uint32_t l);
+
+/**
+ * Generate one safe prime P = 2P'+1 (P' prime) of exactly @p bits bits with
+ * a combined sieve (see docs/guides/phe-threshold.md for its cost).
+ *
+ * @param[out] out      receives the prime, big-endian, exactly (bits+7)/8 bytes.
+ * @param out_len       size of @p out; must be at least (bits+7)/8.
+ * @param bits          64 ≤ bits ≤ 4096.
+ * @return 0; the libphe invalid-argument, buffer-too-small, out-of-memory or
+ *         randomness codes.
+ */
+PHE_API int phe_threshold_safe_prime(uint8_t *out, size_t out_len, uint32_t bits);
+
+/* ------------------------------------------------------------------ */
+/* Public parameters                                                    */
+/* ------------------------------------------------------------------ */
+
+/** Free parameters; NULL is a no-op. */
+PHE_API void phe_threshold_params_free(phe_threshold_params *params);
+
+/**
+ * The ordinary public key of the threshold key (borrowed: valid while
+ * @p params lives; do not free). Every libphe encryption path accepts it.
+ * @return the key, or NULL if @p params is NULL.
+ */
+PHE_API const phe_pubkey *phe_threshold_params_pubkey(const phe_threshold_params *params);
+
+/** Shares needed to decrypt (t); 0 if @p params is NULL. */
+PHE_API uint32_t phe_threshold_params_threshold(const phe_threshold_params *params);
+
+/** Number of holders (l); 0 if @p params is NULL. */
+PHE_API uint32_t phe_threshold_params_holders(const phe_threshold_params *params);
+
+/**
+ * The 32-byte key id: SHA-256 of the canonical parameter encoding, carried
+ * by every key share and decryption share of this key.
+ * @param[out] out  32 bytes.
+ * @return 0 or the libphe invalid-argument code.
+ */
+PHE_API int phe_threshold_params_key_id(const phe_threshold_params *params, uint8_t out[32]);
+
+/** Exact size in bytes of the parameters' encoding; 0 if @p params is NULL. */
+PHE_API size_t phe_threshold_params_encoded_size(const phe_threshold_params *params);
+
+/**
+ * Canonical encoding of the parameters (docs/formats/phe-threshold.md, "PHTP").
+ * @param[out] out      buffer of @p out_len bytes.
+ * @param[out] written  receives the number of bytes written (may be NULL).
+ * @return 0; the libphe invalid-argument or buffer-too-small codes.
+ */
+PHE_API int phe_threshold_params_encode(const phe_threshold_params *params, uint8_t *out,
+                                        size_t out_len, size_t *written);
+
+/**
+ * Decode and validate parameters.
+ * @param[out] out  receives new parameters (NULL on error).
+ * @return 0; the libphe decode/invalid-key codes for malformed, truncated,
+ *         oversized or non-canonical input; PHE_ERR_THRESHOLD_PARAMS for a bad
+ *         t or l; out-of-memory.
+ */
+PHE_API int phe_threshold_params_decode(phe_threshold_params **out, const uint8_t *in,
+                                        size_t in_len);
+
+/* ------------------------------------------------------------------ */
+/* Key shares (secret)                                                  */
+/* ------------------------------------------------------------------ */
+
+/** Free and wipe a key share; NULL is a no-op. */
+PHE_API void phe_threshold_keyshare_free(phe_threshold_keyshare *share);
+
+/** The holder index i (1 … l) of the key share; 0 if NULL. */
+PHE_API uint32_t phe_threshold_keyshare_index(const phe_threshold_keyshare *share);
+
+/** Exact size of the key share's encoding; 0 if NULL. */
+PHE_API size_t phe_threshold_keyshare_encoded_size(const phe_threshold_keyshare *share);
+
+/**
+ * Canonical encoding of a key share ("PHTK"). The bytes are secret: the
+ * caller wipes them (or writes them with phe_threshold_keyshare_write_file()).
+ * @return 0; the libphe invalid-argument or buffer-too-small codes.
+ */
+PHE_API int phe_threshold_keyshare_encode(const phe_threshold_keyshare *share, uint8_t *out,
+                                          size_t out_len, size_t *written);
+
+/**
+ * Decode a key share.
+ * @return 0; the libphe decode codes; PHE_ERR_THRESHOLD_INDEX_RANGE;
+ *         PHE_ERR_THRESHOLD_PARAMS; out-of-memory.
+ */
+PHE_API int phe_threshold_keyshare_decode(phe_threshold_keyshare **out, const uint8_t *in,
+                                          size_t in_len);
+
+/**
+ * Check that a key share belongs to @p params: same key id, index in range,
+ * and v^(Δ·s_i) equal to the holder's verification key.
+ * @return 0; PHE_ERR_THRESHOLD_WRONG_KEY; PHE_ERR_THRESHOLD_INDEX_RANGE;
+ *         the libphe invalid-argument or out-of-memory codes.
+ */
+PHE_API int phe_threshold_keyshare_check(const phe_threshold_params *params,
+                                         const phe_threshold_keyshare *share);
+
+/**
+ * Write a key share to @p path encrypted at rest: XSalsa20-Poly1305
+ * (crypto_secretbox) under a key derived from @p password with Argon2id
+ * (libsodium's "interactive" limits). The file is created with mode 0600 and
+ * must not exist.
+ * @return 0; the libphe invalid-argument, I/O, out-of-memory codes.
+ */
+PHE_API int phe_threshold_keyshare_write_file(const phe_threshold_keyshare *share, const char *path,
+                                              const uint8_t *password, size_t password_len);
+
+/**
+ * Read a key share written by phe_threshold_keyshare_write_file().
+ * @return 0; the libphe I/O code; the libphe decode code for a malformed
+ *         file; the libphe verification/authentication code for a wrong
+ *         password or a modified file; out-of-memory.
+ */
+PHE_API int phe_threshold_keyshare_read_file(phe_threshold_keyshare **out, const char *path,
+                                             const uint8_t *password, size_t password_len);
+
+/* ------------------------------------------------------------------ */
+/* Decryption shares                                                    */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Holder i's decryption share of @p ct: c_i = c^(2Δ·s_i) mod n² with a
+ * Fiat–Shamir proof that log_{c⁴}(c_i²) = log_v(v_i).
+ * @param[out] out  receives the share (free with phe_threshold_decshare_free()).
+ * @return 0; PHE_ERR_THRESHOLD_WRONG_KEY if @p share is not of @p params;
+ *         the libphe invalid-ciphertext code for a ciphertext out of range or
+ *         not invertible mod n²; invalid-argument; out-of-memory; randomness.
+ */
+PHE_API int phe_threshold_decshare_create(phe_threshold_decshare **out,
+                                          const phe_threshold_params *params,
+                                          const phe_threshold_keyshare *share,
+                                          const phe_ciphertext *ct);
+
+/** Free a decryption share; NULL is a no-op. */
+PHE_API void phe_threshold_decshare_free(phe_threshold_decshare *share);
+
+/** The holder index of a decryption share; 0 if NULL. */
+PHE_API uint32_t phe_threshold_decshare_index(const phe_threshold_decshare *share);
+
+/**
+ * Verify a decryption share against the holder's verification key.
+ * @return 0 if valid; PHE_ERR_THRESHOLD_WRONG_KEY; PHE_ERR_THRESHOLD_INDEX_RANGE;
+ *         PHE_ERR_THRESHOLD_WRONG_CIPHERTEXT; PHE_ERR_THRESHOLD_SHARE_VALUE;
+ *         PHE_ERR_THRESHOLD_PROOF_INVALID; the libphe invalid-ciphertext,
+ *         invalid-argument or out-of-memory codes.
+ */
+PHE_API int phe_threshold_decshare_verify(const phe_threshold_params *params,
+                                          const phe_ciphertext *ct,
+                                          const phe_threshold_decshare *share);
+
+/** Exact size of the decryption share's encoding; 0 if NULL. */
+PHE_API size_t phe_threshold_decshare_encoded_size(const phe_threshold_decshare *share);
+
+/**
+ * Canonical encoding of a decryption share with its proof ("PHTD").
+ * @return 0; the libphe invalid-argument or buffer-too-small codes.
+ */
+PHE_API int phe_threshold_decshare_encode(const phe_threshold_decshare *share, uint8_t *out,
+                                          size_t out_len, size_t *written);
+
+/**
+ * Decode a decryption share (structure only; verify it with
+ * phe_threshold_decshare_verify()).
+ * @return 0; the libphe decode codes; PHE_ERR_THRESHOLD_INDEX_RANGE; out-of-memory.
+ */
+PHE_API int phe_threshold_decshare_decode(phe_threshold_decshare **out, const uint8_t *in,
+                                          size_t in_len);
+
+/* ------------------------------------------------------------------ */
+/* Combination                                                          */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Verify @p count decryption shares of @p ct and combine the first t of
+ * them into the plaintext, as a signed 64-bit integer (values above n/2 are
+ * negative: x − n).
+ * @param[in] shares  @p count borrowed share pointers.
+ * @param[out] out    receives the plaintext.
+ * @return 0; PHE_ERR_THRESHOLD_TOO_FEW_SHARES; PHE_ERR_THRESHOLD_DUPLICATE_SHARE;
+ *         PHE_ERR_THRESHOLD_INDEX_RANGE; PHE_ERR_THRESHOLD_WRONG_KEY;
+ *         PHE_ERR_THRESHOLD_WRONG_CIPHERTEXT; PHE_ERR_THRESHOLD_SHARE_VALUE;
+ *         PHE_ERR_THRESHOLD_PROOF_INVALID; PHE_ERR_THRESHOLD_COMBINE_FAILED;
+ *         the libphe plaintext-out-of-range code when the value does not fit
+ *         in int64; invalid-argument; invalid-ciphertext; out-of-memory.
+ *         No share that fails verification is ever combined.
+ */
+PHE_API int phe_threshold_combine_int64(const phe_threshold_params *params,
+                                        const phe_ciphertext *ct,
+                                        const phe_threshold_decshare *const *shares, size_t count,
+                                        int64_t *out);
+
+/**
+ * As phe_threshold_combine_int64(), but writes the plaintext m ∈ [0, n) as
+ * a big-endian unsigned integer of exactly @p out_len bytes (left-padded
+ * with zeros). A negative value x was encrypted as n − x, as everywhere in
+ * libphe.
+ * @param out_len  at least the byte length of n (phe_plaintext_size()).
+ * @return as phe_threshold_combine_int64(), plus the libphe buffer-too-small code.
+ */
+PHE_API int phe_threshold_combine_bytes(const phe_threshold_params *params,
+                                        const phe_ciphertext *ct,
+                                        const phe_threshold_decshare *const *shares, size_t count,
+                                        uint8_t *out, size_t out_len);
+
+/** Static text for a threshold error code, or NULL if @p code is not one. */
+PHE_API const char *phe_threshold_strerror(int code);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PHE_THRESHOLD_H */
