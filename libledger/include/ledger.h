@@ -1,0 +1,38 @@
+/**
+ * @file ledger.h
+ * @brief libledger umbrella header: a consortium ledger (signed transactions,
+ * blocks with commit certificates, an LMDB store, inclusion proofs, a
+ * pluggable deterministic application) replicated by PBFT.
+ *
+ * Thread safety: see each module header.
+ */
+#ifndef LEDGER_H
+#define LEDGER_H
+
+#include "ledger/version.h"
+#include "ledger/common.h"
+#include "ledger/tx.h"
+#include "ledger/membership.h"
+#include "ledger/block.h"
+#include "ledger/app.h"
+#include "ledger/proof.h"
+#include "ledger/store.h"
+#include "ledger/kv.h"
+
+/* The consensus half (node, client, config, transport), when present. */
+#if defined(__has_include)
+#if __has_include("ledger/config.h")
+#include "ledger/config.h"
+#endif
+#if __has_include("ledger/transport.h")
+#include "ledger/transport.h"
+#endif
+#if __has_include("ledger/node.h")
+#include "ledger/node.h"
+#endif
+#if __has_include("ledger/client.h")
+#include "ledger/client.h"
+#endif
+#endif
+
+#endif /* LEDGER_H */

@@ -1,0 +1,108 @@
+/**
+ * @file ledger/app.h
+ * @brief The application plugged into a ledger: a table of deterministic
+ * callbacks, and the state handle they read and write through.
+ *
+ * Contract (docs/ledger-storage.md §Application):
+ * - check(): before ordering; may read committed state (read-only handle); 0
+ *   accepts, LEDGER_E_REJECTED (or any negative) refuses the transaction.
+ * - apply(): called for each transaction of a block, in order, inside the
+ *   block's LMDB write transaction. Returns 0 (applied), LEDGER_E_REJECTED (the
+ *   transaction is recorded as rejected; the callback must then not have
+ *   written anything, else the block fails with LEDGER_E_APP), or another
+ *   negative code (the block fails, nothing is stored). It must be
+ *   deterministic: only the state, the block (height, timestamp) and the
+ *   transaction may influence it — no clock, no randomness, no I/O.
+ * - query(): answers a read-only query from committed state.
+ *
+ * The state root of block h is SHA-256("FSLEDGER/STATE/1" ‖ root(h−1) ‖ h ‖
+ * writes hash ‖ results hash), where the writes hash covers the block's net
+ * writes sorted by key (docs/formats/ledger.md §State root).
+ *
+ * Thread safety: a ledger_state is valid only inside the callback that
+ * received it and only on that thread.
+ */
+#ifndef LEDGER_APP_H
+#define LEDGER_APP_H
+
+#include "common.h"
+#include "tx.h"
+#include "block.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Current version of the ledger_app table. */
+#define LEDGER_APP_VERSION 1
+/** Largest state key (also the largest traced key). */
+#define LEDGER_STATE_KEY_MAX 448
+/** Largest state value (16 MiB). */
+#define LEDGER_STATE_VALUE_MAX (16u << 20)
+
+/** State seen by the application (opaque; lent for one callback). */
+typedef struct ledger_state ledger_state;
+
+/** The application callback table. */
+typedef struct ledger_app {
+    uint32_t version; /**< LEDGER_APP_VERSION. */
+    void *ctx;        /**< Passed to every callback. */
+    /** Check a transaction before ordering (signature already verified). */
+    int (*check)(void *ctx, ledger_state *st, const ledger_tx *tx);
+    /** Apply transaction @p index of block @p b. */
+    int (*apply)(void *ctx, ledger_state *st, const ledger_block *b, size_t index,
+                 const ledger_tx *tx);
+    /**
+     * Answer a query: on success set *out to a malloc()ed buffer (the caller
+     * frees it with ledger_free) and *out_len, or *out = NULL for an empty answer.
+     */
+    int (*query)(void *ctx, ledger_state *st, const uint8_t *q, size_t qlen, uint8_t **out,
+                 size_t *out_len);
+} ledger_app;
+
+/** Initialiser of an empty table. */
+#define LEDGER_APP_INIT                                                                            \
+    { LEDGER_APP_VERSION, NULL, NULL, NULL, NULL }
+
+/** @brief Initialise an application table to LEDGER_APP_INIT. @return LEDGER_OK or
+ * LEDGER_E_INVALID. */
+LEDGER_API int ledger_app_init(ledger_app *app);
+
+/**
+ * @brief Read a state key.
+ * @param[in] st state handle.
+ * @param[in] key key bytes, 1 … LEDGER_STATE_KEY_MAX.
+ * @param[in] klen key length.
+ * @param[out] val borrowed pointer, valid until the next write through @p st or the
+ * callback returns.
+ * @param[out] vlen value length.
+ * @return LEDGER_OK, LEDGER_E_NOT_FOUND, LEDGER_E_INVALID, LEDGER_E_IO.
+ */
+LEDGER_API int ledger_state_get(ledger_state *st, const uint8_t *key, size_t klen,
+                                const uint8_t **val, size_t *vlen);
+/**
+ * @brief Write a state key (apply only).
+ * @return LEDGER_OK, LEDGER_E_INVALID (read-only handle, bad sizes), LEDGER_E_NOMEM,
+ * LEDGER_E_FULL, LEDGER_E_IO.
+ */
+LEDGER_API int ledger_state_put(ledger_state *st, const uint8_t *key, size_t klen,
+                                const uint8_t *val, size_t vlen);
+/**
+ * @brief Delete a state key (apply only).
+ * @return LEDGER_OK, LEDGER_E_NOT_FOUND (nothing written), LEDGER_E_INVALID, LEDGER_E_NOMEM,
+ * LEDGER_E_IO.
+ */
+LEDGER_API int ledger_state_delete(ledger_state *st, const uint8_t *key, size_t klen);
+/**
+ * @brief Record that the current transaction touches (op, key), so that
+ * ledger_store_trace() finds it (apply only).
+ * @return LEDGER_OK, LEDGER_E_INVALID, LEDGER_E_NOMEM, LEDGER_E_IO.
+ */
+LEDGER_API int ledger_state_index(ledger_state *st, uint16_t op, const uint8_t *key, size_t klen);
+/** @brief Height of the block being applied (0 in check/query: the committed height there). */
+LEDGER_API uint64_t ledger_state_height(const ledger_state *st);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LEDGER_APP_H */

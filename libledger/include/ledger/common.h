@@ -1,0 +1,96 @@
+/**
+ * @file ledger/common.h
+ * @brief libledger: export macro, error codes, sizes, memory release.
+ *
+ * Thread safety: every function here is thread-safe (no shared state).
+ */
+#ifndef LEDGER_COMMON_H
+#define LEDGER_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(LEDGER_BUILDING) && defined(__GNUC__)
+#define LEDGER_API __attribute__((visibility("default")))
+#else
+#define LEDGER_API
+#endif
+
+/** Sizes of the fixed-width byte strings (also available as functions). */
+#define LEDGER_HASH_BYTES   32 /**< SHA-256 digest. */
+#define LEDGER_PUBKEY_BYTES 32 /**< Ed25519 public key. */
+#define LEDGER_SIG_BYTES    64 /**< Ed25519 signature. */
+#define LEDGER_SEED_BYTES   32 /**< Ed25519 secret seed. */
+
+/**
+ * Error codes of libledger: 0 is success, every failure is negative, in
+ * −200 … −299. The data and storage half uses −200 … −249; the range
+ * −250 … −299 is reserved for the consensus half (ledger/node.h,
+ * ledger/client.h, ledger/transport.h), which defines its codes there.
+ */
+typedef enum ledger_error {
+    LEDGER_OK = 0,
+    LEDGER_E_INVALID = -200,     /**< An argument is invalid (NULL, out of range, too large). */
+    LEDGER_E_DECODE = -201,      /**< Bytes are not a canonical encoding of the object. */
+    LEDGER_E_VERSION = -202,     /**< Unknown format version (encoding or store on disk). */
+    LEDGER_E_SIGNATURE = -203,   /**< A signature does not verify. */
+    LEDGER_E_CERTIFICATE = -204, /**< A commit certificate does not verify (quorum, members). */
+    LEDGER_E_HASH = -205,        /**< A hash link, Merkle root or content hash does not match. */
+    LEDGER_E_STATE_ROOT = -206,  /**< The state root after applying a block does not match. */
+    LEDGER_E_HEIGHT = -207,      /**< A block is not the next one (height or previous hash). */
+    LEDGER_E_NOT_FOUND = -208,   /**< No such block, transaction, key or blob. */
+    LEDGER_E_REJECTED = -209,    /**< The application rejected a transaction. */
+    LEDGER_E_REPLAY = -210,      /**< A transaction's nonce is not above its sender's last. */
+    LEDGER_E_CORRUPT = -211,     /**< The store fails verification (see the block named). */
+    LEDGER_E_MEMBERSHIP = -212,  /**< Membership invalid or not the one the store holds. */
+    LEDGER_E_TIMESTAMP = -213,   /**< A block's timestamp goes backwards. */
+    LEDGER_E_APP = -214,         /**< The application failed (not a rejection of one tx). */
+    LEDGER_E_BUFFER = -215,      /**< An output buffer is too small. */
+    LEDGER_E_FULL = -216,        /**< The store's map is full (raise map_size). */
+    LEDGER_E_NOMEM = -240,       /**< Out of memory. */
+    LEDGER_E_IO = -241,          /**< I/O or LMDB failure. */
+    LEDGER_E_BUSY = -242,        /**< The store is in use by another handle or process. */
+    LEDGER_E_INTERNAL = -243     /**< Internal inconsistency (a bug): please report. */
+} ledger_error;
+
+/**
+ * @brief Static text for an error code (never NULL).
+ * @param[in] code a return value of a libledger function.
+ * @return a static, NUL-terminated English description.
+ */
+LEDGER_API const char *ledger_strerror(int code);
+
+/** @brief Runtime version string, e.g. "0.1.0" (static). */
+LEDGER_API const char *ledger_version_string(void);
+
+/**
+ * @brief Release memory that a libledger function returned to the caller
+ * (encodings, values, query answers). NULL is a no-op.
+ * @param[in] p owned pointer from libledger.
+ */
+LEDGER_API void ledger_free(void *p);
+
+/** @brief Size of a hash (32). */
+LEDGER_API size_t ledger_hash_bytes(void);
+/** @brief Size of an Ed25519 public key (32). */
+LEDGER_API size_t ledger_pubkey_bytes(void);
+/** @brief Size of an Ed25519 signature (64). */
+LEDGER_API size_t ledger_sig_bytes(void);
+
+/**
+ * @brief SHA-256 of a byte string.
+ * @param[out] out 32 bytes.
+ * @param[in] data bytes (may be NULL when len is 0).
+ * @param[in] len length.
+ * @return LEDGER_OK or LEDGER_E_INVALID.
+ */
+LEDGER_API int ledger_sha256(uint8_t out[32], const uint8_t *data, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LEDGER_COMMON_H */

@@ -1,0 +1,142 @@
+/* libledger internals: byte helpers and object layouts. Never installed. */
+#ifndef LEDGER_INTERNAL_H
+#define LEDGER_INTERNAL_H
+
+#include "ledger.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define LDG_TX_MAGIC    "LDTX"
+#define LDG_BLOCK_MAGIC "LDBK"
+#define LDG_HDR_MAGIC   "LDBH"
+#define LDG_CERT_MAGIC  "LDCC"
+#define LDG_MEMB_MAGIC  "LDMS"
+#define LDG_PROOF_MAGIC "LDPF"
+
+/* Domain tags, 16 bytes each. */
+#define LDG_TAG_TX     "FSLEDGER/TX/v1\0\0"
+#define LDG_TAG_COMMIT "FSLEDGER/COMMIT1"
+#define LDG_TAG_STATE  "FSLEDGER/STATE/1"
+#define LDG_TAG_WRITES "FSLEDGER/WRITES1"
+#define LDG_TAG_RESULT "FSLEDGER/RESULT1"
+#define LDG_TAG_LEN    16
+
+static inline void ldg_put16(uint8_t *p, uint16_t v) {
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+}
+static inline void ldg_put32(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+static inline void ldg_put64(uint8_t *p, uint64_t v) {
+    ldg_put32(p, (uint32_t)(v >> 32));
+    ldg_put32(p + 4, (uint32_t)v);
+}
+static inline uint16_t ldg_get16(const uint8_t *p) {
+    return (uint16_t)((p[0] << 8) | p[1]);
+}
+static inline uint32_t ldg_get32(const uint8_t *p) {
+    return ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3];
+}
+static inline uint64_t ldg_get64(const uint8_t *p) {
+    return ((uint64_t)ldg_get32(p) << 32) | ldg_get32(p + 4);
+}
+
+/* A bounds-checked reader over untrusted bytes. */
+typedef struct ldg_rd {
+    const uint8_t *p;
+    size_t left;
+} ldg_rd;
+
+static inline int ldg_take(ldg_rd *r, size_t n, const uint8_t **out) {
+    if (r->left < n)
+        return LEDGER_E_DECODE;
+    *out = r->p;
+    r->p += n;
+    r->left -= n;
+    return 0;
+}
+
+/* Transaction: one buffer holding the canonical encoding; fields point into it. */
+struct ledger_tx {
+    uint8_t *enc; /* LEDGER_TX_OVERHEAD + payload bytes */
+    size_t enc_len;
+    uint8_t hash[32]; /* SHA-256 of enc, kept current by every mutator */
+};
+#define LDG_TX_OFF_OP      5
+#define LDG_TX_OFF_SENDER  7
+#define LDG_TX_OFF_NONCE   39
+#define LDG_TX_OFF_PLEN    47
+#define LDG_TX_OFF_PAYLOAD 51
+
+void ldg_tx_refresh_hash(ledger_tx *tx);
+
+struct ledger_cert {
+    uint64_t view;
+    size_t count, cap;
+    uint16_t *replicas;
+    uint8_t *sigs; /* count × 64 */
+};
+
+struct ledger_membership {
+    uint8_t chain_id[32];
+    uint32_t f;
+    size_t n;
+    uint8_t *keys; /* n × 32 */
+};
+
+struct ledger_block {
+    uint64_t height;
+    uint8_t prev_hash[32];
+    uint64_t timestamp;
+    uint8_t tx_root[32];
+    uint8_t state_root[32];
+    uint16_t proposer;
+    uint64_t view;
+    size_t ntx;
+    ledger_tx **txs;
+    ledger_cert *cert;
+    uint8_t header_hash[32];
+};
+
+struct ledger_proof {
+    uint8_t header[LEDGER_HEADER_BYTES];
+    uint8_t header_hash[32];
+    uint64_t height, timestamp;
+    uint8_t tx_root[32], state_root[32];
+    uint32_t index, count;
+    size_t path_len;
+    uint8_t *path; /* path_len × 32 */
+    ledger_cert *cert;
+};
+
+/* Header encoding and hash of a block's fields. */
+void ldg_block_header_encode(const ledger_block *b, uint8_t out[LEDGER_HEADER_BYTES]);
+void ldg_block_rehash(ledger_block *b);
+int ldg_header_decode(const uint8_t *buf, uint64_t *height, uint8_t prev[32], uint64_t *ts,
+                      uint8_t tx_root[32], uint8_t state_root[32], uint16_t *proposer,
+                      uint64_t *view, uint32_t *ntx);
+
+/* Certificate encoding into a caller buffer; size function. */
+size_t ldg_cert_size(const ledger_cert *c);
+void ldg_cert_write(const ledger_cert *c, uint8_t *out);
+/* Decode a certificate from a reader (consumes exactly its bytes). */
+int ldg_cert_read(ldg_rd *r, ledger_cert **out);
+
+/* Merkle: root over n leaves given as tx hashes; audit path of leaf i. */
+int ldg_merkle_path(const uint8_t *hashes, size_t n, size_t index, uint8_t **path,
+                    size_t *path_len);
+int ldg_merkle_verify(const uint8_t leaf_tx_hash[32], size_t index, size_t n, const uint8_t *path,
+                      size_t path_len, const uint8_t root[32]);
+size_t ldg_merkle_path_len(size_t index, size_t n);
+
+/* Ed25519 verify of a prehashed (32-byte) message. */
+int ldg_verify32(const uint8_t pk[32], const uint8_t msg[32], const uint8_t sig[64]);
+
+int ldg_init(void);
+
+#endif
