@@ -1,0 +1,42 @@
+/* Error text, version, libsodium initialisation. */
+#include <sodium.h>
+
+#include "internal.h"
+
+const char *fedavg_strerror(int code) {
+    switch (code) {
+        case FEDAVG_OK:
+            return "success";
+        case FEDAVG_E_INVALID:
+            return "invalid argument";
+        case FEDAVG_E_NONFINITE:
+            return "input holds NaN or infinity";
+        case FEDAVG_E_PARAMS:
+            return "no codec parameters satisfy the request";
+        case FEDAVG_E_OVERFLOW:
+            return "sum exceeds the codec headroom";
+        case FEDAVG_E_FORMAT:
+            return "malformed or non-canonical encoding";
+        case FEDAVG_E_VERSION:
+            return "unsupported format version";
+        case FEDAVG_E_MISMATCH:
+            return "digest does not verify";
+        case FEDAVG_E_BUFFER:
+            return "output buffer too small";
+        case FEDAVG_E_NOMEM:
+            return "out of memory";
+        case FEDAVG_E_CRYPTO:
+            return "libsodium initialisation failed";
+        default:
+            return "unknown error";
+    }
+}
+
+const char *fedavg_version_string(void) {
+    return FEDAVG_VERSION_STRING;
+}
+
+int fedavg_sodium_init_(void) {
+    /* sodium_init() is thread-safe and idempotent; 1 means "already done". */
+    return sodium_init() < 0 ? FEDAVG_E_CRYPTO : FEDAVG_OK;
+}
