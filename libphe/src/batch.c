@@ -1,0 +1,370 @@
+/* libphe: the thread pool of a phe_ctx and the batch calls over arrays. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "phe_internal.h"
+
+#define MAX_THREADS 1024u
+
+/* One job at a time: workers take indices from `next` until `count`; the
+ * lowest failing index wins. The caller's thread works too. */
+struct phe_ctx {
+    pthread_mutex_t lock;
+    pthread_cond_t wake; /* workers wait for a new generation */
+    pthread_cond_t done; /* the caller waits for workers to finish */
+    pthread_t *workers;
+    uint32_t nworkers;   /* threads − 1 */
+    uint64_t generation; /* bumped per job */
+    uint32_t active;     /* workers still in the current job */
+    int stop;
+    /* the current job */
+    phei_task_fn fn;
+    void *arg;
+    size_t count;
+    atomic_size_t next;
+    atomic_size_t fail_index; /* SIZE_MAX: none */
+    int fail_rc;
+};
+
+static void run_items(phe_ctx *ctx) {
+    for (;;) {
+        size_t i = atomic_fetch_add_explicit(&ctx->next, 1, memory_order_relaxed);
+        if (i >= ctx->count)
+            return;
+        /* Items after a failure still run: the caller needs every lower index. */
+        int rc = ctx->fn(ctx->arg, i);
+        if (rc != 0) {
+            pthread_mutex_lock(&ctx->lock);
+            if (i < atomic_load(&ctx->fail_index)) {
+                atomic_store(&ctx->fail_index, i);
+                ctx->fail_rc = rc;
+            }
+            pthread_mutex_unlock(&ctx->lock);
+        }
+    }
+}
+
+static void *worker_main(void *p) {
+    phe_ctx *ctx = p;
+    uint64_t seen = 0;
+    pthread_mutex_lock(&ctx->lock);
+    for (;;) {
+        while (!ctx->stop && ctx->generation == seen)
+            pthread_cond_wait(&ctx->wake, &ctx->lock);
+        if (ctx->stop)
+            break;
+        seen = ctx->generation;
+        pthread_mutex_unlock(&ctx->lock);
+        run_items(ctx);
+        pthread_mutex_lock(&ctx->lock);
+        if (--ctx->active == 0)
+            pthread_cond_signal(&ctx->done);
+    }
+    pthread_mutex_unlock(&ctx->lock);
+    return NULL;
+}
+
+static void stop_workers(phe_ctx *ctx) {
+    pthread_mutex_lock(&ctx->lock);
+    ctx->stop = 1;
+    pthread_cond_broadcast(&ctx->wake);
+    pthread_mutex_unlock(&ctx->lock);
+    for (uint32_t i = 0; i < ctx->nworkers; i++)
+        pthread_join(ctx->workers[i], NULL);
+    free(ctx->workers);
+    ctx->workers = NULL;
+    ctx->nworkers = 0;
+    ctx->stop = 0;
+}
+
+static int start_workers(phe_ctx *ctx, uint32_t threads) {
+    if (threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        threads = n > 0 ? (uint32_t)(n > (long)MAX_THREADS ? MAX_THREADS : n) : 1;
+    }
+    uint32_t nw = threads - 1;
+    if (nw == 0)
+        return 0;
+    ctx->workers = calloc(nw, sizeof(pthread_t));
+    if (ctx->workers == NULL)
+        return PHE_ERR_NOMEM;
+    for (uint32_t i = 0; i < nw; i++) {
+        if (pthread_create(&ctx->workers[i], NULL, worker_main, ctx) != 0) {
+            ctx->nworkers = i;
+            stop_workers(ctx);
+            return PHE_ERR_THREAD;
+        }
+    }
+    ctx->nworkers = nw;
+    return 0;
+}
+
+int phe_ctx_new(phe_ctx **out, uint32_t threads) {
+    if (out == NULL || threads > MAX_THREADS)
+        return PHE_ERR_INVALID_ARG;
+    if (phei_init() != 0)
+        return PHE_ERR_INTERNAL;
+    phe_ctx *ctx = calloc(1, sizeof *ctx);
+    if (ctx == NULL)
+        return PHE_ERR_NOMEM;
+    if (pthread_mutex_init(&ctx->lock, NULL) != 0) {
+        free(ctx);
+        return PHE_ERR_NOMEM;
+    }
+    pthread_cond_init(&ctx->wake, NULL);
+    pthread_cond_init(&ctx->done, NULL);
+    int rc = start_workers(ctx, threads);
+    if (rc != 0) {
+        pthread_cond_destroy(&ctx->wake);
+        pthread_cond_destroy(&ctx->done);
+        pthread_mutex_destroy(&ctx->lock);
+        free(ctx);
+        return rc;
+    }
+    *out = ctx;
+    return 0;
+}
+
+void phe_ctx_free(phe_ctx *ctx) {
+    if (ctx == NULL)
+        return;
+    stop_workers(ctx);
+    pthread_cond_destroy(&ctx->wake);
+    pthread_cond_destroy(&ctx->done);
+    pthread_mutex_destroy(&ctx->lock);
+    free(ctx);
+}
+
+int phe_ctx_set_threads(phe_ctx *ctx, uint32_t threads) {
+    if (ctx == NULL || threads > MAX_THREADS)
+        return PHE_ERR_INVALID_ARG;
+    stop_workers(ctx);
+    return start_workers(ctx, threads);
+}
+
+uint32_t phe_ctx_threads(const phe_ctx *ctx) {
+    return ctx == NULL ? 1 : ctx->nworkers + 1;
+}
+
+int phei_ctx_run(phe_ctx *ctx, phei_task_fn fn, void *arg, size_t count) {
+    if (count == 0)
+        return 0;
+    if (ctx == NULL || ctx->nworkers == 0 || count == 1) {
+        for (size_t i = 0; i < count; i++) {
+            int rc = fn(arg, i);
+            if (rc != 0)
+                return rc;
+        }
+        return 0;
+    }
+    pthread_mutex_lock(&ctx->lock);
+    ctx->fn = fn;
+    ctx->arg = arg;
+    ctx->count = count;
+    atomic_store(&ctx->next, 0);
+    atomic_store(&ctx->fail_index, SIZE_MAX);
+    ctx->fail_rc = 0;
+    ctx->active = ctx->nworkers;
+    ctx->generation++;
+    pthread_cond_broadcast(&ctx->wake);
+    pthread_mutex_unlock(&ctx->lock);
+    run_items(ctx);
+    pthread_mutex_lock(&ctx->lock);
+    while (ctx->active > 0)
+        pthread_cond_wait(&ctx->done, &ctx->lock);
+    int rc = ctx->fail_rc;
+    pthread_mutex_unlock(&ctx->lock);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Batch calls                                                          */
+/* ------------------------------------------------------------------ */
+
+typedef struct batch_job {
+    const phe_pubkey *pk;
+    const phe_seckey *sk;
+    phe_ciphertext *const *out;
+    const phe_ciphertext *const *a;
+    const phe_ciphertext *const *b;
+    const int64_t *i64;
+    int64_t *i64_out;
+    const uint8_t *bytes;
+    uint8_t *bytes_out;
+    size_t len, stride;
+    const uint8_t *key; /* derived rng key, or NULL for the system generator */
+} batch_job;
+
+static int item_rng(const batch_job *j, size_t i, phe_rng **rng) {
+    *rng = NULL;
+    if (j->key == NULL)
+        return 0;
+    return phei_rng_new_from_key(rng, j->key, i);
+}
+
+static int enc_i64_item(void *arg, size_t i) {
+    batch_job *j = arg;
+    phe_rng *rng;
+    int rc = item_rng(j, i, &rng);
+    if (rc == 0)
+        rc = phe_encrypt_i64(j->pk, j->out[i], j->i64[i], rng);
+    phe_rng_free(rng);
+    return rc;
+}
+
+static int enc_bytes_item(void *arg, size_t i) {
+    batch_job *j = arg;
+    phe_rng *rng;
+    int rc = item_rng(j, i, &rng);
+    if (rc == 0)
+        rc = phe_encrypt_bytes(j->pk, j->out[i], j->bytes + i * j->stride, j->len, rng);
+    phe_rng_free(rng);
+    return rc;
+}
+
+static int dec_i64_item(void *arg, size_t i) {
+    batch_job *j = arg;
+    return phe_decrypt_i64(j->sk, j->a[i], &j->i64_out[i]);
+}
+
+static int dec_bytes_item(void *arg, size_t i) {
+    batch_job *j = arg;
+    return phe_decrypt_bytes(j->sk, j->a[i], j->bytes_out + i * j->stride, j->len);
+}
+
+static int add_item(void *arg, size_t i) {
+    batch_job *j = arg;
+    return phe_add(j->pk, j->out[i], j->a[i], j->b[i]);
+}
+
+static int mul_item(void *arg, size_t i) {
+    batch_job *j = arg;
+    return phe_mul_i64(j->pk, j->out[i], j->a[i], j->i64[i]);
+}
+
+static int with_key(batch_job *j, phe_rng *rng, uint8_t key[32]) {
+    if (rng == NULL)
+        return 0;
+    int rc = phei_rng_derive_key(rng, key);
+    if (rc == 0)
+        j->key = key;
+    return rc;
+}
+
+static int array_ok(const void *p, size_t count) {
+    return count == 0 || p != NULL;
+}
+
+int phe_encrypt_i64_batch(phe_ctx *ctx, const phe_pubkey *pk, phe_ciphertext *const *out,
+                          const int64_t *m, size_t count, phe_rng *rng) {
+    if (pk == NULL || !array_ok(out, count) || !array_ok(m, count))
+        return PHE_ERR_INVALID_ARG;
+    int rc = phei_pubkey_table(pk); /* build once, before the threads start */
+    if (rc != 0)
+        return rc;
+    batch_job j = {.pk = pk, .out = out, .i64 = m};
+    uint8_t key[32];
+    rc = with_key(&j, rng, key);
+    if (rc == 0)
+        rc = phei_ctx_run(ctx, enc_i64_item, &j, count);
+    sodium_memzero(key, sizeof key);
+    return rc;
+}
+
+int phe_encrypt_bytes_batch(phe_ctx *ctx, const phe_pubkey *pk, phe_ciphertext *const *out,
+                            const uint8_t *m, size_t m_len, size_t stride, size_t count,
+                            phe_rng *rng) {
+    if (pk == NULL || !array_ok(out, count) || !array_ok(m, count) || stride < m_len)
+        return PHE_ERR_INVALID_ARG;
+    int rc = phei_pubkey_table(pk);
+    if (rc != 0)
+        return rc;
+    batch_job j = {.pk = pk, .out = out, .bytes = m, .len = m_len, .stride = stride};
+    uint8_t key[32];
+    rc = with_key(&j, rng, key);
+    if (rc == 0)
+        rc = phei_ctx_run(ctx, enc_bytes_item, &j, count);
+    sodium_memzero(key, sizeof key);
+    return rc;
+}
+
+int phe_decrypt_i64_batch(phe_ctx *ctx, const phe_seckey *sk, const phe_ciphertext *const *ct,
+                          int64_t *out, size_t count) {
+    if (sk == NULL || !array_ok(ct, count) || !array_ok(out, count))
+        return PHE_ERR_INVALID_ARG;
+    batch_job j = {.sk = sk, .a = ct, .i64_out = out};
+    return phei_ctx_run(ctx, dec_i64_item, &j, count);
+}
+
+int phe_decrypt_bytes_batch(phe_ctx *ctx, const phe_seckey *sk, const phe_ciphertext *const *ct,
+                            uint8_t *out, size_t out_len, size_t stride, size_t count) {
+    if (sk == NULL || !array_ok(ct, count) || !array_ok(out, count) || stride < out_len)
+        return PHE_ERR_INVALID_ARG;
+    batch_job j = {.sk = sk, .a = ct, .bytes_out = out, .len = out_len, .stride = stride};
+    return phei_ctx_run(ctx, dec_bytes_item, &j, count);
+}
+
+int phe_add_batch(phe_ctx *ctx, const phe_pubkey *pk, phe_ciphertext *const *out,
+                  const phe_ciphertext *const *a, const phe_ciphertext *const *b, size_t count) {
+    if (pk == NULL || !array_ok(out, count) || !array_ok(a, count) || !array_ok(b, count))
+        return PHE_ERR_INVALID_ARG;
+    batch_job j = {.pk = pk, .out = out, .a = a, .b = b};
+    return phei_ctx_run(ctx, add_item, &j, count);
+}
+
+int phe_mul_i64_batch(phe_ctx *ctx, const phe_pubkey *pk, phe_ciphertext *const *out,
+                      const phe_ciphertext *const *a, const int64_t *k, size_t count) {
+    if (pk == NULL || !array_ok(out, count) || !array_ok(a, count) || !array_ok(k, count))
+        return PHE_ERR_INVALID_ARG;
+    batch_job j = {.pk = pk, .out = out, .a = a, .i64 = k};
+    return phei_ctx_run(ctx, mul_item, &j, count);
+}
+
+/* phe_sum: each thread-chunk sums a contiguous slice into a partial; the
+ * partials are then added in order. */
+typedef struct sum_job {
+    const phe_pubkey *pk;
+    const phe_ciphertext *const *a;
+    size_t count, chunks;
+    phe_ciphertext **partial;
+} sum_job;
+
+static int sum_chunk(void *arg, size_t k) {
+    sum_job *j = arg;
+    size_t lo = j->count * k / j->chunks, hi = j->count * (k + 1) / j->chunks;
+    int rc = phe_ciphertext_copy(j->partial[k], j->a[lo]);
+    if (rc == 0)
+        rc = phei_check_ct(j->pk, j->a[lo]);
+    for (size_t i = lo + 1; rc == 0 && i < hi; i++)
+        rc = phe_add(j->pk, j->partial[k], j->partial[k], j->a[i]);
+    return rc;
+}
+
+int phe_sum(phe_ctx *ctx, const phe_pubkey *pk, phe_ciphertext *out, const phe_ciphertext *const *a,
+            size_t count) {
+    if (pk == NULL || out == NULL || a == NULL || count == 0)
+        return PHE_ERR_INVALID_ARG;
+    size_t chunks = phe_ctx_threads(ctx);
+    if (chunks > count)
+        chunks = count;
+    phe_ciphertext **partial = calloc(chunks, sizeof *partial);
+    if (partial == NULL)
+        return PHE_ERR_NOMEM;
+    int rc = 0;
+    for (size_t k = 0; k < chunks && rc == 0; k++)
+        rc = phe_ciphertext_new(&partial[k]);
+    sum_job j = {pk, a, count, chunks, partial};
+    if (rc == 0)
+        rc = phei_ctx_run(ctx, sum_chunk, &j, chunks);
+    for (size_t k = 1; k < chunks && rc == 0; k++)
+        rc = phe_add(pk, partial[0], partial[0], partial[k]);
+    if (rc == 0)
+        rc = phe_ciphertext_copy(out, partial[0]);
+    for (size_t k = 0; k < chunks; k++)
+        phe_ciphertext_free(partial[k]);
+    free(partial);
+    return rc;
+}

@@ -1,0 +1,798 @@
+/* libphe: public and secret keys: generation, validation, the DJN base and
+ * its fixed-base table, encodings, sealed files. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "phe_internal.h"
+
+static const char PUBKEY_MAGIC[4] = {'P', 'H', 'E', 'P'};
+static const char SECKEY_MAGIC[4] = {'P', 'H', 'E', 'S'};
+static const char SEALED_MAGIC[4] = {'P', 'H', 'E', 'F'};
+#define FORMAT_V1 1
+
+/* ------------------------------------------------------------------ */
+/* Public keys                                                          */
+/* ------------------------------------------------------------------ */
+
+phe_pubkey *phei_pubkey_alloc(void) {
+    phe_pubkey *pk = calloc(1, sizeof *pk);
+    if (pk == NULL)
+        return NULL;
+    if (pthread_mutex_init(&pk->table_lock, NULL) != 0) {
+        free(pk);
+        return NULL;
+    }
+    mpz_inits(pk->n, pk->n2, pk->hs, NULL);
+    atomic_init(&pk->table_ready, 0);
+    return pk;
+}
+
+static void table_free(phei_fbtable *t) {
+    if (t->entries == NULL)
+        return;
+    size_t total = (size_t)t->rows * t->cols;
+    for (size_t i = 0; i < total; i++)
+        mpz_clear(t->entries[i]);
+    free(t->entries);
+    t->entries = NULL;
+}
+
+void phe_pubkey_free(phe_pubkey *pk) {
+    if (pk == NULL)
+        return;
+    table_free(&pk->table);
+    mpz_clears(pk->n, pk->n2, pk->hs, NULL);
+    pthread_mutex_destroy(&pk->table_lock);
+    free(pk);
+}
+
+/* Odd primes below 2^16 are ruled out by trial division: one gcd with their
+ * product (computed once). */
+static pthread_once_t small_once = PTHREAD_ONCE_INIT;
+static mpz_t small_primorial;
+
+static void small_primorial_init(void) {
+    mpz_init(small_primorial);
+    mpz_primorial_ui(small_primorial, 65535);
+}
+
+int phei_check_modulus(const mpz_t n) {
+    if (mpz_sgn(n) <= 0)
+        return PHE_ERR_KEY_INVALID;
+    size_t bits = mpz_sizeinbase(n, 2);
+    if (bits < PHEI_MIN_IMPORT_BITS || bits > PHEI_MAX_IMPORT_BITS)
+        return PHE_ERR_KEY_INVALID;
+    if (mpz_even_p(n))
+        return PHE_ERR_KEY_INVALID;
+    pthread_once(&small_once, small_primorial_init);
+    mpz_t g;
+    mpz_init(g);
+    mpz_gcd(g, n, small_primorial);
+    int bad = mpz_cmp_ui(g, 1) != 0;
+    mpz_clear(g);
+    if (bad)
+        return PHE_ERR_KEY_INVALID;
+    if (mpz_perfect_power_p(n))
+        return PHE_ERR_KEY_INVALID;
+    if (mpz_probab_prime_p(n, 25) > 0)
+        return PHE_ERR_KEY_INVALID;
+    return 0;
+}
+
+static int check_hs(const mpz_t n, const mpz_t n2, const mpz_t hs) {
+    if (mpz_cmp_ui(hs, 1) <= 0 || mpz_cmp(hs, n2) >= 0)
+        return PHE_ERR_KEY_INVALID;
+    mpz_t g;
+    mpz_init(g);
+    mpz_gcd(g, hs, n);
+    int bad = mpz_cmp_ui(g, 1) != 0;
+    mpz_clear(g);
+    return bad ? PHE_ERR_KEY_INVALID : 0;
+}
+
+static void pubkey_set_n(phe_pubkey *pk, const mpz_t n) {
+    mpz_set(pk->n, n);
+    mpz_mul(pk->n2, n, n);
+    pk->bits = (uint32_t)mpz_sizeinbase(n, 2);
+    pk->djn_bits = (pk->bits + 1) / 2;
+    phei_key_id(n, pk->id);
+}
+
+int phei_pubkey_from_n_hs(phe_pubkey **out, const mpz_t n, const mpz_t hs) {
+    int rc = phei_check_modulus(n);
+    if (rc != 0)
+        return rc;
+    phe_pubkey *pk = phei_pubkey_alloc();
+    if (pk == NULL)
+        return PHE_ERR_NOMEM;
+    pubkey_set_n(pk, n);
+    rc = check_hs(pk->n, pk->n2, hs);
+    if (rc != 0) {
+        phe_pubkey_free(pk);
+        return rc;
+    }
+    mpz_set(pk->hs, hs);
+    *out = pk;
+    return 0;
+}
+
+int phei_pubkey_from_n(phe_pubkey **out, const mpz_t n, phe_rng *rng) {
+    int rc = phei_check_modulus(n);
+    if (rc != 0)
+        return rc;
+    phe_pubkey *pk = phei_pubkey_alloc();
+    if (pk == NULL)
+        return PHE_ERR_NOMEM;
+    pubkey_set_n(pk, n);
+    /* h = −x² mod n for x uniform in Z*_n; h_s = h^n mod n² (DJN 2010, §4). */
+    mpz_t x;
+    mpz_init(x);
+    rc = phei_rand_unit(x, n, rng);
+    if (rc == 0) {
+        mpz_mul(x, x, x);
+        mpz_mod(x, x, n);
+        mpz_sub(x, n, x);
+        mpz_powm(pk->hs, x, n, pk->n2);
+        rc = check_hs(pk->n, pk->n2, pk->hs);
+    }
+    phei_mpz_clear_secret(x);
+    if (rc != 0) {
+        phe_pubkey_free(pk);
+        return rc;
+    }
+    *out = pk;
+    return 0;
+}
+
+int phe_pubkey_from_modulus(phe_pubkey **out, const uint8_t *n, size_t n_len, phe_rng *rng) {
+    if (out == NULL || n == NULL || n_len == 0)
+        return PHE_ERR_INVALID_ARG;
+    if (phei_init() != 0)
+        return PHE_ERR_INTERNAL;
+    if (n[0] == 0 || n_len > PHEI_MAX_IMPORT_BITS / 8)
+        return PHE_ERR_KEY_INVALID;
+    mpz_t nn;
+    mpz_init(nn);
+    phei_bytes_to_mpz(nn, n, n_len);
+    int rc = phei_pubkey_from_n(out, nn, rng);
+    mpz_clear(nn);
+    return rc;
+}
+
+int phe_pubkey_copy(phe_pubkey **out, const phe_pubkey *pk) {
+    if (out == NULL || pk == NULL)
+        return PHE_ERR_INVALID_ARG;
+    phe_pubkey *c = phei_pubkey_alloc();
+    if (c == NULL)
+        return PHE_ERR_NOMEM;
+    pubkey_set_n(c, pk->n);
+    mpz_set(c->hs, pk->hs);
+    *out = c;
+    return 0;
+}
+
+uint32_t phe_pubkey_bits(const phe_pubkey *pk) {
+    return pk == NULL ? 0 : pk->bits;
+}
+
+size_t phe_plaintext_size(const phe_pubkey *pk) {
+    return pk == NULL ? 0 : (pk->bits + 7) / 8;
+}
+
+size_t phe_ciphertext_value_size(const phe_pubkey *pk) {
+    return pk == NULL ? 0 : (mpz_sizeinbase(pk->n2, 2) + 7) / 8;
+}
+
+int phe_pubkey_modulus(const phe_pubkey *pk, uint8_t *out, size_t out_len) {
+    if (pk == NULL || out == NULL)
+        return PHE_ERR_INVALID_ARG;
+    return phei_mpz_to_bytes_fixed(pk->n, out, out_len);
+}
+
+int phe_pubkey_id(const phe_pubkey *pk, uint8_t out[32]) {
+    if (pk == NULL || out == NULL)
+        return PHE_ERR_INVALID_ARG;
+    memcpy(out, pk->id, 32);
+    return 0;
+}
+
+int phe_pubkey_equal(const phe_pubkey *a, const phe_pubkey *b) {
+    if (a == NULL || b == NULL)
+        return 0;
+    return mpz_cmp(a->n, b->n) == 0 && mpz_cmp(a->hs, b->hs) == 0;
+}
+
+int phe_pubkey_validate(const phe_pubkey *pk) {
+    if (pk == NULL)
+        return PHE_ERR_INVALID_ARG;
+    int rc = phei_check_modulus(pk->n);
+    if (rc != 0)
+        return rc;
+    return check_hs(pk->n, pk->n2, pk->hs);
+}
+
+static void pubkey_write(phei_writer *w, const phe_pubkey *pk) {
+    phei_put_bytes(w, PUBKEY_MAGIC, 4);
+    phei_put_u8(w, FORMAT_V1);
+    phei_put_mpz(w, pk->n);
+    phei_put_mpz(w, pk->hs);
+}
+
+size_t phe_pubkey_encoded_size(const phe_pubkey *pk) {
+    if (pk == NULL)
+        return 0;
+    phei_writer w = {NULL, 0, 0};
+    pubkey_write(&w, pk);
+    return w.len;
+}
+
+int phe_pubkey_encode(const phe_pubkey *pk, uint8_t *out, size_t out_len, size_t *written) {
+    if (pk == NULL || written == NULL)
+        return PHE_ERR_INVALID_ARG;
+    phei_writer w = {out, out_len, 0};
+    pubkey_write(&w, pk);
+    return phei_writer_finish(&w, written);
+}
+
+int phe_pubkey_decode(phe_pubkey **out, const uint8_t *in, size_t in_len) {
+    if (out == NULL || (in == NULL && in_len > 0))
+        return PHE_ERR_INVALID_ARG;
+    if (phei_init() != 0)
+        return PHE_ERR_INTERNAL;
+    phei_reader r = {in, in_len};
+    int rc = phei_get_header(&r, PUBKEY_MAGIC, FORMAT_V1);
+    if (rc != 0)
+        return rc;
+    mpz_t n, hs;
+    mpz_inits(n, hs, NULL);
+    rc = phei_get_mpz(&r, n, PHEI_MAX_IMPORT_BITS / 8);
+    if (rc == 0)
+        rc = phei_get_mpz(&r, hs, PHEI_MAX_IMPORT_BITS / 4);
+    if (rc == 0)
+        rc = phei_reader_end(&r);
+    if (rc == 0)
+        rc = phei_pubkey_from_n_hs(out, n, hs);
+    mpz_clears(n, hs, NULL);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* DJN fixed-base table and randomizers                                 */
+/* ------------------------------------------------------------------ */
+
+static unsigned table_window(uint32_t bits) {
+    /* Table size rows·(2^w − 1)·|n²|: 16 MiB at 2048 bits (w 8), 21 MiB at
+     * 3072 (w 7), 22 MiB at 4096 (w 6), 31 MiB at 8192 (w 4). */
+    if (bits <= 2048)
+        return 8;
+    if (bits <= 3072)
+        return 7;
+    if (bits <= 4096)
+        return 6;
+    return 4;
+}
+
+int phei_pubkey_table(const phe_pubkey *cpk) {
+    phe_pubkey *pk = (phe_pubkey *)cpk; /* the table is a cache: logically const */
+    if (atomic_load_explicit(&pk->table_ready, memory_order_acquire))
+        return 0;
+    if (pthread_mutex_lock(&pk->table_lock) != 0)
+        return PHE_ERR_INTERNAL;
+    int rc = 0;
+    if (!atomic_load_explicit(&pk->table_ready, memory_order_relaxed)) {
+        phei_fbtable t;
+        t.window = table_window(pk->bits);
+        t.rows = (pk->djn_bits + t.window - 1) / t.window;
+        t.cols = ((size_t)1 << t.window) - 1;
+        size_t total = (size_t)t.rows * t.cols;
+        t.entries = malloc(total * sizeof(mpz_t));
+        if (t.entries == NULL) {
+            rc = PHE_ERR_NOMEM;
+        } else {
+            size_t limbs = mpz_size(pk->n2);
+            mpz_t base;
+            mpz_init_set(base, pk->hs);
+            for (unsigned j = 0; j < t.rows; j++) {
+                mpz_t *row = t.entries + (size_t)j * t.cols;
+                mpz_init2(row[0], limbs * GMP_NUMB_BITS);
+                mpz_set(row[0], base);
+                for (size_t d = 1; d < t.cols; d++) {
+                    mpz_init2(row[d], limbs * GMP_NUMB_BITS);
+                    mpz_mul(row[d], row[d - 1], base);
+                    mpz_mod(row[d], row[d], pk->n2);
+                }
+                /* next base = base^(2^w) = base^(2^w − 1) · base */
+                mpz_mul(base, row[t.cols - 1], base);
+                mpz_mod(base, base, pk->n2);
+            }
+            mpz_clear(base);
+            pk->table = t;
+            atomic_store_explicit(&pk->table_ready, 1, memory_order_release);
+        }
+    }
+    pthread_mutex_unlock(&pk->table_lock);
+    return rc;
+}
+
+int phei_djn_randomizer(const phe_pubkey *pk, mpz_t r, phe_rng *rng) {
+    int rc = phei_pubkey_table(pk);
+    if (rc != 0)
+        return rc;
+    const phei_fbtable *t = &pk->table;
+    size_t nbytes = (pk->djn_bits + 7) / 8;
+    uint8_t a[1024];
+    if (nbytes > sizeof a)
+        return PHE_ERR_INTERNAL;
+    rc = phei_rng_bytes(rng, a, nbytes);
+    if (rc != 0)
+        return rc;
+    /* a is read little-endian by digits of w bits; bits past djn_bits are 0. */
+    unsigned extra = (unsigned)(nbytes * 8 - pk->djn_bits);
+    a[nbytes - 1] &= (uint8_t)(0xffu >> extra);
+    mpz_set_ui(r, 1);
+    int first = 1;
+    for (unsigned j = 0; j < t->rows; j++) {
+        size_t bitpos = (size_t)j * t->window;
+        unsigned d = 0;
+        for (unsigned b = 0; b < t->window; b++) {
+            size_t pos = bitpos + b;
+            if (pos / 8 < nbytes && ((a[pos / 8] >> (pos % 8)) & 1))
+                d |= 1u << b;
+        }
+        if (d == 0)
+            continue;
+        const mpz_t *e = &t->entries[(size_t)j * t->cols + (d - 1)];
+        if (first) {
+            mpz_set(r, *e);
+            first = 0;
+        } else {
+            mpz_mul(r, r, *e);
+            mpz_mod(r, r, pk->n2);
+        }
+    }
+    sodium_memzero(a, sizeof a);
+    return 0;
+}
+
+int phei_classic_randomizer(const phe_pubkey *pk, mpz_t r, phe_rng *rng) {
+    mpz_t s;
+    mpz_init(s);
+    int rc = phei_rand_unit(s, pk->n, rng);
+    if (rc == 0)
+        mpz_powm(r, s, pk->n, pk->n2);
+    phei_mpz_clear_secret(s);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Secret keys                                                          */
+/* ------------------------------------------------------------------ */
+
+static phe_seckey *seckey_alloc(void) {
+    phe_seckey *sk = calloc(1, sizeof *sk);
+    if (sk == NULL)
+        return NULL;
+    mpz_inits(sk->p, sk->q, sk->p2, sk->q2, sk->pm1, sk->qm1, sk->hp, sk->hq, sk->qinv_p,
+              sk->q2inv_p2, NULL);
+    return sk;
+}
+
+void phe_seckey_free(phe_seckey *sk) {
+    if (sk == NULL)
+        return;
+    phei_mpz_clear_secret(sk->p);
+    phei_mpz_clear_secret(sk->q);
+    phei_mpz_clear_secret(sk->p2);
+    phei_mpz_clear_secret(sk->q2);
+    phei_mpz_clear_secret(sk->pm1);
+    phei_mpz_clear_secret(sk->qm1);
+    phei_mpz_clear_secret(sk->hp);
+    phei_mpz_clear_secret(sk->hq);
+    phei_mpz_clear_secret(sk->qinv_p);
+    phei_mpz_clear_secret(sk->q2inv_p2);
+    phe_pubkey_free(sk->pk);
+    phei_free_secret(sk, sizeof *sk);
+}
+
+const phe_pubkey *phe_seckey_pubkey(const phe_seckey *sk) {
+    return sk == NULL ? NULL : sk->pk;
+}
+
+/* Structural checks on p < q (no primality: callers choose the rounds). */
+static int check_pq(const mpz_t p, const mpz_t q) {
+    if (mpz_cmp_ui(p, 3) < 0 || mpz_cmp(p, q) >= 0)
+        return PHE_ERR_KEY_INVALID;
+    if (mpz_sizeinbase(p, 2) != mpz_sizeinbase(q, 2))
+        return PHE_ERR_KEY_INVALID;
+    /* |p − q| > 2^(k − 100) for k-bit primes (Fermat factoring is out of reach). */
+    mpz_t d;
+    mpz_init(d);
+    mpz_sub(d, q, p);
+    int bad = mpz_sizeinbase(d, 2) <= mpz_sizeinbase(p, 2) - 100;
+    mpz_clear(d);
+    return bad ? PHE_ERR_KEY_INVALID : 0;
+}
+
+/* Fill the CRT constants of sk from p, q (p < q) and its public key. */
+static int seckey_complete(phe_seckey *sk) {
+    mpz_mul(sk->p2, sk->p, sk->p);
+    mpz_mul(sk->q2, sk->q, sk->q);
+    mpz_sub_ui(sk->pm1, sk->p, 1);
+    mpz_sub_ui(sk->qm1, sk->q, 1);
+    /* (1+n)^(p−1) ≡ 1 + (p−1)·n (mod p²), so L_p of it is (p−1)·q ≡ −q (mod p):
+     * hp = (−q)^−1 mod p. Likewise hq = (−p)^−1 mod q. */
+    mpz_t t;
+    mpz_init(t);
+    mpz_mod(t, sk->q, sk->p);
+    mpz_sub(t, sk->p, t);
+    int ok = mpz_invert(sk->hp, t, sk->p);
+    mpz_mod(t, sk->p, sk->q);
+    mpz_sub(t, sk->q, t);
+    ok = ok && mpz_invert(sk->hq, t, sk->q);
+    ok = ok && mpz_invert(sk->qinv_p, sk->q, sk->p);
+    ok = ok && mpz_invert(sk->q2inv_p2, sk->q2, sk->p2);
+    phei_mpz_clear_secret(t);
+    return ok ? 0 : PHE_ERR_KEY_INVALID;
+}
+
+static int gcd_n_phi_ok(const mpz_t n, const mpz_t pm1, const mpz_t qm1) {
+    mpz_t phi, g;
+    mpz_inits(phi, g, NULL);
+    mpz_mul(phi, pm1, qm1);
+    mpz_gcd(g, n, phi);
+    int ok = mpz_cmp_ui(g, 1) == 0;
+    phei_mpz_clear_secret(phi);
+    mpz_clear(g);
+    return ok;
+}
+
+int phe_key_generate(phe_seckey **out, uint32_t bits, phe_rng *rng) {
+    if (out == NULL)
+        return PHE_ERR_INVALID_ARG;
+    if (bits != 2048 && bits != 3072 && bits != 4096)
+        return PHE_ERR_KEY_SIZE;
+    if (phei_init() != 0)
+        return PHE_ERR_INTERNAL;
+    phe_seckey *sk = seckey_alloc();
+    if (sk == NULL)
+        return PHE_ERR_NOMEM;
+    mpz_t n;
+    mpz_init(n);
+    int rc;
+    for (int attempt = 0;; attempt++) {
+        if (attempt == 64) {
+            rc = PHE_ERR_RNG;
+            break;
+        }
+        rc = phei_rand_prime(sk->p, bits / 2, rng);
+        if (rc == 0)
+            rc = phei_rand_prime(sk->q, bits / 2, rng);
+        if (rc != 0)
+            break;
+        if (mpz_cmp(sk->p, sk->q) > 0)
+            mpz_swap(sk->p, sk->q);
+        if (check_pq(sk->p, sk->q) != 0)
+            continue;
+        mpz_mul(n, sk->p, sk->q);
+        mpz_sub_ui(sk->pm1, sk->p, 1);
+        mpz_sub_ui(sk->qm1, sk->q, 1);
+        if (mpz_sizeinbase(n, 2) != bits || !gcd_n_phi_ok(n, sk->pm1, sk->qm1))
+            continue;
+        rc = phei_pubkey_from_n(&sk->pk, n, rng);
+        if (rc == 0)
+            rc = seckey_complete(sk);
+        break;
+    }
+    mpz_clear(n);
+    if (rc != 0) {
+        phe_seckey_free(sk);
+        return rc;
+    }
+    *out = sk;
+    return 0;
+}
+
+static int seckey_validate_parts(const mpz_t p, const mpz_t q, const phe_pubkey *pk) {
+    int rc = check_pq(p, q);
+    if (rc != 0)
+        return rc;
+    mpz_t n, pm1, qm1;
+    mpz_inits(n, pm1, qm1, NULL);
+    mpz_mul(n, p, q);
+    mpz_sub_ui(pm1, p, 1);
+    mpz_sub_ui(qm1, q, 1);
+    if (mpz_cmp(n, pk->n) != 0 || !gcd_n_phi_ok(n, pm1, qm1))
+        rc = PHE_ERR_KEY_INVALID;
+    else if (mpz_probab_prime_p(p, 40) == 0 || mpz_probab_prime_p(q, 40) == 0)
+        rc = PHE_ERR_KEY_INVALID;
+    mpz_clear(n);
+    phei_mpz_clear_secret(pm1);
+    phei_mpz_clear_secret(qm1);
+    return rc;
+}
+
+int phe_seckey_validate(const phe_seckey *sk) {
+    if (sk == NULL || sk->pk == NULL)
+        return PHE_ERR_INVALID_ARG;
+    int rc = phe_pubkey_validate(sk->pk);
+    if (rc != 0)
+        return rc;
+    return seckey_validate_parts(sk->p, sk->q, sk->pk);
+}
+
+static void seckey_write(phei_writer *w, const phe_seckey *sk) {
+    phei_put_bytes(w, SECKEY_MAGIC, 4);
+    phei_put_u8(w, FORMAT_V1);
+    phei_put_mpz(w, sk->p);
+    phei_put_mpz(w, sk->q);
+    phei_put_mpz(w, sk->pk->hs);
+}
+
+size_t phe_seckey_encoded_size(const phe_seckey *sk) {
+    if (sk == NULL)
+        return 0;
+    phei_writer w = {NULL, 0, 0};
+    seckey_write(&w, sk);
+    return w.len;
+}
+
+int phe_seckey_encode(const phe_seckey *sk, uint8_t *out, size_t out_len, size_t *written) {
+    if (sk == NULL || written == NULL)
+        return PHE_ERR_INVALID_ARG;
+    phei_writer w = {out, out_len, 0};
+    seckey_write(&w, sk);
+    return phei_writer_finish(&w, written);
+}
+
+int phe_seckey_decode(phe_seckey **out, const uint8_t *in, size_t in_len) {
+    if (out == NULL || (in == NULL && in_len > 0))
+        return PHE_ERR_INVALID_ARG;
+    if (phei_init() != 0)
+        return PHE_ERR_INTERNAL;
+    phei_reader r = {in, in_len};
+    int rc = phei_get_header(&r, SECKEY_MAGIC, FORMAT_V1);
+    if (rc != 0)
+        return rc;
+    phe_seckey *sk = seckey_alloc();
+    if (sk == NULL)
+        return PHE_ERR_NOMEM;
+    mpz_t hs, n;
+    mpz_inits(hs, n, NULL);
+    rc = phei_get_mpz(&r, sk->p, PHEI_MAX_IMPORT_BITS / 16);
+    if (rc == 0)
+        rc = phei_get_mpz(&r, sk->q, PHEI_MAX_IMPORT_BITS / 16);
+    if (rc == 0)
+        rc = phei_get_mpz(&r, hs, PHEI_MAX_IMPORT_BITS / 4);
+    if (rc == 0)
+        rc = phei_reader_end(&r);
+    if (rc == 0)
+        rc = check_pq(sk->p, sk->q);
+    if (rc == 0) {
+        mpz_mul(n, sk->p, sk->q);
+        rc = phei_pubkey_from_n_hs(&sk->pk, n, hs);
+    }
+    if (rc == 0)
+        rc = seckey_validate_parts(sk->p, sk->q, sk->pk);
+    if (rc == 0)
+        rc = seckey_complete(sk);
+    mpz_clears(hs, n, NULL);
+    if (rc != 0) {
+        phe_seckey_free(sk);
+        return rc;
+    }
+    *out = sk;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Sealed secret keys                                                   */
+/* ------------------------------------------------------------------ */
+
+#define SEAL_HEADER   (4 + 1 + 8 + 8 + crypto_pwhash_SALTBYTES + crypto_secretbox_NONCEBYTES + 4)
+#define SEAL_MAX_BODY 65536u
+
+static void kdf_limits(phe_kdf_strength s, uint64_t *ops, uint64_t *mem) {
+    switch (s) {
+        case PHE_KDF_MODERATE:
+            *ops = crypto_pwhash_OPSLIMIT_MODERATE;
+            *mem = crypto_pwhash_MEMLIMIT_MODERATE;
+            break;
+        case PHE_KDF_SENSITIVE:
+            *ops = crypto_pwhash_OPSLIMIT_SENSITIVE;
+            *mem = crypto_pwhash_MEMLIMIT_SENSITIVE;
+            break;
+        case PHE_KDF_TEST_ONLY_MIN:
+            *ops = crypto_pwhash_OPSLIMIT_MIN;
+            *mem = crypto_pwhash_MEMLIMIT_MIN;
+            break;
+        case PHE_KDF_INTERACTIVE:
+        default:
+            *ops = crypto_pwhash_OPSLIMIT_INTERACTIVE;
+            *mem = crypto_pwhash_MEMLIMIT_INTERACTIVE;
+            break;
+    }
+}
+
+size_t phe_seckey_sealed_size(const phe_seckey *sk) {
+    if (sk == NULL)
+        return 0;
+    return SEAL_HEADER + phe_seckey_encoded_size(sk) + crypto_secretbox_MACBYTES;
+}
+
+static int derive_key(uint8_t key[crypto_secretbox_KEYBYTES], const uint8_t *pass, size_t pass_len,
+                      const uint8_t *salt, uint64_t ops, uint64_t mem) {
+    static const char empty = 0;
+    if (crypto_pwhash(key, crypto_secretbox_KEYBYTES, pass_len ? (const char *)pass : &empty,
+                      pass_len, salt, ops, (size_t)mem, crypto_pwhash_ALG_ARGON2ID13) != 0)
+        return PHE_ERR_NOMEM; /* libsodium fails here only when memory runs out */
+    return 0;
+}
+
+int phe_seckey_seal(const phe_seckey *sk, const uint8_t *pass, size_t pass_len,
+                    phe_kdf_strength strength, uint8_t *out, size_t out_len, size_t *written) {
+    if (sk == NULL || written == NULL || (pass == NULL && pass_len > 0))
+        return PHE_ERR_INVALID_ARG;
+    if ((unsigned)strength > PHE_KDF_TEST_ONLY_MIN)
+        return PHE_ERR_INVALID_ARG;
+    if (phei_init() != 0)
+        return PHE_ERR_INTERNAL;
+    size_t plen = phe_seckey_encoded_size(sk);
+    size_t total = SEAL_HEADER + plen + crypto_secretbox_MACBYTES;
+    *written = total;
+    if (out == NULL)
+        return 0;
+    if (out_len < total)
+        return PHE_ERR_BUFFER_TOO_SMALL;
+    uint8_t *plain = sodium_malloc(plen);
+    if (plain == NULL)
+        return PHE_ERR_NOMEM;
+    size_t wr;
+    int rc = phe_seckey_encode(sk, plain, plen, &wr);
+    uint64_t ops, mem;
+    kdf_limits(strength, &ops, &mem);
+    uint8_t salt[crypto_pwhash_SALTBYTES], nonce[crypto_secretbox_NONCEBYTES];
+    uint8_t key[crypto_secretbox_KEYBYTES];
+    randombytes_buf(salt, sizeof salt);
+    randombytes_buf(nonce, sizeof nonce);
+    if (rc == 0)
+        rc = derive_key(key, pass, pass_len, salt, ops, mem);
+    if (rc == 0) {
+        phei_writer w = {out, out_len, 0};
+        phei_put_bytes(&w, SEALED_MAGIC, 4);
+        phei_put_u8(&w, FORMAT_V1);
+        phei_put_u64(&w, ops);
+        phei_put_u64(&w, mem);
+        phei_put_bytes(&w, salt, sizeof salt);
+        phei_put_bytes(&w, nonce, sizeof nonce);
+        phei_put_u32(&w, (uint32_t)(plen + crypto_secretbox_MACBYTES));
+        crypto_secretbox_easy(out + w.len, plain, plen, nonce, key);
+    }
+    sodium_memzero(key, sizeof key);
+    sodium_free(plain);
+    return rc;
+}
+
+int phe_seckey_unseal(phe_seckey **out, const uint8_t *in, size_t in_len, const uint8_t *pass,
+                      size_t pass_len) {
+    if (out == NULL || (in == NULL && in_len > 0) || (pass == NULL && pass_len > 0))
+        return PHE_ERR_INVALID_ARG;
+    if (phei_init() != 0)
+        return PHE_ERR_INTERNAL;
+    phei_reader r = {in, in_len};
+    int rc = phei_get_header(&r, SEALED_MAGIC, FORMAT_V1);
+    if (rc != 0)
+        return rc;
+    uint64_t ops, mem;
+    uint32_t blen;
+    uint8_t salt[crypto_pwhash_SALTBYTES], nonce[crypto_secretbox_NONCEBYTES];
+    if (phei_get_u64(&r, &ops) != 0 || phei_get_u64(&r, &mem) != 0 ||
+        phei_get_bytes(&r, salt, sizeof salt) != 0 ||
+        phei_get_bytes(&r, nonce, sizeof nonce) != 0 || phei_get_u32(&r, &blen) != 0)
+        return PHE_ERR_DECODE;
+    if (blen < crypto_secretbox_MACBYTES || blen > SEAL_MAX_BODY || blen != r.left)
+        return PHE_ERR_DECODE;
+    /* Only limits libsodium names are accepted, so a file cannot ask for a
+     * derivation that exhausts memory or time. */
+    if (ops < crypto_pwhash_OPSLIMIT_MIN || ops > crypto_pwhash_OPSLIMIT_SENSITIVE ||
+        mem < crypto_pwhash_MEMLIMIT_MIN || mem > crypto_pwhash_MEMLIMIT_SENSITIVE)
+        return PHE_ERR_VERSION;
+    size_t plen = blen - crypto_secretbox_MACBYTES;
+    uint8_t *plain = sodium_malloc(plen ? plen : 1);
+    if (plain == NULL)
+        return PHE_ERR_NOMEM;
+    uint8_t key[crypto_secretbox_KEYBYTES];
+    rc = derive_key(key, pass, pass_len, salt, ops, mem);
+    if (rc == 0 && crypto_secretbox_open_easy(plain, r.p, blen, nonce, key) != 0)
+        rc = PHE_ERR_AUTH;
+    sodium_memzero(key, sizeof key);
+    if (rc == 0) {
+        rc = phe_seckey_decode(out, plain, plen);
+        /* Authenticated bytes that do not decode are a broken key, not a
+         * format error of the file. */
+        if (rc == PHE_ERR_DECODE || rc == PHE_ERR_VERSION)
+            rc = PHE_ERR_KEY_INVALID;
+    }
+    sodium_free(plain);
+    return rc;
+}
+
+int phe_seckey_write_file(const phe_seckey *sk, const char *path, const uint8_t *pass,
+                          size_t pass_len, phe_kdf_strength strength) {
+    if (sk == NULL || path == NULL)
+        return PHE_ERR_INVALID_ARG;
+    size_t len;
+    int rc = phe_seckey_seal(sk, pass, pass_len, strength, NULL, 0, &len);
+    if (rc != 0)
+        return rc;
+    uint8_t *buf = malloc(len);
+    if (buf == NULL)
+        return PHE_ERR_NOMEM;
+    rc = phe_seckey_seal(sk, pass, pass_len, strength, buf, len, &len);
+    if (rc == 0) {
+        size_t plen = strlen(path);
+        char *tmp = malloc(plen + 8);
+        if (tmp == NULL) {
+            rc = PHE_ERR_NOMEM;
+        } else {
+            memcpy(tmp, path, plen);
+            memcpy(tmp + plen, ".tmpXXX", 8);
+            int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+            if (fd < 0) {
+                rc = PHE_ERR_IO;
+            } else {
+                size_t off = 0;
+                while (off < len) {
+                    ssize_t k = write(fd, buf + off, len - off);
+                    if (k < 0 && errno == EINTR)
+                        continue;
+                    if (k <= 0) {
+                        rc = PHE_ERR_IO;
+                        break;
+                    }
+                    off += (size_t)k;
+                }
+                if (rc == 0 && fsync(fd) != 0)
+                    rc = PHE_ERR_IO;
+                if (close(fd) != 0 && rc == 0)
+                    rc = PHE_ERR_IO;
+                if (rc == 0 && rename(tmp, path) != 0)
+                    rc = PHE_ERR_IO;
+                if (rc != 0)
+                    unlink(tmp);
+            }
+            free(tmp);
+        }
+    }
+    free(buf);
+    return rc;
+}
+
+int phe_seckey_read_file(phe_seckey **out, const char *path, const uint8_t *pass, size_t pass_len) {
+    if (out == NULL || path == NULL)
+        return PHE_ERR_INVALID_ARG;
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return PHE_ERR_IO;
+    size_t cap = 1u << 20;
+    uint8_t *buf = malloc(cap + 1);
+    if (buf == NULL) {
+        fclose(f);
+        return PHE_ERR_NOMEM;
+    }
+    size_t len = fread(buf, 1, cap + 1, f);
+    int rc = ferror(f) ? PHE_ERR_IO : 0;
+    fclose(f);
+    if (rc == 0 && len > cap)
+        rc = PHE_ERR_DECODE;
+    if (rc == 0)
+        rc = phe_seckey_unseal(out, buf, len, pass, pass_len);
+    free(buf);
+    return rc;
+}

@@ -1,0 +1,226 @@
+/*
+ * libphe internal interface: struct layouts and helpers shared by the
+ * implementation files (core, encoding, batch, threshold). Never installed.
+ * Every name here is hidden (not in the version script's export list); the
+ * prefix is phei_ so it never collides with a public phe_ symbol.
+ */
+#ifndef PHE_INTERNAL_H
+#define PHE_INTERNAL_H
+
+#include <gmp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "phe.h"
+
+#define PHEI_HIDDEN __attribute__((visibility("hidden")))
+
+/* Key sizes: generation accepts exactly these; import accepts 2048 … 8192. */
+#define PHEI_MIN_IMPORT_BITS 2048u
+#define PHEI_MAX_IMPORT_BITS 8192u
+
+/* Length of the key id prefix a ciphertext carries (and encodes). */
+#define PHEI_KEY_ID_PREFIX 8
+
+/* ------------------------------------------------------------------ */
+/* Structures                                                           */
+/* ------------------------------------------------------------------ */
+
+/* Fixed-base table for h_s: row j, column d holds h_s^(d · 2^(w·j)) mod n²
+ * for d = 1 … 2^w − 1 (column 0, the identity, is not stored). */
+typedef struct phei_fbtable {
+    unsigned window; /* w bits per digit */
+    unsigned rows;   /* ceil(exp_bits / w) */
+    size_t cols;     /* 2^w − 1 */
+    mpz_t *entries;  /* rows * cols values, row-major */
+} phei_fbtable;
+
+struct phe_pubkey {
+    mpz_t n;           /* modulus */
+    mpz_t n2;          /* n² */
+    mpz_t hs;          /* DJN base h_s = (−x²)^n mod n² */
+    uint32_t bits;     /* bit length of n */
+    uint32_t djn_bits; /* DJN exponent length: ceil(bits / 2) */
+    uint8_t id[32];    /* SHA-256 of n's canonical big-integer field */
+    /* The fixed-base table is built once on first DJN use. */
+    pthread_mutex_t table_lock;
+    atomic_int table_ready;
+    phei_fbtable table;
+};
+
+struct phe_seckey {
+    phe_pubkey *pk; /* owned */
+    mpz_t p, q;     /* p < q */
+    mpz_t p2, q2;   /* p², q² */
+    mpz_t pm1, qm1; /* p − 1, q − 1: the secret decryption exponents */
+    mpz_t hp, hq;   /* L_p((1+n)^(p−1) mod p²)^−1 mod p, same for q */
+    mpz_t qinv_p;   /* q^−1 mod p (CRT recombination of the plaintext) */
+    mpz_t q2inv_p2; /* (q²)^−1 mod p² (CRT recombination of r^n) */
+};
+
+struct phe_ciphertext {
+    mpz_t c;                            /* 0 < c < n², gcd(c, n) = 1 */
+    uint8_t key_id[PHEI_KEY_ID_PREFIX]; /* first bytes of the key's id */
+    int set;                            /* 0 until a value is stored */
+};
+
+/* ------------------------------------------------------------------ */
+/* Library initialisation, memory                                      */
+/* ------------------------------------------------------------------ */
+
+/* Initialise libsodium and install the wiping GMP memory functions (once,
+ * thread-safe). Every public entry point that allocates calls it.
+ * Returns 0 or PHE_ERR_INTERNAL. */
+PHEI_HIDDEN int phei_init(void);
+
+/* Wipe an mpz's limbs and clear it (also safe on a value that never grew). */
+PHEI_HIDDEN void phei_mpz_clear_secret(mpz_t x);
+
+/* calloc / free wrappers; phei_free_secret wipes len bytes first. */
+PHEI_HIDDEN void *phei_calloc(size_t n, size_t size);
+PHEI_HIDDEN void phei_free_secret(void *p, size_t len);
+
+/* ------------------------------------------------------------------ */
+/* Randomness                                                           */
+/* ------------------------------------------------------------------ */
+
+/* rng NULL: libsodium randombytes_buf (thread-safe). Returns 0 or PHE_ERR_RNG. */
+PHEI_HIDDEN int phei_rng_bytes(phe_rng *rng, void *buf, size_t len);
+
+/* A generator derived from rng (32 fresh bytes of it) and an index, so that
+ * batch item i gets the same stream whatever thread runs it. With rng NULL,
+ * *out is NULL (the system generator). Returns 0, PHE_ERR_NOMEM or PHE_ERR_RNG. */
+PHEI_HIDDEN int phei_rng_derive_key(phe_rng *rng, uint8_t key[32]);
+PHEI_HIDDEN int phei_rng_new_from_key(phe_rng **out, const uint8_t key[32], uint64_t index);
+
+/* r uniform in [0, bound), bound > 0, by rejection sampling. */
+PHEI_HIDDEN int phei_rand_below(mpz_t r, const mpz_t bound, phe_rng *rng);
+/* r uniform in [0, 2^bits). */
+PHEI_HIDDEN int phei_rand_bits(mpz_t r, size_t bits, phe_rng *rng);
+/* r uniform in Z*_n (1 ≤ r < n, gcd(r, n) = 1). */
+PHEI_HIDDEN int phei_rand_unit(mpz_t r, const mpz_t n, phe_rng *rng);
+/* A random probable prime of exactly `bits` bits with the top two bits set,
+ * checked with 40 Miller–Rabin rounds (mpz_probab_prime_p). */
+PHEI_HIDDEN int phei_rand_prime(mpz_t p, unsigned bits, phe_rng *rng);
+
+/* ------------------------------------------------------------------ */
+/* Keys                                                                 */
+/* ------------------------------------------------------------------ */
+
+/* Allocate an empty public key (mpz initialised to 0, lock ready). */
+PHEI_HIDDEN phe_pubkey *phei_pubkey_alloc(void);
+
+/* Build a complete public key from n: validates n (phei_check_modulus),
+ * sets n², bits, djn_bits, id, and draws h_s = (−x²)^n mod n² from rng.
+ * The DJN table is built lazily on first use. Returns 0, PHE_ERR_KEY_INVALID,
+ * PHE_ERR_NOMEM or PHE_ERR_RNG; *out untouched on error. */
+PHEI_HIDDEN int phei_pubkey_from_n(phe_pubkey **out, const mpz_t n, phe_rng *rng);
+
+/* Same with a given h_s (checked: 1 < h_s < n², gcd(h_s, n) = 1). */
+PHEI_HIDDEN int phei_pubkey_from_n_hs(phe_pubkey **out, const mpz_t n, const mpz_t hs);
+
+/* Structural checks of a modulus (size, odd, not prime, not a perfect power,
+ * no factor < 2^16). 0 or PHE_ERR_KEY_INVALID. */
+PHEI_HIDDEN int phei_check_modulus(const mpz_t n);
+
+/* Build (if not yet) the DJN fixed-base table; thread-safe. 0 or PHE_ERR_NOMEM. */
+PHEI_HIDDEN int phei_pubkey_table(const phe_pubkey *pk);
+
+/* r = h_s^a mod n² for a fresh a of djn_bits bits (uses the table). */
+PHEI_HIDDEN int phei_djn_randomizer(const phe_pubkey *pk, mpz_t r, phe_rng *rng);
+
+/* r = s^n mod n² for a fresh s uniform in Z*_n (classic randomizer). */
+PHEI_HIDDEN int phei_classic_randomizer(const phe_pubkey *pk, mpz_t r, phe_rng *rng);
+
+/* c = (1 + m·n) · r mod n²: m ∈ [0, n), r a randomizer. Sets ct->key_id. */
+PHEI_HIDDEN void phei_encrypt_with(const phe_pubkey *pk, phe_ciphertext *ct, const mpz_t m,
+                                   const mpz_t r);
+
+/* m ∈ [0, n) from c (CRT, mpz_powm_sec for the secret exponents). */
+PHEI_HIDDEN void phei_decrypt_mpz(const phe_seckey *sk, mpz_t m, const mpz_t c);
+
+/* 0 if ct is set, under pk (key id prefix matches) and 0 < c < n²; else
+ * PHE_ERR_INVALID_ARG / PHE_ERR_EMPTY / PHE_ERR_KEY_MISMATCH / PHE_ERR_CIPHERTEXT_INVALID. */
+PHEI_HIDDEN int phei_check_ct(const phe_pubkey *pk, const phe_ciphertext *ct);
+
+/* Store c (already checked) in ct under pk. */
+PHEI_HIDDEN void phei_ct_set(const phe_pubkey *pk, phe_ciphertext *ct, const mpz_t c);
+
+/* ------------------------------------------------------------------ */
+/* Plaintexts                                                           */
+/* ------------------------------------------------------------------ */
+
+/* out = v mod n (a negative v becomes n − |v|). */
+PHEI_HIDDEN void phei_i64_to_mpz(mpz_t out, int64_t v, const mpz_t n);
+
+/* m ∈ [0, n) to int64: m ≤ 2^63−1 → m; n − m ≤ 2^63 → −(n − m);
+ * else PHE_ERR_PLAINTEXT_RANGE. */
+PHEI_HIDDEN int phei_mpz_to_i64(const mpz_t m, const mpz_t n, int64_t *out);
+
+/* Big-endian bytes (leading zeros allowed) to mpz; in may be NULL when len is 0. */
+PHEI_HIDDEN void phei_bytes_to_mpz(mpz_t out, const uint8_t *in, size_t len);
+
+/* x ≥ 0 as big-endian of exactly len bytes, left-padded; PHE_ERR_BUFFER_TOO_SMALL
+ * if it does not fit. */
+PHEI_HIDDEN int phei_mpz_to_bytes_fixed(const mpz_t x, uint8_t *out, size_t len);
+
+/* ------------------------------------------------------------------ */
+/* Canonical encoding (docs/formats/phe.md)                             */
+/* ------------------------------------------------------------------ */
+
+/* A writer over a caller buffer: with buf NULL it only counts. Writes past
+ * cap are counted but not stored; check w.len <= cap at the end. */
+typedef struct phei_writer {
+    uint8_t *buf;
+    size_t cap;
+    size_t len;
+} phei_writer;
+
+PHEI_HIDDEN void phei_put_bytes(phei_writer *w, const void *p, size_t n);
+PHEI_HIDDEN void phei_put_u8(phei_writer *w, uint8_t v);
+PHEI_HIDDEN void phei_put_u32(phei_writer *w, uint32_t v);
+PHEI_HIDDEN void phei_put_u64(phei_writer *w, uint64_t v);
+/* Big integer field: u32 length, then minimal big-endian (zero: empty). */
+PHEI_HIDDEN void phei_put_mpz(phei_writer *w, const mpz_t x);
+/* Bytes the big-integer field of x takes (4 + minimal length). */
+PHEI_HIDDEN size_t phei_mpz_field_size(const mpz_t x);
+
+/* Finish an encode call: sets *written, returns 0 or PHE_ERR_BUFFER_TOO_SMALL
+ * (also when out is NULL and out_len 0: then only the size is reported and
+ * the return is 0). */
+PHEI_HIDDEN int phei_writer_finish(const phei_writer *w, size_t *written);
+
+/* A reader: every get returns 0 or PHE_ERR_DECODE (truncated or non-canonical). */
+typedef struct phei_reader {
+    const uint8_t *p;
+    size_t left;
+} phei_reader;
+
+PHEI_HIDDEN int phei_get_bytes(phei_reader *r, void *out, size_t n);
+PHEI_HIDDEN int phei_get_u8(phei_reader *r, uint8_t *v);
+PHEI_HIDDEN int phei_get_u32(phei_reader *r, uint32_t *v);
+PHEI_HIDDEN int phei_get_u64(phei_reader *r, uint64_t *v);
+/* Big integer field of at most max_len bytes; a leading zero byte is
+ * PHE_ERR_DECODE; longer than max_len is PHE_ERR_DECODE. */
+PHEI_HIDDEN int phei_get_mpz(phei_reader *r, mpz_t x, size_t max_len);
+/* Magic (4 bytes) and version (1 byte): PHE_ERR_DECODE or PHE_ERR_VERSION. */
+PHEI_HIDDEN int phei_get_header(phei_reader *r, const char magic[4], uint8_t version);
+/* PHE_ERR_DECODE if bytes are left. */
+PHEI_HIDDEN int phei_reader_end(const phei_reader *r);
+
+/* SHA-256 of n's big-integer field (the key id). */
+PHEI_HIDDEN void phei_key_id(const mpz_t n, uint8_t out[32]);
+
+/* ------------------------------------------------------------------ */
+/* Thread pool                                                          */
+/* ------------------------------------------------------------------ */
+
+/* Run fn(arg, i) for i in [0, count) over the context's threads (the caller
+ * runs too). Returns the lowest-index nonzero return of fn, or 0;
+ * PHE_ERR_THREAD if the pool is unusable. ctx NULL: a plain loop. */
+typedef int (*phei_task_fn)(void *arg, size_t i);
+PHEI_HIDDEN int phei_ctx_run(phe_ctx *ctx, phei_task_fn fn, void *arg, size_t count);
+
+#endif /* PHE_INTERNAL_H */

@@ -1,0 +1,214 @@
+"""fedshare.phe: every homomorphic identity against Python integers on every
+key size (property tests), numpy batch paths, serialization, errors."""
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import fedshare
+from fedshare import phe
+
+SIZES = phe.KEY_SIZES
+PROP = settings(max_examples=12, deadline=None,
+                suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@pytest.fixture(scope="session", params=SIZES, ids=lambda b: f"{b}bit")
+def key(request):
+    # One key per size for the whole session (4096-bit generation takes seconds).
+    return phe.generate_keypair(request.param, seed=f"pytest-{request.param}".encode())
+
+
+@pytest.fixture(scope="session")
+def key2048():
+    return phe.generate_keypair(2048, seed=b"pytest-2048")
+
+
+def small_ints():
+    return st.integers(min_value=-(2**62), max_value=2**62)
+
+
+def plaintexts(n):
+    return st.integers(min_value=-(n // 2) + 1, max_value=n // 2)
+
+
+def centered(x, n):
+    x %= n
+    return x - n if x > n // 2 else x
+
+
+# -- identities (each against Python ints, mod n, centered) -----------------
+
+@PROP
+@given(data=st.data())
+def test_encrypt_decrypt_every_form(key, data):
+    pk = key.public_key
+    m = data.draw(plaintexts(pk.n))
+    assert key.decrypt(pk.encrypt(m)) == m
+    assert key.decrypt(pk.encrypt(m, mode="classic")) == m
+    assert key.decrypt(key.encrypt(m)) == m
+    pool = pk.pool(1)
+    pool.fill()
+    assert key.decrypt(pool.encrypt(m)) == m
+
+
+@PROP
+@given(data=st.data())
+def test_add(key, data):
+    pk, n = key.public_key, key.public_key.n
+    a, b = data.draw(plaintexts(n)), data.draw(plaintexts(n))
+    assert key.decrypt(pk.encrypt(a) + pk.encrypt(b)) == centered(a + b, n)
+
+
+@PROP
+@given(data=st.data())
+def test_add_plain(key, data):
+    pk, n = key.public_key, key.public_key.n
+    a = data.draw(plaintexts(n))
+    k = data.draw(st.one_of(small_ints(), plaintexts(n)))
+    assert key.decrypt(pk.encrypt(a) + k) == centered(a + k, n)
+    assert key.decrypt(k + pk.encrypt(a)) == centered(a + k, n)
+    assert key.decrypt(pk.encrypt(a) - k) == centered(a - k, n)
+    assert key.decrypt(k - pk.encrypt(a)) == centered(k - a, n)
+
+
+@PROP
+@given(data=st.data())
+def test_scalar_multiply(key, data):
+    pk, n = key.public_key, key.public_key.n
+    a = data.draw(plaintexts(n))
+    k = data.draw(st.one_of(small_ints(), plaintexts(n), st.sampled_from([0, 1, -1])))
+    assert key.decrypt(pk.encrypt(a) * k) == centered(a * k, n)
+    assert key.decrypt(k * pk.encrypt(a)) == centered(a * k, n)
+
+
+@PROP
+@given(data=st.data())
+def test_negate_sub_rerandomize(key, data):
+    pk, n = key.public_key, key.public_key.n
+    a, b = data.draw(plaintexts(n)), data.draw(plaintexts(n))
+    ca, cb = pk.encrypt(a), pk.encrypt(b)
+    assert key.decrypt(-ca) == centered(-a, n)
+    assert key.decrypt(ca - cb) == centered(a - b, n)
+    r = ca.rerandomize()
+    assert r != ca and key.decrypt(r) == a
+
+
+@PROP
+@given(xs=st.lists(st.integers(-(2**31), 2**31), min_size=1, max_size=20),
+       ks=st.lists(st.integers(-(2**31), 2**31), min_size=20, max_size=20))
+def test_batch_paths_match_python(key2048, xs, ks):
+    pk = key2048.public_key
+    arr = np.array(xs, dtype=np.int64)
+    cts = pk.encrypt_array(arr)
+    assert np.array_equal(key2048.decrypt_array(cts), arr)
+    k = np.array(ks[: len(xs)], dtype=np.int64)
+    prod = key2048.decrypt_array(cts.mul(k))
+    assert prod.tolist() == [centered(x * y, pk.n) for x, y in zip(xs, k.tolist())]
+    doubled = key2048.decrypt_array(cts + cts)
+    assert doubled.tolist() == [2 * x for x in xs]
+    assert key2048.decrypt(cts.sum()) == sum(xs)
+
+
+def test_batch_threads_and_seed_do_not_change_results(key2048):
+    pk = key2048.public_key
+    arr = np.arange(-50, 50, dtype=np.int64).reshape(10, 10)
+    one, many = phe.Context(1), phe.Context(4)
+    assert one.threads == 1 and many.threads == 4
+    a = pk.encrypt_array(arr, ctx=one, seed=b"s")
+    b = pk.encrypt_array(arr, ctx=many, seed=b"s")
+    assert [c.to_bytes() for c in a] == [c.to_bytes() for c in b]
+    c = pk.encrypt_array(arr, ctx=many, seed=b"t")
+    assert a[0] != c[0]
+    many.threads = 2
+    assert many.threads == 2
+    assert np.array_equal(key2048.decrypt_array(a, ctx=many), arr.reshape(-1))
+
+
+def test_decrypt_array_out_of_int64_range(key2048):
+    pk = key2048.public_key
+    cts = phe.CiphertextArray.from_list([pk.encrypt(1), pk.encrypt(2**70)])
+    with pytest.raises(fedshare.InvalidInputError, match="out of range"):
+        key2048.decrypt_array(cts)
+
+
+# -- serialization -------------------------------------------------------------
+
+def test_roundtrips_are_canonical(key):
+    pk = key.public_key
+    pkb = pk.to_bytes()
+    assert pkb[:5] == b"PHEP\x01"
+    pk2 = phe.PublicKey.from_bytes(pkb)
+    assert pk2 == pk and pk2.to_bytes() == pkb
+    skb = key.to_bytes()
+    sk2 = phe.SecretKey.from_bytes(skb)
+    assert sk2.to_bytes() == skb and sk2.public_key == pk
+    c = pk.encrypt(-12345)
+    cb = c.to_bytes()
+    c2 = phe.Ciphertext.from_bytes(pk2, cb)
+    assert c2 == c and c2.to_bytes() == cb and sk2.decrypt(c2) == -12345
+    assert phe.Ciphertext.from_int(pk, c.to_int()) == c
+
+
+def test_decoders_reject_bad_input(key2048):
+    pk = key2048.public_key
+    good = pk.to_bytes()
+    for bad in (b"", good[:-1], good + b"\0", b"XXXX" + good[4:], good[:4] + b"\x02" + good[5:]):
+        with pytest.raises(fedshare.InvalidInputError):
+            phe.PublicKey.from_bytes(bad)
+    cb = pk.encrypt(1).to_bytes()
+    for bad in (cb[:-1], cb + b"\0"):
+        with pytest.raises(fedshare.InvalidInputError):
+            phe.Ciphertext.from_bytes(pk, bad)
+    with pytest.raises(fedshare.InvalidInputError, match="different keys"):
+        other = phe.PublicKey.from_n(_other_n(), seed=b"x")
+        phe.Ciphertext.from_bytes(other, cb)
+    for v in (0, pk.n ** 2, pk.n ** 2 + 1, pk.n):
+        with pytest.raises(fedshare.InvalidInputError):
+            phe.Ciphertext.from_int(pk, v)
+
+
+_OTHER = {}
+
+
+def _other_n():
+    if "k" not in _OTHER:
+        _OTHER["k"] = phe.generate_keypair(2048, seed=b"other")
+    return _OTHER["k"].public_key.n
+
+
+def test_seal_and_files(key2048, tmp_path):
+    sealed = key2048.seal(b"correct horse", strength="test-only-min")
+    assert sealed[:5] == b"PHEF\x01"
+    assert phe.SecretKey.unseal(sealed, b"correct horse").to_bytes() == key2048.to_bytes()
+    with pytest.raises(fedshare.VerificationError):
+        phe.SecretKey.unseal(sealed, b"wrong")
+    tampered = bytearray(sealed)
+    tampered[-1] ^= 1
+    with pytest.raises(fedshare.VerificationError):
+        phe.SecretKey.unseal(bytes(tampered), b"correct horse")
+    path = tmp_path / "key.phef"
+    key2048.write_file(path, "pw", strength="test-only-min")
+    assert (path.stat().st_mode & 0o777) == 0o600
+    assert phe.SecretKey.read_file(path, "pw").public_key == key2048.public_key
+    with pytest.raises(fedshare.IOFailureError):
+        phe.SecretKey.read_file(tmp_path / "missing", "pw")
+
+
+def test_errors_are_clear(key2048):
+    pk = key2048.public_key
+    with pytest.raises(fedshare.InvalidInputError, match="key size"):
+        phe.generate_keypair(1024)
+    with pytest.raises(fedshare.InvalidInputError, match="out of range"):
+        pk.encrypt(pk.n)
+    with pytest.raises(fedshare.InvalidInputError):
+        pk.encrypt(1.5)
+    with pytest.raises(TypeError):
+        pk.encrypt(1) * 1.5
+    other = phe.PublicKey.from_n(_other_n())
+    with pytest.raises(fedshare.InvalidInputError, match="different keys"):
+        pk.encrypt(1) + other.encrypt(1)
+    with pytest.raises(fedshare.InvalidInputError):
+        phe.PublicKey.from_n(2**2048 + 2)
+    e = pytest.raises(fedshare.InvalidInputError, phe.PublicKey.from_n, 4).value
+    assert e.code == phe.lib.PHE_ERR_KEY_INVALID and e.library == "phe"
