@@ -1,0 +1,299 @@
+/* libledger: the application's state handle, the block executor and the state
+ * root rule (docs/formats/ledger.md §State root). */
+#include "store_internal.h"
+
+#include <errno.h>
+#include <sodium.h>
+
+int ldg_mdb_err(int rc) {
+    switch (rc) {
+        case MDB_SUCCESS:
+            return LEDGER_OK;
+        case MDB_NOTFOUND:
+            return LEDGER_E_NOT_FOUND;
+        case MDB_MAP_FULL:
+        case MDB_TXN_FULL:
+            return LEDGER_E_FULL;
+        case ENOMEM:
+            return LEDGER_E_NOMEM;
+        case MDB_VERSION_MISMATCH:
+            return LEDGER_E_VERSION;
+        case EAGAIN:
+        case EBUSY:
+            return LEDGER_E_BUSY;
+        default:
+            return LEDGER_E_IO;
+    }
+}
+
+int ledger_app_init(ledger_app *app) {
+    if (!app)
+        return LEDGER_E_INVALID;
+    memset(app, 0, sizeof *app);
+    app->version = LEDGER_APP_VERSION;
+    return LEDGER_OK;
+}
+
+void ldg_state_init(struct ledger_state *st, ledger_store *s, MDB_txn *txn, int writable,
+                    uint64_t height) {
+    memset(st, 0, sizeof *st);
+    st->s = s;
+    st->txn = txn;
+    st->writable = writable;
+    st->height = height;
+}
+
+void ldg_state_release(struct ledger_state *st) {
+    free(st->log);
+    free(st->arena);
+    st->log = NULL;
+    st->arena = NULL;
+}
+
+static int arena_add(struct ledger_state *st, const uint8_t *p, size_t n, size_t *off) {
+    if (st->narena + n > st->caparena) {
+        size_t cap = st->caparena ? st->caparena : 4096;
+        while (cap < st->narena + n)
+            cap *= 2;
+        uint8_t *a = realloc(st->arena, cap);
+        if (!a)
+            return LEDGER_E_NOMEM;
+        st->arena = a;
+        st->caparena = cap;
+    }
+    *off = st->narena;
+    if (n)
+        memcpy(st->arena + st->narena, p, n);
+    st->narena += n;
+    return 0;
+}
+
+static int log_write(struct ledger_state *st, uint8_t ns, uint8_t kind, const uint8_t *k,
+                     size_t klen, const uint8_t *v, size_t vlen) {
+    if (st->nlog == st->caplog) {
+        size_t cap = st->caplog ? st->caplog * 2 : 256;
+        ldg_write *l = realloc(st->log, cap * sizeof *l);
+        if (!l)
+            return LEDGER_E_NOMEM;
+        st->log = l;
+        st->caplog = cap;
+    }
+    ldg_write *w = &st->log[st->nlog];
+    w->ns = ns;
+    w->kind = kind;
+    w->seq = (uint32_t)st->nlog;
+    w->klen = klen;
+    w->vlen = vlen;
+    w->voff = 0;
+    if (arena_add(st, k, klen, &w->koff) || (kind && arena_add(st, v, vlen, &w->voff)))
+        return LEDGER_E_NOMEM;
+    st->nlog++;
+    return 0;
+}
+
+static int key_ok(const uint8_t *key, size_t klen) {
+    return key && klen >= 1 && klen <= LEDGER_STATE_KEY_MAX;
+}
+
+int ledger_state_get(ledger_state *st, const uint8_t *key, size_t klen, const uint8_t **val,
+                     size_t *vlen) {
+    if (!st || !key_ok(key, klen) || !val || !vlen)
+        return LEDGER_E_INVALID;
+    MDB_val k = ldg_val(key, klen), v;
+    int rc = mdb_get(st->txn, st->s->state, &k, &v);
+    if (rc)
+        return ldg_mdb_err(rc);
+    *val = v.mv_data;
+    *vlen = v.mv_size;
+    return LEDGER_OK;
+}
+
+int ledger_state_put(ledger_state *st, const uint8_t *key, size_t klen, const uint8_t *val,
+                     size_t vlen) {
+    if (!st || !st->writable || !key_ok(key, klen) || (!val && vlen) ||
+        vlen > LEDGER_STATE_VALUE_MAX)
+        return LEDGER_E_INVALID;
+    MDB_val k = ldg_val(key, klen), v = ldg_val(val ? val : (const uint8_t *)"", vlen);
+    int rc = mdb_put(st->txn, st->s->state, &k, &v, 0);
+    if (rc)
+        return ldg_mdb_err(rc);
+    st->changes++;
+    return log_write(st, 0, 1, key, klen, val, vlen);
+}
+
+int ledger_state_delete(ledger_state *st, const uint8_t *key, size_t klen) {
+    if (!st || !st->writable || !key_ok(key, klen))
+        return LEDGER_E_INVALID;
+    MDB_val k = ldg_val(key, klen);
+    int rc = mdb_del(st->txn, st->s->state, &k, NULL);
+    if (rc)
+        return ldg_mdb_err(rc);
+    st->changes++;
+    return log_write(st, 0, 0, key, klen, NULL, 0);
+}
+
+/* Trace key: op u16 ‖ key length u16 ‖ key ‖ height u64 ‖ index u32. */
+int ledger_state_index(ledger_state *st, uint16_t op, const uint8_t *key, size_t klen) {
+    if (!st || !st->writable || !key_ok(key, klen))
+        return LEDGER_E_INVALID;
+    uint8_t buf[4 + LEDGER_STATE_KEY_MAX + 12];
+    ldg_put16(buf, op);
+    ldg_put16(buf + 2, (uint16_t)klen);
+    memcpy(buf + 4, key, klen);
+    ldg_put64(buf + 4 + klen, st->height);
+    ldg_put32(buf + 12 + klen, st->tx_index);
+    MDB_val k = ldg_val(buf, 16 + klen), v = ldg_val("", 0);
+    int rc = mdb_put(st->txn, st->s->trace, &k, &v, 0);
+    if (rc)
+        return ldg_mdb_err(rc);
+    st->changes++;
+    return LEDGER_OK;
+}
+
+uint64_t ledger_state_height(const ledger_state *st) {
+    return st ? st->height : 0;
+}
+
+/* ---- state root ---- */
+
+typedef struct {
+    const ldg_write *w;
+    const uint8_t *k;
+} sort_rec;
+
+static int cmp_rec(const void *a, const void *b) {
+    const sort_rec *x = a, *y = b;
+    if (x->w->ns != y->w->ns)
+        return x->w->ns < y->w->ns ? -1 : 1;
+    size_t n = x->w->klen < y->w->klen ? x->w->klen : y->w->klen;
+    int c = memcmp(x->k, y->k, n);
+    if (c)
+        return c;
+    if (x->w->klen != y->w->klen)
+        return x->w->klen < y->w->klen ? -1 : 1;
+    return x->w->seq < y->w->seq ? -1 : (x->w->seq > y->w->seq);
+}
+
+static int same_key(const sort_rec *x, const sort_rec *y) {
+    return x->w->ns == y->w->ns && x->w->klen == y->w->klen && memcmp(x->k, y->k, x->w->klen) == 0;
+}
+
+/* writes hash = SHA-256(tag ‖ for each net write in (ns, key) order:
+ * ns u8 ‖ kind u8 ‖ klen u32 ‖ key ‖ [vlen u32 ‖ value if put]). */
+static int writes_hash(const struct ledger_state *st, uint8_t out[32]) {
+    sort_rec *r = malloc((st->nlog ? st->nlog : 1) * sizeof *r);
+    if (!r)
+        return LEDGER_E_NOMEM;
+    for (size_t i = 0; i < st->nlog; i++) {
+        r[i].w = &st->log[i];
+        r[i].k = st->arena + st->log[i].koff;
+    }
+    qsort(r, st->nlog, sizeof *r, cmp_rec);
+    crypto_hash_sha256_state h;
+    crypto_hash_sha256_init(&h);
+    crypto_hash_sha256_update(&h, (const uint8_t *)LDG_TAG_WRITES, LDG_TAG_LEN);
+    for (size_t i = 0; i < st->nlog; i++) {
+        if (i + 1 < st->nlog && same_key(&r[i], &r[i + 1]))
+            continue; /* the last write of a key wins */
+        const ldg_write *w = r[i].w;
+        uint8_t hd[6];
+        hd[0] = w->ns;
+        hd[1] = w->kind;
+        ldg_put32(hd + 2, (uint32_t)w->klen);
+        crypto_hash_sha256_update(&h, hd, 6);
+        crypto_hash_sha256_update(&h, r[i].k, w->klen);
+        if (w->kind) {
+            ldg_put32(hd, (uint32_t)w->vlen);
+            crypto_hash_sha256_update(&h, hd, 4);
+            crypto_hash_sha256_update(&h, st->arena + w->voff, w->vlen);
+        }
+    }
+    crypto_hash_sha256_final(&h, out);
+    free(r);
+    return LEDGER_OK;
+}
+
+int ldg_exec_block(ledger_store *s, MDB_txn *txn, const ledger_block *b,
+                   const uint8_t prev_root[32], uint32_t flags, uint8_t root[32],
+                   int32_t *statuses) {
+    struct ledger_state st;
+    ldg_state_init(&st, s, txn, 1, b->height);
+    crypto_hash_sha256_state res;
+    crypto_hash_sha256_init(&res);
+    crypto_hash_sha256_update(&res, (const uint8_t *)LDG_TAG_RESULT, LDG_TAG_LEN);
+    uint8_t nb[8];
+    ldg_put32(nb, (uint32_t)b->ntx);
+    crypto_hash_sha256_update(&res, nb, 4);
+    int rc = LEDGER_OK;
+    for (size_t i = 0; i < b->ntx && !rc; i++) {
+        const ledger_tx *tx = b->txs[i];
+        int32_t status = LEDGER_OK;
+        if (flags & LEDGER_PREPARE_VERIFY_TX) {
+            rc = ledger_tx_verify(tx);
+            if (rc)
+                break;
+        }
+        /* Replay protection: nonce strictly above the sender's last. */
+        const uint8_t *sender = tx->enc + LDG_TX_OFF_SENDER;
+        uint64_t nonce = ldg_get64(tx->enc + LDG_TX_OFF_NONCE), last = 0;
+        MDB_val k = ldg_val(sender, 32), v;
+        int mrc = mdb_get(txn, s->nonce, &k, &v);
+        if (mrc == MDB_SUCCESS && v.mv_size == 8)
+            last = ldg_get64(v.mv_data);
+        else if (mrc != MDB_NOTFOUND) {
+            rc = mrc == MDB_SUCCESS ? LEDGER_E_CORRUPT : ldg_mdb_err(mrc);
+            break;
+        }
+        if (nonce <= last) {
+            status = LEDGER_E_REPLAY;
+        } else {
+            ldg_put64(nb, nonce);
+            v = ldg_val(nb, 8);
+            mrc = mdb_put(txn, s->nonce, &k, &v, 0);
+            if (mrc) {
+                rc = ldg_mdb_err(mrc);
+                break;
+            }
+            if ((rc = log_write(&st, 1, 1, sender, 32, nb, 8)) != 0)
+                break;
+            if (s->app.apply) {
+                st.tx_index = (uint32_t)i;
+                uint64_t before = st.changes;
+                int arc = s->app.apply(s->app.ctx, &st, b, i, tx);
+                if (arc == LEDGER_E_REJECTED) {
+                    if (st.changes != before) {
+                        rc = LEDGER_E_APP; /* wrote, then rejected: contract broken */
+                        break;
+                    }
+                    status = LEDGER_E_REJECTED;
+                } else if (arc == LEDGER_E_FULL || arc == LEDGER_E_NOMEM || arc == LEDGER_E_IO) {
+                    rc = arc;
+                    break;
+                } else if (arc != LEDGER_OK) {
+                    rc = LEDGER_E_APP;
+                    break;
+                }
+            }
+        }
+        if (statuses)
+            statuses[i] = status;
+        uint8_t sb[4];
+        ldg_put32(sb, (uint32_t)status);
+        crypto_hash_sha256_update(&res, sb, 4);
+    }
+    if (!rc) {
+        uint8_t wh[32], rh[32], buf[LDG_TAG_LEN + 32 + 8 + 32 + 32];
+        rc = writes_hash(&st, wh);
+        if (!rc) {
+            crypto_hash_sha256_final(&res, rh);
+            memcpy(buf, LDG_TAG_STATE, LDG_TAG_LEN);
+            memcpy(buf + 16, prev_root, 32);
+            ldg_put64(buf + 48, b->height);
+            memcpy(buf + 56, wh, 32);
+            memcpy(buf + 88, rh, 32);
+            crypto_hash_sha256(root, buf, sizeof buf);
+        }
+    }
+    ldg_state_release(&st);
+    return rc;
+}

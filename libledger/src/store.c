@@ -1,0 +1,707 @@
+/* libledger: the LMDB store (docs/ledger-storage.md, docs/formats/ledger.md §LMDB layout). */
+#include "store_internal.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <sys/stat.h>
+
+#define META_FORMAT     "format"
+#define META_MEMBERSHIP "membership"
+#define META_TIP        "tip"
+#define TIP_BYTES       80
+#define TXREC_BYTES     24 /* height u64, index u32, offset u32, length u32, status i32 */
+
+int ledger_store_options_init(ledger_store_options *o) {
+    if (!o)
+        return LEDGER_E_INVALID;
+    ledger_store_options d = LEDGER_STORE_OPTIONS_INIT;
+    *o = d;
+    return LEDGER_OK;
+}
+
+static void tip_encode(const ledger_tip *t, uint8_t out[TIP_BYTES]) {
+    ldg_put64(out, t->height);
+    ldg_put64(out + 8, t->timestamp);
+    memcpy(out + 16, t->hash, 32);
+    memcpy(out + 48, t->state_root, 32);
+}
+
+static void tip_decode(const uint8_t in[TIP_BYTES], ledger_tip *t) {
+    t->height = ldg_get64(in);
+    t->timestamp = ldg_get64(in + 8);
+    memcpy(t->hash, in + 16, 32);
+    memcpy(t->state_root, in + 48, 32);
+}
+
+static int meta_get(MDB_txn *txn, ledger_store *s, const char *name, MDB_val *v) {
+    MDB_val k = ldg_val(name, strlen(name));
+    return mdb_get(txn, s->meta, &k, v);
+}
+
+static int meta_put(MDB_txn *txn, ledger_store *s, const char *name, const void *p, size_t n) {
+    MDB_val k = ldg_val(name, strlen(name)), v = ldg_val(p, n);
+    return mdb_put(txn, s->meta, &k, &v, 0);
+}
+
+static int rd_begin(ledger_store *s, MDB_txn **txn) {
+    int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
+    return rc ? ldg_mdb_err(rc) : 0;
+}
+
+/* Read the tip record in txn (zero tip when absent). */
+static int tip_read(MDB_txn *txn, ledger_store *s, ledger_tip *t) {
+    MDB_val v;
+    memset(t, 0, sizeof *t);
+    int rc = meta_get(txn, s, META_TIP, &v);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc)
+        return ldg_mdb_err(rc);
+    if (v.mv_size != TIP_BYTES)
+        return LEDGER_E_CORRUPT;
+    tip_decode(v.mv_data, t);
+    return 0;
+}
+
+/* Create the format and membership records of a new store, or check them. */
+static int init_or_check(ledger_store *s, MDB_txn *txn) {
+    MDB_val v;
+    int rc = meta_get(txn, s, META_FORMAT, &v);
+    if (rc == MDB_NOTFOUND) {
+        MDB_stat st;
+        if (mdb_stat(txn, s->blocks, &st) == 0 && st.ms_entries)
+            return LEDGER_E_CORRUPT; /* blocks without a format record */
+        uint8_t f[4];
+        ldg_put32(f, LEDGER_STORE_FORMAT_VERSION);
+        uint8_t *enc;
+        size_t len;
+        int lrc = ledger_membership_encode(s->m, &enc, &len);
+        if (lrc)
+            return lrc;
+        rc = meta_put(txn, s, META_FORMAT, f, 4);
+        if (!rc)
+            rc = meta_put(txn, s, META_MEMBERSHIP, enc, len);
+        ledger_free(enc);
+        return rc ? ldg_mdb_err(rc) : 0;
+    }
+    if (rc)
+        return ldg_mdb_err(rc);
+    if (v.mv_size != 4 || ldg_get32(v.mv_data) != LEDGER_STORE_FORMAT_VERSION)
+        return LEDGER_E_VERSION;
+    rc = meta_get(txn, s, META_MEMBERSHIP, &v);
+    if (rc)
+        return rc == MDB_NOTFOUND ? LEDGER_E_CORRUPT : ldg_mdb_err(rc);
+    ledger_membership *stored;
+    if (ledger_membership_decode(&stored, v.mv_data, v.mv_size) != LEDGER_OK)
+        return LEDGER_E_CORRUPT;
+    int same = ledger_membership_equal(stored, s->m);
+    ledger_membership_free(stored);
+    return same ? 0 : LEDGER_E_MEMBERSHIP;
+}
+
+void ledger_store_close(ledger_store *s) {
+    if (!s)
+        return;
+    if (s->env)
+        mdb_env_close(s->env);
+    ledger_membership_free(s->m);
+    pthread_mutex_destroy(&s->wlock);
+    free(s);
+}
+
+int ledger_store_open(ledger_store **out, const char *path, const ledger_membership *m,
+                      const ledger_app *app, const ledger_store_options *opts,
+                      uint64_t *bad_height) {
+    if (!out)
+        return LEDGER_E_INVALID;
+    *out = NULL;
+    if (bad_height)
+        *bad_height = 0;
+    ledger_store_options o = LEDGER_STORE_OPTIONS_INIT;
+    if (opts)
+        o = *opts;
+    if (!path || !*path || !m || !app || app->version != LEDGER_APP_VERSION ||
+        o.version != LEDGER_STORE_OPTIONS_VERSION || o.verify > LEDGER_VERIFY_FULL || o.sync > 1 ||
+        o.map_size < ((uint64_t)1 << 20))
+        return LEDGER_E_INVALID;
+    if (ldg_init() < 0)
+        return LEDGER_E_INTERNAL;
+    if (mkdir(path, 0755) != 0 && errno != EEXIST)
+        return LEDGER_E_IO;
+
+    ledger_store *s = calloc(1, sizeof *s);
+    if (!s)
+        return LEDGER_E_NOMEM;
+    if (pthread_mutex_init(&s->wlock, NULL) != 0) {
+        free(s);
+        return LEDGER_E_INTERNAL;
+    }
+    s->app = *app;
+    int rc = LEDGER_OK;
+    uint8_t *menc = NULL;
+    size_t mlen;
+    if ((rc = ledger_membership_encode(m, &menc, &mlen)) != 0 ||
+        (rc = ledger_membership_decode(&s->m, menc, mlen)) != 0) /* a private copy */
+        goto fail;
+    int mrc = mdb_env_create(&s->env);
+    if (mrc) {
+        s->env = NULL;
+        rc = ldg_mdb_err(mrc);
+        goto fail;
+    }
+    mdb_env_set_maxdbs(s->env, 8);
+    if ((mrc = mdb_env_set_mapsize(s->env, (size_t)o.map_size)) != 0) {
+        rc = LEDGER_E_INVALID;
+        goto fail;
+    }
+    unsigned flags = MDB_NOTLS | (o.sync ? 0 : MDB_NOSYNC);
+    if ((mrc = mdb_env_open(s->env, path, flags, 0644)) != 0) {
+        rc = mrc == MDB_INVALID ? LEDGER_E_CORRUPT : ldg_mdb_err(mrc);
+        goto fail;
+    }
+    MDB_txn *txn;
+    if ((mrc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0) {
+        rc = ldg_mdb_err(mrc);
+        goto fail;
+    }
+    struct {
+        const char *name;
+        MDB_dbi *dbi;
+    } dbs[] = {{"meta", &s->meta},   {"blocks", &s->blocks}, {"txs", &s->txs},
+               {"trace", &s->trace}, {"time", &s->time},     {"state", &s->state},
+               {"nonce", &s->nonce}, {"blob", &s->blob}};
+    for (size_t i = 0; i < sizeof dbs / sizeof dbs[0] && !mrc; i++)
+        mrc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, dbs[i].dbi);
+    if (mrc) {
+        mdb_txn_abort(txn);
+        rc = ldg_mdb_err(mrc);
+        goto fail;
+    }
+    rc = init_or_check(s, txn);
+    if (!rc)
+        rc = tip_read(txn, s, &s->tip);
+    if (rc) {
+        mdb_txn_abort(txn);
+        goto fail;
+    }
+    if ((mrc = mdb_txn_commit(txn)) != 0) {
+        rc = ldg_mdb_err(mrc);
+        goto fail;
+    }
+    if (o.verify != LEDGER_VERIFY_NONE) {
+        rc = ledger_verify_chain(s, (int)o.verify, bad_height);
+        if (rc)
+            goto fail;
+    }
+    ledger_free(menc);
+    *out = s;
+    return LEDGER_OK;
+fail:
+    ledger_free(menc);
+    ledger_store_close(s);
+    return rc;
+}
+
+const ledger_membership *ledger_store_membership(const ledger_store *s) {
+    return s ? s->m : NULL;
+}
+
+int ledger_store_tip(ledger_store *s, ledger_tip *out) {
+    if (!s || !out)
+        return LEDGER_E_INVALID;
+    pthread_mutex_lock(&s->wlock);
+    *out = s->tip;
+    pthread_mutex_unlock(&s->wlock);
+    return LEDGER_OK;
+}
+
+uint64_t ledger_store_height(ledger_store *s) {
+    ledger_tip t;
+    return ledger_store_tip(s, &t) ? 0 : t.height;
+}
+
+int ledger_store_nonce(ledger_store *s, const uint8_t sender[32], uint64_t *nonce) {
+    if (!s || !sender || !nonce)
+        return LEDGER_E_INVALID;
+    MDB_txn *txn;
+    int rc = rd_begin(s, &txn);
+    if (rc)
+        return rc;
+    MDB_val k = ldg_val(sender, 32), v;
+    int mrc = mdb_get(txn, s->nonce, &k, &v);
+    *nonce = 0;
+    if (mrc == MDB_SUCCESS)
+        *nonce = v.mv_size == 8 ? ldg_get64(v.mv_data) : 0;
+    rc = mrc == MDB_SUCCESS || mrc == MDB_NOTFOUND ? 0 : ldg_mdb_err(mrc);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int ledger_store_check_tx(ledger_store *s, const ledger_tx *tx) {
+    if (!s || !tx)
+        return LEDGER_E_INVALID;
+    int rc = ledger_tx_verify(tx);
+    if (rc)
+        return rc;
+    uint64_t last;
+    if ((rc = ledger_store_nonce(s, ledger_tx_sender(tx), &last)) != 0)
+        return rc;
+    if (ledger_tx_nonce(tx) <= last)
+        return LEDGER_E_REPLAY;
+    if (!s->app.check)
+        return LEDGER_OK;
+    MDB_txn *txn;
+    if ((rc = rd_begin(s, &txn)) != 0)
+        return rc;
+    struct ledger_state st;
+    ldg_state_init(&st, s, txn, 0, 0);
+    rc = s->app.check(s->app.ctx, &st, tx);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+/* Checks common to prepare and append: next height, link, timestamp. */
+static int check_next(const ledger_tip *t, const ledger_block *b) {
+    if (b->height != t->height + 1 || sodium_memcmp(b->prev_hash, t->hash, 32) != 0)
+        return LEDGER_E_HEIGHT;
+    if (t->height && b->timestamp < t->timestamp)
+        return LEDGER_E_TIMESTAMP;
+    return LEDGER_OK;
+}
+
+int ledger_store_prepare(ledger_store *s, const ledger_block *b, uint32_t flags,
+                         uint8_t state_root[32]) {
+    if (!s || !b || !state_root || (flags & ~LEDGER_PREPARE_VERIFY_TX))
+        return LEDGER_E_INVALID;
+    pthread_mutex_lock(&s->wlock);
+    int rc = check_next(&s->tip, b);
+    MDB_txn *txn = NULL;
+    if (!rc) {
+        int mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
+        rc = mrc ? ldg_mdb_err(mrc) : 0;
+    }
+    if (!rc)
+        rc = ldg_exec_block(s, txn, b, s->tip.state_root, flags, state_root, NULL);
+    if (txn)
+        mdb_txn_abort(txn);
+    pthread_mutex_unlock(&s->wlock);
+    return rc;
+}
+
+int ledger_store_append(ledger_store *s, const ledger_block *b) {
+    return ledger_store_append_ex(s, b, 0);
+}
+
+int ledger_store_append_ex(ledger_store *s, const ledger_block *b, uint32_t flags) {
+    if (!s || !b || (flags & ~LEDGER_PREPARE_VERIFY_TX))
+        return LEDGER_E_INVALID;
+    if (!b->cert)
+        return LEDGER_E_CERTIFICATE;
+    int rc = ledger_cert_verify(b->cert, s->m, b->height, b->header_hash);
+    if (rc)
+        return rc;
+    uint8_t *enc = NULL;
+    size_t len = 0;
+    if ((rc = ledger_block_encode(b, &enc, &len)) != 0)
+        return rc;
+    int32_t *statuses = malloc((b->ntx ? b->ntx : 1) * sizeof *statuses);
+    if (!statuses) {
+        ledger_free(enc);
+        return LEDGER_E_NOMEM;
+    }
+    pthread_mutex_lock(&s->wlock);
+    MDB_txn *txn = NULL;
+    uint8_t root[32];
+    rc = check_next(&s->tip, b);
+    if (!rc) {
+        int mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
+        rc = mrc ? ldg_mdb_err(mrc) : 0;
+    }
+    if (!rc)
+        rc = ldg_exec_block(s, txn, b, s->tip.state_root, flags, root, statuses);
+    if (!rc && sodium_memcmp(root, b->state_root, 32) != 0)
+        rc = LEDGER_E_STATE_ROOT;
+    int mrc = 0;
+    if (!rc) { /* block record */
+        uint8_t hk[8];
+        ldg_put64(hk, b->height);
+        MDB_val k = ldg_val(hk, 8), v = ldg_val(enc, len);
+        mrc = mdb_put(txn, s->blocks, &k, &v, MDB_APPEND);
+    }
+    if (!rc && !mrc) { /* time index */
+        uint8_t tk[16];
+        ldg_put64(tk, b->timestamp);
+        ldg_put64(tk + 8, b->height);
+        MDB_val k = ldg_val(tk, 16), v = ldg_val("", 0);
+        mrc = mdb_put(txn, s->time, &k, &v, 0);
+    }
+    size_t off = LEDGER_HEADER_BYTES;
+    for (size_t i = 0; !rc && !mrc && i < b->ntx; i++) { /* transaction index */
+        const ledger_tx *tx = b->txs[i];
+        uint8_t rec[TXREC_BYTES];
+        ldg_put64(rec, b->height);
+        ldg_put32(rec + 8, (uint32_t)i);
+        ldg_put32(rec + 12, (uint32_t)(off + 4));
+        ldg_put32(rec + 16, (uint32_t)tx->enc_len);
+        ldg_put32(rec + 20, (uint32_t)statuses[i]);
+        off += 4 + tx->enc_len;
+        MDB_val k = ldg_val(tx->hash, 32), v = ldg_val(rec, sizeof rec);
+        mrc = mdb_put(txn, s->txs, &k, &v, MDB_NOOVERWRITE);
+        if (mrc == MDB_KEYEXIST)
+            mrc = 0; /* an earlier copy of the same tx stays the indexed one */
+    }
+    ledger_tip nt;
+    if (!rc && !mrc) {
+        nt.height = b->height;
+        nt.timestamp = b->timestamp;
+        memcpy(nt.hash, b->header_hash, 32);
+        memcpy(nt.state_root, root, 32);
+        uint8_t tb[TIP_BYTES];
+        tip_encode(&nt, tb);
+        mrc = meta_put(txn, s, META_TIP, tb, TIP_BYTES);
+    }
+    if (!rc && !mrc) {
+        mrc = mdb_txn_commit(txn);
+        txn = NULL;
+        if (!mrc)
+            s->tip = nt;
+    }
+    if (!rc && mrc)
+        rc = ldg_mdb_err(mrc);
+    if (txn)
+        mdb_txn_abort(txn);
+    pthread_mutex_unlock(&s->wlock);
+    free(statuses);
+    ledger_free(enc);
+    return rc;
+}
+
+static int block_raw(ledger_store *s, MDB_txn *txn, uint64_t height, MDB_val *v) {
+    uint8_t hk[8];
+    ldg_put64(hk, height);
+    MDB_val k = ldg_val(hk, 8);
+    (void)s;
+    return mdb_get(txn, s->blocks, &k, v);
+}
+
+int ledger_store_block_encoding(ledger_store *s, uint64_t height, uint8_t **out, size_t *len) {
+    if (!out || !len)
+        return LEDGER_E_INVALID;
+    *out = NULL;
+    *len = 0;
+    if (!s)
+        return LEDGER_E_INVALID;
+    MDB_txn *txn;
+    int rc = rd_begin(s, &txn);
+    if (rc)
+        return rc;
+    MDB_val v;
+    int mrc = block_raw(s, txn, height, &v);
+    if (mrc)
+        rc = ldg_mdb_err(mrc);
+    else if (!(*out = malloc(v.mv_size ? v.mv_size : 1)))
+        rc = LEDGER_E_NOMEM;
+    else {
+        memcpy(*out, v.mv_data, v.mv_size);
+        *len = v.mv_size;
+    }
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int ledger_store_block(ledger_store *s, uint64_t height, ledger_block **out) {
+    if (!out)
+        return LEDGER_E_INVALID;
+    *out = NULL;
+    if (!s)
+        return LEDGER_E_INVALID;
+    MDB_txn *txn;
+    int rc = rd_begin(s, &txn);
+    if (rc)
+        return rc;
+    MDB_val v;
+    int mrc = block_raw(s, txn, height, &v);
+    if (mrc)
+        rc = ldg_mdb_err(mrc);
+    else {
+        rc = ledger_block_decode(out, v.mv_data, v.mv_size);
+        if (rc && rc != LEDGER_E_NOMEM)
+            rc = LEDGER_E_CORRUPT;
+        else if (!rc && (*out)->height != height) {
+            ledger_block_free(*out);
+            *out = NULL;
+            rc = LEDGER_E_CORRUPT;
+        }
+    }
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int ledger_store_tx(ledger_store *s, const uint8_t hash[32], ledger_tx **out, uint64_t *height,
+                    uint32_t *index, int *status) {
+    if (out)
+        *out = NULL;
+    if (!s || !hash)
+        return LEDGER_E_INVALID;
+    MDB_txn *txn;
+    int rc = rd_begin(s, &txn);
+    if (rc)
+        return rc;
+    MDB_val k = ldg_val(hash, 32), v, bv;
+    int mrc = mdb_get(txn, s->txs, &k, &v);
+    if (mrc) {
+        rc = ldg_mdb_err(mrc);
+        goto done;
+    }
+    if (v.mv_size != TXREC_BYTES) {
+        rc = LEDGER_E_CORRUPT;
+        goto done;
+    }
+    const uint8_t *rec = v.mv_data;
+    uint64_t h = ldg_get64(rec);
+    uint32_t idx = ldg_get32(rec + 8), off = ldg_get32(rec + 12), tl = ldg_get32(rec + 16);
+    int32_t st = (int32_t)ldg_get32(rec + 20);
+    if (out) {
+        mrc = block_raw(s, txn, h, &bv);
+        if (mrc) {
+            rc = mrc == MDB_NOTFOUND ? LEDGER_E_CORRUPT : ldg_mdb_err(mrc);
+            goto done;
+        }
+        if ((uint64_t)off + tl > bv.mv_size) {
+            rc = LEDGER_E_CORRUPT;
+            goto done;
+        }
+        rc = ledger_tx_decode(out, (const uint8_t *)bv.mv_data + off, tl);
+        if (rc) {
+            rc = rc == LEDGER_E_NOMEM ? rc : LEDGER_E_CORRUPT;
+            goto done;
+        }
+        if (sodium_memcmp((*out)->hash, hash, 32) != 0) {
+            ledger_tx_free(*out);
+            *out = NULL;
+            rc = LEDGER_E_CORRUPT;
+            goto done;
+        }
+    }
+    if (height)
+        *height = h;
+    if (index)
+        *index = idx;
+    if (status)
+        *status = st;
+done:
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int ledger_store_get(ledger_store *s, const uint8_t *key, size_t klen, uint8_t **val,
+                     size_t *vlen) {
+    if (!val || !vlen)
+        return LEDGER_E_INVALID;
+    *val = NULL;
+    *vlen = 0;
+    if (!s || !key || klen == 0 || klen > LEDGER_STATE_KEY_MAX)
+        return LEDGER_E_INVALID;
+    MDB_txn *txn;
+    int rc = rd_begin(s, &txn);
+    if (rc)
+        return rc;
+    MDB_val k = ldg_val(key, klen), v;
+    int mrc = mdb_get(txn, s->state, &k, &v);
+    if (mrc)
+        rc = ldg_mdb_err(mrc);
+    else if (v.mv_size) {
+        if (!(*val = malloc(v.mv_size)))
+            rc = LEDGER_E_NOMEM;
+        else {
+            memcpy(*val, v.mv_data, v.mv_size);
+            *vlen = v.mv_size;
+        }
+    }
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int ledger_store_query(ledger_store *s, const uint8_t *q, size_t qlen, uint8_t **out,
+                       size_t *out_len) {
+    if (!out || !out_len)
+        return LEDGER_E_INVALID;
+    *out = NULL;
+    *out_len = 0;
+    if (!s || (!q && qlen) || !s->app.query)
+        return LEDGER_E_INVALID;
+    MDB_txn *txn;
+    int rc = rd_begin(s, &txn);
+    if (rc)
+        return rc;
+    struct ledger_state st;
+    pthread_mutex_lock(&s->wlock);
+    uint64_t h = s->tip.height;
+    pthread_mutex_unlock(&s->wlock);
+    ldg_state_init(&st, s, txn, 0, h);
+    rc = s->app.query(s->app.ctx, &st, q ? q : (const uint8_t *)"", qlen, out, out_len);
+    if (rc) {
+        free(*out);
+        *out = NULL;
+        *out_len = 0;
+    }
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int ledger_store_trace(ledger_store *s, uint16_t op, const uint8_t *key, size_t klen, uint64_t from,
+                       ledger_trace_entry *out, size_t max, size_t *n) {
+    if (n)
+        *n = 0;
+    if (!s || !key || klen == 0 || klen > LEDGER_STATE_KEY_MAX || (!out && max) || !n)
+        return LEDGER_E_INVALID;
+    uint8_t buf[4 + LEDGER_STATE_KEY_MAX + 12];
+    ldg_put16(buf, op);
+    ldg_put16(buf + 2, (uint16_t)klen);
+    memcpy(buf + 4, key, klen);
+    ldg_put64(buf + 4 + klen, from);
+    ldg_put32(buf + 12 + klen, 0);
+    MDB_txn *txn;
+    int rc = rd_begin(s, &txn);
+    if (rc)
+        return rc;
+    MDB_cursor *cur;
+    int mrc = mdb_cursor_open(txn, s->trace, &cur);
+    if (mrc) {
+        mdb_txn_abort(txn);
+        return ldg_mdb_err(mrc);
+    }
+    MDB_val k = ldg_val(buf, 16 + klen), v;
+    size_t got = 0;
+    mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (mrc == MDB_SUCCESS && got < max) {
+        if (k.mv_size != 16 + klen || memcmp(k.mv_data, buf, 4 + klen) != 0)
+            break;
+        const uint8_t *kp = k.mv_data;
+        out[got].height = ldg_get64(kp + 4 + klen);
+        out[got].index = ldg_get32(kp + 12 + klen);
+        out[got].reserved = 0;
+        got++;
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    rc = mrc == MDB_SUCCESS || mrc == MDB_NOTFOUND ? 0 : ldg_mdb_err(mrc);
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    *n = got;
+    return rc;
+}
+
+int ledger_store_trace_time(ledger_store *s, uint64_t t0, uint64_t t1, uint64_t *heights,
+                            size_t max, size_t *n) {
+    if (n)
+        *n = 0;
+    if (!s || (!heights && max) || !n || t0 > t1)
+        return LEDGER_E_INVALID;
+    uint8_t buf[16];
+    ldg_put64(buf, t0);
+    ldg_put64(buf + 8, 0);
+    MDB_txn *txn;
+    int rc = rd_begin(s, &txn);
+    if (rc)
+        return rc;
+    MDB_cursor *cur;
+    int mrc = mdb_cursor_open(txn, s->time, &cur);
+    if (mrc) {
+        mdb_txn_abort(txn);
+        return ldg_mdb_err(mrc);
+    }
+    MDB_val k = ldg_val(buf, 16), v;
+    size_t got = 0;
+    mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (mrc == MDB_SUCCESS && got < max) {
+        if (k.mv_size != 16 || ldg_get64(k.mv_data) > t1)
+            break;
+        heights[got++] = ldg_get64((const uint8_t *)k.mv_data + 8);
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    rc = mrc == MDB_SUCCESS || mrc == MDB_NOTFOUND ? 0 : ldg_mdb_err(mrc);
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    *n = got;
+    return rc;
+}
+
+#define BLOB_MAX ((size_t)LEDGER_STATE_VALUE_MAX * 16)
+
+int ledger_store_blob_put(ledger_store *s, const uint8_t *data, size_t len, uint8_t hash[32]) {
+    uint8_t h[32];
+    if (!s || (!data && len) || len > BLOB_MAX)
+        return LEDGER_E_INVALID;
+    crypto_hash_sha256(h, data ? data : (const uint8_t *)"", len);
+    pthread_mutex_lock(&s->wlock);
+    MDB_txn *txn;
+    int mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (!mrc) {
+        MDB_val k = ldg_val(h, 32), v = ldg_val(data ? data : (const uint8_t *)"", len);
+        mrc = mdb_put(txn, s->blob, &k, &v, MDB_NOOVERWRITE);
+        if (mrc == MDB_KEYEXIST) {
+            mdb_txn_abort(txn);
+            mrc = 0;
+        } else if (mrc)
+            mdb_txn_abort(txn);
+        else
+            mrc = mdb_txn_commit(txn);
+    }
+    pthread_mutex_unlock(&s->wlock);
+    if (mrc)
+        return ldg_mdb_err(mrc);
+    if (hash)
+        memcpy(hash, h, 32);
+    return LEDGER_OK;
+}
+
+int ledger_store_blob_get(ledger_store *s, const uint8_t hash[32], uint8_t **data, size_t *len) {
+    if (!data || !len)
+        return LEDGER_E_INVALID;
+    *data = NULL;
+    *len = 0;
+    if (!s || !hash)
+        return LEDGER_E_INVALID;
+    MDB_txn *txn;
+    int rc = rd_begin(s, &txn);
+    if (rc)
+        return rc;
+    MDB_val k = ldg_val(hash, 32), v;
+    int mrc = mdb_get(txn, s->blob, &k, &v);
+    if (mrc)
+        rc = ldg_mdb_err(mrc);
+    else {
+        uint8_t h[32];
+        crypto_hash_sha256(h, v.mv_data, v.mv_size);
+        if (sodium_memcmp(h, hash, 32) != 0)
+            rc = LEDGER_E_HASH;
+        else if (!(*data = malloc(v.mv_size ? v.mv_size : 1)))
+            rc = LEDGER_E_NOMEM;
+        else {
+            memcpy(*data, v.mv_data, v.mv_size);
+            *len = v.mv_size;
+        }
+    }
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int ledger_store_proof(ledger_store *s, const uint8_t tx_hash[32], ledger_proof **out) {
+    if (!out)
+        return LEDGER_E_INVALID;
+    *out = NULL;
+    uint64_t h;
+    uint32_t idx;
+    int rc = ledger_store_tx(s, tx_hash, NULL, &h, &idx, NULL);
+    if (rc)
+        return rc;
+    ledger_block *b;
+    if ((rc = ledger_store_block(s, h, &b)) != 0)
+        return rc == LEDGER_E_NOT_FOUND ? LEDGER_E_CORRUPT : rc;
+    if (idx >= b->ntx || sodium_memcmp(b->txs[idx]->hash, tx_hash, 32) != 0 || !b->cert)
+        rc = LEDGER_E_CORRUPT;
+    else
+        rc = ledger_proof_from_block(out, b, idx);
+    ledger_block_free(b);
+    return rc;
+}

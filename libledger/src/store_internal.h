@@ -1,0 +1,60 @@
+/* libledger store internals: the LMDB environment, the state handle and the
+ * block executor shared by store.c, state.c and verify.c. Never installed. */
+#ifndef LEDGER_STORE_INTERNAL_H
+#define LEDGER_STORE_INTERNAL_H
+
+#include "internal.h"
+
+#include <lmdb.h>
+#include <pthread.h>
+
+struct ledger_store {
+    MDB_env *env;
+    MDB_dbi meta, blocks, txs, trace, time, state, nonce, blob;
+    ledger_membership *m;
+    ledger_app app;
+    pthread_mutex_t wlock; /* serialises writers and guards tip */
+    ledger_tip tip;
+};
+
+/* One entry of a block's write log (offsets into the arena). */
+typedef struct ldg_write {
+    uint8_t ns;   /* 0 application state, 1 nonce */
+    uint8_t kind; /* 1 put, 0 delete */
+    uint32_t seq;
+    size_t koff, klen, voff, vlen;
+} ldg_write;
+
+struct ledger_state {
+    ledger_store *s;
+    MDB_txn *txn;
+    int writable;
+    uint64_t height;
+    uint32_t tx_index;
+    uint64_t changes; /* writes + index entries so far (rejection check) */
+    ldg_write *log;
+    size_t nlog, caplog;
+    uint8_t *arena;
+    size_t narena, caparena;
+};
+
+int ldg_mdb_err(int rc);
+void ldg_state_init(struct ledger_state *st, ledger_store *s, MDB_txn *txn, int writable,
+                    uint64_t height);
+void ldg_state_release(struct ledger_state *st);
+
+/* Execute block b in txn on top of prev_root: nonces, app apply, trace index.
+ * Fills root and (if statuses is not NULL) one status per tx. */
+int ldg_exec_block(ledger_store *s, MDB_txn *txn, const ledger_block *b,
+                   const uint8_t prev_root[32], uint32_t flags, uint8_t root[32],
+                   int32_t *statuses);
+
+/* Keys. */
+static inline MDB_val ldg_val(const void *p, size_t n) {
+    MDB_val v;
+    v.mv_data = (void *)p;
+    v.mv_size = n;
+    return v;
+}
+
+#endif
