@@ -269,14 +269,14 @@ static void store_slots(const struct fedavg_codec *c, uint8_t *pt, uint32_t j0, 
         case 4:
             for (size_t i = 0; i < cnt; i++) {
                 uint32_t v = t[i] * w;
-                v = __builtin_bswap32(v);
+                v = FEDAVG_BE32(v);
                 memcpy(end - 4 * (i + 1), &v, 4);
             }
             break;
         case 8:
             for (size_t i = 0; i < cnt; i++) {
                 uint64_t v = (uint64_t)t[i] * w;
-                v = __builtin_bswap64(v);
+                v = FEDAVG_BE64(v);
                 memcpy(end - 8 * (i + 1), &v, 8);
             }
             break;
@@ -329,26 +329,47 @@ int fedavg_codec_pack(const fedavg_codec *c, const float *x, size_t n, uint32_t 
     return FEDAVG_OK;
 }
 
+/* acc + in for one big-endian plaintext of P bytes, 64-bit words from the
+ * least significant end; returns the carry out. Writes only when asked. */
+static unsigned add_plaintext(uint8_t *acc, const uint8_t *in, size_t P, int write) {
+    unsigned carry = 0;
+    size_t b = P;
+    while (b >= 8) {
+        b -= 8;
+        uint64_t x, y;
+        memcpy(&x, acc + b, 8);
+        memcpy(&y, in + b, 8);
+        x = FEDAVG_BE64(x);
+        y = FEDAVG_BE64(y);
+        uint64_t s = x + y;
+        unsigned c1 = s < x;
+        uint64_t s2 = s + carry;
+        carry = c1 | (s2 < s);
+        if (write) {
+            s2 = FEDAVG_BE64(s2);
+            memcpy(acc + b, &s2, 8);
+        }
+    }
+    while (b > 0) {
+        b--;
+        unsigned s = (unsigned)acc[b] + in[b] + carry;
+        if (write)
+            acc[b] = (uint8_t)s;
+        carry = s >> 8;
+    }
+    return carry;
+}
+
 int fedavg_codec_add(const fedavg_codec *c, uint8_t *acc, const uint8_t *in, size_t len) {
     if (!c || !acc || !in || len == 0 || len % c->plaintext_bytes != 0)
         return FEDAVG_E_INVALID;
     const size_t P = c->plaintext_bytes;
     /* First pass: find any carry out of a plaintext, so acc stays untouched. */
-    for (size_t off = 0; off < len; off += P) {
-        unsigned carry = 0;
-        for (size_t b = P; b-- > 0;)
-            carry = ((unsigned)acc[off + b] + in[off + b] + carry) >> 8;
-        if (carry)
+    for (size_t off = 0; off < len; off += P)
+        if (add_plaintext(acc + off, in + off, P, 0))
             return FEDAVG_E_OVERFLOW;
-    }
-    for (size_t off = 0; off < len; off += P) {
-        unsigned carry = 0;
-        for (size_t b = P; b-- > 0;) {
-            unsigned s = (unsigned)acc[off + b] + in[off + b] + carry;
-            acc[off + b] = (uint8_t)s;
-            carry = s >> 8;
-        }
-    }
+    for (size_t off = 0; off < len; off += P)
+        add_plaintext(acc + off, in + off, P, 1);
     return FEDAVG_OK;
 }
 
@@ -411,7 +432,7 @@ int fedavg_codec_unpack(const fedavg_codec *c, const uint8_t *in, size_t len, si
                 for (size_t j = 0; j < here; j++) {
                     uint32_t v;
                     memcpy(&v, end - 4 * (j + 1), 4);
-                    v = __builtin_bswap32(v);
+                    v = FEDAVG_BE32(v);
                     over |= v > top;
                     o[j] = (float)((double)((int64_t)v - offset) * inv);
                 }
@@ -420,7 +441,7 @@ int fedavg_codec_unpack(const fedavg_codec *c, const uint8_t *in, size_t len, si
                 for (size_t j = 0; j < here; j++) {
                     uint64_t v;
                     memcpy(&v, end - 8 * (j + 1), 8);
-                    v = __builtin_bswap64(v);
+                    v = FEDAVG_BE64(v);
                     over |= v > top;
                     o[j] = (float)((double)((int64_t)v - offset) * inv);
                 }

@@ -31,6 +31,15 @@ int fedavg_codec_check_raw_(const struct fedavg_codec *c, const uint8_t *in, siz
 
 int fedavg_sodium_init_(void);
 
+/* Host <-> big-endian for memcpy'd words (identity on big-endian hosts). */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define FEDAVG_BE32(v) (v)
+#define FEDAVG_BE64(v) (v)
+#else
+#define FEDAVG_BE32(v) __builtin_bswap32(v)
+#define FEDAVG_BE64(v) __builtin_bswap64(v)
+#endif
+
 static inline void fedavg_put_u32_(uint8_t *p, uint32_t v) {
     p[0] = (uint8_t)(v >> 24);
     p[1] = (uint8_t)(v >> 16);

@@ -406,3 +406,18 @@ def test_outputs_written_in_place_and_inputs_not_copied():
     with pytest.raises(fedshare.InvalidInputError):
         c.unpack(out, 1000, 1, out=np.empty(1000, np.float64))
     assert F._f32(x) is not None and np.shares_memory(F._f32(x), x)
+
+
+@pytest.mark.parametrize("m", [1, 3, 4, 5, 9, 13])
+def test_plain_fedavg_is_bit_identical_to_fixed_order_reference(m):
+    # The documented order: acc = w0*x0; acc += wi*xi (i = 1..m-1); acc / (w0 + w1 + ...).
+    r = rng(100 + m)
+    X = r.normal(0, 1, (m, 2049)).astype(np.float32)
+    w = r.uniform(0.01, 5, m)
+    acc = w[0] * X[0].astype(np.float64)
+    for i in range(1, m):
+        acc += w[i] * X[i].astype(np.float64)
+    total = 0.0
+    for wi in w:
+        total += float(wi)
+    assert np.array_equal(F.average(X, w), (acc / total).astype(np.float32))
