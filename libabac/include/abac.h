@@ -295,6 +295,15 @@ ABAC_API int abac_update_message(const abac_policyset *current, const abac_polic
 ABAC_API int abac_update_sign(const abac_policyset *current, const abac_policyset *next,
                               const uint8_t seckey[ABAC_SECKEY_BYTES], uint8_t sig[ABAC_SIG_BYTES]);
 
+/**
+ * Derive an Ed25519 member key pair from a 32-byte seed (libsodium's seed form), for tests and
+ * tools; production keys come from the identity layer.
+ * @param seed in: 32 bytes; @param pubkey out: 32 bytes; @param seckey out: 64 bytes (secret)
+ * @return ABAC_OK, ABAC_E_INVALID.
+ */
+ABAC_API int abac_keypair_from_seed(const uint8_t seed[32], uint8_t pubkey[ABAC_PUBKEY_BYTES],
+                                    uint8_t seckey[ABAC_SECKEY_BYTES]);
+
 /** Bytes of the encoded update of @p next with @p n_sigs signatures. */
 ABAC_API size_t abac_update_encoded_size(const abac_policyset *next, size_t n_sigs);
 

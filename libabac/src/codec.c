@@ -454,6 +454,14 @@ int abac_update_sign(const abac_policyset *cur, const abac_policyset *next,
     return ABAC_OK;
 }
 
+int abac_keypair_from_seed(const uint8_t seed[32], uint8_t pubkey[ABAC_PUBKEY_BYTES],
+                           uint8_t seckey[ABAC_SECKEY_BYTES]) {
+    if (!seed || !pubkey || !seckey || sodium_init() < 0)
+        return ABAC_E_INVALID;
+    crypto_sign_seed_keypair(pubkey, seckey, seed);
+    return ABAC_OK;
+}
+
 size_t abac_update_encoded_size(const abac_policyset *next, size_t n_sigs) {
     if (!next)
         return 0;

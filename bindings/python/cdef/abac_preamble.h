@@ -1,0 +1,2 @@
+/* C text the fedshare._native._abac module is compiled with. */
+#include "abac.h"
