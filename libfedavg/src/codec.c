@@ -246,7 +246,8 @@ static void quantize(const struct fedavg_codec *c, const float *x, size_t cnt, u
         nonfinite |= (bits & 0x7f800000u) == 0x7f800000u;
         nclip += fabsf(v) > c->clip;
         v = v < -c->clip ? -c->clip : v > c->clip ? c->clip : v;
-        t[i] = (uint32_t)((int32_t)lrintf(v * c->scale) + (int32_t)c->q);
+        /* In [0, 2^31]: add as unsigned (2Q may be 2^31). */
+        t[i] = (uint32_t)(int32_t)lrintf(v * c->scale) + c->q;
     }
     *clipped += nclip;
     *bad |= nonfinite;

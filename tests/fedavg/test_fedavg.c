@@ -113,6 +113,10 @@ static void roundtrip(uint32_t P, uint32_t M, double prec, float clip, uint32_t 
     x[3] = -0.0f;
     x[4] = 1e-30f;
     x[5] = -1.4e-45f; /* smallest subnormal */
+    /* Extremes also in the scalar tail of a chunk (values 60..62 of 63). */
+    x[61] = -clip;
+    x[62] = clip;
+    x[n - 1] = clip;
     size_t len = fedavg_codec_packed_bytes(c, n);
     uint8_t *buf = malloc(len);
     size_t clipped = 99;
@@ -137,6 +141,7 @@ static void test_roundtrip_widths(void **state) {
     roundtrip(384, 1u << 20, 1e-7, 2.0f, 0);                            /* 48+ */
     roundtrip(512, UINT32_MAX, 1e-9, 1.0f, FEDAVG_CODEC_ALIGNED_SLOTS); /* 64 */
     roundtrip(7, 3, 1e-3, 100.0f, 0);                                   /* odd plaintext size */
+    roundtrip(255, 1, ldexp(1.0, -31), 1.0f, 0); /* Q = 2^30: slots reach 2^31 */
 }
 
 static void test_clipping_counted(void **state) {

@@ -421,3 +421,31 @@ def test_plain_fedavg_is_bit_identical_to_fixed_order_reference(m):
     for wi in w:
         total += float(wi)
     assert np.array_equal(F.average(X, w), (acc / total).astype(np.float32))
+
+
+class _CpuTensor:
+    """Stands in for a CPU torch.Tensor: detach()/cpu() return itself, numpy() shares memory."""
+
+    def __init__(self, a):
+        self._a = a
+
+    def detach(self):
+        return self
+
+    def cpu(self):
+        return self
+
+    def numpy(self):
+        return self._a
+
+
+def test_tensor_like_inputs_and_outputs_share_memory():
+    x = np.linspace(-1, 1, 500, dtype=np.float32)
+    t = _CpuTensor(x)
+    assert np.shares_memory(F._f32(t), x)
+    out_arr = np.empty(500, np.float32)
+    out = _CpuTensor(out_arr)
+    res = F.average([t, t], [1.0, 3.0], out=out)
+    assert res is out and np.array_equal(out_arr, x)
+    c = F.Codec(255, 4, 1e-5, 1.0)
+    assert np.array_equal(c.unpack(c.pack(t), 500), c.unpack(c.pack(x), 500))
