@@ -1,0 +1,123 @@
+"""abac suite: libabac decisions/s against Cedar (cedarpy) on the same policies and requests.
+
+For each of the 10, 100 and 1,000-rule sets, bench_abac generates the policies (in our language
+and in Cedar), the requests and our decisions, and times abac_decide on one core. Then Cedar
+decides the same requests through cedarpy's batch call, with the policy set, the entities and
+the request objects (context pre-serialised to JSON) prepared outside the timed region. The
+decisions and the deciding rules of both engines are compared request by request; the ratio
+of throughputs is taken pair by pair in this run.
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from pathlib import Path
+
+SIZES = (10, 100, 1000)
+CEDAR_TYPE = {"dataset": "Dataset", "model": "Model", "report": "Report", "blob": "Blob"}
+
+
+def _cedar_inputs(reqs):
+    """Entities (one principal and one resource per request, plus groups) and requests."""
+    ents = [{"uid": {"type": "Group", "id": f"grp{g}"}, "attrs": {}, "parents": []}
+            for g in range(4)]
+    creqs = []
+    for k, r in enumerate(reqs):
+        ents.append({
+            "uid": {"type": "User", "id": f"u{k}"},
+            "attrs": {"org": r["org"], "role": r["role"], "clearance": r["clearance"],
+                      "credentials": r["credentials"]},
+            "parents": [{"type": "Group", "id": g} for g in r["groups"]],
+        })
+        ents.append({
+            "uid": {"type": CEDAR_TYPE[r["type"]], "id": f"d{k}"},
+            "attrs": {"owner": r["owner"], "uses": r["uses"], "sensitivity": r["sensitivity"]},
+            "parents": [],
+        })
+        creqs.append({
+            "principal": f'User::"u{k}"',
+            "action": f'Action::"{r["action"]}"',
+            "resource": f'{CEDAR_TYPE[r["type"]]}::"d{k}"',
+            # a string: cedarpy passes it through instead of json.dumps-ing a dict per call
+            "context": json.dumps({"purpose": r["purpose"], "now": r["now"],
+                                   "export_raw": r["export_raw"]}),
+        })
+    return ents, creqs
+
+
+def _cedar_run(cedarpy, policies, entities, creqs, budget):
+    """Time cedarpy's batch call; returns (decisions/s, results of one batch, batches)."""
+    from cedarpy import _internal  # the batch call itself, without cedarpy's JSON post-processing
+
+    n, t0, out = 0, time.perf_counter(), None
+    while True:
+        res = _internal.is_authorized_batch(creqs, policies, entities._inner, None, False)
+        if out is None:
+            out = res
+        n += len(creqs)
+        el = time.perf_counter() - t0
+        if el >= budget:
+            return n / el, out, n // len(creqs)
+
+
+def run(ctx):
+    import cedarpy
+
+    budget = 0.3 if ctx.quick else 2.0
+    nreq = 300 if ctx.quick else 1000
+    ratios = {}
+    for size in SIZES:
+        with tempfile.TemporaryDirectory() as tmp:
+            recs = ctx.run_c("benchmarks/abac/bench_abac", "--rules", str(size), "--requests",
+                             str(nreq), "--dump", tmp)
+            ours = next(r["value"] for r in recs if r["name"] == f"decisions_per_s_{size}")
+            reqs = json.loads(Path(tmp, "requests.json").read_text())
+            mine = Path(tmp, "decisions.txt").read_text().splitlines()
+            cedar_src = Path(tmp, "policies.cedar").read_text()
+        # outside the timed region: parse policies, entities, serialise contexts
+        policies = cedarpy.PolicySet.from_str(cedar_src)
+        ents, creqs = _cedar_inputs(reqs)
+        entities = cedarpy.Entities.from_json_str(json.dumps(ents))
+        cedar_dps, results, batches = _cedar_run(cedarpy, policies, entities, creqs, budget)
+
+        disagree = rule_disagree = errors = 0
+        authz_us = build_us = 0
+        for line, res in zip(mine, results):
+            res = json.loads(res)
+            m = res.get("metrics", {})
+            authz_us += m.get("authz_duration_micros", 0)
+            build_us += m.get("build_request_duration_micros", 0)
+            want = line.split()
+            allowed = res["decision"] == "Allow"
+            if allowed != (want[0] == "permit"):
+                disagree += 1
+            diag = res.get("diagnostics", {})
+            errors += len(diag.get("errors", []))
+            cedar_rules = sorted(int(p[len("policy"):]) for p in diag.get("reason", []))
+            if cedar_rules != sorted(int(r[1:]) for r in want[1:]):
+                rule_disagree += 1
+        if len(results) != len(mine):
+            disagree += abs(len(results) - len(mine))
+        ratio = ours / cedar_dps
+        ratios[size] = ratio
+        ctx.emit(f"cedar_decisions_per_s_{size}", round(cedar_dps), "1/s", rules=size,
+                 requests=len(creqs), batches=batches,
+                 what="cedarpy _internal.is_authorized_batch, policies/entities pre-parsed")
+        ctx.emit(f"speedup_vs_cedar_{size}", round(ratio, 2), "ratio", rules=size)
+        # cedarpy's own per-request metrics: the engine's authorization time alone (no request
+        # building, no Python), as a floor for Cedar's cost
+        if authz_us:
+            authz_dps = len(results) / (authz_us * 1e-6)
+            ctx.emit(f"cedar_authz_only_decisions_per_s_{size}", round(authz_dps), "1/s",
+                     rules=size, mean_authz_us=round(authz_us / len(results), 2),
+                     mean_build_request_us=round(build_us / len(results), 2),
+                     what="from cedarpy metrics authz_duration_micros (1 us resolution)")
+            ctx.emit(f"speedup_vs_cedar_authz_only_{size}", round(ours / authz_dps, 2), "ratio",
+                     rules=size)
+        ctx.emit(f"disagreements_{size}", disagree, "requests", rules=size,
+                 deciding_rule_disagreements=rule_disagree, cedar_errors=errors,
+                 permits=sum(1 for l in mine if l.startswith("permit")), requests=len(mine))
+    worst = min(ratios, key=ratios.get)
+    ctx.emit("speedup_vs_cedar_min", round(ratios[worst], 2), "ratio", worst_set=worst,
+             per_set={str(k): round(v, 2) for k, v in ratios.items()})
