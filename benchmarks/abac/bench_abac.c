@@ -28,8 +28,8 @@ static int rint_(int n) {
     return (int)(rnd() % (uint64_t)n);
 }
 
-static const char *ACTIONS[] = {"train", "read", "aggregate", "export",
-                                "audit", "evaluate", "download", "share"};
+static const char *ACTIONS[] = {"train", "read",     "aggregate", "export",
+                                "audit", "evaluate", "download",  "share"};
 static const char *TYPES[] = {"dataset", "model", "report", "blob"};
 static const char *CTYPES[] = {"Dataset", "Model", "Report", "Blob"};
 static const char *PURPOSES[] = {"training", "research", "audit", "billing"};
@@ -81,14 +81,15 @@ static void atom(sbuf *a, sbuf *c) {
         }
         case 1: {
             int o1 = rint_(N_ORGS), o2 = rint_(N_ORGS), o3 = rint_(N_ORGS), o4 = rint_(N_ORGS);
-            sb_printf(a, "subject.org in [\"org%d\", \"org%d\", \"org%d\", \"org%d\"]", o1, o2,
-                      o3, o4);
-            sb_printf(c, "[\"org%d\", \"org%d\", \"org%d\", \"org%d\"].contains(principal.org)",
-                      o1, o2, o3, o4);
+            sb_printf(a, "subject.org in [\"org%d\", \"org%d\", \"org%d\", \"org%d\"]", o1, o2, o3,
+                      o4);
+            sb_printf(c, "[\"org%d\", \"org%d\", \"org%d\", \"org%d\"].contains(principal.org)", o1,
+                      o2, o3, o4);
             break;
         }
         case 2: {
-            long long t1 = T0 + (long long)rint_(365) * 86400, t2 = t1 + (long long)rint_(700) * 86400;
+            long long t1 = T0 + (long long)rint_(365) * 86400,
+                      t2 = t1 + (long long)rint_(700) * 86400;
             sb_printf(a, "context.now >= time(%lld) && context.now < time(%lld)", t1, t2);
             sb_printf(c, "context.now >= %lld && context.now < %lld", t1, t2);
             break;
@@ -249,8 +250,8 @@ static int fill(abac_request *q, const req *r, int k) {
             cl[nc++] = strlen(CREDS[c]);
         }
     rc |= abac_request_set_string_set(q, ABAC_SUBJECT, "credentials", cv, cl, nc);
-    rc |= abac_request_set_string(q, ABAC_RESOURCE, "owner", ORGS[r->owner],
-                                  strlen(ORGS[r->owner]));
+    rc |=
+        abac_request_set_string(q, ABAC_RESOURCE, "owner", ORGS[r->owner], strlen(ORGS[r->owner]));
     rc |= abac_request_set_int(q, ABAC_RESOURCE, "uses", r->uses);
     rc |= abac_request_set_int(q, ABAC_RESOURCE, "sensitivity", r->sens);
     rc |= abac_request_set_string(q, ABAC_CONTEXT, "purpose", PURPOSES[r->purpose],
@@ -420,7 +421,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[k], "--dump") && k + 1 < argc)
             dump = argv[++k];
         else {
-            fprintf(stderr, "usage: bench_abac [--quick] [--rules N] [--requests M] [--dump DIR]\n");
+            fprintf(stderr,
+                    "usage: bench_abac [--quick] [--rules N] [--requests M] [--dump DIR]\n");
             return 2;
         }
     }
