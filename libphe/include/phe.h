@@ -599,4 +599,7 @@ PHE_API int phe_sum(phe_ctx *ctx, const phe_pubkey *pk, phe_ciphertext *out,
 }
 #endif
 
+/* Threshold decryption (t-of-n key shares, verifiable decryption shares). */
+#include "phe/threshold.h"
+
 #endif /* PHE_H */

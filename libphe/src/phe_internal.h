@@ -28,13 +28,18 @@
 /* Structures                                                           */
 /* ------------------------------------------------------------------ */
 
-/* Fixed-base table for h_s: row j, column d holds h_s^(d · 2^(w·j)) mod n²
- * for d = 1 … 2^w − 1 (column 0, the identity, is not stored). */
+/* Fixed-base table for h_s, in Montgomery form (x·R mod n², R = 2^(64·limbs)):
+ * row j, column d holds h_s^((d+1) · 2^(w·j)) for d = 0 … 2^w − 2 (the
+ * identity is not stored). A DJN randomizer is one Montgomery product per
+ * non-zero w-bit digit of the exponent. */
 typedef struct phei_fbtable {
-    unsigned window; /* w bits per digit */
-    unsigned rows;   /* ceil(exp_bits / w) */
-    size_t cols;     /* 2^w − 1 */
-    mpz_t *entries;  /* rows * cols values, row-major */
+    unsigned window;   /* w bits per digit */
+    unsigned rows;     /* ceil(exp_bits / w) */
+    size_t cols;       /* 2^w − 1 */
+    size_t limbs;      /* limbs of n² */
+    mp_limb_t ninv;    /* −(n²)^−1 mod 2^64 */
+    mp_limb_t *mod;    /* n² as `limbs` limbs */
+    mp_limb_t *mont;   /* rows · cols · limbs limbs, row-major */
 } phei_fbtable;
 
 struct phe_pubkey {

@@ -239,6 +239,33 @@ class PublicKey:
         check(lib.phe_encrypt_i64_batch(ctx._ptr, self._ptr, cts._arr, ptr, arr.size, _rng(seed)))
         return cts
 
+    def encrypt_packed(self, packed, plaintext_bytes: Optional[int] = None,
+                       ctx: Optional[Context] = None,
+                       seed: Optional[bytes] = None) -> "CiphertextArray":
+        """Encrypt big-endian plaintexts laid end to end (for example the
+        ``uint8`` rows of ``fedshare.fedavg.Codec.pack``), one per
+        ``plaintext_bytes`` (default: the row length of a 2-D array)."""
+        import numpy as np
+
+        if isinstance(packed, (bytes, bytearray, memoryview)):
+            buf = np.frombuffer(packed, dtype=np.uint8)
+        else:
+            arr = np.asarray(packed)
+            if arr.dtype != np.uint8:
+                raise InvalidInputError("packed plaintexts must be uint8")
+            if plaintext_bytes is None and arr.ndim == 2:
+                plaintext_bytes = arr.shape[1]
+            buf = np.ascontiguousarray(arr).reshape(-1)
+        if not isinstance(plaintext_bytes, int) or plaintext_bytes <= 0 or buf.size % plaintext_bytes:
+            raise InvalidInputError("the buffer is not a whole number of plaintexts")
+        count = buf.size // plaintext_bytes
+        cts = CiphertextArray._alloc(self, count)
+        ctx = ctx or default_context()
+        check(lib.phe_encrypt_bytes_batch(ctx._ptr, self._ptr, cts._arr,
+                                          ffi.cast("const uint8_t *", ffi.from_buffer(buf)),
+                                          plaintext_bytes, plaintext_bytes, count, _rng(seed)))
+        return cts
+
     def pool(self, capacity: int) -> "Pool":
         return Pool(self, capacity)
 
@@ -367,6 +394,21 @@ class SecretKey:
         ctx = ctx or default_context()
         check(lib.phe_decrypt_i64_batch(ctx._ptr, self._ptr, cts._arr,
                                         ffi.cast("int64_t *", ffi.from_buffer(out)), len(cts)))
+        return out
+
+    def decrypt_packed(self, cts: "CiphertextArray", plaintext_bytes: int,
+                       ctx: Optional[Context] = None):
+        """Decrypt into a ``uint8`` array of shape (len(cts), plaintext_bytes):
+        each row one big-endian plaintext m ∈ [0, n), as libfedavg unpacks them."""
+        import numpy as np
+
+        if not isinstance(cts, CiphertextArray):
+            raise InvalidInputError("decrypt_packed takes a CiphertextArray")
+        out = np.empty((len(cts), plaintext_bytes), dtype=np.uint8)
+        ctx = ctx or default_context()
+        check(lib.phe_decrypt_bytes_batch(ctx._ptr, self._ptr, cts._arr,
+                                          ffi.cast("uint8_t *", ffi.from_buffer(out)),
+                                          plaintext_bytes, plaintext_bytes, len(cts)))
         return out
 
     def to_python_paillier(self):

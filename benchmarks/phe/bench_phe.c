@@ -1,0 +1,334 @@
+/* libphe benchmarks: one JSON line per figure (benchmarks/suites/phe.py runs
+ * this and adds python-paillier's figures measured in the same run).
+ *
+ *   bench_phe [--quick] [--bits 2048,3072] [--only NAME]
+ *
+ * Each operation is timed in a loop for a fixed wall time and reported as
+ * operations per second; ratios that the contract asks for are computed here
+ * pair by pair (same process, back to back). */
+#include <gmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "phe.h"
+#include "phe_internal.h"
+
+static double min_seconds = 1.0;
+
+/* Wall clock: for the multi-threaded batch figures. */
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* CPU time of this process: for one-thread figures. The machine is shared,
+ * so wall time would measure the neighbours; CPU time does not (cache and
+ * SMT contention remain). python-paillier is timed the same way. */
+static double cpu_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void die(const char *what, int rc) {
+    fprintf(stderr, "bench_phe: %s: %s (%d)\n", what, phe_strerror(rc), rc);
+    exit(1);
+}
+
+#define CHECK(what, expr)                                                                          \
+    do {                                                                                           \
+        int rc_ = (expr);                                                                          \
+        if (rc_ != 0)                                                                              \
+            die(what, rc_);                                                                        \
+    } while (0)
+
+static void emit(const char *name, double value, const char *unit, unsigned bits,
+                 unsigned threads, long samples) {
+    printf("{\"suite\": \"phe\", \"name\": \"%s\", \"value\": %.6g, \"unit\": \"%s\", "
+           "\"bits\": %u, \"threads\": %u, \"samples\": %ld}\n",
+           name, value, unit, bits, threads, samples);
+    fflush(stdout);
+}
+
+/* Run fn(arg, i) repeatedly for at least min_seconds (and min_iter times);
+ * returns operations per second. */
+typedef void (*op_fn)(void *arg, long i);
+static double rate(op_fn fn, void *arg, long min_iter, long *samples) {
+    long n = 0;
+    double t0 = cpu_now(), t;
+    do {
+        fn(arg, n);
+        n++;
+        t = cpu_now();
+    } while (n < min_iter || t - t0 < min_seconds);
+    *samples = n;
+    return (double)n / (t - t0);
+}
+
+typedef struct st {
+    phe_seckey *sk;
+    const phe_pubkey *pk;
+    phe_ciphertext *a, *b, *r;
+    phe_pool *pool;
+    mpz_t x, y, z, mod;
+} st;
+
+static void op_enc_djn(void *p, long i) {
+    st *s = p;
+    CHECK("encrypt djn", phe_encrypt_i64(s->pk, s->r, i, NULL));
+}
+static void op_enc_classic(void *p, long i) {
+    st *s = p;
+    CHECK("encrypt classic", phe_encrypt_i64_mode(s->pk, PHE_ENCRYPT_CLASSIC, s->r, i, NULL));
+}
+static void op_enc_crt(void *p, long i) {
+    st *s = p;
+    CHECK("encrypt crt", phe_seckey_encrypt_i64(s->sk, s->r, i, NULL));
+}
+static void op_enc_pool(void *p, long i) {
+    st *s = p;
+    if (phe_pool_available(s->pool) == 0)
+        CHECK("pool fill", phe_pool_fill(s->pool, NULL, NULL)); /* not reached: sized ahead */
+    CHECK("encrypt pooled", phe_pool_encrypt_i64(s->pool, s->r, i));
+}
+static void op_dec(void *p, long i) {
+    st *s = p;
+    int64_t v;
+    (void)i;
+    CHECK("decrypt", phe_decrypt_i64(s->sk, s->a, &v));
+}
+static void op_add(void *p, long i) {
+    st *s = p;
+    (void)i;
+    CHECK("add", phe_add(s->pk, s->r, s->a, s->b));
+}
+static void op_add_plain(void *p, long i) {
+    st *s = p;
+    CHECK("add plain", phe_add_i64(s->pk, s->r, s->a, i));
+}
+static void op_mul32(void *p, long i) {
+    st *s = p;
+    CHECK("mul", phe_mul_i64(s->pk, s->r, s->a, 0x7fffffff - i));
+}
+static void op_mul64(void *p, long i) {
+    st *s = p;
+    CHECK("mul", phe_mul_i64(s->pk, s->r, s->a, -0x7fffffffffffffffLL + i));
+}
+static void op_neg(void *p, long i) {
+    st *s = p;
+    (void)i;
+    CHECK("negate", phe_negate(s->pk, s->r, s->a));
+}
+static void op_rerand(void *p, long i) {
+    st *s = p;
+    (void)i;
+    CHECK("rerandomize", phe_rerandomize(s->pk, s->r, s->a, NULL));
+}
+static void op_gmp_mulmod(void *p, long i) {
+    st *s = p;
+    (void)i;
+    mpz_mul(s->z, s->x, s->y);
+    mpz_mod(s->z, s->z, s->mod);
+}
+/* The two half-size constant-time exponentiations of a CRT decryption, alone. */
+static void op_powm_sec_half(void *p, long i) {
+    st *s = p;
+    (void)i;
+    mpz_powm_sec(s->z, s->x, s->sk->pm1, s->sk->p2);
+}
+static void op_powm_half(void *p, long i) {
+    st *s = p;
+    (void)i;
+    mpz_powm(s->z, s->x, s->sk->pm1, s->sk->p2);
+}
+
+static int wanted(const char *only, const char *name) {
+    return only == NULL || strstr(name, only) != NULL;
+}
+
+static void bench_bits(unsigned bits, int quick, const char *only) {
+    st s;
+    memset(&s, 0, sizeof s);
+    mpz_inits(s.x, s.y, s.z, s.mod, NULL);
+    long samples;
+    /* keygen: a few keys (each takes a random number of prime candidates) */
+    {
+        int nkeys = quick ? 1 : (bits <= 2048 ? 6 : 3);
+        double t0 = cpu_now();
+        for (int k = 0; k < nkeys; k++) {
+            phe_seckey *sk = NULL;
+            CHECK("keygen", phe_key_generate(&sk, bits, NULL));
+            if (k == 0)
+                s.sk = sk;
+            else
+                phe_seckey_free(sk);
+        }
+        emit("keygen_per_s", nkeys / (cpu_now() - t0), "1/s", bits, 1, nkeys);
+    }
+    s.pk = phe_seckey_pubkey(s.sk);
+    CHECK("ct", phe_ciphertext_new(&s.a));
+    CHECK("ct", phe_ciphertext_new(&s.b));
+    CHECK("ct", phe_ciphertext_new(&s.r));
+    {
+        double t0 = cpu_now();
+        CHECK("table", phei_pubkey_table(s.pk));
+        emit("djn_table_build_s", cpu_now() - t0, "s", bits, 1, 1);
+    }
+    CHECK("enc", phe_encrypt_i64(s.pk, s.a, 123456789, NULL));
+    CHECK("enc", phe_encrypt_i64(s.pk, s.b, -987654321, NULL));
+
+    struct {
+        const char *name;
+        op_fn fn;
+    } ops[] = {
+        {"encrypt_djn_per_s", op_enc_djn},
+        {"encrypt_classic_per_s", op_enc_classic},
+        {"encrypt_crt_per_s", op_enc_crt},
+        {"decrypt_per_s", op_dec},
+        {"add_per_s", op_add},
+        {"add_plain_per_s", op_add_plain},
+        {"mul_scalar32_per_s", op_mul32},
+        {"mul_scalar64_neg_per_s", op_mul64},
+        {"negate_per_s", op_neg},
+        {"rerandomize_per_s", op_rerand},
+    };
+    double add_rate = 0;
+    for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++) {
+        if (!wanted(only, ops[k].name))
+            continue;
+        double r = rate(ops[k].fn, &s, 3, &samples);
+        if (strcmp(ops[k].name, "add_per_s") == 0)
+            add_rate = r;
+        emit(ops[k].name, r, "1/s", bits, 1, samples);
+    }
+    /* pooled: fill first (timed separately), then the online cost only */
+    if (wanted(only, "encrypt_pooled_per_s")) {
+        size_t cap = quick ? 200 : 4000;
+        CHECK("pool", phe_pool_new(&s.pool, s.pk, cap));
+        double t0 = cpu_now();
+        CHECK("pool fill", phe_pool_fill(s.pool, NULL, NULL));
+        emit("pool_fill_per_s", (double)cap / (cpu_now() - t0), "1/s", bits, 1, (long)cap);
+        t0 = cpu_now();
+        for (size_t i = 0; i < cap; i++)
+            op_enc_pool(&s, (long)i);
+        emit("encrypt_pooled_per_s", (double)cap / (cpu_now() - t0), "1/s", bits, 1, (long)cap);
+        phe_pool_free(s.pool);
+    }
+    /* add vs one GMP multiplication + reduction at |n²| (4096 bits for 2048-bit n) */
+    if (wanted(only, "add_cost_vs_gmp_mulmod") && add_rate > 0) {
+        mpz_set(s.mod, s.pk->n2);
+        mpz_set(s.x, s.a->c);
+        mpz_set(s.y, s.b->c);
+        double g = rate(op_gmp_mulmod, &s, 3, &samples);
+        emit("gmp_mulmod_per_s", g, "1/s", bits * 2, 1, samples);
+        /* measure add again right after, pair by pair */
+        double a2 = rate(op_add, &s, 3, &samples);
+        double ratio = (g / add_rate + g / a2) / 2.0;
+        if (bits == 2048)
+            emit("add_cost_vs_gmp_mulmod", ratio, "ratio", bits, 1, samples);
+        else
+            emit("add_cost_vs_gmp_mulmod_detail", ratio, "ratio", bits, 1, samples);
+    }
+    /* decryption anatomy: one half-size exponentiation, constant-time vs not */
+    if (wanted(only, "powm_half")) {
+        mpz_mod(s.x, s.a->c, s.sk->p2);
+        double sec = rate(op_powm_sec_half, &s, 3, &samples);
+        emit("powm_sec_half_per_s", sec, "1/s", bits, 1, samples);
+        double plain = rate(op_powm_half, &s, 3, &samples);
+        emit("powm_half_per_s", plain, "1/s", bits, 1, samples);
+        emit("powm_sec_cost_vs_powm", plain / sec, "ratio", bits, 1, samples);
+    }
+    /* batch encryption: 1 thread vs every core, same key, back to back */
+    if (wanted(only, "batch")) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        if (cores < 1)
+            cores = 1;
+        size_t count = quick ? 64 : (bits <= 2048 ? 2000 : 1000);
+        phe_ciphertext **cts = calloc(count, sizeof *cts);
+        int64_t *m = calloc(count, sizeof *m);
+        if (cts == NULL || m == NULL)
+            die("alloc", PHE_ERR_NOMEM);
+        for (size_t i = 0; i < count; i++) {
+            CHECK("ct", phe_ciphertext_new(&cts[i]));
+            m[i] = (int64_t)i * 7919 - 1000;
+        }
+        phe_ctx *one = NULL, *all = NULL;
+        CHECK("ctx", phe_ctx_new(&one, 1));
+        CHECK("ctx", phe_ctx_new(&all, (uint32_t)cores));
+        double r1 = 0, rn = 0;
+        for (int rep = 0; rep < 2; rep++) { /* alternate to share drift */
+            double t0 = now();
+            CHECK("batch", phe_encrypt_i64_batch(one, s.pk, cts, m, count, NULL));
+            r1 += (double)count / (now() - t0);
+            t0 = now();
+            CHECK("batch", phe_encrypt_i64_batch(all, s.pk, cts, m, count, NULL));
+            rn += (double)count / (now() - t0);
+        }
+        r1 /= 2;
+        rn /= 2;
+        emit("batch_encrypt_per_s", r1, "1/s", bits, 1, (long)count * 2);
+        emit("batch_encrypt_per_s", rn, "1/s", bits, (unsigned)cores, (long)count * 2);
+        if (bits == 2048)
+            emit("batch_encrypt_scaling_all_cores", rn / r1, "ratio", bits, (unsigned)cores,
+                 (long)count * 2);
+        else
+            emit("batch_encrypt_scaling_detail", rn / r1, "ratio", bits, (unsigned)cores,
+                 (long)count * 2);
+        /* decryption batch too */
+        int64_t *out = calloc(count, sizeof *out);
+        double t0 = now();
+        CHECK("batch dec", phe_decrypt_i64_batch(one, s.sk, (const phe_ciphertext *const *)cts,
+                                                 out, count));
+        emit("batch_decrypt_per_s", (double)count / (now() - t0), "1/s", bits, 1, (long)count);
+        t0 = now();
+        CHECK("batch dec", phe_decrypt_i64_batch(all, s.sk, (const phe_ciphertext *const *)cts,
+                                                 out, count));
+        emit("batch_decrypt_per_s", (double)count / (now() - t0), "1/s", bits, (unsigned)cores,
+             (long)count);
+        for (size_t i = 0; i < count; i++)
+            if (out[i] != m[i])
+                die("batch decrypt mismatch", PHE_ERR_INTERNAL);
+        free(out);
+        phe_ctx_free(one);
+        phe_ctx_free(all);
+        for (size_t i = 0; i < count; i++)
+            phe_ciphertext_free(cts[i]);
+        free(cts);
+        free(m);
+    }
+    phe_ciphertext_free(s.a);
+    phe_ciphertext_free(s.b);
+    phe_ciphertext_free(s.r);
+    phe_seckey_free(s.sk);
+    mpz_clears(s.x, s.y, s.z, s.mod, NULL);
+}
+
+int main(int argc, char **argv) {
+    int quick = 0;
+    const char *only = NULL;
+    char bitlist[64] = "2048,3072";
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--quick") == 0) {
+            quick = 1;
+        } else if (strcmp(argv[i], "--bits") == 0 && i + 1 < argc) {
+            snprintf(bitlist, sizeof bitlist, "%s", argv[++i]);
+        } else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+            only = argv[++i];
+        } else {
+            fprintf(stderr, "usage: bench_phe [--quick] [--bits 2048,3072] [--only NAME]\n");
+            return 2;
+        }
+    }
+    if (quick) {
+        min_seconds = 0.05;
+        snprintf(bitlist, sizeof bitlist, "2048");
+    }
+    char *save = NULL;
+    for (char *tok = strtok_r(bitlist, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+        bench_bits((unsigned)atoi(tok), quick, only);
+    return 0;
+}

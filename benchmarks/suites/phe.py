@@ -1,0 +1,121 @@
+"""benchmarks/run --suite phe: libphe (C programs) against python-paillier.
+
+Runs build/benchmarks/phe/bench_phe (every libphe figure, 2048 and 3072-bit,
+one core and all cores), bench_threshold when it is built, python-paillier
+(with gmpy2) in a separate process in the same run, and libfedavg packing +
+libphe encryption through the Python bindings when both are importable.
+
+Ratios against python-paillier are taken pair by pair: python-paillier and
+libphe are measured alternately, twice, and the ratio is the mean of the two
+pairs, so a drift of this shared machine's speed hits both sides alike.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+# Runs in a fresh interpreter that never imports fedshare, so libphe's GMP
+# memory functions do not touch python-paillier's measurement (gmpy2 bundles
+# its own GMP anyway).
+_PP_SCRIPT = r"""
+import json, sys, time
+import gmpy2  # python-paillier's fastest configuration: fail loudly without it
+from phe import paillier
+bits, seconds, ops = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3].split(",")
+pk, sk = paillier.generate_paillier_keypair(n_length=bits)
+c = pk.encrypt(123456789)
+d = pk.encrypt(-987654321)
+def rate(f):
+    n, t0 = 0, time.process_time()
+    while True:
+        f(); n += 1
+        el = time.process_time() - t0
+        if el >= seconds and n >= 3:
+            return n / el, n
+fns = {"encrypt": lambda: pk.encrypt(123456789),
+       "decrypt": lambda: sk.decrypt(c),
+       "add": lambda: c + d}
+for op in ops:
+    r, n = rate(fns[op])
+    print(json.dumps({"op": op, "rate": r, "samples": n, "gmpy2": gmpy2.version()}))
+"""
+
+
+def _python_paillier(bits: int, seconds: float, ops: list[str]) -> dict:
+    out = subprocess.run([sys.executable, "-c", _PP_SCRIPT, str(bits), str(seconds), ",".join(ops)],
+                         capture_output=True, text=True, check=True, timeout=3600)
+    res = {}
+    for line in out.stdout.splitlines():
+        rec = json.loads(line)
+        res[rec["op"]] = rec
+    return res
+
+
+def _ours(ctx, bits: int, only: str) -> dict:
+    recs = ctx.run_c("benchmarks/phe/bench_phe", "--bits", str(bits), "--only", only)
+    return {r["name"]: r for r in recs}
+
+
+def _packed(ctx) -> None:
+    """Float values per second per core through libfedavg packing + libphe encryption."""
+    try:
+        import numpy as np
+
+        from fedshare import fedavg, phe
+    except ImportError as exc:
+        ctx.emit("packed_values_encrypted_per_s", None, "values/s",
+                 note=f"libfedavg is not built or not importable ({exc})")
+        return
+    sk = phe.generate_keypair(2048)
+    pk = sk.public_key
+    codec = fedavg.Codec(plaintext_bytes=(pk.n.bit_length() - 1) // 8)
+    n = 20_000 if ctx.quick else 200_000
+    x = np.random.default_rng(1).standard_normal(n).astype(np.float32) * 0.1
+    one = phe.Context(1)
+    pk.encrypt_packed(codec.pack(x[:1000]), codec.plaintext_bytes, ctx=one)  # builds the DJN table
+    t0 = time.perf_counter()
+    packed = codec.pack(x)
+    t_pack = time.perf_counter() - t0
+    cts = pk.encrypt_packed(packed, codec.plaintext_bytes, ctx=one)
+    el = time.perf_counter() - t0
+    ctx.emit("packed_values_encrypted_per_s", n / el, "values/s", bits=2048, threads=1,
+             values_per_plaintext=codec.values_per_plaintext, plaintexts=len(cts),
+             pack_seconds=t_pack, total_seconds=el)
+
+
+def run(ctx) -> None:
+    sec = 0.3 if ctx.quick else 2.0
+    sizes = [2048] if ctx.quick else [2048, 3072]
+    # Every libphe figure, both sizes (JSON lines pass through).
+    for bits in sizes:
+        ctx.run_c("benchmarks/phe/bench_phe", "--bits", str(bits))
+    # python-paillier vs libphe, alternately, at each size.
+    for bits in sizes:
+        enc, dec, add = [], [], []
+        pp_last = None
+        for _ in range(1 if ctx.quick else 2):
+            pp = _python_paillier(bits, sec, ["encrypt", "decrypt", "add"])
+            ours = _ours(ctx, bits, "encrypt_djn_per_s") | _ours(ctx, bits, "decrypt_per_s") \
+                | _ours(ctx, bits, "add_per_s")
+            enc.append(ours["encrypt_djn_per_s"]["value"] / pp["encrypt"]["rate"])
+            dec.append(ours["decrypt_per_s"]["value"] / pp["decrypt"]["rate"])
+            add.append(ours["add_per_s"]["value"] / pp["add"]["rate"])
+            pp_last = pp
+        for op in ("encrypt", "decrypt", "add"):
+            ctx.emit(f"python_paillier_{op}_per_s", pp_last[op]["rate"], "1/s", bits=bits,
+                     threads=1, samples=pp_last[op]["samples"], gmpy2=pp_last[op]["gmpy2"])
+        suffix = "" if bits == 2048 else f"_{bits}"
+        ctx.emit("encrypt_speedup_vs_python_paillier" + suffix, sum(enc) / len(enc), "ratio",
+                 bits=bits, pairs=enc)
+        ctx.emit("decrypt_speedup_vs_python_paillier" + suffix, sum(dec) / len(dec), "ratio",
+                 bits=bits, pairs=dec)
+        ctx.emit("add_speedup_vs_python_paillier" + suffix, sum(add) / len(add), "ratio",
+                 bits=bits, pairs=add)
+    # Threshold benchmarks (decryption share, combine) when built.
+    thr = ctx.build_dir / "benchmarks/phe/bench_threshold"
+    if thr.exists():
+        ctx.run_c("benchmarks/phe/bench_threshold")
+    _packed(ctx)
