@@ -46,8 +46,8 @@ static void die(const char *what, int rc) {
             die(what, rc_);                                                                        \
     } while (0)
 
-static void emit(const char *name, double value, const char *unit, unsigned bits,
-                 unsigned threads, long samples) {
+static void emit(const char *name, double value, const char *unit, unsigned bits, unsigned threads,
+                 long samples) {
     printf("{\"suite\": \"phe\", \"name\": \"%s\", \"value\": %.6g, \"unit\": \"%s\", "
            "\"bits\": %u, \"threads\": %u, \"samples\": %ld}\n",
            name, value, unit, bits, threads, samples);
@@ -281,12 +281,12 @@ static void bench_bits(unsigned bits, int quick, const char *only) {
         /* decryption batch too */
         int64_t *out = calloc(count, sizeof *out);
         double t0 = now();
-        CHECK("batch dec", phe_decrypt_i64_batch(one, s.sk, (const phe_ciphertext *const *)cts,
-                                                 out, count));
+        CHECK("batch dec",
+              phe_decrypt_i64_batch(one, s.sk, (const phe_ciphertext *const *)cts, out, count));
         emit("batch_decrypt_per_s", (double)count / (now() - t0), "1/s", bits, 1, (long)count);
         t0 = now();
-        CHECK("batch dec", phe_decrypt_i64_batch(all, s.sk, (const phe_ciphertext *const *)cts,
-                                                 out, count));
+        CHECK("batch dec",
+              phe_decrypt_i64_batch(all, s.sk, (const phe_ciphertext *const *)cts, out, count));
         emit("batch_decrypt_per_s", (double)count / (now() - t0), "1/s", bits, (unsigned)cores,
              (long)count);
         for (size_t i = 0; i < count; i++)

@@ -33,13 +33,13 @@
  * identity is not stored). A DJN randomizer is one Montgomery product per
  * non-zero w-bit digit of the exponent. */
 typedef struct phei_fbtable {
-    unsigned window;   /* w bits per digit */
-    unsigned rows;     /* ceil(exp_bits / w) */
-    size_t cols;       /* 2^w − 1 */
-    size_t limbs;      /* limbs of n² */
-    mp_limb_t ninv;    /* −(n²)^−1 mod 2^64 */
-    mp_limb_t *mod;    /* n² as `limbs` limbs */
-    mp_limb_t *mont;   /* rows · cols · limbs limbs, row-major */
+    unsigned window; /* w bits per digit */
+    unsigned rows;   /* ceil(exp_bits / w) */
+    size_t cols;     /* 2^w − 1 */
+    size_t limbs;    /* limbs of n² */
+    mp_limb_t ninv;  /* −(n²)^−1 mod 2^64 */
+    mp_limb_t *mod;  /* n² as `limbs` limbs */
+    mp_limb_t *mont; /* rows · cols · limbs limbs, row-major */
 } phei_fbtable;
 
 struct phe_pubkey {

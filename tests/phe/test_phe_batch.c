@@ -1,0 +1,190 @@
+/* libphe batch calls: results equal the one-at-a-time calls, do not depend
+ * on the thread count (seeded), report the lowest failing index, and the
+ * context can be resized. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "phe_test_util.h"
+
+#define COUNT 37
+
+typedef struct arrays {
+    phe_ciphertext *ct[COUNT], *out[COUNT], *ref[COUNT];
+    int64_t m[COUNT], k[COUNT], dec[COUNT];
+} arrays;
+
+static arrays *make_arrays(void) {
+    arrays *a = calloc(1, sizeof *a);
+    assert_non_null(a);
+    for (int i = 0; i < COUNT; i++) {
+        a->ct[i] = test_ct();
+        a->out[i] = test_ct();
+        a->ref[i] = test_ct();
+        a->m[i] = (int64_t)i * 1000003 - 17000000;
+        a->k[i] = (i % 2 ? -1 : 1) * (int64_t)(i * i + 1);
+    }
+    return a;
+}
+
+static void free_arrays(arrays *a) {
+    for (int i = 0; i < COUNT; i++) {
+        phe_ciphertext_free(a->ct[i]);
+        phe_ciphertext_free(a->out[i]);
+        phe_ciphertext_free(a->ref[i]);
+    }
+    free(a);
+}
+
+static void test_batch_matches_scalar(void **state) {
+    (void)state;
+    const phe_seckey *sk = test_key(0);
+    const phe_pubkey *pk = phe_seckey_pubkey(sk);
+    arrays *a = make_arrays();
+    phe_ctx *ctx = NULL;
+    assert_int_equal(phe_ctx_new(&ctx, 3), 0);
+    assert_int_equal(phe_ctx_threads(ctx), 3);
+    assert_int_equal(phe_encrypt_i64_batch(ctx, pk, a->ct, a->m, COUNT, NULL), 0);
+    assert_int_equal(
+        phe_decrypt_i64_batch(ctx, sk, (const phe_ciphertext *const *)a->ct, a->dec, COUNT), 0);
+    assert_memory_equal(a->dec, a->m, sizeof a->m);
+    /* add: ct + ct */
+    assert_int_equal(phe_add_batch(ctx, pk, a->out, (const phe_ciphertext *const *)a->ct,
+                                   (const phe_ciphertext *const *)a->ct, COUNT),
+                     0);
+    for (int i = 0; i < COUNT; i++) {
+        assert_int_equal(phe_add(pk, a->ref[i], a->ct[i], a->ct[i]), 0);
+        assert_true(phe_ciphertext_equal(a->ref[i], a->out[i]));
+    }
+    /* scalar multiply */
+    assert_int_equal(
+        phe_mul_i64_batch(ctx, pk, a->out, (const phe_ciphertext *const *)a->ct, a->k, COUNT), 0);
+    assert_int_equal(
+        phe_decrypt_i64_batch(ctx, sk, (const phe_ciphertext *const *)a->out, a->dec, COUNT), 0);
+    for (int i = 0; i < COUNT; i++)
+        assert_int_equal(a->dec[i], a->m[i] * a->k[i]);
+    /* sum */
+    phe_ciphertext *sum = test_ct();
+    int64_t total = 0, got;
+    for (int i = 0; i < COUNT; i++)
+        total += a->m[i];
+    assert_int_equal(phe_sum(ctx, pk, sum, (const phe_ciphertext *const *)a->ct, COUNT), 0);
+    assert_int_equal(phe_decrypt_i64(sk, sum, &got), 0);
+    assert_int_equal(got, total);
+    assert_int_equal(phe_sum(NULL, pk, sum, (const phe_ciphertext *const *)a->ct, 1), 0);
+    assert_int_equal(phe_decrypt_i64(sk, sum, &got), 0);
+    assert_int_equal(got, a->m[0]);
+    /* bytes: plaintext rows of 9 bytes, stride 11 */
+    uint8_t rows[COUNT * 11], back[COUNT * 11];
+    memset(rows, 0xee, sizeof rows);
+    for (int i = 0; i < COUNT; i++)
+        for (int b = 0; b < 9; b++)
+            rows[i * 11 + b] = (uint8_t)(i * 31 + b);
+    assert_int_equal(phe_encrypt_bytes_batch(ctx, pk, a->ct, rows, 9, 11, COUNT, NULL), 0);
+    memset(back, 0xee, sizeof back);
+    assert_int_equal(
+        phe_decrypt_bytes_batch(ctx, sk, (const phe_ciphertext *const *)a->ct, back, 9, 11, COUNT),
+        0);
+    assert_memory_equal(rows, back, sizeof rows);
+    phe_ciphertext_free(sum);
+    phe_ctx_free(ctx);
+    free_arrays(a);
+}
+
+static void test_seeded_batch_independent_of_threads(void **state) {
+    (void)state;
+    const phe_pubkey *pk = phe_seckey_pubkey(test_key(0));
+    arrays *a = make_arrays();
+    phe_ctx *one = NULL, *four = NULL;
+    assert_int_equal(phe_ctx_new(&one, 1), 0);
+    assert_int_equal(phe_ctx_new(&four, 4), 0);
+    phe_rng *r1 = test_rng("batch"), *r2 = test_rng("batch");
+    assert_int_equal(phe_encrypt_i64_batch(one, pk, a->ct, a->m, COUNT, r1), 0);
+    assert_int_equal(phe_encrypt_i64_batch(four, pk, a->out, a->m, COUNT, r2), 0);
+    for (int i = 0; i < COUNT; i++)
+        assert_true(phe_ciphertext_equal(a->ct[i], a->out[i]));
+    /* pool filled with a seed is also thread-count independent */
+    phe_pool *p1 = NULL, *p4 = NULL;
+    assert_int_equal(phe_pool_new(&p1, pk, 5), 0);
+    assert_int_equal(phe_pool_new(&p4, pk, 5), 0);
+    assert_int_equal(phe_pool_fill(p1, one, r1), 0);
+    assert_int_equal(phe_pool_fill(p4, four, r2), 0);
+    assert_int_equal(phe_pool_available(p4), 5);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(phe_pool_encrypt_i64(p1, a->ct[i], i), 0);
+        assert_int_equal(phe_pool_encrypt_i64(p4, a->out[i], i), 0);
+        assert_true(phe_ciphertext_equal(a->ct[i], a->out[i]));
+    }
+    phe_pool_free(p1);
+    phe_pool_free(p4);
+    phe_rng_free(r1);
+    phe_rng_free(r2);
+    /* resize */
+    assert_int_equal(phe_ctx_set_threads(four, 2), 0);
+    assert_int_equal(phe_ctx_threads(four), 2);
+    assert_int_equal(phe_ctx_set_threads(four, 0), 0);
+    assert_true(phe_ctx_threads(four) >= 1);
+    assert_int_equal(phe_ctx_set_threads(four, 5000), PHE_ERR_INVALID_ARG);
+    assert_int_equal(phe_ctx_new(&one, 5000), PHE_ERR_INVALID_ARG);
+    phe_ctx_free(one);
+    phe_ctx_free(four);
+    phe_ctx_free(NULL);
+    free_arrays(a);
+}
+
+static void test_batch_errors(void **state) {
+    (void)state;
+    const phe_seckey *sk = test_key(0);
+    const phe_pubkey *pk = phe_seckey_pubkey(sk);
+    arrays *a = make_arrays();
+    phe_ctx *ctx = NULL;
+    assert_int_equal(phe_ctx_new(&ctx, 2), 0);
+    assert_int_equal(phe_encrypt_i64_batch(ctx, pk, a->ct, a->m, COUNT, NULL), 0);
+    /* item 30 is empty, item 20 under another key: the lowest index wins */
+    phe_ciphertext *empty = test_ct(), *other = test_ct();
+    assert_int_equal(phe_encrypt_i64(phe_seckey_pubkey(test_key(1)), other, 1, NULL), 0);
+    phe_ciphertext *save20 = a->ct[20], *save30 = a->ct[30];
+    a->ct[20] = other;
+    a->ct[30] = empty;
+    assert_int_equal(
+        phe_decrypt_i64_batch(ctx, sk, (const phe_ciphertext *const *)a->ct, a->dec, COUNT),
+        PHE_ERR_KEY_MISMATCH);
+    assert_int_equal(phe_add_batch(ctx, pk, a->out, (const phe_ciphertext *const *)a->ct,
+                                   (const phe_ciphertext *const *)a->ct, COUNT),
+                     PHE_ERR_KEY_MISMATCH);
+    a->ct[20] = save20;
+    assert_int_equal(
+        phe_mul_i64_batch(ctx, pk, a->out, (const phe_ciphertext *const *)a->ct, a->k, COUNT),
+        PHE_ERR_EMPTY);
+    assert_int_equal(phe_sum(ctx, pk, a->out[0], (const phe_ciphertext *const *)a->ct, COUNT),
+                     PHE_ERR_EMPTY);
+    a->ct[30] = save30;
+    /* a plaintext ≥ n in a bytes batch */
+    size_t L = phe_plaintext_size(pk);
+    uint8_t *rows = calloc(3, L);
+    assert_int_equal(phe_pubkey_modulus(pk, rows + L, L), 0);
+    assert_int_equal(phe_encrypt_bytes_batch(ctx, pk, a->out, rows, L, L, 3, NULL),
+                     PHE_ERR_PLAINTEXT_RANGE);
+    /* argument checks */
+    assert_int_equal(phe_encrypt_i64_batch(ctx, NULL, a->ct, a->m, COUNT, NULL),
+                     PHE_ERR_INVALID_ARG);
+    assert_int_equal(phe_encrypt_i64_batch(ctx, pk, NULL, a->m, 1, NULL), PHE_ERR_INVALID_ARG);
+    assert_int_equal(phe_encrypt_i64_batch(ctx, pk, NULL, NULL, 0, NULL), 0);
+    assert_int_equal(phe_encrypt_bytes_batch(ctx, pk, a->out, rows, L, L - 1, 2, NULL),
+                     PHE_ERR_INVALID_ARG);
+    assert_int_equal(phe_sum(ctx, pk, a->out[0], (const phe_ciphertext *const *)a->ct, 0),
+                     PHE_ERR_INVALID_ARG);
+    free(rows);
+    phe_ciphertext_free(empty);
+    phe_ciphertext_free(other);
+    phe_ctx_free(ctx);
+    free_arrays(a);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_batch_matches_scalar),
+        cmocka_unit_test(test_seeded_batch_independent_of_threads),
+        cmocka_unit_test(test_batch_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

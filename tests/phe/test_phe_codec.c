@@ -1,0 +1,359 @@
+/* libphe encodings: round trips, canonical form, every malformed input,
+ * key validation on import, sealed keys, and the known-answer vectors of
+ * tests/phe/kat/ (fixed seeds → fixed bytes). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <gmp.h>
+#include <sodium.h>
+
+#include "phe_internal.h"
+#include "phe_test_util.h"
+
+#ifndef KAT_DIR
+#define KAT_DIR "tests/phe/kat"
+#endif
+
+static uint8_t *encode_sk(const phe_seckey *sk, size_t *len) {
+    *len = phe_seckey_encoded_size(sk);
+    uint8_t *b = malloc(*len);
+    size_t w = 0;
+    assert_int_equal(phe_seckey_encode(sk, b, *len, &w), 0);
+    assert_int_equal(w, *len);
+    return b;
+}
+
+/* Build a field-encoded object by hand: magic, version, then big ints. */
+static size_t build(uint8_t *out, const char *magic, uint8_t ver, const mpz_t *vals, int nvals,
+                    const uint8_t *extra, size_t extra_len) {
+    phei_writer w = {out, 8192, 0};
+    phei_put_bytes(&w, magic, 4);
+    phei_put_u8(&w, ver);
+    if (extra != NULL)
+        phei_put_bytes(&w, extra, extra_len);
+    for (int i = 0; i < nvals; i++)
+        phei_put_mpz(&w, vals[i]);
+    return w.len;
+}
+
+static void test_roundtrips(void **state) {
+    (void)state;
+    const phe_seckey *sk = test_key(0);
+    const phe_pubkey *pk = phe_seckey_pubkey(sk);
+    size_t len, len2;
+    uint8_t *b = test_encode_pubkey(pk, &len);
+    phe_pubkey *pk2 = NULL;
+    assert_int_equal(phe_pubkey_decode(&pk2, b, len), 0);
+    assert_true(phe_pubkey_equal(pk, pk2));
+    uint8_t *b2 = test_encode_pubkey(pk2, &len2);
+    assert_int_equal(len, len2);
+    assert_memory_equal(b, b2, len);
+    /* size query and short buffer */
+    size_t need = 0;
+    assert_int_equal(phe_pubkey_encode(pk, NULL, 0, &need), 0);
+    assert_int_equal(need, len);
+    assert_int_equal(phe_pubkey_encode(pk, b2, len - 1, &need), PHE_ERR_BUFFER_TOO_SMALL);
+    assert_int_equal(need, len);
+    free(b);
+    free(b2);
+
+    uint8_t *s = encode_sk(sk, &len);
+    phe_seckey *sk2 = NULL;
+    assert_int_equal(phe_seckey_decode(&sk2, s, len), 0);
+    uint8_t *s2 = encode_sk(sk2, &len2);
+    assert_int_equal(len, len2);
+    assert_memory_equal(s, s2, len);
+    assert_true(phe_pubkey_equal(pk, phe_seckey_pubkey(sk2)));
+
+    phe_ciphertext *ct = test_ct(), *ct2 = test_ct();
+    assert_int_equal(phe_encrypt_i64(pk, ct, -77, NULL), 0);
+    uint8_t *c = test_encode_ct(ct, &len);
+    assert_true(len <= phe_ciphertext_size(pk));
+    assert_int_equal(phe_ciphertext_decode(phe_seckey_pubkey(sk2), ct2, c, len), 0);
+    assert_true(phe_ciphertext_equal(ct, ct2));
+    int64_t v;
+    assert_int_equal(phe_decrypt_i64(sk2, ct2, &v), 0);
+    assert_int_equal(v, -77);
+    /* raw value round trip */
+    size_t vl = phe_ciphertext_value_size(pk);
+    uint8_t *raw = malloc(vl + 2);
+    assert_int_equal(phe_ciphertext_value(ct, raw, vl + 2), 0);
+    assert_int_equal(phe_ciphertext_from_value(pk, ct2, raw, vl + 2), 0);
+    assert_true(phe_ciphertext_equal(ct, ct2));
+    free(raw);
+    free(c);
+    free(s);
+    sodium_memzero(s2, len2);
+    free(s2);
+    phe_seckey_free(sk2);
+    phe_pubkey_free(pk2);
+    phe_ciphertext_free(ct);
+    phe_ciphertext_free(ct2);
+}
+
+/* Every prefix, one trailing byte, each flipped header byte: all refused. */
+static void test_truncation_and_trailing(void **state) {
+    (void)state;
+    const phe_seckey *sk = test_key(0);
+    const phe_pubkey *pk = phe_seckey_pubkey(sk);
+    size_t len;
+    uint8_t *b = test_encode_pubkey(pk, &len);
+    uint8_t *big = malloc(len + 1);
+    memcpy(big, b, len);
+    big[len] = 0;
+    phe_pubkey *out = NULL;
+    for (size_t cut = 0; cut < len; cut += (cut < 16 ? 1 : 37))
+        assert_int_not_equal(phe_pubkey_decode(&out, b, cut), 0);
+    assert_int_equal(phe_pubkey_decode(&out, big, len + 1), PHE_ERR_DECODE);
+    b[0] ^= 1;
+    assert_int_equal(phe_pubkey_decode(&out, b, len), PHE_ERR_DECODE);
+    b[0] ^= 1;
+    b[4] = 2;
+    assert_int_equal(phe_pubkey_decode(&out, b, len), PHE_ERR_VERSION);
+    assert_null(out);
+    free(b);
+    free(big);
+
+    phe_ciphertext *ct = test_ct(), *dst = test_ct();
+    assert_int_equal(phe_encrypt_i64(pk, ct, 5, NULL), 0);
+    uint8_t *c = test_encode_ct(ct, &len);
+    for (size_t cut = 0; cut < len; cut += (cut < 24 ? 1 : 41))
+        assert_int_not_equal(phe_ciphertext_decode(pk, dst, c, cut), 0);
+    /* a failed decode leaves the output empty */
+    assert_int_equal(phe_ciphertext_encoded_size(dst), 0);
+    c[6] ^= 0xff; /* key id */
+    assert_int_equal(phe_ciphertext_decode(pk, dst, c, len), PHE_ERR_KEY_MISMATCH);
+    free(c);
+    phe_ciphertext_free(ct);
+    phe_ciphertext_free(dst);
+}
+
+static void test_noncanonical_and_out_of_range(void **state) {
+    (void)state;
+    const phe_seckey *sk = test_key(0);
+    const phe_pubkey *pk = phe_seckey_pubkey(sk);
+    uint8_t *buf = malloc(8192);
+    phe_ciphertext *dst = test_ct();
+    mpz_t v[3];
+    mpz_inits(v[0], v[1], v[2], NULL);
+    /* ciphertext values: 0, n², n² + 1, a multiple of p, n: all invalid */
+    mpz_set_ui(v[0], 0);
+    size_t len = build(buf, "PHEC", 1, v, 1, pk->id, PHEI_KEY_ID_PREFIX);
+    assert_int_equal(phe_ciphertext_decode(pk, dst, buf, len), PHE_ERR_CIPHERTEXT_INVALID);
+    mpz_set(v[0], pk->n2);
+    len = build(buf, "PHEC", 1, v, 1, pk->id, PHEI_KEY_ID_PREFIX);
+    assert_int_equal(phe_ciphertext_decode(pk, dst, buf, len), PHE_ERR_CIPHERTEXT_INVALID);
+    mpz_mul_ui(v[0], sk->p, 12345);
+    len = build(buf, "PHEC", 1, v, 1, pk->id, PHEI_KEY_ID_PREFIX);
+    assert_int_equal(phe_ciphertext_decode(pk, dst, buf, len), PHE_ERR_CIPHERTEXT_INVALID);
+    mpz_set_ui(v[0], 2);
+    len = build(buf, "PHEC", 1, v, 1, pk->id, PHEI_KEY_ID_PREFIX);
+    assert_int_equal(phe_ciphertext_decode(pk, dst, buf, len), 0);
+    /* a leading zero byte in a big integer is not canonical */
+    uint8_t nc[] = {'P', 'H', 'E', 'C', 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 2};
+    memcpy(nc + 5, pk->id, PHEI_KEY_ID_PREFIX);
+    assert_int_equal(phe_ciphertext_decode(pk, dst, nc, sizeof nc), PHE_ERR_DECODE);
+    /* a length field larger than the input or than n² allows */
+    uint8_t huge[] = {'P', 'H', 'E', 'C', 1, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 1};
+    memcpy(huge + 5, pk->id, PHEI_KEY_ID_PREFIX);
+    assert_int_equal(phe_ciphertext_decode(pk, dst, huge, sizeof huge), PHE_ERR_DECODE);
+
+    /* public keys: even n, prime n, too small, h_s = 1, h_s not a unit */
+    mpz_add_ui(v[0], pk->n, 1);
+    mpz_set(v[1], pk->hs);
+    phe_pubkey *out = NULL;
+    len = build(buf, "PHEP", 1, v, 2, NULL, 0);
+    assert_int_equal(phe_pubkey_decode(&out, buf, len), PHE_ERR_KEY_INVALID);
+    mpz_set(v[0], sk->q);
+    len = build(buf, "PHEP", 1, v, 2, NULL, 0);
+    assert_int_equal(phe_pubkey_decode(&out, buf, len), PHE_ERR_KEY_INVALID);
+    mpz_mul(v[0], sk->p, sk->p); /* a perfect square of 2048 bits */
+    len = build(buf, "PHEP", 1, v, 2, NULL, 0);
+    assert_int_equal(phe_pubkey_decode(&out, buf, len), PHE_ERR_KEY_INVALID);
+    mpz_set(v[0], pk->n);
+    mpz_set_ui(v[1], 1);
+    len = build(buf, "PHEP", 1, v, 2, NULL, 0);
+    assert_int_equal(phe_pubkey_decode(&out, buf, len), PHE_ERR_KEY_INVALID);
+    mpz_set(v[1], sk->p);
+    len = build(buf, "PHEP", 1, v, 2, NULL, 0);
+    assert_int_equal(phe_pubkey_decode(&out, buf, len), PHE_ERR_KEY_INVALID);
+    mpz_set(v[1], pk->n2);
+    len = build(buf, "PHEP", 1, v, 2, NULL, 0);
+    assert_int_equal(phe_pubkey_decode(&out, buf, len), PHE_ERR_KEY_INVALID);
+    mpz_set_ui(v[0], 1);
+    mpz_mul_2exp(v[0], v[0], 1030);
+    mpz_add_ui(v[0], v[0], 1);
+    mpz_set_ui(v[1], 2);
+    len = build(buf, "PHEP", 1, v, 2, NULL, 0);
+    assert_int_equal(phe_pubkey_decode(&out, buf, len), PHE_ERR_KEY_INVALID);
+    assert_null(out);
+    /* from_modulus: leading zero, even, small */
+    uint8_t small[2] = {0x01, 0x01};
+    assert_int_equal(phe_pubkey_from_modulus(&out, small, 2, NULL), PHE_ERR_KEY_INVALID);
+    uint8_t lead[3] = {0, 1, 1};
+    assert_int_equal(phe_pubkey_from_modulus(&out, lead, 3, NULL), PHE_ERR_KEY_INVALID);
+
+    /* secret keys: p > q, q composite, mismatched h_s, unequal lengths */
+    phe_seckey *sko = NULL;
+    mpz_set(v[0], sk->q);
+    mpz_set(v[1], sk->p);
+    mpz_set(v[2], pk->hs);
+    len = build(buf, "PHES", 1, v, 3, NULL, 0);
+    assert_int_equal(phe_seckey_decode(&sko, buf, len), PHE_ERR_KEY_INVALID);
+    mpz_set(v[0], sk->p);
+    mpz_add_ui(v[1], sk->q, 2);
+    len = build(buf, "PHES", 1, v, 3, NULL, 0);
+    assert_int_equal(phe_seckey_decode(&sko, buf, len), PHE_ERR_KEY_INVALID);
+    mpz_set(v[1], sk->q);
+    mpz_set_ui(v[2], 1);
+    len = build(buf, "PHES", 1, v, 3, NULL, 0);
+    assert_int_equal(phe_seckey_decode(&sko, buf, len), PHE_ERR_KEY_INVALID);
+    mpz_set(v[2], pk->hs);
+    len = build(buf, "PHES", 1, v, 3, NULL, 0);
+    assert_int_equal(phe_seckey_decode(&sko, buf, len), 0);
+    phe_seckey_free(sko);
+    sko = NULL;
+    mpz_set_ui(v[0], 65537);
+    len = build(buf, "PHES", 1, v, 3, NULL, 0);
+    assert_int_equal(phe_seckey_decode(&sko, buf, len), PHE_ERR_KEY_INVALID);
+    assert_null(sko);
+    mpz_clears(v[0], v[1], v[2], NULL);
+    phe_ciphertext_free(dst);
+    free(buf);
+}
+
+static void test_sealed(void **state) {
+    (void)state;
+    const phe_seckey *sk = test_key(0);
+    const uint8_t pass[] = "correct horse battery staple";
+    size_t len = 0;
+    assert_int_equal(
+        phe_seckey_seal(sk, pass, sizeof pass - 1, PHE_KDF_TEST_ONLY_MIN, NULL, 0, &len), 0);
+    assert_int_equal(len, phe_seckey_sealed_size(sk));
+    uint8_t *buf = malloc(len);
+    assert_int_equal(
+        phe_seckey_seal(sk, pass, sizeof pass - 1, PHE_KDF_TEST_ONLY_MIN, buf, len - 1, &len),
+        PHE_ERR_BUFFER_TOO_SMALL);
+    assert_int_equal(
+        phe_seckey_seal(sk, pass, sizeof pass - 1, PHE_KDF_TEST_ONLY_MIN, buf, len, &len), 0);
+    assert_memory_equal(buf, "PHEF\x01", 5);
+    phe_seckey *out = NULL;
+    assert_int_equal(phe_seckey_unseal(&out, buf, len, pass, sizeof pass - 1), 0);
+    size_t a, b;
+    uint8_t *ea = encode_sk(sk, &a), *eb = encode_sk(out, &b);
+    assert_int_equal(a, b);
+    assert_memory_equal(ea, eb, a);
+    free(ea);
+    free(eb);
+    phe_seckey_free(out);
+    out = NULL;
+    assert_int_equal(phe_seckey_unseal(&out, buf, len, pass, sizeof pass - 2), PHE_ERR_AUTH);
+    assert_int_equal(phe_seckey_unseal(&out, buf, len, NULL, 0), PHE_ERR_AUTH);
+    buf[len - 5] ^= 0x10;
+    assert_int_equal(phe_seckey_unseal(&out, buf, len, pass, sizeof pass - 1), PHE_ERR_AUTH);
+    buf[len - 5] ^= 0x10;
+    assert_int_equal(phe_seckey_unseal(&out, buf, len - 1, pass, sizeof pass - 1), PHE_ERR_DECODE);
+    /* Argon2id limits outside libsodium's range are refused before deriving */
+    uint8_t save = buf[5];
+    buf[5] = 0xff; /* opslimit huge */
+    assert_int_equal(phe_seckey_unseal(&out, buf, len, pass, sizeof pass - 1), PHE_ERR_VERSION);
+    buf[5] = save;
+    assert_null(out);
+    /* files */
+    char path[] = "/tmp/phe-sealed-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(phe_seckey_write_file(sk, path, pass, 4, PHE_KDF_TEST_ONLY_MIN), 0);
+    assert_int_equal(phe_seckey_read_file(&out, path, pass, 4), 0);
+    assert_true(phe_pubkey_equal(phe_seckey_pubkey(out), phe_seckey_pubkey(sk)));
+    phe_seckey_free(out);
+    out = NULL;
+    assert_int_equal(phe_seckey_read_file(&out, path, pass, 5), PHE_ERR_AUTH);
+    unlink(path);
+    assert_int_equal(phe_seckey_read_file(&out, path, pass, 4), PHE_ERR_IO);
+    assert_int_equal(
+        phe_seckey_write_file(sk, "/nonexistent-dir/x", pass, 4, PHE_KDF_TEST_ONLY_MIN),
+        PHE_ERR_IO);
+    free(buf);
+}
+
+/* Known answers: a key from seed "fedshare-kat-2048" and the DJN, classic and
+ * CRT encryptions of fixed messages with seed "fedshare-kat-enc". The
+ * expected SHA-256 digests are checked in (tests/phe/kat/phe_kat.exp); the
+ * Python test checks the same vectors' arithmetic with Python integers. */
+static void sha_hex(const uint8_t *p, size_t len, char out[65]) {
+    uint8_t h[32];
+    crypto_hash_sha256(h, p, len);
+    for (int i = 0; i < 32; i++)
+        sprintf(out + 2 * i, "%02x", h[i]);
+}
+
+static void test_known_answers(void **state) {
+    (void)state;
+    FILE *f = fopen(KAT_DIR "/phe_kat.exp", "r");
+    assert_non_null(f);
+    char want[8][128];
+    int nw = 0;
+    while (nw < 8 && fgets(want[nw], sizeof want[nw], f) != NULL) {
+        want[nw][strcspn(want[nw], "\n")] = 0;
+        if (want[nw][0] != '#' && want[nw][0] != 0)
+            nw++;
+    }
+    fclose(f);
+    phe_rng *kr = test_rng("fedshare-kat-2048");
+    phe_seckey *sk = NULL;
+    assert_int_equal(phe_key_generate(&sk, 2048, kr), 0);
+    phe_rng_free(kr);
+    const phe_pubkey *pk = phe_seckey_pubkey(sk);
+    char got[5][128];
+    size_t len;
+    uint8_t *e = encode_sk(sk, &len);
+    char hex[65];
+    sha_hex(e, len, hex);
+    snprintf(got[0], sizeof got[0], "seckey %s", hex);
+    free(e);
+    e = test_encode_pubkey(pk, &len);
+    sha_hex(e, len, hex);
+    snprintf(got[1], sizeof got[1], "pubkey %s", hex);
+    free(e);
+    phe_rng *er = test_rng("fedshare-kat-enc");
+    phe_ciphertext *ct = test_ct();
+    assert_int_equal(phe_encrypt_i64(pk, ct, 123456789, er), 0);
+    e = test_encode_ct(ct, &len);
+    sha_hex(e, len, hex);
+    snprintf(got[2], sizeof got[2], "djn 123456789 %s", hex);
+    free(e);
+    assert_int_equal(phe_encrypt_i64_mode(pk, PHE_ENCRYPT_CLASSIC, ct, -42, er), 0);
+    e = test_encode_ct(ct, &len);
+    sha_hex(e, len, hex);
+    snprintf(got[3], sizeof got[3], "classic -42 %s", hex);
+    free(e);
+    assert_int_equal(phe_seckey_encrypt_i64(sk, ct, 7, er), 0);
+    e = test_encode_ct(ct, &len);
+    sha_hex(e, len, hex);
+    snprintf(got[4], sizeof got[4], "crt 7 %s", hex);
+    free(e);
+    if (getenv("PHE_KAT_PRINT"))
+        for (int i = 0; i < 5; i++)
+            printf("%s\n", got[i]);
+    assert_int_equal(nw, 5);
+    for (int i = 0; i < 5; i++)
+        assert_string_equal(got[i], want[i]);
+    phe_rng_free(er);
+    phe_ciphertext_free(ct);
+    phe_seckey_free(sk);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_roundtrips),
+        cmocka_unit_test(test_truncation_and_trailing),
+        cmocka_unit_test(test_noncanonical_and_out_of_range),
+        cmocka_unit_test(test_sealed),
+        cmocka_unit_test(test_known_answers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
