@@ -229,7 +229,7 @@ int ldg_exec_block(ledger_store *s, MDB_txn *txn, const ledger_block *b,
         const ledger_tx *tx = b->txs[i];
         int32_t status = LEDGER_OK;
         if (flags & LEDGER_PREPARE_VERIFY_TX) {
-            rc = ledger_tx_verify(tx);
+            rc = ldg_verify_cached(s, tx);
             if (rc)
                 break;
         }

@@ -106,7 +106,40 @@ void ledger_store_close(ledger_store *s) {
         mdb_env_close(s->env);
     ledger_membership_free(s->m);
     pthread_mutex_destroy(&s->wlock);
+    pthread_mutex_destroy(&s->vlock);
+    free(s->vcache);
     free(s);
+}
+
+static size_t vslot(const uint8_t h[32], size_t k) {
+    return ((size_t)ldg_get32(h) + k) & (LDG_VCACHE_SLOTS - 1);
+}
+
+int ldg_verify_cached(ledger_store *s, const ledger_tx *tx) {
+    static const uint8_t zero[32];
+    const uint8_t *h = tx->hash;
+    pthread_mutex_lock(&s->vlock);
+    for (size_t k = 0; k < LDG_VCACHE_PROBE; k++) {
+        if (memcmp(s->vcache[vslot(h, k)], h, 32) == 0) {
+            pthread_mutex_unlock(&s->vlock);
+            return LEDGER_OK;
+        }
+    }
+    pthread_mutex_unlock(&s->vlock);
+    int rc = ledger_tx_verify(tx);
+    if (rc || memcmp(h, zero, 32) == 0)
+        return rc;
+    pthread_mutex_lock(&s->vlock);
+    size_t at = vslot(h, 0);
+    for (size_t k = 0; k < LDG_VCACHE_PROBE; k++) {
+        if (memcmp(s->vcache[vslot(h, k)], zero, 32) == 0) {
+            at = vslot(h, k);
+            break;
+        }
+    }
+    memcpy(s->vcache[at], h, 32); /* full run: evict the home slot */
+    pthread_mutex_unlock(&s->vlock);
+    return LEDGER_OK;
 }
 
 int ledger_store_open(ledger_store **out, const char *path, const ledger_membership *m,
@@ -135,6 +168,16 @@ int ledger_store_open(ledger_store **out, const char *path, const ledger_members
     if (pthread_mutex_init(&s->wlock, NULL) != 0) {
         free(s);
         return LEDGER_E_INTERNAL;
+    }
+    if (pthread_mutex_init(&s->vlock, NULL) != 0) {
+        pthread_mutex_destroy(&s->wlock);
+        free(s);
+        return LEDGER_E_INTERNAL;
+    }
+    s->vcache = calloc(LDG_VCACHE_SLOTS, sizeof *s->vcache);
+    if (!s->vcache) {
+        ledger_store_close(s);
+        return LEDGER_E_NOMEM;
     }
     s->app = *app;
     int rc = LEDGER_OK;
@@ -237,27 +280,43 @@ int ledger_store_nonce(ledger_store *s, const uint8_t sender[32], uint64_t *nonc
     return rc;
 }
 
-int ledger_store_check_tx(ledger_store *s, const ledger_tx *tx) {
-    if (!s || !tx)
-        return LEDGER_E_INVALID;
-    int rc = ledger_tx_verify(tx);
+/* Nonce and application check of one tx in a read transaction. */
+static int check_in_txn(ledger_store *s, MDB_txn *txn, const ledger_tx *tx) {
+    int rc = ldg_verify_cached(s, tx);
     if (rc)
         return rc;
-    uint64_t last;
-    if ((rc = ledger_store_nonce(s, ledger_tx_sender(tx), &last)) != 0)
-        return rc;
-    if (ledger_tx_nonce(tx) <= last)
+    MDB_val k = ldg_val(ledger_tx_sender(tx), 32), v;
+    int mrc = mdb_get(txn, s->nonce, &k, &v);
+    if (mrc == MDB_SUCCESS && v.mv_size == 8 && ledger_tx_nonce(tx) <= ldg_get64(v.mv_data))
         return LEDGER_E_REPLAY;
+    if (mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
+        return ldg_mdb_err(mrc);
     if (!s->app.check)
         return LEDGER_OK;
-    MDB_txn *txn;
-    if ((rc = rd_begin(s, &txn)) != 0)
-        return rc;
     struct ledger_state st;
     ldg_state_init(&st, s, txn, 0, 0);
-    rc = s->app.check(s->app.ctx, &st, tx);
+    return s->app.check(s->app.ctx, &st, tx);
+}
+
+int ledger_store_check_tx(ledger_store *s, const ledger_tx *tx) {
+    int status;
+    if (!tx)
+        return LEDGER_E_INVALID;
+    int rc = ledger_store_check_txs(s, &tx, 1, &status);
+    return rc ? rc : status;
+}
+
+int ledger_store_check_txs(ledger_store *s, const ledger_tx *const *txs, size_t n, int *statuses) {
+    if (!s || (n && (!txs || !statuses)))
+        return LEDGER_E_INVALID;
+    MDB_txn *txn;
+    int rc = rd_begin(s, &txn);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        statuses[i] = txs[i] ? check_in_txn(s, txn, txs[i]) : LEDGER_E_INVALID;
     mdb_txn_abort(txn);
-    return rc;
+    return LEDGER_OK;
 }
 
 /* Checks common to prepare and append: next height, link, timestamp. */

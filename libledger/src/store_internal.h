@@ -15,7 +15,17 @@ struct ledger_store {
     ledger_app app;
     pthread_mutex_t wlock; /* serialises writers and guards tip */
     ledger_tip tip;
+    /* Hashes of transactions whose signature this store already verified
+     * (ledger_store_check_tx, prepare with LEDGER_PREPARE_VERIFY_TX), so a
+     * replica verifies each transaction once. Open addressing, bounded. */
+    pthread_mutex_t vlock;
+    uint8_t (*vcache)[32];
 };
+
+#define LDG_VCACHE_SLOTS 16384u
+#define LDG_VCACHE_PROBE 8u
+/* Verify tx's signature unless its hash is cached; cache it on success. */
+int ldg_verify_cached(ledger_store *s, const ledger_tx *tx);
 
 /* One entry of a block's write log (offsets into the arena). */
 typedef struct ldg_write {

@@ -206,6 +206,15 @@ static void test_rejections(void **state) {
     assert_int_equal(ledger_tx_clone(&forged, good), LEDGER_OK);
     ledger_tx_set_signature(forged, sig);
     assert_int_equal(ledger_store_check_tx(f->s, forged), LEDGER_E_SIGNATURE);
+    /* Batch form: one status each; a second check of a verified tx gives the same answer. */
+    const ledger_tx *batch[4] = {good, forged, replay, good};
+    int st4[4] = {1, 1, 1, 1};
+    assert_int_equal(ledger_store_check_txs(f->s, batch, 4, st4), LEDGER_OK);
+    assert_int_equal(st4[0], LEDGER_OK);
+    assert_int_equal(st4[1], LEDGER_E_SIGNATURE);
+    assert_int_equal(st4[2], LEDGER_E_REPLAY);
+    assert_int_equal(st4[3], LEDGER_OK);
+    assert_int_equal(ledger_store_check_tx(f->s, forged), LEDGER_E_SIGNATURE);
 
     /* A block carrying them anyway records each outcome deterministically. */
     uint8_t hb[32], hr[32], hg[32], hw[32];

@@ -122,6 +122,17 @@ LEDGER_API uint64_t ledger_store_height(ledger_store *s);
 LEDGER_API int ledger_store_check_tx(ledger_store *s, const ledger_tx *tx);
 
 /**
+ * @brief ledger_store_check_tx for many transactions in one read transaction.
+ * Signatures already verified by this store (a cache of recent transaction
+ * hashes) are not verified again, here or in ledger_store_prepare.
+ * @param[in] txs @p n transactions. @param[out] statuses one code per transaction
+ * (LEDGER_OK or the code ledger_store_check_tx would return).
+ * @return LEDGER_OK (see statuses), LEDGER_E_INVALID, LEDGER_E_IO.
+ */
+LEDGER_API int ledger_store_check_txs(ledger_store *s, const ledger_tx *const *txs, size_t n,
+                                      int *statuses);
+
+/**
  * @brief The last committed nonce of a sender (0 if it never sent).
  * @return LEDGER_OK, LEDGER_E_INVALID, LEDGER_E_IO.
  */
@@ -137,7 +148,8 @@ LEDGER_API int ledger_store_nonce(ledger_store *s, const uint8_t sender[32], uin
  * aborted, and returns the resulting state root. Nothing is stored.
  * @param[in] s store.
  * @param[in] b block (its state root and certificate are ignored).
- * @param[in] flags 0 or LEDGER_PREPARE_VERIFY_TX.
+ * @param[in] flags 0 or LEDGER_PREPARE_VERIFY_TX (transactions this store already
+ * verified, e.g. through ledger_store_check_tx, are not verified twice).
  * @param[out] state_root 32 bytes.
  * @return LEDGER_OK, LEDGER_E_HEIGHT, LEDGER_E_TIMESTAMP, LEDGER_E_HASH, LEDGER_E_SIGNATURE,
  * LEDGER_E_APP, LEDGER_E_INVALID, LEDGER_E_FULL, LEDGER_E_IO, LEDGER_E_NOMEM.
