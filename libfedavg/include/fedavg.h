@@ -45,12 +45,14 @@ typedef enum fedavg_error {
     FEDAVG_OK = 0,
     FEDAVG_E_INVALID = -300,   /**< an argument is invalid (NULL, zero length, out of range) */
     FEDAVG_E_NONFINITE = -301, /**< an input holds NaN or infinity */
-    FEDAVG_E_PARAMS = -302,    /**< no codec parameters satisfy the request */
+    FEDAVG_E_PARAMS = -302,    /**< precision too fine for the clip (Q = clip*2^f > 2^30) */
     FEDAVG_E_OVERFLOW = -303,  /**< a sum would exceed the codec headroom (weight > M, carry) */
     FEDAVG_E_FORMAT = -304,    /**< malformed or non-canonical encoding */
     FEDAVG_E_VERSION = -305,   /**< unknown format version */
     FEDAVG_E_MISMATCH = -306,  /**< a digest does not verify (delta applied to the wrong base) */
     FEDAVG_E_BUFFER = -307,    /**< the output buffer is too small */
+    FEDAVG_E_SLOT = -308,      /**< 2*Q*M needs more than 64 bits per slot */
+    FEDAVG_E_PLAINTEXT = -309, /**< the plaintext is smaller than one slot */
     FEDAVG_E_NOMEM = -390,     /**< out of memory */
     FEDAVG_E_CRYPTO = -391     /**< libsodium could not be initialised */
 } fedavg_error;
@@ -96,9 +98,10 @@ FEDAVG_API void fedavg_codec_config_init(fedavg_codec_config *cfg);
  * @param[out] out  new codec; free with fedavg_codec_free(). Untouched on error.
  * @param[in]  cfg  request.
  * @return FEDAVG_OK; FEDAVG_E_INVALID (NULL, bad version, value out of range,
- *         non-finite precision or clip); FEDAVG_E_PARAMS (needs more than 64
- *         bits per slot, precision finer than clip*2^-31, or the plaintext is
- *         smaller than one slot); FEDAVG_E_NOMEM.
+ *         non-finite precision or clip); FEDAVG_E_PARAMS (precision finer than
+ *         clip*2^-31); FEDAVG_E_SLOT (2*Q*M needs more than 64 bits: lower M,
+ *         precision or clip); FEDAVG_E_PLAINTEXT (plaintext smaller than one
+ *         slot); FEDAVG_E_NOMEM.
  */
 FEDAVG_API int fedavg_codec_select(fedavg_codec **out, const fedavg_codec_config *cfg);
 
@@ -184,7 +187,8 @@ FEDAVG_API int fedavg_codec_add(const fedavg_codec *c, uint8_t *acc, const uint8
  * @param[in]  len           fedavg_codec_packed_bytes(n).
  * @param[in]  n             number of values (>= 1).
  * @param[in]  total_weight  W: the sum of the weights packed (1 ... M).
- * @param[out] out           n floats; unspecified on error.
+ * @param[out] out           n floats; untouched on FEDAVG_E_INVALID or
+ *                           W > M, all zero when a slot is out of range.
  * @return FEDAVG_OK, FEDAVG_E_INVALID, FEDAVG_E_OVERFLOW (W > M, or a slot
  *         above 2*Q*W, or non-zero padding: not a sum of valid vectors).
  */
@@ -243,7 +247,8 @@ FEDAVG_API int fedavg_weights_error_bound(const double *w, const uint32_t *q, si
  * in double in participant order, rounded once to float32.
  * @param[in]  x    m pointers to n floats each.
  * @param[in]  w    m finite weights >= 0 with a positive sum.
- * @param[out] out  n floats (may alias none of the inputs).
+ * @param[out] out  n floats (may alias none of the inputs); untouched on a
+ *                  bad argument or weight, all zero when a value is not finite.
  * @return FEDAVG_OK, FEDAVG_E_INVALID, FEDAVG_E_NONFINITE (a weight or a value).
  */
 FEDAVG_API int fedavg_average(const float *const *x, const double *w, size_t m, size_t n,
@@ -251,6 +256,7 @@ FEDAVG_API int fedavg_average(const float *const *x, const double *w, size_t m, 
 
 /**
  * Coordinate-wise median (mean of the two middle values for even m, in double).
+ * @p out is all zero after FEDAVG_E_NONFINITE.
  * @return FEDAVG_OK, FEDAVG_E_INVALID, FEDAVG_E_NONFINITE, FEDAVG_E_NOMEM.
  */
 FEDAVG_API int fedavg_median(const float *const *x, size_t m, size_t n, float *out);

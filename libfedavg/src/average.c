@@ -73,8 +73,10 @@ int fedavg_average(const float *const *x, const double *w, size_t m, size_t n, f
         double probe = 0.0;
         for (size_t j = 0; j < len; j++)
             probe += acc[j] * 0.0;
-        if (probe != 0.0)
+        if (probe != 0.0) {
+            memset(out, 0, n * sizeof *out);
             return FEDAVG_E_NONFINITE;
+        }
         float *o = out + j0;
         for (size_t j = 0; j < len; j++)
             o[j] = (float)(acc[j] / total);
@@ -140,6 +142,8 @@ static int robust(const float *const *x, size_t m, size_t n, size_t trim, int me
         }
     }
     free(col);
+    if (rc)
+        memset(out, 0, n * sizeof *out);
     return rc;
 }
 

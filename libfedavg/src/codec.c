@@ -65,10 +65,10 @@ int fedavg_codec_make_(uint32_t plaintext_bytes, uint32_t max_weight, uint32_t f
         bits = need < 8 ? 8 : (need + 7) / 8 * 8;
     }
     if (bits == 0 || bits > 64)
-        return FEDAVG_E_PARAMS;
+        return FEDAVG_E_SLOT;
     uint32_t k = (uint32_t)((uint64_t)plaintext_bytes * 8u / bits);
     if (k == 0)
-        return FEDAVG_E_PARAMS;
+        return FEDAVG_E_PLAINTEXT;
     out->plaintext_bytes = plaintext_bytes;
     out->slot_bits = bits;
     out->slot_bytes = bits / 8;
@@ -422,11 +422,10 @@ int fedavg_codec_unpack(const fedavg_codec *c, const uint8_t *in, size_t len, si
     size_t done = 0;
     for (const uint8_t *pt = in; done < n; pt += P) {
         size_t here = n - done < k ? n - done : k;
-        for (size_t b = 0; b < P - here * B; b++)
-            if (pt[b])
-                return FEDAVG_E_OVERFLOW;
-        const uint8_t *end = pt + P;
         uint64_t over = 0;
+        for (size_t b = 0; b < P - here * B; b++)
+            over |= pt[b];
+        const uint8_t *end = pt + P;
         float *o = out + done;
         switch (B) {
             case 4:
@@ -455,8 +454,10 @@ int fedavg_codec_unpack(const fedavg_codec *c, const uint8_t *in, size_t len, si
                 }
                 break;
         }
-        if (over)
+        if (over) {
+            memset(out, 0, n * sizeof *out);
             return FEDAVG_E_OVERFLOW;
+        }
         done += here;
     }
     return FEDAVG_OK;

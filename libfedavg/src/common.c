@@ -12,7 +12,7 @@ const char *fedavg_strerror(int code) {
         case FEDAVG_E_NONFINITE:
             return "input holds NaN or infinity";
         case FEDAVG_E_PARAMS:
-            return "no codec parameters satisfy the request";
+            return "precision too fine for the clip: clip * 2^f exceeds 2^30";
         case FEDAVG_E_OVERFLOW:
             return "sum exceeds the codec headroom";
         case FEDAVG_E_FORMAT:
@@ -23,6 +23,10 @@ const char *fedavg_strerror(int code) {
             return "digest does not verify";
         case FEDAVG_E_BUFFER:
             return "output buffer too small";
+        case FEDAVG_E_SLOT:
+            return "2 * Q * max_weight needs more than 64 bits per slot";
+        case FEDAVG_E_PLAINTEXT:
+            return "plaintext smaller than one slot";
         case FEDAVG_E_NOMEM:
             return "out of memory";
         case FEDAVG_E_CRYPTO:

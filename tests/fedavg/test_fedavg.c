@@ -46,6 +46,10 @@ static void test_strerror_and_version(void **state) {
     (void)state;
     assert_string_equal(fedavg_strerror(FEDAVG_E_NONFINITE), "input holds NaN or infinity");
     assert_string_equal(fedavg_strerror(12345), "unknown error");
+    for (int code = -399; code <= 0; code++)
+        assert_non_null(fedavg_strerror(code));
+    assert_string_equal(fedavg_strerror(FEDAVG_E_SLOT),
+                        "2 * Q * max_weight needs more than 64 bits per slot");
     assert_string_equal(fedavg_version_string(), FEDAVG_VERSION_STRING);
 }
 
@@ -84,7 +88,23 @@ static void test_select_parameters(void **state) {
     assert_int_equal(fedavg_codec_slot_bits(out), 56);
     fedavg_codec_free(out);
     cfg.plaintext_bytes = 6; /* smaller than one 56-bit slot */
+    assert_int_equal(fedavg_codec_select(&out, &cfg), FEDAVG_E_PLAINTEXT);
+    cfg.plaintext_bytes = 255;
+    cfg.precision = ldexp(1.0, -31); /* Q = 2^30, 2QM needs 63 bits: fits */
+    assert_int_equal(fedavg_codec_select(&out, &cfg), FEDAVG_OK);
+    assert_int_equal(fedavg_codec_slot_bits(out), 64);
+    fedavg_codec_free(out);
+    cfg.clip = 2.0f; /* Q = 2^31 */
     assert_int_equal(fedavg_codec_select(&out, &cfg), FEDAVG_E_PARAMS);
+    cfg.clip = 1.0f;
+    cfg.flags = FEDAVG_CODEC_ALIGNED_SLOTS;
+    cfg.precision = 1e-6;
+    assert_int_equal(fedavg_codec_select(&out, &cfg), FEDAVG_OK);
+    fedavg_codec_free(out);
+    cfg.precision = ldexp(1.0, -31);
+    cfg.max_weight = UINT32_MAX; /* 2^31 * (2^32 - 1): 63 bits, still fits */
+    assert_int_equal(fedavg_codec_select(&out, &cfg), FEDAVG_OK);
+    fedavg_codec_free(out);
     fedavg_codec_config_init(&cfg);
     cfg.clip = NAN;
     assert_int_equal(fedavg_codec_select(&out, &cfg), FEDAVG_E_INVALID);
@@ -224,7 +244,10 @@ static void test_overflow_edge(void **state) {
         assert_int_equal(fedavg_codec_add(c, acc, one, l84), FEDAVG_OK);
     }
     assert_int_equal(fedavg_codec_unpack(c, acc, l84, 84, M + 1, y), FEDAVG_E_OVERFLOW);
+    y[0] = 5.0f;
     assert_int_equal(fedavg_codec_unpack(c, acc, l84, 84, M, y), FEDAVG_E_OVERFLOW);
+    for (size_t i = 0; i < 84; i++)
+        assert_true(y[i] == 0.0f);
     /* A plaintext carry out of P bytes is refused and acc left unchanged. */
     uint8_t a2[255], b2[255], keep[255];
     memset(a2, 0xff, sizeof a2);
@@ -365,6 +388,7 @@ static void test_average_errors(void **state) {
     assert_int_equal(fedavg_average(rows, w, 2, 2, o), FEDAVG_OK);
     assert_true(o[0] == 2.0f && o[1] == 2.0f);
     assert_int_equal(fedavg_average(rows, w, 2, 3, o), FEDAVG_E_NONFINITE);
+    assert_true(o[0] == 0.0f && o[1] == 0.0f && o[2] == 0.0f);
     double z[2] = {0, 0};
     assert_int_equal(fedavg_average(rows, z, 2, 2, o), FEDAVG_E_INVALID);
     double ninf[2] = {1, INFINITY};

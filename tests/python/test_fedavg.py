@@ -61,6 +61,14 @@ def test_impossible_parameters_raise(kwargs):
         F.Codec(**kwargs)
 
 
+def test_refusals_say_why():
+    with pytest.raises(fedshare.InvalidInputError, match=r"Q = clip\*2\^f = .* > 2\^30"):
+        F.Codec(precision=1e-12)
+    with pytest.raises(fedshare.InvalidInputError, match=r"smaller than one slot.*56-bit slots") as e:
+        F.Codec(plaintext_bytes=6, max_weight=2**32 - 1)
+    assert e.value.code == -309
+
+
 @pytest.mark.parametrize("seed", range(5))
 @pytest.mark.parametrize("aligned", [False, True])
 def test_roundtrip_within_bound_random(seed, aligned):

@@ -38,6 +38,8 @@ _KINDS = {
     -305: errors.InvalidInputError,
     -306: errors.VerificationError,
     -307: errors.InvalidInputError,
+    -308: errors.InvalidInputError,
+    -309: errors.InvalidInputError,
     -390: errors.ResourceError,
     -391: errors.Error,
 }
@@ -136,6 +138,29 @@ def _row_ptrs(rows: Sequence[np.ndarray]):
 # --- codec -------------------------------------------------------------------
 
 
+def _explain(cfg) -> str:
+    """The numbers behind a refused parameter request (same rules as the C code)."""
+    import math
+
+    prec, clip = cfg.precision, cfg.clip
+    if not (math.isfinite(prec) and prec > 0 and math.isfinite(clip) and clip > 0):
+        return "precision and clip must be finite and positive"
+    f = 0
+    while 2.0 ** -(f + 1) > prec and f <= 126:
+        f += 1
+    q = round(clip * 2.0**f) if f <= 126 else math.inf
+    if q > 2**30:
+        return (f"precision {prec:g} needs f = {f} fractional bits, so Q = clip*2^f = {q:g} "
+                f"> 2^30: ask for precision >= {clip * 2.0**-31:g} or a smaller clip")
+    need = (2 * int(q) * max(cfg.max_weight, 1)).bit_length()
+    bits = max(8, -(-need // 8) * 8)
+    if cfg.flags & lib.FEDAVG_CODEC_ALIGNED_SLOTS:
+        bits = next((b for b in (16, 32, 64) if need <= b), 0)
+    return (f"f = {f}, Q = {int(q)}, 2*Q*M needs {need} bits -> {bits}-bit slots; "
+            f"plaintext of {cfg.plaintext_bytes} bytes holds {8 * cfg.plaintext_bytes // bits if bits else 0} "
+            f"(max_weight {cfg.max_weight})")
+
+
 class Codec:
     """Quantization and packing parameters (immutable).
 
@@ -176,7 +201,10 @@ class Codec:
         cfg.clip = float(clip)
         cfg.flags = lib.FEDAVG_CODEC_ALIGNED_SLOTS if aligned else 0
         out = ffi.new("fedavg_codec **")
-        check(lib.fedavg_codec_select(out, cfg))
+        try:
+            check(lib.fedavg_codec_select(out, cfg))
+        except errors.InvalidInputError as exc:
+            raise type(exc)(f"{exc}; {_explain(cfg)}", code=exc.code, library="fedavg") from None
         self._c = ffi.gc(out[0], lib.fedavg_codec_free)
 
     # parameters
