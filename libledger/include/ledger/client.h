@@ -1,0 +1,162 @@
+/**
+ * @file ledger/client.h
+ * @brief Talk to a ledger's replicas: submit a transaction and wait for its
+ * commit receipt (f+1 matching replies and a verified inclusion proof), read
+ * blocks, transactions and state, trace, store and fetch blobs, follow new
+ * blocks (docs/guides/ledger.md).
+ *
+ * Every answer that a single replica could forge is checked: blocks by their
+ * certificate, transactions and receipts by inclusion proofs, state and trace
+ * answers by f+1 matching replies, blobs by their hash.
+ *
+ * Thread safety: a client may be used from several threads at once (each call
+ * blocks its own thread); the follow callback runs on the client's network thread.
+ */
+#ifndef LEDGER_CLIENT_H
+#define LEDGER_CLIENT_H
+
+#include "common.h"
+#include "tx.h"
+#include "block.h"
+#include "proof.h"
+#include "store.h"
+#include "config.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** A connection to the replicas of one ledger (opaque). */
+typedef struct ledger_client ledger_client;
+
+/** What a committed transaction's receipt says. */
+typedef struct ledger_receipt {
+    uint64_t height;        /**< Block height. */
+    uint32_t index;         /**< Position in the block. */
+    int32_t status;         /**< LEDGER_OK if applied, else the code the application gave. */
+    uint32_t replies;       /**< Matching replica replies gathered (≥ f+1). */
+    uint32_t reserved;      /**< 0. */
+    uint8_t tx_hash[32];    /**< The transaction's hash. */
+    uint8_t block_hash[32]; /**< Header hash of the block. */
+} ledger_receipt;
+
+/** Flags of ledger_client_submit. */
+#define LEDGER_SUBMIT_NO_PROOF 1u /**< Skip fetching and checking the inclusion proof. */
+
+/**
+ * @brief Connect to the replicas named in @p cfg.
+ * @param[out] out new client, owned by the caller (ledger_client_close).
+ * @param[in] cfg configuration (copied).
+ * @param[in] timeout_ms how long to wait for f+1 replicas to answer the handshake.
+ * @return LEDGER_OK, LEDGER_E_INVALID, LEDGER_E_NETWORK (fewer than f+1 reachable),
+ * LEDGER_E_NOMEM.
+ */
+LEDGER_API int ledger_client_connect(ledger_client **out, const ledger_config *cfg,
+                                     uint32_t timeout_ms);
+/** @brief Close the connections and free the client. NULL is a no-op. */
+LEDGER_API void ledger_client_close(ledger_client *c);
+
+/**
+ * @brief Submit a signed transaction and wait until it is committed.
+ * @param[in] c client. @param[in] tx transaction (not taken).
+ * @param[in] flags 0 or LEDGER_SUBMIT_NO_PROOF.
+ * @param[in] timeout_ms deadline (resent to all replicas every second meanwhile).
+ * @param[out] receipt filled on success (may be NULL).
+ * @param[out] proof the verified inclusion proof, owned by the caller (ledger_proof_free);
+ * may be NULL.
+ * @return LEDGER_OK (committed; receipt->status says whether it was applied or rejected),
+ * LEDGER_E_SIGNATURE / LEDGER_E_REPLAY / LEDGER_E_REJECTED (refused before ordering, by f+1
+ * replicas), LEDGER_E_TIMEOUT, LEDGER_E_CERTIFICATE or LEDGER_E_HASH (proof does not verify),
+ * LEDGER_E_CLOSED, LEDGER_E_INVALID, LEDGER_E_NOMEM.
+ */
+LEDGER_API int ledger_client_submit(ledger_client *c, const ledger_tx *tx, uint32_t flags,
+                                    uint32_t timeout_ms, ledger_receipt *receipt,
+                                    ledger_proof **proof);
+
+/**
+ * @brief Read a block and check its certificate against the membership.
+ * @param[out] out new block (ledger_block_free).
+ * @return LEDGER_OK, LEDGER_E_NOT_FOUND, LEDGER_E_CERTIFICATE, LEDGER_E_HASH, LEDGER_E_TIMEOUT,
+ * LEDGER_E_INVALID, LEDGER_E_NOMEM.
+ */
+LEDGER_API int ledger_client_block(ledger_client *c, uint64_t height, uint32_t timeout_ms,
+                                   ledger_block **out);
+/**
+ * @brief Read a committed transaction, checked by its inclusion proof.
+ * @param[out] out new transaction (ledger_tx_free); @param[out] height, index (may be NULL).
+ * @return LEDGER_OK, LEDGER_E_NOT_FOUND, LEDGER_E_CERTIFICATE, LEDGER_E_HASH, LEDGER_E_TIMEOUT,
+ * LEDGER_E_INVALID, LEDGER_E_NOMEM.
+ */
+LEDGER_API int ledger_client_tx(ledger_client *c, const uint8_t hash[32], uint32_t timeout_ms,
+                                ledger_tx **out, uint64_t *height, uint32_t *index);
+/**
+ * @brief Inclusion proof of a committed transaction, verified.
+ * @param[out] out new proof (ledger_proof_free).
+ * @return as ledger_client_tx.
+ */
+LEDGER_API int ledger_client_proof(ledger_client *c, const uint8_t hash[32], uint32_t timeout_ms,
+                                   ledger_proof **out);
+/**
+ * @brief Read a committed state key (the stored value bytes); f+1 replicas must agree.
+ * @param[out] val new buffer (ledger_free), NULL for an empty value. @param[out] vlen length.
+ * @return LEDGER_OK, LEDGER_E_NOT_FOUND, LEDGER_E_DIVERGED, LEDGER_E_TIMEOUT, LEDGER_E_INVALID.
+ */
+LEDGER_API int ledger_client_get(ledger_client *c, const uint8_t *key, size_t klen,
+                                 uint32_t timeout_ms, uint8_t **val, size_t *vlen);
+/**
+ * @brief Ask the application a read-only query; f+1 replicas must agree.
+ * @return as ledger_client_get.
+ */
+LEDGER_API int ledger_client_query(ledger_client *c, const uint8_t *q, size_t qlen,
+                                   uint32_t timeout_ms, uint8_t **out, size_t *out_len);
+/**
+ * @brief Transactions that touched (op, key), from height @p from, oldest first;
+ * f+1 replicas must agree.
+ * @param[out] out @p max entries; @param[out] n number written.
+ * @return LEDGER_OK, LEDGER_E_DIVERGED, LEDGER_E_TIMEOUT, LEDGER_E_INVALID.
+ */
+LEDGER_API int ledger_client_trace(ledger_client *c, uint16_t op, const uint8_t *key, size_t klen,
+                                   uint64_t from, uint32_t timeout_ms, ledger_trace_entry *out,
+                                   size_t max, size_t *n);
+/**
+ * @brief Heights of the blocks with t0 ≤ timestamp ≤ t1; f+1 replicas must agree.
+ * @return as ledger_client_trace.
+ */
+LEDGER_API int ledger_client_trace_time(ledger_client *c, uint64_t t0, uint64_t t1,
+                                        uint32_t timeout_ms, uint64_t *heights, size_t max,
+                                        size_t *n);
+/**
+ * @brief Store a blob on every reachable replica; succeeds when f+1 stored it.
+ * @param[out] hash its SHA-256 (may be NULL).
+ * @return LEDGER_OK, LEDGER_E_TIMEOUT, LEDGER_E_INVALID (too large), LEDGER_E_NOMEM.
+ */
+LEDGER_API int ledger_client_blob_put(ledger_client *c, const uint8_t *data, size_t len,
+                                      uint32_t timeout_ms, uint8_t hash[32]);
+/**
+ * @brief Fetch a blob by hash from any replica that has it; the bytes are checked
+ * against the hash.
+ * @param[out] data new buffer (ledger_free). @param[out] len length.
+ * @return LEDGER_OK, LEDGER_E_NOT_FOUND, LEDGER_E_TIMEOUT, LEDGER_E_INVALID, LEDGER_E_NOMEM.
+ */
+LEDGER_API int ledger_client_blob_get(ledger_client *c, const uint8_t hash[32],
+                                      uint32_t timeout_ms, uint8_t **data, size_t *len);
+/**
+ * @brief The highest committed height that f+1 replicas have reached.
+ * @return LEDGER_OK, LEDGER_E_TIMEOUT, LEDGER_E_INVALID.
+ */
+LEDGER_API int ledger_client_height(ledger_client *c, uint32_t timeout_ms, uint64_t *height);
+
+/** Called for each new block a followed replica commits (network thread). */
+typedef void (*ledger_follow_cb)(void *ctx, uint64_t height, const uint8_t hash[32],
+                                 uint64_t timestamp);
+/**
+ * @brief Follow new blocks: @p cb runs once per new height, when f+1 replicas
+ * announced the same header hash for it. One callback per client; NULL stops.
+ * @return LEDGER_OK, LEDGER_E_INVALID.
+ */
+LEDGER_API int ledger_client_follow(ledger_client *c, ledger_follow_cb cb, void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LEDGER_CLIENT_H */

@@ -1,0 +1,83 @@
+/**
+ * @file ledger/config.h
+ * @brief Static consortium configuration shared by replicas and clients, and
+ * the error codes of libledger's consensus half (−250 … −299).
+ *
+ * The configuration file is text, one setting per line, '#' starts a comment
+ * (docs/formats/ledger-consensus.md §Configuration):
+ *
+ *     chain_id <64 hex>
+ *     f 1
+ *     replica 0 127.0.0.1:7100 <Ed25519 public key, 64 hex>
+ *     ...                                  (n = 3f+1 … 64 replica lines, ids 0…n−1)
+ *     block_period_ms 5000                 (optional settings)
+ *     id 0                                 (node-only settings)
+ *     key_file node0.key                   (64 hex: the Ed25519 seed)
+ *     data_dir /var/lib/fedshare/node0
+ *
+ * Thread safety: a configuration is immutable once loaded and may be read from
+ * several threads at once.
+ */
+#ifndef LEDGER_CONFIG_H
+#define LEDGER_CONFIG_H
+
+#include "common.h"
+#include "membership.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Error codes of the consensus half (see ledger_strerror()). */
+enum ledger_consensus_error {
+    LEDGER_E_CONFIG = -250,   /**< The configuration is invalid (text names the line on stderr). */
+    LEDGER_E_NETWORK = -251,  /**< No connection to enough replicas, or a socket failed. */
+    LEDGER_E_TIMEOUT = -252,  /**< No answer (f+1 matching replies) before the deadline. */
+    LEDGER_E_DIVERGED = -253, /**< Replicas gave answers that do not agree. */
+    LEDGER_E_CLOSED = -254,   /**< The node or client is stopping or stopped. */
+    LEDGER_E_STARTED = -255   /**< The node could not start (address in use, store refused). */
+};
+
+/** A parsed configuration (opaque). */
+typedef struct ledger_config ledger_config;
+
+/**
+ * @brief Parse configuration text.
+ * @param[out] out new configuration, owned by the caller (ledger_config_free).
+ * @param[in] text the bytes of the file (need not be NUL-terminated).
+ * @param[in] len their length (at most 1 MiB).
+ * @return LEDGER_OK, LEDGER_E_CONFIG (syntax, missing or duplicate replica,
+ * n < 3f+1, bad key or address), LEDGER_E_INVALID (NULL), LEDGER_E_NOMEM.
+ */
+LEDGER_API int ledger_config_parse(ledger_config **out, const char *text, size_t len);
+/**
+ * @brief Read and parse a configuration file; relative key_file and data_dir
+ * paths are taken relative to the file's directory.
+ * @return as ledger_config_parse, and LEDGER_E_IO when the file cannot be read.
+ */
+LEDGER_API int ledger_config_load(ledger_config **out, const char *path);
+/** @brief Free a configuration. NULL is a no-op. */
+LEDGER_API void ledger_config_free(ledger_config *c);
+/** @brief Number of replicas n (0 if NULL). */
+LEDGER_API size_t ledger_config_replicas(const ledger_config *c);
+/** @brief f (0 if NULL). */
+LEDGER_API uint32_t ledger_config_f(const ledger_config *c);
+/** @brief Replica i's "host:port" (static per config; NULL if out of range). */
+LEDGER_API const char *ledger_config_address(const ledger_config *c, size_t i);
+/** @brief Replica i's public key (32 bytes owned by c; NULL if out of range). */
+LEDGER_API const uint8_t *ledger_config_key(const ledger_config *c, size_t i);
+/** @brief The node id setting ("id"), or −1 when absent. */
+LEDGER_API int ledger_config_self(const ledger_config *c);
+/** @brief The "data_dir" setting (owned by c), or NULL. */
+LEDGER_API const char *ledger_config_data_dir(const ledger_config *c);
+/**
+ * @brief The membership the configuration names (chain id, keys, f).
+ * @param[out] out new membership, owned by the caller (ledger_membership_free).
+ * @return LEDGER_OK, LEDGER_E_INVALID, LEDGER_E_NOMEM.
+ */
+LEDGER_API int ledger_config_membership(const ledger_config *c, ledger_membership **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LEDGER_CONFIG_H */

@@ -1,0 +1,68 @@
+/**
+ * @file ledger/node.h
+ * @brief Run one PBFT replica of a ledger: the store (LMDB), the application,
+ * the transport (TCP, authenticated frames) and the consensus event loop on a
+ * thread of its own (docs/ledger-protocol.md).
+ *
+ * Thread safety: ledger_node_start and ledger_node_stop must not race on the
+ * same node; the getters may be called from any thread while it runs.
+ */
+#ifndef LEDGER_NODE_H
+#define LEDGER_NODE_H
+
+#include "common.h"
+#include "app.h"
+#include "config.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Options of ledger_node_start (every field has a default when zero). */
+typedef struct ledger_node_options {
+    uint32_t version;          /**< LEDGER_NODE_OPTIONS_VERSION. */
+    int32_t id;                /**< Replica index; −1: the configuration's "id". */
+    const char *data_dir;      /**< LMDB directory; NULL: the configuration's "data_dir". */
+    const uint8_t *seed;       /**< 32-byte Ed25519 seed; NULL: the configuration's key_file. */
+    const ledger_app *app;     /**< Application; NULL: the key-value app (ledger_kv_app()). */
+    uint32_t sync;             /**< 1 (default): fsync every block; 2: no fsync (tests, bench). */
+    uint32_t block_period_ms;  /**< Longest wait before a block is cut; 0: config or 5000. */
+    uint32_t max_block_txs;    /**< Largest block; 0: config or 2000. */
+    uint32_t checkpoint_every; /**< K; 0: config or 32. */
+    uint32_t view_timeout_ms;  /**< First view-change timeout; 0: config or 2000. */
+    const char *fault_file;    /**< Test builds only (LEDGER_FAULT_INJECTION): fault settings
+                                    re-read while running; ignored otherwise. */
+} ledger_node_options;
+
+#define LEDGER_NODE_OPTIONS_VERSION 1
+#define LEDGER_NODE_OPTIONS_INIT {LEDGER_NODE_OPTIONS_VERSION, -1, NULL, NULL, NULL, 0, 0, 0, 0, 0, NULL}
+
+/** @brief Initialise options to LEDGER_NODE_OPTIONS_INIT. @return LEDGER_OK or LEDGER_E_INVALID. */
+LEDGER_API int ledger_node_options_init(ledger_node_options *o);
+
+/** A running replica (opaque). */
+typedef struct ledger_node ledger_node;
+
+/**
+ * @brief Open the store (verifying the stored chain), bind the replica's
+ * address and start its event-loop thread.
+ * @param[out] out new node, owned by the caller (ledger_node_stop).
+ * @param[in] cfg configuration (copied what is needed; may be freed after).
+ * @param[in] opts options, or NULL for the defaults.
+ * @return LEDGER_OK, LEDGER_E_INVALID, LEDGER_E_CONFIG (no id, key or data dir; key not the
+ * member's), LEDGER_E_CORRUPT (stored chain fails; stderr names the block), LEDGER_E_STARTED
+ * (address in use), the store's open codes, LEDGER_E_NOMEM.
+ */
+LEDGER_API int ledger_node_start(ledger_node **out, const ledger_config *cfg,
+                                 const ledger_node_options *opts);
+/** @brief Stop the loop, close the store and free the node. NULL is a no-op. */
+LEDGER_API void ledger_node_stop(ledger_node *n);
+/** @brief Height of the last committed block (0 if NULL). */
+LEDGER_API uint64_t ledger_node_height(const ledger_node *n);
+/** @brief Current view (0 if NULL). */
+LEDGER_API uint64_t ledger_node_view(const ledger_node *n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LEDGER_NODE_H */

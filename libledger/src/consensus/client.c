@@ -1,0 +1,799 @@
+/* ledger_client: submit transactions and read from the replicas, checking
+ * every answer that one replica could forge (docs/guides/ledger.md). */
+#include <errno.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ledger/client.h"
+#include "lc_config.h"
+#include "lc_net.h"
+#include "lc_replica.h"
+
+typedef struct pend {
+    uint8_t hash[32];
+    lc_reply rep[LC_MAX_REPLICAS];
+    uint64_t have;
+    int done;
+    int err;
+    lc_reply result;
+    uint32_t matches;
+    pthread_cond_t cv;
+    struct pend *next;
+} pend;
+
+typedef struct qpend {
+    uint32_t id;
+    uint64_t have;
+    int32_t status[LC_MAX_REPLICAS];
+    uint8_t *data[LC_MAX_REPLICAS];
+    size_t len[LC_MAX_REPLICAS];
+    pthread_cond_t cv;
+    struct qpend *next;
+} qpend;
+
+typedef struct {
+    uint32_t to; /* replica, or UINT32_MAX for all */
+    uint8_t type;
+    uint8_t *body;
+    size_t n;
+} outmsg;
+
+#define RECENT 64
+typedef struct {
+    uint64_t height;
+    uint8_t hash[32];
+    uint64_t ts;
+} note;
+
+struct ledger_client {
+    ledger_config cfg;
+    ledger_membership *m;
+    lc_net *net;
+    pthread_t thr;
+    pthread_mutex_t mu;
+    outmsg *out;
+    size_t nout, cout;
+    pend *subs;
+    qpend *qs;
+    uint32_t next_id;
+    uint32_t linked; /* replicas with an open link (loop thread writes, under mu) */
+    int follow_sent;
+    ledger_follow_cb cb;
+    void *cb_ctx;
+    uint64_t delivered;
+    note recent[LC_MAX_REPLICAS][RECENT];
+};
+
+static void deadline_after(struct timespec *ts, uint32_t ms) {
+    clock_gettime(CLOCK_REALTIME, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+/* Queue a message for the loop thread (mu held). */
+static int post(ledger_client *c, uint32_t to, uint8_t type, const uint8_t *body, size_t n) {
+    if (c->nout == c->cout) {
+        size_t nc = c->cout ? c->cout * 2 : 64;
+        outmsg *no = realloc(c->out, nc * sizeof *no);
+        if (!no)
+            return LEDGER_E_NOMEM;
+        c->out = no;
+        c->cout = nc;
+    }
+    uint8_t *copy = malloc(n ? n : 1);
+    if (!copy)
+        return LEDGER_E_NOMEM;
+    if (n)
+        memcpy(copy, body, n);
+    c->out[c->nout++] = (outmsg){to, type, copy, n};
+    return LEDGER_OK;
+}
+
+static void on_reply(ledger_client *c, uint32_t from, const uint8_t *body, size_t n) {
+    lc_reply r;
+    if (lc_reply_decode(&r, body, n) != 0 || r.replica != from)
+        return;
+    for (pend *p = c->subs; p; p = p->next) {
+        if (p->done || memcmp(p->hash, r.tx_hash, 32) != 0)
+            continue;
+        p->rep[from] = r;
+        p->have |= 1ull << from;
+        uint32_t k = 0;
+        for (uint32_t j = 0; j < c->cfg.n; j++)
+            if (((p->have >> j) & 1) && p->rep[j].status == r.status &&
+                p->rep[j].height == r.height && p->rep[j].index == r.index &&
+                memcmp(p->rep[j].block_hash, r.block_hash, 32) == 0)
+                k++;
+        if (k >= c->cfg.f + 1) {
+            p->done = 1;
+            p->result = r;
+            p->matches = k;
+            pthread_cond_signal(&p->cv);
+        }
+    }
+}
+
+static void on_qresp(ledger_client *c, uint32_t from, const uint8_t *body, size_t n) {
+    lc_rd rd;
+    lc_rd_init(&rd, body, n);
+    uint32_t id = lc_rd_u32(&rd);
+    int32_t st = (int32_t)lc_rd_u32(&rd);
+    size_t len;
+    const uint8_t *d = lc_rd_var(&rd, &len, LC_MAX_FRAME);
+    if (!lc_rd_done(&rd))
+        return;
+    for (qpend *q = c->qs; q; q = q->next) {
+        if (q->id != id || ((q->have >> from) & 1))
+            continue;
+        q->data[from] = malloc(len ? len : 1);
+        if (!q->data[from])
+            return;
+        if (len)
+            memcpy(q->data[from], d, len);
+        q->len[from] = len;
+        q->status[from] = st;
+        q->have |= 1ull << from;
+        pthread_cond_signal(&q->cv);
+    }
+}
+
+static void on_notify(ledger_client *c, uint32_t from, const uint8_t *body, size_t n) {
+    if (n != 48 || !c->cb)
+        return;
+    note nt;
+    lc_rd rd;
+    lc_rd_init(&rd, body, n);
+    nt.height = lc_rd_u64(&rd);
+    lc_rd_copy(&rd, nt.hash, 32);
+    nt.ts = lc_rd_u64(&rd);
+    c->recent[from][nt.height % RECENT] = nt;
+    if (nt.height <= c->delivered)
+        return;
+    uint32_t k = 0;
+    for (uint32_t j = 0; j < c->cfg.n; j++) {
+        note *o = &c->recent[j][nt.height % RECENT];
+        if (o->height == nt.height && memcmp(o->hash, nt.hash, 32) == 0)
+            k++;
+    }
+    if (k >= c->cfg.f + 1) {
+        c->delivered = nt.height;
+        ledger_follow_cb cb = c->cb;
+        void *ctx = c->cb_ctx;
+        pthread_mutex_unlock(&c->mu);
+        cb(ctx, nt.height, nt.hash, nt.ts);
+        pthread_mutex_lock(&c->mu);
+    }
+}
+
+static void c_on_msg(void *ctx, uint64_t conn, uint32_t from, uint8_t type, const uint8_t *body,
+                     size_t n) {
+    ledger_client *c = ctx;
+    (void)conn;
+    if (from >= c->cfg.n)
+        return;
+    pthread_mutex_lock(&c->mu);
+    if (type == LC_T_REPLY)
+        on_reply(c, from, body, n);
+    else if (type == LC_T_QUERY_RESP)
+        on_qresp(c, from, body, n);
+    else if (type == LC_T_NOTIFY)
+        on_notify(c, from, body, n);
+    pthread_mutex_unlock(&c->mu);
+}
+
+static void c_on_tick(void *ctx, uint64_t now) {
+    ledger_client *c = ctx;
+    (void)now;
+    pthread_mutex_lock(&c->mu);
+    outmsg *batch = c->out;
+    size_t nb = c->nout;
+    c->out = NULL;
+    c->nout = c->cout = 0;
+    uint32_t linked = 0;
+    for (uint32_t j = 0; j < c->cfg.n; j++)
+        linked += (uint32_t)lc_net_linked(c->net, j);
+    c->linked = linked;
+    int want_follow = c->cb && !c->follow_sent && linked == c->cfg.n;
+    if (want_follow)
+        c->follow_sent = 1;
+    pthread_mutex_unlock(&c->mu);
+    for (size_t i = 0; i < nb; i++) {
+        if (batch[i].to == UINT32_MAX) {
+            for (uint32_t j = 0; j < c->cfg.n; j++)
+                lc_net_send(c->net, j, batch[i].type, batch[i].body, batch[i].n);
+        } else {
+            lc_net_send(c->net, batch[i].to, batch[i].type, batch[i].body, batch[i].n);
+        }
+        free(batch[i].body);
+    }
+    free(batch);
+    if (want_follow)
+        for (uint32_t j = 0; j < c->cfg.n; j++)
+            lc_net_send(c->net, j, LC_T_FOLLOW, NULL, 0);
+}
+
+static void *c_loop(void *arg) {
+    ledger_client *c = arg;
+    lc_net_run(c->net);
+    return NULL;
+}
+
+LEDGER_API int ledger_client_connect(ledger_client **out, const ledger_config *cfg,
+                                     uint32_t timeout_ms) {
+    if (!out)
+        return LEDGER_E_INVALID;
+    *out = NULL;
+    if (!cfg || cfg->n == 0)
+        return LEDGER_E_INVALID;
+    ledger_client *c = calloc(1, sizeof *c);
+    if (!c)
+        return LEDGER_E_NOMEM;
+    c->cfg = *cfg;
+    sodium_memzero(c->cfg.seed, 32);
+    c->cfg.have_seed = 0;
+    pthread_mutex_init(&c->mu, NULL);
+    int rc = ledger_config_membership(cfg, &c->m);
+    if (rc != LEDGER_OK) {
+        pthread_mutex_destroy(&c->mu);
+        free(c);
+        return rc;
+    }
+    lc_net_config nc;
+    memset(&nc, 0, sizeof nc);
+    nc.self = LC_CLIENT_ID;
+    nc.n = c->cfg.n;
+    nc.addrs = c->cfg.addrs;
+    nc.pks = (const uint8_t(*)[32])c->cfg.keys;
+    nc.connect_replicas = 1;
+    nc.tick_ms = 2;
+    lc_net_handler h = {c, c_on_msg, c_on_tick, NULL};
+    if (lc_net_create(&c->net, &nc, &h) != 0) {
+        ledger_membership_free(c->m);
+        pthread_mutex_destroy(&c->mu);
+        free(c);
+        return LEDGER_E_NETWORK;
+    }
+    if (pthread_create(&c->thr, NULL, c_loop, c) != 0) {
+        lc_net_free(c->net);
+        ledger_membership_free(c->m);
+        pthread_mutex_destroy(&c->mu);
+        free(c);
+        return LEDGER_E_NOMEM;
+    }
+    uint64_t t0 = lc_now_ms();
+    for (;;) {
+        pthread_mutex_lock(&c->mu);
+        uint32_t linked = c->linked;
+        pthread_mutex_unlock(&c->mu);
+        uint64_t el = lc_now_ms() - t0;
+        if (linked == c->cfg.n || (el >= 500 && linked >= 2 * c->cfg.f + 1) ||
+            (el >= timeout_ms && linked >= c->cfg.f + 1))
+            break;
+        if (el >= timeout_ms) {
+            ledger_client_close(c);
+            return LEDGER_E_NETWORK;
+        }
+        struct timespec ts = {0, 5000000};
+        nanosleep(&ts, NULL);
+    }
+    *out = c;
+    return LEDGER_OK;
+}
+
+LEDGER_API void ledger_client_close(ledger_client *c) {
+    if (!c)
+        return;
+    lc_net_stop(c->net);
+    pthread_join(c->thr, NULL);
+    lc_net_free(c->net);
+    for (size_t i = 0; i < c->nout; i++)
+        free(c->out[i].body);
+    free(c->out);
+    ledger_membership_free(c->m);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+/* Send a query to every replica and wait. mode 0: accept the first answer
+ * that `check` accepts; mode 1: f+1 identical (status, bytes) answers. */
+typedef int (*check_fn)(void *ctx, int32_t status, const uint8_t *d, size_t n);
+
+static int ask(ledger_client *c, uint8_t kind, const uint8_t *arg, size_t n, uint32_t timeout_ms,
+               int mode, check_fn check, void *cctx, int32_t *status, uint8_t **data,
+               size_t *len) {
+    qpend *q = calloc(1, sizeof *q);
+    if (!q)
+        return LEDGER_E_NOMEM;
+    pthread_cond_init(&q->cv, NULL);
+    lc_wr w;
+    lc_wr_init(&w);
+    pthread_mutex_lock(&c->mu);
+    q->id = ++c->next_id;
+    lc_wr_u32(&w, q->id);
+    lc_wr_u8(&w, kind);
+    lc_wr_bytes(&w, arg, n);
+    int rc = w.oom ? LEDGER_E_NOMEM : post(c, UINT32_MAX, LC_T_QUERY, w.p, w.n);
+    lc_wr_free(&w);
+    q->next = c->qs;
+    c->qs = q;
+    lc_net_wake(c->net);
+    struct timespec dl;
+    deadline_after(&dl, timeout_ms);
+    uint64_t checked = 0;
+    int result = LEDGER_E_TIMEOUT;
+    while (rc == LEDGER_OK) {
+        uint32_t answered = 0, notfound = 0;
+        for (uint32_t j = 0; j < c->cfg.n; j++) {
+            if (!((q->have >> j) & 1))
+                continue;
+            answered++;
+            if (q->status[j] == LEDGER_E_NOT_FOUND)
+                notfound++;
+            if (mode == 0 && !((checked >> j) & 1)) {
+                checked |= 1ull << j;
+                if (check(cctx, q->status[j], q->data[j], q->len[j]) == 0) {
+                    *status = q->status[j];
+                    *data = q->data[j];
+                    *len = q->len[j];
+                    q->data[j] = NULL;
+                    result = LEDGER_OK;
+                    goto done;
+                }
+            }
+            if (mode == 1) {
+                uint32_t k = 0;
+                for (uint32_t i = 0; i < c->cfg.n; i++)
+                    if (((q->have >> i) & 1) && q->status[i] == q->status[j] &&
+                        q->len[i] == q->len[j] && memcmp(q->data[i], q->data[j], q->len[j]) == 0)
+                        k++;
+                if (k >= c->cfg.f + 1) {
+                    *status = q->status[j];
+                    *data = q->data[j];
+                    *len = q->len[j];
+                    q->data[j] = NULL;
+                    result = LEDGER_OK;
+                    goto done;
+                }
+            }
+        }
+        if (mode == 0 && notfound >= c->cfg.f + 1 && answered == c->linked) {
+            result = LEDGER_E_NOT_FOUND;
+            goto done;
+        }
+        if (mode == 1 && answered == c->cfg.n) {
+            result = LEDGER_E_DIVERGED;
+            goto done;
+        }
+        if (pthread_cond_timedwait(&q->cv, &c->mu, &dl) == ETIMEDOUT)
+            break;
+    }
+    if (rc != LEDGER_OK)
+        result = rc;
+done:
+    for (qpend **pp = &c->qs; *pp; pp = &(*pp)->next)
+        if (*pp == q) {
+            *pp = q->next;
+            break;
+        }
+    pthread_mutex_unlock(&c->mu);
+    for (uint32_t j = 0; j < LC_MAX_REPLICAS; j++)
+        free(q->data[j]);
+    pthread_cond_destroy(&q->cv);
+    free(q);
+    return result;
+}
+
+/* ---- submit ------------------------------------------------------------ */
+
+typedef struct {
+    ledger_client *c;
+    const uint8_t *hash;
+    uint64_t height;
+    uint32_t index;
+    ledger_proof *proof;
+    ledger_tx *tx;
+} proof_ctx;
+
+static int check_proof(void *ctx, int32_t status, const uint8_t *d, size_t n) {
+    proof_ctx *pc = ctx;
+    ledger_proof *p;
+    if (status != LEDGER_OK || ledger_proof_decode(&p, d, n) != LEDGER_OK)
+        return -1;
+    if (ledger_proof_verify(p, pc->c->m, pc->hash) != LEDGER_OK ||
+        (pc->height && (ledger_proof_height(p) != pc->height ||
+                        ledger_proof_index(p) != pc->index))) {
+        ledger_proof_free(p);
+        return -1;
+    }
+    pc->proof = p;
+    return 0;
+}
+
+LEDGER_API int ledger_client_proof(ledger_client *c, const uint8_t hash[32], uint32_t timeout_ms,
+                                   ledger_proof **out) {
+    if (!c || !hash || !out)
+        return LEDGER_E_INVALID;
+    *out = NULL;
+    proof_ctx pc = {c, hash, 0, 0, NULL, NULL};
+    int32_t st;
+    uint8_t *d;
+    size_t n;
+    int rc = ask(c, LC_Q_PROOF, hash, 32, timeout_ms, 0, check_proof, &pc, &st, &d, &n);
+    if (rc != LEDGER_OK) {
+        ledger_proof_free(pc.proof);
+        return rc;
+    }
+    free(d);
+    *out = pc.proof;
+    return LEDGER_OK;
+}
+
+LEDGER_API int ledger_client_submit(ledger_client *c, const ledger_tx *tx, uint32_t flags,
+                                    uint32_t timeout_ms, ledger_receipt *receipt,
+                                    ledger_proof **proof) {
+    if (proof)
+        *proof = NULL;
+    if (!c || !tx || (flags & ~LEDGER_SUBMIT_NO_PROOF))
+        return LEDGER_E_INVALID;
+    size_t len;
+    const uint8_t *enc = ledger_tx_encoding(tx, &len);
+    if (!enc || len > LC_MAX_TX)
+        return LEDGER_E_INVALID;
+    pend *p = calloc(1, sizeof *p);
+    if (!p)
+        return LEDGER_E_NOMEM;
+    memcpy(p->hash, ledger_tx_hash(tx), 32);
+    pthread_cond_init(&p->cv, NULL);
+    pthread_mutex_lock(&c->mu);
+    p->next = c->subs;
+    c->subs = p;
+    uint64_t t0 = lc_now_ms();
+    int rc = LEDGER_E_TIMEOUT;
+    while (!p->done) {
+        uint64_t el = lc_now_ms() - t0;
+        if (el >= timeout_ms)
+            break;
+        if (post(c, UINT32_MAX, LC_T_REQUEST, enc, len) != LEDGER_OK) {
+            rc = LEDGER_E_NOMEM;
+            break;
+        }
+        lc_net_wake(c->net);
+        uint32_t wait = timeout_ms - (uint32_t)el < 1000 ? timeout_ms - (uint32_t)el : 1000;
+        struct timespec dl;
+        deadline_after(&dl, wait);
+        while (!p->done && pthread_cond_timedwait(&p->cv, &c->mu, &dl) != ETIMEDOUT)
+            ;
+    }
+    for (pend **pp = &c->subs; *pp; pp = &(*pp)->next)
+        if (*pp == p) {
+            *pp = p->next;
+            break;
+        }
+    pthread_mutex_unlock(&c->mu);
+    lc_reply r = p->result;
+    int done = p->done;
+    uint32_t matches = p->matches;
+    pthread_cond_destroy(&p->cv);
+    free(p);
+    if (!done)
+        return rc;
+    if (r.height == 0)
+        return r.status < 0 ? r.status : LEDGER_E_INTERNAL; /* refused before ordering */
+    if (receipt) {
+        memset(receipt, 0, sizeof *receipt);
+        receipt->height = r.height;
+        receipt->index = r.index;
+        receipt->status = r.status;
+        receipt->replies = matches;
+        memcpy(receipt->tx_hash, r.tx_hash, 32);
+        memcpy(receipt->block_hash, r.block_hash, 32);
+    }
+    if (!(flags & LEDGER_SUBMIT_NO_PROOF)) {
+        proof_ctx pc = {c, r.tx_hash, r.height, r.index, NULL, NULL};
+        int32_t st;
+        uint8_t *d;
+        size_t n;
+        uint64_t el = lc_now_ms() - t0;
+        uint32_t left = el < timeout_ms ? timeout_ms - (uint32_t)el : 1;
+        rc = ask(c, LC_Q_PROOF, r.tx_hash, 32, left < 1000 ? 1000 : left, 0, check_proof, &pc,
+                 &st, &d, &n);
+        if (rc != LEDGER_OK)
+            return rc;
+        free(d);
+        if (memcmp(ledger_proof_header_hash(pc.proof), r.block_hash, 32) != 0) {
+            ledger_proof_free(pc.proof);
+            return LEDGER_E_HASH;
+        }
+        if (proof)
+            *proof = pc.proof;
+        else
+            ledger_proof_free(pc.proof);
+    }
+    return LEDGER_OK;
+}
+
+/* ---- reads ------------------------------------------------------------- */
+
+typedef struct {
+    ledger_client *c;
+    uint64_t height;
+    ledger_block *b;
+} block_ctx;
+
+static int check_block(void *ctx, int32_t status, const uint8_t *d, size_t n) {
+    block_ctx *bc = ctx;
+    ledger_block *b;
+    if (status != LEDGER_OK || ledger_block_decode(&b, d, n) != LEDGER_OK)
+        return -1;
+    if (ledger_block_height(b) != bc->height || ledger_block_check(b, bc->c->m) != LEDGER_OK) {
+        ledger_block_free(b);
+        return -1;
+    }
+    bc->b = b;
+    return 0;
+}
+
+LEDGER_API int ledger_client_block(ledger_client *c, uint64_t height, uint32_t timeout_ms,
+                                   ledger_block **out) {
+    if (!c || !out || height == 0)
+        return LEDGER_E_INVALID;
+    *out = NULL;
+    uint8_t arg[8];
+    lc_put_u64(arg, height);
+    block_ctx bc = {c, height, NULL};
+    int32_t st;
+    uint8_t *d;
+    size_t n;
+    int rc = ask(c, LC_Q_BLOCK, arg, 8, timeout_ms, 0, check_block, &bc, &st, &d, &n);
+    if (rc != LEDGER_OK)
+        return rc;
+    free(d);
+    *out = bc.b;
+    return LEDGER_OK;
+}
+
+typedef struct {
+    ledger_client *c;
+    const uint8_t *hash;
+    ledger_tx *tx;
+    uint64_t height;
+    uint32_t index;
+} tx_ctx;
+
+static int check_tx(void *ctx, int32_t status, const uint8_t *d, size_t n) {
+    tx_ctx *tc = ctx;
+    ledger_tx *t;
+    if (status != LEDGER_OK || n < 16 || ledger_tx_decode(&t, d + 16, n - 16) != LEDGER_OK)
+        return -1;
+    if (memcmp(ledger_tx_hash(t), tc->hash, 32) != 0) {
+        ledger_tx_free(t);
+        return -1;
+    }
+    lc_rd rd;
+    lc_rd_init(&rd, d, 16);
+    tc->height = lc_rd_u64(&rd);
+    tc->index = lc_rd_u32(&rd);
+    tc->tx = t;
+    return 0;
+}
+
+LEDGER_API int ledger_client_tx(ledger_client *c, const uint8_t hash[32], uint32_t timeout_ms,
+                                ledger_tx **out, uint64_t *height, uint32_t *index) {
+    if (!c || !hash || !out)
+        return LEDGER_E_INVALID;
+    *out = NULL;
+    tx_ctx tc = {c, hash, NULL, 0, 0};
+    int32_t st;
+    uint8_t *d;
+    size_t n;
+    int rc = ask(c, LC_Q_TX, hash, 32, timeout_ms, 0, check_tx, &tc, &st, &d, &n);
+    if (rc != LEDGER_OK)
+        return rc;
+    free(d);
+    /* the position is proven by the inclusion proof, not taken on trust */
+    ledger_proof *p;
+    rc = ledger_client_proof(c, hash, timeout_ms, &p);
+    if (rc == LEDGER_OK && (ledger_proof_height(p) != tc.height || ledger_proof_index(p) != tc.index))
+        rc = LEDGER_E_HASH;
+    ledger_proof_free(p);
+    if (rc != LEDGER_OK) {
+        ledger_tx_free(tc.tx);
+        return rc;
+    }
+    *out = tc.tx;
+    if (height)
+        *height = tc.height;
+    if (index)
+        *index = tc.index;
+    return LEDGER_OK;
+}
+
+static int match_read(ledger_client *c, uint8_t kind, const uint8_t *arg, size_t n,
+                      uint32_t timeout_ms, uint8_t **out, size_t *outn) {
+    int32_t st;
+    int rc = ask(c, kind, arg, n, timeout_ms, 1, NULL, NULL, &st, out, outn);
+    if (rc != LEDGER_OK)
+        return rc;
+    if (st != LEDGER_OK) {
+        free(*out);
+        *out = NULL;
+        *outn = 0;
+        return st;
+    }
+    return LEDGER_OK;
+}
+
+LEDGER_API int ledger_client_get(ledger_client *c, const uint8_t *key, size_t klen,
+                                 uint32_t timeout_ms, uint8_t **val, size_t *vlen) {
+    if (!c || !key || !klen || klen > LEDGER_STATE_KEY_MAX || !val || !vlen)
+        return LEDGER_E_INVALID;
+    int rc = match_read(c, LC_Q_STATE, key, klen, timeout_ms, val, vlen);
+    if (rc == LEDGER_OK && *vlen == 0) {
+        free(*val);
+        *val = NULL;
+    }
+    return rc;
+}
+
+LEDGER_API int ledger_client_query(ledger_client *c, const uint8_t *q, size_t qlen,
+                                   uint32_t timeout_ms, uint8_t **out, size_t *out_len) {
+    if (!c || (!q && qlen) || qlen > LC_MAX_TX || !out || !out_len)
+        return LEDGER_E_INVALID;
+    int rc = match_read(c, LC_Q_APP, q, qlen, timeout_ms, out, out_len);
+    if (rc == LEDGER_OK && *out_len == 0) {
+        free(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+LEDGER_API int ledger_client_trace(ledger_client *c, uint16_t op, const uint8_t *key, size_t klen,
+                                   uint64_t from, uint32_t timeout_ms, ledger_trace_entry *out,
+                                   size_t max, size_t *n) {
+    if (!c || !key || !klen || klen > LEDGER_STATE_KEY_MAX || (!out && max) || !n)
+        return LEDGER_E_INVALID;
+    uint8_t arg[2 + 8 + LEDGER_STATE_KEY_MAX];
+    arg[0] = (uint8_t)(op >> 8);
+    arg[1] = (uint8_t)op;
+    lc_put_u64(arg + 2, from);
+    memcpy(arg + 10, key, klen);
+    uint8_t *d;
+    size_t dn;
+    int rc = match_read(c, LC_Q_TRACE, arg, 10 + klen, timeout_ms, &d, &dn);
+    if (rc != LEDGER_OK)
+        return rc;
+    if (dn % 12) {
+        free(d);
+        return LEDGER_E_DECODE;
+    }
+    size_t k = 0;
+    lc_rd rd;
+    lc_rd_init(&rd, d, dn);
+    for (; k < dn / 12 && k < max; k++) {
+        out[k].height = lc_rd_u64(&rd);
+        out[k].index = lc_rd_u32(&rd);
+        out[k].reserved = 0;
+    }
+    *n = k;
+    free(d);
+    return LEDGER_OK;
+}
+
+LEDGER_API int ledger_client_trace_time(ledger_client *c, uint64_t t0, uint64_t t1,
+                                        uint32_t timeout_ms, uint64_t *heights, size_t max,
+                                        size_t *n) {
+    if (!c || (!heights && max) || !n || t1 < t0)
+        return LEDGER_E_INVALID;
+    uint8_t arg[16];
+    lc_put_u64(arg, t0);
+    lc_put_u64(arg + 8, t1);
+    uint8_t *d;
+    size_t dn;
+    int rc = match_read(c, LC_Q_TRACE_TIME, arg, 16, timeout_ms, &d, &dn);
+    if (rc != LEDGER_OK)
+        return rc;
+    if (dn % 8) {
+        free(d);
+        return LEDGER_E_DECODE;
+    }
+    lc_rd rd;
+    lc_rd_init(&rd, d, dn);
+    size_t k = 0;
+    for (; k < dn / 8 && k < max; k++)
+        heights[k] = lc_rd_u64(&rd);
+    *n = k;
+    free(d);
+    return LEDGER_OK;
+}
+
+LEDGER_API int ledger_client_blob_put(ledger_client *c, const uint8_t *data, size_t len,
+                                      uint32_t timeout_ms, uint8_t hash[32]) {
+    if (!c || (!data && len) || len > LC_MAX_FRAME - 1024)
+        return LEDGER_E_INVALID;
+    uint8_t want[32];
+    crypto_hash_sha256(want, data, len);
+    uint8_t *d;
+    size_t dn;
+    int rc = match_read(c, LC_Q_BLOB_PUT, data, len, timeout_ms, &d, &dn);
+    if (rc != LEDGER_OK)
+        return rc;
+    rc = (dn == 32 && memcmp(d, want, 32) == 0) ? LEDGER_OK : LEDGER_E_HASH;
+    free(d);
+    if (rc == LEDGER_OK && hash)
+        memcpy(hash, want, 32);
+    return rc;
+}
+
+static int check_blob(void *ctx, int32_t status, const uint8_t *d, size_t n) {
+    uint8_t h[32];
+    if (status != LEDGER_OK)
+        return -1;
+    crypto_hash_sha256(h, d, n);
+    return memcmp(h, ctx, 32) == 0 ? 0 : -1;
+}
+
+LEDGER_API int ledger_client_blob_get(ledger_client *c, const uint8_t hash[32],
+                                      uint32_t timeout_ms, uint8_t **data, size_t *len) {
+    if (!c || !hash || !data || !len)
+        return LEDGER_E_INVALID;
+    int32_t st;
+    return ask(c, LC_Q_BLOB_GET, hash, 32, timeout_ms, 0, check_blob, (void *)hash, &st, data,
+               len);
+}
+
+typedef struct {
+    uint64_t hs[LC_MAX_REPLICAS];
+    uint32_t k;
+    uint32_t need;
+} tip_ctx;
+
+static int check_tip(void *ctx, int32_t status, const uint8_t *d, size_t n) {
+    tip_ctx *t = ctx;
+    if (status != LEDGER_OK || n != 48)
+        return -1;
+    lc_rd rd;
+    lc_rd_init(&rd, d, 8);
+    t->hs[t->k++] = lc_rd_u64(&rd);
+    return t->k >= t->need ? 0 : -1;
+}
+
+LEDGER_API int ledger_client_height(ledger_client *c, uint32_t timeout_ms, uint64_t *height) {
+    if (!c || !height)
+        return LEDGER_E_INVALID;
+    tip_ctx t;
+    memset(&t, 0, sizeof t);
+    t.need = c->cfg.f + 1;
+    int32_t st;
+    uint8_t *d;
+    size_t n;
+    int rc = ask(c, LC_Q_TIP, NULL, 0, timeout_ms, 0, check_tip, &t, &st, &d, &n);
+    if (rc != LEDGER_OK)
+        return rc;
+    free(d);
+    /* the lowest of f+1 answers: at least one honest replica reached it */
+    uint64_t lo = UINT64_MAX;
+    for (uint32_t i = 0; i < t.k; i++)
+        if (t.hs[i] < lo)
+            lo = t.hs[i];
+    *height = lo;
+    return LEDGER_OK;
+}
+
+LEDGER_API int ledger_client_follow(ledger_client *c, ledger_follow_cb cb, void *ctx) {
+    if (!c)
+        return LEDGER_E_INVALID;
+    pthread_mutex_lock(&c->mu);
+    c->cb = cb;
+    c->cb_ctx = ctx;
+    pthread_mutex_unlock(&c->mu);
+    lc_net_wake(c->net);
+    return LEDGER_OK;
+}

@@ -1,0 +1,27 @@
+/* Internal: the parsed configuration (ledger/config.h). Not installed. */
+#ifndef LC_CONFIG_H
+#define LC_CONFIG_H
+
+#include "ledger/config.h"
+#include "lc_msg.h"
+
+struct ledger_config {
+    uint8_t chain_id[32];
+    uint32_t f;
+    uint32_t n;
+    char addrs[LC_MAX_REPLICAS][64];
+    uint8_t keys[LC_MAX_REPLICAS][32];
+    int self;
+    int have_seed;
+    uint8_t seed[32];
+    char data_dir[512];
+    uint32_t block_period_ms;
+    uint32_t max_block_txs;
+    uint32_t checkpoint_every;
+    uint32_t view_timeout_ms;
+    uint32_t max_inflight;
+    uint32_t sync;
+    char fault_file[512];
+};
+
+#endif

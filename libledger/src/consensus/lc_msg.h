@@ -1,0 +1,162 @@
+/* Internal: the consensus messages of libledger's PBFT and their canonical
+ * encodings (docs/formats/ledger-consensus.md). Decoders take untrusted bytes,
+ * never read out of bounds, reject trailing bytes, and return pointers into
+ * the input (no allocation) except where noted. Not installed. */
+#ifndef LC_MSG_H
+#define LC_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lc_wire.h"
+
+#define LC_SIG_BYTES     64
+#define LC_PK_BYTES      32
+#define LC_HASH_BYTES    32
+#define LC_MAC_BYTES     32
+#define LC_MAX_FRAME     (16u << 20) /* largest frame body accepted */
+#define LC_MAX_TX        (1u << 20)  /* largest client transaction */
+#define LC_MAX_TXS       65536       /* most transactions in one proposal */
+#define LC_MAX_REPLICAS  64
+#define LC_MSG_VERSION   1
+#define LC_CLIENT_ID     0xFFFFFFFFu /* HELLO id of a client connection */
+
+/* Message types (the first byte of an authenticated frame body). */
+enum {
+    LC_T_HELLO = 1,
+    LC_T_PREPREPARE = 2,
+    LC_T_PREPARE = 3,
+    LC_T_COMMIT = 4,
+    LC_T_CHECKPOINT = 5,
+    LC_T_VIEWCHANGE = 6,
+    LC_T_NEWVIEW = 7,
+    LC_T_REQUEST = 8,
+    LC_T_REPLY = 9,
+    LC_T_FETCH = 10,
+    LC_T_BLOCKS = 11,
+    LC_T_QUERY = 12,
+    LC_T_QUERY_RESP = 13,
+    LC_T_FOLLOW = 14,
+    LC_T_NOTIFY = 15,
+};
+
+/* HELLO: the unauthenticated handshake frame. */
+typedef struct {
+    uint8_t role; /* 0 replica, 1 client */
+    uint32_t id;  /* replica index, or LC_CLIENT_ID */
+    uint8_t eph_pk[32];
+    uint8_t sig[LC_SIG_BYTES]; /* replica: Ed25519 over the first 42 bytes; client: zero */
+} lc_hello;
+#define LC_HELLO_BYTES (4 + 1 + 1 + 4 + 32 + 64)
+void lc_hello_encode(const lc_hello *h, uint8_t out[LC_HELLO_BYTES]);
+int lc_hello_decode(lc_hello *h, const uint8_t *p, size_t n);
+#define LC_HELLO_SIGNED_BYTES (4 + 1 + 1 + 4 + 32)
+
+/* A proposal: the ordered content of one block, fixed once proposed so that
+ * a block re-proposed after a view change is the same block. */
+typedef struct {
+    uint64_t height;
+    uint64_t view;     /* view in which it was first proposed */
+    uint32_t proposer; /* replica that first proposed it */
+    uint64_t ts_ms;    /* consensus timestamp, ms since the Unix epoch */
+    uint32_t ntx;
+    const uint8_t *txs; /* ntx (u32 length, bytes) records, checked by the decoder */
+    size_t txs_len;
+} lc_proposal;
+int lc_proposal_encode(lc_wr *w, const lc_proposal *pr, const uint8_t *const *tx,
+                       const size_t *txlen);
+int lc_proposal_decode(lc_proposal *pr, const uint8_t *p, size_t n);
+/* Iterate a decoded proposal's transactions: *off starts at 0. */
+int lc_proposal_next_tx(const lc_proposal *pr, size_t *off, const uint8_t **tx, size_t *len);
+
+/* Signed consensus messages. `signed_len` is how many leading bytes of the
+ * encoding the trailing signature covers (the whole message but the signature,
+ * preceded by a domain tag, see lc_msg_sign). */
+typedef struct {
+    uint64_t view;
+    uint64_t seq;
+    uint8_t digest[32]; /* SHA-256 of the proposal bytes */
+    const uint8_t *proposal;
+    size_t proposal_len;
+    uint8_t sig[LC_SIG_BYTES];
+} lc_preprepare;
+
+typedef struct {
+    uint8_t type; /* LC_T_PREPARE or LC_T_COMMIT */
+    uint64_t view;
+    uint64_t seq;
+    uint8_t digest[32];
+    uint32_t replica;
+    uint8_t sig[LC_SIG_BYTES]; /* prepare: over the message; commit: over the commit statement */
+} lc_vote;
+
+typedef struct {
+    uint64_t seq;
+    uint8_t block_hash[32];
+    uint32_t replica;
+    uint8_t sig[LC_SIG_BYTES];
+} lc_checkpoint;
+
+/* VIEW-CHANGE: replica moves to new_view; carries, for each sequence above its
+ * last committed height that it prepared, the pre-prepare and 2f prepares. */
+typedef struct {
+    uint64_t new_view;
+    uint64_t last_height; /* highest committed block height at the sender */
+    uint8_t last_hash[32]; /* its header hash (zero when last_height is 0) */
+    const uint8_t *cert;   /* its encoded commit certificate (empty when 0) */
+    size_t cert_len;
+    uint32_t replica;
+    uint32_t nprepared;
+    const uint8_t *prepared; /* nprepared records: var preprepare, u32 k, k × var prepare */
+    size_t prepared_len;
+    uint8_t sig[LC_SIG_BYTES];
+} lc_viewchange;
+
+typedef struct {
+    uint64_t view;
+    uint32_t nvc;
+    const uint8_t *vcs; /* nvc × var view-change */
+    size_t vcs_len;
+    uint32_t npp;
+    const uint8_t *pps; /* npp × var pre-prepare */
+    size_t pps_len;
+    uint8_t sig[LC_SIG_BYTES];
+} lc_newview;
+
+typedef struct {
+    uint8_t tx_hash[32];
+    int32_t status;
+    uint64_t height;
+    uint32_t index;
+    uint32_t replica;
+    uint8_t block_hash[32];
+} lc_reply;
+
+/* Encoders write the message body without the type byte; `sk` signs it. */
+int lc_preprepare_encode(lc_wr *w, uint64_t view, uint64_t seq, const uint8_t *proposal,
+                         size_t proposal_len, const uint8_t sk[64]);
+int lc_preprepare_decode(lc_preprepare *m, const uint8_t *p, size_t n);
+int lc_preprepare_verify(const uint8_t *p, size_t n, const uint8_t pk[32]);
+
+int lc_vote_encode(lc_wr *w, const lc_vote *v, const uint8_t sk[64]);
+int lc_vote_decode(lc_vote *v, uint8_t type, const uint8_t *p, size_t n);
+int lc_prepare_verify(const uint8_t *p, size_t n, const uint8_t pk[32]);
+
+int lc_checkpoint_encode(lc_wr *w, const lc_checkpoint *c, const uint8_t sk[64]);
+int lc_checkpoint_decode(lc_checkpoint *c, const uint8_t *p, size_t n);
+int lc_checkpoint_verify(const uint8_t *p, size_t n, const uint8_t pk[32]);
+
+int lc_viewchange_decode(lc_viewchange *m, const uint8_t *p, size_t n);
+int lc_viewchange_verify(const uint8_t *p, size_t n, const uint8_t pk[32]);
+int lc_newview_decode(lc_newview *m, const uint8_t *p, size_t n);
+int lc_newview_verify(const uint8_t *p, size_t n, const uint8_t pk[32]);
+/* Sign the message just written into w (from body_start) and append the signature. */
+void lc_msg_sign(lc_wr *w, uint8_t type, size_t body_start, const uint8_t sk[64]);
+
+void lc_reply_encode(lc_wr *w, const lc_reply *r);
+int lc_reply_decode(lc_reply *r, const uint8_t *p, size_t n);
+
+/* Iterate nested u32-length records. */
+int lc_next_var(const uint8_t *p, size_t n, size_t *off, const uint8_t **rec, size_t *len);
+
+#endif

@@ -1,0 +1,1325 @@
+/* One PBFT replica (Castro & Liskov, OSDI 1999, "Practical Byzantine Fault
+ * Tolerance"), adapted to a ledger: a sequence number is a block height, the
+ * ordered request is a proposal (lc_proposal), and the commit phase signs the
+ * store's commit statement so that 2f+1 commits form the block's certificate.
+ * See docs/ledger-protocol.md. */
+#include "lc_replica.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ledger/membership.h"
+#include "lc_map.h"
+
+#define WINDOW        128 /* log size: proposals accepted in (last_exec, last_exec + WINDOW] */
+#define FETCH_MAX     32  /* blocks per state-transfer reply */
+#define FETCH_BYTES   (8u << 20)
+#define MAX_FOLLOWERS 256
+
+typedef struct {
+    int have;
+    uint64_t view;
+    uint8_t digest[32];
+    uint8_t *msg; /* the signed prepare, kept as view-change evidence */
+    size_t len;
+} prep_rec;
+
+typedef struct {
+    int have;
+    int checked; /* 1 verified against stmt, -1 failed, 0 not yet */
+    uint64_t view;
+    uint8_t digest[32];
+    uint8_t sig[64];
+} commit_rec;
+
+typedef struct {
+    int used;
+    uint64_t seq;
+    int have_pp;
+    uint64_t view;
+    uint8_t digest[32];
+    uint8_t *pp; /* the signed pre-prepare body */
+    size_t pp_len;
+    lc_proposal prop;
+    prep_rec prep[LC_MAX_REPLICAS];
+    commit_rec com[LC_MAX_REPLICAS];
+    int prepared;
+    int commit_sent;
+    void *blk;
+    uint8_t header_hash[32];
+    uint8_t stmt[LEDGER_COMMIT_STATEMENT_BYTES];
+    uint64_t t_pp;
+} slot;
+
+typedef struct {
+    uint8_t hash[32];
+    uint8_t *tx;
+    size_t len;
+    uint64_t at;
+} preq;
+
+struct lc_replica {
+    lc_replica_cfg cfg;
+    lc_store_ops ops;
+    lc_net *net;
+    uint32_t quorum;
+    uint64_t now;
+    /* view */
+    uint64_t view;
+    int in_vc;
+    uint64_t vc_target;
+    uint64_t vc_deadline;
+    uint32_t vc_timeout;
+    uint64_t nv_sent;
+    uint8_t *vc_msg[LC_MAX_REPLICAS];
+    size_t vc_len[LC_MAX_REPLICAS];
+    uint64_t vc_view[LC_MAX_REPLICAS];
+    uint64_t seen_view[LC_MAX_REPLICAS];
+    /* chain */
+    uint64_t last_exec;
+    uint8_t last_hash[32];
+    uint64_t last_ts;
+    uint64_t last_progress;
+    /* primary */
+    uint64_t next_seq;
+    uint64_t last_prop_ts;
+    /* log */
+    slot *slots;
+    /* requests */
+    preq *q;
+    size_t qh, qt, qcap, q_bytes;
+    lc_map known;   /* tx hash -> 1 pending, 2 proposed */
+    lc_map waiters; /* tx hash -> client connection */
+    /* checkpoints */
+    uint64_t stable;
+    uint64_t ck_seq[LC_MAX_REPLICAS];
+    uint8_t ck_hash[LC_MAX_REPLICAS][32];
+    /* catch-up */
+    uint64_t peer_height[LC_MAX_REPLICAS];
+    uint64_t last_fetch;
+    uint32_t fetch_rr;
+    /* followers */
+    uint64_t followers[MAX_FOLLOWERS];
+    size_t nfollowers;
+};
+
+static uint32_t primary_of(const lc_replica *r, uint64_t v) {
+    return (uint32_t)(v % r->cfg.n);
+}
+
+static slot *slot_of(lc_replica *r, uint64_t seq) {
+    if (seq <= r->last_exec || seq > r->last_exec + WINDOW)
+        return NULL;
+    slot *s = &r->slots[seq % WINDOW];
+    if (!s->used || s->seq != seq) {
+        memset(s, 0, sizeof *s);
+        s->used = 1;
+        s->seq = seq;
+    }
+    return s;
+}
+
+static void slot_clear(lc_replica *r, slot *s) {
+    free(s->pp);
+    for (uint32_t j = 0; j < LC_MAX_REPLICAS; j++)
+        free(s->prep[j].msg);
+    if (s->blk)
+        r->ops.drop(r->ops.ctx, s->blk);
+    memset(s, 0, sizeof *s);
+}
+
+/* Forget the proposal of a slot (view change) but keep votes. */
+static void slot_reset_pp(lc_replica *r, slot *s) {
+    free(s->pp);
+    s->pp = NULL;
+    s->have_pp = 0;
+    s->prepared = 0;
+    s->commit_sent = 0;
+    if (s->blk)
+        r->ops.drop(r->ops.ctx, s->blk);
+    s->blk = NULL;
+}
+
+/* ---- requests ---------------------------------------------------------- */
+
+static int q_push(lc_replica *r, const uint8_t hash[32], const uint8_t *tx, size_t len) {
+    if (r->qt == r->qcap) {
+        if (r->qh > 0) {
+            memmove(r->q, r->q + r->qh, (r->qt - r->qh) * sizeof *r->q);
+            r->qt -= r->qh;
+            r->qh = 0;
+        }
+        if (r->qt == r->qcap) {
+            size_t c = r->qcap ? r->qcap * 2 : 1024;
+            preq *nq = realloc(r->q, c * sizeof *nq);
+            if (!nq)
+                return -1;
+            r->q = nq;
+            r->qcap = c;
+        }
+    }
+    uint8_t *copy = malloc(len);
+    if (!copy)
+        return -1;
+    memcpy(copy, tx, len);
+    preq *p = &r->q[r->qt++];
+    memcpy(p->hash, hash, 32);
+    p->tx = copy;
+    p->len = len;
+    p->at = r->now;
+    r->q_bytes += len;
+    return 0;
+}
+
+/* Drop queue heads that are no longer pending (committed or proposed). */
+static void q_trim(lc_replica *r) {
+    while (r->qh < r->qt) {
+        preq *p = &r->q[r->qh];
+        lc_map_ent *e = lc_map_get(&r->known, p->hash);
+        if (e && e->val == 1)
+            break;
+        r->q_bytes -= p->len;
+        free(p->tx);
+        r->qh++;
+    }
+}
+
+static void send_reply(lc_replica *r, uint64_t conn, const uint8_t hash[32], int32_t status,
+                       uint64_t height, uint32_t index, const uint8_t bhash[32]) {
+    lc_reply rep;
+    lc_wr w;
+    memcpy(rep.tx_hash, hash, 32);
+    rep.status = status;
+    rep.height = height;
+    rep.index = index;
+    rep.replica = r->cfg.self;
+    if (bhash)
+        memcpy(rep.block_hash, bhash, 32);
+    else
+        memset(rep.block_hash, 0, 32);
+    lc_wr_init(&w);
+    lc_reply_encode(&w, &rep);
+    if (!w.oom)
+        lc_net_send_conn(r->net, conn, LC_T_REPLY, w.p, w.n);
+    lc_wr_free(&w);
+}
+
+static void on_request(lc_replica *r, uint64_t conn, const uint8_t *tx, size_t len) {
+    uint8_t h[32];
+    if (len == 0 || len > LC_MAX_TX) {
+        memset(h, 0, 32);
+        send_reply(r, conn, h, -200 /* LEDGER_E_INVALID */, 0, 0, NULL);
+        return;
+    }
+    crypto_hash_sha256(h, tx, len);
+    uint64_t height;
+    uint32_t index;
+    int32_t status;
+    uint8_t bh[32];
+    if (r->ops.find_tx(r->ops.ctx, h, &height, &index, &status, bh) == 0) {
+        send_reply(r, conn, h, status, height, index, bh);
+        return;
+    }
+    lc_map_put(&r->waiters, h, conn);
+    if (lc_map_get(&r->known, h))
+        return;
+    if (r->q_bytes > (256u << 20))
+        return; /* bounded: the client will time out and retry */
+    if (lc_map_put(&r->known, h, 1) != 0 || q_push(r, h, tx, len) != 0)
+        lc_map_del(&r->known, h);
+}
+
+/* ---- sending ----------------------------------------------------------- */
+
+static void bcast(lc_replica *r, uint8_t type, const lc_wr *w) {
+    if (!w->oom)
+        lc_net_broadcast(r->net, type, w->p, w->n);
+}
+
+static void accept_preprepare(lc_replica *r, const uint8_t *body, size_t n, int from_newview);
+static void try_progress(lc_replica *r);
+
+/* Primary: cut a block from pending requests when the batch is full or old enough. */
+static void maybe_propose(lc_replica *r) {
+    if (r->in_vc || primary_of(r, r->view) != r->cfg.self)
+        return;
+    if (r->next_seq <= r->last_exec)
+        r->next_seq = r->last_exec + 1;
+    while (r->next_seq <= r->last_exec + r->cfg.max_inflight &&
+           r->next_seq <= r->stable + WINDOW && r->next_seq <= r->last_exec + WINDOW) {
+        q_trim(r);
+        size_t waiting = r->qt - r->qh;
+        if (!waiting)
+            return;
+        int full = waiting >= r->cfg.max_block_txs || r->q_bytes >= r->cfg.max_block_bytes;
+        if (!full && r->now - r->q[r->qh].at < r->cfg.block_period_ms)
+            return;
+        /* take up to max_block_txs pending requests */
+        size_t cap = waiting < r->cfg.max_block_txs ? waiting : r->cfg.max_block_txs;
+        const uint8_t **txp = malloc(cap * sizeof *txp);
+        size_t *txl = malloc(cap * sizeof *txl);
+        int *st = malloc(cap * sizeof *st);
+        size_t *qi = malloc(cap * sizeof *qi);
+        if (!txp || !txl || !st || !qi) {
+            free(txp);
+            free(txl);
+            free(st);
+            free(qi);
+            return;
+        }
+        size_t k = 0, bytes = 0;
+        for (size_t i = r->qh; i < r->qt && k < cap; i++) {
+            preq *p = &r->q[i];
+            lc_map_ent *e = lc_map_get(&r->known, p->hash);
+            if (!e || e->val != 1)
+                continue;
+            if (k > 0 && bytes + p->len > r->cfg.max_block_bytes)
+                break;
+            e->val = 2;
+            txp[k] = p->tx;
+            txl[k] = p->len;
+            qi[k] = i;
+            bytes += p->len;
+            k++;
+        }
+        r->ops.check_txs(r->ops.ctx, txp, txl, k, st);
+        size_t good = 0;
+        for (size_t i = 0; i < k; i++) {
+            preq *p = &r->q[qi[i]];
+            uint64_t hh;
+            uint32_t ii;
+            int32_t ss;
+            uint8_t bh[32];
+            if (st[i] == 0 && r->ops.find_tx(r->ops.ctx, p->hash, &hh, &ii, &ss, bh) == 0)
+                st[i] = -210; /* already committed: a replay */
+            if (st[i] != 0) {
+                lc_map_ent *w = lc_map_get(&r->waiters, p->hash);
+                if (w) {
+                    send_reply(r, w->val, p->hash, st[i], 0, 0, NULL);
+                    lc_map_del(&r->waiters, p->hash);
+                }
+                lc_map_del(&r->known, p->hash);
+                continue;
+            }
+            txp[good] = txp[i];
+            txl[good] = txl[i];
+            good++;
+        }
+        lc_proposal pr;
+        uint64_t ts = lc_wall_ms();
+        if (ts <= r->last_prop_ts)
+            ts = r->last_prop_ts + 1;
+        if (ts <= r->last_ts)
+            ts = r->last_ts + 1;
+        pr.height = r->next_seq;
+        pr.view = r->view;
+        pr.proposer = r->cfg.self;
+        pr.ts_ms = ts;
+        pr.ntx = (uint32_t)good;
+        lc_wr prop, pp;
+        lc_wr_init(&prop);
+        lc_wr_init(&pp);
+        lc_proposal_encode(&prop, &pr, txp, txl);
+        lc_preprepare_encode(&pp, r->view, r->next_seq, prop.p, prop.n, r->cfg.sk);
+        free(txp);
+        free(txl);
+        free(st);
+        free(qi);
+        lc_wr_free(&prop);
+        if (pp.oom) {
+            lc_wr_free(&pp);
+            return;
+        }
+        r->last_prop_ts = ts;
+        r->next_seq++;
+#ifdef LEDGER_FAULT_INJECTION
+        if (r->cfg.equivocate) {
+            /* byzantine: odd replicas get a different block (another timestamp) */
+            lc_wr prop2, pp2;
+            lc_wr_init(&prop2);
+            lc_wr_init(&pp2);
+            pr.ts_ms = ts + 1;
+            pr.ntx = 0;
+            lc_proposal_encode(&prop2, &pr, NULL, NULL);
+            lc_preprepare_encode(&pp2, r->view, pr.height, prop2.p, prop2.n, r->cfg.sk);
+            for (uint32_t j = 0; j < r->cfg.n; j++) {
+                if (j == r->cfg.self)
+                    continue;
+                const lc_wr *w = (j % 2) ? &pp2 : &pp;
+                if (!w->oom)
+                    lc_net_send(r->net, j, LC_T_PREPREPARE, w->p, w->n);
+            }
+            lc_wr_free(&prop2);
+            lc_wr_free(&pp2);
+        } else
+#endif
+            bcast(r, LC_T_PREPREPARE, &pp);
+        accept_preprepare(r, pp.p, pp.n, 0);
+        lc_wr_free(&pp);
+    }
+}
+
+/* ---- normal case ------------------------------------------------------- */
+
+static void send_prepare(lc_replica *r, slot *s) {
+    lc_vote v = {.type = LC_T_PREPARE, .view = s->view, .seq = s->seq, .replica = r->cfg.self};
+    memcpy(v.digest, s->digest, 32);
+    lc_wr w;
+    lc_wr_init(&w);
+    lc_vote_encode(&w, &v, r->cfg.sk);
+    if (!w.oom) {
+        prep_rec *pr = &r->slots[s->seq % WINDOW].prep[r->cfg.self];
+        free(pr->msg);
+        pr->msg = malloc(w.n);
+        if (pr->msg) {
+            memcpy(pr->msg, w.p, w.n);
+            pr->len = w.n;
+            pr->have = 1;
+            pr->view = s->view;
+            memcpy(pr->digest, s->digest, 32);
+        }
+        bcast(r, LC_T_PREPARE, &w);
+    }
+    lc_wr_free(&w);
+}
+
+/* Install a verified pre-prepare (body = signed encoding). */
+static void accept_preprepare(lc_replica *r, const uint8_t *body, size_t n, int from_newview) {
+    lc_preprepare m;
+    if (lc_preprepare_decode(&m, body, n) != 0)
+        return;
+    slot *s = slot_of(r, m.seq);
+    if (!s || m.seq > r->stable + WINDOW)
+        return;
+    if (s->have_pp) {
+        if (s->view == m.view)
+            return; /* same view: first one wins; a different digest is equivocation */
+        slot_reset_pp(r, s);
+    }
+    s->pp = malloc(n);
+    if (!s->pp)
+        return;
+    memcpy(s->pp, body, n);
+    s->pp_len = n;
+    lc_preprepare_decode(&m, s->pp, n);
+    lc_proposal_decode(&s->prop, m.proposal, m.proposal_len);
+    s->have_pp = 1;
+    s->view = m.view;
+    memcpy(s->digest, m.digest, 32);
+    s->t_pp = r->now;
+    (void)from_newview;
+    if (primary_of(r, m.view) != r->cfg.self)
+        send_prepare(r, s);
+    if (s->prop.ts_ms > r->last_prop_ts)
+        r->last_prop_ts = s->prop.ts_ms;
+    try_progress(r);
+}
+
+static void on_preprepare(lc_replica *r, uint32_t from, const uint8_t *body, size_t n) {
+    lc_preprepare m;
+    lc_proposal pr;
+    if (lc_preprepare_decode(&m, body, n) != 0)
+        return;
+    if (r->in_vc || m.view != r->view || from != primary_of(r, m.view))
+        return;
+    if (m.seq > r->peer_height[from])
+        r->peer_height[from] = m.seq - 1;
+    if (m.seq <= r->last_exec || m.seq > r->last_exec + WINDOW)
+        return;
+    if (lc_preprepare_verify(body, n, r->cfg.pks[from]) != 0)
+        return;
+    lc_proposal_decode(&pr, m.proposal, m.proposal_len);
+    if (pr.view != m.view || pr.proposer != from)
+        return;
+    /* consensus time: bounded by our clock, monotonic along the chain */
+    uint64_t wall = lc_wall_ms();
+    if (pr.ts_ms > wall + r->cfg.max_clock_skew_ms || pr.ts_ms + r->cfg.max_clock_skew_ms < wall)
+        return;
+    if (pr.ts_ms < r->last_ts)
+        return;
+    slot *prev = m.seq - 1 > r->last_exec ? slot_of(r, m.seq - 1) : NULL;
+    if (prev && prev->have_pp && pr.ts_ms < prev->prop.ts_ms)
+        return;
+    accept_preprepare(r, body, n, 0);
+}
+
+static void on_prepare(lc_replica *r, uint32_t from, const uint8_t *body, size_t n) {
+    lc_vote v;
+    if (lc_vote_decode(&v, LC_T_PREPARE, body, n) != 0 || v.replica != from)
+        return;
+    if (v.view > r->seen_view[from])
+        r->seen_view[from] = v.view;
+    slot *s = slot_of(r, v.seq);
+    if (!s || lc_prepare_verify(body, n, r->cfg.pks[from]) != 0)
+        return;
+    prep_rec *p = &s->prep[from];
+    if (p->have && p->view >= v.view)
+        return;
+    free(p->msg);
+    p->msg = malloc(n);
+    if (!p->msg) {
+        p->have = 0;
+        return;
+    }
+    memcpy(p->msg, body, n);
+    p->len = n;
+    p->have = 1;
+    p->view = v.view;
+    memcpy(p->digest, v.digest, 32);
+    try_progress(r);
+}
+
+static void on_commit(lc_replica *r, uint32_t from, const uint8_t *body, size_t n) {
+    lc_vote v;
+    if (lc_vote_decode(&v, LC_T_COMMIT, body, n) != 0 || v.replica != from)
+        return;
+    if (v.view > r->seen_view[from])
+        r->seen_view[from] = v.view;
+    if (v.seq > r->peer_height[from] + 1)
+        r->peer_height[from] = v.seq - 1; /* it prepared seq: it has seq-1 */
+    slot *s = slot_of(r, v.seq);
+    if (!s)
+        return;
+    commit_rec *c = &s->com[from];
+    if (c->have && c->view >= v.view)
+        return;
+    c->have = 1;
+    c->checked = 0;
+    c->view = v.view;
+    memcpy(c->digest, v.digest, 32);
+    memcpy(c->sig, v.sig, 64);
+    try_progress(r);
+}
+
+static uint32_t count_prepares(const slot *s, uint32_t primary) {
+    uint32_t k = 0;
+    for (uint32_t j = 0; j < LC_MAX_REPLICAS; j++)
+        if (j != primary && s->prep[j].have && s->prep[j].view == s->view &&
+            memcmp(s->prep[j].digest, s->digest, 32) == 0)
+            k++;
+    return k;
+}
+
+static void notify_followers(lc_replica *r, uint64_t height) {
+    if (!r->nfollowers)
+        return;
+    uint8_t b[8 + 32 + 8];
+    lc_put_u64(b, height);
+    memcpy(b + 8, r->last_hash, 32);
+    lc_put_u64(b + 40, r->last_ts);
+    for (size_t i = 0; i < r->nfollowers; i++)
+        lc_net_send_conn(r->net, r->followers[i], LC_T_NOTIFY, b, sizeof b);
+}
+
+static void send_checkpoint(lc_replica *r) {
+    lc_checkpoint c = {.seq = r->last_exec, .replica = r->cfg.self};
+    memcpy(c.block_hash, r->last_hash, 32);
+    lc_wr w;
+    lc_wr_init(&w);
+    lc_checkpoint_encode(&w, &c, r->cfg.sk);
+    bcast(r, LC_T_CHECKPOINT, &w);
+    lc_wr_free(&w);
+    r->ck_seq[r->cfg.self] = c.seq;
+    memcpy(r->ck_hash[r->cfg.self], c.block_hash, 32);
+}
+
+static void after_commit(lc_replica *r, uint64_t height) {
+    uint64_t h;
+    r->ops.tip(r->ops.ctx, &h, r->last_hash, &r->last_ts);
+    r->last_exec = height;
+    r->last_progress = r->now;
+    r->vc_timeout = r->cfg.view_timeout_ms;
+    if (r->last_prop_ts < r->last_ts)
+        r->last_prop_ts = r->last_ts;
+    if (r->cfg.checkpoint_every && height % r->cfg.checkpoint_every == 0)
+        send_checkpoint(r);
+    notify_followers(r, height);
+}
+
+static void reply_block_txs(lc_replica *r, const lc_proposal *pr) {
+    size_t off = 0;
+    const uint8_t *tx;
+    size_t len;
+    for (uint32_t i = 0; i < pr->ntx; i++) {
+        if (lc_proposal_next_tx(pr, &off, &tx, &len) != 0)
+            break;
+        uint8_t h[32];
+        crypto_hash_sha256(h, tx, len);
+        lc_map_del(&r->known, h);
+        lc_map_ent *w = lc_map_get(&r->waiters, h);
+        if (w) {
+            send_reply(r, w->val, h, r->ops.tx_status(r->ops.ctx, h), pr->height, i,
+                       r->last_hash);
+            lc_map_del(&r->waiters, h);
+        }
+    }
+    q_trim(r);
+}
+
+/* Advance the next slot through prepared -> commit sent -> committed. */
+static void try_progress(lc_replica *r) {
+    for (;;) {
+        uint64_t seq = r->last_exec + 1;
+        slot *s = &r->slots[seq % WINDOW];
+        if (!s->used || s->seq != seq || !s->have_pp)
+            return;
+        uint32_t prim = primary_of(r, s->view);
+        if (!s->prepared) {
+            if (count_prepares(s, prim) < 2 * r->cfg.f)
+                return;
+            s->prepared = 1;
+        }
+        if (!s->commit_sent) {
+            uint8_t hh[32];
+            if (r->ops.prepare(r->ops.ctx, &s->prop, &s->blk, hh) != 0) {
+                s->blk = NULL;
+                return; /* cannot execute: wait for a view change or state transfer */
+            }
+            memcpy(s->header_hash, hh, 32);
+            ledger_commit_statement(s->stmt, r->cfg.chain_id, seq, s->view, hh);
+            commit_rec *me = &s->com[r->cfg.self];
+            crypto_sign_detached(me->sig, NULL, s->stmt, sizeof s->stmt, r->cfg.sk);
+            me->have = 1;
+            me->checked = 1;
+            me->view = s->view;
+            memcpy(me->digest, s->digest, 32);
+            lc_vote v = {.type = LC_T_COMMIT, .view = s->view, .seq = seq, .replica = r->cfg.self};
+            memcpy(v.digest, s->digest, 32);
+            memcpy(v.sig, me->sig, 64);
+            lc_wr w;
+            lc_wr_init(&w);
+            lc_vote_encode(&w, &v, r->cfg.sk);
+            bcast(r, LC_T_COMMIT, &w);
+            lc_wr_free(&w);
+            s->commit_sent = 1;
+        }
+        uint32_t signers[LC_MAX_REPLICAS];
+        uint8_t sigs[LC_MAX_REPLICAS][64];
+        size_t k = 0;
+        for (uint32_t j = 0; j < r->cfg.n && k < r->quorum; j++) {
+            commit_rec *c = &s->com[j];
+            if (!c->have || c->view != s->view || memcmp(c->digest, s->digest, 32) != 0)
+                continue;
+            if (c->checked == 0)
+                c->checked = crypto_sign_verify_detached(c->sig, s->stmt, sizeof s->stmt,
+                                                         r->cfg.pks[j]) == 0
+                                 ? 1
+                                 : -1;
+            if (c->checked != 1)
+                continue;
+            signers[k] = j;
+            memcpy(sigs[k], c->sig, 64);
+            k++;
+        }
+        if (k < r->quorum)
+            return;
+        int rc = r->ops.commit(r->ops.ctx, s->blk, s->view, signers, (const uint8_t(*)[64])sigs,
+                               k);
+        if (rc != 0) {
+            fprintf(stderr, "ledger replica %u: commit of block %llu failed (%d)\n", r->cfg.self,
+                    (unsigned long long)seq, rc);
+            return;
+        }
+        s->blk = NULL;
+        lc_proposal pr = s->prop;
+        uint8_t *keep = s->pp; /* pr points into it */
+        s->pp = NULL;
+        after_commit(r, seq);
+        reply_block_txs(r, &pr);
+        free(keep);
+        slot_clear(r, s);
+    }
+}
+
+/* ---- checkpoints and state transfer ----------------------------------- */
+
+static void on_checkpoint(lc_replica *r, uint32_t from, const uint8_t *body, size_t n) {
+    lc_checkpoint c;
+    if (lc_checkpoint_decode(&c, body, n) != 0 || c.replica != from ||
+        lc_checkpoint_verify(body, n, r->cfg.pks[from]) != 0)
+        return;
+    if (c.seq <= r->ck_seq[from])
+        return;
+    r->ck_seq[from] = c.seq;
+    memcpy(r->ck_hash[from], c.block_hash, 32);
+    if (c.seq > r->peer_height[from])
+        r->peer_height[from] = c.seq;
+    if (c.seq <= r->stable)
+        return;
+    uint32_t k = 0;
+    for (uint32_t j = 0; j < r->cfg.n; j++)
+        if (r->ck_seq[j] == c.seq && memcmp(r->ck_hash[j], c.block_hash, 32) == 0)
+            k++;
+    if (k >= r->quorum)
+        r->stable = c.seq; /* low water mark moves; the log below it is already gone */
+}
+
+static void on_fetch(lc_replica *r, uint32_t from, const uint8_t *body, size_t n) {
+    lc_rd rd;
+    lc_rd_init(&rd, body, n);
+    uint64_t h0 = lc_rd_u64(&rd);
+    uint32_t max = lc_rd_u32(&rd);
+    if (!lc_rd_done(&rd) || h0 == 0)
+        return;
+    if (max > FETCH_MAX)
+        max = FETCH_MAX;
+    lc_wr w;
+    lc_wr_init(&w);
+    lc_wr_u32(&w, 0);
+    uint32_t k = 0;
+    for (uint64_t h = h0; h <= r->last_exec && k < max && w.n < FETCH_BYTES; h++) {
+        uint8_t *enc;
+        size_t len;
+        if (r->ops.get_block(r->ops.ctx, h, &enc, &len) != 0)
+            break;
+        lc_wr_var(&w, enc, len);
+        free(enc);
+        k++;
+    }
+    if (!w.oom && k > 0) {
+        lc_put_u32(w.p, k);
+        lc_net_send(r->net, from, LC_T_BLOCKS, w.p, w.n);
+    }
+    lc_wr_free(&w);
+}
+
+static void on_blocks(lc_replica *r, uint32_t from, const uint8_t *body, size_t n) {
+    if (n < 4)
+        return;
+    uint32_t k = lc_get_u32(body);
+    size_t off = 4;
+    (void)from;
+    for (uint32_t i = 0; i < k; i++) {
+        const uint8_t *b;
+        size_t len;
+        if (lc_next_var(body, n, &off, &b, &len) != 0)
+            return;
+        uint64_t before = r->last_exec;
+        /* the store verifies height, links, Merkle root, certificate and state root */
+        if (r->ops.put_block(r->ops.ctx, b, len) != 0)
+            continue;
+        uint64_t h;
+        uint8_t hh[32];
+        uint64_t ts;
+        r->ops.tip(r->ops.ctx, &h, hh, &ts);
+        if (h != before + 1)
+            return;
+        slot *s = &r->slots[h % WINDOW];
+        if (s->used && s->seq == h) {
+            if (s->have_pp)
+                reply_block_txs(r, &s->prop);
+            slot_clear(r, s);
+        }
+        after_commit(r, h);
+    }
+    try_progress(r);
+}
+
+static void maybe_fetch(lc_replica *r) {
+    uint64_t best = 0;
+    for (uint32_t j = 0; j < r->cfg.n; j++)
+        if (j != r->cfg.self && r->peer_height[j] > best)
+            best = r->peer_height[j];
+    if (best <= r->last_exec)
+        return;
+    /* behind: after a short grace (normal commits may be in flight), ask a peer */
+    if (r->now - r->last_progress < 300 || r->now - r->last_fetch < 200)
+        return;
+    for (uint32_t t = 0; t < r->cfg.n; t++) {
+        uint32_t j = (r->fetch_rr + t) % r->cfg.n;
+        if (j == r->cfg.self || r->peer_height[j] <= r->last_exec)
+            continue;
+        uint8_t b[12];
+        lc_put_u64(b, r->last_exec + 1);
+        lc_put_u32(b + 8, FETCH_MAX);
+        lc_net_send(r->net, j, LC_T_FETCH, b, sizeof b);
+        r->fetch_rr = j + 1;
+        break;
+    }
+    r->last_fetch = r->now;
+}
+
+/* ---- view change ------------------------------------------------------- */
+
+static void start_view_change(lc_replica *r, uint64_t target) {
+    if (target <= r->view || (r->in_vc && target <= r->vc_target))
+        return;
+    r->in_vc = 1;
+    r->vc_target = target;
+    r->vc_deadline = r->now + r->vc_timeout;
+    if (r->vc_timeout < 60000)
+        r->vc_timeout *= 2;
+    lc_wr w;
+    lc_wr_init(&w);
+    lc_wr_u64(&w, target);
+    lc_wr_u64(&w, r->last_exec);
+    lc_wr_bytes(&w, r->last_hash, 32);
+    uint8_t *cert = NULL;
+    size_t cert_len = 0;
+    if (r->last_exec > 0 && r->ops.get_cert(r->ops.ctx, r->last_exec, &cert, &cert_len) != 0) {
+        cert = NULL;
+        cert_len = 0;
+    }
+    lc_wr_var(&w, cert, cert_len);
+    free(cert);
+    lc_wr_u32(&w, r->cfg.self);
+    size_t npos = w.n;
+    lc_wr_u32(&w, 0);
+    uint32_t np = 0;
+    for (uint64_t seq = r->last_exec + 1; seq <= r->last_exec + WINDOW; seq++) {
+        slot *s = &r->slots[seq % WINDOW];
+        if (!s->used || s->seq != seq || !s->have_pp)
+            continue;
+        uint32_t prim = primary_of(r, s->view);
+        if (count_prepares(s, prim) < 2 * r->cfg.f)
+            continue;
+        lc_wr_var(&w, s->pp, s->pp_len);
+        size_t cpos = w.n;
+        lc_wr_u32(&w, 0);
+        uint32_t c = 0;
+        for (uint32_t j = 0; j < r->cfg.n && c < 2 * r->cfg.f; j++) {
+            prep_rec *p = &s->prep[j];
+            if (j == prim || !p->have || p->view != s->view ||
+                memcmp(p->digest, s->digest, 32) != 0)
+                continue;
+            lc_wr_var(&w, p->msg, p->len);
+            c++;
+        }
+        if (!w.oom)
+            lc_put_u32(w.p + cpos, c);
+        np++;
+    }
+    if (!w.oom)
+        lc_put_u32(w.p + npos, np);
+    lc_msg_sign(&w, LC_T_VIEWCHANGE, 0, r->cfg.sk);
+    if (!w.oom) {
+        free(r->vc_msg[r->cfg.self]);
+        r->vc_msg[r->cfg.self] = malloc(w.n);
+        if (r->vc_msg[r->cfg.self]) {
+            memcpy(r->vc_msg[r->cfg.self], w.p, w.n);
+            r->vc_len[r->cfg.self] = w.n;
+            r->vc_view[r->cfg.self] = target;
+        }
+        bcast(r, LC_T_VIEWCHANGE, &w);
+    }
+    lc_wr_free(&w);
+    fprintf(stderr, "ledger replica %u: view change to %llu (height %llu)\n", r->cfg.self,
+            (unsigned long long)target, (unsigned long long)r->last_exec);
+}
+
+/* Check a view-change message fully: signature, certificate of its last
+ * block, and every prepared certificate it carries. */
+static int vc_valid(lc_replica *r, const uint8_t *p, size_t n, lc_viewchange *vc) {
+    if (lc_viewchange_decode(vc, p, n) != 0 || vc->replica >= r->cfg.n ||
+        lc_viewchange_verify(p, n, r->cfg.pks[vc->replica]) != 0)
+        return -1;
+    if (vc->last_height > 0 && r->ops.check_cert(r->ops.ctx, vc->last_height, vc->last_hash,
+                                                 vc->cert, vc->cert_len) != 0)
+        return -1;
+    size_t off = 0;
+    for (uint32_t i = 0; i < vc->nprepared; i++) {
+        const uint8_t *rec;
+        size_t k;
+        lc_preprepare pp;
+        lc_next_var(vc->prepared, vc->prepared_len, &off, &rec, &k);
+        lc_preprepare_decode(&pp, rec, k);
+        uint32_t prim = primary_of(r, pp.view);
+        if (pp.view >= vc->new_view || lc_preprepare_verify(rec, k, r->cfg.pks[prim]) != 0)
+            return -1;
+        uint32_t np = lc_get_u32(vc->prepared + off);
+        off += 4;
+        uint64_t seen = 0;
+        uint32_t good = 0;
+        for (uint32_t j = 0; j < np; j++) {
+            lc_vote v;
+            lc_next_var(vc->prepared, vc->prepared_len, &off, &rec, &k);
+            lc_vote_decode(&v, LC_T_PREPARE, rec, k);
+            if (v.replica >= r->cfg.n || v.replica == prim || ((seen >> v.replica) & 1) ||
+                v.view != pp.view || v.seq != pp.seq || memcmp(v.digest, pp.digest, 32) != 0 ||
+                lc_prepare_verify(rec, k, r->cfg.pks[v.replica]) != 0)
+                return -1;
+            seen |= 1ull << v.replica;
+            good++;
+        }
+        if (good < 2 * r->cfg.f)
+            return -1;
+    }
+    return 0;
+}
+
+typedef struct {
+    uint64_t min_s, max_s;
+    const uint8_t *pp[WINDOW];
+    size_t pp_len[WINDOW];
+    uint64_t pp_view[WINDOW];
+} nv_plan;
+
+/* The deterministic choice of a new view: start after the highest certified
+ * height, and for every later sequence the prepared proposal of the highest view. */
+static void plan_newview(lc_replica *r, const uint8_t *const *vcs, const size_t *lens, uint32_t k,
+                         nv_plan *pl) {
+    memset(pl, 0, sizeof *pl);
+    lc_viewchange vc;
+    for (uint32_t i = 0; i < k; i++) {
+        lc_viewchange_decode(&vc, vcs[i], lens[i]);
+        if (vc.last_height > pl->min_s)
+            pl->min_s = vc.last_height;
+    }
+    pl->max_s = pl->min_s;
+    for (uint32_t i = 0; i < k; i++) {
+        lc_viewchange_decode(&vc, vcs[i], lens[i]);
+        size_t off = 0;
+        for (uint32_t e = 0; e < vc.nprepared; e++) {
+            const uint8_t *rec;
+            size_t len;
+            lc_preprepare pp;
+            lc_next_var(vc.prepared, vc.prepared_len, &off, &rec, &len);
+            lc_preprepare_decode(&pp, rec, len);
+            uint32_t np = lc_get_u32(vc.prepared + off);
+            off += 4;
+            for (uint32_t j = 0; j < np; j++) {
+                const uint8_t *x;
+                size_t xl;
+                lc_next_var(vc.prepared, vc.prepared_len, &off, &x, &xl);
+            }
+            if (pp.seq <= pl->min_s || pp.seq > pl->min_s + WINDOW)
+                continue;
+            size_t idx = (size_t)(pp.seq - pl->min_s - 1);
+            if (!pl->pp[idx] || pp.view > pl->pp_view[idx]) {
+                pl->pp[idx] = pp.proposal;
+                pl->pp_len[idx] = pp.proposal_len;
+                pl->pp_view[idx] = pp.view;
+            }
+            if (pp.seq > pl->max_s)
+                pl->max_s = pp.seq;
+        }
+    }
+}
+
+static void enter_view(lc_replica *r, uint64_t v) {
+    r->view = v;
+    r->in_vc = 0;
+    r->vc_target = v;
+    r->last_progress = r->now;
+    for (uint32_t j = 0; j < r->cfg.n; j++)
+        if (r->vc_view[j] <= v) {
+            free(r->vc_msg[j]);
+            r->vc_msg[j] = NULL;
+            r->vc_view[j] = 0;
+        }
+    /* requests proposed in the old view but not re-proposed become pending again */
+    for (size_t i = 0; i < r->known.cap; i++)
+        if (r->known.e[i].used)
+            r->known.e[i].val = 1;
+    fprintf(stderr, "ledger replica %u: view %llu (primary %u)\n", r->cfg.self,
+            (unsigned long long)v, primary_of(r, v));
+}
+
+/* Install the plan's proposals as pre-prepares of view v (signed by body). */
+static void install_plan_pp(lc_replica *r, const uint8_t *body, size_t n) {
+    lc_preprepare m;
+    if (lc_preprepare_decode(&m, body, n) != 0)
+        return;
+    lc_proposal pr;
+    lc_proposal_decode(&pr, m.proposal, m.proposal_len);
+    size_t off = 0;
+    const uint8_t *tx;
+    size_t len;
+    for (uint32_t i = 0; i < pr.ntx; i++) {
+        if (lc_proposal_next_tx(&pr, &off, &tx, &len) != 0)
+            break;
+        uint8_t h[32];
+        crypto_hash_sha256(h, tx, len);
+        lc_map_ent *e = lc_map_get(&r->known, h);
+        if (e)
+            e->val = 2;
+    }
+    accept_preprepare(r, body, n, 1);
+}
+
+static void build_pp_list(lc_replica *r, uint64_t v, const nv_plan *pl, lc_wr *out,
+                          uint32_t *npp) {
+    uint64_t prev_ts = r->last_ts;
+    *npp = 0;
+    for (uint64_t seq = pl->min_s + 1; seq <= pl->max_s; seq++) {
+        size_t idx = (size_t)(seq - pl->min_s - 1);
+        lc_wr prop, pp;
+        lc_wr_init(&prop);
+        lc_wr_init(&pp);
+        if (pl->pp[idx]) {
+            lc_wr_bytes(&prop, pl->pp[idx], pl->pp_len[idx]);
+            lc_proposal x;
+            if (lc_proposal_decode(&x, pl->pp[idx], pl->pp_len[idx]) == 0)
+                prev_ts = x.ts_ms;
+        } else {
+            /* a gap nobody prepared: fill it with an empty block */
+            lc_proposal x = {.height = seq, .view = v, .proposer = primary_of(r, v),
+                             .ts_ms = prev_ts, .ntx = 0};
+            lc_proposal_encode(&prop, &x, NULL, NULL);
+        }
+        lc_preprepare_encode(&pp, v, seq, prop.p, prop.n, r->cfg.sk);
+        lc_wr_var(out, pp.p, pp.n);
+        (*npp)++;
+        lc_wr_free(&prop);
+        lc_wr_free(&pp);
+    }
+}
+
+static void maybe_send_newview(lc_replica *r) {
+    uint64_t v = r->vc_target;
+    if (!r->in_vc || primary_of(r, v) != r->cfg.self || r->nv_sent >= v)
+        return;
+    const uint8_t *vcs[LC_MAX_REPLICAS];
+    size_t lens[LC_MAX_REPLICAS];
+    uint32_t k = 0;
+    for (uint32_t j = 0; j < r->cfg.n && k < r->quorum; j++)
+        if (r->vc_msg[j] && r->vc_view[j] == v) {
+            vcs[k] = r->vc_msg[j];
+            lens[k] = r->vc_len[j];
+            k++;
+        }
+    if (k < r->quorum)
+        return;
+    nv_plan *pl = malloc(sizeof *pl);
+    if (!pl)
+        return;
+    plan_newview(r, vcs, lens, k, pl);
+    lc_wr w, pps;
+    lc_wr_init(&w);
+    lc_wr_init(&pps);
+    uint32_t npp;
+    build_pp_list(r, v, pl, &pps, &npp);
+    lc_wr_u64(&w, v);
+    lc_wr_u32(&w, k);
+    for (uint32_t i = 0; i < k; i++)
+        lc_wr_var(&w, vcs[i], lens[i]);
+    lc_wr_u32(&w, npp);
+    lc_wr_bytes(&w, pps.p, pps.n);
+    lc_msg_sign(&w, LC_T_NEWVIEW, 0, r->cfg.sk);
+    if (w.oom || pps.oom) {
+        lc_wr_free(&w);
+        lc_wr_free(&pps);
+        free(pl);
+        return;
+    }
+    bcast(r, LC_T_NEWVIEW, &w);
+    r->nv_sent = v;
+    enter_view(r, v);
+    r->next_seq = pl->max_s + 1;
+    for (uint32_t j = 0; j < r->cfg.n; j++) {
+        lc_viewchange vc;
+        if (j < k && lc_viewchange_decode(&vc, vcs[j], lens[j]) == 0 &&
+            vc.last_height > r->peer_height[vc.replica])
+            r->peer_height[vc.replica] = vc.last_height;
+    }
+    size_t off = 0;
+    const uint8_t *rec;
+    size_t len;
+    for (uint32_t i = 0; i < npp; i++)
+        if (lc_next_var(pps.p, pps.n, &off, &rec, &len) == 0)
+            install_plan_pp(r, rec, len);
+    lc_wr_free(&w);
+    lc_wr_free(&pps);
+    free(pl);
+}
+
+static void on_viewchange(lc_replica *r, uint32_t from, const uint8_t *body, size_t n) {
+    lc_viewchange vc;
+    if (vc_valid(r, body, n, &vc) != 0 || vc.replica != from)
+        return;
+    if (vc.last_height > r->peer_height[from])
+        r->peer_height[from] = vc.last_height;
+    if (vc.new_view <= r->view || vc.new_view < r->vc_view[from])
+        return;
+    free(r->vc_msg[from]);
+    r->vc_msg[from] = malloc(n);
+    if (!r->vc_msg[from])
+        return;
+    memcpy(r->vc_msg[from], body, n);
+    r->vc_len[from] = n;
+    r->vc_view[from] = vc.new_view;
+    /* f+1 replicas want a view above ours: join the smallest such view */
+    uint64_t target = 0;
+    uint32_t cnt = 0;
+    for (uint32_t j = 0; j < r->cfg.n; j++)
+        if (r->vc_msg[j] && r->vc_view[j] > (r->in_vc ? r->vc_target : r->view)) {
+            cnt++;
+            if (!target || r->vc_view[j] < target)
+                target = r->vc_view[j];
+        }
+    if (cnt >= r->cfg.f + 1 && target)
+        start_view_change(r, target);
+    maybe_send_newview(r);
+}
+
+static void on_newview(lc_replica *r, uint32_t from, const uint8_t *body, size_t n) {
+    lc_newview m;
+    if (lc_newview_decode(&m, body, n) != 0 || from != primary_of(r, m.view) ||
+        m.view <= r->view || lc_newview_verify(body, n, r->cfg.pks[from]) != 0)
+        return;
+    const uint8_t *vcs[LC_MAX_REPLICAS];
+    size_t lens[LC_MAX_REPLICAS];
+    uint64_t seen = 0;
+    size_t off = 0;
+    for (uint32_t i = 0; i < m.nvc; i++) {
+        lc_viewchange vc;
+        lc_next_var(m.vcs, m.vcs_len, &off, &vcs[i], &lens[i]);
+        if (vc_valid(r, vcs[i], lens[i], &vc) != 0 || vc.new_view != m.view ||
+            ((seen >> vc.replica) & 1))
+            return;
+        seen |= 1ull << vc.replica;
+        if (vc.last_height > r->peer_height[vc.replica])
+            r->peer_height[vc.replica] = vc.last_height;
+    }
+    if (m.nvc < r->quorum)
+        return;
+    nv_plan *pl = malloc(sizeof *pl);
+    if (!pl)
+        return;
+    plan_newview(r, vcs, lens, m.nvc, pl);
+    /* the pre-prepares must be exactly the plan's */
+    off = 0;
+    int ok = m.npp == (uint32_t)(pl->max_s - pl->min_s);
+    for (uint32_t i = 0; ok && i < m.npp; i++) {
+        const uint8_t *rec;
+        size_t len;
+        lc_preprepare pp;
+        lc_proposal pr;
+        lc_next_var(m.pps, m.pps_len, &off, &rec, &len);
+        lc_preprepare_decode(&pp, rec, len);
+        lc_proposal_decode(&pr, pp.proposal, pp.proposal_len);
+        size_t idx = i;
+        if (pp.view != m.view || pp.seq != pl->min_s + 1 + i)
+            ok = 0;
+        else if (pl->pp[idx])
+            ok = pp.proposal_len == pl->pp_len[idx] &&
+                 memcmp(pp.proposal, pl->pp[idx], pp.proposal_len) == 0;
+        else
+            ok = pr.ntx == 0 && pr.view == m.view && pr.proposer == from;
+        if (ok && lc_preprepare_verify(rec, len, r->cfg.pks[from]) != 0)
+            ok = 0;
+    }
+    if (!ok) {
+        free(pl);
+        return;
+    }
+    enter_view(r, m.view);
+    off = 0;
+    for (uint32_t i = 0; i < m.npp; i++) {
+        const uint8_t *rec;
+        size_t len;
+        lc_next_var(m.pps, m.pps_len, &off, &rec, &len);
+        install_plan_pp(r, rec, len);
+    }
+    free(pl);
+    try_progress(r);
+}
+
+/* ---- clients ----------------------------------------------------------- */
+
+static void on_query(lc_replica *r, uint64_t conn, const uint8_t *body, size_t n) {
+    if (n < 5)
+        return;
+    uint32_t id = lc_get_u32(body);
+    uint8_t kind = body[4];
+    uint8_t *out = NULL;
+    size_t outn = 0;
+    int rc = r->ops.query(r->ops.ctx, kind, body + 5, n - 5, &out, &outn);
+    lc_wr w;
+    lc_wr_init(&w);
+    lc_wr_u32(&w, id);
+    lc_wr_u32(&w, (uint32_t)rc);
+    lc_wr_var(&w, rc == 0 ? out : NULL, rc == 0 ? outn : 0);
+    free(out);
+    if (!w.oom)
+        lc_net_send_conn(r->net, conn, LC_T_QUERY_RESP, w.p, w.n);
+    lc_wr_free(&w);
+}
+
+static void on_msg(void *ctx, uint64_t conn, uint32_t from, uint8_t type, const uint8_t *body,
+                   size_t n) {
+    lc_replica *r = ctx;
+    r->now = lc_now_ms();
+    if (from == LC_CLIENT_ID) {
+        switch (type) {
+            case LC_T_REQUEST:
+                on_request(r, conn, body, n);
+                maybe_propose(r);
+                break;
+            case LC_T_QUERY:
+                on_query(r, conn, body, n);
+                break;
+            case LC_T_FOLLOW:
+                if (r->nfollowers < MAX_FOLLOWERS)
+                    r->followers[r->nfollowers++] = conn;
+                break;
+            default:
+                break; /* clients may send nothing else */
+        }
+        return;
+    }
+    if (from >= r->cfg.n)
+        return;
+    switch (type) {
+        case LC_T_PREPREPARE:
+            on_preprepare(r, from, body, n);
+            break;
+        case LC_T_PREPARE:
+            on_prepare(r, from, body, n);
+            break;
+        case LC_T_COMMIT:
+            on_commit(r, from, body, n);
+            break;
+        case LC_T_CHECKPOINT:
+            on_checkpoint(r, from, body, n);
+            break;
+        case LC_T_VIEWCHANGE:
+            on_viewchange(r, from, body, n);
+            break;
+        case LC_T_NEWVIEW:
+            on_newview(r, from, body, n);
+            break;
+        case LC_T_FETCH:
+            on_fetch(r, from, body, n);
+            break;
+        case LC_T_BLOCKS:
+            on_blocks(r, from, body, n);
+            break;
+        default:
+            break;
+    }
+}
+
+static void on_close(void *ctx, uint64_t conn) {
+    lc_replica *r = ctx;
+    for (size_t i = 0; i < r->nfollowers; i++)
+        if (r->followers[i] == conn) {
+            r->followers[i] = r->followers[--r->nfollowers];
+            break;
+        }
+}
+
+static void on_tick(void *ctx, uint64_t now) {
+    lc_replica *r = ctx;
+    r->now = now;
+    maybe_propose(r);
+    maybe_fetch(r);
+    /* a replica that missed a new view follows f+1 peers seen in a higher view */
+    if (!r->in_vc) {
+        uint32_t cnt = 0;
+        uint64_t low = UINT64_MAX;
+        for (uint32_t j = 0; j < r->cfg.n; j++)
+            if (j != r->cfg.self && r->seen_view[j] > r->view) {
+                cnt++;
+                if (r->seen_view[j] < low)
+                    low = r->seen_view[j];
+            }
+        if (cnt >= r->cfg.f + 1)
+            enter_view(r, low);
+    }
+    if (r->in_vc) {
+        if (now >= r->vc_deadline)
+            start_view_change(r, r->vc_target + 1);
+        return;
+    }
+    /* backups suspect the primary when requests wait without progress */
+    uint64_t since = r->last_progress;
+    int waiting = 0;
+    q_trim(r);
+    if (r->qh < r->qt) {
+        waiting = 1;
+        if (r->q[r->qh].at > since)
+            since = r->q[r->qh].at;
+    }
+    slot *s = &r->slots[(r->last_exec + 1) % WINDOW];
+    if (s->used && s->seq == r->last_exec + 1 && s->have_pp) {
+        waiting = 1;
+        if (s->t_pp > since && since < r->last_progress)
+            since = s->t_pp;
+    }
+    if (waiting && now - since > r->vc_timeout)
+        start_view_change(r, r->view + 1);
+}
+
+int lc_replica_create(lc_replica **out, const lc_replica_cfg *cfg, const lc_store_ops *ops) {
+    *out = NULL;
+    if (cfg->n < 4 || cfg->n > LC_MAX_REPLICAS || cfg->n < 3 * cfg->f + 1 || cfg->self >= cfg->n)
+        return -1;
+    lc_replica *r = calloc(1, sizeof *r);
+    if (!r)
+        return -1;
+    r->slots = calloc(WINDOW, sizeof *r->slots);
+    if (!r->slots) {
+        free(r);
+        return -1;
+    }
+    r->cfg = *cfg;
+    r->ops = *ops;
+    if (!r->cfg.max_block_txs)
+        r->cfg.max_block_txs = 2000;
+    if (!r->cfg.max_block_bytes)
+        r->cfg.max_block_bytes = 4u << 20;
+    if (!r->cfg.max_inflight)
+        r->cfg.max_inflight = 4;
+    if (!r->cfg.view_timeout_ms)
+        r->cfg.view_timeout_ms = 2000;
+    if (!r->cfg.max_clock_skew_ms)
+        r->cfg.max_clock_skew_ms = 5000;
+    r->quorum = (cfg->n + cfg->f) / 2 + 1;
+    r->vc_timeout = r->cfg.view_timeout_ms;
+    r->now = lc_now_ms();
+    uint64_t h;
+    r->ops.tip(r->ops.ctx, &h, r->last_hash, &r->last_ts);
+    r->last_exec = h;
+    r->stable = h;
+    r->next_seq = h + 1;
+    r->last_prop_ts = r->last_ts;
+    r->last_progress = r->now;
+    *out = r;
+    return 0;
+}
+
+void lc_replica_free(lc_replica *r) {
+    if (!r)
+        return;
+    for (size_t i = 0; i < WINDOW; i++)
+        if (r->slots[i].used)
+            slot_clear(r, &r->slots[i]);
+    free(r->slots);
+    for (size_t i = r->qh; i < r->qt; i++)
+        free(r->q[i].tx);
+    free(r->q);
+    lc_map_free(&r->known);
+    lc_map_free(&r->waiters);
+    for (uint32_t j = 0; j < LC_MAX_REPLICAS; j++)
+        free(r->vc_msg[j]);
+    sodium_memzero(r->cfg.sk, sizeof r->cfg.sk);
+    free(r);
+}
+
+void lc_replica_handler(lc_replica *r, lc_net_handler *h) {
+    h->ctx = r;
+    h->on_msg = on_msg;
+    h->on_tick = on_tick;
+    h->on_close = on_close;
+}
+
+void lc_replica_attach(lc_replica *r, lc_net *net) {
+    r->net = net;
+}
+
+uint64_t lc_replica_view(const lc_replica *r) {
+    return r->view;
+}
+
+uint64_t lc_replica_height(const lc_replica *r) {
+    return r->last_exec;
+}
+
+#ifdef LEDGER_FAULT_INJECTION
+void lc_replica_set_equivocate(lc_replica *r, int on) {
+    r->cfg.equivocate = on;
+}
+#endif

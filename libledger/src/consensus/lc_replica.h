@@ -1,0 +1,91 @@
+/* Internal: one PBFT replica (normal case, checkpoints, catch-up, view
+ * change), driven by the transport loop (lc_net) on one thread, and bound to
+ * the store through lc_store_ops. Not installed. */
+#ifndef LC_REPLICA_H
+#define LC_REPLICA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lc_msg.h"
+#include "lc_net.h"
+
+/* What the replica needs of the store and the application. */
+typedef struct {
+    void *ctx;
+    /* Decode, verify the signature of, and check (application) each of n
+     * client transactions; status[i] = 0 or a negative code. */
+    void (*check_txs)(void *ctx, const uint8_t *const *tx, const size_t *len, size_t n,
+                      int *status);
+    /* The committed tip: height (0 = empty), header hash, timestamp. */
+    void (*tip)(void *ctx, uint64_t *height, uint8_t hash[32], uint64_t *ts_ms);
+    /* Build the block of proposal pr on the tip, verify its transactions and
+     * execute it without committing; *blk is an opaque handle. */
+    int (*prepare)(void *ctx, const lc_proposal *pr, void **blk, uint8_t header_hash[32]);
+    /* Append a prepared block with its certificate (k signers of view). */
+    int (*commit)(void *ctx, void *blk, uint64_t view, const uint32_t *signers,
+                  const uint8_t (*sigs)[64], size_t k);
+    void (*drop)(void *ctx, void *blk);
+    /* Where a committed transaction is: 0, or negative when unknown. */
+    int (*find_tx)(void *ctx, const uint8_t hash[32], uint64_t *height, uint32_t *index,
+                   int32_t *status, uint8_t block_hash[32]);
+    /* Status of a committed transaction (0 applied, else the rejection code). */
+    int32_t (*tx_status)(void *ctx, const uint8_t hash[32]);
+    /* Encoded committed block with certificate (freed with free()). */
+    int (*get_block)(void *ctx, uint64_t height, uint8_t **enc, size_t *n);
+    /* Verify and append a block fetched from a peer. */
+    int (*put_block)(void *ctx, const uint8_t *enc, size_t n);
+    /* Verify a certificate (encoded) for a header hash at height. */
+    int (*check_cert)(void *ctx, uint64_t height, const uint8_t header_hash[32],
+                      const uint8_t *cert, size_t n);
+    /* Encoded certificate of the committed block at height (freed with free()). */
+    int (*get_cert)(void *ctx, uint64_t height, uint8_t **enc, size_t *n);
+    /* A client read: kind and argument; *out malloc()ed. */
+    int (*query)(void *ctx, uint8_t kind, const uint8_t *arg, size_t n, uint8_t **out,
+                 size_t *outn);
+} lc_store_ops;
+
+typedef struct {
+    uint32_t n, f, self;
+    uint8_t (*pks)[32];
+    uint8_t sk[64];
+    uint8_t chain_id[32];
+    uint32_t block_period_ms;  /* cut a block when the oldest request waited this long */
+    uint32_t max_block_txs;    /* or when this many are waiting */
+    size_t max_block_bytes;    /* or this many bytes */
+    uint32_t max_inflight;     /* proposals in flight at once */
+    uint32_t checkpoint_every; /* K */
+    uint32_t view_timeout_ms;  /* first view-change timeout (doubles per failed view) */
+    uint32_t max_clock_skew_ms;
+    int equivocate; /* test builds: a byzantine primary sends different proposals */
+} lc_replica_cfg;
+
+typedef struct lc_replica lc_replica;
+
+int lc_replica_create(lc_replica **out, const lc_replica_cfg *cfg, const lc_store_ops *ops);
+void lc_replica_free(lc_replica *r);
+/* The transport handler that drives the replica. */
+void lc_replica_handler(lc_replica *r, lc_net_handler *h);
+void lc_replica_attach(lc_replica *r, lc_net *net);
+uint64_t lc_replica_view(const lc_replica *r);
+uint64_t lc_replica_height(const lc_replica *r);
+
+/* Query kinds (client reads served by a replica). */
+enum {
+    LC_Q_BLOCK = 1,     /* arg: u64 height → encoded block */
+    LC_Q_TX = 2,        /* arg: tx hash → encoded tx */
+    LC_Q_STATE = 3,     /* arg: key → value */
+    LC_Q_TRACE = 4,     /* arg: u16 op ‖ key → trace encoding */
+    LC_Q_BLOB_PUT = 5,  /* arg: blob bytes → 32-byte hash */
+    LC_Q_BLOB_GET = 6,  /* arg: hash → bytes */
+    LC_Q_PROOF = 7,     /* arg: tx hash → encoded proof */
+    LC_Q_TIP = 8,       /* arg: none → u64 height ‖ hash ‖ u64 ts */
+    LC_Q_APP = 9,       /* arg: application query bytes */
+    LC_Q_TRACE_TIME = 10 /* arg: u64 from_ms ‖ u64 to_ms → trace encoding */
+};
+
+#endif
+
+#ifdef LEDGER_FAULT_INJECTION
+void lc_replica_set_equivocate(lc_replica *r, int on);
+#endif

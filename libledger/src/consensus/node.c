@@ -1,0 +1,555 @@
+/* ledger_node: one replica = store + application + transport + PBFT loop. */
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ledger/kv.h"
+#include "ledger/node.h"
+#include "ledger/store.h"
+#include "lc_config.h"
+#include "lc_net.h"
+#include "lc_replica.h"
+
+struct ledger_node {
+    ledger_store *st;
+    ledger_membership *m;
+    lc_net *net;
+    lc_replica *rep;
+    pthread_t thr;
+    uint32_t self;
+    uint64_t height, view; /* mirrored for other threads (atomics) */
+    lc_net_handler inner;
+    char (*keep_addrs)[64];
+    uint8_t (*keep_pks)[32];
+    uint8_t *keep_sk;
+    char fault_file[512];
+    time_t fault_mtime;
+    uint64_t fault_check;
+};
+
+/* ---- binding of the replica to the store ------------------------------ */
+
+static void b_check_txs(void *ctx, const uint8_t *const *tx, const size_t *len, size_t n,
+                        int *status) {
+    ledger_node *nd = ctx;
+    for (size_t i = 0; i < n; i++) {
+        ledger_tx *t;
+        status[i] = ledger_tx_decode(&t, tx[i], len[i]);
+        if (status[i] != LEDGER_OK)
+            continue;
+        status[i] = ledger_store_check_tx(nd->st, t);
+        ledger_tx_free(t);
+    }
+}
+
+static void b_tip(void *ctx, uint64_t *height, uint8_t hash[32], uint64_t *ts) {
+    ledger_node *nd = ctx;
+    ledger_tip t;
+    if (ledger_store_tip(nd->st, &t) != LEDGER_OK)
+        memset(&t, 0, sizeof t);
+    *height = t.height;
+    memcpy(hash, t.hash, 32);
+    *ts = t.timestamp;
+}
+
+static int b_prepare(void *ctx, const lc_proposal *pr, void **blk, uint8_t header_hash[32]) {
+    ledger_node *nd = ctx;
+    ledger_tip tip;
+    int rc = ledger_store_tip(nd->st, &tip);
+    if (rc != LEDGER_OK)
+        return rc;
+    if (tip.height + 1 != pr->height)
+        return LEDGER_E_HEIGHT;
+    ledger_tx **txs = calloc(pr->ntx ? pr->ntx : 1, sizeof *txs);
+    if (!txs)
+        return LEDGER_E_NOMEM;
+    size_t off = 0, k = 0;
+    const uint8_t *t;
+    size_t len;
+    rc = LEDGER_OK;
+    for (; k < pr->ntx; k++) {
+        if (lc_proposal_next_tx(pr, &off, &t, &len) != 0) {
+            rc = LEDGER_E_DECODE;
+            break;
+        }
+        rc = ledger_tx_decode(&txs[k], t, len);
+        if (rc != LEDGER_OK)
+            break;
+    }
+    ledger_block *b = NULL;
+    if (rc == LEDGER_OK)
+        rc = ledger_block_create_take(&b, pr->height, tip.hash, pr->ts_ms, (uint16_t)pr->proposer,
+                                      pr->view, txs, pr->ntx);
+    if (rc != LEDGER_OK) {
+        for (size_t i = 0; i < k; i++)
+            ledger_tx_free(txs[i]);
+        free(txs);
+        return rc;
+    }
+    free(txs);
+    /* the proposer checked every transaction before ordering; others verify once here */
+    uint32_t flags = pr->proposer == nd->self ? 0 : LEDGER_PREPARE_VERIFY_TX;
+    uint8_t root[32];
+    rc = ledger_store_prepare(nd->st, b, flags, root);
+    if (rc == LEDGER_OK)
+        rc = ledger_block_set_state_root(b, root);
+    if (rc != LEDGER_OK) {
+        ledger_block_free(b);
+        return rc;
+    }
+    memcpy(header_hash, ledger_block_header_hash(b), 32);
+    *blk = b;
+    return LEDGER_OK;
+}
+
+static int b_commit(void *ctx, void *blk, uint64_t view, const uint32_t *signers,
+                    const uint8_t (*sigs)[64], size_t k) {
+    ledger_node *nd = ctx;
+    ledger_block *b = blk;
+    ledger_cert *c;
+    int rc = ledger_cert_create(&c, view);
+    for (size_t i = 0; rc == LEDGER_OK && i < k; i++)
+        rc = ledger_cert_add(c, (uint16_t)signers[i], sigs[i]);
+    if (rc == LEDGER_OK)
+        rc = ledger_block_set_cert(b, c);
+    if (rc == LEDGER_OK)
+        rc = ledger_store_append(nd->st, b);
+    ledger_cert_free(c);
+    if (rc == LEDGER_OK)
+        ledger_block_free(b);
+    return rc;
+}
+
+static void b_drop(void *ctx, void *blk) {
+    (void)ctx;
+    ledger_block_free(blk);
+}
+
+static int b_find_tx(void *ctx, const uint8_t hash[32], uint64_t *height, uint32_t *index,
+                     int32_t *status, uint8_t block_hash[32]) {
+    ledger_node *nd = ctx;
+    int st;
+    int rc = ledger_store_tx(nd->st, hash, NULL, height, index, &st);
+    if (rc != LEDGER_OK)
+        return rc;
+    *status = st;
+    ledger_block *b;
+    rc = ledger_store_block(nd->st, *height, &b);
+    if (rc != LEDGER_OK)
+        return rc;
+    memcpy(block_hash, ledger_block_header_hash(b), 32);
+    ledger_block_free(b);
+    return LEDGER_OK;
+}
+
+static int32_t b_tx_status(void *ctx, const uint8_t hash[32]) {
+    ledger_node *nd = ctx;
+    int st = LEDGER_E_NOT_FOUND;
+    if (ledger_store_tx(nd->st, hash, NULL, NULL, NULL, &st) != LEDGER_OK)
+        return LEDGER_E_NOT_FOUND;
+    return st;
+}
+
+static int b_get_block(void *ctx, uint64_t height, uint8_t **enc, size_t *n) {
+    ledger_node *nd = ctx;
+    return ledger_store_block_encoding(nd->st, height, enc, n);
+}
+
+static int b_put_block(void *ctx, const uint8_t *enc, size_t n) {
+    ledger_node *nd = ctx;
+    ledger_block *b;
+    int rc = ledger_block_decode(&b, enc, n);
+    if (rc != LEDGER_OK)
+        return rc;
+    rc = ledger_store_append(nd->st, b); /* checks link, certificate, state root */
+    ledger_block_free(b);
+    return rc;
+}
+
+static int b_check_cert(void *ctx, uint64_t height, const uint8_t hh[32], const uint8_t *cert,
+                        size_t n) {
+    ledger_node *nd = ctx;
+    ledger_cert *c;
+    int rc = ledger_cert_decode(&c, cert, n);
+    if (rc != LEDGER_OK)
+        return rc;
+    rc = ledger_cert_verify(c, nd->m, height, hh);
+    ledger_cert_free(c);
+    return rc;
+}
+
+static int b_get_cert(void *ctx, uint64_t height, uint8_t **enc, size_t *n) {
+    ledger_node *nd = ctx;
+    ledger_block *b;
+    int rc = ledger_store_block(nd->st, height, &b);
+    if (rc != LEDGER_OK)
+        return rc;
+    const ledger_cert *c = ledger_block_cert(b);
+    rc = c ? ledger_cert_encode(c, enc, n) : LEDGER_E_CERTIFICATE;
+    ledger_block_free(b);
+    return rc;
+}
+
+static int b_query(void *ctx, uint8_t kind, const uint8_t *arg, size_t n, uint8_t **out,
+                   size_t *outn) {
+    ledger_node *nd = ctx;
+    lc_rd rd;
+    lc_rd_init(&rd, arg, n);
+    *out = NULL;
+    *outn = 0;
+    switch (kind) {
+        case LC_Q_BLOCK: {
+            uint64_t h = lc_rd_u64(&rd);
+            if (!lc_rd_done(&rd))
+                return LEDGER_E_INVALID;
+            return ledger_store_block_encoding(nd->st, h, out, outn);
+        }
+        case LC_Q_TX: {
+            ledger_tx *t;
+            uint64_t h;
+            uint32_t idx;
+            int st;
+            if (n != 32)
+                return LEDGER_E_INVALID;
+            int rc = ledger_store_tx(nd->st, arg, &t, &h, &idx, &st);
+            if (rc != LEDGER_OK)
+                return rc;
+            size_t tl;
+            const uint8_t *te = ledger_tx_encoding(t, &tl);
+            lc_wr w;
+            lc_wr_init(&w);
+            lc_wr_u64(&w, h);
+            lc_wr_u32(&w, idx);
+            lc_wr_u32(&w, (uint32_t)st);
+            lc_wr_bytes(&w, te, tl);
+            ledger_tx_free(t);
+            if (w.oom) {
+                lc_wr_free(&w);
+                return LEDGER_E_NOMEM;
+            }
+            *out = w.p;
+            *outn = w.n;
+            return LEDGER_OK;
+        }
+        case LC_Q_STATE:
+            return ledger_store_get(nd->st, arg, n, out, outn);
+        case LC_Q_APP:
+            return ledger_store_query(nd->st, arg, n, out, outn);
+        case LC_Q_TRACE: {
+            uint16_t op = lc_rd_u16(&rd);
+            uint64_t from = lc_rd_u64(&rd);
+            if (rd.bad || n - rd.off == 0)
+                return LEDGER_E_INVALID;
+            ledger_trace_entry ent[1024];
+            size_t k;
+            int rc = ledger_store_trace(nd->st, op, arg + rd.off, n - rd.off, from, ent, 1024, &k);
+            if (rc != LEDGER_OK)
+                return rc;
+            lc_wr w;
+            lc_wr_init(&w);
+            for (size_t i = 0; i < k; i++) {
+                lc_wr_u64(&w, ent[i].height);
+                lc_wr_u32(&w, ent[i].index);
+            }
+            if (w.oom)
+                return LEDGER_E_NOMEM;
+            *out = w.p;
+            *outn = w.n;
+            return LEDGER_OK;
+        }
+        case LC_Q_TRACE_TIME: {
+            uint64_t t0 = lc_rd_u64(&rd), t1 = lc_rd_u64(&rd);
+            if (!lc_rd_done(&rd))
+                return LEDGER_E_INVALID;
+            uint64_t hs[4096];
+            size_t k;
+            int rc = ledger_store_trace_time(nd->st, t0, t1, hs, 4096, &k);
+            if (rc != LEDGER_OK)
+                return rc;
+            lc_wr w;
+            lc_wr_init(&w);
+            for (size_t i = 0; i < k; i++)
+                lc_wr_u64(&w, hs[i]);
+            if (w.oom)
+                return LEDGER_E_NOMEM;
+            *out = w.p;
+            *outn = w.n;
+            return LEDGER_OK;
+        }
+        case LC_Q_BLOB_PUT: {
+            uint8_t *h = malloc(32);
+            if (!h)
+                return LEDGER_E_NOMEM;
+            int rc = ledger_store_blob_put(nd->st, arg, n, h);
+            if (rc != LEDGER_OK) {
+                free(h);
+                return rc;
+            }
+            *out = h;
+            *outn = 32;
+            return LEDGER_OK;
+        }
+        case LC_Q_BLOB_GET:
+            if (n != 32)
+                return LEDGER_E_INVALID;
+            return ledger_store_blob_get(nd->st, arg, out, outn);
+        case LC_Q_PROOF: {
+            if (n != 32)
+                return LEDGER_E_INVALID;
+            ledger_proof *p;
+            int rc = ledger_store_proof(nd->st, arg, &p);
+            if (rc != LEDGER_OK)
+                return rc;
+            rc = ledger_proof_encode(p, out, outn);
+            ledger_proof_free(p);
+            return rc;
+        }
+        case LC_Q_TIP: {
+            ledger_tip t;
+            if (n != 0)
+                return LEDGER_E_INVALID;
+            int rc = ledger_store_tip(nd->st, &t);
+            if (rc != LEDGER_OK)
+                return rc;
+            uint8_t *b = malloc(48);
+            if (!b)
+                return LEDGER_E_NOMEM;
+            lc_put_u64(b, t.height);
+            memcpy(b + 8, t.hash, 32);
+            lc_put_u64(b + 40, t.timestamp);
+            *out = b;
+            *outn = 48;
+            return LEDGER_OK;
+        }
+        default:
+            return LEDGER_E_INVALID;
+    }
+}
+
+/* ---- fault settings (test builds) -------------------------------------- */
+
+#ifdef LEDGER_FAULT_INJECTION
+/* Lines: "drop P", "dup P" (per mille), "delay MS", "block i j ...", "seed S",
+ * "equivocate 0|1". The file is re-read when its mtime changes. */
+static void load_faults(ledger_node *nd) {
+    struct stat sb;
+    if (stat(nd->fault_file, &sb) != 0 || sb.st_mtime == nd->fault_mtime)
+        return;
+    nd->fault_mtime = sb.st_mtime;
+    FILE *f = fopen(nd->fault_file, "r");
+    if (!f)
+        return;
+    lc_fault ft;
+    memset(&ft, 0, sizeof ft);
+    int equiv = 0;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        char *save = NULL;
+        char *k = strtok_r(line, " \t\n", &save);
+        if (!k)
+            continue;
+        char *v;
+        if (!strcmp(k, "block")) {
+            while ((v = strtok_r(NULL, " \t\n", &save)))
+                ft.blocked |= 1ull << (strtoul(v, NULL, 10) & 63);
+            continue;
+        }
+        v = strtok_r(NULL, " \t\n", &save);
+        uint32_t x = v ? (uint32_t)strtoul(v, NULL, 10) : 0;
+        if (!strcmp(k, "drop"))
+            ft.drop_permille = x;
+        else if (!strcmp(k, "dup"))
+            ft.dup_permille = x;
+        else if (!strcmp(k, "delay"))
+            ft.delay_ms_max = x;
+        else if (!strcmp(k, "seed"))
+            ft.seed = x;
+        else if (!strcmp(k, "equivocate"))
+            equiv = x != 0;
+    }
+    fclose(f);
+    lc_net_set_fault(nd->net, &ft);
+    lc_replica_set_equivocate(nd->rep, equiv);
+}
+#endif
+
+static void n_on_msg(void *ctx, uint64_t conn, uint32_t from, uint8_t type, const uint8_t *body,
+                     size_t n) {
+    ledger_node *nd = ctx;
+    nd->inner.on_msg(nd->inner.ctx, conn, from, type, body, n);
+}
+
+static void n_on_close(void *ctx, uint64_t conn) {
+    ledger_node *nd = ctx;
+    nd->inner.on_close(nd->inner.ctx, conn);
+}
+
+static void n_on_tick(void *ctx, uint64_t now) {
+    ledger_node *nd = ctx;
+    nd->inner.on_tick(nd->inner.ctx, now);
+    __atomic_store_n(&nd->height, lc_replica_height(nd->rep), __ATOMIC_RELAXED);
+    __atomic_store_n(&nd->view, lc_replica_view(nd->rep), __ATOMIC_RELAXED);
+#ifdef LEDGER_FAULT_INJECTION
+    if (nd->fault_file[0] && now - nd->fault_check >= 50) {
+        nd->fault_check = now;
+        load_faults(nd);
+    }
+#endif
+}
+
+static void *loop_main(void *arg) {
+    ledger_node *nd = arg;
+    lc_net_run(nd->net);
+    return NULL;
+}
+
+LEDGER_API int ledger_node_options_init(ledger_node_options *o) {
+    if (!o)
+        return LEDGER_E_INVALID;
+    ledger_node_options d = LEDGER_NODE_OPTIONS_INIT;
+    *o = d;
+    return LEDGER_OK;
+}
+
+static void node_free(ledger_node *nd) {
+    lc_net_free(nd->net);
+    lc_replica_free(nd->rep);
+    ledger_store_close(nd->st);
+    free(nd->keep_addrs);
+    free(nd->keep_pks);
+    if (nd->keep_sk)
+        sodium_memzero(nd->keep_sk, 64);
+    free(nd->keep_sk);
+    ledger_membership_free(nd->m);
+    free(nd);
+}
+
+LEDGER_API int ledger_node_start(ledger_node **out, const ledger_config *cfg,
+                                 const ledger_node_options *opts) {
+    if (!out)
+        return LEDGER_E_INVALID;
+    *out = NULL;
+    ledger_node_options dflt = LEDGER_NODE_OPTIONS_INIT;
+    if (!cfg)
+        return LEDGER_E_INVALID;
+    if (!opts)
+        opts = &dflt;
+    if (opts->version != LEDGER_NODE_OPTIONS_VERSION || opts->sync > 2)
+        return LEDGER_E_INVALID;
+    int id = opts->id >= 0 ? opts->id : cfg->self;
+    const char *dir = opts->data_dir ? opts->data_dir : (cfg->data_dir[0] ? cfg->data_dir : NULL);
+    const uint8_t *seed = opts->seed ? opts->seed : (cfg->have_seed ? cfg->seed : NULL);
+    if (id < 0 || (uint32_t)id >= cfg->n || !dir || !seed)
+        return LEDGER_E_CONFIG;
+    uint8_t pk[32], sk[64];
+    crypto_sign_seed_keypair(pk, sk, seed);
+    if (memcmp(pk, cfg->keys[id], 32) != 0) {
+        sodium_memzero(sk, sizeof sk);
+        fprintf(stderr, "ledger node: the key is not replica %d's member key\n", id);
+        return LEDGER_E_CONFIG;
+    }
+    ledger_node *nd = calloc(1, sizeof *nd);
+    if (!nd) {
+        sodium_memzero(sk, sizeof sk);
+        return LEDGER_E_NOMEM;
+    }
+    nd->self = (uint32_t)id;
+    int rc = ledger_config_membership(cfg, &nd->m);
+    if (rc != LEDGER_OK)
+        goto fail;
+    ledger_store_options so;
+    ledger_store_options_init(&so);
+    uint32_t sync = opts->sync ? opts->sync : (cfg->sync ? cfg->sync : 1);
+    so.sync = sync == 1;
+    uint64_t bad = 0;
+    rc = ledger_store_open(&nd->st, dir, nd->m, opts->app ? opts->app : ledger_kv_app(), &so, &bad);
+    if (rc != LEDGER_OK) {
+        if (rc == LEDGER_E_CORRUPT)
+            fprintf(stderr, "ledger node %d: stored chain fails verification at block %llu\n", id,
+                    (unsigned long long)bad);
+        goto fail;
+    }
+    lc_replica_cfg rc_cfg;
+    memset(&rc_cfg, 0, sizeof rc_cfg);
+    rc_cfg.n = cfg->n;
+    rc_cfg.f = cfg->f;
+    rc_cfg.self = (uint32_t)id;
+    memcpy(rc_cfg.sk, sk, 64);
+    memcpy(rc_cfg.chain_id, cfg->chain_id, 32);
+    rc_cfg.block_period_ms = opts->block_period_ms ? opts->block_period_ms
+                             : cfg->block_period_ms ? cfg->block_period_ms
+                                                    : 5000;
+    rc_cfg.max_block_txs = opts->max_block_txs ? opts->max_block_txs : cfg->max_block_txs;
+    rc_cfg.checkpoint_every = opts->checkpoint_every ? opts->checkpoint_every
+                              : cfg->checkpoint_every ? cfg->checkpoint_every
+                                                      : 32;
+    rc_cfg.view_timeout_ms = opts->view_timeout_ms ? opts->view_timeout_ms : cfg->view_timeout_ms;
+    rc_cfg.max_inflight = cfg->max_inflight;
+    lc_store_ops ops = {nd,           b_check_txs, b_tip,        b_prepare,   b_commit,
+                        b_drop,       b_find_tx,   b_tx_status,  b_get_block, b_put_block,
+                        b_check_cert, b_get_cert,  b_query};
+    /* the replica keeps pointers to the member keys: copy them into the node */
+    rc = LEDGER_E_NOMEM;
+    nd->keep_pks = malloc(sizeof cfg->keys);
+    nd->keep_addrs = malloc(sizeof cfg->addrs);
+    nd->keep_sk = malloc(64);
+    if (!nd->keep_pks || !nd->keep_addrs || !nd->keep_sk)
+        goto fail_sk;
+    memcpy(nd->keep_pks, cfg->keys, sizeof cfg->keys);
+    memcpy(nd->keep_addrs, cfg->addrs, sizeof cfg->addrs);
+    memcpy(nd->keep_sk, sk, 64);
+    rc_cfg.pks = nd->keep_pks;
+    if (lc_replica_create(&nd->rep, &rc_cfg, &ops) != 0)
+        goto fail_sk;
+    lc_replica_handler(nd->rep, &nd->inner);
+    lc_net_config nc;
+    memset(&nc, 0, sizeof nc);
+    nc.self = (uint32_t)id;
+    nc.n = cfg->n;
+    nc.addrs = nd->keep_addrs;
+    nc.pks = (const uint8_t(*)[32])nd->keep_pks;
+    nc.sk = nd->keep_sk;
+    nc.listen = 1;
+    nc.connect_replicas = 1;
+    nc.tick_ms = 2;
+    lc_net_handler h = {nd, n_on_msg, n_on_tick, n_on_close};
+    if (lc_net_create(&nd->net, &nc, &h) != 0) {
+        rc = LEDGER_E_STARTED;
+        goto fail_sk;
+    }
+    lc_replica_attach(nd->rep, nd->net);
+    const char *ff = opts->fault_file ? opts->fault_file : cfg->fault_file;
+    snprintf(nd->fault_file, sizeof nd->fault_file, "%s", ff ? ff : "");
+    nd->height = lc_replica_height(nd->rep);
+    if (pthread_create(&nd->thr, NULL, loop_main, nd) != 0) {
+        rc = LEDGER_E_NOMEM;
+        goto fail_sk;
+    }
+    sodium_memzero(sk, sizeof sk);
+    *out = nd;
+    return LEDGER_OK;
+fail_sk:
+    sodium_memzero(sk, sizeof sk);
+fail:
+    node_free(nd);
+    return rc;
+}
+
+LEDGER_API void ledger_node_stop(ledger_node *nd) {
+    if (!nd)
+        return;
+    lc_net_stop(nd->net);
+    pthread_join(nd->thr, NULL);
+    node_free(nd);
+}
+
+LEDGER_API uint64_t ledger_node_height(const ledger_node *nd) {
+    return nd ? __atomic_load_n(&nd->height, __ATOMIC_RELAXED) : 0;
+}
+
+LEDGER_API uint64_t ledger_node_view(const ledger_node *nd) {
+    return nd ? __atomic_load_n(&nd->view, __ATOMIC_RELAXED) : 0;
+}
