@@ -138,8 +138,8 @@ LEDGER_API int ledger_client_blob_put(ledger_client *c, const uint8_t *data, siz
  * @param[out] data new buffer (ledger_free). @param[out] len length.
  * @return LEDGER_OK, LEDGER_E_NOT_FOUND, LEDGER_E_TIMEOUT, LEDGER_E_INVALID, LEDGER_E_NOMEM.
  */
-LEDGER_API int ledger_client_blob_get(ledger_client *c, const uint8_t hash[32],
-                                      uint32_t timeout_ms, uint8_t **data, size_t *len);
+LEDGER_API int ledger_client_blob_get(ledger_client *c, const uint8_t hash[32], uint32_t timeout_ms,
+                                      uint8_t **data, size_t *len);
 /**
  * @brief The highest committed height that f+1 replicas have reached.
  * @return LEDGER_OK, LEDGER_E_TIMEOUT, LEDGER_E_INVALID.

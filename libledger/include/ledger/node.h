@@ -35,7 +35,8 @@ typedef struct ledger_node_options {
 } ledger_node_options;
 
 #define LEDGER_NODE_OPTIONS_VERSION 1
-#define LEDGER_NODE_OPTIONS_INIT {LEDGER_NODE_OPTIONS_VERSION, -1, NULL, NULL, NULL, 0, 0, 0, 0, 0, NULL}
+#define LEDGER_NODE_OPTIONS_INIT                                                                   \
+    { LEDGER_NODE_OPTIONS_VERSION, -1, NULL, NULL, NULL, 0, 0, 0, 0, 0, NULL }
 
 /** @brief Initialise options to LEDGER_NODE_OPTIONS_INIT. @return LEDGER_OK or LEDGER_E_INVALID. */
 LEDGER_API int ledger_node_options_init(ledger_node_options *o);

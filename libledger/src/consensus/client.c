@@ -307,8 +307,7 @@ LEDGER_API void ledger_client_close(ledger_client *c) {
 typedef int (*check_fn)(void *ctx, int32_t status, const uint8_t *d, size_t n);
 
 static int ask(ledger_client *c, uint8_t kind, const uint8_t *arg, size_t n, uint32_t timeout_ms,
-               int mode, check_fn check, void *cctx, int32_t *status, uint8_t **data,
-               size_t *len) {
+               int mode, check_fn check, void *cctx, int32_t *status, uint8_t **data, size_t *len) {
     qpend *q = calloc(1, sizeof *q);
     if (!q)
         return LEDGER_E_NOMEM;
@@ -408,8 +407,8 @@ static int check_proof(void *ctx, int32_t status, const uint8_t *d, size_t n) {
     if (status != LEDGER_OK || ledger_proof_decode(&p, d, n) != LEDGER_OK)
         return -1;
     if (ledger_proof_verify(p, pc->c->m, pc->hash) != LEDGER_OK ||
-        (pc->height && (ledger_proof_height(p) != pc->height ||
-                        ledger_proof_index(p) != pc->index))) {
+        (pc->height &&
+         (ledger_proof_height(p) != pc->height || ledger_proof_index(p) != pc->index))) {
         ledger_proof_free(p);
         return -1;
     }
@@ -503,8 +502,8 @@ LEDGER_API int ledger_client_submit(ledger_client *c, const ledger_tx *tx, uint3
         size_t n;
         uint64_t el = lc_now_ms() - t0;
         uint32_t left = el < timeout_ms ? timeout_ms - (uint32_t)el : 1;
-        rc = ask(c, LC_Q_PROOF, r.tx_hash, 32, left < 1000 ? 1000 : left, 0, check_proof, &pc,
-                 &st, &d, &n);
+        rc = ask(c, LC_Q_PROOF, r.tx_hash, 32, left < 1000 ? 1000 : left, 0, check_proof, &pc, &st,
+                 &d, &n);
         if (rc != LEDGER_OK)
             return rc;
         free(d);
@@ -601,7 +600,8 @@ LEDGER_API int ledger_client_tx(ledger_client *c, const uint8_t hash[32], uint32
     /* the position is proven by the inclusion proof, not taken on trust */
     ledger_proof *p;
     rc = ledger_client_proof(c, hash, timeout_ms, &p);
-    if (rc == LEDGER_OK && (ledger_proof_height(p) != tc.height || ledger_proof_index(p) != tc.index))
+    if (rc == LEDGER_OK &&
+        (ledger_proof_height(p) != tc.height || ledger_proof_index(p) != tc.index))
         rc = LEDGER_E_HASH;
     ledger_proof_free(p);
     if (rc != LEDGER_OK) {
@@ -740,13 +740,12 @@ static int check_blob(void *ctx, int32_t status, const uint8_t *d, size_t n) {
     return memcmp(h, ctx, 32) == 0 ? 0 : -1;
 }
 
-LEDGER_API int ledger_client_blob_get(ledger_client *c, const uint8_t hash[32],
-                                      uint32_t timeout_ms, uint8_t **data, size_t *len) {
+LEDGER_API int ledger_client_blob_get(ledger_client *c, const uint8_t hash[32], uint32_t timeout_ms,
+                                      uint8_t **data, size_t *len) {
     if (!c || !hash || !data || !len)
         return LEDGER_E_INVALID;
     int32_t st;
-    return ask(c, LC_Q_BLOB_GET, hash, 32, timeout_ms, 0, check_blob, (void *)hash, &st, data,
-               len);
+    return ask(c, LC_Q_BLOB_GET, hash, 32, timeout_ms, 0, check_blob, (void *)hash, &st, data, len);
 }
 
 typedef struct {

@@ -90,7 +90,7 @@ static int parse(ledger_config *c, const char *text, size_t len, const char *bas
             ok = parse_u32(tok[1], &c->f, 0, 21) == 0;
             have_f = ok;
         } else if (!strcmp(k, "replica") && nt == 4) {
-            uint32_t id;
+            uint32_t id = 0;
             char sa[32];
             ok = parse_u32(tok[1], &id, 0, LC_MAX_REPLICAS - 1) == 0 && !((seen >> id) & 1) &&
                  strlen(tok[2]) < 64 && lc_parse_addr(tok[2], sa) == 0 &&
@@ -116,11 +116,10 @@ static int parse(ledger_config *c, const char *text, size_t len, const char *bas
             if (ok)
                 c->sync = c->sync ? 1 : 2;
         } else if (!strcmp(k, "id") && nt == 2) {
-            uint32_t id;
+            uint32_t id = 0;
             ok = parse_u32(tok[1], &id, 0, LC_MAX_REPLICAS - 1) == 0;
             c->self = (int)id;
-        } else if ((!strcmp(k, "key_file") || !strcmp(k, "data_dir") ||
-                    !strcmp(k, "fault_file")) &&
+        } else if ((!strcmp(k, "key_file") || !strcmp(k, "data_dir") || !strcmp(k, "fault_file")) &&
                    nt == 2) {
             char *dst = !strcmp(k, "key_file")   ? key_file
                         : !strcmp(k, "data_dir") ? c->data_dir
@@ -148,8 +147,7 @@ static int parse(ledger_config *c, const char *text, size_t len, const char *bas
     for (uint32_t i = 0; i < c->n; i++)
         for (uint32_t j = i + 1; j < c->n; j++)
             if (!memcmp(c->keys[i], c->keys[j], 32) || !strcmp(c->addrs[i], c->addrs[j])) {
-                fprintf(stderr, "ledger config: replicas %u and %u share a key or address\n", i,
-                        j);
+                fprintf(stderr, "ledger config: replicas %u and %u share a key or address\n", i, j);
                 return LEDGER_E_CONFIG;
             }
     if (c->self >= (int)c->n) {

@@ -17,8 +17,7 @@ void lc_hello_encode(const lc_hello *h, uint8_t out[LC_HELLO_BYTES]) {
 }
 
 int lc_hello_decode(lc_hello *h, const uint8_t *p, size_t n) {
-    if (n != LC_HELLO_BYTES || memcmp(p, hello_magic, 4) != 0 || p[4] != LC_MSG_VERSION ||
-        p[5] > 1)
+    if (n != LC_HELLO_BYTES || memcmp(p, hello_magic, 4) != 0 || p[4] != LC_MSG_VERSION || p[5] > 1)
         return -1;
     h->role = p[5];
     h->id = lc_get_u32(p + 6);

@@ -10,16 +10,16 @@
 
 #include "lc_wire.h"
 
-#define LC_SIG_BYTES     64
-#define LC_PK_BYTES      32
-#define LC_HASH_BYTES    32
-#define LC_MAC_BYTES     32
-#define LC_MAX_FRAME     (16u << 20) /* largest frame body accepted */
-#define LC_MAX_TX        (1u << 20)  /* largest client transaction */
-#define LC_MAX_TXS       65536       /* most transactions in one proposal */
-#define LC_MAX_REPLICAS  64
-#define LC_MSG_VERSION   1
-#define LC_CLIENT_ID     0xFFFFFFFFu /* HELLO id of a client connection */
+#define LC_SIG_BYTES    64
+#define LC_PK_BYTES     32
+#define LC_HASH_BYTES   32
+#define LC_MAC_BYTES    32
+#define LC_MAX_FRAME    (16u << 20) /* largest frame body accepted */
+#define LC_MAX_TX       (1u << 20)  /* largest client transaction */
+#define LC_MAX_TXS      65536       /* most transactions in one proposal */
+#define LC_MAX_REPLICAS 64
+#define LC_MSG_VERSION  1
+#define LC_CLIENT_ID    0xFFFFFFFFu /* HELLO id of a client connection */
 
 /* Message types (the first byte of an authenticated frame body). */
 enum {
@@ -101,7 +101,7 @@ typedef struct {
  * last committed height that it prepared, the pre-prepare and 2f prepares. */
 typedef struct {
     uint64_t new_view;
-    uint64_t last_height; /* highest committed block height at the sender */
+    uint64_t last_height;  /* highest committed block height at the sender */
     uint8_t last_hash[32]; /* its header hash (zero when last_height is 0) */
     const uint8_t *cert;   /* its encoded commit certificate (empty when 0) */
     size_t cert_len;

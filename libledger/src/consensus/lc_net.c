@@ -1,3 +1,4 @@
+#define _GNU_SOURCE /* accept4 */
 /* Replica transport: epoll loop, framing, handshake, link MACs, reconnection,
  * bounded queues and (test builds) fault injection. See lc_net.h. */
 #include "lc_net.h"
@@ -20,12 +21,12 @@
 
 #include "lc_msg.h"
 
-#define MAX_CONNS    1024
-#define BACKOFF_MIN  50
-#define BACKOFF_MAX  2000
-#define ST_CONNECT   0
-#define ST_HELLO     1
-#define ST_OPEN      2
+#define MAX_CONNS   1024
+#define BACKOFF_MIN 50
+#define BACKOFF_MAX 2000
+#define ST_CONNECT  0
+#define ST_HELLO    1
+#define ST_OPEN     2
 
 typedef struct {
     int used;

@@ -54,8 +54,8 @@ void lc_net_broadcast(lc_net *net, uint8_t type, const uint8_t *body, size_t n);
 int lc_net_send_conn(lc_net *net, uint64_t conn, uint8_t type, const uint8_t *body, size_t n);
 /* 1 when replica `to` has an open authenticated outgoing link. */
 int lc_net_linked(lc_net *net, uint32_t to);
-uint64_t lc_now_ms(void);      /* CLOCK_MONOTONIC */
-uint64_t lc_wall_ms(void);     /* CLOCK_REALTIME */
+uint64_t lc_now_ms(void);  /* CLOCK_MONOTONIC */
+uint64_t lc_wall_ms(void); /* CLOCK_REALTIME */
 int lc_parse_addr(const char *s, void *sockaddr_in_out);
 
 #ifdef LEDGER_FAULT_INJECTION

@@ -17,6 +17,8 @@
 #define FETCH_MAX     32  /* blocks per state-transfer reply */
 #define FETCH_BYTES   (8u << 20)
 #define MAX_FOLLOWERS 256
+#define RESEND_MS     250 /* retransmission of the waiting slot's messages */
+#define STATUS_MS     500 /* heartbeat checkpoint of the tip */
 
 typedef struct {
     int have;
@@ -51,6 +53,7 @@ typedef struct {
     uint8_t header_hash[32];
     uint8_t stmt[LEDGER_COMMIT_STATEMENT_BYTES];
     uint64_t t_pp;
+    uint64_t t_resend;
 } slot;
 
 typedef struct {
@@ -100,6 +103,7 @@ struct lc_replica {
     uint64_t peer_height[LC_MAX_REPLICAS];
     uint64_t last_fetch;
     uint32_t fetch_rr;
+    uint64_t last_status;
     /* followers */
     uint64_t followers[MAX_FOLLOWERS];
     size_t nfollowers;
@@ -247,8 +251,8 @@ static void maybe_propose(lc_replica *r) {
         return;
     if (r->next_seq <= r->last_exec)
         r->next_seq = r->last_exec + 1;
-    while (r->next_seq <= r->last_exec + r->cfg.max_inflight &&
-           r->next_seq <= r->stable + WINDOW && r->next_seq <= r->last_exec + WINDOW) {
+    while (r->next_seq <= r->last_exec + r->cfg.max_inflight && r->next_seq <= r->stable + WINDOW &&
+           r->next_seq <= r->last_exec + WINDOW) {
         q_trim(r);
         size_t waiting = r->qt - r->qh;
         if (!waiting)
@@ -409,6 +413,7 @@ static void accept_preprepare(lc_replica *r, const uint8_t *body, size_t n, int 
     s->view = m.view;
     memcpy(s->digest, m.digest, 32);
     s->t_pp = r->now;
+    s->t_resend = r->now;
     (void)from_newview;
     if (primary_of(r, m.view) != r->cfg.self)
         send_prepare(r, s);
@@ -422,16 +427,21 @@ static void on_preprepare(lc_replica *r, uint32_t from, const uint8_t *body, siz
     lc_proposal pr;
     if (lc_preprepare_decode(&m, body, n) != 0)
         return;
-    if (r->in_vc || m.view != r->view || from != primary_of(r, m.view))
+    /* any replica may relay a pre-prepare (retransmission): the primary's
+     * signature is what counts */
+    uint32_t prim = primary_of(r, m.view);
+    if (r->in_vc || m.view != r->view)
         return;
-    if (m.seq > r->peer_height[from])
-        r->peer_height[from] = m.seq - 1;
     if (m.seq <= r->last_exec || m.seq > r->last_exec + WINDOW)
         return;
-    if (lc_preprepare_verify(body, n, r->cfg.pks[from]) != 0)
+    slot *cur = &r->slots[m.seq % WINDOW];
+    if (cur->used && cur->seq == m.seq && cur->have_pp && cur->view == m.view)
+        return; /* already have one for this view */
+    if (lc_preprepare_verify(body, n, r->cfg.pks[prim]) != 0)
         return;
+    (void)from;
     lc_proposal_decode(&pr, m.proposal, m.proposal_len);
-    if (pr.view != m.view || pr.proposer != from)
+    if (pr.view != m.view || pr.proposer != prim)
         return;
     /* consensus time: bounded by our clock, monotonic along the chain */
     uint64_t wall = lc_wall_ms();
@@ -550,8 +560,7 @@ static void reply_block_txs(lc_replica *r, const lc_proposal *pr) {
         lc_map_del(&r->known, h);
         lc_map_ent *w = lc_map_get(&r->waiters, h);
         if (w) {
-            send_reply(r, w->val, h, r->ops.tx_status(r->ops.ctx, h), pr->height, i,
-                       r->last_hash);
+            send_reply(r, w->val, h, r->ops.tx_status(r->ops.ctx, h), pr->height, i, r->last_hash);
             lc_map_del(&r->waiters, h);
         }
     }
@@ -603,10 +612,10 @@ static void try_progress(lc_replica *r) {
             if (!c->have || c->view != s->view || memcmp(c->digest, s->digest, 32) != 0)
                 continue;
             if (c->checked == 0)
-                c->checked = crypto_sign_verify_detached(c->sig, s->stmt, sizeof s->stmt,
-                                                         r->cfg.pks[j]) == 0
-                                 ? 1
-                                 : -1;
+                c->checked =
+                    crypto_sign_verify_detached(c->sig, s->stmt, sizeof s->stmt, r->cfg.pks[j]) == 0
+                        ? 1
+                        : -1;
             if (c->checked != 1)
                 continue;
             signers[k] = j;
@@ -615,8 +624,7 @@ static void try_progress(lc_replica *r) {
         }
         if (k < r->quorum)
             return;
-        int rc = r->ops.commit(r->ops.ctx, s->blk, s->view, signers, (const uint8_t(*)[64])sigs,
-                               k);
+        int rc = r->ops.commit(r->ops.ctx, s->blk, s->view, signers, (const uint8_t(*)[64])sigs, k);
         if (rc != 0) {
             fprintf(stderr, "ledger replica %u: commit of block %llu failed (%d)\n", r->cfg.self,
                     (unsigned long long)seq, rc);
@@ -698,7 +706,10 @@ static void on_blocks(lc_replica *r, uint32_t from, const uint8_t *body, size_t 
             return;
         uint64_t before = r->last_exec;
         /* the store verifies height, links, Merkle root, certificate and state root */
-        if (r->ops.put_block(r->ops.ctx, b, len) != 0)
+        int prc = r->ops.put_block(r->ops.ctx, b, len);
+        if (getenv("LC_DEBUG"))
+            fprintf(stderr, "replica %u: put_block -> %d\n", r->cfg.self, prc);
+        if (prc != 0)
             continue;
         uint64_t h;
         uint8_t hh[32];
@@ -735,6 +746,9 @@ static void maybe_fetch(lc_replica *r) {
         lc_put_u64(b, r->last_exec + 1);
         lc_put_u32(b + 8, FETCH_MAX);
         lc_net_send(r->net, j, LC_T_FETCH, b, sizeof b);
+        if (getenv("LC_DEBUG"))
+            fprintf(stderr, "replica %u: fetch from %u at %llu (peer says %llu)\n", r->cfg.self, j,
+                    (unsigned long long)r->last_exec + 1, (unsigned long long)r->peer_height[j]);
         r->fetch_rr = j + 1;
         break;
     }
@@ -815,8 +829,8 @@ static int vc_valid(lc_replica *r, const uint8_t *p, size_t n, lc_viewchange *vc
     if (lc_viewchange_decode(vc, p, n) != 0 || vc->replica >= r->cfg.n ||
         lc_viewchange_verify(p, n, r->cfg.pks[vc->replica]) != 0)
         return -1;
-    if (vc->last_height > 0 && r->ops.check_cert(r->ops.ctx, vc->last_height, vc->last_hash,
-                                                 vc->cert, vc->cert_len) != 0)
+    if (vc->last_height > 0 &&
+        r->ops.check_cert(r->ops.ctx, vc->last_height, vc->last_hash, vc->cert, vc->cert_len) != 0)
         return -1;
     size_t off = 0;
     for (uint32_t i = 0; i < vc->nprepared; i++) {
@@ -860,6 +874,7 @@ typedef struct {
  * height, and for every later sequence the prepared proposal of the highest view. */
 static void plan_newview(lc_replica *r, const uint8_t *const *vcs, const size_t *lens, uint32_t k,
                          nv_plan *pl) {
+    (void)r;
     memset(pl, 0, sizeof *pl);
     lc_viewchange vc;
     for (uint32_t i = 0; i < k; i++) {
@@ -939,8 +954,7 @@ static void install_plan_pp(lc_replica *r, const uint8_t *body, size_t n) {
     accept_preprepare(r, body, n, 1);
 }
 
-static void build_pp_list(lc_replica *r, uint64_t v, const nv_plan *pl, lc_wr *out,
-                          uint32_t *npp) {
+static void build_pp_list(lc_replica *r, uint64_t v, const nv_plan *pl, lc_wr *out, uint32_t *npp) {
     uint64_t prev_ts = r->last_ts;
     *npp = 0;
     for (uint64_t seq = pl->min_s + 1; seq <= pl->max_s; seq++) {
@@ -955,8 +969,8 @@ static void build_pp_list(lc_replica *r, uint64_t v, const nv_plan *pl, lc_wr *o
                 prev_ts = x.ts_ms;
         } else {
             /* a gap nobody prepared: fill it with an empty block */
-            lc_proposal x = {.height = seq, .view = v, .proposer = primary_of(r, v),
-                             .ts_ms = prev_ts, .ntx = 0};
+            lc_proposal x = {
+                .height = seq, .view = v, .proposer = primary_of(r, v), .ts_ms = prev_ts, .ntx = 0};
             lc_proposal_encode(&prop, &x, NULL, NULL);
         }
         lc_preprepare_encode(&pp, v, seq, prop.p, prop.n, r->cfg.sk);
@@ -1006,14 +1020,14 @@ static void maybe_send_newview(lc_replica *r) {
     }
     bcast(r, LC_T_NEWVIEW, &w);
     r->nv_sent = v;
-    enter_view(r, v);
-    r->next_seq = pl->max_s + 1;
-    for (uint32_t j = 0; j < r->cfg.n; j++) {
+    for (uint32_t j = 0; j < k; j++) {
         lc_viewchange vc;
-        if (j < k && lc_viewchange_decode(&vc, vcs[j], lens[j]) == 0 &&
+        if (lc_viewchange_decode(&vc, vcs[j], lens[j]) == 0 &&
             vc.last_height > r->peer_height[vc.replica])
             r->peer_height[vc.replica] = vc.last_height;
     }
+    enter_view(r, v); /* frees the view-change messages vcs[] points into */
+    r->next_seq = pl->max_s + 1;
     size_t off = 0;
     const uint8_t *rec;
     size_t len;
@@ -1056,8 +1070,8 @@ static void on_viewchange(lc_replica *r, uint32_t from, const uint8_t *body, siz
 
 static void on_newview(lc_replica *r, uint32_t from, const uint8_t *body, size_t n) {
     lc_newview m;
-    if (lc_newview_decode(&m, body, n) != 0 || from != primary_of(r, m.view) ||
-        m.view <= r->view || lc_newview_verify(body, n, r->cfg.pks[from]) != 0)
+    if (lc_newview_decode(&m, body, n) != 0 || from != primary_of(r, m.view) || m.view <= r->view ||
+        lc_newview_verify(body, n, r->cfg.pks[from]) != 0)
         return;
     const uint8_t *vcs[LC_MAX_REPLICAS];
     size_t lens[LC_MAX_REPLICAS];
@@ -1201,11 +1215,43 @@ static void on_close(void *ctx, uint64_t conn) {
         }
 }
 
+/* Messages can be lost (a link not yet up, a full queue, faults): the next
+ * slot's pre-prepare, our prepare and our commit are sent again while it waits. */
+static void retransmit(lc_replica *r) {
+    for (uint64_t seq = r->last_exec + 1; seq <= r->last_exec + r->cfg.max_inflight; seq++) {
+        slot *s = &r->slots[seq % WINDOW];
+        if (!s->used || s->seq != seq || !s->have_pp || r->now - s->t_resend < RESEND_MS)
+            continue;
+        s->t_resend = r->now;
+        lc_net_broadcast(r->net, LC_T_PREPREPARE, s->pp, s->pp_len);
+        prep_rec *p = &s->prep[r->cfg.self];
+        if (p->have && p->view == s->view)
+            lc_net_broadcast(r->net, LC_T_PREPARE, p->msg, p->len);
+        commit_rec *c = &s->com[r->cfg.self];
+        if (s->commit_sent && c->have) {
+            lc_vote v = {.type = LC_T_COMMIT, .view = s->view, .seq = seq, .replica = r->cfg.self};
+            memcpy(v.digest, s->digest, 32);
+            memcpy(v.sig, c->sig, 64);
+            lc_wr w;
+            lc_wr_init(&w);
+            lc_vote_encode(&w, &v, r->cfg.sk);
+            bcast(r, LC_T_COMMIT, &w);
+            lc_wr_free(&w);
+        }
+    }
+}
+
 static void on_tick(void *ctx, uint64_t now) {
     lc_replica *r = ctx;
     r->now = now;
     maybe_propose(r);
     maybe_fetch(r);
+    retransmit(r);
+    /* heartbeat: a signed checkpoint of our tip tells lagging peers how far we are */
+    if (now - r->last_status >= STATUS_MS) {
+        r->last_status = now;
+        send_checkpoint(r);
+    }
     /* a replica that missed a new view follows f+1 peers seen in a higher view */
     if (!r->in_vc) {
         uint32_t cnt = 0;

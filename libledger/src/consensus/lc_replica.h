@@ -72,15 +72,15 @@ uint64_t lc_replica_height(const lc_replica *r);
 
 /* Query kinds (client reads served by a replica). */
 enum {
-    LC_Q_BLOCK = 1,     /* arg: u64 height → encoded block */
-    LC_Q_TX = 2,        /* arg: tx hash → encoded tx */
-    LC_Q_STATE = 3,     /* arg: key → value */
-    LC_Q_TRACE = 4,     /* arg: u16 op ‖ key → trace encoding */
-    LC_Q_BLOB_PUT = 5,  /* arg: blob bytes → 32-byte hash */
-    LC_Q_BLOB_GET = 6,  /* arg: hash → bytes */
-    LC_Q_PROOF = 7,     /* arg: tx hash → encoded proof */
-    LC_Q_TIP = 8,       /* arg: none → u64 height ‖ hash ‖ u64 ts */
-    LC_Q_APP = 9,       /* arg: application query bytes */
+    LC_Q_BLOCK = 1,      /* arg: u64 height → encoded block */
+    LC_Q_TX = 2,         /* arg: tx hash → encoded tx */
+    LC_Q_STATE = 3,      /* arg: key → value */
+    LC_Q_TRACE = 4,      /* arg: u16 op ‖ key → trace encoding */
+    LC_Q_BLOB_PUT = 5,   /* arg: blob bytes → 32-byte hash */
+    LC_Q_BLOB_GET = 6,   /* arg: hash → bytes */
+    LC_Q_PROOF = 7,      /* arg: tx hash → encoded proof */
+    LC_Q_TIP = 8,        /* arg: none → u64 height ‖ hash ‖ u64 ts */
+    LC_Q_APP = 9,        /* arg: application query bytes */
     LC_Q_TRACE_TIME = 10 /* arg: u64 from_ms ‖ u64 to_ms → trace encoding */
 };
 

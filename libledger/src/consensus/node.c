@@ -479,17 +479,17 @@ LEDGER_API int ledger_node_start(ledger_node **out, const ledger_config *cfg,
     rc_cfg.self = (uint32_t)id;
     memcpy(rc_cfg.sk, sk, 64);
     memcpy(rc_cfg.chain_id, cfg->chain_id, 32);
-    rc_cfg.block_period_ms = opts->block_period_ms ? opts->block_period_ms
+    rc_cfg.block_period_ms = opts->block_period_ms  ? opts->block_period_ms
                              : cfg->block_period_ms ? cfg->block_period_ms
                                                     : 5000;
     rc_cfg.max_block_txs = opts->max_block_txs ? opts->max_block_txs : cfg->max_block_txs;
-    rc_cfg.checkpoint_every = opts->checkpoint_every ? opts->checkpoint_every
+    rc_cfg.checkpoint_every = opts->checkpoint_every  ? opts->checkpoint_every
                               : cfg->checkpoint_every ? cfg->checkpoint_every
                                                       : 32;
     rc_cfg.view_timeout_ms = opts->view_timeout_ms ? opts->view_timeout_ms : cfg->view_timeout_ms;
     rc_cfg.max_inflight = cfg->max_inflight;
-    lc_store_ops ops = {nd,           b_check_txs, b_tip,        b_prepare,   b_commit,
-                        b_drop,       b_find_tx,   b_tx_status,  b_get_block, b_put_block,
+    lc_store_ops ops = {nd,           b_check_txs, b_tip,       b_prepare,   b_commit,
+                        b_drop,       b_find_tx,   b_tx_status, b_get_block, b_put_block,
                         b_check_cert, b_get_cert,  b_query};
     /* the replica keeps pointers to the member keys: copy them into the node */
     rc = LEDGER_E_NOMEM;

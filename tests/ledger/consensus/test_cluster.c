@@ -1,0 +1,232 @@
+/* PBFT replicas over real loopback sockets, in one process, with a mock store
+ * and the fault-injection transport: agreement, faults, crash of the primary,
+ * restart and catch-up, partition and heal, an equivocating primary, and a
+ * seeded randomized run checking safety after every step and liveness after. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "cluster.h"
+
+static ledger_client *connect_client(cluster *c) {
+    ledger_client *cli = NULL;
+    assert_int_equal(ledger_client_connect(&cli, c->cfg, 5000), 0);
+    return cli;
+}
+
+static void set_fault_all(cluster *c, const lc_fault *f) {
+    for (uint32_t i = 0; i < c->n; i++)
+        if (c->nodes[i].running)
+            lc_net_set_fault(c->nodes[i].net, f);
+}
+
+static void test_agree(void **state) {
+    (void)state;
+    cluster *cp = calloc(1, sizeof *cp);
+#define c (*cp)
+    assert_int_equal(cl_init(&c, 4, 0), 0);
+    ledger_client *cli = connect_client(&c);
+    assert_int_equal(cl_load(&c, cli, 4, 10, 100), 40);
+    assert_int_equal(cl_wait_height(&c, cl_max_height(&c), 20), 0);
+    assert_true(cl_max_height(&c) >= 1);
+    assert_int_equal(cl_disagreements(&c), 0);
+    /* every replica holds every transaction exactly once */
+    for (uint32_t i = 0; i < 4; i++)
+        assert_int_equal(c.nodes[i].st.txs.n, 40);
+    uint64_t h;
+    assert_int_equal(ledger_client_height(cli, 5000, &h), 0);
+    assert_true(h >= 1);
+    ledger_client_close(cli);
+    cl_free(&c);
+    free(cp);
+#undef c
+}
+
+static void test_seven(void **state) {
+    (void)state;
+    cluster *cp = calloc(1, sizeof *cp);
+#define c (*cp)
+    assert_int_equal(cl_init(&c, 7, 0), 0);
+    ledger_client *cli = connect_client(&c);
+    assert_int_equal(cl_load(&c, cli, 3, 8, 200), 24);
+    assert_int_equal(cl_wait_height(&c, cl_max_height(&c), 20), 0);
+    assert_int_equal(cl_disagreements(&c), 0);
+    ledger_client_close(cli);
+    cl_free(&c);
+    free(cp);
+#undef c
+}
+
+static void test_lossy_network(void **state) {
+    (void)state;
+    cluster *cp = calloc(1, sizeof *cp);
+#define c (*cp)
+    assert_int_equal(cl_init(&c, 4, 0), 0);
+    ledger_client *cli = connect_client(&c);
+    lc_fault f = {.drop_permille = 30, .dup_permille = 100, .delay_ms_max = 15, .seed = 7};
+    set_fault_all(&c, &f);
+    assert_int_equal(cl_load(&c, cli, 3, 8, 300), 24);
+    assert_int_equal(cl_disagreements(&c), 0);
+    lc_fault none = {0};
+    set_fault_all(&c, &none);
+    assert_int_equal(cl_load(&c, cli, 1, 2, 310), 2);
+    assert_int_equal(cl_wait_height(&c, cl_max_height(&c), 20), 0);
+    assert_int_equal(cl_disagreements(&c), 0);
+    ledger_client_close(cli);
+    cl_free(&c);
+    free(cp);
+#undef c
+}
+
+static void test_primary_crash(void **state) {
+    (void)state;
+    cluster *cp = calloc(1, sizeof *cp);
+#define c (*cp)
+    assert_int_equal(cl_init(&c, 4, 0), 0);
+    ledger_client *cli = connect_client(&c);
+    assert_int_equal(cl_load(&c, cli, 2, 5, 400), 10);
+    uint64_t before = cl_max_height(&c);
+    cl_stop(&c, 0); /* the primary of view 0 */
+    assert_int_equal(cl_load(&c, cli, 2, 5, 410), 10);
+    assert_true(cl_max_height(&c) > before);
+    for (uint32_t i = 1; i < 4; i++)
+        assert_true(lc_replica_view(c.nodes[i].rep) >= 1);
+    assert_int_equal(cl_disagreements(&c), 0);
+    /* the old primary restarts from its store and catches up */
+    assert_int_equal(cl_start(&c, 0), 0);
+    assert_int_equal(cl_load(&c, cli, 1, 3, 420), 3);
+    assert_int_equal(cl_wait_height(&c, cl_max_height(&c), 30), 0);
+    assert_int_equal(cl_disagreements(&c), 0);
+    ledger_client_close(cli);
+    cl_free(&c);
+    free(cp);
+#undef c
+}
+
+static void test_restart_catch_up(void **state) {
+    (void)state;
+    cluster *cp = calloc(1, sizeof *cp);
+#define c (*cp)
+    assert_int_equal(cl_init(&c, 4, 0), 0);
+    ledger_client *cli = connect_client(&c);
+    assert_int_equal(cl_load(&c, cli, 2, 4, 500), 8);
+    cl_stop(&c, 3);
+    assert_int_equal(cl_load(&c, cli, 2, 10, 510), 20);
+    uint64_t lagging = cl_height(&c, 3);
+    assert_true(lagging < cl_max_height(&c));
+    assert_int_equal(cl_start(&c, 3), 0);
+    assert_int_equal(cl_load(&c, cli, 1, 2, 520), 2);
+    assert_int_equal(cl_wait_height(&c, cl_max_height(&c), 30), 0);
+    assert_int_equal(cl_height(&c, 3), cl_max_height(&c));
+    assert_int_equal(cl_disagreements(&c), 0);
+    ledger_client_close(cli);
+    cl_free(&c);
+    free(cp);
+#undef c
+}
+
+static void test_partition_heal(void **state) {
+    (void)state;
+    cluster *cp = calloc(1, sizeof *cp);
+#define c (*cp)
+    assert_int_equal(cl_init(&c, 4, 0), 0);
+    ledger_client *cli = connect_client(&c);
+    /* isolate replica 2: it hears no replica and no replica hears it */
+    lc_fault iso = {.blocked = 0xFull & ~(1ull << 2)};
+    lc_fault cut = {.blocked = 1ull << 2};
+    for (uint32_t i = 0; i < 4; i++)
+        lc_net_set_fault(c.nodes[i].net, i == 2 ? &iso : &cut);
+    assert_int_equal(cl_load(&c, cli, 2, 6, 600), 12);
+    assert_true(cl_height(&c, 2) < cl_max_height(&c));
+    lc_fault none = {0};
+    set_fault_all(&c, &none);
+    assert_int_equal(cl_load(&c, cli, 1, 2, 610), 2);
+    assert_int_equal(cl_wait_height(&c, cl_max_height(&c), 30), 0);
+    assert_int_equal(cl_disagreements(&c), 0);
+    ledger_client_close(cli);
+    cl_free(&c);
+    free(cp);
+#undef c
+}
+
+static void test_equivocating_primary(void **state) {
+    (void)state;
+    cluster *cp = calloc(1, sizeof *cp);
+#define c (*cp)
+    assert_int_equal(cl_init(&c, 4, 0), 0);
+    ledger_client *cli = connect_client(&c);
+    lc_replica_set_equivocate(c.nodes[0].rep, 1);
+    assert_int_equal(cl_load(&c, cli, 2, 5, 700), 10);
+    assert_int_equal(cl_disagreements(&c), 0);
+    for (uint32_t i = 1; i < 4; i++)
+        assert_true(lc_replica_view(c.nodes[i].rep) >= 1);
+    ledger_client_close(cli);
+    cl_free(&c);
+    free(cp);
+#undef c
+}
+
+/* Seeded: each round picks a fault (loss, delay, an isolated replica, a crashed
+ * replica), runs load, and checks agreement; then faults stop and every
+ * replica must reach the same height. */
+static void test_randomized(void **state) {
+    (void)state;
+    cluster *cp = calloc(1, sizeof *cp);
+#define c (*cp)
+    assert_int_equal(cl_init(&c, 4, 0), 0);
+    ledger_client *cli = connect_client(&c);
+    uint64_t rng = 20261124;
+    for (int round = 0; round < 8; round++) {
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        uint32_t kind = (uint32_t)(rng >> 33) % 4;
+        uint32_t victim = (uint32_t)(rng >> 40) % 4;
+        lc_fault f = {.seed = (uint32_t)round + 1};
+        if (kind == 0)
+            f.drop_permille = 50;
+        if (kind == 1)
+            f.delay_ms_max = 30;
+        if (kind == 2) {
+            for (uint32_t i = 0; i < 4; i++) {
+                lc_fault g = f;
+                g.blocked = i == victim ? (0xFull & ~(1ull << victim)) : (1ull << victim);
+                lc_net_set_fault(c.nodes[i].net, &g);
+            }
+        } else {
+            set_fault_all(&c, &f);
+        }
+        if (kind == 3)
+            cl_stop(&c, victim);
+        int ok = cl_load(&c, cli, 2, 3, 1000 + (uint64_t)round * 10);
+        assert_int_equal(ok, 6);
+        assert_int_equal(cl_disagreements(&c), 0);
+        lc_fault none = {0};
+        if (kind == 3)
+            assert_int_equal(cl_start(&c, victim), 0);
+        set_fault_all(&c, &none);
+    }
+    assert_int_equal(cl_load(&c, cli, 1, 2, 5000), 2);
+    assert_int_equal(cl_wait_height(&c, cl_max_height(&c), 60), 0);
+    assert_int_equal(cl_disagreements(&c), 0);
+    ledger_client_close(cli);
+    cl_free(&c);
+    free(cp);
+#undef c
+}
+
+int main(void) {
+    if (sodium_init() < 0)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_agree),
+        cmocka_unit_test(test_seven),
+        cmocka_unit_test(test_lossy_network),
+        cmocka_unit_test(test_primary_crash),
+        cmocka_unit_test(test_restart_catch_up),
+        cmocka_unit_test(test_partition_heal),
+        cmocka_unit_test(test_equivocating_primary),
+        cmocka_unit_test(test_randomized),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
