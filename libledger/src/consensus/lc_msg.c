@@ -28,6 +28,20 @@ int lc_hello_decode(lc_hello *h, const uint8_t *p, size_t n) {
     return 0;
 }
 
+int lc_frame_next(const uint8_t *p, size_t n, size_t *off, const uint8_t **body, size_t *blen) {
+    if (*off > n || n - *off < 4)
+        return 0;
+    uint32_t k = lc_get_u32(p + *off);
+    if (k == 0 || k > LC_MAX_FRAME)
+        return -1;
+    if (n - *off - 4 < k)
+        return 0;
+    *body = p + *off + 4;
+    *blen = k;
+    *off += 4 + (size_t)k;
+    return 1;
+}
+
 int lc_next_var(const uint8_t *p, size_t n, size_t *off, const uint8_t **rec, size_t *len) {
     if (*off > n || n - *off < 4)
         return -1;

@@ -156,6 +156,11 @@ void lc_msg_sign(lc_wr *w, uint8_t type, size_t body_start, const uint8_t sk[64]
 void lc_reply_encode(lc_wr *w, const lc_reply *r);
 int lc_reply_decode(lc_reply *r, const uint8_t *p, size_t n);
 
+/* Split a byte stream into frames (u32 big-endian body length ‖ body).
+ * Returns 1 and the body when a whole frame starts at *off (advancing it), 0
+ * when more bytes are needed, -1 when the length is 0 or above LC_MAX_FRAME. */
+int lc_frame_next(const uint8_t *p, size_t n, size_t *off, const uint8_t **body, size_t *blen);
+
 /* Iterate nested u32-length records. */
 int lc_next_var(const uint8_t *p, size_t n, size_t *off, const uint8_t **rec, size_t *len);
 

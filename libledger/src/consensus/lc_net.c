@@ -351,21 +351,25 @@ static int on_readable(lc_net *net, conn *c) {
         }
         c->rlen += (size_t)k;
         size_t off = 0;
-        while (c->rlen - off >= 4) {
-            uint32_t blen = lc_get_u32(c->rbuf + off);
-            if (blen > LC_MAX_FRAME || blen == 0) {
+        for (;;) {
+            const uint8_t *b;
+            size_t blen;
+            size_t start = off;
+            int fr = lc_frame_next(c->rbuf, c->rlen, &off, &b, &blen);
+            if (fr < 0) {
                 conn_close(net, c); /* oversize or empty frame: the peer is broken */
                 return -1;
             }
-            if (c->rlen - off - 4 < blen) {
-                if (c->rcap < blen + 4) {
-                    /* grow to hold the whole frame */
-                    size_t cap = c->rcap;
-                    while (cap < (size_t)blen + 4 + 65536)
-                        cap *= 2;
-                    memmove(c->rbuf, c->rbuf + off, c->rlen - off);
-                    c->rlen -= off;
+            if (fr == 0) {
+                size_t need = c->rlen - start >= 4 ? (size_t)lc_get_u32(c->rbuf + start) + 4 : 0;
+                if (need > c->rcap - start) {
+                    /* move the partial frame to the front and grow to hold it whole */
+                    memmove(c->rbuf, c->rbuf + start, c->rlen - start);
+                    c->rlen -= start;
                     off = 0;
+                    size_t cap = c->rcap;
+                    while (cap < need + 65536)
+                        cap *= 2;
                     uint8_t *nb = realloc(c->rbuf, cap);
                     if (!nb) {
                         conn_close(net, c);
@@ -376,8 +380,6 @@ static int on_readable(lc_net *net, conn *c) {
                 }
                 break;
             }
-            const uint8_t *b = c->rbuf + off + 4;
-            off += 4 + (size_t)blen;
             if (c->state != ST_OPEN) {
                 if (on_hello(net, c, b, blen) != 0) {
                     conn_close(net, c);

@@ -121,8 +121,8 @@ static int cl_init(cluster *c, uint32_t n, uint32_t view_timeout_ms) {
         crypto_sign_keypair(c->pks[i], c->sks[i]);
         snprintf(c->addrs[i], 64, "127.0.0.1:%d", free_port());
         sodium_bin2hex(hex, sizeof hex, c->pks[i], 32);
-        off += (size_t)snprintf(text + off, sizeof text - off, "replica %u %s %s\n", i,
-                                c->addrs[i], hex);
+        off += (size_t)snprintf(text + off, sizeof text - off, "replica %u %s %s\n", i, c->addrs[i],
+                                hex);
     }
     if (ledger_config_parse(&c->cfg, text, off) != 0)
         return -1;

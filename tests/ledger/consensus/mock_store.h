@@ -35,7 +35,7 @@ typedef struct {
     uint8_t chain_id[32];
     uint64_t height;
     mock_block *blocks; /* MOCK_MAX_BLOCKS + 1 */
-    lc_map txs; /* hash -> height << 20 | index */
+    lc_map txs;         /* hash -> height << 20 | index */
 } mock_store;
 
 typedef struct {
@@ -362,9 +362,10 @@ static void mock_free(mock_store *m) {
 }
 
 static lc_store_ops mock_ops(mock_store *m) {
-    lc_store_ops o = {m,           mk_check_txs, mk_tip,       mk_prepare,   mk_commit,
-                      mk_drop,     mk_find_tx,   mk_tx_status, mk_get_block, mk_put_block,
-                      mk_check_cert, mk_get_cert, mk_query};
+    lc_store_ops o = {
+        m,          mk_check_txs, mk_tip,       mk_prepare,   mk_commit,     mk_drop,
+        mk_find_tx, mk_tx_status, mk_get_block, mk_put_block, mk_check_cert, mk_get_cert,
+        mk_query};
     return o;
 }
 

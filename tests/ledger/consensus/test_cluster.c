@@ -215,6 +215,69 @@ static void test_randomized(void **state) {
 #undef c
 }
 
+/* Connect to a replica as a stranger and send garbage; returns 1 when the
+ * replica closed the connection. */
+static int send_garbage(const char *addr, const uint8_t *p, size_t n) {
+    struct sockaddr_in sa;
+    if (lc_parse_addr(addr, &sa) != 0)
+        return 0;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(fd);
+        return 0;
+    }
+    ssize_t w = write(fd, p, n);
+    (void)w;
+    struct timeval tv = {5, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    uint8_t buf[256];
+    ssize_t k;
+    int closed = 0;
+    while ((k = read(fd, buf, sizeof buf)) > 0)
+        ; /* a HELLO answer may come first */
+    closed = k == 0;
+    close(fd);
+    return closed;
+}
+
+static void test_garbage_and_forgery(void **state) {
+    (void)state;
+    cluster *cp = calloc(1, sizeof *cp);
+#define c (*cp)
+    assert_int_equal(cl_init(&c, 4, 0), 0);
+    /* replica 3 signs with a key that is not its member key: every peer refuses it */
+    cl_stop(&c, 3);
+    uint8_t fake_pk[32];
+    crypto_sign_keypair(fake_pk, c.sks[3]);
+    assert_int_equal(cl_start(&c, 3), 0);
+    uint8_t oversize[4] = {0x7F, 0xFF, 0xFF, 0xFF};
+    assert_true(send_garbage(c.addrs[0], oversize, 4));
+    uint8_t empty[4] = {0, 0, 0, 0};
+    assert_true(send_garbage(c.addrs[0], empty, 4));
+    /* a HELLO claiming to be replica 1 with a bad signature */
+    lc_hello h = {.role = 0, .id = 1};
+    uint8_t hello[4 + LC_HELLO_BYTES];
+    lc_put_u32(hello, LC_HELLO_BYTES);
+    lc_hello_encode(&h, hello + 4);
+    assert_true(send_garbage(c.addrs[0], hello, sizeof hello));
+    /* a client HELLO, then a frame whose MAC is wrong */
+    lc_hello hc = {.role = 1, .id = LC_CLIENT_ID};
+    uint8_t two[4 + LC_HELLO_BYTES + 4 + 40];
+    lc_put_u32(two, LC_HELLO_BYTES);
+    lc_hello_encode(&hc, two + 4);
+    lc_put_u32(two + 4 + LC_HELLO_BYTES, 40);
+    memset(two + 8 + LC_HELLO_BYTES, 8, 40);
+    assert_true(send_garbage(c.addrs[0], two, sizeof two));
+    ledger_client *cli = connect_client(&c);
+    assert_int_equal(cl_load(&c, cli, 2, 5, 800), 10);
+    assert_int_equal(cl_height(&c, 3), 0); /* the forger took no part */
+    assert_int_equal(cl_disagreements(&c), 0);
+    ledger_client_close(cli);
+    cl_free(&c);
+    free(cp);
+#undef c
+}
+
 int main(void) {
     if (sodium_init() < 0)
         return 1;
@@ -226,6 +289,7 @@ int main(void) {
         cmocka_unit_test(test_restart_catch_up),
         cmocka_unit_test(test_partition_heal),
         cmocka_unit_test(test_equivocating_primary),
+        cmocka_unit_test(test_garbage_and_forgery),
         cmocka_unit_test(test_randomized),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
