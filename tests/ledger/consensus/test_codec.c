@@ -167,8 +167,8 @@ static void test_config(void **state) {
     ledger_membership_free(m);
     ledger_config_free(c);
     const char *bad[] = {
-        "f 1\n",                                  /* no chain id, no replicas */
-        "chain_id 01\nf 1\n",                     /* short chain id */
+        "f 1\n",              /* no chain id, no replicas */
+        "chain_id 01\nf 1\n", /* short chain id */
         "chain_id 0101010101010101010101010101010101010101010101010101010101010101\nf 2\n",
         "chain_id 0101010101010101010101010101010101010101010101010101010101010101\nf 1\nbogus 1\n",
     };
