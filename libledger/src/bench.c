@@ -46,7 +46,7 @@ int ledger_bench_append(const char *path, uint32_t sync, size_t blocks, size_t t
                         size_t payload, double *seconds) {
     if (!path || !seconds || blocks == 0 || txs_per_block == 0 ||
         txs_per_block > LEDGER_BLOCK_TXS_MAX || payload < LEDGER_TX_OVERHEAD + 2 + 16 ||
-        payload > 65536 || sync > 1)
+        payload > 65536 || sync > LEDGER_SYNC_DATA)
         return LEDGER_E_INVALID;
     char pa[4096], pb[4096];
     if ((size_t)snprintf(pa, sizeof pa, "%s/build", path) >= sizeof pa ||

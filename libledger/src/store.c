@@ -154,8 +154,8 @@ int ledger_store_open(ledger_store **out, const char *path, const ledger_members
     if (opts)
         o = *opts;
     if (!path || !*path || !m || !app || app->version != LEDGER_APP_VERSION ||
-        o.version != LEDGER_STORE_OPTIONS_VERSION || o.verify > LEDGER_VERIFY_FULL || o.sync > 1 ||
-        o.map_size < ((uint64_t)1 << 20))
+        o.version != LEDGER_STORE_OPTIONS_VERSION || o.verify > LEDGER_VERIFY_FULL ||
+        o.sync > LEDGER_SYNC_DATA || o.map_size < ((uint64_t)1 << 20))
         return LEDGER_E_INVALID;
     if (ldg_init() < 0)
         return LEDGER_E_INTERNAL;
@@ -197,7 +197,11 @@ int ledger_store_open(ledger_store **out, const char *path, const ledger_members
         rc = LEDGER_E_INVALID;
         goto fail;
     }
-    unsigned flags = MDB_NOTLS | (o.sync ? 0 : MDB_NOSYNC);
+    unsigned flags = MDB_NOTLS;
+    if (o.sync == LEDGER_SYNC_NONE)
+        flags |= MDB_NOSYNC;
+    else if (o.sync == LEDGER_SYNC_DATA)
+        flags |= MDB_NOMETASYNC;
     if ((mrc = mdb_env_open(s->env, path, flags, 0644)) != 0) {
         rc = mrc == MDB_INVALID ? LEDGER_E_CORRUPT : ldg_mdb_err(mrc);
         goto fail;

@@ -6,7 +6,80 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <time.h>
+
 #include <ledger.h>
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Signature verifications per second and block execution (prepare) per tx,
+ * on tx_bytes-byte KV puts, n per block. */
+static int bench_cpu(const char *dir, size_t n, size_t txb) {
+    ledger_signer *sg[4], *client;
+    uint8_t seed[32], keys[128], chain[32] = {0};
+    for (int i = 0; i < 4; i++) {
+        memset(seed, 0x50 + i, 32);
+        ledger_signer_from_seed(&sg[i], seed);
+        memcpy(keys + 32 * i, ledger_signer_public_key(sg[i]), 32);
+    }
+    memset(seed, 0x33, 32);
+    ledger_signer_from_seed(&client, seed);
+    ledger_membership *m;
+    ledger_membership_create(&m, chain, keys, 4, 1);
+    ledger_tx **txs = calloc(n, sizeof *txs);
+    size_t vlen = txb - 115 - 2 - 16;
+    uint8_t *val = calloc(1, vlen);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t key[16] = {0}, *pl;
+        size_t plen;
+        memcpy(key, &i, sizeof i);
+        ledger_kv_put_payload(key, 16, val, vlen, &pl, &plen);
+        ledger_tx_create_signed(&txs[i], client, LEDGER_KV_OP_PUT, i + 1, pl, plen);
+        ledger_free(pl);
+    }
+    double t0 = now_s();
+    for (size_t i = 0; i < n; i++)
+        if (ledger_tx_verify(txs[i]))
+            return 1;
+    double tv = now_s() - t0;
+    printf("{\"suite\": \"ledger-store\", \"name\": \"tx_verify_per_s\", \"value\": %.0f, "
+           "\"unit\": \"1/s\", \"tx_bytes\": %zu, \"samples\": %zu}\n",
+           (double)n / tv, txb, n);
+    ledger_store *s;
+    ledger_store_options o = LEDGER_STORE_OPTIONS_INIT;
+    o.sync = LEDGER_SYNC_NONE;
+    if (ledger_store_open(&s, dir, m, ledger_kv_app(), &o, NULL))
+        return 1;
+    ledger_block *b;
+    uint8_t zero[32] = {0}, root[32];
+    if (ledger_block_create(&b, 1, zero, 1, 0, 0, (const ledger_tx *const *)txs, n))
+        return 1;
+    int reps = 5;
+    t0 = now_s();
+    for (int r = 0; r < reps; r++)
+        if (ledger_store_prepare(s, b, 0, root))
+            return 1;
+    double tp = (now_s() - t0) / reps;
+    printf("{\"suite\": \"ledger-store\", \"name\": \"execute_tx_per_s\", \"value\": %.0f, "
+           "\"unit\": \"tx/s\", \"what\": \"ledger_store_prepare, kv app, no signature "
+           "check\", \"txs_per_block\": %zu, \"tx_bytes\": %zu}\n",
+           (double)n / tp, n, txb);
+    ledger_block_free(b);
+    ledger_store_close(s);
+    for (size_t i = 0; i < n; i++)
+        ledger_tx_free(txs[i]);
+    free(txs);
+    free(val);
+    ledger_membership_free(m);
+    for (int i = 0; i < 4; i++)
+        ledger_signer_free(sg[i]);
+    ledger_signer_free(client);
+    return 0;
+}
 
 static void rmtree(const char *p) {
     char cmd[1200];
@@ -20,7 +93,17 @@ int main(int argc, char **argv) {
     size_t txb = argc > 3 ? strtoul(argv[3], NULL, 10) : 256;
     const char *tmp = getenv("TMPDIR");
     char dir[1024];
-    for (uint32_t sync = 0; sync <= 1; sync++) {
+    {
+        int w = snprintf(dir, sizeof dir, "%s/ledger-bench-%ld-cpu", tmp && *tmp ? tmp : "/tmp",
+                         (long)getpid());
+        if (w < 0 || (size_t)w >= sizeof dir || txb < 140)
+            return 2;
+        int rc = bench_cpu(dir, per, txb);
+        rmtree(dir);
+        if (rc)
+            return 1;
+    }
+    for (uint32_t sync = 0; sync <= 2; sync++) {
         int w = snprintf(dir, sizeof dir, "%s/ledger-bench-%ld-%u", tmp && *tmp ? tmp : "/tmp",
                          (long)getpid(), sync);
         if (w < 0 || (size_t)w >= sizeof dir)

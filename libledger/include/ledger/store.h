@@ -44,11 +44,21 @@ typedef enum ledger_verify_level {
                                   state (state roots) + the stored state equals the replay. */
 } ledger_verify_level;
 
+/** Values of ledger_store_options.sync. */
+#define LEDGER_SYNC_NONE 0
+#define LEDGER_SYNC_FULL 1
+#define LEDGER_SYNC_DATA 2
+
 /** Options of ledger_store_open. */
 typedef struct ledger_store_options {
     uint32_t version;  /**< LEDGER_STORE_OPTIONS_VERSION. */
-    uint32_t sync;     /**< 1 (default): fsync every commit; 0: faster, may lose the
-                            last commits on power loss (never corrupts). */
+    uint32_t sync;     /**< LEDGER_SYNC_FULL (1, default): every commit is durable when
+                            append returns (data and meta page flushed). LEDGER_SYNC_DATA
+                            (2): one flush per commit instead of two; a power loss may
+                            undo the last commit, never corrupts. LEDGER_SYNC_NONE (0):
+                            no flush; a process crash loses nothing, a power loss may
+                            lose recent commits (and, on file systems that reorder
+                            writes, corrupt the file). */
     uint32_t verify;   /**< ledger_verify_level run at open (default LEDGER_VERIFY_LINKS). */
     uint32_t reserved; /**< 0. */
     uint64_t map_size; /**< LMDB map size in bytes (default 8 GiB; sparse). */
