@@ -347,6 +347,27 @@ FEDAVG_API int fedavg_anomaly_judge(const fedavg_anomaly *a, const double *stats
  */
 FEDAVG_API int fedavg_anomaly_accept(fedavg_anomaly *a, const double *stats, size_t m);
 
+/**
+ * Bytes of the canonical encoding ("FAAN") of the configuration and history.
+ * @return 0 when @p a is NULL.
+ */
+FEDAVG_API size_t fedavg_anomaly_encoded_bytes(const fedavg_anomaly *a);
+
+/**
+ * Canonical encoding of configuration and history (oldest first), so that a
+ * replica can store it in its state and restore it bit for bit.
+ * @param[out] out  buffer of @p cap >= fedavg_anomaly_encoded_bytes() bytes.
+ * @return FEDAVG_OK, FEDAVG_E_INVALID, FEDAVG_E_BUFFER.
+ */
+FEDAVG_API int fedavg_anomaly_encode(const fedavg_anomaly *a, uint8_t *out, size_t cap);
+
+/**
+ * Decode (untrusted input) into a new history.
+ * @param[out] out  new history (free it); untouched on error.
+ * @return FEDAVG_OK, FEDAVG_E_FORMAT, FEDAVG_E_VERSION, FEDAVG_E_INVALID, FEDAVG_E_NOMEM.
+ */
+FEDAVG_API int fedavg_anomaly_decode(fedavg_anomaly **out, const uint8_t *in, size_t len);
+
 /* ------------------------------------------------------------------------ */
 /* Stop rule                                                                 */
 /* ------------------------------------------------------------------------ */

@@ -153,6 +153,99 @@ int fedavg_anomaly_accept(fedavg_anomaly *a, const double *stats, size_t m) {
     return FEDAVG_OK;
 }
 
+/* ---- encoding: "FAAN" 01 | u32 stats | f64 k | u32 warmup | u32 window |
+ *      u64 count | count rows of `stats` f64, oldest first ---------------- */
+
+#define MAGIC_ANOMALY  "FAAN"
+#define ANOMALY_HEADER (4u + 1u + 4u + 8u + 4u + 4u + 8u)
+
+static void put_f64(uint8_t *p, double d) {
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    fedavg_put_u64_(p, u);
+}
+
+static double get_f64(const uint8_t *p) {
+    uint64_t u = fedavg_get_u64_(p);
+    double d;
+    memcpy(&d, &u, sizeof d);
+    return d;
+}
+
+size_t fedavg_anomaly_encoded_bytes(const fedavg_anomaly *a) {
+    if (!a)
+        return 0;
+    return ANOMALY_HEADER + a->count * a->cfg.stats * 8u;
+}
+
+int fedavg_anomaly_encode(const fedavg_anomaly *a, uint8_t *out, size_t cap) {
+    if (!a || !out)
+        return FEDAVG_E_INVALID;
+    if (cap < fedavg_anomaly_encoded_bytes(a))
+        return FEDAVG_E_BUFFER;
+    const uint32_t S = a->cfg.stats;
+    memcpy(out, MAGIC_ANOMALY, 4);
+    out[4] = 1;
+    fedavg_put_u32_(out + 5, S);
+    put_f64(out + 9, a->cfg.k);
+    fedavg_put_u32_(out + 17, a->cfg.warmup);
+    fedavg_put_u32_(out + 21, a->cfg.window);
+    fedavg_put_u64_(out + 25, (uint64_t)a->count);
+    uint8_t *p = out + ANOMALY_HEADER;
+    for (size_t i = 0; i < a->count; i++)
+        for (uint32_t s = 0; s < S; s++, p += 8)
+            put_f64(p, row(a, i)[s]);
+    return FEDAVG_OK;
+}
+
+int fedavg_anomaly_decode(fedavg_anomaly **out, const uint8_t *in, size_t len) {
+    if (!out || (!in && len))
+        return FEDAVG_E_INVALID;
+    if (!in || len < 5 || memcmp(in, MAGIC_ANOMALY, 4) != 0)
+        return FEDAVG_E_FORMAT;
+    if (in[4] != 1)
+        return FEDAVG_E_VERSION;
+    if (len < ANOMALY_HEADER)
+        return FEDAVG_E_FORMAT;
+    fedavg_anomaly_config cfg = FEDAVG_ANOMALY_CONFIG_INIT;
+    cfg.stats = fedavg_get_u32_(in + 5);
+    cfg.k = get_f64(in + 9);
+    cfg.warmup = fedavg_get_u32_(in + 17);
+    cfg.window = fedavg_get_u32_(in + 21);
+    uint64_t count = fedavg_get_u64_(in + 25);
+    if (cfg.stats < 1 || cfg.stats > MAX_STATS || !isfinite(cfg.k) || !(cfg.k > 0.0) ||
+        cfg.warmup < 2 || (cfg.window != 0 && cfg.window < cfg.warmup))
+        return FEDAVG_E_FORMAT;
+    if ((cfg.window && count > cfg.window) || count > (len - ANOMALY_HEADER) / 8 / cfg.stats ||
+        count * cfg.stats * 8 != len - ANOMALY_HEADER)
+        return FEDAVG_E_FORMAT;
+    const uint8_t *p = in + ANOMALY_HEADER;
+    for (uint64_t i = 0; i < count * cfg.stats; i++)
+        if (!isfinite(get_f64(p + 8 * i)))
+            return FEDAVG_E_FORMAT;
+    fedavg_anomaly *a;
+    int rc = fedavg_anomaly_new(&a, &cfg);
+    if (rc)
+        return rc;
+    if (count) {
+        double *rows = malloc((size_t)count * cfg.stats * sizeof *rows);
+        if (!rows) {
+            fedavg_anomaly_free(a);
+            return FEDAVG_E_NOMEM;
+        }
+        for (uint64_t i = 0; i < count * cfg.stats; i++)
+            rows[i] = get_f64(p + 8 * i);
+        rc = fedavg_anomaly_accept(a, rows, (size_t)count);
+        free(rows);
+        if (rc) {
+            fedavg_anomaly_free(a);
+            return rc;
+        }
+    }
+    *out = a;
+    return FEDAVG_OK;
+}
+
 /* ---- stop rule ----------------------------------------------------------- */
 
 void fedavg_stop_config_init(fedavg_stop_config *cfg) {

@@ -481,6 +481,41 @@ static void test_anomaly(void **state) {
     fedavg_anomaly_free(a);
     cfg.warmup = 1;
     assert_int_equal(fedavg_anomaly_new(&a, &cfg), FEDAVG_E_INVALID);
+    /* Encoding: ring order is preserved (oldest first) through decode. */
+    cfg.warmup = 2;
+    cfg.window = 3;
+    assert_int_equal(fedavg_anomaly_new(&a, &cfg), FEDAVG_OK);
+    assert_int_equal(fedavg_anomaly_accept(a, s, 5), FEDAVG_OK); /* keeps 1, 2, 3 */
+    size_t elen = fedavg_anomaly_encoded_bytes(a);
+    assert_int_equal(elen, 33 + 3 * 8);
+    uint8_t enc[57], enc2[57];
+    assert_int_equal(fedavg_anomaly_encode(a, enc, sizeof enc), FEDAVG_OK);
+    assert_memory_equal(enc, "FAAN\x01\x00\x00\x00\x01", 9);
+    assert_int_equal(enc[32], 3);    /* count */
+    assert_int_equal(enc[33], 0x3f); /* 1.0 = 3ff0... */
+    fedavg_anomaly *b = NULL;
+    assert_int_equal(fedavg_anomaly_decode(&b, enc, elen), FEDAVG_OK);
+    assert_int_equal(fedavg_anomaly_count(b), 3);
+    assert_int_equal(fedavg_anomaly_encode(b, enc2, sizeof enc2), FEDAVG_OK);
+    assert_memory_equal(enc, enc2, elen);
+    double more = 4.0;
+    assert_int_equal(fedavg_anomaly_accept(a, &more, 1), FEDAVG_OK);
+    assert_int_equal(fedavg_anomaly_accept(b, &more, 1), FEDAVG_OK);
+    assert_int_equal(fedavg_anomaly_encode(a, enc, sizeof enc), FEDAVG_OK);
+    assert_int_equal(fedavg_anomaly_encode(b, enc2, sizeof enc2), FEDAVG_OK);
+    assert_memory_equal(enc, enc2, elen);
+    enc[32] = 4; /* count beyond the window and the bytes */
+    assert_int_equal(fedavg_anomaly_decode(&b, enc, elen), FEDAVG_E_FORMAT);
+    enc[32] = 3;
+    enc[33] = 0x7f, enc[34] = 0xf0; /* +inf */
+    for (int i = 35; i < 41; i++)
+        enc[i] = 0;
+    fedavg_anomaly *keep = b;
+    assert_int_equal(fedavg_anomaly_decode(&b, enc, elen), FEDAVG_E_FORMAT);
+    assert_ptr_equal(b, keep);
+    assert_int_equal(fedavg_anomaly_decode(&b, enc, elen - 1), FEDAVG_E_FORMAT);
+    fedavg_anomaly_free(a);
+    fedavg_anomaly_free(b);
     fedavg_anomaly_free(NULL);
 }
 

@@ -307,6 +307,21 @@ def test_three_sigma_on_crafted_history():
     assert len(det) == 40
 
 
+def test_anomaly_history_encoding_roundtrip():
+    det = F.AnomalyDetector(stats=2, k=2.5, warmup=3, window=10)
+    rows = rng(4).normal(0, 1, (14, 2))
+    det.accept(rows)
+    data = det.to_bytes()
+    assert data[:5] == b"FAAN\x01" and len(data) == 33 + 10 * 2 * 8
+    assert data[33:] == rows[4:].astype(">f8").tobytes()
+    back = F.AnomalyDetector.from_bytes(data)
+    assert back.to_bytes() == data and len(back) == 10 and back.moments(1) == det.moments(1)
+    probe = [[0.1, 5.0], [0.0, 0.0]]
+    assert list(back.judge(probe)) == list(det.judge(probe))
+    with pytest.raises(fedshare.InvalidInputError):
+        F.AnomalyDetector.from_bytes(data[:-8])
+
+
 def test_anomaly_window_and_warmup_boundaries():
     det = F.AnomalyDetector(k=2.0, warmup=3, window=4)
     det.accept([1.0, 2.0])

@@ -473,7 +473,12 @@ class AnomalyDetector:
     history; ``accept(stats)`` appends accepted rows.
     """
 
-    def __init__(self, stats: int = 1, k: float = 3.0, warmup: int = 5, window: int = 0):
+    def __init__(self, stats: int = 1, k: float = 3.0, warmup: int = 5, window: int = 0,
+                 *, _handle=None):
+        if _handle is not None:
+            self._a = _handle
+            self.stats = int(stats)
+            return
         cfg = ffi.new("fedavg_anomaly_config *")
         lib.fedavg_anomaly_config_init(cfg)
         cfg.stats, cfg.k, cfg.warmup, cfg.window = int(stats), float(k), int(warmup), int(window)
@@ -511,6 +516,20 @@ class AnomalyDetector:
 
     def __len__(self) -> int:
         return int(lib.fedavg_anomaly_count(self._a))
+
+    def to_bytes(self) -> bytes:
+        """Canonical encoding ("FAAN") of configuration and history."""
+        size = lib.fedavg_anomaly_encoded_bytes(self._a)
+        out = ffi.new("uint8_t[]", size)
+        check(lib.fedavg_anomaly_encode(self._a, out, size))
+        return bytes(ffi.buffer(out))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "AnomalyDetector":
+        out = ffi.new("fedavg_anomaly **")
+        check(lib.fedavg_anomaly_decode(out, ffi.from_buffer(data), len(data)))
+        stats = int.from_bytes(bytes(data[5:9]), "big")
+        return cls(stats=stats, _handle=ffi.gc(out[0], lib.fedavg_anomaly_free))
 
 
 # --- stop rule ------------------------------------------------------------------
