@@ -17,9 +17,9 @@
  * object while another thread uses it is undefined. Randomness comes from
  * libphe's random source (libsodium unless a test replaced it).
  *
- * Return codes: 0 on success, otherwise a negative code: the libphe codes of
- * phe.h or the threshold codes below (range −170 … −189). phe_strerror()
- * names every one of them.
+ * Return codes: 0 on success, otherwise a negative code: the ::phe_error
+ * codes of phe.h or the threshold codes below (range −170 … −189).
+ * phe_strerror() names every one of them.
  */
 #ifndef PHE_THRESHOLD_H
 #define PHE_THRESHOLD_H
@@ -27,21 +27,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The core handles (phe_pubkey, phe_ciphertext, phe_rng), PHE_API and the
+ * error codes; phe.h may itself include this header, the guards make either
+ * order work. */
+#include "../phe.h"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-#ifndef PHE_API
-#if defined(PHE_BUILDING) && defined(__GNUC__)
-#define PHE_API __attribute__((visibility("default")))
-#else
-#define PHE_API
-#endif
-#endif
-
-/* Forward declarations of the core handles (phe.h defines the functions). */
-typedef struct phe_pubkey phe_pubkey;
-typedef struct phe_ciphertext phe_ciphertext;
 
 /** Threshold public parameters: public key, t, l, verification base and keys. */
 typedef struct phe_threshold_params phe_threshold_params;
@@ -93,14 +86,15 @@ enum phe_threshold_error {
  * @param bits             modulus size: 2048, 3072 or 4096.
  * @param t                shares needed to decrypt, 1 ≤ t ≤ l.
  * @param l                number of holders, 1 ≤ l ≤ PHE_THRESHOLD_MAX_HOLDERS.
- * @return 0; PHE_ERR_THRESHOLD_PARAMS for a bad t or l; the libphe invalid-
- *         argument code for a NULL pointer or unsupported @p bits; the libphe
- *         out-of-memory or randomness codes. On error nothing is allocated
- *         and the outputs are set to NULL.
+ * @param rng              random source, NULL for the system generator.
+ * @return 0; PHE_ERR_THRESHOLD_PARAMS for a bad t or l; PHE_ERR_KEY_SIZE
+ *         for another @p bits; PHE_ERR_INVALID_ARG for a NULL pointer;
+ *         PHE_ERR_NOMEM; PHE_ERR_RNG. On error nothing is allocated and the
+ *         outputs are set to NULL.
  */
 PHE_API int phe_threshold_deal(phe_threshold_params **params_out,
                                phe_threshold_keyshare **shares_out, uint32_t bits, uint32_t t,
-                               uint32_t l);
+                               uint32_t l, phe_rng *rng);
 
 /**
  * The dealer ceremony with the two safe primes given (big-endian, no
@@ -111,15 +105,16 @@ PHE_API int phe_threshold_deal(phe_threshold_params **params_out,
  *
  * @param[out] params_out, shares_out  as phe_threshold_deal().
  * @param[in]  p, p_len, q, q_len       the primes (read only, not kept).
- * @param t, l                          as phe_threshold_deal().
+ * @param t, l, rng                     as phe_threshold_deal().
  * @return 0; PHE_ERR_THRESHOLD_NOT_SAFE_PRIME if a prime is not a safe prime
- *         or the pair is unsuitable; PHE_ERR_THRESHOLD_PARAMS; the libphe
- *         invalid-argument, out-of-memory or randomness codes.
+ *         or the pair is unsuitable; PHE_ERR_KEY_INVALID if n is not an
+ *         accepted modulus (2048 … 8192 bits); PHE_ERR_THRESHOLD_PARAMS;
+ *         PHE_ERR_INVALID_ARG; PHE_ERR_NOMEM; PHE_ERR_RNG.
  */
 PHE_API int phe_threshold_deal_with_primes(phe_threshold_params **params_out,
                                            phe_threshold_keyshare **shares_out, const uint8_t *p,
                                            size_t p_len, const uint8_t *q, size_t q_len, uint32_t t,
-                                           uint32_t l);
+                                           uint32_t l, phe_rng *rng);
 
 /**
  * Generate one safe prime P = 2P'+1 (P' prime) of exactly @p bits bits with
@@ -128,10 +123,10 @@ PHE_API int phe_threshold_deal_with_primes(phe_threshold_params **params_out,
  * @param[out] out      receives the prime, big-endian, exactly (bits+7)/8 bytes.
  * @param out_len       size of @p out; must be at least (bits+7)/8.
  * @param bits          64 ≤ bits ≤ 4096.
- * @return 0; the libphe invalid-argument, buffer-too-small, out-of-memory or
- *         randomness codes.
+ * @param rng           random source, NULL for the system generator.
+ * @return 0; PHE_ERR_INVALID_ARG; PHE_ERR_BUFFER_TOO_SMALL; PHE_ERR_NOMEM; PHE_ERR_RNG.
  */
-PHE_API int phe_threshold_safe_prime(uint8_t *out, size_t out_len, uint32_t bits);
+PHE_API int phe_threshold_safe_prime(uint8_t *out, size_t out_len, uint32_t bits, phe_rng *rng);
 
 /* ------------------------------------------------------------------ */
 /* Public parameters                                                    */
@@ -157,7 +152,7 @@ PHE_API uint32_t phe_threshold_params_holders(const phe_threshold_params *params
  * The 32-byte key id: SHA-256 of the canonical parameter encoding, carried
  * by every key share and decryption share of this key.
  * @param[out] out  32 bytes.
- * @return 0 or the libphe invalid-argument code.
+ * @return 0 or PHE_ERR_INVALID_ARG.
  */
 PHE_API int phe_threshold_params_key_id(const phe_threshold_params *params, uint8_t out[32]);
 
@@ -168,7 +163,7 @@ PHE_API size_t phe_threshold_params_encoded_size(const phe_threshold_params *par
  * Canonical encoding of the parameters (docs/formats/phe-threshold.md, "PHTP").
  * @param[out] out      buffer of @p out_len bytes.
  * @param[out] written  receives the number of bytes written (may be NULL).
- * @return 0; the libphe invalid-argument or buffer-too-small codes.
+ * @return 0; PHE_ERR_INVALID_ARG; PHE_ERR_BUFFER_TOO_SMALL.
  */
 PHE_API int phe_threshold_params_encode(const phe_threshold_params *params, uint8_t *out,
                                         size_t out_len, size_t *written);
@@ -176,9 +171,10 @@ PHE_API int phe_threshold_params_encode(const phe_threshold_params *params, uint
 /**
  * Decode and validate parameters.
  * @param[out] out  receives new parameters (NULL on error).
- * @return 0; the libphe decode/invalid-key codes for malformed, truncated,
- *         oversized or non-canonical input; PHE_ERR_THRESHOLD_PARAMS for a bad
- *         t or l; out-of-memory.
+ * @return 0; PHE_ERR_INVALID_ARG; PHE_ERR_DECODE for malformed, truncated,
+ *         oversized or non-canonical input or values outside Z*_{n²};
+ *         PHE_ERR_VERSION; PHE_ERR_KEY_INVALID for a bad modulus;
+ *         PHE_ERR_THRESHOLD_PARAMS for a bad t or l; PHE_ERR_NOMEM.
  */
 PHE_API int phe_threshold_params_decode(phe_threshold_params **out, const uint8_t *in,
                                         size_t in_len);
@@ -199,15 +195,15 @@ PHE_API size_t phe_threshold_keyshare_encoded_size(const phe_threshold_keyshare 
 /**
  * Canonical encoding of a key share ("PHTK"). The bytes are secret: the
  * caller wipes them (or writes them with phe_threshold_keyshare_write_file()).
- * @return 0; the libphe invalid-argument or buffer-too-small codes.
+ * @return 0; PHE_ERR_INVALID_ARG; PHE_ERR_BUFFER_TOO_SMALL.
  */
 PHE_API int phe_threshold_keyshare_encode(const phe_threshold_keyshare *share, uint8_t *out,
                                           size_t out_len, size_t *written);
 
 /**
  * Decode a key share.
- * @return 0; the libphe decode codes; PHE_ERR_THRESHOLD_INDEX_RANGE;
- *         PHE_ERR_THRESHOLD_PARAMS; out-of-memory.
+ * @return 0; PHE_ERR_INVALID_ARG; PHE_ERR_DECODE; PHE_ERR_VERSION;
+ *         PHE_ERR_THRESHOLD_INDEX_RANGE; PHE_ERR_THRESHOLD_PARAMS; PHE_ERR_NOMEM.
  */
 PHE_API int phe_threshold_keyshare_decode(phe_threshold_keyshare **out, const uint8_t *in,
                                           size_t in_len);
@@ -216,29 +212,54 @@ PHE_API int phe_threshold_keyshare_decode(phe_threshold_keyshare **out, const ui
  * Check that a key share belongs to @p params: same key id, index in range,
  * and v^(Δ·s_i) equal to the holder's verification key.
  * @return 0; PHE_ERR_THRESHOLD_WRONG_KEY; PHE_ERR_THRESHOLD_INDEX_RANGE;
- *         the libphe invalid-argument or out-of-memory codes.
+ *         PHE_ERR_INVALID_ARG.
  */
 PHE_API int phe_threshold_keyshare_check(const phe_threshold_params *params,
                                          const phe_threshold_keyshare *share);
 
-/**
- * Write a key share to @p path encrypted at rest: XSalsa20-Poly1305
- * (crypto_secretbox) under a key derived from @p password with Argon2id
- * (libsodium's "interactive" limits). The file is created with mode 0600 and
- * must not exist.
- * @return 0; the libphe invalid-argument, I/O, out-of-memory codes.
- */
-PHE_API int phe_threshold_keyshare_write_file(const phe_threshold_keyshare *share, const char *path,
-                                              const uint8_t *password, size_t password_len);
+/** Size of phe_threshold_keyshare_seal()'s output; 0 if NULL. */
+PHE_API size_t phe_threshold_keyshare_sealed_size(const phe_threshold_keyshare *share);
 
 /**
- * Read a key share written by phe_threshold_keyshare_write_file().
- * @return 0; the libphe I/O code; the libphe decode code for a malformed
- *         file; the libphe verification/authentication code for a wrong
- *         password or a modified file; out-of-memory.
+ * Encrypt a key share under a passphrase for storage at rest ("PHTF"):
+ * XSalsa20-Poly1305 (crypto_secretbox, random nonce) under a key derived
+ * with Argon2id (crypto_pwhash, random 16-byte salt) at the given cost.
+ * @param[in] pass      passphrase bytes (borrowed), may be empty.
+ * @param strength      Argon2id cost (phe_kdf_strength of phe.h).
+ * @param rng           random source for salt and nonce, NULL for the system generator.
+ * @param[out] out      @p out_len bytes.
+ * @param[out] written  receives the number of bytes written (may be NULL).
+ * @return 0; PHE_ERR_INVALID_ARG; PHE_ERR_BUFFER_TOO_SMALL; PHE_ERR_NOMEM; PHE_ERR_RNG.
+ */
+PHE_API int phe_threshold_keyshare_seal(const phe_threshold_keyshare *share, const uint8_t *pass,
+                                        size_t pass_len, phe_kdf_strength strength, phe_rng *rng,
+                                        uint8_t *out, size_t out_len, size_t *written);
+
+/**
+ * Open a sealed key share.
+ * @return 0; PHE_ERR_INVALID_ARG; PHE_ERR_DECODE; PHE_ERR_VERSION (also for
+ *         Argon2id limits outside libsodium's MIN … SENSITIVE range);
+ *         PHE_ERR_AUTH (wrong passphrase or modified bytes);
+ *         PHE_ERR_THRESHOLD_PARAMS; PHE_ERR_THRESHOLD_INDEX_RANGE; PHE_ERR_NOMEM.
+ */
+PHE_API int phe_threshold_keyshare_unseal(phe_threshold_keyshare **out, const uint8_t *in,
+                                          size_t in_len, const uint8_t *pass, size_t pass_len);
+
+/**
+ * phe_threshold_keyshare_seal() to a new file created with mode 0600 (the
+ * path must not exist; a partly written file is removed).
+ * @return as phe_threshold_keyshare_seal(); PHE_ERR_IO.
+ */
+PHE_API int phe_threshold_keyshare_write_file(const phe_threshold_keyshare *share, const char *path,
+                                              const uint8_t *pass, size_t pass_len,
+                                              phe_kdf_strength strength, phe_rng *rng);
+
+/**
+ * phe_threshold_keyshare_unseal() of a file (at most 64 KiB).
+ * @return as phe_threshold_keyshare_unseal(); PHE_ERR_IO.
  */
 PHE_API int phe_threshold_keyshare_read_file(phe_threshold_keyshare **out, const char *path,
-                                             const uint8_t *password, size_t password_len);
+                                             const uint8_t *pass, size_t pass_len);
 
 /* ------------------------------------------------------------------ */
 /* Decryption shares                                                    */
@@ -248,14 +269,17 @@ PHE_API int phe_threshold_keyshare_read_file(phe_threshold_keyshare **out, const
  * Holder i's decryption share of @p ct: c_i = c^(2Δ·s_i) mod n² with a
  * Fiat–Shamir proof that log_{c⁴}(c_i²) = log_v(v_i).
  * @param[out] out  receives the share (free with phe_threshold_decshare_free()).
+ * @param rng       random source of the proof's commitment, NULL for the system generator.
  * @return 0; PHE_ERR_THRESHOLD_WRONG_KEY if @p share is not of @p params;
- *         the libphe invalid-ciphertext code for a ciphertext out of range or
- *         not invertible mod n²; invalid-argument; out-of-memory; randomness.
+ *         PHE_ERR_THRESHOLD_INDEX_RANGE; PHE_ERR_KEY_MISMATCH (ciphertext of
+ *         another key); PHE_ERR_CIPHERTEXT_INVALID (out of range or not
+ *         invertible mod n²); PHE_ERR_EMPTY; PHE_ERR_INVALID_ARG;
+ *         PHE_ERR_NOMEM; PHE_ERR_RNG.
  */
 PHE_API int phe_threshold_decshare_create(phe_threshold_decshare **out,
                                           const phe_threshold_params *params,
                                           const phe_threshold_keyshare *share,
-                                          const phe_ciphertext *ct);
+                                          const phe_ciphertext *ct, phe_rng *rng);
 
 /** Free a decryption share; NULL is a no-op. */
 PHE_API void phe_threshold_decshare_free(phe_threshold_decshare *share);
@@ -267,8 +291,8 @@ PHE_API uint32_t phe_threshold_decshare_index(const phe_threshold_decshare *shar
  * Verify a decryption share against the holder's verification key.
  * @return 0 if valid; PHE_ERR_THRESHOLD_WRONG_KEY; PHE_ERR_THRESHOLD_INDEX_RANGE;
  *         PHE_ERR_THRESHOLD_WRONG_CIPHERTEXT; PHE_ERR_THRESHOLD_SHARE_VALUE;
- *         PHE_ERR_THRESHOLD_PROOF_INVALID; the libphe invalid-ciphertext,
- *         invalid-argument or out-of-memory codes.
+ *         PHE_ERR_THRESHOLD_PROOF_INVALID; PHE_ERR_KEY_MISMATCH;
+ *         PHE_ERR_CIPHERTEXT_INVALID; PHE_ERR_EMPTY; PHE_ERR_INVALID_ARG.
  */
 PHE_API int phe_threshold_decshare_verify(const phe_threshold_params *params,
                                           const phe_ciphertext *ct,
@@ -279,7 +303,7 @@ PHE_API size_t phe_threshold_decshare_encoded_size(const phe_threshold_decshare 
 
 /**
  * Canonical encoding of a decryption share with its proof ("PHTD").
- * @return 0; the libphe invalid-argument or buffer-too-small codes.
+ * @return 0; PHE_ERR_INVALID_ARG; PHE_ERR_BUFFER_TOO_SMALL.
  */
 PHE_API int phe_threshold_decshare_encode(const phe_threshold_decshare *share, uint8_t *out,
                                           size_t out_len, size_t *written);
@@ -287,7 +311,8 @@ PHE_API int phe_threshold_decshare_encode(const phe_threshold_decshare *share, u
 /**
  * Decode a decryption share (structure only; verify it with
  * phe_threshold_decshare_verify()).
- * @return 0; the libphe decode codes; PHE_ERR_THRESHOLD_INDEX_RANGE; out-of-memory.
+ * @return 0; PHE_ERR_INVALID_ARG; PHE_ERR_DECODE; PHE_ERR_VERSION;
+ *         PHE_ERR_THRESHOLD_INDEX_RANGE; PHE_ERR_NOMEM.
  */
 PHE_API int phe_threshold_decshare_decode(phe_threshold_decshare **out, const uint8_t *in,
                                           size_t in_len);
@@ -306,8 +331,9 @@ PHE_API int phe_threshold_decshare_decode(phe_threshold_decshare **out, const ui
  *         PHE_ERR_THRESHOLD_INDEX_RANGE; PHE_ERR_THRESHOLD_WRONG_KEY;
  *         PHE_ERR_THRESHOLD_WRONG_CIPHERTEXT; PHE_ERR_THRESHOLD_SHARE_VALUE;
  *         PHE_ERR_THRESHOLD_PROOF_INVALID; PHE_ERR_THRESHOLD_COMBINE_FAILED;
- *         the libphe plaintext-out-of-range code when the value does not fit
- *         in int64; invalid-argument; invalid-ciphertext; out-of-memory.
+ *         PHE_ERR_PLAINTEXT_RANGE when the value does not fit in int64;
+ *         PHE_ERR_INVALID_ARG; PHE_ERR_KEY_MISMATCH; PHE_ERR_CIPHERTEXT_INVALID;
+ *         PHE_ERR_EMPTY.
  *         No share that fails verification is ever combined.
  */
 PHE_API int phe_threshold_combine_int64(const phe_threshold_params *params,
@@ -321,7 +347,8 @@ PHE_API int phe_threshold_combine_int64(const phe_threshold_params *params,
  * with zeros). A negative value x was encrypted as n − x, as everywhere in
  * libphe.
  * @param out_len  at least the byte length of n (phe_plaintext_size()).
- * @return as phe_threshold_combine_int64(), plus the libphe buffer-too-small code.
+ * @return as phe_threshold_combine_int64() (without PHE_ERR_PLAINTEXT_RANGE),
+ *         plus PHE_ERR_BUFFER_TOO_SMALL.
  */
 PHE_API int phe_threshold_combine_bytes(const phe_threshold_params *params,
                                         const phe_ciphertext *ct,

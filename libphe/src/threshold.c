@@ -1,0 +1,1572 @@
+/*
+ * Threshold Paillier decryption, Shoup / Damgård–Jurik style (s = 1).
+ *
+ * Notation (docs/guides/phe-threshold.md has the full derivation):
+ *   p = 2p'+1, q = 2q'+1 safe primes, n = pq, m = p'q', Δ = l!.
+ *   d ≡ 0 (mod m), d ≡ 1 (mod n); f(X) = d + a_1 X + … + a_{t−1} X^{t−1} mod nm.
+ *   s_i = f(i) mod nm, v a random square in Z*_{n²}, v_i = v^{Δ s_i} mod n².
+ *   Decryption share c_i = c^{2Δ s_i} mod n², with a Fiat–Shamir proof that
+ *   log_{c⁴}(c_i²) = log_v(v_i).
+ *   Combination over a set S of t holders: μ_i = Δ·Π_{j∈S∖i} j/(j−i) ∈ Z,
+ *   c' = Π c_i^{2μ_i} = (1+n)^{4Δ² M} mod n², M = L(c')·(4Δ²)^{-1} mod n.
+ */
+#include "phe_internal.h"
+
+#include "phe/threshold.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+/* ------------------------------------------------------------------ */
+/* Objects                                                              */
+/* ------------------------------------------------------------------ */
+
+struct phe_threshold_params {
+    phe_pubkey *pk; /* owned; the ordinary public key */
+    uint32_t t, l;
+    mpz_t n, n2; /* copies of the key's modulus and its square */
+    mpz_t delta; /* l! */
+    mpz_t v;     /* verification base */
+    mpz_t *vk;   /* l verification keys, vk[i-1] = v^{Δ s_i} */
+    uint8_t key_id[32];
+    size_t proof_bits; /* bit length bound of a proof's response z */
+};
+
+struct phe_threshold_keyshare {
+    uint32_t t, l, index;
+    uint8_t key_id[32];
+    mpz_t s; /* secret exponent s_i, wiped on free */
+};
+
+struct phe_threshold_decshare {
+    uint32_t index;
+    uint8_t key_id[32];
+    uint8_t ct_digest[32];
+    mpz_t ci;
+    uint8_t e[32];
+    mpz_t z;
+};
+
+/* Encoding magics and the format version (docs/formats/phe-threshold.md). */
+static const char MAGIC_PARAMS[4] = {'P', 'H', 'T', 'P'};
+static const char MAGIC_KEYSHARE[4] = {'P', 'H', 'T', 'K'};
+static const char MAGIC_DECSHARE[4] = {'P', 'H', 'T', 'D'};
+static const char MAGIC_FILE[4] = {'P', 'H', 'T', 'F'};
+#define TH_FORMAT_VERSION 1
+
+/* Domain-separation tags of every hash (never reused for anything else). */
+static const char TAG_KEY_ID[] = "fedshare/phe/threshold/v1/key-id";
+static const char TAG_CIPHERTEXT[] = "fedshare/phe/threshold/v1/ciphertext";
+static const char TAG_PROOF[] = "fedshare/phe/threshold/v1/decshare-proof";
+
+/* Largest big integer a threshold encoding may hold (bytes): n² of a
+ * 8192-bit key (the largest libphe imports) is 2048 bytes; a response z is
+ * below 2^(2·8192 + |Δ| + 256 + 128 + 1) with |Δ| ≤ 296 for l ≤ 64. */
+#define TH_MAX_BIG 2200
+/* Statistical hiding margin of the proof's response and challenge size. */
+#define TH_STAT_BITS 128
+#define TH_CHAL_BITS 256
+
+/* ------------------------------------------------------------------ */
+/* Small helpers: wiping, canonical writer and reader                   */
+/* ------------------------------------------------------------------ */
+
+static size_t big_len(const mpz_t x) {
+    return phei_mpz_field_size(x) - 4;
+}
+
+static void w_header(phei_writer *w, const char magic[4]) {
+    phei_put_bytes(w, magic, 4);
+    phei_put_u8(w, TH_FORMAT_VERSION);
+}
+
+/* Hash helpers: every field length-prefixed, so concatenations are unambiguous. */
+static void h_tag(crypto_hash_sha256_state *h, const char *tag) {
+    uint8_t len[4];
+    size_t n = strlen(tag);
+    len[0] = (uint8_t)(n >> 24);
+    len[1] = (uint8_t)(n >> 16);
+    len[2] = (uint8_t)(n >> 8);
+    len[3] = (uint8_t)n;
+    crypto_hash_sha256_update(h, len, 4);
+    crypto_hash_sha256_update(h, (const uint8_t *)tag, n);
+}
+
+static int h_big(crypto_hash_sha256_state *h, const mpz_t x) {
+    uint8_t stackbuf[4 + TH_MAX_BIG];
+    phei_writer w = {stackbuf, sizeof stackbuf, 0};
+    if (4 + big_len(x) > sizeof stackbuf) {
+        return -1;
+    }
+    phei_put_mpz(&w, x);
+    crypto_hash_sha256_update(h, stackbuf, w.len);
+    return 0;
+}
+
+static void h_u32(crypto_hash_sha256_state *h, uint32_t v) {
+    uint8_t b[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+    crypto_hash_sha256_update(h, b, 4);
+}
+
+/* gcd(x, n) == 1 and 0 < x < n² */
+static int in_zn2_star(const mpz_t x, const mpz_t n, const mpz_t n2) {
+    int ok;
+    mpz_t g;
+    if (mpz_sgn(x) <= 0 || mpz_cmp(x, n2) >= 0) {
+        return 0;
+    }
+    mpz_init(g);
+    mpz_gcd(g, x, n);
+    ok = mpz_cmp_ui(g, 1) == 0;
+    mpz_clear(g);
+    return ok;
+}
+
+/* ------------------------------------------------------------------ */
+/* Safe primes                                                          */
+/* ------------------------------------------------------------------ */
+
+/* Sieve primes below this bound are removed from both q and 2q+1. */
+#define TH_SIEVE_PRIMES_BELOW 65536u
+/* Offsets examined per random starting point (q = q0 + 12k, 0 ≤ k < W). */
+#define TH_SIEVE_WINDOW 32768u
+
+static unsigned long inv_mod_small(unsigned long a, unsigned long m) {
+    /* extended Euclid on small positive integers, gcd(a, m) = 1 */
+    long t = 0, newt = 1;
+    long r = (long)m, newr = (long)(a % m);
+    while (newr != 0) {
+        long quot = r / newr, tmp;
+        tmp = t - quot * newt;
+        t = newt;
+        newt = tmp;
+        tmp = r - quot * newr;
+        r = newr;
+        newr = tmp;
+    }
+    if (t < 0) {
+        t += (long)m;
+    }
+    return (unsigned long)t;
+}
+
+/* Odd primes 5 ≤ p < TH_SIEVE_PRIMES_BELOW (2 and 3 are handled by q ≡ 11 mod 12). */
+static uint32_t *small_primes(size_t *count) {
+    uint8_t *composite = calloc(TH_SIEVE_PRIMES_BELOW, 1);
+    uint32_t *primes = NULL;
+    size_t n = 0;
+    if (!composite) {
+        return NULL;
+    }
+    for (uint32_t i = 2; i * i < TH_SIEVE_PRIMES_BELOW; i++) {
+        if (!composite[i]) {
+            for (uint32_t j = i * i; j < TH_SIEVE_PRIMES_BELOW; j += i) {
+                composite[j] = 1;
+            }
+        }
+    }
+    primes = malloc(sizeof(uint32_t) * 6600);
+    if (primes) {
+        for (uint32_t i = 5; i < TH_SIEVE_PRIMES_BELOW; i++) {
+            if (!composite[i]) {
+                primes[n++] = i;
+            }
+        }
+    }
+    free(composite);
+    *count = n;
+    return primes;
+}
+
+/* out = a safe prime P = 2q+1 of exactly `bits` bits whose two top bits are
+ * set (so that the product of two has exactly 2·bits bits). */
+static int safe_prime_search(mpz_t out, uint32_t bits, phe_rng *rng) {
+    size_t np = 0;
+    uint32_t *primes = small_primes(&np);
+    uint8_t *sieve = malloc(TH_SIEVE_WINDOW);
+    int rc = PHE_ERR_NOMEM;
+    mpz_t q0, q, P, tmp, two;
+    if (!primes || !sieve) {
+        free(primes);
+        free(sieve);
+        return PHE_ERR_NOMEM;
+    }
+    mpz_inits(q0, q, P, tmp, two, NULL);
+    mpz_set_ui(two, 2);
+    for (;;) {
+        rc = phei_rand_bits(q0, bits - 1, rng);
+        if (rc != 0) {
+            break;
+        }
+        mpz_setbit(q0, bits - 2);
+        mpz_setbit(q0, bits - 3);
+        /* q ≡ 11 (mod 12): q odd, 3 ∤ q and 3 ∤ 2q+1, so P ≡ 23 (mod 24). */
+        mpz_sub_ui(q0, q0, mpz_fdiv_ui(q0, 12));
+        mpz_add_ui(q0, q0, 11);
+        memset(sieve, 0, TH_SIEVE_WINDOW);
+        for (size_t j = 0; j < np; j++) {
+            unsigned long pj = primes[j];
+            unsigned long r = mpz_fdiv_ui(q0, pj);
+            /* q0 + 12k ≡ 0 (mod pj)  and  2(q0 + 12k) + 1 ≡ 0 (mod pj) */
+            unsigned long k1 = ((pj - r) % pj) * inv_mod_small(12 % pj, pj) % pj;
+            unsigned long k2 = ((pj - (2 * r + 1) % pj) % pj) * inv_mod_small(24 % pj, pj) % pj;
+            for (unsigned long k = k1; k < TH_SIEVE_WINDOW; k += pj) {
+                sieve[k] = 1;
+            }
+            for (unsigned long k = k2; k < TH_SIEVE_WINDOW; k += pj) {
+                sieve[k] = 1;
+            }
+        }
+        for (uint32_t k = 0; k < TH_SIEVE_WINDOW; k++) {
+            if (sieve[k]) {
+                continue;
+            }
+            mpz_set(q, q0);
+            mpz_add_ui(q, q, 12ul * k);
+            if (mpz_sizeinbase(q, 2) != bits - 1) {
+                break;
+            }
+            mpz_mul_2exp(P, q, 1);
+            mpz_add_ui(P, P, 1);
+            /* Cheap filter: Fermat base 2 on P, then on q. */
+            mpz_sub_ui(tmp, P, 1);
+            mpz_powm(tmp, two, tmp, P);
+            if (mpz_cmp_ui(tmp, 1) != 0) {
+                continue;
+            }
+            mpz_sub_ui(tmp, q, 1);
+            mpz_powm(tmp, two, tmp, q);
+            if (mpz_cmp_ui(tmp, 1) != 0) {
+                continue;
+            }
+            if (mpz_probab_prime_p(q, 30) && mpz_probab_prime_p(P, 30)) {
+                mpz_set(out, P);
+                rc = 0;
+                goto done;
+            }
+        }
+    }
+done:
+    mpz_clears(q0, q, P, tmp, two, NULL);
+    free(primes);
+    free(sieve);
+    return rc;
+}
+
+static int is_safe_prime(const mpz_t p) {
+    int ok;
+    mpz_t h;
+    if (mpz_cmp_ui(p, 7) < 0 || mpz_even_p(p)) {
+        return 0;
+    }
+    mpz_init(h);
+    mpz_sub_ui(h, p, 1);
+    mpz_fdiv_q_2exp(h, h, 1);
+    ok = mpz_probab_prime_p(h, 30) && mpz_probab_prime_p(p, 30);
+    mpz_clear(h);
+    return ok;
+}
+
+PHE_API int phe_threshold_safe_prime(uint8_t *out, size_t out_len, uint32_t bits, phe_rng *rng) {
+    size_t need = ((size_t)bits + 7) / 8;
+    int rc;
+    mpz_t P;
+    if (!out || bits < 64 || bits > 4096) {
+        return PHE_ERR_INVALID_ARG;
+    }
+    if (out_len < need) {
+        return PHE_ERR_BUFFER_TOO_SMALL;
+    }
+    rc = phei_init();
+    if (rc != 0) {
+        return rc;
+    }
+    mpz_init(P);
+    rc = safe_prime_search(P, bits, rng);
+    if (rc == 0) {
+        rc = phei_mpz_to_bytes_fixed(P, out, need);
+    }
+    mpz_clear(P);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Parameters                                                           */
+/* ------------------------------------------------------------------ */
+
+static int check_tl(uint32_t t, uint32_t l) {
+    return t >= 1 && l >= 1 && t <= l && l <= PHE_THRESHOLD_MAX_HOLDERS;
+}
+
+static phe_threshold_params *params_alloc(uint32_t t, uint32_t l) {
+    phe_threshold_params *pp = calloc(1, sizeof *pp);
+    if (!pp) {
+        return NULL;
+    }
+    pp->vk = calloc(l, sizeof(mpz_t));
+    if (!pp->vk) {
+        free(pp);
+        return NULL;
+    }
+    pp->t = t;
+    pp->l = l;
+    mpz_inits(pp->n, pp->n2, pp->delta, pp->v, NULL);
+    for (uint32_t i = 0; i < l; i++) {
+        mpz_init(pp->vk[i]);
+    }
+    mpz_fac_ui(pp->delta, l);
+    return pp;
+}
+
+PHE_API void phe_threshold_params_free(phe_threshold_params *pp) {
+    if (!pp) {
+        return;
+    }
+    phe_pubkey_free(pp->pk);
+    for (uint32_t i = 0; i < pp->l; i++) {
+        mpz_clear(pp->vk[i]);
+    }
+    free(pp->vk);
+    mpz_clears(pp->n, pp->n2, pp->delta, pp->v, NULL);
+    free(pp);
+}
+
+static void params_write(phei_writer *w, const phe_threshold_params *pp) {
+    w_header(w, MAGIC_PARAMS);
+    phei_put_u32(w, pp->t);
+    phei_put_u32(w, pp->l);
+    phei_put_mpz(w, pp->n);
+    phei_put_mpz(w, pp->pk->hs);
+    phei_put_mpz(w, pp->v);
+    for (uint32_t i = 0; i < pp->l; i++) {
+        phei_put_mpz(w, pp->vk[i]);
+    }
+}
+
+/* Key id and proof bound, once n, v and the vk are set. */
+static int params_finish(phe_threshold_params *pp) {
+    crypto_hash_sha256_state h;
+    phei_writer w = {NULL, 0, 0};
+    uint8_t *buf;
+    params_write(&w, pp);
+    buf = malloc(w.len);
+    if (!buf) {
+        return PHE_ERR_NOMEM;
+    }
+    w.buf = buf;
+    w.cap = w.len;
+    w.len = 0;
+    params_write(&w, pp);
+    crypto_hash_sha256_init(&h);
+    h_tag(&h, TAG_KEY_ID);
+    crypto_hash_sha256_update(&h, buf, w.len);
+    crypto_hash_sha256_final(&h, pp->key_id);
+    free(buf);
+    /* r has 2·|n| + |Δ| + 256 + 128 bits; z = r + e·Δ·s_i < 2^(that + 1). */
+    pp->proof_bits =
+        2 * mpz_sizeinbase(pp->n, 2) + mpz_sizeinbase(pp->delta, 2) + TH_CHAL_BITS + TH_STAT_BITS;
+    return 0;
+}
+
+PHE_API const phe_pubkey *phe_threshold_params_pubkey(const phe_threshold_params *pp) {
+    return pp ? pp->pk : NULL;
+}
+
+PHE_API uint32_t phe_threshold_params_threshold(const phe_threshold_params *pp) {
+    return pp ? pp->t : 0;
+}
+
+PHE_API uint32_t phe_threshold_params_holders(const phe_threshold_params *pp) {
+    return pp ? pp->l : 0;
+}
+
+PHE_API int phe_threshold_params_key_id(const phe_threshold_params *pp, uint8_t out[32]) {
+    if (!pp || !out) {
+        return PHE_ERR_INVALID_ARG;
+    }
+    memcpy(out, pp->key_id, 32);
+    return 0;
+}
+
+PHE_API size_t phe_threshold_params_encoded_size(const phe_threshold_params *pp) {
+    phei_writer w = {NULL, 0, 0};
+    if (!pp) {
+        return 0;
+    }
+    params_write(&w, pp);
+    return w.len;
+}
+
+PHE_API int phe_threshold_params_encode(const phe_threshold_params *pp, uint8_t *out,
+                                        size_t out_len, size_t *written) {
+    phei_writer w = {NULL, 0, 0};
+    if (!pp || !out) {
+        return PHE_ERR_INVALID_ARG;
+    }
+    params_write(&w, pp);
+    if (w.len > out_len) {
+        return PHE_ERR_BUFFER_TOO_SMALL;
+    }
+    w.buf = out;
+    w.cap = out_len;
+    w.len = 0;
+    params_write(&w, pp);
+    if (written) {
+        *written = w.len;
+    }
+    return 0;
+}
+
+PHE_API int phe_threshold_params_decode(phe_threshold_params **out, const uint8_t *in,
+                                        size_t in_len) {
+    phei_reader r = {in, in_len};
+    phe_threshold_params *pp = NULL;
+    uint32_t t, l;
+    int rc;
+    mpz_t hs, jn;
+    if (!out || (!in && in_len > 0)) {
+        return PHE_ERR_INVALID_ARG;
+    }
+    rc = phei_init();
+    if (rc != 0) {
+        return rc;
+    }
+    *out = NULL;
+    rc = phei_get_header(&r, MAGIC_PARAMS, TH_FORMAT_VERSION);
+    if (rc == 0) {
+        rc = phei_get_u32(&r, &t);
+    }
+    if (rc == 0) {
+        rc = phei_get_u32(&r, &l);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    if (!check_tl(t, l)) {
+        return PHE_ERR_THRESHOLD_PARAMS;
+    }
+    pp = params_alloc(t, l);
+    if (!pp) {
+        return PHE_ERR_NOMEM;
+    }
+    mpz_inits(hs, jn, NULL);
+    rc = phei_get_mpz(&r, pp->n, TH_MAX_BIG / 2);
+    if (rc == 0) {
+        rc = phei_get_mpz(&r, hs, TH_MAX_BIG);
+    }
+    if (rc == 0) {
+        /* checks n (size, odd, no small factor …) and h_s */
+        rc = phei_pubkey_from_n_hs(&pp->pk, pp->n, hs);
+    }
+    if (rc == 0) {
+        mpz_mul(pp->n2, pp->n, pp->n);
+        rc = phei_get_mpz(&r, pp->v, TH_MAX_BIG);
+    }
+    if (rc == 0 && !in_zn2_star(pp->v, pp->n, pp->n2)) {
+        rc = PHE_ERR_DECODE;
+    }
+    if (rc == 0) {
+        /* A square mod n² is a square mod n: its Jacobi symbol is 1. */
+        mpz_mod(jn, pp->v, pp->n);
+        if (mpz_jacobi(jn, pp->n) != 1) {
+            rc = PHE_ERR_DECODE;
+        }
+    }
+    for (uint32_t i = 0; rc == 0 && i < l; i++) {
+        rc = phei_get_mpz(&r, pp->vk[i], TH_MAX_BIG);
+        if (rc == 0 && !in_zn2_star(pp->vk[i], pp->n, pp->n2)) {
+            rc = PHE_ERR_DECODE;
+        }
+    }
+    if (rc == 0) {
+        rc = phei_reader_end(&r);
+    }
+    if (rc == 0) {
+        rc = params_finish(pp);
+    }
+    mpz_clears(hs, jn, NULL);
+    if (rc != 0) {
+        phe_threshold_params_free(pp);
+        return rc;
+    }
+    *out = pp;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Key shares                                                           */
+/* ------------------------------------------------------------------ */
+
+static phe_threshold_keyshare *keyshare_alloc(void) {
+    phe_threshold_keyshare *ks = calloc(1, sizeof *ks);
+    if (ks) {
+        mpz_init(ks->s);
+    }
+    return ks;
+}
+
+PHE_API void phe_threshold_keyshare_free(phe_threshold_keyshare *ks) {
+    if (!ks) {
+        return;
+    }
+    phei_mpz_clear_secret(ks->s);
+    sodium_memzero(ks, sizeof *ks);
+    free(ks);
+}
+
+PHE_API uint32_t phe_threshold_keyshare_index(const phe_threshold_keyshare *ks) {
+    return ks ? ks->index : 0;
+}
+
+static void keyshare_write(phei_writer *w, const phe_threshold_keyshare *ks) {
+    w_header(w, MAGIC_KEYSHARE);
+    phei_put_u32(w, ks->t);
+    phei_put_u32(w, ks->l);
+    phei_put_u32(w, ks->index);
+    phei_put_bytes(w, ks->key_id, 32);
+    phei_put_mpz(w, ks->s);
+}
+
+PHE_API size_t phe_threshold_keyshare_encoded_size(const phe_threshold_keyshare *ks) {
+    phei_writer w = {NULL, 0, 0};
+    if (!ks) {
+        return 0;
+    }
+    keyshare_write(&w, ks);
+    return w.len;
+}
+
+PHE_API int phe_threshold_keyshare_encode(const phe_threshold_keyshare *ks, uint8_t *out,
+                                          size_t out_len, size_t *written) {
+    phei_writer w = {NULL, 0, 0};
+    if (!ks || !out) {
+        return PHE_ERR_INVALID_ARG;
+    }
+    keyshare_write(&w, ks);
+    if (w.len > out_len) {
+        return PHE_ERR_BUFFER_TOO_SMALL;
+    }
+    w.buf = out;
+    w.cap = out_len;
+    w.len = 0;
+    keyshare_write(&w, ks);
+    if (written) {
+        *written = w.len;
+    }
+    return 0;
+}
+
+PHE_API int phe_threshold_keyshare_decode(phe_threshold_keyshare **out, const uint8_t *in,
+                                          size_t in_len) {
+    phei_reader r = {in, in_len};
+    phe_threshold_keyshare *ks;
+    int rc;
+    if (!out || (!in && in_len > 0)) {
+        return PHE_ERR_INVALID_ARG;
+    }
+    rc = phei_init();
+    if (rc != 0) {
+        return rc;
+    }
+    *out = NULL;
+    ks = keyshare_alloc();
+    if (!ks) {
+        return PHE_ERR_NOMEM;
+    }
+    rc = phei_get_header(&r, MAGIC_KEYSHARE, TH_FORMAT_VERSION);
+    if (rc == 0) {
+        rc = phei_get_u32(&r, &ks->t);
+    }
+    if (rc == 0) {
+        rc = phei_get_u32(&r, &ks->l);
+    }
+    if (rc == 0) {
+        rc = phei_get_u32(&r, &ks->index);
+    }
+    if (rc == 0) {
+        rc = phei_get_bytes(&r, ks->key_id, 32);
+    }
+    if (rc == 0 && !check_tl(ks->t, ks->l)) {
+        rc = PHE_ERR_THRESHOLD_PARAMS;
+    }
+    if (rc == 0 && (ks->index < 1 || ks->index > ks->l)) {
+        rc = PHE_ERR_THRESHOLD_INDEX_RANGE;
+    }
+    /* 0 < s_i ≤ n·m < n² */
+    if (rc == 0) {
+        rc = phei_get_mpz(&r, ks->s, TH_MAX_BIG);
+    }
+    if (rc == 0 && mpz_sgn(ks->s) == 0) {
+        rc = PHE_ERR_DECODE;
+    }
+    if (rc == 0) {
+        rc = phei_reader_end(&r);
+    }
+    if (rc != 0) {
+        phe_threshold_keyshare_free(ks);
+        return rc;
+    }
+    *out = ks;
+    return 0;
+}
+
+PHE_API int phe_threshold_keyshare_check(const phe_threshold_params *pp,
+                                         const phe_threshold_keyshare *ks) {
+    int rc = 0;
+    mpz_t e, x;
+    if (!pp || !ks) {
+        return PHE_ERR_INVALID_ARG;
+    }
+    if (sodium_memcmp(pp->key_id, ks->key_id, 32) != 0 || ks->t != pp->t || ks->l != pp->l) {
+        return PHE_ERR_THRESHOLD_WRONG_KEY;
+    }
+    if (ks->index < 1 || ks->index > pp->l) {
+        return PHE_ERR_THRESHOLD_INDEX_RANGE;
+    }
+    mpz_inits(e, x, NULL);
+    mpz_mul(e, pp->delta, ks->s);
+    mpz_powm_sec(x, pp->v, e, pp->n2);
+    if (mpz_cmp(x, pp->vk[ks->index - 1]) != 0) {
+        rc = PHE_ERR_THRESHOLD_WRONG_KEY;
+    }
+    phei_mpz_clear_secret(e);
+    mpz_clear(x);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Dealer                                                               */
+/* ------------------------------------------------------------------ */
+
+/* The ceremony once p and q are fixed (both already checked). */
+static int deal_core(phe_threshold_params **params_out, phe_threshold_keyshare **shares_out,
+                     const mpz_t p, const mpz_t q, uint32_t t, uint32_t l, phe_rng *rng) {
+    phe_threshold_params *pp = NULL;
+    phe_threshold_keyshare **ks = NULL;
+    mpz_t pq_, qq_, m, nm, d, tmp, r, *coef = NULL;
+    int rc;
+
+    pp = params_alloc(t, l);
+    ks = calloc(l, sizeof *ks);
+    coef = calloc(t, sizeof(mpz_t));
+    if (!pp || !ks || !coef) {
+        phe_threshold_params_free(pp);
+        free(ks);
+        free(coef);
+        return PHE_ERR_NOMEM;
+    }
+    mpz_inits(pq_, qq_, m, nm, d, tmp, r, NULL);
+    for (uint32_t j = 0; j < t; j++) {
+        mpz_init(coef[j]);
+    }
+
+    mpz_mul(pp->n, p, q);
+    mpz_mul(pp->n2, pp->n, pp->n);
+    mpz_sub_ui(pq_, p, 1);
+    mpz_fdiv_q_2exp(pq_, pq_, 1);
+    mpz_sub_ui(qq_, q, 1);
+    mpz_fdiv_q_2exp(qq_, qq_, 1);
+    mpz_mul(m, pq_, qq_);
+    mpz_mul(nm, pp->n, m);
+    /* d ≡ 0 (mod m), d ≡ 1 (mod n): d = m·(m⁻¹ mod n); gcd(m, n) = 1 was checked. */
+    if (!mpz_invert(tmp, m, pp->n)) {
+        rc = PHE_ERR_THRESHOLD_NOT_SAFE_PRIME;
+        goto out;
+    }
+    mpz_mul(d, m, tmp);
+
+    rc = phei_pubkey_from_n(&pp->pk, pp->n, rng);
+    if (rc != 0) {
+        goto out;
+    }
+
+    /* f(X) = d + a_1 X + … + a_{t−1} X^{t−1} over Z_{nm}, a_j uniform. */
+    mpz_set(coef[0], d);
+    for (uint32_t j = 1; j < t; j++) {
+        rc = phei_rand_below(coef[j], nm, rng);
+        if (rc != 0) {
+            goto out;
+        }
+    }
+
+    /* v = r² mod n² for a uniform r ∈ Z*_{n²}: a generator of the squares
+     * with overwhelming probability. */
+    rc = phei_rand_unit(r, pp->n2, rng);
+    if (rc != 0) {
+        goto out;
+    }
+    mpz_powm_ui(pp->v, r, 2, pp->n2);
+
+    for (uint32_t i = 1; i <= l; i++) {
+        phe_threshold_keyshare *s = keyshare_alloc();
+        if (!s) {
+            rc = PHE_ERR_NOMEM;
+            goto out;
+        }
+        ks[i - 1] = s;
+        s->t = t;
+        s->l = l;
+        s->index = i;
+        /* Horner: s_i = f(i) mod nm */
+        mpz_set(s->s, coef[t - 1]);
+        for (uint32_t j = t - 1; j-- > 0;) {
+            mpz_mul_ui(s->s, s->s, i);
+            mpz_add(s->s, s->s, coef[j]);
+            mpz_mod(s->s, s->s, nm);
+        }
+        if (mpz_sgn(s->s) == 0) {
+            /* f(i) = 0 happens with probability 1/nm; the encoding wants s_i > 0. */
+            mpz_set(s->s, nm);
+        }
+        mpz_mul(tmp, pp->delta, s->s);
+        mpz_powm_sec(pp->vk[i - 1], pp->v, tmp, pp->n2);
+    }
+    rc = params_finish(pp);
+    if (rc != 0) {
+        goto out;
+    }
+    for (uint32_t i = 0; i < l; i++) {
+        memcpy(ks[i]->key_id, pp->key_id, 32);
+    }
+
+out:
+    for (uint32_t j = 0; j < t; j++) {
+        phei_mpz_clear_secret(coef[j]);
+    }
+    free(coef);
+    phei_mpz_clear_secret(pq_);
+    phei_mpz_clear_secret(qq_);
+    phei_mpz_clear_secret(m);
+    phei_mpz_clear_secret(nm);
+    phei_mpz_clear_secret(d);
+    phei_mpz_clear_secret(tmp);
+    phei_mpz_clear_secret(r);
+    if (rc != 0) {
+        for (uint32_t i = 0; i < l; i++) {
+            phe_threshold_keyshare_free(ks[i]);
+        }
+        free(ks);
+        phe_threshold_params_free(pp);
+        return rc;
+    }
+    *params_out = pp;
+    for (uint32_t i = 0; i < l; i++) {
+        shares_out[i] = ks[i];
+    }
+    free(ks);
+    return 0;
+}
+
+/* p, q distinct safe primes of equal length with gcd(n, p'q') = 1. */
+static int check_prime_pair(const mpz_t p, const mpz_t q) {
+    int ok = 1;
+    mpz_t pq_, qq_;
+    if (mpz_cmp(p, q) == 0 || mpz_sizeinbase(p, 2) != mpz_sizeinbase(q, 2) || !is_safe_prime(p) ||
+        !is_safe_prime(q)) {
+        return 0;
+    }
+    mpz_inits(pq_, qq_, NULL);
+    mpz_sub_ui(pq_, p, 1);
+    mpz_fdiv_q_2exp(pq_, pq_, 1);
+    mpz_sub_ui(qq_, q, 1);
+    mpz_fdiv_q_2exp(qq_, qq_, 1);
+    /* p' = q or q' = p would make gcd(n, m) ≠ 1 */
+    if (mpz_cmp(pq_, q) == 0 || mpz_cmp(qq_, p) == 0) {
+        ok = 0;
+    }
+    phei_mpz_clear_secret(pq_);
+    phei_mpz_clear_secret(qq_);
+    return ok;
+}
+
+static void null_outputs(phe_threshold_params **params_out, phe_threshold_keyshare **shares_out,
+                         uint32_t l) {
+    if (params_out) {
+        *params_out = NULL;
+    }
+    if (shares_out && l <= PHE_THRESHOLD_MAX_HOLDERS) {
+        for (uint32_t i = 0; i < l; i++) {
+            shares_out[i] = NULL;
+        }
+    }
+}
+
+PHE_API int phe_threshold_deal_with_primes(phe_threshold_params **params_out,
+                                           phe_threshold_keyshare **shares_out, const uint8_t *p,
+                                           size_t p_len, const uint8_t *q, size_t q_len, uint32_t t,
+                                           uint32_t l, phe_rng *rng) {
+    int rc;
+    mpz_t P, Q;
+    if (!params_out || !shares_out || !p || !q) {
+        return PHE_ERR_INVALID_ARG;
+    }
+    rc = phei_init();
+    if (rc != 0) {
+        return rc;
+    }
+    null_outputs(params_out, shares_out, l);
+    if (!check_tl(t, l)) {
+        return PHE_ERR_THRESHOLD_PARAMS;
+    }
+    if (p_len == 0 || q_len == 0 || p_len > TH_MAX_BIG / 2 || q_len > TH_MAX_BIG / 2 || p[0] == 0 ||
+        q[0] == 0) {
+        return PHE_ERR_INVALID_ARG;
+    }
+    mpz_inits(P, Q, NULL);
+    mpz_import(P, p_len, 1, 1, 1, 0, p);
+    mpz_import(Q, q_len, 1, 1, 1, 0, q);
+    if (!check_prime_pair(P, Q)) {
+        rc = PHE_ERR_THRESHOLD_NOT_SAFE_PRIME;
+    } else {
+        rc = deal_core(params_out, shares_out, P, Q, t, l, rng);
+    }
+    phei_mpz_clear_secret(P);
+    phei_mpz_clear_secret(Q);
+    return rc;
+}
+
+PHE_API int phe_threshold_deal(phe_threshold_params **params_out,
+                               phe_threshold_keyshare **shares_out, uint32_t bits, uint32_t t,
+                               uint32_t l, phe_rng *rng) {
+    int rc;
+    mpz_t P, Q;
+    if (!params_out || !shares_out) {
+        return PHE_ERR_INVALID_ARG;
+    }
+    null_outputs(params_out, shares_out, l);
+    if (!check_tl(t, l)) {
+        return PHE_ERR_THRESHOLD_PARAMS;
+    }
+    if (bits != 2048 && bits != 3072 && bits != 4096) {
+        return PHE_ERR_KEY_SIZE;
+    }
+    rc = phei_init();
+    if (rc != 0) {
+        return rc;
+    }
+    mpz_inits(P, Q, NULL);
+    do {
+        rc = safe_prime_search(P, bits / 2, rng);
+        if (rc == 0) {
+            rc = safe_prime_search(Q, bits / 2, rng);
+        }
+    } while (rc == 0 && !check_prime_pair(P, Q));
+    if (rc == 0) {
+        rc = deal_core(params_out, shares_out, P, Q, t, l, rng);
+    }
+    phei_mpz_clear_secret(P);
+    phei_mpz_clear_secret(Q);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Decryption shares                                                    */
+/* ------------------------------------------------------------------ */
+
+static phe_threshold_decshare *decshare_alloc(void) {
+    phe_threshold_decshare *ds = calloc(1, sizeof *ds);
+    if (ds) {
+        mpz_inits(ds->ci, ds->z, NULL);
+    }
+    return ds;
+}
+
+PHE_API void phe_threshold_decshare_free(phe_threshold_decshare *ds) {
+    if (!ds) {
+        return;
+    }
+    mpz_clears(ds->ci, ds->z, NULL);
+    free(ds);
+}
+
+PHE_API uint32_t phe_threshold_decshare_index(const phe_threshold_decshare *ds) {
+    return ds ? ds->index : 0;
+}
+
+/* The ciphertext as an element of Z*_{n²}, or the libphe invalid-ciphertext code. */
+static int ct_value(const phe_threshold_params *pp, const phe_ciphertext *ct, mpz_t c) {
+    int rc = phei_check_ct(pp->pk, ct);
+    if (rc != 0) {
+        return rc;
+    }
+    mpz_set(c, ct->c);
+    return in_zn2_star(c, pp->n, pp->n2) ? 0 : PHE_ERR_CIPHERTEXT_INVALID;
+}
+
+static int ct_digest(const phe_threshold_params *pp, const mpz_t c, uint8_t out[32]) {
+    crypto_hash_sha256_state h;
+    crypto_hash_sha256_init(&h);
+    h_tag(&h, TAG_CIPHERTEXT);
+    if (h_big(&h, pp->n) != 0 || h_big(&h, c) != 0) {
+        return PHE_ERR_INVALID_ARG;
+    }
+    crypto_hash_sha256_final(&h, out);
+    return 0;
+}
+
+/* e = H(tag, key id, i, ct digest, c_i, a, b) */
+static int proof_challenge(const phe_threshold_params *pp, uint32_t index, const uint8_t dig[32],
+                           const mpz_t ci, const mpz_t a, const mpz_t b, uint8_t e[32]) {
+    crypto_hash_sha256_state h;
+    crypto_hash_sha256_init(&h);
+    h_tag(&h, TAG_PROOF);
+    crypto_hash_sha256_update(&h, pp->key_id, 32);
+    h_u32(&h, index);
+    crypto_hash_sha256_update(&h, dig, 32);
+    if (h_big(&h, ci) != 0 || h_big(&h, a) != 0 || h_big(&h, b) != 0) {
+        return PHE_ERR_INVALID_ARG;
+    }
+    crypto_hash_sha256_final(&h, e);
+    return 0;
+}
+
+PHE_API int phe_threshold_decshare_create(phe_threshold_decshare **out,
+                                          const phe_threshold_params *pp,
+                                          const phe_threshold_keyshare *ks,
+                                          const phe_ciphertext *ct, phe_rng *rng) {
+    phe_threshold_decshare *ds;
+    mpz_t c, x, c4, r, a, b, e;
+    int rc;
+    if (!out || !pp || !ks || !ct) {
+        return PHE_ERR_INVALID_ARG;
+    }
+    *out = NULL;
+    rc = phei_init();
+    if (rc != 0) {
+        return rc;
+    }
+    if (sodium_memcmp(pp->key_id, ks->key_id, 32) != 0 || ks->t != pp->t || ks->l != pp->l) {
+        return PHE_ERR_THRESHOLD_WRONG_KEY;
+    }
+    if (ks->index < 1 || ks->index > pp->l) {
+        return PHE_ERR_THRESHOLD_INDEX_RANGE;
+    }
+    ds = decshare_alloc();
+    if (!ds) {
+        return PHE_ERR_NOMEM;
+    }
+    mpz_inits(c, x, c4, r, a, b, e, NULL);
+    rc = ct_value(pp, ct, c);
+    if (rc != 0) {
+        goto out;
+    }
+    ds->index = ks->index;
+    memcpy(ds->key_id, pp->key_id, 32);
+    rc = ct_digest(pp, c, ds->ct_digest);
+    if (rc != 0) {
+        goto out;
+    }
+    /* x = Δ·s_i (secret); c_i = c^{2x} */
+    mpz_mul(x, pp->delta, ks->s);
+    mpz_mul_2exp(e, x, 1);
+    mpz_powm_sec(ds->ci, c, e, pp->n2);
+    /* Commit: a = (c⁴)^r, b = v^r with r of proof_bits − 1... bits. */
+    mpz_powm_ui(c4, c, 4, pp->n2);
+    rc = phei_rand_bits(r, pp->proof_bits, rng);
+    if (rc != 0) {
+        goto out;
+    }
+    mpz_setbit(r, 0); /* mpz_powm_sec needs a positive exponent */
+    mpz_powm_sec(a, c4, r, pp->n2);
+    mpz_powm_sec(b, pp->v, r, pp->n2);
+    rc = proof_challenge(pp, ds->index, ds->ct_digest, ds->ci, a, b, ds->e);
+    if (rc != 0) {
+        goto out;
+    }
+    /* z = r + e·x over the integers */
+    mpz_import(e, 32, 1, 1, 1, 0, ds->e);
+    mpz_mul(e, e, x);
+    mpz_add(ds->z, r, e);
+out:
+    phei_mpz_clear_secret(x);
+    phei_mpz_clear_secret(r);
+    phei_mpz_clear_secret(e);
+    mpz_clears(c, c4, a, b, NULL);
+    if (rc != 0) {
+        phe_threshold_decshare_free(ds);
+        return rc;
+    }
+    *out = ds;
+    return 0;
+}
+
+static void decshare_write(phei_writer *w, const phe_threshold_decshare *ds) {
+    w_header(w, MAGIC_DECSHARE);
+    phei_put_u32(w, ds->index);
+    phei_put_bytes(w, ds->key_id, 32);
+    phei_put_bytes(w, ds->ct_digest, 32);
+    phei_put_mpz(w, ds->ci);
+    phei_put_bytes(w, ds->e, 32);
+    phei_put_mpz(w, ds->z);
+}
+
+PHE_API size_t phe_threshold_decshare_encoded_size(const phe_threshold_decshare *ds) {
+    phei_writer w = {NULL, 0, 0};
+    if (!ds) {
+        return 0;
+    }
+    decshare_write(&w, ds);
+    return w.len;
+}
+
+PHE_API int phe_threshold_decshare_encode(const phe_threshold_decshare *ds, uint8_t *out,
+                                          size_t out_len, size_t *written) {
+    phei_writer w = {NULL, 0, 0};
+    if (!ds || !out) {
+        return PHE_ERR_INVALID_ARG;
+    }
+    decshare_write(&w, ds);
+    if (w.len > out_len) {
+        return PHE_ERR_BUFFER_TOO_SMALL;
+    }
+    w.buf = out;
+    w.cap = out_len;
+    w.len = 0;
+    decshare_write(&w, ds);
+    if (written) {
+        *written = w.len;
+    }
+    return 0;
+}
+
+PHE_API int phe_threshold_decshare_decode(phe_threshold_decshare **out, const uint8_t *in,
+                                          size_t in_len) {
+    phei_reader r = {in, in_len};
+    phe_threshold_decshare *ds;
+    int rc;
+    if (!out || (!in && in_len > 0)) {
+        return PHE_ERR_INVALID_ARG;
+    }
+    rc = phei_init();
+    if (rc != 0) {
+        return rc;
+    }
+    *out = NULL;
+    ds = decshare_alloc();
+    if (!ds) {
+        return PHE_ERR_NOMEM;
+    }
+    rc = phei_get_header(&r, MAGIC_DECSHARE, TH_FORMAT_VERSION);
+    if (rc == 0) {
+        rc = phei_get_u32(&r, &ds->index);
+    }
+    if (rc == 0 && (ds->index < 1 || ds->index > PHE_THRESHOLD_MAX_HOLDERS)) {
+        rc = PHE_ERR_THRESHOLD_INDEX_RANGE;
+    }
+    if (rc == 0) {
+        rc = phei_get_bytes(&r, ds->key_id, 32);
+    }
+    if (rc == 0) {
+        rc = phei_get_bytes(&r, ds->ct_digest, 32);
+    }
+    if (rc == 0) {
+        rc = phei_get_mpz(&r, ds->ci, TH_MAX_BIG);
+    }
+    if (rc == 0 && mpz_sgn(ds->ci) == 0) {
+        rc = PHE_ERR_DECODE;
+    }
+    if (rc == 0) {
+        rc = phei_get_bytes(&r, ds->e, 32);
+    }
+    if (rc == 0) {
+        rc = phei_get_mpz(&r, ds->z, TH_MAX_BIG);
+    }
+    if (rc == 0) {
+        rc = phei_reader_end(&r);
+    }
+    if (rc != 0) {
+        phe_threshold_decshare_free(ds);
+        return rc;
+    }
+    *out = ds;
+    return 0;
+}
+
+/* Verification with the ciphertext value c already checked. */
+static int verify_with_c(const phe_threshold_params *pp, const mpz_t c, const uint8_t dig[32],
+                         const phe_threshold_decshare *ds) {
+    mpz_t c4, ci2, inv, a, b, e, tmp;
+    uint8_t e2[32];
+    int rc = 0;
+    if (sodium_memcmp(pp->key_id, ds->key_id, 32) != 0) {
+        return PHE_ERR_THRESHOLD_WRONG_KEY;
+    }
+    if (ds->index < 1 || ds->index > pp->l) {
+        return PHE_ERR_THRESHOLD_INDEX_RANGE;
+    }
+    if (sodium_memcmp(dig, ds->ct_digest, 32) != 0) {
+        return PHE_ERR_THRESHOLD_WRONG_CIPHERTEXT;
+    }
+    if (!in_zn2_star(ds->ci, pp->n, pp->n2)) {
+        return PHE_ERR_THRESHOLD_SHARE_VALUE;
+    }
+    if (mpz_sizeinbase(ds->z, 2) > pp->proof_bits + 1) {
+        return PHE_ERR_THRESHOLD_PROOF_INVALID;
+    }
+    mpz_inits(c4, ci2, inv, a, b, e, tmp, NULL);
+    mpz_import(e, 32, 1, 1, 1, 0, ds->e);
+    /* a = (c⁴)^z · (c_i²)^{−e} */
+    mpz_powm_ui(c4, c, 4, pp->n2);
+    mpz_powm_ui(ci2, ds->ci, 2, pp->n2);
+    mpz_invert(inv, ci2, pp->n2); /* invertible: gcd(c_i, n) = 1 */
+    mpz_powm(a, c4, ds->z, pp->n2);
+    mpz_powm(tmp, inv, e, pp->n2);
+    mpz_mul(a, a, tmp);
+    mpz_mod(a, a, pp->n2);
+    /* b = v^z · v_i^{−e} */
+    mpz_invert(inv, pp->vk[ds->index - 1], pp->n2);
+    mpz_powm(b, pp->v, ds->z, pp->n2);
+    mpz_powm(tmp, inv, e, pp->n2);
+    mpz_mul(b, b, tmp);
+    mpz_mod(b, b, pp->n2);
+    rc = proof_challenge(pp, ds->index, dig, ds->ci, a, b, e2);
+    if (rc == 0 && sodium_memcmp(e2, ds->e, 32) != 0) {
+        rc = PHE_ERR_THRESHOLD_PROOF_INVALID;
+    }
+    mpz_clears(c4, ci2, inv, a, b, e, tmp, NULL);
+    return rc;
+}
+
+PHE_API int phe_threshold_decshare_verify(const phe_threshold_params *pp, const phe_ciphertext *ct,
+                                          const phe_threshold_decshare *ds) {
+    uint8_t dig[32];
+    int rc;
+    mpz_t c;
+    if (!pp || !ct || !ds) {
+        return PHE_ERR_INVALID_ARG;
+    }
+    mpz_init(c);
+    rc = ct_value(pp, ct, c);
+    if (rc == 0) {
+        rc = ct_digest(pp, c, dig);
+    }
+    if (rc == 0) {
+        rc = verify_with_c(pp, c, dig, ds);
+    }
+    mpz_clear(c);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Combination                                                          */
+/* ------------------------------------------------------------------ */
+
+/* Verify every share, then M = L(Π c_i^{2μ_i} mod n²)·(4Δ²)^{−1} mod n
+ * over the first t shares. */
+static int combine(const phe_threshold_params *pp, const phe_ciphertext *ct,
+                   const phe_threshold_decshare *const *shares, size_t count, mpz_t m) {
+    uint8_t dig[32];
+    uint8_t seen[PHE_THRESHOLD_MAX_HOLDERS + 1];
+    mpz_t c, acc, mu, den, tmp;
+    int rc;
+    if (!pp || !ct || (!shares && count > 0)) {
+        return PHE_ERR_INVALID_ARG;
+    }
+    for (size_t k = 0; k < count; k++) {
+        if (!shares[k]) {
+            return PHE_ERR_INVALID_ARG;
+        }
+    }
+    if (count < pp->t) {
+        return PHE_ERR_THRESHOLD_TOO_FEW_SHARES;
+    }
+    memset(seen, 0, sizeof seen);
+    for (size_t k = 0; k < count; k++) {
+        uint32_t i = shares[k]->index;
+        if (i < 1 || i > pp->l) {
+            return PHE_ERR_THRESHOLD_INDEX_RANGE;
+        }
+        if (seen[i]) {
+            return PHE_ERR_THRESHOLD_DUPLICATE_SHARE;
+        }
+        seen[i] = 1;
+    }
+    mpz_inits(c, acc, mu, den, tmp, NULL);
+    rc = ct_value(pp, ct, c);
+    if (rc == 0) {
+        rc = ct_digest(pp, c, dig);
+    }
+    for (size_t k = 0; rc == 0 && k < count; k++) {
+        rc = verify_with_c(pp, c, dig, shares[k]);
+    }
+    if (rc != 0) {
+        goto out;
+    }
+    mpz_set_ui(acc, 1);
+    for (uint32_t k = 0; k < pp->t; k++) {
+        long i = (long)shares[k]->index;
+        /* μ_i = Δ·Π j / Π (j − i), an integer because Δ = l! */
+        mpz_set(mu, pp->delta);
+        mpz_set_ui(den, 1);
+        for (uint32_t h = 0; h < pp->t; h++) {
+            long j = (long)shares[h]->index;
+            if (h == k) {
+                continue;
+            }
+            mpz_mul_ui(mu, mu, (unsigned long)j);
+            mpz_mul_si(den, den, j - i);
+        }
+        mpz_divexact(mu, mu, den);
+        mpz_mul_2exp(mu, mu, 1);
+        if (mpz_sgn(mu) < 0) {
+            mpz_neg(mu, mu);
+            mpz_invert(tmp, shares[k]->ci, pp->n2);
+            mpz_powm(tmp, tmp, mu, pp->n2);
+        } else {
+            mpz_powm(tmp, shares[k]->ci, mu, pp->n2);
+        }
+        mpz_mul(acc, acc, tmp);
+        mpz_mod(acc, acc, pp->n2);
+    }
+    /* acc = 1 + 4Δ²M·n (mod n²) */
+    mpz_sub_ui(acc, acc, 1);
+    if (!mpz_divisible_p(acc, pp->n)) {
+        rc = PHE_ERR_THRESHOLD_COMBINE_FAILED;
+        goto out;
+    }
+    mpz_divexact(acc, acc, pp->n);
+    mpz_mul(tmp, pp->delta, pp->delta);
+    mpz_mul_2exp(tmp, tmp, 2);
+    if (!mpz_invert(tmp, tmp, pp->n)) {
+        rc = PHE_ERR_THRESHOLD_COMBINE_FAILED;
+        goto out;
+    }
+    mpz_mul(m, acc, tmp);
+    mpz_mod(m, m, pp->n);
+out:
+    mpz_clears(c, acc, mu, den, tmp, NULL);
+    return rc;
+}
+
+PHE_API int phe_threshold_combine_int64(const phe_threshold_params *pp, const phe_ciphertext *ct,
+                                        const phe_threshold_decshare *const *shares, size_t count,
+                                        int64_t *out) {
+    int rc;
+    mpz_t m;
+    if (!out) {
+        return PHE_ERR_INVALID_ARG;
+    }
+    mpz_init(m);
+    rc = combine(pp, ct, shares, count, m);
+    if (rc == 0) {
+        rc = phei_mpz_to_i64(m, pp->n, out);
+    }
+    phei_mpz_clear_secret(m);
+    return rc;
+}
+
+PHE_API int phe_threshold_combine_bytes(const phe_threshold_params *pp, const phe_ciphertext *ct,
+                                        const phe_threshold_decshare *const *shares, size_t count,
+                                        uint8_t *out, size_t out_len) {
+    int rc;
+    mpz_t m;
+    if (!out || !pp) {
+        return PHE_ERR_INVALID_ARG;
+    }
+    if (out_len < big_len(pp->n)) {
+        return PHE_ERR_BUFFER_TOO_SMALL;
+    }
+    mpz_init(m);
+    rc = combine(pp, ct, shares, count, m);
+    if (rc == 0) {
+        rc = phei_mpz_to_bytes_fixed(m, out, out_len);
+    }
+    phei_mpz_clear_secret(m);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Key share files (encrypted at rest)                                  */
+/* ------------------------------------------------------------------ */
+
+/* "PHTF" v1: magic, version, u64 opslimit, u64 memlimit, salt, nonce, u32
+ * length, secretbox(PHTK encoding). */
+#define TH_SEAL_HEADER (4 + 1 + 8 + 8 + crypto_pwhash_SALTBYTES + crypto_secretbox_NONCEBYTES + 4)
+#define TH_MAX_FILE    65536
+
+static int kdf_limits(phe_kdf_strength s, uint64_t *ops, uint64_t *mem) {
+    switch (s) {
+        case PHE_KDF_INTERACTIVE:
+            *ops = crypto_pwhash_OPSLIMIT_INTERACTIVE;
+            *mem = crypto_pwhash_MEMLIMIT_INTERACTIVE;
+            return 0;
+        case PHE_KDF_MODERATE:
+            *ops = crypto_pwhash_OPSLIMIT_MODERATE;
+            *mem = crypto_pwhash_MEMLIMIT_MODERATE;
+            return 0;
+        case PHE_KDF_SENSITIVE:
+            *ops = crypto_pwhash_OPSLIMIT_SENSITIVE;
+            *mem = crypto_pwhash_MEMLIMIT_SENSITIVE;
+            return 0;
+        case PHE_KDF_TEST_ONLY_MIN:
+            *ops = crypto_pwhash_OPSLIMIT_MIN;
+            *mem = crypto_pwhash_MEMLIMIT_MIN;
+            return 0;
+        default:
+            return PHE_ERR_INVALID_ARG;
+    }
+}
+
+static int derive_key(uint8_t key[crypto_secretbox_KEYBYTES], const uint8_t *pass, size_t pass_len,
+                      const uint8_t *salt, uint64_t ops, uint64_t mem) {
+    static const char empty[1] = {0};
+    if (crypto_pwhash(key, crypto_secretbox_KEYBYTES, pass ? (const char *)pass : empty, pass_len,
+                      salt, (unsigned long long)ops, (size_t)mem,
+                      crypto_pwhash_ALG_ARGON2ID13) != 0) {
+        return PHE_ERR_NOMEM; /* libsodium fails here only when it cannot allocate */
+    }
+    return 0;
+}
+
+PHE_API size_t phe_threshold_keyshare_sealed_size(const phe_threshold_keyshare *ks) {
+    if (!ks) {
+        return 0;
+    }
+    return TH_SEAL_HEADER + phe_threshold_keyshare_encoded_size(ks) + crypto_secretbox_MACBYTES;
+}
+
+PHE_API int phe_threshold_keyshare_seal(const phe_threshold_keyshare *ks, const uint8_t *pass,
+                                        size_t pass_len, phe_kdf_strength strength, phe_rng *rng,
+                                        uint8_t *out, size_t out_len, size_t *written) {
+    uint8_t key[crypto_secretbox_KEYBYTES];
+    uint8_t salt[crypto_pwhash_SALTBYTES], nonce[crypto_secretbox_NONCEBYTES];
+    uint64_t ops, mem;
+    size_t plen, need;
+    uint8_t *plain;
+    phei_writer w;
+    int rc;
+    if (!ks || !out || (!pass && pass_len > 0) || pass_len > crypto_pwhash_PASSWD_MAX ||
+        kdf_limits(strength, &ops, &mem) != 0) {
+        return PHE_ERR_INVALID_ARG;
+    }
+    rc = phei_init();
+    if (rc != 0) {
+        return rc;
+    }
+    plen = phe_threshold_keyshare_encoded_size(ks);
+    need = TH_SEAL_HEADER + plen + crypto_secretbox_MACBYTES;
+    if (written) {
+        *written = need;
+    }
+    if (out_len < need) {
+        return PHE_ERR_BUFFER_TOO_SMALL;
+    }
+    plain = sodium_malloc(plen);
+    if (!plain) {
+        return PHE_ERR_NOMEM;
+    }
+    rc = phe_threshold_keyshare_encode(ks, plain, plen, NULL);
+    if (rc == 0) {
+        rc = phei_rng_bytes(rng, salt, sizeof salt);
+    }
+    if (rc == 0) {
+        rc = phei_rng_bytes(rng, nonce, sizeof nonce);
+    }
+    if (rc == 0) {
+        rc = derive_key(key, pass, pass_len, salt, ops, mem);
+    }
+    if (rc == 0) {
+        w = (phei_writer){out, out_len, 0};
+        w_header(&w, MAGIC_FILE);
+        phei_put_u64(&w, ops);
+        phei_put_u64(&w, mem);
+        phei_put_bytes(&w, salt, sizeof salt);
+        phei_put_bytes(&w, nonce, sizeof nonce);
+        phei_put_u32(&w, (uint32_t)(plen + crypto_secretbox_MACBYTES));
+        crypto_secretbox_easy(out + w.len, plain, plen, nonce, key);
+    }
+    sodium_memzero(key, sizeof key);
+    sodium_free(plain);
+    return rc;
+}
+
+PHE_API int phe_threshold_keyshare_unseal(phe_threshold_keyshare **out, const uint8_t *in,
+                                          size_t in_len, const uint8_t *pass, size_t pass_len) {
+    phei_reader r = {in, in_len};
+    uint64_t ops, mem;
+    uint8_t salt[crypto_pwhash_SALTBYTES], nonce[crypto_secretbox_NONCEBYTES];
+    uint8_t key[crypto_secretbox_KEYBYTES];
+    uint32_t blen;
+    uint8_t *plain;
+    int rc;
+    if (!out || (!in && in_len > 0) || (!pass && pass_len > 0) ||
+        pass_len > crypto_pwhash_PASSWD_MAX) {
+        return PHE_ERR_INVALID_ARG;
+    }
+    rc = phei_init();
+    if (rc != 0) {
+        return rc;
+    }
+    *out = NULL;
+    rc = phei_get_header(&r, MAGIC_FILE, TH_FORMAT_VERSION);
+    if (rc == 0) {
+        rc = phei_get_u64(&r, &ops);
+    }
+    if (rc == 0) {
+        rc = phei_get_u64(&r, &mem);
+    }
+    if (rc == 0) {
+        rc = phei_get_bytes(&r, salt, sizeof salt);
+    }
+    if (rc == 0) {
+        rc = phei_get_bytes(&r, nonce, sizeof nonce);
+    }
+    if (rc == 0) {
+        rc = phei_get_u32(&r, &blen);
+    }
+    if (rc == 0 && (blen != r.left || blen < crypto_secretbox_MACBYTES)) {
+        rc = PHE_ERR_DECODE;
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    /* Cost parameters this library never writes are refused before any work. */
+    if (ops < crypto_pwhash_OPSLIMIT_MIN || ops > crypto_pwhash_OPSLIMIT_SENSITIVE ||
+        mem < crypto_pwhash_MEMLIMIT_MIN || mem > crypto_pwhash_MEMLIMIT_SENSITIVE) {
+        return PHE_ERR_VERSION;
+    }
+    plain = sodium_malloc(blen);
+    if (!plain) {
+        return PHE_ERR_NOMEM;
+    }
+    rc = derive_key(key, pass, pass_len, salt, ops, mem);
+    if (rc == 0 && crypto_secretbox_open_easy(plain, r.p, blen, nonce, key) != 0) {
+        rc = PHE_ERR_AUTH;
+    }
+    if (rc == 0) {
+        rc = phe_threshold_keyshare_decode(out, plain, blen - crypto_secretbox_MACBYTES);
+    }
+    sodium_memzero(key, sizeof key);
+    sodium_free(plain);
+    return rc;
+}
+
+PHE_API int phe_threshold_keyshare_write_file(const phe_threshold_keyshare *ks, const char *path,
+                                              const uint8_t *pass, size_t pass_len,
+                                              phe_kdf_strength strength, phe_rng *rng) {
+    size_t len, off = 0;
+    uint8_t *buf;
+    int rc, fd;
+    if (!ks || !path) {
+        return PHE_ERR_INVALID_ARG;
+    }
+    len = phe_threshold_keyshare_sealed_size(ks);
+    buf = malloc(len);
+    if (!buf) {
+        return PHE_ERR_NOMEM;
+    }
+    rc = phe_threshold_keyshare_seal(ks, pass, pass_len, strength, rng, buf, len, &len);
+    if (rc != 0) {
+        free(buf);
+        return rc;
+    }
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        free(buf);
+        return PHE_ERR_IO;
+    }
+    while (off < len) {
+        ssize_t k = write(fd, buf + off, len - off);
+        if (k < 0 && errno == EINTR) {
+            continue;
+        }
+        if (k <= 0) {
+            rc = PHE_ERR_IO;
+            break;
+        }
+        off += (size_t)k;
+    }
+    if (rc == 0 && fsync(fd) != 0) {
+        rc = PHE_ERR_IO;
+    }
+    if (close(fd) != 0 && rc == 0) {
+        rc = PHE_ERR_IO;
+    }
+    if (rc != 0) {
+        unlink(path);
+    }
+    free(buf);
+    return rc;
+}
+
+PHE_API int phe_threshold_keyshare_read_file(phe_threshold_keyshare **out, const char *path,
+                                             const uint8_t *pass, size_t pass_len) {
+    uint8_t *buf;
+    size_t len = 0;
+    int fd, rc;
+    if (!out || !path) {
+        return PHE_ERR_INVALID_ARG;
+    }
+    *out = NULL;
+    buf = malloc(TH_MAX_FILE + 1);
+    if (!buf) {
+        return PHE_ERR_NOMEM;
+    }
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        free(buf);
+        return PHE_ERR_IO;
+    }
+    rc = 0;
+    while (len <= TH_MAX_FILE) {
+        ssize_t k = read(fd, buf + len, TH_MAX_FILE + 1 - len);
+        if (k < 0 && errno == EINTR) {
+            continue;
+        }
+        if (k < 0) {
+            rc = PHE_ERR_IO;
+            break;
+        }
+        if (k == 0) {
+            break;
+        }
+        len += (size_t)k;
+    }
+    close(fd);
+    if (rc == 0 && len > TH_MAX_FILE) {
+        rc = PHE_ERR_DECODE;
+    }
+    if (rc == 0) {
+        rc = phe_threshold_keyshare_unseal(out, buf, len, pass, pass_len);
+    }
+    free(buf);
+    return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Error text                                                           */
+/* ------------------------------------------------------------------ */
+
+PHE_API const char *phe_threshold_strerror(int code) {
+    switch (code) {
+        case PHE_ERR_THRESHOLD_PARAMS:
+            return "threshold: t or l out of range";
+        case PHE_ERR_THRESHOLD_NOT_SAFE_PRIME:
+            return "threshold: a dealer prime is not a suitable safe prime";
+        case PHE_ERR_THRESHOLD_INDEX_RANGE:
+            return "threshold: holder index out of range";
+        case PHE_ERR_THRESHOLD_DUPLICATE_SHARE:
+            return "threshold: two shares from the same holder";
+        case PHE_ERR_THRESHOLD_TOO_FEW_SHARES:
+            return "threshold: fewer than t shares";
+        case PHE_ERR_THRESHOLD_WRONG_KEY:
+            return "threshold: share belongs to another threshold key";
+        case PHE_ERR_THRESHOLD_WRONG_CIPHERTEXT:
+            return "threshold: decryption share was made for another ciphertext";
+        case PHE_ERR_THRESHOLD_PROOF_INVALID:
+            return "threshold: decryption share proof does not verify";
+        case PHE_ERR_THRESHOLD_SHARE_VALUE:
+            return "threshold: decryption share value not in Z*_{n^2}";
+        case PHE_ERR_THRESHOLD_COMBINE_FAILED:
+            return "threshold: shares do not combine to a plaintext";
+        default:
+            return NULL;
+    }
+}
