@@ -1,0 +1,159 @@
+/*
+ * Threshold decryption benchmark: decryption shares (with proof), share
+ * verification and combination per second, for 2048- and 3072-bit keys
+ * dealt from checked-in safe primes, and the time of one safe-prime search.
+ * Prints JSON lines ({"suite":"phe", "name", "value", "unit", ...}) for
+ * benchmarks/run; one core.
+ *
+ *   bench_threshold [--quick]
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "phe.h"
+#include "phe/threshold.h"
+
+/* 1024-bit safe primes (tests/phe/test_threshold.c) for 2048-bit keys. */
+static const char *const PRIME1 =
+    "ef79cab547986b8faec3bc2439afacd1bdd32b79fad602d33effaa49e76fcd27"
+    "c2fa208e00e72bbb46ce051e2b6cdcd738a01594feb62f2ef8ec6ffdfe5a9268"
+    "340357b2837f01507ab75a0a16c247c54bddb92711aa719f3cfd6cb0e46c9e27"
+    "a7bf3d1836908b6c65f61693d2c4fea3bd11ba68fcea3aec6e1c654fed47e107";
+static const char *const PRIME2 =
+    "c8e71ddfad31a4a9734213ae165a4f9d7ea608a07f02630217f4f5f050f1539d"
+    "c4bb81abc53a297910cac265811dce3e981befd882d621e5f12606cba84f8a58"
+    "a5ff713eaf6cfe4327a2ca492d62205997668be52de080a4ebfee8bdd5c02708"
+    "6b966ea81dc1757846c69c165fe19535a5ddb9c04b6c10a28bb01bd2a9ef80ef";
+
+/* 1536-bit safe primes for 3072-bit keys (made with phe_threshold_safe_prime()). */
+static const char *const P1536_1 =
+    "ff91cce26648c16495bb30ce601efa0feb1c19949c9c2050dfb400813655071d"
+    "ab3ba03a62f34e0772ff7b3a5f923fcb97651e7791e740ba13561b16e2d36f6b"
+    "40ff6053de5464ebf2f9e2ce84a51a4e692992cea85072dd8f2df545497b6062"
+    "54b74979b9fa492b529e12ba5a8701feba9c27e2410e0aa758f4eb32cf1fb3c1"
+    "8629ab8941584a9c64b35c7b0fbb0df2e4b1bce1d5c2817096098760446008d7"
+    "e62fa088add2e52151da5ba680c5652a1dc51883d63c3c330d380e7398a64a87";
+
+static const char *const P1536_2 =
+    "c7e6140528d1aba81a98f03e7bb2c8f4e320cd1cf03bd4458b0ef664f56f5ecb"
+    "5ca931dbb91956e378198967447dacf4d7f38476758db70f1860845f2d436f55"
+    "2f8211466387318efca77f2c7ece4b0a3a2b3bb639e29f5ed174f3ea763d906a"
+    "5f070e9c19e55f3ba49558da8a8045d34352c2e6607a8f1c15f11a7f9de9528d"
+    "6db8b5cd3badfb719635b8703fd744c3035bcdd69cd19e29b6d134d1a62de8b1"
+    "a4281d85c28da373dd747d815132fd8aa9212115292c9d5d06ca846acbf3427f";
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static size_t unhex(const char *hex, uint8_t *out) {
+    size_t n = strlen(hex) / 2;
+    for (size_t i = 0; i < n; i++) {
+        unsigned v = 0;
+        if (sscanf(hex + 2 * i, "%2x", &v) != 1) {
+            return 0;
+        }
+        out[i] = (uint8_t)v;
+    }
+    return n;
+}
+
+static void emit(const char *name, double value, const char *unit, unsigned bits, unsigned t,
+                 unsigned l, unsigned samples) {
+    printf("{\"suite\": \"phe\", \"name\": \"%s_%u\", \"value\": %.6g, \"unit\": \"%s\", "
+           "\"bits\": %u, \"t\": %u, \"l\": %u, \"samples\": %u, \"threads\": 1}\n",
+           name, bits, value, unit, bits, t, l, samples);
+    fflush(stdout);
+}
+
+#define CHECK(expr)                                                                                \
+    do {                                                                                           \
+        int rc_ = (expr);                                                                          \
+        if (rc_ != 0) {                                                                            \
+            fprintf(stderr, "bench_threshold: %s failed: %s\n", #expr, phe_strerror(rc_));         \
+            exit(1);                                                                               \
+        }                                                                                          \
+    } while (0)
+
+static void bench_key(unsigned bits, const char *phex, const char *qhex, unsigned samples) {
+    enum { T = 2, L = 3 };
+    uint8_t p[256], q[256];
+    size_t pl = unhex(phex, p), ql = unhex(qhex, q);
+    phe_threshold_params *pp = NULL;
+    phe_threshold_keyshare *ks[L] = {0};
+    phe_threshold_decshare *ds[L] = {0};
+    phe_ciphertext *ct = NULL;
+    const phe_threshold_decshare *set[T];
+    int64_t m = 0;
+    double t0, dt;
+
+    CHECK(phe_threshold_deal_with_primes(&pp, ks, p, pl, q, ql, T, L, NULL));
+    CHECK(phe_ciphertext_new(&ct));
+    CHECK(phe_encrypt_i64(phe_threshold_params_pubkey(pp), ct, 424242, NULL));
+
+    /* decryption share with proof (holder 1), each made afresh */
+    t0 = now();
+    for (unsigned i = 0; i < samples; i++) {
+        phe_threshold_decshare_free(ds[0]);
+        ds[0] = NULL;
+        CHECK(phe_threshold_decshare_create(&ds[0], pp, ks[0], ct, NULL));
+    }
+    dt = now() - t0;
+    emit("threshold_decshare_per_s", samples / dt, "1/s", bits, T, L, samples);
+    CHECK(phe_threshold_decshare_create(&ds[1], pp, ks[1], ct, NULL));
+
+    t0 = now();
+    for (unsigned i = 0; i < samples; i++) {
+        CHECK(phe_threshold_decshare_verify(pp, ct, ds[0]));
+    }
+    dt = now() - t0;
+    emit("threshold_verify_per_s", samples / dt, "1/s", bits, T, L, samples);
+
+    /* combine t = 2 shares; includes verifying both proofs, as the API always does */
+    set[0] = ds[0];
+    set[1] = ds[1];
+    t0 = now();
+    for (unsigned i = 0; i < samples; i++) {
+        CHECK(phe_threshold_combine_int64(pp, ct, set, T, &m));
+    }
+    dt = now() - t0;
+    if (m != 424242) {
+        fprintf(stderr, "bench_threshold: combined %lld, expected 424242\n", (long long)m);
+        exit(1);
+    }
+    emit("threshold_combine_per_s", samples / dt, "1/s", bits, T, L, samples);
+
+    for (unsigned i = 0; i < L; i++) {
+        phe_threshold_decshare_free(ds[i]);
+        phe_threshold_keyshare_free(ks[i]);
+    }
+    phe_ciphertext_free(ct);
+    phe_threshold_params_free(pp);
+}
+
+/* Mean wall time of one safe-prime search of bits/2 bits (half of a key). */
+static void bench_safe_prime(unsigned bits, unsigned samples) {
+    uint8_t out[512];
+    double t0 = now();
+    for (unsigned i = 0; i < samples; i++) {
+        CHECK(phe_threshold_safe_prime(out, sizeof out, bits / 2, NULL));
+    }
+    emit("threshold_safe_prime_s", (now() - t0) / samples, "s", bits, 0, 0, samples);
+}
+
+int main(int argc, char **argv) {
+    int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    unsigned n = quick ? 3 : 20;
+    bench_key(2048, PRIME1, PRIME2, n);
+    bench_key(3072, P1536_1, P1536_2, n);
+    bench_safe_prime(2048, quick ? 1 : 10);
+    if (!quick) {
+        bench_safe_prime(3072, 4);
+    }
+    return 0;
+}
