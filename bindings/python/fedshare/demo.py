@@ -1,7 +1,12 @@
-"""`fedshare demo`: the most complete end-to-end flow built so far.
+"""`fedshare demo` (what `make demo` runs): the most complete end-to-end flow
+built so far.
 
-The three-hospital experiment comes with libfedshare; until then this module
-runs whatever flow the built rooms allow and says what it is.
+The three-hospital training demo comes with libfedshare. Until then this
+dispatches to the interim threshold-Paillier demo
+(:mod:`fedshare._demo_threshold`): a 2-of-3 consortium key from the dealer
+ceremony, three parties' encrypted vectors summed while encrypted, a verified
+threshold decryption and the check against the plain sum. It says plainly
+that it is the interim demo and exits non-zero if a check fails.
 """
 from __future__ import annotations
 
@@ -11,9 +16,9 @@ import importlib.util
 
 def run(args: argparse.Namespace) -> int:
     if importlib.util.find_spec("fedshare._native._phe") is None:
-        print("fedshare demo: no room is built yet, so there is no flow to run "
-              "(the threshold-Paillier demo arrives with libphe).")
-        return 0
+        print("fedshare demo: libphe is not built into this installation, so there is no flow "
+              "to run (reinstall with `pip install .` from a checkout that has libphe).")
+        return 1
     from . import _demo_threshold
 
     return _demo_threshold.run(args)
