@@ -803,7 +803,7 @@ PHE_API int phe_threshold_deal_with_primes(phe_threshold_params **params_out,
                                            size_t p_len, const uint8_t *q, size_t q_len, uint32_t t,
                                            uint32_t l, phe_rng *rng) {
     int rc;
-    mpz_t P, Q;
+    mpz_t P, Q, nn;
     if (!params_out || !shares_out || !p || !q) {
         return PHE_ERR_INVALID_ARG;
     }
@@ -815,20 +815,29 @@ PHE_API int phe_threshold_deal_with_primes(phe_threshold_params **params_out,
     if (!check_tl(t, l)) {
         return PHE_ERR_THRESHOLD_PARAMS;
     }
-    if (p_len == 0 || q_len == 0 || p_len > TH_MAX_BIG / 2 || q_len > TH_MAX_BIG / 2 || p[0] == 0 ||
-        q[0] == 0) {
+    if (p_len == 0 || q_len == 0 || p[0] == 0 || q[0] == 0) {
         return PHE_ERR_INVALID_ARG;
     }
-    mpz_inits(P, Q, NULL);
+    /* n = pq must be a modulus libphe accepts (2048 … 8192 bits): checked
+     * before the slow primality tests. */
+    if (p_len + q_len > PHEI_MAX_IMPORT_BITS / 8 + 1 || p_len + q_len < PHEI_MIN_IMPORT_BITS / 8) {
+        return PHE_ERR_KEY_INVALID;
+    }
+    mpz_inits(P, Q, nn, NULL);
     mpz_import(P, p_len, 1, 1, 1, 0, p);
     mpz_import(Q, q_len, 1, 1, 1, 0, q);
-    if (!check_prime_pair(P, Q)) {
+    mpz_mul(nn, P, Q);
+    if (mpz_sizeinbase(nn, 2) < PHEI_MIN_IMPORT_BITS ||
+        mpz_sizeinbase(nn, 2) > PHEI_MAX_IMPORT_BITS) {
+        rc = PHE_ERR_KEY_INVALID;
+    } else if (!check_prime_pair(P, Q)) {
         rc = PHE_ERR_THRESHOLD_NOT_SAFE_PRIME;
     } else {
         rc = deal_core(params_out, shares_out, P, Q, t, l, rng);
     }
     phei_mpz_clear_secret(P);
     phei_mpz_clear_secret(Q);
+    phei_mpz_clear_secret(nn);
     return rc;
 }
 

@@ -633,8 +633,12 @@ static void test_bad_arguments(void **state) {
     q[ql - 1] ^= 0x02; /* q + 2 or q − 2: not a safe prime */
     assert_int_equal(phe_threshold_deal_with_primes(&pp, ks, p, pl, q, ql, 2, 3, rng),
                      PHE_ERR_THRESHOLD_NOT_SAFE_PRIME);
+    /* n of 2040 bits, and of 16 bits: not a modulus libphe accepts */
     assert_int_equal(phe_threshold_deal_with_primes(&pp, ks, p, pl, q, ql - 1, 2, 3, rng),
-                     PHE_ERR_THRESHOLD_NOT_SAFE_PRIME);
+                     PHE_ERR_KEY_INVALID);
+    assert_int_equal(phe_threshold_deal_with_primes(&pp, ks, (const uint8_t *)"\x0b", 1,
+                                                    (const uint8_t *)"\x17", 1, 2, 3, rng),
+                     PHE_ERR_KEY_INVALID);
     assert_int_equal(phe_threshold_deal_with_primes(&pp, ks, p, 0, q, ql, 2, 3, rng),
                      PHE_ERR_INVALID_ARG);
     assert_null(pp);
