@@ -377,3 +377,28 @@ def test_fresh_2048_bit_ceremony():
     c = params.public_key.encrypt(123)
     ds = [shares[0].decrypt_share(params, c), shares[2].decrypt_share(params, c)]
     assert threshold.combine(params, c, ds) == 123
+
+
+def test_property_sums_against_python_ints(key23):
+    """Random signed values (beyond int64 too), summed and scaled while
+    encrypted, threshold-decrypt to the Python-integer result."""
+    from hypothesis import given, settings, strategies as st
+
+    params, shares = key23
+    pk = params.public_key
+    bound = pk.n // 8
+
+    @settings(max_examples=12, deadline=None, derandomize=True)
+    @given(st.lists(st.integers(-bound, bound), min_size=1, max_size=3),
+           st.integers(-1000, 1000), st.sampled_from([(0, 1), (1, 2), (2, 0)]))
+    def check(values, k, holders):
+        c = pk.encrypt(values[0])
+        for v in values[1:]:
+            c = c + pk.encrypt(v)
+        c = c * k
+        want = (sum(values) * k) % pk.n
+        want = want - pk.n if want > pk.n // 2 else want
+        ds = [shares[h].decrypt_share(params, c) for h in holders]
+        assert threshold.combine(params, c, ds) == want
+
+    check()
