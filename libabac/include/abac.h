@@ -205,8 +205,11 @@ ABAC_API int abac_request_set_entity(abac_request *req, int scope, const char *i
 ABAC_API int abac_request_add_ancestor(abac_request *req, int scope, const char *group, size_t len);
 
 /**
- * Attribute setters. Attributes that no rule mentions and the schema does not declare are
- * accepted and ignored. With a schema, a value of another type is refused.
+ * Attribute setters; @p name is NUL-terminated, values are copied into the arena (strings the
+ * policy set already holds are referenced, not copied). Setting an attribute again replaces
+ * it (the old value's arena space comes back at abac_request_reset). Attributes that no rule
+ * mentions and the schema does not declare are accepted and ignored. With a schema, a value of
+ * another type is refused. On error the request is unchanged.
  * @return ABAC_OK; ABAC_E_INVALID (bad scope or NULL), ABAC_E_ATTR_TYPE, ABAC_E_NOSPACE.
  */
 ABAC_API int abac_request_set_bool(abac_request *req, int scope, const char *name, int value);

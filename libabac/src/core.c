@@ -295,8 +295,11 @@ static const char *scope_name(int s) {
 
 static int tc(tctx *c, uint32_t n, int depth, int *ty) {
     abac_policyset *ps = c->ps;
-    if (n >= ps->n_nodes || depth > (int)MAX_DEPTH * 3)
-        return tfail(c, NONE32, ABAC_E_LIMIT, "expression nested too deeply");
+    if (n >= ps->n_nodes)
+        return tfail(c, NONE32, ABAC_E_FORMAT, "node out of range");
+    if (depth > (int)MAX_DEPTH * 3)
+        return tfail(c, n, ABAC_E_LIMIT, "expression nested too deeply (at most %u levels)",
+                     MAX_DEPTH * 3);
     node *x = &ps->nodes[n];
     int ta = 0, tb = 0, rc;
     switch (x->op) {
@@ -466,8 +469,6 @@ int ps_finish(abac_policyset *ps, uint32_t *bad_node, uint32_t *bad_rule, char *
             *bad_rule = r;
             return rc;
         }
-        if (ps->rules[r].effect == ABAC_DENY)
-            ps->n_forbid++;
     }
     /* slots */
     size_t ns = ps->n_strs ? ps->n_strs : 1;

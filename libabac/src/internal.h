@@ -132,8 +132,6 @@ struct abac_policyset {
     uint32_t *bucket_off; /* [(n_actidx+1)*(n_typeidx+1) + 1] */
     uint32_t *bucket;     /* rule indices */
     int index_by_type;
-    uint32_t n_forbid;
-    uint32_t max_depth;
 };
 
 /* Request value. */

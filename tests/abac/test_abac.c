@@ -9,6 +9,9 @@
 #include <string.h>
 
 #include <cmocka.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 
 #include "abac.h"
 
@@ -783,6 +786,51 @@ static void test_index_many_rules(void **state) {
     free(src);
 }
 
+/* abac_decide never allocates: glibc's heap counters do not move over many decisions (under
+ * ASan the counters are not glibc's and the check is vacuous). */
+static void test_decide_does_not_allocate(void **state) {
+    (void)state;
+    abac_policyset *ps = compile_ok(PAPER, SCHEMA);
+    abac_request *r;
+    abac_decision *d;
+    assert_int_equal(abac_request_new(ps, 0, &r), 0);
+    assert_int_equal(abac_decision_new(ps, &d), 0);
+    paper_request(r, "train", "training", T2026_06, 99, "hospital_b", 1);
+    int permits = 0;
+#ifdef __GLIBC__
+    struct mallinfo2 before = mallinfo2();
+#endif
+    for (int k = 0; k < 1000; k++)
+        permits += abac_decide(ps, r, d, k % 2 ? ABAC_DECIDE_EXPLAIN : 0) == ABAC_PERMIT;
+#ifdef __GLIBC__
+    struct mallinfo2 after = mallinfo2();
+    assert_int_equal(before.uordblks, after.uordblks);
+    assert_int_equal(before.hblkhd, after.hblkhd);
+#endif
+    assert_int_equal(permits, 1000);
+    abac_decision_free(d);
+    abac_request_free(r);
+    abac_policyset_free(ps);
+}
+
+static void test_deep_chain_limit(void **state) {
+    (void)state;
+    /* a chain of 300 conjuncts is 300 levels deep: refused with a position */
+    size_t cap = 16384, n = 0;
+    char *src = malloc(cap);
+    n += (size_t)snprintf(src + n, cap - n, "permit r (subject, action, resource) when { true");
+    for (int k = 0; k < 300; k++)
+        n += (size_t)snprintf(src + n, cap - n, " && true");
+    snprintf(src + n, cap - n, " };");
+    uint32_t l = 0, c = 0;
+    char msg[128];
+    assert_int_equal(compile_err(src, NULL, &l, &c, msg, sizeof msg), ABAC_E_LIMIT);
+    assert_int_equal(l, 1);
+    assert_true(c > 45);
+    assert_non_null(strstr(msg, "nested too deeply"));
+    free(src);
+}
+
 static void test_strerror_version(void **state) {
     (void)state;
     int codes[] = {ABAC_OK,
@@ -833,6 +881,8 @@ int main(void) {
         cmocka_unit_test(test_canonical_form),
         cmocka_unit_test(test_index_many_rules),
         cmocka_unit_test(test_strerror_version),
+        cmocka_unit_test(test_decide_does_not_allocate),
+        cmocka_unit_test(test_deep_chain_limit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
