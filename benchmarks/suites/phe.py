@@ -76,14 +76,17 @@ def _packed(ctx) -> None:
     x = np.random.default_rng(1).standard_normal(n).astype(np.float32) * 0.1
     one = phe.Context(1)
     pk.encrypt_packed(codec.pack(x[:1000]), codec.plaintext_bytes, ctx=one)  # builds the DJN table
-    t0 = time.perf_counter()
+    # "Per core": one thread, timed in process CPU seconds like every other
+    # one-core figure here (the machine is shared); wall time is reported too.
+    w0, t0 = time.perf_counter(), time.process_time()
     packed = codec.pack(x)
-    t_pack = time.perf_counter() - t0
+    t_pack = time.process_time() - t0
     cts = pk.encrypt_packed(packed, codec.plaintext_bytes, ctx=one)
-    el = time.perf_counter() - t0
+    el, wall = time.process_time() - t0, time.perf_counter() - w0
     ctx.emit("packed_values_encrypted_per_s", n / el, "values/s", bits=2048, threads=1,
              values_per_plaintext=codec.values_per_plaintext, plaintexts=len(cts),
-             pack_seconds=t_pack, total_seconds=el)
+             pack_cpu_seconds=t_pack, cpu_seconds=el, wall_seconds=wall,
+             wall_values_per_s=n / wall)
 
 
 def run(ctx) -> None:
@@ -98,8 +101,7 @@ def run(ctx) -> None:
         pp_last = None
         for _ in range(1 if ctx.quick else 2):
             pp = _python_paillier(bits, sec, ["encrypt", "decrypt", "add"])
-            ours = _ours(ctx, bits, "encrypt_djn_per_s") | _ours(ctx, bits, "decrypt_per_s") \
-                | _ours(ctx, bits, "add_per_s")
+            ours = _ours(ctx, bits, "encrypt_djn_per_s,decrypt_per_s,add_per_s")
             enc.append(ours["encrypt_djn_per_s"]["value"] / pp["encrypt"]["rate"])
             dec.append(ours["decrypt_per_s"]["value"] / pp["decrypt"]["rate"])
             add.append(ours["add_per_s"]["value"] / pp["add"]["rate"])

@@ -212,3 +212,33 @@ def test_errors_are_clear(key2048):
         phe.PublicKey.from_n(2**2048 + 2)
     e = pytest.raises(fedshare.InvalidInputError, phe.PublicKey.from_n, 4).value
     assert e.code == phe.lib.PHE_ERR_KEY_INVALID and e.library == "phe"
+
+
+def test_packed_rows_roundtrip(key2048):
+    pk = key2048.public_key
+    rows = np.random.default_rng(3).integers(0, 256, size=(7, 200), dtype=np.uint8)
+    cts = pk.encrypt_packed(rows)
+    assert len(cts) == 7
+    back = key2048.decrypt_packed(cts, 200)
+    assert np.array_equal(back, rows)
+    assert np.array_equal(key2048.decrypt_packed(pk.encrypt_packed(rows.tobytes(), 200), 200), rows)
+    # sums of packed rows are the integer sums of the rows
+    s = key2048.decrypt_packed(phe.CiphertextArray.from_list([(cts + cts)[0]]), 201)
+    assert int.from_bytes(s.tobytes(), "big") == 2 * int.from_bytes(rows[0].tobytes(), "big")
+    with pytest.raises(fedshare.InvalidInputError, match="whole number"):
+        pk.encrypt_packed(rows.tobytes()[:-1], 200)
+    with pytest.raises(fedshare.InvalidInputError, match="out of range"):
+        pk.encrypt_packed(np.full((1, 256), 255, dtype=np.uint8))
+
+
+def test_fedavg_packing_through_phe(key2048):
+    fedavg = pytest.importorskip("fedshare.fedavg")
+    pk = key2048.public_key
+    codec = fedavg.Codec(plaintext_bytes=(pk.n.bit_length() - 1) // 8)
+    rng = np.random.default_rng(5)
+    xs = [rng.standard_normal(300).astype(np.float32) * 0.1 for _ in range(3)]
+    enc = [pk.encrypt_packed(codec.pack(x)) for x in xs]
+    total = enc[0] + enc[1] + enc[2]
+    rows = key2048.decrypt_packed(total, codec.plaintext_bytes)
+    mean = codec.unpack(rows, 300, total_weight=3)
+    assert np.max(np.abs(mean - sum(xs) / 3)) <= codec.error_bound
