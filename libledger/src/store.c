@@ -106,6 +106,7 @@ void ledger_store_close(ledger_store *s) {
         mdb_env_close(s->env);
     ledger_membership_free(s->m);
     pthread_mutex_destroy(&s->wlock);
+    pthread_mutex_destroy(&s->tlock);
     pthread_mutex_destroy(&s->vlock);
     free(s->vcache);
     free(s);
@@ -171,6 +172,12 @@ int ledger_store_open(ledger_store **out, const char *path, const ledger_members
     }
     if (pthread_mutex_init(&s->vlock, NULL) != 0) {
         pthread_mutex_destroy(&s->wlock);
+        free(s);
+        return LEDGER_E_INTERNAL;
+    }
+    if (pthread_mutex_init(&s->tlock, NULL) != 0) {
+        pthread_mutex_destroy(&s->wlock);
+        pthread_mutex_destroy(&s->vlock);
         free(s);
         return LEDGER_E_INTERNAL;
     }
@@ -256,9 +263,9 @@ const ledger_membership *ledger_store_membership(const ledger_store *s) {
 int ledger_store_tip(ledger_store *s, ledger_tip *out) {
     if (!s || !out)
         return LEDGER_E_INVALID;
-    pthread_mutex_lock(&s->wlock);
+    pthread_mutex_lock(&s->tlock);
     *out = s->tip;
-    pthread_mutex_unlock(&s->wlock);
+    pthread_mutex_unlock(&s->tlock);
     return LEDGER_OK;
 }
 
@@ -426,8 +433,11 @@ int ledger_store_append_ex(ledger_store *s, const ledger_block *b, uint32_t flag
     if (!rc && !mrc) {
         mrc = mdb_txn_commit(txn);
         txn = NULL;
-        if (!mrc)
+        if (!mrc) {
+            pthread_mutex_lock(&s->tlock);
             s->tip = nt;
+            pthread_mutex_unlock(&s->tlock);
+        }
     }
     if (!rc && mrc)
         rc = ldg_mdb_err(mrc);
@@ -598,9 +608,9 @@ int ledger_store_query(ledger_store *s, const uint8_t *q, size_t qlen, uint8_t *
     if (rc)
         return rc;
     struct ledger_state st;
-    pthread_mutex_lock(&s->wlock);
+    pthread_mutex_lock(&s->tlock);
     uint64_t h = s->tip.height;
-    pthread_mutex_unlock(&s->wlock);
+    pthread_mutex_unlock(&s->tlock);
     ldg_state_init(&st, s, txn, 0, h);
     rc = s->app.query(s->app.ctx, &st, q ? q : (const uint8_t *)"", qlen, out, out_len);
     if (rc) {

@@ -13,7 +13,8 @@ struct ledger_store {
     MDB_dbi meta, blocks, txs, trace, time, state, nonce, blob;
     ledger_membership *m;
     ledger_app app;
-    pthread_mutex_t wlock; /* serialises writers and guards tip */
+    pthread_mutex_t wlock; /* serialises writers */
+    pthread_mutex_t tlock; /* guards tip for readers (written under wlock + tlock) */
     ledger_tip tip;
     /* Hashes of transactions whose signature this store already verified
      * (ledger_store_check_tx, prepare with LEDGER_PREPARE_VERIFY_TX), so a

@@ -228,10 +228,12 @@ LEDGER_API int ledger_store_query(ledger_store *s, const uint8_t *q, size_t qlen
                                   size_t *out_len);
 
 /**
- * @brief Transactions that touched (op, key), oldest first, from height @p from.
+ * @brief Transactions that touched (op, key) (recorded by the application with
+ * ledger_state_index), oldest first, starting at height @p from.
  * @param[out] out array of @p max entries. @param[out] n number written.
- * @return LEDGER_OK (also when more exist: call again from the last height+1… or
- * check *n == max), LEDGER_E_INVALID, LEDGER_E_IO.
+ * To page through more than @p max entries, call again with @p from = the last
+ * entry's height and skip entries up to and including that last (height, index).
+ * @return LEDGER_OK, LEDGER_E_INVALID, LEDGER_E_IO.
  */
 LEDGER_API int ledger_store_trace(ledger_store *s, uint16_t op, const uint8_t *key, size_t klen,
                                   uint64_t from, ledger_trace_entry *out, size_t max, size_t *n);
