@@ -93,7 +93,7 @@ def q(s):
     return '"' + s + '"'
 
 
-def render(e):
+def render(e, rev=False):
     k = e[0]
     if k == "lit":
         kind, v = e[1], e[2]
@@ -106,8 +106,8 @@ def render(e):
         if kind == "time":
             return f"time({v})"
         if kind == "iset":
-            return "[" + ", ".join(str(x) for x in sorted(v)) + "]"
-        return "[" + ", ".join(q(x) for x in sorted(v)) + "]"
+            return "[" + ", ".join(str(x) for x in sorted(v, reverse=rev)) + "]"
+        return "[" + ", ".join(q(x) for x in sorted(v, reverse=rev)) + "]"
     if k == "attr":
         return "context." + e[1]
     if k == "has":
@@ -117,24 +117,27 @@ def render(e):
     if k == "subject":
         return "subject"
     if k == "not":
-        return "!(" + render(e[1]) + ")"
+        return "!(" + render(e[1], rev) + ")"
     if k in ("&&", "||"):
-        return "(" + render(e[1]) + ") " + k + " (" + render(e[2]) + ")"
-    return render(e[1]) + " " + k + " " + render(e[2])
+        return "(" + render(e[1], rev) + ") " + k + " (" + render(e[2], rev) + ")"
+    return render(e[1], rev) + " " + k + " " + render(e[2], rev)
 
 
-def render_set(rs):
+def render_set(rs, rev=False):
+    """Policy text; with ``rev`` the same policies laid out differently (other order of set
+    elements and actions, duplicates, comments, line breaks)."""
     out = []
     for n, r in enumerate(rs):
         scope_a = ""
         if r["actions"]:
-            scope_a = " in [" + ", ".join(q(a) for a in r["actions"]) + "]"
+            acts = list(reversed(r["actions"])) + r["actions"][:1] if rev else r["actions"]
+            scope_a = " in [" + ", ".join(q(a) for a in acts) + "]"
         scope_r = f" is {q(r['rtype'])}" if r["rtype"] else ""
         s = f"{r['effect']} r{n} (subject, action{scope_a}, resource{scope_r})"
         if r["cond"] is not None:
-            s += " when { " + render(r["cond"]) + " }"
+            s += (" // condition\n  when {\n" if rev else " when { ") + render(r["cond"], rev) + " }"
         if r["effect"] == "permit" and r["obls"]:
-            s += " obligations [" + ", ".join(r["obls"]) + "]"
+            s += " obligations [" + ", ".join(r["obls"] + r["obls"][:1] * rev) + "]"
         out.append(s + ";")
     return "\n".join(out)
 
@@ -288,6 +291,8 @@ def build(r):
 def test_matches_reference(rs, reqs):
     ps = abac.parse(render_set(rs))
     decoded = abac.PolicySet.decode(ps.encode())
+    # the canonical form depends on the meaning only, not on the layout
+    assert abac.parse(render_set(rs, rev=True)).hash() == ps.hash()
     for r in reqs:
         req = build(r)
         want_allowed, want_rules, want_obls, want_errs = reference_decide(rs, req)
