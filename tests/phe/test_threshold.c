@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 
 #include "phe.h"
 #include "phe/threshold.h"
@@ -695,6 +696,61 @@ static void test_bad_arguments(void **state) {
     undeal(&d);
 }
 
+/* Known answers: a ceremony, a key share and a decryption share made from
+ * seeded generators, pinned by their SHA-256 (the same values are checked
+ * from Python in tests/python/test_phe_threshold.py). A change here means the
+ * encodings, the ceremony or the proof changed: bump the format version. */
+static void hex32(const uint8_t *d, char out[65]) {
+    for (int i = 0; i < 32; i++) {
+        snprintf(out + 2 * i, 3, "%02x", d[i]);
+    }
+}
+
+static void sha_of(const uint8_t *buf, size_t len, char out[65]) {
+    uint8_t h[32];
+    crypto_hash_sha256(h, buf, len);
+    hex32(h, out);
+}
+
+static void test_known_answers(void **state) {
+    dealt d;
+    phe_rng *rct = seeded("kat-ct"), *rsh = seeded("kat-share");
+    phe_ciphertext *ct;
+    phe_threshold_decshare *ds = NULL;
+    uint8_t id[32], buf[4096];
+    size_t len = 0;
+    char hex[65];
+    int64_t m = 0;
+    (void)state;
+    deal_primes(&d, PRIME1, PRIME2, 2, 3, "kat");
+    assert_int_equal(phe_threshold_params_key_id(d.pp, id), 0);
+    hex32(id, hex);
+    assert_string_equal(hex, "f2fa22d8775a4423f1ff8dfbf6f681ef03576c9fb0a32f746be1f7af88f9d594");
+    assert_int_equal(phe_threshold_keyshare_encode(d.ks[1], buf, sizeof buf, &len), 0);
+    sha_of(buf, len, hex);
+    assert_string_equal(hex, "06d368c6cec40db3a57c347c3ed0f2f4c384c2f5c501e067c7647250af4ee398");
+    ct = encrypt(d.pp, -42, rct);
+    assert_int_equal(phe_threshold_decshare_create(&ds, d.pp, d.ks[1], ct, rsh), 0);
+    assert_int_equal(phe_threshold_decshare_encode(ds, buf, sizeof buf, &len), 0);
+    sha_of(buf, len, hex);
+    assert_string_equal(hex, "2b5ffead3f692a112b103977b473095dff507d0eb4331f31bb64c26194c09781");
+    {
+        phe_threshold_decshare *d3 = NULL;
+        const phe_threshold_decshare *set[2];
+        assert_int_equal(phe_threshold_decshare_create(&d3, d.pp, d.ks[2], ct, rsh), 0);
+        set[0] = ds;
+        set[1] = d3;
+        assert_int_equal(phe_threshold_combine_int64(d.pp, ct, set, 2, &m), 0);
+        assert_true(m == -42);
+        phe_threshold_decshare_free(d3);
+    }
+    phe_threshold_decshare_free(ds);
+    phe_ciphertext_free(ct);
+    phe_rng_free(rct);
+    phe_rng_free(rsh);
+    undeal(&d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_every_subset_2_of_3),
@@ -704,6 +760,7 @@ int main(void) {
         cmocka_unit_test(test_bad_shares_are_named),
         cmocka_unit_test(test_encodings_round_trip),
         cmocka_unit_test(test_deterministic_ceremony),
+        cmocka_unit_test(test_known_answers),
         cmocka_unit_test(test_sealed_key_share),
         cmocka_unit_test(test_bad_arguments),
     };

@@ -402,3 +402,15 @@ def test_property_sums_against_python_ints(key23):
         assert threshold.combine(params, c, ds) == want
 
     check()
+
+
+def test_known_answers_shared_with_the_c_tests():
+    """The seeded vectors of tests/phe/test_threshold.c, reproduced from Python."""
+    params, shares = threshold.deal(threshold=2, holders=3, primes=(PRIME1, PRIME2), seed=b"kat")
+    assert params.key_id.hex() == "f2fa22d8775a4423f1ff8dfbf6f681ef03576c9fb0a32f746be1f7af88f9d594"
+    assert hashlib.sha256(shares[1].to_bytes()).hexdigest() == \
+        "06d368c6cec40db3a57c347c3ed0f2f4c384c2f5c501e067c7647250af4ee398"
+    c = params.public_key.encrypt(-42, seed=b"kat-ct")
+    d = shares[1].decrypt_share(params, c, seed=b"kat-share")
+    assert hashlib.sha256(d.to_bytes()).hexdigest() == \
+        "2b5ffead3f692a112b103977b473095dff507d0eb4331f31bb64c26194c09781"
