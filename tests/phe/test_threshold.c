@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <gmp.h>
 #include <sodium.h>
 
 #include "phe.h"
@@ -523,6 +524,80 @@ static void test_encodings_round_trip(void **state) {
     undeal(&d);
 }
 
+/* PHTP with field k (0 = n, 1 = h_s, 2 = v, 3… = v_i) replaced by x. */
+static size_t params_with_field(const uint8_t *enc, size_t len, unsigned k, const mpz_t x,
+                                uint8_t *out, size_t cap) {
+    size_t off = 13, end, xl = (mpz_sizeinbase(x, 2) + 7) / 8, o = 0, cnt = 0;
+    if (mpz_sgn(x) == 0) {
+        xl = 0;
+    }
+    for (unsigned f = 0; f < k; f++) {
+        off += 4 + (((size_t)enc[off] << 24) | ((size_t)enc[off + 1] << 16) |
+                    ((size_t)enc[off + 2] << 8) | enc[off + 3]);
+    }
+    end = off + 4 +
+          (((size_t)enc[off] << 24) | ((size_t)enc[off + 1] << 16) | ((size_t)enc[off + 2] << 8) |
+           enc[off + 3]);
+    assert_true(off + 4 + xl + (len - end) <= cap);
+    memcpy(out, enc, off);
+    o = off;
+    out[o++] = (uint8_t)(xl >> 24);
+    out[o++] = (uint8_t)(xl >> 16);
+    out[o++] = (uint8_t)(xl >> 8);
+    out[o++] = (uint8_t)xl;
+    if (xl) {
+        mpz_export(out + o, &cnt, 1, 1, 1, 0, x);
+    }
+    o += xl;
+    memcpy(out + o, enc + end, len - end);
+    return o + (len - end);
+}
+
+/* Parameters whose values are not what a dealer makes are refused. */
+static void test_params_values_checked(void **state) {
+    dealt d;
+    uint8_t enc[4096], bad[4096], nb[256];
+    size_t len = 0, bl;
+    phe_threshold_params *pp = NULL;
+    mpz_t n, x;
+    (void)state;
+    deal_primes(&d, PRIME1, PRIME2, 2, 3, "values");
+    assert_int_equal(phe_threshold_params_encode(d.pp, enc, sizeof enc, &len), 0);
+    assert_int_equal(phe_pubkey_modulus(phe_threshold_params_pubkey(d.pp), nb, sizeof nb), 0);
+    mpz_inits(n, x, NULL);
+    mpz_import(n, sizeof nb, 1, 1, 1, 0, nb);
+    /* unchanged: accepted (the helper itself is right) */
+    assert_int_equal(phe_threshold_params_decode(&pp, enc, len), 0);
+    phe_threshold_params_free(pp);
+    pp = NULL;
+    /* v_1 = n: not a unit */
+    bl = params_with_field(enc, len, 3, n, bad, sizeof bad);
+    assert_int_equal(phe_threshold_params_decode(&pp, bad, bl), PHE_ERR_DECODE);
+    /* v = 0, v = n² */
+    mpz_set_ui(x, 0);
+    bl = params_with_field(enc, len, 2, x, bad, sizeof bad);
+    assert_int_equal(phe_threshold_params_decode(&pp, bad, bl), PHE_ERR_DECODE);
+    mpz_mul(x, n, n);
+    bl = params_with_field(enc, len, 2, x, bad, sizeof bad);
+    assert_int_equal(phe_threshold_params_decode(&pp, bad, bl), PHE_ERR_DECODE);
+    /* v with Jacobi symbol −1: not a square */
+    for (mpz_set_ui(x, 3); mpz_jacobi(x, n) != -1; mpz_add_ui(x, x, 1)) {
+    }
+    bl = params_with_field(enc, len, 2, x, bad, sizeof bad);
+    assert_int_equal(phe_threshold_params_decode(&pp, bad, bl), PHE_ERR_DECODE);
+    /* n even (n + 1): not a modulus */
+    mpz_add_ui(x, n, 1);
+    bl = params_with_field(enc, len, 0, x, bad, sizeof bad);
+    assert_int_equal(phe_threshold_params_decode(&pp, bad, bl), PHE_ERR_KEY_INVALID);
+    /* t > l */
+    memcpy(bad, enc, len);
+    bad[8] = 4;
+    assert_int_equal(phe_threshold_params_decode(&pp, bad, len), PHE_ERR_THRESHOLD_PARAMS);
+    assert_null(pp);
+    mpz_clears(n, x, NULL);
+    undeal(&d);
+}
+
 /* The same seed gives the same ceremony, byte for byte; another seed does not. */
 static void test_deterministic_ceremony(void **state) {
     dealt a, b, c;
@@ -761,6 +836,7 @@ int main(void) {
         cmocka_unit_test(test_encodings_round_trip),
         cmocka_unit_test(test_deterministic_ceremony),
         cmocka_unit_test(test_known_answers),
+        cmocka_unit_test(test_params_values_checked),
         cmocka_unit_test(test_sealed_key_share),
         cmocka_unit_test(test_bad_arguments),
     };
