@@ -41,3 +41,27 @@ def test_encrypted_aggregation_equals_packed_sum(keypair):
     plain = F.average(X, sizes)
     assert np.max(np.abs(mean.astype(np.float64) - plain)) <= codec.error_bound + clip * 2.0**-23
 
+
+
+def test_fedshare_phe_batch_roundtrip():
+    # The same pipeline through fedshare.phe's batch calls (uint8 rows in, uint8 rows out).
+    from fedshare import phe
+
+    sk = phe.generate_keypair(2048, seed=bytes(32))
+    pk = sk.public_key
+    P = (pk.n.bit_length() - 1) // 8
+    assert P == 255
+    codec = F.Codec(P, 10, 1e-6, 1.0)
+    r = np.random.default_rng(8)
+    n = 3 * codec.values_per_plaintext + 1
+    X = r.uniform(-1, 1, (4, n)).astype(np.float32)
+    ws = [1, 2, 3, 4]
+    acc = None
+    for x, w in zip(X, ws):
+        cts = pk.encrypt_packed(codec.pack(x, weight=w), seed=bytes([w]) * 32)
+        acc = cts if acc is None else acc.add(cts)
+    rows = sk.decrypt_packed(acc, P)
+    assert np.array_equal(rows, codec.sum(codec.pack(x, weight=w) for x, w in zip(X, ws)))
+    mean = codec.unpack(rows, n, sum(ws))
+    exact = (np.array(ws, float)[:, None] * X.astype(np.float64)).sum(0) / sum(ws)
+    assert np.max(np.abs(mean - exact)) <= codec.error_bound
