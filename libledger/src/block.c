@@ -49,7 +49,10 @@ void ldg_block_rehash(ledger_block *b) {
     crypto_hash_sha256(b->header_hash, h, sizeof h);
 }
 
-static int compute_tx_root(const ledger_block *b, uint8_t root[32]) {
+/* Merkle root of b's transactions; with tree != NULL also keep every level. */
+static int compute_tx_root(const ledger_block *b, uint8_t root[32], uint8_t **tree) {
+    if (tree)
+        *tree = NULL;
     if (b->ntx == 0)
         return ledger_merkle_root(NULL, 0, root);
     uint8_t *hs = malloc(32 * b->ntx);
@@ -57,8 +60,13 @@ static int compute_tx_root(const ledger_block *b, uint8_t root[32]) {
         return LEDGER_E_NOMEM;
     for (size_t i = 0; i < b->ntx; i++)
         memcpy(hs + 32 * i, b->txs[i]->hash, 32);
-    int rc = ledger_merkle_root(hs, b->ntx, root);
+    uint8_t *t = NULL;
+    int rc = ldg_merkle_tree(hs, b->ntx, &t, root);
     free(hs);
+    if (tree)
+        *tree = t;
+    else
+        free(t);
     return rc;
 }
 
@@ -97,7 +105,7 @@ int ledger_block_create_take(ledger_block **out, uint64_t height, const uint8_t 
     for (size_t i = 0; i < n; i++)
         b->txs[i] = txs[i];
     b->ntx = n;
-    int rc = compute_tx_root(b, b->tx_root);
+    int rc = compute_tx_root(b, b->tx_root, &b->tree);
     if (rc) {
         b->ntx = 0; /* caller keeps the transactions */
         ledger_block_free(b);
@@ -138,6 +146,7 @@ void ledger_block_free(ledger_block *b) {
         ledger_tx_free(b->txs[i]);
     free(b->txs);
     ledger_cert_free(b->cert);
+    free(b->tree);
     free(b);
 }
 
@@ -211,7 +220,7 @@ int ledger_block_check(const ledger_block *b, const ledger_membership *m) {
     uint8_t root[32];
     if (!b)
         return LEDGER_E_INVALID;
-    int rc = compute_tx_root(b, root);
+    int rc = compute_tx_root(b, root, NULL);
     if (rc)
         return rc;
     if (sodium_memcmp(root, b->tx_root, 32) != 0)
@@ -319,7 +328,7 @@ int ledger_block_decode(ledger_block **out, const uint8_t *buf, size_t len) {
         goto fail;
     }
     uint8_t root[32];
-    rc = compute_tx_root(b, root);
+    rc = compute_tx_root(b, root, &b->tree);
     if (rc)
         goto fail;
     if (sodium_memcmp(root, b->tx_root, 32) != 0) {

@@ -101,6 +101,7 @@ struct ledger_block {
     ledger_tx **txs;
     ledger_cert *cert;
     uint8_t header_hash[32];
+    uint8_t *tree; /* every level of the Merkle tree, leaves first (NULL if no tx) */
 };
 
 struct ledger_proof {
@@ -127,12 +128,15 @@ void ldg_cert_write(const ledger_cert *c, uint8_t *out);
 /* Decode a certificate from a reader (consumes exactly its bytes). */
 int ldg_cert_read(ldg_rd *r, ledger_cert **out);
 
-/* Merkle: root over n leaves given as tx hashes; audit path of leaf i. */
-int ldg_merkle_path(const uint8_t *hashes, size_t n, size_t index, uint8_t **path,
-                    size_t *path_len);
+/* Merkle: verify an audit path; path lengths. */
 int ldg_merkle_verify(const uint8_t leaf_tx_hash[32], size_t index, size_t n, const uint8_t *path,
                       size_t path_len, const uint8_t root[32]);
 size_t ldg_merkle_path_len(size_t index, size_t n);
+/* The whole tree (levels leaves-up, concatenated) and its root; paths from it. */
+size_t ldg_merkle_tree_nodes(size_t n);
+int ldg_merkle_tree(const uint8_t *hashes, size_t n, uint8_t **tree, uint8_t root[32]);
+int ldg_merkle_tree_path(const uint8_t *tree, size_t n, size_t index, uint8_t **path,
+                         size_t *path_len);
 
 /* Ed25519 verify of a prehashed (32-byte) message. */
 int ldg_verify32(const uint8_t pk[32], const uint8_t msg[32], const uint8_t sig[64]);

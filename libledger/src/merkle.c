@@ -74,33 +74,6 @@ size_t ldg_merkle_path_len(size_t index, size_t n) {
     return len;
 }
 
-int ldg_merkle_path(const uint8_t *hashes, size_t n, size_t index, uint8_t **path,
-                    size_t *path_len) {
-    *path = NULL;
-    *path_len = 0;
-    if (index >= n)
-        return LEDGER_E_INVALID;
-    size_t plen = ldg_merkle_path_len(index, n);
-    uint8_t *p = malloc(plen ? 32 * plen : 1);
-    uint8_t *lv = leaves(hashes, n);
-    if (!p || !lv) {
-        free(p);
-        free(lv);
-        return LEDGER_E_NOMEM;
-    }
-    size_t k = 0, size = n, i = index;
-    while (size > 1) {
-        if ((i ^ 1) < size)
-            memcpy(p + 32 * k++, lv + 32 * (i ^ 1), 32);
-        size = reduce(lv, size);
-        i >>= 1;
-    }
-    free(lv);
-    *path = p;
-    *path_len = plen;
-    return LEDGER_OK;
-}
-
 int ldg_merkle_verify(const uint8_t leaf_tx_hash[32], size_t index, size_t n, const uint8_t *path,
                       size_t path_len, const uint8_t root[32]) {
     if (index >= n)
@@ -126,5 +99,68 @@ int ldg_merkle_verify(const uint8_t leaf_tx_hash[32], size_t index, size_t n, co
     }
     if (sn != 0 || sodium_memcmp(r, root, 32) != 0)
         return LEDGER_E_HASH;
+    return LEDGER_OK;
+}
+
+size_t ldg_merkle_tree_nodes(size_t n) {
+    size_t total = 0;
+    while (n > 1) {
+        total += n;
+        n = (n + 1) / 2;
+    }
+    return total + n;
+}
+
+int ldg_merkle_tree(const uint8_t *hashes, size_t n, uint8_t **tree, uint8_t root[32]) {
+    *tree = NULL;
+    if (n == 0) {
+        crypto_hash_sha256(root, NULL, 0);
+        return LEDGER_OK;
+    }
+    uint8_t *t = malloc(32 * ldg_merkle_tree_nodes(n));
+    if (!t)
+        return LEDGER_E_NOMEM;
+    for (size_t i = 0; i < n; i++)
+        leaf_hash(t + 32 * i, hashes + 32 * i);
+    uint8_t *lv = t;
+    size_t size = n;
+    while (size > 1) {
+        uint8_t *up = lv + 32 * size;
+        size_t k = 0;
+        for (size_t i = 0; i < size; i += 2, k++) {
+            if (i + 1 < size)
+                node_hash(up + 32 * k, lv + 32 * i, lv + 32 * (i + 1));
+            else
+                memcpy(up + 32 * k, lv + 32 * i, 32);
+        }
+        lv = up;
+        size = k;
+    }
+    memcpy(root, lv, 32);
+    *tree = t;
+    return LEDGER_OK;
+}
+
+int ldg_merkle_tree_path(const uint8_t *tree, size_t n, size_t index, uint8_t **path,
+                         size_t *path_len) {
+    *path = NULL;
+    *path_len = 0;
+    if (index >= n)
+        return LEDGER_E_INVALID;
+    size_t plen = ldg_merkle_path_len(index, n);
+    uint8_t *p = malloc(plen ? 32 * plen : 1);
+    if (!p)
+        return LEDGER_E_NOMEM;
+    const uint8_t *lv = tree;
+    size_t size = n, i = index, k = 0;
+    while (size > 1) {
+        if ((i ^ 1) < size)
+            memcpy(p + 32 * k++, lv + 32 * (i ^ 1), 32);
+        lv += 32 * size;
+        size = (size + 1) / 2;
+        i >>= 1;
+    }
+    *path = p;
+    *path_len = plen;
     return LEDGER_OK;
 }

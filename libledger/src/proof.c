@@ -36,16 +36,10 @@ int ledger_proof_from_block(ledger_proof **out, const ledger_block *b, size_t in
     if (!b || !b->cert || index >= b->ntx)
         return LEDGER_E_INVALID;
     ledger_proof *p = calloc(1, sizeof *p);
-    uint8_t *hs = malloc(32 * b->ntx);
-    if (!p || !hs) {
-        free(p);
-        free(hs);
+    if (!p)
         return LEDGER_E_NOMEM;
-    }
-    for (size_t i = 0; i < b->ntx; i++)
-        memcpy(hs + 32 * i, b->txs[i]->hash, 32);
-    int rc = ldg_merkle_path(hs, b->ntx, index, &p->path, &p->path_len);
-    free(hs);
+    /* The block keeps its whole tree: a path costs O(log n), not O(n). */
+    int rc = ldg_merkle_tree_path(b->tree, b->ntx, index, &p->path, &p->path_len);
     if (!rc)
         rc = ledger_cert_clone(&p->cert, b->cert);
     if (rc) {

@@ -99,9 +99,48 @@ static int init_or_check(ledger_store *s, MDB_txn *txn) {
     return same ? 0 : LEDGER_E_MEMBERSHIP;
 }
 
+/* Stores open in this process, by directory identity. */
+static pthread_mutex_t open_lock = PTHREAD_MUTEX_INITIALIZER;
+static ledger_store *open_list;
+
+static int register_open(ledger_store *s, const char *path) {
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return LEDGER_E_IO;
+    s->dev = (unsigned long long)st.st_dev;
+    s->ino = (unsigned long long)st.st_ino;
+    pthread_mutex_lock(&open_lock);
+    for (ledger_store *o = open_list; o; o = o->next_open) {
+        if (o->dev == s->dev && o->ino == s->ino) {
+            pthread_mutex_unlock(&open_lock);
+            return LEDGER_E_BUSY;
+        }
+    }
+    s->next_open = open_list;
+    open_list = s;
+    s->registered = 1;
+    pthread_mutex_unlock(&open_lock);
+    return LEDGER_OK;
+}
+
+static void unregister_open(ledger_store *s) {
+    if (!s->registered)
+        return;
+    pthread_mutex_lock(&open_lock);
+    for (ledger_store **pp = &open_list; *pp; pp = &(*pp)->next_open) {
+        if (*pp == s) {
+            *pp = s->next_open;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&open_lock);
+    s->registered = 0;
+}
+
 void ledger_store_close(ledger_store *s) {
     if (!s)
         return;
+    unregister_open(s);
     if (s->env)
         mdb_env_close(s->env);
     ledger_membership_free(s->m);
@@ -192,6 +231,8 @@ int ledger_store_open(ledger_store **out, const char *path, const ledger_members
     size_t mlen;
     if ((rc = ledger_membership_encode(m, &menc, &mlen)) != 0 ||
         (rc = ledger_membership_decode(&s->m, menc, mlen)) != 0) /* a private copy */
+        goto fail;
+    if ((rc = register_open(s, path)) != 0)
         goto fail;
     int mrc = mdb_env_create(&s->env);
     if (mrc) {
@@ -477,6 +518,38 @@ int ledger_store_block_encoding(ledger_store *s, uint64_t height, uint8_t **out,
     else {
         memcpy(*out, v.mv_data, v.mv_size);
         *len = v.mv_size;
+    }
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+int ledger_store_header(ledger_store *s, uint64_t height, uint8_t header[LEDGER_HEADER_BYTES],
+                        uint8_t hash[32]) {
+    if (!s || (!header && !hash))
+        return LEDGER_E_INVALID;
+    MDB_txn *txn;
+    int rc = rd_begin(s, &txn);
+    if (rc)
+        return rc;
+    MDB_val v;
+    int mrc = block_raw(s, txn, height, &v);
+    if (mrc) {
+        rc = ldg_mdb_err(mrc);
+    } else if (v.mv_size < LEDGER_HEADER_BYTES + 1 || memcmp(v.mv_data, LDG_BLOCK_MAGIC, 4) != 0) {
+        rc = LEDGER_E_CORRUPT;
+    } else {
+        /* The block record starts with the header's fields behind its own magic. */
+        uint8_t h[LEDGER_HEADER_BYTES];
+        memcpy(h, LDG_HDR_MAGIC, 4);
+        memcpy(h + 4, (const uint8_t *)v.mv_data + 4, LEDGER_HEADER_BYTES - 4);
+        if (h[4] != LEDGER_BLOCK_FORMAT_VERSION || ldg_get64(h + 5) != height)
+            rc = LEDGER_E_CORRUPT;
+        else {
+            if (header)
+                memcpy(header, h, LEDGER_HEADER_BYTES);
+            if (hash)
+                crypto_hash_sha256(hash, h, LEDGER_HEADER_BYTES);
+        }
     }
     mdb_txn_abort(txn);
     return rc;

@@ -21,6 +21,11 @@ struct ledger_store {
      * replica verifies each transaction once. Open addressing, bounded. */
     pthread_mutex_t vlock;
     uint8_t (*vcache)[32];
+    /* Identity of the directory, registered while open (one handle per store
+     * per process: LMDB forbids opening an environment twice in a process). */
+    unsigned long long dev, ino;
+    int registered;
+    ledger_store *next_open;
 };
 
 #define LDG_VCACHE_SLOTS 16384u

@@ -95,6 +95,12 @@ static void test_append_and_read(void **state) {
     assert_int_equal(ledger_store_block(f->s, 1, &b1), LEDGER_OK);
     assert_int_equal(ledger_store_block(f->s, 2, &b2), LEDGER_OK);
     assert_memory_equal(ledger_block_prev_hash(b2), ledger_block_header_hash(b1), 32);
+    uint8_t hdr[LEDGER_HEADER_BYTES], hh[32], want_hdr[LEDGER_HEADER_BYTES];
+    assert_int_equal(ledger_store_header(f->s, 2, hdr, hh), LEDGER_OK);
+    assert_int_equal(ledger_block_header(b2, want_hdr), LEDGER_OK);
+    assert_memory_equal(hdr, want_hdr, sizeof hdr);
+    assert_memory_equal(hh, ledger_block_header_hash(b2), 32);
+    assert_int_equal(ledger_store_header(f->s, 9, hdr, NULL), LEDGER_E_NOT_FOUND);
     assert_int_equal(ledger_block_check(b2, f->m), LEDGER_OK);
     ledger_block_free(b1);
     ledger_block_free(b2);
@@ -524,6 +530,10 @@ static void test_determinism(void **state) {
 
 static void test_invalid_args(void **state) {
     fx *f = *state;
+    ledger_store *again = (ledger_store *)1;
+    assert_int_equal(ledger_store_open(&again, f->path, f->m, ledger_kv_app(), NULL, NULL),
+                     LEDGER_E_BUSY);
+    assert_null(again);
     uint8_t *v;
     size_t n;
     assert_int_equal(ledger_store_get(f->s, NULL, 1, &v, &n), LEDGER_E_INVALID);

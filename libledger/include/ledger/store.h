@@ -17,7 +17,8 @@
  *
  * Thread safety: a store handle may be used from several threads at once.
  * Readers run in parallel (LMDB read transactions); writers (prepare, append,
- * blob put) are serialised. One process should open a given path once.
+ * blob put) are serialised. A process may hold one handle per store directory
+ * (a second ledger_store_open of the same directory returns LEDGER_E_BUSY).
  */
 #ifndef LEDGER_STORE_H
 #define LEDGER_STORE_H
@@ -191,6 +192,16 @@ LEDGER_API int ledger_store_append_ex(ledger_store *s, const ledger_block *b, ui
  * LEDGER_E_INVALID, LEDGER_E_IO, LEDGER_E_NOMEM.
  */
 LEDGER_API int ledger_store_block(ledger_store *s, uint64_t height, ledger_block **out);
+/**
+ * @brief Read block @p height's header and header hash without decoding its
+ * transactions (cheap; the stored block was verified when appended and at open).
+ * @param[out] header LEDGER_HEADER_BYTES bytes (may be NULL).
+ * @param[out] hash its SHA-256, the block's header hash (may be NULL; not both).
+ * @return LEDGER_OK, LEDGER_E_NOT_FOUND, LEDGER_E_CORRUPT, LEDGER_E_INVALID, LEDGER_E_IO.
+ */
+LEDGER_API int ledger_store_header(ledger_store *s, uint64_t height,
+                                   uint8_t header[LEDGER_HEADER_BYTES], uint8_t hash[32]);
+
 /**
  * @brief Read block @p height's stored encoding (as sent for state transfer).
  * @param[out] out new buffer (ledger_free). @param[out] len its length.
