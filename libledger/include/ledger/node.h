@@ -13,6 +13,7 @@
 #include "common.h"
 #include "app.h"
 #include "config.h"
+#include "store.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -62,6 +63,12 @@ LEDGER_API void ledger_node_stop(ledger_node *n);
 LEDGER_API uint64_t ledger_node_height(const ledger_node *n);
 /** @brief Current view (0 if NULL). */
 LEDGER_API uint64_t ledger_node_view(const ledger_node *n);
+/**
+ * @brief The top of the node's stored chain (height, header hash, state root).
+ * @param[out] out filled on success.
+ * @return LEDGER_OK, LEDGER_E_INVALID, LEDGER_E_IO.
+ */
+LEDGER_API int ledger_node_tip(const ledger_node *n, ledger_tip *out);
 
 #ifdef __cplusplus
 }

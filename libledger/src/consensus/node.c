@@ -553,3 +553,9 @@ LEDGER_API uint64_t ledger_node_height(const ledger_node *nd) {
 LEDGER_API uint64_t ledger_node_view(const ledger_node *nd) {
     return nd ? __atomic_load_n(&nd->view, __ATOMIC_RELAXED) : 0;
 }
+
+LEDGER_API int ledger_node_tip(const ledger_node *nd, ledger_tip *out) {
+    if (!nd || !out)
+        return LEDGER_E_INVALID;
+    return ledger_store_tip(nd->st, out);
+}
