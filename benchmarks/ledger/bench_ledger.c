@@ -77,7 +77,8 @@ static double cpu_of(pid_t pid) {
     if (!p)
         return 0;
     unsigned long ut = 0, st = 0;
-    /* fields after ')': state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime */
+    /* fields after ')': state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime
+     * stime */
     sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st);
     return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
@@ -251,8 +252,8 @@ int main(int argc, char **argv) {
     pthread_t *th = calloc((size_t)clients, sizeof *th);
     double t0 = now_s();
     for (int i = 0; i < clients; i++) {
-        ws[i] = (worker){cli[i % ncli], i, rate > 0 ? rate / clients : 0, t0 + seconds, 0, 0,
-                         NULL, 0, 0};
+        ws[i] = (worker){
+            cli[i % ncli], i, rate > 0 ? rate / clients : 0, t0 + seconds, 0, 0, NULL, 0, 0};
         pthread_create(&th[i], NULL, work, &ws[i]);
     }
     size_t ok = 0, fail = 0, nl = 0;

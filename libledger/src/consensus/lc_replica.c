@@ -226,11 +226,23 @@ static void on_request(lc_replica *r, uint64_t conn, const uint8_t *tx, size_t l
         send_reply(r, conn, h, status, height, index, bh);
         return;
     }
-    lc_map_put(&r->waiters, h, conn);
-    if (lc_map_get(&r->known, h))
+    if (lc_map_get(&r->known, h)) {
+        lc_map_put(&r->waiters, h, conn);
         return;
+    }
     if (r->q_bytes > (256u << 20))
         return; /* bounded: the client will time out and retry */
+    /* every replica checks a request when it arrives (signature, nonce,
+     * application), so that a refusal reaches the client from f+1 replicas;
+     * the store caches the verified signature for the block's turn */
+    int st;
+    const uint8_t *one = tx;
+    r->ops.check_txs(r->ops.ctx, &one, &len, 1, &st);
+    if (st != 0) {
+        send_reply(r, conn, h, st, 0, 0, NULL);
+        return;
+    }
+    lc_map_put(&r->waiters, h, conn);
     if (lc_map_put(&r->known, h, 1) != 0 || q_push(r, h, tx, len) != 0)
         lc_map_del(&r->known, h);
 }
@@ -1270,22 +1282,17 @@ static void on_tick(void *ctx, uint64_t now) {
             start_view_change(r, r->vc_target + 1);
         return;
     }
-    /* backups suspect the primary when requests wait without progress */
-    uint64_t since = r->last_progress;
-    int waiting = 0;
+    /* suspect the primary when work waits (a request, or a proposal not yet
+     * committed) for longer than the timeout without any commit meanwhile */
+    uint64_t oldest = UINT64_MAX;
     q_trim(r);
-    if (r->qh < r->qt) {
-        waiting = 1;
-        if (r->q[r->qh].at > since)
-            since = r->q[r->qh].at;
-    }
+    if (r->qh < r->qt)
+        oldest = r->q[r->qh].at;
     slot *s = &r->slots[(r->last_exec + 1) % WINDOW];
-    if (s->used && s->seq == r->last_exec + 1 && s->have_pp) {
-        waiting = 1;
-        if (s->t_pp > since && since < r->last_progress)
-            since = s->t_pp;
-    }
-    if (waiting && now - since > r->vc_timeout)
+    if (s->used && s->seq == r->last_exec + 1 && s->have_pp && s->t_pp < oldest)
+        oldest = s->t_pp;
+    uint64_t since = oldest > r->last_progress ? oldest : r->last_progress;
+    if (oldest != UINT64_MAX && now - since > r->vc_timeout)
         start_view_change(r, r->view + 1);
 }
 

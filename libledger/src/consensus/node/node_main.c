@@ -8,9 +8,9 @@
  * CONFIG is the consortium file (ledger/config.h); the options override its
  * node settings. Prints "ready ID ADDRESS HEIGHT" once serving, then runs
  * until SIGTERM or SIGINT. With --status-file, the file is rewritten
- * (atomically) every 100 ms with "HEIGHT VIEW HEADER_HASH STATE_ROOT" (hex). Exit status: 0 after a clean stop, 2 on a usage or
- * configuration error, 3 when the node cannot start (the message says why,
- * e.g. the block at which a stored chain fails verification). */
+ * (atomically) every 100 ms with "HEIGHT VIEW HEADER_HASH STATE_ROOT" (hex). Exit status: 0 after a
+ * clean stop, 2 on a usage or configuration error, 3 when the node cannot start (the message says
+ * why, e.g. the block at which a stored chain fails verification). */
 #define _GNU_SOURCE /* sigtimedwait */
 #include <signal.h>
 #include <stdio.h>

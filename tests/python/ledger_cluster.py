@@ -1,0 +1,121 @@
+"""A cluster of fedshare-ledger-node processes on loopback, for the tests.
+
+Each node runs in its own session (process group); :meth:`Cluster.close`
+kills every group with SIGKILL, so nothing outlives a test. Ports come from
+the kernel (bind to port 0), so parallel runs do not collide.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import select
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from fedshare import ledger
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def node_binary(fault: bool = False) -> Optional[Path]:
+    name = "fedshare-ledger-node-fault" if fault else "fedshare-ledger-node"
+    env = os.environ.get("FEDSHARE_LEDGER_NODE_FAULT" if fault else "FEDSHARE_LEDGER_NODE")
+    p = Path(env) if env else ROOT / "build" / "libledger" / "src" / "consensus" / "node" / name
+    return p if p.exists() else None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Cluster:
+    def __init__(self, tmp: Path, n: int = 4, fault: bool = False, block_period_ms: int = 10,
+                 view_timeout_ms: int = 1000):
+        self.tmp, self.n, self.f = tmp, n, (n - 1) // 3
+        self.binary = node_binary(fault)
+        self.procs: Dict[int, subprocess.Popen] = {}
+        self.view_timeout_ms = view_timeout_ms
+        lines = [f"chain_id {hashlib.sha256(str(tmp).encode()).hexdigest()}", f"f {self.f}",
+                 f"block_period_ms {block_period_ms}", f"view_timeout_ms {view_timeout_ms}"]
+        for i in range(n):
+            seed = hashlib.sha256(f"node-{i}-{tmp}".encode()).digest()
+            (tmp / f"node{i}.key").write_text(seed.hex())
+            pk = ledger.Signer(seed).public_key
+            lines.append(f"replica {i} 127.0.0.1:{free_port()} {pk.hex()}")
+        self.config_path = tmp / "ledger.conf"
+        self.config_path.write_text("\n".join(lines) + "\n")
+        self.config = ledger.Config.load(str(self.config_path))
+
+    def start(self, i: int, timeout: float = 20.0) -> None:
+        args = [str(self.binary), str(self.config_path), "--id", str(i), "--key",
+                str(self.tmp / f"node{i}.key"), "--data", str(self.tmp / f"data{i}"),
+                "--sync", "0", "--status-file", str(self.tmp / f"status{i}")]
+        if "fault" in self.binary.name:
+            args += ["--fault-file", str(self.tmp / f"fault{i}")]
+        p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=open(self.tmp / f"log{i}", "ab"),
+                             start_new_session=True)
+        self.procs[i] = p
+        deadline = time.monotonic() + timeout
+        buf = b""
+        while b"\n" not in buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or p.poll() is not None:
+                raise RuntimeError(f"node {i} did not start: {(self.tmp / f'log{i}').read_text()}")
+            r, _, _ = select.select([p.stdout], [], [], left)
+            if r:
+                buf += os.read(p.stdout.fileno(), 256)
+        assert buf.startswith(b"ready "), buf
+
+    def start_all(self) -> None:
+        for i in range(self.n):
+            self.start(i)
+
+    def kill(self, i: int) -> None:
+        """kill -9 the node's whole process group."""
+        p = self.procs.pop(i, None)
+        if p is not None:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            p.wait()
+
+    def set_fault(self, i: int, text: str) -> None:
+        path = self.tmp / f"fault{i}"
+        tmp = self.tmp / f"fault{i}.tmp"
+        tmp.write_text(text)
+        os.replace(tmp, path)
+        now = time.time()
+        self._fault_gen = getattr(self, "_fault_gen", 0) + 1
+        os.utime(path, (now, now + self._fault_gen))  # a new mtime even within a second
+        time.sleep(0.25)  # nodes re-read the file every 50 ms
+
+    def status(self, i: int) -> Optional[List[str]]:
+        try:
+            return (self.tmp / f"status{i}").read_text().split()
+        except OSError:
+            return None
+
+    def wait_converged(self, ids, timeout: float = 60.0) -> List[List[str]]:
+        """Wait until the given nodes report the same height, hash and state root."""
+        deadline = time.monotonic() + timeout
+        while True:
+            st = [self.status(i) for i in ids]
+            if all(st) and len({(s[0], s[2], s[3]) for s in st}) == 1:
+                return st
+            if time.monotonic() > deadline:
+                raise AssertionError(f"replicas did not converge: {st}")
+            time.sleep(0.1)
+
+    def client(self) -> ledger.Client:
+        return ledger.Client(self.config, timeout_ms=5000)
+
+    def close(self) -> None:
+        for i in list(self.procs):
+            self.kill(i)
