@@ -70,6 +70,10 @@ static void next(lexer *L) {
         while (L->pos < L->len && (is_alpha(L->s[L->pos]) || is_digit(L->s[L->pos])))
             adv(L);
         L->kind = K_IDENT;
+        if (L->pos - L->tpos > MAX_STRLEN) {
+            L->kind = K_BAD;
+            L->bad = "an identifier longer than 4096 bytes";
+        }
     } else if (is_digit(c) || (c == '-' && L->pos + 1 < L->len && is_digit(L->s[L->pos + 1]))) {
         int neg = c == '-';
         if (neg)

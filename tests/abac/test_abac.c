@@ -828,6 +828,13 @@ static void test_deep_chain_limit(void **state) {
     assert_int_equal(l, 1);
     assert_true(c > 45);
     assert_non_null(strstr(msg, "nested too deeply"));
+    /* an over-long identifier is a syntax error, not an allocation failure */
+    n = (size_t)snprintf(src, cap, "permit ");
+    memset(src + n, 'x', 5000);
+    snprintf(src + n + 5000, cap - n - 5000, " (subject, action, resource);");
+    assert_int_equal(compile_err(src, NULL, &l, &c, msg, sizeof msg), ABAC_E_SYNTAX);
+    assert_int_equal(c, 8);
+    assert_non_null(strstr(msg, "an identifier longer than 4096 bytes"));
     free(src);
 }
 
