@@ -75,7 +75,7 @@ static const char TAG_PROOF[] = "fedshare/phe/threshold/v1/decshare-proof";
 #define TH_CHAL_BITS 256
 
 /* ------------------------------------------------------------------ */
-/* Small helpers: wiping, canonical writer and reader                   */
+/* Small helpers: encoding header, hashing, range checks              */
 /* ------------------------------------------------------------------ */
 
 static size_t big_len(const mpz_t x) {
