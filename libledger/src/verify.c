@@ -27,6 +27,16 @@ static int check_tx_index(ledger_store *s, MDB_txn *txn, const ledger_block *b) 
     return LEDGER_OK;
 }
 
+/* The block's (timestamp, height) entry of the time index exists. */
+static int check_time_index(ledger_store *s, MDB_txn *txn, const ledger_block *b) {
+    uint8_t tk[16];
+    ldg_put64(tk, b->timestamp);
+    ldg_put64(tk + 8, b->height);
+    MDB_val k = ldg_val(tk, 16), v;
+    return mdb_get(txn, s->time, &k, &v) == MDB_SUCCESS && v.mv_size == 0 ? LEDGER_OK
+                                                                          : LEDGER_E_CORRUPT;
+}
+
 static int verify_links(ledger_store *s, int full, uint64_t *bad) {
     MDB_txn *txn;
     int mrc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
@@ -56,7 +66,7 @@ static int verify_links(ledger_store *s, int full, uint64_t *bad) {
             sodium_memcmp(b->prev_hash, prev_hash, 32) == 0 &&
             (expect == 1 || b->timestamp >= prev_ts) && b->cert &&
             ledger_cert_verify(b->cert, s->m, b->height, b->header_hash) == LEDGER_OK &&
-            check_tx_index(s, txn, b) == LEDGER_OK &&
+            check_tx_index(s, txn, b) == LEDGER_OK && check_time_index(s, txn, b) == LEDGER_OK &&
             (!full ||
              ledger_tx_verify_batch((const ledger_tx *const *)b->txs, b->ntx, NULL) == LEDGER_OK))
             rc = LEDGER_OK;
@@ -72,8 +82,16 @@ static int verify_links(ledger_store *s, int full, uint64_t *bad) {
     if (!rc && mrc != MDB_NOTFOUND)
         rc = ldg_mdb_err(mrc);
     mdb_cursor_close(cur);
+    int untied = 0;
+    if (!rc) {
+        MDB_stat ts;
+        if (mdb_stat(txn, s->time, &ts) == 0 && ts.ms_entries != expect - 1) {
+            rc = LEDGER_E_CORRUPT; /* a time entry that names no stored block */
+            untied = 1;
+        }
+    }
     if (rc == LEDGER_E_CORRUPT) {
-        *bad = expect;
+        *bad = untied ? 0 : expect;
     } else if (!rc) {
         /* The tip record must describe the last block. */
         uint64_t last = expect - 1;
@@ -92,12 +110,12 @@ static int verify_links(ledger_store *s, int full, uint64_t *bad) {
     return rc;
 }
 
-/* SHA-256 over every (key, value) of the state and nonce tables, in order. */
+/* SHA-256 over every (key, value) of the state, nonce and trace tables, in order. */
 static int digest_state(ledger_store *s, MDB_txn *txn, uint8_t out[32]) {
     crypto_hash_sha256_state h;
     crypto_hash_sha256_init(&h);
-    MDB_dbi dbis[2] = {s->state, s->nonce};
-    for (int d = 0; d < 2; d++) {
+    MDB_dbi dbis[3] = {s->state, s->nonce, s->trace};
+    for (int d = 0; d < 3; d++) {
         MDB_cursor *cur;
         int mrc = mdb_cursor_open(txn, dbis[d], &cur);
         if (mrc)
@@ -122,8 +140,8 @@ static int digest_state(ledger_store *s, MDB_txn *txn, uint8_t out[32]) {
 }
 
 /* Replay every block from an empty state inside a write transaction that is
- * aborted at the end: each state root must match, and the final state must
- * equal the stored one. */
+ * aborted at the end: each state root must match, and the final state, nonce
+ * and trace tables must equal the stored ones. */
 static int verify_replay(ledger_store *s, uint64_t *bad) {
     pthread_mutex_lock(&s->wlock);
     MDB_txn *txn;
@@ -138,6 +156,8 @@ static int verify_replay(ledger_store *s, uint64_t *bad) {
         mrc = mdb_drop(txn, s->state, 0);
         if (!mrc)
             mrc = mdb_drop(txn, s->nonce, 0);
+        if (!mrc)
+            mrc = mdb_drop(txn, s->trace, 0);
         rc = ldg_mdb_err(mrc);
     }
     for (uint64_t h = 1; !rc; h++) {

@@ -4,6 +4,7 @@
 #define T_WITH_STORE
 #include "testutil.h"
 
+#include <lmdb.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -155,6 +156,67 @@ static void test_tamper_state(void **state) {
     t_cleanup(path);
 }
 
+/* Index records edited through LMDB itself (valid pages, wrong content). */
+static void raw_put(const char *path, const char *db, const void *k, size_t kl, const void *v,
+                    size_t vl) {
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    assert_int_equal(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 8);
+    assert_int_equal(mdb_env_open(env, path, 0, 0644), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, db, 0, &dbi), 0);
+    MDB_val key = {kl, (void *)k}, val = {vl, (void *)v};
+    assert_int_equal(mdb_put(txn, dbi, &key, &val, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+static void test_tamper_indexes(void **state) {
+    (void)state;
+    ledger_signer *alice = t_signer(1);
+    ledger_tx *keep[8] = {0};
+    char path[512];
+    /* The tx index entry of block 2's transaction points to index 1. */
+    t_tmpdir(path, sizeof path, "tamperidx");
+    build_chain(path, alice, 4, keep);
+    uint8_t rec[24] = {0};
+    rec[7] = 2;  /* height 2 */
+    rec[11] = 1; /* index 1 */
+    raw_put(path, "txs", ledger_tx_hash(keep[2]), 32, rec, sizeof rec);
+    expect_refused(path, 2);
+    t_cleanup(path);
+    /* A trace entry that no transaction made: only the full replay sees it. */
+    t_tmpdir(path, sizeof path, "tampertrace");
+    build_chain(path, alice, 3, NULL);
+    uint8_t tk[2 + 2 + 4 + 12] = {0, 1, 0, 4, 'f', 'a', 'k', 'e'};
+    tk[15] = 1;
+    raw_put(path, "trace", tk, sizeof tk, "", 0);
+    ledger_store *s;
+    assert_int_equal(ledger_store_open(&s, path, mem, ledger_kv_app(), NULL, NULL), LEDGER_OK);
+    uint64_t bad = 9;
+    assert_int_equal(ledger_verify_chain(s, LEDGER_VERIFY_FULL, &bad), LEDGER_E_CORRUPT);
+    assert_int_equal(bad, 0);
+    ledger_store_close(s);
+    t_cleanup(path);
+    /* A time entry naming no block. */
+    t_tmpdir(path, sizeof path, "tampertime");
+    build_chain(path, alice, 3, NULL);
+    uint8_t tm[16] = {0};
+    tm[7] = 5;
+    tm[15] = 9;
+    raw_put(path, "time", tm, sizeof tm, "", 0);
+    s = (ledger_store *)1;
+    assert_int_equal(ledger_store_open(&s, path, mem, ledger_kv_app(), NULL, &bad),
+                     LEDGER_E_CORRUPT);
+    assert_null(s);
+    t_cleanup(path);
+    for (int i = 0; i < 8; i++)
+        ledger_tx_free(keep[i]);
+    ledger_signer_free(alice);
+}
+
 static void test_tamper_blob(void **state) {
     (void)state;
     char path[512];
@@ -285,9 +347,9 @@ static void test_kill9_during_appends(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_tamper_tx_bytes),      cmocka_unit_test(test_tamper_header),
-        cmocka_unit_test(test_tamper_state),         cmocka_unit_test(test_tamper_blob),
-        cmocka_unit_test(test_kill9_during_appends),
+        cmocka_unit_test(test_tamper_tx_bytes), cmocka_unit_test(test_tamper_header),
+        cmocka_unit_test(test_tamper_state),    cmocka_unit_test(test_tamper_indexes),
+        cmocka_unit_test(test_tamper_blob),     cmocka_unit_test(test_kill9_during_appends),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
