@@ -146,6 +146,107 @@ static void op_powm_half(void *p, long i) {
     mpz_powm(s->z, s->x, s->sk->pm1, s->sk->p2);
 }
 
+/* ------------------------------------------------------------------ */
+/* Experiment: our own fixed-window constant-time exponentiation over   */
+/* public mpn_sec_* functions, to see whether it beats mpz_powm_sec.   */
+/* ------------------------------------------------------------------ */
+
+#define OWN_W    5
+#define OWN_MAXL 64
+
+typedef struct own_ctx {
+    mp_size_t k;
+    mp_limb_t m[OWN_MAXL], ninv, one[OWN_MAXL], r2[OWN_MAXL];
+    mp_limb_t *scratch;
+} own_ctx;
+
+/* REDC without secret-dependent branches: rp = tp·R^−1 mod m (rp < 2m fits). */
+static void own_redc(mp_limb_t *rp, mp_limb_t *tp, const own_ctx *c) {
+    for (mp_size_t i = 0; i < c->k; i++)
+        tp[i] = mpn_addmul_1(tp + i, c->m, c->k, tp[i] * c->ninv);
+    mp_limb_t cy = mpn_add_n(rp, tp + c->k, tp, c->k);
+    mpn_cnd_sub_n(cy, rp, rp, c->m, c->k);
+}
+
+static void own_mul(mp_limb_t *rp, const mp_limb_t *a, const mp_limb_t *b, const own_ctx *c) {
+    mp_limb_t t[2 * OWN_MAXL];
+    mpn_sec_mul(t, a, c->k, b, c->k, c->scratch);
+    own_redc(rp, t, c);
+}
+
+static void own_sqr(mp_limb_t *rp, const mp_limb_t *a, const own_ctx *c) {
+    mp_limb_t t[2 * OWN_MAXL];
+    mpn_sec_sqr(t, a, c->k, c->scratch);
+    own_redc(rp, t, c);
+}
+
+static void own_init(own_ctx *c, const mpz_t m) {
+    c->k = (mp_size_t)mpz_size(m);
+    for (mp_size_t i = 0; i < c->k; i++)
+        c->m[i] = mpz_getlimbn(m, i);
+    mp_limb_t inv = 1;
+    for (int i = 0; i < 7; i++)
+        inv *= 2 - c->m[0] * inv;
+    c->ninv = (mp_limb_t)0 - inv;
+    mpz_t t;
+    mpz_init(t);
+    mpz_setbit(t, (mp_bitcnt_t)(c->k * GMP_NUMB_BITS));
+    mpz_mod(t, t, m); /* R mod m: Montgomery form of 1 */
+    for (mp_size_t i = 0; i < c->k; i++)
+        c->one[i] = mpz_getlimbn(t, i);
+    mpz_set_ui(t, 0);
+    mpz_setbit(t, (mp_bitcnt_t)(2 * c->k * GMP_NUMB_BITS));
+    mpz_mod(t, t, m); /* R² mod m */
+    for (mp_size_t i = 0; i < c->k; i++)
+        c->r2[i] = mpz_getlimbn(t, i);
+    mpz_clear(t);
+    mp_size_t itch = mpn_sec_mul_itch(c->k, c->k);
+    mp_size_t itch2 = mpn_sec_sqr_itch(c->k);
+    c->scratch = malloc(sizeof(mp_limb_t) * (size_t)(itch > itch2 ? itch : itch2) + 8);
+}
+
+/* r = b^e mod m, e > 0 of ebits bits (public length), b < m; fixed window,
+ * table read with mpn_sec_tabselect. */
+static void own_powm(mpz_t r, const mpz_t b, const mpz_t e, size_t ebits, const own_ctx *c) {
+    mp_size_t k = c->k;
+    mp_limb_t tab[(1 << OWN_W) * OWN_MAXL], acc[OWN_MAXL], sel[OWN_MAXL], bb[OWN_MAXL];
+    for (mp_size_t i = 0; i < k; i++)
+        bb[i] = mpz_getlimbn(b, i);
+    memcpy(tab, c->one, sizeof(mp_limb_t) * (size_t)k);
+    own_mul(tab + k, bb, c->r2, c); /* b·R */
+    for (int d = 2; d < (1 << OWN_W); d++)
+        own_mul(tab + d * k, tab + (d - 1) * k, tab + k, c);
+    size_t windows = (ebits + OWN_W - 1) / OWN_W;
+    memcpy(acc, c->one, sizeof(mp_limb_t) * (size_t)k);
+    for (size_t wi = windows; wi-- > 0;) {
+        for (int s = 0; s < OWN_W; s++)
+            own_sqr(acc, acc, c);
+        unsigned d = 0;
+        for (int bit = OWN_W - 1; bit >= 0; bit--)
+            d = (d << 1) | (unsigned)mpz_tstbit(e, wi * OWN_W + (unsigned)bit);
+        mpn_sec_tabselect(sel, tab, k, 1 << OWN_W, d);
+        own_mul(acc, acc, sel, c);
+    }
+    mp_limb_t t[2 * OWN_MAXL];
+    memcpy(t, acc, sizeof(mp_limb_t) * (size_t)k);
+    memset(t + k, 0, sizeof(mp_limb_t) * (size_t)k);
+    own_redc(acc, t, c);
+    mpn_cnd_sub_n(mpn_cmp(acc, c->m, k) >= 0, acc, acc, c->m, k);
+    mp_limb_t *dst = mpz_limbs_write(r, k);
+    memcpy(dst, acc, sizeof(mp_limb_t) * (size_t)k);
+    mp_size_t used = k;
+    while (used > 0 && dst[used - 1] == 0)
+        used--;
+    mpz_limbs_finish(r, used);
+}
+
+static own_ctx g_own;
+static void op_own_powm_half(void *p, long i) {
+    st *s = p;
+    (void)i;
+    own_powm(s->z, s->x, s->sk->pm1, mpz_sizeinbase(s->sk->p, 2), &g_own);
+}
+
 /* --only takes comma-separated substrings of figure names. */
 static int wanted(const char *only, const char *name) {
     if (only == NULL)
@@ -257,6 +358,19 @@ static void bench_bits(unsigned bits, int quick, const char *only) {
         double plain = rate(op_powm_half, &s, 3, &samples);
         emit("powm_half_per_s", plain, "1/s", bits, 1, samples);
         emit("powm_sec_cost_vs_powm", plain / sec, "ratio", bits, 1, samples);
+        /* our own constant-time exponentiation, checked against GMP first */
+        own_init(&g_own, s.sk->p2);
+        mpz_t want;
+        mpz_init(want);
+        mpz_powm(want, s.x, s.sk->pm1, s.sk->p2);
+        op_own_powm_half(&s, 0);
+        if (mpz_cmp(want, s.z) != 0)
+            die("own powm mismatch", PHE_ERR_INTERNAL);
+        mpz_clear(want);
+        double own = rate(op_own_powm_half, &s, 3, &samples);
+        emit("own_ct_powm_half_per_s", own, "1/s", bits, 1, samples);
+        emit("own_ct_powm_vs_powm_sec", own / sec, "ratio", bits, 1, samples);
+        free(g_own.scratch);
     }
     /* batch encryption: 1 thread vs every core, same key, back to back */
     if (wanted(only, "batch")) {
