@@ -43,6 +43,7 @@ typedef struct {
     uint8_t *wbuf;
     size_t woff, wlen, wcap;
     int want_out;
+    int dirty; /* queued bytes not yet offered to the kernel */
 } conn;
 
 #ifdef LEDGER_FAULT_INJECTION
@@ -65,6 +66,8 @@ struct lc_net {
     uint64_t retry_at[LC_MAX_REPLICAS];
     uint32_t backoff[LC_MAX_REPLICAS];
     uint64_t last_tick;
+    int dirty[MAX_CONNS]; /* connections to flush at the end of this loop round */
+    size_t ndirty;
 #ifdef LEDGER_FAULT_INJECTION
     pthread_mutex_t fmu;
     lc_fault fault;
@@ -252,7 +255,25 @@ static int conn_send(lc_net *net, conn *c, uint8_t type, const uint8_t *body, si
     if (n)
         memcpy(q + 5, body, n);
     mac(q + 5 + n, c->txk, c->txseq++, q + 4, 1 + n);
-    return flush(net, c) == 0 ? 0 : -1;
+    /* coalesce: everything sent in one loop round goes out in one send() */
+    if (c->dirty)
+        return 0;
+    if (net->ndirty == MAX_CONNS)
+        return flush(net, c) == 0 ? 0 : -1;
+    c->dirty = 1;
+    net->dirty[net->ndirty++] = (int)(c - net->conns);
+    return 0;
+}
+
+static void flush_dirty(lc_net *net) {
+    for (size_t i = 0; i < net->ndirty; i++) {
+        conn *c = &net->conns[net->dirty[i]];
+        if (c->used && c->dirty) {
+            c->dirty = 0;
+            flush(net, c);
+        }
+    }
+    net->ndirty = 0;
 }
 
 static int send_hello(lc_net *net, conn *c) {
@@ -683,6 +704,7 @@ int lc_net_run(lc_net *net) {
         if (net->h.on_tick)
             net->h.on_tick(net->h.ctx, now);
         net->last_tick = now;
+        flush_dirty(net);
     }
     return 0;
 }
