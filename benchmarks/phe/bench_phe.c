@@ -436,6 +436,30 @@ static void bench_bits(unsigned bits, int quick, const char *only) {
             if (out[i] != m[i])
                 die("batch decrypt mismatch", PHE_ERR_INTERNAL);
         free(out);
+        /* add and scalar multiply on 1 thread and on every core */
+        phe_ciphertext **res = calloc(count, sizeof *res);
+        if (res == NULL)
+            die("alloc", PHE_ERR_NOMEM);
+        for (size_t i = 0; i < count; i++)
+            CHECK("ct", phe_ciphertext_new(&res[i]));
+        const phe_ciphertext *const *in = (const phe_ciphertext *const *)cts;
+        phe_ctx *ctxs[2] = {one, all};
+        for (int c = 0; c < 2; c++) {
+            unsigned th = phe_ctx_threads(ctxs[c]);
+            int reps = 20;
+            double t1 = now();
+            for (int r = 0; r < reps; r++)
+                CHECK("batch add", phe_add_batch(ctxs[c], s.pk, res, in, in, count));
+            emit("batch_add_per_s", (double)count * reps / (now() - t1), "1/s", bits, th,
+                 (long)count * reps);
+            t1 = now();
+            CHECK("batch mul", phe_mul_i64_batch(ctxs[c], s.pk, res, in, m, count));
+            emit("batch_mul_scalar_per_s", (double)count / (now() - t1), "1/s", bits, th,
+                 (long)count);
+        }
+        for (size_t i = 0; i < count; i++)
+            phe_ciphertext_free(res[i]);
+        free(res);
         phe_ctx_free(one);
         phe_ctx_free(all);
         for (size_t i = 0; i < count; i++)
