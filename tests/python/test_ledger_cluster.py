@@ -4,6 +4,7 @@ every process it started (process groups, SIGKILL) and is bounded in time."""
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -108,20 +109,23 @@ def test_restart_under_load_catches_up(cluster):
             s = ledger.Signer(b"L" * 32)
             nonce = 1
             while not stop.is_set():
-                cl.put(s, nonce, b"load/%d" % nonce, b"x" * 200, proof=False)
+                cl.put(s, nonce, b"load/%d" % nonce, b"x" * 200, proof=False, timeout_ms=20000)
                 done.append(nonce)
                 nonce += 1
 
         t = threading.Thread(target=load)
         t.start()
         try:
+            def wait_for(count, seconds=60.0):
+                deadline = time.monotonic() + seconds
+                while len(done) < count:
+                    assert time.monotonic() < deadline, "load stalled"
+                    time.sleep(0.05)
+
             for victim in (3, 2):
-                while len(done) < 10 * (4 - victim):
-                    threading.Event().wait(0.05)
+                wait_for(10 * (4 - victim))
                 cluster.kill(victim)  # kill -9 at a random point of the load
-                mark = len(done)
-                while len(done) < mark + 10:
-                    threading.Event().wait(0.05)
+                wait_for(len(done) + 10)
                 cluster.start(victim)
         finally:
             stop.set()

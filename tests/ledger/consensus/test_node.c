@@ -1,0 +1,267 @@
+/* The public node and client APIs with the real LMDB store: four ledger_node
+ * replicas in this process (each with its own event-loop thread), the
+ * client's submit with a verified inclusion proof, every client read, the
+ * follow callback, agreement of the stored tips, and start-up errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ledger.h"
+
+static int free_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd, (struct sockaddr *)&sa, sizeof sa);
+    socklen_t len = sizeof sa;
+    getsockname(fd, (struct sockaddr *)&sa, &len);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+typedef struct {
+    char dir[64];
+    uint8_t seeds[4][32];
+    ledger_config *cfg;
+    ledger_membership *m;
+    ledger_node *nodes[4];
+} net4;
+
+static void net4_init(net4 *t) {
+    strcpy(t->dir, "/tmp/lc_node_test.XXXXXX");
+    assert_non_null(mkdtemp(t->dir));
+    char text[2048];
+    size_t off = 0;
+    uint8_t chain[32];
+    randombytes_buf(chain, 32);
+    char hex[65];
+    sodium_bin2hex(hex, sizeof hex, chain, 32);
+    off += (size_t)snprintf(text + off, sizeof text - off,
+                            "chain_id %s\nf 1\nblock_period_ms 5\nview_timeout_ms 1000\n", hex);
+    for (int i = 0; i < 4; i++) {
+        randombytes_buf(t->seeds[i], 32);
+        ledger_signer *s;
+        assert_int_equal(ledger_signer_from_seed(&s, t->seeds[i]), 0);
+        sodium_bin2hex(hex, sizeof hex, ledger_signer_public_key(s), 32);
+        ledger_signer_free(s);
+        off += (size_t)snprintf(text + off, sizeof text - off, "replica %d 127.0.0.1:%d %s\n", i,
+                                free_port(), hex);
+    }
+    assert_int_equal(ledger_config_parse(&t->cfg, text, off), 0);
+    assert_int_equal(ledger_config_membership(t->cfg, &t->m), 0);
+    for (int i = 0; i < 4; i++) {
+        char dd[128];
+        snprintf(dd, sizeof dd, "%s/data%d", t->dir, i);
+        ledger_node_options o;
+        assert_int_equal(ledger_node_options_init(&o), 0);
+        o.id = i;
+        o.seed = t->seeds[i];
+        o.data_dir = dd;
+        o.sync = 2;
+        assert_int_equal(ledger_node_start(&t->nodes[i], t->cfg, &o), 0);
+    }
+}
+
+static void net4_free(net4 *t) {
+    for (int i = 0; i < 4; i++)
+        ledger_node_stop(t->nodes[i]);
+    ledger_membership_free(t->m);
+    ledger_config_free(t->cfg);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", t->dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+typedef struct {
+    pthread_mutex_t mu;
+    uint64_t last;
+    int calls;
+} follow_state;
+
+static void on_block(void *ctx, uint64_t height, const uint8_t hash[32], uint64_t ts) {
+    follow_state *f = ctx;
+    (void)hash;
+    (void)ts;
+    pthread_mutex_lock(&f->mu);
+    if (height > f->last)
+        f->last = height;
+    f->calls++;
+    pthread_mutex_unlock(&f->mu);
+}
+
+static ledger_tx *kv_tx(ledger_signer *s, uint64_t nonce, const char *key, const char *val) {
+    uint8_t *p;
+    size_t n;
+    assert_int_equal(ledger_kv_put_payload((const uint8_t *)key, strlen(key),
+                                           (const uint8_t *)val, strlen(val), &p, &n),
+                     0);
+    ledger_tx *tx;
+    assert_int_equal(ledger_tx_create_signed(&tx, s, LEDGER_KV_OP_PUT, nonce, p, n), 0);
+    ledger_free(p);
+    return tx;
+}
+
+static void test_node_and_client(void **state) {
+    (void)state;
+    net4 *t = calloc(1, sizeof *t);
+    net4_init(t);
+    ledger_client *cl;
+    assert_int_equal(ledger_client_connect(&cl, t->cfg, 5000), 0);
+    follow_state fs = {PTHREAD_MUTEX_INITIALIZER, 0, 0};
+    assert_int_equal(ledger_client_follow(cl, on_block, &fs), 0);
+    usleep(100000);
+    uint8_t seed[32] = {9};
+    ledger_signer *me;
+    assert_int_equal(ledger_signer_from_seed(&me, seed), 0);
+    ledger_receipt r;
+    uint8_t first_hash[32];
+    for (uint64_t k = 1; k <= 12; k++) {
+        char key[16];
+        snprintf(key, sizeof key, "key%llu", (unsigned long long)k);
+        ledger_tx *tx = kv_tx(me, k, key, "value");
+        ledger_proof *proof;
+        assert_int_equal(ledger_client_submit(cl, tx, 0, 30000, &r, &proof), 0);
+        assert_int_equal(r.status, 0);
+        assert_true(r.replies >= 2);
+        assert_int_equal(ledger_proof_verify(proof, t->m, ledger_tx_hash(tx)), 0);
+        assert_int_equal(ledger_proof_height(proof), r.height);
+        if (k == 1)
+            memcpy(first_hash, ledger_tx_hash(tx), 32);
+        ledger_proof_free(proof);
+        ledger_tx_free(tx);
+    }
+    /* a replay of nonce 1 is refused by f+1 replicas before ordering */
+    ledger_tx *old = kv_tx(me, 1, "again", "x");
+    assert_int_equal(ledger_client_submit(cl, old, 0, 10000, &r, NULL), LEDGER_E_REPLAY);
+    ledger_tx_free(old);
+    /* reads */
+    uint8_t *v;
+    size_t vl;
+    assert_int_equal(ledger_client_query(cl, (const uint8_t *)"key3", 4, 5000, &v, &vl), 0);
+    assert_int_equal(vl, 5);
+    assert_memory_equal(v, "value", 5);
+    ledger_free(v);
+    assert_int_equal(ledger_client_get(cl, (const uint8_t *)"key3", 4, 5000, &v, &vl), 0);
+    assert_true(vl > 5);
+    ledger_free(v);
+    assert_int_equal(ledger_client_query(cl, (const uint8_t *)"none", 4, 5000, &v, &vl),
+                     LEDGER_E_NOT_FOUND);
+    ledger_tx *got;
+    uint64_t h;
+    uint32_t idx;
+    assert_int_equal(ledger_client_tx(cl, first_hash, 5000, &got, &h, &idx), 0);
+    assert_memory_equal(ledger_tx_hash(got), first_hash, 32);
+    ledger_tx_free(got);
+    ledger_block *b;
+    assert_int_equal(ledger_client_block(cl, h, 5000, &b), 0);
+    assert_int_equal(ledger_block_height(b), h);
+    ledger_block_free(b);
+    assert_int_equal(ledger_client_block(cl, 1000000, 3000, &b), LEDGER_E_NOT_FOUND);
+    ledger_trace_entry te[8];
+    size_t n;
+    assert_int_equal(
+        ledger_client_trace(cl, LEDGER_KV_OP_PUT, (const uint8_t *)"key1", 4, 0, 5000, te, 8, &n),
+        0);
+    assert_int_equal(n, 1);
+    assert_int_equal(te[0].height, h);
+    uint64_t hs[64];
+    assert_int_equal(ledger_client_trace_time(cl, 0, UINT64_MAX / 2, 5000, hs, 64, &n), 0);
+    assert_true(n >= 1);
+    uint8_t blob[5000], bh[32];
+    for (size_t i = 0; i < sizeof blob; i++)
+        blob[i] = (uint8_t)(i * 7);
+    assert_int_equal(ledger_client_blob_put(cl, blob, sizeof blob, 5000, bh), 0);
+    assert_int_equal(ledger_client_blob_get(cl, bh, 5000, &v, &vl), 0);
+    assert_int_equal(vl, sizeof blob);
+    assert_memory_equal(v, blob, sizeof blob);
+    ledger_free(v);
+    uint64_t top;
+    assert_int_equal(ledger_client_height(cl, 5000, &top), 0);
+    assert_true(top >= r.height);
+    /* every replica holds the same chain and state */
+    ledger_tip tips[4];
+    for (int tries = 0; tries < 500; tries++) {
+        int same = 1;
+        for (int i = 0; i < 4; i++) {
+            assert_int_equal(ledger_node_tip(t->nodes[i], &tips[i]), 0);
+            if (tips[i].height != tips[0].height)
+                same = 0;
+        }
+        if (same && tips[0].height >= top)
+            break;
+        usleep(10000);
+    }
+    for (int i = 1; i < 4; i++) {
+        assert_int_equal(tips[i].height, tips[0].height);
+        assert_memory_equal(tips[i].hash, tips[0].hash, 32);
+        assert_memory_equal(tips[i].state_root, tips[0].state_root, 32);
+    }
+    /* the follower saw the chain grow */
+    for (int tries = 0; tries < 300; tries++) {
+        pthread_mutex_lock(&fs.mu);
+        uint64_t last = fs.last;
+        pthread_mutex_unlock(&fs.mu);
+        if (last >= r.height)
+            break;
+        usleep(10000);
+    }
+    assert_true(fs.last >= r.height);
+    assert_true(fs.calls >= 1);
+    assert_int_equal(ledger_client_follow(cl, NULL, NULL), 0);
+    ledger_signer_free(me);
+    ledger_client_close(cl);
+    net4_free(t);
+    free(t);
+}
+
+static void test_start_errors(void **state) {
+    (void)state;
+    net4 *t = calloc(1, sizeof *t);
+    net4_init(t);
+    ledger_node_options o;
+    ledger_node_options_init(&o);
+    char dd[128];
+    snprintf(dd, sizeof dd, "%s/other", t->dir);
+    o.id = 1;
+    o.seed = t->seeds[2]; /* not replica 1's key */
+    o.data_dir = dd;
+    ledger_node *nd = (ledger_node *)1;
+    assert_int_equal(ledger_node_start(&nd, t->cfg, &o), LEDGER_E_CONFIG);
+    assert_null(nd);
+    o.seed = t->seeds[1]; /* right key, but replica 1's address is in use */
+    assert_int_equal(ledger_node_start(&nd, t->cfg, &o), LEDGER_E_STARTED);
+    o.version = 99;
+    assert_int_equal(ledger_node_start(&nd, t->cfg, &o), LEDGER_E_INVALID);
+    assert_int_equal(ledger_node_start(NULL, t->cfg, NULL), LEDGER_E_INVALID);
+    assert_int_equal(ledger_node_height(NULL), 0);
+    ledger_node_stop(NULL);
+    ledger_client *cl = (ledger_client *)1;
+    assert_int_equal(ledger_client_connect(&cl, NULL, 100), LEDGER_E_INVALID);
+    assert_int_equal(ledger_client_submit(NULL, NULL, 0, 100, NULL, NULL), LEDGER_E_INVALID);
+    net4_free(t);
+    free(t);
+}
+
+int main(void) {
+    if (sodium_init() < 0)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_node_and_client),
+        cmocka_unit_test(test_start_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
