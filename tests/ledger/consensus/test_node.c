@@ -106,8 +106,8 @@ static void on_block(void *ctx, uint64_t height, const uint8_t hash[32], uint64_
 static ledger_tx *kv_tx(ledger_signer *s, uint64_t nonce, const char *key, const char *val) {
     uint8_t *p;
     size_t n;
-    assert_int_equal(ledger_kv_put_payload((const uint8_t *)key, strlen(key),
-                                           (const uint8_t *)val, strlen(val), &p, &n),
+    assert_int_equal(ledger_kv_put_payload((const uint8_t *)key, strlen(key), (const uint8_t *)val,
+                                           strlen(val), &p, &n),
                      0);
     ledger_tx *tx;
     assert_int_equal(ledger_tx_create_signed(&tx, s, LEDGER_KV_OP_PUT, nonce, p, n), 0);
