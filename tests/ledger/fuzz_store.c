@@ -125,10 +125,20 @@ static int raw_put(int i, const uint8_t *v, size_t vlen, int save) {
     return rc;
 }
 
+static void cleanup(void) {
+    char p[300];
+    if (snprintf(p, sizeof p, "%s/data.mdb", dir) < (int)sizeof p)
+        unlink(p);
+    if (snprintf(p, sizeof p, "%s/lock.mdb", dir) < (int)sizeof p)
+        unlink(p);
+    rmdir(dir);
+}
+
 static void init(void) {
     const char *t = getenv("TMPDIR");
     snprintf(dir, sizeof dir, "%s/fuzz-ledger-store-%ld", t && *t ? t : "/tmp", (long)getpid());
     build();
+    atexit(cleanup);
     uint8_t h1[8] = {0, 0, 0, 0, 0, 0, 0, 1};
     set_slot(0, "blocks", h1, 8);
     set_slot(1, "txs", txhash, 32);
