@@ -24,6 +24,8 @@ def _run(ctx, replicas: int, clients: int, seconds: float, rate: float = 0.0) ->
 
 
 def run(ctx) -> None:
+    # the cost of one message authentication: link MAC vs Ed25519 (transport choice)
+    ctx.run_c("benchmarks/ledger/bench_auth", timeout=300)
     seconds = 3 if ctx.quick else 10
     tps = {}
     for n in (4, 7, 10):
