@@ -102,12 +102,14 @@ class Cluster:
         except OSError:
             return None
 
-    def wait_converged(self, ids, timeout: float = 60.0) -> List[List[str]]:
-        """Wait until the given nodes report the same height, hash and state root."""
+    def wait_converged(self, ids, timeout: float = 60.0, min_height: int = 0) -> List[List[str]]:
+        """Wait until the given nodes report the same height (at least
+        ``min_height``), header hash and state root."""
         deadline = time.monotonic() + timeout
         while True:
             st = [self.status(i) for i in ids]
-            if all(st) and len({(s[0], s[2], s[3]) for s in st}) == 1:
+            if (all(st) and len({(s[0], s[2], s[3]) for s in st}) == 1
+                    and int(st[0][0]) >= min_height):
                 return st
             if time.monotonic() > deadline:
                 raise AssertionError(f"replicas did not converge: {st}")
