@@ -1,12 +1,7 @@
 /* libphe: public and secret keys: generation, validation, the DJN base and
  * its fixed-base table, encodings, sealed files. */
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <sodium.h>
 
@@ -14,7 +9,6 @@
 
 static const char PUBKEY_MAGIC[4] = {'P', 'H', 'E', 'P'};
 static const char SECKEY_MAGIC[4] = {'P', 'H', 'E', 'S'};
-static const char SEALED_MAGIC[4] = {'P', 'H', 'E', 'F'};
 #define FORMAT_V1 1
 
 /* ------------------------------------------------------------------ */
@@ -646,59 +640,36 @@ int phe_seckey_decode(phe_seckey **out, const uint8_t *in, size_t in_len) {
 /* Sealed secret keys                                                   */
 /* ------------------------------------------------------------------ */
 
-#define SEAL_HEADER   (4 + 1 + 8 + 8 + crypto_pwhash_SALTBYTES + crypto_secretbox_NONCEBYTES + 4)
-#define SEAL_MAX_BODY 65536u
-
-static void kdf_limits(phe_kdf_strength s, uint64_t *ops, uint64_t *mem) {
-    switch (s) {
-        case PHE_KDF_MODERATE:
-            *ops = crypto_pwhash_OPSLIMIT_MODERATE;
-            *mem = crypto_pwhash_MEMLIMIT_MODERATE;
-            break;
-        case PHE_KDF_SENSITIVE:
-            *ops = crypto_pwhash_OPSLIMIT_SENSITIVE;
-            *mem = crypto_pwhash_MEMLIMIT_SENSITIVE;
-            break;
-        case PHE_KDF_TEST_ONLY_MIN:
-            *ops = crypto_pwhash_OPSLIMIT_MIN;
-            *mem = crypto_pwhash_MEMLIMIT_MIN;
-            break;
-        case PHE_KDF_INTERACTIVE:
-        default:
-            *ops = crypto_pwhash_OPSLIMIT_INTERACTIVE;
-            *mem = crypto_pwhash_MEMLIMIT_INTERACTIVE;
-            break;
-    }
-}
+/* "PHEF" (docs/formats/phe.md): a box of at most 64 KiB, files of at most
+ * 1 MiB, replaced atomically when written. */
+static const phei_seal_format SEALED_FORMAT = {
+    .magic = {'P', 'H', 'E', 'F'},
+    .version = FORMAT_V1,
+    .max_box = 65536u,
+    .max_file = (size_t)1 << 20,
+    .file_mode = PHEI_SEAL_FILE_REPLACE,
+};
 
 size_t phe_seckey_sealed_size(const phe_seckey *sk) {
     if (sk == NULL)
         return 0;
-    return SEAL_HEADER + phe_seckey_encoded_size(sk) + crypto_secretbox_MACBYTES;
-}
-
-static int derive_key(uint8_t key[crypto_secretbox_KEYBYTES], const uint8_t *pass, size_t pass_len,
-                      const uint8_t *salt, uint64_t ops, uint64_t mem) {
-    static const char empty = 0;
-    if (crypto_pwhash(key, crypto_secretbox_KEYBYTES, pass_len ? (const char *)pass : &empty,
-                      pass_len, salt, ops, (size_t)mem, crypto_pwhash_ALG_ARGON2ID13) != 0)
-        return PHE_ERR_NOMEM; /* libsodium fails here only when memory runs out */
-    return 0;
+    return phei_sealed_size(phe_seckey_encoded_size(sk));
 }
 
 int phe_seckey_seal(const phe_seckey *sk, const uint8_t *pass, size_t pass_len,
                     phe_kdf_strength strength, uint8_t *out, size_t out_len, size_t *written) {
+    uint64_t ops, mem;
     if (sk == NULL || written == NULL || (pass == NULL && pass_len > 0))
         return PHE_ERR_INVALID_ARG;
-    if ((unsigned)strength > PHE_KDF_TEST_ONLY_MIN)
+    if (phei_kdf_limits(strength, &ops, &mem) != 0)
         return PHE_ERR_INVALID_ARG;
     if (phei_init() != 0)
         return PHE_ERR_INTERNAL;
     size_t plen = phe_seckey_encoded_size(sk);
-    size_t total = SEAL_HEADER + plen + crypto_secretbox_MACBYTES;
+    size_t total = phei_sealed_size(plen);
     *written = total;
     if (out == NULL)
-        return 0;
+        return 0; /* a size query */
     if (out_len < total)
         return PHE_ERR_BUFFER_TOO_SMALL;
     uint8_t *plain = sodium_malloc(plen);
@@ -706,26 +677,8 @@ int phe_seckey_seal(const phe_seckey *sk, const uint8_t *pass, size_t pass_len,
         return PHE_ERR_NOMEM;
     size_t wr;
     int rc = phe_seckey_encode(sk, plain, plen, &wr);
-    uint64_t ops, mem;
-    kdf_limits(strength, &ops, &mem);
-    uint8_t salt[crypto_pwhash_SALTBYTES], nonce[crypto_secretbox_NONCEBYTES];
-    uint8_t key[crypto_secretbox_KEYBYTES];
-    randombytes_buf(salt, sizeof salt);
-    randombytes_buf(nonce, sizeof nonce);
     if (rc == 0)
-        rc = derive_key(key, pass, pass_len, salt, ops, mem);
-    if (rc == 0) {
-        phei_writer w = {out, out_len, 0};
-        phei_put_bytes(&w, SEALED_MAGIC, 4);
-        phei_put_u8(&w, FORMAT_V1);
-        phei_put_u64(&w, ops);
-        phei_put_u64(&w, mem);
-        phei_put_bytes(&w, salt, sizeof salt);
-        phei_put_bytes(&w, nonce, sizeof nonce);
-        phei_put_u32(&w, (uint32_t)(plen + crypto_secretbox_MACBYTES));
-        crypto_secretbox_easy(out + w.len, plain, plen, nonce, key);
-    }
-    sodium_memzero(key, sizeof key);
+        rc = phei_seal(&SEALED_FORMAT, plain, plen, pass, pass_len, strength, NULL, out, out_len);
     sodium_free(plain);
     return rc;
 }
@@ -736,40 +689,16 @@ int phe_seckey_unseal(phe_seckey **out, const uint8_t *in, size_t in_len, const 
         return PHE_ERR_INVALID_ARG;
     if (phei_init() != 0)
         return PHE_ERR_INTERNAL;
-    phei_reader r = {in, in_len};
-    int rc = phei_get_header(&r, SEALED_MAGIC, FORMAT_V1);
+    uint8_t *plain;
+    size_t plen;
+    int rc = phei_unseal(&SEALED_FORMAT, in, in_len, pass, pass_len, &plain, &plen);
     if (rc != 0)
         return rc;
-    uint64_t ops, mem;
-    uint32_t blen;
-    uint8_t salt[crypto_pwhash_SALTBYTES], nonce[crypto_secretbox_NONCEBYTES];
-    if (phei_get_u64(&r, &ops) != 0 || phei_get_u64(&r, &mem) != 0 ||
-        phei_get_bytes(&r, salt, sizeof salt) != 0 ||
-        phei_get_bytes(&r, nonce, sizeof nonce) != 0 || phei_get_u32(&r, &blen) != 0)
-        return PHE_ERR_DECODE;
-    if (blen < crypto_secretbox_MACBYTES || blen > SEAL_MAX_BODY || blen != r.left)
-        return PHE_ERR_DECODE;
-    /* Only limits libsodium names are accepted, so a file cannot ask for a
-     * derivation that exhausts memory or time. */
-    if (ops < crypto_pwhash_OPSLIMIT_MIN || ops > crypto_pwhash_OPSLIMIT_SENSITIVE ||
-        mem < crypto_pwhash_MEMLIMIT_MIN || mem > crypto_pwhash_MEMLIMIT_SENSITIVE)
-        return PHE_ERR_VERSION;
-    size_t plen = blen - crypto_secretbox_MACBYTES;
-    uint8_t *plain = sodium_malloc(plen ? plen : 1);
-    if (plain == NULL)
-        return PHE_ERR_NOMEM;
-    uint8_t key[crypto_secretbox_KEYBYTES];
-    rc = derive_key(key, pass, pass_len, salt, ops, mem);
-    if (rc == 0 && crypto_secretbox_open_easy(plain, r.p, blen, nonce, key) != 0)
-        rc = PHE_ERR_AUTH;
-    sodium_memzero(key, sizeof key);
-    if (rc == 0) {
-        rc = phe_seckey_decode(out, plain, plen);
-        /* Authenticated bytes that do not decode are a broken key, not a
-         * format error of the file. */
-        if (rc == PHE_ERR_DECODE || rc == PHE_ERR_VERSION)
-            rc = PHE_ERR_KEY_INVALID;
-    }
+    rc = phe_seckey_decode(out, plain, plen);
+    /* Authenticated bytes that do not decode are a broken key, not a format
+     * error of the file (phe.h documents PHE_ERR_KEY_INVALID). */
+    if (rc == PHE_ERR_DECODE || rc == PHE_ERR_VERSION)
+        rc = PHE_ERR_KEY_INVALID;
     sodium_free(plain);
     return rc;
 }
@@ -786,41 +715,8 @@ int phe_seckey_write_file(const phe_seckey *sk, const char *path, const uint8_t 
     if (buf == NULL)
         return PHE_ERR_NOMEM;
     rc = phe_seckey_seal(sk, pass, pass_len, strength, buf, len, &len);
-    if (rc == 0) {
-        size_t plen = strlen(path);
-        char *tmp = malloc(plen + 8);
-        if (tmp == NULL) {
-            rc = PHE_ERR_NOMEM;
-        } else {
-            memcpy(tmp, path, plen);
-            memcpy(tmp + plen, ".tmpXXX", 8);
-            int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-            if (fd < 0) {
-                rc = PHE_ERR_IO;
-            } else {
-                size_t off = 0;
-                while (off < len) {
-                    ssize_t k = write(fd, buf + off, len - off);
-                    if (k < 0 && errno == EINTR)
-                        continue;
-                    if (k <= 0) {
-                        rc = PHE_ERR_IO;
-                        break;
-                    }
-                    off += (size_t)k;
-                }
-                if (rc == 0 && fsync(fd) != 0)
-                    rc = PHE_ERR_IO;
-                if (close(fd) != 0 && rc == 0)
-                    rc = PHE_ERR_IO;
-                if (rc == 0 && rename(tmp, path) != 0)
-                    rc = PHE_ERR_IO;
-                if (rc != 0)
-                    unlink(tmp);
-            }
-            free(tmp);
-        }
-    }
+    if (rc == 0)
+        rc = phei_seal_write_file(&SEALED_FORMAT, path, buf, len);
     free(buf);
     return rc;
 }
@@ -828,22 +724,12 @@ int phe_seckey_write_file(const phe_seckey *sk, const char *path, const uint8_t 
 int phe_seckey_read_file(phe_seckey **out, const char *path, const uint8_t *pass, size_t pass_len) {
     if (out == NULL || path == NULL)
         return PHE_ERR_INVALID_ARG;
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return PHE_ERR_IO;
-    size_t cap = 1u << 20;
-    uint8_t *buf = malloc(cap + 1);
-    if (buf == NULL) {
-        fclose(f);
-        return PHE_ERR_NOMEM;
-    }
-    size_t len = fread(buf, 1, cap + 1, f);
-    int rc = ferror(f) ? PHE_ERR_IO : 0;
-    fclose(f);
-    if (rc == 0 && len > cap)
-        rc = PHE_ERR_DECODE;
-    if (rc == 0)
-        rc = phe_seckey_unseal(out, buf, len, pass, pass_len);
+    uint8_t *buf;
+    size_t len;
+    int rc = phei_seal_read_file(&SEALED_FORMAT, path, &buf, &len);
+    if (rc != 0)
+        return rc;
+    rc = phe_seckey_unseal(out, buf, len, pass, pass_len);
     free(buf);
     return rc;
 }

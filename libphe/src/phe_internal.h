@@ -219,6 +219,66 @@ PHEI_HIDDEN int phei_reader_end(const phei_reader *r);
 PHEI_HIDDEN void phei_key_id(const mpz_t n, uint8_t out[32]);
 
 /* ------------------------------------------------------------------ */
+/* Sealed envelopes (seal.c): "PHEF" secret keys, "PHTF" key shares     */
+/* ------------------------------------------------------------------ */
+
+/* How a sealed file is written. */
+typedef enum phei_seal_file_mode {
+    /* path.tmpXXX is written, fsync'ed and renamed over path (an existing
+     * file is replaced atomically; the temporary is unlinked on failure). */
+    PHEI_SEAL_FILE_REPLACE,
+    /* path is created with O_EXCL (an existing file is never replaced) and
+     * unlinked if writing it fails. */
+    PHEI_SEAL_FILE_NEW
+} phei_seal_file_mode;
+
+/* One sealed format: magic ‖ u8 version ‖ u64 opslimit ‖ u64 memlimit ‖
+ * salt ‖ nonce ‖ u32 box length ‖ secretbox(Argon2id key, plaintext).
+ * Everything in which two formats differ is a field here. */
+typedef struct phei_seal_format {
+    char magic[4];
+    uint8_t version;
+    uint32_t max_box;              /* unseal: a longer box is PHE_ERR_DECODE */
+    size_t max_file;               /* read_file: a longer file is PHE_ERR_DECODE */
+    phei_seal_file_mode file_mode; /* write_file */
+} phei_seal_format;
+
+/* Argon2id limits of a strength; PHE_ERR_INVALID_ARG for an unknown one. */
+PHEI_HIDDEN int phei_kdf_limits(phe_kdf_strength s, uint64_t *ops, uint64_t *mem);
+
+/* Bytes of the envelope around plain_len bytes of plaintext. */
+PHEI_HIDDEN size_t phei_sealed_size(size_t plain_len);
+
+/* Seal plain into out (phei_sealed_size(plain_len) bytes are written). Salt
+ * then nonce are drawn from rng (NULL: libsodium's randombytes_buf). The
+ * caller has called phei_init(). Returns 0, PHE_ERR_INVALID_ARG (NULL with a
+ * length, unknown strength), PHE_ERR_BUFFER_TOO_SMALL, PHE_ERR_RNG or
+ * PHE_ERR_NOMEM (key derivation). */
+PHEI_HIDDEN int phei_seal(const phei_seal_format *f, const uint8_t *plain, size_t plain_len,
+                          const uint8_t *pass, size_t pass_len, phe_kdf_strength strength,
+                          phe_rng *rng, uint8_t *out, size_t out_len);
+
+/* Open an envelope of format f. On success *plain is a sodium_malloc'd
+ * buffer of *plain_len bytes the caller releases with sodium_free(); on
+ * error nothing is allocated. The caller has called phei_init(). Returns 0,
+ * PHE_ERR_INVALID_ARG, PHE_ERR_DECODE, PHE_ERR_VERSION (version, or Argon2id
+ * limits outside libsodium's MIN … SENSITIVE), PHE_ERR_AUTH or PHE_ERR_NOMEM. */
+PHEI_HIDDEN int phei_unseal(const phei_seal_format *f, const uint8_t *in, size_t in_len,
+                            const uint8_t *pass, size_t pass_len, uint8_t **plain,
+                            size_t *plain_len);
+
+/* Write len bytes to path (mode 0600) as f->file_mode says.
+ * Returns 0, PHE_ERR_INVALID_ARG, PHE_ERR_NOMEM or PHE_ERR_IO. */
+PHEI_HIDDEN int phei_seal_write_file(const phei_seal_format *f, const char *path,
+                                     const uint8_t *buf, size_t len);
+
+/* Read all of path into a malloc'd *buf (the caller frees it) of *len bytes.
+ * Returns 0, PHE_ERR_INVALID_ARG, PHE_ERR_IO, PHE_ERR_NOMEM or
+ * PHE_ERR_DECODE (longer than f->max_file). */
+PHEI_HIDDEN int phei_seal_read_file(const phei_seal_format *f, const char *path, uint8_t **buf,
+                                    size_t *len);
+
+/* ------------------------------------------------------------------ */
 /* Thread pool                                                          */
 /* ------------------------------------------------------------------ */
 

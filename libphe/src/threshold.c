@@ -14,13 +14,9 @@
 
 #include "phe/threshold.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <sodium.h>
 
@@ -58,7 +54,6 @@ struct phe_threshold_decshare {
 static const char MAGIC_PARAMS[4] = {'P', 'H', 'T', 'P'};
 static const char MAGIC_KEYSHARE[4] = {'P', 'H', 'T', 'K'};
 static const char MAGIC_DECSHARE[4] = {'P', 'H', 'T', 'D'};
-static const char MAGIC_FILE[4] = {'P', 'H', 'T', 'F'};
 #define TH_FORMAT_VERSION 1
 
 /* Domain-separation tags of every hash (never reused for anything else). */
@@ -1295,64 +1290,34 @@ PHE_API int phe_threshold_combine_bytes(const phe_threshold_params *pp, const ph
 /* Key share files (encrypted at rest)                                  */
 /* ------------------------------------------------------------------ */
 
-/* "PHTF" v1: magic, version, u64 opslimit, u64 memlimit, salt, nonce, u32
- * length, secretbox(PHTK encoding). */
-#define TH_SEAL_HEADER (4 + 1 + 8 + 8 + crypto_pwhash_SALTBYTES + crypto_secretbox_NONCEBYTES + 4)
-#define TH_MAX_FILE    65536
-
-static int kdf_limits(phe_kdf_strength s, uint64_t *ops, uint64_t *mem) {
-    switch (s) {
-        case PHE_KDF_INTERACTIVE:
-            *ops = crypto_pwhash_OPSLIMIT_INTERACTIVE;
-            *mem = crypto_pwhash_MEMLIMIT_INTERACTIVE;
-            return 0;
-        case PHE_KDF_MODERATE:
-            *ops = crypto_pwhash_OPSLIMIT_MODERATE;
-            *mem = crypto_pwhash_MEMLIMIT_MODERATE;
-            return 0;
-        case PHE_KDF_SENSITIVE:
-            *ops = crypto_pwhash_OPSLIMIT_SENSITIVE;
-            *mem = crypto_pwhash_MEMLIMIT_SENSITIVE;
-            return 0;
-        case PHE_KDF_TEST_ONLY_MIN:
-            *ops = crypto_pwhash_OPSLIMIT_MIN;
-            *mem = crypto_pwhash_MEMLIMIT_MIN;
-            return 0;
-        default:
-            return PHE_ERR_INVALID_ARG;
-    }
-}
-
-static int derive_key(uint8_t key[crypto_secretbox_KEYBYTES], const uint8_t *pass, size_t pass_len,
-                      const uint8_t *salt, uint64_t ops, uint64_t mem) {
-    static const char empty[1] = {0};
-    if (crypto_pwhash(key, crypto_secretbox_KEYBYTES, pass ? (const char *)pass : empty, pass_len,
-                      salt, (unsigned long long)ops, (size_t)mem,
-                      crypto_pwhash_ALG_ARGON2ID13) != 0) {
-        return PHE_ERR_NOMEM; /* libsodium fails here only when it cannot allocate */
-    }
-    return 0;
-}
+/* "PHTF" v1 (docs/formats/phe-threshold.md): the box length is bounded only
+ * by the input, files hold at most 64 KiB and are never replaced. */
+static const phei_seal_format SEALED_SHARE_FORMAT = {
+    .magic = {'P', 'H', 'T', 'F'},
+    .version = TH_FORMAT_VERSION,
+    .max_box = UINT32_MAX,
+    .max_file = 65536,
+    .file_mode = PHEI_SEAL_FILE_NEW,
+};
 
 PHE_API size_t phe_threshold_keyshare_sealed_size(const phe_threshold_keyshare *ks) {
     if (!ks) {
         return 0;
     }
-    return TH_SEAL_HEADER + phe_threshold_keyshare_encoded_size(ks) + crypto_secretbox_MACBYTES;
+    return phei_sealed_size(phe_threshold_keyshare_encoded_size(ks));
 }
 
 PHE_API int phe_threshold_keyshare_seal(const phe_threshold_keyshare *ks, const uint8_t *pass,
                                         size_t pass_len, phe_kdf_strength strength, phe_rng *rng,
                                         uint8_t *out, size_t out_len, size_t *written) {
-    uint8_t key[crypto_secretbox_KEYBYTES];
-    uint8_t salt[crypto_pwhash_SALTBYTES], nonce[crypto_secretbox_NONCEBYTES];
     uint64_t ops, mem;
     size_t plen, need;
     uint8_t *plain;
-    phei_writer w;
     int rc;
+    /* Unlike phe_seckey_seal(), out is required (no size query through
+     * out == NULL) and written is optional. */
     if (!ks || !out || (!pass && pass_len > 0) || pass_len > crypto_pwhash_PASSWD_MAX ||
-        kdf_limits(strength, &ops, &mem) != 0) {
+        phei_kdf_limits(strength, &ops, &mem) != 0) {
         return PHE_ERR_INVALID_ARG;
     }
     rc = phei_init();
@@ -1360,7 +1325,7 @@ PHE_API int phe_threshold_keyshare_seal(const phe_threshold_keyshare *ks, const 
         return rc;
     }
     plen = phe_threshold_keyshare_encoded_size(ks);
-    need = TH_SEAL_HEADER + plen + crypto_secretbox_MACBYTES;
+    need = phei_sealed_size(plen);
     if (written) {
         *written = need;
     }
@@ -1373,37 +1338,17 @@ PHE_API int phe_threshold_keyshare_seal(const phe_threshold_keyshare *ks, const 
     }
     rc = phe_threshold_keyshare_encode(ks, plain, plen, NULL);
     if (rc == 0) {
-        rc = phei_rng_bytes(rng, salt, sizeof salt);
+        rc = phei_seal(&SEALED_SHARE_FORMAT, plain, plen, pass, pass_len, strength, rng, out,
+                       out_len);
     }
-    if (rc == 0) {
-        rc = phei_rng_bytes(rng, nonce, sizeof nonce);
-    }
-    if (rc == 0) {
-        rc = derive_key(key, pass, pass_len, salt, ops, mem);
-    }
-    if (rc == 0) {
-        w = (phei_writer){out, out_len, 0};
-        w_header(&w, MAGIC_FILE);
-        phei_put_u64(&w, ops);
-        phei_put_u64(&w, mem);
-        phei_put_bytes(&w, salt, sizeof salt);
-        phei_put_bytes(&w, nonce, sizeof nonce);
-        phei_put_u32(&w, (uint32_t)(plen + crypto_secretbox_MACBYTES));
-        crypto_secretbox_easy(out + w.len, plain, plen, nonce, key);
-    }
-    sodium_memzero(key, sizeof key);
     sodium_free(plain);
     return rc;
 }
 
 PHE_API int phe_threshold_keyshare_unseal(phe_threshold_keyshare **out, const uint8_t *in,
                                           size_t in_len, const uint8_t *pass, size_t pass_len) {
-    phei_reader r = {in, in_len};
-    uint64_t ops, mem;
-    uint8_t salt[crypto_pwhash_SALTBYTES], nonce[crypto_secretbox_NONCEBYTES];
-    uint8_t key[crypto_secretbox_KEYBYTES];
-    uint32_t blen;
     uint8_t *plain;
+    size_t plen;
     int rc;
     if (!out || (!in && in_len > 0) || (!pass && pass_len > 0) ||
         pass_len > crypto_pwhash_PASSWD_MAX) {
@@ -1414,45 +1359,14 @@ PHE_API int phe_threshold_keyshare_unseal(phe_threshold_keyshare **out, const ui
         return rc;
     }
     *out = NULL;
-    rc = phei_get_header(&r, MAGIC_FILE, TH_FORMAT_VERSION);
-    if (rc == 0) {
-        rc = phei_get_u64(&r, &ops);
-    }
-    if (rc == 0) {
-        rc = phei_get_u64(&r, &mem);
-    }
-    if (rc == 0) {
-        rc = phei_get_bytes(&r, salt, sizeof salt);
-    }
-    if (rc == 0) {
-        rc = phei_get_bytes(&r, nonce, sizeof nonce);
-    }
-    if (rc == 0) {
-        rc = phei_get_u32(&r, &blen);
-    }
-    if (rc == 0 && (blen != r.left || blen < crypto_secretbox_MACBYTES)) {
-        rc = PHE_ERR_DECODE;
-    }
+    rc = phei_unseal(&SEALED_SHARE_FORMAT, in, in_len, pass, pass_len, &plain, &plen);
     if (rc != 0) {
         return rc;
     }
-    /* Cost parameters this library never writes are refused before any work. */
-    if (ops < crypto_pwhash_OPSLIMIT_MIN || ops > crypto_pwhash_OPSLIMIT_SENSITIVE ||
-        mem < crypto_pwhash_MEMLIMIT_MIN || mem > crypto_pwhash_MEMLIMIT_SENSITIVE) {
-        return PHE_ERR_VERSION;
-    }
-    plain = sodium_malloc(blen);
-    if (!plain) {
-        return PHE_ERR_NOMEM;
-    }
-    rc = derive_key(key, pass, pass_len, salt, ops, mem);
-    if (rc == 0 && crypto_secretbox_open_easy(plain, r.p, blen, nonce, key) != 0) {
-        rc = PHE_ERR_AUTH;
-    }
-    if (rc == 0) {
-        rc = phe_threshold_keyshare_decode(out, plain, blen - crypto_secretbox_MACBYTES);
-    }
-    sodium_memzero(key, sizeof key);
+    /* Authenticated bytes that do not decode keep the PHTK decoder's code
+     * (PHE_ERR_DECODE, PHE_ERR_VERSION, ...), as threshold.h documents; the
+     * secret key path maps them to PHE_ERR_KEY_INVALID instead. */
+    rc = phe_threshold_keyshare_decode(out, plain, plen);
     sodium_free(plain);
     return rc;
 }
@@ -1460,9 +1374,9 @@ PHE_API int phe_threshold_keyshare_unseal(phe_threshold_keyshare **out, const ui
 PHE_API int phe_threshold_keyshare_write_file(const phe_threshold_keyshare *ks, const char *path,
                                               const uint8_t *pass, size_t pass_len,
                                               phe_kdf_strength strength, phe_rng *rng) {
-    size_t len, off = 0;
+    size_t len;
     uint8_t *buf;
-    int rc, fd;
+    int rc;
     if (!ks || !path) {
         return PHE_ERR_INVALID_ARG;
     }
@@ -1472,34 +1386,8 @@ PHE_API int phe_threshold_keyshare_write_file(const phe_threshold_keyshare *ks, 
         return PHE_ERR_NOMEM;
     }
     rc = phe_threshold_keyshare_seal(ks, pass, pass_len, strength, rng, buf, len, &len);
-    if (rc != 0) {
-        free(buf);
-        return rc;
-    }
-    fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        free(buf);
-        return PHE_ERR_IO;
-    }
-    while (off < len) {
-        ssize_t k = write(fd, buf + off, len - off);
-        if (k < 0 && errno == EINTR) {
-            continue;
-        }
-        if (k <= 0) {
-            rc = PHE_ERR_IO;
-            break;
-        }
-        off += (size_t)k;
-    }
-    if (rc == 0 && fsync(fd) != 0) {
-        rc = PHE_ERR_IO;
-    }
-    if (close(fd) != 0 && rc == 0) {
-        rc = PHE_ERR_IO;
-    }
-    if (rc != 0) {
-        unlink(path);
+    if (rc == 0) {
+        rc = phei_seal_write_file(&SEALED_SHARE_FORMAT, path, buf, len);
     }
     free(buf);
     return rc;
@@ -1508,43 +1396,17 @@ PHE_API int phe_threshold_keyshare_write_file(const phe_threshold_keyshare *ks, 
 PHE_API int phe_threshold_keyshare_read_file(phe_threshold_keyshare **out, const char *path,
                                              const uint8_t *pass, size_t pass_len) {
     uint8_t *buf;
-    size_t len = 0;
-    int fd, rc;
+    size_t len;
+    int rc;
     if (!out || !path) {
         return PHE_ERR_INVALID_ARG;
     }
     *out = NULL;
-    buf = malloc(TH_MAX_FILE + 1);
-    if (!buf) {
-        return PHE_ERR_NOMEM;
+    rc = phei_seal_read_file(&SEALED_SHARE_FORMAT, path, &buf, &len);
+    if (rc != 0) {
+        return rc;
     }
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        free(buf);
-        return PHE_ERR_IO;
-    }
-    rc = 0;
-    while (len <= TH_MAX_FILE) {
-        ssize_t k = read(fd, buf + len, TH_MAX_FILE + 1 - len);
-        if (k < 0 && errno == EINTR) {
-            continue;
-        }
-        if (k < 0) {
-            rc = PHE_ERR_IO;
-            break;
-        }
-        if (k == 0) {
-            break;
-        }
-        len += (size_t)k;
-    }
-    close(fd);
-    if (rc == 0 && len > TH_MAX_FILE) {
-        rc = PHE_ERR_DECODE;
-    }
-    if (rc == 0) {
-        rc = phe_threshold_keyshare_unseal(out, buf, len, pass, pass_len);
-    }
+    rc = phe_threshold_keyshare_unseal(out, buf, len, pass, pass_len);
     free(buf);
     return rc;
 }

@@ -2,6 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "phe_test_util.h"
 
 static phe_seckey *keys[4];
@@ -64,4 +66,35 @@ char *test_hex(const uint8_t *p, size_t len) {
 __attribute__((destructor)) static void free_keys(void) {
     for (int i = 0; i < 4; i++)
         phe_seckey_free(keys[i]);
+}
+
+size_t test_hand_seal(const char magic[4], const uint8_t *plain, size_t plain_len,
+                      const uint8_t *pass, size_t pass_len, uint8_t *out) {
+    uint64_t ops = crypto_pwhash_OPSLIMIT_MIN, mem = crypto_pwhash_MEMLIMIT_MIN;
+    uint8_t key[crypto_secretbox_KEYBYTES];
+    uint8_t salt[crypto_pwhash_SALTBYTES], nonce[crypto_secretbox_NONCEBYTES];
+    uint32_t blen = (uint32_t)(plain_len + crypto_secretbox_MACBYTES);
+    size_t o = 0;
+    memset(salt, 0x11, sizeof salt);
+    memset(nonce, 0x22, sizeof nonce);
+    assert_int_equal(sodium_init() < 0, 0);
+    assert_int_equal(crypto_pwhash(key, sizeof key, (const char *)pass, pass_len, salt, ops,
+                                   (size_t)mem, crypto_pwhash_ALG_ARGON2ID13),
+                     0);
+    memcpy(out, magic, 4);
+    o = 4;
+    out[o++] = 1;
+    for (int i = 7; i >= 0; i--)
+        out[o++] = (uint8_t)(ops >> (8 * i));
+    for (int i = 7; i >= 0; i--)
+        out[o++] = (uint8_t)(mem >> (8 * i));
+    memcpy(out + o, salt, sizeof salt);
+    o += sizeof salt;
+    memcpy(out + o, nonce, sizeof nonce);
+    o += sizeof nonce;
+    for (int i = 3; i >= 0; i--)
+        out[o++] = (uint8_t)(blen >> (8 * i));
+    assert_int_equal(o, 65);
+    assert_int_equal(crypto_secretbox_easy(out + o, plain, plain_len, nonce, key), 0);
+    return o + blen;
 }

@@ -24,4 +24,11 @@ uint8_t *test_encode_ct(const phe_ciphertext *ct, size_t *len);
 /* Hex of len bytes into a malloc'd string. */
 char *test_hex(const uint8_t *p, size_t len);
 
+/* A sealed envelope built here with libsodium alone (not libphe's sealing
+ * code): magic, version 1, libsodium's MIN Argon2id limits, salt of 0x11,
+ * nonce of 0x22, u32 box length, secretbox(plain). out holds
+ * 65 + plain_len + 16 bytes; returns that length. */
+size_t test_hand_seal(const char magic[4], const uint8_t *plain, size_t plain_len,
+                      const uint8_t *pass, size_t pass_len, uint8_t *out);
+
 #endif

@@ -280,6 +280,113 @@ static void test_sealed(void **state) {
     free(buf);
 }
 
+/* What the sealed-key format promises beyond a round trip: the bytes of an
+ * envelope built with libsodium alone open; authenticated bytes that are
+ * not a key are PHE_ERR_KEY_INVALID; the box is bounded; files are
+ * replaced; argument checks; *out untouched on error. */
+static void test_sealed_policies(void **state) {
+    (void)state;
+    const phe_seckey *sk = test_key(0);
+    const uint8_t pass[] = "pw";
+    size_t elen;
+    uint8_t *enc = encode_sk(sk, &elen);
+    uint8_t *env = malloc(65 + 70000 + 16);
+    phe_seckey *out = NULL;
+    size_t len = test_hand_seal("PHEF", enc, elen, pass, 2, env);
+    assert_int_equal(len, phe_seckey_sealed_size(sk));
+    assert_int_equal(phe_seckey_unseal(&out, env, len, pass, 2), 0);
+    assert_true(phe_pubkey_equal(phe_seckey_pubkey(out), phe_seckey_pubkey(sk)));
+    phe_seckey_free(out);
+    /* authenticated, but not a PHES encoding (garbage; a future version) */
+    phe_seckey *sentinel = (phe_seckey *)(uintptr_t)0x10;
+    out = sentinel;
+    len = test_hand_seal("PHEF", (const uint8_t *)"not a key", 9, pass, 2, env);
+    assert_int_equal(phe_seckey_unseal(&out, env, len, pass, 2), PHE_ERR_KEY_INVALID);
+    assert_ptr_equal(out, sentinel);
+    enc[4] = 2;
+    len = test_hand_seal("PHEF", enc, elen, pass, 2, env);
+    assert_int_equal(phe_seckey_unseal(&out, env, len, pass, 2), PHE_ERR_KEY_INVALID);
+    enc[4] = 1;
+    /* another envelope's magic */
+    len = test_hand_seal("PHTF", enc, elen, pass, 2, env);
+    assert_int_equal(phe_seckey_unseal(&out, env, len, pass, 2), PHE_ERR_DECODE);
+    /* a box above 64 KiB is refused before the key derivation: even with a
+     * wrong passphrase the answer is PHE_ERR_DECODE, not PHE_ERR_AUTH */
+    uint8_t *big = calloc(1, 70000);
+    len = test_hand_seal("PHEF", big, 70000, pass, 2, env);
+    assert_int_equal(phe_seckey_unseal(&out, env, len, (const uint8_t *)"no", 2), PHE_ERR_DECODE);
+    len = test_hand_seal("PHEF", big, 65536 - 16, pass, 2, env);
+    assert_int_equal(phe_seckey_unseal(&out, env, len, (const uint8_t *)"no", 2), PHE_ERR_AUTH);
+    assert_ptr_equal(out, sentinel);
+    /* argument checks; out == NULL is a size query */
+    size_t w = 0;
+    assert_int_equal(phe_seckey_seal(sk, pass, 2, (phe_kdf_strength)4, NULL, 0, &w),
+                     PHE_ERR_INVALID_ARG);
+    assert_int_equal(phe_seckey_seal(sk, pass, 2, (phe_kdf_strength)-1, env, 70000, &w),
+                     PHE_ERR_INVALID_ARG);
+    assert_int_equal(phe_seckey_seal(sk, NULL, 2, PHE_KDF_TEST_ONLY_MIN, NULL, 0, &w),
+                     PHE_ERR_INVALID_ARG);
+    assert_int_equal(phe_seckey_seal(sk, pass, 2, PHE_KDF_TEST_ONLY_MIN, env, 70000, NULL),
+                     PHE_ERR_INVALID_ARG);
+    assert_int_equal(phe_seckey_seal(NULL, pass, 2, PHE_KDF_TEST_ONLY_MIN, NULL, 0, &w),
+                     PHE_ERR_INVALID_ARG);
+    assert_int_equal(phe_seckey_seal(sk, NULL, 0, PHE_KDF_SENSITIVE, NULL, 0, &w), 0);
+    assert_int_equal(w, phe_seckey_sealed_size(sk));
+    assert_int_equal(phe_seckey_unseal(NULL, env, len, pass, 2), PHE_ERR_INVALID_ARG);
+    assert_int_equal(phe_seckey_unseal(&out, NULL, 1, pass, 2), PHE_ERR_INVALID_ARG);
+    assert_int_equal(phe_seckey_unseal(&out, env, len, NULL, 2), PHE_ERR_INVALID_ARG);
+    assert_int_equal(phe_seckey_unseal(&out, NULL, 0, NULL, 0), PHE_ERR_DECODE);
+    assert_ptr_equal(out, sentinel);
+    /* files: an existing file is replaced (no temporary left behind) */
+    char path[] = "/tmp/phe-sealed-pol-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "old", 3), 3);
+    close(fd);
+    assert_int_equal(phe_seckey_write_file(sk, path, pass, 2, PHE_KDF_TEST_ONLY_MIN), 0);
+    assert_int_equal(phe_seckey_write_file(test_key(1), path, pass, 2, PHE_KDF_TEST_ONLY_MIN), 0);
+    char tmp[64];
+    snprintf(tmp, sizeof tmp, "%s.tmpXXX", path);
+    assert_int_equal(access(tmp, F_OK), -1);
+    out = NULL;
+    assert_int_equal(phe_seckey_read_file(&out, path, pass, 2), 0);
+    assert_true(phe_pubkey_equal(phe_seckey_pubkey(out), phe_seckey_pubkey(test_key(1))));
+    phe_seckey_free(out);
+    out = sentinel;
+    assert_int_equal(phe_seckey_write_file(sk, path, NULL, 2, PHE_KDF_TEST_ONLY_MIN),
+                     PHE_ERR_INVALID_ARG);
+    assert_int_equal(phe_seckey_write_file(sk, path, pass, 2, (phe_kdf_strength)9),
+                     PHE_ERR_INVALID_ARG);
+    assert_int_equal(phe_seckey_read_file(&out, NULL, pass, 2), PHE_ERR_INVALID_ARG);
+    /* a 1 MiB file of zeros reaches the parser, a larger one is refused unread:
+     * both are PHE_ERR_DECODE */
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    uint8_t *zeros = calloc(1, (1u << 20) + 1);
+    assert_int_equal(fwrite(zeros, 1, 1u << 20, f), 1u << 20);
+    fclose(f);
+    assert_int_equal(phe_seckey_read_file(&out, path, pass, 2), PHE_ERR_DECODE);
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(zeros, 1, (1u << 20) + 1, f), (1u << 20) + 1);
+    fclose(f);
+    assert_int_equal(phe_seckey_read_file(&out, path, pass, 2), PHE_ERR_DECODE);
+    /* the hand-built envelope from a file of exactly its bytes */
+    len = test_hand_seal("PHEF", enc, elen, pass, 2, env);
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(env, 1, len, f), len);
+    fclose(f);
+    assert_int_equal(phe_seckey_read_file(&out, path, pass, 2), 0);
+    assert_true(phe_pubkey_equal(phe_seckey_pubkey(out), phe_seckey_pubkey(sk)));
+    phe_seckey_free(out);
+    unlink(path);
+    free(zeros);
+    free(big);
+    free(env);
+    free(enc);
+}
+
 /* Known answers: a key from seed "fedshare-kat-2048" and the DJN, classic and
  * CRT encryptions of fixed messages with seed "fedshare-kat-enc". The
  * expected SHA-256 digests are checked in (tests/phe/kat/phe_kat.exp); the
@@ -353,6 +460,7 @@ int main(void) {
         cmocka_unit_test(test_truncation_and_trailing),
         cmocka_unit_test(test_noncanonical_and_out_of_range),
         cmocka_unit_test(test_sealed),
+        cmocka_unit_test(test_sealed_policies),
         cmocka_unit_test(test_known_answers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

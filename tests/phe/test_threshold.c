@@ -19,6 +19,7 @@
 
 #include "phe.h"
 #include "phe/threshold.h"
+#include "phe_test_util.h"
 
 /* Three 1024-bit safe primes P = 2P'+1, generated once with
  * phe_threshold_safe_prime() and checked in so the tests need no search. */
@@ -682,6 +683,114 @@ static void test_sealed_key_share(void **state) {
     undeal(&d);
 }
 
+/* What the sealed-share format promises beyond a round trip: salt then
+ * nonce come from the rng, an envelope built with libsodium alone opens,
+ * authenticated bytes that are not a share keep the PHTK decoder's code,
+ * the box has no bound of its own, files are never replaced and at most
+ * 64 KiB are read, argument checks, *out cleared once arguments pass. */
+static void test_sealed_share_policies(void **state) {
+    dealt d;
+    phe_rng *rng = seeded("seal-policies"), *rng2 = seeded("seal-policies");
+    const uint8_t pass[] = "pw";
+    uint8_t buf[2048], expect[16 + 24];
+    uint8_t *env = malloc(65 + 70000 + 16), *enc, *big;
+    size_t len, elen;
+    phe_threshold_keyshare *back = NULL;
+    phe_threshold_keyshare *sentinel = (phe_threshold_keyshare *)(uintptr_t)0x10;
+    char path[] = "/tmp/phe_threshold_pol_XXXXXX";
+    FILE *f;
+    int fd;
+    (void)state;
+    deal_primes(&d, PRIME1, PRIME2, 2, 3, "seal-pol-key");
+    assert_int_equal(phe_threshold_keyshare_seal(d.ks[1], pass, 2, PHE_KDF_TEST_ONLY_MIN, rng, buf,
+                                                 sizeof buf, NULL),
+                     0);
+    assert_int_equal(phe_rng_bytes(rng2, expect, 16), 0);
+    assert_int_equal(phe_rng_bytes(rng2, expect + 16, 24), 0);
+    assert_memory_equal(buf, "PHTF\x01", 5);
+    assert_memory_equal(buf + 21, expect, sizeof expect);
+
+    elen = phe_threshold_keyshare_encoded_size(d.ks[1]);
+    enc = malloc(elen);
+    assert_int_equal(phe_threshold_keyshare_encode(d.ks[1], enc, elen, NULL), 0);
+    len = test_hand_seal("PHTF", enc, elen, pass, 2, env);
+    assert_int_equal(len, phe_threshold_keyshare_sealed_size(d.ks[1]));
+    assert_int_equal(phe_threshold_keyshare_unseal(&back, env, len, pass, 2), 0);
+    assert_int_equal(phe_threshold_keyshare_index(back), 2);
+    phe_threshold_keyshare_free(back);
+    /* authenticated, but not a PHTK encoding: the decoder's own code */
+    back = sentinel;
+    len = test_hand_seal("PHTF", (const uint8_t *)"not a share", 11, pass, 2, env);
+    assert_int_equal(phe_threshold_keyshare_unseal(&back, env, len, pass, 2), PHE_ERR_DECODE);
+    assert_null(back);
+    enc[4] = 2;
+    len = test_hand_seal("PHTF", enc, elen, pass, 2, env);
+    assert_int_equal(phe_threshold_keyshare_unseal(&back, env, len, pass, 2), PHE_ERR_VERSION);
+    enc[4] = 1;
+    len = test_hand_seal("PHEF", enc, elen, pass, 2, env);
+    assert_int_equal(phe_threshold_keyshare_unseal(&back, env, len, pass, 2), PHE_ERR_DECODE);
+    /* no bound on the box in memory: a 70000-byte box is derived and fails to
+     * authenticate under a wrong passphrase */
+    big = calloc(1, 70000);
+    len = test_hand_seal("PHTF", big, 70000, pass, 2, env);
+    assert_int_equal(phe_threshold_keyshare_unseal(&back, env, len, (const uint8_t *)"no", 2),
+                     PHE_ERR_AUTH);
+    /* argument checks leave *out alone */
+    back = sentinel;
+    assert_int_equal(phe_threshold_keyshare_unseal(&back, NULL, 1, pass, 2), PHE_ERR_INVALID_ARG);
+    assert_int_equal(phe_threshold_keyshare_unseal(&back, env, len, NULL, 2), PHE_ERR_INVALID_ARG);
+    assert_ptr_equal(back, sentinel);
+    assert_int_equal(
+        phe_threshold_keyshare_seal(d.ks[1], pass, 2, PHE_KDF_TEST_ONLY_MIN, rng, NULL, 0, &len),
+        PHE_ERR_INVALID_ARG);
+    assert_int_equal(phe_threshold_keyshare_seal(d.ks[1], pass, 2, (phe_kdf_strength)4, rng, buf,
+                                                 sizeof buf, &len),
+                     PHE_ERR_INVALID_ARG);
+    assert_int_equal(phe_threshold_keyshare_seal(d.ks[1], NULL, 2, PHE_KDF_TEST_ONLY_MIN, rng, buf,
+                                                 sizeof buf, &len),
+                     PHE_ERR_INVALID_ARG);
+    /* files: an existing one is kept as it was; at most 64 KiB are read */
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "old", 3), 3);
+    close(fd);
+    assert_int_equal(
+        phe_threshold_keyshare_write_file(d.ks[1], path, pass, 2, PHE_KDF_TEST_ONLY_MIN, rng),
+        PHE_ERR_IO);
+    f = fopen(path, "rb");
+    assert_non_null(f);
+    assert_int_equal(fread(buf, 1, sizeof buf, f), 3);
+    fclose(f);
+    assert_memory_equal(buf, "old", 3);
+    assert_int_equal(phe_threshold_keyshare_read_file(&back, path, pass, 2), PHE_ERR_DECODE);
+    assert_null(back);
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(big, 1, 65537, f), 65537);
+    fclose(f);
+    back = sentinel;
+    assert_int_equal(phe_threshold_keyshare_read_file(&back, path, pass, 2), PHE_ERR_DECODE);
+    assert_null(back);
+    len = test_hand_seal("PHTF", enc, elen, pass, 2, env);
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(env, 1, len, f), len);
+    fclose(f);
+    assert_int_equal(phe_threshold_keyshare_read_file(&back, path, pass, 2), 0);
+    assert_int_equal(phe_threshold_keyshare_index(back), 2);
+    phe_threshold_keyshare_free(back);
+    unlink(path);
+    back = sentinel;
+    assert_int_equal(phe_threshold_keyshare_read_file(&back, path, pass, 2), PHE_ERR_IO);
+    assert_null(back);
+    free(big);
+    free(enc);
+    free(env);
+    phe_rng_free(rng);
+    phe_rng_free(rng2);
+    undeal(&d);
+}
+
 static void test_bad_arguments(void **state) {
     dealt d;
     phe_threshold_params *pp = NULL;
@@ -838,6 +947,7 @@ int main(void) {
         cmocka_unit_test(test_known_answers),
         cmocka_unit_test(test_params_values_checked),
         cmocka_unit_test(test_sealed_key_share),
+        cmocka_unit_test(test_sealed_share_policies),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests_name("phe_threshold", tests, NULL, NULL);
