@@ -29,7 +29,7 @@ typedef struct ledger_node_options {
     uint32_t sync;             /**< 1 (default): fsync every block; 2: no fsync (tests, bench). */
     uint32_t block_period_ms;  /**< Longest wait before a block is cut; 0: config or 5000. */
     uint32_t max_block_txs;    /**< Largest block; 0: config or 2000. */
-    uint32_t checkpoint_every; /**< K; 0: config or 32. */
+    uint32_t checkpoint_every; /**< K, 1 … 1024 and equal on every replica; 0: config or 32. */
     uint32_t view_timeout_ms;  /**< First view-change timeout; 0: config or 2000. */
     const char *fault_file;    /**< Test builds only (LEDGER_FAULT_INJECTION): fault settings
                                     re-read while running; ignored otherwise. */

@@ -106,7 +106,7 @@ static int parse(ledger_config *c, const char *text, size_t len, const char *bas
         } else if (!strcmp(k, "max_block_txs") && nt == 2) {
             ok = parse_u32(tok[1], &c->max_block_txs, 1, 65536) == 0;
         } else if (!strcmp(k, "checkpoint_every") && nt == 2) {
-            ok = parse_u32(tok[1], &c->checkpoint_every, 1, 100000) == 0;
+            ok = parse_u32(tok[1], &c->checkpoint_every, 1, 1024) == 0;
         } else if (!strcmp(k, "view_timeout_ms") && nt == 2) {
             ok = parse_u32(tok[1], &c->view_timeout_ms, 10, 600000) == 0;
         } else if (!strcmp(k, "max_inflight") && nt == 2) {

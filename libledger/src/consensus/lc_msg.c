@@ -9,7 +9,7 @@ static const char sig_domain[] = "fedshare-ledger-pbft-v1";
 
 void lc_hello_encode(const lc_hello *h, uint8_t out[LC_HELLO_BYTES]) {
     memcpy(out, hello_magic, 4);
-    out[4] = LC_MSG_VERSION;
+    out[4] = LC_LINK_VERSION;
     out[5] = h->role;
     lc_put_u32(out + 6, h->id);
     memcpy(out + 10, h->eph_pk, 32);
@@ -17,7 +17,8 @@ void lc_hello_encode(const lc_hello *h, uint8_t out[LC_HELLO_BYTES]) {
 }
 
 int lc_hello_decode(lc_hello *h, const uint8_t *p, size_t n) {
-    if (n != LC_HELLO_BYTES || memcmp(p, hello_magic, 4) != 0 || p[4] != LC_MSG_VERSION || p[5] > 1)
+    if (n != LC_HELLO_BYTES || memcmp(p, hello_magic, 4) != 0 || p[4] != LC_LINK_VERSION ||
+        p[5] > 1)
         return -1;
     h->role = p[5];
     h->id = lc_get_u32(p + 6);
@@ -224,6 +225,21 @@ int lc_viewchange_decode(lc_viewchange *m, const uint8_t *p, size_t n) {
     m->last_height = lc_rd_u64(&r);
     lc_rd_copy(&r, m->last_hash, 32);
     m->cert = lc_rd_var(&r, &m->cert_len, 1u << 20);
+    m->stable = lc_rd_u64(&r);
+    lc_rd_copy(&r, m->stable_hash, 32);
+    m->nckpt = lc_rd_u32(&r);
+    if (r.bad || m->nckpt > LC_MAX_REPLICAS)
+        return -1;
+    m->ckpts = p + r.off;
+    size_t ck_start = r.off;
+    for (uint32_t i = 0; i < m->nckpt; i++) {
+        size_t k;
+        const uint8_t *rec = lc_rd_var(&r, &k, 256);
+        lc_checkpoint c;
+        if (r.bad || lc_checkpoint_decode(&c, rec, k) != 0)
+            return -1;
+    }
+    m->ckpts_len = r.off - ck_start;
     m->replica = lc_rd_u32(&r);
     m->nprepared = lc_rd_u32(&r);
     if (r.bad || n < r.off + 64 || m->replica >= LC_MAX_REPLICAS || m->nprepared > 4096)

@@ -18,8 +18,10 @@
 #define LC_MAX_TX       (1u << 20)  /* largest client transaction */
 #define LC_MAX_TXS      65536       /* most transactions in one proposal */
 #define LC_MAX_REPLICAS 64
-#define LC_MSG_VERSION  1
-#define LC_CLIENT_ID    0xFFFFFFFFu /* HELLO id of a client connection */
+#define LC_MSG_VERSION  1 /* proposal encoding */
+#define LC_LINK_VERSION                                                                            \
+    2 /* HELLO: the consensus message formats (2: VIEW-CHANGE with checkpoint) */
+#define LC_CLIENT_ID 0xFFFFFFFFu /* HELLO id of a client connection */
 
 /* Message types (the first byte of an authenticated frame body). */
 enum {
@@ -97,14 +99,20 @@ typedef struct {
     uint8_t sig[LC_SIG_BYTES];
 } lc_checkpoint;
 
-/* VIEW-CHANGE: replica moves to new_view; carries, for each sequence above its
- * last committed height that it prepared, the pre-prepare and 2f prepares. */
+/* VIEW-CHANGE: replica moves to new_view; carries its last committed block's
+ * certificate, its stable checkpoint with 2f+1 signed CHECKPOINTs, and for each
+ * sequence above both that it prepared, the pre-prepare and 2f prepares. */
 typedef struct {
     uint64_t new_view;
     uint64_t last_height;  /* highest committed block height at the sender */
     uint8_t last_hash[32]; /* its header hash (zero when last_height is 0) */
     const uint8_t *cert;   /* its encoded commit certificate (empty when 0) */
     size_t cert_len;
+    uint64_t stable;         /* its stable checkpoint (low water mark), 0 if none */
+    uint8_t stable_hash[32]; /* header hash of block `stable` (zero when 0) */
+    uint32_t nckpt;          /* the proof: nckpt × var signed CHECKPOINT */
+    const uint8_t *ckpts;
+    size_t ckpts_len;
     uint32_t replica;
     uint32_t nprepared;
     const uint8_t *prepared; /* nprepared records: var preprepare, u32 k, k × var prepare */

@@ -13,12 +13,13 @@
 #include "ledger/membership.h"
 #include "lc_map.h"
 
-#define WINDOW        128 /* log size: proposals accepted in (last_exec, last_exec + WINDOW] */
-#define FETCH_MAX     32  /* blocks per state-transfer reply */
+#define FETCH_MAX     32 /* blocks per state-transfer reply */
 #define FETCH_BYTES   (8u << 20)
 #define MAX_FOLLOWERS 256
 #define RESEND_MS     250 /* retransmission of the waiting slot's messages */
 #define STATUS_MS     500 /* heartbeat checkpoint of the tip */
+#define CK_KEEP       4   /* checkpoint votes kept per replica (distinct multiples of K) */
+#define CK_BYTES      (8 + 32 + 4 + 64) /* a signed CHECKPOINT body */
 
 typedef struct {
     int have;
@@ -45,10 +46,11 @@ typedef struct {
     uint8_t *pp; /* the signed pre-prepare body */
     size_t pp_len;
     lc_proposal prop;
-    prep_rec prep[LC_MAX_REPLICAS];
-    commit_rec com[LC_MAX_REPLICAS];
+    prep_rec *prep;  /* n records (owned by the replica's pool) */
+    commit_rec *com; /* n records */
     int prepared;
     int commit_sent;
+    int committed; /* executed here: kept, with its votes, until a stable checkpoint covers it */
     void *blk;
     uint8_t header_hash[32];
     uint8_t stmt[LEDGER_COMMIT_STATEMENT_BYTES];
@@ -62,6 +64,20 @@ typedef struct {
     size_t len;
     uint64_t at;
 } preq;
+
+/* A signed CHECKPOINT of a multiple of K received from one replica. */
+typedef struct {
+    uint64_t seq;
+    uint8_t hash[32];
+    uint8_t msg[CK_BYTES];
+} ck_vote;
+
+typedef struct {
+    uint64_t min_s, max_s;
+    const uint8_t **pp; /* L entries: the proposal chosen for min_s + 1 + i */
+    size_t *pp_len;
+    uint64_t *pp_view;
+} nv_plan;
 
 struct lc_replica {
     lc_replica_cfg cfg;
@@ -88,17 +104,26 @@ struct lc_replica {
     /* primary */
     uint64_t next_seq;
     uint64_t last_prop_ts;
-    /* log */
+    /* log: the slots of sequences in (stable, stable + L], ring-indexed by seq % L */
+    uint32_t K, L;
     slot *slots;
+    prep_rec *prep_pool;
+    commit_rec *com_pool;
+    nv_plan plan;
     /* requests */
     preq *q;
     size_t qh, qt, qcap, q_bytes;
     lc_map known;   /* tx hash -> 1 pending, 2 proposed */
     lc_map waiters; /* tx hash -> client connection */
-    /* checkpoints */
+    /* checkpoints: stable = low water mark h, with its proof (2f+1 signed
+     * CHECKPOINTs); high water mark H = h + L */
     uint64_t stable;
-    uint64_t ck_seq[LC_MAX_REPLICAS];
-    uint8_t ck_hash[LC_MAX_REPLICAS][32];
+    uint8_t stable_hash[32];
+    uint8_t stable_proof[LC_MAX_REPLICAS][CK_BYTES];
+    uint32_t stable_nproof;
+    ck_vote ck[LC_MAX_REPLICAS][CK_KEEP];
+    uint8_t my_ck[CK_BYTES]; /* our latest signed checkpoint of a multiple of K */
+    uint64_t my_ck_seq;
     /* catch-up */
     uint64_t peer_height[LC_MAX_REPLICAS];
     uint64_t last_fetch;
@@ -113,25 +138,41 @@ static uint32_t primary_of(const lc_replica *r, uint64_t v) {
     return (uint32_t)(v % r->cfg.n);
 }
 
-static slot *slot_of(lc_replica *r, uint64_t seq) {
-    if (seq <= r->last_exec || seq > r->last_exec + WINDOW)
+static void slot_clear(lc_replica *r, slot *s) {
+    free(s->pp);
+    prep_rec *p = s->prep;
+    commit_rec *c = s->com;
+    for (uint32_t j = 0; j < r->cfg.n; j++)
+        free(p[j].msg);
+    if (s->blk)
+        r->ops.drop(r->ops.ctx, s->blk);
+    memset(p, 0, r->cfg.n * sizeof *p);
+    memset(c, 0, r->cfg.n * sizeof *c);
+    memset(s, 0, sizeof *s);
+    s->prep = p;
+    s->com = c;
+}
+
+/* The log entry of seq when the log holds it (committed or not), else NULL. */
+static slot *log_slot(lc_replica *r, uint64_t seq) {
+    if (seq <= r->stable || seq > r->stable + r->L)
         return NULL;
-    slot *s = &r->slots[seq % WINDOW];
+    slot *s = &r->slots[seq % r->L];
+    return s->used && s->seq == seq ? s : NULL;
+}
+
+/* The slot of a sequence open to consensus messages: above the last executed
+ * block and within the water marks (stable, stable + L]; created on first use. */
+static slot *slot_of(lc_replica *r, uint64_t seq) {
+    if (seq <= r->last_exec || seq <= r->stable || seq > r->stable + r->L)
+        return NULL;
+    slot *s = &r->slots[seq % r->L];
     if (!s->used || s->seq != seq) {
-        memset(s, 0, sizeof *s);
+        slot_clear(r, s); /* cannot hold a live entry: the ring covers exactly (h, H] */
         s->used = 1;
         s->seq = seq;
     }
     return s;
-}
-
-static void slot_clear(lc_replica *r, slot *s) {
-    free(s->pp);
-    for (uint32_t j = 0; j < LC_MAX_REPLICAS; j++)
-        free(s->prep[j].msg);
-    if (s->blk)
-        r->ops.drop(r->ops.ctx, s->blk);
-    memset(s, 0, sizeof *s);
 }
 
 /* Forget the proposal of a slot (view change) but keep votes. */
@@ -259,12 +300,13 @@ static void try_progress(lc_replica *r);
 
 /* Primary: cut a block from pending requests when the batch is full or old enough. */
 static void maybe_propose(lc_replica *r) {
-    if (r->in_vc || primary_of(r, r->view) != r->cfg.self)
-        return;
+    if (r->in_vc || primary_of(r, r->view) != r->cfg.self || r->last_exec < r->stable)
+        return; /* behind the stable checkpoint: catch up first */
     if (r->next_seq <= r->last_exec)
         r->next_seq = r->last_exec + 1;
-    while (r->next_seq <= r->last_exec + r->cfg.max_inflight && r->next_seq <= r->stable + WINDOW &&
-           r->next_seq <= r->last_exec + WINDOW) {
+    /* at most max_inflight proposals ahead of the last executed block, and
+     * never above the high water mark */
+    while (r->next_seq <= r->last_exec + r->cfg.max_inflight && r->next_seq <= r->stable + r->L) {
         q_trim(r);
         size_t waiting = r->qt - r->qh;
         if (!waiting)
@@ -386,7 +428,7 @@ static void send_prepare(lc_replica *r, slot *s) {
     lc_wr_init(&w);
     lc_vote_encode(&w, &v, r->cfg.sk);
     if (!w.oom) {
-        prep_rec *pr = &r->slots[s->seq % WINDOW].prep[r->cfg.self];
+        prep_rec *pr = &s->prep[r->cfg.self];
         free(pr->msg);
         pr->msg = malloc(w.n);
         if (pr->msg) {
@@ -406,8 +448,8 @@ static void accept_preprepare(lc_replica *r, const uint8_t *body, size_t n, int 
     lc_preprepare m;
     if (lc_preprepare_decode(&m, body, n) != 0)
         return;
-    slot *s = slot_of(r, m.seq);
-    if (!s || m.seq > r->stable + WINDOW)
+    slot *s = slot_of(r, m.seq); /* NULL outside the water marks */
+    if (!s)
         return;
     if (s->have_pp) {
         if (s->view == m.view)
@@ -444,10 +486,12 @@ static void on_preprepare(lc_replica *r, uint32_t from, const uint8_t *body, siz
     uint32_t prim = primary_of(r, m.view);
     if (r->in_vc || m.view != r->view)
         return;
-    if (m.seq <= r->last_exec || m.seq > r->last_exec + WINDOW)
+    /* water marks: only sequences in (h, H] = (stable, stable + L], and above
+     * what we executed */
+    if (m.seq <= r->last_exec || m.seq <= r->stable || m.seq > r->stable + r->L)
         return;
-    slot *cur = &r->slots[m.seq % WINDOW];
-    if (cur->used && cur->seq == m.seq && cur->have_pp && cur->view == m.view)
+    slot *cur = log_slot(r, m.seq);
+    if (cur && cur->have_pp && cur->view == m.view)
         return; /* already have one for this view */
     if (lc_preprepare_verify(body, n, r->cfg.pks[prim]) != 0)
         return;
@@ -461,10 +505,29 @@ static void on_preprepare(lc_replica *r, uint32_t from, const uint8_t *body, siz
         return;
     if (pr.ts_ms < r->last_ts)
         return;
-    slot *prev = m.seq - 1 > r->last_exec ? slot_of(r, m.seq - 1) : NULL;
+    slot *prev = log_slot(r, m.seq - 1);
     if (prev && prev->have_pp && pr.ts_ms < prev->prop.ts_ms)
         return;
     accept_preprepare(r, body, n, 0);
+}
+
+/* A peer still voting on a block we executed lost commits: send it our COMMIT
+ * from the log (at most every RESEND_MS per entry), so that it completes the
+ * block without state transfer. */
+static void help_lagging(lc_replica *r, uint32_t to, uint64_t seq) {
+    slot *s = log_slot(r, seq);
+    if (!s || !s->committed || !s->com[r->cfg.self].have || r->now - s->t_resend < RESEND_MS)
+        return;
+    s->t_resend = r->now;
+    lc_vote v = {.type = LC_T_COMMIT, .view = s->view, .seq = seq, .replica = r->cfg.self};
+    memcpy(v.digest, s->digest, 32);
+    memcpy(v.sig, s->com[r->cfg.self].sig, 64);
+    lc_wr w;
+    lc_wr_init(&w);
+    lc_vote_encode(&w, &v, r->cfg.sk);
+    if (!w.oom)
+        lc_net_send(r->net, to, LC_T_COMMIT, w.p, w.n);
+    lc_wr_free(&w);
 }
 
 static void on_prepare(lc_replica *r, uint32_t from, const uint8_t *body, size_t n) {
@@ -473,6 +536,10 @@ static void on_prepare(lc_replica *r, uint32_t from, const uint8_t *body, size_t
         return;
     if (v.view > r->seen_view[from])
         r->seen_view[from] = v.view;
+    if (v.seq <= r->last_exec) {
+        help_lagging(r, from, v.seq);
+        return;
+    }
     slot *s = slot_of(r, v.seq);
     if (!s || lc_prepare_verify(body, n, r->cfg.pks[from]) != 0)
         return;
@@ -501,6 +568,10 @@ static void on_commit(lc_replica *r, uint32_t from, const uint8_t *body, size_t 
         r->seen_view[from] = v.view;
     if (v.seq > r->peer_height[from] + 1)
         r->peer_height[from] = v.seq - 1; /* it prepared seq: it has seq-1 */
+    if (v.seq <= r->last_exec) {
+        help_lagging(r, from, v.seq);
+        return;
+    }
     slot *s = slot_of(r, v.seq);
     if (!s)
         return;
@@ -515,9 +586,9 @@ static void on_commit(lc_replica *r, uint32_t from, const uint8_t *body, size_t 
     try_progress(r);
 }
 
-static uint32_t count_prepares(const slot *s, uint32_t primary) {
+static uint32_t count_prepares(const slot *s, uint32_t n, uint32_t primary) {
     uint32_t k = 0;
-    for (uint32_t j = 0; j < LC_MAX_REPLICAS; j++)
+    for (uint32_t j = 0; j < n; j++)
         if (j != primary && s->prep[j].have && s->prep[j].view == s->view &&
             memcmp(s->prep[j].digest, s->digest, 32) == 0)
             k++;
@@ -535,16 +606,77 @@ static void notify_followers(lc_replica *r, uint64_t height) {
         lc_net_send_conn(r->net, r->followers[i], LC_T_NOTIFY, b, sizeof b);
 }
 
-static void send_checkpoint(lc_replica *r) {
-    lc_checkpoint c = {.seq = r->last_exec, .replica = r->cfg.self};
-    memcpy(c.block_hash, r->last_hash, 32);
+static void maybe_propose(lc_replica *r);
+
+/* Discard the log at and below a new stable checkpoint h: pre-prepares,
+ * prepares, commits and any proposal not executed yet (a replica behind h
+ * fetches those blocks with their certificates). */
+static void truncate_log(lc_replica *r, uint64_t h) {
+    for (uint32_t i = 0; i < r->L; i++) {
+        slot *s = &r->slots[i];
+        if (s->used && s->seq <= h)
+            slot_clear(r, s);
+    }
+}
+
+/* Record a verified CHECKPOINT of a multiple of K; when 2f+1 replicas signed
+ * the same (seq, hash) it becomes the stable checkpoint: the low water mark
+ * moves to it, its proof is kept for view changes and the log below it is
+ * discarded. */
+static void ck_record(lc_replica *r, const lc_checkpoint *c, const uint8_t *msg) {
+    if (c->seq <= r->stable || c->seq % r->K != 0)
+        return;
+    ck_vote *v = &r->ck[c->replica][(c->seq / r->K) % CK_KEEP];
+    if (v->seq > c->seq)
+        return;
+    v->seq = c->seq;
+    memcpy(v->hash, c->block_hash, 32);
+    memcpy(v->msg, msg, CK_BYTES);
+    uint32_t idx = (uint32_t)((c->seq / r->K) % CK_KEEP), k = 0;
+    for (uint32_t j = 0; j < r->cfg.n; j++)
+        if (r->ck[j][idx].seq == c->seq && memcmp(r->ck[j][idx].hash, c->block_hash, 32) == 0)
+            k++;
+    if (k < r->quorum)
+        return;
+    if (c->seq <= r->last_exec) {
+        /* our own block at that height must be the one 2f+1 replicas signed:
+         * with certified blocks this cannot differ, but say so if it does */
+        uint8_t mine[32];
+        if (r->ops.hash_at(r->ops.ctx, c->seq, mine) == 0 && memcmp(mine, c->block_hash, 32) != 0)
+            fprintf(stderr, "ledger replica %u: block %llu differs from the stable checkpoint\n",
+                    r->cfg.self, (unsigned long long)c->seq);
+    }
+    r->stable_nproof = 0;
+    for (uint32_t j = 0; j < r->cfg.n && r->stable_nproof < r->quorum; j++)
+        if (r->ck[j][idx].seq == c->seq && memcmp(r->ck[j][idx].hash, c->block_hash, 32) == 0)
+            memcpy(r->stable_proof[r->stable_nproof++], r->ck[j][idx].msg, CK_BYTES);
+    memcpy(r->stable_hash, c->block_hash, 32);
+    truncate_log(r, c->seq);
+    r->stable = c->seq;
+}
+
+/* Sign and send a CHECKPOINT of the block at `seq` (our tip, or at start the
+ * last multiple of K we hold). A multiple of K is a checkpoint vote; any other
+ * height only tells peers how far we are (heartbeat). */
+static void send_checkpoint_at(lc_replica *r, uint64_t seq, const uint8_t hash[32]) {
+    lc_checkpoint c = {.seq = seq, .replica = r->cfg.self};
+    memcpy(c.block_hash, hash, 32);
     lc_wr w;
     lc_wr_init(&w);
     lc_checkpoint_encode(&w, &c, r->cfg.sk);
-    bcast(r, LC_T_CHECKPOINT, &w);
+    if (!w.oom && w.n == CK_BYTES) {
+        bcast(r, LC_T_CHECKPOINT, &w);
+        if (seq > 0 && seq % r->K == 0 && seq >= r->my_ck_seq) {
+            memcpy(r->my_ck, w.p, CK_BYTES);
+            r->my_ck_seq = seq;
+            ck_record(r, &c, w.p);
+        }
+    }
     lc_wr_free(&w);
-    r->ck_seq[r->cfg.self] = c.seq;
-    memcpy(r->ck_hash[r->cfg.self], c.block_hash, 32);
+}
+
+static void send_checkpoint(lc_replica *r) {
+    send_checkpoint_at(r, r->last_exec, r->last_hash);
 }
 
 static void after_commit(lc_replica *r, uint64_t height) {
@@ -555,7 +687,7 @@ static void after_commit(lc_replica *r, uint64_t height) {
     r->vc_timeout = r->cfg.view_timeout_ms;
     if (r->last_prop_ts < r->last_ts)
         r->last_prop_ts = r->last_ts;
-    if (r->cfg.checkpoint_every && height % r->cfg.checkpoint_every == 0)
+    if (height % r->K == 0)
         send_checkpoint(r);
     notify_followers(r, height);
 }
@@ -583,12 +715,12 @@ static void reply_block_txs(lc_replica *r, const lc_proposal *pr) {
 static void try_progress(lc_replica *r) {
     for (;;) {
         uint64_t seq = r->last_exec + 1;
-        slot *s = &r->slots[seq % WINDOW];
-        if (!s->used || s->seq != seq || !s->have_pp)
+        slot *s = log_slot(r, seq);
+        if (!s || !s->have_pp)
             return;
         uint32_t prim = primary_of(r, s->view);
         if (!s->prepared) {
-            if (count_prepares(s, prim) < 2 * r->cfg.f)
+            if (count_prepares(s, r->cfg.n, prim) < 2 * r->cfg.f)
                 return;
             s->prepared = 1;
         }
@@ -643,13 +775,12 @@ static void try_progress(lc_replica *r) {
             return;
         }
         s->blk = NULL;
-        lc_proposal pr = s->prop;
-        uint8_t *keep = s->pp; /* pr points into it */
-        s->pp = NULL;
+        /* the entry stays in the log (pre-prepare, prepares, commits) until a
+         * stable checkpoint covers it */
+        s->committed = 1;
+        s->t_resend = r->now;
         after_commit(r, seq);
-        reply_block_txs(r, &pr);
-        free(keep);
-        slot_clear(r, s);
+        reply_block_txs(r, &s->prop);
     }
 }
 
@@ -657,23 +788,15 @@ static void try_progress(lc_replica *r) {
 
 static void on_checkpoint(lc_replica *r, uint32_t from, const uint8_t *body, size_t n) {
     lc_checkpoint c;
-    if (lc_checkpoint_decode(&c, body, n) != 0 || c.replica != from ||
+    if (n != CK_BYTES || lc_checkpoint_decode(&c, body, n) != 0 || c.replica != from ||
         lc_checkpoint_verify(body, n, r->cfg.pks[from]) != 0)
         return;
-    if (c.seq <= r->ck_seq[from])
-        return;
-    r->ck_seq[from] = c.seq;
-    memcpy(r->ck_hash[from], c.block_hash, 32);
     if (c.seq > r->peer_height[from])
         r->peer_height[from] = c.seq;
-    if (c.seq <= r->stable)
-        return;
-    uint32_t k = 0;
-    for (uint32_t j = 0; j < r->cfg.n; j++)
-        if (r->ck_seq[j] == c.seq && memcmp(r->ck_hash[j], c.block_hash, 32) == 0)
-            k++;
-    if (k >= r->quorum)
-        r->stable = c.seq; /* low water mark moves; the log below it is already gone */
+    uint64_t before = r->stable;
+    ck_record(r, &c, body);
+    if (r->stable != before)
+        maybe_propose(r); /* the high water mark moved */
 }
 
 static void on_fetch(lc_replica *r, uint32_t from, const uint8_t *body, size_t n) {
@@ -729,8 +852,8 @@ static void on_blocks(lc_replica *r, uint32_t from, const uint8_t *body, size_t 
         r->ops.tip(r->ops.ctx, &h, hh, &ts);
         if (h != before + 1)
             return;
-        slot *s = &r->slots[h % WINDOW];
-        if (s->used && s->seq == h) {
+        slot *s = log_slot(r, h);
+        if (s) {
             if (s->have_pp)
                 reply_block_txs(r, &s->prop);
             slot_clear(r, s);
@@ -790,16 +913,25 @@ static void start_view_change(lc_replica *r, uint64_t target) {
     }
     lc_wr_var(&w, cert, cert_len);
     free(cert);
+    /* the stable checkpoint and its proof: 2f+1 signed CHECKPOINTs */
+    lc_wr_u64(&w, r->stable);
+    lc_wr_bytes(&w, r->stable_hash, 32);
+    lc_wr_u32(&w, r->stable_nproof);
+    for (uint32_t i = 0; i < r->stable_nproof; i++)
+        lc_wr_var(&w, r->stable_proof[i], CK_BYTES);
     lc_wr_u32(&w, r->cfg.self);
     size_t npos = w.n;
     lc_wr_u32(&w, 0);
     uint32_t np = 0;
-    for (uint64_t seq = r->last_exec + 1; seq <= r->last_exec + WINDOW; seq++) {
-        slot *s = &r->slots[seq % WINDOW];
-        if (!s->used || s->seq != seq || !s->have_pp)
+    /* prepared certificates of the log above the stable checkpoint; those at
+     * or below last_exec are covered by the certificate of block last_exec */
+    uint64_t from = r->last_exec > r->stable ? r->last_exec : r->stable;
+    for (uint64_t seq = from + 1; seq <= r->stable + r->L; seq++) {
+        slot *s = log_slot(r, seq);
+        if (!s || !s->have_pp)
             continue;
         uint32_t prim = primary_of(r, s->view);
-        if (count_prepares(s, prim) < 2 * r->cfg.f)
+        if (count_prepares(s, r->cfg.n, prim) < 2 * r->cfg.f)
             continue;
         lc_wr_var(&w, s->pp, s->pp_len);
         size_t cpos = w.n;
@@ -844,7 +976,25 @@ static int vc_valid(lc_replica *r, const uint8_t *p, size_t n, lc_viewchange *vc
     if (vc->last_height > 0 &&
         r->ops.check_cert(r->ops.ctx, vc->last_height, vc->last_hash, vc->cert, vc->cert_len) != 0)
         return -1;
+    /* the stable checkpoint: none (0), or 2f+1 distinct replicas' signed
+     * CHECKPOINTs of exactly that height and hash */
+    if (vc->stable == 0 ? vc->nckpt != 0 : vc->nckpt < r->quorum)
+        return -1;
     size_t off = 0;
+    uint64_t ck_seen = 0;
+    for (uint32_t i = 0; i < vc->nckpt; i++) {
+        const uint8_t *rec;
+        size_t k;
+        lc_checkpoint c;
+        lc_next_var(vc->ckpts, vc->ckpts_len, &off, &rec, &k);
+        if (lc_checkpoint_decode(&c, rec, k) != 0 || c.replica >= r->cfg.n ||
+            ((ck_seen >> c.replica) & 1) || c.seq != vc->stable ||
+            memcmp(c.block_hash, vc->stable_hash, 32) != 0 ||
+            lc_checkpoint_verify(rec, k, r->cfg.pks[c.replica]) != 0)
+            return -1;
+        ck_seen |= 1ull << c.replica;
+    }
+    off = 0;
     for (uint32_t i = 0; i < vc->nprepared; i++) {
         const uint8_t *rec;
         size_t k;
@@ -852,7 +1002,9 @@ static int vc_valid(lc_replica *r, const uint8_t *p, size_t n, lc_viewchange *vc
         lc_next_var(vc->prepared, vc->prepared_len, &off, &rec, &k);
         lc_preprepare_decode(&pp, rec, k);
         uint32_t prim = primary_of(r, pp.view);
-        if (pp.view >= vc->new_view || lc_preprepare_verify(rec, k, r->cfg.pks[prim]) != 0)
+        /* prepared certificates only above the sender's stable checkpoint */
+        if (pp.view >= vc->new_view || pp.seq <= vc->stable ||
+            lc_preprepare_verify(rec, k, r->cfg.pks[prim]) != 0)
             return -1;
         uint32_t np = lc_get_u32(vc->prepared + off);
         off += 4;
@@ -875,24 +1027,22 @@ static int vc_valid(lc_replica *r, const uint8_t *p, size_t n, lc_viewchange *vc
     return 0;
 }
 
-typedef struct {
-    uint64_t min_s, max_s;
-    const uint8_t *pp[WINDOW];
-    size_t pp_len[WINDOW];
-    uint64_t pp_view[WINDOW];
-} nv_plan;
-
-/* The deterministic choice of a new view: start after the highest certified
- * height, and for every later sequence the prepared proposal of the highest view. */
+/* The deterministic choice of a new view: start after the highest stable
+ * checkpoint or certified height (both proven), and for every later sequence
+ * up to L above it the prepared proposal of the highest view. */
 static void plan_newview(lc_replica *r, const uint8_t *const *vcs, const size_t *lens, uint32_t k,
                          nv_plan *pl) {
-    (void)r;
-    memset(pl, 0, sizeof *pl);
+    pl->min_s = 0;
+    memset(pl->pp, 0, r->L * sizeof *pl->pp);
+    memset(pl->pp_len, 0, r->L * sizeof *pl->pp_len);
+    memset(pl->pp_view, 0, r->L * sizeof *pl->pp_view);
     lc_viewchange vc;
     for (uint32_t i = 0; i < k; i++) {
         lc_viewchange_decode(&vc, vcs[i], lens[i]);
         if (vc.last_height > pl->min_s)
             pl->min_s = vc.last_height;
+        if (vc.stable > pl->min_s)
+            pl->min_s = vc.stable;
     }
     pl->max_s = pl->min_s;
     for (uint32_t i = 0; i < k; i++) {
@@ -911,7 +1061,7 @@ static void plan_newview(lc_replica *r, const uint8_t *const *vcs, const size_t 
                 size_t xl;
                 lc_next_var(vc.prepared, vc.prepared_len, &off, &x, &xl);
             }
-            if (pp.seq <= pl->min_s || pp.seq > pl->min_s + WINDOW)
+            if (pp.seq <= pl->min_s || pp.seq > pl->min_s + r->L)
                 continue;
             size_t idx = (size_t)(pp.seq - pl->min_s - 1);
             if (!pl->pp[idx] || pp.view > pl->pp_view[idx]) {
@@ -1008,9 +1158,7 @@ static void maybe_send_newview(lc_replica *r) {
         }
     if (k < r->quorum)
         return;
-    nv_plan *pl = malloc(sizeof *pl);
-    if (!pl)
-        return;
+    nv_plan *pl = &r->plan;
     plan_newview(r, vcs, lens, k, pl);
     lc_wr w, pps;
     lc_wr_init(&w);
@@ -1027,7 +1175,6 @@ static void maybe_send_newview(lc_replica *r) {
     if (w.oom || pps.oom) {
         lc_wr_free(&w);
         lc_wr_free(&pps);
-        free(pl);
         return;
     }
     bcast(r, LC_T_NEWVIEW, &w);
@@ -1048,7 +1195,6 @@ static void maybe_send_newview(lc_replica *r) {
             install_plan_pp(r, rec, len);
     lc_wr_free(&w);
     lc_wr_free(&pps);
-    free(pl);
 }
 
 static void on_viewchange(lc_replica *r, uint32_t from, const uint8_t *body, size_t n) {
@@ -1101,9 +1247,7 @@ static void on_newview(lc_replica *r, uint32_t from, const uint8_t *body, size_t
     }
     if (m.nvc < r->quorum)
         return;
-    nv_plan *pl = malloc(sizeof *pl);
-    if (!pl)
-        return;
+    nv_plan *pl = &r->plan;
     plan_newview(r, vcs, lens, m.nvc, pl);
     /* the pre-prepares must be exactly the plan's */
     off = 0;
@@ -1128,7 +1272,6 @@ static void on_newview(lc_replica *r, uint32_t from, const uint8_t *body, size_t
             ok = 0;
     }
     if (!ok) {
-        free(pl);
         return;
     }
     enter_view(r, m.view);
@@ -1139,7 +1282,6 @@ static void on_newview(lc_replica *r, uint32_t from, const uint8_t *body, size_t
         lc_next_var(m.pps, m.pps_len, &off, &rec, &len);
         install_plan_pp(r, rec, len);
     }
-    free(pl);
     try_progress(r);
 }
 
@@ -1231,8 +1373,8 @@ static void on_close(void *ctx, uint64_t conn) {
  * slot's pre-prepare, our prepare and our commit are sent again while it waits. */
 static void retransmit(lc_replica *r) {
     for (uint64_t seq = r->last_exec + 1; seq <= r->last_exec + r->cfg.max_inflight; seq++) {
-        slot *s = &r->slots[seq % WINDOW];
-        if (!s->used || s->seq != seq || !s->have_pp || r->now - s->t_resend < RESEND_MS)
+        slot *s = log_slot(r, seq);
+        if (!s || !s->have_pp || r->now - s->t_resend < RESEND_MS)
             continue;
         s->t_resend = r->now;
         lc_net_broadcast(r->net, LC_T_PREPREPARE, s->pp, s->pp_len);
@@ -1263,6 +1405,10 @@ static void on_tick(void *ctx, uint64_t now) {
     if (now - r->last_status >= STATUS_MS) {
         r->last_status = now;
         send_checkpoint(r);
+        /* and our latest checkpoint vote again, for peers that missed it or
+         * restarted: a stable checkpoint needs 2f+1 of them */
+        if (r->my_ck_seq > 0 && r->my_ck_seq != r->last_exec)
+            lc_net_broadcast(r->net, LC_T_CHECKPOINT, r->my_ck, CK_BYTES);
     }
     /* a replica that missed a new view follows f+1 peers seen in a higher view */
     if (!r->in_vc) {
@@ -1288,8 +1434,8 @@ static void on_tick(void *ctx, uint64_t now) {
     q_trim(r);
     if (r->qh < r->qt)
         oldest = r->q[r->qh].at;
-    slot *s = &r->slots[(r->last_exec + 1) % WINDOW];
-    if (s->used && s->seq == r->last_exec + 1 && s->have_pp && s->t_pp < oldest)
+    slot *s = log_slot(r, r->last_exec + 1);
+    if (s && s->have_pp && s->t_pp < oldest)
         oldest = s->t_pp;
     uint64_t since = oldest > r->last_progress ? oldest : r->last_progress;
     if (oldest != UINT64_MAX && now - since > r->vc_timeout)
@@ -1300,22 +1446,46 @@ int lc_replica_create(lc_replica **out, const lc_replica_cfg *cfg, const lc_stor
     *out = NULL;
     if (cfg->n < 4 || cfg->n > LC_MAX_REPLICAS || cfg->n < 3 * cfg->f + 1 || cfg->self >= cfg->n)
         return -1;
+    uint32_t K = cfg->checkpoint_every ? cfg->checkpoint_every : 32;
+    uint32_t inflight = cfg->max_inflight ? cfg->max_inflight : 4;
+    if (K > LC_MAX_CHECKPOINT_EVERY || inflight > 64)
+        return -1;
     lc_replica *r = calloc(1, sizeof *r);
     if (!r)
         return -1;
-    r->slots = calloc(WINDOW, sizeof *r->slots);
-    if (!r->slots) {
+    /* the log spans L = a multiple of K, at least 2K and K + max_inflight:
+     * the primary keeps proposing while the next checkpoint becomes stable */
+    r->K = K;
+    r->L = K * (1 + (inflight + K - 1) / K);
+    r->slots = calloc(r->L, sizeof *r->slots);
+    r->prep_pool = calloc((size_t)r->L * cfg->n, sizeof *r->prep_pool);
+    r->com_pool = calloc((size_t)r->L * cfg->n, sizeof *r->com_pool);
+    r->plan.pp = calloc(r->L, sizeof *r->plan.pp);
+    r->plan.pp_len = calloc(r->L, sizeof *r->plan.pp_len);
+    r->plan.pp_view = calloc(r->L, sizeof *r->plan.pp_view);
+    if (!r->slots || !r->prep_pool || !r->com_pool || !r->plan.pp || !r->plan.pp_len ||
+        !r->plan.pp_view) {
+        free(r->slots);
+        free(r->prep_pool);
+        free(r->com_pool);
+        free(r->plan.pp);
+        free(r->plan.pp_len);
+        free(r->plan.pp_view);
         free(r);
         return -1;
     }
+    for (uint32_t i = 0; i < r->L; i++) {
+        r->slots[i].prep = &r->prep_pool[(size_t)i * cfg->n];
+        r->slots[i].com = &r->com_pool[(size_t)i * cfg->n];
+    }
     r->cfg = *cfg;
+    r->cfg.checkpoint_every = K;
+    r->cfg.max_inflight = inflight;
     r->ops = *ops;
     if (!r->cfg.max_block_txs)
         r->cfg.max_block_txs = 2000;
     if (!r->cfg.max_block_bytes)
         r->cfg.max_block_bytes = 4u << 20;
-    if (!r->cfg.max_inflight)
-        r->cfg.max_inflight = 4;
     if (!r->cfg.view_timeout_ms)
         r->cfg.view_timeout_ms = 2000;
     if (!r->cfg.max_clock_skew_ms)
@@ -1326,7 +1496,24 @@ int lc_replica_create(lc_replica **out, const lc_replica_cfg *cfg, const lc_stor
     uint64_t h;
     r->ops.tip(r->ops.ctx, &h, r->last_hash, &r->last_ts);
     r->last_exec = h;
-    r->stable = h;
+    /* no stable checkpoint yet (it needs 2f+1 signatures): sign our vote for
+     * the last multiple of K we hold; it goes out with the first heartbeat */
+    r->stable = 0;
+    uint64_t hk = h - h % K;
+    uint8_t hh[32];
+    if (hk > 0 && r->ops.hash_at(r->ops.ctx, hk, hh) == 0) {
+        lc_checkpoint c = {.seq = hk, .replica = cfg->self};
+        memcpy(c.block_hash, hh, 32);
+        lc_wr w;
+        lc_wr_init(&w);
+        lc_checkpoint_encode(&w, &c, r->cfg.sk);
+        if (!w.oom && w.n == CK_BYTES) {
+            memcpy(r->my_ck, w.p, CK_BYTES);
+            r->my_ck_seq = hk;
+            ck_record(r, &c, w.p);
+        }
+        lc_wr_free(&w);
+    }
     r->next_seq = h + 1;
     r->last_prop_ts = r->last_ts;
     r->last_progress = r->now;
@@ -1337,10 +1524,15 @@ int lc_replica_create(lc_replica **out, const lc_replica_cfg *cfg, const lc_stor
 void lc_replica_free(lc_replica *r) {
     if (!r)
         return;
-    for (size_t i = 0; i < WINDOW; i++)
+    for (size_t i = 0; i < r->L; i++)
         if (r->slots[i].used)
             slot_clear(r, &r->slots[i]);
     free(r->slots);
+    free(r->prep_pool);
+    free(r->com_pool);
+    free(r->plan.pp);
+    free(r->plan.pp_len);
+    free(r->plan.pp_view);
     for (size_t i = r->qh; i < r->qt; i++)
         free(r->q[i].tx);
     free(r->q);
@@ -1369,6 +1561,16 @@ uint64_t lc_replica_view(const lc_replica *r) {
 
 uint64_t lc_replica_height(const lc_replica *r) {
     return r->last_exec;
+}
+
+void lc_replica_log_info(const lc_replica *r, uint64_t *low, uint64_t *high, uint32_t *entries) {
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < r->L; i++)
+        if (r->slots[i].used)
+            k++;
+    *low = r->stable;
+    *high = r->stable + r->L;
+    *entries = k;
 }
 
 #ifdef LEDGER_FAULT_INJECTION

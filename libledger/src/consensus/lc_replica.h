@@ -43,7 +43,12 @@ typedef struct {
     /* A client read: kind and argument; *out malloc()ed. */
     int (*query)(void *ctx, uint8_t kind, const uint8_t *arg, size_t n, uint8_t **out,
                  size_t *outn);
+    /* Header hash of the committed block at height. */
+    int (*hash_at)(void *ctx, uint64_t height, uint8_t hash[32]);
 } lc_store_ops;
+
+/* Largest checkpoint interval K (the log holds at least 2K entries). */
+#define LC_MAX_CHECKPOINT_EVERY 1024
 
 typedef struct {
     uint32_t n, f, self;
@@ -53,8 +58,8 @@ typedef struct {
     uint32_t block_period_ms;  /* cut a block when the oldest request waited this long */
     uint32_t max_block_txs;    /* or when this many are waiting */
     size_t max_block_bytes;    /* or this many bytes */
-    uint32_t max_inflight;     /* proposals in flight at once */
-    uint32_t checkpoint_every; /* K */
+    uint32_t max_inflight;     /* proposals in flight at once (≤ 64; 0: 4) */
+    uint32_t checkpoint_every; /* K (≤ LC_MAX_CHECKPOINT_EVERY; 0: 32) */
     uint32_t view_timeout_ms;  /* first view-change timeout (doubles per failed view) */
     uint32_t max_clock_skew_ms;
     int equivocate; /* test builds: a byzantine primary sends different proposals */
@@ -69,6 +74,10 @@ void lc_replica_handler(lc_replica *r, lc_net_handler *h);
 void lc_replica_attach(lc_replica *r, lc_net *net);
 uint64_t lc_replica_view(const lc_replica *r);
 uint64_t lc_replica_height(const lc_replica *r);
+/* The consensus log, for tests and status: low water mark h (the stable
+ * checkpoint), high water mark H = h + L, and how many entries the log holds
+ * (each at most one sequence in (h, H]). Loop thread, or after the loop stopped. */
+void lc_replica_log_info(const lc_replica *r, uint64_t *low, uint64_t *high, uint32_t *entries);
 
 /* Query kinds (client reads served by a replica). */
 enum {

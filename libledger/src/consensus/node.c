@@ -193,6 +193,17 @@ static int b_get_cert(void *ctx, uint64_t height, uint8_t **enc, size_t *n) {
     return rc;
 }
 
+static int b_hash_at(void *ctx, uint64_t height, uint8_t hash[32]) {
+    ledger_node *nd = ctx;
+    ledger_block *b;
+    int rc = ledger_store_block(nd->st, height, &b);
+    if (rc != LEDGER_OK)
+        return rc;
+    memcpy(hash, ledger_block_header_hash(b), 32);
+    ledger_block_free(b);
+    return LEDGER_OK;
+}
+
 static int b_query(void *ctx, uint8_t kind, const uint8_t *arg, size_t n, uint8_t **out,
                    size_t *outn) {
     ledger_node *nd = ctx;
@@ -437,7 +448,8 @@ LEDGER_API int ledger_node_start(ledger_node **out, const ledger_config *cfg,
         return LEDGER_E_INVALID;
     if (!opts)
         opts = &dflt;
-    if (opts->version != LEDGER_NODE_OPTIONS_VERSION || opts->sync > 2)
+    if (opts->version != LEDGER_NODE_OPTIONS_VERSION || opts->sync > 2 ||
+        opts->checkpoint_every > LC_MAX_CHECKPOINT_EVERY)
         return LEDGER_E_INVALID;
     int id = opts->id >= 0 ? opts->id : cfg->self;
     const char *dir = opts->data_dir ? opts->data_dir : (cfg->data_dir[0] ? cfg->data_dir : NULL);
@@ -490,7 +502,7 @@ LEDGER_API int ledger_node_start(ledger_node **out, const ledger_config *cfg,
     rc_cfg.max_inflight = cfg->max_inflight;
     lc_store_ops ops = {nd,           b_check_txs, b_tip,       b_prepare,   b_commit,
                         b_drop,       b_find_tx,   b_tx_status, b_get_block, b_put_block,
-                        b_check_cert, b_get_cert,  b_query};
+                        b_check_cert, b_get_cert,  b_query,     b_hash_at};
     /* the replica keeps pointers to the member keys: copy them into the node */
     rc = LEDGER_E_NOMEM;
     nd->keep_pks = malloc(sizeof cfg->keys);

@@ -361,11 +361,21 @@ static void mock_free(mock_store *m) {
     pthread_mutex_destroy(&m->mu);
 }
 
+static int mk_hash_at(void *ctx, uint64_t height, uint8_t hash[32]) {
+    mock_store *m = ctx;
+    pthread_mutex_lock(&m->mu);
+    int rc = height == 0 || height > m->height ? -208 : 0;
+    if (rc == 0)
+        memcpy(hash, m->blocks[height].hh, 32);
+    pthread_mutex_unlock(&m->mu);
+    return rc;
+}
+
 static lc_store_ops mock_ops(mock_store *m) {
     lc_store_ops o = {
         m,          mk_check_txs, mk_tip,       mk_prepare,   mk_commit,     mk_drop,
         mk_find_tx, mk_tx_status, mk_get_block, mk_put_block, mk_check_cert, mk_get_cert,
-        mk_query};
+        mk_query,   mk_hash_at};
     return o;
 }
 

@@ -222,6 +222,71 @@ static void test_map(void **state) {
     lc_map_free(&m);
 }
 
+/* A VIEW-CHANGE (format 2) with stable checkpoint `stable` proven by k
+ * checkpoint messages and no prepared entries. */
+static void build_viewchange(lc_wr *w, uint64_t stable, uint32_t k) {
+    uint8_t hash[32];
+    memset(hash, 7, 32);
+    lc_wr_init(w);
+    lc_wr_u64(w, 1);
+    lc_wr_u64(w, 0);
+    uint8_t zero[32] = {0};
+    lc_wr_bytes(w, zero, 32);
+    lc_wr_var(w, NULL, 0);
+    lc_wr_u64(w, stable);
+    lc_wr_bytes(w, hash, 32);
+    lc_wr_u32(w, k);
+    for (uint32_t i = 0; i < k; i++) {
+        lc_checkpoint c = {.seq = stable, .replica = i};
+        memcpy(c.block_hash, hash, 32);
+        lc_wr one;
+        lc_wr_init(&one);
+        lc_checkpoint_encode(&one, &c, sk);
+        lc_wr_var(w, one.p, one.n);
+        lc_wr_free(&one);
+    }
+    lc_wr_u32(w, 2);
+    lc_wr_u32(w, 0);
+    lc_msg_sign(w, LC_T_VIEWCHANGE, 0, sk);
+}
+
+static void test_viewchange(void **state) {
+    (void)state;
+    lc_wr w;
+    build_viewchange(&w, 32, 3);
+    lc_viewchange vc;
+    assert_int_equal(lc_viewchange_decode(&vc, w.p, w.n), 0);
+    assert_int_equal(lc_viewchange_verify(w.p, w.n, pk), 0);
+    assert_int_equal(vc.new_view, 1);
+    assert_int_equal(vc.stable, 32);
+    assert_int_equal(vc.nckpt, 3);
+    assert_int_equal(vc.replica, 2);
+    assert_int_equal(vc.nprepared, 0);
+    size_t off = 0;
+    for (uint32_t i = 0; i < 3; i++) {
+        const uint8_t *rec;
+        size_t k;
+        lc_checkpoint c;
+        assert_int_equal(lc_next_var(vc.ckpts, vc.ckpts_len, &off, &rec, &k), 0);
+        assert_int_equal(lc_checkpoint_decode(&c, rec, k), 0);
+        assert_int_equal(c.seq, 32);
+        assert_int_equal(c.replica, i);
+        assert_int_equal(lc_checkpoint_verify(rec, k, pk), 0);
+    }
+    assert_int_equal(off, vc.ckpts_len);
+    /* every truncation and a trailing byte are refused */
+    for (size_t n = 0; n < w.n; n++)
+        assert_int_not_equal(lc_viewchange_decode(&vc, w.p, n), 0);
+    lc_wr_u8(&w, 0);
+    assert_int_not_equal(lc_viewchange_decode(&vc, w.p, w.n), 0);
+    lc_wr_free(&w);
+    /* a proof count above the member limit is refused */
+    build_viewchange(&w, 32, 0);
+    lc_put_u32(w.p + 8 + 8 + 32 + 4 + 8 + 32, LC_MAX_REPLICAS + 1);
+    assert_int_not_equal(lc_viewchange_decode(&vc, w.p, w.n), 0);
+    lc_wr_free(&w);
+}
+
 static void write_seed(const char *dir, const char *name, const uint8_t *p, size_t n) {
     char path[1024];
     snprintf(path, sizeof path, "%s/%s", dir, name);
@@ -261,16 +326,9 @@ static int write_corpus(const char *dir) {
     write_seed(dir, "hello", enc + 4, LC_HELLO_BYTES);
     write_seed(dir, "frame", enc, sizeof enc);
     write_seed(dir, "config", (const uint8_t *)good_cfg, sizeof good_cfg - 1);
-    /* a view change with no prepared entries, and a new view carrying it */
-    lc_wr_init(&w);
-    lc_wr_u64(&w, 1);
-    lc_wr_u64(&w, 0);
-    uint8_t zero[32] = {0};
-    lc_wr_bytes(&w, zero, 32);
-    lc_wr_var(&w, NULL, 0);
-    lc_wr_u32(&w, 0);
-    lc_wr_u32(&w, 0);
-    lc_msg_sign(&w, LC_T_VIEWCHANGE, 0, sk);
+    /* a view change with a stable checkpoint and no prepared entries, and a
+     * new view carrying it */
+    build_viewchange(&w, 32, 3);
     write_seed(dir, "viewchange", w.p, w.n);
     lc_wr nv;
     lc_wr_init(&nv);
@@ -298,6 +356,7 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_hello_and_frames),
         cmocka_unit_test(test_config),
         cmocka_unit_test(test_map),
+        cmocka_unit_test(test_viewchange),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,267 @@
+/* One PBFT replica driven by hand, message by message, with no network and no
+ * clock dependence: the consensus log is kept from the stable checkpoint up
+ * (not truncated at commit), a checkpoint becomes stable only with 2f+1
+ * matching valid signatures, the log below it is then discarded, the water
+ * marks (h, h + L] bound which pre-prepares and votes are accepted, and the
+ * log stays bounded over many blocks. The replica under test is replica 1 of
+ * n = 4 (f = 1); the test plays replicas 0 (the primary of view 0), 2 and 3. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "consensus/lc_net.h"
+#include "mock_store.h"
+
+#define N    4
+#define SELF 1
+#define K    4
+
+typedef struct {
+    uint8_t pks[LC_MAX_REPLICAS][32];
+    uint8_t sks[N][64];
+    char addrs[LC_MAX_REPLICAS][64];
+    uint8_t chain[32];
+    mock_store st;  /* the replica's store */
+    mock_store ref; /* the same chain, built by the test to know the header hashes */
+    lc_replica *rep;
+    lc_net *net; /* never run: the replica's sends go nowhere */
+    lc_net_handler h;
+    uint64_t ts0;
+} rig;
+
+static void rig_init(rig *g) {
+    memset(g, 0, sizeof *g);
+    randombytes_buf(g->chain, 32);
+    for (uint32_t i = 0; i < N; i++) {
+        crypto_sign_keypair(g->pks[i], g->sks[i]);
+        snprintf(g->addrs[i], 64, "127.0.0.1:%u", 1 + i);
+    }
+    mock_init(&g->st, N, 1, g->pks, g->chain);
+    mock_init(&g->ref, N, 1, g->pks, g->chain);
+    lc_replica_cfg rc;
+    memset(&rc, 0, sizeof rc);
+    rc.n = N;
+    rc.f = 1;
+    rc.self = SELF;
+    rc.pks = g->pks;
+    memcpy(rc.sk, g->sks[SELF], 64);
+    memcpy(rc.chain_id, g->chain, 32);
+    rc.block_period_ms = 5;
+    rc.checkpoint_every = K;
+    rc.max_inflight = 4;
+    lc_store_ops ops = mock_ops(&g->st);
+    assert_int_equal(lc_replica_create(&g->rep, &rc, &ops), 0);
+    lc_net_config nc;
+    memset(&nc, 0, sizeof nc);
+    nc.self = SELF;
+    nc.n = N;
+    nc.addrs = g->addrs;
+    nc.pks = (const uint8_t(*)[32])g->pks;
+    nc.sk = g->sks[SELF];
+    lc_replica_handler(g->rep, &g->h);
+    assert_int_equal(lc_net_create(&g->net, &nc, &g->h), 0);
+    lc_replica_attach(g->rep, g->net);
+    g->ts0 = lc_wall_ms();
+}
+
+static void rig_free(rig *g) {
+    lc_net_free(g->net);
+    lc_replica_free(g->rep);
+    mock_free(&g->st);
+    mock_free(&g->ref);
+}
+
+static void deliver(rig *g, uint32_t from, uint8_t type, const lc_wr *w) {
+    assert_false(w->oom);
+    g->h.on_msg(g->h.ctx, 0, from, type, w->p, w->n);
+}
+
+/* The proposal of seq in view 0: empty, with a timestamp that grows with seq. */
+static void proposal(rig *g, uint64_t seq, lc_wr *prop) {
+    lc_proposal pr = {.height = seq, .view = 0, .proposer = 0, .ts_ms = g->ts0 + seq, .ntx = 0};
+    lc_wr_init(prop);
+    assert_int_equal(lc_proposal_encode(prop, &pr, NULL, NULL), 0);
+}
+
+static void send_preprepare(rig *g, uint64_t seq) {
+    lc_wr prop, pp;
+    proposal(g, seq, &prop);
+    lc_wr_init(&pp);
+    lc_preprepare_encode(&pp, 0, seq, prop.p, prop.n, g->sks[0]);
+    deliver(g, 0, LC_T_PREPREPARE, &pp);
+    lc_wr_free(&pp);
+    lc_wr_free(&prop);
+}
+
+static void send_prepare(rig *g, uint32_t from, uint64_t seq) {
+    lc_wr prop, w;
+    proposal(g, seq, &prop);
+    lc_vote v = {.type = LC_T_PREPARE, .view = 0, .seq = seq, .replica = from};
+    crypto_hash_sha256(v.digest, prop.p, prop.n);
+    lc_wr_init(&w);
+    lc_vote_encode(&w, &v, g->sks[from]);
+    deliver(g, from, LC_T_PREPARE, &w);
+    lc_wr_free(&w);
+    lc_wr_free(&prop);
+}
+
+/* Append seq to the reference chain (certified by 0, 2 and 3) and return the
+ * commit signatures of replicas 0 and 2. */
+static void ref_append(rig *g, uint64_t seq, uint8_t sig0[64], uint8_t sig2[64], uint8_t hh[32]) {
+    lc_wr prop;
+    proposal(g, seq, &prop);
+    lc_proposal pr;
+    assert_int_equal(lc_proposal_decode(&pr, prop.p, prop.n), 0);
+    void *blk;
+    assert_int_equal(mk_prepare(&g->ref, &pr, &blk, hh), 0);
+    uint8_t stmt[LEDGER_COMMIT_STATEMENT_BYTES];
+    ledger_commit_statement(stmt, g->chain, seq, 0, hh);
+    uint32_t signers[3] = {0, 2, 3};
+    uint8_t sigs[3][64];
+    for (int i = 0; i < 3; i++)
+        crypto_sign_detached(sigs[i], NULL, stmt, sizeof stmt, g->sks[signers[i]]);
+    assert_int_equal(mk_commit(&g->ref, blk, 0, signers, (const uint8_t(*)[64])sigs, 3), 0);
+    memcpy(sig0, sigs[0], 64);
+    memcpy(sig2, sigs[1], 64);
+    lc_wr_free(&prop);
+}
+
+static void send_commit(rig *g, uint32_t from, uint64_t seq, const uint8_t sig[64]) {
+    lc_wr prop, w;
+    proposal(g, seq, &prop);
+    lc_vote v = {.type = LC_T_COMMIT, .view = 0, .seq = seq, .replica = from};
+    crypto_hash_sha256(v.digest, prop.p, prop.n);
+    memcpy(v.sig, sig, 64);
+    lc_wr_init(&w);
+    lc_vote_encode(&w, &v, g->sks[from]);
+    deliver(g, from, LC_T_COMMIT, &w);
+    lc_wr_free(&w);
+    lc_wr_free(&prop);
+}
+
+static void send_checkpoint(rig *g, uint32_t from, uint64_t seq, const uint8_t hash[32],
+                            int forge) {
+    lc_checkpoint c = {.seq = seq, .replica = from};
+    memcpy(c.block_hash, hash, 32);
+    lc_wr w;
+    lc_wr_init(&w);
+    lc_checkpoint_encode(&w, &c, g->sks[from]);
+    if (forge)
+        w.p[w.n - 1] ^= 1;
+    deliver(g, from, LC_T_CHECKPOINT, &w);
+    lc_wr_free(&w);
+}
+
+/* Run seq through the three phases: pre-prepare from the primary, prepares
+ * from 2 and 3, commits from 0 and 2 (with the replica's own: 2f+1). */
+static void commit_block(rig *g, uint64_t seq, uint8_t hh[32]) {
+    uint8_t s0[64], s2[64];
+    ref_append(g, seq, s0, s2, hh);
+    send_preprepare(g, seq);
+    send_prepare(g, 2, seq);
+    send_prepare(g, 3, seq);
+    send_commit(g, 0, seq, s0);
+    send_commit(g, 2, seq, s2);
+    assert_int_equal(lc_replica_height(g->rep), seq);
+}
+
+static uint32_t entries(rig *g, uint64_t *low, uint64_t *high) {
+    uint32_t e;
+    lc_replica_log_info(g->rep, low, high, &e);
+    return e;
+}
+
+static void test_log_kept_until_stable_checkpoint(void **state) {
+    (void)state;
+    rig *g = calloc(1, sizeof *g);
+    rig_init(g);
+    uint64_t low, high;
+    const uint64_t L = 2 * K; /* K = 4, max_inflight = 4: L = 2K */
+    assert_int_equal(entries(g, &low, &high), 0);
+    assert_int_equal(low, 0);
+    assert_int_equal(high, L);
+
+    /* water marks: a pre-prepare beyond H = 8 is ignored, one at H is taken */
+    send_preprepare(g, L + 1);
+    send_prepare(g, 2, L + 1);
+    assert_int_equal(entries(g, &low, &high), 0);
+    send_preprepare(g, L);
+    assert_int_equal(entries(g, &low, &high), 1);
+
+    /* blocks 1..4 commit; their entries stay in the log */
+    uint8_t hh[2 * K + 2][32];
+    for (uint64_t s = 1; s <= K; s++)
+        commit_block(g, s, hh[s]);
+    assert_int_equal(entries(g, &low, &high), K + 1);
+    assert_int_equal(low, 0);
+
+    /* checkpoint 4: ours + replica 0 is not 2f+1; a forged signature and a
+     * different hash do not count */
+    send_checkpoint(g, 0, K, hh[K], 0);
+    send_checkpoint(g, 2, K, hh[K], 1);
+    send_checkpoint(g, 3, K, hh[1], 0);
+    assert_int_equal(entries(g, &low, &high), K + 1);
+    assert_int_equal(low, 0);
+    /* a checkpoint that is not a multiple of K never becomes stable */
+    send_checkpoint(g, 0, 3, hh[3], 0);
+    send_checkpoint(g, 2, 3, hh[3], 0);
+    send_checkpoint(g, 3, 3, hh[3], 0);
+    assert_int_equal(entries(g, &low, &high), K + 1);
+    assert_int_equal(low, 0);
+    /* the third matching valid signature makes it stable: the log below is
+     * discarded and the water marks move */
+    send_checkpoint(g, 2, K, hh[K], 0);
+    assert_int_equal(entries(g, &low, &high), 1); /* only sequence 8 is left */
+    assert_int_equal(low, K);
+    assert_int_equal(high, K + L);
+
+    /* now 9 is inside (4, 12] and is taken, 13 is not */
+    send_preprepare(g, L + 1);
+    assert_int_equal(entries(g, &low, &high), 2);
+    send_preprepare(g, K + L + 1);
+    assert_int_equal(entries(g, &low, &high), 2);
+    /* a pre-prepare at or below the low water mark is ignored */
+    send_preprepare(g, K);
+    assert_int_equal(entries(g, &low, &high), 2);
+    rig_free(g);
+    free(g);
+}
+
+static void test_log_bounded_over_many_blocks(void **state) {
+    (void)state;
+    rig *g = calloc(1, sizeof *g);
+    rig_init(g);
+    uint64_t low, high, max_entries = 0;
+    for (uint64_t s = 1; s <= 200; s++) {
+        uint8_t hh[32];
+        commit_block(g, s, hh);
+        if (s % K == 0) {
+            send_checkpoint(g, 0, s, hh, 0);
+            send_checkpoint(g, 3, s, hh, 0);
+        }
+        uint32_t e = entries(g, &low, &high);
+        if (e > max_entries)
+            max_entries = e;
+        assert_true(e <= 2 * K);
+        if (s % K == 0)
+            assert_int_equal(low, s);
+    }
+    assert_int_equal(lc_replica_height(g->rep), 200);
+    assert_int_equal(low, 200); /* the last checkpoint is stable */
+    assert_int_equal(entries(g, &low, &high), 0);
+    assert_true(max_entries >= K - 1); /* between checkpoints it held the committed entries */
+    rig_free(g);
+    free(g);
+}
+
+int main(void) {
+    if (sodium_init() < 0)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_log_kept_until_stable_checkpoint),
+        cmocka_unit_test(test_log_bounded_over_many_blocks),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
