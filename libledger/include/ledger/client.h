@@ -151,7 +151,10 @@ typedef void (*ledger_follow_cb)(void *ctx, uint64_t height, const uint8_t hash[
                                  uint64_t timestamp);
 /**
  * @brief Follow new blocks: @p cb runs once per new height, when f+1 replicas
- * announced the same header hash for it. One callback per client; NULL stops.
+ * announced the same header hash for it, in increasing height order. The
+ * subscription is renewed on every replica link that (re)connects; a height
+ * whose announcements were all lost while links were down is skipped (read
+ * it with ledger_client_block). One callback per client; NULL stops.
  * @return LEDGER_OK, LEDGER_E_INVALID.
  */
 LEDGER_API int ledger_client_follow(ledger_client *c, ledger_follow_cb cb, void *ctx);

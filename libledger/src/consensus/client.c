@@ -60,8 +60,8 @@ struct ledger_client {
     pend *subs;
     qpend *qs;
     uint32_t next_id;
-    uint32_t linked; /* replicas with an open link (loop thread writes, under mu) */
-    int follow_sent;
+    uint32_t linked;   /* replicas with an open link (loop thread writes, under mu) */
+    uint64_t followed; /* replicas whose current link got our FOLLOW */
     ledger_follow_cb cb;
     void *cb_ctx;
     uint64_t delivered;
@@ -145,6 +145,34 @@ static void on_qresp(ledger_client *c, uint32_t from, const uint8_t *body, size_
     }
 }
 
+/* A note of height h that f+1 replicas announced with the same hash, or NULL. */
+static const note *agreed(ledger_client *c, uint64_t h) {
+    for (uint32_t i = 0; i < c->cfg.n; i++) {
+        const note *o = &c->recent[i][h % RECENT];
+        if (o->height != h)
+            continue;
+        uint32_t k = 0;
+        for (uint32_t j = 0; j < c->cfg.n; j++) {
+            const note *p = &c->recent[j][h % RECENT];
+            if (p->height == h && memcmp(p->hash, o->hash, 32) == 0)
+                k++;
+        }
+        if (k >= c->cfg.f + 1)
+            return o;
+    }
+    return NULL;
+}
+
+static void deliver(ledger_client *c, const note *o) {
+    note nt = *o;
+    c->delivered = nt.height;
+    ledger_follow_cb cb = c->cb;
+    void *ctx = c->cb_ctx;
+    pthread_mutex_unlock(&c->mu);
+    cb(ctx, nt.height, nt.hash, nt.ts);
+    pthread_mutex_lock(&c->mu);
+}
+
 static void on_notify(ledger_client *c, uint32_t from, const uint8_t *body, size_t n) {
     if (n != 48 || !c->cb)
         return;
@@ -154,22 +182,20 @@ static void on_notify(ledger_client *c, uint32_t from, const uint8_t *body, size
     nt.height = lc_rd_u64(&rd);
     lc_rd_copy(&rd, nt.hash, 32);
     nt.ts = lc_rd_u64(&rd);
-    c->recent[from][nt.height % RECENT] = nt;
-    if (nt.height <= c->delivered)
+    if (nt.height == 0)
         return;
-    uint32_t k = 0;
-    for (uint32_t j = 0; j < c->cfg.n; j++) {
-        note *o = &c->recent[j][nt.height % RECENT];
-        if (o->height == nt.height && memcmp(o->hash, nt.hash, 32) == 0)
-            k++;
-    }
-    if (k >= c->cfg.f + 1) {
-        c->delivered = nt.height;
-        ledger_follow_cb cb = c->cb;
-        void *ctx = c->cb_ctx;
-        pthread_mutex_unlock(&c->mu);
-        cb(ctx, nt.height, nt.hash, nt.ts);
-        pthread_mutex_lock(&c->mu);
+    c->recent[from][nt.height % RECENT] = nt;
+    if (nt.height <= c->delivered || !agreed(c, nt.height))
+        return;
+    /* heights below it that are agreed too go first, in order; a height
+     * whose notifications were lost (link down) is skipped */
+    uint64_t x = c->delivered + 1;
+    if (nt.height - x >= RECENT)
+        x = nt.height - RECENT + 1;
+    for (; x <= nt.height && c->cb; x++) {
+        const note *o = agreed(c, x);
+        if (o && x > c->delivered)
+            deliver(c, o);
     }
 }
 
@@ -198,12 +224,19 @@ static void c_on_tick(void *ctx, uint64_t now) {
     c->out = NULL;
     c->nout = c->cout = 0;
     uint32_t linked = 0;
-    for (uint32_t j = 0; j < c->cfg.n; j++)
-        linked += (uint32_t)lc_net_linked(c->net, j);
+    uint64_t follow = 0;
+    for (uint32_t j = 0; j < c->cfg.n; j++) {
+        int up = lc_net_linked(c->net, j);
+        linked += (uint32_t)up;
+        /* FOLLOW is per connection: (re)send it on every link that came up */
+        if (!up)
+            c->followed &= ~(1ull << j);
+        else if (c->cb && !((c->followed >> j) & 1)) {
+            follow |= 1ull << j;
+            c->followed |= 1ull << j;
+        }
+    }
     c->linked = linked;
-    int want_follow = c->cb && !c->follow_sent && linked == c->cfg.n;
-    if (want_follow)
-        c->follow_sent = 1;
     pthread_mutex_unlock(&c->mu);
     for (size_t i = 0; i < nb; i++) {
         if (batch[i].to == UINT32_MAX) {
@@ -215,9 +248,12 @@ static void c_on_tick(void *ctx, uint64_t now) {
         free(batch[i].body);
     }
     free(batch);
-    if (want_follow)
-        for (uint32_t j = 0; j < c->cfg.n; j++)
-            lc_net_send(c->net, j, LC_T_FOLLOW, NULL, 0);
+    for (uint32_t j = 0; j < c->cfg.n; j++)
+        if (((follow >> j) & 1) && lc_net_send(c->net, j, LC_T_FOLLOW, NULL, 0) != 0) {
+            pthread_mutex_lock(&c->mu);
+            c->followed &= ~(1ull << j); /* not sent: try again next round */
+            pthread_mutex_unlock(&c->mu);
+        }
 }
 
 static void *c_loop(void *arg) {

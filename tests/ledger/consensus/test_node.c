@@ -90,6 +90,7 @@ typedef struct {
     pthread_mutex_t mu;
     uint64_t last;
     int calls;
+    int out_of_order;
 } follow_state;
 
 static void on_block(void *ctx, uint64_t height, const uint8_t hash[32], uint64_t ts) {
@@ -97,7 +98,9 @@ static void on_block(void *ctx, uint64_t height, const uint8_t hash[32], uint64_
     (void)hash;
     (void)ts;
     pthread_mutex_lock(&f->mu);
-    if (height > f->last)
+    if (height <= f->last)
+        f->out_of_order++;
+    else
         f->last = height;
     f->calls++;
     pthread_mutex_unlock(&f->mu);
@@ -121,7 +124,7 @@ static void test_node_and_client(void **state) {
     net4_init(t);
     ledger_client *cl;
     assert_int_equal(ledger_client_connect(&cl, t->cfg, 5000), 0);
-    follow_state fs = {PTHREAD_MUTEX_INITIALIZER, 0, 0};
+    follow_state fs = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0};
     assert_int_equal(ledger_client_follow(cl, on_block, &fs), 0);
     usleep(100000);
     uint8_t seed[32] = {9};
@@ -221,6 +224,48 @@ static void test_node_and_client(void **state) {
     }
     assert_true(fs.last >= r.height);
     assert_true(fs.calls >= 1);
+    assert_int_equal(fs.out_of_order, 0);
+    assert_int_equal(ledger_client_follow(cl, NULL, NULL), 0);
+    ledger_signer_free(me);
+    ledger_client_close(cl);
+    net4_free(t);
+    free(t);
+}
+
+/* Following works with a replica down (the subscription goes to every link
+ * that is up, and to a link when it comes up), heights in increasing order. */
+static void test_follow_with_replica_down(void **state) {
+    (void)state;
+    net4 *t = calloc(1, sizeof *t);
+    net4_init(t);
+    ledger_node_stop(t->nodes[3]);
+    t->nodes[3] = NULL;
+    ledger_client *cl;
+    assert_int_equal(ledger_client_connect(&cl, t->cfg, 5000), 0);
+    follow_state fs = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0};
+    assert_int_equal(ledger_client_follow(cl, on_block, &fs), 0);
+    usleep(100000);
+    uint8_t seed[32] = {10};
+    ledger_signer *me;
+    assert_int_equal(ledger_signer_from_seed(&me, seed), 0);
+    ledger_receipt r;
+    for (uint64_t k = 1; k <= 3; k++) {
+        ledger_tx *tx = kv_tx(me, k, "k", "v");
+        assert_int_equal(ledger_client_submit(cl, tx, 0, 20000, &r, NULL), 0);
+        ledger_tx_free(tx);
+    }
+    for (int tries = 0; tries < 500; tries++) {
+        pthread_mutex_lock(&fs.mu);
+        uint64_t last = fs.last;
+        pthread_mutex_unlock(&fs.mu);
+        if (last >= r.height)
+            break;
+        usleep(10000);
+    }
+    pthread_mutex_lock(&fs.mu);
+    assert_true(fs.last >= r.height);
+    assert_int_equal(fs.out_of_order, 0);
+    pthread_mutex_unlock(&fs.mu);
     assert_int_equal(ledger_client_follow(cl, NULL, NULL), 0);
     ledger_signer_free(me);
     ledger_client_close(cl);
@@ -261,6 +306,7 @@ int main(void) {
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_node_and_client),
+        cmocka_unit_test(test_follow_with_replica_down),
         cmocka_unit_test(test_start_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
