@@ -10,37 +10,67 @@
 
 const char *fedshare_strerror(int code) {
     switch (code) {
-    case FEDSHARE_OK: return "success";
-    case FEDSHARE_E_INVALID: return "invalid argument";
-    case FEDSHARE_E_FORMAT: return "malformed or non-canonical encoding";
-    case FEDSHARE_E_VERSION: return "unknown format version";
-    case FEDSHARE_E_BUFFER: return "output buffer too small";
-    case FEDSHARE_E_DID: return "not a valid did:key identifier";
-    case FEDSHARE_E_CONFIG: return "invalid consortium configuration";
-    case FEDSHARE_E_NOT_MEMBER: return "sender is not a consortium member";
-    case FEDSHARE_E_ROLE: return "sender lacks the role this act needs";
-    case FEDSHARE_E_NOT_OWNER: return "only the data set's owner may do this";
-    case FEDSHARE_E_EXISTS: return "already exists";
-    case FEDSHARE_E_NOT_FOUND: return "no such data set, task, round or record";
-    case FEDSHARE_E_STATE: return "not allowed in the current state";
-    case FEDSHARE_E_DENIED: return "access denied by policy";
-    case FEDSHARE_E_NOT_GRANTED: return "data set not granted to the requester";
-    case FEDSHARE_E_MISMATCH: return "hash does not match the recorded or recomputed one";
-    case FEDSHARE_E_SHARE: return "decryption share does not verify";
-    case FEDSHARE_E_QUORUM: return "too few valid member signatures";
-    case FEDSHARE_E_NOMEM: return "out of memory";
-    case FEDSHARE_E_IO: return "file or socket error";
-    case FEDSHARE_E_CRYPTO: return "libsodium could not be initialised";
-    default: break;
+        case FEDSHARE_OK:
+            return "success";
+        case FEDSHARE_E_INVALID:
+            return "invalid argument";
+        case FEDSHARE_E_FORMAT:
+            return "malformed or non-canonical encoding";
+        case FEDSHARE_E_VERSION:
+            return "unknown format version";
+        case FEDSHARE_E_BUFFER:
+            return "output buffer too small";
+        case FEDSHARE_E_DID:
+            return "not a valid did:key identifier";
+        case FEDSHARE_E_CONFIG:
+            return "invalid consortium configuration";
+        case FEDSHARE_E_NOT_MEMBER:
+            return "sender is not a consortium member";
+        case FEDSHARE_E_ROLE:
+            return "sender lacks the role this act needs";
+        case FEDSHARE_E_NOT_OWNER:
+            return "only the data set's owner may do this";
+        case FEDSHARE_E_EXISTS:
+            return "already exists";
+        case FEDSHARE_E_NOT_FOUND:
+            return "no such data set, task, round or record";
+        case FEDSHARE_E_STATE:
+            return "not allowed in the current state";
+        case FEDSHARE_E_DENIED:
+            return "access denied by policy";
+        case FEDSHARE_E_NOT_GRANTED:
+            return "data set not granted to the requester";
+        case FEDSHARE_E_MISMATCH:
+            return "hash does not match the recorded or recomputed one";
+        case FEDSHARE_E_SHARE:
+            return "decryption share does not verify";
+        case FEDSHARE_E_QUORUM:
+            return "too few valid member signatures";
+        case FEDSHARE_E_NOMEM:
+            return "out of memory";
+        case FEDSHARE_E_IO:
+            return "file or socket error";
+        case FEDSHARE_E_CRYPTO:
+            return "libsodium could not be initialised";
+        default:
+            break;
     }
     /* Codes passed on from the four libraries keep their own texts. */
-    if (code <= -100 && code > -200) return phe_strerror(code);
-    if (code <= -200 && code > -300) return ledger_strerror(code);
-    if (code <= -300 && code > -400) return fedavg_strerror(code);
-    if (code <= -400 && code > -500) return abac_strerror(code);
+    if (code <= -100 && code > -200)
+        return phe_strerror(code);
+    if (code <= -200 && code > -300)
+        return ledger_strerror(code);
+    if (code <= -300 && code > -400)
+        return fedavg_strerror(code);
+    if (code <= -400 && code > -500)
+        return abac_strerror(code);
     return "unknown error code";
 }
 
-const char *fedshare_version_string(void) { return FEDSHARE_VERSION_STRING; }
+const char *fedshare_version_string(void) {
+    return FEDSHARE_VERSION_STRING;
+}
 
-void fedshare_free(void *p) { free(p); }
+void fedshare_free(void *p) {
+    free(p);
+}
