@@ -25,7 +25,7 @@ from .errors import (
     VerificationError,
 )
 
-_SUBMODULES = {"phe", "fedavg", "abac", "ledger", "torch", "cli", "demo"}
+_SUBMODULES = {"phe", "fedavg", "abac", "ledger", "did", "torch", "cli", "demo"}
 
 
 def __getattr__(name: str) -> Any:
