@@ -18,8 +18,21 @@
  * and may be shared by any number of threads (the DJN table of a public key
  * is built once, under a lock, on first use). A ::phe_ciphertext, a seeded
  * ::phe_rng and a ::phe_pool are used by one thread at a time unless stated.
- * A ::phe_ctx runs one batch call at a time. Passing a NULL ::phe_rng selects
- * the system generator (libsodium randombytes), which is thread-safe.
+ * Passing a NULL ::phe_rng selects the system generator (libsodium
+ * randombytes), which is thread-safe.
+ *
+ * A ::phe_ctx may be shared by any number of threads:
+ * - batch calls (and phe_pool_fill()) on one context from several threads
+ *   are serialised: a call that finds another running waits until that one
+ *   has returned, then runs on every thread of the pool. Each call's results
+ *   are those it would give alone; calls on different contexts overlap.
+ * - phe_ctx_set_threads() may be called at any time from any thread; it
+ *   waits for the running batch call, then resizes (calls that start later
+ *   see the new size). phe_ctx_threads() may be called at any time.
+ * - phe_ctx_free() must be the last use: call it only when no other thread
+ *   is using the context or can still start to.
+ * The handles and arrays a batch call writes (out[i], a pool) belong to that
+ * call until it returns; the inputs it reads must not change meanwhile.
  *
  * Ownership: every handle is allocated by libphe and released with its
  * _free() function, which accepts NULL. Secret values are wiped when freed
@@ -524,16 +537,21 @@ PHE_API int phe_rerandomize(const phe_pubkey *pk, phe_ciphertext *out, const phe
 
 /**
  * A context whose pool has @p threads workers (0: one per online CPU).
- * Thread safety: one batch call at a time per context.
+ * Thread safety: see the top of this file; concurrent batch calls on one
+ * context are serialised (a second caller waits).
  * @return 0; PHE_ERR_INVALID_ARG (more than 1024 threads); PHE_ERR_NOMEM; PHE_ERR_THREAD.
  */
 PHE_API int phe_ctx_new(phe_ctx **out, uint32_t threads);
 
-/** Stop the workers and free the context; NULL is a no-op. */
+/**
+ * Stop the workers and free the context; NULL is a no-op. Must be the last
+ * use of @p ctx: no other thread may be using it or start to.
+ */
 PHE_API void phe_ctx_free(phe_ctx *ctx);
 
 /**
- * Resize the pool (0: one per online CPU). Not during a batch call.
+ * Resize the pool (0: one per online CPU). Safe from any thread at any time:
+ * waits for the running batch call on @p ctx, if any, then resizes.
  * @return 0; PHE_ERR_INVALID_ARG; PHE_ERR_NOMEM; PHE_ERR_THREAD.
  */
 PHE_API int phe_ctx_set_threads(phe_ctx *ctx, uint32_t threads);

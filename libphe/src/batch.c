@@ -9,18 +9,26 @@
 
 #define MAX_THREADS 1024u
 
-/* One job at a time: workers take indices from `next` until `count`; the
- * lowest failing index wins. The caller's thread works too. */
+/* One job at a time per context. A caller holds `job_lock` for its whole job
+ * (a second caller waits there), publishes the job under `lock` with a new
+ * generation number, works on it too, and waits until every worker has
+ * finished that generation. Each worker joins each generation exactly once:
+ * it remembers the last generation it served, copies the job description
+ * under `lock` together with the generation, and reports completion only for
+ * the generation it joined. Resizing and freeing take `job_lock` as well, so
+ * they never run while a job is in flight. */
 struct phe_ctx {
-    pthread_mutex_t lock;
-    pthread_cond_t wake; /* workers wait for a new generation */
-    pthread_cond_t done; /* the caller waits for workers to finish */
+    pthread_mutex_t job_lock; /* serialises jobs, resizes and free */
+    pthread_mutex_t lock;     /* guards everything below */
+    pthread_cond_t wake;      /* workers wait for a new generation */
+    pthread_cond_t done;      /* the caller waits for workers to finish */
     pthread_t *workers;
-    uint32_t nworkers;   /* threads − 1 */
-    uint64_t generation; /* bumped per job */
-    uint32_t active;     /* workers still in the current job */
+    atomic_uint_least32_t nworkers; /* threads − 1; read without a lock by phe_ctx_threads */
+    uint64_t generation;            /* bumped per job; never wraps in practice (2^64) */
+    uint64_t base_generation;       /* the generation when the current workers started */
+    uint32_t active;                /* workers still in the current job (≤ nworkers) */
     int stop;
-    /* the current job */
+    /* the current job: valid for `generation` while active > 0 or the caller runs */
     phei_task_fn fn;
     void *arg;
     size_t count;
@@ -29,13 +37,19 @@ struct phe_ctx {
     int fail_rc;
 };
 
-static void run_items(phe_ctx *ctx) {
+typedef struct job_view {
+    phei_task_fn fn;
+    void *arg;
+    size_t count;
+} job_view;
+
+static void run_items(phe_ctx *ctx, const job_view *job) {
     for (;;) {
         size_t i = atomic_fetch_add_explicit(&ctx->next, 1, memory_order_relaxed);
-        if (i >= ctx->count)
+        if (i >= job->count)
             return;
         /* Items after a failure still run: the caller needs every lower index. */
-        int rc = ctx->fn(ctx->arg, i);
+        int rc = job->fn(job->arg, i);
         if (rc != 0) {
             pthread_mutex_lock(&ctx->lock);
             if (i < atomic_load(&ctx->fail_index)) {
@@ -49,37 +63,46 @@ static void run_items(phe_ctx *ctx) {
 
 static void *worker_main(void *p) {
     phe_ctx *ctx = p;
-    uint64_t seen = 0;
     pthread_mutex_lock(&ctx->lock);
+    /* base_generation was set before this thread was created and cannot
+     * change until it has been joined, so no job is missed or run twice. */
+    uint64_t seen = ctx->base_generation;
     for (;;) {
         while (!ctx->stop && ctx->generation == seen)
             pthread_cond_wait(&ctx->wake, &ctx->lock);
         if (ctx->stop)
             break;
         seen = ctx->generation;
+        job_view job = {ctx->fn, ctx->arg, ctx->count};
         pthread_mutex_unlock(&ctx->lock);
-        run_items(ctx);
+        run_items(ctx, &job);
         pthread_mutex_lock(&ctx->lock);
-        if (--ctx->active == 0)
+        /* The caller waits for active == 0 before it publishes another
+         * generation, so the job is still `seen` here; the checks keep a
+         * count that cannot go below zero even if that were broken. */
+        if (ctx->generation == seen && ctx->active > 0 && --ctx->active == 0)
             pthread_cond_signal(&ctx->done);
     }
     pthread_mutex_unlock(&ctx->lock);
     return NULL;
 }
 
+/* Called with job_lock held and no job in flight. */
 static void stop_workers(phe_ctx *ctx) {
+    uint32_t nw = atomic_load(&ctx->nworkers);
     pthread_mutex_lock(&ctx->lock);
     ctx->stop = 1;
     pthread_cond_broadcast(&ctx->wake);
     pthread_mutex_unlock(&ctx->lock);
-    for (uint32_t i = 0; i < ctx->nworkers; i++)
+    for (uint32_t i = 0; i < nw; i++)
         pthread_join(ctx->workers[i], NULL);
     free(ctx->workers);
     ctx->workers = NULL;
-    ctx->nworkers = 0;
+    atomic_store(&ctx->nworkers, 0);
     ctx->stop = 0;
 }
 
+/* Called with job_lock held and no workers running. */
 static int start_workers(phe_ctx *ctx, uint32_t threads) {
     if (threads == 0) {
         long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -88,17 +111,21 @@ static int start_workers(phe_ctx *ctx, uint32_t threads) {
     uint32_t nw = threads - 1;
     if (nw == 0)
         return 0;
-    ctx->workers = calloc(nw, sizeof(pthread_t));
-    if (ctx->workers == NULL)
+    pthread_t *workers = calloc(nw, sizeof(pthread_t));
+    if (workers == NULL)
         return PHE_ERR_NOMEM;
+    pthread_mutex_lock(&ctx->lock);
+    ctx->base_generation = ctx->generation;
+    ctx->workers = workers;
+    pthread_mutex_unlock(&ctx->lock);
     for (uint32_t i = 0; i < nw; i++) {
         if (pthread_create(&ctx->workers[i], NULL, worker_main, ctx) != 0) {
-            ctx->nworkers = i;
+            atomic_store(&ctx->nworkers, i);
             stop_workers(ctx);
             return PHE_ERR_THREAD;
         }
     }
-    ctx->nworkers = nw;
+    atomic_store(&ctx->nworkers, nw);
     return 0;
 }
 
@@ -110,17 +137,25 @@ int phe_ctx_new(phe_ctx **out, uint32_t threads) {
     phe_ctx *ctx = calloc(1, sizeof *ctx);
     if (ctx == NULL)
         return PHE_ERR_NOMEM;
+    if (pthread_mutex_init(&ctx->job_lock, NULL) != 0) {
+        free(ctx);
+        return PHE_ERR_NOMEM;
+    }
     if (pthread_mutex_init(&ctx->lock, NULL) != 0) {
+        pthread_mutex_destroy(&ctx->job_lock);
         free(ctx);
         return PHE_ERR_NOMEM;
     }
     pthread_cond_init(&ctx->wake, NULL);
     pthread_cond_init(&ctx->done, NULL);
+    pthread_mutex_lock(&ctx->job_lock);
     int rc = start_workers(ctx, threads);
+    pthread_mutex_unlock(&ctx->job_lock);
     if (rc != 0) {
         pthread_cond_destroy(&ctx->wake);
         pthread_cond_destroy(&ctx->done);
         pthread_mutex_destroy(&ctx->lock);
+        pthread_mutex_destroy(&ctx->job_lock);
         free(ctx);
         return rc;
     }
@@ -131,34 +166,52 @@ int phe_ctx_new(phe_ctx **out, uint32_t threads) {
 void phe_ctx_free(phe_ctx *ctx) {
     if (ctx == NULL)
         return;
+    /* The contract (phe.h) is that no other thread uses ctx any more; taking
+     * job_lock still lets a job that is finishing end before the workers go. */
+    pthread_mutex_lock(&ctx->job_lock);
     stop_workers(ctx);
+    pthread_mutex_unlock(&ctx->job_lock);
     pthread_cond_destroy(&ctx->wake);
     pthread_cond_destroy(&ctx->done);
     pthread_mutex_destroy(&ctx->lock);
+    pthread_mutex_destroy(&ctx->job_lock);
     free(ctx);
 }
 
 int phe_ctx_set_threads(phe_ctx *ctx, uint32_t threads) {
     if (ctx == NULL || threads > MAX_THREADS)
         return PHE_ERR_INVALID_ARG;
+    pthread_mutex_lock(&ctx->job_lock); /* waits for the running job */
     stop_workers(ctx);
-    return start_workers(ctx, threads);
+    int rc = start_workers(ctx, threads);
+    pthread_mutex_unlock(&ctx->job_lock);
+    return rc;
 }
 
 uint32_t phe_ctx_threads(const phe_ctx *ctx) {
-    return ctx == NULL ? 1 : ctx->nworkers + 1;
+    return ctx == NULL ? 1 : (uint32_t)atomic_load(&ctx->nworkers) + 1;
+}
+
+static int run_serial(phei_task_fn fn, void *arg, size_t count) {
+    for (size_t i = 0; i < count; i++) {
+        int rc = fn(arg, i);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
 }
 
 int phei_ctx_run(phe_ctx *ctx, phei_task_fn fn, void *arg, size_t count) {
     if (count == 0)
         return 0;
-    if (ctx == NULL || ctx->nworkers == 0 || count == 1) {
-        for (size_t i = 0; i < count; i++) {
-            int rc = fn(arg, i);
-            if (rc != 0)
-                return rc;
-        }
-        return 0;
+    if (ctx == NULL || count == 1)
+        return run_serial(fn, arg, count);
+    pthread_mutex_lock(&ctx->job_lock);
+    uint32_t nw = atomic_load(&ctx->nworkers);
+    if (nw == 0) {
+        /* No pool: the work runs on this thread, which needs no shared state. */
+        pthread_mutex_unlock(&ctx->job_lock);
+        return run_serial(fn, arg, count);
     }
     pthread_mutex_lock(&ctx->lock);
     ctx->fn = fn;
@@ -167,16 +220,18 @@ int phei_ctx_run(phe_ctx *ctx, phei_task_fn fn, void *arg, size_t count) {
     atomic_store(&ctx->next, 0);
     atomic_store(&ctx->fail_index, SIZE_MAX);
     ctx->fail_rc = 0;
-    ctx->active = ctx->nworkers;
+    ctx->active = nw;
     ctx->generation++;
+    job_view job = {fn, arg, count};
     pthread_cond_broadcast(&ctx->wake);
     pthread_mutex_unlock(&ctx->lock);
-    run_items(ctx);
+    run_items(ctx, &job);
     pthread_mutex_lock(&ctx->lock);
     while (ctx->active > 0)
         pthread_cond_wait(&ctx->done, &ctx->lock);
     int rc = ctx->fail_rc;
     pthread_mutex_unlock(&ctx->lock);
+    pthread_mutex_unlock(&ctx->job_lock);
     return rc;
 }
 

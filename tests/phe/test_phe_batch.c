@@ -1,6 +1,8 @@
 /* libphe batch calls: results equal the one-at-a-time calls, do not depend
  * on the thread count (seeded), report the lowest failing index, and the
- * context can be resized. */
+ * context can be resized; several threads may share one context. */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -180,11 +182,115 @@ static void test_batch_errors(void **state) {
     free_arrays(a);
 }
 
+/* Several threads share one context: each runs batch encrypt, add, multiply
+ * and decrypt on its own arrays while another thread resizes the pool. Every
+ * result is checked by decryption. CMocka's assertions are not thread-safe,
+ * so the threads count their failures and the test thread asserts. A
+ * deadlock shows as the meson test timeout (no timing assertion here). */
+#define SHARED_THREADS 4
+#define SHARED_ROUNDS  12
+#define SHARED_COUNT   9
+
+typedef struct shared_arg {
+    phe_ctx *ctx;
+    const phe_seckey *sk;
+    int id;
+    atomic_int *failures;
+    atomic_int *running;
+} shared_arg;
+
+static void *shared_worker(void *p) {
+    shared_arg *s = p;
+    const phe_pubkey *pk = phe_seckey_pubkey(s->sk);
+    phe_ciphertext *ct[SHARED_COUNT] = {0}, *sum[SHARED_COUNT] = {0}, *prod[SHARED_COUNT] = {0};
+    int64_t m[SHARED_COUNT], k[SHARED_COUNT], dec[SHARED_COUNT];
+    int bad = 0;
+    for (int i = 0; i < SHARED_COUNT; i++)
+        if (phe_ciphertext_new(&ct[i]) != 0 || phe_ciphertext_new(&sum[i]) != 0 ||
+            phe_ciphertext_new(&prod[i]) != 0)
+            bad++;
+    for (int r = 0; r < SHARED_ROUNDS && bad == 0; r++) {
+        for (int i = 0; i < SHARED_COUNT; i++) {
+            m[i] = (int64_t)s->id * 1000000 + r * 1000 + i - 500000;
+            k[i] = (int64_t)(s->id + 2) * (i % 2 ? -1 : 1);
+        }
+        const phe_ciphertext *const *cct = (const phe_ciphertext *const *)ct;
+        if (phe_encrypt_i64_batch(s->ctx, pk, ct, m, SHARED_COUNT, NULL) != 0 ||
+            phe_add_batch(s->ctx, pk, sum, cct, cct, SHARED_COUNT) != 0 ||
+            phe_mul_i64_batch(s->ctx, pk, prod, cct, k, SHARED_COUNT) != 0) {
+            bad++;
+            break;
+        }
+        if (phe_decrypt_i64_batch(s->ctx, s->sk, cct, dec, SHARED_COUNT) != 0)
+            bad++;
+        for (int i = 0; i < SHARED_COUNT; i++)
+            bad += dec[i] != m[i];
+        if (phe_decrypt_i64_batch(s->ctx, s->sk, (const phe_ciphertext *const *)sum, dec,
+                                  SHARED_COUNT) != 0)
+            bad++;
+        for (int i = 0; i < SHARED_COUNT; i++)
+            bad += dec[i] != 2 * m[i];
+        if (phe_decrypt_i64_batch(s->ctx, s->sk, (const phe_ciphertext *const *)prod, dec,
+                                  SHARED_COUNT) != 0)
+            bad++;
+        for (int i = 0; i < SHARED_COUNT; i++)
+            bad += dec[i] != k[i] * m[i];
+    }
+    for (int i = 0; i < SHARED_COUNT; i++) {
+        phe_ciphertext_free(ct[i]);
+        phe_ciphertext_free(sum[i]);
+        phe_ciphertext_free(prod[i]);
+    }
+    atomic_fetch_add(s->failures, bad);
+    atomic_fetch_sub(s->running, 1);
+    return NULL;
+}
+
+static void test_shared_ctx_many_threads(void **state) {
+    (void)state;
+    const phe_seckey *sk = test_key(0); /* generated here, before the threads */
+    phe_ctx *ctx = NULL;
+    assert_int_equal(phe_ctx_new(&ctx, 3), 0);
+    atomic_int failures = 0, running = SHARED_THREADS;
+    pthread_t th[SHARED_THREADS];
+    shared_arg args[SHARED_THREADS];
+    for (int t = 0; t < SHARED_THREADS; t++) {
+        args[t] = (shared_arg){ctx, sk, t, &failures, &running};
+        assert_int_equal(pthread_create(&th[t], NULL, shared_worker, &args[t]), 0);
+    }
+    /* resize the pool while the jobs run: each resize waits for the running job */
+    uint32_t sizes[] = {2, 4, 1, 3};
+    int resize_errors = 0;
+    for (unsigned i = 0; atomic_load(&running) > 0; i++) {
+        resize_errors += phe_ctx_set_threads(ctx, sizes[i % 4]) != 0;
+        uint32_t n = phe_ctx_threads(ctx);
+        resize_errors += n < 1 || n > 4;
+        if (i > 200)
+            break; /* enough resizes; the workers still finish below */
+    }
+    for (int t = 0; t < SHARED_THREADS; t++)
+        assert_int_equal(pthread_join(th[t], NULL), 0);
+    assert_int_equal(resize_errors, 0);
+    assert_int_equal(atomic_load(&failures), 0);
+    /* the pool still works after all that */
+    assert_int_equal(phe_ctx_set_threads(ctx, 2), 0);
+    assert_int_equal(phe_ctx_threads(ctx), 2);
+    arrays *a = make_arrays();
+    assert_int_equal(phe_encrypt_i64_batch(ctx, phe_seckey_pubkey(sk), a->ct, a->m, COUNT, NULL),
+                     0);
+    assert_int_equal(
+        phe_decrypt_i64_batch(ctx, sk, (const phe_ciphertext *const *)a->ct, a->dec, COUNT), 0);
+    assert_memory_equal(a->dec, a->m, sizeof a->m);
+    free_arrays(a);
+    phe_ctx_free(ctx);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batch_matches_scalar),
         cmocka_unit_test(test_seeded_batch_independent_of_threads),
         cmocka_unit_test(test_batch_errors),
+        cmocka_unit_test(test_shared_ctx_many_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,12 +12,23 @@ Plaintexts are Python ints in (−n/2, n/2) (a negative x travels as n − x) or
 for the batch calls, numpy int64 arrays. Batch calls run on libphe's thread
 pool with the GIL released (CFFI API mode releases it around every C call).
 
+Thread safety: keys, ciphertexts and contexts may be shared between Python
+threads. Batch calls on one :class:`Context` (including the shared
+:func:`default_context`) from several threads at once are serialised by
+libphe: a second call waits until the running one has finished, then uses
+every thread of the pool itself, so each result is the same as if the calls
+had run one after another. Setting :attr:`Context.threads` waits for a
+running batch call. A :class:`Pool` or a :class:`CiphertextArray` being
+written (the output of a running call) is used by one thread at a time.
+Give each thread its own :class:`Context` when the calls should overlap.
+
 Threshold keys and shares live in :mod:`fedshare.phe.threshold`.
 """
 from __future__ import annotations
 
 import json
 import os
+import threading
 from typing import Iterable, Optional, Sequence, Union
 
 from .._native import load, make_checker
@@ -89,7 +100,13 @@ def _rng(seed: Optional[bytes]):
 
 
 class Context:
-    """A thread pool for batch calls (``threads=0``: one per CPU)."""
+    """A thread pool for batch calls (``threads=0``: one per CPU).
+
+    Any number of Python threads may pass the same context to batch calls:
+    the calls run one at a time (each on the whole pool), and the others
+    wait with the GIL released. Setting :attr:`threads` waits for the running
+    call. The context is freed when the last reference goes.
+    """
 
     def __init__(self, threads: int = 0):
         if not isinstance(threads, int) or threads < 0:
@@ -108,14 +125,24 @@ class Context:
 
 
 _default_ctx: Optional[Context] = None
+_default_ctx_lock = threading.Lock()
 
 
 def default_context() -> Context:
-    """The shared context (all cores) used when a batch call is given none."""
+    """The shared context (all cores) used when a batch call is given none.
+
+    One process-wide context, created on first use (under a lock, so threads
+    racing here get the same one). Batch calls from several threads on it are
+    serialised by libphe (see the module docstring).
+    """
     global _default_ctx
-    if _default_ctx is None:
-        _default_ctx = Context(0)
-    return _default_ctx
+    ctx = _default_ctx
+    if ctx is None:
+        with _default_ctx_lock:
+            if _default_ctx is None:
+                _default_ctx = Context(0)
+            ctx = _default_ctx
+    return ctx
 
 
 def _new_ct_ptr():
