@@ -32,6 +32,13 @@ struct ledger_store {
 #define LDG_VCACHE_PROBE 8u
 /* Verify tx's signature unless its hash is cached; cache it on success. */
 int ldg_verify_cached(ledger_store *s, const ledger_tx *tx);
+/* ledger_store_append for a block whose certificate the caller assembled from
+ * 2f+1 commit signatures of distinct members that it verified itself against
+ * this block's commit statement (the consensus replica, lc_replica.c
+ * try_progress): everything but the certificate's signatures is checked as
+ * usual. Blocks from anyone else (state transfer) go through
+ * ledger_store_append, which verifies the certificate. */
+int ldg_store_append_verified(ledger_store *s, const ledger_block *b);
 
 /* One entry of a block's write log (offsets into the arena). */
 typedef struct ldg_write {

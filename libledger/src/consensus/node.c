@@ -12,6 +12,7 @@
 #include "lc_config.h"
 #include "lc_net.h"
 #include "lc_replica.h"
+#include "store_internal.h"
 
 struct ledger_node {
     ledger_store *st;
@@ -115,8 +116,10 @@ static int b_commit(void *ctx, void *blk, uint64_t view, const uint32_t *signers
         rc = ledger_cert_add(c, (uint16_t)signers[i], sigs[i]);
     if (rc == LEDGER_OK)
         rc = ledger_block_set_cert(b, c);
+    /* the replica verified each of these signatures against the commit
+     * statement of this very block (try_progress): not again */
     if (rc == LEDGER_OK)
-        rc = ledger_store_append(nd->st, b);
+        rc = ldg_store_append_verified(nd->st, b);
     ledger_cert_free(c);
     if (rc == LEDGER_OK)
         ledger_block_free(b);
