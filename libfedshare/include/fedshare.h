@@ -13,5 +13,8 @@
 
 #include "fedshare/common.h"
 #include "fedshare/did.h"
+#include "fedshare/consortium.h"
+#include "fedshare/contracts.h"
+#include "fedshare/node.h"
 
 #endif /* FEDSHARE_H */

@@ -1,0 +1,248 @@
+/**
+ * @file fedshare/contracts.h
+ * @brief The contracts (registry, permission, keys, training, audit) as one
+ * libledger application, the transaction payloads they accept and the state
+ * records they keep (docs/fedshare-contracts.md, docs/formats/fedshare.md).
+ *
+ * Every fedshare transaction that decodes and comes from a consortium member
+ * is ordered and applied; its outcome (FEDSHARE_OK or the refusal code) is
+ * itself recorded in the state under "fs/out/" ‖ tx hash, so a refused act
+ * (access denied, a wrong aggregate) is as traceable as an accepted one.
+ * Domain state changes only when the outcome is FEDSHARE_OK.
+ *
+ * Thread safety: a fedshare_app may be used by one ledger node; the payload
+ * encoders and record functions are reentrant.
+ */
+#ifndef FEDSHARE_CONTRACTS_H
+#define FEDSHARE_CONTRACTS_H
+
+#include <ledger.h>
+
+#include "fedshare/common.h"
+#include "fedshare/consortium.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** Transaction operation types of the contracts (libledger's 16-bit op). */
+enum fedshare_op {
+    FEDSHARE_OP_DATA_REGISTER = 0x0F01,
+    FEDSHARE_OP_DATA_UPDATE = 0x0F02,
+    FEDSHARE_OP_DATA_RETIRE = 0x0F03,
+    FEDSHARE_OP_POLICY_SET = 0x0F10,
+    FEDSHARE_OP_POLICY_UPDATE = 0x0F11,
+    FEDSHARE_OP_ACCESS_REQUEST = 0x0F12,
+    FEDSHARE_OP_KEY_RECORD = 0x0F20,
+    FEDSHARE_OP_MODEL_PUBLISH = 0x0F30,
+    FEDSHARE_OP_TASK_CREATE = 0x0F31,
+    FEDSHARE_OP_TASK_JOIN = 0x0F32,
+    FEDSHARE_OP_UPDATE_UPLOAD = 0x0F33,
+    FEDSHARE_OP_AGGREGATE = 0x0F34,
+    FEDSHARE_OP_AGGREGATE_CHECK = 0x0F35,
+    FEDSHARE_OP_DECRYPTION_SHARE = 0x0F36,
+    FEDSHARE_OP_ROUND_FINALIZE = 0x0F37,
+    FEDSHARE_OP_EVALUATION = 0x0F38
+};
+
+/** Trace indexes (libledger (op, key) index): every act touching a data set,
+ * by a member, or of a task is findable with ledger_client_trace(). */
+enum fedshare_trace {
+    FEDSHARE_TRACE_DATA = 0x0FA0,   /**< key: 32-byte data ID. */
+    FEDSHARE_TRACE_MEMBER = 0x0FA1, /**< key: the member's 32-byte public key. */
+    FEDSHARE_TRACE_TASK = 0x0FA2    /**< key: 32-byte task ID. */
+};
+
+/** Phases of a training task (the task record's "phase"). */
+enum fedshare_phase {
+    FEDSHARE_PHASE_JOINING = 0,   /**< waiting for every participant's TASK_JOIN. */
+    FEDSHARE_PHASE_UPLOAD = 1,    /**< waiting for every participant's encrypted update. */
+    FEDSHARE_PHASE_AGGREGATE = 2, /**< waiting for the aggregator's encrypted sum. */
+    FEDSHARE_PHASE_DECRYPT = 3,   /**< waiting for t decryption shares. */
+    FEDSHARE_PHASE_FINALIZE = 4,  /**< waiting for the new global model's hash. */
+    FEDSHARE_PHASE_EVALUATE = 5,  /**< waiting for every participant's evaluation. */
+    FEDSHARE_PHASE_DONE = 6       /**< the stop rule ended the task. */
+};
+
+/* ---- The application ---------------------------------------------------- */
+
+/** The contracts bound to one consortium (opaque). */
+typedef struct fedshare_app fedshare_app;
+
+/**
+ * @brief Make the contracts application for a consortium.
+ * @param[out] out new application (fedshare_app_free after the node stopped).
+ * @param[in] c the consortium (copied).
+ * @return FEDSHARE_OK, FEDSHARE_E_INVALID, FEDSHARE_E_NOMEM.
+ */
+FEDSHARE_API int fedshare_app_new(fedshare_app **out, const fedshare_consortium *c);
+/** @brief Free; NULL is a no-op. */
+FEDSHARE_API void fedshare_app_free(fedshare_app *a);
+/** @return the callback table to give ledger_node_start (owned by @p a). */
+FEDSHARE_API const ledger_app *fedshare_app_table(const fedshare_app *a);
+
+/**
+ * @brief Check a payload as the contracts would before ordering (decoding,
+ * membership, role): lets a client give the precise reason a replica would
+ * only call "rejected".
+ * @return FEDSHARE_OK or the refusal code.
+ */
+FEDSHARE_API int fedshare_precheck(const fedshare_consortium *c, uint16_t op,
+                                   const uint8_t sender[32], const uint8_t *payload, size_t len);
+
+/* ---- State keys --------------------------------------------------------- */
+
+/** Longest state key the contracts use. */
+#define FEDSHARE_KEY_MAX 80
+
+/** Kinds of state record (fedshare_state_key, fedshare_record_json). */
+enum fedshare_record_kind {
+    FEDSHARE_REC_OUTCOME = 1, /**< id: tx hash → i32 outcome. */
+    FEDSHARE_REC_DATA = 2,    /**< id: data ID. */
+    FEDSHARE_REC_POLICY = 3,  /**< id: data ID → libabac canonical policy set. */
+    FEDSHARE_REC_GRANT = 4,   /**< id: data ID, id2: grantee public key. */
+    FEDSHARE_REC_DECISION = 5, /**< id: access request tx hash. */
+    FEDSHARE_REC_KEY = 6,     /**< id: threshold key ID. */
+    FEDSHARE_REC_MODEL = 7,   /**< id: model ID. */
+    FEDSHARE_REC_TASK = 8,    /**< id: task ID. */
+    FEDSHARE_REC_ROUND = 9    /**< id: task ID, round number. */
+};
+
+/**
+ * @brief The state key of a record.
+ * @param[in] kind a fedshare_record_kind. @param[in] id 32 bytes.
+ * @param[in] id2 32 bytes for GRANT (else NULL). @param[in] round for ROUND.
+ * @param[out] out FEDSHARE_KEY_MAX bytes. @param[out] len key length.
+ * @return FEDSHARE_OK, FEDSHARE_E_INVALID.
+ */
+FEDSHARE_API int fedshare_state_key(int kind, const uint8_t id[32], const uint8_t *id2,
+                                    uint32_t round, uint8_t *out, size_t *len);
+
+/**
+ * @brief Render a stored record as canonical JSON (hashes and keys in hex,
+ * members also as DIDs), for clients, the CLI and auditors.
+ * @param[out] json new NUL-terminated text (fedshare_free).
+ * @return FEDSHARE_OK, FEDSHARE_E_INVALID, FEDSHARE_E_FORMAT, FEDSHARE_E_NOMEM.
+ */
+FEDSHARE_API int fedshare_record_json(int kind, const uint8_t *rec, size_t len, char **json);
+
+/* ---- Payload encoders (the client side) --------------------------------- */
+/* Each returns a malloc()ed payload in *out (fedshare_free) and its length;
+ * FEDSHARE_OK, FEDSHARE_E_INVALID (a field out of range), FEDSHARE_E_NOMEM. */
+
+/** Register a data set: the hash of its encrypted form, a type label (1…64
+ * bytes), a description (≤ 1024) and the data IDs it derives from (≤ 64). */
+FEDSHARE_API int fedshare_payload_data_register(const uint8_t enc_hash[32], const char *label,
+                                                const char *description, const uint8_t *lineage,
+                                                size_t n_lineage, uint8_t **out, size_t *len);
+/** Update a data set's description and encrypted-data hash (owner only). */
+FEDSHARE_API int fedshare_payload_data_update(const uint8_t data_id[32], const uint8_t enc_hash[32],
+                                              const char *description, uint8_t **out, size_t *len);
+/** Retire a data set (owner only): no new grant or task may use it. */
+FEDSHARE_API int fedshare_payload_data_retire(const uint8_t data_id[32], uint8_t **out,
+                                              size_t *len);
+/** First policy of a data set (owner only): a libabac canonical policy set of
+ * version 1 whose members are exactly the consortium's members. */
+FEDSHARE_API int fedshare_payload_policy_set(const uint8_t data_id[32], const uint8_t *policy,
+                                             size_t policy_len, uint8_t **out, size_t *len);
+/** A new policy version: a libabac signed update (> 2/3 of the current members). */
+FEDSHARE_API int fedshare_payload_policy_update(const uint8_t data_id[32], const uint8_t *update,
+                                                size_t update_len, uint8_t **out, size_t *len);
+/** Ask for access: action (e.g. "train"), purpose, period [t0, t1] (seconds)
+ * and the expected number of uses. */
+FEDSHARE_API int fedshare_payload_access_request(const uint8_t data_id[32], const char *action,
+                                                 const char *purpose, uint64_t t0, uint64_t t1,
+                                                 uint32_t uses, uint8_t **out, size_t *len);
+/** Record a threshold key (keyholder only): libphe's threshold-params encoding,
+ * the n holders' public keys in share-index order, and the hashes of the n
+ * sealed shares (blobs). */
+FEDSHARE_API int fedshare_payload_key_record(const uint8_t *params, size_t params_len,
+                                             const uint8_t *holders, const uint8_t *share_hashes,
+                                             size_t n, uint8_t **out, size_t *len);
+/** Publish an initial model (publisher only): hash of its structure, digest of
+ * its parameters (fedavg_model_digest; the blob holding them has that hash),
+ * number of parameters, description. */
+FEDSHARE_API int fedshare_payload_model_publish(const uint8_t structure_hash[32],
+                                                const uint8_t model_digest[32], uint64_t n_params,
+                                                const char *description, uint8_t **out,
+                                                size_t *len);
+
+/** Hyper-parameters and rules of a training task. */
+typedef struct fedshare_task_spec {
+    uint32_t version;               /**< FEDSHARE_TASK_SPEC_VERSION. */
+    uint8_t model_id[32];           /**< A published model. */
+    uint8_t key_id[32];             /**< A recorded threshold key. */
+    uint8_t aggregator[32];         /**< A member with the aggregator role. */
+    size_t n_participants;          /**< 1 … 64. */
+    const uint8_t *participants;    /**< n × 32-byte public keys (providers). */
+    const uint8_t *data_ids;        /**< n × 32-byte data IDs, one per participant. */
+    double learning_rate;           /**< > 0. */
+    uint32_t batch_size;            /**< 32 in the seed paper. */
+    uint32_t upload_every;          /**< Batches between uploads (10). */
+    uint32_t round_limit;           /**< 1 … 1000 (50). */
+    double stop_threshold;          /**< Improvement below this counts as none (0.001). */
+    uint32_t stop_patience;         /**< Rounds in a row (3). */
+    double anomaly_k;               /**< k of the k·σ test (3). */
+    uint32_t anomaly_warmup;        /**< Accepted updates before the test applies (≥ 2). */
+    const uint8_t *codec;           /**< libfedavg codec encoding. */
+    size_t codec_len;
+} fedshare_task_spec;
+#define FEDSHARE_TASK_SPEC_VERSION 1
+
+/** @brief Fill @p s with the seed paper's defaults (no model, key or participants). */
+FEDSHARE_API void fedshare_task_spec_init(fedshare_task_spec *s);
+/** Create a training task (the task ID is the transaction's hash). */
+FEDSHARE_API int fedshare_payload_task_create(const fedshare_task_spec *s, uint8_t **out,
+                                              size_t *len);
+/** Join a task one is a participant of. */
+FEDSHARE_API int fedshare_payload_task_join(const uint8_t task_id[32], uint8_t **out, size_t *len);
+/** Upload round @p round's encrypted update (its blob's hash), the weight
+ * (local data size) and the statistics of the anomaly test (update norm,
+ * cosine to the previous global update). */
+FEDSHARE_API int fedshare_payload_update_upload(const uint8_t task_id[32], uint32_t round,
+                                                const uint8_t blob_hash[32], uint32_t weight,
+                                                double norm, double cosine, uint8_t **out,
+                                                size_t *len);
+/** The aggregator's encrypted sum of the accepted updates (its blob's hash). */
+FEDSHARE_API int fedshare_payload_aggregate(const uint8_t task_id[32], uint32_t round,
+                                            const uint8_t blob_hash[32], uint8_t **out,
+                                            size_t *len);
+/** A participant's recomputed aggregate hash (a mismatch refuses the aggregate). */
+FEDSHARE_API int fedshare_payload_aggregate_check(const uint8_t task_id[32], uint32_t round,
+                                                  const uint8_t hash[32], uint8_t **out,
+                                                  size_t *len);
+/** A key holder's decryption shares of the aggregate it recomputed (hash) and
+ * the blob holding the shares. */
+FEDSHARE_API int fedshare_payload_decryption_share(const uint8_t task_id[32], uint32_t round,
+                                                   const uint8_t aggregate_hash[32],
+                                                   const uint8_t share_hash[32], uint8_t **out,
+                                                   size_t *len);
+/** The new global model's digest and the blob of its delta from the last one. */
+FEDSHARE_API int fedshare_payload_round_finalize(const uint8_t task_id[32], uint32_t round,
+                                                 const uint8_t model_digest[32],
+                                                 const uint8_t delta_hash[32], uint8_t **out,
+                                                 size_t *len);
+/** A participant's evaluation of round @p round's global model (whose digest
+ * it recomputed): the metric (accuracy-like, higher is better) on its samples. */
+FEDSHARE_API int fedshare_payload_evaluation(const uint8_t task_id[32], uint32_t round,
+                                             const uint8_t model_digest[32], double metric,
+                                             uint32_t samples, uint8_t **out, size_t *len);
+
+/**
+ * @brief The data ID the registry assigns:
+ * SHA-256(enc_hash ‖ provider DID ‖ u64 consensus timestamp ‖ u16 len ‖ label)
+ * (docs/formats/fedshare.md §Data ID).
+ * @return FEDSHARE_OK, FEDSHARE_E_INVALID.
+ */
+FEDSHARE_API int fedshare_data_id(const uint8_t enc_hash[32], const uint8_t provider[32],
+                                  uint64_t timestamp, const char *label, uint8_t out[32]);
+
+/** @brief Model ID = SHA-256("FSMODEL/1" ‖ structure hash ‖ parameter digest). */
+FEDSHARE_API int fedshare_model_id(const uint8_t structure_hash[32],
+                                   const uint8_t model_digest[32], uint8_t out[32]);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FEDSHARE_CONTRACTS_H */

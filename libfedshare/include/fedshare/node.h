@@ -1,0 +1,85 @@
+/**
+ * @file fedshare/node.h
+ * @brief Run one consortium node: a PBFT replica of libledger running the
+ * fedshare contracts, configured by one file, with a health and metrics
+ * endpoint in Prometheus text format (docs/guides/fedshare-node.md).
+ *
+ * The configuration file is libledger's (chain_id, f, replica lines, id,
+ * key_file, data_dir, block_period_ms …) plus fedshare's own lines:
+ *
+ *     member NAME <64 hex public key> roles=… org=… credentials=…   (fedshare/consortium.h)
+ *     metrics_port 9100                                              (0 or absent: none)
+ *
+ * Thread safety: start and stop must not race on one node; the getters may be
+ * called from any thread while it runs.
+ */
+#ifndef FEDSHARE_NODE_H
+#define FEDSHARE_NODE_H
+
+#include <ledger.h>
+
+#include "fedshare/common.h"
+#include "fedshare/consortium.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * @brief Read a configuration file and split it: the ledger's settings
+ * (relative paths made relative to the file's directory), the consortium, and
+ * the metrics port.
+ * @param[out] ledger_text new NUL-terminated ledger configuration text (fedshare_free), or NULL
+ * if not wanted. @param[out] consortium new consortium (may be NULL if not wanted).
+ * @param[out] metrics_port the metrics_port setting, 0 when absent (may be NULL).
+ * @param[out] err_line line of the first fedshare error (may be NULL).
+ * @return FEDSHARE_OK, FEDSHARE_E_INVALID, FEDSHARE_E_IO, FEDSHARE_E_CONFIG, FEDSHARE_E_NOMEM.
+ */
+FEDSHARE_API int fedshare_config_load(const char *path, char **ledger_text,
+                                      fedshare_consortium **consortium, uint32_t *metrics_port,
+                                      uint32_t *err_line);
+
+/** Options of fedshare_node_start (zero fields take the configuration's values). */
+typedef struct fedshare_node_options {
+    uint32_t version;         /**< FEDSHARE_NODE_OPTIONS_VERSION. */
+    int32_t id;               /**< Replica index; −1: the configuration's "id". */
+    const char *data_dir;     /**< NULL: the configuration's. */
+    const uint8_t *seed;      /**< 32-byte Ed25519 seed; NULL: the configuration's key_file. */
+    uint32_t sync;            /**< 1 (default) fsync every block; 2 no fsync (tests). */
+    uint32_t block_period_ms; /**< 0: configuration or libledger's default. */
+    int32_t metrics_port;     /**< −1: the configuration's; 0: none; else the TCP port. */
+} fedshare_node_options;
+#define FEDSHARE_NODE_OPTIONS_VERSION 1
+#define FEDSHARE_NODE_OPTIONS_INIT                                                                 \
+    { FEDSHARE_NODE_OPTIONS_VERSION, -1, NULL, NULL, 0, 0, -1 }
+
+/** A running node (opaque). */
+typedef struct fedshare_node fedshare_node;
+
+/**
+ * @brief Start a node: verify its stored chain, bind its replica and metrics
+ * addresses, run the contracts.
+ * @return FEDSHARE_OK, FEDSHARE_E_INVALID, FEDSHARE_E_CONFIG, FEDSHARE_E_IO (metrics port in
+ * use), libledger's codes of ledger_node_start (e.g. LEDGER_E_CORRUPT names the block on
+ * stderr), FEDSHARE_E_NOMEM.
+ */
+FEDSHARE_API int fedshare_node_start(fedshare_node **out, const char *config_path,
+                                     const fedshare_node_options *opts);
+/** @brief Stop and free. NULL is a no-op. */
+FEDSHARE_API void fedshare_node_stop(fedshare_node *n);
+/** @return the underlying replica (owned by @p n), for its getters. */
+FEDSHARE_API ledger_node *fedshare_node_replica(fedshare_node *n);
+/** @return the metrics port actually bound (0 when none). */
+FEDSHARE_API uint32_t fedshare_node_metrics_port(const fedshare_node *n);
+/**
+ * @brief The metrics text the endpoint serves (Prometheus exposition format).
+ * @param[out] text new NUL-terminated text (fedshare_free).
+ * @return FEDSHARE_OK, FEDSHARE_E_INVALID, FEDSHARE_E_NOMEM.
+ */
+FEDSHARE_API int fedshare_node_metrics(fedshare_node *n, char **text);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* FEDSHARE_NODE_H */

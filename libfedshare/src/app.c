@@ -1,0 +1,665 @@
+/* The contracts as one libledger application: check before ordering, apply in
+ * block order, and the shared bookkeeping (outcome records, trace indexes).
+ * Registry, permission and key acts are here; training is in training.c. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <abac.h>
+#include <phe.h>
+#include <phe/threshold.h>
+#include <sodium.h>
+
+#include "app_internal.h"
+#include "fedshare/did.h"
+
+int fs_require_role(const fedshare_consortium *c, const uint8_t sender[32], uint32_t role) {
+    int i = fedshare_consortium_find(c, sender);
+    if (i < 0)
+        return FEDSHARE_E_NOT_MEMBER;
+    if (role && !(fedshare_consortium_roles(c, (size_t)i) & role))
+        return FEDSHARE_E_ROLE;
+    return FEDSHARE_OK;
+}
+
+/* The role each act needs (0: any member; participant checks are the contract's). */
+static uint32_t role_of(uint16_t op) {
+    switch (op) {
+    case FEDSHARE_OP_DATA_REGISTER: return FEDSHARE_ROLE_PROVIDER;
+    case FEDSHARE_OP_KEY_RECORD: return FEDSHARE_ROLE_KEYHOLDER;
+    case FEDSHARE_OP_MODEL_PUBLISH: return FEDSHARE_ROLE_PUBLISHER;
+    case FEDSHARE_OP_AGGREGATE:
+    case FEDSHARE_OP_ROUND_FINALIZE: return FEDSHARE_ROLE_AGGREGATOR;
+    case FEDSHARE_OP_DECRYPTION_SHARE: return FEDSHARE_ROLE_KEYHOLDER;
+    default: return 0;
+    }
+}
+
+int fedshare_precheck(const fedshare_consortium *c, uint16_t op, const uint8_t sender[32],
+                      const uint8_t *payload, size_t len) {
+    if (!c || !sender || (!payload && len))
+        return FEDSHARE_E_INVALID;
+    fs_payload p;
+    int rc = fs_payload_decode(op, payload, len, &p);
+    if (rc)
+        return rc;
+    fs_payload_free(&p);
+    return fs_require_role(c, sender, role_of(op));
+}
+
+/* ---- state helpers ---- */
+
+int fs_get(ledger_state *st, int kind, const uint8_t id[32], const uint8_t *id2, uint32_t round,
+           const uint8_t **val, size_t *vlen) {
+    uint8_t key[FEDSHARE_KEY_MAX];
+    size_t klen;
+    int rc = fedshare_state_key(kind, id, id2, round, key, &klen);
+    if (rc)
+        return rc;
+    rc = ledger_state_get(st, key, klen, val, vlen);
+    if (rc == LEDGER_E_NOT_FOUND)
+        return FEDSHARE_E_NOT_FOUND;
+    return rc;
+}
+
+int fs_put(ledger_state *st, int kind, const uint8_t id[32], const uint8_t *id2, uint32_t round,
+           fs_writer *w) {
+    uint8_t key[FEDSHARE_KEY_MAX];
+    size_t klen;
+    if (w->err) {
+        int e = w->err;
+        fsw_free(w);
+        return e;
+    }
+    int rc = fedshare_state_key(kind, id, id2, round, key, &klen);
+    if (!rc)
+        rc = ledger_state_put(st, key, klen, w->buf, w->len);
+    fsw_free(w);
+    return rc;
+}
+
+/* ---- registry ---- */
+
+int fedshare_data_id(const uint8_t enc_hash[32], const uint8_t provider[32], uint64_t timestamp,
+                     const char *label, uint8_t out[32]) {
+    char did[FEDSHARE_DID_BUF];
+    if (!enc_hash || !provider || !label || !out || strlen(label) > FS_LABEL_MAX)
+        return FEDSHARE_E_INVALID;
+    int rc = fedshare_did_from_pubkey(provider, did, sizeof did);
+    if (rc)
+        return rc;
+    fs_writer w;
+    fsw_init(&w);
+    fsw_raw(&w, enc_hash, 32);
+    fsw_raw(&w, did, strlen(did));
+    fsw_u64(&w, timestamp);
+    fsw_u16(&w, (uint16_t)strlen(label));
+    fsw_raw(&w, label, strlen(label));
+    if (w.err) {
+        fsw_free(&w);
+        return FEDSHARE_E_NOMEM;
+    }
+    crypto_hash_sha256(out, w.buf, w.len);
+    fsw_free(&w);
+    return FEDSHARE_OK;
+}
+
+int fedshare_model_id(const uint8_t structure_hash[32], const uint8_t model_digest[32],
+                      uint8_t out[32]) {
+    if (!structure_hash || !model_digest || !out)
+        return FEDSHARE_E_INVALID;
+    uint8_t buf[16 + 64];
+    memcpy(buf, "FSMODEL/1\0\0\0\0\0\0\0", 16);
+    memcpy(buf + 16, structure_hash, 32);
+    memcpy(buf + 48, model_digest, 32);
+    crypto_hash_sha256(out, buf, sizeof buf);
+    return FEDSHARE_OK;
+}
+
+int fs_data_decode(const uint8_t *v, size_t n, fs_data *d) {
+    fs_reader r;
+    fsr_init(&r, v, n);
+    memset(d, 0, sizeof *d);
+    if (fsr_u8(&r) != FS_RECORD_VERSION)
+        return FEDSHARE_E_FORMAT;
+    fsr_raw(&r, d->owner, 32);
+    fsr_raw(&r, d->enc_hash, 32);
+    d->timestamp = fsr_u64(&r);
+    d->height = fsr_u64(&r);
+    size_t ll, dl;
+    const uint8_t *l = fsr_bytes(&r, FS_LABEL_MAX, &ll);
+    const uint8_t *ds = fsr_bytes(&r, FS_DESC_MAX, &dl);
+    d->n_lineage = fsr_u32(&r);
+    if (r.err || d->n_lineage > FS_LINEAGE_MAX)
+        return FEDSHARE_E_FORMAT;
+    memcpy(d->label, l, ll);
+    d->label[ll] = 0;
+    memcpy(d->description, ds, dl);
+    d->description[dl] = 0;
+    for (uint32_t i = 0; i < d->n_lineage; i++)
+        fsr_raw(&r, d->lineage[i], 32);
+    d->status = fsr_u8(&r);
+    d->uses = fsr_u64(&r);
+    return fsr_done(&r) ? FEDSHARE_E_FORMAT : FEDSHARE_OK;
+}
+
+void fs_data_encode(const fs_data *d, fs_writer *w) {
+    fsw_u8(w, FS_RECORD_VERSION);
+    fsw_raw(w, d->owner, 32);
+    fsw_raw(w, d->enc_hash, 32);
+    fsw_u64(w, d->timestamp);
+    fsw_u64(w, d->height);
+    fsw_bytes(w, d->label, strlen(d->label));
+    fsw_bytes(w, d->description, strlen(d->description));
+    fsw_u32(w, d->n_lineage);
+    for (uint32_t i = 0; i < d->n_lineage; i++)
+        fsw_raw(w, d->lineage[i], 32);
+    fsw_u8(w, d->status);
+    fsw_u64(w, d->uses);
+}
+
+int fs_data_load(ledger_state *st, const uint8_t id[32], fs_data *d) {
+    const uint8_t *v;
+    size_t n;
+    int rc = fs_get(st, FEDSHARE_REC_DATA, id, NULL, 0, &v, &n);
+    return rc ? rc : fs_data_decode(v, n, d);
+}
+
+static int registry_register(fs_exec *x, const fs_payload *p) {
+    fs_data *d = calloc(1, sizeof *d);
+    if (!d)
+        return FEDSHARE_E_NOMEM;
+    uint8_t id[32];
+    int rc = fedshare_data_id(p->hash, x->sender, x->timestamp, p->label, id);
+    const uint8_t *v;
+    size_t n;
+    if (!rc && fs_get(x->st, FEDSHARE_REC_DATA, id, NULL, 0, &v, &n) == FEDSHARE_OK)
+        rc = FEDSHARE_E_EXISTS;
+    for (size_t i = 0; !rc && i < p->n; i++)
+        if (fs_get(x->st, FEDSHARE_REC_DATA, p->list + 32 * i, NULL, 0, &v, &n) != FEDSHARE_OK)
+            rc = FEDSHARE_E_NOT_FOUND;
+    if (!rc) {
+        memcpy(d->owner, x->sender, 32);
+        memcpy(d->enc_hash, p->hash, 32);
+        d->timestamp = x->timestamp;
+        d->height = x->height;
+        strcpy(d->label, p->label);
+        strcpy(d->description, p->text);
+        d->n_lineage = (uint32_t)p->n;
+        for (size_t i = 0; i < p->n; i++)
+            memcpy(d->lineage[i], p->list + 32 * i, 32);
+        d->status = FS_DATA_ACTIVE;
+        fs_writer w;
+        fsw_init(&w);
+        fs_data_encode(d, &w);
+        rc = fs_put(x->st, FEDSHARE_REC_DATA, id, NULL, 0, &w);
+    }
+    if (!rc)
+        rc = fs_index(x, FEDSHARE_TRACE_DATA, id);
+    for (size_t i = 0; !rc && i < p->n; i++)
+        rc = fs_index(x, FEDSHARE_TRACE_DATA, p->list + 32 * i);
+    free(d);
+    return rc;
+}
+
+static int registry_change(fs_exec *x, const fs_payload *p) {
+    fs_data *d = calloc(1, sizeof *d);
+    if (!d)
+        return FEDSHARE_E_NOMEM;
+    int rc = fs_data_load(x->st, p->id, d);
+    if (!rc && memcmp(d->owner, x->sender, 32))
+        rc = FEDSHARE_E_NOT_OWNER;
+    if (!rc && d->status != FS_DATA_ACTIVE)
+        rc = FEDSHARE_E_STATE;
+    if (!rc) {
+        if (p->op == FEDSHARE_OP_DATA_RETIRE)
+            d->status = FS_DATA_RETIRED;
+        else {
+            memcpy(d->enc_hash, p->hash, 32);
+            strcpy(d->description, p->text);
+        }
+        fs_writer w;
+        fsw_init(&w);
+        fs_data_encode(d, &w);
+        rc = fs_put(x->st, FEDSHARE_REC_DATA, p->id, NULL, 0, &w);
+    }
+    if (!rc)
+        rc = fs_index(x, FEDSHARE_TRACE_DATA, p->id);
+    free(d);
+    return rc;
+}
+
+/* ---- permission ---- */
+
+static int cmp32(const void *a, const void *b) { return memcmp(a, b, 32); }
+
+/* A first policy must name exactly the consortium's members, so its quorum is theirs. */
+static int members_match(const fedshare_consortium *c, const abac_policyset *ps) {
+    size_t n = fedshare_consortium_size(c);
+    if (abac_policyset_member_count(ps) != n)
+        return 0;
+    uint8_t *a = malloc(32 * n), *b = malloc(32 * n);
+    int ok = a && b;
+    for (size_t i = 0; ok && i < n; i++) {
+        memcpy(a + 32 * i, fedshare_consortium_key(c, i), 32);
+        memcpy(b + 32 * i, abac_policyset_member(ps, i), 32);
+    }
+    if (ok) {
+        qsort(a, n, 32, cmp32);
+        qsort(b, n, 32, cmp32);
+        ok = !memcmp(a, b, 32 * n);
+    }
+    free(a);
+    free(b);
+    return ok;
+}
+
+static int put_policy(fs_exec *x, const uint8_t id[32], const abac_policyset *ps) {
+    size_t n = abac_policyset_encoded_size(ps), wrote;
+    fs_writer w;
+    fsw_init(&w);
+    uint8_t *buf = malloc(n ? n : 1);
+    if (!buf)
+        return FEDSHARE_E_NOMEM;
+    int rc = abac_policyset_encode(ps, buf, n, &wrote);
+    if (!rc) {
+        fsw_raw(&w, buf, wrote);
+        rc = fs_put(x->st, FEDSHARE_REC_POLICY, id, NULL, 0, &w);
+    }
+    free(buf);
+    return rc;
+}
+
+static int permission_set(fs_exec *x, const fs_payload *p) {
+    fs_data d;
+    int rc = fs_data_load(x->st, p->id, &d);
+    const uint8_t *v;
+    size_t n;
+    if (!rc && memcmp(d.owner, x->sender, 32))
+        rc = FEDSHARE_E_NOT_OWNER;
+    if (!rc && fs_get(x->st, FEDSHARE_REC_POLICY, p->id, NULL, 0, &v, &n) == FEDSHARE_OK)
+        rc = FEDSHARE_E_EXISTS; /* later versions go through the quorum */
+    abac_policyset *ps = NULL;
+    if (!rc)
+        rc = abac_policyset_decode(p->bytes, p->bytes_len, &ps);
+    if (!rc && !members_match(x->app->c, ps))
+        rc = FEDSHARE_E_QUORUM;
+    if (!rc)
+        rc = put_policy(x, p->id, ps);
+    if (!rc)
+        rc = fs_index(x, FEDSHARE_TRACE_DATA, p->id);
+    abac_policyset_free(ps);
+    return rc;
+}
+
+static int load_policy(ledger_state *st, const uint8_t id[32], abac_policyset **ps) {
+    const uint8_t *v;
+    size_t n;
+    int rc = fs_get(st, FEDSHARE_REC_POLICY, id, NULL, 0, &v, &n);
+    return rc ? rc : abac_policyset_decode(v, n, ps);
+}
+
+static int permission_update(fs_exec *x, const fs_payload *p) {
+    fs_data d;
+    int rc = fs_data_load(x->st, p->id, &d);
+    abac_policyset *cur = NULL, *next = NULL;
+    if (!rc)
+        rc = load_policy(x->st, p->id, &cur);
+    if (!rc) {
+        rc = abac_update_apply(cur, p->bytes, p->bytes_len, &next);
+        if (rc == ABAC_E_NO_QUORUM)
+            rc = FEDSHARE_E_QUORUM;
+    }
+    if (!rc)
+        rc = put_policy(x, p->id, next);
+    if (!rc)
+        rc = fs_index(x, FEDSHARE_TRACE_DATA, p->id);
+    abac_policyset_free(cur);
+    abac_policyset_free(next);
+    return rc;
+}
+
+/* The ABAC request of an access request: who asks (DID, organisation, roles,
+ * credentials), for what data (owner, type label, uses so far), and the
+ * context (consensus time, purpose, period, expected uses). */
+static int fill_request(fs_exec *x, const fs_payload *p, const fs_data *d, abac_request *req) {
+    const fedshare_consortium *c = x->app->c;
+    int mi = fedshare_consortium_find(c, x->sender);
+    char did[FEDSHARE_DID_BUF], owner[FEDSHARE_DID_BUF], hex[65];
+    fedshare_did_from_pubkey(x->sender, did, sizeof did);
+    fedshare_did_from_pubkey(d->owner, owner, sizeof owner);
+    for (int i = 0; i < 32; i++) {
+        static const char hx[] = "0123456789abcdef";
+        hex[2 * i] = hx[p->id[i] >> 4];
+        hex[2 * i + 1] = hx[p->id[i] & 15];
+    }
+    hex[64] = 0;
+    const char *roles[5];
+    size_t rlen[5], nr = 0;
+    static const char *const rn[] = {"provider", "aggregator", "keyholder", "publisher",
+                                     "regulator"};
+    uint32_t bits = fedshare_consortium_roles(c, (size_t)mi);
+    for (int i = 0; i < 5; i++)
+        if (bits & (1u << i)) {
+            roles[nr] = rn[i];
+            rlen[nr++] = strlen(rn[i]);
+        }
+    const char *creds[16];
+    size_t clen[16], nc = fedshare_consortium_credential_count(c, (size_t)mi);
+    for (size_t i = 0; i < nc && i < 16; i++) {
+        creds[i] = fedshare_consortium_credential(c, (size_t)mi, i);
+        clen[i] = strlen(creds[i]);
+    }
+    const char *org = fedshare_consortium_org(c, (size_t)mi);
+    int64_t now = (int64_t)(x->timestamp / 1000);
+    int rc = abac_request_set_action(req, p->label, strlen(p->label));
+    rc = rc ? rc : abac_request_set_entity(req, ABAC_SUBJECT, did, strlen(did), "Member", 6);
+    rc = rc ? rc : abac_request_set_string(req, ABAC_SUBJECT, "did", did, strlen(did));
+    rc = rc ? rc : abac_request_set_string(req, ABAC_SUBJECT, "org", org, strlen(org));
+    rc = rc ? rc : abac_request_set_string_set(req, ABAC_SUBJECT, "roles", roles, rlen, nr);
+    rc = rc ? rc : abac_request_set_string_set(req, ABAC_SUBJECT, "credentials", creds, clen, nc);
+    if (!rc && org[0])
+        rc = abac_request_add_ancestor(req, ABAC_SUBJECT, org, strlen(org));
+    rc = rc ? rc : abac_request_set_entity(req, ABAC_RESOURCE, hex, 64, "Dataset", 7);
+    rc = rc ? rc : abac_request_set_string(req, ABAC_RESOURCE, "owner", owner, strlen(owner));
+    rc = rc ? rc : abac_request_set_string(req, ABAC_RESOURCE, "type", d->label, strlen(d->label));
+    rc = rc ? rc : abac_request_set_int(req, ABAC_RESOURCE, "uses", (int64_t)d->uses);
+    rc = rc ? rc : abac_request_set_timestamp(req, ABAC_CONTEXT, "now", now);
+    rc = rc ? rc : abac_request_set_string(req, ABAC_CONTEXT, "purpose", p->text, strlen(p->text));
+    rc = rc ? rc : abac_request_set_timestamp(req, ABAC_CONTEXT, "period_start", (int64_t)p->t0);
+    rc = rc ? rc : abac_request_set_timestamp(req, ABAC_CONTEXT, "period_end", (int64_t)p->t1);
+    rc = rc ? rc : abac_request_set_int(req, ABAC_CONTEXT, "expected_uses", (int64_t)p->uses);
+    return rc;
+}
+
+/* GRANT and DECISION records share one shape (docs/formats/fedshare.md). */
+static void put_decision(fs_writer *w, int permit, const fs_exec *x, const fs_payload *p,
+                         int32_t reason, const abac_policyset *ps, const abac_decision *dec) {
+    fsw_u8(w, FS_RECORD_VERSION);
+    fsw_u8(w, (uint8_t)(permit ? 1 : 0));
+    fsw_raw(w, p->id, 32);
+    fsw_raw(w, x->sender, 32);
+    fsw_u64(w, p->t0);
+    fsw_u64(w, p->t1);
+    fsw_u64(w, x->height);
+    fsw_u32(w, p->uses);
+    fsw_bytes(w, p->label, strlen(p->label));
+    fsw_bytes(w, p->text, strlen(p->text));
+    fsw_u32(w, (uint32_t)reason);
+    size_t nr = dec ? abac_decision_rule_count(dec) : 0;
+    fsw_u32(w, (uint32_t)nr);
+    for (size_t i = 0; i < nr; i++) {
+        const char *id = abac_policyset_rule_id(ps, abac_decision_rule(dec, i));
+        fsw_bytes(w, id ? id : "", id ? strlen(id) : 0);
+    }
+    size_t no = dec ? abac_decision_obligation_count(dec) : 0;
+    fsw_u32(w, (uint32_t)no);
+    for (size_t i = 0; i < no; i++) {
+        const char *o = abac_decision_obligation(dec, i);
+        fsw_bytes(w, o ? o : "", o ? strlen(o) : 0);
+    }
+}
+
+static int permission_request(fs_exec *x, const fs_payload *p) {
+    fs_data d;
+    int rc = fs_data_load(x->st, p->id, &d);
+    if (rc)
+        return rc;
+    abac_policyset *ps = NULL;
+    abac_request *req = NULL;
+    abac_decision *dec = NULL;
+    int32_t verdict; /* the outcome of the act: OK (granted) or why not */
+    if (d.status != FS_DATA_ACTIVE)
+        verdict = FEDSHARE_E_STATE;
+    else if ((rc = load_policy(x->st, p->id, &ps)) == FEDSHARE_E_NOT_FOUND)
+        verdict = FEDSHARE_E_DENIED; /* no policy: default deny */
+    else if (rc)
+        return rc;
+    else {
+        rc = abac_request_new(ps, 0, &req);
+        rc = rc ? rc : abac_decision_new(ps, &dec);
+        rc = rc ? rc : fill_request(x, p, &d, req);
+        int eff = rc ? rc : abac_decide(ps, req, dec, 0);
+        if (eff < 0) {
+            rc = eff;
+            goto done;
+        }
+        verdict = eff == ABAC_PERMIT ? FEDSHARE_OK : FEDSHARE_E_DENIED;
+    }
+    fs_writer w;
+    fsw_init(&w);
+    put_decision(&w, verdict == FEDSHARE_OK, x, p, verdict, ps, dec);
+    rc = fs_put(x->st, FEDSHARE_REC_DECISION, x->tx_hash, NULL, 0, &w);
+    if (!rc && verdict == FEDSHARE_OK) {
+        fsw_init(&w);
+        put_decision(&w, 1, x, p, verdict, ps, dec);
+        rc = fs_put(x->st, FEDSHARE_REC_GRANT, p->id, x->sender, 0, &w);
+    }
+    if (!rc)
+        rc = fs_index(x, FEDSHARE_TRACE_DATA, p->id);
+    if (!rc)
+        rc = verdict;
+done:
+    abac_decision_free(dec);
+    abac_request_free(req);
+    abac_policyset_free(ps);
+    return rc;
+}
+
+/* ---- keys ---- */
+
+static int key_record(fs_exec *x, const fs_payload *p) {
+    phe_threshold_params *params = NULL;
+    int rc = phe_threshold_params_decode(&params, p->bytes, p->bytes_len);
+    if (rc)
+        return rc;
+    uint8_t key_id[32];
+    const uint8_t *v;
+    size_t n;
+    rc = phe_threshold_params_key_id(params, key_id);
+    if (!rc && phe_threshold_params_holders(params) != p->n)
+        rc = FEDSHARE_E_INVALID;
+    for (size_t i = 0; !rc && i < p->n; i++) {
+        rc = fs_require_role(x->app->c, p->list + 32 * i, FEDSHARE_ROLE_KEYHOLDER);
+        for (size_t j = 0; !rc && j < i; j++)
+            if (!memcmp(p->list + 32 * i, p->list + 32 * j, 32))
+                rc = FEDSHARE_E_INVALID;
+    }
+    if (!rc && fs_get(x->st, FEDSHARE_REC_KEY, key_id, NULL, 0, &v, &n) == FEDSHARE_OK)
+        rc = FEDSHARE_E_EXISTS;
+    if (!rc) {
+        fs_writer w;
+        fsw_init(&w);
+        fsw_u8(&w, FS_RECORD_VERSION);
+        fsw_raw(&w, x->sender, 32);
+        fsw_u32(&w, phe_threshold_params_threshold(params));
+        fsw_u32(&w, (uint32_t)p->n);
+        for (size_t i = 0; i < p->n; i++) {
+            fsw_raw(&w, p->list + 32 * i, 32);
+            fsw_raw(&w, p->list2 + 32 * i, 32);
+        }
+        fsw_bytes(&w, p->bytes, p->bytes_len);
+        rc = fs_put(x->st, FEDSHARE_REC_KEY, key_id, NULL, 0, &w);
+    }
+    phe_threshold_params_free(params);
+    return rc;
+}
+
+int fs_key_load(ledger_state *st, const uint8_t key_id[32], fs_key *k) {
+    const uint8_t *v;
+    size_t n;
+    int rc = fs_get(st, FEDSHARE_REC_KEY, key_id, NULL, 0, &v, &n);
+    if (rc)
+        return rc;
+    fs_reader r;
+    fsr_init(&r, v, n);
+    memset(k, 0, sizeof *k);
+    if (fsr_u8(&r) != FS_RECORD_VERSION)
+        return FEDSHARE_E_FORMAT;
+    fsr_raw(&r, k->dealer, 32);
+    k->threshold = fsr_u32(&r);
+    k->n = fsr_u32(&r);
+    if (r.err || k->n > FS_HOLDERS_MAX)
+        return FEDSHARE_E_FORMAT;
+    for (uint32_t i = 0; i < k->n; i++) {
+        fsr_raw(&r, k->holders[i], 32);
+        fsr_raw(&r, k->shares[i], 32);
+    }
+    return r.err ? FEDSHARE_E_FORMAT : FEDSHARE_OK;
+}
+
+static int model_publish(fs_exec *x, const fs_payload *p) {
+    uint8_t id[32];
+    const uint8_t *v;
+    size_t n;
+    int rc = fedshare_model_id(p->hash, p->hash2, id);
+    if (!rc && fs_get(x->st, FEDSHARE_REC_MODEL, id, NULL, 0, &v, &n) == FEDSHARE_OK)
+        rc = FEDSHARE_E_EXISTS;
+    if (!rc) {
+        fs_writer w;
+        fsw_init(&w);
+        fsw_u8(&w, FS_RECORD_VERSION);
+        fsw_raw(&w, x->sender, 32);
+        fsw_raw(&w, p->hash, 32);
+        fsw_raw(&w, p->hash2, 32);
+        fsw_u64(&w, p->count);
+        fsw_u64(&w, x->height);
+        fsw_bytes(&w, p->text, strlen(p->text));
+        rc = fs_put(x->st, FEDSHARE_REC_MODEL, id, NULL, 0, &w);
+    }
+    return rc;
+}
+
+/* ---- the callback table ---- */
+
+int fs_index(fs_exec *x, uint16_t trace, const uint8_t key[32]) {
+    return ledger_state_index(x->st, trace, key, 32);
+}
+
+static int app_check(void *ctx, ledger_state *st, const ledger_tx *tx) {
+    (void)st;
+    fedshare_app *a = ctx;
+    size_t len;
+    const uint8_t *payload = ledger_tx_payload(tx, &len);
+    int rc = fedshare_precheck(a->c, ledger_tx_op(tx), ledger_tx_sender(tx), payload, len);
+    return rc ? LEDGER_E_REJECTED : LEDGER_OK;
+}
+
+/* Record the outcome of a transaction (every applied fedshare act has one). */
+static int put_outcome(ledger_state *st, const uint8_t tx_hash[32], int32_t code) {
+    fs_writer w;
+    fsw_init(&w);
+    fsw_u32(&w, (uint32_t)code);
+    return fs_put(st, FEDSHARE_REC_OUTCOME, tx_hash, NULL, 0, &w);
+}
+
+/* Errors that mean the replica itself failed (the block must not commit),
+ * as opposed to a refusal of the act. */
+static int is_fatal(int rc) {
+    return rc == LEDGER_E_IO || rc == LEDGER_E_FULL || rc == LEDGER_E_NOMEM ||
+           rc == FEDSHARE_E_NOMEM || rc == PHE_ERR_NOMEM || rc == ABAC_E_NOMEM;
+}
+
+static int app_apply(void *ctx, ledger_state *st, const ledger_block *b, size_t index,
+                     const ledger_tx *tx) {
+    (void)index;
+    fedshare_app *a = ctx;
+    size_t len;
+    const uint8_t *payload = ledger_tx_payload(tx, &len);
+    uint16_t op = ledger_tx_op(tx);
+    /* A primary may order what check() would refuse: reject it here, writing nothing. */
+    if (fedshare_precheck(a->c, op, ledger_tx_sender(tx), payload, len))
+        return LEDGER_E_REJECTED;
+    const uint8_t *v;
+    size_t vn;
+    static const uint8_t ckey[] = "fs/consortium";
+    if (ledger_state_get(st, ckey, sizeof ckey - 1, &v, &vn) == LEDGER_E_NOT_FOUND) {
+        int prc = ledger_state_put(st, ckey, sizeof ckey - 1, a->chash, 32);
+        if (prc)
+            return prc;
+    }
+    fs_payload p;
+    int rc = fs_payload_decode(op, payload, len, &p);
+    if (rc)
+        return LEDGER_E_REJECTED;
+    fs_exec x = {a, st, ledger_tx_sender(tx), ledger_tx_hash(tx), ledger_tx_signature(tx),
+                 ledger_block_timestamp(b), ledger_block_height(b)};
+    switch (op) {
+    case FEDSHARE_OP_DATA_REGISTER: rc = registry_register(&x, &p); break;
+    case FEDSHARE_OP_DATA_UPDATE:
+    case FEDSHARE_OP_DATA_RETIRE: rc = registry_change(&x, &p); break;
+    case FEDSHARE_OP_POLICY_SET: rc = permission_set(&x, &p); break;
+    case FEDSHARE_OP_POLICY_UPDATE: rc = permission_update(&x, &p); break;
+    case FEDSHARE_OP_ACCESS_REQUEST: rc = permission_request(&x, &p); break;
+    case FEDSHARE_OP_KEY_RECORD: rc = key_record(&x, &p); break;
+    case FEDSHARE_OP_MODEL_PUBLISH: rc = model_publish(&x, &p); break;
+    default: rc = fs_training_apply(&x, &p); break;
+    }
+    fs_payload_free(&p);
+    if (is_fatal(rc))
+        return rc == FEDSHARE_E_NOMEM || rc == PHE_ERR_NOMEM || rc == ABAC_E_NOMEM ? LEDGER_E_NOMEM
+                                                                                 : rc;
+    /* The ledger only knows its own codes; anything else from state calls is fatal too. */
+    if (rc <= -200 && rc > -300)
+        return rc;
+    int orc = put_outcome(st, x.tx_hash, rc);
+    if (!orc)
+        orc = fs_index(&x, FEDSHARE_TRACE_MEMBER, x.sender);
+    return orc;
+}
+
+static int app_query(void *ctx, ledger_state *st, const uint8_t *q, size_t qlen, uint8_t **out,
+                     size_t *out_len) {
+    (void)ctx;
+    /* Queries are state keys: answer with the stored record (clients use ledger_client_get
+     * for the same; this form lets one query name a record by kind and id). */
+    const uint8_t *v;
+    size_t n;
+    *out = NULL;
+    *out_len = 0;
+    if (!q || !qlen || qlen > LEDGER_STATE_KEY_MAX)
+        return LEDGER_E_INVALID;
+    int rc = ledger_state_get(st, q, qlen, &v, &n);
+    if (rc)
+        return rc;
+    if (n) {
+        *out = malloc(n);
+        if (!*out)
+            return LEDGER_E_NOMEM;
+        memcpy(*out, v, n);
+        *out_len = n;
+    }
+    return LEDGER_OK;
+}
+
+int fedshare_app_new(fedshare_app **out, const fedshare_consortium *c) {
+    if (!out || !c)
+        return FEDSHARE_E_INVALID;
+    *out = NULL;
+    if (sodium_init() < 0)
+        return FEDSHARE_E_CRYPTO;
+    fedshare_app *a = calloc(1, sizeof *a);
+    if (!a)
+        return FEDSHARE_E_NOMEM;
+    a->c = fs_consortium_copy(c);
+    if (!a->c) {
+        free(a);
+        return FEDSHARE_E_NOMEM;
+    }
+    fedshare_consortium_hash(a->c, a->chash);
+    ledger_app_init(&a->table);
+    a->table.ctx = a;
+    a->table.check = app_check;
+    a->table.apply = app_apply;
+    a->table.query = app_query;
+    *out = a;
+    return FEDSHARE_OK;
+}
+
+void fedshare_app_free(fedshare_app *a) {
+    if (!a)
+        return;
+    fedshare_consortium_free(a->c);
+    free(a);
+}
+
+const ledger_app *fedshare_app_table(const fedshare_app *a) { return a ? &a->table : NULL; }

@@ -1,0 +1,61 @@
+/* Shared inside the contracts: the application, one act being applied, and
+ * the records several contracts read. */
+#ifndef FS_APP_INTERNAL_H
+#define FS_APP_INTERNAL_H
+
+#include "contracts_internal.h"
+
+struct fedshare_app {
+    fedshare_consortium *c;
+    uint8_t chash[32];
+    ledger_app table;
+};
+
+/* One transaction being applied. */
+typedef struct fs_exec {
+    fedshare_app *app;
+    ledger_state *st;
+    const uint8_t *sender;   /* 32 */
+    const uint8_t *tx_hash;  /* 32 */
+    const uint8_t *tx_sig;   /* 64 */
+    uint64_t timestamp;      /* consensus time, ms */
+    uint64_t height;
+} fs_exec;
+
+enum { FS_DATA_ACTIVE = 1, FS_DATA_RETIRED = 2 };
+
+typedef struct fs_data {
+    uint8_t owner[32], enc_hash[32];
+    uint64_t timestamp, height, uses;
+    char label[FS_LABEL_MAX + 1];
+    char description[FS_DESC_MAX + 1];
+    uint32_t n_lineage;
+    uint8_t lineage[FS_LINEAGE_MAX][32];
+    uint8_t status;
+} fs_data;
+
+typedef struct fs_key {
+    uint8_t dealer[32];
+    uint32_t threshold, n;
+    uint8_t holders[FS_HOLDERS_MAX][32];
+    uint8_t shares[FS_HOLDERS_MAX][32];
+} fs_key;
+
+fedshare_consortium *fs_consortium_copy(const fedshare_consortium *c);
+
+int fs_get(ledger_state *st, int kind, const uint8_t id[32], const uint8_t *id2, uint32_t round,
+           const uint8_t **val, size_t *vlen);
+/* Store w's bytes under the record key and free w (also on error). */
+int fs_put(ledger_state *st, int kind, const uint8_t id[32], const uint8_t *id2, uint32_t round,
+           fs_writer *w);
+int fs_index(fs_exec *x, uint16_t trace, const uint8_t key[32]);
+
+int fs_data_decode(const uint8_t *v, size_t n, fs_data *d);
+void fs_data_encode(const fs_data *d, fs_writer *w);
+int fs_data_load(ledger_state *st, const uint8_t id[32], fs_data *d);
+int fs_key_load(ledger_state *st, const uint8_t key_id[32], fs_key *k);
+
+/* Training acts (task create … evaluation). */
+int fs_training_apply(fs_exec *x, const fs_payload *p);
+
+#endif

@@ -1,0 +1,449 @@
+/* fedshare node: a libledger replica running the contracts, plus a small HTTP
+ * endpoint serving health and Prometheus metrics. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fedshare/contracts.h"
+#include "fedshare/node.h"
+
+#define LAT_SLOTS 4096 /* arrival times of recent transactions, by hash */
+#define TPS_WINDOW 64  /* (time, applied count) samples for the TPS figure */
+
+struct fedshare_node {
+    ledger_node *replica;
+    ledger_config *cfg;
+    fedshare_consortium *consortium;
+    fedshare_app *app;
+    ledger_app wrapped; /* the contracts, with counters around them */
+    char data_dir[1024];
+    uint32_t replicas;
+    /* metrics */
+    pthread_mutex_t mu;
+    uint64_t applied, refused_precheck;
+    uint8_t lat_hash[LAT_SLOTS][8];
+    uint64_t lat_t0[LAT_SLOTS];
+    double lat_sum_s;
+    uint64_t lat_count;
+    double lat_last_s;
+    uint64_t started_ns;
+    /* endpoint */
+    int listen_fd;
+    uint32_t port;
+    atomic_int stop;
+    pthread_t thread;
+    int thread_started;
+};
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* ---- configuration ---- */
+
+static int starts_with_word(const char *line, size_t len, const char *w) {
+    size_t i = 0, n = strlen(w);
+    while (i < len && (line[i] == ' ' || line[i] == '\t'))
+        i++;
+    return len - i >= n && !memcmp(line + i, w, n) &&
+           (len - i == n || line[i + n] == ' ' || line[i + n] == '\t' || line[i + n] == '\r' ||
+            line[i + n] == '#');
+}
+
+int fedshare_config_load(const char *path, char **ledger_text, fedshare_consortium **consortium,
+                         uint32_t *metrics_port, uint32_t *err_line) {
+    if (!path)
+        return FEDSHARE_E_INVALID;
+    if (ledger_text)
+        *ledger_text = NULL;
+    if (consortium)
+        *consortium = NULL;
+    if (metrics_port)
+        *metrics_port = 0;
+    if (err_line)
+        *err_line = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return FEDSHARE_E_IO;
+    char *buf = malloc((1u << 20) + 1);
+    if (!buf) {
+        fclose(f);
+        return FEDSHARE_E_NOMEM;
+    }
+    size_t len = fread(buf, 1, (1u << 20) + 1, f);
+    fclose(f);
+    if (len > (1u << 20)) {
+        free(buf);
+        return FEDSHARE_E_CONFIG;
+    }
+    /* directory of the file, for relative paths */
+    char dir[1024];
+    const char *slash = strrchr(path, '/');
+    int dl = slash ? snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path)
+                   : snprintf(dir, sizeof dir, ".");
+    if (dl <= 0 || (size_t)dl >= sizeof dir) {
+        free(buf);
+        return FEDSHARE_E_CONFIG;
+    }
+    size_t cap = len * 2 + 4096, out = 0;
+    char *text = malloc(cap);
+    if (!text) {
+        free(buf);
+        return FEDSHARE_E_NOMEM;
+    }
+    int rc = FEDSHARE_OK;
+    uint32_t line = 0, port = 0;
+    for (size_t pos = 0; pos < len && !rc;) {
+        size_t end = pos;
+        while (end < len && buf[end] != '\n')
+            end++;
+        const char *l = buf + pos;
+        size_t ll = end - pos;
+        line++;
+        if (starts_with_word(l, ll, "member")) {
+            /* the consortium's: parsed below */
+        } else if (starts_with_word(l, ll, "metrics_port")) {
+            unsigned v;
+            char tmp[64];
+            int n = snprintf(tmp, sizeof tmp, "%.*s", (int)(ll < 63 ? ll : 63), l);
+            if (n <= 0 || sscanf(tmp, " metrics_port %u", &v) != 1 || v > 65535) {
+                rc = FEDSHARE_E_CONFIG;
+                if (err_line)
+                    *err_line = line;
+            } else
+                port = v;
+        } else {
+            const char *keys[] = {"key_file", "data_dir", "fault_file"};
+            int rel = 0;
+            for (int k = 0; k < 3; k++)
+                if (starts_with_word(l, ll, keys[k])) {
+                    size_t i = 0;
+                    while (i < ll && (l[i] == ' ' || l[i] == '\t'))
+                        i++;
+                    i += strlen(keys[k]);
+                    while (i < ll && (l[i] == ' ' || l[i] == '\t'))
+                        i++;
+                    if (i < ll && l[i] != '/') {
+                        int n = snprintf(text + out, cap - out, "%s %s/%.*s\n", keys[k], dir,
+                                         (int)(ll - i), l + i);
+                        if (n < 0 || (size_t)n >= cap - out)
+                            rc = FEDSHARE_E_CONFIG;
+                        else
+                            out += (size_t)n;
+                        rel = 1;
+                    }
+                }
+            if (!rel) {
+                memcpy(text + out, l, ll);
+                out += ll;
+                text[out++] = '\n';
+            }
+        }
+        pos = end + 1;
+    }
+    text[out] = 0;
+    fedshare_consortium *c = NULL;
+    if (!rc && consortium) {
+        uint32_t el = 0;
+        rc = fedshare_consortium_parse(&c, buf, len, &el);
+        if (rc && err_line)
+            *err_line = el;
+    }
+    free(buf);
+    if (rc) {
+        free(text);
+        return rc;
+    }
+    if (consortium)
+        *consortium = c;
+    if (ledger_text)
+        *ledger_text = text;
+    else
+        free(text);
+    if (metrics_port)
+        *metrics_port = port;
+    return FEDSHARE_OK;
+}
+
+/* ---- counters around the contracts ---- */
+
+static size_t lat_slot(const uint8_t *h) { return ((size_t)h[0] << 8 | h[1]) % LAT_SLOTS; }
+
+static int wrapped_check(void *ctx, ledger_state *st, const ledger_tx *tx) {
+    fedshare_node *n = ctx;
+    const ledger_app *a = fedshare_app_table(n->app);
+    int rc = a->check(a->ctx, st, tx);
+    const uint8_t *h = ledger_tx_hash(tx);
+    pthread_mutex_lock(&n->mu);
+    if (rc)
+        n->refused_precheck++;
+    else {
+        size_t s = lat_slot(h);
+        memcpy(n->lat_hash[s], h, 8);
+        n->lat_t0[s] = now_ns();
+    }
+    pthread_mutex_unlock(&n->mu);
+    return rc;
+}
+
+static int wrapped_apply(void *ctx, ledger_state *st, const ledger_block *b, size_t index,
+                         const ledger_tx *tx) {
+    fedshare_node *n = ctx;
+    const ledger_app *a = fedshare_app_table(n->app);
+    int rc = a->apply(a->ctx, st, b, index, tx);
+    const uint8_t *h = ledger_tx_hash(tx);
+    pthread_mutex_lock(&n->mu);
+    n->applied++;
+    size_t s = lat_slot(h);
+    if (n->lat_t0[s] && !memcmp(n->lat_hash[s], h, 8)) {
+        double d = (double)(now_ns() - n->lat_t0[s]) / 1e9;
+        n->lat_sum_s += d;
+        n->lat_count++;
+        n->lat_last_s = d;
+        n->lat_t0[s] = 0;
+    }
+    pthread_mutex_unlock(&n->mu);
+    return rc;
+}
+
+static int wrapped_query(void *ctx, ledger_state *st, const uint8_t *q, size_t qlen,
+                         uint8_t **out, size_t *out_len) {
+    fedshare_node *n = ctx;
+    const ledger_app *a = fedshare_app_table(n->app);
+    return a->query(a->ctx, st, q, qlen, out, out_len);
+}
+
+/* ---- metrics ---- */
+
+static uint64_t dir_bytes(const char *dir) {
+    char p[1100];
+    struct stat sb;
+    uint64_t total = 0;
+    const char *files[] = {"data.mdb", "lock.mdb"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
+        if (stat(p, &sb) == 0)
+            total += (uint64_t)sb.st_blocks * 512u;
+    }
+    return total;
+}
+
+int fedshare_node_metrics(fedshare_node *n, char **text) {
+    if (!n || !text)
+        return FEDSHARE_E_INVALID;
+    char *t = malloc(4096);
+    if (!t)
+        return FEDSHARE_E_NOMEM;
+    pthread_mutex_lock(&n->mu);
+    uint64_t applied = n->applied, refused = n->refused_precheck, lc = n->lat_count;
+    double ls = n->lat_sum_s, last = n->lat_last_s;
+    pthread_mutex_unlock(&n->mu);
+    double up = (double)(now_ns() - n->started_ns) / 1e9;
+    ledger_tip tip;
+    memset(&tip, 0, sizeof tip);
+    ledger_node_tip(n->replica, &tip);
+    snprintf(t, 4096,
+             "# HELP fedshare_height Height of the last committed block.\n"
+             "# TYPE fedshare_height gauge\nfedshare_height %llu\n"
+             "# HELP fedshare_view Current PBFT view.\n"
+             "# TYPE fedshare_view gauge\nfedshare_view %llu\n"
+             "# HELP fedshare_transactions_total Transactions applied by this replica.\n"
+             "# TYPE fedshare_transactions_total counter\nfedshare_transactions_total %llu\n"
+             "# HELP fedshare_tps Mean applied transactions per second since start.\n"
+             "# TYPE fedshare_tps gauge\nfedshare_tps %.3f\n"
+             "# HELP fedshare_refused_total Transactions refused before ordering.\n"
+             "# TYPE fedshare_refused_total counter\nfedshare_refused_total %llu\n"
+             "# HELP fedshare_commit_latency_seconds Arrival at this replica to commit.\n"
+             "# TYPE fedshare_commit_latency_seconds summary\n"
+             "fedshare_commit_latency_seconds_sum %.6f\n"
+             "fedshare_commit_latency_seconds_count %llu\n"
+             "# HELP fedshare_commit_latency_last_seconds Latency of the last commit seen.\n"
+             "# TYPE fedshare_commit_latency_last_seconds gauge\n"
+             "fedshare_commit_latency_last_seconds %.6f\n"
+             "# HELP fedshare_peers Replicas in the configuration besides this one.\n"
+             "# TYPE fedshare_peers gauge\nfedshare_peers %u\n"
+             "# HELP fedshare_disk_bytes Bytes the node's LMDB files occupy.\n"
+             "# TYPE fedshare_disk_bytes gauge\nfedshare_disk_bytes %llu\n"
+             "# HELP fedshare_uptime_seconds Seconds since the node started.\n"
+             "# TYPE fedshare_uptime_seconds gauge\nfedshare_uptime_seconds %.1f\n",
+             (unsigned long long)tip.height, (unsigned long long)ledger_node_view(n->replica),
+             (unsigned long long)applied, up > 0 ? (double)applied / up : 0.0,
+             (unsigned long long)refused, ls, (unsigned long long)lc, last,
+             n->replicas ? n->replicas - 1 : 0, (unsigned long long)dir_bytes(n->data_dir), up);
+    *text = t;
+    return FEDSHARE_OK;
+}
+
+static void serve_one(fedshare_node *n, int fd) {
+    char req[1024];
+    size_t got = 0;
+    struct pollfd p = {fd, POLLIN, 0};
+    /* read the request line (bounded; a slow client gets 1 s) */
+    while (got < sizeof req - 1 && poll(&p, 1, 1000) > 0) {
+        ssize_t k = read(fd, req + got, sizeof req - 1 - got);
+        if (k <= 0)
+            break;
+        got += (size_t)k;
+        req[got] = 0;
+        if (strstr(req, "\r\n\r\n") || strstr(req, "\n\n"))
+            break;
+    }
+    req[got] = 0;
+    char *body = NULL;
+    const char *status = "404 Not Found", *ctype = "text/plain";
+    if (!strncmp(req, "GET /metrics", 12)) {
+        if (fedshare_node_metrics(n, &body) == FEDSHARE_OK) {
+            status = "200 OK";
+            ctype = "text/plain; version=0.0.4";
+        }
+    } else if (!strncmp(req, "GET /health", 11)) {
+        body = strdup("ok\n");
+        status = "200 OK";
+    }
+    char head[256];
+    size_t blen = body ? strlen(body) : 0;
+    int hl = snprintf(head, sizeof head,
+                      "HTTP/1.0 %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                      "Connection: close\r\n\r\n",
+                      status, ctype, blen);
+    if (write(fd, head, (size_t)hl) == hl && blen) {
+        ssize_t w = write(fd, body, blen);
+        (void)w;
+    }
+    free(body);
+}
+
+static void *metrics_loop(void *arg) {
+    fedshare_node *n = arg;
+    while (!atomic_load(&n->stop)) {
+        struct pollfd p = {n->listen_fd, POLLIN, 0};
+        if (poll(&p, 1, 200) <= 0)
+            continue;
+        int fd = accept(n->listen_fd, NULL, NULL);
+        if (fd < 0)
+            continue;
+        serve_one(n, fd);
+        close(fd);
+    }
+    return NULL;
+}
+
+static int open_metrics(fedshare_node *n, uint32_t port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return FEDSHARE_E_IO;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (bind(fd, (struct sockaddr *)&a, sizeof a) || listen(fd, 16)) {
+        close(fd);
+        return FEDSHARE_E_IO;
+    }
+    socklen_t al = sizeof a;
+    getsockname(fd, (struct sockaddr *)&a, &al);
+    n->listen_fd = fd;
+    n->port = ntohs(a.sin_port);
+    return FEDSHARE_OK;
+}
+
+/* ---- start / stop ---- */
+
+int fedshare_node_start(fedshare_node **out, const char *config_path,
+                        const fedshare_node_options *opts) {
+    fedshare_node_options def = FEDSHARE_NODE_OPTIONS_INIT;
+    if (!out || !config_path)
+        return FEDSHARE_E_INVALID;
+    *out = NULL;
+    if (!opts)
+        opts = &def;
+    if (opts->version != FEDSHARE_NODE_OPTIONS_VERSION)
+        return FEDSHARE_E_INVALID;
+    fedshare_node *n = calloc(1, sizeof *n);
+    if (!n)
+        return FEDSHARE_E_NOMEM;
+    n->listen_fd = -1;
+    pthread_mutex_init(&n->mu, NULL);
+    n->started_ns = now_ns();
+    char *text = NULL;
+    uint32_t port = 0, line = 0;
+    int rc = fedshare_config_load(config_path, &text, &n->consortium, &port, &line);
+    if (rc == FEDSHARE_E_CONFIG)
+        fprintf(stderr, "fedshare node: %s: line %u: invalid fedshare setting\n", config_path,
+                line);
+    if (!rc && ledger_config_parse(&n->cfg, text, strlen(text)) != LEDGER_OK)
+        rc = FEDSHARE_E_CONFIG;
+    free(text);
+    if (!rc)
+        rc = fedshare_app_new(&n->app, n->consortium);
+    if (!rc && opts->metrics_port >= 0)
+        port = (uint32_t)opts->metrics_port;
+    if (!rc && port)
+        rc = open_metrics(n, port);
+    if (!rc) {
+        n->replicas = (uint32_t)ledger_config_replicas(n->cfg);
+        const char *dd = opts->data_dir ? opts->data_dir : ledger_config_data_dir(n->cfg);
+        snprintf(n->data_dir, sizeof n->data_dir, "%s", dd ? dd : "");
+        ledger_app_init(&n->wrapped);
+        n->wrapped.ctx = n;
+        n->wrapped.check = wrapped_check;
+        n->wrapped.apply = wrapped_apply;
+        n->wrapped.query = wrapped_query;
+        ledger_node_options lo;
+        ledger_node_options_init(&lo);
+        lo.id = opts->id;
+        lo.data_dir = opts->data_dir;
+        lo.seed = opts->seed;
+        lo.app = &n->wrapped;
+        lo.sync = opts->sync;
+        lo.block_period_ms = opts->block_period_ms;
+        rc = ledger_node_start(&n->replica, n->cfg, &lo);
+    }
+    if (!rc && n->listen_fd >= 0) {
+        if (pthread_create(&n->thread, NULL, metrics_loop, n)) {
+            rc = FEDSHARE_E_NOMEM;
+        } else
+            n->thread_started = 1;
+    }
+    if (rc) {
+        fedshare_node_stop(n);
+        return rc;
+    }
+    *out = n;
+    return FEDSHARE_OK;
+}
+
+void fedshare_node_stop(fedshare_node *n) {
+    if (!n)
+        return;
+    atomic_store(&n->stop, 1);
+    if (n->thread_started)
+        pthread_join(n->thread, NULL);
+    if (n->listen_fd >= 0)
+        close(n->listen_fd);
+    ledger_node_stop(n->replica);
+    fedshare_app_free(n->app);
+    fedshare_consortium_free(n->consortium);
+    ledger_config_free(n->cfg);
+    pthread_mutex_destroy(&n->mu);
+    free(n);
+}
+
+ledger_node *fedshare_node_replica(fedshare_node *n) { return n ? n->replica : NULL; }
+
+uint32_t fedshare_node_metrics_port(const fedshare_node *n) { return n ? n->port : 0; }

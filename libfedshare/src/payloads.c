@@ -1,0 +1,441 @@
+/* Transaction payloads of the contracts: canonical encoders (client side) and
+ * the decoder every replica runs on untrusted bytes (docs/formats/fedshare.md). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "contracts_internal.h"
+
+static void put_head(fs_writer *w) { fsw_u8(w, FS_PAYLOAD_VERSION); }
+
+static int text_ok(const char *s, size_t lo, size_t hi) {
+    if (!s)
+        return lo == 0;
+    size_t n = strlen(s);
+    return n >= lo && n <= hi;
+}
+
+static int finish(fs_writer *w, uint8_t **out, size_t *len) {
+    if (!out || !len) {
+        fsw_free(w);
+        return FEDSHARE_E_INVALID;
+    }
+    return fsw_take(w, out, len);
+}
+
+static void put_text(fs_writer *w, const char *s) { fsw_bytes(w, s ? s : "", s ? strlen(s) : 0); }
+
+int fedshare_payload_data_register(const uint8_t enc_hash[32], const char *label,
+                                   const char *description, const uint8_t *lineage,
+                                   size_t n_lineage, uint8_t **out, size_t *len) {
+    if (!enc_hash || !text_ok(label, 1, FS_LABEL_MAX) || !text_ok(description, 0, FS_DESC_MAX) ||
+        n_lineage > FS_LINEAGE_MAX || (n_lineage && !lineage))
+        return FEDSHARE_E_INVALID;
+    fs_writer w;
+    fsw_init(&w);
+    put_head(&w);
+    fsw_raw(&w, enc_hash, 32);
+    put_text(&w, label);
+    put_text(&w, description);
+    fsw_u32(&w, (uint32_t)n_lineage);
+    fsw_raw(&w, lineage, 32 * n_lineage);
+    return finish(&w, out, len);
+}
+
+int fedshare_payload_data_update(const uint8_t data_id[32], const uint8_t enc_hash[32],
+                                 const char *description, uint8_t **out, size_t *len) {
+    if (!data_id || !enc_hash || !text_ok(description, 0, FS_DESC_MAX))
+        return FEDSHARE_E_INVALID;
+    fs_writer w;
+    fsw_init(&w);
+    put_head(&w);
+    fsw_raw(&w, data_id, 32);
+    fsw_raw(&w, enc_hash, 32);
+    put_text(&w, description);
+    return finish(&w, out, len);
+}
+
+int fedshare_payload_data_retire(const uint8_t data_id[32], uint8_t **out, size_t *len) {
+    if (!data_id)
+        return FEDSHARE_E_INVALID;
+    fs_writer w;
+    fsw_init(&w);
+    put_head(&w);
+    fsw_raw(&w, data_id, 32);
+    return finish(&w, out, len);
+}
+
+static int id_and_bytes(const uint8_t id[32], const uint8_t *b, size_t n, size_t max,
+                        uint8_t **out, size_t *len) {
+    if (!id || !b || !n || n > max)
+        return FEDSHARE_E_INVALID;
+    fs_writer w;
+    fsw_init(&w);
+    put_head(&w);
+    fsw_raw(&w, id, 32);
+    fsw_bytes(&w, b, n);
+    return finish(&w, out, len);
+}
+
+int fedshare_payload_policy_set(const uint8_t data_id[32], const uint8_t *policy,
+                                size_t policy_len, uint8_t **out, size_t *len) {
+    return id_and_bytes(data_id, policy, policy_len, FS_POLICY_MAX, out, len);
+}
+
+int fedshare_payload_policy_update(const uint8_t data_id[32], const uint8_t *update,
+                                   size_t update_len, uint8_t **out, size_t *len) {
+    return id_and_bytes(data_id, update, update_len, FS_POLICY_MAX, out, len);
+}
+
+int fedshare_payload_access_request(const uint8_t data_id[32], const char *action,
+                                    const char *purpose, uint64_t t0, uint64_t t1, uint32_t uses,
+                                    uint8_t **out, size_t *len) {
+    if (!data_id || !text_ok(action, 1, FS_LABEL_MAX) || !text_ok(purpose, 1, FS_LABEL_MAX) ||
+        t1 < t0 || !uses)
+        return FEDSHARE_E_INVALID;
+    fs_writer w;
+    fsw_init(&w);
+    put_head(&w);
+    fsw_raw(&w, data_id, 32);
+    put_text(&w, action);
+    put_text(&w, purpose);
+    fsw_u64(&w, t0);
+    fsw_u64(&w, t1);
+    fsw_u32(&w, uses);
+    return finish(&w, out, len);
+}
+
+int fedshare_payload_key_record(const uint8_t *params, size_t params_len, const uint8_t *holders,
+                                const uint8_t *share_hashes, size_t n, uint8_t **out,
+                                size_t *len) {
+    if (!params || !params_len || params_len > FS_PARAMS_MAX || !holders || !share_hashes ||
+        n < 2 || n > FS_HOLDERS_MAX)
+        return FEDSHARE_E_INVALID;
+    fs_writer w;
+    fsw_init(&w);
+    put_head(&w);
+    fsw_bytes(&w, params, params_len);
+    fsw_u32(&w, (uint32_t)n);
+    fsw_raw(&w, holders, 32 * n);
+    fsw_raw(&w, share_hashes, 32 * n);
+    return finish(&w, out, len);
+}
+
+int fedshare_payload_model_publish(const uint8_t structure_hash[32],
+                                   const uint8_t model_digest[32], uint64_t n_params,
+                                   const char *description, uint8_t **out, size_t *len) {
+    if (!structure_hash || !model_digest || !n_params || n_params > (1ull << 32) ||
+        !text_ok(description, 0, FS_DESC_MAX))
+        return FEDSHARE_E_INVALID;
+    fs_writer w;
+    fsw_init(&w);
+    put_head(&w);
+    fsw_raw(&w, structure_hash, 32);
+    fsw_raw(&w, model_digest, 32);
+    fsw_u64(&w, n_params);
+    put_text(&w, description);
+    return finish(&w, out, len);
+}
+
+void fedshare_task_spec_init(fedshare_task_spec *s) {
+    if (!s)
+        return;
+    memset(s, 0, sizeof *s);
+    s->version = FEDSHARE_TASK_SPEC_VERSION;
+    s->learning_rate = 0.01;
+    s->batch_size = 32;
+    s->upload_every = 10;
+    s->round_limit = 50;
+    s->stop_threshold = 0.001;
+    s->stop_patience = 3;
+    s->anomaly_k = 3.0;
+    s->anomaly_warmup = 5;
+}
+
+static int spec_ok(const fedshare_task_spec *s) {
+    return s && s->version == FEDSHARE_TASK_SPEC_VERSION && s->n_participants >= 1 &&
+           s->n_participants <= FS_PARTICIPANTS_MAX && s->participants && s->data_ids &&
+           isfinite(s->learning_rate) && s->learning_rate > 0 && s->batch_size >= 1 &&
+           s->upload_every >= 1 && s->round_limit >= 1 && s->round_limit <= 1000 &&
+           isfinite(s->stop_threshold) && s->stop_threshold >= 0 && s->stop_patience >= 1 &&
+           isfinite(s->anomaly_k) && s->anomaly_k > 0 && s->anomaly_warmup >= 2 && s->codec &&
+           s->codec_len >= 1 && s->codec_len <= FS_CODEC_MAX;
+}
+
+int fedshare_payload_task_create(const fedshare_task_spec *s, uint8_t **out, size_t *len) {
+    if (!spec_ok(s))
+        return FEDSHARE_E_INVALID;
+    fs_writer w;
+    fsw_init(&w);
+    put_head(&w);
+    fsw_raw(&w, s->model_id, 32);
+    fsw_raw(&w, s->key_id, 32);
+    fsw_raw(&w, s->aggregator, 32);
+    fsw_u32(&w, (uint32_t)s->n_participants);
+    for (size_t i = 0; i < s->n_participants; i++) {
+        fsw_raw(&w, s->participants + 32 * i, 32);
+        fsw_raw(&w, s->data_ids + 32 * i, 32);
+    }
+    fsw_f64(&w, s->learning_rate);
+    fsw_u32(&w, s->batch_size);
+    fsw_u32(&w, s->upload_every);
+    fsw_u32(&w, s->round_limit);
+    fsw_f64(&w, s->stop_threshold);
+    fsw_u32(&w, s->stop_patience);
+    fsw_f64(&w, s->anomaly_k);
+    fsw_u32(&w, s->anomaly_warmup);
+    fsw_bytes(&w, s->codec, s->codec_len);
+    return finish(&w, out, len);
+}
+
+int fedshare_payload_task_join(const uint8_t task_id[32], uint8_t **out, size_t *len) {
+    return fedshare_payload_data_retire(task_id, out, len); /* same shape: v ‖ id */
+}
+
+static void round_head(fs_writer *w, const uint8_t task_id[32], uint32_t round) {
+    put_head(w);
+    fsw_raw(w, task_id, 32);
+    fsw_u32(w, round);
+}
+
+int fedshare_payload_update_upload(const uint8_t task_id[32], uint32_t round,
+                                   const uint8_t blob_hash[32], uint32_t weight, double norm,
+                                   double cosine, uint8_t **out, size_t *len) {
+    if (!task_id || !round || !blob_hash || !weight || !isfinite(norm) || norm < 0 ||
+        !isfinite(cosine) || cosine < -1.0001 || cosine > 1.0001)
+        return FEDSHARE_E_INVALID;
+    fs_writer w;
+    fsw_init(&w);
+    round_head(&w, task_id, round);
+    fsw_raw(&w, blob_hash, 32);
+    fsw_u32(&w, weight);
+    fsw_f64(&w, norm);
+    fsw_f64(&w, cosine);
+    return finish(&w, out, len);
+}
+
+static int round_hash(const uint8_t task_id[32], uint32_t round, const uint8_t h[32],
+                      const uint8_t *h2, uint8_t **out, size_t *len) {
+    if (!task_id || !round || !h)
+        return FEDSHARE_E_INVALID;
+    fs_writer w;
+    fsw_init(&w);
+    round_head(&w, task_id, round);
+    fsw_raw(&w, h, 32);
+    if (h2)
+        fsw_raw(&w, h2, 32);
+    return finish(&w, out, len);
+}
+
+int fedshare_payload_aggregate(const uint8_t task_id[32], uint32_t round,
+                               const uint8_t blob_hash[32], uint8_t **out, size_t *len) {
+    return round_hash(task_id, round, blob_hash, NULL, out, len);
+}
+
+int fedshare_payload_aggregate_check(const uint8_t task_id[32], uint32_t round,
+                                     const uint8_t hash[32], uint8_t **out, size_t *len) {
+    return round_hash(task_id, round, hash, NULL, out, len);
+}
+
+int fedshare_payload_decryption_share(const uint8_t task_id[32], uint32_t round,
+                                      const uint8_t aggregate_hash[32],
+                                      const uint8_t share_hash[32], uint8_t **out, size_t *len) {
+    if (!share_hash)
+        return FEDSHARE_E_INVALID;
+    return round_hash(task_id, round, aggregate_hash, share_hash, out, len);
+}
+
+int fedshare_payload_round_finalize(const uint8_t task_id[32], uint32_t round,
+                                    const uint8_t model_digest[32], const uint8_t delta_hash[32],
+                                    uint8_t **out, size_t *len) {
+    if (!delta_hash)
+        return FEDSHARE_E_INVALID;
+    return round_hash(task_id, round, model_digest, delta_hash, out, len);
+}
+
+int fedshare_payload_evaluation(const uint8_t task_id[32], uint32_t round,
+                                const uint8_t model_digest[32], double metric, uint32_t samples,
+                                uint8_t **out, size_t *len) {
+    if (!task_id || !round || !model_digest || !isfinite(metric) || !samples)
+        return FEDSHARE_E_INVALID;
+    fs_writer w;
+    fsw_init(&w);
+    round_head(&w, task_id, round);
+    fsw_raw(&w, model_digest, 32);
+    fsw_f64(&w, metric);
+    fsw_u32(&w, samples);
+    return finish(&w, out, len);
+}
+
+/* ---- Decoding (untrusted) ---- */
+
+static const uint8_t *borrow(fs_reader *r, size_t n) {
+    if (r->err || n > r->len - r->off) {
+        r->err = FEDSHARE_E_FORMAT;
+        return NULL;
+    }
+    const uint8_t *q = r->p + r->off;
+    r->off += n;
+    return q;
+}
+
+void fs_payload_free(fs_payload *p) {
+    if (!p)
+        return;
+    free(p->label);
+    free(p->text);
+    free(p->text2);
+    p->label = p->text = p->text2 = NULL;
+}
+
+static int nonempty_text(const char *s) { return s && s[0]; }
+
+int fs_payload_decode(uint16_t op, const uint8_t *buf, size_t len, fs_payload *p) {
+    memset(p, 0, sizeof *p);
+    p->op = op;
+    fs_reader r;
+    fsr_init(&r, buf, len);
+    uint8_t v = fsr_u8(&r);
+    if (r.err)
+        return FEDSHARE_E_FORMAT;
+    if (v != FS_PAYLOAD_VERSION)
+        return FEDSHARE_E_VERSION;
+    int bad = 0; /* a field decoded but out of range */
+    switch (op) {
+    case FEDSHARE_OP_DATA_REGISTER:
+        p->hash = borrow(&r, 32);
+        p->label = fsr_str(&r, FS_LABEL_MAX);
+        p->text = fsr_str(&r, FS_DESC_MAX);
+        p->n = fsr_u32(&r);
+        if (p->n > FS_LINEAGE_MAX)
+            bad = 1;
+        else
+            p->list = borrow(&r, 32 * p->n);
+        if (!r.err && !nonempty_text(p->label))
+            bad = 1;
+        break;
+    case FEDSHARE_OP_DATA_UPDATE:
+        p->id = borrow(&r, 32);
+        p->hash = borrow(&r, 32);
+        p->text = fsr_str(&r, FS_DESC_MAX);
+        break;
+    case FEDSHARE_OP_DATA_RETIRE:
+    case FEDSHARE_OP_TASK_JOIN:
+        p->id = borrow(&r, 32);
+        break;
+    case FEDSHARE_OP_POLICY_SET:
+    case FEDSHARE_OP_POLICY_UPDATE:
+        p->id = borrow(&r, 32);
+        p->bytes = fsr_bytes(&r, FS_POLICY_MAX, &p->bytes_len);
+        if (!r.err && !p->bytes_len)
+            bad = 1;
+        break;
+    case FEDSHARE_OP_ACCESS_REQUEST:
+        p->id = borrow(&r, 32);
+        p->label = fsr_str(&r, FS_LABEL_MAX);
+        p->text = fsr_str(&r, FS_LABEL_MAX);
+        p->t0 = fsr_u64(&r);
+        p->t1 = fsr_u64(&r);
+        p->uses = fsr_u32(&r);
+        if (!r.err && (!nonempty_text(p->label) || !nonempty_text(p->text) || p->t1 < p->t0 ||
+                       !p->uses))
+            bad = 1;
+        break;
+    case FEDSHARE_OP_KEY_RECORD:
+        p->bytes = fsr_bytes(&r, FS_PARAMS_MAX, &p->bytes_len);
+        p->n = fsr_u32(&r);
+        if (!r.err && (p->n < 2 || p->n > FS_HOLDERS_MAX || !p->bytes_len))
+            bad = 1;
+        else {
+            p->list = borrow(&r, 32 * p->n);
+            p->list2 = borrow(&r, 32 * p->n);
+        }
+        break;
+    case FEDSHARE_OP_MODEL_PUBLISH:
+        p->hash = borrow(&r, 32);
+        p->hash2 = borrow(&r, 32);
+        p->count = fsr_u64(&r);
+        p->text = fsr_str(&r, FS_DESC_MAX);
+        if (!r.err && (!p->count || p->count > (1ull << 32)))
+            bad = 1;
+        break;
+    case FEDSHARE_OP_TASK_CREATE: {
+        fedshare_task_spec *s = &p->spec;
+        fedshare_task_spec_init(s);
+        const uint8_t *m = borrow(&r, 32), *k = borrow(&r, 32), *a = borrow(&r, 32);
+        p->n = fsr_u32(&r);
+        if (!r.err && (p->n < 1 || p->n > FS_PARTICIPANTS_MAX)) {
+            bad = 1;
+            break;
+        }
+        p->list = borrow(&r, 64 * p->n);
+        s->learning_rate = fsr_f64(&r);
+        s->batch_size = fsr_u32(&r);
+        s->upload_every = fsr_u32(&r);
+        s->round_limit = fsr_u32(&r);
+        s->stop_threshold = fsr_f64(&r);
+        s->stop_patience = fsr_u32(&r);
+        s->anomaly_k = fsr_f64(&r);
+        s->anomaly_warmup = fsr_u32(&r);
+        s->codec = fsr_bytes(&r, FS_CODEC_MAX, &s->codec_len);
+        if (r.err)
+            break;
+        memcpy(s->model_id, m, 32);
+        memcpy(s->key_id, k, 32);
+        memcpy(s->aggregator, a, 32);
+        s->n_participants = p->n;
+        /* spec_ok wants separate arrays; the participant list interleaves them */
+        s->participants = p->list;
+        s->data_ids = p->list + 32;
+        if (!spec_ok(s))
+            bad = 1;
+        break;
+    }
+    case FEDSHARE_OP_UPDATE_UPLOAD:
+        p->id = borrow(&r, 32);
+        p->round = fsr_u32(&r);
+        p->hash = borrow(&r, 32);
+        p->weight = fsr_u32(&r);
+        p->x = fsr_f64(&r);
+        p->y = fsr_f64(&r);
+        if (!r.err && (!p->round || !p->weight || p->x < 0 || p->y < -1.0001 || p->y > 1.0001))
+            bad = 1;
+        break;
+    case FEDSHARE_OP_AGGREGATE:
+    case FEDSHARE_OP_AGGREGATE_CHECK:
+        p->id = borrow(&r, 32);
+        p->round = fsr_u32(&r);
+        p->hash = borrow(&r, 32);
+        if (!r.err && !p->round)
+            bad = 1;
+        break;
+    case FEDSHARE_OP_DECRYPTION_SHARE:
+    case FEDSHARE_OP_ROUND_FINALIZE:
+        p->id = borrow(&r, 32);
+        p->round = fsr_u32(&r);
+        p->hash = borrow(&r, 32);
+        p->hash2 = borrow(&r, 32);
+        if (!r.err && !p->round)
+            bad = 1;
+        break;
+    case FEDSHARE_OP_EVALUATION:
+        p->id = borrow(&r, 32);
+        p->round = fsr_u32(&r);
+        p->hash = borrow(&r, 32);
+        p->x = fsr_f64(&r);
+        p->samples = fsr_u32(&r);
+        if (!r.err && (!p->round || !p->samples))
+            bad = 1;
+        break;
+    default:
+        return FEDSHARE_E_INVALID;
+    }
+    int rc = bad ? FEDSHARE_E_FORMAT : fsr_done(&r);
+    if (rc) {
+        fs_payload_free(p);
+        return rc == FEDSHARE_E_NOMEM ? rc : FEDSHARE_E_FORMAT;
+    }
+    return FEDSHARE_OK;
+}

@@ -1,0 +1,443 @@
+/* The training contract: a task's life from creation to the stop rule, one
+ * phase at a time (docs/fedshare-contracts.md §Training). Every handler
+ * validates everything before it writes, so a refused act changes nothing. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <fedavg.h>
+
+#include "app_internal.h"
+
+#define GRANT_OFF_T0 66
+#define GRANT_OFF_USES 90
+#define GRANT_OFF_ACTION 94
+#define HIST_MAX 1024
+
+static uint64_t get64(const uint8_t *p) {
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static uint32_t get32(const uint8_t *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* May the creator start a task on this data set? The owner always may; anyone
+ * else needs a live "train" grant with uses left. On success *grant holds a
+ * copy of the grant with one use taken (to store), or NULL for the owner. */
+static int authorize_use(fs_exec *x, const fs_data *d, const uint8_t data_id[32],
+                         uint8_t **grant, size_t *grant_len) {
+    *grant = NULL;
+    if (!memcmp(d->owner, x->sender, 32))
+        return FEDSHARE_OK;
+    const uint8_t *v;
+    size_t n;
+    int rc = fs_get(x->st, FEDSHARE_REC_GRANT, data_id, x->sender, 0, &v, &n);
+    if (rc == FEDSHARE_E_NOT_FOUND)
+        return FEDSHARE_E_NOT_GRANTED;
+    if (rc)
+        return rc;
+    if (n < GRANT_OFF_ACTION + 4 || v[1] != 1)
+        return FEDSHARE_E_NOT_GRANTED;
+    uint64_t t0 = get64(v + GRANT_OFF_T0), t1 = get64(v + GRANT_OFF_T0 + 8);
+    uint32_t uses = get32(v + GRANT_OFF_USES), alen = get32(v + GRANT_OFF_ACTION);
+    uint64_t now = x->timestamp / 1000;
+    if (alen != 5 || n < GRANT_OFF_ACTION + 4 + 5 ||
+        memcmp(v + GRANT_OFF_ACTION + 4, "train", 5) || now < t0 || now > t1 || !uses)
+        return FEDSHARE_E_NOT_GRANTED;
+    *grant = malloc(n);
+    if (!*grant)
+        return FEDSHARE_E_NOMEM;
+    memcpy(*grant, v, n);
+    uses--;
+    for (int i = 0; i < 4; i++)
+        (*grant)[GRANT_OFF_USES + i] = (uint8_t)(uses >> (24 - 8 * i));
+    *grant_len = n;
+    return FEDSHARE_OK;
+}
+
+static int put_task(fs_exec *x, const uint8_t id[32], const fs_task *t) {
+    fs_writer w;
+    fsw_init(&w);
+    fs_task_encode(t, &w);
+    return fs_put(x->st, FEDSHARE_REC_TASK, id, NULL, 0, &w);
+}
+
+static int put_round(fs_exec *x, const uint8_t id[32], uint32_t round, const fs_round *r) {
+    fs_writer w;
+    fsw_init(&w);
+    fs_round_encode(r, &w);
+    return fs_put(x->st, FEDSHARE_REC_ROUND, id, NULL, round, &w);
+}
+
+static int task_create(fs_exec *x, const fs_payload *p, fs_task *t) {
+    const fedshare_task_spec *s = &p->spec;
+    const uint8_t *v;
+    size_t n;
+    int rc = fs_get(x->st, FEDSHARE_REC_MODEL, s->model_id, NULL, 0, &v, &n);
+    if (rc)
+        return rc;
+    /* the model record: v ‖ publisher ‖ structure ‖ digest ‖ … */
+    if (n < 97)
+        return FEDSHARE_E_FORMAT;
+    memset(t, 0, sizeof *t);
+    memcpy(t->global, v + 65, 32);
+    fs_key *k = malloc(sizeof *k);
+    if (!k)
+        return FEDSHARE_E_NOMEM;
+    rc = fs_key_load(x->st, s->key_id, k);
+    t->threshold = k->threshold;
+    free(k);
+    if (rc)
+        return rc;
+    if ((rc = fs_require_role(x->app->c, s->aggregator, FEDSHARE_ROLE_AGGREGATOR)) != 0)
+        return rc;
+    fedavg_codec *codec = NULL;
+    if (fedavg_codec_decode(&codec, s->codec, s->codec_len) != FEDAVG_OK)
+        return FEDSHARE_E_INVALID;
+    t->max_weight = fedavg_codec_max_weight(codec);
+    fedavg_codec_free(codec);
+
+    uint8_t *grants[FS_PARTICIPANTS_MAX] = {0};
+    size_t glen[FS_PARTICIPANTS_MAX] = {0};
+    fs_data *d = malloc(sizeof *d * p->n);
+    if (!d)
+        return FEDSHARE_E_NOMEM;
+    for (size_t i = 0; !rc && i < p->n; i++) {
+        const uint8_t *pk = p->list + 64 * i, *id = pk + 32;
+        rc = fs_require_role(x->app->c, pk, FEDSHARE_ROLE_PROVIDER);
+        for (size_t j = 0; !rc && j < i; j++)
+            if (!memcmp(pk, p->list + 64 * j, 32) || !memcmp(id, p->list + 64 * j + 32, 32))
+                rc = FEDSHARE_E_INVALID;
+        if (!rc)
+            rc = fs_data_load(x->st, id, &d[i]);
+        if (!rc && d[i].status != FS_DATA_ACTIVE)
+            rc = FEDSHARE_E_STATE;
+        if (!rc && memcmp(d[i].owner, pk, 32))
+            rc = FEDSHARE_E_NOT_OWNER; /* each participant trains on its own data */
+        if (!rc)
+            rc = authorize_use(x, &d[i], id, &grants[i], &glen[i]);
+    }
+    if (!rc) {
+        memcpy(t->creator, x->sender, 32);
+        memcpy(t->model_id, s->model_id, 32);
+        memcpy(t->key_id, s->key_id, 32);
+        memcpy(t->aggregator, s->aggregator, 32);
+        t->n = (uint32_t)p->n;
+        for (size_t i = 0; i < p->n; i++) {
+            memcpy(t->p[i].pk, p->list + 64 * i, 32);
+            memcpy(t->p[i].data_id, p->list + 64 * i + 32, 32);
+        }
+        t->lr = s->learning_rate;
+        t->batch = s->batch_size;
+        t->upload_every = s->upload_every;
+        t->round_limit = s->round_limit;
+        t->stop_threshold = s->stop_threshold;
+        t->stop_patience = s->stop_patience;
+        t->anomaly_k = s->anomaly_k;
+        t->anomaly_warmup = s->anomaly_warmup;
+        memcpy(t->codec, s->codec, s->codec_len);
+        t->codec_len = (uint32_t)s->codec_len;
+        t->phase = FEDSHARE_PHASE_JOINING;
+        /* all checks passed: write */
+        rc = put_task(x, x->tx_hash, t);
+        for (size_t i = 0; !rc && i < p->n; i++) {
+            const uint8_t *id = p->list + 64 * i + 32;
+            d[i].uses++;
+            fs_writer w;
+            fsw_init(&w);
+            fs_data_encode(&d[i], &w);
+            rc = fs_put(x->st, FEDSHARE_REC_DATA, id, NULL, 0, &w);
+            if (!rc && grants[i]) {
+                fsw_init(&w);
+                fsw_raw(&w, grants[i], glen[i]);
+                rc = fs_put(x->st, FEDSHARE_REC_GRANT, id, x->sender, 0, &w);
+            }
+            if (!rc)
+                rc = fs_index(x, FEDSHARE_TRACE_DATA, id);
+        }
+        if (!rc)
+            rc = fs_index(x, FEDSHARE_TRACE_TASK, x->tx_hash);
+    }
+    for (size_t i = 0; i < p->n; i++)
+        free(grants[i]);
+    free(d);
+    return rc;
+}
+
+static int participant_index(const fs_task *t, const uint8_t pk[32]) {
+    for (uint32_t i = 0; i < t->n; i++)
+        if (!memcmp(t->p[i].pk, pk, 32))
+            return (int)i;
+    return -1;
+}
+
+/* Start round r: an empty round record, phase UPLOAD. */
+static int open_round(fs_exec *x, const uint8_t id[32], fs_task *t, fs_round *r) {
+    t->round++;
+    t->phase = FEDSHARE_PHASE_UPLOAD;
+    memset(r, 0, sizeof *r);
+    r->n = t->n;
+    return put_round(x, id, t->round, r);
+}
+
+/* Every update is in: judge them (k-sigma test against the accepted history),
+ * then aggregate the accepted ones, or skip the round if none is. */
+static int close_uploads(fs_exec *x, const uint8_t id[32], fs_task *t, fs_round *r) {
+    fedavg_anomaly_config cfg;
+    fedavg_anomaly_config_init(&cfg);
+    cfg.stats = 2;
+    cfg.k = t->anomaly_k;
+    cfg.warmup = t->anomaly_warmup;
+    cfg.window = HIST_MAX;
+    fedavg_anomaly *a = NULL;
+    int rc = fedavg_anomaly_new(&a, &cfg);
+    if (rc)
+        return rc == FEDAVG_E_NOMEM ? FEDSHARE_E_NOMEM : FEDSHARE_E_INVALID;
+    if (t->n_hist)
+        rc = fedavg_anomaly_accept(a, t->hist, t->n_hist);
+    double stats[2 * FS_PARTICIPANTS_MAX];
+    uint8_t verdict[FS_PARTICIPANTS_MAX];
+    for (uint32_t i = 0; i < r->n; i++) {
+        stats[2 * i] = r->up[i].norm;
+        stats[2 * i + 1] = r->up[i].cosine;
+    }
+    if (!rc)
+        rc = fedavg_anomaly_judge(a, stats, r->n, verdict);
+    fedavg_anomaly_free(a);
+    if (rc)
+        return FEDSHARE_E_INVALID;
+    r->total_weight = 0;
+    for (uint32_t i = 0; i < r->n; i++) {
+        r->up[i].verdict = verdict[i];
+        if (verdict[i] == FEDAVG_VERDICT_SUSPICIOUS)
+            continue;
+        r->total_weight += r->up[i].weight;
+        if (t->n_hist == HIST_MAX) { /* keep the newest HIST_MAX updates */
+            memmove(t->hist, t->hist + 2, sizeof(double) * 2 * (HIST_MAX - 1));
+            t->n_hist--;
+        }
+        t->hist[2 * t->n_hist] = r->up[i].norm;
+        t->hist[2 * t->n_hist + 1] = r->up[i].cosine;
+        t->n_hist++;
+    }
+    if (!r->total_weight) { /* nothing to aggregate: the global model stays */
+        rc = put_round(x, id, t->round, r);
+        return rc ? rc : open_round(x, id, t, r);
+    }
+    t->phase = FEDSHARE_PHASE_AGGREGATE;
+    return put_round(x, id, t->round, r);
+}
+
+/* The aggregate does not match what someone recomputed: refuse it. */
+static void refuse_aggregate(fs_task *t, fs_round *r) {
+    r->has_aggregate = 0;
+    memset(r->aggregate, 0, 32);
+    r->refused++;
+    r->n_shares = 0;
+    memset(r->checked, 0, sizeof r->checked);
+    t->phase = FEDSHARE_PHASE_AGGREGATE;
+}
+
+static int is_holder(const fs_key *k, const uint8_t pk[32]) {
+    for (uint32_t i = 0; i < k->n; i++)
+        if (!memcmp(k->holders[i], pk, 32))
+            return 1;
+    return 0;
+}
+
+static int round_act(fs_exec *x, const fs_payload *p, fs_task *t, fs_round *r) {
+    const uint8_t *id = p->id;
+    int pi = participant_index(t, x->sender);
+    switch (p->op) {
+    case FEDSHARE_OP_UPDATE_UPLOAD: {
+        if (t->phase != FEDSHARE_PHASE_UPLOAD)
+            return FEDSHARE_E_STATE;
+        if (pi < 0)
+            return FEDSHARE_E_ROLE;
+        if (r->up[pi].present)
+            return FEDSHARE_E_EXISTS;
+        uint64_t sum = p->weight;
+        for (uint32_t i = 0; i < r->n; i++)
+            sum += r->up[i].present ? r->up[i].weight : 0;
+        if (sum > t->max_weight)
+            return FEDSHARE_E_INVALID; /* the codec's headroom would overflow */
+        fs_upload *u = &r->up[pi];
+        u->present = 1;
+        memcpy(u->blob, p->hash, 32);
+        u->weight = p->weight;
+        u->norm = p->x;
+        u->cosine = p->y;
+        for (uint32_t i = 0; i < r->n; i++)
+            if (!r->up[i].present)
+                return put_round(x, id, t->round, r);
+        return close_uploads(x, id, t, r);
+    }
+    case FEDSHARE_OP_AGGREGATE:
+        if (memcmp(x->sender, t->aggregator, 32))
+            return FEDSHARE_E_ROLE;
+        if (t->phase != FEDSHARE_PHASE_AGGREGATE)
+            return FEDSHARE_E_STATE;
+        memcpy(r->aggregate, p->hash, 32);
+        r->has_aggregate = 1;
+        t->phase = FEDSHARE_PHASE_DECRYPT;
+        return put_round(x, id, t->round, r);
+    case FEDSHARE_OP_AGGREGATE_CHECK:
+        if (pi < 0)
+            return FEDSHARE_E_ROLE;
+        if (t->phase != FEDSHARE_PHASE_DECRYPT)
+            return FEDSHARE_E_STATE;
+        if (memcmp(p->hash, r->aggregate, 32))
+            refuse_aggregate(t, r);
+        else
+            r->checked[pi] = 1;
+        return put_round(x, id, t->round, r);
+    case FEDSHARE_OP_DECRYPTION_SHARE: {
+        if (t->phase != FEDSHARE_PHASE_DECRYPT)
+            return FEDSHARE_E_STATE;
+        fs_key *k = malloc(sizeof *k);
+        if (!k)
+            return FEDSHARE_E_NOMEM;
+        int rc = fs_key_load(x->st, t->key_id, k);
+        int holder = !rc && is_holder(k, x->sender);
+        free(k);
+        if (rc)
+            return rc;
+        if (!holder)
+            return FEDSHARE_E_ROLE;
+        for (uint32_t i = 0; i < r->n_shares; i++)
+            if (!memcmp(r->share_holder[i], x->sender, 32))
+                return FEDSHARE_E_EXISTS;
+        if (memcmp(p->hash, r->aggregate, 32))
+            refuse_aggregate(t, r); /* the holder recomputed another sum */
+        else {
+            memcpy(r->share_holder[r->n_shares], x->sender, 32);
+            memcpy(r->share_blob[r->n_shares], p->hash2, 32);
+            if (++r->n_shares >= t->threshold)
+                t->phase = FEDSHARE_PHASE_FINALIZE;
+        }
+        return put_round(x, id, t->round, r);
+    }
+    case FEDSHARE_OP_ROUND_FINALIZE: {
+        if (memcmp(x->sender, t->aggregator, 32))
+            return FEDSHARE_E_ROLE;
+        if (t->phase != FEDSHARE_PHASE_FINALIZE)
+            return FEDSHARE_E_STATE;
+        if (fedavg_param_id(t->model_id, 32, t->round, x->tx_sig, 64, r->param_id) != FEDAVG_OK)
+            return FEDSHARE_E_CRYPTO;
+        memcpy(r->model, p->hash, 32);
+        memcpy(r->delta, p->hash2, 32);
+        r->has_model = 1;
+        t->phase = FEDSHARE_PHASE_EVALUATE;
+        return put_round(x, id, t->round, r);
+    }
+    case FEDSHARE_OP_EVALUATION: {
+        if (pi < 0)
+            return FEDSHARE_E_ROLE;
+        if (t->phase != FEDSHARE_PHASE_EVALUATE)
+            return FEDSHARE_E_STATE;
+        if (r->evaluated[pi])
+            return FEDSHARE_E_EXISTS;
+        if (memcmp(p->hash, r->model, 32)) { /* the model is not what the shares give */
+            r->has_model = 0;
+            r->disputes++;
+            memset(r->evaluated, 0, sizeof r->evaluated);
+            r->metric_sum = 0;
+            r->samples = 0;
+            t->phase = FEDSHARE_PHASE_FINALIZE;
+            return put_round(x, id, t->round, r);
+        }
+        r->evaluated[pi] = 1;
+        r->metric_sum += p->x * (double)p->samples;
+        r->samples += p->samples;
+        for (uint32_t i = 0; i < r->n; i++)
+            if (!r->evaluated[i])
+                return put_round(x, id, t->round, r);
+        /* every participant agrees on the model: the round is done */
+        double metric = r->metric_sum / (double)r->samples;
+        memcpy(t->global, r->model, 32);
+        t->metrics[t->n_metrics++] = metric;
+        fedavg_stop_config sc;
+        fedavg_stop_config_init(&sc);
+        sc.threshold = t->stop_threshold;
+        sc.patience = t->stop_patience;
+        sc.max_rounds = t->round_limit;
+        int decision = FEDAVG_STOP_CONTINUE;
+        if (fedavg_stop_evaluate(&sc, t->metrics, t->n_metrics, &decision) != FEDAVG_OK)
+            return FEDSHARE_E_INVALID;
+        int rc = put_round(x, id, t->round, r);
+        if (rc)
+            return rc;
+        if (decision != FEDAVG_STOP_CONTINUE || t->n_metrics >= 1000) {
+            t->phase = FEDSHARE_PHASE_DONE;
+            t->stop_reason = (uint8_t)(decision ? decision : FEDAVG_STOP_LIMIT);
+            return FEDSHARE_OK;
+        }
+        return open_round(x, id, t, r);
+    }
+    default: return FEDSHARE_E_INVALID;
+    }
+}
+
+int fs_training_apply(fs_exec *x, const fs_payload *p) {
+    fs_task *t = malloc(sizeof *t);
+    fs_round *r = malloc(sizeof *r);
+    int rc = t && r ? FEDSHARE_OK : FEDSHARE_E_NOMEM;
+    if (rc)
+        goto out;
+    if (p->op == FEDSHARE_OP_TASK_CREATE) {
+        rc = task_create(x, p, t);
+        goto out;
+    }
+    const uint8_t *v;
+    size_t n;
+    rc = fs_get(x->st, FEDSHARE_REC_TASK, p->id, NULL, 0, &v, &n);
+    if (!rc)
+        rc = fs_task_decode(v, n, t);
+    if (rc)
+        goto out;
+    if (p->op == FEDSHARE_OP_TASK_JOIN) {
+        int pi = participant_index(t, x->sender);
+        if (pi < 0)
+            rc = FEDSHARE_E_ROLE;
+        else if (t->phase != FEDSHARE_PHASE_JOINING)
+            rc = FEDSHARE_E_STATE;
+        else if (t->p[pi].joined)
+            rc = FEDSHARE_E_EXISTS;
+        else {
+            t->p[pi].joined = 1;
+            int all = 1;
+            for (uint32_t i = 0; i < t->n; i++)
+                all &= t->p[i].joined;
+            if (all)
+                rc = open_round(x, p->id, t, r);
+            if (!rc)
+                rc = put_task(x, p->id, t);
+        }
+    } else {
+        if (t->phase == FEDSHARE_PHASE_DONE || t->phase == FEDSHARE_PHASE_JOINING)
+            rc = FEDSHARE_E_STATE;
+        else if (p->round != t->round)
+            rc = FEDSHARE_E_STATE;
+        else {
+            rc = fs_get(x->st, FEDSHARE_REC_ROUND, p->id, NULL, t->round, &v, &n);
+            if (!rc)
+                rc = fs_round_decode(v, n, r);
+            if (!rc)
+                rc = round_act(x, p, t, r);
+            if (!rc)
+                rc = put_task(x, p->id, t);
+        }
+    }
+    if (!rc) {
+        rc = fs_index(x, FEDSHARE_TRACE_TASK, p->id);
+        for (uint32_t i = 0; !rc && i < t->n; i++)
+            rc = fs_index(x, FEDSHARE_TRACE_DATA, t->p[i].data_id);
+    }
+out:
+    free(t);
+    free(r);
+    return rc;
+}
