@@ -24,13 +24,19 @@ int fs_require_role(const fedshare_consortium *c, const uint8_t sender[32], uint
 /* The role each act needs (0: any member; participant checks are the contract's). */
 static uint32_t role_of(uint16_t op) {
     switch (op) {
-    case FEDSHARE_OP_DATA_REGISTER: return FEDSHARE_ROLE_PROVIDER;
-    case FEDSHARE_OP_KEY_RECORD: return FEDSHARE_ROLE_KEYHOLDER;
-    case FEDSHARE_OP_MODEL_PUBLISH: return FEDSHARE_ROLE_PUBLISHER;
-    case FEDSHARE_OP_AGGREGATE:
-    case FEDSHARE_OP_ROUND_FINALIZE: return FEDSHARE_ROLE_AGGREGATOR;
-    case FEDSHARE_OP_DECRYPTION_SHARE: return FEDSHARE_ROLE_KEYHOLDER;
-    default: return 0;
+        case FEDSHARE_OP_DATA_REGISTER:
+            return FEDSHARE_ROLE_PROVIDER;
+        case FEDSHARE_OP_KEY_RECORD:
+            return FEDSHARE_ROLE_KEYHOLDER;
+        case FEDSHARE_OP_MODEL_PUBLISH:
+            return FEDSHARE_ROLE_PUBLISHER;
+        case FEDSHARE_OP_AGGREGATE:
+        case FEDSHARE_OP_ROUND_FINALIZE:
+            return FEDSHARE_ROLE_AGGREGATOR;
+        case FEDSHARE_OP_DECRYPTION_SHARE:
+            return FEDSHARE_ROLE_KEYHOLDER;
+        default:
+            return 0;
     }
 }
 
@@ -230,7 +236,9 @@ static int registry_change(fs_exec *x, const fs_payload *p) {
 
 /* ---- permission ---- */
 
-static int cmp32(const void *a, const void *b) { return memcmp(a, b, 32); }
+static int cmp32(const void *a, const void *b) {
+    return memcmp(a, b, 32);
+}
 
 /* A first policy must name exactly the consortium's members, so its quorum is theirs. */
 static int members_match(const fedshare_consortium *c, const abac_policyset *ps) {
@@ -352,14 +360,14 @@ static int fill_request(fs_exec *x, const fs_payload *p, const fs_data *d, abac_
     const char *org = fedshare_consortium_org(c, (size_t)mi);
     int64_t now = (int64_t)(x->timestamp / 1000);
     int rc = abac_request_set_action(req, p->label, strlen(p->label));
-    rc = rc ? rc : abac_request_set_entity(req, ABAC_SUBJECT, did, strlen(did), "Member", 6);
+    rc = rc ? rc : abac_request_set_entity(req, ABAC_SUBJECT, did, strlen(did), "member", 6);
     rc = rc ? rc : abac_request_set_string(req, ABAC_SUBJECT, "did", did, strlen(did));
     rc = rc ? rc : abac_request_set_string(req, ABAC_SUBJECT, "org", org, strlen(org));
     rc = rc ? rc : abac_request_set_string_set(req, ABAC_SUBJECT, "roles", roles, rlen, nr);
     rc = rc ? rc : abac_request_set_string_set(req, ABAC_SUBJECT, "credentials", creds, clen, nc);
     if (!rc && org[0])
         rc = abac_request_add_ancestor(req, ABAC_SUBJECT, org, strlen(org));
-    rc = rc ? rc : abac_request_set_entity(req, ABAC_RESOURCE, hex, 64, "Dataset", 7);
+    rc = rc ? rc : abac_request_set_entity(req, ABAC_RESOURCE, hex, 64, "dataset", 7);
     rc = rc ? rc : abac_request_set_string(req, ABAC_RESOURCE, "owner", owner, strlen(owner));
     rc = rc ? rc : abac_request_set_string(req, ABAC_RESOURCE, "type", d->label, strlen(d->label));
     rc = rc ? rc : abac_request_set_int(req, ABAC_RESOURCE, "uses", (int64_t)d->uses);
@@ -581,23 +589,44 @@ static int app_apply(void *ctx, ledger_state *st, const ledger_block *b, size_t 
     int rc = fs_payload_decode(op, payload, len, &p);
     if (rc)
         return LEDGER_E_REJECTED;
-    fs_exec x = {a, st, ledger_tx_sender(tx), ledger_tx_hash(tx), ledger_tx_signature(tx),
-                 ledger_block_timestamp(b), ledger_block_height(b)};
+    fs_exec x = {a,
+                 st,
+                 ledger_tx_sender(tx),
+                 ledger_tx_hash(tx),
+                 ledger_tx_signature(tx),
+                 ledger_block_timestamp(b),
+                 ledger_block_height(b)};
     switch (op) {
-    case FEDSHARE_OP_DATA_REGISTER: rc = registry_register(&x, &p); break;
-    case FEDSHARE_OP_DATA_UPDATE:
-    case FEDSHARE_OP_DATA_RETIRE: rc = registry_change(&x, &p); break;
-    case FEDSHARE_OP_POLICY_SET: rc = permission_set(&x, &p); break;
-    case FEDSHARE_OP_POLICY_UPDATE: rc = permission_update(&x, &p); break;
-    case FEDSHARE_OP_ACCESS_REQUEST: rc = permission_request(&x, &p); break;
-    case FEDSHARE_OP_KEY_RECORD: rc = key_record(&x, &p); break;
-    case FEDSHARE_OP_MODEL_PUBLISH: rc = model_publish(&x, &p); break;
-    default: rc = fs_training_apply(&x, &p); break;
+        case FEDSHARE_OP_DATA_REGISTER:
+            rc = registry_register(&x, &p);
+            break;
+        case FEDSHARE_OP_DATA_UPDATE:
+        case FEDSHARE_OP_DATA_RETIRE:
+            rc = registry_change(&x, &p);
+            break;
+        case FEDSHARE_OP_POLICY_SET:
+            rc = permission_set(&x, &p);
+            break;
+        case FEDSHARE_OP_POLICY_UPDATE:
+            rc = permission_update(&x, &p);
+            break;
+        case FEDSHARE_OP_ACCESS_REQUEST:
+            rc = permission_request(&x, &p);
+            break;
+        case FEDSHARE_OP_KEY_RECORD:
+            rc = key_record(&x, &p);
+            break;
+        case FEDSHARE_OP_MODEL_PUBLISH:
+            rc = model_publish(&x, &p);
+            break;
+        default:
+            rc = fs_training_apply(&x, &p);
+            break;
     }
     fs_payload_free(&p);
     if (is_fatal(rc))
         return rc == FEDSHARE_E_NOMEM || rc == PHE_ERR_NOMEM || rc == ABAC_E_NOMEM ? LEDGER_E_NOMEM
-                                                                                 : rc;
+                                                                                   : rc;
     /* The ledger only knows its own codes; anything else from state calls is fatal too. */
     if (rc <= -200 && rc > -300)
         return rc;
@@ -662,4 +691,6 @@ void fedshare_app_free(fedshare_app *a) {
     free(a);
 }
 
-const ledger_app *fedshare_app_table(const fedshare_app *a) { return a ? &a->table : NULL; }
+const ledger_app *fedshare_app_table(const fedshare_app *a) {
+    return a ? &a->table : NULL;
+}

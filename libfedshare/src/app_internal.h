@@ -15,10 +15,10 @@ struct fedshare_app {
 typedef struct fs_exec {
     fedshare_app *app;
     ledger_state *st;
-    const uint8_t *sender;   /* 32 */
-    const uint8_t *tx_hash;  /* 32 */
-    const uint8_t *tx_sig;   /* 64 */
-    uint64_t timestamp;      /* consensus time, ms */
+    const uint8_t *sender;  /* 32 */
+    const uint8_t *tx_hash; /* 32 */
+    const uint8_t *tx_sig;  /* 64 */
+    uint64_t timestamp;     /* consensus time, ms */
     uint64_t height;
 } fs_exec;
 

@@ -66,8 +66,10 @@ static int role_bit(const char *s, size_t len) {
     static const struct {
         const char *name;
         uint32_t bit;
-    } roles[] = {{"provider", FEDSHARE_ROLE_PROVIDER},   {"aggregator", FEDSHARE_ROLE_AGGREGATOR},
-                 {"keyholder", FEDSHARE_ROLE_KEYHOLDER}, {"publisher", FEDSHARE_ROLE_PUBLISHER},
+    } roles[] = {{"provider", FEDSHARE_ROLE_PROVIDER},
+                 {"aggregator", FEDSHARE_ROLE_AGGREGATOR},
+                 {"keyholder", FEDSHARE_ROLE_KEYHOLDER},
+                 {"publisher", FEDSHARE_ROLE_PUBLISHER},
                  {"regulator", FEDSHARE_ROLE_REGULATOR}};
     for (size_t i = 0; i < sizeof roles / sizeof roles[0]; i++)
         if (strlen(roles[i].name) == len && !memcmp(roles[i].name, s, len))
@@ -212,16 +214,20 @@ int fedshare_consortium_load(fedshare_consortium **out, const char *path, uint32
     size_t n = fread(buf, 1, (1u << 20) + 1, f);
     int bad = ferror(f);
     fclose(f);
-    int rc = bad ? FEDSHARE_E_IO
+    int rc = bad              ? FEDSHARE_E_IO
              : n > (1u << 20) ? FEDSHARE_E_CONFIG
                               : fedshare_consortium_parse(out, buf, n, err_line);
     free(buf);
     return rc;
 }
 
-void fedshare_consortium_free(fedshare_consortium *c) { free(c); }
+void fedshare_consortium_free(fedshare_consortium *c) {
+    free(c);
+}
 
-size_t fedshare_consortium_size(const fedshare_consortium *c) { return c ? c->n : 0; }
+size_t fedshare_consortium_size(const fedshare_consortium *c) {
+    return c ? c->n : 0;
+}
 
 int fedshare_consortium_find(const fedshare_consortium *c, const uint8_t pubkey[32]) {
     if (!c || !pubkey)

@@ -6,26 +6,26 @@
 #include "fedshare/contracts.h"
 #include "fs_codec.h"
 
-#define FS_PAYLOAD_VERSION 1
-#define FS_RECORD_VERSION 1
-#define FS_LABEL_MAX 64
-#define FS_DESC_MAX 1024
-#define FS_LINEAGE_MAX 64
+#define FS_PAYLOAD_VERSION  1
+#define FS_RECORD_VERSION   1
+#define FS_LABEL_MAX        64
+#define FS_DESC_MAX         1024
+#define FS_LINEAGE_MAX      64
 #define FS_PARTICIPANTS_MAX 64
-#define FS_HOLDERS_MAX 64
-#define FS_POLICY_MAX (1u << 20)
-#define FS_PARAMS_MAX (1u << 20)
-#define FS_CODEC_MAX 256
+#define FS_HOLDERS_MAX      64
+#define FS_POLICY_MAX       (1u << 20)
+#define FS_PARAMS_MAX       (1u << 20)
+#define FS_CODEC_MAX        256
 
 typedef struct fs_payload {
     uint16_t op;
-    const uint8_t *id;     /* data ID, task ID (32) */
-    const uint8_t *hash;   /* enc hash, blob hash, structure hash, aggregate hash … (32) */
-    const uint8_t *hash2;  /* second hash: model digest, share hash, delta hash (32) */
-    const uint8_t *bytes;  /* policy, update, params, codec */
+    const uint8_t *id;    /* data ID, task ID (32) */
+    const uint8_t *hash;  /* enc hash, blob hash, structure hash, aggregate hash … (32) */
+    const uint8_t *hash2; /* second hash: model digest, share hash, delta hash (32) */
+    const uint8_t *bytes; /* policy, update, params, codec */
     size_t bytes_len;
-    const uint8_t *list;   /* lineage (n×32), holders (n×32), participants (n×64: pk ‖ data) */
-    const uint8_t *list2;  /* share hashes (n×32) */
+    const uint8_t *list;  /* lineage (n×32), holders (n×32), participants (n×64: pk ‖ data) */
+    const uint8_t *list2; /* share hashes (n×32) */
     size_t n;
     char *label, *text, *text2; /* label/action, description/purpose (owned; fs_payload_free) */
     uint64_t t0, t1, count;
@@ -55,15 +55,15 @@ typedef struct fs_task {
     uint32_t batch, upload_every, round_limit, stop_patience, anomaly_warmup;
     uint8_t codec[FS_CODEC_MAX];
     uint32_t codec_len;
-    uint32_t threshold;    /* t of the key */
-    uint32_t max_weight;   /* M of the codec */
+    uint32_t threshold;  /* t of the key */
+    uint32_t max_weight; /* M of the codec */
     uint8_t phase;
-    uint8_t stop_reason;   /* FEDAVG_STOP_* once done */
-    uint32_t round;        /* current round, 1-based (0 while joining) */
-    uint8_t global[32];    /* digest of the last finalized global model (initial: the model's) */
+    uint8_t stop_reason; /* FEDAVG_STOP_* once done */
+    uint32_t round;      /* current round, 1-based (0 while joining) */
+    uint8_t global[32];  /* digest of the last finalized global model (initial: the model's) */
     uint32_t n_metrics;
-    double metrics[1000];  /* metric of each finalized round */
-    uint32_t n_hist;       /* accepted statistics history (2 per update) */
+    double metrics[1000]; /* metric of each finalized round */
+    uint32_t n_hist;      /* accepted statistics history (2 per update) */
     double hist[2 * 1024];
 } fs_task;
 
@@ -75,19 +75,19 @@ typedef struct fs_upload {
 } fs_upload;
 
 typedef struct fs_round {
-    uint32_t n;            /* participants */
+    uint32_t n; /* participants */
     fs_upload up[FS_PARTICIPANTS_MAX];
     uint64_t total_weight; /* of accepted updates */
     uint8_t aggregate[32];
     uint8_t has_aggregate;
-    uint32_t refused;      /* aggregates refused so far this round */
+    uint32_t refused;                     /* aggregates refused so far this round */
     uint8_t checked[FS_PARTICIPANTS_MAX]; /* participant confirmed the aggregate */
     uint32_t n_shares;
     uint8_t share_holder[FS_HOLDERS_MAX][32];
     uint8_t share_blob[FS_HOLDERS_MAX][32];
     uint8_t model[32], delta[32], param_id[32];
     uint8_t has_model;
-    uint32_t disputes;     /* finalized models refused by an evaluation */
+    uint32_t disputes; /* finalized models refused by an evaluation */
     uint8_t evaluated[FS_PARTICIPANTS_MAX];
     double metric_sum;
     uint64_t samples;

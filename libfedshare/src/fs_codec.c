@@ -6,7 +6,9 @@
 #include "fedshare/common.h"
 #include "fs_codec.h"
 
-void fsw_init(fs_writer *w) { memset(w, 0, sizeof *w); }
+void fsw_init(fs_writer *w) {
+    memset(w, 0, sizeof *w);
+}
 
 void fsw_free(fs_writer *w) {
     free(w->buf);
@@ -42,7 +44,9 @@ void fsw_raw(fs_writer *w, const void *p, size_t n) {
     w->len += n;
 }
 
-void fsw_u8(fs_writer *w, uint8_t v) { fsw_raw(w, &v, 1); }
+void fsw_u8(fs_writer *w, uint8_t v) {
+    fsw_raw(w, &v, 1);
+}
 
 void fsw_u16(fs_writer *w, uint16_t v) {
     uint8_t b[2] = {(uint8_t)(v >> 8), (uint8_t)v};

@@ -17,8 +17,8 @@
 #include "fedshare/contracts.h"
 #include "fedshare/node.h"
 
-#define LAT_SLOTS 4096 /* arrival times of recent transactions, by hash */
-#define TPS_WINDOW 64  /* (time, applied count) samples for the TPS figure */
+#define LAT_SLOTS  4096 /* arrival times of recent transactions, by hash */
+#define TPS_WINDOW 64   /* (time, applied count) samples for the TPS figure */
 
 struct fedshare_node {
     ledger_node *replica;
@@ -179,7 +179,9 @@ int fedshare_config_load(const char *path, char **ledger_text, fedshare_consorti
 
 /* ---- counters around the contracts ---- */
 
-static size_t lat_slot(const uint8_t *h) { return ((size_t)h[0] << 8 | h[1]) % LAT_SLOTS; }
+static size_t lat_slot(const uint8_t *h) {
+    return ((size_t)h[0] << 8 | h[1]) % LAT_SLOTS;
+}
 
 static int wrapped_check(void *ctx, ledger_state *st, const ledger_tx *tx) {
     fedshare_node *n = ctx;
@@ -218,8 +220,8 @@ static int wrapped_apply(void *ctx, ledger_state *st, const ledger_block *b, siz
     return rc;
 }
 
-static int wrapped_query(void *ctx, ledger_state *st, const uint8_t *q, size_t qlen,
-                         uint8_t **out, size_t *out_len) {
+static int wrapped_query(void *ctx, ledger_state *st, const uint8_t *q, size_t qlen, uint8_t **out,
+                         size_t *out_len) {
     fedshare_node *n = ctx;
     const ledger_app *a = fedshare_app_table(n->app);
     return a->query(a->ctx, st, q, qlen, out, out_len);
@@ -444,6 +446,10 @@ void fedshare_node_stop(fedshare_node *n) {
     free(n);
 }
 
-ledger_node *fedshare_node_replica(fedshare_node *n) { return n ? n->replica : NULL; }
+ledger_node *fedshare_node_replica(fedshare_node *n) {
+    return n ? n->replica : NULL;
+}
 
-uint32_t fedshare_node_metrics_port(const fedshare_node *n) { return n ? n->port : 0; }
+uint32_t fedshare_node_metrics_port(const fedshare_node *n) {
+    return n ? n->port : 0;
+}

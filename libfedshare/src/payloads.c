@@ -8,7 +8,9 @@
 
 #include "contracts_internal.h"
 
-static void put_head(fs_writer *w) { fsw_u8(w, FS_PAYLOAD_VERSION); }
+static void put_head(fs_writer *w) {
+    fsw_u8(w, FS_PAYLOAD_VERSION);
+}
 
 static int text_ok(const char *s, size_t lo, size_t hi) {
     if (!s)
@@ -25,7 +27,9 @@ static int finish(fs_writer *w, uint8_t **out, size_t *len) {
     return fsw_take(w, out, len);
 }
 
-static void put_text(fs_writer *w, const char *s) { fsw_bytes(w, s ? s : "", s ? strlen(s) : 0); }
+static void put_text(fs_writer *w, const char *s) {
+    fsw_bytes(w, s ? s : "", s ? strlen(s) : 0);
+}
 
 int fedshare_payload_data_register(const uint8_t enc_hash[32], const char *label,
                                    const char *description, const uint8_t *lineage,
@@ -67,8 +71,8 @@ int fedshare_payload_data_retire(const uint8_t data_id[32], uint8_t **out, size_
     return finish(&w, out, len);
 }
 
-static int id_and_bytes(const uint8_t id[32], const uint8_t *b, size_t n, size_t max,
-                        uint8_t **out, size_t *len) {
+static int id_and_bytes(const uint8_t id[32], const uint8_t *b, size_t n, size_t max, uint8_t **out,
+                        size_t *len) {
     if (!id || !b || !n || n > max)
         return FEDSHARE_E_INVALID;
     fs_writer w;
@@ -79,8 +83,8 @@ static int id_and_bytes(const uint8_t id[32], const uint8_t *b, size_t n, size_t
     return finish(&w, out, len);
 }
 
-int fedshare_payload_policy_set(const uint8_t data_id[32], const uint8_t *policy,
-                                size_t policy_len, uint8_t **out, size_t *len) {
+int fedshare_payload_policy_set(const uint8_t data_id[32], const uint8_t *policy, size_t policy_len,
+                                uint8_t **out, size_t *len) {
     return id_and_bytes(data_id, policy, policy_len, FS_POLICY_MAX, out, len);
 }
 
@@ -108,8 +112,7 @@ int fedshare_payload_access_request(const uint8_t data_id[32], const char *actio
 }
 
 int fedshare_payload_key_record(const uint8_t *params, size_t params_len, const uint8_t *holders,
-                                const uint8_t *share_hashes, size_t n, uint8_t **out,
-                                size_t *len) {
+                                const uint8_t *share_hashes, size_t n, uint8_t **out, size_t *len) {
     if (!params || !params_len || params_len > FS_PARAMS_MAX || !holders || !share_hashes ||
         n < 2 || n > FS_HOLDERS_MAX)
         return FEDSHARE_E_INVALID;
@@ -123,9 +126,9 @@ int fedshare_payload_key_record(const uint8_t *params, size_t params_len, const 
     return finish(&w, out, len);
 }
 
-int fedshare_payload_model_publish(const uint8_t structure_hash[32],
-                                   const uint8_t model_digest[32], uint64_t n_params,
-                                   const char *description, uint8_t **out, size_t *len) {
+int fedshare_payload_model_publish(const uint8_t structure_hash[32], const uint8_t model_digest[32],
+                                   uint64_t n_params, const char *description, uint8_t **out,
+                                   size_t *len) {
     if (!structure_hash || !model_digest || !n_params || n_params > (1ull << 32) ||
         !text_ok(description, 0, FS_DESC_MAX))
         return FEDSHARE_E_INVALID;
@@ -290,7 +293,9 @@ void fs_payload_free(fs_payload *p) {
     p->label = p->text = p->text2 = NULL;
 }
 
-static int nonempty_text(const char *s) { return s && s[0]; }
+static int nonempty_text(const char *s) {
+    return s && s[0];
+}
 
 int fs_payload_decode(uint16_t op, const uint8_t *buf, size_t len, fs_payload *p) {
     memset(p, 0, sizeof *p);
@@ -304,133 +309,133 @@ int fs_payload_decode(uint16_t op, const uint8_t *buf, size_t len, fs_payload *p
         return FEDSHARE_E_VERSION;
     int bad = 0; /* a field decoded but out of range */
     switch (op) {
-    case FEDSHARE_OP_DATA_REGISTER:
-        p->hash = borrow(&r, 32);
-        p->label = fsr_str(&r, FS_LABEL_MAX);
-        p->text = fsr_str(&r, FS_DESC_MAX);
-        p->n = fsr_u32(&r);
-        if (p->n > FS_LINEAGE_MAX)
-            bad = 1;
-        else
-            p->list = borrow(&r, 32 * p->n);
-        if (!r.err && !nonempty_text(p->label))
-            bad = 1;
-        break;
-    case FEDSHARE_OP_DATA_UPDATE:
-        p->id = borrow(&r, 32);
-        p->hash = borrow(&r, 32);
-        p->text = fsr_str(&r, FS_DESC_MAX);
-        break;
-    case FEDSHARE_OP_DATA_RETIRE:
-    case FEDSHARE_OP_TASK_JOIN:
-        p->id = borrow(&r, 32);
-        break;
-    case FEDSHARE_OP_POLICY_SET:
-    case FEDSHARE_OP_POLICY_UPDATE:
-        p->id = borrow(&r, 32);
-        p->bytes = fsr_bytes(&r, FS_POLICY_MAX, &p->bytes_len);
-        if (!r.err && !p->bytes_len)
-            bad = 1;
-        break;
-    case FEDSHARE_OP_ACCESS_REQUEST:
-        p->id = borrow(&r, 32);
-        p->label = fsr_str(&r, FS_LABEL_MAX);
-        p->text = fsr_str(&r, FS_LABEL_MAX);
-        p->t0 = fsr_u64(&r);
-        p->t1 = fsr_u64(&r);
-        p->uses = fsr_u32(&r);
-        if (!r.err && (!nonempty_text(p->label) || !nonempty_text(p->text) || p->t1 < p->t0 ||
-                       !p->uses))
-            bad = 1;
-        break;
-    case FEDSHARE_OP_KEY_RECORD:
-        p->bytes = fsr_bytes(&r, FS_PARAMS_MAX, &p->bytes_len);
-        p->n = fsr_u32(&r);
-        if (!r.err && (p->n < 2 || p->n > FS_HOLDERS_MAX || !p->bytes_len))
-            bad = 1;
-        else {
-            p->list = borrow(&r, 32 * p->n);
-            p->list2 = borrow(&r, 32 * p->n);
-        }
-        break;
-    case FEDSHARE_OP_MODEL_PUBLISH:
-        p->hash = borrow(&r, 32);
-        p->hash2 = borrow(&r, 32);
-        p->count = fsr_u64(&r);
-        p->text = fsr_str(&r, FS_DESC_MAX);
-        if (!r.err && (!p->count || p->count > (1ull << 32)))
-            bad = 1;
-        break;
-    case FEDSHARE_OP_TASK_CREATE: {
-        fedshare_task_spec *s = &p->spec;
-        fedshare_task_spec_init(s);
-        const uint8_t *m = borrow(&r, 32), *k = borrow(&r, 32), *a = borrow(&r, 32);
-        p->n = fsr_u32(&r);
-        if (!r.err && (p->n < 1 || p->n > FS_PARTICIPANTS_MAX)) {
-            bad = 1;
+        case FEDSHARE_OP_DATA_REGISTER:
+            p->hash = borrow(&r, 32);
+            p->label = fsr_str(&r, FS_LABEL_MAX);
+            p->text = fsr_str(&r, FS_DESC_MAX);
+            p->n = fsr_u32(&r);
+            if (p->n > FS_LINEAGE_MAX)
+                bad = 1;
+            else
+                p->list = borrow(&r, 32 * p->n);
+            if (!r.err && !nonempty_text(p->label))
+                bad = 1;
+            break;
+        case FEDSHARE_OP_DATA_UPDATE:
+            p->id = borrow(&r, 32);
+            p->hash = borrow(&r, 32);
+            p->text = fsr_str(&r, FS_DESC_MAX);
+            break;
+        case FEDSHARE_OP_DATA_RETIRE:
+        case FEDSHARE_OP_TASK_JOIN:
+            p->id = borrow(&r, 32);
+            break;
+        case FEDSHARE_OP_POLICY_SET:
+        case FEDSHARE_OP_POLICY_UPDATE:
+            p->id = borrow(&r, 32);
+            p->bytes = fsr_bytes(&r, FS_POLICY_MAX, &p->bytes_len);
+            if (!r.err && !p->bytes_len)
+                bad = 1;
+            break;
+        case FEDSHARE_OP_ACCESS_REQUEST:
+            p->id = borrow(&r, 32);
+            p->label = fsr_str(&r, FS_LABEL_MAX);
+            p->text = fsr_str(&r, FS_LABEL_MAX);
+            p->t0 = fsr_u64(&r);
+            p->t1 = fsr_u64(&r);
+            p->uses = fsr_u32(&r);
+            if (!r.err &&
+                (!nonempty_text(p->label) || !nonempty_text(p->text) || p->t1 < p->t0 || !p->uses))
+                bad = 1;
+            break;
+        case FEDSHARE_OP_KEY_RECORD:
+            p->bytes = fsr_bytes(&r, FS_PARAMS_MAX, &p->bytes_len);
+            p->n = fsr_u32(&r);
+            if (!r.err && (p->n < 2 || p->n > FS_HOLDERS_MAX || !p->bytes_len))
+                bad = 1;
+            else {
+                p->list = borrow(&r, 32 * p->n);
+                p->list2 = borrow(&r, 32 * p->n);
+            }
+            break;
+        case FEDSHARE_OP_MODEL_PUBLISH:
+            p->hash = borrow(&r, 32);
+            p->hash2 = borrow(&r, 32);
+            p->count = fsr_u64(&r);
+            p->text = fsr_str(&r, FS_DESC_MAX);
+            if (!r.err && (!p->count || p->count > (1ull << 32)))
+                bad = 1;
+            break;
+        case FEDSHARE_OP_TASK_CREATE: {
+            fedshare_task_spec *s = &p->spec;
+            fedshare_task_spec_init(s);
+            const uint8_t *m = borrow(&r, 32), *k = borrow(&r, 32), *a = borrow(&r, 32);
+            p->n = fsr_u32(&r);
+            if (!r.err && (p->n < 1 || p->n > FS_PARTICIPANTS_MAX)) {
+                bad = 1;
+                break;
+            }
+            p->list = borrow(&r, 64 * p->n);
+            s->learning_rate = fsr_f64(&r);
+            s->batch_size = fsr_u32(&r);
+            s->upload_every = fsr_u32(&r);
+            s->round_limit = fsr_u32(&r);
+            s->stop_threshold = fsr_f64(&r);
+            s->stop_patience = fsr_u32(&r);
+            s->anomaly_k = fsr_f64(&r);
+            s->anomaly_warmup = fsr_u32(&r);
+            s->codec = fsr_bytes(&r, FS_CODEC_MAX, &s->codec_len);
+            if (r.err)
+                break;
+            memcpy(s->model_id, m, 32);
+            memcpy(s->key_id, k, 32);
+            memcpy(s->aggregator, a, 32);
+            s->n_participants = p->n;
+            /* spec_ok wants separate arrays; the participant list interleaves them */
+            s->participants = p->list;
+            s->data_ids = p->list + 32;
+            if (!spec_ok(s))
+                bad = 1;
             break;
         }
-        p->list = borrow(&r, 64 * p->n);
-        s->learning_rate = fsr_f64(&r);
-        s->batch_size = fsr_u32(&r);
-        s->upload_every = fsr_u32(&r);
-        s->round_limit = fsr_u32(&r);
-        s->stop_threshold = fsr_f64(&r);
-        s->stop_patience = fsr_u32(&r);
-        s->anomaly_k = fsr_f64(&r);
-        s->anomaly_warmup = fsr_u32(&r);
-        s->codec = fsr_bytes(&r, FS_CODEC_MAX, &s->codec_len);
-        if (r.err)
+        case FEDSHARE_OP_UPDATE_UPLOAD:
+            p->id = borrow(&r, 32);
+            p->round = fsr_u32(&r);
+            p->hash = borrow(&r, 32);
+            p->weight = fsr_u32(&r);
+            p->x = fsr_f64(&r);
+            p->y = fsr_f64(&r);
+            if (!r.err && (!p->round || !p->weight || p->x < 0 || p->y < -1.0001 || p->y > 1.0001))
+                bad = 1;
             break;
-        memcpy(s->model_id, m, 32);
-        memcpy(s->key_id, k, 32);
-        memcpy(s->aggregator, a, 32);
-        s->n_participants = p->n;
-        /* spec_ok wants separate arrays; the participant list interleaves them */
-        s->participants = p->list;
-        s->data_ids = p->list + 32;
-        if (!spec_ok(s))
-            bad = 1;
-        break;
-    }
-    case FEDSHARE_OP_UPDATE_UPLOAD:
-        p->id = borrow(&r, 32);
-        p->round = fsr_u32(&r);
-        p->hash = borrow(&r, 32);
-        p->weight = fsr_u32(&r);
-        p->x = fsr_f64(&r);
-        p->y = fsr_f64(&r);
-        if (!r.err && (!p->round || !p->weight || p->x < 0 || p->y < -1.0001 || p->y > 1.0001))
-            bad = 1;
-        break;
-    case FEDSHARE_OP_AGGREGATE:
-    case FEDSHARE_OP_AGGREGATE_CHECK:
-        p->id = borrow(&r, 32);
-        p->round = fsr_u32(&r);
-        p->hash = borrow(&r, 32);
-        if (!r.err && !p->round)
-            bad = 1;
-        break;
-    case FEDSHARE_OP_DECRYPTION_SHARE:
-    case FEDSHARE_OP_ROUND_FINALIZE:
-        p->id = borrow(&r, 32);
-        p->round = fsr_u32(&r);
-        p->hash = borrow(&r, 32);
-        p->hash2 = borrow(&r, 32);
-        if (!r.err && !p->round)
-            bad = 1;
-        break;
-    case FEDSHARE_OP_EVALUATION:
-        p->id = borrow(&r, 32);
-        p->round = fsr_u32(&r);
-        p->hash = borrow(&r, 32);
-        p->x = fsr_f64(&r);
-        p->samples = fsr_u32(&r);
-        if (!r.err && (!p->round || !p->samples))
-            bad = 1;
-        break;
-    default:
-        return FEDSHARE_E_INVALID;
+        case FEDSHARE_OP_AGGREGATE:
+        case FEDSHARE_OP_AGGREGATE_CHECK:
+            p->id = borrow(&r, 32);
+            p->round = fsr_u32(&r);
+            p->hash = borrow(&r, 32);
+            if (!r.err && !p->round)
+                bad = 1;
+            break;
+        case FEDSHARE_OP_DECRYPTION_SHARE:
+        case FEDSHARE_OP_ROUND_FINALIZE:
+            p->id = borrow(&r, 32);
+            p->round = fsr_u32(&r);
+            p->hash = borrow(&r, 32);
+            p->hash2 = borrow(&r, 32);
+            if (!r.err && !p->round)
+                bad = 1;
+            break;
+        case FEDSHARE_OP_EVALUATION:
+            p->id = borrow(&r, 32);
+            p->round = fsr_u32(&r);
+            p->hash = borrow(&r, 32);
+            p->x = fsr_f64(&r);
+            p->samples = fsr_u32(&r);
+            if (!r.err && (!p->round || !p->samples))
+                bad = 1;
+            break;
+        default:
+            return FEDSHARE_E_INVALID;
     }
     int rc = bad ? FEDSHARE_E_FORMAT : fsr_done(&r);
     if (rc) {

@@ -8,9 +8,9 @@
 #include "contracts_internal.h"
 #include "fedshare/did.h"
 
-static const char *const prefix[] = {
-    NULL, "fs/out/", "fs/data/", "fs/policy/", "fs/grant/", "fs/decision/",
-    "fs/key/", "fs/model/", "fs/task/", "fs/round/"};
+static const char *const prefix[] = {NULL,        "fs/out/",      "fs/data/", "fs/policy/",
+                                     "fs/grant/", "fs/decision/", "fs/key/",  "fs/model/",
+                                     "fs/task/",  "fs/round/"};
 
 int fedshare_state_key(int kind, const uint8_t id[32], const uint8_t *id2, uint32_t round,
                        uint8_t *out, size_t *len) {
@@ -223,7 +223,9 @@ static void jraw(jbuf *j, const char *s, size_t n) {
     j->s[j->len] = 0;
 }
 
-static void jstr(jbuf *j, const char *s) { jraw(j, s, strlen(s)); }
+static void jstr(jbuf *j, const char *s) {
+    jraw(j, s, strlen(s));
+}
 
 static void jfmt(jbuf *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #include <stdarg.h>
@@ -275,7 +277,9 @@ static void jtext(jbuf *j, const char *key, const uint8_t *s, size_t n) {
     jtextv(j, s, n);
 }
 
-static void jf64(jbuf *j, const char *key, double v) { jfmt(j, "\"%s\":%.17g", key, v); }
+static void jf64(jbuf *j, const char *key, double v) {
+    jfmt(j, "\"%s\":%.17g", key, v);
+}
 
 static int render_task(jbuf *j, const uint8_t *rec, size_t len) {
     fs_task *t = malloc(sizeof *t);
@@ -340,7 +344,9 @@ static int render_round(jbuf *j, const uint8_t *rec, size_t len) {
                 jstr(j, ",");
                 jf64(j, "cosine", u->cosine);
                 jfmt(j, ",\"verdict\":\"%s\"",
-                     u->verdict == 1 ? "suspicious" : u->verdict == 2 ? "warmup" : "accepted");
+                     u->verdict == 1   ? "suspicious"
+                     : u->verdict == 2 ? "warmup"
+                                       : "accepted");
             }
             jfmt(j, ",\"checked\":%s,\"evaluated\":%s}", o->checked[i] ? "true" : "false",
                  o->evaluated[i] ? "true" : "false");
@@ -397,109 +403,109 @@ static int render_simple(jbuf *j, int kind, const uint8_t *rec, size_t len) {
     const uint8_t *s1, *s2;
     jstr(j, "{");
     switch (kind) {
-    case FEDSHARE_REC_DATA: {
-        fsr_raw(&r, a, 32); /* owner */
-        fsr_raw(&r, b, 32); /* encrypted-data hash */
-        uint64_t ts = fsr_u64(&r), height = fsr_u64(&r);
-        s1 = fsr_bytes(&r, FS_LABEL_MAX, &n1);
-        s2 = fsr_bytes(&r, FS_DESC_MAX, &n2);
-        uint32_t nl = fsr_u32(&r);
-        if (r.err || nl > FS_LINEAGE_MAX)
-            return FEDSHARE_E_FORMAT;
-        jdid(j, "owner", a);
-        jstr(j, ",");
-        jhex(j, "encrypted_hash", b, 32);
-        jfmt(j, ",\"timestamp\":%" PRIu64 ",\"height\":%" PRIu64 ",", ts, height);
-        jtext(j, "label", s1, n1);
-        jstr(j, ",");
-        jtext(j, "description", s2, n2);
-        jstr(j, ",\"lineage\":[");
-        for (uint32_t i = 0; i < nl; i++) {
-            fsr_raw(&r, c, 32);
-            jstr(j, i ? ",{" : "{");
-            jhex(j, "data_id", c, 32);
-            jstr(j, "}");
-        }
-        uint8_t st = fsr_u8(&r);
-        uint64_t uses = fsr_u64(&r);
-        jfmt(j, "],\"status\":\"%s\",\"uses\":%" PRIu64, st == 2 ? "retired" : "active", uses);
-        break;
-    }
-    case FEDSHARE_REC_GRANT:
-    case FEDSHARE_REC_DECISION: {
-        uint8_t effect = fsr_u8(&r);
-        fsr_raw(&r, a, 32); /* data ID */
-        fsr_raw(&r, b, 32); /* requester */
-        uint64_t t0 = fsr_u64(&r), t1 = fsr_u64(&r), height = fsr_u64(&r);
-        uint32_t uses = fsr_u32(&r);
-        s1 = fsr_bytes(&r, FS_LABEL_MAX, &n1);
-        s2 = fsr_bytes(&r, FS_LABEL_MAX, &n2);
-        int32_t reason = (int32_t)fsr_u32(&r);
-        jfmt(j, "\"effect\":\"%s\",", effect ? "permit" : "deny");
-        jhex(j, "data_id", a, 32);
-        jstr(j, ",");
-        jdid(j, "requester", b);
-        jfmt(j, ",\"t0\":%" PRIu64 ",\"t1\":%" PRIu64 ",\"height\":%" PRIu64 ",\"uses\":%u,", t0,
-             t1, height, uses);
-        jtext(j, "action", s1, n1);
-        jstr(j, ",");
-        jtext(j, "purpose", s2, n2);
-        jfmt(j, ",\"reason\":%d", reason);
-        for (int list = 0; list < 2 && !r.err; list++) {
-            uint32_t k = fsr_u32(&r);
-            if (k > 4096)
+        case FEDSHARE_REC_DATA: {
+            fsr_raw(&r, a, 32); /* owner */
+            fsr_raw(&r, b, 32); /* encrypted-data hash */
+            uint64_t ts = fsr_u64(&r), height = fsr_u64(&r);
+            s1 = fsr_bytes(&r, FS_LABEL_MAX, &n1);
+            s2 = fsr_bytes(&r, FS_DESC_MAX, &n2);
+            uint32_t nl = fsr_u32(&r);
+            if (r.err || nl > FS_LINEAGE_MAX)
                 return FEDSHARE_E_FORMAT;
-            jstr(j, list ? ",\"obligations\":[" : ",\"rules\":[");
-            for (uint32_t i = 0; i < k && !r.err; i++) {
-                const uint8_t *s = fsr_bytes(&r, 256, &n1);
-                if (i)
-                    jstr(j, ",");
-                jstr(j, "{");
-                jtext(j, "id", s ? s : (const uint8_t *)"", s ? n1 : 0);
+            jdid(j, "owner", a);
+            jstr(j, ",");
+            jhex(j, "encrypted_hash", b, 32);
+            jfmt(j, ",\"timestamp\":%" PRIu64 ",\"height\":%" PRIu64 ",", ts, height);
+            jtext(j, "label", s1, n1);
+            jstr(j, ",");
+            jtext(j, "description", s2, n2);
+            jstr(j, ",\"lineage\":[");
+            for (uint32_t i = 0; i < nl; i++) {
+                fsr_raw(&r, c, 32);
+                jstr(j, i ? ",{" : "{");
+                jhex(j, "data_id", c, 32);
                 jstr(j, "}");
             }
-            jstr(j, "]");
+            uint8_t st = fsr_u8(&r);
+            uint64_t uses = fsr_u64(&r);
+            jfmt(j, "],\"status\":\"%s\",\"uses\":%" PRIu64, st == 2 ? "retired" : "active", uses);
+            break;
         }
-        break;
-    }
-    case FEDSHARE_REC_KEY: {
-        fsr_raw(&r, a, 32); /* dealer */
-        uint32_t t = fsr_u32(&r), n = fsr_u32(&r);
-        if (r.err || n > FS_HOLDERS_MAX)
-            return FEDSHARE_E_FORMAT;
-        jdid(j, "dealer", a);
-        jfmt(j, ",\"threshold\":%u,\"holders\":[", t);
-        for (uint32_t i = 0; i < n; i++) {
+        case FEDSHARE_REC_GRANT:
+        case FEDSHARE_REC_DECISION: {
+            uint8_t effect = fsr_u8(&r);
+            fsr_raw(&r, a, 32); /* data ID */
+            fsr_raw(&r, b, 32); /* requester */
+            uint64_t t0 = fsr_u64(&r), t1 = fsr_u64(&r), height = fsr_u64(&r);
+            uint32_t uses = fsr_u32(&r);
+            s1 = fsr_bytes(&r, FS_LABEL_MAX, &n1);
+            s2 = fsr_bytes(&r, FS_LABEL_MAX, &n2);
+            int32_t reason = (int32_t)fsr_u32(&r);
+            jfmt(j, "\"effect\":\"%s\",", effect ? "permit" : "deny");
+            jhex(j, "data_id", a, 32);
+            jstr(j, ",");
+            jdid(j, "requester", b);
+            jfmt(j, ",\"t0\":%" PRIu64 ",\"t1\":%" PRIu64 ",\"height\":%" PRIu64 ",\"uses\":%u,",
+                 t0, t1, height, uses);
+            jtext(j, "action", s1, n1);
+            jstr(j, ",");
+            jtext(j, "purpose", s2, n2);
+            jfmt(j, ",\"reason\":%d", reason);
+            for (int list = 0; list < 2 && !r.err; list++) {
+                uint32_t k = fsr_u32(&r);
+                if (k > 4096)
+                    return FEDSHARE_E_FORMAT;
+                jstr(j, list ? ",\"obligations\":[" : ",\"rules\":[");
+                for (uint32_t i = 0; i < k && !r.err; i++) {
+                    const uint8_t *s = fsr_bytes(&r, 256, &n1);
+                    if (i)
+                        jstr(j, ",");
+                    jstr(j, "{");
+                    jtext(j, "id", s ? s : (const uint8_t *)"", s ? n1 : 0);
+                    jstr(j, "}");
+                }
+                jstr(j, "]");
+            }
+            break;
+        }
+        case FEDSHARE_REC_KEY: {
+            fsr_raw(&r, a, 32); /* dealer */
+            uint32_t t = fsr_u32(&r), n = fsr_u32(&r);
+            if (r.err || n > FS_HOLDERS_MAX)
+                return FEDSHARE_E_FORMAT;
+            jdid(j, "dealer", a);
+            jfmt(j, ",\"threshold\":%u,\"holders\":[", t);
+            for (uint32_t i = 0; i < n; i++) {
+                fsr_raw(&r, b, 32);
+                fsr_raw(&r, c, 32);
+                jstr(j, i ? ",{" : "{");
+                jdid(j, "did", b);
+                jstr(j, ",");
+                jhex(j, "sealed_share", c, 32);
+                jfmt(j, ",\"index\":%u}", i + 1);
+            }
+            s1 = fsr_bytes(&r, FS_PARAMS_MAX, &n1);
+            jstr(j, "],");
+            jhex(j, "params", s1 ? s1 : (const uint8_t *)"", s1 ? n1 : 0);
+            break;
+        }
+        case FEDSHARE_REC_MODEL: {
+            fsr_raw(&r, a, 32);
             fsr_raw(&r, b, 32);
             fsr_raw(&r, c, 32);
-            jstr(j, i ? ",{" : "{");
-            jdid(j, "did", b);
+            uint64_t np = fsr_u64(&r), height = fsr_u64(&r);
+            s1 = fsr_bytes(&r, FS_DESC_MAX, &n1);
+            jdid(j, "publisher", a);
             jstr(j, ",");
-            jhex(j, "sealed_share", c, 32);
-            jfmt(j, ",\"index\":%u}", i + 1);
+            jhex(j, "structure_hash", b, 32);
+            jstr(j, ",");
+            jhex(j, "model_digest", c, 32);
+            jfmt(j, ",\"parameters\":%" PRIu64 ",\"height\":%" PRIu64 ",", np, height);
+            jtext(j, "description", s1 ? s1 : (const uint8_t *)"", s1 ? n1 : 0);
+            break;
         }
-        s1 = fsr_bytes(&r, FS_PARAMS_MAX, &n1);
-        jstr(j, "],");
-        jhex(j, "params", s1 ? s1 : (const uint8_t *)"", s1 ? n1 : 0);
-        break;
-    }
-    case FEDSHARE_REC_MODEL: {
-        fsr_raw(&r, a, 32);
-        fsr_raw(&r, b, 32);
-        fsr_raw(&r, c, 32);
-        uint64_t np = fsr_u64(&r), height = fsr_u64(&r);
-        s1 = fsr_bytes(&r, FS_DESC_MAX, &n1);
-        jdid(j, "publisher", a);
-        jstr(j, ",");
-        jhex(j, "structure_hash", b, 32);
-        jstr(j, ",");
-        jhex(j, "model_digest", c, 32);
-        jfmt(j, ",\"parameters\":%" PRIu64 ",\"height\":%" PRIu64 ",", np, height);
-        jtext(j, "description", s1 ? s1 : (const uint8_t *)"", s1 ? n1 : 0);
-        break;
-    }
-    default:
-        return FEDSHARE_E_INVALID;
+        default:
+            return FEDSHARE_E_INVALID;
     }
     jstr(j, "}");
     return fsr_done(&r) ? FEDSHARE_E_FORMAT : FEDSHARE_OK;

@@ -8,10 +8,10 @@
 
 #include "app_internal.h"
 
-#define GRANT_OFF_T0 66
-#define GRANT_OFF_USES 90
+#define GRANT_OFF_T0     66
+#define GRANT_OFF_USES   90
 #define GRANT_OFF_ACTION 94
-#define HIST_MAX 1024
+#define HIST_MAX         1024
 
 static uint64_t get64(const uint8_t *p) {
     uint64_t v = 0;
@@ -27,8 +27,8 @@ static uint32_t get32(const uint8_t *p) {
 /* May the creator start a task on this data set? The owner always may; anyone
  * else needs a live "train" grant with uses left. On success *grant holds a
  * copy of the grant with one use taken (to store), or NULL for the owner. */
-static int authorize_use(fs_exec *x, const fs_data *d, const uint8_t data_id[32],
-                         uint8_t **grant, size_t *grant_len) {
+static int authorize_use(fs_exec *x, const fs_data *d, const uint8_t data_id[32], uint8_t **grant,
+                         size_t *grant_len) {
     *grant = NULL;
     if (!memcmp(d->owner, x->sender, 32))
         return FEDSHARE_OK;
@@ -44,8 +44,8 @@ static int authorize_use(fs_exec *x, const fs_data *d, const uint8_t data_id[32]
     uint64_t t0 = get64(v + GRANT_OFF_T0), t1 = get64(v + GRANT_OFF_T0 + 8);
     uint32_t uses = get32(v + GRANT_OFF_USES), alen = get32(v + GRANT_OFF_ACTION);
     uint64_t now = x->timestamp / 1000;
-    if (alen != 5 || n < GRANT_OFF_ACTION + 4 + 5 ||
-        memcmp(v + GRANT_OFF_ACTION + 4, "train", 5) || now < t0 || now > t1 || !uses)
+    if (alen != 5 || n < GRANT_OFF_ACTION + 4 + 5 || memcmp(v + GRANT_OFF_ACTION + 4, "train", 5) ||
+        now < t0 || now > t1 || !uses)
         return FEDSHARE_E_NOT_GRANTED;
     *grant = malloc(n);
     if (!*grant)
@@ -252,132 +252,133 @@ static int round_act(fs_exec *x, const fs_payload *p, fs_task *t, fs_round *r) {
     const uint8_t *id = p->id;
     int pi = participant_index(t, x->sender);
     switch (p->op) {
-    case FEDSHARE_OP_UPDATE_UPLOAD: {
-        if (t->phase != FEDSHARE_PHASE_UPLOAD)
-            return FEDSHARE_E_STATE;
-        if (pi < 0)
-            return FEDSHARE_E_ROLE;
-        if (r->up[pi].present)
-            return FEDSHARE_E_EXISTS;
-        uint64_t sum = p->weight;
-        for (uint32_t i = 0; i < r->n; i++)
-            sum += r->up[i].present ? r->up[i].weight : 0;
-        if (sum > t->max_weight)
-            return FEDSHARE_E_INVALID; /* the codec's headroom would overflow */
-        fs_upload *u = &r->up[pi];
-        u->present = 1;
-        memcpy(u->blob, p->hash, 32);
-        u->weight = p->weight;
-        u->norm = p->x;
-        u->cosine = p->y;
-        for (uint32_t i = 0; i < r->n; i++)
-            if (!r->up[i].present)
-                return put_round(x, id, t->round, r);
-        return close_uploads(x, id, t, r);
-    }
-    case FEDSHARE_OP_AGGREGATE:
-        if (memcmp(x->sender, t->aggregator, 32))
-            return FEDSHARE_E_ROLE;
-        if (t->phase != FEDSHARE_PHASE_AGGREGATE)
-            return FEDSHARE_E_STATE;
-        memcpy(r->aggregate, p->hash, 32);
-        r->has_aggregate = 1;
-        t->phase = FEDSHARE_PHASE_DECRYPT;
-        return put_round(x, id, t->round, r);
-    case FEDSHARE_OP_AGGREGATE_CHECK:
-        if (pi < 0)
-            return FEDSHARE_E_ROLE;
-        if (t->phase != FEDSHARE_PHASE_DECRYPT)
-            return FEDSHARE_E_STATE;
-        if (memcmp(p->hash, r->aggregate, 32))
-            refuse_aggregate(t, r);
-        else
-            r->checked[pi] = 1;
-        return put_round(x, id, t->round, r);
-    case FEDSHARE_OP_DECRYPTION_SHARE: {
-        if (t->phase != FEDSHARE_PHASE_DECRYPT)
-            return FEDSHARE_E_STATE;
-        fs_key *k = malloc(sizeof *k);
-        if (!k)
-            return FEDSHARE_E_NOMEM;
-        int rc = fs_key_load(x->st, t->key_id, k);
-        int holder = !rc && is_holder(k, x->sender);
-        free(k);
-        if (rc)
-            return rc;
-        if (!holder)
-            return FEDSHARE_E_ROLE;
-        for (uint32_t i = 0; i < r->n_shares; i++)
-            if (!memcmp(r->share_holder[i], x->sender, 32))
+        case FEDSHARE_OP_UPDATE_UPLOAD: {
+            if (t->phase != FEDSHARE_PHASE_UPLOAD)
+                return FEDSHARE_E_STATE;
+            if (pi < 0)
+                return FEDSHARE_E_ROLE;
+            if (r->up[pi].present)
                 return FEDSHARE_E_EXISTS;
-        if (memcmp(p->hash, r->aggregate, 32))
-            refuse_aggregate(t, r); /* the holder recomputed another sum */
-        else {
-            memcpy(r->share_holder[r->n_shares], x->sender, 32);
-            memcpy(r->share_blob[r->n_shares], p->hash2, 32);
-            if (++r->n_shares >= t->threshold)
-                t->phase = FEDSHARE_PHASE_FINALIZE;
+            uint64_t sum = p->weight;
+            for (uint32_t i = 0; i < r->n; i++)
+                sum += r->up[i].present ? r->up[i].weight : 0;
+            if (sum > t->max_weight)
+                return FEDSHARE_E_INVALID; /* the codec's headroom would overflow */
+            fs_upload *u = &r->up[pi];
+            u->present = 1;
+            memcpy(u->blob, p->hash, 32);
+            u->weight = p->weight;
+            u->norm = p->x;
+            u->cosine = p->y;
+            for (uint32_t i = 0; i < r->n; i++)
+                if (!r->up[i].present)
+                    return put_round(x, id, t->round, r);
+            return close_uploads(x, id, t, r);
         }
-        return put_round(x, id, t->round, r);
-    }
-    case FEDSHARE_OP_ROUND_FINALIZE: {
-        if (memcmp(x->sender, t->aggregator, 32))
-            return FEDSHARE_E_ROLE;
-        if (t->phase != FEDSHARE_PHASE_FINALIZE)
-            return FEDSHARE_E_STATE;
-        if (fedavg_param_id(t->model_id, 32, t->round, x->tx_sig, 64, r->param_id) != FEDAVG_OK)
-            return FEDSHARE_E_CRYPTO;
-        memcpy(r->model, p->hash, 32);
-        memcpy(r->delta, p->hash2, 32);
-        r->has_model = 1;
-        t->phase = FEDSHARE_PHASE_EVALUATE;
-        return put_round(x, id, t->round, r);
-    }
-    case FEDSHARE_OP_EVALUATION: {
-        if (pi < 0)
-            return FEDSHARE_E_ROLE;
-        if (t->phase != FEDSHARE_PHASE_EVALUATE)
-            return FEDSHARE_E_STATE;
-        if (r->evaluated[pi])
-            return FEDSHARE_E_EXISTS;
-        if (memcmp(p->hash, r->model, 32)) { /* the model is not what the shares give */
-            r->has_model = 0;
-            r->disputes++;
-            memset(r->evaluated, 0, sizeof r->evaluated);
-            r->metric_sum = 0;
-            r->samples = 0;
-            t->phase = FEDSHARE_PHASE_FINALIZE;
+        case FEDSHARE_OP_AGGREGATE:
+            if (memcmp(x->sender, t->aggregator, 32))
+                return FEDSHARE_E_ROLE;
+            if (t->phase != FEDSHARE_PHASE_AGGREGATE)
+                return FEDSHARE_E_STATE;
+            memcpy(r->aggregate, p->hash, 32);
+            r->has_aggregate = 1;
+            t->phase = FEDSHARE_PHASE_DECRYPT;
+            return put_round(x, id, t->round, r);
+        case FEDSHARE_OP_AGGREGATE_CHECK:
+            if (pi < 0)
+                return FEDSHARE_E_ROLE;
+            if (t->phase != FEDSHARE_PHASE_DECRYPT)
+                return FEDSHARE_E_STATE;
+            if (memcmp(p->hash, r->aggregate, 32))
+                refuse_aggregate(t, r);
+            else
+                r->checked[pi] = 1;
+            return put_round(x, id, t->round, r);
+        case FEDSHARE_OP_DECRYPTION_SHARE: {
+            if (t->phase != FEDSHARE_PHASE_DECRYPT)
+                return FEDSHARE_E_STATE;
+            fs_key *k = malloc(sizeof *k);
+            if (!k)
+                return FEDSHARE_E_NOMEM;
+            int rc = fs_key_load(x->st, t->key_id, k);
+            int holder = !rc && is_holder(k, x->sender);
+            free(k);
+            if (rc)
+                return rc;
+            if (!holder)
+                return FEDSHARE_E_ROLE;
+            for (uint32_t i = 0; i < r->n_shares; i++)
+                if (!memcmp(r->share_holder[i], x->sender, 32))
+                    return FEDSHARE_E_EXISTS;
+            if (memcmp(p->hash, r->aggregate, 32))
+                refuse_aggregate(t, r); /* the holder recomputed another sum */
+            else {
+                memcpy(r->share_holder[r->n_shares], x->sender, 32);
+                memcpy(r->share_blob[r->n_shares], p->hash2, 32);
+                if (++r->n_shares >= t->threshold)
+                    t->phase = FEDSHARE_PHASE_FINALIZE;
+            }
             return put_round(x, id, t->round, r);
         }
-        r->evaluated[pi] = 1;
-        r->metric_sum += p->x * (double)p->samples;
-        r->samples += p->samples;
-        for (uint32_t i = 0; i < r->n; i++)
-            if (!r->evaluated[i])
-                return put_round(x, id, t->round, r);
-        /* every participant agrees on the model: the round is done */
-        double metric = r->metric_sum / (double)r->samples;
-        memcpy(t->global, r->model, 32);
-        t->metrics[t->n_metrics++] = metric;
-        fedavg_stop_config sc;
-        fedavg_stop_config_init(&sc);
-        sc.threshold = t->stop_threshold;
-        sc.patience = t->stop_patience;
-        sc.max_rounds = t->round_limit;
-        int decision = FEDAVG_STOP_CONTINUE;
-        if (fedavg_stop_evaluate(&sc, t->metrics, t->n_metrics, &decision) != FEDAVG_OK)
-            return FEDSHARE_E_INVALID;
-        int rc = put_round(x, id, t->round, r);
-        if (rc)
-            return rc;
-        if (decision != FEDAVG_STOP_CONTINUE || t->n_metrics >= 1000) {
-            t->phase = FEDSHARE_PHASE_DONE;
-            t->stop_reason = (uint8_t)(decision ? decision : FEDAVG_STOP_LIMIT);
-            return FEDSHARE_OK;
+        case FEDSHARE_OP_ROUND_FINALIZE: {
+            if (memcmp(x->sender, t->aggregator, 32))
+                return FEDSHARE_E_ROLE;
+            if (t->phase != FEDSHARE_PHASE_FINALIZE)
+                return FEDSHARE_E_STATE;
+            if (fedavg_param_id(t->model_id, 32, t->round, x->tx_sig, 64, r->param_id) != FEDAVG_OK)
+                return FEDSHARE_E_CRYPTO;
+            memcpy(r->model, p->hash, 32);
+            memcpy(r->delta, p->hash2, 32);
+            r->has_model = 1;
+            t->phase = FEDSHARE_PHASE_EVALUATE;
+            return put_round(x, id, t->round, r);
         }
-        return open_round(x, id, t, r);
-    }
-    default: return FEDSHARE_E_INVALID;
+        case FEDSHARE_OP_EVALUATION: {
+            if (pi < 0)
+                return FEDSHARE_E_ROLE;
+            if (t->phase != FEDSHARE_PHASE_EVALUATE)
+                return FEDSHARE_E_STATE;
+            if (r->evaluated[pi])
+                return FEDSHARE_E_EXISTS;
+            if (memcmp(p->hash, r->model, 32)) { /* the model is not what the shares give */
+                r->has_model = 0;
+                r->disputes++;
+                memset(r->evaluated, 0, sizeof r->evaluated);
+                r->metric_sum = 0;
+                r->samples = 0;
+                t->phase = FEDSHARE_PHASE_FINALIZE;
+                return put_round(x, id, t->round, r);
+            }
+            r->evaluated[pi] = 1;
+            r->metric_sum += p->x * (double)p->samples;
+            r->samples += p->samples;
+            for (uint32_t i = 0; i < r->n; i++)
+                if (!r->evaluated[i])
+                    return put_round(x, id, t->round, r);
+            /* every participant agrees on the model: the round is done */
+            double metric = r->metric_sum / (double)r->samples;
+            memcpy(t->global, r->model, 32);
+            t->metrics[t->n_metrics++] = metric;
+            fedavg_stop_config sc;
+            fedavg_stop_config_init(&sc);
+            sc.threshold = t->stop_threshold;
+            sc.patience = t->stop_patience;
+            sc.max_rounds = t->round_limit;
+            int decision = FEDAVG_STOP_CONTINUE;
+            if (fedavg_stop_evaluate(&sc, t->metrics, t->n_metrics, &decision) != FEDAVG_OK)
+                return FEDSHARE_E_INVALID;
+            int rc = put_round(x, id, t->round, r);
+            if (rc)
+                return rc;
+            if (decision != FEDAVG_STOP_CONTINUE || t->n_metrics >= 1000) {
+                t->phase = FEDSHARE_PHASE_DONE;
+                t->stop_reason = (uint8_t)(decision ? decision : FEDAVG_STOP_LIMIT);
+                return FEDSHARE_OK;
+            }
+            return open_round(x, id, t, r);
+        }
+        default:
+            return FEDSHARE_E_INVALID;
     }
 }
 

@@ -4,7 +4,8 @@
  * name, an organisation, roles and credentials), read from the `member`
  * lines of the node configuration file (docs/formats/fedshare.md §Consortium).
  *
- *     member hospital-a <64 hex Ed25519 public key> roles=provider,keyholder org=hospital-a credentials=irb,hipaa
+ *     member hospital-a <64 hex Ed25519 public key> roles=provider,keyholder org=hospital-a
+ * credentials=irb,hipaa
  *
  * Roles: provider (registers data, trains), aggregator, keyholder (holds a
  * share of the consortium key), publisher (posts initial models), regulator

@@ -97,15 +97,15 @@ FEDSHARE_API int fedshare_precheck(const fedshare_consortium *c, uint16_t op,
 
 /** Kinds of state record (fedshare_state_key, fedshare_record_json). */
 enum fedshare_record_kind {
-    FEDSHARE_REC_OUTCOME = 1, /**< id: tx hash → i32 outcome. */
-    FEDSHARE_REC_DATA = 2,    /**< id: data ID. */
-    FEDSHARE_REC_POLICY = 3,  /**< id: data ID → libabac canonical policy set. */
-    FEDSHARE_REC_GRANT = 4,   /**< id: data ID, id2: grantee public key. */
+    FEDSHARE_REC_OUTCOME = 1,  /**< id: tx hash → i32 outcome. */
+    FEDSHARE_REC_DATA = 2,     /**< id: data ID. */
+    FEDSHARE_REC_POLICY = 3,   /**< id: data ID → libabac canonical policy set. */
+    FEDSHARE_REC_GRANT = 4,    /**< id: data ID, id2: grantee public key. */
     FEDSHARE_REC_DECISION = 5, /**< id: access request tx hash. */
-    FEDSHARE_REC_KEY = 6,     /**< id: threshold key ID. */
-    FEDSHARE_REC_MODEL = 7,   /**< id: model ID. */
-    FEDSHARE_REC_TASK = 8,    /**< id: task ID. */
-    FEDSHARE_REC_ROUND = 9    /**< id: task ID, round number. */
+    FEDSHARE_REC_KEY = 6,      /**< id: threshold key ID. */
+    FEDSHARE_REC_MODEL = 7,    /**< id: model ID. */
+    FEDSHARE_REC_TASK = 8,     /**< id: task ID. */
+    FEDSHARE_REC_ROUND = 9     /**< id: task ID, round number. */
 };
 
 /**
@@ -169,22 +169,22 @@ FEDSHARE_API int fedshare_payload_model_publish(const uint8_t structure_hash[32]
 
 /** Hyper-parameters and rules of a training task. */
 typedef struct fedshare_task_spec {
-    uint32_t version;               /**< FEDSHARE_TASK_SPEC_VERSION. */
-    uint8_t model_id[32];           /**< A published model. */
-    uint8_t key_id[32];             /**< A recorded threshold key. */
-    uint8_t aggregator[32];         /**< A member with the aggregator role. */
-    size_t n_participants;          /**< 1 … 64. */
-    const uint8_t *participants;    /**< n × 32-byte public keys (providers). */
-    const uint8_t *data_ids;        /**< n × 32-byte data IDs, one per participant. */
-    double learning_rate;           /**< > 0. */
-    uint32_t batch_size;            /**< 32 in the seed paper. */
-    uint32_t upload_every;          /**< Batches between uploads (10). */
-    uint32_t round_limit;           /**< 1 … 1000 (50). */
-    double stop_threshold;          /**< Improvement below this counts as none (0.001). */
-    uint32_t stop_patience;         /**< Rounds in a row (3). */
-    double anomaly_k;               /**< k of the k·σ test (3). */
-    uint32_t anomaly_warmup;        /**< Accepted updates before the test applies (≥ 2). */
-    const uint8_t *codec;           /**< libfedavg codec encoding. */
+    uint32_t version;            /**< FEDSHARE_TASK_SPEC_VERSION. */
+    uint8_t model_id[32];        /**< A published model. */
+    uint8_t key_id[32];          /**< A recorded threshold key. */
+    uint8_t aggregator[32];      /**< A member with the aggregator role. */
+    size_t n_participants;       /**< 1 … 64. */
+    const uint8_t *participants; /**< n × 32-byte public keys (providers). */
+    const uint8_t *data_ids;     /**< n × 32-byte data IDs, one per participant. */
+    double learning_rate;        /**< > 0. */
+    uint32_t batch_size;         /**< 32 in the seed paper. */
+    uint32_t upload_every;       /**< Batches between uploads (10). */
+    uint32_t round_limit;        /**< 1 … 1000 (50). */
+    double stop_threshold;       /**< Improvement below this counts as none (0.001). */
+    uint32_t stop_patience;      /**< Rounds in a row (3). */
+    double anomaly_k;            /**< k of the k·σ test (3). */
+    uint32_t anomaly_warmup;     /**< Accepted updates before the test applies (≥ 2). */
+    const uint8_t *codec;        /**< libfedavg codec encoding. */
     size_t codec_len;
 } fedshare_task_spec;
 #define FEDSHARE_TASK_SPEC_VERSION 1
@@ -238,8 +238,8 @@ FEDSHARE_API int fedshare_data_id(const uint8_t enc_hash[32], const uint8_t prov
                                   uint64_t timestamp, const char *label, uint8_t out[32]);
 
 /** @brief Model ID = SHA-256("FSMODEL/1" ‖ structure hash ‖ parameter digest). */
-FEDSHARE_API int fedshare_model_id(const uint8_t structure_hash[32],
-                                   const uint8_t model_digest[32], uint8_t out[32]);
+FEDSHARE_API int fedshare_model_id(const uint8_t structure_hash[32], const uint8_t model_digest[32],
+                                   uint8_t out[32]);
 
 #ifdef __cplusplus
 }

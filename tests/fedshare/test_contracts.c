@@ -1,0 +1,608 @@
+/* The contracts applied by a real libledger store (LMDB), one act per block:
+ * registry, permission (ABAC, quorum), keys, models, and a whole training task
+ * with its refusals — every refusal leaves the domain state unchanged and is
+ * itself recorded with its code. */
+#define T_WITH_STORE
+#include "../ledger/testutil.h"
+
+#include <abac.h>
+#include <fedavg.h>
+#include <phe.h>
+#include <phe/threshold.h>
+
+#include "fedshare.h"
+
+/* Members: 0..2 hospitals (provider, keyholder), 3 regulator, 4 aggregator+publisher,
+ * 5 outsider (not a member). Seeds are 1..6 repeated. */
+#define N_SIGNERS 6
+static ledger_signer *g_member[N_SIGNERS];
+static uint8_t g_pk[N_SIGNERS][32];
+static uint8_t g_sk[N_SIGNERS][64]; /* libsodium form for libabac signatures */
+
+typedef struct world {
+    char dir[512];
+    ledger_signer *replicas[T_MEMBERS];
+    ledger_membership *m;
+    fedshare_consortium *c;
+    fedshare_app *app;
+    ledger_store *s;
+    uint64_t nonce[N_SIGNERS];
+    uint64_t ts; /* consensus time of the next block, ms */
+} world;
+
+static void hex32(char *out, const uint8_t *p) {
+    for (int i = 0; i < 32; i++)
+        sprintf(out + 2 * i, "%02x", p[i]);
+}
+
+static int setup(void **state) {
+    world *w = calloc(1, sizeof *w);
+    assert_non_null(w);
+    for (int i = 0; i < N_SIGNERS; i++) {
+        uint8_t seed[32];
+        memset(seed, i + 1, 32);
+        g_member[i] = t_signer((uint8_t)(i + 1));
+        assert_int_equal(abac_keypair_from_seed(seed, g_pk[i], g_sk[i]), ABAC_OK);
+        assert_memory_equal(g_pk[i], ledger_signer_public_key(g_member[i]), 32);
+    }
+    const char *roles[] = {"provider,keyholder", "provider,keyholder", "provider,keyholder",
+                           "regulator", "aggregator,publisher"};
+    const char *orgs[] = {"hospital-a", "hospital-b", "hospital-c", "regulator", "consortium"};
+    char text[4096], h[65];
+    size_t n = 0;
+    for (int i = 0; i < 5; i++) {
+        hex32(h, g_pk[i]);
+        n += (size_t)snprintf(text + n, sizeof text - n,
+                              "member m%d %s roles=%s org=%s credentials=irb\n", i, h, roles[i],
+                              orgs[i]);
+    }
+    assert_int_equal(fedshare_consortium_parse(&w->c, text, n, NULL), FEDSHARE_OK);
+    assert_int_equal(fedshare_app_new(&w->app, w->c), FEDSHARE_OK);
+    w->m = t_membership(T_MEMBERS, w->replicas);
+    t_tmpdir(w->dir, sizeof w->dir, "fedshare");
+    ledger_store_options o;
+    ledger_store_options_init(&o);
+    o.sync = LEDGER_SYNC_NONE;
+    assert_int_equal(ledger_store_open(&w->s, w->dir, w->m, fedshare_app_table(w->app), &o, NULL),
+                     LEDGER_OK);
+    w->ts = 1780000000000ull; /* 2026-05-28, inside the policies' windows */
+    *state = w;
+    return 0;
+}
+
+static int teardown(void **state) {
+    world *w = *state;
+    ledger_store_close(w->s);
+    fedshare_app_free(w->app);
+    fedshare_consortium_free(w->c);
+    ledger_membership_free(w->m);
+    for (int i = 0; i < T_MEMBERS; i++)
+        ledger_signer_free(w->replicas[i]);
+    for (int i = 0; i < N_SIGNERS; i++)
+        ledger_signer_free(g_member[i]);
+    t_cleanup(w->dir);
+    free(w);
+    return 0;
+}
+
+/* Commit one act from member `who`; return its recorded outcome (or
+ * LEDGER_E_REJECTED when the ledger rejected it before the contracts). */
+static int32_t act(world *w, int who, uint16_t op, uint8_t *payload, size_t len,
+                   uint8_t tx_hash[32]) {
+    ledger_tx *tx = NULL;
+    assert_int_equal(
+        ledger_tx_create_signed(&tx, g_member[who], op, ++w->nonce[who], payload, len),
+        LEDGER_OK);
+    fedshare_free(payload);
+    uint8_t h[32];
+    memcpy(h, ledger_tx_hash(tx), 32);
+    if (tx_hash)
+        memcpy(tx_hash, h, 32);
+    ledger_tx *txs[1] = {tx};
+    w->ts += 1000;
+    ledger_block *b = t_next_block(w->s, w->m, w->replicas, txs, 1, w->ts);
+    assert_int_equal(ledger_store_append(w->s, b), LEDGER_OK);
+    ledger_block_free(b);
+    uint8_t key[FEDSHARE_KEY_MAX], *val = NULL;
+    size_t klen, vlen;
+    assert_int_equal(fedshare_state_key(FEDSHARE_REC_OUTCOME, h, NULL, 0, key, &klen),
+                     FEDSHARE_OK);
+    int rc = ledger_store_get(w->s, key, klen, &val, &vlen);
+    if (rc == LEDGER_E_NOT_FOUND)
+        return LEDGER_E_REJECTED;
+    assert_int_equal(rc, LEDGER_OK);
+    assert_int_equal(vlen, 4);
+    int32_t code = (int32_t)((uint32_t)val[0] << 24 | (uint32_t)val[1] << 16 |
+                             (uint32_t)val[2] << 8 | val[3]);
+    ledger_free(val);
+    return code;
+}
+
+/* A record as JSON (NULL when absent). */
+static char *record(world *w, int kind, const uint8_t *id, const uint8_t *id2, uint32_t round) {
+    uint8_t key[FEDSHARE_KEY_MAX], *val = NULL;
+    size_t klen, vlen;
+    assert_int_equal(fedshare_state_key(kind, id, id2, round, key, &klen), FEDSHARE_OK);
+    if (ledger_store_get(w->s, key, klen, &val, &vlen) != LEDGER_OK)
+        return NULL;
+    char *json = NULL;
+    assert_int_equal(fedshare_record_json(kind, val, vlen, &json), FEDSHARE_OK);
+    ledger_free(val);
+    return json;
+}
+
+static void expect_in(world *w, int kind, const uint8_t *id, const uint8_t *id2, uint32_t round,
+                      const char *needle) {
+    char *j = record(w, kind, id, id2, round);
+    assert_non_null(j);
+    if (!strstr(j, needle))
+        fail_msg("%s not in %s", needle, j);
+    fedshare_free(j);
+}
+
+static void register_data(world *w, int who, const char *label, uint8_t id[32]) {
+    uint8_t enc[32], *pl;
+    size_t len;
+    memset(enc, 0x40 + who, 32);
+    assert_int_equal(fedshare_payload_data_register(enc, label, "patients 2020-2025", NULL, 0,
+                                                    &pl, &len),
+                     FEDSHARE_OK);
+    assert_int_equal(act(w, who, FEDSHARE_OP_DATA_REGISTER, pl, len, NULL), FEDSHARE_OK);
+    assert_int_equal(fedshare_data_id(enc, g_pk[who], w->ts, label, id), FEDSHARE_OK);
+}
+
+static const char *POLICY =
+    "permit train_members (subject, action == \"train\", resource is \"dataset\")\n"
+    "when {\n"
+    "  context.purpose == \"training\"\n"
+    "  && context.now >= time(\"2026-01-01T00:00:00Z\")\n"
+    "  && context.now < time(\"2027-01-01T00:00:00Z\")\n"
+    "  && context.period_end < time(\"2027-01-01T00:00:00Z\")\n"
+    "  && resource.uses < 2\n"
+    "  && subject.org in [\"hospital-a\", \"hospital-b\", \"hospital-c\"]\n"
+    "  && \"irb\" in subject.credentials\n"
+    "}\n"
+    "obligations [no_export];\n";
+
+static abac_policyset *compile(world *w, const char *src, uint64_t version) {
+    uint8_t members[5 * 32];
+    for (int i = 0; i < 5; i++)
+        memcpy(members + 32 * i, g_pk[i], 32);
+    (void)w;
+    abac_compile_options o;
+    abac_compile_options_init(&o);
+    o.set_version = version;
+    o.members = members;
+    o.n_members = 5;
+    abac_policyset *ps = NULL;
+    uint32_t line, col;
+    char msg[256];
+    assert_int_equal(abac_policyset_compile(src, strlen(src), &o, &ps, &line, &col, msg, sizeof msg),
+                     ABAC_OK);
+    return ps;
+}
+
+static void set_policy(world *w, int owner, const uint8_t data_id[32]) {
+    abac_policyset *ps = compile(w, POLICY, 1);
+    size_t n = abac_policyset_encoded_size(ps), wrote;
+    uint8_t *buf = malloc(n), *pl;
+    size_t len;
+    assert_int_equal(abac_policyset_encode(ps, buf, n, &wrote), ABAC_OK);
+    assert_int_equal(fedshare_payload_policy_set(data_id, buf, wrote, &pl, &len), FEDSHARE_OK);
+    assert_int_equal(act(w, owner, FEDSHARE_OP_POLICY_SET, pl, len, NULL), FEDSHARE_OK);
+    free(buf);
+    abac_policyset_free(ps);
+}
+
+static int32_t request(world *w, int who, const uint8_t data_id[32], const char *purpose,
+                       uint64_t t1, uint8_t tx_hash[32]) {
+    uint8_t *pl;
+    size_t len;
+    assert_int_equal(fedshare_payload_access_request(data_id, "train", purpose, w->ts / 1000,
+                                                     t1, 1, &pl, &len),
+                     FEDSHARE_OK);
+    return act(w, who, FEDSHARE_OP_ACCESS_REQUEST, pl, len, tx_hash);
+}
+
+static void test_registry(void **state) {
+    world *w = *state;
+    uint8_t id[32], *pl;
+    size_t len;
+    register_data(w, 0, "ehr-cardiology", id);
+    expect_in(w, FEDSHARE_REC_DATA, id, NULL, 0, "\"label\":\"ehr-cardiology\"");
+    expect_in(w, FEDSHARE_REC_DATA, id, NULL, 0, "\"status\":\"active\"");
+    /* a regulator may not register data (role), an outsider is refused before ordering */
+    uint8_t enc[32] = {9};
+    assert_int_equal(fedshare_payload_data_register(enc, "x", "", NULL, 0, &pl, &len), 0);
+    assert_int_equal(act(w, 3, FEDSHARE_OP_DATA_REGISTER, pl, len, NULL), LEDGER_E_REJECTED);
+    assert_int_equal(fedshare_payload_data_register(enc, "x", "", NULL, 0, &pl, &len), 0);
+    assert_int_equal(act(w, 5, FEDSHARE_OP_DATA_REGISTER, pl, len, NULL), LEDGER_E_REJECTED);
+    /* lineage must name registered data */
+    uint8_t bogus[32] = {1, 2, 3};
+    assert_int_equal(fedshare_payload_data_register(enc, "derived", "", bogus, 1, &pl, &len), 0);
+    assert_int_equal(act(w, 0, FEDSHARE_OP_DATA_REGISTER, pl, len, NULL), FEDSHARE_E_NOT_FOUND);
+    /* only the owner updates or retires */
+    assert_int_equal(fedshare_payload_data_update(id, enc, "new", &pl, &len), 0);
+    assert_int_equal(act(w, 1, FEDSHARE_OP_DATA_UPDATE, pl, len, NULL), FEDSHARE_E_NOT_OWNER);
+    expect_in(w, FEDSHARE_REC_DATA, id, NULL, 0, "\"description\":\"patients 2020-2025\"");
+    assert_int_equal(fedshare_payload_data_update(id, enc, "new", &pl, &len), 0);
+    assert_int_equal(act(w, 0, FEDSHARE_OP_DATA_UPDATE, pl, len, NULL), FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_DATA, id, NULL, 0, "\"description\":\"new\"");
+    assert_int_equal(fedshare_payload_data_retire(id, &pl, &len), 0);
+    assert_int_equal(act(w, 0, FEDSHARE_OP_DATA_RETIRE, pl, len, NULL), FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_DATA, id, NULL, 0, "\"status\":\"retired\"");
+    assert_int_equal(fedshare_payload_data_retire(id, &pl, &len), 0);
+    assert_int_equal(act(w, 0, FEDSHARE_OP_DATA_RETIRE, pl, len, NULL), FEDSHARE_E_STATE);
+    /* every act is traceable by its data ID, in order */
+    ledger_trace_entry e[16];
+    size_t n = 0;
+    assert_int_equal(ledger_store_trace(w->s, FEDSHARE_TRACE_DATA, id, 32, 0, e, 16, &n),
+                     LEDGER_OK);
+    assert_int_equal(n, 3); /* register, update, retire (refused acts touch no data index) */
+    assert_true(e[0].height < e[1].height && e[1].height < e[2].height);
+}
+
+static void test_permission(void **state) {
+    world *w = *state;
+    uint8_t id[32], h[32], *pl;
+    size_t len;
+    register_data(w, 0, "ehr", id);
+    /* no policy yet: default deny, recorded */
+    assert_int_equal(request(w, 1, id, "training", w->ts / 1000 + 3600, h), FEDSHARE_E_DENIED);
+    expect_in(w, FEDSHARE_REC_DECISION, h, NULL, 0, "\"effect\":\"deny\"");
+    /* only the owner sets the first policy, and only once */
+    abac_policyset *ps1 = compile(w, POLICY, 1);
+    size_t n1 = abac_policyset_encoded_size(ps1), wrote;
+    uint8_t *b1 = malloc(n1);
+    assert_int_equal(abac_policyset_encode(ps1, b1, n1, &wrote), ABAC_OK);
+    assert_int_equal(fedshare_payload_policy_set(id, b1, wrote, &pl, &len), 0);
+    assert_int_equal(act(w, 1, FEDSHARE_OP_POLICY_SET, pl, len, NULL), FEDSHARE_E_NOT_OWNER);
+    set_policy(w, 0, id);
+    assert_int_equal(fedshare_payload_policy_set(id, b1, wrote, &pl, &len), 0);
+    assert_int_equal(act(w, 0, FEDSHARE_OP_POLICY_SET, pl, len, NULL), FEDSHARE_E_EXISTS);
+    /* permitted: decision names the rule and the obligation; a grant exists */
+    assert_int_equal(request(w, 1, id, "training", w->ts / 1000 + 3600, h), FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_DECISION, h, NULL, 0, "\"rules\":[{\"id\":\"train_members\"}]");
+    expect_in(w, FEDSHARE_REC_DECISION, h, NULL, 0, "\"obligations\":[{\"id\":\"no_export\"}]");
+    expect_in(w, FEDSHARE_REC_GRANT, id, g_pk[1], 0, "\"effect\":\"permit\"");
+    /* wrong purpose, a period beyond the window, a non-member organisation */
+    assert_int_equal(request(w, 2, id, "marketing", w->ts / 1000 + 3600, h), FEDSHARE_E_DENIED);
+    expect_in(w, FEDSHARE_REC_DECISION, h, NULL, 0, "\"purpose\":\"marketing\"");
+    assert_null(record(w, FEDSHARE_REC_GRANT, id, g_pk[2], 0));
+    assert_int_equal(request(w, 2, id, "training", 1900000000, h), FEDSHARE_E_DENIED);
+    assert_int_equal(request(w, 3, id, "training", w->ts / 1000 + 60, h), FEDSHARE_E_DENIED);
+    /* a non-member cannot even ask */
+    assert_int_equal(fedshare_payload_access_request(id, "train", "training", 0, 1, 1, &pl, &len),
+                     0);
+    assert_int_equal(act(w, 5, FEDSHARE_OP_ACCESS_REQUEST, pl, len, NULL), LEDGER_E_REJECTED);
+
+    /* policy update: 3 of 5 signatures (not > 2/3) refused, 4 accepted */
+    abac_policyset *ps2 = compile(w, "permit all (subject, action, resource);", 2);
+    uint8_t pks[5 * 32], sigs[5 * 64];
+    for (int i = 0; i < 4; i++) {
+        memcpy(pks + 32 * i, g_pk[i], 32);
+        assert_int_equal(abac_update_sign(ps1, ps2, g_sk[i], sigs + 64 * i), ABAC_OK);
+    }
+    uint8_t upd[1 << 14];
+    size_t ulen;
+    assert_int_equal(abac_update_encode(ps1, ps2, pks, sigs, 3, upd, sizeof upd, &ulen), ABAC_OK);
+    assert_int_equal(fedshare_payload_policy_update(id, upd, ulen, &pl, &len), 0);
+    assert_int_equal(act(w, 0, FEDSHARE_OP_POLICY_UPDATE, pl, len, NULL), FEDSHARE_E_QUORUM);
+    assert_int_equal(request(w, 2, id, "marketing", w->ts / 1000 + 60, h), FEDSHARE_E_DENIED);
+    assert_int_equal(abac_update_encode(ps1, ps2, pks, sigs, 4, upd, sizeof upd, &ulen), ABAC_OK);
+    assert_int_equal(fedshare_payload_policy_update(id, upd, ulen, &pl, &len), 0);
+    assert_int_equal(act(w, 2, FEDSHARE_OP_POLICY_UPDATE, pl, len, NULL), FEDSHARE_OK);
+    assert_int_equal(request(w, 2, id, "marketing", w->ts / 1000 + 60, h), FEDSHARE_OK);
+    /* the same update again is a replay */
+    assert_int_equal(fedshare_payload_policy_update(id, upd, ulen, &pl, &len), 0);
+    assert_int_not_equal(act(w, 2, FEDSHARE_OP_POLICY_UPDATE, pl, len, NULL), FEDSHARE_OK);
+    free(b1);
+    abac_policyset_free(ps1);
+    abac_policyset_free(ps2);
+}
+
+/* ---- training ---- */
+
+static const char *const PRIME1 =
+    "ef79cab547986b8faec3bc2439afacd1bdd32b79fad602d33effaa49e76fcd27"
+    "c2fa208e00e72bbb46ce051e2b6cdcd738a01594feb62f2ef8ec6ffdfe5a9268"
+    "340357b2837f01507ab75a0a16c247c54bddb92711aa719f3cfd6cb0e46c9e27"
+    "a7bf3d1836908b6c65f61693d2c4fea3bd11ba68fcea3aec6e1c654fed47e107";
+static const char *const PRIME2 =
+    "c8e71ddfad31a4a9734213ae165a4f9d7ea608a07f02630217f4f5f050f1539d"
+    "c4bb81abc53a297910cac265811dce3e981befd882d621e5f12606cba84f8a58"
+    "a5ff713eaf6cfe4327a2ca492d62205997668be52de080a4ebfee8bdd5c02708"
+    "6b966ea81dc1757846c69c165fe19535a5ddb9c04b6c10a28bb01bd2a9ef80ef";
+
+static size_t unhex(const char *hex, uint8_t *out) {
+    size_t n = strlen(hex) / 2;
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
+        out[i] = (uint8_t)v;
+    }
+    return n;
+}
+
+static void record_key(world *w, uint8_t key_id[32]) {
+    uint8_t p[128], q[128], *pl;
+    size_t pn = unhex(PRIME1, p), qn = unhex(PRIME2, q), len;
+    phe_rng *rng = NULL;
+    assert_int_equal(phe_rng_new_seeded(&rng, (const uint8_t *)"contracts", 9), 0);
+    phe_threshold_params *pp = NULL;
+    phe_threshold_keyshare *ks[3] = {0};
+    assert_int_equal(phe_threshold_deal_with_primes(&pp, ks, p, pn, q, qn, 2, 3, rng), 0);
+    size_t en = phe_threshold_params_encoded_size(pp), wrote;
+    uint8_t *enc = malloc(en), holders[96], shares[96];
+    assert_int_equal(phe_threshold_params_encode(pp, enc, en, &wrote), 0);
+    for (int i = 0; i < 3; i++) {
+        memcpy(holders + 32 * i, g_pk[i], 32);
+        memset(shares + 32 * i, 0x70 + i, 32);
+    }
+    /* holders must be key holders */
+    uint8_t bad[96];
+    memcpy(bad, holders, 96);
+    memcpy(bad + 64, g_pk[3], 32);
+    assert_int_equal(fedshare_payload_key_record(enc, wrote, bad, shares, 3, &pl, &len), 0);
+    assert_int_equal(act(w, 0, FEDSHARE_OP_KEY_RECORD, pl, len, NULL), FEDSHARE_E_ROLE);
+    assert_int_equal(fedshare_payload_key_record(enc, wrote, holders, shares, 3, &pl, &len), 0);
+    assert_int_equal(act(w, 0, FEDSHARE_OP_KEY_RECORD, pl, len, NULL), FEDSHARE_OK);
+    assert_int_equal(phe_threshold_params_key_id(pp, key_id), 0);
+    expect_in(w, FEDSHARE_REC_KEY, key_id, NULL, 0, "\"threshold\":2");
+    free(enc);
+    for (int i = 0; i < 3; i++)
+        phe_threshold_keyshare_free(ks[i]);
+    phe_threshold_params_free(pp);
+    phe_rng_free(rng);
+}
+
+typedef struct task_fixture {
+    uint8_t data[3][32], key_id[32], model_id[32], task[32];
+} task_fixture;
+
+static void make_task(world *w, task_fixture *f, uint32_t round_limit, int with_grant) {
+    uint8_t *pl;
+    size_t len;
+    for (int i = 0; i < 3; i++) {
+        char label[16];
+        snprintf(label, sizeof label, "ehr-%d", i);
+        register_data(w, i, label, f->data[i]);
+    }
+    set_policy(w, 1, f->data[1]);
+    record_key(w, f->key_id);
+    uint8_t structure[32], digest[32];
+    memset(structure, 0x11, 32);
+    memset(digest, 0x22, 32);
+    assert_int_equal(fedshare_payload_model_publish(structure, digest, 31, "logreg", &pl, &len),
+                     0);
+    assert_int_equal(act(w, 0, FEDSHARE_OP_MODEL_PUBLISH, pl, len, NULL), LEDGER_E_REJECTED);
+    assert_int_equal(fedshare_payload_model_publish(structure, digest, 31, "logreg", &pl, &len),
+                     0);
+    assert_int_equal(act(w, 4, FEDSHARE_OP_MODEL_PUBLISH, pl, len, NULL), FEDSHARE_OK);
+    assert_int_equal(fedshare_model_id(structure, digest, f->model_id), 0);
+
+    fedavg_codec_config cc;
+    fedavg_codec_config_init(&cc);
+    cc.max_weight = 1000;
+    fedavg_codec *codec = NULL;
+    assert_int_equal(fedavg_codec_select(&codec, &cc), FEDAVG_OK);
+    uint8_t cbytes[256];
+    size_t cn = fedavg_codec_encoded_bytes();
+    assert_int_equal(fedavg_codec_encode(codec, cbytes, sizeof cbytes), FEDAVG_OK);
+    fedavg_codec_free(codec);
+
+    uint8_t parts[96], datas[96];
+    for (int i = 0; i < 3; i++) {
+        memcpy(parts + 32 * i, g_pk[i], 32);
+        memcpy(datas + 32 * i, f->data[i], 32);
+    }
+    fedshare_task_spec s;
+    fedshare_task_spec_init(&s);
+    memcpy(s.model_id, f->model_id, 32);
+    memcpy(s.key_id, f->key_id, 32);
+    memcpy(s.aggregator, g_pk[4], 32);
+    s.n_participants = 3;
+    s.participants = parts;
+    s.data_ids = datas;
+    s.round_limit = round_limit;
+    s.anomaly_warmup = 3;
+    s.codec = cbytes;
+    s.codec_len = cn;
+    /* hospital A may not start a task on B's and C's data without grants */
+    assert_int_equal(fedshare_payload_task_create(&s, &pl, &len), 0);
+    assert_int_equal(act(w, 0, FEDSHARE_OP_TASK_CREATE, pl, len, NULL), FEDSHARE_E_NOT_GRANTED);
+    if (!with_grant)
+        return;
+    uint8_t h[32];
+    assert_int_equal(request(w, 0, f->data[1], "training", w->ts / 1000 + 86400, h), FEDSHARE_OK);
+    set_policy(w, 2, f->data[2]);
+    assert_int_equal(request(w, 0, f->data[2], "training", w->ts / 1000 + 86400, h), FEDSHARE_OK);
+    assert_int_equal(fedshare_payload_task_create(&s, &pl, &len), 0);
+    assert_int_equal(act(w, 0, FEDSHARE_OP_TASK_CREATE, pl, len, f->task), FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_TASK, f->task, NULL, 0, "\"phase\":0");
+    expect_in(w, FEDSHARE_REC_DATA, f->data[1], NULL, 0, "\"uses\":1");
+    /* the grant's single use is spent: a second task is refused */
+    assert_int_equal(fedshare_payload_task_create(&s, &pl, &len), 0);
+    assert_int_equal(act(w, 0, FEDSHARE_OP_TASK_CREATE, pl, len, NULL), FEDSHARE_E_NOT_GRANTED);
+    /* the use counter feeds the policy: resource.uses < 2 */
+    assert_int_equal(request(w, 0, f->data[1], "training", w->ts / 1000 + 86400, h), FEDSHARE_OK);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(fedshare_payload_task_join(f->task, &pl, &len), 0);
+        assert_int_equal(act(w, i, FEDSHARE_OP_TASK_JOIN, pl, len, NULL), FEDSHARE_OK);
+    }
+    assert_int_equal(fedshare_payload_task_join(f->task, &pl, &len), 0);
+    assert_int_equal(act(w, 3, FEDSHARE_OP_TASK_JOIN, pl, len, NULL), FEDSHARE_E_ROLE);
+    expect_in(w, FEDSHARE_REC_TASK, f->task, NULL, 0, "\"phase\":1,\"stop_reason\":0,\"round\":1");
+}
+
+static void upload(world *w, const task_fixture *f, int who, uint32_t round, double norm,
+                   int32_t expect) {
+    uint8_t blob[32], *pl;
+    size_t len;
+    memset(blob, 0x30 + who + (int)round * 8, 32);
+    assert_int_equal(fedshare_payload_update_upload(f->task, round, blob, 100, norm, 0.5, &pl,
+                                                    &len),
+                     0);
+    assert_int_equal(act(w, who, FEDSHARE_OP_UPDATE_UPLOAD, pl, len, NULL), expect);
+}
+
+static void round_hashes(world *w, const task_fixture *f, uint32_t round, int who, uint16_t op,
+                         uint8_t a, uint8_t b, int32_t expect) {
+    uint8_t h1[32], h2[32], *pl = NULL;
+    size_t len;
+    memset(h1, a, 32);
+    memset(h2, b, 32);
+    switch (op) {
+    case FEDSHARE_OP_AGGREGATE: fedshare_payload_aggregate(f->task, round, h1, &pl, &len); break;
+    case FEDSHARE_OP_AGGREGATE_CHECK:
+        fedshare_payload_aggregate_check(f->task, round, h1, &pl, &len);
+        break;
+    case FEDSHARE_OP_DECRYPTION_SHARE:
+        fedshare_payload_decryption_share(f->task, round, h1, h2, &pl, &len);
+        break;
+    case FEDSHARE_OP_ROUND_FINALIZE:
+        fedshare_payload_round_finalize(f->task, round, h1, h2, &pl, &len);
+        break;
+    default: fail();
+    }
+    assert_non_null(pl);
+    assert_int_equal(act(w, who, op, pl, len, NULL), expect);
+}
+
+static void evaluate(world *w, const task_fixture *f, uint32_t round, int who, uint8_t model,
+                     double metric, int32_t expect) {
+    uint8_t h[32], *pl;
+    size_t len;
+    memset(h, model, 32);
+    assert_int_equal(fedshare_payload_evaluation(f->task, round, h, metric, 50, &pl, &len), 0);
+    assert_int_equal(act(w, who, FEDSHARE_OP_EVALUATION, pl, len, NULL), expect);
+}
+
+/* One honest round: uploads, aggregate, 2 shares, finalize, 3 evaluations. */
+static void honest_round(world *w, const task_fixture *f, uint32_t r, double metric) {
+    for (int i = 0; i < 3; i++)
+        upload(w, f, i, r, 1.0 + 0.01 * i, FEDSHARE_OK);
+    round_hashes(w, f, r, 4, FEDSHARE_OP_AGGREGATE, 0xA0, 0, FEDSHARE_OK);
+    round_hashes(w, f, r, 0, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB0, FEDSHARE_OK);
+    round_hashes(w, f, r, 1, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB1, FEDSHARE_OK);
+    round_hashes(w, f, r, 4, FEDSHARE_OP_ROUND_FINALIZE, 0xC0 + (uint8_t)r, 0xD0, FEDSHARE_OK);
+    for (int i = 0; i < 3; i++)
+        evaluate(w, f, r, i, 0xC0 + (uint8_t)r, metric, FEDSHARE_OK);
+}
+
+static void test_training_task(void **state) {
+    world *w = *state;
+    task_fixture f;
+    make_task(w, &f, 50, 1);
+    /* round 1, with every refusal on the way */
+    upload(w, &f, 3, 1, 1.0, FEDSHARE_E_ROLE); /* regulator is no participant */
+    upload(w, &f, 0, 2, 1.0, FEDSHARE_E_STATE); /* wrong round */
+    upload(w, &f, 0, 1, 1.0, FEDSHARE_OK);
+    upload(w, &f, 0, 1, 1.0, FEDSHARE_E_EXISTS);
+    round_hashes(w, &f, 1, 4, FEDSHARE_OP_AGGREGATE, 0xA0, 0, FEDSHARE_E_STATE); /* too early */
+    upload(w, &f, 1, 1, 1.1, FEDSHARE_OK);
+    upload(w, &f, 2, 1, 0.9, FEDSHARE_OK);
+    round_hashes(w, &f, 1, 0, FEDSHARE_OP_AGGREGATE, 0xA0, 0, LEDGER_E_REJECTED); /* role */
+    /* a cheating aggregator: hospital B recomputes another sum → refused */
+    round_hashes(w, &f, 1, 4, FEDSHARE_OP_AGGREGATE, 0xEE, 0, FEDSHARE_OK);
+    round_hashes(w, &f, 1, 1, FEDSHARE_OP_AGGREGATE_CHECK, 0xA0, 0, FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_ROUND, f.task, NULL, 1, "\"aggregates_refused\":1");
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":2");
+    /* shares for a refused aggregate are refused; the honest aggregate goes through */
+    round_hashes(w, &f, 1, 0, FEDSHARE_OP_DECRYPTION_SHARE, 0xEE, 0xB0, FEDSHARE_E_STATE);
+    round_hashes(w, &f, 1, 4, FEDSHARE_OP_AGGREGATE, 0xA0, 0, FEDSHARE_OK);
+    round_hashes(w, &f, 1, 2, FEDSHARE_OP_AGGREGATE_CHECK, 0xA0, 0, FEDSHARE_OK);
+    round_hashes(w, &f, 1, 0, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB0, FEDSHARE_OK);
+    round_hashes(w, &f, 1, 0, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB0, FEDSHARE_E_EXISTS);
+    round_hashes(w, &f, 1, 1, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB1, FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":4");
+    round_hashes(w, &f, 1, 2, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB2, FEDSHARE_E_STATE);
+    /* a finalized model that a participant does not reproduce is disputed */
+    round_hashes(w, &f, 1, 4, FEDSHARE_OP_ROUND_FINALIZE, 0xBB, 0xD0, FEDSHARE_OK);
+    evaluate(w, &f, 1, 0, 0xC1, 0.80, FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_ROUND, f.task, NULL, 1, "\"models_disputed\":1");
+    round_hashes(w, &f, 1, 4, FEDSHARE_OP_ROUND_FINALIZE, 0xC1, 0xD0, FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_ROUND, f.task, NULL, 1, "\"param_id\":\"");
+    for (int i = 0; i < 3; i++)
+        evaluate(w, &f, 1, i, 0xC1, 0.80 + 0.01 * i, FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":1,\"stop_reason\":0,\"round\":2");
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"metrics\":[0.81");
+
+    /* rounds 2..3 fill the anomaly history (warm-up 3 updates: already past) */
+    honest_round(w, &f, 2, 0.85);
+    honest_round(w, &f, 3, 0.86);
+    /* round 4: hospital C's update norm is far outside the history → left out */
+    upload(w, &f, 0, 4, 1.0, FEDSHARE_OK);
+    upload(w, &f, 1, 4, 1.01, FEDSHARE_OK);
+    upload(w, &f, 2, 4, 50.0, FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_ROUND, f.task, NULL, 4, "\"verdict\":\"suspicious\"");
+    expect_in(w, FEDSHARE_REC_ROUND, f.task, NULL, 4, "\"total_weight\":200");
+    round_hashes(w, &f, 4, 4, FEDSHARE_OP_AGGREGATE, 0xA0, 0, FEDSHARE_OK);
+    round_hashes(w, &f, 4, 0, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB0, FEDSHARE_OK);
+    round_hashes(w, &f, 4, 2, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB2, FEDSHARE_OK);
+    round_hashes(w, &f, 4, 4, FEDSHARE_OP_ROUND_FINALIZE, 0xC4, 0xD0, FEDSHARE_OK);
+    for (int i = 0; i < 3; i++)
+        evaluate(w, &f, 4, i, 0xC4, 0.8605, FEDSHARE_OK);
+    /* rounds 5, 6: improvement < 0.001 three rounds in a row (4, 5, 6) → converged */
+    honest_round(w, &f, 5, 0.8608);
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"round\":6");
+    honest_round(w, &f, 6, 0.8610);
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":6,\"stop_reason\":1,\"round\":6");
+    upload(w, &f, 0, 6, 1.0, FEDSHARE_E_STATE); /* the task is over */
+
+    /* the trail of hospital B's data set: registration, policy, grant request,
+     * task, joins, every round act — ordered */
+    ledger_trace_entry e[256];
+    size_t n = 0;
+    assert_int_equal(ledger_store_trace(w->s, FEDSHARE_TRACE_DATA, f.data[1], 32, 0, e, 256, &n),
+                     LEDGER_OK);
+    assert_true(n > 40);
+    for (size_t i = 1; i < n; i++)
+        assert_true(e[i].height > e[i - 1].height);
+    /* and the chain verifies end to end */
+    uint64_t bad = 0;
+    assert_int_equal(ledger_verify_chain(w->s, LEDGER_VERIFY_FULL, &bad), LEDGER_OK);
+}
+
+static void test_round_limit(void **state) {
+    world *w = *state;
+    task_fixture f;
+    make_task(w, &f, 2, 1);
+    honest_round(w, &f, 1, 0.5);
+    honest_round(w, &f, 2, 0.7);
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":6,\"stop_reason\":2,\"round\":2");
+}
+
+static void test_payloads_reject_garbage(void **state) {
+    world *w = *state;
+    uint8_t junk[40] = {1, 2, 3};
+    for (uint16_t op = FEDSHARE_OP_DATA_REGISTER; op <= FEDSHARE_OP_EVALUATION; op++) {
+        assert_int_not_equal(fedshare_precheck(w->c, op, g_pk[0], junk, sizeof junk),
+                             FEDSHARE_OK);
+        assert_int_not_equal(fedshare_precheck(w->c, op, g_pk[0], junk, 0), FEDSHARE_OK);
+    }
+    uint8_t *pl;
+    size_t len;
+    uint8_t id[32] = {0};
+    assert_int_equal(fedshare_payload_data_retire(id, &pl, &len), 0);
+    assert_int_equal(fedshare_precheck(w->c, FEDSHARE_OP_DATA_RETIRE, g_pk[0], pl, len), 0);
+    assert_int_equal(fedshare_precheck(w->c, FEDSHARE_OP_DATA_RETIRE, g_pk[0], pl, len - 1),
+                     FEDSHARE_E_FORMAT);
+    pl[0] = 2;
+    assert_int_equal(fedshare_precheck(w->c, FEDSHARE_OP_DATA_RETIRE, g_pk[0], pl, len),
+                     FEDSHARE_E_VERSION);
+    fedshare_free(pl);
+    assert_int_equal(fedshare_payload_access_request(id, "train", "x", 5, 4, 1, &pl, &len),
+                     FEDSHARE_E_INVALID);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_registry, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_permission, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_training_task, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_round_limit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_payloads_reject_garbage, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
