@@ -16,5 +16,6 @@
 #include "fedshare/consortium.h"
 #include "fedshare/contracts.h"
 #include "fedshare/node.h"
+#include "fedshare/client.h"
 
 #endif /* FEDSHARE_H */

@@ -90,9 +90,8 @@ static int teardown(void **state) {
 static int32_t act(world *w, int who, uint16_t op, uint8_t *payload, size_t len,
                    uint8_t tx_hash[32]) {
     ledger_tx *tx = NULL;
-    assert_int_equal(
-        ledger_tx_create_signed(&tx, g_member[who], op, ++w->nonce[who], payload, len),
-        LEDGER_OK);
+    assert_int_equal(ledger_tx_create_signed(&tx, g_member[who], op, ++w->nonce[who], payload, len),
+                     LEDGER_OK);
     fedshare_free(payload);
     uint8_t h[32];
     memcpy(h, ledger_tx_hash(tx), 32);
@@ -105,15 +104,14 @@ static int32_t act(world *w, int who, uint16_t op, uint8_t *payload, size_t len,
     ledger_block_free(b);
     uint8_t key[FEDSHARE_KEY_MAX], *val = NULL;
     size_t klen, vlen;
-    assert_int_equal(fedshare_state_key(FEDSHARE_REC_OUTCOME, h, NULL, 0, key, &klen),
-                     FEDSHARE_OK);
+    assert_int_equal(fedshare_state_key(FEDSHARE_REC_OUTCOME, h, NULL, 0, key, &klen), FEDSHARE_OK);
     int rc = ledger_store_get(w->s, key, klen, &val, &vlen);
     if (rc == LEDGER_E_NOT_FOUND)
         return LEDGER_E_REJECTED;
     assert_int_equal(rc, LEDGER_OK);
     assert_int_equal(vlen, 4);
-    int32_t code = (int32_t)((uint32_t)val[0] << 24 | (uint32_t)val[1] << 16 |
-                             (uint32_t)val[2] << 8 | val[3]);
+    int32_t code =
+        (int32_t)((uint32_t)val[0] << 24 | (uint32_t)val[1] << 16 | (uint32_t)val[2] << 8 | val[3]);
     ledger_free(val);
     return code;
 }
@@ -144,9 +142,9 @@ static void register_data(world *w, int who, const char *label, uint8_t id[32]) 
     uint8_t enc[32], *pl;
     size_t len;
     memset(enc, 0x40 + who, 32);
-    assert_int_equal(fedshare_payload_data_register(enc, label, "patients 2020-2025", NULL, 0,
-                                                    &pl, &len),
-                     FEDSHARE_OK);
+    assert_int_equal(
+        fedshare_payload_data_register(enc, label, "patients 2020-2025", NULL, 0, &pl, &len),
+        FEDSHARE_OK);
     assert_int_equal(act(w, who, FEDSHARE_OP_DATA_REGISTER, pl, len, NULL), FEDSHARE_OK);
     assert_int_equal(fedshare_data_id(enc, g_pk[who], w->ts, label, id), FEDSHARE_OK);
 }
@@ -177,8 +175,8 @@ static abac_policyset *compile(world *w, const char *src, uint64_t version) {
     abac_policyset *ps = NULL;
     uint32_t line, col;
     char msg[256];
-    assert_int_equal(abac_policyset_compile(src, strlen(src), &o, &ps, &line, &col, msg, sizeof msg),
-                     ABAC_OK);
+    assert_int_equal(
+        abac_policyset_compile(src, strlen(src), &o, &ps, &line, &col, msg, sizeof msg), ABAC_OK);
     return ps;
 }
 
@@ -198,9 +196,9 @@ static int32_t request(world *w, int who, const uint8_t data_id[32], const char 
                        uint64_t t1, uint8_t tx_hash[32]) {
     uint8_t *pl;
     size_t len;
-    assert_int_equal(fedshare_payload_access_request(data_id, "train", purpose, w->ts / 1000,
-                                                     t1, 1, &pl, &len),
-                     FEDSHARE_OK);
+    assert_int_equal(
+        fedshare_payload_access_request(data_id, "train", purpose, w->ts / 1000, t1, 1, &pl, &len),
+        FEDSHARE_OK);
     return act(w, who, FEDSHARE_OP_ACCESS_REQUEST, pl, len, tx_hash);
 }
 
@@ -373,11 +371,9 @@ static void make_task(world *w, task_fixture *f, uint32_t round_limit, int with_
     uint8_t structure[32], digest[32];
     memset(structure, 0x11, 32);
     memset(digest, 0x22, 32);
-    assert_int_equal(fedshare_payload_model_publish(structure, digest, 31, "logreg", &pl, &len),
-                     0);
+    assert_int_equal(fedshare_payload_model_publish(structure, digest, 31, "logreg", &pl, &len), 0);
     assert_int_equal(act(w, 0, FEDSHARE_OP_MODEL_PUBLISH, pl, len, NULL), LEDGER_E_REJECTED);
-    assert_int_equal(fedshare_payload_model_publish(structure, digest, 31, "logreg", &pl, &len),
-                     0);
+    assert_int_equal(fedshare_payload_model_publish(structure, digest, 31, "logreg", &pl, &len), 0);
     assert_int_equal(act(w, 4, FEDSHARE_OP_MODEL_PUBLISH, pl, len, NULL), FEDSHARE_OK);
     assert_int_equal(fedshare_model_id(structure, digest, f->model_id), 0);
 
@@ -440,9 +436,8 @@ static void upload(world *w, const task_fixture *f, int who, uint32_t round, dou
     uint8_t blob[32], *pl;
     size_t len;
     memset(blob, 0x30 + who + (int)round * 8, 32);
-    assert_int_equal(fedshare_payload_update_upload(f->task, round, blob, 100, norm, 0.5, &pl,
-                                                    &len),
-                     0);
+    assert_int_equal(
+        fedshare_payload_update_upload(f->task, round, blob, 100, norm, 0.5, &pl, &len), 0);
     assert_int_equal(act(w, who, FEDSHARE_OP_UPDATE_UPLOAD, pl, len, NULL), expect);
 }
 
@@ -453,17 +448,20 @@ static void round_hashes(world *w, const task_fixture *f, uint32_t round, int wh
     memset(h1, a, 32);
     memset(h2, b, 32);
     switch (op) {
-    case FEDSHARE_OP_AGGREGATE: fedshare_payload_aggregate(f->task, round, h1, &pl, &len); break;
-    case FEDSHARE_OP_AGGREGATE_CHECK:
-        fedshare_payload_aggregate_check(f->task, round, h1, &pl, &len);
-        break;
-    case FEDSHARE_OP_DECRYPTION_SHARE:
-        fedshare_payload_decryption_share(f->task, round, h1, h2, &pl, &len);
-        break;
-    case FEDSHARE_OP_ROUND_FINALIZE:
-        fedshare_payload_round_finalize(f->task, round, h1, h2, &pl, &len);
-        break;
-    default: fail();
+        case FEDSHARE_OP_AGGREGATE:
+            fedshare_payload_aggregate(f->task, round, h1, &pl, &len);
+            break;
+        case FEDSHARE_OP_AGGREGATE_CHECK:
+            fedshare_payload_aggregate_check(f->task, round, h1, &pl, &len);
+            break;
+        case FEDSHARE_OP_DECRYPTION_SHARE:
+            fedshare_payload_decryption_share(f->task, round, h1, h2, &pl, &len);
+            break;
+        case FEDSHARE_OP_ROUND_FINALIZE:
+            fedshare_payload_round_finalize(f->task, round, h1, h2, &pl, &len);
+            break;
+        default:
+            fail();
     }
     assert_non_null(pl);
     assert_int_equal(act(w, who, op, pl, len, NULL), expect);
@@ -495,7 +493,7 @@ static void test_training_task(void **state) {
     task_fixture f;
     make_task(w, &f, 50, 1);
     /* round 1, with every refusal on the way */
-    upload(w, &f, 3, 1, 1.0, FEDSHARE_E_ROLE); /* regulator is no participant */
+    upload(w, &f, 3, 1, 1.0, FEDSHARE_E_ROLE);  /* regulator is no participant */
     upload(w, &f, 0, 2, 1.0, FEDSHARE_E_STATE); /* wrong round */
     upload(w, &f, 0, 1, 1.0, FEDSHARE_OK);
     upload(w, &f, 0, 1, 1.0, FEDSHARE_E_EXISTS);
@@ -577,8 +575,7 @@ static void test_payloads_reject_garbage(void **state) {
     world *w = *state;
     uint8_t junk[40] = {1, 2, 3};
     for (uint16_t op = FEDSHARE_OP_DATA_REGISTER; op <= FEDSHARE_OP_EVALUATION; op++) {
-        assert_int_not_equal(fedshare_precheck(w->c, op, g_pk[0], junk, sizeof junk),
-                             FEDSHARE_OK);
+        assert_int_not_equal(fedshare_precheck(w->c, op, g_pk[0], junk, sizeof junk), FEDSHARE_OK);
         assert_int_not_equal(fedshare_precheck(w->c, op, g_pk[0], junk, 0), FEDSHARE_OK);
     }
     uint8_t *pl;

@@ -1,0 +1,362 @@
+/* One training round end to end with real crypto against four live fedshare
+ * nodes (in this process, real sockets and LMDB): data registered, policies
+ * set, access granted, a 2-of-3 key recorded, a task created and joined,
+ * three encrypted updates, the encrypted sum, two verified decryption shares,
+ * the global model computed by the aggregator and recomputed by every
+ * participant, evaluations; the model equals plain FedAvg within the codec's
+ * bound. Also the metrics endpoint. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <abac.h>
+#include <fedavg.h>
+
+#include "fedshare.h"
+
+#define T 20000 /* ms per act */
+#define NP 40   /* model parameters */
+
+static const char *const PRIME1 =
+    "ef79cab547986b8faec3bc2439afacd1bdd32b79fad602d33effaa49e76fcd27"
+    "c2fa208e00e72bbb46ce051e2b6cdcd738a01594feb62f2ef8ec6ffdfe5a9268"
+    "340357b2837f01507ab75a0a16c247c54bddb92711aa719f3cfd6cb0e46c9e27"
+    "a7bf3d1836908b6c65f61693d2c4fea3bd11ba68fcea3aec6e1c654fed47e107";
+static const char *const PRIME2 =
+    "c8e71ddfad31a4a9734213ae165a4f9d7ea608a07f02630217f4f5f050f1539d"
+    "c4bb81abc53a297910cac265811dce3e981befd882d621e5f12606cba84f8a58"
+    "a5ff713eaf6cfe4327a2ca492d62205997668be52de080a4ebfee8bdd5c02708"
+    "6b966ea81dc1757846c69c165fe19535a5ddb9c04b6c10a28bb01bd2a9ef80ef";
+
+static int free_port(void) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    socklen_t len = sizeof sa;
+    getsockname(fd, (struct sockaddr *)&sa, &len);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+static size_t unhex(const char *hex, uint8_t *out) {
+    size_t n = strlen(hex) / 2;
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
+        out[i] = (uint8_t)v;
+    }
+    return n;
+}
+
+typedef struct world {
+    char dir[64], cfg_path[128];
+    uint8_t node_seed[4][32], member_seed[5][32], member_pk[5][32], member_sk[5][64];
+    fedshare_node *nodes[4];
+    fedshare_client *cl[5]; /* 0..2 hospitals, 3 regulator, 4 aggregator+publisher */
+} world;
+
+static int setup(void **state) {
+    world *w = calloc(1, sizeof *w);
+    strcpy(w->dir, "/tmp/fedshare_round.XXXXXX");
+    assert_non_null(mkdtemp(w->dir));
+    snprintf(w->cfg_path, sizeof w->cfg_path, "%s/consortium.conf", w->dir);
+    FILE *f = fopen(w->cfg_path, "w");
+    assert_non_null(f);
+    uint8_t chain[32];
+    char hex[65];
+    randombytes_buf(chain, 32);
+    sodium_bin2hex(hex, sizeof hex, chain, 32);
+    fprintf(f, "chain_id %s\nf 1\nblock_period_ms 10\nview_timeout_ms 2000\n", hex);
+    for (int i = 0; i < 4; i++) {
+        uint8_t pk[32], sk[64];
+        randombytes_buf(w->node_seed[i], 32);
+        crypto_sign_seed_keypair(pk, sk, w->node_seed[i]);
+        sodium_bin2hex(hex, sizeof hex, pk, 32);
+        fprintf(f, "replica %d 127.0.0.1:%d %s\n", i, free_port(), hex);
+    }
+    const char *roles[] = {"provider,keyholder", "provider,keyholder", "provider,keyholder",
+                           "regulator", "aggregator,publisher"};
+    const char *orgs[] = {"hospital-a", "hospital-b", "hospital-c", "regulator", "consortium"};
+    for (int i = 0; i < 5; i++) {
+        randombytes_buf(w->member_seed[i], 32);
+        crypto_sign_seed_keypair(w->member_pk[i], w->member_sk[i], w->member_seed[i]);
+        sodium_bin2hex(hex, sizeof hex, w->member_pk[i], 32);
+        fprintf(f, "member m%d %s roles=%s org=%s credentials=irb\n", i, hex, roles[i], orgs[i]);
+    }
+    fclose(f);
+    for (int i = 0; i < 4; i++) {
+        char dd[128];
+        snprintf(dd, sizeof dd, "%s/node%d", w->dir, i);
+        fedshare_node_options o = FEDSHARE_NODE_OPTIONS_INIT;
+        o.id = i;
+        o.data_dir = dd;
+        o.seed = w->node_seed[i];
+        o.sync = 2;
+        o.metrics_port = i == 0 ? 0 : 0;
+        if (i == 0)
+            o.metrics_port = free_port();
+        assert_int_equal(fedshare_node_start(&w->nodes[i], w->cfg_path, &o), FEDSHARE_OK);
+    }
+    for (int i = 0; i < 5; i++)
+        assert_int_equal(fedshare_client_connect(&w->cl[i], w->cfg_path, w->member_seed[i], 5000),
+                         FEDSHARE_OK);
+    *state = w;
+    return 0;
+}
+
+static int teardown(void **state) {
+    world *w = *state;
+    for (int i = 0; i < 5; i++)
+        fedshare_client_close(w->cl[i]);
+    for (int i = 0; i < 4; i++)
+        fedshare_node_stop(w->nodes[i]);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", w->dir);
+    assert_int_equal(system(cmd), 0);
+    free(w);
+    return 0;
+}
+
+static void set_open_policy(world *w, int owner, const uint8_t data_id[32]) {
+    const char *src = "permit members_train (subject, action == \"train\", resource)\n"
+                      "when { context.purpose == \"training\" && \"irb\" in subject.credentials };";
+    uint8_t members[5 * 32];
+    for (int i = 0; i < 5; i++)
+        memcpy(members + 32 * i, w->member_pk[i], 32);
+    abac_compile_options o;
+    abac_compile_options_init(&o);
+    o.set_version = 1;
+    o.members = members;
+    o.n_members = 5;
+    abac_policyset *ps = NULL;
+    assert_int_equal(abac_policyset_compile(src, strlen(src), &o, &ps, NULL, NULL, NULL, 0), 0);
+    size_t n = abac_policyset_encoded_size(ps), wrote;
+    uint8_t *buf = malloc(n), *pl;
+    size_t len;
+    assert_int_equal(abac_policyset_encode(ps, buf, n, &wrote), 0);
+    assert_int_equal(fedshare_payload_policy_set(data_id, buf, wrote, &pl, &len), 0);
+    assert_int_equal(fedshare_client_submit(w->cl[owner], FEDSHARE_OP_POLICY_SET, pl, len, T, NULL,
+                                            NULL),
+                     FEDSHARE_OK);
+    fedshare_free(pl);
+    free(buf);
+    abac_policyset_free(ps);
+}
+
+static void http_get(int port, const char *path, char *out, size_t cap) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+    char req[128];
+    int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\n\r\n", path);
+    assert_int_equal(write(fd, req, (size_t)n), n);
+    size_t got = 0;
+    ssize_t k;
+    while (got < cap - 1 && (k = read(fd, out + got, cap - 1 - got)) > 0)
+        got += (size_t)k;
+    out[got] = 0;
+    close(fd);
+}
+
+static void test_one_round(void **state) {
+    world *w = *state;
+    /* data sets and their policies */
+    uint8_t data[3][32];
+    for (int i = 0; i < 3; i++) {
+        uint8_t enc[32];
+        randombytes_buf(enc, 32);
+        assert_int_equal(fedshare_register_data(w->cl[i], enc, "ehr", "synthetic", NULL, 0, T,
+                                                data[i]),
+                         FEDSHARE_OK);
+        char *json = NULL;
+        assert_int_equal(fedshare_client_record_json(w->cl[3], FEDSHARE_REC_DATA, data[i], NULL, 0,
+                                                     T, &json),
+                         FEDSHARE_OK);
+        assert_non_null(strstr(json, "\"label\":\"ehr\""));
+        fedshare_free(json);
+        set_open_policy(w, i, data[i]);
+    }
+    /* hospital A asks for B's and C's data; a wrong purpose is denied first */
+    char *dec = NULL;
+    uint64_t now = (uint64_t)time(NULL);
+    assert_int_equal(fedshare_request_access(w->cl[0], data[1], "train", "marketing", now,
+                                             now + 3600, 1, T, &dec),
+                     FEDSHARE_E_DENIED);
+    assert_non_null(dec);
+    assert_non_null(strstr(dec, "\"effect\":\"deny\""));
+    fedshare_free(dec);
+    for (int i = 1; i < 3; i++)
+        assert_int_equal(fedshare_request_access(w->cl[0], data[i], "train", "training", now,
+                                                 now + 3600, 1, T, NULL),
+                         FEDSHARE_OK);
+    /* the consortium key, dealt by hospital A (test primes), recorded */
+    uint8_t p[128], q[128];
+    size_t pn = unhex(PRIME1, p), qn = unhex(PRIME2, q);
+    phe_threshold_params *pp = NULL;
+    phe_threshold_keyshare *ks[3] = {0};
+    assert_int_equal(phe_threshold_deal_with_primes(&pp, ks, p, pn, q, qn, 2, 3, NULL), 0);
+    size_t en = phe_threshold_params_encoded_size(pp), wrote, len;
+    uint8_t *enc = malloc(en), holders[96], shares[96], key_id[32], *pl;
+    assert_int_equal(phe_threshold_params_encode(pp, enc, en, &wrote), 0);
+    for (int i = 0; i < 3; i++) {
+        memcpy(holders + 32 * i, w->member_pk[i], 32);
+        randombytes_buf(shares + 32 * i, 32);
+    }
+    assert_int_equal(fedshare_payload_key_record(enc, wrote, holders, shares, 3, &pl, &len), 0);
+    assert_int_equal(fedshare_client_submit(w->cl[0], FEDSHARE_OP_KEY_RECORD, pl, len, T, NULL,
+                                            NULL),
+                     FEDSHARE_OK);
+    fedshare_free(pl);
+    free(enc);
+    assert_int_equal(phe_threshold_params_key_id(pp, key_id), 0);
+    phe_threshold_params *fetched = NULL;
+    assert_int_equal(fedshare_client_key_params(w->cl[1], key_id, T, &fetched), FEDSHARE_OK);
+    const phe_pubkey *pk = phe_threshold_params_pubkey(fetched);
+
+    /* the initial model, published */
+    float init[NP];
+    for (int i = 0; i < NP; i++)
+        init[i] = 0.01f * (float)i;
+    uint8_t digest[32], structure[32], model_id[32];
+    assert_int_equal(fedshare_put_model(w->cl[4], init, NP, T, digest), FEDSHARE_OK);
+    memset(structure, 0x5A, 32);
+    assert_int_equal(fedshare_payload_model_publish(structure, digest, NP, "test", &pl, &len), 0);
+    assert_int_equal(fedshare_client_submit(w->cl[4], FEDSHARE_OP_MODEL_PUBLISH, pl, len, T, NULL,
+                                            NULL),
+                     FEDSHARE_OK);
+    fedshare_free(pl);
+    assert_int_equal(fedshare_model_id(structure, digest, model_id), 0);
+
+    /* the task */
+    fedavg_codec_config cc;
+    fedavg_codec_config_init(&cc);
+    cc.plaintext_bytes = (uint32_t)phe_plaintext_size(pk) - 1;
+    cc.max_weight = 10000;
+    cc.precision = 1e-5;
+    fedavg_codec *codec = NULL;
+    assert_int_equal(fedavg_codec_select(&codec, &cc), 0);
+    uint8_t cbytes[256];
+    assert_int_equal(fedavg_codec_encode(codec, cbytes, sizeof cbytes), 0);
+    uint8_t parts[96], datas[96], task[32];
+    for (int i = 0; i < 3; i++) {
+        memcpy(parts + 32 * i, w->member_pk[i], 32);
+        memcpy(datas + 32 * i, data[i], 32);
+    }
+    fedshare_task_spec s;
+    fedshare_task_spec_init(&s);
+    memcpy(s.model_id, model_id, 32);
+    memcpy(s.key_id, key_id, 32);
+    memcpy(s.aggregator, w->member_pk[4], 32);
+    s.n_participants = 3;
+    s.participants = parts;
+    s.data_ids = datas;
+    s.codec = cbytes;
+    s.codec_len = fedavg_codec_encoded_bytes();
+    assert_int_equal(fedshare_payload_task_create(&s, &pl, &len), 0);
+    assert_int_equal(fedshare_client_submit(w->cl[0], FEDSHARE_OP_TASK_CREATE, pl, len, T, task,
+                                            NULL),
+                     FEDSHARE_OK);
+    fedshare_free(pl);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(fedshare_join_task(w->cl[i], task, T), FEDSHARE_OK);
+
+    /* round 1: three weighted updates, encrypted */
+    float upd[3][NP];
+    uint32_t weight[3] = {120, 200, 80};
+    size_t npt = fedavg_codec_plaintexts(codec, NP), ptb = fedavg_codec_plaintext_bytes(codec);
+    uint8_t *packed = malloc(npt * ptb);
+    for (int i = 0; i < 3; i++) {
+        for (int k = 0; k < NP; k++)
+            upd[i][k] = (float)((k % 7) - 3) * 0.05f * (float)(i + 1);
+        assert_int_equal(fedavg_codec_pack(codec, upd[i], NP, weight[i], packed, npt * ptb, NULL),
+                         0);
+        assert_int_equal(fedshare_upload_update(w->cl[i], task, 1, pk, NULL, packed, npt, ptb,
+                                                weight[i], 1.0, 0.0, T),
+                         FEDSHARE_OK);
+    }
+    free(packed);
+    assert_int_equal(fedshare_aggregate(w->cl[4], task, 1, pk, NULL, T), FEDSHARE_OK);
+    int matches = 0;
+    assert_int_equal(fedshare_check_aggregate(w->cl[2], task, 1, pk, NULL, T, &matches),
+                     FEDSHARE_OK);
+    assert_int_equal(matches, 1);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(fedshare_post_decryption_share(w->cl[i], task, 1, fetched, ks[i], T),
+                         FEDSHARE_OK);
+    assert_int_equal(fedshare_finalize_round(w->cl[4], task, 1, fetched, T), FEDSHARE_OK);
+
+    /* every participant recomputes the model, checks it against plain FedAvg, evaluates */
+    const float *rows[3] = {upd[0], upd[1], upd[2]};
+    double wd[3] = {120, 200, 80};
+    float mean[NP];
+    assert_int_equal(fedavg_average(rows, wd, 3, NP, mean), 0);
+    double bound = fedavg_codec_error_bound(codec);
+    for (int i = 0; i < 3; i++) {
+        float *model = NULL;
+        size_t n = 0;
+        assert_int_equal(fedshare_compute_global(w->cl[i], task, 1, fetched, T, &model, &n),
+                         FEDSHARE_OK);
+        assert_int_equal(n, NP);
+        for (int k = 0; k < NP; k++)
+            assert_true(fabs((double)model[k] - (double)(init[k] + mean[k])) <= bound + 1e-6);
+        uint8_t d[32];
+        assert_int_equal(fedavg_model_digest(model, n, d), 0);
+        fedshare_free(model);
+        assert_int_equal(fedshare_evaluate(w->cl[i], task, 1, d, 0.9, 50, T), FEDSHARE_OK);
+    }
+    char *json = NULL;
+    assert_int_equal(fedshare_client_record_json(w->cl[3], FEDSHARE_REC_TASK, task, NULL, 0, T,
+                                                 &json),
+                     FEDSHARE_OK);
+    assert_non_null(strstr(json, "\"phase\":1,\"stop_reason\":0,\"round\":2"));
+    fedshare_free(json);
+    float *global = NULL;
+    size_t gn = 0;
+    uint32_t gr = 0;
+    assert_int_equal(fedshare_fetch_global(w->cl[2], task, T, &global, &gn, &gr), FEDSHARE_OK);
+    assert_int_equal(gr, 1);
+    assert_int_equal(gn, NP);
+    fedshare_free(global);
+
+    /* the metrics endpoint of node 0 */
+    char page[8192];
+    http_get((int)fedshare_node_metrics_port(w->nodes[0]), "/metrics", page, sizeof page);
+    assert_non_null(strstr(page, "200 OK"));
+    assert_non_null(strstr(page, "fedshare_height "));
+    assert_non_null(strstr(page, "fedshare_peers 3"));
+    http_get((int)fedshare_node_metrics_port(w->nodes[0]), "/health", page, sizeof page);
+    assert_non_null(strstr(page, "ok"));
+
+    fedavg_codec_free(codec);
+    phe_threshold_params_free(fetched);
+    phe_threshold_params_free(pp);
+    for (int i = 0; i < 3; i++)
+        phe_threshold_keyshare_free(ks[i]);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_one_round, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
