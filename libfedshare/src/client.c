@@ -16,8 +16,8 @@
 
 #define BLOB_MAGIC_VECTOR "FSCV"
 #define BLOB_MAGIC_SHARES "FSDS"
-#define BLOB_VERSION 1
-#define VECTOR_MAX (1u << 20) /* ciphertexts in one blob */
+#define BLOB_VERSION      1
+#define VECTOR_MAX        (1u << 20) /* ciphertexts in one blob */
 
 struct fedshare_client {
     ledger_client *lc;
@@ -41,8 +41,8 @@ static uint64_t mono_ms(void) {
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-int fedshare_client_connect(fedshare_client **out, const char *config_path,
-                            const uint8_t seed[32], uint32_t timeout_ms) {
+int fedshare_client_connect(fedshare_client **out, const char *config_path, const uint8_t seed[32],
+                            uint32_t timeout_ms) {
     if (!out || !config_path || !seed)
         return FEDSHARE_E_INVALID;
     *out = NULL;
@@ -83,13 +83,17 @@ void fedshare_client_close(fedshare_client *c) {
     free(c);
 }
 
-ledger_client *fedshare_client_ledger(fedshare_client *c) { return c ? c->lc : NULL; }
+ledger_client *fedshare_client_ledger(fedshare_client *c) {
+    return c ? c->lc : NULL;
+}
 
 const fedshare_consortium *fedshare_client_consortium(const fedshare_client *c) {
     return c ? c->consortium : NULL;
 }
 
-const uint8_t *fedshare_client_public_key(const fedshare_client *c) { return c ? c->pk : NULL; }
+const uint8_t *fedshare_client_public_key(const fedshare_client *c) {
+    return c ? c->pk : NULL;
+}
 
 /* Nonces only need to grow: microseconds of wall time, or last + 1. */
 static uint64_t next_nonce(fedshare_client *c) {
@@ -218,8 +222,8 @@ int fedshare_register_data(fedshare_client *c, const uint8_t enc_hash[32], const
     uint8_t *pl = NULL;
     size_t len = 0;
     uint64_t height = 0;
-    int rc = fedshare_payload_data_register(enc_hash, label, description, lineage, n_lineage, &pl,
-                                            &len);
+    int rc =
+        fedshare_payload_data_register(enc_hash, label, description, lineage, n_lineage, &pl, &len);
     rc = submit_owned(c, FEDSHARE_OP_DATA_REGISTER, rc, pl, len, timeout_ms, NULL, &height);
     if (rc)
         return rc;
@@ -309,8 +313,8 @@ static int encode_vector(phe_ciphertext *const *v, size_t n, uint8_t **out, size
     return fsw_take(&w, out, len);
 }
 
-static int decode_vector(const phe_pubkey *pk, const uint8_t *b, size_t len,
-                         phe_ciphertext ***out, size_t *n) {
+static int decode_vector(const phe_pubkey *pk, const uint8_t *b, size_t len, phe_ciphertext ***out,
+                         size_t *n) {
     fs_reader r;
     fsr_init(&r, b, len);
     uint8_t magic[4];
@@ -394,8 +398,8 @@ static int load_task(fedshare_client *c, const uint8_t id[32], uint32_t timeout_
     return rc;
 }
 
-static int load_round(fedshare_client *c, const uint8_t id[32], uint32_t round,
-                      uint32_t timeout_ms, fs_round *r) {
+static int load_round(fedshare_client *c, const uint8_t id[32], uint32_t round, uint32_t timeout_ms,
+                      fs_round *r) {
     uint8_t *rec;
     size_t len;
     int rc = fedshare_client_record(c, FEDSHARE_REC_ROUND, id, NULL, round, timeout_ms, &rec, &len);
@@ -693,8 +697,8 @@ int fedshare_put_model(fedshare_client *c, const float *model, size_t n, uint32_
 }
 
 int fedshare_compute_global(fedshare_client *c, const uint8_t task_id[32], uint32_t round,
-                            const phe_threshold_params *params, uint32_t timeout_ms,
-                            float **model, size_t *n_out) {
+                            const phe_threshold_params *params, uint32_t timeout_ms, float **model,
+                            size_t *n_out) {
     if (!c || !task_id || !params || !model || !n_out)
         return FEDSHARE_E_INVALID;
     *model = NULL;
@@ -754,9 +758,8 @@ int fedshare_compute_global(fedshare_client *c, const uint8_t task_id[32], uint3
     if (!rc && (!raw || !tmp))
         rc = FEDSHARE_E_NOMEM;
     for (size_t k = 0; !rc && k < n; k++) {
-        rc = phe_threshold_combine_bytes(params, cts[k],
-                                         (const phe_threshold_decshare *const *)&ds[k * ts], ts,
-                                         tmp, full);
+        rc = phe_threshold_combine_bytes(
+            params, cts[k], (const phe_threshold_decshare *const *)&ds[k * ts], ts, tmp, full);
         if (!rc) {
             for (size_t z = 0; z + ptb < full; z++)
                 if (tmp[z])
@@ -854,7 +857,6 @@ int fedshare_evaluate(fedshare_client *c, const uint8_t task_id[32], uint32_t ro
                       uint32_t timeout_ms) {
     uint8_t *pl = NULL;
     size_t len = 0;
-    int rc =
-        fedshare_payload_evaluation(task_id, round, model_digest, metric, samples, &pl, &len);
+    int rc = fedshare_payload_evaluation(task_id, round, model_digest, metric, samples, &pl, &len);
     return submit_owned(c, FEDSHARE_OP_EVALUATION, rc, pl, len, timeout_ms, NULL, NULL);
 }

@@ -444,7 +444,7 @@ static void upload(world *w, const task_fixture *f, int who, uint32_t round, dou
 static void round_hashes(world *w, const task_fixture *f, uint32_t round, int who, uint16_t op,
                          uint8_t a, uint8_t b, int32_t expect) {
     uint8_t h1[32], h2[32], *pl = NULL;
-    size_t len;
+    size_t len = 0;
     memset(h1, a, 32);
     memset(h2, b, 32);
     switch (op) {

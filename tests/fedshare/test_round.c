@@ -27,8 +27,8 @@
 
 #include "fedshare.h"
 
-#define T 20000 /* ms per act */
-#define NP 40   /* model parameters */
+#define T  20000 /* ms per act */
+#define NP 40    /* model parameters */
 
 static const char *const PRIME1 =
     "ef79cab547986b8faec3bc2439afacd1bdd32b79fad602d33effaa49e76fcd27"
@@ -151,9 +151,9 @@ static void set_open_policy(world *w, int owner, const uint8_t data_id[32]) {
     size_t len;
     assert_int_equal(abac_policyset_encode(ps, buf, n, &wrote), 0);
     assert_int_equal(fedshare_payload_policy_set(data_id, buf, wrote, &pl, &len), 0);
-    assert_int_equal(fedshare_client_submit(w->cl[owner], FEDSHARE_OP_POLICY_SET, pl, len, T, NULL,
-                                            NULL),
-                     FEDSHARE_OK);
+    assert_int_equal(
+        fedshare_client_submit(w->cl[owner], FEDSHARE_OP_POLICY_SET, pl, len, T, NULL, NULL),
+        FEDSHARE_OK);
     fedshare_free(pl);
     free(buf);
     abac_policyset_free(ps);
@@ -185,13 +185,13 @@ static void test_one_round(void **state) {
     for (int i = 0; i < 3; i++) {
         uint8_t enc[32];
         randombytes_buf(enc, 32);
-        assert_int_equal(fedshare_register_data(w->cl[i], enc, "ehr", "synthetic", NULL, 0, T,
-                                                data[i]),
-                         FEDSHARE_OK);
+        assert_int_equal(
+            fedshare_register_data(w->cl[i], enc, "ehr", "synthetic", NULL, 0, T, data[i]),
+            FEDSHARE_OK);
         char *json = NULL;
-        assert_int_equal(fedshare_client_record_json(w->cl[3], FEDSHARE_REC_DATA, data[i], NULL, 0,
-                                                     T, &json),
-                         FEDSHARE_OK);
+        assert_int_equal(
+            fedshare_client_record_json(w->cl[3], FEDSHARE_REC_DATA, data[i], NULL, 0, T, &json),
+            FEDSHARE_OK);
         assert_non_null(strstr(json, "\"label\":\"ehr\""));
         fedshare_free(json);
         set_open_policy(w, i, data[i]);
@@ -223,9 +223,9 @@ static void test_one_round(void **state) {
         randombytes_buf(shares + 32 * i, 32);
     }
     assert_int_equal(fedshare_payload_key_record(enc, wrote, holders, shares, 3, &pl, &len), 0);
-    assert_int_equal(fedshare_client_submit(w->cl[0], FEDSHARE_OP_KEY_RECORD, pl, len, T, NULL,
-                                            NULL),
-                     FEDSHARE_OK);
+    assert_int_equal(
+        fedshare_client_submit(w->cl[0], FEDSHARE_OP_KEY_RECORD, pl, len, T, NULL, NULL),
+        FEDSHARE_OK);
     fedshare_free(pl);
     free(enc);
     assert_int_equal(phe_threshold_params_key_id(pp, key_id), 0);
@@ -241,9 +241,9 @@ static void test_one_round(void **state) {
     assert_int_equal(fedshare_put_model(w->cl[4], init, NP, T, digest), FEDSHARE_OK);
     memset(structure, 0x5A, 32);
     assert_int_equal(fedshare_payload_model_publish(structure, digest, NP, "test", &pl, &len), 0);
-    assert_int_equal(fedshare_client_submit(w->cl[4], FEDSHARE_OP_MODEL_PUBLISH, pl, len, T, NULL,
-                                            NULL),
-                     FEDSHARE_OK);
+    assert_int_equal(
+        fedshare_client_submit(w->cl[4], FEDSHARE_OP_MODEL_PUBLISH, pl, len, T, NULL, NULL),
+        FEDSHARE_OK);
     fedshare_free(pl);
     assert_int_equal(fedshare_model_id(structure, digest, model_id), 0);
 
@@ -273,9 +273,9 @@ static void test_one_round(void **state) {
     s.codec = cbytes;
     s.codec_len = fedavg_codec_encoded_bytes();
     assert_int_equal(fedshare_payload_task_create(&s, &pl, &len), 0);
-    assert_int_equal(fedshare_client_submit(w->cl[0], FEDSHARE_OP_TASK_CREATE, pl, len, T, task,
-                                            NULL),
-                     FEDSHARE_OK);
+    assert_int_equal(
+        fedshare_client_submit(w->cl[0], FEDSHARE_OP_TASK_CREATE, pl, len, T, task, NULL),
+        FEDSHARE_OK);
     fedshare_free(pl);
     for (int i = 0; i < 3; i++)
         assert_int_equal(fedshare_join_task(w->cl[i], task, T), FEDSHARE_OK);
@@ -325,9 +325,9 @@ static void test_one_round(void **state) {
         assert_int_equal(fedshare_evaluate(w->cl[i], task, 1, d, 0.9, 50, T), FEDSHARE_OK);
     }
     char *json = NULL;
-    assert_int_equal(fedshare_client_record_json(w->cl[3], FEDSHARE_REC_TASK, task, NULL, 0, T,
-                                                 &json),
-                     FEDSHARE_OK);
+    assert_int_equal(
+        fedshare_client_record_json(w->cl[3], FEDSHARE_REC_TASK, task, NULL, 0, T, &json),
+        FEDSHARE_OK);
     assert_non_null(strstr(json, "\"phase\":1,\"stop_reason\":0,\"round\":2"));
     fedshare_free(json);
     float *global = NULL;

@@ -135,8 +135,7 @@ FEDSHARE_API int fedshare_check_aggregate(fedshare_client *c, const uint8_t task
  * @return FEDSHARE_OK, FEDSHARE_E_MISMATCH (the aggregate was refused), as submit.
  */
 FEDSHARE_API int fedshare_post_decryption_share(fedshare_client *c, const uint8_t task_id[32],
-                                                uint32_t round,
-                                                const phe_threshold_params *params,
+                                                uint32_t round, const phe_threshold_params *params,
                                                 const phe_threshold_keyshare *share,
                                                 uint32_t timeout_ms);
 
@@ -179,8 +178,8 @@ FEDSHARE_API int fedshare_fetch_global(fedshare_client *c, const uint8_t task_id
  * recorded one disputes the round's model).
  */
 FEDSHARE_API int fedshare_evaluate(fedshare_client *c, const uint8_t task_id[32], uint32_t round,
-                                   const uint8_t model_digest[32], double metric,
-                                   uint32_t samples, uint32_t timeout_ms);
+                                   const uint8_t model_digest[32], double metric, uint32_t samples,
+                                   uint32_t timeout_ms);
 
 /**
  * @brief The threshold key recorded under @p key_id (its public parameters:
