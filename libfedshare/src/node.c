@@ -453,3 +453,48 @@ ledger_node *fedshare_node_replica(fedshare_node *n) {
 uint32_t fedshare_node_metrics_port(const fedshare_node *n) {
     return n ? n->port : 0;
 }
+
+int fedshare_verify_store(const char *config_path, const char *data_dir, uint64_t *bad_height) {
+    if (!config_path || !bad_height)
+        return FEDSHARE_E_INVALID;
+    *bad_height = 0;
+    char *text = NULL;
+    fedshare_consortium *c = NULL;
+    ledger_config *cfg = NULL;
+    ledger_membership *m = NULL;
+    fedshare_app *app = NULL;
+    ledger_store *s = NULL;
+    int rc = fedshare_config_load(config_path, &text, &c, NULL, NULL);
+    if (!rc && ledger_config_parse(&cfg, text, strlen(text)) != LEDGER_OK)
+        rc = FEDSHARE_E_CONFIG;
+    free(text);
+    if (!rc && !data_dir)
+        data_dir = ledger_config_data_dir(cfg);
+    if (!rc && !data_dir)
+        rc = FEDSHARE_E_CONFIG;
+    if (!rc)
+        rc = ledger_config_membership(cfg, &m);
+    if (!rc)
+        rc = fedshare_app_new(&app, c);
+    if (!rc) {
+        struct stat sb;
+        char p[1100];
+        snprintf(p, sizeof p, "%s/data.mdb", data_dir);
+        if (stat(p, &sb) != 0)
+            rc = FEDSHARE_E_IO; /* do not create an empty store by checking it */
+    }
+    if (!rc) {
+        ledger_store_options o;
+        ledger_store_options_init(&o);
+        o.verify = LEDGER_VERIFY_NONE;
+        rc = ledger_store_open(&s, data_dir, m, fedshare_app_table(app), &o, bad_height);
+    }
+    if (!rc)
+        rc = ledger_verify_chain(s, LEDGER_VERIFY_FULL, bad_height);
+    ledger_store_close(s);
+    fedshare_app_free(app);
+    ledger_membership_free(m);
+    ledger_config_free(cfg);
+    fedshare_consortium_free(c);
+    return rc;
+}

@@ -78,6 +78,18 @@ FEDSHARE_API uint32_t fedshare_node_metrics_port(const fedshare_node *n);
  */
 FEDSHARE_API int fedshare_node_metrics(fedshare_node *n, char **text);
 
+/**
+ * @brief Verify a stopped node's stored chain end to end (hash links, Merkle
+ * roots, certificates, and every state root re-executed through the
+ * contracts) — the tamper check of the seed paper.
+ * @param[in] data_dir the node's data directory (NULL: the configuration's).
+ * @param[out] bad_height the first block that fails (0 if none).
+ * @return FEDSHARE_OK, LEDGER_E_CORRUPT (and *bad_height), LEDGER_E_BUSY (the node runs),
+ * FEDSHARE_E_CONFIG, FEDSHARE_E_IO, libledger's open codes.
+ */
+FEDSHARE_API int fedshare_verify_store(const char *config_path, const char *data_dir,
+                                       uint64_t *bad_height);
+
 #ifdef __cplusplus
 }
 #endif
