@@ -25,7 +25,7 @@ from .errors import (
     VerificationError,
 )
 
-_SUBMODULES = {"phe", "fedavg", "abac", "ledger", "did", "torch", "cli", "demo"}
+_SUBMODULES = {"phe", "fedavg", "abac", "ledger", "did", "torch", "cli", "demo", "consortium"}
 
 
 def __getattr__(name: str) -> Any:

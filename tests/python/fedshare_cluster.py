@@ -1,0 +1,113 @@
+"""A consortium of `python -m fedshare node` processes on loopback, for the tests.
+
+Four replicas (f = 1) and five members: three hospitals (provider, key
+holder), a regulator, and an aggregator that also publishes models. Each node
+runs in its own session; :meth:`Consortium.close` kills every group, so
+nothing outlives a test. Ports come from the kernel.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List
+
+from fedshare import ledger
+
+MEMBERS = [
+    ("hospital-a", "provider,keyholder", "hospital-a"),
+    ("hospital-b", "provider,keyholder", "hospital-b"),
+    ("hospital-c", "provider,keyholder", "hospital-c"),
+    ("regulator", "regulator", "regulator"),
+    ("aggregator", "aggregator,publisher", "consortium"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Consortium:
+    def __init__(self, tmp: Path, block_period_ms: int = 10):
+        self.tmp = tmp
+        self.procs: Dict[int, subprocess.Popen] = {}
+        self.metrics: Dict[int, int] = {}
+        lines = [f"chain_id {hashlib.sha256(str(tmp).encode()).hexdigest()}", "f 1",
+                 f"block_period_ms {block_period_ms}", "view_timeout_ms 1000"]
+        for i in range(4):
+            seed = hashlib.sha256(f"node-{i}-{tmp}".encode()).digest()
+            (tmp / f"node{i}.key").write_text(seed.hex())
+            lines.append(f"replica {i} 127.0.0.1:{free_port()} {ledger.Signer(seed).public_key.hex()}")
+        self.seeds: List[bytes] = []
+        for name, roles, org in MEMBERS:
+            seed = hashlib.sha256(f"member-{name}-{tmp}".encode()).digest()
+            self.seeds.append(seed)
+            pk = ledger.Signer(seed).public_key
+            lines.append(f"member {name} {pk.hex()} roles={roles} org={org} credentials=irb")
+        self.config = tmp / "consortium.conf"
+        self.config.write_text("\n".join(lines) + "\n")
+
+    def public_key(self, i: int) -> bytes:
+        return ledger.Signer(self.seeds[i]).public_key
+
+    def start(self, i: int, timeout: float = 30.0) -> None:
+        port = self.metrics.setdefault(i, free_port())
+        args = [sys.executable, "-m", "fedshare", "node", str(self.config), "--id", str(i),
+                "--key", str(self.tmp / f"node{i}.key"), "--data", str(self.tmp / f"data{i}"),
+                "--sync", "0", "--metrics-port", str(port),
+                "--status-file", str(self.tmp / f"status{i}")]
+        log = open(self.tmp / f"node{i}.log", "ab")
+        p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, start_new_session=True)
+        self.procs[i] = p
+        deadline = time.monotonic() + timeout
+        line = b""
+        while time.monotonic() < deadline:
+            line = p.stdout.readline()
+            if line.startswith(b"ready") or p.poll() is not None:
+                break
+        if not line.startswith(b"ready"):
+            self.kill(i)
+            raise RuntimeError(f"node {i} did not start: {(self.tmp / f'node{i}.log').read_text()}")
+
+    def start_all(self) -> None:
+        for i in range(4):
+            self.start(i)
+
+    def kill(self, i: int) -> None:
+        p = self.procs.pop(i, None)
+        if p is None:
+            return
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        p.wait(timeout=10)
+
+    def stop(self, i: int) -> None:
+        p = self.procs.pop(i, None)
+        if p is None:
+            return
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait(timeout=10)
+
+    def status(self, i: int):
+        try:
+            h, v, hh, sr = (self.tmp / f"status{i}").read_text().split()
+            return int(h), int(v), hh, sr
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def close(self) -> None:
+        for i in list(self.procs):
+            self.kill(i)
