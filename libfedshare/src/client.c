@@ -1,6 +1,7 @@
 /* A member's client: acts with their recorded outcome, records, blobs, and the
  * higher operations of each role (fedshare/client.h). */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -27,7 +28,26 @@ struct fedshare_client {
     uint8_t pk[32];
     pthread_mutex_t mu;
     uint64_t last_nonce;
+    _Atomic uint64_t crypto_ns; /* time inside libphe (encrypt, add, shares, combine) */
 };
+
+static uint64_t mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Run a libphe statement and add its time to the client's crypto counter. */
+#define CRYPTO(c, stmt)                                                                            \
+    do {                                                                                           \
+        uint64_t t0_ = mono_ns();                                                                  \
+        stmt;                                                                                      \
+        atomic_fetch_add(&(c)->crypto_ns, mono_ns() - t0_);                                        \
+    } while (0)
+
+uint64_t fedshare_client_crypto_ns(const fedshare_client *c) {
+    return c ? atomic_load(&((fedshare_client *)c)->crypto_ns) : 0;
+}
 
 static uint64_t now_us(void) {
     struct timespec ts;
@@ -366,8 +386,8 @@ int fedshare_upload_update(fedshare_client *c, const uint8_t task_id[32], uint32
     phe_ctx *own = NULL;
     int rc = ctx ? 0 : phe_ctx_new(&own, 1);
     if (!rc)
-        rc = phe_encrypt_bytes_batch(ctx ? ctx : own, pk, cts, packed, pt_bytes, pt_bytes, n_pt,
-                                     NULL);
+        CRYPTO(c, rc = phe_encrypt_bytes_batch(ctx ? ctx : own, pk, cts, packed, pt_bytes, pt_bytes,
+                                               n_pt, NULL));
     phe_ctx_free(own);
     uint8_t *blob = NULL, hash[32];
     size_t blen = 0;
@@ -442,7 +462,7 @@ static int compute_aggregate(fedshare_client *c, const fs_round *r, const phe_pu
         if (vn != n)
             rc = FEDSHARE_E_FORMAT;
         for (size_t k = 0; !rc && k < n; k++)
-            rc = phe_add(pk, acc[k], acc[k], v[k]);
+            CRYPTO(c, rc = phe_add(pk, acc[k], acc[k], v[k]));
         free_cts(v, vn);
     }
     if (!rc && !have)
@@ -598,7 +618,7 @@ int fedshare_post_decryption_share(fedshare_client *c, const uint8_t task_id[32]
         fsw_u32(&w, (uint32_t)n);
         for (size_t i = 0; !rc && i < n; i++) {
             phe_threshold_decshare *ds = NULL;
-            rc = phe_threshold_decshare_create(&ds, params, share, cts[i], NULL);
+            CRYPTO(c, rc = phe_threshold_decshare_create(&ds, params, share, cts[i], NULL));
             size_t sz = rc ? 0 : phe_threshold_decshare_encoded_size(ds), wrote = 0;
             uint8_t *tmp = rc ? NULL : malloc(sz);
             if (!rc && !tmp)
@@ -743,8 +763,12 @@ int fedshare_compute_global(fedshare_client *c, const uint8_t task_id[32], uint3
             const uint8_t *sb = fsr_bytes(&rd, 1u << 20, &sl);
             if (rd.err || phe_threshold_decshare_decode(&ds[k * ts + s], sb, sl))
                 rc = FEDSHARE_E_SHARE;
-            else if (phe_threshold_decshare_verify(params, cts[k], ds[k * ts + s]))
-                rc = FEDSHARE_E_SHARE;
+            else {
+                int vr;
+                CRYPTO(c, vr = phe_threshold_decshare_verify(params, cts[k], ds[k * ts + s]));
+                if (vr)
+                    rc = FEDSHARE_E_SHARE;
+            }
         }
         if (!rc && fsr_done(&rd))
             rc = FEDSHARE_E_SHARE;
@@ -758,8 +782,9 @@ int fedshare_compute_global(fedshare_client *c, const uint8_t task_id[32], uint3
     if (!rc && (!raw || !tmp))
         rc = FEDSHARE_E_NOMEM;
     for (size_t k = 0; !rc && k < n; k++) {
-        rc = phe_threshold_combine_bytes(
-            params, cts[k], (const phe_threshold_decshare *const *)&ds[k * ts], ts, tmp, full);
+        CRYPTO(c, rc = phe_threshold_combine_bytes(
+                      params, cts[k], (const phe_threshold_decshare *const *)&ds[k * ts], ts, tmp,
+                      full));
         if (!rc) {
             for (size_t z = 0; z + ptb < full; z++)
                 if (tmp[z])

@@ -158,6 +158,30 @@ class Member:
         self.close()
 
     @property
+    def crypto_seconds(self) -> float:
+        """Seconds this member's client has spent inside libphe (encryption, sums,
+        decryption shares, combination) since it connected."""
+        return lib.fedshare_client_crypto_ns(self._p) / 1e9
+
+    def wait_phase(self, task_id: bytes, round: int, phases, timeout: float = 120.0,
+                   poll: float = 0.02) -> Dict[str, Any]:
+        """Wait until the task is in round ``round`` at one of ``phases`` (names or
+        numbers; "done" always ends the wait) and return its record."""
+        import time as _time
+        want = {PHASES.index(p) if isinstance(p, str) else int(p) for p in
+                ((phases,) if isinstance(phases, (str, int)) else phases)}
+        deadline = _time.monotonic() + timeout
+        while True:
+            t = self.task(task_id)
+            if t is not None and (t["phase"] == 6 or (t["round"] == round and t["phase"] in want)
+                                  or t["round"] > round):
+                return t
+            if _time.monotonic() > deadline:
+                raise errors.TimeoutError_(f"task not at round {round} phase {sorted(want)} "
+                                           f"after {timeout} s (now {t and (t['round'], t['phase'])})")
+            _time.sleep(poll)
+
+    @property
     def did(self) -> str:
         """The member's did:key identifier."""
         from .did import did_from_public_key

@@ -51,6 +51,14 @@ FEDSHARE_API const fedshare_consortium *fedshare_client_consortium(const fedshar
 FEDSHARE_API const uint8_t *fedshare_client_public_key(const fedshare_client *c);
 
 /**
+ * @brief Nanoseconds this client has spent inside libphe (encryption,
+ * homomorphic sums, decryption shares and their proofs, combination) since it
+ * connected: the "crypto" share of a round's wall time; the rest of an
+ * operation's time is the ledger's (network, consensus, blob store).
+ */
+FEDSHARE_API uint64_t fedshare_client_crypto_ns(const fedshare_client *c);
+
+/**
  * @brief Sign and submit an act, wait for its commit (f+1 replies and a
  * verified inclusion proof) and read its recorded outcome.
  * @param[out] tx_hash the transaction's hash (may be NULL).
