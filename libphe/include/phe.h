@@ -6,7 +6,8 @@
  * c = (1+n)^m r^n mod n², in the Damgård–Jurik–Nielsen (DJN) form
  * c = (1+n)^m h_s^a mod n² with a fixed-base table, with the secret key's
  * CRT, or from a pool of precomputed randomness; CRT decryption with
- * constant-time exponentiation; homomorphic add, add-plaintext, scalar
+ * constant-time exponentiation; DJN randomness h_s^a computed in constant
+ * time in the secret exponent a (docs/phe-security.md); homomorphic add, add-plaintext, scalar
  * multiply, negate and rerandomize; batch calls over arrays run on the thread
  * pool of a ::phe_ctx; canonical versioned encodings (docs/formats/phe.md).
  *
@@ -397,7 +398,9 @@ PHE_API int phe_ciphertext_from_value(const phe_pubkey *pk, phe_ciphertext *out,
 /* ------------------------------------------------------------------ */
 
 /**
- * Encrypt a signed 64-bit integer with the public key (DJN form).
+ * Encrypt a signed 64-bit integer with the public key (DJN form). The
+ * randomizer h_s^a is computed in constant time in a: every table row is
+ * scanned in full with masks and every row costs one product.
  * @param[out] out  receives the ciphertext (overwritten).
  * @param rng       random source, NULL for the system generator.
  * @return 0; PHE_ERR_INVALID_ARG; PHE_ERR_NOMEM; PHE_ERR_RNG.

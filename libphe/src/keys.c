@@ -259,28 +259,29 @@ int phe_pubkey_decode(phe_pubkey **out, const uint8_t *in, size_t in_len) {
 /* ------------------------------------------------------------------ */
 
 static unsigned table_window(uint32_t bits) {
-    /* Table size rows·(2^w − 1)·|n²|: 29 MiB at 2048 bits (w 9, 114 products
-     * per randomizer), 21 MiB at 3072 (w 7), 22 MiB at 4096 (w 6), 31 MiB at
-     * 8192 (w 4). Built on first DJN use only. */
-    if (bits <= 2048)
-        return 9;
-    if (bits <= 3072)
-        return 7;
+    /* Every randomizer scans the whole table once (constant time), so a wide
+     * window no longer pays: cost ≈ rows · (one product + a scan of 2^w
+     * entries). Measured on this project's 2-core EPYC with w = 4 … 9
+     * (docs/phe-security.md): w = 5 is fastest at 2048 and 3072 bits and ties
+     * with 6 at 4096. Table size rows · 2^w · |n²|: 3.2 MiB at 2048 bits (205
+     * rows), 7.2 MiB at 3072 (308), 12.8 MiB at 4096 (410), 32 MiB at 8192
+     * (w 4, 1024 rows). Built on first DJN use only. */
     if (bits <= 4096)
-        return 6;
+        return 5;
     return 4;
 }
 
 /* Montgomery reduction (REDC) of tp[0 .. 2k) into rp[0 .. k): rp ≡ T·R^−1
  * (mod N), rp < R. tp is destroyed. The carry of row i is parked in tp[i]
- * (zero after its addmul) and added at the end. */
+ * (zero after its addmul) and added at the end. The final subtraction is
+ * masked (mpn_cnd_sub_n), so the time does not depend on the values. */
 static void redc(mp_limb_t *rp, mp_limb_t *tp, const mp_limb_t *np, size_t k, mp_limb_t ninv) {
     for (size_t i = 0; i < k; i++) {
         mp_limb_t u = tp[i] * ninv;
         tp[i] = mpn_addmul_1(tp + i, np, (mp_size_t)k, u);
     }
-    if (mpn_add_n(rp, tp + k, tp, (mp_size_t)k))
-        mpn_sub_n(rp, rp, np, (mp_size_t)k);
+    mp_limb_t carry = mpn_add_n(rp, tp + k, tp, (mp_size_t)k);
+    mpn_cnd_sub_n(carry, rp, rp, np, (mp_size_t)k);
 }
 
 /* rp = a·b·R^−1 mod N (rp may alias a or b); tp: 2k limbs of scratch. */
@@ -310,7 +311,7 @@ int phei_pubkey_table(const phe_pubkey *cpk) {
         memset(&t, 0, sizeof t);
         t.window = table_window(pk->bits);
         t.rows = (pk->djn_bits + t.window - 1) / t.window;
-        t.cols = ((size_t)1 << t.window) - 1;
+        t.cols = (size_t)1 << t.window;
         t.limbs = mpz_size(pk->n2);
         size_t k = t.limbs;
         t.mod = calloc(k, sizeof(mp_limb_t));
@@ -325,17 +326,22 @@ int phei_pubkey_table(const phe_pubkey *cpk) {
             for (int i = 0; i < 7; i++)
                 inv *= 2 - t.mod[0] * inv;
             t.ninv = (mp_limb_t)0 - inv;
-            mp_limb_t base[MAX_LIMBS], tmp[2 * MAX_LIMBS];
+            mp_limb_t one[MAX_LIMBS], base[MAX_LIMBS], tmp[2 * MAX_LIMBS];
             mpz_t x;
             mpz_init(x);
+            mpz_set_ui(x, 1);
+            mpz_mul_2exp(x, x, (mp_bitcnt_t)(k * GMP_NUMB_BITS));
+            mpz_mod(x, x, pk->n2);
+            limbs_from_mpz(one, k, x); /* R mod n²: 1 in Montgomery form */
             mpz_mul_2exp(x, pk->hs, (mp_bitcnt_t)(k * GMP_NUMB_BITS));
             mpz_mod(x, x, pk->n2);
             limbs_from_mpz(base, k, x);
             mpz_clear(x);
             for (unsigned j = 0; j < t.rows; j++) {
                 mp_limb_t *row = t.mont + (size_t)j * t.cols * k;
-                memcpy(row, base, k * sizeof(mp_limb_t));
-                for (size_t d = 1; d < t.cols; d++)
+                memcpy(row, one, k * sizeof(mp_limb_t));
+                memcpy(row + k, base, k * sizeof(mp_limb_t));
+                for (size_t d = 2; d < t.cols; d++)
                     mont_mul(row + d * k, row + (d - 1) * k, base, tmp, &t);
                 /* next base = base^(2^w) = base^(2^w − 1) · base */
                 mont_mul(base, row + (t.cols - 1) * k, base, tmp, &t);
@@ -348,62 +354,75 @@ int phei_pubkey_table(const phe_pubkey *cpk) {
     return rc;
 }
 
-int phei_djn_randomizer(const phe_pubkey *pk, mpz_t r, phe_rng *rng) {
+/* h_s^a mod n² for a secret a of djn_bits bits, in constant time: every
+ * w-bit digit of a (zero or not) selects its row entry by a masked scan of
+ * the whole row (mpn_sec_tabselect reads every entry), and every row after
+ * the first costs one Montgomery product whose final subtraction is masked.
+ * The sequence of operations and of memory addresses depends only on the
+ * public key, never on a. */
+int phei_djn_pow(const phe_pubkey *pk, mpz_t r, const uint8_t *a, size_t a_len, phei_djn_ops *ops) {
     int rc = phei_pubkey_table(pk);
     if (rc != 0)
         return rc;
     const phei_fbtable *t = &pk->table;
     size_t k = t->limbs;
     size_t nbytes = (pk->djn_bits + 7) / 8;
-    uint8_t a[PHEI_MAX_IMPORT_BITS / 16 + 1];
-    if (nbytes > sizeof a)
+    if (a == NULL || a_len != nbytes || k > MAX_LIMBS)
         return PHE_ERR_INTERNAL;
-    rc = phei_rng_bytes(rng, a, nbytes);
-    if (rc != 0)
-        return rc;
-    /* a is read little-endian by digits of w bits; bits past djn_bits are 0. */
-    unsigned extra = (unsigned)(nbytes * 8 - pk->djn_bits);
-    a[nbytes - 1] &= (uint8_t)(0xffu >> extra);
-    mp_limb_t acc[MAX_LIMBS], tmp[2 * MAX_LIMBS];
-    int first = 1;
+    mp_limb_t acc[MAX_LIMBS], e[MAX_LIMBS], tmp[2 * MAX_LIMBS];
     for (unsigned j = 0; j < t->rows; j++) {
         size_t bitpos = (size_t)j * t->window;
-        unsigned d = 0;
+        mp_size_t d = 0;
         for (unsigned b = 0; b < t->window; b++) {
-            size_t pos = bitpos + b;
-            if (pos / 8 < nbytes && ((a[pos / 8] >> (pos % 8)) & 1))
-                d |= 1u << b;
+            size_t pos = bitpos + b; /* public: depends on j and b only */
+            if (pos < pk->djn_bits)
+                d |= (mp_size_t)((a[pos / 8] >> (pos % 8)) & 1u) << b;
         }
-        if (d == 0)
-            continue;
-        const mp_limb_t *e = t->mont + ((size_t)j * t->cols + (d - 1)) * k;
-        if (first) {
-            memcpy(acc, e, k * sizeof(mp_limb_t));
-            first = 0;
-        } else {
+        const mp_limb_t *row = t->mont + (size_t)j * t->cols * k;
+        mpn_sec_tabselect(j == 0 ? acc : e, row, (mp_size_t)k, (mp_size_t)t->cols, d);
+        d = 0;
+        if (j > 0)
             mont_mul(acc, acc, e, tmp, t);
+        if (ops != NULL) {
+            ops->scans++;
+            ops->entries_read += t->cols;
+            ops->products += j > 0;
         }
     }
-    sodium_memzero(a, sizeof a);
-    if (first) { /* a = 0 */
-        mpz_set_ui(r, 1);
-        return 0;
-    }
-    /* leave Montgomery form: REDC(acc) = acc·R^−1 mod N, then reduce fully */
+    /* leave Montgomery form: REDC(acc) = acc·R^−1 mod N; acc < R, so the
+     * result is at most N and, acc being a unit, below it. The masked
+     * subtraction keeps that true without a branch even if it were not. */
     memcpy(tmp, acc, k * sizeof(mp_limb_t));
     memset(tmp + k, 0, k * sizeof(mp_limb_t));
     redc(acc, tmp, t->mod, k, t->ninv);
+    mp_limb_t borrow = mpn_sub_n(e, acc, t->mod, (mp_size_t)k);
+    mpn_cnd_sub_n(borrow ^ 1, acc, acc, t->mod, (mp_size_t)k);
     mp_limb_t *dst = mpz_limbs_write(r, (mp_size_t)k);
     memcpy(dst, acc, k * sizeof(mp_limb_t));
+    /* Normalising the top limbs is the one value-dependent loop: it runs
+     * past a zero top limb only with probability about 2^−64. */
     mp_size_t used = (mp_size_t)k;
     while (used > 0 && dst[used - 1] == 0)
         used--;
     mpz_limbs_finish(r, used);
-    if (mpz_cmp(r, pk->n2) >= 0)
-        mpz_sub(r, r, pk->n2);
     sodium_memzero(acc, k * sizeof(mp_limb_t));
+    sodium_memzero(e, k * sizeof(mp_limb_t));
     sodium_memzero(tmp, 2 * k * sizeof(mp_limb_t));
     return 0;
+}
+
+int phei_djn_randomizer(const phe_pubkey *pk, mpz_t r, phe_rng *rng) {
+    size_t nbytes = (pk->djn_bits + 7) / 8;
+    uint8_t a[PHEI_MAX_IMPORT_BITS / 16 + 1];
+    if (nbytes > sizeof a)
+        return PHE_ERR_INTERNAL;
+    int rc = phei_pubkey_table(pk); /* before drawing, as the KATs expect */
+    if (rc == 0)
+        rc = phei_rng_bytes(rng, a, nbytes);
+    if (rc == 0)
+        rc = phei_djn_pow(pk, r, a, nbytes, NULL);
+    sodium_memzero(a, sizeof a);
+    return rc;
 }
 
 int phei_classic_randomizer(const phe_pubkey *pk, mpz_t r, phe_rng *rng) {

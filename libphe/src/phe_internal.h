@@ -29,13 +29,14 @@
 /* ------------------------------------------------------------------ */
 
 /* Fixed-base table for h_s, in Montgomery form (x·R mod n², R = 2^(64·limbs)):
- * row j, column d holds h_s^((d+1) · 2^(w·j)) for d = 0 … 2^w − 2 (the
- * identity is not stored). A DJN randomizer is one Montgomery product per
- * non-zero w-bit digit of the exponent. */
+ * row j, column d holds h_s^(d · 2^(w·j)) for d = 0 … 2^w − 1 (column 0 is
+ * the identity R mod n², so that a zero digit costs the same as any other).
+ * A DJN randomizer is one masked scan of each row and one Montgomery product
+ * per row (keys.c: constant time in the secret exponent). */
 typedef struct phei_fbtable {
     unsigned window; /* w bits per digit */
     unsigned rows;   /* ceil(exp_bits / w) */
-    size_t cols;     /* 2^w − 1 */
+    size_t cols;     /* 2^w */
     size_t limbs;    /* limbs of n² */
     mp_limb_t ninv;  /* −(n²)^−1 mod 2^64 */
     mp_limb_t *mod;  /* n² as `limbs` limbs */
@@ -135,6 +136,21 @@ PHEI_HIDDEN int phei_pubkey_table(const phe_pubkey *pk);
 
 /* r = h_s^a mod n² for a fresh a of djn_bits bits (uses the table). */
 PHEI_HIDDEN int phei_djn_randomizer(const phe_pubkey *pk, mpz_t r, phe_rng *rng);
+
+/* What phei_djn_pow did, for the tests that check it does not depend on the
+ * exponent: Montgomery products, masked row scans, table entries read. */
+typedef struct phei_djn_ops {
+    uint64_t products;
+    uint64_t scans;
+    uint64_t entries_read;
+} phei_djn_ops;
+
+/* r = h_s^a mod n² for the little-endian exponent a of ceil(djn_bits / 8)
+ * bytes (bits past djn_bits ignored), in constant time in a. ops may be
+ * NULL; otherwise the counts are added to it. 0, PHE_ERR_NOMEM or
+ * PHE_ERR_INTERNAL (a_len differs from ceil(djn_bits / 8)). */
+PHEI_HIDDEN int phei_djn_pow(const phe_pubkey *pk, mpz_t r, const uint8_t *a, size_t a_len,
+                             phei_djn_ops *ops);
 
 /* r = s^n mod n² for a fresh s uniform in Z*_n (classic randomizer). */
 PHEI_HIDDEN int phei_classic_randomizer(const phe_pubkey *pk, mpz_t r, phe_rng *rng);
