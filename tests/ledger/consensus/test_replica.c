@@ -31,6 +31,8 @@ typedef struct {
     uint64_t ts0;
 } rig;
 
+static void rig_start(rig *g);
+
 static void rig_init(rig *g) {
     memset(g, 0, sizeof *g);
     randombytes_buf(g->chain, 32);
@@ -40,6 +42,11 @@ static void rig_init(rig *g) {
     }
     mock_init(&g->st, N, 1, g->pks, g->chain);
     mock_init(&g->ref, N, 1, g->pks, g->chain);
+    rig_start(g);
+    g->ts0 = lc_wall_ms();
+}
+
+static void rig_start(rig *g) {
     lc_replica_cfg rc;
     memset(&rc, 0, sizeof rc);
     rc.n = N;
@@ -63,7 +70,13 @@ static void rig_init(rig *g) {
     lc_replica_handler(g->rep, &g->h);
     assert_int_equal(lc_net_create(&g->net, &nc, &g->h), 0);
     lc_replica_attach(g->rep, g->net);
-    g->ts0 = lc_wall_ms();
+}
+
+/* The replica process restarts: a new replica over the same store. */
+static void rig_restart(rig *g) {
+    lc_net_free(g->net);
+    lc_replica_free(g->rep);
+    rig_start(g);
 }
 
 static void rig_free(rig *g) {
@@ -256,12 +269,100 @@ static void test_log_bounded_over_many_blocks(void **state) {
     free(g);
 }
 
+/* A replica restarted from a store at height 8 signs its own checkpoint vote
+ * for 8 at start: two peers' votes then make 8 stable (2f+1 with its own). */
+static void test_restart_votes_its_checkpoint(void **state) {
+    (void)state;
+    rig *g = calloc(1, sizeof *g);
+    rig_init(g);
+    uint8_t hh[32];
+    for (uint64_t s = 1; s <= 2 * K; s++)
+        commit_block(g, s, hh);
+    rig_restart(g);
+    uint64_t low, high;
+    assert_int_equal(lc_replica_height(g->rep), 2 * K);
+    assert_int_equal(entries(g, &low, &high), 0);
+    assert_int_equal(low, 0); /* no proof of a stable checkpoint yet */
+    send_checkpoint(g, 0, 2 * K, hh, 0);
+    entries(g, &low, &high);
+    assert_int_equal(low, 0);
+    send_checkpoint(g, 2, 2 * K, hh, 0);
+    entries(g, &low, &high);
+    assert_int_equal(low, 2 * K);
+    assert_int_equal(high, 4 * K);
+    rig_free(g);
+    free(g);
+}
+
+/* Kinds of checkpoint proof in a VIEW-CHANGE. */
+enum { PROOF_GOOD, PROOF_FORGED, PROOF_SHORT, PROOF_DUPLICATE, PROOF_WRONG_SEQ, PROOF_UNWANTED };
+
+/* A VIEW-CHANGE to view 1 from `from` (nothing executed, nothing prepared)
+ * whose stable checkpoint is 4 with a proof of the given kind. */
+static void send_viewchange(rig *g, uint32_t from, int kind) {
+    uint8_t hash[32];
+    memset(hash, 0x5A, 32);
+    lc_wr w;
+    lc_wr_init(&w);
+    lc_wr_u64(&w, 1);
+    lc_wr_u64(&w, 0);
+    uint8_t zero[32] = {0};
+    lc_wr_bytes(&w, zero, 32);
+    lc_wr_var(&w, NULL, 0);
+    lc_wr_u64(&w, kind == PROOF_UNWANTED ? 0 : K);
+    lc_wr_bytes(&w, kind == PROOF_UNWANTED ? zero : hash, 32);
+    uint32_t signers[3] = {0, 2, 3};
+    uint32_t m = kind == PROOF_SHORT ? 2 : 3;
+    if (kind == PROOF_DUPLICATE)
+        signers[2] = 2;
+    lc_wr_u32(&w, m);
+    for (uint32_t i = 0; i < m; i++) {
+        lc_checkpoint c = {.seq = kind == PROOF_WRONG_SEQ && i == 1 ? 2 * K : K,
+                           .replica = signers[i]};
+        memcpy(c.block_hash, hash, 32);
+        lc_wr one;
+        lc_wr_init(&one);
+        lc_checkpoint_encode(&one, &c, g->sks[signers[i]]);
+        if (kind == PROOF_FORGED && i == 2)
+            one.p[10] ^= 1; /* the hash no longer matches its signature */
+        lc_wr_var(&w, one.p, one.n);
+        lc_wr_free(&one);
+    }
+    lc_wr_u32(&w, from);
+    lc_wr_u32(&w, 0);
+    lc_msg_sign(&w, LC_T_VIEWCHANGE, 0, g->sks[from]);
+    deliver(g, from, LC_T_VIEWCHANGE, &w);
+    lc_wr_free(&w);
+}
+
+/* Replica 1 is the primary of view 1: with f+1 valid VIEW-CHANGEs it joins the
+ * view change, and with its own 2f+1 it sends NEW-VIEW and enters view 1. A
+ * VIEW-CHANGE whose checkpoint proof is bad does not count. */
+static void test_viewchange_checkpoint_proof(void **state) {
+    (void)state;
+    static const int bad[] = {PROOF_FORGED, PROOF_SHORT, PROOF_DUPLICATE, PROOF_WRONG_SEQ,
+                              PROOF_UNWANTED};
+    for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
+        rig *g = calloc(1, sizeof *g);
+        rig_init(g);
+        send_viewchange(g, 0, bad[b]);
+        send_viewchange(g, 2, PROOF_GOOD);
+        assert_int_equal(lc_replica_view(g->rep), 0); /* only one valid: not f+1 */
+        send_viewchange(g, 3, PROOF_GOOD);
+        assert_int_equal(lc_replica_view(g->rep), 1);
+        rig_free(g);
+        free(g);
+    }
+}
+
 int main(void) {
     if (sodium_init() < 0)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_log_kept_until_stable_checkpoint),
         cmocka_unit_test(test_log_bounded_over_many_blocks),
+        cmocka_unit_test(test_restart_votes_its_checkpoint),
+        cmocka_unit_test(test_viewchange_checkpoint_proof),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
