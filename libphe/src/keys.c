@@ -284,10 +284,21 @@ static void redc(mp_limb_t *rp, mp_limb_t *tp, const mp_limb_t *np, size_t k, mp
     mpn_cnd_sub_n(carry, rp, rp, np, (mp_size_t)k);
 }
 
-/* rp = a·b·R^−1 mod N (rp may alias a or b); tp: 2k limbs of scratch. */
+/* rp = a·b·R^−1 mod N (rp may alias a or b); tp: 2k limbs of scratch. For
+ * public operands (building the table): mpn_mul_n picks Karatsuba/Toom,
+ * whose sign handling branches on the operands. */
 static void mont_mul(mp_limb_t *rp, const mp_limb_t *a, const mp_limb_t *b, mp_limb_t *tp,
                      const phei_fbtable *t) {
     mpn_mul_n(tp, a, b, (mp_size_t)t->limbs);
+    redc(rp, tp, t->mod, t->limbs, t->ninv);
+}
+
+/* The same for secret operands: mpn_sec_mul (GMP's side-channel silent
+ * basecase product) and the branch-free REDC. sp: PHEI_SEC_SCRATCH limbs. */
+#define PHEI_SEC_SCRATCH 64
+static void mont_mul_sec(mp_limb_t *rp, const mp_limb_t *a, const mp_limb_t *b, mp_limb_t *tp,
+                         mp_limb_t *sp, const phei_fbtable *t) {
+    mpn_sec_mul(tp, a, (mp_size_t)t->limbs, b, (mp_size_t)t->limbs, sp);
     redc(rp, tp, t->mod, t->limbs, t->ninv);
 }
 
@@ -357,7 +368,8 @@ int phei_pubkey_table(const phe_pubkey *cpk) {
 /* h_s^a mod n² for a secret a of djn_bits bits, in constant time: every
  * w-bit digit of a (zero or not) selects its row entry by a masked scan of
  * the whole row (mpn_sec_tabselect reads every entry), and every row after
- * the first costs one Montgomery product whose final subtraction is masked.
+ * the first costs one Montgomery product (mpn_sec_mul, then a REDC of
+ * mpn_addmul_1 rows) whose final subtraction is masked.
  * The sequence of operations and of memory addresses depends only on the
  * public key, never on a. */
 int phei_djn_pow(const phe_pubkey *pk, mpz_t r, const uint8_t *a, size_t a_len, phei_djn_ops *ops) {
@@ -367,9 +379,10 @@ int phei_djn_pow(const phe_pubkey *pk, mpz_t r, const uint8_t *a, size_t a_len, 
     const phei_fbtable *t = &pk->table;
     size_t k = t->limbs;
     size_t nbytes = (pk->djn_bits + 7) / 8;
-    if (a == NULL || a_len != nbytes || k > MAX_LIMBS)
+    if (a == NULL || a_len != nbytes || k > MAX_LIMBS ||
+        mpn_sec_mul_itch((mp_size_t)k, (mp_size_t)k) > PHEI_SEC_SCRATCH)
         return PHE_ERR_INTERNAL;
-    mp_limb_t acc[MAX_LIMBS], e[MAX_LIMBS], tmp[2 * MAX_LIMBS];
+    mp_limb_t acc[MAX_LIMBS], e[MAX_LIMBS], tmp[2 * MAX_LIMBS], scratch[PHEI_SEC_SCRATCH];
     for (unsigned j = 0; j < t->rows; j++) {
         size_t bitpos = (size_t)j * t->window;
         mp_size_t d = 0;
@@ -382,7 +395,7 @@ int phei_djn_pow(const phe_pubkey *pk, mpz_t r, const uint8_t *a, size_t a_len, 
         mpn_sec_tabselect(j == 0 ? acc : e, row, (mp_size_t)k, (mp_size_t)t->cols, d);
         d = 0;
         if (j > 0)
-            mont_mul(acc, acc, e, tmp, t);
+            mont_mul_sec(acc, acc, e, tmp, scratch, t);
         if (ops != NULL) {
             ops->scans++;
             ops->entries_read += t->cols;
@@ -408,6 +421,7 @@ int phei_djn_pow(const phe_pubkey *pk, mpz_t r, const uint8_t *a, size_t a_len, 
     sodium_memzero(acc, k * sizeof(mp_limb_t));
     sodium_memzero(e, k * sizeof(mp_limb_t));
     sodium_memzero(tmp, 2 * k * sizeof(mp_limb_t));
+    sodium_memzero(scratch, sizeof scratch);
     return 0;
 }
 
