@@ -91,6 +91,10 @@ typedef enum phe_error {
     PHE_ERR_EMPTY = -111,
     /** The pool of precomputed randomness is empty (refill it). */
     PHE_ERR_POOL_EMPTY = -112,
+    /** Sealed data asks for Argon2id costs libphe does not accept (below
+     *  libsodium's minimum, or above 4 passes or 256 MiB): refused before any
+     *  memory is allocated or any work is done. */
+    PHE_ERR_KDF_LIMIT = -113,
     /** Out of memory. */
     PHE_ERR_NOMEM = -120,
     /** A file could not be read or written. */
@@ -117,7 +121,9 @@ typedef enum phe_kdf_strength {
     PHE_KDF_INTERACTIVE = 0,
     /** libsodium's MODERATE limits (256 MiB, 3 passes). */
     PHE_KDF_MODERATE = 1,
-    /** libsodium's SENSITIVE limits (1 GiB, 4 passes). */
+    /** libsodium's SENSITIVE pass count with MODERATE memory (256 MiB, 4
+     *  passes): the most a reader accepts, so that a hostile file cannot make
+     *  it allocate more than 256 MiB before authentication. */
     PHE_KDF_SENSITIVE = 2,
     /** libsodium's MIN limits: fast and weak, for tests only. */
     PHE_KDF_TEST_ONLY_MIN = 3
@@ -312,8 +318,9 @@ PHE_API int phe_seckey_seal(const phe_seckey *sk, const uint8_t *pass, size_t pa
 
 /**
  * Open a sealed secret key.
- * @return 0; PHE_ERR_INVALID_ARG; PHE_ERR_DECODE; PHE_ERR_VERSION (also for
- *         Argon2id limits outside libsodium's MIN … SENSITIVE range);
+ * @return 0; PHE_ERR_INVALID_ARG; PHE_ERR_DECODE; PHE_ERR_VERSION;
+ *         PHE_ERR_KDF_LIMIT (Argon2id limits outside libsodium's MIN …
+ *         4 passes / 256 MiB, refused before any work);
  *         PHE_ERR_AUTH (wrong passphrase or tampered); PHE_ERR_KEY_INVALID;
  *         PHE_ERR_NOMEM.
  */
@@ -448,8 +455,11 @@ PHE_API int phe_decrypt_i64(const phe_seckey *sk, const phe_ciphertext *ct, int6
 
 /**
  * Decrypt to m ∈ [0, n) as big-endian of exactly @p out_len bytes (left-padded).
+ * @p out_len must be at least phe_plaintext_size(): that is checked before
+ * decrypting, so the error never depends on the plaintext (a smaller buffer
+ * that the value would have fitted is refused too, and nothing leaks m's size).
  * @return 0; PHE_ERR_INVALID_ARG; PHE_ERR_EMPTY; PHE_ERR_KEY_MISMATCH;
- *         PHE_ERR_BUFFER_TOO_SMALL (m does not fit in @p out_len bytes); PHE_ERR_NOMEM.
+ *         PHE_ERR_BUFFER_TOO_SMALL (@p out_len < phe_plaintext_size()); PHE_ERR_NOMEM.
  */
 PHE_API int phe_decrypt_bytes(const phe_seckey *sk, const phe_ciphertext *ct, uint8_t *out,
                               size_t out_len);
@@ -581,7 +591,9 @@ PHE_API int phe_encrypt_i64_batch(phe_ctx *ctx, const phe_pubkey *pk, phe_cipher
 
 /**
  * out[i] = Enc(m_i) where m_i is the big-endian plaintext at m + i·stride of
- * @p m_len bytes.
+ * @p m_len bytes (a packed layout). The layout must fit below n whatever the
+ * values: 8·@p m_len < bits(n), else PHE_ERR_PLAINTEXT_RANGE before any item
+ * is encrypted (a row that could reach n would wrap when rows are summed).
  * @return as phe_encrypt_i64_batch(); PHE_ERR_PLAINTEXT_RANGE.
  */
 PHE_API int phe_encrypt_bytes_batch(phe_ctx *ctx, const phe_pubkey *pk, phe_ciphertext *const *out,
@@ -593,7 +605,8 @@ PHE_API int phe_decrypt_i64_batch(phe_ctx *ctx, const phe_seckey *sk,
                                   const phe_ciphertext *const *ct, int64_t *out, size_t count);
 
 /**
- * Decrypt ct[i] into the @p out_len bytes at out + i·stride.
+ * Decrypt ct[i] into the @p out_len bytes at out + i·stride; @p out_len at
+ * least phe_plaintext_size(), as for phe_decrypt_bytes() (checked first).
  * @return as phe_decrypt_bytes(); PHE_ERR_THREAD.
  */
 PHE_API int phe_decrypt_bytes_batch(phe_ctx *ctx, const phe_seckey *sk,

@@ -334,6 +334,11 @@ int phe_encrypt_bytes_batch(phe_ctx *ctx, const phe_pubkey *pk, phe_ciphertext *
                             phe_rng *rng) {
     if (pk == NULL || !array_ok(out, count) || !array_ok(m, count) || stride < m_len)
         return PHE_ERR_INVALID_ARG;
+    /* A packed layout must fit below n whatever its values: 8·m_len < bits(n)
+     * (the per-item m < n check alone would let a layout that can reach n
+     * through while its current values happen to be small). */
+    if (m_len >= ((size_t)phe_pubkey_bits(pk) + 7) / 8) /* ⟺ 8·m_len ≥ bits(n) */
+        return PHE_ERR_PLAINTEXT_RANGE;
     int rc = phei_pubkey_table(pk);
     if (rc != 0)
         return rc;
@@ -358,6 +363,8 @@ int phe_decrypt_bytes_batch(phe_ctx *ctx, const phe_seckey *sk, const phe_cipher
                             uint8_t *out, size_t out_len, size_t stride, size_t count) {
     if (sk == NULL || !array_ok(ct, count) || !array_ok(out, count) || stride < out_len)
         return PHE_ERR_INVALID_ARG;
+    if (count > 0 && out_len < phe_plaintext_size(phe_seckey_pubkey(sk)))
+        return PHE_ERR_BUFFER_TOO_SMALL; /* as phe_decrypt_bytes, before any item */
     batch_job j = {.sk = sk, .a = ct, .bytes_out = out, .len = out_len, .stride = stride};
     return phei_ctx_run(ctx, dec_bytes_item, &j, count);
 }

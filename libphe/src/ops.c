@@ -359,6 +359,10 @@ int phe_decrypt_bytes(const phe_seckey *sk, const phe_ciphertext *ct, uint8_t *o
     int rc = decrypt_check(sk, ct);
     if (rc != 0)
         return rc;
+    /* Against the largest plaintext, before decrypting: whether the call
+     * fails must not depend on m (it would tell m's length to the caller). */
+    if (out_len < phe_plaintext_size(sk->pk))
+        return PHE_ERR_BUFFER_TOO_SMALL;
     mpz_t m;
     mpz_init(m);
     phei_decrypt_mpz(sk, m, ct->c);

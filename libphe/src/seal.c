@@ -22,6 +22,11 @@
 
 #define SEAL_HEADER (4 + 1 + 8 + 8 + crypto_pwhash_SALTBYTES + crypto_secretbox_NONCEBYTES + 4)
 
+/* The most a reader accepts from a file, checked before any allocation: the
+ * strongest limits libphe writes (PHE_KDF_SENSITIVE: 4 passes, 256 MiB). */
+#define PHEI_KDF_MAX_OPS ((uint64_t)crypto_pwhash_OPSLIMIT_SENSITIVE)
+#define PHEI_KDF_MAX_MEM ((uint64_t)crypto_pwhash_MEMLIMIT_MODERATE)
+
 int phei_kdf_limits(phe_kdf_strength s, uint64_t *ops, uint64_t *mem) {
     switch (s) {
         case PHE_KDF_INTERACTIVE:
@@ -33,8 +38,10 @@ int phei_kdf_limits(phe_kdf_strength s, uint64_t *ops, uint64_t *mem) {
             *mem = crypto_pwhash_MEMLIMIT_MODERATE;
             return 0;
         case PHE_KDF_SENSITIVE:
+            /* more passes, not more memory: memory is what a reader must
+             * allocate before it can authenticate anything (PHEI_KDF_MAX_MEM) */
             *ops = crypto_pwhash_OPSLIMIT_SENSITIVE;
-            *mem = crypto_pwhash_MEMLIMIT_SENSITIVE;
+            *mem = crypto_pwhash_MEMLIMIT_MODERATE;
             return 0;
         case PHE_KDF_TEST_ONLY_MIN:
             *ops = crypto_pwhash_OPSLIMIT_MIN;
@@ -112,11 +119,12 @@ int phei_unseal(const phei_seal_format *f, const uint8_t *in, size_t in_len, con
         return PHE_ERR_DECODE;
     if (blen < crypto_secretbox_MACBYTES || blen > f->max_box || blen != r.left)
         return PHE_ERR_DECODE;
-    /* Only limits libsodium names are accepted, so a file cannot ask for a
-     * derivation that exhausts memory or time; refused before any work. */
-    if (ops < crypto_pwhash_OPSLIMIT_MIN || ops > crypto_pwhash_OPSLIMIT_SENSITIVE ||
-        mem < crypto_pwhash_MEMLIMIT_MIN || mem > crypto_pwhash_MEMLIMIT_SENSITIVE)
-        return PHE_ERR_VERSION;
+    /* At most what libphe writes (4 passes, 256 MiB), so a hostile file cannot
+     * make us allocate more, or work longer, before authentication; at least
+     * libsodium's minimum. Refused before any allocation or derivation. */
+    if (ops < crypto_pwhash_OPSLIMIT_MIN || ops > PHEI_KDF_MAX_OPS ||
+        mem < crypto_pwhash_MEMLIMIT_MIN || mem > PHEI_KDF_MAX_MEM)
+        return PHE_ERR_KDF_LIMIT;
     size_t plen = blen - crypto_secretbox_MACBYTES;
     uint8_t *buf = sodium_malloc(plen ? plen : 1);
     if (buf == NULL)

@@ -453,6 +453,8 @@ const char *phe_strerror(int code) {
             return "ciphertext holds no value";
         case PHE_ERR_POOL_EMPTY:
             return "pool of precomputed randomness is empty";
+        case PHE_ERR_KDF_LIMIT:
+            return "sealed data asks for Argon2id costs outside the accepted limits";
         case PHE_ERR_NOMEM:
             return "out of memory";
         case PHE_ERR_IO:

@@ -82,11 +82,26 @@ static void test_batch_matches_scalar(void **state) {
         for (int b = 0; b < 9; b++)
             rows[i * 11 + b] = (uint8_t)(i * 31 + b);
     assert_int_equal(phe_encrypt_bytes_batch(ctx, pk, a->ct, rows, 9, 11, COUNT, NULL), 0);
+    /* rows narrower than phe_plaintext_size() are refused before any item */
     memset(back, 0xee, sizeof back);
     assert_int_equal(
         phe_decrypt_bytes_batch(ctx, sk, (const phe_ciphertext *const *)a->ct, back, 9, 11, COUNT),
-        0);
-    assert_memory_equal(rows, back, sizeof rows);
+        PHE_ERR_BUFFER_TOO_SMALL);
+    for (size_t i = 0; i < sizeof back; i++)
+        assert_int_equal(back[i], 0xee);
+    size_t L = phe_plaintext_size(pk);
+    uint8_t *wide = malloc(COUNT * (L + 2));
+    assert_non_null(wide);
+    assert_int_equal(phe_decrypt_bytes_batch(ctx, sk, (const phe_ciphertext *const *)a->ct, wide, L,
+                                             L + 2, COUNT),
+                     0);
+    for (int i = 0; i < COUNT; i++) {
+        uint8_t *row = wide + (size_t)i * (L + 2);
+        assert_memory_equal(row + L - 9, rows + i * 11, 9);
+        for (size_t b = 0; b < L - 9; b++)
+            assert_int_equal(row[b], 0);
+    }
+    free(wide);
     phe_ciphertext_free(sum);
     phe_ctx_free(ctx);
     free_arrays(a);
@@ -160,9 +175,25 @@ static void test_batch_errors(void **state) {
     assert_int_equal(phe_sum(ctx, pk, a->out[0], (const phe_ciphertext *const *)a->ct, COUNT),
                      PHE_ERR_EMPTY);
     a->ct[30] = save30;
-    /* a plaintext ≥ n in a bytes batch */
+    /* a packed layout as wide as n is refused whatever the values (these
+     * rows are all zero, each < n): 8·m_len must be below bits(n) */
     size_t L = phe_plaintext_size(pk);
+    assert_int_equal(phe_pubkey_bits(pk), 8 * L);
     uint8_t *rows = calloc(3, L);
+    assert_int_equal(phe_encrypt_bytes_batch(ctx, pk, a->out, rows, L, L, 3, NULL),
+                     PHE_ERR_PLAINTEXT_RANGE);
+    assert_int_equal(phe_encrypt_bytes_batch(ctx, pk, a->out, rows, L + 5, L + 5, 1, NULL),
+                     PHE_ERR_PLAINTEXT_RANGE);
+    /* one byte narrower fits: every value is below 2^(8(L−1)) < n */
+    memset(rows, 0xff, L - 1);
+    assert_int_equal(phe_encrypt_bytes_batch(ctx, pk, a->out, rows, L - 1, L, 2, NULL), 0);
+    uint8_t *back = malloc(L);
+    assert_int_equal(phe_decrypt_bytes(sk, a->out[0], back, L), 0);
+    assert_int_equal(back[0], 0);
+    assert_memory_equal(back + 1, rows, L - 1);
+    free(back);
+    memset(rows, 0, 3 * L);
+    /* a plaintext ≥ n in a bytes batch */
     assert_int_equal(phe_pubkey_modulus(pk, rows + L, L), 0);
     assert_int_equal(phe_encrypt_bytes_batch(ctx, pk, a->out, rows, L, L, 3, NULL),
                      PHE_ERR_PLAINTEXT_RANGE);

@@ -255,12 +255,41 @@ static void test_sealed(void **state) {
     assert_int_equal(phe_seckey_unseal(&out, buf, len, pass, sizeof pass - 1), PHE_ERR_AUTH);
     buf[len - 5] ^= 0x10;
     assert_int_equal(phe_seckey_unseal(&out, buf, len - 1, pass, sizeof pass - 1), PHE_ERR_DECODE);
-    /* Argon2id limits outside libsodium's range are refused before deriving */
-    uint8_t save = buf[5];
-    buf[5] = 0xff; /* opslimit huge */
-    assert_int_equal(phe_seckey_unseal(&out, buf, len, pass, sizeof pass - 1), PHE_ERR_VERSION);
-    buf[5] = save;
-    assert_null(out);
+    /* Argon2id limits above what libphe writes (4 passes, 256 MiB) or below
+     * libsodium's minimum are refused before any allocation or derivation */
+    uint8_t save[16];
+    memcpy(save, buf + 5, 16);
+    static const struct {
+        uint64_t ops, mem;
+    } over[] = {
+        {0xff00000000000000u, crypto_pwhash_MEMLIMIT_MIN},                  /* opslimit huge */
+        {crypto_pwhash_OPSLIMIT_SENSITIVE + 1, crypto_pwhash_MEMLIMIT_MIN}, /* 5 passes */
+        {crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_SENSITIVE},     /* 1 GiB */
+        {crypto_pwhash_OPSLIMIT_MIN, (uint64_t)crypto_pwhash_MEMLIMIT_MODERATE + 1024},
+        {crypto_pwhash_OPSLIMIT_MIN, UINT64_MAX},
+        {crypto_pwhash_OPSLIMIT_MIN - 1, crypto_pwhash_MEMLIMIT_MIN}, /* below libsodium's */
+        {crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN - 1},
+    };
+    for (size_t i = 0; i < sizeof over / sizeof over[0]; i++) {
+        for (int byte = 0; byte < 8; byte++) {
+            buf[5 + byte] = (uint8_t)(over[i].ops >> (56 - 8 * byte));
+            buf[13 + byte] = (uint8_t)(over[i].mem >> (56 - 8 * byte));
+        }
+        assert_int_equal(phe_seckey_unseal(&out, buf, len, pass, sizeof pass - 1),
+                         PHE_ERR_KDF_LIMIT);
+        assert_null(out);
+    }
+    memcpy(buf + 5, save, 16);
+    /* every strength libphe writes is within what it reads */
+    for (int s = PHE_KDF_INTERACTIVE; s <= PHE_KDF_TEST_ONLY_MIN; s++) {
+        uint64_t ops = 0, mem = 0;
+        assert_int_equal(phei_kdf_limits((phe_kdf_strength)s, &ops, &mem), 0);
+        assert_true(ops >= crypto_pwhash_OPSLIMIT_MIN && ops <= crypto_pwhash_OPSLIMIT_SENSITIVE);
+        assert_true(mem >= crypto_pwhash_MEMLIMIT_MIN && mem <= crypto_pwhash_MEMLIMIT_MODERATE);
+    }
+    assert_int_equal(phe_seckey_unseal(&out, buf, len, pass, sizeof pass - 1), 0);
+    phe_seckey_free(out);
+    out = NULL;
     /* files */
     char path[] = "/tmp/phe-sealed-XXXXXX";
     int fd = mkstemp(path);

@@ -31,6 +31,7 @@ static void test_strerror_version(void **state) {
                                 PHE_ERR_AUTH,
                                 PHE_ERR_EMPTY,
                                 PHE_ERR_POOL_EMPTY,
+                                PHE_ERR_KDF_LIMIT,
                                 PHE_ERR_NOMEM,
                                 PHE_ERR_IO,
                                 PHE_ERR_RNG,
@@ -182,8 +183,26 @@ static void test_bytes_plaintexts(void **state) {
     assert_memory_equal(out + 3, m, L);
     assert_int_equal(out[0] | out[1] | out[2], 0);
     assert_int_equal(phe_decrypt_bytes(sk, ct, out, L - 1), PHE_ERR_BUFFER_TOO_SMALL);
+    /* the size check does not depend on the plaintext: a small value that
+     * would fit is refused too (else the error would tell m's length), and
+     * the output is left as it was */
+    phe_ciphertext *small = test_ct();
+    assert_int_equal(phe_encrypt_i64(pk, small, 5, NULL), 0);
+    memset(out, 0xa5, L + 3);
+    assert_int_equal(phe_decrypt_bytes(sk, small, out, L - 1), PHE_ERR_BUFFER_TOO_SMALL);
+    assert_int_equal(phe_decrypt_bytes(sk, small, out, 1), PHE_ERR_BUFFER_TOO_SMALL);
+    for (size_t i = 0; i < L + 3; i++)
+        assert_int_equal(out[i], 0xa5);
+    assert_int_equal(phe_decrypt_bytes(sk, small, out, L), 0);
+    assert_int_equal(out[L - 1], 5);
+    phe_ciphertext_free(small);
     /* m = n and above: out of range, output untouched */
     assert_int_equal(phe_encrypt_bytes(pk, k, n, L, NULL), PHE_ERR_PLAINTEXT_RANGE);
+    uint8_t *ff = malloc(L + 1);
+    memset(ff, 0xff, L + 1);
+    assert_int_equal(phe_encrypt_bytes(pk, k, ff, L, NULL), PHE_ERR_PLAINTEXT_RANGE);
+    assert_int_equal(phe_encrypt_bytes(pk, k, ff, L + 1, NULL), PHE_ERR_PLAINTEXT_RANGE);
+    free(ff);
     assert_int_equal(phe_seckey_encrypt_bytes(sk, k, n, L, NULL), PHE_ERR_PLAINTEXT_RANGE);
     assert_int_equal(phe_add_bytes(pk, k, ct, n, L), PHE_ERR_PLAINTEXT_RANGE);
     assert_int_equal(phe_mul_bytes(pk, k, ct, n, L), PHE_ERR_PLAINTEXT_RANGE);
@@ -195,9 +214,11 @@ static void test_bytes_plaintexts(void **state) {
     /* (n − 1) + (2^64 + 5) = 2^64 + 4; times 3 = 3·2^64 + 12 */
     assert_int_equal(phe_add_bytes(pk, k, ct, big, sizeof big), 0);
     assert_int_equal(phe_mul_bytes(pk, k, k, (const uint8_t *)"\x03", 1), 0);
-    assert_int_equal(phe_decrypt_bytes(sk, k, out, 9), 0);
+    assert_int_equal(phe_decrypt_bytes(sk, k, out, L), 0);
     const uint8_t want[9] = {3, 0, 0, 0, 0, 0, 0, 0, 12};
-    assert_memory_equal(out, want, 9);
+    assert_memory_equal(out + L - 9, want, 9);
+    for (size_t i = 0; i < L - 9; i++)
+        assert_int_equal(out[i], 0);
     /* empty plaintext is zero */
     assert_int_equal(phe_encrypt_bytes(pk, k, NULL, 0, NULL), 0);
     assert_int_equal(dec(sk, k), 0);

@@ -657,7 +657,7 @@ static void test_sealed_key_share(void **state) {
     /* an absurd Argon2 memory limit is refused before any work */
     buf[13] = 0xff;
     assert_int_equal(phe_threshold_keyshare_unseal(&back, buf, len, pass, sizeof pass - 1),
-                     PHE_ERR_VERSION);
+                     PHE_ERR_KDF_LIMIT);
 
     /* files: created 0600, never overwritten, read back */
     fd = mkstemp(path);

@@ -47,7 +47,7 @@ def test_fedshare_phe_batch_roundtrip():
     # The same pipeline through fedshare.phe's batch calls (uint8 rows in, uint8 rows out).
     from fedshare import phe
 
-    sk = phe.generate_keypair(2048, seed=bytes(32))
+    sk = phe.generate_keypair(2048, seed=phe.insecure_seed(bytes(32)))
     pk = sk.public_key
     P = (pk.n.bit_length() - 1) // 8
     assert P == 255
@@ -58,7 +58,7 @@ def test_fedshare_phe_batch_roundtrip():
     ws = [1, 2, 3, 4]
     acc = None
     for x, w in zip(X, ws):
-        cts = pk.encrypt_packed(codec.pack(x, weight=w), seed=bytes([w]) * 32)
+        cts = pk.encrypt_packed(codec.pack(x, weight=w), seed=phe.insecure_seed(bytes([w]) * 32))
         acc = cts if acc is None else acc.add(cts)
     rows = sk.decrypt_packed(acc, P)
     assert np.array_equal(rows, codec.sum(codec.pack(x, weight=w) for x, w in zip(X, ws)))

@@ -16,12 +16,13 @@ PROP = settings(max_examples=12, deadline=None,
 @pytest.fixture(scope="session", params=SIZES, ids=lambda b: f"{b}bit")
 def key(request):
     # One key per size for the whole session (4096-bit generation takes seconds).
-    return phe.generate_keypair(request.param, seed=f"pytest-{request.param}".encode())
+    return phe.generate_keypair(request.param,
+                                seed=phe.insecure_seed(f"pytest-{request.param}".encode()))
 
 
 @pytest.fixture(scope="session")
 def key2048():
-    return phe.generate_keypair(2048, seed=b"pytest-2048")
+    return phe.generate_keypair(2048, seed=phe.insecure_seed(b"pytest-2048"))
 
 
 def small_ints():
@@ -115,10 +116,10 @@ def test_batch_threads_and_seed_do_not_change_results(key2048):
     arr = np.arange(-50, 50, dtype=np.int64).reshape(10, 10)
     one, many = phe.Context(1), phe.Context(4)
     assert one.threads == 1 and many.threads == 4
-    a = pk.encrypt_array(arr, ctx=one, seed=b"s")
-    b = pk.encrypt_array(arr, ctx=many, seed=b"s")
+    a = pk.encrypt_array(arr, ctx=one, seed=phe.insecure_seed(b"s"))
+    b = pk.encrypt_array(arr, ctx=many, seed=phe.insecure_seed(b"s"))
     assert [c.to_bytes() for c in a] == [c.to_bytes() for c in b]
-    c = pk.encrypt_array(arr, ctx=many, seed=b"t")
+    c = pk.encrypt_array(arr, ctx=many, seed=phe.insecure_seed(b"t"))
     assert a[0] != c[0]
     many.threads = 2
     assert many.threads == 2
@@ -161,7 +162,7 @@ def test_decoders_reject_bad_input(key2048):
         with pytest.raises(fedshare.InvalidInputError):
             phe.Ciphertext.from_bytes(pk, bad)
     with pytest.raises(fedshare.InvalidInputError, match="different keys"):
-        other = phe.PublicKey.from_n(_other_n(), seed=b"x")
+        other = phe.PublicKey.from_n(_other_n(), seed=phe.insecure_seed(b"x"))
         phe.Ciphertext.from_bytes(other, cb)
     for v in (0, pk.n ** 2, pk.n ** 2 + 1, pk.n):
         with pytest.raises(fedshare.InvalidInputError):
@@ -173,7 +174,7 @@ _OTHER = {}
 
 def _other_n():
     if "k" not in _OTHER:
-        _OTHER["k"] = phe.generate_keypair(2048, seed=b"other")
+        _OTHER["k"] = phe.generate_keypair(2048, seed=phe.insecure_seed(b"other"))
     return _OTHER["k"].public_key.n
 
 
@@ -227,8 +228,80 @@ def test_packed_rows_roundtrip(key2048):
     assert int.from_bytes(s.tobytes(), "big") == 2 * int.from_bytes(rows[0].tobytes(), "big")
     with pytest.raises(fedshare.InvalidInputError, match="whole number"):
         pk.encrypt_packed(rows.tobytes()[:-1], 200)
-    with pytest.raises(fedshare.InvalidInputError, match="out of range"):
+    with pytest.raises(fedshare.InvalidInputError, match="too wide"):
         pk.encrypt_packed(np.full((1, 256), 255, dtype=np.uint8))
+
+
+def test_packed_layout_must_fit_below_n(key2048):
+    pk = key2048.public_key
+    assert pk.bits == 2048 and pk.plaintext_size == 256
+    # 256-byte rows could reach n: refused even when every value is small
+    with pytest.raises(fedshare.InvalidInputError, match="too wide"):
+        pk.encrypt_packed(np.zeros((2, 256), dtype=np.uint8))
+    # the C layer refuses it too (the Python check is only the clearer message)
+    rows = np.zeros(2 * 256, dtype=np.uint8)
+    cts = phe.CiphertextArray._alloc(pk, 2)
+    rc = phe.lib.phe_encrypt_bytes_batch(phe.default_context()._ptr, pk._ptr, cts._arr,
+                                         phe.ffi.from_buffer(rows), 256, 256, 2, phe.ffi.NULL)
+    assert rc == phe.lib.PHE_ERR_PLAINTEXT_RANGE
+    # 255-byte rows fit; the sum of two all-ones rows overflows 255 bytes and
+    # decrypt_packed says so instead of truncating
+    ones = np.full((1, 255), 255, dtype=np.uint8)
+    c = pk.encrypt_packed(ones)
+    assert np.array_equal(key2048.decrypt_packed(c, 255), ones)
+    with pytest.raises(fedshare.InvalidInputError, match="does not fit"):
+        key2048.decrypt_packed(c + c, 255)
+    two = key2048.decrypt_packed(c + c, 256)
+    assert int.from_bytes(two.tobytes(), "big") == 2 * (2 ** (8 * 255) - 1)
+
+
+def test_decrypt_bytes_size_does_not_depend_on_plaintext(key2048):
+    pk = key2048.public_key
+    size = pk.plaintext_size
+    for m in (0, 5, pk.n - 1):
+        c = pk.encrypt(m if m < pk.n // 2 else m - pk.n)
+        buf = phe.ffi.new("uint8_t[]", size)
+        assert phe.lib.phe_decrypt_bytes(key2048._ptr, c._ptr, buf, size - 1) == \
+            phe.lib.PHE_ERR_BUFFER_TOO_SMALL
+        assert phe.lib.phe_decrypt_bytes(key2048._ptr, c._ptr, buf, size) == 0
+        assert int.from_bytes(bytes(phe.ffi.buffer(buf, size)), "big") == m
+
+
+def test_seeds_need_insecure_seed():
+    # a plain seed is refused, so reproducible randomness cannot be used by accident
+    for bad in (b"seed", "seed", bytes(32), 7):
+        with pytest.raises(fedshare.InvalidInputError, match="tests only"):
+            phe.generate_keypair(2048, seed=bad)
+    sk = phe.generate_keypair(2048, seed=phe.insecure_seed(b"explicit"))
+    pk = sk.public_key
+    with pytest.raises(fedshare.InvalidInputError, match="tests only"):
+        pk.encrypt(1, seed=b"x")
+    with pytest.raises(fedshare.InvalidInputError, match="tests only"):
+        pk.encrypt_array(np.arange(3), seed=b"x")
+    with pytest.raises(fedshare.InvalidInputError, match="tests only"):
+        pk.encrypt(1).rerandomize(seed=b"x")
+    from fedshare.phe import threshold
+    with pytest.raises(fedshare.InvalidInputError, match="tests only"):
+        threshold.safe_prime(256, seed=b"x")
+    # the explicit form is reproducible, and the default draws fresh randomness
+    s = phe.insecure_seed("e")
+    assert "tests only" in repr(s)
+    assert pk.encrypt(9, seed=s) == pk.encrypt(9, seed=phe.insecure_seed(b"e"))
+    assert pk.encrypt(9) != pk.encrypt(9)
+    assert phe.generate_keypair(2048, seed=phe.insecure_seed(b"explicit")).public_key == pk
+    with pytest.raises(fedshare.InvalidInputError):
+        phe.insecure_seed(123)
+
+
+def test_sealed_kdf_limits(key2048):
+    blob = bytearray(key2048.seal(b"pw", strength="test-only-min"))
+    assert phe.SecretKey.unseal(bytes(blob), b"pw").public_key == key2048.public_key
+    # a file asking for 1 GiB of Argon2id memory (libsodium's SENSITIVE) is
+    # refused before anything is allocated
+    blob[13:21] = (1 << 30).to_bytes(8, "big")
+    e = pytest.raises(fedshare.InvalidInputError, phe.SecretKey.unseal, bytes(blob), b"pw").value
+    assert e.code == phe.lib.PHE_ERR_KDF_LIMIT
+    assert "Argon2id" in str(e)
 
 
 def test_fedavg_packing_through_phe(key2048):

@@ -14,7 +14,7 @@ import os
 import pytest
 
 from fedshare import InvalidInputError, VerificationError
-from fedshare.phe import PublicKey, threshold
+from fedshare.phe import PublicKey, insecure_seed, threshold
 from fedshare.phe.threshold import DecryptionShare, KeyShare, ThresholdParams
 
 PRIME1 = int(
@@ -127,12 +127,14 @@ def combine_reference(params, cis):
 
 @pytest.fixture(scope="module")
 def key23():
-    return threshold.deal(threshold=2, holders=3, primes=(PRIME1, PRIME2), seed=b"py-2-of-3")
+    return threshold.deal(threshold=2, holders=3, primes=(PRIME1, PRIME2),
+                          seed=insecure_seed(b"py-2-of-3"))
 
 
 @pytest.fixture(scope="module")
 def key35():
-    return threshold.deal(threshold=3, holders=5, primes=(PRIME1, PRIME2), seed=b"py-3-of-5")
+    return threshold.deal(threshold=3, holders=5, primes=(PRIME1, PRIME2),
+                          seed=insecure_seed(b"py-3-of-5"))
 
 
 # -- the ceremony --------------------------------------------------------------
@@ -181,7 +183,7 @@ def test_every_subset_decrypts(request, fixture, value):
     cint = c.to_int()
     n2 = pk.n ** 2
     delta = math.factorial(params.holders)
-    ds = [s.decrypt_share(params, c, seed=b"share%d" % s.index) for s in shares]
+    ds = [s.decrypt_share(params, c, seed=insecure_seed(b"share%d" % s.index)) for s in shares]
     cis = {}
     for s, d in zip(shares, ds):
         raw = d.to_bytes()
@@ -266,7 +268,7 @@ def test_tampered_and_misused_shares_are_named(key23):
     assert info.value.code == threshold.ERR_INDEX_RANGE
     # a share of another threshold key (same primes, another ceremony)
     other_params, other_shares = threshold.deal(threshold=2, holders=3, primes=(PRIME1, PRIME3),
-                                                seed=b"other")
+                                                seed=insecure_seed(b"other"))
     with pytest.raises(VerificationError) as info:
         other_shares[0].check(params)
     assert info.value.code == threshold.ERR_WRONG_KEY
@@ -363,10 +365,11 @@ def _is_probable_prime(x):
 
 
 def test_safe_prime_and_checked_in_primes():
-    for P in (threshold.safe_prime(256, seed=b"sp"), PRIME1, PRIME2, PRIME3):
+    for P in (threshold.safe_prime(256, seed=insecure_seed(b"sp")), PRIME1, PRIME2, PRIME3):
         assert _is_probable_prime(P) and _is_probable_prime((P - 1) // 2)
-    assert threshold.safe_prime(256, seed=b"sp") == threshold.safe_prime(256, seed=b"sp")
-    assert threshold.safe_prime(256, seed=b"sp").bit_length() == 256
+    sp = insecure_seed(b"sp")
+    assert threshold.safe_prime(256, seed=sp) == threshold.safe_prime(256, seed=sp)
+    assert threshold.safe_prime(256, seed=insecure_seed(b"sp")).bit_length() == 256
 
 
 def test_fresh_2048_bit_ceremony():
@@ -406,11 +409,12 @@ def test_property_sums_against_python_ints(key23):
 
 def test_known_answers_shared_with_the_c_tests():
     """The seeded vectors of tests/phe/test_threshold.c, reproduced from Python."""
-    params, shares = threshold.deal(threshold=2, holders=3, primes=(PRIME1, PRIME2), seed=b"kat")
+    params, shares = threshold.deal(threshold=2, holders=3, primes=(PRIME1, PRIME2),
+                                    seed=insecure_seed(b"kat"))
     assert params.key_id.hex() == "f2fa22d8775a4423f1ff8dfbf6f681ef03576c9fb0a32f746be1f7af88f9d594"
     assert hashlib.sha256(shares[1].to_bytes()).hexdigest() == \
         "06d368c6cec40db3a57c347c3ed0f2f4c384c2f5c501e067c7647250af4ee398"
-    c = params.public_key.encrypt(-42, seed=b"kat-ct")
-    d = shares[1].decrypt_share(params, c, seed=b"kat-share")
+    c = params.public_key.encrypt(-42, seed=insecure_seed(b"kat-ct"))
+    d = shares[1].decrypt_share(params, c, seed=insecure_seed(b"kat-share"))
     assert hashlib.sha256(d.to_bytes()).hexdigest() == \
         "2b5ffead3f692a112b103977b473095dff507d0eb4331f31bb64c26194c09781"

@@ -237,8 +237,9 @@ PHE_API int phe_threshold_keyshare_seal(const phe_threshold_keyshare *share, con
 
 /**
  * Open a sealed key share.
- * @return 0; PHE_ERR_INVALID_ARG; PHE_ERR_DECODE; PHE_ERR_VERSION (also for
- *         Argon2id limits outside libsodium's MIN … SENSITIVE range);
+ * @return 0; PHE_ERR_INVALID_ARG; PHE_ERR_DECODE; PHE_ERR_VERSION;
+ *         PHE_ERR_KDF_LIMIT (Argon2id limits outside libsodium's MIN …
+ *         4 passes / 256 MiB, refused before any work);
  *         PHE_ERR_AUTH (wrong passphrase or modified bytes);
  *         PHE_ERR_THRESHOLD_PARAMS; PHE_ERR_THRESHOLD_INDEX_RANGE; PHE_ERR_NOMEM.
  */

@@ -22,6 +22,14 @@ running batch call. A :class:`Pool` or a :class:`CiphertextArray` being
 written (the output of a running call) is used by one thread at a time.
 Give each thread its own :class:`Context` when the calls should overlap.
 
+Randomness comes from the operating system (libsodium). The ``seed``
+arguments exist for tests and known-answer vectors: they make every random
+draw reproducible, so anyone who knows the seed can recompute the keys or
+open the ciphertexts made with it. A seed is therefore accepted only when it
+comes from :func:`insecure_seed`; a plain ``bytes`` seed raises
+:class:`fedshare.errors.InvalidInputError`, so it cannot slip into
+production by accident.
+
 Threshold keys and shares live in :mod:`fedshare.phe.threshold`.
 """
 from __future__ import annotations
@@ -56,6 +64,7 @@ _KINDS = {
     lib.PHE_ERR_AUTH: VerificationError,
     lib.PHE_ERR_EMPTY: InvalidInputError,
     lib.PHE_ERR_POOL_EMPTY: ResourceError,
+    lib.PHE_ERR_KDF_LIMIT: InvalidInputError,
     lib.PHE_ERR_NOMEM: ResourceError,
     lib.PHE_ERR_IO: IOFailureError,
     lib.PHE_ERR_RNG: Error,
@@ -88,14 +97,42 @@ def _int_to_bytes(x: int) -> bytes:
     return x.to_bytes(max(1, (x.bit_length() + 7) // 8), "big")
 
 
-def _rng(seed: Optional[bytes]):
-    """A seeded libphe generator (tests and known answers only), or NULL."""
-    if seed is None:
-        return ffi.NULL
+class InsecureSeed:
+    """A seed that makes libphe's randomness reproducible (tests and known
+    answers only: whoever knows it can recompute the keys, open the
+    ciphertexts and forge the proofs made with it). Made by
+    :func:`insecure_seed`; the only kind of ``seed`` the API accepts."""
+
+    __slots__ = ("_seed",)
+
+    def __init__(self, seed: bytes):
+        self._seed = bytes(seed)
+
+    def __repr__(self) -> str:
+        return "<fedshare.phe.InsecureSeed (tests only)>"
+
+
+def insecure_seed(seed: Union[bytes, str]) -> InsecureSeed:
+    """Wrap ``seed`` for the ``seed=`` arguments: **insecure, for tests and
+    known-answer vectors only** — every random draw made with it (keys,
+    encryption randomness, proofs) is reproducible by anyone who has it."""
     if isinstance(seed, str):
         seed = seed.encode()
+    if not isinstance(seed, (bytes, bytearray)):
+        raise InvalidInputError("insecure_seed takes bytes or str")
+    return InsecureSeed(seed)
+
+
+def _rng(seed: Optional[InsecureSeed]):
+    """A seeded libphe generator (from insecure_seed(); tests only), or NULL."""
+    if seed is None:
+        return ffi.NULL
+    if not isinstance(seed, InsecureSeed):
+        raise InvalidInputError(
+            "seed= makes the randomness reproducible and is for tests only: "
+            "pass fedshare.phe.insecure_seed(...) explicitly, or no seed in production")
     out = ffi.new("phe_rng **")
-    check(lib.phe_rng_new_seeded(out, seed, len(seed)))
+    check(lib.phe_rng_new_seeded(out, seed._seed, len(seed._seed)))
     return ffi.gc(out[0], lib.phe_rng_free)
 
 
@@ -167,7 +204,7 @@ class PublicKey:
         return cls(ffi.gc(out[0], lib.phe_pubkey_free))
 
     @classmethod
-    def from_n(cls, n: int, seed: Optional[bytes] = None) -> "PublicKey":
+    def from_n(cls, n: int, seed: Optional[InsecureSeed] = None) -> "PublicKey":
         """A key from its modulus alone (validated); a fresh DJN base is drawn."""
         if not isinstance(n, int) or n <= 0:
             raise InvalidInputError("n must be a positive int")
@@ -240,7 +277,8 @@ class PublicKey:
         return m - n if m > n // 2 else m
 
     # -- encryption ------------------------------------------------------
-    def encrypt(self, m: int, mode: str = "djn", seed: Optional[bytes] = None) -> "Ciphertext":
+    def encrypt(self, m: int, mode: str = "djn",
+                seed: Optional[InsecureSeed] = None) -> "Ciphertext":
         """Encrypt a Python int (mode 'djn', the default, or 'classic')."""
         modes = {"djn": lib.PHE_ENCRYPT_DJN, "classic": lib.PHE_ENCRYPT_CLASSIC}
         if mode not in modes:
@@ -255,7 +293,7 @@ class PublicKey:
         return Ciphertext(self, ct)
 
     def encrypt_array(self, values, ctx: Optional[Context] = None,
-                      seed: Optional[bytes] = None) -> "CiphertextArray":
+                      seed: Optional[InsecureSeed] = None) -> "CiphertextArray":
         """Encrypt a numpy int64 array (any shape, flattened) on the thread pool."""
         import numpy as np
 
@@ -268,10 +306,12 @@ class PublicKey:
 
     def encrypt_packed(self, packed, plaintext_bytes: Optional[int] = None,
                        ctx: Optional[Context] = None,
-                       seed: Optional[bytes] = None) -> "CiphertextArray":
+                       seed: Optional[InsecureSeed] = None) -> "CiphertextArray":
         """Encrypt big-endian plaintexts laid end to end (for example the
         ``uint8`` rows of ``fedshare.fedavg.Codec.pack``), one per
-        ``plaintext_bytes`` (default: the row length of a 2-D array)."""
+        ``plaintext_bytes`` (default: the row length of a 2-D array).
+        The layout must fit below n whatever the values:
+        ``8 * plaintext_bytes < bits(n)``, else ``InvalidInputError``."""
         import numpy as np
 
         if isinstance(packed, (bytes, bytearray, memoryview)):
@@ -285,6 +325,10 @@ class PublicKey:
             buf = np.ascontiguousarray(arr).reshape(-1)
         if not isinstance(plaintext_bytes, int) or plaintext_bytes <= 0 or buf.size % plaintext_bytes:
             raise InvalidInputError("the buffer is not a whole number of plaintexts")
+        if 8 * plaintext_bytes >= self.bits:
+            raise InvalidInputError(
+                f"plaintext_bytes={plaintext_bytes} is too wide for a {self.bits}-bit key: "
+                f"8 * plaintext_bytes must be below {self.bits} (rows could reach n)")
         count = buf.size // plaintext_bytes
         cts = CiphertextArray._alloc(self, count)
         ctx = ctx or default_context()
@@ -320,7 +364,7 @@ class SecretKey:
         self.public_key = PublicKey(lib.phe_seckey_pubkey(_ptr), _owner=self)
 
     @classmethod
-    def generate(cls, bits: int = 2048, seed: Optional[bytes] = None) -> "SecretKey":
+    def generate(cls, bits: int = 2048, seed: Optional[InsecureSeed] = None) -> "SecretKey":
         if bits not in KEY_SIZES:
             raise InvalidInputError(f"key size must be one of {KEY_SIZES}")
         out = ffi.new("phe_seckey **")
@@ -357,7 +401,10 @@ class SecretKey:
         return getattr(lib, cls._STRENGTH[s])
 
     def seal(self, passphrase: bytes, strength: str = "interactive") -> bytes:
-        """Encrypt under a passphrase (Argon2id + secretbox, "PHEF" v1)."""
+        """Encrypt under a passphrase (Argon2id + secretbox, "PHEF" v1).
+        ``strength``: "interactive" (64 MiB, 2 passes), "moderate" (256 MiB,
+        3), "sensitive" (256 MiB, 4): a reader refuses files asking for more
+        than 256 MiB or 4 passes, before allocating anything."""
         passphrase = _as_bytes(passphrase)
         written = ffi.new("size_t *")
         st = self._strength(strength)
@@ -390,7 +437,7 @@ class SecretKey:
     def validate(self) -> None:
         check(lib.phe_seckey_validate(self._ptr))
 
-    def encrypt(self, m: int, seed: Optional[bytes] = None) -> "Ciphertext":
+    def encrypt(self, m: int, seed: Optional[InsecureSeed] = None) -> "Ciphertext":
         """CRT encryption with the secret key (same distribution, faster)."""
         pk = self.public_key
         ct = _new_ct_ptr()
@@ -431,12 +478,24 @@ class SecretKey:
 
         if not isinstance(cts, CiphertextArray):
             raise InvalidInputError("decrypt_packed takes a CiphertextArray")
-        out = np.empty((len(cts), plaintext_bytes), dtype=np.uint8)
+        if not isinstance(plaintext_bytes, int) or plaintext_bytes <= 0:
+            raise InvalidInputError("plaintext_bytes must be a positive int")
+        # libphe writes whole plaintexts (phe_plaintext_size() bytes at least,
+        # so its errors never depend on the values); narrower rows are cut
+        # here, and a value that does not fit (an overflowed packed sum) is an
+        # error rather than silently truncated.
+        width = max(plaintext_bytes, self.public_key.plaintext_size)
+        full = np.empty((len(cts), width), dtype=np.uint8)
         ctx = ctx or default_context()
         check(lib.phe_decrypt_bytes_batch(ctx._ptr, self._ptr, cts._arr,
-                                          ffi.cast("uint8_t *", ffi.from_buffer(out)),
-                                          plaintext_bytes, plaintext_bytes, len(cts)))
-        return out
+                                          ffi.cast("uint8_t *", ffi.from_buffer(full)),
+                                          width, width, len(cts)))
+        cut = width - plaintext_bytes
+        if cut and full[:, :cut].any():
+            raise InvalidInputError(
+                f"a decrypted plaintext does not fit in plaintext_bytes={plaintext_bytes} "
+                "(the packed values overflowed their layout)")
+        return np.ascontiguousarray(full[:, cut:])
 
     def to_python_paillier(self):
         """The same key pair as python-paillier objects (public, private)."""
@@ -469,7 +528,7 @@ def _as_bytes(x) -> bytes:
     raise InvalidInputError("passphrase must be bytes or str")
 
 
-def generate_keypair(bits: int = 2048, seed: Optional[bytes] = None) -> SecretKey:
+def generate_keypair(bits: int = 2048, seed: Optional[InsecureSeed] = None) -> SecretKey:
     """A new secret key (its ``public_key`` attribute is the public key)."""
     return SecretKey.generate(bits, seed)
 
@@ -564,7 +623,7 @@ class Ciphertext:
 
     __rmul__ = __mul__
 
-    def rerandomize(self, seed: Optional[bytes] = None) -> "Ciphertext":
+    def rerandomize(self, seed: Optional[InsecureSeed] = None) -> "Ciphertext":
         out = _new_ct_ptr()
         check(lib.phe_rerandomize(self.public_key._ptr, out, self._ptr, _rng(seed)))
         return self._new(out)
@@ -670,7 +729,7 @@ class Pool:
         self.public_key = public_key
         self._ptr = ffi.gc(out[0], lib.phe_pool_free)
 
-    def fill(self, ctx: Optional[Context] = None, seed: Optional[bytes] = None) -> None:
+    def fill(self, ctx: Optional[Context] = None, seed: Optional[InsecureSeed] = None) -> None:
         ctx = ctx or default_context()
         check(lib.phe_pool_fill(self._ptr, ctx._ptr, _rng(seed)))
 

@@ -28,7 +28,8 @@ import os
 from typing import List, Optional, Sequence, Tuple, Union
 
 from ..errors import InvalidInputError, VerificationError
-from . import Ciphertext, PublicKey, _KINDS_EXTRA, _as_bytes, _rng, check, ffi, lib
+from . import (Ciphertext, InsecureSeed, PublicKey, _KINDS_EXTRA, _as_bytes, _rng, check, ffi,
+               lib)
 
 # Error codes (also ``exc.code`` of the exceptions raised here).
 ERR_PARAMS = lib.PHE_ERR_THRESHOLD_PARAMS
@@ -201,7 +202,7 @@ class KeyShare:
         check(lib.phe_threshold_keyshare_check(params._ptr, self._ptr))
 
     def decrypt_share(self, params: ThresholdParams, ciphertext: Ciphertext,
-                      seed: Optional[bytes] = None) -> "DecryptionShare":
+                      seed: Optional[InsecureSeed] = None) -> "DecryptionShare":
         """This holder's decryption share of ``ciphertext``, with its proof."""
         if not isinstance(params, ThresholdParams) or not isinstance(ciphertext, Ciphertext):
             raise InvalidInputError("decrypt_share takes ThresholdParams and a Ciphertext")
@@ -211,7 +212,7 @@ class KeyShare:
         return DecryptionShare(ffi.gc(out[0], lib.phe_threshold_decshare_free))
 
     def seal(self, passphrase, strength: str = "interactive",
-             seed: Optional[bytes] = None) -> bytes:
+             seed: Optional[InsecureSeed] = None) -> bytes:
         """Encrypt under a passphrase: Argon2id + secretbox ("PHTF", v1)."""
         passphrase = _as_bytes(passphrase)
         st = _strength(strength)
@@ -282,13 +283,14 @@ class DecryptionShare:
 
 def deal(bits: int = 2048, threshold: int = 2, holders: int = 3,
          primes: Optional[Tuple[int, int]] = None,
-         seed: Optional[bytes] = None) -> Tuple[ThresholdParams, List[KeyShare]]:
+         seed: Optional[InsecureSeed] = None) -> Tuple[ThresholdParams, List[KeyShare]]:
     """The dealer ceremony: returns the public parameters and one key share per
     holder (``shares[i]`` belongs to holder i+1).
 
     ``primes=(p, q)`` uses two given safe primes (pre-generated keys, tests)
-    instead of searching for new ones; ``seed`` makes every random draw
-    reproducible (tests only)."""
+    instead of searching for new ones; ``seed`` (from
+    :func:`fedshare.phe.insecure_seed`) makes every random draw reproducible
+    (tests only)."""
     for name, v in (("threshold", threshold), ("holders", holders)):
         if not isinstance(v, int) or isinstance(v, bool):
             raise InvalidInputError(f"{name} must be an int")
@@ -315,7 +317,7 @@ def deal(bits: int = 2048, threshold: int = 2, holders: int = 3,
     return params, shares
 
 
-def safe_prime(bits: int, seed: Optional[bytes] = None) -> int:
+def safe_prime(bits: int, seed: Optional[InsecureSeed] = None) -> int:
     """A safe prime P = 2P'+1 of exactly ``bits`` bits (64 … 4096)."""
     if not isinstance(bits, int) or not 64 <= bits <= 4096:
         raise InvalidInputError("bits must be an int in 64 … 4096")
