@@ -679,6 +679,7 @@ static void send_checkpoint(lc_replica *r) {
     send_checkpoint_at(r, r->last_exec, r->last_hash);
 }
 
+/* A block was appended at `height`: take the new tip. */
 static void after_commit(lc_replica *r, uint64_t height) {
     uint64_t h;
     r->ops.tip(r->ops.ctx, &h, r->last_hash, &r->last_ts);
@@ -687,6 +688,12 @@ static void after_commit(lc_replica *r, uint64_t height) {
     r->vc_timeout = r->cfg.view_timeout_ms;
     if (r->last_prop_ts < r->last_ts)
         r->last_prop_ts = r->last_ts;
+}
+
+/* Then, once the block's replies are out: our checkpoint vote (which may make
+ * a checkpoint stable and discard log entries, that of this block included)
+ * and the followers' notification. */
+static void announce_commit(lc_replica *r, uint64_t height) {
     if (height % r->K == 0)
         send_checkpoint(r);
     notify_followers(r, height);
@@ -705,6 +712,32 @@ static void reply_block_txs(lc_replica *r, const lc_proposal *pr) {
         lc_map_ent *w = lc_map_get(&r->waiters, h);
         if (w) {
             send_reply(r, w->val, h, r->ops.tx_status(r->ops.ctx, h), pr->height, i, r->last_hash);
+            lc_map_del(&r->waiters, h);
+        }
+    }
+    q_trim(r);
+}
+
+/* Reply for the transactions of a proposal that the store has committed (where
+ * the store says they are); the others stay pending. */
+static void reply_found_txs(lc_replica *r, const lc_proposal *pr) {
+    size_t off = 0;
+    const uint8_t *tx;
+    size_t len;
+    for (uint32_t i = 0; i < pr->ntx; i++) {
+        if (lc_proposal_next_tx(pr, &off, &tx, &len) != 0)
+            break;
+        uint8_t h[32], bh[32];
+        uint64_t height;
+        uint32_t index;
+        int32_t status;
+        crypto_hash_sha256(h, tx, len);
+        if (r->ops.find_tx(r->ops.ctx, h, &height, &index, &status, bh) != 0)
+            continue;
+        lc_map_del(&r->known, h);
+        lc_map_ent *w = lc_map_get(&r->waiters, h);
+        if (w) {
+            send_reply(r, w->val, h, status, height, index, bh);
             lc_map_del(&r->waiters, h);
         }
     }
@@ -781,6 +814,7 @@ static void try_progress(lc_replica *r) {
         s->t_resend = r->now;
         after_commit(r, seq);
         reply_block_txs(r, &s->prop);
+        announce_commit(r, seq); /* may free s */
     }
 }
 
@@ -852,13 +886,16 @@ static void on_blocks(lc_replica *r, uint32_t from, const uint8_t *body, size_t 
         r->ops.tip(r->ops.ctx, &h, hh, &ts);
         if (h != before + 1)
             return;
+        after_commit(r, h);
         slot *s = log_slot(r, h);
         if (s) {
+            /* our entry may not be the block that was committed: answer for
+             * its transactions from the store */
             if (s->have_pp)
-                reply_block_txs(r, &s->prop);
+                reply_found_txs(r, &s->prop);
             slot_clear(r, s);
         }
-        after_commit(r, h);
+        announce_commit(r, h);
     }
     try_progress(r);
 }
