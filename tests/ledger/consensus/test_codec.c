@@ -192,6 +192,14 @@ static void test_config(void **state) {
     snprintf(buf, sizeof buf, "%s", good_cfg);
     strstr(buf, "a3a0")[0] = 'z';
     assert_int_equal(ledger_config_parse(&c, buf, strlen(buf)), LEDGER_E_CONFIG);
+    /* checkpoint_every: 1 … 1024 (the log holds at least 2K entries) */
+    snprintf(buf, sizeof buf, "%scheckpoint_every 1024\n", good_cfg);
+    assert_int_equal(ledger_config_parse(&c, buf, strlen(buf)), 0);
+    ledger_config_free(c);
+    snprintf(buf, sizeof buf, "%scheckpoint_every 1025\n", good_cfg);
+    assert_int_equal(ledger_config_parse(&c, buf, strlen(buf)), LEDGER_E_CONFIG);
+    snprintf(buf, sizeof buf, "%scheckpoint_every 0\n", good_cfg);
+    assert_int_equal(ledger_config_parse(&c, buf, strlen(buf)), LEDGER_E_CONFIG);
     assert_int_equal(ledger_config_parse(NULL, good_cfg, 10), LEDGER_E_INVALID);
     assert_int_equal(ledger_config_load(&c, "/nonexistent/ledger.conf"), LEDGER_E_IO);
     assert_string_equal(ledger_strerror(LEDGER_E_TIMEOUT), "timed out waiting for replicas");

@@ -289,6 +289,9 @@ static void test_start_errors(void **state) {
     assert_null(nd);
     o.seed = t->seeds[1]; /* right key, but replica 1's address is in use */
     assert_int_equal(ledger_node_start(&nd, t->cfg, &o), LEDGER_E_STARTED);
+    o.checkpoint_every = 1025; /* above the largest K */
+    assert_int_equal(ledger_node_start(&nd, t->cfg, &o), LEDGER_E_INVALID);
+    o.checkpoint_every = 0;
     o.version = 99;
     assert_int_equal(ledger_node_start(&nd, t->cfg, &o), LEDGER_E_INVALID);
     assert_int_equal(ledger_node_start(NULL, t->cfg, NULL), LEDGER_E_INVALID);
