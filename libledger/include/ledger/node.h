@@ -52,9 +52,9 @@ typedef struct ledger_node ledger_node;
  * @param[in] cfg configuration (copied what is needed; may be freed after).
  * @param[in] opts options, or NULL for the defaults.
  * @return LEDGER_OK, LEDGER_E_INVALID (also checkpoint_every above 1024), LEDGER_E_CONFIG
- * (no id, key or data dir; key not the
- * member's), LEDGER_E_CORRUPT (stored chain fails; stderr names the block), LEDGER_E_STARTED
- * (address in use), the store's open codes, LEDGER_E_NOMEM.
+ * (no id, key or data dir; key not the member's), LEDGER_E_CORRUPT (stored chain fails;
+ * stderr names the block), LEDGER_E_STARTED (address in use), the store's open codes,
+ * LEDGER_E_NOMEM.
  */
 LEDGER_API int ledger_node_start(ledger_node **out, const ledger_config *cfg,
                                  const ledger_node_options *opts);
