@@ -4,22 +4,24 @@
 # with the flags `pkg-config fedshare` gives (its Requires pull in phe, ledger,
 # fedavg and abac), run it against four live fedshare-node processes, clean up.
 #
-#   run_cpp_round.sh MESON BUILD_DIR CPP_SOURCE NODE_PROGRAM [SANITIZE]
+#   run_cpp_round.sh MESON BUILD_DIR CPP_SOURCE NODE_PROGRAM [SANITIZE [GUIDE]]
 #
 # MESON is the meson command (the one that configured BUILD_DIR); SANITIZE is
 # the build's b_sanitize value ("none" or e.g. "address,undefined"): the staged
 # libraries of a sanitized build call the sanitizer runtime, so the program
 # must be compiled with the same -fsanitize flags and by the compiler of that
-# build ($CXX; default c++). Exit status: cpp_round's (0 pass, 1 fail), 77
+# build ($CXX; default c++). GUIDE (docs/guides/fedshare-client.md): its C
+# snippets must compile against the staged headers too (guide_c_snippets.py;
+# $CC, default cc). Exit status: cpp_round's (0 pass, 1 fail), 77
 # (meson's "skipped") when the staged install cannot be used, with the reason
 # printed.
 set -euo pipefail
 
 if [ $# -lt 4 ]; then
-    echo "usage: $0 MESON BUILD_DIR CPP_SOURCE NODE_PROGRAM [SANITIZE]" >&2
+    echo "usage: $0 MESON BUILD_DIR CPP_SOURCE NODE_PROGRAM [SANITIZE [GUIDE]]" >&2
     exit 2
 fi
-MESON=$1 BUILD=$2 SRC=$3 NODE=$(realpath "$4") SANITIZE=${5:-none}
+MESON=$1 BUILD=$2 SRC=$3 NODE=$(realpath "$4") SANITIZE=${5:-none} GUIDE=${6:-}
 CXX=${CXX:-c++}
 
 stage=$(mktemp -d "${TMPDIR:-/tmp}/fedshare_cpp_round.XXXXXX")
@@ -68,6 +70,15 @@ if ! $CXX -std=c++17 -Wall -Wextra -Werror "${san[@]}" -o "$stage/cpp_round" "$S
     fi
     echo "FAIL: the C++ program does not compile or link against the staged install"
     exit 1
+fi
+
+# The C snippets of the client guide compile against the same install.
+if [ -n "$GUIDE" ]; then
+    python3 "$(dirname "$0")/guide_c_snippets.py" "$GUIDE" "$stage/guide.c"
+    # shellcheck disable=SC2046  # a word list
+    ${CC:-cc} -std=c11 -Wall -Wextra -Werror "${san[@]}" -c -o "$stage/guide.o" "$stage/guide.c" \
+        $(pkg-config --cflags fedshare) ||
+        { echo "FAIL: a C snippet of $GUIDE does not compile"; exit 1; }
 fi
 
 # Only the staged libraries: the program must not pick up another install.
