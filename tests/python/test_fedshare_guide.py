@@ -1,7 +1,12 @@
-"""The Python snippets of docs/guides/fedshare-client.md, run verbatim and in
-order as one script against four live `fedshare node` processes (the guide's
-example consortium: three hospitals, a regulator, an aggregator), so that the
-guide cannot drift from the API. Then checks of what the script produced.
+"""The guides of libfedshare, run as written so that they cannot drift from the code.
+
+- docs/guides/fedshare-client.md: its Python snippets, verbatim and in order,
+  as one script against four live `fedshare node` processes (the guide's
+  example consortium: three hospitals, a regulator, an aggregator); then checks
+  of what the script printed and made. (Its C snippets are compiled against
+  the staged install by tests/integration/run_cpp_round.sh.)
+- docs/guides/fedshare-node.md: keygen.py and the one-machine session of §7
+  (two `fedshare-node`, two `fedshare node`, stop, restart, verify-chain).
 
 The one substitution: the guide deals a fresh 2048-bit threshold key
 (`threshold.deal(bits=2048, ...)`), whose safe-prime search takes minutes; the
@@ -85,3 +90,100 @@ def test_guide_blocks_are_found():
     blocks = python_blocks(GUIDE)
     # connect, register, policy, access, key, model, task, round, fetch, trace, refusal
     assert len(blocks) == 11
+
+
+# --- docs/guides/fedshare-node.md -----------------------------------------------
+
+NODE_GUIDE = GUIDE.parent / "fedshare-node.md"
+REPO = GUIDE.parents[2]
+
+
+def blocks_of(path: Path, lang: str):
+    return re.findall(rf"^```{lang}\n(.*?)^```$", path.read_text(), flags=re.S | re.M)
+
+
+def node_program() -> str:
+    """The C node program of this tree: $FEDSHARE_NODE, or the one `make build`
+    or `make python` built."""
+    import os
+
+    for cand in (os.environ.get("FEDSHARE_NODE"), REPO / "build/libfedshare/fedshare-node",
+                 REPO / "build-py/libfedshare/fedshare-node"):
+        if cand and Path(cand).is_file() and os.access(cand, os.X_OK):
+            return str(cand)
+    raise AssertionError("no fedshare-node program: run `make build` (or set FEDSHARE_NODE)")
+
+
+def free_block(n: int) -> int:
+    """A base port b (below the kernel's ephemeral range) with b … b+n−1 free."""
+    import random
+    import socket
+
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20000, 30000)
+        socks = []
+        try:
+            for p in range(base, base + n):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", p))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise AssertionError("no free port block")
+
+
+CURL_SHIM = """#!{python}
+# `curl -s URL` for machines without curl (the guide's commands only).
+import sys, urllib.request
+sys.stdout.write(urllib.request.urlopen(sys.argv[-1], timeout=10).read().decode())
+"""
+
+
+def test_node_guide_session(tmp_path):
+    """§7 of the node guide, as written: keygen.py (§1) and the bash session."""
+    import os
+    import shutil
+    import signal
+    import subprocess
+    import sys
+
+    py_blocks, sh_blocks = blocks_of(NODE_GUIDE, "python"), blocks_of(NODE_GUIDE, "sh")
+    assert len(py_blocks) == 1 and py_blocks[0].startswith("# keygen.py FILE")
+    (tmp_path / "keygen.py").write_text(py_blocks[0])
+    session = sh_blocks[-1]
+    assert session.startswith("P=${P:-7100}")
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    os.symlink(node_program(), bindir / "fedshare-node")
+    if not shutil.which("curl"):
+        (bindir / "curl").write_text(CURL_SHIM.format(python=sys.executable))
+        (bindir / "curl").chmod(0o755)
+    env = dict(os.environ, P=str(free_block(4)), M=str(free_block(4)),
+               PATH=f"{bindir}:{Path(sys.executable).parent}:{os.environ['PATH']}")
+    p = subprocess.Popen(["bash", "-e", "-c", session], cwd=tmp_path, env=env, text=True,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=240)
+    finally:
+        try:  # nothing the session started outlives the test
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    assert p.returncode == 0, f"session failed:\n{out}\n{err}"
+    lines = out.splitlines()
+    ready = [x for x in lines if x.startswith("ready ")]
+    m = int(env["M"])
+    # two C nodes ("ready PORT HEIGHT"), two Python ones ("ready ID PORT HEIGHT"), the restart
+    assert ready == [f"ready {m} 0", f"ready {m + 1} 0", f"ready 2 {m + 2} 0",
+                     f"ready 3 {m + 3} 0", f"ready {m} 0"]
+    assert "ok" in lines and "fedshare_peers 3" in lines
+    assert lines.count("node 0 exit status 0") == 2
+    for i in (1, 2, 3):
+        assert f"node {i} exit status 0" in lines
+    verified = [x for x in lines if "every block verifies" in x]
+    assert [x.split(":")[0] for x in verified] == ["data0", "data1", "data2", "data3"]
