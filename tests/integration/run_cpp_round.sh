@@ -37,7 +37,7 @@ echo "staging the C libraries: $MESON install -C $BUILD --destdir $stage/root --
 $MESON install -C "$BUILD" --destdir "$stage/root" --no-rebuild --quiet >"$stage/install.log" 2>&1 ||
     { cat "$stage/install.log"; echo "FAIL: meson install"; exit 1; }
 
-pcfile=$(find "$stage/root" -name fedshare.pc -path '*/pkgconfig/*' | head -n 1)
+pcfile=$(find "$stage/root" -name fedshare.pc -path '*/pkgconfig/*' -print -quit)
 [ -n "$pcfile" ] || { echo "FAIL: the install has no fedshare.pc (is install_c true?)"; exit 1; }
 export PKG_CONFIG_PATH="$(dirname "$pcfile")"
 # The .pc files name the configured prefix (/usr/local …); the sysroot puts
@@ -84,7 +84,7 @@ fi
 # Only the staged libraries: the program must not pick up another install.
 ldd_out=$(LD_LIBRARY_PATH="$libdir" ldd "$stage/cpp_round")
 for l in libfedshare libphe libledger libfedavg libabac; do
-    echo "$ldd_out" | grep -q "$l.so.* => $libdir/" ||
+    grep -q "$l.so.* => $libdir/" <<<"$ldd_out" ||
         { echo "$ldd_out"; echo "FAIL: $l does not resolve to the staged $libdir"; exit 1; }
 done
 
