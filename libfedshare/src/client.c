@@ -885,3 +885,38 @@ int fedshare_evaluate(fedshare_client *c, const uint8_t task_id[32], uint32_t ro
     int rc = fedshare_payload_evaluation(task_id, round, model_digest, metric, samples, &pl, &len);
     return submit_owned(c, FEDSHARE_OP_EVALUATION, rc, pl, len, timeout_ms, NULL, NULL);
 }
+
+/* ---- data sealed at rest ---- */
+
+int fedshare_data_seal(const uint8_t key[32], const uint8_t *in, size_t len, uint8_t *out) {
+    if (!key || (!in && len) || !out || len > SIZE_MAX - FEDSHARE_SEAL_OVERHEAD)
+        return FEDSHARE_E_INVALID;
+    if (sodium_init() < 0)
+        return FEDSHARE_E_CRYPTO;
+    memcpy(out, "FSDE", 4);
+    out[4] = 1;
+    randombytes_buf(out + 5, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+    unsigned long long clen = 0;
+    /* the header is authenticated as associated data */
+    if (crypto_aead_xchacha20poly1305_ietf_encrypt(out + 29, &clen, in, len, out, 29, NULL, out + 5,
+                                                   key))
+        return FEDSHARE_E_CRYPTO;
+    return FEDSHARE_OK;
+}
+
+int fedshare_data_open(const uint8_t key[32], const uint8_t *in, size_t len, uint8_t *out) {
+    if (!key || !in || (!out && len > FEDSHARE_SEAL_OVERHEAD))
+        return FEDSHARE_E_INVALID;
+    if (len < FEDSHARE_SEAL_OVERHEAD || memcmp(in, "FSDE", 4) || in[4] != 1)
+        return FEDSHARE_E_FORMAT;
+    if (sodium_init() < 0)
+        return FEDSHARE_E_CRYPTO;
+    unsigned long long mlen = 0;
+    if (crypto_aead_xchacha20poly1305_ietf_decrypt(out, &mlen, NULL, in + 29, len - 29, in, 29,
+                                                   in + 5, key)) {
+        if (out)
+            sodium_memzero(out, len - FEDSHARE_SEAL_OVERHEAD);
+        return FEDSHARE_E_MISMATCH;
+    }
+    return FEDSHARE_OK;
+}

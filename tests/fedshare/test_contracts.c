@@ -593,6 +593,31 @@ static void test_payloads_reject_garbage(void **state) {
                      FEDSHARE_E_INVALID);
 }
 
+static void test_data_seal(void **state) {
+    (void)state;
+    uint8_t key[32], other[32], msg[100], sealed[100 + FEDSHARE_SEAL_OVERHEAD], back[100];
+    memset(key, 7, 32);
+    memset(other, 8, 32);
+    for (int i = 0; i < 100; i++)
+        msg[i] = (uint8_t)i;
+    assert_int_equal(fedshare_data_seal(key, msg, 100, sealed), FEDSHARE_OK);
+    assert_memory_equal(sealed, "FSDE\x01", 5);
+    assert_int_equal(fedshare_data_open(key, sealed, sizeof sealed, back), FEDSHARE_OK);
+    assert_memory_equal(back, msg, 100);
+    assert_int_equal(fedshare_data_open(other, sealed, sizeof sealed, back), FEDSHARE_E_MISMATCH);
+    sealed[60] ^= 1;
+    assert_int_equal(fedshare_data_open(key, sealed, sizeof sealed, back), FEDSHARE_E_MISMATCH);
+    sealed[60] ^= 1;
+    sealed[4] = 2;
+    assert_int_equal(fedshare_data_open(key, sealed, sizeof sealed, back), FEDSHARE_E_FORMAT);
+    assert_int_equal(fedshare_data_open(key, sealed, 10, back), FEDSHARE_E_FORMAT);
+    /* two seals of the same data differ (random nonce) */
+    uint8_t s2[100 + FEDSHARE_SEAL_OVERHEAD];
+    sealed[4] = 1;
+    assert_int_equal(fedshare_data_seal(key, msg, 100, s2), FEDSHARE_OK);
+    assert_memory_not_equal(s2, sealed, sizeof s2);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_registry, setup, teardown),
@@ -600,6 +625,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_training_task, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_payloads_reject_garbage, setup, teardown),
+        cmocka_unit_test(test_data_seal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -84,6 +84,27 @@ FEDSHARE_API int fedshare_client_record_json(fedshare_client *c, int kind, const
                                              const uint8_t *id2, uint32_t round,
                                              uint32_t timeout_ms, char **json);
 
+/** Bytes fedshare_data_seal adds to a data set ("FSDE" ‖ 01 ‖ 24-byte nonce ‖ 16-byte tag). */
+#define FEDSHARE_SEAL_OVERHEAD 45
+
+/**
+ * @brief Encrypt a data set at rest before registering it (XChaCha20-Poly1305
+ * from libsodium under the provider's 32-byte key, random nonce); register the
+ * SHA-256 of the output. Format: docs/formats/fedshare.md §Sealed data.
+ * @param[out] out @p len + FEDSHARE_SEAL_OVERHEAD bytes.
+ * @return FEDSHARE_OK, FEDSHARE_E_INVALID, FEDSHARE_E_CRYPTO.
+ */
+FEDSHARE_API int fedshare_data_seal(const uint8_t key[32], const uint8_t *in, size_t len,
+                                    uint8_t *out);
+/**
+ * @brief Decrypt and authenticate a sealed data set.
+ * @param[out] out @p len − FEDSHARE_SEAL_OVERHEAD bytes.
+ * @return FEDSHARE_OK, FEDSHARE_E_INVALID, FEDSHARE_E_FORMAT (not sealed data),
+ * FEDSHARE_E_MISMATCH (wrong key or altered bytes: nothing is written).
+ */
+FEDSHARE_API int fedshare_data_open(const uint8_t key[32], const uint8_t *in, size_t len,
+                                    uint8_t *out);
+
 /**
  * @brief Register a data set by the hash of its encrypted form; returns its data ID.
  * @return as fedshare_client_submit.
