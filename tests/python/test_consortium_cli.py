@@ -74,3 +74,90 @@ def test_verify_chain_names_a_tampered_block(tmp_path):
     with pytest.raises(errors.VerificationError) as e:
         verify_store(cons.config, tmp_path / "data0")
     assert "fails at block" in str(e.value)
+
+
+def _run(*args, env=None):
+    import os
+
+    e = dict(os.environ)
+    e.update(env or {})
+    return subprocess.run([sys.executable, "-m", "fedshare", *map(str, args)],
+                          capture_output=True, text=True, timeout=300, env=e)
+
+
+def test_member_commands_against_live_nodes(tmp_path):
+    """keys ceremony/show, data register, access request (denied → exit 3,
+    permitted → 0), task create, audit trace — each against four live nodes."""
+    import hashlib
+
+    import numpy as np
+
+    from fedshare import abac
+
+    cons = Consortium(tmp_path)
+    cons.start_all()
+    try:
+        keys = []
+        for i, s in enumerate(cons.seeds):
+            k = tmp_path / f"m{i}.key"
+            k.write_text(s.hex())
+            keys.append(k)
+        conf = cons.config
+        env = {"FEDSHARE_PASSPHRASE_HOSPITAL_A": "a", "FEDSHARE_PASSPHRASE_HOSPITAL_B": "b",
+               "FEDSHARE_PASSPHRASE_HOSPITAL_C": "c"}
+        r = _run("keys", "ceremony", "--config", conf, "--key", keys[0], "--holders",
+                 "hospital-a", "hospital-b", "hospital-c", "--strength", "interactive",
+                 "--out", tmp_path / "shares", env=env)
+        assert r.returncode == 0, r.stderr
+        key_id = r.stdout.split("key ", 1)[1].split(":", 1)[0]
+        assert (tmp_path / "shares" / "hospital-b.share").exists()
+        r = _run("keys", "show", "--config", conf, "--key", keys[3], "--key-id", key_id)
+        assert r.returncode == 0 and '"threshold": 2' in r.stdout
+        # a non-keyholder cannot deal
+        r = _run("keys", "ceremony", "--config", conf, "--key", keys[3], "--holders",
+                 "hospital-a", "hospital-b", "--out", tmp_path / "x", env=env)
+        assert r.returncode == 3 and "refused" in r.stderr
+
+        rec = tmp_path / "records.csv"
+        rec.write_text("age,label\n50,1\n61,0\n")
+        r = _run("data", "register", "--config", conf, "--key", keys[1], "--file", rec,
+                 "--label", "ehr")
+        assert r.returncode == 0, r.stderr
+        data_id = r.stdout.split()[1]
+        assert (tmp_path / "records.csv.sealed").read_bytes()[:4] == b"FSDE"
+        # no policy yet: denied, recorded, exit 3
+        r = _run("access", "request", "--config", conf, "--key", keys[0], "--data-id", data_id)
+        assert r.returncode == 3 and '"effect": "deny"' in r.stdout
+        from fedshare.consortium import Member
+
+        with Member(conf, cons.seeds[1]) as b:
+            b.set_policy(bytes.fromhex(data_id), abac.parse(
+                'permit t (subject, action == "train", resource) '
+                'when { context.purpose == "training" };', version=1,
+                members=[cons.public_key(i) for i in range(5)]))
+        r = _run("access", "request", "--config", conf, "--key", keys[0], "--data-id", data_id)
+        assert r.returncode == 0 and '"effect": "permit"' in r.stdout
+        r = _run("access", "request", "--config", conf, "--key", keys[0], "--data-id", "zz")
+        assert r.returncode == 1 and "64 hex" in r.stderr
+
+        with Member(conf, cons.seeds[4]) as agg:
+            model_id = agg.publish_model(b"toy", np.zeros(4, np.float32))
+        with Member(conf, cons.seeds[0]) as a:
+            own = a.register_data(hashlib.sha256(b"a").digest(), "ehr")
+        r = _run("task", "create", "--config", conf, "--key", keys[0], "--model-id",
+                 model_id.hex(), "--key-id", key_id, "--aggregator", "aggregator",
+                 "--participant", f"hospital-a={own.hex()}", "--participant",
+                 f"hospital-b={data_id}", "--max-weight", "1000")
+        assert r.returncode == 0, r.stderr
+
+        r = _run("audit", "trace", "--config", conf, "--key", keys[3], "--data-id", data_id)
+        assert r.returncode == 0
+        assert "data registered" in r.stdout and "access requested" in r.stdout
+        assert "task created" in r.stdout
+        r = _run("audit", "trace", "--config", conf, "--key", keys[3], "--member", "hospital-a",
+                 "--json")
+        assert r.returncode == 0 and '"act": "key recorded"' in r.stdout
+        r = _run("audit", "trace", "--config", conf, "--key", keys[3])
+        assert r.returncode == 1 and "exactly one" in r.stderr
+    finally:
+        cons.close()

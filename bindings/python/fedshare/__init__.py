@@ -25,7 +25,8 @@ from .errors import (
     VerificationError,
 )
 
-_SUBMODULES = {"phe", "fedavg", "abac", "ledger", "did", "torch", "cli", "demo", "consortium"}
+_SUBMODULES = {"phe", "fedavg", "abac", "ledger", "did", "torch", "cli", "demo", "consortium",
+               "node", "experiment", "roles"}
 
 
 def __getattr__(name: str) -> Any:
