@@ -761,14 +761,9 @@ int fedshare_compute_global(fedshare_client *c, const uint8_t task_id[32], uint3
         for (size_t k = 0; !rc && k < n; k++) {
             size_t sl;
             const uint8_t *sb = fsr_bytes(&rd, 1u << 20, &sl);
+            /* proofs are verified once, by the combination below */
             if (rd.err || phe_threshold_decshare_decode(&ds[k * ts + s], sb, sl))
                 rc = FEDSHARE_E_SHARE;
-            else {
-                int vr;
-                CRYPTO(c, vr = phe_threshold_decshare_verify(params, cts[k], ds[k * ts + s]));
-                if (vr)
-                    rc = FEDSHARE_E_SHARE;
-            }
         }
         if (!rc && fsr_done(&rd))
             rc = FEDSHARE_E_SHARE;
@@ -785,6 +780,11 @@ int fedshare_compute_global(fedshare_client *c, const uint8_t task_id[32], uint3
         CRYPTO(c, rc = phe_threshold_combine_bytes(
                       params, cts[k], (const phe_threshold_decshare *const *)&ds[k * ts], ts, tmp,
                       full));
+        /* combine verifies every share's proof first and never combines a bad one */
+        if (rc == PHE_ERR_THRESHOLD_PROOF_INVALID || rc == PHE_ERR_THRESHOLD_SHARE_VALUE ||
+            rc == PHE_ERR_THRESHOLD_WRONG_CIPHERTEXT || rc == PHE_ERR_THRESHOLD_WRONG_KEY ||
+            rc == PHE_ERR_THRESHOLD_INDEX_RANGE || rc == PHE_ERR_THRESHOLD_DUPLICATE_SHARE)
+            rc = FEDSHARE_E_SHARE;
         if (!rc) {
             for (size_t z = 0; z + ptb < full; z++)
                 if (tmp[z])

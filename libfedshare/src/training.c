@@ -198,10 +198,24 @@ static int close_uploads(fs_exec *x, const uint8_t id[32], fs_task *t, fs_round 
         return rc == FEDAVG_E_NOMEM ? FEDSHARE_E_NOMEM : FEDSHARE_E_INVALID;
     if (t->n_hist)
         rc = fedavg_anomaly_accept(a, t->hist, t->n_hist);
-    double stats[2 * FS_PARTICIPANTS_MAX];
+    /* The first statistic is the norm relative to the round's median norm:
+     * update norms shrink as training converges, so raw norms drift and an
+     * honest round would look like an outlier against early history; the
+     * ratio to the median is stationary, and one participant far from the
+     * others still stands out (docs/fedshare-contracts.md §Training). */
+    double stats[2 * FS_PARTICIPANTS_MAX], sorted[FS_PARTICIPANTS_MAX];
     uint8_t verdict[FS_PARTICIPANTS_MAX];
+    for (uint32_t i = 0; i < r->n; i++)
+        sorted[i] = r->up[i].norm;
+    for (uint32_t i = 1; i < r->n; i++) /* insertion sort: n ≤ 64, deterministic */
+        for (uint32_t j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
+            double tmp = sorted[j];
+            sorted[j] = sorted[j - 1];
+            sorted[j - 1] = tmp;
+        }
+    double median = r->n % 2 ? sorted[r->n / 2] : (sorted[r->n / 2 - 1] + sorted[r->n / 2]) / 2;
     for (uint32_t i = 0; i < r->n; i++) {
-        stats[2 * i] = r->up[i].norm;
+        stats[2 * i] = median > 0 ? r->up[i].norm / median : 1.0;
         stats[2 * i + 1] = r->up[i].cosine;
     }
     if (!rc)
@@ -219,12 +233,17 @@ static int close_uploads(fs_exec *x, const uint8_t id[32], fs_task *t, fs_round 
             memmove(t->hist, t->hist + 2, sizeof(double) * 2 * (HIST_MAX - 1));
             t->n_hist--;
         }
-        t->hist[2 * t->n_hist] = r->up[i].norm;
-        t->hist[2 * t->n_hist + 1] = r->up[i].cosine;
+        t->hist[2 * t->n_hist] = stats[2 * i];
+        t->hist[2 * t->n_hist + 1] = stats[2 * i + 1];
         t->n_hist++;
     }
     if (!r->total_weight) { /* nothing to aggregate: the global model stays */
         rc = put_round(x, id, t->round, r);
+        if (!rc && t->round >= t->round_limit) { /* a skipped round counts toward the limit */
+            t->phase = FEDSHARE_PHASE_DONE;
+            t->stop_reason = FEDAVG_STOP_LIMIT;
+            return FEDSHARE_OK;
+        }
         return rc ? rc : open_round(x, id, t, r);
     }
     t->phase = FEDSHARE_PHASE_AGGREGATE;
