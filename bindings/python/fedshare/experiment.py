@@ -574,6 +574,7 @@ class Experiment:
         self.policy_text = POLICY.format(end=end)
         self.policy = abac.parse(self.policy_text, version=1,
                                  members=[m.public_key for m in self.members])
+        self.models: Dict[str, bytes] = {}
 
     def close(self) -> None:
         for m in self.members:
@@ -634,9 +635,11 @@ class Experiment:
         # -- the initial model, the codec, the task
         model = _make_model(model_name, X.shape[1], self.seed)
         w0 = ft.flatten_parameters(model)
-        model_id = self.members[A].publish_model(
-            f"{model_name} over {X.shape[1]} standardized features".encode(), w0,
-            f"{model_name} for {ds.label}")
+        if model_name not in self.models:  # one published initial model per architecture
+            self.models[model_name] = self.members[A].publish_model(
+                f"{model_name} over {X.shape[1]} standardized features".encode(), w0,
+                f"{model_name} for {ds.label}")
+        model_id = self.models[model_name]
         total = sum(len(p[0]) for p in parts)
         codec = fedavg.Codec(plaintext_bytes=255, max_weight=max(total, 1), precision=1e-6,
                              clip=8.0)
