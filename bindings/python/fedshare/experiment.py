@@ -547,6 +547,7 @@ class Experiment:
         from .phe import threshold
 
         self.work, self.seed = work, seed
+        work.mkdir(parents=True, exist_ok=True)
         self.t0 = time.monotonic()
         self.cons = Consortium(work, sync=sync)
         for i in range(4):
@@ -575,6 +576,9 @@ class Experiment:
         self.policy = abac.parse(self.policy_text, version=1,
                                  members=[m.public_key for m in self.members])
         self.models: Dict[str, bytes] = {}
+        # the configuration the trainer processes connect with (a test may point
+        # it at a recording proxy)
+        self.trainer_config: Path = self.cons.config
 
     def close(self) -> None:
         for m in self.members:
@@ -659,7 +663,7 @@ class Experiment:
             rep = self.work / f"{HOSPITALS[h]}-{model_name}-{split}.report.json"
             reports.append(rep)
             cmd = [sys.executable, "-m", "fedshare.experiment", "hospital",
-                   "--config", str(self.cons.config), "--key", str(self.cons.member_keys[h]),
+                   "--config", str(self.trainer_config), "--key", str(self.cons.member_keys[h]),
                    "--task", task.hex(),
                    "--data", str(self.work / f"{HOSPITALS[h]}-{model_name}-{split}.csv"),
                    "--label", ds.label, "--model", model_name, "--scale", str(scale_file),
