@@ -223,8 +223,13 @@ def test_cli_errors_against_the_consortium(world, task, capsys):
         oshares[1].write_file(tmp / "other1.phts", b"pass-1")
         args = trainer_args(cons, task["task"], B)
         args[args.index("--share") + 1] = str(tmp / "other1.phts")
-        assert train_main(args) == 1
-        assert "VerificationError" in capsys.readouterr().err
+        assert train_main(args) == 2
+        assert "not a share of the task's key" in capsys.readouterr().err
+        # a wrong passphrase
+        os.environ["FS_PASS_1"] = "wrong"
+        assert train_main(trainer_args(cons, task["task"], B)) == 2
+        assert "cannot unseal" in capsys.readouterr().err
+        os.environ["FS_PASS_1"] = "pass-1"
         # the regulator is no participant: --data is refused, and with no role nothing runs
         (tmp / "member3.key").write_text(cons.seeds[REG].hex())
         args = trainer_args(cons, task["task"], REG)

@@ -272,7 +272,11 @@ def _run(args: argparse.Namespace) -> int:
         if not os.path.exists(args.share):
             raise UsageError(f"--share: no such file: {args.share}")
         from .phe.threshold import KeyShare
-        share = KeyShare.read_file(args.share, os.environ[args.passphrase_env].encode())
+        try:
+            share = KeyShare.read_file(args.share, os.environ[args.passphrase_env].encode())
+        except Error as e:
+            raise UsageError(f"--share: cannot unseal {args.share} (wrong passphrase or not "
+                             f"a sealed key share): {e}") from None
     elif args.passphrase_env:
         raise UsageError("--passphrase-env needs --share")
 
@@ -287,7 +291,11 @@ def _run(args: argparse.Namespace) -> int:
             raise UsageError(f"--task: no task {args.task} on the ledger")
         params = member.key_params(bytes.fromhex(task["key_id"]))
         if share is not None:
-            share.check(ThresholdParams.from_bytes(params))  # the share belongs to this key
+            try:
+                share.check(ThresholdParams.from_bytes(params))  # it belongs to this key
+            except Error:
+                raise UsageError(f"--share: {args.share} is not a share of the task's key "
+                                 f"{task['key_id']}") from None
         codec = fedavg.Codec.from_bytes(bytes.fromhex(task["codec"]))
         me = member.public_key.hex()
         is_participant = any(p["public_key"] == me for p in task["participants"])
