@@ -171,7 +171,7 @@ def test_task_end_to_end(world):
     assert t["phase"] == 6 and t["stop_reason"] == 2 and len(t["metrics"]) == 4
 
     # -- the restarted replica caught up ---------------------------------------
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 120  # generous: the restarted replica catches up under load
     while time.monotonic() < deadline:
         s = [cons.status(i) for i in range(4)]
         if all(s) and len({x[3] for x in s}) == 1 and len({x[0] for x in s}) == 1:
