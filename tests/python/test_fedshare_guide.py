@@ -68,17 +68,19 @@ def test_client_guide_runs(consortium, capsys):
     assert out[2:4] == ["['hospitals_train'] ['no_export']"] * 2
     # §8: two rounds, all weight accepted, the task done at its round limit
     assert out[4] == "400 6"
+    # §8, members apart: waiting for a phase of a finished task ends at once
+    assert out[5] == "done"
     # §9: the fetched model is the one whose digest the contract recorded
-    assert out[5] == "True"
+    assert out[6] == "True"
     assert ns["rounds"] == 2
     # §10: the trail of B's data set: registration, policy, grant, task, and
     # 2 rounds of acts on it (upload, aggregate, check, 2 shares, finalize, 3 evaluations)
-    assert out[6] == f"{len(ns['trail'])} acts on hospital B's data set"
+    assert out[7] == f"{len(ns['trail'])} acts on hospital B's data set"
     assert len(ns["trail"]) >= 4 + 2 * 8
     heights = [h for h, _ in ns["trail"]]
     assert heights == sorted(heights)
     # §11: the refusal's code
-    assert out[7] == "-508"
+    assert out[8] == "-508"
     # the shares the dealer wrote are sealed files, not plaintext keys
     for k in (1, 2, 3):
         sealed = Path(f"share-{k}.phtf").read_bytes()
@@ -88,8 +90,8 @@ def test_client_guide_runs(consortium, capsys):
 
 def test_guide_blocks_are_found():
     blocks = python_blocks(GUIDE)
-    # connect, register, policy, access, key, model, task, round, fetch, trace, refusal
-    assert len(blocks) == 11
+    # connect, register, policy, access, key, model, task, round, wait, fetch, trace, refusal
+    assert len(blocks) == 12
 
 
 # --- docs/guides/fedshare-node.md -----------------------------------------------
