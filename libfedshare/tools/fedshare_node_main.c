@@ -3,11 +3,11 @@
  *   fedshare-node CONFIG [--id N] [--data DIR] [--sync 0|1] [--block-period MS]
  *                        [--metrics-port P] [--status-file FILE]
  *
- * Prints "ready ID METRICS_PORT HEIGHT" once serving, then runs until SIGTERM
- * or SIGINT. With --status-file the file is rewritten every 100 ms with
- * "HEIGHT VIEW HEADER_HASH STATE_ROOT" (hex). Exit status: 0 after a clean
- * stop, 2 on a usage or configuration error, 3 when the node cannot start
- * (the message says why, e.g. the block at which a stored chain fails). */
+ * Prints "ready ID METRICS_PORT HEIGHT" once serving (ID −1 when the file names it), then runs
+ * until SIGTERM or SIGINT. With --status-file the file is rewritten every 100 ms with "HEIGHT VIEW
+ * HEADER_HASH STATE_ROOT" (hex). Exit status: 0 after a clean stop, 2 on a usage or configuration
+ * error, 3 when the node cannot start (the message says why, e.g. the block at which a stored chain
+ * fails). */
 #define _GNU_SOURCE /* sigtimedwait */
 #include <signal.h>
 #include <stdio.h>
@@ -92,7 +92,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "fedshare-node: cannot start: %s (%d)\n", fedshare_strerror(rc), rc);
         return rc == FEDSHARE_E_CONFIG || rc == LEDGER_E_CONFIG || rc == FEDSHARE_E_IO ? 2 : 3;
     }
-    printf("ready %u %llu\n", fedshare_node_metrics_port(node),
+    printf("ready %d %u %llu\n", (int)o.id, fedshare_node_metrics_port(node),
            (unsigned long long)ledger_node_height(fedshare_node_replica(node)));
     fflush(stdout);
     struct timespec tick = {0, 100000000};

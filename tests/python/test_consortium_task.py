@@ -43,7 +43,7 @@ obligations [no_export];
 def world(tmp_path_factory):
     cons = Consortium(tmp_path_factory.mktemp("consortium"))
     cons.start_all()
-    members = [Member(cons.config, s) for s in cons.seeds]
+    members = [Member(cons.config, s, timeout_ms=120000) for s in cons.seeds]  # loaded machines
     yield cons, members
     for m in members:
         m.close()

@@ -180,9 +180,9 @@ def test_node_guide_session(tmp_path):
     lines = out.splitlines()
     ready = [x for x in lines if x.startswith("ready ")]
     m = int(env["M"])
-    # two C nodes ("ready PORT HEIGHT"), two Python ones ("ready ID PORT HEIGHT"), the restart
-    assert ready == [f"ready {m} 0", f"ready {m + 1} 0", f"ready 2 {m + 2} 0",
-                     f"ready 3 {m + 3} 0", f"ready {m} 0"]
+    # two C nodes (their id from their file: -1), two Python ones, the restart
+    assert ready == [f"ready -1 {m} 0", f"ready -1 {m + 1} 0", f"ready 2 {m + 2} 0",
+                     f"ready 3 {m + 3} 0", f"ready -1 {m} 0"]
     assert "ok" in lines and "fedshare_peers 3" in lines
     assert lines.count("node 0 exit status 0") == 2
     for i in (1, 2, 3):

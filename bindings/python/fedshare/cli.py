@@ -10,7 +10,7 @@ import sys
 from typing import Sequence
 
 from . import __version__
-from .errors import Error
+from .errors import Error, IOFailureError
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -22,10 +22,15 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_node(args: argparse.Namespace) -> int:
     from . import node
 
+    seed = None
+    if args.key:
+        try:
+            seed = bytes.fromhex(open(args.key).read().strip())
+        except (OSError, ValueError) as e:
+            raise IOFailureError(f"{args.key}: not a readable 64-hex node key ({e})") from None
     return node.run(args.config, id=args.id, data_dir=args.data, sync=args.sync,
                     block_period_ms=args.block_period, metrics_port=args.metrics_port,
-                    seed=bytes.fromhex(open(args.key).read().strip()) if args.key else None,
-                    status_file=args.status_file)
+                    seed=seed, status_file=args.status_file)
 
 
 def _cmd_verify_chain(args: argparse.Namespace) -> int:

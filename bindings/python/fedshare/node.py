@@ -99,7 +99,9 @@ def run(config: PathLike, *, status_file: Optional[PathLike] = None, **kw) -> in
     for s in (signal.SIGTERM, signal.SIGINT):
         signal.signal(s, lambda *_: stop.set())
     with Node(config, **kw) as node:
-        print(f"ready {kw.get('id', -1)} {node.metrics_port} {node.height}", flush=True)
+        ident = kw.get("id")
+        print(f"ready {-1 if ident is None else ident} {node.metrics_port} {node.height}",
+              flush=True)
         while not stop.wait(0.1):
             if status_file:
                 h, v, hh, sr = node.tip()

@@ -84,8 +84,10 @@ FEDSHARE_API int fedshare_node_metrics(fedshare_node *n, char **text);
  * contracts) — the tamper check of the seed paper.
  * @param[in] data_dir the node's data directory (NULL: the configuration's).
  * @param[out] bad_height the first block that fails (0 if none).
- * @return FEDSHARE_OK, LEDGER_E_CORRUPT (and *bad_height), LEDGER_E_BUSY (the node runs),
- * FEDSHARE_E_CONFIG, FEDSHARE_E_IO, libledger's open codes.
+ * Run it on a stopped node: a running node's store is not locked against
+ * another process's reader, and a chain still growing may be read mid-append.
+ * @return FEDSHARE_OK, LEDGER_E_CORRUPT (and *bad_height), FEDSHARE_E_CONFIG, FEDSHARE_E_IO,
+ * libledger's open codes.
  */
 FEDSHARE_API int fedshare_verify_store(const char *config_path, const char *data_dir,
                                        uint64_t *bad_height);
