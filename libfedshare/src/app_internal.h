@@ -42,6 +42,8 @@ typedef struct fs_key {
 } fs_key;
 
 fedshare_consortium *fs_consortium_copy(const fedshare_consortium *c);
+/* Read a configuration file (at most 1 MiB) into a new buffer. */
+int fs_read_config(const char *path, char **buf, size_t *len);
 
 int fs_get(ledger_state *st, int kind, const uint8_t id[32], const uint8_t *id2, uint32_t round,
            const uint8_t **val, size_t *vlen);

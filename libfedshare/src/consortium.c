@@ -6,6 +6,7 @@
 
 #include <sodium.h>
 
+#include "app_internal.h"
 #include "fedshare/consortium.h"
 #include "fs_codec.h"
 
@@ -200,23 +201,35 @@ int fedshare_consortium_parse(fedshare_consortium **out, const char *text, size_
     return FEDSHARE_OK;
 }
 
-int fedshare_consortium_load(fedshare_consortium **out, const char *path, uint32_t *err_line) {
-    if (!out || !path)
-        return FEDSHARE_E_INVALID;
+int fs_read_config(const char *path, char **buf, size_t *len) {
     FILE *f = fopen(path, "rb");
     if (!f)
         return FEDSHARE_E_IO;
-    char *buf = malloc((1u << 20) + 1);
-    if (!buf) {
+    *buf = malloc((1u << 20) + 1);
+    if (!*buf) {
         fclose(f);
         return FEDSHARE_E_NOMEM;
     }
-    size_t n = fread(buf, 1, (1u << 20) + 1, f);
+    *len = fread(*buf, 1, (1u << 20) + 1, f);
     int bad = ferror(f);
     fclose(f);
-    int rc = bad              ? FEDSHARE_E_IO
-             : n > (1u << 20) ? FEDSHARE_E_CONFIG
-                              : fedshare_consortium_parse(out, buf, n, err_line);
+    if (bad || *len > (1u << 20)) {
+        free(*buf);
+        *buf = NULL;
+        return bad ? FEDSHARE_E_IO : FEDSHARE_E_CONFIG;
+    }
+    return FEDSHARE_OK;
+}
+
+int fedshare_consortium_load(fedshare_consortium **out, const char *path, uint32_t *err_line) {
+    if (!out || !path)
+        return FEDSHARE_E_INVALID;
+    char *buf;
+    size_t n;
+    int rc = fs_read_config(path, &buf, &n);
+    if (rc)
+        return rc;
+    rc = fedshare_consortium_parse(out, buf, n, err_line);
     free(buf);
     return rc;
 }
@@ -297,7 +310,6 @@ int fedshare_consortium_hash(const fedshare_consortium *c, uint8_t out[32]) {
     return FEDSHARE_OK;
 }
 
-fedshare_consortium *fs_consortium_copy(const fedshare_consortium *c);
 fedshare_consortium *fs_consortium_copy(const fedshare_consortium *c) {
     fedshare_consortium *d = malloc(sizeof *d);
     if (d)

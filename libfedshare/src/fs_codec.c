@@ -104,7 +104,7 @@ void fsr_init(fs_reader *r, const uint8_t *p, size_t len) {
     r->err = 0;
 }
 
-static const uint8_t *take(fs_reader *r, size_t n) {
+const uint8_t *fsr_take(fs_reader *r, size_t n) {
     if (r->err || n > r->len - r->off) {
         r->err = FEDSHARE_E_FORMAT;
         return NULL;
@@ -115,17 +115,17 @@ static const uint8_t *take(fs_reader *r, size_t n) {
 }
 
 uint8_t fsr_u8(fs_reader *r) {
-    const uint8_t *q = take(r, 1);
+    const uint8_t *q = fsr_take(r, 1);
     return q ? q[0] : 0;
 }
 
 uint16_t fsr_u16(fs_reader *r) {
-    const uint8_t *q = take(r, 2);
+    const uint8_t *q = fsr_take(r, 2);
     return q ? (uint16_t)((q[0] << 8) | q[1]) : 0;
 }
 
 uint32_t fsr_u32(fs_reader *r) {
-    const uint8_t *q = take(r, 4);
+    const uint8_t *q = fsr_take(r, 4);
     if (!q)
         return 0;
     return ((uint32_t)q[0] << 24) | ((uint32_t)q[1] << 16) | ((uint32_t)q[2] << 8) | q[3];
@@ -148,7 +148,7 @@ double fsr_f64(fs_reader *r) {
 }
 
 void fsr_raw(fs_reader *r, void *out, size_t n) {
-    const uint8_t *q = take(r, n);
+    const uint8_t *q = fsr_take(r, n);
     if (q)
         memcpy(out, q, n);
     else
@@ -164,7 +164,7 @@ const uint8_t *fsr_bytes(fs_reader *r, size_t max, size_t *n) {
         r->err = FEDSHARE_E_FORMAT;
         return NULL;
     }
-    const uint8_t *q = take(r, len);
+    const uint8_t *q = fsr_take(r, len);
     if (q)
         *n = len;
     return q;

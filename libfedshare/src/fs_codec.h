@@ -39,6 +39,8 @@ uint32_t fsr_u32(fs_reader *r);
 uint64_t fsr_u64(fs_reader *r);
 double fsr_f64(fs_reader *r); /* refuses NaN and infinities */
 void fsr_raw(fs_reader *r, void *out, size_t n);
+/* Borrow the next n bytes (NULL and an error when fewer are left). */
+const uint8_t *fsr_take(fs_reader *r, size_t n);
 /* Borrow a u32-length-prefixed byte string of at most max bytes. */
 const uint8_t *fsr_bytes(fs_reader *r, size_t max, size_t *n);
 /* Copy a length-prefixed UTF-8-free text field into a fresh NUL-terminated string

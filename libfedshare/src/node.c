@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "app_internal.h"
 #include "fedshare/contracts.h"
 #include "fedshare/node.h"
 
@@ -75,20 +76,11 @@ int fedshare_config_load(const char *path, char **ledger_text, fedshare_consorti
         *metrics_port = 0;
     if (err_line)
         *err_line = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return FEDSHARE_E_IO;
-    char *buf = malloc((1u << 20) + 1);
-    if (!buf) {
-        fclose(f);
-        return FEDSHARE_E_NOMEM;
-    }
-    size_t len = fread(buf, 1, (1u << 20) + 1, f);
-    fclose(f);
-    if (len > (1u << 20)) {
-        free(buf);
-        return FEDSHARE_E_CONFIG;
-    }
+    char *buf;
+    size_t len;
+    int rrc = fs_read_config(path, &buf, &len);
+    if (rrc)
+        return rrc;
     /* directory of the file, for relative paths */
     char dir[1024];
     const char *slash = strrchr(path, '/');

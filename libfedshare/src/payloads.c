@@ -274,16 +274,6 @@ int fedshare_payload_evaluation(const uint8_t task_id[32], uint32_t round,
 
 /* ---- Decoding (untrusted) ---- */
 
-static const uint8_t *borrow(fs_reader *r, size_t n) {
-    if (r->err || n > r->len - r->off) {
-        r->err = FEDSHARE_E_FORMAT;
-        return NULL;
-    }
-    const uint8_t *q = r->p + r->off;
-    r->off += n;
-    return q;
-}
-
 void fs_payload_free(fs_payload *p) {
     if (!p)
         return;
@@ -310,35 +300,35 @@ int fs_payload_decode(uint16_t op, const uint8_t *buf, size_t len, fs_payload *p
     int bad = 0; /* a field decoded but out of range */
     switch (op) {
         case FEDSHARE_OP_DATA_REGISTER:
-            p->hash = borrow(&r, 32);
+            p->hash = fsr_take(&r, 32);
             p->label = fsr_str(&r, FS_LABEL_MAX);
             p->text = fsr_str(&r, FS_DESC_MAX);
             p->n = fsr_u32(&r);
             if (p->n > FS_LINEAGE_MAX)
                 bad = 1;
             else
-                p->list = borrow(&r, 32 * p->n);
+                p->list = fsr_take(&r, 32 * p->n);
             if (!r.err && !nonempty_text(p->label))
                 bad = 1;
             break;
         case FEDSHARE_OP_DATA_UPDATE:
-            p->id = borrow(&r, 32);
-            p->hash = borrow(&r, 32);
+            p->id = fsr_take(&r, 32);
+            p->hash = fsr_take(&r, 32);
             p->text = fsr_str(&r, FS_DESC_MAX);
             break;
         case FEDSHARE_OP_DATA_RETIRE:
         case FEDSHARE_OP_TASK_JOIN:
-            p->id = borrow(&r, 32);
+            p->id = fsr_take(&r, 32);
             break;
         case FEDSHARE_OP_POLICY_SET:
         case FEDSHARE_OP_POLICY_UPDATE:
-            p->id = borrow(&r, 32);
+            p->id = fsr_take(&r, 32);
             p->bytes = fsr_bytes(&r, FS_POLICY_MAX, &p->bytes_len);
             if (!r.err && !p->bytes_len)
                 bad = 1;
             break;
         case FEDSHARE_OP_ACCESS_REQUEST:
-            p->id = borrow(&r, 32);
+            p->id = fsr_take(&r, 32);
             p->label = fsr_str(&r, FS_LABEL_MAX);
             p->text = fsr_str(&r, FS_LABEL_MAX);
             p->t0 = fsr_u64(&r);
@@ -354,13 +344,13 @@ int fs_payload_decode(uint16_t op, const uint8_t *buf, size_t len, fs_payload *p
             if (!r.err && (p->n < 2 || p->n > FS_HOLDERS_MAX || !p->bytes_len))
                 bad = 1;
             else {
-                p->list = borrow(&r, 32 * p->n);
-                p->list2 = borrow(&r, 32 * p->n);
+                p->list = fsr_take(&r, 32 * p->n);
+                p->list2 = fsr_take(&r, 32 * p->n);
             }
             break;
         case FEDSHARE_OP_MODEL_PUBLISH:
-            p->hash = borrow(&r, 32);
-            p->hash2 = borrow(&r, 32);
+            p->hash = fsr_take(&r, 32);
+            p->hash2 = fsr_take(&r, 32);
             p->count = fsr_u64(&r);
             p->text = fsr_str(&r, FS_DESC_MAX);
             if (!r.err && (!p->count || p->count > (1ull << 32)))
@@ -369,13 +359,13 @@ int fs_payload_decode(uint16_t op, const uint8_t *buf, size_t len, fs_payload *p
         case FEDSHARE_OP_TASK_CREATE: {
             fedshare_task_spec *s = &p->spec;
             fedshare_task_spec_init(s);
-            const uint8_t *m = borrow(&r, 32), *k = borrow(&r, 32), *a = borrow(&r, 32);
+            const uint8_t *m = fsr_take(&r, 32), *k = fsr_take(&r, 32), *a = fsr_take(&r, 32);
             p->n = fsr_u32(&r);
             if (!r.err && (p->n < 1 || p->n > FS_PARTICIPANTS_MAX)) {
                 bad = 1;
                 break;
             }
-            p->list = borrow(&r, 64 * p->n);
+            p->list = fsr_take(&r, 64 * p->n);
             s->learning_rate = fsr_f64(&r);
             s->batch_size = fsr_u32(&r);
             s->upload_every = fsr_u32(&r);
@@ -399,9 +389,9 @@ int fs_payload_decode(uint16_t op, const uint8_t *buf, size_t len, fs_payload *p
             break;
         }
         case FEDSHARE_OP_UPDATE_UPLOAD:
-            p->id = borrow(&r, 32);
+            p->id = fsr_take(&r, 32);
             p->round = fsr_u32(&r);
-            p->hash = borrow(&r, 32);
+            p->hash = fsr_take(&r, 32);
             p->weight = fsr_u32(&r);
             p->x = fsr_f64(&r);
             p->y = fsr_f64(&r);
@@ -410,25 +400,25 @@ int fs_payload_decode(uint16_t op, const uint8_t *buf, size_t len, fs_payload *p
             break;
         case FEDSHARE_OP_AGGREGATE:
         case FEDSHARE_OP_AGGREGATE_CHECK:
-            p->id = borrow(&r, 32);
+            p->id = fsr_take(&r, 32);
             p->round = fsr_u32(&r);
-            p->hash = borrow(&r, 32);
+            p->hash = fsr_take(&r, 32);
             if (!r.err && !p->round)
                 bad = 1;
             break;
         case FEDSHARE_OP_DECRYPTION_SHARE:
         case FEDSHARE_OP_ROUND_FINALIZE:
-            p->id = borrow(&r, 32);
+            p->id = fsr_take(&r, 32);
             p->round = fsr_u32(&r);
-            p->hash = borrow(&r, 32);
-            p->hash2 = borrow(&r, 32);
+            p->hash = fsr_take(&r, 32);
+            p->hash2 = fsr_take(&r, 32);
             if (!r.err && !p->round)
                 bad = 1;
             break;
         case FEDSHARE_OP_EVALUATION:
-            p->id = borrow(&r, 32);
+            p->id = fsr_take(&r, 32);
             p->round = fsr_u32(&r);
-            p->hash = borrow(&r, 32);
+            p->hash = fsr_take(&r, 32);
             p->x = fsr_f64(&r);
             p->samples = fsr_u32(&r);
             if (!r.err && (!p->round || !p->samples))
