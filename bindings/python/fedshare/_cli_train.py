@@ -70,6 +70,9 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=0, help="libphe threads (default: one)")
     p.add_argument("--torch-threads", type=int, default=1,
                    help="torch intra-op threads (default 1: the models are small)")
+    p.add_argument("--dump-updates", default=None, metavar="FILE",
+                   help="write this member's own uploaded updates (numpy .npz, keys r1, r2, …) "
+                        "to a local file, for checks; nothing is sent")
     p.add_argument("--report-json", default=None, metavar="FILE",
                    help="write the per-round timings and accuracy here")
     p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -322,6 +325,8 @@ def _run(args: argparse.Namespace) -> int:
                             aggregator=aggregator, timeout=args.timeout,
                             progress=not args.quiet)
     report.update(info)
+    if args.dump_updates and participant is not None:
+        np.savez(args.dump_updates, **{f"r{r}": u for r, u in participant.updates.items()})
     if args.report_json:
         tmp = args.report_json + ".tmp"
         with open(tmp, "w") as f:

@@ -287,12 +287,11 @@ def _write_csv(path: Path, X: np.ndarray, y: np.ndarray, names: List[str], label
 
 
 def _local_eval_split(n: int, fraction: float, seed: int) -> Tuple[np.ndarray, np.ndarray]:
-    """The split every trainer makes of its own records (train, eval): the same
-    rule as fedshare.roles so the centralized baseline sees the same samples."""
-    rng = np.random.default_rng(seed)
-    idx = rng.permutation(n)
-    k = max(1, int(round(fraction * n)))
-    return np.sort(idx[k:]), np.sort(idx[:k])
+    """The (train, eval) split each trainer makes of its own records: `fedshare
+    train`'s own rule, so the centralized baseline sees the same samples."""
+    from ._cli_train import _split
+
+    return _split(n, fraction, seed)
 
 
 def centralized(model_name: str, X: np.ndarray, y: np.ndarray, Xe: np.ndarray, ye: np.ndarray,
@@ -662,13 +661,15 @@ class Experiment:
         for h in range(3):
             rep = self.work / f"{HOSPITALS[h]}-{model_name}-{split}.report.json"
             reports.append(rep)
-            cmd = [sys.executable, "-m", "fedshare.experiment", "hospital",
-                   "--config", str(self.trainer_config), "--key", str(self.cons.member_keys[h]),
+            cmd = [sys.executable, "-m", "fedshare", "train", "--config",
+                   str(self.trainer_config), "--key", str(self.cons.member_keys[h]),
                    "--task", task.hex(),
                    "--data", str(self.work / f"{HOSPITALS[h]}-{model_name}-{split}.csv"),
                    "--label", ds.label, "--model", model_name, "--scale", str(scale_file),
-                   "--share", str(self.share_files[h]), "--seed", str(self.seed + 1 + h),
-                   "--report-json", str(rep)]
+                   "--share", str(self.share_files[h]), "--passphrase-env",
+                   "FEDSHARE_SHARE_PASSPHRASE", "--eval-fraction", "0.2",
+                   "--seed", str(self.seed + 1 + h), "--report-json", str(rep),
+                   "--dump-updates", str(rep) + ".updates.npz", "--quiet"]
             if h == A:
                 cmd.append("--aggregator")
             env = dict(os.environ, FEDSHARE_SHARE_PASSPHRASE=self.passphrases[h])
@@ -693,12 +694,12 @@ class Experiment:
         # -- time shares from the trainers' own measurements
         reps = [json.loads(r.read_text()) for r in reports]
         res.round_seconds = res.wall_seconds / max(res.fed_rounds, 1)
-        res.compute_seconds = max(sum(x["compute_seconds"] for x in rp["rounds"]) for rp in reps) \
-            / max(res.fed_rounds, 1)
-        res.crypto_seconds = max(sum(x["crypto_seconds"] for x in rp["rounds"]) for rp in reps) \
-            / max(res.fed_rounds, 1)
-        res.ledger_seconds = max(sum(x["ledger_seconds"] for x in rp["rounds"]) for rp in reps) \
-            / max(res.fed_rounds, 1)
+        def per_round(key: str) -> float:  # the busiest hospital's mean per round
+            return max(sum(x[key] for x in rp["rounds"]) for rp in reps) / max(res.fed_rounds, 1)
+
+        res.compute_seconds = per_round("compute_s")
+        res.crypto_seconds = per_round("crypto_s")
+        res.ledger_seconds = per_round("ledger_s")
         # -- baselines in this process: centralized and plain FedAvg
         Xp = np.concatenate([p[0] for p in parts])
         yp = np.concatenate([p[1] for p in parts])
@@ -856,150 +857,3 @@ def run(args: argparse.Namespace) -> int:
         exp.close()
         if not args.workdir:
             shutil.rmtree(work, ignore_errors=True)
-
-
-# ---------------------------------------------------------------------------
-# One hospital's process (python -m fedshare.experiment hospital …)
-# ---------------------------------------------------------------------------
-
-def _wait_ok(member, task: bytes, r: int, seconds: float) -> bool:
-    """True if the round left the decrypt phase within ``seconds``."""
-    try:
-        member.wait_phase(task, r, ("finalize", "evaluate"), timeout=seconds)
-        return True
-    except errors.TimeoutError_:
-        return False
-
-def _hospital_main(argv: Sequence[str]) -> int:
-    """A hospital's trainer: reads only its own CSV, holds only its own key
-    share, and acts in each round as its roles require until the task ends.
-    Writes its timings and (locally, for the report's encrypted-vs-plain check)
-    its own updates."""
-    import csv
-
-    from . import fedavg
-    from . import torch as ft
-    from .consortium import Member, lib, model_digest
-    from .phe import threshold
-
-    p = argparse.ArgumentParser(prog="fedshare.experiment hospital")
-    p.add_argument("--config", required=True)
-    p.add_argument("--key", required=True)
-    p.add_argument("--task", required=True)
-    p.add_argument("--data", required=True)
-    p.add_argument("--label", required=True)
-    p.add_argument("--model", required=True)
-    p.add_argument("--scale", required=True)
-    p.add_argument("--share", required=True)
-    p.add_argument("--seed", type=int, required=True)
-    p.add_argument("--aggregator", action="store_true")
-    p.add_argument("--report-json", required=True)
-    a = p.parse_args(argv)
-    with open(a.data, newline="") as f:
-        rows = list(csv.reader(f))
-    li = rows[0].index(a.label)
-    arr = np.array([[float(v) for v in r] for r in rows[1:] if r], dtype=np.float64)
-    scale = json.loads(Path(a.scale).read_text())
-    X = ((np.delete(arr, li, axis=1) - np.array(scale["mean"])) /
-         np.array(scale["std"])).astype(np.float32)
-    y = arr[:, li].astype(np.float32)
-    tr, ev = _local_eval_split(len(y), 0.2, a.seed)
-    member = Member(a.config, bytes.fromhex(Path(a.key).read_text().strip()))
-    task = bytes.fromhex(a.task)
-    rec = member.task(task)
-    params = member.key_params(bytes.fromhex(rec["key_id"]))
-    tp = threshold.ThresholdParams.from_bytes(params)
-    share = threshold.KeyShare.read_file(a.share, os.environ["FEDSHARE_SHARE_PASSPHRASE"].encode())
-    share.check(tp)
-    codec = fedavg.Codec.from_bytes(bytes.fromhex(rec["codec"]))
-    model = _make_model(a.model, X.shape[1], 0)
-    trainer = ft.LocalTrainer(model, X[tr], y[tr], lr=rec["learning_rate"],
-                              batch_size=rec["batch_size"], upload_every=rec["upload_every"],
-                              seed=a.seed)
-    me = [x["public_key"] for x in rec["participants"]].index(member.public_key.hex())
-    holders = [h["did"] for h in member.record(lib.FEDSHARE_REC_KEY,
-                                                bytes.fromhex(rec["key_id"]))["holders"]]
-    holder_rank = holders.index(member.did)
-    rounds: List[Dict[str, float]] = []
-    updates: Dict[str, np.ndarray] = {}
-    prev_update = None
-    r = 1
-    while True:
-        st = {"compute_seconds": 0.0, "crypto_seconds": 0.0, "ledger_seconds": 0.0}
-        t_round = time.monotonic()
-
-        def act(fn, *args):
-            c0, w0 = member.crypto_seconds, time.monotonic()
-            out = fn(*args)
-            dc = member.crypto_seconds - c0
-            st["crypto_seconds"] += dc
-            st["ledger_seconds"] += time.monotonic() - w0 - dc
-            return out
-
-        t = member.wait_phase(task, r, "upload")
-        if t["phase"] == 6:
-            break
-        glob, _ = act(member.fetch_global, task)
-        c = time.monotonic()
-        upd = trainer.train_round(glob)
-        norm = float(np.linalg.norm(upd))
-        cos = 0.0
-        if prev_update is not None and norm > 0 and np.linalg.norm(prev_update) > 0:
-            cos = float(np.dot(upd, prev_update) / (norm * np.linalg.norm(prev_update)))
-        packed = codec.pack(np.clip(upd, -codec.clip, codec.clip), weight=trainer.samples)
-        st["compute_seconds"] += time.monotonic() - c
-        updates[f"r{r}"] = upd
-        act(member.upload_update, task, r, params, packed, codec.plaintext_bytes,
-            trainer.samples, norm, max(-1.0, min(1.0, cos)))
-        t = member.wait_phase(task, r, ("aggregate", "decrypt", "finalize", "evaluate"))
-        if t["round"] != r:
-            rounds.append(st)
-            r = t["round"] if t["phase"] != 6 else r
-            continue  # nothing accepted: the round was skipped
-        if a.aggregator and t["phase"] == 2:
-            act(member.aggregate, task, r, params)
-        t = member.wait_phase(task, r, ("decrypt", "finalize", "evaluate"))
-        if t["phase"] == 3 and holder_rank >= t["threshold"]:
-            # t holders suffice: the others stand by, and step in only if the
-            # designated ones have not answered within 20 s
-            _wait_ok(member, task, r, 20)
-            t = member.task(task)
-        if t["phase"] == 3:
-            try:
-                act(member.post_decryption_share, task, r, params, share)
-            except errors.Error as e:
-                if e.code not in (-511, -509):  # the phase moved on, or already shared
-                    raise
-        t = member.wait_phase(task, r, ("finalize", "evaluate"))
-        finalized = False
-        if a.aggregator and t["phase"] == 4:
-            act(member.finalize_round, task, r, params)
-            finalized = True
-        t = member.wait_phase(task, r, "evaluate")
-        if finalized:  # it computed this model itself when it finalized the round
-            model_r = act(_fetch_model, member, bytes.fromhex(
-                member.round(task, r)["global_model"])).astype(np.float32)
-        else:
-            model_r = act(member.compute_global, task, r, params)
-        c = time.monotonic()
-        acc = trainer.evaluate(model_r, X[ev], y[ev])
-        st["compute_seconds"] += time.monotonic() - c
-        act(member.evaluate, task, r, model_digest(model_r), acc, len(ev))
-        prev_update = (model_r - glob).astype(np.float32)
-        st["wall_seconds"] = time.monotonic() - t_round
-        st["accuracy"] = acc
-        rounds.append(st)
-        t = member.wait_phase(task, r + 1, ("upload",))
-        if t["phase"] == 6:
-            break
-        r += 1
-    Path(a.report_json).write_text(json.dumps({"rounds": rounds, "index": me}))
-    np.savez(a.report_json + ".updates.npz", **updates)
-    member.close()
-    return 0
-
-
-if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] == "hospital":
-        sys.exit(_hospital_main(sys.argv[2:]))
-    sys.exit(2)

@@ -109,6 +109,10 @@ class Participant:
         self.global_round = 0
         #: norm and cosine reported with the last upload.
         self.last_stats: Dict[str, float] = {}
+        #: the update uploaded in each round (this member's own, kept locally:
+        #: `fedshare train --dump-updates` writes them for checks like the demo's
+        #: encrypted-vs-plain comparison; they never leave the process otherwise).
+        self.updates: Dict[int, np.ndarray] = {}
         self._trained_from: Optional[np.ndarray] = None  # the global model of the last upload
         #: where the last act's time went (kept when the act raises).
         self.meter = _Meter(member)
@@ -152,6 +156,7 @@ class Participant:
         m.call(self.member.upload_update, self.task_id, round, self.params, packed,
                self.codec.plaintext_bytes, weight, norm, cos, threads=self.threads)
         self._trained_from = g
+        self.updates[round] = update
         self.last_stats = {"norm": norm, "cosine": cos, "weight": weight}
         return {**m.timings(), **self.last_stats}
 
