@@ -51,6 +51,7 @@ _KINDS = {
     -253: errors.VerificationError,
     -254: errors.IOFailureError,
     -255: errors.IOFailureError,
+    -256: errors.ResourceError,
 }
 
 check = make_checker("ledger", lambda rc: ffi.string(lib.ledger_strerror(rc)).decode(), _KINDS)

@@ -35,7 +35,9 @@ enum ledger_consensus_error {
     LEDGER_E_TIMEOUT = -252,  /**< No answer (f+1 matching replies) before the deadline. */
     LEDGER_E_DIVERGED = -253, /**< Replicas gave answers that do not agree. */
     LEDGER_E_CLOSED = -254,   /**< The node or client is stopping or stopped. */
-    LEDGER_E_STARTED = -255   /**< The node could not start (address in use, store refused). */
+    LEDGER_E_STARTED = -255,  /**< The node could not start (address in use, store refused). */
+    LEDGER_E_LIMIT = -256     /**< A replica's per-client limit was reached (e.g. reads waiting
+                                   for a height); try again later. */
 };
 
 /** A parsed configuration (opaque). */

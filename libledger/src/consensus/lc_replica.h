@@ -93,6 +93,13 @@ enum {
     LC_Q_TRACE_TIME = 10 /* arg: u64 from_ms ‖ u64 to_ms → trace encoding */
 };
 
+/* Flags in the kind byte of a QUERY (docs/formats/ledger-consensus.md): with
+ * either, a u64 minimum height precedes the argument, the replica answers once
+ * it has executed that height, and the answer ends with its executed height. */
+#define LC_QF_AT_HEIGHT    0x80u
+#define LC_QF_LINEARIZABLE 0x40u /* also after every block it voted to commit */
+#define LC_QF_MASK         (LC_QF_AT_HEIGHT | LC_QF_LINEARIZABLE)
+
 #endif
 
 #ifdef LEDGER_FAULT_INJECTION
