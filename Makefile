@@ -5,7 +5,9 @@
 #               bounded fuzzing, Python, integration
 #
 # Other targets: deps, venv, build, build-asan, python, bench, format,
-# format-check, clean. Everything lands in this folder (.venv/, build*/).
+# format-check, clean, test-repeat (RUNS=20 PY_RUNS=0: the suites again and
+# again with every core busy; docs/contributing.md).
+# Everything lands in this folder (.venv/, build*/).
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -29,10 +31,10 @@ STAMP := .stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help demo test deps venv build build-asan python test-c test-asan test-python \
-        bench format format-check clean
+        test-repeat bench format format-check clean
 
 help:
-	@sed -n '2,10p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,11p' Makefile | sed 's/^# \{0,1\}//'
 
 demo: python
 	$(VENV)/bin/fedshare demo
@@ -93,6 +95,14 @@ test-asan: build-asan
 
 test-python: python
 	$(VPY) -m pytest -q tests/python
+
+# Timing-dependent tests show up under load: RUNS runs of the C suite (and
+# PY_RUNS of pytest) with a busy loop on every core; failures counted per test.
+RUNS ?= 20
+PY_RUNS ?= 0
+test-repeat: build python
+	$(VPY) tests/tools/test_repeat.py --build $(BUILD) --meson $(MESON) --python $(VPY) \
+	  --c-runs $(RUNS) --py-runs $(PY_RUNS)
 
 # --- the rest -----------------------------------------------------------
 

@@ -489,6 +489,24 @@ void run_round(World &w) {
     }
     std::puts("cpp_round: 3 data sets registered, policies set");
 
+    // read consistency: a session-mode reader that observed the writer's
+    // height sees its act; waiting for a reached height returns at once
+    {
+        ledger_client *writer = fedshare_client_ledger(w.cl[0].get());
+        ledger_client *reader = fedshare_client_ledger(w.cl[4].get());
+        uint64_t h = ledger_client_seen_height(writer);
+        expect(h > 0, "the writer's floor is its receipts' height");
+        check_ok(ledger_client_set_read_mode(reader, LEDGER_READ_SESSION), "session reads");
+        check_ok(ledger_client_observe(reader, h), "observe the writer's height");
+        expect(ledger_client_seen_height(reader) >= h, "the reader's floor rose");
+        std::string json = record_json(w, 4, FEDSHARE_REC_DATA, data[0]);
+        expect(contains(json, "\"label\":\"ehr\""), "a session read at the floor: " + json);
+        uint64_t reached = 0;
+        check_ok(ledger_client_wait_height(reader, h, T, &reached), "wait for a reached height");
+        expect(reached >= h, "the announced tip is at least the floor");
+        check_ok(ledger_client_set_read_mode(reader, LEDGER_READ_LINEARIZABLE), "back to default");
+    }
+
     // hospital A asks for B's and C's data; a wrong purpose is denied first
     uint64_t now = (uint64_t)std::time(nullptr);
     {

@@ -27,7 +27,7 @@ PRELUDE = """\
 extern const uint8_t seed[32], enc_hash[32], key_id[32], aggregator_key[32], structure_hash[32];
 extern const uint8_t *policy_bytes, *keys, *data_ids, *codec_bytes;
 extern size_t policy_len, n, packed_len;
-extern uint64_t now;
+extern uint64_t now, height_from_another_member;
 extern const float *initial, *update;
 extern const fedavg_codec *codec;
 extern uint32_t weight, round_no, samples;

@@ -90,8 +90,9 @@ def test_client_guide_runs(consortium, capsys):
 
 def test_guide_blocks_are_found():
     blocks = python_blocks(GUIDE)
-    # connect, register, policy, access, key, model, task, round, wait, fetch, trace, refusal
-    assert len(blocks) == 12
+    # connect, reads, register, policy, access, key, model, task, round, wait, fetch, trace,
+    # refusal
+    assert len(blocks) == 13
 
 
 # --- docs/guides/fedshare-node.md -----------------------------------------------

@@ -328,12 +328,16 @@ class ScriptedMember:
     def round(self, task_id, r):
         return {"updates": [], "shares": list(self.shares)}
 
-    def wait_phase(self, task_id, r, phases, timeout=1.0, poll=0.02):
+    seen_height = 1
+
+    def wait_height(self, height, timeout_ms=None):
+        # the next block: the others finalize and evaluate
         if self.phase in (4, 5):
-            self.phase += 1  # the others finalize and evaluate
+            self.phase += 1
         if self.phase == 3:
             raise errors.TimeoutError_("still decrypting")
-        return self.task(task_id)
+        self.seen_height = height
+        return height
 
     def post_decryption_share(self, task_id, r, params, share):
         self.calls.append("share")

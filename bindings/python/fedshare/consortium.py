@@ -164,10 +164,15 @@ class Member:
         return lib.fedshare_client_crypto_ns(self._p) / 1e9
 
     def wait_phase(self, task_id: bytes, round: int, phases, timeout: float = 120.0,
-                   poll: float = 0.02) -> Dict[str, Any]:
+                   poll: Optional[float] = None) -> Dict[str, Any]:
         """Wait until the task is in round ``round`` at one of ``phases`` (names or
-        numbers; "done" always ends the wait) and return its record."""
+        numbers; "done" always ends the wait) and return its record.
+
+        No polling: the task is read, and while it is not there yet the member
+        waits for the next committed block (announced by f+1 replicas) and reads
+        again at that height. ``poll`` is accepted for compatibility and ignored."""
         import time as _time
+        del poll
         want = {PHASES.index(p) if isinstance(p, str) else int(p) for p in
                 ((phases,) if isinstance(phases, (str, int)) else phases)}
         deadline = _time.monotonic() + timeout
@@ -176,10 +181,54 @@ class Member:
             if t is not None and (t["phase"] == 6 or (t["round"] == round and t["phase"] in want)
                                   or t["round"] > round):
                 return t
-            if _time.monotonic() > deadline:
-                raise errors.TimeoutError_(f"task not at round {round} phase {sorted(want)} "
-                                           f"after {timeout} s (now {t and (t['round'], t['phase'])})")
-            _time.sleep(poll)
+            left_ms = int((deadline - _time.monotonic()) * 1000)
+            try:
+                if left_ms <= 0:
+                    raise errors.TimeoutError_("deadline")
+                self.wait_height(self.seen_height + 1, timeout_ms=left_ms)
+            except errors.TimeoutError_:
+                raise errors.TimeoutError_(
+                    f"task not at round {round} phase {sorted(want)} after {timeout} s "
+                    f"(now {t and (t['round'], t['phase'])})") from None
+
+    # -- read consistency (docs/ledger-protocol.md §Reads) -------------------
+    @property
+    def seen_height(self) -> int:
+        """The read floor: no later read of this member reflects an older state."""
+        return lib.ledger_client_seen_height(lib.fedshare_client_ledger(self._p))
+
+    def observe(self, height: int) -> None:
+        """Raise the read floor to ``height`` (another process's act, for instance)."""
+        if isinstance(height, bool) or not isinstance(height, int) or not 0 <= height < 2**64:
+            raise errors.InvalidInputError("height must be an integer in [0, 2**64)")
+        check(lib.ledger_client_observe(lib.fedshare_client_ledger(self._p), height))
+
+    def wait_height(self, height: int, timeout_ms: Optional[int] = None) -> int:
+        """Wait until f+1 replicas announce a block at ``height`` or above; returns the
+        highest announced height (raises TimeoutError_ at the deadline)."""
+        if isinstance(height, bool) or not isinstance(height, int) or not 0 <= height < 2**64:
+            raise errors.InvalidInputError("height must be an integer in [0, 2**64)")
+        reached = ffi.new("uint64_t *")
+        with _gil_free():
+            rc = lib.ledger_client_wait_height(lib.fedshare_client_ledger(self._p), height,
+                                               timeout_ms or self._timeout, reached)
+        check(rc)
+        return reached[0]
+
+    @property
+    def read_mode(self) -> str:
+        """"linearizable" (the default: every act whose receipt anyone held is seen)
+        or "session" (cheaper: this member's own acts and monotonic reads)."""
+        return getattr(self, "_read_mode", "linearizable")
+
+    @read_mode.setter
+    def read_mode(self, mode: str) -> None:
+        modes = {"session": lib.LEDGER_READ_SESSION,
+                 "linearizable": lib.LEDGER_READ_LINEARIZABLE}
+        if mode not in modes:
+            raise errors.InvalidInputError(f"read mode must be one of {sorted(modes)}")
+        check(lib.ledger_client_set_read_mode(lib.fedshare_client_ledger(self._p), modes[mode]))
+        self._read_mode = mode
 
     @property
     def did(self) -> str:

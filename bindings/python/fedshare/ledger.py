@@ -207,6 +207,12 @@ class Block:
     transactions: List[Transaction]
 
 
+def _u64(value: int, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**64:
+        raise errors.InvalidInputError(f"{what} must be an integer in [0, 2**64)")
+    return value
+
+
 class Client:
     """Connection to the replicas of one ledger. Usable from several threads."""
 
@@ -215,6 +221,7 @@ class Client:
         check(lib.ledger_client_connect(p, config._p, timeout_ms))
         self._p = p[0]
         self._config = config
+        self._read_mode = "session"
 
     def close(self) -> None:
         if self._p is not None:
@@ -268,9 +275,42 @@ class Client:
         return _owned(out[0], n[0]) if out[0] != ffi.NULL else b""
 
     def height(self, timeout_ms: int = 5000) -> int:
+        """The highest height f+1 replicas have reached (raises the read floor to it)."""
         h = ffi.new("uint64_t *")
         check(lib.ledger_client_height(self._p, timeout_ms, h))
         return h[0]
+
+    # -- read consistency (docs/ledger-protocol.md §Reads) -------------------
+    @property
+    def read_mode(self) -> str:
+        """"session" (read-your-writes, monotonic reads; the default) or
+        "linearizable" (every write whose receipt anyone held is seen)."""
+        return self._read_mode
+
+    @read_mode.setter
+    def read_mode(self, mode: str) -> None:
+        modes = {"session": lib.LEDGER_READ_SESSION,
+                 "linearizable": lib.LEDGER_READ_LINEARIZABLE}
+        if mode not in modes:
+            raise errors.InvalidInputError(f"read mode must be one of {sorted(modes)}")
+        check(lib.ledger_client_set_read_mode(self._p, modes[mode]))
+        self._read_mode = mode
+
+    @property
+    def seen_height(self) -> int:
+        """The read floor: no later read reflects a state older than this height."""
+        return lib.ledger_client_seen_height(self._p)
+
+    def observe(self, height: int) -> None:
+        """Raise the read floor to ``height`` (e.g. another process's receipt height)."""
+        check(lib.ledger_client_observe(self._p, _u64(height, "height")))
+
+    def wait_height(self, height: int, timeout_ms: int = 30000) -> int:
+        """Wait until f+1 replicas announce a block at ``height`` or above; returns the
+        highest announced height. Raises TimeoutError_ at the deadline."""
+        reached = ffi.new("uint64_t *")
+        check(lib.ledger_client_wait_height(self._p, _u64(height, "height"), timeout_ms, reached))
+        return reached[0]
 
     def block(self, height: int, timeout_ms: int = 5000) -> Block:
         """Block ``height``, its certificate checked against the members' keys."""

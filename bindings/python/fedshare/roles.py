@@ -10,8 +10,8 @@ A member of a training task plays one or more roles:
   share (only t of the holders are needed);
 * :class:`Aggregator` — sums the encrypted updates and finalizes the round.
 
-:func:`run_member` polls the task record and performs whichever act is due,
-round after round, until the task is done, and returns where the time went::
+:func:`run_member` reads the task record after each committed block and
+performs whichever act is due, round after round, until the task is done, and returns where the time went::
 
     report = run_member(member, task_id, participant=p, keyholder=k, timeout=120)
     report["rounds"][0]  # {"round": 1, "compute_s": …, "crypto_s": …, "ledger_s": …,
@@ -281,14 +281,15 @@ def run_member(member: Member, task_id: bytes, *, participant: Optional[Particip
             (at least one).
         timeout: seconds the task may stay in the same round and phase before
             :class:`fedshare.TimeoutError` is raised (a stalled consortium).
-        poll: seconds between reads of the task record while waiting.
+        poll: ignored (kept for compatibility): while nothing is due the member
+            waits for the next committed block, not for a fixed interval.
         progress: show a progress line per round on stderr (tqdm if installed).
 
     Returns:
         ``{"member": DID, "roles": [...], "rounds": [per round: round,
         compute_s (local torch work), crypto_s (libphe, from
         member.crypto_seconds), ledger_s (member calls minus crypto),
-        waiting_s (polling for the other members), other_s (the rest:
+        waiting_s (waiting for the other members' acts), other_s (the rest:
         packing, statistics, bookkeeping), wall_s (their sum), accuracy (this
         participant's, or None), acts], "joining": the same keys for the time
         before round 1, "totals": sums over rounds and joining,
@@ -373,12 +374,14 @@ def run_member(member: Member, task_id: bytes, *, participant: Optional[Particip
             act, check = _due(member, task, r, ph, did, participant, keyholder, aggregator,
                               task_id)
             if act is None:
+                # nothing due: wait for the next committed block and look again
+                # (whatever another member did is in it; no polling)
                 w0 = time.perf_counter()
-                others = [p for p in range(1, 7) if p != ph]
+                left_ms = int((last_change + timeout - time.monotonic()) * 1000)
                 try:
-                    member.wait_phase(task_id, r, others, timeout=min(1.0, timeout), poll=poll)
+                    member.wait_height(member.seen_height + 1, timeout_ms=max(left_ms, 1))
                 except errors.TimeoutError_:
-                    pass  # look again: a phase may have gone and come back between polls
+                    pass  # the stall check above names the phase
                 charge(r, t0, waiting=read_s + time.perf_counter() - w0)
                 continue
 
