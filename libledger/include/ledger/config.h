@@ -35,7 +35,11 @@ enum ledger_consensus_error {
     LEDGER_E_TIMEOUT = -252,  /**< No answer (f+1 matching replies) before the deadline. */
     LEDGER_E_DIVERGED = -253, /**< Replicas gave answers that do not agree. */
     LEDGER_E_CLOSED = -254,   /**< The node or client is stopping or stopped. */
-    LEDGER_E_STARTED = -255   /**< The node could not start (address in use, store refused). */
+    LEDGER_E_STARTED = -255,  /**< The node could not start (address in use, store refused). */
+    /* −256 … −259 left free for transport limits */
+    LEDGER_E_BLOB_ANONYMOUS = -260, /**< A blob put carried no signature (client without a
+                                         signer: ledger_client_set_signer). */
+    LEDGER_E_BLOB_DENIED = -261     /**< The node's policy does not let this key put blobs. */
 };
 
 /** A parsed configuration (opaque). */

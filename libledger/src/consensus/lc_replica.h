@@ -92,6 +92,11 @@ enum {
     LC_Q_APP = 9,        /* arg: application query bytes */
     LC_Q_TRACE_TIME = 10 /* arg: u64 from_ms ‖ u64 to_ms → trace encoding */
 };
+/* Signed blob put (kind 5, the unsigned form, is refused with
+ * LEDGER_E_BLOB_ANONYMOUS): arg u8 version ‖ putter[32] ‖ sig[64] ‖ blob → hash. */
+#define LC_Q_SIGNED_PUT     11
+#define LC_BLOB_PUT_VERSION 1
+#define LC_BLOB_PUT_HEADER  97 /* version, putter key, signature */
 
 #endif
 
