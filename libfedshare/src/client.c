@@ -84,6 +84,8 @@ int fedshare_client_connect(fedshare_client **out, const char *config_path, cons
     }
     if (!rc)
         rc = ledger_client_connect(&c->lc, c->cfg, timeout_ms);
+    if (!rc) /* every blob this client puts is signed by the member */
+        rc = ledger_client_set_signer(c->lc, c->signer);
     if (rc) {
         fedshare_client_close(c);
         return rc;
