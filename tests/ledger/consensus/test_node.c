@@ -440,6 +440,13 @@ static void test_start_errors(void **state) {
     o.version = 99;
     assert_int_equal(ledger_node_start(&nd, t->cfg, &o), LEDGER_E_INVALID);
     assert_int_equal(ledger_node_start(NULL, t->cfg, NULL), LEDGER_E_INVALID);
+    /* a version-1 options structure (before the blob fields) still starts a node */
+    ledger_node_stop(t->nodes[3]);
+    snprintf(dd, sizeof dd, "%s/data3", t->dir);
+    o.version = 1;
+    o.id = 3;
+    o.seed = t->seeds[3];
+    assert_int_equal(ledger_node_start(&t->nodes[3], t->cfg, &o), 0);
     assert_int_equal(ledger_node_height(NULL), 0);
     ledger_node_stop(NULL);
     ledger_client *cl = (ledger_client *)1;
