@@ -84,6 +84,10 @@ int fedshare_client_connect(fedshare_client **out, const char *config_path, cons
     }
     if (!rc)
         rc = ledger_client_connect(&c->lc, c->cfg, timeout_ms);
+    /* members coordinate through the ledger across processes: a read sees
+     * every act whose receipt anyone held before it began (client.h) */
+    if (!rc)
+        rc = ledger_client_set_read_mode(c->lc, LEDGER_READ_LINEARIZABLE);
     if (!rc) /* every blob this client puts is signed by the member */
         rc = ledger_client_set_signer(c->lc, c->signer);
     if (rc) {
@@ -172,21 +176,6 @@ int fedshare_client_record_json(fedshare_client *c, int kind, const uint8_t id[3
     return rc;
 }
 
-/* A record just committed may not yet be readable from f+1 replicas: retry
- * until the deadline. */
-static int record_wait(fedshare_client *c, int kind, const uint8_t id[32], const uint8_t *id2,
-                       uint32_t round, uint64_t deadline, uint8_t **rec, size_t *len) {
-    for (;;) {
-        uint64_t now = mono_ms();
-        uint32_t left = deadline > now ? (uint32_t)(deadline - now) : 1;
-        int rc = fedshare_client_record(c, kind, id, id2, round, left, rec, len);
-        if ((rc != FEDSHARE_E_NOT_FOUND && rc != LEDGER_E_DIVERGED) || mono_ms() >= deadline)
-            return rc;
-        struct timespec ts = {0, 20 * 1000000};
-        nanosleep(&ts, NULL);
-    }
-}
-
 int fedshare_client_submit(fedshare_client *c, uint16_t op, const uint8_t *payload, size_t len,
                            uint32_t timeout_ms, uint8_t tx_hash[32], uint64_t *height) {
     if (!c || (!payload && len))
@@ -212,9 +201,13 @@ int fedshare_client_submit(fedshare_client *c, uint16_t op, const uint8_t *paylo
         *height = r.height;
     if (r.status != LEDGER_OK)
         return r.status;
+    /* the receipt raised the ledger client's floor to its height: the read
+     * waits for replicas that lag (docs/ledger-protocol.md §Reads) */
     uint8_t *rec;
     size_t rl;
-    rc = record_wait(c, FEDSHARE_REC_OUTCOME, h, NULL, 0, deadline, &rec, &rl);
+    uint64_t now = mono_ms();
+    rc = fedshare_client_record(c, FEDSHARE_REC_OUTCOME, h, NULL, 0,
+                                deadline > now ? (uint32_t)(deadline - now) : 1, &rec, &rl);
     if (rc)
         return rc;
     int32_t code = rl == 4 ? (int32_t)((uint32_t)rec[0] << 24 | (uint32_t)rec[1] << 16 |
@@ -274,7 +267,9 @@ int fedshare_request_access(fedshare_client *c, const uint8_t data_id[32], const
     if ((rc == FEDSHARE_OK || rc == FEDSHARE_E_DENIED) && decision_json) {
         uint8_t *rec;
         size_t rl;
-        int jr = record_wait(c, FEDSHARE_REC_DECISION, h, NULL, 0, deadline, &rec, &rl);
+        uint64_t now = mono_ms();
+        int jr = fedshare_client_record(c, FEDSHARE_REC_DECISION, h, NULL, 0,
+                                        deadline > now ? (uint32_t)(deadline - now) : 1, &rec, &rl);
         if (!jr) {
             fedshare_record_json(FEDSHARE_REC_DECISION, rec, rl, decision_json);
             free(rec);

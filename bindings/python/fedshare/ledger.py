@@ -53,6 +53,7 @@ _KINDS = {
     -253: errors.VerificationError,
     -254: errors.IOFailureError,
     -255: errors.IOFailureError,
+    -256: errors.ResourceError,
     -260: errors.AccessDeniedError,  # anonymous blob put
     -261: errors.AccessDeniedError,  # key may not put blobs
 }

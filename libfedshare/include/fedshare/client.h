@@ -35,6 +35,16 @@ typedef struct fedshare_client fedshare_client;
 /**
  * @brief Connect to the nodes named in a configuration file as the member
  * whose Ed25519 seed is given.
+ *
+ * Reads are linearizable (LEDGER_READ_LINEARIZABLE on the ledger client
+ * underneath): once any member's act has returned, every member's later read
+ * sees it, and a read never answers FEDSHARE_E_NOT_FOUND for a record that
+ * exists — a lagging replica is waited for, bounded by the timeout
+ * (LEDGER_E_TIMEOUT). For cheaper session reads (read-your-writes and
+ * monotonic reads of this client only) call
+ * ledger_client_set_read_mode(fedshare_client_ledger(c), LEDGER_READ_SESSION);
+ * ledger_client_observe() carries a height between clients
+ * (docs/ledger-protocol.md §Reads).
  * @param[in] seed 32 bytes (copied and wiped on close).
  * @return FEDSHARE_OK, FEDSHARE_E_INVALID, FEDSHARE_E_IO, FEDSHARE_E_CONFIG,
  * FEDSHARE_E_NOT_MEMBER (the key is not a member's), LEDGER_E_NETWORK, FEDSHARE_E_NOMEM.

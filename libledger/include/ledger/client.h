@@ -160,13 +160,60 @@ LEDGER_API int ledger_client_blob_get(ledger_client *c, const uint8_t hash[32], 
  */
 LEDGER_API int ledger_client_height(ledger_client *c, uint32_t timeout_ms, uint64_t *height);
 
+/**
+ * @name Read consistency (docs/ledger-protocol.md §Reads)
+ * Every read is answered from state at least as new as the client's floor:
+ * the highest height it has committed a transaction at, read a certified
+ * block or proof at, obtained from ledger_client_height(), or been told of
+ * with ledger_client_observe(). A replica that has not executed the floor
+ * yet holds the read until it has, bounded by the read's timeout (and by the
+ * replica's own limit: LEDGER_E_TIMEOUT or LEDGER_E_LIMIT), so a read never
+ * answers NOT_FOUND for a record that this client saw committed.
+ * @{
+ */
+/** Session reads (the default): read-your-writes and monotonic reads for one
+ * client; f+1 matching answers. */
+#define LEDGER_READ_SESSION 0u
+/** Linearizable reads: 2f+1 matching answers, each from a replica that has
+ * executed every block it voted to commit when the read arrived, so the
+ * answer reflects every write whose receipt any client held before the read
+ * began (Castro & Liskov's read-only optimisation). Costs one more answer. */
+#define LEDGER_READ_LINEARIZABLE 1u
+
+/** @brief Choose the read mode of every later read of @p c.
+ * @return LEDGER_OK, LEDGER_E_INVALID (unknown mode). */
+LEDGER_API int ledger_client_set_read_mode(ledger_client *c, uint32_t mode);
+/** @return the client's floor: the lowest height its next read may reflect. */
+LEDGER_API uint64_t ledger_client_seen_height(ledger_client *c);
+/**
+ * @brief Raise the floor to @p height (never lowers it): carry another
+ * client's or process's receipt height here for read-your-writes across
+ * clients. A height no replica reaches makes reads end in LEDGER_E_TIMEOUT.
+ * @return LEDGER_OK, LEDGER_E_INVALID.
+ */
+LEDGER_API int ledger_client_observe(ledger_client *c, uint64_t height);
+/**
+ * @brief Wait until f+1 replicas have announced a committed block at
+ * @p height or above (the client subscribes to new blocks on first use; each
+ * replica announces its tip at once, so a height already reached returns
+ * without waiting), then raise the floor to it. Use it to wait for other
+ * members' acts: read, and if the state is not yet what you wait for,
+ * wait for ledger_client_seen_height() + 1 and read again — no polling.
+ * @param[out] reached the highest announced height (may be NULL).
+ * @return LEDGER_OK, LEDGER_E_TIMEOUT, LEDGER_E_INVALID.
+ */
+LEDGER_API int ledger_client_wait_height(ledger_client *c, uint64_t height, uint32_t timeout_ms,
+                                         uint64_t *reached);
+/** @} */
+
 /** Called for each new block a followed replica commits (network thread). */
 typedef void (*ledger_follow_cb)(void *ctx, uint64_t height, const uint8_t hash[32],
                                  uint64_t timestamp);
 /**
  * @brief Follow new blocks: @p cb runs once per new height, when f+1 replicas
  * announced the same header hash for it, in increasing height order. The
- * subscription is renewed on every replica link that (re)connects; a height
+ * subscription is renewed on every replica link that (re)connects, and each
+ * replica announces its current tip when the subscription reaches it; a height
  * whose announcements were all lost while links were down is skipped (read
  * it with ledger_client_block). One callback per client; NULL stops.
  * @return LEDGER_OK, LEDGER_E_INVALID.

@@ -32,6 +32,7 @@ typedef struct qpend {
     int32_t status[LC_MAX_REPLICAS];
     uint8_t *data[LC_MAX_REPLICAS];
     size_t len[LC_MAX_REPLICAS];
+    uint64_t height[LC_MAX_REPLICAS]; /* the replica's executed height (reads at a height) */
     pthread_cond_t cv;
     struct qpend *next;
 } qpend;
@@ -68,7 +69,21 @@ struct ledger_client {
     ledger_signer *signer; /* signs blob puts (under mu); NULL: anonymous */
     uint64_t delivered;
     note recent[LC_MAX_REPLICAS][RECENT];
+    /* reads (docs/ledger-protocol.md §Reads): never older than `floor`, the
+     * highest height this client has written at, read at or been told of */
+    uint64_t floor;
+    uint32_t read_mode;
+    /* ledger_client_wait_height: the highest height f+1 replicas announced */
+    int auto_follow;
+    uint64_t agreed_tip;
+    pthread_cond_t tip_cv;
 };
+
+/* Raise the floor (mu held). */
+static void raise_floor(ledger_client *c, uint64_t h) {
+    if (h > c->floor)
+        c->floor = h;
+}
 
 static void deadline_after(struct timespec *ts, uint32_t ms) {
     clock_gettime(CLOCK_REALTIME, ts);
@@ -130,6 +145,9 @@ static void on_qresp(ledger_client *c, uint32_t from, const uint8_t *body, size_
     int32_t st = (int32_t)lc_rd_u32(&rd);
     size_t len;
     const uint8_t *d = lc_rd_var(&rd, &len, LC_MAX_FRAME);
+    uint64_t height = 0;
+    if (rd.n - rd.off == 8)
+        height = lc_rd_u64(&rd);
     if (!lc_rd_done(&rd))
         return;
     for (qpend *q = c->qs; q; q = q->next) {
@@ -141,6 +159,7 @@ static void on_qresp(ledger_client *c, uint32_t from, const uint8_t *body, size_
         if (len)
             memcpy(q->data[from], d, len);
         q->len[from] = len;
+        q->height[from] = height;
         q->status[from] = st;
         q->have |= 1ull << from;
         pthread_cond_signal(&q->cv);
@@ -176,7 +195,7 @@ static void deliver(ledger_client *c, const note *o) {
 }
 
 static void on_notify(ledger_client *c, uint32_t from, const uint8_t *body, size_t n) {
-    if (n != 48 || !c->cb)
+    if (n != 48 || (!c->cb && !c->auto_follow))
         return;
     note nt;
     lc_rd rd;
@@ -187,17 +206,24 @@ static void on_notify(ledger_client *c, uint32_t from, const uint8_t *body, size
     if (nt.height == 0)
         return;
     c->recent[from][nt.height % RECENT] = nt;
-    if (nt.height <= c->delivered || !agreed(c, nt.height))
+    if (!agreed(c, nt.height))
         return;
-    /* heights below it that are agreed too go first, in order; a height
-     * whose notifications were lost (link down) is skipped */
-    uint64_t x = c->delivered + 1;
-    if (nt.height - x >= RECENT)
-        x = nt.height - RECENT + 1;
-    for (; x <= nt.height && c->cb; x++) {
-        const note *o = agreed(c, x);
-        if (o && x > c->delivered)
-            deliver(c, o);
+    if (nt.height > c->delivered && c->cb) {
+        /* heights below it that are agreed too go first, in order; a height
+         * whose notifications were lost (link down) is skipped */
+        uint64_t x = c->delivered + 1;
+        if (nt.height - x >= RECENT)
+            x = nt.height - RECENT + 1;
+        for (; x <= nt.height && c->cb; x++) {
+            const note *o = agreed(c, x);
+            if (o && x > c->delivered)
+                deliver(c, o);
+        }
+    }
+    /* waiters wake after the callback saw the height */
+    if (nt.height > c->agreed_tip) {
+        c->agreed_tip = nt.height;
+        pthread_cond_broadcast(&c->tip_cv);
     }
 }
 
@@ -233,7 +259,7 @@ static void c_on_tick(void *ctx, uint64_t now) {
         /* FOLLOW is per connection: (re)send it on every link that came up */
         if (!up)
             c->followed &= ~(1ull << j);
-        else if (c->cb && !((c->followed >> j) & 1)) {
+        else if ((c->cb || c->auto_follow) && !((c->followed >> j) & 1)) {
             follow |= 1ull << j;
             c->followed |= 1ull << j;
         }
@@ -278,6 +304,7 @@ LEDGER_API int ledger_client_connect(ledger_client **out, const ledger_config *c
     sodium_memzero(c->cfg.seed, 32);
     c->cfg.have_seed = 0;
     pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->tip_cv, NULL);
     int rc = ledger_config_membership(cfg, &c->m);
     if (rc != LEDGER_OK) {
         pthread_mutex_destroy(&c->mu);
@@ -336,27 +363,46 @@ LEDGER_API void ledger_client_close(ledger_client *c) {
         free(c->out[i].body);
     free(c->out);
     ledger_membership_free(c->m);
+    pthread_cond_destroy(&c->tip_cv);
     ledger_signer_free(c->signer);
     pthread_mutex_destroy(&c->mu);
     free(c);
 }
 
 /* Send a query to every replica and wait. mode 0: accept the first answer
- * that `check` accepts; mode 1: f+1 identical (status, bytes) answers. */
+ * that `check` accepts; mode 1: `quorum` identical (status, bytes) answers.
+ * With `at` nonzero the query asks each replica to answer once it has
+ * executed height `at` (LC_QF_AT_HEIGHT, and LC_QF_LINEARIZABLE when
+ * `linear`); *answered_at gets the lowest height among the accepted answers. */
 typedef int (*check_fn)(void *ctx, int32_t status, const uint8_t *d, size_t n);
 
+typedef struct {
+    uint64_t at;      /* 0: any state; else the height every answer must reflect */
+    int linear;       /* replicas also wait for the blocks they voted to commit */
+    uint32_t quorum;  /* mode 1: matching answers needed */
+    uint64_t high[2]; /* out: the highest and (f+1)-th highest reported heights */
+    uint64_t answered_at;
+} ask_opts;
+
 static int ask(ledger_client *c, uint8_t kind, const uint8_t *arg, size_t n, uint32_t timeout_ms,
-               int mode, check_fn check, void *cctx, int32_t *status, uint8_t **data, size_t *len) {
+               int mode, check_fn check, void *cctx, ask_opts *o, int32_t *status, uint8_t **data,
+               size_t *len) {
     qpend *q = calloc(1, sizeof *q);
     if (!q)
         return LEDGER_E_NOMEM;
     pthread_cond_init(&q->cv, NULL);
+    uint32_t quorum = o && o->quorum ? o->quorum : c->cfg.f + 1;
     lc_wr w;
     lc_wr_init(&w);
     pthread_mutex_lock(&c->mu);
     q->id = ++c->next_id;
     lc_wr_u32(&w, q->id);
-    lc_wr_u8(&w, kind);
+    if (o && o->at) {
+        lc_wr_u8(&w, (uint8_t)(kind | LC_QF_AT_HEIGHT | (o->linear ? LC_QF_LINEARIZABLE : 0)));
+        lc_wr_u64(&w, o->at);
+    } else {
+        lc_wr_u8(&w, kind);
+    }
     lc_wr_bytes(&w, arg, n);
     int rc = w.oom ? LEDGER_E_NOMEM : post(c, UINT32_MAX, LC_T_QUERY, w.p, w.n);
     lc_wr_free(&w);
@@ -382,21 +428,33 @@ static int ask(ledger_client *c, uint8_t kind, const uint8_t *arg, size_t n, uin
                     *data = q->data[j];
                     *len = q->len[j];
                     q->data[j] = NULL;
+                    if (o)
+                        o->answered_at = q->height[j];
                     result = LEDGER_OK;
                     goto done;
                 }
             }
             if (mode == 1) {
                 uint32_t k = 0;
+                uint64_t lo = UINT64_MAX;
                 for (uint32_t i = 0; i < c->cfg.n; i++)
                     if (((q->have >> i) & 1) && q->status[i] == q->status[j] &&
-                        q->len[i] == q->len[j] && memcmp(q->data[i], q->data[j], q->len[j]) == 0)
+                        q->len[i] == q->len[j] && memcmp(q->data[i], q->data[j], q->len[j]) == 0) {
                         k++;
-                if (k >= c->cfg.f + 1) {
+                        if (q->height[i] < lo)
+                            lo = q->height[i];
+                    }
+                if (k >= quorum) {
                     *status = q->status[j];
                     *data = q->data[j];
                     *len = q->len[j];
                     q->data[j] = NULL;
+                    /* among `quorum` ≥ f+1 answers one is honest: the lowest
+                     * height is one an honest replica has executed */
+                    if (o) {
+                        o->answered_at = lo;
+                        raise_floor(c, lo);
+                    }
                     result = LEDGER_OK;
                     goto done;
                 }
@@ -408,6 +466,21 @@ static int ask(ledger_client *c, uint8_t kind, const uint8_t *arg, size_t n, uin
         }
         if (mode == 1 && answered == c->cfg.n) {
             result = LEDGER_E_DIVERGED;
+            if (o) {
+                /* the heights the replicas reported, for a linearizable retry */
+                uint64_t hs[LC_MAX_REPLICAS];
+                for (uint32_t j = 0; j < c->cfg.n; j++)
+                    hs[j] = q->height[j];
+                for (uint32_t a = 0; a < c->cfg.n; a++)
+                    for (uint32_t b = a + 1; b < c->cfg.n; b++)
+                        if (hs[b] > hs[a]) {
+                            uint64_t t = hs[a];
+                            hs[a] = hs[b];
+                            hs[b] = t;
+                        }
+                o->high[0] = hs[0];
+                o->high[1] = hs[c->cfg.f];
+            }
             goto done;
         }
         if (pthread_cond_timedwait(&q->cv, &c->mu, &dl) == ETIMEDOUT)
@@ -427,6 +500,46 @@ done:
     pthread_cond_destroy(&q->cv);
     free(q);
     return result;
+}
+
+/* The options of a read at this client's floor and in its read mode. */
+static ask_opts read_opts(ledger_client *c, uint64_t at_least) {
+    ask_opts o;
+    memset(&o, 0, sizeof o);
+    pthread_mutex_lock(&c->mu);
+    o.at = c->floor > at_least ? c->floor : at_least;
+    o.linear = c->read_mode == LEDGER_READ_LINEARIZABLE;
+    pthread_mutex_unlock(&c->mu);
+    if (o.linear && o.at == 0)
+        o.at = 1; /* the flag travels with a height */
+    return o;
+}
+
+LEDGER_API int ledger_client_set_read_mode(ledger_client *c, uint32_t mode) {
+    if (!c || (mode != LEDGER_READ_SESSION && mode != LEDGER_READ_LINEARIZABLE))
+        return LEDGER_E_INVALID;
+    pthread_mutex_lock(&c->mu);
+    c->read_mode = mode;
+    pthread_mutex_unlock(&c->mu);
+    return LEDGER_OK;
+}
+
+LEDGER_API uint64_t ledger_client_seen_height(ledger_client *c) {
+    if (!c)
+        return 0;
+    pthread_mutex_lock(&c->mu);
+    uint64_t h = c->floor;
+    pthread_mutex_unlock(&c->mu);
+    return h;
+}
+
+LEDGER_API int ledger_client_observe(ledger_client *c, uint64_t height) {
+    if (!c)
+        return LEDGER_E_INVALID;
+    pthread_mutex_lock(&c->mu);
+    raise_floor(c, height);
+    pthread_mutex_unlock(&c->mu);
+    return LEDGER_OK;
 }
 
 /* ---- submit ------------------------------------------------------------ */
@@ -464,12 +577,14 @@ LEDGER_API int ledger_client_proof(ledger_client *c, const uint8_t hash[32], uin
     int32_t st;
     uint8_t *d;
     size_t n;
-    int rc = ask(c, LC_Q_PROOF, hash, 32, timeout_ms, 0, check_proof, &pc, &st, &d, &n);
+    ask_opts o = read_opts(c, 0);
+    int rc = ask(c, LC_Q_PROOF, hash, 32, timeout_ms, 0, check_proof, &pc, &o, &st, &d, &n);
     if (rc != LEDGER_OK) {
         ledger_proof_free(pc.proof);
         return rc;
     }
     free(d);
+    ledger_client_observe(c, ledger_proof_height(pc.proof));
     *out = pc.proof;
     return LEDGER_OK;
 }
@@ -525,6 +640,7 @@ LEDGER_API int ledger_client_submit(ledger_client *c, const ledger_tx *tx, uint3
         return rc;
     if (r.height == 0)
         return r.status < 0 ? r.status : LEDGER_E_INTERNAL; /* refused before ordering */
+    ledger_client_observe(c, r.height);                     /* read-your-writes from here on */
     if (receipt) {
         memset(receipt, 0, sizeof *receipt);
         receipt->height = r.height;
@@ -541,8 +657,9 @@ LEDGER_API int ledger_client_submit(ledger_client *c, const ledger_tx *tx, uint3
         size_t n;
         uint64_t el = lc_now_ms() - t0;
         uint32_t left = el < timeout_ms ? timeout_ms - (uint32_t)el : 1;
-        rc = ask(c, LC_Q_PROOF, r.tx_hash, 32, left < 1000 ? 1000 : left, 0, check_proof, &pc, &st,
-                 &d, &n);
+        ask_opts o = read_opts(c, r.height);
+        rc = ask(c, LC_Q_PROOF, r.tx_hash, 32, left < 1000 ? 1000 : left, 0, check_proof, &pc, &o,
+                 &st, &d, &n);
         if (rc != LEDGER_OK)
             return rc;
         free(d);
@@ -590,10 +707,14 @@ LEDGER_API int ledger_client_block(ledger_client *c, uint64_t height, uint32_t t
     int32_t st;
     uint8_t *d;
     size_t n;
-    int rc = ask(c, LC_Q_BLOCK, arg, 8, timeout_ms, 0, check_block, &bc, &st, &d, &n);
+    /* at the floor, not at `height`: a height no replica has reached is
+     * NOT_FOUND, not a wait */
+    ask_opts o = read_opts(c, 0);
+    int rc = ask(c, LC_Q_BLOCK, arg, 8, timeout_ms, 0, check_block, &bc, &o, &st, &d, &n);
     if (rc != LEDGER_OK)
         return rc;
     free(d);
+    ledger_client_observe(c, height); /* certified: it is committed */
     *out = bc.b;
     return LEDGER_OK;
 }
@@ -632,7 +753,8 @@ LEDGER_API int ledger_client_tx(ledger_client *c, const uint8_t hash[32], uint32
     int32_t st;
     uint8_t *d;
     size_t n;
-    int rc = ask(c, LC_Q_TX, hash, 32, timeout_ms, 0, check_tx, &tc, &st, &d, &n);
+    ask_opts o = read_opts(c, 0);
+    int rc = ask(c, LC_Q_TX, hash, 32, timeout_ms, 0, check_tx, &tc, &o, &st, &d, &n);
     if (rc != LEDGER_OK)
         return rc;
     free(d);
@@ -658,7 +780,19 @@ LEDGER_API int ledger_client_tx(ledger_client *c, const uint8_t hash[32], uint32
 static int match_read(ledger_client *c, uint8_t kind, const uint8_t *arg, size_t n,
                       uint32_t timeout_ms, uint8_t **out, size_t *outn) {
     int32_t st;
-    int rc = ask(c, kind, arg, n, timeout_ms, 1, NULL, NULL, &st, out, outn);
+    uint64_t t0 = lc_now_ms();
+    ask_opts o = read_opts(c, 0);
+    if (o.linear)
+        o.quorum = 2 * c->cfg.f + 1;
+    int rc = ask(c, kind, arg, n, timeout_ms, 1, NULL, NULL, &o, &st, out, outn);
+    /* a linearizable read races writes: when the 2f+1 answers straddle a
+     * write, ask again at the highest height f+1 replicas vouch for */
+    while (rc == LEDGER_E_DIVERGED && o.linear && o.high[1] >= o.at &&
+           lc_now_ms() - t0 < timeout_ms) {
+        o.at = o.high[1] > o.at ? o.high[1] : o.at + 1;
+        rc = ask(c, kind, arg, n, timeout_ms - (uint32_t)(lc_now_ms() - t0), 1, NULL, NULL, &o, &st,
+                 out, outn);
+    }
     if (rc != LEDGER_OK)
         return rc;
     if (st != LEDGER_OK) {
@@ -798,8 +932,14 @@ LEDGER_API int ledger_client_blob_put(ledger_client *c, const uint8_t *data, siz
         memcpy(arg + off, data, len);
     uint8_t *d;
     size_t dn;
-    int rc = match_read(c, kind, arg, off + len, timeout_ms, &d, &dn);
+    /* blobs live outside the chain: f+1 stores, no height */
+    int32_t st;
+    int rc = ask(c, kind, arg, off + len, timeout_ms, 1, NULL, NULL, NULL, &st, &d, &dn);
     free(arg);
+    if (rc == LEDGER_OK && st != LEDGER_OK) {
+        free(d);
+        rc = st;
+    }
     if (rc != LEDGER_OK)
         return rc;
     rc = (dn == 32 && memcmp(d, want, 32) == 0) ? LEDGER_OK : LEDGER_E_HASH;
@@ -822,7 +962,9 @@ LEDGER_API int ledger_client_blob_get(ledger_client *c, const uint8_t hash[32], 
     if (!c || !hash || !data || !len)
         return LEDGER_E_INVALID;
     int32_t st;
-    return ask(c, LC_Q_BLOB_GET, hash, 32, timeout_ms, 0, check_blob, (void *)hash, &st, data, len);
+    /* blobs live outside the chain: any replica's copy that hashes right will do */
+    return ask(c, LC_Q_BLOB_GET, hash, 32, timeout_ms, 0, check_blob, (void *)hash, NULL, &st, data,
+               len);
 }
 
 typedef struct {
@@ -850,7 +992,7 @@ LEDGER_API int ledger_client_height(ledger_client *c, uint32_t timeout_ms, uint6
     int32_t st;
     uint8_t *d;
     size_t n;
-    int rc = ask(c, LC_Q_TIP, NULL, 0, timeout_ms, 0, check_tip, &t, &st, &d, &n);
+    int rc = ask(c, LC_Q_TIP, NULL, 0, timeout_ms, 0, check_tip, &t, NULL, &st, &d, &n);
     if (rc != LEDGER_OK)
         return rc;
     free(d);
@@ -860,6 +1002,7 @@ LEDGER_API int ledger_client_height(ledger_client *c, uint32_t timeout_ms, uint6
         if (t.hs[i] < lo)
             lo = t.hs[i];
     *height = lo;
+    ledger_client_observe(c, lo);
     return LEDGER_OK;
 }
 
@@ -872,4 +1015,29 @@ LEDGER_API int ledger_client_follow(ledger_client *c, ledger_follow_cb cb, void 
     pthread_mutex_unlock(&c->mu);
     lc_net_wake(c->net);
     return LEDGER_OK;
+}
+
+LEDGER_API int ledger_client_wait_height(ledger_client *c, uint64_t height, uint32_t timeout_ms,
+                                         uint64_t *reached) {
+    if (!c)
+        return LEDGER_E_INVALID;
+    struct timespec dl;
+    deadline_after(&dl, timeout_ms);
+    pthread_mutex_lock(&c->mu);
+    if (!c->auto_follow) {
+        /* subscribe on every link: each replica answers with its tip at once */
+        c->auto_follow = 1;
+        lc_net_wake(c->net);
+    }
+    int rc = LEDGER_OK;
+    while (c->agreed_tip < height && rc == LEDGER_OK)
+        if (pthread_cond_timedwait(&c->tip_cv, &c->mu, &dl) == ETIMEDOUT)
+            rc = c->agreed_tip >= height ? LEDGER_OK : LEDGER_E_TIMEOUT;
+    uint64_t tip = c->agreed_tip;
+    if (rc == LEDGER_OK)
+        raise_floor(c, tip); /* f+1 announced it: committed */
+    pthread_mutex_unlock(&c->mu);
+    if (reached)
+        *reached = tip;
+    return rc;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ledger/config.h"
 #include "ledger/membership.h"
 #include "lc_map.h"
 
@@ -20,6 +21,9 @@
 #define STATUS_MS     500 /* heartbeat checkpoint of the tip */
 #define CK_KEEP       4   /* checkpoint votes kept per replica (distinct multiples of K) */
 #define CK_BYTES      (8 + 32 + 4 + 64) /* a signed CHECKPOINT body */
+#define PARK_MAX      1024              /* reads waiting for a height, all clients */
+#define PARK_PER_CONN 32                /* ... per client connection */
+#define PARK_MS       30000             /* a parked read is answered "not yet" after this */
 
 typedef struct {
     int have;
@@ -79,6 +83,19 @@ typedef struct {
     uint64_t *pp_view;
 } nv_plan;
 
+/* A client read that asked for a height this replica has not executed yet
+ * (docs/ledger-protocol.md §Reads). */
+typedef struct {
+    uint64_t conn;
+    uint64_t min_height;
+    uint64_t expires;
+    uint8_t *body; /* the QUERY body as received */
+    size_t n;
+} parked_read;
+
+struct lc_replica;
+static void serve_parked(struct lc_replica *r);
+
 struct lc_replica {
     lc_replica_cfg cfg;
     lc_store_ops ops;
@@ -132,6 +149,10 @@ struct lc_replica {
     /* followers */
     uint64_t followers[MAX_FOLLOWERS];
     size_t nfollowers;
+    /* reads waiting until this replica has executed a height */
+    uint64_t commit_hi; /* highest sequence we sent COMMIT for */
+    parked_read *parked;
+    size_t nparked;
 };
 
 static uint32_t primary_of(const lc_replica *r, uint64_t v) {
@@ -697,6 +718,7 @@ static void announce_commit(lc_replica *r, uint64_t height) {
     if (height % r->K == 0)
         send_checkpoint(r);
     notify_followers(r, height);
+    serve_parked(r);
 }
 
 static void reply_block_txs(lc_replica *r, const lc_proposal *pr) {
@@ -780,6 +802,8 @@ static void try_progress(lc_replica *r) {
             bcast(r, LC_T_COMMIT, &w);
             lc_wr_free(&w);
             s->commit_sent = 1;
+            if (seq > r->commit_hi)
+                r->commit_hi = seq;
         }
         uint32_t signers[LC_MAX_REPLICAS];
         uint8_t sigs[LC_MAX_REPLICAS][64];
@@ -1324,23 +1348,90 @@ static void on_newview(lc_replica *r, uint32_t from, const uint8_t *body, size_t
 
 /* ---- clients ----------------------------------------------------------- */
 
-static void on_query(lc_replica *r, uint64_t conn, const uint8_t *body, size_t n) {
-    if (n < 5)
-        return;
+/* Answer a read now: u32 id ‖ i32 status ‖ var answer, then, for a read that
+ * named a height, u64 the height this replica has executed. */
+static void answer_query(lc_replica *r, uint64_t conn, const uint8_t *body, size_t n,
+                         int32_t status) {
     uint32_t id = lc_get_u32(body);
-    uint8_t kind = body[4];
+    uint8_t flags = body[4] & LC_QF_MASK;
+    uint8_t kind = body[4] & (uint8_t)~LC_QF_MASK;
+    size_t off = flags ? 13 : 5;
     uint8_t *out = NULL;
     size_t outn = 0;
-    int rc = r->ops.query(r->ops.ctx, kind, body + 5, n - 5, &out, &outn);
+    int rc = status;
+    if (rc == 0)
+        rc = r->ops.query(r->ops.ctx, kind, body + off, n - off, &out, &outn);
     lc_wr w;
     lc_wr_init(&w);
     lc_wr_u32(&w, id);
     lc_wr_u32(&w, (uint32_t)rc);
     lc_wr_var(&w, rc == 0 ? out : NULL, rc == 0 ? outn : 0);
+    if (flags)
+        lc_wr_u64(&w, r->last_exec);
     free(out);
     if (!w.oom)
         lc_net_send_conn(r->net, conn, LC_T_QUERY_RESP, w.p, w.n);
     lc_wr_free(&w);
+}
+
+static void on_query(lc_replica *r, uint64_t conn, const uint8_t *body, size_t n) {
+    if (n < 5)
+        return;
+    uint8_t flags = body[4] & LC_QF_MASK;
+    if (!flags) {
+        answer_query(r, conn, body, n, 0);
+        return;
+    }
+    if (n < 13)
+        return;
+    uint64_t want = lc_get_u64(body + 5);
+    /* a linearizable read also waits for every block this replica has voted
+     * to commit: a write whose receipt a client holds is among them at f+1
+     * honest replicas of any 2f+1 (Castro & Liskov, OSDI '99, §4.5) */
+    if ((flags & LC_QF_LINEARIZABLE) && r->commit_hi > want)
+        want = r->commit_hi;
+    if (want <= r->last_exec) {
+        answer_query(r, conn, body, n, 0);
+        return;
+    }
+    size_t mine = 0;
+    for (size_t i = 0; i < r->nparked; i++)
+        mine += r->parked[i].conn == conn;
+    if (r->nparked >= PARK_MAX || mine >= PARK_PER_CONN) {
+        answer_query(r, conn, body, n, LEDGER_E_LIMIT);
+        return;
+    }
+    uint8_t *copy = malloc(n);
+    if (!copy) {
+        answer_query(r, conn, body, n, LEDGER_E_NOMEM);
+        return;
+    }
+    memcpy(copy, body, n);
+    if (!r->parked) {
+        r->parked = calloc(PARK_MAX, sizeof *r->parked);
+        if (!r->parked) {
+            free(copy);
+            answer_query(r, conn, body, n, LEDGER_E_NOMEM);
+            return;
+        }
+    }
+    r->parked[r->nparked++] = (parked_read){conn, want, r->now + PARK_MS, copy, n};
+}
+
+/* Answer the parked reads whose height is executed (or whose time is up:
+ * LEDGER_E_TIMEOUT with our height, so the client knows we lag). */
+static void serve_parked(lc_replica *r) {
+    for (size_t i = 0; i < r->nparked;) {
+        parked_read *p = &r->parked[i];
+        int ready = p->min_height <= r->last_exec;
+        if (!ready && r->now < p->expires) {
+            i++;
+            continue;
+        }
+        answer_query(r, p->conn, p->body, p->n, ready ? 0 : LEDGER_E_TIMEOUT);
+        free(p->body);
+        r->parked[i] = r->parked[--r->nparked];
+    }
 }
 
 static void on_msg(void *ctx, uint64_t conn, uint32_t from, uint8_t type, const uint8_t *body,
@@ -1357,8 +1448,22 @@ static void on_msg(void *ctx, uint64_t conn, uint32_t from, uint8_t type, const 
                 on_query(r, conn, body, n);
                 break;
             case LC_T_FOLLOW:
-                if (r->nfollowers < MAX_FOLLOWERS)
-                    r->followers[r->nfollowers++] = conn;
+                if (r->nfollowers < MAX_FOLLOWERS) {
+                    int dup = 0;
+                    for (size_t i = 0; i < r->nfollowers; i++)
+                        dup |= r->followers[i] == conn;
+                    if (!dup)
+                        r->followers[r->nfollowers++] = conn;
+                    /* our tip at once: a follower waiting for a height we
+                     * already reached need not wait for the next block */
+                    if (r->last_exec > 0) {
+                        uint8_t b[8 + 32 + 8];
+                        lc_put_u64(b, r->last_exec);
+                        memcpy(b + 8, r->last_hash, 32);
+                        lc_put_u64(b + 40, r->last_ts);
+                        lc_net_send_conn(r->net, conn, LC_T_NOTIFY, b, sizeof b);
+                    }
+                }
                 break;
             default:
                 break; /* clients may send nothing else */
@@ -1399,6 +1504,13 @@ static void on_msg(void *ctx, uint64_t conn, uint32_t from, uint8_t type, const 
 
 static void on_close(void *ctx, uint64_t conn) {
     lc_replica *r = ctx;
+    for (size_t i = 0; i < r->nparked;)
+        if (r->parked[i].conn == conn) {
+            free(r->parked[i].body);
+            r->parked[i] = r->parked[--r->nparked];
+        } else {
+            i++;
+        }
     for (size_t i = 0; i < r->nfollowers; i++)
         if (r->followers[i] == conn) {
             r->followers[i] = r->followers[--r->nfollowers];
@@ -1435,6 +1547,8 @@ static void retransmit(lc_replica *r) {
 static void on_tick(void *ctx, uint64_t now) {
     lc_replica *r = ctx;
     r->now = now;
+    if (r->nparked)
+        serve_parked(r);
     maybe_propose(r);
     maybe_fetch(r);
     retransmit(r);
@@ -1575,6 +1689,9 @@ void lc_replica_free(lc_replica *r) {
     free(r->q);
     lc_map_free(&r->known);
     lc_map_free(&r->waiters);
+    for (size_t i = 0; i < r->nparked; i++)
+        free(r->parked[i].body);
+    free(r->parked);
     for (uint32_t j = 0; j < LC_MAX_REPLICAS; j++)
         free(r->vc_msg[j]);
     sodium_memzero(r->cfg.sk, sizeof r->cfg.sk);

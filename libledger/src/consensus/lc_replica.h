@@ -85,7 +85,7 @@ enum {
     LC_Q_TX = 2,         /* arg: tx hash → encoded tx */
     LC_Q_STATE = 3,      /* arg: key → value */
     LC_Q_TRACE = 4,      /* arg: u16 op ‖ key → trace encoding */
-    LC_Q_BLOB_PUT = 5,   /* arg: blob bytes → 32-byte hash */
+    LC_Q_BLOB_PUT = 5,   /* unsigned blob put: refused (LEDGER_E_BLOB_ANONYMOUS) */
     LC_Q_BLOB_GET = 6,   /* arg: hash → bytes */
     LC_Q_PROOF = 7,      /* arg: tx hash → encoded proof */
     LC_Q_TIP = 8,        /* arg: none → u64 height ‖ hash ‖ u64 ts */
@@ -97,6 +97,13 @@ enum {
 #define LC_Q_SIGNED_PUT     11
 #define LC_BLOB_PUT_VERSION 1
 #define LC_BLOB_PUT_HEADER  97 /* version, putter key, signature */
+
+/* Flags in the kind byte of a QUERY (docs/formats/ledger-consensus.md): with
+ * either, a u64 minimum height precedes the argument, the replica answers once
+ * it has executed that height, and the answer ends with its executed height. */
+#define LC_QF_AT_HEIGHT    0x80u
+#define LC_QF_LINEARIZABLE 0x40u /* also after every block it voted to commit */
+#define LC_QF_MASK         (LC_QF_AT_HEIGHT | LC_QF_LINEARIZABLE)
 
 #endif
 

@@ -157,6 +157,9 @@ static inline void lc_put_u32(uint8_t *q, uint32_t v) {
 static inline uint32_t lc_get_u32(const uint8_t *q) {
     return ((uint32_t)q[0] << 24) | ((uint32_t)q[1] << 16) | ((uint32_t)q[2] << 8) | q[3];
 }
+static inline uint64_t lc_get_u64(const uint8_t *q) {
+    return ((uint64_t)lc_get_u32(q) << 32) | lc_get_u32(q + 4);
+}
 static inline void lc_put_u64(uint8_t *q, uint64_t v) {
     for (int i = 7; i >= 0; i--) {
         q[i] = (uint8_t)v;

@@ -326,7 +326,6 @@ static int mk_check_cert(void *ctx, uint64_t height, const uint8_t hh[32], const
 
 static int mk_query(void *ctx, uint8_t kind, const uint8_t *arg, size_t n, uint8_t **out,
                     size_t *outn) {
-    (void)arg;
     if (kind == LC_Q_TIP && n == 0) {
         uint64_t h, ts;
         uint8_t hh[32];
@@ -337,6 +336,20 @@ static int mk_query(void *ctx, uint8_t kind, const uint8_t *arg, size_t n, uint8
         lc_put_u64(b + 40, ts);
         *out = b;
         *outn = 48;
+        return 0;
+    }
+    /* a state key that exists once its height is executed: the u64 height */
+    if (kind == LC_Q_STATE && n == 8) {
+        mock_store *m = ctx;
+        uint64_t want = lc_get_u64(arg);
+        pthread_mutex_lock(&m->mu);
+        int have = m->height >= want;
+        pthread_mutex_unlock(&m->mu);
+        if (!have)
+            return -208;
+        *out = malloc(8);
+        memcpy(*out, arg, 8);
+        *outn = 8;
         return 0;
     }
     return -200;

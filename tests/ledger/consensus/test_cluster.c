@@ -194,6 +194,52 @@ static void test_partition_heal(void **state) {
 #undef c
 }
 
+/* A read at a height that a lagging replica has not executed waits for it
+ * (docs/ledger-protocol.md §Reads): the committed record once the replica
+ * caught up, or LEDGER_E_TIMEOUT for a height nobody reaches, never NOT_FOUND.
+ * Before reads named a height, the lagging replica answered NOT_FOUND at once
+ * and the read could not reach f+1 matching answers. */
+static void test_read_through_lagging_replica(void **state) {
+    (void)state;
+    cluster *cp = calloc(1, sizeof *cp);
+#define c (*cp)
+    assert_int_equal(cl_init(&c, 4, 0), 0);
+    ledger_client *writer = connect_client(&c);
+    /* replica 3 hears nobody: it lags */
+    lc_fault iso = {.blocked = 0xFull & ~(1ull << 3)};
+    lc_fault cut = {.blocked = 1ull << 3};
+    for (uint32_t i = 0; i < 4; i++)
+        lc_net_set_fault(c.nodes[i].net, i == 3 ? &iso : &cut);
+    assert_int_equal(cl_load(&c, writer, 1, 5, 700), 5);
+    uint64_t h = ledger_client_seen_height(writer);
+    assert_true(h >= 1);
+    assert_true(cl_height(&c, 3) < h);
+    ledger_client_close(writer);
+    /* only replicas 2 and 3 remain: f+1 agreement needs the lagging one */
+    cl_stop(&c, 0);
+    cl_stop(&c, 1);
+    lc_fault none = {0};
+    set_fault_all(&c, &none);
+    ledger_client *reader = connect_client(&c);
+    assert_int_equal(ledger_client_seen_height(reader), 0);
+    assert_int_equal(ledger_client_observe(reader, h), 0);
+    uint8_t key[8], *v = NULL;
+    size_t vl = 0;
+    lc_put_u64(key, h);
+    assert_int_equal(ledger_client_get(reader, key, 8, 60000, &v, &vl), 0);
+    assert_int_equal(vl, 8);
+    assert_memory_equal(v, key, 8);
+    ledger_free(v);
+    assert_true(cl_height(&c, 3) >= h); /* it answered after catching up */
+    /* a height no replica reaches: a timeout, not NOT_FOUND */
+    assert_int_equal(ledger_client_observe(reader, h + 1000), 0);
+    assert_int_equal(ledger_client_get(reader, key, 8, 1500, &v, &vl), LEDGER_E_TIMEOUT);
+    ledger_client_close(reader);
+    cl_free(&c);
+    free(cp);
+#undef c
+}
+
 static void test_equivocating_primary(void **state) {
     (void)state;
     cluster *cp = calloc(1, sizeof *cp);
@@ -332,6 +378,7 @@ int main(void) {
         cmocka_unit_test(test_truncation_and_view_change),
         cmocka_unit_test(test_restart_catch_up),
         cmocka_unit_test(test_partition_heal),
+        cmocka_unit_test(test_read_through_lagging_replica),
         cmocka_unit_test(test_equivocating_primary),
         cmocka_unit_test(test_garbage_and_forgery),
         cmocka_unit_test(test_randomized),

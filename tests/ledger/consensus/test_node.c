@@ -137,7 +137,6 @@ static void test_node_and_client(void **state) {
     assert_int_equal(ledger_client_connect(&cl, t->cfg, 5000), 0);
     follow_state fs = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0};
     assert_int_equal(ledger_client_follow(cl, on_block, &fs), 0);
-    usleep(100000);
     uint8_t seed[32] = {9};
     ledger_signer *me;
     assert_int_equal(ledger_signer_from_seed(&me, seed), 0);
@@ -233,15 +232,8 @@ static void test_node_and_client(void **state) {
         assert_memory_equal(tips[i].hash, tips[0].hash, 32);
         assert_memory_equal(tips[i].state_root, tips[0].state_root, 32);
     }
-    /* the follower saw the chain grow */
-    for (int tries = 0; tries < 300; tries++) {
-        pthread_mutex_lock(&fs.mu);
-        uint64_t last = fs.last;
-        pthread_mutex_unlock(&fs.mu);
-        if (last >= r.height)
-            break;
-        usleep(10000);
-    }
+    /* the follower saw the chain grow: the callback ran before the wait ends */
+    assert_int_equal(ledger_client_wait_height(cl, r.height, 20000, NULL), 0);
     assert_true(fs.last >= r.height);
     assert_true(fs.calls >= 1);
     assert_int_equal(fs.out_of_order, 0);
@@ -264,7 +256,6 @@ static void test_follow_with_replica_down(void **state) {
     assert_int_equal(ledger_client_connect(&cl, t->cfg, 5000), 0);
     follow_state fs = {PTHREAD_MUTEX_INITIALIZER, 0, 0, 0};
     assert_int_equal(ledger_client_follow(cl, on_block, &fs), 0);
-    usleep(100000);
     uint8_t seed[32] = {10};
     ledger_signer *me;
     assert_int_equal(ledger_signer_from_seed(&me, seed), 0);
@@ -274,14 +265,7 @@ static void test_follow_with_replica_down(void **state) {
         assert_int_equal(ledger_client_submit(cl, tx, 0, 20000, &r, NULL), 0);
         ledger_tx_free(tx);
     }
-    for (int tries = 0; tries < 500; tries++) {
-        pthread_mutex_lock(&fs.mu);
-        uint64_t last = fs.last;
-        pthread_mutex_unlock(&fs.mu);
-        if (last >= r.height)
-            break;
-        usleep(10000);
-    }
+    assert_int_equal(ledger_client_wait_height(cl, r.height, 20000, NULL), 0);
     pthread_mutex_lock(&fs.mu);
     assert_true(fs.last >= r.height);
     assert_int_equal(fs.out_of_order, 0);
