@@ -88,6 +88,8 @@ int fedshare_client_connect(fedshare_client **out, const char *config_path, cons
      * every act whose receipt anyone held before it began (client.h) */
     if (!rc)
         rc = ledger_client_set_read_mode(c->lc, LEDGER_READ_LINEARIZABLE);
+    if (!rc) /* every blob this client puts is signed by the member */
+        rc = ledger_client_set_signer(c->lc, c->signer);
     if (rc) {
         fedshare_client_close(c);
         return rc;

@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,7 @@ struct fedshare_node {
     ledger_app wrapped; /* the contracts, with counters around them */
     char data_dir[1024];
     uint32_t replicas;
+    uint64_t blob_quota; /* bytes per member */
     /* metrics */
     pthread_mutex_t mu;
     uint64_t applied, refused_precheck;
@@ -223,6 +225,16 @@ static int wrapped_query(void *ctx, ledger_state *st, const uint8_t *q, size_t q
     return a->query(a->ctx, st, q, qlen, out, out_len);
 }
 
+/* Blob puts: consortium members only, each within the node's quota. */
+static int blob_authorize(void *ctx, const uint8_t putter[32], uint64_t len, uint64_t *quota) {
+    fedshare_node *n = ctx;
+    (void)len;
+    if (fedshare_consortium_find(n->consortium, putter) < 0)
+        return LEDGER_E_BLOB_DENIED;
+    *quota = n->blob_quota;
+    return LEDGER_OK;
+}
+
 /* ---- metrics ---- */
 
 static uint64_t dir_bytes(const char *dir) {
@@ -252,6 +264,8 @@ int fedshare_node_metrics(fedshare_node *n, char **text) {
     ledger_tip tip;
     memset(&tip, 0, sizeof tip);
     ledger_node_tip(n->replica, &tip);
+    uint64_t blob_bytes = 0;
+    ledger_node_blob_usage(n->replica, NULL, &blob_bytes);
     snprintf(t, 4096,
              "# HELP fedshare_height Height of the last committed block.\n"
              "# TYPE fedshare_height gauge\nfedshare_height %llu\n"
@@ -275,12 +289,15 @@ int fedshare_node_metrics(fedshare_node *n, char **text) {
              "# TYPE fedshare_peers gauge\nfedshare_peers %u\n"
              "# HELP fedshare_disk_bytes Bytes the node's LMDB files occupy.\n"
              "# TYPE fedshare_disk_bytes gauge\nfedshare_disk_bytes %llu\n"
+             "# HELP fedshare_blob_bytes Blob bytes this node stores (members' signed puts).\n"
+             "# TYPE fedshare_blob_bytes gauge\nfedshare_blob_bytes %llu\n"
              "# HELP fedshare_uptime_seconds Seconds since the node started.\n"
              "# TYPE fedshare_uptime_seconds gauge\nfedshare_uptime_seconds %.1f\n",
              (unsigned long long)tip.height, (unsigned long long)ledger_node_view(n->replica),
              (unsigned long long)applied, up > 0 ? (double)applied / up : 0.0,
              (unsigned long long)refused, ls, (unsigned long long)lc, last,
-             n->replicas ? n->replicas - 1 : 0, (unsigned long long)dir_bytes(n->data_dir), up);
+             n->replicas ? n->replicas - 1 : 0, (unsigned long long)dir_bytes(n->data_dir),
+             (unsigned long long)blob_bytes, up);
     *text = t;
     return FEDSHARE_OK;
 }
@@ -369,14 +386,20 @@ int fedshare_node_start(fedshare_node **out, const char *config_path,
     if (!out || !config_path)
         return FEDSHARE_E_INVALID;
     *out = NULL;
-    if (!opts)
-        opts = &def;
-    if (opts->version != FEDSHARE_NODE_OPTIONS_VERSION)
+    if (opts && opts->version == 1) /* without the blob fields */
+        memcpy(&def, opts, offsetof(fedshare_node_options, blob_quota_mib));
+    else if (opts)
+        def = *opts;
+    if (opts && opts->version != 1 && opts->version != FEDSHARE_NODE_OPTIONS_VERSION)
         return FEDSHARE_E_INVALID;
+    opts = &def;
     fedshare_node *n = calloc(1, sizeof *n);
     if (!n)
         return FEDSHARE_E_NOMEM;
     n->listen_fd = -1;
+    n->blob_quota =
+        (uint64_t)(opts->blob_quota_mib ? opts->blob_quota_mib : FEDSHARE_BLOB_QUOTA_MIB_DEFAULT)
+        << 20;
     pthread_mutex_init(&n->mu, NULL);
     n->started_ns = now_ns();
     char *text = NULL;
@@ -411,6 +434,9 @@ int fedshare_node_start(fedshare_node **out, const char *config_path,
         lo.app = &n->wrapped;
         lo.sync = opts->sync;
         lo.block_period_ms = opts->block_period_ms;
+        lo.blob_authorize = blob_authorize;
+        lo.blob_ctx = n;
+        lo.blob_limit_mib = opts->blob_limit_mib;
         rc = ledger_node_start(&n->replica, n->cfg, &lo);
     }
     if (!rc && n->listen_fd >= 0) {

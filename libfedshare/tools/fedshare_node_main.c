@@ -2,6 +2,7 @@
  *
  *   fedshare-node CONFIG [--id N] [--data DIR] [--sync 0|1] [--block-period MS]
  *                        [--metrics-port P] [--status-file FILE]
+ *                        [--blob-quota-mib N] [--blob-limit-mib N]
  *
  * Prints "ready ID METRICS_PORT HEIGHT" once serving (ID −1 when the file names it), then runs
  * until SIGTERM or SIGINT. With --status-file the file is rewritten every 100 ms with "HEIGHT VIEW
@@ -42,7 +43,8 @@ static void write_status(fedshare_node *node, const char *path) {
 
 static int usage(void) {
     fprintf(stderr, "usage: fedshare-node CONFIG [--id N] [--data DIR] [--sync 0|1] "
-                    "[--block-period MS] [--metrics-port P] [--status-file FILE]\n");
+                    "[--block-period MS] [--metrics-port P] [--status-file FILE] "
+                    "[--blob-quota-mib N] [--blob-limit-mib N]\n");
     return 2;
 }
 
@@ -75,6 +77,10 @@ int main(int argc, char **argv) {
             o.block_period_ms = (uint32_t)x;
         else if (!strcmp(a, "--metrics-port") && !parse_uint(v, 65535, &x))
             o.metrics_port = (int32_t)x;
+        else if (!strcmp(a, "--blob-quota-mib") && !parse_uint(v, 4194304, &x))
+            o.blob_quota_mib = (uint32_t)x;
+        else if (!strcmp(a, "--blob-limit-mib") && !parse_uint(v, 4194304, &x))
+            o.blob_limit_mib = (uint32_t)x;
         else if (!strcmp(a, "--status-file"))
             status = v;
         else

@@ -41,6 +41,10 @@ const char *ledger_strerror(int code) {
             return "output buffer too small";
         case LEDGER_E_FULL:
             return "store map is full";
+        case LEDGER_E_BLOB_QUOTA:
+            return "blob quota of this key exceeded";
+        case LEDGER_E_BLOB_FULL:
+            return "blob store full (high-water mark reached)";
         case LEDGER_E_NOMEM:
             return "out of memory";
         case LEDGER_E_IO:

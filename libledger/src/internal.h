@@ -20,6 +20,7 @@
 #define LDG_TAG_STATE  "FSLEDGER/STATE/1"
 #define LDG_TAG_WRITES "FSLEDGER/WRITES1"
 #define LDG_TAG_RESULT "FSLEDGER/RESULT1"
+#define LDG_TAG_BLOB   "FSLEDGER/BLOBPUT"
 #define LDG_TAG_LEN    16
 
 static inline void ldg_put16(uint8_t *p, uint16_t v) {
@@ -36,6 +37,19 @@ static inline void ldg_put64(uint8_t *p, uint64_t v) {
     ldg_put32(p, (uint32_t)(v >> 32));
     ldg_put32(p + 4, (uint32_t)v);
 }
+/* Bytes a blob putter signs (docs/ledger-protocol.md §Blobs):
+ * "FSLEDGER/BLOBPUT" ‖ chain_id[32] ‖ SHA-256(blob)[32] ‖ u64 length. */
+#define LDG_BLOB_STMT_BYTES (LDG_TAG_LEN + 32 + 32 + 8)
+static inline void ldg_blob_statement(uint8_t out[LDG_BLOB_STMT_BYTES], const uint8_t chain_id[32],
+                                      const uint8_t hash[32], uint64_t len) {
+    memcpy(out, LDG_TAG_BLOB, LDG_TAG_LEN);
+    memcpy(out + LDG_TAG_LEN, chain_id, 32);
+    memcpy(out + LDG_TAG_LEN + 32, hash, 32);
+    ldg_put64(out + LDG_TAG_LEN + 64, len);
+}
+/* A new signer holding the same key as s (the client keeps its own copy). */
+int ldg_signer_copy(ledger_signer **out, const ledger_signer *s);
+
 static inline uint16_t ldg_get16(const uint8_t *p) {
     return (uint16_t)((p[0] << 8) | p[1]);
 }

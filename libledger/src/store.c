@@ -8,6 +8,7 @@
 #define META_FORMAT     "format"
 #define META_MEMBERSHIP "membership"
 #define META_TIP        "tip"
+#define META_BLOB_BYTES "blob_bytes"
 #define TIP_BYTES       80
 #define TXREC_BYTES     24 /* height u64, index u32, offset u32, length u32, status i32 */
 
@@ -42,6 +43,8 @@ static int meta_put(MDB_txn *txn, ledger_store *s, const char *name, const void 
     MDB_val k = ldg_val(name, strlen(name)), v = ldg_val(p, n);
     return mdb_put(txn, s->meta, &k, &v, 0);
 }
+
+static int blob_accounting_init(ledger_store *s, MDB_txn *txn);
 
 static int rd_begin(ledger_store *s, MDB_txn **txn) {
     int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, txn);
@@ -226,6 +229,8 @@ int ledger_store_open(ledger_store **out, const char *path, const ledger_members
         return LEDGER_E_NOMEM;
     }
     s->app = *app;
+    s->map_size = o.map_size;
+    s->blob_limit = o.blob_limit_mib ? (uint64_t)o.blob_limit_mib << 20 : o.map_size / 2;
     int rc = LEDGER_OK;
     uint8_t *menc = NULL;
     size_t mlen;
@@ -240,7 +245,7 @@ int ledger_store_open(ledger_store **out, const char *path, const ledger_members
         rc = ldg_mdb_err(mrc);
         goto fail;
     }
-    mdb_env_set_maxdbs(s->env, 8);
+    mdb_env_set_maxdbs(s->env, 10);
     if ((mrc = mdb_env_set_mapsize(s->env, (size_t)o.map_size)) != 0) {
         rc = LEDGER_E_INVALID;
         goto fail;
@@ -264,7 +269,7 @@ int ledger_store_open(ledger_store **out, const char *path, const ledger_members
         MDB_dbi *dbi;
     } dbs[] = {{"meta", &s->meta},   {"blocks", &s->blocks}, {"txs", &s->txs},
                {"trace", &s->trace}, {"time", &s->time},     {"state", &s->state},
-               {"nonce", &s->nonce}, {"blob", &s->blob}};
+               {"nonce", &s->nonce}, {"blob", &s->blob},     {"blobuse", &s->blobuse}};
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0] && !mrc; i++)
         mrc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, dbs[i].dbi);
     if (mrc) {
@@ -275,6 +280,8 @@ int ledger_store_open(ledger_store **out, const char *path, const ledger_members
     rc = init_or_check(s, txn);
     if (!rc)
         rc = tip_read(txn, s, &s->tip);
+    if (!rc)
+        rc = blob_accounting_init(s, txn);
     if (rc) {
         mdb_txn_abort(txn);
         goto fail;
@@ -782,33 +789,147 @@ int ledger_store_trace_time(ledger_store *s, uint64_t t0, uint64_t t1, uint64_t 
     return rc;
 }
 
-#define BLOB_MAX ((size_t)LEDGER_STATE_VALUE_MAX * 16)
-
-int ledger_store_blob_put(ledger_store *s, const uint8_t *data, size_t len, uint8_t hash[32]) {
-    uint8_t h[32];
-    if (!s || (!data && len) || len > BLOB_MAX)
-        return LEDGER_E_INVALID;
-    crypto_hash_sha256(h, data ? data : (const uint8_t *)"", len);
-    pthread_mutex_lock(&s->wlock);
-    MDB_txn *txn;
-    int mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
-    if (!mrc) {
-        MDB_val k = ldg_val(h, 32), v = ldg_val(data ? data : (const uint8_t *)"", len);
-        mrc = mdb_put(txn, s->blob, &k, &v, MDB_NOOVERWRITE);
-        if (mrc == MDB_KEYEXIST) {
-            mdb_txn_abort(txn);
-            mrc = 0;
-        } else if (mrc)
-            mdb_txn_abort(txn);
-        else
-            mrc = mdb_txn_commit(txn);
-    }
-    pthread_mutex_unlock(&s->wlock);
+/* Blob accounting (docs/ledger-storage.md §Blobs): meta "blob_bytes" holds the
+ * bytes of every stored blob, table "blobuse" the bytes charged to each putter
+ * key; both change in the write transaction that stores the blob. */
+static int u64_get(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, uint64_t *v) {
+    MDB_val k = ldg_val(key, klen), d;
+    int mrc = mdb_get(txn, dbi, &k, &d);
+    *v = 0;
+    if (mrc == MDB_NOTFOUND)
+        return 0;
     if (mrc)
         return ldg_mdb_err(mrc);
-    if (hash)
+    if (d.mv_size != 8)
+        return LEDGER_E_CORRUPT;
+    *v = ldg_get64(d.mv_data);
+    return 0;
+}
+
+static int u64_put(MDB_txn *txn, MDB_dbi dbi, const void *key, size_t klen, uint64_t v) {
+    uint8_t b[8];
+    ldg_put64(b, v);
+    MDB_val k = ldg_val(key, klen), d = ldg_val(b, 8);
+    int mrc = mdb_put(txn, dbi, &k, &d, 0);
+    return mrc ? ldg_mdb_err(mrc) : 0;
+}
+
+/* A store written before blob accounting existed: count its blobs once,
+ * charged to the operator (all-zero key). */
+static int blob_accounting_init(ledger_store *s, MDB_txn *txn) {
+    MDB_val k = ldg_val(META_BLOB_BYTES, strlen(META_BLOB_BYTES)), v;
+    int mrc = mdb_get(txn, s->meta, &k, &v);
+    if (mrc == 0)
+        return v.mv_size == 8 ? 0 : LEDGER_E_CORRUPT;
+    if (mrc != MDB_NOTFOUND)
+        return ldg_mdb_err(mrc);
+    MDB_cursor *cur;
+    if ((mrc = mdb_cursor_open(txn, s->blob, &cur)) != 0)
+        return ldg_mdb_err(mrc);
+    uint64_t total = 0;
+    MDB_val bk, bv;
+    for (mrc = mdb_cursor_get(cur, &bk, &bv, MDB_FIRST); mrc == 0;
+         mrc = mdb_cursor_get(cur, &bk, &bv, MDB_NEXT))
+        total += bv.mv_size;
+    mdb_cursor_close(cur);
+    if (mrc != MDB_NOTFOUND)
+        return ldg_mdb_err(mrc);
+    static const uint8_t zero[32];
+    int rc = u64_put(txn, s->meta, META_BLOB_BYTES, strlen(META_BLOB_BYTES), total);
+    if (!rc && total)
+        rc = u64_put(txn, s->blobuse, zero, 32, total);
+    return rc;
+}
+
+int ldg_store_blob_put_hashed(ledger_store *s, const uint8_t putter[32], const uint8_t *data,
+                              size_t len, const uint8_t h[32], uint64_t quota) {
+    if (!s || !putter || !h || (!data && len) || (uint64_t)len > LEDGER_BLOB_MAX)
+        return LEDGER_E_INVALID;
+    pthread_mutex_lock(&s->wlock);
+    MDB_txn *txn;
+    int rc = 0, mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
+    if (mrc) {
+        pthread_mutex_unlock(&s->wlock);
+        return ldg_mdb_err(mrc);
+    }
+    MDB_val k = ldg_val(h, 32), v;
+    mrc = mdb_get(txn, s->blob, &k, &v);
+    if (mrc == 0) { /* stored already: nothing to do, nothing charged */
+        mdb_txn_abort(txn);
+        pthread_mutex_unlock(&s->wlock);
+        return LEDGER_OK;
+    }
+    if (mrc != MDB_NOTFOUND)
+        rc = ldg_mdb_err(mrc);
+    uint64_t total = 0, used = 0;
+    if (!rc)
+        rc = u64_get(txn, s->meta, META_BLOB_BYTES, strlen(META_BLOB_BYTES), &total);
+    if (!rc)
+        rc = u64_get(txn, s->blobuse, putter, 32, &used);
+    if (!rc && (len > quota || used > quota - len))
+        rc = LEDGER_E_BLOB_QUOTA;
+    if (!rc && (len > s->blob_limit || total > s->blob_limit - len))
+        rc = LEDGER_E_BLOB_FULL;
+    if (!rc) {
+        /* keep a quarter of the map for blocks whatever the blob limit: the
+         * file's highest page bounds what is in use (freed pages are reused) */
+        MDB_envinfo ei;
+        MDB_stat es;
+        if (mdb_env_info(s->env, &ei) == 0 && mdb_env_stat(s->env, &es) == 0) {
+            uint64_t psize = es.ms_psize, in_use = ((uint64_t)ei.me_last_pgno + 1) * psize;
+            uint64_t need = (uint64_t)len + 4 * psize, reserve = s->map_size / 4;
+            if (in_use + need > s->map_size - reserve)
+                rc = LEDGER_E_BLOB_FULL;
+        } else
+            rc = LEDGER_E_IO;
+    }
+    if (!rc) {
+        v = ldg_val(data ? data : (const uint8_t *)"", len);
+        mrc = mdb_put(txn, s->blob, &k, &v, MDB_NOOVERWRITE);
+        rc = mrc ? ldg_mdb_err(mrc) : 0;
+    }
+    if (!rc)
+        rc = u64_put(txn, s->blobuse, putter, 32, used + len);
+    if (!rc)
+        rc = u64_put(txn, s->meta, META_BLOB_BYTES, strlen(META_BLOB_BYTES), total + len);
+    if (!rc) {
+        mrc = mdb_txn_commit(txn);
+        rc = mrc ? ldg_mdb_err(mrc) : 0;
+    } else
+        mdb_txn_abort(txn);
+    pthread_mutex_unlock(&s->wlock);
+    return rc;
+}
+
+int ledger_store_blob_put_as(ledger_store *s, const uint8_t putter[32], const uint8_t *data,
+                             size_t len, uint64_t quota, uint8_t hash[32]) {
+    uint8_t h[32];
+    if (!s || !putter || (!data && len) || (uint64_t)len > LEDGER_BLOB_MAX)
+        return LEDGER_E_INVALID;
+    crypto_hash_sha256(h, data ? data : (const uint8_t *)"", len);
+    int rc = ldg_store_blob_put_hashed(s, putter, data, len, h, quota);
+    if (!rc && hash)
         memcpy(hash, h, 32);
-    return LEDGER_OK;
+    return rc;
+}
+
+int ledger_store_blob_put(ledger_store *s, const uint8_t *data, size_t len, uint8_t hash[32]) {
+    static const uint8_t operator_key[32];
+    return ledger_store_blob_put_as(s, operator_key, data, len, LEDGER_BLOB_QUOTA_NONE, hash);
+}
+
+int ledger_store_blob_usage(ledger_store *s, const uint8_t putter[32], uint64_t *bytes) {
+    if (!s || !bytes)
+        return LEDGER_E_INVALID;
+    *bytes = 0;
+    MDB_txn *txn;
+    int rc = rd_begin(s, &txn);
+    if (rc)
+        return rc;
+    rc = putter ? u64_get(txn, s->blobuse, putter, 32, bytes)
+                : u64_get(txn, s->meta, META_BLOB_BYTES, strlen(META_BLOB_BYTES), bytes);
+    mdb_txn_abort(txn);
+    return rc;
 }
 
 int ledger_store_blob_get(ledger_store *s, const uint8_t hash[32], uint8_t **data, size_t *len) {

@@ -11,6 +11,9 @@
 struct ledger_store {
     MDB_env *env;
     MDB_dbi meta, blocks, txs, trace, time, state, nonce, blob;
+    MDB_dbi blobuse;     /* putter key → u64 blob bytes charged to it */
+    uint64_t blob_limit; /* high-water mark of blob bytes */
+    uint64_t map_size;   /* LMDB map size, bytes */
     ledger_membership *m;
     ledger_app app;
     pthread_mutex_t wlock; /* serialises writers */
@@ -39,6 +42,10 @@ int ldg_verify_cached(ledger_store *s, const ledger_tx *tx);
  * usual. Blocks from anyone else (state transfer) go through
  * ledger_store_append, which verifies the certificate. */
 int ldg_store_append_verified(ledger_store *s, const ledger_block *b);
+/* ledger_store_blob_put_as with the blob's SHA-256 already computed by the
+ * caller (the node hashes it once to check the putter's signature). */
+int ldg_store_blob_put_hashed(ledger_store *s, const uint8_t putter[32], const uint8_t *data,
+                              size_t len, const uint8_t hash[32], uint64_t quota);
 
 /* One entry of a block's write log (offsets into the arena). */
 typedef struct ldg_write {

@@ -41,6 +41,16 @@ void ledger_signer_free(ledger_signer *s) {
     free(s);
 }
 
+int ldg_signer_copy(ledger_signer **out, const ledger_signer *s) {
+    if (!out || !s)
+        return LEDGER_E_INVALID;
+    *out = malloc(sizeof **out);
+    if (!*out)
+        return LEDGER_E_NOMEM;
+    memcpy(*out, s, sizeof *s);
+    return LEDGER_OK;
+}
+
 const uint8_t *ledger_signer_public_key(const ledger_signer *s) {
     return s ? s->pk : NULL;
 }

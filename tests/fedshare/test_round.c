@@ -51,6 +51,8 @@ typedef struct world {
     fedshare_client *cl[5]; /* 0..2 hospitals, 3 regulator, 4 aggregator+publisher */
 } world;
 
+static uint32_t blob_quota_mib; /* node option of the next setup (0: default) */
+
 static int setup(void **state) {
     world *w = calloc(1, sizeof *w);
     strcpy(w->dir, "/tmp/fedshare_round.XXXXXX");
@@ -88,6 +90,7 @@ static int setup(void **state) {
         o.data_dir = dd;
         o.seed = w->node_seed[i];
         o.sync = 2;
+        o.blob_quota_mib = blob_quota_mib;
         o.metrics_port = i == 0 ? 0 : 0;
         if (i == 0)
             o.metrics_port = free_port();
@@ -334,9 +337,65 @@ static void test_one_round(void **state) {
         phe_threshold_keyshare_free(ks[i]);
 }
 
+/* Blob puts on fedshare nodes (issue 23): a raw ledger client without a
+ * signer is refused, so is a key that is not a consortium member (a replica's
+ * own key); a member's client signs without being asked, within its quota. */
+static int setup_small_quota(void **state) {
+    blob_quota_mib = 1;
+    int rc = setup(state);
+    blob_quota_mib = 0;
+    return rc;
+}
+
+static uint64_t node_blobs(world *w, int i, const uint8_t *pk) {
+    uint64_t b = 0;
+    assert_int_equal(ledger_node_blob_usage(fedshare_node_replica(w->nodes[i]), pk, &b), 0);
+    return b;
+}
+
+static void test_blob_puts(void **state) {
+    world *w = *state;
+    size_t n = 700 << 10;
+    uint8_t *x = malloc(n), h[32], *v = NULL;
+    size_t vl;
+    for (size_t i = 0; i < n; i++)
+        x[i] = (uint8_t)(i * 7 + 3);
+    char *text;
+    ledger_config *cfg;
+    assert_int_equal(fedshare_config_load(w->cfg_path, &text, NULL, NULL, NULL), 0);
+    assert_int_equal(ledger_config_parse(&cfg, text, strlen(text)), 0);
+    fedshare_free(text);
+    ledger_client *raw;
+    assert_int_equal(ledger_client_connect(&raw, cfg, 5000), 0);
+    assert_int_equal(ledger_client_blob_put(raw, x, 4096, T, h), LEDGER_E_BLOB_ANONYMOUS);
+    ledger_signer *replica_key;
+    assert_int_equal(ledger_signer_from_seed(&replica_key, w->node_seed[1]), 0);
+    assert_int_equal(ledger_client_set_signer(raw, replica_key), 0);
+    assert_int_equal(ledger_client_blob_put(raw, x, 4096, T, h), LEDGER_E_BLOB_DENIED);
+    ledger_sha256(h, x, 4096);
+    assert_int_equal(ledger_client_blob_get(raw, h, T, &v, &vl), LEDGER_E_NOT_FOUND);
+    /* a member's client: signed by fedshare_client_connect's key, quota 1 MiB */
+    ledger_client *lc = fedshare_client_ledger(w->cl[0]);
+    assert_int_equal(ledger_client_blob_put(lc, x, n, T, h), 0);
+    assert_int_equal(ledger_client_blob_put(lc, x + 1, n, T, h), LEDGER_E_BLOB_QUOTA);
+    ledger_sha256(h, x + 1, n);
+    assert_int_equal(ledger_client_blob_get(lc, h, T, &v, &vl), LEDGER_E_NOT_FOUND);
+    for (int i = 0; i < 4; i++) {
+        for (int tries = 0; tries < 500 && node_blobs(w, i, NULL) < n; tries++)
+            usleep(10000);
+        assert_int_equal(node_blobs(w, i, NULL), n);
+        assert_int_equal(node_blobs(w, i, w->member_pk[0]), n);
+    }
+    ledger_signer_free(replica_key);
+    ledger_client_close(raw);
+    ledger_config_free(cfg);
+    free(x);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_one_round, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_blob_puts, setup_small_quota, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

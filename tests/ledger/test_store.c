@@ -449,6 +449,85 @@ static void test_blobs(void **state) {
     ledger_free(out);
 }
 
+static uint64_t usage(ledger_store *s, const uint8_t *pk) {
+    uint64_t b = 0;
+    assert_int_equal(ledger_store_blob_usage(s, pk, &b), LEDGER_OK);
+    return b;
+}
+
+static uint8_t *filled(size_t n, uint8_t tag) {
+    uint8_t *p = malloc(n);
+    for (size_t i = 0; i < n; i++)
+        p[i] = (uint8_t)(i * 31 + tag);
+    return p;
+}
+
+/* Per-key quotas and the high-water mark refuse a blob before anything is
+ * written; usage survives a reopen; blocks still append once blobs are refused. */
+static void test_blob_quota_and_limit(void **state) {
+    fx *f = *state;
+    ledger_store_close(f->s);
+    ledger_store_options o;
+    ledger_store_options_init(&o);
+    o.map_size = 64u << 20;
+    o.blob_limit_mib = 1;
+    assert_int_equal(ledger_store_open(&f->s, f->path, f->m, ledger_kv_app(), &o, NULL), 0);
+    const uint8_t *a = ledger_signer_public_key(f->alice), *b = ledger_signer_public_key(f->bob);
+    uint8_t *x = filled(400 << 10, 1), *y = filled(200 << 10, 2), *z = filled(500 << 10, 3);
+    uint8_t h[32], *out;
+    size_t len;
+    assert_int_equal(ledger_store_blob_put_as(f->s, a, x, 400 << 10, 500 << 10, h), LEDGER_OK);
+    assert_int_equal(usage(f->s, a), 400 << 10);
+    /* over alice's quota: refused, nothing stored or charged */
+    assert_int_equal(ledger_store_blob_put_as(f->s, a, y, 200 << 10, 500 << 10, h),
+                     LEDGER_E_BLOB_QUOTA);
+    assert_int_equal(usage(f->s, a), 400 << 10);
+    assert_int_equal(usage(f->s, NULL), 400 << 10);
+    ledger_sha256(h, y, 200 << 10);
+    assert_int_equal(ledger_store_blob_get(f->s, h, &out, &len), LEDGER_E_NOT_FOUND);
+    /* a blob already stored costs nothing */
+    assert_int_equal(ledger_store_blob_put_as(f->s, a, x, 400 << 10, 500 << 10, h), LEDGER_OK);
+    assert_int_equal(usage(f->s, a), 400 << 10);
+    /* bob has no quota, but the store's 1 MiB mark stops him */
+    assert_int_equal(ledger_store_blob_put_as(f->s, b, z, 500 << 10, LEDGER_BLOB_QUOTA_NONE, h),
+                     LEDGER_OK);
+    assert_int_equal(ledger_store_blob_put_as(f->s, b, y, 200 << 10, LEDGER_BLOB_QUOTA_NONE, h),
+                     LEDGER_E_BLOB_FULL);
+    assert_int_equal(ledger_store_blob_put(f->s, y, 200 << 10, h), LEDGER_E_BLOB_FULL);
+    assert_int_equal(usage(f->s, NULL), 900 << 10);
+    assert_int_equal(usage(f->s, b), 500 << 10);
+    /* transactions still commit */
+    ledger_tx *txs[1] = {t_put(f->alice, 1, "k", "v")};
+    append_txs(f, txs, 1, 1);
+    get_value(f, "k", "v");
+    /* usage is stored: a reopen keeps it */
+    ledger_store_close(f->s);
+    assert_int_equal(ledger_store_open(&f->s, f->path, f->m, ledger_kv_app(), &o, NULL), 0);
+    assert_int_equal(usage(f->s, a), 400 << 10);
+    assert_int_equal(usage(f->s, b), 500 << 10);
+    assert_int_equal(usage(f->s, NULL), 900 << 10);
+    /* a high limit does not let blobs take the map's last quarter */
+    ledger_store_close(f->s);
+    t_cleanup(f->path);
+    t_tmpdir(f->path, sizeof f->path, "store");
+    o.map_size = 2u << 20;
+    o.blob_limit_mib = 64;
+    assert_int_equal(ledger_store_open(&f->s, f->path, f->m, ledger_kv_app(), &o, NULL), 0);
+    uint8_t *big = filled(1200 << 10, 4);
+    assert_int_equal(ledger_store_blob_put_as(f->s, b, big, 1200 << 10, LEDGER_BLOB_QUOTA_NONE, h),
+                     LEDGER_OK);
+    assert_int_equal(ledger_store_blob_put_as(f->s, b, x, 400 << 10, LEDGER_BLOB_QUOTA_NONE, h),
+                     LEDGER_E_BLOB_FULL);
+    assert_int_equal(usage(f->s, NULL), 1200 << 10);
+    ledger_tx *more[1] = {t_put(f->alice, 1, "k2", "v2")};
+    append_txs(f, more, 1, 2);
+    get_value(f, "k2", "v2");
+    free(big);
+    free(x);
+    free(y);
+    free(z);
+}
+
 static void test_reopen_checks(void **state) {
     fx *f = *state;
     ledger_tx *txs[1] = {t_put(f->alice, 1, "a", "1")};
@@ -555,6 +634,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_bad_blocks_change_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_app, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blobs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_blob_quota_and_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_checks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_determinism, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_args, setup, teardown),

@@ -3,6 +3,7 @@ loopback, the Python thin client over the C client API. Every test kills
 every process it started (process groups, SIGKILL) and is bounded in time."""
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 
@@ -56,6 +57,18 @@ def test_four_replicas_agree_and_client_reads(cluster):
         assert (receipts[2].height, receipts[2].index) in trace
         assert receipts[0].height in cl.trace_time(0, 2**63)
         blob = bytes(range(256)) * 100
+        # blobs: an unsigned put and a key that is not a replica's are refused
+        with pytest.raises(errors.AccessDeniedError) as e:
+            cl.blob_put(blob)
+        assert e.value.code == -260
+        cl.set_signer(alice)
+        with pytest.raises(errors.AccessDeniedError) as e:
+            cl.blob_put(blob)
+        assert e.value.code == -261
+        with pytest.raises(errors.NotFoundError):
+            cl.blob_get(hashlib.sha256(blob).digest())
+        # the plain ledger node lets its replicas' member keys put blobs
+        cl.set_signer(ledger.Signer(bytes.fromhex((cluster.tmp / "node1.key").read_text())))
         digest = cl.blob_put(blob)
         assert cl.blob_get(digest) == blob
         with pytest.raises(errors.NotFoundError):

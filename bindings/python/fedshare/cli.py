@@ -30,7 +30,19 @@ def _cmd_node(args: argparse.Namespace) -> int:
             raise IOFailureError(f"{args.key}: not a readable 64-hex node key ({e})") from None
     return node.run(args.config, id=args.id, data_dir=args.data, sync=args.sync,
                     block_period_ms=args.block_period, metrics_port=args.metrics_port,
-                    seed=seed, status_file=args.status_file)
+                    seed=seed, status_file=args.status_file,
+                    blob_quota_mib=args.blob_quota_mib, blob_limit_mib=args.blob_limit_mib)
+
+
+def _mib(text: str) -> int:
+    """A size in MiB for --blob-quota-mib / --blob-limit-mib: 0 … 4194304 (4 TiB)."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number of MiB: {text!r}") from None
+    if not 0 <= v <= 4194304:
+        raise argparse.ArgumentTypeError(f"out of range 0 … 4194304 MiB: {v}")
+    return v
 
 
 def _cmd_verify_chain(args: argparse.Namespace) -> int:
@@ -79,6 +91,10 @@ def build_parser() -> argparse.ArgumentParser:
     n.add_argument("--metrics-port", type=int, default=None,
                    help="health/metrics HTTP port on 127.0.0.1 (0: none)")
     n.add_argument("--status-file", default=None, help="rewrite 'HEIGHT VIEW HASH ROOT' here")
+    n.add_argument("--blob-quota-mib", type=_mib, default=0,
+                   help="blob MiB each consortium member may store on this node (0: 1024)")
+    n.add_argument("--blob-limit-mib", type=_mib, default=0,
+                   help="the store's blob high-water mark, MiB (0: half the LMDB map)")
     n.set_defaults(func=_cmd_node)
 
     v = sub.add_parser("verify-chain", help="verify a stopped node's stored chain end to end",

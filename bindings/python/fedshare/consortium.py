@@ -51,6 +51,9 @@ _KINDS = {
     # libledger codes the client passes on
     -202: errors.NotFoundError, -209: errors.AccessDeniedError,
     -251: errors.IOFailureError, -252: errors.TimeoutError_,
+    -203: errors.VerificationError,
+    -217: errors.ResourceError, -218: errors.ResourceError,  # blob quota, high-water mark
+    -260: errors.AccessDeniedError, -261: errors.AccessDeniedError,  # blob put refused
 }
 
 

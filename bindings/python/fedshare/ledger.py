@@ -42,6 +42,8 @@ _KINDS = {
     -214: errors.Error,
     -215: errors.InvalidInputError,
     -216: errors.ResourceError,
+    -217: errors.ResourceError,      # blob quota of the key
+    -218: errors.ResourceError,      # blob store's high-water mark
     -240: errors.ResourceError,
     -241: errors.IOFailureError,
     -242: errors.IOFailureError,
@@ -52,6 +54,8 @@ _KINDS = {
     -254: errors.IOFailureError,
     -255: errors.IOFailureError,
     -256: errors.ResourceError,
+    -260: errors.AccessDeniedError,  # anonymous blob put
+    -261: errors.AccessDeniedError,  # key may not put blobs
 }
 
 check = make_checker("ledger", lambda rc: ffi.string(lib.ledger_strerror(rc)).decode(), _KINDS)
@@ -216,12 +220,22 @@ def _u64(value: int, what: str) -> int:
 class Client:
     """Connection to the replicas of one ledger. Usable from several threads."""
 
-    def __init__(self, config: Config, timeout_ms: int = 5000):
+    def __init__(self, config: Config, timeout_ms: int = 5000, signer: Optional[Signer] = None):
         p = ffi.new("ledger_client **")
         check(lib.ledger_client_connect(p, config._p, timeout_ms))
         self._p = p[0]
         self._config = config
         self._read_mode = "session"
+        if signer is not None:
+            self.set_signer(signer)
+
+    def set_signer(self, signer: Optional[Signer]) -> None:
+        """The key that signs this client's blob puts (``None`` removes it).
+
+        Replicas store only signed blobs from keys their node allows, within
+        that key's quota; an unsigned put raises :class:`fedshare.errors.AccessDeniedError`
+        (``LEDGER_E_BLOB_ANONYMOUS``)."""
+        check(lib.ledger_client_set_signer(self._p, ffi.NULL if signer is None else signer._p))
 
     def close(self) -> None:
         if self._p is not None:
@@ -351,7 +365,12 @@ class Client:
         return [out[i] for i in range(n[0])]
 
     def blob_put(self, data: bytes, timeout_ms: int = 10000) -> bytes:
-        """Store a blob on the replicas (f+1 at least); returns its SHA-256."""
+        """Store a blob on the replicas (f+1 at least), signed by the client's
+        signer (:meth:`set_signer`); returns its SHA-256.
+
+        Raises :class:`~fedshare.errors.AccessDeniedError` without a signer or
+        for a key the nodes do not allow, :class:`~fedshare.errors.ResourceError`
+        over the key's quota or the nodes' blob high-water mark."""
         h = ffi.new("uint8_t[32]")
         check(lib.ledger_client_blob_put(self._p, data, len(data), timeout_ms, h))
         return bytes(h)

@@ -24,7 +24,8 @@ class Node:
     def __init__(self, config: PathLike, *, id: Optional[int] = None,
                  data_dir: Optional[PathLike] = None, seed: Optional[bytes] = None,
                  sync: Optional[bool] = None, block_period_ms: int = 0,
-                 metrics_port: Optional[int] = None):
+                 metrics_port: Optional[int] = None, blob_quota_mib: int = 0,
+                 blob_limit_mib: int = 0):
         o = ffi.new("fedshare_node_options *")
         o.version = lib.FEDSHARE_NODE_OPTIONS_VERSION
         o.id = -1 if id is None else int(id)
@@ -40,6 +41,8 @@ class Node:
         o.sync = 0 if sync is None else (1 if sync else 2)
         o.block_period_ms = block_period_ms
         o.metrics_port = -1 if metrics_port is None else int(metrics_port)
+        o.blob_quota_mib = int(blob_quota_mib)  # 0: 1024 MiB per member
+        o.blob_limit_mib = int(blob_limit_mib)  # 0: half the store's map
         p = ffi.new("fedshare_node **")
         check(lib.fedshare_node_start(p, os.fsencode(os.fspath(config)), o))
         self._p = p[0]

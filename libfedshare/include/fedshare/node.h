@@ -48,10 +48,19 @@ typedef struct fedshare_node_options {
     uint32_t sync;            /**< 1 (default) fsync every block; 2 no fsync (tests). */
     uint32_t block_period_ms; /**< 0: configuration or libledger's default. */
     int32_t metrics_port;     /**< −1: the configuration's; 0: none; else the TCP port. */
+    /* version 2 */
+    uint32_t blob_quota_mib; /**< Blob bytes each consortium member may store on this node,
+                                  in MiB; 0: FEDSHARE_BLOB_QUOTA_MIB_DEFAULT. Only members
+                                  (their signed puts) store blobs at all. */
+    uint32_t blob_limit_mib; /**< The store's blob high-water mark in MiB; 0: half the
+                                  LMDB map (ledger_store_options.blob_limit_mib). */
 } fedshare_node_options;
-#define FEDSHARE_NODE_OPTIONS_VERSION 1
+/** Version 2 added the blob fields; version 1 (without them) is still accepted. */
+#define FEDSHARE_NODE_OPTIONS_VERSION 2
 #define FEDSHARE_NODE_OPTIONS_INIT                                                                 \
-    { FEDSHARE_NODE_OPTIONS_VERSION, -1, NULL, NULL, 0, 0, -1 }
+    { FEDSHARE_NODE_OPTIONS_VERSION, -1, NULL, NULL, 0, 0, -1, 0, 0 }
+/** Default per-member blob quota (MiB). */
+#define FEDSHARE_BLOB_QUOTA_MIB_DEFAULT 1024
 
 /** A running node (opaque). */
 typedef struct fedshare_node fedshare_node;

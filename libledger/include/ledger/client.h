@@ -126,9 +126,23 @@ LEDGER_API int ledger_client_trace_time(ledger_client *c, uint64_t t0, uint64_t 
                                         uint32_t timeout_ms, uint64_t *heights, size_t max,
                                         size_t *n);
 /**
- * @brief Store a blob on every reachable replica; succeeds when f+1 stored it.
+ * @brief Set the key that signs this client's blob puts (a copy is kept and
+ * wiped at close; NULL removes it). Replicas store only signed blobs, from
+ * keys their node lets put blobs, within that key's quota
+ * (docs/ledger-protocol.md §Blobs).
+ * @return LEDGER_OK, LEDGER_E_INVALID, LEDGER_E_NOMEM.
+ */
+LEDGER_API int ledger_client_set_signer(ledger_client *c, const ledger_signer *s);
+/**
+ * @brief Store a blob on every reachable replica, signed by the client's
+ * signer (ledger_client_set_signer); succeeds when f+1 stored it.
  * @param[out] hash its SHA-256 (may be NULL).
- * @return LEDGER_OK, LEDGER_E_TIMEOUT, LEDGER_E_INVALID (too large), LEDGER_E_NOMEM.
+ * @return LEDGER_OK, LEDGER_E_BLOB_ANONYMOUS (the client has no signer: every replica
+ * refuses), LEDGER_E_BLOB_DENIED (the key may not put blobs), LEDGER_E_SIGNATURE,
+ * LEDGER_E_BLOB_QUOTA (the key's quota would be exceeded), LEDGER_E_BLOB_FULL (the
+ * replicas' blob high-water mark), LEDGER_E_DIVERGED (replicas answered differently, e.g.
+ * some full and some not), LEDGER_E_TIMEOUT, LEDGER_E_INVALID (too large: above 16 MiB
+ * less 1 KiB), LEDGER_E_NOMEM. The refusals are those of f+1 replicas.
  */
 LEDGER_API int ledger_client_blob_put(ledger_client *c, const uint8_t *data, size_t len,
                                       uint32_t timeout_ms, uint8_t hash[32]);

@@ -51,6 +51,8 @@ typedef enum ledger_error {
     LEDGER_E_APP = -214,         /**< The application failed (not a rejection of one tx). */
     LEDGER_E_BUFFER = -215,      /**< An output buffer is too small. */
     LEDGER_E_FULL = -216,        /**< The store's map is full (raise map_size). */
+    LEDGER_E_BLOB_QUOTA = -217,  /**< The putter's blob quota would be exceeded. */
+    LEDGER_E_BLOB_FULL = -218,   /**< The blob store reached its high-water mark. */
     LEDGER_E_NOMEM = -240,       /**< Out of memory. */
     LEDGER_E_IO = -241,          /**< I/O or LMDB failure. */
     LEDGER_E_BUSY = -242,        /**< The store is in use by another handle or process. */

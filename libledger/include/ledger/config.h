@@ -36,8 +36,12 @@ enum ledger_consensus_error {
     LEDGER_E_DIVERGED = -253, /**< Replicas gave answers that do not agree. */
     LEDGER_E_CLOSED = -254,   /**< The node or client is stopping or stopped. */
     LEDGER_E_STARTED = -255,  /**< The node could not start (address in use, store refused). */
-    LEDGER_E_LIMIT = -256     /**< A replica's per-client limit was reached (e.g. reads waiting
+    LEDGER_E_LIMIT = -256,    /**< A replica's per-client limit was reached (e.g. reads waiting
                                    for a height); try again later. */
+    /* −257 … −259 left free for transport limits */
+    LEDGER_E_BLOB_ANONYMOUS = -260, /**< A blob put carried no signature (client without a
+                                         signer: ledger_client_set_signer). */
+    LEDGER_E_BLOB_DENIED = -261     /**< The node's policy does not let this key put blobs. */
 };
 
 /** A parsed configuration (opaque). */

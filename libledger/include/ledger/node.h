@@ -19,6 +19,18 @@
 extern "C" {
 #endif
 
+/**
+ * Blob authorization hook (ledger_node_options.blob_authorize): may the key
+ * @p putter, whose signature over the blob the node has verified, store a
+ * blob of @p len bytes? Return LEDGER_OK and set *quota to the bytes that key
+ * may hold in total on this node (LEDGER_BLOB_QUOTA_NONE: no per-key limit),
+ * or a negative code to refuse (LEDGER_E_BLOB_DENIED is the usual one; the
+ * client gets the code). Called on the node's event-loop thread for each
+ * signed blob put; it must not block and must not call back into the node.
+ */
+typedef int (*ledger_blob_authorize_fn)(void *ctx, const uint8_t putter[32], uint64_t len,
+                                        uint64_t *quota);
+
 /** Options of ledger_node_start (every field has a default when zero). */
 typedef struct ledger_node_options {
     uint32_t version;          /**< LEDGER_NODE_OPTIONS_VERSION. */
@@ -33,11 +45,21 @@ typedef struct ledger_node_options {
     uint32_t view_timeout_ms;  /**< First view-change timeout; 0: config or 2000. */
     const char *fault_file;    /**< Test builds only (LEDGER_FAULT_INJECTION): fault settings
                                     re-read while running; ignored otherwise. */
+    /* version 2 */
+    ledger_blob_authorize_fn blob_authorize; /**< Who may put blobs, and their quota; NULL:
+                                                  the replicas' member keys only, with no
+                                                  per-key quota. Unsigned puts are always
+                                                  refused (LEDGER_E_BLOB_ANONYMOUS). */
+    void *blob_ctx;                          /**< Passed to blob_authorize. */
+    uint32_t blob_limit_mib;                 /**< The store's blob high-water mark in MiB
+                                                  (ledger_store_options.blob_limit_mib); 0: half the map. */
+    uint32_t reserved;                       /**< 0. */
 } ledger_node_options;
 
-#define LEDGER_NODE_OPTIONS_VERSION 1
+/** Version 2 added the blob fields; a version-1 structure (without them) is still accepted. */
+#define LEDGER_NODE_OPTIONS_VERSION 2
 #define LEDGER_NODE_OPTIONS_INIT                                                                   \
-    { LEDGER_NODE_OPTIONS_VERSION, -1, NULL, NULL, NULL, 0, 0, 0, 0, 0, NULL }
+    { LEDGER_NODE_OPTIONS_VERSION, -1, NULL, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, 0, 0 }
 
 /** @brief Initialise options to LEDGER_NODE_OPTIONS_INIT. @return LEDGER_OK or LEDGER_E_INVALID. */
 LEDGER_API int ledger_node_options_init(ledger_node_options *o);
@@ -64,6 +86,12 @@ LEDGER_API void ledger_node_stop(ledger_node *n);
 LEDGER_API uint64_t ledger_node_height(const ledger_node *n);
 /** @brief Current view (0 if NULL). */
 LEDGER_API uint64_t ledger_node_view(const ledger_node *n);
+/**
+ * @brief Blob bytes this node stores, in total (@p putter NULL) or charged to one key.
+ * @return LEDGER_OK, LEDGER_E_INVALID, LEDGER_E_IO.
+ */
+LEDGER_API int ledger_node_blob_usage(const ledger_node *n, const uint8_t putter[32],
+                                      uint64_t *bytes);
 /**
  * @brief The top of the node's stored chain (height, header hash, state root).
  * @param[out] out filled on success.

@@ -52,17 +52,22 @@ typedef enum ledger_verify_level {
 
 /** Options of ledger_store_open. */
 typedef struct ledger_store_options {
-    uint32_t version;  /**< LEDGER_STORE_OPTIONS_VERSION. */
-    uint32_t sync;     /**< LEDGER_SYNC_FULL (1, default): every commit is durable when
-                            append returns (data and meta page flushed). LEDGER_SYNC_DATA
-                            (2): one flush per commit instead of two; a power loss may
-                            undo the last commit, never corrupts. LEDGER_SYNC_NONE (0):
-                            no flush; a process crash loses nothing, a power loss may
-                            lose recent commits (and, on file systems that reorder
-                            writes, corrupt the file). */
-    uint32_t verify;   /**< ledger_verify_level run at open (default LEDGER_VERIFY_LINKS). */
-    uint32_t reserved; /**< 0. */
-    uint64_t map_size; /**< LMDB map size in bytes (default 8 GiB; sparse). */
+    uint32_t version;        /**< LEDGER_STORE_OPTIONS_VERSION. */
+    uint32_t sync;           /**< LEDGER_SYNC_FULL (1, default): every commit is durable when
+                                  append returns (data and meta page flushed). LEDGER_SYNC_DATA
+                                  (2): one flush per commit instead of two; a power loss may
+                                  undo the last commit, never corrupts. LEDGER_SYNC_NONE (0):
+                                  no flush; a process crash loses nothing, a power loss may
+                                  lose recent commits (and, on file systems that reorder
+                                  writes, corrupt the file). */
+    uint32_t verify;         /**< ledger_verify_level run at open (default LEDGER_VERIFY_LINKS). */
+    uint32_t blob_limit_mib; /**< High-water mark of the blob store, in MiB: a blob put that
+                                  would take the stored blob bytes above it fails with
+                                  LEDGER_E_BLOB_FULL. 0 (default): half the map size. Whatever
+                                  the limit, a put that would leave less than a quarter of the
+                                  map free is refused too, so blobs never fill the map that
+                                  block application needs (docs/ledger-storage.md §Blobs). */
+    uint64_t map_size;       /**< LMDB map size in bytes (default 8 GiB; sparse). */
 } ledger_store_options;
 
 #define LEDGER_STORE_OPTIONS_VERSION 1
@@ -257,15 +262,43 @@ LEDGER_API int ledger_store_trace(ledger_store *s, uint16_t op, const uint8_t *k
 LEDGER_API int ledger_store_trace_time(ledger_store *s, uint64_t t0, uint64_t t1, uint64_t *heights,
                                        size_t max, size_t *n);
 
+/** Largest blob (256 MiB; the network carries at most 16 MiB per blob put). */
+#define LEDGER_BLOB_MAX ((uint64_t)LEDGER_STATE_VALUE_MAX * 16)
+/** Quota meaning "no per-key limit" (the store's high-water mark still applies). */
+#define LEDGER_BLOB_QUOTA_NONE UINT64_MAX
+
 /**
- * @brief Store a blob under its SHA-256 (stored once; a second put is a no-op).
+ * @brief Store a blob under its SHA-256 on behalf of @p putter, charging its
+ * length to that key's usage (docs/ledger-storage.md §Blobs). A blob already
+ * stored is a no-op and charges nothing. Usage is kept in the store (it
+ * survives restarts). The caller authenticated @p putter (the node checks the
+ * putter's signature and asks its authorization hook for @p quota).
  * Blobs are local to this node (not part of the replicated state).
+ * @param[in] putter 32-byte Ed25519 public key the blob is charged to.
+ * @param[in] quota bytes @p putter may hold in total (LEDGER_BLOB_QUOTA_NONE: no limit).
  * @param[out] hash 32 bytes (may be NULL).
- * @return LEDGER_OK, LEDGER_E_INVALID (too large: > LEDGER_STATE_VALUE_MAX·16), LEDGER_E_FULL,
- * LEDGER_E_IO.
+ * @return LEDGER_OK, LEDGER_E_INVALID (too large: > LEDGER_BLOB_MAX), LEDGER_E_BLOB_QUOTA
+ * (the putter's usage would exceed @p quota), LEDGER_E_BLOB_FULL (the store's blob high-water
+ * mark, ledger_store_options.blob_limit_mib, or the map's reserve would be crossed),
+ * LEDGER_E_FULL, LEDGER_E_IO. On any error nothing is stored.
+ */
+LEDGER_API int ledger_store_blob_put_as(ledger_store *s, const uint8_t putter[32],
+                                        const uint8_t *data, size_t len, uint64_t quota,
+                                        uint8_t hash[32]);
+/**
+ * @brief ledger_store_blob_put_as by the store's own operator (charged to the
+ * all-zero key, with no quota; the high-water mark applies).
+ * @param[out] hash 32 bytes (may be NULL).
+ * @return as ledger_store_blob_put_as.
  */
 LEDGER_API int ledger_store_blob_put(ledger_store *s, const uint8_t *data, size_t len,
                                      uint8_t hash[32]);
+/**
+ * @brief Blob bytes stored, in total (@p putter NULL) or charged to one key.
+ * @param[out] bytes the count (0 for a key that never put a blob).
+ * @return LEDGER_OK, LEDGER_E_INVALID, LEDGER_E_IO.
+ */
+LEDGER_API int ledger_store_blob_usage(ledger_store *s, const uint8_t putter[32], uint64_t *bytes);
 /**
  * @brief Fetch a blob by hash; its bytes are re-hashed and must match.
  * @param[out] data new buffer (ledger_free). @param[out] len its length.

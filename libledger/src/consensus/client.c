@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "internal.h"
 #include "ledger/client.h"
 #include "lc_config.h"
 #include "lc_net.h"
@@ -65,6 +66,7 @@ struct ledger_client {
     uint64_t followed; /* replicas whose current link got our FOLLOW */
     ledger_follow_cb cb;
     void *cb_ctx;
+    ledger_signer *signer; /* signs blob puts (under mu); NULL: anonymous */
     uint64_t delivered;
     note recent[LC_MAX_REPLICAS][RECENT];
     /* reads (docs/ledger-protocol.md §Reads): never older than `floor`, the
@@ -362,6 +364,7 @@ LEDGER_API void ledger_client_close(ledger_client *c) {
     free(c->out);
     ledger_membership_free(c->m);
     pthread_cond_destroy(&c->tip_cv);
+    ledger_signer_free(c->signer);
     pthread_mutex_destroy(&c->mu);
     free(c);
 }
@@ -884,17 +887,55 @@ LEDGER_API int ledger_client_trace_time(ledger_client *c, uint64_t t0, uint64_t 
     return LEDGER_OK;
 }
 
+LEDGER_API int ledger_client_set_signer(ledger_client *c, const ledger_signer *s) {
+    if (!c)
+        return LEDGER_E_INVALID;
+    ledger_signer *copy = NULL;
+    if (s) {
+        int rc = ldg_signer_copy(&copy, s);
+        if (rc != LEDGER_OK)
+            return rc;
+    }
+    pthread_mutex_lock(&c->mu);
+    ledger_signer *old = c->signer;
+    c->signer = copy;
+    pthread_mutex_unlock(&c->mu);
+    ledger_signer_free(old);
+    return LEDGER_OK;
+}
+
 LEDGER_API int ledger_client_blob_put(ledger_client *c, const uint8_t *data, size_t len,
                                       uint32_t timeout_ms, uint8_t hash[32]) {
     if (!c || (!data && len) || len > LC_MAX_FRAME - 1024)
         return LEDGER_E_INVALID;
     uint8_t want[32];
     crypto_hash_sha256(want, data, len);
+    /* signed: u8 version ‖ putter[32] ‖ sig[64] ‖ blob; without a signer the
+     * unsigned form goes out and the replicas refuse it (LEDGER_E_BLOB_ANONYMOUS) */
+    uint8_t *arg = malloc(LC_BLOB_PUT_HEADER + (len ? len : 1));
+    if (!arg)
+        return LEDGER_E_NOMEM;
+    uint8_t kind = LC_Q_BLOB_PUT;
+    size_t off = 0;
+    pthread_mutex_lock(&c->mu);
+    if (c->signer) {
+        uint8_t stmt[LDG_BLOB_STMT_BYTES];
+        ldg_blob_statement(stmt, c->cfg.chain_id, want, len);
+        arg[0] = LC_BLOB_PUT_VERSION;
+        memcpy(arg + 1, ledger_signer_public_key(c->signer), 32);
+        ledger_signer_sign(c->signer, stmt, sizeof stmt, arg + 33);
+        kind = LC_Q_SIGNED_PUT;
+        off = LC_BLOB_PUT_HEADER;
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (len)
+        memcpy(arg + off, data, len);
     uint8_t *d;
     size_t dn;
     /* blobs live outside the chain: f+1 stores, no height */
     int32_t st;
-    int rc = ask(c, LC_Q_BLOB_PUT, data, len, timeout_ms, 1, NULL, NULL, NULL, &st, &d, &dn);
+    int rc = ask(c, kind, arg, off + len, timeout_ms, 1, NULL, NULL, NULL, &st, &d, &dn);
+    free(arg);
     if (rc == LEDGER_OK && st != LEDGER_OK) {
         free(d);
         rc = st;

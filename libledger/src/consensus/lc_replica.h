@@ -85,13 +85,18 @@ enum {
     LC_Q_TX = 2,         /* arg: tx hash → encoded tx */
     LC_Q_STATE = 3,      /* arg: key → value */
     LC_Q_TRACE = 4,      /* arg: u16 op ‖ key → trace encoding */
-    LC_Q_BLOB_PUT = 5,   /* arg: blob bytes → 32-byte hash */
+    LC_Q_BLOB_PUT = 5,   /* unsigned blob put: refused (LEDGER_E_BLOB_ANONYMOUS) */
     LC_Q_BLOB_GET = 6,   /* arg: hash → bytes */
     LC_Q_PROOF = 7,      /* arg: tx hash → encoded proof */
     LC_Q_TIP = 8,        /* arg: none → u64 height ‖ hash ‖ u64 ts */
     LC_Q_APP = 9,        /* arg: application query bytes */
     LC_Q_TRACE_TIME = 10 /* arg: u64 from_ms ‖ u64 to_ms → trace encoding */
 };
+/* Signed blob put (kind 5, the unsigned form, is refused with
+ * LEDGER_E_BLOB_ANONYMOUS): arg u8 version ‖ putter[32] ‖ sig[64] ‖ blob → hash. */
+#define LC_Q_SIGNED_PUT     11
+#define LC_BLOB_PUT_VERSION 1
+#define LC_BLOB_PUT_HEADER  97 /* version, putter key, signature */
 
 /* Flags in the kind byte of a QUERY (docs/formats/ledger-consensus.md): with
  * either, a u64 minimum height precedes the argument, the replica answers once

@@ -1,6 +1,7 @@
 /* ledger_node: one replica = store + application + transport + PBFT loop. */
 #include <pthread.h>
 #include <sodium.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,9 @@ struct ledger_node {
     char (*keep_addrs)[64];
     uint8_t (*keep_pks)[32];
     uint8_t *keep_sk;
+    uint8_t chain_id[32];                    /* signed over by blob putters */
+    ledger_blob_authorize_fn blob_authorize; /* NULL: replica member keys only */
+    void *blob_ctx;
     char fault_file[512];
     time_t fault_mtime;
     uint64_t fault_check;
@@ -207,6 +211,54 @@ static int b_hash_at(void *ctx, uint64_t height, uint8_t hash[32]) {
     return LEDGER_OK;
 }
 
+static int default_blob_authorize(ledger_node *nd, const uint8_t putter[32], uint64_t *quota) {
+    for (size_t i = 0; i < ledger_membership_size(nd->m); i++)
+        if (sodium_memcmp(ledger_membership_key(nd->m, i), putter, 32) == 0) {
+            *quota = LEDGER_BLOB_QUOTA_NONE;
+            return LEDGER_OK;
+        }
+    return LEDGER_E_BLOB_DENIED;
+}
+
+/* A signed blob put (docs/formats/ledger-consensus.md §QUERY kinds):
+ * u8 version=1 ‖ putter[32] ‖ sig[64] ‖ blob. The signature covers the chain
+ * id, the blob's hash and its length; the hook then decides and gives the
+ * putter's quota; the store checks quota and high-water mark before writing. */
+static int blob_put_signed(ledger_node *nd, const uint8_t *arg, size_t n, uint8_t **out,
+                           size_t *outn) {
+    if (n < LC_BLOB_PUT_HEADER)
+        return LEDGER_E_INVALID;
+    if (arg[0] != LC_BLOB_PUT_VERSION)
+        return LEDGER_E_VERSION;
+    const uint8_t *putter = arg + 1, *sig = arg + 33, *data = arg + LC_BLOB_PUT_HEADER;
+    size_t len = n - LC_BLOB_PUT_HEADER;
+    if ((uint64_t)len > LEDGER_BLOB_MAX)
+        return LEDGER_E_INVALID;
+    uint8_t *h = malloc(32);
+    if (!h)
+        return LEDGER_E_NOMEM;
+    crypto_hash_sha256(h, data, len);
+    uint8_t stmt[LDG_BLOB_STMT_BYTES];
+    ldg_blob_statement(stmt, nd->chain_id, h, len);
+    uint64_t quota = 0;
+    int rc = crypto_sign_verify_detached(sig, stmt, sizeof stmt, putter) == 0 ? LEDGER_OK
+                                                                              : LEDGER_E_SIGNATURE;
+    if (rc == LEDGER_OK)
+        rc = nd->blob_authorize ? nd->blob_authorize(nd->blob_ctx, putter, len, &quota)
+                                : default_blob_authorize(nd, putter, &quota);
+    if (rc > 0)
+        rc = LEDGER_E_BLOB_DENIED; /* a hook must refuse with a negative code */
+    if (rc == LEDGER_OK)
+        rc = ldg_store_blob_put_hashed(nd->st, putter, data, len, h, quota);
+    if (rc != LEDGER_OK) {
+        free(h);
+        return rc;
+    }
+    *out = h;
+    *outn = 32;
+    return LEDGER_OK;
+}
+
 static int b_query(void *ctx, uint8_t kind, const uint8_t *arg, size_t n, uint8_t **out,
                    size_t *outn) {
     ledger_node *nd = ctx;
@@ -293,19 +345,10 @@ static int b_query(void *ctx, uint8_t kind, const uint8_t *arg, size_t n, uint8_
             *outn = w.n;
             return LEDGER_OK;
         }
-        case LC_Q_BLOB_PUT: {
-            uint8_t *h = malloc(32);
-            if (!h)
-                return LEDGER_E_NOMEM;
-            int rc = ledger_store_blob_put(nd->st, arg, n, h);
-            if (rc != LEDGER_OK) {
-                free(h);
-                return rc;
-            }
-            *out = h;
-            *outn = 32;
-            return LEDGER_OK;
-        }
+        case LC_Q_BLOB_PUT: /* the unsigned form of format version 2 */
+            return LEDGER_E_BLOB_ANONYMOUS;
+        case LC_Q_SIGNED_PUT:
+            return blob_put_signed(nd, arg, n, out, outn);
         case LC_Q_BLOB_GET:
             if (n != 32)
                 return LEDGER_E_INVALID;
@@ -446,12 +489,16 @@ LEDGER_API int ledger_node_start(ledger_node **out, const ledger_config *cfg,
     if (!out)
         return LEDGER_E_INVALID;
     *out = NULL;
-    ledger_node_options dflt = LEDGER_NODE_OPTIONS_INIT;
+    ledger_node_options o = LEDGER_NODE_OPTIONS_INIT;
     if (!cfg)
         return LEDGER_E_INVALID;
-    if (!opts)
-        opts = &dflt;
-    if (opts->version != LEDGER_NODE_OPTIONS_VERSION || opts->sync > 2 ||
+    if (opts && opts->version == 1) /* without the blob fields */
+        memcpy(&o, opts, offsetof(ledger_node_options, blob_authorize));
+    else if (opts)
+        o = *opts;
+    o.version = opts ? opts->version : o.version;
+    opts = &o;
+    if ((opts->version != 1 && opts->version != LEDGER_NODE_OPTIONS_VERSION) || opts->sync > 2 ||
         opts->checkpoint_every > LC_MAX_CHECKPOINT_EVERY)
         return LEDGER_E_INVALID;
     int id = opts->id >= 0 ? opts->id : cfg->self;
@@ -479,6 +526,10 @@ LEDGER_API int ledger_node_start(ledger_node **out, const ledger_config *cfg,
     ledger_store_options_init(&so);
     uint32_t sync = opts->sync ? opts->sync : (cfg->sync ? cfg->sync : 1);
     so.sync = sync == 1;
+    so.blob_limit_mib = opts->blob_limit_mib;
+    memcpy(nd->chain_id, cfg->chain_id, 32);
+    nd->blob_authorize = opts->blob_authorize;
+    nd->blob_ctx = opts->blob_ctx;
     uint64_t bad = 0;
     rc = ledger_store_open(&nd->st, dir, nd->m, opts->app ? opts->app : ledger_kv_app(), &so, &bad);
     if (rc != LEDGER_OK) {
@@ -567,6 +618,13 @@ LEDGER_API uint64_t ledger_node_height(const ledger_node *nd) {
 
 LEDGER_API uint64_t ledger_node_view(const ledger_node *nd) {
     return nd ? __atomic_load_n(&nd->view, __ATOMIC_RELAXED) : 0;
+}
+
+LEDGER_API int ledger_node_blob_usage(const ledger_node *nd, const uint8_t putter[32],
+                                      uint64_t *bytes) {
+    if (!nd || !bytes)
+        return LEDGER_E_INVALID;
+    return ledger_store_blob_usage(nd->st, putter, bytes);
 }
 
 LEDGER_API int ledger_node_tip(const ledger_node *nd, ledger_tip *out) {

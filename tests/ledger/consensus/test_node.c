@@ -36,10 +36,29 @@ static int free_port(void) {
 typedef struct {
     char dir[64];
     uint8_t seeds[4][32];
+    char text[2048]; /* the configuration */
     ledger_config *cfg;
     ledger_membership *m;
     ledger_node *nodes[4];
+    ledger_blob_authorize_fn hook;
+    void *hook_ctx;
+    uint32_t blob_limit_mib;
 } net4;
+
+static void node_start(net4 *t, int i) {
+    char dd[128];
+    snprintf(dd, sizeof dd, "%s/data%d", t->dir, i);
+    ledger_node_options o;
+    assert_int_equal(ledger_node_options_init(&o), 0);
+    o.id = i;
+    o.seed = t->seeds[i];
+    o.data_dir = dd;
+    o.sync = 2;
+    o.blob_authorize = t->hook;
+    o.blob_ctx = t->hook_ctx;
+    o.blob_limit_mib = t->blob_limit_mib;
+    assert_int_equal(ledger_node_start(&t->nodes[i], t->cfg, &o), 0);
+}
 
 static void net4_init(net4 *t) {
     strcpy(t->dir, "/tmp/lc_node_test.XXXXXX");
@@ -63,17 +82,9 @@ static void net4_init(net4 *t) {
     }
     assert_int_equal(ledger_config_parse(&t->cfg, text, off), 0);
     assert_int_equal(ledger_config_membership(t->cfg, &t->m), 0);
-    for (int i = 0; i < 4; i++) {
-        char dd[128];
-        snprintf(dd, sizeof dd, "%s/data%d", t->dir, i);
-        ledger_node_options o;
-        assert_int_equal(ledger_node_options_init(&o), 0);
-        o.id = i;
-        o.seed = t->seeds[i];
-        o.data_dir = dd;
-        o.sync = 2;
-        assert_int_equal(ledger_node_start(&t->nodes[i], t->cfg, &o), 0);
-    }
+    memcpy(t->text, text, off + 1);
+    for (int i = 0; i < 4; i++)
+        node_start(t, i);
 }
 
 static void net4_free(net4 *t) {
@@ -186,6 +197,15 @@ static void test_node_and_client(void **state) {
     uint8_t blob[5000], bh[32];
     for (size_t i = 0; i < sizeof blob; i++)
         blob[i] = (uint8_t)(i * 7);
+    /* blobs: only signed puts, and by default only from the replicas' member keys */
+    assert_int_equal(ledger_client_blob_put(cl, blob, sizeof blob, 5000, bh),
+                     LEDGER_E_BLOB_ANONYMOUS);
+    assert_int_equal(ledger_client_set_signer(cl, me), 0);
+    assert_int_equal(ledger_client_blob_put(cl, blob, sizeof blob, 5000, bh), LEDGER_E_BLOB_DENIED);
+    ledger_signer *member;
+    assert_int_equal(ledger_signer_from_seed(&member, t->seeds[2]), 0);
+    assert_int_equal(ledger_client_set_signer(cl, member), 0);
+    ledger_signer_free(member); /* the client keeps its own copy */
     assert_int_equal(ledger_client_blob_put(cl, blob, sizeof blob, 5000, bh), 0);
     assert_int_equal(ledger_client_blob_get(cl, bh, 5000, &v, &vl), 0);
     assert_int_equal(vl, sizeof blob);
@@ -257,6 +277,131 @@ static void test_follow_with_replica_down(void **state) {
     free(t);
 }
 
+/* Blob puts (issue 23): anonymous, non-member and forged puts are refused and
+ * store nothing; a member is held to its quota and every putter to the
+ * store's high-water mark, while transactions still commit; usage survives a
+ * restart. */
+typedef struct {
+    uint8_t a[32], b[32];
+} blob_policy;
+
+static int blob_hook(void *ctx, const uint8_t putter[32], uint64_t len, uint64_t *quota) {
+    blob_policy *p = ctx;
+    (void)len;
+    if (memcmp(putter, p->a, 32) == 0) {
+        *quota = 64 << 10;
+        return LEDGER_OK;
+    }
+    if (memcmp(putter, p->b, 32) == 0) {
+        *quota = LEDGER_BLOB_QUOTA_NONE;
+        return LEDGER_OK;
+    }
+    return LEDGER_E_BLOB_DENIED;
+}
+
+static uint64_t node_blobs(net4 *t, int i, const uint8_t *pk) {
+    uint64_t b = 0;
+    assert_int_equal(ledger_node_blob_usage(t->nodes[i], pk, &b), 0);
+    return b;
+}
+
+/* Nothing of `data` on any linked replica (each answers the put first: the
+ * link delivers queries in order). */
+static void assert_absent(ledger_client *cl, const uint8_t *data, size_t n) {
+    uint8_t h[32], *v = NULL;
+    size_t vl;
+    ledger_sha256(h, data, n);
+    assert_int_equal(ledger_client_blob_get(cl, h, 5000, &v, &vl), LEDGER_E_NOT_FOUND);
+}
+
+static void test_blob_puts(void **state) {
+    (void)state;
+    net4 *t = calloc(1, sizeof *t);
+    blob_policy pol;
+    uint8_t sa[32] = {21}, sb[32] = {22}, sc[32] = {23};
+    ledger_signer *a, *b, *c;
+    assert_int_equal(ledger_signer_from_seed(&a, sa), 0);
+    assert_int_equal(ledger_signer_from_seed(&b, sb), 0);
+    assert_int_equal(ledger_signer_from_seed(&c, sc), 0);
+    memcpy(pol.a, ledger_signer_public_key(a), 32);
+    memcpy(pol.b, ledger_signer_public_key(b), 32);
+    t->hook = blob_hook;
+    t->hook_ctx = &pol;
+    t->blob_limit_mib = 1;
+    net4_init(t);
+    ledger_client *cl;
+    assert_int_equal(ledger_client_connect(&cl, t->cfg, 5000), 0);
+    size_t n = 8 << 10;
+    uint8_t *x = malloc(300 << 10);
+    for (size_t i = 0; i < (300 << 10); i++)
+        x[i] = (uint8_t)(i * 13 + 1);
+    uint8_t h[32];
+    /* anonymous */
+    assert_int_equal(ledger_client_blob_put(cl, x, n, 10000, h), LEDGER_E_BLOB_ANONYMOUS);
+    assert_absent(cl, x, n);
+    /* a key the policy does not know */
+    assert_int_equal(ledger_client_set_signer(cl, c), 0);
+    assert_int_equal(ledger_client_blob_put(cl, x, n, 10000, h), LEDGER_E_BLOB_DENIED);
+    assert_absent(cl, x, n);
+    /* a member's signature over another statement (another chain's): forged here */
+    ledger_config *other;
+    char text[2048];
+    memcpy(text, t->text, sizeof text);
+    text[9] = text[9] == '0' ? '1' : '0'; /* a hex digit of chain_id */
+    assert_int_equal(ledger_config_parse(&other, text, strlen(text)), 0);
+    ledger_client *forger;
+    assert_int_equal(ledger_client_connect(&forger, other, 5000), 0);
+    assert_int_equal(ledger_client_set_signer(forger, a), 0);
+    assert_int_equal(ledger_client_blob_put(forger, x, n, 10000, h), LEDGER_E_SIGNATURE);
+    assert_absent(forger, x, n);
+    ledger_client_close(forger);
+    ledger_config_free(other);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(node_blobs(t, i, NULL), 0);
+    /* member a: 40 KiB fits its 64 KiB quota, 40 KiB more does not */
+    assert_int_equal(ledger_client_set_signer(cl, a), 0);
+    assert_int_equal(ledger_client_blob_put(cl, x, 40 << 10, 10000, h), 0);
+    assert_int_equal(ledger_client_blob_put(cl, x + 1, 40 << 10, 10000, h), LEDGER_E_BLOB_QUOTA);
+    assert_absent(cl, x + 1, 40 << 10);
+    assert_int_equal(ledger_client_blob_put(cl, x, 40 << 10, 10000, h), 0); /* stored: free */
+    /* member b: no quota, but each store holds at most 1 MiB of blobs */
+    assert_int_equal(ledger_client_set_signer(cl, b), 0);
+    for (int k = 0; k < 3; k++) {
+        x[0] = (uint8_t)(100 + k);
+        assert_int_equal(ledger_client_blob_put(cl, x, 300 << 10, 10000, h), 0);
+    }
+    x[0] = 200;
+    assert_int_equal(ledger_client_blob_put(cl, x, 300 << 10, 10000, h), LEDGER_E_BLOB_FULL);
+    assert_absent(cl, x, 300 << 10);
+    /* transactions still commit */
+    ledger_tx *tx = kv_tx(c, 1, "after", "blobs");
+    ledger_receipt r;
+    assert_int_equal(ledger_client_submit(cl, tx, 0, 30000, &r, NULL), 0);
+    assert_int_equal(r.status, 0);
+    ledger_tx_free(tx);
+    /* every replica stored exactly the accepted blobs */
+    uint64_t want = (40 << 10) + 3 * (300 << 10);
+    for (int i = 0; i < 4; i++) {
+        for (int tries = 0; tries < 500 && node_blobs(t, i, NULL) < want; tries++)
+            usleep(10000);
+        assert_int_equal(node_blobs(t, i, NULL), want);
+        assert_int_equal(node_blobs(t, i, pol.a), 40 << 10);
+        assert_int_equal(node_blobs(t, i, pol.b), 3 * (300 << 10));
+    }
+    /* usage survives a restart */
+    ledger_node_stop(t->nodes[0]);
+    node_start(t, 0);
+    assert_int_equal(node_blobs(t, 0, pol.a), 40 << 10);
+    assert_int_equal(node_blobs(t, 0, NULL), want);
+    free(x);
+    ledger_client_close(cl);
+    ledger_signer_free(a);
+    ledger_signer_free(b);
+    ledger_signer_free(c);
+    net4_free(t);
+    free(t);
+}
+
 static void test_start_errors(void **state) {
     (void)state;
     net4 *t = calloc(1, sizeof *t);
@@ -279,6 +424,13 @@ static void test_start_errors(void **state) {
     o.version = 99;
     assert_int_equal(ledger_node_start(&nd, t->cfg, &o), LEDGER_E_INVALID);
     assert_int_equal(ledger_node_start(NULL, t->cfg, NULL), LEDGER_E_INVALID);
+    /* a version-1 options structure (before the blob fields) still starts a node */
+    ledger_node_stop(t->nodes[3]);
+    snprintf(dd, sizeof dd, "%s/data3", t->dir);
+    o.version = 1;
+    o.id = 3;
+    o.seed = t->seeds[3];
+    assert_int_equal(ledger_node_start(&t->nodes[3], t->cfg, &o), 0);
     assert_int_equal(ledger_node_height(NULL), 0);
     ledger_node_stop(NULL);
     ledger_client *cl = (ledger_client *)1;
@@ -294,6 +446,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_node_and_client),
         cmocka_unit_test(test_follow_with_replica_down),
+        cmocka_unit_test(test_blob_puts),
         cmocka_unit_test(test_start_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
