@@ -38,7 +38,7 @@ typedef struct ledger_node_options {
     uint32_t handshake_timeout_ms; /**< An incoming connection's HELLO must be complete within
                                         this (50 … 600000; default 5000). */
     uint32_t max_pending_conns;    /**< Incoming connections held before their HELLO (1 … 16384;
-                                        default 256); the oldest is closed for a newcomer. */
+                                        default 4096); the oldest is closed for a newcomer. */
     uint32_t max_clients;          /**< Client connections after their HELLO (1 … 32768; default
                                         1024); the least recently active is closed for a newcomer. */
     uint32_t max_clients_per_addr; /**< Of those, from one IPv4 address (1 … 32768; default 256). */

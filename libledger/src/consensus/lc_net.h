@@ -56,7 +56,7 @@ typedef struct {
 } lc_net_config;
 
 #define LC_DEF_HANDSHAKE_MS     5000u
-#define LC_DEF_MAX_PENDING      256u
+#define LC_DEF_MAX_PENDING      4096u
 #define LC_DEF_MAX_CLIENTS      1024u
 #define LC_DEF_CLIENTS_PER_ADDR 256u
 #define LC_DEF_CLIENT_IDLE_MS   300000u
