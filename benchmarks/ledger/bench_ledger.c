@@ -8,10 +8,18 @@
  * Without --rate every client submits its next transaction as soon as the
  * previous one commits (closed loop: throughput). With --rate the clients
  * together pace submissions at that rate (latency at a given load). Every
- * node runs in one process group that is killed at the end. */
+ * node runs in one process group that is killed at the end.
+ *
+ * --flood: the measurement runs twice in the same run, first as usual, then
+ * while an attacker thread holds 2,000 idle and 100 slow-handshake (one HELLO
+ * byte every 0.5 s, never finished) connections open to replica 0 (the first
+ * primary), reopening any the node closes; prints a "flood" line with both
+ * p99 latencies, their ratio (p99_ms_under_flood_ratio) and replica 0's
+ * largest resident memory during the flood (rss_mib_under_flood). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -140,6 +148,163 @@ static void *work(void *arg) {
     return NULL;
 }
 
+/* ---- the flood (--flood) ------------------------------------------------- */
+
+#define FLOOD_IDLE 2000
+#define FLOOD_SLOW 100
+typedef struct {
+    int port;
+    volatile int stop;
+    int fd[FLOOD_IDLE + FLOOD_SLOW];
+    int sent[FLOOD_IDLE + FLOOD_SLOW]; /* HELLO bytes sent (slow ones) */
+    size_t reopened, open_now;
+} flood;
+
+static int flood_open(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0 && errno != EINPROGRESS) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static void *flood_main(void *arg) {
+    flood *fl = arg;
+    const int total = FLOOD_IDLE + FLOOD_SLOW;
+    /* a client HELLO: u32 length 106 ‖ "LCHS" 2 1 ffffffff ‖ 32-byte key ‖ zeros */
+    uint8_t hello[110] = {0, 0, 0, 106, 'L', 'C', 'H', 'S', 2, 1, 0xFF, 0xFF, 0xFF, 0xFF};
+    struct pollfd *p = calloc((size_t)total, sizeof *p);
+    double next_byte = now_s() + 0.5;
+    while (!fl->stop) {
+        size_t open_now = 0;
+        for (int i = 0; i < total; i++) {
+            if (fl->fd[i] < 0) {
+                fl->fd[i] = flood_open(fl->port);
+                fl->sent[i] = 0;
+                if (fl->fd[i] >= 0)
+                    fl->reopened++;
+            }
+            p[i] = (struct pollfd){fl->fd[i], POLLIN, 0};
+            open_now += fl->fd[i] >= 0;
+        }
+        fl->open_now = open_now;
+        poll(p, (nfds_t)total, 100);
+        for (int i = 0; i < total; i++) {
+            if (fl->fd[i] < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            uint8_t b[256];
+            ssize_t k = recv(fl->fd[i], b, sizeof b, MSG_DONTWAIT);
+            if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR)) {
+                close(fl->fd[i]); /* closed by the node: hold it again */
+                fl->fd[i] = -1;
+            }
+        }
+        if (now_s() >= next_byte) {
+            next_byte += 0.5;
+            for (int i = FLOOD_IDLE; i < total; i++) {
+                if (fl->fd[i] < 0)
+                    continue;
+                if (fl->sent[i] >= (int)sizeof hello - 1) { /* never finish: start again */
+                    close(fl->fd[i]);
+                    fl->fd[i] = -1;
+                    continue;
+                }
+                if (send(fl->fd[i], hello + fl->sent[i], 1, MSG_DONTWAIT | MSG_NOSIGNAL) == 1)
+                    fl->sent[i]++;
+            }
+        }
+    }
+    for (int i = 0; i < total; i++)
+        if (fl->fd[i] >= 0)
+            close(fl->fd[i]);
+    free(p);
+    return NULL;
+}
+
+static double rss_mib(pid_t pid) {
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    double kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmRSS:", 6))
+            kb = atof(line + 6);
+    fclose(f);
+    return kb / 1024.0;
+}
+
+/* replica 0's largest resident memory, sampled every 50 ms */
+typedef struct {
+    volatile int stop;
+    pid_t pid;
+    double max;
+} sampler;
+
+static void *sample_rss(void *arg) {
+    sampler *sm = arg;
+    while (!sm->stop) {
+        double r = rss_mib(sm->pid);
+        if (r > sm->max)
+            sm->max = r;
+        struct timespec ts = {0, 50000000};
+        nanosleep(&ts, NULL);
+    }
+    return NULL;
+}
+
+typedef struct {
+    double tps, p50, p99, el;
+    size_t ok, fail;
+} phase;
+
+static int cmp_d(const void *a, const void *b);
+
+/* One measurement: `clients` threads over the shared connections for `seconds`. */
+static phase measure(ledger_client **cli, int ncli, int clients, double rate, double seconds) {
+    worker *ws = calloc((size_t)clients, sizeof *ws);
+    pthread_t *th = calloc((size_t)clients, sizeof *th);
+    double t0 = now_s();
+    for (int i = 0; i < clients; i++) {
+        ws[i] = (worker){
+            cli[i % ncli], i + 1000, rate > 0 ? rate / clients : 0, t0 + seconds, 0, 0, NULL, 0, 0};
+        pthread_create(&th[i], NULL, work, &ws[i]);
+    }
+    phase ph = {0};
+    size_t nl = 0;
+    for (int i = 0; i < clients; i++) {
+        pthread_join(th[i], NULL);
+        ph.ok += ws[i].ok;
+        ph.fail += ws[i].fail;
+        nl += ws[i].nlat;
+    }
+    ph.el = now_s() - t0;
+    double *all = malloc((nl ? nl : 1) * sizeof *all);
+    size_t k = 0;
+    for (int i = 0; i < clients; i++) {
+        memcpy(all + k, ws[i].lat, ws[i].nlat * sizeof *all);
+        k += ws[i].nlat;
+        free(ws[i].lat);
+    }
+    qsort(all, nl, sizeof *all, cmp_d);
+    ph.tps = (double)ph.ok / ph.el;
+    ph.p50 = nl ? all[nl / 2] : 0;
+    ph.p99 = nl ? all[(size_t)((double)nl * 0.99)] : 0;
+    free(all);
+    free(ws);
+    free(th);
+    return ph;
+}
+
 static int cmp_d(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
@@ -149,10 +314,12 @@ int main(int argc, char **argv) {
     const char *node = NULL;
     int n = 4, clients = 64, sync = 0, period = 2;
     double seconds = 10, rate = 0;
-    int quick = 0;
+    int quick = 0, do_flood = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick"))
             quick = 1;
+        else if (!strcmp(argv[i], "--flood"))
+            do_flood = 1;
         else if (i + 1 < argc && !strcmp(argv[i], "--node"))
             node = argv[++i];
         else if (i + 1 < argc && !strcmp(argv[i], "--replicas"))
@@ -178,13 +345,24 @@ int main(int argc, char **argv) {
     }
     if (quick)
         seconds = seconds > 3 ? 3 : seconds;
-    struct rlimit rl = {4096, 4096};
-    setrlimit(RLIMIT_NOFILE, &rl);
+    /* the flood holds 2,100 sockets here and as many in replica 0: take the
+     * hard descriptor limit (the nodes inherit it) */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        if (do_flood && rl.rlim_cur < FLOOD_IDLE + FLOOD_SLOW + 256) {
+            fprintf(stderr, "bench_ledger: --flood needs %d descriptors (ulimit -Hn is %llu)\n",
+                    FLOOD_IDLE + FLOOD_SLOW + 256, (unsigned long long)rl.rlim_cur);
+            return 2;
+        }
+    }
     signal(SIGPIPE, SIG_IGN);
     char dir[] = "/tmp/bench_ledger.XXXXXX";
     if (!mkdtemp(dir))
         return 1;
     int f = (n - 1) / 3;
+    int port0 = -1;
     char cfgpath[256];
     snprintf(cfgpath, sizeof cfgpath, "%s/ledger.conf", dir);
     FILE *cf = fopen(cfgpath, "w");
@@ -195,7 +373,10 @@ int main(int argc, char **argv) {
         ledger_signer *s;
         ledger_signer_from_seed(&s, seed);
         const uint8_t *pk = ledger_signer_public_key(s);
-        fprintf(cf, "replica %d 127.0.0.1:%d ", i, free_port());
+        int port = free_port();
+        if (i == 0)
+            port0 = port;
+        fprintf(cf, "replica %d 127.0.0.1:%d ", i, port);
         for (int j = 0; j < 32; j++)
             fprintf(cf, "%02x", pk[j]);
         fprintf(cf, "\n");
@@ -292,6 +473,45 @@ int main(int argc, char **argv) {
            node_cpu, client_cpu, ok ? node_cpu * 1e6 / (double)ok : 0,
            ok ? client_cpu * 1e6 / (double)ok : 0, sync);
     fflush(stdout);
+    if (do_flood) {
+        /* the same load again, now under the flood: both in this run, so the
+         * ratio does not depend on the machine's drift between runs */
+        phase calm = measure(cli, ncli, clients, rate, seconds);
+        flood *fl = calloc(1, sizeof *fl);
+        fl->port = port0;
+        for (int i = 0; i < FLOOD_IDLE + FLOOD_SLOW; i++)
+            fl->fd[i] = -1;
+        pthread_t ft;
+        pthread_create(&ft, NULL, flood_main, fl);
+        /* let the flood build up: every socket opened once */
+        for (int t = 0; t < 100 && fl->reopened < FLOOD_IDLE + FLOOD_SLOW; t++) {
+            struct timespec ts = {0, 50000000};
+            nanosleep(&ts, NULL);
+        }
+        double rss0 = rss_mib(pids[0]);
+        sampler sm = {0, pids[0], rss0};
+        pthread_t st;
+        pthread_create(&st, NULL, sample_rss, &sm);
+        phase hot = measure(cli, ncli, clients, rate, seconds);
+        sm.stop = 1;
+        pthread_join(st, NULL);
+        double rss_max = sm.max;
+        size_t held = fl->open_now, reopened = fl->reopened;
+        fl->stop = 1;
+        pthread_join(ft, NULL);
+        free(fl);
+        double ratio = calm.p99 > 0 ? hot.p99 / calm.p99 : 0;
+        printf("{\"suite\": \"ledger\", \"name\": \"flood\", \"value\": %.3f, \"unit\": "
+               "\"ratio\", \"p99_ms_calm\": %.2f, \"p99_ms_flood\": %.2f, \"p50_ms_calm\": "
+               "%.2f, \"p50_ms_flood\": %.2f, \"tps_calm\": %.1f, \"tps_flood\": %.1f, "
+               "\"failed_calm\": %zu, \"failed_flood\": %zu, \"rss_mib_flood\": %.1f, "
+               "\"rss_mib_before\": %.1f, \"flood_idle\": %d, \"flood_slow\": %d, "
+               "\"flood_held_at_end\": %zu, \"flood_connects\": %zu, \"rate\": %.0f, "
+               "\"clients\": %d, \"replicas\": %d}\n",
+               ratio, calm.p99, hot.p99, calm.p50, hot.p50, calm.tps, hot.tps, calm.fail, hot.fail,
+               rss_max, rss0, FLOOD_IDLE, FLOOD_SLOW, held, reopened, rate, clients, n);
+        fflush(stdout);
+    }
     for (int i = 0; i < ncli; i++)
         ledger_client_close(cli[i]);
     ledger_config_free(cfg);

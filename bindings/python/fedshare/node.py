@@ -96,8 +96,21 @@ def verify_store(config: PathLike, data_dir: Optional[PathLike] = None) -> None:
     check(rc)
 
 
+def _raise_fd_limit() -> None:
+    """The node holds up to max_pending_conns + max_clients + 3n sockets (1,292 by
+    default with 4 replicas), above the usual soft limit of 1,024: raise it to the hard one."""
+    try:
+        import resource
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if hard == resource.RLIM_INFINITY or hard > soft:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ImportError, ValueError, OSError):
+        pass  # keep the limit we have; the node then pauses accepting when out of descriptors
+
+
 def run(config: PathLike, *, status_file: Optional[PathLike] = None, **kw) -> int:
     """Run a node until SIGTERM or SIGINT; prints ``ready ID METRICS_PORT HEIGHT``."""
+    _raise_fd_limit()
     stop = threading.Event()
     for s in (signal.SIGTERM, signal.SIGINT):
         signal.signal(s, lambda *_: stop.set())

@@ -45,7 +45,7 @@ typedef struct ledger_node_options {
     uint32_t view_timeout_ms;  /**< First view-change timeout; 0: config or 2000. */
     const char *fault_file;    /**< Test builds only (LEDGER_FAULT_INJECTION): fault settings
                                     re-read while running; ignored otherwise. */
-    /* version 2 */
+    /* Version 2 (docs/ledger-protocol.md): blob authorization and transport limits. */
     ledger_blob_authorize_fn blob_authorize; /**< Who may put blobs, and their quota; NULL:
                                                   the replicas' member keys only, with no
                                                   per-key quota. Unsigned puts are always
@@ -53,13 +53,27 @@ typedef struct ledger_node_options {
     void *blob_ctx;                          /**< Passed to blob_authorize. */
     uint32_t blob_limit_mib;                 /**< The store's blob high-water mark in MiB
                                                   (ledger_store_options.blob_limit_mib); 0: half the map. */
-    uint32_t reserved;                       /**< 0. */
+    /* transport limits; 0: the configuration's setting, else the default */
+    uint32_t handshake_timeout_ms; /**< An incoming connection's HELLO must be complete within
+                                        this (50 … 600000; default 5000). */
+    uint32_t max_pending_conns;    /**< Incoming connections held before their HELLO (1 … 16384;
+                                        default 4096); the oldest is closed for a newcomer. */
+    uint32_t max_clients;          /**< Client connections after their HELLO (1 … 32768; default
+                                        1024); the least recently active is closed for a newcomer. */
+    uint32_t max_clients_per_addr; /**< Of those, from one IPv4 address (1 … 32768; default 256). */
+    uint32_t client_idle_ms;       /**< A client connection with no traffic either way for this
+                                        long is closed (100 … 86400000; default 300000). */
+    uint32_t reserved;             /**< 0. */
 } ledger_node_options;
 
-/** Version 2 added the blob fields; a version-1 structure (without them) is still accepted. */
+/** 2: adds blob authorization and the transport limits; a caller built with version 1
+ * passes 1 (its options end at fault_file) and gets the defaults. */
 #define LEDGER_NODE_OPTIONS_VERSION 2
 #define LEDGER_NODE_OPTIONS_INIT                                                                   \
-    { LEDGER_NODE_OPTIONS_VERSION, -1, NULL, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, 0, 0 }
+    {                                                                                              \
+        LEDGER_NODE_OPTIONS_VERSION, -1, NULL, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, 0, 0,  \
+            0, 0, 0, 0, 0                                                                          \
+    }
 
 /** @brief Initialise options to LEDGER_NODE_OPTIONS_INIT. @return LEDGER_OK or LEDGER_E_INVALID. */
 LEDGER_API int ledger_node_options_init(ledger_node_options *o);
@@ -86,6 +100,34 @@ LEDGER_API void ledger_node_stop(ledger_node *n);
 LEDGER_API uint64_t ledger_node_height(const ledger_node *n);
 /** @brief Current view (0 if NULL). */
 LEDGER_API uint64_t ledger_node_view(const ledger_node *n);
+
+/** The node's transport: connections held and what the limits closed (counters since start). */
+typedef struct ledger_transport_stats {
+    uint32_t version;             /**< Set by the caller: LEDGER_TRANSPORT_STATS_VERSION. */
+    uint32_t reserved;            /**< 0. */
+    uint64_t pending;             /**< Incoming connections before their HELLO, now. */
+    uint64_t clients;             /**< Client connections after their HELLO, now. */
+    uint64_t replica_links;       /**< Authenticated replica links (both directions), now. */
+    uint64_t rx_buffer_bytes;     /**< Receive buffer bytes allocated over all connections, now. */
+    uint64_t accepted;            /**< Incoming connections accepted. */
+    uint64_t handshake_timeouts;  /**< Closed: HELLO not complete within the deadline. */
+    uint64_t first_frame_refused; /**< Closed: a first frame whose length is not a HELLO's. */
+    uint64_t pending_evicted;     /**< Closed: the oldest pending connection, for a newcomer. */
+    uint64_t clients_evicted;     /**< Closed: the least recently active client, for a newcomer. */
+    uint64_t idle_closed;         /**< Closed: a client idle longer than client_idle_ms. */
+    uint64_t links_replaced;      /**< Closed: an older incoming link of the same replica. */
+    uint64_t accept_paused;       /**< Times accepting paused for lack of file descriptors. */
+} ledger_transport_stats;
+
+#define LEDGER_TRANSPORT_STATS_VERSION 1
+
+/**
+ * @brief Read the node's transport counters (from any thread; each value is read atomically,
+ * the set is not one snapshot).
+ * @param[in] n node. @param[in,out] out out->version set by the caller; filled on success.
+ * @return LEDGER_OK, LEDGER_E_INVALID (NULL, or an unknown version).
+ */
+LEDGER_API int ledger_node_transport_stats(const ledger_node *n, ledger_transport_stats *out);
 /**
  * @brief Blob bytes this node stores, in total (@p putter NULL) or charged to one key.
  * @return LEDGER_OK, LEDGER_E_INVALID, LEDGER_E_IO.

@@ -111,6 +111,16 @@ static int parse(ledger_config *c, const char *text, size_t len, const char *bas
             ok = parse_u32(tok[1], &c->view_timeout_ms, 10, 600000) == 0;
         } else if (!strcmp(k, "max_inflight") && nt == 2) {
             ok = parse_u32(tok[1], &c->max_inflight, 1, 64) == 0;
+        } else if (!strcmp(k, "handshake_timeout_ms") && nt == 2) {
+            ok = parse_u32(tok[1], &c->handshake_timeout_ms, 50, 600000) == 0;
+        } else if (!strcmp(k, "max_pending_conns") && nt == 2) {
+            ok = parse_u32(tok[1], &c->max_pending_conns, 1, LC_LIM_MAX_PENDING) == 0;
+        } else if (!strcmp(k, "max_clients") && nt == 2) {
+            ok = parse_u32(tok[1], &c->max_clients, 1, LC_LIM_MAX_CLIENTS) == 0;
+        } else if (!strcmp(k, "max_clients_per_addr") && nt == 2) {
+            ok = parse_u32(tok[1], &c->max_clients_per_addr, 1, LC_LIM_MAX_CLIENTS) == 0;
+        } else if (!strcmp(k, "client_idle_ms") && nt == 2) {
+            ok = parse_u32(tok[1], &c->client_idle_ms, 100, 86400000) == 0;
         } else if (!strcmp(k, "sync") && nt == 2) {
             ok = parse_u32(tok[1], &c->sync, 0, 1) == 0;
             if (ok)

@@ -21,6 +21,11 @@ struct ledger_config {
     uint32_t view_timeout_ms;
     uint32_t max_inflight;
     uint32_t sync;
+    uint32_t handshake_timeout_ms; /* transport limits; 0: the default */
+    uint32_t max_pending_conns;
+    uint32_t max_clients;
+    uint32_t max_clients_per_addr;
+    uint32_t client_idle_ms;
     char fault_file[512];
 };
 

@@ -5,7 +5,18 @@
  * sequence ‖ type ‖ payload), with per-direction keys from an X25519 key
  * exchange whose replica side is signed by the replica's Ed25519 key.
  * Outgoing replica links reconnect with exponential back-off; each
- * connection's send queue is bounded. Not installed. */
+ * connection's send queue is bounded.
+ *
+ * Limits (docs/ledger-protocol.md §Transport limits): an incoming connection
+ * is "pending" until its HELLO is complete; at most max_pending are held (the
+ * oldest is evicted for a newcomer), each must finish its HELLO within
+ * handshake_ms and its first frame must be exactly a HELLO (read into a
+ * fixed buffer in the connection, nothing allocated). Clients that finished
+ * the handshake are capped (max_clients, max_clients_per_addr; the least
+ * recently active is evicted for a newcomer) and closed after client_idle_ms
+ * without traffic; each replica holds at most LC_LINKS_PER_REPLICA incoming
+ * links (the older is replaced). Receive buffers grow with the bytes that
+ * arrived, never on an announced length. Not installed. */
 #ifndef LC_NET_H
 #define LC_NET_H
 
@@ -36,7 +47,40 @@ typedef struct {
     uint32_t tick_ms;     /* timer granularity */
     int listen;           /* 1: listen on addrs[self] */
     int connect_replicas; /* 1: keep an outgoing link to every other replica */
+    /* Listening side limits; 0: the default (LC_DEF_*). */
+    uint32_t handshake_ms;         /* HELLO deadline (also for our outgoing links) */
+    uint32_t max_pending;          /* incoming connections before their HELLO */
+    uint32_t max_clients;          /* client connections after their HELLO */
+    uint32_t max_clients_per_addr; /* of those, from one IPv4 address */
+    uint32_t client_idle_ms;       /* a client connection with no traffic either way */
 } lc_net_config;
+
+#define LC_DEF_HANDSHAKE_MS     5000u
+#define LC_DEF_MAX_PENDING      4096u
+#define LC_DEF_MAX_CLIENTS      1024u
+#define LC_DEF_CLIENTS_PER_ADDR 256u
+#define LC_DEF_CLIENT_IDLE_MS   300000u
+#define LC_LINKS_PER_REPLICA    2u /* incoming authenticated links per replica id */
+/* Upper bounds of the limits (the connection table is indexed by 16 bits). */
+#define LC_LIM_MAX_PENDING 16384u
+#define LC_LIM_MAX_CLIENTS 32768u
+
+/* Counters and gauges of the transport (read from any thread). */
+typedef struct {
+    uint64_t pending;             /* gauge: incoming connections before their HELLO */
+    uint64_t clients;             /* gauge: client connections after their HELLO */
+    uint64_t replica_links;       /* gauge: authenticated replica links, both directions */
+    uint64_t rx_buffer_bytes;     /* gauge: receive buffer bytes allocated, all connections */
+    uint64_t accepted;            /* incoming connections accepted */
+    uint64_t handshake_timeouts;  /* closed: HELLO not complete in time */
+    uint64_t first_frame_refused; /* closed: first frame length not a HELLO's */
+    uint64_t pending_evicted;     /* closed: oldest pending connection, for a newcomer */
+    uint64_t clients_evicted;     /* closed: least recently active client, for a newcomer */
+    uint64_t idle_closed;         /* closed: client idle too long */
+    uint64_t links_replaced;      /* closed: older incoming link of the same replica */
+    uint64_t accept_paused;       /* times accepting paused: out of file descriptors */
+} lc_net_stats;
+void lc_net_get_stats(const lc_net *net, lc_net_stats *out);
 
 int lc_net_create(lc_net **out, const lc_net_config *cfg, const lc_net_handler *h);
 /* Run the loop until lc_net_stop; returns 0. */

@@ -1,7 +1,7 @@
 /* ledger_node: one replica = store + application + transport + PBFT loop. */
 #include <pthread.h>
-#include <sodium.h>
 #include <stddef.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -492,7 +492,7 @@ LEDGER_API int ledger_node_start(ledger_node **out, const ledger_config *cfg,
     ledger_node_options o = LEDGER_NODE_OPTIONS_INIT;
     if (!cfg)
         return LEDGER_E_INVALID;
-    if (opts && opts->version == 1) /* without the blob fields */
+    if (opts && opts->version == 1) /* a version-1 struct ends at fault_file */
         memcpy(&o, opts, offsetof(ledger_node_options, blob_authorize));
     else if (opts)
         o = *opts;
@@ -500,6 +500,12 @@ LEDGER_API int ledger_node_start(ledger_node **out, const ledger_config *cfg,
     opts = &o;
     if ((opts->version != 1 && opts->version != LEDGER_NODE_OPTIONS_VERSION) || opts->sync > 2 ||
         opts->checkpoint_every > LC_MAX_CHECKPOINT_EVERY)
+        return LEDGER_E_INVALID;
+    if ((opts->handshake_timeout_ms &&
+         (opts->handshake_timeout_ms < 50 || opts->handshake_timeout_ms > 600000)) ||
+        opts->max_pending_conns > LC_LIM_MAX_PENDING || opts->max_clients > LC_LIM_MAX_CLIENTS ||
+        opts->max_clients_per_addr > LC_LIM_MAX_CLIENTS ||
+        (opts->client_idle_ms && (opts->client_idle_ms < 100 || opts->client_idle_ms > 86400000)))
         return LEDGER_E_INVALID;
     int id = opts->id >= 0 ? opts->id : cfg->self;
     const char *dir = opts->data_dir ? opts->data_dir : (cfg->data_dir[0] ? cfg->data_dir : NULL);
@@ -581,6 +587,13 @@ LEDGER_API int ledger_node_start(ledger_node **out, const ledger_config *cfg,
     nc.listen = 1;
     nc.connect_replicas = 1;
     nc.tick_ms = 2;
+#define PICK(o, c) (opts->o ? opts->o : cfg->c)
+    nc.handshake_ms = PICK(handshake_timeout_ms, handshake_timeout_ms);
+    nc.max_pending = PICK(max_pending_conns, max_pending_conns);
+    nc.max_clients = PICK(max_clients, max_clients);
+    nc.max_clients_per_addr = PICK(max_clients_per_addr, max_clients_per_addr);
+    nc.client_idle_ms = PICK(client_idle_ms, client_idle_ms);
+#undef PICK
     lc_net_handler h = {nd, n_on_msg, n_on_tick, n_on_close};
     if (lc_net_create(&nd->net, &nc, &h) != 0) {
         rc = LEDGER_E_STARTED;
@@ -625,6 +638,27 @@ LEDGER_API int ledger_node_blob_usage(const ledger_node *nd, const uint8_t putte
     if (!nd || !bytes)
         return LEDGER_E_INVALID;
     return ledger_store_blob_usage(nd->st, putter, bytes);
+}
+
+LEDGER_API int ledger_node_transport_stats(const ledger_node *nd, ledger_transport_stats *out) {
+    if (!nd || !out || out->version != LEDGER_TRANSPORT_STATS_VERSION)
+        return LEDGER_E_INVALID;
+    lc_net_stats st;
+    lc_net_get_stats(nd->net, &st);
+    out->reserved = 0;
+    out->pending = st.pending;
+    out->clients = st.clients;
+    out->replica_links = st.replica_links;
+    out->rx_buffer_bytes = st.rx_buffer_bytes;
+    out->accepted = st.accepted;
+    out->handshake_timeouts = st.handshake_timeouts;
+    out->first_frame_refused = st.first_frame_refused;
+    out->pending_evicted = st.pending_evicted;
+    out->clients_evicted = st.clients_evicted;
+    out->idle_closed = st.idle_closed;
+    out->links_replaced = st.links_replaced;
+    out->accept_paused = st.accept_paused;
+    return LEDGER_OK;
 }
 
 LEDGER_API int ledger_node_tip(const ledger_node *nd, ledger_tip *out) {

@@ -13,6 +13,7 @@
  * why, e.g. the block at which a stored chain fails verification). */
 #define _GNU_SOURCE /* sigtimedwait */
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +75,13 @@ int main(int argc, char **argv) {
     if (rc != LEDGER_OK) {
         fprintf(stderr, "fedshare-ledger-node: %s: %s\n", argv[1], ledger_strerror(rc));
         return 2;
+    }
+    /* the node may hold max_pending_conns + max_clients + 3n sockets, above the
+     * usual soft limit of 1,024: take the hard limit */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
     }
     ledger_node_options o;
     ledger_node_options_init(&o);
