@@ -46,7 +46,8 @@ _KINDS = {
     -510: errors.NotFoundError, -511: errors.InvalidInputError,
     -512: errors.AccessDeniedError, -513: errors.AccessDeniedError,
     -514: errors.VerificationError, -515: errors.VerificationError,
-    -516: errors.AccessDeniedError, -590: errors.ResourceError,
+    -516: errors.AccessDeniedError, -517: errors.InvalidInputError,
+    -590: errors.ResourceError,
     -591: errors.IOFailureError, -592: errors.ResourceError,
     # libledger codes the client passes on
     -202: errors.NotFoundError, -209: errors.AccessDeniedError,
