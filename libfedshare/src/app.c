@@ -32,6 +32,7 @@ static uint32_t role_of(uint16_t op) {
             return FEDSHARE_ROLE_PUBLISHER;
         case FEDSHARE_OP_AGGREGATE:
         case FEDSHARE_OP_ROUND_FINALIZE:
+        case FEDSHARE_OP_SHARE_VERDICT:
             return FEDSHARE_ROLE_AGGREGATOR;
         case FEDSHARE_OP_DECRYPTION_SHARE:
             return FEDSHARE_ROLE_KEYHOLDER;
@@ -284,6 +285,8 @@ static int permission_set(fs_exec *x, const fs_payload *p) {
     size_t n;
     if (!rc && memcmp(d.owner, x->sender, 32))
         rc = FEDSHARE_E_NOT_OWNER;
+    if (!rc && d.status != FS_DATA_ACTIVE)
+        rc = FEDSHARE_E_STATE; /* a retired data set accepts no new policy */
     if (!rc && fs_get(x->st, FEDSHARE_REC_POLICY, p->id, NULL, 0, &v, &n) == FEDSHARE_OK)
         rc = FEDSHARE_E_EXISTS; /* later versions go through the quorum */
     abac_policyset *ps = NULL;
@@ -310,6 +313,8 @@ static int permission_update(fs_exec *x, const fs_payload *p) {
     fs_data d;
     int rc = fs_data_load(x->st, p->id, &d);
     abac_policyset *cur = NULL, *next = NULL;
+    if (!rc && d.status != FS_DATA_ACTIVE)
+        rc = FEDSHARE_E_STATE; /* a retired data set accepts no new policy */
     if (!rc)
         rc = load_policy(x->st, p->id, &cur);
     if (!rc) {
@@ -589,13 +594,15 @@ static int app_apply(void *ctx, ledger_state *st, const ledger_block *b, size_t 
     int rc = fs_payload_decode(op, payload, len, &p);
     if (rc)
         return LEDGER_E_REJECTED;
-    fs_exec x = {a,
-                 st,
-                 ledger_tx_sender(tx),
-                 ledger_tx_hash(tx),
-                 ledger_tx_signature(tx),
-                 ledger_block_timestamp(b),
-                 ledger_block_height(b)};
+    fs_exec x;
+    memset(&x, 0, sizeof x);
+    x.app = a;
+    x.st = st;
+    x.sender = ledger_tx_sender(tx);
+    x.tx_hash = ledger_tx_hash(tx);
+    x.tx_sig = ledger_tx_signature(tx);
+    x.timestamp = ledger_block_timestamp(b);
+    x.height = ledger_block_height(b);
     switch (op) {
         case FEDSHARE_OP_DATA_REGISTER:
             rc = registry_register(&x, &p);

@@ -20,6 +20,11 @@ typedef struct fs_exec {
     const uint8_t *tx_sig;  /* 64 */
     uint64_t timestamp;     /* consensus time, ms */
     uint64_t height;
+    /* training: round records encoded but not yet written; they are written
+     * with the task record, and only if every one of them encoded */
+    fs_writer pend[3];
+    uint32_t pend_round[3];
+    int n_pend;
 } fs_exec;
 
 enum { FS_DATA_ACTIVE = 1, FS_DATA_RETIRED = 2 };

@@ -594,8 +594,24 @@ int fedshare_post_decryption_share(fedshare_client *c, const uint8_t task_id[32]
     uint8_t hash[32], share_hash[32];
     int m = 0;
     int rc = task_round(c, task_id, round, timeout_ms, &t, &r);
-    if (!rc && t->phase != FEDSHARE_PHASE_DECRYPT)
+    if (rc == FEDSHARE_E_STATE && t && r && round && round < t->round &&
+        load_round(c, task_id, round, timeout_ms, r) == FEDSHARE_OK && r->skipped)
+        rc = FEDSHARE_E_TOO_FEW; /* the round was skipped: never decrypt its sum */
+    if (!rc) {
+        /* refuse before sending: a sum of fewer accepted updates than the task's
+         * minimum would reveal (nearly) one member's update */
+        uint32_t accepted = 0;
+        for (uint32_t i = 0; i < r->n; i++)
+            accepted += r->up[i].present && r->up[i].verdict != FEDAVG_VERDICT_SUSPICIOUS;
+        if (r->skipped || accepted < t->min_updates)
+            rc = FEDSHARE_E_TOO_FEW;
+    }
+    /* shares are taken until finalized (a bad one must not keep ours out) */
+    if (!rc && t->phase != FEDSHARE_PHASE_DECRYPT && t->phase != FEDSHARE_PHASE_FINALIZE)
         rc = FEDSHARE_E_STATE;
+    for (uint32_t i = 0; !rc && i < r->n_shares; i++)
+        if (!memcmp(r->share_holder[i], c->pk, 32))
+            rc = FEDSHARE_E_EXISTS;
     if (!rc)
         rc = recompute(c, r, pk, NULL, timeout_ms, hash, &m);
     fs_writer w;
@@ -713,82 +729,196 @@ int fedshare_put_model(fedshare_client *c, const float *model, size_t n, uint32_
     return rc;
 }
 
-int fedshare_compute_global(fedshare_client *c, const uint8_t task_id[32], uint32_t round,
-                            const phe_threshold_params *params, uint32_t timeout_ms, float **model,
-                            size_t *n_out) {
-    if (!c || !task_id || !params || !model || !n_out)
-        return FEDSHARE_E_INVALID;
-    *model = NULL;
+/* The holders of a key in share-index order (holder i has index i + 1). */
+static int key_holders(fedshare_client *c, const uint8_t key_id[32], uint32_t timeout_ms,
+                       fs_key *k) {
+    uint8_t *rec;
+    size_t len;
+    int rc = fedshare_client_record(c, FEDSHARE_REC_KEY, key_id, NULL, 0, timeout_ms, &rec, &len);
+    if (rc)
+        return rc;
+    /* v ‖ dealer ‖ t ‖ n ‖ n × (holder, share) ‖ params */
+    fs_reader rd;
+    fsr_init(&rd, rec, len);
+    memset(k, 0, sizeof *k);
+    fsr_u8(&rd);
+    fsr_raw(&rd, k->dealer, 32);
+    k->threshold = fsr_u32(&rd);
+    k->n = fsr_u32(&rd);
+    for (uint32_t i = 0; !rd.err && k->n <= FS_HOLDERS_MAX && i < k->n; i++) {
+        fsr_raw(&rd, k->holders[i], 32);
+        fsr_raw(&rd, k->shares[i], 32);
+    }
+    rc = rd.err || k->n > FS_HOLDERS_MAX ? FEDSHARE_E_FORMAT : FEDSHARE_OK;
+    free(rec);
+    return rc;
+}
+
+static int is_share_error(int rc) {
+    return rc == PHE_ERR_THRESHOLD_PROOF_INVALID || rc == PHE_ERR_THRESHOLD_SHARE_VALUE ||
+           rc == PHE_ERR_THRESHOLD_WRONG_CIPHERTEXT || rc == PHE_ERR_THRESHOLD_WRONG_KEY ||
+           rc == PHE_ERR_THRESHOLD_INDEX_RANGE || rc == PHE_ERR_THRESHOLD_DUPLICATE_SHARE ||
+           rc == PHE_ERR_KEY_MISMATCH || rc == PHE_ERR_CIPHERTEXT_INVALID;
+}
+
+/* Fetch and decode recorded share s of the round (n decryption shares of the
+ * aggregate's n elements) into ds[0..n). FEDSHARE_E_SHARE when the share is bad
+ * in a way anyone can check: its blob is absent from every replica, malformed,
+ * or not the holder's (index); other codes (a timeout) blame no one. */
+static int load_share(fedshare_client *c, const fs_round *r, const fs_key *k, uint32_t s, size_t n,
+                      uint32_t timeout_ms, phe_threshold_decshare **ds) {
+    uint32_t want = 0;
+    for (uint32_t i = 0; i < k->n && !want; i++)
+        if (!memcmp(k->holders[i], r->share_holder[s], 32))
+            want = i + 1;
+    if (!want)
+        return FEDSHARE_E_SHARE;
+    uint8_t *b;
+    size_t bl;
+    int rc = blob_get_checked(c, r->share_blob[s], timeout_ms, &b, &bl);
+    if (rc == FEDSHARE_E_NOT_FOUND || rc == FEDSHARE_E_MISMATCH)
+        return FEDSHARE_E_SHARE;
+    if (rc)
+        return rc;
+    fs_reader rd;
+    fsr_init(&rd, b, bl);
+    uint8_t magic[4];
+    fsr_raw(&rd, magic, 4);
+    uint8_t v = fsr_u8(&rd);
+    uint32_t index = fsr_u32(&rd), count = fsr_u32(&rd);
+    if (rd.err || memcmp(magic, BLOB_MAGIC_SHARES, 4) || v != BLOB_VERSION || index != want ||
+        count != n)
+        rc = FEDSHARE_E_SHARE;
+    for (size_t e = 0; !rc && e < n; e++) {
+        size_t sl;
+        const uint8_t *sb = fsr_bytes(&rd, 1u << 20, &sl);
+        int dr = rd.err ? PHE_ERR_DECODE : phe_threshold_decshare_decode(&ds[e], sb, sl);
+        if (dr == PHE_ERR_NOMEM)
+            rc = FEDSHARE_E_NOMEM;
+        else if (dr || phe_threshold_decshare_index(ds[e]) != want)
+            rc = FEDSHARE_E_SHARE;
+    }
+    if (!rc && fsr_done(&rd))
+        rc = FEDSHARE_E_SHARE;
+    free(b);
+    if (rc)
+        for (size_t e = 0; e < n; e++) {
+            phe_threshold_decshare_free(ds[e]);
+            ds[e] = NULL;
+        }
+    return rc;
+}
+
+/* The plaintext sum of the aggregate from any t recorded shares that verify,
+ * not refused by a verdict. Shares are taken in recorded order; when a
+ * combination fails, the shares used are verified one by one, the bad ones
+ * set aside (bad[s] = 1) and the next share takes their place, so one bad
+ * share costs one extra verification, not the round. Any t valid shares give
+ * the same plaintext, so everyone who recomputes gets the same model. */
+static int combine_shares(fedshare_client *c, const fs_task *t, const fs_round *r,
+                          const phe_threshold_params *params, phe_ciphertext *const *cts, size_t n,
+                          size_t ptb, uint32_t timeout_ms, uint8_t *raw,
+                          uint8_t bad[FS_HOLDERS_MAX]) {
+    const uint32_t ts = t->threshold;
+    size_t full = phe_plaintext_size(phe_threshold_params_pubkey(params));
+    fs_key *k = malloc(sizeof *k);
+    phe_threshold_decshare **ds = calloc((size_t)r->n_shares * (n ? n : 1) + 1, sizeof *ds);
+    const phe_threshold_decshare **use = calloc(ts ? ts : 1, sizeof *use);
+    uint8_t *tmp = malloc(full);
+    uint8_t loaded[FS_HOLDERS_MAX] = {0};
+    uint32_t chosen[FS_HOLDERS_MAX], nc = 0, next = 0;
+    int rc = k && ds && use && tmp ? FEDSHARE_OK : FEDSHARE_E_NOMEM;
+    if (!rc)
+        rc = key_holders(c, t->key_id, timeout_ms, k);
+    if (!rc && (!ts || ts > FS_HOLDERS_MAX))
+        rc = FEDSHARE_E_FORMAT;
+    for (size_t e = 0; !rc && e < n;) {
+        /* fill the chosen set up to t with the next shares that load */
+        while (!rc && nc < ts && next < r->n_shares) {
+            uint32_t s = next++;
+            if (r->share_refused[s] || bad[s])
+                continue;
+            int lr = load_share(c, r, k, s, n, timeout_ms, ds + (size_t)s * n);
+            if (lr == FEDSHARE_E_SHARE)
+                bad[s] = 1;
+            else if (lr)
+                rc = lr;
+            else {
+                loaded[s] = 1;
+                chosen[nc++] = s;
+            }
+        }
+        if (rc)
+            break;
+        if (nc < ts) {
+            rc = FEDSHARE_E_SHARE; /* fewer than t shares that verify, so far */
+            break;
+        }
+        for (uint32_t i = 0; i < ts; i++)
+            use[i] = ds[(size_t)chosen[i] * n + e];
+        int cr;
+        CRYPTO(c, cr = phe_threshold_combine_bytes(params, cts[e], use, ts, tmp, full));
+        if (is_share_error(cr)) {
+            /* which of them? verify each; the bad ones leave the chosen set */
+            uint32_t kept = 0;
+            for (uint32_t i = 0; i < ts; i++) {
+                int vr;
+                CRYPTO(c, vr = phe_threshold_decshare_verify(params, cts[e], use[i]));
+                if (is_share_error(vr))
+                    bad[chosen[i]] = 1;
+                else if (vr) {
+                    rc = vr;
+                    break;
+                } else
+                    chosen[kept++] = chosen[i];
+            }
+            if (!rc && kept == ts)
+                rc = FEDSHARE_E_SHARE; /* combination failed with t valid shares */
+            nc = kept;
+            continue; /* retry element e */
+        }
+        if (cr) {
+            rc = cr;
+            break;
+        }
+        for (size_t z = 0; z + ptb < full; z++)
+            if (tmp[z])
+                rc = FEDSHARE_E_FORMAT; /* a sum wider than a plaintext: not ours */
+        memcpy(raw + e * ptb, tmp + full - ptb, ptb);
+        e++;
+    }
+    for (uint32_t s = 0; ds && s < r->n_shares; s++)
+        for (size_t e = 0; loaded[s] && e < n; e++)
+            phe_threshold_decshare_free(ds[(size_t)s * n + e]);
+    free(ds);
+    free(use);
+    free(tmp);
+    free(k);
+    return rc;
+}
+
+/* The new global model of the round (phase finalize or evaluate): the previous
+ * global plus the unpacked sum. bad[s] is set for each share found bad. */
+static int global_model(fedshare_client *c, const fs_task *t, const fs_round *r,
+                        const phe_threshold_params *params, uint32_t timeout_ms, float **model,
+                        size_t *n_out, uint8_t bad[FS_HOLDERS_MAX]) {
     const phe_pubkey *pk = phe_threshold_params_pubkey(params);
-    fs_task *t;
-    fs_round *r;
-    int rc = task_round(c, task_id, round, timeout_ms, &t, &r);
-    if (!rc && (t->phase != FEDSHARE_PHASE_FINALIZE && t->phase != FEDSHARE_PHASE_EVALUATE))
-        rc = FEDSHARE_E_STATE;
-    if (!rc && r->n_shares < t->threshold)
-        rc = FEDSHARE_E_STATE;
     uint8_t *agg = NULL;
     size_t alen = 0, n = 0, nprev = 0;
     phe_ciphertext **cts = NULL;
-    if (!rc)
-        rc = blob_get_checked(c, r->aggregate, timeout_ms, &agg, &alen);
+    int rc = blob_get_checked(c, r->aggregate, timeout_ms, &agg, &alen);
     if (!rc)
         rc = decode_vector(pk, agg, alen, &cts, &n);
     free(agg);
-    /* the shares: t of them, each verified by combine (a forged one is refused) */
-    uint32_t ts = t->threshold;
-    phe_threshold_decshare **ds = calloc((size_t)ts * (n ? n : 1), sizeof *ds);
-    if (!rc && !ds)
-        rc = FEDSHARE_E_NOMEM;
-    for (uint32_t s = 0; !rc && s < ts; s++) {
-        uint8_t *b;
-        size_t bl;
-        rc = blob_get_checked(c, r->share_blob[s], timeout_ms, &b, &bl);
-        if (rc)
-            break;
-        fs_reader rd;
-        fsr_init(&rd, b, bl);
-        uint8_t magic[4];
-        fsr_raw(&rd, magic, 4);
-        uint8_t v = fsr_u8(&rd);
-        fsr_u32(&rd); /* holder index: also inside each share */
-        uint32_t count = fsr_u32(&rd);
-        if (rd.err || memcmp(magic, BLOB_MAGIC_SHARES, 4) || v != BLOB_VERSION || count != n)
-            rc = FEDSHARE_E_SHARE;
-        for (size_t k = 0; !rc && k < n; k++) {
-            size_t sl;
-            const uint8_t *sb = fsr_bytes(&rd, 1u << 20, &sl);
-            /* proofs are verified once, by the combination below */
-            if (rd.err || phe_threshold_decshare_decode(&ds[k * ts + s], sb, sl))
-                rc = FEDSHARE_E_SHARE;
-        }
-        if (!rc && fsr_done(&rd))
-            rc = FEDSHARE_E_SHARE;
-        free(b);
-    }
     fedavg_codec *codec = NULL;
     if (!rc && fedavg_codec_decode(&codec, t->codec, t->codec_len) != FEDAVG_OK)
         rc = FEDSHARE_E_FORMAT;
-    size_t ptb = codec ? fedavg_codec_plaintext_bytes(codec) : 0, full = phe_plaintext_size(pk);
-    uint8_t *raw = !rc ? calloc(n ? n : 1, ptb) : NULL, *tmp = !rc ? malloc(full) : NULL;
-    if (!rc && (!raw || !tmp))
+    size_t ptb = codec ? fedavg_codec_plaintext_bytes(codec) : 0;
+    uint8_t *raw = !rc ? calloc(n ? n : 1, ptb) : NULL;
+    if (!rc && !raw)
         rc = FEDSHARE_E_NOMEM;
-    for (size_t k = 0; !rc && k < n; k++) {
-        CRYPTO(c, rc = phe_threshold_combine_bytes(
-                      params, cts[k], (const phe_threshold_decshare *const *)&ds[k * ts], ts, tmp,
-                      full));
-        /* combine verifies every share's proof first and never combines a bad one */
-        if (rc == PHE_ERR_THRESHOLD_PROOF_INVALID || rc == PHE_ERR_THRESHOLD_SHARE_VALUE ||
-            rc == PHE_ERR_THRESHOLD_WRONG_CIPHERTEXT || rc == PHE_ERR_THRESHOLD_WRONG_KEY ||
-            rc == PHE_ERR_THRESHOLD_INDEX_RANGE || rc == PHE_ERR_THRESHOLD_DUPLICATE_SHARE)
-            rc = FEDSHARE_E_SHARE;
-        if (!rc) {
-            for (size_t z = 0; z + ptb < full; z++)
-                if (tmp[z])
-                    rc = FEDSHARE_E_FORMAT; /* a sum wider than a plaintext: not ours */
-            memcpy(raw + k * ptb, tmp + full - ptb, ptb);
-        }
-    }
+    if (!rc)
+        rc = combine_shares(c, t, r, params, cts, n, ptb, timeout_ms, raw, bad);
     float *prev = NULL;
     if (!rc)
         rc = fetch_model(c, t->global, timeout_ms, &prev, &nprev);
@@ -809,12 +939,27 @@ int fedshare_compute_global(fedshare_client *c, const uint8_t task_id[32], uint3
     free(mean);
     free(prev);
     free(raw);
-    free(tmp);
     fedavg_codec_free(codec);
-    for (size_t i = 0; ds && i < (size_t)ts * n; i++)
-        phe_threshold_decshare_free(ds[i]);
-    free(ds);
     free_cts(cts, n);
+    return rc;
+}
+
+int fedshare_compute_global(fedshare_client *c, const uint8_t task_id[32], uint32_t round,
+                            const phe_threshold_params *params, uint32_t timeout_ms, float **model,
+                            size_t *n_out) {
+    if (!c || !task_id || !params || !model || !n_out)
+        return FEDSHARE_E_INVALID;
+    *model = NULL;
+    fs_task *t;
+    fs_round *r;
+    uint8_t bad[FS_HOLDERS_MAX] = {0};
+    int rc = task_round(c, task_id, round, timeout_ms, &t, &r);
+    if (!rc && (t->phase != FEDSHARE_PHASE_FINALIZE && t->phase != FEDSHARE_PHASE_EVALUATE))
+        rc = FEDSHARE_E_STATE;
+    if (!rc && fs_round_good_shares(r) < t->threshold)
+        rc = FEDSHARE_E_STATE;
+    if (!rc)
+        rc = global_model(c, t, r, params, timeout_ms, model, n_out, bad);
     free(t);
     free(r);
     return rc;
@@ -822,14 +967,31 @@ int fedshare_compute_global(fedshare_client *c, const uint8_t task_id[32], uint3
 
 int fedshare_finalize_round(fedshare_client *c, const uint8_t task_id[32], uint32_t round,
                             const phe_threshold_params *params, uint32_t timeout_ms) {
+    if (!c || !task_id || !params)
+        return FEDSHARE_E_INVALID;
     float *model = NULL, *prev = NULL;
     size_t n = 0, np = 0;
-    int rc = fedshare_compute_global(c, task_id, round, params, timeout_ms, &model, &n);
-    fs_task *t = malloc(sizeof *t);
-    if (!rc && !t)
-        rc = FEDSHARE_E_NOMEM;
+    fs_task *t;
+    fs_round *r;
+    uint8_t bad[FS_HOLDERS_MAX] = {0};
+    int rc = task_round(c, task_id, round, timeout_ms, &t, &r);
+    if (!rc && t->phase != FEDSHARE_PHASE_FINALIZE)
+        rc = FEDSHARE_E_STATE;
     if (!rc)
-        rc = load_task(c, task_id, timeout_ms, t);
+        rc = global_model(c, t, r, params, timeout_ms, &model, &n, bad);
+    /* name every share found bad on the ledger, even when the round cannot
+     * finalize yet (the contract then waits for more shares) */
+    for (uint32_t s = 0; t && r && s < r->n_shares && (!rc || rc == FEDSHARE_E_SHARE); s++) {
+        if (!bad[s])
+            continue;
+        uint8_t *pl = NULL;
+        size_t len = 0;
+        int vr = fedshare_payload_share_verdict(task_id, round, r->share_holder[s],
+                                                r->share_blob[s], &pl, &len);
+        vr = submit_owned(c, FEDSHARE_OP_SHARE_VERDICT, vr, pl, len, timeout_ms, NULL, NULL);
+        if (vr && vr != FEDSHARE_E_EXISTS)
+            rc = vr;
+    }
     if (!rc)
         rc = fetch_model(c, t->global, timeout_ms, &prev, &np);
     uint8_t digest[32], delta_hash[32];
@@ -849,6 +1011,7 @@ int fedshare_finalize_round(fedshare_client *c, const uint8_t task_id[32], uint3
     free(model);
     free(prev);
     free(t);
+    free(r);
     if (rc)
         return rc;
     uint8_t *pl = NULL;

@@ -46,6 +46,8 @@ const char *fedshare_strerror(int code) {
             return "decryption share does not verify";
         case FEDSHARE_E_QUORUM:
             return "too few valid member signatures";
+        case FEDSHARE_E_TOO_FEW:
+            return "too few accepted updates to decrypt the round's sum";
         case FEDSHARE_E_NOMEM:
             return "out of memory";
         case FEDSHARE_E_IO:

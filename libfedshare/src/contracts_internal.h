@@ -6,16 +6,36 @@
 #include "fedshare/contracts.h"
 #include "fs_codec.h"
 
-#define FS_PAYLOAD_VERSION  1
-#define FS_RECORD_VERSION   1
-#define FS_LABEL_MAX        64
-#define FS_DESC_MAX         1024
-#define FS_LINEAGE_MAX      64
-#define FS_PARTICIPANTS_MAX 64
-#define FS_HOLDERS_MAX      64
-#define FS_POLICY_MAX       (1u << 20)
-#define FS_PARAMS_MAX       (1u << 20)
-#define FS_CODEC_MAX        256
+#define FS_PAYLOAD_VERSION 1
+#define FS_RECORD_VERSION  1
+/* TASK_CREATE payloads and TASK/ROUND records are at version 2 (a task's
+ * minimum of accepted updates, share verdicts, skipped rounds); their
+ * decoders still read version 1 (docs/formats/fedshare.md). */
+#define FS_TASK_CREATE_VERSION  2
+#define FS_TASK_RECORD_VERSION  2
+#define FS_ROUND_RECORD_VERSION 2
+#define FS_LABEL_MAX            64
+#define FS_DESC_MAX             1024
+#define FS_LINEAGE_MAX          64
+#define FS_PARTICIPANTS_MAX     64
+#define FS_HOLDERS_MAX          64
+#define FS_POLICY_MAX           (1u << 20)
+#define FS_PARAMS_MAX           (1u << 20)
+#define FS_CODEC_MAX            256
+/* Bounds of an EVALUATION: with at most 64 participants the weighted sum
+ * stays below 64 × 1e6 × 2^30 ≈ 6.9e16, finite and exact enough. */
+#define FS_METRIC_MAX  1e6
+#define FS_SAMPLES_MAX (1u << 30)
+/* Bound of an update's norm and of its ratio to the round's median norm (the
+ * anomaly statistic kept in the task's history): finite by construction. */
+#define FS_NORM_MAX  1e12
+#define FS_RATIO_MAX 1e6
+
+/* The minimum of accepted updates a round needs before its sum is decrypted:
+ * the task's own (2 … n), or by default 3 when n ≥ 3, else 2. */
+static inline uint32_t fs_default_min_updates(uint32_t n) {
+    return n >= 3 ? 3 : 2;
+}
 
 typedef struct fs_payload {
     uint16_t op;
@@ -53,6 +73,7 @@ typedef struct fs_task {
     fs_participant p[FS_PARTICIPANTS_MAX];
     double lr, stop_threshold, anomaly_k;
     uint32_t batch, upload_every, round_limit, stop_patience, anomaly_warmup;
+    uint32_t min_updates; /* accepted updates a round needs to be decrypted */
     uint8_t codec[FS_CODEC_MAX];
     uint32_t codec_len;
     uint32_t threshold;  /* t of the key */
@@ -85,6 +106,8 @@ typedef struct fs_round {
     uint32_t n_shares;
     uint8_t share_holder[FS_HOLDERS_MAX][32];
     uint8_t share_blob[FS_HOLDERS_MAX][32];
+    uint8_t share_refused[FS_HOLDERS_MAX]; /* the aggregator found the share bad */
+    uint8_t skipped;                       /* fewer accepted updates than the minimum */
     uint8_t model[32], delta[32], param_id[32];
     uint8_t has_model;
     uint32_t disputes; /* finalized models refused by an evaluation */
@@ -97,5 +120,7 @@ int fs_task_encode(const fs_task *t, fs_writer *w);
 int fs_task_decode(const uint8_t *p, size_t len, fs_task *t);
 int fs_round_encode(const fs_round *r, fs_writer *w);
 int fs_round_decode(const uint8_t *p, size_t len, fs_round *r);
+/* Shares of the round not refused by a verdict. */
+uint32_t fs_round_good_shares(const fs_round *r);
 
 #endif

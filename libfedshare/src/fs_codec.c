@@ -69,6 +69,10 @@ void fsw_u64(fs_writer *w, uint64_t v) {
 
 void fsw_f64(fs_writer *w, double v) {
     uint64_t u;
+    if (!isfinite(v)) { /* never written: a reader would refuse the record */
+        w->err = FEDSHARE_E_INVALID;
+        return;
+    }
     if (v == 0)
         v = 0; /* one encoding of zero: -0.0 becomes +0.0 */
     memcpy(&u, &v, 8);

@@ -155,16 +155,28 @@ void fedshare_task_spec_init(fedshare_task_spec *s) {
     s->stop_patience = 3;
     s->anomaly_k = 3.0;
     s->anomaly_warmup = 5;
+    s->min_updates = 0; /* the default: 3 with 3 or more participants, else 2 */
+}
+
+/* The minimum of accepted updates a spec asks for (0: the default rule). */
+static uint32_t spec_min_updates(const fedshare_task_spec *s) {
+    return s->version >= 2 ? s->min_updates : 0;
 }
 
 static int spec_ok(const fedshare_task_spec *s) {
-    return s && s->version == FEDSHARE_TASK_SPEC_VERSION && s->n_participants >= 1 &&
-           s->n_participants <= FS_PARTICIPANTS_MAX && s->participants && s->data_ids &&
-           isfinite(s->learning_rate) && s->learning_rate > 0 && s->batch_size >= 1 &&
-           s->upload_every >= 1 && s->round_limit >= 1 && s->round_limit <= 1000 &&
-           isfinite(s->stop_threshold) && s->stop_threshold >= 0 && s->stop_patience >= 1 &&
-           isfinite(s->anomaly_k) && s->anomaly_k > 0 && s->anomaly_warmup >= 2 && s->codec &&
-           s->codec_len >= 1 && s->codec_len <= FS_CODEC_MAX;
+    if (!s || (s->version != 1 && s->version != FEDSHARE_TASK_SPEC_VERSION))
+        return 0;
+    uint32_t mu = spec_min_updates(s);
+    /* a round must never decrypt one member's update: at least two participants, and a
+     * minimum of accepted updates of at least two that the participants can reach */
+    if (mu && (mu < 2 || mu > s->n_participants))
+        return 0;
+    return s->n_participants >= 2 && s->n_participants <= FS_PARTICIPANTS_MAX && s->participants &&
+           s->data_ids && isfinite(s->learning_rate) && s->learning_rate > 0 &&
+           s->batch_size >= 1 && s->upload_every >= 1 && s->round_limit >= 1 &&
+           s->round_limit <= 1000 && isfinite(s->stop_threshold) && s->stop_threshold >= 0 &&
+           s->stop_patience >= 1 && isfinite(s->anomaly_k) && s->anomaly_k > 0 &&
+           s->anomaly_warmup >= 2 && s->codec && s->codec_len >= 1 && s->codec_len <= FS_CODEC_MAX;
 }
 
 int fedshare_payload_task_create(const fedshare_task_spec *s, uint8_t **out, size_t *len) {
@@ -172,7 +184,7 @@ int fedshare_payload_task_create(const fedshare_task_spec *s, uint8_t **out, siz
         return FEDSHARE_E_INVALID;
     fs_writer w;
     fsw_init(&w);
-    put_head(&w);
+    fsw_u8(&w, FS_TASK_CREATE_VERSION);
     fsw_raw(&w, s->model_id, 32);
     fsw_raw(&w, s->key_id, 32);
     fsw_raw(&w, s->aggregator, 32);
@@ -190,6 +202,7 @@ int fedshare_payload_task_create(const fedshare_task_spec *s, uint8_t **out, siz
     fsw_f64(&w, s->anomaly_k);
     fsw_u32(&w, s->anomaly_warmup);
     fsw_bytes(&w, s->codec, s->codec_len);
+    fsw_u32(&w, spec_min_updates(s));
     return finish(&w, out, len);
 }
 
@@ -207,7 +220,7 @@ int fedshare_payload_update_upload(const uint8_t task_id[32], uint32_t round,
                                    const uint8_t blob_hash[32], uint32_t weight, double norm,
                                    double cosine, uint8_t **out, size_t *len) {
     if (!task_id || !round || !blob_hash || !weight || !isfinite(norm) || norm < 0 ||
-        !isfinite(cosine) || cosine < -1.0001 || cosine > 1.0001)
+        norm > FS_NORM_MAX || !isfinite(cosine) || cosine < -1.0001 || cosine > 1.0001)
         return FEDSHARE_E_INVALID;
     fs_writer w;
     fsw_init(&w);
@@ -261,7 +274,8 @@ int fedshare_payload_round_finalize(const uint8_t task_id[32], uint32_t round,
 int fedshare_payload_evaluation(const uint8_t task_id[32], uint32_t round,
                                 const uint8_t model_digest[32], double metric, uint32_t samples,
                                 uint8_t **out, size_t *len) {
-    if (!task_id || !round || !model_digest || !isfinite(metric) || !samples)
+    if (!task_id || !round || !model_digest || !isfinite(metric) || metric < -FS_METRIC_MAX ||
+        metric > FS_METRIC_MAX || !samples || samples > FS_SAMPLES_MAX)
         return FEDSHARE_E_INVALID;
     fs_writer w;
     fsw_init(&w);
@@ -270,6 +284,14 @@ int fedshare_payload_evaluation(const uint8_t task_id[32], uint32_t round,
     fsw_f64(&w, metric);
     fsw_u32(&w, samples);
     return finish(&w, out, len);
+}
+
+int fedshare_payload_share_verdict(const uint8_t task_id[32], uint32_t round,
+                                   const uint8_t holder[32], const uint8_t share_hash[32],
+                                   uint8_t **out, size_t *len) {
+    if (!holder)
+        return FEDSHARE_E_INVALID;
+    return round_hash(task_id, round, holder, share_hash, out, len);
 }
 
 /* ---- Decoding (untrusted) ---- */
@@ -295,7 +317,7 @@ int fs_payload_decode(uint16_t op, const uint8_t *buf, size_t len, fs_payload *p
     uint8_t v = fsr_u8(&r);
     if (r.err)
         return FEDSHARE_E_FORMAT;
-    if (v != FS_PAYLOAD_VERSION)
+    if (v != FS_PAYLOAD_VERSION && !(op == FEDSHARE_OP_TASK_CREATE && v == FS_TASK_CREATE_VERSION))
         return FEDSHARE_E_VERSION;
     int bad = 0; /* a field decoded but out of range */
     switch (op) {
@@ -361,7 +383,7 @@ int fs_payload_decode(uint16_t op, const uint8_t *buf, size_t len, fs_payload *p
             fedshare_task_spec_init(s);
             const uint8_t *m = fsr_take(&r, 32), *k = fsr_take(&r, 32), *a = fsr_take(&r, 32);
             p->n = fsr_u32(&r);
-            if (!r.err && (p->n < 1 || p->n > FS_PARTICIPANTS_MAX)) {
+            if (!r.err && (p->n < 2 || p->n > FS_PARTICIPANTS_MAX)) {
                 bad = 1;
                 break;
             }
@@ -375,6 +397,8 @@ int fs_payload_decode(uint16_t op, const uint8_t *buf, size_t len, fs_payload *p
             s->anomaly_k = fsr_f64(&r);
             s->anomaly_warmup = fsr_u32(&r);
             s->codec = fsr_bytes(&r, FS_CODEC_MAX, &s->codec_len);
+            if (v == FS_TASK_CREATE_VERSION) /* version 1: the default minimum */
+                s->min_updates = fsr_u32(&r);
             if (r.err)
                 break;
             memcpy(s->model_id, m, 32);
@@ -395,7 +419,8 @@ int fs_payload_decode(uint16_t op, const uint8_t *buf, size_t len, fs_payload *p
             p->weight = fsr_u32(&r);
             p->x = fsr_f64(&r);
             p->y = fsr_f64(&r);
-            if (!r.err && (!p->round || !p->weight || p->x < 0 || p->y < -1.0001 || p->y > 1.0001))
+            if (!r.err && (!p->round || !p->weight || p->x < 0 || p->x > FS_NORM_MAX ||
+                           p->y < -1.0001 || p->y > 1.0001))
                 bad = 1;
             break;
         case FEDSHARE_OP_AGGREGATE:
@@ -408,6 +433,7 @@ int fs_payload_decode(uint16_t op, const uint8_t *buf, size_t len, fs_payload *p
             break;
         case FEDSHARE_OP_DECRYPTION_SHARE:
         case FEDSHARE_OP_ROUND_FINALIZE:
+        case FEDSHARE_OP_SHARE_VERDICT:
             p->id = fsr_take(&r, 32);
             p->round = fsr_u32(&r);
             p->hash = fsr_take(&r, 32);
@@ -421,7 +447,8 @@ int fs_payload_decode(uint16_t op, const uint8_t *buf, size_t len, fs_payload *p
             p->hash = fsr_take(&r, 32);
             p->x = fsr_f64(&r);
             p->samples = fsr_u32(&r);
-            if (!r.err && (!p->round || !p->samples))
+            if (!r.err && (!p->round || !p->samples || p->samples > FS_SAMPLES_MAX ||
+                           p->x < -FS_METRIC_MAX || p->x > FS_METRIC_MAX))
                 bad = 1;
             break;
         default:

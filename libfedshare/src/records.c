@@ -36,7 +36,7 @@ int fedshare_state_key(int kind, const uint8_t id[32], const uint8_t *id2, uint3
 /* ---- task and round records ---- */
 
 int fs_task_encode(const fs_task *t, fs_writer *w) {
-    fsw_u8(w, FS_RECORD_VERSION);
+    fsw_u8(w, FS_TASK_RECORD_VERSION);
     fsw_raw(w, t->creator, 32);
     fsw_raw(w, t->model_id, 32);
     fsw_raw(w, t->key_id, 32);
@@ -55,6 +55,7 @@ int fs_task_encode(const fs_task *t, fs_writer *w) {
     fsw_u32(w, t->stop_patience);
     fsw_f64(w, t->anomaly_k);
     fsw_u32(w, t->anomaly_warmup);
+    fsw_u32(w, t->min_updates);
     fsw_bytes(w, t->codec, t->codec_len);
     fsw_u32(w, t->threshold);
     fsw_u32(w, t->max_weight);
@@ -75,7 +76,8 @@ int fs_task_decode(const uint8_t *p, size_t len, fs_task *t) {
     fs_reader r;
     fsr_init(&r, p, len);
     memset(t, 0, sizeof *t);
-    if (fsr_u8(&r) != FS_RECORD_VERSION)
+    uint8_t version = fsr_u8(&r);
+    if (version != 1 && version != FS_TASK_RECORD_VERSION)
         return FEDSHARE_E_FORMAT;
     fsr_raw(&r, t->creator, 32);
     fsr_raw(&r, t->model_id, 32);
@@ -97,6 +99,10 @@ int fs_task_decode(const uint8_t *p, size_t len, fs_task *t) {
     t->stop_patience = fsr_u32(&r);
     t->anomaly_k = fsr_f64(&r);
     t->anomaly_warmup = fsr_u32(&r);
+    /* version 1 had no minimum: the default rule of its participant count */
+    t->min_updates = version == 1 ? fs_default_min_updates(t->n) : fsr_u32(&r);
+    if (t->min_updates < 2 || t->min_updates > FS_PARTICIPANTS_MAX)
+        return FEDSHARE_E_FORMAT;
     size_t cl;
     const uint8_t *c = fsr_bytes(&r, FS_CODEC_MAX, &cl);
     if (c)
@@ -121,8 +127,15 @@ int fs_task_decode(const uint8_t *p, size_t len, fs_task *t) {
     return fsr_done(&r) ? FEDSHARE_E_FORMAT : FEDSHARE_OK;
 }
 
+uint32_t fs_round_good_shares(const fs_round *r) {
+    uint32_t good = 0;
+    for (uint32_t i = 0; i < r->n_shares; i++)
+        good += !r->share_refused[i];
+    return good;
+}
+
 int fs_round_encode(const fs_round *o, fs_writer *w) {
-    fsw_u8(w, FS_RECORD_VERSION);
+    fsw_u8(w, FS_ROUND_RECORD_VERSION);
     fsw_u32(w, o->n);
     for (uint32_t i = 0; i < o->n; i++) {
         const fs_upload *u = &o->up[i];
@@ -143,7 +156,9 @@ int fs_round_encode(const fs_round *o, fs_writer *w) {
     for (uint32_t i = 0; i < o->n_shares; i++) {
         fsw_raw(w, o->share_holder[i], 32);
         fsw_raw(w, o->share_blob[i], 32);
+        fsw_u8(w, o->share_refused[i]);
     }
+    fsw_u8(w, o->skipped);
     fsw_u8(w, o->has_model);
     fsw_raw(w, o->model, 32);
     fsw_raw(w, o->delta, 32);
@@ -158,7 +173,8 @@ int fs_round_decode(const uint8_t *p, size_t len, fs_round *o) {
     fs_reader r;
     fsr_init(&r, p, len);
     memset(o, 0, sizeof *o);
-    if (fsr_u8(&r) != FS_RECORD_VERSION)
+    uint8_t version = fsr_u8(&r);
+    if (version != 1 && version != FS_ROUND_RECORD_VERSION)
         return FEDSHARE_E_FORMAT;
     o->n = fsr_u32(&r);
     if (o->n > FS_PARTICIPANTS_MAX)
@@ -184,7 +200,13 @@ int fs_round_decode(const uint8_t *p, size_t len, fs_round *o) {
     for (uint32_t i = 0; i < o->n_shares; i++) {
         fsr_raw(&r, o->share_holder[i], 32);
         fsr_raw(&r, o->share_blob[i], 32);
+        o->share_refused[i] = version == 1 ? 0 : fsr_u8(&r);
+        if (o->share_refused[i] > 1)
+            return FEDSHARE_E_FORMAT;
     }
+    o->skipped = version == 1 ? 0 : fsr_u8(&r);
+    if (o->skipped > 1)
+        return FEDSHARE_E_FORMAT;
     o->has_model = fsr_u8(&r);
     fsr_raw(&r, o->model, 32);
     fsr_raw(&r, o->delta, 32);
@@ -312,7 +334,7 @@ static int render_task(jbuf *j, const uint8_t *rec, size_t len) {
         jf64(j, "stop_threshold", t->stop_threshold);
         jfmt(j, ",\"stop_patience\":%u,", t->stop_patience);
         jf64(j, "anomaly_k", t->anomaly_k);
-        jfmt(j, ",\"anomaly_warmup\":%u,", t->anomaly_warmup);
+        jfmt(j, ",\"anomaly_warmup\":%u,\"min_updates\":%u,", t->anomaly_warmup, t->min_updates);
         jhex(j, "codec", t->codec, t->codec_len);
         jfmt(j, ",\"threshold\":%u,\"max_weight\":%u,\"phase\":%u,\"stop_reason\":%u,\"round\":%u,",
              t->threshold, t->max_weight, t->phase, t->stop_reason, t->round);
@@ -363,9 +385,9 @@ static int render_round(jbuf *j, const uint8_t *rec, size_t len) {
             jdid(j, "holder", o->share_holder[i]);
             jstr(j, ",");
             jhex(j, "blob", o->share_blob[i], 32);
-            jstr(j, "}");
+            jfmt(j, ",\"refused\":%s}", o->share_refused[i] ? "true" : "false");
         }
-        jstr(j, "]");
+        jfmt(j, "],\"skipped\":%s", o->skipped ? "true" : "false");
         if (o->has_model) {
             jstr(j, ",");
             jhex(j, "global_model", o->model, 32);

@@ -1,6 +1,7 @@
 /* The training contract: a task's life from creation to the stop rule, one
  * phase at a time (docs/fedshare-contracts.md §Training). Every handler
  * validates everything before it writes, so a refused act changes nothing. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -65,11 +66,63 @@ static int put_task(fs_exec *x, const uint8_t id[32], const fs_task *t) {
     return fs_put(x->st, FEDSHARE_REC_TASK, id, NULL, 0, &w);
 }
 
+/* Encode a round record now, write it later with the task (flush_rounds), so
+ * that a record that does not encode (a non-finite number) writes nothing. */
 static int put_round(fs_exec *x, const uint8_t id[32], uint32_t round, const fs_round *r) {
-    fs_writer w;
-    fsw_init(&w);
-    fs_round_encode(r, &w);
-    return fs_put(x->st, FEDSHARE_REC_ROUND, id, NULL, round, &w);
+    (void)id;
+    int i = 0;
+    while (i < x->n_pend && x->pend_round[i] != round)
+        i++;
+    if (i == x->n_pend) {
+        if (x->n_pend == (int)(sizeof x->pend / sizeof x->pend[0]))
+            return FEDSHARE_E_INVALID;
+        x->n_pend++;
+    } else
+        fsw_free(&x->pend[i]);
+    fsw_init(&x->pend[i]);
+    x->pend_round[i] = round;
+    fs_round_encode(r, &x->pend[i]);
+    return FEDSHARE_OK;
+}
+
+static void drop_rounds(fs_exec *x) {
+    for (int i = 0; i < x->n_pend; i++)
+        fsw_free(&x->pend[i]);
+    x->n_pend = 0;
+}
+
+/* Write the pending round records and the task, or nothing if one of them
+ * does not encode. */
+static int flush_rounds(fs_exec *x, const uint8_t id[32], const fs_task *t) {
+    fs_writer tw;
+    fsw_init(&tw);
+    fs_task_encode(t, &tw);
+    int rc = tw.err;
+    for (int i = 0; !rc && i < x->n_pend; i++)
+        rc = x->pend[i].err;
+    if (rc) {
+        fsw_free(&tw);
+        drop_rounds(x);
+        return rc;
+    }
+    for (int i = 0; !rc && i < x->n_pend; i++) {
+        rc = fs_put(x->st, FEDSHARE_REC_ROUND, id, NULL, x->pend_round[i], &x->pend[i]);
+        fsw_init(&x->pend[i]); /* fs_put freed it */
+    }
+    drop_rounds(x);
+    if (rc) {
+        fsw_free(&tw);
+        return rc;
+    }
+    return fs_put(x->st, FEDSHARE_REC_TASK, id, NULL, 0, &tw);
+}
+
+/* Updates of the round the anomaly test accepted. */
+static uint32_t accepted_updates(const fs_round *r) {
+    uint32_t a = 0;
+    for (uint32_t i = 0; i < r->n; i++)
+        a += r->up[i].present && r->up[i].verdict != FEDAVG_VERDICT_SUSPICIOUS;
+    return a;
 }
 
 static int task_create(fs_exec *x, const fs_payload *p, fs_task *t) {
@@ -138,6 +191,7 @@ static int task_create(fs_exec *x, const fs_payload *p, fs_task *t) {
         t->stop_patience = s->stop_patience;
         t->anomaly_k = s->anomaly_k;
         t->anomaly_warmup = s->anomaly_warmup;
+        t->min_updates = s->min_updates ? s->min_updates : fs_default_min_updates(t->n);
         memcpy(t->codec, s->codec, s->codec_len);
         t->codec_len = (uint32_t)s->codec_len;
         t->phase = FEDSHARE_PHASE_JOINING;
@@ -213,9 +267,11 @@ static int close_uploads(fs_exec *x, const uint8_t id[32], fs_task *t, fs_round 
             sorted[j] = sorted[j - 1];
             sorted[j - 1] = tmp;
         }
-    double median = r->n % 2 ? sorted[r->n / 2] : (sorted[r->n / 2 - 1] + sorted[r->n / 2]) / 2;
+    double median = r->n % 2 ? sorted[r->n / 2] : sorted[r->n / 2 - 1] / 2 + sorted[r->n / 2] / 2;
     for (uint32_t i = 0; i < r->n; i++) {
-        stats[2 * i] = median > 0 ? r->up[i].norm / median : 1.0;
+        /* finite by construction: a huge ratio is capped (and judged suspicious) */
+        double ratio = median > 0 ? r->up[i].norm / median : 1.0;
+        stats[2 * i] = ratio <= FS_RATIO_MAX ? ratio : FS_RATIO_MAX;
         stats[2 * i + 1] = r->up[i].cosine;
     }
     if (!rc)
@@ -237,7 +293,11 @@ static int close_uploads(fs_exec *x, const uint8_t id[32], fs_task *t, fs_round 
         t->hist[2 * t->n_hist + 1] = stats[2 * i + 1];
         t->n_hist++;
     }
-    if (!r->total_weight) { /* nothing to aggregate: the global model stays */
+    /* Too few accepted updates: decrypting their sum would reveal one member's
+     * update (or nearly), so the round is skipped and the global model stays. */
+    if (accepted_updates(r) < t->min_updates) {
+        r->skipped = 1;
+        r->total_weight = 0;
         rc = put_round(x, id, t->round, r);
         if (!rc && t->round >= t->round_limit) { /* a skipped round counts toward the limit */
             t->phase = FEDSHARE_PHASE_DONE;
@@ -256,6 +316,7 @@ static void refuse_aggregate(fs_task *t, fs_round *r) {
     memset(r->aggregate, 0, 32);
     r->refused++;
     r->n_shares = 0;
+    memset(r->share_refused, 0, sizeof r->share_refused);
     memset(r->checked, 0, sizeof r->checked);
     t->phase = FEDSHARE_PHASE_AGGREGATE;
 }
@@ -314,8 +375,12 @@ static int round_act(fs_exec *x, const fs_payload *p, fs_task *t, fs_round *r) {
                 r->checked[pi] = 1;
             return put_round(x, id, t->round, r);
         case FEDSHARE_OP_DECRYPTION_SHARE: {
-            if (t->phase != FEDSHARE_PHASE_DECRYPT)
-                return FEDSHARE_E_STATE;
+            /* Shares are taken from every holder, also once t are recorded: one
+             * that does not verify must not keep the honest ones out. */
+            if (t->phase != FEDSHARE_PHASE_DECRYPT && t->phase != FEDSHARE_PHASE_FINALIZE)
+                return r->skipped ? FEDSHARE_E_TOO_FEW : FEDSHARE_E_STATE;
+            if (accepted_updates(r) < t->min_updates)
+                return FEDSHARE_E_TOO_FEW;
             fs_key *k = malloc(sizeof *k);
             if (!k)
                 return FEDSHARE_E_NOMEM;
@@ -329,14 +394,47 @@ static int round_act(fs_exec *x, const fs_payload *p, fs_task *t, fs_round *r) {
             for (uint32_t i = 0; i < r->n_shares; i++)
                 if (!memcmp(r->share_holder[i], x->sender, 32))
                     return FEDSHARE_E_EXISTS;
-            if (memcmp(p->hash, r->aggregate, 32))
-                refuse_aggregate(t, r); /* the holder recomputed another sum */
-            else {
+            if (r->n_shares >= FS_HOLDERS_MAX)
+                return FEDSHARE_E_STATE;
+            if (memcmp(p->hash, r->aggregate, 32)) {
+                /* the holder recomputed another sum: before t holders vouched for
+                 * the recorded one, that refuses the aggregate; after, it is refused */
+                if (t->phase == FEDSHARE_PHASE_FINALIZE)
+                    return FEDSHARE_E_MISMATCH;
+                refuse_aggregate(t, r);
+            } else {
                 memcpy(r->share_holder[r->n_shares], x->sender, 32);
                 memcpy(r->share_blob[r->n_shares], p->hash2, 32);
-                if (++r->n_shares >= t->threshold)
+                r->share_refused[r->n_shares] = 0;
+                r->n_shares++;
+                if (fs_round_good_shares(r) >= t->threshold)
                     t->phase = FEDSHARE_PHASE_FINALIZE;
             }
+            return put_round(x, id, t->round, r);
+        }
+        case FEDSHARE_OP_SHARE_VERDICT: {
+            /* The aggregator found a recorded share bad (blob missing, malformed,
+             * or a proof that fails): the holder is named, the share no longer
+             * counts. Only the aggregator, who could stall the round by silence
+             * anyway, may judge shares (docs/fedshare-contracts.md). */
+            if (memcmp(x->sender, t->aggregator, 32))
+                return FEDSHARE_E_ROLE;
+            if (t->phase != FEDSHARE_PHASE_DECRYPT && t->phase != FEDSHARE_PHASE_FINALIZE)
+                return FEDSHARE_E_STATE;
+            uint32_t i = 0;
+            while (i < r->n_shares && (memcmp(r->share_holder[i], p->hash, 32) ||
+                                       memcmp(r->share_blob[i], p->hash2, 32)))
+                i++;
+            if (i == r->n_shares)
+                return FEDSHARE_E_NOT_FOUND;
+            if (r->share_refused[i])
+                return FEDSHARE_E_EXISTS;
+            int rc = fs_index(x, FEDSHARE_TRACE_MEMBER, r->share_holder[i]);
+            if (rc)
+                return rc;
+            r->share_refused[i] = 1;
+            if (fs_round_good_shares(r) < t->threshold)
+                t->phase = FEDSHARE_PHASE_DECRYPT;
             return put_round(x, id, t->round, r);
         }
         case FEDSHARE_OP_ROUND_FINALIZE: {
@@ -368,14 +466,24 @@ static int round_act(fs_exec *x, const fs_payload *p, fs_task *t, fs_round *r) {
                 t->phase = FEDSHARE_PHASE_FINALIZE;
                 return put_round(x, id, t->round, r);
             }
+            /* bounded by the decoder (|metric| ≤ 1e6, samples ≤ 2^30, ≤ 64 of them), so
+             * the sum stays finite; checked again before anything is written */
+            if (!isfinite(p->x) || p->x < -FS_METRIC_MAX || p->x > FS_METRIC_MAX || !p->samples ||
+                p->samples > FS_SAMPLES_MAX)
+                return FEDSHARE_E_INVALID;
+            double sum = r->metric_sum + p->x * (double)p->samples;
+            if (!isfinite(sum))
+                return FEDSHARE_E_INVALID;
             r->evaluated[pi] = 1;
-            r->metric_sum += p->x * (double)p->samples;
+            r->metric_sum = sum;
             r->samples += p->samples;
             for (uint32_t i = 0; i < r->n; i++)
                 if (!r->evaluated[i])
                     return put_round(x, id, t->round, r);
             /* every participant agrees on the model: the round is done */
             double metric = r->metric_sum / (double)r->samples;
+            if (!isfinite(metric))
+                return FEDSHARE_E_INVALID;
             memcpy(t->global, r->model, 32);
             t->metrics[t->n_metrics++] = metric;
             fedavg_stop_config sc;
@@ -434,9 +542,16 @@ int fs_training_apply(fs_exec *x, const fs_payload *p) {
             if (all)
                 rc = open_round(x, p->id, t, r);
             if (!rc)
-                rc = put_task(x, p->id, t);
+                rc = flush_rounds(x, p->id, t);
         }
     } else {
+        /* a share for a round skipped for too few accepted updates: say why */
+        if (p->op == FEDSHARE_OP_DECRYPTION_SHARE && p->round && p->round <= t->round &&
+            fs_get(x->st, FEDSHARE_REC_ROUND, p->id, NULL, p->round, &v, &n) == FEDSHARE_OK &&
+            fs_round_decode(v, n, r) == FEDSHARE_OK && r->skipped) {
+            rc = FEDSHARE_E_TOO_FEW;
+            goto out;
+        }
         if (t->phase == FEDSHARE_PHASE_DONE || t->phase == FEDSHARE_PHASE_JOINING)
             rc = FEDSHARE_E_STATE;
         else if (p->round != t->round)
@@ -448,7 +563,7 @@ int fs_training_apply(fs_exec *x, const fs_payload *p) {
             if (!rc)
                 rc = round_act(x, p, t, r);
             if (!rc)
-                rc = put_task(x, p->id, t);
+                rc = flush_rounds(x, p->id, t);
         }
     }
     if (!rc) {
@@ -457,6 +572,7 @@ int fs_training_apply(fs_exec *x, const fs_payload *p) {
             rc = fs_index(x, FEDSHARE_TRACE_DATA, t->p[i].data_id);
     }
 out:
+    drop_rounds(x);
     free(t);
     free(r);
     return rc;

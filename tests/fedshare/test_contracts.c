@@ -338,7 +338,8 @@ typedef struct task_fixture {
     uint8_t data[3][32], key_id[32], model_id[32], task[32];
 } task_fixture;
 
-static void make_task(world *w, task_fixture *f, uint32_t round_limit, int with_grant) {
+static void make_task(world *w, task_fixture *f, uint32_t round_limit, int with_grant,
+                      uint32_t min_updates) {
     uint8_t *pl;
     size_t len;
     for (int i = 0; i < 3; i++) {
@@ -384,6 +385,7 @@ static void make_task(world *w, task_fixture *f, uint32_t round_limit, int with_
     s.anomaly_warmup = 3;
     s.codec = cbytes;
     s.codec_len = cn;
+    s.min_updates = min_updates;
     /* hospital A may not start a task on B's and C's data without grants */
     assert_int_equal(fedshare_payload_task_create(&s, &pl, &len), 0);
     assert_int_equal(act(w, 0, FEDSHARE_OP_TASK_CREATE, pl, len, NULL), FEDSHARE_E_NOT_GRANTED);
@@ -456,6 +458,13 @@ static void evaluate(world *w, const task_fixture *f, uint32_t round, int who, u
     assert_int_equal(act(w, who, FEDSHARE_OP_EVALUATION, pl, len, NULL), expect);
 }
 
+/* Uploads and the aggregate of an honest round. */
+static void honest_round_uploads(world *w, const task_fixture *f, uint32_t r) {
+    for (int i = 0; i < 3; i++)
+        upload(w, f, i, r, 1.0 + 0.01 * i, FEDSHARE_OK);
+    round_hashes(w, f, r, 4, FEDSHARE_OP_AGGREGATE, 0xA0, 0, FEDSHARE_OK);
+}
+
 /* One honest round: uploads, aggregate, 2 shares, finalize, 3 evaluations. */
 static void honest_round(world *w, const task_fixture *f, uint32_t r, double metric) {
     for (int i = 0; i < 3; i++)
@@ -471,7 +480,8 @@ static void honest_round(world *w, const task_fixture *f, uint32_t r, double met
 static void test_training_task(void **state) {
     world *w = *state;
     task_fixture f;
-    make_task(w, &f, 50, 1);
+    make_task(w, &f, 50, 1, 2); /* round 4 below has two accepted updates */
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"min_updates\":2");
     /* round 1, with every refusal on the way */
     upload(w, &f, 3, 1, 1.0, FEDSHARE_E_ROLE);  /* regulator is no participant */
     upload(w, &f, 0, 2, 1.0, FEDSHARE_E_STATE); /* wrong round */
@@ -494,7 +504,11 @@ static void test_training_task(void **state) {
     round_hashes(w, &f, 1, 0, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB0, FEDSHARE_E_EXISTS);
     round_hashes(w, &f, 1, 1, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB1, FEDSHARE_OK);
     expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":4");
-    round_hashes(w, &f, 1, 2, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB2, FEDSHARE_E_STATE);
+    /* shares beyond t are still taken (a bad one must not keep them out); one naming
+     * another aggregate after t holders vouched for this one is refused */
+    round_hashes(w, &f, 1, 2, FEDSHARE_OP_DECRYPTION_SHARE, 0xEE, 0xB2, FEDSHARE_E_MISMATCH);
+    round_hashes(w, &f, 1, 2, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB2, FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":4");
     /* a finalized model that a participant does not reproduce is disputed */
     round_hashes(w, &f, 1, 4, FEDSHARE_OP_ROUND_FINALIZE, 0xBB, 0xD0, FEDSHARE_OK);
     evaluate(w, &f, 1, 0, 0xC1, 0.80, FEDSHARE_OK);
@@ -545,7 +559,7 @@ static void test_training_task(void **state) {
 static void test_round_limit(void **state) {
     world *w = *state;
     task_fixture f;
-    make_task(w, &f, 2, 1);
+    make_task(w, &f, 2, 1, 0);
     honest_round(w, &f, 1, 0.5);
     honest_round(w, &f, 2, 0.7);
     expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":6,\"stop_reason\":2,\"round\":2");
@@ -554,7 +568,7 @@ static void test_round_limit(void **state) {
 static void test_payloads_reject_garbage(void **state) {
     world *w = *state;
     uint8_t junk[40] = {1, 2, 3};
-    for (uint16_t op = FEDSHARE_OP_DATA_REGISTER; op <= FEDSHARE_OP_EVALUATION; op++) {
+    for (uint16_t op = FEDSHARE_OP_DATA_REGISTER; op <= FEDSHARE_OP_SHARE_VERDICT; op++) {
         assert_int_not_equal(fedshare_precheck(w->c, op, g_pk[0], junk, sizeof junk), FEDSHARE_OK);
         assert_int_not_equal(fedshare_precheck(w->c, op, g_pk[0], junk, 0), FEDSHARE_OK);
     }
@@ -571,6 +585,221 @@ static void test_payloads_reject_garbage(void **state) {
     fedshare_free(pl);
     assert_int_equal(fedshare_payload_access_request(id, "train", "x", 5, 4, 1, &pl, &len),
                      FEDSHARE_E_INVALID);
+}
+
+/* Issue 23 (3): a share that does not verify is named by the aggregator's verdict and
+ * stops counting; further holders' shares are taken, and the round finalizes. On the
+ * old contract the third holder's share was refused (-511) and the round stalled. */
+static void test_bad_share_does_not_stall(void **state) {
+    world *w = *state;
+    task_fixture f;
+    make_task(w, &f, 50, 1, 0);
+    for (int i = 0; i < 3; i++)
+        upload(w, &f, i, 1, 1.0 + 0.01 * i, FEDSHARE_OK);
+    round_hashes(w, &f, 1, 4, FEDSHARE_OP_AGGREGATE, 0xA0, 0, FEDSHARE_OK);
+    /* holder 0's share blob does not exist (or its proof fails: the contract holds
+     * hashes only); with holder 1's, t = 2 are recorded */
+    round_hashes(w, &f, 1, 0, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xBB, FEDSHARE_OK);
+    round_hashes(w, &f, 1, 1, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB1, FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":4");
+    /* the honest third holder is not kept out */
+    round_hashes(w, &f, 1, 2, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB2, FEDSHARE_OK);
+    /* the aggregator names the bad share: only it may, only a recorded share, once */
+    uint8_t h0[32], blob[32], *pl;
+    size_t len;
+    memcpy(h0, g_pk[0], 32);
+    memset(blob, 0xBB, 32);
+    assert_int_equal(fedshare_payload_share_verdict(f.task, 1, h0, blob, &pl, &len), 0);
+    assert_int_equal(act(w, 1, FEDSHARE_OP_SHARE_VERDICT, pl, len, NULL), LEDGER_E_REJECTED);
+    uint8_t other[32];
+    memset(other, 0xB9, 32);
+    assert_int_equal(fedshare_payload_share_verdict(f.task, 1, h0, other, &pl, &len), 0);
+    assert_int_equal(act(w, 4, FEDSHARE_OP_SHARE_VERDICT, pl, len, NULL), FEDSHARE_E_NOT_FOUND);
+    assert_int_equal(fedshare_payload_share_verdict(f.task, 1, h0, blob, &pl, &len), 0);
+    assert_int_equal(act(w, 4, FEDSHARE_OP_SHARE_VERDICT, pl, len, NULL), FEDSHARE_OK);
+    /* the verdict is in the bad holder's own trail (its latest entry) */
+    ledger_trace_entry e[64];
+    size_t n = 0;
+    assert_int_equal(ledger_store_trace(w->s, FEDSHARE_TRACE_MEMBER, g_pk[0], 32, 0, e, 64, &n),
+                     LEDGER_OK);
+    assert_true(n > 0 && n < 64);
+    assert_int_equal(e[n - 1].height, ledger_store_height(w->s));
+    expect_in(w, FEDSHARE_REC_ROUND, f.task, NULL, 1,
+              "\"blob\":\"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\","
+              "\"refused\":true");
+    assert_int_equal(fedshare_payload_share_verdict(f.task, 1, h0, blob, &pl, &len), 0);
+    assert_int_equal(act(w, 4, FEDSHARE_OP_SHARE_VERDICT, pl, len, NULL), FEDSHARE_E_EXISTS);
+    /* two good shares remain: still finalize; the bad holder cannot post again */
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":4");
+    round_hashes(w, &f, 1, 0, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB0, FEDSHARE_E_EXISTS);
+    round_hashes(w, &f, 1, 4, FEDSHARE_OP_ROUND_FINALIZE, 0xC1, 0xD0, FEDSHARE_OK);
+    for (int i = 0; i < 3; i++)
+        evaluate(w, &f, 1, i, 0xC1, 0.8, FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":1,\"stop_reason\":0,\"round\":2");
+
+    /* round 2: two bad shares of three leave one good: back to decrypt, and the
+     * round waits (a coalition of n − t + 1 holders can always stall by silence) */
+    honest_round_uploads(w, &f, 2);
+    round_hashes(w, &f, 2, 0, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xBB, FEDSHARE_OK);
+    round_hashes(w, &f, 2, 1, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xBC, FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":4");
+    memcpy(h0, g_pk[1], 32);
+    memset(blob, 0xBC, 32);
+    assert_int_equal(fedshare_payload_share_verdict(f.task, 2, h0, blob, &pl, &len), 0);
+    assert_int_equal(act(w, 4, FEDSHARE_OP_SHARE_VERDICT, pl, len, NULL), FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":3");
+    round_hashes(w, &f, 2, 4, FEDSHARE_OP_ROUND_FINALIZE, 0xC2, 0xD0, FEDSHARE_E_STATE);
+    round_hashes(w, &f, 2, 2, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB2, FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":4");
+}
+
+/* Issue 23 (4): an evaluation of 1e308 × 4e9 samples overflowed the stored sum to +inf
+ * and every later read failed. Now the encoder and the contract refuse evaluations
+ * outside the documented bounds, the round stays readable and honest ones complete. */
+static void test_evaluation_bounds(void **state) {
+    world *w = *state;
+    task_fixture f;
+    make_task(w, &f, 50, 1, 0);
+    for (int i = 0; i < 3; i++)
+        upload(w, &f, i, 1, 1.0 + 0.01 * i, FEDSHARE_OK);
+    round_hashes(w, &f, 1, 4, FEDSHARE_OP_AGGREGATE, 0xA0, 0, FEDSHARE_OK);
+    round_hashes(w, &f, 1, 0, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB0, FEDSHARE_OK);
+    round_hashes(w, &f, 1, 1, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB1, FEDSHARE_OK);
+    round_hashes(w, &f, 1, 4, FEDSHARE_OP_ROUND_FINALIZE, 0xC1, 0xD0, FEDSHARE_OK);
+    uint8_t model[32], *pl;
+    size_t len;
+    memset(model, 0xC1, 32);
+    assert_int_equal(fedshare_payload_evaluation(f.task, 1, model, 1e308, 4000000000u, &pl, &len),
+                     FEDSHARE_E_INVALID);
+    assert_int_equal(fedshare_payload_evaluation(f.task, 1, model, 0.5, 4000000000u, &pl, &len),
+                     FEDSHARE_E_INVALID);
+    assert_int_equal(fedshare_payload_evaluation(f.task, 1, model, -2e6, 10, &pl, &len),
+                     FEDSHARE_E_INVALID);
+    /* the same act made by hand, as a hostile client would */
+    assert_int_equal(fedshare_payload_evaluation(f.task, 1, model, 0.5, 50, &pl, &len), 0);
+    double big = 1e308;
+    uint64_t bits;
+    memcpy(&bits, &big, 8);
+    size_t off = 1 + 32 + 4 + 32;
+    for (int i = 0; i < 8; i++)
+        pl[off + (size_t)i] = (uint8_t)(bits >> (56 - 8 * i));
+    uint32_t samples = 4000000000u;
+    for (int i = 0; i < 4; i++)
+        pl[off + 8 + (size_t)i] = (uint8_t)(samples >> (24 - 8 * i));
+    assert_int_equal(fedshare_precheck(w->c, FEDSHARE_OP_EVALUATION, g_pk[0], pl, len),
+                     FEDSHARE_E_FORMAT);
+    assert_int_equal(act(w, 0, FEDSHARE_OP_EVALUATION, pl, len, NULL), LEDGER_E_REJECTED);
+    /* nothing stored: the round reads, no one has evaluated, honest evaluations finish it */
+    expect_in(w, FEDSHARE_REC_ROUND, f.task, NULL, 1, "\"metric_sum\":0,\"samples\":0");
+    evaluate(w, &f, 1, 0, 0xC1, 1e6, FEDSHARE_OK); /* the bound itself is fine */
+    evaluate(w, &f, 1, 1, 0xC1, 0.8, FEDSHARE_OK);
+    evaluate(w, &f, 1, 2, 0xC1, 0.8, FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":1,\"stop_reason\":0,\"round\":2");
+}
+
+/* Issue 23 (5): a round whose accepted updates are fewer than the task's minimum (3
+ * by default with 3 participants) is skipped and recorded, and no share is taken;
+ * on the old contract it went on to aggregation and decryption of one update. */
+static void test_too_few_updates(void **state) {
+    world *w = *state;
+    task_fixture f;
+    make_task(w, &f, 50, 1, 0);
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"min_updates\":3");
+    honest_round(w, &f, 1, 0.5); /* three warm-up updates fill the anomaly history */
+    /* round 2: two far-off norms are judged suspicious, one update is accepted */
+    upload(w, &f, 0, 2, 1e6, FEDSHARE_OK);
+    upload(w, &f, 1, 2, 1e-6, FEDSHARE_OK);
+    upload(w, &f, 2, 2, 1.0, FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_ROUND, f.task, NULL, 2, "\"skipped\":true");
+    expect_in(w, FEDSHARE_REC_ROUND, f.task, NULL, 2, "\"total_weight\":0");
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":1,\"stop_reason\":0,\"round\":3");
+    round_hashes(w, &f, 2, 4, FEDSHARE_OP_AGGREGATE, 0xA0, 0, FEDSHARE_E_STATE);
+    round_hashes(w, &f, 2, 0, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB0, FEDSHARE_E_TOO_FEW);
+    expect_in(w, FEDSHARE_REC_ROUND, f.task, NULL, 2, "\"shares\":[]");
+    /* an ordinary round still decrypts */
+    honest_round(w, &f, 3, 0.6);
+    expect_in(w, FEDSHARE_REC_ROUND, f.task, NULL, 3, "\"skipped\":false");
+}
+
+/* Issue 23 (5): tasks need two participants and a minimum of 2 … n. */
+static void test_task_minimums(void **state) {
+    world *w = *state;
+    uint8_t parts[64] = {0}, datas[64] = {0}, codec[8] = {1}, *pl = NULL;
+    size_t len = 0;
+    fedshare_task_spec s;
+    fedshare_task_spec_init(&s);
+    assert_int_equal(s.version, FEDSHARE_TASK_SPEC_VERSION);
+    assert_int_equal(s.min_updates, 0);
+    s.participants = parts;
+    s.data_ids = datas;
+    s.codec = codec;
+    s.codec_len = sizeof codec;
+    s.n_participants = 1;
+    assert_int_equal(fedshare_payload_task_create(&s, &pl, &len), FEDSHARE_E_INVALID);
+    s.n_participants = 2;
+    s.min_updates = 1;
+    assert_int_equal(fedshare_payload_task_create(&s, &pl, &len), FEDSHARE_E_INVALID);
+    s.min_updates = 3;
+    assert_int_equal(fedshare_payload_task_create(&s, &pl, &len), FEDSHARE_E_INVALID);
+    s.min_updates = 2;
+    assert_int_equal(fedshare_payload_task_create(&s, &pl, &len), FEDSHARE_OK);
+    assert_int_equal(pl[0], 2); /* TASK_CREATE version 2 carries the minimum */
+    assert_int_equal(fedshare_precheck(w->c, FEDSHARE_OP_TASK_CREATE, g_pk[0], pl, len),
+                     FEDSHARE_OK);
+    /* a hand-made payload with one participant is refused by every replica */
+    pl[1 + 96 + 3] = 1;
+    assert_int_equal(fedshare_precheck(w->c, FEDSHARE_OP_TASK_CREATE, g_pk[0], pl, len),
+                     FEDSHARE_E_FORMAT);
+    fedshare_free(pl);
+    /* a version-1 spec (no minimum field read) gets the default */
+    s.version = 1;
+    s.min_updates = 7;
+    assert_int_equal(fedshare_payload_task_create(&s, &pl, &len), FEDSHARE_OK);
+    fedshare_free(pl);
+}
+
+/* Issue 23 (6): a retired data set accepts no new policy, first or updated. */
+static void test_retired_policy(void **state) {
+    world *w = *state;
+    uint8_t a[32], b[32], *pl;
+    size_t len;
+    register_data(w, 0, "ehr-a", a);
+    register_data(w, 0, "ehr-b", b);
+    set_policy(w, 0, b);
+    abac_policyset *ps1 = compile(w, POLICY, 1);
+    size_t n1 = abac_policyset_encoded_size(ps1), wrote;
+    uint8_t *b1 = malloc(n1);
+    assert_int_equal(abac_policyset_encode(ps1, b1, n1, &wrote), ABAC_OK);
+    for (int k = 0; k < 2; k++) {
+        assert_int_equal(fedshare_payload_data_retire(k ? b : a, &pl, &len), 0);
+        assert_int_equal(act(w, 0, FEDSHARE_OP_DATA_RETIRE, pl, len, NULL), FEDSHARE_OK);
+    }
+    assert_int_equal(fedshare_payload_policy_set(a, b1, wrote, &pl, &len), 0);
+    assert_int_equal(act(w, 0, FEDSHARE_OP_POLICY_SET, pl, len, NULL), FEDSHARE_E_STATE);
+    assert_null(record(w, FEDSHARE_REC_POLICY, a, NULL, 0));
+    /* an update with a full quorum is refused too, and the policy in force stays */
+    abac_policyset *ps2 = compile(w, "permit all (subject, action, resource);", 2);
+    uint8_t pks[5 * 32], sigs[5 * 64], upd[1 << 14];
+    for (int i = 0; i < 5; i++) {
+        memcpy(pks + 32 * i, g_pk[i], 32);
+        assert_int_equal(abac_update_sign(ps1, ps2, g_sk[i], sigs + 64 * i), ABAC_OK);
+    }
+    size_t ulen;
+    assert_int_equal(abac_update_encode(ps1, ps2, pks, sigs, 5, upd, sizeof upd, &ulen), ABAC_OK);
+    uint8_t key[FEDSHARE_KEY_MAX], *before = NULL, *after = NULL;
+    size_t klen, nb, na;
+    assert_int_equal(fedshare_state_key(FEDSHARE_REC_POLICY, b, NULL, 0, key, &klen), 0);
+    assert_int_equal(ledger_store_get(w->s, key, klen, &before, &nb), LEDGER_OK);
+    assert_int_equal(fedshare_payload_policy_update(b, upd, ulen, &pl, &len), 0);
+    assert_int_equal(act(w, 0, FEDSHARE_OP_POLICY_UPDATE, pl, len, NULL), FEDSHARE_E_STATE);
+    assert_int_equal(ledger_store_get(w->s, key, klen, &after, &na), LEDGER_OK);
+    assert_int_equal(na, nb);
+    assert_memory_equal(after, before, nb);
+    ledger_free(before);
+    ledger_free(after);
+    free(b1);
+    abac_policyset_free(ps1);
+    abac_policyset_free(ps2);
 }
 
 static void test_data_seal(void **state) {
@@ -605,6 +834,11 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_training_task, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_payloads_reject_garbage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_share_does_not_stall, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_evaluation_bounds, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_too_few_updates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_task_minimums, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retired_policy, setup, teardown),
         cmocka_unit_test(test_data_seal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,10 +1,13 @@
 /* One training round end to end with real crypto against four live fedshare
  * nodes (in this process, real sockets and LMDB): data registered, policies
  * set, access granted, a 2-of-3 key recorded, a task created and joined,
- * three encrypted updates, the encrypted sum, two verified decryption shares,
- * the global model computed by the aggregator and recomputed by every
- * participant, evaluations; the model equals plain FedAvg within the codec's
- * bound. Also the metrics endpoint. */
+ * three encrypted updates, the encrypted sum, a key holder's bad decryption
+ * share (its proofs are for another ciphertext) named by the aggregator and
+ * two verified shares, the global model computed by the aggregator and
+ * recomputed by every participant, evaluations; the model equals plain FedAvg
+ * within the codec's bound. Then a round left with one accepted update is
+ * skipped and no holder's client posts a share for it. Also the metrics
+ * endpoint. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -161,6 +164,91 @@ static void http_get(int port, const char *path, char *out, size_t cap) {
     close(fd);
 }
 
+/* The hex value of "key":"…" after the first occurrence of `after` in json. */
+static void json_hex32(const char *json, const char *after, const char *key, uint8_t out[32]) {
+    const char *p = strstr(json, after);
+    assert_non_null(p);
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\":\"", key);
+    p = strstr(p, pat);
+    assert_non_null(p);
+    assert_int_equal(sodium_hex2bin(out, 32, p + strlen(pat), 64, NULL, NULL, NULL), 0);
+}
+
+static void put_u32(uint8_t *p, uint32_t v) {
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (24 - 8 * i));
+}
+
+static uint32_t get_u32(const uint8_t *p) {
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Holder `who` posts a share blob whose proofs are for participant 0's update, not
+ * for the aggregate: well formed, its own index, but it does not verify. */
+static void post_wrong_share(world *w, const uint8_t task[32], const phe_threshold_params *pp,
+                             const phe_threshold_keyshare *ks, int who) {
+    char *json = NULL;
+    assert_int_equal(
+        fedshare_client_record_json(w->cl[3], FEDSHARE_REC_ROUND, task, NULL, 1, T, &json), 0);
+    uint8_t upd_hash[32], agg_hash[32];
+    json_hex32(json, "\"updates\"", "blob", upd_hash);
+    json_hex32(json, "\"total_weight\"", "aggregate", agg_hash);
+    fedshare_free(json);
+    ledger_client *lc = fedshare_client_ledger(w->cl[who]);
+    uint8_t *b = NULL;
+    size_t bl = 0;
+    assert_int_equal(ledger_client_blob_get(lc, upd_hash, T, &b, &bl), 0);
+    assert_true(bl > 9 && !memcmp(b, "FSCV\x01", 5));
+    uint32_t n = get_u32(b + 5);
+    size_t off = 9, cap = 64, out_len = 13;
+    uint8_t *out = malloc(cap);
+    memcpy(out, "FSDS\x01", 5);
+    put_u32(out + 5, phe_threshold_keyshare_index(ks));
+    put_u32(out + 9, n);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t cl = get_u32(b + off);
+        phe_ciphertext *ct = NULL;
+        assert_int_equal(phe_ciphertext_new(&ct), 0);
+        assert_int_equal(
+            phe_ciphertext_decode(phe_threshold_params_pubkey(pp), ct, b + off + 4, cl), 0);
+        off += 4 + cl;
+        phe_threshold_decshare *ds = NULL;
+        assert_int_equal(phe_threshold_decshare_create(&ds, pp, ks, ct, NULL), 0);
+        size_t sz = phe_threshold_decshare_encoded_size(ds), wrote = 0;
+        while (out_len + 4 + sz > cap)
+            cap *= 2;
+        out = realloc(out, cap);
+        assert_int_equal(phe_threshold_decshare_encode(ds, out + out_len + 4, sz, &wrote), 0);
+        put_u32(out + out_len, (uint32_t)wrote);
+        out_len += 4 + wrote;
+        phe_threshold_decshare_free(ds);
+        phe_ciphertext_free(ct);
+    }
+    ledger_free(b);
+    uint8_t share_hash[32], *pl;
+    size_t len;
+    assert_int_equal(ledger_client_blob_put(lc, out, out_len, T, share_hash), 0);
+    free(out);
+    assert_int_equal(fedshare_payload_decryption_share(task, 1, agg_hash, share_hash, &pl, &len),
+                     0);
+    /* the contract holds hashes only: it takes the share */
+    assert_int_equal(
+        fedshare_client_submit(w->cl[who], FEDSHARE_OP_DECRYPTION_SHARE, pl, len, T, NULL, NULL),
+        FEDSHARE_OK);
+    fedshare_free(pl);
+}
+
+static void expect_record(world *w, int kind, const uint8_t id[32], uint32_t round,
+                          const char *needle) {
+    char *json = NULL;
+    assert_int_equal(fedshare_client_record_json(w->cl[3], kind, id, NULL, round, T, &json),
+                     FEDSHARE_OK);
+    if (!strstr(json, needle))
+        fail_msg("%s not in %s", needle, json);
+    fedshare_free(json);
+}
+
 static void test_one_round(void **state) {
     world *w = *state;
     /* data sets and their policies */
@@ -255,6 +343,7 @@ static void test_one_round(void **state) {
     s.data_ids = datas;
     s.codec = cbytes;
     s.codec_len = fedavg_codec_encoded_bytes();
+    s.anomaly_warmup = 3; /* round 1's three updates warm the test up for round 2 */
     assert_int_equal(fedshare_payload_task_create(&s, &pl, &len), 0);
     assert_int_equal(
         fedshare_client_submit(w->cl[0], FEDSHARE_OP_TASK_CREATE, pl, len, T, task, NULL),
@@ -283,9 +372,21 @@ static void test_one_round(void **state) {
     assert_int_equal(fedshare_check_aggregate(w->cl[2], task, 1, pk, NULL, T, &matches),
                      FEDSHARE_OK);
     assert_int_equal(matches, 1);
-    for (int i = 0; i < 2; i++)
-        assert_int_equal(fedshare_post_decryption_share(w->cl[i], task, 1, fetched, ks[i], T),
-                         FEDSHARE_OK);
+    /* issue 23 (3): holder A's share does not verify; with B's, t = 2 are recorded.
+     * The aggregator finds one good share, names A on the ledger and cannot
+     * finalize yet; C's share is still taken (on the old contract it was refused
+     * with -511 and the round stalled), and the round finalizes with B's and C's. */
+    post_wrong_share(w, task, fetched, ks[0], 0);
+    assert_int_equal(fedshare_post_decryption_share(w->cl[1], task, 1, fetched, ks[1], T),
+                     FEDSHARE_OK);
+    expect_record(w, FEDSHARE_REC_TASK, task, 0, "\"phase\":4");
+    assert_int_equal(fedshare_finalize_round(w->cl[4], task, 1, fetched, T), FEDSHARE_E_SHARE);
+    expect_record(w, FEDSHARE_REC_ROUND, task, 1, "\"refused\":true");
+    expect_record(w, FEDSHARE_REC_TASK, task, 0, "\"phase\":3");
+    assert_int_equal(fedshare_post_decryption_share(w->cl[0], task, 1, fetched, ks[0], T),
+                     FEDSHARE_E_EXISTS);
+    assert_int_equal(fedshare_post_decryption_share(w->cl[2], task, 1, fetched, ks[2], T),
+                     FEDSHARE_OK);
     assert_int_equal(fedshare_finalize_round(w->cl[4], task, 1, fetched, T), FEDSHARE_OK);
 
     /* every participant recomputes the model, checks it against plain FedAvg, evaluates */
@@ -320,6 +421,27 @@ static void test_one_round(void **state) {
     assert_int_equal(gr, 1);
     assert_int_equal(gn, NP);
     fedshare_free(global);
+
+    /* issue 23 (5): round 2 with two updates judged suspicious leaves one accepted
+     * (fewer than the default minimum of 3): skipped, and no holder's client posts a
+     * share for it (on the old contract the round went on to decryption) */
+    double norms[3] = {1e6, 1e-6, 1.0};
+    packed = malloc(npt * ptb);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(fedavg_codec_pack(codec, upd[i], NP, weight[i], packed, npt * ptb, NULL),
+                         0);
+        assert_int_equal(fedshare_upload_update(w->cl[i], task, 2, pk, NULL, packed, npt, ptb,
+                                                weight[i], norms[i], 0.0, T),
+                         FEDSHARE_OK);
+    }
+    free(packed);
+    expect_record(w, FEDSHARE_REC_ROUND, task, 2, "\"skipped\":true");
+    expect_record(w, FEDSHARE_REC_TASK, task, 0, "\"phase\":1,\"stop_reason\":0,\"round\":3");
+    assert_int_equal(fedshare_aggregate(w->cl[4], task, 2, pk, NULL, T), FEDSHARE_E_STATE);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(fedshare_post_decryption_share(w->cl[i], task, 2, fetched, ks[i], T),
+                         FEDSHARE_E_TOO_FEW);
+    expect_record(w, FEDSHARE_REC_ROUND, task, 2, "\"shares\":[]");
 
     /* the metrics endpoint of node 0 */
     char page[8192];

@@ -144,11 +144,17 @@ def test_member_commands_against_live_nodes(tmp_path):
             model_id = agg.publish_model(b"toy", np.zeros(4, np.float32))
         with Member(conf, cons.seeds[0]) as a:
             own = a.register_data(hashlib.sha256(b"a").digest(), "ehr")
-        r = _run("task", "create", "--config", conf, "--key", keys[0], "--model-id",
-                 model_id.hex(), "--key-id", key_id, "--aggregator", "aggregator",
-                 "--participant", f"hospital-a={own.hex()}", "--participant",
-                 f"hospital-b={data_id}", "--max-weight", "1000")
+        task_args = ("task", "create", "--config", conf, "--key", keys[0], "--model-id",
+                     model_id.hex(), "--key-id", key_id, "--aggregator", "aggregator",
+                     "--participant", f"hospital-a={own.hex()}", "--participant",
+                     f"hospital-b={data_id}", "--max-weight", "1000")
+        # a minimum of one accepted update would let a round decrypt one update
+        r = _run(*task_args, "--min-updates", "1")
+        assert r.returncode == 2 and "must be 2" in r.stderr and "Traceback" not in r.stderr
+        r = _run(*task_args, "--min-updates", "2")
         assert r.returncode == 0, r.stderr
+        with Member(conf, cons.seeds[3]) as reg:
+            assert reg.task(bytes.fromhex(r.stdout.split()[1]))["min_updates"] == 2
 
         r = _run("audit", "trace", "--config", conf, "--key", keys[3], "--data-id", data_id)
         assert r.returncode == 0

@@ -105,7 +105,8 @@ def test_task_end_to_end(world):
     codec = fedavg.Codec(plaintext_bytes=255, max_weight=10000, precision=1e-5, clip=1.0)
     task = m[A].create_task(model_id, key_id, m[AGG].public_key,
                             [(m[i].public_key, data[i]) for i in (A, B, C)], codec.to_bytes(),
-                            round_limit=4, anomaly_warmup=3, stop_patience=3)
+                            round_limit=4, anomaly_warmup=3, stop_patience=3, min_updates=2)
+    assert m[REG].task(task)["min_updates"] == 2  # round 3 below keeps two updates
     # B's grant had one use: a second task on it is refused
     with pytest.raises(errors.AccessDeniedError):
         m[A].create_task(model_id, key_id, m[AGG].public_key,

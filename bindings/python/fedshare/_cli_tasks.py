@@ -166,6 +166,18 @@ def _access_request(args) -> int:
 
 # -- tasks -----------------------------------------------------------------------
 
+def _min_updates(text: str) -> int:
+    """--min-updates: 0 (the default rule) or 2 ... 64; argparse reports a bad value
+    in one line (exit 2)."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if v != 0 and not 2 <= v <= 64:
+        raise argparse.ArgumentTypeError("must be 2 ... 64 (or 0 for the default)")
+    return v
+
+
 @_act
 def _task_create(args) -> int:
     from . import fedavg
@@ -185,7 +197,8 @@ def _task_create(args) -> int:
         task = m.create_task(_h32(args.model_id, "model ID"), _h32(args.key_id, "key ID"),
                              names[args.aggregator], parts, codec.to_bytes(),
                              learning_rate=args.lr, batch_size=args.batch_size,
-                             upload_every=args.upload_every, round_limit=args.round_limit)
+                             upload_every=args.upload_every, round_limit=args.round_limit,
+                             min_updates=args.min_updates)
     print(f"task {task.hex()} created; participants join it with `fedshare train`")
     return 0
 
@@ -294,6 +307,10 @@ def add_parsers(sub) -> None:
     tc.add_argument("--batch-size", type=int, default=32)
     tc.add_argument("--upload-every", type=int, default=10)
     tc.add_argument("--round-limit", type=int, default=50)
+    tc.add_argument("--min-updates", type=_min_updates, default=0, metavar="N",
+                    help="accepted updates a round needs before its sum is decrypted "
+                         "(2 ... participants; default 3 with 3 or more participants, else 2); "
+                         "a round with fewer is skipped")
     tc.add_argument("--plaintext-bytes", type=int, default=255)
     tc.add_argument("--max-weight", type=int, default=100000, help="largest summed weight")
     tc.add_argument("--precision", type=float, default=1e-6)

@@ -46,7 +46,8 @@ _KINDS = {
     -510: errors.NotFoundError, -511: errors.InvalidInputError,
     -512: errors.AccessDeniedError, -513: errors.AccessDeniedError,
     -514: errors.VerificationError, -515: errors.VerificationError,
-    -516: errors.AccessDeniedError, -590: errors.ResourceError,
+    -516: errors.AccessDeniedError, -517: errors.InvalidInputError,
+    -590: errors.ResourceError,
     -591: errors.IOFailureError, -592: errors.ResourceError,
     # libledger codes the client passes on
     -202: errors.NotFoundError, -209: errors.AccessDeniedError,
@@ -390,9 +391,13 @@ class Member:
                     participants: Sequence[Tuple[bytes, bytes]], codec: bytes, *,
                     learning_rate: float = 0.01, batch_size: int = 32, upload_every: int = 10,
                     round_limit: int = 50, stop_threshold: float = 0.001, stop_patience: int = 3,
-                    anomaly_k: float = 3.0, anomaly_warmup: int = 5) -> bytes:
-        """Create a training task; ``participants`` is a list of (public key, data ID);
-        ``codec`` the libfedavg codec encoding. Returns the task ID."""
+                    anomaly_k: float = 3.0, anomaly_warmup: int = 5,
+                    min_updates: int = 0) -> bytes:
+        """Create a training task; ``participants`` is a list of (public key, data ID),
+        at least two; ``codec`` the libfedavg codec encoding. ``min_updates`` is the
+        number of accepted updates a round needs before its sum may be decrypted
+        (2 … number of participants; 0: 3 with three or more participants, else 2);
+        a round with fewer is skipped. Returns the task ID."""
         s = ffi.new("fedshare_task_spec *")
         lib.fedshare_task_spec_init(s)
         ffi.memmove(s.model_id, _h32(model_id, "model_id"), 32)
@@ -412,6 +417,7 @@ class Member:
         s.stop_patience = stop_patience
         s.anomaly_k = anomaly_k
         s.anomaly_warmup = anomaly_warmup
+        s.min_updates = min_updates
         out, n = ffi.new("uint8_t **"), ffi.new("size_t *")
         rc = lib.fedshare_payload_task_create(s, out, n)
         return self._submit_owned(rc, out, n, lib.FEDSHARE_OP_TASK_CREATE)

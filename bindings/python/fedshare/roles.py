@@ -499,7 +499,8 @@ def _due(member: Member, task: Dict[str, Any], r: int, ph: int, did: str,
         if rnd is None:
             return None, False
         shares = rnd["shares"]
-        if len(shares) >= int(task["threshold"]) or any(s["holder"] == did for s in shares):
+        good = [s for s in shares if not s.get("refused")]
+        if len(good) >= int(task["threshold"]) or any(s["holder"] == did for s in shares):
             return None, False
         check = pi >= 0 and not rnd["updates"][pi]["checked"]
         return "share", check

@@ -47,6 +47,8 @@ typedef enum fedshare_error {
     FEDSHARE_E_MISMATCH = -514,    /**< A hash differs from the one recorded or recomputed. */
     FEDSHARE_E_SHARE = -515,       /**< A decryption share does not verify. */
     FEDSHARE_E_QUORUM = -516,      /**< Too few valid member signatures. */
+    FEDSHARE_E_TOO_FEW = -517,     /**< The round has fewer accepted updates than the task's
+                                        minimum: its sum is never decrypted. */
     FEDSHARE_E_NOMEM = -590,       /**< Out of memory. */
     FEDSHARE_E_IO = -591,          /**< A file or socket could not be read or written. */
     FEDSHARE_E_CRYPTO = -592       /**< libsodium could not be initialised. */

@@ -42,7 +42,8 @@ enum fedshare_op {
     FEDSHARE_OP_AGGREGATE_CHECK = 0x0F35,
     FEDSHARE_OP_DECRYPTION_SHARE = 0x0F36,
     FEDSHARE_OP_ROUND_FINALIZE = 0x0F37,
-    FEDSHARE_OP_EVALUATION = 0x0F38
+    FEDSHARE_OP_EVALUATION = 0x0F38,
+    FEDSHARE_OP_SHARE_VERDICT = 0x0F39
 };
 
 /** Trace indexes (libledger (op, key) index): every act touching a data set,
@@ -58,8 +59,9 @@ enum fedshare_phase {
     FEDSHARE_PHASE_JOINING = 0,   /**< waiting for every participant's TASK_JOIN. */
     FEDSHARE_PHASE_UPLOAD = 1,    /**< waiting for every participant's encrypted update. */
     FEDSHARE_PHASE_AGGREGATE = 2, /**< waiting for the aggregator's encrypted sum. */
-    FEDSHARE_PHASE_DECRYPT = 3,   /**< waiting for t decryption shares. */
-    FEDSHARE_PHASE_FINALIZE = 4,  /**< waiting for the new global model's hash. */
+    FEDSHARE_PHASE_DECRYPT = 3,   /**< waiting for t decryption shares not refused. */
+    FEDSHARE_PHASE_FINALIZE = 4,  /**< waiting for the new global model's hash (further
+                                       shares are still accepted). */
     FEDSHARE_PHASE_EVALUATE = 5,  /**< waiting for every participant's evaluation. */
     FEDSHARE_PHASE_DONE = 6       /**< the stop rule ended the task. */
 };
@@ -173,7 +175,7 @@ typedef struct fedshare_task_spec {
     uint8_t model_id[32];        /**< A published model. */
     uint8_t key_id[32];          /**< A recorded threshold key. */
     uint8_t aggregator[32];      /**< A member with the aggregator role. */
-    size_t n_participants;       /**< 1 … 64. */
+    size_t n_participants;       /**< 2 … 64. */
     const uint8_t *participants; /**< n × 32-byte public keys (providers). */
     const uint8_t *data_ids;     /**< n × 32-byte data IDs, one per participant. */
     double learning_rate;        /**< > 0. */
@@ -186,12 +188,19 @@ typedef struct fedshare_task_spec {
     uint32_t anomaly_warmup;     /**< Accepted updates before the test applies (≥ 2). */
     const uint8_t *codec;        /**< libfedavg codec encoding. */
     size_t codec_len;
+    /** Accepted updates a round needs before its sum may be decrypted: 2 …
+     * n_participants, or 0 for the default (3 with 3 or more participants,
+     * else 2). A round with fewer is skipped. (Version 2; a version-1 spec
+     * gets the default.) */
+    uint32_t min_updates;
 } fedshare_task_spec;
-#define FEDSHARE_TASK_SPEC_VERSION 1
+#define FEDSHARE_TASK_SPEC_VERSION 2
 
 /** @brief Fill @p s with the seed paper's defaults (no model, key or participants). */
 FEDSHARE_API void fedshare_task_spec_init(fedshare_task_spec *s);
-/** Create a training task (the task ID is the transaction's hash). */
+/** Create a training task (the task ID is the transaction's hash); FEDSHARE_E_INVALID
+ * also for fewer than 2 participants or a minimum of accepted updates outside
+ * 2 … n_participants. */
 FEDSHARE_API int fedshare_payload_task_create(const fedshare_task_spec *s, uint8_t **out,
                                               size_t *len);
 /** Join a task one is a participant of. */
@@ -212,18 +221,27 @@ FEDSHARE_API int fedshare_payload_aggregate_check(const uint8_t task_id[32], uin
                                                   const uint8_t hash[32], uint8_t **out,
                                                   size_t *len);
 /** A key holder's decryption shares of the aggregate it recomputed (hash) and
- * the blob holding the shares. */
+ * the blob holding the shares. Accepted from each holder once, in the decrypt
+ * and finalize phases (so a bad share never keeps honest ones out). */
 FEDSHARE_API int fedshare_payload_decryption_share(const uint8_t task_id[32], uint32_t round,
                                                    const uint8_t aggregate_hash[32],
                                                    const uint8_t share_hash[32], uint8_t **out,
                                                    size_t *len);
+/** The aggregator's verdict that holder @p holder's recorded share (blob
+ * @p share_hash) does not verify (missing blob, malformed, or a proof that
+ * fails): the share is marked refused and no longer counts toward t. */
+FEDSHARE_API int fedshare_payload_share_verdict(const uint8_t task_id[32], uint32_t round,
+                                                const uint8_t holder[32],
+                                                const uint8_t share_hash[32], uint8_t **out,
+                                                size_t *len);
 /** The new global model's digest and the blob of its delta from the last one. */
 FEDSHARE_API int fedshare_payload_round_finalize(const uint8_t task_id[32], uint32_t round,
                                                  const uint8_t model_digest[32],
                                                  const uint8_t delta_hash[32], uint8_t **out,
                                                  size_t *len);
 /** A participant's evaluation of round @p round's global model (whose digest
- * it recomputed): the metric (accuracy-like, higher is better) on its samples. */
+ * it recomputed): the metric (accuracy-like, higher is better; finite, within
+ * ±10⁶) on its samples (1 … 2³⁰). */
 FEDSHARE_API int fedshare_payload_evaluation(const uint8_t task_id[32], uint32_t round,
                                              const uint8_t model_digest[32], double metric,
                                              uint32_t samples, uint8_t **out, size_t *len);
