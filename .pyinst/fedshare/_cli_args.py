@@ -176,5 +176,6 @@ def report(prog: str, e: BaseException, out=None) -> int:
 
 
 __all__ = ["ArgumentParser", "UsageError", "integer", "real", "input_file", "input_dir",
-           "output_path", "output_dir", "read_hex_secret", "write_secret", "report", "U32_MAX", "EXIT_USAGE"]
+           "output_path", "output_dir", "read_hex_secret", "write_secret", "report", "U32_MAX",
+           "EXIT_USAGE"]
 
