@@ -303,9 +303,10 @@ PHE_API int phe_seckey_decode(phe_seckey **out, const uint8_t *in, size_t in_len
 PHE_API size_t phe_seckey_sealed_size(const phe_seckey *sk);
 
 /**
- * Encrypt a secret key under a passphrase ("PHEF", version 1): a key from
- * Argon2id (libsodium crypto_pwhash, random 16-byte salt) and XSalsa20-
- * Poly1305 (crypto_secretbox, random nonce) over phe_seckey_encode().
+ * Encrypt a secret key under a passphrase ("PHEF", version 2): a key from
+ * Argon2id (libsodium crypto_pwhash, random 16-byte salt) and XChaCha20-
+ * Poly1305 (random nonce) over phe_seckey_encode(), with every header byte
+ * authenticated as associated data (docs/formats/phe.md).
  * @param[in] pass      passphrase bytes (borrowed), may be empty.
  * @param strength      Argon2id cost.
  * @param[out] out      @p out_len bytes, or NULL to ask for the size.
@@ -317,10 +318,11 @@ PHE_API int phe_seckey_seal(const phe_seckey *sk, const uint8_t *pass, size_t pa
                             size_t *written);
 
 /**
- * Open a sealed secret key.
+ * Open a sealed secret key (version 2, or version 1 as earlier builds wrote).
  * @return 0; PHE_ERR_INVALID_ARG; PHE_ERR_DECODE; PHE_ERR_VERSION;
  *         PHE_ERR_KDF_LIMIT (Argon2id limits outside libsodium's MIN …
- *         4 passes / 256 MiB, refused before any work);
+ *         4 passes / 256 MiB, or a memory limit that is not a whole number
+ *         of KiB; refused before any work);
  *         PHE_ERR_AUTH (wrong passphrase or tampered); PHE_ERR_KEY_INVALID;
  *         PHE_ERR_NOMEM.
  */

@@ -677,7 +677,6 @@ int phe_seckey_decode(phe_seckey **out, const uint8_t *in, size_t in_len) {
  * 1 MiB, replaced atomically when written. */
 static const phei_seal_format SEALED_FORMAT = {
     .magic = {'P', 'H', 'E', 'F'},
-    .version = FORMAT_V1,
     .max_box = 65536u,
     .max_file = (size_t)1 << 20,
     .file_mode = PHEI_SEAL_FILE_REPLACE,

@@ -249,11 +249,13 @@ typedef enum phei_seal_file_mode {
 } phei_seal_file_mode;
 
 /* One sealed format: magic ‖ u8 version ‖ u64 opslimit ‖ u64 memlimit ‖
- * salt ‖ nonce ‖ u32 box length ‖ secretbox(Argon2id key, plaintext).
- * Everything in which two formats differ is a field here. */
+ * salt ‖ nonce ‖ u32 box length ‖ box; version 2 (written) is
+ * XChaCha20-Poly1305 under the Argon2id key with the whole 65-byte header as
+ * associated data, version 1 (read only) a secretbox. The versions are the
+ * envelope's, the same for every magic. Everything in which two formats
+ * differ is a field here. */
 typedef struct phei_seal_format {
     char magic[4];
-    uint8_t version;
     uint32_t max_box;              /* unseal: a longer box is PHE_ERR_DECODE */
     size_t max_file;               /* read_file: a longer file is PHE_ERR_DECODE */
     phei_seal_file_mode file_mode; /* write_file */
@@ -277,8 +279,10 @@ PHEI_HIDDEN int phei_seal(const phei_seal_format *f, const uint8_t *plain, size_
 /* Open an envelope of format f. On success *plain is a sodium_malloc'd
  * buffer of *plain_len bytes the caller releases with sodium_free(); on
  * error nothing is allocated. The caller has called phei_init(). Returns 0,
- * PHE_ERR_INVALID_ARG, PHE_ERR_DECODE, PHE_ERR_VERSION (version, or Argon2id
- * limits outside libsodium's MIN … SENSITIVE), PHE_ERR_AUTH or PHE_ERR_NOMEM. */
+ * PHE_ERR_INVALID_ARG, PHE_ERR_DECODE, PHE_ERR_VERSION (not version 1 or 2),
+ * PHE_ERR_KDF_LIMIT (Argon2id limits outside libsodium's MIN … 4 passes /
+ * 256 MiB, or a memlimit that is not a whole number of KiB), PHE_ERR_AUTH or
+ * PHE_ERR_NOMEM. */
 PHEI_HIDDEN int phei_unseal(const phei_seal_format *f, const uint8_t *in, size_t in_len,
                             const uint8_t *pass, size_t pass_len, uint8_t **plain,
                             size_t *plain_len);

@@ -2,9 +2,18 @@
  * docs/formats/phe.md) and sealed threshold key shares ("PHTF",
  * docs/formats/phe-threshold.md), and the files that hold one:
  *
- *   magic ‖ u8 version ‖ u64 opslimit ‖ u64 memlimit ‖ salt ‖ nonce ‖
- *   u32 box length ‖ crypto_secretbox_easy(plaintext, nonce, key),
- *   key = Argon2id(passphrase, salt, opslimit, memlimit).
+ *   header = magic ‖ u8 version ‖ u64 opslimit ‖ u64 memlimit ‖ salt ‖
+ *            nonce ‖ u32 box length                        (65 bytes)
+ *   key    = Argon2id(passphrase, salt, opslimit, memlimit)
+ *   v2 box = XChaCha20-Poly1305-IETF(plaintext, ad = header, nonce, key)
+ *   v1 box = crypto_secretbox_easy(plaintext, nonce, key)   (read only)
+ *
+ * Version 2 authenticates every header byte as stored. Version 1 did not:
+ * libsodium's Argon2id uses memlimit / 1024, so the low ten bits of the
+ * memlimit field could change without changing the key. Version 1 files
+ * are still read, but only with a memlimit that is a multiple of 1024 (all
+ * that libphe ever wrote), which makes every other value of every v1 header
+ * byte change the key or fail a check.
  *
  * What differs between the two formats is a field of phei_seal_format,
  * never a branch on the magic. */
@@ -20,7 +29,17 @@
 
 #include "phe_internal.h"
 
-#define SEAL_HEADER (4 + 1 + 8 + 8 + crypto_pwhash_SALTBYTES + crypto_secretbox_NONCEBYTES + 4)
+#define SEAL_HEADER       (4 + 1 + 8 + 8 + crypto_pwhash_SALTBYTES + crypto_secretbox_NONCEBYTES + 4)
+#define SEAL_V1_SECRETBOX 1 /* read only: the header is not authenticated */
+#define SEAL_V2_AEAD      2 /* written: the whole header is associated data */
+
+/* Both constructions use a 24-byte nonce, a 32-byte key and a 16-byte tag,
+ * so the two versions have the same layout and size. */
+_Static_assert(crypto_aead_xchacha20poly1305_ietf_NPUBBYTES == crypto_secretbox_NONCEBYTES,
+               "nonce sizes");
+_Static_assert(crypto_aead_xchacha20poly1305_ietf_KEYBYTES == crypto_secretbox_KEYBYTES,
+               "key sizes");
+_Static_assert(crypto_aead_xchacha20poly1305_ietf_ABYTES == crypto_secretbox_MACBYTES, "tag sizes");
 
 /* The most a reader accepts from a file, checked before any allocation: the
  * strongest limits libphe writes (PHE_KDF_SENSITIVE: 4 passes, 256 MiB). */
@@ -89,13 +108,16 @@ int phei_seal(const phei_seal_format *f, const uint8_t *plain, size_t plain_len,
     if (rc == 0) {
         phei_writer w = {out, out_len, 0};
         phei_put_bytes(&w, f->magic, 4);
-        phei_put_u8(&w, f->version);
+        phei_put_u8(&w, SEAL_V2_AEAD);
         phei_put_u64(&w, ops);
         phei_put_u64(&w, mem);
         phei_put_bytes(&w, salt, sizeof salt);
         phei_put_bytes(&w, nonce, sizeof nonce);
         phei_put_u32(&w, (uint32_t)(plain_len + crypto_secretbox_MACBYTES));
-        crypto_secretbox_easy(out + w.len, plain, plain_len, nonce, key);
+        if (w.len != SEAL_HEADER ||
+            crypto_aead_xchacha20poly1305_ietf_encrypt(out + w.len, NULL, plain, plain_len, out,
+                                                       SEAL_HEADER, NULL, nonce, key) != 0)
+            rc = PHE_ERR_INTERNAL;
     }
     sodium_memzero(key, sizeof key);
     return rc;
@@ -107,9 +129,13 @@ int phei_unseal(const phei_seal_format *f, const uint8_t *in, size_t in_len, con
         plain_len == NULL)
         return PHE_ERR_INVALID_ARG;
     phei_reader r = {in, in_len};
-    int rc = phei_get_header(&r, f->magic, f->version);
-    if (rc != 0)
-        return rc;
+    uint8_t m[4], version;
+    if (phei_get_bytes(&r, m, 4) != 0 || memcmp(m, f->magic, 4) != 0 ||
+        phei_get_u8(&r, &version) != 0)
+        return PHE_ERR_DECODE;
+    if (version != SEAL_V1_SECRETBOX && version != SEAL_V2_AEAD)
+        return PHE_ERR_VERSION;
+    int rc;
     uint64_t ops, mem;
     uint32_t blen;
     uint8_t salt[crypto_pwhash_SALTBYTES], nonce[crypto_secretbox_NONCEBYTES];
@@ -125,14 +151,26 @@ int phei_unseal(const phei_seal_format *f, const uint8_t *in, size_t in_len, con
     if (ops < crypto_pwhash_OPSLIMIT_MIN || ops > PHEI_KDF_MAX_OPS ||
         mem < crypto_pwhash_MEMLIMIT_MIN || mem > PHEI_KDF_MAX_MEM)
         return PHE_ERR_KDF_LIMIT;
+    /* Argon2id counts memory in KiB: a memlimit that is not a whole number of
+     * KiB names the same key as its rounded-down value, so two headers would
+     * open alike. libphe never wrote one; refusing it is what authenticates
+     * the low bytes of a v1 header (v2 authenticates them as AD anyway). */
+    if (mem % 1024 != 0)
+        return PHE_ERR_KDF_LIMIT;
     size_t plen = blen - crypto_secretbox_MACBYTES;
     uint8_t *buf = sodium_malloc(plen ? plen : 1);
     if (buf == NULL)
         return PHE_ERR_NOMEM;
     uint8_t key[crypto_secretbox_KEYBYTES];
     rc = derive_key(key, pass, pass_len, salt, ops, mem);
-    if (rc == 0 && crypto_secretbox_open_easy(buf, r.p, blen, nonce, key) != 0)
-        rc = PHE_ERR_AUTH;
+    if (rc == 0) {
+        int bad = version == SEAL_V2_AEAD
+                      ? crypto_aead_xchacha20poly1305_ietf_decrypt(buf, NULL, NULL, r.p, blen, in,
+                                                                   SEAL_HEADER, nonce, key)
+                      : crypto_secretbox_open_easy(buf, r.p, blen, nonce, key);
+        if (bad != 0)
+            rc = PHE_ERR_AUTH;
+    }
     sodium_memzero(key, sizeof key);
     if (rc != 0) {
         sodium_free(buf);
@@ -169,7 +207,7 @@ int phei_seal_write_file(const phei_seal_format *f, const char *path, const uint
     if (path == NULL || (buf == NULL && len > 0))
         return PHE_ERR_INVALID_ARG;
     if (f->file_mode == PHEI_SEAL_FILE_NEW) {
-        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0)
             return PHE_ERR_IO;
         int rc = write_sync_close(fd, buf, len);
@@ -185,7 +223,12 @@ int phei_seal_write_file(const phei_seal_format *f, const char *path, const uint
     memcpy(tmp, path, plen);
     memcpy(tmp + plen, ".tmpXXX", 8);
     int rc = 0;
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    /* Created here with mode 0600, never reused: a temporary left by a crash
+     * (or planted with a wider mode, or as a symlink) is removed first, so
+     * the secret never lands in a file whose mode someone else chose. */
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
         rc = PHE_ERR_IO;
     } else {

@@ -1290,11 +1290,10 @@ PHE_API int phe_threshold_combine_bytes(const phe_threshold_params *pp, const ph
 /* Key share files (encrypted at rest)                                  */
 /* ------------------------------------------------------------------ */
 
-/* "PHTF" v1 (docs/formats/phe-threshold.md): the box length is bounded only
- * by the input, files hold at most 64 KiB and are never replaced. */
+/* "PHTF" (docs/formats/phe-threshold.md; envelope versions as seal.c): the box length is bounded
+ * only by the input, files hold at most 64 KiB and are never replaced. */
 static const phei_seal_format SEALED_SHARE_FORMAT = {
     .magic = {'P', 'H', 'T', 'F'},
-    .version = TH_FORMAT_VERSION,
     .max_box = UINT32_MAX,
     .max_file = 65536,
     .file_mode = PHEI_SEAL_FILE_NEW,

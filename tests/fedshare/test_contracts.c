@@ -825,6 +825,17 @@ static void test_data_seal(void **state) {
     sealed[4] = 1;
     assert_int_equal(fedshare_data_seal(key, msg, 100, s2), FEDSHARE_OK);
     assert_memory_not_equal(s2, sealed, sizeof s2);
+    /* every bit of every header byte (magic, version, nonce) is checked or
+     * authenticated as associated data: no change opens (the PHTF weakness
+     * of issue 23 does not exist here) */
+    for (int i = 0; i < 29; i++) {
+        for (int bit = 0; bit < 8; bit++) {
+            sealed[i] ^= (uint8_t)(1u << bit);
+            assert_int_not_equal(fedshare_data_open(key, sealed, sizeof sealed, back), FEDSHARE_OK);
+            sealed[i] ^= (uint8_t)(1u << bit);
+        }
+    }
+    assert_int_equal(fedshare_data_open(key, sealed, sizeof sealed, back), FEDSHARE_OK);
 }
 
 int main(void) {

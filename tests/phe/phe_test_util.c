@@ -98,3 +98,38 @@ size_t test_hand_seal(const char magic[4], const uint8_t *plain, size_t plain_le
     assert_int_equal(crypto_secretbox_easy(out + o, plain, plain_len, nonce, key), 0);
     return o + blen;
 }
+
+size_t test_hand_seal_v2(const char magic[4], const uint8_t *plain, size_t plain_len,
+                         const uint8_t *pass, size_t pass_len, uint8_t *out) {
+    uint8_t key[crypto_aead_xchacha20poly1305_ietf_KEYBYTES];
+    uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
+    /* the v1 header, then version 2 and the AEAD box in place of secretbox */
+    size_t len = test_hand_seal(magic, plain, plain_len, pass, pass_len, out);
+    out[4] = 2;
+    memset(nonce, 0x22, sizeof nonce);
+    assert_int_equal(crypto_pwhash(key, sizeof key, (const char *)pass, pass_len, out + 21,
+                                   crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN,
+                                   crypto_pwhash_ALG_ARGON2ID13),
+                     0);
+    assert_int_equal(crypto_aead_xchacha20poly1305_ietf_encrypt(out + 65, NULL, plain, plain_len,
+                                                                out, 65, NULL, nonce, key),
+                     0);
+    return len;
+}
+
+void test_every_header_change_fails(test_unseal_fn open_fn, uint8_t *buf, size_t len,
+                                    const uint8_t *pass, size_t pass_len) {
+    static const uint8_t masks[] = {0x01, 0x02, 0x04, 0x80, 0xff};
+    assert_true(len > 65);
+    assert_int_equal(open_fn(buf, len, pass, pass_len), 0);
+    for (size_t i = 0; i < 65; i++) {
+        for (size_t m = 0; m < sizeof masks; m++) {
+            buf[i] ^= masks[m];
+            int rc = open_fn(buf, len, pass, pass_len);
+            if (rc == 0)
+                fail_msg("header byte %zu ^ 0x%02x: the envelope still opens", i, masks[m]);
+            buf[i] ^= masks[m];
+        }
+    }
+    assert_int_equal(open_fn(buf, len, pass, pass_len), 0);
+}

@@ -1,9 +1,11 @@
 /* libphe encodings: round trips, canonical form, every malformed input,
  * key validation on import, sealed keys, and the known-answer vectors of
  * tests/phe/kat/ (fixed seeds → fixed bytes). */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gmp.h>
@@ -238,7 +240,7 @@ static void test_sealed(void **state) {
         PHE_ERR_BUFFER_TOO_SMALL);
     assert_int_equal(
         phe_seckey_seal(sk, pass, sizeof pass - 1, PHE_KDF_TEST_ONLY_MIN, buf, len, &len), 0);
-    assert_memory_equal(buf, "PHEF\x01", 5);
+    assert_memory_equal(buf, "PHEF\x02", 5);
     phe_seckey *out = NULL;
     assert_int_equal(phe_seckey_unseal(&out, buf, len, pass, sizeof pass - 1), 0);
     size_t a, b;
@@ -307,6 +309,68 @@ static void test_sealed(void **state) {
         phe_seckey_write_file(sk, "/nonexistent-dir/x", pass, 4, PHE_KDF_TEST_ONLY_MIN),
         PHE_ERR_IO);
     free(buf);
+}
+
+static int open_seckey(const uint8_t *in, size_t len, const uint8_t *pass, size_t pass_len) {
+    phe_seckey *sk = NULL;
+    int rc = phe_seckey_unseal(&sk, in, len, pass, pass_len);
+    if (rc == 0)
+        assert_non_null(sk);
+    phe_seckey_free(sk);
+    return rc;
+}
+
+/* docs/formats/phe.md: a changed header byte fails to open, in what libphe
+ * writes (version 2), in an envelope built with libsodium alone to that
+ * layout, and in a version 1 envelope of earlier builds (whose memlimit's
+ * low byte used to be free to change: Argon2id counts KiB). */
+static void test_sealed_header_changes(void **state) {
+    (void)state;
+    const phe_seckey *sk = test_key(0);
+    const uint8_t pass[] = "pw";
+    size_t len = 0, elen;
+    assert_int_equal(phe_seckey_seal(sk, pass, 2, PHE_KDF_TEST_ONLY_MIN, NULL, 0, &len), 0);
+    uint8_t *buf = malloc(len);
+    assert_int_equal(phe_seckey_seal(sk, pass, 2, PHE_KDF_TEST_ONLY_MIN, buf, len, &len), 0);
+    assert_int_equal(buf[4], 2);
+    test_every_header_change_fails(open_seckey, buf, len, pass, 2);
+    uint8_t *enc = encode_sk(sk, &elen);
+    uint8_t *env = malloc(65 + elen + 16);
+    len = test_hand_seal_v2("PHEF", enc, elen, pass, 2, env);
+    assert_int_equal(len, phe_seckey_sealed_size(sk));
+    test_every_header_change_fails(open_seckey, env, len, pass, 2);
+    len = test_hand_seal("PHEF", enc, elen, pass, 2, env);
+    test_every_header_change_fails(open_seckey, env, len, pass, 2);
+    env[20] ^= 0x01; /* memlimit 8192 -> 8193 */
+    assert_int_equal(open_seckey(env, len, pass, 2), PHE_ERR_KDF_LIMIT);
+    free(env);
+    free(enc);
+    free(buf);
+}
+
+/* Files written by the library are created with mode 0600 whatever the
+ * umask, also when a temporary of the same name was left with a wider mode
+ * (it is removed, not reused). */
+static void test_sealed_file_mode(void **state) {
+    (void)state;
+    const phe_seckey *sk = test_key(0);
+    char dir[] = "/tmp/phe-mode-XXXXXX", path[64], tmp[80];
+    struct stat st;
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/key", dir);
+    snprintf(tmp, sizeof tmp, "%s.tmpXXX", path);
+    mode_t old = umask(0);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0666);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(
+        phe_seckey_write_file(sk, path, (const uint8_t *)"pw", 2, PHE_KDF_TEST_ONLY_MIN), 0);
+    umask(old);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(access(tmp, F_OK), -1);
+    unlink(path);
+    rmdir(dir);
 }
 
 /* What the sealed-key format promises beyond a round trip: the bytes of an
@@ -490,6 +554,8 @@ int main(void) {
         cmocka_unit_test(test_noncanonical_and_out_of_range),
         cmocka_unit_test(test_sealed),
         cmocka_unit_test(test_sealed_policies),
+        cmocka_unit_test(test_sealed_header_changes),
+        cmocka_unit_test(test_sealed_file_mode),
         cmocka_unit_test(test_known_answers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -683,6 +684,73 @@ static void test_sealed_key_share(void **state) {
     undeal(&d);
 }
 
+static int open_share(const uint8_t *in, size_t len, const uint8_t *pass, size_t pass_len) {
+    phe_threshold_keyshare *ks = NULL;
+    int rc = phe_threshold_keyshare_unseal(&ks, in, len, pass, pass_len);
+    if (rc == 0)
+        assert_non_null(ks);
+    else
+        assert_null(ks);
+    phe_threshold_keyshare_free(ks);
+    return rc;
+}
+
+/* docs/formats/phe-threshold.md: a changed header byte fails to open. Every
+ * byte of the header, in a share libphe wrote (version 2: the header is the
+ * AEAD's associated data), in one built with libsodium alone to the written
+ * layout, and in a version 1 envelope as earlier builds wrote (its memlimit's
+ * low byte did not feed Argon2id, which counts KiB, and opened when
+ * changed). */
+static void test_sealed_share_header_changes(void **state) {
+    dealt d;
+    phe_rng *rng = seeded("seal-flip");
+    const uint8_t pass[] = "pw";
+    uint8_t buf[2048];
+    uint8_t *env = malloc(65 + 2048 + 16), *enc;
+    size_t len = 0, elen;
+    (void)state;
+    deal_primes(&d, PRIME1, PRIME2, 2, 3, "seal-flip-key");
+    assert_int_equal(phe_threshold_keyshare_seal(d.ks[0], pass, 2, PHE_KDF_TEST_ONLY_MIN, rng, buf,
+                                                 sizeof buf, &len),
+                     0);
+    assert_int_equal(buf[4], 2);
+    test_every_header_change_fails(open_share, buf, len, pass, 2);
+    elen = phe_threshold_keyshare_encoded_size(d.ks[0]);
+    enc = malloc(elen);
+    assert_int_equal(phe_threshold_keyshare_encode(d.ks[0], enc, elen, NULL), 0);
+    len = test_hand_seal_v2("PHTF", enc, elen, pass, 2, env);
+    test_every_header_change_fails(open_share, env, len, pass, 2);
+    len = test_hand_seal("PHTF", enc, elen, pass, 2, env);
+    test_every_header_change_fails(open_share, env, len, pass, 2);
+    /* the v1 case named in the report: memlimit 8192 -> 8193 */
+    env[20] ^= 0x01;
+    assert_int_equal(open_share(env, len, pass, 2), PHE_ERR_KDF_LIMIT);
+    /* the one unknown version after 2 is refused as such */
+    env[20] ^= 0x01;
+    env[4] = 3;
+    assert_int_equal(open_share(env, len, pass, 2), PHE_ERR_VERSION);
+    /* a share file is created 0600 whatever the umask */
+    {
+        char dir[] = "/tmp/phe_threshold_mode_XXXXXX", path[64];
+        struct stat st;
+        assert_non_null(mkdtemp(dir));
+        snprintf(path, sizeof path, "%s/share", dir);
+        mode_t old = umask(0);
+        assert_int_equal(
+            phe_threshold_keyshare_write_file(d.ks[0], path, pass, 2, PHE_KDF_TEST_ONLY_MIN, rng),
+            0);
+        umask(old);
+        assert_int_equal(stat(path, &st), 0);
+        assert_int_equal(st.st_mode & 0777, 0600);
+        unlink(path);
+        rmdir(dir);
+    }
+    free(enc);
+    free(env);
+    phe_rng_free(rng);
+    undeal(&d);
+}
+
 /* What the sealed-share format promises beyond a round trip: salt then
  * nonce come from the rng, an envelope built with libsodium alone opens,
  * authenticated bytes that are not a share keep the PHTK decoder's code,
@@ -707,7 +775,7 @@ static void test_sealed_share_policies(void **state) {
                      0);
     assert_int_equal(phe_rng_bytes(rng2, expect, 16), 0);
     assert_int_equal(phe_rng_bytes(rng2, expect + 16, 24), 0);
-    assert_memory_equal(buf, "PHTF\x01", 5);
+    assert_memory_equal(buf, "PHTF\x02", 5);
     assert_memory_equal(buf + 21, expect, sizeof expect);
 
     elen = phe_threshold_keyshare_encoded_size(d.ks[1]);
@@ -948,6 +1016,7 @@ int main(void) {
         cmocka_unit_test(test_params_values_checked),
         cmocka_unit_test(test_sealed_key_share),
         cmocka_unit_test(test_sealed_share_policies),
+        cmocka_unit_test(test_sealed_share_header_changes),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests_name("phe_threshold", tests, NULL, NULL);

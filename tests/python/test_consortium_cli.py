@@ -31,13 +31,16 @@ def test_node_with_a_bad_configuration_fails_clearly(tmp_path):
     bad.write_text("member x nothex roles=provider\n")
     r = run_cli("node", str(bad), "--id", "0")
     assert r.returncode == 1 and "invalid consortium configuration" in r.stderr
-    r = run_cli("node", str(tmp_path / "missing.conf"))
-    assert r.returncode == 1 and "fedshare node:" in r.stderr
+    r = run_cli("node", str(tmp_path / "missing.conf"))  # a file error: one line, exit 2
+    assert r.returncode == 2 and "fedshare node: error:" in r.stderr
+    assert "missing.conf: No such file" in r.stderr and r.stderr.count("\n") == 1
 
 
 def test_verify_chain_of_a_missing_store_fails(tmp_path):
     cons = Consortium(tmp_path)
-    assert main(["verify-chain", str(cons.config), "--data", str(tmp_path / "nothing")]) == 1
+    with pytest.raises(SystemExit) as ex:  # checked by the parser: exit 2
+        main(["verify-chain", str(cons.config), "--data", str(tmp_path / "nothing")])
+    assert ex.value.code == 2
     with pytest.raises(errors.IOFailureError):
         verify_store(cons.config, tmp_path / "nothing")
 

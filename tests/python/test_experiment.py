@@ -134,10 +134,17 @@ def test_short_task_with_real_data_and_no_raw_data_leaves(tmp_path):
             r.srv.close()
 
 
-def test_demo_command_errors():
-    r = subprocess.run([sys.executable, "-m", "fedshare", "demo", "--data", "a.csv", "b.csv",
-                        "c.csv"], capture_output=True, text=True, timeout=60)
+def test_demo_command_errors(tmp_path):
+    csvs = [tmp_path / f"{h}.csv" for h in "abc"]
+    for c in csvs:
+        c.write_text("x,label\n1,0\n")
+    r = subprocess.run([sys.executable, "-m", "fedshare", "demo", "--data", *map(str, csvs)],
+                       capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and "--data needs --label" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "fedshare", "demo", "--data", "a.csv", "b.csv",
+                        "c.csv"], capture_output=True, text=True, timeout=60, cwd=tmp_path / "..")
+    assert r.returncode == 2 and "a.csv: No such file" in r.stderr  # checked first, one line
+    assert r.stderr.count("\n") == 1
     r = subprocess.run([sys.executable, "-m", "fedshare", "demo", "--model", "cnn"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "invalid choice" in r.stderr

@@ -180,7 +180,7 @@ def _other_n():
 
 def test_seal_and_files(key2048, tmp_path):
     sealed = key2048.seal(b"correct horse", strength="test-only-min")
-    assert sealed[:5] == b"PHEF\x01"
+    assert sealed[:5] == b"PHEF\x02"
     assert phe.SecretKey.unseal(sealed, b"correct horse").to_bytes() == key2048.to_bytes()
     with pytest.raises(fedshare.VerificationError):
         phe.SecretKey.unseal(sealed, b"wrong")

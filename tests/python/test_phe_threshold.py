@@ -296,7 +296,7 @@ def test_encodings_round_trip(key23, tmp_path):
     assert threshold.combine(p2, c, [d2, shares[2].decrypt_share(p2, c)]) == -1
 
     sealed = shares[0].seal("pw", strength="test-only-min")
-    assert sealed[:5] == b"PHTF\x01" and shares[0].to_bytes() not in sealed
+    assert sealed[:5] == b"PHTF\x02" and shares[0].to_bytes() not in sealed
     assert KeyShare.unseal(sealed, "pw").to_bytes() == shares[0].to_bytes()
     with pytest.raises(VerificationError):
         KeyShare.unseal(sealed, "wrong")

@@ -256,8 +256,13 @@ def test_cli_input_errors(tmp_path, capsys):
     base = ["--config", str(conf), "--key", str(key), "--task", "cd" * 32]
 
     def err(argv, *needles):
-        assert train_main(argv) == 2
+        try:  # checked by the parser (SystemExit) or after it (a return code)
+            rc = train_main(argv)
+        except SystemExit as ex:
+            rc = ex.code
+        assert rc == 2
         e = capsys.readouterr().err
+        assert e.count("\n") == 1 and "Traceback" not in e, e
         for n in needles:
             assert n in e, e
 
@@ -272,7 +277,7 @@ def test_cli_input_errors(tmp_path, capsys):
     bad.write_text("xyz")
     err(["--config", str(conf), "--key", str(bad), "--task", "cd" * 32], "64 hex")
     err(["--config", str(conf), "--key", str(tmp_path / "none"), "--task", "cd" * 32],
-        "cannot read")
+        "--key", "No such file")
     err(base[:-1] + ["cd"], "--task")
     err(["--config", str(tmp_path / "none.conf")] + base[2:], "--config")
     err(base + ["--data", str(csv)], "--label")
@@ -294,6 +299,8 @@ def test_cli_input_errors(tmp_path, capsys):
     err(base + ["--data", str(csv), "--label", "y", "--scale", str(sc)], "positive")
     sc.write_text(json.dumps({"columns": ["a", "q"], "mean": [0, 0], "std": [1, 1]}))
     err(base + ["--data", str(csv), "--label", "y", "--scale", str(sc)], "missing: b")
+    err(base + ["--share", str(tmp_path / "s")], "--share", "No such file")
+    (tmp_path / "s").write_bytes(b"PHTF")
     err(base + ["--share", str(tmp_path / "s")], "--passphrase-env")
     err(base + ["--share", str(tmp_path / "s"), "--passphrase-env", "FS_NOT_SET_VAR_X"],
         "not set")

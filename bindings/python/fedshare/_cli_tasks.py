@@ -1,8 +1,10 @@
 """The `fedshare` subcommands of a member's tasks: keys, data, access, task,
 audit. Each takes the consortium configuration (--config) and the member's key
 file (--key: its 64-hex Ed25519 seed), prints what it did, and exits 0 on
-success, 1 on an error (the message says which), 2 on a usage error, 3 when
-the contracts refused the act (it is on the ledger with its reason)."""
+success, 1 on an error (the message says which), 2 on a usage error (a
+numeric option out of range, a file that cannot be read or written: one line,
+checked before anything is sent), 3 when the contracts refused the act (it is
+on the ledger with its reason)."""
 from __future__ import annotations
 
 import argparse
@@ -17,19 +19,14 @@ from pathlib import Path
 from typing import Dict, List
 
 from . import errors
+from ._cli_args import (U32_MAX, UsageError, input_file, integer, output_dir, output_path,
+                        read_hex_secret, real, write_secret)
 
 EXIT_REFUSED = 3
 
 
 def _seed(path: str) -> bytes:
-    try:
-        s = Path(path).read_text().strip()
-        seed = bytes.fromhex(s)
-    except (OSError, ValueError) as e:
-        raise errors.InvalidInputError(f"{path}: not a 64-hex member key ({e})") from None
-    if len(seed) != 32:
-        raise errors.InvalidInputError(f"{path}: not a 64-hex member key")
-    return seed
+    return read_hex_secret(path, "--key")  # OSError, UsageError: exit 2, one line (cli.main)
 
 
 def _member(args):
@@ -51,10 +48,20 @@ def _h32(s: str, what: str) -> bytes:
 def _names(config: str) -> Dict[str, bytes]:
     """Member names → public keys, from the configuration's member lines."""
     out = {}
-    for line in Path(config).read_text().splitlines():
+    try:
+        text = Path(config).read_text()
+    except UnicodeDecodeError:
+        raise UsageError(f"--config: {config} is not a text file") from None
+    for ln, line in enumerate(text.splitlines(), start=1):
         t = line.split("#", 1)[0].split()
         if len(t) >= 3 and t[0] == "member":
-            out[t[1]] = bytes.fromhex(t[2])
+            try:
+                pk = bytes.fromhex(t[2])
+            except ValueError:
+                pk = b""
+            if len(pk) != 32:
+                raise UsageError(f"--config: {config}:{ln}: member {t[1]}'s key is not 64 hex")
+            out[t[1]] = pk
     return out
 
 
@@ -66,8 +73,10 @@ def _passphrase(name: str) -> bytes:
 
 
 def _refused(exc: errors.Error) -> bool:
-    return isinstance(exc, errors.AccessDeniedError) or (exc.code is not None and
-                                                         -599 <= exc.code <= -500)
+    # -505 (an invalid configuration) and -590 … -592 (memory, I/O, crypto
+    # setup) are this machine's failures, not the contracts' refusals
+    return isinstance(exc, errors.AccessDeniedError) or (
+        exc.code is not None and -589 <= exc.code <= -500 and exc.code != -505)
 
 
 def _act(fn):
@@ -96,8 +105,18 @@ def _keys_ceremony(args) -> int:
     missing = [h for h in args.holders if h not in names]
     if missing:
         raise errors.InvalidInputError(f"not members: {', '.join(missing)}")
+    if len(set(args.holders)) != len(args.holders):
+        raise UsageError("--holders: a member is named twice")
+    if args.threshold > len(args.holders):
+        raise UsageError(f"--threshold {args.threshold} is more than the {len(args.holders)} "
+                         "holders")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    for name in args.holders:  # share files are never replaced: say so before the work
+        if os.path.lexists(out / f"{name}.share"):
+            raise UsageError(f"--out: {out / (name + '.share')} exists (a share file is never "
+                             "replaced)")
+    _seed(args.key)
     t = time.monotonic()
     params, shares = threshold.deal(bits=args.bits, threshold=args.threshold,
                                     holders=len(args.holders))
@@ -136,12 +155,11 @@ def _data_register(args) -> int:
 
     raw = Path(args.file).read_bytes()
     key_path = Path(args.seal_key or (args.file + ".key"))
-    if key_path.exists():
-        key = bytes.fromhex(key_path.read_text().strip())
+    if os.path.lexists(key_path):
+        key = read_hex_secret(key_path, "--seal-key", "key")
     else:
         key = secrets.token_bytes(32)
-        key_path.write_text(key.hex())
-        key_path.chmod(0o600)
+        write_secret(key_path, key.hex().encode())  # mode 0600 from the start
     buf = ffi.new("uint8_t[]", len(raw) + lib.FEDSHARE_SEAL_OVERHEAD)
     if lib.fedshare_data_seal(key, raw, len(raw), buf) != 0:
         raise errors.Error("sealing failed")
@@ -159,7 +177,7 @@ def _access_request(args) -> int:
     now = int(time.time())
     with _member(args) as m:
         d = m.request_access(_h32(args.data_id, "data ID"), args.action, args.purpose, now,
-                             now + int(args.days * 86400), args.uses)
+                             now + int(round(args.days * 86400)), args.uses)
     print(json.dumps(d, indent=2))
     return 0
 
@@ -250,8 +268,10 @@ def _audit_trace(args) -> int:
 
 def add_parsers(sub) -> None:
     def common(p):
-        p.add_argument("--config", required=True, help="consortium configuration file")
-        p.add_argument("--key", required=True, help="this member's key file (64 hex)")
+        p.add_argument("--config", required=True, type=input_file,
+                       help="consortium configuration file")
+        p.add_argument("--key", required=True, type=input_file,
+                       help="this member's key file (64 hex)")
 
     k = sub.add_parser("keys", help="the consortium's threshold key: ceremony, show")
     ks = k.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
@@ -261,11 +281,13 @@ def add_parsers(sub) -> None:
                                   "prompt.")
     common(c)
     c.add_argument("--holders", nargs="+", required=True, help="member names, share order")
-    c.add_argument("--threshold", type=int, default=2)
-    c.add_argument("--bits", type=int, choices=(2048, 3072, 4096), default=2048)
+    c.add_argument("--threshold", type=integer(1, 64), default=2,
+                   help="shares needed to decrypt, 1 … the number of holders (default 2)")
+    c.add_argument("--bits", type=integer(2048, 4096), choices=(2048, 3072, 4096), default=2048)
     c.add_argument("--strength", choices=("interactive", "moderate", "sensitive"),
                    default="moderate", help="Argon2id cost of sealing the shares")
-    c.add_argument("--out", required=True, help="directory for the sealed share files")
+    c.add_argument("--out", required=True, type=output_dir,
+                   help="directory for the sealed share files (created; files never replaced)")
     c.set_defaults(func=_keys_ceremony)
     s = ks.add_parser("show", help="the recorded key: threshold and holders")
     common(s)
@@ -278,10 +300,13 @@ def add_parsers(sub) -> None:
                       description="Seals FILE (XChaCha20-Poly1305 under a key kept in "
                                   "FILE.key) and registers the sealed copy's SHA-256.")
     common(r)
-    r.add_argument("--file", required=True)
+    r.add_argument("--file", required=True, type=input_file,
+                   help="the data file; FILE.sealed is written beside it")
     r.add_argument("--label", required=True, help="type label, e.g. ehr-cardiology")
     r.add_argument("--description", default="")
-    r.add_argument("--seal-key", default=None, help="key file (default FILE.key, created)")
+    r.add_argument("--seal-key", type=output_path, default=None,
+                   help="key file (default FILE.key); created with mode 0600 if it does not "
+                        "exist")
     r.set_defaults(func=_data_register)
 
     a = sub.add_parser("access", help="access to a data set: request")
@@ -291,8 +316,11 @@ def add_parsers(sub) -> None:
     q.add_argument("--data-id", required=True)
     q.add_argument("--action", default="train")
     q.add_argument("--purpose", default="training")
-    q.add_argument("--days", type=float, default=30.0, help="length of the period from now")
-    q.add_argument("--uses", type=int, default=1)
+    q.add_argument("--days", type=real(0, 36500, lo_open=True), default=30.0,
+                   help="length of the period from now, in days: > 0 and at most 36500 "
+                        "(default 30)")
+    q.add_argument("--uses", type=integer(1, U32_MAX), default=1,
+                   help=f"number of uses, 1 … {U32_MAX} (default 1)")
     q.set_defaults(func=_access_request)
 
     t = sub.add_parser("task", help="training tasks: create")
@@ -303,18 +331,25 @@ def add_parsers(sub) -> None:
     tc.add_argument("--key-id", required=True)
     tc.add_argument("--aggregator", required=True, help="member name")
     tc.add_argument("--participant", action="append", required=True, metavar="NAME=DATA_ID")
-    tc.add_argument("--lr", type=float, default=0.1)
-    tc.add_argument("--batch-size", type=int, default=32)
-    tc.add_argument("--upload-every", type=int, default=10)
-    tc.add_argument("--round-limit", type=int, default=50)
+    tc.add_argument("--lr", type=real(0, 1e6, lo_open=True), default=0.1,
+                    help="learning rate, > 0 and at most 1e6 (default 0.1)")
+    tc.add_argument("--batch-size", type=integer(1, U32_MAX), default=32)
+    tc.add_argument("--upload-every", type=integer(1, U32_MAX), default=10,
+                    help="local steps between uploads (default 10)")
+    tc.add_argument("--round-limit", type=integer(1, 1000), default=50,
+                    help="rounds at most, 1 … 1000 (default 50)")
     tc.add_argument("--min-updates", type=_min_updates, default=0, metavar="N",
                     help="accepted updates a round needs before its sum is decrypted "
                          "(2 ... participants; default 3 with 3 or more participants, else 2); "
                          "a round with fewer is skipped")
-    tc.add_argument("--plaintext-bytes", type=int, default=255)
-    tc.add_argument("--max-weight", type=int, default=100000, help="largest summed weight")
-    tc.add_argument("--precision", type=float, default=1e-6)
-    tc.add_argument("--clip", type=float, default=8.0)
+    tc.add_argument("--plaintext-bytes", type=integer(1, 65536), default=255,
+                    help="bytes per packed plaintext, 1 … 65536, below the key's n (default 255)")
+    tc.add_argument("--max-weight", type=integer(1, U32_MAX), default=100000,
+                    help="largest summed weight (default 100000)")
+    tc.add_argument("--precision", type=real(0, 1e6, lo_open=True), default=1e-6,
+                    help="codec precision, > 0 (default 1e-6)")
+    tc.add_argument("--clip", type=real(0, 3.4e38, lo_open=True), default=8.0,
+                    help="largest |value| encoded, > 0 (default 8)")
     tc.set_defaults(func=_task_create)
 
     au = sub.add_parser("audit", help="the audit trail: trace")
@@ -324,8 +359,11 @@ def add_parsers(sub) -> None:
     tr.add_argument("--data-id")
     tr.add_argument("--member")
     tr.add_argument("--task")
-    tr.add_argument("--from-time", type=int, default=None, help="seconds since the epoch")
-    tr.add_argument("--to-time", type=int, default=None)
-    tr.add_argument("--max", type=int, default=100000)
+    tr.add_argument("--from-time", type=integer(0, 2**63 // 1000), default=None,
+                    help="seconds since the epoch")
+    tr.add_argument("--to-time", type=integer(0, 2**63 // 1000), default=None,
+                    help="seconds since the epoch")
+    tr.add_argument("--max", type=integer(1, 1_000_000), default=100000,
+                    help="acts listed at most, 1 … 1000000 (default 100000)")
     tr.add_argument("--json", action="store_true")
     tr.set_defaults(func=_audit_trace)

@@ -25,6 +25,9 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from ._cli_args import (ArgumentParser, UsageError, input_file, integer, output_path,
+                        read_hex_secret, real)
+from ._cli_args import report as _report_usage
 from .errors import Error
 
 __all__ = ["add_train_parser", "main", "run", "load_csv", "UsageError"]
@@ -40,40 +43,44 @@ feature scaling, JSON {"mean": [...], "std": [...]} (optionally "columns": [...]
 naming them); each feature becomes (x - mean) / std. Without it features are used raw."""
 
 
-class UsageError(Exception):
-    """Bad arguments or input files (exit code 2)."""
-
-
 def _configure(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", required=True, help="consortium configuration file")
-    p.add_argument("--key", required=True,
+    p.add_argument("--config", required=True, type=input_file,
+                   help="consortium configuration file")
+    p.add_argument("--key", required=True, type=input_file,
                    help="file with this member's 64-hex Ed25519 seed (its identity)")
     p.add_argument("--task", required=True, help="the task ID (64 hex)")
-    p.add_argument("--data", default=None,
+    p.add_argument("--data", default=None, type=input_file,
                    help="this member's CSV (required if the task names it a participant)")
     p.add_argument("--label", default=None, help="the CSV's label column")
     p.add_argument("--model", choices=("logreg", "mlp"), default="logreg",
                    help="architecture of the task's model (default logreg)")
-    p.add_argument("--hidden", type=int, default=16, help="MLP hidden units (default 16)")
-    p.add_argument("--scale", default=None, help="published feature scaling (JSON mean/std)")
-    p.add_argument("--share", default=None, help="this member's sealed key-share file")
+    p.add_argument("--hidden", type=integer(1, 65536), default=16,
+                   help="MLP hidden units, 1 … 65536 (default 16)")
+    p.add_argument("--scale", default=None, type=input_file,
+                   help="published feature scaling (JSON mean/std)")
+    p.add_argument("--share", default=None, type=input_file,
+                   help="this member's sealed key-share file")
     p.add_argument("--passphrase-env", default=None, metavar="VAR",
                    help="environment variable holding the share's passphrase")
     p.add_argument("--aggregator", action="store_true",
                    help="also act as the task's aggregator (must be the one it names)")
-    p.add_argument("--eval-fraction", type=float, default=0.2,
-                   help="share of the local data held out for evaluation (default 0.2)")
-    p.add_argument("--seed", type=int, default=0,
-                   help="seeds the evaluation split and the batch shuffle (default 0)")
-    p.add_argument("--timeout", type=float, default=300.0,
-                   help="seconds the task may stall before giving up (default 300)")
-    p.add_argument("--threads", type=int, default=0, help="libphe threads (default: one)")
-    p.add_argument("--torch-threads", type=int, default=1,
-                   help="torch intra-op threads (default 1: the models are small)")
-    p.add_argument("--dump-updates", default=None, metavar="FILE",
+    p.add_argument("--eval-fraction", type=real(0, 1, lo_open=True, hi_open=True), default=0.2,
+                   help="share of the local data held out for evaluation, in (0, 1) "
+                        "(default 0.2)")
+    p.add_argument("--seed", type=integer(0, 2**32 - 1), default=0,
+                   help="seeds the evaluation split and the batch shuffle, 0 … 2^32-1 "
+                        "(default 0)")
+    p.add_argument("--timeout", type=real(0, 4_294_967, lo_open=True), default=300.0,
+                   help="seconds the task may stall before giving up, > 0 and at most "
+                        "4294967 (default 300)")
+    p.add_argument("--threads", type=integer(0, 256), default=0,
+                   help="libphe threads, 0 … 256 (default: one)")
+    p.add_argument("--torch-threads", type=integer(1, 256), default=1,
+                   help="torch intra-op threads, 1 … 256 (default 1: the models are small)")
+    p.add_argument("--dump-updates", default=None, metavar="FILE", type=output_path,
                    help="write this member's own uploaded updates (numpy .npz, keys r1, r2, …) "
                         "to a local file, for checks; nothing is sent")
-    p.add_argument("--report-json", default=None, metavar="FILE",
+    p.add_argument("--report-json", default=None, metavar="FILE", type=output_path,
                    help="write the per-round timings and accuracy here")
     p.add_argument("--quiet", action="store_true", help="no progress output")
     p.add_argument("--verbose", action="store_true", help="log every act on stderr")
@@ -92,8 +99,8 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def build_parser() -> argparse.ArgumentParser:
     """The standalone parser (``python -m fedshare._cli_train``)."""
-    p = argparse.ArgumentParser(prog="fedshare train", description=DESCRIPTION, epilog=EPILOG,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog="fedshare train", description=DESCRIPTION, epilog=EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     _configure(p)
     return p
 
@@ -103,16 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _read_seed(path: str) -> bytes:
     try:
-        text = open(path).read().strip()
+        return read_hex_secret(path, "--key")
     except OSError as e:
         raise UsageError(f"--key: cannot read {path}: {e.strerror}") from None
-    try:
-        seed = bytes.fromhex(text)
-    except ValueError:
-        seed = b""
-    if len(seed) != 32:
-        raise UsageError(f"--key: {path} must hold 64 hex digits (a 32-byte seed)")
-    return seed
 
 
 def _task_id(text: str) -> bytes:
@@ -133,6 +133,15 @@ def load_csv(path: str, label: str) -> Tuple[np.ndarray, np.ndarray, List[str]]:
         f = open(path, newline="")
     except OSError as e:
         raise UsageError(f"--data: cannot read {path}: {e.strerror}") from None
+    try:
+        return _parse_csv(f, path, label)
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: not a text (UTF-8) CSV file") from None
+    except OSError as e:
+        raise UsageError(f"--data: cannot read {path}: {e.strerror}") from None
+
+
+def _parse_csv(f, path: str, label: str) -> Tuple[np.ndarray, np.ndarray, List[str]]:
     with f:
         reader = csv.reader(f)
         header = next(reader, None)
@@ -225,9 +234,8 @@ def run(args: argparse.Namespace) -> int:
     """Run the ``train`` subcommand; returns the exit code (errors go to stderr)."""
     try:
         return _run(args)
-    except UsageError as e:
-        print(f"fedshare train: error: {e}", file=sys.stderr)
-        return 2
+    except (UsageError, OSError) as e:  # bad arguments or files: one line
+        return _report_usage("fedshare train", e)
     except Error as e:
         code = f" (code {e.code})" if getattr(e, "code", None) is not None else ""
         print(f"fedshare train: {type(e).__name__}: {e}{code}", file=sys.stderr)

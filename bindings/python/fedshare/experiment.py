@@ -37,6 +37,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from . import errors
+from ._cli_args import input_file, integer, output_dir, real, write_secret
 
 HOSPITALS = ("hospital-a", "hospital-b", "hospital-c")
 A, B, C, REG = 0, 1, 2, 3
@@ -172,8 +173,8 @@ class Consortium:
         for i in range(4):
             seed = secrets.token_bytes(32)
             key = work / f"node{i}.key"
-            key.write_text(seed.hex())
-            key.chmod(0o600)
+            key.unlink(missing_ok=True)  # a fresh key per run, as the chain is
+            write_secret(key, seed.hex().encode())  # mode 0600 from the start
             lines.append(f"replica {i} 127.0.0.1:{_free_port()} "
                          f"{ledger.Signer(seed).public_key.hex()}")
         self.member_keys: List[Path] = []
@@ -182,8 +183,8 @@ class Consortium:
         for name, role in zip(list(HOSPITALS) + ["regulator"], roles):
             seed = secrets.token_bytes(32)
             key = work / f"{name}.member.key"
-            key.write_text(seed.hex())
-            key.chmod(0o600)
+            key.unlink(missing_ok=True)
+            write_secret(key, seed.hex().encode())
             self.member_keys.append(key)
             lines.append(f"member {name} {ledger.Signer(seed).public_key.hex()} roles={role} "
                          f"org={name} credentials=irb")
@@ -758,20 +759,26 @@ def _fetch_model(member, digest: bytes) -> np.ndarray:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", nargs=3, metavar="CSV", default=None,
+    p.add_argument("--data", nargs=3, metavar="CSV", default=None, type=input_file,
                    help="one CSV per hospital (A B C) with the same columns (default: the "
                         "Wisconsin breast-cancer data bundled with scikit-learn)")
     p.add_argument("--label", default=None, help="the label column of the CSVs (0/1)")
     p.add_argument("--model", choices=("logreg", "mlp", "both"), default="both")
     p.add_argument("--split", choices=("even", "skewed", "both"), default="both",
                    help="how the default data is split over the hospitals")
-    p.add_argument("--rounds", type=int, default=50, help="round limit (the paper: 50)")
-    p.add_argument("--lr", type=float, default=0.1, help="SGD learning rate")
-    p.add_argument("--seed", type=int, default=1, help="seed of splits, models and shuffles")
-    p.add_argument("--key-bits", type=int, choices=(2048, 3072, 4096), default=2048)
+    p.add_argument("--rounds", type=integer(1, 1000), default=50,
+                   help="round limit, 1 … 1000 (the paper: 50)")
+    p.add_argument("--lr", type=real(0, 1e6, lo_open=True), default=0.1,
+                   help="SGD learning rate, > 0 (default 0.1)")
+    p.add_argument("--seed", type=integer(0, 2**32 - 1), default=1,
+                   help="seed of splits, models and shuffles, 0 … 2^32-1 (default 1)")
+    p.add_argument("--key-bits", type=integer(2048, 4096), choices=(2048, 3072, 4096),
+                   default=2048)
     p.add_argument("--sync", action="store_true", help="fsync every block (slower, durable)")
-    p.add_argument("--workdir", default=None, help="keep nodes' stores, keys and logs here")
-    p.add_argument("--report", default="fedshare-report", help="directory of report.md + plots")
+    p.add_argument("--workdir", default=None, type=output_dir,
+                   help="keep nodes' stores, keys and logs here")
+    p.add_argument("--report", default="fedshare-report", type=output_dir,
+                   help="directory of report.md + plots")
     p.add_argument("--json", action="store_true",
                    help="print the e2e benchmark keys as JSON lines (benchmarks/run)")
 

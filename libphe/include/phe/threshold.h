@@ -221,9 +221,10 @@ PHE_API int phe_threshold_keyshare_check(const phe_threshold_params *params,
 PHE_API size_t phe_threshold_keyshare_sealed_size(const phe_threshold_keyshare *share);
 
 /**
- * Encrypt a key share under a passphrase for storage at rest ("PHTF"):
- * XSalsa20-Poly1305 (crypto_secretbox, random nonce) under a key derived
- * with Argon2id (crypto_pwhash, random 16-byte salt) at the given cost.
+ * Encrypt a key share under a passphrase for storage at rest ("PHTF",
+ * version 2): XChaCha20-Poly1305 (random nonce, every header byte
+ * authenticated as associated data) under a key derived with Argon2id
+ * (crypto_pwhash, random 16-byte salt) at the given cost.
  * @param[in] pass      passphrase bytes (borrowed), may be empty.
  * @param strength      Argon2id cost (phe_kdf_strength of phe.h).
  * @param rng           random source for salt and nonce, NULL for the system generator.
@@ -236,10 +237,11 @@ PHE_API int phe_threshold_keyshare_seal(const phe_threshold_keyshare *share, con
                                         uint8_t *out, size_t out_len, size_t *written);
 
 /**
- * Open a sealed key share.
+ * Open a sealed key share (version 2, or version 1 as earlier builds wrote).
  * @return 0; PHE_ERR_INVALID_ARG; PHE_ERR_DECODE; PHE_ERR_VERSION;
  *         PHE_ERR_KDF_LIMIT (Argon2id limits outside libsodium's MIN …
- *         4 passes / 256 MiB, refused before any work);
+ *         4 passes / 256 MiB, or a memory limit that is not a whole number
+ *         of KiB; refused before any work);
  *         PHE_ERR_AUTH (wrong passphrase or modified bytes);
  *         PHE_ERR_THRESHOLD_PARAMS; PHE_ERR_THRESHOLD_INDEX_RANGE; PHE_ERR_NOMEM.
  */

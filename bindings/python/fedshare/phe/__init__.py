@@ -401,7 +401,7 @@ class SecretKey:
         return getattr(lib, cls._STRENGTH[s])
 
     def seal(self, passphrase: bytes, strength: str = "interactive") -> bytes:
-        """Encrypt under a passphrase (Argon2id + secretbox, "PHEF" v1).
+        """Encrypt under a passphrase (Argon2id + XChaCha20-Poly1305, "PHEF" v2).
         ``strength``: "interactive" (64 MiB, 2 passes), "moderate" (256 MiB,
         3), "sensitive" (256 MiB, 4): a reader refuses files asking for more
         than 256 MiB or 4 passes, before allocating anything."""

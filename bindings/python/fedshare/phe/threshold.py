@@ -213,7 +213,7 @@ class KeyShare:
 
     def seal(self, passphrase, strength: str = "interactive",
              seed: Optional[InsecureSeed] = None) -> bytes:
-        """Encrypt under a passphrase: Argon2id + secretbox ("PHTF", v1)."""
+        """Encrypt under a passphrase: Argon2id + XChaCha20-Poly1305 ("PHTF", v2)."""
         passphrase = _as_bytes(passphrase)
         st = _strength(strength)
         size = lib.phe_threshold_keyshare_sealed_size(self._ptr)

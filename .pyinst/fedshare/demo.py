@@ -1,0 +1,26 @@
+"""`fedshare demo` (what `make demo` runs): the three-hospital experiment of the
+seed paper (:mod:`fedshare.experiment`), or with ``--crypto-only`` the short
+threshold-Paillier check (:mod:`fedshare._demo_threshold`: a 2-of-3 key, three
+parties' encrypted vectors summed while encrypted, a verified threshold
+decryption, the check against the plain sum)."""
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from . import experiment
+
+    p.add_argument("--crypto-only", action="store_true",
+                   help="only the threshold-Paillier check (seconds; no nodes, no training)")
+    experiment.add_arguments(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    if getattr(args, "crypto_only", False):
+        from . import _demo_threshold
+
+        return _demo_threshold.run(args)
+    from . import experiment
+
+    return experiment.run(args)
