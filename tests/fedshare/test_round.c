@@ -499,8 +499,8 @@ static void test_blob_puts(void **state) {
     /* a member's client: signed by fedshare_client_connect's key, quota 1 MiB */
     ledger_client *lc = fedshare_client_ledger(w->cl[0]);
     assert_int_equal(ledger_client_blob_put(lc, x, n, T, h), 0);
-    assert_int_equal(ledger_client_blob_put(lc, x + 1, n, T, h), LEDGER_E_BLOB_QUOTA);
-    ledger_sha256(h, x + 1, n);
+    assert_int_equal(ledger_client_blob_put(lc, x + 1, n - 1, T, h), LEDGER_E_BLOB_QUOTA);
+    ledger_sha256(h, x + 1, n - 1);
     assert_int_equal(ledger_client_blob_get(lc, h, T, &v, &vl), LEDGER_E_NOT_FOUND);
     for (int i = 0; i < 4; i++) {
         for (int tries = 0; tries < 500 && node_blobs(w, i, NULL) < n; tries++)
