@@ -497,12 +497,9 @@ static int key_record(fs_exec *x, const fs_payload *p) {
     return rc;
 }
 
-int fs_key_load(ledger_state *st, const uint8_t key_id[32], fs_key *k) {
-    const uint8_t *v;
-    size_t n;
-    int rc = fs_get(st, FEDSHARE_REC_KEY, key_id, NULL, 0, &v, &n);
-    if (rc)
-        return rc;
+int fs_key_decode(const uint8_t *v, size_t n, fs_key *k, const uint8_t **params,
+                  size_t *params_len) {
+    /* v ‖ dealer ‖ t ‖ n ‖ n × (holder, share) ‖ params (docs/formats/fedshare.md) */
     fs_reader r;
     fsr_init(&r, v, n);
     memset(k, 0, sizeof *k);
@@ -517,7 +514,22 @@ int fs_key_load(ledger_state *st, const uint8_t key_id[32], fs_key *k) {
         fsr_raw(&r, k->holders[i], 32);
         fsr_raw(&r, k->shares[i], 32);
     }
-    return r.err ? FEDSHARE_E_FORMAT : FEDSHARE_OK;
+    size_t pl = 0;
+    const uint8_t *pb = fsr_bytes(&r, FS_PARAMS_MAX, &pl);
+    if (r.err)
+        return FEDSHARE_E_FORMAT;
+    if (params) {
+        *params = pb;
+        *params_len = pl;
+    }
+    return FEDSHARE_OK;
+}
+
+int fs_key_load(ledger_state *st, const uint8_t key_id[32], fs_key *k) {
+    const uint8_t *v;
+    size_t n;
+    int rc = fs_get(st, FEDSHARE_REC_KEY, key_id, NULL, 0, &v, &n);
+    return rc ? rc : fs_key_decode(v, n, k, NULL, NULL);
 }
 
 static int model_publish(fs_exec *x, const fs_payload *p) {

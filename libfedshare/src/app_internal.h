@@ -60,6 +60,9 @@ int fs_index(fs_exec *x, uint16_t trace, const uint8_t key[32]);
 int fs_data_decode(const uint8_t *v, size_t n, fs_data *d);
 void fs_data_encode(const fs_data *d, fs_writer *w);
 int fs_data_load(ledger_state *st, const uint8_t id[32], fs_data *d);
+/* A key record's fields; *params points into v (may be NULL). */
+int fs_key_decode(const uint8_t *v, size_t n, fs_key *k, const uint8_t **params,
+                  size_t *params_len);
 int fs_key_load(ledger_state *st, const uint8_t key_id[32], fs_key *k);
 
 /* Training acts (task create … evaluation). */

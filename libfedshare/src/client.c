@@ -559,20 +559,13 @@ int fedshare_client_key_params(fedshare_client *c, const uint8_t key_id[32], uin
     int rc = fedshare_client_record(c, FEDSHARE_REC_KEY, key_id, NULL, 0, timeout_ms, &rec, &len);
     if (rc)
         return rc;
-    /* v ‖ dealer ‖ t ‖ n ‖ n × (holder, share) ‖ params */
-    fs_reader rd;
-    fsr_init(&rd, rec, len);
-    fsr_u8(&rd);
-    uint8_t skip[32];
-    fsr_raw(&rd, skip, 32);
-    fsr_u32(&rd);
-    uint32_t n = fsr_u32(&rd);
-    for (uint32_t i = 0; i < 2 * n && !rd.err && n <= FS_HOLDERS_MAX; i++)
-        fsr_raw(&rd, skip, 32);
-    size_t pl;
-    const uint8_t *pb = fsr_bytes(&rd, FS_PARAMS_MAX, &pl);
-    rc = rd.err || n > FS_HOLDERS_MAX ? FEDSHARE_E_FORMAT
-                                      : phe_threshold_params_decode(params, pb, pl);
+    fs_key *k = malloc(sizeof *k);
+    const uint8_t *pb = NULL;
+    size_t pl = 0;
+    rc = k ? fs_key_decode(rec, len, k, &pb, &pl) : FEDSHARE_E_NOMEM;
+    free(k);
+    if (!rc)
+        rc = phe_threshold_params_decode(params, pb, pl);
     uint8_t id[32];
     if (!rc && (phe_threshold_params_key_id(*params, id) || memcmp(id, key_id, 32))) {
         phe_threshold_params_free(*params);
@@ -737,19 +730,7 @@ static int key_holders(fedshare_client *c, const uint8_t key_id[32], uint32_t ti
     int rc = fedshare_client_record(c, FEDSHARE_REC_KEY, key_id, NULL, 0, timeout_ms, &rec, &len);
     if (rc)
         return rc;
-    /* v ‖ dealer ‖ t ‖ n ‖ n × (holder, share) ‖ params */
-    fs_reader rd;
-    fsr_init(&rd, rec, len);
-    memset(k, 0, sizeof *k);
-    fsr_u8(&rd);
-    fsr_raw(&rd, k->dealer, 32);
-    k->threshold = fsr_u32(&rd);
-    k->n = fsr_u32(&rd);
-    for (uint32_t i = 0; !rd.err && k->n <= FS_HOLDERS_MAX && i < k->n; i++) {
-        fsr_raw(&rd, k->holders[i], 32);
-        fsr_raw(&rd, k->shares[i], 32);
-    }
-    rc = rd.err || k->n > FS_HOLDERS_MAX ? FEDSHARE_E_FORMAT : FEDSHARE_OK;
+    rc = fs_key_decode(rec, len, k, NULL, NULL);
     free(rec);
     return rc;
 }
