@@ -94,7 +94,19 @@ class Cluster:
         now = time.time()
         self._fault_gen = getattr(self, "_fault_gen", 0) + 1
         os.utime(path, (now, now + self._fault_gen))  # a new mtime even within a second
-        time.sleep(0.25)  # nodes re-read the file every 50 ms
+        # the node acknowledges the settings it applied (FILE.applied: their mtime)
+        want = str(int(os.stat(path).st_mtime))
+        ack = self.tmp / f"fault{i}.applied"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if ack.read_text().strip() == want:
+                    return
+            except OSError:
+                pass
+            if i not in self.procs or time.monotonic() > deadline:
+                raise AssertionError(f"node {i} did not apply fault settings {want}")
+            time.sleep(0.01)
 
     def status(self, i: int) -> Optional[List[str]]:
         try:

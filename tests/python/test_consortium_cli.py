@@ -65,7 +65,12 @@ def test_verify_chain_names_a_tampered_block(tmp_path):
         with Member(cons.config, cons.seeds[0]) as a:
             for i in range(3):
                 a.register_data(hashlib.sha256(b"d%d" % i).digest(), "label-to-tamper", "x")
-        time.sleep(0.5)
+            height = a.seen_height
+        # node 0 (whose store is tampered below) has executed every act
+        deadline = time.monotonic() + 60
+        while (cons.status(0) or (0,))[0] < height:
+            assert time.monotonic() < deadline, f"node 0 stayed below height {height}"
+            time.sleep(0.02)
     finally:
         for i in range(4):
             cons.stop(i)

@@ -430,6 +430,17 @@ static void load_faults(ledger_node *nd) {
     fclose(f);
     lc_net_set_fault(nd->net, &ft);
     lc_replica_set_equivocate(nd->rep, equiv);
+    /* acknowledge: FILE.applied holds the mtime (s) of the settings now in
+     * force, so a test waits for it instead of sleeping */
+    char ack[sizeof nd->fault_file + 16], tmp[sizeof nd->fault_file + 16];
+    snprintf(ack, sizeof ack, "%s.applied", nd->fault_file);
+    snprintf(tmp, sizeof tmp, "%s.applied~", nd->fault_file);
+    FILE *a = fopen(tmp, "w");
+    if (a) {
+        fprintf(a, "%lld\n", (long long)sb.st_mtime);
+        if (fclose(a) == 0)
+            rename(tmp, ack);
+    }
 }
 #endif
 
