@@ -144,6 +144,18 @@ if [ -n "$GUIDE" ]; then
         { echo "FAIL: a C snippet of $GUIDE does not compile"; exit 1; }
 fi
 
+# The installed node program (static: one copy of each library, no rpath),
+# not the build tree's, when the install has it.
+staged_node=$(find "$stage/root" -path '*/bin/fedshare-node' -type f -print -quit)
+if [ -n "$staged_node" ]; then
+    NODE=$staged_node
+    if readelf -d "$NODE" | grep -E '\[lib(fedshare|phe|ledger|fedavg|abac)\.so'; then
+        echo "FAIL: the installed fedshare-node needs a shared fedshare library"
+        exit 1
+    fi
+fi
+echo "node program: $NODE"
+
 # Only the staged libraries: the program must not pick up another install.
 ldd_out=$(LD_LIBRARY_PATH="$libdir" ldd "$stage/cpp_round")
 for l in libfedshare libphe libledger libfedavg libabac; do
