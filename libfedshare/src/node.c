@@ -107,9 +107,20 @@ int fedshare_config_load(const char *path, char **ledger_text, fedshare_consorti
         const char *l = buf + pos;
         size_t ll = end - pos;
         line++;
+        /* room for this line as it is (+ '\n', + the final NUL): relative paths
+         * made longer below may have used up the slack */
+        if (ll + 2 > cap - out) {
+            rc = FEDSHARE_E_CONFIG;
+            if (err_line)
+                *err_line = line;
+            break;
+        }
         if (starts_with_word(l, ll, "member")) {
-            /* the consortium's: parsed below */
+            /* the consortium's: parsed below; an empty line keeps the ledger's
+             * line numbers those of the file (its errors name the line) */
+            text[out++] = '\n';
         } else if (starts_with_word(l, ll, "metrics_port")) {
+            text[out++] = '\n';
             unsigned v;
             char tmp[64];
             int n = snprintf(tmp, sizeof tmp, "%.*s", (int)(ll < 63 ? ll : 63), l);
