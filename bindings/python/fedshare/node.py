@@ -19,7 +19,7 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 # Log state of every running node: the node's threads write to it until stop(),
 # so it lives here, not only in the Node object a caller might drop unstopped.
-_LOGS: dict = {}
+_LOGS: dict = {}  # node handle address -> its fedshare_py_log
 
 
 class Node:
@@ -68,7 +68,7 @@ class Node:
                 raise type(exc)(f"{exc}: {detail}", code=rc, library=exc.library) from None
         check(rc)
         self._p = p[0]
-        _LOGS[id(self)] = log
+        _LOGS[int(ffi.cast("uintptr_t", self._p))] = log
 
     @property
     def metrics_port(self) -> int:
@@ -97,8 +97,8 @@ class Node:
     def stop(self) -> None:
         if getattr(self, "_p", None) is not None:
             lib.fedshare_node_stop(self._p)
+            _LOGS.pop(int(ffi.cast("uintptr_t", self._p)), None)
             self._p = None
-            _LOGS.pop(id(self), None)
 
     def __enter__(self) -> "Node":
         return self
