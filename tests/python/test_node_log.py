@@ -70,3 +70,17 @@ def test_node_command_prints_the_line(tmp_path):
     # the node's own message (the log callback writing to stderr), as before
     assert "ledger config: line 2: invalid setting 'f'" in r.stderr.splitlines(), r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_member_and_verify_store_name_the_line(tmp_path, capfd):
+    from fedshare.consortium import Member
+    from fedshare.node import verify_store
+
+    bad, seed = _bad_f(tmp_path)
+    with pytest.raises(errors.Error) as e:
+        Member(bad, seed, timeout_ms=1000)
+    assert "ledger config: line 2: invalid setting 'f'" in str(e.value)
+    with pytest.raises(errors.Error) as e:
+        verify_store(bad, tmp_path / "d")
+    assert "ledger config: line 2: invalid setting 'f'" in str(e.value)
+    assert capfd.readouterr().err == ""

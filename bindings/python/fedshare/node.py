@@ -13,7 +13,7 @@ import threading
 from typing import Optional, Union
 
 from . import errors
-from .consortium import check, ffi, lib
+from .consortium import check, check_config, ffi, lib
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -117,7 +117,7 @@ def verify_store(config: PathLike, data_dir: Optional[PathLike] = None) -> None:
     if rc == -211 or (rc < 0 and bad[0]):  # LEDGER_E_CORRUPT
         raise errors.VerificationError(f"stored chain fails at block {bad[0]}", code=rc,
                                        library="ledger")
-    check(rc)
+    check_config(rc, config)
 
 
 def _raise_fd_limit() -> None:
