@@ -107,9 +107,20 @@ int fedshare_config_load(const char *path, char **ledger_text, fedshare_consorti
         const char *l = buf + pos;
         size_t ll = end - pos;
         line++;
+        /* room for this line as it is (+ '\n', + the final NUL): relative paths
+         * made longer below may have used up the slack */
+        if (ll + 2 > cap - out) {
+            rc = FEDSHARE_E_CONFIG;
+            if (err_line)
+                *err_line = line;
+            break;
+        }
         if (starts_with_word(l, ll, "member")) {
-            /* the consortium's: parsed below */
+            /* the consortium's: parsed below; an empty line keeps the ledger's
+             * line numbers those of the file (its errors name the line) */
+            text[out++] = '\n';
         } else if (starts_with_word(l, ll, "metrics_port")) {
+            text[out++] = '\n';
             unsigned v;
             char tmp[64];
             int n = snprintf(tmp, sizeof tmp, "%.*s", (int)(ll < 63 ? ll : 63), l);
@@ -388,9 +399,13 @@ int fedshare_node_start(fedshare_node **out, const char *config_path,
     *out = NULL;
     if (opts && opts->version == 1) /* without the blob fields */
         memcpy(&def, opts, offsetof(fedshare_node_options, blob_quota_mib));
+    else if (opts && opts->version == 2) /* without the log callback */
+        memcpy(&def, opts, offsetof(fedshare_node_options, log));
     else if (opts)
         def = *opts;
-    if (opts && opts->version != 1 && opts->version != FEDSHARE_NODE_OPTIONS_VERSION)
+    if (opts && (opts->version < 1 || opts->version > FEDSHARE_NODE_OPTIONS_VERSION))
+        return FEDSHARE_E_INVALID;
+    if (def.log_level > LEDGER_LOG_DEBUG)
         return FEDSHARE_E_INVALID;
     opts = &def;
     fedshare_node *n = calloc(1, sizeof *n);
@@ -405,11 +420,20 @@ int fedshare_node_start(fedshare_node **out, const char *config_path,
     char *text = NULL;
     uint32_t port = 0, line = 0;
     int rc = fedshare_config_load(config_path, &text, &n->consortium, &port, &line);
-    if (rc == FEDSHARE_E_CONFIG)
-        fprintf(stderr, "fedshare node: %s: line %u: invalid fedshare setting\n", config_path,
-                line);
-    if (!rc && ledger_config_parse(&n->cfg, text, strlen(text)) != LEDGER_OK)
+    char msg[LEDGER_CONFIG_ERROR_BYTES + 64];
+    if (rc == FEDSHARE_E_CONFIG && opts->log) {
+        snprintf(msg, sizeof msg, "fedshare node: %s: line %u: invalid fedshare setting",
+                 config_path, line);
+        opts->log(opts->log_ctx, LEDGER_LOG_ERROR, msg);
+    }
+    char err[LEDGER_CONFIG_ERROR_BYTES];
+    if (!rc && ledger_config_parse_ex(&n->cfg, text, strlen(text), err, sizeof err) != LEDGER_OK) {
         rc = FEDSHARE_E_CONFIG;
+        if (opts->log && err[0]) {
+            snprintf(msg, sizeof msg, "ledger config: %s", err);
+            opts->log(opts->log_ctx, LEDGER_LOG_ERROR, msg);
+        }
+    }
     free(text);
     if (!rc)
         rc = fedshare_app_new(&n->app, n->consortium);
@@ -437,6 +461,9 @@ int fedshare_node_start(fedshare_node **out, const char *config_path,
         lo.blob_authorize = blob_authorize;
         lo.blob_ctx = n;
         lo.blob_limit_mib = opts->blob_limit_mib;
+        lo.log = opts->log;
+        lo.log_ctx = opts->log_ctx;
+        lo.log_level = opts->log_level;
         rc = ledger_node_start(&n->replica, n->cfg, &lo);
     }
     if (!rc && n->listen_fd >= 0) {

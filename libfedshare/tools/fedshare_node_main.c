@@ -8,7 +8,8 @@
  * until SIGTERM or SIGINT. With --status-file the file is rewritten every 100 ms with "HEIGHT VIEW
  * HEADER_HASH STATE_ROOT" (hex). Exit status: 0 after a clean stop, 2 on a usage or configuration
  * error, 3 when the node cannot start (the message says why, e.g. the block at which a stored chain
- * fails). */
+ * fails). The node's messages go to stderr through its log callback (LC_DEBUG set: block fetches
+ * too). */
 #define _GNU_SOURCE /* sigtimedwait */
 #include <signal.h>
 #include <stdio.h>
@@ -41,6 +42,13 @@ static void write_status(fedshare_node *node, const char *path) {
     rename(tmp, path);
 }
 
+/* The libraries print nothing: this program sends the node's messages to stderr. */
+static void log_stderr(void *ctx, int level, const char *message) {
+    (void)ctx;
+    (void)level;
+    fprintf(stderr, "%s\n", message);
+}
+
 static int usage(void) {
     fprintf(stderr, "usage: fedshare-node CONFIG [--id N] [--data DIR] [--sync 0|1] "
                     "[--block-period MS] [--metrics-port P] [--status-file FILE] "
@@ -61,6 +69,8 @@ int main(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))
         return usage();
     fedshare_node_options o = FEDSHARE_NODE_OPTIONS_INIT;
+    o.log = log_stderr;
+    o.log_level = getenv("LC_DEBUG") ? LEDGER_LOG_DEBUG : LEDGER_LOG_INFO;
     const char *status = NULL;
     for (int i = 2; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;

@@ -1,5 +1,7 @@
-/* libledger: benchmark helper (ledger_bench_append), used by
- * benchmarks/ledger-store and available to the consensus benchmark. */
+/* libledger: benchmark helper (ledger_bench_append, ledger_bench.h), used by
+ * the ledger-store benchmark; not in the library (the ledger_bench static
+ * library of libledger/meson.build). */
+#include "ledger_bench.h"
 #include "store_internal.h"
 
 #include <stdio.h>

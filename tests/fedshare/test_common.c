@@ -3,11 +3,16 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "fedshare.h"
+#include "fedshare/node.h"
 
 static void test_own_codes_have_distinct_texts(void **state) {
     (void)state;
@@ -31,10 +36,51 @@ static void test_other_libraries_codes_pass_through(void **state) {
     assert_string_equal(fedshare_version_string(), FEDSHARE_VERSION_STRING);
 }
 
+/* fedshare_config_load makes relative paths absolute, which lengthens the
+ * ledger text: in a deep directory, a file of short "data_dir a" lines and one
+ * long line used to write past the text buffer (the long line was copied
+ * without a bounds check). It is refused now, with the line named. */
+static void test_config_load_long_expansion(void **state) {
+    (void)state;
+    char dir[1024] = "/tmp/fs_cfg.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char top[32];
+    snprintf(top, sizeof top, "%s", dir);
+    char comp[201];
+    memset(comp, 'd', 200);
+    comp[200] = 0;
+    for (int i = 0; i < 4; i++) { /* about 830 bytes of directory */
+        size_t n = strlen(dir);
+        snprintf(dir + n, sizeof dir - n, "/%s", comp);
+        assert_int_equal(mkdir(dir, 0700), 0);
+    }
+    char path[1100];
+    snprintf(path, sizeof path, "%s/c.conf", dir);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    for (int i = 0; i < 17; i++) /* 17 × ~840 expanded bytes: within the buffer */
+        fputs("data_dir a\n", f);
+    fputc('#', f); /* then a 6000-byte line that no longer fits */
+    for (int i = 0; i < 6000; i++)
+        fputc('x', f);
+    fputc('\n', f);
+    fclose(f);
+    char *text = NULL;
+    uint32_t line = 0;
+    int rc = fedshare_config_load(path, &text, NULL, NULL, &line);
+    free(text);
+    char cmd[64];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", top);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(rc, FEDSHARE_E_CONFIG);
+    assert_int_equal(line, 18);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_own_codes_have_distinct_texts),
         cmocka_unit_test(test_other_libraries_codes_pass_through),
+        cmocka_unit_test(test_config_load_long_expansion),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

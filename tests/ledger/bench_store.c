@@ -10,6 +10,8 @@
 
 #include <ledger.h>
 
+#include "ledger_bench.h" /* libledger's benchmark hooks (not public) */
+
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

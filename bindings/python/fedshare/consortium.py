@@ -124,6 +124,39 @@ def config_ledger_text(path: PathLike) -> str:
         lib.fedshare_free(text[0])
 
 
+def config_error(path: PathLike) -> str:
+    """Why a configuration file is refused, in the parsers' words ("" when it is not):
+    the libraries print nothing, so the text reaches the user through the exception."""
+    text, line = ffi.new("char **"), ffi.new("uint32_t *")
+    rc = lib.fedshare_config_load(os.fsencode(os.fspath(path)), text, ffi.NULL, ffi.NULL, line)
+    if rc == -505 and line[0]:  # FEDSHARE_E_CONFIG
+        return f"line {line[0]}: invalid fedshare setting"
+    if rc < 0:
+        return ""
+    try:
+        err, cfg = ffi.new("char[]", 1024), ffi.new("ledger_config **")
+        b = ffi.string(text[0])
+        if lib.ledger_config_parse_ex(cfg, b, len(b), err, len(err)) == 0:
+            lib.ledger_config_free(cfg[0])
+            return ""
+        return "ledger config: " + ffi.string(err).decode(errors="replace")
+    finally:
+        lib.fedshare_free(text[0])
+
+
+def check_config(rc: int, path: PathLike) -> int:
+    """check(rc), with the parsers' text when the configuration was refused."""
+    if rc in (-505, -250):  # FEDSHARE_E_CONFIG, LEDGER_E_CONFIG
+        detail = config_error(path)
+        if detail:
+            try:
+                check(rc)
+            except errors.Error as exc:
+                raise type(exc)(f"{exc}: {os.fspath(path)}: {detail}", code=rc,
+                                library=exc.library) from None
+    return check(rc)
+
+
 class Member:
     """One consortium member connected to the nodes of a configuration file.
 
@@ -139,7 +172,7 @@ class Member:
         with _gil_free():
             rc = lib.fedshare_client_connect(p, os.fsencode(os.fspath(config)), seed,
                                              min(timeout_ms, 10000))
-        check(rc)
+        check_config(rc, config)
         self._p = p[0]
         self._timeout = timeout_ms
         self.config = os.fspath(config)

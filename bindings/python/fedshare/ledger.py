@@ -91,13 +91,20 @@ class Config:
 
     def __init__(self, text: Optional[str] = None, *, path: Optional[str] = None):
         p = ffi.new("ledger_config **")
+        err = ffi.new("char[]", lib.LEDGER_CONFIG_ERROR_BYTES)
         if path is not None:
-            check(lib.ledger_config_load(p, os.fsencode(path)))
+            rc = lib.ledger_config_load_ex(p, os.fsencode(path), err, len(err))
         elif text is not None:
             b = text.encode()
-            check(lib.ledger_config_parse(p, b, len(b)))
+            rc = lib.ledger_config_parse_ex(p, b, len(b), err, len(err))
         else:
             raise errors.InvalidInputError("Config needs text or path")
+        if rc < 0 and err[0] != b"\0":  # the library's text names the line
+            detail = ffi.string(err).decode(errors="replace")
+            raise _KINDS.get(rc, errors.Error)(
+                f"ledger: {ffi.string(lib.ledger_strerror(rc)).decode()} ({rc}): {detail}",
+                code=rc, library="ledger")
+        check(rc)
         self._p = ffi.gc(p[0], lib.ledger_config_free)
 
     @classmethod

@@ -13,19 +13,29 @@ import threading
 from typing import Optional, Union
 
 from . import errors
-from .consortium import check, ffi, lib
+from .consortium import check, check_config, ffi, lib
 
 PathLike = Union[str, "os.PathLike[str]"]
 
+# Log state of every running node: the node's threads write to it until stop(),
+# so it lives here, not only in the Node object a caller might drop unstopped.
+_LOGS: dict = {}  # node handle address -> its fedshare_py_log
+
 
 class Node:
-    """A running node; :meth:`stop` (or the context manager) stops it cleanly."""
+    """A running node; :meth:`stop` (or the context manager) stops it cleanly.
+
+    The node's messages (an invalid configuration line, view changes, a stored
+    chain that fails verification) go to stderr only with ``log_stderr=True``
+    (the ``fedshare node`` command sets it; ``log_debug`` adds block fetches);
+    a failed start names its cause in the exception either way.
+    """
 
     def __init__(self, config: PathLike, *, id: Optional[int] = None,
                  data_dir: Optional[PathLike] = None, seed: Optional[bytes] = None,
                  sync: Optional[bool] = None, block_period_ms: int = 0,
                  metrics_port: Optional[int] = None, blob_quota_mib: int = 0,
-                 blob_limit_mib: int = 0):
+                 blob_limit_mib: int = 0, log_stderr: bool = False, log_debug: bool = False):
         o = ffi.new("fedshare_node_options *")
         o.version = lib.FEDSHARE_NODE_OPTIONS_VERSION
         o.id = -1 if id is None else int(id)
@@ -43,9 +53,22 @@ class Node:
         o.metrics_port = -1 if metrics_port is None else int(metrics_port)
         o.blob_quota_mib = int(blob_quota_mib)  # 0: 1024 MiB per member
         o.blob_limit_mib = int(blob_limit_mib)  # 0: half the store's map
+        log = ffi.new("fedshare_py_log *")
+        log.to_stderr = 1 if log_stderr else 0
+        o.log = ffi.addressof(lib, "fedshare_py_log_fn")
+        o.log_ctx = log
+        o.log_level = lib.LEDGER_LOG_DEBUG if log_debug else lib.LEDGER_LOG_INFO
         p = ffi.new("fedshare_node **")
-        check(lib.fedshare_node_start(p, os.fsencode(os.fspath(config)), o))
+        rc = lib.fedshare_node_start(p, os.fsencode(os.fspath(config)), o)
+        if rc < 0 and log.last_error[0] != b"\0":
+            detail = ffi.string(log.last_error).decode(errors="replace")
+            try:
+                check(rc)
+            except errors.Error as exc:
+                raise type(exc)(f"{exc}: {detail}", code=rc, library=exc.library) from None
+        check(rc)
         self._p = p[0]
+        _LOGS[int(ffi.cast("uintptr_t", self._p))] = log
 
     @property
     def metrics_port(self) -> int:
@@ -74,6 +97,7 @@ class Node:
     def stop(self) -> None:
         if getattr(self, "_p", None) is not None:
             lib.fedshare_node_stop(self._p)
+            _LOGS.pop(int(ffi.cast("uintptr_t", self._p)), None)
             self._p = None
 
     def __enter__(self) -> "Node":
@@ -93,7 +117,7 @@ def verify_store(config: PathLike, data_dir: Optional[PathLike] = None) -> None:
     if rc == -211 or (rc < 0 and bad[0]):  # LEDGER_E_CORRUPT
         raise errors.VerificationError(f"stored chain fails at block {bad[0]}", code=rc,
                                        library="ledger")
-    check(rc)
+    check_config(rc, config)
 
 
 def _raise_fd_limit() -> None:
@@ -109,7 +133,10 @@ def _raise_fd_limit() -> None:
 
 
 def run(config: PathLike, *, status_file: Optional[PathLike] = None, **kw) -> int:
-    """Run a node until SIGTERM or SIGINT; prints ``ready ID METRICS_PORT HEIGHT``."""
+    """Run a node until SIGTERM or SIGINT; prints ``ready ID METRICS_PORT HEIGHT``, and the
+    node's messages on stderr (LC_DEBUG set in the environment: block fetches too)."""
+    kw.setdefault("log_stderr", True)
+    kw.setdefault("log_debug", bool(os.environ.get("LC_DEBUG")))
     _raise_fd_limit()
     stop = threading.Event()
     for s in (signal.SIGTERM, signal.SIGINT):

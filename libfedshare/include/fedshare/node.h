@@ -54,11 +54,19 @@ typedef struct fedshare_node_options {
                                   (their signed puts) store blobs at all. */
     uint32_t blob_limit_mib; /**< The store's blob high-water mark in MiB; 0: half the
                                   LMDB map (ledger_store_options.blob_limit_mib). */
+    /* version 3 */
+    ledger_log_fn log;  /**< Receives the node's messages (ledger/common.h): an invalid
+                             configuration line, then the replica's (ledger_node_options.log).
+                             NULL: they are dropped; the library never prints. */
+    void *log_ctx;      /**< Passed to log. */
+    uint32_t log_level; /**< ledger_log_level, 1 … 4; 0: LEDGER_LOG_INFO. */
+    uint32_t reserved;  /**< 0. */
 } fedshare_node_options;
-/** Version 2 added the blob fields; version 1 (without them) is still accepted. */
-#define FEDSHARE_NODE_OPTIONS_VERSION 2
+/** Version 3 added the log callback, version 2 the blob fields; versions 1 and 2 (without
+ * them) are still accepted. */
+#define FEDSHARE_NODE_OPTIONS_VERSION 3
 #define FEDSHARE_NODE_OPTIONS_INIT                                                                 \
-    { FEDSHARE_NODE_OPTIONS_VERSION, -1, NULL, NULL, 0, 0, -1, 0, 0 }
+    { FEDSHARE_NODE_OPTIONS_VERSION, -1, NULL, NULL, 0, 0, -1, 0, 0, NULL, NULL, 0, 0 }
 /** Default per-member blob quota (MiB). */
 #define FEDSHARE_BLOB_QUOTA_MIB_DEFAULT 1024
 
@@ -68,9 +76,9 @@ typedef struct fedshare_node fedshare_node;
 /**
  * @brief Start a node: verify its stored chain, bind its replica and metrics
  * addresses, run the contracts.
- * @return FEDSHARE_OK, FEDSHARE_E_INVALID, FEDSHARE_E_CONFIG, FEDSHARE_E_IO (metrics port in
- * use), libledger's codes of ledger_node_start (e.g. LEDGER_E_CORRUPT names the block on
- * stderr), FEDSHARE_E_NOMEM.
+ * @return FEDSHARE_OK, FEDSHARE_E_INVALID, FEDSHARE_E_CONFIG (the log callback gets the line),
+ * FEDSHARE_E_IO (metrics port in use), libledger's codes of ledger_node_start (e.g.
+ * LEDGER_E_CORRUPT: the log message names the block), FEDSHARE_E_NOMEM.
  */
 FEDSHARE_API int fedshare_node_start(fedshare_node **out, const char *config_path,
                                      const fedshare_node_options *opts);

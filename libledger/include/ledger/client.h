@@ -126,6 +126,18 @@ LEDGER_API int ledger_client_trace_time(ledger_client *c, uint64_t t0, uint64_t 
                                         uint32_t timeout_ms, uint64_t *heights, size_t max,
                                         size_t *n);
 /**
+ * @brief Set the callback that receives this client's messages (links to
+ * replicas coming up and going down, at LEDGER_LOG_INFO). The library prints
+ * nothing; without a callback the messages are dropped. The callback runs on
+ * the client's network thread (see ledger_log_fn); links already up when it
+ * is set (those ledger_client_connect waited for) are not reported again.
+ * @param[in] c client. @param[in] fn callback, or NULL to drop messages again.
+ * @param[in] ctx passed to @p fn. @param[in] level deliver messages at this
+ * ledger_log_level and below (0: LEDGER_LOG_INFO).
+ * @return LEDGER_OK, LEDGER_E_INVALID (NULL client, level above LEDGER_LOG_DEBUG).
+ */
+LEDGER_API int ledger_client_set_log(ledger_client *c, ledger_log_fn fn, void *ctx, uint32_t level);
+/**
  * @brief Set the key that signs this client's blob puts (a copy is kept and
  * wiped at close; NULL removes it). Replicas store only signed blobs, from
  * keys their node lets put blobs, within that key's quota

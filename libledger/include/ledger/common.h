@@ -84,6 +84,34 @@ LEDGER_API size_t ledger_pubkey_bytes(void);
 LEDGER_API size_t ledger_sig_bytes(void);
 
 /**
+ * Severity of a message passed to a ledger_log_fn. Lower is more severe; a
+ * log level setting delivers the messages at that level and below.
+ */
+typedef enum ledger_log_level {
+    LEDGER_LOG_ERROR = 1, /**< Something failed (a commit, a stored chain, a configuration). */
+    LEDGER_LOG_WARN = 2,  /**< Unusual but handled (a view change started). */
+    LEDGER_LOG_INFO = 3,  /**< Normal events worth an operator's eye (a new view, a link). */
+    LEDGER_LOG_DEBUG = 4  /**< Detail for debugging (block fetches and their results). */
+} ledger_log_level;
+
+/**
+ * Log callback. libledger never writes to stderr or stdout itself: a node
+ * (ledger_node_options.log) or a client (ledger_client_set_log) hands each
+ * message to this function, and without one the message is dropped.
+ *
+ * @param[in] ctx the pointer given with the callback.
+ * @param[in] level a ledger_log_level.
+ * @param[in] message one line of English text without a trailing newline,
+ * NUL-terminated, valid only during the call.
+ *
+ * It may be called from the library's threads (a node's event loop, a
+ * client's network thread) and, during ledger_node_start, from the caller's
+ * thread; it must be thread-safe, must not block for long, and must not call
+ * back into the node or client that logged.
+ */
+typedef void (*ledger_log_fn)(void *ctx, int level, const char *message);
+
+/**
  * @brief SHA-256 of a byte string.
  * @param[out] out 32 bytes.
  * @param[in] data bytes (may be NULL when len is 0).

@@ -30,7 +30,8 @@ extern "C" {
 
 /** Error codes of the consensus half (see ledger_strerror()). */
 enum ledger_consensus_error {
-    LEDGER_E_CONFIG = -250,   /**< The configuration is invalid (text names the line on stderr). */
+    LEDGER_E_CONFIG = -250,   /**< The configuration is invalid (ledger_config_parse_ex names
+                                   the line). */
     LEDGER_E_NETWORK = -251,  /**< No connection to enough replicas, or a socket failed. */
     LEDGER_E_TIMEOUT = -252,  /**< No answer (f+1 matching replies) before the deadline. */
     LEDGER_E_DIVERGED = -253, /**< Replicas gave answers that do not agree. */
@@ -56,12 +57,39 @@ typedef struct ledger_config ledger_config;
  * n < 3f+1, bad key or address), LEDGER_E_INVALID (NULL), LEDGER_E_NOMEM.
  */
 LEDGER_API int ledger_config_parse(ledger_config **out, const char *text, size_t len);
+
+/** A buffer this large holds every message ledger_config_parse_ex writes (any
+ * size works: a longer message is cut to fit and still NUL-terminated). */
+#define LEDGER_CONFIG_ERROR_BYTES 1024
+
+/**
+ * @brief ledger_config_parse that also says what is wrong: on LEDGER_E_CONFIG
+ * @p err gets one line of text naming the line and the setting, e.g.
+ * "line 11: invalid setting 'f'" or "chain_id and f are required". The
+ * library prints nothing; the caller decides where the text goes.
+ * @param[out] out as ledger_config_parse.
+ * @param[in] text,len as ledger_config_parse.
+ * @param[out] err caller's buffer, or NULL; set to "" on success, on NULL
+ * arguments and when out of memory.
+ * @param[in] err_size its size in bytes (0: @p err is not written).
+ * @return as ledger_config_parse.
+ */
+LEDGER_API int ledger_config_parse_ex(ledger_config **out, const char *text, size_t len, char *err,
+                                      size_t err_size);
 /**
  * @brief Read and parse a configuration file; relative key_file and data_dir
  * paths are taken relative to the file's directory.
  * @return as ledger_config_parse, and LEDGER_E_IO when the file cannot be read.
  */
 LEDGER_API int ledger_config_load(ledger_config **out, const char *path);
+/**
+ * @brief ledger_config_load with the error text of ledger_config_parse_ex
+ * (also "cannot read the file" on LEDGER_E_IO).
+ * @param[out] err caller's buffer, or NULL. @param[in] err_size its size.
+ * @return as ledger_config_load.
+ */
+LEDGER_API int ledger_config_load_ex(ledger_config **out, const char *path, char *err,
+                                     size_t err_size);
 /** @brief Free a configuration. NULL is a no-op. */
 LEDGER_API void ledger_config_free(ledger_config *c);
 /** @brief Number of replicas n (0 if NULL). */

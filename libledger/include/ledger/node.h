@@ -64,15 +64,26 @@ typedef struct ledger_node_options {
     uint32_t client_idle_ms;       /**< A client connection with no traffic either way for this
                                         long is closed (100 … 86400000; default 300000). */
     uint32_t reserved;             /**< 0. */
+    /* Version 3: the log callback (the library itself never prints). */
+    ledger_log_fn log;  /**< Receives the node's messages: a stored chain that fails
+                             verification, a key that is not the member's, view changes,
+                             failed commits, block fetches (ledger_log_level). NULL: they
+                             are dropped. Called from ledger_node_start's thread and then
+                             from the node's event-loop thread. */
+    void *log_ctx;      /**< Passed to log. */
+    uint32_t log_level; /**< Deliver messages at this ledger_log_level and below (1 … 4);
+                             0: LEDGER_LOG_INFO. */
+    uint32_t reserved3; /**< 0. */
 } ledger_node_options;
 
-/** 2: adds blob authorization and the transport limits; a caller built with version 1
- * passes 1 (its options end at fault_file) and gets the defaults. */
-#define LEDGER_NODE_OPTIONS_VERSION 2
+/** 3: adds the log callback; 2: blob authorization and the transport limits. A caller
+ * built with version 1 or 2 passes its version (its options end at fault_file, or at
+ * reserved) and gets the defaults for the rest. */
+#define LEDGER_NODE_OPTIONS_VERSION 3
 #define LEDGER_NODE_OPTIONS_INIT                                                                   \
     {                                                                                              \
         LEDGER_NODE_OPTIONS_VERSION, -1, NULL, NULL, NULL, 0, 0, 0, 0, 0, NULL, NULL, NULL, 0, 0,  \
-            0, 0, 0, 0, 0                                                                          \
+            0, 0, 0, 0, 0, NULL, NULL, 0, 0                                                        \
     }
 
 /** @brief Initialise options to LEDGER_NODE_OPTIONS_INIT. @return LEDGER_OK or LEDGER_E_INVALID. */
@@ -87,10 +98,10 @@ typedef struct ledger_node ledger_node;
  * @param[out] out new node, owned by the caller (ledger_node_stop).
  * @param[in] cfg configuration (copied what is needed; may be freed after).
  * @param[in] opts options, or NULL for the defaults.
- * @return LEDGER_OK, LEDGER_E_INVALID (also checkpoint_every above 1024), LEDGER_E_CONFIG
- * (no id, key or data dir; key not the member's), LEDGER_E_CORRUPT (stored chain fails;
- * stderr names the block), LEDGER_E_STARTED (address in use), the store's open codes,
- * LEDGER_E_NOMEM.
+ * @return LEDGER_OK, LEDGER_E_INVALID (also checkpoint_every above 1024, log_level above 4),
+ * LEDGER_E_CONFIG (no id, key or data dir; key not the member's: logged), LEDGER_E_CORRUPT
+ * (stored chain fails; the log message names the block), LEDGER_E_STARTED (address in use),
+ * the store's open codes, LEDGER_E_NOMEM.
  */
 LEDGER_API int ledger_node_start(ledger_node **out, const ledger_config *cfg,
                                  const ledger_node_options *opts);

@@ -325,17 +325,6 @@ LEDGER_API int ledger_store_proof(ledger_store *s, const uint8_t tx_hash[32], le
  */
 LEDGER_API int ledger_verify_chain(ledger_store *s, int level, uint64_t *bad_height);
 
-/**
- * @brief Benchmark helper: append @p blocks blocks of @p txs_per_block signed
- * key-value put transactions with @p payload-byte values to a fresh store at
- * @p path (which must not exist), using ledger_kv_app() and a 4-member
- * membership whose keys are derived from fixed seeds. Reports wall seconds of
- * the appends only (blocks built, signed and certified beforehand).
- * @return LEDGER_OK or an error code.
- */
-LEDGER_API int ledger_bench_append(const char *path, uint32_t sync, size_t blocks,
-                                   size_t txs_per_block, size_t payload, double *seconds);
-
 #ifdef __cplusplus
 }
 #endif

@@ -11,6 +11,7 @@
 #include "internal.h"
 #include "ledger/client.h"
 #include "lc_config.h"
+#include "lc_log.h"
 #include "lc_net.h"
 #include "lc_replica.h"
 
@@ -64,6 +65,8 @@ struct ledger_client {
     uint32_t next_id;
     uint32_t linked;   /* replicas with an open link (loop thread writes, under mu) */
     uint64_t followed; /* replicas whose current link got our FOLLOW */
+    uint64_t up;       /* replicas whose link was up at the last tick (loop thread) */
+    lc_logger log;     /* ledger_client_set_log (under mu) */
     ledger_follow_cb cb;
     void *cb_ctx;
     ledger_signer *signer; /* signs blob puts (under mu); NULL: anonymous */
@@ -265,7 +268,17 @@ static void c_on_tick(void *ctx, uint64_t now) {
         }
     }
     c->linked = linked;
+    lc_logger lg = c->log;
     pthread_mutex_unlock(&c->mu);
+    /* links that came up or went down since the last tick (the callback runs without mu) */
+    for (uint32_t j = 0; j < c->cfg.n; j++) {
+        int up = lc_net_linked(c->net, j), was = (int)((c->up >> j) & 1);
+        if (up == was)
+            continue;
+        c->up ^= 1ull << j;
+        lc_log(&lg, LEDGER_LOG_INFO, "ledger client: link to replica %u (%s) %s", j,
+               c->cfg.addrs[j], up ? "up" : "down");
+    }
     for (size_t i = 0; i < nb; i++) {
         if (batch[i].to == UINT32_MAX) {
             for (uint32_t j = 0; j < c->cfg.n; j++)
@@ -884,6 +897,16 @@ LEDGER_API int ledger_client_trace_time(ledger_client *c, uint64_t t0, uint64_t 
         heights[k] = lc_rd_u64(&rd);
     *n = k;
     free(d);
+    return LEDGER_OK;
+}
+
+LEDGER_API int ledger_client_set_log(ledger_client *c, ledger_log_fn fn, void *ctx,
+                                     uint32_t level) {
+    if (!c || level > LEDGER_LOG_DEBUG)
+        return LEDGER_E_INVALID;
+    pthread_mutex_lock(&c->mu);
+    c->log = (lc_logger){fn, ctx, level ? (int)level : LC_LOG_DEFAULT_LEVEL};
+    pthread_mutex_unlock(&c->mu);
     return LEDGER_OK;
 }
 

@@ -1,6 +1,7 @@
 /* The static configuration file (docs/formats/ledger-consensus.md §Configuration). */
 #include <errno.h>
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +43,23 @@ static int read_key_file(const char *path, uint8_t seed[32]) {
     return rc;
 }
 
-static int parse(ledger_config *c, const char *text, size_t len, const char *base) {
+/* Where a parse error's text goes: the caller's buffer (the library prints nothing). */
+typedef struct {
+    char *buf;
+    size_t size;
+} errbuf;
+
+__attribute__((format(printf, 2, 3))) static int fail(errbuf *e, const char *fmt, ...) {
+    if (e->buf && e->size) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(e->buf, e->size, fmt, ap);
+        va_end(ap);
+    }
+    return LEDGER_E_CONFIG;
+}
+
+static int parse(ledger_config *c, const char *text, size_t len, const char *base, errbuf *eb) {
     char line[1024];
     size_t pos = 0;
     unsigned lineno = 0;
@@ -56,15 +73,13 @@ static int parse(ledger_config *c, const char *text, size_t len, const char *bas
         lineno++;
         size_t ll = e - pos;
         if (ll >= sizeof line) {
-            fprintf(stderr, "ledger config: line %u too long\n", lineno);
-            return LEDGER_E_CONFIG;
+            return fail(eb, "line %u too long (%zu bytes at most)", lineno, sizeof line - 1);
         }
         memcpy(line, text + pos, ll);
         line[ll] = 0;
         pos = e + 1;
         if (memchr(line, 0, ll)) {
-            fprintf(stderr, "ledger config: line %u: NUL byte\n", lineno);
-            return LEDGER_E_CONFIG;
+            return fail(eb, "line %u: NUL byte", lineno);
         }
         char *hash = strchr(line, '#');
         if (hash)
@@ -142,49 +157,48 @@ static int parse(ledger_config *c, const char *text, size_t len, const char *bas
             ok = w > 0 && w < 512;
         }
         if (!ok) {
-            fprintf(stderr, "ledger config: line %u: invalid setting '%s'\n", lineno, k);
-            return LEDGER_E_CONFIG;
+            return fail(eb, "line %u: invalid setting '%s'", lineno, k);
         }
     }
     if (!have_chain || !have_f) {
-        fprintf(stderr, "ledger config: chain_id and f are required\n");
-        return LEDGER_E_CONFIG;
+        return fail(eb, "chain_id and f are required");
     }
     if (c->n < 4 || c->n < 3 * c->f + 1 || seen != (c->n == 64 ? ~0ull : (1ull << c->n) - 1)) {
-        fprintf(stderr, "ledger config: need replicas 0..n-1 with n >= 3f+1 and n >= 4\n");
-        return LEDGER_E_CONFIG;
+        return fail(eb, "need replicas 0..n-1 with n >= 3f+1 and n >= 4");
     }
     for (uint32_t i = 0; i < c->n; i++)
         for (uint32_t j = i + 1; j < c->n; j++)
             if (!memcmp(c->keys[i], c->keys[j], 32) || !strcmp(c->addrs[i], c->addrs[j])) {
-                fprintf(stderr, "ledger config: replicas %u and %u share a key or address\n", i, j);
-                return LEDGER_E_CONFIG;
+                return fail(eb, "replicas %u and %u share a key or address", i, j);
             }
     if (c->self >= (int)c->n) {
-        fprintf(stderr, "ledger config: id %d is not a replica\n", c->self);
-        return LEDGER_E_CONFIG;
+        return fail(eb, "id %d is not a replica", c->self);
     }
     if (key_file[0]) {
         if (read_key_file(key_file, c->seed) != 0) {
-            fprintf(stderr, "ledger config: cannot read a 64-hex seed from %s\n", key_file);
-            return LEDGER_E_CONFIG;
+            return fail(eb, "cannot read a 64-hex seed from %s", key_file);
         }
         c->have_seed = 1;
     }
     return LEDGER_OK;
 }
 
-static int parse_into(ledger_config **out, const char *text, size_t len, const char *base) {
+static int parse_into(ledger_config **out, const char *text, size_t len, const char *base,
+                      errbuf *e) {
     if (!out)
         return LEDGER_E_INVALID;
     *out = NULL;
-    if (!text || len > (1u << 20))
+    if (!text)
         return LEDGER_E_INVALID;
+    if (len > (1u << 20)) {
+        fail(e, "the configuration is larger than 1 MiB");
+        return LEDGER_E_INVALID;
+    }
     ledger_config *c = calloc(1, sizeof *c);
     if (!c)
         return LEDGER_E_NOMEM;
     c->self = -1;
-    int rc = parse(c, text, len, base);
+    int rc = parse(c, text, len, base, e);
     if (rc != LEDGER_OK) {
         ledger_config_free(c);
         return rc;
@@ -193,28 +207,46 @@ static int parse_into(ledger_config **out, const char *text, size_t len, const c
     return LEDGER_OK;
 }
 
-LEDGER_API int ledger_config_parse(ledger_config **out, const char *text, size_t len) {
-    return parse_into(out, text, len, NULL);
+LEDGER_API int ledger_config_parse_ex(ledger_config **out, const char *text, size_t len, char *err,
+                                      size_t err_size) {
+    errbuf e = {err, err_size};
+    if (err && err_size)
+        err[0] = 0;
+    return parse_into(out, text, len, NULL, &e);
 }
 
-LEDGER_API int ledger_config_load(ledger_config **out, const char *path) {
+LEDGER_API int ledger_config_parse(ledger_config **out, const char *text, size_t len) {
+    return ledger_config_parse_ex(out, text, len, NULL, 0);
+}
+
+LEDGER_API int ledger_config_load_ex(ledger_config **out, const char *path, char *err,
+                                     size_t err_size) {
+    errbuf e = {err, err_size};
+    if (err && err_size)
+        err[0] = 0;
     if (!out || !path)
         return LEDGER_E_INVALID;
     *out = NULL;
     FILE *f = fopen(path, "rb");
-    if (!f)
+    if (!f) {
+        fail(&e, "cannot open the file");
         return LEDGER_E_IO;
+    }
     char *buf = malloc((1u << 20) + 1);
     if (!buf) {
         fclose(f);
         return LEDGER_E_NOMEM;
     }
     size_t k = fread(buf, 1, (1u << 20) + 1, f);
-    int err = ferror(f);
+    int err_read = ferror(f);
     fclose(f);
-    if (err || k > (1u << 20)) {
+    if (err_read || k > (1u << 20)) {
         free(buf);
-        return err ? LEDGER_E_IO : LEDGER_E_CONFIG;
+        if (err_read) {
+            fail(&e, "cannot read the file");
+            return LEDGER_E_IO;
+        }
+        return fail(&e, "the file is larger than 1 MiB");
     }
     char base[512];
     const char *slash = strrchr(path, '/');
@@ -224,9 +256,13 @@ LEDGER_API int ledger_config_load(ledger_config **out, const char *path) {
     } else {
         strcpy(base, ".");
     }
-    int rc = parse_into(out, buf, k, base);
+    int rc = parse_into(out, buf, k, base, &e);
     free(buf);
     return rc;
+}
+
+LEDGER_API int ledger_config_load(ledger_config **out, const char *path) {
+    return ledger_config_load_ex(out, path, NULL, 0);
 }
 
 LEDGER_API void ledger_config_free(ledger_config *c) {

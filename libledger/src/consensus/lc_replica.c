@@ -664,8 +664,9 @@ static void ck_record(lc_replica *r, const lc_checkpoint *c, const uint8_t *msg)
          * with certified blocks this cannot differ, but say so if it does */
         uint8_t mine[32];
         if (r->ops.hash_at(r->ops.ctx, c->seq, mine) == 0 && memcmp(mine, c->block_hash, 32) != 0)
-            fprintf(stderr, "ledger replica %u: block %llu differs from the stable checkpoint\n",
-                    r->cfg.self, (unsigned long long)c->seq);
+            lc_log(&r->cfg.log, LEDGER_LOG_ERROR,
+                   "ledger replica %u: block %llu differs from the stable checkpoint", r->cfg.self,
+                   (unsigned long long)c->seq);
     }
     r->stable_nproof = 0;
     for (uint32_t j = 0; j < r->cfg.n && r->stable_nproof < r->quorum; j++)
@@ -827,8 +828,9 @@ static void try_progress(lc_replica *r) {
             return;
         int rc = r->ops.commit(r->ops.ctx, s->blk, s->view, signers, (const uint8_t(*)[64])sigs, k);
         if (rc != 0) {
-            fprintf(stderr, "ledger replica %u: commit of block %llu failed (%d)\n", r->cfg.self,
-                    (unsigned long long)seq, rc);
+            lc_log(&r->cfg.log, LEDGER_LOG_ERROR,
+                   "ledger replica %u: commit of block %llu failed (%d)", r->cfg.self,
+                   (unsigned long long)seq, rc);
             return;
         }
         s->blk = NULL;
@@ -900,8 +902,8 @@ static void on_blocks(lc_replica *r, uint32_t from, const uint8_t *body, size_t 
         uint64_t before = r->last_exec;
         /* the store verifies height, links, Merkle root, certificate and state root */
         int prc = r->ops.put_block(r->ops.ctx, b, len);
-        if (getenv("LC_DEBUG"))
-            fprintf(stderr, "replica %u: put_block -> %d\n", r->cfg.self, prc);
+        lc_log(&r->cfg.log, LEDGER_LOG_DEBUG, "ledger replica %u: fetched block %llu: %d",
+               r->cfg.self, (unsigned long long)before + 1, prc);
         if (prc != 0)
             continue;
         uint64_t h;
@@ -942,9 +944,9 @@ static void maybe_fetch(lc_replica *r) {
         lc_put_u64(b, r->last_exec + 1);
         lc_put_u32(b + 8, FETCH_MAX);
         lc_net_send(r->net, j, LC_T_FETCH, b, sizeof b);
-        if (getenv("LC_DEBUG"))
-            fprintf(stderr, "replica %u: fetch from %u at %llu (peer says %llu)\n", r->cfg.self, j,
-                    (unsigned long long)r->last_exec + 1, (unsigned long long)r->peer_height[j]);
+        lc_log(&r->cfg.log, LEDGER_LOG_DEBUG,
+               "ledger replica %u: fetch from %u at %llu (peer says %llu)", r->cfg.self, j,
+               (unsigned long long)r->last_exec + 1, (unsigned long long)r->peer_height[j]);
         r->fetch_rr = j + 1;
         break;
     }
@@ -1024,8 +1026,8 @@ static void start_view_change(lc_replica *r, uint64_t target) {
         bcast(r, LC_T_VIEWCHANGE, &w);
     }
     lc_wr_free(&w);
-    fprintf(stderr, "ledger replica %u: view change to %llu (height %llu)\n", r->cfg.self,
-            (unsigned long long)target, (unsigned long long)r->last_exec);
+    lc_log(&r->cfg.log, LEDGER_LOG_WARN, "ledger replica %u: view change to %llu (height %llu)",
+           r->cfg.self, (unsigned long long)target, (unsigned long long)r->last_exec);
 }
 
 /* Check a view-change message fully: signature, certificate of its last
@@ -1151,8 +1153,8 @@ static void enter_view(lc_replica *r, uint64_t v) {
     for (size_t i = 0; i < r->known.cap; i++)
         if (r->known.e[i].used)
             r->known.e[i].val = 1;
-    fprintf(stderr, "ledger replica %u: view %llu (primary %u)\n", r->cfg.self,
-            (unsigned long long)v, primary_of(r, v));
+    lc_log(&r->cfg.log, LEDGER_LOG_INFO, "ledger replica %u: view %llu (primary %u)", r->cfg.self,
+           (unsigned long long)v, primary_of(r, v));
 }
 
 /* Install the plan's proposals as pre-prepares of view v (signed by body). */

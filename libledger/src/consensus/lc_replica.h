@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lc_log.h"
 #include "lc_msg.h"
 #include "lc_net.h"
 
@@ -63,6 +64,7 @@ typedef struct {
     uint32_t view_timeout_ms;  /* first view-change timeout (doubles per failed view) */
     uint32_t max_clock_skew_ms;
     int equivocate; /* test builds: a byzantine primary sends different proposals */
+    lc_logger log;  /* view changes, fetches, failed commits (the node's log callback) */
 } lc_replica_cfg;
 
 typedef struct lc_replica lc_replica;

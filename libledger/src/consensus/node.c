@@ -505,13 +505,17 @@ LEDGER_API int ledger_node_start(ledger_node **out, const ledger_config *cfg,
         return LEDGER_E_INVALID;
     if (opts && opts->version == 1) /* a version-1 struct ends at fault_file */
         memcpy(&o, opts, offsetof(ledger_node_options, blob_authorize));
+    else if (opts && opts->version == 2) /* a version-2 struct ends at reserved */
+        memcpy(&o, opts, offsetof(ledger_node_options, log));
     else if (opts)
         o = *opts;
     o.version = opts ? opts->version : o.version;
     opts = &o;
-    if ((opts->version != 1 && opts->version != LEDGER_NODE_OPTIONS_VERSION) || opts->sync > 2 ||
-        opts->checkpoint_every > LC_MAX_CHECKPOINT_EVERY)
+    if (opts->version < 1 || opts->version > LEDGER_NODE_OPTIONS_VERSION || opts->sync > 2 ||
+        opts->checkpoint_every > LC_MAX_CHECKPOINT_EVERY || opts->log_level > LEDGER_LOG_DEBUG)
         return LEDGER_E_INVALID;
+    lc_logger lg = {opts->log, opts->log_ctx,
+                    opts->log_level ? (int)opts->log_level : LC_LOG_DEFAULT_LEVEL};
     if ((opts->handshake_timeout_ms &&
          (opts->handshake_timeout_ms < 50 || opts->handshake_timeout_ms > 600000)) ||
         opts->max_pending_conns > LC_LIM_MAX_PENDING || opts->max_clients > LC_LIM_MAX_CLIENTS ||
@@ -527,7 +531,7 @@ LEDGER_API int ledger_node_start(ledger_node **out, const ledger_config *cfg,
     crypto_sign_seed_keypair(pk, sk, seed);
     if (memcmp(pk, cfg->keys[id], 32) != 0) {
         sodium_memzero(sk, sizeof sk);
-        fprintf(stderr, "ledger node: the key is not replica %d's member key\n", id);
+        lc_log(&lg, LEDGER_LOG_ERROR, "ledger node: the key is not replica %d's member key", id);
         return LEDGER_E_CONFIG;
     }
     ledger_node *nd = calloc(1, sizeof *nd);
@@ -551,8 +555,9 @@ LEDGER_API int ledger_node_start(ledger_node **out, const ledger_config *cfg,
     rc = ledger_store_open(&nd->st, dir, nd->m, opts->app ? opts->app : ledger_kv_app(), &so, &bad);
     if (rc != LEDGER_OK) {
         if (rc == LEDGER_E_CORRUPT)
-            fprintf(stderr, "ledger node %d: stored chain fails verification at block %llu\n", id,
-                    (unsigned long long)bad);
+            lc_log(&lg, LEDGER_LOG_ERROR,
+                   "ledger node %d: stored chain fails verification at block %llu", id,
+                   (unsigned long long)bad);
         goto fail;
     }
     lc_replica_cfg rc_cfg;
@@ -571,6 +576,7 @@ LEDGER_API int ledger_node_start(ledger_node **out, const ledger_config *cfg,
                                                       : 32;
     rc_cfg.view_timeout_ms = opts->view_timeout_ms ? opts->view_timeout_ms : cfg->view_timeout_ms;
     rc_cfg.max_inflight = cfg->max_inflight;
+    rc_cfg.log = lg;
     lc_store_ops ops = {nd,           b_check_txs, b_tip,       b_prepare,   b_commit,
                         b_drop,       b_find_tx,   b_tx_status, b_get_block, b_put_block,
                         b_check_cert, b_get_cert,  b_query,     b_hash_at};
@@ -607,6 +613,7 @@ LEDGER_API int ledger_node_start(ledger_node **out, const ledger_config *cfg,
 #undef PICK
     lc_net_handler h = {nd, n_on_msg, n_on_tick, n_on_close};
     if (lc_net_create(&nd->net, &nc, &h) != 0) {
+        lc_log(&lg, LEDGER_LOG_ERROR, "ledger node %d: cannot listen on %s", id, cfg->addrs[id]);
         rc = LEDGER_E_STARTED;
         goto fail_sk;
     }

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "capture_stderr.h"
 #include "consensus/lc_map.h"
 #include "consensus/lc_msg.h"
 #include "ledger/config.h"
@@ -205,6 +206,52 @@ static void test_config(void **state) {
     assert_string_equal(ledger_strerror(LEDGER_E_TIMEOUT), "timed out waiting for replicas");
 }
 
+/* The parser prints nothing: the caller gets the text naming the line
+ * (ledger_config_parse_ex, ledger_config_load_ex). Before the log API the
+ * library wrote these lines to stderr. */
+static void test_config_error_text(void **state) {
+    (void)state;
+    char buf[2048], err[LEDGER_CONFIG_ERROR_BYTES], small[8], out[512];
+    snprintf(buf, sizeof buf, "%sbogus 1\n", good_cfg);
+    ledger_config *c = (ledger_config *)1, *c2 = (ledger_config *)1, *c3 = NULL, *c4 = NULL;
+    stderr_capture cap;
+    assert_int_equal(capture_begin(&cap), 0);
+    int rc_bad = ledger_config_parse_ex(&c, buf, strlen(buf), err, sizeof err);
+    char err_bad[sizeof err];
+    memcpy(err_bad, err, sizeof err);
+    memset(small, 'x', sizeof small);
+    int rc_small = ledger_config_parse_ex(&c2, buf, strlen(buf), small, sizeof small);
+    int rc_good = ledger_config_parse_ex(&c3, good_cfg, sizeof good_cfg - 1, err, sizeof err);
+    char err_good[sizeof err];
+    memcpy(err_good, err, sizeof err);
+    int rc_io = ledger_config_load_ex(&c4, "/nonexistent/ledger.conf", err, sizeof err);
+    char err_io[sizeof err];
+    memcpy(err_io, err, sizeof err);
+    int rc_req = ledger_config_parse_ex(&c4, "f 1\n", 4, err, sizeof err);
+    char err_req[sizeof err];
+    memcpy(err_req, err, sizeof err);
+    int rc_noerr = ledger_config_parse_ex(&c4, buf, strlen(buf), NULL, 0);
+    int rc_old = ledger_config_parse(&c4, buf, strlen(buf)); /* the old call: silent too */
+    long printed = capture_end(&cap, out, sizeof out);
+    assert_int_equal(printed, 0);
+    assert_int_equal(rc_bad, LEDGER_E_CONFIG);
+    assert_null(c);
+    assert_string_equal(err_bad, "line 9: invalid setting 'bogus'");
+    assert_int_equal(rc_small, LEDGER_E_CONFIG);
+    assert_null(c2);
+    assert_string_equal(small, "line 9:"); /* cut to fit, NUL-terminated */
+    assert_int_equal(rc_good, 0);
+    assert_string_equal(err_good, "");
+    ledger_config_free(c3);
+    assert_int_equal(rc_io, LEDGER_E_IO);
+    assert_string_equal(err_io, "cannot open the file");
+    assert_int_equal(rc_req, LEDGER_E_CONFIG);
+    assert_string_equal(err_req, "chain_id and f are required");
+    assert_int_equal(rc_noerr, LEDGER_E_CONFIG);
+    assert_int_equal(rc_old, LEDGER_E_CONFIG);
+    assert_null(c4);
+}
+
 static void test_map(void **state) {
     (void)state;
     lc_map m = {0};
@@ -359,11 +406,9 @@ int main(int argc, char **argv) {
     if (argc == 3 && !strcmp(argv[1], "--write-corpus"))
         return write_corpus(argv[2]);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_preprepare),
-        cmocka_unit_test(test_vote_checkpoint_reply),
-        cmocka_unit_test(test_hello_and_frames),
-        cmocka_unit_test(test_config),
-        cmocka_unit_test(test_map),
+        cmocka_unit_test(test_preprepare),        cmocka_unit_test(test_vote_checkpoint_reply),
+        cmocka_unit_test(test_hello_and_frames),  cmocka_unit_test(test_config),
+        cmocka_unit_test(test_config_error_text), cmocka_unit_test(test_map),
         cmocka_unit_test(test_viewchange),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

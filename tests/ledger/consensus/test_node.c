@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "capture_stderr.h"
 #include "ledger.h"
 
 static int free_port(void) {
@@ -43,6 +44,8 @@ typedef struct {
     ledger_blob_authorize_fn hook;
     void *hook_ctx;
     uint32_t blob_limit_mib;
+    ledger_log_fn log; /* every node's log callback */
+    void *log_ctx;
 } net4;
 
 static void node_start(net4 *t, int i) {
@@ -57,6 +60,8 @@ static void node_start(net4 *t, int i) {
     o.blob_authorize = t->hook;
     o.blob_ctx = t->hook_ctx;
     o.blob_limit_mib = t->blob_limit_mib;
+    o.log = t->log;
+    o.log_ctx = t->log_ctx;
     assert_int_equal(ledger_node_start(&t->nodes[i], t->cfg, &o), 0);
 }
 
@@ -440,14 +445,131 @@ static void test_start_errors(void **state) {
     free(t);
 }
 
+/* Log callbacks: the messages of a view change, a bad key and a lost link
+ * reach the callbacks, and nothing reaches stderr (before the log API, the
+ * replicas and the node wrote these lines to stderr themselves). */
+typedef struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    char text[16384]; /* "LEVEL message\n" per message, while there is room */
+    size_t len;
+    int calls;
+} log_sink;
+
+static void sink_log(void *ctx, int level, const char *message) {
+    log_sink *k = ctx;
+    pthread_mutex_lock(&k->mu);
+    int w = snprintf(k->text + k->len, sizeof k->text - k->len, "%d %s\n", level, message);
+    if (w > 0 && (size_t)w < sizeof k->text - k->len)
+        k->len += (size_t)w;
+    k->calls++;
+    pthread_cond_broadcast(&k->cv);
+    pthread_mutex_unlock(&k->mu);
+}
+
+/* Wait (at most ms) until the sink holds needle; 1 if it does. */
+static int sink_wait(log_sink *k, const char *needle, uint32_t ms) {
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += ms / 1000;
+    dl.tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (dl.tv_nsec >= 1000000000L) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&k->mu);
+    int found;
+    while (!(found = strstr(k->text, needle) != NULL))
+        if (pthread_cond_timedwait(&k->cv, &k->mu, &dl) != 0) {
+            found = strstr(k->text, needle) != NULL;
+            break;
+        }
+    pthread_mutex_unlock(&k->mu);
+    return found;
+}
+
+static void test_log_callback(void **state) {
+    (void)state;
+    static log_sink nodes = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, {0}, 0, 0};
+    static log_sink client = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, {0}, 0, 0};
+    static log_sink bad = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, {0}, 0, 0};
+    net4 *t = calloc(1, sizeof *t);
+    assert_non_null(t);
+    t->log = sink_log;
+    t->log_ctx = &nodes;
+    stderr_capture cap;
+    assert_int_equal(capture_begin(&cap), 0);
+    net4_init(t);
+    /* a key that is not the member's: the node says so through the callback */
+    ledger_node_options o;
+    ledger_node_options_init(&o);
+    char dd[128];
+    snprintf(dd, sizeof dd, "%s/other", t->dir);
+    o.id = 1;
+    o.seed = t->seeds[2];
+    o.data_dir = dd;
+    o.log = sink_log;
+    o.log_ctx = &bad;
+    ledger_node *nd = NULL;
+    int rc_key = ledger_node_start(&nd, t->cfg, &o);
+    o.log_level = LEDGER_LOG_DEBUG + 1;
+    int rc_level = ledger_node_start(&nd, t->cfg, &o);
+    /* the client reports the link to the stopped primary going down */
+    ledger_client *cl = NULL;
+    int rc_connect = ledger_client_connect(&cl, t->cfg, 5000);
+    int rc_setlog = cl ? ledger_client_set_log(cl, sink_log, &client, 0) : -1;
+    int rc_setlog_bad = ledger_client_set_log(cl, sink_log, &client, LEDGER_LOG_DEBUG + 1);
+    ledger_node_stop(t->nodes[0]);
+    t->nodes[0] = NULL;
+    int link_down = sink_wait(&client, "link to replica 0 (", 20000);
+    /* a request with the primary down: the replicas change to view 1 */
+    uint8_t seed[32] = {11};
+    ledger_signer *me = NULL;
+    int rc_submit = -1;
+    if (cl && ledger_signer_from_seed(&me, seed) == 0) {
+        ledger_tx *tx = kv_tx(me, 1, "k", "v");
+        ledger_receipt r;
+        rc_submit = ledger_client_submit(cl, tx, 0, 30000, &r, NULL);
+        ledger_tx_free(tx);
+    }
+    int vc = sink_wait(&nodes, "view change to 1", 30000);
+    int nv = sink_wait(&nodes, "view 1 (primary 1)", 30000);
+    ledger_signer_free(me);
+    ledger_client_close(cl);
+    net4_free(t);
+    free(t);
+    char out[1024];
+    long printed = capture_end(&cap, out, sizeof out);
+    if (printed != 0)
+        print_error("written to stderr: %s\n", out);
+    assert_int_equal(printed, 0);
+    assert_int_equal(rc_key, LEDGER_E_CONFIG);
+    assert_int_equal(rc_level, LEDGER_E_INVALID);
+    assert_null(nd);
+    assert_non_null(strstr(bad.text, "1 ledger node: the key is not replica 1's member key"));
+    assert_int_equal(bad.calls, 1);
+    assert_int_equal(rc_connect, 0);
+    assert_int_equal(rc_setlog, 0);
+    assert_int_equal(rc_setlog_bad, LEDGER_E_INVALID);
+    assert_true(link_down);
+    assert_non_null(strstr(client.text, ") down"));
+    assert_int_equal(rc_submit, 0);
+    assert_true(vc);
+    assert_true(nv);
+    /* levels: a view change is a warning, the new view information */
+    assert_non_null(strstr(nodes.text, "2 ledger replica"));
+    assert_non_null(strstr(nodes.text, "3 ledger replica"));
+    assert_null(strstr(nodes.text, "\n4 ")); /* debug messages not asked for */
+    assert_true(strncmp(nodes.text, "4 ", 2) != 0);
+}
+
 int main(void) {
     if (sodium_init() < 0)
         return 1;
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_node_and_client),
-        cmocka_unit_test(test_follow_with_replica_down),
-        cmocka_unit_test(test_blob_puts),
-        cmocka_unit_test(test_start_errors),
+        cmocka_unit_test(test_node_and_client), cmocka_unit_test(test_follow_with_replica_down),
+        cmocka_unit_test(test_blob_puts),       cmocka_unit_test(test_start_errors),
+        cmocka_unit_test(test_log_callback),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,7 +10,9 @@
  * until SIGTERM or SIGINT. With --status-file, the file is rewritten
  * (atomically) every 100 ms with "HEIGHT VIEW HEADER_HASH STATE_ROOT" (hex). Exit status: 0 after a
  * clean stop, 2 on a usage or configuration error, 3 when the node cannot start (the message says
- * why, e.g. the block at which a stored chain fails verification). */
+ * why, e.g. the block at which a stored chain fails verification). The node's messages (view
+ * changes, failed commits) go to stderr through its log callback; with LC_DEBUG set in the
+ * environment, block fetches too. */
 #define _GNU_SOURCE /* sigtimedwait */
 #include <signal.h>
 #include <sys/resource.h>
@@ -60,6 +62,13 @@ static void write_status(ledger_node *node, const char *path) {
     rename(tmp, path);
 }
 
+/* The library prints nothing: this program sends the node's messages to stderr. */
+static void log_stderr(void *ctx, int level, const char *message) {
+    (void)ctx;
+    (void)level;
+    fprintf(stderr, "%s\n", message);
+}
+
 static int usage(void) {
     fprintf(stderr, "usage: fedshare-ledger-node CONFIG [--id N] [--data DIR] [--key FILE] "
                     "[--sync 0|1] [--block-period MS] [--max-block-txs N] [--view-timeout MS] "
@@ -71,8 +80,11 @@ int main(int argc, char **argv) {
     if (argc < 2)
         return usage();
     ledger_config *cfg;
-    int rc = ledger_config_load(&cfg, argv[1]);
+    char err[LEDGER_CONFIG_ERROR_BYTES];
+    int rc = ledger_config_load_ex(&cfg, argv[1], err, sizeof err);
     if (rc != LEDGER_OK) {
+        if (err[0])
+            fprintf(stderr, "ledger config: %s\n", err);
         fprintf(stderr, "fedshare-ledger-node: %s: %s\n", argv[1], ledger_strerror(rc));
         return 2;
     }
@@ -85,6 +97,8 @@ int main(int argc, char **argv) {
     }
     ledger_node_options o;
     ledger_node_options_init(&o);
+    o.log = log_stderr;
+    o.log_level = getenv("LC_DEBUG") ? LEDGER_LOG_DEBUG : LEDGER_LOG_INFO;
     uint8_t seed[32];
     const char *status = NULL;
     for (int i = 2; i < argc; i++) {
