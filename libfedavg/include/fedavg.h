@@ -369,6 +369,72 @@ FEDAVG_API int fedavg_anomaly_encode(const fedavg_anomaly *a, uint8_t *out, size
 FEDAVG_API int fedavg_anomaly_decode(fedavg_anomaly **out, const uint8_t *in, size_t len);
 
 /* ------------------------------------------------------------------------ */
+/* Judging a round: the rule a task chose                                    */
+/* ------------------------------------------------------------------------ */
+
+/** Rules of fedavg_round_judge(). */
+enum {
+    /** The seed's pooled k·σ test of (norm ÷ round median, cosine) against the
+     * accepted history of every member (fedavg_anomaly). */
+    FEDAVG_RULE_POOLED = 0,
+    /** The default: suspicious when FEDAVG_RULE_MAD or FEDAVG_RULE_MEMBER says so. */
+    FEDAVG_RULE_ROBUST = 1,
+    /** Per-member baseline: the log norm ratio against the member's own
+     * accepted history (median and MAD), once it holds min_own entries. */
+    FEDAVG_RULE_MEMBER = 2,
+    /** Median and MAD over the round's members and the accepted history:
+     * log norm ratio two-sided, cosine on the low side only, once the round
+     * has min_members updates. */
+    FEDAVG_RULE_MAD = 3
+};
+
+typedef struct fedavg_judge_config {
+    uint32_t version; /**< FEDAVG_JUDGE_CONFIG_VERSION */
+    uint32_t rule;    /**< FEDAVG_RULE_* */
+    double k;         /**< pooled: k of k·σ (3); robust rules: limit of the robust z (3.5) */
+    uint32_t warmup;  /**< pooled: accepted updates before it judges (>= 2; 5) */
+    uint32_t window;  /**< history entries used, newest (0: all given) */
+    uint32_t
+        min_members;   /**< robust: updates in the round before the pool test applies (>= 3; 3) */
+    uint32_t min_own;  /**< robust: own accepted entries before the member test applies (>= 3; 5) */
+    double floor_norm; /**< robust: smallest scale of the log norm ratio (> 0; 0.4) */
+    double floor_cosine; /**< robust: smallest scale of the cosine (> 0; 0.15) */
+} fedavg_judge_config;
+
+#define FEDAVG_JUDGE_CONFIG_VERSION 1u
+#define FEDAVG_JUDGE_CONFIG_INIT                                                                   \
+    { FEDAVG_JUDGE_CONFIG_VERSION, FEDAVG_RULE_ROBUST, 3.5, 5u, 0u, 3u, 5u, 0.4, 0.15 }
+
+/** Largest norm ratio kept (a larger one is capped, and judged). */
+#define FEDAVG_RATIO_MAX 1e6
+
+/** Fill @p cfg (out) with the defaults (the robust rule). */
+FEDAVG_API void fedavg_judge_config_init(fedavg_judge_config *cfg);
+
+/**
+ * Judge one round's updates. Each update's first statistic is its norm
+ * divided by the median norm of the round (capped at FEDAVG_RATIO_MAX, 1
+ * when the median is 0), its second its cosine to the previous global update.
+ * Deterministic on every IEEE-754 machine: only +, -, *, / and comparisons in
+ * a fixed order (the logarithm is a fixed series, not libm's), no FMA.
+ *
+ * @param[in]  members      m member indices (any u32; equal index = same member).
+ * @param[in]  norms        m update norms (finite, >= 0).
+ * @param[in]  cosines      m cosines (finite).
+ * @param[in]  hist_members h member indices of the accepted history (oldest first);
+ *                          may be NULL (then no member test).
+ * @param[in]  hist_stats   h rows (ratio, cosine) as written to @p stats_out when accepted.
+ * @param[out] verdicts     m FEDAVG_VERDICT_* values.
+ * @param[out] stats_out    m rows (ratio, cosine): what to append to the history
+ *                          for an accepted update.
+ * @return FEDAVG_OK, FEDAVG_E_INVALID, FEDAVG_E_NONFINITE, FEDAVG_E_NOMEM.
+ */
+FEDAVG_API int fedavg_round_judge(const fedavg_judge_config *cfg, const uint32_t *members,
+                                  const double *norms, const double *cosines, size_t m,
+                                  const uint32_t *hist_members, const double *hist_stats, size_t h,
+                                  uint8_t *verdicts, double *stats_out);
+
+/* ------------------------------------------------------------------------ */
 /* Stop rule                                                                 */
 /* ------------------------------------------------------------------------ */
 

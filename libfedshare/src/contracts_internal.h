@@ -11,8 +11,8 @@
 /* TASK_CREATE payloads and TASK/ROUND records are at version 2 (a task's
  * minimum of accepted updates, share verdicts, skipped rounds); their
  * decoders still read version 1 (docs/formats/fedshare.md). */
-#define FS_TASK_CREATE_VERSION  2
-#define FS_TASK_RECORD_VERSION  2
+#define FS_TASK_CREATE_VERSION  3
+#define FS_TASK_RECORD_VERSION  3
 #define FS_ROUND_RECORD_VERSION 2
 #define FS_LABEL_MAX            64
 #define FS_DESC_MAX             1024
@@ -86,6 +86,8 @@ typedef struct fs_task {
     double metrics[1000]; /* metric of each finalized round */
     uint32_t n_hist;      /* accepted statistics history (2 per update) */
     double hist[2 * 1024];
+    uint8_t hist_member[1024]; /* participant index of each entry (0xFF: unknown, record v1/v2) */
+    uint32_t anomaly_rule;     /* FEDAVG_RULE_* (record v1/v2: FEDAVG_RULE_POOLED) */
 } fs_task;
 
 typedef struct fs_upload {

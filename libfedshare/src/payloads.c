@@ -156,6 +156,12 @@ void fedshare_task_spec_init(fedshare_task_spec *s) {
     s->anomaly_k = 3.0;
     s->anomaly_warmup = 5;
     s->min_updates = 0; /* the default: 3 with 3 or more participants, else 2 */
+    s->anomaly_rule = FEDSHARE_RULE_ROBUST;
+}
+
+/* The rule a spec asks for: versions 1 and 2 predate the field (the seed's rule). */
+static uint32_t spec_rule(const fedshare_task_spec *s) {
+    return s->version >= 3 ? s->anomaly_rule : FEDSHARE_RULE_POOLED;
 }
 
 /* The minimum of accepted updates a spec asks for (0: the default rule). */
@@ -164,7 +170,9 @@ static uint32_t spec_min_updates(const fedshare_task_spec *s) {
 }
 
 static int spec_ok(const fedshare_task_spec *s) {
-    if (!s || (s->version != 1 && s->version != FEDSHARE_TASK_SPEC_VERSION))
+    if (!s || s->version < 1 || s->version > FEDSHARE_TASK_SPEC_VERSION)
+        return 0;
+    if (spec_rule(s) > FEDSHARE_RULE_MAD)
         return 0;
     uint32_t mu = spec_min_updates(s);
     /* a round must never decrypt one member's update: at least two participants, and a
@@ -203,6 +211,7 @@ int fedshare_payload_task_create(const fedshare_task_spec *s, uint8_t **out, siz
     fsw_u32(&w, s->anomaly_warmup);
     fsw_bytes(&w, s->codec, s->codec_len);
     fsw_u32(&w, spec_min_updates(s));
+    fsw_u32(&w, spec_rule(s));
     return finish(&w, out, len);
 }
 
@@ -317,7 +326,8 @@ int fs_payload_decode(uint16_t op, const uint8_t *buf, size_t len, fs_payload *p
     uint8_t v = fsr_u8(&r);
     if (r.err)
         return FEDSHARE_E_FORMAT;
-    if (v != FS_PAYLOAD_VERSION && !(op == FEDSHARE_OP_TASK_CREATE && v == FS_TASK_CREATE_VERSION))
+    if (v != FS_PAYLOAD_VERSION &&
+        !(op == FEDSHARE_OP_TASK_CREATE && v >= 2 && v <= FS_TASK_CREATE_VERSION))
         return FEDSHARE_E_VERSION;
     int bad = 0; /* a field decoded but out of range */
     switch (op) {
@@ -397,8 +407,10 @@ int fs_payload_decode(uint16_t op, const uint8_t *buf, size_t len, fs_payload *p
             s->anomaly_k = fsr_f64(&r);
             s->anomaly_warmup = fsr_u32(&r);
             s->codec = fsr_bytes(&r, FS_CODEC_MAX, &s->codec_len);
-            if (v == FS_TASK_CREATE_VERSION) /* version 1: the default minimum */
+            if (v >= 2) /* version 1: the default minimum */
                 s->min_updates = fsr_u32(&r);
+            /* versions 1 and 2: the seed's pooled rule, so that old chains replay alike */
+            s->anomaly_rule = v >= 3 ? fsr_u32(&r) : FEDSHARE_RULE_POOLED;
             if (r.err)
                 break;
             memcpy(s->model_id, m, 32);

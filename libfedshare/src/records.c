@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fedavg.h>
+
 #include "contracts_internal.h"
 #include "fedshare/did.h"
 
@@ -69,6 +71,9 @@ int fs_task_encode(const fs_task *t, fs_writer *w) {
     fsw_u32(w, t->n_hist);
     for (uint32_t i = 0; i < 2 * t->n_hist; i++)
         fsw_f64(w, t->hist[i]);
+    /* version 3: the rule and the member of each history entry */
+    fsw_u32(w, t->anomaly_rule);
+    fsw_raw(w, t->hist_member, t->n_hist);
     return w->err;
 }
 
@@ -77,7 +82,7 @@ int fs_task_decode(const uint8_t *p, size_t len, fs_task *t) {
     fsr_init(&r, p, len);
     memset(t, 0, sizeof *t);
     uint8_t version = fsr_u8(&r);
-    if (version != 1 && version != FS_TASK_RECORD_VERSION)
+    if (version < 1 || version > FS_TASK_RECORD_VERSION)
         return FEDSHARE_E_FORMAT;
     fsr_raw(&r, t->creator, 32);
     fsr_raw(&r, t->model_id, 32);
@@ -124,6 +129,18 @@ int fs_task_decode(const uint8_t *p, size_t len, fs_task *t) {
         return FEDSHARE_E_FORMAT;
     for (uint32_t i = 0; i < 2 * t->n_hist; i++)
         t->hist[i] = fsr_f64(&r);
+    if (version >= 3) {
+        t->anomaly_rule = fsr_u32(&r);
+        fsr_raw(&r, t->hist_member, t->n_hist);
+        if (t->anomaly_rule > FEDAVG_RULE_MAD)
+            return FEDSHARE_E_FORMAT;
+        for (uint32_t i = 0; i < t->n_hist; i++)
+            if (t->hist_member[i] >= t->n && t->hist_member[i] != 0xFF) /* 0xFF: from v1/v2 */
+                return FEDSHARE_E_FORMAT;
+    } else { /* the seed's rule; members unknown */
+        t->anomaly_rule = FEDAVG_RULE_POOLED;
+        memset(t->hist_member, 0xFF, t->n_hist);
+    }
     return fsr_done(&r) ? FEDSHARE_E_FORMAT : FEDSHARE_OK;
 }
 
@@ -335,6 +352,8 @@ static int render_task(jbuf *j, const uint8_t *rec, size_t len) {
         jfmt(j, ",\"stop_patience\":%u,", t->stop_patience);
         jf64(j, "anomaly_k", t->anomaly_k);
         jfmt(j, ",\"anomaly_warmup\":%u,\"min_updates\":%u,", t->anomaly_warmup, t->min_updates);
+        static const char *const rules[] = {"pooled", "robust", "member", "mad"};
+        jfmt(j, "\"anomaly_rule\":\"%s\",", rules[t->anomaly_rule <= 3 ? t->anomaly_rule : 0]);
         jhex(j, "codec", t->codec, t->codec_len);
         jfmt(j, ",\"threshold\":%u,\"max_weight\":%u,\"phase\":%u,\"stop_reason\":%u,\"round\":%u,",
              t->threshold, t->max_weight, t->phase, t->stop_reason, t->round);

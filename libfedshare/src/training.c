@@ -192,6 +192,7 @@ static int task_create(fs_exec *x, const fs_payload *p, fs_task *t) {
         t->anomaly_k = s->anomaly_k;
         t->anomaly_warmup = s->anomaly_warmup;
         t->min_updates = s->min_updates ? s->min_updates : fs_default_min_updates(t->n);
+        t->anomaly_rule = s->anomaly_rule;
         memcpy(t->codec, s->codec, s->codec_len);
         t->codec_len = (uint32_t)s->codec_len;
         t->phase = FEDSHARE_PHASE_JOINING;
@@ -237,48 +238,37 @@ static int open_round(fs_exec *x, const uint8_t id[32], fs_task *t, fs_round *r)
     return put_round(x, id, t->round, r);
 }
 
-/* Every update is in: judge them (k-sigma test against the accepted history),
- * then aggregate the accepted ones, or skip the round if none is. */
+/* Every update is in: judge them under the task's rule (libfedavg
+ * fedavg_round_judge: the seed's pooled k-sigma test, or the robust default),
+ * then aggregate the accepted ones, or skip the round if too few are.
+ * The first statistic is the norm relative to the round's median norm:
+ * update norms shrink as training converges, so raw norms drift and an
+ * honest round would look like an outlier against early history; the
+ * ratio to the median is stationary, and one participant far from the
+ * others still stands out (docs/fedshare-contracts.md §Training). */
 static int close_uploads(fs_exec *x, const uint8_t id[32], fs_task *t, fs_round *r) {
-    fedavg_anomaly_config cfg;
-    fedavg_anomaly_config_init(&cfg);
-    cfg.stats = 2;
-    cfg.k = t->anomaly_k;
-    cfg.warmup = t->anomaly_warmup;
+    fedavg_judge_config cfg;
+    fedavg_judge_config_init(&cfg);
+    cfg.rule = t->anomaly_rule;
+    if (cfg.rule == FEDAVG_RULE_POOLED) { /* the task's k and warm-up */
+        cfg.k = t->anomaly_k;
+        cfg.warmup = t->anomaly_warmup;
+    }
     cfg.window = HIST_MAX;
-    fedavg_anomaly *a = NULL;
-    int rc = fedavg_anomaly_new(&a, &cfg);
+    double stats[2 * FS_PARTICIPANTS_MAX], norms[FS_PARTICIPANTS_MAX], cosines[FS_PARTICIPANTS_MAX];
+    uint32_t members[FS_PARTICIPANTS_MAX], hist_members[HIST_MAX];
+    uint8_t verdict[FS_PARTICIPANTS_MAX];
+    for (uint32_t i = 0; i < r->n; i++) {
+        members[i] = i;
+        norms[i] = r->up[i].norm;
+        cosines[i] = r->up[i].cosine;
+    }
+    for (uint32_t j = 0; j < t->n_hist; j++) /* 0xFF (unknown) matches no member */
+        hist_members[j] = t->hist_member[j];
+    int rc = fedavg_round_judge(&cfg, members, norms, cosines, r->n, hist_members, t->hist,
+                                t->n_hist, verdict, stats);
     if (rc)
         return rc == FEDAVG_E_NOMEM ? FEDSHARE_E_NOMEM : FEDSHARE_E_INVALID;
-    if (t->n_hist)
-        rc = fedavg_anomaly_accept(a, t->hist, t->n_hist);
-    /* The first statistic is the norm relative to the round's median norm:
-     * update norms shrink as training converges, so raw norms drift and an
-     * honest round would look like an outlier against early history; the
-     * ratio to the median is stationary, and one participant far from the
-     * others still stands out (docs/fedshare-contracts.md §Training). */
-    double stats[2 * FS_PARTICIPANTS_MAX], sorted[FS_PARTICIPANTS_MAX];
-    uint8_t verdict[FS_PARTICIPANTS_MAX];
-    for (uint32_t i = 0; i < r->n; i++)
-        sorted[i] = r->up[i].norm;
-    for (uint32_t i = 1; i < r->n; i++) /* insertion sort: n ≤ 64, deterministic */
-        for (uint32_t j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
-            double tmp = sorted[j];
-            sorted[j] = sorted[j - 1];
-            sorted[j - 1] = tmp;
-        }
-    double median = r->n % 2 ? sorted[r->n / 2] : sorted[r->n / 2 - 1] / 2 + sorted[r->n / 2] / 2;
-    for (uint32_t i = 0; i < r->n; i++) {
-        /* finite by construction: a huge ratio is capped (and judged suspicious) */
-        double ratio = median > 0 ? r->up[i].norm / median : 1.0;
-        stats[2 * i] = ratio <= FS_RATIO_MAX ? ratio : FS_RATIO_MAX;
-        stats[2 * i + 1] = r->up[i].cosine;
-    }
-    if (!rc)
-        rc = fedavg_anomaly_judge(a, stats, r->n, verdict);
-    fedavg_anomaly_free(a);
-    if (rc)
-        return FEDSHARE_E_INVALID;
     r->total_weight = 0;
     for (uint32_t i = 0; i < r->n; i++) {
         r->up[i].verdict = verdict[i];
@@ -287,8 +277,10 @@ static int close_uploads(fs_exec *x, const uint8_t id[32], fs_task *t, fs_round 
         r->total_weight += r->up[i].weight;
         if (t->n_hist == HIST_MAX) { /* keep the newest HIST_MAX updates */
             memmove(t->hist, t->hist + 2, sizeof(double) * 2 * (HIST_MAX - 1));
+            memmove(t->hist_member, t->hist_member + 1, HIST_MAX - 1);
             t->n_hist--;
         }
+        t->hist_member[t->n_hist] = (uint8_t)i;
         t->hist[2 * t->n_hist] = stats[2 * i];
         t->hist[2 * t->n_hist + 1] = stats[2 * i + 1];
         t->n_hist++;

@@ -743,7 +743,7 @@ static void test_task_minimums(void **state) {
     assert_int_equal(fedshare_payload_task_create(&s, &pl, &len), FEDSHARE_E_INVALID);
     s.min_updates = 2;
     assert_int_equal(fedshare_payload_task_create(&s, &pl, &len), FEDSHARE_OK);
-    assert_int_equal(pl[0], 2); /* TASK_CREATE version 2 carries the minimum */
+    assert_int_equal(pl[0], 3); /* TASK_CREATE version 3 carries the minimum and the rule */
     assert_int_equal(fedshare_precheck(w->c, FEDSHARE_OP_TASK_CREATE, g_pk[0], pl, len),
                      FEDSHARE_OK);
     /* a hand-made payload with one participant is refused by every replica */
@@ -751,9 +751,27 @@ static void test_task_minimums(void **state) {
     assert_int_equal(fedshare_precheck(w->c, FEDSHARE_OP_TASK_CREATE, g_pk[0], pl, len),
                      FEDSHARE_E_FORMAT);
     fedshare_free(pl);
+    /* the default rule is the robust one; an unknown rule is refused */
+    assert_int_equal(s.anomaly_rule, FEDSHARE_RULE_ROBUST);
+    s.anomaly_rule = 4;
+    assert_int_equal(fedshare_payload_task_create(&s, &pl, &len), FEDSHARE_E_INVALID);
+    s.anomaly_rule = FEDSHARE_RULE_POOLED;
+    assert_int_equal(fedshare_payload_task_create(&s, &pl, &len), FEDSHARE_OK);
+    assert_int_equal(fedshare_precheck(w->c, FEDSHARE_OP_TASK_CREATE, g_pk[0], pl, len),
+                     FEDSHARE_OK);
+    /* a hand-made payload naming an unknown rule is refused by every replica */
+    pl[len - 1] = 7;
+    assert_int_equal(fedshare_precheck(w->c, FEDSHARE_OP_TASK_CREATE, g_pk[0], pl, len),
+                     FEDSHARE_E_FORMAT);
+    /* a version-2 payload (no rule field) still reads */
+    pl[0] = 2;
+    assert_int_equal(fedshare_precheck(w->c, FEDSHARE_OP_TASK_CREATE, g_pk[0], pl, len - 4),
+                     FEDSHARE_OK);
+    fedshare_free(pl);
     /* a version-1 spec (no minimum field read) gets the default */
     s.version = 1;
     s.min_updates = 7;
+    s.anomaly_rule = 9; /* not read from a version-1 spec */
     assert_int_equal(fedshare_payload_task_create(&s, &pl, &len), FEDSHARE_OK);
     fedshare_free(pl);
 }

@@ -60,6 +60,8 @@ __all__ = [
     "norm",
     "cosine",
     "AnomalyDetector",
+    "RoundJudge",
+    "RULES",
     "stop_decision",
     "delta_encode",
     "delta_apply",
@@ -530,6 +532,60 @@ class AnomalyDetector:
         check(lib.fedavg_anomaly_decode(out, ffi.from_buffer(data), len(data)))
         stats = int.from_bytes(bytes(data[5:9]), "big")
         return cls(stats=stats, _handle=ffi.gc(out[0], lib.fedavg_anomaly_free))
+
+
+# --- judging a round under a task's rule -----------------------------------------
+
+#: Anomaly rules (fedavg_round_judge): the seed's pooled k-sigma test, the robust
+#: default (MAD over round and history, or the member's own baseline), and each half.
+RULES = {"pooled": 0, "robust": 1, "member": 2, "mad": 3}
+
+
+class RoundJudge:
+    """A task's anomaly rule with its accepted history, as the training contract
+    runs it: ``judge(members, norms, cosines)`` calls libfedavg's
+    ``fedavg_round_judge`` on the round and appends the accepted updates
+    (verdict 0 or 2) to the history, newest ``window`` kept.
+    ``k``/``warmup`` of the pooled rule default to the task defaults (3, 5)."""
+
+    def __init__(self, rule: str = "robust", *, k: float | None = None, warmup: int = 5,
+                 window: int = 1024):
+        if rule not in RULES:
+            raise errors.InvalidInputError(f"unknown rule {rule!r} (one of {sorted(RULES)})")
+        self.cfg = ffi.new("fedavg_judge_config *")
+        lib.fedavg_judge_config_init(self.cfg)
+        self.cfg.rule = RULES[rule]
+        if k is not None:
+            self.cfg.k = float(k)
+        elif rule == "pooled":
+            self.cfg.k = 3.0
+        self.cfg.warmup = int(warmup)
+        self.cfg.window = int(window)
+        self.rule = rule
+        self.hist_members = np.zeros(0, dtype=np.uint32)
+        self.hist_stats = np.zeros((0, 2), dtype=np.float64)
+
+    def judge(self, members, norms, cosines) -> np.ndarray:
+        mem = np.ascontiguousarray(members, dtype=np.uint32)
+        nrm = np.ascontiguousarray(norms, dtype=np.float64)
+        cos = np.ascontiguousarray(cosines, dtype=np.float64)
+        m = mem.shape[0]
+        if m == 0 or nrm.shape != (m,) or cos.shape != (m,):
+            raise errors.InvalidInputError("members, norms and cosines: one value per update")
+        v = np.empty(m, dtype=np.uint8)
+        st = np.empty((m, 2), dtype=np.float64)
+        h = self.hist_members.shape[0]
+        hm = _ptr("uint32_t *", self.hist_members) if h else ffi.NULL
+        hs = _ptr("double *", self.hist_stats) if h else ffi.NULL
+        check(lib.fedavg_round_judge(self.cfg, _ptr("uint32_t *", mem), _ptr("double *", nrm),
+                                     _ptr("double *", cos), m, hm, hs, h,
+                                     _wptr("uint8_t *", v), _wptr("double *", st)))
+        ok = v != SUSPICIOUS
+        self.hist_members = np.ascontiguousarray(
+            np.concatenate([self.hist_members, mem[ok]])[-self.cfg.window:])
+        self.hist_stats = np.ascontiguousarray(
+            np.concatenate([self.hist_stats, st[ok]])[-self.cfg.window:])
+        return v
 
 
 # --- stop rule ------------------------------------------------------------------

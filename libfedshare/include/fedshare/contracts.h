@@ -193,8 +193,22 @@ typedef struct fedshare_task_spec {
      * else 2). A round with fewer is skipped. (Version 2; a version-1 spec
      * gets the default.) */
     uint32_t min_updates;
+    /** The anomaly rule (version 3): FEDSHARE_RULE_ROBUST (the default: median
+     * and MAD over the round and the history, and each member against its own
+     * history; anomaly_k and anomaly_warmup do not apply), FEDSHARE_RULE_POOLED
+     * (the seed's pooled k·σ test), FEDSHARE_RULE_MEMBER or FEDSHARE_RULE_MAD
+     * (each half of the robust rule alone). Versions 1 and 2 get the pooled rule. */
+    uint32_t anomaly_rule;
 } fedshare_task_spec;
-#define FEDSHARE_TASK_SPEC_VERSION 2
+#define FEDSHARE_TASK_SPEC_VERSION 3
+
+/** Anomaly rules of a task (the same numbers as libfedavg's FEDAVG_RULE_*). */
+enum {
+    FEDSHARE_RULE_POOLED = 0,
+    FEDSHARE_RULE_ROBUST = 1,
+    FEDSHARE_RULE_MEMBER = 2,
+    FEDSHARE_RULE_MAD = 3
+};
 
 /** @brief Fill @p s with the seed paper's defaults (no model, key or participants). */
 FEDSHARE_API void fedshare_task_spec_init(fedshare_task_spec *s);

@@ -1,0 +1,203 @@
+/* fedavg_round_judge: the robust default keeps an honest but different member
+ * and catches a scaled update; the seed's pooled rule is kept as an option. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <fedavg.h>
+
+#define M      5
+#define ROUNDS 40
+#define HMAX   1024
+
+/* deterministic noise in [-1, 1) */
+static uint64_t g_seed;
+static double noise(void) {
+    g_seed = g_seed * 6364136223846793005ull + 1442695040888963407ull;
+    return (double)(g_seed >> 11) / 4503599627370496.0 - 1.0;
+}
+
+typedef struct hist {
+    uint32_t members[HMAX];
+    double stats[2 * HMAX];
+    size_t n;
+} hist;
+
+/* One round: members 0..3 alike, member 4 honest but shifted (its updates
+ * 3x larger and less aligned with the global update, every round: within
+ * what the default rule tolerates, 4x in norm and 0.5 in cosine below the median). When
+ * `scaled` is a member index, that member's update is scaled x10. */
+static void round_stats(int r, int scaled, double *norms, double *cos) {
+    double base = 1.0 / (1.0 + 0.1 * r); /* norms shrink as training converges */
+    for (int i = 0; i < M; i++) {
+        norms[i] = base * (1.0 + 0.15 * noise());
+        cos[i] = 0.7 + 0.1 * noise();
+    }
+    norms[4] *= 3.0;
+    cos[4] = 0.4 + 0.1 * noise();
+    if (scaled >= 0)
+        norms[scaled] *= 10.0;
+}
+
+static void run_round(const fedavg_judge_config *cfg, hist *h, const double *norms,
+                      const double *cos, uint8_t *v) {
+    uint32_t members[M] = {0, 1, 2, 3, 4};
+    double st[2 * M];
+    assert_int_equal(
+        fedavg_round_judge(cfg, members, norms, cos, M, h->members, h->stats, h->n, v, st),
+        FEDAVG_OK);
+    for (int i = 0; i < M; i++)
+        if (v[i] != FEDAVG_VERDICT_SUSPICIOUS && h->n < HMAX) {
+            h->members[h->n] = (uint32_t)i;
+            h->stats[2 * h->n] = st[2 * i];
+            h->stats[2 * h->n + 1] = st[2 * i + 1];
+            h->n++;
+        }
+}
+
+/* The test issue 18 asks for: over 40 rounds the shifted member is never left
+ * out under the default rule, and a x10 update is caught. */
+static void test_shifted_member_kept_scaled_caught(void **state) {
+    (void)state;
+    fedavg_judge_config cfg;
+    fedavg_judge_config_init(&cfg);
+    assert_int_equal(cfg.rule, FEDAVG_RULE_ROBUST);
+    static hist h;
+    memset(&h, 0, sizeof h);
+    g_seed = 42;
+    int kept = 0, caught = 0, scaled_rounds = 0;
+    for (int r = 1; r <= ROUNDS; r++) {
+        double norms[M], cos[M];
+        int scaled = r >= 20 && r % 5 == 0 ? 1 : -1; /* member 1 attacks now and then */
+        round_stats(r, scaled, norms, cos);
+        uint8_t v[M];
+        run_round(&cfg, &h, norms, cos, v);
+        kept += v[4] != FEDAVG_VERDICT_SUSPICIOUS;
+        if (scaled >= 0) {
+            scaled_rounds++;
+            caught += v[1] == FEDAVG_VERDICT_SUSPICIOUS;
+        }
+    }
+    assert_int_equal(kept, ROUNDS);
+    assert_int_equal(scaled_rounds, 5);
+    assert_int_equal(caught, scaled_rounds);
+}
+
+/* An attacker scaled x10 from the first round has no honest history of its
+ * own: the pool test (median and MAD over the round) catches it from round 1. */
+static void test_scaled_from_first_round(void **state) {
+    (void)state;
+    fedavg_judge_config cfg;
+    fedavg_judge_config_init(&cfg);
+    static hist h;
+    memset(&h, 0, sizeof h);
+    g_seed = 7;
+    for (int r = 1; r <= ROUNDS; r++) {
+        double norms[M], cos[M];
+        round_stats(r, 2, norms, cos);
+        uint8_t v[M];
+        run_round(&cfg, &h, norms, cos, v);
+        assert_int_equal(v[2], FEDAVG_VERDICT_SUSPICIOUS);
+        assert_int_not_equal(v[4], FEDAVG_VERDICT_SUSPICIOUS);
+    }
+}
+
+/* The seed's pooled rule, kept as an option, gives the verdicts of the seed's
+ * k-sigma test (fedavg_anomaly) on the same statistics, so old tasks replay alike. */
+static void test_pooled_rule_is_the_seed_rule(void **state) {
+    (void)state;
+    fedavg_judge_config cfg;
+    fedavg_judge_config_init(&cfg);
+    cfg.rule = FEDAVG_RULE_POOLED;
+    cfg.k = 3.0;
+    static hist h;
+    memset(&h, 0, sizeof h);
+    g_seed = 42;
+    int judged = 0;
+    for (int r = 1; r <= ROUNDS; r++) {
+        double norms[M], cos[M], st[2 * M];
+        round_stats(r, r % 7 == 0 ? 3 : -1, norms, cos);
+        uint32_t members[M] = {0, 1, 2, 3, 4};
+        uint8_t v[M], w[M];
+        assert_int_equal(
+            fedavg_round_judge(&cfg, members, norms, cos, M, h.members, h.stats, h.n, v, st),
+            FEDAVG_OK);
+        fedavg_anomaly_config ac;
+        fedavg_anomaly_config_init(&ac);
+        ac.stats = 2;
+        fedavg_anomaly *a = NULL;
+        assert_int_equal(fedavg_anomaly_new(&a, &ac), FEDAVG_OK);
+        if (h.n)
+            assert_int_equal(fedavg_anomaly_accept(a, h.stats, h.n), FEDAVG_OK);
+        assert_int_equal(fedavg_anomaly_judge(a, st, M, w), FEDAVG_OK);
+        fedavg_anomaly_free(a);
+        assert_memory_equal(v, w, M);
+        for (int i = 0; i < M; i++) {
+            judged += v[i] == FEDAVG_VERDICT_SUSPICIOUS;
+            if (v[i] != FEDAVG_VERDICT_SUSPICIOUS) {
+                h.members[h.n] = (uint32_t)i;
+                h.stats[2 * h.n] = st[2 * i];
+                h.stats[2 * h.n + 1] = st[2 * i + 1];
+                h.n++;
+            }
+        }
+    }
+    assert_true(judged > 0); /* the x10 updates */
+}
+
+/* Below the minimum of members and own history nothing is judged: accepted. */
+static void test_too_few_to_judge(void **state) {
+    (void)state;
+    fedavg_judge_config cfg;
+    fedavg_judge_config_init(&cfg);
+    uint32_t members[2] = {0, 1};
+    double norms[2] = {1.0, 100.0}, cos[2] = {0.9, -0.9}, st[4];
+    uint8_t v[2];
+    assert_int_equal(fedavg_round_judge(&cfg, members, norms, cos, 2, NULL, NULL, 0, v, st),
+                     FEDAVG_OK);
+    assert_int_equal(v[0], FEDAVG_VERDICT_WARMUP);
+    assert_int_equal(v[1], FEDAVG_VERDICT_WARMUP);
+    assert_true(st[2] > st[0]);
+}
+
+/* Bad input is refused with a code. */
+static void test_bad_input(void **state) {
+    (void)state;
+    fedavg_judge_config cfg;
+    fedavg_judge_config_init(&cfg);
+    uint32_t members[3] = {0, 1, 2};
+    double norms[3] = {1, 1, 1}, cos[3] = {0, 0, 0}, st[6];
+    uint8_t v[3];
+    cfg.rule = 9;
+    assert_int_equal(fedavg_round_judge(&cfg, members, norms, cos, 3, NULL, NULL, 0, v, st),
+                     FEDAVG_E_INVALID);
+    fedavg_judge_config_init(&cfg);
+    cfg.floor_norm = 0;
+    assert_int_equal(fedavg_round_judge(&cfg, members, norms, cos, 3, NULL, NULL, 0, v, st),
+                     FEDAVG_E_INVALID);
+    fedavg_judge_config_init(&cfg);
+    norms[1] = -1;
+    assert_int_equal(fedavg_round_judge(&cfg, members, norms, cos, 3, NULL, NULL, 0, v, st),
+                     FEDAVG_E_INVALID);
+    norms[1] = 1.0 / 0.0;
+    assert_int_equal(fedavg_round_judge(&cfg, members, norms, cos, 3, NULL, NULL, 0, v, st),
+                     FEDAVG_E_NONFINITE);
+    norms[1] = 1;
+    double hs[2] = {0.0 / 0.0, 0};
+    assert_int_equal(fedavg_round_judge(&cfg, members, norms, cos, 3, members, hs, 1, v, st),
+                     FEDAVG_E_NONFINITE);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_shifted_member_kept_scaled_caught),
+        cmocka_unit_test(test_scaled_from_first_round),
+        cmocka_unit_test(test_pooled_rule_is_the_seed_rule),
+        cmocka_unit_test(test_too_few_to_judge),
+        cmocka_unit_test(test_bad_input),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
