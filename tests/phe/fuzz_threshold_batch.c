@@ -4,7 +4,7 @@
  *   even  a success must re-encode to the same bytes (canonical encoding)
  *   odd   also verify the batch against a fixed 2-of-3 key and a fixed list
  *         of two ciphertexts, combine it with holder 2's honest batch and
- *         locate its wrong shares: a forged batch must never verify nor
+ *         (bit 1 set as well) locate its wrong shares: a forged batch must never verify nor
  *         change the combined plaintexts, only its holder may be named,
  *         and locate (against the other holders' honest batches) must find
  *         no wrong share in a batch that verifies
@@ -118,7 +118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             bad != ((uint64_t)1 << (phe_threshold_decshare_batch_index(b) - 1))) {
             abort(); /* only the fuzzed batch's holder may be named */
         }
-        {
+        if (which & 2) {
             /* locate against the two other holders' honest batches: a batch
              * that verifies has no wrong share */
             uint32_t i = phe_threshold_decshare_batch_index(b);
