@@ -21,8 +21,8 @@ checks every share it is given and raises :class:`fedshare.VerificationError`
 (with ``.code`` naming the reason, see ``ERR_*`` below) rather than combine a
 bad one. :meth:`KeyShare.decrypt_share_batch` makes one holder's shares of a
 whole list of ciphertexts with ONE proof (:class:`DecryptionShareBatch`,
-:func:`verify_batch`, :func:`combine_batch`, :func:`locate_batch`). The ceremony and its trust assumptions: docs/guides/phe-threshold.md;
-every encoding: docs/formats/phe-threshold.md.
+:func:`verify_batch`, :func:`combine_batch`, :func:`locate_batch`). The
+ceremony and its trust assumptions: docs/guides/phe-threshold.md; every encoding: docs/formats/phe-threshold.md.
 """
 from __future__ import annotations
 
@@ -331,7 +331,8 @@ class DecryptionShareBatch:
         verify_batch(params, ciphertexts, self)
 
     def __repr__(self) -> str:
-        return f"<fedshare.phe.threshold.DecryptionShareBatch holder {self.index}, {len(self)} shares>"
+        return (f"<fedshare.phe.threshold.DecryptionShareBatch holder {self.index}, "
+                f"{len(self)} shares>")
 
 
 def _ct_array(ciphertexts) -> CiphertextArray:
