@@ -116,7 +116,9 @@ def run(ctx) -> None:
                  bits=bits, pairs=dec)
         ctx.emit("add_speedup_vs_python_paillier" + suffix, sum(add) / len(add), "ratio",
                  bits=bits, pairs=add)
-    # Threshold benchmarks (decryption share, combine) when built.
+    # Threshold benchmarks when built: batches of 1,000 with one proof per holder
+    # (threshold_decshare_per_s_2048, the contract key), batch verify/combine,
+    # and single shares.
     thr = ctx.build_dir / "benchmarks/phe/bench_threshold"
     if thr.exists():
         ctx.run_c("benchmarks/phe/bench_threshold")

@@ -1287,6 +1287,827 @@ PHE_API int phe_threshold_combine_bytes(const phe_threshold_params *pp, const ph
 }
 
 /* ------------------------------------------------------------------ */
+/* Batches: one proof per holder per batch of ciphertexts               */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Holder i's shares d_k = c_k^{2x} (x = Δ·s_i) of c_1 … c_N and ONE proof:
+ * coefficients ρ_k of TH_RHO_BYTES·8 bits come from a hash of the whole
+ * statement (key id — which covers n, v and every v_j —, i, every c_k,
+ * every d_k); C = Π c_k^{ρ_k}, D = Π d_k^{ρ_k} mod n², and the proof is the
+ * equality-of-discrete-logs proof of a single share over (C, D):
+ * log_{C⁴}(D²) = log_v(v_i). docs/phe-security.md gives the soundness
+ * argument (small-exponent batch verification).
+ */
+struct phe_threshold_decshare_batch {
+    uint32_t index;
+    uint8_t key_id[32];
+    uint8_t cts_digest[32]; /* digest of the ciphertext list (count and values) */
+    size_t count;
+    mpz_t *d; /* count shares */
+    uint8_t e[32];
+    mpz_t z;
+};
+
+static const char MAGIC_BATCH[4] = {'P', 'H', 'T', 'B'};
+static const char TAG_BATCH_CTS[] = "fedshare/phe/threshold/v1/batch-ciphertexts";
+static const char TAG_BATCH_SEED[] = "fedshare/phe/threshold/v1/batch-coefficients";
+static const char TAG_BATCH_RHO[] = "fedshare/phe/threshold/v1/batch-coefficient";
+static const char TAG_BATCH_PROOF[] = "fedshare/phe/threshold/v1/batch-proof";
+
+/* 128-bit combination coefficients: soundness error 2^-128 per hash query. */
+#define TH_RHO_BYTES 16
+/* Multi-exponentiation: bases per pass and window bits (16-entry tables). */
+#define TH_MSM_CHUNK 64
+
+static void h_u64(crypto_hash_sha256_state *h, uint64_t v) {
+    h_u32(h, (uint32_t)(v >> 32));
+    h_u32(h, (uint32_t)v);
+}
+
+static phe_threshold_decshare_batch *batch_alloc(size_t count) {
+    phe_threshold_decshare_batch *b = calloc(1, sizeof *b);
+    if (!b) {
+        return NULL;
+    }
+    b->d = calloc(count, sizeof(mpz_t));
+    if (!b->d) {
+        free(b);
+        return NULL;
+    }
+    b->count = count;
+    for (size_t k = 0; k < count; k++) {
+        mpz_init(b->d[k]);
+    }
+    mpz_init(b->z);
+    return b;
+}
+
+PHE_API void phe_threshold_decshare_batch_free(phe_threshold_decshare_batch *b) {
+    if (!b) {
+        return;
+    }
+    for (size_t k = 0; k < b->count; k++) {
+        mpz_clear(b->d[k]);
+    }
+    free(b->d);
+    mpz_clear(b->z);
+    free(b);
+}
+
+PHE_API uint32_t phe_threshold_decshare_batch_index(const phe_threshold_decshare_batch *b) {
+    return b ? b->index : 0;
+}
+
+PHE_API size_t phe_threshold_decshare_batch_count(const phe_threshold_decshare_batch *b) {
+    return b ? b->count : 0;
+}
+
+static mpz_t *mpz_array_new(size_t count) {
+    mpz_t *a = calloc(count, sizeof(mpz_t));
+    if (a) {
+        for (size_t k = 0; k < count; k++) {
+            mpz_init(a[k]);
+        }
+    }
+    return a;
+}
+
+static void mpz_array_free(mpz_t *a, size_t count) {
+    if (!a) {
+        return;
+    }
+    for (size_t k = 0; k < count; k++) {
+        mpz_clear(a[k]);
+    }
+    free(a);
+}
+
+/* The ciphertext values (each checked as ct_value()) and their digest. */
+static int cts_load(const phe_threshold_params *pp, const phe_ciphertext *const *cts, size_t count,
+                    mpz_t *c, uint8_t dig[32]) {
+    crypto_hash_sha256_state h;
+    crypto_hash_sha256_init(&h);
+    h_tag(&h, TAG_BATCH_CTS);
+    if (h_big(&h, pp->n) != 0) {
+        return PHE_ERR_INVALID_ARG;
+    }
+    h_u64(&h, (uint64_t)count);
+    for (size_t k = 0; k < count; k++) {
+        int rc;
+        if (!cts[k]) {
+            return PHE_ERR_INVALID_ARG;
+        }
+        rc = ct_value(pp, cts[k], c[k]);
+        if (rc != 0) {
+            return rc;
+        }
+        if (h_big(&h, c[k]) != 0) {
+            return PHE_ERR_INVALID_ARG;
+        }
+    }
+    crypto_hash_sha256_final(&h, dig);
+    return 0;
+}
+
+/* ρ_k (TH_RHO_BYTES each, big-endian) from seed = H(key id, i, ciphertext
+ * digest, every d_k). */
+static int batch_coefficients(const phe_threshold_params *pp, const phe_threshold_decshare_batch *b,
+                              uint8_t seed[32], uint8_t *rho) {
+    crypto_hash_sha256_state h;
+    crypto_hash_sha256_init(&h);
+    h_tag(&h, TAG_BATCH_SEED);
+    crypto_hash_sha256_update(&h, pp->key_id, 32);
+    h_u32(&h, b->index);
+    crypto_hash_sha256_update(&h, b->cts_digest, 32);
+    h_u64(&h, (uint64_t)b->count);
+    for (size_t k = 0; k < b->count; k++) {
+        if (h_big(&h, b->d[k]) != 0) {
+            return PHE_ERR_INVALID_ARG;
+        }
+    }
+    crypto_hash_sha256_final(&h, seed);
+    for (size_t k = 0; k < b->count; k++) {
+        uint8_t out[32];
+        crypto_hash_sha256_init(&h);
+        h_tag(&h, TAG_BATCH_RHO);
+        crypto_hash_sha256_update(&h, seed, 32);
+        h_u64(&h, (uint64_t)k);
+        crypto_hash_sha256_final(&h, out);
+        memcpy(rho + k * TH_RHO_BYTES, out, TH_RHO_BYTES);
+    }
+    return 0;
+}
+
+/* out = Π base[k]^{ρ_k} mod `mod` (public exponents): Straus' simultaneous
+ * exponentiation with 4-bit windows, TH_MSM_CHUNK bases per pass, so the
+ * squarings are shared by the bases of a pass. */
+static int multi_exp(mpz_t out, mpz_t *base, const uint8_t *rho, size_t count, const mpz_t mod) {
+    mpz_t *tbl = mpz_array_new(TH_MSM_CHUNK * 16);
+    mpz_t acc;
+    if (!tbl) {
+        return PHE_ERR_NOMEM;
+    }
+    mpz_init(acc);
+    mpz_set_ui(out, 1);
+    for (size_t s = 0; s < count; s += TH_MSM_CHUNK) {
+        size_t m = count - s < TH_MSM_CHUNK ? count - s : TH_MSM_CHUNK;
+        for (size_t j = 0; j < m; j++) {
+            mpz_t *t = tbl + j * 16;
+            mpz_set(t[1], base[s + j]);
+            for (int w = 2; w < 16; w++) {
+                mpz_mul(t[w], t[w - 1], t[1]);
+                mpz_mod(t[w], t[w], mod);
+            }
+        }
+        mpz_set_ui(acc, 1);
+        for (int pos = 0; pos < 2 * TH_RHO_BYTES; pos++) {
+            if (pos > 0) {
+                for (int q = 0; q < 4; q++) {
+                    mpz_mul(acc, acc, acc);
+                    mpz_mod(acc, acc, mod);
+                }
+            }
+            for (size_t j = 0; j < m; j++) {
+                uint8_t byte = rho[(s + j) * TH_RHO_BYTES + (size_t)pos / 2];
+                unsigned nib = (pos & 1) ? (byte & 15u) : (unsigned)(byte >> 4);
+                if (nib) {
+                    mpz_mul(acc, acc, tbl[j * 16 + nib]);
+                    mpz_mod(acc, acc, mod);
+                }
+            }
+        }
+        mpz_mul(out, out, acc);
+        mpz_mod(out, out, mod);
+    }
+    mpz_clear(acc);
+    mpz_array_free(tbl, TH_MSM_CHUNK * 16);
+    return 0;
+}
+
+/* C and D of a batch whose shares and digest are set; also the seed. */
+static int batch_combined(const phe_threshold_params *pp, const phe_threshold_decshare_batch *b,
+                          mpz_t *c, uint8_t seed[32], mpz_t C, mpz_t D) {
+    uint8_t *rho = malloc(b->count * TH_RHO_BYTES);
+    int rc;
+    if (!rho) {
+        return PHE_ERR_NOMEM;
+    }
+    rc = batch_coefficients(pp, b, seed, rho);
+    if (rc == 0) {
+        rc = multi_exp(C, c, rho, b->count, pp->n2);
+    }
+    if (rc == 0) {
+        rc = multi_exp(D, b->d, rho, b->count, pp->n2);
+    }
+    free(rho);
+    return rc;
+}
+
+/* e = H(tag, key id, i, seed, C, D, a, b); the seed binds the ciphertexts
+ * and every share. */
+static int batch_challenge(const phe_threshold_params *pp, uint32_t index, const uint8_t seed[32],
+                           const mpz_t C, const mpz_t D, const mpz_t a, const mpz_t bb,
+                           uint8_t e[32]) {
+    crypto_hash_sha256_state h;
+    crypto_hash_sha256_init(&h);
+    h_tag(&h, TAG_BATCH_PROOF);
+    crypto_hash_sha256_update(&h, pp->key_id, 32);
+    h_u32(&h, index);
+    crypto_hash_sha256_update(&h, seed, 32);
+    if (h_big(&h, C) != 0 || h_big(&h, D) != 0 || h_big(&h, a) != 0 || h_big(&h, bb) != 0) {
+        return PHE_ERR_INVALID_ARG;
+    }
+    crypto_hash_sha256_final(&h, e);
+    return 0;
+}
+
+typedef struct share_job {
+    const phe_threshold_params *pp;
+    mpz_t *c;
+    mpz_t *d;
+    const mpz_t *x2; /* 2Δ·s_i, secret */
+} share_job;
+
+static int share_item(void *arg, size_t k) {
+    share_job *job = arg;
+    mpz_powm_sec(job->d[k], job->c[k], *job->x2, job->pp->n2);
+    return 0;
+}
+
+PHE_API int phe_threshold_decshare_batch_create(phe_threshold_decshare_batch **out,
+                                                const phe_threshold_params *pp,
+                                                const phe_threshold_keyshare *ks,
+                                                const phe_ciphertext *const *cts, size_t count,
+                                                phe_ctx *ctx, phe_rng *rng) {
+    phe_threshold_decshare_batch *b = NULL;
+    mpz_t *c = NULL;
+    uint8_t seed[32];
+    mpz_t x, x2, C, D, c4, r, a, bb, e;
+    share_job job;
+    int rc;
+    if (!out || !pp || !ks || !cts) {
+        return PHE_ERR_INVALID_ARG;
+    }
+    *out = NULL;
+    if (count == 0 || count > PHE_THRESHOLD_MAX_BATCH) {
+        return PHE_ERR_INVALID_ARG;
+    }
+    rc = phei_init();
+    if (rc != 0) {
+        return rc;
+    }
+    if (sodium_memcmp(pp->key_id, ks->key_id, 32) != 0 || ks->t != pp->t || ks->l != pp->l) {
+        return PHE_ERR_THRESHOLD_WRONG_KEY;
+    }
+    if (ks->index < 1 || ks->index > pp->l) {
+        return PHE_ERR_THRESHOLD_INDEX_RANGE;
+    }
+    b = batch_alloc(count);
+    c = mpz_array_new(count);
+    if (!b || !c) {
+        phe_threshold_decshare_batch_free(b);
+        mpz_array_free(c, c ? count : 0);
+        return PHE_ERR_NOMEM;
+    }
+    mpz_inits(x, x2, C, D, c4, r, a, bb, e, NULL);
+    b->index = ks->index;
+    memcpy(b->key_id, pp->key_id, 32);
+    rc = cts_load(pp, cts, count, c, b->cts_digest);
+    if (rc != 0) {
+        goto out;
+    }
+    /* d_k = c_k^{2x}, x = Δ·s_i (secret exponent: constant time) */
+    mpz_mul(x, pp->delta, ks->s);
+    mpz_mul_2exp(x2, x, 1);
+    job.pp = pp;
+    job.c = c;
+    job.d = b->d;
+    job.x2 = (const mpz_t *)&x2;
+    rc = phei_ctx_run(ctx, share_item, &job, count);
+    if (rc != 0) {
+        goto out;
+    }
+    rc = batch_combined(pp, b, c, seed, C, D);
+    if (rc != 0) {
+        goto out;
+    }
+    /* The single-share proof over (C, D): a = (C⁴)^r, b = v^r, z = r + e·x. */
+    mpz_powm_ui(c4, C, 4, pp->n2);
+    rc = phei_rand_bits(r, pp->proof_bits, rng);
+    if (rc != 0) {
+        goto out;
+    }
+    mpz_setbit(r, 0); /* mpz_powm_sec needs a positive exponent */
+    mpz_powm_sec(a, c4, r, pp->n2);
+    mpz_powm_sec(bb, pp->v, r, pp->n2);
+    rc = batch_challenge(pp, b->index, seed, C, D, a, bb, b->e);
+    if (rc != 0) {
+        goto out;
+    }
+    mpz_import(e, 32, 1, 1, 1, 0, b->e);
+    mpz_mul(e, e, x);
+    mpz_add(b->z, r, e);
+out:
+    phei_mpz_clear_secret(x);
+    phei_mpz_clear_secret(x2);
+    phei_mpz_clear_secret(r);
+    phei_mpz_clear_secret(e);
+    mpz_clears(C, D, c4, a, bb, NULL);
+    mpz_array_free(c, count);
+    if (rc != 0) {
+        phe_threshold_decshare_batch_free(b);
+        return rc;
+    }
+    *out = b;
+    return 0;
+}
+
+/* Verification with the ciphertext values and digest already computed. */
+static int verify_batch_with_c(const phe_threshold_params *pp, mpz_t *c, size_t count,
+                               const uint8_t dig[32], const phe_threshold_decshare_batch *b) {
+    uint8_t seed[32], e2[32];
+    mpz_t C, D, c4, d2, inv, a, bb, e, tmp;
+    int rc;
+    if (sodium_memcmp(pp->key_id, b->key_id, 32) != 0) {
+        return PHE_ERR_THRESHOLD_WRONG_KEY;
+    }
+    if (b->index < 1 || b->index > pp->l) {
+        return PHE_ERR_THRESHOLD_INDEX_RANGE;
+    }
+    if (b->count != count || sodium_memcmp(dig, b->cts_digest, 32) != 0) {
+        return PHE_ERR_THRESHOLD_WRONG_CIPHERTEXT;
+    }
+    for (size_t k = 0; k < count; k++) {
+        if (!in_zn2_star(b->d[k], pp->n, pp->n2)) {
+            return PHE_ERR_THRESHOLD_SHARE_VALUE;
+        }
+    }
+    if (mpz_sizeinbase(b->z, 2) > pp->proof_bits + 1) {
+        return PHE_ERR_THRESHOLD_PROOF_INVALID;
+    }
+    mpz_inits(C, D, c4, d2, inv, a, bb, e, tmp, NULL);
+    rc = batch_combined(pp, b, c, seed, C, D);
+    if (rc != 0) {
+        goto out;
+    }
+    mpz_import(e, 32, 1, 1, 1, 0, b->e);
+    /* a = (C⁴)^z · (D²)^{−e}; D is invertible as a product of units */
+    mpz_powm_ui(c4, C, 4, pp->n2);
+    mpz_powm_ui(d2, D, 2, pp->n2);
+    mpz_invert(inv, d2, pp->n2);
+    mpz_powm(a, c4, b->z, pp->n2);
+    mpz_powm(tmp, inv, e, pp->n2);
+    mpz_mul(a, a, tmp);
+    mpz_mod(a, a, pp->n2);
+    /* b = v^z · v_i^{−e} */
+    mpz_invert(inv, pp->vk[b->index - 1], pp->n2);
+    mpz_powm(bb, pp->v, b->z, pp->n2);
+    mpz_powm(tmp, inv, e, pp->n2);
+    mpz_mul(bb, bb, tmp);
+    mpz_mod(bb, bb, pp->n2);
+    rc = batch_challenge(pp, b->index, seed, C, D, a, bb, e2);
+    if (rc == 0 && sodium_memcmp(e2, b->e, 32) != 0) {
+        rc = PHE_ERR_THRESHOLD_PROOF_INVALID;
+    }
+out:
+    mpz_clears(C, D, c4, d2, inv, a, bb, e, tmp, NULL);
+    return rc;
+}
+
+PHE_API int phe_threshold_verify_batch(const phe_threshold_params *pp,
+                                       const phe_ciphertext *const *cts, size_t count,
+                                       const phe_threshold_decshare_batch *b) {
+    uint8_t dig[32];
+    mpz_t *c;
+    int rc;
+    if (!pp || !cts || !b || count == 0 || count > PHE_THRESHOLD_MAX_BATCH) {
+        return PHE_ERR_INVALID_ARG;
+    }
+    c = mpz_array_new(count);
+    if (!c) {
+        return PHE_ERR_NOMEM;
+    }
+    rc = cts_load(pp, cts, count, c, dig);
+    if (rc == 0) {
+        rc = verify_batch_with_c(pp, c, count, dig, b);
+    }
+    mpz_array_free(c, count);
+    return rc;
+}
+
+/* μ = Δ·Π_{h≠k} (j_h − i)/(j_h − j_k) over the holders j of `idx` (len t),
+ * evaluated at point i: an integer because Δ = l! (Shoup, Lemma 2). */
+static int lagrange_at(const phe_threshold_params *pp, const uint32_t *idx, uint32_t t, uint32_t k,
+                       long point, mpz_t mu) {
+    mpz_t den;
+    mpz_init(den);
+    mpz_set(mu, pp->delta);
+    mpz_set_ui(den, 1);
+    for (uint32_t h = 0; h < t; h++) {
+        if (h == k) {
+            continue;
+        }
+        mpz_mul_si(mu, mu, (long)idx[h] - point);
+        mpz_mul_si(den, den, (long)idx[h] - (long)idx[k]);
+    }
+    if (!mpz_divisible_p(mu, den)) {
+        mpz_clear(den);
+        return PHE_ERR_INTERNAL;
+    }
+    mpz_divexact(mu, mu, den);
+    mpz_clear(den);
+    return 0;
+}
+
+/* out = base^mu mod n² for a signed mu (base a unit). */
+static void powm_signed(mpz_t out, const mpz_t base, const mpz_t mu, const mpz_t n2) {
+    mpz_t m;
+    mpz_init(m);
+    if (mpz_sgn(mu) < 0) {
+        mpz_neg(m, mu);
+        mpz_invert(out, base, n2);
+        mpz_powm(out, out, m, n2);
+    } else {
+        mpz_powm(out, base, mu, n2);
+    }
+    mpz_clear(m);
+}
+
+/* Check indices (range, duplicates, at least t); 0 or the combine codes. */
+static int check_batch_set(const phe_threshold_params *pp,
+                           const phe_threshold_decshare_batch *const *batches, size_t nb,
+                           uint32_t exclude) {
+    uint8_t seen[PHE_THRESHOLD_MAX_HOLDERS + 1];
+    for (size_t k = 0; k < nb; k++) {
+        if (!batches[k]) {
+            return PHE_ERR_INVALID_ARG;
+        }
+    }
+    if (nb < pp->t) {
+        return PHE_ERR_THRESHOLD_TOO_FEW_SHARES;
+    }
+    memset(seen, 0, sizeof seen);
+    if (exclude >= 1 && exclude <= pp->l) {
+        seen[exclude] = 1;
+    }
+    for (size_t k = 0; k < nb; k++) {
+        uint32_t i = batches[k]->index;
+        if (i < 1 || i > pp->l) {
+            return PHE_ERR_THRESHOLD_INDEX_RANGE;
+        }
+        if (seen[i]) {
+            return PHE_ERR_THRESHOLD_DUPLICATE_SHARE;
+        }
+        seen[i] = 1;
+    }
+    return 0;
+}
+
+/* Verify every batch (bad_holders: bit i−1 for each holder i whose batch
+ * fails), then combine element by element over the first t. */
+typedef int (*emit_fn)(void *arg, size_t k, const mpz_t m);
+
+static int combine_batch(const phe_threshold_params *pp, const phe_ciphertext *const *cts,
+                         size_t count, const phe_threshold_decshare_batch *const *batches,
+                         size_t nb, uint64_t *bad_holders, emit_fn emit, void *arg) {
+    uint8_t dig[32];
+    uint32_t idx[PHE_THRESHOLD_MAX_HOLDERS];
+    mpz_t mu[PHE_THRESHOLD_MAX_HOLDERS];
+    mpz_t *c = NULL;
+    mpz_t acc, tmp, m, inv4d2;
+    uint64_t bad = 0;
+    int rc;
+    if (bad_holders) {
+        *bad_holders = 0;
+    }
+    if (!pp || !cts || (!batches && nb > 0) || count == 0 || count > PHE_THRESHOLD_MAX_BATCH) {
+        return PHE_ERR_INVALID_ARG;
+    }
+    rc = check_batch_set(pp, batches, nb, 0);
+    if (rc != 0) {
+        return rc;
+    }
+    c = mpz_array_new(count);
+    if (!c) {
+        return PHE_ERR_NOMEM;
+    }
+    rc = cts_load(pp, cts, count, c, dig);
+    if (rc != 0) {
+        mpz_array_free(c, count);
+        return rc;
+    }
+    for (size_t k = 0; k < nb; k++) {
+        int r1 = verify_batch_with_c(pp, c, count, dig, batches[k]);
+        if (r1 != 0) {
+            bad |= (uint64_t)1 << (batches[k]->index - 1);
+            if (rc == 0) {
+                rc = r1;
+            }
+        }
+    }
+    if (bad_holders) {
+        *bad_holders = bad;
+    }
+    if (rc != 0) {
+        mpz_array_free(c, count);
+        return rc;
+    }
+    mpz_inits(acc, tmp, m, inv4d2, NULL);
+    for (uint32_t k = 0; k < pp->t; k++) {
+        idx[k] = batches[k]->index;
+        mpz_init(mu[k]);
+    }
+    for (uint32_t k = 0; rc == 0 && k < pp->t; k++) {
+        rc = lagrange_at(pp, idx, pp->t, k, 0, mu[k]);
+        mpz_mul_2exp(mu[k], mu[k], 1);
+    }
+    mpz_mul(inv4d2, pp->delta, pp->delta);
+    mpz_mul_2exp(inv4d2, inv4d2, 2);
+    if (rc == 0 && !mpz_invert(inv4d2, inv4d2, pp->n)) {
+        rc = PHE_ERR_THRESHOLD_COMBINE_FAILED;
+    }
+    for (size_t e = 0; rc == 0 && e < count; e++) {
+        mpz_set_ui(acc, 1);
+        for (uint32_t k = 0; k < pp->t; k++) {
+            powm_signed(tmp, batches[k]->d[e], mu[k], pp->n2);
+            mpz_mul(acc, acc, tmp);
+            mpz_mod(acc, acc, pp->n2);
+        }
+        mpz_sub_ui(acc, acc, 1);
+        if (!mpz_divisible_p(acc, pp->n)) {
+            rc = PHE_ERR_THRESHOLD_COMBINE_FAILED;
+            break;
+        }
+        mpz_divexact(acc, acc, pp->n);
+        mpz_mul(m, acc, inv4d2);
+        mpz_mod(m, m, pp->n);
+        rc = emit(arg, e, m);
+    }
+    for (uint32_t k = 0; k < pp->t; k++) {
+        mpz_clear(mu[k]);
+    }
+    phei_mpz_clear_secret(m);
+    phei_mpz_clear_secret(acc);
+    mpz_clears(tmp, inv4d2, NULL);
+    mpz_array_free(c, count);
+    return rc;
+}
+
+typedef struct emit_i64 {
+    const mpz_t *n;
+    int64_t *out;
+} emit_i64;
+
+static int emit_int64(void *arg, size_t k, const mpz_t m) {
+    emit_i64 *a = arg;
+    return phei_mpz_to_i64(m, *a->n, &a->out[k]);
+}
+
+typedef struct emit_b {
+    uint8_t *out;
+    size_t out_len, stride;
+} emit_b;
+
+static int emit_bytes(void *arg, size_t k, const mpz_t m) {
+    emit_b *a = arg;
+    return phei_mpz_to_bytes_fixed(m, a->out + k * a->stride, a->out_len);
+}
+
+PHE_API int phe_threshold_combine_batch_int64(const phe_threshold_params *pp,
+                                              const phe_ciphertext *const *cts, size_t count,
+                                              const phe_threshold_decshare_batch *const *batches,
+                                              size_t nb, int64_t *out, uint64_t *bad_holders) {
+    emit_i64 a;
+    if (bad_holders) {
+        *bad_holders = 0;
+    }
+    if (!pp || !out) {
+        return PHE_ERR_INVALID_ARG;
+    }
+    a.n = (const mpz_t *)&pp->n;
+    a.out = out;
+    return combine_batch(pp, cts, count, batches, nb, bad_holders, emit_int64, &a);
+}
+
+PHE_API int phe_threshold_combine_batch_bytes(const phe_threshold_params *pp,
+                                              const phe_ciphertext *const *cts, size_t count,
+                                              const phe_threshold_decshare_batch *const *batches,
+                                              size_t nb, uint8_t *out, size_t out_len,
+                                              size_t stride, uint64_t *bad_holders) {
+    emit_b a;
+    if (bad_holders) {
+        *bad_holders = 0;
+    }
+    if (!pp || !out) {
+        return PHE_ERR_INVALID_ARG;
+    }
+    if (out_len < big_len(pp->n)) {
+        return PHE_ERR_BUFFER_TOO_SMALL;
+    }
+    if (count > 1 && stride < out_len) {
+        return PHE_ERR_INVALID_ARG;
+    }
+    a.out = out;
+    a.out_len = out_len;
+    a.stride = stride;
+    return combine_batch(pp, cts, count, batches, nb, bad_holders, emit_bytes, &a);
+}
+
+PHE_API int phe_threshold_locate_batch(const phe_threshold_params *pp,
+                                       const phe_ciphertext *const *cts, size_t count,
+                                       const phe_threshold_decshare_batch *suspect,
+                                       const phe_threshold_decshare_batch *const *good,
+                                       size_t ngood, uint8_t *bad, size_t *nbad) {
+    uint8_t dig[32];
+    uint32_t idx[PHE_THRESHOLD_MAX_HOLDERS];
+    mpz_t mu[PHE_THRESHOLD_MAX_HOLDERS];
+    mpz_t *c = NULL;
+    mpz_t lhs, rhs, tmp, twodelta;
+    size_t found = 0;
+    int rc;
+    if (nbad) {
+        *nbad = 0;
+    }
+    if (!pp || !cts || !suspect || !bad || !nbad || (!good && ngood > 0) || count == 0 ||
+        count > PHE_THRESHOLD_MAX_BATCH) {
+        return PHE_ERR_INVALID_ARG;
+    }
+    if (sodium_memcmp(pp->key_id, suspect->key_id, 32) != 0) {
+        return PHE_ERR_THRESHOLD_WRONG_KEY;
+    }
+    if (suspect->index < 1 || suspect->index > pp->l) {
+        return PHE_ERR_THRESHOLD_INDEX_RANGE;
+    }
+    rc = check_batch_set(pp, good, ngood, suspect->index);
+    if (rc != 0) {
+        return rc;
+    }
+    c = mpz_array_new(count);
+    if (!c) {
+        return PHE_ERR_NOMEM;
+    }
+    rc = cts_load(pp, cts, count, c, dig);
+    if (rc == 0 && (suspect->count != count || sodium_memcmp(dig, suspect->cts_digest, 32) != 0)) {
+        rc = PHE_ERR_THRESHOLD_WRONG_CIPHERTEXT;
+    }
+    /* The reference holders must prove their own batches. */
+    for (size_t k = 0; rc == 0 && k < pp->t; k++) {
+        rc = verify_batch_with_c(pp, c, count, dig, good[k]);
+    }
+    if (rc != 0) {
+        mpz_array_free(c, count);
+        return rc;
+    }
+    mpz_inits(lhs, rhs, tmp, twodelta, NULL);
+    for (uint32_t k = 0; k < pp->t; k++) {
+        idx[k] = good[k]->index;
+        mpz_init(mu[k]);
+    }
+    for (uint32_t k = 0; rc == 0 && k < pp->t; k++) {
+        rc = lagrange_at(pp, idx, pp->t, k, (long)suspect->index, mu[k]);
+    }
+    mpz_mul_2exp(twodelta, pp->delta, 1);
+    /* d_i^{2Δ} must equal (Π_j d_j^{μ_j})² where Σ μ_j s_j ≡ Δ s_i. */
+    for (size_t e = 0; rc == 0 && e < count; e++) {
+        int ok = in_zn2_star(suspect->d[e], pp->n, pp->n2);
+        if (ok) {
+            mpz_powm(lhs, suspect->d[e], twodelta, pp->n2);
+            mpz_set_ui(rhs, 1);
+            for (uint32_t k = 0; k < pp->t; k++) {
+                powm_signed(tmp, good[k]->d[e], mu[k], pp->n2);
+                mpz_mul(rhs, rhs, tmp);
+                mpz_mod(rhs, rhs, pp->n2);
+            }
+            mpz_powm_ui(rhs, rhs, 2, pp->n2);
+            ok = mpz_cmp(lhs, rhs) == 0;
+        }
+        bad[e] = ok ? 0 : 1;
+        found += ok ? 0 : 1;
+    }
+    for (uint32_t k = 0; k < pp->t; k++) {
+        mpz_clear(mu[k]);
+    }
+    mpz_clears(lhs, rhs, tmp, twodelta, NULL);
+    mpz_array_free(c, count);
+    if (rc == 0) {
+        *nbad = found;
+    }
+    return rc;
+}
+
+static void batch_write(phei_writer *w, const phe_threshold_decshare_batch *b) {
+    w_header(w, MAGIC_BATCH);
+    phei_put_u32(w, b->index);
+    phei_put_bytes(w, b->key_id, 32);
+    phei_put_bytes(w, b->cts_digest, 32);
+    phei_put_u32(w, (uint32_t)b->count);
+    for (size_t k = 0; k < b->count; k++) {
+        phei_put_mpz(w, b->d[k]);
+    }
+    phei_put_bytes(w, b->e, 32);
+    phei_put_mpz(w, b->z);
+}
+
+PHE_API size_t phe_threshold_decshare_batch_encoded_size(const phe_threshold_decshare_batch *b) {
+    phei_writer w = {NULL, 0, 0};
+    if (!b) {
+        return 0;
+    }
+    batch_write(&w, b);
+    return w.len;
+}
+
+PHE_API int phe_threshold_decshare_batch_encode(const phe_threshold_decshare_batch *b, uint8_t *out,
+                                                size_t out_len, size_t *written) {
+    phei_writer w = {NULL, 0, 0};
+    if (!b || !out) {
+        return PHE_ERR_INVALID_ARG;
+    }
+    batch_write(&w, b);
+    if (w.len > out_len) {
+        return PHE_ERR_BUFFER_TOO_SMALL;
+    }
+    w.buf = out;
+    w.cap = out_len;
+    w.len = 0;
+    batch_write(&w, b);
+    if (written) {
+        *written = w.len;
+    }
+    return 0;
+}
+
+PHE_API int phe_threshold_decshare_batch_decode(phe_threshold_decshare_batch **out,
+                                                const uint8_t *in, size_t in_len) {
+    phei_reader r = {in, in_len};
+    phe_threshold_decshare_batch *b = NULL;
+    uint32_t index = 0, count = 0;
+    uint8_t key_id[32], dig[32];
+    int rc;
+    if (!out || (!in && in_len > 0)) {
+        return PHE_ERR_INVALID_ARG;
+    }
+    *out = NULL;
+    rc = phei_init();
+    if (rc != 0) {
+        return rc;
+    }
+    rc = phei_get_header(&r, MAGIC_BATCH, TH_FORMAT_VERSION);
+    if (rc == 0) {
+        rc = phei_get_u32(&r, &index);
+    }
+    if (rc == 0 && (index < 1 || index > PHE_THRESHOLD_MAX_HOLDERS)) {
+        rc = PHE_ERR_THRESHOLD_INDEX_RANGE;
+    }
+    if (rc == 0) {
+        rc = phei_get_bytes(&r, key_id, 32);
+    }
+    if (rc == 0) {
+        rc = phei_get_bytes(&r, dig, 32);
+    }
+    if (rc == 0) {
+        rc = phei_get_u32(&r, &count);
+    }
+    /* Each share takes at least 5 bytes (length and one byte): refuse a count
+     * the input cannot hold before allocating for it. */
+    if (rc == 0 && (count == 0 || count > PHE_THRESHOLD_MAX_BATCH || count > r.left / 5)) {
+        rc = PHE_ERR_DECODE;
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    b = batch_alloc(count);
+    if (!b) {
+        return PHE_ERR_NOMEM;
+    }
+    b->index = index;
+    memcpy(b->key_id, key_id, 32);
+    memcpy(b->cts_digest, dig, 32);
+    for (size_t k = 0; rc == 0 && k < count; k++) {
+        rc = phei_get_mpz(&r, b->d[k], TH_MAX_BIG);
+        if (rc == 0 && mpz_sgn(b->d[k]) == 0) {
+            rc = PHE_ERR_DECODE;
+        }
+    }
+    if (rc == 0) {
+        rc = phei_get_bytes(&r, b->e, 32);
+    }
+    if (rc == 0) {
+        rc = phei_get_mpz(&r, b->z, TH_MAX_BIG);
+    }
+    if (rc == 0) {
+        rc = phei_reader_end(&r);
+    }
+    if (rc != 0) {
+        phe_threshold_decshare_batch_free(b);
+        return rc;
+    }
+    *out = b;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
 /* Key share files (encrypted at rest)                                  */
 /* ------------------------------------------------------------------ */
 

@@ -42,6 +42,8 @@ typedef struct phe_threshold_params phe_threshold_params;
 typedef struct phe_threshold_keyshare phe_threshold_keyshare;
 /** One holder's decryption share of one ciphertext, with its proof. */
 typedef struct phe_threshold_decshare phe_threshold_decshare;
+/** One holder's decryption shares of a batch of ciphertexts, with one proof. */
+typedef struct phe_threshold_decshare_batch phe_threshold_decshare_batch;
 
 /** Error codes of the threshold module (all in libphe's range). */
 enum phe_threshold_error {
@@ -357,6 +359,137 @@ PHE_API int phe_threshold_combine_bytes(const phe_threshold_params *params,
                                         const phe_ciphertext *ct,
                                         const phe_threshold_decshare *const *shares, size_t count,
                                         uint8_t *out, size_t out_len);
+
+/* ------------------------------------------------------------------ */
+/* Batches: one proof per holder per batch of ciphertexts               */
+/* ------------------------------------------------------------------ */
+
+/** The largest number of ciphertexts in one batch of decryption shares. */
+#define PHE_THRESHOLD_MAX_BATCH 1048576u
+
+/**
+ * Holder i's decryption shares d_k = c_k^(2Δ·s_i) mod n² of @p count
+ * ciphertexts with ONE zero-knowledge proof for the whole batch: the
+ * equality-of-discrete-logs proof of a single share, made over the random
+ * linear combination C = Π c_k^(ρ_k), D = Π d_k^(ρ_k) whose 128-bit
+ * coefficients ρ_k are a hash of the statement (key id, i, every c_k, every
+ * d_k). docs/phe-security.md gives the soundness argument; the proof binds
+ * this exact list of ciphertexts (order and count included).
+ *
+ * @param[out] out    receives the batch (free with phe_threshold_decshare_batch_free()).
+ * @param[in]  cts    @p count borrowed ciphertext handles of @p params' key.
+ * @param count       1 … PHE_THRESHOLD_MAX_BATCH.
+ * @param ctx         thread pool for the exponentiations, NULL for the caller's thread.
+ * @param rng         random source of the proof's commitment, NULL for the system generator.
+ * @return 0; PHE_ERR_THRESHOLD_WRONG_KEY; PHE_ERR_THRESHOLD_INDEX_RANGE;
+ *         PHE_ERR_KEY_MISMATCH, PHE_ERR_CIPHERTEXT_INVALID or PHE_ERR_EMPTY
+ *         for a bad ciphertext; PHE_ERR_INVALID_ARG (NULL, count 0 or too
+ *         large); PHE_ERR_NOMEM; PHE_ERR_RNG; PHE_ERR_THREAD.
+ */
+PHE_API int phe_threshold_decshare_batch_create(phe_threshold_decshare_batch **out,
+                                                const phe_threshold_params *params,
+                                                const phe_threshold_keyshare *share,
+                                                const phe_ciphertext *const *cts, size_t count,
+                                                phe_ctx *ctx, phe_rng *rng);
+
+/** Free a batch of decryption shares; NULL is a no-op. */
+PHE_API void phe_threshold_decshare_batch_free(phe_threshold_decshare_batch *batch);
+
+/** The holder index of a batch; 0 if NULL. */
+PHE_API uint32_t phe_threshold_decshare_batch_index(const phe_threshold_decshare_batch *batch);
+
+/** The number of shares (ciphertexts) in a batch; 0 if NULL. */
+PHE_API size_t phe_threshold_decshare_batch_count(const phe_threshold_decshare_batch *batch);
+
+/**
+ * Verify a batch against the holder's verification key and the list of
+ * ciphertexts it was made for. A failure is the fault of the holder named
+ * by phe_threshold_decshare_batch_index(): an honest holder's batch always
+ * verifies.
+ * @return 0 if valid; PHE_ERR_THRESHOLD_WRONG_KEY; PHE_ERR_THRESHOLD_INDEX_RANGE;
+ *         PHE_ERR_THRESHOLD_WRONG_CIPHERTEXT (another list, count or order);
+ *         PHE_ERR_THRESHOLD_SHARE_VALUE; PHE_ERR_THRESHOLD_PROOF_INVALID (a
+ *         share or the proof altered); PHE_ERR_KEY_MISMATCH;
+ *         PHE_ERR_CIPHERTEXT_INVALID; PHE_ERR_EMPTY; PHE_ERR_INVALID_ARG; PHE_ERR_NOMEM.
+ */
+PHE_API int phe_threshold_verify_batch(const phe_threshold_params *params,
+                                       const phe_ciphertext *const *cts, size_t count,
+                                       const phe_threshold_decshare_batch *batch);
+
+/**
+ * Verify every one of @p nbatches batches of @p cts and combine the first t
+ * of them into the @p count plaintexts, as signed 64-bit integers (as
+ * phe_threshold_combine_int64()).
+ * @param[out] out          @p count values.
+ * @param[out] bad_holders  may be NULL; receives a mask with bit i−1 set for
+ *                          every holder i whose batch does not verify (0 on success).
+ * @return 0; the first failing batch's code from phe_threshold_verify_batch()
+ *         (nothing is combined then: drop the named holders and call again);
+ *         PHE_ERR_THRESHOLD_TOO_FEW_SHARES; PHE_ERR_THRESHOLD_DUPLICATE_SHARE;
+ *         PHE_ERR_THRESHOLD_COMBINE_FAILED; PHE_ERR_PLAINTEXT_RANGE (some
+ *         outputs may then be written); PHE_ERR_INVALID_ARG; PHE_ERR_NOMEM.
+ */
+PHE_API int phe_threshold_combine_batch_int64(const phe_threshold_params *params,
+                                              const phe_ciphertext *const *cts, size_t count,
+                                              const phe_threshold_decshare_batch *const *batches,
+                                              size_t nbatches, int64_t *out, uint64_t *bad_holders);
+
+/**
+ * As phe_threshold_combine_batch_int64(), writing plaintext k as a
+ * big-endian unsigned integer of exactly @p out_len bytes at out + k·stride.
+ * @param out_len  at least phe_plaintext_size(); @param stride ≥ out_len.
+ * @return as phe_threshold_combine_batch_int64() (without
+ *         PHE_ERR_PLAINTEXT_RANGE), plus PHE_ERR_BUFFER_TOO_SMALL.
+ */
+PHE_API int phe_threshold_combine_batch_bytes(const phe_threshold_params *params,
+                                              const phe_ciphertext *const *cts, size_t count,
+                                              const phe_threshold_decshare_batch *const *batches,
+                                              size_t nbatches, uint8_t *out, size_t out_len,
+                                              size_t stride, uint64_t *bad_holders);
+
+/**
+ * Name the wrong shares in a batch whose proof failed. Each share of
+ * @p suspect is checked against the share of the same holder that the
+ * first t batches of @p good (other holders, each verified here) determine
+ * by Lagrange interpolation in the exponent: d_i^(2Δ) = (Π_j d_j^(μ_j))².
+ * The check is exact (no probability): it holds if and only if d_i² is the
+ * correct value, the only part of a share that combination uses.
+ * @param[out] bad   @p count flags: 1 for a wrong share, 0 for a correct one.
+ * @param[out] nbad  receives the number of wrong shares.
+ * @return 0; PHE_ERR_THRESHOLD_TOO_FEW_SHARES (fewer than t good batches);
+ *         PHE_ERR_THRESHOLD_DUPLICATE_SHARE (a good batch from the suspect's
+ *         holder or twice the same holder); a verification code of a good
+ *         batch; PHE_ERR_THRESHOLD_WRONG_CIPHERTEXT or
+ *         PHE_ERR_THRESHOLD_WRONG_KEY for a suspect of other ciphertexts or
+ *         another key (then every share is wrong, and nothing is written);
+ *         PHE_ERR_INVALID_ARG; PHE_ERR_NOMEM.
+ */
+PHE_API int phe_threshold_locate_batch(const phe_threshold_params *params,
+                                       const phe_ciphertext *const *cts, size_t count,
+                                       const phe_threshold_decshare_batch *suspect,
+                                       const phe_threshold_decshare_batch *const *good,
+                                       size_t ngood, uint8_t *bad, size_t *nbad);
+
+/** Exact size of the batch's encoding; 0 if NULL. */
+PHE_API size_t phe_threshold_decshare_batch_encoded_size(const phe_threshold_decshare_batch *batch);
+
+/**
+ * Canonical encoding of a batch of shares with its proof ("PHTB",
+ * docs/formats/phe-threshold.md).
+ * @return 0; PHE_ERR_INVALID_ARG; PHE_ERR_BUFFER_TOO_SMALL.
+ */
+PHE_API int phe_threshold_decshare_batch_encode(const phe_threshold_decshare_batch *batch,
+                                                uint8_t *out, size_t out_len, size_t *written);
+
+/**
+ * Decode a batch (structure only; verify it with phe_threshold_verify_batch()).
+ * @return 0; PHE_ERR_INVALID_ARG; PHE_ERR_DECODE (malformed, truncated,
+ *         trailing bytes, count 0 or above PHE_THRESHOLD_MAX_BATCH or more
+ *         than the input can hold); PHE_ERR_VERSION; PHE_ERR_THRESHOLD_INDEX_RANGE;
+ *         PHE_ERR_NOMEM.
+ */
+PHE_API int phe_threshold_decshare_batch_decode(phe_threshold_decshare_batch **out,
+                                                const uint8_t *in, size_t in_len);
 
 /** Static text for a threshold error code, or NULL if @p code is not one. */
 PHE_API const char *phe_threshold_strerror(int code);

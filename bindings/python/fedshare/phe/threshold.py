@@ -19,8 +19,10 @@ A :class:`DecryptionShare` carries a zero-knowledge proof that it was made
 with the holder's real key share; :func:`verify` checks it, :func:`combine`
 checks every share it is given and raises :class:`fedshare.VerificationError`
 (with ``.code`` naming the reason, see ``ERR_*`` below) rather than combine a
-bad one. The ceremony and its trust assumptions: docs/guides/phe-threshold.md;
-every encoding: docs/formats/phe-threshold.md.
+bad one. :meth:`KeyShare.decrypt_share_batch` makes one holder's shares of a
+whole list of ciphertexts with ONE proof (:class:`DecryptionShareBatch`,
+:func:`verify_batch`, :func:`combine_batch`, :func:`locate_batch`). The
+ceremony and its trust assumptions: docs/guides/phe-threshold.md; every encoding: docs/formats/phe-threshold.md.
 """
 from __future__ import annotations
 
@@ -28,8 +30,8 @@ import os
 from typing import List, Optional, Sequence, Tuple, Union
 
 from ..errors import InvalidInputError, VerificationError
-from . import (Ciphertext, InsecureSeed, PublicKey, _KINDS_EXTRA, _as_bytes, _rng, check, ffi,
-               lib)
+from . import (Ciphertext, CiphertextArray, Context, InsecureSeed, PublicKey, _KINDS_EXTRA,
+               _as_bytes, _rng, check, ffi, lib)
 
 # Error codes (also ``exc.code`` of the exceptions raised here).
 ERR_PARAMS = lib.PHE_ERR_THRESHOLD_PARAMS
@@ -57,6 +59,7 @@ _KINDS_EXTRA.update({
 })
 
 MAX_HOLDERS = int(lib.PHE_THRESHOLD_MAX_HOLDERS)
+MAX_BATCH = int(lib.PHE_THRESHOLD_MAX_BATCH)
 KEY_SIZES = (2048, 3072, 4096)
 
 _STRENGTH = {
@@ -211,6 +214,21 @@ class KeyShare:
                                                 _rng(seed)))
         return DecryptionShare(ffi.gc(out[0], lib.phe_threshold_decshare_free))
 
+    def decrypt_share_batch(self, params: ThresholdParams, ciphertexts,
+                            ctx: Optional[Context] = None,
+                            seed: Optional[InsecureSeed] = None) -> "DecryptionShareBatch":
+        """This holder's decryption shares of a list of ciphertexts (or a
+        :class:`CiphertextArray`) with ONE proof for the whole batch.
+        ``ctx``: a thread pool for the exponentiations (default: this thread)."""
+        if not isinstance(params, ThresholdParams):
+            raise InvalidInputError("decrypt_share_batch takes ThresholdParams")
+        cts = _ct_array(ciphertexts)
+        out = ffi.new("phe_threshold_decshare_batch **")
+        check(lib.phe_threshold_decshare_batch_create(
+            out, params._ptr, self._ptr, ffi.cast("const phe_ciphertext *const *", cts._arr),
+            len(cts), ctx._ptr if ctx is not None else ffi.NULL, _rng(seed)))
+        return DecryptionShareBatch(ffi.gc(out[0], lib.phe_threshold_decshare_batch_free))
+
     def seal(self, passphrase, strength: str = "interactive",
              seed: Optional[InsecureSeed] = None) -> bytes:
         """Encrypt under a passphrase: Argon2id + XChaCha20-Poly1305 ("PHTF", v2)."""
@@ -279,6 +297,58 @@ class DecryptionShare:
 
     def __repr__(self) -> str:
         return f"<fedshare.phe.threshold.DecryptionShare holder {self.index}>"
+
+
+class DecryptionShareBatch:
+    """One holder's decryption shares of a batch of ciphertexts with one
+    Fiat–Shamir proof for the whole batch (docs/phe-security.md, "Batch
+    proofs")."""
+
+    def __init__(self, _ptr):
+        self._ptr = _ptr
+
+    @property
+    def index(self) -> int:
+        """The holder who made (and answers for) this batch."""
+        return int(lib.phe_threshold_decshare_batch_index(self._ptr))
+
+    def __len__(self) -> int:
+        return int(lib.phe_threshold_decshare_batch_count(self._ptr))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "DecryptionShareBatch":
+        """Decode ("PHTB", v1): structure only; :func:`verify_batch` checks the proof."""
+        data = _bytes_of(data, "data")
+        out = ffi.new("phe_threshold_decshare_batch **")
+        check(lib.phe_threshold_decshare_batch_decode(out, data, len(data)))
+        return cls(ffi.gc(out[0], lib.phe_threshold_decshare_batch_free))
+
+    def to_bytes(self) -> bytes:
+        return _encode(lib.phe_threshold_decshare_batch_encoded_size,
+                       lib.phe_threshold_decshare_batch_encode, self._ptr)
+
+    def verify(self, params: ThresholdParams, ciphertexts) -> None:
+        verify_batch(params, ciphertexts, self)
+
+    def __repr__(self) -> str:
+        return (f"<fedshare.phe.threshold.DecryptionShareBatch holder {self.index}, "
+                f"{len(self)} shares>")
+
+
+def _ct_array(ciphertexts) -> CiphertextArray:
+    if isinstance(ciphertexts, CiphertextArray):
+        return ciphertexts
+    cts = list(ciphertexts)
+    if not cts or not all(isinstance(c, Ciphertext) for c in cts):
+        raise InvalidInputError("ciphertexts must be a non-empty list of Ciphertext objects")
+    return CiphertextArray.from_list(cts)
+
+
+def _batch_list(batches) -> list:
+    batches = list(batches)
+    if not all(isinstance(b, DecryptionShareBatch) for b in batches):
+        raise InvalidInputError("batches must be DecryptionShareBatch objects")
+    return batches
 
 
 def deal(bits: int = 2048, threshold: int = 2, holders: int = 3,
@@ -356,7 +426,76 @@ def combine(params: ThresholdParams, ciphertext: Ciphertext,
     return pk._decode_plain(bytes(ffi.buffer(buf, size)))
 
 
+def verify_batch(params: ThresholdParams, ciphertexts, batch: DecryptionShareBatch) -> None:
+    """Raise :class:`fedshare.VerificationError` unless ``batch`` holds holder
+    ``batch.index``'s correct shares of exactly these ciphertexts (same order)."""
+    if not isinstance(params, ThresholdParams) or not isinstance(batch, DecryptionShareBatch):
+        raise InvalidInputError("verify_batch takes ThresholdParams and a DecryptionShareBatch")
+    cts = _ct_array(ciphertexts)
+    check(lib.phe_threshold_verify_batch(params._ptr,
+                                         ffi.cast("const phe_ciphertext *const *", cts._arr),
+                                         len(cts), batch._ptr))
+
+
+class BadHoldersError(VerificationError):
+    """A batch did not verify; :attr:`holders` names every holder whose batch
+    failed (``code`` is the first failure's libphe code)."""
+
+    def __init__(self, code: int, holders: List[int]):
+        super().__init__(f"{ffi.string(lib.phe_strerror(code)).decode()} (holders {holders})",
+                         code=code, library="phe")
+        self.holders = holders
+
+
+def combine_batch(params: ThresholdParams, ciphertexts,
+                  batches: Sequence[DecryptionShareBatch]) -> List[int]:
+    """Verify every batch, then combine the first t into the plaintexts
+    (Python ints in (−n/2, n/2]). A batch that fails raises
+    :class:`BadHoldersError` naming every failing holder; nothing is combined."""
+    if not isinstance(params, ThresholdParams):
+        raise InvalidInputError("combine_batch takes ThresholdParams")
+    cts = _ct_array(ciphertexts)
+    blist = _batch_list(batches)
+    arr = ffi.new("phe_threshold_decshare_batch *[]", [b._ptr for b in blist] or [ffi.NULL])
+    pk = params.public_key
+    size = pk.plaintext_size
+    buf = ffi.new("uint8_t[]", size * len(cts))
+    bad = ffi.new("uint64_t *")
+    rc = lib.phe_threshold_combine_batch_bytes(
+        params._ptr, ffi.cast("const phe_ciphertext *const *", cts._arr), len(cts),
+        ffi.cast("const phe_threshold_decshare_batch *const *", arr), len(blist), buf, size,
+        size, bad)
+    if rc != 0 and bad[0]:
+        raise BadHoldersError(rc, [i + 1 for i in range(MAX_HOLDERS) if bad[0] >> i & 1])
+    check(rc)
+    raw = bytes(ffi.buffer(buf, size * len(cts)))
+    return [pk._decode_plain(raw[k * size:(k + 1) * size]) for k in range(len(cts))]
+
+
+def locate_batch(params: ThresholdParams, ciphertexts, suspect: DecryptionShareBatch,
+                 good: Sequence[DecryptionShareBatch]) -> List[int]:
+    """Positions (0-based) of the wrong shares in ``suspect``, found exactly
+    from t verified batches of other holders (``good``)."""
+    if not isinstance(params, ThresholdParams) or not isinstance(suspect, DecryptionShareBatch):
+        raise InvalidInputError("locate_batch takes ThresholdParams and a DecryptionShareBatch")
+    cts = _ct_array(ciphertexts)
+    glist = _batch_list(good)
+    arr = ffi.new("phe_threshold_decshare_batch *[]", [b._ptr for b in glist] or [ffi.NULL])
+    flags = ffi.new("uint8_t[]", len(cts))
+    nbad = ffi.new("size_t *")
+    check(lib.phe_threshold_locate_batch(
+        params._ptr, ffi.cast("const phe_ciphertext *const *", cts._arr), len(cts), suspect._ptr,
+        ffi.cast("const phe_threshold_decshare_batch *const *", arr), len(glist), flags, nbad))
+    return [k for k in range(len(cts)) if flags[k]]
+
+
 __all__ = [
+    "DecryptionShareBatch",
+    "BadHoldersError",
+    "verify_batch",
+    "combine_batch",
+    "locate_batch",
+    "MAX_BATCH",
     "ThresholdParams",
     "KeyShare",
     "DecryptionShare",
