@@ -262,6 +262,10 @@ def _index_of(task: Dict[str, Any], public_key: bytes) -> int:
     return -1
 
 
+#: Longest single wait for the next block before the task record is read again.
+WAKE_MS = 2000
+
+
 def run_member(member: Member, task_id: bytes, *, participant: Optional[Participant] = None,
                keyholder: Optional[KeyHolder] = None, aggregator: Optional[Aggregator] = None,
                timeout: float = 120.0, poll: float = 0.02, progress: bool = False) -> Dict[str, Any]:
@@ -379,7 +383,11 @@ def run_member(member: Member, task_id: bytes, *, participant: Optional[Particip
                 w0 = time.perf_counter()
                 left_ms = int((last_change + timeout - time.monotonic()) * 1000)
                 try:
-                    member.wait_height(member.seen_height + 1, timeout_ms=max(left_ms, 1))
+                    # at most WAKE_MS at a time: a block announcement that never
+                    # reached us (a link that dropped and came back) costs one
+                    # slice, not the whole stall timeout
+                    member.wait_height(member.seen_height + 1,
+                                       timeout_ms=max(min(left_ms, WAKE_MS), 1))
                 except errors.TimeoutError_:
                     pass  # the stall check above names the phase
                 charge(r, t0, waiting=read_s + time.perf_counter() - w0)
