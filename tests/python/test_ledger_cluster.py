@@ -105,12 +105,12 @@ def test_kill_primary_view_change(cluster):
         cluster.kill(0)  # the primary of view 0, kill -9
         rs = put_many(cl, s, b"after/", 5, start_nonce=4)
         assert all(r.applied for r in rs)
-        st = cluster.wait_converged([1, 2, 3])
+        st = cluster.wait_converged([1, 2, 3], min_height=rs[-1].height)
         assert int(st[0][1]) >= 1  # the view moved on
         # the old primary restarts from its LMDB store and catches up
         cluster.start(0)
-        put_many(cl, s, b"back/", 2, start_nonce=9)
-    cluster.wait_converged(range(4))
+        back = put_many(cl, s, b"back/", 2, start_nonce=9)
+    cluster.wait_converged(range(4), min_height=back[-1].height)
 
 
 def test_restart_under_load_catches_up(cluster):
@@ -168,20 +168,22 @@ def test_partition_heal_and_equivocation(tmp_path):
             c.set_fault(2, "block 0 1 3\n")
             for i in (0, 1, 3):
                 c.set_fault(i, "block 2\n")
-            put_many(cl, s, b"b/", 5, start_nonce=3)
-            c.wait_converged([0, 1, 3])
+            top = put_many(cl, s, b"b/", 5, start_nonce=3)[-1].height
+            c.wait_converged([0, 1, 3], min_height=top)
             for i in range(4):
                 c.set_fault(i, "")
-            put_many(cl, s, b"c/", 2, start_nonce=8)
-            c.wait_converged(range(4))
+            top = put_many(cl, s, b"c/", 2, start_nonce=8)[-1].height
+            c.wait_converged(range(4), min_height=top)
             # the current primary equivocates: no two blocks at one height, a new view
             st = c.status(0)
             primary = int(st[1]) % 4
             c.set_fault(primary, "equivocate 1\n")
             put_many(cl, s, b"d/", 4, start_nonce=10)
             c.set_fault(primary, "")
-            put_many(cl, s, b"e/", 1, start_nonce=14)
-        st = c.wait_converged(range(4))
+            last = put_many(cl, s, b"e/", 1, start_nonce=14)[-1]
+        # every replica's status at the last commit's height at least (the status
+        # files lag the chain: without the height this could read the old view)
+        st = c.wait_converged(range(4), min_height=last.height)
         assert int(st[0][1]) > primary or int(st[0][1]) >= 1
     finally:
         c.close()
