@@ -20,35 +20,7 @@
 
 #include "phe.h"
 #include "phe/threshold.h"
-
-/* 1024-bit safe primes (tests/phe/test_threshold.c) for 2048-bit keys. */
-static const char *const PRIME1 =
-    "ef79cab547986b8faec3bc2439afacd1bdd32b79fad602d33effaa49e76fcd27"
-    "c2fa208e00e72bbb46ce051e2b6cdcd738a01594feb62f2ef8ec6ffdfe5a9268"
-    "340357b2837f01507ab75a0a16c247c54bddb92711aa719f3cfd6cb0e46c9e27"
-    "a7bf3d1836908b6c65f61693d2c4fea3bd11ba68fcea3aec6e1c654fed47e107";
-static const char *const PRIME2 =
-    "c8e71ddfad31a4a9734213ae165a4f9d7ea608a07f02630217f4f5f050f1539d"
-    "c4bb81abc53a297910cac265811dce3e981befd882d621e5f12606cba84f8a58"
-    "a5ff713eaf6cfe4327a2ca492d62205997668be52de080a4ebfee8bdd5c02708"
-    "6b966ea81dc1757846c69c165fe19535a5ddb9c04b6c10a28bb01bd2a9ef80ef";
-
-/* 1536-bit safe primes for 3072-bit keys (made with phe_threshold_safe_prime()). */
-static const char *const P1536_1 =
-    "ff91cce26648c16495bb30ce601efa0feb1c19949c9c2050dfb400813655071d"
-    "ab3ba03a62f34e0772ff7b3a5f923fcb97651e7791e740ba13561b16e2d36f6b"
-    "40ff6053de5464ebf2f9e2ce84a51a4e692992cea85072dd8f2df545497b6062"
-    "54b74979b9fa492b529e12ba5a8701feba9c27e2410e0aa758f4eb32cf1fb3c1"
-    "8629ab8941584a9c64b35c7b0fbb0df2e4b1bce1d5c2817096098760446008d7"
-    "e62fa088add2e52151da5ba680c5652a1dc51883d63c3c330d380e7398a64a87";
-
-static const char *const P1536_2 =
-    "c7e6140528d1aba81a98f03e7bb2c8f4e320cd1cf03bd4458b0ef664f56f5ecb"
-    "5ca931dbb91956e378198967447dacf4d7f38476758db70f1860845f2d436f55"
-    "2f8211466387318efca77f2c7ece4b0a3a2b3bb639e29f5ed174f3ea763d906a"
-    "5f070e9c19e55f3ba49558da8a8045d34352c2e6607a8f1c15f11a7f9de9528d"
-    "6db8b5cd3badfb719635b8703fd744c3035bcdd69cd19e29b6d134d1a62de8b1"
-    "a4281d85c28da373dd747d815132fd8aa9212115292c9d5d06ca846acbf3427f";
+#include "../../tests/fixtures/safe_primes.h"
 
 static double clock_s(clockid_t id) {
     struct timespec ts;
@@ -252,10 +224,10 @@ static void bench_safe_prime(unsigned bits, unsigned samples) {
 int main(int argc, char **argv) {
     int quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
     unsigned n = quick ? 3 : 20;
-    bench_batch(2048, PRIME1, PRIME2, quick ? 50 : 1000);
-    bench_batch(3072, P1536_1, P1536_2, quick ? 20 : 250);
-    bench_key(2048, PRIME1, PRIME2, n);
-    bench_key(3072, P1536_1, P1536_2, n);
+    bench_batch(2048, SAFE_PRIME_1024_1, SAFE_PRIME_1024_2, quick ? 50 : 1000);
+    bench_batch(3072, SAFE_PRIME_1536_1, SAFE_PRIME_1536_2, quick ? 20 : 250);
+    bench_key(2048, SAFE_PRIME_1024_1, SAFE_PRIME_1024_2, n);
+    bench_key(3072, SAFE_PRIME_1536_1, SAFE_PRIME_1536_2, n);
     bench_safe_prime(2048, quick ? 1 : 10);
     if (!quick) {
         bench_safe_prime(3072, 4);

@@ -58,6 +58,9 @@
 #include <thread>
 #include <vector>
 
+// The checked-in test primes, shared by every test.
+#include "../fixtures/safe_primes.h"
+
 namespace fs = std::filesystem;
 
 namespace {
@@ -66,16 +69,6 @@ constexpr uint32_t T = 20000; // ms per act
 constexpr size_t NP = 40;     // model parameters
 constexpr int NODES = 4;
 constexpr int MEMBERS = 5; // 0..2 hospitals, 3 regulator, 4 aggregator+publisher
-
-// The checked-in 1024-bit test primes (tests/phe/test_threshold.c).
-const char *const PRIME1 = "ef79cab547986b8faec3bc2439afacd1bdd32b79fad602d33effaa49e76fcd27"
-                           "c2fa208e00e72bbb46ce051e2b6cdcd738a01594feb62f2ef8ec6ffdfe5a9268"
-                           "340357b2837f01507ab75a0a16c247c54bddb92711aa719f3cfd6cb0e46c9e27"
-                           "a7bf3d1836908b6c65f61693d2c4fea3bd11ba68fcea3aec6e1c654fed47e107";
-const char *const PRIME2 = "c8e71ddfad31a4a9734213ae165a4f9d7ea608a07f02630217f4f5f050f1539d"
-                           "c4bb81abc53a297910cac265811dce3e981befd882d621e5f12606cba84f8a58"
-                           "a5ff713eaf6cfe4327a2ca492d62205997668be52de080a4ebfee8bdd5c02708"
-                           "6b966ea81dc1757846c69c165fe19535a5ddb9c04b6c10a28bb01bd2a9ef80ef";
 
 // ---- failures ------------------------------------------------------------
 
@@ -526,7 +519,7 @@ void run_round(World &w) {
     std::puts("cpp_round: access denied for marketing, granted for training");
 
     // the consortium key, dealt by hospital A (test primes), recorded
-    std::vector<uint8_t> p = unhex(PRIME1), q = unhex(PRIME2);
+    std::vector<uint8_t> p = unhex(SAFE_PRIME_1024_1), q = unhex(SAFE_PRIME_1024_2);
     Params dealt;
     std::array<phe_threshold_keyshare *, 3> raw_shares{};
     check_ok(phe_threshold_deal_with_primes(out(dealt), raw_shares.data(), p.data(), p.size(),

@@ -17,18 +17,7 @@
 
 #include "phe.h"
 #include "phe/threshold.h"
-
-/* Two 1024-bit safe primes (the first two of tests/phe/test_threshold.c). */
-static const char *const PRIME1 =
-    "ef79cab547986b8faec3bc2439afacd1bdd32b79fad602d33effaa49e76fcd27"
-    "c2fa208e00e72bbb46ce051e2b6cdcd738a01594feb62f2ef8ec6ffdfe5a9268"
-    "340357b2837f01507ab75a0a16c247c54bddb92711aa719f3cfd6cb0e46c9e27"
-    "a7bf3d1836908b6c65f61693d2c4fea3bd11ba68fcea3aec6e1c654fed47e107";
-static const char *const PRIME2 =
-    "c8e71ddfad31a4a9734213ae165a4f9d7ea608a07f02630217f4f5f050f1539d"
-    "c4bb81abc53a297910cac265811dce3e981befd882d621e5f12606cba84f8a58"
-    "a5ff713eaf6cfe4327a2ca492d62205997668be52de080a4ebfee8bdd5c02708"
-    "6b966ea81dc1757846c69c165fe19535a5ddb9c04b6c10a28bb01bd2a9ef80ef";
+#include "../fixtures/safe_primes.h"
 
 static phe_threshold_params *g_pp;
 static phe_threshold_keyshare *g_ks[3];
@@ -51,7 +40,7 @@ static size_t unhex(const char *hex, uint8_t *out) {
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
     uint8_t p[128], q[128];
-    size_t pl = unhex(PRIME1, p), ql = unhex(PRIME2, q);
+    size_t pl = unhex(SAFE_PRIME_1024_1, p), ql = unhex(SAFE_PRIME_1024_2, q);
     phe_rng *rng = NULL;
     (void)argc;
     (void)argv;

@@ -21,26 +21,7 @@
 #include "phe.h"
 #include "phe/threshold.h"
 #include "phe_test_util.h"
-
-/* Three 1024-bit safe primes P = 2P'+1, generated once with
- * phe_threshold_safe_prime() and checked in so the tests need no search. */
-static const char *const PRIME1 =
-    "ef79cab547986b8faec3bc2439afacd1bdd32b79fad602d33effaa49e76fcd27"
-    "c2fa208e00e72bbb46ce051e2b6cdcd738a01594feb62f2ef8ec6ffdfe5a9268"
-    "340357b2837f01507ab75a0a16c247c54bddb92711aa719f3cfd6cb0e46c9e27"
-    "a7bf3d1836908b6c65f61693d2c4fea3bd11ba68fcea3aec6e1c654fed47e107";
-
-static const char *const PRIME2 =
-    "c8e71ddfad31a4a9734213ae165a4f9d7ea608a07f02630217f4f5f050f1539d"
-    "c4bb81abc53a297910cac265811dce3e981befd882d621e5f12606cba84f8a58"
-    "a5ff713eaf6cfe4327a2ca492d62205997668be52de080a4ebfee8bdd5c02708"
-    "6b966ea81dc1757846c69c165fe19535a5ddb9c04b6c10a28bb01bd2a9ef80ef";
-
-static const char *const PRIME3 =
-    "db7539027afcd70097688cc2c7b67ed552adf53d8e32b63a60aed10d3fbdf8b3"
-    "2f2c00ea21f74d138edebb2d188fc4c3ece79ebc7caa2ad6e77d09c92587502d"
-    "9883f8dd2d280b14a68e360a95b2a87634a8599bd8d8e0f5b1f84cd9645c47d9"
-    "146a0441a20d0de55bef69e25039286034daa271bb3fd9f3a279dc7c26ef587f";
+#include "../fixtures/safe_primes.h"
 
 static size_t unhex(const char *hex, uint8_t *out, size_t cap) {
     size_t n = strlen(hex) / 2;
@@ -157,7 +138,7 @@ static void run_subsets(uint32_t t, uint32_t l, const char *seed, size_t nvalues
     phe_threshold_decshare *ds[PHE_THRESHOLD_MAX_HOLDERS] = {0};
     const int64_t values[] = {-987654321, 123456789};
     phe_rng *rng = seeded(seed);
-    deal_primes(&d, PRIME1, PRIME2, t, l, seed);
+    deal_primes(&d, SAFE_PRIME_1024_1, SAFE_PRIME_1024_2, t, l, seed);
     assert_int_equal(phe_threshold_params_threshold(d.pp), t);
     assert_int_equal(phe_threshold_params_holders(d.pp), l);
     for (size_t v = 0; v < nvalues && v < sizeof values / sizeof values[0]; v++) {
@@ -199,7 +180,7 @@ static void test_sum_and_bytes(void **state) {
     int64_t m = 0;
     size_t plen;
     (void)state;
-    deal_primes(&d, PRIME1, PRIME2, 2, 3, "sum-key");
+    deal_primes(&d, SAFE_PRIME_1024_1, SAFE_PRIME_1024_2, 2, 3, "sum-key");
     pk = phe_threshold_params_pubkey(d.pp);
     assert_non_null(pk);
     assert_int_equal(phe_pubkey_bits(pk), 2048);
@@ -281,8 +262,8 @@ static void test_bad_shares_are_named(void **state) {
     phe_ciphertext *ct, *ct2, *foreign;
     int64_t m = 0;
     (void)state;
-    deal_primes(&d, PRIME1, PRIME2, 2, 3, "bad-key");
-    deal_primes(&other, PRIME1, PRIME3, 2, 3, "other-key");
+    deal_primes(&d, SAFE_PRIME_1024_1, SAFE_PRIME_1024_2, 2, 3, "bad-key");
+    deal_primes(&other, SAFE_PRIME_1024_1, SAFE_PRIME_1024_3, 2, 3, "other-key");
     ct = encrypt(d.pp, 42, rng);
     ct2 = encrypt(d.pp, 43, rng);
     foreign = encrypt(other.pp, 42, rng);
@@ -485,7 +466,7 @@ static void test_encodings_round_trip(void **state) {
     phe_ciphertext *ct;
     uint8_t id1[32], id2[32];
     (void)state;
-    deal_primes(&d, PRIME2, PRIME3, 2, 3, "codec-key");
+    deal_primes(&d, SAFE_PRIME_1024_2, SAFE_PRIME_1024_3, 2, 3, "codec-key");
     ct = encrypt(d.pp, 7, rng);
     assert_int_equal(phe_threshold_decshare_create(&ds, d.pp, d.ks[1], ct, rng), 0);
     round_trip(d.pp, phe_threshold_params_encoded_size(d.pp), enc_params, dec_params, free_params);
@@ -563,7 +544,7 @@ static void test_params_values_checked(void **state) {
     phe_threshold_params *pp = NULL;
     mpz_t n, x;
     (void)state;
-    deal_primes(&d, PRIME1, PRIME2, 2, 3, "values");
+    deal_primes(&d, SAFE_PRIME_1024_1, SAFE_PRIME_1024_2, 2, 3, "values");
     assert_int_equal(phe_threshold_params_encode(d.pp, enc, sizeof enc, &len), 0);
     assert_int_equal(phe_pubkey_modulus(phe_threshold_params_pubkey(d.pp), nb, sizeof nb), 0);
     mpz_inits(n, x, NULL);
@@ -605,9 +586,9 @@ static void test_deterministic_ceremony(void **state) {
     dealt a, b, c;
     uint8_t ia[32], ib[32], ic[32];
     (void)state;
-    deal_primes(&a, PRIME1, PRIME2, 2, 3, "same");
-    deal_primes(&b, PRIME1, PRIME2, 2, 3, "same");
-    deal_primes(&c, PRIME1, PRIME2, 2, 3, "different");
+    deal_primes(&a, SAFE_PRIME_1024_1, SAFE_PRIME_1024_2, 2, 3, "same");
+    deal_primes(&b, SAFE_PRIME_1024_1, SAFE_PRIME_1024_2, 2, 3, "same");
+    deal_primes(&c, SAFE_PRIME_1024_1, SAFE_PRIME_1024_2, 2, 3, "different");
     phe_threshold_params_key_id(a.pp, ia);
     phe_threshold_params_key_id(b.pp, ib);
     phe_threshold_params_key_id(c.pp, ic);
@@ -628,7 +609,7 @@ static void test_sealed_key_share(void **state) {
     char path[] = "/tmp/phe_threshold_test_XXXXXX";
     int fd;
     (void)state;
-    deal_primes(&d, PRIME1, PRIME2, 2, 3, "seal-key");
+    deal_primes(&d, SAFE_PRIME_1024_1, SAFE_PRIME_1024_2, 2, 3, "seal-key");
     need = phe_threshold_keyshare_sealed_size(d.ks[2]);
     assert_true(need <= sizeof buf);
     assert_int_equal(phe_threshold_keyshare_seal(d.ks[2], pass, sizeof pass - 1,
@@ -709,7 +690,7 @@ static void test_sealed_share_header_changes(void **state) {
     uint8_t *env = malloc(65 + 2048 + 16), *enc;
     size_t len = 0, elen;
     (void)state;
-    deal_primes(&d, PRIME1, PRIME2, 2, 3, "seal-flip-key");
+    deal_primes(&d, SAFE_PRIME_1024_1, SAFE_PRIME_1024_2, 2, 3, "seal-flip-key");
     assert_int_equal(phe_threshold_keyshare_seal(d.ks[0], pass, 2, PHE_KDF_TEST_ONLY_MIN, rng, buf,
                                                  sizeof buf, &len),
                      0);
@@ -769,7 +750,7 @@ static void test_sealed_share_policies(void **state) {
     FILE *f;
     int fd;
     (void)state;
-    deal_primes(&d, PRIME1, PRIME2, 2, 3, "seal-pol-key");
+    deal_primes(&d, SAFE_PRIME_1024_1, SAFE_PRIME_1024_2, 2, 3, "seal-pol-key");
     assert_int_equal(phe_threshold_keyshare_seal(d.ks[1], pass, 2, PHE_KDF_TEST_ONLY_MIN, rng, buf,
                                                  sizeof buf, NULL),
                      0);
@@ -866,7 +847,7 @@ static void test_bad_arguments(void **state) {
     phe_threshold_decshare *ds = NULL;
     phe_rng *rng = seeded("args");
     uint8_t p[128], q[128], buf[64];
-    size_t pl = unhex(PRIME1, p, sizeof p), ql = unhex(PRIME2, q, sizeof q);
+    size_t pl = unhex(SAFE_PRIME_1024_1, p, sizeof p), ql = unhex(SAFE_PRIME_1024_2, q, sizeof q);
     phe_ciphertext *ct, *empty = NULL;
     int64_t m = 0;
     (void)state;
@@ -905,7 +886,7 @@ static void test_bad_arguments(void **state) {
     assert_true(buf[0] & 0x80);
     assert_true(buf[7] & 1);
 
-    deal_primes(&d, PRIME1, PRIME2, 2, 3, "args-key");
+    deal_primes(&d, SAFE_PRIME_1024_1, SAFE_PRIME_1024_2, 2, 3, "args-key");
     ct = encrypt(d.pp, 1, rng);
     assert_int_equal(phe_ciphertext_new(&empty), 0);
     assert_int_equal(phe_threshold_decshare_create(&ds, d.pp, d.ks[0], empty, rng), PHE_ERR_EMPTY);
@@ -974,7 +955,7 @@ static void test_known_answers(void **state) {
     char hex[65];
     int64_t m = 0;
     (void)state;
-    deal_primes(&d, PRIME1, PRIME2, 2, 3, "kat");
+    deal_primes(&d, SAFE_PRIME_1024_1, SAFE_PRIME_1024_2, 2, 3, "kat");
     assert_int_equal(phe_threshold_params_key_id(d.pp, id), 0);
     hex32(id, hex);
     assert_string_equal(hex, "f2fa22d8775a4423f1ff8dfbf6f681ef03576c9fb0a32f746be1f7af88f9d594");

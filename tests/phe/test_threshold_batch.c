@@ -20,19 +20,7 @@
 #include "phe.h"
 #include "phe/threshold.h"
 #include "phe_test_util.h"
-
-/* Two of the 1024-bit safe primes of test_threshold.c. */
-static const char *const PRIME1 =
-    "ef79cab547986b8faec3bc2439afacd1bdd32b79fad602d33effaa49e76fcd27"
-    "c2fa208e00e72bbb46ce051e2b6cdcd738a01594feb62f2ef8ec6ffdfe5a9268"
-    "340357b2837f01507ab75a0a16c247c54bddb92711aa719f3cfd6cb0e46c9e27"
-    "a7bf3d1836908b6c65f61693d2c4fea3bd11ba68fcea3aec6e1c654fed47e107";
-
-static const char *const PRIME2 =
-    "c8e71ddfad31a4a9734213ae165a4f9d7ea608a07f02630217f4f5f050f1539d"
-    "c4bb81abc53a297910cac265811dce3e981befd882d621e5f12606cba84f8a58"
-    "a5ff713eaf6cfe4327a2ca492d62205997668be52de080a4ebfee8bdd5c02708"
-    "6b966ea81dc1757846c69c165fe19535a5ddb9c04b6c10a28bb01bd2a9ef80ef";
+#include "../fixtures/safe_primes.h"
 
 #define N_CT 6
 #define L    3
@@ -64,7 +52,7 @@ static int setup(void **state) {
     static const int64_t values[N_CT] = {0, 1, -1, 42, INT64_MAX, INT64_MIN + 1};
     fixture *f = calloc(1, sizeof *f);
     uint8_t p[128], q[128];
-    size_t pl = unhex(PRIME1, p, sizeof p), ql = unhex(PRIME2, q, sizeof q);
+    size_t pl = unhex(SAFE_PRIME_1024_1, p, sizeof p), ql = unhex(SAFE_PRIME_1024_2, q, sizeof q);
     assert_non_null(f);
     assert_int_equal(phe_rng_new_seeded(&f->rng, (const uint8_t *)"batch", 5), 0);
     assert_int_equal(phe_threshold_deal_with_primes(&f->pp, f->ks, p, pl, q, ql, T, L, f->rng), 0);

@@ -21,7 +21,7 @@ from fedshare.node import verify_store
 from fedshare.phe import threshold
 
 from fedshare_cluster import Consortium
-from test_phe_threshold import PRIME1, PRIME2
+from shared_fixtures import PRIME1, PRIME2
 
 A, B, C, REG, AGG = range(5)
 N = 60  # model parameters

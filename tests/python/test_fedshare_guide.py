@@ -22,7 +22,7 @@ import pytest
 from fedshare.phe import threshold
 
 from fedshare_cluster import MEMBERS, Consortium
-from test_phe_threshold import PRIME1, PRIME2
+from shared_fixtures import PRIME1, PRIME2
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "guides" / "fedshare-client.md"
 

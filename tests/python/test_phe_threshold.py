@@ -1,7 +1,7 @@
 """fedshare.phe.threshold against a Python-integer reference.
 
-The dealer runs from checked-in 1024-bit safe primes (the ones of
-tests/phe/test_threshold.c) so the tests are fast; the ciphertexts, key
+The dealer runs from checked-in 1024-bit safe primes (tests/fixtures/safe_primes.h,
+shared with the C tests) so the tests are fast; the ciphertexts, key
 shares and decryption shares are re-derived with plain ``pow`` and the
 proofs re-verified with ``hashlib`` from the byte layouts documented in
 docs/formats/phe-threshold.md.
@@ -16,28 +16,7 @@ import pytest
 from fedshare import InvalidInputError, VerificationError
 from fedshare.phe import PublicKey, insecure_seed, threshold
 from fedshare.phe.threshold import DecryptionShare, KeyShare, ThresholdParams
-
-PRIME1 = int(
-    "ef79cab547986b8faec3bc2439afacd1bdd32b79fad602d33effaa49e76fcd27"
-    "c2fa208e00e72bbb46ce051e2b6cdcd738a01594feb62f2ef8ec6ffdfe5a9268"
-    "340357b2837f01507ab75a0a16c247c54bddb92711aa719f3cfd6cb0e46c9e27"
-    "a7bf3d1836908b6c65f61693d2c4fea3bd11ba68fcea3aec6e1c654fed47e107",
-    16,
-)
-PRIME2 = int(
-    "c8e71ddfad31a4a9734213ae165a4f9d7ea608a07f02630217f4f5f050f1539d"
-    "c4bb81abc53a297910cac265811dce3e981befd882d621e5f12606cba84f8a58"
-    "a5ff713eaf6cfe4327a2ca492d62205997668be52de080a4ebfee8bdd5c02708"
-    "6b966ea81dc1757846c69c165fe19535a5ddb9c04b6c10a28bb01bd2a9ef80ef",
-    16,
-)
-PRIME3 = int(
-    "db7539027afcd70097688cc2c7b67ed552adf53d8e32b63a60aed10d3fbdf8b3"
-    "2f2c00ea21f74d138edebb2d188fc4c3ece79ebc7caa2ad6e77d09c92587502d"
-    "9883f8dd2d280b14a68e360a95b2a87634a8599bd8d8e0f5b1f84cd9645c47d9"
-    "146a0441a20d0de55bef69e25039286034daa271bb3fd9f3a279dc7c26ef587f",
-    16,
-)
+from shared_fixtures import PRIME1, PRIME2, PRIME3
 
 
 # -- reference helpers ---------------------------------------------------------

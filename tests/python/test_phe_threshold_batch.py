@@ -14,7 +14,8 @@ from fedshare import InvalidInputError, VerificationError
 from fedshare.phe import insecure_seed, threshold
 from fedshare.phe.threshold import BadHoldersError, DecryptionShareBatch
 
-from test_phe_threshold import PRIME1, PRIME2, big, key_id_of, parse_decshare, read_big, tag, u32
+from shared_fixtures import PRIME1, PRIME2
+from test_phe_threshold import big, key_id_of, parse_decshare, read_big, tag, u32
 
 
 def u64(x):

@@ -26,7 +26,7 @@ from fedshare.roles import Aggregator, KeyHolder, Participant, run_member
 
 import fedshare_cluster
 from fedshare_cluster import Consortium
-from test_phe_threshold import PRIME1, PRIME2
+from shared_fixtures import PRIME1, PRIME2
 
 A, B, C, REG, PUB = range(5)
 ROUNDS = 3
