@@ -2,22 +2,18 @@
 
 Four replicas (f = 1) and five members: three hospitals (provider, key
 holder), a regulator, and an aggregator that also publishes models. Each node
-runs in its own session; :meth:`Consortium.close` kills every group, so
-nothing outlives a test. Ports come from the kernel.
+is a :class:`fedshare.node.NodeProcess` (the demo's launcher too), in its own
+session; :meth:`Consortium.close` kills every group, so nothing outlives a test. Ports come from the kernel.
 """
 from __future__ import annotations
 
 import hashlib
-import os
-import signal
 import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 from typing import Dict, List
 
 from fedshare import ledger
+from fedshare.node import NodeProcess, node_argv
 
 MEMBERS = [
     ("hospital-a", "provider,keyholder", "hospital-a"),
@@ -37,7 +33,7 @@ def free_port() -> int:
 class Consortium:
     def __init__(self, tmp: Path, block_period_ms: int = 10):
         self.tmp = tmp
-        self.procs: Dict[int, subprocess.Popen] = {}
+        self.procs: Dict[int, NodeProcess] = {}
         self.metrics: Dict[int, int] = {}
         lines = [f"chain_id {hashlib.sha256(str(tmp).encode()).hexdigest()}", "f 1",
                  f"block_period_ms {block_period_ms}", "view_timeout_ms 1000"]
@@ -59,22 +55,10 @@ class Consortium:
 
     def start(self, i: int, timeout: float = 30.0) -> None:
         port = self.metrics.setdefault(i, free_port())
-        args = [sys.executable, "-m", "fedshare", "node", str(self.config), "--id", str(i),
-                "--key", str(self.tmp / f"node{i}.key"), "--data", str(self.tmp / f"data{i}"),
-                "--sync", "0", "--metrics-port", str(port),
-                "--status-file", str(self.tmp / f"status{i}")]
-        log = open(self.tmp / f"node{i}.log", "ab")
-        p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, start_new_session=True)
-        self.procs[i] = p
-        deadline = time.monotonic() + timeout
-        line = b""
-        while time.monotonic() < deadline:
-            line = p.stdout.readline()
-            if line.startswith(b"ready") or p.poll() is not None:
-                break
-        if not line.startswith(b"ready"):
-            self.kill(i)
-            raise RuntimeError(f"node {i} did not start: {(self.tmp / f'node{i}.log').read_text()}")
+        argv = node_argv(self.config, id=i, key=self.tmp / f"node{i}.key",
+                         data_dir=self.tmp / f"data{i}", sync=False, metrics_port=port,
+                         status_file=self.tmp / f"status{i}")
+        self.procs[i] = NodeProcess(argv, self.tmp / f"node{i}.log", timeout=timeout)
 
     def start_all(self) -> None:
         for i in range(4):
@@ -82,24 +66,13 @@ class Consortium:
 
     def kill(self, i: int) -> None:
         p = self.procs.pop(i, None)
-        if p is None:
-            return
-        try:
-            os.killpg(p.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        p.wait(timeout=10)
+        if p is not None:
+            p.kill()
 
     def stop(self, i: int) -> None:
         p = self.procs.pop(i, None)
-        if p is None:
-            return
-        p.send_signal(signal.SIGTERM)
-        try:
-            p.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(p.pid, signal.SIGKILL)
-            p.wait(timeout=10)
+        if p is not None:
+            p.stop(timeout=20)
 
     def status(self, i: int):
         try:

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import select
-import signal
 import socket
-import subprocess
 import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
 from fedshare import ledger
+from fedshare.node import NodeProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,7 +37,7 @@ class Cluster:
                  view_timeout_ms: int = 1000):
         self.tmp, self.n, self.f = tmp, n, (n - 1) // 3
         self.binary = node_binary(fault)
-        self.procs: Dict[int, subprocess.Popen] = {}
+        self.procs: Dict[int, NodeProcess] = {}
         self.view_timeout_ms = view_timeout_ms
         lines = [f"chain_id {hashlib.sha256(str(tmp).encode()).hexdigest()}", f"f {self.f}",
                  f"block_period_ms {block_period_ms}", f"view_timeout_ms {view_timeout_ms}"]
@@ -58,19 +56,7 @@ class Cluster:
                 "--sync", "0", "--status-file", str(self.tmp / f"status{i}")]
         if "fault" in self.binary.name:
             args += ["--fault-file", str(self.tmp / f"fault{i}")]
-        p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=open(self.tmp / f"log{i}", "ab"),
-                             start_new_session=True)
-        self.procs[i] = p
-        deadline = time.monotonic() + timeout
-        buf = b""
-        while b"\n" not in buf:
-            left = deadline - time.monotonic()
-            if left <= 0 or p.poll() is not None:
-                raise RuntimeError(f"node {i} did not start: {(self.tmp / f'log{i}').read_text()}")
-            r, _, _ = select.select([p.stdout], [], [], left)
-            if r:
-                buf += os.read(p.stdout.fileno(), 256)
-        assert buf.startswith(b"ready "), buf
+        self.procs[i] = NodeProcess(args, self.tmp / f"log{i}", timeout=timeout)
 
     def start_all(self) -> None:
         for i in range(self.n):
@@ -80,11 +66,7 @@ class Cluster:
         """kill -9 the node's whole process group."""
         p = self.procs.pop(i, None)
         if p is not None:
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            p.wait()
+            p.kill()
 
     def set_fault(self, i: int, text: str) -> None:
         path = self.tmp / f"fault{i}"

@@ -165,7 +165,7 @@ class Consortium:
         from . import ledger
 
         self.work = work
-        self.procs: Dict[int, subprocess.Popen] = {}
+        self.procs: Dict[int, Any] = {}  # fedshare.node.NodeProcess
         self.metrics_port = {i: _free_port() for i in range(4)}
         self.sync = sync
         lines = [f"chain_id {secrets.token_hex(32)}", "f 1", f"block_period_ms {block_period_ms}",
@@ -195,26 +195,21 @@ class Consortium:
         return bytes.fromhex(self.member_keys[i].read_text().strip())
 
     def start(self, i: int) -> None:
-        args = [sys.executable, "-m", "fedshare", "node", str(self.config), "--id", str(i),
-                "--key", str(self.work / f"node{i}.key"), "--data", str(self.work / f"node{i}"),
-                "--sync", "1" if self.sync else "0", "--metrics-port", str(self.metrics_port[i])]
-        log = open(self.work / f"node{i}.log", "ab")
-        p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, start_new_session=True)
-        self.procs[i] = p
-        line = p.stdout.readline()
-        if not line.startswith(b"ready"):
+        from .node import NodeProcess, node_argv
+
+        argv = node_argv(self.config, id=i, key=self.work / f"node{i}.key",
+                         data_dir=self.work / f"node{i}", sync=self.sync,
+                         metrics_port=self.metrics_port[i])
+        try:
+            self.procs[i] = NodeProcess(argv, self.work / f"node{i}.log")
+        except errors.Error as exc:
             self.close()
-            raise errors.Error(f"node {i} did not start; see {self.work / f'node{i}.log'}")
+            raise errors.Error(f"node {i} did not start: {exc}") from None
 
     def stop(self, i: int) -> None:
         p = self.procs.pop(i, None)
         if p is not None:
-            p.send_signal(signal.SIGTERM)
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
+            p.stop(timeout=30)
 
     def metrics(self, i: int) -> Dict[str, float]:
         import urllib.request
@@ -230,12 +225,7 @@ class Consortium:
 
     def close(self) -> None:
         for i in list(self.procs):
-            p = self.procs.pop(i)
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            p.wait()
+            self.procs.pop(i).kill()
 
 
 # ---------------------------------------------------------------------------

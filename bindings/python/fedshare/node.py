@@ -7,10 +7,14 @@ docs/guides/fedshare-node.md.
 from __future__ import annotations
 
 import os
+import select
 import signal
+import subprocess
 import sys
 import threading
-from typing import Optional, Union
+import time
+from pathlib import Path
+from typing import List, Optional, Sequence, Tuple, Union
 
 from . import errors
 from .consortium import check, check_config, ffi, lib
@@ -155,4 +159,102 @@ def run(config: PathLike, *, status_file: Optional[PathLike] = None, **kw) -> in
     return 0
 
 
-__all__ = ["Node", "run", "verify_store"]
+def node_argv(config: PathLike, *, id: int, key: PathLike, data_dir: PathLike,
+              sync: bool = True, metrics_port: Optional[int] = None,
+              status_file: Optional[PathLike] = None, extra: Sequence[str] = ()) -> List[str]:
+    """The command line of ``fedshare node`` for one replica, run by this Python."""
+    argv = [sys.executable, "-m", "fedshare", "node", os.fspath(config), "--id", str(id),
+            "--key", os.fspath(key), "--data", os.fspath(data_dir), "--sync", "1" if sync else "0"]
+    if metrics_port is not None:
+        argv += ["--metrics-port", str(metrics_port)]
+    if status_file is not None:
+        argv += ["--status-file", os.fspath(status_file)]
+    return argv + list(extra)
+
+
+class NodeProcess:
+    """A node in a process of its own: the one launcher the demo, the tests and
+    the benchmarks use (``fedshare node``, or any program that prints the same
+    ``ready ...`` line, such as ``fedshare-ledger-node``).
+
+    The process runs in its own session, so :meth:`kill` takes its whole group
+    and nothing outlives the caller. Starting waits for the ready line, bounded
+    by ``timeout``; a node that exits or stays silent raises
+    :class:`fedshare.Error` quoting the end of its log.
+    """
+
+    def __init__(self, argv: Sequence[str], log: PathLike, *, timeout: float = 30.0,
+                 env: Optional[dict] = None):
+        self.argv = [os.fspath(a) for a in argv]
+        self.log = Path(log)
+        with open(self.log, "ab") as logf:
+            self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE, stderr=logf,
+                                         env=env, start_new_session=True)
+        try:
+            self.ready = self._wait_ready(timeout)
+        except BaseException:
+            self.kill()
+            raise
+
+    def _wait_ready(self, timeout: float) -> Tuple[str, ...]:
+        deadline = time.monotonic() + timeout
+        buf = b""
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise errors.TimeoutError_(f"node did not start within {timeout:g} s; "
+                                           f"log {self.log}:\n{self.log_tail()}")
+            r, _, _ = select.select([fd], [], [], left)
+            if r:
+                chunk = os.read(fd, 256)
+                if not chunk:  # exited before its ready line
+                    self.proc.wait()
+                    raise errors.Error(f"node exited with status {self.proc.returncode} before "
+                                       f"it was ready; log {self.log}:\n{self.log_tail()}")
+                buf += chunk
+        line = buf.split(b"\n", 1)[0].decode(errors="replace")
+        if not line.startswith("ready"):
+            raise errors.Error(f"node printed {line!r} instead of its ready line; "
+                               f"log {self.log}:\n{self.log_tail()}")
+        return tuple(line.split()[1:])
+
+    def log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM, then SIGKILL to the group if it has not exited within ``timeout``."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._close_pipe()
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        """SIGKILL the node's whole process group (a crash, as far as peers can tell)."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
+        self._close_pipe()
+
+    def _close_pipe(self) -> None:
+        if self.proc.stdout is not None and not self.proc.stdout.closed:
+            self.proc.stdout.close()
+
+
+__all__ = ["Node", "NodeProcess", "node_argv", "run", "verify_store"]
