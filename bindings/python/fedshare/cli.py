@@ -78,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     _cli_tasks.add_parsers(sub)
 
+    from . import console as _console
+
+    _console.add_parser(sub)
+
     n = sub.add_parser("node", help="run one consortium node (a PBFT replica with the contracts)",
                        description="Run one node until SIGTERM/SIGINT; prints "
                                    "'ready ID METRICS_PORT HEIGHT' once serving.")
