@@ -1,0 +1,289 @@
+"""The console without a consortium (fast): who may see and do what (loopback
+trust, tokens, roles, CSRF, host and origin checks), bad input answered with a
+clear 4xx page and never a stack trace, the bind rule of `fedshare console`,
+the policy text written back from the ledger's canonical form, and the chart.
+The console against live nodes in a real browser: test_console_browser.py."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from starlette.testclient import TestClient
+
+from fedshare import abac, errors, ledger
+from fedshare.console import policytext
+from fedshare.console.auth import Principal, load_tokens, TokenFileError
+from fedshare.console.chain import Index, MemberInfo
+from fedshare.console.web import chart_svg, create_app
+
+NAMES = ["hospital-a", "hospital-b", "regulator"]
+SEEDS = {n: bytes([i + 1]) * 32 for i, n in enumerate(NAMES)}
+REG_TOKEN = "regulator-token-0123456789"
+A_TOKEN = "hospital-a-token-0123456789"
+
+
+class StubView:
+    """The reading side with an empty ledger: no network."""
+
+    def __init__(self):
+        self.config = "unused.conf"
+        self.members = [MemberInfo(n, ledger.Signer(SEEDS[n]).public_key, n, ("provider",))
+                        for n in NAMES]
+        self.f, self.replicas, self.stores = 1, 4, {}
+        self._index = Index()
+        self.reads = 0
+
+    def refresh(self):
+        self.reads += 1
+        return self._index
+
+    def record(self, *a, **k):
+        self.reads += 1
+        return None
+
+    def policy_encoding(self, data_id):
+        return None
+
+    def nodes(self):
+        return []
+
+    def name(self, key):
+        return next((m.name for m in self.members if m.key == key), key.hex()[:16])
+
+    def member(self, name):
+        return next((m for m in self.members if m.name == name), None)
+
+    def name_of_did(self, did):
+        return did
+
+    def trace(self, *a, **k):
+        return []
+
+    def verify_stores(self):
+        return []
+
+    def close(self):
+        pass
+
+
+def client(tokens=None, bind="127.0.0.1", seeds=None):
+    app = create_app(StubView(), tokens=tokens, seeds=seeds or {}, bind_host=bind)
+    return TestClient(app, raise_server_exceptions=False)
+
+
+TOKENS = {REG_TOKEN: Principal("regulator"), A_TOKEN: Principal("member", "hospital-a")}
+
+
+def test_loopback_without_tokens_is_the_local_role():
+    r = client().get("/")
+    assert r.status_code == 200 and "local" in r.text and "Consortium" in r.text
+    assert "did:key:z6Mk" in r.text  # members with their DIDs
+
+
+def test_tokens_required_when_configured():
+    c = client(TOKENS)
+    r = c.get("/data")
+    assert r.status_code == 401 and "Log in" in r.text
+    r = c.get("/api/nodes")
+    assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer"
+    r = c.get("/data", headers={"Authorization": "Bearer wrong-token-0123456789"})
+    assert r.status_code == 401
+    r = c.get("/data", headers={"Authorization": f"Bearer {REG_TOKEN}"})
+    assert r.status_code == 200 and "regulator" in r.text
+    assert c.get("/health").status_code == 200  # no token needed to know it is up
+
+
+def test_login_sets_a_cookie_and_logout_clears_it():
+    c = client(TOKENS)
+    r = c.post("/login", data={"token": "not-a-token-at-all"}, follow_redirects=False)
+    assert r.status_code == 401 and "not valid" in r.text
+    r = c.post("/login", data={"token": A_TOKEN}, follow_redirects=False)
+    assert r.status_code == 303
+    cookie = r.headers["set-cookie"]
+    assert "fedshare_console=" in cookie and "httponly" in cookie.lower()
+    assert "samesite=strict" in cookie.lower()
+    r = c.get("/tasks")
+    assert r.status_code == 200 and "hospital-a" in r.text
+    c.get("/logout", follow_redirects=False)
+    c.cookies.clear()
+    assert c.get("/tasks").status_code == 401
+
+
+def test_the_regulator_reads_but_never_acts():
+    c = client(TOKENS, seeds=dict(SEEDS))
+    h = {"Authorization": f"Bearer {REG_TOKEN}"}
+    page = c.get("/access", headers=h)
+    assert page.status_code == 200 and "request-form" not in page.text
+    import re
+    csrf = re.search(r'name="csrf" value="([0-9a-f]*)"', c.get("/data", headers=h).text)
+    r = c.post("/access", headers=h, data={"csrf": csrf.group(1) if csrf else "",
+                                            "member": "hospital-a", "data_id": "ab" * 32})
+    assert r.status_code == 403
+
+
+def test_a_member_acts_only_as_itself_and_needs_the_form_token():
+    c = client(TOKENS, seeds=dict(SEEDS))
+    h = {"Authorization": f"Bearer {A_TOKEN}"}
+    page = c.get("/access", headers=h).text
+    assert "request-form" in page and "<option>hospital-a</option>" in page
+    assert "<option>hospital-b</option>" not in page
+    import re
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page).group(1)
+    form = {"csrf": csrf, "member": "hospital-b", "data_id": "ab" * 32, "action": "train",
+            "purpose": "training", "days": "1", "uses": "1"}
+    r = c.post("/access", headers=h, data=form)
+    assert r.status_code == 403 and "may not act as hospital-b" in r.text
+    r = c.post("/access", headers=h, data=dict(form, member="hospital-a", csrf="00" * 32))
+    assert r.status_code == 403 and "Form expired" in r.text
+    # a good form for a data set the ledger does not have: 404, nothing sent
+    r = c.post("/access", headers=h, data=dict(form, member="hospital-a"))
+    assert r.status_code == 404 and "Unknown data set" in r.text
+
+
+def test_a_key_that_is_not_unlocked_cannot_act():
+    c = client()  # local role, no key unlocked
+    import re
+    page = c.get("/access").text
+    assert "request-form" not in page
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', c.get("/data").text)
+    assert csrf is None  # no form at all
+    r = c.post("/access", data={"member": "hospital-a", "data_id": "ab" * 32})
+    assert r.status_code == 403
+
+
+def test_cross_site_posts_and_foreign_hosts_are_refused():
+    c = client(seeds=dict(SEEDS))
+    r = c.post("/access", headers={"Origin": "http://evil.example"},
+               data={"member": "hospital-a"})
+    assert r.status_code == 403 and "another site" in r.text
+    r = c.get("/", headers={"Host": "evil.example"})  # DNS rebinding
+    assert r.status_code == 403 and "loopback" in r.text
+
+
+@pytest.mark.parametrize("path, status, words", [
+    ("/data/xyz", 400, "Malformed data ID"),
+    ("/data/" + "g" * 64, 400, "Malformed data ID"),
+    ("/data/" + "ab" * 33, 400, "64 hex digits"),
+    ("/data/" + "ab" * 32, 404, "Unknown data set"),
+    ("/tasks/123", 400, "Malformed task ID"),
+    ("/tasks/" + "cd" * 32, 404, "Unknown task"),
+    ("/trace?data_id=%3Cscript%3E", 400, "Malformed data ID"),
+    ("/trace?member=nobody", 404, "not a member"),
+    ("/trace?from=yesterday", 400, "Bad from"),
+    ("/trace?from=2026-02-01&to=2026-01-01", 400, "after"),
+    ("/trace?data_id=" + "ab" * 32 + "&member=hospital-a", 400, "One subject"),
+    ("/no/such/page", 404, "no page"),
+])
+def test_bad_input_gets_a_clear_page(path, status, words):
+    r = client().get(path)
+    assert r.status_code == status, r.text
+    assert words in r.text and "Traceback" not in r.text
+    assert "<script>" not in r.text  # input is escaped, never echoed raw
+
+
+def test_an_error_inside_a_page_is_a_500_page_without_a_stack_trace():
+    view = StubView()
+
+    def boom():
+        raise RuntimeError("internal detail that must not leak")
+    view.refresh = boom
+    c = TestClient(create_app(view), raise_server_exceptions=False)
+    r = c.get("/data")
+    assert r.status_code == 500 and "Console error" in r.text
+    assert "internal detail" not in r.text and "Traceback" not in r.text
+
+    def down():
+        raise errors.TimeoutError_("no replica answered")
+    view.refresh = down
+    r = c.get("/data")
+    assert r.status_code == 502 and "did not answer" in r.text
+
+
+def test_token_file(tmp_path):
+    f = tmp_path / "tokens"
+    f.write_text(f"# the console's tokens\n{REG_TOKEN} regulator\n{A_TOKEN} member hospital-a\n")
+    t = load_tokens(f, NAMES)
+    assert t[REG_TOKEN] == Principal("regulator") and t[A_TOKEN].member == "hospital-a"
+    for bad, words in (("short regulator\n", "16 characters"),
+                       (f"{A_TOKEN} member nobody\n", "not a member"),
+                       (f"{A_TOKEN} admin\n", "expected"),
+                       (f"{A_TOKEN} regulator\n{A_TOKEN} regulator\n", "twice"),
+                       ("# nothing\n", "no tokens")):
+        f.write_text(bad)
+        with pytest.raises(TokenFileError, match=words):
+            load_tokens(f, NAMES)
+
+
+def test_a_non_loopback_bind_needs_tokens(tmp_path):
+    conf = tmp_path / "c.conf"
+    conf.write_text("chain_id " + "11" * 32 + "\nf 1\n" + "".join(
+        f"replica {i} 127.0.0.1:{40000 + i} {ledger.Signer(bytes([9 + i]) * 32).public_key.hex()}\n"
+        for i in range(4)) + "".join(
+        f"member {n} {ledger.Signer(SEEDS[n]).public_key.hex()} roles=provider org={n}\n"
+        for n in NAMES))
+    r = subprocess.run([sys.executable, "-m", "fedshare", "console", "--config", str(conf),
+                        "--bind", "0.0.0.0", "--port", "0"], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 2 and "needs --tokens" in r.stderr
+    key = tmp_path / "a.key"
+    key.write_text("zz")
+    r = subprocess.run([sys.executable, "-m", "fedshare", "console", "--config", str(conf),
+                        "--key", f"hospital-a={key}"], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 2 and "64 hex" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "fedshare", "console", "--config", str(conf),
+                        "--key", f"nobody={key}"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "not a member" in r.stderr
+
+
+POLICIES = [
+    """
+permit hospitals_train (subject, action == "train", resource is "dataset")
+when {
+  context.purpose == "training"
+  && context.period_end < time("2030-01-01T00:00:00Z")
+  && subject.org in ["hospital-a", "hospital-b"]
+  && "irb" in subject.credentials
+}
+obligations [no_export, log_access];
+""",
+    """
+forbid no_raw_export (subject, action in ["export", "download"], resource is "dataset")
+when { context has export_raw && context.export_raw };
+permit consortium_read (subject, action == "read", resource)
+when { (subject in "consortium" || subject.clearance >= 3) && !(resource.sensitivity > 4) };
+permit any (subject, action, resource);
+permit odd (subject, action == "x", resource) when { [1, -2] in context.codes && context.n != -7 && context.s == "a\\"b\\\\c" };
+""",
+]
+
+
+@pytest.mark.parametrize("text", POLICIES)
+def test_policy_text_round_trips(text):
+    members = [ledger.Signer(SEEDS[n]).public_key for n in NAMES]
+    ps = abac.parse(text, version=3, members=members)
+    shown = policytext.render(ps.encode())
+    assert "policy set version 3, 3 members" in shown
+    again = abac.parse(shown, version=3, members=members)
+    assert again.encode() == ps.encode()
+
+
+def test_policy_text_with_a_schema_and_bad_bytes():
+    schema = "subject { org: string }\ncontext { purpose: string }"
+    ps = abac.parse('permit p (subject, action == "train", resource) when '
+                    '{ subject.org == "a" && context.purpose == "t" };', schema=schema,
+                    version=1, members=[bytes(32)])
+    shown = policytext.render(ps.encode())
+    assert "//   subject { org: string }" in shown and "permit p" in shown
+    enc = ps.encode()
+    for bad in (b"", enc[:-1], enc + b"\0", b"ABPX" + enc[4:]):
+        with pytest.raises(ValueError):
+            policytext.render(bad)
+
+
+def test_chart_has_one_point_per_round():
+    svg = str(chart_svg([0.7, 0.78, 0.86]))
+    assert svg.startswith("<svg") and svg.count("<circle") == 3
+    assert "round 3: 0.8600" in svg
+    assert "no evaluated round" in str(chart_svg([]))
