@@ -63,6 +63,9 @@ class StubView:
     def verify_stores(self):
         return []
 
+    def observe(self, height):
+        pass
+
     def close(self):
         pass
 

@@ -163,6 +163,10 @@ class LedgerView:
                 self._lc = lc
             return self._lc
 
+    def observe(self, height: int) -> None:
+        """Reads from now on reflect at least ``height`` (an act this console made)."""
+        self.client().observe(height)
+
     def close(self) -> None:
         with self._lock:
             if self._lc is not None:
@@ -187,10 +191,15 @@ class LedgerView:
         """Read every block committed since the last call; returns the index."""
         with self._lock:
             lc = self.client()
-            top = lc.height()
+            # the read floor may be above what f+1 replicas announced (an act of
+            # this console that observe() recorded): read up to it as well
+            top = max(lc.height(), lc.seen_height)
             ix = self._index
             for h in range(ix.height + 1, top + 1):
-                b = lc.block(h, timeout_ms=self.timeout_ms)  # commit certificate checked
+                try:
+                    b = lc.block(h, timeout_ms=self.timeout_ms)  # commit certificate checked
+                except errors.NotFoundError:
+                    break  # not yet on f+1 replicas: the next refresh reads it
                 for i, tx in enumerate(b.transactions):
                     self._add(ix, Act(h, i, b.timestamp, tx.op, tx.sender, tx.hash, tx.payload))
                 ix.height = h

@@ -332,6 +332,7 @@ def create_app(view: LedgerView, *, tokens=None, seeds: Optional[Dict[str, bytes
             except errors.AccessDeniedError as e:
                 return getattr(e, "decision", None) or {}, str(e)
         decision, refusal = await run_in_threadpool(act)
+        view.observe(c.member(name).seen_height)
         view.refresh()
         return page(request, "decision.html", decision=decision, refusal=refusal,
                     member=name, data_id=did.hex(), status=200)
@@ -651,6 +652,7 @@ def _sign(c: Console, prop: Proposal, name: str) -> None:
         prop.submitted = f"applied in transaction {tx.hex()}"
     except errors.Error as e:
         prop.submitted = f"refused: {e}"
+    c.view.observe(c.member(name).seen_height)
 
 
 __all__ = ["create_app", "chart_svg", "HTTPProblem"]
