@@ -15,7 +15,7 @@ SHELL := /bin/bash
 
 DEBS := build-essential libgmp-dev libsodium-dev liblmdb-dev libcmocka-dev meson \
         ninja-build pkg-config clang libclang-rt-14-dev clang-format python3-dev \
-        python3-venv git
+        python3-venv git chromium chromium-driver lmdb-utils
 PYTHON ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python
@@ -36,8 +36,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 help:
 	@sed -n '2,11p' Makefile | sed 's/^# \{0,1\}//'
 
+# In a terminal the demo ends with the web console on its nodes, until Ctrl-C.
 demo: python
-	$(VENV)/bin/fedshare demo
+	$(VENV)/bin/fedshare demo $$(test -t 0 && echo --console || true)
 
 test: format-check test-c test-asan test-python
 	@echo "make test: every suite passed"

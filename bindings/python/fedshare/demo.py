@@ -13,6 +13,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("--crypto-only", action="store_true",
                    help="only the threshold-Paillier check (seconds; no nodes, no training)")
+    p.add_argument("--console", action="store_true",
+                   help="then serve the web console on the demo's nodes until Ctrl-C "
+                        "(make demo does in a terminal; docs/guides/console.md)")
     experiment.add_arguments(p)
 
 
@@ -23,4 +26,20 @@ def run(args: argparse.Namespace) -> int:
         return _demo_threshold.run(args)
     from . import experiment
 
-    return experiment.run(args)
+    if not getattr(args, "console", False):
+        return experiment.run(args)
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    keep = args.workdir  # the console needs the nodes' stores after the run
+    args.workdir = keep or tempfile.mkdtemp(prefix="fedshare-demo-")
+    try:
+        rc = experiment.run(args)
+        from .console.demo import serve_workdir
+
+        serve_workdir(Path(args.workdir), sync=args.sync)
+        return rc
+    finally:
+        if not keep:
+            shutil.rmtree(args.workdir, ignore_errors=True)
