@@ -290,3 +290,68 @@ def test_chart_has_one_point_per_round():
     assert svg.startswith("<svg") and svg.count("<circle") == 3
     assert "round 3: 0.8600" in svg
     assert "no evaluated round" in str(chart_svg([]))
+
+
+class LedgerStub(StubView):
+    """Three data sets (one per member), requests across them and one task of A and B."""
+
+    def __init__(self):
+        super().__init__()
+        from fedshare.console.chain import Act
+        k = {m.name: m.key for m in self.members}
+        self.d = {n: bytes([0xD0 + i]) * 32 for i, n in enumerate(NAMES)}
+        self.task_id = b"\x7a" * 32
+        ix = self._index
+        for i, n in enumerate(NAMES):
+            ix.datasets[self.d[n]] = Act(1 + i, 0, 0, 0x0F01, k[n], bytes([i]) * 32, b"")
+        self.reqs = {}
+        for j, (who, whose) in enumerate((("hospital-a", "regulator"),
+                                          ("hospital-b", "hospital-a"),
+                                          ("regulator", "hospital-b"))):
+            tx = bytes([0xE0 + j]) * 32
+            ix.requests.append(Act(10 + j, 0, 0, 0x0F12, k[who], tx, b"\x01" + self.d[whose]))
+            self.reqs[tx] = {"effect": "permit", "action": "train", "purpose": f"p-{who}-{whose}",
+                             "t0": 0, "t1": 1, "rules": [{"id": "r"}], "obligations": []}
+        ix.tasks[self.task_id] = Act(20, 0, 0, 0x0F31, k["hospital-a"], self.task_id, b"")
+        self.task = {"creator": self.members[0].did, "aggregator": self.members[0].did,
+                     "participants": [{"did": self.members[0].did, "data_id": "", "joined": True},
+                                      {"did": self.members[1].did, "data_id": "", "joined": True}],
+                     "phase": 6, "round": 0, "round_limit": 1, "stop_reason": 2, "metrics": []}
+
+    def record(self, kind, ident, ident2=None, round=0):
+        from fedshare.consortium import lib
+        if kind == lib.FEDSHARE_REC_DECISION:
+            return self.reqs.get(ident)
+        if kind == lib.FEDSHARE_REC_TASK and ident == self.task_id:
+            return self.task
+        return None
+
+    def outcome(self, tx):
+        return 0
+
+
+def test_a_member_sees_what_concerns_it():
+    view = LedgerStub()
+    app = create_app(view, tokens={A_TOKEN: Principal("member", "hospital-a"),
+                                   "hospital-b-token-0123456789": Principal("member", "hospital-b"),
+                                   "regulator-member-token-0123": Principal("member", "regulator"),
+                                   REG_TOKEN: Principal("regulator")})
+    c = TestClient(app, raise_server_exceptions=False)
+
+    def seen(token):
+        page = c.get("/access", headers={"Authorization": f"Bearer {token}"}).text
+        return {p for p in ("p-hospital-a-regulator", "p-hospital-b-hospital-a",
+                            "p-regulator-hospital-b") if p in page}
+    assert seen(REG_TOKEN) == {"p-hospital-a-regulator", "p-hospital-b-hospital-a",
+                               "p-regulator-hospital-b"}
+    # a's own request, and b's request on a's data set; not the regulator's on b's
+    assert seen(A_TOKEN) == {"p-hospital-a-regulator", "p-hospital-b-hospital-a"}
+    assert seen("hospital-b-token-0123456789") == {"p-hospital-b-hospital-a",
+                                                   "p-regulator-hospital-b"}
+    tid = view.task_id.hex()
+    for token, status in ((A_TOKEN, 200), ("hospital-b-token-0123456789", 200),
+                          ("regulator-member-token-0123", 403), (REG_TOKEN, 200)):
+        r = c.get(f"/tasks/{tid}", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == status, (token, r.text)
+        listed = c.get("/tasks", headers={"Authorization": f"Bearer {token}"}).text
+        assert (tid in listed) == (status == 200)

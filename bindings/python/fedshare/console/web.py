@@ -108,7 +108,7 @@ class Console:
         self._members: Dict[str, Any] = {}
         self._lock = threading.Lock()
         self.proposals: List[Proposal] = []
-        self.started = time.time()
+        self.task_seen: Dict[tuple, bool] = {}
 
     def member(self, name: str):
         """The Member connection of an unlocked key (made once)."""
@@ -562,15 +562,12 @@ def create_app(view: LedgerView, *, tokens=None, seeds: Optional[Dict[str, bytes
     return app
 
 
-_TASK_SEEN: Dict[tuple, bool] = {}
-
-
 def _task_visible_cached(c: Console, p: Principal, tid: bytes) -> bool:
-    k = (p.member, tid)
-    if k not in _TASK_SEEN:
+    k = (p.member, tid)  # a task's creator, aggregator and participants never change
+    if k not in c.task_seen:
         t = c.view.record(lib.FEDSHARE_REC_TASK, tid)
-        _TASK_SEEN[k] = bool(t) and can_see_task(c, p, t)
-    return _TASK_SEEN[k]
+        c.task_seen[k] = bool(t) and can_see_task(c, p, t)
+    return c.task_seen[k]
 
 
 def _quorum(n: int) -> int:
