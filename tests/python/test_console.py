@@ -355,3 +355,33 @@ def test_a_member_sees_what_concerns_it():
         assert r.status_code == status, (token, r.text)
         listed = c.get("/tasks", headers={"Authorization": f"Bearer {token}"}).text
         assert (tid in listed) == (status == 200)
+
+
+def test_proposing_a_policy_update_checks_the_text_and_signs_it():
+    import re
+    view = LedgerStub()
+    members = [m.key for m in view.members]
+    base = abac.parse('permit p (subject, action == "train", resource);', version=1,
+                      members=members)
+    view.policy_encoding = lambda did: base.encode()
+    app = create_app(view, seeds={"hospital-a": SEEDS["hospital-a"]})
+    c = TestClient(app, raise_server_exceptions=False)
+    did = view.d["hospital-a"].hex()
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', c.get("/access").text).group(1)
+    r = c.post(f"/data/{did}/propose", data={"csrf": csrf, "member": "hospital-a",
+                                              "policy": "permit p (subject, action ==, resource);"})
+    assert r.status_code == 400 and "does not compile" in r.text and "line 1" in r.text
+    assert app.state.console.proposals == []
+    text = 'permit p (subject, action == "read", resource);'
+    r = c.post(f"/data/{did}/propose", data={"csrf": csrf, "member": "hospital-a",
+                                              "policy": text}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].endswith("#proposal-1")
+    (prop,) = app.state.console.proposals
+    assert prop.version == 2 and set(prop.signatures) == {"hospital-a"}
+    assert prop.submitted is None  # 1 of 3 members: no quorum, nothing sent
+    nxt = abac.PolicySet.decode(prop.nxt)
+    assert nxt.version == 2 and nxt.members == base.members
+    # the signature is hospital-a's over (current, next): libabac accepts it as one of the set's
+    pk, _ = abac.keypair(SEEDS["hospital-a"])
+    with pytest.raises(errors.AccessDeniedError):  # one signature is not a quorum
+        base.apply_update(base.encode_update(nxt, [(pk, prop.signatures["hospital-a"])]))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Dict, Optional
+from typing import Dict
 
 DEFAULT_PORT = 8600
 
@@ -95,8 +95,7 @@ def settings(args) -> Dict:
 
 
 def serve(config, *, bind: str = "127.0.0.1", port: int = DEFAULT_PORT, seeds=None,
-          metrics=None, stores=None, tokens=None, announce=print,
-          ready: Optional["object"] = None) -> None:
+          metrics=None, stores=None, tokens=None, announce=print) -> None:
     """Serve until SIGINT/SIGTERM. ``announce`` gets the line 'console http://…/'."""
     import socket
 

@@ -10,7 +10,6 @@ Nothing here writes to the ledger; the acts a member signs go through
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -21,8 +20,7 @@ import threading
 import time
 import urllib.request
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from .. import errors, ledger
 from ..consortium import check, config_ledger_text, ffi, lib
@@ -375,10 +373,6 @@ class LedgerView:
             row["seconds"] = time.monotonic() - t
             out.append(row)
         return out
-
-
-def sha256(b: bytes) -> bytes:
-    return hashlib.sha256(b).digest()
 
 
 __all__ = ["LedgerView", "MemberInfo", "Act", "Index", "OP_NAMES", "PHASES", "parse_hex32",

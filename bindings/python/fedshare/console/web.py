@@ -349,17 +349,24 @@ def create_app(view: LedgerView, *, tokens=None, seeds: Optional[Dict[str, bytes
         text = form.get("policy", "")
         if not text.strip() or len(text) > MAX_TEXT:
             raise HTTPProblem(400, "Bad policy", "the policy text is empty or over 64 KiB")
-        base = view.policy_encoding(did)
-        if base is None:
-            raise HTTPProblem(404, "No policy", "this data set has no policy to update")
-        cur = abac.PolicySet.decode(base)
-        try:
-            nxt = abac.parse(text, version=cur.version + 1, members=cur.members)
-        except errors.InvalidInputError as e:
-            raise HTTPProblem(400, "The policy does not compile", str(e)) from None
-        prop = Proposal(len(c.proposals) + 1, did, text, cur.version + 1, base, nxt.encode(), name)
-        c.proposals.append(prop)
-        _sign(c, prop, name)
+        from starlette.concurrency import run_in_threadpool
+
+        def propose() -> Proposal:
+            base = view.policy_encoding(did)
+            if base is None:
+                raise HTTPProblem(404, "No policy", "this data set has no policy to update")
+            cur = abac.PolicySet.decode(base)
+            try:
+                nxt = abac.parse(text, version=cur.version + 1, members=cur.members)
+            except errors.InvalidInputError as e:
+                raise HTTPProblem(400, "The policy does not compile", str(e)) from None
+            with c._lock:
+                prop = Proposal(len(c.proposals) + 1, did, text, cur.version + 1, base,
+                                nxt.encode(), name)
+                c.proposals.append(prop)
+            _sign(c, prop, name)
+            return prop
+        prop = await run_in_threadpool(propose)
         return RedirectResponse(f"/data/{did.hex()}#proposal-{prop.ident}", status_code=303)
 
     async def policy_sign(request: Request):
