@@ -210,6 +210,19 @@ def test_trace_page_checks_every_inclusion_proof(world, browser):
     rows = cells(drv, "trace")
     assert len(rows) == len(w.lc.trace(lib.FEDSHARE_TRACE_MEMBER, w.members[AGG].public_key))
     assert {r[4] for r in rows} == {"aggregator"}
+    # a time range alone: every act in it; a data set's trail after its last act: none
+    top = w.lc.height()
+    drv = open_page(browser, w, "/trace?from=2000-01-01", "trace-time")
+    rows = [r for r in cells(drv, "trace") if int(r[0]) <= top]
+    assert len(rows) == sum(len(w.lc.block(h).transactions) for h in range(1, top + 1))
+    assert "each inclusion proof checked" in drv.find_element(By.ID, "trace-summary").text
+    last = w.lc.block(w.lc.trace(lib.FEDSHARE_TRACE_DATA, w.data[B])[-1][0]).timestamp
+    drv = open_page(browser, w, f"/trace?data_id={w.data[B].hex()}&from={last // 1000 + 1}",
+                    "trace-empty")
+    assert cells(drv, "trace") == [] and ": 0 acts" in drv.find_element(By.ID, "trace-summary").text
+    # a refused act says why
+    drv = open_page(browser, w, f"/trace?data_id={w.data[B].hex()}", "trace")
+    assert any("refused (-512: " in r[5] for r in cells(drv, "trace"))
 
 
 def test_chain_check_names_the_first_bad_block(world, browser):

@@ -238,6 +238,7 @@ def create_app(view: LedgerView, *, tokens=None, seeds: Optional[Dict[str, bytes
     env.filters["when"] = when
     env.filters["short"] = lambda h: (h[:12] + "…") if isinstance(h, str) and len(h) > 16 else h
     env.globals.update(PHASES=PHASES, STOP_REASONS=STOP_REASONS)
+    env.filters["refusal"] = _refusal
 
     def page(request: Request, name: str, status: int = 200, **ctx) -> HTMLResponse:
         p = getattr(request.state, "principal", None)
@@ -575,6 +576,15 @@ def _task_visible_cached(c: Console, p: Principal, tid: bytes) -> bool:
         t = c.view.record(lib.FEDSHARE_REC_TASK, tid)
         c.task_seen[k] = bool(t) and can_see_task(c, p, t)
     return c.task_seen[k]
+
+
+def _refusal(code: int) -> str:
+    """A recorded refusal code with its meaning ("-512: access denied")."""
+    from ..consortium import ffi
+    try:
+        return f"{code}: {ffi.string(lib.fedshare_strerror(int(code))).decode()}"
+    except (TypeError, ValueError, AttributeError):
+        return str(code)
 
 
 def _quorum(n: int) -> int:
