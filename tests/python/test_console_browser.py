@@ -28,7 +28,7 @@ from fedshare import ledger
 from fedshare.consortium import config_ledger_text, lib
 
 from console_world import A, AGG, B, C, REG, ROUNDS, build
-from fedshare_cluster import MEMBERS, Consortium
+from fedshare_cluster import MEMBERS, Consortium, free_port
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 UNLOCKED = (A, B, C, AGG)  # four of five members: a policy update can reach its quorum here
@@ -273,3 +273,51 @@ def test_bad_input_pages_in_the_browser(world, browser):
     drv = open_page(browser, w, "/tasks/" + "ab" * 32, "unknown-task")
     assert "Unknown task" in drv.page_source
     assert re.search(r"no task has the ID (ab){32}", drv.find_element(By.ID, "problem").text)
+
+
+def test_node_serves_the_console_beside_it(tmp_path):
+    """`fedshare node --console 0`: a read-only console in the node's process, with the
+    node's own metrics; it stops with the node."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    cons = Consortium(tmp_path)
+    proc = None
+    try:
+        for i in (1, 2, 3):
+            cons.start(i)
+        port = cons.metrics.setdefault(0, free_port())
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "fedshare", "node", str(cons.config), "--id", "0",
+             "--key", str(tmp_path / "node0.key"), "--data", str(tmp_path / "data0"),
+             "--sync", "0", "--metrics-port", str(port), "--console", "0"],
+            stdout=subprocess.PIPE, stderr=open(tmp_path / "node0.log", "wb"),
+            start_new_session=True)
+        assert proc.stdout.readline().startswith(b"ready 0 ")
+        line = proc.stdout.readline().decode()
+        assert line.startswith("console http://127.0.0.1:"), (tmp_path / "node0.log").read_text()
+        url = line.split()[1]
+        page = urllib.request.urlopen(url, timeout=30).read().decode()
+        assert all(did in page for did in _dids(cons))
+        nodes = json.loads(urllib.request.urlopen(url + "api/nodes", timeout=30).read())
+        assert nodes["nodes"][0]["up"] is True and nodes["nodes"][1]["up"] is None
+        assert nodes["nodes"][0]["metrics"]["fedshare_peers"] == 3
+        with pytest.raises(urllib.error.HTTPError) as e:  # read-only: no key, no act
+            urllib.request.urlopen(urllib.request.Request(url + "access", data=b"member=x"),
+                                   timeout=30)
+        assert e.value.code == 403
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        with pytest.raises(OSError):
+            urllib.request.urlopen(url, timeout=5)
+    finally:
+        if proc is not None and proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        cons.close()
+
+
+def _dids(cons):
+    from fedshare.did import did_from_public_key
+    return [did_from_public_key(cons.public_key(i)) for i in range(len(MEMBERS))]

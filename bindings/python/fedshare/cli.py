@@ -31,7 +31,8 @@ def _cmd_node(args: argparse.Namespace) -> int:
     return node.run(args.config, id=args.id, data_dir=args.data, sync=args.sync,
                     block_period_ms=args.block_period, metrics_port=args.metrics_port,
                     seed=seed, status_file=args.status_file,
-                    blob_quota_mib=args.blob_quota_mib, blob_limit_mib=args.blob_limit_mib)
+                    blob_quota_mib=args.blob_quota_mib, blob_limit_mib=args.blob_limit_mib,
+                    console_port=args.console)
 
 
 def _mib(text: str) -> int:
@@ -103,6 +104,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="blob MiB each consortium member may store on this node (0: 1024)")
     n.add_argument("--blob-limit-mib", type=_mib, default=0,
                    help="the store's blob high-water mark, MiB (0: half the LMDB map)")
+    n.add_argument("--console", type=integer(0, 65535), default=None, metavar="PORT",
+                   help="also serve the read-only web console on 127.0.0.1:PORT (0: any free "
+                        "port); docs/guides/console.md")
     n.set_defaults(func=_cmd_node)
 
     v = sub.add_parser("verify-chain", help="verify a stopped node's stored chain end to end",

@@ -136,9 +136,12 @@ def _raise_fd_limit() -> None:
         pass  # keep the limit we have; the node then pauses accepting when out of descriptors
 
 
-def run(config: PathLike, *, status_file: Optional[PathLike] = None, **kw) -> int:
+def run(config: PathLike, *, status_file: Optional[PathLike] = None,
+        console_port: Optional[int] = None, **kw) -> int:
     """Run a node until SIGTERM or SIGINT; prints ``ready ID METRICS_PORT HEIGHT``, and the
-    node's messages on stderr (LC_DEBUG set in the environment: block fetches too)."""
+    node's messages on stderr (LC_DEBUG set in the environment: block fetches too).
+    With ``console_port`` it also serves the read-only web console on 127.0.0.1 and
+    prints ``console URL`` after the ready line (docs/guides/console.md)."""
     kw.setdefault("log_stderr", True)
     kw.setdefault("log_debug", bool(os.environ.get("LC_DEBUG")))
     _raise_fd_limit()
@@ -149,6 +152,7 @@ def run(config: PathLike, *, status_file: Optional[PathLike] = None, **kw) -> in
         ident = kw.get("id")
         print(f"ready {-1 if ident is None else ident} {node.metrics_port} {node.height}",
               flush=True)
+        stop_console = _console(config, console_port, ident, node, kw.get("data_dir"))
         while not stop.wait(0.1):
             if status_file:
                 h, v, hh, sr = node.tip()
@@ -156,7 +160,22 @@ def run(config: PathLike, *, status_file: Optional[PathLike] = None, **kw) -> in
                 with open(tmp, "w") as f:
                     f.write(f"{h} {v} {hh.hex()} {sr.hex()}\n")
                 os.replace(tmp, status_file)
+        stop_console()  # (a daemon thread: it cannot outlive the process either way)
     return 0
+
+
+def _console(config: PathLike, port: Optional[int], ident: Optional[int], node: Node,
+             data_dir: Optional[PathLike]):
+    """Start the console beside the node (``--console PORT``); returns its stop function."""
+    if port is None:
+        return lambda: None
+    from .console import start_background
+
+    metrics = {ident: node.metrics_port} if ident is not None and node.metrics_port else {}
+    stores = {f"node{ident}": os.fspath(data_dir)} if ident is not None and data_dir else {}
+    url, stop = start_background(config, port=port, metrics=metrics, stores=stores)
+    print(f"console {url}", flush=True)
+    return stop
 
 
 def node_argv(config: PathLike, *, id: int, key: PathLike, data_dir: PathLike,

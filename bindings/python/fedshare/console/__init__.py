@@ -94,9 +94,8 @@ def settings(args) -> Dict:
     return {"seeds": seeds, "metrics": metrics, "stores": stores, "tokens": tokens}
 
 
-def serve(config, *, bind: str = "127.0.0.1", port: int = DEFAULT_PORT, seeds=None,
-          metrics=None, stores=None, tokens=None, announce=print) -> None:
-    """Serve until SIGINT/SIGTERM. ``announce`` gets the line 'console http://…/'."""
+def _server(config, bind, port, seeds, metrics, stores, tokens):
+    """(uvicorn server, its listening socket, the console's URL, the app)."""
     import socket
 
     import uvicorn
@@ -110,16 +109,41 @@ def serve(config, *, bind: str = "127.0.0.1", port: int = DEFAULT_PORT, seeds=No
     sock = socket.socket(fam, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((bind, port))
+    sock.listen(128)  # connections wait in the backlog until the server loop takes them
     host = f"[{bind}]" if ":" in bind else bind
     url = f"http://{host}:{sock.getsockname()[1]}/"
     cfg = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
-    server = uvicorn.Server(cfg)
+    return uvicorn.Server(cfg), sock, url, app
+
+
+def serve(config, *, bind: str = "127.0.0.1", port: int = DEFAULT_PORT, seeds=None,
+          metrics=None, stores=None, tokens=None, announce=print) -> None:
+    """Serve until SIGINT/SIGTERM. ``announce`` gets the line 'console http://…/'."""
+    server, sock, url, app = _server(config, bind, port, seeds, metrics, stores, tokens)
     announce(f"console {url}")
     try:
         server.run(sockets=[sock])
     finally:
         app.state.console.close()
         sock.close()
+
+
+def start_background(config, *, port: int = DEFAULT_PORT, metrics=None, stores=None):
+    """Serve a read-only console on 127.0.0.1 from a thread of this process
+    (``fedshare node --console``); returns (URL, stop function)."""
+    import threading
+
+    server, sock, url, app = _server(config, "127.0.0.1", port, None, metrics, stores, None)
+    t = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="console",
+                         daemon=True)
+    t.start()
+
+    def stop() -> None:
+        server.should_exit = True
+        t.join(timeout=10)
+        app.state.console.close()
+        sock.close()
+    return url, stop
 
 
 def run(args) -> int:
@@ -137,4 +161,4 @@ def run(args) -> int:
     return 0
 
 
-__all__ = ["add_parser", "run", "serve", "settings", "DEFAULT_PORT"]
+__all__ = ["add_parser", "run", "serve", "start_background", "settings", "DEFAULT_PORT"]
