@@ -257,7 +257,8 @@ when { context has export_raw && context.export_raw };
 permit consortium_read (subject, action == "read", resource)
 when { (subject in "consortium" || subject.clearance >= 3) && !(resource.sensitivity > 4) };
 permit any (subject, action, resource);
-permit odd (subject, action == "x", resource) when { [1, -2] in context.codes && context.n != -7 && context.s == "a\\"b\\\\c" };
+permit odd (subject, action == "x", resource)
+when { [1, -2] in context.codes && context.n != -7 && context.s == "a\\"b\\\\c" };
 """,
 ]
 

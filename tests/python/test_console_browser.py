@@ -58,8 +58,8 @@ def world(tmp_path_factory):
             args += ["--key", f"{name}={tmp / (name + '.seed')}"]
         for i, port in cons.metrics.items():
             args += ["--metrics", f"{i}={port}"]
-        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=open(tmp / "console.log", "wb"),
-                                start_new_session=True)
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE,
+                                stderr=open(tmp / "console.log", "wb"), start_new_session=True)
         line = proc.stdout.readline().decode()  # 'console http://127.0.0.1:PORT/' once serving
         assert line.startswith("console http://127.0.0.1:"), (tmp / "console.log").read_text()
         w.url = line.split()[1].rstrip("/")
@@ -245,7 +245,8 @@ def test_policy_update_signed_by_a_quorum_in_the_browser(world, browser):
     text = area.get_attribute("value").replace('"training"', '"research"')
     area.clear()
     area.send_keys(text)
-    Select(drv.find_element(By.CSS_SELECTOR, "#propose select")).select_by_visible_text("hospital-c")
+    Select(drv.find_element(By.CSS_SELECTOR, "#propose select")) \
+        .select_by_visible_text("hospital-c")
     drv.find_element(By.CSS_SELECTOR, "#propose button").click()
     for signer in ("hospital-a", "hospital-b", "aggregator"):  # 4 of 5 > 2/3
         WebDriverWait(drv, 30).until(lambda d: d.find_elements(By.ID, "proposal-1"))

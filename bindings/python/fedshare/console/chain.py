@@ -136,7 +136,8 @@ def parse_metrics(page: str) -> Dict[str, float]:
 class LedgerView:
     """The console's reading side. Thread-safe (requests run in a pool)."""
 
-    def __init__(self, config: "str | os.PathLike[str]", *, metrics: Optional[Dict[int, int]] = None,
+    def __init__(self, config: "str | os.PathLike[str]", *,
+                 metrics: Optional[Dict[int, int]] = None,
                  stores: Optional[Dict[str, str]] = None, timeout_ms: int = 5000):
         self.config = os.fspath(config)
         self.members = load_members(config)

@@ -70,7 +70,8 @@ def chart_svg(values: List[float], width: int = 560, height: int = 220) -> Marku
     for k in range(5):
         v = lo + (hi - lo) * k / 4
         y = pad_t + h * (1 - k / 4)
-        parts.append(f'<line x1="{pad_l}" x2="{pad_l + w}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>')
+        parts.append(f'<line x1="{pad_l}" x2="{pad_l + w}" y1="{y:.1f}" y2="{y:.1f}" '
+                     'class="grid"/>')
         parts.append(f'<text x="{pad_l - 6}" y="{y + 4:.1f}" text-anchor="end">{v:.3f}</text>')
     for i, (x, _) in enumerate(pts):
         parts.append(f'<text x="{x:.1f}" y="{pad_t + h + 18}" text-anchor="middle">{i + 1}</text>')
@@ -477,7 +478,7 @@ def create_app(view: LedgerView, *, tokens=None, seeds: Optional[Dict[str, bytes
         return page(request, "chain.html", results=results, stores=sorted(view.stores.items()),
                     height=ix.height)
 
-    # -- login ---------------------------------------------------------------------------------------
+    # -- login -------------------------------------------------------------------------
     async def login(request: Request):
         if request.method == "GET":
             return page(request, "login.html", error="")
