@@ -16,7 +16,7 @@ from fedshare.consortium import Member, model_digest
 from fedshare.phe import threshold
 
 from fedshare_cluster import MEMBERS, Consortium
-from test_phe_threshold import PRIME1, PRIME2
+from shared_fixtures import PRIME1, PRIME2
 
 A, B, C, REG, AGG = range(5)
 N = 24  # model parameters

@@ -26,6 +26,7 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from fedshare import ledger
 from fedshare.consortium import config_ledger_text, lib
+from fedshare.node import node_argv
 
 from console_world import A, AGG, B, C, REG, ROUNDS, build
 from fedshare_cluster import MEMBERS, Consortium, free_port
@@ -289,12 +290,11 @@ def test_node_serves_the_console_beside_it(tmp_path):
         for i in (1, 2, 3):
             cons.start(i)
         port = cons.metrics.setdefault(0, free_port())
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "fedshare", "node", str(cons.config), "--id", "0",
-             "--key", str(tmp_path / "node0.key"), "--data", str(tmp_path / "data0"),
-             "--sync", "0", "--metrics-port", str(port), "--console", "0"],
-            stdout=subprocess.PIPE, stderr=open(tmp_path / "node0.log", "wb"),
-            start_new_session=True)
+        argv = node_argv(cons.config, id=0, key=tmp_path / "node0.key",
+                         data_dir=tmp_path / "data0", sync=False, metrics_port=port,
+                         extra=["--console", "0"])
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE,
+                                stderr=open(tmp_path / "node0.log", "wb"), start_new_session=True)
         assert proc.stdout.readline().startswith(b"ready 0 ")
         line = proc.stdout.readline().decode()
         assert line.startswith("console http://127.0.0.1:"), (tmp_path / "node0.log").read_text()

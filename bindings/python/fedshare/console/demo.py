@@ -3,11 +3,7 @@ on their stores, and the console serving them on 127.0.0.1 until Ctrl-C
 (`fedshare demo --console`)."""
 from __future__ import annotations
 
-import os
-import signal
 import socket
-import subprocess
-import sys
 from pathlib import Path
 from typing import Dict, List
 
@@ -43,20 +39,17 @@ def serve_workdir(work: Path, *, sync: bool = False, port: int = 8600) -> int:
     if not all((work / f"node{i}.key").exists() and (work / f"node{i}").is_dir()
                for i in range(n)):
         raise errors.Error(f"{work}: not a demo work directory (nodeI.key, nodeI/)")
-    procs: List[subprocess.Popen] = []
+    from ..node import NodeProcess, node_argv
+
+    procs: List[NodeProcess] = []
     metrics: Dict[int, int] = {}
     try:
         for i in range(n):
             metrics[i] = _free_port()
-            log = open(work / f"node{i}.log", "ab")
-            p = subprocess.Popen(
-                [sys.executable, "-m", "fedshare", "node", str(config), "--id", str(i),
-                 "--key", str(work / f"node{i}.key"), "--data", str(work / f"node{i}"),
-                 "--sync", "1" if sync else "0", "--metrics-port", str(metrics[i])],
-                stdout=subprocess.PIPE, stderr=log, start_new_session=True)
-            procs.append(p)
-            if not p.stdout.readline().startswith(b"ready"):
-                raise errors.Error(f"node {i} did not start; see {work / f'node{i}.log'}")
+            procs.append(NodeProcess(node_argv(config, id=i, key=work / f"node{i}.key",
+                                               data_dir=work / f"node{i}", sync=sync,
+                                               metrics_port=metrics[i]),
+                                     work / f"node{i}.log"))
         seeds = {f.name[:-len(".member.key")]: read_hex_secret(f, "member key")
                  for f in sorted(work.glob("*.member.key"))}
         serve(config, port=_port(port), seeds=seeds, metrics=metrics,
@@ -66,15 +59,7 @@ def serve_workdir(work: Path, *, sync: bool = False, port: int = 8600) -> int:
                   "(the nodes run until Ctrl-C)", flush=True))
     finally:
         for p in procs:
-            try:
-                os.killpg(p.pid, signal.SIGTERM)
-                p.wait(timeout=30)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                try:
-                    os.killpg(p.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                p.wait()
+            p.stop()
     return 0
 
 
