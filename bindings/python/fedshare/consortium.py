@@ -26,7 +26,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import errors
-from ._native import load, make_checker
+from ._native import code_value, load, make_checker
 
 _m = load("fedshare")
 ffi, lib = _m.ffi, _m.lib
@@ -36,33 +36,14 @@ PathLike = Union[str, "os.PathLike[str]"]
 #: Phases of a task (the task record's ``phase``).
 PHASES = ("joining", "upload", "aggregate", "decrypt", "finalize", "evaluate", "done")
 
-# libfedshare's own codes (fedshare/common.h) and the exception each becomes.
-_KINDS = {
-    -500: errors.InvalidInputError, -501: errors.InvalidInputError,
-    -502: errors.InvalidInputError, -503: errors.InvalidInputError,
-    -504: errors.InvalidInputError, -505: errors.InvalidInputError,
-    -506: errors.AccessDeniedError, -507: errors.AccessDeniedError,
-    -508: errors.AccessDeniedError, -509: errors.InvalidInputError,
-    -510: errors.NotFoundError, -511: errors.InvalidInputError,
-    -512: errors.AccessDeniedError, -513: errors.AccessDeniedError,
-    -514: errors.VerificationError, -515: errors.VerificationError,
-    -516: errors.AccessDeniedError, -517: errors.InvalidInputError,
-    -590: errors.ResourceError,
-    -591: errors.IOFailureError, -592: errors.ResourceError,
-    # libledger codes the client passes on
-    -202: errors.NotFoundError, -209: errors.AccessDeniedError,
-    -251: errors.IOFailureError, -252: errors.TimeoutError_,
-    -203: errors.VerificationError,
-    -217: errors.ResourceError, -218: errors.ResourceError,  # blob quota, high-water mark
-    -260: errors.AccessDeniedError, -261: errors.AccessDeniedError,  # blob put refused
-}
-
 
 def _strerror(rc: int) -> str:
     return ffi.string(lib.fedshare_strerror(rc)).decode()
 
 
-check = make_checker("fedshare", _strerror, _KINDS)
+# Each code's exception comes from the code tables (fedshare._native): libfedshare's
+# own and those it passes on from the four libraries alike.
+check = make_checker("fedshare", _strerror)
 
 
 class ContractError(errors.Error):
@@ -129,7 +110,7 @@ def config_error(path: PathLike) -> str:
     the libraries print nothing, so the text reaches the user through the exception."""
     text, line = ffi.new("char **"), ffi.new("uint32_t *")
     rc = lib.fedshare_config_load(os.fsencode(os.fspath(path)), text, ffi.NULL, ffi.NULL, line)
-    if rc == -505 and line[0]:  # FEDSHARE_E_CONFIG
+    if rc == code_value("FEDSHARE_E_CONFIG") and line[0]:
         return f"line {line[0]}: invalid fedshare setting"
     if rc < 0:
         return ""

@@ -32,6 +32,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from . import errors, fedavg
+from ._native import code_value
 from .consortium import PHASES, Member, model_digest
 
 __all__ = ["Participant", "KeyHolder", "Aggregator", "run_member", "E_STATE", "E_EXISTS"]
@@ -39,8 +40,8 @@ __all__ = ["Participant", "KeyHolder", "Aggregator", "run_member", "E_STATE", "E
 log = logging.getLogger("fedshare.roles")
 
 #: libfedshare's codes for "not in this phase" and "already done".
-E_STATE = -511
-E_EXISTS = -509
+E_STATE = code_value("FEDSHARE_E_STATE")
+E_EXISTS = code_value("FEDSHARE_E_EXISTS")
 
 _UPLOAD, _AGGREGATE, _DECRYPT, _FINALIZE, _EVALUATE, _DONE = 1, 2, 3, 4, 5, 6
 
