@@ -44,6 +44,7 @@ def _strerror(rc: int) -> str:
 # Each code's exception comes from the code tables (fedshare._native): libfedshare's
 # own and those it passes on from the four libraries alike.
 check = make_checker("fedshare", _strerror)
+_E_NOT_FOUND = code_value("FEDSHARE_E_NOT_FOUND")
 
 
 class ContractError(errors.Error):
@@ -127,7 +128,7 @@ def config_error(path: PathLike) -> str:
 
 def check_config(rc: int, path: PathLike) -> int:
     """check(rc), with the parsers' text when the configuration was refused."""
-    if rc in (-505, -250):  # FEDSHARE_E_CONFIG, LEDGER_E_CONFIG
+    if rc in (code_value("FEDSHARE_E_CONFIG"), code_value("LEDGER_E_CONFIG")):
         detail = config_error(path)
         if detail:
             try:
@@ -278,7 +279,7 @@ class Member:
         rc = lib.fedshare_client_record_json(self._p, kind, _h32(ident, "id"),
                                              ident2 if ident2 is not None else ffi.NULL,
                                              round, self._timeout, j)
-        if rc == -510:
+        if rc == _E_NOT_FOUND:
             return None
         check(rc)
         return _take_json(j[0])
@@ -287,7 +288,7 @@ class Member:
         """The recorded outcome code of an act (0: applied)."""
         r = self.record(lib.FEDSHARE_REC_OUTCOME, tx_hash)
         if r is None:
-            raise errors.NotFoundError("no such act", code=-510, library="fedshare")
+            raise errors.NotFoundError("no such act", code=_E_NOT_FOUND, library="fedshare")
         return int(r["code"])
 
     def data(self, data_id: bytes) -> Optional[Dict[str, Any]]:
@@ -375,7 +376,7 @@ class Member:
         """The recorded threshold parameters of a key (their encoding, checked against the ID)."""
         r = self.record(lib.FEDSHARE_REC_KEY, key_id)
         if r is None:
-            raise errors.NotFoundError("no such key", code=-510, library="fedshare")
+            raise errors.NotFoundError("no such key", code=_E_NOT_FOUND, library="fedshare")
         enc = bytes.fromhex(r["params"])
         if _key_id(enc) != bytes(key_id):
             raise errors.VerificationError("key record does not match its ID")
