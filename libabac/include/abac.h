@@ -36,31 +36,65 @@ extern "C" {
 
 /** Return codes: 0 is success, every error is in −400 … −499. */
 enum abac_error {
+    /* clang-format off */
+    /* codes:begin libabac.core.enum: generated from libabac/codes.tsv by tools/gen_codes.py */
+    /** Success. */
     ABAC_OK = 0,
-    ABAC_E_INVALID = -400,          /**< an argument is invalid (NULL, out of range) */
-    ABAC_E_NOMEM = -401,            /**< out of memory */
-    ABAC_E_SYNTAX = -402,           /**< policy text does not parse */
-    ABAC_E_TYPE = -403,             /**< policy does not type-check */
-    ABAC_E_SCHEMA = -404,           /**< schema text is invalid */
-    ABAC_E_UNKNOWN_ATTR = -405,     /**< attribute not declared in the schema */
-    ABAC_E_DUPLICATE_RULE = -406,   /**< two rules share one id */
-    ABAC_E_LIMIT = -407,            /**< a size or nesting limit was exceeded */
-    ABAC_E_FORMAT = -410,           /**< encoded bytes are malformed or not canonical */
-    ABAC_E_FORMAT_VERSION = -411,   /**< unknown magic or format version */
-    ABAC_E_NOSPACE = -412,          /**< output buffer or request arena too small */
-    ABAC_E_ATTR_TYPE = -413,        /**< request value has another type than the schema says */
-    ABAC_E_NOT_FOUND = -414,        /**< no such rule / attribute / item */
-    ABAC_E_MISSING_ATTR = -420,     /**< runtime: a condition read an absent attribute */
-    ABAC_E_RUNTIME_TYPE = -421,     /**< runtime: operand of the wrong type */
-    ABAC_E_STALE_VERSION = -440,    /**< update's version is not newer than the current one */
-    ABAC_E_REPLAY = -441,           /**< update is the current set itself, seen again */
-    ABAC_E_DUPLICATE_SIGNER = -442, /**< one member signed twice */
-    ABAC_E_NOT_MEMBER = -443,       /**< a signer is not a member of the current set */
-    ABAC_E_BAD_SIGNATURE = -444,    /**< a signature does not verify */
-    ABAC_E_NO_QUORUM = -445,        /**< not more than 2/3 of the current members signed */
-    ABAC_E_WRONG_BASE = -446,       /**< update was signed against another current set */
-    ABAC_E_NO_MEMBERS = -447        /**< current set names no members: it cannot be updated */
+    /** An argument is invalid (NULL, out of range). */
+    ABAC_E_INVALID = -400,
+    /** Out of memory. */
+    ABAC_E_NOMEM = -401,
+    /** Policy text does not parse. */
+    ABAC_E_SYNTAX = -402,
+    /** Policy does not type-check. */
+    ABAC_E_TYPE = -403,
+    /** Schema text is invalid. */
+    ABAC_E_SCHEMA = -404,
+    /** Attribute not declared in the schema. */
+    ABAC_E_UNKNOWN_ATTR = -405,
+    /** Two rules share one id. */
+    ABAC_E_DUPLICATE_RULE = -406,
+    /** A size or nesting limit was exceeded. */
+    ABAC_E_LIMIT = -407,
+    /** Encoded bytes are malformed or not canonical. */
+    ABAC_E_FORMAT = -410,
+    /** Unknown magic or format version. */
+    ABAC_E_FORMAT_VERSION = -411,
+    /** Output buffer or request arena too small. */
+    ABAC_E_BUFFER_TOO_SMALL = -412,
+    /** Request value has another type than the schema says. */
+    ABAC_E_ATTR_TYPE = -413,
+    /** No such rule / attribute / item. */
+    ABAC_E_NOT_FOUND = -414,
+    /** Runtime: a condition read an absent attribute. */
+    ABAC_E_MISSING_ATTR = -420,
+    /** Runtime: operand of the wrong type. */
+    ABAC_E_RUNTIME_TYPE = -421,
+    /** Update's version is not newer than the current one. */
+    ABAC_E_STALE_VERSION = -440,
+    /** Update is the current set itself, seen again. */
+    ABAC_E_REPLAY = -441,
+    /** One member signed twice. */
+    ABAC_E_DUPLICATE_SIGNER = -442,
+    /** A signer is not a member of the current set. */
+    ABAC_E_NOT_MEMBER = -443,
+    /** A signature does not verify. */
+    ABAC_E_BAD_SIGNATURE = -444,
+    /** Not more than 2/3 of the current members signed. */
+    ABAC_E_NO_QUORUM = -445,
+    /** Update was signed against another current set. */
+    ABAC_E_WRONG_BASE = -446,
+    /** Current set names no members: it cannot be updated. */
+    ABAC_E_NO_MEMBERS = -447
+    /* codes:end */
+    /* clang-format on */
 };
+
+/* clang-format off */
+/* codes:begin libabac.core.aliases: generated from libabac/codes.tsv by tools/gen_codes.py */
+#define ABAC_E_NOSPACE ABAC_E_BUFFER_TOO_SMALL /**< Deprecated name of ABAC_E_BUFFER_TOO_SMALL. */
+/* codes:end */
+/* clang-format on */
 
 /** Static English text for a return code (never NULL). */
 ABAC_API const char *abac_strerror(int code);
@@ -153,7 +187,7 @@ ABAC_API const uint8_t *abac_policyset_member(const abac_policyset *ps, size_t i
  * abac_policyset_encoded_size().
  * @param out     out: buffer of @p cap bytes
  * @param out_len out: bytes written
- * @return ABAC_OK, ABAC_E_INVALID, ABAC_E_NOSPACE.
+ * @return ABAC_OK, ABAC_E_INVALID, ABAC_E_BUFFER_TOO_SMALL.
  */
 ABAC_API int abac_policyset_encode(const abac_policyset *ps, uint8_t *out, size_t cap,
                                    size_t *out_len);
@@ -188,19 +222,19 @@ ABAC_API void abac_request_free(abac_request *req);
 ABAC_API void abac_request_reset(abac_request *req);
 
 /**
- * Set the action (a string). @return ABAC_OK, ABAC_E_INVALID, ABAC_E_NOSPACE.
+ * Set the action (a string). @return ABAC_OK, ABAC_E_INVALID, ABAC_E_BUFFER_TOO_SMALL.
  */
 ABAC_API int abac_request_set_action(abac_request *req, const char *action, size_t len);
 /**
  * Set the id and type of the subject (ABAC_SUBJECT) or resource (ABAC_RESOURCE) entity.
- * @p type may be NULL (no type). @return ABAC_OK, ABAC_E_INVALID, ABAC_E_NOSPACE.
+ * @p type may be NULL (no type). @return ABAC_OK, ABAC_E_INVALID, ABAC_E_BUFFER_TOO_SMALL.
  */
 ABAC_API int abac_request_set_entity(abac_request *req, int scope, const char *id, size_t id_len,
                                      const char *type, size_t type_len);
 /**
  * Add an ancestor (group) of the subject or resource entity; `subject in "g"` holds when g is
  * the entity itself or one of its ancestors. The caller gives the transitive closure.
- * @return ABAC_OK, ABAC_E_INVALID, ABAC_E_NOSPACE.
+ * @return ABAC_OK, ABAC_E_INVALID, ABAC_E_BUFFER_TOO_SMALL.
  */
 ABAC_API int abac_request_add_ancestor(abac_request *req, int scope, const char *group, size_t len);
 
@@ -210,7 +244,7 @@ ABAC_API int abac_request_add_ancestor(abac_request *req, int scope, const char 
  * it (the old value's arena space comes back at abac_request_reset). Attributes that no rule
  * mentions and the schema does not declare are accepted and ignored. With a schema, a value of
  * another type is refused. On error the request is unchanged.
- * @return ABAC_OK; ABAC_E_INVALID (bad scope or NULL), ABAC_E_ATTR_TYPE, ABAC_E_NOSPACE.
+ * @return ABAC_OK; ABAC_E_INVALID (bad scope or NULL), ABAC_E_ATTR_TYPE, ABAC_E_BUFFER_TOO_SMALL.
  */
 ABAC_API int abac_request_set_bool(abac_request *req, int scope, const char *name, int value);
 ABAC_API int abac_request_set_int(abac_request *req, int scope, const char *name, int64_t value);
@@ -314,7 +348,7 @@ ABAC_API size_t abac_update_encoded_size(const abac_policyset *next, size_t n_si
  * Encode a signed update (docs/formats/abac.md): base hash, the canonical next set, and the
  * (public key, signature) pairs sorted by public key.
  * @param pubkeys in: n × 32 bytes; @param sigs in: n × 64 bytes (same order)
- * @return ABAC_OK, ABAC_E_INVALID, ABAC_E_NOSPACE, ABAC_E_DUPLICATE_SIGNER, ABAC_E_NOMEM.
+ * @return ABAC_OK, ABAC_E_INVALID, ABAC_E_BUFFER_TOO_SMALL, ABAC_E_DUPLICATE_SIGNER, ABAC_E_NOMEM.
  */
 ABAC_API int abac_update_encode(const abac_policyset *current, const abac_policyset *next,
                                 const uint8_t *pubkeys, const uint8_t *sigs, size_t n, uint8_t *out,

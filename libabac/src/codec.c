@@ -123,7 +123,7 @@ int abac_policyset_encode(const abac_policyset *ps, uint8_t *out, size_t cap, si
     if (out_len)
         *out_len = n;
     if (n > cap || !out)
-        return ABAC_E_NOSPACE;
+        return ABAC_E_BUFFER_TOO_SMALL;
     encode(ps, out, cap);
     return ABAC_OK;
 }
@@ -486,7 +486,7 @@ int abac_update_encode(const abac_policyset *cur, const abac_policyset *next,
     if (out_len)
         *out_len = need;
     if (!out || cap < need)
-        return ABAC_E_NOSPACE;
+        return ABAC_E_BUFFER_TOO_SMALL;
     sigent *e = malloc((n ? n : 1) * sizeof *e);
     if (!e)
         return ABAC_E_NOMEM;

@@ -13,10 +13,12 @@ const char *abac_version_string(void) {
 
 const char *abac_strerror(int code) {
     switch (code) {
+        /* clang-format off */
+        /* codes:begin libabac.core.cases: generated from libabac/codes.tsv by tools/gen_codes.py */
         case ABAC_OK:
             return "success";
         case ABAC_E_INVALID:
-            return "invalid argument";
+            return "invalid argument (NULL or out of range)";
         case ABAC_E_NOMEM:
             return "out of memory";
         case ABAC_E_SYNTAX:
@@ -28,19 +30,19 @@ const char *abac_strerror(int code) {
         case ABAC_E_UNKNOWN_ATTR:
             return "attribute not declared in the schema";
         case ABAC_E_DUPLICATE_RULE:
-            return "duplicate rule id";
+            return "duplicate rule id (rule ids must be unique)";
         case ABAC_E_LIMIT:
             return "size or nesting limit exceeded";
         case ABAC_E_FORMAT:
             return "malformed or non-canonical encoding";
         case ABAC_E_FORMAT_VERSION:
             return "unknown magic or format version";
-        case ABAC_E_NOSPACE:
-            return "buffer or request arena too small";
+        case ABAC_E_BUFFER_TOO_SMALL:
+            return "output buffer or request arena too small";
         case ABAC_E_ATTR_TYPE:
             return "request attribute has the wrong type for the schema";
         case ABAC_E_NOT_FOUND:
-            return "not found";
+            return "not found (no such rule, attribute or item)";
         case ABAC_E_MISSING_ATTR:
             return "condition read a missing attribute";
         case ABAC_E_RUNTIME_TYPE:
@@ -56,11 +58,13 @@ const char *abac_strerror(int code) {
         case ABAC_E_BAD_SIGNATURE:
             return "a signature does not verify";
         case ABAC_E_NO_QUORUM:
-            return "not more than two thirds of the members signed";
+            return "not more than two thirds of the members signed (more than 2/3 are needed)";
         case ABAC_E_WRONG_BASE:
             return "update was made against another policy set";
         case ABAC_E_NO_MEMBERS:
             return "the current policy set has no members and cannot be updated";
+        /* codes:end */
+        /* clang-format on */
         default:
             return "unknown error code";
     }

@@ -87,7 +87,7 @@ static int mkstr(abac_request *r, const char *s, size_t len, val *v) {
     } else {
         char *c = arena_take(r, len ? len : 1);
         if (!c)
-            return ABAC_E_NOSPACE;
+            return ABAC_E_BUFFER_TOO_SMALL;
         if (len)
             memcpy(c, s, len);
         v->p = c;
@@ -133,7 +133,7 @@ int abac_request_add_ancestor(abac_request *r, int scope, const char *group, siz
     if (!r || (scope != ABAC_SUBJECT && scope != ABAC_RESOURCE) || (!group && len))
         return ABAC_E_INVALID;
     if (r->n_anc[scope] >= r->cap_anc[scope])
-        return ABAC_E_NOSPACE;
+        return ABAC_E_BUFFER_TOO_SMALL;
     size_t mark = r->used;
     val v;
     int rc = mkstr(r, group, len, &v);
@@ -212,10 +212,10 @@ int abac_request_set_string_set(abac_request *r, int scope, const char *name,
         return rc;
     size_t mark = r->used;
     if (n > 0xFFFFFFu)
-        return ABAC_E_NOSPACE;
+        return ABAC_E_BUFFER_TOO_SMALL;
     val *e = arena_take(r, (n ? n : 1) * sizeof(val));
     if (!e)
-        return ABAC_E_NOSPACE;
+        return ABAC_E_BUFFER_TOO_SMALL;
     for (size_t k = 0; k < n; k++) {
         if ((rc = mkstr(r, values[k], lens[k], &e[k]))) {
             r->used = mark;
@@ -239,10 +239,10 @@ int abac_request_set_int_set(abac_request *r, int scope, const char *name, const
     if (rc || !s)
         return rc;
     if (n > 0xFFFFFFu)
-        return ABAC_E_NOSPACE;
+        return ABAC_E_BUFFER_TOO_SMALL;
     val *e = arena_take(r, (n ? n : 1) * sizeof(val));
     if (!e)
-        return ABAC_E_NOSPACE;
+        return ABAC_E_BUFFER_TOO_SMALL;
     for (size_t k = 0; k < n; k++) {
         memset(&e[k], 0, sizeof e[k]);
         e[k].t = T_INT;

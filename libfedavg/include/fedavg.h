@@ -42,20 +42,43 @@ extern "C" {
 
 /** Return codes (0 is success). Range -300 ... -399. */
 typedef enum fedavg_error {
+    /* clang-format off */
+    /* codes:begin libfedavg.core.enum: generated from libfedavg/codes.tsv by tools/gen_codes.py */
+    /** Success. */
     FEDAVG_OK = 0,
-    FEDAVG_E_INVALID = -300,   /**< an argument is invalid (NULL, zero length, out of range) */
-    FEDAVG_E_NONFINITE = -301, /**< an input holds NaN or infinity */
-    FEDAVG_E_PARAMS = -302,    /**< precision too fine for the clip (Q = clip*2^f > 2^30) */
-    FEDAVG_E_OVERFLOW = -303,  /**< a sum would exceed the codec headroom (weight > M, carry) */
-    FEDAVG_E_FORMAT = -304,    /**< malformed or non-canonical encoding */
-    FEDAVG_E_VERSION = -305,   /**< unknown format version */
-    FEDAVG_E_MISMATCH = -306,  /**< a digest does not verify (delta applied to the wrong base) */
-    FEDAVG_E_BUFFER = -307,    /**< the output buffer is too small */
-    FEDAVG_E_SLOT = -308,      /**< 2*Q*M needs more than 64 bits per slot */
-    FEDAVG_E_PLAINTEXT = -309, /**< the plaintext is smaller than one slot */
-    FEDAVG_E_NOMEM = -390,     /**< out of memory */
-    FEDAVG_E_CRYPTO = -391     /**< libsodium could not be initialised */
+    /** An argument is invalid (NULL, zero length, out of range). */
+    FEDAVG_E_INVALID = -300,
+    /** An input holds NaN or infinity. */
+    FEDAVG_E_NONFINITE = -301,
+    /** Precision too fine for the clip (Q = clip·2^f > 2^30). */
+    FEDAVG_E_PARAMS = -302,
+    /** A sum would exceed the codec headroom (weight > M, carry). */
+    FEDAVG_E_OVERFLOW = -303,
+    /** Malformed or non-canonical encoding. */
+    FEDAVG_E_FORMAT = -304,
+    /** Unknown format version. */
+    FEDAVG_E_VERSION = -305,
+    /** A digest does not verify (delta applied to the wrong base). */
+    FEDAVG_E_MISMATCH = -306,
+    /** The output buffer is too small. */
+    FEDAVG_E_BUFFER_TOO_SMALL = -307,
+    /** 2·Q·M needs more than 64 bits per slot. */
+    FEDAVG_E_SLOT = -308,
+    /** The plaintext is smaller than one slot. */
+    FEDAVG_E_PLAINTEXT = -309,
+    /** Out of memory. */
+    FEDAVG_E_NOMEM = -390,
+    /** libsodium could not be initialised. */
+    FEDAVG_E_CRYPTO = -391
+    /* codes:end */
+    /* clang-format on */
 } fedavg_error;
+
+/* clang-format off */
+/* codes:begin libfedavg.core.aliases: generated from libfedavg/codes.tsv by tools/gen_codes.py */
+#define FEDAVG_E_BUFFER FEDAVG_E_BUFFER_TOO_SMALL /**< Deprecated name of FEDAVG_E_BUFFER_TOO_SMALL. */
+/* codes:end */
+/* clang-format on */
 
 /** @return static text for a return code (never NULL). */
 FEDAVG_API const char *fedavg_strerror(int code);
@@ -136,7 +159,7 @@ FEDAVG_API size_t fedavg_codec_encoded_bytes(void);
  * @param[in]  c    codec.
  * @param[out] out  buffer of @p cap bytes.
  * @param[in]  cap  at least fedavg_codec_encoded_bytes().
- * @return FEDAVG_OK, FEDAVG_E_INVALID, FEDAVG_E_BUFFER.
+ * @return FEDAVG_OK, FEDAVG_E_INVALID, FEDAVG_E_BUFFER_TOO_SMALL.
  */
 FEDAVG_API int fedavg_codec_encode(const fedavg_codec *c, uint8_t *out, size_t cap);
 
@@ -161,7 +184,7 @@ FEDAVG_API int fedavg_codec_decode(fedavg_codec **out, const uint8_t *in, size_t
  *                      except FEDAVG_E_NONFINITE, where it is zeroed.
  * @param[in]  cap      at least fedavg_codec_packed_bytes(n).
  * @param[out] clipped  optional: count of values with |x| > clip.
- * @return FEDAVG_OK, FEDAVG_E_INVALID, FEDAVG_E_NONFINITE, FEDAVG_E_BUFFER.
+ * @return FEDAVG_OK, FEDAVG_E_INVALID, FEDAVG_E_NONFINITE, FEDAVG_E_BUFFER_TOO_SMALL.
  */
 FEDAVG_API int fedavg_codec_pack(const fedavg_codec *c, const float *x, size_t n, uint32_t weight,
                                  uint8_t *out, size_t cap, size_t *clipped);
@@ -202,7 +225,7 @@ FEDAVG_API size_t fedavg_packed_encoded_bytes(const fedavg_codec *c, size_t n);
 
 /**
  * Encode a raw packed form with its codec, value count and total weight.
- * @return FEDAVG_OK, FEDAVG_E_INVALID, FEDAVG_E_BUFFER, FEDAVG_E_OVERFLOW
+ * @return FEDAVG_OK, FEDAVG_E_INVALID, FEDAVG_E_BUFFER_TOO_SMALL, FEDAVG_E_OVERFLOW
  *         (raw form not valid for @p weight).
  */
 FEDAVG_API int fedavg_packed_encode(const fedavg_codec *c, const uint8_t *raw, size_t raw_len,
@@ -357,7 +380,7 @@ FEDAVG_API size_t fedavg_anomaly_encoded_bytes(const fedavg_anomaly *a);
  * Canonical encoding of configuration and history (oldest first), so that a
  * replica can store it in its state and restore it bit for bit.
  * @param[out] out  buffer of @p cap >= fedavg_anomaly_encoded_bytes() bytes.
- * @return FEDAVG_OK, FEDAVG_E_INVALID, FEDAVG_E_BUFFER.
+ * @return FEDAVG_OK, FEDAVG_E_INVALID, FEDAVG_E_BUFFER_TOO_SMALL.
  */
 FEDAVG_API int fedavg_anomaly_encode(const fedavg_anomaly *a, uint8_t *out, size_t cap);
 
@@ -493,7 +516,7 @@ FEDAVG_API int fedavg_delta_size(const float *base, const float *next, size_t n,
  * and signed zeros included).
  * @param[out] out  buffer of @p cap >= fedavg_delta_size() bytes.
  * @param[out] len  bytes written.
- * @return FEDAVG_OK, FEDAVG_E_INVALID, FEDAVG_E_BUFFER, FEDAVG_E_CRYPTO.
+ * @return FEDAVG_OK, FEDAVG_E_INVALID, FEDAVG_E_BUFFER_TOO_SMALL, FEDAVG_E_CRYPTO.
  */
 FEDAVG_API int fedavg_delta_encode(const float *base, const float *next, size_t n, uint8_t *out,
                                    size_t cap, size_t *len);
@@ -532,7 +555,7 @@ FEDAVG_API size_t fedavg_param_id_input_bytes(size_t model_id_len, size_t sig_le
 /**
  * Canonical parameter-ID input: "FAPI" 01 | u32 len | model ID | u64 round |
  * u32 len | signature. Lengths 1 ... 4096 each.
- * @return FEDAVG_OK, FEDAVG_E_INVALID, FEDAVG_E_BUFFER.
+ * @return FEDAVG_OK, FEDAVG_E_INVALID, FEDAVG_E_BUFFER_TOO_SMALL.
  */
 FEDAVG_API int fedavg_param_id_input(const uint8_t *model_id, size_t model_id_len, uint64_t round,
                                      const uint8_t *sig, size_t sig_len, uint8_t *out, size_t cap);

@@ -156,7 +156,7 @@ int fedavg_codec_encode(const fedavg_codec *c, uint8_t *out, size_t cap) {
     if (!c || !out)
         return FEDAVG_E_INVALID;
     if (cap < PARAMS_BYTES)
-        return FEDAVG_E_BUFFER;
+        return FEDAVG_E_BUFFER_TOO_SMALL;
     memcpy(out, MAGIC_PARAMS, 4);
     out[4] = FORMAT_VERSION;
     fedavg_put_u32_(out + 5, c->plaintext_bytes);
@@ -300,7 +300,7 @@ int fedavg_codec_pack(const fedavg_codec *c, const float *x, size_t n, uint32_t 
     if (need == 0)
         return FEDAVG_E_INVALID;
     if (cap < need)
-        return FEDAVG_E_BUFFER;
+        return FEDAVG_E_BUFFER_TOO_SMALL;
     const uint32_t k = c->per_plaintext;
     const size_t P = c->plaintext_bytes;
     const size_t used = (size_t)k * c->slot_bytes;
@@ -481,7 +481,7 @@ int fedavg_packed_encode(const fedavg_codec *c, const uint8_t *raw, size_t raw_l
     if (total == 0 || plaintexts > UINT32_MAX || raw_len != fedavg_codec_packed_bytes(c, (size_t)n))
         return FEDAVG_E_INVALID;
     if (cap < total)
-        return FEDAVG_E_BUFFER;
+        return FEDAVG_E_BUFFER_TOO_SMALL;
     int rc = fedavg_codec_check_raw_(c, raw, (size_t)n, weight);
     if (rc)
         return rc;

@@ -114,7 +114,7 @@ int fedavg_delta_encode(const float *base, const float *next, size_t n, uint8_t 
         return FEDAVG_E_INVALID;
     size_t need = HEADER + runs(base, next, n, NULL);
     if (cap < need)
-        return FEDAVG_E_BUFFER;
+        return FEDAVG_E_BUFFER_TOO_SMALL;
     uint8_t db[32], dn[32];
     if (fedavg_model_digest(base, n, db) || fedavg_model_digest(next, n, dn))
         return FEDAVG_E_CRYPTO;

@@ -27,7 +27,7 @@ int fedavg_param_id_input(const uint8_t *model_id, size_t model_id_len, uint64_t
         return FEDAVG_E_INVALID;
     size_t need = fedavg_param_id_input_bytes(model_id_len, sig_len);
     if (cap < need)
-        return FEDAVG_E_BUFFER;
+        return FEDAVG_E_BUFFER_TOO_SMALL;
     uint8_t *p = out;
     memcpy(p, MAGIC_PID, 4);
     p[4] = FORMAT_VERSION;

@@ -182,7 +182,7 @@ int fedavg_anomaly_encode(const fedavg_anomaly *a, uint8_t *out, size_t cap) {
     if (!a || !out)
         return FEDAVG_E_INVALID;
     if (cap < fedavg_anomaly_encoded_bytes(a))
-        return FEDAVG_E_BUFFER;
+        return FEDAVG_E_BUFFER_TOO_SMALL;
     const uint32_t S = a->cfg.stats;
     memcpy(out, MAGIC_ANOMALY, 4);
     out[4] = 1;

@@ -10,18 +10,20 @@
 
 const char *fedshare_strerror(int code) {
     switch (code) {
+        /* clang-format off */
+        /* codes:begin libfedshare.core.cases: generated from libfedshare/codes.tsv by tools/gen_codes.py */
         case FEDSHARE_OK:
             return "success";
         case FEDSHARE_E_INVALID:
-            return "invalid argument";
+            return "invalid argument (NULL, empty or out of range)";
         case FEDSHARE_E_FORMAT:
             return "malformed or non-canonical encoding";
         case FEDSHARE_E_VERSION:
             return "unknown format version";
-        case FEDSHARE_E_BUFFER:
+        case FEDSHARE_E_BUFFER_TOO_SMALL:
             return "output buffer too small";
         case FEDSHARE_E_DID:
-            return "not a valid did:key identifier";
+            return "not a valid did:key identifier (did:key:z6Mk... of an Ed25519 key)";
         case FEDSHARE_E_CONFIG:
             return "invalid consortium configuration";
         case FEDSHARE_E_NOT_MEMBER:
@@ -35,7 +37,7 @@ const char *fedshare_strerror(int code) {
         case FEDSHARE_E_NOT_FOUND:
             return "no such data set, task, round or record";
         case FEDSHARE_E_STATE:
-            return "not allowed in the current state";
+            return "not allowed in the current state (phase)";
         case FEDSHARE_E_DENIED:
             return "access denied by policy";
         case FEDSHARE_E_NOT_GRANTED:
@@ -47,13 +49,15 @@ const char *fedshare_strerror(int code) {
         case FEDSHARE_E_QUORUM:
             return "too few valid member signatures";
         case FEDSHARE_E_TOO_FEW:
-            return "too few accepted updates to decrypt the round's sum";
+            return "too few accepted updates to decrypt the round's sum (the task's minimum)";
         case FEDSHARE_E_NOMEM:
             return "out of memory";
         case FEDSHARE_E_IO:
             return "file or socket error";
         case FEDSHARE_E_CRYPTO:
             return "libsodium could not be initialised";
+        /* codes:end */
+        /* clang-format on */
         default:
             break;
     }

@@ -86,7 +86,7 @@ int fedshare_base58_encode(const uint8_t *in, size_t len, char *out, size_t cap,
     if (!out)
         return FEDSHARE_OK;
     if (cap < n)
-        return FEDSHARE_E_BUFFER;
+        return FEDSHARE_E_BUFFER_TOO_SMALL;
     for (size_t i = 0; i < n; i++)
         out[i] = B58_ALPHABET[digits[i]];
     if (cap > n)
@@ -138,7 +138,7 @@ int fedshare_base58_decode(const char *in, size_t len, uint8_t *out, size_t cap,
     if (!out)
         return FEDSHARE_OK;
     if (cap < (size_t)n)
-        return FEDSHARE_E_BUFFER;
+        return FEDSHARE_E_BUFFER_TOO_SMALL;
     if (n)
         memcpy(out, bytes, (size_t)n);
     return FEDSHARE_OK;
@@ -174,7 +174,7 @@ int fedshare_did_from_pubkey(const uint8_t pubkey[32], char *out, size_t cap) {
     if (!pubkey || !out)
         return FEDSHARE_E_INVALID;
     if (cap < FEDSHARE_DID_BUF)
-        return FEDSHARE_E_BUFFER;
+        return FEDSHARE_E_BUFFER_TOO_SMALL;
     int rc = valid_ed25519_point(pubkey);
     if (rc != FEDSHARE_OK)
         return rc;
@@ -269,7 +269,7 @@ int fedshare_did_document(const char *did, size_t len, char *out, size_t cap, si
             if (!out)
                 break;
             if (cap < b.len)
-                return FEDSHARE_E_BUFFER;
+                return FEDSHARE_E_BUFFER_TOO_SMALL;
             b.p = out;
             b.cap = cap;
             b.len = 0;

@@ -391,6 +391,14 @@ static int open_metrics(fedshare_node *n, uint32_t port) {
 
 /* ---- start / stop ---- */
 
+int fedshare_node_options_init(fedshare_node_options *opts) {
+    if (opts == NULL)
+        return FEDSHARE_E_INVALID;
+    fedshare_node_options def = FEDSHARE_NODE_OPTIONS_INIT;
+    *opts = def;
+    return FEDSHARE_OK;
+}
+
 int fedshare_node_start(fedshare_node **out, const char *config_path,
                         const fedshare_node_options *opts) {
     fedshare_node_options def = FEDSHARE_NODE_OPTIONS_INIT;

@@ -5,26 +5,28 @@
 
 const char *ledger_strerror(int code) {
     switch (code) {
+        /* clang-format off */
+        /* codes:begin libledger.data.cases: generated from libledger/codes.tsv by tools/gen_codes.py */
         case LEDGER_OK:
             return "success";
         case LEDGER_E_INVALID:
-            return "invalid argument";
+            return "invalid argument (NULL, out of range or too large)";
         case LEDGER_E_DECODE:
             return "bytes are not a canonical encoding";
         case LEDGER_E_VERSION:
-            return "unknown format version";
+            return "unknown format version (of an encoding or of the store on disk)";
         case LEDGER_E_SIGNATURE:
             return "signature does not verify";
         case LEDGER_E_CERTIFICATE:
-            return "commit certificate does not verify";
+            return "commit certificate does not verify (it needs 2f+1 member signatures)";
         case LEDGER_E_HASH:
             return "hash does not match";
         case LEDGER_E_STATE_ROOT:
             return "state root does not match";
         case LEDGER_E_HEIGHT:
-            return "block is not the next block of the chain";
+            return "block is not the next block of the chain (height or previous hash)";
         case LEDGER_E_NOT_FOUND:
-            return "not found";
+            return "not found (no such block, transaction, key or blob)";
         case LEDGER_E_REJECTED:
             return "transaction rejected by the application";
         case LEDGER_E_REPLAY:
@@ -36,11 +38,11 @@ const char *ledger_strerror(int code) {
         case LEDGER_E_TIMESTAMP:
             return "block timestamp goes backwards";
         case LEDGER_E_APP:
-            return "application failure";
-        case LEDGER_E_BUFFER:
+            return "application failure (not a rejection of one transaction)";
+        case LEDGER_E_BUFFER_TOO_SMALL:
             return "output buffer too small";
         case LEDGER_E_FULL:
-            return "store map is full";
+            return "store map is full (raise map_size)";
         case LEDGER_E_BLOB_QUOTA:
             return "blob quota of this key exceeded";
         case LEDGER_E_BLOB_FULL:
@@ -50,9 +52,11 @@ const char *ledger_strerror(int code) {
         case LEDGER_E_IO:
             return "I/O or LMDB failure";
         case LEDGER_E_BUSY:
-            return "store in use";
+            return "store in use by another handle or process";
         case LEDGER_E_INTERNAL:
-            return "internal error";
+            return "internal error (a bug: please report)";
+        /* codes:end */
+            /* clang-format on */
 #ifdef LEDGER_HAVE_CONSENSUS_ERRORS
 #include "consensus/strerror.inc"
 #endif

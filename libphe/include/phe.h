@@ -66,6 +66,9 @@ extern "C" {
 
 /** Return codes of libphe (0 is success). */
 typedef enum phe_error {
+    /* clang-format off */
+    /* codes:begin libphe.core.enum: generated from libphe/codes.tsv by tools/gen_codes.py */
+    /** Success. */
     PHE_OK = 0,
     /** A NULL pointer, a zero length or another argument outside its domain. */
     PHE_ERR_INVALID_ARG = -101,
@@ -73,9 +76,10 @@ typedef enum phe_error {
     PHE_ERR_DECODE = -102,
     /** The encoding names a format version this library does not read. */
     PHE_ERR_VERSION = -103,
-    /** The key fails validation (size, structure, primality, consistency). */
+    /** The key fails validation (structure, primality, consistency). */
     PHE_ERR_KEY_INVALID = -104,
-    /** Unsupported key size (key generation takes 2048, 3072 or 4096). */
+    /** Unsupported key size: generation takes 2048, 3072 or 4096 bits; a modulus imported (decoded,
+     *  python-paillier JSON, phe_pubkey_from_modulus) must have 2048 … 8192 bits. */
     PHE_ERR_KEY_SIZE = -105,
     /** A ciphertext is out of range or not invertible modulo n². */
     PHE_ERR_CIPHERTEXT_INVALID = -106,
@@ -91,9 +95,8 @@ typedef enum phe_error {
     PHE_ERR_EMPTY = -111,
     /** The pool of precomputed randomness is empty (refill it). */
     PHE_ERR_POOL_EMPTY = -112,
-    /** Sealed data asks for Argon2id costs libphe does not accept (below
-     *  libsodium's minimum, or above 4 passes or 256 MiB): refused before any
-     *  memory is allocated or any work is done. */
+    /** Sealed data asks for Argon2id costs libphe does not accept (below libsodium's minimum, or
+     *  above 4 passes or 256 MiB): refused before any memory is allocated or any work is done. */
     PHE_ERR_KDF_LIMIT = -113,
     /** Out of memory. */
     PHE_ERR_NOMEM = -120,
@@ -105,6 +108,8 @@ typedef enum phe_error {
     PHE_ERR_THREAD = -123,
     /** libsodium could not be initialised or an internal invariant failed. */
     PHE_ERR_INTERNAL = -124
+    /* codes:end */
+    /* clang-format on */
 } phe_error;
 
 /** Ways to encrypt with a public key. */
@@ -217,8 +222,9 @@ PHE_API int phe_pubkey_copy(phe_pubkey **out, const phe_pubkey *pk);
  * python-paillier's JSON form): validates n and draws a fresh DJN base
  * h_s = (−x²)^n mod n² from @p rng.
  * @param[in] n      big-endian n, @p n_len bytes, no leading zero byte.
- * @return 0; PHE_ERR_INVALID_ARG; PHE_ERR_KEY_INVALID (n outside 2048 … 8192
- *         bits, even, prime, a perfect power or with a small factor);
+ * @return 0; PHE_ERR_INVALID_ARG; PHE_ERR_KEY_SIZE (n outside 2048 … 8192
+ *         bits); PHE_ERR_KEY_INVALID (n even, prime, a perfect power or with a
+ *         small factor);
  *         PHE_ERR_NOMEM; PHE_ERR_RNG.
  */
 PHE_API int phe_pubkey_from_modulus(phe_pubkey **out, const uint8_t *n, size_t n_len, phe_rng *rng);

@@ -58,8 +58,10 @@ int phei_check_modulus(const mpz_t n) {
     if (mpz_sgn(n) <= 0)
         return PHE_ERR_KEY_INVALID;
     size_t bits = mpz_sizeinbase(n, 2);
+    /* The size is checked first and told apart from other faults: a 1024-bit
+     * key (python-paillier's default) is refused as too small, not as broken. */
     if (bits < PHEI_MIN_IMPORT_BITS || bits > PHEI_MAX_IMPORT_BITS)
-        return PHE_ERR_KEY_INVALID;
+        return PHE_ERR_KEY_SIZE;
     if (mpz_even_p(n))
         return PHE_ERR_KEY_INVALID;
     pthread_once(&small_once, small_primorial_init);
@@ -147,8 +149,10 @@ int phe_pubkey_from_modulus(phe_pubkey **out, const uint8_t *n, size_t n_len, ph
         return PHE_ERR_INVALID_ARG;
     if (phei_init() != 0)
         return PHE_ERR_INTERNAL;
-    if (n[0] == 0 || n_len > PHEI_MAX_IMPORT_BITS / 8)
+    if (n[0] == 0)
         return PHE_ERR_KEY_INVALID;
+    if (n_len > PHEI_MAX_IMPORT_BITS / 8)
+        return PHE_ERR_KEY_SIZE;
     mpz_t nn;
     mpz_init(nn);
     phei_bytes_to_mpz(nn, n, n_len);

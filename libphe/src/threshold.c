@@ -2237,16 +2237,18 @@ PHE_API int phe_threshold_keyshare_read_file(phe_threshold_keyshare **out, const
 
 PHE_API const char *phe_threshold_strerror(int code) {
     switch (code) {
+        /* clang-format off */
+        /* codes:begin libphe.threshold.cases: generated from libphe/codes.tsv by tools/gen_codes.py */
         case PHE_ERR_THRESHOLD_PARAMS:
-            return "threshold: t or l out of range";
+            return "threshold: t or l out of range (1 <= t <= l <= 64)";
         case PHE_ERR_THRESHOLD_NOT_SAFE_PRIME:
-            return "threshold: a dealer prime is not a suitable safe prime";
+            return "threshold: a dealer prime is not a safe prime of the right size";
         case PHE_ERR_THRESHOLD_INDEX_RANGE:
-            return "threshold: holder index out of range";
+            return "threshold: holder index out of range (1 to l)";
         case PHE_ERR_THRESHOLD_DUPLICATE_SHARE:
             return "threshold: two shares from the same holder";
         case PHE_ERR_THRESHOLD_TOO_FEW_SHARES:
-            return "threshold: fewer than t shares";
+            return "threshold: fewer than t shares (combine needs t from distinct holders)";
         case PHE_ERR_THRESHOLD_WRONG_KEY:
             return "threshold: share belongs to another threshold key";
         case PHE_ERR_THRESHOLD_WRONG_CIPHERTEXT:
@@ -2257,6 +2259,8 @@ PHE_API const char *phe_threshold_strerror(int code) {
             return "threshold: decryption share value not in Z*_{n^2}";
         case PHE_ERR_THRESHOLD_COMBINE_FAILED:
             return "threshold: shares do not combine to a plaintext";
+        /* codes:end */
+        /* clang-format on */
         default:
             return NULL;
     }

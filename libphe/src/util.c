@@ -427,44 +427,48 @@ void phei_key_id(const mpz_t n, uint8_t out[32]) {
 
 const char *phe_strerror(int code) {
     switch (code) {
+        /* clang-format off */
+        /* codes:begin libphe.core.cases: generated from libphe/codes.tsv by tools/gen_codes.py */
         case PHE_OK:
             return "success";
         case PHE_ERR_INVALID_ARG:
-            return "invalid argument";
+            return "invalid argument (a NULL pointer, a zero length or a value outside its domain)";
         case PHE_ERR_DECODE:
             return "malformed encoding (bad magic, truncated, trailing bytes or non-canonical)";
         case PHE_ERR_VERSION:
-            return "unsupported format version or parameters";
+            return "unsupported format version or parameters (this library reads version 1)";
         case PHE_ERR_KEY_INVALID:
-            return "key fails validation";
+            return "key fails validation (n must be odd, composite, not a perfect power, without small factors)";
         case PHE_ERR_KEY_SIZE:
-            return "unsupported key size (use 2048, 3072 or 4096 bits)";
+            return "unsupported key size: keys need at least 2048 bits (generation takes 2048, 3072 or 4096; import takes 2048 to 8192)";
         case PHE_ERR_CIPHERTEXT_INVALID:
             return "ciphertext out of range or not invertible modulo n^2";
         case PHE_ERR_PLAINTEXT_RANGE:
-            return "plaintext or scalar out of range";
+            return "plaintext or scalar out of range (it must be below n, or fit the output)";
         case PHE_ERR_KEY_MISMATCH:
-            return "objects belong to different keys";
+            return "objects belong to different keys (use one public key for all operands)";
         case PHE_ERR_BUFFER_TOO_SMALL:
-            return "output buffer too small";
+            return "output buffer too small (the needed size is reported; ask the size getter)";
         case PHE_ERR_AUTH:
             return "sealed data does not verify (wrong passphrase or tampered)";
         case PHE_ERR_EMPTY:
-            return "ciphertext holds no value";
+            return "ciphertext holds no value (encrypt or decode into it first)";
         case PHE_ERR_POOL_EMPTY:
-            return "pool of precomputed randomness is empty";
+            return "pool of precomputed randomness is empty (refill it)";
         case PHE_ERR_KDF_LIMIT:
-            return "sealed data asks for Argon2id costs outside the accepted limits";
+            return "sealed data asks for Argon2id costs outside the accepted limits (libsodium's minimum to 4 passes and 256 MiB)";
         case PHE_ERR_NOMEM:
             return "out of memory";
         case PHE_ERR_IO:
-            return "I/O error";
+            return "I/O error (a file could not be read or written)";
         case PHE_ERR_RNG:
             return "random source failed";
         case PHE_ERR_THREAD:
             return "could not start a thread";
         case PHE_ERR_INTERNAL:
             return "internal error (libsodium initialisation or invariant)";
+        /* codes:end */
+        /* clang-format on */
         default:
             break;
     }

@@ -560,7 +560,7 @@ static void test_arena_limits(void **state) {
     memset(big, 'z', sizeof big);
     /* no room for an uninterned 200-byte string: refused, request unchanged */
     assert_int_equal(abac_request_set_string(r, ABAC_CONTEXT, "s", big, sizeof big),
-                     ABAC_E_NOSPACE);
+                     ABAC_E_BUFFER_TOO_SMALL);
     /* an interned value needs no arena */
     assert_int_equal(abac_request_set_string(r, ABAC_CONTEXT, "s", "a", 1), ABAC_OK);
     abac_decision *d;
@@ -569,7 +569,7 @@ static void test_arena_limits(void **state) {
     assert_int_equal(abac_decide(ps, r, d, 0), ABAC_PERMIT);
     for (int k = 0; k < 256; k++)
         assert_int_equal(abac_request_add_ancestor(r, ABAC_SUBJECT, "g", 1), 0);
-    assert_int_equal(abac_request_add_ancestor(r, ABAC_SUBJECT, "g", 1), ABAC_E_NOSPACE);
+    assert_int_equal(abac_request_add_ancestor(r, ABAC_SUBJECT, "g", 1), ABAC_E_BUFFER_TOO_SMALL);
     abac_request_reset(r);
     assert_int_equal(abac_decide(ps, r, d, 0), ABAC_DENY);
     assert_int_equal(abac_decision_error_count(d), 1);
@@ -711,7 +711,7 @@ static void test_canonical_form(void **state) {
     assert_int_equal(abac_policyset_decode(ea2, na2, &bad), ABAC_E_FORMAT);
     free(ea2);
     size_t got;
-    assert_int_equal(abac_policyset_encode(pp, e, 3, &got), ABAC_E_NOSPACE);
+    assert_int_equal(abac_policyset_encode(pp, e, 3, &got), ABAC_E_BUFFER_TOO_SMALL);
     assert_int_equal(got, n);
     free(e);
     free(e2);
@@ -851,7 +851,7 @@ static void test_strerror_version(void **state) {
                    ABAC_E_LIMIT,
                    ABAC_E_FORMAT,
                    ABAC_E_FORMAT_VERSION,
-                   ABAC_E_NOSPACE,
+                   ABAC_E_BUFFER_TOO_SMALL,
                    ABAC_E_ATTR_TYPE,
                    ABAC_E_NOT_FOUND,
                    ABAC_E_MISSING_ATTR,

@@ -44,12 +44,14 @@ static fedavg_codec *make_codec(uint32_t P, uint32_t M, double prec, float clip,
 
 static void test_strerror_and_version(void **state) {
     (void)state;
-    assert_string_equal(fedavg_strerror(FEDAVG_E_NONFINITE), "input holds NaN or infinity");
+    assert_string_equal(fedavg_strerror(FEDAVG_E_NONFINITE),
+                        "input holds NaN or infinity (only finite values are accepted)");
     assert_string_equal(fedavg_strerror(12345), "unknown error");
     for (int code = -399; code <= 0; code++)
         assert_non_null(fedavg_strerror(code));
     assert_string_equal(fedavg_strerror(FEDAVG_E_SLOT),
-                        "2 * Q * max_weight needs more than 64 bits per slot");
+                        "2 * Q * max_weight needs more than 64 bits per slot (lower the clip, "
+                        "precision or max_weight)");
     assert_string_equal(fedavg_version_string(), FEDAVG_VERSION_STRING);
 }
 
@@ -196,7 +198,8 @@ static void test_nonfinite_rejected(void **state) {
     }
     float ok[2] = {0, 0};
     uint8_t small[8];
-    assert_int_equal(fedavg_codec_pack(c, ok, 2, 1, small, sizeof small, NULL), FEDAVG_E_BUFFER);
+    assert_int_equal(fedavg_codec_pack(c, ok, 2, 1, small, sizeof small, NULL),
+                     FEDAVG_E_BUFFER_TOO_SMALL);
     uint8_t buf[64];
     assert_int_equal(fedavg_codec_pack(c, ok, 2, 0, buf, sizeof buf, NULL), FEDAVG_E_INVALID);
     assert_int_equal(fedavg_codec_pack(c, ok, 2, 5, buf, sizeof buf, NULL), FEDAVG_E_INVALID);
@@ -352,7 +355,7 @@ static void test_codec_encoding(void **state) {
     memcpy(bad, enc, 24);
     bad[4] = 9;
     assert_int_equal(fedavg_codec_decode(&d, bad, 24), FEDAVG_E_VERSION);
-    assert_int_equal(fedavg_codec_encode(c, enc, 23), FEDAVG_E_BUFFER);
+    assert_int_equal(fedavg_codec_encode(c, enc, 23), FEDAVG_E_BUFFER_TOO_SMALL);
     fedavg_codec_free(c);
 }
 

@@ -76,11 +76,53 @@ static void test_config_load_long_expansion(void **state) {
     assert_int_equal(line, 18);
 }
 
+/* Options structs come with an _INIT macro and an _init() function that agree
+ * (docs/c-conventions.md). */
+static void test_options_init_and_macro_agree(void **state) {
+    (void)state;
+    fedshare_node_options want = FEDSHARE_NODE_OPTIONS_INIT, got;
+    memset(&got, 0xa5, sizeof got);
+    assert_int_equal(fedshare_node_options_init(&got), FEDSHARE_OK);
+    assert_int_equal(got.version, FEDSHARE_NODE_OPTIONS_VERSION);
+    assert_int_equal(got.id, want.id);
+    assert_null(got.data_dir);
+    assert_null(got.seed);
+    assert_int_equal(got.metrics_port, -1);
+    assert_int_equal(got.sync, want.sync);
+    assert_int_equal(got.blob_quota_mib, 0);
+    assert_null(got.log);
+    assert_int_equal(got.log_level, 0);
+    assert_int_equal(fedshare_node_options_init(NULL), FEDSHARE_E_INVALID);
+
+    fedshare_task_spec m = FEDSHARE_TASK_SPEC_INIT, f;
+    memset(&f, 0xa5, sizeof f);
+    fedshare_task_spec_init(&f);
+    assert_int_equal(m.version, f.version);
+    assert_memory_equal(m.model_id, f.model_id, 32);
+    assert_memory_equal(m.aggregator, f.aggregator, 32);
+    assert_int_equal(m.n_participants, f.n_participants);
+    assert_null(m.participants);
+    assert_true(m.learning_rate == f.learning_rate);
+    assert_int_equal(m.batch_size, f.batch_size);
+    assert_int_equal(m.upload_every, f.upload_every);
+    assert_int_equal(m.round_limit, f.round_limit);
+    assert_true(m.stop_threshold == f.stop_threshold);
+    assert_int_equal(m.stop_patience, f.stop_patience);
+    assert_true(m.anomaly_k == f.anomaly_k);
+    assert_int_equal(m.anomaly_warmup, f.anomaly_warmup);
+    assert_null(f.codec);
+    assert_int_equal(m.codec_len, f.codec_len);
+    assert_int_equal(m.min_updates, f.min_updates);
+    assert_int_equal(m.anomaly_rule, f.anomaly_rule);
+    assert_int_equal(m.anomaly_rule, FEDSHARE_RULE_ROBUST);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_own_codes_have_distinct_texts),
         cmocka_unit_test(test_other_libraries_codes_pass_through),
         cmocka_unit_test(test_config_load_long_expansion),
+        cmocka_unit_test(test_options_init_and_macro_agree),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -337,7 +337,8 @@ static void test_base58_buffer_sizes(void **state) {
     char small[32];
     memset(small, 'X', sizeof small);
     n = 0;
-    assert_int_equal(fedshare_base58_encode(in, sizeof in, small, need - 1, &n), FEDSHARE_E_BUFFER);
+    assert_int_equal(fedshare_base58_encode(in, sizeof in, small, need - 1, &n),
+                     FEDSHARE_E_BUFFER_TOO_SMALL);
     assert_int_equal(n, need);
     for (size_t i = 0; i < sizeof small; i++)
         assert_int_equal(small[i], 'X'); /* untouched */
@@ -351,7 +352,8 @@ static void test_base58_buffer_sizes(void **state) {
     size_t dneed = 0;
     assert_int_equal(fedshare_base58_decode(full, need, NULL, 0, &dneed), FEDSHARE_OK);
     assert_int_equal(dneed, sizeof in);
-    assert_int_equal(fedshare_base58_decode(full, need, bytes, dneed - 1, &n), FEDSHARE_E_BUFFER);
+    assert_int_equal(fedshare_base58_decode(full, need, bytes, dneed - 1, &n),
+                     FEDSHARE_E_BUFFER_TOO_SMALL);
     assert_int_equal(n, dneed);
     assert_int_equal(bytes[0], 0xAA);
     assert_int_equal(fedshare_base58_decode(full, need, bytes, dneed, &n), FEDSHARE_OK);
@@ -509,7 +511,8 @@ static void test_did_buffer_sizes(void **state) {
     assert_int_equal(fedshare_did_to_pubkey(d, strlen(d), pk), FEDSHARE_OK);
     char did[FEDSHARE_DID_BUF + 4];
     memset(did, 'X', sizeof did);
-    assert_int_equal(fedshare_did_from_pubkey(pk, did, FEDSHARE_DID_BUF - 1), FEDSHARE_E_BUFFER);
+    assert_int_equal(fedshare_did_from_pubkey(pk, did, FEDSHARE_DID_BUF - 1),
+                     FEDSHARE_E_BUFFER_TOO_SMALL);
     assert_int_equal(did[0], 'X');
     assert_int_equal(fedshare_did_from_pubkey(NULL, did, sizeof did), FEDSHARE_E_INVALID);
     assert_int_equal(fedshare_did_from_pubkey(pk, NULL, sizeof did), FEDSHARE_E_INVALID);
@@ -527,7 +530,8 @@ static void test_did_buffer_sizes(void **state) {
     char doc[2048];
     memset(doc, 'X', sizeof doc);
     n = 0;
-    assert_int_equal(fedshare_did_document(d, strlen(d), doc, need - 1, &n), FEDSHARE_E_BUFFER);
+    assert_int_equal(fedshare_did_document(d, strlen(d), doc, need - 1, &n),
+                     FEDSHARE_E_BUFFER_TOO_SMALL);
     assert_int_equal(n, need);
     for (size_t i = 0; i < need; i++)
         assert_int_equal(doc[i], 'X'); /* untouched */

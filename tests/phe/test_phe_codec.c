@@ -168,9 +168,12 @@ static void test_noncanonical_and_out_of_range(void **state) {
     phe_pubkey *out = NULL;
     len = build(buf, "PHEP", 1, v, 2, NULL, 0);
     assert_int_equal(phe_pubkey_decode(&out, buf, len), PHE_ERR_KEY_INVALID);
-    mpz_set(v[0], sk->q);
+    mpz_nextprime(v[0], pk->n); /* a prime of n's size (q alone is now too small) */
     len = build(buf, "PHEP", 1, v, 2, NULL, 0);
     assert_int_equal(phe_pubkey_decode(&out, buf, len), PHE_ERR_KEY_INVALID);
+    mpz_set(v[0], sk->q); /* a 1024-bit prime: too small comes first */
+    len = build(buf, "PHEP", 1, v, 2, NULL, 0);
+    assert_int_equal(phe_pubkey_decode(&out, buf, len), PHE_ERR_KEY_SIZE);
     mpz_mul(v[0], sk->p, sk->p); /* a perfect square of 2048 bits */
     len = build(buf, "PHEP", 1, v, 2, NULL, 0);
     assert_int_equal(phe_pubkey_decode(&out, buf, len), PHE_ERR_KEY_INVALID);
@@ -189,11 +192,13 @@ static void test_noncanonical_and_out_of_range(void **state) {
     mpz_add_ui(v[0], v[0], 1);
     mpz_set_ui(v[1], 2);
     len = build(buf, "PHEP", 1, v, 2, NULL, 0);
-    assert_int_equal(phe_pubkey_decode(&out, buf, len), PHE_ERR_KEY_INVALID);
+    /* too small is told apart from broken, and the text says what is accepted */
+    assert_int_equal(phe_pubkey_decode(&out, buf, len), PHE_ERR_KEY_SIZE);
+    assert_non_null(strstr(phe_strerror(PHE_ERR_KEY_SIZE), "at least 2048 bits"));
     assert_null(out);
     /* from_modulus: leading zero, even, small */
     uint8_t small[2] = {0x01, 0x01};
-    assert_int_equal(phe_pubkey_from_modulus(&out, small, 2, NULL), PHE_ERR_KEY_INVALID);
+    assert_int_equal(phe_pubkey_from_modulus(&out, small, 2, NULL), PHE_ERR_KEY_SIZE);
     uint8_t lead[3] = {0, 1, 1};
     assert_int_equal(phe_pubkey_from_modulus(&out, lead, 3, NULL), PHE_ERR_KEY_INVALID);
 

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Dict, List
 
-from . import errors
+from . import _codes, errors
 from ._cli_args import (U32_MAX, UsageError, input_file, integer, output_dir, output_path,
                         read_hex_secret, real, write_secret)
 
@@ -73,10 +73,13 @@ def _passphrase(name: str) -> bytes:
 
 
 def _refused(exc: errors.Error) -> bool:
-    # -505 (an invalid configuration) and -590 … -592 (memory, I/O, crypto
-    # setup) are this machine's failures, not the contracts' refusals
+    # libfedshare's own codes of kind invalid/denied/notfound/verify are the
+    # contracts' refusals; an invalid configuration (FEDSHARE_E_CONFIG) and the
+    # machine's failures (memory, I/O, crypto set-up) are not
+    code = _codes.CODES.get(exc.code) if exc.code is not None else None
     return isinstance(exc, errors.AccessDeniedError) or (
-        exc.code is not None and -589 <= exc.code <= -500 and exc.code != -505)
+        code is not None and code.library == "fedshare" and code.name != "FEDSHARE_E_CONFIG"
+        and code.kind not in ("resource", "io", "internal"))
 
 
 def _act(fn):

@@ -26,14 +26,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
-from . import _native
-from .errors import (
-    AccessDeniedError,
-    Error,
-    InvalidInputError,
-    ResourceError,
-    VerificationError,
-)
+from . import _codes, _native
+from .errors import InvalidInputError
 
 _m = _native.load("abac")
 ffi, lib = _m.ffi, _m.lib
@@ -42,15 +36,12 @@ SUBJECT, RESOURCE, CONTEXT = 0, 1, 2
 PERMIT, DENY = 1, 0
 _EXPLAIN = 1
 
-#: code -> name of every libabac return code
-CODES = {
-    -400: "INVALID", -401: "NOMEM", -402: "SYNTAX", -403: "TYPE", -404: "SCHEMA",
-    -405: "UNKNOWN_ATTR", -406: "DUPLICATE_RULE", -407: "LIMIT", -410: "FORMAT",
-    -411: "FORMAT_VERSION", -412: "NOSPACE", -413: "ATTR_TYPE", -414: "NOT_FOUND",
-    -420: "MISSING_ATTR", -421: "RUNTIME_TYPE", -440: "STALE_VERSION", -441: "REPLAY",
-    -442: "DUPLICATE_SIGNER", -443: "NOT_MEMBER", -444: "BAD_SIGNATURE", -445: "NO_QUORUM",
-    -446: "WRONG_BASE", -447: "NO_MEMBERS",
-}
+#: code -> name of every libabac return code (its C name without ``ABAC_E_``),
+#: from libabac/codes.tsv
+CODES = {c.value: c.name[len("ABAC_E_"):] for c in _codes.CODES.values() if c.library == "abac"}
+_POLICY_CODES = frozenset(_native.code_value("ABAC_E_" + n) for n in (
+    "SYNTAX", "TYPE", "SCHEMA", "UNKNOWN_ATTR", "DUPLICATE_RULE", "LIMIT"))
+_E_ATTR_TYPE = _native.code_value("ABAC_E_ATTR_TYPE")
 _REASONS = {1: "action", 2: "resource_type", 3: "condition", 4: "error"}
 
 
@@ -71,16 +62,8 @@ def _strerror(rc: int) -> str:
     return ffi.string(lib.abac_strerror(rc)).decode()
 
 
-_KINDS = {
-    -401: ResourceError,
-    -444: VerificationError,
-    -440: AccessDeniedError, -441: AccessDeniedError, -442: AccessDeniedError,
-    -443: AccessDeniedError, -445: AccessDeniedError, -446: AccessDeniedError,
-    -447: AccessDeniedError,
-}
-for _c in CODES:
-    _KINDS.setdefault(_c, InvalidInputError)
-check = _native.make_checker("abac", _strerror, _KINDS, default=Error)
+# Each code's exception comes from libabac/codes.tsv (fedshare._native).
+check = _native.make_checker("abac", _strerror)
 
 
 class Timestamp(int):
@@ -163,7 +146,7 @@ class PolicySet:
         col = ffi.new("uint32_t *")
         msg = ffi.new("char[512]")
         rc = lib.abac_policyset_compile(src, len(src), opts, out, line, col, msg, 512)
-        if rc == -402 or rc == -403 or rc == -404 or rc == -405 or rc == -406 or rc == -407:
+        if rc in _POLICY_CODES:
             detail = ffi.string(msg).decode("utf-8", "replace")
             raise PolicyError(f"abac: {_strerror(rc)} at line {line[0]}, column {col[0]}: "
                               f"{detail}", code=rc, line=line[0], column=col[0], detail=detail)
@@ -376,7 +359,7 @@ def _set(r, scope: int, name: str, value) -> None:
         if not -(2**63) <= value < 2**63:
             raise InvalidInputError("abac: integers are int64", library="abac")
         rc = lib.abac_request_set_int(r, scope, nb, value)
-        if rc == -413:  # the schema says timestamp: an int is seconds
+        if rc == _E_ATTR_TYPE:  # the schema says timestamp: an int is seconds
             rc = lib.abac_request_set_timestamp(r, scope, nb, value)
         check(rc)
     elif isinstance(value, str):
@@ -390,7 +373,7 @@ def _set(r, scope: int, name: str, value) -> None:
             ptrs = ffi.new("char *[]", keep) if keep else ffi.NULL
             lens = ffi.new("size_t[]", [len(b) for b in bs]) if bs else ffi.NULL
             rc = lib.abac_request_set_string_set(r, scope, nb, ptrs, lens, len(bs))
-            if rc == -413 and not items:
+            if rc == _E_ATTR_TYPE and not items:
                 rc = lib.abac_request_set_int_set(r, scope, nb, ffi.NULL, 0)
             check(rc)
         elif all(isinstance(x, int) and not isinstance(x, bool) for x in items):

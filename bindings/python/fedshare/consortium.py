@@ -26,7 +26,7 @@ from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 import numpy as np
 
 from . import errors
-from ._native import load, make_checker
+from ._native import code_value, load, make_checker
 
 _m = load("fedshare")
 ffi, lib = _m.ffi, _m.lib
@@ -36,33 +36,15 @@ PathLike = Union[str, "os.PathLike[str]"]
 #: Phases of a task (the task record's ``phase``).
 PHASES = ("joining", "upload", "aggregate", "decrypt", "finalize", "evaluate", "done")
 
-# libfedshare's own codes (fedshare/common.h) and the exception each becomes.
-_KINDS = {
-    -500: errors.InvalidInputError, -501: errors.InvalidInputError,
-    -502: errors.InvalidInputError, -503: errors.InvalidInputError,
-    -504: errors.InvalidInputError, -505: errors.InvalidInputError,
-    -506: errors.AccessDeniedError, -507: errors.AccessDeniedError,
-    -508: errors.AccessDeniedError, -509: errors.InvalidInputError,
-    -510: errors.NotFoundError, -511: errors.InvalidInputError,
-    -512: errors.AccessDeniedError, -513: errors.AccessDeniedError,
-    -514: errors.VerificationError, -515: errors.VerificationError,
-    -516: errors.AccessDeniedError, -517: errors.InvalidInputError,
-    -590: errors.ResourceError,
-    -591: errors.IOFailureError, -592: errors.ResourceError,
-    # libledger codes the client passes on
-    -202: errors.NotFoundError, -209: errors.AccessDeniedError,
-    -251: errors.IOFailureError, -252: errors.TimeoutError_,
-    -203: errors.VerificationError,
-    -217: errors.ResourceError, -218: errors.ResourceError,  # blob quota, high-water mark
-    -260: errors.AccessDeniedError, -261: errors.AccessDeniedError,  # blob put refused
-}
-
 
 def _strerror(rc: int) -> str:
     return ffi.string(lib.fedshare_strerror(rc)).decode()
 
 
-check = make_checker("fedshare", _strerror, _KINDS)
+# Each code's exception comes from the code tables (fedshare._native): libfedshare's
+# own and those it passes on from the four libraries alike.
+check = make_checker("fedshare", _strerror)
+_E_NOT_FOUND = code_value("FEDSHARE_E_NOT_FOUND")
 
 
 class ContractError(errors.Error):
@@ -129,7 +111,7 @@ def config_error(path: PathLike) -> str:
     the libraries print nothing, so the text reaches the user through the exception."""
     text, line = ffi.new("char **"), ffi.new("uint32_t *")
     rc = lib.fedshare_config_load(os.fsencode(os.fspath(path)), text, ffi.NULL, ffi.NULL, line)
-    if rc == -505 and line[0]:  # FEDSHARE_E_CONFIG
+    if rc == code_value("FEDSHARE_E_CONFIG") and line[0]:
         return f"line {line[0]}: invalid fedshare setting"
     if rc < 0:
         return ""
@@ -146,7 +128,7 @@ def config_error(path: PathLike) -> str:
 
 def check_config(rc: int, path: PathLike) -> int:
     """check(rc), with the parsers' text when the configuration was refused."""
-    if rc in (-505, -250):  # FEDSHARE_E_CONFIG, LEDGER_E_CONFIG
+    if rc in (code_value("FEDSHARE_E_CONFIG"), code_value("LEDGER_E_CONFIG")):
         detail = config_error(path)
         if detail:
             try:
@@ -297,7 +279,7 @@ class Member:
         rc = lib.fedshare_client_record_json(self._p, kind, _h32(ident, "id"),
                                              ident2 if ident2 is not None else ffi.NULL,
                                              round, self._timeout, j)
-        if rc == -510:
+        if rc == _E_NOT_FOUND:
             return None
         check(rc)
         return _take_json(j[0])
@@ -306,7 +288,7 @@ class Member:
         """The recorded outcome code of an act (0: applied)."""
         r = self.record(lib.FEDSHARE_REC_OUTCOME, tx_hash)
         if r is None:
-            raise errors.NotFoundError("no such act", code=-510, library="fedshare")
+            raise errors.NotFoundError("no such act", code=_E_NOT_FOUND, library="fedshare")
         return int(r["code"])
 
     def data(self, data_id: bytes) -> Optional[Dict[str, Any]]:
@@ -394,7 +376,7 @@ class Member:
         """The recorded threshold parameters of a key (their encoding, checked against the ID)."""
         r = self.record(lib.FEDSHARE_REC_KEY, key_id)
         if r is None:
-            raise errors.NotFoundError("no such key", code=-510, library="fedshare")
+            raise errors.NotFoundError("no such key", code=_E_NOT_FOUND, library="fedshare")
         enc = bytes.fromhex(r["params"])
         if _key_id(enc) != bytes(key_id):
             raise errors.VerificationError("key record does not match its ID")

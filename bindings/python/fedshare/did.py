@@ -28,17 +28,17 @@ import json
 from typing import Any, Dict, Union
 
 from . import errors
-from ._native import load, make_checker
+from ._native import code_value, load, make_checker
 
 _m = load("fedshare")
 ffi, lib = _m.ffi, _m.lib
 
-E_INVALID = -500
-E_FORMAT = -501
-E_BUFFER = -503
-E_DID = -504
-E_NOMEM = -590
-E_CRYPTO = -592
+E_INVALID = code_value("FEDSHARE_E_INVALID")
+E_FORMAT = code_value("FEDSHARE_E_FORMAT")
+E_BUFFER = code_value("FEDSHARE_E_BUFFER_TOO_SMALL")
+E_DID = code_value("FEDSHARE_E_DID")
+E_NOMEM = code_value("FEDSHARE_E_NOMEM")
+E_CRYPTO = code_value("FEDSHARE_E_CRYPTO")
 
 #: Characters of an Ed25519 did:key ("did:key:z6Mk" and 44 more).
 DID_LENGTH: int = lib.FEDSHARE_DID_KEY_LEN
@@ -50,15 +50,10 @@ class DidError(errors.InvalidInputError):
     """Not a did:key identifier of a valid Ed25519 key (libfedshare FEDSHARE_E_DID)."""
 
 
-_KINDS = {
-    E_INVALID: errors.InvalidInputError,
-    E_FORMAT: errors.InvalidInputError,
-    E_BUFFER: errors.InvalidInputError,
-    E_DID: DidError,
-    E_NOMEM: errors.ResourceError,
-}
-
-check = make_checker("fedshare", lambda rc: ffi.string(lib.fedshare_strerror(rc)).decode(), _KINDS)
+# The code tables give each code's exception (fedshare._native); FEDSHARE_E_DID is
+# narrowed to DidError, an InvalidInputError.
+check = make_checker("fedshare", lambda rc: ffi.string(lib.fedshare_strerror(rc)).decode(),
+                     {E_DID: DidError})
 
 BytesLike = Union[bytes, bytearray, memoryview]
 

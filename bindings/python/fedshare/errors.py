@@ -53,7 +53,22 @@ class TimeoutError_(Error, TimeoutError):
 TimeoutError_.__name__ = "TimeoutError"
 TimeoutError_.__qualname__ = "TimeoutError"
 
+#: The exception of each kind of return code. Each library's table
+#: (lib*/codes.tsv, generated into fedshare._codes) gives every code a kind;
+#: fedshare._native.check raises the class named here.
+BY_KIND = {
+    "invalid": InvalidInputError,
+    "verify": VerificationError,
+    "denied": AccessDeniedError,
+    "notfound": NotFoundError,
+    "resource": ResourceError,
+    "io": IOFailureError,
+    "timeout": TimeoutError_,
+    "internal": Error,
+}
+
 __all__ = [
+    "BY_KIND",
     "Error",
     "InvalidInputError",
     "VerificationError",

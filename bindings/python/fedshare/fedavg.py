@@ -24,33 +24,19 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from . import errors
-from ._native import load, make_checker
+from ._native import code_value, load, make_checker
 
 _m = load("fedavg")
 ffi, lib = _m.ffi, _m.lib
 
-_KINDS = {
-    -300: errors.InvalidInputError,
-    -301: errors.InvalidInputError,
-    -302: errors.InvalidInputError,
-    -303: errors.InvalidInputError,
-    -304: errors.InvalidInputError,
-    -305: errors.InvalidInputError,
-    -306: errors.VerificationError,
-    -307: errors.InvalidInputError,
-    -308: errors.InvalidInputError,
-    -309: errors.InvalidInputError,
-    -390: errors.ResourceError,
-    -391: errors.Error,
-}
+# Each code's exception comes from libfedavg/codes.tsv (fedshare._native).
+check = make_checker("fedavg", lambda rc: ffi.string(lib.fedavg_strerror(rc)).decode())
 
-check = make_checker("fedavg", lambda rc: ffi.string(lib.fedavg_strerror(rc)).decode(), _KINDS)
-
-E_NONFINITE = -301
-E_PARAMS = -302
-E_OVERFLOW = -303
-E_FORMAT = -304
-E_MISMATCH = -306
+E_NONFINITE = code_value("FEDAVG_E_NONFINITE")
+E_PARAMS = code_value("FEDAVG_E_PARAMS")
+E_OVERFLOW = code_value("FEDAVG_E_OVERFLOW")
+E_FORMAT = code_value("FEDAVG_E_FORMAT")
+E_MISMATCH = code_value("FEDAVG_E_MISMATCH")
 
 __all__ = [
     "Codec",

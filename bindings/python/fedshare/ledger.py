@@ -19,46 +19,13 @@ from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
 from . import errors
-from ._native import load, make_checker
+from ._native import error_class, load, make_checker
 
 _m = load("ledger")
 ffi, lib = _m.ffi, _m.lib
 
-_KINDS = {
-    -200: errors.InvalidInputError,
-    -201: errors.InvalidInputError,
-    -202: errors.InvalidInputError,
-    -203: errors.VerificationError,
-    -204: errors.VerificationError,
-    -205: errors.VerificationError,
-    -206: errors.VerificationError,
-    -207: errors.InvalidInputError,
-    -208: errors.NotFoundError,
-    -209: errors.AccessDeniedError,
-    -210: errors.InvalidInputError,
-    -211: errors.VerificationError,
-    -212: errors.InvalidInputError,
-    -213: errors.InvalidInputError,
-    -214: errors.Error,
-    -215: errors.InvalidInputError,
-    -216: errors.ResourceError,
-    -217: errors.ResourceError,      # blob quota of the key
-    -218: errors.ResourceError,      # blob store's high-water mark
-    -240: errors.ResourceError,
-    -241: errors.IOFailureError,
-    -242: errors.IOFailureError,
-    -250: errors.InvalidInputError,
-    -251: errors.IOFailureError,
-    -252: errors.TimeoutError_,
-    -253: errors.VerificationError,
-    -254: errors.IOFailureError,
-    -255: errors.IOFailureError,
-    -256: errors.ResourceError,
-    -260: errors.AccessDeniedError,  # anonymous blob put
-    -261: errors.AccessDeniedError,  # key may not put blobs
-}
-
-check = make_checker("ledger", lambda rc: ffi.string(lib.ledger_strerror(rc)).decode(), _KINDS)
+# Each code's exception comes from libledger/codes.tsv (fedshare._native).
+check = make_checker("ledger", lambda rc: ffi.string(lib.ledger_strerror(rc)).decode())
 
 KV_PUT = lib.LEDGER_KV_OP_PUT
 KV_DELETE = lib.LEDGER_KV_OP_DELETE
@@ -101,7 +68,7 @@ class Config:
             raise errors.InvalidInputError("Config needs text or path")
         if rc < 0 and err[0] != b"\0":  # the library's text names the line
             detail = ffi.string(err).decode(errors="replace")
-            raise _KINDS.get(rc, errors.Error)(
+            raise error_class(rc)(
                 f"ledger: {ffi.string(lib.ledger_strerror(rc)).decode()} ({rc}): {detail}",
                 code=rc, library="ledger")
         check(rc)

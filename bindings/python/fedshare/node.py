@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import List, Optional, Sequence, Tuple, Union
 
 from . import errors
+from ._native import code_value
 from .consortium import check, check_config, ffi, lib
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -118,7 +119,7 @@ def verify_store(config: PathLike, data_dir: Optional[PathLike] = None) -> None:
     rc = lib.fedshare_verify_store(os.fsencode(os.fspath(config)),
                                    os.fsencode(os.fspath(data_dir)) if data_dir else ffi.NULL,
                                    bad)
-    if rc == -211 or (rc < 0 and bad[0]):  # LEDGER_E_CORRUPT
+    if rc == code_value("LEDGER_E_CORRUPT") or (rc < 0 and bad[0]):
         raise errors.VerificationError(f"stored chain fails at block {bad[0]}", code=rc,
                                        library="ledger")
     check_config(rc, config)

@@ -32,6 +32,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from . import errors, fedavg
+from ._native import code_value
 from .consortium import PHASES, Member, model_digest
 
 __all__ = ["Participant", "KeyHolder", "Aggregator", "run_member", "E_STATE", "E_EXISTS"]
@@ -39,8 +40,8 @@ __all__ = ["Participant", "KeyHolder", "Aggregator", "run_member", "E_STATE", "E
 log = logging.getLogger("fedshare.roles")
 
 #: libfedshare's codes for "not in this phase" and "already done".
-E_STATE = -511
-E_EXISTS = -509
+E_STATE = code_value("FEDSHARE_E_STATE")
+E_EXISTS = code_value("FEDSHARE_E_EXISTS")
 
 _UPLOAD, _AGGREGATE, _DECRYPT, _FINALIZE, _EVALUATE, _DONE = 1, 2, 3, 4, 5, 6
 
@@ -357,7 +358,8 @@ def run_member(member: Member, task_id: bytes, *, participant: Optional[Particip
             t0 = time.perf_counter()
             task = member.task(task_id)
             if task is None:
-                raise errors.NotFoundError("no such task", code=-510, library="fedshare")
+                raise errors.NotFoundError("no such task", library="fedshare",
+                                           code=code_value("FEDSHARE_E_NOT_FOUND"))
             r, ph = int(task["round"]), int(task["phase"])
             if ph == _DONE:
                 charge(max(r, 0), t0, waiting=time.perf_counter() - t0)
@@ -485,7 +487,7 @@ def _due(member: Member, task: Dict[str, Any], r: int, ph: int, did: str,
     pi = _index_of(task, member.public_key) if participant is not None else -1
     if participant is not None and pi < 0:
         raise errors.AccessDeniedError("this member is not a participant of the task",
-                                       code=-507, library="fedshare")
+                                       code=code_value("FEDSHARE_E_ROLE"), library="fedshare")
     if ph == 0:
         if participant is not None and not task["participants"][pi]["joined"]:
             return "join", False

@@ -29,30 +29,61 @@ extern "C" {
 
 /** Return codes of libfedshare (0 is success). */
 typedef enum fedshare_error {
+    /* clang-format off */
+    /* codes:begin libfedshare.core.enum: generated from libfedshare/codes.tsv by tools/gen_codes.py */
+    /** Success. */
     FEDSHARE_OK = 0,
-    FEDSHARE_E_INVALID = -500,     /**< An argument is NULL, empty or out of range. */
-    FEDSHARE_E_FORMAT = -501,      /**< Malformed or non-canonical encoding. */
-    FEDSHARE_E_VERSION = -502,     /**< Unknown format version. */
-    FEDSHARE_E_BUFFER = -503,      /**< The output buffer is too small. */
-    FEDSHARE_E_DID = -504,         /**< Not a valid did:key identifier or DID document. */
-    FEDSHARE_E_CONFIG = -505,      /**< The consortium configuration is invalid. */
-    FEDSHARE_E_NOT_MEMBER = -506,  /**< The sender is not a consortium member. */
-    FEDSHARE_E_ROLE = -507,        /**< The sender lacks the role the act needs. */
-    FEDSHARE_E_NOT_OWNER = -508,   /**< Only the data set's owner may do this. */
-    FEDSHARE_E_EXISTS = -509,      /**< The object already exists. */
-    FEDSHARE_E_NOT_FOUND = -510,   /**< No such data set, task, round or record. */
-    FEDSHARE_E_STATE = -511,       /**< Not allowed in the object's current state (phase). */
-    FEDSHARE_E_DENIED = -512,      /**< The access policy denied the request. */
-    FEDSHARE_E_NOT_GRANTED = -513, /**< The data set was not granted to the requester. */
-    FEDSHARE_E_MISMATCH = -514,    /**< A hash differs from the one recorded or recomputed. */
-    FEDSHARE_E_SHARE = -515,       /**< A decryption share does not verify. */
-    FEDSHARE_E_QUORUM = -516,      /**< Too few valid member signatures. */
-    FEDSHARE_E_TOO_FEW = -517,     /**< The round has fewer accepted updates than the task's
-                                        minimum: its sum is never decrypted. */
-    FEDSHARE_E_NOMEM = -590,       /**< Out of memory. */
-    FEDSHARE_E_IO = -591,          /**< A file or socket could not be read or written. */
-    FEDSHARE_E_CRYPTO = -592       /**< libsodium could not be initialised. */
+    /** An argument is NULL, empty or out of range. */
+    FEDSHARE_E_INVALID = -500,
+    /** Malformed or non-canonical encoding. */
+    FEDSHARE_E_FORMAT = -501,
+    /** Unknown format version. */
+    FEDSHARE_E_VERSION = -502,
+    /** The output buffer is too small. */
+    FEDSHARE_E_BUFFER_TOO_SMALL = -503,
+    /** Not a valid did:key identifier or DID document. */
+    FEDSHARE_E_DID = -504,
+    /** The consortium configuration is invalid. */
+    FEDSHARE_E_CONFIG = -505,
+    /** The sender is not a consortium member. */
+    FEDSHARE_E_NOT_MEMBER = -506,
+    /** The sender lacks the role the act needs. */
+    FEDSHARE_E_ROLE = -507,
+    /** Only the data set's owner may do this. */
+    FEDSHARE_E_NOT_OWNER = -508,
+    /** The object already exists. */
+    FEDSHARE_E_EXISTS = -509,
+    /** No such data set, task, round or record. */
+    FEDSHARE_E_NOT_FOUND = -510,
+    /** Not allowed in the object's current state (phase). */
+    FEDSHARE_E_STATE = -511,
+    /** The access policy denied the request. */
+    FEDSHARE_E_DENIED = -512,
+    /** The data set was not granted to the requester. */
+    FEDSHARE_E_NOT_GRANTED = -513,
+    /** A hash differs from the one recorded or recomputed. */
+    FEDSHARE_E_MISMATCH = -514,
+    /** A decryption share does not verify. */
+    FEDSHARE_E_SHARE = -515,
+    /** Too few valid member signatures. */
+    FEDSHARE_E_QUORUM = -516,
+    /** The round has fewer accepted updates than the task's minimum: its sum is never decrypted. */
+    FEDSHARE_E_TOO_FEW = -517,
+    /** Out of memory. */
+    FEDSHARE_E_NOMEM = -590,
+    /** A file or socket could not be read or written. */
+    FEDSHARE_E_IO = -591,
+    /** libsodium could not be initialised. */
+    FEDSHARE_E_CRYPTO = -592
+    /* codes:end */
+    /* clang-format on */
 } fedshare_error;
+
+/* clang-format off */
+/* codes:begin libfedshare.core.aliases: generated from libfedshare/codes.tsv by tools/gen_codes.py */
+#define FEDSHARE_E_BUFFER FEDSHARE_E_BUFFER_TOO_SMALL /**< Deprecated name of FEDSHARE_E_BUFFER_TOO_SMALL. */
+/* codes:end */
+/* clang-format on */
 
 /** @return static text for any return code of libfedshare or the four libraries (never NULL). */
 FEDSHARE_API const char *fedshare_strerror(int code);

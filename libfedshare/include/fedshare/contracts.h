@@ -201,6 +201,12 @@ typedef struct fedshare_task_spec {
     uint32_t anomaly_rule;
 } fedshare_task_spec;
 #define FEDSHARE_TASK_SPEC_VERSION 3
+/** The values fedshare_task_spec_init() sets (the seed paper's defaults), as an initializer. */
+#define FEDSHARE_TASK_SPEC_INIT                                                                    \
+    {                                                                                              \
+        FEDSHARE_TASK_SPEC_VERSION, {0}, {0}, {0}, 0, NULL, NULL, 0.01, 32, 10, 50, 0.001, 3, 3.0, \
+            5, NULL, 0, 0, 1 /* FEDSHARE_RULE_ROBUST */                                            \
+    }
 
 /** Anomaly rules of a task (the same numbers as libfedavg's FEDAVG_RULE_*). */
 enum {

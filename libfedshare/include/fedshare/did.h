@@ -38,9 +38,9 @@ extern "C" {
  * @param[out] out buffer of at least FEDSHARE_DID_BUF bytes; on success it holds the
  * FEDSHARE_DID_KEY_LEN characters of the DID and a terminating NUL.
  * @param[in] cap its size.
- * @return FEDSHARE_OK, FEDSHARE_E_INVALID (NULL), FEDSHARE_E_BUFFER (cap < FEDSHARE_DID_BUF),
- * FEDSHARE_E_DID (the key is not a valid Ed25519 point — not canonical, not on the curve,
- * or of small order — so its DID could not be resolved), FEDSHARE_E_CRYPTO.
+ * @return FEDSHARE_OK, FEDSHARE_E_INVALID (NULL), FEDSHARE_E_BUFFER_TOO_SMALL (cap <
+ * FEDSHARE_DID_BUF), FEDSHARE_E_DID (the key is not a valid Ed25519 point — not canonical, not on
+ * the curve, or of small order — so its DID could not be resolved), FEDSHARE_E_CRYPTO.
  */
 FEDSHARE_API int fedshare_did_from_pubkey(const uint8_t pubkey[32], char *out, size_t cap);
 
@@ -70,7 +70,7 @@ FEDSHARE_API int fedshare_did_to_pubkey(const char *did, size_t len, uint8_t pub
  * @param[out] out buffer, or NULL (with cap 0) to ask for the size. @param[in] cap its size.
  * @param[out] written bytes of the document (without a NUL; one is added when room allows).
  * @return FEDSHARE_OK, FEDSHARE_E_INVALID (NULL), FEDSHARE_E_DID (as
- * fedshare_did_to_pubkey()), FEDSHARE_E_BUFFER (*written says the size needed),
+ * fedshare_did_to_pubkey()), FEDSHARE_E_BUFFER_TOO_SMALL (*written says the size needed),
  * FEDSHARE_E_CRYPTO.
  */
 FEDSHARE_API int fedshare_did_document(const char *did, size_t len, char *out, size_t cap,
@@ -82,7 +82,7 @@ FEDSHARE_API int fedshare_did_document(const char *did, size_t len, char *out, s
  * @param[in] in bytes (NULL only when len is 0). @param[in] len at most 256.
  * @param[out] out buffer, or NULL (with cap 0) to ask for the size. @param[in] cap its size.
  * @param[out] written characters written (a NUL is added when room allows).
- * @return FEDSHARE_OK, FEDSHARE_E_INVALID (NULL, len > 256), FEDSHARE_E_BUFFER (*written
+ * @return FEDSHARE_OK, FEDSHARE_E_INVALID (NULL, len > 256), FEDSHARE_E_BUFFER_TOO_SMALL (*written
  * says the size needed).
  */
 FEDSHARE_API int fedshare_base58_encode(const uint8_t *in, size_t len, char *out, size_t cap,
@@ -96,7 +96,8 @@ FEDSHARE_API int fedshare_base58_encode(const uint8_t *in, size_t len, char *out
  * @param[out] out buffer, or NULL (with cap 0) to ask for the size. @param[in] cap its size.
  * @param[out] written bytes decoded.
  * @return FEDSHARE_OK, FEDSHARE_E_INVALID (NULL), FEDSHARE_E_FORMAT (a character outside
- * the alphabet, more than 256 characters), FEDSHARE_E_BUFFER (*written says the size needed).
+ * the alphabet, more than 256 characters), FEDSHARE_E_BUFFER_TOO_SMALL (*written says the size
+ * needed).
  */
 FEDSHARE_API int fedshare_base58_decode(const char *in, size_t len, uint8_t *out, size_t cap,
                                         size_t *written);

@@ -67,6 +67,9 @@ typedef struct fedshare_node_options {
 #define FEDSHARE_NODE_OPTIONS_VERSION 3
 #define FEDSHARE_NODE_OPTIONS_INIT                                                                 \
     { FEDSHARE_NODE_OPTIONS_VERSION, -1, NULL, NULL, 0, 0, -1, 0, 0, NULL, NULL, 0, 0 }
+/** @brief Fill @p opts with FEDSHARE_NODE_OPTIONS_INIT (the current version, every field
+ * taken from the configuration). @return FEDSHARE_OK, FEDSHARE_E_INVALID (NULL). */
+FEDSHARE_API int fedshare_node_options_init(fedshare_node_options *opts);
 /** Default per-member blob quota (MiB). */
 #define FEDSHARE_BLOB_QUOTA_MIB_DEFAULT 1024
 

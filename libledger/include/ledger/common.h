@@ -33,31 +33,65 @@ extern "C" {
  * ledger/client.h, ledger/transport.h), which defines its codes there.
  */
 typedef enum ledger_error {
+    /* clang-format off */
+    /* codes:begin libledger.data.enum: generated from libledger/codes.tsv by tools/gen_codes.py */
+    /** Success. */
     LEDGER_OK = 0,
-    LEDGER_E_INVALID = -200,     /**< An argument is invalid (NULL, out of range, too large). */
-    LEDGER_E_DECODE = -201,      /**< Bytes are not a canonical encoding of the object. */
-    LEDGER_E_VERSION = -202,     /**< Unknown format version (encoding or store on disk). */
-    LEDGER_E_SIGNATURE = -203,   /**< A signature does not verify. */
-    LEDGER_E_CERTIFICATE = -204, /**< A commit certificate does not verify (quorum, members). */
-    LEDGER_E_HASH = -205,        /**< A hash link, Merkle root or content hash does not match. */
-    LEDGER_E_STATE_ROOT = -206,  /**< The state root after applying a block does not match. */
-    LEDGER_E_HEIGHT = -207,      /**< A block is not the next one (height or previous hash). */
-    LEDGER_E_NOT_FOUND = -208,   /**< No such block, transaction, key or blob. */
-    LEDGER_E_REJECTED = -209,    /**< The application rejected a transaction. */
-    LEDGER_E_REPLAY = -210,      /**< A transaction's nonce is not above its sender's last. */
-    LEDGER_E_CORRUPT = -211,     /**< The store fails verification (see the block named). */
-    LEDGER_E_MEMBERSHIP = -212,  /**< Membership invalid or not the one the store holds. */
-    LEDGER_E_TIMESTAMP = -213,   /**< A block's timestamp goes backwards. */
-    LEDGER_E_APP = -214,         /**< The application failed (not a rejection of one tx). */
-    LEDGER_E_BUFFER = -215,      /**< An output buffer is too small. */
-    LEDGER_E_FULL = -216,        /**< The store's map is full (raise map_size). */
-    LEDGER_E_BLOB_QUOTA = -217,  /**< The putter's blob quota would be exceeded. */
-    LEDGER_E_BLOB_FULL = -218,   /**< The blob store reached its high-water mark. */
-    LEDGER_E_NOMEM = -240,       /**< Out of memory. */
-    LEDGER_E_IO = -241,          /**< I/O or LMDB failure. */
-    LEDGER_E_BUSY = -242,        /**< The store is in use by another handle or process. */
-    LEDGER_E_INTERNAL = -243     /**< Internal inconsistency (a bug): please report. */
+    /** An argument is invalid (NULL, out of range, too large). */
+    LEDGER_E_INVALID = -200,
+    /** Bytes are not a canonical encoding of the object. */
+    LEDGER_E_DECODE = -201,
+    /** Unknown format version (encoding or store on disk). */
+    LEDGER_E_VERSION = -202,
+    /** A signature does not verify. */
+    LEDGER_E_SIGNATURE = -203,
+    /** A commit certificate does not verify (quorum, members). */
+    LEDGER_E_CERTIFICATE = -204,
+    /** A hash link, Merkle root or content hash does not match. */
+    LEDGER_E_HASH = -205,
+    /** The state root after applying a block does not match. */
+    LEDGER_E_STATE_ROOT = -206,
+    /** A block is not the next one (height or previous hash). */
+    LEDGER_E_HEIGHT = -207,
+    /** No such block, transaction, key or blob. */
+    LEDGER_E_NOT_FOUND = -208,
+    /** The application rejected a transaction. */
+    LEDGER_E_REJECTED = -209,
+    /** A transaction's nonce is not above its sender's last. */
+    LEDGER_E_REPLAY = -210,
+    /** The store fails verification (see the block named). */
+    LEDGER_E_CORRUPT = -211,
+    /** Membership invalid or not the one the store holds. */
+    LEDGER_E_MEMBERSHIP = -212,
+    /** A block's timestamp goes backwards. */
+    LEDGER_E_TIMESTAMP = -213,
+    /** The application failed (not a rejection of one tx). */
+    LEDGER_E_APP = -214,
+    /** An output buffer is too small. */
+    LEDGER_E_BUFFER_TOO_SMALL = -215,
+    /** The store's map is full (raise map_size). */
+    LEDGER_E_FULL = -216,
+    /** The putter's blob quota would be exceeded. */
+    LEDGER_E_BLOB_QUOTA = -217,
+    /** The blob store reached its high-water mark. */
+    LEDGER_E_BLOB_FULL = -218,
+    /** Out of memory. */
+    LEDGER_E_NOMEM = -240,
+    /** I/O or LMDB failure. */
+    LEDGER_E_IO = -241,
+    /** The store is in use by another handle or process. */
+    LEDGER_E_BUSY = -242,
+    /** Internal inconsistency (a bug): please report. */
+    LEDGER_E_INTERNAL = -243
+    /* codes:end */
+    /* clang-format on */
 } ledger_error;
+
+/* clang-format off */
+/* codes:begin libledger.data.aliases: generated from libledger/codes.tsv by tools/gen_codes.py */
+#define LEDGER_E_BUFFER LEDGER_E_BUFFER_TOO_SMALL /**< Deprecated name of LEDGER_E_BUFFER_TOO_SMALL. */
+/* codes:end */
+/* clang-format on */
 
 /**
  * @brief Static text for an error code (never NULL).

@@ -30,19 +30,29 @@ extern "C" {
 
 /** Error codes of the consensus half (see ledger_strerror()). */
 enum ledger_consensus_error {
-    LEDGER_E_CONFIG = -250,   /**< The configuration is invalid (ledger_config_parse_ex names
-                                   the line). */
-    LEDGER_E_NETWORK = -251,  /**< No connection to enough replicas, or a socket failed. */
-    LEDGER_E_TIMEOUT = -252,  /**< No answer (f+1 matching replies) before the deadline. */
-    LEDGER_E_DIVERGED = -253, /**< Replicas gave answers that do not agree. */
-    LEDGER_E_CLOSED = -254,   /**< The node or client is stopping or stopped. */
-    LEDGER_E_STARTED = -255,  /**< The node could not start (address in use, store refused). */
-    LEDGER_E_LIMIT = -256,    /**< A replica's per-client limit was reached (e.g. reads waiting
-                                   for a height); try again later. */
-    /* −257 … −259 left free for transport limits */
-    LEDGER_E_BLOB_ANONYMOUS = -260, /**< A blob put carried no signature (client without a
-                                         signer: ledger_client_set_signer). */
-    LEDGER_E_BLOB_DENIED = -261     /**< The node's policy does not let this key put blobs. */
+    /* clang-format off */
+    /* codes:begin libledger.consensus.enum: generated from libledger/codes.tsv by tools/gen_codes.py */
+    /** The configuration is invalid (ledger_config_parse_ex names the line). */
+    LEDGER_E_CONFIG = -250,
+    /** No connection to enough replicas, or a socket failed. */
+    LEDGER_E_NETWORK = -251,
+    /** No answer (f+1 matching replies) before the deadline. */
+    LEDGER_E_TIMEOUT = -252,
+    /** Replicas gave answers that do not agree. */
+    LEDGER_E_DIVERGED = -253,
+    /** The node or client is stopping or stopped. */
+    LEDGER_E_CLOSED = -254,
+    /** The node could not start (address in use, store refused). */
+    LEDGER_E_STARTED = -255,
+    /** A replica's per-client limit was reached (e.g. reads waiting for a height); try again later.
+     *  −257 … −259 are left free for transport limits. */
+    LEDGER_E_LIMIT = -256,
+    /** A blob put carried no signature (client without a signer: ledger_client_set_signer). */
+    LEDGER_E_BLOB_ANONYMOUS = -260,
+    /** The node's policy does not let this key put blobs. */
+    LEDGER_E_BLOB_DENIED = -261
+    /* codes:end */
+    /* clang-format on */
 };
 
 /** A parsed configuration (opaque). */

@@ -47,6 +47,8 @@ typedef struct phe_threshold_decshare_batch phe_threshold_decshare_batch;
 
 /** Error codes of the threshold module (all in libphe's range). */
 enum phe_threshold_error {
+    /* clang-format off */
+    /* codes:begin libphe.threshold.enum: generated from libphe/codes.tsv by tools/gen_codes.py */
     /** t or l out of range (1 ≤ t ≤ l ≤ PHE_THRESHOLD_MAX_HOLDERS). */
     PHE_ERR_THRESHOLD_PARAMS = -170,
     /** A prime given to the dealer is not a safe prime of the right size. */
@@ -66,7 +68,9 @@ enum phe_threshold_error {
     /** The decryption share value is not an invertible element of Z*_{n²}. */
     PHE_ERR_THRESHOLD_SHARE_VALUE = -178,
     /** The combined value is not of the form 1 + kn: the shares are inconsistent. */
-    PHE_ERR_THRESHOLD_COMBINE_FAILED = -179,
+    PHE_ERR_THRESHOLD_COMBINE_FAILED = -179
+    /* codes:end */
+    /* clang-format on */
 };
 
 /** The largest number of holders l a threshold key may have. */

@@ -203,7 +203,8 @@ static void test_config(void **state) {
     assert_int_equal(ledger_config_parse(&c, buf, strlen(buf)), LEDGER_E_CONFIG);
     assert_int_equal(ledger_config_parse(NULL, good_cfg, 10), LEDGER_E_INVALID);
     assert_int_equal(ledger_config_load(&c, "/nonexistent/ledger.conf"), LEDGER_E_IO);
-    assert_string_equal(ledger_strerror(LEDGER_E_TIMEOUT), "timed out waiting for replicas");
+    assert_string_equal(ledger_strerror(LEDGER_E_TIMEOUT),
+                        "timed out waiting for replicas (f+1 matching replies)");
 }
 
 /* The parser prints nothing: the caller gets the text naming the line

@@ -39,55 +39,20 @@ import os
 import threading
 from typing import Iterable, Optional, Sequence, Union
 
-from .._native import load, make_checker
-from ..errors import (
-    Error,
-    InvalidInputError,
-    IOFailureError,
-    ResourceError,
-    VerificationError,
-)
+from .._native import error_class, load, make_checker
+from ..errors import InvalidInputError
 
 _mod = load("phe")
 ffi, lib = _mod.ffi, _mod.lib
 
-_KINDS = {
-    lib.PHE_ERR_INVALID_ARG: InvalidInputError,
-    lib.PHE_ERR_DECODE: InvalidInputError,
-    lib.PHE_ERR_VERSION: InvalidInputError,
-    lib.PHE_ERR_KEY_INVALID: InvalidInputError,
-    lib.PHE_ERR_KEY_SIZE: InvalidInputError,
-    lib.PHE_ERR_CIPHERTEXT_INVALID: InvalidInputError,
-    lib.PHE_ERR_PLAINTEXT_RANGE: InvalidInputError,
-    lib.PHE_ERR_KEY_MISMATCH: InvalidInputError,
-    lib.PHE_ERR_BUFFER_TOO_SMALL: InvalidInputError,
-    lib.PHE_ERR_AUTH: VerificationError,
-    lib.PHE_ERR_EMPTY: InvalidInputError,
-    lib.PHE_ERR_POOL_EMPTY: ResourceError,
-    lib.PHE_ERR_KDF_LIMIT: InvalidInputError,
-    lib.PHE_ERR_NOMEM: ResourceError,
-    lib.PHE_ERR_IO: IOFailureError,
-    lib.PHE_ERR_RNG: Error,
-    lib.PHE_ERR_THREAD: ResourceError,
-    lib.PHE_ERR_INTERNAL: Error,
-}
-# Threshold codes (−170 … −189) are mapped by fedshare.phe.threshold, which
-# may extend this table; anything else in the range is a plain Error.
-_KINDS_EXTRA: dict = {}
 
 
 def _strerror(rc: int) -> str:
     return ffi.string(lib.phe_strerror(rc)).decode()
 
 
-class _Checker:
-    def __call__(self, rc: int) -> int:
-        kinds = dict(_KINDS)
-        kinds.update(_KINDS_EXTRA)
-        return make_checker("phe", _strerror, kinds)(rc)
-
-
-check = _Checker()
+# Each code's exception comes from libphe/codes.tsv (fedshare._native).
+check = make_checker("phe", _strerror)
 
 KEY_SIZES = (2048, 3072, 4096)
 version = ffi.string(lib.phe_version_string()).decode()
@@ -210,7 +175,11 @@ class PublicKey:
             raise InvalidInputError("n must be a positive int")
         nb = _int_to_bytes(n)
         out = ffi.new("phe_pubkey **")
-        check(lib.phe_pubkey_from_modulus(out, nb, len(nb), _rng(seed)))
+        rc = lib.phe_pubkey_from_modulus(out, nb, len(nb), _rng(seed))
+        if rc == lib.PHE_ERR_KEY_SIZE:  # say what was given, beside what is accepted
+            raise error_class(rc)(f"phe: {_strerror(rc)} ({rc}): this modulus has "
+                                  f"{n.bit_length()} bits", code=rc, library="phe")
+        check(rc)
         return cls(ffi.gc(out[0], lib.phe_pubkey_free))
 
     # -- properties ------------------------------------------------------

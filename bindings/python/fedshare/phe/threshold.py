@@ -30,7 +30,7 @@ import os
 from typing import List, Optional, Sequence, Tuple, Union
 
 from ..errors import InvalidInputError, VerificationError
-from . import (Ciphertext, CiphertextArray, Context, InsecureSeed, PublicKey, _KINDS_EXTRA,
+from . import (Ciphertext, CiphertextArray, Context, InsecureSeed, PublicKey,
                _as_bytes, _rng, check, ffi, lib)
 
 # Error codes (also ``exc.code`` of the exceptions raised here).
@@ -45,18 +45,6 @@ ERR_PROOF_INVALID = lib.PHE_ERR_THRESHOLD_PROOF_INVALID
 ERR_SHARE_VALUE = lib.PHE_ERR_THRESHOLD_SHARE_VALUE
 ERR_COMBINE_FAILED = lib.PHE_ERR_THRESHOLD_COMBINE_FAILED
 
-_KINDS_EXTRA.update({
-    ERR_PARAMS: InvalidInputError,
-    ERR_NOT_SAFE_PRIME: InvalidInputError,
-    ERR_INDEX_RANGE: InvalidInputError,
-    ERR_DUPLICATE_SHARE: InvalidInputError,
-    ERR_TOO_FEW_SHARES: InvalidInputError,
-    ERR_WRONG_KEY: VerificationError,
-    ERR_WRONG_CIPHERTEXT: VerificationError,
-    ERR_PROOF_INVALID: VerificationError,
-    ERR_SHARE_VALUE: VerificationError,
-    ERR_COMBINE_FAILED: VerificationError,
-})
 
 MAX_HOLDERS = int(lib.PHE_THRESHOLD_MAX_HOLDERS)
 MAX_BATCH = int(lib.PHE_THRESHOLD_MAX_BATCH)
