@@ -199,3 +199,12 @@ def test_a_round_decodes_no_key_once_it_is_loaded(world):
         m[REG].task(task)
         fedshare.consortium._key_of(params.to_bytes())
     assert calls["phe_threshold_params_decode"] == 1
+
+
+def test_a_phe_context_crosses_as_its_handle():
+    from fedshare import consortium
+    from fedshare.phe import Context
+
+    ctx = Context(2)
+    assert consortium._ctx(ctx) == ctx._ptr  # the pool fedshare.phe made, not a new one
+    assert consortium._ctx(0) == consortium.ffi.NULL

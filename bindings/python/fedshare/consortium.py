@@ -32,6 +32,7 @@ import numpy as np
 
 from . import errors
 from ._native import load, make_checker
+from .phe import Context
 from .phe.threshold import KeyShare, ThresholdParams
 
 _m = load("fedshare")
@@ -491,9 +492,10 @@ class Member:
 
     def upload_update(self, task_id: bytes, round: int, params, packed: np.ndarray,
                       plaintext_bytes: int, weight: int, norm: float, cosine: float,
-                      threads: int = 0) -> None:
+                      threads: Union[int, Context] = 0) -> None:
         """Encrypt a packed update (libfedavg's raw packed bytes) under the task's key
-        and upload it with its weight and anomaly statistics."""
+        and upload it with its weight and anomaly statistics. ``threads``: a
+        :class:`fedshare.phe.Context`, or a thread count (0: one thread)."""
         key = _key_of(params)
         raw = np.ascontiguousarray(packed, dtype=np.uint8).ravel()
         if raw.size % plaintext_bytes:
@@ -506,7 +508,8 @@ class Member:
                                             self._timeout)
         check(rc)
 
-    def aggregate(self, task_id: bytes, round: int, params, threads: int = 0) -> None:
+    def aggregate(self, task_id: bytes, round: int, params,
+                  threads: Union[int, Context] = 0) -> None:
         """Aggregator: sum the accepted encrypted updates and record the sum's hash."""
         key = _key_of(params)
         with _gil_free():
@@ -578,8 +581,11 @@ class Member:
 _CTXS: Dict[int, Any] = {}
 
 
-def _ctx(threads: int):
-    """A libphe thread pool of this module (0: one thread, no pool)."""
+def _ctx(threads: Union[int, Context]):
+    """A libphe thread pool: a :class:`fedshare.phe.Context` passed on as the
+    handle it is, or one kept here per thread count (0 or 1: no pool)."""
+    if isinstance(threads, Context):
+        return threads._ptr
     if threads <= 1:
         return ffi.NULL
     if threads not in _CTXS:
