@@ -314,6 +314,11 @@ def test_cli_input_errors(tmp_path, capsys):
 # --- run_member against a scripted ledger ----------------------------------------------
 
 
+#: the task key of the scripted rounds: the scripted member never reads it (a
+#: key given as bytes would be decoded when the role is made).
+PARAMS = object()
+
+
 class ScriptedMember:
     """Just enough of Member for a key holder in one round: the task sits in
     decrypt; posting a share either wins or loses a race as scripted."""
@@ -369,7 +374,7 @@ def lose_race(mem):
 def test_run_member_tolerates_a_lost_race_and_lists_it():
     mem = ScriptedMember(lose_race)
     tid = b"\x02" * 32
-    rep = run_member(mem, tid, keyholder=KeyHolder(mem, tid, b"params", object()), timeout=5)
+    rep = run_member(mem, tid, keyholder=KeyHolder(mem, tid, PARAMS, object()), timeout=5)
     assert mem.calls == ["share"]
     assert rep["benign_refusals"] == [{"round": 1, "phase": "decrypt", "act": "share",
                                        "code": -511}]
@@ -382,7 +387,7 @@ def test_run_member_tolerates_a_lost_race_and_lists_it():
 def test_run_member_wins_the_race():
     mem = ScriptedMember(lambda m: None)
     tid = b"\x02" * 32
-    rep = run_member(mem, tid, keyholder=KeyHolder(mem, tid, b"params", object()), timeout=5)
+    rep = run_member(mem, tid, keyholder=KeyHolder(mem, tid, PARAMS, object()), timeout=5)
     assert rep["benign_refusals"] == [] and rep["rounds"][0]["acts"][0] == "share"
     r = rep["rounds"][0]
     assert r["crypto_s"] == pytest.approx(0.001)
@@ -395,13 +400,13 @@ def test_run_member_raises_refusals_that_are_not_races():
     mem = ScriptedMember(lambda m: errors.InvalidInputError("state", code=-511,
                                                             library="fedshare"))
     with pytest.raises(errors.InvalidInputError):
-        run_member(mem, tid, keyholder=KeyHolder(mem, tid, b"p", object()), timeout=5)
+        run_member(mem, tid, keyholder=KeyHolder(mem, tid, PARAMS, object()), timeout=5)
     assert mem.calls == ["share", "share"]
     # any other code is raised at once
     mem = ScriptedMember(lambda m: errors.AccessDeniedError("role", code=-507,
                                                             library="fedshare"))
     with pytest.raises(errors.AccessDeniedError):
-        run_member(mem, tid, keyholder=KeyHolder(mem, tid, b"p", object()), timeout=5)
+        run_member(mem, tid, keyholder=KeyHolder(mem, tid, PARAMS, object()), timeout=5)
     assert mem.calls == ["share"]
     # a wrong aggregate found by the share is reported, and the loop goes on
     def forged(m):
@@ -409,13 +414,13 @@ def test_run_member_raises_refusals_that_are_not_races():
             return errors.VerificationError("aggregate mismatch", code=-514, library="fedshare")
         return None
     mem = ScriptedMember(forged)
-    rep = run_member(mem, tid, keyholder=KeyHolder(mem, tid, b"p", object()), timeout=5)
+    rep = run_member(mem, tid, keyholder=KeyHolder(mem, tid, PARAMS, object()), timeout=5)
     assert rep["aggregates_refused"] == [1] and mem.calls == ["share", "share"]
     # a stalled task times out
     mem = ScriptedMember(lambda m: errors.InvalidInputError("x", code=-511, library="fedshare"))
     mem.shares = [{"holder": mem.did}]  # nothing due: it only waits
     with pytest.raises(errors.TimeoutError_):
-        run_member(mem, tid, keyholder=KeyHolder(mem, tid, b"p", object()), timeout=0.3)
+        run_member(mem, tid, keyholder=KeyHolder(mem, tid, PARAMS, object()), timeout=0.3)
 
 
 def test_roles_refuse_bad_wiring():
@@ -424,10 +429,10 @@ def test_roles_refuse_bad_wiring():
     with pytest.raises(errors.InvalidInputError):
         run_member(mem, tid, timeout=1)
     with pytest.raises(errors.InvalidInputError):
-        run_member(mem, tid, keyholder=KeyHolder(mem, b"\x03" * 32, b"p", object()), timeout=1)
+        run_member(mem, tid, keyholder=KeyHolder(mem, b"\x03" * 32, PARAMS, object()), timeout=1)
     X = np.zeros((4, 2), np.float32)
     tr = fst.LocalTrainer(fst.logistic_regression(2), X, np.zeros(4), lr=0.1, seed=0)
     codec = fedavg.Codec(plaintext_bytes=255, max_weight=100, precision=1e-4)
     with pytest.raises(errors.InvalidInputError):
-        Participant(mem, tid, b"p", tr, codec, X[:0], np.zeros(0))
-    assert Aggregator(mem, tid, b"p").task_id == tid
+        Participant(mem, tid, PARAMS, tr, codec, X[:0], np.zeros(0))
+    assert Aggregator(mem, tid, PARAMS).task_id == tid

@@ -1,6 +1,7 @@
 """The package as a user gets it: a wheel built from this checkout, installed
 into a fresh virtual environment (no checkout on the path), imports, answers
-its CLI, and runs a homomorphic sum and a did:key round trip."""
+its CLI, has one native module, and runs a homomorphic sum and a did:key
+round trip."""
 from __future__ import annotations
 
 import subprocess
@@ -27,6 +28,9 @@ def test_wheel_installs_and_runs_in_a_fresh_venv(tmp_path):
     code = (
         "import fedshare, fedshare.phe as phe, fedshare.did as did, fedshare.consortium\n"
         "assert 'site-packages' in fedshare.__file__\n"
+        "import pathlib, fedshare._native as nat\n"
+        "exts = [p.name for p in pathlib.Path(nat.__file__).parent.glob('*.so')]\n"
+        "assert len(exts) == 1 and exts[0].startswith('_lib.'), exts  # one native module\n"
         "sk = phe.generate_keypair(2048); pk = sk.public_key\n"
         "assert sk.decrypt(pk.encrypt(20) + pk.encrypt(-5)) == 15\n"
         "k = bytes(range(32))\n"

@@ -1,2 +1,2 @@
-/* C text the fedshare._native._abac module is compiled with. */
+/* libabac's part of the C text fedshare._native._lib is compiled with. */
 #include "abac.h"

@@ -1,2 +1,2 @@
-/* C text the fedshare._native._fedavg CFFI module compiles with. */
+/* libfedavg's part of the C text fedshare._native._lib is compiled with. */
 #include "fedavg.h"

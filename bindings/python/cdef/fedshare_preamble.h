@@ -1,4 +1,4 @@
-/* C text the fedshare._native._fedshare module is compiled with. */
+/* libfedshare's part of the C text fedshare._native._lib is compiled with. */
 #include <fedshare.h>
 #include <stdio.h>
 

@@ -1,2 +1,2 @@
-/* C text the fedshare._native._ledger CFFI module compiles with. */
+/* libledger's part of the C text fedshare._native._lib is compiled with. */
 #include "ledger.h"

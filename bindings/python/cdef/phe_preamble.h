@@ -1,3 +1,3 @@
-/* C text of the fedshare._native._phe module: libphe's umbrella header
- * (which brings phe/threshold.h once it exists). */
+/* libphe's part of the C text fedshare._native._lib is compiled with: the
+ * umbrella header (which brings phe/threshold.h). */
 #include <phe.h>

@@ -293,17 +293,17 @@ def _run(args: argparse.Namespace) -> int:
 
     from . import fedavg
     from .consortium import Member
-    from .phe.threshold import ThresholdParams
     from .roles import Aggregator, KeyHolder, Participant, run_member
 
     with Member(args.config, seed) as member:
         task = member.task(task_id)
         if task is None:
             raise UsageError(f"--task: no task {args.task} on the ledger")
-        params = member.key_params(bytes.fromhex(task["key_id"]))
+        # decoded once here; every act of every round takes this handle as it is
+        params = member.threshold_key(bytes.fromhex(task["key_id"]))
         if share is not None:
             try:
-                share.check(ThresholdParams.from_bytes(params))  # it belongs to this key
+                share.check(params)  # it belongs to this key
             except Error:
                 raise UsageError(f"--share: {args.share} is not a share of the task's key "
                                  f"{task['key_id']}") from None

@@ -13,8 +13,13 @@ Every act is a signed ledger transaction; :class:`Member` waits for its commit
         decision = other.request_access(data_id, "train", "training", t0, t1)
 
 The arithmetic (encryption, homomorphic sums, decryption shares, the new global
-model) runs in C; keys cross into it as their libphe encodings
-(:class:`fedshare.phe.threshold.ThresholdParams`, ``KeyShare``).
+model) runs in C. Keys cross into it as the handles :mod:`fedshare.phe` made
+(:class:`fedshare.phe.threshold.ThresholdParams`, ``KeyShare``): the package has
+one native module, so libfedshare takes the very ``phe_threshold_params *`` and
+``phe_threshold_keyshare *`` the key objects hold, with no encoding and no
+decoding on the way. An encoding (bytes) is still accepted and is decoded on
+that call; a caller that acts every round holds the objects instead
+(:meth:`Member.threshold_key`, :mod:`fedshare.roles`).
 Formats: docs/formats/fedshare.md; rules: docs/fedshare-contracts.md.
 """
 from __future__ import annotations
@@ -27,6 +32,8 @@ import numpy as np
 
 from . import errors
 from ._native import code_value, load, make_checker
+from .phe import Context
+from .phe.threshold import KeyShare, ThresholdParams
 
 _m = load("fedshare")
 ffi, lib = _m.ffi, _m.lib
@@ -71,27 +78,28 @@ def _take_json(ptr) -> Dict[str, Any]:
         lib.fedshare_free(ptr)
 
 
-class _Key:
-    """A threshold key's public parameters decoded in this module's libphe."""
-
-    def __init__(self, encoding: bytes):
-        p = ffi.new("phe_threshold_params **")
-        check(lib.phe_threshold_params_decode(p, encoding, len(encoding)))
-        self._p = ffi.gc(p[0], lib.phe_threshold_params_free)
-        self.pubkey = lib.phe_threshold_params_pubkey(self._p)
-        self.threshold = lib.phe_threshold_params_threshold(self._p)
-
-
-class _Share:
-    def __init__(self, encoding: bytes):
-        p = ffi.new("phe_threshold_keyshare **")
-        check(lib.phe_threshold_keyshare_decode(p, encoding, len(encoding)))
-        self._p = ffi.gc(p[0], lib.phe_threshold_keyshare_free)
+def _key_of(params: Union[ThresholdParams, bytes]) -> ThresholdParams:
+    """The key as the handle fedshare.phe made, passed on as it is; an encoding
+    is decoded here (once per call: hold a ThresholdParams to act every round)."""
+    if isinstance(params, ThresholdParams):
+        return params
+    if not isinstance(params, (bytes, bytearray, memoryview)):
+        raise errors.InvalidInputError("params must be a ThresholdParams or its encoding")
+    return ThresholdParams.from_bytes(bytes(params))
 
 
-def _key_of(params) -> _Key:
-    enc = params.to_bytes() if hasattr(params, "to_bytes") else bytes(params)
-    return _Key(enc)
+def _share_of(share: Union[KeyShare, bytes]) -> KeyShare:
+    """The key share's handle (an encoding is decoded on this call)."""
+    if isinstance(share, KeyShare):
+        return share
+    if not isinstance(share, (bytes, bytearray, memoryview)):
+        raise errors.InvalidInputError("share must be a KeyShare or its encoding")
+    return KeyShare.from_bytes(bytes(share))
+
+
+def _pubkey(key: ThresholdParams):
+    """The key's ``phe_pubkey *`` (borrowed from the parameters it belongs to)."""
+    return lib.phe_threshold_params_pubkey(key._ptr)
 
 
 def config_ledger_text(path: PathLike) -> str:
@@ -362,7 +370,8 @@ class Member:
     def record_key(self, params, holders: Sequence[bytes], share_hashes: Sequence[bytes]) -> bytes:
         """Record a threshold key (its public parameters, holders in share order,
         hashes of the sealed shares); returns the key ID."""
-        enc = params.to_bytes() if hasattr(params, "to_bytes") else bytes(params)
+        key = _key_of(params)
+        enc = key.to_bytes()
         hs = b"".join(_h32(h, "holder") for h in holders)
         ss = b"".join(_h32(h, "share hash") for h in share_hashes)
         if len(holders) != len(share_hashes):
@@ -370,17 +379,28 @@ class Member:
         out, n = ffi.new("uint8_t **"), ffi.new("size_t *")
         rc = lib.fedshare_payload_key_record(enc, len(enc), hs, ss, len(holders), out, n)
         self._submit_owned(rc, out, n, lib.FEDSHARE_OP_KEY_RECORD)
-        return _key_id(enc)
+        return key.key_id
 
     def key_params(self, key_id: bytes) -> bytes:
         """The recorded threshold parameters of a key (their encoding, checked against the ID)."""
+        enc, _ = self._recorded_key(key_id)
+        return enc
+
+    def threshold_key(self, key_id: bytes) -> ThresholdParams:
+        """The recorded threshold parameters of a key, decoded once and checked
+        against the ID: the object to hand to every act of every round."""
+        _, key = self._recorded_key(key_id)
+        return key
+
+    def _recorded_key(self, key_id: bytes) -> Tuple[bytes, ThresholdParams]:
         r = self.record(lib.FEDSHARE_REC_KEY, key_id)
         if r is None:
             raise errors.NotFoundError("no such key", code=_E_NOT_FOUND, library="fedshare")
         enc = bytes.fromhex(r["params"])
-        if _key_id(enc) != bytes(key_id):
+        key = ThresholdParams.from_bytes(enc)
+        if key.key_id != bytes(key_id):
             raise errors.VerificationError("key record does not match its ID")
-        return enc
+        return enc, key
 
     def put_model(self, model: np.ndarray) -> bytes:
         """Store a model blob; returns its digest (libfedavg's model digest)."""
@@ -454,26 +474,28 @@ class Member:
 
     def upload_update(self, task_id: bytes, round: int, params, packed: np.ndarray,
                       plaintext_bytes: int, weight: int, norm: float, cosine: float,
-                      threads: int = 0) -> None:
+                      threads: Union[int, Context] = 0) -> None:
         """Encrypt a packed update (libfedavg's raw packed bytes) under the task's key
-        and upload it with its weight and anomaly statistics."""
+        and upload it with its weight and anomaly statistics. ``threads``: a
+        :class:`fedshare.phe.Context`, or a thread count (0: one thread)."""
         key = _key_of(params)
         raw = np.ascontiguousarray(packed, dtype=np.uint8).ravel()
         if raw.size % plaintext_bytes:
             raise errors.InvalidInputError("packed size is not a multiple of plaintext_bytes")
         ctx = _ctx(threads)
         with _gil_free():
-            rc = lib.fedshare_upload_update(self._p, _h32(task_id, "task_id"), round, key.pubkey,
+            rc = lib.fedshare_upload_update(self._p, _h32(task_id, "task_id"), round, _pubkey(key),
                                             ctx, ffi.from_buffer(raw), raw.size // plaintext_bytes,
                                             plaintext_bytes, weight, float(norm), float(cosine),
                                             self._timeout)
         check(rc)
 
-    def aggregate(self, task_id: bytes, round: int, params, threads: int = 0) -> None:
+    def aggregate(self, task_id: bytes, round: int, params,
+                  threads: Union[int, Context] = 0) -> None:
         """Aggregator: sum the accepted encrypted updates and record the sum's hash."""
         key = _key_of(params)
         with _gil_free():
-            rc = lib.fedshare_aggregate(self._p, _h32(task_id, "task_id"), round, key.pubkey,
+            rc = lib.fedshare_aggregate(self._p, _h32(task_id, "task_id"), round, _pubkey(key),
                                         _ctx(threads), self._timeout)
         check(rc)
 
@@ -484,7 +506,7 @@ class Member:
         m = ffi.new("int *")
         with _gil_free():
             rc = lib.fedshare_check_aggregate(self._p, _h32(task_id, "task_id"), round,
-                                              key.pubkey, ffi.NULL, self._timeout, m)
+                                              _pubkey(key), ffi.NULL, self._timeout, m)
         check(rc)
         return bool(m[0])
 
@@ -493,10 +515,10 @@ class Member:
         raises VerificationError if the recorded aggregate was not the sum
         (then the act refused it)."""
         key = _key_of(params)
-        sh = _Share(share.to_bytes() if hasattr(share, "to_bytes") else bytes(share))
+        sh = _share_of(share)
         with _gil_free():
             rc = lib.fedshare_post_decryption_share(self._p, _h32(task_id, "task_id"), round,
-                                                    key._p, sh._p, self._timeout)
+                                                    key._ptr, sh._ptr, self._timeout)
         check(rc)
 
     def compute_global(self, task_id: bytes, round: int, params) -> np.ndarray:
@@ -505,7 +527,7 @@ class Member:
         key = _key_of(params)
         out, n = ffi.new("float **"), ffi.new("size_t *")
         with _gil_free():
-            rc = lib.fedshare_compute_global(self._p, _h32(task_id, "task_id"), round, key._p,
+            rc = lib.fedshare_compute_global(self._p, _h32(task_id, "task_id"), round, key._ptr,
                                              self._timeout, out, n)
         check(rc)
         return np.frombuffer(_take(out[0], 4 * n[0]), dtype=np.float32).copy()
@@ -514,7 +536,7 @@ class Member:
         """Aggregator: compute the global model, store it and its delta, record its digest."""
         key = _key_of(params)
         with _gil_free():
-            rc = lib.fedshare_finalize_round(self._p, _h32(task_id, "task_id"), round, key._p,
+            rc = lib.fedshare_finalize_round(self._p, _h32(task_id, "task_id"), round, key._ptr,
                                              self._timeout)
         check(rc)
 
@@ -538,18 +560,14 @@ class Member:
         check(rc)
 
 
-def _key_id(params_encoding: bytes) -> bytes:
-    k = _Key(params_encoding)
-    out = ffi.new("uint8_t[32]")
-    check(lib.phe_threshold_params_key_id(k._p, out))
-    return bytes(out)
-
-
 _CTXS: Dict[int, Any] = {}
 
 
-def _ctx(threads: int):
-    """A libphe thread pool of this module (0: one thread, no pool)."""
+def _ctx(threads: Union[int, Context]):
+    """A libphe thread pool: a :class:`fedshare.phe.Context` passed on as the
+    handle it is, or one kept here per thread count (0 or 1: no pool)."""
+    if isinstance(threads, Context):
+        return threads._ptr
     if threads <= 1:
         return ffi.NULL
     if threads not in _CTXS:

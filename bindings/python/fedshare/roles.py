@@ -34,6 +34,7 @@ import numpy as np
 from . import errors, fedavg
 from ._native import code_value
 from .consortium import PHASES, Member, model_digest
+from .phe.threshold import ThresholdParams
 
 __all__ = ["Participant", "KeyHolder", "Aggregator", "run_member", "E_STATE", "E_EXISTS"]
 
@@ -71,8 +72,15 @@ class _Meter:
         return {"compute_s": self.compute, "crypto_s": self.crypto, "ledger_s": self.ledger}
 
 
-def _params_bytes(params) -> bytes:
-    return params.to_bytes() if hasattr(params, "to_bytes") else bytes(params)
+def _params(params: Any) -> Any:
+    """The task key as a :class:`ThresholdParams` handle, for every act of
+    every round: an encoding is decoded here, once, when the role is made, and
+    never again (the package's one native module lets the handle cross into
+    :mod:`fedshare.consortium` as it is). Anything else is passed on as given
+    (a stand-in member in tests)."""
+    if isinstance(params, (bytes, bytearray, memoryview)):
+        return ThresholdParams.from_bytes(bytes(params))
+    return params
 
 
 class Participant:
@@ -81,8 +89,9 @@ class Participant:
     Args:
         member: the participant's connected :class:`fedshare.consortium.Member`.
         task_id: the task (32 bytes).
-        params_bytes: the task key's threshold parameters (encoding, or
-            :class:`fedshare.phe.threshold.ThresholdParams`).
+        params_bytes: the task key's threshold parameters
+            (:class:`fedshare.phe.threshold.ThresholdParams`, or its encoding,
+            decoded once here).
         trainer: the local procedure on the participant's own training data;
             its ``samples`` is the FedAvg weight.
         codec: the task's codec (:class:`fedshare.fedavg.Codec`).
@@ -96,7 +105,7 @@ class Participant:
             raise errors.InvalidInputError("the participant needs evaluation data")
         self.member = member
         self.task_id = bytes(task_id)
-        self.params = _params_bytes(params_bytes)
+        self.params = _params(params_bytes)
         self.trainer = trainer
         self.codec = codec
         self.eval_X = eval_X
@@ -184,14 +193,14 @@ class KeyHolder:
     Args:
         member: the holder's connected member client.
         task_id: the task.
-        params_bytes: the task key's threshold parameters.
+        params_bytes: the task key's threshold parameters (as for :class:`Participant`).
         share: the holder's :class:`fedshare.phe.threshold.KeyShare` (unsealed).
     """
 
     def __init__(self, member: Member, task_id: bytes, params_bytes: Any, share: Any):
         self.member = member
         self.task_id = bytes(task_id)
-        self.params = _params_bytes(params_bytes)
+        self.params = _params(params_bytes)
         self.key_share = share
         #: rounds in which this holder found the recorded aggregate wrong.
         self.mismatches: List[int] = []
@@ -224,7 +233,7 @@ class Aggregator:
     def __init__(self, member: Member, task_id: bytes, params_bytes: Any, *, threads: int = 0):
         self.member = member
         self.task_id = bytes(task_id)
-        self.params = _params_bytes(params_bytes)
+        self.params = _params(params_bytes)
         self.threads = threads
         #: where the last act's time went (kept when the act raises).
         self.meter = _Meter(member)

@@ -1,9 +1,13 @@
-"""Low layer of the bindings: the CFFI modules and return-code checking.
+"""Low layer of the bindings: the one CFFI module and return-code checking.
 
-Each room's compiled module lives here as ``fedshare._native._<room>`` and
-exposes ``ffi`` and ``lib``. :func:`load` imports one with a clear error if the
-package was built without it; :func:`check` turns a negative return code into
-the matching :class:`fedshare.Error` subclass.
+The five libraries (libphe, libledger, libfedavg, libabac, libfedshare) are
+compiled into ONE extension module, ``fedshare._native._lib``, each linked
+once; :data:`ffi` and :data:`lib` are its. So a ``phe_pubkey *`` made by
+:mod:`fedshare.phe` is the very pointer :mod:`fedshare.consortium` hands to
+libfedshare: handles cross rooms as handles, never as encodings.
+:func:`load` is kept for callers that name a room (every room gives the same
+module); :func:`make_checker` builds a room's ``check`` that turns a negative
+return code into the matching :class:`fedshare.Error` subclass.
 
 Which subclass is not written here: every code of the five libraries has a kind
 in its library's table (lib*/codes.tsv), generated at build time into
@@ -13,23 +17,33 @@ libledger's codes unchanged) is therefore mapped the same way everywhere.
 """
 from __future__ import annotations
 
-import importlib
 from types import ModuleType
-from typing import Callable, Mapping, Optional, Type
+from typing import Any, Callable, Mapping, Optional, Type
 
 from .. import _codes
 from ..errors import BY_KIND, Error
 
+try:
+    from . import _lib as _module
+except ImportError as exc:  # pragma: no cover - depends on the build
+    raise ImportError(
+        f"fedshare's native module fedshare._native._lib is missing ({exc}); "
+        "reinstall with `pip install .` from a checkout"
+    ) from exc
+
+#: The rooms whose declarations the module carries.
+ROOMS = ("phe", "ledger", "fedavg", "abac", "fedshare")
+
+ffi: Any = _module.ffi
+lib: Any = _module.lib
+
 
 def load(room: str) -> ModuleType:
-    """Import the compiled CFFI module of ``room`` (``"phe"``, ``"fedavg"`` …)."""
-    try:
-        return importlib.import_module(f"fedshare._native._{room}")
-    except ImportError as exc:  # pragma: no cover - depends on the build
-        raise ImportError(
-            f"fedshare was built without its '{room}' module ({exc}); "
-            "reinstall with `pip install .` from a checkout that has lib" + room
-        ) from exc
+    """The compiled CFFI module (``ffi``, ``lib``) that carries ``room``
+    (``"phe"``, ``"fedavg"`` …): the same one module for every room."""
+    if room not in ROOMS:
+        raise ImportError(f"fedshare has no native room {room!r} (rooms: {', '.join(ROOMS)})")
+    return _module
 
 
 def error_class(rc: int, default: Type[Error] = Error) -> Type[Error]:
