@@ -35,7 +35,7 @@ pytest.importorskip("flwr")
 pytest.importorskip("ray")
 pytest.importorskip("sklearn")
 
-from flwr.app import ArrayRecord, MetricRecord, RecordDict  # noqa: E402
+from flwr.app import MetricRecord, RecordDict  # noqa: E402
 from flwr.serverapp.strategy.strategy_utils import aggregate_arrayrecords  # noqa: E402
 
 from fedshare import errors  # noqa: E402

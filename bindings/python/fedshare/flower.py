@@ -42,7 +42,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -327,6 +327,7 @@ def _raise_failures(r: int, what: str, replies: List[Message], expected: int) ->
         raise errors.TimeoutError_(f"round {r}: {len(replies)} of {expected} nodes answered "
                                    f"the {what} message")
 
+
 class FedshareFedAvg(FedAvg):
     """Flower's FedAvg with the sum done under encryption on the fedshare ledger.
 
@@ -467,10 +468,9 @@ class FedshareFedAvg(FedAvg):
         metrics = metrics if metrics is not None else MetricRecord()
         metrics["fedshare-round"] = r
         metrics["fedshare-accepted"] = sum(v != "suspicious" for v in verdicts)
-        like = self._like if self._like is not None else None
-        if like is None:
+        if self._like is None:
             raise errors.InvalidInputError("no arrays to shape the model like")
-        return unflatten(model, like), metrics
+        return unflatten(model, self._like), metrics
 
     def configure_evaluate(self, server_round: int, arrays: ArrayRecord, config: ConfigRecord,
                            grid: Grid) -> Iterable[Message]:
