@@ -179,3 +179,48 @@ def test_mod_refuses_a_model_that_is_not_the_ledgers(consortium):
     assert not called
     rnd = m.round(task_id, 1)
     assert rnd is None or all(not u["present"] for u in rnd["updates"])
+
+
+def test_flatten_round_trips_a_torch_state_dict():
+    torch = pytest.importorskip("torch")
+    from flwr.app import ArrayRecord
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Flatten(),
+                              torch.nn.Linear(4 * 6 * 6, 2))
+    arrays = ArrayRecord(net.state_dict())
+    v = flatten(arrays)
+    assert v.dtype == np.float32 and v.size == sum(p.numel() for p in net.parameters())
+    back = unflatten(v, arrays).to_torch_state_dict()
+    assert list(back) == list(net.state_dict())
+    for k, t in net.state_dict().items():
+        assert torch.equal(back[k], t)
+    with pytest.raises(errors.InvalidInputError):
+        unflatten(v[:-1], arrays)
+    with pytest.raises(errors.InvalidInputError):
+        unflatten(np.concatenate([v, np.zeros(1, np.float32)]), arrays)
+
+
+def test_mod_finds_its_member_in_the_node_config(tmp_path):
+    from flwr.app import Context
+
+    seed = bytes(range(32))
+    key = tmp_path / "hospital.key"
+    key.write_text(seed.hex() + "\n")
+
+    def ctx(node_config):
+        return Context(run_id=1, node_id=1, node_config=node_config, state=RecordDict(),
+                       run_config={})
+
+    mod = FedshareMod()
+    cfg = {"fedshare-config": "consortium.conf", "fedshare-key": str(key)}
+    assert mod._identity(ctx(cfg)) == ("consortium.conf", seed)
+    # an explicit key (bytes, or a function of the context) wins over the node config
+    assert FedshareMod(key=lambda c: bytes(32))._identity(ctx(cfg))[1] == bytes(32)
+    with pytest.raises(errors.InvalidInputError, match="no consortium configuration"):
+        mod._identity(ctx({"fedshare-key": str(key)}))
+    with pytest.raises(errors.InvalidInputError, match="no member key"):
+        mod._identity(ctx({"fedshare-config": "consortium.conf"}))
+    key.write_text("not hex")
+    with pytest.raises(errors.InvalidInputError, match="32 bytes"):
+        mod._identity(ctx(cfg))
