@@ -224,3 +224,47 @@ def test_mod_finds_its_member_in_the_node_config(tmp_path):
     key.write_text("not hex")
     with pytest.raises(errors.InvalidInputError, match="32 bytes"):
         mod._identity(ctx(cfg))
+
+
+class _Ledger:
+    """The aggregator's view of a task, scripted (no nodes): what the strategy reads."""
+
+    did = "did:key:z6MkAggregator"
+
+    def __init__(self, phase, round_):
+        self.record = {"aggregator": self.did, "participants": [{}, {}, {}],
+                       "key_id": "00" * 32, "round_limit": 5, "phase": phase,
+                       "round": round_, "global_model": "00" * 32, "metrics": [0.9, 0.91]}
+
+    def task(self, task_id):
+        return self.record
+
+    def key_params(self, key_id):
+        return b"params"
+
+
+def test_strategy_sends_nothing_once_the_stop_rule_ended_the_task():
+    from flwr.app import ArrayRecord, ConfigRecord
+
+    from fedshare.flower import FedshareFedAvg
+
+    s = FedshareFedAvg(_Ledger(phase=6, round_=2), bytes(32))
+    assert s.round_limit == 5 and s.min_train_nodes == 3 and s.min_evaluate_nodes == 3
+    arrays = ArrayRecord([np.zeros(3, np.float32)])
+    # Flower's loop goes on to its last round: nothing is sent, nothing aggregated
+    assert s.configure_train(3, arrays, ConfigRecord(), grid=None) == []
+    assert s.aggregate_train(3, []) == (None, None)
+    assert s.configure_evaluate(3, arrays, ConfigRecord(), grid=None) == []
+    assert s.aggregate_evaluate(3, []) is None
+    assert s.done
+
+
+def test_strategy_refuses_what_a_fedshare_task_cannot_do():
+    from fedshare.flower import FedshareFedAvg
+
+    with pytest.raises(errors.InvalidInputError, match="every participant"):
+        FedshareFedAvg(_Ledger(phase=1, round_=1), bytes(32), fraction_train=0.5)
+    other = _Ledger(phase=1, round_=1)
+    other.record["aggregator"] = "did:key:z6MkSomeoneElse"
+    with pytest.raises(errors.AccessDeniedError, match="aggregator"):
+        FedshareFedAvg(other, bytes(32))
