@@ -267,7 +267,7 @@ class FedshareMod:
         reply = call_next(msg, context)
         if reply.has_error():
             return reply
-        akey, trained = _arrays(reply.content)
+        _, trained = _arrays(reply.content)
         metrics = _metrics(reply.content)
         weight = metrics.get(self.weight_key)
         if weight is None or int(weight) != weight or int(weight) < 1:
@@ -275,6 +275,7 @@ class FedshareMod:
                                            "positive integer (the FedAvg weight)")
         update = flatten(trained) - base
         res = p.submit_update(r, base, update, int(weight))
+        p.updates.pop(r, None)  # kept only for `fedshare train --dump-updates`; not here
         out = RecordDict()
         for name, rec in reply.content.metric_records.items():
             out[name] = rec
