@@ -908,6 +908,8 @@ def run(args: argparse.Namespace) -> int:
         ds, owners = load_csvs(list(args.data) + list(args.test or []), args.label)
         if args.test:
             owners, tests = owners[:n], owners[n:]
+            ds.source = (f"{', '.join(args.data)} (training); {', '.join(args.test)} "
+                         "(held-out test)")
         configs = [(m, "given") for m in (("logreg", "mlp") if args.model == "both"
                                           else (args.model,))]
     else:
