@@ -274,6 +274,12 @@ class FedshareMod:
             raise errors.InvalidInputError(f"the train reply's {self.weight_key!r} must be a "
                                            "positive integer (the FedAvg weight)")
         update = flatten(trained) - base
+        big = float(np.max(np.abs(update))) if update.size else 0.0
+        if big > p.codec.clip:
+            # the codec clips each value to ±clip: say so, since the global model
+            # then differs from plain FedAvg by more than the codec's bound
+            log.warning("round %d: an update value of %.3g exceeds the task codec's clip %g "
+                        "and is clipped", r, big, p.codec.clip)
         res = p.submit_update(r, base, update, int(weight))
         p.updates.pop(r, None)  # kept only for `fedshare train --dump-updates`; not here
         out = RecordDict()
