@@ -44,7 +44,7 @@ from fedshare.flower import FedshareMod, flatten, unflatten  # noqa: E402
 from fedshare.phe import threshold  # noqa: E402
 
 from fedshare_cluster import MEMBERS, Consortium  # noqa: E402
-from test_phe_threshold import PRIME1, PRIME2  # noqa: E402
+from shared_fixtures import PRIME1, PRIME2  # noqa: E402
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "guides" / "flower.md"
 
