@@ -4,6 +4,7 @@ a TCP proxy in front of each node) and every byte the nodes store (their LMDB
 files) is searched for the hospitals' records; none may appear."""
 from __future__ import annotations
 
+import json
 import socket
 import struct
 import subprocess
@@ -169,3 +170,74 @@ def test_csv_input_is_checked(tmp_path):
         experiment.load_csvs([str(a), str(a), str(c)], "label")
     ds, owners = experiment.load_csvs([str(a), str(a), str(a)], "label")
     assert ds.X.shape == (6, 2) and [len(o) for o in owners] == [2, 2, 2]
+
+
+def test_demo_with_four_centers_and_their_test_files(tmp_path):
+    """`fedshare demo --data` with four centers' CSVs and a held-out test CSV each:
+    four trainer processes, a 3-of-4 key, accuracy per center and averaged with
+    95 % intervals, the stop rule read over the union of the centers' evaluation
+    records."""
+    from sklearn.datasets import load_breast_cancer
+
+    d = load_breast_cancer()
+    names = [n.replace(" ", "_") for n in d.feature_names]
+    perm = np.random.default_rng(5).permutation(len(d.target))
+    parts = np.array_split(perm, 4)  # 143, 142, 142, 142 records
+    data, tests = [], []
+    for h, idx in enumerate(parts):
+        for kind, sub, out in (("train", idx[:110], data), ("test", idx[110:], tests)):
+            path = tmp_path / f"center{h}-{kind}.csv"
+            rows = [",".join(names + ["malignant"])]
+            rows += [",".join(repr(float(v)) for v in d.data[i]) + f",{int(d.target[i] == 0)}"
+                     for i in sub]
+            path.write_text("\n".join(rows) + "\n")
+            out.append(str(path))
+    report = tmp_path / "report"
+    r = subprocess.run([sys.executable, "-m", "fedshare", "demo", "--data", *data,
+                        "--test", *tests, "--label", "malignant", "--model", "logreg",
+                        "--rounds", "3", "--report", str(report), "--json"],
+                       capture_output=True, text=True, timeout=900)
+    out = r.stdout
+    assert r.returncode == 0, out + r.stderr
+    assert "the 4-center experiment" in out and "3-of-4 consortium key" in out
+    # per center (A … D) and the mean over the four, for each model
+    for label in ("centralized", "plain FedAvg", "encrypted"):
+        line = next(x for x in out.splitlines() if x.strip().startswith(f"{label}: per center"))
+        assert all(f"{c} " in line for c in "ABCD") and "mean over 4 centers" in line
+        assert "95 % CI" in line
+    # the stop rule's metric covers every center's evaluation records (20 % of 110 each)
+    assert "stop rule on 88 evaluation records" in out
+    md = (report / "report.md").read_text()
+    assert "## Accuracy per center (95 % intervals)" in md
+    for h in "abcd":
+        assert f"| hospital-{h} (3" in md  # 33 or 32 test records each
+    assert "**mean over 4 centers**" in md and "pooled test records (129)" in md
+    keys = {json.loads(x)["name"]: json.loads(x)["value"] for x in out.splitlines()
+            if x.startswith("{")}
+    assert {"accuracy_gap_pp", "rounds_extra", "accuracy_gap_pp_center_mean",
+            "max_dev_encrypted_vs_plain"} <= set(keys)
+    assert "PASS" in out
+
+
+def test_demo_center_count_and_test_files_are_checked(tmp_path):
+    a = tmp_path / "a.csv"
+    a.write_text("x,label\n1,0\n2,1\n")
+    r = subprocess.run([sys.executable, "-m", "fedshare", "demo", "--data", str(a),
+                        "--label", "label"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "2 to 10 CSVs" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "fedshare", "demo", "--data", *[str(a)] * 11,
+                        "--label", "label"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "not 11" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "fedshare", "demo", "--data", str(a), str(a),
+                        "--test", str(a), "--label", "label"], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 1 and "one CSV per center: 2, not 1" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "fedshare", "demo", "--test", str(a)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "--test needs --data" in r.stderr
+    assert experiment.key_threshold(2) == 2 and experiment.key_threshold(4) == 3
+    assert experiment.key_threshold(10) == 6
+    lo, hi = experiment.wilson_interval(1.0, 30)
+    assert hi == 1.0 and 0.88 < lo < 0.89  # 30 of 30 right: [0.886, 1]
+    m, lo, hi = experiment.center_mean_interval([0.9, 1.0], [100, 30])
+    assert m == pytest.approx(0.95) and lo < 0.95 < hi

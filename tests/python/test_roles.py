@@ -215,6 +215,9 @@ def test_cli_errors_against_the_consortium(world, task, capsys):
         # B is not the task's aggregator
         assert train_main(trainer_args(cons, task["task"], B, "--aggregator")) == 2
         assert "aggregator is" in capsys.readouterr().err
+        # --no-train with --data: the training runs elsewhere (a Flower ClientApp)
+        assert train_main(trainer_args(cons, task["task"], B, "--no-train")) == 2
+        assert "--no-train: this process trains nothing" in capsys.readouterr().err
         # the MLP does not match the task's model
         assert train_main(trainer_args(cons, task["task"], B, "--model", "mlp")) == 2
         assert "parameters" in capsys.readouterr().err

@@ -64,6 +64,10 @@ def _configure(p: argparse.ArgumentParser) -> None:
                    help="environment variable holding the share's passphrase")
     p.add_argument("--aggregator", action="store_true",
                    help="also act as the task's aggregator (must be the one it names)")
+    p.add_argument("--no-train", action="store_true",
+                   help="a participant whose training and evaluation run elsewhere (a Flower "
+                        "ClientApp with fedshare.flower.FedshareMod): play only the key "
+                        "holder (--share) and aggregator roles here")
     p.add_argument("--eval-fraction", type=real(0, 1, lo_open=True, hi_open=True), default=0.2,
                    help="share of the local data held out for evaluation, in (0, 1) "
                         "(default 0.2)")
@@ -312,7 +316,10 @@ def _run(args: argparse.Namespace) -> int:
         is_participant = any(p["public_key"] == me for p in task["participants"])
         participant = keyholder = aggregator = None
         info: Dict[str, Any] = {"task": task_id.hex(), "model": None}
-        if is_participant:
+        if getattr(args, "no_train", False):
+            if data is not None:
+                raise UsageError("--no-train: this process trains nothing; --data is not used")
+        elif is_participant:
             if data is None:
                 raise UsageError("the task names this member a participant: give --data and "
                                  "--label")

@@ -13,8 +13,12 @@ trail is traced, and a stored block is tampered with to show that verification
 names it.
 
 ``fedshare demo`` runs it on the Wisconsin diagnostic breast-cancer data that
-ships with scikit-learn; ``--data A.csv B.csv C.csv --label COLUMN`` runs it on
-one's own records. The report (Markdown and PNG plots) goes to ``--report``.
+ships with scikit-learn; ``--data A.csv B.csv … --label COLUMN`` runs it on
+one's own records, 2 to 10 centers (each its own trainer process, all of them
+key holders of a t-of-n key), with ``--test TA.csv TB.csv …`` a held-out test
+CSV per center. Accuracy is reported per center and averaged over centers (as
+multi-center benchmarks report it) beside the pooled test accuracy, each with a
+95 % confidence interval. The report (Markdown and PNG plots) goes to ``--report``.
 """
 from __future__ import annotations
 
@@ -39,8 +43,19 @@ import numpy as np
 from . import errors
 from ._cli_args import input_file, integer, output_dir, real, write_secret
 
-HOSPITALS = ("hospital-a", "hospital-b", "hospital-c")
+#: The centers' names (the first ``n`` of them take part in a run).
+HOSPITALS = tuple(f"hospital-{c}" for c in "abcdefghij")
+#: Centers a run may have.
+MIN_CENTERS, MAX_CENTERS = 2, 10
+#: Hospital A (dealer, aggregator, task creator), hospital B (whose trail is
+#: shown); REG is the regulator's node (node indices, not member indices).
 A, B, C, REG = 0, 1, 2, 3
+
+
+def key_threshold(centers: int) -> int:
+    """t of the t-of-n consortium key over ``centers`` holders: a majority, at least 2."""
+    return max(2, centers // 2 + 1) if centers > 2 else 2
+
 
 POLICY = """
 // Each hospital's data: model training only, by member hospitals with an ethics
@@ -50,7 +65,7 @@ when {{
   context.purpose == "training"
   && context.period_end <= time({end})
   && resource.uses < 100
-  && subject.org in ["hospital-a", "hospital-b", "hospital-c"]
+  && subject.org in [{orgs}]
   && "irb" in subject.credentials
 }}
 obligations [no_export];
@@ -161,10 +176,15 @@ def split_hospitals(ds: Dataset, mode: str, rng: np.random.Generator) -> List[np
 class Consortium:
     """Four node processes and the members' keys, in a work directory."""
 
-    def __init__(self, work: Path, block_period_ms: int = 10, sync: bool = False):
+    def __init__(self, work: Path, block_period_ms: int = 10, sync: bool = False,
+                 centers: int = 3):
         from . import ledger
 
+        if not MIN_CENTERS <= centers <= MAX_CENTERS:
+            raise errors.InvalidInputError(
+                f"a consortium of {MIN_CENTERS} to {MAX_CENTERS} centers, not {centers}")
         self.work = work
+        self.centers = centers
         self.procs: Dict[int, Any] = {}  # fedshare.node.NodeProcess
         self.metrics_port = {i: _free_port() for i in range(4)}
         self.sync = sync
@@ -178,9 +198,9 @@ class Consortium:
             lines.append(f"replica {i} 127.0.0.1:{_free_port()} "
                          f"{ledger.Signer(seed).public_key.hex()}")
         self.member_keys: List[Path] = []
-        roles = ["provider,keyholder,aggregator,publisher", "provider,keyholder",
-                 "provider,keyholder", "regulator"]
-        for name, role in zip(list(HOSPITALS) + ["regulator"], roles):
+        roles = (["provider,keyholder,aggregator,publisher"] +
+                 ["provider,keyholder"] * (centers - 1) + ["regulator"])
+        for name, role in zip(list(HOSPITALS[:centers]) + ["regulator"], roles):
             seed = secrets.token_bytes(32)
             key = work / f"{name}.member.key"
             key.unlink(missing_ok=True)
@@ -255,6 +275,14 @@ class RunResult:
     task_id: str = ""
     data_ids: List[str] = field(default_factory=list)
     stop_reason: str = ""
+    #: the centers' names, test-set sizes, and per model ("centralized",
+    #: "plain", "encrypted") the accuracy on each center's own test records
+    centers: List[str] = field(default_factory=list)
+    test_sizes: List[int] = field(default_factory=list)
+    center_accuracy: Dict[str, List[float]] = field(default_factory=dict)
+    #: evaluation records behind the stop rule's last metric: the union of the
+    #: members' evaluation counts, as the ledger recorded them
+    eval_records: int = 0
 
 
 def _standardize(X: np.ndarray, train_idx: np.ndarray) -> Tuple[np.ndarray, dict]:
@@ -309,7 +337,7 @@ def centralized(model_name: str, X: np.ndarray, y: np.ndarray, Xe: np.ndarray, y
 def plain_fedavg(model_name: str, parts: List[Tuple[np.ndarray, np.ndarray, np.ndarray,
                                                     np.ndarray]], Xt, yt, *, lr: float,
                  rounds: int, seed: int, stop_threshold: float,
-                 stop_patience: int) -> Tuple[List[float], int, float]:
+                 stop_patience: int) -> Tuple[List[float], int, float, np.ndarray]:
     """FedAvg without encryption, same local procedure and seeds, in process:
     the 'federated (plain)' column of the table."""
     from . import fedavg
@@ -329,7 +357,7 @@ def plain_fedavg(model_name: str, parts: List[Tuple[np.ndarray, np.ndarray, np.n
         curve.append(acc / sum(len(p[3]) for p in parts))
         if fedavg.stop_decision(curve, stop_threshold, stop_patience, rounds) != "continue":
             break
-    return curve, len(curve), trainers[0].evaluate(w, Xt, yt)
+    return curve, len(curve), trainers[0].evaluate(w, Xt, yt), w
 
 
 def _make_model(name: str, n_features: int, seed: int):
@@ -425,6 +453,58 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f} %"
 
 
+def wilson_interval(p: float, n: int, z: float = 1.96) -> Tuple[float, float]:
+    """The 95 % Wilson score interval of an accuracy ``p`` measured on ``n`` records
+    (Wilson 1927): unlike p ± z·√(p(1−p)/n) it stays inside [0, 1] and is not empty
+    at p = 1, which a small test set often gives."""
+    if n <= 0:
+        return 0.0, 1.0
+    d = 1 + z * z / n
+    c = (p + z * z / (2 * n)) / d
+    h = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
+    return max(0.0, c - h), min(1.0, c + h)
+
+
+def center_mean_interval(ps: Sequence[float], ns: Sequence[int],
+                         z: float = 1.96) -> Tuple[float, float, float]:
+    """The unweighted mean of per-center accuracies and its 95 % interval, the
+    centers' test sets taken as independent samples: var = Σ p(1−p)/n / k²
+    (each center's binomial variance; a center at 0 or 1 adds the variance of
+    one error in n+1 records instead of none)."""
+    k = len(ps)
+    mean = float(np.mean(ps))
+    var = sum(max(p * (1 - p), 1 / (n + 1)) / n for p, n in zip(ps, ns)) / (k * k)
+    h = z * float(np.sqrt(var))
+    return mean, max(0.0, mean - h), min(1.0, mean + h)
+
+
+def _pct_ci(p: float, n: int) -> str:
+    lo, hi = wilson_interval(p, n)
+    return f"{100 * p:.1f} % [{100 * lo:.1f}, {100 * hi:.1f}]"
+
+
+def center_table(r: "RunResult") -> List[str]:
+    """Markdown rows: accuracy per center and averaged over centers, with 95 %
+    intervals, for centralized, plain FedAvg and encrypted FedAvg."""
+    models = [("centralized", "centralized"), ("plain", "federated (plain)"),
+              ("encrypted", "federated (encrypted)")]
+    L = ["| center (test records) | " + " | ".join(t for _, t in models) + " |",
+         "|---|" + "---|" * len(models)]
+    for h, name in enumerate(r.centers):
+        n = r.test_sizes[h]
+        L.append(f"| {name} ({n}) | " + " | ".join(
+            _pct_ci(r.center_accuracy[k][h], n) for k, _ in models) + " |")
+    cells = []
+    for k, _ in models:
+        m, lo, hi = center_mean_interval(r.center_accuracy[k], r.test_sizes)
+        cells.append(f"{100 * m:.1f} % [{100 * lo:.1f}, {100 * hi:.1f}]")
+    L.append(f"| **mean over {len(r.centers)} centers** | " + " | ".join(cells) + " |")
+    pooled = [r.central_accuracy, r.plain_accuracy, r.fed_accuracy]
+    L.append(f"| pooled test records ({sum(r.test_sizes)}) | " +
+             " | ".join(_pct_ci(p, sum(r.test_sizes)) for p in pooled) + " |")
+    return L
+
+
 def write_report(out: Path, results: List[RunResult], ds: Dataset, ledger_stats: Dict[str, float],
                  trail: List[Dict[str, Any]], tamper: Dict[str, Any], setup: Dict[str, Any],
                  demo_seconds: float) -> Path:
@@ -464,9 +544,8 @@ def write_report(out: Path, results: List[RunResult], ds: Dataset, ledger_stats:
     L.append("# The three-hospital experiment — fedshare's run of the seed paper's section 3\n")
     L.append(f"Data: {ds.source}; {len(ds.y)} records, {len(ds.feature_names)} features, label "
              f"`{ds.label}` ({int(ds.y.sum())} positive). Each hospital is a separate trainer "
-             "process that reads only its own CSV. Four node processes (hospitals A, B, C and "
-             "the regulator) replicate the ledger by PBFT on loopback; the consortium key is "
-             "2-of-3 (holders A, B, C).\n")
+             "process that reads only its own CSV. Four node processes replicate the ledger "
+             f"by PBFT on loopback; the consortium key is {setup.get('key', '2-of-3')}.\n")
     L.append("## The paper's table, with our numbers\n")
     L.append("| model | split (records per hospital) | centralized | federated (plain) | "
              "federated (encrypted) | gap (pp) | rounds to stop: centralized / federated | "
@@ -478,9 +557,17 @@ def write_report(out: Path, results: List[RunResult], ds: Dataset, ledger_stats:
                  f"{_pct(r.fed_accuracy)} | {100 * (r.central_accuracy - r.fed_accuracy):+.2f} | "
                  f"{r.central_rounds} / {r.fed_rounds} ({r.stop_reason}) | "
                  f"{r.max_dev:.2e} ({r.codec_bound:.2e}) |")
-    L.append("\nAccuracy is measured on held-out test records (20 % of each hospital's records, "
-             "never used for training or for the stop rule). The paper reports 89.2 % "
-             "centralized vs 88.9 % federated, 32 vs 34 rounds.\n")
+    L.append("\nAccuracy is measured on held-out test records (each center's own test file, or "
+             "20 % of each center's records, never used for training or for the stop rule). "
+             "The paper reports 89.2 % centralized vs 88.9 % federated, 32 vs 34 rounds.\n")
+    L.append("## Accuracy per center (95 % intervals)\n")
+    for r in results:
+        L.append(f"{r.model}, {r.split}: the stop rule read the sample-weighted accuracy over "
+                 f"{r.eval_records} evaluation records, the union of every center's evaluation "
+                 "records as the ledger recorded their counts. Intervals: Wilson per center "
+                 "and pooled; for the mean over centers, the centers' binomial variances.\n")
+        L.extend(center_table(r))
+        L.append("")
     L.append("## Ledger and time\n")
     L.append(f"- Ledger: {ledger_stats.get('transactions', 0):.0f} transactions in "
              f"{ledger_stats.get('height', 0):.0f} blocks; {ledger_stats.get('tps', 0):.1f} "
@@ -531,7 +618,8 @@ def write_report(out: Path, results: List[RunResult], ds: Dataset, ledger_stats:
 class Experiment:
     """Nodes, members and the consortium key, shared by every configuration run."""
 
-    def __init__(self, work: Path, *, seed: int, key_bits: int = 2048, sync: bool = False):
+    def __init__(self, work: Path, *, seed: int, key_bits: int = 2048, sync: bool = False,
+                 centers: int = 3):
         from . import abac
         from .consortium import Member
         from .phe import threshold
@@ -539,15 +627,19 @@ class Experiment:
         self.work, self.seed = work, seed
         work.mkdir(parents=True, exist_ok=True)
         self.t0 = time.monotonic()
-        self.cons = Consortium(work, sync=sync)
+        self.cons = Consortium(work, sync=sync, centers=centers)
+        self.centers = n = centers
+        self.threshold = key_threshold(n)
         for i in range(4):
             self.cons.start(i)
-        self.members = [Member(self.cons.config, self.cons.seed(i)) for i in range(4)]
-        self.names = {m.public_key: n for m, n in
-                      zip(self.members, list(HOSPITALS) + ["regulator"])}
+        # members: the n centers, then the regulator
+        self.members = [Member(self.cons.config, self.cons.seed(i)) for i in range(n + 1)]
+        self.regulator = self.members[n]
+        self.names = {m.public_key: nm for m, nm in
+                      zip(self.members, list(HOSPITALS[:n]) + ["regulator"])}
         # -- the key ceremony: hospital A deals; each share sealed under its holder's passphrase
         t = time.monotonic()
-        params, shares = threshold.deal(bits=key_bits, threshold=2, holders=3)
+        params, shares = threshold.deal(bits=key_bits, threshold=self.threshold, holders=n)
         self.ceremony_seconds = time.monotonic() - t
         self.params = params.to_bytes()
         self.share_files, self.passphrases = [], []
@@ -559,10 +651,11 @@ class Experiment:
             self.share_files.append(f)
             self.passphrases.append(pw)
             hashes.append(hashlib.sha256(f.read_bytes()).digest())
-        self.key_id = self.members[A].record_key(params, [m.public_key for m in self.members[:3]],
+        self.key_id = self.members[A].record_key(params, [m.public_key for m in self.members[:n]],
                                                  hashes)
         end = int(time.time()) + 365 * 86400
-        self.policy_text = POLICY.format(end=end)
+        self.policy_text = POLICY.format(end=end,
+                                         orgs=", ".join(f'"{h}"' for h in HOSPITALS[:n]))
         self.policy = abac.parse(self.policy_text, version=1,
                                  members=[m.public_key for m in self.members])
         self.models: Dict[str, bytes] = {}
@@ -576,16 +669,28 @@ class Experiment:
         self.cons.close()
 
     def run_config(self, ds: Dataset, owners: Optional[List[np.ndarray]], model_name: str,
-                   split: str, *, lr: float, rounds: int, threads: int = 1) -> RunResult:
+                   split: str, *, lr: float, rounds: int, threads: int = 1,
+                   tests: Optional[List[np.ndarray]] = None) -> RunResult:
+        """One model on one split. ``owners``: each center's record indices in
+        ``ds`` (None: :func:`split_hospitals` of the default data); ``tests``:
+        each center's held-out test records (None: 20 % of its records)."""
         from . import fedavg
         from . import torch as ft
         from .consortium import ffi, lib
 
         rng = np.random.default_rng(self.seed)
         hosp = owners if owners is not None else split_hospitals(ds, split, rng)
-        # each hospital keeps 20 % of its records aside as test records (the report's)
+        n = self.centers
+        if len(hosp) != n or (tests is not None and len(tests) != n):
+            raise errors.InvalidInputError(f"this consortium has {n} centers: one training "
+                                           "set (and at most one test set) per center")
         train_parts, test_idx = [], []
         for h, idx in enumerate(hosp):
+            if tests is not None:  # the center's own held-out test file
+                test_idx.append(np.sort(tests[h]))
+                train_parts.append(np.sort(idx))
+                continue
+            # each hospital keeps 20 % of its records aside as test records (the report's)
             perm = np.random.default_rng(self.seed + 100 + h).permutation(idx)
             k = max(1, int(round(0.2 * len(perm))))
             test_idx.append(np.sort(perm[:k]))
@@ -604,6 +709,8 @@ class Experiment:
         yt = y[np.concatenate(test_idx)]
 
         res = RunResult(model_name, split, [len(i) for i in train_parts])
+        res.centers = list(HOSPITALS[:n])
+        res.test_sizes = [len(i) for i in test_idx]
         # -- each hospital seals its records, registers them, sets its policy
         data_ids = []
         for h, idx in enumerate(train_parts):
@@ -624,7 +731,7 @@ class Experiment:
             data_ids.append(did)
         res.data_ids = [d.hex() for d in data_ids]
         now = int(time.time())
-        for h in (B, C):
+        for h in range(1, n):
             self.members[A].request_access(data_ids[h], "train", "training", now, now + 86400)
         # -- the initial model, the codec, the task
         model = _make_model(model_name, X.shape[1], self.seed)
@@ -640,16 +747,16 @@ class Experiment:
         res.codec_bound = codec.error_bound
         task = self.members[A].create_task(
             model_id, self.key_id, self.members[A].public_key,
-            [(self.members[h].public_key, data_ids[h]) for h in range(3)], codec.to_bytes(),
+            [(self.members[h].public_key, data_ids[h]) for h in range(n)], codec.to_bytes(),
             learning_rate=lr, round_limit=rounds, stop_threshold=0.001, stop_patience=3,
             anomaly_k=3.0, anomaly_warmup=6)
         res.task_id = task.hex()
-        for h in range(3):
+        for h in range(n):
             self.members[h].join_task(task)
-        # -- three trainer processes, each with only its own CSV
+        # -- one trainer process per center, each with only its own CSV
         t_start = time.monotonic()
         procs, reports = [], []
-        for h in range(3):
+        for h in range(n):
             rep = self.work / f"{HOSPITALS[h]}-{model_name}-{split}.report.json"
             reports.append(rep)
             cmd = [sys.executable, "-m", "fedshare", "train", "--config",
@@ -672,11 +779,13 @@ class Experiment:
                                    f"{self.work / f'{HOSPITALS[h]}-{model_name}-{split}.log'}")
         res.wall_seconds = time.monotonic() - t_start
         # -- what the ledger says
-        rec = self.members[REG].task(task)
+        rec = self.regulator.task(task)
         res.fed_curve = list(rec["metrics"])
         res.fed_rounds = len(res.fed_curve)
         res.stop_reason = {1: "converged", 2: "round limit"}.get(rec["stop_reason"], "?")
-        global_model, _ = self.members[REG].fetch_global(task)
+        global_model, _ = self.regulator.fetch_global(task)
+        last = self.regulator.round(task, int(rec["round"]))
+        res.eval_records = int(last.get("samples", 0)) if last else 0
         probe = ft.LocalTrainer(_make_model(model_name, X.shape[1], self.seed), Xt, yt, lr=lr,
                                 batch_size=32, upload_every=10, seed=0)
         res.fed_accuracy = probe.evaluate(global_model, Xt, yt)
@@ -696,12 +805,16 @@ class Experiment:
         yp = np.concatenate([p[1] for p in parts])
         Xe = np.concatenate([p[2] for p in parts])
         ye = np.concatenate([p[3] for p in parts])
-        res.central_curve, res.central_rounds, res.central_accuracy, _ = centralized(
+        res.central_curve, res.central_rounds, res.central_accuracy, central_w = centralized(
             model_name, Xp, yp, Xe, ye, Xt, yt, lr=lr, rounds=rounds, seed=self.seed,
             stop_threshold=0.001, stop_patience=3)
-        res.plain_curve, _, res.plain_accuracy = plain_fedavg(
+        res.plain_curve, _, res.plain_accuracy, plain_w = plain_fedavg(
             model_name, parts, Xt, yt, lr=lr, rounds=rounds, seed=self.seed,
             stop_threshold=0.001, stop_patience=3)
+        # -- accuracy on each center's own test records
+        for name, w in (("centralized", central_w), ("plain", plain_w),
+                        ("encrypted", global_model)):
+            res.center_accuracy[name] = [probe.evaluate(w, X[i], y[i]) for i in test_idx]
         return res
 
     def _max_deviation(self, task: bytes, reports: List[Path], rounds: int,
@@ -713,7 +826,7 @@ class Experiment:
         for r in reports:
             z = np.load(str(r) + ".updates.npz")
             ups.append({int(k[1:]): z[k] for k in z.files})
-        m = self.members[REG]
+        m = self.regulator
         prev = w0.astype(np.float32)
         worst = 0.0
         for r in range(1, rounds + 1):
@@ -749,9 +862,13 @@ def _fetch_model(member, digest: bytes) -> np.ndarray:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", nargs=3, metavar="CSV", default=None, type=input_file,
-                   help="one CSV per hospital (A B C) with the same columns (default: the "
-                        "Wisconsin breast-cancer data bundled with scikit-learn)")
+    p.add_argument("--data", nargs="+", metavar="CSV", default=None, type=input_file,
+                   help=f"one CSV per center ({MIN_CENTERS} to {MAX_CENTERS}, each its own "
+                        "trainer process) with the same columns (default: the Wisconsin "
+                        "breast-cancer data bundled with scikit-learn, three hospitals)")
+    p.add_argument("--test", nargs="+", metavar="CSV", default=None, type=input_file,
+                   help="a held-out test CSV per center, in --data's order (default: 20 %% of "
+                        "each center's records)")
     p.add_argument("--label", default=None, help="the label column of the CSVs (0/1)")
     p.add_argument("--model", choices=("logreg", "mlp", "both"), default="both")
     p.add_argument("--split", choices=("even", "skewed", "both"), default="both",
@@ -775,10 +892,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
+    tests = None
+    if getattr(args, "test", None) and not args.data:
+        raise errors.InvalidInputError("--test needs --data")
     if args.data:
         if not args.label:
             raise errors.InvalidInputError("--data needs --label")
-        ds, owners = load_csvs(args.data, args.label)
+        n = len(args.data)
+        if not MIN_CENTERS <= n <= MAX_CENTERS:
+            raise errors.InvalidInputError(
+                f"--data takes {MIN_CENTERS} to {MAX_CENTERS} CSVs (one per center), not {n}")
+        if args.test and len(args.test) != n:
+            raise errors.InvalidInputError(
+                f"--test takes one CSV per center: {n}, not {len(args.test)}")
+        ds, owners = load_csvs(list(args.data) + list(args.test or []), args.label)
+        if args.test:
+            owners, tests = owners[:n], owners[n:]
+            ds.source = (f"{', '.join(args.data)} (training); {', '.join(args.test)} "
+                         "(held-out test)")
         configs = [(m, "given") for m in (("logreg", "mlp") if args.model == "both"
                                           else (args.model,))]
     else:
@@ -788,23 +919,36 @@ def run(args: argparse.Namespace) -> int:
         configs = [(m, s) for s in splits for m in models]
     work = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="fedshare-demo-"))
     work.mkdir(parents=True, exist_ok=True)
-    _say("fedshare demo: the three-hospital experiment of the seed paper (section 3)")
+    centers = len(owners) if owners is not None else 3
+    what = "three-hospital" if centers == 3 else f"{centers}-center"
+    _say(f"fedshare demo: the {what} experiment of the seed paper (section 3)")
     _say(f"  data: {ds.source}; work directory {work}")
-    exp = Experiment(work, seed=args.seed, key_bits=args.key_bits, sync=args.sync)
+    exp = Experiment(work, seed=args.seed, key_bits=args.key_bits, sync=args.sync,
+                     centers=centers)
     try:
-        _say(f"  4 nodes up (PBFT, f = 1); 2-of-3 consortium key dealt and recorded "
-             f"({exp.ceremony_seconds:.1f} s); shares sealed at rest")
+        _say(f"  4 nodes up (PBFT, f = 1); {exp.threshold}-of-{centers} consortium key dealt "
+             f"and recorded ({exp.ceremony_seconds:.1f} s); shares sealed at rest")
         results = []
         for model_name, split in configs:
             _say(f"  training {model_name} on the {split} split …")
-            r = exp.run_config(ds, owners, model_name, split, lr=args.lr, rounds=args.rounds)
+            r = exp.run_config(ds, owners, model_name, split, lr=args.lr, rounds=args.rounds,
+                               tests=tests)
             _say(f"    centralized {_pct(r.central_accuracy)} in {r.central_rounds} rounds; "
                  f"federated (encrypted) {_pct(r.fed_accuracy)} in {r.fed_rounds} rounds "
                  f"({r.stop_reason}); plain FedAvg {_pct(r.plain_accuracy)}; "
                  f"max deviation {r.max_dev:.1e} ≤ bound {r.codec_bound:.1e}: "
                  f"{'yes' if r.max_dev <= r.codec_bound else 'NO'}")
+            for k, label in (("centralized", "centralized"), ("plain", "plain FedAvg"),
+                             ("encrypted", "encrypted")):
+                m, lo, hi = center_mean_interval(r.center_accuracy[k], r.test_sizes)
+                per = ", ".join(f"{c[-1].upper()} {_pct(a)}"
+                                for c, a in zip(r.centers, r.center_accuracy[k]))
+                _say(f"    {label}: per center {per}; mean over {len(r.centers)} centers "
+                     f"{_pct(m)} (95 % CI {100 * lo:.1f}–{100 * hi:.1f})")
+            _say(f"    stop rule on {r.eval_records} evaluation records (the union of the "
+                 f"centers', recorded on the ledger)")
             results.append(r)
-        stats = exp.cons.metrics(REG)
+        stats = exp.cons.metrics(REG)  # the regulator's node
         ledger_stats = {"transactions": stats.get("fedshare_transactions_total", 0),
                         "height": stats.get("fedshare_height", 0),
                         "tps": stats.get("fedshare_transactions_total", 0) /
@@ -826,7 +970,8 @@ def run(args: argparse.Namespace) -> int:
             "feature scaling": "mean/std of the training records, published with the model "
                                "(a simplification: a consortium would compute them with one "
                                "round of secure aggregation)",
-            "key": f"{args.key_bits}-bit threshold Paillier, 2 of 3, dealer = hospital A",
+            "key": f"{args.key_bits}-bit threshold Paillier, {exp.threshold} of {centers} "
+                   "(every center a holder), dealer = hospital A",
             "ledger": f"4 replicas, f = 1, block period 10 ms, fsync {'on' if args.sync else 'off'}",
             "machine": f"{os.cpu_count()} cores, shared",
         }
@@ -842,6 +987,10 @@ def run(args: argparse.Namespace) -> int:
                                                   for r in results), "points"),
                     ("rounds_extra", max(r.fed_rounds - r.central_rounds for r in results),
                      "rounds"),
+                    ("accuracy_gap_pp_center_mean", 100 * max(
+                        float(np.mean(r.center_accuracy["centralized"])) -
+                        float(np.mean(r.center_accuracy["encrypted"])) for r in results),
+                     "points"),
                     ("overhead_share", 1 - main.compute_seconds / max(main.round_seconds, 1e-9),
                      "fraction"),
                     ("demo_seconds", demo_seconds, "s")):

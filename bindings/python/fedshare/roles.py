@@ -95,13 +95,16 @@ class Participant:
         trainer: the local procedure on the participant's own training data;
             its ``samples`` is the FedAvg weight.
         codec: the task's codec (:class:`fedshare.fedavg.Codec`).
-        eval_X, eval_y: the participant's held-out data for the evaluation.
+        eval_X, eval_y: the participant's held-out data for the evaluation
+            (None, None when the training and evaluation run elsewhere — in a
+            Flower ClientApp, for instance — and only :meth:`submit_update` and
+            :meth:`record_evaluation` are used; ``trainer`` may then be None).
         threads: libphe threads for the encryption (0: one).
     """
 
     def __init__(self, member: Member, task_id: bytes, params_bytes: Any, trainer: Any,
                  codec: fedavg.Codec, eval_X: Any, eval_y: Any, *, threads: int = 0):
-        if len(np.asarray(eval_y).reshape(-1)) == 0:
+        if eval_y is not None and len(np.asarray(eval_y).reshape(-1)) == 0:
             raise errors.InvalidInputError("the participant needs evaluation data")
         self.member = member
         self.task_id = bytes(task_id)
@@ -129,6 +132,8 @@ class Participant:
 
     @property
     def eval_samples(self) -> int:
+        if self.eval_y is None:
+            return 0
         return int(len(np.asarray(self.eval_y).reshape(-1)))
 
     def current_global(self, task: Optional[Dict[str, Any]] = None,
@@ -155,12 +160,27 @@ class Participant:
         t0 = time.perf_counter()
         update = self.trainer.train_round(g)
         m.compute += time.perf_counter() - t0
+        return self.submit_update(round, g, update, int(self.trainer.samples), meter=m)
+
+    def submit_update(self, round: int, base: np.ndarray, update: np.ndarray, weight: int,
+                      meter: Optional[_Meter] = None) -> Dict[str, Any]:
+        """Pack ``update`` (the local model minus ``base``, the round's global
+        model it was trained from), encrypt it under the task's key and upload it
+        with ``weight`` (the local training-set size), its L2 norm and its cosine
+        to the previous global update. Returns the act's timings and statistics."""
+        m = meter if meter is not None else _Meter(self.member)
+        self.meter = m
+        g = np.asarray(base, dtype=np.float32).reshape(-1)
+        update = np.ascontiguousarray(update, dtype=np.float32).reshape(-1)
+        if update.size != g.size:
+            raise errors.InvalidInputError(f"the update has {update.size} parameters, the "
+                                           f"global model {g.size}")
         norm = fedavg.norm(update)
         if self._trained_from is not None and self._trained_from.size == g.size:
             cos = fedavg.cosine(update, g - self._trained_from)
         else:
             cos = 0.0
-        weight = int(self.trainer.samples)
+        weight = int(weight)
         packed = self.codec.pack(update, weight=weight)
         log.info("round %d: encrypting %d plaintexts", round, packed.shape[0])
         m.call(self.member.upload_update, self.task_id, round, self.params, packed,
@@ -174,13 +194,40 @@ class Participant:
         """Recompute round ``round``'s global model from the recorded shares,
         measure its accuracy on the evaluation data and record the evaluation
         (digest, accuracy, evaluation sample count)."""
+        if self.eval_y is None:
+            raise errors.InvalidInputError("this participant has no evaluation data")
         m = self.meter = _Meter(self.member)
+        # the recomputed model's digest goes with the evaluation: the contract
+        # records a dispute if it is not the aggregator's
         model = m.call(self.member.compute_global, self.task_id, round, self.params)
-        digest = model_digest(model)
         t0 = time.perf_counter()
         acc = float(self.trainer.evaluate(model, self.eval_X, self.eval_y))
         m.compute += time.perf_counter() - t0
-        m.call(self.member.evaluate, self.task_id, round, digest, acc, self.eval_samples)
+        return self.record_evaluation(round, model, acc, self.eval_samples, meter=m)
+
+    def recompute_global(self, round: int, meter: Optional[_Meter] = None) -> np.ndarray:
+        """Round ``round``'s global model recomputed from the recorded decryption
+        shares (every proof verified); raises :class:`fedshare.VerificationError`
+        unless its digest is the one the round records (for a caller that must
+        not load a model the aggregator misstated, e.g. before a Flower evaluate)."""
+        m = meter if meter is not None else _Meter(self.member)
+        model = m.call(self.member.compute_global, self.task_id, round, self.params)
+        rnd = m.call(self.member.round, self.task_id, round)
+        recorded = rnd.get("global_model") if rnd else None
+        if recorded is not None and recorded != model_digest(model).hex():
+            raise errors.VerificationError(
+                f"round {round}: the model recomputed from the shares is not the recorded one")
+        return model
+
+    def record_evaluation(self, round: int, model: np.ndarray, accuracy: float, samples: int,
+                          meter: Optional[_Meter] = None) -> Dict[str, Any]:
+        """Record this participant's evaluation of round ``round``'s model (the
+        one it recomputed): its digest, the accuracy and the evaluation count."""
+        m = meter if meter is not None else _Meter(self.member)
+        self.meter = m
+        digest = model_digest(model)
+        acc = float(accuracy)
+        m.call(self.member.evaluate, self.task_id, round, digest, acc, int(samples))
         self.accuracy[round] = acc
         self.global_model = model
         self.global_round = round

@@ -1,0 +1,512 @@
+"""fedshare.flower — the encrypted, audited fedshare round inside a Flower app.
+
+Flower (``pip install 'fedshare[flower]'``, flwr 1.42) runs the app: its
+ServerApp sends train and evaluate messages, its ClientApps train. Two pieces
+put fedshare underneath without changing the training code:
+
+* :class:`FedshareMod`, a client-side Flower *mod* (``ClientApp(mods=[...])``).
+  On a train message it checks the arrays it received against the task's
+  global model digest on the ledger, lets the ClientApp train, then packs
+  the update (trained minus received), encrypts it under the consortium key
+  and uploads it through :class:`fedshare.roles.Participant` — the reply to
+  the server carries the metrics and no arrays. On an evaluate message it
+  recomputes the round's global model from the recorded decryption shares
+  (every proof verified), refuses unless its hash is the recorded one and the
+  arrays Flower delivered are that model, lets the ClientApp evaluate, and
+  records the evaluation (digest, accuracy, evaluation count) on the ledger.
+* :class:`FedshareFedAvg`, a Flower strategy (a subclass of Flower's message
+  API ``FedAvg``) played by the task's aggregator. It sums the encrypted
+  updates on the ledger (:class:`fedshare.roles.Aggregator`), waits for the
+  threshold key holders' decryption shares, finalizes the round and hands
+  Flower the new global model, read back from the ledger and checked against
+  its digest. It ends the run when the task's stop rule does.
+
+The key holders decrypt: each runs ``fedshare train --no-train --share …``
+(:func:`fedshare.roles.run_member` as key holder), so no single party —
+least of all the server — can decrypt an update. Every act (data registered,
+access decided by policy, each update's hash, the aggregate's hash, the
+anomaly verdicts, the shares, the model digest, the evaluations and the stop
+rule) is a ledger transaction: ``fedshare audit trace --task ID`` lists them.
+
+A Flower node finds its fedshare identity in its node config
+(``flower-supernode --node-config 'fedshare-config="consortium.conf"
+fedshare-key="hospital-a.key"'``) or through the ``key`` callable given to
+the mod (a simulation maps ``partition-id`` to a member). The guide:
+docs/guides/flower.md.
+
+Flower's telemetry is switched off (``FLWR_TELEMETRY_ENABLED=0``) when this
+module is imported before flwr, unless the variable is set already.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
+
+import numpy as np
+
+os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
+
+from flwr.app import (ArrayRecord, ConfigRecord, Context, Message,  # noqa: E402
+                      MetricRecord, RecordDict)
+from flwr.serverapp import Grid  # noqa: E402
+from flwr.serverapp.strategy import FedAvg  # noqa: E402
+from flwr.serverapp.strategy.result import Result  # noqa: E402
+
+from . import errors, fedavg  # noqa: E402
+from .consortium import PHASES, Member, model_digest  # noqa: E402
+from .roles import Aggregator, Participant  # noqa: E402
+
+__all__ = ["FedshareMod", "FedshareFedAvg", "flatten", "unflatten", "TASK_KEY", "ROUND_KEY"]
+
+log = logging.getLogger("fedshare.flower")
+
+#: ConfigRecord keys the strategy sets on every message.
+TASK_KEY, ROUND_KEY = "fedshare-task", "fedshare-round"
+#: The ConfigRecord a train reply carries instead of arrays.
+REPLY_KEY = "fedshare"
+
+PathLike = Union[str, "os.PathLike[str]"]
+_DONE = PHASES.index("done")
+
+
+# --- the model as one float32 vector --------------------------------------------------
+
+def flatten(arrays: ArrayRecord) -> np.ndarray:
+    """The arrays of an ArrayRecord, in order, as one float32 vector (the
+    fedshare task's model; its digest is :func:`fedshare.consortium.model_digest`)."""
+    parts = [np.asarray(a, dtype=np.float32).reshape(-1) for a in arrays.to_numpy_ndarrays()]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+
+
+def unflatten(vector: np.ndarray, like: ArrayRecord) -> ArrayRecord:
+    """``vector`` cut back into the keys, shapes and dtypes of ``like``."""
+    vector = np.asarray(vector, dtype=np.float32).reshape(-1)
+    out, at = [], 0
+    keys = list(like.keys())
+    for a in like.to_numpy_ndarrays():
+        n = int(np.prod(a.shape)) if a.shape else 1
+        if at + n > vector.size:
+            raise errors.InvalidInputError("the model vector is shorter than the arrays")
+        out.append(vector[at:at + n].reshape(a.shape).astype(a.dtype))
+        at += n
+    if at != vector.size:
+        raise errors.InvalidInputError(f"the model vector has {vector.size} parameters, the "
+                                       f"arrays {at}")
+    return ArrayRecord({k: _array(v) for k, v in zip(keys, out)})
+
+
+def _array(a: np.ndarray):
+    from flwr.app import Array
+    return Array(np.ascontiguousarray(a))
+
+
+def _config(msg: Message) -> ConfigRecord:
+    for rec in msg.content.config_records.values():
+        if TASK_KEY in rec:
+            return rec
+    raise errors.InvalidInputError("the message carries no fedshare task (is the server's "
+                                   "strategy fedshare.flower.FedshareFedAvg?)")
+
+
+def _arrays(content: RecordDict) -> Tuple[str, ArrayRecord]:
+    recs = list(content.array_records.items())
+    if len(recs) != 1:
+        raise errors.InvalidInputError(f"expected one ArrayRecord, found {len(recs)}")
+    return recs[0]
+
+
+def _metrics(content: RecordDict) -> MetricRecord:
+    recs = list(content.metric_records.values())
+    if len(recs) != 1:
+        raise errors.InvalidInputError(f"expected one MetricRecord, found {len(recs)}")
+    return recs[0]
+
+
+# --- the client side ------------------------------------------------------------------
+
+_MEMBERS: Dict[Tuple[str, bytes], Member] = {}
+_PARTICIPANTS: Dict[Tuple[str, bytes, bytes], Participant] = {}
+_LOCK = threading.Lock()
+
+
+def _read_seed(key: Union[bytes, PathLike]) -> bytes:
+    if isinstance(key, (bytes, bytearray)):
+        seed = bytes(key)
+    else:
+        with open(key) as f:
+            text = f.read().strip()
+        try:
+            seed = bytes.fromhex(text)
+        except ValueError:
+            seed = b""
+    if len(seed) != 32:
+        raise errors.InvalidInputError("a member key is 32 bytes (64 hex digits in its file)")
+    return seed
+
+
+class FedshareMod:
+    """A Flower client mod that puts a ClientApp's updates under fedshare.
+
+    Args:
+        config: the consortium configuration file (default: the node config's
+            ``fedshare-config``).
+        key: this node's member seed — a file of 64 hex digits, the 32 bytes,
+            or a callable ``(Context) -> file or bytes`` (default: the node
+            config's ``fedshare-key``).
+        weight_key: the train reply's metric that is the FedAvg weight
+            (Flower's ``"num-examples"``; an integer count of local records).
+        accuracy_key: the evaluate reply's metric recorded as the accuracy.
+        threads: libphe threads for the encryption (0: one).
+        timeout_ms: deadline of each ledger act.
+
+    The mod keeps one member connection and one
+    :class:`fedshare.roles.Participant` per (configuration, member, task) in
+    the process; it holds only plain values itself, so a simulation can ship
+    it to its workers.
+    """
+
+    def __init__(self, config: Optional[PathLike] = None,
+                 key: Union[None, bytes, PathLike, Callable[[Context], Any]] = None, *,
+                 weight_key: str = "num-examples", accuracy_key: str = "accuracy",
+                 threads: int = 0, timeout_ms: int = 60000):
+        self.config = os.fspath(config) if config is not None else None
+        self.key = key
+        self.weight_key = weight_key
+        self.accuracy_key = accuracy_key
+        self.threads = threads
+        self.timeout_ms = timeout_ms
+
+    # -- who am I -----------------------------------------------------------
+    def _identity(self, context: Context) -> Tuple[str, bytes]:
+        config = self.config or context.node_config.get("fedshare-config")
+        if not config:
+            raise errors.InvalidInputError("no consortium configuration: give FedshareMod "
+                                           "config= or the node config 'fedshare-config'")
+        key = self.key
+        if key is None:
+            key = context.node_config.get("fedshare-key")
+        elif callable(key):
+            key = key(context)
+        if key is None:
+            raise errors.InvalidInputError("no member key: give FedshareMod key= or the node "
+                                           "config 'fedshare-key'")
+        return os.fspath(config), _read_seed(key)
+
+    def member(self, context: Context) -> Member:
+        """This node's connected member client (one per process and identity)."""
+        config, seed = self._identity(context)
+        with _LOCK:
+            m = _MEMBERS.get((config, seed))
+            if m is None:
+                m = _MEMBERS[(config, seed)] = Member(config, seed, timeout_ms=self.timeout_ms)
+            return m
+
+    def participant(self, context: Context, task_id: bytes) -> Participant:
+        """This node's participant role in the task (its key and codec read from the ledger)."""
+        config, seed = self._identity(context)
+        k = (config, seed, task_id)
+        with _LOCK:
+            p = _PARTICIPANTS.get(k)
+        if p is not None:
+            return p
+        m = self.member(context)
+        task = m.task(task_id)
+        if task is None:
+            raise errors.NotFoundError("no such task", code=-510, library="fedshare")
+        if not any(x["public_key"] == m.public_key.hex() for x in task["participants"]):
+            raise errors.AccessDeniedError("this member is not a participant of the task",
+                                           code=-507, library="fedshare")
+        params = m.key_params(bytes.fromhex(task["key_id"]))
+        codec = fedavg.Codec.from_bytes(bytes.fromhex(task["codec"]))
+        p = Participant(m, task_id, params, None, codec, None, None, threads=self.threads)
+        with _LOCK:
+            return _PARTICIPANTS.setdefault(k, p)
+
+    # -- the mod ------------------------------------------------------------
+    def __call__(self, msg: Message, context: Context,
+                 call_next: Callable[[Message, Context], Message]) -> Message:
+        kind = msg.metadata.message_type
+        if kind.split(".")[0] == "train":
+            return self._train(msg, context, call_next)
+        if kind.split(".")[0] == "evaluate":
+            return self._evaluate(msg, context, call_next)
+        return call_next(msg, context)
+
+    def _join(self, p: Participant, task: Dict[str, Any], r: int) -> Dict[str, Any]:
+        """Join the task if this member has not yet (a member normally joins when
+        it agrees to the task, before the run), then wait for the round's upload
+        phase, which needs every participant joined: nodes that join here must
+        run at the same time."""
+        me = p.member.public_key.hex()
+        if not any(x["public_key"] == me and x["joined"] for x in task["participants"]):
+            try:
+                p.member.join_task(p.task_id)
+            except errors.Error as e:  # joined by an earlier attempt of ours
+                if e.code != -509:
+                    raise
+        return p.member.wait_phase(p.task_id, r, ["upload"], timeout=self.timeout_ms / 1000)
+
+    def _train(self, msg: Message, context: Context,
+               call_next: Callable[[Message, Context], Message]) -> Message:
+        cfg = _config(msg)
+        task_id, r = bytes.fromhex(str(cfg[TASK_KEY])), int(cfg[ROUND_KEY])
+        p = self.participant(context, task_id)
+        task = p.member.task(task_id)
+        if task is not None and int(task["phase"]) == 0:
+            task = self._join(p, task, r)
+        if task is None or int(task["round"]) != r or PHASES[int(task["phase"])] != "upload":
+            raise errors.InvalidInputError(f"the task is not uploading round {r}")
+        _, received = _arrays(msg.content)
+        base = flatten(received)
+        # the model Flower sent must be the one the ledger records as current
+        if model_digest(base).hex() != task["global_model"]:
+            raise errors.VerificationError(f"round {r}: the arrays received are not the "
+                                           "task's global model on the ledger")
+        reply = call_next(msg, context)
+        if reply.has_error():
+            return reply
+        _, trained = _arrays(reply.content)
+        metrics = _metrics(reply.content)
+        weight = metrics.get(self.weight_key)
+        if weight is None or int(weight) != weight or int(weight) < 1:
+            raise errors.InvalidInputError(f"the train reply's {self.weight_key!r} must be a "
+                                           "positive integer (the FedAvg weight)")
+        update = flatten(trained) - base
+        big = float(np.max(np.abs(update))) if update.size else 0.0
+        if big > p.codec.clip:
+            # the codec clips each value to ±clip: say so, since the global model
+            # then differs from plain FedAvg by more than the codec's bound
+            log.warning("round %d: an update value of %.3g exceeds the task codec's clip %g "
+                        "and is clipped", r, big, p.codec.clip)
+        res = p.submit_update(r, base, update, int(weight))
+        p.updates.pop(r, None)  # kept only for `fedshare train --dump-updates`; not here
+        out = RecordDict()
+        for name, rec in reply.content.metric_records.items():
+            out[name] = rec
+        out[REPLY_KEY] = ConfigRecord({"round": r, "member": p.member.did,
+                                       "norm": float(res["norm"]),
+                                       "crypto_s": float(res["crypto_s"]),
+                                       "ledger_s": float(res["ledger_s"])})
+        log.info("round %d: %s uploaded its encrypted update", r, p.member.did[-8:])
+        return Message(out, reply_to=msg)
+
+    def _evaluate(self, msg: Message, context: Context,
+                  call_next: Callable[[Message, Context], Message]) -> Message:
+        cfg = _config(msg)
+        task_id, r = bytes.fromhex(str(cfg[TASK_KEY])), int(cfg[ROUND_KEY])
+        p = self.participant(context, task_id)
+        model = p.recompute_global(r)  # from the shares, proofs checked, = the recorded digest
+        _, received = _arrays(msg.content)
+        got = flatten(received)
+        if model_digest(got) != model_digest(model):
+            dev = float(np.max(np.abs(got - model))) if got.size == model.size else None
+            raise errors.VerificationError(
+                f"round {r}: the arrays received are not the global model recomputed from "
+                f"the ledger ({got.size} values, {model.size} recomputed, largest "
+                f"difference {dev})")
+        reply = call_next(msg, context)
+        if reply.has_error():
+            return reply
+        metrics = _metrics(reply.content)
+        if self.accuracy_key not in metrics or self.weight_key not in metrics:
+            raise errors.InvalidInputError(f"the evaluate reply needs the metrics "
+                                           f"{self.accuracy_key!r} and {self.weight_key!r}")
+        p.record_evaluation(r, model, float(metrics[self.accuracy_key]),
+                            int(metrics[self.weight_key]))
+        return reply
+
+
+# --- the server side ------------------------------------------------------------------
+
+def _raise_failures(r: int, what: str, replies: List[Message], expected: int) -> None:
+    """A fedshare round needs every participant's act: a node that failed (or
+    did not answer) would leave the task waiting, so the run stops here, saying why."""
+    bad = [m for m in replies if m.has_error()]
+    for m in bad:
+        log.warning("round %d: node %d failed to %s: %s", r, m.metadata.src_node_id, what,
+                    m.error.reason)
+    if bad:
+        raise errors.Error(f"round {r}: {len(bad)} of {len(replies)} nodes failed to {what} "
+                           f"(first: {bad[0].error.reason.strip()[-300:]})")
+    if len(replies) < expected:
+        raise errors.TimeoutError_(f"round {r}: {len(replies)} of {expected} nodes answered "
+                                   f"the {what} message")
+
+
+class FedshareFedAvg(FedAvg):
+    """Flower's FedAvg with the sum done under encryption on the fedshare ledger.
+
+    Args:
+        member: the task's aggregator (a connected
+            :class:`fedshare.consortium.Member`).
+        task_id: the task (created beforehand; its participants are the
+            Flower nodes).
+        timeout: seconds to wait for each phase (the uploads, the key
+            holders' shares, the evaluations).
+        threads: libphe threads for the encrypted sum.
+        **kwargs: Flower FedAvg options (metric aggregation functions, keys);
+            every node trains and evaluates in every round, since the task
+            expects each participant's update and evaluation.
+    """
+
+    def __init__(self, member: Member, task_id: bytes, *, timeout: float = 300.0,
+                 threads: int = 0, **kwargs: Any):
+        task = member.task(task_id)
+        if task is None:
+            raise errors.NotFoundError("no such task", code=-510, library="fedshare")
+        if task["aggregator"] != member.did:
+            raise errors.AccessDeniedError("the strategy runs as the task's aggregator, "
+                                           f"{task['aggregator']}", code=-507,
+                                           library="fedshare")
+        n = len(task["participants"])
+        for k in ("fraction_train", "fraction_evaluate", "min_train_nodes",
+                  "min_evaluate_nodes"):
+            if k in kwargs:
+                raise errors.InvalidInputError(f"{k}: every participant trains and evaluates "
+                                               "in every round of a fedshare task")
+        kwargs.setdefault("min_available_nodes", n)
+        super().__init__(fraction_train=1.0, fraction_evaluate=1.0, min_train_nodes=n,
+                         min_evaluate_nodes=n, **kwargs)
+        self.member = member
+        self.task_id = bytes(task_id)
+        self.timeout = timeout
+        self.params = member.key_params(bytes.fromhex(task["key_id"]))
+        self.aggregator = Aggregator(member, self.task_id, self.params, threads=threads)
+        self.participants = n
+        self.round_limit = int(task["round_limit"])
+        #: the fedshare round of each Flower round (they differ after a skipped round)
+        self.rounds: Dict[int, int] = {}
+        #: per fedshare round: the global model's digest and the ledger's metric
+        self.history: List[Dict[str, Any]] = []
+        self._like: Optional[ArrayRecord] = None
+
+    # -- the task's state -------------------------------------------------------
+    def _task(self) -> Dict[str, Any]:
+        t = self.member.task(self.task_id)
+        if t is None:
+            raise errors.NotFoundError("no such task", code=-510, library="fedshare")
+        return t
+
+    @property
+    def done(self) -> bool:
+        """Whether the task has ended (stop rule or round limit)."""
+        return int(self._task()["phase"]) == _DONE
+
+    def _inject(self, config: ConfigRecord, r: int) -> ConfigRecord:
+        config[TASK_KEY] = self.task_id.hex()
+        config[ROUND_KEY] = r
+        return config
+
+    # -- Flower's loop ------------------------------------------------------------
+    def start(self, grid: Grid, initial_arrays: ArrayRecord, num_rounds: Optional[int] = None,
+              timeout: float = 3600, train_config: Optional[ConfigRecord] = None,
+              evaluate_config: Optional[ConfigRecord] = None,
+              evaluate_fn: Optional[Callable[[int, ArrayRecord], Optional[MetricRecord]]] = None
+              ) -> Result:
+        """Flower's ``Strategy.start``, after checking that the initial arrays are
+        the task's current global model. ``num_rounds`` defaults to the task's
+        round limit; rounds after the stop rule ends the task send nothing."""
+        task = self._task()
+        if model_digest(flatten(initial_arrays)).hex() != task["global_model"]:
+            raise errors.VerificationError("the initial arrays are not the task's current "
+                                           "global model")
+        self._like = initial_arrays
+        return super().start(grid, initial_arrays, num_rounds=num_rounds or self.round_limit,
+                             timeout=timeout, train_config=train_config,
+                             evaluate_config=evaluate_config, evaluate_fn=evaluate_fn)
+
+    def configure_train(self, server_round: int, arrays: ArrayRecord, config: ConfigRecord,
+                        grid: Grid) -> Iterable[Message]:
+        task = self._task()
+        if int(task["phase"]) == _DONE:
+            log.info("flower round %d: the fedshare task has ended; nothing to train",
+                     server_round)
+            return []
+        r = int(task["round"])
+        if int(task["phase"]) == 0:
+            r = 1  # participants that have not joined yet join when the message comes
+        else:
+            task = self.member.wait_phase(self.task_id, r, ["upload"], timeout=self.timeout)
+            if int(task["phase"]) == _DONE:
+                return []
+            r = int(task["round"])
+        if model_digest(flatten(arrays)).hex() != task["global_model"]:
+            raise errors.VerificationError(f"round {r}: Flower's arrays are not the task's "
+                                           "global model")
+        self._like = arrays
+        self.rounds[server_round] = r
+        return super().configure_train(server_round, arrays, self._inject(config, r), grid)
+
+    def aggregate_train(self, server_round: int, replies: Iterable[Message]
+                        ) -> Tuple[Optional[ArrayRecord], Optional[MetricRecord]]:
+        r = self.rounds.get(server_round)
+        if r is None:
+            return None, None
+        replies = list(replies)
+        good = [m for m in replies if not m.has_error()]
+        _raise_failures(r, "train", replies, self.participants)
+        # every upload is on the ledger: the task moves to aggregate (or skips the round)
+        t = self.member.wait_phase(self.task_id, r, ["aggregate"], timeout=self.timeout)
+        if int(t["round"]) != r or int(t["phase"]) == _DONE:
+            log.warning("round %d was skipped by the task (too few accepted updates)", r)
+            return None, None
+        self.aggregator.aggregate(r)
+        # the key holders post their decryption shares; then the model is ours to finalize
+        t = self.member.wait_phase(self.task_id, r, ["finalize"], timeout=self.timeout)
+        if int(t["round"]) != r:
+            return None, None
+        self.aggregator.finalize(r)
+        # the round's model (the task's current model changes only once the round's
+        # evaluations are in): recomputed from the shares, each proof checked, and
+        # held to the digest the round records
+        model = self.member.compute_global(self.task_id, r, self.params)
+        rnd = self.member.round(self.task_id, r)
+        if rnd is None or rnd.get("global_model") != model_digest(model).hex():
+            raise errors.VerificationError(f"round {r}: the model is not the recorded one")
+        verdicts = [u["verdict"] for u in rnd["updates"]] if rnd else []
+        self.history.append({"round": r, "global_model": model_digest(model).hex(),
+                             "verdicts": verdicts})
+        metrics = None
+        with_metrics = [m.content for m in good if len(m.content.metric_records) == 1]
+        if with_metrics:
+            metrics = self.train_metrics_aggr_fn(with_metrics, self.weighted_by_key)
+        metrics = metrics if metrics is not None else MetricRecord()
+        metrics["fedshare-round"] = r
+        metrics["fedshare-accepted"] = sum(v != "suspicious" for v in verdicts)
+        if self._like is None:
+            raise errors.InvalidInputError("no arrays to shape the model like")
+        return unflatten(model, self._like), metrics
+
+    def configure_evaluate(self, server_round: int, arrays: ArrayRecord, config: ConfigRecord,
+                           grid: Grid) -> Iterable[Message]:
+        r = self.rounds.get(server_round)
+        if r is None:
+            return []
+        t = self._task()
+        if int(t["round"]) != r or PHASES[int(t["phase"])] != "evaluate":
+            return []
+        return super().configure_evaluate(server_round, arrays, self._inject(config, r), grid)
+
+    def aggregate_evaluate(self, server_round: int, replies: Iterable[Message]
+                           ) -> Optional[MetricRecord]:
+        r = self.rounds.get(server_round)
+        if r is None:
+            return None
+        replies = list(replies)
+        good = [m.content for m in replies if not m.has_error()]
+        _raise_failures(r, "evaluate", replies, self.participants)
+        metrics = self.evaluate_metrics_aggr_fn(good, self.weighted_by_key) if good else None
+        # every evaluation is on the ledger: the contract applies the stop rule
+        t = self.member.wait_phase(self.task_id, r + 1, ["upload"], timeout=self.timeout)
+        metrics = metrics if metrics is not None else MetricRecord()
+        if len(t["metrics"]) >= 1:
+            metrics["fedshare-metric"] = float(t["metrics"][-1])
+        metrics["fedshare-done"] = int(int(t["phase"]) == _DONE)
+        if self.history and self.history[-1]["round"] == r:
+            self.history[-1]["metric"] = metrics.get("fedshare-metric")
+        if int(t["phase"]) == _DONE:
+            log.info("fedshare task done after round %d (stop reason %d)", r,
+                     int(t["stop_reason"]))
+        return metrics
