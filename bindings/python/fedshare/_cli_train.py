@@ -329,9 +329,17 @@ def _run(args: argparse.Namespace) -> int:
         if participant is None and keyholder is None and aggregator is None:
             raise UsageError("this member has no role in the task: not a participant, and "
                              "neither --share nor --aggregator given")
+        def told(v: Dict[str, Any]) -> None:  # shown even with --quiet: it is about our work
+            if v["left_out"]:
+                print(f"fedshare train: warning: round {v['round']}: this member's update was "
+                      f"LEFT OUT of the round's sum (the task's anomaly rule judged it "
+                      f"suspicious; norm {v['norm']:.4g}, cosine {v['cosine']:.3f}); see "
+                      f"`fedshare audit verdicts --task {task_id.hex()}`", file=sys.stderr,
+                      flush=True)
+
         report = run_member(member, task_id, participant=participant, keyholder=keyholder,
                             aggregator=aggregator, timeout=args.timeout,
-                            progress=not args.quiet)
+                            progress=not args.quiet, on_verdict=told)
     report.update(info)
     if args.dump_updates and participant is not None:
         np.savez(args.dump_updates, **{f"r{r}": u for r, u in participant.updates.items()})
@@ -342,6 +350,10 @@ def _run(args: argparse.Namespace) -> int:
         os.replace(tmp, args.report_json)
     accs = [r["accuracy"] for r in report["rounds"] if r["accuracy"] is not None]
     tail = f"; last accuracy {accs[-1]:.4f}" if accs else ""
+    if participant is not None:
+        lo = report["left_out"]
+        tail += (f"; this member's update left out in {len(lo)} of {len(report['verdicts'])} "
+                 f"rounds" + (f" (rounds {', '.join(map(str, lo))})" if lo else ""))
     print(f"task {task_id.hex()[:16]} done after {report['final_round']} rounds "
           f"(stop reason {report['stop_reason']}){tail}")
     return 0
