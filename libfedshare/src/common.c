@@ -48,6 +48,8 @@ const char *fedshare_strerror(int code) {
             return "too few valid member signatures";
         case FEDSHARE_E_TOO_FEW:
             return "too few accepted updates to decrypt the round's sum";
+        case FEDSHARE_E_RANGE:
+            return "decrypted sum out of the range the accepted updates allow (round refused)";
         case FEDSHARE_E_NOMEM:
             return "out of memory";
         case FEDSHARE_E_IO:

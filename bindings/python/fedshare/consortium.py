@@ -47,6 +47,7 @@ _KINDS = {
     -512: errors.AccessDeniedError, -513: errors.AccessDeniedError,
     -514: errors.VerificationError, -515: errors.VerificationError,
     -516: errors.AccessDeniedError, -517: errors.InvalidInputError,
+    -518: errors.VerificationError,  # the decrypted sum out of range: the round refused
     -590: errors.ResourceError,
     -591: errors.IOFailureError, -592: errors.ResourceError,
     # libledger codes the client passes on

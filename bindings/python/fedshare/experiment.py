@@ -329,7 +329,8 @@ def verdict_masks(verdicts: Dict[str, Any]) -> Dict[int, List[bool]]:
     skipped round), from :func:`fedshare.verdicts.task_verdicts`."""
     out = {}
     for rd in verdicts.get("rounds", []):
-        out[rd["round"]] = [False] * len(rd["updates"]) if rd["skipped"] else \
+        out[rd["round"]] = [False] * len(rd["updates"]) \
+            if rd["skipped"] or rd.get("sum_refused") else \
             [u["verdict"] != "suspicious" for u in rd["updates"]]
     return out
 
@@ -357,7 +358,8 @@ _OP_NAMES = {
     0x0F20: "key recorded", 0x0F30: "model published", 0x0F31: "task created",
     0x0F32: "task joined", 0x0F33: "encrypted update uploaded", 0x0F34: "aggregate recorded",
     0x0F35: "aggregate checked", 0x0F36: "decryption share posted",
-    0x0F37: "round finalized", 0x0F38: "model evaluated",
+    0x0F37: "round finalized", 0x0F38: "model evaluated", 0x0F39: "decryption share refused",
+    0x0F3A: "decrypted sum refused (out of range)",
 }
 
 

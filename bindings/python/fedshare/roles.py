@@ -41,6 +41,8 @@ log = logging.getLogger("fedshare.roles")
 #: libfedshare's codes for "not in this phase" and "already done".
 E_STATE = -511
 E_EXISTS = -509
+#: the decrypted sum had a slot out of range: the aggregator refused the round
+E_RANGE = -518
 
 _UPLOAD, _AGGREGATE, _DECRYPT, _FINALIZE, _EVALUATE, _DONE = 1, 2, 3, 4, 5, 6
 
@@ -308,7 +310,8 @@ def run_member(member: Member, task_id: bytes, *, participant: Optional[Particip
         "computed_digest" (the last model this participant recomputed, or
         None), "benign_refusals": [{round, phase, act, code}],
         "aggregates_refused": rounds where a check or share found the
-        recorded aggregate wrong, "verdicts": {round: this participant's
+        recorded aggregate wrong, "sums_refused": rounds this aggregator
+        refused because the decrypted sum was out of range, "verdicts": {round: this participant's
         verdict}, "left_out": rounds in which its update was left out of the
         sum}``.
 
@@ -332,6 +335,7 @@ def run_member(member: Member, task_id: bytes, *, participant: Optional[Particip
     benign: List[Dict[str, Any]] = []
     refused_aggr: List[int] = []
     retried: set = set()
+    sums_refused: List[int] = []
     pending: List[int] = []  # rounds uploaded in, verdict not yet seen
     verdicts: Dict[int, str] = {}
 
@@ -452,6 +456,15 @@ def run_member(member: Member, task_id: bytes, *, participant: Optional[Particip
                     slot(r)["accuracy"] = res["accuracy"]
                     bar.set_postfix(f"round {r} accuracy {res['accuracy']:.4f}")
             except errors.VerificationError as e:
+                if act == "finalize" and e.code == E_RANGE:
+                    # a member wrote past its slots: the round is refused on the
+                    # ledger (SUM_REFUSED), the global model stays, the task goes on
+                    sums_refused.append(r)
+                    log.warning("round %d: the decrypted sum is out of the range the accepted "
+                                "updates allow; the round was refused", r)
+                    charge(r, t0, waiting=read_s, res=role.meter.timings(),
+                           act="finalize-refused-sum")
+                    continue
                 if act != "share":
                     raise
                 # the holder recomputed another sum: its act refused the aggregate
@@ -503,6 +516,7 @@ def run_member(member: Member, task_id: bytes, *, participant: Optional[Particip
         "eval_samples": participant.eval_samples if participant is not None else None,
         "benign_refusals": benign,
         "aggregates_refused": refused_aggr,
+        "sums_refused": sums_refused,
         "verdicts": verdicts,
         "left_out": sorted(r for r, v in verdicts.items() if v == "suspicious"),
     }

@@ -136,7 +136,8 @@ def task_verdicts(member, task_id: bytes, names: Optional[Dict[str, str]] = None
             if u.get("verdict") != "suspicious":
                 hist_m.append(i)
                 hist_s.append([ratio[i], float(cos[i])])
-        rounds.append({"round": r, "skipped": bool(rec.get("skipped")), "updates": rows})
+        rounds.append({"round": r, "skipped": bool(rec.get("skipped")),
+                       "sum_refused": bool(rec.get("sum_refused")), "updates": rows})
     return {"task": task_id.hex(), "rule": rule, "threshold": k, "members": who,
             "rounds": rounds, "replay_matches": matches, "left_out": left,
             "judged_rounds": len(rounds)}
@@ -179,7 +180,14 @@ def format_table(v: Dict[str, Any]) -> str:
                      f"{u['cosine']:>7.3f}  {_fmt_scores(u['scores'])}; history {hist}")
         if rd["skipped"]:
             L.append(f"{rd['round']:>5}  (round skipped: too few accepted updates)")
+        if rd.get("sum_refused"):
+            L.append(f"{rd['round']:>5}  (round REFUSED: the decrypted sum was out of the range "
+                     "the accepted updates allow; the model stayed)")
     L.extend(summary_lines(v))
+    refused = [rd["round"] for rd in v["rounds"] if rd.get("sum_refused")]
+    if refused:
+        L.append(f"rounds refused for a decrypted sum out of range: "
+                 f"{', '.join(map(str, refused))}")
     L.append("replayed with libfedavg from the recorded statistics: "
              + ("the same verdicts as the ledger" if v["replay_matches"]
                 else "DIFFERENT verdicts from the ledger's"))
