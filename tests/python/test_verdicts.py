@@ -252,3 +252,48 @@ def test_member_overflowing_into_a_neighbours_slot_is_refused(world):
     v = task_verdicts(m[REG], task)
     assert v["rounds"][0]["sum_refused"]
     assert "rounds refused for a decrypted sum out of range: 1" in format_table(v)
+
+
+class FakeLedger:
+    """Round records as the contract writes them, from RoundJudge's verdicts."""
+
+    def __init__(self, rule, norms, flip=None):
+        self.rule = rule
+        judge = fedavg.RoundJudge(rule, k=3.0 if rule == "pooled" else None, warmup=3)
+        self.rounds = {}
+        for r, ns in enumerate(norms, start=1):
+            v = judge.judge(np.arange(3, dtype=np.uint32), np.array(ns), np.full(3, 0.4))
+            names = ["accepted", "suspicious", "warmup"]
+            ups = [{"present": True, "norm": n, "cosine": 0.4, "weight": 10,
+                    "verdict": names[int(x)]} for n, x in zip(ns, v)]
+            if flip == r:
+                ups[0]["verdict"] = "suspicious" if ups[0]["verdict"] != "suspicious" \
+                    else "accepted"
+            self.rounds[r] = {"updates": ups, "skipped": False}
+
+    def task(self, task_id):
+        return {"anomaly_rule": self.rule, "anomaly_k": 3.0, "anomaly_warmup": 3,
+                "round": len(self.rounds),
+                "participants": [{"public_key": f"{i:064x}", "did": f"did:key:z{i}" * 2}
+                                 for i in range(3)]}
+
+    def round(self, task_id, r):
+        return self.rounds.get(r)
+
+
+def test_replay_of_each_rule_and_a_verdict_the_rule_would_not_give():
+    norms = [[1.0, 1.1, 0.9]] * 6 + [[1.0, 1.05, 9.0]]
+    for rule in ("robust", "pooled", "mad", "member"):
+        v = task_verdicts(FakeLedger(rule, norms), b"\0" * 32)
+        assert v["replay_matches"], rule
+        last = v["rounds"][-1]["updates"][2]
+        assert last["verdict"] == "suspicious"  # a sudden x9: every rule, member too
+        assert last["scores"], rule  # judged against enough history
+    first = task_verdicts(FakeLedger("pooled", norms), b"\0" * 32)["rounds"][0]["updates"][0]
+    assert first["scores"] == {} and first["history"] == {"pool": 0}  # warm-up: not judged
+    assert "not judged (too little history)" in format_table(
+        task_verdicts(FakeLedger("pooled", norms), b"\0" * 32))
+    # a ledger verdict the rule does not give is shown as recorded and flagged
+    v = task_verdicts(FakeLedger("robust", norms, flip=2), b"\0" * 32)
+    assert not v["replay_matches"]
+    assert "DIFFERENT verdicts from the ledger's" in format_table(v)
