@@ -1,10 +1,12 @@
 """Verdicts people can see, and the decrypted sum range-checked (issue 18),
 against a live consortium (four `fedshare node` processes on loopback):
 
-* a short task in which hospital C uploads updates scaled x10: the default
-  (robust) rule leaves each of them out; C's own client is told (the
-  ``on_verdict`` event and ``left_out`` of :func:`fedshare.roles.run_member`),
-  the others are not; ``fedshare audit verdicts`` / ``task show`` print the
+* a short task in which hospital C, a `fedshare train` process, trains on
+  records whose features are 300x too large, so its updates are far larger
+  than the others': the default (robust) rule leaves each of them out; C's
+  own client warns on stderr per round and counts them, and its report lists
+  them; A and B (in-process :func:`fedshare.roles.run_member`) get an
+  ``on_verdict`` event per round saying they were kept; ``fedshare audit verdicts`` / ``task show`` print the
   verdict, statistic, scores, threshold and history per round and member and
   the line "member hospital-c left out in 3 of 3 rounds"; the replay through
   libfedavg gives the ledger's verdicts; ``/metrics`` counts the exclusions
@@ -22,6 +24,7 @@ runs)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import subprocess
 import sys
@@ -115,18 +118,18 @@ def metric_lines(cons, i):
                            flags=re.M))
 
 
-def test_scaled_update_left_out_and_every_client_told(world):
+def test_scaled_update_left_out_and_every_client_told(world, tmp_path):
     m, cons = world["m"], world["cons"]
     task = new_task(world, round_limit=ROUNDS)
     pb = world["params"].to_bytes()
-    told = {i: [] for i in (A, B, C)}
+    told = {i: [] for i in (A, B)}
     reports, failures = {}, []
 
     def play(i):
         try:
-            p = Participant(m[i], task, pb, Trainer(i, 100 + 20 * i, 10.0 if i == C else 1.0),
-                            world["codec"], np.zeros((4, 2)), np.zeros(4))
-            k = KeyHolder(m[i], task, pb, world["shares"][i]) if i != C else None
+            p = Participant(m[i], task, pb, Trainer(i, 100 + 20 * i), world["codec"],
+                            np.zeros((4, 2)), np.zeros(4))
+            k = KeyHolder(m[i], task, pb, world["shares"][i])
             reports[i] = run_member(m[i], task, participant=p, keyholder=k, timeout=120,
                                     on_verdict=told[i].append)
         except Exception as e:  # pragma: no cover - reported below
@@ -139,21 +142,47 @@ def test_scaled_update_left_out_and_every_client_told(world):
         except Exception as e:  # pragma: no cover
             failures.append((AGG, e))
 
-    threads = [threading.Thread(target=play, args=(i,)) for i in (A, B, C)]
+    # hospital C trains with `fedshare train` on records whose features are 300x
+    # larger than they should be: its updates are far larger than the others'
+    rng = np.random.default_rng(9)
+    X = rng.standard_normal((80, N - 1)) * 300
+    y = (X[:, 0] > 0).astype(int)
+    csv = tmp_path / "c.csv"
+    csv.write_text(",".join([f"f{j}" for j in range(N - 1)] + ["label"]) + "\n" + "\n".join(
+        ",".join(f"{v:.3f}" for v in row) + f",{lab}" for row, lab in zip(X, y)) + "\n")
+    key = tmp_path / "c.key"
+    key.write_text(cons.seeds[C].hex())
+    trainer_c = subprocess.Popen(
+        [sys.executable, "-m", "fedshare", "train", "--config", str(cons.config), "--key",
+         str(key), "--task", task.hex(), "--data", str(csv), "--label", "label", "--quiet",
+         "--report-json", str(tmp_path / "c.json"), "--timeout", "120"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    threads = [threading.Thread(target=play, args=(i,)) for i in (A, B)]
     threads.append(threading.Thread(target=aggregate))
     for t in threads:
         t.start()
+    try:
+        out_c, err_c = trainer_c.communicate(timeout=300)
+    finally:
+        if trainer_c.poll() is None:
+            trainer_c.kill()
+            trainer_c.wait()
     for t in threads:
         t.join(timeout=300)
     assert not failures, failures
+    assert trainer_c.returncode == 0, err_c
     assert m[REG].task(task)["phase"] == 6
 
-    # C's own client was told, round by round; A and B were told they were kept
-    assert reports[C]["left_out"] == [1, 2, 3]
-    assert [v["round"] for v in told[C]] == [1, 2, 3] and all(v["left_out"] for v in told[C])
+    # C's own client said so, round by round, and counted them; A and B were told
+    # they were kept
+    for r in range(1, ROUNDS + 1):
+        assert f"warning: round {r}: this member's update was LEFT OUT" in err_c
+    assert "left out in 3 of 3 rounds (rounds 1, 2, 3)" in out_c
+    assert json.loads((tmp_path / "c.json").read_text())["left_out"] == [1, 2, 3]
     for i in (A, B):
         assert reports[i]["left_out"] == []
         assert [v["verdict"] for v in told[i]] == ["accepted"] * 3
+        assert [v["round"] for v in told[i]] == [1, 2, 3]
 
     # every verdict, with what it was decided on
     names = {m[i].public_key.hex(): n for i, n in
@@ -164,7 +193,7 @@ def test_scaled_update_left_out_and_every_client_told(world):
     assert v["left_out"] == {"hospital-a": [], "hospital-b": [], "hospital-c": [1, 2, 3]}
     for rd in v["rounds"]:
         c = rd["updates"][C]
-        assert c["verdict"] == "suspicious" and c["ratio"] > 5
+        assert c["verdict"] == "suspicious" and c["ratio"] > 3
         assert c["scores"]["pool_norm"] > 3.5  # the score that left it out
         for u in rd["updates"][:2]:
             assert u["verdict"] == "accepted" and u["scores"]["pool_norm"] <= 3.5
