@@ -42,7 +42,7 @@ from fedshare.roles import Aggregator, KeyHolder, Participant, run_member
 from fedshare.verdicts import format_table, task_verdicts
 
 from fedshare_cluster import Consortium
-from test_phe_threshold import PRIME1, PRIME2
+from shared_fixtures import PRIME1, PRIME2
 
 A, B, C, REG, AGG = range(5)
 N = 60
