@@ -220,25 +220,43 @@ def test_scaled_update_left_out_and_every_client_told(world, tmp_path):
     assert all(int(c.get("hospital-c", "0")) <= 3 for c in counts)
 
 
-def test_member_overflowing_into_a_neighbours_slot_is_refused(world):
+@pytest.mark.parametrize("where", ["neighbour", "out_of_the_plaintext"])
+def test_member_overflowing_its_slots_is_refused(world, where):
     m = world["m"]
     codec = world["codec"]
-    task = new_task(world, round_limit=2)
+    if where == "out_of_the_plaintext":
+        # slots fill the plaintext exactly (no padding): a carry out of the top
+        # slot leaves the plaintext's bytes
+        codec = fedavg.Codec(plaintext_bytes=codec.values_per_plaintext * codec.slot_bits // 8,
+                             max_weight=10000, precision=1e-5, clip=1.0)
+        assert codec.values_per_plaintext * codec.slot_bits == 8 * codec.plaintext_bytes
+    m_task = m[A].create_task(world["model_id"], world["key_id"], m[AGG].public_key,
+                              [(m[i].public_key, world["data"][i]) for i in (A, B, C)],
+                              codec.to_bytes(), min_updates=2, round_limit=2)
+    for i in (A, B, C):
+        m[i].join_task(m_task)
+    task = m_task
     pb = world["params"].to_bytes()
     weights = {A: 120, B: 200, C: 80}
     rng = np.random.default_rng(5)
     q = round(codec.clip * 2 ** codec.frac_bits)
-    bits, P = codec.slot_bits, codec.plaintext_bytes
-    assert codec.values_per_plaintext >= 3
+    bits, P, k = codec.slot_bits, codec.plaintext_bytes, codec.values_per_plaintext
+    assert k >= 3
     for i in (A, B, C):
         u = (rng.standard_normal(N) * 0.02).astype(np.float32)
         packed = np.array(codec.pack(u, weight=weights[i]), dtype=np.uint8).reshape(-1, P)
         if i == C:
-            # C writes past slot 0 into slot 1 (its neighbour): Q·M there, far
-            # beyond what weight 80 and the clip allow; its statistics lie (an
-            # honest-looking norm), so the anomaly rule accepts it
+            # C lies: its statistics look honest (so the anomaly rule accepts
+            # the update) but it writes past its slots
             first = int.from_bytes(packed[0].tobytes(), "big")
-            first += (q * codec.max_weight) << bits
+            if where == "neighbour":
+                # past slot 0 into slot 1: Q·M there, far beyond what weight 80
+                # and the clip allow
+                first += (q * codec.max_weight) << bits
+            else:
+                # its top slot full: the sum carries out of the plaintext
+                top = (first >> (bits * (k - 1))) & ((1 << bits) - 1)
+                first += ((1 << bits) - 1 - top) << (bits * (k - 1))
             packed[0] = np.frombuffer(first.to_bytes(P, "big"), dtype=np.uint8)
         m[i].upload_update(task, 1, pb, packed.ravel(), P, weights[i], float(np.linalg.norm(u)),
                            0.0)
@@ -265,7 +283,7 @@ def test_member_overflowing_into_a_neighbours_slot_is_refused(world):
         m[AGG].submit(lib.FEDSHARE_OP_SUM_REFUSED, other)
     assert m[REG].task(task)["phase"] == 4 and not m[REG].round(task, 1)["sum_refused"]
 
-    # the aggregator decrypts, finds slot 1 beyond 2·Q·W, and refuses the round
+    # the aggregator decrypts, finds the sum out of range, and refuses the round
     with pytest.raises(errors.VerificationError) as e:
         m[AGG].finalize_round(task, 1, pb)
     assert e.value.code == -518
