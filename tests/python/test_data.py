@@ -131,3 +131,54 @@ def test_scaling_per_center_never_pooled():
     assert scf[0] == scf[1]
     with pytest.raises(errors.InvalidInputError):
         data.scale(X, owners, owners, mode="pooled")
+
+
+# --- `fedshare train` reads a member's clinical CSV the same way ---------------
+
+
+def train_args(tmp_path, csv, *extra):
+    from fedshare._cli_train import build_parser
+
+    key = tmp_path / "k"
+    key.write_text("ab" * 32)
+    conf = tmp_path / "c.conf"
+    conf.write_text("")
+    return build_parser().parse_args(["--config", str(conf), "--key", str(key), "--task",
+                                      "cd" * 32, "--data", str(csv), *extra])
+
+
+def test_train_reads_clinical_csvs(tmp_path, capsys):
+    from fedshare._cli_train import _load_data
+
+    csv = tmp_path / "m.csv"
+    csv.write_text("63,2,?,0\n67,4,286,2\n37,3,250,0\n41,2,204,1\n")
+    args = train_args(tmp_path, csv, "--label", "num", "--no-header", "--columns",
+                      "age,cp,chol,num", "--positive", ">0", "--categorical", "cp=1|2|3|4",
+                      "--missing", "drop")
+    X, y, names = _load_data(args)
+    assert names == ["age", "cp=1", "cp=2", "cp=3", "cp=4", "chol"]
+    assert X.tolist() == [[67, 0, 0, 0, 1, 286], [37, 0, 0, 1, 0, 250], [41, 0, 1, 0, 0, 204]]
+    assert y.tolist() == [1, 0, 1]
+    assert "4 rows, 3 kept (1 dropped for a missing value" in capsys.readouterr().err
+
+
+def test_train_refuses_naming_file_line_column(tmp_path, capsys):
+    from fedshare._cli_train import main as train_main
+
+    csv = tmp_path / "m.csv"
+    csv.write_text("age,chol,num\n63,233,0\n67,inf,2\n")
+    conf, key = tmp_path / "c.conf", tmp_path / "k"
+    conf.write_text("")
+    key.write_text("ab" * 32)
+    base = ["--config", str(conf), "--key", str(key), "--task", "cd" * 32, "--data", str(csv),
+            "--label", "num"]
+    assert train_main(base + ["--positive", ">0"]) == 2
+    err = capsys.readouterr().err
+    assert "m.csv:3: column 'chol'" in err and "not a finite number" in err
+    assert err.count("\n") == 1  # one line, nothing sent
+    assert train_main(base + ["--positive", ">0", "--categorical", "cp"]) == 2
+    assert "the same at every member" in capsys.readouterr().err
+    sc = tmp_path / "s.json"
+    sc.write_text('{"mean": [0, 0], "std": [1, 1]}')
+    assert train_main(base + ["--scale", str(sc), "--scale-own"]) == 2
+    assert "give one" in capsys.readouterr().err
