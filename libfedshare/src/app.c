@@ -33,6 +33,7 @@ static uint32_t role_of(uint16_t op) {
         case FEDSHARE_OP_AGGREGATE:
         case FEDSHARE_OP_ROUND_FINALIZE:
         case FEDSHARE_OP_SHARE_VERDICT:
+        case FEDSHARE_OP_SUM_REFUSED:
             return FEDSHARE_ROLE_AGGREGATOR;
         case FEDSHARE_OP_DECRYPTION_SHARE:
             return FEDSHARE_ROLE_KEYHOLDER;

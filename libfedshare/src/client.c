@@ -864,7 +864,7 @@ static int combine_shares(fedshare_client *c, const fs_task *t, const fs_round *
         }
         for (size_t z = 0; z + ptb < full; z++)
             if (tmp[z])
-                rc = FEDSHARE_E_FORMAT; /* a sum wider than a plaintext: not ours */
+                rc = FEDSHARE_E_RANGE; /* wider than a plaintext: a slot carried out of it */
         memcpy(raw + e * ptb, tmp + full - ptb, ptb);
         e++;
     }
@@ -960,6 +960,17 @@ int fedshare_finalize_round(fedshare_client *c, const uint8_t task_id[32], uint3
         rc = FEDSHARE_E_STATE;
     if (!rc)
         rc = global_model(c, t, r, params, timeout_ms, &model, &n, bad);
+    if (rc == FEDAVG_E_OVERFLOW || rc == FEDSHARE_E_RANGE) {
+        /* a slot of the decrypted sum is beyond what the accepted weights and
+         * the clipping bound allow: refuse the round on the ledger */
+        uint8_t *pl = NULL;
+        size_t len = 0;
+        int vr = fedshare_payload_sum_refused(task_id, round, r->aggregate, &pl, &len);
+        vr = submit_owned(c, FEDSHARE_OP_SUM_REFUSED, vr, pl, len, timeout_ms, NULL, NULL);
+        free(t);
+        free(r);
+        return vr ? vr : FEDSHARE_E_RANGE;
+    }
     /* name every share found bad on the ledger, even when the round cannot
      * finalize yet (the contract then waits for more shares) */
     for (uint32_t s = 0; t && r && s < r->n_shares && (!rc || rc == FEDSHARE_E_SHARE); s++) {

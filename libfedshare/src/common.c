@@ -50,6 +50,8 @@ const char *fedshare_strerror(int code) {
             return "too few valid member signatures";
         case FEDSHARE_E_TOO_FEW:
             return "too few accepted updates to decrypt the round's sum (the task's minimum)";
+        case FEDSHARE_E_RANGE:
+            return "the decrypted sum has a slot outside what the accepted updates' weights and the clipping bound allow: the round was refused (SUM_REFUSED)";
         case FEDSHARE_E_NOMEM:
             return "out of memory";
         case FEDSHARE_E_IO:

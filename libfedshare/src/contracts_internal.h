@@ -13,7 +13,7 @@
  * decoders still read version 1 (docs/formats/fedshare.md). */
 #define FS_TASK_CREATE_VERSION  3
 #define FS_TASK_RECORD_VERSION  3
-#define FS_ROUND_RECORD_VERSION 2
+#define FS_ROUND_RECORD_VERSION 3 /* 3: the sum-refused byte */
 #define FS_LABEL_MAX            64
 #define FS_DESC_MAX             1024
 #define FS_LINEAGE_MAX          64
@@ -116,6 +116,7 @@ typedef struct fs_round {
     uint8_t evaluated[FS_PARTICIPANTS_MAX];
     double metric_sum;
     uint64_t samples;
+    uint8_t sum_refused; /* the decrypted sum was out of range (SUM_REFUSED) */
 } fs_round;
 
 int fs_task_encode(const fs_task *t, fs_writer *w);

@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <fedavg.h>
+
 #include "app_internal.h"
 #include "fedshare/contracts.h"
 #include "fedshare/node.h"
@@ -41,6 +43,7 @@ struct fedshare_node {
     uint64_t lat_count;
     double lat_last_s;
     uint64_t started_ns;
+    uint64_t excluded[FEDSHARE_MEMBERS_MAX]; /* updates left out, by consortium member */
     /* endpoint */
     int listen_fd;
     uint32_t port;
@@ -206,6 +209,37 @@ static int wrapped_check(void *ctx, ledger_state *st, const ledger_tx *tx) {
     return rc;
 }
 
+/* The upload that completed a round's uploads was judged in the same act:
+ * count the updates the rule left out, by consortium member (the metrics'
+ * fedshare_updates_excluded_total). Reads only; any failure counts nothing. */
+static void count_exclusions(fedshare_node *n, ledger_state *st, const ledger_tx *tx) {
+    size_t len;
+    const uint8_t *payload = ledger_tx_payload(tx, &len);
+    fs_payload p;
+    if (fs_payload_decode(FEDSHARE_OP_UPDATE_UPLOAD, payload, len, &p))
+        return;
+    fs_task *t = malloc(sizeof *t);
+    fs_round *r = malloc(sizeof *r);
+    const uint8_t *v;
+    size_t vn;
+    if (t && r && !fs_get(st, FEDSHARE_REC_TASK, p.id, NULL, 0, &v, &vn) &&
+        !fs_task_decode(v, vn, t) &&
+        !fs_get(st, FEDSHARE_REC_ROUND, p.id, NULL, p.round, &v, &vn) &&
+        !fs_round_decode(v, vn, r) && r->n == t->n) {
+        int all = 1;
+        for (uint32_t i = 0; i < r->n; i++)
+            all &= r->up[i].present;
+        for (uint32_t i = 0; all && i < r->n; i++) {
+            int m = fedshare_consortium_find(n->consortium, t->p[i].pk);
+            if (r->up[i].verdict == FEDAVG_VERDICT_SUSPICIOUS && m >= 0 && m < FEDSHARE_MEMBERS_MAX)
+                n->excluded[m]++;
+        }
+    }
+    free(t);
+    free(r);
+    fs_payload_free(&p);
+}
+
 static int wrapped_apply(void *ctx, ledger_state *st, const ledger_block *b, size_t index,
                          const ledger_tx *tx) {
     fedshare_node *n = ctx;
@@ -217,6 +251,8 @@ static int wrapped_apply(void *ctx, ledger_state *st, const ledger_block *b, siz
     if (memcmp(n->seen[s], h, 8)) { /* count each transaction once */
         memcpy(n->seen[s], h, 8);
         n->applied++;
+        if (!rc && ledger_tx_op(tx) == FEDSHARE_OP_UPDATE_UPLOAD)
+            count_exclusions(n, st, tx);
     }
     if (n->lat_t0[s] && !memcmp(n->lat_hash[s], h, 8)) {
         double d = (double)(now_ns() - n->lat_t0[s]) / 1e9;
@@ -264,12 +300,16 @@ static uint64_t dir_bytes(const char *dir) {
 int fedshare_node_metrics(fedshare_node *n, char **text) {
     if (!n || !text)
         return FEDSHARE_E_INVALID;
-    char *t = malloc(4096);
+    size_t members = fedshare_consortium_size(n->consortium);
+    size_t cap = 4096 + 256 + members * (FEDSHARE_NAME_MAX + 64);
+    char *t = malloc(cap);
     if (!t)
         return FEDSHARE_E_NOMEM;
     pthread_mutex_lock(&n->mu);
     uint64_t applied = n->applied, refused = n->refused_precheck, lc = n->lat_count;
     double ls = n->lat_sum_s, last = n->lat_last_s;
+    uint64_t excluded[FEDSHARE_MEMBERS_MAX];
+    memcpy(excluded, n->excluded, sizeof excluded);
     pthread_mutex_unlock(&n->mu);
     double up = (double)(now_ns() - n->started_ns) / 1e9;
     ledger_tip tip;
@@ -277,38 +317,56 @@ int fedshare_node_metrics(fedshare_node *n, char **text) {
     ledger_node_tip(n->replica, &tip);
     uint64_t blob_bytes = 0;
     ledger_node_blob_usage(n->replica, NULL, &blob_bytes);
-    snprintf(t, 4096,
-             "# HELP fedshare_height Height of the last committed block.\n"
-             "# TYPE fedshare_height gauge\nfedshare_height %llu\n"
-             "# HELP fedshare_view Current PBFT view.\n"
-             "# TYPE fedshare_view gauge\nfedshare_view %llu\n"
-             "# HELP fedshare_transactions_total Transactions executed by this replica.\n"
-             "# TYPE fedshare_transactions_total counter\nfedshare_transactions_total %llu\n"
-             "# HELP fedshare_tps Mean applied transactions per second since start.\n"
-             "# TYPE fedshare_tps gauge\nfedshare_tps %.3f\n"
-             "# HELP fedshare_refused_total Transactions refused before ordering.\n"
-             "# TYPE fedshare_refused_total counter\nfedshare_refused_total %llu\n"
-             "# HELP fedshare_commit_latency_seconds Arrival at this replica to its first "
-             "execution (one consensus round before commit).\n"
-             "# TYPE fedshare_commit_latency_seconds summary\n"
-             "fedshare_commit_latency_seconds_sum %.6f\n"
-             "fedshare_commit_latency_seconds_count %llu\n"
-             "# HELP fedshare_commit_latency_last_seconds Latency of the last commit seen.\n"
-             "# TYPE fedshare_commit_latency_last_seconds gauge\n"
-             "fedshare_commit_latency_last_seconds %.6f\n"
-             "# HELP fedshare_peers Replicas in the configuration besides this one.\n"
-             "# TYPE fedshare_peers gauge\nfedshare_peers %u\n"
-             "# HELP fedshare_disk_bytes Bytes the node's LMDB files occupy.\n"
-             "# TYPE fedshare_disk_bytes gauge\nfedshare_disk_bytes %llu\n"
-             "# HELP fedshare_blob_bytes Blob bytes this node stores (members' signed puts).\n"
-             "# TYPE fedshare_blob_bytes gauge\nfedshare_blob_bytes %llu\n"
-             "# HELP fedshare_uptime_seconds Seconds since the node started.\n"
-             "# TYPE fedshare_uptime_seconds gauge\nfedshare_uptime_seconds %.1f\n",
-             (unsigned long long)tip.height, (unsigned long long)ledger_node_view(n->replica),
-             (unsigned long long)applied, up > 0 ? (double)applied / up : 0.0,
-             (unsigned long long)refused, ls, (unsigned long long)lc, last,
-             n->replicas ? n->replicas - 1 : 0, (unsigned long long)dir_bytes(n->data_dir),
-             (unsigned long long)blob_bytes, up);
+    int w =
+        snprintf(t, 4096,
+                 "# HELP fedshare_height Height of the last committed block.\n"
+                 "# TYPE fedshare_height gauge\nfedshare_height %llu\n"
+                 "# HELP fedshare_view Current PBFT view.\n"
+                 "# TYPE fedshare_view gauge\nfedshare_view %llu\n"
+                 "# HELP fedshare_transactions_total Transactions executed by this replica.\n"
+                 "# TYPE fedshare_transactions_total counter\nfedshare_transactions_total %llu\n"
+                 "# HELP fedshare_tps Mean applied transactions per second since start.\n"
+                 "# TYPE fedshare_tps gauge\nfedshare_tps %.3f\n"
+                 "# HELP fedshare_refused_total Transactions refused before ordering.\n"
+                 "# TYPE fedshare_refused_total counter\nfedshare_refused_total %llu\n"
+                 "# HELP fedshare_commit_latency_seconds Arrival at this replica to its first "
+                 "execution (one consensus round before commit).\n"
+                 "# TYPE fedshare_commit_latency_seconds summary\n"
+                 "fedshare_commit_latency_seconds_sum %.6f\n"
+                 "fedshare_commit_latency_seconds_count %llu\n"
+                 "# HELP fedshare_commit_latency_last_seconds Latency of the last commit seen.\n"
+                 "# TYPE fedshare_commit_latency_last_seconds gauge\n"
+                 "fedshare_commit_latency_last_seconds %.6f\n"
+                 "# HELP fedshare_peers Replicas in the configuration besides this one.\n"
+                 "# TYPE fedshare_peers gauge\nfedshare_peers %u\n"
+                 "# HELP fedshare_disk_bytes Bytes the node's LMDB files occupy.\n"
+                 "# TYPE fedshare_disk_bytes gauge\nfedshare_disk_bytes %llu\n"
+                 "# HELP fedshare_blob_bytes Blob bytes this node stores (members' signed puts).\n"
+                 "# TYPE fedshare_blob_bytes gauge\nfedshare_blob_bytes %llu\n"
+                 "# HELP fedshare_uptime_seconds Seconds since the node started.\n"
+                 "# TYPE fedshare_uptime_seconds gauge\nfedshare_uptime_seconds %.1f\n",
+                 (unsigned long long)tip.height, (unsigned long long)ledger_node_view(n->replica),
+                 (unsigned long long)applied, up > 0 ? (double)applied / up : 0.0,
+                 (unsigned long long)refused, ls, (unsigned long long)lc, last,
+                 n->replicas ? n->replicas - 1 : 0, (unsigned long long)dir_bytes(n->data_dir),
+                 (unsigned long long)blob_bytes, up);
+    size_t at = w > 0 && (size_t)w < 4096 ? (size_t)w : strlen(t);
+    w = snprintf(t + at, cap - at,
+                 "# HELP fedshare_updates_excluded_total Updates the task's anomaly rule left "
+                 "out of a round's sum, by member (rounds applied since start).\n"
+                 "# TYPE fedshare_updates_excluded_total counter\n");
+    at += w > 0 ? (size_t)w : 0;
+    for (size_t i = 0; i < members && i < FEDSHARE_MEMBERS_MAX && at < cap; i++) {
+        const char *name = fedshare_consortium_name(n->consortium, i);
+        char alt[32];
+        if (!name || strpbrk(name, "\"\\\n")) { /* not a safe label value: its index */
+            snprintf(alt, sizeof alt, "member-%zu", i);
+            name = alt;
+        }
+        w = snprintf(t + at, cap - at, "fedshare_updates_excluded_total{member=\"%s\"} %llu\n",
+                     name, (unsigned long long)excluded[i]);
+        at += w > 0 ? (size_t)w : 0;
+    }
     *text = t;
     return FEDSHARE_OK;
 }

@@ -259,6 +259,11 @@ int fedshare_payload_aggregate(const uint8_t task_id[32], uint32_t round,
     return round_hash(task_id, round, blob_hash, NULL, out, len);
 }
 
+int fedshare_payload_sum_refused(const uint8_t task_id[32], uint32_t round,
+                                 const uint8_t aggregate_hash[32], uint8_t **out, size_t *len) {
+    return round_hash(task_id, round, aggregate_hash, NULL, out, len);
+}
+
 int fedshare_payload_aggregate_check(const uint8_t task_id[32], uint32_t round,
                                      const uint8_t hash[32], uint8_t **out, size_t *len) {
     return round_hash(task_id, round, hash, NULL, out, len);
@@ -437,6 +442,7 @@ int fs_payload_decode(uint16_t op, const uint8_t *buf, size_t len, fs_payload *p
             break;
         case FEDSHARE_OP_AGGREGATE:
         case FEDSHARE_OP_AGGREGATE_CHECK:
+        case FEDSHARE_OP_SUM_REFUSED:
             p->id = fsr_take(&r, 32);
             p->round = fsr_u32(&r);
             p->hash = fsr_take(&r, 32);

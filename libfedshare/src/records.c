@@ -183,6 +183,7 @@ int fs_round_encode(const fs_round *o, fs_writer *w) {
     fsw_u32(w, o->disputes);
     fsw_f64(w, o->metric_sum);
     fsw_u64(w, o->samples);
+    fsw_u8(w, o->sum_refused);
     return w->err;
 }
 
@@ -191,7 +192,7 @@ int fs_round_decode(const uint8_t *p, size_t len, fs_round *o) {
     fsr_init(&r, p, len);
     memset(o, 0, sizeof *o);
     uint8_t version = fsr_u8(&r);
-    if (version != 1 && version != FS_ROUND_RECORD_VERSION)
+    if (version < 1 || version > FS_ROUND_RECORD_VERSION)
         return FEDSHARE_E_FORMAT;
     o->n = fsr_u32(&r);
     if (o->n > FS_PARTICIPANTS_MAX)
@@ -231,6 +232,9 @@ int fs_round_decode(const uint8_t *p, size_t len, fs_round *o) {
     o->disputes = fsr_u32(&r);
     o->metric_sum = fsr_f64(&r);
     o->samples = fsr_u64(&r);
+    o->sum_refused = version >= 3 ? fsr_u8(&r) : 0;
+    if (o->sum_refused > 1)
+        return FEDSHARE_E_FORMAT;
     return fsr_done(&r) ? FEDSHARE_E_FORMAT : FEDSHARE_OK;
 }
 
@@ -406,7 +410,8 @@ static int render_round(jbuf *j, const uint8_t *rec, size_t len) {
             jhex(j, "blob", o->share_blob[i], 32);
             jfmt(j, ",\"refused\":%s}", o->share_refused[i] ? "true" : "false");
         }
-        jfmt(j, "],\"skipped\":%s", o->skipped ? "true" : "false");
+        jfmt(j, "],\"skipped\":%s,\"sum_refused\":%s", o->skipped ? "true" : "false",
+             o->sum_refused ? "true" : "false");
         if (o->has_model) {
             jstr(j, ",");
             jhex(j, "global_model", o->model, 32);

@@ -429,6 +429,31 @@ static int round_act(fs_exec *x, const fs_payload *p, fs_task *t, fs_round *r) {
                 t->phase = FEDSHARE_PHASE_DECRYPT;
             return put_round(x, id, t->round, r);
         }
+        case FEDSHARE_OP_SUM_REFUSED: {
+            /* The aggregator decrypted the recorded aggregate with t good shares
+             * and found a slot outside [0, 2·Q·W] (W = the accepted weight): a
+             * member wrote past its slots. The sum is not used; the round is
+             * refused like a skipped one and the global model stays. Only the
+             * aggregator may say so (it could stall the round by silence
+             * anyway); anyone can check it from the recorded shares
+             * (docs/threat-model.md). */
+            if (memcmp(x->sender, t->aggregator, 32))
+                return FEDSHARE_E_ROLE;
+            if (t->phase != FEDSHARE_PHASE_FINALIZE)
+                return FEDSHARE_E_STATE;
+            if (memcmp(p->hash, r->aggregate, 32))
+                return FEDSHARE_E_MISMATCH;
+            r->sum_refused = 1;
+            int rc = put_round(x, id, t->round, r);
+            if (rc)
+                return rc;
+            if (t->round >= t->round_limit) { /* a refused round counts toward the limit */
+                t->phase = FEDSHARE_PHASE_DONE;
+                t->stop_reason = FEDAVG_STOP_LIMIT;
+                return FEDSHARE_OK;
+            }
+            return open_round(x, id, t, r);
+        }
         case FEDSHARE_OP_ROUND_FINALIZE: {
             if (memcmp(x->sender, t->aggregator, 32))
                 return FEDSHARE_E_ROLE;

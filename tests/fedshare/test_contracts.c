@@ -442,6 +442,9 @@ static void round_hashes(world *w, const task_fixture *f, uint32_t round, int wh
         case FEDSHARE_OP_ROUND_FINALIZE:
             fedshare_payload_round_finalize(f->task, round, h1, h2, &pl, &len);
             break;
+        case FEDSHARE_OP_SUM_REFUSED:
+            fedshare_payload_sum_refused(f->task, round, h1, &pl, &len);
+            break;
         default:
             fail();
     }
@@ -565,10 +568,36 @@ static void test_round_limit(void **state) {
     expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":6,\"stop_reason\":2,\"round\":2");
 }
 
+/* Issue 18 (4): the aggregator found the decrypted sum out of range: only it,
+ * only in finalize, only for the recorded aggregate; the round is refused, the
+ * model stays, the next round opens; at the round limit the task ends. */
+static void test_sum_refused(void **state) {
+    world *w = *state;
+    task_fixture f;
+    make_task(w, &f, 2, 1, 0);
+    honest_round_uploads(w, &f, 1);
+    round_hashes(w, &f, 1, 4, FEDSHARE_OP_SUM_REFUSED, 0xA0, 0, FEDSHARE_E_STATE); /* decrypt */
+    round_hashes(w, &f, 1, 0, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB0, FEDSHARE_OK);
+    round_hashes(w, &f, 1, 1, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB1, FEDSHARE_OK);
+    round_hashes(w, &f, 1, 0, FEDSHARE_OP_SUM_REFUSED, 0xA0, 0, LEDGER_E_REJECTED); /* role */
+    round_hashes(w, &f, 1, 4, FEDSHARE_OP_SUM_REFUSED, 0xEE, 0, FEDSHARE_E_MISMATCH);
+    expect_in(w, FEDSHARE_REC_ROUND, f.task, NULL, 1, "\"sum_refused\":false");
+    round_hashes(w, &f, 1, 4, FEDSHARE_OP_SUM_REFUSED, 0xA0, 0, FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_ROUND, f.task, NULL, 1, "\"sum_refused\":true");
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":1,\"stop_reason\":0,\"round\":2");
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"metrics\":[]");
+    round_hashes(w, &f, 1, 4, FEDSHARE_OP_ROUND_FINALIZE, 0xC1, 0xD0, FEDSHARE_E_STATE);
+    honest_round_uploads(w, &f, 2);
+    round_hashes(w, &f, 2, 0, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB0, FEDSHARE_OK);
+    round_hashes(w, &f, 2, 1, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB1, FEDSHARE_OK);
+    round_hashes(w, &f, 2, 4, FEDSHARE_OP_SUM_REFUSED, 0xA0, 0, FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":6,\"stop_reason\":2,\"round\":2");
+}
+
 static void test_payloads_reject_garbage(void **state) {
     world *w = *state;
     uint8_t junk[40] = {1, 2, 3};
-    for (uint16_t op = FEDSHARE_OP_DATA_REGISTER; op <= FEDSHARE_OP_SHARE_VERDICT; op++) {
+    for (uint16_t op = FEDSHARE_OP_DATA_REGISTER; op <= FEDSHARE_OP_SUM_REFUSED; op++) {
         assert_int_not_equal(fedshare_precheck(w->c, op, g_pk[0], junk, sizeof junk), FEDSHARE_OK);
         assert_int_not_equal(fedshare_precheck(w->c, op, g_pk[0], junk, 0), FEDSHARE_OK);
     }
@@ -863,6 +892,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_training_task, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_payloads_reject_garbage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sum_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_share_does_not_stall, setup, teardown),
         cmocka_unit_test_setup_teardown(test_evaluation_bounds, setup, teardown),
         cmocka_unit_test_setup_teardown(test_too_few_updates, setup, teardown),

@@ -224,6 +224,52 @@ def _task_create(args) -> int:
     return 0
 
 
+def _verdicts(args) -> dict:
+    from .verdicts import task_verdicts
+
+    names = {v.hex(): k for k, v in _names(args.config).items()}
+    with _member(args) as m:
+        return task_verdicts(m, _h32(args.task, "task ID"), names)
+
+
+@_act
+def _task_show(args) -> int:
+    """The task record and, per round and member, every anomaly verdict."""
+    from .consortium import PHASES
+
+    names = {v.hex(): k for k, v in _names(args.config).items()}
+    with _member(args) as m:
+        t = m.task(_h32(args.task, "task ID"))
+    if t is None:
+        raise errors.NotFoundError("no such task", code=-510, library="fedshare")
+    v = _verdicts(args)
+    if args.json:
+        print(json.dumps({"task": t, "verdicts": v}, indent=2))
+        return 0
+    parts = ", ".join(names.get(p["public_key"], p["did"]) for p in t["participants"])
+    print(f"task {args.task}: round {t['round']}, phase {PHASES[t['phase']]}, "
+          f"participants {parts}")
+    if t["metrics"]:
+        print(f"metric per finalized round: {', '.join(f'{x:.4f}' for x in t['metrics'])}")
+    print(_fmt_verdicts(v))
+    return 0
+
+
+def _fmt_verdicts(v) -> str:
+    from .verdicts import format_table
+
+    return format_table(v)
+
+
+@_act
+def _audit_verdicts(args) -> int:
+    """Every verdict of a task: round, member, verdict, statistic, score,
+    threshold, history."""
+    v = _verdicts(args)
+    print(json.dumps(v, indent=2) if args.json else _fmt_verdicts(v))
+    return 0
+
+
 # -- audit -------------------------------------------------------------------------
 
 @_act
@@ -326,7 +372,7 @@ def add_parsers(sub) -> None:
                    help=f"number of uses, 1 … {U32_MAX} (default 1)")
     q.set_defaults(func=_access_request)
 
-    t = sub.add_parser("task", help="training tasks: create")
+    t = sub.add_parser("task", help="training tasks: create, show")
     ts = t.add_subparsers(dest="task_command", metavar="ACTION", required=True)
     tc = ts.add_parser("create", help="create a training task")
     common(tc)
@@ -354,9 +400,21 @@ def add_parsers(sub) -> None:
     tc.add_argument("--clip", type=real(0, 3.4e38, lo_open=True), default=8.0,
                     help="largest |value| encoded, > 0 (default 8)")
     tc.set_defaults(func=_task_create)
+    tsh = ts.add_parser("show", help="a task: its state and every anomaly verdict (per round "
+                        "and member: verdict, statistic, scores, threshold, history)")
+    common(tsh)
+    tsh.add_argument("--task", required=True, help="the task ID (64 hex)")
+    tsh.add_argument("--json", action="store_true")
+    tsh.set_defaults(func=_task_show)
 
-    au = sub.add_parser("audit", help="the audit trail: trace")
+    au = sub.add_parser("audit", help="the audit trail: trace, verdicts")
     aus = au.add_subparsers(dest="audit_command", metavar="ACTION", required=True)
+    av = aus.add_parser("verdicts", help="every anomaly verdict of a task (per round and "
+                        "member: verdict, statistic, scores, threshold, history)")
+    common(av)
+    av.add_argument("--task", required=True, help="the task ID (64 hex)")
+    av.add_argument("--json", action="store_true")
+    av.set_defaults(func=_audit_verdicts)
     tr = aus.add_parser("trace", help="every act touching a data set, member or task")
     common(tr)
     tr.add_argument("--data-id")

@@ -40,7 +40,12 @@ files; 130 interrupted.
 The CSV has a header row; every column but --label is a numeric feature, in the
 order the task's model expects; labels are 0 or 1. --scale FILE is the published
 feature scaling, JSON {"mean": [...], "std": [...]} (optionally "columns": [...]
-naming them); each feature becomes (x - mean) / std. Without it features are used raw."""
+naming them); each feature becomes (x - mean) / std; --scale-own standardizes with
+this member's own training rows instead. Without either, features are used raw.
+Clinical files (missing-value markers, no header line, a 0-4 label, text
+categories): --missing, --na, --no-header/--columns, --positive, --categorical
+read the CSV with fedshare.data; anything unusable is refused naming the file,
+line and column."""
 
 
 def _configure(p: argparse.ArgumentParser) -> None:
@@ -58,6 +63,26 @@ def _configure(p: argparse.ArgumentParser) -> None:
                    help="MLP hidden units, 1 … 65536 (default 16)")
     p.add_argument("--scale", default=None, type=input_file,
                    help="published feature scaling (JSON mean/std)")
+    p.add_argument("--scale-own", action="store_true",
+                   help="standardize with the mean/std of this member's own training rows "
+                        "(per-center scaling; not with --scale)")
+    g = p.add_argument_group(
+        "clinical CSVs (any of these reads --data with fedshare.data: missing values, files "
+        "without a header, label rules, one-hot columns)")
+    g.add_argument("--positive", default=None, metavar="RULE",
+                   help="positive labels: a rule like '>0' or a list of values like '2,3,4'")
+    g.add_argument("--missing", choices=("drop", "impute", "refuse"), default=None,
+                   help="rows with a missing value (?, empty, NA): drop, impute this member's "
+                        "own column mean, or refuse")
+    g.add_argument("--na", default=None, metavar="MARKERS",
+                   help="comma-separated missing-value markers (default '?,,NA')")
+    g.add_argument("--no-header", action="store_true",
+                   help="the CSV has no header line; name the columns with --columns")
+    g.add_argument("--columns", default=None, metavar="NAMES",
+                   help="comma-separated column names of a file without a header")
+    g.add_argument("--categorical", action="append", default=[], metavar="COLUMN=A|B|…",
+                   help="one-hot encode a column over the categories given (the same list at "
+                        "every member, so the features line up); repeatable")
     p.add_argument("--share", default=None, type=input_file,
                    help="this member's sealed key-share file")
     p.add_argument("--passphrase-env", default=None, metavar="VAR",
@@ -187,6 +212,40 @@ def _parse_csv(f, path: str, label: str) -> Tuple[np.ndarray, np.ndarray, List[s
     return np.asarray(rows, dtype=np.float32), np.asarray(labels, dtype=np.float32), names
 
 
+def _uses_loader(args: argparse.Namespace) -> bool:
+    return bool(args.positive is not None or args.missing is not None or args.na is not None
+                or args.no_header or args.columns or args.categorical)
+
+
+def _load_data(args: argparse.Namespace) -> Tuple[np.ndarray, np.ndarray, List[str]]:
+    """This member's CSV: the plain reader (a header, numbers, 0/1 labels), or
+    fedshare.data's when any clinical-CSV option is given."""
+    if not _uses_loader(args):
+        return load_csv(args.data, args.label)
+    from . import data
+    from .errors import InvalidInputError
+
+    if any("=" not in c for c in args.categorical):
+        raise UsageError("--categorical: give the categories (COLUMN=A|B|…), the same at every "
+                         "member, so that the one-hot features line up")
+    opt = data.LoadOptions(
+        label=args.label, positive=args.positive, missing=args.missing or "drop",
+        na_values=tuple(args.na.split(",")) if args.na is not None else data.NA_DEFAULT,
+        header=not args.no_header,
+        columns=[c.strip() for c in args.columns.split(",")] if args.columns else None,
+        categorical=list(args.categorical))
+    try:
+        t = data.load_centers([args.data], opt)
+    except InvalidInputError as e:
+        raise UsageError(str(e)) from None
+    c = t.counts[0]
+    if c["dropped_missing"] or c["dropped_label"] or c["imputed"]:
+        print(f"fedshare train: {args.data}: {c['rows']} rows, {c['kept']} kept "
+              f"({c['dropped_missing']} dropped for a missing value, {c['dropped_label']} "
+              f"without a label, {c['imputed']} values imputed)", file=sys.stderr)
+    return t.X.astype(np.float32), t.y, t.feature_names
+
+
 def _load_scale(path: str, names: List[str]) -> Tuple[np.ndarray, np.ndarray]:
     try:
         with open(path) as f:
@@ -269,15 +328,22 @@ def _run(args: argparse.Namespace) -> int:
     if args.torch_threads < 1:
         raise UsageError("--torch-threads must be positive")
     data = None
+    if args.scale and args.scale_own:
+        raise UsageError("--scale and --scale-own: give one")
     if args.data is not None:
-        X, y, names = load_csv(args.data, args.label)
+        X, y, names = _load_data(args)
         if args.scale:
             mean, std = _load_scale(args.scale, names)
             X = ((X - mean) / std).astype(np.float32)
         tr, ev = _split(len(y), args.eval_fraction, args.seed)
+        if args.scale_own:  # this member's own training rows only
+            mean = X[tr].astype(np.float64).mean(axis=0)
+            std = X[tr].astype(np.float64).std(axis=0)
+            std[std <= 1e-12] = 1.0
+            X = ((X - mean) / std).astype(np.float32)
         data = (X[tr], y[tr], X[ev], y[ev], names)
-    elif args.scale:
-        raise UsageError("--scale needs --data")
+    elif args.scale or args.scale_own:
+        raise UsageError("--scale and --scale-own need --data")
     share = None
     if args.share is not None:
         if not args.passphrase_env:
@@ -336,9 +402,17 @@ def _run(args: argparse.Namespace) -> int:
         if participant is None and keyholder is None and aggregator is None:
             raise UsageError("this member has no role in the task: not a participant, and "
                              "neither --share nor --aggregator given")
+        def told(v: Dict[str, Any]) -> None:  # shown even with --quiet: it is about our work
+            if v["left_out"]:
+                print(f"fedshare train: warning: round {v['round']}: this member's update was "
+                      f"LEFT OUT of the round's sum (the task's anomaly rule judged it "
+                      f"suspicious; norm {v['norm']:.4g}, cosine {v['cosine']:.3f}); see "
+                      f"`fedshare audit verdicts --task {task_id.hex()}`", file=sys.stderr,
+                      flush=True)
+
         report = run_member(member, task_id, participant=participant, keyholder=keyholder,
                             aggregator=aggregator, timeout=args.timeout,
-                            progress=not args.quiet)
+                            progress=not args.quiet, on_verdict=told)
     report.update(info)
     if args.dump_updates and participant is not None:
         np.savez(args.dump_updates, **{f"r{r}": u for r, u in participant.updates.items()})
@@ -349,6 +423,10 @@ def _run(args: argparse.Namespace) -> int:
         os.replace(tmp, args.report_json)
     accs = [r["accuracy"] for r in report["rounds"] if r["accuracy"] is not None]
     tail = f"; last accuracy {accs[-1]:.4f}" if accs else ""
+    if participant is not None:
+        lo = report["left_out"]
+        tail += (f"; this member's update left out in {len(lo)} of {len(report['verdicts'])} "
+                 f"rounds" + (f" (rounds {', '.join(map(str, lo))})" if lo else ""))
     print(f"task {task_id.hex()[:16]} done after {report['final_round']} rounds "
           f"(stop reason {report['stop_reason']}){tail}")
     return 0

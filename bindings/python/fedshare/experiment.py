@@ -28,7 +28,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -90,11 +89,20 @@ def _say(msg: str) -> None:
 
 @dataclass
 class Dataset:
-    X: np.ndarray  # float32, standardized with the published scaling
+    X: np.ndarray  # float64, unscaled (each center scales its own: fedshare.data.scale)
     y: np.ndarray  # float32 labels 0/1
     feature_names: List[str]
     label: str
     source: str
+    #: the data-set label recorded on the ledger (what the records are)
+    ledger_label: str = "breast-cancer-records"
+    #: how the label was read, and what the loader did to each file (fedshare.data)
+    label_rule: str = "0/1"
+    counts: List[Dict[str, Any]] = field(default_factory=list)
+    #: feature scaling: "center" (each center its own) or "federated"
+    scaling: str = "center"
+    #: the bundled Wisconsin set (the report quotes the seed paper only for it)
+    bundled: bool = False
 
 
 def load_default() -> Dataset:
@@ -105,43 +113,21 @@ def load_default() -> Dataset:
     d = load_breast_cancer()
     y = (d.target == 0).astype(np.float32)  # sklearn: 0 malignant, 1 benign
     return Dataset(d.data.astype(np.float64), y, list(d.feature_names), "malignant",
-                   "Wisconsin diagnostic breast cancer (scikit-learn)")
+                   "Wisconsin diagnostic breast cancer (scikit-learn)", bundled=True)
 
 
-def load_csvs(paths: Sequence[str], label: str) -> Tuple[Dataset, List[np.ndarray]]:
-    """One CSV per hospital, same columns, a numeric label column named by the user."""
-    import csv
+def load_csvs(paths: Sequence[str], label: str, options: Any = None,
+              scaling: str = "center") -> Tuple[Dataset, List[np.ndarray]]:
+    """One CSV per hospital, same columns, read by :mod:`fedshare.data` (missing
+    values, files without a header, a label rule, categorical columns: the
+    ``options``, a :class:`fedshare.data.LoadOptions`; by default a header line
+    and a 0/1 label named ``label``)."""
+    from . import data
 
-    parts, names = [], None
-    for p in paths:
-        with open(p, newline="") as f:
-            rows = list(csv.reader(f))
-        head, body = rows[0], rows[1:]
-        if label not in head:
-            raise errors.InvalidInputError(f"{p}: no column named {label!r}")
-        if names is None:
-            names = head
-        elif head != names:
-            raise errors.InvalidInputError(f"{p}: columns differ from {paths[0]}")
-        li = head.index(label)
-        try:
-            arr = np.array([[float(v) for v in r] for r in body if r], dtype=np.float64)
-        except ValueError as e:
-            raise errors.InvalidInputError(f"{p}: non-numeric value ({e})") from None
-        parts.append(arr)
-        y = arr[:, li]
-        if not np.all(np.isin(y, (0.0, 1.0))):
-            raise errors.InvalidInputError(f"{p}: label {label!r} must be 0 or 1")
-    li = names.index(label)
-    feats = [n for i, n in enumerate(names) if i != li]
-    allx = np.concatenate([np.delete(a, li, axis=1) for a in parts])
-    ally = np.concatenate([a[:, li] for a in parts]).astype(np.float32)
-    owners = []
-    start = 0
-    for a in parts:
-        owners.append(np.arange(start, start + len(a)))
-        start += len(a)
-    return Dataset(allx, ally, feats, label, ", ".join(paths)), owners
+    opt = options if options is not None else data.LoadOptions(label=label)
+    t = data.load_centers(paths, opt)
+    return Dataset(t.X, t.y, t.feature_names, t.label, t.source, t.ledger_label, t.label_rule,
+                   t.counts, scaling), t.owners
 
 
 def split_hospitals(ds: Dataset, mode: str, rng: np.random.Generator) -> List[np.ndarray]:
@@ -258,12 +244,18 @@ class RunResult:
     split: str
     sizes: List[int]
     fed_accuracy: float = 0.0
-    plain_accuracy: float = 0.0
+    plain_accuracy: float = 0.0  # plain FedAvg, no anomaly filter
+    #: plain FedAvg with the very verdicts of the encrypted run (its left-out
+    #: updates left out, its skipped rounds skipped): encrypted vs this = encryption alone
+    plain_verdict_accuracy: float = 0.0
     central_accuracy: float = 0.0
     fed_rounds: int = 0
     central_rounds: int = 0
     fed_curve: List[float] = field(default_factory=list)
     plain_curve: List[float] = field(default_factory=list)
+    plain_verdict_curve: List[float] = field(default_factory=list)
+    #: fedshare.verdicts.task_verdicts of the encrypted run
+    verdicts: Dict[str, Any] = field(default_factory=dict)
     central_curve: List[float] = field(default_factory=list)
     max_dev: float = 0.0
     codec_bound: float = 0.0
@@ -283,16 +275,6 @@ class RunResult:
     #: evaluation records behind the stop rule's last metric: the union of the
     #: members' evaluation counts, as the ledger recorded them
     eval_records: int = 0
-
-
-def _standardize(X: np.ndarray, train_idx: np.ndarray) -> Tuple[np.ndarray, dict]:
-    """The feature scaling published with the model (mean/std of the training
-    records). A simplification of the demo: in production the consortium would
-    compute it with one round of secure aggregation; say so in the report."""
-    mu = X[train_idx].mean(axis=0)
-    sd = X[train_idx].std(axis=0)
-    sd[sd == 0] = 1.0
-    return ((X - mu) / sd).astype(np.float32), {"mean": mu.tolist(), "std": sd.tolist()}
 
 
 def _write_csv(path: Path, X: np.ndarray, y: np.ndarray, names: List[str], label: str) -> None:
@@ -336,10 +318,15 @@ def centralized(model_name: str, X: np.ndarray, y: np.ndarray, Xe: np.ndarray, y
 
 def plain_fedavg(model_name: str, parts: List[Tuple[np.ndarray, np.ndarray, np.ndarray,
                                                     np.ndarray]], Xt, yt, *, lr: float,
-                 rounds: int, seed: int, stop_threshold: float,
-                 stop_patience: int) -> Tuple[List[float], int, float, np.ndarray]:
+                 rounds: int, seed: int, stop_threshold: float, stop_patience: int,
+                 masks: Optional[Dict[int, List[bool]]] = None,
+                 ) -> Tuple[List[float], int, float, np.ndarray]:
     """FedAvg without encryption, same local procedure and seeds, in process:
-    the 'federated (plain)' column of the table."""
+    the 'federated (plain)' columns of the table. Without ``masks`` every
+    update is averaged (no anomaly filter); with them, round r averages only
+    the hospitals with ``masks[r][h]`` True (the encrypted run's accepted
+    updates), and a round with none left is skipped like the contract skips it
+    (the model stays, no metric, it counts toward the limit)."""
     from . import fedavg
     from . import torch as ft
 
@@ -351,13 +338,29 @@ def plain_fedavg(model_name: str, parts: List[Tuple[np.ndarray, np.ndarray, np.n
     curve: List[float] = []
     for r in range(1, rounds + 1):
         ups = [t.train_round(w) for t in trainers]
-        w = (w + np.average(np.stack(ups), axis=0,
-                            weights=[t.samples for t in trainers])).astype(np.float32)
+        keep = masks.get(r, [True] * len(trainers)) if masks is not None else \
+            [True] * len(trainers)
+        if not any(keep):
+            continue
+        w = (w + np.average(np.stack([u for u, k in zip(ups, keep) if k]), axis=0,
+                            weights=[t.samples for t, k in zip(trainers, keep) if k])
+             ).astype(np.float32)
         acc = sum(t.evaluate(w, Xe, ye) * len(ye) for t, (_, _, Xe, ye) in zip(trainers, parts))
         curve.append(acc / sum(len(p[3]) for p in parts))
         if fedavg.stop_decision(curve, stop_threshold, stop_patience, rounds) != "continue":
             break
     return curve, len(curve), trainers[0].evaluate(w, Xt, yt), w
+
+
+def verdict_masks(verdicts: Dict[str, Any]) -> Dict[int, List[bool]]:
+    """Round → which hospitals' updates the encrypted run kept (none in a
+    skipped round), from :func:`fedshare.verdicts.task_verdicts`."""
+    out = {}
+    for rd in verdicts.get("rounds", []):
+        out[rd["round"]] = [False] * len(rd["updates"]) \
+            if rd["skipped"] or rd.get("sum_refused") else \
+            [u["verdict"] != "suspicious" for u in rd["updates"]]
+    return out
 
 
 def _make_model(name: str, n_features: int, seed: int):
@@ -383,7 +386,8 @@ _OP_NAMES = {
     0x0F20: "key recorded", 0x0F30: "model published", 0x0F31: "task created",
     0x0F32: "task joined", 0x0F33: "encrypted update uploaded", 0x0F34: "aggregate recorded",
     0x0F35: "aggregate checked", 0x0F36: "decryption share posted",
-    0x0F37: "round finalized", 0x0F38: "model evaluated",
+    0x0F37: "round finalized", 0x0F38: "model evaluated", 0x0F39: "decryption share refused",
+    0x0F3A: "decrypted sum refused (out of range)",
 }
 
 
@@ -448,6 +452,12 @@ def tamper_test(cons: Consortium, node: int, height_hint: int) -> Dict[str, Any]
 # ---------------------------------------------------------------------------
 # Report
 # ---------------------------------------------------------------------------
+
+def _verdict_summary(v: Dict[str, Any]) -> List[str]:
+    from .verdicts import summary_lines
+
+    return summary_lines(v)
+
 
 def _pct(x: float) -> str:
     return f"{100 * x:.1f} %"
@@ -518,7 +528,10 @@ def write_report(out: Path, results: List[RunResult], ds: Dataset, ledger_stats:
     for r in results:
         fig, ax = plt.subplots(figsize=(6, 3.5))
         ax.plot(range(1, len(r.central_curve) + 1), r.central_curve, label="centralized")
-        ax.plot(range(1, len(r.plain_curve) + 1), r.plain_curve, label="federated (plain)")
+        ax.plot(range(1, len(r.plain_curve) + 1), r.plain_curve,
+                label="federated (plain, no filter)")
+        ax.plot(range(1, len(r.plain_verdict_curve) + 1), r.plain_verdict_curve, "--",
+                label="federated (plain, the encrypted run's verdicts)")
         ax.plot(range(1, len(r.fed_curve) + 1), r.fed_curve, "o-", ms=3,
                 label="federated (encrypted, on the ledger)")
         ax.set_xlabel("round")
@@ -541,25 +554,74 @@ def write_report(out: Path, results: List[RunResult], ds: Dataset, ledger_stats:
     plt.close(fig)
 
     L = []
-    L.append("# The three-hospital experiment — fedshare's run of the seed paper's section 3\n")
+    paper = ds.bundled  # the seed paper's figures are quoted only for its own data
+    if paper:
+        L.append("# The three-hospital experiment — fedshare's run of the seed paper's "
+                 "section 3\n")
+    else:
+        L.append("# fedshare: centers train one model on their own records\n")
     L.append(f"Data: {ds.source}; {len(ds.y)} records, {len(ds.feature_names)} features, label "
-             f"`{ds.label}` ({int(ds.y.sum())} positive). Each hospital is a separate trainer "
-             "process that reads only its own CSV. Four node processes replicate the ledger "
-             f"by PBFT on loopback; the consortium key is {setup.get('key', '2-of-3')}.\n")
-    L.append("## The paper's table, with our numbers\n")
-    L.append("| model | split (records per hospital) | centralized | federated (plain) | "
-             "federated (encrypted) | gap (pp) | rounds to stop: centralized / federated | "
-             "max deviation encrypted vs plain FedAvg (codec bound) |")
-    L.append("|---|---|---|---|---|---|---|---|")
+             f"`{ds.label}` ({ds.label_rule}; {int(ds.y.sum())} positive). Each center is a "
+             "separate trainer process that reads only its own CSV. Four node processes "
+             "replicate the ledger by PBFT on loopback; the consortium key is "
+             f"{setup.get('key', '2-of-3')}.\n")
+    if ds.counts:
+        L.append("What the loader did with each file (rows read; dropped for a missing value; "
+                 "dropped for a missing label; values imputed with the center's own column "
+                 "mean):\n")
+        for c in ds.counts:
+            miss = ", ".join(f"{k} {v}" for k, v in c["missing_by_column"].items()) or "none"
+            L.append(f"- `{c['file']}`: {c['rows']} rows, {c['kept']} kept; "
+                     f"{c['dropped_missing']} dropped (missing value), {c['dropped_label']} "
+                     f"dropped (no label), {c['imputed']} imputed; missing by column: {miss}")
+        L.append("")
+    L.append("## Accuracy" + (" — the paper's table, with our numbers\n" if paper else "\n"))
+    L.append("| model | split (records per center) | centralized | plain FedAvg, no filter | "
+             "plain FedAvg, the encrypted run's verdicts | federated (encrypted) | "
+             "encryption: encrypted − plain with verdicts (pp) | filter: plain with verdicts "
+             "− plain without (pp) | gap to centralized (pp) | rounds to stop: centralized / "
+             "federated | max deviation encrypted vs plain FedAvg (codec bound) |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         L.append(f"| {r.model} | {r.split} ({'/'.join(map(str, r.sizes))}) | "
                  f"{_pct(r.central_accuracy)} | {_pct(r.plain_accuracy)} | "
-                 f"{_pct(r.fed_accuracy)} | {100 * (r.central_accuracy - r.fed_accuracy):+.2f} | "
+                 f"{_pct(r.plain_verdict_accuracy)} | {_pct(r.fed_accuracy)} | "
+                 f"{100 * (r.fed_accuracy - r.plain_verdict_accuracy):+.2f} | "
+                 f"{100 * (r.plain_verdict_accuracy - r.plain_accuracy):+.2f} | "
+                 f"{100 * (r.central_accuracy - r.fed_accuracy):+.2f} | "
                  f"{r.central_rounds} / {r.fed_rounds} ({r.stop_reason}) | "
                  f"{r.max_dev:.2e} ({r.codec_bound:.2e}) |")
-    L.append("\nAccuracy is measured on held-out test records (each center's own test file, or "
-             "20 % of each center's records, never used for training or for the stop rule). "
-             "The paper reports 89.2 % centralized vs 88.9 % federated, 32 vs 34 rounds.\n")
+    L.append("\nAccuracy is measured on held-out test records (each center's own test "
+             "file, or 20 % of each center's records, never used for training or for the stop "
+             "rule). Two plain (unencrypted) FedAvg baselines run in this process with the "
+             "same local procedure and seeds: one averages every update (no anomaly filter), "
+             "the other leaves out exactly the updates the encrypted run's anomaly rule left out and skips the rounds it "
+             "skipped. So the encrypted − plain-with-verdicts gap is the cost of encryption "
+             "alone, and plain-with-verdicts − plain-without is the filter's own cost."
+             + (" The paper reports 89.2 % centralized vs 88.9 % federated, 32 vs 34 rounds."
+                if paper else "") + "\n")
+    L.append("## Verdicts: whose update was left out\n")
+    L.append("The training contract judges every update before the encrypted sum "
+             "(docs/fedshare-contracts.md §Anomaly rules); a left-out update is not in that "
+             "round's model, and its owner's trainer says so. Per round and center "
+             "(✓ accepted, w accepted during warm-up, ✗ left out):\n")
+    for r in results:
+        v = r.verdicts
+        if not v:
+            continue
+        L.append(f"**{r.model}, {r.split}** (rule `{v['rule']}`, threshold {v['threshold']:g}; "
+                 f"`fedshare audit verdicts --task {r.task_id}` gives the scores):\n")
+        for line in _verdict_summary(v):
+            L.append(f"- {line}")
+        L.append("")
+        L.append("| round | " + " | ".join(v["members"]) + " |")
+        L.append("|---|" + "---|" * len(v["members"]))
+        mark = {"accepted": "✓", "warmup": "w", "suspicious": "✗"}
+        for rd in v["rounds"]:
+            cells = [mark.get(u["verdict"], "?") for u in rd["updates"]]
+            L.append(f"| {rd['round']}{' (skipped)' if rd['skipped'] else ''} | "
+                     + " | ".join(cells) + " |")
+        L.append("")
     L.append("## Accuracy per center (95 % intervals)\n")
     for r in results:
         L.append(f"{r.model}, {r.split}: the stop rule read the sample-weighted accuracy over "
@@ -571,8 +633,9 @@ def write_report(out: Path, results: List[RunResult], ds: Dataset, ledger_stats:
     L.append("## Ledger and time\n")
     L.append(f"- Ledger: {ledger_stats.get('transactions', 0):.0f} transactions in "
              f"{ledger_stats.get('height', 0):.0f} blocks; {ledger_stats.get('tps', 0):.1f} "
-             f"transactions per second over the run (the paper: 28.3 TPS); mean commit latency "
-             f"{1000 * ledger_stats.get('latency_s', 0):.1f} ms (the paper: 1.2 s).")
+             f"transactions per second over the run{' (the paper: 28.3 TPS)' if paper else ''}"
+             f"; mean commit latency {1000 * ledger_stats.get('latency_s', 0):.1f} ms"
+             f"{' (the paper: 1.2 s)' if paper else ''}.")
     L.append(f"- A round ({main.model}, {main.split}) took {main.round_seconds:.3f} s of wall "
              f"time. The busiest hospital spent {main.compute_seconds:.3f} s of it in local "
              f"compute (training {10} batches and evaluating), {main.crypto_seconds:.3f} s in "
@@ -580,16 +643,16 @@ def write_report(out: Path, results: List[RunResult], ds: Dataset, ledger_stats:
              f"{main.ledger_seconds:.3f} s in its own ledger acts and reads; the rest of the "
              "round it waited for the others' crypto and for consensus. So crypto + consensus "
              f"(everything but local compute) is "
-             f"{1 - main.compute_seconds / max(main.round_seconds, 1e-9):.0%} of the round "
-             "(the paper: 35 %; its model and local work were larger — see "
-             "benchmarks/RESULTS.md).")
+             f"{1 - main.compute_seconds / max(main.round_seconds, 1e-9):.0%} of the round"
+             + (" (the paper: 35 %; its model and local work were larger — see "
+                "benchmarks/RESULTS.md)." if paper else "."))
     L.append(f"- The whole run took {demo_seconds:.0f} s.\n")
     L.append("![time shares](time-shares.png)\n")
     L.append("## Per-round curves\n")
     for r in results:
         L.append(f"![{r.model} {r.split}](curve-{r.model}-{r.split}.png)")
     L.append("\n## The trail of one data set\n")
-    L.append(f"Every act that touched hospital B's data set `{main.data_ids[1][:16]}…` "
+    L.append(f"Every act that touched center B's data set `{main.data_ids[1][:16]}…` "
              f"({len(trail)} acts), read from certified blocks:\n")
     L.append("| height | act | by |")
     L.append("|---|---|---|")
@@ -695,11 +758,19 @@ class Experiment:
             k = max(1, int(round(0.2 * len(perm))))
             test_idx.append(np.sort(perm[:k]))
             train_parts.append(np.sort(perm[k:]))
-        all_train = np.concatenate(train_parts)
-        X, scale = _standardize(ds.X, all_train)
+        # each hospital scales its records with its own statistics (or the
+        # consortium's, from each hospital's sums): never over pooled records
+        from . import data
+
+        # (a center's held-out test file is scaled with that center's statistics)
+        scaled = [np.concatenate([hosp[h], tests[h]]) for h in range(n)] if tests is not None \
+            else hosp
+        X, scales = data.scale(ds.X, scaled, train_parts, mode=ds.scaling)
         y = ds.y
-        scale_file = self.work / f"scale-{model_name}-{split}.json"
-        scale_file.write_text(json.dumps(scale))
+        scale_files = []
+        for h, sc in enumerate(scales):
+            scale_files.append(self.work / f"scale-{model_name}-{split}-{HOSPITALS[h]}.json")
+            scale_files[-1].write_text(json.dumps(sc))
         # the records each hospital trains and evaluates on (the trainer's own split rule)
         parts = []
         for h, idx in enumerate(train_parts):
@@ -724,9 +795,9 @@ class Experiment:
             enc = bytes(ffi.buffer(sealed, len(raw) + lib.FEDSHARE_SEAL_OVERHEAD))
             (self.work / f"{csv_path.name}.sealed").write_bytes(enc)
             did = self.members[h].register_data(hashlib.sha256(enc).digest(),
-                                                "breast-cancer-records",
+                                                ds.ledger_label,
                                                 f"{HOSPITALS[h]} hospital records, {len(idx)} "
-                                                "patients")
+                                                f"rows, label {ds.label}")
             self.members[h].set_policy(did, self.policy)
             data_ids.append(did)
         res.data_ids = [d.hex() for d in data_ids]
@@ -763,7 +834,7 @@ class Experiment:
                    str(self.trainer_config), "--key", str(self.cons.member_keys[h]),
                    "--task", task.hex(),
                    "--data", str(self.work / f"{HOSPITALS[h]}-{model_name}-{split}.csv"),
-                   "--label", ds.label, "--model", model_name, "--scale", str(scale_file),
+                   "--label", ds.label, "--model", model_name, "--scale", str(scale_files[h]),
                    "--share", str(self.share_files[h]), "--passphrase-env",
                    "FEDSHARE_SHARE_PASSPHRASE", "--eval-fraction", "0.2",
                    "--seed", str(self.seed + 1 + h), "--report-json", str(rep),
@@ -789,6 +860,12 @@ class Experiment:
         probe = ft.LocalTrainer(_make_model(model_name, X.shape[1], self.seed), Xt, yt, lr=lr,
                                 batch_size=32, upload_every=10, seed=0)
         res.fed_accuracy = probe.evaluate(global_model, Xt, yt)
+        # -- every verdict of the run (the ledger's, with what it was decided on)
+        from .verdicts import task_verdicts
+
+        res.verdicts = task_verdicts(self.members[REG], task,
+                                     {m.public_key.hex(): n for m, n in
+                                      zip(self.members, HOSPITALS)})
         # -- encrypted vs plain FedAvg on the very same updates, round by round
         res.max_dev = self._max_deviation(task, reports, res.fed_rounds, w0)
         # -- time shares from the trainers' own measurements
@@ -811,6 +888,9 @@ class Experiment:
         res.plain_curve, _, res.plain_accuracy, plain_w = plain_fedavg(
             model_name, parts, Xt, yt, lr=lr, rounds=rounds, seed=self.seed,
             stop_threshold=0.001, stop_patience=3)
+        res.plain_verdict_curve, _, res.plain_verdict_accuracy, _ = plain_fedavg(
+            model_name, parts, Xt, yt, lr=lr, rounds=rounds, seed=self.seed,
+            stop_threshold=0.001, stop_patience=3, masks=verdict_masks(res.verdicts))
         # -- accuracy on each center's own test records
         for name, w in (("centralized", central_w), ("plain", plain_w),
                         ("encrypted", global_model)):
@@ -869,7 +949,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--test", nargs="+", metavar="CSV", default=None, type=input_file,
                    help="a held-out test CSV per center, in --data's order (default: 20 %% of "
                         "each center's records)")
-    p.add_argument("--label", default=None, help="the label column of the CSVs (0/1)")
+    p.add_argument("--label", default=None,
+                   help="the label column of the CSVs (0/1, or see --positive)")
     p.add_argument("--model", choices=("logreg", "mlp", "both"), default="both")
     p.add_argument("--split", choices=("even", "skewed", "both"), default="both",
                    help="how the default data is split over the hospitals")
@@ -888,6 +969,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="directory of report.md + plots")
     p.add_argument("--json", action="store_true",
                    help="print the e2e benchmark keys as JSON lines (benchmarks/run)")
+    from . import data
+
+    data.add_arguments(p)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -905,7 +989,14 @@ def run(args: argparse.Namespace) -> int:
         if args.test and len(args.test) != n:
             raise errors.InvalidInputError(
                 f"--test takes one CSV per center: {n}, not {len(args.test)}")
-        ds, owners = load_csvs(list(args.data) + list(args.test or []), args.label)
+        from . import data
+
+        ds, owners = load_csvs(list(args.data) + list(args.test or []), args.label,
+                               data.options_from_args(args), scaling=args.scaling)
+        for c in ds.counts:
+            _say(f"  {c['file']}: {c['rows']} rows, {c['kept']} kept ({c['dropped_missing']} "
+                 f"dropped for a missing value, {c['dropped_label']} without a label, "
+                 f"{c['imputed']} values imputed)")
         if args.test:
             owners, tests = owners[:n], owners[n:]
             ds.source = (f"{', '.join(args.data)} (training); {', '.join(args.test)} "
@@ -914,6 +1005,7 @@ def run(args: argparse.Namespace) -> int:
                                           else (args.model,))]
     else:
         ds, owners = load_default(), None
+        ds.scaling = args.scaling
         models = ("logreg", "mlp") if args.model == "both" else (args.model,)
         splits = ("even", "skewed") if args.split == "both" else (args.split,)
         configs = [(m, s) for s in splits for m in models]
@@ -921,7 +1013,8 @@ def run(args: argparse.Namespace) -> int:
     work.mkdir(parents=True, exist_ok=True)
     centers = len(owners) if owners is not None else 3
     what = "three-hospital" if centers == 3 else f"{centers}-center"
-    _say(f"fedshare demo: the {what} experiment of the seed paper (section 3)")
+    _say(f"fedshare demo: the {what} experiment of the seed paper (section 3)" if ds.bundled
+         else f"fedshare demo: {centers} centers train one model on their own CSVs")
     _say(f"  data: {ds.source}; work directory {work}")
     exp = Experiment(work, seed=args.seed, key_bits=args.key_bits, sync=args.sync,
                      centers=centers)
@@ -935,7 +1028,8 @@ def run(args: argparse.Namespace) -> int:
                                tests=tests)
             _say(f"    centralized {_pct(r.central_accuracy)} in {r.central_rounds} rounds; "
                  f"federated (encrypted) {_pct(r.fed_accuracy)} in {r.fed_rounds} rounds "
-                 f"({r.stop_reason}); plain FedAvg {_pct(r.plain_accuracy)}; "
+                 f"({r.stop_reason}); plain FedAvg {_pct(r.plain_accuracy)} without the "
+                 f"filter, {_pct(r.plain_verdict_accuracy)} with the encrypted run's verdicts; "
                  f"max deviation {r.max_dev:.1e} ≤ bound {r.codec_bound:.1e}: "
                  f"{'yes' if r.max_dev <= r.codec_bound else 'NO'}")
             for k, label in (("centralized", "centralized"), ("plain", "plain FedAvg"),
@@ -947,6 +1041,8 @@ def run(args: argparse.Namespace) -> int:
                      f"{_pct(m)} (95 % CI {100 * lo:.1f}–{100 * hi:.1f})")
             _say(f"    stop rule on {r.eval_records} evaluation records (the union of the "
                  f"centers', recorded on the ledger)")
+            for line in _verdict_summary(r.verdicts):
+                _say(f"    {line}")
             results.append(r)
         stats = exp.cons.metrics(REG)  # the regulator's node
         ledger_stats = {"transactions": stats.get("fedshare_transactions_total", 0),
@@ -967,9 +1063,13 @@ def run(args: argparse.Namespace) -> int:
                      f"learning rate {args.lr}, weight = local data size",
             "stop rule": "accuracy on the hospitals' evaluation records improved by less than "
                          f"0.1 point for 3 rounds in a row, or {args.rounds} rounds",
-            "feature scaling": "mean/std of the training records, published with the model "
-                               "(a simplification: a consortium would compute them with one "
-                               "round of secure aggregation)",
+            "feature scaling": ("each center standardizes its records with the mean/std of its "
+                                "own training records (never pooled records)"
+                                if ds.scaling == "center" else
+                                "every center with the consortium's mean/variance, combined "
+                                "from each center's count, sum and sum of squares (in this "
+                                "process; a consortium would add them by secure aggregation); "
+                                "never pooled records"),
             "key": f"{args.key_bits}-bit threshold Paillier, {exp.threshold} of {centers} "
                    "(every center a holder), dealer = hospital A",
             "ledger": f"4 replicas, f = 1, block period 10 ms, fsync {'on' if args.sync else 'off'}",

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 
@@ -43,6 +43,8 @@ log = logging.getLogger("fedshare.roles")
 #: libfedshare's codes for "not in this phase" and "already done".
 E_STATE = code_value("FEDSHARE_E_STATE")
 E_EXISTS = code_value("FEDSHARE_E_EXISTS")
+#: the decrypted sum had a slot out of range: the aggregator refused the round
+E_RANGE = code_value("FEDSHARE_E_RANGE")
 
 _UPLOAD, _AGGREGATE, _DECRYPT, _FINALIZE, _EVALUATE, _DONE = 1, 2, 3, 4, 5, 6
 
@@ -325,7 +327,8 @@ WAKE_MS = 2000
 
 def run_member(member: Member, task_id: bytes, *, participant: Optional[Participant] = None,
                keyholder: Optional[KeyHolder] = None, aggregator: Optional[Aggregator] = None,
-               timeout: float = 120.0, poll: float = 0.02, progress: bool = False) -> Dict[str, Any]:
+               timeout: float = 120.0, poll: float = 0.02, progress: bool = False,
+               on_verdict: Optional[Callable[[Dict[str, Any]], None]] = None) -> Dict[str, Any]:
     """Play this member's roles in the task until it is done.
 
     Polls the task record and, in each round, uploads (phase upload, as
@@ -345,6 +348,11 @@ def run_member(member: Member, task_id: bytes, *, participant: Optional[Particip
         poll: ignored (kept for compatibility): while nothing is due the member
             waits for the next committed block, not for a fixed interval.
         progress: show a progress line per round on stderr (tqdm if installed).
+        on_verdict: called once per round this participant uploaded in, as soon
+            as the round's updates are judged, with ``{"round", "verdict"
+            ("accepted", "warmup" or "suspicious"), "left_out" (bool), "norm",
+            "cosine"}``; a left-out update is also logged as a warning on the
+            ``fedshare.roles`` logger.
 
     Returns:
         ``{"member": DID, "roles": [...], "rounds": [per round: round,
@@ -359,7 +367,10 @@ def run_member(member: Member, task_id: bytes, *, participant: Optional[Particip
         "computed_digest" (the last model this participant recomputed, or
         None), "benign_refusals": [{round, phase, act, code}],
         "aggregates_refused": rounds where a check or share found the
-        recorded aggregate wrong}``.
+        recorded aggregate wrong, "sums_refused": rounds this aggregator
+        refused because the decrypted sum was out of range, "verdicts": {round: this participant's
+        verdict}, "left_out": rounds in which its update was left out of the
+        sum}``.
 
     Raises:
         fedshare.TimeoutError: the task did not move for ``timeout`` seconds.
@@ -381,6 +392,30 @@ def run_member(member: Member, task_id: bytes, *, participant: Optional[Particip
     benign: List[Dict[str, Any]] = []
     refused_aggr: List[int] = []
     retried: set = set()
+    sums_refused: List[int] = []
+    pending: List[int] = []  # rounds uploaded in, verdict not yet seen
+    verdicts: Dict[int, str] = {}
+
+    def see_verdicts(r_now: int, ph_now: int) -> None:
+        for u in list(pending):
+            if u == r_now and ph_now == _UPLOAD:
+                continue  # still uploading: not judged yet
+            rec = member.round(task_id, u)
+            pi = _index_of(task, member.public_key)
+            if rec is None or pi < 0 or not all(x["present"] for x in rec["updates"]):
+                continue
+            mine = rec["updates"][pi]
+            v = mine.get("verdict", "accepted")
+            pending.remove(u)
+            verdicts[u] = v
+            if v == "suspicious":
+                log.warning("round %d: this member's update was LEFT OUT of the sum: the task's "
+                            "anomaly rule judged it suspicious (norm %.4g, cosine %.3f); "
+                            "`fedshare audit verdicts` shows the scores", u, mine["norm"],
+                            mine["cosine"])
+            if on_verdict is not None:
+                on_verdict({"round": u, "verdict": v, "left_out": v == "suspicious",
+                            "norm": mine["norm"], "cosine": mine["cosine"]})
 
     def slot(r: int) -> Dict[str, Any]:
         if r == 0:
@@ -417,6 +452,8 @@ def run_member(member: Member, task_id: bytes, *, participant: Optional[Particip
                 raise errors.NotFoundError("no such task", library="fedshare",
                                            code=code_value("FEDSHARE_E_NOT_FOUND"))
             r, ph = int(task["round"]), int(task["phase"])
+            if pending:
+                see_verdicts(r, ph)
             if ph == _DONE:
                 charge(max(r, 0), t0, waiting=time.perf_counter() - t0)
                 break
@@ -461,6 +498,7 @@ def run_member(member: Member, task_id: bytes, *, participant: Optional[Particip
                     res = _plain(member, member.join_task, task_id)
                 elif act == "upload":
                     res = participant.upload(r, task)
+                    pending.append(r)
                 elif act == "aggregate":
                     res = aggregator.aggregate(r)
                 elif act == "share":
@@ -476,6 +514,15 @@ def run_member(member: Member, task_id: bytes, *, participant: Optional[Particip
                     slot(r)["accuracy"] = res["accuracy"]
                     bar.set_postfix(f"round {r} accuracy {res['accuracy']:.4f}")
             except errors.VerificationError as e:
+                if act == "finalize" and e.code == E_RANGE:
+                    # a member wrote past its slots: the round is refused on the
+                    # ledger (SUM_REFUSED), the global model stays, the task goes on
+                    sums_refused.append(r)
+                    log.warning("round %d: the decrypted sum is out of the range the accepted "
+                                "updates allow; the round was refused", r)
+                    charge(r, t0, waiting=read_s, res=role.meter.timings(),
+                           act="finalize-refused-sum")
+                    continue
                 if act != "share":
                     raise
                 # the holder recomputed another sum: its act refused the aggregate
@@ -490,6 +537,8 @@ def run_member(member: Member, task_id: bytes, *, participant: Optional[Particip
                 if not _benign(member, task_id, state, act, e.code, participant, did, retried):
                     raise
                 benign.append({"round": r, "phase": PHASES[ph], "act": act, "code": e.code})
+                if act == "upload" and r not in pending and r not in verdicts:
+                    pending.append(r)  # our earlier attempt committed
                 log.info("round %d: %s refused with %d after the phase moved on (benign)",
                          r, act, e.code)
                 charge(r, t0, waiting=read_s,
@@ -525,6 +574,9 @@ def run_member(member: Member, task_id: bytes, *, participant: Optional[Particip
         "eval_samples": participant.eval_samples if participant is not None else None,
         "benign_refusals": benign,
         "aggregates_refused": refused_aggr,
+        "sums_refused": sums_refused,
+        "verdicts": verdicts,
+        "left_out": sorted(r for r, v in verdicts.items() if v == "suspicious"),
     }
 
 

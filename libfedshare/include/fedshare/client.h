@@ -185,7 +185,10 @@ FEDSHARE_API int fedshare_post_decryption_share(fedshare_client *c, const uint8_
  * Deterministic: every participant gets the same bits.
  * @param[out] model new array of *n float32 values (fedshare_free).
  * @return FEDSHARE_OK, FEDSHARE_E_SHARE, FEDSHARE_E_MISMATCH (a blob is not what was
- * recorded), FEDSHARE_E_STATE, libphe/libfedavg codes, transport codes.
+ * recorded), FEDSHARE_E_STATE, FEDSHARE_E_RANGE or FEDAVG_E_OVERFLOW (the
+ * decrypted sum is outside what the accepted updates allow: a slot above
+ * 2·Q·W, non-zero padding, or a carry out of a plaintext), libphe/libfedavg
+ * codes, transport codes.
  */
 FEDSHARE_API int fedshare_compute_global(fedshare_client *c, const uint8_t task_id[32],
                                          uint32_t round, const phe_threshold_params *params,
@@ -193,7 +196,13 @@ FEDSHARE_API int fedshare_compute_global(fedshare_client *c, const uint8_t task_
 
 /**
  * @brief The aggregator's last step: compute the global model, store it and
- * its delta from the previous one, record its digest.
+ * its delta from the previous one, record its digest. When the decrypted sum
+ * is outside what the accepted updates' weights and the clipping bound allow
+ * (a slot above 2·Q·W, non-zero padding, or a carry out of a plaintext: a
+ * member wrote past its slots), it records SUM_REFUSED instead (the round is
+ * refused, the model stays) and returns FEDSHARE_E_RANGE.
+ * @return FEDSHARE_OK, FEDSHARE_E_RANGE (the round refused and recorded), as
+ * fedshare_compute_global, submission codes.
  */
 FEDSHARE_API int fedshare_finalize_round(fedshare_client *c, const uint8_t task_id[32],
                                          uint32_t round, const phe_threshold_params *params,

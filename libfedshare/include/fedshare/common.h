@@ -69,6 +69,9 @@ typedef enum fedshare_error {
     FEDSHARE_E_QUORUM = -516,
     /** The round has fewer accepted updates than the task's minimum: its sum is never decrypted. */
     FEDSHARE_E_TOO_FEW = -517,
+    /** The decrypted sum has a slot outside what the accepted updates' weights and the clipping
+     *  bound allow: the round was refused (SUM_REFUSED on the ledger). */
+    FEDSHARE_E_RANGE = -518,
     /** Out of memory. */
     FEDSHARE_E_NOMEM = -590,
     /** A file or socket could not be read or written. */

@@ -43,7 +43,8 @@ enum fedshare_op {
     FEDSHARE_OP_DECRYPTION_SHARE = 0x0F36,
     FEDSHARE_OP_ROUND_FINALIZE = 0x0F37,
     FEDSHARE_OP_EVALUATION = 0x0F38,
-    FEDSHARE_OP_SHARE_VERDICT = 0x0F39
+    FEDSHARE_OP_SHARE_VERDICT = 0x0F39,
+    FEDSHARE_OP_SUM_REFUSED = 0x0F3A
 };
 
 /** Trace indexes (libledger (op, key) index): every act touching a data set,
@@ -254,6 +255,14 @@ FEDSHARE_API int fedshare_payload_share_verdict(const uint8_t task_id[32], uint3
                                                 const uint8_t holder[32],
                                                 const uint8_t share_hash[32], uint8_t **out,
                                                 size_t *len);
+/** The aggregator's verdict that the threshold decryption of the round's
+ * aggregate (@p aggregate_hash, as recorded) has a slot outside what the
+ * accepted updates' weights and the codec's clipping bound allow (some member
+ * wrote past its slots): the round is refused, its sum is not used, the global
+ * model stays. Anyone can check it by combining the recorded shares. */
+FEDSHARE_API int fedshare_payload_sum_refused(const uint8_t task_id[32], uint32_t round,
+                                              const uint8_t aggregate_hash[32], uint8_t **out,
+                                              size_t *len);
 /** The new global model's digest and the blob of its delta from the last one. */
 FEDSHARE_API int fedshare_payload_round_finalize(const uint8_t task_id[32], uint32_t round,
                                                  const uint8_t model_digest[32],

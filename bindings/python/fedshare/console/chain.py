@@ -33,6 +33,7 @@ OP_NAMES = {
     0x0F32: "task joined", 0x0F33: "encrypted update uploaded", 0x0F34: "aggregate recorded",
     0x0F35: "aggregate checked", 0x0F36: "decryption share posted",
     0x0F37: "round finalized", 0x0F38: "model evaluated", 0x0F39: "share refused",
+    0x0F3A: "decrypted sum refused (out of range)",
 }
 ROLE_BITS = ((1, "provider"), (2, "aggregator"), (4, "keyholder"), (8, "publisher"),
              (16, "regulator"))
@@ -40,7 +41,7 @@ PHASES = ("joining", "upload", "aggregate", "decrypt", "finalize", "evaluate", "
 STOP_REASONS = {0: "", 1: "converged", 2: "round limit"}
 # ops whose payload (after the version byte) starts with a data ID / a task ID
 _DATA_OPS = (0x0F02, 0x0F03, 0x0F10, 0x0F11, 0x0F12)
-_TASK_OPS = tuple(range(0x0F32, 0x0F3A))
+_TASK_OPS = tuple(range(0x0F32, 0x0F3B))
 
 
 def parse_hex32(text: str, what: str) -> bytes:
