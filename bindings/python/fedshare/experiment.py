@@ -591,12 +591,12 @@ def write_report(out: Path, results: List[RunResult], ds: Dataset, ledger_stats:
                  f"{100 * (r.central_accuracy - r.fed_accuracy):+.2f} | "
                  f"{r.central_rounds} / {r.fed_rounds} ({r.stop_reason}) | "
                  f"{r.max_dev:.2e} ({r.codec_bound:.2e}) |")
-    L.append("\nAccuracy is measured on held-out test records (each center's own test "
-             "file, or 20 % of each center's records, never used for training or for the stop "
-             "rule). Two plain (unencrypted) FedAvg baselines run in this process with the "
-             "same local procedure and seeds: one averages every update (no anomaly filter), "
-             "the other leaves out exactly the updates the encrypted run's anomaly rule left "
-             "out and skips the rounds it skipped. So the encrypted − plain-with-verdicts gap is the cost of encryption "
+    L.append("\nAccuracy is measured on held-out test records (each center's own test file, or 20 "
+             "% of each center's records, never used for training or for the stop rule). Two plain"
+             " (unencrypted) FedAvg baselines run in this process with the same local procedure "
+             "and seeds: one averages every update (no anomaly filter), the other leaves out "
+             "exactly the updates the encrypted run's anomaly rule left out and skips the rounds "
+             "it skipped. So the encrypted − plain-with-verdicts gap is the cost of encryption "
              "alone, and plain-with-verdicts − plain-without is the filter's own cost."
              + (" The paper reports 89.2 % centralized vs 88.9 % federated, 32 vs 34 rounds."
                 if paper else "") + "\n")
