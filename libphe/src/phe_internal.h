@@ -308,4 +308,34 @@ PHEI_HIDDEN int phei_seal_read_file(const phei_seal_format *f, const char *path,
 typedef int (*phei_task_fn)(void *arg, size_t i);
 PHEI_HIDDEN int phei_ctx_run(phe_ctx *ctx, phei_task_fn fn, void *arg, size_t count);
 
+/* ------------------------------------------------------------------ */
+/* Multi-buffer modular exponentiation (modexp_mb8.c)                   */
+/* ------------------------------------------------------------------ */
+
+/* 1 if the AVX-512 IFMA kernel runs here: the CPU has AVX512F and
+ * AVX512IFMA, the OS saves zmm state (XCR0), the environment variable
+ * PHE_IFMA is not "0", and phei_mb8_force_fallback is off. */
+PHEI_HIDDEN int phei_mb8_available(void);
+
+/* Tests and benchmarks: nonzero makes phei_mb8_available() return 0 (the
+ * GMP fallback runs everywhere) until called again with 0. */
+PHEI_HIDDEN void phei_mb8_force_fallback(int on);
+
+/* out[i] = base[i]^exp[i] mod mod[i] for i < count ≤ 8, in the lanes of the
+ * IFMA kernel: constant time in the values of base and exp (their lengths:
+ * exp_bits, a public bound, and the moduli's sizes are public). Moduli odd,
+ * > 1, at most 8192 bits; 0 ≤ exp[i] < 2^exp_bits; base[i] ≥ 0 (reduced
+ * first if ≥ mod[i], not in constant time). out[i] may alias base[i].
+ * Returns 0 (done), 1 (not done: kernel unavailable or an input outside its
+ * domain; the caller computes another way), PHE_ERR_NOMEM or
+ * PHE_ERR_INTERNAL (count 0 or > 8, NULL arrays). */
+PHEI_HIDDEN int phei_powm_mb8(mpz_ptr *out, mpz_srcptr const *base, mpz_srcptr const *exp,
+                              mpz_srcptr const *mod, size_t count, size_t exp_bits);
+
+/* The same for any count: groups of 8 through the kernel, or, where it does
+ * not run, mpz_powm_sec (secret != 0: moduli odd, exponents > 0) or
+ * mpz_powm. Returns 0 or PHE_ERR_NOMEM / PHE_ERR_INTERNAL. */
+PHEI_HIDDEN int phei_powm_batch(mpz_ptr *out, mpz_srcptr const *base, mpz_srcptr const *exp,
+                                mpz_srcptr const *mod, size_t count, size_t exp_bits, int secret);
+
 #endif /* PHE_INTERNAL_H */
