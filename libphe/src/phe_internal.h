@@ -162,6 +162,12 @@ PHEI_HIDDEN void phei_encrypt_with(const phe_pubkey *pk, phe_ciphertext *ct, con
 /* m ∈ [0, n) from c (CRT, mpz_powm_sec for the secret exponents). */
 PHEI_HIDDEN void phei_decrypt_mpz(const phe_seckey *sk, mpz_t m, const mpz_t c);
 
+/* m[i] for c[i], i < count ≤ 8 (m[i] initialised), through the IFMA kernel
+ * when it runs (both CRT halves of every value in its lanes), else one
+ * phei_decrypt_mpz each. Returns 0, PHE_ERR_NOMEM or PHE_ERR_INTERNAL. */
+PHEI_HIDDEN int phei_decrypt_mpz_multi(const phe_seckey *sk, mpz_t *m, const mpz_srcptr *c,
+                                       size_t count);
+
 /* 0 if ct is set, under pk (key id prefix matches) and 0 < c < n²; else
  * PHE_ERR_INVALID_ARG / PHE_ERR_EMPTY / PHE_ERR_KEY_MISMATCH / PHE_ERR_CIPHERTEXT_INVALID. */
 PHEI_HIDDEN int phei_check_ct(const phe_pubkey *pk, const phe_ciphertext *ct);
