@@ -580,17 +580,25 @@ int main(int argc, char **argv) {
     /* The contract's modexp ratio (4096-bit modulus and exponent), and the
      * shapes libphe's callers use: p² decryption (2048-bit modulus, 1024-bit
      * exponent) and n² shares (4096-bit modulus, 2048-bit-ish exponent). */
-    if (wanted(only, "modexp")) {
-        bench_modexp(4096, 4096, "modexp_4096_vs_gmp_powm_sec");
-        if (!quick) {
-            bench_modexp(2048, 1024, "modexp_2048_e1024_vs_gmp_powm_sec");
-            bench_modexp(4096, 2048, "modexp_4096_e2048_vs_gmp_powm_sec");
-            bench_modexp(3072, 1536, "modexp_3072_e1536_vs_gmp_powm_sec");
-            bench_modexp(6144, 3072, "modexp_6144_e3072_vs_gmp_powm_sec");
-        }
-        if (only != NULL && strcmp(only, "modexp") == 0)
-            return 0;
+    static const struct {
+        size_t mbits, ebits;
+        const char *key;
+    } shapes[] = {
+        {4096, 4096, "modexp_4096_vs_gmp_powm_sec"},
+        {2048, 1024, "modexp_2048_e1024_vs_gmp_powm_sec"},
+        {4096, 2048, "modexp_4096_e2048_vs_gmp_powm_sec"},
+        {3072, 1536, "modexp_3072_e1536_vs_gmp_powm_sec"},
+        {6144, 3072, "modexp_6144_e3072_vs_gmp_powm_sec"},
+    };
+    int ran = 0;
+    for (size_t k = 0; k < sizeof shapes / sizeof shapes[0]; k++) {
+        if ((quick && k > 0) || !wanted(only, shapes[k].key))
+            continue;
+        bench_modexp(shapes[k].mbits, shapes[k].ebits, shapes[k].key);
+        ran = 1;
     }
+    if (ran && only != NULL && strncmp(only, "modexp", 6) == 0)
+        return 0;
     char *save = NULL;
     for (char *tok = strtok_r(bitlist, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
         bench_bits((unsigned)atoi(tok), quick, only);
