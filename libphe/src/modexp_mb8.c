@@ -263,6 +263,37 @@ PHEI_IFMA static void mb8_exp(uint64_t *x, const uint64_t *ew, size_t exp_bits, 
     mb8_reduce_once(x, tmp, c);
 }
 
+/* r = the entry of a shared row (n entries of L plain limbs, one copy for
+ * every lane) each lane's digit names, every entry read and broadcast,
+ * kept under the lane mask. */
+PHEI_IFMA static void mb8_select_shared(uint64_t *r, const uint64_t *row, size_t n, size_t L,
+                                        __m512i digit) {
+    const __m512i zero = _mm512_setzero_si512();
+    for (size_t j = 0; j < L; j++)
+        ST(r + LANES * j, zero);
+    for (size_t d = 0; d < n; d++) {
+        const __mmask8 k = _mm512_cmpeq_epi64_mask(digit, _mm512_set1_epi64((long long)d));
+        const uint64_t *e = row + d * L;
+        for (size_t j = 0; j < L; j++)
+            ST(r + LANES * j, _mm512_mask_set1_epi64(LD(r + LANES * j), k, (long long)e[j]));
+    }
+}
+
+/* x = Π_j row_j[digit_j] (Montgomery form in, plain form out, reduced).
+ * digits: rows vectors of 8 lane digits; tmp: L vectors. */
+PHEI_IFMA static void mb8_fixed_base(uint64_t *x, const uint64_t *digits, const uint64_t *tbl,
+                                     size_t rows, size_t cols, const uint64_t *unit, uint64_t *tmp,
+                                     const mb8_mod *c) {
+    const size_t L = c->L;
+    mb8_select_shared(x, tbl, cols, L, LD(digits));
+    for (size_t j = 1; j < rows; j++) {
+        mb8_select_shared(tmp, tbl + j * cols * L, cols, L, LD(digits + LANES * j));
+        mb8_mul(x, x, tmp, c);
+    }
+    mb8_mul(x, x, unit, c);
+    mb8_reduce_once(x, tmp, c);
+}
+
 #endif /* PHEI_MB8_X86 */
 
 /* ------------------------------------------------------------------ */
@@ -365,4 +396,122 @@ int phei_powm_batch(mpz_ptr *out, mpz_srcptr const *base, mpz_srcptr const *exp,
         }
     }
     return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Fixed base: the DJN randomizer h_s^a in lanes                        */
+/* ------------------------------------------------------------------ */
+
+struct phei_mb8_fb {
+    size_t L, rows, cols;
+    unsigned window;
+    uint64_t *mod;  /* L vectors (8 copies of n²), 64-byte aligned */
+    uint64_t *k0;   /* 1 vector */
+    uint64_t *unit; /* L vectors: the integer 1 */
+    uint64_t *tbl;  /* rows · cols entries of L plain limbs: h^(d·2^(wj))·R mod n² */
+};
+
+void phei_mb8_fb_free(phei_mb8_fb *f) {
+    if (f == NULL)
+        return;
+    free(f->mod);
+    free(f->tbl);
+    free(f);
+}
+
+int phei_mb8_fb_build(phei_mb8_fb **out, const phei_fbtable *t, const mpz_t n2) {
+    *out = NULL;
+    size_t bits = mpz_sizeinbase(n2, 2);
+    if (bits > MAX_MOD_BITS)
+        return 1;
+    phei_mb8_fb *f = calloc(1, sizeof *f);
+    if (f == NULL)
+        return PHE_ERR_NOMEM;
+    f->L = (bits + 2 + 51) / 52;
+    f->rows = t->rows;
+    f->cols = t->cols;
+    f->window = t->window;
+    size_t L = f->L, V = L * LANES;
+    f->mod = aligned_alloc(64, (2 * V + LANES) * sizeof(uint64_t));
+    f->tbl = malloc(f->rows * f->cols * L * sizeof(uint64_t));
+    if (f->mod == NULL || f->tbl == NULL) {
+        phei_mb8_fb_free(f);
+        return PHE_ERR_NOMEM;
+    }
+    memset(f->mod, 0, (2 * V + LANES) * sizeof(uint64_t));
+    f->k0 = f->mod + V;
+    f->unit = f->k0 + LANES;
+    uint64_t m0 = (uint64_t)mpz_getlimbn(n2, 0), inv = 1;
+    for (int it = 0; it < 7; it++)
+        inv *= 2 - m0 * inv;
+    for (size_t i = 0; i < LANES; i++) {
+        put_lane(f->mod, L, i, n2);
+        f->k0[i] = (0 - inv) & MASK52;
+        f->unit[i] = 1;
+    }
+    /* entry·R52 = (entry·R64)·(R52·R64^−1) mod n²: one product per entry
+     * from the existing table (public values: mpz is fine here) */
+    mpz_t c, x;
+    mpz_inits(c, x, NULL);
+    mpz_set_ui(x, 1);
+    mpz_mul_2exp(x, x, (mp_bitcnt_t)(t->limbs * GMP_NUMB_BITS));
+    int ok = mpz_invert(c, x, n2);
+    mpz_set_ui(x, 1);
+    mpz_mul_2exp(x, x, (mp_bitcnt_t)(52 * L));
+    mpz_mul(c, c, x);
+    mpz_mod(c, c, n2);
+    for (size_t e = 0; ok && e < f->rows * f->cols; e++) {
+        mpz_import(x, t->limbs, -1, sizeof(mp_limb_t), 0, 0, t->mont + e * t->limbs);
+        mpz_mul(x, x, c);
+        mpz_mod(x, x, n2);
+        for (size_t j = 0; j < L; j++)
+            f->tbl[e * L + j] = limb52(x, j);
+    }
+    mpz_clears(c, x, NULL);
+    if (!ok) {
+        phei_mb8_fb_free(f);
+        return PHE_ERR_INTERNAL;
+    }
+    *out = f;
+    return 0;
+}
+
+int phei_mb8_fb_pow(const phei_mb8_fb *f, mpz_ptr *out, const uint8_t *const *a, size_t a_bits,
+                    size_t count) {
+    if (f == NULL || count == 0 || count > LANES)
+        return PHE_ERR_INTERNAL;
+    if (!phei_mb8_available())
+        return 1;
+#if PHEI_MB8_X86
+    const size_t L = f->L, V = L * LANES;
+    const size_t nvec = 3 * L + f->rows;
+    uint64_t *buf = aligned_alloc(64, nvec * LANES * sizeof(uint64_t));
+    if (buf == NULL)
+        return PHE_ERR_NOMEM;
+    memset(buf, 0, nvec * LANES * sizeof(uint64_t));
+    uint64_t *x = buf, *tmp = x + V, *acc = tmp + V, *dig = acc + V;
+    /* digit j of lane i: bits j·w … j·w + w − 1 of a[i] (public positions) */
+    for (size_t i = 0; i < count; i++)
+        for (size_t j = 0; j < f->rows; j++) {
+            uint64_t d = 0;
+            for (unsigned b = 0; b < f->window; b++) {
+                size_t pos = j * f->window + b;
+                if (pos < a_bits)
+                    d |= (uint64_t)((a[i][pos / 8] >> (pos % 8)) & 1u) << b;
+            }
+            dig[LANES * j + i] = d;
+        }
+    mb8_mod c = {L, f->mod, f->k0, acc};
+    mb8_fixed_base(x, dig, f->tbl, f->rows, f->cols, f->unit, tmp, &c);
+    for (size_t i = 0; i < count; i++)
+        get_lane(out[i], x, L, i);
+    sodium_memzero(buf, nvec * LANES * sizeof(uint64_t));
+    free(buf);
+    return 0;
+#else
+    (void)out;
+    (void)a;
+    (void)a_bits;
+    return 1;
+#endif
 }

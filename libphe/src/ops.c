@@ -177,7 +177,7 @@ void phei_encrypt_with(const phe_pubkey *pk, phe_ciphertext *ct, const mpz_t m, 
 }
 
 /* m from bytes with the m < n check. */
-static int plain_from_bytes(const phe_pubkey *pk, mpz_t m, const uint8_t *in, size_t len) {
+int phei_plain_from_bytes(const phe_pubkey *pk, mpz_t m, const uint8_t *in, size_t len) {
     if (in == NULL && len > 0)
         return PHE_ERR_INVALID_ARG;
     if (len > phe_plaintext_size(pk) + 64)
@@ -221,7 +221,7 @@ int phe_encrypt_bytes_mode(const phe_pubkey *pk, phe_encrypt_mode mode, phe_ciph
         return PHE_ERR_INVALID_ARG;
     mpz_t mm;
     mpz_init(mm);
-    int rc = plain_from_bytes(pk, mm, m, m_len);
+    int rc = phei_plain_from_bytes(pk, mm, m, m_len);
     if (rc == 0)
         rc = encrypt_mpz(pk, mode, out, mm, rng);
     phei_mpz_clear_secret(mm);
@@ -292,7 +292,7 @@ int phe_seckey_encrypt_bytes(const phe_seckey *sk, phe_ciphertext *out, const ui
         return PHE_ERR_INVALID_ARG;
     mpz_t mm, r;
     mpz_inits(mm, r, NULL);
-    int rc = plain_from_bytes(sk->pk, mm, m, m_len);
+    int rc = phei_plain_from_bytes(sk->pk, mm, m, m_len);
     if (rc == 0)
         rc = crt_randomizer(sk, r, rng);
     if (rc == 0)
@@ -477,7 +477,7 @@ int phe_add_bytes(const phe_pubkey *pk, phe_ciphertext *out, const phe_ciphertex
         return rc;
     mpz_t kk;
     mpz_init(kk);
-    rc = plain_from_bytes(pk, kk, k, k_len);
+    rc = phei_plain_from_bytes(pk, kk, k, k_len);
     if (rc == 0)
         rc = add_plain(pk, out, a, kk);
     mpz_clear(kk);
@@ -528,7 +528,7 @@ int phe_mul_bytes(const phe_pubkey *pk, phe_ciphertext *out, const phe_ciphertex
         return rc;
     mpz_t kk;
     mpz_init(kk);
-    rc = plain_from_bytes(pk, kk, k, k_len);
+    rc = phei_plain_from_bytes(pk, kk, k, k_len);
     if (rc == 0)
         rc = mul_mpz(pk, out, a, kk, 0);
     mpz_clear(kk);
@@ -628,7 +628,25 @@ typedef struct fill_job {
     const phe_pubkey *pk;
     mpz_t *vals;
     const uint8_t *key; /* NULL: system generator */
+    size_t count;
 } fill_job;
+
+/* Eight randomizers per task through the IFMA kernel (item i's generator
+ * is the same as in fill_one, so a seeded fill gives the same values). */
+#define FILL_GROUP 8
+static int fill_group(void *arg, size_t g) {
+    fill_job *j = arg;
+    size_t lo = g * FILL_GROUP, n = j->count - lo < FILL_GROUP ? j->count - lo : FILL_GROUP;
+    phe_rng *rngs[FILL_GROUP] = {NULL};
+    int rc = 0;
+    for (size_t k = 0; k < n && rc == 0 && j->key != NULL; k++)
+        rc = phei_rng_new_from_key(&rngs[k], j->key, lo + k);
+    if (rc == 0)
+        rc = phei_djn_randomizer_multi(j->pk, j->vals + lo, rngs, n);
+    for (size_t k = 0; k < n; k++)
+        phe_rng_free(rngs[k]);
+    return rc;
+}
 
 static int fill_one(void *arg, size_t i) {
     fill_job *j = arg;
@@ -661,12 +679,14 @@ int phe_pool_fill(phe_pool *pool, phe_ctx *ctx, phe_rng *rng) {
     for (size_t i = 0; i < need; i++)
         mpz_init(vals[i]);
     uint8_t key[32];
-    fill_job job = {pool->pk, vals, NULL};
+    fill_job job = {pool->pk, vals, NULL, need};
     if (rng != NULL) {
         rc = phei_rng_derive_key(rng, key);
         job.key = key;
     }
-    if (rc == 0)
+    if (rc == 0 && pool->pk->mb8 != NULL && phei_mb8_available())
+        rc = phei_ctx_run(ctx, fill_group, &job, (need + FILL_GROUP - 1) / FILL_GROUP);
+    else if (rc == 0)
         rc = phei_ctx_run(ctx, fill_one, &job, need);
     if (rc == 0) {
         pthread_mutex_lock(&pool->lock);
@@ -715,7 +735,7 @@ int phe_pool_encrypt_bytes(phe_pool *pool, phe_ciphertext *out, const uint8_t *m
         return PHE_ERR_INVALID_ARG;
     mpz_t mm, r;
     mpz_inits(mm, r, NULL);
-    int rc = plain_from_bytes(pool->pk, mm, m, m_len);
+    int rc = phei_plain_from_bytes(pool->pk, mm, m, m_len);
     if (rc == 0)
         rc = pool_take(pool, r);
     if (rc == 0)

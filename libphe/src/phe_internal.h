@@ -43,6 +43,9 @@ typedef struct phei_fbtable {
     mp_limb_t *mont; /* rows · cols · limbs limbs, row-major */
 } phei_fbtable;
 
+/* The same table for the IFMA kernel (modexp_mb8.c): radix 2^52, R = 2^(52L). */
+typedef struct phei_mb8_fb phei_mb8_fb;
+
 struct phe_pubkey {
     mpz_t n;           /* modulus */
     mpz_t n2;          /* n² */
@@ -54,6 +57,7 @@ struct phe_pubkey {
     pthread_mutex_t table_lock;
     atomic_int table_ready;
     phei_fbtable table;
+    phei_mb8_fb *mb8; /* built with the table when the kernel runs, else NULL */
 };
 
 struct phe_seckey {
@@ -161,6 +165,10 @@ PHEI_HIDDEN void phei_encrypt_with(const phe_pubkey *pk, phe_ciphertext *ct, con
 
 /* m ∈ [0, n) from c (CRT, mpz_powm_sec for the secret exponents). */
 PHEI_HIDDEN void phei_decrypt_mpz(const phe_seckey *sk, mpz_t m, const mpz_t c);
+
+/* m from big-endian bytes with the m < n check (PHE_ERR_INVALID_ARG,
+ * PHE_ERR_PLAINTEXT_RANGE). */
+PHEI_HIDDEN int phei_plain_from_bytes(const phe_pubkey *pk, mpz_t m, const uint8_t *in, size_t len);
 
 /* m[i] for c[i], i < count ≤ 8 (m[i] initialised), through the IFMA kernel
  * when it runs (both CRT halves of every value in its lanes), else one
@@ -343,5 +351,25 @@ PHEI_HIDDEN int phei_powm_mb8(mpz_ptr *out, mpz_srcptr const *base, mpz_srcptr c
  * mpz_powm. Returns 0 or PHE_ERR_NOMEM / PHE_ERR_INTERNAL. */
 PHEI_HIDDEN int phei_powm_batch(mpz_ptr *out, mpz_srcptr const *base, mpz_srcptr const *exp,
                                 mpz_srcptr const *mod, size_t count, size_t exp_bits, int secret);
+
+/* Build the kernel's copy of a DJN table (t complete, n2 its modulus):
+ * 0 (*out set), 1 (modulus too large for the kernel: *out NULL),
+ * PHE_ERR_NOMEM or PHE_ERR_INTERNAL. */
+PHEI_HIDDEN int phei_mb8_fb_build(phei_mb8_fb **out, const phei_fbtable *t, const mpz_t n2);
+PHEI_HIDDEN void phei_mb8_fb_free(phei_mb8_fb *f);
+
+/* out[i] = h_s^a[i] mod n² for i < count ≤ 8 from the table f: a[i] little
+ * endian, a_bits bits read (public). Constant time in the digits: every
+ * entry of every row is read in every lane, one product per row. Returns 0,
+ * 1 (kernel unavailable), PHE_ERR_NOMEM or PHE_ERR_INTERNAL. */
+PHEI_HIDDEN int phei_mb8_fb_pow(const phei_mb8_fb *f, mpz_ptr *out, const uint8_t *const *a,
+                                size_t a_bits, size_t count);
+
+/* Up to 8 DJN randomizers r[i] (initialised), the bytes of item i drawn from
+ * rngs[i] exactly as phei_djn_randomizer draws them (so seeded results are
+ * the same), through the kernel when it runs. Returns 0, PHE_ERR_NOMEM,
+ * PHE_ERR_RNG or PHE_ERR_INTERNAL. */
+PHEI_HIDDEN int phei_djn_randomizer_multi(const phe_pubkey *pk, mpz_t *r, phe_rng *const *rngs,
+                                          size_t count);
 
 #endif /* PHE_INTERNAL_H */

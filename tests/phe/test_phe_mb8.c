@@ -231,6 +231,117 @@ static void test_batch_decrypt_kernel_equals_fallback(void **state) {
         phe_ciphertext_free(ct[i]);
 }
 
+/* The kernel's fixed-base DJN randomizer h_s^a equals mpz_powm for the
+ * exponents 0, all ones, 1 and random, in every lane. */
+static void test_fixed_base_matches_powm(void **state) {
+    (void)state;
+    const phe_pubkey *pk = phe_seckey_pubkey(test_key(0));
+    assert_int_equal(phei_pubkey_table(pk), 0);
+    if (!phei_mb8_available() || pk->mb8 == NULL)
+        skip();
+    size_t nbytes = (pk->djn_bits + 7) / 8;
+    uint8_t a[8][1100];
+    const uint8_t *ap[8];
+    mpz_t r[8], e, want;
+    mpz_ptr rp[8];
+    mpz_inits(e, want, NULL);
+    for (size_t i = 0; i < 8; i++) {
+        for (size_t b = 0; b < nbytes; b++)
+            a[i][b] = i == 0   ? 0
+                      : i == 1 ? 0xff
+                      : i == 2 ? (b == 0)
+                               : (uint8_t)gmp_urandomb_ui(rs, 8);
+        ap[i] = a[i];
+        mpz_init(r[i]);
+        rp[i] = r[i];
+    }
+    static const size_t counts[] = {8, 3};
+    for (size_t c = 0; c < 2; c++) {
+        size_t count = counts[c];
+        assert_int_equal(phei_mb8_fb_pow(pk->mb8, rp, ap, pk->djn_bits, count), 0);
+        for (size_t i = 0; i < count; i++) {
+            mpz_import(e, nbytes, -1, 1, 0, 0, a[i]);
+            mpz_fdiv_r_2exp(e, e, pk->djn_bits); /* bits past djn_bits are ignored */
+            mpz_powm(want, pk->hs, e, pk->n2);
+            assert_int_equal(mpz_cmp(want, r[i]), 0);
+        }
+    }
+    for (size_t i = 0; i < 8; i++)
+        mpz_clear(r[i]);
+    mpz_clears(e, want, NULL);
+}
+
+/* Seeded batch encryption (i64 and bytes) and a seeded pool fill give the
+ * same ciphertexts with the kernel and with the fallback forced: the same
+ * bytes are drawn for every item either way. */
+static void test_batch_encrypt_kernel_equals_fallback(void **state) {
+    (void)state;
+    enum { N = 19 };
+    const phe_seckey *sk = test_key(0);
+    const phe_pubkey *pk = phe_seckey_pubkey(sk);
+    phe_ciphertext *c1[N], *c2[N];
+    int64_t m[N], back[N];
+    for (size_t i = 0; i < N; i++) {
+        c1[i] = test_ct();
+        c2[i] = test_ct();
+        m[i] = (int64_t)i * 104729 - 900000;
+    }
+    phe_ctx *ctx = NULL;
+    assert_int_equal(phe_ctx_new(&ctx, 2), 0);
+    for (int bytes = 0; bytes < 2; bytes++) {
+        size_t L = phe_plaintext_size(pk) - 1;
+        uint8_t *rows = calloc(N, L);
+        assert_non_null(rows);
+        for (size_t i = 0; i < N * L; i++)
+            rows[i] = (uint8_t)(i * 31 + 7);
+        for (int forced = 0; forced < 2; forced++) {
+            phe_rng *rng = test_rng("ifma-batch-encrypt");
+            phei_mb8_force_fallback(forced);
+            phe_ciphertext **dst = forced ? c2 : c1;
+            if (bytes)
+                assert_int_equal(phe_encrypt_bytes_batch(ctx, pk, dst, rows, L, L, N, rng), 0);
+            else
+                assert_int_equal(phe_encrypt_i64_batch(ctx, pk, dst, m, N, rng), 0);
+            phe_rng_free(rng);
+        }
+        phei_mb8_force_fallback(0);
+        for (size_t i = 0; i < N; i++)
+            assert_true(phe_ciphertext_equal(c1[i], c2[i]));
+        if (!bytes) {
+            assert_int_equal(
+                phe_decrypt_i64_batch(ctx, sk, (const phe_ciphertext *const *)c1, back, N), 0);
+            assert_memory_equal(back, m, sizeof m);
+        }
+        free(rows);
+    }
+    /* the pool: the same seeded values either way */
+    for (int forced = 0; forced < 2; forced++) {
+        phe_pool *pool = NULL;
+        assert_int_equal(phe_pool_new(&pool, pk, 11), 0);
+        phe_rng *rng = test_rng("ifma-pool");
+        phei_mb8_force_fallback(forced);
+        assert_int_equal(phe_pool_fill(pool, ctx, rng), 0);
+        phei_mb8_force_fallback(0);
+        phe_rng_free(rng);
+        assert_int_equal(phe_pool_available(pool), 11);
+        for (size_t i = 0; i < 11; i++)
+            assert_int_equal(phe_pool_encrypt_i64(pool, forced ? c2[i] : c1[i], m[i]), 0);
+        phe_pool_free(pool);
+    }
+    for (size_t i = 0; i < 11; i++)
+        assert_true(phe_ciphertext_equal(c1[i], c2[i]));
+    /* an empty handle inside a group: its index is reported */
+    phe_ciphertext *save = c1[12];
+    c1[12] = NULL;
+    assert_int_equal(phe_encrypt_i64_batch(ctx, pk, c1, m, N, NULL), PHE_ERR_INVALID_ARG);
+    c1[12] = save;
+    phe_ctx_free(ctx);
+    for (size_t i = 0; i < N; i++) {
+        phe_ciphertext_free(c1[i]);
+        phe_ciphertext_free(c2[i]);
+    }
+}
+
 int main(void) {
     gmp_randinit_default(rs);
     gmp_randseed_ui(rs, 20261207);
@@ -240,6 +351,8 @@ int main(void) {
         cmocka_unit_test(test_mb8_domain),
         cmocka_unit_test(test_batch_fallback_equals_kernel),
         cmocka_unit_test(test_batch_decrypt_kernel_equals_fallback),
+        cmocka_unit_test(test_fixed_base_matches_powm),
+        cmocka_unit_test(test_batch_encrypt_kernel_equals_fallback),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     gmp_randclear(rs);
