@@ -970,7 +970,6 @@ PHE_API int phe_threshold_decshare_create(phe_threshold_decshare **out,
     /* x = Δ·s_i (secret); c_i = c^{2x} */
     mpz_mul(x, pp->delta, ks->s);
     mpz_mul_2exp(e, x, 1);
-    mpz_powm_sec(ds->ci, c, e, pp->n2);
     /* Commit: a = (c⁴)^r, b = v^r with r of proof_bits − 1... bits. */
     mpz_powm_ui(c4, c, 4, pp->n2);
     rc = phei_rand_bits(r, pp->proof_bits, rng);
@@ -978,8 +977,21 @@ PHE_API int phe_threshold_decshare_create(phe_threshold_decshare **out,
         goto out;
     }
     mpz_setbit(r, 0); /* mpz_powm_sec needs a positive exponent */
-    mpz_powm_sec(a, c4, r, pp->n2);
-    mpz_powm_sec(b, pp->v, r, pp->n2);
+    /* the three secret-exponent powers in one call: lanes of the IFMA
+     * kernel when it runs, else mpz_powm_sec each; scanned over a length
+     * fixed by the parameters (2x < 2Δ·nm < 2^proof_bits, r < 2^proof_bits) */
+    {
+        mpz_ptr o3[3] = {ds->ci, a, b};
+        mpz_srcptr b3[3] = {c, c4, pp->v}, e3[3] = {e, r, r}, m3[3] = {pp->n2, pp->n2, pp->n2};
+        size_t eb = pp->proof_bits;
+        if (mpz_sizeinbase(e, 2) > eb) {
+            eb = mpz_sizeinbase(e, 2);
+        }
+        rc = phei_powm_batch(o3, b3, e3, m3, 3, eb, 1);
+        if (rc != 0) {
+            goto out;
+        }
+    }
     rc = proof_challenge(pp, ds->index, ds->ct_digest, ds->ci, a, b, ds->e);
     if (rc != 0) {
         goto out;
@@ -1637,8 +1649,14 @@ PHE_API int phe_threshold_decshare_batch_create(phe_threshold_decshare_batch **o
         goto out;
     }
     mpz_setbit(r, 0); /* mpz_powm_sec needs a positive exponent */
-    mpz_powm_sec(a, c4, r, pp->n2);
-    mpz_powm_sec(bb, pp->v, r, pp->n2);
+    {
+        mpz_ptr o2[2] = {a, bb};
+        mpz_srcptr b2[2] = {c4, pp->v}, e2[2] = {r, r}, m2[2] = {pp->n2, pp->n2};
+        rc = phei_powm_batch(o2, b2, e2, m2, 2, pp->proof_bits, 1);
+        if (rc != 0) {
+            goto out;
+        }
+    }
     rc = batch_challenge(pp, b->index, seed, C, D, a, bb, b->e);
     if (rc != 0) {
         goto out;
