@@ -31,7 +31,9 @@
 
 #include "phe_internal.h"
 
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+/* PHEI_NO_IFMA: build without the kernel (the portable path, as on other
+ * architectures). */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(PHEI_NO_IFMA)
 #define PHEI_MB8_X86 1
 #include <cpuid.h>
 #include <immintrin.h>
@@ -105,6 +107,8 @@ static void put_lane(uint64_t *v, size_t L, size_t lane, mpz_srcptr x) {
         v[LANES * j + lane] = limb52(x, j);
 }
 
+#if PHEI_MB8_X86
+
 /* x = lane `lane` of v (limbs < 2^52). */
 static void get_lane(mpz_ptr x, const uint64_t *v, size_t L, size_t lane) {
     size_t words = (52 * L + 63) / 64;
@@ -139,8 +143,6 @@ static unsigned pick_window(size_t exp_bits, size_t L) {
     }
     return best;
 }
-
-#if PHEI_MB8_X86
 
 /* ------------------------------------------------------------------ */
 /* The AVX-512 IFMA kernel                                              */
