@@ -44,6 +44,109 @@ for op in ops:
 """
 
 
+# Intel's libcrypto_mb (PyPI wheels ipp-crypto + intel-cmplr-lib-rt in the
+# venv), a reference only, like python-paillier: mbx_exp_mb8 through ctypes,
+# 8 lanes per call, 4096-bit modulus and exponent, process CPU time. Never a
+# dependency of libphe. Runs in its own interpreter (the wheels' runtime
+# libraries are found through LD_LIBRARY_PATH set for that child only).
+_CMB_SCRIPT = r"""
+import ctypes, json, random, sys, time
+bits, ebits, seconds = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+lib = ctypes.CDLL("libcrypto_mb.so")
+u64p = ctypes.POINTER(ctypes.c_uint64)
+Arr8 = u64p * 8
+lib.mbx_exp_BufferSize.restype = ctypes.c_int
+lib.mbx_exp_BufferSize.argtypes = [ctypes.c_int]
+lib.mbx_exp_mb8.restype = ctypes.c_uint64  # mbx_status: 0 = every lane OK
+lib.mbx_exp_mb8.argtypes = [Arr8, Arr8, Arr8, ctypes.c_int, Arr8, ctypes.c_int,
+                            ctypes.c_void_p, ctypes.c_int]
+words = (bits + 63) // 64
+rnd = random.Random(4096)
+def limbs(x, n):
+    return (ctypes.c_uint64 * n)(*[(x >> (64 * i)) & (2**64 - 1) for i in range(n)])
+m = rnd.getrandbits(bits) | (1 << (bits - 1)) | 1
+bs = [rnd.randrange(m) for _ in range(8)]
+es = [rnd.getrandbits(ebits) | (1 << (ebits - 1)) for _ in range(8)]
+mod_a = limbs(m, words)
+base_a = [limbs(b, words) for b in bs]
+exp_a = [limbs(e, (ebits + 63) // 64) for e in es]
+out_a = [(ctypes.c_uint64 * words)() for _ in range(8)]
+cast = lambda a: ctypes.cast(a, u64p)
+outs, bases = Arr8(*map(cast, out_a)), Arr8(*map(cast, base_a))
+exps, mods = Arr8(*map(cast, exp_a)), Arr8(*[cast(mod_a)] * 8)
+blen = lib.mbx_exp_BufferSize(bits)
+buf = ctypes.create_string_buffer(blen)
+def call():
+    st = lib.mbx_exp_mb8(outs, bases, exps, ebits, mods, bits, buf, blen)
+    if st != 0:
+        raise SystemExit(f"mbx_exp_mb8 status {st:#x}")
+call()
+for i in range(8):
+    got = sum(v << (64 * k) for k, v in enumerate(out_a[i]))
+    if got != pow(bs[i], es[i], m):
+        raise SystemExit(f"mbx_exp_mb8 lane {i} differs from pow()")
+n, t0 = 0, time.process_time()
+while True:
+    call(); n += 1
+    el = time.process_time() - t0
+    if el >= seconds and n >= 3:
+        break
+ver = ""
+try:
+    lib.mbx_getversion.restype = ctypes.c_void_p
+    v = lib.mbx_getversion()
+    # struct { int major, minor, revision; const char *name, *buildDate, *strVersion; }
+    ver = ctypes.cast(ctypes.c_void_p(ctypes.cast(v + 32, ctypes.POINTER(ctypes.c_void_p))[0]),
+                      ctypes.c_char_p).value.decode() if v else ""
+except Exception:
+    pass
+print(json.dumps({"rate": 8 * n / el, "samples": 8 * n, "version": ver}))
+"""
+
+
+def _crypto_mb_libdir():
+    """The venv's lib directory when it holds libcrypto_mb (the ipp-crypto wheel)."""
+    from pathlib import Path
+    d = Path(sys.prefix) / "lib"
+    return d if (d / "libcrypto_mb.so").exists() else None
+
+
+def _crypto_mb(bits: int, ebits: int, seconds: float):
+    d = _crypto_mb_libdir()
+    if d is None:
+        return None
+    env = dict(os.environ)
+    env["LD_LIBRARY_PATH"] = str(d) + (":" + env["LD_LIBRARY_PATH"] if env.get("LD_LIBRARY_PATH") else "")
+    out = subprocess.run([sys.executable, "-c", _CMB_SCRIPT, str(bits), str(ebits), str(seconds)],
+                         capture_output=True, text=True, check=True, timeout=3600, env=env)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _modexp_vs_crypto_mb(ctx) -> None:
+    """modexp_4096_vs_crypto_mb: ours ÷ libcrypto_mb, alternately, twice."""
+    if _crypto_mb_libdir() is None:
+        ctx.emit("modexp_4096_vs_crypto_mb", None, "ratio",
+                 note="libcrypto_mb not installed in the venv (pip install ipp-crypto "
+                      "intel-cmplr-lib-rt: reference only)")
+        return
+    sec = 0.5 if ctx.quick else 3.0
+    pairs, ref, ours_rate = [], None, None
+    for _ in range(1 if ctx.quick else 2):
+        ref = _crypto_mb(4096, 4096, sec)
+        recs = ctx.run_c("benchmarks/phe/bench_phe", "--only", "modexp_4096_vs_gmp_powm_sec")
+        ours = {r["name"]: r for r in recs}.get("ifma_mb8_powm_per_s")
+        if ours is None or ref is None:
+            ctx.emit("modexp_4096_vs_crypto_mb", None, "ratio", note="no IFMA kernel here")
+            return
+        ours_rate = ours["value"]
+        pairs.append(ours_rate / ref["rate"])
+    ctx.emit("crypto_mb_powm_per_s", ref["rate"], "1/s", bits=4096, exp_bits=4096, threads=1,
+             samples=ref["samples"], version=ref["version"])
+    ctx.emit("modexp_4096_vs_crypto_mb", sum(pairs) / len(pairs), "ratio", bits=4096,
+             exp_bits=4096, threads=1, pairs=pairs, ms_per_exp=1e3 / ours_rate,
+             crypto_mb_ms_per_exp=1e3 / ref["rate"])
+
+
 def _python_paillier(bits: int, seconds: float, ops: list[str]) -> dict:
     out = subprocess.run([sys.executable, "-c", _PP_SCRIPT, str(bits), str(seconds), ",".join(ops)],
                          capture_output=True, text=True, check=True, timeout=3600)
@@ -122,4 +225,5 @@ def run(ctx) -> None:
     thr = ctx.build_dir / "benchmarks/phe/bench_threshold"
     if thr.exists():
         ctx.run_c("benchmarks/phe/bench_threshold")
+    _modexp_vs_crypto_mb(ctx)
     _packed(ctx)

@@ -39,6 +39,7 @@ void phe_pubkey_free(phe_pubkey *pk) {
     if (pk == NULL)
         return;
     table_free(&pk->table);
+    phei_mb8_fb_free(pk->mb8);
     mpz_clears(pk->n, pk->n2, pk->hs, NULL);
     pthread_mutex_destroy(&pk->table_lock);
     free(pk);
@@ -362,7 +363,16 @@ int phei_pubkey_table(const phe_pubkey *cpk) {
                 mont_mul(base, row + (t.cols - 1) * k, base, tmp, &t);
             }
             pk->table = t;
-            atomic_store_explicit(&pk->table_ready, 1, memory_order_release);
+            /* the IFMA kernel's copy, when it runs here (1: too large for it) */
+            if (phei_mb8_available()) {
+                int r2 = phei_mb8_fb_build(&pk->mb8, &pk->table, pk->n2);
+                if (r2 < 0) {
+                    table_free(&pk->table);
+                    rc = r2;
+                }
+            }
+            if (rc == 0)
+                atomic_store_explicit(&pk->table_ready, 1, memory_order_release);
         }
     }
     pthread_mutex_unlock(&pk->table_lock);
@@ -439,6 +449,37 @@ int phei_djn_randomizer(const phe_pubkey *pk, mpz_t r, phe_rng *rng) {
         rc = phei_rng_bytes(rng, a, nbytes);
     if (rc == 0)
         rc = phei_djn_pow(pk, r, a, nbytes, NULL);
+    sodium_memzero(a, sizeof a);
+    return rc;
+}
+
+int phei_djn_randomizer_multi(const phe_pubkey *pk, mpz_t *r, phe_rng *const *rngs, size_t count) {
+    size_t nbytes = (pk->djn_bits + 7) / 8;
+    uint8_t a[8][PHEI_MAX_IMPORT_BITS / 16 + 1];
+    if (count == 0 || count > 8 || nbytes > sizeof a[0])
+        return PHE_ERR_INTERNAL;
+    int rc = phei_pubkey_table(pk);
+    if (rc != 0)
+        return rc;
+    if (pk->mb8 == NULL || !phei_mb8_available()) {
+        for (size_t i = 0; i < count && rc == 0; i++)
+            rc = phei_djn_randomizer(pk, r[i], rngs[i]);
+        return rc;
+    }
+    const uint8_t *ap[8];
+    mpz_ptr rp[8];
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        rc = phei_rng_bytes(rngs[i], a[i], nbytes);
+        ap[i] = a[i];
+        rp[i] = r[i];
+    }
+    if (rc == 0)
+        rc = phei_mb8_fb_pow(pk->mb8, rp, ap, pk->djn_bits, count);
+    if (rc > 0) { /* the kernel was switched off meanwhile: same values, scalar */
+        rc = 0;
+        for (size_t i = 0; i < count && rc == 0; i++)
+            rc = phei_djn_pow(pk, r[i], a[i], nbytes, NULL);
+    }
     sodium_memzero(a, sizeof a);
     return rc;
 }

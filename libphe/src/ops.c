@@ -177,7 +177,7 @@ void phei_encrypt_with(const phe_pubkey *pk, phe_ciphertext *ct, const mpz_t m, 
 }
 
 /* m from bytes with the m < n check. */
-static int plain_from_bytes(const phe_pubkey *pk, mpz_t m, const uint8_t *in, size_t len) {
+int phei_plain_from_bytes(const phe_pubkey *pk, mpz_t m, const uint8_t *in, size_t len) {
     if (in == NULL && len > 0)
         return PHE_ERR_INVALID_ARG;
     if (len > phe_plaintext_size(pk) + 64)
@@ -221,7 +221,7 @@ int phe_encrypt_bytes_mode(const phe_pubkey *pk, phe_encrypt_mode mode, phe_ciph
         return PHE_ERR_INVALID_ARG;
     mpz_t mm;
     mpz_init(mm);
-    int rc = plain_from_bytes(pk, mm, m, m_len);
+    int rc = phei_plain_from_bytes(pk, mm, m, m_len);
     if (rc == 0)
         rc = encrypt_mpz(pk, mode, out, mm, rng);
     phei_mpz_clear_secret(mm);
@@ -292,7 +292,7 @@ int phe_seckey_encrypt_bytes(const phe_seckey *sk, phe_ciphertext *out, const ui
         return PHE_ERR_INVALID_ARG;
     mpz_t mm, r;
     mpz_inits(mm, r, NULL);
-    int rc = plain_from_bytes(sk->pk, mm, m, m_len);
+    int rc = phei_plain_from_bytes(sk->pk, mm, m, m_len);
     if (rc == 0)
         rc = crt_randomizer(sk, r, rng);
     if (rc == 0)
@@ -307,14 +307,28 @@ int phe_seckey_encrypt_bytes(const phe_seckey *sk, phe_ciphertext *out, const ui
 /* ------------------------------------------------------------------ */
 
 /* m_p = L_p(c^(p−1) mod p²) · hp mod p, with L_p(x) = (x − 1) / p. */
-static void decrypt_half(mpz_t mp, const mpz_t c, const mpz_t p, const mpz_t p2, const mpz_t pm1,
-                         const mpz_t hp) {
-    mpz_mod(mp, c, p2);
-    mpz_powm_sec(mp, mp, pm1, p2);
+/* mp = c^(p−1) mod p² on entry; m_p = L_p(mp) · hp mod p on return. */
+static void finish_half(mpz_t mp, const mpz_t p, const mpz_t hp) {
     mpz_sub_ui(mp, mp, 1);
     mpz_divexact(mp, mp, p);
     mpz_mul(mp, mp, hp);
     mpz_mod(mp, mp, p);
+}
+
+static void decrypt_half(mpz_t mp, const mpz_t c, const mpz_t p, const mpz_t p2, const mpz_t pm1,
+                         const mpz_t hp) {
+    mpz_mod(mp, c, p2);
+    mpz_powm_sec(mp, mp, pm1, p2);
+    finish_half(mp, p, hp);
+}
+
+/* m = mq + q·((mp − mq)·q^−1 mod p) */
+static void crt_combine(const phe_seckey *sk, mpz_t m, const mpz_t mp, const mpz_t mq) {
+    mpz_sub(m, mp, mq);
+    mpz_mul(m, m, sk->qinv_p);
+    mpz_mod(m, m, sk->p);
+    mpz_mul(m, m, sk->q);
+    mpz_add(m, m, mq);
 }
 
 void phei_decrypt_mpz(const phe_seckey *sk, mpz_t m, const mpz_t c) {
@@ -322,14 +336,49 @@ void phei_decrypt_mpz(const phe_seckey *sk, mpz_t m, const mpz_t c) {
     mpz_inits(mp, mq, NULL);
     decrypt_half(mp, c, sk->p, sk->p2, sk->pm1, sk->hp);
     decrypt_half(mq, c, sk->q, sk->q2, sk->qm1, sk->hq);
-    /* m = mq + q·((mp − mq)·q^−1 mod p) */
-    mpz_sub(m, mp, mq);
-    mpz_mul(m, m, sk->qinv_p);
-    mpz_mod(m, m, sk->p);
-    mpz_mul(m, m, sk->q);
-    mpz_add(m, m, mq);
+    crt_combine(sk, m, mp, mq);
     phei_mpz_clear_secret(mp);
     phei_mpz_clear_secret(mq);
+}
+
+/* The CRT halves of up to 8 decryptions at once in the IFMA kernel's lanes:
+ * c^(p−1) mod p² for every c, then c^(q−1) mod q² (secret exponents of
+ * bits(p) and bits(q) bits: the kernel is constant time in them). Without
+ * the kernel, one phei_decrypt_mpz per value. */
+int phei_decrypt_mpz_multi(const phe_seckey *sk, mpz_t *m, const mpz_srcptr *c, size_t count) {
+    if (count == 0 || count > 8)
+        return PHE_ERR_INTERNAL;
+    mpz_t hp[8], hq[8];
+    mpz_ptr op[8], oq[8];
+    mpz_srcptr bp[8], bq[8], ep[8], eq[8], mp[8], mq[8];
+    for (size_t i = 0; i < count; i++) {
+        mpz_inits(hp[i], hq[i], NULL);
+        mpz_mod(hp[i], c[i], sk->p2);
+        mpz_mod(hq[i], c[i], sk->q2);
+        op[i] = hp[i];
+        oq[i] = hq[i];
+        bp[i] = hp[i];
+        bq[i] = hq[i];
+        ep[i] = sk->pm1;
+        eq[i] = sk->qm1;
+        mp[i] = sk->p2;
+        mq[i] = sk->q2;
+    }
+    int rc = phei_powm_mb8(op, bp, ep, mp, count, mpz_sizeinbase(sk->p, 2));
+    if (rc == 0)
+        rc = phei_powm_mb8(oq, bq, eq, mq, count, mpz_sizeinbase(sk->q, 2));
+    for (size_t i = 0; i < count; i++) {
+        if (rc == 0) {
+            finish_half(hp[i], sk->p, sk->hp);
+            finish_half(hq[i], sk->q, sk->hq);
+            crt_combine(sk, m[i], hp[i], hq[i]);
+        } else if (rc > 0) {
+            phei_decrypt_mpz(sk, m[i], c[i]);
+        }
+        phei_mpz_clear_secret(hp[i]);
+        phei_mpz_clear_secret(hq[i]);
+    }
+    return rc > 0 ? 0 : rc;
 }
 
 static int decrypt_check(const phe_seckey *sk, const phe_ciphertext *ct) {
@@ -428,7 +477,7 @@ int phe_add_bytes(const phe_pubkey *pk, phe_ciphertext *out, const phe_ciphertex
         return rc;
     mpz_t kk;
     mpz_init(kk);
-    rc = plain_from_bytes(pk, kk, k, k_len);
+    rc = phei_plain_from_bytes(pk, kk, k, k_len);
     if (rc == 0)
         rc = add_plain(pk, out, a, kk);
     mpz_clear(kk);
@@ -479,7 +528,7 @@ int phe_mul_bytes(const phe_pubkey *pk, phe_ciphertext *out, const phe_ciphertex
         return rc;
     mpz_t kk;
     mpz_init(kk);
-    rc = plain_from_bytes(pk, kk, k, k_len);
+    rc = phei_plain_from_bytes(pk, kk, k, k_len);
     if (rc == 0)
         rc = mul_mpz(pk, out, a, kk, 0);
     mpz_clear(kk);
@@ -579,7 +628,25 @@ typedef struct fill_job {
     const phe_pubkey *pk;
     mpz_t *vals;
     const uint8_t *key; /* NULL: system generator */
+    size_t count;
 } fill_job;
+
+/* Eight randomizers per task through the IFMA kernel (item i's generator
+ * is the same as in fill_one, so a seeded fill gives the same values). */
+#define FILL_GROUP 8
+static int fill_group(void *arg, size_t g) {
+    fill_job *j = arg;
+    size_t lo = g * FILL_GROUP, n = j->count - lo < FILL_GROUP ? j->count - lo : FILL_GROUP;
+    phe_rng *rngs[FILL_GROUP] = {NULL};
+    int rc = 0;
+    for (size_t k = 0; k < n && rc == 0 && j->key != NULL; k++)
+        rc = phei_rng_new_from_key(&rngs[k], j->key, lo + k);
+    if (rc == 0)
+        rc = phei_djn_randomizer_multi(j->pk, j->vals + lo, rngs, n);
+    for (size_t k = 0; k < n; k++)
+        phe_rng_free(rngs[k]);
+    return rc;
+}
 
 static int fill_one(void *arg, size_t i) {
     fill_job *j = arg;
@@ -612,12 +679,14 @@ int phe_pool_fill(phe_pool *pool, phe_ctx *ctx, phe_rng *rng) {
     for (size_t i = 0; i < need; i++)
         mpz_init(vals[i]);
     uint8_t key[32];
-    fill_job job = {pool->pk, vals, NULL};
+    fill_job job = {pool->pk, vals, NULL, need};
     if (rng != NULL) {
         rc = phei_rng_derive_key(rng, key);
         job.key = key;
     }
-    if (rc == 0)
+    if (rc == 0 && pool->pk->mb8 != NULL && phei_mb8_available())
+        rc = phei_ctx_run(ctx, fill_group, &job, (need + FILL_GROUP - 1) / FILL_GROUP);
+    else if (rc == 0)
         rc = phei_ctx_run(ctx, fill_one, &job, need);
     if (rc == 0) {
         pthread_mutex_lock(&pool->lock);
@@ -666,7 +735,7 @@ int phe_pool_encrypt_bytes(phe_pool *pool, phe_ciphertext *out, const uint8_t *m
         return PHE_ERR_INVALID_ARG;
     mpz_t mm, r;
     mpz_inits(mm, r, NULL);
-    int rc = plain_from_bytes(pool->pk, mm, m, m_len);
+    int rc = phei_plain_from_bytes(pool->pk, mm, m, m_len);
     if (rc == 0)
         rc = pool_take(pool, r);
     if (rc == 0)

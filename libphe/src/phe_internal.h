@@ -43,6 +43,9 @@ typedef struct phei_fbtable {
     mp_limb_t *mont; /* rows · cols · limbs limbs, row-major */
 } phei_fbtable;
 
+/* The same table for the IFMA kernel (modexp_mb8.c): radix 2^52, R = 2^(52L). */
+typedef struct phei_mb8_fb phei_mb8_fb;
+
 struct phe_pubkey {
     mpz_t n;           /* modulus */
     mpz_t n2;          /* n² */
@@ -54,6 +57,7 @@ struct phe_pubkey {
     pthread_mutex_t table_lock;
     atomic_int table_ready;
     phei_fbtable table;
+    phei_mb8_fb *mb8; /* built with the table when the kernel runs, else NULL */
 };
 
 struct phe_seckey {
@@ -161,6 +165,16 @@ PHEI_HIDDEN void phei_encrypt_with(const phe_pubkey *pk, phe_ciphertext *ct, con
 
 /* m ∈ [0, n) from c (CRT, mpz_powm_sec for the secret exponents). */
 PHEI_HIDDEN void phei_decrypt_mpz(const phe_seckey *sk, mpz_t m, const mpz_t c);
+
+/* m from big-endian bytes with the m < n check (PHE_ERR_INVALID_ARG,
+ * PHE_ERR_PLAINTEXT_RANGE). */
+PHEI_HIDDEN int phei_plain_from_bytes(const phe_pubkey *pk, mpz_t m, const uint8_t *in, size_t len);
+
+/* m[i] for c[i], i < count ≤ 8 (m[i] initialised), through the IFMA kernel
+ * when it runs (both CRT halves of every value in its lanes), else one
+ * phei_decrypt_mpz each. Returns 0, PHE_ERR_NOMEM or PHE_ERR_INTERNAL. */
+PHEI_HIDDEN int phei_decrypt_mpz_multi(const phe_seckey *sk, mpz_t *m, const mpz_srcptr *c,
+                                       size_t count);
 
 /* 0 if ct is set, under pk (key id prefix matches) and 0 < c < n²; else
  * PHE_ERR_INVALID_ARG / PHE_ERR_EMPTY / PHE_ERR_KEY_MISMATCH / PHE_ERR_CIPHERTEXT_INVALID. */
@@ -307,5 +321,55 @@ PHEI_HIDDEN int phei_seal_read_file(const phei_seal_format *f, const char *path,
  * PHE_ERR_THREAD if the pool is unusable. ctx NULL: a plain loop. */
 typedef int (*phei_task_fn)(void *arg, size_t i);
 PHEI_HIDDEN int phei_ctx_run(phe_ctx *ctx, phei_task_fn fn, void *arg, size_t count);
+
+/* ------------------------------------------------------------------ */
+/* Multi-buffer modular exponentiation (modexp_mb8.c)                   */
+/* ------------------------------------------------------------------ */
+
+/* 1 if the AVX-512 IFMA kernel runs here: the CPU has AVX512F and
+ * AVX512IFMA, the OS saves zmm state (XCR0), the environment variable
+ * PHE_IFMA is not "0", and phei_mb8_force_fallback is off. */
+PHEI_HIDDEN int phei_mb8_available(void);
+
+/* Tests and benchmarks: nonzero makes phei_mb8_available() return 0 (the
+ * GMP fallback runs everywhere) until called again with 0. */
+PHEI_HIDDEN void phei_mb8_force_fallback(int on);
+
+/* out[i] = base[i]^exp[i] mod mod[i] for i < count ≤ 8, in the lanes of the
+ * IFMA kernel: constant time in the values of base and exp (their lengths:
+ * exp_bits, a public bound, and the moduli's sizes are public). Moduli odd,
+ * > 1, at most 8192 bits; 0 ≤ exp[i] < 2^exp_bits; base[i] ≥ 0 (reduced
+ * first if ≥ mod[i], not in constant time). out[i] may alias base[i].
+ * Returns 0 (done), 1 (not done: kernel unavailable or an input outside its
+ * domain; the caller computes another way), PHE_ERR_NOMEM or
+ * PHE_ERR_INTERNAL (count 0 or > 8, NULL arrays). */
+PHEI_HIDDEN int phei_powm_mb8(mpz_ptr *out, mpz_srcptr const *base, mpz_srcptr const *exp,
+                              mpz_srcptr const *mod, size_t count, size_t exp_bits);
+
+/* The same for any count: groups of 8 through the kernel, or, where it does
+ * not run, mpz_powm_sec (secret != 0: moduli odd, exponents > 0) or
+ * mpz_powm. Returns 0 or PHE_ERR_NOMEM / PHE_ERR_INTERNAL. */
+PHEI_HIDDEN int phei_powm_batch(mpz_ptr *out, mpz_srcptr const *base, mpz_srcptr const *exp,
+                                mpz_srcptr const *mod, size_t count, size_t exp_bits, int secret);
+
+/* Build the kernel's copy of a DJN table (t complete, n2 its modulus):
+ * 0 (*out set), 1 (modulus too large for the kernel: *out NULL),
+ * PHE_ERR_NOMEM or PHE_ERR_INTERNAL. */
+PHEI_HIDDEN int phei_mb8_fb_build(phei_mb8_fb **out, const phei_fbtable *t, const mpz_t n2);
+PHEI_HIDDEN void phei_mb8_fb_free(phei_mb8_fb *f);
+
+/* out[i] = h_s^a[i] mod n² for i < count ≤ 8 from the table f: a[i] little
+ * endian, a_bits bits read (public). Constant time in the digits: every
+ * entry of every row is read in every lane, one product per row. Returns 0,
+ * 1 (kernel unavailable), PHE_ERR_NOMEM or PHE_ERR_INTERNAL. */
+PHEI_HIDDEN int phei_mb8_fb_pow(const phei_mb8_fb *f, mpz_ptr *out, const uint8_t *const *a,
+                                size_t a_bits, size_t count);
+
+/* Up to 8 DJN randomizers r[i] (initialised), the bytes of item i drawn from
+ * rngs[i] exactly as phei_djn_randomizer draws them (so seeded results are
+ * the same), through the kernel when it runs. Returns 0, PHE_ERR_NOMEM,
+ * PHE_ERR_RNG or PHE_ERR_INTERNAL. */
+PHEI_HIDDEN int phei_djn_randomizer_multi(const phe_pubkey *pk, mpz_t *r, phe_rng *const *rngs,
+                                          size_t count);
 
 #endif /* PHE_INTERNAL_H */

@@ -970,7 +970,6 @@ PHE_API int phe_threshold_decshare_create(phe_threshold_decshare **out,
     /* x = Δ·s_i (secret); c_i = c^{2x} */
     mpz_mul(x, pp->delta, ks->s);
     mpz_mul_2exp(e, x, 1);
-    mpz_powm_sec(ds->ci, c, e, pp->n2);
     /* Commit: a = (c⁴)^r, b = v^r with r of proof_bits − 1... bits. */
     mpz_powm_ui(c4, c, 4, pp->n2);
     rc = phei_rand_bits(r, pp->proof_bits, rng);
@@ -978,8 +977,21 @@ PHE_API int phe_threshold_decshare_create(phe_threshold_decshare **out,
         goto out;
     }
     mpz_setbit(r, 0); /* mpz_powm_sec needs a positive exponent */
-    mpz_powm_sec(a, c4, r, pp->n2);
-    mpz_powm_sec(b, pp->v, r, pp->n2);
+    /* the three secret-exponent powers in one call: lanes of the IFMA
+     * kernel when it runs, else mpz_powm_sec each; scanned over a length
+     * fixed by the parameters (2x < 2Δ·nm < 2^proof_bits, r < 2^proof_bits) */
+    {
+        mpz_ptr o3[3] = {ds->ci, a, b};
+        mpz_srcptr b3[3] = {c, c4, pp->v}, e3[3] = {e, r, r}, m3[3] = {pp->n2, pp->n2, pp->n2};
+        size_t eb = pp->proof_bits;
+        if (mpz_sizeinbase(e, 2) > eb) {
+            eb = mpz_sizeinbase(e, 2);
+        }
+        rc = phei_powm_batch(o3, b3, e3, m3, 3, eb, 1);
+        if (rc != 0) {
+            goto out;
+        }
+    }
     rc = proof_challenge(pp, ds->index, ds->ct_digest, ds->ci, a, b, ds->e);
     if (rc != 0) {
         goto out;
@@ -1527,12 +1539,38 @@ typedef struct share_job {
     mpz_t *c;
     mpz_t *d;
     const mpz_t *x2; /* 2Δ·s_i, secret */
+    size_t count;
+    size_t exp_bits; /* a public bound on x2's length */
 } share_job;
 
 static int share_item(void *arg, size_t k) {
     share_job *job = arg;
     mpz_powm_sec(job->d[k], job->c[k], *job->x2, job->pp->n2);
     return 0;
+}
+
+/* Eight shares per task in the IFMA kernel's lanes (same secret exponent,
+ * constant time in it); a group the kernel does not take falls back to
+ * mpz_powm_sec item by item. */
+#define SHARE_GROUP 8
+static int share_group(void *arg, size_t g) {
+    share_job *job = arg;
+    size_t lo = g * SHARE_GROUP, n = job->count - lo < SHARE_GROUP ? job->count - lo : SHARE_GROUP;
+    mpz_ptr o[SHARE_GROUP] = {NULL};
+    mpz_srcptr b[SHARE_GROUP] = {NULL}, e[SHARE_GROUP] = {NULL}, m[SHARE_GROUP] = {NULL};
+    for (size_t i = 0; i < n; i++) {
+        o[i] = job->d[lo + i];
+        b[i] = job->c[lo + i];
+        e[i] = *job->x2;
+        m[i] = job->pp->n2;
+    }
+    int rc = phei_powm_mb8(o, b, e, m, n, job->exp_bits);
+    if (rc > 0) {
+        for (size_t i = 0; i < n; i++)
+            share_item(arg, lo + i);
+        rc = 0;
+    }
+    return rc;
 }
 
 PHE_API int phe_threshold_decshare_batch_create(phe_threshold_decshare_batch **out,
@@ -1584,7 +1622,19 @@ PHE_API int phe_threshold_decshare_batch_create(phe_threshold_decshare_batch **o
     job.c = c;
     job.d = b->d;
     job.x2 = (const mpz_t *)&x2;
-    rc = phei_ctx_run(ctx, share_item, &job, count);
+    job.count = count;
+    /* s_i < nm < n², so 2Δ·s_i has at most bits(n²) + bits(Δ) + 1 bits: a
+     * bound fixed by the parameters, not by the secret (a decoded share
+     * that exceeds it only lengthens the scan to its own length). */
+    job.exp_bits = mpz_sizeinbase(pp->n2, 2) + mpz_sizeinbase(pp->delta, 2) + 1;
+    if (mpz_sizeinbase(x2, 2) > job.exp_bits) {
+        job.exp_bits = mpz_sizeinbase(x2, 2);
+    }
+    if (phei_mb8_available()) {
+        rc = phei_ctx_run(ctx, share_group, &job, (count + SHARE_GROUP - 1) / SHARE_GROUP);
+    } else {
+        rc = phei_ctx_run(ctx, share_item, &job, count);
+    }
     if (rc != 0) {
         goto out;
     }
@@ -1599,8 +1649,14 @@ PHE_API int phe_threshold_decshare_batch_create(phe_threshold_decshare_batch **o
         goto out;
     }
     mpz_setbit(r, 0); /* mpz_powm_sec needs a positive exponent */
-    mpz_powm_sec(a, c4, r, pp->n2);
-    mpz_powm_sec(bb, pp->v, r, pp->n2);
+    {
+        mpz_ptr o2[2] = {a, bb};
+        mpz_srcptr b2[2] = {c4, pp->v}, e2[2] = {r, r}, m2[2] = {pp->n2, pp->n2};
+        rc = phei_powm_batch(o2, b2, e2, m2, 2, pp->proof_bits, 1);
+        if (rc != 0) {
+            goto out;
+        }
+    }
     rc = batch_challenge(pp, b->index, seed, C, D, a, bb, b->e);
     if (rc != 0) {
         goto out;
