@@ -240,8 +240,8 @@ class _Ledger:
     def task(self, task_id):
         return self.record
 
-    def key_params(self, key_id):
-        return b"params"
+    def threshold_key(self, key_id):
+        return object()  # a stand-in handle: nothing in these tests decrypts
 
 
 def test_strategy_sends_nothing_once_the_stop_rule_ended_the_task():

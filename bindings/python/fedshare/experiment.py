@@ -1013,8 +1013,8 @@ def run(args: argparse.Namespace) -> int:
     work.mkdir(parents=True, exist_ok=True)
     centers = len(owners) if owners is not None else 3
     what = "three-hospital" if centers == 3 else f"{centers}-center"
-    _say(f"fedshare demo: the {what} experiment of the seed paper (section 3)" if ds.bundled
-         else f"fedshare demo: {centers} centers train one model on their own CSVs")
+    _say(f"fedshare demo: the {what} experiment "
+         + ("of the seed paper (section 3)" if ds.bundled else "on the centers' own CSVs"))
     _say(f"  data: {ds.source}; work directory {work}")
     exp = Experiment(work, seed=args.seed, key_bits=args.key_bits, sync=args.sync,
                      centers=centers)

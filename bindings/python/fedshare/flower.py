@@ -55,6 +55,7 @@ from flwr.serverapp.strategy import FedAvg  # noqa: E402
 from flwr.serverapp.strategy.result import Result  # noqa: E402
 
 from . import errors, fedavg  # noqa: E402
+from ._native import code_value  # noqa: E402
 from .consortium import PHASES, Member, model_digest  # noqa: E402
 from .roles import Aggregator, Participant  # noqa: E402
 
@@ -214,11 +215,13 @@ class FedshareMod:
         m = self.member(context)
         task = m.task(task_id)
         if task is None:
-            raise errors.NotFoundError("no such task", code=-510, library="fedshare")
+            raise errors.NotFoundError("no such task", code=code_value("FEDSHARE_E_NOT_FOUND"),
+                                      library="fedshare")
         if not any(x["public_key"] == m.public_key.hex() for x in task["participants"]):
             raise errors.AccessDeniedError("this member is not a participant of the task",
-                                           code=-507, library="fedshare")
-        params = m.key_params(bytes.fromhex(task["key_id"]))
+                                           code=code_value("FEDSHARE_E_ROLE"),
+                                           library="fedshare")
+        params = m.threshold_key(bytes.fromhex(task["key_id"]))  # decoded once
         codec = fedavg.Codec.from_bytes(bytes.fromhex(task["codec"]))
         p = Participant(m, task_id, params, None, codec, None, None, threads=self.threads)
         with _LOCK:
@@ -355,11 +358,12 @@ class FedshareFedAvg(FedAvg):
                  threads: int = 0, **kwargs: Any):
         task = member.task(task_id)
         if task is None:
-            raise errors.NotFoundError("no such task", code=-510, library="fedshare")
+            raise errors.NotFoundError("no such task", code=code_value("FEDSHARE_E_NOT_FOUND"),
+                                      library="fedshare")
         if task["aggregator"] != member.did:
             raise errors.AccessDeniedError("the strategy runs as the task's aggregator, "
-                                           f"{task['aggregator']}", code=-507,
-                                           library="fedshare")
+                                           f"{task['aggregator']}",
+                                           code=code_value("FEDSHARE_E_ROLE"), library="fedshare")
         n = len(task["participants"])
         for k in ("fraction_train", "fraction_evaluate", "min_train_nodes",
                   "min_evaluate_nodes"):
@@ -372,7 +376,7 @@ class FedshareFedAvg(FedAvg):
         self.member = member
         self.task_id = bytes(task_id)
         self.timeout = timeout
-        self.params = member.key_params(bytes.fromhex(task["key_id"]))
+        self.params = member.threshold_key(bytes.fromhex(task["key_id"]))
         self.aggregator = Aggregator(member, self.task_id, self.params, threads=threads)
         self.participants = n
         self.round_limit = int(task["round_limit"])
@@ -386,7 +390,8 @@ class FedshareFedAvg(FedAvg):
     def _task(self) -> Dict[str, Any]:
         t = self.member.task(self.task_id)
         if t is None:
-            raise errors.NotFoundError("no such task", code=-510, library="fedshare")
+            raise errors.NotFoundError("no such task", code=code_value("FEDSHARE_E_NOT_FOUND"),
+                                      library="fedshare")
         return t
 
     @property
