@@ -1,9 +1,10 @@
 /* One training round end to end with real crypto against four live fedshare
  * nodes (in this process, real sockets and LMDB): data registered, policies
  * set, access granted, a 2-of-3 key recorded, a task created and joined,
- * three encrypted updates, the encrypted sum, a key holder's bad decryption
- * share (its proofs are for another ciphertext) named by the aggregator and
- * two verified shares, the global model computed by the aggregator and
+ * three encrypted updates, the encrypted sum, a key holder's bad batch of
+ * decryption shares (one proof; element 0 is the share of another ciphertext)
+ * named by the aggregator on the ledger and the two batches it verified
+ * recorded as verified, the global model computed by the aggregator and
  * recomputed by every participant, evaluations; the model equals plain FedAvg
  * within the codec's bound. Then a round left with one accepted update is
  * skipped and no holder's client posts a share for it. Also the metrics
