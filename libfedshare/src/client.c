@@ -18,7 +18,11 @@
 #define BLOB_MAGIC_VECTOR "FSCV"
 #define BLOB_MAGIC_SHARES "FSDS"
 #define BLOB_VERSION      1
-#define VECTOR_MAX        (1u << 20) /* ciphertexts in one blob */
+/* Version 2 of the shares blob: one libphe batch (PHTB) with one proof for the
+ * whole aggregate; version 1 (one share and proof per element) is no longer
+ * written nor read (docs/formats/fedshare.md). */
+#define SHARES_VERSION 2
+#define VECTOR_MAX     (1u << 20) /* ciphertexts in one blob */
 
 struct fedshare_client {
     ledger_client *lc;
@@ -618,24 +622,29 @@ int fedshare_post_decryption_share(fedshare_client *c, const uint8_t task_id[32]
         if (!rc)
             rc = decode_vector(pk, agg, alen, &cts, &n);
         free(agg);
+        /* one batch of shares with one proof for the whole aggregate, on every core */
+        phe_threshold_decshare_batch *bt = NULL;
+        phe_ctx *own = NULL;
+        if (!rc)
+            rc = phe_ctx_new(&own, 0);
+        if (!rc)
+            CRYPTO(c, rc = phe_threshold_decshare_batch_create(
+                          &bt, params, share, (const phe_ciphertext *const *)cts, n, own, NULL));
+        phe_ctx_free(own);
+        size_t sz = rc ? 0 : phe_threshold_decshare_batch_encoded_size(bt), wrote = 0;
+        uint8_t *tmp = rc ? NULL : malloc(sz);
+        if (!rc && !tmp)
+            rc = FEDSHARE_E_NOMEM;
+        if (!rc)
+            rc = phe_threshold_decshare_batch_encode(bt, tmp, sz, &wrote);
         fsw_raw(&w, BLOB_MAGIC_SHARES, 4);
-        fsw_u8(&w, BLOB_VERSION);
+        fsw_u8(&w, SHARES_VERSION);
         fsw_u32(&w, phe_threshold_keyshare_index(share));
         fsw_u32(&w, (uint32_t)n);
-        for (size_t i = 0; !rc && i < n; i++) {
-            phe_threshold_decshare *ds = NULL;
-            CRYPTO(c, rc = phe_threshold_decshare_create(&ds, params, share, cts[i], NULL));
-            size_t sz = rc ? 0 : phe_threshold_decshare_encoded_size(ds), wrote = 0;
-            uint8_t *tmp = rc ? NULL : malloc(sz);
-            if (!rc && !tmp)
-                rc = FEDSHARE_E_NOMEM;
-            if (!rc)
-                rc = phe_threshold_decshare_encode(ds, tmp, sz, &wrote);
-            if (!rc)
-                fsw_bytes(&w, tmp, wrote);
-            free(tmp);
-            phe_threshold_decshare_free(ds);
-        }
+        if (!rc)
+            fsw_raw(&w, tmp, wrote);
+        free(tmp);
+        phe_threshold_decshare_batch_free(bt);
         free_cts(cts, n);
         uint8_t *blob = NULL;
         size_t blen = 0;
@@ -742,12 +751,13 @@ static int is_share_error(int rc) {
            rc == PHE_ERR_KEY_MISMATCH || rc == PHE_ERR_CIPHERTEXT_INVALID;
 }
 
-/* Fetch and decode recorded share s of the round (n decryption shares of the
- * aggregate's n elements) into ds[0..n). FEDSHARE_E_SHARE when the share is bad
- * in a way anyone can check: its blob is absent from every replica, malformed,
- * or not the holder's (index); other codes (a timeout) blame no one. */
+/* Fetch and decode recorded share s of the round (one batch of decryption
+ * shares of the aggregate's n elements with one proof) into *out.
+ * FEDSHARE_E_SHARE when the share is bad in a way anyone can check: its blob
+ * is absent from every replica, malformed, of another version, or not the
+ * holder's (index) or not of n elements; other codes (a timeout) blame no one. */
 static int load_share(fedshare_client *c, const fs_round *r, const fs_key *k, uint32_t s, size_t n,
-                      uint32_t timeout_ms, phe_threshold_decshare **ds) {
+                      uint32_t timeout_ms, phe_threshold_decshare_batch **out) {
     uint32_t want = 0;
     for (uint32_t i = 0; i < k->n && !want; i++)
         if (!memcmp(k->holders[i], r->share_holder[s], 32))
@@ -767,67 +777,60 @@ static int load_share(fedshare_client *c, const fs_round *r, const fs_key *k, ui
     fsr_raw(&rd, magic, 4);
     uint8_t v = fsr_u8(&rd);
     uint32_t index = fsr_u32(&rd), count = fsr_u32(&rd);
-    if (rd.err || memcmp(magic, BLOB_MAGIC_SHARES, 4) || v != BLOB_VERSION || index != want ||
+    if (rd.err || memcmp(magic, BLOB_MAGIC_SHARES, 4) || v != SHARES_VERSION || index != want ||
         count != n)
         rc = FEDSHARE_E_SHARE;
-    for (size_t e = 0; !rc && e < n; e++) {
-        size_t sl;
-        const uint8_t *sb = fsr_bytes(&rd, 1u << 20, &sl);
-        int dr = rd.err ? PHE_ERR_DECODE : phe_threshold_decshare_decode(&ds[e], sb, sl);
+    if (!rc) {
+        int dr = phe_threshold_decshare_batch_decode(out, b + rd.off, bl - rd.off);
         if (dr == PHE_ERR_NOMEM)
             rc = FEDSHARE_E_NOMEM;
-        else if (dr || phe_threshold_decshare_index(ds[e]) != want)
+        else if (dr || phe_threshold_decshare_batch_index(*out) != want ||
+                 phe_threshold_decshare_batch_count(*out) != n)
             rc = FEDSHARE_E_SHARE;
-    }
-    if (!rc && fsr_done(&rd))
-        rc = FEDSHARE_E_SHARE;
-    free(b);
-    if (rc)
-        for (size_t e = 0; e < n; e++) {
-            phe_threshold_decshare_free(ds[e]);
-            ds[e] = NULL;
+        if (rc && !dr) {
+            phe_threshold_decshare_batch_free(*out);
+            *out = NULL;
         }
+    }
+    free(b);
     return rc;
 }
 
 /* The plaintext sum of the aggregate from any t recorded shares that verify,
- * not refused by a verdict. Shares are taken in recorded order; when a
- * combination fails, the shares used are verified one by one, the bad ones
- * set aside (bad[s] = 1) and the next share takes their place, so one bad
- * share costs one extra verification, not the round. Any t valid shares give
- * the same plaintext, so everyone who recomputes gets the same model. */
+ * not refused by a verdict. Shares are taken in recorded order; each holder's
+ * batch proof is verified once (by the combination); a batch that does not
+ * verify is set aside (bad[s] = 1) and the next share takes its place. The t
+ * shares combined are marked ok[s] = 1. Any t valid shares give the same
+ * plaintext, so everyone who recomputes gets the same model. */
 static int combine_shares(fedshare_client *c, const fs_task *t, const fs_round *r,
                           const phe_threshold_params *params, phe_ciphertext *const *cts, size_t n,
                           size_t ptb, uint32_t timeout_ms, uint8_t *raw,
-                          uint8_t bad[FS_HOLDERS_MAX]) {
+                          uint8_t bad[FS_HOLDERS_MAX], uint8_t ok[FS_HOLDERS_MAX]) {
     const uint32_t ts = t->threshold;
     size_t full = phe_plaintext_size(phe_threshold_params_pubkey(params));
     fs_key *k = malloc(sizeof *k);
-    phe_threshold_decshare **ds = calloc((size_t)r->n_shares * (n ? n : 1) + 1, sizeof *ds);
-    const phe_threshold_decshare **use = calloc(ts ? ts : 1, sizeof *use);
-    uint8_t *tmp = malloc(full);
-    uint8_t loaded[FS_HOLDERS_MAX] = {0};
+    phe_threshold_decshare_batch *bt[FS_HOLDERS_MAX] = {0};
+    const phe_threshold_decshare_batch *use[FS_HOLDERS_MAX];
+    uint8_t *tmp = malloc((n ? n : 1) * full);
     uint32_t chosen[FS_HOLDERS_MAX], nc = 0, next = 0;
-    int rc = k && ds && use && tmp ? FEDSHARE_OK : FEDSHARE_E_NOMEM;
+    int rc = k && tmp ? FEDSHARE_OK : FEDSHARE_E_NOMEM;
     if (!rc)
         rc = key_holders(c, t->key_id, timeout_ms, k);
     if (!rc && (!ts || ts > FS_HOLDERS_MAX))
         rc = FEDSHARE_E_FORMAT;
-    for (size_t e = 0; !rc && e < n;) {
+    while (!rc) {
         /* fill the chosen set up to t with the next shares that load */
         while (!rc && nc < ts && next < r->n_shares) {
             uint32_t s = next++;
-            if (r->share_refused[s] || bad[s])
+            if (r->share_refused[s] == FS_SHARE_REFUSED || bad[s])
                 continue;
-            int lr = load_share(c, r, k, s, n, timeout_ms, ds + (size_t)s * n);
+            int lr = load_share(c, r, k, s, n, timeout_ms, &bt[s]);
             if (lr == FEDSHARE_E_SHARE)
                 bad[s] = 1;
             else if (lr)
                 rc = lr;
-            else {
-                loaded[s] = 1;
+            else
                 chosen[nc++] = s;
-            }
         }
         if (rc)
             break;
@@ -836,43 +839,41 @@ static int combine_shares(fedshare_client *c, const fs_task *t, const fs_round *
             break;
         }
         for (uint32_t i = 0; i < ts; i++)
-            use[i] = ds[(size_t)chosen[i] * n + e];
+            use[i] = bt[chosen[i]];
+        uint64_t mask = 0;
         int cr;
-        CRYPTO(c, cr = phe_threshold_combine_bytes(params, cts[e], use, ts, tmp, full));
-        if (is_share_error(cr)) {
-            /* which of them? verify each; the bad ones leave the chosen set */
+        CRYPTO(c, cr = phe_threshold_combine_batch_bytes(params, (const phe_ciphertext *const *)cts,
+                                                         n, use, ts, tmp, full, full, &mask));
+        if (is_share_error(cr) && mask) {
+            /* the batches named by the mask leave the chosen set */
             uint32_t kept = 0;
             for (uint32_t i = 0; i < ts; i++) {
-                int vr;
-                CRYPTO(c, vr = phe_threshold_decshare_verify(params, cts[e], use[i]));
-                if (is_share_error(vr))
+                uint32_t hi = phe_threshold_decshare_batch_index(use[i]);
+                if (hi >= 1 && hi <= 64 && (mask >> (hi - 1)) & 1)
                     bad[chosen[i]] = 1;
-                else if (vr) {
-                    rc = vr;
-                    break;
-                } else
+                else
                     chosen[kept++] = chosen[i];
             }
-            if (!rc && kept == ts)
-                rc = FEDSHARE_E_SHARE; /* combination failed with t valid shares */
             nc = kept;
-            continue; /* retry element e */
+            continue;
         }
-        if (cr) {
+        if (is_share_error(cr))
+            rc = FEDSHARE_E_SHARE; /* combination failed with t valid batches */
+        else if (cr)
             rc = cr;
-            break;
+        for (size_t e = 0; !rc && e < n; e++) {
+            const uint8_t *pt = tmp + e * full;
+            for (size_t z = 0; z + ptb < full; z++)
+                if (pt[z])
+                    rc = FEDSHARE_E_RANGE; /* wider than a plaintext: a slot carried out of it */
+            memcpy(raw + e * ptb, pt + full - ptb, ptb);
         }
-        for (size_t z = 0; z + ptb < full; z++)
-            if (tmp[z])
-                rc = FEDSHARE_E_RANGE; /* wider than a plaintext: a slot carried out of it */
-        memcpy(raw + e * ptb, tmp + full - ptb, ptb);
-        e++;
+        for (uint32_t i = 0; !rc && i < ts; i++)
+            ok[chosen[i]] = 1;
+        break;
     }
-    for (uint32_t s = 0; ds && s < r->n_shares; s++)
-        for (size_t e = 0; loaded[s] && e < n; e++)
-            phe_threshold_decshare_free(ds[(size_t)s * n + e]);
-    free(ds);
-    free(use);
+    for (uint32_t s = 0; s < FS_HOLDERS_MAX; s++)
+        phe_threshold_decshare_batch_free(bt[s]);
     free(tmp);
     free(k);
     return rc;
@@ -882,7 +883,7 @@ static int combine_shares(fedshare_client *c, const fs_task *t, const fs_round *
  * global plus the unpacked sum. bad[s] is set for each share found bad. */
 static int global_model(fedshare_client *c, const fs_task *t, const fs_round *r,
                         const phe_threshold_params *params, uint32_t timeout_ms, float **model,
-                        size_t *n_out, uint8_t bad[FS_HOLDERS_MAX]) {
+                        size_t *n_out, uint8_t bad[FS_HOLDERS_MAX], uint8_t ok[FS_HOLDERS_MAX]) {
     const phe_pubkey *pk = phe_threshold_params_pubkey(params);
     uint8_t *agg = NULL;
     size_t alen = 0, n = 0, nprev = 0;
@@ -899,7 +900,7 @@ static int global_model(fedshare_client *c, const fs_task *t, const fs_round *r,
     if (!rc && !raw)
         rc = FEDSHARE_E_NOMEM;
     if (!rc)
-        rc = combine_shares(c, t, r, params, cts, n, ptb, timeout_ms, raw, bad);
+        rc = combine_shares(c, t, r, params, cts, n, ptb, timeout_ms, raw, bad, ok);
     float *prev = NULL;
     if (!rc)
         rc = fetch_model(c, t->global, timeout_ms, &prev, &nprev);
@@ -933,14 +934,14 @@ int fedshare_compute_global(fedshare_client *c, const uint8_t task_id[32], uint3
     *model = NULL;
     fs_task *t;
     fs_round *r;
-    uint8_t bad[FS_HOLDERS_MAX] = {0};
+    uint8_t bad[FS_HOLDERS_MAX] = {0}, ok[FS_HOLDERS_MAX] = {0};
     int rc = task_round(c, task_id, round, timeout_ms, &t, &r);
     if (!rc && (t->phase != FEDSHARE_PHASE_FINALIZE && t->phase != FEDSHARE_PHASE_EVALUATE))
         rc = FEDSHARE_E_STATE;
     if (!rc && fs_round_good_shares(r) < t->threshold)
         rc = FEDSHARE_E_STATE;
     if (!rc)
-        rc = global_model(c, t, r, params, timeout_ms, model, n_out, bad);
+        rc = global_model(c, t, r, params, timeout_ms, model, n_out, bad, ok);
     free(t);
     free(r);
     return rc;
@@ -954,12 +955,12 @@ int fedshare_finalize_round(fedshare_client *c, const uint8_t task_id[32], uint3
     size_t n = 0, np = 0;
     fs_task *t;
     fs_round *r;
-    uint8_t bad[FS_HOLDERS_MAX] = {0};
+    uint8_t bad[FS_HOLDERS_MAX] = {0}, ok[FS_HOLDERS_MAX] = {0};
     int rc = task_round(c, task_id, round, timeout_ms, &t, &r);
     if (!rc && t->phase != FEDSHARE_PHASE_FINALIZE)
         rc = FEDSHARE_E_STATE;
     if (!rc)
-        rc = global_model(c, t, r, params, timeout_ms, &model, &n, bad);
+        rc = global_model(c, t, r, params, timeout_ms, &model, &n, bad, ok);
     if (rc == FEDAVG_E_OVERFLOW || rc == FEDSHARE_E_RANGE) {
         /* a slot of the decrypted sum is beyond what the accepted weights and
          * the clipping bound allow: refuse the round on the ledger */
@@ -980,6 +981,19 @@ int fedshare_finalize_round(fedshare_client *c, const uint8_t task_id[32], uint3
         size_t len = 0;
         int vr = fedshare_payload_share_verdict(task_id, round, r->share_holder[s],
                                                 r->share_blob[s], &pl, &len);
+        vr = submit_owned(c, FEDSHARE_OP_SHARE_VERDICT, vr, pl, len, timeout_ms, NULL, NULL);
+        if (vr && vr != FEDSHARE_E_EXISTS)
+            rc = vr;
+    }
+    /* record the batches whose proof verified in the combination, once each,
+     * so that other members may skip the check (docs/fedshare-contracts.md) */
+    for (uint32_t s = 0; !rc && s < r->n_shares; s++) {
+        if (!ok[s] || r->share_refused[s])
+            continue;
+        uint8_t *pl = NULL;
+        size_t len = 0;
+        int vr = fedshare_payload_share_verified(task_id, round, r->share_holder[s],
+                                                 r->share_blob[s], &pl, &len);
         vr = submit_owned(c, FEDSHARE_OP_SHARE_VERDICT, vr, pl, len, timeout_ms, NULL, NULL);
         if (vr && vr != FEDSHARE_E_EXISTS)
             rc = vr;

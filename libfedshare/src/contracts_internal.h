@@ -19,9 +19,12 @@
 #define FS_LINEAGE_MAX          64
 #define FS_PARTICIPANTS_MAX     64
 #define FS_HOLDERS_MAX          64
-#define FS_POLICY_MAX           (1u << 20)
-#define FS_PARAMS_MAX           (1u << 20)
-#define FS_CODEC_MAX            256
+/* The aggregator's verdicts on a recorded share (fs_round.share_refused). */
+#define FS_SHARE_REFUSED  1 /* bad: no longer counts, the holder is named */
+#define FS_SHARE_VERIFIED 2 /* its batch proof verified: others may skip the check */
+#define FS_POLICY_MAX     (1u << 20)
+#define FS_PARAMS_MAX     (1u << 20)
+#define FS_CODEC_MAX      256
 /* Bounds of an EVALUATION: with at most 64 participants the weighted sum
  * stays below 64 × 1e6 × 2^30 ≈ 6.9e16, finite and exact enough. */
 #define FS_METRIC_MAX  1e6
@@ -50,7 +53,8 @@ typedef struct fs_payload {
     char *label, *text, *text2; /* label/action, description/purpose (owned; fs_payload_free) */
     uint64_t t0, t1, count;
     uint32_t round, weight, uses, samples;
-    double x, y; /* norm and cosine; metric */
+    uint8_t verdict; /* SHARE_VERDICT: FS_SHARE_REFUSED or FS_SHARE_VERIFIED */
+    double x, y;     /* norm and cosine; metric */
     fedshare_task_spec spec;
 } fs_payload;
 
@@ -108,7 +112,7 @@ typedef struct fs_round {
     uint32_t n_shares;
     uint8_t share_holder[FS_HOLDERS_MAX][32];
     uint8_t share_blob[FS_HOLDERS_MAX][32];
-    uint8_t share_refused[FS_HOLDERS_MAX]; /* the aggregator found the share bad */
+    uint8_t share_refused[FS_HOLDERS_MAX]; /* the aggregator's verdict: 0 none, FS_SHARE_* */
     uint8_t skipped;                       /* fewer accepted updates than the minimum */
     uint8_t model[32], delta[32], param_id[32];
     uint8_t has_model;

@@ -308,6 +308,20 @@ int fedshare_payload_share_verdict(const uint8_t task_id[32], uint32_t round,
     return round_hash(task_id, round, holder, share_hash, out, len);
 }
 
+int fedshare_payload_share_verified(const uint8_t task_id[32], uint32_t round,
+                                    const uint8_t holder[32], const uint8_t share_hash[32],
+                                    uint8_t **out, size_t *len) {
+    if (!task_id || !round || !holder || !share_hash || !out || !len)
+        return FEDSHARE_E_INVALID;
+    fs_writer w;
+    fsw_init(&w);
+    round_head(&w, task_id, round);
+    fsw_raw(&w, holder, 32);
+    fsw_raw(&w, share_hash, 32);
+    fsw_u8(&w, FS_SHARE_VERIFIED);
+    return finish(&w, out, len);
+}
+
 /* ---- Decoding (untrusted) ---- */
 
 void fs_payload_free(fs_payload *p) {
@@ -458,6 +472,13 @@ int fs_payload_decode(uint16_t op, const uint8_t *buf, size_t len, fs_payload *p
             p->hash2 = fsr_take(&r, 32);
             if (!r.err && !p->round)
                 bad = 1;
+            /* a verdict without its trailing byte is a refusal (the first form) */
+            p->verdict = FS_SHARE_REFUSED;
+            if (op == FEDSHARE_OP_SHARE_VERDICT && !r.err && r.off < r.len) {
+                p->verdict = fsr_u8(&r);
+                if (p->verdict != FS_SHARE_VERIFIED)
+                    bad = 1;
+            }
             break;
         case FEDSHARE_OP_EVALUATION:
             p->id = fsr_take(&r, 32);

@@ -147,7 +147,7 @@ int fs_task_decode(const uint8_t *p, size_t len, fs_task *t) {
 uint32_t fs_round_good_shares(const fs_round *r) {
     uint32_t good = 0;
     for (uint32_t i = 0; i < r->n_shares; i++)
-        good += !r->share_refused[i];
+        good += r->share_refused[i] != FS_SHARE_REFUSED;
     return good;
 }
 
@@ -219,7 +219,7 @@ int fs_round_decode(const uint8_t *p, size_t len, fs_round *o) {
         fsr_raw(&r, o->share_holder[i], 32);
         fsr_raw(&r, o->share_blob[i], 32);
         o->share_refused[i] = version == 1 ? 0 : fsr_u8(&r);
-        if (o->share_refused[i] > 1)
+        if (o->share_refused[i] > FS_SHARE_VERIFIED)
             return FEDSHARE_E_FORMAT;
     }
     o->skipped = version == 1 ? 0 : fsr_u8(&r);
@@ -408,7 +408,9 @@ static int render_round(jbuf *j, const uint8_t *rec, size_t len) {
             jdid(j, "holder", o->share_holder[i]);
             jstr(j, ",");
             jhex(j, "blob", o->share_blob[i], 32);
-            jfmt(j, ",\"refused\":%s}", o->share_refused[i] ? "true" : "false");
+            jfmt(j, ",\"refused\":%s,\"verified\":%s}",
+                 o->share_refused[i] == FS_SHARE_REFUSED ? "true" : "false",
+                 o->share_refused[i] == FS_SHARE_VERIFIED ? "true" : "false");
         }
         jfmt(j, "],\"skipped\":%s,\"sum_refused\":%s", o->skipped ? "true" : "false",
              o->sum_refused ? "true" : "false");

@@ -419,12 +419,16 @@ static int round_act(fs_exec *x, const fs_payload *p, fs_task *t, fs_round *r) {
                 i++;
             if (i == r->n_shares)
                 return FEDSHARE_E_NOT_FOUND;
-            if (r->share_refused[i])
+            if (r->share_refused[i]) /* one verdict per share */
                 return FEDSHARE_E_EXISTS;
+            if (p->verdict == FS_SHARE_VERIFIED) {
+                r->share_refused[i] = FS_SHARE_VERIFIED;
+                return put_round(x, id, t->round, r);
+            }
             int rc = fs_index(x, FEDSHARE_TRACE_MEMBER, r->share_holder[i]);
             if (rc)
                 return rc;
-            r->share_refused[i] = 1;
+            r->share_refused[i] = FS_SHARE_REFUSED;
             if (fs_round_good_shares(r) < t->threshold)
                 t->phase = FEDSHARE_PHASE_DECRYPT;
             return put_round(x, id, t->round, r);

@@ -658,6 +658,26 @@ static void test_bad_share_does_not_stall(void **state) {
               "\"refused\":true");
     assert_int_equal(fedshare_payload_share_verdict(f.task, 1, h0, blob, &pl, &len), 0);
     assert_int_equal(act(w, 4, FEDSHARE_OP_SHARE_VERDICT, pl, len, NULL), FEDSHARE_E_EXISTS);
+    /* the aggregator records that holder 1's batch verified: once, and then no
+     * refusal of it; any other verdict byte does not decode */
+    memcpy(h0, g_pk[1], 32);
+    memset(blob, 0xB1, 32);
+    assert_int_equal(fedshare_payload_share_verified(f.task, 1, h0, blob, &pl, &len), 0);
+    pl[len - 1] = 3;
+    assert_int_equal(fedshare_precheck(w->c, FEDSHARE_OP_SHARE_VERDICT, g_pk[4], pl, len),
+                     FEDSHARE_E_FORMAT);
+    fedshare_free(pl);
+    assert_int_equal(fedshare_payload_share_verified(f.task, 1, h0, blob, &pl, &len), 0);
+    assert_int_equal(act(w, 1, FEDSHARE_OP_SHARE_VERDICT, pl, len, NULL), LEDGER_E_REJECTED);
+    assert_int_equal(fedshare_payload_share_verified(f.task, 1, h0, blob, &pl, &len), 0);
+    assert_int_equal(act(w, 4, FEDSHARE_OP_SHARE_VERDICT, pl, len, NULL), FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_ROUND, f.task, NULL, 1,
+              "\"blob\":\"b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1b1\","
+              "\"refused\":false,\"verified\":true");
+    assert_int_equal(fedshare_payload_share_verified(f.task, 1, h0, blob, &pl, &len), 0);
+    assert_int_equal(act(w, 4, FEDSHARE_OP_SHARE_VERDICT, pl, len, NULL), FEDSHARE_E_EXISTS);
+    assert_int_equal(fedshare_payload_share_verdict(f.task, 1, h0, blob, &pl, &len), 0);
+    assert_int_equal(act(w, 4, FEDSHARE_OP_SHARE_VERDICT, pl, len, NULL), FEDSHARE_E_EXISTS);
     /* two good shares remain: still finalize; the bad holder cannot post again */
     expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":4");
     round_hashes(w, &f, 1, 0, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB0, FEDSHARE_E_EXISTS);

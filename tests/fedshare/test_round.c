@@ -1,9 +1,10 @@
 /* One training round end to end with real crypto against four live fedshare
  * nodes (in this process, real sockets and LMDB): data registered, policies
  * set, access granted, a 2-of-3 key recorded, a task created and joined,
- * three encrypted updates, the encrypted sum, a key holder's bad decryption
- * share (its proofs are for another ciphertext) named by the aggregator and
- * two verified shares, the global model computed by the aggregator and
+ * three encrypted updates, the encrypted sum, a key holder's bad batch of
+ * decryption shares (one proof; element 0 is the share of another ciphertext)
+ * named by the aggregator on the ledger and the two batches it verified
+ * recorded as verified, the global model computed by the aggregator and
  * recomputed by every participant, evaluations; the model equals plain FedAvg
  * within the codec's bound. Then a round left with one accepted update is
  * skipped and no holder's client posts a share for it. Also the metrics
@@ -184,8 +185,27 @@ static uint32_t get_u32(const uint8_t *p) {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-/* Holder `who` posts a share blob whose proofs are for participant 0's update, not
- * for the aggregate: well formed, its own index, but it does not verify. */
+/* The ciphertexts of an "FSCV" vector blob (at most cap of them). */
+static size_t vector_cts(const phe_threshold_params *pp, const uint8_t *b, size_t bl,
+                         phe_ciphertext **cts, size_t cap) {
+    assert_true(bl > 9 && !memcmp(b, "FSCV\x01", 5));
+    uint32_t n = get_u32(b + 5);
+    assert_true(n <= cap);
+    size_t off = 9;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t cl = get_u32(b + off);
+        assert_int_equal(phe_ciphertext_new(&cts[i]), 0);
+        assert_int_equal(
+            phe_ciphertext_decode(phe_threshold_params_pubkey(pp), cts[i], b + off + 4, cl), 0);
+        off += 4 + cl;
+    }
+    return n;
+}
+
+/* Holder `who` posts a batch of shares (one proof) of the aggregate in which
+ * element 0 is the share of participant 0's update instead: well formed, its
+ * own index, of the aggregate's list, the other elements right, but its proof
+ * does not verify. */
 static void post_wrong_share(world *w, const uint8_t task[32], const phe_threshold_params *pp,
                              const phe_threshold_keyshare *ks, int who) {
     char *json = NULL;
@@ -198,37 +218,56 @@ static void post_wrong_share(world *w, const uint8_t task[32], const phe_thresho
     ledger_client *lc = fedshare_client_ledger(w->cl[who]);
     uint8_t *b = NULL;
     size_t bl = 0;
-    assert_int_equal(ledger_client_blob_get(lc, upd_hash, T, &b, &bl), 0);
-    assert_true(bl > 9 && !memcmp(b, "FSCV\x01", 5));
-    uint32_t n = get_u32(b + 5);
-    size_t off = 9, cap = 64, out_len = 13;
-    uint8_t *out = malloc(cap);
-    memcpy(out, "FSDS\x01", 5);
-    put_u32(out + 5, phe_threshold_keyshare_index(ks));
-    put_u32(out + 9, n);
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t cl = get_u32(b + off);
-        phe_ciphertext *ct = NULL;
-        assert_int_equal(phe_ciphertext_new(&ct), 0);
-        assert_int_equal(
-            phe_ciphertext_decode(phe_threshold_params_pubkey(pp), ct, b + off + 4, cl), 0);
-        off += 4 + cl;
-        phe_threshold_decshare *ds = NULL;
-        assert_int_equal(phe_threshold_decshare_create(&ds, pp, ks, ct, NULL), 0);
-        size_t sz = phe_threshold_decshare_encoded_size(ds), wrote = 0;
-        while (out_len + 4 + sz > cap)
-            cap *= 2;
-        out = realloc(out, cap);
-        assert_int_equal(phe_threshold_decshare_encode(ds, out + out_len + 4, sz, &wrote), 0);
-        put_u32(out + out_len, (uint32_t)wrote);
-        out_len += 4 + wrote;
-        phe_threshold_decshare_free(ds);
-        phe_ciphertext_free(ct);
-    }
+    phe_ciphertext *cts[8] = {0}, *upd[8] = {0};
+    assert_int_equal(ledger_client_blob_get(lc, agg_hash, T, &b, &bl), 0);
+    size_t n = vector_cts(pp, b, bl, cts, 8);
     ledger_free(b);
+    assert_int_equal(ledger_client_blob_get(lc, upd_hash, T, &b, &bl), 0);
+    size_t nu = vector_cts(pp, b, bl, upd, 8);
+    ledger_free(b);
+    assert_int_equal(nu, n);
+    phe_ciphertext *wrong[8];
+    for (size_t i = 0; i < n; i++)
+        wrong[i] = i == 0 ? upd[0] : cts[i];
+    phe_threshold_decshare_batch *bt = NULL;
+    assert_int_equal(phe_threshold_decshare_batch_create(
+                         &bt, pp, ks, (const phe_ciphertext *const *)wrong, n, NULL, NULL),
+                     0);
+    size_t sz = phe_threshold_decshare_batch_encoded_size(bt), wrote = 0;
+    uint8_t *out = malloc(13 + sz);
+    assert_non_null(out);
+    memcpy(out, "FSDS\x02", 5);
+    put_u32(out + 5, phe_threshold_keyshare_index(ks));
+    put_u32(out + 9, (uint32_t)n);
+    assert_int_equal(phe_threshold_decshare_batch_encode(bt, out + 13, sz, &wrote), 0);
+    phe_threshold_decshare_batch_free(bt);
+    /* claim the aggregate's list (its digest, PHTB offset 41, from an honest
+     * batch): the batch is then of the right list, wrong in element 0 only */
+    assert_int_equal(phe_threshold_decshare_batch_create(
+                         &bt, pp, ks, (const phe_ciphertext *const *)cts, n, NULL, NULL),
+                     0);
+    uint8_t *honest = malloc(phe_threshold_decshare_batch_encoded_size(bt));
+    size_t hl = 0;
+    assert_non_null(honest);
+    assert_int_equal(phe_threshold_decshare_batch_encode(
+                         bt, honest, phe_threshold_decshare_batch_encoded_size(bt), &hl),
+                     0);
+    memcpy(out + 13 + 41, honest + 41, 32);
+    free(honest);
+    phe_threshold_decshare_batch_free(bt);
+    /* structurally sound; its one proof fails against the aggregate */
+    phe_threshold_decshare_batch *bad = NULL;
+    assert_int_equal(phe_threshold_decshare_batch_decode(&bad, out + 13, wrote), 0);
+    assert_int_equal(phe_threshold_verify_batch(pp, (const phe_ciphertext *const *)cts, n, bad),
+                     PHE_ERR_THRESHOLD_PROOF_INVALID);
+    phe_threshold_decshare_batch_free(bad);
+    for (size_t i = 0; i < n; i++) {
+        phe_ciphertext_free(cts[i]);
+        phe_ciphertext_free(upd[i]);
+    }
     uint8_t share_hash[32], *pl;
     size_t len;
-    assert_int_equal(ledger_client_blob_put(lc, out, out_len, T, share_hash), 0);
+    assert_int_equal(ledger_client_blob_put(lc, out, 13 + wrote, T, share_hash), 0);
     free(out);
     assert_int_equal(fedshare_payload_decryption_share(task, 1, agg_hash, share_hash, &pl, &len),
                      0);
@@ -388,6 +427,9 @@ static void test_one_round(void **state) {
     assert_int_equal(fedshare_post_decryption_share(w->cl[2], task, 1, fetched, ks[2], T),
                      FEDSHARE_OK);
     assert_int_equal(fedshare_finalize_round(w->cl[4], task, 1, fetched, T), FEDSHARE_OK);
+    /* the two batches combined carry the aggregator's recorded "verified" verdict */
+    expect_record(w, FEDSHARE_REC_ROUND, task, 1, "\"refused\":false,\"verified\":true");
+    expect_record(w, FEDSHARE_REC_ROUND, task, 1, "\"refused\":true,\"verified\":false");
 
     /* every participant recomputes the model, checks it against plain FedAvg, evaluates */
     const float *rows[3] = {upd[0], upd[1], upd[2]};

@@ -189,6 +189,22 @@ def test_three_hospitals_train_to_the_end(world, task):
     for i in (B, C):
         assert not any("aggregate" in r["acts"] for r in reports[i]["rounds"])
     assert all(n >= 2 for n in shares_posted.values())  # t = 2 shares each round
+    # each holder posted ONE batch of shares with one proof (FSDS version 2 holding a
+    # libphe PHTB batch), and the aggregator recorded the t batches it verified
+    from fedshare import ledger
+    from fedshare.consortium import config_ledger_text
+
+    lc = ledger.Client(ledger.Config(config_ledger_text(m[REG].config)))
+    try:
+        for r in range(1, ROUNDS + 1):
+            rec = m[REG].round(task["task"], r)
+            assert sum(bool(s["verified"]) for s in rec["shares"]) >= 2
+            assert not any(s["refused"] for s in rec["shares"])
+            for s in rec["shares"]:
+                blob = lc.blob_get(bytes.fromhex(s["blob"]))
+                assert blob[:5] == b"FSDS\x02" and blob[13:17] == b"PHTB"
+    finally:
+        lc.close()
     # the last round's metric is the sample-weighted mean of the hospitals' accuracy
     accs = [reports[i]["rounds"][-1]["accuracy"] for i in (A, B, C)]
     ns = [reports[i]["eval_samples"] for i in (A, B, C)]

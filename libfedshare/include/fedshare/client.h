@@ -169,8 +169,9 @@ FEDSHARE_API int fedshare_check_aggregate(fedshare_client *c, const uint8_t task
 
 /**
  * @brief A key holder's step: recompute the aggregate; if it is the recorded
- * one, make decryption shares (with their proofs) of it, store them and record
- * them; if not, record the recomputed hash, which refuses the aggregate.
+ * one, make its decryption shares as ONE libphe batch with one proof for the
+ * whole aggregate (on every core), store it ("FSDS" version 2) and record it;
+ * if not, record the recomputed hash, which refuses the aggregate.
  * @return FEDSHARE_OK, FEDSHARE_E_MISMATCH (the aggregate was refused), as submit.
  */
 FEDSHARE_API int fedshare_post_decryption_share(fedshare_client *c, const uint8_t task_id[32],
@@ -180,7 +181,8 @@ FEDSHARE_API int fedshare_post_decryption_share(fedshare_client *c, const uint8_
 
 /**
  * @brief Compute round @p round's global model from the recorded shares:
- * verify every share's proof (a forged one is named by its code), combine,
+ * verify the batch proof of each of the t shares combined (a bad batch is set
+ * aside and the next share used), combine,
  * unpack the weighted mean update, add it to the previous global model.
  * Deterministic: every participant gets the same bits.
  * @param[out] model new array of *n float32 values (fedshare_free).
@@ -195,12 +197,14 @@ FEDSHARE_API int fedshare_compute_global(fedshare_client *c, const uint8_t task_
                                          uint32_t timeout_ms, float **model, size_t *n);
 
 /**
- * @brief The aggregator's last step: compute the global model, store it and
- * its delta from the previous one, record its digest. When the decrypted sum
- * is outside what the accepted updates' weights and the clipping bound allow
- * (a slot above 2·Q·W, non-zero padding, or a carry out of a plaintext: a
- * member wrote past its slots), it records SUM_REFUSED instead (the round is
- * refused, the model stays) and returns FEDSHARE_E_RANGE.
+ * @brief The aggregator's last step: compute the global model, record a
+ * SHARE_VERDICT for each share it judged (refused: the batch does not verify
+ * or is malformed; verified: its batch proof verified in the combination),
+ * store the model and its delta from the previous one, record its digest.
+ * When the decrypted sum is outside what the accepted updates' weights and the
+ * clipping bound allow (a slot above 2·Q·W, non-zero padding, or a carry out
+ * of a plaintext: a member wrote past its slots), it records SUM_REFUSED
+ * instead (the round is refused, the model stays) and returns FEDSHARE_E_RANGE.
  * @return FEDSHARE_OK, FEDSHARE_E_RANGE (the round refused and recorded), as
  * fedshare_compute_global, submission codes.
  */

@@ -263,6 +263,14 @@ FEDSHARE_API int fedshare_payload_share_verdict(const uint8_t task_id[32], uint3
 FEDSHARE_API int fedshare_payload_sum_refused(const uint8_t task_id[32], uint32_t round,
                                               const uint8_t aggregate_hash[32], uint8_t **out,
                                               size_t *len);
+/** The aggregator's verdict that holder @p holder's recorded share (blob
+ * @p share_hash) verified: its one batch proof was checked when the round was
+ * combined. Recorded on the round (`"verified": true`) so that other members
+ * need not repeat the check (each may); a share carries one verdict at most. */
+FEDSHARE_API int fedshare_payload_share_verified(const uint8_t task_id[32], uint32_t round,
+                                                 const uint8_t holder[32],
+                                                 const uint8_t share_hash[32], uint8_t **out,
+                                                 size_t *len);
 /** The new global model's digest and the blob of its delta from the last one. */
 FEDSHARE_API int fedshare_payload_round_finalize(const uint8_t task_id[32], uint32_t round,
                                                  const uint8_t model_digest[32],

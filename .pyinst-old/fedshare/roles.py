@@ -1,0 +1,549 @@
+"""fedshare.roles — what each member does in a round, and the loop that does it.
+
+A member of a training task plays one or more roles:
+
+* :class:`Participant` — trains on its own data (a :class:`fedshare.torch.LocalTrainer`),
+  uploads the encrypted update with its weight and anomaly statistics, and
+  evaluates every round's global model, which it recomputes itself from the
+  recorded decryption shares;
+* :class:`KeyHolder` — checks the round's aggregate and posts its decryption
+  share (only t of the holders are needed);
+* :class:`Aggregator` — sums the encrypted updates and finalizes the round.
+
+:func:`run_member` reads the task record after each committed block and
+performs whichever act is due, round after round, until the task is done, and returns where the time went::
+
+    report = run_member(member, task_id, participant=p, keyholder=k, timeout=120)
+    report["rounds"][0]  # {"round": 1, "compute_s": …, "crypto_s": …, "ledger_s": …,
+                         #  "waiting_s": …, "other_s": …, "wall_s": …, "accuracy": 0.93, …}
+
+Several processes act on the same task at once, so an act may be refused
+because another member's act moved the phase first (a third key holder's share
+once t are recorded). Such refusals (``FEDSHARE_E_STATE`` -511,
+``FEDSHARE_E_EXISTS`` -509) are tolerated only when the ledger shows they are
+benign, and listed in the report; anything else is raised.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from . import errors, fedavg
+from .consortium import PHASES, Member, model_digest
+
+__all__ = ["Participant", "KeyHolder", "Aggregator", "run_member", "E_STATE", "E_EXISTS"]
+
+log = logging.getLogger("fedshare.roles")
+
+#: libfedshare's codes for "not in this phase" and "already done".
+E_STATE = -511
+E_EXISTS = -509
+
+_UPLOAD, _AGGREGATE, _DECRYPT, _FINALIZE, _EVALUATE, _DONE = 1, 2, 3, 4, 5, 6
+
+
+class _Meter:
+    """Splits the wall time of member calls into crypto (libphe) and ledger time,
+    and counts local compute, for one act."""
+
+    def __init__(self, member: Member):
+        self.member = member
+        self.compute = 0.0
+        self.crypto = 0.0
+        self.ledger = 0.0
+
+    def call(self, fn, *args, **kwargs):
+        c0 = self.member.crypto_seconds
+        t0 = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            dt = time.perf_counter() - t0
+            dc = max(0.0, self.member.crypto_seconds - c0)
+            self.crypto += min(dc, dt)
+            self.ledger += max(0.0, dt - dc)
+
+    def timings(self) -> Dict[str, float]:
+        return {"compute_s": self.compute, "crypto_s": self.crypto, "ledger_s": self.ledger}
+
+
+def _params_bytes(params) -> bytes:
+    return params.to_bytes() if hasattr(params, "to_bytes") else bytes(params)
+
+
+class Participant:
+    """A participant's acts: upload its update, evaluate the global model.
+
+    Args:
+        member: the participant's connected :class:`fedshare.consortium.Member`.
+        task_id: the task (32 bytes).
+        params_bytes: the task key's threshold parameters (encoding, or
+            :class:`fedshare.phe.threshold.ThresholdParams`).
+        trainer: the local procedure on the participant's own training data;
+            its ``samples`` is the FedAvg weight.
+        codec: the task's codec (:class:`fedshare.fedavg.Codec`).
+        eval_X, eval_y: the participant's held-out data for the evaluation.
+        threads: libphe threads for the encryption (0: one).
+    """
+
+    def __init__(self, member: Member, task_id: bytes, params_bytes: Any, trainer: Any,
+                 codec: fedavg.Codec, eval_X: Any, eval_y: Any, *, threads: int = 0):
+        if len(np.asarray(eval_y).reshape(-1)) == 0:
+            raise errors.InvalidInputError("the participant needs evaluation data")
+        self.member = member
+        self.task_id = bytes(task_id)
+        self.params = _params_bytes(params_bytes)
+        self.trainer = trainer
+        self.codec = codec
+        self.eval_X = eval_X
+        self.eval_y = eval_y
+        self.threads = threads
+        #: accuracy this participant measured per round.
+        self.accuracy: Dict[int, float] = {}
+        #: the last global model it recomputed (None before its first evaluation).
+        self.global_model: Optional[np.ndarray] = None
+        #: the round of :attr:`global_model`.
+        self.global_round = 0
+        #: norm and cosine reported with the last upload.
+        self.last_stats: Dict[str, float] = {}
+        #: the update uploaded in each round (this member's own, kept locally:
+        #: `fedshare train --dump-updates` writes them for checks like the demo's
+        #: encrypted-vs-plain comparison; they never leave the process otherwise).
+        self.updates: Dict[int, np.ndarray] = {}
+        self._trained_from: Optional[np.ndarray] = None  # the global model of the last upload
+        #: where the last act's time went (kept when the act raises).
+        self.meter = _Meter(member)
+
+    @property
+    def eval_samples(self) -> int:
+        return int(len(np.asarray(self.eval_y).reshape(-1)))
+
+    def current_global(self, task: Optional[Dict[str, Any]] = None,
+                       meter: Optional[_Meter] = None) -> np.ndarray:
+        """The task's current global model: the one this participant recomputed
+        last if the task record's digest names it, else fetched (and checked
+        against the recorded digest)."""
+        meter = meter or _Meter(self.member)
+        if task is None:
+            task = meter.call(self.member.task, self.task_id)
+        if (self.global_model is not None and task is not None
+                and model_digest(self.global_model).hex() == task.get("global_model")):
+            return self.global_model
+        model, _ = meter.call(self.member.fetch_global, self.task_id)
+        return model
+
+    def upload(self, round: int, task: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
+        """Train from the current global model, and upload the encrypted update
+        of round ``round`` with weight = local data size, its L2 norm and its
+        cosine to the previous global update (0 when there is none). Returns
+        the act's timings and statistics."""
+        m = self.meter = _Meter(self.member)
+        g = self.current_global(task, m)
+        t0 = time.perf_counter()
+        update = self.trainer.train_round(g)
+        m.compute += time.perf_counter() - t0
+        norm = fedavg.norm(update)
+        if self._trained_from is not None and self._trained_from.size == g.size:
+            cos = fedavg.cosine(update, g - self._trained_from)
+        else:
+            cos = 0.0
+        weight = int(self.trainer.samples)
+        packed = self.codec.pack(update, weight=weight)
+        log.info("round %d: encrypting %d plaintexts", round, packed.shape[0])
+        m.call(self.member.upload_update, self.task_id, round, self.params, packed,
+               self.codec.plaintext_bytes, weight, norm, cos, threads=self.threads)
+        self._trained_from = g
+        self.updates[round] = update
+        self.last_stats = {"norm": norm, "cosine": cos, "weight": weight}
+        return {**m.timings(), **self.last_stats}
+
+    def evaluate(self, round: int) -> Dict[str, Any]:
+        """Recompute round ``round``'s global model from the recorded shares,
+        measure its accuracy on the evaluation data and record the evaluation
+        (digest, accuracy, evaluation sample count)."""
+        m = self.meter = _Meter(self.member)
+        model = m.call(self.member.compute_global, self.task_id, round, self.params)
+        digest = model_digest(model)
+        t0 = time.perf_counter()
+        acc = float(self.trainer.evaluate(model, self.eval_X, self.eval_y))
+        m.compute += time.perf_counter() - t0
+        m.call(self.member.evaluate, self.task_id, round, digest, acc, self.eval_samples)
+        self.accuracy[round] = acc
+        self.global_model = model
+        self.global_round = round
+        return {**m.timings(), "accuracy": acc, "digest": digest.hex()}
+
+
+class KeyHolder:
+    """A key holder's act: check the aggregate and post a decryption share.
+
+    Args:
+        member: the holder's connected member client.
+        task_id: the task.
+        params_bytes: the task key's threshold parameters.
+        share: the holder's :class:`fedshare.phe.threshold.KeyShare` (unsealed).
+    """
+
+    def __init__(self, member: Member, task_id: bytes, params_bytes: Any, share: Any):
+        self.member = member
+        self.task_id = bytes(task_id)
+        self.params = _params_bytes(params_bytes)
+        self.key_share = share
+        #: rounds in which this holder found the recorded aggregate wrong.
+        self.mismatches: List[int] = []
+        #: where the last act's time went (kept when the act raises).
+        self.meter = _Meter(member)
+
+    def share(self, round: int, check: bool = False) -> Dict[str, Any]:
+        """Post this holder's decryption share of round ``round``'s aggregate
+        (which it recomputes first; a wrong aggregate is refused by the act and
+        raises :class:`fedshare.VerificationError`). With ``check`` (a holder
+        that is also a participant) it first records an aggregate check; if the
+        check finds a mismatch it posts no share and reports ``matched`` False."""
+        m = self.meter = _Meter(self.member)
+        out: Dict[str, Any] = {"matched": True, "checked": False}
+        if check:
+            out["checked"] = True
+            if not m.call(self.member.check_aggregate, self.task_id, round, self.params):
+                self.mismatches.append(round)
+                out["matched"] = False
+                return {**m.timings(), **out}
+        log.info("round %d: decryption share", round)
+        m.call(self.member.post_decryption_share, self.task_id, round, self.params,
+               self.key_share)
+        return {**m.timings(), **out}
+
+
+class Aggregator:
+    """The aggregator's acts: the encrypted sum, then the round's global model."""
+
+    def __init__(self, member: Member, task_id: bytes, params_bytes: Any, *, threads: int = 0):
+        self.member = member
+        self.task_id = bytes(task_id)
+        self.params = _params_bytes(params_bytes)
+        self.threads = threads
+        #: where the last act's time went (kept when the act raises).
+        self.meter = _Meter(member)
+
+    def aggregate(self, round: int) -> Dict[str, Any]:
+        """Sum the accepted encrypted updates of ``round`` and record the sum's hash."""
+        m = self.meter = _Meter(self.member)
+        m.call(self.member.aggregate, self.task_id, round, self.params, threads=self.threads)
+        return m.timings()
+
+    def finalize(self, round: int) -> Dict[str, Any]:
+        """Combine the shares into the new global model, store it and record its digest."""
+        m = self.meter = _Meter(self.member)
+        m.call(self.member.finalize_round, self.task_id, round, self.params)
+        return m.timings()
+
+
+# --- the loop -----------------------------------------------------------------
+
+_KEYS = ("compute_s", "crypto_s", "ledger_s", "waiting_s", "other_s", "wall_s")
+
+
+def _new_round(r: int) -> Dict[str, Any]:
+    d: Dict[str, Any] = {"round": r}
+    d.update({k: 0.0 for k in _KEYS})
+    d["accuracy"] = None
+    d["acts"] = []
+    return d
+
+
+def _index_of(task: Dict[str, Any], public_key: bytes) -> int:
+    me = public_key.hex()
+    for i, p in enumerate(task["participants"]):
+        if p["public_key"] == me:
+            return i
+    return -1
+
+
+#: Longest single wait for the next block before the task record is read again.
+WAKE_MS = 2000
+
+
+def run_member(member: Member, task_id: bytes, *, participant: Optional[Participant] = None,
+               keyholder: Optional[KeyHolder] = None, aggregator: Optional[Aggregator] = None,
+               timeout: float = 120.0, poll: float = 0.02, progress: bool = False) -> Dict[str, Any]:
+    """Play this member's roles in the task until it is done.
+
+    Polls the task record and, in each round, uploads (phase upload, as
+    participant), aggregates (phase aggregate, as aggregator), checks the
+    aggregate and posts a share (phase decrypt, as key holder, while fewer than
+    t shares are recorded; the check only if also a participant), finalizes
+    (phase finalize, as aggregator) and evaluates (phase evaluate, as
+    participant). A participant that has not joined the task joins it first.
+
+    Args:
+        member: the member's connected client.
+        task_id: the task.
+        participant, keyholder, aggregator: the roles this member plays
+            (at least one).
+        timeout: seconds the task may stay in the same round and phase before
+            :class:`fedshare.TimeoutError` is raised (a stalled consortium).
+        poll: ignored (kept for compatibility): while nothing is due the member
+            waits for the next committed block, not for a fixed interval.
+        progress: show a progress line per round on stderr (tqdm if installed).
+
+    Returns:
+        ``{"member": DID, "roles": [...], "rounds": [per round: round,
+        compute_s (local torch work), crypto_s (libphe, from
+        member.crypto_seconds), ledger_s (member calls minus crypto),
+        waiting_s (waiting for the other members' acts), other_s (the rest:
+        packing, statistics, bookkeeping), wall_s (their sum), accuracy (this
+        participant's, or None), acts], "joining": the same keys for the time
+        before round 1, "totals": sums over rounds and joining,
+        "final_round", "stop_reason", "metrics" (the task's per-round metric),
+        "global_model_digest" (the task's final model, fetched and checked),
+        "computed_digest" (the last model this participant recomputed, or
+        None), "benign_refusals": [{round, phase, act, code}],
+        "aggregates_refused": rounds where a check or share found the
+        recorded aggregate wrong}``.
+
+    Raises:
+        fedshare.TimeoutError: the task did not move for ``timeout`` seconds.
+        fedshare.Error: any refusal or failure that is not a benign race.
+    """
+    from .torch import Progress
+
+    if participant is None and keyholder is None and aggregator is None:
+        raise errors.InvalidInputError("run_member needs at least one role")
+    task_id = bytes(task_id)
+    for role in (participant, keyholder, aggregator):
+        if role is not None and (role.member is not member or role.task_id != task_id):
+            raise errors.InvalidInputError("every role must act for this member and task")
+    did = member.did
+    roles = [n for n, r in (("participant", participant), ("keyholder", keyholder),
+                            ("aggregator", aggregator)) if r is not None]
+    rounds: Dict[int, Dict[str, Any]] = {}
+    joining = _new_round(0)
+    benign: List[Dict[str, Any]] = []
+    refused_aggr: List[int] = []
+    retried: set = set()
+
+    def slot(r: int) -> Dict[str, Any]:
+        if r == 0:
+            return joining
+        if r not in rounds:
+            rounds[r] = _new_round(r)
+        return rounds[r]
+
+    def charge(r: int, t0: float, waiting: float = 0.0, res: Optional[Dict[str, Any]] = None,
+               act: Optional[str] = None) -> None:
+        s = slot(r)
+        wall = time.perf_counter() - t0
+        s["waiting_s"] += waiting
+        spent = waiting
+        if res is not None:
+            for k in ("compute_s", "crypto_s", "ledger_s"):
+                s[k] += res[k]
+                spent += res[k]
+        other = max(0.0, wall - spent)
+        s["other_s"] += other
+        s["wall_s"] += spent + other  # = wall: every part is measured inside it
+        if act:
+            s["acts"].append(act)
+
+    last_state = None
+    last_change = time.monotonic()
+    bar = Progress(total=None, desc=f"{did[-8:]} rounds", enabled=progress)
+    shown_round = 0
+    try:
+        while True:
+            t0 = time.perf_counter()
+            task = member.task(task_id)
+            if task is None:
+                raise errors.NotFoundError("no such task", code=-510, library="fedshare")
+            r, ph = int(task["round"]), int(task["phase"])
+            if ph == _DONE:
+                charge(max(r, 0), t0, waiting=time.perf_counter() - t0)
+                break
+            state = (r, ph)
+            now = time.monotonic()
+            if state != last_state:
+                last_state, last_change = state, now
+                if r > shown_round:
+                    if shown_round:
+                        bar.update(1)
+                    shown_round = r
+            elif now - last_change > timeout:
+                raise errors.TimeoutError_(
+                    f"task stayed in round {r} phase {PHASES[ph]} for {timeout:g} s")
+            read_s = time.perf_counter() - t0
+
+            act, check = _due(member, task, r, ph, did, participant, keyholder, aggregator,
+                              task_id)
+            if act is None:
+                # nothing due: wait for the next committed block and look again
+                # (whatever another member did is in it; no polling)
+                w0 = time.perf_counter()
+                left_ms = int((last_change + timeout - time.monotonic()) * 1000)
+                try:
+                    # at most WAKE_MS at a time: a block announcement that never
+                    # reached us (a link that dropped and came back) costs one
+                    # slice, not the whole stall timeout
+                    member.wait_height(member.seen_height + 1,
+                                       timeout_ms=max(min(left_ms, WAKE_MS), 1))
+                except errors.TimeoutError_:
+                    pass  # the stall check above names the phase
+                charge(r, t0, waiting=read_s + time.perf_counter() - w0)
+                continue
+
+            role = {"upload": participant, "evaluate": participant, "share": keyholder,
+                    "aggregate": aggregator, "finalize": aggregator}.get(act)
+            if role is not None:
+                role.meter = _Meter(member)
+            bar.set_postfix(f"round {r}: {act}")
+            try:
+                if act == "join":
+                    res = _plain(member, member.join_task, task_id)
+                elif act == "upload":
+                    res = participant.upload(r, task)
+                elif act == "aggregate":
+                    res = aggregator.aggregate(r)
+                elif act == "share":
+                    res = keyholder.share(r, check=check)
+                    if not res["matched"]:
+                        refused_aggr.append(r)
+                        log.warning("round %d: the recorded aggregate is not the sum of the "
+                                    "recorded updates; the check refused it", r)
+                elif act == "finalize":
+                    res = aggregator.finalize(r)
+                else:  # evaluate
+                    res = participant.evaluate(r)
+                    slot(r)["accuracy"] = res["accuracy"]
+                    bar.set_postfix(f"round {r} accuracy {res['accuracy']:.4f}")
+            except errors.VerificationError as e:
+                if act != "share":
+                    raise
+                # the holder recomputed another sum: its act refused the aggregate
+                refused_aggr.append(r)
+                log.warning("round %d: decryption share refused the aggregate: %s", r, e)
+                charge(r, t0, waiting=read_s, res=role.meter.timings(),
+                       act=f"{act}-refused-aggregate")
+                continue
+            except errors.Error as e:
+                if e.code not in (E_STATE, E_EXISTS):
+                    raise
+                if not _benign(member, task_id, state, act, e.code, participant, did, retried):
+                    raise
+                benign.append({"round": r, "phase": PHASES[ph], "act": act, "code": e.code})
+                log.info("round %d: %s refused with %d after the phase moved on (benign)",
+                         r, act, e.code)
+                charge(r, t0, waiting=read_s,
+                       res=role.meter.timings() if role is not None else None, act=f"{act}-late")
+                continue
+            charge(r, t0, waiting=read_s, res=res, act=act)
+    finally:
+        bar.close()
+
+    final = task
+    t0 = time.perf_counter()
+    m = _Meter(member)
+    model, _ = m.call(member.fetch_global, task_id)
+    last = max(rounds) if rounds else 0
+    charge(last, t0, res={"compute_s": 0.0, **{k: v for k, v in m.timings().items()
+                                               if k != "compute_s"}}, act="fetch-final")
+    out_rounds = [rounds[k] for k in sorted(rounds)]
+    totals = {k: sum(s[k] for s in out_rounds) + joining[k] for k in _KEYS}
+    return {
+        "member": did,
+        "roles": roles,
+        "rounds": out_rounds,
+        "joining": joining,
+        "totals": totals,
+        "final_round": int(final["round"]),
+        "stop_reason": int(final["stop_reason"]),
+        "metrics": list(final["metrics"]),
+        "global_model_digest": model_digest(model).hex(),
+        "computed_digest": (model_digest(participant.global_model).hex()
+                            if participant is not None and participant.global_model is not None
+                            else None),
+        "samples": int(participant.trainer.samples) if participant is not None else None,
+        "eval_samples": participant.eval_samples if participant is not None else None,
+        "benign_refusals": benign,
+        "aggregates_refused": refused_aggr,
+    }
+
+
+def _plain(member: Member, fn, *args) -> Dict[str, float]:
+    m = _Meter(member)
+    m.call(fn, *args)
+    return m.timings()
+
+
+def _due(member: Member, task: Dict[str, Any], r: int, ph: int, did: str,
+         participant: Optional[Participant], keyholder: Optional[KeyHolder],
+         aggregator: Optional[Aggregator], task_id: bytes):
+    """The act due now (or None) and, for a share, whether to check first —
+    decided from the ledger's records, not from local memory, so a phase that
+    goes back (a refused aggregate, a disputed model) is handled."""
+    pi = _index_of(task, member.public_key) if participant is not None else -1
+    if participant is not None and pi < 0:
+        raise errors.AccessDeniedError("this member is not a participant of the task",
+                                       code=-507, library="fedshare")
+    if ph == 0:
+        if participant is not None and not task["participants"][pi]["joined"]:
+            return "join", False
+        return None, False
+    if ph == _AGGREGATE and aggregator is not None:
+        return "aggregate", False
+    if ph == _FINALIZE and aggregator is not None:
+        return "finalize", False
+    if ph in (_UPLOAD, _EVALUATE) and participant is not None:
+        rnd = member.round(task_id, r)
+        u = rnd["updates"][pi] if rnd else None
+        if ph == _UPLOAD and (u is None or not u["present"]):
+            return "upload", False
+        if ph == _EVALUATE and u is not None and not u["evaluated"]:
+            return "evaluate", False
+        return None, False
+    if ph == _DECRYPT and keyholder is not None:
+        rnd = member.round(task_id, r)
+        if rnd is None:
+            return None, False
+        shares = rnd["shares"]
+        good = [s for s in shares if not s.get("refused")]
+        if len(good) >= int(task["threshold"]) or any(s["holder"] == did for s in shares):
+            return None, False
+        check = pi >= 0 and not rnd["updates"][pi]["checked"]
+        return "share", check
+    return None, False
+
+
+def _benign(member: Member, task_id: bytes, state, act: str, code: int,
+            participant: Optional[Participant], did: str, retried: set) -> bool:
+    """Whether a refusal with ``code`` was a race lost to another member's act:
+    the phase has moved on since the act was decided, or the act is already
+    recorded (an earlier attempt of ours committed). The same refusal in the
+    same unchanged state twice is not benign."""
+    task = member.task(task_id)
+    if task is None:
+        return False
+    now = (int(task["round"]), int(task["phase"]))
+    if now != state:
+        return True
+    r = state[0]
+    if code == E_EXISTS:
+        rnd = member.round(task_id, r)
+        if rnd is not None:
+            if act == "share" and any(s["holder"] == did for s in rnd["shares"]):
+                return True
+            if participant is not None and act in ("upload", "evaluate"):
+                pi = _index_of(task, member.public_key)
+                u = rnd["updates"][pi]
+                if (act == "upload" and u["present"]) or (act == "evaluate" and u["evaluated"]):
+                    return True
+        if act == "join":
+            pi = _index_of(task, member.public_key)
+            return pi >= 0 and bool(task["participants"][pi]["joined"])
+    # same state: a phase may have left and come back between reads; retry once
+    key = (state, act, code)
+    if key in retried:
+        return False
+    retried.add(key)
+    return True
