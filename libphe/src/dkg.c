@@ -141,6 +141,53 @@ static void db_u32(dbuf *b, uint32_t v) {
     db_put(b, x, 4);
 }
 
+/* Big-endian minimal bytes of x ≥ 0 into out (n bytes), limb by limb. */
+static void export_be(uint8_t *out, size_t n, const mpz_t x) {
+    size_t nl = mpz_size(x);
+    const mp_limb_t *lp = mpz_limbs_read(x);
+    size_t pos = n;
+    for (size_t i = 0; i < nl && pos > 0; i++) {
+        uint64_t w = (uint64_t)lp[i];
+        if (pos >= 8) {
+            uint64_t be = __builtin_bswap64(w);
+            memcpy(out + pos - 8, &be, 8);
+            pos -= 8;
+        } else {
+            while (pos > 0) {
+                out[--pos] = (uint8_t)w;
+                w >>= 8;
+            }
+        }
+    }
+}
+
+/* x = the n big-endian bytes at in. */
+static void import_be(mpz_t x, const uint8_t *in, size_t n) {
+    size_t nl = (n + 7) / 8;
+    mp_limb_t *lp;
+    size_t pos = n;
+    if (n == 0) {
+        mpz_set_ui(x, 0);
+        return;
+    }
+    lp = mpz_limbs_write(x, (mp_size_t)nl);
+    for (size_t i = 0; i < nl; i++) {
+        uint64_t w = 0;
+        if (pos >= 8) {
+            memcpy(&w, in + pos - 8, 8);
+            w = __builtin_bswap64(w);
+            pos -= 8;
+        } else {
+            for (size_t k = 0; k < pos; k++) {
+                w = (w << 8) | in[k];
+            }
+            pos = 0;
+        }
+        lp[i] = (mp_limb_t)w;
+    }
+    mpz_limbs_finish(x, (mp_size_t)nl);
+}
+
 static void db_mpz(dbuf *b, const mpz_t x) {
     size_t n = mpz_sgn(x) == 0 ? 0 : (mpz_sizeinbase(x, 2) + 7) / 8;
     db_u32(b, (uint32_t)n);
@@ -148,7 +195,6 @@ static void db_mpz(dbuf *b, const mpz_t x) {
         return;
     }
     if (b->len + n > b->cap) {
-        db_put(b, "", 0);
         size_t nc = b->cap ? b->cap : 256;
         while (nc < b->len + n) {
             nc *= 2;
@@ -161,8 +207,20 @@ static void db_mpz(dbuf *b, const mpz_t x) {
         b->p = np;
         b->cap = nc;
     }
-    mpz_export(b->p + b->len, NULL, 1, 1, 1, 0, x);
+    export_be(b->p + b->len, n, x);
     b->len += n;
+}
+
+/* A big-integer field (as phei_get_mpz: minimal, at most max_len bytes). */
+static int get_mpz(phei_reader *r, mpz_t x, size_t max_len) {
+    uint32_t n;
+    if (phei_get_u32(r, &n) != 0 || n > max_len || n > r->left || (n > 0 && r->p[0] == 0)) {
+        return PHE_ERR_DECODE;
+    }
+    import_be(x, r->p, n);
+    r->p += n;
+    r->left -= n;
+    return 0;
 }
 
 /* signed integer: u8 sign (1 = negative), then the magnitude */
@@ -278,7 +336,7 @@ static int get_smpz(phei_reader *r, mpz_t x) {
     if (phei_get_u8(r, &sign) != 0 || sign > 1) {
         return PHE_ERR_DECODE;
     }
-    if (phei_get_mpz(r, x, DKG_MAX_BIG) != 0) {
+    if (get_mpz(r, x, DKG_MAX_BIG) != 0) {
         return PHE_ERR_DECODE;
     }
     if (sign) {
@@ -618,15 +676,47 @@ static void next_round(phe_dkg *d, int phase) {
     d->got[d->me] = 1;
 }
 
-/* Round PQ: draw a batch of share pairs and send their Shamir shares. */
+/* x = the first `bits` bits of the stream at *pp (advanced). */
+static void take_bits(mpz_t x, const uint8_t **pp, uint32_t bits) {
+    size_t n = (bits + 7) / 8;
+    import_be(x, *pp, n);
+    *pp += n;
+    if (n * 8 > bits) {
+        mpz_fdiv_r_2exp(x, x, bits);
+    }
+}
+
+/* Round PQ: draw a batch of share pairs and send their Shamir shares. The
+ * batch's randomness is an XChaCha20 stream under 32 bytes of the random
+ * source (one system call per batch instead of thousands). */
 static int send_pq(phe_dkg *d, outq *q) {
     uint32_t half = d->bits / 2, l = d->l, tau = d->tau;
+    uint32_t pbits = (uint32_t)mpz_sizeinbase(d->P, 2);
+    size_t per = 2 * ((size_t)(half + 7) / 8 + (size_t)tau * ((pbits + 7) / 8));
+    size_t rlen = per * DKG_BATCH;
+    uint8_t key[crypto_stream_xchacha20_KEYBYTES], nonce[crypto_stream_xchacha20_NONCEBYTES];
+    uint8_t *rnd;
+    const uint8_t *rp;
     int rc = 0;
     mpz_t a[DKG_MAX_L], sh;
     dbuf b[DKG_MAX_L + 1];
     if (d->candidates >= PHE_DKG_MAX_CANDIDATES) {
         return PHE_ERR_DKG_GIVE_UP;
     }
+    rnd = malloc(rlen);
+    if (!rnd) {
+        return PHE_ERR_NOMEM;
+    }
+    rc = phei_rng_bytes(d->rng, key, sizeof key);
+    if (rc != 0) {
+        free(rnd);
+        return rc;
+    }
+    memset(nonce, 0, sizeof nonce);
+    memset(rnd, 0, rlen);
+    crypto_stream_xchacha20_xor(rnd, rnd, rlen, nonce, key);
+    sodium_memzero(key, sizeof key);
+    rp = rnd;
     next_round(d, PH_PQ);
     memset(b, 0, sizeof b);
     for (uint32_t j = 1; j <= l; j++) {
@@ -639,26 +729,30 @@ static int send_pq(phe_dkg *d, outq *q) {
     for (uint32_t k = 0; k < tau; k++) {
         mpz_init(a[k]);
     }
-    for (uint32_t c = 0; c < DKG_BATCH && rc == 0; c++) {
-        for (int w = 0; w < 2 && rc == 0; w++) {
+    for (uint32_t c = 0; c < DKG_BATCH; c++) {
+        for (int w = 0; w < 2; w++) {
             mpz_ptr x = w == 0 ? d->my_p[c] : d->my_q[c];
             mpz_ptr acc = w == 0 ? d->sp[c] : d->sq[c];
             if (d->me == 1) {
-                rc = phei_rand_bits(x, half - 4, d->rng);
+                take_bits(x, &rp, half);
+                mpz_fdiv_r_2exp(x, x, half - 4);
                 mpz_setbit(x, half - 1);
                 mpz_setbit(x, half - 2);
                 mpz_setbit(x, 0);
                 mpz_setbit(x, 1); /* ≡ 3 (mod 4) */
             } else {
-                rc = phei_rand_bits(x, half - 4 - d->lg, d->rng);
+                take_bits(x, &rp, half);
+                mpz_fdiv_r_2exp(x, x, half - 4 - d->lg);
                 mpz_clrbit(x, 0);
                 mpz_clrbit(x, 1); /* ≡ 0 (mod 4) */
             }
-            for (uint32_t k = 0; k < tau && rc == 0; k++) {
-                rc = phei_rand_below(a[k], d->P, d->rng);
-            }
-            if (rc != 0) {
-                break;
+            for (uint32_t k = 0; k < tau; k++) {
+                /* uniform below 2^|P| = P + 1: P itself (probability
+                 * 2^−|P|) is folded to 0 */
+                take_bits(a[k], &rp, pbits);
+                if (mpz_cmp(a[k], d->P) >= 0) {
+                    mpz_set_ui(a[k], 0);
+                }
             }
             for (uint32_t j = 1; j <= l; j++) {
                 share_at(sh, x, a, tau, j, d->P);
@@ -670,6 +764,8 @@ static int send_pq(phe_dkg *d, outq *q) {
             }
         }
     }
+    sodium_memzero(rnd, rlen);
+    free(rnd);
     for (uint32_t k = 0; k < tau; k++) {
         phei_mpz_clear_secret(a[k]);
     }
@@ -1141,7 +1237,7 @@ static int apply(phe_dkg *d, const msg_hdr *h0) {
             for (uint32_t k = 0; k < cnt * per; k++) {
                 mpz_init(tmp[k]);
                 if (rc == 0 &&
-                    (phei_get_mpz(r, tmp[k], DKG_MAX_BIG) != 0 || mpz_cmp(tmp[k], d->P) >= 0)) {
+                    (get_mpz(r, tmp[k], DKG_MAX_BIG) != 0 || mpz_cmp(tmp[k], d->P) >= 0)) {
                     rc = PHE_ERR_DECODE;
                 }
             }
@@ -1186,7 +1282,7 @@ static int apply(phe_dkg *d, const msg_hdr *h0) {
             for (uint32_t k = 0; k < cnt; k++) {
                 const mpz_ptr N = d->nacc[h.type == T_BIP1 ? d->surv[k] : d->chosen];
                 mpz_init(tmp[k]);
-                if (rc == 0 && (phei_get_mpz(r, tmp[k], DKG_MAX_BIG) != 0 || mpz_sgn(tmp[k]) == 0 ||
+                if (rc == 0 && (get_mpz(r, tmp[k], DKG_MAX_BIG) != 0 || mpz_sgn(tmp[k]) == 0 ||
                                 mpz_cmp(tmp[k], N) >= 0)) {
                     rc = PHE_ERR_DECODE;
                 }
@@ -1211,7 +1307,7 @@ static int apply(phe_dkg *d, const msg_hdr *h0) {
             if (rc == 0) {
                 rc = get_smpz(r, fsh);
             }
-            if (rc == 0 && phei_get_mpz(r, rho, DKG_MAX_BIG) != 0) {
+            if (rc == 0 && get_mpz(r, rho, DKG_MAX_BIG) != 0) {
                 rc = PHE_ERR_DECODE;
             }
             if (rc == 0) {
@@ -1230,7 +1326,7 @@ static int apply(phe_dkg *d, const msg_hdr *h0) {
         case T_THETA: {
             mpz_t y;
             mpz_init(y);
-            if (phei_get_mpz(r, y, DKG_MAX_BIG) != 0 || mpz_cmp(y, d->N) >= 0) {
+            if (get_mpz(r, y, DKG_MAX_BIG) != 0 || mpz_cmp(y, d->N) >= 0) {
                 rc = PHE_ERR_DECODE;
             }
             if (rc == 0) {
@@ -1254,7 +1350,7 @@ static int apply(phe_dkg *d, const msg_hdr *h0) {
                 rc = PHE_ERR_DECODE;
             }
             for (uint32_t m = 0; rc == 0 && m < d->t; m++) {
-                if (phei_get_mpz(r, Ev[m], DKG_MAX_BIG) != 0 || mpz_sgn(Ev[m]) == 0 ||
+                if (get_mpz(r, Ev[m], DKG_MAX_BIG) != 0 || mpz_sgn(Ev[m]) == 0 ||
                     mpz_cmp(Ev[m], d->N2) >= 0) {
                     rc = PHE_ERR_DECODE;
                 }
