@@ -461,6 +461,8 @@ static uint32_t bitlen(uint32_t x) {
 
 static int mersenne_exponent(uint32_t bits) {
     switch (bits) {
+        case 1024:
+            return 1279;
         case 2048:
             return 2203;
         case 3072:
@@ -655,6 +657,22 @@ PHE_API int phe_dkg_stats(const phe_dkg *d, uint64_t *candidates, uint64_t *byte
     }
     if (rounds) {
         *rounds = d->round;
+    }
+    return 0;
+}
+
+/* Tests only: the raw result (N, this holder's s_i, the verification base
+ * and keys), also for 1024-bit runs that libphe does not turn into a key. */
+PHEI_HIDDEN int phei_dkg_result(const phe_dkg *d, mpz_t n, mpz_t s, mpz_t v, mpz_t *vk);
+int phei_dkg_result(const phe_dkg *d, mpz_t n, mpz_t s, mpz_t v, mpz_t *vk) {
+    if (d->phase != PH_DONE) {
+        return PHE_ERR_DKG_STATE;
+    }
+    mpz_set(n, d->N);
+    mpz_set(s, d->s);
+    mpz_set(v, d->v);
+    for (uint32_t i = 0; i < d->l; i++) {
+        mpz_set(vk[i], d->vk[i]);
     }
     return 0;
 }
@@ -1098,8 +1116,15 @@ static int send_confirm(phe_dkg *d, outq *q) {
 }
 
 static int finish_key(phe_dkg *d) {
-    int rc = phei_threshold_assemble(&d->pp, &d->ks, d->N, d->hs, d->v, d->vk, d->t, d->l,
-                                     d->share_bits, d->me, d->s);
+    int rc;
+    if (d->bits < PHEI_MIN_IMPORT_BITS) {
+        /* comparison runs: every round ran, libphe does not accept the key */
+        d->phase = PH_DONE;
+        free_coef(d);
+        return 0;
+    }
+    rc = phei_threshold_assemble(&d->pp, &d->ks, d->N, d->hs, d->v, d->vk, d->t, d->l,
+                                 d->share_bits, d->me, d->s);
     if (rc == 0) {
         d->phase = PH_DONE;
     }
@@ -1567,6 +1592,9 @@ PHE_API int phe_dkg_finish(phe_dkg *d, phe_threshold_params **params_out,
     *share_out = NULL;
     if (d->phase != PH_DONE) {
         return PHE_ERR_DKG_STATE;
+    }
+    if (!d->pp) {
+        return PHE_ERR_KEY_SIZE; /* a 1024-bit comparison run */
     }
     /* hand out copies (the state keeps its own until freed) */
     len = phe_threshold_params_encoded_size(d->pp);

@@ -21,6 +21,7 @@
 
 /* dkg.c, tests only */
 void phei_dkg_cheat(phe_dkg *d, uint32_t target);
+int phei_dkg_result(const phe_dkg *d, mpz_t n, mpz_t s, mpz_t v, mpz_t *vk);
 
 #define MAXL 5
 
@@ -76,17 +77,28 @@ typedef struct result {
     int rc[MAXL + 1];
     uint32_t blamed[MAXL + 1];
     uint64_t candidates;
+    /* raw results (every holder that finished) */
+    int raw_ok[MAXL + 1];
+    mpz_t n, v, s[MAXL + 1], vk[MAXL];
 } result;
 
 static const uint8_t SESSION[32] = "test_dkg session id 0123456789";
 
 /* Run the ceremony; holder cheat_from (0: nobody) sends a wrong share to cheat_to. */
-static void run(result *res, uint32_t l, uint32_t t, uint32_t cheat_from, uint32_t cheat_to) {
+static void run(result *res, uint32_t bits, uint32_t l, uint32_t t, uint32_t cheat_from,
+                uint32_t cheat_to) {
     phe_dkg *d[MAXL + 1] = {0};
     net n = {NULL, NULL, l};
     memset(res, 0, sizeof *res);
+    mpz_inits(res->n, res->v, NULL);
+    for (uint32_t i = 0; i <= MAXL; i++) {
+        mpz_init(res->s[i]);
+    }
+    for (uint32_t i = 0; i < MAXL; i++) {
+        mpz_init(res->vk[i]);
+    }
     for (uint32_t i = 1; i <= l; i++) {
-        assert_int_equal(phe_dkg_new(&d[i], SESSION, 2048, t, l, i, NULL), 0);
+        assert_int_equal(phe_dkg_new(&d[i], SESSION, bits, t, l, i, NULL), 0);
         if (i == cheat_from) {
             phei_dkg_cheat(d[i], cheat_to);
         }
@@ -122,7 +134,13 @@ static void run(result *res, uint32_t l, uint32_t t, uint32_t cheat_from, uint32
     }
     for (uint32_t i = 1; i <= l; i++) {
         if (res->rc[i] == 0 && phe_dkg_done(d[i])) {
-            assert_int_equal(phe_dkg_finish(d[i], &res->pp[i], &res->ks[i]), 0);
+            if (bits >= 2048) {
+                assert_int_equal(phe_dkg_finish(d[i], &res->pp[i], &res->ks[i]), 0);
+            } else {
+                assert_int_equal(phe_dkg_finish(d[i], &res->pp[i], &res->ks[i]), PHE_ERR_KEY_SIZE);
+            }
+            assert_int_equal(phei_dkg_result(d[i], res->n, res->s[i], res->v, res->vk), 0);
+            res->raw_ok[i] = 1;
         }
     }
     assert_int_equal(phe_dkg_stats(d[1], &res->candidates, NULL, NULL), 0);
@@ -137,6 +155,87 @@ static void free_result(result *res, uint32_t l) {
         phe_threshold_params_free(res->pp[i]);
         phe_threshold_keyshare_free(res->ks[i]);
     }
+    mpz_clears(res->n, res->v, NULL);
+    for (uint32_t i = 0; i <= MAXL; i++) {
+        mpz_clear(res->s[i]);
+    }
+    for (uint32_t i = 0; i < MAXL; i++) {
+        mpz_clear(res->vk[i]);
+    }
+}
+
+/* The threshold decryption of threshold.c done by hand over the raw result
+ * (for 1024-bit runs): every t-subset recovers m, and vk_i = v^(Δ s_i). */
+static void check_raw(result *res, uint32_t l, uint32_t t) {
+    mpz_t n2, delta, c, m, r, ci[MAXL + 1], acc, e, num, den, x, lx;
+    gmp_randstate_t rs;
+    unsigned subsets = 0;
+    gmp_randinit_default(rs);
+    gmp_randseed_ui(rs, 12345);
+    mpz_inits(n2, delta, c, m, r, acc, e, num, den, x, lx, NULL);
+    mpz_mul(n2, res->n, res->n);
+    mpz_fac_ui(delta, l);
+    for (uint32_t i = 1; i <= l; i++) {
+        assert_true(res->raw_ok[i]);
+        mpz_mul(e, delta, res->s[i]);
+        mpz_powm(x, res->v, e, n2);
+        assert_int_equal(mpz_cmp(x, res->vk[i - 1]), 0);
+    }
+    mpz_urandomm(m, rs, res->n);
+    mpz_urandomm(r, rs, res->n);
+    mpz_powm(c, r, res->n, n2);
+    mpz_mul(x, m, res->n);
+    mpz_add_ui(x, x, 1);
+    mpz_mul(c, c, x);
+    mpz_mod(c, c, n2);
+    for (uint32_t i = 1; i <= l; i++) {
+        mpz_init(ci[i]);
+        mpz_mul(e, delta, res->s[i]);
+        mpz_mul_ui(e, e, 2);
+        mpz_powm(ci[i], c, e, n2);
+    }
+    for (uint32_t mask = 1; mask < (1u << l); mask++) {
+        if ((uint32_t)__builtin_popcount(mask) != t) {
+            continue;
+        }
+        mpz_set_ui(acc, 1);
+        for (uint32_t i = 1; i <= l; i++) {
+            if (!(mask & (1u << (i - 1)))) {
+                continue;
+            }
+            /* μ_i = Δ·Π_{j≠i} j/(j−i) */
+            mpz_set(num, delta);
+            mpz_set_ui(den, 1);
+            for (uint32_t j = 1; j <= l; j++) {
+                if (j != i && (mask & (1u << (j - 1)))) {
+                    mpz_mul_ui(num, num, j);
+                    mpz_mul_si(den, den, (long)j - (long)i);
+                }
+            }
+            mpz_divexact(e, num, den);
+            mpz_mul_ui(e, e, 2);
+            mpz_powm(x, ci[i], e, n2); /* negative e: GMP inverts */
+            mpz_mul(acc, acc, x);
+            mpz_mod(acc, acc, n2);
+        }
+        /* acc = (1+n)^(4Δ² m): L(acc)·(4Δ²)^−1 mod n */
+        mpz_sub_ui(lx, acc, 1);
+        assert_true(mpz_divisible_p(lx, res->n));
+        mpz_divexact(lx, lx, res->n);
+        mpz_mul(x, delta, delta);
+        mpz_mul_ui(x, x, 4);
+        assert_true(mpz_invert(x, x, res->n) != 0);
+        mpz_mul(lx, lx, x);
+        mpz_mod(lx, lx, res->n);
+        assert_int_equal(mpz_cmp(lx, m), 0);
+        subsets++;
+    }
+    assert_true(subsets > 0);
+    for (uint32_t i = 1; i <= l; i++) {
+        mpz_clear(ci[i]);
+    }
+    mpz_clears(n2, delta, c, m, r, acc, e, num, den, x, lx, NULL);
+    gmp_randclear(rs);
 }
 
 /* Decrypt with subset `mask` (bits i−1 for holder i) and expect m. */
@@ -204,28 +303,39 @@ static void check_key(result *res, uint32_t l, uint32_t t) {
     phe_ciphertext_free(ct);
 }
 
-static void test_dkg_3_holders(void **state) {
+/* 2048 bits, 2-of-3: a libphe key, decrypted by threshold.c with every pair. */
+static void test_dkg_3_holders_2048(void **state) {
     result res;
     (void)state;
-    run(&res, 3, 2, 0, 0);
-    print_message("3 holders: %llu candidates\n", (unsigned long long)res.candidates);
+    run(&res, 2048, 3, 2, 0, 0);
+    print_message("3 holders, 2048 bits: %llu candidates\n", (unsigned long long)res.candidates);
     check_key(&res, 3, 2);
+    check_raw(&res, 3, 2);
     free_result(&res, 3);
 }
 
-static void test_dkg_5_holders(void **state) {
+/* 1024 bits (fast): 3-of-5 and 2-of-3, checked by hand. */
+static void test_dkg_5_holders_1024(void **state) {
     result res;
     (void)state;
-    run(&res, 5, 3, 0, 0);
-    print_message("5 holders: %llu candidates\n", (unsigned long long)res.candidates);
-    check_key(&res, 5, 3);
+    run(&res, 1024, 5, 3, 0, 0);
+    print_message("5 holders, 1024 bits: %llu candidates\n", (unsigned long long)res.candidates);
+    check_raw(&res, 5, 3);
     free_result(&res, 5);
+}
+
+static void test_dkg_3_holders_1024_t3(void **state) {
+    result res;
+    (void)state;
+    run(&res, 1024, 3, 3, 0, 0);
+    check_raw(&res, 3, 3);
+    free_result(&res, 3);
 }
 
 static void test_dkg_wrong_share_named(void **state) {
     result res;
     (void)state;
-    run(&res, 3, 2, 2, 3);
+    run(&res, 1024, 3, 2, 2, 3);
     /* holder 3 got a share from 2 that does not match 2's commitment */
     assert_int_equal(res.rc[3], PHE_ERR_DKG_BLAME);
     assert_int_equal(res.blamed[3], 2);
@@ -244,7 +354,7 @@ static void test_dkg_bad_messages(void **state) {
     phe_threshold_params *pp;
     phe_threshold_keyshare *ks;
     (void)state;
-    assert_int_equal(phe_dkg_new(&a, SESSION, 1024, 2, 3, 1, NULL), PHE_ERR_KEY_SIZE);
+    assert_int_equal(phe_dkg_new(&a, SESSION, 1536, 2, 3, 1, NULL), PHE_ERR_KEY_SIZE);
     assert_int_equal(phe_dkg_new(&a, SESSION, 2048, 2, 2, 1, NULL), PHE_ERR_THRESHOLD_PARAMS);
     assert_int_equal(phe_dkg_new(&a, SESSION, 2048, 4, 3, 1, NULL), PHE_ERR_THRESHOLD_PARAMS);
     assert_int_equal(phe_dkg_new(&a, SESSION, 2048, 2, 3, 4, NULL), PHE_ERR_THRESHOLD_PARAMS);
@@ -312,9 +422,8 @@ static void test_dkg_bad_messages(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_dkg_bad_messages),
-        cmocka_unit_test(test_dkg_3_holders),
-        cmocka_unit_test(test_dkg_5_holders),
+        cmocka_unit_test(test_dkg_bad_messages),      cmocka_unit_test(test_dkg_5_holders_1024),
+        cmocka_unit_test(test_dkg_3_holders_1024_t3), cmocka_unit_test(test_dkg_3_holders_2048),
         cmocka_unit_test(test_dkg_wrong_share_named),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

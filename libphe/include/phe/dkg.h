@@ -73,7 +73,9 @@ enum phe_dkg_error {
  * @param[out] out   receives the state (free with phe_dkg_free()).
  * @param session    32 bytes every holder agrees on beforehand (unique per
  *                   ceremony); bound into every message and derivation.
- * @param bits       modulus size: 2048, 3072 or 4096.
+ * @param bits       modulus size: 2048, 3072 or 4096; 1024 runs every round
+ *                   (for tests and comparisons) but phe_dkg_finish() then
+ *                   returns PHE_ERR_KEY_SIZE, as libphe accepts no such key.
  * @param t          shares needed to decrypt, 1 ≤ t ≤ l.
  * @param l          holders, 3 ≤ l ≤ 16.
  * @param index      this holder, 1 … l.
@@ -121,7 +123,8 @@ PHE_API uint32_t phe_dkg_blamed(const phe_dkg *dkg);
 /**
  * The result: the public parameters (identical at every holder: compare
  * phe_threshold_params_key_id()) and this holder's key share.
- * @return 0; PHE_ERR_DKG_STATE (not done); PHE_ERR_INVALID_ARG; PHE_ERR_NOMEM.
+ * @return 0; PHE_ERR_DKG_STATE (not done); PHE_ERR_KEY_SIZE (a 1024-bit
+ *         run); PHE_ERR_INVALID_ARG; PHE_ERR_NOMEM.
  */
 PHE_API int phe_dkg_finish(phe_dkg *dkg, phe_threshold_params **params_out,
                            phe_threshold_keyshare **share_out);
