@@ -289,6 +289,14 @@ static void check_key(result *res, uint32_t l, uint32_t t) {
         assert_int_equal(phe_threshold_params_key_id(pp2, idi), 0);
         assert_memory_equal(id1, idi, 32);
         phe_threshold_params_free(pp2);
+        /* version 2 carries the share bound after l: too small or too large is refused */
+        assert_int_equal(buf[4], 2);
+        buf[13] = 0;
+        buf[14] = 0;
+        buf[15] = 0x01; /* 256 bits < 2|n| */
+        assert_int_equal(phe_threshold_params_decode(&pp2, buf, len), PHE_ERR_DECODE);
+        buf[14] = 0x7f; /* 2^23-ish bits: the proof would not fit */
+        assert_int_equal(phe_threshold_params_decode(&pp2, buf, len), PHE_ERR_DECODE);
         free(buf);
     }
     assert_int_equal(phe_ciphertext_new(&ct), 0);
