@@ -12,6 +12,7 @@
  */
 #include "phe_internal.h"
 
+#include "phe/dkg.h"
 #include "phe/threshold.h"
 
 #include <limits.h>
