@@ -3,7 +3,8 @@
 Four replicas (f = 1) and five members: three hospitals (provider, key
 holder), a regulator, and an aggregator that also publishes models. Each node
 is a :class:`fedshare.node.NodeProcess` (the demo's launcher too), in its own
-session; :meth:`Consortium.close` kills every group, so nothing outlives a test. Ports come from the kernel.
+session; :meth:`Consortium.close` kills every group, so nothing outlives a
+test. Ports come from the kernel.
 """
 from __future__ import annotations
 
@@ -40,7 +41,8 @@ class Consortium:
         for i in range(4):
             seed = hashlib.sha256(f"node-{i}-{tmp}".encode()).digest()
             (tmp / f"node{i}.key").write_text(seed.hex())
-            lines.append(f"replica {i} 127.0.0.1:{free_port()} {ledger.Signer(seed).public_key.hex()}")
+            key = ledger.Signer(seed).public_key.hex()
+            lines.append(f"replica {i} 127.0.0.1:{free_port()} {key}")
         self.seeds: List[bytes] = []
         for name, roles, org in MEMBERS:
             seed = hashlib.sha256(f"member-{name}-{tmp}".encode()).digest()

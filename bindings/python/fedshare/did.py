@@ -61,7 +61,9 @@ BytesLike = Union[bytes, bytearray, memoryview]
 def _key_bytes(key: Any) -> bytes:
     if not isinstance(key, (bytes, bytearray, memoryview)):
         raise errors.InvalidInputError(
-            f"a public key is 32 bytes, not {type(key).__name__}", code=E_INVALID, library="fedshare"
+            f"a public key is 32 bytes, not {type(key).__name__}",
+            code=E_INVALID,
+            library="fedshare",
         )
     key = bytes(key)
     if len(key) != PUBLIC_KEY_BYTES:

@@ -308,7 +308,7 @@ def centralized(model_name: str, X: np.ndarray, y: np.ndarray, Xe: np.ndarray, y
     trainer = ft.LocalTrainer(model, X, y, lr=lr, batch_size=32, upload_every=10, seed=seed)
     w = ft.flatten_parameters(model)
     curve: List[float] = []
-    for r in range(1, rounds + 1):
+    for _ in range(1, rounds + 1):
         w = w + trainer.train_round(w)
         curve.append(trainer.evaluate(w, Xe, ye))
         if fedavg.stop_decision(curve, stop_threshold, stop_patience, rounds) != "continue":
@@ -1072,7 +1072,8 @@ def run(args: argparse.Namespace) -> int:
                                 "never pooled records"),
             "key": f"{args.key_bits}-bit threshold Paillier, {exp.threshold} of {centers} "
                    "(every center a holder), dealer = hospital A",
-            "ledger": f"4 replicas, f = 1, block period 10 ms, fsync {'on' if args.sync else 'off'}",
+            "ledger": "4 replicas, f = 1, block period 10 ms, fsync "
+                      + ("on" if args.sync else "off"),
             "machine": f"{os.cpu_count()} cores, shared",
         }
         report = write_report(Path(args.report), results, ds, ledger_stats, trail, tamper, setup,

@@ -145,7 +145,8 @@ def _explain(cfg) -> str:
     if cfg.flags & lib.FEDAVG_CODEC_ALIGNED_SLOTS:
         bits = next((b for b in (16, 32, 64) if need <= b), 0)
     return (f"f = {f}, Q = {int(q)}, 2*Q*M needs {need} bits -> {bits}-bit slots; "
-            f"plaintext of {cfg.plaintext_bytes} bytes holds {8 * cfg.plaintext_bytes // bits if bits else 0} "
+            f"plaintext of {cfg.plaintext_bytes} bytes holds "
+            f"{8 * cfg.plaintext_bytes // bits if bits else 0} "
             f"(max_weight {cfg.max_weight})")
 
 
@@ -275,7 +276,8 @@ class Codec:
         if out is None:
             out = np.empty((self.plaintexts(n), self.plaintext_bytes), dtype=np.uint8)
         elif out.dtype != np.uint8 or not out.flags.c_contiguous or out.size != size:
-            raise errors.InvalidInputError(f"out must be a C-contiguous uint8 array of {size} bytes")
+            raise errors.InvalidInputError(
+                f"out must be a C-contiguous uint8 array of {size} bytes")
         if not isinstance(weight, (int, np.integer)) or not 0 <= weight < 2**32:
             raise errors.InvalidInputError("weight must be an integer in 1..max_weight")
         clipped = ffi.new("size_t *")
@@ -287,7 +289,8 @@ class Codec:
         """acc += packed, plaintext by plaintext as big integers (in place)."""
         b = _u8(packed)
         if acc.dtype != np.uint8 or not acc.flags.c_contiguous or acc.size != b.size:
-            raise errors.InvalidInputError("acc must be a C-contiguous uint8 array of the same size")
+            raise errors.InvalidInputError(
+                "acc must be a C-contiguous uint8 array of the same size")
         check(lib.fedavg_codec_add(self._c, _wptr("uint8_t *", acc), _ptr("uint8_t *", b), b.size))
         return acc
 

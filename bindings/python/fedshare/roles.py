@@ -11,7 +11,8 @@ A member of a training task plays one or more roles:
 * :class:`Aggregator` — sums the encrypted updates and finalizes the round.
 
 :func:`run_member` reads the task record after each committed block and
-performs whichever act is due, round after round, until the task is done, and returns where the time went::
+performs whichever act is due, round after round, until the task is done,
+and returns where the time went::
 
     report = run_member(member, task_id, participant=p, keyholder=k, timeout=120)
     report["rounds"][0]  # {"round": 1, "compute_s": …, "crypto_s": …, "ledger_s": …,

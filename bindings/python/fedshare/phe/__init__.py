@@ -292,7 +292,8 @@ class PublicKey:
             if plaintext_bytes is None and arr.ndim == 2:
                 plaintext_bytes = arr.shape[1]
             buf = np.ascontiguousarray(arr).reshape(-1)
-        if not isinstance(plaintext_bytes, int) or plaintext_bytes <= 0 or buf.size % plaintext_bytes:
+        if (not isinstance(plaintext_bytes, int) or plaintext_bytes <= 0
+                or buf.size % plaintext_bytes):
             raise InvalidInputError("the buffer is not a whole number of plaintexts")
         if 8 * plaintext_bytes >= self.bits:
             raise InvalidInputError(
@@ -598,7 +599,8 @@ class Ciphertext:
         return self._new(out)
 
     def __eq__(self, other) -> bool:
-        return isinstance(other, Ciphertext) and bool(lib.phe_ciphertext_equal(self._ptr, other._ptr))
+        return (isinstance(other, Ciphertext)
+                and bool(lib.phe_ciphertext_equal(self._ptr, other._ptr)))
 
     def __hash__(self) -> int:
         return hash(self.to_bytes())

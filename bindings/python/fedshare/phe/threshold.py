@@ -22,7 +22,8 @@ checks every share it is given and raises :class:`fedshare.VerificationError`
 bad one. :meth:`KeyShare.decrypt_share_batch` makes one holder's shares of a
 whole list of ciphertexts with ONE proof (:class:`DecryptionShareBatch`,
 :func:`verify_batch`, :func:`combine_batch`, :func:`locate_batch`). The
-ceremony and its trust assumptions: docs/guides/phe-threshold.md; every encoding: docs/formats/phe-threshold.md.
+ceremony and its trust assumptions: docs/guides/phe-threshold.md; every
+encoding: docs/formats/phe-threshold.md.
 """
 from __future__ import annotations
 
