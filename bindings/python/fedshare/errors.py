@@ -31,7 +31,14 @@ class VerificationError(Error, ValueError):
 
 
 class AccessDeniedError(Error, PermissionError):
-    """A policy or a quorum rule refused the request."""
+    """A policy or a quorum rule refused the request.
+
+    Attributes:
+        decision: the recorded decision (JSON object) when a consortium refused
+            an access request, else ``None``.
+    """
+
+    decision: "dict | None" = None
 
 
 class NotFoundError(Error, LookupError):

@@ -219,6 +219,7 @@ class NodeProcess:
     def _wait_ready(self, timeout: float) -> Tuple[str, ...]:
         deadline = time.monotonic() + timeout
         buf = b""
+        assert self.proc.stdout is not None  # started with stdout=PIPE
         fd = self.proc.stdout.fileno()
         while b"\n" not in buf:
             left = deadline - time.monotonic()
