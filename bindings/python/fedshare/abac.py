@@ -59,7 +59,7 @@ class PolicyError(InvalidInputError):
 
 
 def _strerror(rc: int) -> str:
-    return ffi.string(lib.abac_strerror(rc)).decode()
+    return str(ffi.string(lib.abac_strerror(rc)).decode())
 
 
 # Each code's exception comes from libabac/codes.tsv (fedshare._native).
@@ -455,7 +455,7 @@ def ancestors(entity: str, parents: Mapping[str, Iterable[str]]) -> list:
 
 
 def version_string() -> str:
-    return ffi.string(lib.abac_version_string()).decode()
+    return str(ffi.string(lib.abac_version_string()).decode())
 
 
 __all__ = [

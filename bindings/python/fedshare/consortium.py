@@ -45,7 +45,7 @@ PHASES = ("joining", "upload", "aggregate", "decrypt", "finalize", "evaluate", "
 
 
 def _strerror(rc: int) -> str:
-    return ffi.string(lib.fedshare_strerror(rc)).decode()
+    return str(ffi.string(lib.fedshare_strerror(rc)).decode())
 
 
 # Each code's exception comes from the code tables (fedshare._native): libfedshare's
@@ -109,7 +109,7 @@ def config_ledger_text(path: PathLike) -> str:
     check(lib.fedshare_config_load(os.fsencode(os.fspath(path)), text, ffi.NULL, ffi.NULL,
                                    ffi.NULL))
     try:
-        return ffi.string(text[0]).decode()
+        return str(ffi.string(text[0]).decode())
     finally:
         lib.fedshare_free(text[0])
 
@@ -129,7 +129,7 @@ def config_error(path: PathLike) -> str:
         if lib.ledger_config_parse_ex(cfg, b, len(b), err, len(err)) == 0:
             lib.ledger_config_free(cfg[0])
             return ""
-        return "ledger config: " + ffi.string(err).decode(errors="replace")
+        return str("ledger config: " + ffi.string(err).decode(errors="replace"))
     finally:
         lib.fedshare_free(text[0])
 
@@ -188,7 +188,7 @@ class Member:
     def crypto_seconds(self) -> float:
         """Seconds this member's client has spent inside libphe (encryption, sums,
         decryption shares, combination) since it connected."""
-        return lib.fedshare_client_crypto_ns(self._p) / 1e9
+        return float(lib.fedshare_client_crypto_ns(self._p) / 1e9)
 
     def wait_phase(self, task_id: bytes, round: int, phases, timeout: float = 120.0,
                    poll: Optional[float] = None) -> Dict[str, Any]:
@@ -225,7 +225,7 @@ class Member:
     @property
     def seen_height(self) -> int:
         """The read floor: no later read of this member reflects an older state."""
-        return lib.ledger_client_seen_height(lib.fedshare_client_ledger(self._p))
+        return int(lib.ledger_client_seen_height(lib.fedshare_client_ledger(self._p)))
 
     def observe(self, height: int) -> None:
         """Raise the read floor to ``height`` (another process's act, for instance)."""
@@ -243,7 +243,7 @@ class Member:
             rc = lib.ledger_client_wait_height(lib.fedshare_client_ledger(self._p), height,
                                                timeout_ms or self._timeout, reached)
         check(rc)
-        return reached[0]
+        return int(reached[0])
 
     @property
     def read_mode(self) -> str:

@@ -7,6 +7,8 @@ working. The C libraries' return codes are turned into these by
 :func:`fedshare._native.check`.
 """
 
+from typing import Any
+
 
 class Error(Exception):
     """Base class of every fedshare error.
@@ -38,7 +40,7 @@ class AccessDeniedError(Error, PermissionError):
             an access request, else ``None``.
     """
 
-    decision: "dict | None" = None
+    decision: "dict[str, Any] | None" = None
 
 
 class NotFoundError(Error, LookupError):

@@ -62,7 +62,7 @@ __all__ = [
 
 def version() -> str:
     """The C library's version string."""
-    return ffi.string(lib.fedavg_version_string()).decode()
+    return str(ffi.string(lib.fedavg_version_string()).decode())
 
 
 # --- array plumbing ---------------------------------------------------------
@@ -199,19 +199,19 @@ class Codec:
     # parameters
     @property
     def plaintext_bytes(self) -> int:
-        return lib.fedavg_codec_plaintext_bytes(self._c)
+        return int(lib.fedavg_codec_plaintext_bytes(self._c))
 
     @property
     def slot_bits(self) -> int:
-        return lib.fedavg_codec_slot_bits(self._c)
+        return int(lib.fedavg_codec_slot_bits(self._c))
 
     @property
     def values_per_plaintext(self) -> int:
-        return lib.fedavg_codec_values_per_plaintext(self._c)
+        return int(lib.fedavg_codec_values_per_plaintext(self._c))
 
     @property
     def frac_bits(self) -> int:
-        return lib.fedavg_codec_frac_bits(self._c)
+        return int(lib.fedavg_codec_frac_bits(self._c))
 
     @property
     def scale(self) -> float:
@@ -219,7 +219,7 @@ class Codec:
 
     @property
     def max_weight(self) -> int:
-        return lib.fedavg_codec_max_weight(self._c)
+        return int(lib.fedavg_codec_max_weight(self._c))
 
     @property
     def clip(self) -> float:

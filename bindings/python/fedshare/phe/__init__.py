@@ -48,7 +48,7 @@ ffi, lib = _mod.ffi, _mod.lib
 
 
 def _strerror(rc: int) -> str:
-    return ffi.string(lib.phe_strerror(rc)).decode()
+    return str(ffi.string(lib.phe_strerror(rc)).decode())
 
 
 # Each code's exception comes from libphe/codes.tsv (fedshare._native).
@@ -368,7 +368,7 @@ class SecretKey:
     def _strength(cls, s: str) -> int:
         if s not in cls._STRENGTH:
             raise InvalidInputError(f"strength must be one of {sorted(cls._STRENGTH)}")
-        return getattr(lib, cls._STRENGTH[s])
+        return int(getattr(lib, cls._STRENGTH[s]))
 
     def seal(self, passphrase: bytes, strength: str = "interactive") -> bytes:
         """Encrypt under a passphrase (Argon2id + XChaCha20-Poly1305, "PHEF" v2).

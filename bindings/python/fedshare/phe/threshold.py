@@ -62,7 +62,7 @@ _STRENGTH = {
 def _strength(s: str) -> int:
     if s not in _STRENGTH:
         raise InvalidInputError(f"strength must be one of {sorted(_STRENGTH)}")
-    return getattr(lib, _STRENGTH[s])
+    return int(getattr(lib, _STRENGTH[s]))
 
 
 def _bytes_of(data, what: str) -> bytes:
