@@ -538,7 +538,7 @@ def create_app(view: LedgerView, *, tokens=None, seeds: Optional[Dict[str, bytes
         p = auth.principal(token, request.cookies.get(COOKIE))
         request.state.principal = p
         if p is None and path not in ("/login", "/health"):
-            if path.startswith("/api/") or bearer is not None:
+            if path.startswith("/api/") or token is not None:
                 return JSONResponse({"error": "a token is needed"}, status_code=401,
                                     headers={"WWW-Authenticate": "Bearer"})
             return page(request, "login.html", status=401, error="")
