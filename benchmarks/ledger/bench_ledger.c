@@ -36,6 +36,7 @@
 #include <sys/socket.h>
 
 #include "ledger.h"
+#include "../../tests/fixtures/free_port.h"
 
 static pid_t pids[64];
 static int npids;
@@ -47,19 +48,7 @@ static double now_s(void) {
 }
 
 static int free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        close(fd);
-        return -1;
-    }
-    socklen_t len = sizeof sa;
-    getsockname(fd, (struct sockaddr *)&sa, &len);
-    close(fd);
-    return ntohs(sa.sin_port);
+    return test_free_port();
 }
 
 static void kill_nodes(void) {

@@ -19,20 +19,9 @@
 #include "ledger/store.h"
 #include "ledger/kv.h"
 
-/* The consensus half (node, client, config, transport), when present. */
-#if defined(__has_include)
-#if __has_include("ledger/config.h")
+/* The consensus half: node, client, configuration. */
 #include "ledger/config.h"
-#endif
-#if __has_include("ledger/transport.h")
-#include "ledger/transport.h"
-#endif
-#if __has_include("ledger/node.h")
 #include "ledger/node.h"
-#endif
-#if __has_include("ledger/client.h")
 #include "ledger/client.h"
-#endif
-#endif
 
 #endif /* LEDGER_H */

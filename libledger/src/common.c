@@ -57,9 +57,7 @@ const char *ledger_strerror(int code) {
             return "internal error (a bug: please report)";
         /* codes:end */
             /* clang-format on */
-#ifdef LEDGER_HAVE_CONSENSUS_ERRORS
 #include "consensus/strerror.inc"
-#endif
         default:
             break;
     }

@@ -372,4 +372,22 @@ PHEI_HIDDEN int phei_mb8_fb_pow(const phei_mb8_fb *f, mpz_ptr *out, const uint8_
 PHEI_HIDDEN int phei_djn_randomizer_multi(const phe_pubkey *pk, mpz_t *r, phe_rng *const *rngs,
                                           size_t count);
 
+/* ------------------------------------------------------------------ */
+/* Threshold keys built by the dealerless ceremony (threshold.c, dkg.c) */
+/* ------------------------------------------------------------------ */
+
+struct phe_threshold_params;
+struct phe_threshold_keyshare;
+
+/* Parameters (format version 2, share bound share_bits) and holder index's
+ * key share s from a finished dealerless ceremony. n is checked as a
+ * modulus, h_s as a DJN base; the share is checked against vk[index−1].
+ * 0, PHE_ERR_THRESHOLD_PARAMS, PHE_ERR_KEY_INVALID, PHE_ERR_THRESHOLD_WRONG_KEY
+ * or PHE_ERR_NOMEM; both outputs NULL on error. */
+PHEI_HIDDEN int phei_threshold_assemble(struct phe_threshold_params **params_out,
+                                        struct phe_threshold_keyshare **share_out, const mpz_t n,
+                                        const mpz_t hs, const mpz_t v, const mpz_t *vk, uint32_t t,
+                                        uint32_t l, uint32_t share_bits, uint32_t index,
+                                        const mpz_t s);
+
 #endif /* PHE_INTERNAL_H */

@@ -12,6 +12,7 @@
  */
 #include "phe_internal.h"
 
+#include "phe/dkg.h"
 #include "phe/threshold.h"
 
 #include <limits.h>
@@ -32,7 +33,9 @@ struct phe_threshold_params {
     mpz_t v;     /* verification base */
     mpz_t *vk;   /* l verification keys, vk[i-1] = v^{Δ s_i} */
     uint8_t key_id[32];
-    size_t proof_bits; /* bit length bound of a proof's response z */
+    size_t proof_bits;   /* bit length bound of a proof's response z */
+    uint32_t share_bits; /* 0: dealt key (s_i < n·m, format v1); else the
+                          * bit bound of every s_i (dealerless key, v2) */
 };
 
 struct phe_threshold_keyshare {
@@ -55,6 +58,8 @@ static const char MAGIC_PARAMS[4] = {'P', 'H', 'T', 'P'};
 static const char MAGIC_KEYSHARE[4] = {'P', 'H', 'T', 'K'};
 static const char MAGIC_DECSHARE[4] = {'P', 'H', 'T', 'D'};
 #define TH_FORMAT_VERSION 1
+/* Parameters of a dealerless key (phe/dkg.h) carry the share bound: version 2. */
+#define TH_PARAMS_VERSION_DKG 2
 
 /* Domain-separation tags of every hash (never reused for anything else). */
 static const char TAG_KEY_ID[] = "fedshare/phe/threshold/v1/key-id";
@@ -334,9 +339,17 @@ PHE_API void phe_threshold_params_free(phe_threshold_params *pp) {
 }
 
 static void params_write(phei_writer *w, const phe_threshold_params *pp) {
-    w_header(w, MAGIC_PARAMS);
+    if (pp->share_bits == 0) {
+        w_header(w, MAGIC_PARAMS);
+    } else {
+        phei_put_bytes(w, MAGIC_PARAMS, 4);
+        phei_put_u8(w, TH_PARAMS_VERSION_DKG);
+    }
     phei_put_u32(w, pp->t);
     phei_put_u32(w, pp->l);
+    if (pp->share_bits != 0) {
+        phei_put_u32(w, pp->share_bits);
+    }
     phei_put_mpz(w, pp->n);
     phei_put_mpz(w, pp->pk->hs);
     phei_put_mpz(w, pp->v);
@@ -364,9 +377,10 @@ static int params_finish(phe_threshold_params *pp) {
     crypto_hash_sha256_update(&h, buf, w.len);
     crypto_hash_sha256_final(&h, pp->key_id);
     free(buf);
-    /* r has 2·|n| + |Δ| + 256 + 128 bits; z = r + e·Δ·s_i < 2^(that + 1). */
-    pp->proof_bits =
-        2 * mpz_sizeinbase(pp->n, 2) + mpz_sizeinbase(pp->delta, 2) + TH_CHAL_BITS + TH_STAT_BITS;
+    /* r has 2·|n| + |Δ| + 256 + 128 bits; z = r + e·Δ·s_i < 2^(that + 1).
+     * A dealerless key's shares are integers below 2^share_bits instead. */
+    pp->proof_bits = (pp->share_bits ? pp->share_bits : 2 * mpz_sizeinbase(pp->n, 2)) +
+                     mpz_sizeinbase(pp->delta, 2) + TH_CHAL_BITS + TH_STAT_BITS;
     return 0;
 }
 
@@ -423,8 +437,8 @@ PHE_API int phe_threshold_params_decode(phe_threshold_params **out, const uint8_
                                         size_t in_len) {
     phei_reader r = {in, in_len};
     phe_threshold_params *pp = NULL;
-    uint32_t t, l;
-    int rc;
+    uint32_t t, l, share_bits = 0;
+    int rc, dkg;
     mpz_t hs, jn;
     if (!out || (!in && in_len > 0)) {
         return PHE_ERR_INVALID_ARG;
@@ -434,12 +448,16 @@ PHE_API int phe_threshold_params_decode(phe_threshold_params **out, const uint8_
         return rc;
     }
     *out = NULL;
-    rc = phei_get_header(&r, MAGIC_PARAMS, TH_FORMAT_VERSION);
+    dkg = in_len > 4 && in[4] == TH_PARAMS_VERSION_DKG;
+    rc = phei_get_header(&r, MAGIC_PARAMS, dkg ? TH_PARAMS_VERSION_DKG : TH_FORMAT_VERSION);
     if (rc == 0) {
         rc = phei_get_u32(&r, &t);
     }
     if (rc == 0) {
         rc = phei_get_u32(&r, &l);
+    }
+    if (rc == 0 && dkg) {
+        rc = phei_get_u32(&r, &share_bits);
     }
     if (rc != 0) {
         return rc;
@@ -451,8 +469,16 @@ PHE_API int phe_threshold_params_decode(phe_threshold_params **out, const uint8_
     if (!pp) {
         return PHE_ERR_NOMEM;
     }
+    pp->share_bits = share_bits;
     mpz_inits(hs, jn, NULL);
     rc = phei_get_mpz(&r, pp->n, TH_MAX_BIG / 2);
+    /* A share bound must leave the proof response inside TH_MAX_BIG and be
+     * at least what a dealt key allows (2|n|). */
+    if (rc == 0 && dkg &&
+        (share_bits < 2 * mpz_sizeinbase(pp->n, 2) ||
+         share_bits + 512 + TH_CHAL_BITS + TH_STAT_BITS > 8 * TH_MAX_BIG)) {
+        rc = PHE_ERR_DECODE;
+    }
     if (rc == 0) {
         rc = phei_get_mpz(&r, hs, TH_MAX_BIG);
     }
@@ -634,6 +660,63 @@ PHE_API int phe_threshold_keyshare_check(const phe_threshold_params *pp,
     phei_mpz_clear_secret(e);
     mpz_clear(x);
     return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Dealerless keys (dkg.c): assemble the objects from the ceremony     */
+/* ------------------------------------------------------------------ */
+
+int phei_threshold_assemble(phe_threshold_params **params_out, phe_threshold_keyshare **share_out,
+                            const mpz_t n, const mpz_t hs, const mpz_t v, const mpz_t *vk,
+                            uint32_t t, uint32_t l, uint32_t share_bits, uint32_t index,
+                            const mpz_t s) {
+    phe_threshold_params *pp;
+    phe_threshold_keyshare *ks;
+    int rc;
+    *params_out = NULL;
+    *share_out = NULL;
+    if (!check_tl(t, l) || index < 1 || index > l || share_bits == 0) {
+        return PHE_ERR_THRESHOLD_PARAMS;
+    }
+    pp = params_alloc(t, l);
+    if (!pp) {
+        return PHE_ERR_NOMEM;
+    }
+    pp->share_bits = share_bits;
+    rc = phei_pubkey_from_n_hs(&pp->pk, n, hs);
+    if (rc != 0) {
+        phe_threshold_params_free(pp);
+        return rc;
+    }
+    mpz_set(pp->n, n);
+    mpz_mul(pp->n2, n, n);
+    mpz_set(pp->v, v);
+    for (uint32_t i = 0; i < l; i++) {
+        mpz_set(pp->vk[i], vk[i]);
+    }
+    rc = params_finish(pp);
+    ks = rc == 0 ? keyshare_alloc() : NULL;
+    if (rc == 0 && !ks) {
+        rc = PHE_ERR_NOMEM;
+    }
+    if (rc != 0) {
+        phe_threshold_params_free(pp);
+        return rc;
+    }
+    ks->t = t;
+    ks->l = l;
+    ks->index = index;
+    memcpy(ks->key_id, pp->key_id, 32);
+    mpz_set(ks->s, s);
+    rc = phe_threshold_keyshare_check(pp, ks);
+    if (rc != 0) {
+        phe_threshold_keyshare_free(ks);
+        phe_threshold_params_free(pp);
+        return rc;
+    }
+    *params_out = pp;
+    *share_out = ks;
+    return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -2315,6 +2398,24 @@ PHE_API const char *phe_threshold_strerror(int code) {
             return "threshold: decryption share value not in Z*_{n^2}";
         case PHE_ERR_THRESHOLD_COMBINE_FAILED:
             return "threshold: shares do not combine to a plaintext";
+        /* codes:end */
+        /* clang-format on */
+        /* clang-format off */
+        /* codes:begin libphe.dkg.cases: generated from libphe/codes.tsv by tools/gen_codes.py */
+        case PHE_ERR_DKG_STATE:
+            return "dkg: call not valid in this state";
+        case PHE_ERR_DKG_SESSION:
+            return "dkg: message of another session, from an unknown holder or not for this holder";
+        case PHE_ERR_DKG_ROUND:
+            return "dkg: message of another round or type than expected";
+        case PHE_ERR_DKG_DUPLICATE:
+            return "dkg: second message from the same holder in one round";
+        case PHE_ERR_DKG_BLAME:
+            return "dkg: a holder sent a share inconsistent with its commitment (phe_dkg_blamed names it)";
+        case PHE_ERR_DKG_INCONSISTENT:
+            return "dkg: the holders saw different commitments";
+        case PHE_ERR_DKG_GIVE_UP:
+            return "dkg: no modulus found within the candidate limit (PHE_DKG_MAX_CANDIDATES); start a new ceremony";
         /* codes:end */
         /* clang-format on */
         default:

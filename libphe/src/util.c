@@ -8,9 +8,7 @@
 
 #include "phe_internal.h"
 
-#ifdef PHE_HAVE_THRESHOLD
 #include "phe/threshold.h"
-#endif
 
 _Static_assert(sizeof(long) == 8, "libphe assumes LP64 (64-bit long)");
 
@@ -472,13 +470,11 @@ const char *phe_strerror(int code) {
         default:
             break;
     }
-#ifdef PHE_HAVE_THRESHOLD
     {
         const char *t = phe_threshold_strerror(code);
         if (t != NULL)
             return t;
     }
-#endif
     if (code <= -100 && code >= -199)
         return "unknown libphe error";
     return "not a libphe error code";

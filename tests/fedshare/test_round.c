@@ -31,21 +31,13 @@
 
 #include "fedshare.h"
 #include "test_primes.h"
+#include "../fixtures/free_port.h"
 
 #define T  20000 /* ms per act */
 #define NP 40    /* model parameters */
 
 static int free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-    socklen_t len = sizeof sa;
-    getsockname(fd, (struct sockaddr *)&sa, &len);
-    close(fd);
-    return ntohs(sa.sin_port);
+    return test_free_port();
 }
 
 typedef struct world {

@@ -59,6 +59,7 @@
 #include <vector>
 
 // The checked-in test primes, shared by every test.
+#include "../fixtures/free_port.h"
 #include "../fixtures/safe_primes.h"
 
 namespace fs = std::filesystem;
@@ -179,19 +180,9 @@ Id public_key_of(const Id &seed) {
 }
 
 int free_port() {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    expect(fd >= 0, "socket()");
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (bind(fd, reinterpret_cast<sockaddr *>(&sa), sizeof sa) != 0) {
-        close(fd);
-        fail("bind() on a free loopback port");
-    }
-    socklen_t len = sizeof sa;
-    getsockname(fd, reinterpret_cast<sockaddr *>(&sa), &len);
-    close(fd);
-    return ntohs(sa.sin_port);
+    int port = test_free_port();
+    expect(port > 0, "a free loopback port below the ephemeral range");
+    return port;
 }
 
 std::string http_get(int port, const char *path) {

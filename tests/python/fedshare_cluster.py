@@ -4,16 +4,15 @@ Four replicas (f = 1) and five members: three hospitals (provider, key
 holder), a regulator, and an aggregator that also publishes models. Each node
 is a :class:`fedshare.node.NodeProcess` (the demo's launcher too), in its own
 session; :meth:`Consortium.close` kills every group, so nothing outlives a
-test. Ports come from the kernel.
+test. Ports: :func:`fedshare.node.free_port` (below the ephemeral range).
 """
 from __future__ import annotations
 
 import hashlib
-import socket
 from pathlib import Path
 from typing import Dict, List
 
-from fedshare import ledger
+from fedshare import ledger, node
 from fedshare.node import NodeProcess, node_argv
 
 MEMBERS = [
@@ -26,9 +25,7 @@ MEMBERS = [
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return node.free_port()  # below the ephemeral range: see there
 
 
 class Consortium:
@@ -41,8 +38,8 @@ class Consortium:
         for i in range(4):
             seed = hashlib.sha256(f"node-{i}-{tmp}".encode()).digest()
             (tmp / f"node{i}.key").write_text(seed.hex())
-            key = ledger.Signer(seed).public_key.hex()
-            lines.append(f"replica {i} 127.0.0.1:{free_port()} {key}")
+            pk = ledger.Signer(seed).public_key.hex()
+            lines.append(f"replica {i} 127.0.0.1:{free_port()} {pk}")
         self.seeds: List[bytes] = []
         for name, roles, org in MEMBERS:
             seed = hashlib.sha256(f"member-{name}-{tmp}".encode()).digest()

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
 import time
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from fedshare import ledger
+from fedshare import ledger, node
 from fedshare.node import NodeProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,9 +26,7 @@ def node_binary(fault: bool = False) -> Optional[Path]:
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return node.free_port()  # below the ephemeral range: see there
 
 
 class Cluster:

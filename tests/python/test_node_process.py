@@ -55,3 +55,16 @@ def test_node_argv_is_the_fedshare_node_command(tmp_path):
     assert argv[:4] == [sys.executable, "-m", "fedshare", "node"]
     assert argv[argv.index("--id") + 1] == "3" and argv[argv.index("--sync") + 1] == "0"
     assert argv[argv.index("--status-file") + 1] == str(tmp_path / "s")
+
+
+def test_free_port_is_below_the_ephemeral_range_and_binds():
+    import socket
+
+    from fedshare.node import free_port
+
+    lo = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    for _ in range(20):
+        port = free_port()
+        assert 20000 <= port < 32768 and port < max(lo, 32768)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", port))  # free when returned

@@ -28,7 +28,6 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -74,9 +73,9 @@ forbid no_raw_export (subject, action in ["export", "download"], resource is "da
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    from .node import free_port  # below the ephemeral range: see there
+
+    return free_port()
 
 
 def _say(msg: str) -> None:

@@ -180,6 +180,27 @@ def _console(config: PathLike, port: Optional[int], ident: Optional[int], node: 
     return stopper
 
 
+def free_port() -> int:
+    """A loopback TCP port free now, for a node on one machine (the demo, the
+    tests). Random in [20000, 32768): below the kernel's ephemeral range
+    (32768-60999 by default), which is where ``bind(0)`` would pick from and
+    where every outgoing connection takes its source port, so a client cannot
+    take the port between this call and the node's bind."""
+    import random
+    import socket
+
+    rng = random.SystemRandom()
+    for _ in range(1000):
+        port = rng.randrange(20000, 32768)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise errors.ResourceError("no free loopback port in 20000-32767")
+
+
 def node_argv(config: PathLike, *, id: int, key: PathLike, data_dir: PathLike,
               sync: bool = True, metrics_port: Optional[int] = None,
               status_file: Optional[PathLike] = None, extra: Sequence[str] = ()) -> List[str]:
@@ -279,4 +300,4 @@ class NodeProcess:
             self.proc.stdout.close()
 
 
-__all__ = ["Node", "NodeProcess", "node_argv", "run", "verify_store"]
+__all__ = ["Node", "NodeProcess", "free_port", "node_argv", "run", "verify_store"]

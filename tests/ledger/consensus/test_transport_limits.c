@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "ledger.h"
+#include "../../fixtures/free_port.h"
 
 #define HELLO_LEN 106   /* docs/formats/ledger-consensus.md: a HELLO body */
 #define FLOOD     1100  /* more idle sockets than the old fixed table (1,024) */
@@ -40,16 +41,7 @@ static uint64_t now_ms(void) {
 }
 
 static int free_port(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd, (struct sockaddr *)&sa, sizeof sa);
-    socklen_t len = sizeof sa;
-    getsockname(fd, (struct sockaddr *)&sa, &len);
-    close(fd);
-    return ntohs(sa.sin_port);
+    return test_free_port();
 }
 
 typedef struct {

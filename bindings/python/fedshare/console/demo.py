@@ -12,9 +12,9 @@ from .._cli_args import read_hex_secret
 
 
 def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    from ..node import free_port  # below the ephemeral range: see there
+
+    return free_port()
 
 
 def _port(preferred: int) -> int:
