@@ -5,8 +5,8 @@
 #               bounded fuzzing, Python, integration
 #
 # Other targets: deps, venv, build, build-asan, python, bench, format,
-# format-check, clean, test-repeat (RUNS=20 PY_RUNS=0: the suites again and
-# again with every core busy; docs/contributing.md).
+# format-check, lint-python (ruff + mypy), clean, test-repeat (RUNS=20
+# PY_RUNS=0: the suites again and again with every core busy; contributing.md).
 # Everything lands in this folder (.venv/, build*/).
 
 SHELL := /bin/bash
@@ -31,7 +31,7 @@ STAMP := .stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help demo test deps venv build build-asan python test-c test-asan test-python \
-        test-repeat bench format format-check clean
+        test-repeat bench format format-check lint-python clean
 
 help:
 	@sed -n '2,11p' Makefile | sed 's/^# \{0,1\}//'
@@ -40,7 +40,7 @@ help:
 demo: python
 	$(VENV)/bin/fedshare demo $$(test -t 0 && echo --console || true)
 
-test: format-check test-c test-asan test-python
+test: format-check lint-python test-c test-asan test-python
 	@echo "make test: every suite passed"
 
 # --- set-up -------------------------------------------------------------
@@ -118,6 +118,12 @@ format: $(STAMP)/deps
 format-check: $(STAMP)/deps
 	@if [ -n "$(strip $(C_SOURCES))" ]; then clang-format --dry-run --Werror $(C_SOURCES); fi
 	@echo "format-check: C sources follow .clang-format"
+
+# ruff and mypy with the settings in pyproject.toml ([tool.ruff], [tool.mypy]:
+# the package at default strictness, its public API strict).
+lint-python: venv
+	$(VENV)/bin/ruff check bindings/python tests/python benchmarks tools
+	$(VENV)/bin/mypy
 
 clean:
 	rm -rf $(BUILD) $(ASAN) $(PYBUILD) $(STAMP)

@@ -115,7 +115,8 @@ def read_table(lib: str, root: pathlib.Path = ROOT) -> List[Group]:
             raise TableError(f"{where}: the message must be non-empty plain text")
         seen[value] = name
         names.add(name)
-        groups[-1].codes.append(Code(value, name, kind, message, doc or message, lib, groups[-1].name))
+        groups[-1].codes.append(
+            Code(value, name, kind, message, doc or message, lib, groups[-1].name))
     return groups
 
 

@@ -131,7 +131,7 @@ def run(ctx):
                      rules=size)
         ctx.emit(f"disagreements_{size}", disagree, "requests", rules=size,
                  deciding_rule_disagreements=rule_disagree, cedar_errors=errors,
-                 permits=sum(1 for l in mine if l.startswith("permit")), requests=len(mine))
+                 permits=sum(1 for line in mine if line.startswith("permit")), requests=len(mine))
     worst = min(ratios, key=ratios.get)
     ctx.emit("speedup_vs_cedar_min", round(ratios[worst], 2), "ratio", worst_set=worst,
              per_set={str(k): round(v, 2) for k, v in ratios.items()})

@@ -13,7 +13,6 @@ not installed: ``pip install tno.mpc.protocols.distributed_keygen
 """
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys

@@ -81,7 +81,8 @@ def run(ctx):
         # Alternate ours and numpy's so that drift hits both alike.
         t_ours, t_np = float("inf"), {k: float("inf") for k in variants}
         for _ in range(r):
-            t_ours = min(t_ours, _best(lambda: F.average(X, w, out=ours_out), 1))
+            # Called within this iteration; the defaults bind this iteration's arrays.
+            t_ours = min(t_ours, _best(lambda X=X, w=w, o=ours_out: F.average(X, w, out=o), 1))
             for k, fn in variants.items():
                 t_np[k] = min(t_np[k], _best(fn, 1))
         ref = variants["numpy_loop"]()
@@ -98,7 +99,7 @@ def run(ctx):
         # Packed FedAvg (codec + big-integer sums) on the same data, for the record.
         if m <= 10:
             codec = F.Codec(255, int(w.sum()), 1e-6, 1.0)
-            def packed():
+            def packed(codec=codec, X=X, w=w, m=m):
                 acc = codec.pack(X[0], weight=int(w[0]))
                 for i in range(1, m):
                     codec.add(acc, codec.pack(X[i], weight=int(w[i])))
@@ -109,4 +110,5 @@ def run(ctx):
                      slot_bits=codec.slot_bits,
                      max_dev_vs_plain=float(np.max(np.abs(got.astype(np.float64) - ours_out))),
                      bound=codec.error_bound + 2.0**-23)
+            del packed  # its defaults hold X
         del X

@@ -116,7 +116,8 @@ def _crypto_mb(bits: int, ebits: int, seconds: float):
     if d is None:
         return None
     env = dict(os.environ)
-    env["LD_LIBRARY_PATH"] = str(d) + (":" + env["LD_LIBRARY_PATH"] if env.get("LD_LIBRARY_PATH") else "")
+    old = env.get("LD_LIBRARY_PATH")
+    env["LD_LIBRARY_PATH"] = str(d) + (":" + old if old else "")
     out = subprocess.run([sys.executable, "-c", _CMB_SCRIPT, str(bits), str(ebits), str(seconds)],
                          capture_output=True, text=True, check=True, timeout=3600, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])

@@ -135,7 +135,8 @@ def render_set(rs, rev=False):
         scope_r = f" is {q(r['rtype'])}" if r["rtype"] else ""
         s = f"{r['effect']} r{n} (subject, action{scope_a}, resource{scope_r})"
         if r["cond"] is not None:
-            s += (" // condition\n  when {\n" if rev else " when { ") + render(r["cond"], rev) + " }"
+            s += ((" // condition\n  when {\n" if rev else " when { ")
+                  + render(r["cond"], rev) + " }")
         if r["effect"] == "permit" and r["obls"]:
             s += " obligations [" + ", ".join(r["obls"] + r["obls"][:1] * rev) + "]"
         out.append(s + ";")

@@ -16,8 +16,8 @@ from fedshare._native import make_checker
 
 ROOT = Path(__file__).resolve().parents[2]
 LIBS = ("libphe", "libledger", "libfedavg", "libabac", "libfedshare")
-ENUM_MEMBER = re.compile(r"^\s*((?:PHE|LEDGER|FEDAVG|ABAC|FEDSHARE)_(?:E|ERR)_[A-Z0-9_]+)\s*=\s*(-\d+)",
-                         re.M)
+ENUM_MEMBER = re.compile(
+    r"^\s*((?:PHE|LEDGER|FEDAVG|ABAC|FEDSHARE)_(?:E|ERR)_[A-Z0-9_]+)\s*=\s*(-\d+)", re.M)
 ALIAS = re.compile(r"^#define\s+((?:PHE|LEDGER|FEDAVG|ABAC|FEDSHARE)_(?:E|ERR)_[A-Z0-9_]+)\s+"
                    r"((?:PHE|LEDGER|FEDAVG|ABAC|FEDSHARE)_(?:E|ERR)_[A-Z0-9_]+)\b", re.M)
 

@@ -8,8 +8,9 @@ from fedshare.phe import threshold
 
 
 def test_demo_runs_passes_and_says_what_it_is():
-    proc = subprocess.run([sys.executable, "-m", "fedshare", "demo", "--crypto-only", "--seed", "7"],
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-m", "fedshare", "demo", "--crypto-only", "--seed", "7"],
+        capture_output=True, text=True, timeout=600)
     out = proc.stdout
     assert proc.returncode == 0, out + proc.stderr
     assert "INTERIM DEMO" in out

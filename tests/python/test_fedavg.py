@@ -64,7 +64,8 @@ def test_impossible_parameters_raise(kwargs):
 def test_refusals_say_why():
     with pytest.raises(fedshare.InvalidInputError, match=r"Q = clip\*2\^f = .* > 2\^30"):
         F.Codec(precision=1e-12)
-    with pytest.raises(fedshare.InvalidInputError, match=r"smaller than one slot.*56-bit slots") as e:
+    with pytest.raises(fedshare.InvalidInputError,
+                       match=r"smaller than one slot.*56-bit slots") as e:
         F.Codec(plaintext_bytes=6, max_weight=2**32 - 1)
     assert e.value.code == -309
 
@@ -256,7 +257,8 @@ def test_median_and_trimmed_mean_match_numpy(m):
         got = F.trimmed_mean(X, trim=t)
         assert np.max(np.abs(got - ref_t)) <= np.max(np.abs(ref_t)) * 2.0**-23
     if m >= 5:
-        assert np.array_equal(F.trimmed_mean(X, proportion=0.2), F.trimmed_mean(X, trim=int(0.2 * m)))
+        assert np.array_equal(F.trimmed_mean(X, proportion=0.2),
+                              F.trimmed_mean(X, trim=int(0.2 * m)))
     with pytest.raises(fedshare.InvalidInputError):
         F.trimmed_mean(X, trim=m // 2 + (m % 2))
 
@@ -360,8 +362,9 @@ def test_stop_rule_defaults_percentage_points():
 
 def test_stop_rule_relative_edges():
     t = 2.0**-10
-    assert F.stop_decision([0.5, 0.5 + 2.0**-11], threshold=t, patience=1, mode="relative") == "continue"
-    assert F.stop_decision([0.5, 0.5 + 2.0**-12], threshold=t, patience=1, mode="relative") == "converged"
+    rel = {"threshold": t, "patience": 1, "mode": "relative"}
+    assert F.stop_decision([0.5, 0.5 + 2.0**-11], **rel) == "continue"
+    assert F.stop_decision([0.5, 0.5 + 2.0**-12], **rel) == "converged"
     # loss: lower is better, relative
     assert F.stop_decision([2.0, 1.0], threshold=t, patience=1, mode="relative",
                            lower_is_better=True) == "continue"

@@ -85,7 +85,8 @@ def test_client_guide_runs(consortium, capsys):
     for k in (1, 2, 3):
         sealed = Path(f"share-{k}.phtf").read_bytes()
         assert sealed[:4] == b"PHTF"
-        assert threshold.KeyShare.read_file(f"share-{k}.phtf", f"passphrase of holder {k}").index == k
+        share = threshold.KeyShare.read_file(f"share-{k}.phtf", f"passphrase of holder {k}")
+        assert share.index == k
 
 
 def test_guide_blocks_are_found():

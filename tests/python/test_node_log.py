@@ -44,7 +44,7 @@ def test_node_start_error_in_exception_not_on_stderr(tmp_path, capfd):
     (tmp_path / "m").mkdir()
     c = Consortium(tmp_path / "m")
     lines = c.config.read_text().splitlines()
-    n = next(i for i, l in enumerate(lines) if l.startswith("member"))
+    n = next(i for i, line in enumerate(lines) if line.startswith("member"))
     lines[n] = "member broken"
     (tmp_path / "m" / "bad.conf").write_text("\n".join(lines) + "\n")
     with pytest.raises(errors.Error) as e:

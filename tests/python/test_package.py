@@ -49,7 +49,9 @@ def test_unknown_attribute_is_an_attribute_error():
 
 
 def test_cli_help_and_bad_command():
-    ok = subprocess.run([sys.executable, "-m", "fedshare", "--help"], capture_output=True, text=True)
+    ok = subprocess.run([sys.executable, "-m", "fedshare", "--help"],
+                        capture_output=True, text=True)
     assert ok.returncode == 0 and "demo" in ok.stdout
-    bad = subprocess.run([sys.executable, "-m", "fedshare", "nonsense"], capture_output=True, text=True)
+    bad = subprocess.run([sys.executable, "-m", "fedshare", "nonsense"],
+                         capture_output=True, text=True)
     assert bad.returncode == 2 and "invalid choice" in bad.stderr

@@ -40,11 +40,11 @@ def read_big(data, off):
 
 def parse_keyshare(data):
     assert data[:5] == b"PHTK\x01"
-    t, l, i = (int.from_bytes(data[5 + 4 * k:9 + 4 * k], "big") for k in range(3))
+    t, holders, i = (int.from_bytes(data[5 + 4 * k:9 + 4 * k], "big") for k in range(3))
     key_id = data[17:49]
     s, end = read_big(data, 49)
     assert end == len(data)
-    return t, l, i, key_id, s
+    return t, holders, i, key_id, s
 
 
 def parse_decshare(data):
@@ -133,8 +133,8 @@ def test_ceremony_against_reference(request, fixture):
     assert math.gcd(v, n) == 1 and 1 < v < n2
     svals = {}
     for k, share in enumerate(shares):
-        t, l, i, kid, s = parse_keyshare(share.to_bytes())
-        assert (t, l, i, kid) == (params.threshold, params.holders, k + 1, params.key_id)
+        t, holders, i, kid, s = parse_keyshare(share.to_bytes())
+        assert (t, holders, i, kid) == (params.threshold, params.holders, k + 1, params.key_id)
         assert 0 < s <= n * m
         assert params.verification_keys[k] == pow(v, delta * s, n2)
         share.check(params)

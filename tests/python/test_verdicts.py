@@ -6,7 +6,8 @@ against a live consortium (four `fedshare node` processes on loopback):
   than the others': the default (robust) rule leaves each of them out; C's
   own client warns on stderr per round and counts them, and its report lists
   them; A and B (in-process :func:`fedshare.roles.run_member`) get an
-  ``on_verdict`` event per round saying they were kept; ``fedshare audit verdicts`` / ``task show`` print the
+  ``on_verdict`` event per round saying they were kept; ``fedshare audit
+  verdicts`` / ``task show`` print the
   verdict, statistic, scores, threshold and history per round and member and
   the line "member hospital-c left out in 3 of 3 rounds"; the replay through
   libfedavg gives the ledger's verdicts; ``/metrics`` counts the exclusions

@@ -293,7 +293,7 @@ def _audit_trace(args) -> int:
     lc = ledger.Client(ledger.Config(config_ledger_text(args.config)))
     rows: List[dict] = []
     try:
-        cache = {}
+        cache: Dict[int, ledger.Block] = {}
         for h, i in lc.trace(op, key, max_entries=args.max):
             b = cache.get(h) or cache.setdefault(h, lc.block(h))  # certificate checked
             if args.from_time and b.timestamp < args.from_time * 1000:

@@ -363,7 +363,7 @@ def _run(args: argparse.Namespace) -> int:
 
     from . import fedavg
     from .consortium import Member
-    from .roles import Aggregator, KeyHolder, Participant, run_member
+    from .roles import Aggregator, KeyHolder, run_member
 
     with Member(args.config, seed) as member:
         task = member.task(task_id)

@@ -148,8 +148,8 @@ def run(args: argparse.Namespace) -> int:
             loaded.check(params)  # v^(Δ·s_i) equals the published v_i
             reread.append(loaded)
         shares = reread
-    _say(f"    each holder's key share written sealed (Argon2id + secretbox, mode 0600), read "
-         f"back and checked against its verification key.")
+    _say("    each holder's key share written sealed (Argon2id + secretbox, mode 0600), read "
+         "back and checked against its verification key.")
 
     # 2. parties encrypt
     pk = params.public_key

@@ -51,7 +51,8 @@ class PolicyError(InvalidInputError):
     Attributes: ``line`` and ``column`` (1-based) and ``detail`` (what was expected).
     """
 
-    def __init__(self, message, code=None, library="abac", line=0, column=0, detail=""):
+    def __init__(self, message: str, code: "int | None" = None, library: str = "abac",
+                 line: int = 0, column: int = 0, detail: str = ""):
         super().__init__(message, code=code, library=library)
         self.line = line
         self.column = column
@@ -59,7 +60,7 @@ class PolicyError(InvalidInputError):
 
 
 def _strerror(rc: int) -> str:
-    return ffi.string(lib.abac_strerror(rc)).decode()
+    return str(ffi.string(lib.abac_strerror(rc)).decode())
 
 
 # Each code's exception comes from libabac/codes.tsv (fedshare._native).
@@ -92,10 +93,10 @@ class Decision:
     """The outcome of :meth:`PolicySet.evaluate`."""
 
     allowed: bool
-    rules: list = field(default_factory=list)  # ids of the deciding rules
-    obligations: list = field(default_factory=list)
-    errors: list = field(default_factory=list)  # (rule id, error name) of rules that failed
-    explanations: list = field(default_factory=list)
+    rules: list[str] = field(default_factory=list)  # ids of the deciding rules
+    obligations: list[Any] = field(default_factory=list)
+    errors: list[Any] = field(default_factory=list)  # (rule id, error name) of rules that failed
+    explanations: list[Any] = field(default_factory=list)
 
     @property
     def effect(self) -> str:
@@ -111,7 +112,7 @@ def _b(s: str) -> bytes:
 class PolicySet:
     """A compiled, immutable policy set (rules, schema, version and members)."""
 
-    def __init__(self, _ptr):
+    def __init__(self, _ptr: Any) -> None:
         self._ptr = ffi.gc(_ptr, lib.abac_policyset_free)
         self._local = threading.local()
 
@@ -163,7 +164,7 @@ class PolicySet:
 
     # -- properties --------------------------------------------------------------------------
     @property
-    def rule_ids(self) -> list:
+    def rule_ids(self) -> list[str]:
         return [ffi.string(lib.abac_policyset_rule_id(self._ptr, i)).decode()
                 for i in range(lib.abac_policyset_rule_count(self._ptr))]
 
@@ -172,7 +173,7 @@ class PolicySet:
         return int(lib.abac_policyset_version(self._ptr))
 
     @property
-    def members(self) -> list:
+    def members(self) -> list[bytes]:
         return [bytes(ffi.buffer(lib.abac_policyset_member(self._ptr, i), 32))
                 for i in range(lib.abac_policyset_member_count(self._ptr))]
 
@@ -188,14 +189,14 @@ class PolicySet:
         check(lib.abac_policyset_hash(self._ptr, out))
         return bytes(out)
 
-    def __eq__(self, other) -> bool:
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, PolicySet) and self.encode() == other.encode()
 
     def __hash__(self) -> int:
         return hash(self.hash())
 
     # -- evaluation --------------------------------------------------------------------------
-    def _decision(self):
+    def _decision(self) -> Any:
         d = getattr(self._local, "dec", None)
         if d is None:
             p = ffi.new("abac_decision **")
@@ -203,7 +204,7 @@ class PolicySet:
             d = self._local.dec = ffi.gc(p[0], lib.abac_decision_free)
         return d
 
-    def _request(self, req: Mapping[str, Any]):
+    def _request(self, req: Mapping[str, Any]) -> Any:
         if not isinstance(req, Mapping):
             raise InvalidInputError("abac: a request is a dict", library="abac")
         unknown = set(req) - {"action", "subject", "resource", "context"}
@@ -300,7 +301,7 @@ class PolicySet:
         return bytes(sig)
 
     def encode_update(self, next_set: "PolicySet",
-                      signatures: "Mapping[bytes, bytes] | Iterable[tuple]") -> bytes:
+                      signatures: "Mapping[bytes, bytes] | Iterable[tuple[bytes, bytes]]") -> bytes:
         """Encode a signed update from {public key: signature} (or (pk, sig) pairs)."""
         pairs = list(signatures.items() if isinstance(signatures, Mapping) else signatures)
         for pk, sig in pairs:
@@ -329,7 +330,7 @@ class PolicySet:
         return PolicySet(out[0])
 
 
-def _attrs(ent: Mapping[str, Any], part: str) -> dict:
+def _attrs(ent: Mapping[str, Any], part: str) -> dict[str, Any]:
     if not isinstance(ent, Mapping):
         raise InvalidInputError(f"abac: request['{part}'] is a dict", library="abac")
     if part == "context":
@@ -339,7 +340,7 @@ def _attrs(ent: Mapping[str, Any], part: str) -> dict:
     return out
 
 
-def _size(v) -> int:
+def _size(v: Any) -> int:
     if isinstance(v, str):
         return len(v.encode("utf-8")) + 8
     if isinstance(v, (set, frozenset, list, tuple)):
@@ -347,7 +348,7 @@ def _size(v) -> int:
     return 8
 
 
-def _set(r, scope: int, name: str, value) -> None:
+def _set(r: Any, scope: int, name: str, value: Any) -> None:
     nb = _b(name)
     if isinstance(value, bool):
         check(lib.abac_request_set_bool(r, scope, nb, int(value)))
@@ -397,7 +398,7 @@ def parse(text: str, schema: "str | None" = None, version: int = 0,
     return PolicySet.compile(text, schema=schema, version=version, members=members)
 
 
-def validate(text: str, schema: str) -> list:
+def validate(text: str, schema: str) -> list[tuple[int, int, str]]:
     """Check policy text against a schema; return [] when it is valid, else a list with the
     first error as ``(line, column, detail)``."""
     try:
@@ -419,7 +420,7 @@ def explain(policies: "PolicySet | str", request: Mapping[str, Any],
     return evaluate(policies, request, schema=schema, explain=True)
 
 
-def keypair(seed: bytes) -> tuple:
+def keypair(seed: bytes) -> tuple[bytes, bytes]:
     """(public key 32 bytes, secret key 64 bytes) of a member from a 32-byte seed."""
     if not isinstance(seed, (bytes, bytearray)) or len(seed) != 32:
         raise InvalidInputError("abac: a seed is 32 bytes", library="abac")
@@ -433,7 +434,8 @@ def sign_update(current: PolicySet, next_set: PolicySet, seckey: bytes) -> bytes
     return current.sign_update(next_set, seckey)
 
 
-def encode_update(current: PolicySet, next_set: PolicySet, signatures) -> bytes:
+def encode_update(current: PolicySet, next_set: PolicySet,
+                  signatures: "Mapping[bytes, bytes] | Iterable[tuple[bytes, bytes]]") -> bytes:
     return current.encode_update(next_set, signatures)
 
 
@@ -441,7 +443,7 @@ def apply_update(current: PolicySet, update: bytes) -> PolicySet:
     return current.apply_update(update)
 
 
-def ancestors(entity: str, parents: Mapping[str, Iterable[str]]) -> list:
+def ancestors(entity: str, parents: Mapping[str, Iterable[str]]) -> list[str]:
     """Transitive closure of ``parents`` from ``entity`` (sorted), for a request's
     ``ancestors`` list."""
     seen, todo = set(), list(parents.get(entity, ()))
@@ -455,7 +457,7 @@ def ancestors(entity: str, parents: Mapping[str, Iterable[str]]) -> list:
 
 
 def version_string() -> str:
-    return ffi.string(lib.abac_version_string()).decode()
+    return str(ffi.string(lib.abac_version_string()).decode())
 
 
 __all__ = [

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Literal, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -34,6 +34,9 @@ from . import errors
 from ._native import code_value, load, make_checker
 from .phe import Context
 from .phe.threshold import KeyShare, ThresholdParams
+
+#: a threshold key: its parameters, or their encoding (decoded on each call)
+KeyParams = Union[ThresholdParams, bytes]
 
 _m = load("fedshare")
 ffi, lib = _m.ffi, _m.lib
@@ -45,7 +48,7 @@ PHASES = ("joining", "upload", "aggregate", "decrypt", "finalize", "evaluate", "
 
 
 def _strerror(rc: int) -> str:
-    return ffi.string(lib.fedshare_strerror(rc)).decode()
+    return str(ffi.string(lib.fedshare_strerror(rc)).decode())
 
 
 # Each code's exception comes from the code tables (fedshare._native): libfedshare's
@@ -64,21 +67,22 @@ def _h32(value: bytes, what: str) -> bytes:
     return bytes(value)
 
 
-def _take(ptr, n: int) -> bytes:
+def _take(ptr: Any, n: int) -> bytes:
     try:
         return bytes(ffi.buffer(ptr, n))
     finally:
         lib.fedshare_free(ptr)
 
 
-def _take_json(ptr) -> Dict[str, Any]:
+def _take_json(ptr: Any) -> Dict[str, Any]:
     try:
-        return json.loads(ffi.string(ptr).decode())
+        doc: Dict[str, Any] = json.loads(ffi.string(ptr).decode())
+        return doc
     finally:
         lib.fedshare_free(ptr)
 
 
-def _key_of(params: Union[ThresholdParams, bytes]) -> ThresholdParams:
+def _key_of(params: KeyParams) -> ThresholdParams:
     """The key as the handle fedshare.phe made, passed on as it is; an encoding
     is decoded here (once per call: hold a ThresholdParams to act every round)."""
     if isinstance(params, ThresholdParams):
@@ -97,7 +101,7 @@ def _share_of(share: Union[KeyShare, bytes]) -> KeyShare:
     return KeyShare.from_bytes(bytes(share))
 
 
-def _pubkey(key: ThresholdParams):
+def _pubkey(key: ThresholdParams) -> Any:
     """The key's ``phe_pubkey *`` (borrowed from the parameters it belongs to)."""
     return lib.phe_threshold_params_pubkey(key._ptr)
 
@@ -109,7 +113,7 @@ def config_ledger_text(path: PathLike) -> str:
     check(lib.fedshare_config_load(os.fsencode(os.fspath(path)), text, ffi.NULL, ffi.NULL,
                                    ffi.NULL))
     try:
-        return ffi.string(text[0]).decode()
+        return str(ffi.string(text[0]).decode())
     finally:
         lib.fedshare_free(text[0])
 
@@ -129,7 +133,7 @@ def config_error(path: PathLike) -> str:
         if lib.ledger_config_parse_ex(cfg, b, len(b), err, len(err)) == 0:
             lib.ledger_config_free(cfg[0])
             return ""
-        return "ledger config: " + ffi.string(err).decode(errors="replace")
+        return str("ledger config: " + ffi.string(err).decode(errors="replace"))
     finally:
         lib.fedshare_free(text[0])
 
@@ -178,19 +182,20 @@ class Member:
     def __enter__(self) -> "Member":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __del__(self):  # pragma: no cover - depends on GC timing
+    def __del__(self) -> None:  # pragma: no cover - depends on GC timing
         self.close()
 
     @property
     def crypto_seconds(self) -> float:
         """Seconds this member's client has spent inside libphe (encryption, sums,
         decryption shares, combination) since it connected."""
-        return lib.fedshare_client_crypto_ns(self._p) / 1e9
+        return float(lib.fedshare_client_crypto_ns(self._p) / 1e9)
 
-    def wait_phase(self, task_id: bytes, round: int, phases, timeout: float = 120.0,
+    def wait_phase(self, task_id: bytes, round: int, phases: Sequence[Union[str, int]],
+                   timeout: float = 120.0,
                    poll: Optional[float] = None) -> Dict[str, Any]:
         """Wait until the task is in round ``round`` at one of ``phases`` (names or
         numbers; "done" always ends the wait) and return its record.
@@ -225,7 +230,7 @@ class Member:
     @property
     def seen_height(self) -> int:
         """The read floor: no later read of this member reflects an older state."""
-        return lib.ledger_client_seen_height(lib.fedshare_client_ledger(self._p))
+        return int(lib.ledger_client_seen_height(lib.fedshare_client_ledger(self._p)))
 
     def observe(self, height: int) -> None:
         """Raise the read floor to ``height`` (another process's act, for instance)."""
@@ -243,7 +248,7 @@ class Member:
             rc = lib.ledger_client_wait_height(lib.fedshare_client_ledger(self._p), height,
                                                timeout_ms or self._timeout, reached)
         check(rc)
-        return reached[0]
+        return int(reached[0])
 
     @property
     def read_mode(self) -> str:
@@ -276,7 +281,7 @@ class Member:
         check(rc)
         return bytes(h)
 
-    def _submit_owned(self, rc: int, out, n, op: int) -> bytes:
+    def _submit_owned(self, rc: int, out: Any, n: Any, op: int) -> bytes:
         check(rc)
         return self.submit(op, _take(out[0], n[0]))
 
@@ -335,7 +340,7 @@ class Member:
         rc = lib.fedshare_payload_data_retire(_h32(data_id, "data_id"), out, n)
         return self._submit_owned(rc, out, n, lib.FEDSHARE_OP_DATA_RETIRE)
 
-    def set_policy(self, data_id: bytes, policy) -> bytes:
+    def set_policy(self, data_id: bytes, policy: Any) -> bytes:
         """The first policy of one's data set (a :class:`fedshare.abac.PolicySet` of
         version 1 naming every consortium member, or its encoding)."""
         enc = policy.encode() if hasattr(policy, "encode") else bytes(policy)
@@ -367,7 +372,8 @@ class Member:
         return decision or {}
 
     # -- keys and models ---------------------------------------------------
-    def record_key(self, params, holders: Sequence[bytes], share_hashes: Sequence[bytes]) -> bytes:
+    def record_key(self, params: KeyParams, holders: Sequence[bytes],
+                   share_hashes: Sequence[bytes]) -> bytes:
         """Record a threshold key (its public parameters, holders in share order,
         hashes of the sealed shares); returns the key ID."""
         key = _key_of(params)
@@ -472,7 +478,7 @@ class Member:
             rc = lib.fedshare_join_task(self._p, _h32(task_id, "task_id"), self._timeout)
         check(rc)
 
-    def upload_update(self, task_id: bytes, round: int, params, packed: np.ndarray,
+    def upload_update(self, task_id: bytes, round: int, params: KeyParams, packed: np.ndarray,
                       plaintext_bytes: int, weight: int, norm: float, cosine: float,
                       threads: Union[int, Context] = 0) -> None:
         """Encrypt a packed update (libfedavg's raw packed bytes) under the task's key
@@ -490,7 +496,7 @@ class Member:
                                             self._timeout)
         check(rc)
 
-    def aggregate(self, task_id: bytes, round: int, params,
+    def aggregate(self, task_id: bytes, round: int, params: KeyParams,
                   threads: Union[int, Context] = 0) -> None:
         """Aggregator: sum the accepted encrypted updates and record the sum's hash."""
         key = _key_of(params)
@@ -499,7 +505,7 @@ class Member:
                                         _ctx(threads), self._timeout)
         check(rc)
 
-    def check_aggregate(self, task_id: bytes, round: int, params) -> bool:
+    def check_aggregate(self, task_id: bytes, round: int, params: KeyParams) -> bool:
         """Recompute the round's aggregate and record the check; True if it matched
         (a mismatch makes the contract refuse the aggregate)."""
         key = _key_of(params)
@@ -510,7 +516,8 @@ class Member:
         check(rc)
         return bool(m[0])
 
-    def post_decryption_share(self, task_id: bytes, round: int, params, share) -> None:
+    def post_decryption_share(self, task_id: bytes, round: int, params: KeyParams,
+                              share: Union[KeyShare, bytes]) -> None:
         """Key holder: decrypt the aggregate one recomputed (shares with proofs);
         raises VerificationError if the recorded aggregate was not the sum
         (then the act refused it)."""
@@ -521,7 +528,7 @@ class Member:
                                                     key._ptr, sh._ptr, self._timeout)
         check(rc)
 
-    def compute_global(self, task_id: bytes, round: int, params) -> np.ndarray:
+    def compute_global(self, task_id: bytes, round: int, params: KeyParams) -> np.ndarray:
         """Round ``round``'s global model recomputed from the recorded shares
         (each proof verified): previous model + weighted mean update."""
         key = _key_of(params)
@@ -532,7 +539,7 @@ class Member:
         check(rc)
         return np.frombuffer(_take(out[0], 4 * n[0]), dtype=np.float32).copy()
 
-    def finalize_round(self, task_id: bytes, round: int, params) -> None:
+    def finalize_round(self, task_id: bytes, round: int, params: KeyParams) -> None:
         """Aggregator: compute the global model, store it and its delta, record its digest."""
         key = _key_of(params)
         with _gil_free():
@@ -563,7 +570,7 @@ class Member:
 _CTXS: Dict[int, Any] = {}
 
 
-def _ctx(threads: Union[int, Context]):
+def _ctx(threads: Union[int, Context]) -> Any:
     """A libphe thread pool: a :class:`fedshare.phe.Context` passed on as the
     handle it is, or one kept here per thread count (0 or 1: no pool)."""
     if isinstance(threads, Context):
@@ -581,10 +588,10 @@ class _gil_free:
     """Marker for calls that block on the network; CFFI's out-of-line API mode
     releases the GIL around every C call already, so this only documents it."""
 
-    def __enter__(self):
+    def __enter__(self) -> "_gil_free":
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> Literal[False]:
         return False
 
 

@@ -133,8 +133,9 @@ def _categories(spec: Sequence[str]) -> Dict[str, Optional[List[str]]]:
         name = name.strip()
         if not name:
             raise errors.InvalidInputError(f"--categorical {s!r}: no column name")
-        out[name] = [c.strip() for c in cats.split("|")] if eq else None
-        if eq and (not cats.strip() or any(not c for c in out[name])):
+        given = [c.strip() for c in cats.split("|")] if eq else None
+        out[name] = given
+        if eq and (not cats.strip() or any(not c for c in (given or []))):
             raise errors.InvalidInputError(f"--categorical {s!r}: empty category")
     return out
 
@@ -202,17 +203,18 @@ def load_centers(paths: Sequence[str], opt: LoadOptions) -> Table:
             ci = head.index(c)
             seen = {r[ci].strip() for _, body in files for _, r in body} - na
             cats[c] = sorted(seen, key=lambda s: (_num_key(s), s))
+    full: Dict[str, List[str]] = {c: given or [] for c, given in cats.items()}
     names: List[str] = []
     for i in feats:
-        if head[i] in cats:
-            names += [f"{head[i]}={v}" for v in cats[head[i]]]
+        if head[i] in full:
+            names += [f"{head[i]}={v}" for v in full[head[i]]]
         else:
             names.append(head[i])
     blocks, labels, counts = [], [], []
     for p, (_, body) in zip(paths, files):
         rows: List[List[float]] = []
         ys: List[float] = []
-        cnt = {"file": p, "rows": len(body), "kept": 0, "dropped_missing": 0,
+        cnt: Dict[str, Any] = {"file": p, "rows": len(body), "kept": 0, "dropped_missing": 0,
                "dropped_label": 0, "imputed": 0, "missing_by_column": {}}
         for ln, r in body:
             lab = r[li].strip()
@@ -236,14 +238,14 @@ def load_centers(paths: Sequence[str], opt: LoadOptions) -> Table:
                             f"{p}:{ln}: column {col!r}: missing value {c!r} (missing values "
                             "are refused; --missing drop or impute)")
                     gap = True
-                    vals += [math.nan] * (len(cats[col]) if col in cats else 1)
+                    vals += [math.nan] * (len(full[col]) if col in full else 1)
                     continue
-                if col in cats:
-                    if c not in cats[col]:
+                if col in full:
+                    if c not in full[col]:
                         raise errors.InvalidInputError(
                             f"{p}:{ln}: column {col!r}: {c!r} is not one of its categories "
-                            f"({'|'.join(cats[col])})")
-                    vals += [1.0 if c == v else 0.0 for v in cats[col]]
+                            f"({'|'.join(full[col])})")
+                    vals += [1.0 if c == v else 0.0 for v in full[col]]
                     continue
                 if _NONFINITE.match(c):
                     raise errors.InvalidInputError(f"{p}:{ln}: column {col!r}: {c!r} is not a "

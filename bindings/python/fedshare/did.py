@@ -61,14 +61,16 @@ BytesLike = Union[bytes, bytearray, memoryview]
 def _key_bytes(key: Any) -> bytes:
     if not isinstance(key, (bytes, bytearray, memoryview)):
         raise errors.InvalidInputError(
-            f"a public key is 32 bytes, not {type(key).__name__}", code=E_INVALID, library="fedshare"
+            f"a public key is 32 bytes, not {type(key).__name__}",
+            code=E_INVALID,
+            library="fedshare",
         )
     key = bytes(key)
     if len(key) != PUBLIC_KEY_BYTES:
         raise errors.InvalidInputError(
             f"a public key is 32 bytes, not {len(key)}", code=E_INVALID, library="fedshare"
         )
-    return key
+    return bytes(key)
 
 
 def _text_bytes(value: Any, what: str = "a DID") -> bytes:
@@ -99,7 +101,7 @@ def did_from_public_key(public_key: BytesLike) -> str:
     key = _key_bytes(public_key)
     out = ffi.new("char[]", lib.FEDSHARE_DID_BUF)
     check(lib.fedshare_did_from_pubkey(key, out, lib.FEDSHARE_DID_BUF))
-    return ffi.string(out).decode("ascii")
+    return str(ffi.string(out).decode("ascii"))
 
 
 def public_key_from_did(did: Union[str, bytes]) -> bytes:
@@ -133,7 +135,7 @@ def did_document_json(did: Union[str, bytes]) -> str:
     size = need[0] + 1
     out = ffi.new("char[]", size)
     check(lib.fedshare_did_document(data, len(data), out, size, need))
-    return ffi.unpack(out, need[0]).decode("ascii")
+    return str(ffi.unpack(out, need[0]).decode("ascii"))
 
 
 def did_document(did: Union[str, bytes]) -> Dict[str, Any]:
@@ -147,7 +149,8 @@ def did_document(did: Union[str, bytes]) -> Dict[str, Any]:
     Raises:
         DidError: ``did`` is not a did:key of a valid Ed25519 key.
     """
-    return json.loads(did_document_json(did))
+    doc: Dict[str, Any] = json.loads(did_document_json(did))
+    return doc
 
 
 def base58_encode(data: BytesLike) -> str:
@@ -161,7 +164,7 @@ def base58_encode(data: BytesLike) -> str:
     check(lib.fedshare_base58_encode(data, len(data), ffi.NULL, 0, need))
     out = ffi.new("char[]", need[0] + 1)
     check(lib.fedshare_base58_encode(data, len(data), out, need[0] + 1, need))
-    return ffi.unpack(out, need[0]).decode("ascii")
+    return str(ffi.unpack(out, need[0]).decode("ascii"))
 
 
 def base58_decode(text: Union[str, bytes]) -> bytes:

@@ -7,6 +7,8 @@ working. The C libraries' return codes are turned into these by
 :func:`fedshare._native.check`.
 """
 
+from typing import Any
+
 
 class Error(Exception):
     """Base class of every fedshare error.
@@ -31,7 +33,14 @@ class VerificationError(Error, ValueError):
 
 
 class AccessDeniedError(Error, PermissionError):
-    """A policy or a quorum rule refused the request."""
+    """A policy or a quorum rule refused the request.
+
+    Attributes:
+        decision: the recorded decision (JSON object) when a consortium refused
+            an access request, else ``None``.
+    """
+
+    decision: "dict[str, Any] | None" = None
 
 
 class NotFoundError(Error, LookupError):

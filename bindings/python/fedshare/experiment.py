@@ -307,7 +307,7 @@ def centralized(model_name: str, X: np.ndarray, y: np.ndarray, Xe: np.ndarray, y
     trainer = ft.LocalTrainer(model, X, y, lr=lr, batch_size=32, upload_every=10, seed=seed)
     w = ft.flatten_parameters(model)
     curve: List[float] = []
-    for r in range(1, rounds + 1):
+    for _ in range(1, rounds + 1):
         w = w + trainer.train_round(w)
         curve.append(trainer.evaluate(w, Xe, ye))
         if fedavg.stop_decision(curve, stop_threshold, stop_patience, rounds) != "continue":
@@ -655,7 +655,8 @@ def write_report(out: Path, results: List[RunResult], ds: Dataset, ledger_stats:
              f"({len(trail)} acts), read from certified blocks:\n")
     L.append("| height | act | by |")
     L.append("|---|---|---|")
-    shown = trail if len(trail) <= 24 else trail[:14] + [None] + trail[-8:]
+    shown: List[Optional[Dict[str, Any]]] = (
+        list(trail) if len(trail) <= 24 else [*trail[:14], None, *trail[-8:]])
     for t in shown:
         if t is None:
             L.append("| … | … | … |")
@@ -850,6 +851,8 @@ class Experiment:
         res.wall_seconds = time.monotonic() - t_start
         # -- what the ledger says
         rec = self.regulator.task(task)
+        if rec is None:
+            raise errors.NotFoundError(f"the ledger has no task {task.hex()}")
         res.fed_curve = list(rec["metrics"])
         res.fed_rounds = len(res.fed_curve)
         res.stop_reason = {1: "converged", 2: "round limit"}.get(rec["stop_reason"], "?")
@@ -902,15 +905,15 @@ class Experiment:
         where plain global_r = global_{r−1} + the weighted mean (float64, rounded
         to float32 like the model) of the very updates the hospitals uploaded."""
         ups = []
-        for r in reports:
-            z = np.load(str(r) + ".updates.npz")
+        for rp in reports:
+            z = np.load(str(rp) + ".updates.npz")
             ups.append({int(k[1:]): z[k] for k in z.files})
         m = self.regulator
         prev = w0.astype(np.float32)
         worst = 0.0
         for r in range(1, rounds + 1):
             rec = m.round(task, r)
-            if "global_model" not in rec:
+            if rec is None or "global_model" not in rec:
                 continue
             accepted = [h for h, u in enumerate(rec["updates"])
                         if u["present"] and u["verdict"] != "suspicious"]
@@ -1071,7 +1074,8 @@ def run(args: argparse.Namespace) -> int:
                                 "never pooled records"),
             "key": f"{args.key_bits}-bit threshold Paillier, {exp.threshold} of {centers} "
                    "(every center a holder), dealer = hospital A",
-            "ledger": f"4 replicas, f = 1, block period 10 ms, fsync {'on' if args.sync else 'off'}",
+            "ledger": "4 replicas, f = 1, block period 10 ms, fsync "
+                      + ("on" if args.sync else "off"),
             "machine": f"{os.cpu_count()} cores, shared",
         }
         report = write_report(Path(args.report), results, ds, ledger_stats, trail, tamper, setup,

@@ -19,7 +19,9 @@ Formats: docs/formats/fedavg.md; bound and parameter choice: docs/fedavg-codec.m
 """
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence, Union
+
+from numpy.typing import ArrayLike
 
 import numpy as np
 
@@ -62,13 +64,17 @@ __all__ = [
 
 def version() -> str:
     """The C library's version string."""
-    return ffi.string(lib.fedavg_version_string()).decode()
+    return str(ffi.string(lib.fedavg_version_string()).decode())
 
 
 # --- array plumbing ---------------------------------------------------------
 
 
-def _f32(x) -> np.ndarray:
+#: the participants' updates: a 2-D array (one row each) or a sequence of arrays
+Updates = Union[np.ndarray, Iterable[ArrayLike]]
+
+
+def _f32(x: ArrayLike) -> np.ndarray:
     """A 1-D C-contiguous float32 view of x (no copy when it already is one)."""
     if not isinstance(x, np.ndarray) and hasattr(x, "detach") and hasattr(x, "numpy"):
         x = x.detach().cpu().numpy()  # torch: shares memory for CPU tensors
@@ -76,35 +82,36 @@ def _f32(x) -> np.ndarray:
     return a.reshape(-1)
 
 
-def _f64(x) -> np.ndarray:
+def _f64(x: ArrayLike) -> np.ndarray:
     return np.ascontiguousarray(x, dtype=np.float64).reshape(-1)
 
 
-def _u8(x) -> np.ndarray:
+def _u8(x: ArrayLike) -> np.ndarray:
     if isinstance(x, (bytes, bytearray, memoryview)):
         return np.frombuffer(x, dtype=np.uint8)
     return np.ascontiguousarray(x, dtype=np.uint8).reshape(-1)
 
 
-def _ptr(kind: str, a: np.ndarray):
+def _ptr(kind: str, a: np.ndarray) -> Any:
     return ffi.cast(kind, ffi.from_buffer(a))
 
 
-def _wptr(kind: str, a: np.ndarray):
+def _wptr(kind: str, a: np.ndarray) -> Any:
     return ffi.cast(kind, ffi.from_buffer(a, require_writable=True))
 
 
-def _out_f32(out, n: int) -> np.ndarray:
+def _out_f32(out: Any, n: int) -> np.ndarray:
     if out is None:
         return np.empty(n, dtype=np.float32)
     if not isinstance(out, np.ndarray) and hasattr(out, "numpy"):
         out = out.detach().numpy()
     if out.dtype != np.float32 or not out.flags.c_contiguous or out.size != n:
         raise errors.InvalidInputError(f"out must be a C-contiguous float32 array of {n} values")
-    return out.reshape(-1)
+    flat: np.ndarray = out.reshape(-1)
+    return flat
 
 
-def _rows(updates) -> tuple[list[np.ndarray], int]:
+def _rows(updates: Updates) -> tuple[list[np.ndarray], int]:
     if isinstance(updates, np.ndarray) and updates.ndim == 2:
         rows = [_f32(r) for r in updates]
     else:
@@ -117,7 +124,7 @@ def _rows(updates) -> tuple[list[np.ndarray], int]:
     return rows, n
 
 
-def _row_ptrs(rows: Sequence[np.ndarray]):
+def _row_ptrs(rows: Sequence[np.ndarray]) -> tuple[Any, list[Any]]:
     bufs = [ffi.from_buffer(r) for r in rows]
     arr = ffi.new("float *[]", [ffi.cast("float *", b) for b in bufs])
     return arr, bufs  # keep bufs alive while arr is used
@@ -126,7 +133,7 @@ def _row_ptrs(rows: Sequence[np.ndarray]):
 # --- codec -------------------------------------------------------------------
 
 
-def _explain(cfg) -> str:
+def _explain(cfg: Any) -> str:
     """The numbers behind a refused parameter request (same rules as the C code)."""
     import math
 
@@ -145,7 +152,8 @@ def _explain(cfg) -> str:
     if cfg.flags & lib.FEDAVG_CODEC_ALIGNED_SLOTS:
         bits = next((b for b in (16, 32, 64) if need <= b), 0)
     return (f"f = {f}, Q = {int(q)}, 2*Q*M needs {need} bits -> {bits}-bit slots; "
-            f"plaintext of {cfg.plaintext_bytes} bytes holds {8 * cfg.plaintext_bytes // bits if bits else 0} "
+            f"plaintext of {cfg.plaintext_bytes} bytes holds "
+            f"{8 * cfg.plaintext_bytes // bits if bits else 0} "
             f"(max_weight {cfg.max_weight})")
 
 
@@ -172,8 +180,8 @@ class Codec:
         clip: float = 1.0,
         aligned: bool = False,
         *,
-        _handle=None,
-    ):
+        _handle: Any = None,
+    ) -> None:
         if _handle is not None:
             self._c = _handle
             return
@@ -198,19 +206,19 @@ class Codec:
     # parameters
     @property
     def plaintext_bytes(self) -> int:
-        return lib.fedavg_codec_plaintext_bytes(self._c)
+        return int(lib.fedavg_codec_plaintext_bytes(self._c))
 
     @property
     def slot_bits(self) -> int:
-        return lib.fedavg_codec_slot_bits(self._c)
+        return int(lib.fedavg_codec_slot_bits(self._c))
 
     @property
     def values_per_plaintext(self) -> int:
-        return lib.fedavg_codec_values_per_plaintext(self._c)
+        return int(lib.fedavg_codec_values_per_plaintext(self._c))
 
     @property
     def frac_bits(self) -> int:
-        return lib.fedavg_codec_frac_bits(self._c)
+        return int(lib.fedavg_codec_frac_bits(self._c))
 
     @property
     def scale(self) -> float:
@@ -218,7 +226,7 @@ class Codec:
 
     @property
     def max_weight(self) -> int:
-        return lib.fedavg_codec_max_weight(self._c)
+        return int(lib.fedavg_codec_max_weight(self._c))
 
     @property
     def clip(self) -> float:
@@ -252,15 +260,15 @@ class Codec:
         check(lib.fedavg_codec_decode(out, ffi.from_buffer(data), len(data)))
         return cls(_handle=ffi.gc(out[0], lib.fedavg_codec_free))
 
-    def __eq__(self, other) -> bool:
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, Codec) and self.to_bytes() == other.to_bytes()
 
     def __hash__(self) -> int:
         return hash(self.to_bytes())
 
     # packing
-    def pack(self, x, weight: int = 1, out: np.ndarray | None = None,
-             return_clipped: bool = False):
+    def pack(self, x: ArrayLike, weight: int = 1, out: np.ndarray | None = None,
+             return_clipped: bool = False) -> Any:
         """Quantize and pack ``x`` times the integer ``weight``.
 
         Returns a ``uint8`` array of shape (plaintexts, plaintext_bytes): each
@@ -275,7 +283,8 @@ class Codec:
         if out is None:
             out = np.empty((self.plaintexts(n), self.plaintext_bytes), dtype=np.uint8)
         elif out.dtype != np.uint8 or not out.flags.c_contiguous or out.size != size:
-            raise errors.InvalidInputError(f"out must be a C-contiguous uint8 array of {size} bytes")
+            raise errors.InvalidInputError(
+                f"out must be a C-contiguous uint8 array of {size} bytes")
         if not isinstance(weight, (int, np.integer)) or not 0 <= weight < 2**32:
             raise errors.InvalidInputError("weight must be an integer in 1..max_weight")
         clipped = ffi.new("size_t *")
@@ -283,15 +292,16 @@ class Codec:
                                     _wptr("uint8_t *", out), size, clipped))
         return (out, int(clipped[0])) if return_clipped else out
 
-    def add(self, acc: np.ndarray, packed) -> np.ndarray:
+    def add(self, acc: np.ndarray, packed: ArrayLike) -> np.ndarray:
         """acc += packed, plaintext by plaintext as big integers (in place)."""
         b = _u8(packed)
         if acc.dtype != np.uint8 or not acc.flags.c_contiguous or acc.size != b.size:
-            raise errors.InvalidInputError("acc must be a C-contiguous uint8 array of the same size")
+            raise errors.InvalidInputError(
+                "acc must be a C-contiguous uint8 array of the same size")
         check(lib.fedavg_codec_add(self._c, _wptr("uint8_t *", acc), _ptr("uint8_t *", b), b.size))
         return acc
 
-    def sum(self, packed_vectors: Iterable) -> np.ndarray:
+    def sum(self, packed_vectors: Iterable[ArrayLike]) -> np.ndarray:
         """Plain big-integer sum of packed vectors (what Paillier addition yields)."""
         acc = None
         for p in packed_vectors:
@@ -303,7 +313,7 @@ class Codec:
             raise errors.InvalidInputError("no packed vectors")
         return acc
 
-    def unpack(self, packed, n: int, total_weight: int = 1,
+    def unpack(self, packed: ArrayLike, n: int, total_weight: int = 1,
                out: np.ndarray | None = None) -> np.ndarray:
         """The weighted mean from a (summed) packed form: float32 array of n values."""
         b = _u8(packed)
@@ -315,7 +325,7 @@ class Codec:
         return o if out is None else out
 
     # hand-over to fedshare.phe
-    def to_ints(self, packed) -> list[int]:
+    def to_ints(self, packed: ArrayLike) -> list[int]:
         """The packed plaintexts as Python ints (big-endian rows)."""
         b = _u8(packed).tobytes()
         P = self.plaintext_bytes
@@ -323,7 +333,7 @@ class Codec:
             raise errors.InvalidInputError("packed length is not a multiple of plaintext_bytes")
         return [int.from_bytes(b[i:i + P], "big") for i in range(0, len(b), P)]
 
-    def to_bytes_be(self, packed) -> bytes:
+    def to_bytes_be(self, packed: ArrayLike) -> bytes:
         """The packed plaintexts as one contiguous big-endian byte string
         (plaintext_bytes each), as libphe's batch calls take them."""
         return _u8(packed).tobytes()
@@ -340,7 +350,7 @@ class Codec:
             rows.append(v.to_bytes(P, "big"))
         return np.frombuffer(b"".join(rows), dtype=np.uint8).reshape(len(rows), P).copy()
 
-    def encode_packed(self, packed, n: int, weight: int) -> bytes:
+    def encode_packed(self, packed: ArrayLike, n: int, weight: int) -> bytes:
         """Canonical packed-vector encoding ("FAPK")."""
         b = _u8(packed)
         size = int(lib.fedavg_packed_encoded_bytes(self._c, n))
@@ -365,7 +375,7 @@ class Codec:
         return codec, int(n[0]), int(w[0]), raw.reshape(-1, codec.plaintext_bytes)
 
 
-def quantize_weights(weights, resolution: int = 1 << 16) -> np.ndarray:
+def quantize_weights(weights: ArrayLike, resolution: int = 1 << 16) -> np.ndarray:
     """Integer weights q_i = round(w_i / sum(w) * resolution) for packed FedAvg."""
     w = _f64(weights)
     q = np.empty(w.size, dtype=np.uint32)
@@ -376,7 +386,7 @@ def quantize_weights(weights, resolution: int = 1 << 16) -> np.ndarray:
     return q
 
 
-def weights_error_bound(weights, qweights, clip: float) -> float:
+def weights_error_bound(weights: ArrayLike, qweights: ArrayLike, clip: float) -> float:
     """Extra averaging error from using integer weights ``qweights`` for ``weights``."""
     w = _f64(weights)
     q = np.ascontiguousarray(qweights, dtype=np.uint32).reshape(-1)
@@ -391,7 +401,7 @@ def weights_error_bound(weights, qweights, clip: float) -> float:
 # --- plain aggregation -------------------------------------------------------
 
 
-def average(updates, weights=None, out=None) -> np.ndarray:
+def average(updates: Updates, weights: ArrayLike | None = None, out: Any = None) -> np.ndarray:
     """Weighted FedAvg: sum_i w_i x_i / sum_i w_i, accumulated in double in
     participant order, rounded once to float32. ``updates``: a sequence of
     arrays (or a 2-D array, one row per participant)."""
@@ -405,7 +415,7 @@ def average(updates, weights=None, out=None) -> np.ndarray:
     return o if out is None else out
 
 
-def median(updates, out=None) -> np.ndarray:
+def median(updates: Updates, out: Any = None) -> np.ndarray:
     """Coordinate-wise median (mean of the two middle values for an even count)."""
     rows, n = _rows(updates)
     o = _out_f32(out, n)
@@ -414,8 +424,8 @@ def median(updates, out=None) -> np.ndarray:
     return o if out is None else out
 
 
-def trimmed_mean(updates, trim: int | None = None, proportion: float | None = None,
-                 out=None) -> np.ndarray:
+def trimmed_mean(updates: Updates, trim: int | None = None, proportion: float | None = None,
+                 out: Any = None) -> np.ndarray:
     """Coordinate-wise trimmed mean dropping ``trim`` values at each end
     (or ``int(proportion * m)``, as scipy.stats.trim_mean)."""
     rows, n = _rows(updates)
@@ -430,7 +440,7 @@ def trimmed_mean(updates, trim: int | None = None, proportion: float | None = No
     return o if out is None else out
 
 
-def norm(x) -> float:
+def norm(x: ArrayLike) -> float:
     """Euclidean norm in a fixed summation order (identical on every replica)."""
     a = _f32(x)
     out = ffi.new("double *")
@@ -438,7 +448,7 @@ def norm(x) -> float:
     return float(out[0])
 
 
-def cosine(x, g) -> float:
+def cosine(x: ArrayLike, g: ArrayLike) -> float:
     """Cosine similarity of x and g (0 when either is zero), fixed order."""
     a, b = _f32(x), _f32(g)
     if a.size != b.size:
@@ -462,7 +472,7 @@ class AnomalyDetector:
     """
 
     def __init__(self, stats: int = 1, k: float = 3.0, warmup: int = 5, window: int = 0,
-                 *, _handle=None):
+                 *, _handle: Any = None) -> None:
         if _handle is not None:
             self._a = _handle
             self.stats = int(stats)
@@ -475,7 +485,7 @@ class AnomalyDetector:
         self._a = ffi.gc(out[0], lib.fedavg_anomaly_free)
         self.stats = int(stats)
 
-    def _matrix(self, stats) -> np.ndarray:
+    def _matrix(self, stats: ArrayLike) -> np.ndarray:
         s = np.ascontiguousarray(stats, dtype=np.float64)
         if s.ndim <= 1 and self.stats == 1:
             s = s.reshape(-1, 1)
@@ -485,14 +495,14 @@ class AnomalyDetector:
             raise errors.InvalidInputError(f"stats must have rows of {self.stats} values")
         return s
 
-    def judge(self, stats) -> np.ndarray:
+    def judge(self, stats: ArrayLike) -> np.ndarray:
         s = self._matrix(stats)
         v = np.empty(s.shape[0], dtype=np.uint8)
         check(lib.fedavg_anomaly_judge(self._a, _ptr("double *", s), s.shape[0],
                                        _wptr("uint8_t *", v)))
         return v
 
-    def accept(self, stats) -> None:
+    def accept(self, stats: ArrayLike) -> None:
         s = self._matrix(stats)
         check(lib.fedavg_anomaly_accept(self._a, _ptr("double *", s), s.shape[0]))
 
@@ -551,7 +561,7 @@ class RoundJudge:
         self.hist_members = np.zeros(0, dtype=np.uint32)
         self.hist_stats = np.zeros((0, 2), dtype=np.float64)
 
-    def judge(self, members, norms, cosines) -> np.ndarray:
+    def judge(self, members: ArrayLike, norms: ArrayLike, cosines: ArrayLike) -> np.ndarray:
         mem = np.ascontiguousarray(members, dtype=np.uint32)
         nrm = np.ascontiguousarray(norms, dtype=np.float64)
         cos = np.ascontiguousarray(cosines, dtype=np.float64)
@@ -579,7 +589,8 @@ class RoundJudge:
 _DECISIONS = {0: "continue", 1: "converged", 2: "limit"}
 
 
-def stop_decision(metrics, threshold: float = 0.001, patience: int = 3, max_rounds: int = 50,
+def stop_decision(metrics: Sequence[float], threshold: float = 0.001, patience: int = 3,
+                  max_rounds: int = 50,
                   mode: str = "absolute", lower_is_better: bool = False) -> str:
     """'continue', 'converged' or 'limit' after the rounds whose metrics are given.
 
@@ -605,7 +616,7 @@ def stop_decision(metrics, threshold: float = 0.001, patience: int = 3, max_roun
 # --- deltas and IDs -------------------------------------------------------------
 
 
-def model_digest(x) -> bytes:
+def model_digest(x: ArrayLike) -> bytes:
     """SHA-256 of the model's float32 values as big-endian IEEE-754 bits."""
     a = _f32(x)
     out = ffi.new("uint8_t[32]")
@@ -613,7 +624,7 @@ def model_digest(x) -> bytes:
     return bytes(ffi.buffer(out))
 
 
-def delta_encode(base, next_model) -> bytes:
+def delta_encode(base: ArrayLike, next_model: ArrayLike) -> bytes:
     """Exact, compact delta ("FADL") from ``base`` to ``next_model``."""
     a, b = _f32(base), _f32(next_model)
     if a.size != b.size or a.size == 0:
@@ -626,7 +637,7 @@ def delta_encode(base, next_model) -> bytes:
     return bytes(ffi.buffer(out, ln[0]))
 
 
-def delta_apply(delta: bytes, base, out=None) -> np.ndarray:
+def delta_apply(delta: bytes, base: ArrayLike, out: Any = None) -> np.ndarray:
     """The next model from ``base`` and a delta; raises VerificationError on a wrong base."""
     a = _f32(base)
     o = _out_f32(out, a.size)

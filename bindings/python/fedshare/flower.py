@@ -118,6 +118,13 @@ def _arrays(content: RecordDict) -> Tuple[str, ArrayRecord]:
     return recs[0]
 
 
+def _number(value: object, what: str) -> Union[int, float, str]:
+    """A scalar of a Flower record, for int()/float(); a list is refused."""
+    if not isinstance(value, (int, float, str)):
+        raise errors.InvalidInputError(f"{what} must be a number, not {type(value).__name__}")
+    return value
+
+
 def _metrics(content: RecordDict) -> MetricRecord:
     recs = list(content.metric_records.values())
     if len(recs) != 1:
@@ -185,7 +192,10 @@ class FedshareMod:
         if not config:
             raise errors.InvalidInputError("no consortium configuration: give FedshareMod "
                                            "config= or the node config 'fedshare-config'")
-        key = self.key
+        if not isinstance(config, str):
+            raise errors.InvalidInputError("the node config 'fedshare-config' must be a path, "
+                                           f"not {type(config).__name__}")
+        key: Any = self.key
         if key is None:
             key = context.node_config.get("fedshare-key")
         elif callable(key):
@@ -254,7 +264,7 @@ class FedshareMod:
     def _train(self, msg: Message, context: Context,
                call_next: Callable[[Message, Context], Message]) -> Message:
         cfg = _config(msg)
-        task_id, r = bytes.fromhex(str(cfg[TASK_KEY])), int(cfg[ROUND_KEY])
+        task_id, r = bytes.fromhex(str(cfg[TASK_KEY])), int(_number(cfg[ROUND_KEY], "round"))
         p = self.participant(context, task_id)
         task = p.member.task(task_id)
         if task is not None and int(task["phase"]) == 0:
@@ -273,7 +283,8 @@ class FedshareMod:
         _, trained = _arrays(reply.content)
         metrics = _metrics(reply.content)
         weight = metrics.get(self.weight_key)
-        if weight is None or int(weight) != weight or int(weight) < 1:
+        if (not isinstance(weight, (int, float)) or int(weight) != weight
+                or int(weight) < 1):
             raise errors.InvalidInputError(f"the train reply's {self.weight_key!r} must be a "
                                            "positive integer (the FedAvg weight)")
         update = flatten(trained) - base
@@ -298,7 +309,7 @@ class FedshareMod:
     def _evaluate(self, msg: Message, context: Context,
                   call_next: Callable[[Message, Context], Message]) -> Message:
         cfg = _config(msg)
-        task_id, r = bytes.fromhex(str(cfg[TASK_KEY])), int(cfg[ROUND_KEY])
+        task_id, r = bytes.fromhex(str(cfg[TASK_KEY])), int(_number(cfg[ROUND_KEY], "round"))
         p = self.participant(context, task_id)
         model = p.recompute_global(r)  # from the shares, proofs checked, = the recorded digest
         _, received = _arrays(msg.content)
@@ -316,8 +327,8 @@ class FedshareMod:
         if self.accuracy_key not in metrics or self.weight_key not in metrics:
             raise errors.InvalidInputError(f"the evaluate reply needs the metrics "
                                            f"{self.accuracy_key!r} and {self.weight_key!r}")
-        p.record_evaluation(r, model, float(metrics[self.accuracy_key]),
-                            int(metrics[self.weight_key]))
+        p.record_evaluation(r, model, float(_number(metrics[self.accuracy_key], "accuracy")),
+                            int(_number(metrics[self.weight_key], "weight")))
         return reply
 
 
@@ -332,7 +343,7 @@ def _raise_failures(r: int, what: str, replies: List[Message], expected: int) ->
                     m.error.reason)
     if bad:
         raise errors.Error(f"round {r}: {len(bad)} of {len(replies)} nodes failed to {what} "
-                           f"(first: {bad[0].error.reason.strip()[-300:]})")
+                           f"(first: {(bad[0].error.reason or '').strip()[-300:]})")
     if len(replies) < expected:
         raise errors.TimeoutError_(f"round {r}: {len(replies)} of {expected} nodes answered "
                                    f"the {what} message")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 from . import errors
 from ._native import error_class, load, make_checker
@@ -31,7 +31,7 @@ KV_PUT = lib.LEDGER_KV_OP_PUT
 KV_DELETE = lib.LEDGER_KV_OP_DELETE
 
 
-def _owned(ptr, n: int) -> bytes:
+def _owned(ptr: Any, n: int) -> bytes:
     """Copy a buffer libledger returned and free it."""
     try:
         return bytes(ffi.buffer(ptr, n)) if n else b""
@@ -80,17 +80,17 @@ class Config:
 
     @property
     def replicas(self) -> int:
-        return lib.ledger_config_replicas(self._p)
+        return int(lib.ledger_config_replicas(self._p))
 
     @property
     def f(self) -> int:
-        return lib.ledger_config_f(self._p)
+        return int(lib.ledger_config_f(self._p))
 
     def address(self, i: int) -> str:
         a = lib.ledger_config_address(self._p, i)
         if a == ffi.NULL:
             raise errors.InvalidInputError(f"no replica {i}")
-        return ffi.string(a).decode()
+        return str(ffi.string(a).decode())
 
 
 class Signer:
@@ -120,7 +120,7 @@ class Transaction:
         self._p = ffi.gc(p[0], lib.ledger_tx_free)
 
     @classmethod
-    def _wrap(cls, ptr) -> "Transaction":
+    def _wrap(cls, ptr: Any) -> "Transaction":
         t = cls.__new__(cls)
         t._p = ffi.gc(ptr, lib.ledger_tx_free)
         return t
@@ -137,11 +137,11 @@ class Transaction:
 
     @property
     def op(self) -> int:
-        return lib.ledger_tx_op(self._p)
+        return int(lib.ledger_tx_op(self._p))
 
     @property
     def nonce(self) -> int:
-        return lib.ledger_tx_nonce(self._p)
+        return int(lib.ledger_tx_nonce(self._p))
 
     @property
     def sender(self) -> bytes:
@@ -219,10 +219,10 @@ class Client:
     def __enter__(self) -> "Client":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __del__(self):  # pragma: no cover - depends on GC timing
+    def __del__(self) -> None:  # pragma: no cover - depends on GC timing
         try:
             self.close()
         except Exception:
@@ -246,7 +246,8 @@ class Client:
         return Receipt(r.height, r.index, r.status, r.replies, bytes(r.tx_hash),
                        bytes(r.block_hash), enc)
 
-    def put(self, signer: Signer, nonce: int, key: bytes, value: bytes, **kw) -> Receipt:
+    def put(self, signer: Signer, nonce: int, key: bytes, value: bytes,
+            **kw: Any) -> Receipt:
         """Submit a key-value put (reference application)."""
         return self.submit(Transaction(signer, KV_PUT, nonce, kv_put(key, value)), **kw)
 
@@ -266,7 +267,7 @@ class Client:
         """The highest height f+1 replicas have reached (raises the read floor to it)."""
         h = ffi.new("uint64_t *")
         check(lib.ledger_client_height(self._p, timeout_ms, h))
-        return h[0]
+        return int(h[0])
 
     # -- read consistency (docs/ledger-protocol.md §Reads) -------------------
     @property
@@ -287,7 +288,7 @@ class Client:
     @property
     def seen_height(self) -> int:
         """The read floor: no later read reflects a state older than this height."""
-        return lib.ledger_client_seen_height(self._p)
+        return int(lib.ledger_client_seen_height(self._p))
 
     def observe(self, height: int) -> None:
         """Raise the read floor to ``height`` (e.g. another process's receipt height)."""
@@ -298,7 +299,7 @@ class Client:
         highest announced height. Raises TimeoutError_ at the deadline."""
         reached = ffi.new("uint64_t *")
         check(lib.ledger_client_wait_height(self._p, _u64(height, "height"), timeout_ms, reached))
-        return reached[0]
+        return int(reached[0])
 
     def block(self, height: int, timeout_ms: int = 5000) -> Block:
         """Block ``height``, its certificate checked against the members' keys."""

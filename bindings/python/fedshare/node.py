@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import errors
 from ._native import code_value
@@ -24,7 +24,7 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 # Log state of every running node: the node's threads write to it until stop(),
 # so it lives here, not only in the Node object a caller might drop unstopped.
-_LOGS: dict = {}  # node handle address -> its fedshare_py_log
+_LOGS: Dict[int, Any] = {}  # node handle address -> its fedshare_py_log
 
 
 class Node:
@@ -83,7 +83,7 @@ class Node:
     def height(self) -> int:
         return int(lib.ledger_node_height(lib.fedshare_node_replica(self._p)))
 
-    def tip(self) -> tuple:
+    def tip(self) -> Tuple[int, int, bytes, bytes]:
         """(height, view, header hash, state root) of the node's chain."""
         t = ffi.new("ledger_tip *")
         r = lib.fedshare_node_replica(self._p)
@@ -95,7 +95,7 @@ class Node:
         out = ffi.new("char **")
         check(lib.fedshare_node_metrics(self._p, out))
         try:
-            return ffi.string(out[0]).decode()
+            return str(ffi.string(out[0]).decode())
         finally:
             lib.fedshare_free(out[0])
 
@@ -108,7 +108,7 @@ class Node:
     def __enter__(self) -> "Node":
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
 
@@ -138,7 +138,7 @@ def _raise_fd_limit() -> None:
 
 
 def run(config: PathLike, *, status_file: Optional[PathLike] = None,
-        console_port: Optional[int] = None, **kw) -> int:
+        console_port: Optional[int] = None, **kw: Any) -> int:
     """Run a node until SIGTERM or SIGINT; prints ``ready ID METRICS_PORT HEIGHT``, and the
     node's messages on stderr (LC_DEBUG set in the environment: block fetches too).
     With ``console_port`` it also serves the read-only web console on 127.0.0.1 and
@@ -166,7 +166,7 @@ def run(config: PathLike, *, status_file: Optional[PathLike] = None,
 
 
 def _console(config: PathLike, port: Optional[int], ident: Optional[int], node: Node,
-             data_dir: Optional[PathLike]):
+             data_dir: Optional[PathLike]) -> Callable[[], None]:
     """Start the console beside the node (``--console PORT``); returns its stop function."""
     if port is None:
         return lambda: None
@@ -176,7 +176,8 @@ def _console(config: PathLike, port: Optional[int], ident: Optional[int], node: 
     stores = {f"node{ident}": os.fspath(data_dir)} if ident is not None and data_dir else {}
     url, stop = start_background(config, port=port, metrics=metrics, stores=stores)
     print(f"console {url}", flush=True)
-    return stop
+    stopper: Callable[[], None] = stop
+    return stopper
 
 
 def free_port() -> int:
@@ -225,7 +226,7 @@ class NodeProcess:
     """
 
     def __init__(self, argv: Sequence[str], log: PathLike, *, timeout: float = 30.0,
-                 env: Optional[dict] = None):
+                 env: Optional[Dict[str, str]] = None):
         self.argv = [os.fspath(a) for a in argv]
         self.log = Path(log)
         with open(self.log, "ab") as logf:
@@ -240,6 +241,7 @@ class NodeProcess:
     def _wait_ready(self, timeout: float) -> Tuple[str, ...]:
         deadline = time.monotonic() + timeout
         buf = b""
+        assert self.proc.stdout is not None  # started with stdout=PIPE
         fd = self.proc.stdout.fileno()
         while b"\n" not in buf:
             left = deadline - time.monotonic()

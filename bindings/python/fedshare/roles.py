@@ -11,7 +11,8 @@ A member of a training task plays one or more roles:
 * :class:`Aggregator` — sums the encrypted updates and finalizes the round.
 
 :func:`run_member` reads the task record after each committed block and
-performs whichever act is due, round after round, until the task is done, and returns where the time went::
+performs whichever act is due, round after round, until the task is done,
+and returns where the time went::
 
     report = run_member(member, task_id, participant=p, keyholder=k, timeout=120)
     report["rounds"][0]  # {"round": 1, "compute_s": …, "crypto_s": …, "ledger_s": …,
@@ -396,7 +397,7 @@ def run_member(member: Member, task_id: bytes, *, participant: Optional[Particip
     pending: List[int] = []  # rounds uploaded in, verdict not yet seen
     verdicts: Dict[int, str] = {}
 
-    def see_verdicts(r_now: int, ph_now: int) -> None:
+    def see_verdicts(r_now: int, ph_now: int, task: Dict[str, Any]) -> None:
         for u in list(pending):
             if u == r_now and ph_now == _UPLOAD:
                 continue  # still uploading: not judged yet
@@ -453,7 +454,7 @@ def run_member(member: Member, task_id: bytes, *, participant: Optional[Particip
                                            code=code_value("FEDSHARE_E_NOT_FOUND"))
             r, ph = int(task["round"]), int(task["phase"])
             if pending:
-                see_verdicts(r, ph)
+                see_verdicts(r, ph, task)
             if ph == _DONE:
                 charge(max(r, 0), t0, waiting=time.perf_counter() - t0)
                 break
@@ -497,19 +498,24 @@ def run_member(member: Member, task_id: bytes, *, participant: Optional[Particip
                 if act == "join":
                     res = _plain(member, member.join_task, task_id)
                 elif act == "upload":
+                    assert participant is not None  # _due: an act of a role held
                     res = participant.upload(r, task)
                     pending.append(r)
                 elif act == "aggregate":
+                    assert aggregator is not None
                     res = aggregator.aggregate(r)
                 elif act == "share":
+                    assert keyholder is not None
                     res = keyholder.share(r, check=check)
                     if not res["matched"]:
                         refused_aggr.append(r)
                         log.warning("round %d: the recorded aggregate is not the sum of the "
                                     "recorded updates; the check refused it", r)
                 elif act == "finalize":
+                    assert aggregator is not None
                     res = aggregator.finalize(r)
                 else:  # evaluate
+                    assert participant is not None
                     res = participant.evaluate(r)
                     slot(r)["accuracy"] = res["accuracy"]
                     bar.set_postfix(f"round {r} accuracy {res['accuracy']:.4f}")
@@ -518,6 +524,7 @@ def run_member(member: Member, task_id: bytes, *, participant: Optional[Particip
                     # a member wrote past its slots: the round is refused on the
                     # ledger (SUM_REFUSED), the global model stays, the task goes on
                     sums_refused.append(r)
+                    assert role is not None  # finalize is the aggregator's
                     log.warning("round %d: the decrypted sum is out of the range the accepted "
                                 "updates allow; the round was refused", r)
                     charge(r, t0, waiting=read_s, res=role.meter.timings(),
@@ -527,6 +534,7 @@ def run_member(member: Member, task_id: bytes, *, participant: Optional[Particip
                     raise
                 # the holder recomputed another sum: its act refused the aggregate
                 refused_aggr.append(r)
+                assert role is not None  # share is the key holder's
                 log.warning("round %d: decryption share refused the aggregate: %s", r, e)
                 charge(r, t0, waiting=read_s, res=role.meter.timings(),
                        act=f"{act}-refused-aggregate")

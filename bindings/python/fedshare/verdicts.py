@@ -84,7 +84,9 @@ def task_verdicts(member, task_id: bytes, names: Optional[Dict[str, str]] = None
         judge = RoundJudge(rule, window=HIST_MAX)
     hist_m: List[int] = []
     hist_s: List[List[float]] = []
-    rounds, left, matches = [], {w: [] for w in who}, True
+    rounds: List[Any] = []
+    left: Dict[Any, List[Any]] = {w: [] for w in who}
+    matches = True
     last = int(task["round"])
     for r in range(1, last + 1):
         rec = member.round(task_id, r)

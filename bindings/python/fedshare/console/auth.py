@@ -40,7 +40,9 @@ class Principal:
 
     @property
     def label(self) -> str:
-        return self.member if self.role == "member" else self.role
+        if self.role == "member" and self.member is not None:
+            return self.member
+        return self.role
 
     def may_act_as(self, name: str) -> bool:
         if self.role == "local":
@@ -107,7 +109,7 @@ class Auth:
         return hmac.new(self.secret, f"{p.role}/{p.member}".encode(), hashlib.sha256).hexdigest()
 
     def csrf_ok(self, p: Principal, given: Optional[str]) -> bool:
-        return bool(given) and hmac.compare_digest(self.csrf(p), given)
+        return given is not None and given != "" and hmac.compare_digest(self.csrf(p), given)
 
 
 __all__ = ["Auth", "Principal", "load_tokens", "is_loopback", "COOKIE", "TokenFileError"]

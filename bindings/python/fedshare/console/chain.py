@@ -292,7 +292,7 @@ class LedgerView:
         lc = self.client()
         self.refresh()
         if kind == "time":
-            pairs = []
+            pairs: List[Tuple[int, int]] = []
             for h in lc.trace_time(t0_ms or 0, t1_ms if t1_ms is not None else 2**63 - 1,
                                    max_blocks=limit):
                 b = self._block(h)
@@ -323,9 +323,10 @@ class LedgerView:
         return rows
 
     def _block(self, h: int) -> ledger.Block:
-        cache = getattr(self, "_blocks", None)
+        cache: Optional[Dict[int, ledger.Block]] = getattr(self, "_blocks", None)
         if cache is None:
-            cache = self._blocks = {}
+            cache = {}
+            self._blocks = cache
         if h not in cache:
             if len(cache) > 4096:
                 cache.clear()

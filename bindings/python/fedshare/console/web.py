@@ -140,14 +140,19 @@ def _my_data(c: Console, p: Principal, ix) -> set:
 def can_see_request(c: Console, p: Principal, act, ix) -> bool:
     if p.sees_all:
         return True
-    me = c.view.member(p.member)
+    me = c.view.member(p.member) if p.member else None
+    if me is None:  # a member principal whose member the ledger does not (yet) list
+        return False
     return act.sender == me.key or act.subject_id in _my_data(c, p, ix)
 
 
 def can_see_task(c: Console, p: Principal, task: Dict[str, Any]) -> bool:
     if p.sees_all:
         return True
-    did = c.view.member(p.member).did
+    me = c.view.member(p.member) if p.member else None
+    if me is None:  # a member principal whose member the ledger does not (yet) list
+        return False
+    did = me.did
     return did in ([task.get("creator"), task.get("aggregator")] +
                    [x.get("did") for x in task.get("participants", [])])
 
@@ -461,10 +466,11 @@ def create_app(view: LedgerView, *, tokens=None, seeds: Optional[Dict[str, bytes
             rows = view.trace("time", b"", t0, t1)
             subject = "every act in the time range"
         if rows is not None and not p.sees_all:
-            me = view.member(p.member)
+            me = view.member(p.member) if p.member else None
+            my_key = me.key if me is not None else None
             mine = _my_data(c, p, ix)
             my_tasks = {tid for tid in ix.tasks if _task_visible_cached(c, p, tid)}
-            rows = [r for r in rows if r["sender"] == me.key or r["subject"] in mine
+            rows = [r for r in rows if r["sender"] == my_key or r["subject"] in mine
                     or r["subject"] in my_tasks]
         return page(request, "trace.html", rows=rows, subject=subject, q=q,
                     members=[m.name for m in view.members],
@@ -528,11 +534,11 @@ def create_app(view: LedgerView, *, tokens=None, seeds: Optional[Dict[str, bytes
                     return problem(request, 403, "Cross-site form",
                                    "a form from another site was refused")
         bearer = request.headers.get("authorization", "")
-        bearer = bearer[7:].strip() if bearer.lower().startswith("bearer ") else None
-        p = auth.principal(bearer, request.cookies.get(COOKIE))
+        token = bearer[7:].strip() if bearer.lower().startswith("bearer ") else None
+        p = auth.principal(token, request.cookies.get(COOKIE))
         request.state.principal = p
         if p is None and path not in ("/login", "/health"):
-            if path.startswith("/api/") or bearer is not None:
+            if path.startswith("/api/") or token is not None:
                 return JSONResponse({"error": "a token is needed"}, status_code=401,
                                     headers={"WWW-Authenticate": "Bearer"})
             return page(request, "login.html", status=401, error="")
@@ -575,7 +581,7 @@ def _task_visible_cached(c: Console, p: Principal, tid: bytes) -> bool:
     k = (p.member, tid)  # a task's creator, aggregator and participants never change
     if k not in c.task_seen:
         t = c.view.record(lib.FEDSHARE_REC_TASK, tid)
-        c.task_seen[k] = bool(t) and can_see_task(c, p, t)
+        c.task_seen[k] = t is not None and bool(t) and can_see_task(c, p, t)
     return c.task_seen[k]
 
 

@@ -37,10 +37,15 @@ from __future__ import annotations
 import json
 import os
 import threading
-from typing import Iterable, Optional, Sequence, Union
+from typing import (TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple,
+                    Union)
 
 from .._native import error_class, load, make_checker
 from ..errors import InvalidInputError
+
+if TYPE_CHECKING:  # numpy is imported where it is used, not at import time
+    import numpy as np
+    from numpy.typing import ArrayLike
 
 _mod = load("phe")
 ffi, lib = _mod.ffi, _mod.lib
@@ -48,7 +53,7 @@ ffi, lib = _mod.ffi, _mod.lib
 
 
 def _strerror(rc: int) -> str:
-    return ffi.string(lib.phe_strerror(rc)).decode()
+    return str(ffi.string(lib.phe_strerror(rc)).decode())
 
 
 # Each code's exception comes from libphe/codes.tsv (fedshare._native).
@@ -88,7 +93,7 @@ def insecure_seed(seed: Union[bytes, str]) -> InsecureSeed:
     return InsecureSeed(seed)
 
 
-def _rng(seed: Optional[InsecureSeed]):
+def _rng(seed: Optional[InsecureSeed]) -> Any:
     """A seeded libphe generator (from insecure_seed(); tests only), or NULL."""
     if seed is None:
         return ffi.NULL
@@ -147,7 +152,7 @@ def default_context() -> Context:
     return ctx
 
 
-def _new_ct_ptr():
+def _new_ct_ptr() -> Any:
     out = ffi.new("phe_ciphertext **")
     check(lib.phe_ciphertext_new(out))
     return ffi.gc(out[0], lib.phe_ciphertext_free)
@@ -156,7 +161,7 @@ def _new_ct_ptr():
 class PublicKey:
     """A Paillier public key: n, n², the DJN base h_s (and its table)."""
 
-    def __init__(self, _ptr, _owner=None):
+    def __init__(self, _ptr: Any, _owner: Any = None) -> None:
         self._ptr = _ptr
         self._owner = _owner  # keeps a borrowed key's secret key alive
 
@@ -222,7 +227,7 @@ class PublicKey:
     def validate(self) -> None:
         check(lib.phe_pubkey_validate(self._ptr))
 
-    def __eq__(self, other) -> bool:
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, PublicKey) and bool(lib.phe_pubkey_equal(self._ptr, other._ptr))
 
     def __hash__(self) -> int:
@@ -261,7 +266,7 @@ class PublicKey:
             check(lib.phe_encrypt_bytes_mode(self._ptr, modes[mode], ct, b, len(b), rng))
         return Ciphertext(self, ct)
 
-    def encrypt_array(self, values, ctx: Optional[Context] = None,
+    def encrypt_array(self, values: "ArrayLike", ctx: Optional[Context] = None,
                       seed: Optional[InsecureSeed] = None) -> "CiphertextArray":
         """Encrypt a numpy int64 array (any shape, flattened) on the thread pool."""
         import numpy as np
@@ -273,7 +278,7 @@ class PublicKey:
         check(lib.phe_encrypt_i64_batch(ctx._ptr, self._ptr, cts._arr, ptr, arr.size, _rng(seed)))
         return cts
 
-    def encrypt_packed(self, packed, plaintext_bytes: Optional[int] = None,
+    def encrypt_packed(self, packed: "ArrayLike", plaintext_bytes: Optional[int] = None,
                        ctx: Optional[Context] = None,
                        seed: Optional[InsecureSeed] = None) -> "CiphertextArray":
         """Encrypt big-endian plaintexts laid end to end (for example the
@@ -292,7 +297,8 @@ class PublicKey:
             if plaintext_bytes is None and arr.ndim == 2:
                 plaintext_bytes = arr.shape[1]
             buf = np.ascontiguousarray(arr).reshape(-1)
-        if not isinstance(plaintext_bytes, int) or plaintext_bytes <= 0 or buf.size % plaintext_bytes:
+        if (not isinstance(plaintext_bytes, int) or plaintext_bytes <= 0
+                or buf.size % plaintext_bytes):
             raise InvalidInputError("the buffer is not a whole number of plaintexts")
         if 8 * plaintext_bytes >= self.bits:
             raise InvalidInputError(
@@ -310,17 +316,17 @@ class PublicKey:
         return Pool(self, capacity)
 
     # -- python-paillier interop -------------------------------------------
-    def to_python_paillier(self):
+    def to_python_paillier(self) -> Any:
         """The same key as a ``phe.PaillierPublicKey`` (python-paillier)."""
         import phe as _pp
 
         return _pp.PaillierPublicKey(self.n)
 
     @classmethod
-    def from_python_paillier(cls, pp_key) -> "PublicKey":
+    def from_python_paillier(cls, pp_key: Any) -> "PublicKey":
         return cls.from_n(int(pp_key.n))
 
-    def to_jwk(self) -> dict:
+    def to_jwk(self) -> Dict[str, Any]:
         """python-paillier's serialisation form: ``{"n": <int>}`` (plus labels)."""
         return {"alg": "PAI-GN1", "kty": "DAJ", "n": self.n}
 
@@ -328,7 +334,7 @@ class PublicKey:
 class SecretKey:
     """A Paillier secret key (p, q and CRT constants); holds its public key."""
 
-    def __init__(self, _ptr):
+    def __init__(self, _ptr: Any) -> None:
         self._ptr = _ptr
         self.public_key = PublicKey(lib.phe_seckey_pubkey(_ptr), _owner=self)
 
@@ -367,7 +373,7 @@ class SecretKey:
     def _strength(cls, s: str) -> int:
         if s not in cls._STRENGTH:
             raise InvalidInputError(f"strength must be one of {sorted(cls._STRENGTH)}")
-        return getattr(lib, cls._STRENGTH[s])
+        return int(getattr(lib, cls._STRENGTH[s]))
 
     def seal(self, passphrase: bytes, strength: str = "interactive") -> bytes:
         """Encrypt under a passphrase (Argon2id + XChaCha20-Poly1305, "PHEF" v2).
@@ -390,14 +396,14 @@ class SecretKey:
         check(lib.phe_seckey_unseal(out, data, len(data), passphrase, len(passphrase)))
         return cls(ffi.gc(out[0], lib.phe_seckey_free))
 
-    def write_file(self, path: Union[str, os.PathLike], passphrase: bytes,
+    def write_file(self, path: Union[str, "os.PathLike[str]"], passphrase: bytes,
                    strength: str = "interactive") -> None:
         passphrase = _as_bytes(passphrase)
         check(lib.phe_seckey_write_file(self._ptr, os.fsencode(path), passphrase,
                                         len(passphrase), self._strength(strength)))
 
     @classmethod
-    def read_file(cls, path: Union[str, os.PathLike], passphrase: bytes) -> "SecretKey":
+    def read_file(cls, path: Union[str, "os.PathLike[str]"], passphrase: bytes) -> "SecretKey":
         passphrase = _as_bytes(passphrase)
         out = ffi.new("phe_seckey **")
         check(lib.phe_seckey_read_file(out, os.fsencode(path), passphrase, len(passphrase)))
@@ -427,7 +433,8 @@ class SecretKey:
         check(lib.phe_decrypt_bytes(self._ptr, c._ptr, buf, size))
         return self.public_key._decode_plain(bytes(ffi.buffer(buf, size)))
 
-    def decrypt_array(self, cts: "CiphertextArray", ctx: Optional[Context] = None):
+    def decrypt_array(self, cts: "CiphertextArray",
+                      ctx: Optional[Context] = None) -> "np.ndarray":
         """Decrypt a :class:`CiphertextArray` into a numpy int64 array."""
         import numpy as np
 
@@ -440,7 +447,7 @@ class SecretKey:
         return out
 
     def decrypt_packed(self, cts: "CiphertextArray", plaintext_bytes: int,
-                       ctx: Optional[Context] = None):
+                       ctx: Optional[Context] = None) -> "np.ndarray":
         """Decrypt into a ``uint8`` array of shape (len(cts), plaintext_bytes):
         each row one big-endian plaintext m ∈ [0, n), as libfedavg unpacks them."""
         import numpy as np
@@ -466,7 +473,7 @@ class SecretKey:
                 "(the packed values overflowed their layout)")
         return np.ascontiguousarray(full[:, cut:])
 
-    def to_python_paillier(self):
+    def to_python_paillier(self) -> Any:
         """The same key pair as python-paillier objects (public, private)."""
         import phe as _pp
 
@@ -474,7 +481,7 @@ class SecretKey:
         pub = _pp.PaillierPublicKey(p * q)
         return pub, _pp.PaillierPrivateKey(pub, p, q)
 
-    def _primes(self):
+    def _primes(self) -> Tuple[int, int]:
         data = self.to_bytes()
         # "PHES" 1 | u32 len | p | u32 len | q | …  (docs/formats/phe.md)
         off = 5
@@ -489,7 +496,7 @@ class SecretKey:
         return f"<fedshare.phe.SecretKey {self.public_key.bits} bits>"
 
 
-def _as_bytes(x) -> bytes:
+def _as_bytes(x: Any) -> bytes:
     if isinstance(x, str):
         return x.encode()
     if isinstance(x, (bytes, bytearray, memoryview)):
@@ -508,7 +515,7 @@ class Ciphertext:
 
     __slots__ = ("public_key", "_ptr")
 
-    def __init__(self, public_key: PublicKey, _ptr):
+    def __init__(self, public_key: PublicKey, _ptr: Any) -> None:
         self.public_key = public_key
         self._ptr = _ptr
 
@@ -541,10 +548,10 @@ class Ciphertext:
         check(lib.phe_ciphertext_value(self._ptr, buf, size))
         return int.from_bytes(ffi.buffer(buf, size), "big")
 
-    def _new(self, ptr) -> "Ciphertext":
+    def _new(self, ptr: Any) -> "Ciphertext":
         return Ciphertext(self.public_key, ptr)
 
-    def __add__(self, other):
+    def __add__(self, other: object) -> "Ciphertext":
         out = _new_ct_ptr()
         pk = self.public_key
         if isinstance(other, Ciphertext):
@@ -561,24 +568,24 @@ class Ciphertext:
 
     __radd__ = __add__
 
-    def __neg__(self):
+    def __neg__(self) -> "Ciphertext":
         out = _new_ct_ptr()
         check(lib.phe_negate(self.public_key._ptr, out, self._ptr))
         return self._new(out)
 
-    def __sub__(self, other):
+    def __sub__(self, other: object) -> "Ciphertext":
         if isinstance(other, Ciphertext):
             return self + (-other)
         if isinstance(other, int) and not isinstance(other, bool):
             return self + (-other)
         return NotImplemented
 
-    def __rsub__(self, other):
+    def __rsub__(self, other: object) -> "Ciphertext":
         if isinstance(other, int) and not isinstance(other, bool):
             return (-self) + other
         return NotImplemented
 
-    def __mul__(self, k):
+    def __mul__(self, k: object) -> "Ciphertext":
         if not isinstance(k, int) or isinstance(k, bool):
             return NotImplemented
         out = _new_ct_ptr()
@@ -597,8 +604,9 @@ class Ciphertext:
         check(lib.phe_rerandomize(self.public_key._ptr, out, self._ptr, _rng(seed)))
         return self._new(out)
 
-    def __eq__(self, other) -> bool:
-        return isinstance(other, Ciphertext) and bool(lib.phe_ciphertext_equal(self._ptr, other._ptr))
+    def __eq__(self, other: object) -> bool:
+        return (isinstance(other, Ciphertext)
+                and bool(lib.phe_ciphertext_equal(self._ptr, other._ptr)))
 
     def __hash__(self) -> int:
         return hash(self.to_bytes())
@@ -607,7 +615,7 @@ class Ciphertext:
         return f"<fedshare.phe.Ciphertext under {self.public_key.key_id[:8].hex()}>"
 
     # python-paillier interop
-    def to_python_paillier(self, pp_public_key=None):
+    def to_python_paillier(self, pp_public_key: Any = None) -> Any:
         """An ``EncryptedNumber`` of python-paillier (exponent 0)."""
         import phe as _pp
 
@@ -615,7 +623,7 @@ class Ciphertext:
         return _pp.EncryptedNumber(pp_public_key, self.to_int(), 0)
 
     @classmethod
-    def from_python_paillier(cls, public_key: PublicKey, enc) -> "Ciphertext":
+    def from_python_paillier(cls, public_key: PublicKey, enc: Any) -> "Ciphertext":
         if getattr(enc, "exponent", 0) != 0:
             raise InvalidInputError("only python-paillier integers (exponent 0) are supported")
         if int(enc.public_key.n) != public_key.n:
@@ -626,7 +634,7 @@ class Ciphertext:
 class CiphertextArray:
     """A flat array of ciphertexts under one key, for the batch calls."""
 
-    def __init__(self, public_key: PublicKey, handles: list):
+    def __init__(self, public_key: PublicKey, handles: List[Any]) -> None:
         self.public_key = public_key
         self._handles = handles
         self._arr = ffi.new("phe_ciphertext *[]", handles)
@@ -648,7 +656,7 @@ class CiphertextArray:
     def __getitem__(self, i: int) -> Ciphertext:
         return Ciphertext(self.public_key, self._handles[i])
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Ciphertext]:
         for h in self._handles:
             yield Ciphertext(self.public_key, h)
 
@@ -666,7 +674,7 @@ class CiphertextArray:
 
     __add__ = add
 
-    def mul(self, k, ctx: Optional[Context] = None) -> "CiphertextArray":
+    def mul(self, k: "ArrayLike", ctx: Optional[Context] = None) -> "CiphertextArray":
         """Element-wise scalar multiply by a numpy int64 array (or one int)."""
         import numpy as np
 
@@ -685,7 +693,7 @@ class CiphertextArray:
         check(lib.phe_sum(ctx._ptr, self.public_key._ptr, out, self._arr, len(self)))
         return Ciphertext(self.public_key, out)
 
-    def to_bytes_list(self) -> list:
+    def to_bytes_list(self) -> List[bytes]:
         return [c.to_bytes() for c in self]
 
 
@@ -728,7 +736,8 @@ def to_python_paillier_json(public_key: PublicKey, cts: Iterable[Ciphertext]) ->
     return json.dumps({"public_key": {"n": public_key.n}, "values": values})
 
 
-def from_python_paillier_json(data: Union[str, bytes], public_key: Optional[PublicKey] = None):
+def from_python_paillier_json(data: Union[str, bytes], public_key: Optional[PublicKey] = None
+                              ) -> Tuple[PublicKey, List[Ciphertext]]:
     """Parse python-paillier's JSON form: returns ``(public_key, [Ciphertext, …])``.
     With ``public_key`` given, its n must match (and its DJN base is kept)."""
     try:

@@ -22,16 +22,22 @@ checks every share it is given and raises :class:`fedshare.VerificationError`
 bad one. :meth:`KeyShare.decrypt_share_batch` makes one holder's shares of a
 whole list of ciphertexts with ONE proof (:class:`DecryptionShareBatch`,
 :func:`verify_batch`, :func:`combine_batch`, :func:`locate_batch`). The
-ceremony and its trust assumptions: docs/guides/phe-threshold.md; every encoding: docs/formats/phe-threshold.md.
+ceremony and its trust assumptions: docs/guides/phe-threshold.md; every
+encoding: docs/formats/phe-threshold.md.
 """
 from __future__ import annotations
 
 import os
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple, Union
 
 from ..errors import InvalidInputError, VerificationError
 from . import (Ciphertext, CiphertextArray, Context, InsecureSeed, PublicKey,
                _as_bytes, _rng, check, ffi, lib)
+
+#: ciphertexts as a CiphertextArray or any iterable of Ciphertext objects
+Ciphertexts = Union[CiphertextArray, Iterable[Ciphertext]]
+#: a passphrase: text (UTF-8) or bytes
+Passphrase = Union[str, bytes, bytearray, memoryview]
 
 # Error codes (also ``exc.code`` of the exceptions raised here).
 ERR_PARAMS = lib.PHE_ERR_THRESHOLD_PARAMS
@@ -61,16 +67,16 @@ _STRENGTH = {
 def _strength(s: str) -> int:
     if s not in _STRENGTH:
         raise InvalidInputError(f"strength must be one of {sorted(_STRENGTH)}")
-    return getattr(lib, _STRENGTH[s])
+    return int(getattr(lib, _STRENGTH[s]))
 
 
-def _bytes_of(data, what: str) -> bytes:
+def _bytes_of(data: Any, what: str) -> bytes:
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise InvalidInputError(f"{what} must be bytes")
     return bytes(data)
 
 
-def _encode(size_fn, enc_fn, ptr) -> bytes:
+def _encode(size_fn: Callable[[Any], int], enc_fn: Callable[..., int], ptr: Any) -> bytes:
     size = size_fn(ptr)
     buf = ffi.new("uint8_t[]", size)
     written = ffi.new("size_t *")
@@ -92,7 +98,7 @@ class ThresholdParams:
     """The public side of a threshold key: the public key, t, l, the
     verification base v and one verification key v_i per holder."""
 
-    def __init__(self, _ptr):
+    def __init__(self, _ptr: Any) -> None:
         self._ptr = _ptr
         self.public_key = PublicKey(lib.phe_threshold_params_pubkey(_ptr), _owner=self)
 
@@ -148,7 +154,7 @@ class ThresholdParams:
         """[v_1, …, v_l] with v_i = v^(Δ·s_i) mod n²."""
         return self._values()[3]
 
-    def __eq__(self, other) -> bool:
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, ThresholdParams) and self.key_id == other.key_id
 
     def __hash__(self) -> int:
@@ -163,7 +169,7 @@ class KeyShare:
     """One holder's secret share s_i of the decryption key. Keep it secret:
     store it with :meth:`write_file` (encrypted under a passphrase)."""
 
-    def __init__(self, _ptr):
+    def __init__(self, _ptr: Any) -> None:
         self._ptr = _ptr
 
     @property
@@ -202,7 +208,7 @@ class KeyShare:
                                                 _rng(seed)))
         return DecryptionShare(ffi.gc(out[0], lib.phe_threshold_decshare_free))
 
-    def decrypt_share_batch(self, params: ThresholdParams, ciphertexts,
+    def decrypt_share_batch(self, params: ThresholdParams, ciphertexts: Ciphertexts,
                             ctx: Optional[Context] = None,
                             seed: Optional[InsecureSeed] = None) -> "DecryptionShareBatch":
         """This holder's decryption shares of a list of ciphertexts (or a
@@ -217,7 +223,7 @@ class KeyShare:
             len(cts), ctx._ptr if ctx is not None else ffi.NULL, _rng(seed)))
         return DecryptionShareBatch(ffi.gc(out[0], lib.phe_threshold_decshare_batch_free))
 
-    def seal(self, passphrase, strength: str = "interactive",
+    def seal(self, passphrase: Passphrase, strength: str = "interactive",
              seed: Optional[InsecureSeed] = None) -> bytes:
         """Encrypt under a passphrase: Argon2id + XChaCha20-Poly1305 ("PHTF", v2)."""
         passphrase = _as_bytes(passphrase)
@@ -230,7 +236,7 @@ class KeyShare:
         return bytes(ffi.buffer(buf, written[0]))
 
     @classmethod
-    def unseal(cls, data: bytes, passphrase) -> "KeyShare":
+    def unseal(cls, data: bytes, passphrase: Passphrase) -> "KeyShare":
         data = _bytes_of(data, "data")
         passphrase = _as_bytes(passphrase)
         out = ffi.new("phe_threshold_keyshare **")
@@ -238,7 +244,7 @@ class KeyShare:
                                                 len(passphrase)))
         return cls(ffi.gc(out[0], lib.phe_threshold_keyshare_free))
 
-    def write_file(self, path: Union[str, os.PathLike], passphrase,
+    def write_file(self, path: Union[str, "os.PathLike[str]"], passphrase: Passphrase,
                    strength: str = "interactive") -> None:
         """Seal into a new file (mode 0600; an existing file is never replaced)."""
         passphrase = _as_bytes(passphrase)
@@ -247,7 +253,7 @@ class KeyShare:
                                                     ffi.NULL))
 
     @classmethod
-    def read_file(cls, path: Union[str, os.PathLike], passphrase) -> "KeyShare":
+    def read_file(cls, path: Union[str, "os.PathLike[str]"], passphrase: Passphrase) -> "KeyShare":
         passphrase = _as_bytes(passphrase)
         out = ffi.new("phe_threshold_keyshare **")
         check(lib.phe_threshold_keyshare_read_file(out, os.fsencode(path), passphrase,
@@ -261,7 +267,7 @@ class KeyShare:
 class DecryptionShare:
     """c_i = c^(2Δ·s_i) mod n² with a Fiat–Shamir proof of correctness."""
 
-    def __init__(self, _ptr):
+    def __init__(self, _ptr: Any) -> None:
         self._ptr = _ptr
 
     @property
@@ -292,7 +298,7 @@ class DecryptionShareBatch:
     Fiat–Shamir proof for the whole batch (docs/phe-security.md, "Batch
     proofs")."""
 
-    def __init__(self, _ptr):
+    def __init__(self, _ptr: Any) -> None:
         self._ptr = _ptr
 
     @property
@@ -315,7 +321,7 @@ class DecryptionShareBatch:
         return _encode(lib.phe_threshold_decshare_batch_encoded_size,
                        lib.phe_threshold_decshare_batch_encode, self._ptr)
 
-    def verify(self, params: ThresholdParams, ciphertexts) -> None:
+    def verify(self, params: ThresholdParams, ciphertexts: Ciphertexts) -> None:
         verify_batch(params, ciphertexts, self)
 
     def __repr__(self) -> str:
@@ -323,7 +329,7 @@ class DecryptionShareBatch:
                 f"{len(self)} shares>")
 
 
-def _ct_array(ciphertexts) -> CiphertextArray:
+def _ct_array(ciphertexts: Ciphertexts) -> CiphertextArray:
     if isinstance(ciphertexts, CiphertextArray):
         return ciphertexts
     cts = list(ciphertexts)
@@ -332,11 +338,11 @@ def _ct_array(ciphertexts) -> CiphertextArray:
     return CiphertextArray.from_list(cts)
 
 
-def _batch_list(batches) -> list:
-    batches = list(batches)
-    if not all(isinstance(b, DecryptionShareBatch) for b in batches):
+def _batch_list(batches: Iterable[DecryptionShareBatch]) -> List[DecryptionShareBatch]:
+    blist = list(batches)
+    if not all(isinstance(b, DecryptionShareBatch) for b in blist):
         raise InvalidInputError("batches must be DecryptionShareBatch objects")
-    return batches
+    return blist
 
 
 def deal(bits: int = 2048, threshold: int = 2, holders: int = 3,
@@ -414,7 +420,8 @@ def combine(params: ThresholdParams, ciphertext: Ciphertext,
     return pk._decode_plain(bytes(ffi.buffer(buf, size)))
 
 
-def verify_batch(params: ThresholdParams, ciphertexts, batch: DecryptionShareBatch) -> None:
+def verify_batch(params: ThresholdParams, ciphertexts: Ciphertexts,
+                 batch: DecryptionShareBatch) -> None:
     """Raise :class:`fedshare.VerificationError` unless ``batch`` holds holder
     ``batch.index``'s correct shares of exactly these ciphertexts (same order)."""
     if not isinstance(params, ThresholdParams) or not isinstance(batch, DecryptionShareBatch):
@@ -435,7 +442,7 @@ class BadHoldersError(VerificationError):
         self.holders = holders
 
 
-def combine_batch(params: ThresholdParams, ciphertexts,
+def combine_batch(params: ThresholdParams, ciphertexts: Ciphertexts,
                   batches: Sequence[DecryptionShareBatch]) -> List[int]:
     """Verify every batch, then combine the first t into the plaintexts
     (Python ints in (−n/2, n/2]). A batch that fails raises
@@ -460,7 +467,7 @@ def combine_batch(params: ThresholdParams, ciphertexts,
     return [pk._decode_plain(raw[k * size:(k + 1) * size]) for k in range(len(cts))]
 
 
-def locate_batch(params: ThresholdParams, ciphertexts, suspect: DecryptionShareBatch,
+def locate_batch(params: ThresholdParams, ciphertexts: Ciphertexts, suspect: DecryptionShareBatch,
                  good: Sequence[DecryptionShareBatch]) -> List[int]:
     """Positions (0-based) of the wrong shares in ``suspect``, found exactly
     from t verified batches of other holders (``good``)."""
