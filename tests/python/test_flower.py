@@ -50,6 +50,17 @@ from shared_fixtures import PRIME1, PRIME2  # noqa: E402
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "guides" / "flower.md"
 
 
+@pytest.fixture(autouse=True)
+def _restore_environment():
+    """Ray (under Flower's simulation) writes PYTHONPATH, PYTHONBREAKPOINT and
+    more into this process's environment; put it back after each test so that
+    later tests' subprocesses (a fresh venv in test_wheel) do not inherit it."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 def python_blocks(path: Path):
     blocks = re.findall(r"^```python\n(.*?)^```$", path.read_text(), flags=re.S | re.M)
     assert blocks, f"no python blocks in {path}"

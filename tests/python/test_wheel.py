@@ -4,12 +4,21 @@ its CLI, has one native module, and runs a homomorphic sum and a did:key
 round trip."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import venv
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _clean_env() -> dict:
+    """The environment of a user's shell: nothing that points Python or pip at
+    this checkout or at the test venv (a PYTHONPATH left by an earlier test
+    made pip see fedshare "already satisfied" and skip the install)."""
+    drop = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONBREAKPOINT", "VIRTUAL_ENV")
+    return {k: v for k, v in os.environ.items() if k not in drop and not k.startswith("PIP_")}
 
 
 def test_wheel_installs_and_runs_in_a_fresh_venv(tmp_path):
@@ -23,7 +32,7 @@ def test_wheel_installs_and_runs_in_a_fresh_venv(tmp_path):
     venv.create(env_dir, with_pip=True)
     py = env_dir / "bin" / "python"
     r = subprocess.run([str(py), "-m", "pip", "install", "-q", str(wheel)],
-                       capture_output=True, text=True, timeout=900)
+                       capture_output=True, text=True, timeout=900, env=_clean_env())
     assert r.returncode == 0, r.stdout + r.stderr
     code = (
         "import fedshare, fedshare.phe as phe, fedshare.did as did, fedshare.consortium\n"
@@ -40,8 +49,8 @@ def test_wheel_installs_and_runs_in_a_fresh_venv(tmp_path):
         "    pass\n"
         "print('ok', fedshare.__version__)\n")
     r = subprocess.run([str(py), "-c", code], capture_output=True, text=True, timeout=300,
-                       cwd=tmp_path)
+                       cwd=tmp_path, env=_clean_env())
     assert r.returncode == 0 and r.stdout.startswith("ok"), r.stdout + r.stderr
     r = subprocess.run([str(env_dir / "bin" / "fedshare"), "--help"], capture_output=True,
-                       text=True, timeout=120, cwd=tmp_path)
+                       text=True, timeout=120, cwd=tmp_path, env=_clean_env())
     assert r.returncode == 0 and "verify-chain" in r.stdout
