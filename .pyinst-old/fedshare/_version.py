@@ -1,2 +1,0 @@
-"""Version of the installed fedshare package (written by the build)."""
-__version__ = "0.1.0"
