@@ -17,41 +17,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
-
 from fedshare.phe import threshold
 
-from fedshare_cluster import MEMBERS, Consortium
-from shared_fixtures import PRIME1, PRIME2
+from guide_fixtures import python_blocks
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "guides" / "fedshare-client.md"
-
-
-def python_blocks(path: Path):
-    text = path.read_text()
-    blocks = re.findall(r"^```python\n(.*?)^```$", text, flags=re.S | re.M)
-    assert blocks, f"no python blocks in {path}"
-    return blocks
-
-
-@pytest.fixture()
-def consortium(tmp_path, monkeypatch):
-    cons = Consortium(tmp_path, block_period_ms=10)
-    # each member's seed file, named as in the guide ("hospital-a.key", ...)
-    for (name, _, _), seed in zip(MEMBERS, cons.seeds):
-        (tmp_path / f"{name}.key").write_text(seed.hex() + "\n")
-    cons.start_all()
-    monkeypatch.chdir(tmp_path)
-    real_deal = threshold.deal
-
-    def deal(bits=2048, threshold=2, holders=3, primes=None, seed=None):
-        assert bits == 2048
-        return real_deal(bits=bits, threshold=threshold, holders=holders,
-                         primes=primes or (PRIME1, PRIME2), seed=seed)
-
-    monkeypatch.setattr(threshold, "deal", deal)
-    yield cons
-    cons.close()
 
 
 def test_client_guide_runs(consortium, capsys):

@@ -26,7 +26,6 @@ os.environ["FLWR_TELEMETRY_ENABLED"] = "0"
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 os.environ.setdefault("RAY_ACCEL_ENV_VAR_OVERRIDE_ON_ZERO", "0")  # Ray's FutureWarning
 
-import re  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -42,10 +41,8 @@ from flwr.serverapp.strategy.strategy_utils import aggregate_arrayrecords  # noq
 from fedshare import errors  # noqa: E402
 from fedshare.experiment import _fetch_model  # noqa: E402
 from fedshare.flower import FedshareMod, flatten, unflatten  # noqa: E402
-from fedshare.phe import threshold  # noqa: E402
 
-from fedshare_cluster import MEMBERS, Consortium  # noqa: E402
-from shared_fixtures import PRIME1, PRIME2  # noqa: E402
+from guide_fixtures import python_blocks  # noqa: E402
 
 GUIDE = Path(__file__).resolve().parents[2] / "docs" / "guides" / "flower.md"
 
@@ -59,31 +56,6 @@ def _restore_environment():
     yield
     os.environ.clear()
     os.environ.update(saved)
-
-
-def python_blocks(path: Path):
-    blocks = re.findall(r"^```python\n(.*?)^```$", path.read_text(), flags=re.S | re.M)
-    assert blocks, f"no python blocks in {path}"
-    return blocks
-
-
-@pytest.fixture()
-def consortium(tmp_path, monkeypatch):
-    cons = Consortium(tmp_path, block_period_ms=10)
-    for (name, _, _), seed in zip(MEMBERS, cons.seeds):
-        (tmp_path / f"{name}.key").write_text(seed.hex() + "\n")
-    cons.start_all()
-    monkeypatch.chdir(tmp_path)
-    real_deal = threshold.deal
-
-    def deal(bits=2048, threshold=2, holders=3, primes=None, seed=None):
-        assert bits == 2048
-        return real_deal(bits=bits, threshold=threshold, holders=holders,
-                         primes=primes or (PRIME1, PRIME2), seed=seed)
-
-    monkeypatch.setattr(threshold, "deal", deal)
-    yield cons
-    cons.close()
 
 
 def test_guide_blocks_are_found():
