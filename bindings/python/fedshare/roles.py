@@ -385,7 +385,9 @@ def run_member(member: Member, task_id: bytes, *, participant: Optional[Particip
     Polls the task record and, in each round, uploads (phase upload, as
     participant), aggregates (phase aggregate, as aggregator), checks the
     aggregate and posts a share (phase decrypt, as key holder, while fewer than
-    t shares are recorded; the check only if also a participant), finalizes
+    t shares are recorded — at once if it is one of the round's first t
+    holders, else after the standby time or a refused share; the check only
+    if also a participant), finalizes
     (phase finalize, as aggregator) and evaluates (phase evaluate, as
     participant). A participant that has not joined the task joins it first.
 
