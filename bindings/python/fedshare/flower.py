@@ -54,7 +54,7 @@ import numpy as np
 
 os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
 
-from flwr.app import (ArrayRecord, ConfigRecord, Context, Message,  # noqa: E402
+from flwr.app import (Array, ArrayRecord, ConfigRecord, Context, Message,  # noqa: E402
                       MetricRecord, RecordDict)
 from flwr.serverapp import Grid  # noqa: E402
 from flwr.serverapp.strategy import FedAvg  # noqa: E402
@@ -108,8 +108,7 @@ def unflatten(vector: np.ndarray, like: ArrayRecord) -> ArrayRecord:
     return ArrayRecord({k: _array(v) for k, v in zip(keys, out)})
 
 
-def _array(a: np.ndarray):
-    from flwr.app import Array
+def _array(a: np.ndarray) -> Array:
     return Array(np.ascontiguousarray(a))
 
 
