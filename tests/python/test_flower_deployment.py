@@ -58,6 +58,9 @@ def _stop(p: subprocess.Popen) -> None:
             p.wait()
 
 
+@pytest.mark.skipif(not all((BIN / b).exists() for b in ("flower-superlink",
+                                                         "flower-supernode", "flwr")),
+                    reason="flwr's scripts are not beside this interpreter")
 def test_flower_deployment_superlink_supernodes_flwr_run(consortium, tmp_path):
     ns: dict = {"__name__": "guide", "os": os}  # (the guide's block 2 imports os)
     blocks = python_blocks(GUIDE)
