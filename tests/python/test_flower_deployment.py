@@ -21,7 +21,9 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
+import time
 import sys
 from pathlib import Path
 
@@ -46,6 +48,26 @@ def _start(argv, log: Path, env) -> subprocess.Popen:
     # its own session, so that the test can stop it with everything it started
     return subprocess.Popen(argv, stdout=open(log, "wb"), stderr=subprocess.STDOUT, env=env,
                             start_new_session=True)
+
+
+def _wait_listening(port: int, p: subprocess.Popen, log: Path, timeout: float) -> None:
+    """Until the process accepts connections on ``port`` (it says so by
+    accepting), or has exited (then its log says why), or ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"nothing listens on {port} after {timeout} s: "
+                                 f"{log.read_text()[-2000:]}")
+        try:  # a pause that ends at once if the process exits
+            p.wait(timeout=0.2)
+        except subprocess.TimeoutExpired:
+            continue
+        raise AssertionError(f"{p.args[0]} exited ({p.returncode}): {log.read_text()[-2000:]}")
 
 
 def _stop(p: subprocess.Popen) -> None:
@@ -87,6 +109,9 @@ def test_flower_deployment_superlink_supernodes_flwr_run(consortium, tmp_path):
         procs.append(_start([str(BIN / "flower-superlink"), "--insecure",
                              "--disable-runtime-dependency-installation",
                              "--port", str(link)], tmp_path / "superlink.log", env))
+        # `flwr run` connects once: the SuperLink must listen first (the
+        # SuperNodes retry on their own)
+        _wait_listening(link, procs[0], tmp_path / "superlink.log", TIMEOUT)
         for pid, name in enumerate(ns["HOSPITALS"]):
             node_config = (f'partition-id={pid} '
                            f'fedshare-config="{tmp_path / "consortium.conf"}" '
@@ -102,7 +127,8 @@ def test_flower_deployment_superlink_supernodes_flwr_run(consortium, tmp_path):
         run = subprocess.run([str(BIN / "flwr"), "run", str(app), "test", "--stream",
                               "--run-config", run_config], env=env, capture_output=True,
                              text=True, timeout=TIMEOUT)
-        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+        assert run.returncode == 0, (run.stdout[-3000:] + run.stderr[-3000:] + "\nsuperlink: "
+                                     + (tmp_path / "superlink.log").read_text()[-3000:])
         # the task ends on the ledger; the key holders then exit
         task = agg.wait_phase(task_id, 1 << 30, ["done"], timeout=TIMEOUT)
         for p in ns["holders"]:
