@@ -41,7 +41,8 @@ HERE = Path(__file__).resolve().parent
 GUIDE = HERE.parents[1] / "docs" / "guides" / "flower.md"
 APP = HERE / "flower_app"
 BIN = Path(sys.executable).parent
-TIMEOUT = 300  # seconds for each wait (the whole test took 157 s at load average ~20 on 2 cores)
+# seconds for each wait (the whole test took 157–193 s at load average 20–30 on 2 cores)
+TIMEOUT = 300
 
 
 def _start(argv, log: Path, env) -> subprocess.Popen:
