@@ -2,7 +2,7 @@
 #
 #   make demo   install what is missing, build, run the demo
 #   make test   the same set-up, then every test: C (plain and ASan/UBSan),
-#               bounded fuzzing, Python, integration
+#               bounded fuzzing, SPIN models (docs/formal.md), Python, integration
 #
 # Other targets: deps, venv, build, build-asan, python, bench, format,
 # format-check, lint-python (ruff + mypy), clean, test-repeat (RUNS=20
