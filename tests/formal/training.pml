@@ -6,7 +6,7 @@
  *
  * Bounds: 3 participants (p0, p1, p2), each also a key holder, threshold
  * t = 2; one aggregator A (not a participant); min_updates = 2; round limit
- * R = 2; at most one faulty member, chosen at the start:
+ * R = 3; at most one faulty member, chosen at the start:
  *   none;
  *   p2 crashes (stops acting at any moment, for good);
  *   p2 lies: a wrong AGGREGATE_CHECK, a decryption share naming another
@@ -48,7 +48,7 @@
 #define NP    3 /* participants = key holders */
 #define T     2 /* decryption threshold */
 #define MINUP 2 /* min_updates */
-#define R     2 /* round limit */
+#define R     3 /* round limit */
 #ifndef LIES
 #define LIES  3
 #endif
