@@ -36,11 +36,23 @@
  *                  Without it (the default) a replica sends COMMIT only for
  *                  a slot of its current view while not in a view change,
  *                  as in Castro and Liskov (OSDI 1999, section 4.4).
+ *   HONEST=1       no byzantine replica: replica 0 is a correct process too
+ *                  (primary of view 0, one block per height). With
+ *                  VOTE_IN_VC=1 this still gives a counterexample.
  */
 
 #define N     4
 #define F     1
+#ifndef HONEST
+#define HONEST 0
+#endif
+#if HONEST
+#define BYZ   9 /* nobody: replica 0 is a correct process too */
+#define FIRST 0
+#else
 #define BYZ   0
+#define FIRST 1
+#endif
 #define NV    2 /* views 0 .. NV-1 */
 #define NS    2 /* heights 1 .. NS */
 #ifndef QUORUM
@@ -81,9 +93,15 @@ byte planmax;              /* the NEW-VIEW's max_s */
 /* count_prepares: prepares from replicas other than the view's primary;
  * the byzantine replica counts whenever it is not that primary */
 #define PR(j, v, s, x)   ((j) != prim(v) && P[RVS(j, v, s)] == (x))
+#if HONEST
+#define NPREP(v, s, x)   (PR(0, v, s, x) + PR(1, v, s, x) + PR(2, v, s, x) + PR(3, v, s, x))
+#define NCOM(v, s, x)    ((C[RVS(0, v, s)] == (x)) + (C[RVS(1, v, s)] == (x)) + \
+                          (C[RVS(2, v, s)] == (x)) + (C[RVS(3, v, s)] == (x)))
+#else
 #define NPREP(v, s, x)   (PR(1, v, s, x) + PR(2, v, s, x) + PR(3, v, s, x) + (prim(v) != BYZ))
 #define NCOM(v, s, x)    ((C[RVS(1, v, s)] == (x)) + (C[RVS(2, v, s)] == (x)) + \
                           (C[RVS(3, v, s)] == (x)) + 1)
+#endif
 /* a commit certificate for block x at height s exists in some view */
 #define CERT(s, x)       (NCOM(0, s, x) >= QUORUM || NCOM(1, s, x) >= QUORUM)
 #define ANYCERT(s)       (CERT(s, 1) || CERT(s, 2))
@@ -97,6 +115,9 @@ byte planmax;              /* the NEW-VIEW's max_s */
 /* a correct replica appends block x at its next height (try_progress with
  * 2f+1 commits, or ledger_store_append of a fetched certified block) */
 inline commit(me, x) {
+#if HONEST
+    assert(committed[RS(0, lastx[me] + 1)] == 0 || committed[RS(0, lastx[me] + 1)] == x);
+#endif
     assert(committed[RS(1, lastx[me] + 1)] == 0 || committed[RS(1, lastx[me] + 1)] == x);
     assert(committed[RS(2, lastx[me] + 1)] == 0 || committed[RS(2, lastx[me] + 1)] == x);
     assert(committed[RS(3, lastx[me] + 1)] == 0 || committed[RS(3, lastx[me] + 1)] == x);
@@ -132,7 +153,7 @@ inline commit(me, x) {
 /* maybe_propose of a correct primary (view 1, after its NEW-VIEW) above the plan */
 #define PROPOSE(s)                                                                   \
     :: atomic {                                                                      \
-        (prim(view[me]) == me && nvsent && !invc[me] && s > planmax &&                \
+        (prim(view[me]) == me && (nvsent || view[me] == 0) && !invc[me] && s > planmax &&                \
          PP[VS(view[me], s)] == 0 && s > lastx[me] && s <= lastx[me] + INFLIGHT) ->   \
         CHOOSE(x, s);                                                                \
         PP[VS(view[me], s)] = x;                                                     \
@@ -210,8 +231,8 @@ inline plan(a, b, c) {
     tmp[1] = 0; tmp[2] = 0
 }
 
-active [3] proctype replica() {
-    byte me = _pid + 1;
+active [4 - FIRST] proctype replica() {
+    byte me = _pid + FIRST;
     byte x, y, s, lo;
     byte tmp[NS + 1];
 end:
@@ -271,7 +292,11 @@ vcdone: skip
     :: atomic {
         (me == prim(1) && view[me] == 0 && invc[me] && !nvsent) ->
         if
-#if QUORUM == 3
+#if HONEST
+        :: vcs[2] && vcs[3] -> plan(me, 2, 3)
+        :: vcs[0] && vcs[2] -> plan(me, 0, 2)
+        :: vcs[0] && vcs[3] -> plan(me, 0, 3)
+#elif QUORUM == 3
         :: vcs[2] && vcs[3] -> plan(me, 2, 3)
         :: vcs[2] -> byz_vc(); plan(me, 2, BYZ)
         :: vcs[3] -> byz_vc(); plan(me, 3, BYZ)
