@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple, TypeVar
 
 import numpy as np
 
@@ -54,6 +54,9 @@ E_RANGE = code_value("FEDSHARE_E_RANGE")
 _UPLOAD, _AGGREGATE, _DECRYPT, _FINALIZE, _EVALUATE, _DONE = 1, 2, 3, 4, 5, 6
 
 
+_T = TypeVar("_T")
+
+
 class _Meter:
     """Splits the wall time of member calls into crypto (libphe) and ledger time,
     and counts local compute, for one act."""
@@ -64,7 +67,7 @@ class _Meter:
         self.crypto = 0.0
         self.ledger = 0.0
 
-    def call(self, fn, *args, **kwargs):
+    def call(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
         c0 = self.member.crypto_seconds
         t0 = time.perf_counter()
         try:
@@ -154,7 +157,7 @@ class Participant:
         if (self.global_model is not None and task is not None
                 and model_digest(self.global_model).hex() == task.get("global_model")):
             return self.global_model
-        model, _ = meter.call(self.member.fetch_global, self.task_id)
+        model: np.ndarray = meter.call(self.member.fetch_global, self.task_id)[0]
         return model
 
     def upload(self, round: int, task: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
@@ -270,7 +273,8 @@ class KeyHolder:
         self.stood_in: List[int] = []
         #: where the last act's time went (kept when the act raises).
         self.meter = _Meter(member)
-        self._holders: Optional[tuple] = None  # (key_id hex, [holder DIDs] or None)
+        # (key_id hex, [holder DIDs] or None): the key record, read once per key
+        self._holders: Optional[Tuple[str, Optional[List[str]]]] = None
         #: while standing by: seconds after the decrypt phase began when it shares
         self.standby_total = 0.0
 
@@ -445,7 +449,7 @@ def run_member(member: Member, task_id: bytes, *, participant: Optional[Particip
     joining = _new_round(0)
     benign: List[Dict[str, Any]] = []
     refused_aggr: List[int] = []
-    retried: set = set()
+    retried: Set[Tuple[Tuple[int, int], str, int]] = set()
     sums_refused: List[int] = []
     pending: List[int] = []  # rounds uploaded in, verdict not yet seen
     verdicts: Dict[int, str] = {}
@@ -656,7 +660,7 @@ def run_member(member: Member, task_id: bytes, *, participant: Optional[Particip
     }
 
 
-def _plain(member: Member, fn, *args) -> Dict[str, float]:
+def _plain(member: Member, fn: Callable[..., Any], *args: Any) -> Dict[str, float]:
     m = _Meter(member)
     m.call(fn, *args)
     return m.timings()
@@ -665,11 +669,12 @@ def _plain(member: Member, fn, *args) -> Dict[str, float]:
 def _due(member: Member, task: Dict[str, Any], r: int, ph: int, did: str,
          participant: Optional[Participant], keyholder: Optional[KeyHolder],
          aggregator: Optional[Aggregator], task_id: bytes, since: float = 0.0,
-         standby_default: float = 0.0):
+         standby_default: float = 0.0) -> Tuple[Optional[str], bool]:
     """The act due now (or None) and, for a share, whether to check first —
     decided from the ledger's records, not from local memory, so a phase that
     goes back (a refused aggregate, a disputed model) is handled. A standby
-    key holder gets ``("standby", total seconds to stand by)`` while it waits."""
+    key holder gets ``("standby", False)`` while it waits (the seconds it
+    stands by in all are left in ``keyholder.standby_total``)."""
     pi = _index_of(task, member.public_key) if participant is not None else -1
     if participant is not None and pi < 0:
         raise errors.AccessDeniedError("this member is not a participant of the task",
@@ -707,8 +712,9 @@ def _due(member: Member, task: Dict[str, Any], r: int, ph: int, did: str,
     return None, False
 
 
-def _benign(member: Member, task_id: bytes, state, act: str, code: int,
-            participant: Optional[Participant], did: str, retried: set) -> bool:
+def _benign(member: Member, task_id: bytes, state: Tuple[int, int], act: str, code: int,
+            participant: Optional[Participant], did: str,
+            retried: Set[Tuple[Tuple[int, int], str, int]]) -> bool:
     """Whether a refusal with ``code`` was a race lost to another member's act:
     the phase has moved on since the act was decided, or the act is already
     recorded (an earlier attempt of ours committed). The same refusal in the
