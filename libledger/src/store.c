@@ -237,6 +237,8 @@ int ledger_store_open(ledger_store **out, const char *path, const ledger_members
     if ((rc = ledger_membership_encode(m, &menc, &mlen)) != 0 ||
         (rc = ledger_membership_decode(&s->m, menc, mlen)) != 0) /* a private copy */
         goto fail;
+    crypto_hash_sha256(s->epoch, menc, mlen);
+    s->app_version = LEDGER_APP_VERSION_GENESIS;
     if ((rc = register_open(s, path)) != 0)
         goto fail;
     int mrc = mdb_env_create(&s->env);
@@ -280,6 +282,17 @@ int ledger_store_open(ledger_store **out, const char *path, const ledger_members
     rc = init_or_check(s, txn);
     if (!rc)
         rc = tip_read(txn, s, &s->tip);
+    if (!rc && s->tip.height) { /* the tip block's header format */
+        uint8_t hk[8];
+        ldg_put64(hk, s->tip.height);
+        MDB_val k = ldg_val(hk, 8), v;
+        mrc = mdb_get(txn, s->blocks, &k, &v);
+        if (mrc || v.mv_size < 5 || !ldg_header_size(((const uint8_t *)v.mv_data)[4]))
+            rc = mrc && mrc != MDB_NOTFOUND ? ldg_mdb_err(mrc) : LEDGER_E_CORRUPT;
+        else
+            s->tip_format = ((const uint8_t *)v.mv_data)[4];
+        mrc = 0;
+    }
     if (!rc)
         rc = blob_accounting_init(s, txn);
     if (rc) {
@@ -378,12 +391,34 @@ int ledger_store_check_txs(ledger_store *s, const ledger_tx *const *txs, size_t 
     return LEDGER_OK;
 }
 
-/* Checks common to prepare and append: next height, link, timestamp. */
-static int check_next(const ledger_tip *t, const ledger_block *b) {
+int ldg_store_check_context(const ledger_store *s, const ledger_block *b) {
+    if (b->format < s->tip_format)
+        return LEDGER_E_VERSION; /* a chain never goes back to an older header format */
+    if (b->format < 2)
+        return LEDGER_OK;
+    if (sodium_memcmp(b->epoch, s->epoch, 32) != 0)
+        return LEDGER_E_EPOCH;
+    if (b->app_version != s->app_version)
+        return LEDGER_E_APP_VERSION;
+    return LEDGER_OK;
+}
+
+/* Checks common to prepare and append: next height, link, timestamp, context. */
+static int check_next(const ledger_store *s, const ledger_tip *t, const ledger_block *b) {
     if (b->height != t->height + 1 || sodium_memcmp(b->prev_hash, t->hash, 32) != 0)
         return LEDGER_E_HEIGHT;
     if (t->height && b->timestamp < t->timestamp)
         return LEDGER_E_TIMESTAMP;
+    return ldg_store_check_context(s, b);
+}
+
+int ledger_store_block_context(ledger_store *s, uint32_t *app_version, uint8_t epoch[32]) {
+    if (!s || !app_version || !epoch)
+        return LEDGER_E_INVALID;
+    pthread_mutex_lock(&s->wlock);
+    *app_version = s->app_version;
+    memcpy(epoch, s->epoch, 32);
+    pthread_mutex_unlock(&s->wlock);
     return LEDGER_OK;
 }
 
@@ -392,7 +427,7 @@ int ledger_store_prepare(ledger_store *s, const ledger_block *b, uint32_t flags,
     if (!s || !b || !state_root || (flags & ~LEDGER_PREPARE_VERIFY_TX))
         return LEDGER_E_INVALID;
     pthread_mutex_lock(&s->wlock);
-    int rc = check_next(&s->tip, b);
+    int rc = check_next(s, &s->tip, b);
     MDB_txn *txn = NULL;
     if (!rc) {
         int mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
@@ -440,7 +475,7 @@ static int append_impl(ledger_store *s, const ledger_block *b, uint32_t flags, i
     pthread_mutex_lock(&s->wlock);
     MDB_txn *txn = NULL;
     uint8_t root[32];
-    rc = check_next(&s->tip, b);
+    rc = check_next(s, &s->tip, b);
     if (!rc) {
         int mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
         rc = mrc ? ldg_mdb_err(mrc) : 0;
@@ -463,7 +498,7 @@ static int append_impl(ledger_store *s, const ledger_block *b, uint32_t flags, i
         MDB_val k = ldg_val(tk, 16), v = ldg_val("", 0);
         mrc = mdb_put(txn, s->time, &k, &v, 0);
     }
-    size_t off = LEDGER_HEADER_BYTES;
+    size_t off = ldg_header_size(b->format);
     for (size_t i = 0; !rc && !mrc && i < b->ntx; i++) { /* transaction index */
         const ledger_tx *tx = b->txs[i];
         uint8_t rec[TXREC_BYTES];
@@ -495,6 +530,7 @@ static int append_impl(ledger_store *s, const ledger_block *b, uint32_t flags, i
             pthread_mutex_lock(&s->tlock);
             s->tip = nt;
             pthread_mutex_unlock(&s->tlock);
+            s->tip_format = b->format;
         }
     }
     if (!rc && mrc)
@@ -541,8 +577,8 @@ int ledger_store_block_encoding(ledger_store *s, uint64_t height, uint8_t **out,
 }
 
 int ledger_store_header(ledger_store *s, uint64_t height, uint8_t header[LEDGER_HEADER_BYTES],
-                        uint8_t hash[32]) {
-    if (!s || (!header && !hash))
+                        size_t *header_len, uint8_t hash[32]) {
+    if (!s || (!header && !hash) || (header && !header_len))
         return LEDGER_E_INVALID;
     MDB_txn *txn;
     int rc = rd_begin(s, &txn);
@@ -550,22 +586,27 @@ int ledger_store_header(ledger_store *s, uint64_t height, uint8_t header[LEDGER_
         return rc;
     MDB_val v;
     int mrc = block_raw(s, txn, height, &v);
+    size_t hsz = 0;
+    if (!mrc && v.mv_size >= 5)
+        hsz = ldg_header_size(((const uint8_t *)v.mv_data)[4]);
     if (mrc) {
         rc = ldg_mdb_err(mrc);
-    } else if (v.mv_size < LEDGER_HEADER_BYTES + 1 || memcmp(v.mv_data, LDG_BLOCK_MAGIC, 4) != 0) {
+    } else if (!hsz || v.mv_size < hsz + 1 || memcmp(v.mv_data, LDG_BLOCK_MAGIC, 4) != 0) {
         rc = LEDGER_E_CORRUPT;
     } else {
         /* The block record starts with the header's fields behind its own magic. */
         uint8_t h[LEDGER_HEADER_BYTES];
         memcpy(h, LDG_HDR_MAGIC, 4);
-        memcpy(h + 4, (const uint8_t *)v.mv_data + 4, LEDGER_HEADER_BYTES - 4);
-        if (h[4] != LEDGER_BLOCK_FORMAT_VERSION || ldg_get64(h + 5) != height)
+        memcpy(h + 4, (const uint8_t *)v.mv_data + 4, hsz - 4);
+        if (ldg_get64(h + 5) != height)
             rc = LEDGER_E_CORRUPT;
         else {
-            if (header)
-                memcpy(header, h, LEDGER_HEADER_BYTES);
+            if (header) {
+                memcpy(header, h, hsz);
+                *header_len = hsz;
+            }
             if (hash)
-                crypto_hash_sha256(hash, h, LEDGER_HEADER_BYTES);
+                crypto_hash_sha256(hash, h, hsz);
         }
     }
     mdb_txn_abort(txn);

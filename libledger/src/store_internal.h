@@ -19,6 +19,9 @@ struct ledger_store {
     pthread_mutex_t wlock; /* serialises writers */
     pthread_mutex_t tlock; /* guards tip for readers (written under wlock + tlock) */
     ledger_tip tip;
+    uint8_t tip_format;   /* header format of the tip block (0: empty chain); under wlock */
+    uint8_t epoch[32];    /* SHA-256 of the membership encoding (the epoch hash) */
+    uint32_t app_version; /* application version in force for the next block; under wlock */
     /* Hashes of transactions whose signature this store already verified
      * (ledger_store_check_tx, prepare with LEDGER_PREPARE_VERIFY_TX), so a
      * replica verifies each transaction once. Open addressing, bounded. */
@@ -69,6 +72,9 @@ struct ledger_state {
 };
 
 int ldg_mdb_err(int rc);
+/* Checks of a format 2 block's context against the store (format never goes
+ * back, application version and epoch in force). Caller holds wlock. */
+int ldg_store_check_context(const ledger_store *s, const ledger_block *b);
 void ldg_state_init(struct ledger_state *st, ledger_store *s, MDB_txn *txn, int writable,
                     uint64_t height);
 void ldg_state_release(struct ledger_state *st);

@@ -97,8 +97,15 @@ static int b_prepare(void *ctx, const lc_proposal *pr, void **blk, uint8_t heade
     free(txs);
     /* the proposer checked every transaction before ordering; others verify once here */
     uint32_t flags = pr->proposer == nd->self ? 0 : LEDGER_PREPARE_VERIFY_TX;
-    uint8_t root[32];
-    rc = ledger_store_prepare(nd->st, b, flags, root);
+    uint8_t root[32], epoch[32];
+    uint32_t app_version;
+    /* the application version and membership in force: every replica derives
+     * them from its own chain, so they are not part of the proposal */
+    rc = ledger_store_block_context(nd->st, &app_version, epoch);
+    if (rc == LEDGER_OK)
+        rc = ledger_block_set_context(b, app_version, epoch);
+    if (rc == LEDGER_OK)
+        rc = ledger_store_prepare(nd->st, b, flags, root);
     if (rc == LEDGER_OK)
         rc = ledger_block_set_state_root(b, root);
     if (rc != LEDGER_OK) {

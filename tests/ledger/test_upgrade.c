@@ -1,0 +1,360 @@
+/* Block header format 2 (application version, epoch hash) and chains written in
+ * format 1 before it (golden vector tests/ledger/vectors/chain_v1.hex, written by
+ * libledger 0.2: three blocks of the KV application, membership of seeds
+ * 100…103, chain id C4…C4, f = 1, certified by replicas 1…3). */
+#define T_WITH_STORE
+#include "testutil.h"
+
+#ifndef T_VECTORS
+#error "T_VECTORS (the vectors directory) must be defined"
+#endif
+
+#define V1_BLOCKS 3
+
+/* Header hashes and state roots of the golden chain, as libledger 0.2 computed them. */
+static const char *const v1_hashes[V1_BLOCKS] = {
+    "342022d3ad643f8ed1b937e6bfb5e4f0859ee558ea9a1aceae661582c8279553",
+    "3cfb8cc370432c06b0ff414fb1937dd528d745bd119803345bd1e3b63063fd89",
+    "a965821c671b0f401ea19c8b32c48168a6ebd1ab4848a538be74cd788b976629",
+};
+static const char *const v1_roots[V1_BLOCKS] = {
+    "f01023e78bb0f3d41638ca812350cea8e27aca53f94d6b42ff5555184c1fe485",
+    "a1a1e100790754cd6d18a711e1faa38b5e59a1d0589dab22097966cde4e3c5f6",
+    "fe8f9f846d46681146be72d7a5e1a71d140584774085940c3912b34fc4053e71",
+};
+
+static void unhex(const char *h, uint8_t *out, size_t n) {
+    assert_int_equal(strlen(h), 2 * n);
+    for (size_t i = 0; i < n; i++) {
+        unsigned v;
+        assert_int_equal(sscanf(h + 2 * i, "%2x", &v), 1);
+        out[i] = (uint8_t)v;
+    }
+}
+
+/* The golden chain's block encodings (caller frees each and the arrays). */
+static size_t read_v1_chain(uint8_t **enc, size_t *len) {
+    FILE *fp = fopen(T_VECTORS "/chain_v1.hex", "r");
+    assert_non_null(fp);
+    static char line[1 << 16];
+    size_t n = 0;
+    while (n < V1_BLOCKS && fgets(line, sizeof line, fp)) {
+        size_t l = strcspn(line, "\r\n");
+        line[l] = 0;
+        assert_true(l > 0 && l % 2 == 0);
+        len[n] = l / 2;
+        enc[n] = malloc(len[n]);
+        assert_non_null(enc[n]);
+        unhex(line, enc[n], len[n]);
+        n++;
+    }
+    fclose(fp);
+    assert_int_equal(n, V1_BLOCKS);
+    return n;
+}
+
+typedef struct {
+    ledger_signer *sg[T_MEMBERS];
+    ledger_membership *m;
+    ledger_signer *alice;
+    char path[512];
+    ledger_store *s;
+} fixture;
+
+static int setup(void **state) {
+    fixture *f = calloc(1, sizeof *f);
+    assert_non_null(f);
+    f->m = t_membership(T_MEMBERS, f->sg);
+    f->alice = t_signer(1);
+    t_tmpdir(f->path, sizeof f->path, "upgrade");
+    assert_int_equal(ledger_store_open(&f->s, f->path, f->m, ledger_kv_app(), NULL, NULL),
+                     LEDGER_OK);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state) {
+    fixture *f = *state;
+    ledger_store_close(f->s);
+    t_cleanup(f->path);
+    for (int i = 0; i < T_MEMBERS; i++)
+        ledger_signer_free(f->sg[i]);
+    ledger_signer_free(f->alice);
+    ledger_membership_free(f->m);
+    free(f);
+    return 0;
+}
+
+static void reopen(fixture *f, uint32_t verify) {
+    ledger_store_close(f->s);
+    ledger_store_options o = LEDGER_STORE_OPTIONS_INIT;
+    o.verify = verify;
+    uint64_t bad = 99;
+    assert_int_equal(ledger_store_open(&f->s, f->path, f->m, ledger_kv_app(), &o, &bad), LEDGER_OK);
+    assert_int_equal(bad, 0);
+}
+
+static void epoch_of(const ledger_membership *m, uint8_t out[32]) {
+    uint8_t *enc;
+    size_t len;
+    assert_int_equal(ledger_membership_encode(m, &enc, &len), LEDGER_OK);
+    assert_int_equal(ledger_sha256(out, enc, len), LEDGER_OK);
+    ledger_free(enc);
+}
+
+/* Format 2 fields: created blocks carry them, they round-trip, they are hashed. */
+static void test_header_v2_fields(void **state) {
+    fixture *f = *state;
+    ledger_tx *txs[1] = {t_put(f->alice, 1, "k", "v")};
+    ledger_block *b = t_next_block(f->s, f->m, f->sg, txs, 1, 10);
+    uint8_t epoch[32];
+    epoch_of(f->m, epoch);
+    assert_int_equal(ledger_block_format(b), 2);
+    assert_int_equal(ledger_block_app_version(b), LEDGER_APP_VERSION_GENESIS);
+    assert_non_null(ledger_block_epoch(b));
+    assert_memory_equal(ledger_block_epoch(b), epoch, 32);
+
+    uint8_t hdr[LEDGER_HEADER_BYTES], hh[32];
+    size_t hlen = 0;
+    assert_int_equal(ledger_block_header(b, hdr, &hlen), LEDGER_OK);
+    assert_int_equal(hlen, LEDGER_HEADER_V2_BYTES);
+    assert_memory_equal(hdr, "LDBH\x02", 5);
+    assert_int_equal(((uint32_t)hdr[131] << 24) | ((uint32_t)hdr[132] << 16) |
+                         ((uint32_t)hdr[133] << 8) | hdr[134],
+                     LEDGER_APP_VERSION_GENESIS);
+    assert_memory_equal(hdr + 135, epoch, 32);
+    assert_int_equal(ledger_sha256(hh, hdr, hlen), LEDGER_OK);
+    assert_memory_equal(hh, ledger_block_header_hash(b), 32);
+
+    /* encoding round trip keeps both fields and the hash */
+    uint8_t *enc;
+    size_t len;
+    assert_int_equal(ledger_block_encode(b, &enc, &len), LEDGER_OK);
+    ledger_block *back;
+    assert_int_equal(ledger_block_decode(&back, enc, len), LEDGER_OK);
+    assert_int_equal(ledger_block_format(back), 2);
+    assert_int_equal(ledger_block_app_version(back), LEDGER_APP_VERSION_GENESIS);
+    assert_memory_equal(ledger_block_epoch(back), epoch, 32);
+    assert_memory_equal(ledger_block_header_hash(back), ledger_block_header_hash(b), 32);
+    ledger_block_free(back);
+
+    /* the decoder refuses an unknown header format and application version 0 */
+    enc[4] = 3;
+    assert_int_equal(ledger_block_decode(&back, enc, len), LEDGER_E_VERSION);
+    enc[4] = 2;
+    uint8_t saved[4];
+    memcpy(saved, enc + 131, 4);
+    memset(enc + 131, 0, 4);
+    assert_int_equal(ledger_block_decode(&back, enc, len), LEDGER_E_DECODE);
+    memcpy(enc + 131, saved, 4);
+    /* every header byte is covered by the certificate: flip one of the new fields */
+    enc[140] ^= 1;
+    assert_int_equal(ledger_block_decode(&back, enc, len), LEDGER_OK);
+    assert_int_equal(ledger_block_check(back, f->m), LEDGER_E_CERTIFICATE);
+    assert_int_equal(ledger_store_append(f->s, back), LEDGER_E_CERTIFICATE);
+    ledger_block_free(back);
+    ledger_free(enc);
+
+    /* the proof of a format 2 block carries its 167-byte header */
+    ledger_proof *p, *q;
+    assert_int_equal(ledger_proof_from_block(&p, b, 0), LEDGER_OK);
+    assert_int_equal(ledger_proof_encode(p, &enc, &len), LEDGER_OK);
+    assert_int_equal(ledger_proof_decode(&q, enc, len), LEDGER_OK);
+    assert_int_equal(ledger_proof_verify(q, f->m, ledger_tx_hash(ledger_block_tx(b, 0))),
+                     LEDGER_OK);
+    assert_memory_equal(ledger_proof_header_hash(q), ledger_block_header_hash(b), 32);
+    ledger_proof_free(q);
+    assert_int_equal(ledger_proof_decode(&q, enc, len - 1), LEDGER_E_DECODE);
+    ledger_free(enc);
+    ledger_proof_free(p);
+
+    /* setting the context changes the header hash and drops the certificate */
+    uint8_t h0[32];
+    memcpy(h0, ledger_block_header_hash(b), 32);
+    assert_int_equal(ledger_block_set_context(b, 2, epoch), LEDGER_OK);
+    assert_memory_not_equal(h0, ledger_block_header_hash(b), 32);
+    assert_null(ledger_block_cert(b));
+    assert_int_equal(ledger_block_set_context(b, 0, epoch), LEDGER_E_INVALID);
+    assert_int_equal(ledger_block_set_context(b, 1, NULL), LEDGER_E_INVALID);
+    ledger_block_free(b);
+}
+
+/* The store refuses a block whose header names another application version or
+ * membership than the one in force, and stores nothing. */
+static void test_context_refused(void **state) {
+    fixture *f = *state;
+    uint32_t ver;
+    uint8_t epoch[32], want[32];
+    assert_int_equal(ledger_store_block_context(f->s, &ver, epoch), LEDGER_OK);
+    epoch_of(f->m, want);
+    assert_int_equal(ver, LEDGER_APP_VERSION_GENESIS);
+    assert_memory_equal(epoch, want, 32);
+
+    ledger_tx *txs[1] = {t_put(f->alice, 1, "k", "v")};
+    ledger_block *b = t_next_block(f->s, f->m, f->sg, txs, 1, 10);
+    uint8_t root[32];
+    /* another membership's hash */
+    uint8_t other[32];
+    memcpy(other, epoch, 32);
+    other[0] ^= 0x80;
+    assert_int_equal(ledger_block_set_context(b, ver, other), LEDGER_OK);
+    assert_int_equal(ledger_store_prepare(f->s, b, 0, root), LEDGER_E_EPOCH);
+    t_certify(b, f->m, f->sg, 3, 0);
+    assert_int_equal(ledger_store_append(f->s, b), LEDGER_E_EPOCH);
+    /* an application version not in force */
+    assert_int_equal(ledger_block_set_context(b, ver + 1, epoch), LEDGER_OK);
+    assert_int_equal(ledger_store_prepare(f->s, b, 0, root), LEDGER_E_APP_VERSION);
+    t_certify(b, f->m, f->sg, 3, 0);
+    assert_int_equal(ledger_store_append(f->s, b), LEDGER_E_APP_VERSION);
+    assert_int_equal(ledger_store_height(f->s), 0);
+    ledger_block_free(b);
+    assert_string_equal(ledger_strerror(LEDGER_E_EPOCH),
+                        "block header names another membership (epoch hash) than the one in "
+                        "force at its height");
+}
+
+/* Convert a format 2 block encoding to format 1 (drop the two new fields). */
+static uint8_t *to_v1(const uint8_t *enc, size_t len, size_t *out_len) {
+    uint8_t *o = malloc(len);
+    assert_non_null(o);
+    memcpy(o, enc, LEDGER_HEADER_V1_BYTES);
+    o[4] = 1;
+    memcpy(o + LEDGER_HEADER_V1_BYTES, enc + LEDGER_HEADER_V2_BYTES, len - LEDGER_HEADER_V2_BYTES);
+    *out_len = len - (LEDGER_HEADER_V2_BYTES - LEDGER_HEADER_V1_BYTES);
+    return o;
+}
+
+/* A chain written in format 1 stays readable and verifiable; the first block a
+ * new node adds is format 2; the chain never goes back to format 1. */
+static void test_v1_chain(void **state) {
+    fixture *f = *state;
+    uint8_t *enc[V1_BLOCKS];
+    size_t len[V1_BLOCKS];
+    read_v1_chain(enc, len);
+    for (size_t i = 0; i < V1_BLOCKS; i++) {
+        ledger_block *b;
+        assert_int_equal(ledger_block_decode(&b, enc[i], len[i]), LEDGER_OK);
+        uint8_t want[32];
+        unhex(v1_hashes[i], want, 32);
+        assert_int_equal(ledger_block_format(b), 1);
+        assert_int_equal(ledger_block_app_version(b), LEDGER_APP_VERSION_GENESIS);
+        assert_null(ledger_block_epoch(b));
+        assert_memory_equal(ledger_block_header_hash(b), want, 32);
+        unhex(v1_roots[i], want, 32);
+        assert_memory_equal(ledger_block_state_root(b), want, 32);
+        assert_int_equal(ledger_block_check(b, f->m), LEDGER_OK);
+        assert_int_equal(ledger_block_set_context(b, 1, want), LEDGER_E_INVALID);
+        /* re-encoding gives the same bytes */
+        uint8_t *re;
+        size_t rl;
+        assert_int_equal(ledger_block_encode(b, &re, &rl), LEDGER_OK);
+        assert_int_equal(rl, len[i]);
+        assert_memory_equal(re, enc[i], rl);
+        ledger_free(re);
+        /* replicated into a new store: certificate, link, state root all check */
+        assert_int_equal(ledger_store_append(f->s, b), LEDGER_OK);
+        if (ledger_block_tx_count(b)) {
+            ledger_proof *p;
+            assert_int_equal(ledger_store_proof(f->s, ledger_tx_hash(ledger_block_tx(b, 0)), &p),
+                             LEDGER_OK);
+            assert_int_equal(ledger_proof_verify(p, f->m, ledger_tx_hash(ledger_block_tx(b, 0))),
+                             LEDGER_OK);
+            assert_memory_equal(ledger_proof_header_hash(p), ledger_block_header_hash(b), 32);
+            ledger_proof_free(p);
+        }
+        ledger_block_free(b);
+    }
+    uint8_t hdr[LEDGER_HEADER_BYTES], hh[32], want[32];
+    size_t hlen;
+    assert_int_equal(ledger_store_header(f->s, 2, hdr, &hlen, hh), LEDGER_OK);
+    assert_int_equal(hlen, LEDGER_HEADER_V1_BYTES);
+    unhex(v1_hashes[1], want, 32);
+    assert_memory_equal(hh, want, 32);
+    uint8_t *v;
+    size_t vl;
+    assert_int_equal(ledger_store_get(f->s, (const uint8_t *)"alpha", 5, &v, &vl), LEDGER_OK);
+    assert_int_equal(vl, 32 + 3);
+    assert_memory_equal(v + 32, "uno", 3);
+    ledger_free(v);
+    reopen(f, LEDGER_VERIFY_FULL);
+
+    /* the next block is format 2, on top of format 1 */
+    ledger_tx *txs[1] = {t_put(f->alice, 9, "delta", "four")};
+    ledger_block *b4 = t_next_block(f->s, f->m, f->sg, txs, 1, 1700000009000ull);
+    assert_int_equal(ledger_block_format(b4), 2);
+    unhex(v1_hashes[2], want, 32);
+    assert_memory_equal(ledger_block_prev_hash(b4), want, 32);
+    assert_int_equal(ledger_store_append(f->s, b4), LEDGER_OK);
+    ledger_block_free(b4);
+    reopen(f, LEDGER_VERIFY_FULL);
+
+    /* a format 1 block after a format 2 block is refused, nothing stored */
+    txs[0] = t_put(f->alice, 10, "eps", "five");
+    ledger_block *b5 = t_next_block(f->s, f->m, f->sg, txs, 1, 1700000010000ull);
+    uint8_t *e5, *e5v1;
+    size_t l5, l5v1;
+    assert_int_equal(ledger_block_encode(b5, &e5, &l5), LEDGER_OK);
+    e5v1 = to_v1(e5, l5, &l5v1);
+    ledger_block *b5v1;
+    assert_int_equal(ledger_block_decode(&b5v1, e5v1, l5v1), LEDGER_OK);
+    assert_int_equal(ledger_block_format(b5v1), 1);
+    uint8_t root[32];
+    assert_int_equal(ledger_store_prepare(f->s, b5v1, 0, root), LEDGER_E_VERSION);
+    t_certify(b5v1, f->m, f->sg, 3, 0);
+    assert_int_equal(ledger_store_append(f->s, b5v1), LEDGER_E_VERSION);
+    assert_int_equal(ledger_store_height(f->s), 4);
+    ledger_block_free(b5v1);
+    ledger_free(e5);
+    free(e5v1);
+    ledger_block_free(b5);
+    /* after a restart too (the tip's format is read back from the store) */
+    reopen(f, LEDGER_VERIFY_LINKS);
+    txs[0] = t_put(f->alice, 11, "eps", "five");
+    b5 = t_next_block(f->s, f->m, f->sg, txs, 1, 1700000010000ull);
+    assert_int_equal(ledger_block_encode(b5, &e5, &l5), LEDGER_OK);
+    e5v1 = to_v1(e5, l5, &l5v1);
+    assert_int_equal(ledger_block_decode(&b5v1, e5v1, l5v1), LEDGER_OK);
+    t_certify(b5v1, f->m, f->sg, 3, 0);
+    assert_int_equal(ledger_store_append(f->s, b5v1), LEDGER_E_VERSION);
+    assert_int_equal(ledger_store_append(f->s, b5), LEDGER_OK);
+    ledger_block_free(b5v1);
+    ledger_free(e5);
+    free(e5v1);
+    ledger_block_free(b5);
+    for (size_t i = 0; i < V1_BLOCKS; i++)
+        free(enc[i]);
+}
+
+/* A tampered golden block fails: its certificate signs the format 1 header. */
+static void test_v1_chain_tampered(void **state) {
+    fixture *f = *state;
+    uint8_t *enc[V1_BLOCKS];
+    size_t len[V1_BLOCKS];
+    read_v1_chain(enc, len);
+    for (size_t off = 5; off < LEDGER_HEADER_V1_BYTES; off += 7) {
+        if (off >= 53 && off < 85)
+            continue; /* the tx root: the decoder already refuses it (Merkle) */
+        enc[0][off] ^= 1;
+        ledger_block *b = NULL;
+        int rc = ledger_block_decode(&b, enc[0], len[0]);
+        if (rc == LEDGER_OK) {
+            assert_int_not_equal(ledger_block_check(b, f->m), LEDGER_OK);
+            assert_int_not_equal(ledger_store_append(f->s, b), LEDGER_OK);
+        }
+        ledger_block_free(b);
+        enc[0][off] ^= 1;
+    }
+    assert_int_equal(ledger_store_height(f->s), 0);
+    for (size_t i = 0; i < V1_BLOCKS; i++)
+        free(enc[i]);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_header_v2_fields, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_context_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_v1_chain, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_v1_chain_tampered, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
