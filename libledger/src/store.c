@@ -1,7 +1,10 @@
 /* libledger: the LMDB store (docs/ledger-storage.md, docs/formats/ledger.md §LMDB layout). */
 #include "store_internal.h"
 
+#include "ledger/upgrade.h"
+
 #include <errno.h>
+#include <stddef.h>
 #include <sodium.h>
 #include <sys/stat.h>
 
@@ -196,7 +199,7 @@ int ledger_store_open(ledger_store **out, const char *path, const ledger_members
     ledger_store_options o = LEDGER_STORE_OPTIONS_INIT;
     if (opts)
         o = *opts;
-    if (!path || !*path || !m || !app || app->version != LEDGER_APP_VERSION ||
+    if (!path || !*path || !m || !app || app->version < 1 || app->version > LEDGER_APP_VERSION ||
         o.version != LEDGER_STORE_OPTIONS_VERSION || o.verify > LEDGER_VERIFY_FULL ||
         o.sync > LEDGER_SYNC_DATA || o.map_size < ((uint64_t)1 << 20))
         return LEDGER_E_INVALID;
@@ -228,7 +231,12 @@ int ledger_store_open(ledger_store **out, const char *path, const ledger_members
         ledger_store_close(s);
         return LEDGER_E_NOMEM;
     }
-    s->app = *app;
+    if (app->version >= 2) {
+        s->app = *app;
+    } else { /* a version 1 table ends at query */
+        memcpy(&s->app, app, offsetof(ledger_app, app_version_max));
+        s->app.app_version_max = 1;
+    }
     s->map_size = o.map_size;
     s->blob_limit = o.blob_limit_mib ? (uint64_t)o.blob_limit_mib << 20 : o.map_size / 2;
     int rc = LEDGER_OK;
@@ -293,6 +301,8 @@ int ledger_store_open(ledger_store **out, const char *path, const ledger_members
             s->tip_format = ((const uint8_t *)v.mv_data)[4];
         mrc = 0;
     }
+    if (!rc)
+        rc = ldg_upgrade_version_at(s, txn, s->tip.height + 1, &s->app_version);
     if (!rc)
         rc = blob_accounting_init(s, txn);
     if (rc) {
@@ -363,10 +373,16 @@ static int check_in_txn(ledger_store *s, MDB_txn *txn, const ledger_tx *tx) {
         return LEDGER_E_REPLAY;
     if (mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
         return ldg_mdb_err(mrc);
-    if (!s->app.check)
-        return LEDGER_OK;
     struct ledger_state st;
     ldg_state_init(&st, s, txn, 0, 0);
+    if (ledger_tx_op(tx) >= LEDGER_OP_RESERVED_MIN) {
+        pthread_mutex_lock(&s->tlock);
+        uint64_t next = s->tip.height + 1;
+        pthread_mutex_unlock(&s->tlock);
+        return ldg_upgrade_check(s, &st, tx, next);
+    }
+    if (!s->app.check)
+        return LEDGER_OK;
     return s->app.check(s->app.ctx, &st, tx);
 }
 
@@ -392,10 +408,12 @@ int ledger_store_check_txs(ledger_store *s, const ledger_tx *const *txs, size_t 
 }
 
 int ldg_store_check_context(const ledger_store *s, const ledger_block *b) {
+    if (s->app_version > ldg_app_max(s))
+        return LEDGER_E_UPGRADE_NEEDED; /* execute nothing at or past the activation */
     if (b->format < s->tip_format)
         return LEDGER_E_VERSION; /* a chain never goes back to an older header format */
     if (b->format < 2)
-        return LEDGER_OK;
+        return s->app_version == LEDGER_APP_VERSION_GENESIS ? LEDGER_OK : LEDGER_E_APP_VERSION;
     if (sodium_memcmp(b->epoch, s->epoch, 32) != 0)
         return LEDGER_E_EPOCH;
     if (b->app_version != s->app_version)
@@ -514,6 +532,9 @@ static int append_impl(ledger_store *s, const ledger_block *b, uint32_t flags, i
             mrc = 0; /* an earlier copy of the same tx stays the indexed one */
     }
     ledger_tip nt;
+    uint32_t next_version = s->app_version;
+    if (!rc && !mrc)
+        rc = ldg_upgrade_version_at(s, txn, b->height + 1, &next_version);
     if (!rc && !mrc) {
         nt.height = b->height;
         nt.timestamp = b->timestamp;
@@ -529,6 +550,7 @@ static int append_impl(ledger_store *s, const ledger_block *b, uint32_t flags, i
         if (!mrc) {
             pthread_mutex_lock(&s->tlock);
             s->tip = nt;
+            s->app_version = next_version;
             pthread_mutex_unlock(&s->tlock);
             s->tip_format = b->format;
         }

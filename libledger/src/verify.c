@@ -181,16 +181,10 @@ static int verify_replay(ledger_store *s, uint64_t *bad) {
             *bad = h;
             break;
         }
-        /* every block is executed under the application version in force at
-         * its height, which its header must name */
-        if (b->app_version != LEDGER_APP_VERSION_GENESIS) {
-            rc = LEDGER_E_CORRUPT;
-            *bad = h;
-            ledger_block_free(b);
-            break;
-        }
+        /* ldg_exec_block runs every block under the application version in
+         * force at its height and checks that its header names it */
         rc = ldg_exec_block(s, txn, b, root, 0, got, NULL);
-        if (rc == LEDGER_E_APP || rc == LEDGER_E_CORRUPT ||
+        if (rc == LEDGER_E_APP || rc == LEDGER_E_APP_VERSION || rc == LEDGER_E_CORRUPT ||
             (!rc && sodium_memcmp(got, b->state_root, 32) != 0)) {
             rc = LEDGER_E_CORRUPT;
             *bad = h;

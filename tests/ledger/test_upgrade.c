@@ -75,7 +75,8 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     fixture *f = *state;
-    ledger_store_close(f->s);
+    if (f->s)
+        ledger_store_close(f->s);
     t_cleanup(f->path);
     for (int i = 0; i < T_MEMBERS; i++)
         ledger_signer_free(f->sg[i]);
@@ -349,12 +350,329 @@ static void test_v1_chain_tampered(void **state) {
         free(enc[i]);
 }
 
+/* ---- the upgrade channel ------------------------------------------------ */
+
+/* A versioned application: version 1 is the KV application; version 2 also
+ * records, for every put, the height under "seen-v2"; the migration to 2
+ * writes "migrated". */
+static int vapp_check(void *ctx, ledger_state *st, const ledger_tx *tx) {
+    (void)ctx;
+    return ledger_kv_app()->check(NULL, st, tx);
+}
+
+static int vapp_apply(void *ctx, ledger_state *st, const ledger_block *b, size_t index,
+                      const ledger_tx *tx) {
+    (void)ctx;
+    int rc = ledger_kv_app()->apply(NULL, st, b, index, tx);
+    if (rc || ledger_state_app_version(st) < 2)
+        return rc;
+    uint8_t h[8];
+    uint64_t height = ledger_state_height(st);
+    for (int i = 0; i < 8; i++)
+        h[i] = (uint8_t)(height >> (56 - 8 * i));
+    return ledger_state_put(st, (const uint8_t *)"seen-v2", 7, h, 8);
+}
+
+static int vapp_migrate(void *ctx, ledger_state *st, uint32_t from, uint32_t to) {
+    (void)ctx;
+    uint8_t v[2] = {(uint8_t)from, (uint8_t)to};
+    return ledger_state_put(st, (const uint8_t *)"migrated", 8, v, 2);
+}
+
+static ledger_app vapp(uint32_t max) {
+    ledger_app a = LEDGER_APP_INIT;
+    a.check = vapp_check;
+    a.apply = vapp_apply;
+    a.query = ledger_kv_app()->query;
+    a.app_version_max = max;
+    a.migrate = vapp_migrate;
+    return a;
+}
+
+static ledger_tx *t_upgrade(ledger_signer *s, uint64_t nonce, uint16_t op, const char *name,
+                            uint32_t version, uint64_t at) {
+    uint8_t *pl, build[32];
+    size_t plen;
+    memset(build, 0xB2, sizeof build);
+    if (op == LEDGER_OP_UPGRADE_PROPOSE)
+        assert_int_equal(ledger_upgrade_propose_payload(name, version, build, at, &pl, &plen),
+                         LEDGER_OK);
+    else
+        assert_int_equal(ledger_upgrade_name_payload(name, &pl, &plen), LEDGER_OK);
+    ledger_tx *tx = NULL;
+    assert_int_equal(ledger_tx_create_signed(&tx, s, op, nonce, pl, plen), LEDGER_OK);
+    ledger_free(pl);
+    return tx;
+}
+
+/* Commit one block holding tx (taken) on s; return the tx's status. */
+static int commit1(fixture *f, ledger_tx *tx) {
+    uint8_t hash[32];
+    memcpy(hash, ledger_tx_hash(tx), 32);
+    ledger_tx *txs[1] = {tx};
+    ledger_block *b = t_next_block(f->s, f->m, f->sg, txs, 1, ledger_store_height(f->s) + 100);
+    assert_int_equal(ledger_store_append(f->s, b), LEDGER_OK);
+    ledger_block_free(b);
+    int status = 1;
+    assert_int_equal(ledger_store_tx(f->s, hash, NULL, NULL, NULL, &status), LEDGER_OK);
+    return status;
+}
+
+static uint64_t filler_nonce = 1000;
+static void fill_to(fixture *f, uint64_t height) {
+    while (ledger_store_height(f->s) < height) {
+        char key[32];
+        snprintf(key, sizeof key, "fill%llu", (unsigned long long)filler_nonce);
+        assert_int_equal(commit1(f, t_put(f->alice, filler_nonce++, key, "x")), LEDGER_OK);
+    }
+}
+
+static void reopen_app(fixture *f, const ledger_app *a, uint32_t verify, int want) {
+    ledger_store_close(f->s);
+    f->s = NULL;
+    ledger_store_options o = LEDGER_STORE_OPTIONS_INIT;
+    o.verify = verify;
+    assert_int_equal(ledger_store_open(&f->s, f->path, f->m, a, &o, NULL), want);
+}
+
+/* Approved by 3 of 4 before H: version 2 in force from H on, the migration ran
+ * once inside block H, a store without version 2 stops before H, and a replay
+ * from genesis reproduces every state root. */
+static void test_upgrade_approved(void **state) {
+    fixture *f = *state;
+    ledger_app v2 = vapp(2), v1 = vapp(1);
+    reopen_app(f, &v2, LEDGER_VERIFY_LINKS, LEDGER_OK);
+    char path1[512];
+    t_tmpdir(path1, sizeof path1, "upgrade-v1");
+    ledger_store *s1;
+    assert_int_equal(ledger_store_open(&s1, path1, f->m, &v1, NULL, NULL), LEDGER_OK);
+
+    const uint64_t H = 12;
+    /* block 1: replica 0 proposes; too short a lead and a non-governor are refused */
+    ledger_tx *bad =
+        t_upgrade(f->sg[0], 1, LEDGER_OP_UPGRADE_PROPOSE, "v2", 2, 1 + LEDGER_UPGRADE_LEAD_MIN - 1);
+    assert_int_equal(ledger_store_check_tx(f->s, bad), LEDGER_E_REJECTED);
+    ledger_tx_free(bad);
+    bad = t_upgrade(f->alice, 1, LEDGER_OP_UPGRADE_PROPOSE, "v2", 2, H);
+    assert_int_equal(ledger_store_check_tx(f->s, bad), LEDGER_E_REJECTED);
+    ledger_tx_free(bad);
+    assert_int_equal(commit1(f, t_upgrade(f->sg[0], 1, LEDGER_OP_UPGRADE_PROPOSE, "v2", 2, H)),
+                     LEDGER_OK);
+    ledger_upgrade_info info;
+    assert_int_equal(ledger_store_upgrade(f->s, NULL, &info), LEDGER_OK);
+    assert_string_equal(info.name, "v2");
+    assert_int_equal(info.status, LEDGER_UPGRADE_PROPOSED);
+    assert_int_equal(info.approvals, 1);
+    assert_int_equal(info.height, H);
+    assert_int_equal(info.version, 2);
+    /* a second plan while one is open, and a repeated approval, are refused */
+    assert_int_equal(commit1(f, t_upgrade(f->sg[1], 1, LEDGER_OP_UPGRADE_PROPOSE, "other", 3, 40)),
+                     LEDGER_E_REJECTED);
+    assert_int_equal(commit1(f, t_upgrade(f->sg[0], 2, LEDGER_OP_UPGRADE_APPROVE, "v2", 0, 0)),
+                     LEDGER_E_REJECTED);
+    assert_int_equal(commit1(f, t_upgrade(f->sg[1], 2, LEDGER_OP_UPGRADE_APPROVE, "v2", 0, 0)),
+                     LEDGER_OK);
+    assert_int_equal(ledger_store_upgrade(f->s, "v2", &info), LEDGER_OK);
+    assert_int_equal(info.status, LEDGER_UPGRADE_PROPOSED); /* 2 of 4 */
+    assert_int_equal(commit1(f, t_upgrade(f->sg[2], 1, LEDGER_OP_UPGRADE_APPROVE, "v2", 0, 0)),
+                     LEDGER_OK);
+    assert_int_equal(ledger_store_upgrade(f->s, "v2", &info), LEDGER_OK);
+    assert_int_equal(info.status, LEDGER_UPGRADE_APPROVED); /* 3 of 4 */
+    assert_int_equal(info.approvals, 3);
+    assert_int_equal(info.decided_at, 5);
+    /* the application cannot write the ledger's records */
+    assert_int_equal(commit1(f, t_put(f->alice, filler_nonce++, "\xFFLDG/open", "x")),
+                     LEDGER_E_REJECTED);
+    fill_to(f, H - 1);
+    uint32_t ver;
+    assert_int_equal(ledger_store_app_version(f->s, &ver), LEDGER_OK);
+    assert_int_equal(ver, 2); /* in force at the next block, H */
+    uint8_t *v;
+    size_t vl;
+    assert_int_equal(ledger_store_get(f->s, (const uint8_t *)"seen-v2", 7, &v, &vl),
+                     LEDGER_E_NOT_FOUND);
+    assert_int_equal(ledger_store_get(f->s, (const uint8_t *)"migrated", 8, &v, &vl),
+                     LEDGER_E_NOT_FOUND);
+
+    /* a block H that names version 1 is refused */
+    ledger_tx *txs[1] = {t_put(f->alice, filler_nonce++, "at-h", "y")};
+    ledger_block *bh = t_next_block(f->s, f->m, f->sg, txs, 1, ledger_store_height(f->s) + 100);
+    assert_int_equal(ledger_block_app_version(bh), 2);
+    uint8_t epoch[32], root[32];
+    memcpy(epoch, ledger_block_epoch(bh), 32);
+    assert_int_equal(ledger_block_set_context(bh, 1, epoch), LEDGER_OK);
+    assert_int_equal(ledger_store_prepare(f->s, bh, 0, root), LEDGER_E_APP_VERSION);
+    assert_int_equal(ledger_block_set_context(bh, 2, epoch), LEDGER_OK);
+    assert_int_equal(ledger_store_prepare(f->s, bh, 0, root), LEDGER_OK);
+    assert_int_equal(ledger_block_set_state_root(bh, root), LEDGER_OK);
+    t_certify(bh, f->m, f->sg, 3, 0);
+
+    /* the store without version 2 takes every block below H, and refuses H */
+    for (uint64_t h = 1; h < H; h++) {
+        ledger_block *b;
+        assert_int_equal(ledger_store_block(f->s, h, &b), LEDGER_OK);
+        assert_int_equal(ledger_block_app_version(b), 1);
+        assert_int_equal(ledger_store_append(s1, b), LEDGER_OK);
+        ledger_block_free(b);
+    }
+    assert_int_equal(ledger_store_prepare(s1, bh, 0, root), LEDGER_E_UPGRADE_NEEDED);
+    assert_int_equal(ledger_store_append(s1, bh), LEDGER_E_UPGRADE_NEEDED);
+    assert_int_equal(ledger_store_height(s1), H - 1);
+    assert_int_equal(ledger_store_get(s1, (const uint8_t *)"migrated", 8, &v, &vl),
+                     LEDGER_E_NOT_FOUND);
+    assert_int_equal(ledger_store_upgrade(s1, NULL, &info), LEDGER_OK);
+    assert_string_equal(info.name, "v2");
+    ledger_store_close(s1);
+
+    assert_int_equal(ledger_store_append(f->s, bh), LEDGER_OK);
+    ledger_block_free(bh);
+    assert_int_equal(ledger_store_get(f->s, (const uint8_t *)"seen-v2", 7, &v, &vl), LEDGER_OK);
+    assert_int_equal(vl, 8);
+    assert_int_equal(v[7], H);
+    ledger_free(v);
+    assert_int_equal(ledger_store_get(f->s, (const uint8_t *)"migrated", 8, &v, &vl), LEDGER_OK);
+    assert_int_equal(vl, 2);
+    assert_int_equal(v[0], 1);
+    assert_int_equal(v[1], 2);
+    ledger_free(v);
+    assert_int_equal(ledger_store_upgrade(f->s, "v2", &info), LEDGER_OK);
+    assert_int_equal(info.status, LEDGER_UPGRADE_ACTIVATED);
+    assert_int_equal(info.decided_at, H);
+    assert_int_equal(ledger_store_upgrade(f->s, NULL, &info), LEDGER_E_NOT_FOUND);
+    /* the plan's record is readable like any state key */
+    uint8_t key[80];
+    size_t kl;
+    assert_int_equal(ledger_upgrade_key("v2", key, &kl), LEDGER_OK);
+    assert_int_equal(ledger_store_get(f->s, key, kl, &v, &vl), LEDGER_OK);
+    assert_int_equal(ledger_upgrade_decode(&info, v, vl), LEDGER_OK);
+    assert_int_equal(info.status, LEDGER_UPGRADE_ACTIVATED);
+    assert_int_equal(ledger_upgrade_decode(&info, v, vl - 1), LEDGER_E_DECODE);
+    ledger_free(v);
+    fill_to(f, H + 3);
+    ledger_block *b;
+    assert_int_equal(ledger_store_block(f->s, H + 3, &b), LEDGER_OK);
+    assert_int_equal(ledger_block_app_version(b), 2);
+    ledger_block_free(b);
+    /* a later proposal must bring a version above 2 */
+    assert_int_equal(commit1(f, t_upgrade(f->sg[0], 9, LEDGER_OP_UPGRADE_PROPOSE, "again", 2, 99)),
+                     LEDGER_E_REJECTED);
+
+    /* replay from genesis: every state root, under the version of its height */
+    reopen_app(f, &v2, LEDGER_VERIFY_FULL, LEDGER_OK);
+    /* a build without version 2 cannot replay past H */
+    reopen_app(f, &v1, LEDGER_VERIFY_FULL, LEDGER_E_UPGRADE_NEEDED);
+    reopen_app(f, &v1, LEDGER_VERIFY_LINKS, LEDGER_OK);
+    ledger_tx *late[1] = {t_put(f->alice, filler_nonce++, "late", "z")};
+    ledger_tip t;
+    assert_int_equal(ledger_store_tip(f->s, &t), LEDGER_OK);
+    assert_int_equal(ledger_block_create_take(&b, t.height + 1, t.hash, 9000, 0, 0, late, 1),
+                     LEDGER_OK);
+    t_context(f->s, b);
+    assert_int_equal(ledger_store_prepare(f->s, b, 0, root), LEDGER_E_UPGRADE_NEEDED);
+    ledger_block_free(b);
+    reopen_app(f, ledger_kv_app(), LEDGER_VERIFY_NONE, LEDGER_OK);
+    t_cleanup(path1);
+}
+
+/* 2 of 4 approvals: the plan expires at H and nothing changes. A plan approved
+ * and then cancelled by 3 of 4 before H does not activate. */
+static void test_upgrade_expired_and_cancelled(void **state) {
+    fixture *f = *state;
+    ledger_app v2 = vapp(2);
+    reopen_app(f, &v2, LEDGER_VERIFY_LINKS, LEDGER_OK);
+    uint64_t H = 1 + LEDGER_UPGRADE_LEAD_MIN;
+    assert_int_equal(commit1(f, t_upgrade(f->sg[0], 1, LEDGER_OP_UPGRADE_PROPOSE, "half", 2, H)),
+                     LEDGER_OK);
+    assert_int_equal(commit1(f, t_upgrade(f->sg[1], 1, LEDGER_OP_UPGRADE_APPROVE, "half", 0, 0)),
+                     LEDGER_OK);
+    fill_to(f, H);
+    ledger_upgrade_info info;
+    assert_int_equal(ledger_store_upgrade(f->s, "half", &info), LEDGER_OK);
+    assert_int_equal(info.status, LEDGER_UPGRADE_EXPIRED);
+    assert_int_equal(info.decided_at, H);
+    uint32_t ver;
+    assert_int_equal(ledger_store_app_version(f->s, &ver), LEDGER_OK);
+    assert_int_equal(ver, 1);
+    ledger_block *b;
+    assert_int_equal(ledger_store_block(f->s, H, &b), LEDGER_OK);
+    assert_int_equal(ledger_block_app_version(b), 1);
+    ledger_block_free(b);
+    /* the name is used: another plan takes another name */
+    assert_int_equal(commit1(f, t_upgrade(f->sg[0], 2, LEDGER_OP_UPGRADE_PROPOSE, "half", 2, 99)),
+                     LEDGER_E_REJECTED);
+
+    uint64_t h0 = ledger_store_height(f->s) + 1, H2 = h0 + LEDGER_UPGRADE_LEAD_MIN + 4;
+    assert_int_equal(commit1(f, t_upgrade(f->sg[0], 3, LEDGER_OP_UPGRADE_PROPOSE, "undo", 2, H2)),
+                     LEDGER_OK);
+    assert_int_equal(commit1(f, t_upgrade(f->sg[1], 3, LEDGER_OP_UPGRADE_APPROVE, "undo", 0, 0)),
+                     LEDGER_OK);
+    assert_int_equal(commit1(f, t_upgrade(f->sg[3], 3, LEDGER_OP_UPGRADE_APPROVE, "undo", 0, 0)),
+                     LEDGER_OK);
+    assert_int_equal(ledger_store_upgrade(f->s, "undo", &info), LEDGER_OK);
+    assert_int_equal(info.status, LEDGER_UPGRADE_APPROVED);
+    /* cancel: 2 of 4 is not enough, 3 of 4 is; a non-governor's vote is refused */
+    assert_int_equal(
+        commit1(f, t_upgrade(f->alice, filler_nonce++, LEDGER_OP_UPGRADE_CANCEL, "undo", 0, 0)),
+        LEDGER_E_REJECTED);
+    assert_int_equal(commit1(f, t_upgrade(f->sg[2], 4, LEDGER_OP_UPGRADE_CANCEL, "undo", 0, 0)),
+                     LEDGER_OK);
+    assert_int_equal(commit1(f, t_upgrade(f->sg[3], 4, LEDGER_OP_UPGRADE_CANCEL, "undo", 0, 0)),
+                     LEDGER_OK);
+    assert_int_equal(ledger_store_upgrade(f->s, "undo", &info), LEDGER_OK);
+    assert_int_equal(info.status, LEDGER_UPGRADE_APPROVED);
+    assert_int_equal(info.cancels, 2);
+    assert_int_equal(ledger_store_app_version(f->s, &ver), LEDGER_OK);
+    assert_int_equal(ver, 1);
+    assert_int_equal(commit1(f, t_upgrade(f->sg[0], 5, LEDGER_OP_UPGRADE_CANCEL, "undo", 0, 0)),
+                     LEDGER_OK);
+    assert_int_equal(ledger_store_upgrade(f->s, "undo", &info), LEDGER_OK);
+    assert_int_equal(info.status, LEDGER_UPGRADE_CANCELLED);
+    assert_int_equal(ledger_store_upgrade(f->s, NULL, &info), LEDGER_E_NOT_FOUND);
+    fill_to(f, H2 + 1);
+    assert_int_equal(ledger_store_app_version(f->s, &ver), LEDGER_OK);
+    assert_int_equal(ver, 1);
+    assert_int_equal(ledger_store_block(f->s, H2, &b), LEDGER_OK);
+    assert_int_equal(ledger_block_app_version(b), 1);
+    ledger_block_free(b);
+    uint8_t *v;
+    size_t vl;
+    assert_int_equal(ledger_store_get(f->s, (const uint8_t *)"migrated", 8, &v, &vl),
+                     LEDGER_E_NOT_FOUND);
+    reopen_app(f, &v2, LEDGER_VERIFY_FULL, LEDGER_OK);
+    reopen_app(f, ledger_kv_app(), LEDGER_VERIFY_NONE, LEDGER_OK);
+}
+
+/* Payload builders refuse bad names and versions. */
+static void test_upgrade_payloads(void **state) {
+    (void)state;
+    uint8_t *p, build[32] = {0};
+    size_t n;
+    assert_int_equal(ledger_upgrade_propose_payload("", 2, build, 10, &p, &n), LEDGER_E_INVALID);
+    assert_int_equal(ledger_upgrade_propose_payload("a b", 2, build, 10, &p, &n), LEDGER_E_INVALID);
+    assert_int_equal(ledger_upgrade_propose_payload("ok", 0, build, 10, &p, &n), LEDGER_E_INVALID);
+    char longname[LEDGER_UPGRADE_NAME_MAX + 2];
+    memset(longname, 'a', sizeof longname - 1);
+    longname[sizeof longname - 1] = 0;
+    assert_int_equal(ledger_upgrade_name_payload(longname, &p, &n), LEDGER_E_INVALID);
+    longname[LEDGER_UPGRADE_NAME_MAX] = 0;
+    assert_int_equal(ledger_upgrade_name_payload(longname, &p, &n), LEDGER_OK);
+    assert_int_equal(n, 1 + LEDGER_UPGRADE_NAME_MAX);
+    ledger_free(p);
+    assert_int_equal(ledger_upgrade_propose_payload("robust-2", 2, build, 10, &p, &n), LEDGER_OK);
+    assert_int_equal(n, 1 + 8 + 4 + 32 + 8);
+    assert_int_equal(p[0], 8);
+    ledger_free(p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_header_v2_fields, setup, teardown),
         cmocka_unit_test_setup_teardown(test_context_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_v1_chain, setup, teardown),
         cmocka_unit_test_setup_teardown(test_v1_chain_tampered, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upgrade_approved, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upgrade_expired_and_cancelled, setup, teardown),
+        cmocka_unit_test(test_upgrade_payloads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -79,6 +79,9 @@ typedef enum ledger_error {
     LEDGER_E_APP_VERSION = -219,
     /** A block's epoch hash is not the hash of the membership in force at its height. */
     LEDGER_E_EPOCH = -220,
+    /** The application version in force at the next block is above what this build executes
+     *  (ledger_app.app_version_max): nothing more is executed; install the release that has it. */
+    LEDGER_E_UPGRADE_NEEDED = -221,
     /** Out of memory. */
     LEDGER_E_NOMEM = -240,
     /** I/O or LMDB failure. */
