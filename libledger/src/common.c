@@ -53,6 +53,8 @@ const char *ledger_strerror(int code) {
             return "block header names another membership (epoch hash) than the one in force at its height";
         case LEDGER_E_UPGRADE_NEEDED:
             return "upgrade needed: the application version in force at the next block is not one this build executes";
+        case LEDGER_E_TX_APP_VERSION:
+            return "transaction built for another application version than the one in force";
         case LEDGER_E_NOMEM:
             return "out of memory";
         case LEDGER_E_IO:

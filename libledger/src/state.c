@@ -279,7 +279,9 @@ int ldg_exec_block(ledger_store *s, MDB_txn *txn, const ledger_block *b,
             rc = mrc == MDB_SUCCESS ? LEDGER_E_CORRUPT : ldg_mdb_err(mrc);
             break;
         }
-        if (nonce <= last) {
+        if (ledger_tx_op(tx) < LEDGER_OP_RESERVED_MIN && ledger_tx_app_version(tx) != in_force) {
+            status = LEDGER_E_TX_APP_VERSION; /* built for other rules: nothing happens */
+        } else if (nonce <= last) {
             status = LEDGER_E_REPLAY;
         } else {
             ldg_put64(nb, nonce);

@@ -375,6 +375,8 @@ static int check_in_txn(ledger_store *s, MDB_txn *txn, const ledger_tx *tx) {
         return ldg_mdb_err(mrc);
     struct ledger_state st;
     ldg_state_init(&st, s, txn, 0, 0);
+    if (ledger_tx_op(tx) < LEDGER_OP_RESERVED_MIN && ledger_tx_app_version(tx) != st.app_version)
+        return LEDGER_E_TX_APP_VERSION;
     if (ledger_tx_op(tx) >= LEDGER_OP_RESERVED_MIN) {
         pthread_mutex_lock(&s->tlock);
         uint64_t next = s->tip.height + 1;

@@ -418,12 +418,32 @@ static int commit1(fixture *f, ledger_tx *tx) {
     return status;
 }
 
+/* A KV put built for an application version (transaction format 2). */
+static ledger_tx *t_put_for(ledger_signer *s, uint64_t nonce, const char *key, const char *val,
+                            uint32_t version) {
+    uint8_t *pl;
+    size_t plen;
+    assert_int_equal(ledger_kv_put_payload((const uint8_t *)key, strlen(key), (const uint8_t *)val,
+                                           strlen(val), &pl, &plen),
+                     LEDGER_OK);
+    ledger_tx *tx = NULL;
+    assert_int_equal(
+        ledger_tx_create_signed_for(&tx, s, LEDGER_KV_OP_PUT, nonce, pl, plen, version), LEDGER_OK);
+    ledger_free(pl);
+    return tx;
+}
+
 static uint64_t filler_nonce = 1000;
+/* Puts built for the version in force (format 1 while it is 1). */
 static void fill_to(fixture *f, uint64_t height) {
     while (ledger_store_height(f->s) < height) {
         char key[32];
+        uint32_t ver;
+        assert_int_equal(ledger_store_app_version(f->s, &ver), LEDGER_OK);
         snprintf(key, sizeof key, "fill%llu", (unsigned long long)filler_nonce);
-        assert_int_equal(commit1(f, t_put(f->alice, filler_nonce++, key, "x")), LEDGER_OK);
+        ledger_tx *tx = ver == 1 ? t_put(f->alice, filler_nonce++, key, "x")
+                                 : t_put_for(f->alice, filler_nonce++, key, "x", ver);
+        assert_int_equal(commit1(f, tx), LEDGER_OK);
     }
 }
 
@@ -483,6 +503,11 @@ static void test_upgrade_approved(void **state) {
     /* the application cannot write the ledger's records */
     assert_int_equal(commit1(f, t_put(f->alice, filler_nonce++, "\xFFLDG/open", "x")),
                      LEDGER_E_REJECTED);
+    fill_to(f, H - 2);
+    /* before H, a transaction built for version 2 is refused */
+    ledger_tx *early = t_put_for(f->alice, filler_nonce++, "early", "e", 2);
+    assert_int_equal(ledger_store_check_tx(f->s, early), LEDGER_E_TX_APP_VERSION);
+    ledger_tx_free(early);
     fill_to(f, H - 1);
     uint32_t ver;
     assert_int_equal(ledger_store_app_version(f->s, &ver), LEDGER_OK);
@@ -494,9 +519,13 @@ static void test_upgrade_approved(void **state) {
     assert_int_equal(ledger_store_get(f->s, (const uint8_t *)"migrated", 8, &v, &vl),
                      LEDGER_E_NOT_FOUND);
 
-    /* a block H that names version 1 is refused */
-    ledger_tx *txs[1] = {t_put(f->alice, filler_nonce++, "at-h", "y")};
-    ledger_block *bh = t_next_block(f->s, f->m, f->sg, txs, 1, ledger_store_height(f->s) + 100);
+    /* block H: a put built for version 2, and one for version 1 (refused, in the block) */
+    ledger_tx *old_tx = t_put(f->alice, filler_nonce + 1, "old-rules", "o");
+    uint8_t old_hash[32];
+    memcpy(old_hash, ledger_tx_hash(old_tx), 32);
+    ledger_tx *txs[2] = {t_put_for(f->alice, filler_nonce, "at-h", "y", 2), old_tx};
+    filler_nonce += 2;
+    ledger_block *bh = t_next_block(f->s, f->m, f->sg, txs, 2, ledger_store_height(f->s) + 100);
     assert_int_equal(ledger_block_app_version(bh), 2);
     uint8_t epoch[32], root[32];
     memcpy(epoch, ledger_block_epoch(bh), 32);
@@ -526,6 +555,15 @@ static void test_upgrade_approved(void **state) {
 
     assert_int_equal(ledger_store_append(f->s, bh), LEDGER_OK);
     ledger_block_free(bh);
+    int st = 0;
+    assert_int_equal(ledger_store_tx(f->s, old_hash, NULL, NULL, NULL, &st), LEDGER_OK);
+    assert_int_equal(st, LEDGER_E_TX_APP_VERSION);
+    assert_int_equal(ledger_store_get(f->s, (const uint8_t *)"old-rules", 9, &v, &vl),
+                     LEDGER_E_NOT_FOUND);
+    /* and before ordering, from now on */
+    ledger_tx *stale = t_put(f->alice, filler_nonce++, "stale", "s");
+    assert_int_equal(ledger_store_check_tx(f->s, stale), LEDGER_E_TX_APP_VERSION);
+    ledger_tx_free(stale);
     assert_int_equal(ledger_store_get(f->s, (const uint8_t *)"seen-v2", 7, &v, &vl), LEDGER_OK);
     assert_int_equal(vl, 8);
     assert_int_equal(v[7], H);
@@ -562,7 +600,7 @@ static void test_upgrade_approved(void **state) {
     /* a build without version 2 cannot replay past H */
     reopen_app(f, &v1, LEDGER_VERIFY_FULL, LEDGER_E_UPGRADE_NEEDED);
     reopen_app(f, &v1, LEDGER_VERIFY_LINKS, LEDGER_OK);
-    ledger_tx *late[1] = {t_put(f->alice, filler_nonce++, "late", "z")};
+    ledger_tx *late[1] = {t_put_for(f->alice, filler_nonce++, "late", "z", 2)};
     ledger_tip t;
     assert_int_equal(ledger_store_tip(f->s, &t), LEDGER_OK);
     assert_int_equal(ledger_block_create_take(&b, t.height + 1, t.hash, 9000, 0, 0, late, 1),
@@ -642,6 +680,55 @@ static void test_upgrade_expired_and_cancelled(void **state) {
     reopen_app(f, ledger_kv_app(), LEDGER_VERIFY_NONE, LEDGER_OK);
 }
 
+/* Transaction format 2 names the application version, under the signature. */
+static void test_tx_format2(void **state) {
+    (void)state;
+    ledger_signer *a = t_signer(7);
+    ledger_tx *t1 = t_put(a, 1, "k", "v"), *t2 = t_put_for(a, 1, "k", "v", 3), *back;
+    assert_int_equal(ledger_tx_format(t1), 1);
+    assert_int_equal(ledger_tx_app_version(t1), 1);
+    assert_int_equal(ledger_tx_format(t2), 2);
+    assert_int_equal(ledger_tx_app_version(t2), 3);
+    size_t l1, l2, pl1, pl2;
+    const uint8_t *e1 = ledger_tx_encoding(t1, &l1), *e2 = ledger_tx_encoding(t2, &l2);
+    assert_int_equal(l2, l1 + 4);
+    assert_int_equal(l2 - LEDGER_TX_OVERHEAD_V2, l1 - LEDGER_TX_OVERHEAD);
+    const uint8_t *p1 = ledger_tx_payload(t1, &pl1), *p2 = ledger_tx_payload(t2, &pl2);
+    assert_int_equal(pl1, pl2);
+    assert_memory_equal(p1, p2, pl1);
+    assert_int_equal(ledger_tx_verify(t2), LEDGER_OK);
+    assert_int_equal(ledger_tx_decode(&back, e2, l2), LEDGER_OK);
+    assert_int_equal(ledger_tx_app_version(back), 3);
+    assert_memory_equal(ledger_tx_hash(back), ledger_tx_hash(t2), 32);
+    ledger_tx_free(back);
+    uint8_t *copy = malloc(l2);
+    assert_non_null(copy);
+    memcpy(copy, e2, l2);
+    copy[l2 - 65] ^= 1; /* the version field: the signature no longer verifies */
+    assert_int_equal(ledger_tx_decode(&back, copy, l2), LEDGER_OK);
+    assert_int_equal(ledger_tx_app_version(back), 2);
+    assert_int_equal(ledger_tx_verify(back), LEDGER_E_SIGNATURE);
+    ledger_tx_free(back);
+    memset(copy + l2 - 68, 0, 4); /* version 0 does not decode */
+    assert_int_equal(ledger_tx_decode(&back, copy, l2), LEDGER_E_DECODE);
+    copy[4] = 3;
+    assert_int_equal(ledger_tx_decode(&back, copy, l2), LEDGER_E_VERSION);
+    free(copy);
+    assert_int_equal(ledger_tx_decode(&back, e1, l1), LEDGER_OK); /* format 1 unchanged */
+    ledger_tx_free(back);
+    uint8_t *pl;
+    size_t n;
+    assert_int_equal(
+        ledger_kv_put_payload((const uint8_t *)"k", 1, (const uint8_t *)"v", 1, &pl, &n),
+        LEDGER_OK);
+    assert_int_equal(ledger_tx_create_signed_for(&back, a, 1, 1, pl, n, 0), LEDGER_E_INVALID);
+    assert_null(back);
+    ledger_free(pl);
+    ledger_tx_free(t1);
+    ledger_tx_free(t2);
+    ledger_signer_free(a);
+}
+
 /* Payload builders refuse bad names and versions. */
 static void test_upgrade_payloads(void **state) {
     (void)state;
@@ -673,6 +760,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_upgrade_approved, setup, teardown),
         cmocka_unit_test_setup_teardown(test_upgrade_expired_and_cancelled, setup, teardown),
         cmocka_unit_test(test_upgrade_payloads),
+        cmocka_unit_test(test_tx_format2),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -82,6 +82,9 @@ typedef enum ledger_error {
     /** The application version in force at the next block is above what this build executes
      *  (ledger_app.app_version_max): nothing more is executed; install the release that has it. */
     LEDGER_E_UPGRADE_NEEDED = -221,
+    /** A transaction names another application version than the one in force (an upgrade
+     *  activated): build it again for the version in force. */
+    LEDGER_E_TX_APP_VERSION = -222,
     /** Out of memory. */
     LEDGER_E_NOMEM = -240,
     /** I/O or LMDB failure. */

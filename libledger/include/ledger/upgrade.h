@@ -41,6 +41,8 @@
 extern "C" {
 #endif
 
+struct ledger_client; /* ledger/client.h */
+
 /** Transaction ops the ledger executes itself (0xFF00 … 0xFFFF are reserved to it). */
 #define LEDGER_OP_UPGRADE_PROPOSE 0xFF01
 #define LEDGER_OP_UPGRADE_APPROVE 0xFF02
@@ -105,6 +107,27 @@ LEDGER_API int ledger_upgrade_decode(ledger_upgrade_info *out, const uint8_t *bu
  * @return LEDGER_OK or LEDGER_E_INVALID.
  */
 LEDGER_API int ledger_upgrade_key(const char *name, uint8_t *key, size_t *klen);
+
+/** State key of the version record: u32 version in force ‖ u64 height it took force
+ * (absent until the first activation: version 1). */
+#define LEDGER_UPGRADE_VERSION_KEY                                                                 \
+    "\xFF"                                                                                         \
+    "LDG/version"
+/** State key naming the open plan (absent when none is open). */
+#define LEDGER_UPGRADE_OPEN_KEY                                                                    \
+    "\xFF"                                                                                         \
+    "LDG/open"
+/**
+ * @brief The application version a transaction submitted now must name, read
+ * through a client: the version record (version 1 when there is none yet), or
+ * the version of an approved plan whose height is the next block's (f+1
+ * replicas agreeing on each read). A transaction built for it may still be
+ * refused with LEDGER_E_TX_APP_VERSION if an upgrade activates before it is
+ * ordered: read again and rebuild.
+ * @return LEDGER_OK, LEDGER_E_CORRUPT (a malformed record), or ledger_client_get's codes.
+ */
+LEDGER_API int ledger_client_app_version(struct ledger_client *c, uint32_t timeout_ms,
+                                         uint32_t *version);
 
 /** @brief Application version in force at the store's next block. @return LEDGER_OK or
  * LEDGER_E_INVALID. */

@@ -1064,3 +1064,70 @@ LEDGER_API int ledger_client_wait_height(ledger_client *c, uint64_t height, uint
         *reached = tip;
     return rc;
 }
+
+/* The version record (version 1 when absent). */
+static int read_version_record(ledger_client *c, uint32_t timeout_ms, uint32_t *version) {
+    uint8_t *v = NULL;
+    size_t vl = 0;
+    int rc = ledger_client_get(c, (const uint8_t *)LEDGER_UPGRADE_VERSION_KEY,
+                               sizeof LEDGER_UPGRADE_VERSION_KEY - 1, timeout_ms, &v, &vl);
+    if (rc == LEDGER_E_NOT_FOUND) {
+        *version = LEDGER_APP_VERSION_GENESIS;
+        return LEDGER_OK;
+    }
+    if (rc != LEDGER_OK)
+        return rc;
+    if (vl != 12 || !v ||
+        (*version =
+             ((uint32_t)v[0] << 24) | ((uint32_t)v[1] << 16) | ((uint32_t)v[2] << 8) | v[3]) == 0)
+        rc = LEDGER_E_CORRUPT;
+    ledger_free(v);
+    return rc;
+}
+
+LEDGER_API int ledger_client_app_version(ledger_client *c, uint32_t timeout_ms, uint32_t *version) {
+    if (!c || !version)
+        return LEDGER_E_INVALID;
+    int rc = read_version_record(c, timeout_ms, version);
+    if (rc != LEDGER_OK)
+        return rc;
+    /* an approved plan whose height is the next block's is in force for
+     * what is submitted now */
+    uint8_t *name = NULL, *v = NULL;
+    size_t nl = 0, vl = 0;
+    rc = ledger_client_get(c, (const uint8_t *)LEDGER_UPGRADE_OPEN_KEY,
+                           sizeof LEDGER_UPGRADE_OPEN_KEY - 1, timeout_ms, &name, &nl);
+    if (rc == LEDGER_E_NOT_FOUND)
+        return LEDGER_OK;
+    if (rc != LEDGER_OK)
+        return rc;
+    char nm[LEDGER_UPGRADE_NAME_MAX + 1];
+    uint8_t key[16 + LEDGER_UPGRADE_NAME_MAX];
+    size_t kl;
+    if (!name || nl == 0 || nl > LEDGER_UPGRADE_NAME_MAX) {
+        ledger_free(name);
+        return LEDGER_E_CORRUPT;
+    }
+    memcpy(nm, name, nl);
+    nm[nl] = 0;
+    ledger_free(name);
+    if (ledger_upgrade_key(nm, key, &kl) != LEDGER_OK)
+        return LEDGER_E_CORRUPT;
+    rc = ledger_client_get(c, key, kl, timeout_ms, &v, &vl);
+    if (rc != LEDGER_OK)
+        return rc == LEDGER_E_NOT_FOUND ? LEDGER_OK : rc; /* closed meanwhile */
+    ledger_upgrade_info info;
+    rc = ledger_upgrade_decode(&info, v, vl);
+    ledger_free(v);
+    if (rc != LEDGER_OK)
+        return LEDGER_E_CORRUPT;
+    if (info.status != LEDGER_UPGRADE_APPROVED)
+        return LEDGER_OK;
+    uint64_t top = 0;
+    rc = ledger_client_height(c, timeout_ms, &top);
+    if (rc != LEDGER_OK)
+        return rc;
+    if (top + 1 >= info.height)
+        *version = info.version;
+    return LEDGER_OK;
+}

@@ -40,6 +40,8 @@ typedef struct {
     ledger_signer *alice;
     uint64_t alice_nonce;
     uint64_t rep_nonce[4];
+    uint32_t version; /* application version the puts are built for */
+    int refused_for_version;
     ledger_client *cl;
 } procs;
 
@@ -131,6 +133,7 @@ static void procs_init(procs *t, const uint32_t app_max[4]) {
     for (int i = 0; i < 4; i++)
         spawn(t, i, app_max[i]);
     assert_int_equal(ledger_client_connect(&t->cl, t->cfg, 30000), 0);
+    t->version = 1;
 }
 
 static void procs_free(procs *t) {
@@ -156,21 +159,39 @@ static ledger_receipt submit(procs *t, ledger_tx *tx) {
     return r;
 }
 
+/* A put built for the application version the client believes in force; a
+ * refusal for another version (an upgrade activated) makes it read the version
+ * again and rebuild, as a client does. */
 static uint64_t put(procs *t) {
-    char key[32];
-    uint8_t *p;
-    size_t n;
-    uint64_t nonce = ++t->alice_nonce;
-    snprintf(key, sizeof key, "k%llu", (unsigned long long)nonce);
-    assert_int_equal(
-        ledger_kv_put_payload((const uint8_t *)key, strlen(key), (const uint8_t *)"v", 1, &p, &n),
-        0);
-    ledger_tx *tx;
-    assert_int_equal(ledger_tx_create_signed(&tx, t->alice, LEDGER_KV_OP_PUT, nonce, p, n), 0);
-    ledger_free(p);
-    ledger_receipt r = submit(t, tx);
-    assert_int_equal(r.status, 0);
-    return r.height;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        char key[32];
+        uint8_t *p;
+        size_t n;
+        uint64_t nonce = ++t->alice_nonce;
+        snprintf(key, sizeof key, "k%llu", (unsigned long long)nonce);
+        assert_int_equal(ledger_kv_put_payload((const uint8_t *)key, strlen(key),
+                                               (const uint8_t *)"v", 1, &p, &n),
+                         0);
+        ledger_tx *tx;
+        assert_int_equal(
+            ledger_tx_create_signed_for(&tx, t->alice, LEDGER_KV_OP_PUT, nonce, p, n, t->version),
+            0);
+        ledger_free(p);
+        ledger_receipt r;
+        memset(&r, 0, sizeof r);
+        int rc = ledger_client_submit(t->cl, tx, 0, 60000, &r, NULL);
+        ledger_tx_free(tx);
+        if (rc == LEDGER_E_TX_APP_VERSION || (rc == 0 && r.status == LEDGER_E_TX_APP_VERSION)) {
+            t->refused_for_version++;
+            assert_int_equal(ledger_client_app_version(t->cl, 30000, &t->version), 0);
+            continue;
+        }
+        assert_int_equal(rc, 0);
+        assert_int_equal(r.status, 0);
+        return r.height;
+    }
+    fail_msg("a put kept being refused for its application version");
+    return 0;
 }
 
 static void fill_past(procs *t, uint64_t height) {
@@ -284,6 +305,27 @@ static void test_upgrade_with_processes(void **state) {
     info = plan(t, "v2");
     assert_int_equal(info.status, LEDGER_UPGRADE_ACTIVATED);
     assert_int_equal(info.decided_at, H);
+    /* the puts switched to version 2 after one refusal; a put for version 1 is
+     * now refused by f+1 replicas before ordering, with its own code */
+    assert_int_equal(t->version, 2);
+    assert_true(t->refused_for_version >= 1);
+    uint32_t in_force = 0;
+    assert_int_equal(ledger_client_app_version(t->cl, 30000, &in_force), 0);
+    assert_int_equal(in_force, 2);
+    {
+        uint8_t *p;
+        size_t n;
+        assert_int_equal(
+            ledger_kv_put_payload((const uint8_t *)"old", 3, (const uint8_t *)"v", 1, &p, &n), 0);
+        ledger_tx *tx;
+        assert_int_equal(
+            ledger_tx_create_signed(&tx, t->alice, LEDGER_KV_OP_PUT, ++t->alice_nonce, p, n), 0);
+        ledger_free(p);
+        ledger_receipt r;
+        assert_int_equal(ledger_client_submit(t->cl, tx, 0, 30000, &r, NULL),
+                         LEDGER_E_TX_APP_VERSION);
+        ledger_tx_free(tx);
+    }
     /* its store: nothing at or past H */
     char data[128];
     snprintf(data, sizeof data, "%s/data3", t->dir);
