@@ -214,8 +214,8 @@ int fedshare_client_submit(fedshare_client *c, uint16_t op, const uint8_t *paylo
             break;
         uint32_t now_ver;
         now = mono_ms();
-        int vrc = ledger_client_app_version(c->lc, deadline > now ? (uint32_t)(deadline - now) : 1,
-                                            &now_ver);
+        int vrc = ledger_client_app_version_after(
+            c->lc, ver ? ver : 1, deadline > now ? (uint32_t)(deadline - now) : 1, &now_ver);
         if (vrc)
             return vrc;
         atomic_store(&c->app_version, now_ver);

@@ -79,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     _cli_tasks.add_parsers(sub)
 
+    from . import _cli_upgrade
+
+    _cli_upgrade.add_parsers(sub)
+
     from . import console as _console
 
     _console.add_parser(sub)

@@ -128,6 +128,15 @@ LEDGER_API int ledger_upgrade_key(const char *name, uint8_t *key, size_t *klen);
  */
 LEDGER_API int ledger_client_app_version(struct ledger_client *c, uint32_t timeout_ms,
                                          uint32_t *version);
+/**
+ * @brief ledger_client_app_version after a refusal (LEDGER_E_TX_APP_VERSION) of
+ * a transaction built for @p refused: while an approved plan is about to take
+ * force the replicas' tips straddle its height, and the version to build for
+ * is the candidate (the one in force, or the plan's) that was not refused.
+ * @p refused 0: no hint (as ledger_client_app_version).
+ */
+LEDGER_API int ledger_client_app_version_after(struct ledger_client *c, uint32_t refused,
+                                               uint32_t timeout_ms, uint32_t *version);
 
 /** @brief Application version in force at the store's next block. @return LEDGER_OK or
  * LEDGER_E_INVALID. */

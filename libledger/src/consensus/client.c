@@ -1086,6 +1086,11 @@ static int read_version_record(ledger_client *c, uint32_t timeout_ms, uint32_t *
 }
 
 LEDGER_API int ledger_client_app_version(ledger_client *c, uint32_t timeout_ms, uint32_t *version) {
+    return ledger_client_app_version_after(c, 0, timeout_ms, version);
+}
+
+LEDGER_API int ledger_client_app_version_after(ledger_client *c, uint32_t refused,
+                                               uint32_t timeout_ms, uint32_t *version) {
     if (!c || !version)
         return LEDGER_E_INVALID;
     int rc = read_version_record(c, timeout_ms, version);
@@ -1122,6 +1127,13 @@ LEDGER_API int ledger_client_app_version(ledger_client *c, uint32_t timeout_ms, 
     if (rc != LEDGER_OK)
         return LEDGER_E_CORRUPT;
     if (info.status != LEDGER_UPGRADE_APPROVED)
+        return LEDGER_OK;
+    /* refused for one of the two candidates: the other one is in force */
+    if (refused && refused == *version) {
+        *version = info.version;
+        return LEDGER_OK;
+    }
+    if (refused && refused == info.version)
         return LEDGER_OK;
     uint64_t top = 0;
     rc = ledger_client_height(c, timeout_ms, &top);

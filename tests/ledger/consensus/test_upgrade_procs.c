@@ -183,7 +183,9 @@ static uint64_t put(procs *t) {
         ledger_tx_free(tx);
         if (rc == LEDGER_E_TX_APP_VERSION || (rc == 0 && r.status == LEDGER_E_TX_APP_VERSION)) {
             t->refused_for_version++;
-            assert_int_equal(ledger_client_app_version(t->cl, 30000, &t->version), 0);
+            uint32_t refused = t->version;
+            assert_int_equal(ledger_client_app_version_after(t->cl, refused, 30000, &t->version),
+                             0);
             continue;
         }
         assert_int_equal(rc, 0);
