@@ -18,6 +18,7 @@
 #include "ledger/proof.h"
 #include "ledger/store.h"
 #include "ledger/upgrade.h"
+#include "ledger/bundle.h"
 #include "ledger/kv.h"
 
 /* The consensus half: node, client, configuration. */

@@ -1,6 +1,7 @@
 /* libledger: the LMDB store (docs/ledger-storage.md, docs/formats/ledger.md §LMDB layout). */
 #include "store_internal.h"
 
+#include "ledger/bundle.h"
 #include "ledger/upgrade.h"
 
 #include <errno.h>
@@ -1045,5 +1046,24 @@ int ledger_store_proof(ledger_store *s, const uint8_t tx_hash[32], ledger_proof 
     else
         rc = ledger_proof_from_block(out, b, idx);
     ledger_block_free(b);
+    return rc;
+}
+
+int ledger_store_bundle(ledger_store *s, const uint8_t tx_hash[32], uint8_t **out, size_t *len) {
+    if (!out || !len)
+        return LEDGER_E_INVALID;
+    *out = NULL;
+    *len = 0;
+    if (!s || !tx_hash)
+        return LEDGER_E_INVALID;
+    ledger_tx *tx = NULL;
+    ledger_proof *p = NULL;
+    int rc = ledger_store_tx(s, tx_hash, &tx, NULL, NULL, NULL);
+    if (!rc)
+        rc = ledger_store_proof(s, tx_hash, &p);
+    if (!rc)
+        rc = ledger_bundle_create(s->m, tx, p, out, len);
+    ledger_proof_free(p);
+    ledger_tx_free(tx);
     return rc;
 }

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "ledger/bundle.h"
 #include "ledger/client.h"
 #include "lc_config.h"
 #include "lc_log.h"
@@ -1142,4 +1143,27 @@ LEDGER_API int ledger_client_app_version_after(ledger_client *c, uint32_t refuse
     if (top + 1 >= info.height)
         *version = info.version;
     return LEDGER_OK;
+}
+
+LEDGER_API int ledger_client_bundle(ledger_client *c, const uint8_t tx_hash[32],
+                                    const ledger_membership *genesis, uint32_t timeout_ms,
+                                    uint8_t **out, size_t *len) {
+    if (!out || !len)
+        return LEDGER_E_INVALID;
+    *out = NULL;
+    *len = 0;
+    if (!c || !tx_hash || !genesis)
+        return LEDGER_E_INVALID;
+    ledger_tx *tx = NULL;
+    ledger_proof *p = NULL;
+    uint64_t h;
+    uint32_t idx;
+    int rc = ledger_client_tx(c, tx_hash, timeout_ms, &tx, &h, &idx);
+    if (!rc)
+        rc = ledger_client_proof(c, tx_hash, timeout_ms, &p);
+    if (!rc)
+        rc = ledger_bundle_create(genesis, tx, p, out, len);
+    ledger_proof_free(p);
+    ledger_tx_free(tx);
+    return rc;
 }
