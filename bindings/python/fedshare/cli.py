@@ -79,9 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     _cli_tasks.add_parsers(sub)
 
-    from . import _cli_upgrade
+    from . import _cli_proof, _cli_upgrade
 
     _cli_upgrade.add_parsers(sub)
+    _cli_proof.add_parsers(sub)
 
     from . import console as _console
 
