@@ -27,7 +27,7 @@ from .errors import (
 
 # The public modules (docs/python-package.md); _native, _cli and _demo are private.
 _SUBMODULES = {"phe", "fedavg", "abac", "ledger", "did", "data", "verdicts", "consortium", "node",
-               "roles", "torch", "flower", "cli", "errors"}
+               "roles", "torch", "flower", "cli", "errors", "upgrade", "proof"}
 
 
 def __getattr__(name: str) -> Any:

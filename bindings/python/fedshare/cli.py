@@ -79,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     _cli_tasks.add_parsers(sub)
 
-    from . import _cli_proof, _cli_upgrade
+    from ._cli import proof as _cli_proof
+    from ._cli import upgrade as _cli_upgrade
 
     _cli_upgrade.add_parsers(sub)
     _cli_proof.add_parsers(sub)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import sys
 
-from . import errors
-from ._cli_args import input_file, output_path
+from .. import errors
+from .args import input_file, output_path
 
 
 def _h32(s: str) -> bytes:
@@ -25,7 +25,7 @@ def _h32(s: str) -> bytes:
 
 
 def _export(args) -> int:
-    from .proof import export_bundle
+    from ..proof import export_bundle
 
     b = export_bundle(args.config, _h32(args.tx))
     with open(args.out, "wb") as f:
@@ -35,7 +35,7 @@ def _export(args) -> int:
 
 
 def _genesis(args) -> int:
-    from .proof import genesis
+    from ..proof import genesis
 
     g = genesis(args.config)
     with open(args.out, "wb") as f:
@@ -45,7 +45,7 @@ def _genesis(args) -> int:
 
 
 def _verify(args) -> int:
-    from .proof import verify_bundle
+    from ..proof import verify_bundle
 
     with open(args.bundle, "rb") as f:
         bundle = f.read()

@@ -9,16 +9,16 @@ from __future__ import annotations
 import json
 import sys
 
-from . import errors
-from ._native import code_value
-from ._cli_args import input_file, integer
+from .. import errors
+from .._native import code_value
+from .args import input_file, integer
 
 EXIT_REFUSED = 3
 
 
 def _member(args):
-    from ._cli_tasks import _seed
-    from .consortium import Member
+    from ..consortium import Member
+    from .tasks import _seed
 
     return Member(args.config, _seed(args.key))
 
@@ -50,7 +50,7 @@ def _run(fn):
 
 
 def _build_hash(args) -> bytes:
-    from .upgrade import build_hash
+    from ..upgrade import build_hash
 
     if args.build_hash:
         try:
@@ -67,7 +67,7 @@ def _build_hash(args) -> bytes:
 def _propose(m, args):
     height = args.height
     if height is None:
-        from .upgrade import LEAD_MIN
+        from ..upgrade import LEAD_MIN
 
         height = m.upgrade_status()["height"] + LEAD_MIN + args.lead_extra
     tx = m.upgrade_propose(args.name, args.version, _build_hash(args), height)
