@@ -111,8 +111,10 @@ static int plan_decode(plan *p, const uint8_t *b, size_t n) {
     if (p->info.status > LEDGER_UPGRADE_EXPIRED || p->info.version == 0)
         return LEDGER_E_DECODE;
     for (int list = 0; list < 2; list++) {
-        if (ldg_take(&r, 2, &c))
+        if (ldg_take(&r, 2, &c)) {
+            plan_free(p);
             return LEDGER_E_DECODE;
+        }
         size_t k = ldg_get16(c);
         const uint8_t *keys;
         if (ldg_take(&r, 32 * k, &keys)) {

@@ -108,10 +108,11 @@ static void test_bundle_export_verify(void **state) {
     const uint8_t *p = ledger_tx_payload(tx, &pl);
     assert_non_null(p);
     ledger_tx_free(tx);
+    ledger_free(bu);
     /* a transaction that is not committed has no bundle */
     uint8_t none[32] = {0};
     assert_int_equal(ledger_store_bundle(f->s, none, &bu, &bl), LEDGER_E_NOT_FOUND);
-    ledger_free(bu);
+    assert_null(bu);
 }
 
 /* Any flipped bit, any truncation, any extra byte: refused. */
