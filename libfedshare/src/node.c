@@ -575,6 +575,12 @@ ledger_node *fedshare_node_replica(fedshare_node *n) {
     return n ? n->replica : NULL;
 }
 
+int fedshare_node_halted(fedshare_node *n, ledger_upgrade_info *info) {
+    if (!n || !n->replica)
+        return FEDSHARE_E_INVALID;
+    return ledger_node_halted(n->replica, info);
+}
+
 uint32_t fedshare_node_metrics_port(const fedshare_node *n) {
     return n ? n->port : 0;
 }

@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 
+from fedshare import errors
 from fedshare.consortium import Member
 from fedshare.upgrade import LEAD_MIN
 
@@ -87,6 +88,55 @@ def test_upgrade_by_quorum(tmp_path):
         assert plan["status"] == "cancelled" and plan["cancels"] == 4
         assert members[4].upgrade_plan() is None  # nothing open
         assert members[4].app_version == 2
+    finally:
+        for m in members:
+            m.close()
+        cons.close()
+
+
+def test_nodes_halt_for_a_version_they_lack(tmp_path):
+    """A plan for contract version 3 (this build executes 1 and 2), approved by 4
+    of 5: every node that committed block H-1 halts — exit status 4, UPGRADE
+    NEEDED naming the plan and the version — and no node executes H."""
+    cons = Consortium(tmp_path)
+    cons.start_all()
+    members = []
+    try:
+        members = [Member(cons.config, s, timeout_ms=15000) for s in cons.seeds]
+        _register(members[0], -1)
+        h = members[0].upgrade_status()["height"]
+        height = h + LEAD_MIN + 4
+        members[0].upgrade_propose("needs-v3", 3, b"\x03" * 32, height)
+        for k in (1, 2, 3):
+            members[k].upgrade_approve("needs-v3")
+        assert members[4].upgrade_plan()["status"] == "approved"
+        # acts until block H-1 is committed: then every node halts at once (the
+        # act that lands in H-1 may see its nodes gone before it reads its outcome)
+        i = 0
+        try:
+            while members[0].upgrade_status()["height"] < height - 1:
+                _register(members[i % 3], i)
+                i += 1
+        except errors.Error:
+            pass
+        # a quorum committed H-1 and halted; a replica that missed those commits
+        # cannot fetch them from halted peers and stays below, executing nothing
+        halted = []
+        for i in range(4):
+            try:
+                code = cons.procs[i].proc.wait(timeout=60 if len(halted) < 3 else 5)
+            except subprocess.TimeoutExpired:
+                continue
+            assert code == 4, (i, code)
+            halted.append(i)
+        assert len(halted) >= 3, halted
+        for i in range(4):
+            st = cons.status(i)
+            assert st is not None and st[0] <= height - 1
+            if i in halted:
+                log = (tmp_path / f"node{i}.log").read_text()
+                assert "UPGRADE NEEDED" in log and '"needs-v3"' in log and "version 3" in log
+                assert st[0] == height - 1
     finally:
         for m in members:
             m.close()

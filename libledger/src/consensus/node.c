@@ -67,8 +67,14 @@ static void node_halt(ledger_node *nd) {
            (unsigned long long)info.height, nd->app_max, info.version);
 }
 
+/* After a store call: halt when it refused for a missing version, and also as
+ * soon as the block just committed makes the next block need one — without
+ * waiting for a proposal that a halted primary would never send. */
 static int halt_if_needed(ledger_node *nd, int rc) {
-    if (rc == LEDGER_E_UPGRADE_NEEDED)
+    uint32_t next = 0;
+    if (rc == LEDGER_E_UPGRADE_NEEDED ||
+        (rc == LEDGER_OK && ledger_store_app_version(nd->st, &next) == LEDGER_OK &&
+         next > nd->app_max))
         node_halt(nd);
     return rc;
 }
