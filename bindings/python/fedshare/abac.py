@@ -350,6 +350,9 @@ def _size(v: Any) -> int:
 
 def _set(r: Any, scope: int, name: str, value: Any) -> None:
     nb = _b(name)
+    if b"\0" in nb:  # C names end at NUL: "k\0zz" would silently become "k"
+        raise InvalidInputError(f"abac: attribute name {name!r} contains a NUL byte",
+                                library="abac")
     if isinstance(value, bool):
         check(lib.abac_request_set_bool(r, scope, nb, int(value)))
     elif isinstance(value, _dt.datetime):
