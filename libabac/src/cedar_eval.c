@@ -99,14 +99,8 @@ static int parse_v6(const char *s, size_t n, uint8_t out[16]) {
         }
         if (i == d0)
             return -1;
-        if (i < n && s[i] == '.') { /* embedded IPv4 at the end */
-            uint8_t v4[4];
-            if (ng > 6 || parse_v4(s + d0, n - d0, v4))
-                return -1;
-            g[ng++] = (uint16_t)(v4[0] << 8 | v4[1]);
-            g[ng++] = (uint16_t)(v4[2] << 8 | v4[3]);
-            break;
-        }
+        if (i < n && s[i] == '.') /* Cedar refuses IPv4 embedded in IPv6 */
+            return -1;
         if (ng == 8)
             return -1;
         g[ng++] = (uint16_t)v;

@@ -473,7 +473,7 @@ static int ent_fields(jctx *J, const cval *obj, centity *e) {
     if (obj->t != V_REC)
         return jfail(J, "expected an entity object");
     const cfield *f = obj->p;
-    int have_uid = 0;
+    int have_uid = 0, have_attrs = 0, have_parents = 0;
     e->attrs.t = V_REC;
     e->tags.t = V_REC;
     for (uint32_t k = 0; k < obj->n; k++) {
@@ -487,6 +487,7 @@ static int ent_fields(jctx *J, const cval *obj, centity *e) {
             if (f[k].v.t != V_REC)
                 return jfail(J, "an entity's \"attrs\" is an object");
             e->attrs = f[k].v;
+            have_attrs = 1;
         } else if (cstr_eq(f[k].key, (cstr){"tags", 4})) {
             if (f[k].v.t != V_REC)
                 return jfail(J, "an entity's \"tags\" is an object");
@@ -505,13 +506,15 @@ static int ent_fields(jctx *J, const cval *obj, centity *e) {
                     return jfail(J, "a parent is {\"type\": ..., \"id\": ...}");
             }
             e->parents = par;
+            have_parents = 1;
             e->n_parents = f[k].v.n;
         } else {
             return jfail(J, "an unknown key in an entity (uid, attrs, parents, tags)");
         }
     }
-    if (!have_uid)
-        return jfail(J, "an entity without \"uid\"");
+    /* Cedar requires all three */
+    if (!have_uid || !have_attrs || !have_parents)
+        return jfail(J, "an entity needs \"uid\", \"attrs\" and \"parents\"");
     return 0;
 }
 

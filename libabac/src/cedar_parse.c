@@ -209,17 +209,31 @@ static int is_tok(const clex *L, const char *t) {
            memcmp(L->s + L->tpos, t, n) == 0;
 }
 
-__attribute__((format(printf, 3, 4))) static int cfail(clex *L, int code, const char *fmt, ...) {
+static void cvfail(clex *L, uint32_t line, uint32_t col, const char *fmt, va_list ap) {
     if (L->eline)
-        *L->eline = L->tline;
+        *L->eline = line;
     if (L->ecol)
-        *L->ecol = L->tcol;
-    if (L->emsg && L->ecap) {
-        va_list ap;
-        va_start(ap, fmt);
+        *L->ecol = col;
+    if (L->emsg && L->ecap)
         vsnprintf(L->emsg, L->ecap, fmt, ap);
-        va_end(ap);
-    }
+}
+
+/* error at the current token */
+__attribute__((format(printf, 3, 4))) static int cfail(clex *L, int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    cvfail(L, L->tline, L->tcol, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+/* error at a given position (a construct that began before the current token) */
+__attribute__((format(printf, 5, 6))) static int cfail_at(clex *L, uint32_t line, uint32_t col,
+                                                          int code, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    cvfail(L, line, col, fmt, ap);
+    va_end(ap);
     return code;
 }
 
@@ -614,10 +628,10 @@ static int cprimary(clex *L, cnode **out) {
             return 0;
         }
         if (!is_tok(L, "::"))
-            return cfail(L, ABAC_E_SYNTAX,
-                         "expected an expression, found '%.*s' (line %u, column %u): not a "
-                         "variable, an entity or a function",
-                         (int)(p0len > 40 ? 40 : p0len), L->s + p0, line, col);
+            return cfail_at(L, line, col, ABAC_E_SYNTAX,
+                            "expected an expression, found '%.*s' (line %u, column %u): not a "
+                            "variable, an entity or a function",
+                            (int)(p0len > 40 ? 40 : p0len), L->s + p0, line, col);
         cnext(L);
         if (L->kind != T_STR)
             return cexpected(L, "a quoted entity id after '::'");
@@ -669,6 +683,7 @@ static int cmember(clex *L, cnode **out) {
             if (L->kind != T_IDENT)
                 return cexpected(L, "an attribute or method name after '.'");
             cstr name = {L->s + L->tpos, (uint32_t)L->tlen};
+            uint32_t nline = L->tline, ncol = L->tcol;
             cnext(L);
             if (is_tok(L, "(")) {
                 cnext(L);
@@ -698,8 +713,9 @@ static int cmember(clex *L, cnode **out) {
                     else if (name.n == 6 && memcmp(name.p, "hasTag", 6) == 0)
                         n->op = X_HASTAG;
                     else
-                        return cfail(L, ABAC_E_SYNTAX, "unknown method '%.*s' (line %u, column %u)",
-                                     (int)(name.n > 40 ? 40 : name.n), name.p, line, col);
+                        return cfail_at(L, nline, ncol, ABAC_E_SYNTAX,
+                                        "unknown method '%.*s' (line %u, column %u)",
+                                        (int)(name.n > 40 ? 40 : name.n), name.p, nline, ncol);
                     if (n->n != 1)
                         return cfail(L, ABAC_E_SYNTAX, "%.*s() takes one argument (line %u)",
                                      (int)name.n, name.p, line);
