@@ -209,7 +209,8 @@ static int is_tok(const clex *L, const char *t) {
            memcmp(L->s + L->tpos, t, n) == 0;
 }
 
-static void cvfail(clex *L, uint32_t line, uint32_t col, const char *fmt, va_list ap) {
+__attribute__((format(printf, 4, 0))) static void cvfail(clex *L, uint32_t line, uint32_t col,
+                                                         const char *fmt, va_list ap) {
     if (L->eline)
         *L->eline = line;
     if (L->ecol)
