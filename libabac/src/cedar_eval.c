@@ -713,7 +713,25 @@ int abac_cedar_is_authorized(const abac_cedar_policies *ps, const abac_cedar_ent
     resp->n_errs = 0;
     /* reasons: satisfied forbids in the first half, satisfied permits in the second */
     uint32_t *forbids = resp->reasons, *permits = resp->reasons + ps->n;
-    for (uint32_t k = 0; k < ps->n; k++) {
+    /* the policies of this action (`action == A`) merged in source order with the others */
+    const uint32_t *grp = NULL, *oth = ps->other;
+    uint32_t ng = 0, no = ps->n_other, ig = 0, io = 0;
+    if (ps->n_groups) {
+        uint32_t m = ps->ght_cap - 1, h = rq->uid[1].h & m;
+        for (uint32_t v; (v = ps->group_ht[h]) != 0; h = (h + 1) & m) {
+            if (cuid_eq(ps->groups[v - 1].uid, &rq->uid[1])) {
+                grp = ps->act_lists + ps->groups[v - 1].off;
+                ng = ps->groups[v - 1].n;
+                break;
+            }
+        }
+    }
+    while (ig < ng || io < no) {
+        uint32_t k;
+        if (io >= no || (ig < ng && grp[ig] < oth[io]))
+            k = grp[ig++];
+        else
+            k = oth[io++];
         const cpolicy *p = &ps->pol[k];
         if (!scope_ok(&x, &p->sc[0], &rq->uid[0]) || !scope_ok(&x, &p->sc[1], &rq->uid[1]) ||
             !scope_ok(&x, &p->sc[2], &rq->uid[2]))

@@ -41,6 +41,7 @@ typedef struct cstr {
 
 typedef struct cuid {
     cstr type, id;
+    uint32_t h; /* cuid_hash(), set wherever a uid is made: compared first */
 } cuid;
 
 typedef struct cip {
@@ -61,10 +62,22 @@ typedef struct cfield {
 } cfield;
 
 static inline int cstr_eq(cstr a, cstr b) {
-    return a.n == b.n && (a.n == 0 || __builtin_memcmp(a.p, b.p, a.n) == 0);
+    if (a.n != b.n)
+        return 0;
+    if (a.n == 0 || a.p == b.p)
+        return 1;
+    if (a.p[0] != b.p[0] || a.p[a.n - 1] != b.p[a.n - 1])
+        return 0;
+    if (a.n <= 16) { /* names and ids are short: no call */
+        for (uint32_t k = 1; k + 1 < a.n; k++)
+            if (a.p[k] != b.p[k])
+                return 0;
+        return 1;
+    }
+    return __builtin_memcmp(a.p + 1, b.p + 1, a.n - 2) == 0;
 }
 static inline int cuid_eq(const cuid *a, const cuid *b) {
-    return cstr_eq(a->id, b->id) && cstr_eq(a->type, b->type);
+    return a == b || (a->h == b->h && cstr_eq(a->id, b->id) && cstr_eq(a->type, b->type));
 }
 
 /* ---- AST ---- */
@@ -151,10 +164,23 @@ typedef struct cpolicy {
     uint32_t line, col;
 } cpolicy;
 
+typedef struct cactgroup {
+    const cuid *uid;
+    uint32_t off, n; /* policy indices in act_lists, ascending */
+} cactgroup;
+
 struct abac_cedar_policies {
     pool mem;
     cpolicy *pol;
     uint32_t n, cap;
+    /* index: policies whose scope says `action == A`, by A; the others always checked */
+    cactgroup *groups;
+    uint32_t n_groups;
+    uint32_t *group_ht; /* open addressing, group index + 1 */
+    uint32_t ght_cap;
+    uint32_t *act_lists;
+    uint32_t *other; /* ascending */
+    uint32_t n_other;
 };
 
 typedef struct centity {

@@ -185,7 +185,10 @@ static int juid_fields(jctx *J, const cfield *f, uint32_t n, cuid *out) {
         }
     }
     (void)J;
-    return have_t && have_i && n == 2 ? 0 : -1;
+    if (!have_t || !have_i || n != 2)
+        return -1;
+    out->h = cuid_hash(out);
+    return 0;
 }
 
 static int jvalue(jctx *J, cval *out, int depth);
@@ -452,13 +455,19 @@ uint32_t cuid_hash(const cuid *u) {
     h = (h ^ u->type.n) * 16777619u;
     for (uint32_t k = 0; k < u->id.n; k++)
         h = (h ^ (uint8_t)u->id.p[k]) * 16777619u;
+    /* FNV's low bits barely change between "u1" and "u2": mix before masking */
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    h ^= h >> 16;
     return h;
 }
 
 const centity *cedar_entity_find(const abac_cedar_entities *es, const cuid *u) {
     if (!es || !es->hcap)
         return NULL;
-    uint32_t m = es->hcap - 1, h = cuid_hash(u) & m;
+    uint32_t m = es->hcap - 1, h = u->h & m;
     for (;;) {
         uint32_t v = es->ht[h];
         if (!v)
@@ -556,7 +565,7 @@ int abac_cedar_entities_parse_json(abac_cedar_entities **out, const char *json, 
         centity *e = &es->e[k];
         if ((rc = ent_fields(&J, &items[k], e)))
             break;
-        uint32_t m = es->hcap - 1, h = cuid_hash(&e->uid) & m;
+        uint32_t m = es->hcap - 1, h = e->uid.h & m;
         while (es->ht[h]) {
             if (cuid_eq(&es->e[es->ht[h] - 1].uid, &e->uid)) {
                 rc = jfail(&J, "duplicate entity %.*s::\"%.*s\"", (int)(e->uid.type.n % 64),

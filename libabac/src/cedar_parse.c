@@ -441,6 +441,7 @@ static int centity_lit(clex *L, cuid *out) {
         return cexpected(L, "a quoted entity id");
     if ((rc = cstring(L, &out->id, NULL, NULL)))
         return rc;
+    out->h = cuid_hash(out);
     cnext(L);
     return 0;
 }
@@ -549,6 +550,21 @@ static int cprimary(clex *L, cnode **out) {
             return ABAC_E_NOMEM;
         if ((rc = carglist(L, "]", &n->args, &n->n)))
             return rc;
+        /* a set of literals is itself a literal: built once here, not at each decision */
+        uint32_t k = 0;
+        while (k < n->n && n->args[k]->op == X_LIT)
+            k++;
+        if (k == n->n) {
+            cval *el = pool_alloc(L->mem, (n->n ? n->n : 1) * sizeof *el);
+            if (!el)
+                return ABAC_E_NOMEM;
+            for (k = 0; k < n->n; k++)
+                el[k] = n->args[k]->lit;
+            n->op = X_LIT;
+            n->lit.t = V_SET;
+            n->lit.p = el;
+            n->lit.n = n->n;
+        }
         *out = n;
         return 0;
     }
@@ -644,6 +660,7 @@ static int cprimary(clex *L, cnode **out) {
         u->type = path;
         if ((rc = cstring(L, &u->id, NULL, NULL)))
             return rc;
+        u->h = cuid_hash(u);
         cnext(L);
         n->lit.t = V_ENT;
         n->lit.p = u;
@@ -1128,6 +1145,56 @@ static int cpolicy_parse(clex *L, abac_cedar_policies *ps) {
     return 0;
 }
 
+/* Group the policies by the action their scope names with `==`, so that a decision looks at
+ * the policies of its action and at those with another kind of action scope only. */
+static int build_index(abac_cedar_policies *ps) {
+    uint32_t n = ps->n;
+    ps->ght_cap = 16;
+    while (ps->ght_cap < 2u * n)
+        ps->ght_cap *= 2;
+    ps->group_ht = calloc(ps->ght_cap, sizeof *ps->group_ht);
+    ps->groups = malloc((n ? n : 1) * sizeof *ps->groups);
+    ps->act_lists = malloc((n ? n : 1) * sizeof *ps->act_lists);
+    ps->other = malloc((n ? n : 1) * sizeof *ps->other);
+    uint32_t *gof = malloc((n ? n : 1) * sizeof *gof);
+    if (!ps->group_ht || !ps->groups || !ps->act_lists || !ps->other || !gof) {
+        free(gof);
+        return ABAC_E_NOMEM;
+    }
+    uint32_t m = ps->ght_cap - 1;
+    for (uint32_t k = 0; k < n; k++) {
+        const cscope *sc = &ps->pol[k].sc[1];
+        gof[k] = UINT32_MAX;
+        if (sc->op != S_EQ) {
+            ps->other[ps->n_other++] = k;
+            continue;
+        }
+        uint32_t h = sc->ent->h & m;
+        while (ps->group_ht[h] && !cuid_eq(ps->groups[ps->group_ht[h] - 1].uid, sc->ent))
+            h = (h + 1) & m;
+        if (!ps->group_ht[h]) {
+            ps->groups[ps->n_groups] = (cactgroup){sc->ent, 0, 0};
+            ps->group_ht[h] = ++ps->n_groups;
+        }
+        gof[k] = ps->group_ht[h] - 1;
+        ps->groups[gof[k]].n++;
+    }
+    uint32_t off = 0;
+    for (uint32_t g = 0; g < ps->n_groups; g++) {
+        ps->groups[g].off = off;
+        off += ps->groups[g].n;
+        ps->groups[g].n = 0;
+    }
+    for (uint32_t k = 0; k < n; k++) {
+        if (gof[k] == UINT32_MAX)
+            continue;
+        cactgroup *g = &ps->groups[gof[k]];
+        ps->act_lists[g->off + g->n++] = k;
+    }
+    free(gof);
+    return 0;
+}
+
 int abac_cedar_policies_parse(abac_cedar_policies **out, const char *src, size_t len,
                               uint32_t *err_line, uint32_t *err_col, char *err_msg,
                               size_t err_cap) {
@@ -1156,6 +1223,8 @@ int abac_cedar_policies_parse(abac_cedar_policies **out, const char *src, size_t
         if ((rc = cpolicy_parse(&L, ps)))
             break;
     }
+    if (!rc)
+        rc = build_index(ps);
     if (rc) {
         if (rc == ABAC_E_NOMEM && err_msg && err_cap)
             snprintf(err_msg, err_cap, "out of memory");
@@ -1171,6 +1240,10 @@ void abac_cedar_policies_free(abac_cedar_policies *ps) {
         return;
     pool_free(&ps->mem);
     free(ps->pol);
+    free(ps->groups);
+    free(ps->group_ht);
+    free(ps->act_lists);
+    free(ps->other);
     free(ps);
 }
 
