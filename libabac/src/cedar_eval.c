@@ -534,9 +534,23 @@ static int ev(const ectx *x, const cnode *n, cval *o) {
             set_bool(o, rec_get(&a, n->name) != NULL);
             return 0;
         case X_ATTR: {
+            const cval *v;
+            if (n->a->op == X_VAR) { /* principal.a, context.a: no detour through a value */
+                if (n->a->var == 3) {
+                    v = rec_get(&x->rq->context, n->name);
+                } else {
+                    const centity *e = x->ent[n->a->var];
+                    if (!e)
+                        return ABAC_E_NO_ENTITY;
+                    v = rec_get(&e->attrs, n->name);
+                }
+                if (!v)
+                    return ABAC_E_MISSING_ATTR;
+                *o = *v;
+                return 0;
+            }
             if ((rc = ev(x, n->a, &a)))
                 return rc;
-            const cval *v;
             if (a.t == V_ENT) {
                 const centity *e = find_ent(x, a.p);
                 if (!e)

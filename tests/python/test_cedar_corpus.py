@@ -233,5 +233,5 @@ def test_parse_errors_name_character_line_column(text, line, col, msg):
     e = ei.value
     assert msg in e.detail and (e.line, e.column) == (line, col), (e.line, e.column, e.detail)
     cedarpy = pytest.importorskip("cedarpy")
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError):
         cedarpy.PolicySet.from_str(text)
