@@ -192,6 +192,118 @@ static int prefix_eq(const uint8_t *a, const uint8_t *b, unsigned bits) {
     return 1;
 }
 
+/* ---- datetime and duration (Cedar's RFC 80): integers of milliseconds, no clock ---- */
+static int digits(const char *s, size_t n, int64_t *v) {
+    int64_t r = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (s[k] < '0' || s[k] > '9')
+            return -1;
+        r = r * 10 + (s[k] - '0');
+    }
+    *v = r;
+    return 0;
+}
+
+/* days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil) */
+static int64_t days_from_civil(int64_t y, int64_t m, int64_t d) {
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* "YYYY-MM-DD", then optionally "Thh:mm:ss" followed by "Z", ".SSSZ", "(+|-)hhmm" or
+ * ".SSS(+|-)hhmm" */
+int cedar_parse_datetime(const char *s, size_t n, int64_t *out) {
+    int64_t y, mo, d, h = 0, mi = 0, se = 0, ms = 0, oh = 0, om = 0;
+    int sign = 0;
+    if (n < 10 || s[4] != '-' || s[7] != '-' || digits(s, 4, &y) || digits(s + 5, 2, &mo) ||
+        digits(s + 8, 2, &d))
+        return -1;
+    static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] + (mo == 2 && leap))
+        return -1;
+    if (n > 10) {
+        if (n < 20 || s[10] != 'T' || s[13] != ':' || s[16] != ':' || digits(s + 11, 2, &h) ||
+            digits(s + 14, 2, &mi) || digits(s + 17, 2, &se) || h > 23 || mi > 59 || se > 59)
+            return -1;
+        size_t i = 19;
+        if (s[i] == '.') {
+            if (n < i + 4 || digits(s + i + 1, 3, &ms))
+                return -1;
+            i += 4;
+        }
+        if (i == n - 1 && s[i] == 'Z') {
+            /* UTC */
+        } else if (i + 5 == n && (s[i] == '+' || s[i] == '-')) {
+            sign = s[i] == '+' ? 1 : -1;
+            if (digits(s + i + 1, 2, &oh) || digits(s + i + 3, 2, &om) || oh > 23 || om > 59)
+                return -1;
+        } else {
+            return -1;
+        }
+    }
+    int64_t days = days_from_civil(y, mo, d);
+    *out = days * 86400000 + h * 3600000 + mi * 60000 + se * 1000 + ms -
+           sign * (oh * 3600000 + om * 60000);
+    return 0;
+}
+
+/* ["-"] then <n>d <n>h <n>m <n>s <n>ms, each at most once, in this order, at least one */
+int cedar_parse_duration(const char *s, size_t n, int64_t *out) {
+    static const struct {
+        const char *u;
+        uint64_t f;
+    } units[] = {{"d", 86400000u}, {"h", 3600000u}, {"m", 60000u}, {"s", 1000u}, {"ms", 1u}};
+    size_t i = 0;
+    int neg = 0;
+    if (i < n && s[i] == '-') {
+        neg = 1;
+        i++;
+    }
+    const uint64_t lim = (uint64_t)INT64_MAX + (neg ? 1u : 0u);
+    uint64_t acc = 0;
+    int next_unit = 0, any = 0;
+    while (i < n) {
+        size_t d0 = i;
+        uint64_t v = 0;
+        while (i < n && s[i] >= '0' && s[i] <= '9') {
+            uint64_t dg = (uint64_t)(s[i] - '0');
+            if (v > (lim - dg) / 10u)
+                return -1;
+            v = v * 10u + dg;
+            i++;
+        }
+        if (i == d0 || i >= n)
+            return -1;
+        int u = -1;
+        if (s[i] == 'm' && i + 1 < n && s[i + 1] == 's')
+            u = 4;
+        else
+            for (int k = 0; k < 4; k++)
+                if (s[i] == units[k].u[0])
+                    u = k;
+        if (u < next_unit)
+            return -1;
+        i += u == 4 ? 2 : 1;
+        next_unit = u + 1;
+        if (v > lim / units[u].f)
+            return -1;
+        uint64_t term = v * units[u].f;
+        if (acc > lim - term)
+            return -1;
+        acc += term;
+        any = 1;
+    }
+    if (!any)
+        return -1;
+    *out = neg ? (acc == (uint64_t)INT64_MAX + 1u ? INT64_MIN : -(int64_t)acc) : (int64_t)acc;
+    return 0;
+}
+
 /* ---- evaluation ---- */
 typedef struct ectx {
     const abac_cedar_entities *es;
@@ -253,6 +365,8 @@ static int val_eq(const cval *a, const cval *b) {
         case V_BOOL:
         case V_LONG:
         case V_DEC:
+        case V_DATETIME:
+        case V_DURATION:
             return a->i == b->i;
         case V_STR:
             return cstr_eq((cstr){a->p, a->n}, (cstr){b->p, b->n});
@@ -424,6 +538,44 @@ static int ev_method(const ectx *x, const cnode *n, cval *o) {
             set_bool(o, r);
             return 0;
         }
+        case M_OFFSET:
+        case M_DURATION_SINCE: {
+            int want = n->var == M_OFFSET ? V_DURATION : V_DATETIME;
+            if (self.t != V_DATETIME || arg.t != want)
+                return ABAC_E_RUNTIME_TYPE;
+            int64_t r;
+            if (n->var == M_OFFSET ? __builtin_add_overflow(self.i, arg.i, &r)
+                                   : __builtin_sub_overflow(self.i, arg.i, &r))
+                return ABAC_E_OVERFLOW;
+            o->t = n->var == M_OFFSET ? V_DATETIME : V_DURATION;
+            o->i = r;
+            return 0;
+        }
+        case M_TO_DATE:
+        case M_TO_TIME: {
+            if (self.t != V_DATETIME)
+                return ABAC_E_RUNTIME_TYPE;
+            int64_t day = 86400000, rem = self.i % day;
+            if (rem < 0)
+                rem += day;
+            o->t = n->var == M_TO_DATE ? V_DATETIME : V_DURATION;
+            o->i = n->var == M_TO_DATE ? self.i - rem : rem;
+            if (n->var == M_TO_DATE && self.i < 0 && self.i - INT64_MIN < rem)
+                return ABAC_E_OVERFLOW;
+            return 0;
+        }
+        case M_TO_MS:
+        case M_TO_S:
+        case M_TO_MIN:
+        case M_TO_H:
+        case M_TO_D: {
+            static const int64_t div[] = {1, 1000, 60000, 3600000, 86400000};
+            if (self.t != V_DURATION)
+                return ABAC_E_RUNTIME_TYPE;
+            o->t = V_LONG;
+            o->i = self.i / div[n->var - M_TO_MS]; /* toward zero, as Cedar */
+            return 0;
+        }
         case M_IS_IN_RANGE: {
             if (self.t != V_IP || arg.t != V_IP)
                 return ABAC_E_RUNTIME_TYPE;
@@ -495,8 +647,17 @@ static int ev(const ectx *x, const cnode *n, cval *o) {
         case X_LE:
         case X_GT:
         case X_GE:
-            if ((rc = ev_long(x, n->a, &i)) || (rc = ev_long(x, n->b, &j)))
+            /* longs, datetimes or durations, both of one type */
+            if ((rc = ev(x, n->a, &a)))
                 return rc;
+            if (a.t != V_LONG && a.t != V_DATETIME && a.t != V_DURATION)
+                return ABAC_E_RUNTIME_TYPE;
+            if ((rc = ev(x, n->b, &c)))
+                return rc;
+            if (c.t != a.t)
+                return ABAC_E_RUNTIME_TYPE;
+            i = a.i;
+            j = c.i;
             set_bool(o, n->op == X_LT   ? i < j
                         : n->op == X_LE ? i <= j
                         : n->op == X_GT ? i > j
@@ -626,6 +787,13 @@ static int ev(const ectx *x, const cnode *n, cval *o) {
             if (n->var == F_DECIMAL) {
                 o->t = V_DEC;
                 if (cedar_parse_decimal(a.p, a.n, &o->i))
+                    return ABAC_E_EXTENSION;
+                return 0;
+            }
+            if (n->var == F_DATETIME || n->var == F_DURATION) {
+                o->t = n->var == F_DATETIME ? V_DATETIME : V_DURATION;
+                if ((n->var == F_DATETIME ? cedar_parse_datetime : cedar_parse_duration)(a.p, a.n,
+                                                                                         &o->i))
                     return ABAC_E_EXTENSION;
                 return 0;
             }

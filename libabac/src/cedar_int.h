@@ -32,7 +32,18 @@ void pool_free(pool *p);
 char *pool_dup(pool *p, const char *s, size_t n); /* NUL-terminated copy */
 
 /* ---- values ---- */
-enum { V_BOOL = 1, V_LONG = 2, V_STR = 3, V_ENT = 4, V_SET = 5, V_REC = 6, V_DEC = 7, V_IP = 8 };
+enum {
+    V_BOOL = 1,
+    V_LONG = 2,
+    V_STR = 3,
+    V_ENT = 4,
+    V_SET = 5,
+    V_REC = 6,
+    V_DEC = 7,
+    V_IP = 8,
+    V_DATETIME = 9, /* i: milliseconds since 1970-01-01T00:00:00Z */
+    V_DURATION = 10 /* i: milliseconds */
+};
 
 typedef struct cstr {
     const char *p;
@@ -125,8 +136,19 @@ enum {
     M_IS_LOOPBACK,
     M_IS_MULTICAST,
     M_IS_IN_RANGE,
+    M_OFFSET,
+    M_DURATION_SINCE,
+    M_TO_DATE,
+    M_TO_TIME,
+    M_TO_MS,
+    M_TO_S,
+    M_TO_MIN,
+    M_TO_H,
+    M_TO_D,
     F_DECIMAL,
-    F_IP
+    F_IP,
+    F_DATETIME,
+    F_DURATION
 };
 
 typedef struct cnode {
@@ -234,5 +256,8 @@ int cedar_parse_uid_text(pool *p, const char *s, size_t len, cuid *out);
 /* ip text into *out: 0 or -1. decimal text into *out: 0 or -1. */
 int cedar_parse_ip(const char *s, size_t n, cip *out);
 int cedar_parse_decimal(const char *s, size_t n, int64_t *out);
+/* datetime / duration text into milliseconds: 0 or -1 */
+int cedar_parse_datetime(const char *s, size_t n, int64_t *out);
+int cedar_parse_duration(const char *s, size_t n, int64_t *out);
 
 #endif

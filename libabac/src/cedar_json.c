@@ -421,6 +421,13 @@ static int jvalue(jctx *J, cval *out, int depth) {
                 out->p = ip;
                 return 0;
             }
+            if (cstr_eq(fn, (cstr){"datetime", 8}) || cstr_eq(fn, (cstr){"duration", 8})) {
+                int dt = fn.p[1] == 'a';
+                out->t = dt ? V_DATETIME : V_DURATION;
+                if ((dt ? cedar_parse_datetime : cedar_parse_duration)(arg.p, arg.n, &out->i))
+                    return jfail(J, "a bad %s literal", dt ? "datetime" : "duration");
+                return 0;
+            }
             return jfail(J, "an unknown extension function");
         }
         cfield *dst = pool_alloc(J->p, (k ? k : 1) * sizeof *dst);

@@ -632,6 +632,10 @@ static int cprimary(clex *L, cnode **out) {
                 n->var = F_DECIMAL;
             else if (cstr_eq(path, (cstr){"ip", 2}))
                 n->var = F_IP;
+            else if (cstr_eq(path, (cstr){"datetime", 8}))
+                n->var = F_DATETIME;
+            else if (cstr_eq(path, (cstr){"duration", 8}))
+                n->var = F_DURATION;
             else
                 return cfail(L, ABAC_E_SYNTAX,
                              "unknown extension function '%.*s' (line %u, column %u)",
@@ -688,6 +692,15 @@ static const struct {
     {"isLoopback", M_IS_LOOPBACK, 0},
     {"isMulticast", M_IS_MULTICAST, 0},
     {"isInRange", M_IS_IN_RANGE, 1},
+    {"offset", M_OFFSET, 1},
+    {"durationSince", M_DURATION_SINCE, 1},
+    {"toDate", M_TO_DATE, 0},
+    {"toTime", M_TO_TIME, 0},
+    {"toMilliseconds", M_TO_MS, 0},
+    {"toSeconds", M_TO_S, 0},
+    {"toMinutes", M_TO_MIN, 0},
+    {"toHours", M_TO_H, 0},
+    {"toDays", M_TO_D, 0},
 };
 
 static int cmember(clex *L, cnode **out) {
