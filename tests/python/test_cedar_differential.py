@@ -17,6 +17,9 @@ DOCS = [f"d{i}" for i in range(5)]
 FOLDERS = [f"f{i}" for i in range(3)]
 ACTIONS = ["view", "edit", "delete", "share"]
 STRS = ["", "a", "abc", "alice", "bob", "a*c", "x\\y", "é"]
+DATES = ["2026-01-01", "2026-06-01T08:00:00Z", "2026-06-01T08:00:00.500+0200", "1969-12-31",
+         "2026-02-29"]
+DURS = ["1d", "-2h30m", "0ms", "90s", "9223372036854775807ms", "1h1h"]
 
 
 def q(s):
@@ -117,7 +120,7 @@ class Gen:
         if d <= 0:
             return self.pick(["true", "false", "principal.flag", "context.flag",
                               "principal has age", "context has n"])
-        k = r.randrange(19)
+        k = r.randrange(20)
         if k == 0:
             return f"{self.long(d - 1)} {self.pick(['<', '<=', '>', '>='])} {self.long(d - 1)}"
         if k == 1:
@@ -161,7 +164,25 @@ class Gen:
         if k == 17:
             return f"{self.ent(d - 1)}.{self.pick(['age', 'name', 'flag'])} == " \
                    f"{self.any(d - 1)}"
+        if k == 18:
+            return f"{self.time(d - 1)} {self.pick(['<', '<=', '>', '>=', '==', '!='])} " \
+                   f"{self.time(d - 1)}"
         return f"principal in {self.ent(d - 1)}"
+
+    def time(self, d):
+        """A datetime expression (sometimes a duration or a bad literal: errors)."""
+        k = self.r.randrange(6)
+        if k == 0:
+            return f"datetime({q(self.pick(DATES))})"
+        if k == 1:
+            return "context.when"
+        if k == 2 and d > 0:
+            return f"{self.time(d - 1)}.offset(duration({q(self.pick(DURS))}))"
+        if k == 3:
+            return f"principal.since.offset(duration({q(self.pick(DURS))}))"
+        if k == 4 and d > 0:
+            return f"{self.time(d - 1)}.toDate()"
+        return f"duration({q(self.pick(DURS))})"
 
     # -- policies ---------------------------------------------------------------------------
     def scope_pr(self, var, types, parent_type, parents):
@@ -213,6 +234,8 @@ class Gen:
             a["rec"] = {"a": r.randrange(-3, 40), "b": self.pick(STRS)}
         if r.random() < 0.4:
             a["manager"] = {"__entity": uid("User", self.pick(USERS + ["ghost"]))}
+        if r.random() < 0.5:
+            a["since"] = {"__extn": {"fn": "datetime", "arg": self.pick(DATES[:4])}}
         return a
 
     def entities(self):
@@ -265,6 +288,8 @@ class Gen:
             ctx["who"] = {"__entity": uid("User", self.pick(USERS))}
         if r.random() < 0.4:
             ctx["r"] = {"a": r.randrange(0, 5), "b": "x"}
+        if r.random() < 0.7:
+            ctx["when"] = {"__extn": {"fn": "datetime", "arg": self.pick(DATES[:4])}}
         return {"principal": uid("User", self.pick(USERS + ["ghost"])),
                 "action": uid("Action", self.pick(ACTIONS)),
                 "resource": uid("Doc", self.pick(DOCS)),
