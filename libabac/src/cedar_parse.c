@@ -886,6 +886,34 @@ static int crel(clex *L, cnode **out) {
             n->name.n = (uint32_t)L->tlen;
             if (!n->name.p)
                 return ABAC_E_NOMEM;
+            cnext(L);
+            /* `e has a.b.c` is `e has a && e.a has b && e.a.b has c` (Cedar 4) */
+            cnode *base = *out, *chain = n;
+            cstr prev = n->name;
+            while (is_tok(L, ".")) {
+                cnext(L);
+                if (L->kind != T_IDENT)
+                    return cexpected(L, "an attribute name after '.' in 'has'");
+                cnode *acc = mknode(L, X_ATTR, line, col), *h = mknode(L, X_HAS, line, col),
+                      *and = mknode(L, X_AND, line, col);
+                if (!acc || !h || !and)
+                    return ABAC_E_NOMEM;
+                acc->a = base;
+                acc->name = prev;
+                h->a = acc;
+                h->name.p = pool_dup(L->mem, L->s + L->tpos, L->tlen);
+                h->name.n = (uint32_t)L->tlen;
+                if (!h->name.p)
+                    return ABAC_E_NOMEM;
+                and->a = chain;
+                and->b = h;
+                chain = and;
+                base = acc;
+                prev = h->name;
+                cnext(L);
+            }
+            *out = chain;
+            return 0;
         } else {
             return cexpected(L, "an attribute name after 'has'");
         }

@@ -73,6 +73,9 @@ CONDITIONS = [
     ("User::\"ghost\".age > 1", "NO_ENTITY"), ("resource.owner.name == \"Alice\"", True),
     ("principal.boss.name == \"Bob\"", True), ("principal.boss.age > 1", "MISSING_ATTR"),
     ("1 has a", "RUNTIME_TYPE"), ("context.n.x == 1", "RUNTIME_TYPE"),
+    ("context has r.x.y && !(context has r.x.z) && !(context has q.x.y)", True),
+    ("principal has rec.inner.deep && principal.rec has inner.deep", True),
+    ("context has n.x", "RUNTIME_TYPE"), ("User::\"ghost\" has a.b", False),
     # like
     ("principal.name like \"A*e\"", True), ("principal.name like \"*\"", True),
     ("principal.name like \"a*\"", False), ("context.s like \"hello\\*world\"", True),
