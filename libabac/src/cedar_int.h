@@ -195,6 +195,13 @@ struct abac_cedar_policies {
     pool mem;
     cpolicy *pol;
     uint32_t n, cap;
+    /* the versioned set the ledger stores (cedar_codec.c): the text as given, the version
+     * and the members whose quorum may replace it */
+    char *text;
+    size_t text_len;
+    uint64_t version;
+    uint8_t *members; /* sorted, 32 bytes each */
+    uint32_t n_members;
     /* index: policies whose scope says `action == A`, by A; the others always checked */
     cactgroup *groups;
     uint32_t n_groups;

@@ -1266,6 +1266,14 @@ int abac_cedar_policies_parse(abac_cedar_policies **out, const char *src, size_t
     }
     if (!rc)
         rc = build_index(ps);
+    if (!rc) { /* the text as given: the canonical encoding carries it (cedar_codec.c) */
+        ps->text = malloc(len ? len : 1);
+        if (!ps->text)
+            rc = ABAC_E_NOMEM;
+        else if (len)
+            memcpy(ps->text, src, len);
+        ps->text_len = len;
+    }
     if (rc) {
         if (rc == ABAC_E_NOMEM && err_msg && err_cap)
             snprintf(err_msg, err_cap, "out of memory");
@@ -1285,6 +1293,8 @@ void abac_cedar_policies_free(abac_cedar_policies *ps) {
     free(ps->group_ht);
     free(ps->act_lists);
     free(ps->other);
+    free(ps->text);
+    free(ps->members);
     free(ps);
 }
 

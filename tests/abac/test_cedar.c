@@ -280,12 +280,153 @@ static void test_json_errors(void **state) {
     }
 }
 
+static abac_cedar_policies *versioned(const char *text, uint64_t ver, const uint8_t *members,
+                                      size_t n) {
+    abac_compile_options o = ABAC_COMPILE_OPTIONS_INIT;
+    o.set_version = ver;
+    o.members = members;
+    o.n_members = n;
+    abac_cedar_policies *ps = NULL;
+    assert_int_equal(abac_cedar_policies_compile(&ps, text, strlen(text), &o, NULL, NULL, NULL, 0),
+                     0);
+    return ps;
+}
+
+static size_t update(const abac_cedar_policies *cur, const abac_cedar_policies *next,
+                     const uint8_t (*pk)[32], const uint8_t (*sk)[64], const int *who, size_t n,
+                     uint8_t *buf, size_t cap) {
+    uint8_t pks[8][32], sigs[8][64];
+    for (size_t k = 0; k < n; k++) {
+        memcpy(pks[k], pk[who[k]], 32);
+        assert_int_equal(abac_cedar_update_sign(cur, next, sk[who[k]], sigs[k]), 0);
+    }
+    size_t len = 0;
+    assert_int_equal(
+        abac_cedar_update_encode(cur, next, &pks[0][0], &sigs[0][0], n, buf, cap, &len), 0);
+    return len;
+}
+
+/* Versioned Cedar sets: canonical encoding, decoding of untrusted bytes, quorum updates. */
+static void test_versioned_sets(void **state) {
+    (void)state;
+    uint8_t pk[5][32], sk[5][64], members[4][32];
+    for (int k = 0; k < 5; k++) {
+        uint8_t seed[32] = {(uint8_t)(k + 1)};
+        assert_int_equal(abac_keypair_from_seed(seed, pk[k], sk[k]), 0);
+    }
+    for (int k = 0; k < 4; k++)
+        memcpy(members[k], pk[3 - k], 32); /* given unsorted */
+    const char *t1 = "permit(principal, action == Action::\"train\", resource);";
+    const char *t2 = "permit(principal, action == Action::\"train\", resource)\n"
+                     "  when { context.purpose == \"training\" };";
+    abac_cedar_policies *v1 = versioned(t1, 1, &members[0][0], 4);
+    assert_int_equal(abac_cedar_policies_version(v1), 1);
+    assert_int_equal(abac_cedar_policies_member_count(v1), 4);
+    for (size_t k = 1; k < 4; k++) /* sorted bytewise */
+        assert_true(memcmp(abac_cedar_policies_member(v1, k - 1), abac_cedar_policies_member(v1, k),
+                           32) < 0);
+    assert_null(abac_cedar_policies_member(v1, 4));
+
+    /* encode -> decode -> the same bytes and hash */
+    size_t n = abac_cedar_policies_encoded_size(v1), got = 0;
+    uint8_t buf[4096], buf2[4096], h1[32], h2[32];
+    assert_int_equal(abac_cedar_policies_encode(v1, buf, n - 1, &got), ABAC_E_BUFFER_TOO_SMALL);
+    assert_int_equal(got, n);
+    assert_int_equal(abac_cedar_policies_encode(v1, buf, sizeof buf, &got), 0);
+    abac_cedar_policies *d = NULL;
+    assert_int_equal(abac_cedar_policies_decode(&d, buf, got), 0);
+    assert_int_equal(abac_cedar_policies_encode(d, buf2, sizeof buf2, &got), 0);
+    assert_int_equal(got, n);
+    assert_memory_equal(buf, buf2, n);
+    assert_int_equal(abac_cedar_policies_hash(v1, h1), 0);
+    assert_int_equal(abac_cedar_policies_hash(d, h2), 0);
+    assert_memory_equal(h1, h2, 32);
+    assert_int_equal(abac_cedar_policy_count(d), 1);
+    abac_cedar_policies_free(d);
+
+    /* refused bytes: magic, truncation, trailing byte, unsorted members, text that does not
+     * parse */
+    d = NULL;
+    memcpy(buf2, buf, n);
+    buf2[0] = 'X';
+    assert_int_equal(abac_cedar_policies_decode(&d, buf2, n), ABAC_E_FORMAT_VERSION);
+    for (size_t cut = 0; cut < n; cut++)
+        assert_true(abac_cedar_policies_decode(&d, buf, cut) != 0);
+    memcpy(buf2, buf, n);
+    buf2[n] = ' ';
+    assert_int_equal(abac_cedar_policies_decode(&d, buf2, n + 1), ABAC_E_FORMAT);
+    memcpy(buf2, buf, n);
+    memcpy(buf2 + 17, buf + 17 + 32, 32); /* members 0 and 1 swapped */
+    memcpy(buf2 + 17 + 32, buf + 17, 32);
+    assert_int_equal(abac_cedar_policies_decode(&d, buf2, n), ABAC_E_FORMAT);
+    memcpy(buf2, buf, n);
+    buf2[n - 1] = '(';
+    assert_int_equal(abac_cedar_policies_decode(&d, buf2, n), ABAC_E_FORMAT);
+    assert_null(d);
+    abac_compile_options o = ABAC_COMPILE_OPTIONS_INIT;
+    o.members = &members[0][0];
+    o.n_members = 2;
+    memcpy(members[1], members[0], 32);
+    assert_int_equal(abac_cedar_policies_compile(&d, t1, strlen(t1), &o, NULL, NULL, NULL, 0),
+                     ABAC_E_INVALID); /* a member twice */
+    for (int k = 0; k < 4; k++)
+        memcpy(members[k], pk[k], 32);
+
+    /* updates: more than 2/3 of 4 members, i.e. 3 */
+    abac_cedar_policies *v2 = versioned(t2, 2, &members[0][0], 4), *nx = NULL;
+    uint8_t up[8192];
+    static const int two[] = {0, 1}, three[] = {2, 0, 1}, dup[] = {0, 0, 1}, outsider[] = {0, 1, 4};
+    size_t ul =
+        update(v1, v2, (const uint8_t(*)[32])pk, (const uint8_t(*)[64])sk, two, 2, up, sizeof up);
+    assert_int_equal(abac_cedar_update_apply(&nx, v1, up, ul), ABAC_E_NO_QUORUM);
+    ul = update(v1, v2, (const uint8_t(*)[32])pk, (const uint8_t(*)[64])sk, outsider, 3, up,
+                sizeof up);
+    assert_int_equal(abac_cedar_update_apply(&nx, v1, up, ul), ABAC_E_NOT_MEMBER);
+    uint8_t pks[3][32], sigs[3][64];
+    for (int k = 0; k < 3; k++) {
+        memcpy(pks[k], pk[dup[k]], 32);
+        abac_cedar_update_sign(v1, v2, sk[dup[k]], sigs[k]);
+    }
+    assert_int_equal(
+        abac_cedar_update_encode(v1, v2, &pks[0][0], &sigs[0][0], 3, up, sizeof up, &ul),
+        ABAC_E_DUPLICATE_SIGNER);
+    ul =
+        update(v1, v2, (const uint8_t(*)[32])pk, (const uint8_t(*)[64])sk, three, 3, up, sizeof up);
+    up[ul - 1] ^= 1; /* a bad signature */
+    assert_int_equal(abac_cedar_update_apply(&nx, v1, up, ul), ABAC_E_BAD_SIGNATURE);
+    up[ul - 1] ^= 1;
+    assert_null(nx);
+    assert_int_equal(abac_cedar_update_apply(&nx, v1, up, ul), 0);
+    assert_non_null(nx);
+    assert_int_equal(abac_cedar_policies_version(nx), 2);
+    assert_int_equal(abac_cedar_policy_count(nx), 1);
+    /* the same update against the new set: wrong base; v1 again: stale; v2 to itself: replay */
+    abac_cedar_policies *nx2 = NULL;
+    assert_int_equal(abac_cedar_update_apply(&nx2, nx, up, ul), ABAC_E_REPLAY);
+    abac_cedar_policies *v3 = versioned(t1, 3, &members[0][0], 4);
+    ul =
+        update(v1, v3, (const uint8_t(*)[32])pk, (const uint8_t(*)[64])sk, three, 3, up, sizeof up);
+    assert_int_equal(abac_cedar_update_apply(&nx2, nx, up, ul), ABAC_E_WRONG_BASE);
+    ul =
+        update(v2, v1, (const uint8_t(*)[32])pk, (const uint8_t(*)[64])sk, three, 3, up, sizeof up);
+    assert_int_equal(abac_cedar_update_apply(&nx2, v2, up, ul), ABAC_E_STALE_VERSION);
+    abac_cedar_policies *none = versioned(t1, 1, NULL, 0);
+    ul = update(none, v2, (const uint8_t(*)[32])pk, (const uint8_t(*)[64])sk, three, 3, up,
+                sizeof up);
+    assert_int_equal(abac_cedar_update_apply(&nx2, none, up, ul), ABAC_E_NO_MEMBERS);
+    assert_null(nx2);
+    abac_cedar_policies_free(none);
+    abac_cedar_policies_free(v3);
+    abac_cedar_policies_free(nx);
+    abac_cedar_policies_free(v2);
+    abac_cedar_policies_free(v1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_decide),
-        cmocka_unit_test(test_parse_errors),
-        cmocka_unit_test(test_nul_in_names),
-        cmocka_unit_test(test_json_errors),
+        cmocka_unit_test(test_decide),         cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_nul_in_names),   cmocka_unit_test(test_json_errors),
+        cmocka_unit_test(test_versioned_sets),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -133,6 +133,70 @@ ABAC_API size_t abac_cedar_response_error_count(const abac_cedar_response *resp)
 ABAC_API int abac_cedar_response_error(const abac_cedar_response *resp, size_t i, size_t *policy,
                                        int *code);
 
+/* ---- versioned policy sets on the ledger, replaced by a quorum of members ---------------- */
+
+/**
+ * Parse Cedar policy text as a versioned set: like abac_cedar_policies_parse(), with the set's
+ * version and members from @p opts (`schema` must be NULL: Cedar schemas are not read yet;
+ * NULL opts: version 0, no members).
+ * @return ABAC_OK; ABAC_E_INVALID (also a member listed twice), ABAC_E_SYNTAX, ABAC_E_LIMIT,
+ *         ABAC_E_NOMEM.
+ */
+ABAC_API int abac_cedar_policies_compile(abac_cedar_policies **out, const char *src, size_t len,
+                                         const abac_compile_options *opts, uint32_t *err_line,
+                                         uint32_t *err_col, char *err_msg, size_t err_cap);
+/** Version number of the set. */
+ABAC_API uint64_t abac_cedar_policies_version(const abac_cedar_policies *ps);
+/** Number of members. */
+ABAC_API size_t abac_cedar_policies_member_count(const abac_cedar_policies *ps);
+/** Member @p i's Ed25519 public key (members sorted bytewise), 32 bytes owned by @p ps; NULL if
+ * out of range. */
+ABAC_API const uint8_t *abac_cedar_policies_member(const abac_cedar_policies *ps, size_t i);
+/** Bytes of the canonical encoding (ABCP, docs/formats/abac.md); 0 if @p ps is NULL. */
+ABAC_API size_t abac_cedar_policies_encoded_size(const abac_cedar_policies *ps);
+/** Canonical encoding: version, members, the policy text as given.
+ * @return ABAC_OK, ABAC_E_INVALID, ABAC_E_BUFFER_TOO_SMALL (with the size in @p out_len). */
+ABAC_API int abac_cedar_policies_encode(const abac_cedar_policies *ps, uint8_t *out, size_t cap,
+                                        size_t *out_len);
+/** SHA-256 of the canonical encoding. @return ABAC_OK, ABAC_E_INVALID, ABAC_E_NOMEM. */
+ABAC_API int abac_cedar_policies_hash(const abac_cedar_policies *ps, uint8_t out[ABAC_HASH_BYTES]);
+/** Decode a canonical encoding (untrusted bytes; the text must parse).
+ * @return ABAC_OK; ABAC_E_INVALID, ABAC_E_FORMAT, ABAC_E_FORMAT_VERSION, ABAC_E_LIMIT,
+ *         ABAC_E_NOMEM. */
+ABAC_API int abac_cedar_policies_decode(abac_cedar_policies **out, const uint8_t *in, size_t len);
+
+/** The 32 bytes members sign to move from @p cur to @p next: SHA-256("fedshare/abac/cedar-
+ * update/v1" ‖ hash(cur) ‖ hash(next)). @return ABAC_OK, ABAC_E_INVALID, ABAC_E_NOMEM. */
+ABAC_API int abac_cedar_update_message(const abac_cedar_policies *cur,
+                                       const abac_cedar_policies *next,
+                                       uint8_t out[ABAC_HASH_BYTES]);
+/** A member's Ed25519 signature (libsodium 64-byte secret key) of that message.
+ * @return ABAC_OK, ABAC_E_INVALID, ABAC_E_NOMEM. */
+ABAC_API int abac_cedar_update_sign(const abac_cedar_policies *cur, const abac_cedar_policies *next,
+                                    const uint8_t seckey[ABAC_SECKEY_BYTES],
+                                    uint8_t sig[ABAC_SIG_BYTES]);
+/** Bytes of an update (ABCU) of @p next with @p n_sigs signatures. */
+ABAC_API size_t abac_cedar_update_encoded_size(const abac_cedar_policies *next, size_t n_sigs);
+/** Encode an update: the base hash, the next set and the (public key, signature) pairs sorted
+ * by key. @p pubkeys: n × 32 bytes, @p sigs: n × 64 bytes, same order.
+ * @return ABAC_OK, ABAC_E_INVALID, ABAC_E_BUFFER_TOO_SMALL, ABAC_E_DUPLICATE_SIGNER,
+ *         ABAC_E_NOMEM. */
+ABAC_API int abac_cedar_update_encode(const abac_cedar_policies *cur,
+                                      const abac_cedar_policies *next, const uint8_t *pubkeys,
+                                      const uint8_t *sigs, size_t n, uint8_t *out, size_t cap,
+                                      size_t *out_len);
+/**
+ * Verify an update against @p cur and return the next set. Accepted iff the bytes are
+ * canonical, the base is @p cur, the version is newer and more than 2/3 of @p cur's members
+ * (3·k > 2·n) signed validly, with no duplicate, no non-member and no bad signature. Nothing
+ * changes on refusal.
+ * @return ABAC_OK; ABAC_E_INVALID, ABAC_E_FORMAT, ABAC_E_FORMAT_VERSION, ABAC_E_NO_MEMBERS,
+ *         ABAC_E_REPLAY, ABAC_E_STALE_VERSION, ABAC_E_WRONG_BASE, ABAC_E_DUPLICATE_SIGNER,
+ *         ABAC_E_NOT_MEMBER, ABAC_E_BAD_SIGNATURE, ABAC_E_NO_QUORUM, ABAC_E_NOMEM.
+ */
+ABAC_API int abac_cedar_update_apply(abac_cedar_policies **out, const abac_cedar_policies *cur,
+                                     const uint8_t *in, size_t len);
+
 #ifdef __cplusplus
 }
 #endif
