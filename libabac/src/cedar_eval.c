@@ -910,13 +910,18 @@ int abac_cedar_is_authorized(const abac_cedar_policies *ps, const abac_cedar_ent
     }
     while (ig < ng || io < no) {
         uint32_t k;
-        if (io >= no || (ig < ng && grp[ig] < oth[io]))
+        int in_group; /* from the action's group: its `action ==` scope holds */
+        if (io >= no || (ig < ng && grp[ig] < oth[io])) {
             k = grp[ig++];
-        else
+            in_group = 1;
+        } else {
             k = oth[io++];
+            in_group = 0;
+        }
         const cpolicy *p = &ps->pol[k];
-        if (!scope_ok(&x, &p->sc[0], &rq->uid[0]) || !scope_ok(&x, &p->sc[1], &rq->uid[1]) ||
-            !scope_ok(&x, &p->sc[2], &rq->uid[2]))
+        if ((p->sc[0].op != S_ANY && !scope_ok(&x, &p->sc[0], &rq->uid[0])) ||
+            (!in_group && p->sc[1].op != S_ANY && !scope_ok(&x, &p->sc[1], &rq->uid[1])) ||
+            (p->sc[2].op != S_ANY && !scope_ok(&x, &p->sc[2], &rq->uid[2])))
             continue;
         int sat = 1;
         if (p->cond) {
