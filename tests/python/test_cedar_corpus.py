@@ -262,6 +262,9 @@ PARSE_ERRORS = [
     ("permit(principal, action, resource) when { 9223372036854775808 };", 1, 44, "64-bit"),
     ("permit(principal, action, resource) when { context.x.foo() };", 1, 54, "unknown method"),
     ("permit(principal, action, resource) when { true }", 1, 50, "found end of input"),
+    # found by the differential test: an early parser took `if` after `&&`; Cedar does not
+    ("permit(principal, action, resource) when { true && if true then true else false };", 1,
+     52, "found 'if'"),
 ]
 
 
