@@ -29,7 +29,8 @@
  * Compile-time switches:
  *   QUORUM=2       the broken twin: a quorum of 2f instead of 2f+1 for the
  *                  commit certificate and the NEW-VIEW (must fail).
- *   VOTE_IN_VC=1   the rule as lc_replica.c codes it today: a replica that
+ *   VOTE_IN_VC=1   broken twin, the rule lc_replica.c had until this model
+ *                  found it (docs/formal.md, Findings): a replica that
  *                  sent VIEW-CHANGE, or moved to a newer view, still sends
  *                  COMMIT for a slot it prepared in the old view
  *                  (try_progress() does not look at in_vc or the view).
