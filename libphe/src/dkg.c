@@ -30,11 +30,12 @@
 
 #include <sodium.h>
 
-#define DKG_KAPPA     80u    /* statistical hiding of every integer sharing */
-#define DKG_BATCH     2048u  /* candidates per batch */
-#define DKG_BIP_ITERS 64u    /* biprimality bases for the chosen candidate */
-#define DKG_MAX_L     16u    /* holders */
-#define DKG_SIEVE     65536u /* trial division bound */
+#define DKG_KAPPA     80u      /* statistical hiding of every integer sharing */
+#define DKG_BATCH     2048u    /* candidates per batch */
+#define DKG_BIP_ITERS 64u      /* biprimality bases for the chosen candidate */
+#define DKG_MAX_L     16u      /* holders */
+#define DKG_SIEVE     65536u   /* primes considered for the sieve modulus M */
+#define DKG_TD_BOUND  4194304u /* public trial division of N: primes below 2^22 */
 #define DKG_VERSION   2
 #define DKG_SV_MARGIN 128u  /* bits of p's random multiple of 4M beyond the sieve */
 #define DKG_MAX_BIG   2200u /* largest big integer in a message (bytes) */
@@ -580,7 +581,7 @@ PHE_API int phe_dkg_new(phe_dkg **out, const uint8_t session[32], uint32_t bits,
     mpz_mul_2exp(d->P, d->P, (mp_bitcnt_t)e);
     mpz_sub_ui(d->P, d->P, 1);
     mpz_fac_ui(d->delta, l);
-    /* product of the odd primes below DKG_SIEVE */
+    /* the sieve modulus M; the trial-division primorial (below DKG_TD_BOUND) */
     {
         uint8_t *comp = calloc(DKG_SIEVE, 1);
         int m_open = 1;
@@ -594,7 +595,6 @@ PHE_API int phe_dkg_new(phe_dkg **out, const uint8_t session[32], uint32_t bits,
             if (comp[i]) {
                 continue;
             }
-            mpz_mul_ui(d->prim, d->prim, i);
             if (m_open) {
                 mpz_mul_ui(d->cu, d->M, i);
                 if (mpz_sizeinbase(d->cu, 2) <= d->m_bits) {
@@ -609,6 +609,8 @@ PHE_API int phe_dkg_new(phe_dkg **out, const uint8_t session[32], uint32_t bits,
             }
         }
         free(comp);
+        mpz_primorial_ui(d->prim, DKG_TD_BOUND);
+        mpz_fdiv_q_2exp(d->prim, d->prim, 1); /* odd primes only */
     }
     {
         uint32_t half = bits / 2;
@@ -1506,36 +1508,99 @@ static int round_complete(const phe_dkg *d) {
     return 1;
 }
 
-/* N passes trial division by every odd prime below DKG_SIEVE and has `bits` bits. */
-static int sieve_ok(const phe_dkg *d, const mpz_t N) {
-    static const uint64_t quick[] = {
-        3ull * 5 * 7 * 11 * 13 * 17 * 19 * 23 * 29 * 31 * 37 * 41 * 43 * 47 * 53,
-        59ull * 61 * 67 * 71 * 73 * 79 * 83 * 89 * 97 * 101,
-        103ull * 107 * 109 * 113 * 127 * 131 * 137 * 139 * 149,
-        151ull * 157 * 163 * 167 * 173 * 179 * 181 * 191,
-        193ull * 197 * 199 * 211 * 223 * 227 * 229 * 233,
-    };
-    int ok;
+/* Public trial division of the batch: candidate c survives when N_c has `bits`
+ * bits and no odd prime factor below DKG_TD_BOUND. One remainder tree over the
+ * batch: the primorial is reduced modulo the product of all candidates, then
+ * down the product tree to each N_c, and gcd(remainder, N_c) = 1 is checked. */
+static int trial_division(phe_dkg *d) {
+    uint32_t idx[DKG_BATCH], n = 0, levels = 0, cnt[24];
+    mpz_t *tree[24];
     mpz_t g;
-    if (mpz_sizeinbase(N, 2) != d->bits) {
+    int rc = 0;
+    d->nsurv = 0;
+    for (uint32_t c = 0; c < DKG_BATCH; c++) {
+        if (mpz_sizeinbase(d->nacc[c], 2) == d->bits) {
+            idx[n++] = c;
+        }
+    }
+    if (n == 0) {
         return 0;
     }
-    for (size_t k = 0; k < sizeof quick / sizeof quick[0]; k++) {
-        uint64_t r = mpz_fdiv_ui(N, quick[k]), a = quick[k];
-        while (r) {
-            uint64_t tmp = a % r;
-            a = r;
-            r = tmp;
+    memset(tree, 0, sizeof tree);
+    /* product tree: level 0 the candidates, each level the products of pairs */
+    for (uint32_t w = n;; w = (w + 1) / 2) {
+        tree[levels] = calloc(w, sizeof(mpz_t));
+        if (!tree[levels]) {
+            rc = PHE_ERR_NOMEM;
+            break;
         }
-        if (a != 1) {
-            return 0;
+        cnt[levels] = w;
+        for (uint32_t i = 0; i < w; i++) {
+            mpz_init(tree[levels][i]);
+            if (levels == 0) {
+                mpz_set(tree[0][i], d->nacc[idx[i]]);
+            } else if (2 * i + 1 < cnt[levels - 1]) {
+                mpz_mul(tree[levels][i], tree[levels - 1][2 * i], tree[levels - 1][2 * i + 1]);
+            } else {
+                mpz_set(tree[levels][i], tree[levels - 1][2 * i]);
+            }
+        }
+        levels++;
+        if (w == 1) {
+            break;
         }
     }
-    mpz_init(g);
-    mpz_gcd(g, d->prim, N);
-    ok = mpz_cmp_ui(g, 1) == 0;
-    mpz_clear(g);
-    return ok;
+    if (rc == 0) {
+        /* remainders down the tree, in place: tree[k][i] = prim mod tree[k][i] */
+        mpz_mod(tree[levels - 1][0], d->prim, tree[levels - 1][0]);
+        for (uint32_t k = levels - 1; k-- > 1;) {
+            for (uint32_t i = 0; i < cnt[k]; i++) {
+                mpz_mod(tree[k][i], tree[k + 1][i / 2], tree[k][i]);
+            }
+        }
+        mpz_init(g);
+        for (uint32_t i = 0; i < n; i++) {
+            const mpz_ptr N = d->nacc[idx[i]];
+            if (levels > 1) {
+                mpz_mod(g, tree[1][i / 2], N);
+            } else {
+                mpz_mod(g, tree[0][0], N);
+            }
+            mpz_gcd(g, g, N);
+            if (mpz_cmp_ui(g, 1) == 0) {
+                d->surv[d->nsurv++] = idx[i];
+            }
+        }
+        mpz_clear(g);
+    }
+    for (uint32_t k = 0; k < levels; k++) {
+        for (uint32_t i = 0; i < cnt[k]; i++) {
+            mpz_clear(tree[k][i]);
+        }
+        free(tree[k]);
+    }
+    return rc;
+}
+
+/* Tests only: run the batch trial division on n given moduli (n ≤ DKG_BATCH);
+ * surv receives the indexes that pass. */
+PHEI_HIDDEN int phei_dkg_td(phe_dkg *d, mpz_t *N, uint32_t n, uint32_t *surv, uint32_t *nsurv);
+int phei_dkg_td(phe_dkg *d, mpz_t *N, uint32_t n, uint32_t *surv, uint32_t *nsurv) {
+    int rc;
+    if (n > DKG_BATCH) {
+        return PHE_ERR_INVALID_ARG;
+    }
+    for (uint32_t c = 0; c < DKG_BATCH; c++) {
+        if (c < n) {
+            mpz_set(d->nacc[c], N[c]);
+        } else {
+            mpz_set_ui(d->nacc[c], 0);
+        }
+    }
+    rc = trial_division(d);
+    *nsurv = d->nsurv;
+    memcpy(surv, d->surv, d->nsurv * sizeof(uint32_t));
+    return rc;
 }
 
 static int bip_pass(const phe_dkg *d, size_t slot, const mpz_t N) {
@@ -1576,14 +1641,15 @@ static int advance(phe_dkg *d, outq *q) {
         case PH_PQ:
             return send_nshare(d, q);
         case PH_NSHARE: {
-            d->nsurv = 0;
+            int rc;
             for (uint32_t c = 0; c < DKG_BATCH; c++) {
                 mpz_mod(d->nacc[c], d->nacc[c], d->P);
-                if (sieve_ok(d, d->nacc[c])) {
-                    d->surv[d->nsurv++] = c;
-                }
                 mpz_set_ui(d->sp[c], 0);
                 mpz_set_ui(d->sq[c], 0);
+            }
+            rc = trial_division(d);
+            if (rc != 0) {
+                return rc;
             }
             d->candidates += DKG_BATCH;
             return d->nsurv ? send_bip1(d, q) : send_sv1(d, q);

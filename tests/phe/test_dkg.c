@@ -23,6 +23,7 @@
 void phei_dkg_cheat(phe_dkg *d, uint32_t target);
 int phei_dkg_result(const phe_dkg *d, mpz_t n, mpz_t s, mpz_t v, mpz_t *vk);
 int phei_dkg_sieve(const phe_dkg *d, size_t k, mpz_t m4, mpz_t share);
+int phei_dkg_td(phe_dkg *d, mpz_t *N, uint32_t n, uint32_t *surv, uint32_t *nsurv);
 
 #define MAXL 5
 
@@ -514,12 +515,95 @@ static void test_dkg_sieve_5(void **state) {
     sieve_check(5);
 }
 
+/* The batch trial division (remainder tree) agrees with a direct gcd against
+ * the primorial of 2^22 for random odd numbers, products of two large primes,
+ * multiples of the largest prime below 2^22 and numbers of the wrong size,
+ * for batch sizes that exercise odd tree widths. */
+static void test_dkg_trial_division(void **state) {
+    phe_dkg *d = NULL;
+    gmp_randstate_t rs;
+    mpz_t prim, g, *N;
+    uint32_t *surv, nsurv;
+    const uint32_t sizes[] = {1, 2, 3, 7, 100, 2048};
+    (void)state;
+    assert_int_equal(phe_dkg_new(&d, SESSION, 2048, 2, 3, 1, NULL), 0);
+    gmp_randinit_default(rs);
+    gmp_randseed_ui(rs, 20261207);
+    mpz_inits(prim, g, NULL);
+    mpz_primorial_ui(prim, 4194304);
+    N = calloc(2048, sizeof(mpz_t));
+    surv = calloc(2048, sizeof(uint32_t));
+    assert_non_null(N);
+    assert_non_null(surv);
+    for (uint32_t i = 0; i < 2048; i++) {
+        mpz_init(N[i]);
+    }
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        uint32_t n = sizes[s], expect = 0, k = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            switch (i % 5) {
+                case 0: /* a product of two 1024-bit primes: passes */
+                    mpz_urandomb(g, rs, 1024);
+                    mpz_setbit(g, 1023);
+                    mpz_setbit(g, 1022);
+                    mpz_nextprime(N[i], g);
+                    mpz_urandomb(g, rs, 1024);
+                    mpz_setbit(g, 1023);
+                    mpz_setbit(g, 1022);
+                    mpz_nextprime(g, g);
+                    mpz_mul(N[i], N[i], g);
+                    break;
+                case 1: /* 4194301 (prime) times a 2026-bit number */
+                    mpz_urandomb(N[i], rs, 2026);
+                    mpz_setbit(N[i], 2025);
+                    mpz_mul_ui(N[i], N[i], 4194301);
+                    mpz_setbit(N[i], 0);
+                    break;
+                case 2: /* 2047 bits */
+                    mpz_urandomb(N[i], rs, 2047);
+                    mpz_setbit(N[i], 2046);
+                    mpz_setbit(N[i], 0);
+                    break;
+                default: /* random odd 2048-bit */
+                    mpz_urandomb(N[i], rs, 2048);
+                    mpz_setbit(N[i], 2047);
+                    mpz_setbit(N[i], 0);
+                    break;
+            }
+        }
+        assert_int_equal(phei_dkg_td(d, N, n, surv, &nsurv), 0);
+        for (uint32_t i = 0; i < n; i++) {
+            int ok;
+            mpz_gcd(g, prim, N[i]);
+            ok = mpz_sizeinbase(N[i], 2) == 2048 && mpz_cmp_ui(g, 1) == 0;
+            if (i % 5 == 0) {
+                assert_true(ok);
+            }
+            if (ok) {
+                assert_true(k < nsurv);
+                assert_int_equal(surv[k], i);
+                k++;
+                expect++;
+            }
+        }
+        assert_int_equal(nsurv, expect);
+    }
+    for (uint32_t i = 0; i < 2048; i++) {
+        mpz_clear(N[i]);
+    }
+    free(N);
+    free(surv);
+    mpz_clears(prim, g, NULL);
+    gmp_randclear(rs);
+    phe_dkg_free(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dkg_bad_messages),      cmocka_unit_test(test_dkg_5_holders_1024),
         cmocka_unit_test(test_dkg_3_holders_1024_t3), cmocka_unit_test(test_dkg_3_holders_2048),
         cmocka_unit_test(test_dkg_wrong_share_named), cmocka_unit_test(test_dkg_sieve_3),
-        cmocka_unit_test(test_dkg_sieve_5),
+        cmocka_unit_test(test_dkg_sieve_5),           cmocka_unit_test(test_dkg_trial_division),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
