@@ -237,7 +237,8 @@ def ceremony(me: int, seed: bytes, holders: Sequence[bytes],
              addresses: Sequence[Tuple[str, int]], threshold: int, session: bytes,
              bits: int = 2048, timeout: float = 1800.0,
              on_done: Optional[Any] = None,
-             on_connected: Optional[Any] = None) -> Tuple[ThresholdParams, KeyShare, Dict[str, Any]]:
+             on_connected: Optional[Any] = None
+             ) -> Tuple[ThresholdParams, KeyShare, Dict[str, Any]]:
     """Run holder ``me`` (1-based) of a dealerless ceremony: ``holders`` are the
     holders' Ed25519 public keys in share order, ``addresses[i]`` where holder
     i+1 listens (this holder listens on its own). ``on_done(params, share)`` is
@@ -247,10 +248,10 @@ def ceremony(me: int, seed: bytes, holders: Sequence[bytes],
     holder's share and a report: stats, every holder's share hash, elapsed
     seconds. Raises :class:`CeremonyError` on any failure — nothing is kept,
     the ceremony can be run again with a new session."""
-    l = len(holders)
-    if len(addresses) != l or not 1 <= me <= l:
+    nh = len(holders)
+    if len(addresses) != nh or not 1 <= me <= nh:
         raise InvalidInputError("one address per holder; me in 1 … holders")
-    box = _Box(seed, {j: holders[j - 1] for j in range(1, l + 1) if j != me})
+    box = _Box(seed, {j: holders[j - 1] for j in range(1, nh + 1) if j != me})
     if box.public != holders[me - 1]:
         raise InvalidInputError("the seed is not holder me's key")
     deadline = time.monotonic() + timeout
@@ -276,7 +277,7 @@ def ceremony(me: int, seed: bytes, holders: Sequence[bytes],
             _send_frame(s, box.seal(j, _HELLO, session))
             socks[j] = s
         # accept higher indexes
-        while len([j for j in socks if j > me]) < l - me:
+        while len([j for j in socks if j > me]) < nh - me:
             try:
                 s, _ = lst.accept()
             except socket.timeout:
@@ -286,7 +287,7 @@ def ceremony(me: int, seed: bytes, holders: Sequence[bytes],
             s.settimeout(30.0)
             try:
                 (j,) = struct.unpack(">I", _recv_exact(s, 4))
-                if not me < j <= l or j in socks:
+                if not me < j <= nh or j in socks:
                     raise VerificationError("unexpected holder index")
                 kind, body = box.open(j, _recv_frame(s))
                 if kind != _HELLO or body != session:
@@ -314,7 +315,7 @@ def ceremony(me: int, seed: bytes, holders: Sequence[bytes],
                 for j in ([to] if to else [k for k in socks]):
                     _send_frame(socks[j], box.seal(j, _MSG, data))
 
-        d = Dkg(session, bits, threshold, l, me)
+        d = Dkg(session, bits, threshold, nh, me)
         send(d.start())
         done_from: Dict[int, bytes] = {}
         early: List[Tuple[int, bytes]] = []
@@ -322,7 +323,7 @@ def ceremony(me: int, seed: bytes, holders: Sequence[bytes],
         params: Optional[ThresholdParams] = None
         share: Optional[KeyShare] = None
         my_done = b""
-        while params is None or len(done_from) < l - 1:
+        while params is None or len(done_from) < nh - 1:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise CeremonyError("the ceremony timed out")
@@ -365,7 +366,7 @@ def ceremony(me: int, seed: bytes, holders: Sequence[bytes],
                     _send_frame(socks[k], box.seal(k, _DONE, my_done))
                 for j2, b2 in early:
                     done_from[j2] = b2
-        hashes = [b""] * l
+        hashes = [b""] * nh
         hashes[me - 1] = my_done[32:]
         for j, body in done_from.items():
             if len(body) != 64 or body[:32] != my_done[:32]:
