@@ -313,7 +313,10 @@ def ceremony(me: int, seed: bytes, holders: Sequence[bytes],
         def send(msgs: Messages) -> None:
             for to, data in msgs:
                 for j in ([to] if to else [k for k in socks]):
-                    _send_frame(socks[j], box.seal(j, _MSG, data))
+                    try:
+                        _send_frame(socks[j], box.seal(j, _MSG, data))
+                    except OSError as e:
+                        raise CeremonyError(f"holder {j}'s connection failed: {e}") from None
 
         d = Dkg(session, bits, threshold, nh, me)
         send(d.start())
@@ -375,6 +378,8 @@ def ceremony(me: int, seed: bytes, holders: Sequence[bytes],
         report = dict(d.stats(), share_hashes=hashes, seconds=time.monotonic() - t0)
         assert share is not None
         return params, share, report
+    except OSError as e:  # a peer that vanished while this holder was writing to it
+        raise CeremonyError(f"a holder's connection failed: {e}") from None
     finally:
         for s in socks.values():
             try:
