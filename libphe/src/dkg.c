@@ -33,6 +33,7 @@
 #define DKG_KAPPA     80u      /* statistical hiding of every integer sharing */
 #define DKG_BATCH     2048u    /* candidates per batch */
 #define DKG_BIP_ITERS 64u      /* biprimality bases for the chosen candidate */
+#define DKG_BIP_WIN   32u      /* survivors tested per BIP1 round */
 #define DKG_MAX_L     16u      /* holders */
 #define DKG_SIEVE     65536u   /* primes considered for the sieve modulus M */
 #define DKG_TD_BOUND  4194304u /* public trial division of N: primes below 2^22 */
@@ -95,8 +96,8 @@ struct phe_dkg {
     mpz_t P, prim, delta;
     /* batch */
     mpz_t my_p[DKG_BATCH], my_q[DKG_BATCH], sp[DKG_BATCH], sq[DKG_BATCH], nacc[DKG_BATCH];
-    uint32_t nsurv, surv[DKG_BATCH], chosen;
-    mpz_t *bv1, *bprod; /* nsurv (round 1) or DKG_BIP_ITERS (round 2) entries */
+    uint32_t nsurv, surv[DKG_BATCH], chosen, bip_off, bip_n;
+    mpz_t *bv1, *bprod; /* bip_n (round 1) or DKG_BIP_ITERS (round 2) entries */
     size_t nbip;
     /* after N */
     mpz_t N, N2, v, hs, p, q, beta, phi, Bsh, Fsh, rho_net, zp, d, s;
@@ -1212,19 +1213,28 @@ static void bip_accumulate(phe_dkg *d, uint32_t from, size_t slot, const mpz_t v
     }
 }
 
+/* Round BIP1 for the next window of up to DKG_BIP_WIN survivors
+ * (surv[bip_off …]); the first that passes goes on, so a batch's later
+ * survivors are not exponentiated once a biprime is found. */
 static int send_bip1(phe_dkg *d, outq *q) {
     dbuf b = {0};
     mpz_t val;
-    int rc = alloc_bip(d, d->nsurv);
+    uint32_t n = d->nsurv - d->bip_off;
+    int rc;
+    if (n > DKG_BIP_WIN) {
+        n = DKG_BIP_WIN;
+    }
+    rc = alloc_bip(d, n);
     if (rc != 0) {
         return rc;
     }
+    d->bip_n = n;
     next_round(d, PH_BIP1);
     msg_header(d, &b, T_BIP1, 0);
-    db_u32(&b, d->nsurv);
+    db_u32(&b, n);
     mpz_init(val);
-    for (uint32_t k = 0; k < d->nsurv; k++) {
-        uint32_t c = d->surv[k];
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t c = d->surv[d->bip_off + k];
         bip_value(d, val, d->nacc[c], c, 0);
         db_mpz(&b, val);
         bip_accumulate(d, d->me, k, val, d->nacc[c]);
@@ -1652,17 +1662,19 @@ static int advance(phe_dkg *d, outq *q) {
                 return rc;
             }
             d->candidates += DKG_BATCH;
+            d->bip_off = 0;
             return d->nsurv ? send_bip1(d, q) : send_sv1(d, q);
         }
         case PH_BIP1: {
-            for (uint32_t k = 0; k < d->nsurv; k++) {
-                uint32_t c = d->surv[k];
+            for (uint32_t k = 0; k < d->bip_n; k++) {
+                uint32_t c = d->surv[d->bip_off + k];
                 if (bip_pass(d, k, d->nacc[c])) {
                     d->chosen = c;
                     return send_bip2(d, q);
                 }
             }
-            return send_sv1(d, q);
+            d->bip_off += d->bip_n;
+            return d->bip_off < d->nsurv ? send_bip1(d, q) : send_sv1(d, q);
         }
         case PH_BIP2: {
             for (uint32_t it = 0; it < DKG_BIP_ITERS; it++) {
@@ -1797,7 +1809,7 @@ static int apply(phe_dkg *d, const msg_hdr *h0) {
         }
         case T_BIP1:
         case T_BIP2: {
-            uint32_t want = h.type == T_BIP1 ? d->nsurv : DKG_BIP_ITERS;
+            uint32_t want = h.type == T_BIP1 ? d->bip_n : DKG_BIP_ITERS;
             mpz_t *tmp;
             if (phei_get_u32(r, &cnt) != 0 || cnt != want) {
                 return PHE_ERR_DECODE;
@@ -1807,7 +1819,7 @@ static int apply(phe_dkg *d, const msg_hdr *h0) {
                 return PHE_ERR_NOMEM;
             }
             for (uint32_t k = 0; k < cnt; k++) {
-                const mpz_ptr N = d->nacc[h.type == T_BIP1 ? d->surv[k] : d->chosen];
+                const mpz_ptr N = d->nacc[h.type == T_BIP1 ? d->surv[d->bip_off + k] : d->chosen];
                 mpz_init(tmp[k]);
                 if (rc == 0 && (get_mpz(r, tmp[k], DKG_MAX_BIG) != 0 || mpz_sgn(tmp[k]) == 0 ||
                                 mpz_cmp(tmp[k], N) >= 0)) {
@@ -1818,7 +1830,7 @@ static int apply(phe_dkg *d, const msg_hdr *h0) {
                 rc = phei_reader_end(r);
             }
             for (uint32_t k = 0; rc == 0 && k < cnt; k++) {
-                const mpz_ptr N = d->nacc[h.type == T_BIP1 ? d->surv[k] : d->chosen];
+                const mpz_ptr N = d->nacc[h.type == T_BIP1 ? d->surv[d->bip_off + k] : d->chosen];
                 bip_accumulate(d, from, k, tmp[k], N);
             }
             for (uint32_t k = 0; k < cnt; k++) {
