@@ -4,7 +4,8 @@ same model trained on the pooled data.
 
 Everything the contracts do happens for real: four node processes (three
 hospitals and a regulator) replicate the ledger by PBFT on loopback; a 2-of-3
-consortium key comes from a recorded dealer ceremony, its shares sealed at rest;
+consortium key comes from a recorded ceremony (without a dealer by default),
+its shares sealed at rest;
 each hospital seals its records, registers them and sets a policy; hospital A
 is granted access by policy and creates the task; each hospital is a separate
 trainer process holding only its own CSV; rounds are aggregated under
@@ -1122,7 +1123,9 @@ def run(args: argparse.Namespace) -> int:
                                 "process; a consortium would add them by secure aggregation); "
                                 "never pooled records"),
             "key": f"{args.key_bits}-bit threshold Paillier, {exp.threshold} of {centers} "
-                   "(every center a holder), dealer = hospital A",
+                   "(every center a holder), "
+                   + ("made without a dealer by the centers (docs/phe-dkg.md)"
+                      if exp.key_ceremony == "dealerless" else "dealer = hospital A"),
             "ledger": "4 replicas, f = 1, block period 10 ms, fsync "
                       + ("on" if args.sync else "off"),
             "machine": f"{os.cpu_count()} cores, shared",
