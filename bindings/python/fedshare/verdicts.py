@@ -7,10 +7,12 @@ replays the task's rule round by round over the recorded statistics, so that
 each verdict comes with what it was decided on:
 
 * the **statistic**: the update's norm ÷ the round's median norm, and its
-  cosine to the previous global update;
+  cosine to the previous global update (robust2 judges that cosine's gap to
+  the round's median cosine);
 * its **scores**: robust z-scores (distance to the median in units of
   max(1.4826·MAD, floor)) of the log norm ratio and of the cosine (low side
-  only) against the round and the accepted history, and of the log norm ratio
+  only; robust2: the cosine's gap in units of max(1.4826·median |gap|, floor))
+  against the round and the accepted history, and of the log norm ratio
   against the member's own accepted history; for the pooled rule the k·σ
   distances of both statistics to the history's mean;
 * the **threshold** (the rule's k) and the **history** judged against (entries
@@ -98,6 +100,7 @@ def task_verdicts(member, task_id: bytes, names: Optional[Dict[str, str]] = None
         replay = judge.judge(np.arange(n, dtype=np.uint32), norms, cos)
         med = float(np.median(norms))
         ratio = [min(x / med, RATIO_MAX) if med > 0 else 1.0 for x in norms]
+        gap = cos - float(np.median(cos))  # robust2's second statistic
         hm, hs = hist_m[-HIST_MAX:], hist_s[-HIST_MAX:]
         rows = []
         for i, u in enumerate(ups):
@@ -115,10 +118,16 @@ def task_verdicts(member, task_id: bytes, names: Optional[Dict[str, str]] = None
                 if rule != "member" and n >= _DEFAULTS["min_members"]:
                     pl = [_log_ratio(x) for x in ratio] + [_log_ratio(s[0]) for s in hs]
                     mu, su = _robust(pl, _DEFAULTS["floor_norm"])
-                    pc = list(cos) + [s[1] for s in hs]
-                    mc, sc = _robust(pc, _DEFAULTS["floor_cosine"])
+                    if rule == "robust2":  # the gap to the round's median cosine
+                        pc = list(gap) + [s[1] for s in hs]
+                        sc = max(MAD_SCALE * float(np.median(np.abs(pc))),
+                                 _DEFAULTS["floor_cosine"])
+                        scores["pool_cosine"] = -gap[i] / sc
+                    else:
+                        pc = list(cos) + [s[1] for s in hs]
+                        mc, sc = _robust(pc, _DEFAULTS["floor_cosine"])
+                        scores["pool_cosine"] = (mc - cos[i]) / sc
                     scores["pool_norm"] = abs(_log_ratio(ratio[i]) - mu) / su
-                    scores["pool_cosine"] = (mc - cos[i]) / sc
                     hist["pool"] = len(pl)
                 if rule != "mad":
                     own = [_log_ratio(s[0]) for m_, s in zip(hm, hs) if m_ == i]
@@ -137,7 +146,7 @@ def task_verdicts(member, task_id: bytes, names: Optional[Dict[str, str]] = None
         for i, u in enumerate(ups):  # the contract's history: accepted, participant order
             if u.get("verdict") != "suspicious":
                 hist_m.append(i)
-                hist_s.append([ratio[i], float(cos[i])])
+                hist_s.append([ratio[i], float(gap[i] if rule == "robust2" else cos[i])])
         rounds.append({"round": r, "skipped": bool(rec.get("skipped")),
                        "sum_refused": bool(rec.get("sum_refused")), "updates": rows})
     return {"task": task_id.hex(), "rule": rule, "threshold": k, "members": who,
