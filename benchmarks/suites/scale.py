@@ -1,6 +1,6 @@
 """scale suite: one full encrypted, audited round at every model size.
 
-The consortium of the demo (fedshare.experiment.Experiment): four node
+The consortium of the demo (fedshare._demo.experiment.Experiment): four node
 processes replicating the ledger by PBFT on loopback, three hospitals and a
 regulator, a 2-of-3 consortium key (2048-bit n) from a recorded ceremony with
 shares sealed at rest, each hospital's data set registered with its policy,
@@ -56,7 +56,7 @@ def _task(exp, n_params: int, tag: str):
     import numpy as np
 
     from fedshare import fedavg
-    from fedshare.experiment import A, B, C
+    from fedshare._demo.experiment import A, B, C
 
     data_ids = []
     for h in range(3):
@@ -81,7 +81,7 @@ def _task(exp, n_params: int, tag: str):
 
 
 def _one_round(exp, work: Path, n_params: int, tag: str) -> dict:
-    from fedshare.experiment import HOSPITALS
+    from fedshare._demo.experiment import HOSPITALS
 
     task = _task(exp, n_params, tag)
     procs, outs = [], []
@@ -141,7 +141,7 @@ def _one_round(exp, work: Path, n_params: int, tag: str) -> dict:
 
 
 def run(ctx):
-    from fedshare.experiment import Experiment
+    from fedshare._demo.experiment import Experiment
 
     sizes = [s for s in SIZES if not (ctx.quick and s[0] >= 1_000_000)]
     only = os.environ.get("FEDSHARE_SCALE_SIZES")

@@ -297,7 +297,8 @@ def test_secret_files_are_created_0600_under_umask_0(files):
             "--seal-key", sk, umask=0)
     assert _mode(sk) == 0o600
     # the demo consortium's node and member seeds
-    code = ("import os, sys, pathlib; os.umask(0); from fedshare.experiment import Consortium; "
+    code = ("import os, sys, pathlib; os.umask(0); "
+            "from fedshare._demo.experiment import Consortium; "
             "Consortium(pathlib.Path(sys.argv[1]))")
     work = tmp / "work"
     work.mkdir()
@@ -307,7 +308,7 @@ def test_secret_files_are_created_0600_under_umask_0(files):
     for k in keys:
         assert _mode(k) == 0o600, k
     # the helper itself: never world-readable, refuses to replace or follow
-    from fedshare._cli_args import write_secret
+    from fedshare._cli.args import write_secret
 
     old = os.umask(0)
     try:

@@ -137,7 +137,7 @@ def test_scaling_per_center_never_pooled():
 
 
 def train_args(tmp_path, csv, *extra):
-    from fedshare._cli_train import build_parser
+    from fedshare._cli.train import build_parser
 
     key = tmp_path / "k"
     key.write_text("ab" * 32)
@@ -148,7 +148,7 @@ def train_args(tmp_path, csv, *extra):
 
 
 def test_train_reads_clinical_csvs(tmp_path, capsys):
-    from fedshare._cli_train import _load_data
+    from fedshare._cli.train import _load_data
 
     csv = tmp_path / "m.csv"
     csv.write_text("63,2,?,0\n67,4,286,2\n37,3,250,0\n41,2,204,1\n")
@@ -163,7 +163,7 @@ def test_train_reads_clinical_csvs(tmp_path, capsys):
 
 
 def test_train_refuses_naming_file_line_column(tmp_path, capsys):
-    from fedshare._cli_train import main as train_main
+    from fedshare._cli.train import main as train_main
 
     csv = tmp_path / "m.csv"
     csv.write_text("age,chol,num\n63,233,0\n67,inf,2\n")

@@ -3,7 +3,7 @@ import argparse
 import subprocess
 import sys
 
-from fedshare import _demo_threshold
+from fedshare._demo import threshold as _demo_threshold
 from fedshare.phe import threshold
 
 

@@ -17,7 +17,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("sklearn")
 
-from fedshare import experiment  # noqa: E402
+from fedshare._demo import experiment  # noqa: E402
 
 
 class Recorder:

@@ -39,7 +39,7 @@ from flwr.app import MetricRecord, RecordDict  # noqa: E402
 from flwr.serverapp.strategy.strategy_utils import aggregate_arrayrecords  # noqa: E402
 
 from fedshare import errors  # noqa: E402
-from fedshare.experiment import _fetch_model  # noqa: E402
+from fedshare._demo.experiment import _fetch_model  # noqa: E402
 from fedshare.flower import FedshareMod, flatten, unflatten  # noqa: E402
 
 from guide_fixtures import python_blocks  # noqa: E402
@@ -124,7 +124,7 @@ def test_flower_simulation_encrypted_audited_equals_plain_fedavg(consortium, cap
     assert count["decryption share posted"] >= 6  # t = 2 per round
     assert count["model evaluated"] == 9
     # and of a data set: registration, policy, the access decision, its use in the task
-    from fedshare.experiment import trace_data
+    from fedshare._demo.experiment import trace_data
     acts = [t["act"] for t in trace_data(Path("consortium.conf"), ns["data_ids"][1], {})]
     assert acts[:3] == ["data registered", "policy set", "access requested"]
     assert "encrypted update uploaded" in acts and acts[-1] == "model evaluated"

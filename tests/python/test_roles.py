@@ -1,6 +1,6 @@
 """fedshare.roles and `fedshare train` end to end: the Wisconsin breast-cancer
 data (scikit-learn's copy) split over three hospitals, four node processes,
-and one `python -m fedshare._cli_train` process per hospital — hospital A is
+and one `python -m fedshare._cli.train` process per hospital — hospital A is
 participant, key holder and aggregator, B and C participants and key holders
 of a 2-of-3 key — for a short task; then the CLI's errors, and run_member's
 handling of races against a scripted ledger."""
@@ -19,7 +19,7 @@ import pytest
 
 from fedshare import abac, errors, fedavg
 from fedshare import torch as fst
-from fedshare._cli_train import load_csv, main as train_main
+from fedshare._cli.train import load_csv, main as train_main
 from fedshare.consortium import Member, model_digest
 from fedshare.phe import threshold
 from fedshare.roles import Aggregator, KeyHolder, Participant, run_member
@@ -133,7 +133,7 @@ def test_three_hospitals_train_to_the_end(world, task):
     for i in (A, B, C):
         extra = ["--aggregator"] if i == A else []
         procs[i] = subprocess.Popen(
-            [sys.executable, "-m", "fedshare._cli_train",
+            [sys.executable, "-m", "fedshare._cli.train",
              *trainer_args(cons, task["task"], i, *extra)],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     outs = {}

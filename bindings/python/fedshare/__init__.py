@@ -25,8 +25,9 @@ from .errors import (
     VerificationError,
 )
 
-_SUBMODULES = {"phe", "fedavg", "abac", "ledger", "did", "torch", "cli", "demo", "consortium",
-               "node", "experiment", "roles"}
+# The public modules (docs/python-package.md); _native, _cli and _demo are private.
+_SUBMODULES = {"phe", "fedavg", "abac", "ledger", "did", "data", "verdicts", "consortium", "node",
+               "roles", "torch", "flower", "cli", "errors"}
 
 
 def __getattr__(name: str) -> Any:

@@ -12,14 +12,14 @@ import sys
 from typing import Sequence
 
 from . import __version__
-from ._cli_args import (ArgumentParser, UsageError, input_dir, input_file, integer, output_path,
+from ._cli.args import (ArgumentParser, UsageError, input_dir, input_file, integer, output_path,
                         read_hex_secret)
-from ._cli_args import report as _report_usage
+from ._cli.args import report as _report_usage
 from .errors import Error
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from . import demo
+    from ._demo import command as demo
 
     return demo.run(args)
 
@@ -63,19 +63,19 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Three hospitals train one model without sharing records "
                                    "(four nodes, a 2-of-3 key, encrypted rounds), compared with "
                                    "centralized training; writes a report.")
-    from . import demo as _demo
+    from ._demo import command as _demo
 
     _demo.add_arguments(d)
     d.set_defaults(func=_cmd_demo)
 
     try:
-        from ._cli_train import add_train_parser
+        from ._cli.train import add_train_parser
     except ImportError:  # the trainer needs the torch extra
         pass
     else:
         add_train_parser(sub)
 
-    from . import _cli_tasks
+    from ._cli import tasks as _cli_tasks
 
     _cli_tasks.add_parsers(sub)
 

@@ -30,7 +30,7 @@ def _pair(what: str):
 
 
 def add_parser(sub) -> None:
-    from .._cli_args import input_file, integer
+    from .._cli.args import input_file, integer
 
     p = sub.add_parser("console", help="the web console: the consortium in a browser",
                        description="Serve the console (docs/guides/console.md) until "
@@ -58,7 +58,7 @@ def add_parser(sub) -> None:
 
 def settings(args) -> Dict:
     """Check the arguments (UsageError for a bad one) and load what they name."""
-    from .._cli_args import UsageError, read_hex_secret
+    from .._cli.args import UsageError, read_hex_secret
     from .chain import load_members
     from .auth import TokenFileError, is_loopback, load_tokens
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Dict, List
 
 from .. import errors
-from .._cli_args import read_hex_secret
+from .._cli.args import read_hex_secret
 
 
 def _free_port() -> int:

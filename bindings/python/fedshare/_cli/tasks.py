@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 from typing import Dict, List
 
-from . import _codes, errors
-from ._cli_args import (U32_MAX, UsageError, input_file, integer, output_dir, output_path,
+from .. import _codes, errors
+from .args import (U32_MAX, UsageError, input_file, integer, output_dir, output_path,
                         read_hex_secret, real, write_secret)
 
 EXIT_REFUSED = 3
@@ -30,7 +30,7 @@ def _seed(path: str) -> bytes:
 
 
 def _member(args):
-    from .consortium import Member
+    from ..consortium import Member
 
     return Member(args.config, _seed(args.key))
 
@@ -102,7 +102,7 @@ def _act(fn):
 
 @_act
 def _keys_ceremony(args) -> int:
-    from .phe import threshold
+    from ..phe import threshold
 
     names = _names(args.config)
     missing = [h for h in args.holders if h not in names]
@@ -139,7 +139,7 @@ def _keys_ceremony(args) -> int:
 
 @_act
 def _keys_show(args) -> int:
-    from .consortium import lib
+    from ..consortium import lib
 
     with _member(args) as m:
         r = m.record(lib.FEDSHARE_REC_KEY, _h32(args.key_id, "key ID"))
@@ -154,7 +154,7 @@ def _keys_show(args) -> int:
 
 @_act
 def _data_register(args) -> int:
-    from .consortium import ffi, lib
+    from ..consortium import ffi, lib
 
     raw = Path(args.file).read_bytes()
     key_path = Path(args.seal_key or (args.file + ".key"))
@@ -201,7 +201,7 @@ def _min_updates(text: str) -> int:
 
 @_act
 def _task_create(args) -> int:
-    from . import fedavg
+    from .. import fedavg
 
     names = _names(args.config)
     parts = []
@@ -225,7 +225,7 @@ def _task_create(args) -> int:
 
 
 def _verdicts(args) -> dict:
-    from .verdicts import task_verdicts
+    from ..verdicts import task_verdicts
 
     names = {v.hex(): k for k, v in _names(args.config).items()}
     with _member(args) as m:
@@ -235,7 +235,7 @@ def _verdicts(args) -> dict:
 @_act
 def _task_show(args) -> int:
     """The task record and, per round and member, every anomaly verdict."""
-    from .consortium import PHASES
+    from ..consortium import PHASES
 
     names = {v.hex(): k for k, v in _names(args.config).items()}
     with _member(args) as m:
@@ -256,7 +256,7 @@ def _task_show(args) -> int:
 
 
 def _fmt_verdicts(v) -> str:
-    from .verdicts import format_table
+    from ..verdicts import format_table
 
     return format_table(v)
 
@@ -274,9 +274,9 @@ def _audit_verdicts(args) -> int:
 
 @_act
 def _audit_trace(args) -> int:
-    from . import ledger
-    from .consortium import config_ledger_text, lib
-    from .experiment import _OP_NAMES
+    from .. import ledger
+    from ..consortium import config_ledger_text, lib
+    from .._demo.experiment import _OP_NAMES
 
     names = {v: k for k, v in _names(args.config).items()}
     if sum(x is not None for x in (args.data_id, args.member, args.task)) != 1:

@@ -10,7 +10,7 @@ Exit codes: 0 the task is done; 1 a refusal, failure or timeout from the
 consortium; 2 bad arguments or input files (nothing was sent); 130 interrupted.
 
 The coordinator wires :func:`add_train_parser` into ``fedshare.cli``; this
-module also runs alone: ``python -m fedshare._cli_train --config … --key …``.
+module also runs alone: ``python -m fedshare._cli.train --config … --key …``.
 """
 from __future__ import annotations
 
@@ -25,10 +25,10 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ._cli_args import (ArgumentParser, UsageError, input_file, integer, output_path,
+from .args import (ArgumentParser, UsageError, input_file, integer, output_path,
                         read_hex_secret, real)
-from ._cli_args import report as _report_usage
-from .errors import Error
+from .args import report as _report_usage
+from ..errors import Error
 
 __all__ = ["add_train_parser", "main", "run", "load_csv", "UsageError"]
 
@@ -127,7 +127,7 @@ def add_train_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The standalone parser (``python -m fedshare._cli_train``)."""
+    """The standalone parser (``python -m fedshare._cli.train``)."""
     p = ArgumentParser(prog="fedshare train", description=DESCRIPTION, epilog=EPILOG,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     _configure(p)
@@ -222,8 +222,8 @@ def _load_data(args: argparse.Namespace) -> Tuple[np.ndarray, np.ndarray, List[s
     fedshare.data's when any clinical-CSV option is given."""
     if not _uses_loader(args):
         return load_csv(args.data, args.label)
-    from . import data
-    from .errors import InvalidInputError
+    from .. import data
+    from ..errors import InvalidInputError
 
     if any("=" not in c for c in args.categorical):
         raise UsageError("--categorical: give the categories (COLUMN=A|B|…), the same at every "
@@ -352,7 +352,7 @@ def _run(args: argparse.Namespace) -> int:
             raise UsageError(f"--passphrase-env: ${args.passphrase_env} is not set")
         if not os.path.exists(args.share):
             raise UsageError(f"--share: no such file: {args.share}")
-        from .phe.threshold import KeyShare
+        from ..phe.threshold import KeyShare
         try:
             share = KeyShare.read_file(args.share, os.environ[args.passphrase_env].encode())
         except Error as e:
@@ -361,9 +361,9 @@ def _run(args: argparse.Namespace) -> int:
     elif args.passphrase_env:
         raise UsageError("--passphrase-env needs --share")
 
-    from . import fedavg
-    from .consortium import Member
-    from .roles import Aggregator, KeyHolder, run_member
+    from .. import fedavg
+    from ..consortium import Member
+    from ..roles import Aggregator, KeyHolder, run_member
 
     with Member(args.config, seed) as member:
         task = member.task(task_id)
@@ -435,8 +435,8 @@ def _run(args: argparse.Namespace) -> int:
 def _participant(args, member, task_id: bytes, task: Dict[str, Any], params, codec, data):
     import torch
 
-    from . import torch as fst
-    from .roles import Participant
+    from .. import torch as fst
+    from ..roles import Participant
 
     torch.set_num_threads(args.torch_threads)
 

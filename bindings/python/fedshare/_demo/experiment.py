@@ -38,8 +38,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import errors
-from ._cli_args import input_file, integer, output_dir, real, write_secret
+from .. import errors
+from .._cli.args import input_file, integer, output_dir, real, write_secret
 
 #: The centers' names (the first ``n`` of them take part in a run).
 HOSPITALS = tuple(f"hospital-{c}" for c in "abcdefghij")
@@ -73,7 +73,7 @@ forbid no_raw_export (subject, action in ["export", "download"], resource is "da
 
 
 def _free_port() -> int:
-    from .node import free_port  # below the ephemeral range: see there
+    from ..node import free_port  # below the ephemeral range: see there
 
     return free_port()
 
@@ -121,7 +121,7 @@ def load_csvs(paths: Sequence[str], label: str, options: Any = None,
     values, files without a header, a label rule, categorical columns: the
     ``options``, a :class:`fedshare.data.LoadOptions`; by default a header line
     and a 0/1 label named ``label``)."""
-    from . import data
+    from .. import data
 
     opt = options if options is not None else data.LoadOptions(label=label)
     t = data.load_centers(paths, opt)
@@ -163,7 +163,7 @@ class Consortium:
 
     def __init__(self, work: Path, block_period_ms: int = 10, sync: bool = False,
                  centers: int = 3):
-        from . import ledger
+        from .. import ledger
 
         if not MIN_CENTERS <= centers <= MAX_CENTERS:
             raise errors.InvalidInputError(
@@ -200,7 +200,7 @@ class Consortium:
         return bytes.fromhex(self.member_keys[i].read_text().strip())
 
     def start(self, i: int) -> None:
-        from .node import NodeProcess, node_argv
+        from ..node import NodeProcess, node_argv
 
         argv = node_argv(self.config, id=i, key=self.work / f"node{i}.key",
                          data_dir=self.work / f"node{i}", sync=self.sync,
@@ -289,7 +289,7 @@ def _write_csv(path: Path, X: np.ndarray, y: np.ndarray, names: List[str], label
 def _local_eval_split(n: int, fraction: float, seed: int) -> Tuple[np.ndarray, np.ndarray]:
     """The (train, eval) split each trainer makes of its own records: `fedshare
     train`'s own rule, so the centralized baseline sees the same samples."""
-    from ._cli_train import _split
+    from .._cli.train import _split
 
     return _split(n, fraction, seed)
 
@@ -300,8 +300,8 @@ def centralized(model_name: str, X: np.ndarray, y: np.ndarray, Xe: np.ndarray, y
     """The baseline: the same model, hyper-parameters and gradient steps per
     round (upload_every batches of 32) on the pooled training records, stopped
     by the same rule on the pooled evaluation records."""
-    from . import fedavg
-    from . import torch as ft
+    from .. import fedavg
+    from .. import torch as ft
 
     model = _make_model(model_name, X.shape[1], seed)
     trainer = ft.LocalTrainer(model, X, y, lr=lr, batch_size=32, upload_every=10, seed=seed)
@@ -326,8 +326,8 @@ def plain_fedavg(model_name: str, parts: List[Tuple[np.ndarray, np.ndarray, np.n
     the hospitals with ``masks[r][h]`` True (the encrypted run's accepted
     updates), and a round with none left is skipped like the contract skips it
     (the model stays, no metric, it counts toward the limit)."""
-    from . import fedavg
-    from . import torch as ft
+    from .. import fedavg
+    from .. import torch as ft
 
     trainers = []
     for h, (X, y, _, _) in enumerate(parts):
@@ -365,7 +365,7 @@ def verdict_masks(verdicts: Dict[str, Any]) -> Dict[int, List[bool]]:
 def _make_model(name: str, n_features: int, seed: int):
     import torch
 
-    from . import torch as ft
+    from .. import torch as ft
 
     torch.manual_seed(seed)
     if name == "logreg":
@@ -393,8 +393,8 @@ _OP_NAMES = {
 def trace_data(config: Path, data_id: bytes, names: Dict[bytes, str]) -> List[Dict[str, Any]]:
     """Every act that touched a data set, in ledger order, each read from a
     block whose commit certificate the client checked, with its outcome."""
-    from . import ledger
-    from .consortium import config_ledger_text, lib
+    from .. import ledger
+    from ..consortium import config_ledger_text, lib
 
     lc = ledger.Client(ledger.Config(config_ledger_text(config)))
     try:
@@ -416,7 +416,7 @@ def tamper_test(cons: Consortium, node: int, height_hint: int) -> Dict[str, Any]
     """Stop one node, copy its store, change bytes of one stored block in the
     copy, and show that chain verification names it; the node restarts on its
     untouched store."""
-    from .node import verify_store
+    from ..node import verify_store
 
     cons.stop(node)
     src = cons.work / f"node{node}"
@@ -453,7 +453,7 @@ def tamper_test(cons: Consortium, node: int, height_hint: int) -> Dict[str, Any]
 # ---------------------------------------------------------------------------
 
 def _verdict_summary(v: Dict[str, Any]) -> List[str]:
-    from .verdicts import summary_lines
+    from ..verdicts import summary_lines
 
     return summary_lines(v)
 
@@ -683,9 +683,9 @@ class Experiment:
 
     def __init__(self, work: Path, *, seed: int, key_bits: int = 2048, sync: bool = False,
                  centers: int = 3):
-        from . import abac
-        from .consortium import Member
-        from .phe import threshold
+        from .. import abac
+        from ..consortium import Member
+        from ..phe import threshold
 
         self.work, self.seed = work, seed
         work.mkdir(parents=True, exist_ok=True)
@@ -737,9 +737,9 @@ class Experiment:
         """One model on one split. ``owners``: each center's record indices in
         ``ds`` (None: :func:`split_hospitals` of the default data); ``tests``:
         each center's held-out test records (None: 20 % of its records)."""
-        from . import fedavg
-        from . import torch as ft
-        from .consortium import ffi, lib
+        from .. import fedavg
+        from .. import torch as ft
+        from ..consortium import ffi, lib
 
         rng = np.random.default_rng(self.seed)
         hosp = owners if owners is not None else split_hospitals(ds, split, rng)
@@ -760,7 +760,7 @@ class Experiment:
             train_parts.append(np.sort(perm[k:]))
         # each hospital scales its records with its own statistics (or the
         # consortium's, from each hospital's sums): never over pooled records
-        from . import data
+        from .. import data
 
         # (a center's held-out test file is scaled with that center's statistics)
         scaled = [np.concatenate([hosp[h], tests[h]]) for h in range(n)] if tests is not None \
@@ -863,7 +863,7 @@ class Experiment:
                                 batch_size=32, upload_every=10, seed=0)
         res.fed_accuracy = probe.evaluate(global_model, Xt, yt)
         # -- every verdict of the run (the ledger's, with what it was decided on)
-        from .verdicts import task_verdicts
+        from ..verdicts import task_verdicts
 
         res.verdicts = task_verdicts(self.members[REG], task,
                                      {m.public_key.hex(): n for m, n in
@@ -930,8 +930,8 @@ class Experiment:
 
 def _fetch_model(member, digest: bytes) -> np.ndarray:
     """A model blob by its digest (checked by the ledger client against the hash)."""
-    from . import ledger
-    from .consortium import config_ledger_text
+    from .. import ledger
+    from ..consortium import config_ledger_text
 
     lc = ledger.Client(ledger.Config(config_ledger_text(member.config)))
     try:
@@ -971,7 +971,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="directory of report.md + plots")
     p.add_argument("--json", action="store_true",
                    help="print the e2e benchmark keys as JSON lines (benchmarks/run)")
-    from . import data
+    from .. import data
 
     data.add_arguments(p)
 
@@ -991,7 +991,7 @@ def run(args: argparse.Namespace) -> int:
         if args.test and len(args.test) != n:
             raise errors.InvalidInputError(
                 f"--test takes one CSV per center: {n}, not {len(args.test)}")
-        from . import data
+        from .. import data
 
         ds, owners = load_csvs(list(args.data) + list(args.test or []), args.label,
                                data.options_from_args(args), scaling=args.scaling)

@@ -31,8 +31,8 @@ from typing import List, Tuple
 
 import numpy as np
 
-from . import errors
-from .phe import threshold
+from .. import errors
+from ..phe import threshold
 
 PARTIES = ("hospital-A", "hospital-B", "hospital-C")
 KEY_BITS = 2048
@@ -95,7 +95,7 @@ class _FedavgCodec:
 
 def _codec():
     try:
-        from . import fedavg
+        from .. import fedavg
     except ImportError:
         return _PlainCodec(DIM_PLAIN)
     return _FedavgCodec(DIM_PACKED, fedavg)

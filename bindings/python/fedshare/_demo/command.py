@@ -1,6 +1,6 @@
 """`fedshare demo` (what `make demo` runs): the three-hospital experiment of the
-seed paper (:mod:`fedshare.experiment`), or with ``--crypto-only`` the short
-threshold-Paillier check (:mod:`fedshare._demo_threshold`: a 2-of-3 key, three
+seed paper (:mod:`fedshare._demo.experiment`), or with ``--crypto-only`` the short
+threshold-Paillier check (:mod:`fedshare._demo.threshold`: a 2-of-3 key, three
 parties' encrypted vectors summed while encrypted, a verified threshold
 decryption, the check against the plain sum)."""
 from __future__ import annotations
@@ -21,7 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if getattr(args, "crypto_only", False):
-        from . import _demo_threshold
+        from . import threshold as _demo_threshold
 
         return _demo_threshold.run(args)
     from . import experiment
@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     args.workdir = keep or tempfile.mkdtemp(prefix="fedshare-demo-")
     try:
         rc = experiment.run(args)
-        from .console.demo import serve_workdir
+        from ..console.demo import serve_workdir
 
         serve_workdir(Path(args.workdir), sync=args.sync)
         return rc
