@@ -444,8 +444,9 @@ class Member:
         a round with fewer is skipped. ``anomaly_rule`` is "robust2" (the default:
         median and MAD over the round and the history, the cosine judged as its
         gap to the round's median cosine, and each member against its own
-        history), "robust" (the same with the raw cosine), "pooled" (the seed's k-sigma test, which uses
-        ``anomaly_k`` and ``anomaly_warmup``), "member" or "mad". Returns the task ID."""
+        history), "robust" (the same with the raw cosine), "pooled" (the seed's
+        k-sigma test, which uses ``anomaly_k`` and ``anomaly_warmup``), "member"
+        or "mad". Returns the task ID."""
         s = ffi.new("fedshare_task_spec *")
         lib.fedshare_task_spec_init(s)
         ffi.memmove(s.model_id, _h32(model_id, "model_id"), 32)
