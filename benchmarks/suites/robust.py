@@ -83,12 +83,19 @@ def _local(c, w, rng, flip, lr, steps=10, bs=32):
     return w
 
 
-def simulate(seed, judge, rounds=40, lr=0.01):
-    """Rows (attack kind or None, center kind, left out, round) of one consortium."""
+def simulate(seed, judge, rounds=40, lr=0.01, reference="global"):
+    """Rows (attack kind or None, center kind, left out, round) of one consortium.
+
+    reference: what each member's cosine is taken to — "global", the previous
+    global update (what fedshare's clients report), or "unit_sum", the sum of
+    the previous round's accepted updates each scaled to unit norm (every
+    member counts once, whatever its data size). "unit_sum" is a what-if: the
+    contract has no such sum (it would need a second encrypted vector per
+    upload and a second decryption, and it leaks; benchmarks/results/robust.md)."""
     rng = np.random.default_rng(seed)
     cs = make_consortium(rng)
     w = np.zeros(D + 1)
-    gprev = None
+    gprev = uprev = None
     rows = []
     members = np.arange(len(cs), dtype=np.uint32)
     for r in range(1, rounds + 1):
@@ -107,6 +114,8 @@ def simulate(seed, judge, rounds=40, lr=0.01):
                 u = u + (r - att[1] + 1) * 0.02 * np.ones_like(u)
             ups.append((u, kind))
         norms = np.array([np.linalg.norm(u) for u, _ in ups])
+        if reference == "unit_sum":
+            gprev = uprev
         if gprev is None or not np.linalg.norm(gprev):
             cos = np.zeros(len(ups))  # a client reports 0 when there is no previous update
         else:
@@ -120,6 +129,7 @@ def simulate(seed, judge, rounds=40, lr=0.01):
             g = sum(cs[i]["size"] * ups[i][0] for i in acc) / W
             w = w + g
             gprev = g
+            uprev = sum(ups[i][0] / norms[i] for i in acc if norms[i] > 0)
         for i, (_, kind) in enumerate(ups):
             rows.append((kind, cs[i]["kind"], bool(v[i] == 1), r))
     return rows
@@ -203,6 +213,15 @@ def run(ctx):
                 ctx.emit(f"{pre}{regime}_{rule}_detection_rate_signflip_after_round1", v,
                          "fraction", ci_low=lo, ci_high=hi, rule=rule, regime=regime,
                          seeds=f"{seeds[0]}-{seeds[-1]}")
+    # what-if: the cosine to the previous round's sum of unit-norm accepted updates
+    for regime, lr in (("learning", 0.01), ("converged", 0.1)):
+        per_cons = [simulate(seed, RoundJudge(DEFAULT), lr=lr, reference="unit_sum")
+                    for seed in holdout]
+        for key, pick in _pickers().items():
+            v, lo, hi = interval(per_cons, pick)
+            ctx.emit(f"whatif_unit_sum_{regime}_{DEFAULT}_{key}", v, "fraction", ci_low=lo,
+                     ci_high=hi, rule=DEFAULT, regime=regime, reference="unit_sum",
+                     seeds=f"{holdout[0]}-{holdout[-1]}")
     per_cons = per[("holdout", "learning", DEFAULT)]
     common = {"rule": DEFAULT, "consortia": len(holdout), "rounds": 40, "lr": 0.01,
               "seeds": f"{holdout[0]}-{holdout[-1]} (held out)"}

@@ -366,9 +366,13 @@ def test_robust2_verdicts_show_the_cosine_gap_that_left_a_flip_out():
     assert v["rule"] == "robust2" and v["replay_matches"]
     for rd in v["rounds"]:
         flip = rd["updates"][4]
+        c = sorted(u["cosine"] for u in rd["updates"])
+        for u in rd["updates"]:
+            assert u["cosine_gap"] == u["cosine"] - c[2]  # the statistic robust2 judges
         if rd["round"] % 2:
             assert flip["verdict"] == "suspicious"
             assert flip["scores"]["pool_cosine"] > 3.5
         for u in rd["updates"][:4]:
             assert u["verdict"] == "accepted" and u["scores"]["pool_cosine"] <= 3.5
     assert list(v["left_out"].values())[4] == [1, 3, 5, 7, 9, 11]
+    assert "(gap -" in format_table(v)

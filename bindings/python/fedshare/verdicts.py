@@ -48,6 +48,14 @@ def _robust(v: List[float], floor: float):
     return med, max(s, floor)
 
 
+def _median_c(v) -> float:
+    """The median as libfedavg computes it (a/2 + b/2 for an even count), so
+    that the gaps shown are the contract's to the last bit."""
+    a = np.sort(np.asarray(v, dtype=np.float64))
+    n = a.size
+    return float(a[n // 2]) if n % 2 else float(a[n // 2 - 1] / 2 + a[n // 2] / 2)
+
+
 def _log_ratio(r: float) -> float:
     return math.log(max(r, 1.0 / RATIO_MAX))
 
@@ -64,7 +72,8 @@ def task_verdicts(member, task_id: bytes, names: Optional[Dict[str, str]] = None
 
     Returns:
         ``{"rule", "threshold", "rounds": [{"round", "skipped", "updates": [{
-        "member", "verdict", "ratio", "cosine", "weight", "scores": {...},
+        "member", "verdict", "ratio", "cosine", ("cosine_gap" under robust2),
+        "weight", "scores": {...},
         "history": {...}, "replayed"}]}], "replay_matches": bool,
         "left_out": {member: [rounds]}, "judged_rounds": n}``.
     """
@@ -100,7 +109,7 @@ def task_verdicts(member, task_id: bytes, names: Optional[Dict[str, str]] = None
         replay = judge.judge(np.arange(n, dtype=np.uint32), norms, cos)
         med = float(np.median(norms))
         ratio = [min(x / med, RATIO_MAX) if med > 0 else 1.0 for x in norms]
-        gap = cos - float(np.median(cos))  # robust2's second statistic
+        gap = cos - _median_c(cos)  # robust2's second statistic
         hm, hs = hist_m[-HIST_MAX:], hist_s[-HIST_MAX:]
         rows = []
         for i, u in enumerate(ups):
@@ -138,9 +147,12 @@ def task_verdicts(member, task_id: bytes, names: Optional[Dict[str, str]] = None
             verdict = u.get("verdict", "accepted")
             rv = {0: "accepted", 1: "suspicious", 2: "warmup"}[int(replay[i])]
             matches = matches and rv == verdict
-            rows.append({"member": who[i], "verdict": verdict, "ratio": ratio[i],
-                         "cosine": float(cos[i]), "weight": u.get("weight"), "scores": scores,
-                         "history": hist, "replayed": rv})
+            row = {"member": who[i], "verdict": verdict, "ratio": ratio[i],
+                   "cosine": float(cos[i]), "weight": u.get("weight"), "scores": scores,
+                   "history": hist, "replayed": rv}
+            if rule == "robust2":
+                row["cosine_gap"] = float(gap[i])
+            rows.append(row)
             if verdict == "suspicious":
                 left[who[i]].append(r)
         for i, u in enumerate(ups):  # the contract's history: accepted, participant order
@@ -187,8 +199,9 @@ def format_table(v: Dict[str, Any]) -> str:
         for u in rd["updates"]:
             hist = ", ".join(f"{k} {n}" for k, n in u["history"].items()) or "none"
             verdict = "LEFT OUT" if u["verdict"] == "suspicious" else u["verdict"]
+            gap = f" (gap {u['cosine_gap']:+.3f})" if "cosine_gap" in u else ""
             L.append(f"{rd['round']:>5}  {u['member']:<14} {verdict:<11} {u['ratio']:>10.3f} "
-                     f"{u['cosine']:>7.3f}  {_fmt_scores(u['scores'])}; history {hist}")
+                     f"{u['cosine']:>7.3f}{gap}  {_fmt_scores(u['scores'])}; history {hist}")
         if rd["skipped"]:
             L.append(f"{rd['round']:>5}  (round skipped: too few accepted updates)")
         if rd.get("sum_refused"):

@@ -682,12 +682,12 @@ class Experiment:
     """Nodes, members and the consortium key, shared by every configuration run."""
 
     def __init__(self, work: Path, *, seed: int, key_bits: int = 2048, sync: bool = False,
-                 centers: int = 3):
+                 centers: int = 3, anomaly_rule: str = "robust2"):
         from .. import abac
         from ..consortium import Member
         from ..phe import threshold
 
-        self.work, self.seed = work, seed
+        self.work, self.seed, self.anomaly_rule = work, seed, anomaly_rule
         work.mkdir(parents=True, exist_ok=True)
         self.t0 = time.monotonic()
         self.cons = Consortium(work, sync=sync, centers=centers)
@@ -820,7 +820,7 @@ class Experiment:
             model_id, self.key_id, self.members[A].public_key,
             [(self.members[h].public_key, data_ids[h]) for h in range(n)], codec.to_bytes(),
             learning_rate=lr, round_limit=rounds, stop_threshold=0.001, stop_patience=3,
-            anomaly_k=3.0, anomaly_warmup=6)
+            anomaly_k=3.0, anomaly_warmup=6, anomaly_rule=self.anomaly_rule)
         res.task_id = task.hex()
         for h in range(n):
             self.members[h].join_task(task)
@@ -965,6 +965,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--key-bits", type=integer(2048, 4096), choices=(2048, 3072, 4096),
                    default=2048)
     p.add_argument("--sync", action="store_true", help="fsync every block (slower, durable)")
+    p.add_argument("--anomaly-rule", choices=("robust2", "robust", "pooled", "member", "mad"),
+                   default="robust2",
+                   help="the tasks' anomaly rule (default robust2; pooled: the seed's 3-sigma "
+                        "test; docs/fedshare-contracts.md)")
     p.add_argument("--workdir", default=None, type=output_dir,
                    help="keep nodes' stores, keys and logs here")
     p.add_argument("--report", default="fedshare-report", type=output_dir,
@@ -1019,7 +1023,7 @@ def run(args: argparse.Namespace) -> int:
          + ("of the seed paper (section 3)" if ds.bundled else "on the centers' own CSVs"))
     _say(f"  data: {ds.source}; work directory {work}")
     exp = Experiment(work, seed=args.seed, key_bits=args.key_bits, sync=args.sync,
-                     centers=centers)
+                     centers=centers, anomaly_rule=getattr(args, "anomaly_rule", "robust2"))
     try:
         _say(f"  4 nodes up (PBFT, f = 1); {exp.threshold}-of-{centers} consortium key dealt "
              f"and recorded ({exp.ceremony_seconds:.1f} s); shares sealed at rest")
