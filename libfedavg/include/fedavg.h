@@ -414,9 +414,15 @@ enum {
      * the round's median cosine (the recorded second statistic is that gap)
      * against the gaps of the round and the accepted history: suspicious when
      * gap < -k·max(1.4826·median |gap|, floor_cosine). Norm tests as in
-     * FEDAVG_RULE_ROBUST. */
+     * FEDAVG_RULE_ROBUST. A round of fewer than FEDAVG_GAP_MIN_MEMBERS
+     * updates is judged (and recorded) exactly as FEDAVG_RULE_ROBUST does. */
     FEDAVG_RULE_ROBUST2 = 4
 };
+
+/** Updates a round needs before FEDAVG_RULE_ROBUST2 judges cosine gaps (with 3,
+ * the median member's gap is 0 by construction and the scale cannot be told
+ * from an outlier). */
+#define FEDAVG_GAP_MIN_MEMBERS 4
 
 typedef struct fedavg_judge_config {
     uint32_t version; /**< FEDAVG_JUDGE_CONFIG_VERSION */
@@ -445,7 +451,8 @@ FEDAVG_API void fedavg_judge_config_init(fedavg_judge_config *cfg);
  * Judge one round's updates. Each update's first statistic is its norm
  * divided by the median norm of the round (capped at FEDAVG_RATIO_MAX, 1
  * when the median is 0), its second its cosine to the previous global update
- * (FEDAVG_RULE_ROBUST2: that cosine minus the round's median cosine).
+ * (FEDAVG_RULE_ROBUST2 with at least FEDAVG_GAP_MIN_MEMBERS updates: that
+ * cosine minus the round's median cosine).
  * Deterministic on every IEEE-754 machine: only +, -, *, / and comparisons in
  * a fixed order (the logarithm is a fixed series, not libm's), no FMA.
  *

@@ -121,7 +121,9 @@ int fedavg_round_judge(const fedavg_judge_config *cfg, const uint32_t *members, 
      * robust2 records the cosine's gap to the round's median cosine instead */
     memcpy(tmp, norms, m * sizeof *tmp);
     double med = median(tmp, m);
-    const int gap = cfg->rule == FEDAVG_RULE_ROBUST2;
+    /* with 3 updates one gap is 0 by construction and the other two carry both
+     * the spread and any outlier: robust2 judges such a round as robust does */
+    const int gap = cfg->rule == FEDAVG_RULE_ROBUST2 && m >= FEDAVG_GAP_MIN_MEMBERS;
     double medc = 0;
     if (gap) {
         memcpy(tmp, cosines, m * sizeof *tmp);

@@ -197,6 +197,52 @@ static void test_signflip_against_round_median(void **state) {
 
 /* An attacker scaled x10 from the first round has no honest history of its
  * own: the pool test (median and MAD over the round) catches it from round 1. */
+/* A round of 3 updates under robust2 is judged and recorded exactly as under
+ * robust (FEDAVG_GAP_MIN_MEMBERS): the median member's gap would be 0 by
+ * construction. The demo's case (issue 18): three centers, the third honest
+ * but different, its cosine 0.6 below the others' every round after the
+ * first while the round's level moves (0.9 and 0.4 in turn) — never left out. */
+static void test_robust2_three_members_as_robust(void **state) {
+    (void)state;
+    fedavg_judge_config c2, c1;
+    fedavg_judge_config_init(&c2);
+    fedavg_judge_config_init(&c1);
+    c1.rule = FEDAVG_RULE_ROBUST;
+    static hist h1, h2;
+    memset(&h1, 0, sizeof h1);
+    memset(&h2, 0, sizeof h2);
+    g_seed = 5;
+    uint32_t members[3] = {0, 1, 2};
+    for (int r = 1; r <= ROUNDS; r++) {
+        double level = r % 2 ? 0.9 : 0.4, norms[3], cos[3], s1[6], s2[6];
+        for (int i = 0; i < 3; i++) {
+            norms[i] = 1.0 + 0.2 * noise();
+            cos[i] = level + 0.03 * noise();
+        }
+        cos[2] = level - 0.6 + 0.03 * noise();
+        if (r == 1) /* no previous global update: clients report 0 */
+            cos[0] = cos[1] = cos[2] = 0;
+        uint8_t v1[3], v2[3];
+        assert_int_equal(
+            fedavg_round_judge(&c1, members, norms, cos, 3, h1.members, h1.stats, h1.n, v1, s1),
+            FEDAVG_OK);
+        assert_int_equal(
+            fedavg_round_judge(&c2, members, norms, cos, 3, h2.members, h2.stats, h2.n, v2, s2),
+            FEDAVG_OK);
+        assert_memory_equal(v1, v2, sizeof v1);
+        assert_memory_equal(s1, s2, sizeof s1);
+        assert_int_not_equal(v2[2], FEDAVG_VERDICT_SUSPICIOUS);
+        for (int i = 0; i < 3; i++)
+            if (v2[i] != FEDAVG_VERDICT_SUSPICIOUS) {
+                h1.members[h1.n] = h2.members[h2.n] = (uint32_t)i;
+                h1.stats[2 * h1.n] = h2.stats[2 * h2.n] = s2[2 * i];
+                h1.stats[2 * h1.n + 1] = h2.stats[2 * h2.n + 1] = s2[2 * i + 1];
+                h1.n++;
+                h2.n++;
+            }
+    }
+}
+
 static void test_scaled_from_first_round(void **state) {
     (void)state;
     fedavg_judge_config cfg;
@@ -305,6 +351,7 @@ int main(void) {
         cmocka_unit_test(test_shifted_member_kept_scaled_caught),
         cmocka_unit_test(test_gap_statistic),
         cmocka_unit_test(test_signflip_against_round_median),
+        cmocka_unit_test(test_robust2_three_members_as_robust),
         cmocka_unit_test(test_scaled_from_first_round),
         cmocka_unit_test(test_pooled_rule_is_the_seed_rule),
         cmocka_unit_test(test_too_few_to_judge),

@@ -38,6 +38,7 @@ __all__ = ["task_verdicts", "left_out", "format_table", "summary_lines"]
 HIST_MAX = 1024
 RATIO_MAX = 1e6
 MAD_SCALE = 1.4826
+GAP_MIN_MEMBERS = 4  # FEDAVG_GAP_MIN_MEMBERS
 _DEFAULTS = {"k": 3.5, "min_members": 3, "min_own": 5, "floor_norm": 0.4, "floor_cosine": 0.15}
 
 
@@ -109,7 +110,9 @@ def task_verdicts(member, task_id: bytes, names: Optional[Dict[str, str]] = None
         replay = judge.judge(np.arange(n, dtype=np.uint32), norms, cos)
         med = float(np.median(norms))
         ratio = [min(x / med, RATIO_MAX) if med > 0 else 1.0 for x in norms]
-        gap = cos - _median_c(cos)  # robust2's second statistic
+        # robust2's second statistic (from 4 updates a round; with 3 it judges as robust)
+        use_gap = rule == "robust2" and n >= GAP_MIN_MEMBERS
+        gap = cos - _median_c(cos)
         hm, hs = hist_m[-HIST_MAX:], hist_s[-HIST_MAX:]
         rows = []
         for i, u in enumerate(ups):
@@ -127,7 +130,7 @@ def task_verdicts(member, task_id: bytes, names: Optional[Dict[str, str]] = None
                 if rule != "member" and n >= _DEFAULTS["min_members"]:
                     pl = [_log_ratio(x) for x in ratio] + [_log_ratio(s[0]) for s in hs]
                     mu, su = _robust(pl, _DEFAULTS["floor_norm"])
-                    if rule == "robust2":  # the gap to the round's median cosine
+                    if use_gap:  # the gap to the round's median cosine
                         pc = list(gap) + [s[1] for s in hs]
                         sc = max(MAD_SCALE * float(np.median(np.abs(pc))),
                                  _DEFAULTS["floor_cosine"])
@@ -150,7 +153,7 @@ def task_verdicts(member, task_id: bytes, names: Optional[Dict[str, str]] = None
             row = {"member": who[i], "verdict": verdict, "ratio": ratio[i],
                    "cosine": float(cos[i]), "weight": u.get("weight"), "scores": scores,
                    "history": hist, "replayed": rv}
-            if rule == "robust2":
+            if use_gap:
                 row["cosine_gap"] = float(gap[i])
             rows.append(row)
             if verdict == "suspicious":
@@ -158,7 +161,7 @@ def task_verdicts(member, task_id: bytes, names: Optional[Dict[str, str]] = None
         for i, u in enumerate(ups):  # the contract's history: accepted, participant order
             if u.get("verdict") != "suspicious":
                 hist_m.append(i)
-                hist_s.append([ratio[i], float(gap[i] if rule == "robust2" else cos[i])])
+                hist_s.append([ratio[i], float(gap[i] if use_gap else cos[i])])
         rounds.append({"round": r, "skipped": bool(rec.get("skipped")),
                        "sum_refused": bool(rec.get("sum_refused")), "updates": rows})
     return {"task": task_id.hex(), "rule": rule, "threshold": k, "members": who,
