@@ -376,3 +376,23 @@ def test_robust2_verdicts_show_the_cosine_gap_that_left_a_flip_out():
             assert u["verdict"] == "accepted" and u["scores"]["pool_cosine"] <= 3.5
     assert list(v["left_out"].values())[4] == [1, 3, 5, 7, 9, 11]
     assert "(gap -" in format_table(v)
+
+
+def test_robust2_with_three_members_is_robust():
+    # the demo's case: three centers, the third honest but different; with 3
+    # updates robust2 judges as robust does (no gaps: the median member's
+    # would be 0 by construction), so the replay, scores and verdicts agree
+    rng = np.random.default_rng(4)
+    norms, cosines = [], []
+    for r in range(1, 13):
+        level = 0.9 if r % 2 else 0.4
+        norms.append(list(1 + 0.1 * rng.uniform(-1, 1, 3)))
+        cosines.append([0.0] * 3 if r == 1 else [level, level - 0.02, level - 0.6])
+    v2 = task_verdicts(FakeLedger("robust2", norms, cosines=cosines), b"\0" * 32)
+    v1 = task_verdicts(FakeLedger("robust", norms, cosines=cosines), b"\0" * 32)
+    assert v2["replay_matches"] and v1["replay_matches"]
+    for a, b in zip(v2["rounds"], v1["rounds"]):
+        for x, y in zip(a["updates"], b["updates"]):
+            assert "cosine_gap" not in x
+            assert x["verdict"] == y["verdict"] and x["scores"] == y["scores"]
+    assert list(v2["left_out"].values())[2] == []
