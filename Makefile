@@ -2,7 +2,7 @@
 #
 #   make demo   install what is missing, build, run the demo
 #   make test   the same set-up, then every test: C (plain and ASan/UBSan),
-#               bounded fuzzing, Python, integration
+#               bounded fuzzing, SPIN models (docs/formal.md), Python, integration
 #
 # Other targets: deps, venv, build, build-asan, python, bench, format,
 # format-check, lint-python (ruff + mypy), clean, test-repeat (RUNS=20
@@ -15,7 +15,7 @@ SHELL := /bin/bash
 
 DEBS := build-essential libgmp-dev libsodium-dev liblmdb-dev libcmocka-dev meson \
         ninja-build pkg-config clang libclang-rt-14-dev clang-format python3-dev \
-        python3-venv git chromium chromium-driver lmdb-utils
+        python3-venv git chromium chromium-driver lmdb-utils spin
 PYTHON ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python

@@ -56,6 +56,8 @@ enum abac_error {
     ABAC_E_DUPLICATE_RULE = -406,
     /** A size or nesting limit was exceeded. */
     ABAC_E_LIMIT = -407,
+    /** Cedar JSON text (entities, request) is malformed. */
+    ABAC_E_JSON = -408,
     /** Encoded bytes are malformed or not canonical. */
     ABAC_E_FORMAT = -410,
     /** Unknown magic or format version. */
@@ -70,6 +72,12 @@ enum abac_error {
     ABAC_E_MISSING_ATTR = -420,
     /** Runtime: operand of the wrong type. */
     ABAC_E_RUNTIME_TYPE = -421,
+    /** Runtime: an attribute of an entity that is not in the entities. */
+    ABAC_E_NO_ENTITY = -422,
+    /** Runtime: 64-bit integer overflow. */
+    ABAC_E_OVERFLOW = -423,
+    /** Runtime: an extension function refused its argument. */
+    ABAC_E_EXTENSION = -424,
     /** Update's version is not newer than the current one. */
     ABAC_E_STALE_VERSION = -440,
     /** Update is the current set itself, seen again. */

@@ -33,6 +33,8 @@ const char *abac_strerror(int code) {
             return "duplicate rule id (rule ids must be unique)";
         case ABAC_E_LIMIT:
             return "size or nesting limit exceeded";
+        case ABAC_E_JSON:
+            return "malformed Cedar JSON (entities or request)";
         case ABAC_E_FORMAT:
             return "malformed or non-canonical encoding";
         case ABAC_E_FORMAT_VERSION:
@@ -47,6 +49,12 @@ const char *abac_strerror(int code) {
             return "condition read a missing attribute";
         case ABAC_E_RUNTIME_TYPE:
             return "condition operand has the wrong type";
+        case ABAC_E_NO_ENTITY:
+            return "condition read an attribute of an entity that does not exist";
+        case ABAC_E_OVERFLOW:
+            return "integer overflow (64-bit arithmetic)";
+        case ABAC_E_EXTENSION:
+            return "extension function error (bad decimal, ip, datetime or duration)";
         case ABAC_E_STALE_VERSION:
             return "policy set version is not newer than the current one";
         case ABAC_E_REPLAY:

@@ -366,7 +366,14 @@ static int evv(const abac_policyset *ps, const abac_request *rq, uint32_t n, val
     }
 }
 
-static int eq_vals(const val *a, const val *b) {
+static int eq_vals(const abac_request *rq, const val *a, const val *b) {
+    if (a->t == T_ENTITY && b->t == T_ENTITY) {
+        /* Cedar compares entities by type and id: a user "x" is not a dataset "x". */
+        const val *ta = &rq->ent_type[a->present - 10], *tb = &rq->ent_type[b->present - 10];
+        if (ta->present != tb->present || (ta->present && !str_eq(ta, tb)))
+            return 0;
+        return str_eq(a, b);
+    }
     int ta = a->t == T_ENTITY ? T_STR : a->t, tb = b->t == T_ENTITY ? T_STR : b->t;
     if (ta != tb)
         return ABAC_E_RUNTIME_TYPE;
@@ -451,7 +458,7 @@ static int evb(const abac_policyset *ps, const abac_request *rq, uint32_t n) {
         case N_NE:
             if ((rc = evv(ps, rq, x->a, &a)) || (rc = evv(ps, rq, x->b, &b)))
                 return rc;
-            rc = eq_vals(&a, &b);
+            rc = eq_vals(rq, &a, &b);
             return rc < 0 ? rc : (x->op == N_EQ ? rc : !rc);
         case N_LT:
         case N_LE:

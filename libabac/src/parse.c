@@ -20,6 +20,7 @@ typedef struct lexer {
     char sbuf[MAX_STRLEN];
     size_t slen;
     const char *bad; /* lexical error text */
+    char badbuf[48];
     /* error out */
     uint32_t *eline, *ecol;
     char *emsg;
@@ -142,8 +143,14 @@ static void next(lexer *L) {
         if (strchr("(){}[],;.:<>!", c) && c != 0) {
             adv(L);
         } else {
+            /* name the character: printable ASCII as itself, anything else as a byte */
+            unsigned char u = (unsigned char)c;
+            if (u >= 0x20 && u < 0x7f)
+                snprintf(L->badbuf, sizeof L->badbuf, "an unexpected character '%c'", c);
+            else
+                snprintf(L->badbuf, sizeof L->badbuf, "an unexpected byte 0x%02X", u);
             L->kind = K_BAD;
-            L->bad = "an unexpected character";
+            L->bad = L->badbuf;
             adv(L);
         }
     }
@@ -492,6 +499,10 @@ static int parse_primary(abac_policyset *ps, lexer *L, uint32_t *out) {
                 if (ps_intern(ps, L->s + L->tpos, L->tlen, &id))
                     return ABAC_E_NOMEM;
             } else if (L->kind == K_STRING) {
+                /* no API can set a name with a NUL byte: refuse it rather than never match */
+                if (memchr(L->sbuf, 0, L->slen))
+                    return fail_at(L, L->tline, L->tcol, ABAC_E_SYNTAX,
+                                   "an attribute name must not contain a NUL byte");
                 if (ps_intern(ps, L->sbuf, L->slen, &id))
                     return ABAC_E_NOMEM;
             } else {

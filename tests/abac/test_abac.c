@@ -372,6 +372,46 @@ static void test_forbid_wins_and_deciders(void **state) {
     abac_policyset_free(ps);
 }
 
+/* Regression (issue 21): `subject == resource` compared ids only, so a user "x" equalled a
+ * dataset "x"; Cedar compares type and id. */
+static void test_entity_eq_compares_type(void **state) {
+    (void)state;
+    abac_policyset *ps = compile_ok("permit same (subject, action, resource)\n"
+                                    "  when { subject == resource };",
+                                    NULL);
+    abac_request *r;
+    abac_decision *d;
+    assert_int_equal(abac_request_new(ps, 0, &r), 0);
+    assert_int_equal(abac_decision_new(ps, &d), 0);
+    assert_int_equal(abac_request_set_action(r, "a", 1), 0);
+    assert_int_equal(abac_request_set_entity(r, ABAC_SUBJECT, "x", 1, "user", 4), 0);
+    assert_int_equal(abac_request_set_entity(r, ABAC_RESOURCE, "x", 1, "dataset", 7), 0);
+    assert_int_equal(abac_decide(ps, r, d, 0), ABAC_DENY);
+    assert_int_equal(abac_request_set_entity(r, ABAC_RESOURCE, "x", 1, "user", 4), 0);
+    assert_int_equal(abac_decide(ps, r, d, 0), ABAC_PERMIT);
+    assert_int_equal(abac_request_set_entity(r, ABAC_RESOURCE, "y", 1, "user", 4), 0);
+    assert_int_equal(abac_decide(ps, r, d, 0), ABAC_DENY);
+    abac_decision_free(d);
+    abac_request_free(r);
+    abac_policyset_free(ps);
+}
+
+/* Regression (issue 21): `has "k<NUL>"` compiled a name no API can set. */
+static void test_nul_attribute_name_refused(void **state) {
+    (void)state;
+    static const char src[] = "permit r (subject, action, resource) when { context has \"k\0z\" };";
+    abac_policyset *ps = NULL;
+    uint32_t l = 0, c = 0;
+    char msg[128] = "";
+    assert_int_equal(
+        abac_policyset_compile(src, sizeof src - 1, NULL, &ps, &l, &c, msg, sizeof msg),
+        ABAC_E_SYNTAX);
+    assert_null(ps);
+    assert_int_equal(l, 1);
+    assert_int_equal(c, 57);
+    assert_non_null(strstr(msg, "NUL"));
+}
+
 static void test_syntax_errors(void **state) {
     (void)state;
     int bad = 0;
@@ -408,7 +448,11 @@ static void test_syntax_errors(void **state) {
         {"permit r (subject, action, resource) when { context.a == 99999999999999999999 };",
          ABAC_E_SYNTAX, 1, 58, "integer out of the int64 range"},
         {"permit r (subject, action, resource) when { context.a # 1 };", ABAC_E_SYNTAX, 1, 55,
-         "an unexpected character"},
+         "found an unexpected character '#'"},
+        {"permit r (subject, action, resource)\n  when { context.a @ 1 };", ABAC_E_SYNTAX, 2, 20,
+         "found an unexpected character '@'"},
+        {"permit r (subject, action, resource) when { context.\xc3\xa9 };", ABAC_E_SYNTAX, 1, 53,
+         "found an unexpected byte 0xC3"},
         {"permit r (subject, action, resource) when { context };", ABAC_E_SYNTAX, 1, 53,
          "expected '.' or 'has' after context"},
         {"permit r (subject, action, resource) when { context.t < time(\"2026-02-30T00:00:00Z\") "
@@ -883,6 +927,8 @@ int main(void) {
         cmocka_unit_test(test_constructs),
         cmocka_unit_test(test_forbid_wins_and_deciders),
         cmocka_unit_test(test_syntax_errors),
+        cmocka_unit_test(test_entity_eq_compares_type),
+        cmocka_unit_test(test_nul_attribute_name_refused),
         cmocka_unit_test(test_schema_errors),
         cmocka_unit_test(test_arena_limits),
         cmocka_unit_test(test_canonical_form),

@@ -232,3 +232,16 @@ def test_update_refusals():
 
 def test_version():
     assert abac.version_string().count(".") == 2
+
+
+def test_nul_in_attribute_name_refused_not_truncated():
+    # Regression (issue 21): names crossed to C NUL-terminated, so "k\0zz" set attribute "k"
+    # and `context has k` permitted.
+    ps = abac.parse("permit p (subject, action, resource) when { context has k };")
+    with pytest.raises(fedshare.InvalidInputError, match="NUL"):
+        ps.evaluate({"action": "x", "context": {"k\x00zz": 1}})
+    with pytest.raises(fedshare.InvalidInputError, match="NUL"):
+        ps.evaluate({"action": "x", "subject": {"id": "u", "k\x00": True}})
+    assert ps.evaluate({"action": "x", "context": {"k": 1}}).allowed
+    with pytest.raises(abac.PolicyError, match="NUL"):
+        abac.parse('permit p (subject, action, resource) when { context has "k\x00" };')

@@ -350,6 +350,9 @@ def _size(v: Any) -> int:
 
 def _set(r: Any, scope: int, name: str, value: Any) -> None:
     nb = _b(name)
+    if b"\0" in nb:  # C names end at NUL: "k\0zz" would silently become "k"
+        raise InvalidInputError(f"abac: attribute name {name!r} contains a NUL byte",
+                                library="abac")
     if isinstance(value, bool):
         check(lib.abac_request_set_bool(r, scope, nb, int(value)))
     elif isinstance(value, _dt.datetime):
@@ -460,8 +463,126 @@ def version_string() -> str:
     return str(ffi.string(lib.abac_version_string()).decode())
 
 
+# -- Cedar ----------------------------------------------------------------------------------
+# Cedar policy text, Cedar's JSON entities and requests (libabac/include/abac/cedar.h).
+
+_E_JSON = _native.code_value("ABAC_E_JSON")
+
+
+def _json_bytes(v: Any) -> bytes:
+    import json
+    if isinstance(v, (bytes, bytearray)):
+        return bytes(v)
+    if isinstance(v, str):
+        return v.encode("utf-8")
+    return json.dumps(v, ensure_ascii=False).encode("utf-8")
+
+
+@dataclass
+class CedarResponse:
+    """Cedar's answer: ``decision`` ("Allow" or "Deny"), ``reasons`` (ids of the deciding
+    policies) and ``errors`` ((policy id, error name) of the policies that raised an error)."""
+
+    decision: str
+    reasons: list[str] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def allowed(self) -> bool:
+        return self.decision == "Allow"
+
+
+class CedarEntities:
+    """Entities in Cedar's JSON entity format (a list of dicts, or its JSON text)."""
+
+    def __init__(self, entities: Any = ()) -> None:
+        data = _json_bytes(list(entities) if isinstance(entities, tuple) else entities)
+        out = ffi.new("abac_cedar_entities **")
+        msg = ffi.new("char[256]")
+        rc = lib.abac_cedar_entities_parse_json(out, data, len(data), msg, 256)
+        if rc == _E_JSON:
+            raise InvalidInputError("abac: Cedar entities: " +
+                                    ffi.string(msg).decode("utf-8", "replace"), code=rc,
+                                    library="abac")
+        check(rc)
+        self._ptr = ffi.gc(out[0], lib.abac_cedar_entities_free)
+
+    def __len__(self) -> int:
+        return int(lib.abac_cedar_entity_count(self._ptr))
+
+
+class CedarPolicies:
+    """A Cedar policy set parsed from text. Policy ids are "policy0", "policy1", … in source
+    order (Cedar's ids for one text); :meth:`annotation` reads ``@id("…")`` and the others."""
+
+    def __init__(self, text: str) -> None:
+        src = _b(text)
+        out = ffi.new("abac_cedar_policies **")
+        line = ffi.new("uint32_t *")
+        col = ffi.new("uint32_t *")
+        msg = ffi.new("char[512]")
+        rc = lib.abac_cedar_policies_parse(out, src, len(src), line, col, msg, 512)
+        if rc in _POLICY_CODES:
+            detail = ffi.string(msg).decode("utf-8", "replace")
+            raise PolicyError(f"abac: {_strerror(rc)} at line {line[0]}, column {col[0]}: "
+                              f"{detail}", code=rc, line=line[0], column=col[0], detail=detail)
+        check(rc)
+        self._ptr = ffi.gc(out[0], lib.abac_cedar_policies_free)
+        self._local = threading.local()
+        self.ids = [ffi.string(lib.abac_cedar_policy_id(self._ptr, i)).decode()
+                    for i in range(lib.abac_cedar_policy_count(self._ptr))]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def annotation(self, i: int, key: str) -> "str | None":
+        kb = _b(key)
+        n = ffi.new("size_t *")
+        p = lib.abac_cedar_policy_annotation(self._ptr, i, kb, len(kb), n)
+        return None if p == ffi.NULL else bytes(ffi.buffer(p, n[0])).decode("utf-8")
+
+    def is_authorized(self, request: Any, entities: "CedarEntities | Any" = ()) -> CedarResponse:
+        """Decide a request ({"principal", "action", "resource", "context"}; uids as
+        ``{"type": T, "id": I}`` or ``'T::"i"'``) against ``entities``."""
+        es = entities if isinstance(entities, CedarEntities) else CedarEntities(entities)
+        data = _json_bytes(request)
+        rq = ffi.new("abac_cedar_request **")
+        msg = ffi.new("char[256]")
+        rc = lib.abac_cedar_request_parse_json(rq, data, len(data), msg, 256)
+        if rc == _E_JSON:
+            raise InvalidInputError("abac: Cedar request: " +
+                                    ffi.string(msg).decode("utf-8", "replace"), code=rc,
+                                    library="abac")
+        check(rc)
+        r = ffi.gc(rq[0], lib.abac_cedar_request_free)
+        resp = getattr(self._local, "resp", None)
+        if resp is None:
+            p = ffi.new("abac_cedar_response **")
+            check(lib.abac_cedar_response_new(p, self._ptr, 0))
+            resp = self._local.resp = ffi.gc(p[0], lib.abac_cedar_response_free)
+        rc = lib.abac_cedar_is_authorized(self._ptr, es._ptr, r, resp)
+        check(rc)
+        out = CedarResponse("Allow" if rc == PERMIT else "Deny")
+        out.reasons = [self.ids[lib.abac_cedar_response_reason(resp, i)]
+                       for i in range(lib.abac_cedar_response_reason_count(resp))]
+        pi = ffi.new("size_t *")
+        code = ffi.new("int *")
+        for i in range(lib.abac_cedar_response_error_count(resp)):
+            check(lib.abac_cedar_response_error(resp, i, pi, code))
+            out.errors.append((self.ids[pi[0]], CODES.get(code[0], str(code[0]))))
+        return out
+
+
+def cedar_is_authorized(request: Any, policies: "CedarPolicies | str",
+                        entities: "CedarEntities | Any" = ()) -> CedarResponse:
+    """Decide one Cedar request (parsing ``policies`` first when given as text)."""
+    ps = policies if isinstance(policies, CedarPolicies) else CedarPolicies(policies)
+    return ps.is_authorized(request, entities)
+
+
 __all__ = [
     "PolicySet", "Decision", "Explanation", "PolicyError", "Timestamp", "parse", "validate",
     "evaluate", "explain", "keypair", "sign_update", "encode_update", "apply_update",
-    "ancestors", "version_string", "CODES",
+    "ancestors", "version_string", "CODES", "CedarPolicies", "CedarEntities", "CedarResponse",
+    "cedar_is_authorized",
 ]

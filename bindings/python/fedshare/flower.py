@@ -20,6 +20,12 @@ put fedshare underneath without changing the training code:
   threshold key holders' decryption shares, finalizes the round and hands
   Flower the new global model, read back from the ledger and checked against
   its digest. It ends the run when the task's stop rule does.
+* :class:`FedshareFedAdam` and :class:`FedshareFedYogi`: the same, with a
+  server-side adaptive optimizer (:mod:`fedshare.serveropt`, Reddi et al.
+  2021) applied to the decrypted aggregates. The model Flower passes on is a
+  deterministic function of the ledger's recorded models and the optimizer's
+  four numbers; each node's mod, given the same optimizer
+  (``FedshareMod(server_optimizer=...)``), replays it and refuses any other.
 
 The key holders decrypt: each runs ``fedshare train --no-train --share …``
 (:func:`fedshare.roles.run_member` as key holder), so no single party —
@@ -48,7 +54,7 @@ import numpy as np
 
 os.environ.setdefault("FLWR_TELEMETRY_ENABLED", "0")
 
-from flwr.app import (ArrayRecord, ConfigRecord, Context, Message,  # noqa: E402
+from flwr.app import (Array, ArrayRecord, ConfigRecord, Context, Message,  # noqa: E402
                       MetricRecord, RecordDict)
 from flwr.serverapp import Grid  # noqa: E402
 from flwr.serverapp.strategy import FedAvg  # noqa: E402
@@ -58,13 +64,17 @@ from . import errors, fedavg  # noqa: E402
 from ._native import code_value  # noqa: E402
 from .consortium import PHASES, Member, model_digest  # noqa: E402
 from .roles import Aggregator, Participant  # noqa: E402
+from .serveropt import Adam, OptimizerState, ServerOptimizer, Yogi, replay  # noqa: E402
 
-__all__ = ["FedshareMod", "FedshareFedAvg", "flatten", "unflatten", "TASK_KEY", "ROUND_KEY"]
+__all__ = ["FedshareMod", "FedshareFedAvg", "FedshareFedAdam", "FedshareFedYogi", "flatten",
+           "unflatten", "TASK_KEY", "ROUND_KEY", "OPTIMIZER_KEY"]
 
 log = logging.getLogger("fedshare.flower")
 
 #: ConfigRecord keys the strategy sets on every message.
 TASK_KEY, ROUND_KEY = "fedshare-task", "fedshare-round"
+#: ConfigRecord key naming the server optimizer (its canonical text; absent: FedAvg).
+OPTIMIZER_KEY = "fedshare-server-optimizer"
 #: The ConfigRecord a train reply carries instead of arrays.
 REPLY_KEY = "fedshare"
 
@@ -98,8 +108,7 @@ def unflatten(vector: np.ndarray, like: ArrayRecord) -> ArrayRecord:
     return ArrayRecord({k: _array(v) for k, v in zip(keys, out)})
 
 
-def _array(a: np.ndarray):
-    from flwr.app import Array
+def _array(a: np.ndarray) -> Array:
     return Array(np.ascontiguousarray(a))
 
 
@@ -136,6 +145,7 @@ def _metrics(content: RecordDict) -> MetricRecord:
 
 _MEMBERS: Dict[Tuple[str, bytes], Member] = {}
 _PARTICIPANTS: Dict[Tuple[str, bytes, bytes], Participant] = {}
+_OPT_STATES: Dict[Tuple[str, bytes, bytes, str], OptimizerState] = {}
 _LOCK = threading.Lock()
 
 
@@ -168,6 +178,13 @@ class FedshareMod:
         accuracy_key: the evaluate reply's metric recorded as the accuracy.
         threads: libphe threads for the encryption (0: one).
         timeout_ms: deadline of each ledger act.
+        server_optimizer: the server optimizer this node agreed to
+            (:class:`fedshare.serveropt.Adam` or :class:`~fedshare.serveropt.Yogi`,
+            for a server running :class:`FedshareFedAdam` or
+            :class:`FedshareFedYogi`); None: plain FedAvg. The mod refuses a
+            message from a server that names another one, and checks every
+            model it receives against its own replay of the optimizer over the
+            ledger's recorded models.
 
     The mod keeps one member connection and one
     :class:`fedshare.roles.Participant` per (configuration, member, task) in
@@ -178,8 +195,10 @@ class FedshareMod:
     def __init__(self, config: Optional[PathLike] = None,
                  key: Union[None, bytes, PathLike, Callable[[Context], Any]] = None, *,
                  weight_key: str = "num-examples", accuracy_key: str = "accuracy",
-                 threads: int = 0, timeout_ms: int = 60000):
+                 threads: int = 0, timeout_ms: int = 60000,
+                 server_optimizer: Optional[ServerOptimizer] = None):
         self.config = os.fspath(config) if config is not None else None
+        self.server_optimizer = server_optimizer
         self.key = key
         self.weight_key = weight_key
         self.accuracy_key = accuracy_key
@@ -237,6 +256,33 @@ class FedshareMod:
         with _LOCK:
             return _PARTICIPANTS.setdefault(k, p)
 
+    def _check_optimizer(self, cfg: ConfigRecord) -> None:
+        declared = cfg.get(OPTIMIZER_KEY)
+        if declared is not None and not isinstance(declared, str):
+            raise errors.InvalidInputError(f"{OPTIMIZER_KEY} must be a string")
+        mine = self.server_optimizer.describe() if self.server_optimizer is not None else None
+        if declared != mine:
+            raise errors.VerificationError(
+                f"the server's optimizer ({declared or 'FedAvg'}) is not the one this node "
+                f"agreed to ({mine or 'FedAvg'})")
+
+    def optimizer_state(self, context: Context, p: Participant, upto: int) -> OptimizerState:
+        """The server optimizer's state after round ``upto``, replayed from the
+        ledger (continuing this process's last replay when it can)."""
+        if self.server_optimizer is None:
+            raise errors.InvalidInputError("this mod has no server optimizer")
+        config, seed = self._identity(context)
+        k = (config, seed, p.task_id, self.server_optimizer.describe())
+        with _LOCK:
+            st = _OPT_STATES.get(k)
+        if st is not None and st.round == upto:
+            return st
+        st = replay(p.member, p.task_id, self.server_optimizer, upto,
+                    st if st is not None and st.round < upto else None)
+        with _LOCK:
+            _OPT_STATES[k] = st
+        return st
+
     # -- the mod ------------------------------------------------------------
     def __call__(self, msg: Message, context: Context,
                  call_next: Callable[[Message, Context], Message]) -> Message:
@@ -271,12 +317,23 @@ class FedshareMod:
             task = self._join(p, task, r)
         if task is None or int(task["round"]) != r or PHASES[int(task["phase"])] != "upload":
             raise errors.InvalidInputError(f"the task is not uploading round {r}")
+        self._check_optimizer(cfg)
         _, received = _arrays(msg.content)
         base = flatten(received)
         # the model Flower sent must be the one the ledger records as current
-        if model_digest(base).hex() != task["global_model"]:
+        # (under a server optimizer: the one it makes of the ledger's models)
+        expected = task["global_model"]
+        if self.server_optimizer is not None:
+            st = self.optimizer_state(context, p, r - 1)
+            if model_digest(st.chain).hex() != task["global_model"]:
+                raise errors.VerificationError(f"round {r}: the replayed chain is not the "
+                                               "task's global model on the ledger")
+            expected = model_digest(st.x).hex()
+        if model_digest(base).hex() != expected:
             raise errors.VerificationError(f"round {r}: the arrays received are not the "
-                                           "task's global model on the ledger")
+                                           "task's global model on the ledger"
+                                           + (" (after the server optimizer)"
+                                              if self.server_optimizer is not None else ""))
         reply = call_next(msg, context)
         if reply.has_error():
             return reply
@@ -311,14 +368,22 @@ class FedshareMod:
         cfg = _config(msg)
         task_id, r = bytes.fromhex(str(cfg[TASK_KEY])), int(_number(cfg[ROUND_KEY], "round"))
         p = self.participant(context, task_id)
+        self._check_optimizer(cfg)
         model = p.recompute_global(r)  # from the shares, proofs checked, = the recorded digest
+        served = model
+        if self.server_optimizer is not None:  # x_r: the optimizer's step on the round's model
+            st = self._cached_state(context, p)
+            if st is None or st.round != r:
+                st = self.optimizer_state(context, p, r - 1)
+                st.step(r, model)
+            served = st.x
         _, received = _arrays(msg.content)
         got = flatten(received)
-        if model_digest(got) != model_digest(model):
-            dev = float(np.max(np.abs(got - model))) if got.size == model.size else None
+        if model_digest(got) != model_digest(served):
+            dev = float(np.max(np.abs(got - served))) if got.size == served.size else None
             raise errors.VerificationError(
                 f"round {r}: the arrays received are not the global model recomputed from "
-                f"the ledger ({got.size} values, {model.size} recomputed, largest "
+                f"the ledger ({got.size} values, {served.size} recomputed, largest "
                 f"difference {dev})")
         reply = call_next(msg, context)
         if reply.has_error():
@@ -327,9 +392,18 @@ class FedshareMod:
         if self.accuracy_key not in metrics or self.weight_key not in metrics:
             raise errors.InvalidInputError(f"the evaluate reply needs the metrics "
                                            f"{self.accuracy_key!r} and {self.weight_key!r}")
+        # the ledger's digest is the round's recorded model (the chain's); under a
+        # server optimizer the accuracy is x_r's, which every member can replay
         p.record_evaluation(r, model, float(_number(metrics[self.accuracy_key], "accuracy")),
                             int(_number(metrics[self.weight_key], "weight")))
         return reply
+
+    def _cached_state(self, context: Context, p: Participant) -> Optional[OptimizerState]:
+        if self.server_optimizer is None:
+            return None
+        config, seed = self._identity(context)
+        with _LOCK:
+            return _OPT_STATES.get((config, seed, p.task_id, self.server_optimizer.describe()))
 
 
 # --- the server side ------------------------------------------------------------------
@@ -415,6 +489,15 @@ class FedshareFedAvg(FedAvg):
         config[ROUND_KEY] = r
         return config
 
+    # -- what Flower is handed (FedAvg: the ledger's model itself) ----------------
+    def _expected(self, task: Dict[str, Any]) -> str:
+        """The digest of the model Flower must hold now."""
+        return str(task["global_model"])
+
+    def _served(self, r: int, model: np.ndarray) -> np.ndarray:
+        """The model Flower gets after round ``r``, whose recorded model is ``model``."""
+        return model
+
     # -- Flower's loop ------------------------------------------------------------
     def start(self, grid: Grid, initial_arrays: ArrayRecord, num_rounds: Optional[int] = None,
               timeout: float = 3600, train_config: Optional[ConfigRecord] = None,
@@ -425,7 +508,7 @@ class FedshareFedAvg(FedAvg):
         the task's current global model. ``num_rounds`` defaults to the task's
         round limit; rounds after the stop rule ends the task send nothing."""
         task = self._task()
-        if model_digest(flatten(initial_arrays)).hex() != task["global_model"]:
+        if model_digest(flatten(initial_arrays)).hex() != self._expected(task):
             raise errors.VerificationError("the initial arrays are not the task's current "
                                            "global model")
         self._like = initial_arrays
@@ -448,7 +531,7 @@ class FedshareFedAvg(FedAvg):
             if int(task["phase"]) == _DONE:
                 return []
             r = int(task["round"])
-        if model_digest(flatten(arrays)).hex() != task["global_model"]:
+        if model_digest(flatten(arrays)).hex() != self._expected(task):
             raise errors.VerificationError(f"round {r}: Flower's arrays are not the task's "
                                            "global model")
         self._like = arrays
@@ -482,7 +565,9 @@ class FedshareFedAvg(FedAvg):
         if rnd is None or rnd.get("global_model") != model_digest(model).hex():
             raise errors.VerificationError(f"round {r}: the model is not the recorded one")
         verdicts = [u["verdict"] for u in rnd["updates"]] if rnd else []
+        served = self._served(r, model)
         self.history.append({"round": r, "global_model": model_digest(model).hex(),
+                             "served_model": model_digest(served).hex(),
                              "verdicts": verdicts})
         metrics = None
         with_metrics = [m.content for m in good if len(m.content.metric_records) == 1]
@@ -493,7 +578,7 @@ class FedshareFedAvg(FedAvg):
         metrics["fedshare-accepted"] = sum(v != "suspicious" for v in verdicts)
         if self._like is None:
             raise errors.InvalidInputError("no arrays to shape the model like")
-        return unflatten(model, self._like), metrics
+        return unflatten(served, self._like), metrics
 
     def configure_evaluate(self, server_round: int, arrays: ArrayRecord, config: ConfigRecord,
                            grid: Grid) -> Iterable[Message]:
@@ -526,3 +611,75 @@ class FedshareFedAvg(FedAvg):
             log.info("fedshare task done after round %d (stop reason %d)", r,
                      int(t["stop_reason"]))
         return metrics
+
+
+class _FedshareFedOpt(FedshareFedAvg):
+    """FedshareFedAvg whose model, handed to Flower, is a server optimizer's
+    (:mod:`fedshare.serveropt`) over the ledger's recorded models."""
+
+    optimizer: ServerOptimizer
+
+    def __init__(self, member: Member, task_id: bytes, optimizer: ServerOptimizer, *,
+                 timeout: float = 300.0, threads: int = 0, **kwargs: Any):
+        super().__init__(member, task_id, timeout=timeout, threads=threads, **kwargs)
+        self.optimizer = optimizer
+        self.state: Optional[OptimizerState] = None
+
+    def _state(self, upto: int) -> OptimizerState:
+        if self.state is None or self.state.round != upto:
+            self.state = replay(self.member, self.task_id, self.optimizer, upto,
+                                self.state if self.state is not None
+                                and self.state.round < upto else None)
+        return self.state
+
+    def _expected(self, task: Dict[str, Any]) -> str:
+        phase, r = int(task["phase"]), int(task["round"])
+        upto = r if phase == _DONE else (0 if phase == 0 else r - 1)
+        st = self._state(upto)
+        if model_digest(st.chain).hex() != task["global_model"]:
+            raise errors.VerificationError("the replayed chain is not the task's global model")
+        return model_digest(st.x).hex()
+
+    def _served(self, r: int, model: np.ndarray) -> np.ndarray:
+        return self._state(r - 1).step(r, model).copy()
+
+    def _inject(self, config: ConfigRecord, r: int) -> ConfigRecord:
+        config = super()._inject(config, r)
+        config[OPTIMIZER_KEY] = self.optimizer.describe()
+        return config
+
+    def summary(self) -> None:
+        log.info("fedshare server optimizer: %r", self.optimizer)
+        super().summary()
+
+
+class FedshareFedAdam(_FedshareFedOpt):
+    """:class:`FedshareFedAvg` with FedAdam on the server (Reddi et al. 2021; Flower's
+    ``FedAdam`` conventions): the decrypted aggregates drive Adam's moments,
+    and Flower's model is ``x_r`` of :mod:`fedshare.serveropt`. Each node's
+    mod must be given the same optimizer: ``FedshareMod(server_optimizer=
+    fedshare.serveropt.Adam(eta, beta_1, beta_2, tau))`` (:attr:`optimizer`).
+
+    Args: as :class:`FedshareFedAvg`, plus Flower's ``eta`` (0.1), ``beta_1``
+    (0.9), ``beta_2`` (0.99), ``tau`` (1e-3).
+    """
+
+    def __init__(self, member: Member, task_id: bytes, *, eta: float = 0.1,
+                 beta_1: float = 0.9, beta_2: float = 0.99, tau: float = 1e-3,
+                 **kwargs: Any):
+        super().__init__(member, task_id, Adam(eta, beta_1, beta_2, tau), **kwargs)
+
+
+class FedshareFedYogi(_FedshareFedOpt):
+    """:class:`FedshareFedAvg` with FedYogi on the server (Reddi et al. 2021; Flower's
+    ``FedYogi`` conventions); the nodes' mods get
+    ``server_optimizer=fedshare.serveropt.Yogi(eta, beta_1, beta_2, tau)``.
+
+    Args: as :class:`FedshareFedAvg`, plus Flower's ``eta`` (0.01), ``beta_1``
+    (0.9), ``beta_2`` (0.99), ``tau`` (1e-3).
+    """
+
+    def __init__(self, member: Member, task_id: bytes, *, eta: float = 1e-2,
+                 beta_1: float = 0.9, beta_2: float = 0.99, tau: float = 1e-3,
+                 **kwargs: Any):
+        super().__init__(member, task_id, Yogi(eta, beta_1, beta_2, tau), **kwargs)

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Set, Tuple, TypeVar
 
 import numpy as np
 
@@ -50,6 +50,9 @@ E_RANGE = code_value("FEDSHARE_E_RANGE")
 _UPLOAD, _AGGREGATE, _DECRYPT, _FINALIZE, _EVALUATE, _DONE = 1, 2, 3, 4, 5, 6
 
 
+_T = TypeVar("_T")
+
+
 class _Meter:
     """Splits the wall time of member calls into crypto (libphe) and ledger time,
     and counts local compute, for one act."""
@@ -60,7 +63,7 @@ class _Meter:
         self.crypto = 0.0
         self.ledger = 0.0
 
-    def call(self, fn, *args, **kwargs):
+    def call(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
         c0 = self.member.crypto_seconds
         t0 = time.perf_counter()
         try:
@@ -150,7 +153,7 @@ class Participant:
         if (self.global_model is not None and task is not None
                 and model_digest(self.global_model).hex() == task.get("global_model")):
             return self.global_model
-        model, _ = meter.call(self.member.fetch_global, self.task_id)
+        model: np.ndarray = meter.call(self.member.fetch_global, self.task_id)[0]
         return model
 
     def upload(self, round: int, task: Optional[Dict[str, Any]] = None) -> Dict[str, Any]:
@@ -392,7 +395,7 @@ def run_member(member: Member, task_id: bytes, *, participant: Optional[Particip
     joining = _new_round(0)
     benign: List[Dict[str, Any]] = []
     refused_aggr: List[int] = []
-    retried: set = set()
+    retried: Set[Tuple[Tuple[int, int], str, int]] = set()
     sums_refused: List[int] = []
     pending: List[int] = []  # rounds uploaded in, verdict not yet seen
     verdicts: Dict[int, str] = {}
@@ -588,7 +591,7 @@ def run_member(member: Member, task_id: bytes, *, participant: Optional[Particip
     }
 
 
-def _plain(member: Member, fn, *args) -> Dict[str, float]:
+def _plain(member: Member, fn: Callable[..., Any], *args: Any) -> Dict[str, float]:
     m = _Meter(member)
     m.call(fn, *args)
     return m.timings()
@@ -596,7 +599,7 @@ def _plain(member: Member, fn, *args) -> Dict[str, float]:
 
 def _due(member: Member, task: Dict[str, Any], r: int, ph: int, did: str,
          participant: Optional[Participant], keyholder: Optional[KeyHolder],
-         aggregator: Optional[Aggregator], task_id: bytes):
+         aggregator: Optional[Aggregator], task_id: bytes) -> Tuple[Optional[str], bool]:
     """The act due now (or None) and, for a share, whether to check first —
     decided from the ledger's records, not from local memory, so a phase that
     goes back (a refused aggregate, a disputed model) is handled."""
@@ -633,8 +636,9 @@ def _due(member: Member, task: Dict[str, Any], r: int, ph: int, did: str,
     return None, False
 
 
-def _benign(member: Member, task_id: bytes, state, act: str, code: int,
-            participant: Optional[Participant], did: str, retried: set) -> bool:
+def _benign(member: Member, task_id: bytes, state: Tuple[int, int], act: str, code: int,
+            participant: Optional[Participant], did: str,
+            retried: Set[Tuple[Tuple[int, int], str, int]]) -> bool:
     """Whether a refusal with ``code`` was a race lost to another member's act:
     the phase has moved on since the act was decided, or the act is already
     recorded (an earlier attempt of ours committed). The same refusal in the

@@ -781,6 +781,14 @@ static void try_progress(lc_replica *r) {
             s->prepared = 1;
         }
         if (!s->commit_sent) {
+            /* No COMMIT once this replica asked for a view change, nor for a
+             * slot of another view (Castro-Liskov §4.4): its VIEW-CHANGE did
+             * not carry this prepared certificate, so a COMMIT now could make
+             * a quorum the new view never learns of. Found by tests/formal's
+             * PBFT model (docs/formal.md). A block the others committed
+             * comes by state transfer, with their certificate. */
+            if (r->in_vc || s->view != r->view)
+                return;
             uint8_t hh[32];
             if (r->ops.prepare(r->ops.ctx, &s->prop, &s->blk, hh) != 0) {
                 s->blk = NULL;

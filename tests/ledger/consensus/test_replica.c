@@ -355,6 +355,64 @@ static void test_viewchange_checkpoint_proof(void **state) {
     }
 }
 
+/* A VIEW-CHANGE to `target` that carries nothing: no stable checkpoint, no
+ * prepared certificate. */
+static void send_empty_viewchange(rig *g, uint32_t from, uint64_t target) {
+    lc_wr w;
+    lc_wr_init(&w);
+    lc_wr_u64(&w, target);
+    lc_wr_u64(&w, 0);
+    uint8_t zero[32] = {0};
+    lc_wr_bytes(&w, zero, 32);
+    lc_wr_var(&w, NULL, 0);
+    lc_wr_u64(&w, 0);
+    lc_wr_bytes(&w, zero, 32);
+    lc_wr_u32(&w, 0);
+    lc_wr_u32(&w, from);
+    lc_wr_u32(&w, 0);
+    lc_msg_sign(&w, LC_T_VIEWCHANGE, 0, g->sks[from]);
+    deliver(g, from, LC_T_VIEWCHANGE, &w);
+    lc_wr_free(&w);
+}
+
+/* The counterexample of tests/formal/pbft.pml (docs/formal.md, Findings): a
+ * replica that sent VIEW-CHANGE without a prepared certificate, and becomes
+ * prepared afterwards, must not sign a COMMIT of the old view — with two
+ * others' COMMITs that would make a quorum the new view never learns of, and
+ * the new primary could commit another block at the same height. On the old
+ * code the replica committed block 1 here (height 1). */
+static void test_no_commit_after_viewchange(void **state) {
+    (void)state;
+    rig *g = calloc(1, sizeof *g);
+    assert_non_null(g);
+    rig_init(g);
+    uint8_t s0[64], s2[64], hh[32];
+    ref_append(g, 1, s0, s2, hh);
+    send_preprepare(g, 1); /* pre-prepared, not prepared yet */
+    send_empty_viewchange(g, 2, 2);
+    send_empty_viewchange(g, 3, 2); /* f+1 want view 2: it sends VIEW-CHANGE(2) too */
+    assert_int_equal(lc_replica_view(g->rep), 0);
+    send_prepare(g, 2, 1); /* prepared now, inside the view change */
+    send_commit(g, 0, 1, s0);
+    send_commit(g, 2, 1, s2);
+    assert_int_equal(lc_replica_height(g->rep), 0);
+    rig_free(g);
+    free(g);
+
+    /* the same messages without the view change: it commits */
+    g = calloc(1, sizeof *g);
+    assert_non_null(g);
+    rig_init(g);
+    ref_append(g, 1, s0, s2, hh);
+    send_preprepare(g, 1);
+    send_prepare(g, 2, 1);
+    send_commit(g, 0, 1, s0);
+    send_commit(g, 2, 1, s2);
+    assert_int_equal(lc_replica_height(g->rep), 1);
+    rig_free(g);
+    free(g);
+}
+
 int main(void) {
     if (sodium_init() < 0)
         return 1;
@@ -363,6 +421,7 @@ int main(void) {
         cmocka_unit_test(test_log_bounded_over_many_blocks),
         cmocka_unit_test(test_restart_votes_its_checkpoint),
         cmocka_unit_test(test_viewchange_checkpoint_proof),
+        cmocka_unit_test(test_no_commit_after_viewchange),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

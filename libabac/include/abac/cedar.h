@@ -1,0 +1,204 @@
+/**
+ * @file abac/cedar.h
+ * @brief libabac's Cedar engine: Cedar policy text, Cedar's JSON entities and requests.
+ *
+ * The language is Cedar's (https://docs.cedarpolicy.com, policy syntax and semantics); the
+ * subset implemented and its limits are in docs/abac-language.md. Decisions follow Cedar:
+ * a satisfied forbid denies, otherwise a satisfied permit allows, otherwise deny; a policy
+ * whose condition raises an error is skipped and reported with its index. Policy ids are
+ * Cedar's ids for policies read from one text: "policy0", "policy1", … in source order; the
+ * `@id("…")` annotation and the others are kept and can be read back.
+ *
+ * Deterministic: no clock, no floating point, no locale. Once the policies, the entities and
+ * a response object exist, abac_cedar_is_authorized() allocates only when a condition builds
+ * more set or record values than the response's scratch arena holds (the arena then grows
+ * once and is kept).
+ *
+ * Thread safety: policies and entities are immutable once made and may be shared by any
+ * number of threads; a request and a response belong to one thread at a time.
+ */
+#ifndef ABAC_CEDAR_H
+#define ABAC_CEDAR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../abac.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** A parsed Cedar policy set (immutable). */
+typedef struct abac_cedar_policies abac_cedar_policies;
+/** A set of Cedar entities with their attributes and transitive ancestors (immutable). */
+typedef struct abac_cedar_entities abac_cedar_entities;
+/** One request: principal, action, resource (entity UIDs) and context (a record). */
+typedef struct abac_cedar_request abac_cedar_request;
+/** The outcome of abac_cedar_is_authorized(), sized for one policy set. */
+typedef struct abac_cedar_response abac_cedar_response;
+
+/**
+ * Parse Cedar policy text (any number of policies).
+ *
+ * @param out      out: the policies, owned by the caller (abac_cedar_policies_free)
+ * @param src      in: policy text, UTF-8, need not be NUL-terminated (at most 16 MiB)
+ * @param len      in: bytes of @p src
+ * @param err_line out, may be NULL: 1-based line of the first error (0 if none)
+ * @param err_col  out, may be NULL: 1-based column (in bytes) of the first error
+ * @param err_msg  out, may be NULL: NUL-terminated message naming what was found
+ * @param err_cap  in: bytes at @p err_msg
+ * @return ABAC_OK; ABAC_E_INVALID, ABAC_E_SYNTAX, ABAC_E_LIMIT, ABAC_E_NOMEM.
+ */
+ABAC_API int abac_cedar_policies_parse(abac_cedar_policies **out, const char *src, size_t len,
+                                       uint32_t *err_line, uint32_t *err_col, char *err_msg,
+                                       size_t err_cap);
+/** Free policies; NULL is a no-op. Responses made for them must go first. */
+ABAC_API void abac_cedar_policies_free(abac_cedar_policies *ps);
+/** Number of policies. */
+ABAC_API size_t abac_cedar_policy_count(const abac_cedar_policies *ps);
+/** Id of policy @p i ("policy<i>"), NUL-terminated, owned by @p ps; NULL if out of range. */
+ABAC_API const char *abac_cedar_policy_id(const abac_cedar_policies *ps, size_t i);
+/** Effect of policy @p i: ABAC_PERMIT or ABAC_DENY (forbid); ABAC_E_INVALID if out of range. */
+ABAC_API int abac_cedar_policy_effect(const abac_cedar_policies *ps, size_t i);
+/**
+ * Value of annotation @p key (e.g. "id") of policy @p i, owned by @p ps, with its length in
+ * @p value_len; NULL if the policy has no such annotation. An annotation without a value
+ * (`@key`) has the empty string as value.
+ */
+ABAC_API const char *abac_cedar_policy_annotation(const abac_cedar_policies *ps, size_t i,
+                                                  const char *key, size_t key_len,
+                                                  size_t *value_len);
+
+/**
+ * Read entities in Cedar's JSON entity format: an array of
+ * `{"uid": {"type": T, "id": I}, "attrs": {…}, "parents": [uid, …], "tags": {…}}`.
+ * Attribute values: JSON booleans, integers (int64), strings, arrays (sets), objects
+ * (records), `{"__entity": uid}` and `{"__extn": {"fn": F, "arg": A}}`. Ancestors are closed
+ * transitively here. Every name is taken with its length: a NUL byte is an ordinary byte.
+ *
+ * @param out     out: the entities, owned by the caller (abac_cedar_entities_free)
+ * @param json    in: JSON text (at most 256 MiB), need not be NUL-terminated
+ * @param err_msg out, may be NULL: what was wrong and where (byte offset)
+ * @return ABAC_OK; ABAC_E_INVALID, ABAC_E_JSON, ABAC_E_LIMIT, ABAC_E_NOMEM.
+ */
+ABAC_API int abac_cedar_entities_parse_json(abac_cedar_entities **out, const char *json, size_t len,
+                                            char *err_msg, size_t err_cap);
+/** Free entities; NULL is a no-op. */
+ABAC_API void abac_cedar_entities_free(abac_cedar_entities *es);
+/** Number of entities. */
+ABAC_API size_t abac_cedar_entity_count(const abac_cedar_entities *es);
+
+/**
+ * Read a request from JSON: `{"principal": uid, "action": uid, "resource": uid,
+ * "context": {…}}`, where a uid is `{"type": T, "id": I}`, `{"__entity": …}` or a string in
+ * Cedar syntax (`"User::\"alice\""`). "context" may be absent (the empty record).
+ * @return ABAC_OK; ABAC_E_INVALID, ABAC_E_JSON, ABAC_E_LIMIT, ABAC_E_NOMEM.
+ */
+ABAC_API int abac_cedar_request_parse_json(abac_cedar_request **out, const char *json, size_t len,
+                                           char *err_msg, size_t err_cap);
+/** Free a request; NULL is a no-op. */
+ABAC_API void abac_cedar_request_free(abac_cedar_request *rq);
+
+/**
+ * Make a response object for @p ps (allocates its result arrays and a scratch arena of
+ * @p scratch_bytes, 0 for a default of 64 KiB).
+ * @return ABAC_OK, ABAC_E_INVALID, ABAC_E_NOMEM.
+ */
+ABAC_API int abac_cedar_response_new(abac_cedar_response **out, const abac_cedar_policies *ps,
+                                     size_t scratch_bytes);
+/** Free a response; NULL is a no-op. */
+ABAC_API void abac_cedar_response_free(abac_cedar_response *resp);
+
+/**
+ * Decide @p rq under @p ps and @p es (NULL: no entities) into @p resp.
+ * @return ABAC_PERMIT (1, Cedar's Allow) or ABAC_DENY (0); ABAC_E_INVALID if an argument is
+ *         NULL or @p resp was made for other policies; ABAC_E_NOMEM if the scratch arena
+ *         could not grow.
+ */
+ABAC_API int abac_cedar_is_authorized(const abac_cedar_policies *ps, const abac_cedar_entities *es,
+                                      const abac_cedar_request *rq, abac_cedar_response *resp);
+/** Number of reasons of the last decision (satisfied forbids on deny, satisfied permits on
+ * allow, none on default deny). */
+ABAC_API size_t abac_cedar_response_reason_count(const abac_cedar_response *resp);
+/** Policy index of reason @p i (source order), or SIZE_MAX if out of range. */
+ABAC_API size_t abac_cedar_response_reason(const abac_cedar_response *resp, size_t i);
+/** Number of policies whose condition raised an error (in source order). */
+ABAC_API size_t abac_cedar_response_error_count(const abac_cedar_response *resp);
+/**
+ * Error @p i: the policy index and the code (ABAC_E_MISSING_ATTR, ABAC_E_RUNTIME_TYPE,
+ * ABAC_E_NO_ENTITY, ABAC_E_OVERFLOW, ABAC_E_EXTENSION).
+ * @return ABAC_OK, ABAC_E_INVALID, ABAC_E_NOT_FOUND.
+ */
+ABAC_API int abac_cedar_response_error(const abac_cedar_response *resp, size_t i, size_t *policy,
+                                       int *code);
+
+/* ---- versioned policy sets on the ledger, replaced by a quorum of members ---------------- */
+
+/**
+ * Parse Cedar policy text as a versioned set: like abac_cedar_policies_parse(), with the set's
+ * version and members from @p opts (`schema` must be NULL: Cedar schemas are not read yet;
+ * NULL opts: version 0, no members).
+ * @return ABAC_OK; ABAC_E_INVALID (also a member listed twice), ABAC_E_SYNTAX, ABAC_E_LIMIT,
+ *         ABAC_E_NOMEM.
+ */
+ABAC_API int abac_cedar_policies_compile(abac_cedar_policies **out, const char *src, size_t len,
+                                         const abac_compile_options *opts, uint32_t *err_line,
+                                         uint32_t *err_col, char *err_msg, size_t err_cap);
+/** Version number of the set. */
+ABAC_API uint64_t abac_cedar_policies_version(const abac_cedar_policies *ps);
+/** Number of members. */
+ABAC_API size_t abac_cedar_policies_member_count(const abac_cedar_policies *ps);
+/** Member @p i's Ed25519 public key (members sorted bytewise), 32 bytes owned by @p ps; NULL if
+ * out of range. */
+ABAC_API const uint8_t *abac_cedar_policies_member(const abac_cedar_policies *ps, size_t i);
+/** Bytes of the canonical encoding (ABCP, docs/formats/abac.md); 0 if @p ps is NULL. */
+ABAC_API size_t abac_cedar_policies_encoded_size(const abac_cedar_policies *ps);
+/** Canonical encoding: version, members, the policy text as given.
+ * @return ABAC_OK, ABAC_E_INVALID, ABAC_E_BUFFER_TOO_SMALL (with the size in @p out_len). */
+ABAC_API int abac_cedar_policies_encode(const abac_cedar_policies *ps, uint8_t *out, size_t cap,
+                                        size_t *out_len);
+/** SHA-256 of the canonical encoding. @return ABAC_OK, ABAC_E_INVALID, ABAC_E_NOMEM. */
+ABAC_API int abac_cedar_policies_hash(const abac_cedar_policies *ps, uint8_t out[ABAC_HASH_BYTES]);
+/** Decode a canonical encoding (untrusted bytes; the text must parse).
+ * @return ABAC_OK; ABAC_E_INVALID, ABAC_E_FORMAT, ABAC_E_FORMAT_VERSION, ABAC_E_LIMIT,
+ *         ABAC_E_NOMEM. */
+ABAC_API int abac_cedar_policies_decode(abac_cedar_policies **out, const uint8_t *in, size_t len);
+
+/** The 32 bytes members sign to move from @p cur to @p next: SHA-256("fedshare/abac/cedar-
+ * update/v1" ‖ hash(cur) ‖ hash(next)). @return ABAC_OK, ABAC_E_INVALID, ABAC_E_NOMEM. */
+ABAC_API int abac_cedar_update_message(const abac_cedar_policies *cur,
+                                       const abac_cedar_policies *next,
+                                       uint8_t out[ABAC_HASH_BYTES]);
+/** A member's Ed25519 signature (libsodium 64-byte secret key) of that message.
+ * @return ABAC_OK, ABAC_E_INVALID, ABAC_E_NOMEM. */
+ABAC_API int abac_cedar_update_sign(const abac_cedar_policies *cur, const abac_cedar_policies *next,
+                                    const uint8_t seckey[ABAC_SECKEY_BYTES],
+                                    uint8_t sig[ABAC_SIG_BYTES]);
+/** Bytes of an update (ABCU) of @p next with @p n_sigs signatures. */
+ABAC_API size_t abac_cedar_update_encoded_size(const abac_cedar_policies *next, size_t n_sigs);
+/** Encode an update: the base hash, the next set and the (public key, signature) pairs sorted
+ * by key. @p pubkeys: n × 32 bytes, @p sigs: n × 64 bytes, same order.
+ * @return ABAC_OK, ABAC_E_INVALID, ABAC_E_BUFFER_TOO_SMALL, ABAC_E_DUPLICATE_SIGNER,
+ *         ABAC_E_NOMEM. */
+ABAC_API int abac_cedar_update_encode(const abac_cedar_policies *cur,
+                                      const abac_cedar_policies *next, const uint8_t *pubkeys,
+                                      const uint8_t *sigs, size_t n, uint8_t *out, size_t cap,
+                                      size_t *out_len);
+/**
+ * Verify an update against @p cur and return the next set. Accepted iff the bytes are
+ * canonical, the base is @p cur, the version is newer and more than 2/3 of @p cur's members
+ * (3·k > 2·n) signed validly, with no duplicate, no non-member and no bad signature. Nothing
+ * changes on refusal.
+ * @return ABAC_OK; ABAC_E_INVALID, ABAC_E_FORMAT, ABAC_E_FORMAT_VERSION, ABAC_E_NO_MEMBERS,
+ *         ABAC_E_REPLAY, ABAC_E_STALE_VERSION, ABAC_E_WRONG_BASE, ABAC_E_DUPLICATE_SIGNER,
+ *         ABAC_E_NOT_MEMBER, ABAC_E_BAD_SIGNATURE, ABAC_E_NO_QUORUM, ABAC_E_NOMEM.
+ */
+ABAC_API int abac_cedar_update_apply(abac_cedar_policies **out, const abac_cedar_policies *cur,
+                                     const uint8_t *in, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ABAC_CEDAR_H */

@@ -1,0 +1,432 @@
+/* libabac's Cedar engine from C: parsing, entities and requests in Cedar's JSON, decisions
+ * (forbid overrides permit, errors reported per policy), parse errors with line and column,
+ * NUL bytes in names kept, and no allocation per decision once warmed up. */
+#include <malloc.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "abac.h"
+#include "abac/cedar.h"
+
+static const char POLICIES[] =
+    "@id(\"members-train\")\n"
+    "permit(principal is Member in Org::\"hospital_a\", action == Action::\"train\",\n"
+    "       resource is Dataset)\n"
+    "when { context.purpose == \"training\" && resource.uses < 100 }\n"
+    "unless { context has export && context.export };\n"
+    "forbid(principal, action, resource) when { principal.suspended };\n"
+    "permit(principal, action in [Action::\"read\"], resource) when { principal.nope };\n";
+
+static const char ENTITIES[] =
+    "[{\"uid\": {\"type\": \"Member\", \"id\": \"did:a\"}, \"attrs\": {\"suspended\": false},"
+    "  \"parents\": [{\"type\": \"Org\", \"id\": \"hospital_a\"}]},"
+    " {\"uid\": {\"type\": \"Member\", \"id\": \"did:s\"}, \"attrs\": {\"suspended\": true},"
+    "  \"parents\": [{\"type\": \"Org\", \"id\": \"hospital_a\"}]},"
+    " {\"uid\": {\"type\": \"Org\", \"id\": \"hospital_a\"}, \"attrs\": {}, \"parents\": []},"
+    " {\"uid\": {\"type\": \"Dataset\", \"id\": \"d1\"}, \"attrs\": {\"uses\": 3}, \"parents\": "
+    "[]}]";
+
+static abac_cedar_request *request(const char *json) {
+    abac_cedar_request *rq = NULL;
+    char msg[128];
+    int rc = abac_cedar_request_parse_json(&rq, json, strlen(json), msg, sizeof msg);
+    if (rc)
+        print_error("request: %d %s\n", rc, msg);
+    assert_int_equal(rc, 0);
+    return rq;
+}
+
+static void test_decide(void **state) {
+    (void)state;
+    abac_cedar_policies *ps = NULL;
+    abac_cedar_entities *es = NULL;
+    abac_cedar_response *resp = NULL;
+    char msg[256];
+    assert_int_equal(
+        abac_cedar_policies_parse(&ps, POLICIES, sizeof POLICIES - 1, NULL, NULL, msg, sizeof msg),
+        0);
+    assert_int_equal(abac_cedar_policy_count(ps), 3);
+    assert_string_equal(abac_cedar_policy_id(ps, 2), "policy2");
+    assert_null(abac_cedar_policy_id(ps, 3));
+    assert_int_equal(abac_cedar_policy_effect(ps, 1), ABAC_DENY);
+    size_t vl = 0;
+    const char *v = abac_cedar_policy_annotation(ps, 0, "id", 2, &vl);
+    assert_non_null(v);
+    assert_int_equal(vl, 13);
+    assert_memory_equal(v, "members-train", 13);
+    assert_null(abac_cedar_policy_annotation(ps, 1, "id", 2, &vl));
+    assert_int_equal(
+        abac_cedar_entities_parse_json(&es, ENTITIES, sizeof ENTITIES - 1, msg, sizeof msg), 0);
+    assert_int_equal(abac_cedar_entity_count(es), 4);
+    assert_int_equal(abac_cedar_response_new(&resp, ps, 0), 0);
+
+    abac_cedar_request *ok =
+        request("{\"principal\": {\"type\": \"Member\", \"id\": \"did:a\"}, \"action\": "
+                "\"Action::\\\"train\\\"\", \"resource\": {\"type\": \"Dataset\", \"id\": \"d1\"}, "
+                "\"context\": {\"purpose\": \"training\"}}");
+    assert_int_equal(abac_cedar_is_authorized(ps, es, ok, resp), ABAC_PERMIT);
+    assert_int_equal(abac_cedar_response_reason_count(resp), 1);
+    assert_int_equal(abac_cedar_response_reason(resp, 0), 0);
+    assert_int_equal(abac_cedar_response_reason(resp, 1), SIZE_MAX);
+    assert_int_equal(abac_cedar_response_error_count(resp), 0);
+
+    /* forbid overrides permit; the suspended member is denied with the forbid as reason */
+    abac_cedar_request *susp =
+        request("{\"principal\": \"Member::\\\"did:s\\\"\", \"action\": \"Action::\\\"train\\\"\", "
+                "\"resource\": \"Dataset::\\\"d1\\\"\", \"context\": {\"purpose\": \"training\"}}");
+    assert_int_equal(abac_cedar_is_authorized(ps, es, susp, resp), ABAC_DENY);
+    assert_int_equal(abac_cedar_response_reason_count(resp), 1);
+    assert_int_equal(abac_cedar_response_reason(resp, 0), 1);
+
+    /* an erroring policy is skipped and reported: default deny */
+    abac_cedar_request *rd =
+        request("{\"principal\": \"Member::\\\"did:a\\\"\", \"action\": \"Action::\\\"read\\\"\", "
+                "\"resource\": \"Dataset::\\\"d1\\\"\"}");
+    assert_int_equal(abac_cedar_is_authorized(ps, es, rd, resp), ABAC_DENY);
+    assert_int_equal(abac_cedar_response_reason_count(resp), 0);
+    assert_int_equal(abac_cedar_response_error_count(resp), 1);
+    size_t pi;
+    int code;
+    assert_int_equal(abac_cedar_response_error(resp, 0, &pi, &code), 0);
+    assert_int_equal(pi, 2);
+    assert_int_equal(code, ABAC_E_MISSING_ATTR);
+    assert_int_equal(abac_cedar_response_error(resp, 1, &pi, &code), ABAC_E_NOT_FOUND);
+
+    /* no entities at all: the member is in no organisation (policy0's scope fails) and the
+     * forbid reads an attribute of an entity that does not exist */
+    assert_int_equal(abac_cedar_is_authorized(ps, NULL, ok, resp), ABAC_DENY);
+    assert_int_equal(abac_cedar_response_error_count(resp), 1);
+    assert_int_equal(abac_cedar_response_error(resp, 0, &pi, &code), 0);
+    assert_int_equal(pi, 1);
+    assert_int_equal(code, ABAC_E_NO_ENTITY);
+
+    /* a response made for other policies is refused */
+    abac_cedar_policies *other = NULL;
+    assert_int_equal(abac_cedar_policies_parse(&other, "", 0, NULL, NULL, NULL, 0), 0);
+    assert_int_equal(abac_cedar_is_authorized(other, es, ok, resp), ABAC_E_INVALID);
+    assert_int_equal(abac_cedar_is_authorized(ps, es, NULL, resp), ABAC_E_INVALID);
+    abac_cedar_policies_free(other);
+
+#ifdef __GLIBC__
+    abac_cedar_is_authorized(ps, es, ok, resp);
+    struct mallinfo2 before = mallinfo2();
+#endif
+    int permits = 0;
+    for (int k = 0; k < 1000; k++)
+        permits += abac_cedar_is_authorized(ps, es, k % 2 ? ok : susp, resp) == ABAC_PERMIT;
+#ifdef __GLIBC__
+    struct mallinfo2 after = mallinfo2();
+    assert_int_equal(before.uordblks, after.uordblks);
+    assert_int_equal(before.hblkhd, after.hblkhd);
+#endif
+    assert_int_equal(permits, 500);
+
+    abac_cedar_request_free(ok);
+    abac_cedar_request_free(susp);
+    abac_cedar_request_free(rd);
+    abac_cedar_response_free(resp);
+    abac_cedar_entities_free(es);
+    abac_cedar_policies_free(ps);
+}
+
+static void test_parse_errors(void **state) {
+    (void)state;
+    static const struct {
+        const char *src;
+        int code;
+        uint32_t line, col;
+        const char *msg;
+    } cases[] = {
+        {"permit(principal, action, resource) when { context.x # 1 };", ABAC_E_SYNTAX, 1, 54,
+         "found an unexpected character '#'"},
+        {"permit(principal, action, resource)\nwhen { context.\xc3\xa9 };", ABAC_E_SYNTAX, 2, 16,
+         "unexpected character '\xc3\xa9' (U+00E9)"},
+        {"permit(principal, action, resource) when { context.x \x01 };", ABAC_E_SYNTAX, 1, 54,
+         "unexpected byte 0x01"},
+        {"permit (subject, action, resource);", ABAC_E_SYNTAX, 1, 9, "expected 'principal'"},
+        {"permit(principal, action, resource)", ABAC_E_SYNTAX, 1, 36, "found end of input"},
+        {"permit(principal, action, resource) when { \"abc };", ABAC_E_SYNTAX, 1, 44,
+         "unterminated string"},
+        {"permit(principal, action, resource) when { \"\\q\" };", ABAC_E_SYNTAX, 1, 44,
+         "unknown escape"},
+        {"@id(\"a\") @id(\"b\") permit(principal, action, resource);", ABAC_E_SYNTAX, 1, 11,
+         "duplicate annotation"},
+        {"permit(principal == ?principal, action, resource);", ABAC_E_SYNTAX, 1, 21, "'?'"},
+    };
+    int bad = 0;
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        abac_cedar_policies *ps = NULL;
+        uint32_t l = 0, c = 0;
+        char msg[256] = "";
+        int rc = abac_cedar_policies_parse(&ps, cases[k].src, strlen(cases[k].src), &l, &c, msg,
+                                           sizeof msg);
+        if (rc != cases[k].code || l != cases[k].line || c != cases[k].col ||
+            !strstr(msg, cases[k].msg)) {
+            print_error("case %zu: got %d at %u:%u '%s'\n", k, rc, l, c, msg);
+            bad++;
+        }
+        if (ps)
+            bad++;
+    }
+    assert_int_equal(bad, 0);
+    /* nesting limit */
+    char deep[1024] = "permit(principal, action, resource) when { ";
+    for (int k = 0; k < 100; k++)
+        strcat(deep, "(");
+    strcat(deep, "true");
+    for (int k = 0; k < 100; k++)
+        strcat(deep, ")");
+    strcat(deep, " };");
+    abac_cedar_policies *ps = NULL;
+    assert_int_equal(abac_cedar_policies_parse(&ps, deep, strlen(deep), NULL, NULL, NULL, 0),
+                     ABAC_E_LIMIT);
+    assert_int_equal(abac_cedar_policies_parse(NULL, "", 0, NULL, NULL, NULL, 0), ABAC_E_INVALID);
+    assert_int_equal(abac_cedar_policies_parse(&ps, NULL, 3, NULL, NULL, NULL, 0), ABAC_E_INVALID);
+}
+
+/* Regression (issue 21): names are taken with their length; a NUL byte is part of a name. */
+static void test_nul_in_names(void **state) {
+    (void)state;
+    static const char pol[] = "permit(principal, action, resource) when { principal has k };\n"
+                              "permit(principal, action, resource) when { principal has \"k\\0zz\" "
+                              "};";
+    static const char ents[] = "[{\"uid\": {\"type\": \"U\", \"id\": \"a\"}, \"attrs\": "
+                               "{\"k\\u0000zz\": 1}, \"parents\": []}]";
+    abac_cedar_policies *ps = NULL;
+    abac_cedar_entities *es = NULL;
+    abac_cedar_response *resp = NULL;
+    assert_int_equal(abac_cedar_policies_parse(&ps, pol, sizeof pol - 1, NULL, NULL, NULL, 0), 0);
+    assert_int_equal(abac_cedar_entities_parse_json(&es, ents, sizeof ents - 1, NULL, 0), 0);
+    assert_int_equal(abac_cedar_response_new(&resp, ps, 0), 0);
+    abac_cedar_request *rq =
+        request("{\"principal\": \"U::\\\"a\\\"\", \"action\": \"A::\\\"x\\\"\", "
+                "\"resource\": \"R::\\\"r\\\"\"}");
+    assert_int_equal(abac_cedar_is_authorized(ps, es, rq, resp), ABAC_PERMIT);
+    assert_int_equal(abac_cedar_response_reason_count(resp), 1);
+    assert_int_equal(abac_cedar_response_reason(resp, 0), 1);
+    abac_cedar_request_free(rq);
+    abac_cedar_response_free(resp);
+    abac_cedar_entities_free(es);
+    abac_cedar_policies_free(ps);
+}
+
+static void test_json_errors(void **state) {
+    (void)state;
+    static const char *bad_ents[] = {
+        "",
+        "{}",
+        "[1]",
+        "[{\"uid\": {\"type\": \"A\", \"id\": \"a\"}, \"attrs\": {}}]",
+        "[{\"uid\": {\"type\": \"A\", \"id\": \"a\"}, \"attrs\": {\"x\": 1.5}, \"parents\": []}]",
+        "[{\"uid\": {\"type\": \"A\", \"id\": \"a\"}, \"attrs\": {\"x\": 99999999999999999999}, "
+        "\"parents\": []}]",
+        "[{\"uid\": {\"type\": \"A\", \"id\": \"a\"}, \"attrs\": {\"x\": \"\\ud800\"}, "
+        "\"parents\": []}]",
+        "[{\"uid\": {\"type\": \"A\", \"id\": \"a\"}, \"attrs\": {}, \"parents\": [1]}]",
+        "[{\"uid\": {\"type\": \"A\", \"id\": \"a\"}, \"attrs\": {\"a\": 1, \"a\": 2}, "
+        "\"parents\": []}]",
+        "[] x",
+    };
+    for (size_t k = 0; k < sizeof bad_ents / sizeof bad_ents[0]; k++) {
+        abac_cedar_entities *es = NULL;
+        char msg[128] = "";
+        int rc =
+            abac_cedar_entities_parse_json(&es, bad_ents[k], strlen(bad_ents[k]), msg, sizeof msg);
+        if (rc != ABAC_E_JSON || es || !msg[0])
+            print_error("entities case %zu: %d '%s'\n", k, rc, msg);
+        assert_int_equal(rc, ABAC_E_JSON);
+        assert_null(es);
+    }
+    /* a cycle in the parents is closed without looping */
+    static const char cyc[] =
+        "[{\"uid\": {\"type\": \"G\", \"id\": \"a\"}, \"attrs\": {}, \"parents\": [{\"type\": "
+        "\"G\", "
+        "\"id\": \"b\"}]}, {\"uid\": {\"type\": \"G\", \"id\": \"b\"}, \"attrs\": {}, \"parents\": "
+        "[{\"type\": \"G\", \"id\": \"a\"}, {\"type\": \"G\", \"id\": \"c\"}]}]";
+    abac_cedar_entities *es = NULL;
+    assert_int_equal(abac_cedar_entities_parse_json(&es, cyc, sizeof cyc - 1, NULL, 0), 0);
+    abac_cedar_policies *ps = NULL;
+    static const char pol[] = "permit(principal in G::\"c\", action, resource);";
+    assert_int_equal(abac_cedar_policies_parse(&ps, pol, sizeof pol - 1, NULL, NULL, NULL, 0), 0);
+    abac_cedar_response *resp = NULL;
+    assert_int_equal(abac_cedar_response_new(&resp, ps, 0), 0);
+    abac_cedar_request *rq =
+        request("{\"principal\": \"G::\\\"a\\\"\", \"action\": \"A::\\\"x\\\"\", "
+                "\"resource\": \"R::\\\"r\\\"\"}");
+    assert_int_equal(abac_cedar_is_authorized(ps, es, rq, resp), ABAC_PERMIT);
+    abac_cedar_request_free(rq);
+    abac_cedar_response_free(resp);
+    abac_cedar_policies_free(ps);
+    abac_cedar_entities_free(es);
+    static const char *bad_req[] = {
+        "{}",
+        "{\"principal\": \"U::\\\"a\\\"\", \"action\": \"A::\\\"x\\\"\"}",
+        "{\"principal\": \"nope\", \"action\": \"A::\\\"x\\\"\", \"resource\": \"R::\\\"r\\\"\"}",
+        "{\"principal\": \"U::\\\"a\\\"\", \"action\": \"A::\\\"x\\\"\", \"resource\": "
+        "\"R::\\\"r\\\"\", \"context\": 1}",
+        "{\"principal\": \"U::\\\"a\\\"\", \"action\": \"A::\\\"x\\\"\", \"resource\": "
+        "\"R::\\\"r\\\"\", \"other\": 1}",
+    };
+    for (size_t k = 0; k < sizeof bad_req / sizeof bad_req[0]; k++) {
+        abac_cedar_request *r = NULL;
+        assert_int_equal(abac_cedar_request_parse_json(&r, bad_req[k], strlen(bad_req[k]), NULL, 0),
+                         ABAC_E_JSON);
+        assert_null(r);
+    }
+}
+
+static abac_cedar_policies *versioned(const char *text, uint64_t ver, const uint8_t *members,
+                                      size_t n) {
+    abac_compile_options o = ABAC_COMPILE_OPTIONS_INIT;
+    o.set_version = ver;
+    o.members = members;
+    o.n_members = n;
+    abac_cedar_policies *ps = NULL;
+    assert_int_equal(abac_cedar_policies_compile(&ps, text, strlen(text), &o, NULL, NULL, NULL, 0),
+                     0);
+    return ps;
+}
+
+static size_t update(const abac_cedar_policies *cur, const abac_cedar_policies *next,
+                     const uint8_t (*pk)[32], const uint8_t (*sk)[64], const int *who, size_t n,
+                     uint8_t *buf, size_t cap) {
+    uint8_t pks[8][32], sigs[8][64];
+    for (size_t k = 0; k < n; k++) {
+        memcpy(pks[k], pk[who[k]], 32);
+        assert_int_equal(abac_cedar_update_sign(cur, next, sk[who[k]], sigs[k]), 0);
+    }
+    size_t len = 0;
+    assert_int_equal(
+        abac_cedar_update_encode(cur, next, &pks[0][0], &sigs[0][0], n, buf, cap, &len), 0);
+    return len;
+}
+
+/* Versioned Cedar sets: canonical encoding, decoding of untrusted bytes, quorum updates. */
+static void test_versioned_sets(void **state) {
+    (void)state;
+    uint8_t pk[5][32], sk[5][64], members[4][32];
+    for (int k = 0; k < 5; k++) {
+        uint8_t seed[32] = {(uint8_t)(k + 1)};
+        assert_int_equal(abac_keypair_from_seed(seed, pk[k], sk[k]), 0);
+    }
+    for (int k = 0; k < 4; k++)
+        memcpy(members[k], pk[3 - k], 32); /* given unsorted */
+    const char *t1 = "permit(principal, action == Action::\"train\", resource);";
+    const char *t2 = "permit(principal, action == Action::\"train\", resource)\n"
+                     "  when { context.purpose == \"training\" };";
+    abac_cedar_policies *v1 = versioned(t1, 1, &members[0][0], 4);
+    assert_int_equal(abac_cedar_policies_version(v1), 1);
+    assert_int_equal(abac_cedar_policies_member_count(v1), 4);
+    for (size_t k = 1; k < 4; k++) /* sorted bytewise */
+        assert_true(memcmp(abac_cedar_policies_member(v1, k - 1), abac_cedar_policies_member(v1, k),
+                           32) < 0);
+    assert_null(abac_cedar_policies_member(v1, 4));
+
+    /* encode -> decode -> the same bytes and hash */
+    size_t n = abac_cedar_policies_encoded_size(v1), got = 0;
+    uint8_t buf[4096], buf2[4096], h1[32], h2[32];
+    assert_int_equal(abac_cedar_policies_encode(v1, buf, n - 1, &got), ABAC_E_BUFFER_TOO_SMALL);
+    assert_int_equal(got, n);
+    assert_int_equal(abac_cedar_policies_encode(v1, buf, sizeof buf, &got), 0);
+    abac_cedar_policies *d = NULL;
+    assert_int_equal(abac_cedar_policies_decode(&d, buf, got), 0);
+    assert_int_equal(abac_cedar_policies_encode(d, buf2, sizeof buf2, &got), 0);
+    assert_int_equal(got, n);
+    assert_memory_equal(buf, buf2, n);
+    assert_int_equal(abac_cedar_policies_hash(v1, h1), 0);
+    assert_int_equal(abac_cedar_policies_hash(d, h2), 0);
+    assert_memory_equal(h1, h2, 32);
+    assert_int_equal(abac_cedar_policy_count(d), 1);
+    abac_cedar_policies_free(d);
+
+    /* refused bytes: magic, truncation, trailing byte, unsorted members, text that does not
+     * parse */
+    d = NULL;
+    memcpy(buf2, buf, n);
+    buf2[0] = 'X';
+    assert_int_equal(abac_cedar_policies_decode(&d, buf2, n), ABAC_E_FORMAT_VERSION);
+    for (size_t cut = 0; cut < n; cut++)
+        assert_true(abac_cedar_policies_decode(&d, buf, cut) != 0);
+    memcpy(buf2, buf, n);
+    buf2[n] = ' ';
+    assert_int_equal(abac_cedar_policies_decode(&d, buf2, n + 1), ABAC_E_FORMAT);
+    memcpy(buf2, buf, n);
+    memcpy(buf2 + 17, buf + 17 + 32, 32); /* members 0 and 1 swapped */
+    memcpy(buf2 + 17 + 32, buf + 17, 32);
+    assert_int_equal(abac_cedar_policies_decode(&d, buf2, n), ABAC_E_FORMAT);
+    memcpy(buf2, buf, n);
+    buf2[n - 1] = '(';
+    assert_int_equal(abac_cedar_policies_decode(&d, buf2, n), ABAC_E_FORMAT);
+    assert_null(d);
+    abac_compile_options o = ABAC_COMPILE_OPTIONS_INIT;
+    o.members = &members[0][0];
+    o.n_members = 2;
+    memcpy(members[1], members[0], 32);
+    assert_int_equal(abac_cedar_policies_compile(&d, t1, strlen(t1), &o, NULL, NULL, NULL, 0),
+                     ABAC_E_INVALID); /* a member twice */
+    for (int k = 0; k < 4; k++)
+        memcpy(members[k], pk[k], 32);
+
+    /* updates: more than 2/3 of 4 members, i.e. 3 */
+    abac_cedar_policies *v2 = versioned(t2, 2, &members[0][0], 4), *nx = NULL;
+    uint8_t up[8192];
+    static const int two[] = {0, 1}, three[] = {2, 0, 1}, dup[] = {0, 0, 1}, outsider[] = {0, 1, 4};
+    size_t ul =
+        update(v1, v2, (const uint8_t(*)[32])pk, (const uint8_t(*)[64])sk, two, 2, up, sizeof up);
+    assert_int_equal(abac_cedar_update_apply(&nx, v1, up, ul), ABAC_E_NO_QUORUM);
+    ul = update(v1, v2, (const uint8_t(*)[32])pk, (const uint8_t(*)[64])sk, outsider, 3, up,
+                sizeof up);
+    assert_int_equal(abac_cedar_update_apply(&nx, v1, up, ul), ABAC_E_NOT_MEMBER);
+    uint8_t pks[3][32], sigs[3][64];
+    for (int k = 0; k < 3; k++) {
+        memcpy(pks[k], pk[dup[k]], 32);
+        abac_cedar_update_sign(v1, v2, sk[dup[k]], sigs[k]);
+    }
+    assert_int_equal(
+        abac_cedar_update_encode(v1, v2, &pks[0][0], &sigs[0][0], 3, up, sizeof up, &ul),
+        ABAC_E_DUPLICATE_SIGNER);
+    ul =
+        update(v1, v2, (const uint8_t(*)[32])pk, (const uint8_t(*)[64])sk, three, 3, up, sizeof up);
+    up[ul - 1] ^= 1; /* a bad signature */
+    assert_int_equal(abac_cedar_update_apply(&nx, v1, up, ul), ABAC_E_BAD_SIGNATURE);
+    up[ul - 1] ^= 1;
+    assert_null(nx);
+    assert_int_equal(abac_cedar_update_apply(&nx, v1, up, ul), 0);
+    assert_non_null(nx);
+    assert_int_equal(abac_cedar_policies_version(nx), 2);
+    assert_int_equal(abac_cedar_policy_count(nx), 1);
+    /* the same update against the new set: wrong base; v1 again: stale; v2 to itself: replay */
+    abac_cedar_policies *nx2 = NULL;
+    assert_int_equal(abac_cedar_update_apply(&nx2, nx, up, ul), ABAC_E_REPLAY);
+    abac_cedar_policies *v3 = versioned(t1, 3, &members[0][0], 4);
+    ul =
+        update(v1, v3, (const uint8_t(*)[32])pk, (const uint8_t(*)[64])sk, three, 3, up, sizeof up);
+    assert_int_equal(abac_cedar_update_apply(&nx2, nx, up, ul), ABAC_E_WRONG_BASE);
+    ul =
+        update(v2, v1, (const uint8_t(*)[32])pk, (const uint8_t(*)[64])sk, three, 3, up, sizeof up);
+    assert_int_equal(abac_cedar_update_apply(&nx2, v2, up, ul), ABAC_E_STALE_VERSION);
+    abac_cedar_policies *none = versioned(t1, 1, NULL, 0);
+    ul = update(none, v2, (const uint8_t(*)[32])pk, (const uint8_t(*)[64])sk, three, 3, up,
+                sizeof up);
+    assert_int_equal(abac_cedar_update_apply(&nx2, none, up, ul), ABAC_E_NO_MEMBERS);
+    assert_null(nx2);
+    abac_cedar_policies_free(none);
+    abac_cedar_policies_free(v3);
+    abac_cedar_policies_free(nx);
+    abac_cedar_policies_free(v2);
+    abac_cedar_policies_free(v1);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_decide),         cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_nul_in_names),   cmocka_unit_test(test_json_errors),
+        cmocka_unit_test(test_versioned_sets),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
