@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, Literal, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -401,6 +401,13 @@ class Member(UpgradeActs):
         against the ID: the object to hand to every act of every round."""
         _, key = self._recorded_key(key_id)
         return key
+
+    def key_holders(self, key_id: bytes) -> List[str]:
+        """The DIDs of a recorded key's holders in share order (share index i + 1)."""
+        r = self.record(lib.FEDSHARE_REC_KEY, key_id)
+        if r is None:
+            raise errors.NotFoundError("no such key", code=_E_NOT_FOUND, library="fedshare")
+        return [str(h["did"]) for h in r["holders"]]
 
     def _recorded_key(self, key_id: bytes) -> Tuple[bytes, ThresholdParams]:
         r = self.record(lib.FEDSHARE_REC_KEY, key_id)

@@ -277,8 +277,10 @@ FEDSHARE_API int fedshare_payload_sum_refused(const uint8_t task_id[32], uint32_
                                               size_t *len);
 /** The aggregator's verdict that holder @p holder's recorded share (blob
  * @p share_hash) verified: its one batch proof was checked when the round was
- * combined. Recorded on the round (`"verified": true`) so that other members
- * need not repeat the check (each may); a share carries one verdict at most. */
+ * combined. Recorded on the round (`"verified": true`) for the audit trail;
+ * it is the aggregator's word only, so every participant's client still
+ * verifies the batches it combines (docs/fedshare-contracts.md); a share
+ * carries one verdict at most. */
 FEDSHARE_API int fedshare_payload_share_verified(const uint8_t task_id[32], uint32_t round,
                                                  const uint8_t holder[32],
                                                  const uint8_t share_hash[32], uint8_t **out,
