@@ -297,7 +297,7 @@ def _task_create(args) -> int:
                              names[args.aggregator], parts, codec.to_bytes(),
                              learning_rate=args.lr, batch_size=args.batch_size,
                              upload_every=args.upload_every, round_limit=args.round_limit,
-                             min_updates=args.min_updates)
+                             min_updates=args.min_updates, anomaly_rule=args.anomaly_rule)
     print(f"task {task.hex()} created; participants join it with `fedshare train`")
     return 0
 
@@ -479,6 +479,12 @@ def add_parsers(sub) -> None:
                     help="accepted updates a round needs before its sum is decrypted "
                          "(2 ... participants; default 3 with 3 or more participants, else 2); "
                          "a round with fewer is skipped")
+    tc.add_argument("--anomaly-rule", choices=("robust2", "robust", "pooled", "member", "mad"),
+                    default="robust2",
+                    help="how updates are judged before the sum (default robust2: median and "
+                         "MAD over the round and the history, the cosine as its gap to the "
+                         "round's median, and each member against its own history; pooled: "
+                         "the seed's 3-sigma test; docs/fedshare-contracts.md)")
     tc.add_argument("--plaintext-bytes", type=integer(1, 65536), default=255,
                     help="bytes per packed plaintext, 1 … 65536, below the key's n (default 255)")
     tc.add_argument("--max-weight", type=integer(1, U32_MAX), default=100000,

@@ -683,12 +683,13 @@ class Experiment:
     """Nodes, members and the consortium key, shared by every configuration run."""
 
     def __init__(self, work: Path, *, seed: int, key_bits: int = 2048, sync: bool = False,
-                 centers: int = 3, key_ceremony: str = "dealt"):
+                 centers: int = 3, key_ceremony: str = "dealt",
+                 anomaly_rule: str = "robust2"):
         from .. import abac
         from ..consortium import Member
         from ..phe import threshold
 
-        self.work, self.seed = work, seed
+        self.work, self.seed, self.anomaly_rule = work, seed, anomaly_rule
         work.mkdir(parents=True, exist_ok=True)
         self.t0 = time.monotonic()
         self.cons = Consortium(work, sync=sync, centers=centers)
@@ -863,7 +864,7 @@ class Experiment:
             model_id, self.key_id, self.members[A].public_key,
             [(self.members[h].public_key, data_ids[h]) for h in range(n)], codec.to_bytes(),
             learning_rate=lr, round_limit=rounds, stop_threshold=0.001, stop_patience=3,
-            anomaly_k=3.0, anomaly_warmup=6)
+            anomaly_k=3.0, anomaly_warmup=6, anomaly_rule=self.anomaly_rule)
         res.task_id = task.hex()
         for h in range(n):
             self.members[h].join_task(task)
@@ -1013,6 +1014,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "sees the whole key). auto (default): dealerless for a 2048-bit key "
                         "and 3 or more centers, else dealt")
     p.add_argument("--sync", action="store_true", help="fsync every block (slower, durable)")
+    p.add_argument("--anomaly-rule", choices=("robust2", "robust", "pooled", "member", "mad"),
+                   default="robust2",
+                   help="the tasks' anomaly rule (default robust2; pooled: the seed's 3-sigma "
+                        "test; docs/fedshare-contracts.md)")
     p.add_argument("--workdir", default=None, type=output_dir,
                    help="keep nodes' stores, keys and logs here")
     p.add_argument("--report", default="fedshare-report", type=output_dir,
@@ -1067,7 +1072,8 @@ def run(args: argparse.Namespace) -> int:
          + ("of the seed paper (section 3)" if ds.bundled else "on the centers' own CSVs"))
     _say(f"  data: {ds.source}; work directory {work}")
     exp = Experiment(work, seed=args.seed, key_bits=args.key_bits, sync=args.sync,
-                     centers=centers, key_ceremony=getattr(args, "key_ceremony", "auto"))
+                     centers=centers, key_ceremony=getattr(args, "key_ceremony", "auto"),
+                     anomaly_rule=getattr(args, "anomaly_rule", "robust2"))
     try:
         how = ("made by the hospitals without a dealer" if exp.key_ceremony == "dealerless"
                else "dealt by hospital A")
