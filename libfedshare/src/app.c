@@ -480,12 +480,17 @@ static int key_record(fs_exec *x, const fs_payload *p) {
             if (!memcmp(p->list + 32 * i, p->list + 32 * j, 32))
                 rc = FEDSHARE_E_INVALID;
     }
+    /* a dealerless key: every holder attests it with its registered key */
+    for (size_t i = 0; !rc && p->method == FEDSHARE_KEY_DEALERLESS && i < p->n; i++)
+        rc = fedshare_key_attestation_verify(p->list + 32 * i, p->bytes, p->bytes_len, p->hash,
+                                             p->hash2, p->list2 + 32 * i, p->sigs + 64 * i);
     if (!rc && fs_get(x->st, FEDSHARE_REC_KEY, key_id, NULL, 0, &v, &n) == FEDSHARE_OK)
         rc = FEDSHARE_E_EXISTS;
     if (!rc) {
         fs_writer w;
         fsw_init(&w);
-        fsw_u8(&w, FS_RECORD_VERSION);
+        /* a version-1 payload keeps its version-1 record: old chains replay alike */
+        fsw_u8(&w, p->version >= 2 ? FS_KEY_VERSION : FS_RECORD_VERSION);
         fsw_raw(&w, x->sender, 32);
         fsw_u32(&w, phe_threshold_params_threshold(params));
         fsw_u32(&w, (uint32_t)p->n);
@@ -494,6 +499,14 @@ static int key_record(fs_exec *x, const fs_payload *p) {
             fsw_raw(&w, p->list2 + 32 * i, 32);
         }
         fsw_bytes(&w, p->bytes, p->bytes_len);
+        if (p->version >= 2) {
+            fsw_u8(&w, p->method);
+            if (p->method == FEDSHARE_KEY_DEALERLESS) {
+                fsw_raw(&w, p->hash, 32);
+                fsw_raw(&w, p->hash2, 32);
+                fsw_raw(&w, p->sigs, 64 * p->n);
+            }
+        }
         rc = fs_put(x->st, FEDSHARE_REC_KEY, key_id, NULL, 0, &w);
     }
     phe_threshold_params_free(params);
@@ -502,11 +515,14 @@ static int key_record(fs_exec *x, const fs_payload *p) {
 
 int fs_key_decode(const uint8_t *v, size_t n, fs_key *k, const uint8_t **params,
                   size_t *params_len) {
-    /* v ‖ dealer ‖ t ‖ n ‖ n × (holder, share) ‖ params (docs/formats/fedshare.md) */
+    /* v ‖ submitter ‖ t ‖ n ‖ n × (holder, share) ‖ params, and from version 2:
+     * method ‖ (dealerless) session ‖ commitment ‖ n × attestation
+     * (docs/formats/fedshare.md) */
     fs_reader r;
     fsr_init(&r, v, n);
     memset(k, 0, sizeof *k);
-    if (fsr_u8(&r) != FS_RECORD_VERSION)
+    uint8_t ver = fsr_u8(&r);
+    if (ver != FS_RECORD_VERSION && ver != FS_KEY_VERSION)
         return FEDSHARE_E_FORMAT;
     fsr_raw(&r, k->dealer, 32);
     k->threshold = fsr_u32(&r);
@@ -519,7 +535,18 @@ int fs_key_decode(const uint8_t *v, size_t n, fs_key *k, const uint8_t **params,
     }
     size_t pl = 0;
     const uint8_t *pb = fsr_bytes(&r, FS_PARAMS_MAX, &pl);
-    if (r.err)
+    k->method = FEDSHARE_KEY_DEALT;
+    if (ver >= 2) {
+        k->method = fsr_u8(&r);
+        if (k->method == FEDSHARE_KEY_DEALERLESS) {
+            fsr_raw(&r, k->session, 32);
+            fsr_raw(&r, k->commitment, 32);
+            for (uint32_t i = 0; i < k->n; i++)
+                fsr_raw(&r, k->attestations[i], 64);
+        } else if (k->method != FEDSHARE_KEY_DEALT)
+            return FEDSHARE_E_FORMAT;
+    }
+    if (r.err || fsr_done(&r))
         return FEDSHARE_E_FORMAT;
     if (params) {
         *params = pb;

@@ -869,6 +869,128 @@ static void test_retired_policy(void **state) {
     abac_policyset_free(ps2);
 }
 
+/* A dealerless key record: recorded only when every holder's attestation verifies
+ * against its registered key; a forged, missing or other-session attestation is
+ * refused (FEDSHARE_E_ATTESTATION) and stores nothing; a version-1 payload (the
+ * format before the method byte) still records, as a dealt key. */
+static void test_key_dealerless(void **state) {
+    world *w = *state;
+    uint8_t p[128], q[128], *pl;
+    size_t pn = unhex(PRIME1, p), qn = unhex(PRIME2, q), len;
+    phe_rng *rng = NULL;
+    assert_int_equal(phe_rng_new_seeded(&rng, (const uint8_t *)"dealerless", 10), 0);
+    phe_threshold_params *pp = NULL;
+    phe_threshold_keyshare *ks[3] = {0};
+    assert_int_equal(phe_threshold_deal_with_primes(&pp, ks, p, pn, q, qn, 2, 3, rng), 0);
+    size_t en = phe_threshold_params_encoded_size(pp), wrote;
+    uint8_t *enc = malloc(en), holders[96], shares[96], sigs[192], bad[192], key_id[32];
+    assert_int_equal(phe_threshold_params_encode(pp, enc, en, &wrote), 0);
+    assert_int_equal(phe_threshold_params_key_id(pp, key_id), 0);
+    uint8_t session[32], other[32], commit[32];
+    memset(session, 0x51, 32);
+    memset(other, 0x52, 32);
+    memset(commit, 0x53, 32);
+    for (int i = 0; i < 3; i++) {
+        uint8_t seed[32];
+        memset(seed, i + 1, 32);
+        memcpy(holders + 32 * i, g_pk[i], 32);
+        memset(shares + 32 * i, 0x70 + i, 32);
+        assert_int_equal(
+            fedshare_key_attest(seed, enc, wrote, session, commit, shares + 32 * i, sigs + 64 * i),
+            FEDSHARE_OK);
+        assert_int_equal(fedshare_key_attestation_verify(g_pk[i], enc, wrote, session, commit,
+                                                         shares + 32 * i, sigs + 64 * i),
+                         FEDSHARE_OK);
+    }
+    /* forged: one bit of holder 2's signature flipped */
+    memcpy(bad, sigs, 192);
+    bad[64 + 10] ^= 1;
+    assert_int_equal(fedshare_payload_key_record_dealerless(enc, wrote, holders, shares, 3, session,
+                                                            commit, bad, &pl, &len),
+                     FEDSHARE_OK);
+    assert_int_equal(act(w, 0, FEDSHARE_OP_KEY_RECORD, pl, len, NULL), FEDSHARE_E_ATTESTATION);
+    assert_null(record(w, FEDSHARE_REC_KEY, key_id, NULL, 0));
+    /* missing holder: holder 3's attestation absent (zeros), or made by holder 1 for it */
+    memcpy(bad, sigs, 192);
+    memset(bad + 128, 0, 64);
+    assert_int_equal(fedshare_payload_key_record_dealerless(enc, wrote, holders, shares, 3, session,
+                                                            commit, bad, &pl, &len),
+                     FEDSHARE_OK);
+    assert_int_equal(act(w, 0, FEDSHARE_OP_KEY_RECORD, pl, len, NULL), FEDSHARE_E_ATTESTATION);
+    {
+        uint8_t seed[32];
+        memset(seed, 1, 32);
+        assert_int_equal(
+            fedshare_key_attest(seed, enc, wrote, session, commit, shares + 64, bad + 128),
+            FEDSHARE_OK);
+    }
+    assert_int_equal(fedshare_payload_key_record_dealerless(enc, wrote, holders, shares, 3, session,
+                                                            commit, bad, &pl, &len),
+                     FEDSHARE_OK);
+    assert_int_equal(act(w, 0, FEDSHARE_OP_KEY_RECORD, pl, len, NULL), FEDSHARE_E_ATTESTATION);
+    /* the payload cut short of the last attestation does not decode */
+    assert_int_equal(fedshare_payload_key_record_dealerless(enc, wrote, holders, shares, 3, session,
+                                                            commit, sigs, &pl, &len),
+                     FEDSHARE_OK);
+    assert_int_equal(fedshare_precheck(w->c, FEDSHARE_OP_KEY_RECORD, g_pk[0], pl, len - 64),
+                     FEDSHARE_E_FORMAT);
+    fedshare_free(pl);
+    /* wrong session: the attestations signed another session than the one recorded */
+    assert_int_equal(fedshare_payload_key_record_dealerless(enc, wrote, holders, shares, 3, other,
+                                                            commit, sigs, &pl, &len),
+                     FEDSHARE_OK);
+    assert_int_equal(act(w, 0, FEDSHARE_OP_KEY_RECORD, pl, len, NULL), FEDSHARE_E_ATTESTATION);
+    /* another share hash than the one holder 2 signed */
+    uint8_t sh2[96];
+    memcpy(sh2, shares, 96);
+    sh2[40] ^= 1;
+    assert_int_equal(fedshare_payload_key_record_dealerless(enc, wrote, holders, sh2, 3, session,
+                                                            commit, sigs, &pl, &len),
+                     FEDSHARE_OK);
+    assert_int_equal(act(w, 0, FEDSHARE_OP_KEY_RECORD, pl, len, NULL), FEDSHARE_E_ATTESTATION);
+    assert_null(record(w, FEDSHARE_REC_KEY, key_id, NULL, 0));
+    /* good: recorded, says how it was made, every attestation verifies */
+    assert_int_equal(fedshare_payload_key_record_dealerless(enc, wrote, holders, shares, 3, session,
+                                                            commit, sigs, &pl, &len),
+                     FEDSHARE_OK);
+    assert_int_equal(act(w, 0, FEDSHARE_OP_KEY_RECORD, pl, len, NULL), FEDSHARE_OK);
+    char *j = record(w, FEDSHARE_REC_KEY, key_id, NULL, 0);
+    assert_non_null(j);
+    assert_non_null(strstr(j, "\"made\":\"dealerless\""));
+    assert_null(strstr(j, "\"dealer\""));
+    assert_null(strstr(j, "\"attested\":false"));
+    int n_ok = 0;
+    for (const char *c = j; (c = strstr(c, "\"attested\":true")); c++)
+        n_ok++;
+    assert_int_equal(n_ok, 3);
+    fedshare_free(j);
+    /* a version-1 payload (no method byte) is still a dealt key's record */
+    phe_threshold_params *pp2 = NULL;
+    phe_threshold_keyshare *ks2[3] = {0};
+    assert_int_equal(phe_threshold_deal_with_primes(&pp2, ks2, q, qn, p, pn, 2, 3, rng), 0);
+    size_t en2 = phe_threshold_params_encoded_size(pp2), wrote2;
+    uint8_t *enc2 = malloc(en2), key2[32];
+    assert_int_equal(phe_threshold_params_encode(pp2, enc2, en2, &wrote2), 0);
+    assert_int_equal(phe_threshold_params_key_id(pp2, key2), 0);
+    assert_int_equal(fedshare_payload_key_record(enc2, wrote2, holders, shares, 3, &pl, &len),
+                     FEDSHARE_OK);
+    assert_int_equal(pl[0], 2);
+    assert_int_equal(pl[len - 1], FEDSHARE_KEY_DEALT);
+    pl[0] = 1; /* version 1 ends after the share hashes */
+    assert_int_equal(act(w, 1, FEDSHARE_OP_KEY_RECORD, pl, len - 1, NULL), FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_KEY, key2, NULL, 0, "\"made\":\"dealt\"");
+    expect_in(w, FEDSHARE_REC_KEY, key2, NULL, 0, "\"dealer\"");
+    free(enc);
+    free(enc2);
+    for (int i = 0; i < 3; i++) {
+        phe_threshold_keyshare_free(ks[i]);
+        phe_threshold_keyshare_free(ks2[i]);
+    }
+    phe_threshold_params_free(pp);
+    phe_threshold_params_free(pp2);
+    phe_rng_free(rng);
+}
+
 static void test_data_seal(void **state) {
     (void)state;
     uint8_t key[32], other[32], msg[100], sealed[100 + FEDSHARE_SEAL_OVERHEAD], back[100];
@@ -918,6 +1040,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_too_few_updates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_task_minimums, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retired_policy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_dealerless, setup, teardown),
         cmocka_unit_test(test_data_seal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
