@@ -15,6 +15,7 @@ import sys
 import pytest
 
 from fedshare import dkg, errors
+from fedshare._native import code_value
 from fedshare.consortium import Member, lib
 from fedshare.phe import threshold
 
@@ -71,6 +72,39 @@ def test_dealerless_ceremony_with_live_nodes(tmp_path):
             rec = auditor.record(lib.FEDSHARE_REC_KEY, key_id)
             params = auditor.threshold_key(key_id)
         assert rec["threshold"] == 2 and len(rec["holders"]) == 3
+        # the record says how the key was made, with every holder's valid attestation
+        assert rec["made"] == "dealerless" and "dealer" not in rec
+        assert [h["attested"] for h in rec["holders"]] == [True, True, True]
+        with Member(cons.config, cons.seeds[3]) as auditor:
+            prov = auditor.key_provenance(key_id)
+        assert prov["made"] == "dealerless" and prov["attested"] is True
+        assert prov["dealer"] is None and len(prov["attestations"]) == 3
+        assert prov["session"] == dkg.session_id("test ceremony 2", [cons.public_key(i) for i in
+                                                                     range(3)], 2, 2048)
+        for i in range(3):  # each attestation verifies against its holder's key, and only it
+            hh = bytes.fromhex(rec["holders"][i]["sealed_share"])
+            assert dkg.attestation_ok(cons.public_key(i), params, prov["session"],
+                                      prov["commitment"], hh, prov["attestations"][i])
+            assert not dkg.attestation_ok(cons.public_key((i + 1) % 3), params, prov["session"],
+                                          prov["commitment"], hh, prov["attestations"][i])
+        p = _cli("keys", "show", "--config", cons.config, "--key", keys[0],
+                 "--key-id", key_id.hex())
+        o, e = p.communicate(timeout=120)
+        assert p.returncode == 0, e
+        assert ("made without a dealer by holders hospital-a, hospital-b, hospital-c, each "
+                "attested") in o, o
+        # a forged attestation is refused with its code and records nothing new
+        forged = list(prov["attestations"])
+        forged[1] = bytes([forged[1][0] ^ 1]) + forged[1][1:]
+        hs = [bytes.fromhex(h["sealed_share"]) for h in rec["holders"]]
+        with Member(cons.config, cons.seeds[0]) as holder1:
+            with pytest.raises(errors.VerificationError) as ei:
+                holder1.record_key(params, [cons.public_key(i) for i in range(3)], hs,
+                                   dealerless={"session": prov["session"],
+                                               "commitment": prov["commitment"],
+                                               "attestations": forged})
+            assert ei.value.code == code_value("FEDSHARE_E_ATTESTATION")
+            assert holder1.record(lib.FEDSHARE_REC_KEY, key_id) == rec
         shares = []
         for i, h in enumerate(HOLDERS):
             f = tmp_path / f"out{i}" / f"{h}.share"
