@@ -121,6 +121,8 @@ def test_member_commands_against_live_nodes(tmp_path):
         assert (tmp_path / "shares" / "hospital-b.share").exists()
         r = _run("keys", "show", "--config", conf, "--key", keys[3], "--key-id", key_id)
         assert r.returncode == 0 and '"threshold": 2' in r.stdout
+        assert '"made": "dealt"' in r.stdout
+        assert "dealt by hospital-a to holders hospital-a, hospital-b, hospital-c" in r.stdout
         # a non-keyholder cannot deal
         r = _run("keys", "ceremony", "--config", conf, "--key", keys[3], "--holders",
                  "hospital-a", "hospital-b", "--out", tmp_path / "x", env=env)
