@@ -128,6 +128,51 @@ def test_dealerless_ceremony_with_live_nodes(tmp_path):
         cons.close()
 
 
+@pytest.mark.skipif(os.environ.get("FEDSHARE_SLOW_TESTS") != "1",
+                    reason="about 2 minutes on a loaded 2-core machine (over make test's "
+                           "budget): set FEDSHARE_SLOW_TESTS=1")
+def test_five_holders_three_of_five(tmp_path):
+    """Five key holders as five CLI processes, t = 3: recorded as dealerless with
+    five valid attestations; every 3-subset of the sealed shares decrypts."""
+    extra = [("hospital-d", "provider,keyholder", "hospital-d"),
+             ("hospital-e", "provider,keyholder", "hospital-e")]
+    holders = HOLDERS + [n for n, _, _ in extra]
+    idx = [0, 1, 2, 5, 6]  # the members' order in the consortium file
+    cons = Consortium(tmp_path, extra_members=extra)
+    cons.start_all()
+    try:
+        keys = []
+        for i in idx:
+            k = tmp_path / f"m{i}.key"
+            k.write_text(cons.seeds[i].hex())
+            keys.append(k)
+        addrs = [f"{h}=127.0.0.1:{free_port()}" for h in holders]
+        env = {"FEDSHARE_PASSPHRASE_" + h.upper().replace("-", "_"): h for h in holders}
+        procs = [_cli("keys", "ceremony", "--dealerless", "--config", cons.config,
+                      "--key", keys[i], "--holders", *holders, "--me", h, "--threshold", 3,
+                      "--session", "five", "--addresses", *addrs, "--strength", "interactive",
+                      "--timeout", 900, "--out", tmp_path / f"out{i}", env=env)
+                 for i, h in enumerate(holders)]
+        outs = [p.communicate(timeout=1200) for p in procs]
+        assert [p.returncode for p in procs] == [0] * 5, [e for _, e in outs]
+        key_id = bytes.fromhex(outs[0][0].split("key ", 1)[1].split(":", 1)[0])
+        with Member(cons.config, cons.seeds[3]) as auditor:
+            rec = auditor.record(lib.FEDSHARE_REC_KEY, key_id)
+            prov = auditor.key_provenance(key_id)
+            params = auditor.threshold_key(key_id)
+        assert rec["threshold"] == 3 and prov["made"] == "dealerless"
+        assert [h["attested"] for h in rec["holders"]] == [True] * 5
+        shares = [threshold.KeyShare.read_file(tmp_path / f"out{i}" / f"{h}.share", h)
+                  for i, h in enumerate(holders)]
+        pk = params.public_key
+        c = pk.encrypt(40) + pk.encrypt(2)
+        for sub in itertools.combinations(range(5), 3):
+            ds = [shares[i].decrypt_share(params, c) for i in sub]
+            assert threshold.combine(params, c, ds) == 42
+    finally:
+        cons.close()
+
+
 def test_dealerless_options_are_checked(tmp_path):
     cons = Consortium(tmp_path)
     k = tmp_path / "m0.key"
