@@ -515,22 +515,125 @@ class CedarPolicies:
     """A Cedar policy set parsed from text. Policy ids are "policy0", "policy1", … in source
     order (Cedar's ids for one text); :meth:`annotation` reads ``@id("…")`` and the others."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, version: int = 0, members: Sequence[bytes] = ()) -> None:
+        """Parse ``text``; ``version`` and ``members`` (32-byte Ed25519 public keys) make it a
+        versioned set whose later versions need more than 2/3 of the members' signatures."""
         src = _b(text)
+        opts = ffi.new("abac_compile_options *")
+        lib.abac_compile_options_init(opts)
+        if not 0 <= int(version) < 2**64:
+            raise InvalidInputError("abac: version out of range", library="abac")
+        opts.set_version = int(version)
+        members = list(members)
+        for m in members:
+            if not isinstance(m, (bytes, bytearray)) or len(m) != 32:
+                raise InvalidInputError("abac: members are 32-byte Ed25519 public keys",
+                                        library="abac")
+        if members:
+            mb = ffi.new("uint8_t[]", b"".join(bytes(m) for m in members))
+            opts.members = mb
+            opts.n_members = len(members)
         out = ffi.new("abac_cedar_policies **")
         line = ffi.new("uint32_t *")
         col = ffi.new("uint32_t *")
         msg = ffi.new("char[512]")
-        rc = lib.abac_cedar_policies_parse(out, src, len(src), line, col, msg, 512)
+        rc = lib.abac_cedar_policies_compile(out, src, len(src), opts, line, col, msg, 512)
         if rc in _POLICY_CODES:
             detail = ffi.string(msg).decode("utf-8", "replace")
             raise PolicyError(f"abac: {_strerror(rc)} at line {line[0]}, column {col[0]}: "
                               f"{detail}", code=rc, line=line[0], column=col[0], detail=detail)
         check(rc)
-        self._ptr = ffi.gc(out[0], lib.abac_cedar_policies_free)
+        self._own(out[0])
+
+    def _own(self, ptr: Any) -> None:
+        self._ptr = ffi.gc(ptr, lib.abac_cedar_policies_free)
         self._local = threading.local()
         self.ids = [ffi.string(lib.abac_cedar_policy_id(self._ptr, i)).decode()
                     for i in range(lib.abac_cedar_policy_count(self._ptr))]
+
+    @classmethod
+    def decode(cls, data: bytes) -> "CedarPolicies":
+        """Decode the canonical encoding (ABCP; untrusted bytes)."""
+        out = ffi.new("abac_cedar_policies **")
+        data = bytes(data)
+        check(lib.abac_cedar_policies_decode(out, data, len(data)))
+        ps = cls.__new__(cls)
+        ps._own(out[0])
+        return ps
+
+    @property
+    def version(self) -> int:
+        return int(lib.abac_cedar_policies_version(self._ptr))
+
+    @property
+    def members(self) -> list[bytes]:
+        return [bytes(ffi.buffer(lib.abac_cedar_policies_member(self._ptr, i), 32))
+                for i in range(lib.abac_cedar_policies_member_count(self._ptr))]
+
+    @property
+    def names(self) -> list[str]:
+        """Each policy's name as the ledger records it: its ``@id`` annotation, else its id."""
+        return [self.annotation(i, "id") or pid for i, pid in enumerate(self.ids)]
+
+    def encode(self) -> bytes:
+        """The canonical encoding the ledger stores and hashes (version, members, text)."""
+        n = lib.abac_cedar_policies_encoded_size(self._ptr)
+        buf = ffi.new("uint8_t[]", max(n, 1))
+        got = ffi.new("size_t *")
+        check(lib.abac_cedar_policies_encode(self._ptr, buf, n, got))
+        return bytes(ffi.buffer(buf, got[0]))
+
+    def hash(self) -> bytes:
+        out = ffi.new("uint8_t[32]")
+        check(lib.abac_cedar_policies_hash(self._ptr, out))
+        return bytes(out)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CedarPolicies) and self.encode() == other.encode()
+
+    def __hash__(self) -> int:
+        return hash(self.hash())
+
+    def update_message(self, next_set: "CedarPolicies") -> bytes:
+        """The 32 bytes each member signs to move from this set to ``next_set``."""
+        out = ffi.new("uint8_t[32]")
+        check(lib.abac_cedar_update_message(self._ptr, next_set._ptr, out))
+        return bytes(out)
+
+    def sign_update(self, next_set: "CedarPolicies", seckey: bytes) -> bytes:
+        """A member's Ed25519 signature (64 bytes) of the update to ``next_set``."""
+        if not isinstance(seckey, (bytes, bytearray)) or len(seckey) != 64:
+            raise InvalidInputError("abac: a secret key is 64 bytes", library="abac")
+        sig = ffi.new("uint8_t[64]")
+        check(lib.abac_cedar_update_sign(self._ptr, next_set._ptr, bytes(seckey), sig))
+        return bytes(sig)
+
+    def encode_update(self, next_set: "CedarPolicies",
+                      signatures: "Mapping[bytes, bytes] | Iterable[tuple[bytes, bytes]]") -> bytes:
+        """Encode a signed update (ABCU) from {public key: signature} (or (pk, sig) pairs)."""
+        pairs = list(signatures.items() if isinstance(signatures, Mapping) else signatures)
+        for pk, sig in pairs:
+            if len(pk) != 32 or len(sig) != 64:
+                raise InvalidInputError("abac: (32-byte key, 64-byte signature) pairs",
+                                        library="abac")
+        pks = b"".join(bytes(p) for p, _ in pairs)
+        sigs = b"".join(bytes(s) for _, s in pairs)
+        n = lib.abac_cedar_update_encoded_size(next_set._ptr, len(pairs))
+        buf = ffi.new("uint8_t[]", n)
+        got = ffi.new("size_t *")
+        check(lib.abac_cedar_update_encode(self._ptr, next_set._ptr, pks or ffi.NULL,
+                                           sigs or ffi.NULL, len(pairs), buf, n, got))
+        return bytes(ffi.buffer(buf, got[0]))
+
+    def apply_update(self, update: bytes) -> "CedarPolicies":
+        """Verify a signed update against this (current) set and return the new set (raises
+        as :meth:`PolicySet.apply_update`)."""
+        out = ffi.new("abac_cedar_policies **")
+        update = bytes(update)
+        check(lib.abac_cedar_update_apply(out, self._ptr, update, len(update)))
+        ps = CedarPolicies.__new__(CedarPolicies)
+        ps._own(out[0])
+        return ps
 
     def __len__(self) -> int:
         return len(self.ids)
