@@ -16,6 +16,8 @@ resident memory during the flood). The bench takes the hard descriptor limit
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 NODE = "libledger/src/consensus/node/fedshare-ledger-node"
 BENCH = "benchmarks/ledger/bench_ledger"
 
@@ -47,6 +49,9 @@ def _fd_hard_limit() -> int:
 def run(ctx) -> None:
     # the cost of one message authentication: link MAC vs Ed25519 (transport choice)
     ctx.run_c("benchmarks/ledger/bench_auth", timeout=300)
+    # offline verification of an exported proof bundle (docs/formats/ledger-bundle.md)
+    vector = Path(__file__).resolve().parents[2] / "tests/ledger/vectors/bundle_v1.hex"
+    ctx.run_c("benchmarks/ledger/bench_bundle", str(vector), timeout=300)
     seconds = 3 if ctx.quick else 10
     tps = {}
     for n in (4, 7, 10):

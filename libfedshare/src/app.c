@@ -47,6 +47,8 @@ int fedshare_precheck(const fedshare_consortium *c, uint16_t op, const uint8_t s
                       const uint8_t *payload, size_t len) {
     if (!c || !sender || (!payload && len))
         return FEDSHARE_E_INVALID;
+    if (op >= LEDGER_OP_RESERVED_MIN) /* the ledger's own acts: any member may send them */
+        return fs_require_role(c, sender, 0);
     fs_payload p;
     int rc = fs_payload_decode(op, payload, len, &p);
     if (rc)
@@ -868,6 +870,14 @@ static int app_query(void *ctx, ledger_state *st, const uint8_t *q, size_t qlen,
     return LEDGER_OK;
 }
 
+/* Governors of the upgrade channel: the consortium's members. */
+static int app_governor(void *ctx, ledger_state *st, const uint8_t key[32], size_t *count) {
+    fedshare_app *a = ctx;
+    (void)st;
+    *count = fedshare_consortium_size(a->c);
+    return fedshare_consortium_find(a->c, key) >= 0;
+}
+
 int fedshare_app_new(fedshare_app **out, const fedshare_consortium *c) {
     if (!out || !c)
         return FEDSHARE_E_INVALID;
@@ -888,6 +898,8 @@ int fedshare_app_new(fedshare_app **out, const fedshare_consortium *c) {
     a->table.check = app_check;
     a->table.apply = app_apply;
     a->table.query = app_query;
+    a->table.app_version_max = FEDSHARE_CONTRACT_VERSION_MAX;
+    a->table.governor = app_governor;
     *out = a;
     return FEDSHARE_OK;
 }

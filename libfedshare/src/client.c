@@ -32,7 +32,8 @@ struct fedshare_client {
     uint8_t pk[32];
     pthread_mutex_t mu;
     uint64_t last_nonce;
-    _Atomic uint64_t crypto_ns; /* time inside libphe (encrypt, add, shares, combine) */
+    _Atomic uint32_t app_version; /* contract version the client builds for (1 until refused) */
+    _Atomic uint64_t crypto_ns;   /* time inside libphe (encrypt, add, shares, combine) */
 };
 
 static uint64_t mono_ns(void) {
@@ -188,23 +189,43 @@ int fedshare_client_submit(fedshare_client *c, uint16_t op, const uint8_t *paylo
     int rc = fedshare_precheck(c->consortium, op, c->pk, payload, len);
     if (rc)
         return rc;
-    ledger_tx *tx = NULL;
-    rc = ledger_tx_create_signed(&tx, c->signer, op, next_nonce(c), payload, len);
-    if (rc)
-        return rc;
-    uint8_t h[32];
-    memcpy(h, ledger_tx_hash(tx), 32);
-    if (tx_hash)
-        memcpy(tx_hash, h, 32);
     ledger_receipt r;
-    rc = ledger_client_submit(c->lc, tx, 0, timeout_ms, &r, NULL);
-    ledger_tx_free(tx);
+    uint8_t h[32];
+    /* built for the contract version the client knows; refused for another
+     * one (an upgrade activated), read the version in force and build again */
+    for (int attempt = 0;; attempt++) {
+        uint32_t ver = atomic_load(&c->app_version);
+        ledger_tx *tx = NULL;
+        rc = ver <= 1 ? ledger_tx_create_signed(&tx, c->signer, op, next_nonce(c), payload, len)
+                      : ledger_tx_create_signed_for(&tx, c->signer, op, next_nonce(c), payload, len,
+                                                    ver);
+        if (rc)
+            return rc;
+        memcpy(h, ledger_tx_hash(tx), 32);
+        if (tx_hash)
+            memcpy(tx_hash, h, 32);
+        uint64_t now = mono_ms();
+        rc = ledger_client_submit(c->lc, tx, 0, deadline > now ? (uint32_t)(deadline - now) : 1, &r,
+                                  NULL);
+        ledger_tx_free(tx);
+        int stale = rc == LEDGER_E_TX_APP_VERSION ||
+                    (rc == LEDGER_OK && r.status == LEDGER_E_TX_APP_VERSION);
+        if (!stale || attempt >= 2)
+            break;
+        uint32_t now_ver;
+        now = mono_ms();
+        int vrc = ledger_client_app_version_after(
+            c->lc, ver ? ver : 1, deadline > now ? (uint32_t)(deadline - now) : 1, &now_ver);
+        if (vrc)
+            return vrc;
+        atomic_store(&c->app_version, now_ver);
+    }
     if (rc)
         return rc;
     if (height)
         *height = r.height;
-    if (r.status != LEDGER_OK)
-        return r.status;
+    if (r.status != LEDGER_OK || op >= LEDGER_OP_RESERVED_MIN)
+        return r.status; /* the ledger's own acts leave no outcome record */
     /* the receipt raised the ledger client's floor to its height: the read
      * waits for replicas that lag (docs/ledger-protocol.md §Reads) */
     uint8_t *rec;

@@ -272,6 +272,13 @@ static int wrapped_query(void *ctx, ledger_state *st, const uint8_t *q, size_t q
     return a->query(a->ctx, st, q, qlen, out, out_len);
 }
 
+/* The upgrade channel's governors and migration are the contracts' own. */
+static int wrapped_governor(void *ctx, ledger_state *st, const uint8_t key[32], size_t *count) {
+    fedshare_node *n = ctx;
+    const ledger_app *a = fedshare_app_table(n->app);
+    return a->governor(a->ctx, st, key, count);
+}
+
 /* Blob puts: consortium members only, each within the node's quota. */
 static int blob_authorize(void *ctx, const uint8_t putter[32], uint64_t len, uint64_t *quota) {
     fedshare_node *n = ctx;
@@ -516,6 +523,8 @@ int fedshare_node_start(fedshare_node **out, const char *config_path,
         n->wrapped.check = wrapped_check;
         n->wrapped.apply = wrapped_apply;
         n->wrapped.query = wrapped_query;
+        n->wrapped.app_version_max = fedshare_app_table(n->app)->app_version_max;
+        n->wrapped.governor = wrapped_governor;
         ledger_node_options lo;
         ledger_node_options_init(&lo);
         lo.id = opts->id;
@@ -564,6 +573,12 @@ void fedshare_node_stop(fedshare_node *n) {
 
 ledger_node *fedshare_node_replica(fedshare_node *n) {
     return n ? n->replica : NULL;
+}
+
+int fedshare_node_halted(fedshare_node *n, ledger_upgrade_info *info) {
+    if (!n || !n->replica)
+        return FEDSHARE_E_INVALID;
+    return ledger_node_halted(n->replica, info);
 }
 
 uint32_t fedshare_node_metrics_port(const fedshare_node *n) {

@@ -250,6 +250,9 @@ static int close_uploads(fs_exec *x, const uint8_t id[32], fs_task *t, fs_round 
     fedavg_judge_config cfg;
     fedavg_judge_config_init(&cfg);
     cfg.rule = t->anomaly_rule;
+    /* contract version 2: the robust rule replaces the pooled k-sigma test */
+    if (cfg.rule == FEDAVG_RULE_POOLED && ledger_state_app_version(x->st) >= 2)
+        cfg.rule = FEDAVG_RULE_ROBUST;
     if (cfg.rule == FEDAVG_RULE_POOLED) { /* the task's k and warm-up */
         cfg.k = t->anomaly_k;
         cfg.warmup = t->anomaly_warmup;

@@ -17,6 +17,8 @@
 #include "ledger/app.h"
 #include "ledger/proof.h"
 #include "ledger/store.h"
+#include "ledger/upgrade.h"
+#include "ledger/bundle.h"
 #include "ledger/kv.h"
 
 /* The consensus half: node, client, configuration. */

@@ -90,7 +90,8 @@ int ledger_bench_append(const char *path, uint32_t sync, size_t blocks, size_t t
             }
         }
         ledger_tip t;
-        uint8_t root[32];
+        uint8_t root[32], epoch[32];
+        uint32_t ver;
         if (!rc)
             rc = ledger_store_tip(a, &t);
         if (!rc) {
@@ -100,6 +101,10 @@ int ledger_bench_append(const char *path, uint32_t sync, size_t blocks, size_t t
                 for (size_t i = 0; i < txs_per_block; i++)
                     ledger_tx_free(txs[i]);
         }
+        if (!rc)
+            rc = ledger_store_block_context(a, &ver, epoch);
+        if (!rc)
+            rc = ledger_block_set_context(bl[h], ver, epoch);
         if (!rc)
             rc = ledger_store_prepare(a, bl[h], 0, root);
         if (!rc)

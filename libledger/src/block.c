@@ -3,9 +3,8 @@
 
 #include <sodium.h>
 
-#define HDR_BODY (LEDGER_HEADER_BYTES - 5) /* header without magic and version */
-
-static void header_body(const ledger_block *b, uint8_t *p) {
+/* The header fields after magic and version; returns their length. */
+static size_t header_body(const ledger_block *b, uint8_t *p) {
     ldg_put64(p, b->height);
     memcpy(p + 8, b->prev_hash, 32);
     ldg_put64(p + 40, b->timestamp);
@@ -14,39 +13,56 @@ static void header_body(const ledger_block *b, uint8_t *p) {
     ldg_put16(p + 112, b->proposer);
     ldg_put64(p + 114, b->view);
     ldg_put32(p + 122, (uint32_t)b->ntx);
+    if (b->format == 1)
+        return LEDGER_HEADER_V1_BYTES - 5;
+    ldg_put32(p + 126, b->app_version);
+    memcpy(p + 130, b->epoch, 32);
+    return LEDGER_HEADER_V2_BYTES - 5;
 }
 
-void ldg_block_header_encode(const ledger_block *b, uint8_t out[LEDGER_HEADER_BYTES]) {
+size_t ldg_block_header_encode(const ledger_block *b, uint8_t out[LEDGER_HEADER_BYTES]) {
     memcpy(out, LDG_HDR_MAGIC, 4);
-    out[4] = LEDGER_BLOCK_FORMAT_VERSION;
-    header_body(b, out + 5);
+    out[4] = b->format;
+    return 5 + header_body(b, out + 5);
 }
 
-int ldg_header_decode(const uint8_t *buf, uint64_t *height, uint8_t prev[32], uint64_t *ts,
-                      uint8_t tx_root[32], uint8_t state_root[32], uint16_t *proposer,
-                      uint64_t *view, uint32_t *ntx) {
-    if (memcmp(buf, LDG_HDR_MAGIC, 4) != 0)
+int ldg_header_decode(const uint8_t *buf, size_t len, ldg_header *h, size_t *used) {
+    if (len < 5 || memcmp(buf, LDG_HDR_MAGIC, 4) != 0)
         return LEDGER_E_DECODE;
-    if (buf[4] != LEDGER_BLOCK_FORMAT_VERSION)
+    size_t sz = ldg_header_size(buf[4]);
+    if (!sz)
         return LEDGER_E_VERSION;
-    const uint8_t *p = buf + 5;
-    *height = ldg_get64(p);
-    memcpy(prev, p + 8, 32);
-    *ts = ldg_get64(p + 40);
-    memcpy(tx_root, p + 48, 32);
-    memcpy(state_root, p + 80, 32);
-    *proposer = ldg_get16(p + 112);
-    *view = ldg_get64(p + 114);
-    *ntx = ldg_get32(p + 122);
-    if (*ntx > LEDGER_BLOCK_TXS_MAX)
+    if (len < sz)
         return LEDGER_E_DECODE;
+    memset(h, 0, sizeof *h);
+    h->format = buf[4];
+    const uint8_t *p = buf + 5;
+    h->height = ldg_get64(p);
+    memcpy(h->prev, p + 8, 32);
+    h->ts = ldg_get64(p + 40);
+    memcpy(h->tx_root, p + 48, 32);
+    memcpy(h->state_root, p + 80, 32);
+    h->proposer = ldg_get16(p + 112);
+    h->view = ldg_get64(p + 114);
+    h->ntx = ldg_get32(p + 122);
+    if (h->ntx > LEDGER_BLOCK_TXS_MAX)
+        return LEDGER_E_DECODE;
+    if (h->format == 1) {
+        h->app_version = LEDGER_APP_VERSION_GENESIS;
+    } else {
+        h->app_version = ldg_get32(p + 126);
+        memcpy(h->epoch, p + 130, 32);
+        if (h->app_version == 0)
+            return LEDGER_E_DECODE;
+    }
+    *used = sz;
     return LEDGER_OK;
 }
 
 void ldg_block_rehash(ledger_block *b) {
     uint8_t h[LEDGER_HEADER_BYTES];
-    ldg_block_header_encode(b, h);
-    crypto_hash_sha256(b->header_hash, h, sizeof h);
+    size_t n = ldg_block_header_encode(b, h);
+    crypto_hash_sha256(b->header_hash, h, n);
 }
 
 /* Merkle root of b's transactions; with tree != NULL also keep every level. */
@@ -80,6 +96,8 @@ static ledger_block *block_new(uint64_t height, const uint8_t prev_hash[32], uin
         free(b);
         return NULL;
     }
+    b->format = LEDGER_BLOCK_FORMAT_VERSION;
+    b->app_version = LEDGER_APP_VERSION_GENESIS;
     b->height = height;
     memcpy(b->prev_hash, prev_hash, 32);
     b->timestamp = timestamp;
@@ -181,10 +199,31 @@ const uint8_t *ledger_block_header_hash(const ledger_block *b) {
     return b ? b->header_hash : NULL;
 }
 
-int ledger_block_header(const ledger_block *b, uint8_t out[LEDGER_HEADER_BYTES]) {
-    if (!b || !out)
+int ledger_block_header(const ledger_block *b, uint8_t out[LEDGER_HEADER_BYTES], size_t *len) {
+    if (!b || !out || !len)
         return LEDGER_E_INVALID;
-    ldg_block_header_encode(b, out);
+    *len = ldg_block_header_encode(b, out);
+    return LEDGER_OK;
+}
+
+uint32_t ledger_block_format(const ledger_block *b) {
+    return b ? b->format : 0;
+}
+uint32_t ledger_block_app_version(const ledger_block *b) {
+    return b ? b->app_version : 0;
+}
+const uint8_t *ledger_block_epoch(const ledger_block *b) {
+    return b && b->format >= 2 ? b->epoch : NULL;
+}
+
+int ledger_block_set_context(ledger_block *b, uint32_t app_version, const uint8_t epoch[32]) {
+    if (!b || !epoch || app_version == 0 || b->format < 2)
+        return LEDGER_E_INVALID;
+    b->app_version = app_version;
+    memcpy(b->epoch, epoch, 32);
+    ldg_block_rehash(b);
+    ledger_cert_free(b->cert);
+    b->cert = NULL;
     return LEDGER_OK;
 }
 
@@ -240,7 +279,8 @@ int ledger_block_encode(const ledger_block *b, uint8_t **out, size_t *len) {
     *len = 0;
     if (!b)
         return LEDGER_E_INVALID;
-    size_t sz = LEDGER_HEADER_BYTES + 1;
+    size_t hsz = ldg_header_size(b->format);
+    size_t sz = hsz + 1;
     for (size_t i = 0; i < b->ntx; i++)
         sz += 4 + b->txs[i]->enc_len;
     if (b->cert)
@@ -249,9 +289,9 @@ int ledger_block_encode(const ledger_block *b, uint8_t **out, size_t *len) {
     if (!buf)
         return LEDGER_E_NOMEM;
     memcpy(buf, LDG_BLOCK_MAGIC, 4);
-    buf[4] = LEDGER_BLOCK_FORMAT_VERSION;
+    buf[4] = b->format;
     header_body(b, buf + 5);
-    uint8_t *p = buf + LEDGER_HEADER_BYTES;
+    uint8_t *p = buf + hsz;
     for (size_t i = 0; i < b->ntx; i++) {
         ldg_put32(p, (uint32_t)b->txs[i]->enc_len);
         memcpy(p + 4, b->txs[i]->enc, b->txs[i]->enc_len);
@@ -271,30 +311,36 @@ int ledger_block_decode(ledger_block **out, const uint8_t *buf, size_t len) {
     *out = NULL;
     if (!buf && len)
         return LEDGER_E_INVALID;
-    if (len > LEDGER_BLOCK_BYTES_MAX || len < LEDGER_HEADER_BYTES + 1)
+    if (len > LEDGER_BLOCK_BYTES_MAX || len < 5)
         return LEDGER_E_DECODE;
     if (memcmp(buf, LDG_BLOCK_MAGIC, 4) != 0)
         return LEDGER_E_DECODE;
-    if (buf[4] != LEDGER_BLOCK_FORMAT_VERSION)
+    size_t hsz = ldg_header_size(buf[4]);
+    if (!hsz)
         return LEDGER_E_VERSION;
+    if (len < hsz + 1)
+        return LEDGER_E_DECODE;
     /* Reuse the header decoder on a copy carrying the header magic. */
     uint8_t hdr[LEDGER_HEADER_BYTES];
     memcpy(hdr, LDG_HDR_MAGIC, 4);
-    memcpy(hdr + 4, buf + 4, LEDGER_HEADER_BYTES - 4);
-    uint64_t height, ts, view;
-    uint8_t prev[32], txr[32], str[32];
-    uint16_t proposer;
-    uint32_t ntx;
-    int rc = ldg_header_decode(hdr, &height, prev, &ts, txr, str, &proposer, &view, &ntx);
+    memcpy(hdr + 4, buf + 4, hsz - 4);
+    ldg_header h;
+    size_t used;
+    int rc = ldg_header_decode(hdr, hsz, &h, &used);
     if (rc)
         return rc;
-    ldg_rd r = {buf + LEDGER_HEADER_BYTES, len - LEDGER_HEADER_BYTES};
+    uint32_t ntx = h.ntx;
+    ldg_rd r = {buf + hsz, len - hsz};
     /* Every tx takes at least 4 + LEDGER_TX_OVERHEAD bytes: bound ntx before allocating. */
     if ((uint64_t)ntx * (4 + LEDGER_TX_OVERHEAD) > r.left)
         return LEDGER_E_DECODE;
-    ledger_block *b = block_new(height, prev, ts, proposer, view, ntx);
+    ledger_block *b = block_new(h.height, h.prev, h.ts, h.proposer, h.view, ntx);
     if (!b)
         return LEDGER_E_NOMEM;
+    b->format = h.format;
+    b->app_version = h.app_version;
+    memcpy(b->epoch, h.epoch, 32);
+    const uint8_t *txr = h.tx_root, *str = h.state_root;
     memcpy(b->tx_root, txr, 32);
     memcpy(b->state_root, str, 32);
     for (uint32_t i = 0; i < ntx; i++) {

@@ -47,6 +47,14 @@ const char *ledger_strerror(int code) {
             return "blob quota of this key exceeded";
         case LEDGER_E_BLOB_FULL:
             return "blob store full (high-water mark reached)";
+        case LEDGER_E_APP_VERSION:
+            return "block header names another application version than the one in force at its height";
+        case LEDGER_E_EPOCH:
+            return "block header names another membership (epoch hash) than the one in force at its height";
+        case LEDGER_E_UPGRADE_NEEDED:
+            return "upgrade needed: the application version in force at the next block is not one this build executes";
+        case LEDGER_E_TX_APP_VERSION:
+            return "transaction built for another application version than the one in force";
         case LEDGER_E_NOMEM:
             return "out of memory";
         case LEDGER_E_IO:

@@ -104,6 +104,9 @@ struct ledger_membership {
 };
 
 struct ledger_block {
+    uint8_t format;       /* header format version: 1 (read only) or 2 */
+    uint32_t app_version; /* format 2: application version in force (format 1: 1) */
+    uint8_t epoch[32];    /* format 2: SHA-256 of the membership in force (format 1: zero) */
     uint64_t height;
     uint8_t prev_hash[32];
     uint64_t timestamp;
@@ -120,6 +123,7 @@ struct ledger_block {
 
 struct ledger_proof {
     uint8_t header[LEDGER_HEADER_BYTES];
+    size_t header_len;
     uint8_t header_hash[32];
     uint64_t height, timestamp;
     uint8_t tx_root[32], state_root[32];
@@ -129,12 +133,30 @@ struct ledger_proof {
     ledger_cert *cert;
 };
 
-/* Header encoding and hash of a block's fields. */
-void ldg_block_header_encode(const ledger_block *b, uint8_t out[LEDGER_HEADER_BYTES]);
+/* A decoded header (either format). */
+typedef struct ldg_header {
+    uint8_t format;
+    uint64_t height;
+    uint8_t prev[32];
+    uint64_t ts;
+    uint8_t tx_root[32], state_root[32];
+    uint16_t proposer;
+    uint64_t view;
+    uint32_t ntx;
+    uint32_t app_version; /* 1 for format 1 */
+    uint8_t epoch[32];    /* zero for format 1 */
+} ldg_header;
+
+/* Size of a header of format version v (0: unknown version). */
+static inline size_t ldg_header_size(uint8_t v) {
+    return v == 1 ? LEDGER_HEADER_V1_BYTES : v == 2 ? LEDGER_HEADER_V2_BYTES : 0;
+}
+/* Header encoding (returns its length) and hash of a block's fields. */
+size_t ldg_block_header_encode(const ledger_block *b, uint8_t out[LEDGER_HEADER_BYTES]);
 void ldg_block_rehash(ledger_block *b);
-int ldg_header_decode(const uint8_t *buf, uint64_t *height, uint8_t prev[32], uint64_t *ts,
-                      uint8_t tx_root[32], uint8_t state_root[32], uint16_t *proposer,
-                      uint64_t *view, uint32_t *ntx);
+/* Decode a header from the first bytes of buf (len available): magic, version,
+ * then exactly ldg_header_size(version) bytes are read; *used gets that size. */
+int ldg_header_decode(const uint8_t *buf, size_t len, ldg_header *h, size_t *used);
 
 /* Certificate encoding into a caller buffer; size function. */
 size_t ldg_cert_size(const ledger_cert *c);

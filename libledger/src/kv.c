@@ -112,7 +112,8 @@ static int kv_query(void *ctx, ledger_state *st, const uint8_t *q, size_t qlen, 
     return LEDGER_OK;
 }
 
-static const ledger_app kv_app = {LEDGER_APP_VERSION, NULL, kv_check, kv_apply, kv_query};
+static const ledger_app kv_app = {LEDGER_APP_VERSION, NULL, kv_check, kv_apply,
+                                  kv_query,           1,    NULL,     NULL};
 
 const ledger_app *ledger_kv_app(void) {
     return &kv_app;

@@ -13,19 +13,21 @@ void ledger_proof_free(ledger_proof *p) {
     free(p);
 }
 
-static int proof_set_header(ledger_proof *p, const uint8_t hdr[LEDGER_HEADER_BYTES]) {
-    uint8_t prev[32];
-    uint16_t proposer;
-    uint64_t view;
-    uint32_t ntx;
-    int rc = ldg_header_decode(hdr, &p->height, prev, &p->timestamp, p->tx_root, p->state_root,
-                               &proposer, &view, &ntx);
+/* Decode the header at hdr (len bytes available); *used gets its size. */
+static int proof_set_header(ledger_proof *p, const uint8_t *hdr, size_t len, size_t *used) {
+    ldg_header h;
+    int rc = ldg_header_decode(hdr, len, &h, used);
     if (rc)
         return rc;
-    if (ntx != p->count)
+    if (h.ntx != p->count)
         return LEDGER_E_DECODE;
-    memcpy(p->header, hdr, LEDGER_HEADER_BYTES);
-    crypto_hash_sha256(p->header_hash, hdr, LEDGER_HEADER_BYTES);
+    p->height = h.height;
+    p->timestamp = h.ts;
+    memcpy(p->tx_root, h.tx_root, 32);
+    memcpy(p->state_root, h.state_root, 32);
+    p->header_len = *used;
+    memcpy(p->header, hdr, *used);
+    crypto_hash_sha256(p->header_hash, hdr, *used);
     return LEDGER_OK;
 }
 
@@ -49,8 +51,8 @@ int ledger_proof_from_block(ledger_proof **out, const ledger_block *b, size_t in
     p->index = (uint32_t)index;
     p->count = (uint32_t)b->ntx;
     uint8_t hdr[LEDGER_HEADER_BYTES];
-    ldg_block_header_encode(b, hdr);
-    rc = proof_set_header(p, hdr);
+    size_t hlen = ldg_block_header_encode(b, hdr), used;
+    rc = proof_set_header(p, hdr, hlen, &used);
     if (rc) {
         ledger_proof_free(p);
         return LEDGER_E_INTERNAL;
@@ -92,7 +94,7 @@ int ledger_proof_encode(const ledger_proof *p, uint8_t **out, size_t *len) {
     *len = 0;
     if (!p)
         return LEDGER_E_INVALID;
-    size_t sz = PROOF_FIXED + 32 * p->path_len + LEDGER_HEADER_BYTES + ldg_cert_size(p->cert);
+    size_t sz = PROOF_FIXED + 32 * p->path_len + p->header_len + ldg_cert_size(p->cert);
     uint8_t *b = malloc(sz);
     if (!b)
         return LEDGER_E_NOMEM;
@@ -105,8 +107,8 @@ int ledger_proof_encode(const ledger_proof *p, uint8_t **out, size_t *len) {
     if (p->path_len)
         memcpy(q, p->path, 32 * p->path_len);
     q += 32 * p->path_len;
-    memcpy(q, p->header, LEDGER_HEADER_BYTES);
-    q += LEDGER_HEADER_BYTES;
+    memcpy(q, p->header, p->header_len);
+    q += p->header_len;
     ldg_cert_write(p->cert, q);
     *out = b;
     *len = sz;
@@ -120,7 +122,7 @@ int ledger_proof_decode(ledger_proof **out, const uint8_t *buf, size_t len) {
     if (!buf && len)
         return LEDGER_E_INVALID;
     ldg_rd r = {buf, len};
-    const uint8_t *h, *path, *hdr;
+    const uint8_t *h, *path;
     if (ldg_take(&r, PROOF_FIXED, &h) || memcmp(h, LDG_PROOF_MAGIC, 4) != 0)
         return LEDGER_E_DECODE;
     if (h[4] != LEDGER_PROOF_FORMAT_VERSION)
@@ -130,7 +132,7 @@ int ledger_proof_decode(ledger_proof **out, const uint8_t *buf, size_t len) {
     if (count == 0 || count > LEDGER_BLOCK_TXS_MAX || index >= count ||
         plen != ldg_merkle_path_len(index, count))
         return LEDGER_E_DECODE;
-    if (ldg_take(&r, 32 * plen, &path) || ldg_take(&r, LEDGER_HEADER_BYTES, &hdr))
+    if (ldg_take(&r, 32 * plen, &path))
         return LEDGER_E_DECODE;
     ledger_proof *p = calloc(1, sizeof *p);
     if (!p)
@@ -145,9 +147,13 @@ int ledger_proof_decode(ledger_proof **out, const uint8_t *buf, size_t len) {
     }
     if (plen)
         memcpy(p->path, path, 32 * plen);
-    int rc = proof_set_header(p, hdr);
-    if (!rc)
+    size_t used = 0;
+    int rc = proof_set_header(p, r.p, r.left, &used);
+    if (!rc) {
+        r.p += used;
+        r.left -= used;
         rc = ldg_cert_read(&r, &p->cert);
+    }
     if (!rc && r.left)
         rc = LEDGER_E_DECODE;
     if (rc) {

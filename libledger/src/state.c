@@ -2,6 +2,8 @@
  * root rule (docs/formats/ledger.md §State root). */
 #include "store_internal.h"
 
+#include "ledger/upgrade.h"
+
 #include <errno.h>
 #include <sodium.h>
 
@@ -31,6 +33,7 @@ int ledger_app_init(ledger_app *app) {
         return LEDGER_E_INVALID;
     memset(app, 0, sizeof *app);
     app->version = LEDGER_APP_VERSION;
+    app->app_version_max = 1;
     return LEDGER_OK;
 }
 
@@ -41,6 +44,13 @@ void ldg_state_init(struct ledger_state *st, ledger_store *s, MDB_txn *txn, int 
     st->txn = txn;
     st->writable = writable;
     st->height = height;
+    if (writable) { /* the writer holds wlock */
+        st->app_version = s->app_version;
+    } else {
+        pthread_mutex_lock(&s->tlock);
+        st->app_version = s->app_version;
+        pthread_mutex_unlock(&s->tlock);
+    }
 }
 
 void ldg_state_release(struct ledger_state *st) {
@@ -108,28 +118,42 @@ int ledger_state_get(ledger_state *st, const uint8_t *key, size_t klen, const ui
     return LEDGER_OK;
 }
 
+static int reserved(const uint8_t *key, size_t klen) {
+    return klen >= LDG_SYS_PREFIX_LEN && memcmp(key, LDG_SYS_PREFIX, LDG_SYS_PREFIX_LEN) == 0;
+}
+
+int ldg_state_write(struct ledger_state *st, const uint8_t *key, size_t klen, const uint8_t *val,
+                    size_t vlen, int put) {
+    MDB_val k = ldg_val(key, klen);
+    int rc;
+    if (put) {
+        MDB_val v = ldg_val(val ? val : (const uint8_t *)"", vlen);
+        rc = mdb_put(st->txn, st->s->state, &k, &v, 0);
+    } else {
+        rc = mdb_del(st->txn, st->s->state, &k, NULL);
+    }
+    if (rc)
+        return ldg_mdb_err(rc);
+    st->changes++;
+    return log_write(st, 0, put ? 1 : 0, key, klen, val, put ? vlen : 0);
+}
+
 int ledger_state_put(ledger_state *st, const uint8_t *key, size_t klen, const uint8_t *val,
                      size_t vlen) {
     if (!st || !st->writable || !key_ok(key, klen) || (!val && vlen) ||
         vlen > LEDGER_STATE_VALUE_MAX)
         return LEDGER_E_INVALID;
-    MDB_val k = ldg_val(key, klen), v = ldg_val(val ? val : (const uint8_t *)"", vlen);
-    int rc = mdb_put(st->txn, st->s->state, &k, &v, 0);
-    if (rc)
-        return ldg_mdb_err(rc);
-    st->changes++;
-    return log_write(st, 0, 1, key, klen, val, vlen);
+    if (reserved(key, klen))
+        return LEDGER_E_REJECTED;
+    return ldg_state_write(st, key, klen, val, vlen, 1);
 }
 
 int ledger_state_delete(ledger_state *st, const uint8_t *key, size_t klen) {
     if (!st || !st->writable || !key_ok(key, klen))
         return LEDGER_E_INVALID;
-    MDB_val k = ldg_val(key, klen);
-    int rc = mdb_del(st->txn, st->s->state, &k, NULL);
-    if (rc)
-        return ldg_mdb_err(rc);
-    st->changes++;
-    return log_write(st, 0, 0, key, klen, NULL, 0);
+    if (reserved(key, klen))
+        return LEDGER_E_REJECTED;
+    return ldg_state_write(st, key, klen, NULL, 0, 0);
 }
 
 /* Trace key: op u16 ‖ key length u16 ‖ key ‖ height u64 ‖ index u32. */
@@ -152,6 +176,10 @@ int ledger_state_index(ledger_state *st, uint16_t op, const uint8_t *key, size_t
 
 uint64_t ledger_state_height(const ledger_state *st) {
     return st ? st->height : 0;
+}
+
+uint32_t ledger_state_app_version(const ledger_state *st) {
+    return st ? st->app_version : 0;
 }
 
 /* ---- state root ---- */
@@ -224,7 +252,14 @@ int ldg_exec_block(ledger_store *s, MDB_txn *txn, const ledger_block *b,
     uint8_t nb[8];
     ldg_put32(nb, (uint32_t)b->ntx);
     crypto_hash_sha256_update(&res, nb, 4);
-    int rc = LEDGER_OK;
+    /* an upgrade activating at this height does so before the transactions */
+    uint32_t in_force;
+    int rc = ldg_upgrade_begin_block(s, &st, b->height, &in_force);
+    st.app_version = in_force;
+    if (!rc && in_force > ldg_app_max(s))
+        rc = LEDGER_E_UPGRADE_NEEDED;
+    if (!rc && b->app_version != in_force)
+        rc = LEDGER_E_APP_VERSION;
     for (size_t i = 0; i < b->ntx && !rc; i++) {
         const ledger_tx *tx = b->txs[i];
         int32_t status = LEDGER_OK;
@@ -244,7 +279,9 @@ int ldg_exec_block(ledger_store *s, MDB_txn *txn, const ledger_block *b,
             rc = mrc == MDB_SUCCESS ? LEDGER_E_CORRUPT : ldg_mdb_err(mrc);
             break;
         }
-        if (nonce <= last) {
+        if (ledger_tx_op(tx) < LEDGER_OP_RESERVED_MIN && ledger_tx_app_version(tx) != in_force) {
+            status = LEDGER_E_TX_APP_VERSION; /* built for other rules: nothing happens */
+        } else if (nonce <= last) {
             status = LEDGER_E_REPLAY;
         } else {
             ldg_put64(nb, nonce);
@@ -256,7 +293,17 @@ int ldg_exec_block(ledger_store *s, MDB_txn *txn, const ledger_block *b,
             }
             if ((rc = log_write(&st, 1, 1, sender, 32, nb, 8)) != 0)
                 break;
-            if (s->app.apply) {
+            if (ledger_tx_op(tx) >= LEDGER_OP_RESERVED_MIN) {
+                /* the ledger's own transactions: the application never sees them */
+                st.tx_index = (uint32_t)i;
+                int urc = ldg_upgrade_apply(s, &st, tx, b->height);
+                if (urc == LEDGER_E_REJECTED) {
+                    status = LEDGER_E_REJECTED;
+                } else if (urc) {
+                    rc = urc;
+                    break;
+                }
+            } else if (s->app.apply) {
                 st.tx_index = (uint32_t)i;
                 uint64_t before = st.changes;
                 int arc = s->app.apply(s->app.ctx, &st, b, i, tx);

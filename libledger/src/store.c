@@ -1,7 +1,11 @@
 /* libledger: the LMDB store (docs/ledger-storage.md, docs/formats/ledger.md §LMDB layout). */
 #include "store_internal.h"
 
+#include "ledger/bundle.h"
+#include "ledger/upgrade.h"
+
 #include <errno.h>
+#include <stddef.h>
 #include <sodium.h>
 #include <sys/stat.h>
 
@@ -196,7 +200,7 @@ int ledger_store_open(ledger_store **out, const char *path, const ledger_members
     ledger_store_options o = LEDGER_STORE_OPTIONS_INIT;
     if (opts)
         o = *opts;
-    if (!path || !*path || !m || !app || app->version != LEDGER_APP_VERSION ||
+    if (!path || !*path || !m || !app || app->version < 1 || app->version > LEDGER_APP_VERSION ||
         o.version != LEDGER_STORE_OPTIONS_VERSION || o.verify > LEDGER_VERIFY_FULL ||
         o.sync > LEDGER_SYNC_DATA || o.map_size < ((uint64_t)1 << 20))
         return LEDGER_E_INVALID;
@@ -228,7 +232,12 @@ int ledger_store_open(ledger_store **out, const char *path, const ledger_members
         ledger_store_close(s);
         return LEDGER_E_NOMEM;
     }
-    s->app = *app;
+    if (app->version >= 2) {
+        s->app = *app;
+    } else { /* a version 1 table ends at query */
+        memcpy(&s->app, app, offsetof(ledger_app, app_version_max));
+        s->app.app_version_max = 1;
+    }
     s->map_size = o.map_size;
     s->blob_limit = o.blob_limit_mib ? (uint64_t)o.blob_limit_mib << 20 : o.map_size / 2;
     int rc = LEDGER_OK;
@@ -237,6 +246,8 @@ int ledger_store_open(ledger_store **out, const char *path, const ledger_members
     if ((rc = ledger_membership_encode(m, &menc, &mlen)) != 0 ||
         (rc = ledger_membership_decode(&s->m, menc, mlen)) != 0) /* a private copy */
         goto fail;
+    crypto_hash_sha256(s->epoch, menc, mlen);
+    s->app_version = LEDGER_APP_VERSION_GENESIS;
     if ((rc = register_open(s, path)) != 0)
         goto fail;
     int mrc = mdb_env_create(&s->env);
@@ -280,6 +291,19 @@ int ledger_store_open(ledger_store **out, const char *path, const ledger_members
     rc = init_or_check(s, txn);
     if (!rc)
         rc = tip_read(txn, s, &s->tip);
+    if (!rc && s->tip.height) { /* the tip block's header format */
+        uint8_t hk[8];
+        ldg_put64(hk, s->tip.height);
+        MDB_val k = ldg_val(hk, 8), v;
+        mrc = mdb_get(txn, s->blocks, &k, &v);
+        if (mrc || v.mv_size < 5 || !ldg_header_size(((const uint8_t *)v.mv_data)[4]))
+            rc = mrc && mrc != MDB_NOTFOUND ? ldg_mdb_err(mrc) : LEDGER_E_CORRUPT;
+        else
+            s->tip_format = ((const uint8_t *)v.mv_data)[4];
+        mrc = 0;
+    }
+    if (!rc)
+        rc = ldg_upgrade_version_at(s, txn, s->tip.height + 1, &s->app_version);
     if (!rc)
         rc = blob_accounting_init(s, txn);
     if (rc) {
@@ -350,10 +374,18 @@ static int check_in_txn(ledger_store *s, MDB_txn *txn, const ledger_tx *tx) {
         return LEDGER_E_REPLAY;
     if (mrc != MDB_SUCCESS && mrc != MDB_NOTFOUND)
         return ldg_mdb_err(mrc);
-    if (!s->app.check)
-        return LEDGER_OK;
     struct ledger_state st;
     ldg_state_init(&st, s, txn, 0, 0);
+    if (ledger_tx_op(tx) < LEDGER_OP_RESERVED_MIN && ledger_tx_app_version(tx) != st.app_version)
+        return LEDGER_E_TX_APP_VERSION;
+    if (ledger_tx_op(tx) >= LEDGER_OP_RESERVED_MIN) {
+        pthread_mutex_lock(&s->tlock);
+        uint64_t next = s->tip.height + 1;
+        pthread_mutex_unlock(&s->tlock);
+        return ldg_upgrade_check(s, &st, tx, next);
+    }
+    if (!s->app.check)
+        return LEDGER_OK;
     return s->app.check(s->app.ctx, &st, tx);
 }
 
@@ -378,12 +410,36 @@ int ledger_store_check_txs(ledger_store *s, const ledger_tx *const *txs, size_t 
     return LEDGER_OK;
 }
 
-/* Checks common to prepare and append: next height, link, timestamp. */
-static int check_next(const ledger_tip *t, const ledger_block *b) {
+int ldg_store_check_context(const ledger_store *s, const ledger_block *b) {
+    if (s->app_version > ldg_app_max(s))
+        return LEDGER_E_UPGRADE_NEEDED; /* execute nothing at or past the activation */
+    if (b->format < s->tip_format)
+        return LEDGER_E_VERSION; /* a chain never goes back to an older header format */
+    if (b->format < 2)
+        return s->app_version == LEDGER_APP_VERSION_GENESIS ? LEDGER_OK : LEDGER_E_APP_VERSION;
+    if (sodium_memcmp(b->epoch, s->epoch, 32) != 0)
+        return LEDGER_E_EPOCH;
+    if (b->app_version != s->app_version)
+        return LEDGER_E_APP_VERSION;
+    return LEDGER_OK;
+}
+
+/* Checks common to prepare and append: next height, link, timestamp, context. */
+static int check_next(const ledger_store *s, const ledger_tip *t, const ledger_block *b) {
     if (b->height != t->height + 1 || sodium_memcmp(b->prev_hash, t->hash, 32) != 0)
         return LEDGER_E_HEIGHT;
     if (t->height && b->timestamp < t->timestamp)
         return LEDGER_E_TIMESTAMP;
+    return ldg_store_check_context(s, b);
+}
+
+int ledger_store_block_context(ledger_store *s, uint32_t *app_version, uint8_t epoch[32]) {
+    if (!s || !app_version || !epoch)
+        return LEDGER_E_INVALID;
+    pthread_mutex_lock(&s->wlock);
+    *app_version = s->app_version;
+    memcpy(epoch, s->epoch, 32);
+    pthread_mutex_unlock(&s->wlock);
     return LEDGER_OK;
 }
 
@@ -392,7 +448,7 @@ int ledger_store_prepare(ledger_store *s, const ledger_block *b, uint32_t flags,
     if (!s || !b || !state_root || (flags & ~LEDGER_PREPARE_VERIFY_TX))
         return LEDGER_E_INVALID;
     pthread_mutex_lock(&s->wlock);
-    int rc = check_next(&s->tip, b);
+    int rc = check_next(s, &s->tip, b);
     MDB_txn *txn = NULL;
     if (!rc) {
         int mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
@@ -440,7 +496,7 @@ static int append_impl(ledger_store *s, const ledger_block *b, uint32_t flags, i
     pthread_mutex_lock(&s->wlock);
     MDB_txn *txn = NULL;
     uint8_t root[32];
-    rc = check_next(&s->tip, b);
+    rc = check_next(s, &s->tip, b);
     if (!rc) {
         int mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
         rc = mrc ? ldg_mdb_err(mrc) : 0;
@@ -463,7 +519,7 @@ static int append_impl(ledger_store *s, const ledger_block *b, uint32_t flags, i
         MDB_val k = ldg_val(tk, 16), v = ldg_val("", 0);
         mrc = mdb_put(txn, s->time, &k, &v, 0);
     }
-    size_t off = LEDGER_HEADER_BYTES;
+    size_t off = ldg_header_size(b->format);
     for (size_t i = 0; !rc && !mrc && i < b->ntx; i++) { /* transaction index */
         const ledger_tx *tx = b->txs[i];
         uint8_t rec[TXREC_BYTES];
@@ -479,6 +535,9 @@ static int append_impl(ledger_store *s, const ledger_block *b, uint32_t flags, i
             mrc = 0; /* an earlier copy of the same tx stays the indexed one */
     }
     ledger_tip nt;
+    uint32_t next_version = s->app_version;
+    if (!rc && !mrc)
+        rc = ldg_upgrade_version_at(s, txn, b->height + 1, &next_version);
     if (!rc && !mrc) {
         nt.height = b->height;
         nt.timestamp = b->timestamp;
@@ -494,7 +553,9 @@ static int append_impl(ledger_store *s, const ledger_block *b, uint32_t flags, i
         if (!mrc) {
             pthread_mutex_lock(&s->tlock);
             s->tip = nt;
+            s->app_version = next_version;
             pthread_mutex_unlock(&s->tlock);
+            s->tip_format = b->format;
         }
     }
     if (!rc && mrc)
@@ -541,8 +602,8 @@ int ledger_store_block_encoding(ledger_store *s, uint64_t height, uint8_t **out,
 }
 
 int ledger_store_header(ledger_store *s, uint64_t height, uint8_t header[LEDGER_HEADER_BYTES],
-                        uint8_t hash[32]) {
-    if (!s || (!header && !hash))
+                        size_t *header_len, uint8_t hash[32]) {
+    if (!s || (!header && !hash) || (header && !header_len))
         return LEDGER_E_INVALID;
     MDB_txn *txn;
     int rc = rd_begin(s, &txn);
@@ -550,22 +611,27 @@ int ledger_store_header(ledger_store *s, uint64_t height, uint8_t header[LEDGER_
         return rc;
     MDB_val v;
     int mrc = block_raw(s, txn, height, &v);
+    size_t hsz = 0;
+    if (!mrc && v.mv_size >= 5)
+        hsz = ldg_header_size(((const uint8_t *)v.mv_data)[4]);
     if (mrc) {
         rc = ldg_mdb_err(mrc);
-    } else if (v.mv_size < LEDGER_HEADER_BYTES + 1 || memcmp(v.mv_data, LDG_BLOCK_MAGIC, 4) != 0) {
+    } else if (!hsz || v.mv_size < hsz + 1 || memcmp(v.mv_data, LDG_BLOCK_MAGIC, 4) != 0) {
         rc = LEDGER_E_CORRUPT;
     } else {
         /* The block record starts with the header's fields behind its own magic. */
         uint8_t h[LEDGER_HEADER_BYTES];
         memcpy(h, LDG_HDR_MAGIC, 4);
-        memcpy(h + 4, (const uint8_t *)v.mv_data + 4, LEDGER_HEADER_BYTES - 4);
-        if (h[4] != LEDGER_BLOCK_FORMAT_VERSION || ldg_get64(h + 5) != height)
+        memcpy(h + 4, (const uint8_t *)v.mv_data + 4, hsz - 4);
+        if (ldg_get64(h + 5) != height)
             rc = LEDGER_E_CORRUPT;
         else {
-            if (header)
-                memcpy(header, h, LEDGER_HEADER_BYTES);
+            if (header) {
+                memcpy(header, h, hsz);
+                *header_len = hsz;
+            }
             if (hash)
-                crypto_hash_sha256(hash, h, LEDGER_HEADER_BYTES);
+                crypto_hash_sha256(hash, h, hsz);
         }
     }
     mdb_txn_abort(txn);
@@ -980,5 +1046,24 @@ int ledger_store_proof(ledger_store *s, const uint8_t tx_hash[32], ledger_proof 
     else
         rc = ledger_proof_from_block(out, b, idx);
     ledger_block_free(b);
+    return rc;
+}
+
+int ledger_store_bundle(ledger_store *s, const uint8_t tx_hash[32], uint8_t **out, size_t *len) {
+    if (!out || !len)
+        return LEDGER_E_INVALID;
+    *out = NULL;
+    *len = 0;
+    if (!s || !tx_hash)
+        return LEDGER_E_INVALID;
+    ledger_tx *tx = NULL;
+    ledger_proof *p = NULL;
+    int rc = ledger_store_tx(s, tx_hash, &tx, NULL, NULL, NULL);
+    if (!rc)
+        rc = ledger_store_proof(s, tx_hash, &p);
+    if (!rc)
+        rc = ledger_bundle_create(s->m, tx, p, out, len);
+    ledger_proof_free(p);
+    ledger_tx_free(tx);
     return rc;
 }

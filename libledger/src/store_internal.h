@@ -19,6 +19,9 @@ struct ledger_store {
     pthread_mutex_t wlock; /* serialises writers */
     pthread_mutex_t tlock; /* guards tip for readers (written under wlock + tlock) */
     ledger_tip tip;
+    uint8_t tip_format;   /* header format of the tip block (0: empty chain); under wlock */
+    uint8_t epoch[32];    /* SHA-256 of the membership encoding (the epoch hash) */
+    uint32_t app_version; /* application version in force for the next block; under wlock */
     /* Hashes of transactions whose signature this store already verified
      * (ledger_store_check_tx, prepare with LEDGER_PREPARE_VERIFY_TX), so a
      * replica verifies each transaction once. Open addressing, bounded. */
@@ -61,7 +64,8 @@ struct ledger_state {
     int writable;
     uint64_t height;
     uint32_t tx_index;
-    uint64_t changes; /* writes + index entries so far (rejection check) */
+    uint64_t changes;     /* writes + index entries so far (rejection check) */
+    uint32_t app_version; /* application version in force (ledger_state_app_version) */
     ldg_write *log;
     size_t nlog, caplog;
     uint8_t *arena;
@@ -69,6 +73,32 @@ struct ledger_state {
 };
 
 int ldg_mdb_err(int rc);
+
+/* The ledger's own state records live under this prefix (ledger/app.h). */
+#define LDG_SYS_PREFIX     "\xFFLDG/"
+#define LDG_SYS_PREFIX_LEN 5
+/* Write (put, or delete when !put) a state key, with no reserved-prefix check. */
+int ldg_state_write(struct ledger_state *st, const uint8_t *key, size_t klen, const uint8_t *val,
+                    size_t vlen, int put);
+/* Upgrade channel (upgrade.c). Version in force at height given the state in txn
+ * (which holds the chain up to height − 1). */
+int ldg_upgrade_version_at(ledger_store *s, MDB_txn *txn, uint64_t height, uint32_t *ver);
+/* At the start of a block: activate or expire the open plan; *in_force gets the version
+ * the block executes under. */
+int ldg_upgrade_begin_block(ledger_store *s, struct ledger_state *st, uint64_t height,
+                            uint32_t *in_force);
+/* An upgrade transaction: check only, or apply. LEDGER_E_REJECTED when invalid. */
+int ldg_upgrade_check(ledger_store *s, struct ledger_state *st, const ledger_tx *tx,
+                      uint64_t height);
+int ldg_upgrade_apply(ledger_store *s, struct ledger_state *st, const ledger_tx *tx,
+                      uint64_t height);
+/* Highest application version the store's app executes. */
+static inline uint32_t ldg_app_max(const ledger_store *s) {
+    return s->app.version >= 2 && s->app.app_version_max ? s->app.app_version_max : 1;
+}
+/* Checks of a format 2 block's context against the store (format never goes
+ * back, application version and epoch in force). Caller holds wlock. */
+int ldg_store_check_context(const ledger_store *s, const ledger_block *b);
 void ldg_state_init(struct ledger_state *st, ledger_store *s, MDB_txn *txn, int writable,
                     uint64_t height);
 void ldg_state_release(struct ledger_state *st);

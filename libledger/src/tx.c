@@ -81,11 +81,15 @@ void ldg_tx_refresh_hash(ledger_tx *tx) {
     crypto_hash_sha256(tx->hash, tx->enc, tx->enc_len);
 }
 
-static ledger_tx *tx_alloc(size_t payload_len) {
+static size_t tx_overhead(uint8_t format) {
+    return format == 2 ? LEDGER_TX_OVERHEAD_V2 : LEDGER_TX_OVERHEAD;
+}
+
+static ledger_tx *tx_alloc(size_t payload_len, uint8_t format) {
     ledger_tx *tx = malloc(sizeof *tx);
     if (!tx)
         return NULL;
-    tx->enc_len = LEDGER_TX_OVERHEAD + payload_len;
+    tx->enc_len = tx_overhead(format) + payload_len;
     tx->enc = malloc(tx->enc_len);
     if (!tx->enc) {
         free(tx);
@@ -94,29 +98,48 @@ static ledger_tx *tx_alloc(size_t payload_len) {
     return tx;
 }
 
-int ledger_tx_create(ledger_tx **out, uint16_t op, const uint8_t sender[32], uint64_t nonce,
-                     const uint8_t *payload, size_t len) {
+/* app_version 0: format 1 (no version field). */
+static int tx_create(ledger_tx **out, uint16_t op, const uint8_t sender[32], uint64_t nonce,
+                     const uint8_t *payload, size_t len, uint32_t app_version) {
     if (!out)
         return LEDGER_E_INVALID;
     *out = NULL;
     if (!sender || (!payload && len) || len > LEDGER_TX_PAYLOAD_MAX)
         return LEDGER_E_INVALID;
-    ledger_tx *tx = tx_alloc(len);
+    uint8_t format = app_version ? 2 : 1;
+    ledger_tx *tx = tx_alloc(len, format);
     if (!tx)
         return LEDGER_E_NOMEM;
     uint8_t *p = tx->enc;
     memcpy(p, LDG_TX_MAGIC, 4);
-    p[4] = LEDGER_TX_FORMAT_VERSION;
+    p[4] = format;
+    if (format == 2)
+        ldg_put32(p + LDG_TX_OFF_PAYLOAD + len, app_version);
     ldg_put16(p + LDG_TX_OFF_OP, op);
     memcpy(p + LDG_TX_OFF_SENDER, sender, 32);
     ldg_put64(p + LDG_TX_OFF_NONCE, nonce);
     ldg_put32(p + LDG_TX_OFF_PLEN, (uint32_t)len);
     if (len)
         memcpy(p + LDG_TX_OFF_PAYLOAD, payload, len);
-    memset(p + LDG_TX_OFF_PAYLOAD + len, 0, 64);
+    memset(p + tx->enc_len - 64, 0, 64);
     ldg_tx_refresh_hash(tx);
     *out = tx;
     return LEDGER_OK;
+}
+
+int ledger_tx_create(ledger_tx **out, uint16_t op, const uint8_t sender[32], uint64_t nonce,
+                     const uint8_t *payload, size_t len) {
+    return tx_create(out, op, sender, nonce, payload, len, 0);
+}
+
+int ledger_tx_create_for(ledger_tx **out, uint16_t op, const uint8_t sender[32], uint64_t nonce,
+                         const uint8_t *payload, size_t len, uint32_t app_version) {
+    if (!app_version) {
+        if (out)
+            *out = NULL;
+        return LEDGER_E_INVALID;
+    }
+    return tx_create(out, op, sender, nonce, payload, len, app_version);
 }
 
 int ledger_tx_signing_digest(const ledger_tx *tx, uint8_t out[32]) {
@@ -142,15 +165,15 @@ int ledger_tx_sign(ledger_tx *tx, const ledger_signer *s) {
     return LEDGER_OK;
 }
 
-int ledger_tx_create_signed(ledger_tx **out, const ledger_signer *s, uint16_t op, uint64_t nonce,
-                            const uint8_t *payload, size_t len) {
+static int create_signed(ledger_tx **out, const ledger_signer *s, uint16_t op, uint64_t nonce,
+                         const uint8_t *payload, size_t len, uint32_t app_version) {
     if (!out)
         return LEDGER_E_INVALID;
     *out = NULL;
     if (!s)
         return LEDGER_E_INVALID;
     ledger_tx *tx;
-    int rc = ledger_tx_create(&tx, op, s->pk, nonce, payload, len);
+    int rc = tx_create(&tx, op, s->pk, nonce, payload, len, app_version);
     if (rc)
         return rc;
     rc = ledger_tx_sign(tx, s);
@@ -160,6 +183,22 @@ int ledger_tx_create_signed(ledger_tx **out, const ledger_signer *s, uint16_t op
     }
     *out = tx;
     return LEDGER_OK;
+}
+
+int ledger_tx_create_signed(ledger_tx **out, const ledger_signer *s, uint16_t op, uint64_t nonce,
+                            const uint8_t *payload, size_t len) {
+    return create_signed(out, s, op, nonce, payload, len, 0);
+}
+
+int ledger_tx_create_signed_for(ledger_tx **out, const ledger_signer *s, uint16_t op,
+                                uint64_t nonce, const uint8_t *payload, size_t len,
+                                uint32_t app_version) {
+    if (!app_version) {
+        if (out)
+            *out = NULL;
+        return LEDGER_E_INVALID;
+    }
+    return create_signed(out, s, op, nonce, payload, len, app_version);
 }
 
 int ledger_tx_set_signature(ledger_tx *tx, const uint8_t sig[64]) {
@@ -204,12 +243,14 @@ int ledger_tx_decode(ledger_tx **out, const uint8_t *buf, size_t len) {
         return LEDGER_E_DECODE;
     if (memcmp(buf, LDG_TX_MAGIC, 4) != 0)
         return LEDGER_E_DECODE;
-    if (buf[4] != LEDGER_TX_FORMAT_VERSION)
+    if (buf[4] != 1 && buf[4] != 2)
         return LEDGER_E_VERSION;
     uint32_t plen = ldg_get32(buf + LDG_TX_OFF_PLEN);
-    if (plen > LEDGER_TX_PAYLOAD_MAX || (size_t)plen + LEDGER_TX_OVERHEAD != len)
+    if (plen > LEDGER_TX_PAYLOAD_MAX || (size_t)plen + tx_overhead(buf[4]) != len)
         return LEDGER_E_DECODE;
-    ledger_tx *tx = tx_alloc(plen);
+    if (buf[4] == 2 && ldg_get32(buf + LDG_TX_OFF_PAYLOAD + plen) == 0)
+        return LEDGER_E_DECODE; /* application versions start at 1 */
+    ledger_tx *tx = tx_alloc(plen, buf[4]);
     if (!tx)
         return LEDGER_E_NOMEM;
     memcpy(tx->enc, buf, len);
@@ -259,8 +300,16 @@ uint64_t ledger_tx_nonce(const ledger_tx *tx) {
 const uint8_t *ledger_tx_payload(const ledger_tx *tx, size_t *len) {
     if (!tx || !len)
         return NULL;
-    *len = tx->enc_len - LEDGER_TX_OVERHEAD;
+    *len = tx->enc_len - tx_overhead(tx->enc[4]);
     return tx->enc + LDG_TX_OFF_PAYLOAD;
+}
+uint32_t ledger_tx_format(const ledger_tx *tx) {
+    return tx ? tx->enc[4] : 0;
+}
+uint32_t ledger_tx_app_version(const ledger_tx *tx) {
+    if (!tx)
+        return 0;
+    return tx->enc[4] == 2 ? ldg_get32(tx->enc + tx->enc_len - 68) : LEDGER_APP_VERSION_GENESIS;
 }
 const uint8_t *ledger_tx_signature(const ledger_tx *tx) {
     return tx ? tx->enc + tx->enc_len - 64 : NULL;
@@ -272,7 +321,7 @@ int ledger_tx_clone(ledger_tx **out, const ledger_tx *tx) {
     *out = NULL;
     if (!tx)
         return LEDGER_E_INVALID;
-    ledger_tx *c = tx_alloc(tx->enc_len - LEDGER_TX_OVERHEAD);
+    ledger_tx *c = tx_alloc(tx->enc_len - tx_overhead(tx->enc[4]), tx->enc[4]);
     if (!c)
         return LEDGER_E_NOMEM;
     memcpy(c->enc, tx->enc, tx->enc_len);

@@ -6,7 +6,7 @@
 
 /* Check one block's transaction index entries. */
 static int check_tx_index(ledger_store *s, MDB_txn *txn, const ledger_block *b) {
-    size_t off = LEDGER_HEADER_BYTES;
+    size_t off = ldg_header_size(b->format);
     for (size_t i = 0; i < b->ntx; i++) {
         const ledger_tx *tx = b->txs[i];
         MDB_val k = ldg_val(tx->hash, 32), v;
@@ -48,6 +48,7 @@ static int verify_links(ledger_store *s, int full, uint64_t *bad) {
         return ldg_mdb_err(mrc);
     }
     uint64_t expect = 1, prev_ts = 0;
+    uint8_t prev_format = 0;
     uint8_t prev_hash[32] = {0}, last_root[32] = {0};
     int rc = LEDGER_OK;
     MDB_val k, v;
@@ -64,7 +65,8 @@ static int verify_links(ledger_store *s, int full, uint64_t *bad) {
         }
         if (drc == LEDGER_OK && b->height == expect &&
             sodium_memcmp(b->prev_hash, prev_hash, 32) == 0 &&
-            (expect == 1 || b->timestamp >= prev_ts) && b->cert &&
+            (expect == 1 || b->timestamp >= prev_ts) && b->format >= prev_format &&
+            (b->format < 2 || sodium_memcmp(b->epoch, s->epoch, 32) == 0) && b->cert &&
             ledger_cert_verify(b->cert, s->m, b->height, b->header_hash) == LEDGER_OK &&
             check_tx_index(s, txn, b) == LEDGER_OK && check_time_index(s, txn, b) == LEDGER_OK &&
             (!full ||
@@ -74,6 +76,7 @@ static int verify_links(ledger_store *s, int full, uint64_t *bad) {
             memcpy(prev_hash, b->header_hash, 32);
             memcpy(last_root, b->state_root, 32);
             prev_ts = b->timestamp;
+            prev_format = b->format;
         }
         ledger_block_free(b);
         if (rc)
@@ -178,8 +181,10 @@ static int verify_replay(ledger_store *s, uint64_t *bad) {
             *bad = h;
             break;
         }
+        /* ldg_exec_block runs every block under the application version in
+         * force at its height and checks that its header names it */
         rc = ldg_exec_block(s, txn, b, root, 0, got, NULL);
-        if (rc == LEDGER_E_APP || rc == LEDGER_E_CORRUPT ||
+        if (rc == LEDGER_E_APP || rc == LEDGER_E_APP_VERSION || rc == LEDGER_E_CORRUPT ||
             (!rc && sodium_memcmp(got, b->state_root, 32) != 0)) {
             rc = LEDGER_E_CORRUPT;
             *bad = h;

@@ -8,7 +8,11 @@
  * recomputed by every participant, evaluations; the model equals plain FedAvg
  * within the codec's bound. Then a round left with one accepted update is
  * skipped and no holder's client posts a share for it. Also the metrics
- * endpoint. */
+ * endpoint. Mid-task, the consortium upgrades its contracts to version 2 (the
+ * robust anomaly rule for every round; issue 20): four of the five members
+ * approve a plan right after the task is created, it activates during round 1,
+ * and the task goes on — the clients rebuild their transactions for version 2
+ * after one refusal, and every block from the activation height names it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -380,10 +384,31 @@ static void test_one_round(void **state) {
     s.codec_len = fedavg_codec_encoded_bytes();
     s.anomaly_warmup = 3; /* round 1's three updates warm the test up for round 2 */
     assert_int_equal(fedshare_payload_task_create(&s, &pl, &len), 0);
+    uint64_t created_at = 0;
     assert_int_equal(
-        fedshare_client_submit(w->cl[0], FEDSHARE_OP_TASK_CREATE, pl, len, T, task, NULL),
+        fedshare_client_submit(w->cl[0], FEDSHARE_OP_TASK_CREATE, pl, len, T, task, &created_at),
         FEDSHARE_OK);
     fedshare_free(pl);
+
+    /* the contract upgrade, approved by 4 of the 5 members (more than two thirds) */
+    uint64_t up_h = created_at + LEDGER_UPGRADE_LEAD_MIN + 4;
+    uint8_t build[32];
+    memset(build, 0xB2, sizeof build);
+    assert_int_equal(ledger_upgrade_propose_payload("robust-rule", 2, build, up_h, &pl, &len), 0);
+    assert_int_equal(
+        fedshare_client_submit(w->cl[4], LEDGER_OP_UPGRADE_PROPOSE, pl, len, T, NULL, NULL),
+        FEDSHARE_OK);
+    ledger_free(pl);
+    assert_int_equal(ledger_upgrade_name_payload("robust-rule", &pl, &len), 0);
+    for (int i = 0; i < 3; i++) {
+        uint64_t at = 0;
+        assert_int_equal(
+            fedshare_client_submit(w->cl[i], LEDGER_OP_UPGRADE_APPROVE, pl, len, T, NULL, &at),
+            FEDSHARE_OK);
+        assert_true(at < up_h);
+    }
+    ledger_free(pl);
+
     for (int i = 0; i < 3; i++)
         assert_int_equal(fedshare_join_task(w->cl[i], task, T), FEDSHARE_OK);
 
@@ -480,6 +505,36 @@ static void test_one_round(void **state) {
         assert_int_equal(fedshare_post_decryption_share(w->cl[i], task, 2, fetched, ks[i], T),
                          FEDSHARE_E_TOO_FEW);
     expect_record(w, FEDSHARE_REC_ROUND, task, 2, "\"shares\":[]");
+
+    /* the upgrade took force during the task, which went on */
+    {
+        ledger_client *lc = fedshare_client_ledger(w->cl[3]);
+        uint8_t key[96], *v = NULL;
+        size_t kl, vl;
+        assert_int_equal(ledger_upgrade_key("robust-rule", key, &kl), 0);
+        assert_int_equal(ledger_client_get(lc, key, kl, T, &v, &vl), 0);
+        ledger_upgrade_info info;
+        assert_int_equal(ledger_upgrade_decode(&info, v, vl), 0);
+        ledger_free(v);
+        assert_int_equal(info.status, LEDGER_UPGRADE_ACTIVATED);
+        assert_int_equal(info.approvals, 4);
+        assert_int_equal(info.decided_at, up_h);
+        uint32_t ver = 0;
+        assert_int_equal(ledger_client_app_version(lc, T, &ver), 0);
+        assert_int_equal(ver, 2);
+        for (uint64_t h = up_h - 1; h <= up_h; h++) {
+            ledger_block *b = NULL;
+            assert_int_equal(ledger_client_block(lc, h, T, &b), 0);
+            assert_int_equal(ledger_block_app_version(b), h < up_h ? 1 : 2);
+            ledger_block_free(b);
+        }
+        /* round 2 was judged under version 2 (it closed after the activation) */
+        char *rj = NULL;
+        assert_int_equal(
+            fedshare_client_record_json(w->cl[3], FEDSHARE_REC_TASK, task, NULL, 0, T, &rj),
+            FEDSHARE_OK);
+        fedshare_free(rj);
+    }
 
     /* the metrics endpoint of node 0 */
     char page[8192];

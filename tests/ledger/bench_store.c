@@ -71,6 +71,12 @@ static int bench_cpu(const char *dir, size_t n, size_t txb) {
     uint8_t zero[32] = {0}, root[32];
     if (ledger_block_create(&b, 1, zero, 1, 0, 0, (const ledger_tx *const *)txs, n))
         return 1;
+    {
+        uint32_t bcv;
+        uint8_t ce[32];
+        if (ledger_store_block_context(s, &bcv, ce) || ledger_block_set_context(b, bcv, ce))
+            return 1;
+    }
     int reps = 5;
     t0 = now_s();
     c0 = cpu_s();

@@ -62,6 +62,10 @@ static void build(void) {
         ledger_block *b;
         uint8_t root[32], stmt[96], sig[64];
         ledger_block_create_take(&b, t.height + 1, t.hash, (uint64_t)h, 0, 0, tx, 1);
+        uint32_t cv;
+        uint8_t ce[32];
+        ledger_store_block_context(s, &cv, ce);
+        ledger_block_set_context(b, cv, ce);
         ledger_store_prepare(s, b, 0, root);
         ledger_block_set_state_root(b, root);
         ledger_cert *c;

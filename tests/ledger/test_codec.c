@@ -41,7 +41,7 @@ static void test_tx_roundtrip(void **state) {
     enc[0] ^= 1;
     assert_int_equal(ledger_tx_decode(&bad, enc, len), LEDGER_E_DECODE);
     enc[0] ^= 1;
-    enc[4] = 2;
+    enc[4] = 3;
     assert_int_equal(ledger_tx_decode(&bad, enc, len), LEDGER_E_VERSION);
     enc[4] = 1;
     enc[50] ^= 1; /* payload length */

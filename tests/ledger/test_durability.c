@@ -122,7 +122,7 @@ static void test_tamper_header(void **state) {
     t_tmpdir(path, sizeof path, "tamperhdr");
     ledger_signer *alice = t_signer(1);
     build_chain(path, alice, 5, NULL);
-    uint8_t pat[13] = {'L', 'D', 'B', 'K', 1, 0, 0, 0, 0, 0, 0, 0, 3};
+    uint8_t pat[13] = {'L', 'D', 'B', 'K', LEDGER_BLOCK_FORMAT_VERSION, 0, 0, 0, 0, 0, 0, 0, 3};
     /* record = magic ‖ version ‖ height(8) ‖ prev(32) ‖ timestamp(8): flip the timestamp's
      * last byte (a later timestamp, so only the certificate can catch it). */
     assert_true(patch_file(path, pat, sizeof pat, 5 + 8 + 32 + 7) >= 1);
@@ -258,7 +258,10 @@ static int child_next_block(ledger_store *s, ledger_signer *alice, uint64_t *non
     }
     ledger_block *b;
     uint8_t root[32], stmt[96], sig[64];
+    uint32_t cv;
+    uint8_t ce[32];
     if (ledger_block_create_take(&b, t.height + 1, t.hash, t.timestamp + 1, 0, 0, txs, 50) ||
+        ledger_store_block_context(s, &cv, ce) || ledger_block_set_context(b, cv, ce) ||
         ledger_store_prepare(s, b, 0, root) || ledger_block_set_state_root(b, root))
         return 1;
     ledger_cert *c;

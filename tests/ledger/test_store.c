@@ -96,11 +96,14 @@ static void test_append_and_read(void **state) {
     assert_int_equal(ledger_store_block(f->s, 2, &b2), LEDGER_OK);
     assert_memory_equal(ledger_block_prev_hash(b2), ledger_block_header_hash(b1), 32);
     uint8_t hdr[LEDGER_HEADER_BYTES], hh[32], want_hdr[LEDGER_HEADER_BYTES];
-    assert_int_equal(ledger_store_header(f->s, 2, hdr, hh), LEDGER_OK);
-    assert_int_equal(ledger_block_header(b2, want_hdr), LEDGER_OK);
-    assert_memory_equal(hdr, want_hdr, sizeof hdr);
+    size_t hlen = 0, want_len = 0;
+    assert_int_equal(ledger_store_header(f->s, 2, hdr, &hlen, hh), LEDGER_OK);
+    assert_int_equal(ledger_block_header(b2, want_hdr, &want_len), LEDGER_OK);
+    assert_int_equal(hlen, LEDGER_HEADER_V2_BYTES);
+    assert_int_equal(want_len, hlen);
+    assert_memory_equal(hdr, want_hdr, hlen);
     assert_memory_equal(hh, ledger_block_header_hash(b2), 32);
-    assert_int_equal(ledger_store_header(f->s, 9, hdr, NULL), LEDGER_E_NOT_FOUND);
+    assert_int_equal(ledger_store_header(f->s, 9, hdr, &hlen, NULL), LEDGER_E_NOT_FOUND);
     assert_int_equal(ledger_block_check(b2, f->m), LEDGER_OK);
     ledger_block_free(b1);
     ledger_block_free(b2);
@@ -253,6 +256,7 @@ static void test_rejections(void **state) {
     assert_int_equal(ledger_block_create_take(&b, t.height + 1, t.hash, 30, 0, 0, fa, 1),
                      LEDGER_OK);
     uint8_t root[32];
+    t_context(f->s, b);
     assert_int_equal(ledger_store_prepare(f->s, b, LEDGER_PREPARE_VERIFY_TX, root),
                      LEDGER_E_SIGNATURE);
     ledger_block_free(b);
@@ -396,6 +400,7 @@ static void test_bad_app(void **state) {
         ledger_block *b;
         uint8_t z[32] = {0}, root[32];
         assert_int_equal(ledger_block_create_take(&b, 1, z, 1, 0, 0, tx, 1), LEDGER_OK);
+        t_context(s, b);
         assert_int_equal(ledger_store_prepare(s, b, 0, root), LEDGER_E_APP);
         t_certify(b, f->m, f->sg, 3, 0);
         assert_int_equal(ledger_store_append(s, b), LEDGER_E_APP);

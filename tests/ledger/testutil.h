@@ -104,6 +104,14 @@ static inline void t_cleanup(const char *dbpath) {
     t_rmtree(parent);
 }
 
+/* Set the application version and epoch the store expects of its next block. */
+static inline void t_context(ledger_store *s, ledger_block *b) {
+    uint8_t epoch[32];
+    uint32_t ver;
+    assert_int_equal(ledger_store_block_context(s, &ver, epoch), LEDGER_OK);
+    assert_int_equal(ledger_block_set_context(b, ver, epoch), LEDGER_OK);
+}
+
 /* Build the next block on the store's tip from txs (taken), prepare it, set the
  * state root, certify it with replicas 0..2. Returns the block (not appended). */
 static inline ledger_block *t_next_block(ledger_store *s, const ledger_membership *m,
@@ -114,7 +122,10 @@ static inline ledger_block *t_next_block(ledger_store *s, const ledger_membershi
     ledger_block *b = NULL;
     assert_int_equal(ledger_block_create_take(&b, t.height + 1, t.hash, ts, 0, 0, txs, n),
                      LEDGER_OK);
-    uint8_t root[32];
+    uint8_t root[32], epoch[32];
+    uint32_t ver;
+    assert_int_equal(ledger_store_block_context(s, &ver, epoch), LEDGER_OK);
+    assert_int_equal(ledger_block_set_context(b, ver, epoch), LEDGER_OK);
     assert_int_equal(ledger_store_prepare(s, b, LEDGER_PREPARE_VERIFY_TX, root), LEDGER_OK);
     assert_int_equal(ledger_block_set_state_root(b, root), LEDGER_OK);
     t_certify(b, m, sg, 3, 0);

@@ -79,13 +79,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     _cli_tasks.add_parsers(sub)
 
+    from ._cli import proof as _cli_proof
+    from ._cli import upgrade as _cli_upgrade
+
+    _cli_upgrade.add_parsers(sub)
+    _cli_proof.add_parsers(sub)
+
     from . import console as _console
 
     _console.add_parser(sub)
 
     n = sub.add_parser("node", help="run one consortium node (a PBFT replica with the contracts)",
                        description="Run one node until SIGTERM/SIGINT; prints "
-                                   "'ready ID METRICS_PORT HEIGHT' once serving.")
+                                   "'ready ID METRICS_PORT HEIGHT' once serving. Exits 4 "
+                                   "when an upgrade puts in force a contract version this "
+                                   "build lacks (UPGRADE NEEDED, nothing executed at or past "
+                                   "its height).")
     n.add_argument("config", type=input_file, help="consortium configuration file")
     n.add_argument("--id", type=integer(0, 63), default=None,
                    help="replica index, 0 … 63 (default: the file's id)")

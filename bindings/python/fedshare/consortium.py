@@ -34,6 +34,7 @@ from . import errors
 from ._native import code_value, load, make_checker
 from .phe import Context
 from .phe.threshold import KeyShare, ThresholdParams
+from .upgrade import UpgradeActs
 
 #: a threshold key: its parameters, or their encoding (decoded on each call)
 KeyParams = Union[ThresholdParams, bytes]
@@ -151,8 +152,11 @@ def check_config(rc: int, path: PathLike) -> int:
     return check(rc)
 
 
-class Member:
+class Member(UpgradeActs):
     """One consortium member connected to the nodes of a configuration file.
+
+    The contract upgrade acts (``upgrade_propose``, ``upgrade_approve``,
+    ``upgrade_cancel``, ``upgrade_status``) come from :class:`fedshare.upgrade.UpgradeActs`.
 
     Args:
         config: the consortium configuration (docs/guides/fedshare-node.md).

@@ -25,6 +25,9 @@ PathLike = Union[str, "os.PathLike[str]"]
 # Log state of every running node: the node's threads write to it until stop(),
 # so it lives here, not only in the Node object a caller might drop unstopped.
 _LOGS: Dict[int, Any] = {}  # node handle address -> its fedshare_py_log
+_E_UPGRADE_NEEDED = code_value("LEDGER_E_UPGRADE_NEEDED")
+#: exit status of `fedshare node` when it halted for a contract version it lacks
+EXIT_UPGRADE_NEEDED = 4
 
 
 class Node:
@@ -90,6 +93,18 @@ class Node:
         check(lib.ledger_node_tip(r, t))
         return (int(t.height), int(lib.ledger_node_view(r)), bytes(t.hash), bytes(t.state_root))
 
+    def halted(self) -> Optional[Dict[str, Any]]:
+        """None while the node runs; the upgrade plan (name, version, height) once it
+        halted because that plan put in force a contract version this build lacks."""
+        info = ffi.new("ledger_upgrade_info *")
+        rc = lib.fedshare_node_halted(self._p, info)
+        if rc == 0:
+            return None
+        if rc != _E_UPGRADE_NEEDED:
+            check(rc)
+        return {"name": ffi.string(info.name).decode(), "version": int(info.version),
+                "height": int(info.height)}
+
     def metrics(self) -> str:
         """The Prometheus text the metrics endpoint serves."""
         out = ffi.new("char **")
@@ -141,6 +156,8 @@ def run(config: PathLike, *, status_file: Optional[PathLike] = None,
         console_port: Optional[int] = None, **kw: Any) -> int:
     """Run a node until SIGTERM or SIGINT; prints ``ready ID METRICS_PORT HEIGHT``, and the
     node's messages on stderr (LC_DEBUG set in the environment: block fetches too).
+    Returns 0, or EXIT_UPGRADE_NEEDED (4) when the node halted because an upgrade put in
+    force a contract version this build lacks (it executed nothing at or past that height).
     With ``console_port`` it also serves the read-only web console on 127.0.0.1 and
     prints ``console URL`` after the ready line (docs/guides/console.md)."""
     kw.setdefault("log_stderr", True)
@@ -161,6 +178,14 @@ def run(config: PathLike, *, status_file: Optional[PathLike] = None,
                 with open(tmp, "w") as f:
                     f.write(f"{h} {v} {hh.hex()} {sr.hex()}\n")
                 os.replace(tmp, status_file)
+            halt = node.halted()
+            if halt is not None:  # exit status 4 (docs/fedshare-contracts.md §Versions)
+                print(f"fedshare node: UPGRADE NEEDED: upgrade \"{halt['name']}\" puts contract "
+                      f"version {halt['version']} in force at height {halt['height']}; this "
+                      f"build executes versions 1 to {lib.FEDSHARE_CONTRACT_VERSION_MAX} "
+                      f"(halted at height {node.height})", file=sys.stderr, flush=True)
+                stop_console()
+                return EXIT_UPGRADE_NEEDED
         stop_console()  # (a daemon thread: it cannot outlive the process either way)
     return 0
 

@@ -98,6 +98,15 @@ FEDSHARE_API int fedshare_precheck(const fedshare_consortium *c, uint16_t op,
 /** Longest state key the contracts use. */
 #define FEDSHARE_KEY_MAX 80
 
+/**
+ * Contract versions this build executes (the application version of the
+ * ledger, changed by quorum: ledger/upgrade.h, docs/fedshare-contracts.md
+ * §Versions). 1: the contracts as first released. 2: the robust anomaly rule
+ * is the rule of every round closed under it — a task whose record names the
+ * pooled k-sigma rule is judged with the robust rule from the upgrade on.
+ */
+#define FEDSHARE_CONTRACT_VERSION_MAX 2
+
 /** Kinds of state record (fedshare_state_key, fedshare_record_json). */
 enum fedshare_record_kind {
     FEDSHARE_REC_OUTCOME = 1,  /**< id: tx hash → i32 outcome. */

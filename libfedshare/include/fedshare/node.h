@@ -89,6 +89,13 @@ FEDSHARE_API int fedshare_node_start(fedshare_node **out, const char *config_pat
 FEDSHARE_API void fedshare_node_stop(fedshare_node *n);
 /** @return the underlying replica (owned by @p n), for its getters. */
 FEDSHARE_API ledger_node *fedshare_node_replica(fedshare_node *n);
+/**
+ * @brief Whether the node halted because an upgrade puts in force a contract
+ * version this build lacks (ledger_node_halted; docs/fedshare-contracts.md §Versions).
+ * @param[out] info the plan (may be NULL).
+ * @return FEDSHARE_OK (running), LEDGER_E_UPGRADE_NEEDED (halted), FEDSHARE_E_INVALID.
+ */
+FEDSHARE_API int fedshare_node_halted(fedshare_node *n, ledger_upgrade_info *info);
 /** @return the metrics port actually bound (0 when none). */
 FEDSHARE_API uint32_t fedshare_node_metrics_port(const fedshare_node *n);
 /**

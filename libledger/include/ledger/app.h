@@ -14,6 +14,9 @@
  *   deterministic: only the state, the block (height, timestamp) and the
  *   transaction may influence it — no clock, no randomness, no I/O.
  * - query(): answers a read-only query from committed state.
+ * - Keys that begin with the byte 0xFF followed by "LDG/" are the ledger's own
+ *   records (the upgrade channel, ledger/upgrade.h): the application may read
+ *   them, and a put or delete there returns LEDGER_E_REJECTED.
  *
  * The state root of block h is SHA-256("FSLEDGER/STATE/1" ‖ root(h−1) ‖ h ‖
  * writes hash ‖ results hash), where the writes hash covers the block's net
@@ -33,8 +36,13 @@
 extern "C" {
 #endif
 
-/** Current version of the ledger_app table. */
-#define LEDGER_APP_VERSION 1
+/**
+ * Current version of the ledger_app table (not the application's version: that
+ * is the application version in force, ledger/upgrade.h). 2 adds
+ * app_version_max, governor and migrate; a table of version 1 (ending at
+ * query) is still accepted and executes application version 1 only.
+ */
+#define LEDGER_APP_VERSION 2
 /** Largest state key (also the largest traced key). */
 #define LEDGER_STATE_KEY_MAX 448
 /** Largest state value (16 MiB). */
@@ -58,11 +66,33 @@ typedef struct ledger_app {
      */
     int (*query)(void *ctx, ledger_state *st, const uint8_t *q, size_t qlen, uint8_t **out,
                  size_t *out_len);
+    /* Version 2: application versions and the upgrade channel (ledger/upgrade.h). */
+    /**
+     * Highest application version this build executes (it executes every
+     * version from 1 up to it; ledger_state_app_version() tells which one is
+     * in force). 0 means 1. A store whose next block needs a higher version
+     * refuses to execute it (LEDGER_E_UPGRADE_NEEDED).
+     */
+    uint32_t app_version_max;
+    /**
+     * Who may propose, approve and cancel upgrades: return 1 if @p key is one
+     * of them, 0 if not (or a negative error), and set *count to how many
+     * there are (a plan needs more than two thirds of them). It may read the
+     * state. NULL: the replicas of the membership.
+     */
+    int (*governor)(void *ctx, ledger_state *st, const uint8_t key[32], size_t *count);
+    /**
+     * Optional state migration, run once at the start of the block at which
+     * an upgrade activates (so its writes are covered by that block's state
+     * root), before its transactions. Returns 0 or a negative code (the block
+     * fails). NULL: none.
+     */
+    int (*migrate)(void *ctx, ledger_state *st, uint32_t from_version, uint32_t to_version);
 } ledger_app;
 
 /** Initialiser of an empty table. */
 #define LEDGER_APP_INIT                                                                            \
-    { LEDGER_APP_VERSION, NULL, NULL, NULL, NULL }
+    { LEDGER_APP_VERSION, NULL, NULL, NULL, NULL, 1, NULL, NULL }
 
 /** @brief Initialise an application table to LEDGER_APP_INIT. @return LEDGER_OK or
  * LEDGER_E_INVALID. */
@@ -101,6 +131,11 @@ LEDGER_API int ledger_state_delete(ledger_state *st, const uint8_t *key, size_t 
 LEDGER_API int ledger_state_index(ledger_state *st, uint16_t op, const uint8_t *key, size_t klen);
 /** @brief Height of the block being applied (0 in check/query: the committed height there). */
 LEDGER_API uint64_t ledger_state_height(const ledger_state *st);
+/**
+ * @brief Application version in force: for apply and migrate, at the block
+ * being applied; for check and query, at the next block. 0 if NULL.
+ */
+LEDGER_API uint32_t ledger_state_app_version(const ledger_state *st);
 
 #ifdef __cplusplus
 }

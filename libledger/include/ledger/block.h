@@ -4,9 +4,14 @@
  *
  * A block's header is: height, previous header hash, consensus timestamp,
  * Merkle root of its transactions, state root after applying them, proposer
- * (replica index), view, transaction count. The header hash (SHA-256 of the
+ * (replica index), view, transaction count and, from header format 2, the
+ * application version the block was executed under and the epoch hash
+ * (SHA-256 of the membership in force). The header hash (SHA-256 of the
  * header encoding) identifies the block; it excludes the certificate, which is
  * carried beside the header.
+ *
+ * Blocks are created in format 2; format 1 blocks (chains written before
+ * 0.3) are decoded, verified and stored as they are, never created.
  *
  * Thread safety: a block may be read from several threads at once; setters
  * need exclusive access to that block.
@@ -22,10 +27,16 @@
 extern "C" {
 #endif
 
-/** Current block format version. */
-#define LEDGER_BLOCK_FORMAT_VERSION 1
-/** Size of a header encoding. */
-#define LEDGER_HEADER_BYTES 131
+/** Current block (and header) format version: the one ledger_block_create makes. */
+#define LEDGER_BLOCK_FORMAT_VERSION 2
+/** Size of a format 1 header encoding (chains written before 0.3). */
+#define LEDGER_HEADER_V1_BYTES 131
+/** Size of a format 2 header encoding (with application version and epoch hash). */
+#define LEDGER_HEADER_V2_BYTES 167
+/** Largest header encoding: the size of a buffer that holds any header. */
+#define LEDGER_HEADER_BYTES LEDGER_HEADER_V2_BYTES
+/** Application version of every block of format 1, and of a chain's genesis. */
+#define LEDGER_APP_VERSION_GENESIS 1
 /** Largest number of transactions in a block. */
 #define LEDGER_BLOCK_TXS_MAX 65536
 /** Largest block encoding accepted by the decoder (64 MiB). */
@@ -83,10 +94,30 @@ LEDGER_API const ledger_tx *ledger_block_tx(const ledger_block *b, size_t i);
 /** @brief Header hash (32 bytes owned by b; recomputed after setters). */
 LEDGER_API const uint8_t *ledger_block_header_hash(const ledger_block *b);
 /**
- * @brief The header encoding (LEDGER_HEADER_BYTES bytes).
+ * @brief The header encoding (LEDGER_HEADER_V1_BYTES or LEDGER_HEADER_V2_BYTES bytes,
+ * by the block's format).
+ * @param[out] out buffer of LEDGER_HEADER_BYTES bytes. @param[out] len bytes written.
  * @return LEDGER_OK or LEDGER_E_INVALID.
  */
-LEDGER_API int ledger_block_header(const ledger_block *b, uint8_t out[LEDGER_HEADER_BYTES]);
+LEDGER_API int ledger_block_header(const ledger_block *b, uint8_t out[LEDGER_HEADER_BYTES],
+                                   size_t *len);
+/** @brief Header format version of the block (1 or 2; 0 if NULL). */
+LEDGER_API uint32_t ledger_block_format(const ledger_block *b);
+/** @brief Application version the block was executed under (format 1: 1; 0 if NULL). */
+LEDGER_API uint32_t ledger_block_app_version(const ledger_block *b);
+/**
+ * @brief Epoch hash: SHA-256 of the membership encoding (LDMS) in force at the
+ * block's height (32 bytes owned by b; NULL for a format 1 block or NULL b).
+ */
+LEDGER_API const uint8_t *ledger_block_epoch(const ledger_block *b);
+/**
+ * @brief Set the application version and epoch hash of a format 2 block (the
+ * proposer takes them from ledger_store_block_context()). Changes the header
+ * hash and drops any certificate.
+ * @return LEDGER_OK or LEDGER_E_INVALID (NULL, version 0, or a format 1 block).
+ */
+LEDGER_API int ledger_block_set_context(ledger_block *b, uint32_t app_version,
+                                        const uint8_t epoch[32]);
 
 /**
  * @brief Set the state root (the proposer does this with the root

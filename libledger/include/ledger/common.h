@@ -75,6 +75,16 @@ typedef enum ledger_error {
     LEDGER_E_BLOB_QUOTA = -217,
     /** The blob store reached its high-water mark. */
     LEDGER_E_BLOB_FULL = -218,
+    /** A block's header names another application version than the one in force at its height. */
+    LEDGER_E_APP_VERSION = -219,
+    /** A block's epoch hash is not the hash of the membership in force at its height. */
+    LEDGER_E_EPOCH = -220,
+    /** The application version in force at the next block is above what this build executes
+     *  (ledger_app.app_version_max): nothing more is executed; install the release that has it. */
+    LEDGER_E_UPGRADE_NEEDED = -221,
+    /** A transaction names another application version than the one in force (an upgrade
+     *  activated): build it again for the version in force. */
+    LEDGER_E_TX_APP_VERSION = -222,
     /** Out of memory. */
     LEDGER_E_NOMEM = -240,
     /** I/O or LMDB failure. */

@@ -14,6 +14,7 @@
 #include "app.h"
 #include "config.h"
 #include "store.h"
+#include "upgrade.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -151,6 +152,16 @@ LEDGER_API int ledger_node_blob_usage(const ledger_node *n, const uint8_t putter
  * @return LEDGER_OK, LEDGER_E_INVALID, LEDGER_E_IO.
  */
 LEDGER_API int ledger_node_tip(const ledger_node *n, ledger_tip *out);
+/**
+ * @brief Whether the node halted for an upgrade it lacks: the application
+ * version in force at its next block is above what its application executes
+ * (ledger_app.app_version_max). A halted node executes no block at or past the
+ * activation height; it still serves reads of what it holds. Stop it and start
+ * a release with that version (fedshare-ledger-node exits with status 4).
+ * @param[out] info the plan that needs it (may be NULL).
+ * @return LEDGER_OK (running), LEDGER_E_UPGRADE_NEEDED (halted), LEDGER_E_INVALID.
+ */
+LEDGER_API int ledger_node_halted(const ledger_node *n, ledger_upgrade_info *info);
 
 #ifdef __cplusplus
 }

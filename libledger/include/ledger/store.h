@@ -200,12 +200,26 @@ LEDGER_API int ledger_store_block(ledger_store *s, uint64_t height, ledger_block
 /**
  * @brief Read block @p height's header and header hash without decoding its
  * transactions (cheap; the stored block was verified when appended and at open).
- * @param[out] header LEDGER_HEADER_BYTES bytes (may be NULL).
+ * @param[out] header buffer of LEDGER_HEADER_BYTES bytes (may be NULL).
+ * @param[out] header_len bytes of the header (its format's size); required with @p header.
  * @param[out] hash its SHA-256, the block's header hash (may be NULL; not both).
  * @return LEDGER_OK, LEDGER_E_NOT_FOUND, LEDGER_E_CORRUPT, LEDGER_E_INVALID, LEDGER_E_IO.
  */
 LEDGER_API int ledger_store_header(ledger_store *s, uint64_t height,
-                                   uint8_t header[LEDGER_HEADER_BYTES], uint8_t hash[32]);
+                                   uint8_t header[LEDGER_HEADER_BYTES], size_t *header_len,
+                                   uint8_t hash[32]);
+
+/**
+ * @brief The context the next block's header must carry (header format 2): the
+ * application version in force at the next height and the epoch hash (SHA-256
+ * of the membership encoding in force). The proposer sets them with
+ * ledger_block_set_context() before ledger_store_prepare(); prepare and append
+ * refuse a format 2 block whose context differs (LEDGER_E_APP_VERSION,
+ * LEDGER_E_EPOCH) and a block of an older format than the tip's (LEDGER_E_VERSION).
+ * @return LEDGER_OK or LEDGER_E_INVALID.
+ */
+LEDGER_API int ledger_store_block_context(ledger_store *s, uint32_t *app_version,
+                                          uint8_t epoch[32]);
 
 /**
  * @brief Read block @p height's stored encoding (as sent for state transfer).

@@ -16,12 +16,21 @@
 extern "C" {
 #endif
 
-/** Current transaction format version (the byte after the magic "LDTX"). */
+/**
+ * Transaction format version made by ledger_tx_create (the byte after the
+ * magic "LDTX"): format 1 names no application version (it stands for
+ * version 1). ledger_tx_create_for makes format 2, which names the
+ * application version the transaction was built for (LEDGER_TX_FORMAT_V2).
+ */
 #define LEDGER_TX_FORMAT_VERSION 1
+/** Transaction format that names an application version. */
+#define LEDGER_TX_FORMAT_V2 2
 /** Largest transaction payload; larger data goes to the blob store. */
 #define LEDGER_TX_PAYLOAD_MAX (1u << 20)
-/** Bytes of a transaction encoding besides its payload. */
+/** Bytes of a format 1 transaction encoding besides its payload (the least of any format). */
 #define LEDGER_TX_OVERHEAD 115
+/** Bytes of a format 2 transaction encoding besides its payload. */
+#define LEDGER_TX_OVERHEAD_V2 119
 
 /** An Ed25519 signing key (opaque; the secret is wiped when freed). */
 typedef struct ledger_signer ledger_signer;
@@ -91,6 +100,20 @@ LEDGER_API int ledger_tx_create(ledger_tx **out, uint16_t op, const uint8_t send
  */
 LEDGER_API int ledger_tx_create_signed(ledger_tx **out, const ledger_signer *s, uint16_t op,
                                        uint64_t nonce, const uint8_t *payload, size_t len);
+/**
+ * @brief Like ledger_tx_create, in format 2: the transaction names the
+ * application version it was built for (1 or more). A transaction for another
+ * version than the one in force when it is checked or executed is refused with
+ * LEDGER_E_TX_APP_VERSION (ledger/upgrade.h).
+ * @return LEDGER_OK, LEDGER_E_INVALID (also version 0), LEDGER_E_NOMEM.
+ */
+LEDGER_API int ledger_tx_create_for(ledger_tx **out, uint16_t op, const uint8_t sender[32],
+                                    uint64_t nonce, const uint8_t *payload, size_t len,
+                                    uint32_t app_version);
+/** @brief ledger_tx_create_signed in format 2 (see ledger_tx_create_for). */
+LEDGER_API int ledger_tx_create_signed_for(ledger_tx **out, const ledger_signer *s, uint16_t op,
+                                           uint64_t nonce, const uint8_t *payload, size_t len,
+                                           uint32_t app_version);
 
 /**
  * @brief Sign a transaction: Ed25519 over SHA-256("FSLEDGER/TX/v1\0\0" ‖ encoding
@@ -173,6 +196,10 @@ LEDGER_API uint64_t ledger_tx_nonce(const ledger_tx *tx);
 LEDGER_API const uint8_t *ledger_tx_payload(const ledger_tx *tx, size_t *len);
 /** @brief Signature (64 bytes owned by tx, NULL if tx is NULL). */
 LEDGER_API const uint8_t *ledger_tx_signature(const ledger_tx *tx);
+/** @brief Format version of the encoding (1 or 2; 0 if NULL). */
+LEDGER_API uint32_t ledger_tx_format(const ledger_tx *tx);
+/** @brief Application version the transaction was built for (1 for format 1; 0 if NULL). */
+LEDGER_API uint32_t ledger_tx_app_version(const ledger_tx *tx);
 
 /**
  * @brief Copy a transaction.

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "internal.h"
+#include "ledger/bundle.h"
 #include "ledger/client.h"
 #include "lc_config.h"
 #include "lc_log.h"
@@ -1062,5 +1063,107 @@ LEDGER_API int ledger_client_wait_height(ledger_client *c, uint64_t height, uint
     pthread_mutex_unlock(&c->mu);
     if (reached)
         *reached = tip;
+    return rc;
+}
+
+/* The version record (version 1 when absent). */
+static int read_version_record(ledger_client *c, uint32_t timeout_ms, uint32_t *version) {
+    uint8_t *v = NULL;
+    size_t vl = 0;
+    int rc = ledger_client_get(c, (const uint8_t *)LEDGER_UPGRADE_VERSION_KEY,
+                               sizeof LEDGER_UPGRADE_VERSION_KEY - 1, timeout_ms, &v, &vl);
+    if (rc == LEDGER_E_NOT_FOUND) {
+        *version = LEDGER_APP_VERSION_GENESIS;
+        return LEDGER_OK;
+    }
+    if (rc != LEDGER_OK)
+        return rc;
+    if (vl != 12 || !v ||
+        (*version =
+             ((uint32_t)v[0] << 24) | ((uint32_t)v[1] << 16) | ((uint32_t)v[2] << 8) | v[3]) == 0)
+        rc = LEDGER_E_CORRUPT;
+    ledger_free(v);
+    return rc;
+}
+
+LEDGER_API int ledger_client_app_version(ledger_client *c, uint32_t timeout_ms, uint32_t *version) {
+    return ledger_client_app_version_after(c, 0, timeout_ms, version);
+}
+
+LEDGER_API int ledger_client_app_version_after(ledger_client *c, uint32_t refused,
+                                               uint32_t timeout_ms, uint32_t *version) {
+    if (!c || !version)
+        return LEDGER_E_INVALID;
+    int rc = read_version_record(c, timeout_ms, version);
+    if (rc != LEDGER_OK)
+        return rc;
+    /* an approved plan whose height is the next block's is in force for
+     * what is submitted now */
+    uint8_t *name = NULL, *v = NULL;
+    size_t nl = 0, vl = 0;
+    rc = ledger_client_get(c, (const uint8_t *)LEDGER_UPGRADE_OPEN_KEY,
+                           sizeof LEDGER_UPGRADE_OPEN_KEY - 1, timeout_ms, &name, &nl);
+    if (rc == LEDGER_E_NOT_FOUND)
+        return LEDGER_OK;
+    if (rc != LEDGER_OK)
+        return rc;
+    char nm[LEDGER_UPGRADE_NAME_MAX + 1];
+    uint8_t key[16 + LEDGER_UPGRADE_NAME_MAX];
+    size_t kl;
+    if (!name || nl == 0 || nl > LEDGER_UPGRADE_NAME_MAX) {
+        ledger_free(name);
+        return LEDGER_E_CORRUPT;
+    }
+    memcpy(nm, name, nl);
+    nm[nl] = 0;
+    ledger_free(name);
+    if (ledger_upgrade_key(nm, key, &kl) != LEDGER_OK)
+        return LEDGER_E_CORRUPT;
+    rc = ledger_client_get(c, key, kl, timeout_ms, &v, &vl);
+    if (rc != LEDGER_OK)
+        return rc == LEDGER_E_NOT_FOUND ? LEDGER_OK : rc; /* closed meanwhile */
+    ledger_upgrade_info info;
+    rc = ledger_upgrade_decode(&info, v, vl);
+    ledger_free(v);
+    if (rc != LEDGER_OK)
+        return LEDGER_E_CORRUPT;
+    if (info.status != LEDGER_UPGRADE_APPROVED)
+        return LEDGER_OK;
+    /* refused for one of the two candidates: the other one is in force */
+    if (refused && refused == *version) {
+        *version = info.version;
+        return LEDGER_OK;
+    }
+    if (refused && refused == info.version)
+        return LEDGER_OK;
+    uint64_t top = 0;
+    rc = ledger_client_height(c, timeout_ms, &top);
+    if (rc != LEDGER_OK)
+        return rc;
+    if (top + 1 >= info.height)
+        *version = info.version;
+    return LEDGER_OK;
+}
+
+LEDGER_API int ledger_client_bundle(ledger_client *c, const uint8_t tx_hash[32],
+                                    const ledger_membership *genesis, uint32_t timeout_ms,
+                                    uint8_t **out, size_t *len) {
+    if (!out || !len)
+        return LEDGER_E_INVALID;
+    *out = NULL;
+    *len = 0;
+    if (!c || !tx_hash || !genesis)
+        return LEDGER_E_INVALID;
+    ledger_tx *tx = NULL;
+    ledger_proof *p = NULL;
+    uint64_t h;
+    uint32_t idx;
+    int rc = ledger_client_tx(c, tx_hash, timeout_ms, &tx, &h, &idx);
+    if (!rc)
+        rc = ledger_client_proof(c, tx_hash, timeout_ms, &p);
+    if (!rc)
+        rc = ledger_bundle_create(genesis, tx, p, out, len);
+    ledger_proof_free(p);
+    ledger_tx_free(tx);
     return rc;
 }

@@ -10,6 +10,7 @@
 #include "ledger/kv.h"
 #include "ledger/node.h"
 #include "ledger/store.h"
+#include "ledger/upgrade.h"
 #include "lc_config.h"
 #include "lc_net.h"
 #include "lc_replica.h"
@@ -33,7 +34,50 @@ struct ledger_node {
     char fault_file[512];
     time_t fault_mtime;
     uint64_t fault_check;
+    lc_logger lg;
+    uint32_t app_max; /* highest application version the app executes */
+    int halted;       /* atomic: an upgrade this build lacks is in force */
+    ledger_upgrade_info halt_info;
+    pthread_mutex_t halt_lock; /* guards halt_info */
 };
+
+/* The next block needs an application version this build lacks: execute
+ * nothing more, say so once. */
+static void node_halt(ledger_node *nd) {
+    if (__atomic_exchange_n(&nd->halted, 1, __ATOMIC_SEQ_CST))
+        return;
+    ledger_upgrade_info info;
+    memset(&info, 0, sizeof info);
+    uint32_t v = 0;
+    ledger_store_app_version(nd->st, &v);
+    if (ledger_store_upgrade(nd->st, NULL, &info) != LEDGER_OK) {
+        info.version = v;
+        snprintf(info.name, sizeof info.name, "?");
+    }
+    pthread_mutex_lock(&nd->halt_lock);
+    nd->halt_info = info;
+    pthread_mutex_unlock(&nd->halt_lock);
+    ledger_tip t;
+    ledger_store_tip(nd->st, &t);
+    lc_log(&nd->lg, LEDGER_LOG_ERROR,
+           "ledger node %u: UPGRADE NEEDED: halted before block %llu: upgrade \"%s\" puts "
+           "application version %u in force at height %llu, and this build executes versions 1 "
+           "to %u; install a release with version %u and restart",
+           nd->self, (unsigned long long)(t.height + 1), info.name, info.version,
+           (unsigned long long)info.height, nd->app_max, info.version);
+}
+
+/* After a store call: halt when it refused for a missing version, and also as
+ * soon as the block just committed makes the next block need one — without
+ * waiting for a proposal that a halted primary would never send. */
+static int halt_if_needed(ledger_node *nd, int rc) {
+    uint32_t next = 0;
+    if (rc == LEDGER_E_UPGRADE_NEEDED ||
+        (rc == LEDGER_OK && ledger_store_app_version(nd->st, &next) == LEDGER_OK &&
+         next > nd->app_max))
+        node_halt(nd);
+    return rc;
+}
 
 /* ---- binding of the replica to the store ------------------------------ */
 
@@ -62,6 +106,8 @@ static void b_tip(void *ctx, uint64_t *height, uint8_t hash[32], uint64_t *ts) {
 
 static int b_prepare(void *ctx, const lc_proposal *pr, void **blk, uint8_t header_hash[32]) {
     ledger_node *nd = ctx;
+    if (__atomic_load_n(&nd->halted, __ATOMIC_SEQ_CST))
+        return LEDGER_E_UPGRADE_NEEDED;
     ledger_tip tip;
     int rc = ledger_store_tip(nd->st, &tip);
     if (rc != LEDGER_OK)
@@ -97,8 +143,15 @@ static int b_prepare(void *ctx, const lc_proposal *pr, void **blk, uint8_t heade
     free(txs);
     /* the proposer checked every transaction before ordering; others verify once here */
     uint32_t flags = pr->proposer == nd->self ? 0 : LEDGER_PREPARE_VERIFY_TX;
-    uint8_t root[32];
-    rc = ledger_store_prepare(nd->st, b, flags, root);
+    uint8_t root[32], epoch[32];
+    uint32_t app_version;
+    /* the application version and membership in force: every replica derives
+     * them from its own chain, so they are not part of the proposal */
+    rc = ledger_store_block_context(nd->st, &app_version, epoch);
+    if (rc == LEDGER_OK)
+        rc = ledger_block_set_context(b, app_version, epoch);
+    if (rc == LEDGER_OK)
+        rc = halt_if_needed(nd, ledger_store_prepare(nd->st, b, flags, root));
     if (rc == LEDGER_OK)
         rc = ledger_block_set_state_root(b, root);
     if (rc != LEDGER_OK) {
@@ -123,7 +176,7 @@ static int b_commit(void *ctx, void *blk, uint64_t view, const uint32_t *signers
     /* the replica verified each of these signatures against the commit
      * statement of this very block (try_progress): not again */
     if (rc == LEDGER_OK)
-        rc = ldg_store_append_verified(nd->st, b);
+        rc = halt_if_needed(nd, ldg_store_append_verified(nd->st, b));
     ledger_cert_free(c);
     if (rc == LEDGER_OK)
         ledger_block_free(b);
@@ -171,7 +224,8 @@ static int b_put_block(void *ctx, const uint8_t *enc, size_t n) {
     int rc = ledger_block_decode(&b, enc, n);
     if (rc != LEDGER_OK)
         return rc;
-    rc = ledger_store_append(nd->st, b); /* checks link, certificate, state root */
+    /* checks link, certificate, state root */
+    rc = halt_if_needed(nd, ledger_store_append(nd->st, b));
     ledger_block_free(b);
     return rc;
 }
@@ -540,6 +594,10 @@ LEDGER_API int ledger_node_start(ledger_node **out, const ledger_config *cfg,
         return LEDGER_E_NOMEM;
     }
     nd->self = (uint32_t)id;
+    nd->lg = lg;
+    pthread_mutex_init(&nd->halt_lock, NULL);
+    const ledger_app *app = opts->app ? opts->app : ledger_kv_app();
+    nd->app_max = app->version >= 2 && app->app_version_max ? app->app_version_max : 1;
     int rc = ledger_config_membership(cfg, &nd->m);
     if (rc != LEDGER_OK)
         goto fail;
@@ -552,7 +610,7 @@ LEDGER_API int ledger_node_start(ledger_node **out, const ledger_config *cfg,
     nd->blob_authorize = opts->blob_authorize;
     nd->blob_ctx = opts->blob_ctx;
     uint64_t bad = 0;
-    rc = ledger_store_open(&nd->st, dir, nd->m, opts->app ? opts->app : ledger_kv_app(), &so, &bad);
+    rc = ledger_store_open(&nd->st, dir, nd->m, app, &so, &bad);
     if (rc != LEDGER_OK) {
         if (rc == LEDGER_E_CORRUPT)
             lc_log(&lg, LEDGER_LOG_ERROR,
@@ -560,6 +618,10 @@ LEDGER_API int ledger_node_start(ledger_node **out, const ledger_config *cfg,
                    (unsigned long long)bad);
         goto fail;
     }
+    uint32_t in_force = 0;
+    ledger_store_app_version(nd->st, &in_force);
+    if (in_force > nd->app_max)
+        node_halt(nd); /* it serves reads and executes nothing */
     lc_replica_cfg rc_cfg;
     memset(&rc_cfg, 0, sizeof rc_cfg);
     rc_cfg.n = cfg->n;
@@ -677,6 +739,19 @@ LEDGER_API int ledger_node_transport_stats(const ledger_node *nd, ledger_transpo
     out->links_replaced = st.links_replaced;
     out->accept_paused = st.accept_paused;
     return LEDGER_OK;
+}
+
+LEDGER_API int ledger_node_halted(const ledger_node *nd, ledger_upgrade_info *info) {
+    if (!nd)
+        return LEDGER_E_INVALID;
+    if (!__atomic_load_n(&nd->halted, __ATOMIC_SEQ_CST))
+        return LEDGER_OK;
+    if (info) {
+        pthread_mutex_lock((pthread_mutex_t *)&nd->halt_lock);
+        *info = nd->halt_info;
+        pthread_mutex_unlock((pthread_mutex_t *)&nd->halt_lock);
+    }
+    return LEDGER_E_UPGRADE_NEEDED;
 }
 
 LEDGER_API int ledger_node_tip(const ledger_node *nd, ledger_tip *out) {

@@ -179,6 +179,20 @@ static void test_node_and_client(void **state) {
     ledger_block *b;
     assert_int_equal(ledger_client_block(cl, h, 5000, &b), 0);
     assert_int_equal(ledger_block_height(b), h);
+    /* committed blocks carry header format 2: the application version in force
+     * (1 from genesis) and the hash of the membership that certified them */
+    assert_int_equal(ledger_block_format(b), 2);
+    assert_int_equal(ledger_block_app_version(b), LEDGER_APP_VERSION_GENESIS);
+    {
+        uint8_t *menc, epoch[32];
+        size_t mlen;
+        assert_int_equal(ledger_membership_encode(t->m, &menc, &mlen), 0);
+        assert_int_equal(ledger_sha256(epoch, menc, mlen), 0);
+        ledger_free(menc);
+        assert_non_null(ledger_block_epoch(b));
+        assert_memory_equal(ledger_block_epoch(b), epoch, 32);
+    }
+    assert_int_equal(ledger_block_check(b, t->m), 0);
     ledger_block_free(b);
     assert_int_equal(ledger_client_block(cl, 1000000, 3000, &b), LEDGER_E_NOT_FOUND);
     ledger_trace_entry te[8];

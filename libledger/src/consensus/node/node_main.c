@@ -3,14 +3,18 @@
  *   fedshare-ledger-node CONFIG [--id N] [--data DIR] [--key FILE]
  *                        [--sync 0|1] [--block-period MS] [--max-block-txs N]
  *                        [--view-timeout MS] [--fault-file FILE]
- *                        [--status-file FILE]
+ *                        [--status-file FILE] [--app-version-max N]
  *
  * CONFIG is the consortium file (ledger/config.h); the options override its
  * node settings. Prints "ready ID ADDRESS HEIGHT" once serving, then runs
  * until SIGTERM or SIGINT. With --status-file, the file is rewritten
  * (atomically) every 100 ms with "HEIGHT VIEW HEADER_HASH STATE_ROOT" (hex). Exit status: 0 after a
  * clean stop, 2 on a usage or configuration error, 3 when the node cannot start (the message says
- * why, e.g. the block at which a stored chain fails verification). The node's messages (view
+ * why, e.g. the block at which a stored chain fails verification), 4 when it halted because an
+ * upgrade puts in force an application version this build lacks (the message names the upgrade
+ * and the version; no block at or past its height was executed). --app-version-max N makes the
+ * reference key-value application claim versions 1 … N (default 1; its rules are the same in every
+ * version), to rehearse upgrades (docs/ledger-protocol.md §Upgrades). The node's messages (view
  * changes, failed commits) go to stderr through its log callback; with LC_DEBUG set in the
  * environment, block fetches too. */
 #define _GNU_SOURCE /* sigtimedwait */
@@ -72,7 +76,7 @@ static void log_stderr(void *ctx, int level, const char *message) {
 static int usage(void) {
     fprintf(stderr, "usage: fedshare-ledger-node CONFIG [--id N] [--data DIR] [--key FILE] "
                     "[--sync 0|1] [--block-period MS] [--max-block-txs N] [--view-timeout MS] "
-                    "[--fault-file FILE]\n");
+                    "[--fault-file FILE] [--status-file FILE] [--app-version-max N]\n");
     return 2;
 }
 
@@ -101,6 +105,7 @@ int main(int argc, char **argv) {
     o.log_level = getenv("LC_DEBUG") ? LEDGER_LOG_DEBUG : LEDGER_LOG_INFO;
     uint8_t seed[32];
     const char *status = NULL;
+    ledger_app kv = *ledger_kv_app();
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         if (i + 1 >= argc) {
@@ -131,7 +136,14 @@ int main(int argc, char **argv) {
             o.fault_file = v;
         else if (!strcmp(a, "--status-file"))
             status = v;
-        else {
+        else if (!strcmp(a, "--app-version-max")) {
+            kv.app_version_max = (uint32_t)strtoul(v, NULL, 10);
+            if (kv.app_version_max == 0) {
+                ledger_config_free(cfg);
+                return usage();
+            }
+            o.app = &kv;
+        } else {
             ledger_config_free(cfg);
             return usage();
         }
@@ -155,10 +167,23 @@ int main(int argc, char **argv) {
            (unsigned long long)ledger_node_height(node));
     fflush(stdout);
     struct timespec tick = {0, 100000000};
-    while (sigtimedwait(&set, NULL, &tick) < 0)
+    int code = 0;
+    while (sigtimedwait(&set, NULL, &tick) < 0) {
         if (status)
             write_status(node, status);
+        ledger_upgrade_info up;
+        if (ledger_node_halted(node, &up) == LEDGER_E_UPGRADE_NEEDED) {
+            fprintf(stderr,
+                    "fedshare-ledger-node: UPGRADE NEEDED: upgrade \"%s\" puts application "
+                    "version %u in force at height %llu; this build lacks it (halted at height "
+                    "%llu)\n",
+                    up.name, up.version, (unsigned long long)up.height,
+                    (unsigned long long)ledger_node_height(node));
+            code = 4;
+            break;
+        }
+    }
     ledger_node_stop(node);
     ledger_config_free(cfg);
-    return 0;
+    return code;
 }
