@@ -56,3 +56,11 @@ def test_update_needs_more_than_two_thirds():
                           [{"uid": {"type": "D", "id": "d"}, "attrs": {"uses": 150},
                             "parents": []}])
     assert r.allowed and r.reasons == ["policy0"]
+
+
+def test_version_and_keys():
+    assert abac.version_string().split(".")[0] == "1"  # 1.0.0: the original API left the ABI
+    pk, sk = abac.keypair(bytes(32))
+    assert len(pk) == 32 and len(sk) == 64 and sk[32:] == pk
+    with pytest.raises(errors.InvalidInputError):
+        abac.keypair(b"short")
