@@ -10,9 +10,17 @@ printed its key. It is skipped (and the ratio not printed) when the package is
 not installed: ``pip install tno.mpc.protocols.distributed_keygen
 'tno.mpc.communication~=4.8' 'tno.mpc.encryption_schemes.utils<0.16'``.
 ``--full`` is not wired in: the 2048-bit TNO run (over an hour) is not made.
+
+Before/after in one run: ``DKG_BASELINE_BUILD=<another meson build dir>`` (e.g.
+main's tree built into a scratch directory) also runs that build's bench_dkg
+at 2048 bits, before ours, reported as ``baseline_dkg_*`` keys.
+``DKG_SKIP_TNO=1`` leaves the TNO peer out (its 1024-bit run takes 3 to 17
+minutes on this machine).
 """
 from __future__ import annotations
 
+import json
+import os
 import socket
 import subprocess
 import sys
@@ -84,12 +92,32 @@ def _tno_seconds(bits: int, parties: int = 3, timeout: float = 3600) -> float:
                 p.wait()
 
 
+def _baseline(ctx, build: str, runs: str) -> None:
+    cmd = [os.path.join(build, "benchmarks/phe/bench_dkg"), "--bits", "2048", "--holders", "3",
+           "--runs", runs]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=7200)
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr}")
+    for line in proc.stdout.splitlines():
+        if line.strip().startswith("{"):
+            rec = json.loads(line)
+            extra = {k: v for k, v in rec.items() if k not in ("name", "value", "unit")}
+            ctx.emit("baseline_" + rec["name"], rec["value"], rec["unit"], build=build, **extra)
+
+
 def run(ctx) -> None:
     runs = "1" if ctx.quick else "5"
+    baseline = os.environ.get("DKG_BASELINE_BUILD")
+    if baseline:
+        _baseline(ctx, baseline, runs)
     ctx.run_c("benchmarks/phe/bench_dkg", "--bits", "2048", "--holders", "3", "--runs", runs)
     ours_1024 = ctx.run_c("benchmarks/phe/bench_dkg", "--bits", "1024", "--holders", "3",
                           "--runs", "3" if ctx.quick else "9")
     med = next(r for r in ours_1024 if r["name"] == "dkg_seconds_1024_3")["value"]
+    if os.environ.get("DKG_SKIP_TNO"):
+        print("benchmarks/run: DKG_SKIP_TNO set; dkg_speedup_vs_tno_1024_3 not measured",
+              file=sys.stderr)
+        return
     if not _tno_available():
         print("benchmarks/run: tno.mpc.protocols.distributed_keygen not installed; "
               "dkg_speedup_vs_tno_1024_3 not measured", file=sys.stderr)

@@ -400,7 +400,8 @@ enum {
     /** The seed's pooled k·σ test of (norm ÷ round median, cosine) against the
      * accepted history of every member (fedavg_anomaly). */
     FEDAVG_RULE_POOLED = 0,
-    /** The default: suspicious when FEDAVG_RULE_MAD or FEDAVG_RULE_MEMBER says so. */
+    /** Suspicious when FEDAVG_RULE_MAD or FEDAVG_RULE_MEMBER says so (the
+     * default before FEDAVG_RULE_ROBUST2; kept so that its tasks replay alike). */
     FEDAVG_RULE_ROBUST = 1,
     /** Per-member baseline: the log norm ratio against the member's own
      * accepted history (median and MAD), once it holds min_own entries. */
@@ -408,8 +409,20 @@ enum {
     /** Median and MAD over the round's members and the accepted history:
      * log norm ratio two-sided, cosine on the low side only, once the round
      * has min_members updates. */
-    FEDAVG_RULE_MAD = 3
+    FEDAVG_RULE_MAD = 3,
+    /** The default: FEDAVG_RULE_ROBUST with the cosine judged as its gap to
+     * the round's median cosine (the recorded second statistic is that gap)
+     * against the gaps of the round and the accepted history: suspicious when
+     * gap < -k·max(1.4826·median |gap|, floor_cosine). Norm tests as in
+     * FEDAVG_RULE_ROBUST. A round of fewer than FEDAVG_GAP_MIN_MEMBERS
+     * updates is judged (and recorded) exactly as FEDAVG_RULE_ROBUST does. */
+    FEDAVG_RULE_ROBUST2 = 4
 };
+
+/** Updates a round needs before FEDAVG_RULE_ROBUST2 judges cosine gaps (with 3,
+ * the median member's gap is 0 by construction and the scale cannot be told
+ * from an outlier). */
+#define FEDAVG_GAP_MIN_MEMBERS 4
 
 typedef struct fedavg_judge_config {
     uint32_t version; /**< FEDAVG_JUDGE_CONFIG_VERSION */
@@ -426,18 +439,20 @@ typedef struct fedavg_judge_config {
 
 #define FEDAVG_JUDGE_CONFIG_VERSION 1u
 #define FEDAVG_JUDGE_CONFIG_INIT                                                                   \
-    { FEDAVG_JUDGE_CONFIG_VERSION, FEDAVG_RULE_ROBUST, 3.5, 5u, 0u, 3u, 5u, 0.4, 0.15 }
+    { FEDAVG_JUDGE_CONFIG_VERSION, FEDAVG_RULE_ROBUST2, 3.5, 5u, 0u, 3u, 5u, 0.4, 0.15 }
 
 /** Largest norm ratio kept (a larger one is capped, and judged). */
 #define FEDAVG_RATIO_MAX 1e6
 
-/** Fill @p cfg (out) with the defaults (the robust rule). */
+/** Fill @p cfg (out) with the defaults (the robust2 rule). */
 FEDAVG_API void fedavg_judge_config_init(fedavg_judge_config *cfg);
 
 /**
  * Judge one round's updates. Each update's first statistic is its norm
  * divided by the median norm of the round (capped at FEDAVG_RATIO_MAX, 1
- * when the median is 0), its second its cosine to the previous global update.
+ * when the median is 0), its second its cosine to the previous global update
+ * (FEDAVG_RULE_ROBUST2 with at least FEDAVG_GAP_MIN_MEMBERS updates: that
+ * cosine minus the round's median cosine).
  * Deterministic on every IEEE-754 machine: only +, -, *, / and comparisons in
  * a fixed order (the logarithm is a fixed series, not libm's), no FMA.
  *
@@ -446,9 +461,9 @@ FEDAVG_API void fedavg_judge_config_init(fedavg_judge_config *cfg);
  * @param[in]  cosines      m cosines (finite).
  * @param[in]  hist_members h member indices of the accepted history (oldest first);
  *                          may be NULL (then no member test).
- * @param[in]  hist_stats   h rows (ratio, cosine) as written to @p stats_out when accepted.
+ * @param[in]  hist_stats   h rows (ratio, cosine or gap) as written to @p stats_out when accepted.
  * @param[out] verdicts     m FEDAVG_VERDICT_* values.
- * @param[out] stats_out    m rows (ratio, cosine): what to append to the history
+ * @param[out] stats_out    m rows (ratio, cosine or gap): what to append to the history
  *                          for an accepted update.
  * @return FEDAVG_OK, FEDAVG_E_INVALID, FEDAVG_E_NONFINITE, FEDAVG_E_NOMEM.
  */

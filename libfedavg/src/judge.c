@@ -65,7 +65,7 @@ static void robust(const double *v, size_t n, double floor, double *tmp, double 
 }
 
 static int config_ok(const fedavg_judge_config *c) {
-    if (!c || c->version != FEDAVG_JUDGE_CONFIG_VERSION || c->rule > FEDAVG_RULE_MAD ||
+    if (!c || c->version != FEDAVG_JUDGE_CONFIG_VERSION || c->rule > FEDAVG_RULE_ROBUST2 ||
         !isfinite(c->k) || !(c->k > 0.0))
         return 0;
     if (c->rule == FEDAVG_RULE_POOLED)
@@ -117,13 +117,22 @@ int fedavg_round_judge(const fedavg_judge_config *cfg, const uint32_t *members, 
         return FEDAVG_E_NOMEM;
     double *pool = buf, *tmp = buf + (m + h), *logs = buf + 2 * (m + h);
 
-    /* the statistics: norm ÷ the round's median norm (as the seed computed it), cosine */
+    /* the statistics: norm ÷ the round's median norm (as the seed computed it), cosine;
+     * robust2 records the cosine's gap to the round's median cosine instead */
     memcpy(tmp, norms, m * sizeof *tmp);
     double med = median(tmp, m);
+    /* with 3 updates one gap is 0 by construction and the other two carry both
+     * the spread and any outlier: robust2 judges such a round as robust does */
+    const int gap = cfg->rule == FEDAVG_RULE_ROBUST2 && m >= FEDAVG_GAP_MIN_MEMBERS;
+    double medc = 0;
+    if (gap) {
+        memcpy(tmp, cosines, m * sizeof *tmp);
+        medc = median(tmp, m);
+    }
     for (size_t i = 0; i < m; i++) {
         double ratio = med > 0 ? norms[i] / med : 1.0;
         stats_out[2 * i] = ratio <= FEDAVG_RATIO_MAX ? ratio : FEDAVG_RATIO_MAX;
-        stats_out[2 * i + 1] = cosines[i];
+        stats_out[2 * i + 1] = gap ? cosines[i] - medc : cosines[i];
     }
     int rc = FEDAVG_OK;
     if (cfg->rule == FEDAVG_RULE_POOLED) {
@@ -153,16 +162,23 @@ int fedavg_round_judge(const fedavg_judge_config *cfg, const uint32_t *members, 
         robust(pool, n, cfg->floor_norm, tmp, &mu, &su);
         n = 0;
         for (size_t i = 0; i < m; i++)
-            pool[n++] = cosines[i];
+            pool[n++] = stats_out[2 * i + 1];
         for (size_t j = 0; j < h; j++)
             pool[n++] = hist_stats[2 * j + 1];
-        robust(pool, n, cfg->floor_cosine, tmp, &mc, &sc);
+        if (gap) { /* the gaps' centre is 0 by definition: scale = 1.4826 · median |gap| */
+            for (size_t j = 0; j < n; j++)
+                tmp[j] = fabs(pool[j]);
+            double s = MAD_SCALE * median(tmp, n);
+            sc = s > cfg->floor_cosine ? s : cfg->floor_cosine;
+        } else {
+            robust(pool, n, cfg->floor_cosine, tmp, &mc, &sc);
+        }
     }
     for (size_t i = 0; i < m; i++) {
         int judged = 0, bad = 0;
         if (use_mad) {
             judged = 1;
-            bad = fabs(logs[i] - mu) > k * su || mc - cosines[i] > k * sc;
+            bad = fabs(logs[i] - mu) > k * su || mc - stats_out[2 * i + 1] > k * sc;
         }
         if (use_own) {
             size_t n = 0;

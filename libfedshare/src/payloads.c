@@ -156,7 +156,7 @@ void fedshare_task_spec_init(fedshare_task_spec *s) {
     s->anomaly_k = 3.0;
     s->anomaly_warmup = 5;
     s->min_updates = 0; /* the default: 3 with 3 or more participants, else 2 */
-    s->anomaly_rule = FEDSHARE_RULE_ROBUST;
+    s->anomaly_rule = FEDSHARE_RULE_ROBUST2;
 }
 
 /* The rule a spec asks for: versions 1 and 2 predate the field (the seed's rule). */
@@ -172,7 +172,7 @@ static uint32_t spec_min_updates(const fedshare_task_spec *s) {
 static int spec_ok(const fedshare_task_spec *s) {
     if (!s || s->version < 1 || s->version > FEDSHARE_TASK_SPEC_VERSION)
         return 0;
-    if (spec_rule(s) > FEDSHARE_RULE_MAD)
+    if (spec_rule(s) > FEDSHARE_RULE_ROBUST2)
         return 0;
     uint32_t mu = spec_min_updates(s);
     /* a round must never decrypt one member's update: at least two participants, and a

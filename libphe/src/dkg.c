@@ -30,12 +30,15 @@
 
 #include <sodium.h>
 
-#define DKG_KAPPA     80u    /* statistical hiding of every integer sharing */
-#define DKG_BATCH     2048u  /* candidates per batch */
-#define DKG_BIP_ITERS 64u    /* biprimality bases for the chosen candidate */
-#define DKG_MAX_L     16u    /* holders */
-#define DKG_SIEVE     65536u /* trial division bound */
-#define DKG_VERSION   1
+#define DKG_KAPPA     80u      /* statistical hiding of every integer sharing */
+#define DKG_BATCH     2048u    /* candidates per batch */
+#define DKG_BIP_ITERS 64u      /* biprimality bases for the chosen candidate */
+#define DKG_BIP_WIN   32u      /* survivors tested per BIP1 round */
+#define DKG_MAX_L     16u      /* holders */
+#define DKG_SIEVE     65536u   /* primes considered for the sieve modulus M */
+#define DKG_TD_BOUND  4194304u /* public trial division of N: primes below 2^22 */
+#define DKG_VERSION   2
+#define DKG_SV_MARGIN 128u  /* bits of p's random multiple of 4M beyond the sieve */
 #define DKG_MAX_BIG   2200u /* largest big integer in a message (bytes) */
 #define DKG_MAX_MSG   (64u << 20)
 
@@ -54,10 +57,16 @@ enum {
     T_THETA = 6,
     T_DSHARE = 7,
     T_CONFIRM = 8,
+    T_SV1 = 9,
+    T_SVRED = 10,
+    T_SVOPEN = 11,
 };
 
 enum {
     PH_NEW,
+    PH_SV1,
+    PH_SVRED,
+    PH_SVOPEN,
     PH_PQ,
     PH_NSHARE,
     PH_BIP1,
@@ -87,8 +96,8 @@ struct phe_dkg {
     mpz_t P, prim, delta;
     /* batch */
     mpz_t my_p[DKG_BATCH], my_q[DKG_BATCH], sp[DKG_BATCH], sq[DKG_BATCH], nacc[DKG_BATCH];
-    uint32_t nsurv, surv[DKG_BATCH], chosen;
-    mpz_t *bv1, *bprod; /* nsurv (round 1) or DKG_BIP_ITERS (round 2) entries */
+    uint32_t nsurv, surv[DKG_BATCH], chosen, bip_off, bip_n;
+    mpz_t *bv1, *bprod; /* bip_n (round 1) or DKG_BIP_ITERS (round 2) entries */
     size_t nbip;
     /* after N */
     mpz_t N, N2, v, hs, p, q, beta, phi, Bsh, Fsh, rho_net, zp, d, s;
@@ -97,6 +106,15 @@ struct phe_dkg {
     uint8_t ch[DKG_MAX_L + 1][32];     /* hash of each sender's commitments */
     mpz_t theta;
     mpz_t vk[DKG_MAX_L];
+    /* distributed sieve (docs/phe-dkg.md, "Distributed sieve") */
+    uint32_t m_bits, m_maxprime, contrib, sv_next;
+    mpz_t M, M4, cu, cv, R0, Rw, Rr;
+    mpz_t *sva; /* shares of each contributor's unit: contrib × 2·DKG_BATCH */
+    mpz_t *svc; /* current product share, 2·DKG_BATCH */
+    mpz_t *svz; /* this holder's masks z, 2·DKG_BATCH */
+    mpz_t *svw; /* opened masked products W, 2·DKG_BATCH */
+    mpz_t *svx; /* this holder's additive share of p (even k) or q mod 4M */
+    uint8_t seed_out[DKG_MAX_L + 1][32], seed_in[DKG_MAX_L + 1][32];
     phe_threshold_params *pp;
     phe_threshold_keyshare *ks;
 };
@@ -320,7 +338,7 @@ static int parse_header(const phe_dkg *d, const uint8_t *in, size_t len, msg_hdr
         phei_get_u32(&r, &h->round) != 0) {
         return PHE_ERR_DECODE;
     }
-    if (h->type < T_PQ || h->type > T_CONFIRM) {
+    if (h->type < T_PQ || h->type > T_SVOPEN) {
         return PHE_ERR_DECODE;
     }
     if (sodium_memcmp(sess, d->session, 32) != 0 || h->from < 1 || h->from > d->l ||
@@ -351,6 +369,12 @@ static int get_smpz(phei_reader *r, mpz_t x) {
 /* The type each phase expects, and whether it is addressed (1) or broadcast (0). */
 static int phase_type(int phase) {
     switch (phase) {
+        case PH_SV1:
+            return T_SV1;
+        case PH_SVRED:
+            return T_SVRED;
+        case PH_SVOPEN:
+            return T_SVOPEN;
         case PH_PQ:
             return T_PQ;
         case PH_NSHARE:
@@ -373,7 +397,7 @@ static int phase_type(int phase) {
 }
 
 static int type_direct(int type) {
-    return type == T_PQ || type == T_BETA || type == T_DSHARE;
+    return type == T_PQ || type == T_BETA || type == T_DSHARE || type == T_SV1 || type == T_SVRED;
 }
 
 /* ------------------------------------------------------------------ */
@@ -528,28 +552,88 @@ PHE_API int phe_dkg_new(phe_dkg **out, const uint8_t session[32], uint32_t bits,
     for (uint32_t j = 0; j < DKG_MAX_L; j++) {
         mpz_init(d->vk[j]);
     }
+    mpz_inits(d->M, d->M4, d->cu, d->cv, d->R0, d->Rw, d->Rr, NULL);
+    d->contrib = d->tau + 1;
+    d->sva = calloc((size_t)d->contrib * 2 * DKG_BATCH, sizeof(mpz_t));
+    d->svc = calloc(2 * DKG_BATCH, sizeof(mpz_t));
+    d->svz = calloc(2 * DKG_BATCH, sizeof(mpz_t));
+    d->svw = calloc(2 * DKG_BATCH, sizeof(mpz_t));
+    d->svx = calloc(2 * DKG_BATCH, sizeof(mpz_t));
+    if (!d->sva || !d->svc || !d->svz || !d->svw || !d->svx) {
+        phe_dkg_free(d);
+        return PHE_ERR_NOMEM;
+    }
+    for (size_t k = 0; k < (size_t)d->contrib * 2 * DKG_BATCH; k++) {
+        mpz_init(d->sva[k]);
+    }
+    for (size_t k = 0; k < 2 * DKG_BATCH; k++) {
+        mpz_inits(d->svc[k], d->svz[k], d->svw[k], d->svx[k], NULL);
+    }
+    /* The sieve modulus M (odd primes 3, 5, 7, … while |M| ≤ m_bits): the
+     * masked product of contrib units below M must stay below P, and p keeps
+     * DKG_SV_MARGIN random bits above 4M. */
+    {
+        uint32_t half = bits / 2;
+        uint32_t by_field = ((uint32_t)e - DKG_KAPPA - l - d->lg - 2) / d->contrib;
+        uint32_t by_size = half - 4 - d->lg - 2 - DKG_SV_MARGIN;
+        d->m_bits = by_field < by_size ? by_field : by_size;
+    }
     mpz_set_ui(d->P, 1);
     mpz_mul_2exp(d->P, d->P, (mp_bitcnt_t)e);
     mpz_sub_ui(d->P, d->P, 1);
     mpz_fac_ui(d->delta, l);
-    /* product of the odd primes below DKG_SIEVE */
+    /* the sieve modulus M; the trial-division primorial (below DKG_TD_BOUND) */
     {
         uint8_t *comp = calloc(DKG_SIEVE, 1);
+        int m_open = 1;
         if (!comp) {
             phe_dkg_free(d);
             return PHE_ERR_NOMEM;
         }
         mpz_set_ui(d->prim, 1);
+        mpz_set_ui(d->M, 1);
         for (uint32_t i = 3; i < DKG_SIEVE; i += 2) {
             if (comp[i]) {
                 continue;
             }
-            mpz_mul_ui(d->prim, d->prim, i);
+            if (m_open) {
+                mpz_mul_ui(d->cu, d->M, i);
+                if (mpz_sizeinbase(d->cu, 2) <= d->m_bits) {
+                    mpz_swap(d->M, d->cu);
+                    d->m_maxprime = i;
+                } else {
+                    m_open = 0;
+                }
+            }
             for (uint64_t j = (uint64_t)i * i; j < DKG_SIEVE; j += 2 * i) {
                 comp[j] = 1;
             }
         }
         free(comp);
+        mpz_primorial_ui(d->prim, DKG_TD_BOUND);
+        mpz_fdiv_q_2exp(d->prim, d->prim, 1); /* odd primes only */
+    }
+    {
+        uint32_t half = bits / 2;
+        mpz_t four;
+        mpz_init_set_ui(four, 4);
+        mpz_mul_2exp(d->M4, d->M, 2);
+        /* cu ≡ 1 (mod M), ≡ 0 (mod 4); cv ≡ 0 (mod M), ≡ 1 (mod 4) */
+        mpz_invert(d->cu, four, d->M);
+        mpz_mul_2exp(d->cu, d->cu, 2);
+        mpz_mul_ui(d->cv, d->M, mpz_fdiv_ui(d->M, 4));
+        mpz_clear(four);
+        /* holder 1's multiple r_1 of 4M: 4M·r_1 in [3·2^(h−2), 3·2^(h−2) + 2^(h−3));
+         * the others' r_j below 2^(h−4−lg)/(4M) */
+        mpz_set_ui(d->R0, 3);
+        mpz_mul_2exp(d->R0, d->R0, half - 2);
+        mpz_cdiv_q(d->R0, d->R0, d->M4);
+        mpz_set_ui(d->Rw, 1);
+        mpz_mul_2exp(d->Rw, d->Rw, half - 3);
+        mpz_fdiv_q(d->Rw, d->Rw, d->M4);
+        mpz_set_ui(d->Rr, 1);
+        mpz_mul_2exp(d->Rr, d->Rr, half - 4 - d->lg);
+        mpz_fdiv_q(d->Rr, d->Rr, d->M4);
     }
     *out = d;
     return 0;
@@ -619,6 +703,31 @@ PHE_API void phe_dkg_free(phe_dkg *d) {
     for (uint32_t j = 0; j < DKG_MAX_L; j++) {
         mpz_clear(d->vk[j]);
     }
+    if (d->sva) {
+        for (size_t k = 0; k < (size_t)d->contrib * 2 * DKG_BATCH; k++) {
+            phei_mpz_clear_secret(d->sva[k]);
+        }
+    }
+    for (size_t k = 0; k < 2 * DKG_BATCH; k++) {
+        if (d->svc) {
+            phei_mpz_clear_secret(d->svc[k]);
+        }
+        if (d->svz) {
+            phei_mpz_clear_secret(d->svz[k]);
+        }
+        if (d->svw) {
+            mpz_clear(d->svw[k]);
+        }
+        if (d->svx) {
+            phei_mpz_clear_secret(d->svx[k]);
+        }
+    }
+    free(d->sva);
+    free(d->svc);
+    free(d->svz);
+    free(d->svw);
+    free(d->svx);
+    mpz_clears(d->M, d->M4, d->cu, d->cv, d->R0, d->Rw, d->Rr, NULL);
     mpz_clears(d->P, d->prim, d->delta, d->N, d->N2, d->v, d->hs, d->theta, NULL);
     phei_mpz_clear_secret(d->p);
     phei_mpz_clear_secret(d->q);
@@ -704,6 +813,262 @@ static void take_bits(mpz_t x, const uint8_t **pp, uint32_t bits) {
     }
 }
 
+/* ------------------------------------------------------------------ */
+/* Distributed sieve                                                    */
+/* ------------------------------------------------------------------ */
+
+/* A keyed stream: XChaCha20 under key, nonce = (a, b, ctr). */
+typedef struct prg {
+    uint8_t key[crypto_stream_xchacha20_KEYBYTES];
+    uint32_t a;
+    uint64_t ctr;
+} prg;
+
+static int prg_init(phe_dkg *d, prg *g) {
+    g->a = 0;
+    g->ctr = 0;
+    return phei_rng_bytes(d->rng, g->key, sizeof g->key);
+}
+
+static void prg_bytes(prg *g, uint8_t *out, size_t n) {
+    uint8_t nonce[crypto_stream_xchacha20_NONCEBYTES];
+    memset(nonce, 0, sizeof nonce);
+    for (int k = 0; k < 4; k++) {
+        nonce[k] = (uint8_t)(g->a >> (24 - 8 * k));
+    }
+    for (int k = 0; k < 8; k++) {
+        nonce[4 + k] = (uint8_t)(g->ctr >> (56 - 8 * k));
+    }
+    g->ctr++;
+    crypto_stream_xchacha20(out, n, nonce, g->key);
+}
+
+/* x = `bits` bits of the stream. */
+static void prg_mpz(prg *g, mpz_t x, uint32_t bits) {
+    uint8_t buf[1024];
+    size_t n = (bits + 7) / 8;
+    if (n > sizeof buf) {
+        n = sizeof buf; /* not reached: every caller asks for < 8192 bits */
+    }
+    prg_bytes(g, buf, n);
+    import_be(x, buf, n);
+    mpz_fdiv_r_2exp(x, x, bits);
+    sodium_memzero(buf, n);
+}
+
+/* x uniform mod m (|m| + 64 bits reduced). */
+static void prg_mod(prg *g, mpz_t x, const mpz_t m) {
+    prg_mpz(g, x, (uint32_t)mpz_sizeinbase(m, 2) + 64);
+    mpz_mod(x, x, m);
+}
+
+/* Round SV1: fresh pairwise seeds for every other holder; a contributor
+ * (holder ≤ τ+1) also sends degree-τ Shamir shares over F_P of a random unit
+ * mod M for every candidate's p and q. Every holder draws its masks z. */
+static int send_sv1(phe_dkg *d, outq *q) {
+    uint32_t l = d->l, tau = d->tau;
+    size_t nk = 2 * DKG_BATCH;
+    uint32_t zbits = d->contrib * d->m_bits + DKG_KAPPA;
+    int contributor = d->me <= d->contrib;
+    prg g;
+    mpz_t a[DKG_MAX_L], x, sh, gc;
+    dbuf b[DKG_MAX_L + 1];
+    int rc;
+    if (d->candidates >= PHE_DKG_MAX_CANDIDATES) {
+        return PHE_ERR_DKG_GIVE_UP;
+    }
+    rc = prg_init(d, &g);
+    if (rc != 0) {
+        return rc;
+    }
+    next_round(d, PH_SV1);
+    memset(b, 0, sizeof b);
+    for (uint32_t j = 1; j <= l; j++) {
+        if (j != d->me) {
+            prg_bytes(&g, d->seed_out[j], 32);
+            msg_header(d, &b[j], T_SV1, j);
+            db_u32(&b[j], DKG_BATCH);
+            db_put(&b[j], d->seed_out[j], 32);
+        }
+    }
+    mpz_inits(x, sh, gc, NULL);
+    for (uint32_t k = 0; k < tau; k++) {
+        mpz_init(a[k]);
+    }
+    for (size_t k = 0; k < nk; k++) {
+        prg_mpz(&g, d->svz[k], zbits);
+        if (!contributor) {
+            continue;
+        }
+        do {
+            prg_mod(&g, x, d->M);
+            mpz_gcd(gc, x, d->M);
+        } while (mpz_cmp_ui(gc, 1) != 0);
+        for (uint32_t m = 0; m < tau; m++) {
+            prg_mod(&g, a[m], d->P);
+        }
+        for (uint32_t j = 1; j <= l; j++) {
+            share_at(sh, x, a, tau, j, d->P);
+            if (j == d->me) {
+                mpz_set(d->sva[(size_t)(d->me - 1) * nk + k], sh);
+            } else {
+                db_mpz(&b[j], sh);
+            }
+        }
+    }
+    for (uint32_t k = 0; k < tau; k++) {
+        phei_mpz_clear_secret(a[k]);
+    }
+    phei_mpz_clear_secret(x);
+    phei_mpz_clear_secret(sh);
+    mpz_clear(gc);
+    sodium_memzero(&g, sizeof g);
+    for (uint32_t j = 1; j <= l; j++) {
+        if (j != d->me) {
+            out_push(d, q, j, &b[j]);
+        }
+    }
+    return 0;
+}
+
+/* Round SVRED (τ ≥ 2): re-share the degree-2τ product share with degree τ;
+ * the new share is Σ_j λ_j·(holder j's share for me). */
+static int send_svred(phe_dkg *d, outq *q) {
+    uint32_t l = d->l, tau = d->tau;
+    size_t nk = 2 * DKG_BATCH;
+    prg g;
+    mpz_t a[DKG_MAX_L], sh, w;
+    dbuf b[DKG_MAX_L + 1];
+    int rc = prg_init(d, &g);
+    if (rc != 0) {
+        return rc;
+    }
+    next_round(d, PH_SVRED);
+    memset(b, 0, sizeof b);
+    for (uint32_t j = 1; j <= l; j++) {
+        if (j != d->me) {
+            msg_header(d, &b[j], T_SVRED, j);
+            db_u32(&b[j], DKG_BATCH);
+        }
+    }
+    mpz_inits(sh, w, NULL);
+    lagrange0(w, l, d->me);
+    for (uint32_t k = 0; k < tau; k++) {
+        mpz_init(a[k]);
+    }
+    for (size_t k = 0; k < nk; k++) {
+        for (uint32_t m = 0; m < tau; m++) {
+            prg_mod(&g, a[m], d->P);
+        }
+        for (uint32_t j = 1; j <= l; j++) {
+            if (j == d->me) {
+                continue;
+            }
+            share_at(sh, d->svc[k], a, tau, j, d->P);
+            db_mpz(&b[j], sh);
+        }
+        share_at(sh, d->svc[k], a, tau, d->me, d->P);
+        mpz_mul(d->svc[k], w, sh);
+    }
+    for (uint32_t k = 0; k < tau; k++) {
+        phei_mpz_clear_secret(a[k]);
+    }
+    phei_mpz_clear_secret(sh);
+    mpz_clear(w);
+    sodium_memzero(&g, sizeof g);
+    for (uint32_t j = 1; j <= l; j++) {
+        if (j != d->me) {
+            out_push(d, q, j, &b[j]);
+        }
+    }
+    return 0;
+}
+
+/* Round SVOPEN: broadcast u_j = λ_j·y_j + |λ_j|·z_j + o_j (mod P), where y_j
+ * is the degree-2τ share of the product A of the contributors' units and
+ * o_j the pairwise zero-sharing from the SV1 seeds; Σ u_j = W = A + Σ|λ_j|·z_j. */
+static int send_svopen(phe_dkg *d, outq *q) {
+    size_t nk = 2 * DKG_BATCH;
+    dbuf b = {0};
+    mpz_t w, wa, o, t;
+    uint32_t pbits = (uint32_t)mpz_sizeinbase(d->P, 2) + 64;
+    next_round(d, PH_SVOPEN);
+    msg_header(d, &b, T_SVOPEN, 0);
+    db_u32(&b, DKG_BATCH);
+    mpz_inits(w, wa, o, t, NULL);
+    lagrange0(w, d->l, d->me);
+    mpz_abs(wa, w);
+    for (size_t k = 0; k < nk; k++) {
+        mpz_set_ui(o, 0);
+        for (uint32_t j = 1; j <= d->l; j++) {
+            prg g;
+            if (j == d->me) {
+                continue;
+            }
+            memcpy(g.key, d->seed_out[j], 32);
+            g.a = (uint32_t)k;
+            g.ctr = 0;
+            prg_mpz(&g, t, pbits);
+            mpz_add(o, o, t);
+            memcpy(g.key, d->seed_in[j], 32);
+            g.ctr = 0;
+            prg_mpz(&g, t, pbits);
+            mpz_sub(o, o, t);
+            sodium_memzero(&g, sizeof g);
+        }
+        mpz_mul(t, w, d->svc[k]);
+        mpz_addmul(t, wa, d->svz[k]);
+        mpz_add(t, t, o);
+        mpz_mod(d->svw[k], t, d->P);
+        db_mpz(&b, d->svw[k]);
+    }
+    phei_mpz_clear_secret(o);
+    phei_mpz_clear_secret(t);
+    mpz_clears(w, wa, NULL);
+    out_push(d, q, 0, &b);
+    return 0;
+}
+
+/* After SVOPEN: this holder's additive share of p (k even) or q (k odd)
+ * modulo 4M: x_j = [j = 1]·W − |λ_j|·z_j ≡ share of A (mod M), lifted by CRT
+ * so that the sum is ≡ A (mod M) and ≡ 3 (mod 4). */
+static void sieve_shares(phe_dkg *d) {
+    mpz_t wa, x;
+    mpz_inits(wa, x, NULL);
+    lagrange0(wa, d->l, d->me);
+    mpz_abs(wa, wa);
+    for (size_t k = 0; k < 2 * DKG_BATCH; k++) {
+        mpz_mod(d->svw[k], d->svw[k], d->P);
+        if (d->me == 1) {
+            mpz_set(x, d->svw[k]);
+        } else {
+            mpz_set_ui(x, 0);
+        }
+        mpz_submul(x, wa, d->svz[k]);
+        mpz_mod(x, x, d->M);
+        mpz_mul(x, x, d->cu);
+        if (d->me == 1) {
+            mpz_addmul_ui(x, d->cv, 3);
+        }
+        mpz_mod(d->svx[k], x, d->M4);
+        mpz_set_ui(d->svz[k], 0);
+        mpz_set_ui(d->svc[k], 0);
+    }
+    phei_mpz_clear_secret(x);
+    mpz_clear(wa);
+}
+
+/* Tests only: the sieve modulus 4M and this holder's sieved share k. */
+PHEI_HIDDEN int phei_dkg_sieve(const phe_dkg *d, size_t k, mpz_t m4, mpz_t share);
+int phei_dkg_sieve(const phe_dkg *d, size_t k, mpz_t m4, mpz_t share) {
+    if (k >= 2 * DKG_BATCH) {
+        return PHE_ERR_INVALID_ARG;
+    }
+    mpz_set(m4, d->M4);
+    mpz_set(share, d->svx[k]);
+    return 0;
+}
+
 /* Round PQ: draw a batch of share pairs and send their Shamir shares. The
  * batch's randomness is an XChaCha20 stream under 32 bytes of the random
  * source (one system call per batch instead of thousands). */
@@ -751,19 +1116,16 @@ static int send_pq(phe_dkg *d, outq *q) {
         for (int w = 0; w < 2; w++) {
             mpz_ptr x = w == 0 ? d->my_p[c] : d->my_q[c];
             mpz_ptr acc = w == 0 ? d->sp[c] : d->sq[c];
+            /* x = (sieved share mod 4M) + 4M·r */
+            take_bits(x, &rp, half);
             if (d->me == 1) {
-                take_bits(x, &rp, half);
-                mpz_fdiv_r_2exp(x, x, half - 4);
-                mpz_setbit(x, half - 1);
-                mpz_setbit(x, half - 2);
-                mpz_setbit(x, 0);
-                mpz_setbit(x, 1); /* ≡ 3 (mod 4) */
+                mpz_mod(x, x, d->Rw);
+                mpz_add(x, x, d->R0);
             } else {
-                take_bits(x, &rp, half);
-                mpz_fdiv_r_2exp(x, x, half - 4 - d->lg);
-                mpz_clrbit(x, 0);
-                mpz_clrbit(x, 1); /* ≡ 0 (mod 4) */
+                mpz_mod(x, x, d->Rr);
             }
+            mpz_mul(x, x, d->M4);
+            mpz_add(x, x, d->svx[2 * c + (uint32_t)w]);
             for (uint32_t k = 0; k < tau; k++) {
                 /* uniform below 2^|P| = P + 1: P itself (probability
                  * 2^−|P|) is folded to 0 */
@@ -851,19 +1213,28 @@ static void bip_accumulate(phe_dkg *d, uint32_t from, size_t slot, const mpz_t v
     }
 }
 
+/* Round BIP1 for the next window of up to DKG_BIP_WIN survivors
+ * (surv[bip_off …]); the first that passes goes on, so a batch's later
+ * survivors are not exponentiated once a biprime is found. */
 static int send_bip1(phe_dkg *d, outq *q) {
     dbuf b = {0};
     mpz_t val;
-    int rc = alloc_bip(d, d->nsurv);
+    uint32_t n = d->nsurv - d->bip_off;
+    int rc;
+    if (n > DKG_BIP_WIN) {
+        n = DKG_BIP_WIN;
+    }
+    rc = alloc_bip(d, n);
     if (rc != 0) {
         return rc;
     }
+    d->bip_n = n;
     next_round(d, PH_BIP1);
     msg_header(d, &b, T_BIP1, 0);
-    db_u32(&b, d->nsurv);
+    db_u32(&b, n);
     mpz_init(val);
-    for (uint32_t k = 0; k < d->nsurv; k++) {
-        uint32_t c = d->surv[k];
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t c = d->surv[d->bip_off + k];
         bip_value(d, val, d->nacc[c], c, 0);
         db_mpz(&b, val);
         bip_accumulate(d, d->me, k, val, d->nacc[c]);
@@ -928,6 +1299,8 @@ static int send_beta(phe_dkg *d, outq *q) {
     for (uint32_t k = 0; k < DKG_BATCH; k++) {
         mpz_set_ui(d->my_p[k], 0);
         mpz_set_ui(d->my_q[k], 0);
+        mpz_set_ui(d->svx[2 * k], 0);
+        mpz_set_ui(d->svx[2 * k + 1], 0);
     }
     free_bip(d);
     mpz_inits(rho, x, h, NULL);
@@ -1145,36 +1518,99 @@ static int round_complete(const phe_dkg *d) {
     return 1;
 }
 
-/* N passes trial division by every odd prime below DKG_SIEVE and has `bits` bits. */
-static int sieve_ok(const phe_dkg *d, const mpz_t N) {
-    static const uint64_t quick[] = {
-        3ull * 5 * 7 * 11 * 13 * 17 * 19 * 23 * 29 * 31 * 37 * 41 * 43 * 47 * 53,
-        59ull * 61 * 67 * 71 * 73 * 79 * 83 * 89 * 97 * 101,
-        103ull * 107 * 109 * 113 * 127 * 131 * 137 * 139 * 149,
-        151ull * 157 * 163 * 167 * 173 * 179 * 181 * 191,
-        193ull * 197 * 199 * 211 * 223 * 227 * 229 * 233,
-    };
-    int ok;
+/* Public trial division of the batch: candidate c survives when N_c has `bits`
+ * bits and no odd prime factor below DKG_TD_BOUND. One remainder tree over the
+ * batch: the primorial is reduced modulo the product of all candidates, then
+ * down the product tree to each N_c, and gcd(remainder, N_c) = 1 is checked. */
+static int trial_division(phe_dkg *d) {
+    uint32_t idx[DKG_BATCH], n = 0, levels = 0, cnt[24];
+    mpz_t *tree[24];
     mpz_t g;
-    if (mpz_sizeinbase(N, 2) != d->bits) {
+    int rc = 0;
+    d->nsurv = 0;
+    for (uint32_t c = 0; c < DKG_BATCH; c++) {
+        if (mpz_sizeinbase(d->nacc[c], 2) == d->bits) {
+            idx[n++] = c;
+        }
+    }
+    if (n == 0) {
         return 0;
     }
-    for (size_t k = 0; k < sizeof quick / sizeof quick[0]; k++) {
-        uint64_t r = mpz_fdiv_ui(N, quick[k]), a = quick[k];
-        while (r) {
-            uint64_t tmp = a % r;
-            a = r;
-            r = tmp;
+    memset(tree, 0, sizeof tree);
+    /* product tree: level 0 the candidates, each level the products of pairs */
+    for (uint32_t w = n;; w = (w + 1) / 2) {
+        tree[levels] = calloc(w, sizeof(mpz_t));
+        if (!tree[levels]) {
+            rc = PHE_ERR_NOMEM;
+            break;
         }
-        if (a != 1) {
-            return 0;
+        cnt[levels] = w;
+        for (uint32_t i = 0; i < w; i++) {
+            mpz_init(tree[levels][i]);
+            if (levels == 0) {
+                mpz_set(tree[0][i], d->nacc[idx[i]]);
+            } else if (2 * i + 1 < cnt[levels - 1]) {
+                mpz_mul(tree[levels][i], tree[levels - 1][2 * i], tree[levels - 1][2 * i + 1]);
+            } else {
+                mpz_set(tree[levels][i], tree[levels - 1][2 * i]);
+            }
+        }
+        levels++;
+        if (w == 1) {
+            break;
         }
     }
-    mpz_init(g);
-    mpz_gcd(g, d->prim, N);
-    ok = mpz_cmp_ui(g, 1) == 0;
-    mpz_clear(g);
-    return ok;
+    if (rc == 0) {
+        /* remainders down the tree, in place: tree[k][i] = prim mod tree[k][i] */
+        mpz_mod(tree[levels - 1][0], d->prim, tree[levels - 1][0]);
+        for (uint32_t k = levels - 1; k-- > 1;) {
+            for (uint32_t i = 0; i < cnt[k]; i++) {
+                mpz_mod(tree[k][i], tree[k + 1][i / 2], tree[k][i]);
+            }
+        }
+        mpz_init(g);
+        for (uint32_t i = 0; i < n; i++) {
+            const mpz_ptr N = d->nacc[idx[i]];
+            if (levels > 1) {
+                mpz_mod(g, tree[1][i / 2], N);
+            } else {
+                mpz_mod(g, tree[0][0], N);
+            }
+            mpz_gcd(g, g, N);
+            if (mpz_cmp_ui(g, 1) == 0) {
+                d->surv[d->nsurv++] = idx[i];
+            }
+        }
+        mpz_clear(g);
+    }
+    for (uint32_t k = 0; k < levels; k++) {
+        for (uint32_t i = 0; i < cnt[k]; i++) {
+            mpz_clear(tree[k][i]);
+        }
+        free(tree[k]);
+    }
+    return rc;
+}
+
+/* Tests only: run the batch trial division on n given moduli (n ≤ DKG_BATCH);
+ * surv receives the indexes that pass. */
+PHEI_HIDDEN int phei_dkg_td(phe_dkg *d, mpz_t *N, uint32_t n, uint32_t *surv, uint32_t *nsurv);
+int phei_dkg_td(phe_dkg *d, mpz_t *N, uint32_t n, uint32_t *surv, uint32_t *nsurv) {
+    int rc;
+    if (n > DKG_BATCH) {
+        return PHE_ERR_INVALID_ARG;
+    }
+    for (uint32_t c = 0; c < DKG_BATCH; c++) {
+        if (c < n) {
+            mpz_set(d->nacc[c], N[c]);
+        } else {
+            mpz_set_ui(d->nacc[c], 0);
+        }
+    }
+    rc = trial_division(d);
+    *nsurv = d->nsurv;
+    memcpy(surv, d->surv, d->nsurv * sizeof(uint32_t));
+    return rc;
 }
 
 static int bip_pass(const phe_dkg *d, size_t slot, const mpz_t N) {
@@ -1192,35 +1628,58 @@ static int bip_pass(const phe_dkg *d, size_t slot, const mpz_t N) {
 
 static int advance(phe_dkg *d, outq *q) {
     switch (d->phase) {
+        case PH_SV1:
+            for (size_t k = 0; k < 2 * DKG_BATCH; k++) {
+                mpz_mul(d->svc[k], d->sva[k], d->sva[2 * DKG_BATCH + k]);
+                mpz_mod(d->svc[k], d->svc[k], d->P);
+            }
+            d->sv_next = 3;
+            return d->sv_next > d->contrib ? send_svopen(d, q) : send_svred(d, q);
+        case PH_SVRED: {
+            mpz_t *a = &d->sva[(size_t)(d->sv_next - 1) * 2 * DKG_BATCH];
+            for (size_t k = 0; k < 2 * DKG_BATCH; k++) {
+                mpz_mod(d->svc[k], d->svc[k], d->P);
+                mpz_mul(d->svc[k], d->svc[k], a[k]);
+                mpz_mod(d->svc[k], d->svc[k], d->P);
+            }
+            d->sv_next++;
+            return d->sv_next > d->contrib ? send_svopen(d, q) : send_svred(d, q);
+        }
+        case PH_SVOPEN:
+            sieve_shares(d);
+            return send_pq(d, q);
         case PH_PQ:
             return send_nshare(d, q);
         case PH_NSHARE: {
-            d->nsurv = 0;
+            int rc;
             for (uint32_t c = 0; c < DKG_BATCH; c++) {
                 mpz_mod(d->nacc[c], d->nacc[c], d->P);
-                if (sieve_ok(d, d->nacc[c])) {
-                    d->surv[d->nsurv++] = c;
-                }
                 mpz_set_ui(d->sp[c], 0);
                 mpz_set_ui(d->sq[c], 0);
             }
+            rc = trial_division(d);
+            if (rc != 0) {
+                return rc;
+            }
             d->candidates += DKG_BATCH;
-            return d->nsurv ? send_bip1(d, q) : send_pq(d, q);
+            d->bip_off = 0;
+            return d->nsurv ? send_bip1(d, q) : send_sv1(d, q);
         }
         case PH_BIP1: {
-            for (uint32_t k = 0; k < d->nsurv; k++) {
-                uint32_t c = d->surv[k];
+            for (uint32_t k = 0; k < d->bip_n; k++) {
+                uint32_t c = d->surv[d->bip_off + k];
                 if (bip_pass(d, k, d->nacc[c])) {
                     d->chosen = c;
                     return send_bip2(d, q);
                 }
             }
-            return send_pq(d, q);
+            d->bip_off += d->bip_n;
+            return d->bip_off < d->nsurv ? send_bip1(d, q) : send_sv1(d, q);
         }
         case PH_BIP2: {
             for (uint32_t it = 0; it < DKG_BIP_ITERS; it++) {
                 if (!bip_pass(d, it, d->nacc[d->chosen])) {
-                    return send_pq(d, q);
+                    return send_sv1(d, q);
                 }
             }
             return send_beta(d, q);
@@ -1248,6 +1707,61 @@ static int apply(phe_dkg *d, const msg_hdr *h0) {
     uint32_t cnt, from = h.from;
     int rc = 0;
     switch (h.type) {
+        case T_SV1:
+        case T_SVRED:
+        case T_SVOPEN: {
+            size_t nk = 2 * DKG_BATCH, nv;
+            uint8_t seed[32];
+            mpz_t *tmp;
+            if (phei_get_u32(r, &cnt) != 0 || cnt != DKG_BATCH) {
+                return PHE_ERR_DECODE;
+            }
+            if (h.type == T_SV1 && phei_get_bytes(r, seed, 32) != 0) {
+                return PHE_ERR_DECODE;
+            }
+            nv = (h.type == T_SV1 && from > d->contrib) ? 0 : nk;
+            tmp = calloc(nv ? nv : 1, sizeof(mpz_t));
+            if (!tmp) {
+                sodium_memzero(seed, sizeof seed);
+                return PHE_ERR_NOMEM;
+            }
+            for (size_t k = 0; k < nv; k++) {
+                mpz_init(tmp[k]);
+                if (rc == 0 &&
+                    (get_mpz(r, tmp[k], DKG_MAX_BIG) != 0 || mpz_cmp(tmp[k], d->P) >= 0)) {
+                    rc = PHE_ERR_DECODE;
+                }
+            }
+            if (rc == 0) {
+                rc = phei_reader_end(r);
+            }
+            if (rc == 0) {
+                if (h.type == T_SV1) {
+                    memcpy(d->seed_in[from], seed, 32);
+                    for (size_t k = 0; k < nv; k++) {
+                        mpz_swap(d->sva[(size_t)(from - 1) * nk + k], tmp[k]);
+                    }
+                } else if (h.type == T_SVRED) {
+                    mpz_t w;
+                    mpz_init(w);
+                    lagrange0(w, d->l, from);
+                    for (size_t k = 0; k < nv; k++) {
+                        mpz_addmul(d->svc[k], w, tmp[k]);
+                    }
+                    mpz_clear(w);
+                } else {
+                    for (size_t k = 0; k < nv; k++) {
+                        mpz_add(d->svw[k], d->svw[k], tmp[k]);
+                    }
+                }
+            }
+            for (size_t k = 0; k < nv; k++) {
+                phei_mpz_clear_secret(tmp[k]);
+            }
+            free(tmp);
+            sodium_memzero(seed, sizeof seed);
+            return rc;
+        }
         case T_PQ:
         case T_NSHARE: {
             mpz_t *tmp;
@@ -1295,7 +1809,7 @@ static int apply(phe_dkg *d, const msg_hdr *h0) {
         }
         case T_BIP1:
         case T_BIP2: {
-            uint32_t want = h.type == T_BIP1 ? d->nsurv : DKG_BIP_ITERS;
+            uint32_t want = h.type == T_BIP1 ? d->bip_n : DKG_BIP_ITERS;
             mpz_t *tmp;
             if (phei_get_u32(r, &cnt) != 0 || cnt != want) {
                 return PHE_ERR_DECODE;
@@ -1305,7 +1819,7 @@ static int apply(phe_dkg *d, const msg_hdr *h0) {
                 return PHE_ERR_NOMEM;
             }
             for (uint32_t k = 0; k < cnt; k++) {
-                const mpz_ptr N = d->nacc[h.type == T_BIP1 ? d->surv[k] : d->chosen];
+                const mpz_ptr N = d->nacc[h.type == T_BIP1 ? d->surv[d->bip_off + k] : d->chosen];
                 mpz_init(tmp[k]);
                 if (rc == 0 && (get_mpz(r, tmp[k], DKG_MAX_BIG) != 0 || mpz_sgn(tmp[k]) == 0 ||
                                 mpz_cmp(tmp[k], N) >= 0)) {
@@ -1316,7 +1830,7 @@ static int apply(phe_dkg *d, const msg_hdr *h0) {
                 rc = phei_reader_end(r);
             }
             for (uint32_t k = 0; rc == 0 && k < cnt; k++) {
-                const mpz_ptr N = d->nacc[h.type == T_BIP1 ? d->surv[k] : d->chosen];
+                const mpz_ptr N = d->nacc[h.type == T_BIP1 ? d->surv[d->bip_off + k] : d->chosen];
                 bip_accumulate(d, from, k, tmp[k], N);
             }
             for (uint32_t k = 0; k < cnt; k++) {
@@ -1483,7 +1997,7 @@ PHE_API int phe_dkg_start(phe_dkg *d, phe_dkg_msg **msgs, size_t *count) {
     if (d->phase != PH_NEW) {
         return PHE_ERR_DKG_STATE;
     }
-    rc = send_pq(d, &q);
+    rc = send_sv1(d, &q);
     if (rc != 0) {
         d->phase = PH_FAILED;
     }

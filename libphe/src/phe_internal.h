@@ -180,6 +180,16 @@ PHEI_HIDDEN int phei_decrypt_mpz_multi(const phe_seckey *sk, mpz_t *m, const mpz
  * PHE_ERR_INVALID_ARG / PHE_ERR_EMPTY / PHE_ERR_KEY_MISMATCH / PHE_ERR_CIPHERTEXT_INVALID. */
 PHEI_HIDDEN int phei_check_ct(const phe_pubkey *pk, const phe_ciphertext *ct);
 
+/* out = Π base[k]^{ρ_k} mod `mod` for public exponents ρ_k of rho_bytes
+ * big-endian bytes each (threshold.c: the batch proofs' combinations).
+ * method: PHEI_MSM_AUTO (the cheaper of Straus and Pippenger's buckets for
+ * this count), PHEI_MSM_STRAUS, PHEI_MSM_BUCKETS (window chosen), or
+ * PHEI_MSM_BUCKETS + c (buckets with c-bit windows, 2 ≤ c ≤ 14): every
+ * method gives the same value (tests). 0, PHE_ERR_NOMEM or PHE_ERR_INVALID_ARG. */
+enum { PHEI_MSM_AUTO = 0, PHEI_MSM_STRAUS = 1, PHEI_MSM_BUCKETS = 2 };
+PHEI_HIDDEN int phei_multi_exp(mpz_t out, mpz_t *base, const uint8_t *rho, size_t rho_bytes,
+                               size_t count, const mpz_t mod, int method);
+
 /* Store c (already checked) in ct under pk. */
 PHEI_HIDDEN void phei_ct_set(const phe_pubkey *pk, phe_ciphertext *ct, const mpz_t c);
 

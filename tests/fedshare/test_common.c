@@ -114,7 +114,7 @@ static void test_options_init_and_macro_agree(void **state) {
     assert_int_equal(m.codec_len, f.codec_len);
     assert_int_equal(m.min_updates, f.min_updates);
     assert_int_equal(m.anomaly_rule, f.anomaly_rule);
-    assert_int_equal(m.anomaly_rule, FEDSHARE_RULE_ROBUST);
+    assert_int_equal(m.anomaly_rule, FEDSHARE_RULE_ROBUST2);
 }
 
 int main(void) {

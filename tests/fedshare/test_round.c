@@ -207,7 +207,7 @@ static size_t vector_cts(const phe_threshold_params *pp, const uint8_t *b, size_
  * own index, of the aggregate's list, the other elements right, but its proof
  * does not verify. */
 static void post_wrong_share(world *w, const uint8_t task[32], const phe_threshold_params *pp,
-                             const phe_threshold_keyshare *ks, int who) {
+                             const phe_threshold_keyshare *ks, int who, uint8_t blob_out[32]) {
     char *json = NULL;
     assert_int_equal(
         fedshare_client_record_json(w->cl[3], FEDSHARE_REC_ROUND, task, NULL, 1, T, &json), 0);
@@ -268,6 +268,8 @@ static void post_wrong_share(world *w, const uint8_t task[32], const phe_thresho
     uint8_t share_hash[32], *pl;
     size_t len;
     assert_int_equal(ledger_client_blob_put(lc, out, 13 + wrote, T, share_hash), 0);
+    if (blob_out)
+        memcpy(blob_out, share_hash, 32);
     free(out);
     assert_int_equal(fedshare_payload_decryption_share(task, 1, agg_hash, share_hash, &pl, &len),
                      0);
@@ -436,7 +438,7 @@ static void test_one_round(void **state) {
      * The aggregator finds one good share, names A on the ledger and cannot
      * finalize yet; C's share is still taken (on the old contract it was refused
      * with -511 and the round stalled), and the round finalizes with B's and C's. */
-    post_wrong_share(w, task, fetched, ks[0], 0);
+    post_wrong_share(w, task, fetched, ks[0], 0, NULL);
     assert_int_equal(fedshare_post_decryption_share(w->cl[1], task, 1, fetched, ks[1], T),
                      FEDSHARE_OK);
     expect_record(w, FEDSHARE_REC_TASK, task, 0, "\"phase\":4");
@@ -552,6 +554,174 @@ static void test_one_round(void **state) {
         phe_threshold_keyshare_free(ks[i]);
 }
 
+/* A lying aggregator (issue 12): holder A posts a forged batch of shares (one
+ * element decrypts another ciphertext; its proof fails), B and C honest ones.
+ * The aggregator records A's batch as VERIFIED — a verdict the contract takes
+ * on its word — and finalizes with the digest of a model that is not the
+ * decryption of the aggregate. A participant must not accept it: its client
+ * verifies every batch it combines whatever the ledger says (a client that
+ * trusted the recorded verdict would combine A's forged batch), so it sets A
+ * aside, combines B's and C's, gets the true model, and its evaluation
+ * disputes the recorded one (the round goes back to finalize, no metric). */
+static void test_forged_share_marked_verified_is_not_accepted(void **state) {
+    world *w = *state;
+    uint8_t data[3][32];
+    for (int i = 0; i < 3; i++) {
+        uint8_t enc[32];
+        randombytes_buf(enc, 32);
+        assert_int_equal(
+            fedshare_register_data(w->cl[i], enc, "ehr", "synthetic", NULL, 0, T, data[i]),
+            FEDSHARE_OK);
+        set_open_policy(w, i, data[i]);
+    }
+    uint64_t now = (uint64_t)time(NULL);
+    for (int i = 1; i < 3; i++)
+        assert_int_equal(fedshare_request_access(w->cl[0], data[i], "train", "training", now,
+                                                 now + 3600, 1, T, NULL),
+                         FEDSHARE_OK);
+    uint8_t p[128], q[128];
+    size_t pn = unhex(PRIME1, p), qn = unhex(PRIME2, q);
+    phe_threshold_params *pp = NULL;
+    phe_threshold_keyshare *ks[3] = {0};
+    assert_int_equal(phe_threshold_deal_with_primes(&pp, ks, p, pn, q, qn, 2, 3, NULL), 0);
+    size_t en = phe_threshold_params_encoded_size(pp), wrote, len;
+    uint8_t *enc = malloc(en), holders[96], shares[96], key_id[32], *pl;
+    assert_int_equal(phe_threshold_params_encode(pp, enc, en, &wrote), 0);
+    for (int i = 0; i < 3; i++) {
+        memcpy(holders + 32 * i, w->member_pk[i], 32);
+        randombytes_buf(shares + 32 * i, 32);
+    }
+    assert_int_equal(fedshare_payload_key_record(enc, wrote, holders, shares, 3, &pl, &len), 0);
+    assert_int_equal(
+        fedshare_client_submit(w->cl[0], FEDSHARE_OP_KEY_RECORD, pl, len, T, NULL, NULL),
+        FEDSHARE_OK);
+    fedshare_free(pl);
+    free(enc);
+    assert_int_equal(phe_threshold_params_key_id(pp, key_id), 0);
+    const phe_pubkey *pk = phe_threshold_params_pubkey(pp);
+    float init[NP];
+    for (int i = 0; i < NP; i++)
+        init[i] = 0.02f * (float)i;
+    uint8_t digest[32], structure[32], model_id[32];
+    assert_int_equal(fedshare_put_model(w->cl[4], init, NP, T, digest), FEDSHARE_OK);
+    memset(structure, 0x6B, 32);
+    assert_int_equal(fedshare_payload_model_publish(structure, digest, NP, "lying", &pl, &len), 0);
+    assert_int_equal(
+        fedshare_client_submit(w->cl[4], FEDSHARE_OP_MODEL_PUBLISH, pl, len, T, NULL, NULL),
+        FEDSHARE_OK);
+    fedshare_free(pl);
+    assert_int_equal(fedshare_model_id(structure, digest, model_id), 0);
+    fedavg_codec_config cc;
+    fedavg_codec_config_init(&cc);
+    cc.plaintext_bytes = (uint32_t)phe_plaintext_size(pk) - 1;
+    cc.max_weight = 10000;
+    cc.precision = 1e-5;
+    fedavg_codec *codec = NULL;
+    assert_int_equal(fedavg_codec_select(&codec, &cc), 0);
+    uint8_t cbytes[256];
+    assert_int_equal(fedavg_codec_encode(codec, cbytes, sizeof cbytes), 0);
+    uint8_t parts[96], datas[96], task[32];
+    for (int i = 0; i < 3; i++) {
+        memcpy(parts + 32 * i, w->member_pk[i], 32);
+        memcpy(datas + 32 * i, data[i], 32);
+    }
+    fedshare_task_spec s;
+    fedshare_task_spec_init(&s);
+    memcpy(s.model_id, model_id, 32);
+    memcpy(s.key_id, key_id, 32);
+    memcpy(s.aggregator, w->member_pk[4], 32);
+    s.n_participants = 3;
+    s.participants = parts;
+    s.data_ids = datas;
+    s.codec = cbytes;
+    s.codec_len = fedavg_codec_encoded_bytes();
+    assert_int_equal(fedshare_payload_task_create(&s, &pl, &len), 0);
+    assert_int_equal(
+        fedshare_client_submit(w->cl[0], FEDSHARE_OP_TASK_CREATE, pl, len, T, task, NULL),
+        FEDSHARE_OK);
+    fedshare_free(pl);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(fedshare_join_task(w->cl[i], task, T), FEDSHARE_OK);
+    float upd[3][NP];
+    uint32_t weight[3] = {100, 150, 50};
+    size_t npt = fedavg_codec_plaintexts(codec, NP), ptb = fedavg_codec_plaintext_bytes(codec);
+    uint8_t *packed = malloc(npt * ptb);
+    for (int i = 0; i < 3; i++) {
+        for (int k = 0; k < NP; k++)
+            upd[i][k] = (float)((k % 5) - 2) * 0.03f * (float)(i + 1);
+        assert_int_equal(fedavg_codec_pack(codec, upd[i], NP, weight[i], packed, npt * ptb, NULL),
+                         0);
+        assert_int_equal(fedshare_upload_update(w->cl[i], task, 1, pk, NULL, packed, npt, ptb,
+                                                weight[i], 1.0, 0.0, T),
+                         FEDSHARE_OK);
+    }
+    free(packed);
+    assert_int_equal(fedshare_aggregate(w->cl[4], task, 1, pk, NULL, T), FEDSHARE_OK);
+
+    /* A's forged batch, B's and C's honest ones (C's taken in finalize) */
+    uint8_t forged[32];
+    post_wrong_share(w, task, pp, ks[0], 0, forged);
+    assert_int_equal(fedshare_post_decryption_share(w->cl[1], task, 1, pp, ks[1], T), FEDSHARE_OK);
+    expect_record(w, FEDSHARE_REC_TASK, task, 0, "\"phase\":4");
+    assert_int_equal(fedshare_post_decryption_share(w->cl[2], task, 1, pp, ks[2], T), FEDSHARE_OK);
+    /* the lie: A's forged batch "verified", then a model that is not the sum's */
+    assert_int_equal(fedshare_payload_share_verified(task, 1, w->member_pk[0], forged, &pl, &len),
+                     0);
+    assert_int_equal(
+        fedshare_client_submit(w->cl[4], FEDSHARE_OP_SHARE_VERDICT, pl, len, T, NULL, NULL),
+        FEDSHARE_OK);
+    fedshare_free(pl);
+    expect_record(w, FEDSHARE_REC_ROUND, task, 1, "\"refused\":false,\"verified\":true");
+    const float *rows[3] = {upd[0], upd[1], upd[2]};
+    double wd[3] = {100, 150, 50};
+    float mean[NP], lie[NP];
+    assert_int_equal(fedavg_average(rows, wd, 3, NP, mean), 0);
+    for (int k = 0; k < NP; k++)
+        lie[k] = init[k] + mean[k] + (k == 0 ? 0.5f : 0.0f); /* element 0 poisoned */
+    uint8_t lie_digest[32], lie_blob[32];
+    assert_int_equal(fedavg_model_digest(lie, NP, lie_digest), 0);
+    assert_int_equal(fedshare_put_model(w->cl[4], lie, NP, T, lie_blob), FEDSHARE_OK);
+    assert_int_equal(fedshare_payload_round_finalize(task, 1, lie_digest, lie_blob, &pl, &len), 0);
+    assert_int_equal(
+        fedshare_client_submit(w->cl[4], FEDSHARE_OP_ROUND_FINALIZE, pl, len, T, NULL, NULL),
+        FEDSHARE_OK);
+    fedshare_free(pl);
+    expect_record(w, FEDSHARE_REC_TASK, task, 0, "\"phase\":5");
+
+    /* each participant recomputes: A's batch fails its proof whatever the ledger
+     * says, B's and C's give the true model, and the evaluation disputes the lie */
+    double bound = fedavg_codec_error_bound(codec);
+    uint8_t d[32];
+    for (int i = 0; i < 3; i++) {
+        float *model = NULL;
+        size_t n = 0;
+        assert_int_equal(fedshare_compute_global(w->cl[i], task, 1, pp, T, &model, &n),
+                         FEDSHARE_OK);
+        assert_int_equal(n, NP);
+        for (int k = 0; k < NP; k++)
+            assert_true(fabs((double)model[k] - (double)(init[k] + mean[k])) <= bound + 1e-6);
+        assert_int_equal(fedavg_model_digest(model, n, d), 0);
+        fedshare_free(model);
+        assert_memory_not_equal(d, lie_digest, 32);
+    }
+    assert_int_equal(fedshare_evaluate(w->cl[1], task, 1, d, 0.9, 50, T), FEDSHARE_OK);
+    /* disputed: back to finalize, no metric recorded, the lie is not the global model */
+    expect_record(w, FEDSHARE_REC_TASK, task, 0, "\"phase\":4");
+    expect_record(w, FEDSHARE_REC_TASK, task, 0, "\"metrics\":[]");
+    char *json = NULL;
+    assert_int_equal(
+        fedshare_client_record_json(w->cl[3], FEDSHARE_REC_TASK, task, NULL, 0, T, &json),
+        FEDSHARE_OK);
+    char lie_hex[65];
+    sodium_bin2hex(lie_hex, sizeof lie_hex, lie_digest, 32);
+    assert_null(strstr(json, lie_hex));
+    fedshare_free(json);
+    fedavg_codec_free(codec);
+    phe_threshold_params_free(pp);
+    for (int i = 0; i < 3; i++)
+        phe_threshold_keyshare_free(ks[i]);
+}
+
 /* Blob puts on fedshare nodes (issue 23): a raw ledger client without a
  * signer is refused, so is a key that is not a consortium member (a replica's
  * own key); a member's client signs without being asked, within its quota. */
@@ -610,6 +780,8 @@ static void test_blob_puts(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_one_round, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_forged_share_marked_verified_is_not_accepted, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_blob_puts, setup_small_quota, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

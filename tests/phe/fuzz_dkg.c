@@ -3,7 +3,7 @@
  * (phe_dkg_handle). Holder 1 of a 3-holder, 1024-bit ceremony is started
  * once; every input is one message to it. The first input byte picks how:
  *   0  the input is the whole message (header included)
- *   1  the harness writes a valid header (this session, type data[1] % 9,
+ *   1  the harness writes a valid header (this session, type data[1] % 12,
  *      sender data[2] % 4, addressed to holder 1 or broadcast by data[3],
  *      round data[4] % 3) and the rest is the payload
  * Bad input must return an error code: never a crash, leak or abort; a
@@ -66,9 +66,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             return 0;
         }
         memcpy(buf, "PHDK", 4);
-        buf[4] = 1;
+        buf[4] = 2;
         memcpy(buf + 5, SESSION, 32);
-        buf[37] = (uint8_t)(data[1] % 9);
+        buf[37] = (uint8_t)(data[1] % 12);
         for (int k = 0; k < 4; k++) {
             buf[38 + k] = (uint8_t)(from >> (24 - 8 * k));
             buf[42 + k] = (uint8_t)(to >> (24 - 8 * k));

@@ -22,6 +22,8 @@
 /* dkg.c, tests only */
 void phei_dkg_cheat(phe_dkg *d, uint32_t target);
 int phei_dkg_result(const phe_dkg *d, mpz_t n, mpz_t s, mpz_t v, mpz_t *vk);
+int phei_dkg_sieve(const phe_dkg *d, size_t k, mpz_t m4, mpz_t share);
+int phei_dkg_td(phe_dkg *d, mpz_t *N, uint32_t n, uint32_t *surv, uint32_t *nsurv);
 
 #define MAXL 5
 
@@ -428,11 +430,180 @@ static void test_dkg_bad_messages(void **state) {
     phe_dkg_free(NULL);
 }
 
+/* The distributed sieve: run only its rounds (types 9 … 11; the PQ messages
+ * that follow are held back), then every candidate's p and q, summed over
+ * the holders' sieved shares, is ≡ 3 (mod 4) and coprime to every prime in
+ * M — by construction, for all 2·2048 of them. l = 3 has no degree
+ * reduction, l = 5 one. */
+static void sieve_check(uint32_t l) {
+    phe_dkg *d[MAXL + 1] = {0};
+    net n = {NULL, NULL, l};
+    qmsg *held = NULL;
+    size_t nheld = 0;
+    mpz_t m4, sh, sum, g;
+    mpz_inits(m4, sh, sum, g, NULL);
+    for (uint32_t i = 1; i <= l; i++) {
+        phe_dkg_msg *m;
+        size_t c;
+        assert_int_equal(phe_dkg_new(&d[i], SESSION, 1024, 2, l, i, NULL), 0);
+        assert_int_equal(phe_dkg_start(d[i], &m, &c), 0);
+        assert_int_equal(c, l - 1);
+        assert_int_equal(m[0].data[37], 9); /* SV1 */
+        net_push(&n, i, m, c);
+        phe_dkg_msgs_free(m, c);
+    }
+    while (n.head) {
+        qmsg *q = n.head;
+        n.head = q->next;
+        if (!n.head) {
+            n.tail = NULL;
+        }
+        if (q->data[37] == 1) { /* PQ: the sieve is over for its sender */
+            q->next = held;
+            held = q;
+            nheld++;
+            continue;
+        }
+        assert_true(q->data[37] >= 9 && q->data[37] <= 11);
+        {
+            phe_dkg_msg *m;
+            size_t c;
+            assert_int_equal(phe_dkg_handle(d[q->to], q->data, q->len, &m, &c), 0);
+            net_push(&n, q->to, m, c);
+            phe_dkg_msgs_free(m, c);
+        }
+        free(q->data);
+        free(q);
+    }
+    assert_int_equal(nheld, (size_t)l * (l - 1));
+    for (size_t k = 0; k < 2 * 2048; k++) {
+        mpz_set_ui(sum, 0);
+        for (uint32_t i = 1; i <= l; i++) {
+            assert_int_equal(phei_dkg_sieve(d[i], k, m4, sh), 0);
+            assert_true(mpz_sgn(sh) >= 0 && mpz_cmp(sh, m4) < 0);
+            mpz_add(sum, sum, sh);
+        }
+        mpz_mod(sum, sum, m4);
+        assert_int_equal(mpz_fdiv_ui(sum, 4), 3);
+        mpz_gcd(g, sum, m4);
+        assert_int_equal(mpz_cmp_ui(g, 1), 0);
+    }
+    /* M holds the primes 3 … at least 200 at 1024 bits */
+    assert_true(mpz_sizeinbase(m4, 2) > 250);
+    assert_int_equal(mpz_fdiv_ui(m4, 3 * 5 * 7 * 11 * 13), 0);
+    assert_int_equal(mpz_fdiv_ui(m4, 199), 0);
+    assert_int_equal(phei_dkg_sieve(d[1], 2 * 2048, m4, sh), PHE_ERR_INVALID_ARG);
+    while (held) {
+        qmsg *q = held;
+        held = q->next;
+        free(q->data);
+        free(q);
+    }
+    for (uint32_t i = 1; i <= l; i++) {
+        phe_dkg_free(d[i]);
+    }
+    mpz_clears(m4, sh, sum, g, NULL);
+}
+
+static void test_dkg_sieve_3(void **state) {
+    (void)state;
+    sieve_check(3);
+}
+
+static void test_dkg_sieve_5(void **state) {
+    (void)state;
+    sieve_check(5);
+}
+
+/* The batch trial division (remainder tree) agrees with a direct gcd against
+ * the primorial of 2^22 for random odd numbers, products of two large primes,
+ * multiples of the largest prime below 2^22 and numbers of the wrong size,
+ * for batch sizes that exercise odd tree widths. */
+static void test_dkg_trial_division(void **state) {
+    phe_dkg *d = NULL;
+    gmp_randstate_t rs;
+    mpz_t prim, g, *N;
+    uint32_t *surv, nsurv;
+    const uint32_t sizes[] = {1, 2, 3, 7, 100, 2048};
+    (void)state;
+    assert_int_equal(phe_dkg_new(&d, SESSION, 2048, 2, 3, 1, NULL), 0);
+    gmp_randinit_default(rs);
+    gmp_randseed_ui(rs, 20261207);
+    mpz_inits(prim, g, NULL);
+    mpz_primorial_ui(prim, 4194304);
+    N = calloc(2048, sizeof(mpz_t));
+    surv = calloc(2048, sizeof(uint32_t));
+    assert_non_null(N);
+    assert_non_null(surv);
+    for (uint32_t i = 0; i < 2048; i++) {
+        mpz_init(N[i]);
+    }
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        uint32_t n = sizes[s], expect = 0, k = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            switch (i % 5) {
+                case 0: /* a product of two 1024-bit primes: passes */
+                    mpz_urandomb(g, rs, 1024);
+                    mpz_setbit(g, 1023);
+                    mpz_setbit(g, 1022);
+                    mpz_nextprime(N[i], g);
+                    mpz_urandomb(g, rs, 1024);
+                    mpz_setbit(g, 1023);
+                    mpz_setbit(g, 1022);
+                    mpz_nextprime(g, g);
+                    mpz_mul(N[i], N[i], g);
+                    break;
+                case 1: /* 4194301 (prime) times a 2026-bit number */
+                    mpz_urandomb(N[i], rs, 2026);
+                    mpz_setbit(N[i], 2025);
+                    mpz_mul_ui(N[i], N[i], 4194301);
+                    mpz_setbit(N[i], 0);
+                    break;
+                case 2: /* 2047 bits */
+                    mpz_urandomb(N[i], rs, 2047);
+                    mpz_setbit(N[i], 2046);
+                    mpz_setbit(N[i], 0);
+                    break;
+                default: /* random odd 2048-bit */
+                    mpz_urandomb(N[i], rs, 2048);
+                    mpz_setbit(N[i], 2047);
+                    mpz_setbit(N[i], 0);
+                    break;
+            }
+        }
+        assert_int_equal(phei_dkg_td(d, N, n, surv, &nsurv), 0);
+        for (uint32_t i = 0; i < n; i++) {
+            int ok;
+            mpz_gcd(g, prim, N[i]);
+            ok = mpz_sizeinbase(N[i], 2) == 2048 && mpz_cmp_ui(g, 1) == 0;
+            if (i % 5 == 0) {
+                assert_true(ok);
+            }
+            if (ok) {
+                assert_true(k < nsurv);
+                assert_int_equal(surv[k], i);
+                k++;
+                expect++;
+            }
+        }
+        assert_int_equal(nsurv, expect);
+    }
+    for (uint32_t i = 0; i < 2048; i++) {
+        mpz_clear(N[i]);
+    }
+    free(N);
+    free(surv);
+    mpz_clears(prim, g, NULL);
+    gmp_randclear(rs);
+    phe_dkg_free(d);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_dkg_bad_messages),      cmocka_unit_test(test_dkg_5_holders_1024),
         cmocka_unit_test(test_dkg_3_holders_1024_t3), cmocka_unit_test(test_dkg_3_holders_2048),
-        cmocka_unit_test(test_dkg_wrong_share_named),
+        cmocka_unit_test(test_dkg_wrong_share_named), cmocka_unit_test(test_dkg_sieve_3),
+        cmocka_unit_test(test_dkg_sieve_5),           cmocka_unit_test(test_dkg_trial_division),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -3,7 +3,10 @@
  * (phe_threshold_decshare_batch_*): honest batches verify and combine to the
  * plaintexts; one altered share at any position makes verification fail and
  * is located exactly; a proof moved to another batch fails; the PHTB
- * encoding round-trips and every truncation is refused. Deterministic:
+ * encoding round-trips and every truncation is refused; the proofs'
+ * multi-exponentiation gives Π b_k^{ρ_k} exactly (GMP mpz_powm as the
+ * reference) by Straus' method and by Pippenger's buckets at every window
+ * width, for every batch size shape. Deterministic:
  * every random draw comes from a seeded phe_rng.
  */
 #include <setjmp.h>
@@ -19,6 +22,7 @@
 
 #include "phe.h"
 #include "phe/threshold.h"
+#include "phe_internal.h"
 #include "phe_test_util.h"
 #include "../fixtures/safe_primes.h"
 
@@ -516,8 +520,75 @@ static void test_edges(void **state) {
     free(bad_enc);
 }
 
+/* phei_multi_exp against Π mpz_powm(b_k, ρ_k): random 4096-bit odd moduli
+ * (the size of n² at 2048-bit n) and bases, random 16-byte ρ with some
+ * zero, all-ones and one-bit coefficients mixed in, counts from 0 to 700;
+ * every method and every bucket window give the reference value. */
+static void test_multi_exp_matches_powm(void **state) {
+    (void)state;
+    gmp_randstate_t rs;
+    gmp_randinit_default(rs);
+    gmp_randseed_ui(rs, 20261207);
+    static const size_t counts[] = {0, 1, 2, 5, 63, 64, 65, 200, 700};
+    mpz_t mod, ref, got, t;
+    mpz_inits(mod, ref, got, t, NULL);
+    for (size_t ci = 0; ci < sizeof counts / sizeof counts[0]; ci++) {
+        size_t count = counts[ci];
+        mpz_t *base = malloc((count ? count : 1) * sizeof *base);
+        uint8_t *rho = malloc((count ? count : 1) * 16);
+        assert_non_null(base);
+        assert_non_null(rho);
+        mpz_urandomb(mod, rs, 4096);
+        mpz_setbit(mod, 4095);
+        mpz_setbit(mod, 0);
+        mpz_set_ui(ref, 1);
+        for (size_t k = 0; k < count; k++) {
+            mpz_init(base[k]);
+            mpz_urandomm(base[k], rs, mod);
+            for (int j = 0; j < 16; j++)
+                rho[k * 16 + j] = (uint8_t)gmp_urandomb_ui(rs, 8);
+            if (k % 11 == 3)
+                memset(rho + k * 16, 0, 16);
+            if (k % 13 == 5)
+                memset(rho + k * 16, 0xFF, 16);
+            if (k % 17 == 7) {
+                memset(rho + k * 16, 0, 16);
+                rho[k * 16 + 15] = 1;
+            }
+            mpz_import(t, 16, 1, 1, 1, 0, rho + k * 16);
+            mpz_powm(t, base[k], t, mod);
+            mpz_mul(ref, ref, t);
+            mpz_mod(ref, ref, mod);
+        }
+        int methods[3 + 14];
+        size_t nm = 0;
+        methods[nm++] = PHEI_MSM_AUTO;
+        methods[nm++] = PHEI_MSM_STRAUS;
+        methods[nm++] = PHEI_MSM_BUCKETS;
+        for (int c = 1; c <= 14; c++)
+            if (count <= 200 || c % 4 == 0)
+                methods[nm++] = PHEI_MSM_BUCKETS + c;
+        for (size_t mi = 0; mi < nm; mi++) {
+            mpz_set_ui(got, 12345);
+            assert_int_equal(phei_multi_exp(got, base, rho, 16, count, mod, methods[mi]), 0);
+            if (mpz_cmp(got, ref) != 0)
+                fail_msg("count %zu, method %d: not the reference product", count, methods[mi]);
+        }
+        assert_int_equal(phei_multi_exp(got, base, rho, 0, count, mod, PHEI_MSM_AUTO),
+                         PHE_ERR_INVALID_ARG);
+        assert_int_equal(phei_multi_exp(got, base, rho, 16, count, mod, -1), PHE_ERR_INVALID_ARG);
+        for (size_t k = 0; k < count; k++)
+            mpz_clear(base[k]);
+        free(base);
+        free(rho);
+    }
+    mpz_clears(mod, ref, got, t, NULL);
+    gmp_randclear(rs);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_multi_exp_matches_powm),
         cmocka_unit_test(test_honest_batches_combine),
         cmocka_unit_test(test_altered_share_anywhere_fails),
         cmocka_unit_test(test_replayed_proof_fails),

@@ -85,6 +85,7 @@ BAD_NUMBERS = [
     ("train", "--seed", ["-1", "4294967296"], "--seed"),
     ("train", "--timeout", ["0", "nan", "inf", "-3", "1e300"], "--timeout"),
     ("train", "--threads", ["-1", "257"], "--threads"),
+    ("train", "--standby", ["-1", "nan", "inf", "1e300"], "--standby"),
     ("train", "--torch-threads", ["0", "257"], "--torch-threads"),
     ("node", "--id", ["-1", "64", "2147483648"], "--id"),
     ("node", "--metrics-port", ["-1", "65536"], "--metrics-port"),

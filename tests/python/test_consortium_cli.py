@@ -159,10 +159,14 @@ def test_member_commands_against_live_nodes(tmp_path):
         # a minimum of one accepted update would let a round decrypt one update
         r = _run(*task_args, "--min-updates", "1")
         assert r.returncode == 2 and "must be 2" in r.stderr and "Traceback" not in r.stderr
-        r = _run(*task_args, "--min-updates", "2")
+        r = _run(*task_args, "--anomaly-rule", "median")
+        assert r.returncode == 2 and "Traceback" not in r.stderr
+        # the seed's pooled 3-sigma rule stays a named option (robust2 is the default)
+        r = _run(*task_args, "--min-updates", "2", "--anomaly-rule", "pooled")
         assert r.returncode == 0, r.stderr
         with Member(conf, cons.seeds[3]) as reg:
-            assert reg.task(bytes.fromhex(r.stdout.split()[1]))["min_updates"] == 2
+            t = reg.task(bytes.fromhex(r.stdout.split()[1]))
+            assert t["min_updates"] == 2 and t["anomaly_rule"] == "pooled"
 
         r = _run("audit", "trace", "--config", conf, "--key", keys[3], "--data-id", data_id)
         assert r.returncode == 0

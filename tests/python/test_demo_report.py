@@ -45,6 +45,7 @@ def test_demo_on_headerless_csvs_with_markers_reports_verdicts_and_baselines(tmp
          "--report", str(report)], capture_output=True, text=True, timeout=1200)
     assert r.returncode == 0, r.stdout + r.stderr
     out = r.stdout
+    assert "consortium key made by the hospitals without a dealer" in out  # the default
     assert "center1.csv: 90 rows, 88 kept (2 dropped for a missing value" in out
     assert "without the filter" in out and "with the encrypted run's verdicts" in out
     assert "member hospital-a left out in" in out

@@ -116,7 +116,8 @@ def task(world):
                                [(m[i].public_key, data_ids[i]) for i in (A, B, C)],
                                codec.to_bytes(), learning_rate=0.1, round_limit=ROUNDS)
     return {"task": task_id, "params": params, "shares": shares, "codec": codec,
-            "X": X, "y": y, "names": names, "parts": parts, "init": init}
+            "X": X, "y": y, "names": names, "parts": parts, "init": init,
+            "key_id": key_id, "model_id": model_id, "data_ids": data_ids}
 
 
 def trainer_args(cons, task_id, i, *extra):
@@ -186,6 +187,7 @@ def test_three_hospitals_train_to_the_end(world, task):
         for b in rep["benign_refusals"]:
             assert b["code"] in (-511, -509) and b["act"] in ("share", "join")
         assert rep["aggregates_refused"] == []
+        assert rep["stood_in"] == []
         assert rep["rounds"][-1]["accuracy"] > 0.85
     for r in reports[A]["rounds"]:
         assert "aggregate" in r["acts"] and "finalize" in r["acts"]
@@ -203,6 +205,11 @@ def test_three_hospitals_train_to_the_end(world, task):
             rec = m[REG].round(task["task"], r)
             assert sum(bool(s["verified"]) for s in rec["shares"]) >= 2
             assert not any(s["refused"] for s in rec["shares"])
+            # only the round's first t = 2 holders shared (rotating with the
+            # round); the third stood by and was not needed
+            n = 3
+            first = {m[(A, B, C)[(r - 1 + k) % n]].did for k in range(2)}
+            assert {s["holder"] for s in rec["shares"]} == first, r
             for s in rec["shares"]:
                 blob = lc.blob_get(bytes.fromhex(s["blob"]))
                 assert blob[:5] == b"FSDS\x02" and blob[13:17] == b"PHTB"
@@ -220,6 +227,53 @@ def test_three_hospitals_train_to_the_end(world, task):
     fst.restore_parameters(model, final)
     assert fst.accuracy(model, Xs, task["y"]) > 0.85
     assert not np.array_equal(final, task["init"])
+
+
+def test_a_silent_key_holder_is_replaced_by_a_standby(world, task):
+    """Hospital B holds a share but never posts it (it trains without --share).
+    B is one of the first t = 2 holders in rounds 1 and 2 (the first t rotate
+    with the round): the standby holder (C in round 1, A in round 2) shares
+    once the standby time has passed, and the task completes."""
+    cons, m = world
+    now = int(time.time())
+    for i in (B, C):  # a grant is used up by the task it was asked for
+        m[A].request_access(task["data_ids"][i], "train", "training", now, now + 86400)
+    tid = m[A].create_task(task["model_id"], task["key_id"], m[A].public_key,
+                           [(m[i].public_key, task["data_ids"][i]) for i in (A, B, C)],
+                           task["codec"].to_bytes(), learning_rate=0.1, round_limit=2)
+    env = dict(os.environ, **{f"FS_PASS_{i}": f"pass-{i}" for i in range(3)})
+    procs = {}
+    for i in (A, B, C):
+        args = trainer_args(cons, tid, i, "--standby", "1", "--timeout", "60")
+        if i == A:
+            args.append("--aggregator")
+        if i == B:  # the silent holder: a participant only
+            k = args.index("--share")
+            del args[k:k + 4]  # --share FILE --passphrase-env VAR
+        procs[i] = subprocess.Popen([sys.executable, "-m", "fedshare._cli.train", *args],
+                                    env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    start_new_session=True)
+    outs = {}
+    try:
+        for i, p in procs.items():
+            out, err = p.communicate(timeout=150)
+            outs[i] = (p.returncode, out.decode(), err.decode())
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    for i, (rc, _out, err) in outs.items():
+        assert rc == 0, f"hospital {i}: exit {rc}\n{err}"
+    t = m[REG].task(tid)
+    assert t["phase"] == 6 and t["round"] == 2
+    for r in (1, 2):
+        rec = m[REG].round(tid, r)
+        # round 1: A first, C standing in; round 2: C first, A standing in
+        assert {s["holder"] for s in rec["shares"]} == {m[A].did, m[C].did}, r
+        assert not any(s["refused"] for s in rec["shares"])
+    reps = {i: json.loads((cons.tmp / f"report{i}.json").read_text()) for i in (A, C)}
+    assert reps[C]["stood_in"] == [1] and reps[A]["stood_in"] == [2]
 
 
 def test_cli_errors_against_the_consortium(world, task, capsys):

@@ -192,7 +192,7 @@ def test_scaled_update_left_out_and_every_client_told(world, tmp_path):
     names = {m[i].public_key.hex(): n for i, n in
              zip((A, B, C), ("hospital-a", "hospital-b", "hospital-c"))}
     v = task_verdicts(m[REG], task, names)
-    assert v["rule"] == "robust" and v["threshold"] == 3.5
+    assert v["rule"] == "robust2" and v["threshold"] == 3.5
     assert v["replay_matches"]
     assert v["left_out"] == {"hospital-a": [], "hospital-b": [], "hospital-c": [1, 2, 3]}
     for rd in v["rounds"]:
@@ -308,15 +308,17 @@ def test_member_overflowing_its_slots_is_refused(world, where):
 class FakeLedger:
     """Round records as the contract writes them, from RoundJudge's verdicts."""
 
-    def __init__(self, rule, norms, flip=None):
+    def __init__(self, rule, norms, flip=None, cosines=None):
         self.rule = rule
         judge = fedavg.RoundJudge(rule, k=3.0 if rule == "pooled" else None, warmup=3)
         self.rounds = {}
         for r, ns in enumerate(norms, start=1):
-            v = judge.judge(np.arange(3, dtype=np.uint32), np.array(ns), np.full(3, 0.4))
+            cs = cosines[r - 1] if cosines else [0.4] * len(ns)
+            self.n = len(ns)
+            v = judge.judge(np.arange(len(ns), dtype=np.uint32), np.array(ns), np.array(cs))
             names = ["accepted", "suspicious", "warmup"]
-            ups = [{"present": True, "norm": n, "cosine": 0.4, "weight": 10,
-                    "verdict": names[int(x)]} for n, x in zip(ns, v)]
+            ups = [{"present": True, "norm": n, "cosine": c, "weight": 10,
+                    "verdict": names[int(x)]} for n, c, x in zip(ns, cs, v)]
             if flip == r:
                 ups[0]["verdict"] = "suspicious" if ups[0]["verdict"] != "suspicious" \
                     else "accepted"
@@ -326,7 +328,7 @@ class FakeLedger:
         return {"anomaly_rule": self.rule, "anomaly_k": 3.0, "anomaly_warmup": 3,
                 "round": len(self.rounds),
                 "participants": [{"public_key": f"{i:064x}", "did": f"did:key:z{i}" * 2}
-                                 for i in range(3)]}
+                                 for i in range(self.n)]}
 
     def round(self, task_id, r):
         return self.rounds.get(r)
@@ -334,7 +336,7 @@ class FakeLedger:
 
 def test_replay_of_each_rule_and_a_verdict_the_rule_would_not_give():
     norms = [[1.0, 1.1, 0.9]] * 6 + [[1.0, 1.05, 9.0]]
-    for rule in ("robust", "pooled", "mad", "member"):
+    for rule in ("robust2", "robust", "pooled", "mad", "member"):
         v = task_verdicts(FakeLedger(rule, norms), b"\0" * 32)
         assert v["replay_matches"], rule
         last = v["rounds"][-1]["updates"][2]
@@ -348,3 +350,52 @@ def test_replay_of_each_rule_and_a_verdict_the_rule_would_not_give():
     v = task_verdicts(FakeLedger("robust", norms, flip=2), b"\0" * 32)
     assert not v["replay_matches"]
     assert "DIFFERENT verdicts from the ledger's" in format_table(v)
+
+
+def test_robust2_verdicts_show_the_cosine_gap_that_left_a_flip_out():
+    # five members; the round's cosines move together (0.85, 0.15 in turn) and
+    # member 4 reports about minus the round's level (a sign flip): robust2
+    # leaves it out in the aligned rounds, the replay matches, and the score
+    # shown is the gap to the round's median in units of the gaps' scale
+    rng = np.random.default_rng(9)
+    norms, cosines = [], []
+    for r in range(1, 13):
+        level = 0.85 if r % 2 else 0.15
+        norms.append(list(1 + 0.1 * rng.uniform(-1, 1, 5)))
+        c = list(level + 0.05 * rng.uniform(-1, 1, 5))
+        c[4] = -c[4]
+        cosines.append(c)
+    v = task_verdicts(FakeLedger("robust2", norms, cosines=cosines), b"\0" * 32)
+    assert v["rule"] == "robust2" and v["replay_matches"]
+    for rd in v["rounds"]:
+        flip = rd["updates"][4]
+        c = sorted(u["cosine"] for u in rd["updates"])
+        for u in rd["updates"]:
+            assert u["cosine_gap"] == u["cosine"] - c[2]  # the statistic robust2 judges
+        if rd["round"] % 2:
+            assert flip["verdict"] == "suspicious"
+            assert flip["scores"]["pool_cosine"] > 3.5
+        for u in rd["updates"][:4]:
+            assert u["verdict"] == "accepted" and u["scores"]["pool_cosine"] <= 3.5
+    assert list(v["left_out"].values())[4] == [1, 3, 5, 7, 9, 11]
+    assert "(gap -" in format_table(v)
+
+
+def test_robust2_with_three_members_is_robust():
+    # the demo's case: three centers, the third honest but different; with 3
+    # updates robust2 judges as robust does (no gaps: the median member's
+    # would be 0 by construction), so the replay, scores and verdicts agree
+    rng = np.random.default_rng(4)
+    norms, cosines = [], []
+    for r in range(1, 13):
+        level = 0.9 if r % 2 else 0.4
+        norms.append(list(1 + 0.1 * rng.uniform(-1, 1, 3)))
+        cosines.append([0.0] * 3 if r == 1 else [level, level - 0.02, level - 0.6])
+    v2 = task_verdicts(FakeLedger("robust2", norms, cosines=cosines), b"\0" * 32)
+    v1 = task_verdicts(FakeLedger("robust", norms, cosines=cosines), b"\0" * 32)
+    assert v2["replay_matches"] and v1["replay_matches"]
+    for a, b in zip(v2["rounds"], v1["rounds"]):
+        for x, y in zip(a["updates"], b["updates"]):
+            assert "cosine_gap" not in x
+            assert x["verdict"] == y["verdict"] and x["scores"] == y["scores"]
+    assert list(v2["left_out"].values())[2] == []

@@ -1,5 +1,6 @@
 /* libfedshare's part of the C text fedshare._native._lib is compiled with. */
 #include <fedshare.h>
+#include <sodium.h> /* crypto_box for fedshare.dkg (cdef/fedshare_box.cdef) */
 #include <stdio.h>
 
 /* fedshare.node's log callback. The libraries print nothing; a node started

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, Literal, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -402,6 +402,13 @@ class Member(UpgradeActs):
         _, key = self._recorded_key(key_id)
         return key
 
+    def key_holders(self, key_id: bytes) -> List[str]:
+        """The DIDs of a recorded key's holders in share order (share index i + 1)."""
+        r = self.record(lib.FEDSHARE_REC_KEY, key_id)
+        if r is None:
+            raise errors.NotFoundError("no such key", code=_E_NOT_FOUND, library="fedshare")
+        return [str(h["did"]) for h in r["holders"]]
+
     def _recorded_key(self, key_id: bytes) -> Tuple[bytes, ThresholdParams]:
         r = self.record(lib.FEDSHARE_REC_KEY, key_id)
         if r is None:
@@ -440,15 +447,17 @@ class Member(UpgradeActs):
                     learning_rate: float = 0.01, batch_size: int = 32, upload_every: int = 10,
                     round_limit: int = 50, stop_threshold: float = 0.001, stop_patience: int = 3,
                     anomaly_k: float = 3.0, anomaly_warmup: int = 5,
-                    min_updates: int = 0, anomaly_rule: str = "robust") -> bytes:
+                    min_updates: int = 0, anomaly_rule: str = "robust2") -> bytes:
         """Create a training task; ``participants`` is a list of (public key, data ID),
         at least two; ``codec`` the libfedavg codec encoding. ``min_updates`` is the
         number of accepted updates a round needs before its sum may be decrypted
         (2 … number of participants; 0: 3 with three or more participants, else 2);
-        a round with fewer is skipped. ``anomaly_rule`` is "robust" (the default:
-        median and MAD over the round and the history, and each member against
-        its own history), "pooled" (the seed's k-sigma test, which uses
-        ``anomaly_k`` and ``anomaly_warmup``), "member" or "mad". Returns the task ID."""
+        a round with fewer is skipped. ``anomaly_rule`` is "robust2" (the default:
+        median and MAD over the round and the history, the cosine judged as its
+        gap to the round's median cosine, and each member against its own
+        history), "robust" (the same with the raw cosine), "pooled" (the seed's
+        k-sigma test, which uses ``anomaly_k`` and ``anomaly_warmup``), "member"
+        or "mad". Returns the task ID."""
         s = ffi.new("fedshare_task_spec *")
         lib.fedshare_task_spec_init(s)
         ffi.memmove(s.model_id, _h32(model_id, "model_id"), 32)
@@ -469,7 +478,7 @@ class Member(UpgradeActs):
         s.anomaly_k = anomaly_k
         s.anomaly_warmup = anomaly_warmup
         s.min_updates = min_updates
-        rules = {"pooled": 0, "robust": 1, "member": 2, "mad": 3}
+        from .fedavg import RULES as rules
         if anomaly_rule not in rules:
             raise errors.InvalidInputError(f"unknown anomaly rule {anomaly_rule!r}")
         s.anomaly_rule = rules[anomaly_rule]

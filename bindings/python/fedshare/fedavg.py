@@ -532,9 +532,11 @@ class AnomalyDetector:
 
 # --- judging a round under a task's rule -----------------------------------------
 
-#: Anomaly rules (fedavg_round_judge): the seed's pooled k-sigma test, the robust
-#: default (MAD over round and history, or the member's own baseline), and each half.
-RULES = {"pooled": 0, "robust": 1, "member": 2, "mad": 3}
+#: Anomaly rules (fedavg_round_judge): the seed's pooled k-sigma test, robust
+#: (MAD over round and history, or the member's own baseline), each half, and
+#: robust2, the default (robust with the cosine judged as its gap to the round's
+#: median cosine).
+RULES = {"pooled": 0, "robust": 1, "member": 2, "mad": 3, "robust2": 4}
 
 
 class RoundJudge:
@@ -544,7 +546,7 @@ class RoundJudge:
     (verdict 0 or 2) to the history, newest ``window`` kept.
     ``k``/``warmup`` of the pooled rule default to the task defaults (3, 5)."""
 
-    def __init__(self, rule: str = "robust", *, k: float | None = None, warmup: int = 5,
+    def __init__(self, rule: str = "robust2", *, k: float | None = None, warmup: int = 5,
                  window: int = 1024):
         if rule not in RULES:
             raise errors.InvalidInputError(f"unknown rule {rule!r} (one of {sorted(RULES)})")

@@ -7,7 +7,11 @@ A member of a training task plays one or more roles:
   evaluates every round's global model, which it recomputes itself from the
   recorded decryption shares;
 * :class:`KeyHolder` — checks the round's aggregate and posts its decryption
-  share (only t of the holders are needed);
+  share. Only t shares are needed: in round r the t holders that follow
+  holder (r − 1) mod n in the key's share order share at once; the others
+  stand by and share only if a share is refused or the round has waited
+  ``standby_s`` in the decrypt phase (a silent or slow holder), so the round
+  pays for t batches of shares, not n, and is never stalled by one holder;
 * :class:`Aggregator` — sums the encrypted updates and finalizes the round.
 
 :func:`run_member` reads the task record after each committed block and
@@ -248,17 +252,64 @@ class KeyHolder:
         task_id: the task.
         params_bytes: the task key's threshold parameters (as for :class:`Participant`).
         share: the holder's :class:`fedshare.phe.threshold.KeyShare` (unsealed).
+        standby_s: seconds a standby holder (not one of the round's first t)
+            waits in the decrypt phase before it shares anyway; None: a third
+            of :func:`run_member`'s stall ``timeout``. A refused share ends the
+            wait at once.
     """
 
-    def __init__(self, member: Member, task_id: bytes, params_bytes: Any, share: Any):
+    def __init__(self, member: Member, task_id: bytes, params_bytes: Any, share: Any,
+                 *, standby_s: Optional[float] = None):
+        if standby_s is not None and not standby_s >= 0:
+            raise errors.InvalidInputError("standby_s must be a number of seconds >= 0")
         self.member = member
         self.task_id = bytes(task_id)
         self.params = _params(params_bytes)
         self.key_share = share
+        self.standby_s = standby_s
         #: rounds in which this holder found the recorded aggregate wrong.
         self.mismatches: List[int] = []
+        #: rounds in which this holder, a standby, shared in place of a first one.
+        self.stood_in: List[int] = []
         #: where the last act's time went (kept when the act raises).
         self.meter = _Meter(member)
+        # (key_id hex, [holder DIDs] or None): the key record, read once per key
+        self._holders: Optional[Tuple[str, Optional[List[str]]]] = None
+        #: while standing by: seconds after the decrypt phase began when it shares
+        self.standby_total = 0.0
+
+    def first_holders(self, task: Dict[str, Any], round: int) -> Optional[List[str]]:
+        """The DIDs of the t holders that share first in ``round`` (the t that
+        follow holder (round − 1) mod n in share order, so the work rotates), or
+        None when the task record names no key (every holder then shares)."""
+        key_id = task.get("key_id")
+        if key_id is None or not hasattr(self.member, "key_holders"):
+            return None
+        if self._holders is None or self._holders[0] != key_id:
+            try:
+                hs: Optional[List[str]] = list(self.member.key_holders(bytes.fromhex(key_id)))
+            except errors.NotFoundError:
+                hs = None
+            self._holders = (key_id, hs)
+        hs = self._holders[1]
+        if not hs:
+            return None
+        n, t = len(hs), min(int(task["threshold"]), len(hs))
+        return [hs[(round - 1 + k) % n] for k in range(t)]
+
+    def standby_left(self, task: Dict[str, Any], round: int, shares: List[Dict[str, Any]],
+                     since: float, default_s: float) -> float:
+        """Seconds this holder still stands by in ``round`` (0: it shares now).
+        ``since``: seconds the round has been in the decrypt phase as this
+        member saw it. A first holder never waits; a standby waits until
+        ``standby_s`` (or ``default_s``) has passed, unless a share was refused."""
+        first = self.first_holders(task, round)
+        if first is None or self.member.did in first:
+            return 0.0
+        if any(s.get("refused") for s in shares):
+            return 0.0
+        limit = self.standby_s if self.standby_s is not None else default_s
+        return max(0.0, limit - since)
 
     def share(self, round: int, check: bool = False) -> Dict[str, Any]:
         """Post this holder's decryption share of round ``round``'s aggregate
@@ -338,7 +389,9 @@ def run_member(member: Member, task_id: bytes, *, participant: Optional[Particip
     Polls the task record and, in each round, uploads (phase upload, as
     participant), aggregates (phase aggregate, as aggregator), checks the
     aggregate and posts a share (phase decrypt, as key holder, while fewer than
-    t shares are recorded; the check only if also a participant), finalizes
+    t shares are recorded — at once if it is one of the round's first t
+    holders, else after the standby time or a refused share; the check only
+    if also a participant), finalizes
     (phase finalize, as aggregator) and evaluates (phase evaluate, as
     participant). A participant that has not joined the task joins it first.
 
@@ -371,7 +424,8 @@ def run_member(member: Member, task_id: bytes, *, participant: Optional[Particip
         "computed_digest" (the last model this participant recomputed, or
         None), "benign_refusals": [{round, phase, act, code}],
         "aggregates_refused": rounds where a check or share found the
-        recorded aggregate wrong, "sums_refused": rounds this aggregator
+        recorded aggregate wrong, "stood_in": rounds in which this key holder,
+        a standby, shared in place of one of the first t, "sums_refused": rounds this aggregator
         refused because the decrypted sum was out of range, "verdicts": {round: this participant's
         verdict}, "left_out": rounds in which its update was left out of the
         sum}``.
@@ -475,7 +529,15 @@ def run_member(member: Member, task_id: bytes, *, participant: Optional[Particip
             read_s = time.perf_counter() - t0
 
             act, check = _due(member, task, r, ph, did, participant, keyholder, aggregator,
-                              task_id)
+                              task_id, since=now - last_change, standby_default=timeout / 3)
+            if act == "standby":
+                # not one of this round's first t holders: wait for their shares,
+                # and step in once the standby time has passed
+                assert keyholder is not None  # only a key holder stands by
+                standby_until = last_change + keyholder.standby_total
+                act = None
+            else:
+                standby_until = None
             if act is None:
                 # nothing due: wait for the next committed block and look again
                 # (whatever another member did is in it; no polling)
@@ -485,8 +547,10 @@ def run_member(member: Member, task_id: bytes, *, participant: Optional[Particip
                     # at most WAKE_MS at a time: a block announcement that never
                     # reached us (a link that dropped and came back) costs one
                     # slice, not the whole stall timeout
-                    member.wait_height(member.seen_height + 1,
-                                       timeout_ms=max(min(left_ms, WAKE_MS), 1))
+                    wake_ms = min(left_ms, WAKE_MS)
+                    if standby_until is not None:
+                        wake_ms = min(wake_ms, int((standby_until - time.monotonic()) * 1000) + 1)
+                    member.wait_height(member.seen_height + 1, timeout_ms=max(wake_ms, 1))
                 except errors.TimeoutError_:
                     pass  # the stall check above names the phase
                 charge(r, t0, waiting=read_s + time.perf_counter() - w0)
@@ -509,7 +573,11 @@ def run_member(member: Member, task_id: bytes, *, participant: Optional[Particip
                     res = aggregator.aggregate(r)
                 elif act == "share":
                     assert keyholder is not None
+                    first = keyholder.first_holders(task, r)
                     res = keyholder.share(r, check=check)
+                    if first is not None and did not in first:
+                        keyholder.stood_in.append(r)
+                        log.info("round %d: shared as a standby holder", r)
                     if not res["matched"]:
                         refused_aggr.append(r)
                         log.warning("round %d: the recorded aggregate is not the sum of the "
@@ -585,6 +653,7 @@ def run_member(member: Member, task_id: bytes, *, participant: Optional[Particip
         "eval_samples": participant.eval_samples if participant is not None else None,
         "benign_refusals": benign,
         "aggregates_refused": refused_aggr,
+        "stood_in": list(keyholder.stood_in) if keyholder is not None else [],
         "sums_refused": sums_refused,
         "verdicts": verdicts,
         "left_out": sorted(r for r, v in verdicts.items() if v == "suspicious"),
@@ -599,10 +668,13 @@ def _plain(member: Member, fn: Callable[..., Any], *args: Any) -> Dict[str, floa
 
 def _due(member: Member, task: Dict[str, Any], r: int, ph: int, did: str,
          participant: Optional[Participant], keyholder: Optional[KeyHolder],
-         aggregator: Optional[Aggregator], task_id: bytes) -> Tuple[Optional[str], bool]:
+         aggregator: Optional[Aggregator], task_id: bytes, since: float = 0.0,
+         standby_default: float = 0.0) -> Tuple[Optional[str], bool]:
     """The act due now (or None) and, for a share, whether to check first —
     decided from the ledger's records, not from local memory, so a phase that
-    goes back (a refused aggregate, a disputed model) is handled."""
+    goes back (a refused aggregate, a disputed model) is handled. A standby
+    key holder gets ``("standby", False)`` while it waits (the seconds it
+    stands by in all are left in ``keyholder.standby_total``)."""
     pi = _index_of(task, member.public_key) if participant is not None else -1
     if participant is not None and pi < 0:
         raise errors.AccessDeniedError("this member is not a participant of the task",
@@ -631,6 +703,10 @@ def _due(member: Member, task: Dict[str, Any], r: int, ph: int, did: str,
         good = [s for s in shares if not s.get("refused")]
         if len(good) >= int(task["threshold"]) or any(s["holder"] == did for s in shares):
             return None, False
+        left = keyholder.standby_left(task, r, shares, since, standby_default)
+        if left > 0:
+            keyholder.standby_total = since + left
+            return "standby", False
         check = pi >= 0 and not rnd["updates"][pi]["checked"]
         return "share", check
     return None, False

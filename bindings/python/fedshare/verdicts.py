@@ -7,10 +7,12 @@ replays the task's rule round by round over the recorded statistics, so that
 each verdict comes with what it was decided on:
 
 * the **statistic**: the update's norm ÷ the round's median norm, and its
-  cosine to the previous global update;
+  cosine to the previous global update (robust2 judges that cosine's gap to
+  the round's median cosine);
 * its **scores**: robust z-scores (distance to the median in units of
   max(1.4826·MAD, floor)) of the log norm ratio and of the cosine (low side
-  only) against the round and the accepted history, and of the log norm ratio
+  only; robust2: the cosine's gap in units of max(1.4826·median |gap|, floor))
+  against the round and the accepted history, and of the log norm ratio
   against the member's own accepted history; for the pooled rule the k·σ
   distances of both statistics to the history's mean;
 * the **threshold** (the rule's k) and the **history** judged against (entries
@@ -36,6 +38,7 @@ __all__ = ["task_verdicts", "left_out", "format_table", "summary_lines"]
 HIST_MAX = 1024
 RATIO_MAX = 1e6
 MAD_SCALE = 1.4826
+GAP_MIN_MEMBERS = 4  # FEDAVG_GAP_MIN_MEMBERS
 _DEFAULTS = {"k": 3.5, "min_members": 3, "min_own": 5, "floor_norm": 0.4, "floor_cosine": 0.15}
 
 
@@ -44,6 +47,14 @@ def _robust(v: List[float], floor: float):
     med = float(np.median(a))
     s = MAD_SCALE * float(np.median(np.abs(a - med)))
     return med, max(s, floor)
+
+
+def _median_c(v) -> float:
+    """The median as libfedavg computes it (a/2 + b/2 for an even count), so
+    that the gaps shown are the contract's to the last bit."""
+    a = np.sort(np.asarray(v, dtype=np.float64))
+    n = a.size
+    return float(a[n // 2]) if n % 2 else float(a[n // 2 - 1] / 2 + a[n // 2] / 2)
 
 
 def _log_ratio(r: float) -> float:
@@ -62,7 +73,8 @@ def task_verdicts(member, task_id: bytes, names: Optional[Dict[str, str]] = None
 
     Returns:
         ``{"rule", "threshold", "rounds": [{"round", "skipped", "updates": [{
-        "member", "verdict", "ratio", "cosine", "weight", "scores": {...},
+        "member", "verdict", "ratio", "cosine", ("cosine_gap" under robust2),
+        "weight", "scores": {...},
         "history": {...}, "replayed"}]}], "replay_matches": bool,
         "left_out": {member: [rounds]}, "judged_rounds": n}``.
     """
@@ -98,6 +110,9 @@ def task_verdicts(member, task_id: bytes, names: Optional[Dict[str, str]] = None
         replay = judge.judge(np.arange(n, dtype=np.uint32), norms, cos)
         med = float(np.median(norms))
         ratio = [min(x / med, RATIO_MAX) if med > 0 else 1.0 for x in norms]
+        # robust2's second statistic (from 4 updates a round; with 3 it judges as robust)
+        use_gap = rule == "robust2" and n >= GAP_MIN_MEMBERS
+        gap = cos - _median_c(cos)
         hm, hs = hist_m[-HIST_MAX:], hist_s[-HIST_MAX:]
         rows = []
         for i, u in enumerate(ups):
@@ -115,10 +130,16 @@ def task_verdicts(member, task_id: bytes, names: Optional[Dict[str, str]] = None
                 if rule != "member" and n >= _DEFAULTS["min_members"]:
                     pl = [_log_ratio(x) for x in ratio] + [_log_ratio(s[0]) for s in hs]
                     mu, su = _robust(pl, _DEFAULTS["floor_norm"])
-                    pc = list(cos) + [s[1] for s in hs]
-                    mc, sc = _robust(pc, _DEFAULTS["floor_cosine"])
+                    if use_gap:  # the gap to the round's median cosine
+                        pc = list(gap) + [s[1] for s in hs]
+                        sc = max(MAD_SCALE * float(np.median(np.abs(pc))),
+                                 _DEFAULTS["floor_cosine"])
+                        scores["pool_cosine"] = -gap[i] / sc
+                    else:
+                        pc = list(cos) + [s[1] for s in hs]
+                        mc, sc = _robust(pc, _DEFAULTS["floor_cosine"])
+                        scores["pool_cosine"] = (mc - cos[i]) / sc
                     scores["pool_norm"] = abs(_log_ratio(ratio[i]) - mu) / su
-                    scores["pool_cosine"] = (mc - cos[i]) / sc
                     hist["pool"] = len(pl)
                 if rule != "mad":
                     own = [_log_ratio(s[0]) for m_, s in zip(hm, hs) if m_ == i]
@@ -129,15 +150,18 @@ def task_verdicts(member, task_id: bytes, names: Optional[Dict[str, str]] = None
             verdict = u.get("verdict", "accepted")
             rv = {0: "accepted", 1: "suspicious", 2: "warmup"}[int(replay[i])]
             matches = matches and rv == verdict
-            rows.append({"member": who[i], "verdict": verdict, "ratio": ratio[i],
-                         "cosine": float(cos[i]), "weight": u.get("weight"), "scores": scores,
-                         "history": hist, "replayed": rv})
+            row = {"member": who[i], "verdict": verdict, "ratio": ratio[i],
+                   "cosine": float(cos[i]), "weight": u.get("weight"), "scores": scores,
+                   "history": hist, "replayed": rv}
+            if use_gap:
+                row["cosine_gap"] = float(gap[i])
+            rows.append(row)
             if verdict == "suspicious":
                 left[who[i]].append(r)
         for i, u in enumerate(ups):  # the contract's history: accepted, participant order
             if u.get("verdict") != "suspicious":
                 hist_m.append(i)
-                hist_s.append([ratio[i], float(cos[i])])
+                hist_s.append([ratio[i], float(gap[i] if use_gap else cos[i])])
         rounds.append({"round": r, "skipped": bool(rec.get("skipped")),
                        "sum_refused": bool(rec.get("sum_refused")), "updates": rows})
     return {"task": task_id.hex(), "rule": rule, "threshold": k, "members": who,
@@ -178,8 +202,9 @@ def format_table(v: Dict[str, Any]) -> str:
         for u in rd["updates"]:
             hist = ", ".join(f"{k} {n}" for k, n in u["history"].items()) or "none"
             verdict = "LEFT OUT" if u["verdict"] == "suspicious" else u["verdict"]
+            gap = f" (gap {u['cosine_gap']:+.3f})" if "cosine_gap" in u else ""
             L.append(f"{rd['round']:>5}  {u['member']:<14} {verdict:<11} {u['ratio']:>10.3f} "
-                     f"{u['cosine']:>7.3f}  {_fmt_scores(u['scores'])}; history {hist}")
+                     f"{u['cosine']:>7.3f}{gap}  {_fmt_scores(u['scores'])}; history {hist}")
         if rd["skipped"]:
             L.append(f"{rd['round']:>5}  (round skipped: too few accepted updates)")
         if rd.get("sum_refused"):

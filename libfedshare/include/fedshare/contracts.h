@@ -203,9 +203,11 @@ typedef struct fedshare_task_spec {
      * else 2). A round with fewer is skipped. (Version 2; a version-1 spec
      * gets the default.) */
     uint32_t min_updates;
-    /** The anomaly rule (version 3): FEDSHARE_RULE_ROBUST (the default: median
-     * and MAD over the round and the history, and each member against its own
-     * history; anomaly_k and anomaly_warmup do not apply), FEDSHARE_RULE_POOLED
+    /** The anomaly rule (version 3): FEDSHARE_RULE_ROBUST2 (the default: median
+     * and MAD over the round and the history, the cosine as its gap to the
+     * round's median cosine, and each member against its own history;
+     * anomaly_k and anomaly_warmup do not apply), FEDSHARE_RULE_ROBUST (the
+     * same with the raw cosine, the default until issue 18), FEDSHARE_RULE_POOLED
      * (the seed's pooled k·σ test), FEDSHARE_RULE_MEMBER or FEDSHARE_RULE_MAD
      * (each half of the robust rule alone). Versions 1 and 2 get the pooled rule. */
     uint32_t anomaly_rule;
@@ -215,7 +217,7 @@ typedef struct fedshare_task_spec {
 #define FEDSHARE_TASK_SPEC_INIT                                                                    \
     {                                                                                              \
         FEDSHARE_TASK_SPEC_VERSION, {0}, {0}, {0}, 0, NULL, NULL, 0.01, 32, 10, 50, 0.001, 3, 3.0, \
-            5, NULL, 0, 0, 1 /* FEDSHARE_RULE_ROBUST */                                            \
+            5, NULL, 0, 0, 4 /* FEDSHARE_RULE_ROBUST2 */                                           \
     }
 
 /** Anomaly rules of a task (the same numbers as libfedavg's FEDAVG_RULE_*). */
@@ -223,7 +225,8 @@ enum {
     FEDSHARE_RULE_POOLED = 0,
     FEDSHARE_RULE_ROBUST = 1,
     FEDSHARE_RULE_MEMBER = 2,
-    FEDSHARE_RULE_MAD = 3
+    FEDSHARE_RULE_MAD = 3,
+    FEDSHARE_RULE_ROBUST2 = 4
 };
 
 /** @brief Fill @p s with the seed paper's defaults (no model, key or participants). */
@@ -274,8 +277,10 @@ FEDSHARE_API int fedshare_payload_sum_refused(const uint8_t task_id[32], uint32_
                                               size_t *len);
 /** The aggregator's verdict that holder @p holder's recorded share (blob
  * @p share_hash) verified: its one batch proof was checked when the round was
- * combined. Recorded on the round (`"verified": true`) so that other members
- * need not repeat the check (each may); a share carries one verdict at most. */
+ * combined. Recorded on the round (`"verified": true`) for the audit trail;
+ * it is the aggregator's word only, so every participant's client still
+ * verifies the batches it combines (docs/fedshare-contracts.md); a share
+ * carries one verdict at most. */
 FEDSHARE_API int fedshare_payload_share_verified(const uint8_t task_id[32], uint32_t round,
                                                  const uint8_t holder[32],
                                                  const uint8_t share_hash[32], uint8_t **out,

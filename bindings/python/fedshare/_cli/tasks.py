@@ -16,7 +16,7 @@ import secrets
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 from .. import _codes, errors
 from .args import (U32_MAX, UsageError, input_file, integer, output_dir, output_path,
@@ -115,10 +115,13 @@ def _keys_ceremony(args) -> int:
                          "holders")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for name in args.holders:  # share files are never replaced: say so before the work
-        if os.path.lexists(out / f"{name}.share"):
+    for name in [args.me] if args.dealerless else args.holders:
+        # share files are never replaced: say so before the work
+        if name and os.path.lexists(out / f"{name}.share"):
             raise UsageError(f"--out: {out / (name + '.share')} exists (a share file is never "
                              "replaced)")
+    if args.dealerless:
+        return _keys_ceremony_dealerless(args, names, out)
     _seed(args.key)
     t = time.monotonic()
     params, shares = threshold.deal(bits=args.bits, threshold=args.threshold,
@@ -134,6 +137,81 @@ def _keys_ceremony(args) -> int:
     print(f"key {key_id.hex()}: {args.threshold} of {len(args.holders)}, {args.bits} bits, "
           f"recorded ({time.monotonic() - t:.1f} s). The dealer (this machine) saw the whole "
           "key: wipe it.")
+    return 0
+
+
+def _address(text: str) -> Tuple[str, Tuple[str, int]]:
+    name, sep, hp = text.partition("=")
+    host, sep2, port = hp.rpartition(":")
+    if not sep or not sep2 or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"--addresses: {text!r} is not NAME=HOST:PORT")
+    return name, (host, int(port))
+
+
+def _keys_ceremony_dealerless(args, names: Dict[str, bytes], out: Path) -> int:
+    """Holder --me's part of a dealerless ceremony (fedshare.dkg, docs/phe-dkg.md):
+    every holder runs this command with the same --holders, --threshold, --bits,
+    --session and --addresses; the first holder records the key, the others check
+    the record."""
+    from .. import dkg
+    from ..consortium import lib
+
+    if args.me not in args.holders:
+        raise UsageError("--me must be one of --holders")
+    if not args.session:
+        raise UsageError("--dealerless needs --session (a label unique to this ceremony)")
+    addrs = dict(_address(a) for a in (args.addresses or []))
+    missing = [h for h in args.holders if h not in addrs]
+    if missing:
+        raise UsageError(f"--addresses: no address for {', '.join(missing)}")
+    seed = _seed(args.key)
+    holders = [names[h] for h in args.holders]
+    me = args.holders.index(args.me) + 1
+    session = dkg.session_id(args.session, holders, args.threshold, args.bits)
+    passphrase = _passphrase(args.me)
+    share_file = out / f"{args.me}.share"
+
+    def seal(params, share) -> bytes:
+        share.write_file(share_file, passphrase, strength=args.strength)
+        return hashlib.sha256(share_file.read_bytes()).digest()
+
+    t = time.monotonic()
+    try:
+        params, share, report = dkg.ceremony(
+            me, seed, holders, [addrs[h] for h in args.holders], args.threshold, session,
+            bits=args.bits, timeout=args.timeout, on_done=seal,
+            on_connected=lambda: print(f"  {args.me}: all {len(holders)} holders connected",
+                                       flush=True))
+    except dkg.CeremonyError as e:
+        blamed = f" (deviating holder: {args.holders[e.blamed - 1]})" if e.blamed else ""
+        print(f"fedshare keys ceremony: failed: {e}{blamed}; nothing was recorded — run it "
+              "again with a new --session", file=sys.stderr)
+        return 1
+    print(f"  {args.me}: share {share.index} sealed to {share_file} "
+          f"({report['candidates']} candidates, {report['rounds']} rounds, "
+          f"{report['bytes_sent']} bytes sent, {report['seconds']:.1f} s)")
+    with _member(args) as m:
+        if me == 1:
+            key_id = m.record_key(params, holders, report["share_hashes"])
+        else:
+            key_id = params.key_id
+            deadline = time.monotonic() + args.timeout
+            rec = m.record(lib.FEDSHARE_REC_KEY, key_id)
+            while rec is None and time.monotonic() < deadline:
+                try:  # a new block, or five seconds without one
+                    m.wait_height(m.seen_height + 1, timeout_ms=5000)
+                except errors.Error:
+                    pass
+                rec = m.record(lib.FEDSHARE_REC_KEY, key_id)
+            if rec is None:
+                raise errors.NotFoundError(f"holder {args.holders[0]} did not record key "
+                                           f"{key_id.hex()}")
+            got = [bytes.fromhex(h["sealed_share"]) for h in rec["holders"]]
+            if got != report["share_hashes"]:
+                raise errors.VerificationError("the recorded share hashes are not the "
+                                               "ceremony's")
+    print(f"key {key_id.hex()}: {args.threshold} of {len(args.holders)}, {args.bits} bits, "
+          f"dealerless, recorded ({time.monotonic() - t:.1f} s). No machine saw the whole key.")
     return 0
 
 
@@ -219,7 +297,7 @@ def _task_create(args) -> int:
                              names[args.aggregator], parts, codec.to_bytes(),
                              learning_rate=args.lr, batch_size=args.batch_size,
                              upload_every=args.upload_every, round_limit=args.round_limit,
-                             min_updates=args.min_updates)
+                             min_updates=args.min_updates, anomaly_rule=args.anomaly_rule)
     print(f"task {task.hex()} created; participants join it with `fedshare train`")
     return 0
 
@@ -337,6 +415,16 @@ def add_parsers(sub) -> None:
                    default="moderate", help="Argon2id cost of sealing the shares")
     c.add_argument("--out", required=True, type=output_dir,
                    help="directory for the sealed share files (created; files never replaced)")
+    c.add_argument("--dealerless", action="store_true",
+                   help="no dealer: the holders generate the key together (docs/phe-dkg.md); "
+                        "each holder runs this command with --me, --session, --addresses")
+    c.add_argument("--me", help="--dealerless: this holder's member name")
+    c.add_argument("--session", help="--dealerless: a label unique to this ceremony, the same "
+                                     "at every holder")
+    c.add_argument("--addresses", nargs="+", metavar="NAME=HOST:PORT",
+                   help="--dealerless: where each holder listens (its own included)")
+    c.add_argument("--timeout", type=float, default=1800.0,
+                   help="--dealerless: seconds before the ceremony gives up (default 1800)")
     c.set_defaults(func=_keys_ceremony)
     s = ks.add_parser("show", help="the recorded key: threshold and holders")
     common(s)
@@ -391,6 +479,12 @@ def add_parsers(sub) -> None:
                     help="accepted updates a round needs before its sum is decrypted "
                          "(2 ... participants; default 3 with 3 or more participants, else 2); "
                          "a round with fewer is skipped")
+    tc.add_argument("--anomaly-rule", choices=("robust2", "robust", "pooled", "member", "mad"),
+                    default="robust2",
+                    help="how updates are judged before the sum (default robust2: median and "
+                         "MAD over the round and the history, the cosine as its gap to the "
+                         "round's median, and each member against its own history; pooled: "
+                         "the seed's 3-sigma test; docs/fedshare-contracts.md)")
     tc.add_argument("--plaintext-bytes", type=integer(1, 65536), default=255,
                     help="bytes per packed plaintext, 1 … 65536, below the key's n (default 255)")
     tc.add_argument("--max-weight", type=integer(1, U32_MAX), default=100000,

@@ -102,6 +102,10 @@ def _configure(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=real(0, 4_294_967, lo_open=True), default=300.0,
                    help="seconds the task may stall before giving up, > 0 and at most "
                         "4294967 (default 300)")
+    p.add_argument("--standby", type=real(0, 4_294_967), default=None, metavar="SECONDS",
+                   help="a key holder that is not one of the round's first t waits this long "
+                        "in the decrypt phase before it shares anyway (default: a third of "
+                        "--timeout)")
     p.add_argument("--threads", type=integer(0, 256), default=0,
                    help="libphe threads, 0 … 256 (default: one)")
     p.add_argument("--torch-threads", type=integer(1, 256), default=1,
@@ -393,7 +397,7 @@ def _run(args: argparse.Namespace) -> int:
         elif data is not None:
             raise UsageError("this member is not a participant of the task: --data is not used")
         if share is not None:
-            keyholder = KeyHolder(member, task_id, params, share)
+            keyholder = KeyHolder(member, task_id, params, share, standby_s=args.standby)
         if args.aggregator:
             if task["aggregator"] != member.did:
                 raise UsageError(f"--aggregator: the task's aggregator is {task['aggregator']}, "

@@ -4,7 +4,8 @@ same model trained on the pooled data.
 
 Everything the contracts do happens for real: four node processes (three
 hospitals and a regulator) replicate the ledger by PBFT on loopback; a 2-of-3
-consortium key comes from a recorded dealer ceremony, its shares sealed at rest;
+consortium key comes from a recorded ceremony (without a dealer by default),
+its shares sealed at rest;
 each hospital seals its records, registers them and sets a policy; hospital A
 is granted access by policy and creates the task; each hospital is a separate
 trainer process holding only its own CSV; rounds are aggregated under
@@ -686,12 +687,13 @@ class Experiment:
     """Nodes, members and the consortium key, shared by every configuration run."""
 
     def __init__(self, work: Path, *, seed: int, key_bits: int = 2048, sync: bool = False,
-                 centers: int = 3):
+                 centers: int = 3, key_ceremony: str = "dealt",
+                 anomaly_rule: str = "robust2"):
         from .. import abac
         from ..consortium import Member
         from ..phe import threshold
 
-        self.work, self.seed = work, seed
+        self.work, self.seed, self.anomaly_rule = work, seed, anomaly_rule
         work.mkdir(parents=True, exist_ok=True)
         self.t0 = time.monotonic()
         self.cons = Consortium(work, sync=sync, centers=centers)
@@ -704,9 +706,18 @@ class Experiment:
         self.regulator = self.members[n]
         self.names = {m.public_key: nm for m, nm in
                       zip(self.members, list(HOSPITALS[:n]) + ["regulator"])}
-        # -- the key ceremony: hospital A deals; each share sealed under its holder's passphrase
+        # -- the key ceremony: hospital A deals, or (key_ceremony "dealerless", n >= 3) the
+        # n hospitals generate it together over their encrypted channel (fedshare.dkg);
+        # each share sealed under its holder's passphrase
         t = time.monotonic()
-        params, shares = threshold.deal(bits=key_bits, threshold=self.threshold, holders=n)
+        if key_ceremony == "auto":
+            key_ceremony = "dealerless" if key_bits == 2048 and n >= 3 else "dealt"
+        if key_ceremony == "dealerless" and n >= 3:
+            params, shares = self._dealerless_key(key_bits, n)
+            self.key_ceremony = "dealerless"
+        else:
+            params, shares = threshold.deal(bits=key_bits, threshold=self.threshold, holders=n)
+            self.key_ceremony = "dealt"
         self.ceremony_seconds = time.monotonic() - t
         self.params = params.to_bytes()
         self.share_files, self.passphrases = [], []
@@ -735,6 +746,39 @@ class Experiment:
         for m in self.members:
             m.close()
         self.cons.close()
+
+    def _dealerless_key(self, key_bits: int, n: int):
+        """The n hospitals run fedshare.dkg.ceremony, each in its own thread with its
+        member key, over loopback TCP (docs/phe-dkg.md): the same protocol and channel
+        as `fedshare keys ceremony --dealerless` on n machines."""
+        import threading
+
+        from .. import dkg
+        from ..node import free_port
+
+        pks = [m.public_key for m in self.members[:n]]
+        addrs = [("127.0.0.1", free_port()) for _ in range(n)]
+        session = dkg.session_id(f"fedshare demo {self.work} {time.time_ns()}", pks,
+                                 self.threshold, key_bits)
+        out: List[Any] = [None] * n
+
+        def holder(i: int) -> None:
+            try:
+                out[i] = dkg.ceremony(i + 1, self.cons.seed(i), pks, addrs, self.threshold,
+                                      session, bits=key_bits, timeout=1800)
+            except BaseException as e:  # noqa: BLE001 - re-raised below
+                out[i] = e
+
+        ths = [threading.Thread(target=holder, args=(i,), daemon=True) for i in range(n)]
+        for th in ths:
+            th.start()
+        for th in ths:
+            th.join()
+        for r in out:
+            if isinstance(r, BaseException):
+                raise r
+        self.dkg_report = out[0][2]
+        return out[0][0], [r[1] for r in out]
 
     def run_config(self, ds: Dataset, owners: Optional[List[np.ndarray]], model_name: str,
                    split: str, *, lr: float, rounds: int, threads: int = 1,
@@ -825,7 +869,7 @@ class Experiment:
             model_id, self.key_id, self.members[A].public_key,
             [(self.members[h].public_key, data_ids[h]) for h in range(n)], codec.to_bytes(),
             learning_rate=lr, round_limit=rounds, stop_threshold=0.001, stop_patience=3,
-            anomaly_k=3.0, anomaly_warmup=6)
+            anomaly_k=3.0, anomaly_warmup=6, anomaly_rule=self.anomaly_rule)
         res.task_id = task.hex()
         for h in range(n):
             self.members[h].join_task(task)
@@ -969,7 +1013,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="seed of splits, models and shuffles, 0 … 2^32-1 (default 1)")
     p.add_argument("--key-bits", type=integer(2048, 4096), choices=(2048, 3072, 4096),
                    default=2048)
+    p.add_argument("--key-ceremony", choices=("auto", "dealerless", "dealt"), default="auto",
+                   help="how the consortium key is made: the hospitals together without a "
+                        "dealer (docs/phe-dkg.md), or dealt by hospital A (faster; the dealer "
+                        "sees the whole key). auto (default): dealerless for a 2048-bit key "
+                        "and 3 or more centers, else dealt")
     p.add_argument("--sync", action="store_true", help="fsync every block (slower, durable)")
+    p.add_argument("--anomaly-rule", choices=("robust2", "robust", "pooled", "member", "mad"),
+                   default="robust2",
+                   help="the tasks' anomaly rule (default robust2; pooled: the seed's 3-sigma "
+                        "test; docs/fedshare-contracts.md)")
     p.add_argument("--workdir", default=None, type=output_dir,
                    help="keep nodes' stores, keys and logs here")
     p.add_argument("--report", default="fedshare-report", type=output_dir,
@@ -1024,9 +1077,12 @@ def run(args: argparse.Namespace) -> int:
          + ("of the seed paper (section 3)" if ds.bundled else "on the centers' own CSVs"))
     _say(f"  data: {ds.source}; work directory {work}")
     exp = Experiment(work, seed=args.seed, key_bits=args.key_bits, sync=args.sync,
-                     centers=centers)
+                     centers=centers, key_ceremony=getattr(args, "key_ceremony", "auto"),
+                     anomaly_rule=getattr(args, "anomaly_rule", "robust2"))
     try:
-        _say(f"  4 nodes up (PBFT, f = 1); {exp.threshold}-of-{centers} consortium key dealt "
+        how = ("made by the hospitals without a dealer" if exp.key_ceremony == "dealerless"
+               else "dealt by hospital A")
+        _say(f"  4 nodes up (PBFT, f = 1); {exp.threshold}-of-{centers} consortium key {how} "
              f"and recorded ({exp.ceremony_seconds:.1f} s); shares sealed at rest")
         results = []
         for model_name, split in configs:
@@ -1078,7 +1134,9 @@ def run(args: argparse.Namespace) -> int:
                                 "process; a consortium would add them by secure aggregation); "
                                 "never pooled records"),
             "key": f"{args.key_bits}-bit threshold Paillier, {exp.threshold} of {centers} "
-                   "(every center a holder), dealer = hospital A",
+                   "(every center a holder), "
+                   + ("made without a dealer by the centers (docs/phe-dkg.md)"
+                      if exp.key_ceremony == "dealerless" else "dealer = hospital A"),
             "ledger": "4 replicas, f = 1, block period 10 ms, fsync "
                       + ("on" if args.sync else "off"),
             "machine": f"{os.cpu_count()} cores, shared",
