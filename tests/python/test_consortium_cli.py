@@ -141,8 +141,8 @@ def test_member_commands_against_live_nodes(tmp_path):
         from fedshare.consortium import Member
 
         with Member(conf, cons.seeds[1]) as b:
-            b.set_policy(bytes.fromhex(data_id), abac.parse(
-                'permit t (subject, action == "train", resource) '
+            b.set_policy(bytes.fromhex(data_id), abac.CedarPolicies(
+                'permit (principal, action == Action::"train", resource) '
                 'when { context.purpose == "training" };', version=1,
                 members=[cons.public_key(i) for i in range(5)]))
         r = _run("access", "request", "--config", conf, "--key", keys[0], "--data-id", data_id)

@@ -9,7 +9,7 @@ Every act is a signed ledger transaction; :class:`Member` waits for its commit
     from fedshare.consortium import Member
     with Member("consortium.conf", seed) as hospital:
         data_id = hospital.register_data(enc_hash, "ehr-cardiology")
-        hospital.set_policy(data_id, policy_set)          # fedshare.abac.PolicySet
+        hospital.set_policy(data_id, policy_set)          # fedshare.abac.CedarPolicies
         decision = other.request_access(data_id, "train", "training", t0, t1)
 
 The arithmetic (encryption, homomorphic sums, decryption shares, the new global
@@ -378,7 +378,7 @@ class Member(UpgradeActs):
         return self._submit_owned(rc, out, n, lib.FEDSHARE_OP_DATA_RETIRE)
 
     def set_policy(self, data_id: bytes, policy: Any) -> bytes:
-        """The first policy of one's data set (a :class:`fedshare.abac.PolicySet` of
+        """The first policy of one's data set (a :class:`fedshare.abac.CedarPolicies` of
         version 1 naming every consortium member, or its encoding)."""
         enc = policy.encode() if hasattr(policy, "encode") else bytes(policy)
         out, n = ffi.new("uint8_t **"), ffi.new("size_t *")
@@ -386,7 +386,7 @@ class Member(UpgradeActs):
         return self._submit_owned(rc, out, n, lib.FEDSHARE_OP_POLICY_SET)
 
     def update_policy(self, data_id: bytes, signed_update: bytes) -> bytes:
-        """A new policy version: a libabac signed update (``PolicySet.encode_update``)."""
+        """A new policy version: a libabac signed Cedar update (``CedarPolicies.encode_update``)."""
         out, n = ffi.new("uint8_t **"), ffi.new("size_t *")
         rc = lib.fedshare_payload_policy_update(_h32(data_id, "data_id"), signed_update,
                                                 len(signed_update), out, n)
