@@ -16,7 +16,7 @@ import secrets
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Any, Dict, List, Tuple
 
 from .. import _codes, errors
 from .args import (U32_MAX, UsageError, input_file, integer, output_dir, output_path,
@@ -278,6 +278,18 @@ def _min_updates(text: str) -> int:
 
 
 @_act
+def _server_optimizer(text: str) -> Any:
+    """An argparse type: ``adam`` or ``yogi`` with optional ``:eta=…,beta1=…``."""
+    from .. import serveropt
+    try:
+        return serveropt.parse(text)
+    except errors.InvalidInputError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+_server_optimizer.__name__ = "server optimizer"
+
+
 def _task_create(args) -> int:
     from .. import fedavg
 
@@ -487,6 +499,7 @@ def add_parsers(sub) -> None:
                          "round's median, and each member against its own history; pooled: "
                          "the seed's 3-sigma test; docs/fedshare-contracts.md)")
     tc.add_argument("--server-optimizer", default=None, metavar="KIND[:K=V,...]",
+                    type=_server_optimizer,
                     help="a server optimizer over the decrypted aggregates: adam or yogi, "
                          "optionally with eta=, beta1=, beta2=, tau= (Flower's defaults "
                          "otherwise), e.g. adam:eta=0.05,beta1=0.9; default: plain FedAvg "
