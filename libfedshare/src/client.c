@@ -983,8 +983,6 @@ static int finalize(fedshare_client *c, const uint8_t task_id[32], uint32_t roun
     int rc = task_round(c, task_id, round, timeout_ms, &t, &r);
     if (!rc && t->phase != FEDSHARE_PHASE_FINALIZE)
         rc = FEDSHARE_E_STATE;
-    if (!rc && !server != !t->server_opt) /* x_r exactly when the task has an optimizer */
-        rc = FEDSHARE_E_INVALID;
     if (!rc)
         rc = global_model(c, t, r, params, timeout_ms, &model, &n, bad, ok);
     if (rc == FEDAVG_E_OVERFLOW || rc == FEDSHARE_E_RANGE) {
@@ -1024,6 +1022,10 @@ static int finalize(fedshare_client *c, const uint8_t task_id[32], uint32_t roun
         if (vr && vr != FEDSHARE_E_EXISTS)
             rc = vr;
     }
+    /* x_r exactly when the task has an optimizer (checked after the verdicts
+     * above, which a caller without x_r still records) */
+    if (!rc && !server != !t->server_opt)
+        rc = FEDSHARE_E_INVALID;
     if (!rc)
         rc = fetch_model(c, t->global, timeout_ms, &prev, &np);
     uint8_t digest[32], delta_hash[32], server_digest[32];

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from fedshare import serveropt
+from fedshare import errors, serveropt
 from fedshare import torch as fst
 from fedshare.consortium import model_digest
 from fedshare.roles import Aggregator, KeyHolder, Participant, run_member
@@ -23,7 +23,7 @@ ROUNDS = 3
 ADAM = serveropt.Adam(eta=0.05, beta_1=0.9, beta_2=0.99, tau=1e-3)
 
 
-def _run_task(world, task, optimizer, forge=None):
+def _run_task(world, task, optimizer, forge=None):  # noqa: F811
     """Create a task with ``optimizer``, run hospitals A (participant, key holder,
     aggregator), B and C (participants, key holders) in threads, each with its
     own member client; returns the task ID and the participants."""
@@ -74,7 +74,7 @@ def _reference_adam(opt, x0, deltas):
     return out
 
 
-def test_adam_task_every_member_replays_x(world, task):
+def test_adam_task_every_member_replays_x(world, task):  # noqa: F811
     cons, m = world
     tid, parts, reports = _run_task(world, task, ADAM)
     t = m[REG].task(tid)
@@ -122,7 +122,7 @@ def test_adam_task_every_member_replays_x(world, task):
     assert np.max(np.abs(g - xs[-1])) > 10 * tol
 
 
-def test_a_forged_x_is_disputed(world, task):
+def test_a_forged_x_is_disputed(world, task):  # noqa: F811
     cons, m = world
     forged = []
 
@@ -148,5 +148,5 @@ def test_server_optimizer_text_forms():
     assert serveropt.parse("yogi:eta=0.02,beta1=0.8") == serveropt.Yogi(eta=0.02, beta_1=0.8)
     assert serveropt.parse(ADAM.describe()) == ADAM
     for bad in ("sgd", "adam:eta=0", "adam:beta1=1", "adam:gamma=1", "adam:eta=x", 3):
-        with pytest.raises(Exception):
+        with pytest.raises(errors.InvalidInputError):
             serveropt.parse(bad)
