@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include <abac.h>
+#include <abac/cedar.h>
 #include <phe.h>
 #include <phe/threshold.h>
 #include <sodium.h>
@@ -245,15 +246,15 @@ static int cmp32(const void *a, const void *b) {
 }
 
 /* A first policy must name exactly the consortium's members, so its quorum is theirs. */
-static int members_match(const fedshare_consortium *c, const abac_policyset *ps) {
+static int members_match(const fedshare_consortium *c, const abac_cedar_policies *ps) {
     size_t n = fedshare_consortium_size(c);
-    if (abac_policyset_member_count(ps) != n)
+    if (abac_cedar_policies_member_count(ps) != n)
         return 0;
     uint8_t *a = malloc(32 * n), *b = malloc(32 * n);
     int ok = a && b;
     for (size_t i = 0; ok && i < n; i++) {
         memcpy(a + 32 * i, fedshare_consortium_key(c, i), 32);
-        memcpy(b + 32 * i, abac_policyset_member(ps, i), 32);
+        memcpy(b + 32 * i, abac_cedar_policies_member(ps, i), 32);
     }
     if (ok) {
         qsort(a, n, 32, cmp32);
@@ -265,14 +266,14 @@ static int members_match(const fedshare_consortium *c, const abac_policyset *ps)
     return ok;
 }
 
-static int put_policy(fs_exec *x, const uint8_t id[32], const abac_policyset *ps) {
-    size_t n = abac_policyset_encoded_size(ps), wrote;
+static int put_policy(fs_exec *x, const uint8_t id[32], const abac_cedar_policies *ps) {
+    size_t n = abac_cedar_policies_encoded_size(ps), wrote;
     fs_writer w;
     fsw_init(&w);
     uint8_t *buf = malloc(n ? n : 1);
     if (!buf)
         return FEDSHARE_E_NOMEM;
-    int rc = abac_policyset_encode(ps, buf, n, &wrote);
+    int rc = abac_cedar_policies_encode(ps, buf, n, &wrote);
     if (!rc) {
         fsw_raw(&w, buf, wrote);
         rc = fs_put(x->st, FEDSHARE_REC_POLICY, id, NULL, 0, &w);
@@ -292,36 +293,36 @@ static int permission_set(fs_exec *x, const fs_payload *p) {
         rc = FEDSHARE_E_STATE; /* a retired data set accepts no new policy */
     if (!rc && fs_get(x->st, FEDSHARE_REC_POLICY, p->id, NULL, 0, &v, &n) == FEDSHARE_OK)
         rc = FEDSHARE_E_EXISTS; /* later versions go through the quorum */
-    abac_policyset *ps = NULL;
+    abac_cedar_policies *ps = NULL;
     if (!rc)
-        rc = abac_policyset_decode(p->bytes, p->bytes_len, &ps);
+        rc = abac_cedar_policies_decode(&ps, p->bytes, p->bytes_len);
     if (!rc && !members_match(x->app->c, ps))
         rc = FEDSHARE_E_QUORUM;
     if (!rc)
         rc = put_policy(x, p->id, ps);
     if (!rc)
         rc = fs_index(x, FEDSHARE_TRACE_DATA, p->id);
-    abac_policyset_free(ps);
+    abac_cedar_policies_free(ps);
     return rc;
 }
 
-static int load_policy(ledger_state *st, const uint8_t id[32], abac_policyset **ps) {
+static int load_policy(ledger_state *st, const uint8_t id[32], abac_cedar_policies **ps) {
     const uint8_t *v;
     size_t n;
     int rc = fs_get(st, FEDSHARE_REC_POLICY, id, NULL, 0, &v, &n);
-    return rc ? rc : abac_policyset_decode(v, n, ps);
+    return rc ? rc : abac_cedar_policies_decode(ps, v, n);
 }
 
 static int permission_update(fs_exec *x, const fs_payload *p) {
     fs_data d;
     int rc = fs_data_load(x->st, p->id, &d);
-    abac_policyset *cur = NULL, *next = NULL;
+    abac_cedar_policies *cur = NULL, *next = NULL;
     if (!rc && d.status != FS_DATA_ACTIVE)
         rc = FEDSHARE_E_STATE; /* a retired data set accepts no new policy */
     if (!rc)
         rc = load_policy(x->st, p->id, &cur);
     if (!rc) {
-        rc = abac_update_apply(cur, p->bytes, p->bytes_len, &next);
+        rc = abac_cedar_update_apply(&next, cur, p->bytes, p->bytes_len);
         if (rc == ABAC_E_NO_QUORUM)
             rc = FEDSHARE_E_QUORUM;
     }
@@ -329,17 +330,132 @@ static int permission_update(fs_exec *x, const fs_payload *p) {
         rc = put_policy(x, p->id, next);
     if (!rc)
         rc = fs_index(x, FEDSHARE_TRACE_DATA, p->id);
-    abac_policyset_free(cur);
-    abac_policyset_free(next);
+    abac_cedar_policies_free(cur);
+    abac_cedar_policies_free(next);
     return rc;
 }
 
-/* The ABAC request of an access request: who asks (DID, organisation, roles,
- * credentials), for what data (owner, type label, uses so far), and the
- * context (consensus time, purpose, period, expected uses). */
-static int fill_request(fs_exec *x, const fs_payload *p, const fs_data *d, abac_request *req) {
+/* A growing text buffer for the Cedar JSON of one request (err latches NOMEM). */
+typedef struct {
+    char *s;
+    size_t n, cap;
+    int err;
+} cj_buf;
+
+static void cj_raw(cj_buf *b, const char *s, size_t n) {
+    if (b->err)
+        return;
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        while (b->n + n + 1 > cap)
+            cap *= 2;
+        char *t = realloc(b->s, cap);
+        if (!t) {
+            b->err = FEDSHARE_E_NOMEM;
+            return;
+        }
+        b->s = t;
+        b->cap = cap;
+    }
+    memcpy(b->s + b->n, s, n);
+    b->n += n;
+    b->s[b->n] = 0;
+}
+
+static void cj_lit(cj_buf *b, const char *s) {
+    cj_raw(b, s, strlen(s));
+}
+
+/* A JSON string: quotes, backslashes and control bytes escaped, other bytes as they are. */
+static void cj_str(cj_buf *b, const char *s, size_t n) {
+    cj_raw(b, "\"", 1);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            char e[2] = {'\\', (char)c};
+            cj_raw(b, e, 2);
+        } else if (c < 0x20) {
+            static const char hx[] = "0123456789abcdef";
+            char e[6] = {'\\', 'u', '0', '0', hx[c >> 4], hx[c & 15]};
+            cj_raw(b, e, 6);
+        } else {
+            cj_raw(b, (const char *)&c, 1);
+        }
+    }
+    cj_raw(b, "\"", 1);
+}
+
+static void cj_uid(cj_buf *b, const char *type, const char *id, size_t id_len) {
+    cj_lit(b, "{\"type\":");
+    cj_str(b, type, strlen(type));
+    cj_lit(b, ",\"id\":");
+    cj_str(b, id, id_len);
+    cj_lit(b, "}");
+}
+
+static void cj_u64(cj_buf *b, uint64_t v) {
+    char t[24];
+    size_t i = sizeof t;
+    do {
+        t[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    cj_raw(b, t + i, sizeof t - i);
+}
+
+/* Milliseconds since 1970 as a Cedar datetime ("YYYY-MM-DDTHH:MM:SS.mmmZ"), computed (no
+ * clock, no locale) with the days-to-civil algorithm of H. Hinnant's "chrono-Compatible
+ * Low-Level Date Algorithms"; times past 9999-12-31T23:59:59.999Z are clamped to it, the
+ * last instant Cedar's datetime writes. */
+static void cj_datetime(cj_buf *b, uint64_t ms) {
+    const uint64_t max = 253402300799999ull;
+    if (ms > max)
+        ms = max;
+    uint64_t days = ms / 86400000u, rem = ms % 86400000u;
+    int64_t z = (int64_t)days + 719468, era = z / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t y = yoe + era * 400, doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153, d = doy - (153 * mp + 2) / 5 + 1;
+    int64_t m = mp < 10 ? mp + 3 : mp - 9;
+    if (m <= 2)
+        y++;
+    unsigned f[7] = {(unsigned)y,
+                     (unsigned)m,
+                     (unsigned)d,
+                     (unsigned)(rem / 3600000u),
+                     (unsigned)(rem / 60000u % 60),
+                     (unsigned)(rem / 1000u % 60),
+                     (unsigned)(rem % 1000u)};
+    static const int width[7] = {4, 2, 2, 2, 2, 2, 3};
+    static const char sep[7] = {'-', '-', 'T', ':', ':', '.', 'Z'};
+    char t[32];
+    size_t k = 0;
+    for (int i = 0; i < 7; i++) {
+        for (int j = width[i] - 1; j >= 0; j--) {
+            unsigned v = f[i];
+            for (int q = 0; q < j; q++)
+                v /= 10;
+            t[k++] = (char)('0' + v % 10);
+        }
+        t[k++] = sep[i];
+    }
+    cj_lit(b, "{\"__extn\":{\"fn\":\"datetime\",\"arg\":");
+    cj_str(b, t, k);
+    cj_lit(b, "}}");
+}
+
+/* The Cedar request of an access request (docs/fedshare-contracts.md), as Cedar's JSON:
+ * principal Member::"<did>" (attributes did, org, roles, credentials; parent its
+ * Organisation::"<org>"), action Action::"<label>", resource Dataset::"<data id in hex>"
+ * (owner, type, uses), context from the block: now (the block's timestamp), purpose,
+ * period_start, period_end (datetimes) and expected_uses. */
+static int fill_request(fs_exec *x, const fs_payload *p, const fs_data *d, cj_buf *ents,
+                        cj_buf *req) {
     const fedshare_consortium *c = x->app->c;
     int mi = fedshare_consortium_find(c, x->sender);
+    if (mi < 0)
+        return FEDSHARE_E_NOT_MEMBER;
     char did[FEDSHARE_DID_BUF], owner[FEDSHARE_DID_BUF], hex[65];
     fedshare_did_from_pubkey(x->sender, did, sizeof did);
     fedshare_did_from_pubkey(d->owner, owner, sizeof owner);
@@ -349,47 +465,115 @@ static int fill_request(fs_exec *x, const fs_payload *p, const fs_data *d, abac_
         hex[2 * i + 1] = hx[p->id[i] & 15];
     }
     hex[64] = 0;
-    const char *roles[5];
-    size_t rlen[5], nr = 0;
     static const char *const rn[] = {"provider", "aggregator", "keyholder", "publisher",
                                      "regulator"};
     uint32_t bits = fedshare_consortium_roles(c, (size_t)mi);
-    for (int i = 0; i < 5; i++)
-        if (bits & (1u << i)) {
-            roles[nr] = rn[i];
-            rlen[nr++] = strlen(rn[i]);
-        }
-    const char *creds[16];
-    size_t clen[16], nc = fedshare_consortium_credential_count(c, (size_t)mi);
-    for (size_t i = 0; i < nc && i < 16; i++) {
-        creds[i] = fedshare_consortium_credential(c, (size_t)mi, i);
-        clen[i] = strlen(creds[i]);
-    }
     const char *org = fedshare_consortium_org(c, (size_t)mi);
-    int64_t now = (int64_t)(x->timestamp / 1000);
-    int rc = abac_request_set_action(req, p->label, strlen(p->label));
-    rc = rc ? rc : abac_request_set_entity(req, ABAC_SUBJECT, did, strlen(did), "member", 6);
-    rc = rc ? rc : abac_request_set_string(req, ABAC_SUBJECT, "did", did, strlen(did));
-    rc = rc ? rc : abac_request_set_string(req, ABAC_SUBJECT, "org", org, strlen(org));
-    rc = rc ? rc : abac_request_set_string_set(req, ABAC_SUBJECT, "roles", roles, rlen, nr);
-    rc = rc ? rc : abac_request_set_string_set(req, ABAC_SUBJECT, "credentials", creds, clen, nc);
-    if (!rc && org[0])
-        rc = abac_request_add_ancestor(req, ABAC_SUBJECT, org, strlen(org));
-    rc = rc ? rc : abac_request_set_entity(req, ABAC_RESOURCE, hex, 64, "dataset", 7);
-    rc = rc ? rc : abac_request_set_string(req, ABAC_RESOURCE, "owner", owner, strlen(owner));
-    rc = rc ? rc : abac_request_set_string(req, ABAC_RESOURCE, "type", d->label, strlen(d->label));
-    rc = rc ? rc : abac_request_set_int(req, ABAC_RESOURCE, "uses", (int64_t)d->uses);
-    rc = rc ? rc : abac_request_set_timestamp(req, ABAC_CONTEXT, "now", now);
-    rc = rc ? rc : abac_request_set_string(req, ABAC_CONTEXT, "purpose", p->text, strlen(p->text));
-    rc = rc ? rc : abac_request_set_timestamp(req, ABAC_CONTEXT, "period_start", (int64_t)p->t0);
-    rc = rc ? rc : abac_request_set_timestamp(req, ABAC_CONTEXT, "period_end", (int64_t)p->t1);
-    rc = rc ? rc : abac_request_set_int(req, ABAC_CONTEXT, "expected_uses", (int64_t)p->uses);
-    return rc;
+
+    cj_lit(ents, "[{\"uid\":");
+    cj_uid(ents, "Member", did, strlen(did));
+    cj_lit(ents, ",\"attrs\":{\"did\":");
+    cj_str(ents, did, strlen(did));
+    cj_lit(ents, ",\"org\":");
+    cj_str(ents, org, strlen(org));
+    cj_lit(ents, ",\"roles\":[");
+    for (int i = 0, k = 0; i < 5; i++)
+        if (bits & (1u << i)) {
+            cj_lit(ents, k++ ? "," : "");
+            cj_str(ents, rn[i], strlen(rn[i]));
+        }
+    cj_lit(ents, "],\"credentials\":[");
+    size_t nc = fedshare_consortium_credential_count(c, (size_t)mi);
+    for (size_t i = 0; i < nc; i++) {
+        const char *cr = fedshare_consortium_credential(c, (size_t)mi, i);
+        cj_lit(ents, i ? "," : "");
+        cj_str(ents, cr, strlen(cr));
+    }
+    cj_lit(ents, "]},\"parents\":[");
+    if (org[0])
+        cj_uid(ents, "Organisation", org, strlen(org));
+    cj_lit(ents, "]},");
+    if (org[0]) {
+        cj_lit(ents, "{\"uid\":");
+        cj_uid(ents, "Organisation", org, strlen(org));
+        cj_lit(ents, ",\"attrs\":{},\"parents\":[]},");
+    }
+    cj_lit(ents, "{\"uid\":");
+    cj_uid(ents, "Dataset", hex, 64);
+    cj_lit(ents, ",\"attrs\":{\"owner\":");
+    cj_str(ents, owner, strlen(owner));
+    cj_lit(ents, ",\"type\":");
+    cj_str(ents, d->label, strlen(d->label));
+    cj_lit(ents, ",\"uses\":");
+    cj_u64(ents, d->uses);
+    cj_lit(ents, "},\"parents\":[]}]");
+
+    cj_lit(req, "{\"principal\":");
+    cj_uid(req, "Member", did, strlen(did));
+    cj_lit(req, ",\"action\":");
+    cj_uid(req, "Action", p->label, strlen(p->label));
+    cj_lit(req, ",\"resource\":");
+    cj_uid(req, "Dataset", hex, 64);
+    cj_lit(req, ",\"context\":{\"now\":");
+    cj_datetime(req, x->timestamp);
+    cj_lit(req, ",\"purpose\":");
+    cj_str(req, p->text, strlen(p->text));
+    cj_lit(req, ",\"period_start\":");
+    cj_datetime(req, p->t0 > UINT64_MAX / 1000 ? UINT64_MAX : p->t0 * 1000);
+    cj_lit(req, ",\"period_end\":");
+    cj_datetime(req, p->t1 > UINT64_MAX / 1000 ? UINT64_MAX : p->t1 * 1000);
+    cj_lit(req, ",\"expected_uses\":");
+    cj_u64(req, p->uses);
+    cj_lit(req, "}}");
+    return ents->err ? ents->err : req->err;
+}
+
+/* A reason's name: its @id annotation, else Cedar's id ("policy<i>"). */
+static const char *reason_name(const abac_cedar_policies *ps, size_t i, size_t *len) {
+    const char *a = abac_cedar_policy_annotation(ps, i, "id", 2, len);
+    if (a)
+        return a;
+    a = abac_cedar_policy_id(ps, i);
+    *len = a ? strlen(a) : 0;
+    return a ? a : "";
+}
+
+/* The obligations of a permit: the values of the @obligation annotations of the satisfied
+ * permits, each value a comma-separated list of names (spaces around names dropped), in
+ * reason order. Writes each to @p w (NULL: only counts) and returns how many. */
+static uint32_t obligations(const abac_cedar_policies *ps, const abac_cedar_response *resp,
+                            fs_writer *w) {
+    uint32_t count = 0;
+    size_t nr = resp ? abac_cedar_response_reason_count(resp) : 0;
+    for (size_t r = 0; r < nr; r++) {
+        size_t n, pi = abac_cedar_response_reason(resp, r);
+        if (abac_cedar_policy_effect(ps, pi) != ABAC_PERMIT)
+            continue;
+        const char *v = abac_cedar_policy_annotation(ps, pi, "obligation", 10, &n);
+        for (size_t s = 0; v && s < n;) {
+            size_t e = s;
+            while (e < n && v[e] != ',')
+                e++;
+            size_t a = s, z = e;
+            while (a < z && v[a] == ' ')
+                a++;
+            while (z > a && v[z - 1] == ' ')
+                z--;
+            if (z > a) {
+                if (w)
+                    fsw_bytes(w, v + a, z - a);
+                count++;
+            }
+            s = e + 1;
+        }
+    }
+    return count;
 }
 
 /* GRANT and DECISION records share one shape (docs/formats/fedshare.md). */
 static void put_decision(fs_writer *w, int permit, const fs_exec *x, const fs_payload *p,
-                         int32_t reason, const abac_policyset *ps, const abac_decision *dec) {
+                         int32_t reason, const abac_cedar_policies *ps,
+                         const abac_cedar_response *resp) {
     fsw_u8(w, FS_RECORD_VERSION);
     fsw_u8(w, (uint8_t)(permit ? 1 : 0));
     fsw_raw(w, p->id, 32);
@@ -401,18 +585,16 @@ static void put_decision(fs_writer *w, int permit, const fs_exec *x, const fs_pa
     fsw_bytes(w, p->label, strlen(p->label));
     fsw_bytes(w, p->text, strlen(p->text));
     fsw_u32(w, (uint32_t)reason);
-    size_t nr = dec ? abac_decision_rule_count(dec) : 0;
+    size_t nr = resp ? abac_cedar_response_reason_count(resp) : 0;
     fsw_u32(w, (uint32_t)nr);
     for (size_t i = 0; i < nr; i++) {
-        const char *id = abac_policyset_rule_id(ps, abac_decision_rule(dec, i));
-        fsw_bytes(w, id ? id : "", id ? strlen(id) : 0);
+        size_t n;
+        const char *id = reason_name(ps, abac_cedar_response_reason(resp, i), &n);
+        fsw_bytes(w, id, n);
     }
-    size_t no = dec ? abac_decision_obligation_count(dec) : 0;
-    fsw_u32(w, (uint32_t)no);
-    for (size_t i = 0; i < no; i++) {
-        const char *o = abac_decision_obligation(dec, i);
-        fsw_bytes(w, o ? o : "", o ? strlen(o) : 0);
-    }
+    fsw_u32(w, permit ? obligations(ps, resp, NULL) : 0);
+    if (permit)
+        obligations(ps, resp, w);
 }
 
 static int permission_request(fs_exec *x, const fs_payload *p) {
@@ -420,9 +602,11 @@ static int permission_request(fs_exec *x, const fs_payload *p) {
     int rc = fs_data_load(x->st, p->id, &d);
     if (rc)
         return rc;
-    abac_policyset *ps = NULL;
-    abac_request *req = NULL;
-    abac_decision *dec = NULL;
+    abac_cedar_policies *ps = NULL;
+    abac_cedar_entities *es = NULL;
+    abac_cedar_request *req = NULL;
+    abac_cedar_response *resp = NULL;
+    cj_buf ej = {0}, rj = {0};
     int32_t verdict; /* the outcome of the act: OK (granted) or why not */
     if (d.status != FS_DATA_ACTIVE)
         verdict = FEDSHARE_E_STATE;
@@ -431,10 +615,11 @@ static int permission_request(fs_exec *x, const fs_payload *p) {
     else if (rc)
         return rc;
     else {
-        rc = abac_request_new(ps, 0, &req);
-        rc = rc ? rc : abac_decision_new(ps, &dec);
-        rc = rc ? rc : fill_request(x, p, &d, req);
-        int eff = rc ? rc : abac_decide(ps, req, dec, 0);
+        rc = fill_request(x, p, &d, &ej, &rj);
+        rc = rc ? rc : abac_cedar_entities_parse_json(&es, ej.s, ej.n, NULL, 0);
+        rc = rc ? rc : abac_cedar_request_parse_json(&req, rj.s, rj.n, NULL, 0);
+        rc = rc ? rc : abac_cedar_response_new(&resp, ps, 0);
+        int eff = rc ? rc : abac_cedar_is_authorized(ps, es, req, resp);
         if (eff < 0) {
             rc = eff;
             goto done;
@@ -443,11 +628,11 @@ static int permission_request(fs_exec *x, const fs_payload *p) {
     }
     fs_writer w;
     fsw_init(&w);
-    put_decision(&w, verdict == FEDSHARE_OK, x, p, verdict, ps, dec);
+    put_decision(&w, verdict == FEDSHARE_OK, x, p, verdict, ps, resp);
     rc = fs_put(x->st, FEDSHARE_REC_DECISION, x->tx_hash, NULL, 0, &w);
     if (!rc && verdict == FEDSHARE_OK) {
         fsw_init(&w);
-        put_decision(&w, 1, x, p, verdict, ps, dec);
+        put_decision(&w, 1, x, p, verdict, ps, resp);
         rc = fs_put(x->st, FEDSHARE_REC_GRANT, p->id, x->sender, 0, &w);
     }
     if (!rc)
@@ -455,9 +640,12 @@ static int permission_request(fs_exec *x, const fs_payload *p) {
     if (!rc)
         rc = verdict;
 done:
-    abac_decision_free(dec);
-    abac_request_free(req);
-    abac_policyset_free(ps);
+    free(ej.s);
+    free(rj.s);
+    abac_cedar_response_free(resp);
+    abac_cedar_request_free(req);
+    abac_cedar_entities_free(es);
+    abac_cedar_policies_free(ps);
     return rc;
 }
 
@@ -480,12 +668,17 @@ static int key_record(fs_exec *x, const fs_payload *p) {
             if (!memcmp(p->list + 32 * i, p->list + 32 * j, 32))
                 rc = FEDSHARE_E_INVALID;
     }
+    /* a dealerless key: every holder attests it with its registered key */
+    for (size_t i = 0; !rc && p->method == FEDSHARE_KEY_DEALERLESS && i < p->n; i++)
+        rc = fedshare_key_attestation_verify(p->list + 32 * i, p->bytes, p->bytes_len, p->hash,
+                                             p->hash2, p->list2 + 32 * i, p->sigs + 64 * i);
     if (!rc && fs_get(x->st, FEDSHARE_REC_KEY, key_id, NULL, 0, &v, &n) == FEDSHARE_OK)
         rc = FEDSHARE_E_EXISTS;
     if (!rc) {
         fs_writer w;
         fsw_init(&w);
-        fsw_u8(&w, FS_RECORD_VERSION);
+        /* a version-1 payload keeps its version-1 record: old chains replay alike */
+        fsw_u8(&w, p->version >= 2 ? FS_KEY_VERSION : FS_RECORD_VERSION);
         fsw_raw(&w, x->sender, 32);
         fsw_u32(&w, phe_threshold_params_threshold(params));
         fsw_u32(&w, (uint32_t)p->n);
@@ -494,6 +687,14 @@ static int key_record(fs_exec *x, const fs_payload *p) {
             fsw_raw(&w, p->list2 + 32 * i, 32);
         }
         fsw_bytes(&w, p->bytes, p->bytes_len);
+        if (p->version >= 2) {
+            fsw_u8(&w, p->method);
+            if (p->method == FEDSHARE_KEY_DEALERLESS) {
+                fsw_raw(&w, p->hash, 32);
+                fsw_raw(&w, p->hash2, 32);
+                fsw_raw(&w, p->sigs, 64 * p->n);
+            }
+        }
         rc = fs_put(x->st, FEDSHARE_REC_KEY, key_id, NULL, 0, &w);
     }
     phe_threshold_params_free(params);
@@ -502,11 +703,14 @@ static int key_record(fs_exec *x, const fs_payload *p) {
 
 int fs_key_decode(const uint8_t *v, size_t n, fs_key *k, const uint8_t **params,
                   size_t *params_len) {
-    /* v ‖ dealer ‖ t ‖ n ‖ n × (holder, share) ‖ params (docs/formats/fedshare.md) */
+    /* v ‖ submitter ‖ t ‖ n ‖ n × (holder, share) ‖ params, and from version 2:
+     * method ‖ (dealerless) session ‖ commitment ‖ n × attestation
+     * (docs/formats/fedshare.md) */
     fs_reader r;
     fsr_init(&r, v, n);
     memset(k, 0, sizeof *k);
-    if (fsr_u8(&r) != FS_RECORD_VERSION)
+    uint8_t ver = fsr_u8(&r);
+    if (ver != FS_RECORD_VERSION && ver != FS_KEY_VERSION)
         return FEDSHARE_E_FORMAT;
     fsr_raw(&r, k->dealer, 32);
     k->threshold = fsr_u32(&r);
@@ -519,7 +723,18 @@ int fs_key_decode(const uint8_t *v, size_t n, fs_key *k, const uint8_t **params,
     }
     size_t pl = 0;
     const uint8_t *pb = fsr_bytes(&r, FS_PARAMS_MAX, &pl);
-    if (r.err)
+    k->method = FEDSHARE_KEY_DEALT;
+    if (ver >= 2) {
+        k->method = fsr_u8(&r);
+        if (k->method == FEDSHARE_KEY_DEALERLESS) {
+            fsr_raw(&r, k->session, 32);
+            fsr_raw(&r, k->commitment, 32);
+            for (uint32_t i = 0; i < k->n; i++)
+                fsr_raw(&r, k->attestations[i], 64);
+        } else if (k->method != FEDSHARE_KEY_DEALT)
+            return FEDSHARE_E_FORMAT;
+    }
+    if (r.err || fsr_done(&r))
         return FEDSHARE_E_FORMAT;
     if (params) {
         *params = pb;

@@ -44,6 +44,9 @@ typedef struct fs_key {
     uint32_t threshold, n;
     uint8_t holders[FS_HOLDERS_MAX][32];
     uint8_t shares[FS_HOLDERS_MAX][32];
+    uint8_t method; /* FEDSHARE_KEY_DEALT (every version-1 record) or _DEALERLESS */
+    uint8_t session[32], commitment[32];      /* dealerless only */
+    uint8_t attestations[FS_HOLDERS_MAX][64]; /* dealerless only, share order */
 } fs_key;
 
 fedshare_consortium *fs_consortium_copy(const fedshare_consortium *c);

@@ -52,6 +52,8 @@ const char *fedshare_strerror(int code) {
             return "too few accepted updates to decrypt the round's sum (the task's minimum)";
         case FEDSHARE_E_RANGE:
             return "the decrypted sum has a slot outside what the accepted updates' weights and the clipping bound allow: the round was refused (SUM_REFUSED)";
+        case FEDSHARE_E_ATTESTATION:
+            return "a key holder's attestation of a dealerless key is missing or does not verify against its registered key";
         case FEDSHARE_E_NOMEM:
             return "out of memory";
         case FEDSHARE_E_IO:

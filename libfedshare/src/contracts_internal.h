@@ -14,7 +14,10 @@
 /* Version 4 of TASK_CREATE and of the TASK and ROUND records (a server
  * optimizer and x_r) is written only for a task with a server optimizer; a
  * FedAvg task keeps version 3 byte for byte. */
-#define FS_TASK_CREATE_VERSION  4
+#define FS_TASK_CREATE_VERSION 4
+/* KEY_RECORD payloads and KEY records at version 2 carry how the key was made
+ * (and a dealerless key's attestations); version 1 still decodes (dealt). */
+#define FS_KEY_VERSION          2
 #define FS_TASK_RECORD_VERSION  4
 #define FS_ROUND_RECORD_VERSION 4 /* 3: the sum-refused byte; 4: x_r */
 #define FS_LABEL_MAX            64
@@ -58,8 +61,11 @@ typedef struct fs_payload {
     char *label, *text, *text2; /* label/action, description/purpose (owned; fs_payload_free) */
     uint64_t t0, t1, count;
     uint32_t round, weight, uses, samples;
-    uint8_t verdict; /* SHARE_VERDICT: FS_SHARE_REFUSED or FS_SHARE_VERIFIED */
-    double x, y;     /* norm and cosine; metric */
+    uint8_t verdict;     /* SHARE_VERDICT: FS_SHARE_REFUSED or FS_SHARE_VERIFIED */
+    uint8_t version;     /* the payload's format version */
+    uint8_t method;      /* KEY_RECORD: FEDSHARE_KEY_DEALT or FEDSHARE_KEY_DEALERLESS */
+    const uint8_t *sigs; /* KEY_RECORD, dealerless: n × 64 attestations */
+    double x, y;         /* norm and cosine; metric */
     fedshare_task_spec spec;
 } fs_payload;
 

@@ -118,12 +118,86 @@ int fedshare_payload_key_record(const uint8_t *params, size_t params_len, const 
         return FEDSHARE_E_INVALID;
     fs_writer w;
     fsw_init(&w);
-    put_head(&w);
+    fsw_u8(&w, FS_KEY_VERSION);
     fsw_bytes(&w, params, params_len);
     fsw_u32(&w, (uint32_t)n);
     fsw_raw(&w, holders, 32 * n);
     fsw_raw(&w, share_hashes, 32 * n);
+    fsw_u8(&w, FEDSHARE_KEY_DEALT);
     return finish(&w, out, len);
+}
+
+int fedshare_payload_key_record_dealerless(const uint8_t *params, size_t params_len,
+                                           const uint8_t *holders, const uint8_t *share_hashes,
+                                           size_t n, const uint8_t session[32],
+                                           const uint8_t commitment[32],
+                                           const uint8_t *attestations, uint8_t **out,
+                                           size_t *len) {
+    if (!params || !params_len || params_len > FS_PARAMS_MAX || !holders || !share_hashes ||
+        n < 2 || n > FS_HOLDERS_MAX || !session || !commitment || !attestations)
+        return FEDSHARE_E_INVALID;
+    fs_writer w;
+    fsw_init(&w);
+    fsw_u8(&w, FS_KEY_VERSION);
+    fsw_bytes(&w, params, params_len);
+    fsw_u32(&w, (uint32_t)n);
+    fsw_raw(&w, holders, 32 * n);
+    fsw_raw(&w, share_hashes, 32 * n);
+    fsw_u8(&w, FEDSHARE_KEY_DEALERLESS);
+    fsw_raw(&w, session, 32);
+    fsw_raw(&w, commitment, 32);
+    fsw_raw(&w, attestations, 64 * n);
+    return finish(&w, out, len);
+}
+
+static const char ATTEST_TAG[] = "fedshare/key-attestation/v1";
+
+static int attest_digest(const uint8_t *params, size_t params_len, const uint8_t session[32],
+                         const uint8_t commitment[32], const uint8_t share_hash[32],
+                         uint8_t out[32]) {
+    if (!params || !params_len || !session || !commitment || !share_hash)
+        return FEDSHARE_E_INVALID;
+    if (sodium_init() < 0)
+        return FEDSHARE_E_CRYPTO;
+    uint8_t ph[32];
+    crypto_hash_sha256(ph, params, params_len);
+    crypto_hash_sha256_state h;
+    crypto_hash_sha256_init(&h);
+    crypto_hash_sha256_update(&h, (const uint8_t *)ATTEST_TAG, sizeof ATTEST_TAG);
+    crypto_hash_sha256_update(&h, ph, 32);
+    crypto_hash_sha256_update(&h, session, 32);
+    crypto_hash_sha256_update(&h, commitment, 32);
+    crypto_hash_sha256_update(&h, share_hash, 32);
+    crypto_hash_sha256_final(&h, out);
+    return FEDSHARE_OK;
+}
+
+int fedshare_key_attest(const uint8_t seed[32], const uint8_t *params, size_t params_len,
+                        const uint8_t session[32], const uint8_t commitment[32],
+                        const uint8_t share_hash[32], uint8_t signature[64]) {
+    uint8_t d[32], pk[32], sk[64];
+    if (!seed || !signature)
+        return FEDSHARE_E_INVALID;
+    int rc = attest_digest(params, params_len, session, commitment, share_hash, d);
+    if (rc)
+        return rc;
+    crypto_sign_seed_keypair(pk, sk, seed);
+    crypto_sign_detached(signature, NULL, d, 32, sk);
+    sodium_memzero(sk, sizeof sk);
+    return FEDSHARE_OK;
+}
+
+int fedshare_key_attestation_verify(const uint8_t pk[32], const uint8_t *params, size_t params_len,
+                                    const uint8_t session[32], const uint8_t commitment[32],
+                                    const uint8_t share_hash[32], const uint8_t signature[64]) {
+    uint8_t d[32];
+    if (!pk || !signature)
+        return FEDSHARE_E_INVALID;
+    int rc = attest_digest(params, params_len, session, commitment, share_hash, d);
+    if (rc)
+        return rc;
+    return crypto_sign_verify_detached(signature, d, 32, pk) == 0 ? FEDSHARE_OK
+                                                                  : FEDSHARE_E_ATTESTATION;
 }
 
 int fedshare_payload_model_publish(const uint8_t structure_hash[32], const uint8_t model_digest[32],
@@ -390,8 +464,10 @@ int fs_payload_decode(uint16_t op, const uint8_t *buf, size_t len, fs_payload *p
     if (r.err)
         return FEDSHARE_E_FORMAT;
     if (v != FS_PAYLOAD_VERSION &&
-        !(op == FEDSHARE_OP_TASK_CREATE && v >= 2 && v <= FS_TASK_CREATE_VERSION))
+        !(op == FEDSHARE_OP_TASK_CREATE && v >= 2 && v <= FS_TASK_CREATE_VERSION) &&
+        !(op == FEDSHARE_OP_KEY_RECORD && v == FS_KEY_VERSION))
         return FEDSHARE_E_VERSION;
+    p->version = v;
     int bad = 0; /* a field decoded but out of range */
     switch (op) {
         case FEDSHARE_OP_DATA_REGISTER:
@@ -441,6 +517,16 @@ int fs_payload_decode(uint16_t op, const uint8_t *buf, size_t len, fs_payload *p
             else {
                 p->list = fsr_take(&r, 32 * p->n);
                 p->list2 = fsr_take(&r, 32 * p->n);
+            }
+            p->method = FEDSHARE_KEY_DEALT; /* version 1: the dealer's record */
+            if (!r.err && !bad && v >= 2) {
+                p->method = fsr_u8(&r);
+                if (!r.err && p->method == FEDSHARE_KEY_DEALERLESS) {
+                    p->hash = fsr_take(&r, 32);  /* DKG session */
+                    p->hash2 = fsr_take(&r, 32); /* final commitment hash */
+                    p->sigs = fsr_take(&r, 64 * p->n);
+                } else if (!r.err && p->method != FEDSHARE_KEY_DEALT)
+                    bad = 1;
             }
             break;
         case FEDSHARE_OP_MODEL_PUBLISH:

@@ -490,7 +490,8 @@ static int render_simple(jbuf *j, int kind, const uint8_t *rec, size_t len) {
         jstr(j, "}");
         return FEDSHARE_OK;
     }
-    if (fsr_u8(&r) != FS_RECORD_VERSION)
+    uint8_t ver = fsr_u8(&r);
+    if (ver != FS_RECORD_VERSION && !(kind == FEDSHARE_REC_KEY && ver == FS_KEY_VERSION))
         return FEDSHARE_E_FORMAT;
     uint8_t a[32], b[32], c[32];
     size_t n1, n2;
@@ -563,24 +564,55 @@ static int render_simple(jbuf *j, int kind, const uint8_t *rec, size_t len) {
             break;
         }
         case FEDSHARE_REC_KEY: {
-            fsr_raw(&r, a, 32); /* dealer */
+            /* fields after the holders (version 2): read them first, then write in order */
+            fsr_raw(&r, a, 32); /* the submitter: the dealer of a dealt key */
             uint32_t t = fsr_u32(&r), n = fsr_u32(&r);
             if (r.err || n > FS_HOLDERS_MAX)
                 return FEDSHARE_E_FORMAT;
-            jdid(j, "dealer", a);
+            const uint8_t *pairs = fsr_take(&r, 64 * (size_t)n);
+            s1 = fsr_bytes(&r, FS_PARAMS_MAX, &n1);
+            uint8_t method = ver >= 2 ? fsr_u8(&r) : FEDSHARE_KEY_DEALT;
+            const uint8_t *sess = NULL, *com = NULL, *sigs = NULL;
+            if (method == FEDSHARE_KEY_DEALERLESS) {
+                sess = fsr_take(&r, 32);
+                com = fsr_take(&r, 32);
+                sigs = fsr_take(&r, 64 * (size_t)n);
+            } else if (method != FEDSHARE_KEY_DEALT)
+                return FEDSHARE_E_FORMAT;
+            if (r.err || !s1)
+                return FEDSHARE_E_FORMAT;
+            jfmt(j, "\"made\":\"%s\",", method == FEDSHARE_KEY_DEALERLESS ? "dealerless" : "dealt");
+            if (method == FEDSHARE_KEY_DEALT) {
+                jdid(j, "dealer", a);
+                jstr(j, ",");
+            }
+            jdid(j, "recorded_by", a);
+            if (sess) {
+                jstr(j, ",");
+                jhex(j, "session", sess, 32);
+                jstr(j, ",");
+                jhex(j, "commitment", com, 32);
+            }
             jfmt(j, ",\"threshold\":%u,\"holders\":[", t);
             for (uint32_t i = 0; i < n; i++) {
-                fsr_raw(&r, b, 32);
-                fsr_raw(&r, c, 32);
                 jstr(j, i ? ",{" : "{");
-                jdid(j, "did", b);
+                jdid(j, "did", pairs + 64 * i);
                 jstr(j, ",");
-                jhex(j, "sealed_share", c, 32);
-                jfmt(j, ",\"index\":%u}", i + 1);
+                jhex(j, "sealed_share", pairs + 64 * i + 32, 32);
+                jfmt(j, ",\"index\":%u", i + 1);
+                if (sigs) {
+                    /* checked again here: what an auditor reads is what verifies */
+                    int ok = fedshare_key_attestation_verify(pairs + 64 * i, s1, n1, sess, com,
+                                                             pairs + 64 * i + 32,
+                                                             sigs + 64 * i) == FEDSHARE_OK;
+                    jstr(j, ",");
+                    jhex(j, "attestation", sigs + 64 * i, 64);
+                    jfmt(j, ",\"attested\":%s", ok ? "true" : "false");
+                }
+                jstr(j, "}");
             }
-            s1 = fsr_bytes(&r, FS_PARAMS_MAX, &n1);
             jstr(j, "],");
-            jhex(j, "params", s1 ? s1 : (const uint8_t *)"", s1 ? n1 : 0);
+            jhex(j, "params", s1, n1);
             break;
         }
         case FEDSHARE_REC_MODEL: {

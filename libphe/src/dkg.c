@@ -770,6 +770,33 @@ PHE_API int phe_dkg_stats(const phe_dkg *d, uint64_t *candidates, uint64_t *byte
     return 0;
 }
 
+static const char TAG_FINAL[] = "fedshare/phe/dkg/v1/final-commitments";
+
+PHE_API int phe_dkg_commitment_hash(const phe_dkg *d, uint8_t out[32]) {
+    crypto_hash_sha256_state h;
+    uint8_t c[4];
+    if (!d || !out) {
+        return PHE_ERR_INVALID_ARG;
+    }
+    if (d->phase != PH_DONE) {
+        return PHE_ERR_DKG_STATE;
+    }
+    /* what the CONFIRM round compared: every sender's commitment hash, in order */
+    crypto_hash_sha256_init(&h);
+    crypto_hash_sha256_update(&h, (const uint8_t *)TAG_FINAL, sizeof TAG_FINAL);
+    crypto_hash_sha256_update(&h, d->session, 32);
+    c[0] = (uint8_t)(d->l >> 24);
+    c[1] = (uint8_t)(d->l >> 16);
+    c[2] = (uint8_t)(d->l >> 8);
+    c[3] = (uint8_t)d->l;
+    crypto_hash_sha256_update(&h, c, 4);
+    for (uint32_t j = 1; j <= d->l; j++) {
+        crypto_hash_sha256_update(&h, d->ch[j], 32);
+    }
+    crypto_hash_sha256_final(&h, out);
+    return 0;
+}
+
 /* Tests only: the raw result (N, this holder's s_i, the verification base
  * and keys), also for 1024-bit runs that libphe does not turn into a key. */
 PHEI_HIDDEN int phei_dkg_result(const phe_dkg *d, mpz_t n, mpz_t s, mpz_t v, mpz_t *vk);

@@ -8,6 +8,7 @@
 #include <math.h>
 
 #include <abac.h>
+#include <abac/cedar.h>
 #include <fedavg.h>
 #include <phe.h>
 #include <phe/threshold.h>
@@ -153,19 +154,21 @@ static void register_data(world *w, int who, const char *label, uint8_t id[32]) 
 }
 
 static const char *POLICY =
-    "permit train_members (subject, action == \"train\", resource is \"dataset\")\n"
+    "@id(\"train_members\")\n"
+    "@obligation(\"no_export\")\n"
+    "permit (principal is Member, action == Action::\"train\", resource is Dataset)\n"
     "when {\n"
     "  context.purpose == \"training\"\n"
-    "  && context.now >= time(\"2026-01-01T00:00:00Z\")\n"
-    "  && context.now < time(\"2027-01-01T00:00:00Z\")\n"
-    "  && context.period_end < time(\"2027-01-01T00:00:00Z\")\n"
+    "  && context.now >= datetime(\"2026-01-01T00:00:00Z\")\n"
+    "  && context.now < datetime(\"2027-01-01T00:00:00Z\")\n"
+    "  && context.period_end < datetime(\"2027-01-01T00:00:00Z\")\n"
     "  && resource.uses < 2\n"
-    "  && subject.org in [\"hospital-a\", \"hospital-b\", \"hospital-c\"]\n"
-    "  && \"irb\" in subject.credentials\n"
-    "}\n"
-    "obligations [no_export];\n";
+    "  && principal in [Organisation::\"hospital-a\", Organisation::\"hospital-b\",\n"
+    "                   Organisation::\"hospital-c\"]\n"
+    "  && principal.credentials.contains(\"irb\")\n"
+    "};\n";
 
-static abac_policyset *compile(world *w, const char *src, uint64_t version) {
+static abac_cedar_policies *compile(world *w, const char *src, uint64_t version) {
     uint8_t members[5 * 32];
     for (int i = 0; i < 5; i++)
         memcpy(members + 32 * i, g_pk[i], 32);
@@ -175,24 +178,30 @@ static abac_policyset *compile(world *w, const char *src, uint64_t version) {
     o.set_version = version;
     o.members = members;
     o.n_members = 5;
-    abac_policyset *ps = NULL;
+    abac_cedar_policies *ps = NULL;
     uint32_t line, col;
     char msg[256];
-    assert_int_equal(
-        abac_policyset_compile(src, strlen(src), &o, &ps, &line, &col, msg, sizeof msg), ABAC_OK);
+    int rc = abac_cedar_policies_compile(&ps, src, strlen(src), &o, &line, &col, msg, sizeof msg);
+    if (rc)
+        fprintf(stderr, "policy: line %u col %u: %s\n", line, col, msg);
+    assert_int_equal(rc, ABAC_OK);
     return ps;
 }
 
-static void set_policy(world *w, int owner, const uint8_t data_id[32]) {
-    abac_policyset *ps = compile(w, POLICY, 1);
-    size_t n = abac_policyset_encoded_size(ps), wrote;
+static void set_policy_text(world *w, int owner, const uint8_t data_id[32], const char *src) {
+    abac_cedar_policies *ps = compile(w, src, 1);
+    size_t n = abac_cedar_policies_encoded_size(ps), wrote;
     uint8_t *buf = malloc(n), *pl;
     size_t len;
-    assert_int_equal(abac_policyset_encode(ps, buf, n, &wrote), ABAC_OK);
+    assert_int_equal(abac_cedar_policies_encode(ps, buf, n, &wrote), ABAC_OK);
     assert_int_equal(fedshare_payload_policy_set(data_id, buf, wrote, &pl, &len), FEDSHARE_OK);
     assert_int_equal(act(w, owner, FEDSHARE_OP_POLICY_SET, pl, len, NULL), FEDSHARE_OK);
     free(buf);
-    abac_policyset_free(ps);
+    abac_cedar_policies_free(ps);
+}
+
+static void set_policy(world *w, int owner, const uint8_t data_id[32]) {
+    set_policy_text(w, owner, data_id, POLICY);
 }
 
 static int32_t request(world *w, int who, const uint8_t data_id[32], const char *purpose,
@@ -252,10 +261,10 @@ static void test_permission(void **state) {
     assert_int_equal(request(w, 1, id, "training", w->ts / 1000 + 3600, h), FEDSHARE_E_DENIED);
     expect_in(w, FEDSHARE_REC_DECISION, h, NULL, 0, "\"effect\":\"deny\"");
     /* only the owner sets the first policy, and only once */
-    abac_policyset *ps1 = compile(w, POLICY, 1);
-    size_t n1 = abac_policyset_encoded_size(ps1), wrote;
+    abac_cedar_policies *ps1 = compile(w, POLICY, 1);
+    size_t n1 = abac_cedar_policies_encoded_size(ps1), wrote;
     uint8_t *b1 = malloc(n1);
-    assert_int_equal(abac_policyset_encode(ps1, b1, n1, &wrote), ABAC_OK);
+    assert_int_equal(abac_cedar_policies_encode(ps1, b1, n1, &wrote), ABAC_OK);
     assert_int_equal(fedshare_payload_policy_set(id, b1, wrote, &pl, &len), 0);
     assert_int_equal(act(w, 1, FEDSHARE_OP_POLICY_SET, pl, len, NULL), FEDSHARE_E_NOT_OWNER);
     set_policy(w, 0, id);
@@ -278,19 +287,21 @@ static void test_permission(void **state) {
     assert_int_equal(act(w, 5, FEDSHARE_OP_ACCESS_REQUEST, pl, len, NULL), LEDGER_E_REJECTED);
 
     /* policy update: 3 of 5 signatures (not > 2/3) refused, 4 accepted */
-    abac_policyset *ps2 = compile(w, "permit all (subject, action, resource);", 2);
+    abac_cedar_policies *ps2 = compile(w, "permit (principal, action, resource);", 2);
     uint8_t pks[5 * 32], sigs[5 * 64];
     for (int i = 0; i < 4; i++) {
         memcpy(pks + 32 * i, g_pk[i], 32);
-        assert_int_equal(abac_update_sign(ps1, ps2, g_sk[i], sigs + 64 * i), ABAC_OK);
+        assert_int_equal(abac_cedar_update_sign(ps1, ps2, g_sk[i], sigs + 64 * i), ABAC_OK);
     }
     uint8_t upd[1 << 14];
     size_t ulen;
-    assert_int_equal(abac_update_encode(ps1, ps2, pks, sigs, 3, upd, sizeof upd, &ulen), ABAC_OK);
+    assert_int_equal(abac_cedar_update_encode(ps1, ps2, pks, sigs, 3, upd, sizeof upd, &ulen),
+                     ABAC_OK);
     assert_int_equal(fedshare_payload_policy_update(id, upd, ulen, &pl, &len), 0);
     assert_int_equal(act(w, 0, FEDSHARE_OP_POLICY_UPDATE, pl, len, NULL), FEDSHARE_E_QUORUM);
     assert_int_equal(request(w, 2, id, "marketing", w->ts / 1000 + 60, h), FEDSHARE_E_DENIED);
-    assert_int_equal(abac_update_encode(ps1, ps2, pks, sigs, 4, upd, sizeof upd, &ulen), ABAC_OK);
+    assert_int_equal(abac_cedar_update_encode(ps1, ps2, pks, sigs, 4, upd, sizeof upd, &ulen),
+                     ABAC_OK);
     assert_int_equal(fedshare_payload_policy_update(id, upd, ulen, &pl, &len), 0);
     assert_int_equal(act(w, 2, FEDSHARE_OP_POLICY_UPDATE, pl, len, NULL), FEDSHARE_OK);
     assert_int_equal(request(w, 2, id, "marketing", w->ts / 1000 + 60, h), FEDSHARE_OK);
@@ -298,8 +309,8 @@ static void test_permission(void **state) {
     assert_int_equal(fedshare_payload_policy_update(id, upd, ulen, &pl, &len), 0);
     assert_int_not_equal(act(w, 2, FEDSHARE_OP_POLICY_UPDATE, pl, len, NULL), FEDSHARE_OK);
     free(b1);
-    abac_policyset_free(ps1);
-    abac_policyset_free(ps2);
+    abac_cedar_policies_free(ps1);
+    abac_cedar_policies_free(ps2);
 }
 
 /* ---- training ---- */
@@ -490,6 +501,56 @@ static void honest_round(world *w, const task_fixture *f, uint32_t r, double met
     round_hashes(w, f, r, 4, FEDSHARE_OP_ROUND_FINALIZE, 0xC0 + (uint8_t)r, 0xD0, FEDSHARE_OK);
     for (int i = 0; i < 3; i++)
         evaluate(w, f, r, i, 0xC0 + (uint8_t)r, metric, FEDSHARE_OK);
+}
+
+/* The Cedar request the contract builds from the ledger (docs/fedshare-contracts.md): each
+ * entity, attribute and context value checked exactly, the block's timestamp as context.now,
+ * reasons named by @id (else Cedar's "policy<i>"), obligations from @obligation of the
+ * satisfied permits; a forbid overrides and carries no obligation. */
+static void test_cedar_request(void **state) {
+    world *w = *state;
+    uint8_t id[32], h[32];
+    char did1[FEDSHARE_DID_BUF], did0[FEDSHARE_DID_BUF], hex[65], src[4096];
+    register_data(w, 0, "ehr", id);
+    fedshare_did_from_pubkey(g_pk[1], did1, sizeof did1);
+    fedshare_did_from_pubkey(g_pk[0], did0, sizeof did0);
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", id[i]);
+    /* after set_policy_text: the request is the second act, its block at ts + 2000 */
+    uint64_t t0 = (w->ts + 1000) / 1000, now = w->ts + 2000;
+    snprintf(src, sizeof src,
+             "@id(\"exact\")\n"
+             "permit (principal == Member::\"%s\", action == Action::\"train\",\n"
+             "        resource == Dataset::\"%s\")\n"
+             "when {\n"
+             "  principal in Organisation::\"hospital-b\" && principal.did == \"%s\"\n"
+             "  && principal.org == \"hospital-b\" && principal.roles == [\"keyholder\", "
+             "\"provider\"]\n"
+             "  && principal.credentials == [\"irb\"]\n"
+             "  && resource.owner == \"%s\" && resource.type == \"ehr\" && resource.uses == 0\n"
+             "  && context.purpose == \"training\" && context.expected_uses == 1\n"
+             "  && context.now == datetime(\"1970-01-01\").offset(duration(\"%llums\"))\n"
+             "  && context.period_start == datetime(\"1970-01-01\").offset(duration(\"%llus\"))\n"
+             "  && context.period_end == datetime(\"2027-01-01T00:00:00Z\")\n"
+             "};\n"
+             "@id(\"second\") @obligation(\" report, no_export \")\n"
+             "permit (principal, action, resource);\n"
+             "forbid (principal in Organisation::\"hospital-c\", action, resource);\n",
+             did1, hex, did1, did0, (unsigned long long)now, (unsigned long long)t0);
+    set_policy_text(w, 0, id, src);
+    assert_int_equal(w->ts / 1000, t0);
+    assert_int_equal(request(w, 1, id, "training", 1798761600, h), FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_DECISION, h, NULL, 0,
+              "\"rules\":[{\"id\":\"exact\"},{\"id\":\"second\"}]");
+    expect_in(w, FEDSHARE_REC_DECISION, h, NULL, 0,
+              "\"obligations\":[{\"id\":\"report\"},{\"id\":\"no_export\"}]");
+    /* one second later the block's time no longer matches: only "second" permits */
+    assert_int_equal(request(w, 1, id, "training", 1798761600, h), FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_DECISION, h, NULL, 0, "\"rules\":[{\"id\":\"second\"}]");
+    /* hospital C: the forbid wins, named by Cedar's id, no obligation */
+    assert_int_equal(request(w, 2, id, "training", 1798761600, h), FEDSHARE_E_DENIED);
+    expect_in(w, FEDSHARE_REC_DECISION, h, NULL, 0, "\"rules\":[{\"id\":\"policy2\"}]");
+    expect_in(w, FEDSHARE_REC_DECISION, h, NULL, 0, "\"obligations\":[]");
 }
 
 static void test_training_task(void **state) {
@@ -1009,10 +1070,10 @@ static void test_retired_policy(void **state) {
     register_data(w, 0, "ehr-a", a);
     register_data(w, 0, "ehr-b", b);
     set_policy(w, 0, b);
-    abac_policyset *ps1 = compile(w, POLICY, 1);
-    size_t n1 = abac_policyset_encoded_size(ps1), wrote;
+    abac_cedar_policies *ps1 = compile(w, POLICY, 1);
+    size_t n1 = abac_cedar_policies_encoded_size(ps1), wrote;
     uint8_t *b1 = malloc(n1);
-    assert_int_equal(abac_policyset_encode(ps1, b1, n1, &wrote), ABAC_OK);
+    assert_int_equal(abac_cedar_policies_encode(ps1, b1, n1, &wrote), ABAC_OK);
     for (int k = 0; k < 2; k++) {
         assert_int_equal(fedshare_payload_data_retire(k ? b : a, &pl, &len), 0);
         assert_int_equal(act(w, 0, FEDSHARE_OP_DATA_RETIRE, pl, len, NULL), FEDSHARE_OK);
@@ -1021,14 +1082,15 @@ static void test_retired_policy(void **state) {
     assert_int_equal(act(w, 0, FEDSHARE_OP_POLICY_SET, pl, len, NULL), FEDSHARE_E_STATE);
     assert_null(record(w, FEDSHARE_REC_POLICY, a, NULL, 0));
     /* an update with a full quorum is refused too, and the policy in force stays */
-    abac_policyset *ps2 = compile(w, "permit all (subject, action, resource);", 2);
+    abac_cedar_policies *ps2 = compile(w, "permit (principal, action, resource);", 2);
     uint8_t pks[5 * 32], sigs[5 * 64], upd[1 << 14];
     for (int i = 0; i < 5; i++) {
         memcpy(pks + 32 * i, g_pk[i], 32);
-        assert_int_equal(abac_update_sign(ps1, ps2, g_sk[i], sigs + 64 * i), ABAC_OK);
+        assert_int_equal(abac_cedar_update_sign(ps1, ps2, g_sk[i], sigs + 64 * i), ABAC_OK);
     }
     size_t ulen;
-    assert_int_equal(abac_update_encode(ps1, ps2, pks, sigs, 5, upd, sizeof upd, &ulen), ABAC_OK);
+    assert_int_equal(abac_cedar_update_encode(ps1, ps2, pks, sigs, 5, upd, sizeof upd, &ulen),
+                     ABAC_OK);
     uint8_t key[FEDSHARE_KEY_MAX], *before = NULL, *after = NULL;
     size_t klen, nb, na;
     assert_int_equal(fedshare_state_key(FEDSHARE_REC_POLICY, b, NULL, 0, key, &klen), 0);
@@ -1041,8 +1103,130 @@ static void test_retired_policy(void **state) {
     ledger_free(before);
     ledger_free(after);
     free(b1);
-    abac_policyset_free(ps1);
-    abac_policyset_free(ps2);
+    abac_cedar_policies_free(ps1);
+    abac_cedar_policies_free(ps2);
+}
+
+/* A dealerless key record: recorded only when every holder's attestation verifies
+ * against its registered key; a forged, missing or other-session attestation is
+ * refused (FEDSHARE_E_ATTESTATION) and stores nothing; a version-1 payload (the
+ * format before the method byte) still records, as a dealt key. */
+static void test_key_dealerless(void **state) {
+    world *w = *state;
+    uint8_t p[128], q[128], *pl;
+    size_t pn = unhex(PRIME1, p), qn = unhex(PRIME2, q), len;
+    phe_rng *rng = NULL;
+    assert_int_equal(phe_rng_new_seeded(&rng, (const uint8_t *)"dealerless", 10), 0);
+    phe_threshold_params *pp = NULL;
+    phe_threshold_keyshare *ks[3] = {0};
+    assert_int_equal(phe_threshold_deal_with_primes(&pp, ks, p, pn, q, qn, 2, 3, rng), 0);
+    size_t en = phe_threshold_params_encoded_size(pp), wrote;
+    uint8_t *enc = malloc(en), holders[96], shares[96], sigs[192], bad[192], key_id[32];
+    assert_int_equal(phe_threshold_params_encode(pp, enc, en, &wrote), 0);
+    assert_int_equal(phe_threshold_params_key_id(pp, key_id), 0);
+    uint8_t session[32], other[32], commit[32];
+    memset(session, 0x51, 32);
+    memset(other, 0x52, 32);
+    memset(commit, 0x53, 32);
+    for (int i = 0; i < 3; i++) {
+        uint8_t seed[32];
+        memset(seed, i + 1, 32);
+        memcpy(holders + 32 * i, g_pk[i], 32);
+        memset(shares + 32 * i, 0x70 + i, 32);
+        assert_int_equal(
+            fedshare_key_attest(seed, enc, wrote, session, commit, shares + 32 * i, sigs + 64 * i),
+            FEDSHARE_OK);
+        assert_int_equal(fedshare_key_attestation_verify(g_pk[i], enc, wrote, session, commit,
+                                                         shares + 32 * i, sigs + 64 * i),
+                         FEDSHARE_OK);
+    }
+    /* forged: one bit of holder 2's signature flipped */
+    memcpy(bad, sigs, 192);
+    bad[64 + 10] ^= 1;
+    assert_int_equal(fedshare_payload_key_record_dealerless(enc, wrote, holders, shares, 3, session,
+                                                            commit, bad, &pl, &len),
+                     FEDSHARE_OK);
+    assert_int_equal(act(w, 0, FEDSHARE_OP_KEY_RECORD, pl, len, NULL), FEDSHARE_E_ATTESTATION);
+    assert_null(record(w, FEDSHARE_REC_KEY, key_id, NULL, 0));
+    /* missing holder: holder 3's attestation absent (zeros), or made by holder 1 for it */
+    memcpy(bad, sigs, 192);
+    memset(bad + 128, 0, 64);
+    assert_int_equal(fedshare_payload_key_record_dealerless(enc, wrote, holders, shares, 3, session,
+                                                            commit, bad, &pl, &len),
+                     FEDSHARE_OK);
+    assert_int_equal(act(w, 0, FEDSHARE_OP_KEY_RECORD, pl, len, NULL), FEDSHARE_E_ATTESTATION);
+    {
+        uint8_t seed[32];
+        memset(seed, 1, 32);
+        assert_int_equal(
+            fedshare_key_attest(seed, enc, wrote, session, commit, shares + 64, bad + 128),
+            FEDSHARE_OK);
+    }
+    assert_int_equal(fedshare_payload_key_record_dealerless(enc, wrote, holders, shares, 3, session,
+                                                            commit, bad, &pl, &len),
+                     FEDSHARE_OK);
+    assert_int_equal(act(w, 0, FEDSHARE_OP_KEY_RECORD, pl, len, NULL), FEDSHARE_E_ATTESTATION);
+    /* the payload cut short of the last attestation does not decode */
+    assert_int_equal(fedshare_payload_key_record_dealerless(enc, wrote, holders, shares, 3, session,
+                                                            commit, sigs, &pl, &len),
+                     FEDSHARE_OK);
+    assert_int_equal(fedshare_precheck(w->c, FEDSHARE_OP_KEY_RECORD, g_pk[0], pl, len - 64),
+                     FEDSHARE_E_FORMAT);
+    fedshare_free(pl);
+    /* wrong session: the attestations signed another session than the one recorded */
+    assert_int_equal(fedshare_payload_key_record_dealerless(enc, wrote, holders, shares, 3, other,
+                                                            commit, sigs, &pl, &len),
+                     FEDSHARE_OK);
+    assert_int_equal(act(w, 0, FEDSHARE_OP_KEY_RECORD, pl, len, NULL), FEDSHARE_E_ATTESTATION);
+    /* another share hash than the one holder 2 signed */
+    uint8_t sh2[96];
+    memcpy(sh2, shares, 96);
+    sh2[40] ^= 1;
+    assert_int_equal(fedshare_payload_key_record_dealerless(enc, wrote, holders, sh2, 3, session,
+                                                            commit, sigs, &pl, &len),
+                     FEDSHARE_OK);
+    assert_int_equal(act(w, 0, FEDSHARE_OP_KEY_RECORD, pl, len, NULL), FEDSHARE_E_ATTESTATION);
+    assert_null(record(w, FEDSHARE_REC_KEY, key_id, NULL, 0));
+    /* good: recorded, says how it was made, every attestation verifies */
+    assert_int_equal(fedshare_payload_key_record_dealerless(enc, wrote, holders, shares, 3, session,
+                                                            commit, sigs, &pl, &len),
+                     FEDSHARE_OK);
+    assert_int_equal(act(w, 0, FEDSHARE_OP_KEY_RECORD, pl, len, NULL), FEDSHARE_OK);
+    char *j = record(w, FEDSHARE_REC_KEY, key_id, NULL, 0);
+    assert_non_null(j);
+    assert_non_null(strstr(j, "\"made\":\"dealerless\""));
+    assert_null(strstr(j, "\"dealer\""));
+    assert_null(strstr(j, "\"attested\":false"));
+    int n_ok = 0;
+    for (const char *c = j; (c = strstr(c, "\"attested\":true")); c++)
+        n_ok++;
+    assert_int_equal(n_ok, 3);
+    fedshare_free(j);
+    /* a version-1 payload (no method byte) is still a dealt key's record */
+    phe_threshold_params *pp2 = NULL;
+    phe_threshold_keyshare *ks2[3] = {0};
+    assert_int_equal(phe_threshold_deal_with_primes(&pp2, ks2, q, qn, p, pn, 2, 3, rng), 0);
+    size_t en2 = phe_threshold_params_encoded_size(pp2), wrote2;
+    uint8_t *enc2 = malloc(en2), key2[32];
+    assert_int_equal(phe_threshold_params_encode(pp2, enc2, en2, &wrote2), 0);
+    assert_int_equal(phe_threshold_params_key_id(pp2, key2), 0);
+    assert_int_equal(fedshare_payload_key_record(enc2, wrote2, holders, shares, 3, &pl, &len),
+                     FEDSHARE_OK);
+    assert_int_equal(pl[0], 2);
+    assert_int_equal(pl[len - 1], FEDSHARE_KEY_DEALT);
+    pl[0] = 1; /* version 1 ends after the share hashes */
+    assert_int_equal(act(w, 1, FEDSHARE_OP_KEY_RECORD, pl, len - 1, NULL), FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_KEY, key2, NULL, 0, "\"made\":\"dealt\"");
+    expect_in(w, FEDSHARE_REC_KEY, key2, NULL, 0, "\"dealer\"");
+    free(enc);
+    free(enc2);
+    for (int i = 0; i < 3; i++) {
+        phe_threshold_keyshare_free(ks[i]);
+        phe_threshold_keyshare_free(ks2[i]);
+    }
+    phe_threshold_params_free(pp);
+    phe_threshold_params_free(pp2);
+    phe_rng_free(rng);
 }
 
 static void test_data_seal(void **state) {
@@ -1085,6 +1269,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_registry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_permission, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cedar_request, setup, teardown),
         cmocka_unit_test_setup_teardown(test_training_task, setup, teardown),
         cmocka_unit_test_setup_teardown(test_round_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_payloads_reject_garbage, setup, teardown),
@@ -1097,6 +1282,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_server_optimizer_task, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fedavg_refuses_server_model, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_optimizer_payload, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_key_dealerless, setup, teardown),
         cmocka_unit_test(test_data_seal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

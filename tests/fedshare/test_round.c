@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include <abac.h>
+#include <abac/cedar.h>
 #include <fedavg.h>
 
 #include "fedshare.h"
@@ -117,8 +118,10 @@ static int teardown(void **state) {
 }
 
 static void set_open_policy(world *w, int owner, const uint8_t data_id[32]) {
-    const char *src = "permit members_train (subject, action == \"train\", resource)\n"
-                      "when { context.purpose == \"training\" && \"irb\" in subject.credentials };";
+    const char *src = "@id(\"members_train\")\n"
+                      "permit (principal, action == Action::\"train\", resource)\n"
+                      "when { context.purpose == \"training\" && "
+                      "principal.credentials.contains(\"irb\") };";
     uint8_t members[5 * 32];
     for (int i = 0; i < 5; i++)
         memcpy(members + 32 * i, w->member_pk[i], 32);
@@ -127,19 +130,20 @@ static void set_open_policy(world *w, int owner, const uint8_t data_id[32]) {
     o.set_version = 1;
     o.members = members;
     o.n_members = 5;
-    abac_policyset *ps = NULL;
-    assert_int_equal(abac_policyset_compile(src, strlen(src), &o, &ps, NULL, NULL, NULL, 0), 0);
-    size_t n = abac_policyset_encoded_size(ps), wrote;
+    abac_cedar_policies *ps = NULL;
+    assert_int_equal(abac_cedar_policies_compile(&ps, src, strlen(src), &o, NULL, NULL, NULL, 0),
+                     0);
+    size_t n = abac_cedar_policies_encoded_size(ps), wrote;
     uint8_t *buf = malloc(n), *pl;
     size_t len;
-    assert_int_equal(abac_policyset_encode(ps, buf, n, &wrote), 0);
+    assert_int_equal(abac_cedar_policies_encode(ps, buf, n, &wrote), 0);
     assert_int_equal(fedshare_payload_policy_set(data_id, buf, wrote, &pl, &len), 0);
     assert_int_equal(
         fedshare_client_submit(w->cl[owner], FEDSHARE_OP_POLICY_SET, pl, len, T, NULL, NULL),
         FEDSHARE_OK);
     fedshare_free(pl);
     free(buf);
-    abac_policyset_free(ps);
+    abac_cedar_policies_free(ps);
 }
 
 static void http_get(int port, const char *path, char *out, size_t cap) {

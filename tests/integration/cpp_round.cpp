@@ -24,6 +24,7 @@
  * if this program is interrupted, and each node gets PR_SET_PDEATHSIG so it
  * dies if this program is killed outright. */
 #include <abac.h>
+#include <abac/cedar.h>
 #include <fedavg.h>
 #include <fedshare.h>
 #include <ledger.h>
@@ -116,7 +117,7 @@ using Client = Handle<fedshare_client, fedshare_client_close>;
 using Params = Handle<phe_threshold_params, phe_threshold_params_free>;
 using KeyShare = Handle<phe_threshold_keyshare, phe_threshold_keyshare_free>;
 using Codec = Handle<fedavg_codec, fedavg_codec_free>;
-using PolicySet = Handle<abac_policyset, abac_policyset_free>;
+using PolicySet = Handle<abac_cedar_policies, abac_cedar_policies_free>;
 using Signer = Handle<ledger_signer, ledger_signer_free>;
 
 // out(u) passes a T** to a C function and hands the result to u afterwards
@@ -424,8 +425,10 @@ void write_configuration(World &w) {
 // ---- the round ---------------------------------------------------------------
 
 void set_open_policy(World &w, int owner, const Id &data_id) {
-    const char *src = "permit members_train (subject, action == \"train\", resource)\n"
-                      "when { context.purpose == \"training\" && \"irb\" in subject.credentials };";
+    const char *src = "@id(\"members_train\")\n"
+                      "permit (principal, action == Action::\"train\", resource)\n"
+                      "when { context.purpose == \"training\" && "
+                      "principal.credentials.contains(\"irb\") };";
     std::vector<uint8_t> members;
     for (auto &k : w.pk)
         members.insert(members.end(), k.begin(), k.end());
@@ -436,12 +439,13 @@ void set_open_policy(World &w, int owner, const Id &data_id) {
     o.n_members = MEMBERS;
     PolicySet ps;
     char msg[256] = "";
-    check_ok(abac_policyset_compile(src, std::strlen(src), &o, out(ps), nullptr, nullptr, msg,
-                                    sizeof msg),
+    check_ok(abac_cedar_policies_compile(out(ps), src, std::strlen(src), &o, nullptr, nullptr, msg,
+                                         sizeof msg),
              std::string("compile the policy: ") + msg);
-    std::vector<uint8_t> enc(abac_policyset_encoded_size(ps.get()));
+    std::vector<uint8_t> enc(abac_cedar_policies_encoded_size(ps.get()));
     size_t wrote = 0;
-    check_ok(abac_policyset_encode(ps.get(), enc.data(), enc.size(), &wrote), "encode the policy");
+    check_ok(abac_cedar_policies_encode(ps.get(), enc.data(), enc.size(), &wrote),
+             "encode the policy");
     Buffer<uint8_t> pl;
     size_t len = 0;
     check_ok(fedshare_payload_policy_set(data_id.data(), enc.data(), wrote, out(pl), &len),

@@ -22,14 +22,16 @@ A, B, C, REG, AGG = range(5)
 N = 24  # model parameters
 ROUNDS = 2
 POLICY = """
-permit hospitals_train (subject, action == "train", resource is "dataset")
+@id("hospitals_train")
+@obligation("no_export")
+permit (principal is Member, action == Action::"train", resource is Dataset)
 when {
   context.purpose == "training"
-  && context.period_end < time("2030-01-01T00:00:00Z")
-  && subject.org in ["hospital-a", "hospital-b", "hospital-c"]
-  && "irb" in subject.credentials
-}
-obligations [no_export];
+  && context.period_end < datetime("2030-01-01T00:00:00Z")
+  && principal in [Organisation::"hospital-a", Organisation::"hospital-b",
+                   Organisation::"hospital-c"]
+  && principal.credentials.contains("irb")
+};
 """
 
 
@@ -54,7 +56,8 @@ def build(cons: Consortium) -> World:
     for i in (A, B, C):
         enc = hashlib.sha256(f"encrypted records of {i}".encode()).digest()
         did = m[i].register_data(enc, "ehr-synthetic", f"hospital {i}, synthetic vectors")
-        m[i].set_policy(did, abac.parse(POLICY, version=1, members=[x.public_key for x in m]))
+        m[i].set_policy(did, abac.CedarPolicies(POLICY, version=1,
+                                                members=[x.public_key for x in m]))
         w.data.append(did)
     try:
         m[A].request_access(w.data[B], "train", "marketing", now, now + 3600)

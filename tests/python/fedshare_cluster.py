@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Sequence, Tuple
 
 from fedshare import ledger, node
 from fedshare.node import NodeProcess, node_argv
@@ -29,7 +29,8 @@ def free_port() -> int:
 
 
 class Consortium:
-    def __init__(self, tmp: Path, block_period_ms: int = 10):
+    def __init__(self, tmp: Path, block_period_ms: int = 10,
+                 extra_members: Sequence[Tuple[str, str, str]] = ()):
         self.tmp = tmp
         self.procs: Dict[int, NodeProcess] = {}
         self.metrics: Dict[int, int] = {}
@@ -41,7 +42,7 @@ class Consortium:
             pk = ledger.Signer(seed).public_key.hex()
             lines.append(f"replica {i} 127.0.0.1:{free_port()} {pk}")
         self.seeds: List[bytes] = []
-        for name, roles, org in MEMBERS:
+        for name, roles, org in [*MEMBERS, *extra_members]:
             seed = hashlib.sha256(f"member-{name}-{tmp}".encode()).digest()
             self.seeds.append(seed)
             pk = ledger.Signer(seed).public_key

@@ -136,8 +136,9 @@ def test_data_set_page_policy_versions_and_requests(world, browser):
     w = world
     drv = open_page(browser, w, f"/data/{w.data[B].hex()}", "dataset")
     pol = drv.find_element(By.ID, "policy").text
-    assert "permit hospitals_train (subject, action == \"train\", resource is \"dataset\")" in pol
-    assert "obligations [no_export];" in pol
+    assert ("permit (principal is Member, action == Action::\"train\", resource is Dataset)"
+            in pol)
+    assert '@id("hospitals_train")' in pol and '@obligation("no_export")' in pol
     versions = cells(drv, "versions")
     assert versions[0][:2] == ["1", "policy set"] and "applied" in versions[0][4]
     assert "hospital-b" in versions[0][5]  # the owner's first version
@@ -264,8 +265,8 @@ def test_policy_update_signed_by_a_quorum_in_the_browser(world, browser):
     # the ledger holds version 2, and its hash is what the page showed
     from fedshare import abac
     enc = bytes.fromhex(w.members[REG].record(lib.FEDSHARE_REC_POLICY, w.data[C])["policy"])
-    assert abac.PolicySet.decode(enc).version == 2
-    assert hashlib.sha256(enc).digest() == abac.PolicySet.decode(enc).hash()
+    assert abac.CedarPolicies.decode(enc).version == 2
+    assert hashlib.sha256(enc).digest() == abac.CedarPolicies.decode(enc).hash()
 
 
 def test_bad_input_pages_in_the_browser(world, browser):

@@ -121,6 +121,8 @@ def test_member_commands_against_live_nodes(tmp_path):
         assert (tmp_path / "shares" / "hospital-b.share").exists()
         r = _run("keys", "show", "--config", conf, "--key", keys[3], "--key-id", key_id)
         assert r.returncode == 0 and '"threshold": 2' in r.stdout
+        assert '"made": "dealt"' in r.stdout
+        assert "dealt by hospital-a to holders hospital-a, hospital-b, hospital-c" in r.stdout
         # a non-keyholder cannot deal
         r = _run("keys", "ceremony", "--config", conf, "--key", keys[3], "--holders",
                  "hospital-a", "hospital-b", "--out", tmp_path / "x", env=env)
@@ -139,8 +141,8 @@ def test_member_commands_against_live_nodes(tmp_path):
         from fedshare.consortium import Member
 
         with Member(conf, cons.seeds[1]) as b:
-            b.set_policy(bytes.fromhex(data_id), abac.parse(
-                'permit t (subject, action == "train", resource) '
+            b.set_policy(bytes.fromhex(data_id), abac.CedarPolicies(
+                'permit (principal, action == Action::"train", resource) '
                 'when { context.purpose == "training" };', version=1,
                 members=[cons.public_key(i) for i in range(5)]))
         r = _run("access", "request", "--config", conf, "--key", keys[0], "--data-id", data_id)

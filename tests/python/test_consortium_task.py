@@ -27,15 +27,17 @@ A, B, C, REG, AGG = range(5)
 N = 60  # model parameters
 
 POLICY = """
-permit hospitals_train (subject, action == "train", resource is "dataset")
+@id("hospitals_train")
+@obligation("no_export")
+permit (principal is Member, action == Action::"train", resource is Dataset)
 when {
   context.purpose == "training"
-  && context.period_end < time("2030-01-01T00:00:00Z")
+  && context.period_end < datetime("2030-01-01T00:00:00Z")
   && resource.uses < 2
-  && subject.org in ["hospital-a", "hospital-b", "hospital-c"]
-  && "irb" in subject.credentials
-}
-obligations [no_export];
+  && principal in [Organisation::"hospital-a", Organisation::"hospital-b",
+                   Organisation::"hospital-c"]
+  && principal.credentials.contains("irb")
+};
 """
 
 
@@ -51,7 +53,7 @@ def world(tmp_path_factory):
 
 
 def policy_for(members, version=1, text=POLICY):
-    return abac.parse(text, version=version, members=[m.public_key for m in members])
+    return abac.CedarPolicies(text, version=version, members=[m.public_key for m in members])
 
 
 def test_task_end_to_end(world):

@@ -15,6 +15,7 @@ import sys
 import pytest
 
 from fedshare import dkg, errors
+from fedshare._native import code_value
 from fedshare.consortium import Member, lib
 from fedshare.phe import threshold
 
@@ -71,6 +72,39 @@ def test_dealerless_ceremony_with_live_nodes(tmp_path):
             rec = auditor.record(lib.FEDSHARE_REC_KEY, key_id)
             params = auditor.threshold_key(key_id)
         assert rec["threshold"] == 2 and len(rec["holders"]) == 3
+        # the record says how the key was made, with every holder's valid attestation
+        assert rec["made"] == "dealerless" and "dealer" not in rec
+        assert [h["attested"] for h in rec["holders"]] == [True, True, True]
+        with Member(cons.config, cons.seeds[3]) as auditor:
+            prov = auditor.key_provenance(key_id)
+        assert prov["made"] == "dealerless" and prov["attested"] is True
+        assert prov["dealer"] is None and len(prov["attestations"]) == 3
+        assert prov["session"] == dkg.session_id("test ceremony 2", [cons.public_key(i) for i in
+                                                                     range(3)], 2, 2048)
+        for i in range(3):  # each attestation verifies against its holder's key, and only it
+            hh = bytes.fromhex(rec["holders"][i]["sealed_share"])
+            assert dkg.attestation_ok(cons.public_key(i), params, prov["session"],
+                                      prov["commitment"], hh, prov["attestations"][i])
+            assert not dkg.attestation_ok(cons.public_key((i + 1) % 3), params, prov["session"],
+                                          prov["commitment"], hh, prov["attestations"][i])
+        p = _cli("keys", "show", "--config", cons.config, "--key", keys[0],
+                 "--key-id", key_id.hex())
+        o, e = p.communicate(timeout=120)
+        assert p.returncode == 0, e
+        assert ("made without a dealer by holders hospital-a, hospital-b, hospital-c, each "
+                "attested") in o, o
+        # a forged attestation is refused with its code and records nothing new
+        forged = list(prov["attestations"])
+        forged[1] = bytes([forged[1][0] ^ 1]) + forged[1][1:]
+        hs = [bytes.fromhex(h["sealed_share"]) for h in rec["holders"]]
+        with Member(cons.config, cons.seeds[0]) as holder1:
+            with pytest.raises(errors.VerificationError) as ei:
+                holder1.record_key(params, [cons.public_key(i) for i in range(3)], hs,
+                                   dealerless={"session": prov["session"],
+                                               "commitment": prov["commitment"],
+                                               "attestations": forged})
+            assert ei.value.code == code_value("FEDSHARE_E_ATTESTATION")
+            assert holder1.record(lib.FEDSHARE_REC_KEY, key_id) == rec
         shares = []
         for i, h in enumerate(HOLDERS):
             f = tmp_path / f"out{i}" / f"{h}.share"
@@ -90,6 +124,51 @@ def test_dealerless_ceremony_with_live_nodes(tmp_path):
                  "--addresses", *addrs, "--out", tmp_path / "out0", env=env)
         _, e = p.communicate(timeout=120)
         assert p.returncode == 2 and "exists" in e
+    finally:
+        cons.close()
+
+
+@pytest.mark.skipif(os.environ.get("FEDSHARE_SLOW_TESTS") != "1",
+                    reason="about 2 minutes on a loaded 2-core machine (over make test's "
+                           "budget): set FEDSHARE_SLOW_TESTS=1")
+def test_five_holders_three_of_five(tmp_path):
+    """Five key holders as five CLI processes, t = 3: recorded as dealerless with
+    five valid attestations; every 3-subset of the sealed shares decrypts."""
+    extra = [("hospital-d", "provider,keyholder", "hospital-d"),
+             ("hospital-e", "provider,keyholder", "hospital-e")]
+    holders = HOLDERS + [n for n, _, _ in extra]
+    idx = [0, 1, 2, 5, 6]  # the members' order in the consortium file
+    cons = Consortium(tmp_path, extra_members=extra)
+    cons.start_all()
+    try:
+        keys = []
+        for i in idx:
+            k = tmp_path / f"m{i}.key"
+            k.write_text(cons.seeds[i].hex())
+            keys.append(k)
+        addrs = [f"{h}=127.0.0.1:{free_port()}" for h in holders]
+        env = {"FEDSHARE_PASSPHRASE_" + h.upper().replace("-", "_"): h for h in holders}
+        procs = [_cli("keys", "ceremony", "--dealerless", "--config", cons.config,
+                      "--key", keys[i], "--holders", *holders, "--me", h, "--threshold", 3,
+                      "--session", "five", "--addresses", *addrs, "--strength", "interactive",
+                      "--timeout", 900, "--out", tmp_path / f"out{i}", env=env)
+                 for i, h in enumerate(holders)]
+        outs = [p.communicate(timeout=1200) for p in procs]
+        assert [p.returncode for p in procs] == [0] * 5, [e for _, e in outs]
+        key_id = bytes.fromhex(outs[0][0].split("key ", 1)[1].split(":", 1)[0])
+        with Member(cons.config, cons.seeds[3]) as auditor:
+            rec = auditor.record(lib.FEDSHARE_REC_KEY, key_id)
+            prov = auditor.key_provenance(key_id)
+            params = auditor.threshold_key(key_id)
+        assert rec["threshold"] == 3 and prov["made"] == "dealerless"
+        assert [h["attested"] for h in rec["holders"]] == [True] * 5
+        shares = [threshold.KeyShare.read_file(tmp_path / f"out{i}" / f"{h}.share", h)
+                  for i, h in enumerate(holders)]
+        pk = params.public_key
+        c = pk.encrypt(40) + pk.encrypt(2)
+        for sub in itertools.combinations(range(5), 3):
+            ds = [shares[i].decrypt_share(params, c) for i in sub]
+            assert threshold.combine(params, c, ds) == 42
     finally:
         cons.close()
 

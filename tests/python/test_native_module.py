@@ -44,13 +44,15 @@ KEY_CODEC_CALLS = (
 )
 
 POLICY = """
-permit hospitals_train (subject, action == "train", resource is "dataset")
+@id("hospitals_train")
+@obligation("no_export")
+permit (principal is Member, action == Action::"train", resource is Dataset)
 when {
   context.purpose == "training"
-  && subject.org in ["hospital-a", "hospital-b", "hospital-c"]
-  && "irb" in subject.credentials
-}
-obligations [no_export];
+  && principal in [Organisation::"hospital-a", Organisation::"hospital-b",
+                   Organisation::"hospital-c"]
+  && principal.credentials.contains("irb")
+};
 """
 
 
@@ -139,7 +141,8 @@ def test_a_round_decodes_no_key_once_it_is_loaded(world):
     data = []
     for i in (A, B, C):
         did = m[i].register_data(hashlib.sha256(b"records %d" % i).digest(), "ehr-synthetic")
-        m[i].set_policy(did, abac.parse(POLICY, version=1, members=[x.public_key for x in m]))
+        m[i].set_policy(did, abac.CedarPolicies(POLICY, version=1,
+                                                members=[x.public_key for x in m]))
         data.append(did)
     for i in (B, C):
         m[A].request_access(data[i], "train", "training", now, now + 86400)

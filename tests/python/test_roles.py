@@ -33,13 +33,15 @@ ROUNDS = 3
 KEYS = ("compute_s", "crypto_s", "ledger_s", "waiting_s", "other_s")
 
 POLICY = """
-permit hospitals_train (subject, action == "train", resource is "dataset")
+@id("hospitals_train")
+@obligation("no_export")
+permit (principal is Member, action == Action::"train", resource is Dataset)
 when {
   context.purpose == "training"
-  && subject.org in ["hospital-a", "hospital-b", "hospital-c"]
-  && "irb" in subject.credentials
-}
-obligations [no_export];
+  && principal in [Organisation::"hospital-a", Organisation::"hospital-b",
+                   Organisation::"hospital-c"]
+  && principal.credentials.contains("irb")
+};
 """
 
 
@@ -94,7 +96,8 @@ def task(world):
         (tmp / f"member{i}.key").write_text(cons.seeds[i].hex())
         did = m[i].register_data(hashlib.sha256(csv.read_bytes()).digest(), "ehr-breast-cancer",
                                  f"hospital {'ABC'[i]}: Wisconsin diagnostic records")
-        m[i].set_policy(did, abac.parse(POLICY, version=1, members=[x.public_key for x in m]))
+        m[i].set_policy(did, abac.CedarPolicies(POLICY, version=1,
+                                                members=[x.public_key for x in m]))
         data_ids.append(did)
     now = int(time.time())
     for i in (B, C):

@@ -50,13 +50,15 @@ N = 60
 ROUNDS = 3
 
 POLICY = """
-permit hospitals_train (subject, action == "train", resource is "dataset")
+@id("hospitals_train")
+@obligation("no_export")
+permit (principal is Member, action == Action::"train", resource is Dataset)
 when {
   context.purpose == "training"
-  && subject.org in ["hospital-a", "hospital-b", "hospital-c"]
-  && "irb" in subject.credentials
-}
-obligations [no_export];
+  && principal in [Organisation::"hospital-a", Organisation::"hospital-b",
+                   Organisation::"hospital-c"]
+  && principal.credentials.contains("irb")
+};
 """
 
 
@@ -69,7 +71,8 @@ def world(tmp_path_factory):
     for i in (A, B, C):
         did = m[i].register_data(hashlib.sha256(f"records {i}".encode()).digest(),
                                  "ehr-synthetic", f"hospital {i}")
-        m[i].set_policy(did, abac.parse(POLICY, version=1, members=[x.public_key for x in m]))
+        m[i].set_policy(did, abac.CedarPolicies(POLICY, version=1,
+                                                members=[x.public_key for x in m]))
         data.append(did)
     now = int(time.time())
     for i in (B, C):

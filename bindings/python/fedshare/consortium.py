@@ -9,7 +9,7 @@ Every act is a signed ledger transaction; :class:`Member` waits for its commit
     from fedshare.consortium import Member
     with Member("consortium.conf", seed) as hospital:
         data_id = hospital.register_data(enc_hash, "ehr-cardiology")
-        hospital.set_policy(data_id, policy_set)          # fedshare.abac.PolicySet
+        hospital.set_policy(data_id, policy_set)          # fedshare.abac.CedarPolicies
         decision = other.request_access(data_id, "train", "training", t0, t1)
 
 The arithmetic (encryption, homomorphic sums, decryption shares, the new global
@@ -81,6 +81,39 @@ def _take_json(ptr: Any) -> Dict[str, Any]:
         return doc
     finally:
         lib.fedshare_free(ptr)
+
+
+def describe_key_record(r: Dict[str, Any]) -> Dict[str, Any]:
+    """The provenance of a key record (its JSON form): see :meth:`Member.key_provenance`."""
+    made = str(r.get("made", "dealt"))
+    hs = r.get("holders", [])
+    out: Dict[str, Any] = {"made": made, "holders": [str(h["did"]) for h in hs],
+                           "dealer": r.get("dealer") if made == "dealt" else None,
+                           "recorded_by": r.get("recorded_by", r.get("dealer"))}
+    if made == "dealerless":
+        out["session"] = bytes.fromhex(r["session"])
+        out["commitment"] = bytes.fromhex(r["commitment"])
+        out["attestations"] = [bytes.fromhex(h["attestation"]) for h in hs]
+        out["attested"] = bool(hs) and all(h.get("attested") is True for h in hs)
+    return out
+
+
+def key_provenance_line(r: Dict[str, Any], names: Optional[Dict[str, str]] = None) -> str:
+    """One line for a key record: who made it, and whether every holder attested
+    it (``names``: member name by DID, to print names instead of DIDs)."""
+    d = describe_key_record(r)
+    nm = names or {}
+
+    def who(dids: Sequence[str]) -> str:
+        return ", ".join(nm.get(x, x) for x in dids)
+
+    if d["made"] == "dealerless":
+        if d["attested"]:
+            return f"made without a dealer by holders {who(d['holders'])}, each attested"
+        bad = [str(h["did"]) for h in r["holders"] if h.get("attested") is not True]
+        return (f"made without a dealer by holders {who(d['holders'])}; attestation NOT "
+                f"valid for {who(bad)}")
+    return f"dealt by {who([str(d['dealer'])])} to holders {who(d['holders'])}"
 
 
 def _key_of(params: KeyParams) -> ThresholdParams:
@@ -345,7 +378,7 @@ class Member(UpgradeActs):
         return self._submit_owned(rc, out, n, lib.FEDSHARE_OP_DATA_RETIRE)
 
     def set_policy(self, data_id: bytes, policy: Any) -> bytes:
-        """The first policy of one's data set (a :class:`fedshare.abac.PolicySet` of
+        """The first policy of one's data set (a :class:`fedshare.abac.CedarPolicies` of
         version 1 naming every consortium member, or its encoding)."""
         enc = policy.encode() if hasattr(policy, "encode") else bytes(policy)
         out, n = ffi.new("uint8_t **"), ffi.new("size_t *")
@@ -353,7 +386,7 @@ class Member(UpgradeActs):
         return self._submit_owned(rc, out, n, lib.FEDSHARE_OP_POLICY_SET)
 
     def update_policy(self, data_id: bytes, signed_update: bytes) -> bytes:
-        """A new policy version: a libabac signed update (``PolicySet.encode_update``)."""
+        """A new policy version: a libabac signed Cedar update (``CedarPolicies.encode_update``)."""
         out, n = ffi.new("uint8_t **"), ffi.new("size_t *")
         rc = lib.fedshare_payload_policy_update(_h32(data_id, "data_id"), signed_update,
                                                 len(signed_update), out, n)
@@ -377,9 +410,18 @@ class Member(UpgradeActs):
 
     # -- keys and models ---------------------------------------------------
     def record_key(self, params: KeyParams, holders: Sequence[bytes],
-                   share_hashes: Sequence[bytes]) -> bytes:
+                   share_hashes: Sequence[bytes], *,
+                   dealerless: Optional[Dict[str, Any]] = None) -> bytes:
         """Record a threshold key (its public parameters, holders in share order,
-        hashes of the sealed shares); returns the key ID."""
+        hashes of the sealed shares); returns the key ID.
+
+        A key made without a dealer passes ``dealerless={"session": 32 bytes,
+        "commitment": 32 bytes, "attestations": [64 bytes per holder, share
+        order]}`` (:func:`fedshare.dkg.attest`): the contract records it only
+        when every holder's attestation verifies against its registered key
+        (otherwise :class:`~fedshare.errors.VerificationError`, code
+        FEDSHARE_E_ATTESTATION, nothing recorded). Without it the record says
+        the key was dealt."""
         key = _key_of(params)
         enc = key.to_bytes()
         hs = b"".join(_h32(h, "holder") for h in holders)
@@ -387,9 +429,30 @@ class Member(UpgradeActs):
         if len(holders) != len(share_hashes):
             raise errors.InvalidInputError("one share hash per holder")
         out, n = ffi.new("uint8_t **"), ffi.new("size_t *")
-        rc = lib.fedshare_payload_key_record(enc, len(enc), hs, ss, len(holders), out, n)
+        if dealerless is None:
+            rc = lib.fedshare_payload_key_record(enc, len(enc), hs, ss, len(holders), out, n)
+        else:
+            att = list(dealerless.get("attestations") or [])
+            if len(att) != len(holders) or any(len(a) != 64 for a in att):
+                raise errors.InvalidInputError("one 64-byte attestation per holder")
+            rc = lib.fedshare_payload_key_record_dealerless(
+                enc, len(enc), hs, ss, len(holders),
+                _h32(dealerless.get("session", b""), "session"),
+                _h32(dealerless.get("commitment", b""), "commitment"),
+                b"".join(bytes(a) for a in att), out, n)
         self._submit_owned(rc, out, n, lib.FEDSHARE_OP_KEY_RECORD)
         return key.key_id
+
+    def key_provenance(self, key_id: bytes) -> Dict[str, Any]:
+        """How a recorded key was made: ``made`` ("dealt" or "dealerless"),
+        ``holders`` (DIDs in share order), ``dealer`` (the dealt key's dealer
+        DID, else None), and for a dealerless key ``session``, ``commitment``
+        (bytes) and ``attested`` (True when every holder's attestation
+        verifies against its key — checked again on this record)."""
+        r = self.record(lib.FEDSHARE_REC_KEY, key_id)
+        if r is None:
+            raise errors.NotFoundError("no such key", code=_E_NOT_FOUND, library="fedshare")
+        return describe_key_record(r)
 
     def key_params(self, key_id: bytes) -> bytes:
         """The recorded threshold parameters of a key (their encoding, checked against the ID)."""

@@ -124,6 +124,13 @@ class Dkg:
         check(lib.phe_dkg_stats(self._ptr, c, b, r))
         return {"candidates": int(c[0]), "bytes_sent": int(b[0]), "rounds": int(r[0])}
 
+    def commitment_hash(self) -> bytes:
+        """The ceremony's final commitment hash (what the last round compared;
+        the same at every holder), once :attr:`done`."""
+        out = ffi.new("uint8_t[32]")
+        check(lib.phe_dkg_commitment_hash(self._ptr, out))
+        return bytes(out)
+
     def finish(self) -> Tuple[ThresholdParams, KeyShare]:
         pp, ks = ffi.new("phe_threshold_params **"), ffi.new("phe_threshold_keyshare **")
         check(lib.phe_dkg_finish(self._ptr, pp, ks))
@@ -168,6 +175,39 @@ class CeremonyError(Error):
     def __init__(self, message: str, blamed: int = 0, code: Optional[int] = None) -> None:
         super().__init__(message, code=code, library="fedshare")
         self.blamed = blamed
+
+
+def attest(seed: bytes, params: ThresholdParams, session: bytes, commitment: bytes,
+           share_hash: bytes) -> bytes:
+    """This holder's attestation of a dealerless key: its member key's (``seed``)
+    Ed25519 signature over the key's public parameters (public key and
+    verification keys), the session, the final commitment hash and its own
+    sealed-share hash (``fedshare_key_attest``; docs/formats/fedshare.md)."""
+    from .consortium import ffi as cffi_, lib as clib, check as ccheck
+
+    for v, what in ((seed, "seed"), (session, "session"), (commitment, "commitment"),
+                    (share_hash, "share hash")):
+        if not isinstance(v, (bytes, bytearray)) or len(v) != 32:
+            raise InvalidInputError(f"{what} must be 32 bytes")
+    enc = params.to_bytes()
+    sig = cffi_.new("uint8_t[64]")
+    ccheck(clib.fedshare_key_attest(bytes(seed), enc, len(enc), bytes(session),
+                                    bytes(commitment), bytes(share_hash), sig))
+    return bytes(sig)
+
+
+def attestation_ok(holder: bytes, params: ThresholdParams, session: bytes, commitment: bytes,
+                   share_hash: bytes, signature: bytes) -> bool:
+    """True when ``signature`` is holder key ``holder``'s attestation of these fields."""
+    from .consortium import lib as clib
+
+    if len(holder) != 32 or len(session) != 32 or len(commitment) != 32 or \
+            len(share_hash) != 32 or len(signature) != 64:
+        return False
+    enc = params.to_bytes()
+    return clib.fedshare_key_attestation_verify(bytes(holder), enc, len(enc), bytes(session),
+                                                bytes(commitment), bytes(share_hash),
+                                                bytes(signature)) == 0
 
 
 class _Box:
@@ -245,7 +285,9 @@ def ceremony(me: int, seed: bytes, holders: Sequence[bytes],
     called when the key is made and returns this holder's 32-byte sealed-share
     hash (or 32 zero bytes), exchanged in the last step; ``on_connected()`` when
     every holder is connected, before the first message. Returns the key, this
-    holder's share and a report: stats, every holder's share hash, elapsed
+    holder's share and a report: stats, every holder's share hash, the
+    session, the final commitment hash, every holder's attestation
+    (:func:`attest`, each checked here against that holder's key), elapsed
     seconds. Raises :class:`CeremonyError` on any failure — nothing is kept,
     the ceremony can be run again with a new session."""
     nh = len(holders)
@@ -326,6 +368,7 @@ def ceremony(me: int, seed: bytes, holders: Sequence[bytes],
         params: Optional[ThresholdParams] = None
         share: Optional[KeyShare] = None
         my_done = b""
+        commitment = b""
         while params is None or len(done_from) < nh - 1:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -363,20 +406,27 @@ def ceremony(me: int, seed: bytes, holders: Sequence[bytes],
                                     blamed=blamed, code=getattr(e, "code", None)) from e
             if d.done and params is None:
                 params, share = d.finish()
-                h = on_done(params, share) if on_done else bytes(32)
-                my_done = params.key_id + bytes(h)
+                h = bytes(on_done(params, share) if on_done else bytes(32))
+                commitment = d.commitment_hash()
+                my_done = params.key_id + h + attest(seed, params, session, commitment, h)
                 for k in socks:
                     _send_frame(socks[k], box.seal(k, _DONE, my_done))
                 for j2, b2 in early:
                     done_from[j2] = b2
+        assert params is not None and share is not None
         hashes = [b""] * nh
-        hashes[me - 1] = my_done[32:]
+        sigs = [b""] * nh
+        hashes[me - 1], sigs[me - 1] = my_done[32:64], my_done[64:]
         for j, body in done_from.items():
-            if len(body) != 64 or body[:32] != my_done[:32]:
+            if len(body) != 128 or body[:32] != my_done[:32]:
                 raise CeremonyError(f"holder {j} ended with another key", blamed=j)
-            hashes[j - 1] = body[32:]
-        report = dict(d.stats(), share_hashes=hashes, seconds=time.monotonic() - t0)
-        assert share is not None
+            hashes[j - 1], sigs[j - 1] = body[32:64], body[64:]
+            if not attestation_ok(holders[j - 1], params, session, commitment, hashes[j - 1],
+                                  sigs[j - 1]):
+                raise CeremonyError(f"holder {j}'s attestation does not verify", blamed=j)
+        report = dict(d.stats(), share_hashes=hashes, session=bytes(session),
+                      commitment=commitment, attestations=sigs,
+                      seconds=time.monotonic() - t0)
         return params, share, report
     except OSError as e:  # a peer that vanished while this holder was writing to it
         raise CeremonyError(f"a holder's connection failed: {e}") from None

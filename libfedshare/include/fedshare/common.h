@@ -72,6 +72,9 @@ typedef enum fedshare_error {
     /** The decrypted sum has a slot outside what the accepted updates' weights and the clipping
      *  bound allow: the round was refused (SUM_REFUSED on the ledger). */
     FEDSHARE_E_RANGE = -518,
+    /** A key holder's signed attestation of a dealerless key is missing or does not verify against
+     *  its registered DID key. */
+    FEDSHARE_E_ATTESTATION = -519,
     /** Out of memory. */
     FEDSHARE_E_NOMEM = -590,
     /** A file or socket could not be read or written. */

@@ -171,6 +171,34 @@ FEDSHARE_API int fedshare_payload_access_request(const uint8_t data_id[32], cons
 FEDSHARE_API int fedshare_payload_key_record(const uint8_t *params, size_t params_len,
                                              const uint8_t *holders, const uint8_t *share_hashes,
                                              size_t n, uint8_t **out, size_t *len);
+/** How a recorded key was made (the key record's method byte). */
+enum { FEDSHARE_KEY_DEALT = 1, FEDSHARE_KEY_DEALERLESS = 2 };
+/** Record a dealerless key (keyholder only; payload version 2): as
+ * fedshare_payload_key_record, plus the DKG session id, the ceremony's final
+ * commitment hash (phe_dkg_commitment_hash) and one 64-byte attestation per
+ * holder in share order (fedshare_key_attest). The contract refuses the record
+ * (FEDSHARE_E_ATTESTATION, nothing stored) unless every holder's attestation
+ * verifies against that holder's registered key. */
+FEDSHARE_API int fedshare_payload_key_record_dealerless(
+    const uint8_t *params, size_t params_len, const uint8_t *holders, const uint8_t *share_hashes,
+    size_t n, const uint8_t session[32], const uint8_t commitment[32], const uint8_t *attestations,
+    uint8_t **out, size_t *len);
+/** A key holder's attestation of a dealerless key: its Ed25519 signature (seed:
+ * the member's 32-byte key seed) over SHA-256(tag ‖ SHA-256(params) ‖ session ‖
+ * commitment ‖ share_hash) — the public key and verification keys (params), the
+ * DKG session, the final commitment hash and its own sealed-share hash
+ * (docs/formats/fedshare.md). */
+FEDSHARE_API int fedshare_key_attest(const uint8_t seed[32], const uint8_t *params,
+                                     size_t params_len, const uint8_t session[32],
+                                     const uint8_t commitment[32], const uint8_t share_hash[32],
+                                     uint8_t signature[64]);
+/** 0 when signature is holder pk's attestation of these fields, otherwise
+ * FEDSHARE_E_ATTESTATION (FEDSHARE_E_INVALID on a NULL argument). */
+FEDSHARE_API int fedshare_key_attestation_verify(const uint8_t pk[32], const uint8_t *params,
+                                                 size_t params_len, const uint8_t session[32],
+                                                 const uint8_t commitment[32],
+                                                 const uint8_t share_hash[32],
+                                                 const uint8_t signature[64]);
 /** Publish an initial model (publisher only): hash of its structure, digest of
  * its parameters (fedavg_model_digest; the blob holding them has that hash),
  * number of parameters, description. */

@@ -142,6 +142,15 @@ PHE_API int phe_dkg_finish(phe_dkg *dkg, phe_threshold_params **params_out,
 PHE_API int phe_dkg_stats(const phe_dkg *dkg, uint64_t *candidates, uint64_t *bytes_sent,
                           uint32_t *rounds);
 
+/**
+ * The ceremony's final commitment hash: SHA-256 over a tag, the session, the
+ * holder count and every holder's commitment hash in order (what the last
+ * round compared, identical at every holder; docs/phe-dkg.md). Holders sign it
+ * in their key attestations.
+ * @return 0; PHE_ERR_DKG_STATE (not done); PHE_ERR_INVALID_ARG.
+ */
+PHE_API int phe_dkg_commitment_hash(const phe_dkg *dkg, uint8_t out[32]);
+
 #ifdef __cplusplus
 }
 #endif

@@ -154,7 +154,7 @@ def _keys_ceremony_dealerless(args, names: Dict[str, bytes], out: Path) -> int:
     --session and --addresses; the first holder records the key, the others check
     the record."""
     from .. import dkg
-    from ..consortium import lib
+    from ..consortium import describe_key_record, lib
 
     if args.me not in args.holders:
         raise UsageError("--me must be one of --holders")
@@ -192,7 +192,9 @@ def _keys_ceremony_dealerless(args, names: Dict[str, bytes], out: Path) -> int:
           f"{report['bytes_sent']} bytes sent, {report['seconds']:.1f} s)")
     with _member(args) as m:
         if me == 1:
-            key_id = m.record_key(params, holders, report["share_hashes"])
+            key_id = m.record_key(params, holders, report["share_hashes"], dealerless={
+                "session": report["session"], "commitment": report["commitment"],
+                "attestations": report["attestations"]})
         else:
             key_id = params.key_id
             deadline = time.monotonic() + args.timeout
@@ -210,21 +212,32 @@ def _keys_ceremony_dealerless(args, names: Dict[str, bytes], out: Path) -> int:
             if got != report["share_hashes"]:
                 raise errors.VerificationError("the recorded share hashes are not the "
                                                "ceremony's")
+            prov = describe_key_record(rec)
+            if prov["made"] != "dealerless" or not prov["attested"] or \
+                    prov["session"] != report["session"] or \
+                    prov["commitment"] != report["commitment"]:
+                raise errors.VerificationError("the key record is not this ceremony's "
+                                               "attested dealerless key")
     print(f"key {key_id.hex()}: {args.threshold} of {len(args.holders)}, {args.bits} bits, "
-          f"dealerless, recorded ({time.monotonic() - t:.1f} s). No machine saw the whole key.")
+          f"made without a dealer by holders {', '.join(args.holders)}, each attested, "
+          f"recorded ({time.monotonic() - t:.1f} s). No machine saw the whole key.")
     return 0
 
 
 @_act
 def _keys_show(args) -> int:
-    from ..consortium import lib
+    from ..consortium import key_provenance_line, lib
 
     with _member(args) as m:
         r = m.record(lib.FEDSHARE_REC_KEY, _h32(args.key_id, "key ID"))
     if r is None:
         raise errors.NotFoundError("no such key")
+    from ..did import did_from_public_key
+
     r.pop("params", None)
     print(json.dumps(r, indent=2))
+    names = {did_from_public_key(pk): name for name, pk in _names(args.config).items()}
+    print(key_provenance_line(r, names))
     return 0
 
 

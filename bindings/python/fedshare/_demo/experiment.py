@@ -24,6 +24,7 @@ multi-center benchmarks report it) beside the pooled test accuracy, each with a
 from __future__ import annotations
 
 import argparse
+import datetime as _dt
 import hashlib
 import json
 import os
@@ -59,17 +60,20 @@ def key_threshold(centers: int) -> int:
 POLICY = """
 // Each hospital's data: model training only, by member hospitals with an ethics
 // approval, within the study period, at most 100 uses; never export raw data.
-permit hospitals_train (subject, action == "train", resource is "dataset")
+@id("hospitals_train")
+@obligation("no_export")
+permit (principal is Member, action == Action::"train", resource is Dataset)
 when {{
   context.purpose == "training"
-  && context.period_end <= time({end})
+  && context.now < datetime("{end}")
+  && context.period_end <= datetime("{end}")
   && resource.uses < 100
-  && subject.org in [{orgs}]
-  && "irb" in subject.credentials
-}}
-obligations [no_export];
+  && principal in [{orgs}]
+  && principal.credentials.contains("irb")
+}};
 
-forbid no_raw_export (subject, action in ["export", "download"], resource is "dataset");
+@id("no_raw_export")
+forbid (principal, action in [Action::"export", Action::"download"], resource is Dataset);
 """
 
 
@@ -727,11 +731,12 @@ class Experiment:
             hashes.append(hashlib.sha256(f.read_bytes()).digest())
         self.key_id = self.members[A].record_key(params, [m.public_key for m in self.members[:n]],
                                                  hashes)
-        end = int(time.time()) + 365 * 86400
-        self.policy_text = POLICY.format(end=end,
-                                         orgs=", ".join(f'"{h}"' for h in HOSPITALS[:n]))
-        self.policy = abac.parse(self.policy_text, version=1,
-                                 members=[m.public_key for m in self.members])
+        end = _dt.datetime.fromtimestamp(int(time.time()) + 365 * 86400, _dt.timezone.utc)
+        self.policy_text = POLICY.format(
+            end=end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            orgs=", ".join(f'Organisation::"{h}"' for h in HOSPITALS[:n]))
+        self.policy = abac.CedarPolicies(self.policy_text, version=1,
+                                         members=[m.public_key for m in self.members])
         self.models: Dict[str, bytes] = {}
         # the configuration the trainer processes connect with (a test may point
         # it at a recording proxy)

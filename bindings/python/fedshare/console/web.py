@@ -362,9 +362,9 @@ def create_app(view: LedgerView, *, tokens=None, seeds: Optional[Dict[str, bytes
             base = view.policy_encoding(did)
             if base is None:
                 raise HTTPProblem(404, "No policy", "this data set has no policy to update")
-            cur = abac.PolicySet.decode(base)
+            cur = abac.CedarPolicies.decode(base)
             try:
-                nxt = abac.parse(text, version=cur.version + 1, members=cur.members)
+                nxt = abac.CedarPolicies(text, version=cur.version + 1, members=cur.members)
             except errors.InvalidInputError as e:
                 raise HTTPProblem(400, "The policy does not compile", str(e)) from None
             with c._lock:
@@ -603,7 +603,7 @@ def _ps_version(enc: Optional[bytes]) -> Optional[int]:
         return None
     from .. import abac
     try:
-        return abac.PolicySet.decode(enc).version
+        return abac.CedarPolicies.decode(enc).version
     except errors.Error:
         return None
 
@@ -615,8 +615,11 @@ def _policy_text(enc: Optional[bytes]) -> str:
         return policytext.render(enc)
     except ValueError as e:
         from .. import abac
-        ids = ", ".join(abac.PolicySet.decode(enc).rule_ids)
-        return f"// the text could not be rendered ({e}); rules: {ids}\n"
+        try:
+            ids = ", ".join(abac.CedarPolicies.decode(enc).names)
+        except errors.Error:
+            ids = "unreadable"
+        return f"// the text could not be rendered ({e}); policies: {ids}\n"
 
 
 def _policy_versions(view: LedgerView, acts) -> List[Dict[str, Any]]:
@@ -631,13 +634,13 @@ def _policy_versions(view: LedgerView, acts) -> List[Dict[str, Any]]:
             n = int.from_bytes(a.payload[33:37], "big")
             body = a.payload[37:37 + n]
             if a.op == 0x0F10:
-                ps = abac.PolicySet.decode(body)
+                ps = abac.CedarPolicies.decode(body)
                 row["version"] = ps.version
                 row["signers"] = [(view.name(a.sender), "the owner's first version (no quorum)")]
                 row["text"] = _policy_text(body)
             else:
                 _, nxt, sigs = policytext.render_update(body)
-                row["version"] = abac.PolicySet.decode(nxt).version
+                row["version"] = abac.CedarPolicies.decode(nxt).version
                 row["signers"] = [(view.name(k), s.hex()) for k, s in sigs]
                 row["text"] = _policy_text(nxt)
         except (ValueError, errors.Error) as e:
@@ -659,7 +662,7 @@ def _sign(c: Console, prop: Proposal, name: str) -> None:
 
     seed = c.seeds[name]
     pk, sk = abac.keypair(seed)
-    cur, nxt = abac.PolicySet.decode(prop.base), abac.PolicySet.decode(prop.nxt)
+    cur, nxt = abac.CedarPolicies.decode(prop.base), abac.CedarPolicies.decode(prop.nxt)
     if pk not in cur.members:
         raise HTTPProblem(403, "Not a signer", f"{name} is not a member of the policy set")
     prop.signatures[name] = cur.sign_update(nxt, sk)
