@@ -968,9 +968,12 @@ int fedshare_compute_global(fedshare_client *c, const uint8_t task_id[32], uint3
     return rc;
 }
 
-int fedshare_finalize_round(fedshare_client *c, const uint8_t task_id[32], uint32_t round,
-                            const phe_threshold_params *params, uint32_t timeout_ms) {
-    if (!c || !task_id || !params)
+/* The aggregator's finalize; @p server: x_r (n_server floats) for a task with
+ * a server optimizer, NULL for FedAvg. */
+static int finalize(fedshare_client *c, const uint8_t task_id[32], uint32_t round,
+                    const phe_threshold_params *params, const float *server, size_t n_server,
+                    uint32_t timeout_ms) {
+    if (!c || !task_id || !params || (server && !n_server))
         return FEDSHARE_E_INVALID;
     float *model = NULL, *prev = NULL;
     size_t n = 0, np = 0;
@@ -1019,11 +1022,19 @@ int fedshare_finalize_round(fedshare_client *c, const uint8_t task_id[32], uint3
         if (vr && vr != FEDSHARE_E_EXISTS)
             rc = vr;
     }
+    /* x_r exactly when the task has an optimizer (checked after the verdicts
+     * above, which a caller without x_r still records) */
+    if (!rc && !server != !t->server_opt)
+        rc = FEDSHARE_E_INVALID;
     if (!rc)
         rc = fetch_model(c, t->global, timeout_ms, &prev, &np);
-    uint8_t digest[32], delta_hash[32];
+    uint8_t digest[32], delta_hash[32], server_digest[32];
+    if (!rc && server && n_server != n)
+        rc = FEDSHARE_E_INVALID;
     if (!rc)
         rc = fedshare_put_model(c, model, n, timeout_ms, digest);
+    if (!rc && server)
+        rc = fedshare_put_model(c, server, n_server, timeout_ms, server_digest);
     size_t dsz = 0, dl = 0;
     uint8_t *delta = NULL;
     if (!rc)
@@ -1043,8 +1054,25 @@ int fedshare_finalize_round(fedshare_client *c, const uint8_t task_id[32], uint3
         return rc;
     uint8_t *pl = NULL;
     size_t len = 0;
-    rc = fedshare_payload_round_finalize(task_id, round, digest, delta_hash, &pl, &len);
+    if (server)
+        rc = fedshare_payload_round_finalize_server(task_id, round, digest, delta_hash,
+                                                    server_digest, &pl, &len);
+    else
+        rc = fedshare_payload_round_finalize(task_id, round, digest, delta_hash, &pl, &len);
     return submit_owned(c, FEDSHARE_OP_ROUND_FINALIZE, rc, pl, len, timeout_ms, NULL, NULL);
+}
+
+int fedshare_finalize_round(fedshare_client *c, const uint8_t task_id[32], uint32_t round,
+                            const phe_threshold_params *params, uint32_t timeout_ms) {
+    return finalize(c, task_id, round, params, NULL, 0, timeout_ms);
+}
+
+int fedshare_finalize_round_server(fedshare_client *c, const uint8_t task_id[32], uint32_t round,
+                                   const phe_threshold_params *params, const float *server_model,
+                                   size_t n, uint32_t timeout_ms) {
+    if (!server_model)
+        return FEDSHARE_E_INVALID;
+    return finalize(c, task_id, round, params, server_model, n, timeout_ms);
 }
 
 int fedshare_fetch_global(fedshare_client *c, const uint8_t task_id[32], uint32_t timeout_ms,

@@ -11,12 +11,15 @@
 /* TASK_CREATE payloads and TASK/ROUND records are at version 2 (a task's
  * minimum of accepted updates, share verdicts, skipped rounds); their
  * decoders still read version 1 (docs/formats/fedshare.md). */
-#define FS_TASK_CREATE_VERSION 3
+/* Version 4 of TASK_CREATE and of the TASK and ROUND records (a server
+ * optimizer and x_r) is written only for a task with a server optimizer; a
+ * FedAvg task keeps version 3 byte for byte. */
+#define FS_TASK_CREATE_VERSION 4
 /* KEY_RECORD payloads and KEY records at version 2 carry how the key was made
  * (and a dealerless key's attestations); version 1 still decodes (dealt). */
 #define FS_KEY_VERSION          2
-#define FS_TASK_RECORD_VERSION  3
-#define FS_ROUND_RECORD_VERSION 3 /* 3: the sum-refused byte */
+#define FS_TASK_RECORD_VERSION  4
+#define FS_ROUND_RECORD_VERSION 4 /* 3: the sum-refused byte; 4: x_r */
 #define FS_LABEL_MAX            64
 #define FS_DESC_MAX             1024
 #define FS_LINEAGE_MAX          64
@@ -48,6 +51,8 @@ typedef struct fs_payload {
     const uint8_t *id;    /* data ID, task ID (32) */
     const uint8_t *hash;  /* enc hash, blob hash, structure hash, aggregate hash … (32) */
     const uint8_t *hash2; /* second hash: model digest, share hash, delta hash (32) */
+    const uint8_t *hash3; /* ROUND_FINALIZE with a server optimizer: x_r's digest (32) */
+    uint8_t has_server;
     const uint8_t *bytes; /* policy, update, params, codec */
     size_t bytes_len;
     const uint8_t *list;  /* lineage (n×32), holders (n×32), participants (n×64: pk ‖ data) */
@@ -63,6 +68,9 @@ typedef struct fs_payload {
     double x, y;         /* norm and cosine; metric */
     fedshare_task_spec spec;
 } fs_payload;
+
+/* The server optimizer and its numbers are acceptable (payloads.c). */
+int fs_server_ok(uint32_t opt, double eta, double b1, double b2, double tau);
 
 int fs_payload_decode(uint16_t op, const uint8_t *p, size_t len, fs_payload *out);
 void fs_payload_free(fs_payload *p);
@@ -98,6 +106,11 @@ typedef struct fs_task {
     double hist[2 * 1024];
     uint8_t hist_member[1024]; /* participant index of each entry (0xFF: unknown, record v1/v2) */
     uint32_t anomaly_rule;     /* FEDAVG_RULE_* (record v1/v2: FEDAVG_RULE_POOLED) */
+    /* record v4 (only with a server optimizer): FEDSHARE_SERVER_*, its numbers,
+     * and x of the last finished round (initial: the model's digest) */
+    uint32_t server_opt;
+    double server_eta, server_beta1, server_beta2, server_tau;
+    uint8_t server_global[32];
 } fs_task;
 
 typedef struct fs_upload {
@@ -127,6 +140,8 @@ typedef struct fs_round {
     double metric_sum;
     uint64_t samples;
     uint8_t sum_refused; /* the decrypted sum was out of range (SUM_REFUSED) */
+    uint8_t has_server;  /* record v4: x_r's digest (with has_model) */
+    uint8_t server_model[32];
 } fs_round;
 
 int fs_task_encode(const fs_task *t, fs_writer *w);

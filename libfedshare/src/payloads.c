@@ -243,10 +243,29 @@ static uint32_t spec_min_updates(const fedshare_task_spec *s) {
     return s->version >= 2 ? s->min_updates : 0;
 }
 
+/* The server optimizer a spec asks for: versions 1 to 3 predate the field (FedAvg). */
+static uint32_t spec_server(const fedshare_task_spec *s) {
+    return s->version >= 4 ? s->server_optimizer : FEDSHARE_SERVER_FEDAVG;
+}
+
+/* The optimizer's numbers: all 0 for FedAvg (one encoding per spec), else
+ * finite with eta > 0, 0 <= beta < 1, tau > 0. */
+int fs_server_ok(uint32_t opt, double eta, double b1, double b2, double tau) {
+    if (opt == FEDSHARE_SERVER_FEDAVG)
+        return eta == 0 && b1 == 0 && b2 == 0 && tau == 0;
+    if (opt > FEDSHARE_SERVER_YOGI)
+        return 0;
+    return isfinite(eta) && isfinite(b1) && isfinite(b2) && isfinite(tau) && eta > 0 && b1 >= 0 &&
+           b1 < 1 && b2 >= 0 && b2 < 1 && tau > 0;
+}
+
 static int spec_ok(const fedshare_task_spec *s) {
     if (!s || s->version < 1 || s->version > FEDSHARE_TASK_SPEC_VERSION)
         return 0;
     if (spec_rule(s) > FEDSHARE_RULE_ROBUST2)
+        return 0;
+    if (s->version >= 4 && !fs_server_ok(s->server_optimizer, s->server_eta, s->server_beta1,
+                                         s->server_beta2, s->server_tau))
         return 0;
     uint32_t mu = spec_min_updates(s);
     /* a round must never decrypt one member's update: at least two participants, and a
@@ -266,7 +285,9 @@ int fedshare_payload_task_create(const fedshare_task_spec *s, uint8_t **out, siz
         return FEDSHARE_E_INVALID;
     fs_writer w;
     fsw_init(&w);
-    fsw_u8(&w, FS_TASK_CREATE_VERSION);
+    /* a FedAvg task keeps format 3, byte for byte as before the optimizers */
+    uint32_t opt = spec_server(s);
+    fsw_u8(&w, opt ? FS_TASK_CREATE_VERSION : 3);
     fsw_raw(&w, s->model_id, 32);
     fsw_raw(&w, s->key_id, 32);
     fsw_raw(&w, s->aggregator, 32);
@@ -286,6 +307,13 @@ int fedshare_payload_task_create(const fedshare_task_spec *s, uint8_t **out, siz
     fsw_bytes(&w, s->codec, s->codec_len);
     fsw_u32(&w, spec_min_updates(s));
     fsw_u32(&w, spec_rule(s));
+    if (opt) { /* version 4: the server optimizer and its numbers */
+        fsw_u32(&w, opt);
+        fsw_f64(&w, s->server_eta);
+        fsw_f64(&w, s->server_beta1);
+        fsw_f64(&w, s->server_beta2);
+        fsw_f64(&w, s->server_tau);
+    }
     return finish(&w, out, len);
 }
 
@@ -357,6 +385,22 @@ int fedshare_payload_round_finalize(const uint8_t task_id[32], uint32_t round,
     if (!delta_hash)
         return FEDSHARE_E_INVALID;
     return round_hash(task_id, round, model_digest, delta_hash, out, len);
+}
+
+int fedshare_payload_round_finalize_server(const uint8_t task_id[32], uint32_t round,
+                                           const uint8_t model_digest[32],
+                                           const uint8_t delta_hash[32],
+                                           const uint8_t server_digest[32], uint8_t **out,
+                                           size_t *len) {
+    if (!task_id || !round || !model_digest || !delta_hash || !server_digest || !out || !len)
+        return FEDSHARE_E_INVALID;
+    fs_writer w;
+    fsw_init(&w);
+    round_head(&w, task_id, round);
+    fsw_raw(&w, model_digest, 32);
+    fsw_raw(&w, delta_hash, 32);
+    fsw_raw(&w, server_digest, 32);
+    return finish(&w, out, len);
 }
 
 int fedshare_payload_evaluation(const uint8_t task_id[32], uint32_t round,
@@ -516,6 +560,15 @@ int fs_payload_decode(uint16_t op, const uint8_t *buf, size_t len, fs_payload *p
                 s->min_updates = fsr_u32(&r);
             /* versions 1 and 2: the seed's pooled rule, so that old chains replay alike */
             s->anomaly_rule = v >= 3 ? fsr_u32(&r) : FEDSHARE_RULE_POOLED;
+            if (v >= 4) { /* the server optimizer; FedAvg is written as version 3 */
+                s->server_optimizer = fsr_u32(&r);
+                s->server_eta = fsr_f64(&r);
+                s->server_beta1 = fsr_f64(&r);
+                s->server_beta2 = fsr_f64(&r);
+                s->server_tau = fsr_f64(&r);
+                if (!r.err && s->server_optimizer == FEDSHARE_SERVER_FEDAVG)
+                    bad = 1;
+            }
             if (r.err)
                 break;
             memcpy(s->model_id, m, 32);
@@ -564,6 +617,11 @@ int fs_payload_decode(uint16_t op, const uint8_t *buf, size_t len, fs_payload *p
                 p->verdict = fsr_u8(&r);
                 if (p->verdict != FS_SHARE_VERIFIED)
                     bad = 1;
+            }
+            /* a finalize of a task with a server optimizer also names x_r */
+            if (op == FEDSHARE_OP_ROUND_FINALIZE && !r.err && r.off < r.len) {
+                p->hash3 = fsr_take(&r, 32);
+                p->has_server = !r.err;
             }
             break;
         case FEDSHARE_OP_EVALUATION:

@@ -38,7 +38,8 @@ int fedshare_state_key(int kind, const uint8_t id[32], const uint8_t *id2, uint3
 /* ---- task and round records ---- */
 
 int fs_task_encode(const fs_task *t, fs_writer *w) {
-    fsw_u8(w, FS_TASK_RECORD_VERSION);
+    /* a FedAvg task keeps record version 3, byte for byte as before the optimizers */
+    fsw_u8(w, t->server_opt ? FS_TASK_RECORD_VERSION : 3);
     fsw_raw(w, t->creator, 32);
     fsw_raw(w, t->model_id, 32);
     fsw_raw(w, t->key_id, 32);
@@ -74,6 +75,14 @@ int fs_task_encode(const fs_task *t, fs_writer *w) {
     /* version 3: the rule and the member of each history entry */
     fsw_u32(w, t->anomaly_rule);
     fsw_raw(w, t->hist_member, t->n_hist);
+    if (t->server_opt) { /* version 4: the server optimizer and x of the last round */
+        fsw_u32(w, t->server_opt);
+        fsw_f64(w, t->server_eta);
+        fsw_f64(w, t->server_beta1);
+        fsw_f64(w, t->server_beta2);
+        fsw_f64(w, t->server_tau);
+        fsw_raw(w, t->server_global, 32);
+    }
     return w->err;
 }
 
@@ -141,6 +150,18 @@ int fs_task_decode(const uint8_t *p, size_t len, fs_task *t) {
         t->anomaly_rule = FEDAVG_RULE_POOLED;
         memset(t->hist_member, 0xFF, t->n_hist);
     }
+    if (version >= 4) {
+        t->server_opt = fsr_u32(&r);
+        t->server_eta = fsr_f64(&r);
+        t->server_beta1 = fsr_f64(&r);
+        t->server_beta2 = fsr_f64(&r);
+        t->server_tau = fsr_f64(&r);
+        fsr_raw(&r, t->server_global, 32);
+        if (!r.err && (t->server_opt == FEDSHARE_SERVER_FEDAVG ||
+                       !fs_server_ok(t->server_opt, t->server_eta, t->server_beta1, t->server_beta2,
+                                     t->server_tau)))
+            return FEDSHARE_E_FORMAT;
+    }
     return fsr_done(&r) ? FEDSHARE_E_FORMAT : FEDSHARE_OK;
 }
 
@@ -152,7 +173,8 @@ uint32_t fs_round_good_shares(const fs_round *r) {
 }
 
 int fs_round_encode(const fs_round *o, fs_writer *w) {
-    fsw_u8(w, FS_ROUND_RECORD_VERSION);
+    /* version 4 only while the round names an x_r (a server optimizer's) */
+    fsw_u8(w, o->has_server ? FS_ROUND_RECORD_VERSION : 3);
     fsw_u32(w, o->n);
     for (uint32_t i = 0; i < o->n; i++) {
         const fs_upload *u = &o->up[i];
@@ -184,6 +206,8 @@ int fs_round_encode(const fs_round *o, fs_writer *w) {
     fsw_f64(w, o->metric_sum);
     fsw_u64(w, o->samples);
     fsw_u8(w, o->sum_refused);
+    if (o->has_server)
+        fsw_raw(w, o->server_model, 32);
     return w->err;
 }
 
@@ -235,6 +259,10 @@ int fs_round_decode(const uint8_t *p, size_t len, fs_round *o) {
     o->sum_refused = version >= 3 ? fsr_u8(&r) : 0;
     if (o->sum_refused > 1)
         return FEDSHARE_E_FORMAT;
+    if (version >= 4) {
+        fsr_raw(&r, o->server_model, 32);
+        o->has_server = 1;
+    }
     return fsr_done(&r) ? FEDSHARE_E_FORMAT : FEDSHARE_OK;
 }
 
@@ -359,6 +387,20 @@ static int render_task(jbuf *j, const uint8_t *rec, size_t len) {
         static const char *const rules[] = {"pooled", "robust", "member", "mad", "robust2"};
         jfmt(j, "\"anomaly_rule\":\"%s\",", rules[t->anomaly_rule <= 4 ? t->anomaly_rule : 0]);
         jhex(j, "codec", t->codec, t->codec_len);
+        static const char *const opts[] = {"fedavg", "adam", "yogi"};
+        jfmt(j, ",\"server_optimizer\":\"%s\"", opts[t->server_opt <= 2 ? t->server_opt : 0]);
+        if (t->server_opt) {
+            jstr(j, ",");
+            jf64(j, "server_eta", t->server_eta);
+            jstr(j, ",");
+            jf64(j, "server_beta1", t->server_beta1);
+            jstr(j, ",");
+            jf64(j, "server_beta2", t->server_beta2);
+            jstr(j, ",");
+            jf64(j, "server_tau", t->server_tau);
+            jstr(j, ",");
+            jhex(j, "server_model", t->server_global, 32);
+        }
         jfmt(j, ",\"threshold\":%u,\"max_weight\":%u,\"phase\":%u,\"stop_reason\":%u,\"round\":%u,",
              t->threshold, t->max_weight, t->phase, t->stop_reason, t->round);
         jhex(j, "global_model", t->global, 32);
@@ -421,6 +463,10 @@ static int render_round(jbuf *j, const uint8_t *rec, size_t len) {
             jhex(j, "delta", o->delta, 32);
             jstr(j, ",");
             jhex(j, "param_id", o->param_id, 32);
+            if (o->has_server) {
+                jstr(j, ",");
+                jhex(j, "server_model", o->server_model, 32);
+            }
         }
         jfmt(j, ",\"models_disputed\":%u,", o->disputes);
         jf64(j, "metric_sum", o->metric_sum);

@@ -193,6 +193,15 @@ static int task_create(fs_exec *x, const fs_payload *p, fs_task *t) {
         t->anomaly_warmup = s->anomaly_warmup;
         t->min_updates = s->min_updates ? s->min_updates : fs_default_min_updates(t->n);
         t->anomaly_rule = s->anomaly_rule;
+        /* the server optimizer (TASK_CREATE v4); x_0 is the initial model */
+        t->server_opt = s->version >= 4 ? s->server_optimizer : FEDSHARE_SERVER_FEDAVG;
+        if (t->server_opt) {
+            t->server_eta = s->server_eta;
+            t->server_beta1 = s->server_beta1;
+            t->server_beta2 = s->server_beta2;
+            t->server_tau = s->server_tau;
+            memcpy(t->server_global, t->global, 32);
+        }
         memcpy(t->codec, s->codec, s->codec_len);
         t->codec_len = (uint32_t)s->codec_len;
         t->phase = FEDSHARE_PHASE_JOINING;
@@ -466,11 +475,17 @@ static int round_act(fs_exec *x, const fs_payload *p, fs_task *t, fs_round *r) {
                 return FEDSHARE_E_ROLE;
             if (t->phase != FEDSHARE_PHASE_FINALIZE)
                 return FEDSHARE_E_STATE;
+            /* x_r goes with g_r exactly when the task has a server optimizer */
+            if (!p->has_server != !t->server_opt)
+                return FEDSHARE_E_INVALID;
             if (fedavg_param_id(t->model_id, 32, t->round, x->tx_sig, 64, r->param_id) != FEDAVG_OK)
                 return FEDSHARE_E_CRYPTO;
             memcpy(r->model, p->hash, 32);
             memcpy(r->delta, p->hash2, 32);
             r->has_model = 1;
+            r->has_server = p->has_server;
+            if (p->has_server)
+                memcpy(r->server_model, p->hash3, 32);
             t->phase = FEDSHARE_PHASE_EVALUATE;
             return put_round(x, id, t->round, r);
         }
@@ -481,8 +496,11 @@ static int round_act(fs_exec *x, const fs_payload *p, fs_task *t, fs_round *r) {
                 return FEDSHARE_E_STATE;
             if (r->evaluated[pi])
                 return FEDSHARE_E_EXISTS;
-            if (memcmp(p->hash, r->model, 32)) { /* the model is not what the shares give */
+            /* the model evaluated: g_r, or x_r with a server optimizer */
+            const uint8_t *named = t->server_opt ? r->server_model : r->model;
+            if (memcmp(p->hash, named, 32)) { /* not what the shares (and replay) give */
                 r->has_model = 0;
+                r->has_server = 0;
                 r->disputes++;
                 memset(r->evaluated, 0, sizeof r->evaluated);
                 r->metric_sum = 0;
@@ -509,6 +527,8 @@ static int round_act(fs_exec *x, const fs_payload *p, fs_task *t, fs_round *r) {
             if (!isfinite(metric))
                 return FEDSHARE_E_INVALID;
             memcpy(t->global, r->model, 32);
+            if (t->server_opt)
+                memcpy(t->server_global, r->server_model, 32);
             t->metrics[t->n_metrics++] = metric;
             fedavg_stop_config sc;
             fedavg_stop_config_init(&sc);

@@ -5,6 +5,8 @@
 #define T_WITH_STORE
 #include "../ledger/testutil.h"
 
+#include <math.h>
+
 #include <abac.h>
 #include <abac/cedar.h>
 #include <fedavg.h>
@@ -349,6 +351,9 @@ typedef struct task_fixture {
     uint8_t data[3][32], key_id[32], model_id[32], task[32];
 } task_fixture;
 
+/* The server optimizer make_task asks for (0: FedAvg; Adam with eta 0.1 otherwise). */
+static uint32_t g_make_server;
+
 static void make_task(world *w, task_fixture *f, uint32_t round_limit, int with_grant,
                       uint32_t min_updates) {
     uint8_t *pl;
@@ -397,6 +402,13 @@ static void make_task(world *w, task_fixture *f, uint32_t round_limit, int with_
     s.codec = cbytes;
     s.codec_len = cn;
     s.min_updates = min_updates;
+    if (g_make_server) {
+        s.server_optimizer = g_make_server;
+        s.server_eta = 0.1;
+        s.server_beta1 = 0.9;
+        s.server_beta2 = 0.99;
+        s.server_tau = 1e-3;
+    }
     /* hospital A may not start a task on B's and C's data without grants */
     assert_int_equal(fedshare_payload_task_create(&s, &pl, &len), 0);
     assert_int_equal(act(w, 0, FEDSHARE_OP_TASK_CREATE, pl, len, NULL), FEDSHARE_E_NOT_GRANTED);
@@ -653,6 +665,170 @@ static void test_sum_refused(void **state) {
     round_hashes(w, &f, 2, 1, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB1, FEDSHARE_OK);
     round_hashes(w, &f, 2, 4, FEDSHARE_OP_SUM_REFUSED, 0xA0, 0, FEDSHARE_OK);
     expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":6,\"stop_reason\":2,\"round\":2");
+}
+
+static void finalize_server(world *w, const task_fixture *f, uint32_t round, uint8_t g, uint8_t x,
+                            int32_t expect) {
+    uint8_t h1[32], h2[32], h3[32], *pl = NULL;
+    size_t len = 0;
+    memset(h1, g, 32);
+    memset(h2, 0xD0, 32);
+    memset(h3, x, 32);
+    assert_int_equal(fedshare_payload_round_finalize_server(f->task, round, h1, h2, h3, &pl, &len),
+                     0);
+    assert_int_equal(act(w, 4, FEDSHARE_OP_ROUND_FINALIZE, pl, len, NULL), expect);
+}
+
+/* Issue 14: a task with a server optimizer (TASK_CREATE v4) records x_r beside
+ * g_r; the evaluations name x_r, and another digest disputes the finalize. */
+static void test_server_optimizer_task(void **state) {
+    world *w = *state;
+    task_fixture f;
+    g_make_server = FEDSHARE_SERVER_ADAM;
+    make_task(w, &f, 3, 1, 0);
+    g_make_server = 0;
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0,
+              "\"server_optimizer\":\"adam\",\"server_eta\":0.10000000000000001,"
+              "\"server_beta1\":0.90000000000000002,\"server_beta2\":0.98999999999999999,"
+              "\"server_tau\":0.001,\"server_model\":\"2222");
+    honest_round_uploads(w, &f, 1);
+    round_hashes(w, &f, 1, 0, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB0, FEDSHARE_OK);
+    round_hashes(w, &f, 1, 1, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB1, FEDSHARE_OK);
+    /* the plain finalize leaves x_r out: refused */
+    round_hashes(w, &f, 1, 4, FEDSHARE_OP_ROUND_FINALIZE, 0xC1, 0xD0, FEDSHARE_E_INVALID);
+    finalize_server(w, &f, 1, 0xC1, 0xE1, FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_ROUND, f.task, NULL, 1, "\"server_model\":\"e1e1");
+    /* an evaluation of g_r (not x_r) disputes the model */
+    evaluate(w, &f, 1, 0, 0xC1, 0.8, FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_ROUND, f.task, NULL, 1, "\"models_disputed\":1");
+    char *j = record(w, FEDSHARE_REC_ROUND, f.task, NULL, 1);
+    assert_non_null(j);
+    assert_null(strstr(j, "server_model"));
+    fedshare_free(j);
+    /* a forged x_r (the aggregator's) is disputed by a participant's replay */
+    finalize_server(w, &f, 1, 0xC1, 0xEE, FEDSHARE_OK);
+    evaluate(w, &f, 1, 1, 0xE1, 0.8, FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_ROUND, f.task, NULL, 1, "\"models_disputed\":2");
+    finalize_server(w, &f, 1, 0xC1, 0xE1, FEDSHARE_OK);
+    for (int i = 0; i < 3; i++)
+        evaluate(w, &f, 1, i, 0xE1, 0.8, FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"server_model\":\"e1e1");
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"global_model\":\"c1c1");
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":1,\"stop_reason\":0,\"round\":2");
+}
+
+/* Issue 14: a FedAvg task refuses a finalize naming an x_r. */
+static void test_fedavg_refuses_server_model(void **state) {
+    world *w = *state;
+    char *j;
+    task_fixture g;
+    make_task(w, &g, 3, 1, 0);
+    j = record(w, FEDSHARE_REC_TASK, g.task, NULL, 0);
+    assert_non_null(j);
+    assert_non_null(strstr(j, "\"server_optimizer\":\"fedavg\""));
+    assert_null(strstr(j, "server_eta"));
+    fedshare_free(j);
+    honest_round_uploads(w, &g, 1);
+    round_hashes(w, &g, 1, 0, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB0, FEDSHARE_OK);
+    round_hashes(w, &g, 1, 1, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB1, FEDSHARE_OK);
+    finalize_server(w, &g, 1, 0xC1, 0xE1, FEDSHARE_E_INVALID);
+    round_hashes(w, &g, 1, 4, FEDSHARE_OP_ROUND_FINALIZE, 0xC1, 0xD0, FEDSHARE_OK);
+}
+
+/* Issue 14: the optimizer's numbers are checked like the other
+ * hyper-parameters; FedAvg is written as format 3, byte for byte as before. */
+static void test_server_optimizer_payload(void **state) {
+    world *w = *state;
+    uint8_t parts[64] = {0}, datas[64] = {0}, codec[8] = {1}, *pl = NULL, *pl3 = NULL;
+    size_t len = 0, len3 = 0;
+    fedshare_task_spec s;
+    fedshare_task_spec_init(&s);
+    assert_int_equal(s.version, 4);
+    assert_int_equal(s.server_optimizer, FEDSHARE_SERVER_FEDAVG);
+    s.participants = parts;
+    s.data_ids = datas;
+    s.codec = codec;
+    s.codec_len = sizeof codec;
+    s.n_participants = 2;
+    assert_int_equal(fedshare_payload_task_create(&s, &pl3, &len3), FEDSHARE_OK);
+    assert_int_equal(pl3[0], 3);
+    /* the same spec as version 3 gives the same bytes */
+    s.version = 3;
+    assert_int_equal(fedshare_payload_task_create(&s, &pl, &len), FEDSHARE_OK);
+    assert_int_equal(len, len3);
+    assert_memory_equal(pl, pl3, len);
+    fedshare_free(pl);
+    s.version = 4;
+    /* FedAvg with numbers, an unknown optimizer, and each number out of range */
+    s.server_eta = 0.1;
+    assert_int_equal(fedshare_payload_task_create(&s, &pl, &len), FEDSHARE_E_INVALID);
+    s.server_optimizer = 3;
+    s.server_beta1 = 0.9;
+    s.server_beta2 = 0.99;
+    s.server_tau = 1e-3;
+    assert_int_equal(fedshare_payload_task_create(&s, &pl, &len), FEDSHARE_E_INVALID);
+    s.server_optimizer = FEDSHARE_SERVER_YOGI;
+    const struct {
+        double *field, bad;
+    } cases[] = {{&s.server_eta, 0.0},   {&s.server_eta, -1.0},   {&s.server_eta, INFINITY},
+                 {&s.server_beta1, 1.0}, {&s.server_beta1, -0.1}, {&s.server_beta2, 1.0},
+                 {&s.server_beta2, NAN}, {&s.server_tau, 0.0},    {&s.server_tau, -1e-3}};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        double keep = *cases[i].field;
+        *cases[i].field = cases[i].bad;
+        assert_int_equal(fedshare_payload_task_create(&s, &pl, &len), FEDSHARE_E_INVALID);
+        *cases[i].field = keep;
+    }
+    assert_int_equal(fedshare_payload_task_create(&s, &pl, &len), FEDSHARE_OK);
+    assert_int_equal(pl[0], 4);
+    assert_int_equal(len, len3 + 4 + 32);
+    assert_memory_equal(pl + 1, pl3 + 1, len3 - 1); /* format 4 = format 3 + the optimizer */
+    assert_int_equal(fedshare_precheck(w->c, FEDSHARE_OP_TASK_CREATE, g_pk[0], pl, len),
+                     FEDSHARE_OK);
+    /* hand-made: beta1 = 1.0, optimizer 3, FedAvg in format 4, truncated: refused */
+    uint8_t *h = malloc(len);
+    assert_non_null(h);
+    const uint8_t one[8] = {0x3F, 0xF0, 0, 0, 0, 0, 0, 0};
+    memcpy(h, pl, len);
+    memcpy(h + len - 24, one, 8); /* beta1 (big-endian IEEE-754) */
+    assert_int_equal(fedshare_precheck(w->c, FEDSHARE_OP_TASK_CREATE, g_pk[0], h, len),
+                     FEDSHARE_E_FORMAT);
+    memcpy(h, pl, len);
+    h[len - 33] = 3;
+    assert_int_equal(fedshare_precheck(w->c, FEDSHARE_OP_TASK_CREATE, g_pk[0], h, len),
+                     FEDSHARE_E_FORMAT);
+    memcpy(h, pl, len);
+    h[len - 33] = 0;
+    assert_int_equal(fedshare_precheck(w->c, FEDSHARE_OP_TASK_CREATE, g_pk[0], h, len),
+                     FEDSHARE_E_FORMAT);
+    assert_int_equal(fedshare_precheck(w->c, FEDSHARE_OP_TASK_CREATE, g_pk[0], pl, len - 8),
+                     FEDSHARE_E_FORMAT);
+    /* version 5 is not read */
+    memcpy(h, pl, len);
+    h[0] = 5;
+    assert_int_equal(fedshare_precheck(w->c, FEDSHARE_OP_TASK_CREATE, g_pk[0], h, len),
+                     FEDSHARE_E_VERSION);
+    free(h);
+    /* the old formats still read: 3 (the FedAvg bytes), and 2 */
+    assert_int_equal(fedshare_precheck(w->c, FEDSHARE_OP_TASK_CREATE, g_pk[0], pl3, len3),
+                     FEDSHARE_OK);
+    pl3[0] = 2;
+    assert_int_equal(fedshare_precheck(w->c, FEDSHARE_OP_TASK_CREATE, g_pk[0], pl3, len3 - 4),
+                     FEDSHARE_OK);
+    fedshare_free(pl);
+    fedshare_free(pl3);
+    /* the finalize with x_r: every hash required; a short tail is refused */
+    uint8_t id[32] = {1}, a[32] = {2}, b[32] = {3}, c[32] = {4};
+    assert_int_equal(fedshare_payload_round_finalize_server(id, 1, a, b, NULL, &pl, &len),
+                     FEDSHARE_E_INVALID);
+    assert_int_equal(fedshare_payload_round_finalize_server(id, 0, a, b, c, &pl, &len),
+                     FEDSHARE_E_INVALID);
+    assert_int_equal(fedshare_payload_round_finalize_server(id, 1, a, b, c, &pl, &len),
+                     FEDSHARE_OK);
+    assert_int_equal(len, 1 + 32 + 4 + 96);
+    assert_int_equal(fedshare_precheck(w->c, FEDSHARE_OP_ROUND_FINALIZE, g_pk[4], pl, len - 1),
+                     FEDSHARE_E_FORMAT);
+    fedshare_free(pl);
 }
 
 static void test_payloads_reject_garbage(void **state) {
@@ -1103,6 +1279,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_too_few_updates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_task_minimums, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retired_policy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_server_optimizer_task, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fedavg_refuses_server_model, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_server_optimizer_payload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_dealerless, setup, teardown),
         cmocka_unit_test(test_data_seal),
     };

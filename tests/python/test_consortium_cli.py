@@ -163,12 +163,21 @@ def test_member_commands_against_live_nodes(tmp_path):
         assert r.returncode == 2 and "must be 2" in r.stderr and "Traceback" not in r.stderr
         r = _run(*task_args, "--anomaly-rule", "median")
         assert r.returncode == 2 and "Traceback" not in r.stderr
-        # the seed's pooled 3-sigma rule stays a named option (robust2 is the default)
-        r = _run(*task_args, "--min-updates", "2", "--anomaly-rule", "pooled")
+        # a server optimizer out of range, or unknown, is refused before anything is sent
+        for bad in ("adam:beta1=1", "sgd", "yogi:eta=-1", "adam:gamma=2"):
+            r = _run(*task_args, "--server-optimizer", bad)
+            assert r.returncode == 2 and "Traceback" not in r.stderr, (bad, r.stderr)
+        # the seed's pooled 3-sigma rule stays a named option (robust2 is the default);
+        # the server optimizer goes on the ledger with the task (issue 14)
+        r = _run(*task_args, "--min-updates", "2", "--anomaly-rule", "pooled",
+                 "--server-optimizer", "adam:eta=0.05,beta1=0.8")
         assert r.returncode == 0, r.stderr
         with Member(conf, cons.seeds[3]) as reg:
             t = reg.task(bytes.fromhex(r.stdout.split()[1]))
             assert t["min_updates"] == 2 and t["anomaly_rule"] == "pooled"
+            assert t["server_optimizer"] == "adam"
+            assert (t["server_eta"], t["server_beta1"], t["server_beta2"], t["server_tau"]) == \
+                (0.05, 0.8, 0.99, 1e-3)
 
         r = _run("audit", "trace", "--config", conf, "--key", keys[3], "--data-id", data_id)
         assert r.returncode == 0

@@ -510,7 +510,8 @@ class Member(UpgradeActs):
                     learning_rate: float = 0.01, batch_size: int = 32, upload_every: int = 10,
                     round_limit: int = 50, stop_threshold: float = 0.001, stop_patience: int = 3,
                     anomaly_k: float = 3.0, anomaly_warmup: int = 5,
-                    min_updates: int = 0, anomaly_rule: str = "robust2") -> bytes:
+                    min_updates: int = 0, anomaly_rule: str = "robust2",
+                    server_optimizer: Any = None) -> bytes:
         """Create a training task; ``participants`` is a list of (public key, data ID),
         at least two; ``codec`` the libfedavg codec encoding. ``min_updates`` is the
         number of accepted updates a round needs before its sum may be decrypted
@@ -520,7 +521,13 @@ class Member(UpgradeActs):
         gap to the round's median cosine, and each member against its own
         history), "robust" (the same with the raw cosine), "pooled" (the seed's
         k-sigma test, which uses ``anomaly_k`` and ``anomaly_warmup``), "member"
-        or "mad". Returns the task ID."""
+        or "mad". ``server_optimizer`` (None: FedAvg) is a
+        :class:`fedshare.serveropt.Adam` or :class:`~fedshare.serveropt.Yogi`, or
+        its text ("adam", "yogi:eta=0.01,beta1=0.9", or the canonical
+        :meth:`~fedshare.serveropt.ServerOptimizer.describe`): the participants
+        then train from and evaluate x_r, the optimizer applied to the
+        aggregate chain, which the aggregator records with each round.
+        Returns the task ID."""
         s = ffi.new("fedshare_task_spec *")
         lib.fedshare_task_spec_init(s)
         ffi.memmove(s.model_id, _h32(model_id, "model_id"), 32)
@@ -545,6 +552,12 @@ class Member(UpgradeActs):
         if anomaly_rule not in rules:
             raise errors.InvalidInputError(f"unknown anomaly rule {anomaly_rule!r}")
         s.anomaly_rule = rules[anomaly_rule]
+        if server_optimizer is not None:
+            from . import serveropt
+            opt = serveropt.parse(server_optimizer)
+            s.server_optimizer = serveropt.CODES[opt.kind]
+            s.server_eta, s.server_beta1 = opt.eta, opt.beta_1
+            s.server_beta2, s.server_tau = opt.beta_2, opt.tau
         out, n = ffi.new("uint8_t **"), ffi.new("size_t *")
         rc = lib.fedshare_payload_task_create(s, out, n)
         return self._submit_owned(rc, out, n, lib.FEDSHARE_OP_TASK_CREATE)
@@ -615,12 +628,23 @@ class Member(UpgradeActs):
         check(rc)
         return np.frombuffer(_take(out[0], 4 * n[0]), dtype=np.float32).copy()
 
-    def finalize_round(self, task_id: bytes, round: int, params: KeyParams) -> None:
-        """Aggregator: compute the global model, store it and its delta, record its digest."""
+    def finalize_round(self, task_id: bytes, round: int, params: KeyParams,
+                       server_model: Optional[np.ndarray] = None) -> None:
+        """Aggregator: compute the global model, store it and its delta, record its
+        digest; for a task with a server optimizer also store ``server_model``
+        (x_r, which the caller computed: :mod:`fedshare.serveropt`) and record
+        its digest."""
         key = _key_of(params)
-        with _gil_free():
-            rc = lib.fedshare_finalize_round(self._p, _h32(task_id, "task_id"), round, key._ptr,
-                                             self._timeout)
+        tid = _h32(task_id, "task_id")
+        if server_model is None:
+            with _gil_free():
+                rc = lib.fedshare_finalize_round(self._p, tid, round, key._ptr, self._timeout)
+        else:
+            x = np.ascontiguousarray(server_model, dtype=np.float32).reshape(-1)
+            buf = ffi.from_buffer("float[]", x)
+            with _gil_free():
+                rc = lib.fedshare_finalize_round_server(self._p, tid, round, key._ptr, buf,
+                                                        x.size, self._timeout)
         check(rc)
 
     def fetch_global(self, task_id: bytes) -> Tuple[np.ndarray, int]:

@@ -36,7 +36,7 @@ from typing import Any, Callable, Dict, List, Optional, Set, Tuple, TypeVar
 
 import numpy as np
 
-from . import errors, fedavg
+from . import errors, fedavg, serveropt
 from ._native import code_value
 from .consortium import PHASES, Member, model_digest
 from .phe.threshold import ThresholdParams
@@ -139,6 +139,34 @@ class Participant:
         self._trained_from: Optional[np.ndarray] = None  # the global model of the last upload
         #: where the last act's time went (kept when the act raises).
         self.meter = _Meter(member)
+        self._opt: Any = False  # the task's server optimizer (None: FedAvg), read once
+        self._opt_state: Optional[serveropt.OptimizerState] = None
+
+    def server_optimizer(self, task: Optional[Dict[str, Any]] = None
+                         ) -> Optional[serveropt.ServerOptimizer]:
+        """The task's server optimizer (None: FedAvg), as its record names it."""
+        if self._opt is False:
+            if task is None:
+                task = self.member.task(self.task_id)
+            if task is None:
+                raise errors.NotFoundError("no such task")
+            self._opt = serveropt.from_task(task)
+        return self._opt  # type: ignore[no-any-return]
+
+    def model_of_round(self, round: int, chain_model: np.ndarray,
+                       meter: Optional[_Meter] = None) -> np.ndarray:
+        """The model round ``round`` trains its successors from and is evaluated
+        by: the chain model g_r itself (FedAvg), or x_r, the task's server
+        optimizer replayed from the ledger and stepped with g_r."""
+        opt = self.server_optimizer()
+        if opt is None:
+            return chain_model
+        m = meter if meter is not None else _Meter(self.member)
+        t0 = time.perf_counter()
+        x, self._opt_state = m.call(serveropt.next_model, self.member, self.task_id, opt, round,
+                                    chain_model, self._opt_state)
+        m.compute += time.perf_counter() - t0
+        return x
 
     @property
     def eval_samples(self) -> int:
@@ -154,9 +182,17 @@ class Participant:
         meter = meter or _Meter(self.member)
         if task is None:
             task = meter.call(self.member.task, self.task_id)
-        if (self.global_model is not None and task is not None
-                and model_digest(self.global_model).hex() == task.get("global_model")):
+        # with a server optimizer the participants train from x (the task
+        # record's server_model, which every participant's evaluation vouched for)
+        if task is not None and self.server_optimizer(task) is not None:
+            want = task.get("server_model")
+        else:
+            want = task.get("global_model") if task is not None else None
+        if self.global_model is not None and model_digest(self.global_model).hex() == want:
             return self.global_model
+        if want is not None and task is not None and self.server_optimizer(task) is not None:
+            x: np.ndarray = meter.call(serveropt.fetch_model, self.member, bytes.fromhex(want))
+            return x
         model: np.ndarray = meter.call(self.member.fetch_global, self.task_id)[0]
         return model
 
@@ -210,6 +246,9 @@ class Participant:
         # the recomputed model's digest goes with the evaluation: the contract
         # records a dispute if it is not the aggregator's
         model = m.call(self.member.compute_global, self.task_id, round, self.params)
+        # with a server optimizer: x_r replayed from the ledger (a forged x_r on
+        # the ledger is disputed by this digest as a forged g_r is)
+        model = self.model_of_round(round, model, m)
         t0 = time.perf_counter()
         acc = float(self.trainer.evaluate(model, self.eval_X, self.eval_y))
         m.compute += time.perf_counter() - t0
@@ -334,13 +373,18 @@ class KeyHolder:
 class Aggregator:
     """The aggregator's acts: the encrypted sum, then the round's global model."""
 
-    def __init__(self, member: Member, task_id: bytes, params_bytes: Any, *, threads: int = 0):
+    def __init__(self, member: Member, task_id: bytes, params_bytes: Any, *, threads: int = 0,
+                 forge_server_model: Optional[Callable[[int, np.ndarray], np.ndarray]] = None):
         self.member = member
         self.task_id = bytes(task_id)
         self.params = _params(params_bytes)
         self.threads = threads
         #: where the last act's time went (kept when the act raises).
         self.meter = _Meter(member)
+        self._opt: Any = False
+        self._opt_state: Optional[serveropt.OptimizerState] = None
+        #: tests only: (round, x_r) -> the x_r recorded instead (a cheating aggregator)
+        self.forge_server_model = forge_server_model
 
     def aggregate(self, round: int) -> Dict[str, Any]:
         """Sum the accepted encrypted updates of ``round`` and record the sum's hash."""
@@ -351,7 +395,30 @@ class Aggregator:
     def finalize(self, round: int) -> Dict[str, Any]:
         """Combine the shares into the new global model, store it and record its digest."""
         m = self.meter = _Meter(self.member)
-        m.call(self.member.finalize_round, self.task_id, round, self.params)
+        if self._opt is False:
+            task = m.call(self.member.task, self.task_id)
+            if task is None:
+                raise errors.NotFoundError("no such task")
+            self._opt = serveropt.from_task(task)
+        if self._opt is None:
+            m.call(self.member.finalize_round, self.task_id, round, self.params)
+            return m.timings()
+        # a server optimizer: x_r = the optimizer replayed from the ledger and
+        # stepped with g_r, recorded beside g_r
+        try:
+            g = m.call(self.member.compute_global, self.task_id, round, self.params)
+        except errors.Error:
+            # the plain finalize records what is wrong (share verdicts, a sum out
+            # of range) and raises it
+            m.call(self.member.finalize_round, self.task_id, round, self.params)
+            raise
+        t0 = time.perf_counter()
+        x, self._opt_state = m.call(serveropt.next_model, self.member, self.task_id, self._opt,
+                                    round, g, self._opt_state)
+        m.compute += time.perf_counter() - t0
+        if self.forge_server_model is not None:
+            x = self.forge_server_model(round, x)
+        m.call(self.member.finalize_round, self.task_id, round, self.params, server_model=x)
         return m.timings()
 
 
@@ -646,6 +713,8 @@ def run_member(member: Member, task_id: bytes, *, participant: Optional[Particip
         "stop_reason": int(final["stop_reason"]),
         "metrics": list(final["metrics"]),
         "global_model_digest": model_digest(model).hex(),
+        # with a server optimizer: x of the last round (what the participants train from)
+        "server_model_digest": final.get("server_model"),
         "computed_digest": (model_digest(participant.global_model).hex()
                             if participant is not None and participant.global_model is not None
                             else None),

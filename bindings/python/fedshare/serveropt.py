@@ -37,7 +37,8 @@ import numpy as np
 
 from . import errors
 
-__all__ = ["ServerOptimizer", "Adam", "Yogi", "OptimizerState", "from_description"]
+__all__ = ["ServerOptimizer", "Adam", "Yogi", "OptimizerState", "from_description", "parse",
+           "from_task", "next_model", "replay", "CODES"]
 
 
 def _power(base: float, k: int) -> float:
@@ -240,3 +241,62 @@ def fetch_model(member: Any, digest: bytes) -> np.ndarray:
     if model_digest(model) != digest:
         raise errors.VerificationError("a model blob does not match its digest")
     return model
+
+
+#: the optimizer's number in a task's TASK_CREATE (docs/formats/fedshare.md)
+CODES = {"fedavg": 0, "adam": 1, "yogi": 2}
+
+_SHORT = {"eta": "eta", "beta1": "beta_1", "beta_1": "beta_1", "beta2": "beta_2",
+          "beta_2": "beta_2", "tau": "tau"}
+
+
+def parse(spec: Any) -> ServerOptimizer:
+    """A server optimizer from a :class:`ServerOptimizer`, its canonical
+    :meth:`ServerOptimizer.describe` text, or the command line's short form
+    ``adam`` / ``yogi:eta=0.01,beta1=0.9,beta2=0.99,tau=0.001`` (the numbers
+    not named keep Flower's defaults)."""
+    if isinstance(spec, ServerOptimizer):
+        return spec
+    if not isinstance(spec, str):
+        raise errors.InvalidInputError(f"not a server optimizer: {spec!r}")
+    if " " in spec.strip():
+        return from_description(spec.strip())
+    kind, _, rest = spec.strip().partition(":")
+    if kind not in _KINDS:
+        raise errors.InvalidInputError(f"unknown server optimizer {kind!r} (adam, yogi)")
+    vals: Dict[str, float] = {}
+    for part in filter(None, rest.split(",")):
+        k, _, v = part.partition("=")
+        if k.strip() not in _SHORT:
+            raise errors.InvalidInputError(f"server optimizer: unknown parameter {k!r}")
+        try:
+            vals[_SHORT[k.strip()]] = float(v)
+        except ValueError:
+            raise errors.InvalidInputError(f"bad server optimizer parameter {part!r}") from None
+    return _KINDS[kind](**vals)
+
+
+def from_task(task: Dict[str, Any]) -> Optional[ServerOptimizer]:
+    """The server optimizer a task record names (None: FedAvg)."""
+    kind = task.get("server_optimizer", "fedavg")
+    if kind == "fedavg":
+        return None
+    if kind not in _KINDS:
+        raise errors.InvalidInputError(f"unknown server optimizer {kind!r} in the task record")
+    return _KINDS[kind](eta=float(task["server_eta"]), beta_1=float(task["server_beta1"]),
+                        beta_2=float(task["server_beta2"]), tau=float(task["server_tau"]))
+
+
+def next_model(member: Any, task_id: bytes, optimizer: ServerOptimizer, round: int,
+               chain_model: np.ndarray,
+               state: Optional[OptimizerState] = None) -> "tuple[np.ndarray, OptimizerState]":
+    """x_r for round ``round`` of a task whose chain model g_r is ``chain_model``
+    (recomputed from the shares): the optimizer replayed from the ledger up to
+    round ``round`` − 1 (continuing ``state``), then one step. Returns x_r and
+    the replayed state of round ``round`` − 1 (not stepped: the round may yet
+    be disputed)."""
+    import copy
+
+    state = replay(member, task_id, optimizer, round - 1, state)
+    x = copy.deepcopy(state).step(round, chain_model)
+    return x, state

@@ -213,6 +213,19 @@ FEDSHARE_API int fedshare_finalize_round(fedshare_client *c, const uint8_t task_
                                          uint32_t timeout_ms);
 
 /**
+ * @brief fedshare_finalize_round for a task with a server optimizer: also
+ * store @p server_model (x_r, the optimizer applied to the chain, as the
+ * caller computed it; @p n floats, the model's size) and record its digest
+ * beside g_r's. Refused (FEDSHARE_E_INVALID) for a FedAvg task, as the plain
+ * form is for a task with an optimizer.
+ * @return as fedshare_finalize_round.
+ */
+FEDSHARE_API int fedshare_finalize_round_server(fedshare_client *c, const uint8_t task_id[32],
+                                                uint32_t round, const phe_threshold_params *params,
+                                                const float *server_model, size_t n,
+                                                uint32_t timeout_ms);
+
+/**
  * @brief Fetch the global model of the task's last finished round (or the
  * initial model before round 1) and check it against the recorded digest.
  * @param[out] model new array (fedshare_free); @param[out] n its length.

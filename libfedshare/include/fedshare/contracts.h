@@ -239,14 +239,25 @@ typedef struct fedshare_task_spec {
      * (the seed's pooled k·σ test), FEDSHARE_RULE_MEMBER or FEDSHARE_RULE_MAD
      * (each half of the robust rule alone). Versions 1 and 2 get the pooled rule. */
     uint32_t anomaly_rule;
+    /** The server optimizer (version 4): FEDSHARE_SERVER_FEDAVG (the default:
+     * the participants train from the aggregate chain g_r), FEDSHARE_SERVER_ADAM
+     * or FEDSHARE_SERVER_YOGI (they train from x_r, the optimizer applied to the
+     * chain; docs/fedshare-contracts.md §Server optimizers). With FedAvg the
+     * four numbers below must be 0 (a FedAvg task is written in format 3);
+     * otherwise finite, eta > 0, 0 ≤ beta1 < 1, 0 ≤ beta2 < 1, tau > 0. */
+    uint32_t server_optimizer;
+    double server_eta, server_beta1, server_beta2, server_tau;
 } fedshare_task_spec;
-#define FEDSHARE_TASK_SPEC_VERSION 3
+#define FEDSHARE_TASK_SPEC_VERSION 4
 /** The values fedshare_task_spec_init() sets (the seed paper's defaults), as an initializer. */
 #define FEDSHARE_TASK_SPEC_INIT                                                                    \
     {                                                                                              \
         FEDSHARE_TASK_SPEC_VERSION, {0}, {0}, {0}, 0, NULL, NULL, 0.01, 32, 10, 50, 0.001, 3, 3.0, \
-            5, NULL, 0, 0, 4 /* FEDSHARE_RULE_ROBUST2 */                                           \
+            5, NULL, 0, 0, 4 /* FEDSHARE_RULE_ROBUST2 */, 0, 0.0, 0.0, 0.0, 0.0                    \
     }
+
+/** Server optimizers of a task (fedshare_task_spec.server_optimizer). */
+enum { FEDSHARE_SERVER_FEDAVG = 0, FEDSHARE_SERVER_ADAM = 1, FEDSHARE_SERVER_YOGI = 2 };
 
 /** Anomaly rules of a task (the same numbers as libfedavg's FEDAVG_RULE_*). */
 enum {
@@ -318,9 +329,18 @@ FEDSHARE_API int fedshare_payload_round_finalize(const uint8_t task_id[32], uint
                                                  const uint8_t model_digest[32],
                                                  const uint8_t delta_hash[32], uint8_t **out,
                                                  size_t *len);
+/** ROUND_FINALIZE of a task with a server optimizer: beside the chain model
+ * g_r (@p model_digest, @p delta_hash), the digest of the model x_r the
+ * optimizer made of the chain (its blob has that hash). The contract refuses
+ * it for a FedAvg task, and the plain form for a task with an optimizer. */
+FEDSHARE_API int fedshare_payload_round_finalize_server(const uint8_t task_id[32], uint32_t round,
+                                                        const uint8_t model_digest[32],
+                                                        const uint8_t delta_hash[32],
+                                                        const uint8_t server_digest[32],
+                                                        uint8_t **out, size_t *len);
 /** A participant's evaluation of round @p round's global model (whose digest
- * it recomputed): the metric (accuracy-like, higher is better; finite, within
- * ±10⁶) on its samples (1 … 2³⁰). */
+ * it recomputed; with a server optimizer, x_r's digest): the metric (accuracy-like, higher is
+ * better; finite, within ±10⁶) on its samples (1 … 2³⁰). */
 FEDSHARE_API int fedshare_payload_evaluation(const uint8_t task_id[32], uint32_t round,
                                              const uint8_t model_digest[32], double metric,
                                              uint32_t samples, uint8_t **out, size_t *len);

@@ -16,7 +16,7 @@ import secrets
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Any, Dict, List, Tuple
 
 from .. import _codes, errors
 from .args import (U32_MAX, UsageError, input_file, integer, output_dir, output_path,
@@ -291,6 +291,18 @@ def _min_updates(text: str) -> int:
 
 
 @_act
+def _server_optimizer(text: str) -> Any:
+    """An argparse type: ``adam`` or ``yogi`` with optional ``:eta=…,beta1=…``."""
+    from .. import serveropt
+    try:
+        return serveropt.parse(text)
+    except errors.InvalidInputError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+_server_optimizer.__name__ = "server optimizer"
+
+
 def _task_create(args) -> int:
     from .. import fedavg
 
@@ -310,7 +322,8 @@ def _task_create(args) -> int:
                              names[args.aggregator], parts, codec.to_bytes(),
                              learning_rate=args.lr, batch_size=args.batch_size,
                              upload_every=args.upload_every, round_limit=args.round_limit,
-                             min_updates=args.min_updates, anomaly_rule=args.anomaly_rule)
+                             min_updates=args.min_updates, anomaly_rule=args.anomaly_rule,
+                             server_optimizer=args.server_optimizer)
     print(f"task {task.hex()} created; participants join it with `fedshare train`")
     return 0
 
@@ -498,6 +511,12 @@ def add_parsers(sub) -> None:
                          "MAD over the round and the history, the cosine as its gap to the "
                          "round's median, and each member against its own history; pooled: "
                          "the seed's 3-sigma test; docs/fedshare-contracts.md)")
+    tc.add_argument("--server-optimizer", default=None, metavar="KIND[:K=V,...]",
+                    type=_server_optimizer,
+                    help="a server optimizer over the decrypted aggregates: adam or yogi, "
+                         "optionally with eta=, beta1=, beta2=, tau= (Flower's defaults "
+                         "otherwise), e.g. adam:eta=0.05,beta1=0.9; default: plain FedAvg "
+                         "(docs/fedshare-contracts.md \u00a7Server optimizers)")
     tc.add_argument("--plaintext-bytes", type=integer(1, 65536), default=255,
                     help="bytes per packed plaintext, 1 … 65536, below the key's n (default 255)")
     tc.add_argument("--max-weight", type=integer(1, U32_MAX), default=100000,
