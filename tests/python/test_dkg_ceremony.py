@@ -128,9 +128,6 @@ def test_dealerless_ceremony_with_live_nodes(tmp_path):
         cons.close()
 
 
-@pytest.mark.skipif(os.environ.get("FEDSHARE_SLOW_TESTS") != "1",
-                    reason="about 2 minutes on a loaded 2-core machine (over make test's "
-                           "budget): set FEDSHARE_SLOW_TESTS=1")
 def test_five_holders_three_of_five(tmp_path):
     """Five key holders as five CLI processes, t = 3: recorded as dealerless with
     five valid attestations; every 3-subset of the sealed shares decrypts."""
