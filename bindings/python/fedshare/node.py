@@ -217,13 +217,23 @@ def free_port() -> int:
     rng = random.SystemRandom()
     for _ in range(1000):
         port = rng.randrange(20000, 32768)
+        if port in _HANDED_OUT:  # free now, but promised to a node not yet started
+            continue
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
             except OSError:
                 continue
+            _HANDED_OUT.add(port)
             return port
     raise errors.ResourceError("no free loopback port in 20000-32767")
+
+
+# Ports this process has handed out: a consortium's configuration asks for
+# several before any node binds one, and two equal random draws made a
+# configuration with two replicas on one address (a fresh-clone make test
+# failed with "replicas 0 and 1 share a key or address").
+_HANDED_OUT: set[int] = set()
 
 
 def node_argv(config: PathLike, *, id: int, key: PathLike, data_dir: PathLike,
