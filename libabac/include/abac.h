@@ -61,6 +61,14 @@ enum abac_error {
     ABAC_E_ATTR_TYPE = -413,
     /** No such rule / attribute / item. */
     ABAC_E_NOT_FOUND = -414,
+    /** Entity type or action not declared in the schema. */
+    ABAC_E_UNKNOWN_TYPE = -415,
+    /** Optional attribute or tag read without a `has` test. */
+    ABAC_E_UNSAFE_ATTR = -416,
+    /** Scope or request names no action/principal/resource combination of the schema. */
+    ABAC_E_NOT_APPLICABLE = -417,
+    /** Entity or context lacks an attribute the schema requires. */
+    ABAC_E_REQUIRED_ATTR = -418,
     /** Runtime: a condition read an absent attribute. */
     ABAC_E_MISSING_ATTR = -420,
     /** Runtime: operand of the wrong type. */

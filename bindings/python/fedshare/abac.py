@@ -293,6 +293,130 @@ class CedarPolicies:
         return out
 
 
+# -- schemas (libabac 1.1.0) ------------------------------------------------------------------
+
+@dataclass
+class ValidationError:
+    """One error of :meth:`CedarSchema.validate`: the policy's id, the error's name (a libabac
+    code without ``ABAC_E_``: UNKNOWN_TYPE, UNKNOWN_ATTR, UNSAFE_ATTR, TYPE, EXTENSION,
+    NOT_APPLICABLE), Cedar's words for it, and where in the policy text it is."""
+
+    policy_id: str
+    code: str
+    message: str
+    line: int = 0
+    column: int = 0
+
+
+@dataclass
+class ValidationResult:
+    """``passed`` is True when there are no ``errors``."""
+
+    errors: list[ValidationError] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.errors
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+
+class CedarSchema:
+    """A Cedar schema, from Cedar's JSON schema format (a dict, or text starting with ``{``) or
+    from the human-readable schema syntax (other text); ``format`` ("json" or "cedar") forces
+    one. Raises :class:`PolicyError` (code SCHEMA) with the line and column of a syntax error."""
+
+    def __init__(self, schema: Any, format: "str | None" = None) -> None:
+        if format not in (None, "json", "cedar"):
+            raise InvalidInputError("abac: schema format is 'json' or 'cedar'", library="abac")
+        if isinstance(schema, (dict, list)):
+            format = format or "json"
+        data = _json_bytes(schema)
+        if format is None:
+            format = "json" if data.lstrip()[:1] == b"{" else "cedar"
+        out = ffi.new("abac_cedar_schema **")
+        msg = ffi.new("char[512]")
+        line = ffi.new("uint32_t *")
+        col = ffi.new("uint32_t *")
+        if format == "json":
+            rc = lib.abac_cedar_schema_parse_json(out, data, len(data), msg, 512)
+        else:
+            rc = lib.abac_cedar_schema_parse(out, data, len(data), line, col, msg, 512)
+        if rc in _POLICY_CODES:
+            detail = ffi.string(msg).decode("utf-8", "replace")
+            raise PolicyError(f"abac: {_strerror(rc)}: {detail}", code=rc, line=line[0],
+                              column=col[0], detail=detail)
+        check(rc)
+        self._ptr = ffi.gc(out[0], lib.abac_cedar_schema_free)
+
+    @property
+    def entity_type_count(self) -> int:
+        return int(lib.abac_cedar_schema_entity_type_count(self._ptr))
+
+    @property
+    def action_count(self) -> int:
+        return int(lib.abac_cedar_schema_action_count(self._ptr))
+
+    def validate(self, policies: "CedarPolicies | str") -> ValidationResult:
+        """Validate a policy set in Cedar's strict mode (see abac_cedar_validate())."""
+        ps = policies if isinstance(policies, CedarPolicies) else CedarPolicies(policies)
+        out = ffi.new("abac_cedar_validation **")
+        check(lib.abac_cedar_validate(out, self._ptr, ps._ptr))
+        v = ffi.gc(out[0], lib.abac_cedar_validation_free)
+        res = ValidationResult()
+        pi = ffi.new("size_t *")
+        code = ffi.new("int *")
+        m = ffi.new("const char **")
+        ml = ffi.new("size_t *")
+        line = ffi.new("uint32_t *")
+        col = ffi.new("uint32_t *")
+        for i in range(lib.abac_cedar_validation_error_count(v)):
+            check(lib.abac_cedar_validation_error(v, i, pi, code, m, ml, line, col))
+            res.errors.append(ValidationError(
+                ps.ids[pi[0]], CODES.get(code[0], str(code[0])),
+                bytes(ffi.buffer(m[0], ml[0])).decode("utf-8", "replace"), line[0], col[0]))
+        return res
+
+    def check_entities(self, entities: "CedarEntities | Any") -> None:
+        """Raise :class:`InvalidInputError` (with the libabac code) unless every entity
+        conforms to the schema."""
+        es = entities if isinstance(entities, CedarEntities) else CedarEntities(entities)
+        msg = ffi.new("char[512]")
+        rc = lib.abac_cedar_schema_check_entities(self._ptr, es._ptr, msg, 512)
+        if rc:
+            raise InvalidInputError("abac: entities do not conform to the schema: " +
+                                    ffi.string(msg).decode("utf-8", "replace"), code=rc,
+                                    library="abac")
+
+    def check_request(self, request: Any) -> None:
+        """Raise :class:`InvalidInputError` unless the request's action applies to its
+        principal and resource types and its context has the action's context type."""
+        data = _json_bytes(request)
+        rq = ffi.new("abac_cedar_request **")
+        msg = ffi.new("char[512]")
+        rc = lib.abac_cedar_request_parse_json(rq, data, len(data), msg, 512)
+        if rc == _E_JSON:
+            raise InvalidInputError("abac: Cedar request: " +
+                                    ffi.string(msg).decode("utf-8", "replace"), code=rc,
+                                    library="abac")
+        check(rc)
+        r = ffi.gc(rq[0], lib.abac_cedar_request_free)
+        rc = lib.abac_cedar_schema_check_request(self._ptr, r, msg, 512)
+        if rc:
+            raise InvalidInputError("abac: request does not conform to the schema: " +
+                                    ffi.string(msg).decode("utf-8", "replace"), code=rc,
+                                    library="abac")
+
+
+def validate_policies(policies: "CedarPolicies | str",
+                      schema: "CedarSchema | str | dict") -> ValidationResult:
+    """Validate Cedar policies against a schema (a :class:`CedarSchema`, JSON as a dict or
+    text, or the human-readable syntax)."""
+    s = schema if isinstance(schema, CedarSchema) else CedarSchema(schema)
+    return s.validate(policies)
+
+
 def cedar_is_authorized(request: Any, policies: "CedarPolicies | str",
                         entities: "CedarEntities | Any" = ()) -> CedarResponse:
     """Decide one Cedar request (parsing ``policies`` first when given as text)."""
@@ -302,5 +426,6 @@ def cedar_is_authorized(request: Any, policies: "CedarPolicies | str",
 
 __all__ = [
     "PolicyError", "keypair", "version_string", "CODES", "CedarPolicies", "CedarEntities",
-    "CedarResponse", "cedar_is_authorized",
+    "CedarResponse", "cedar_is_authorized", "CedarSchema", "ValidationError", "ValidationResult",
+    "validate_policies",
 ]
