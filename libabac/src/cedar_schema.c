@@ -489,8 +489,8 @@ static int jonly(sread *R, const cval *obj, const char *what, const char *const 
 static int jtype(sread *R, cstr ns, const cval *v, ctype **out, int depth);
 
 static int jrecord(sread *R, cstr ns, const cval *v, ctype *t, int depth) {
-    static const char *const rkeys[] = {"type", "attributes", "additionalAttributes", "annotations",
-                                        NULL};
+    static const char *const rkeys[] = {"type",        "attributes", "additionalAttributes",
+                                        "annotations", "required",   NULL};
     static const char *const akeys[] = {"type",        "element",  "attributes",
                                         "name",        "required", "additionalAttributes",
                                         "annotations", NULL};
@@ -743,6 +743,12 @@ int abac_cedar_schema_parse_json(abac_cedar_schema **out, const char *json, size
     if (!S)
         return ABAC_E_NOMEM;
     sread R = {S, err_msg, err_cap, NULL, NULL};
+    /* names point into the text: keep a copy */
+    json = json ? pool_dup(&S->mem, json, len) : NULL;
+    if (!json && len) {
+        schema_free(S);
+        return ABAC_E_NOMEM;
+    }
     cval root;
     size_t pos = 0;
     int rc = cedar_json_value(&S->mem, json ? json : "", len, &pos, &root, 0, err_msg, err_cap);
@@ -1321,6 +1327,11 @@ int abac_cedar_schema_parse(abac_cedar_schema **out, const char *src, size_t len
     if (!S)
         return ABAC_E_NOMEM;
     sread R = {S, err_msg, err_cap, err_line, err_col};
+    src = src ? pool_dup(&S->mem, src, len) : NULL;
+    if (!src && len) {
+        schema_free(S);
+        return ABAC_E_NOMEM;
+    }
     hlex L = {&R, src ? src : "", len, 0, 1, 1, H_EOF, {0, 0}, 1, 1, 0};
     int rc = hnext(&L);
     while (!rc && L.kind != H_EOF) {
@@ -2343,6 +2354,32 @@ static void check_scope_names(vctx *V, const cpolicy *p) {
         }
 }
 
+/* Cedar checks every entity literal and `is` type of a condition, also in branches that the
+ * type checker skips (`false && …`) */
+static void scan_lit(vctx *V, const cnode *at, const cval *v, int depth) {
+    if (v->t == V_ENT)
+        check_euid(V, at, v->p);
+    else if (v->t == V_SET && depth < (int)C_MAX_DEPTH)
+        for (uint32_t i = 0; i < v->n; i++)
+            scan_lit(V, at, &((const cval *)v->p)[i], depth + 1);
+}
+
+static void scan_names(vctx *V, const cnode *e, int depth) {
+    if (!e || depth > 2 * (int)C_MAX_DEPTH || V->nomem)
+        return;
+    if (e->op == X_LIT)
+        scan_lit(V, e, &e->lit, 0);
+    if (e->op == X_IS && find_ent(V->S, e->name) < 0 && !is_action_type(V->S, e->name))
+        verror(V, ABAC_E_UNKNOWN_TYPE, e, "unrecognized entity type `%.*s`", (int)e->name.n,
+               e->name.p);
+    scan_names(V, e->a, depth + 1);
+    scan_names(V, e->b, depth + 1);
+    scan_names(V, e->c, depth + 1);
+    if (e->op == X_SET || e->op == X_REC || e->op == X_METHOD || e->op == X_CALL)
+        for (uint32_t i = 0; i < e->n; i++)
+            scan_names(V, e->args[i], depth + 1);
+}
+
 void abac_cedar_validation_free(abac_cedar_validation *v) {
     if (!v)
         return;
@@ -2369,6 +2406,7 @@ int abac_cedar_validate(abac_cedar_validation **out, const abac_cedar_schema *s,
         V.pi = pi;
         V.per_pol = 0;
         check_scope_names(&V, p);
+        scan_names(&V, p->cond, 0);
         int envs = 0;
         for (uint32_t ai = 0; ai < s->na && !V.nomem; ai++) {
             const sact *a = &s->a[ai];
