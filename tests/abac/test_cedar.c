@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -422,11 +423,157 @@ static void test_versioned_sets(void **state) {
     abac_cedar_policies_free(v1);
 }
 
+/* schemas: both formats read into one model, strict validation with Cedar's messages, the
+ * error accessors, and conformance of entities and requests */
+static const char SCHEMA_H[] = "namespace App {\n"
+                               "  entity Org;\n"
+                               "  entity Member in [Org] = {suspended: Bool, nick?: String};\n"
+                               "  entity Dataset = {uses: Long} tags String;\n"
+                               "  action train appliesTo {principal: Member, resource: Dataset,\n"
+                               "                          context: {purpose: String}};\n"
+                               "}\n";
+static const char SCHEMA_J[] =
+    "{\"App\": {\"entityTypes\": {\"Org\": {}, \"Member\": {\"memberOfTypes\": [\"Org\"],"
+    " \"shape\": {\"type\": \"Record\", \"attributes\": {\"suspended\": {\"type\": \"Boolean\"},"
+    " \"nick\": {\"type\": \"String\", \"required\": false}}}},"
+    " \"Dataset\": {\"shape\": {\"type\": \"Record\", \"attributes\": {\"uses\": {\"type\": "
+    "\"Long\"}}}, \"tags\": {\"type\": \"String\"}}},"
+    " \"actions\": {\"train\": {\"appliesTo\": {\"principalTypes\": [\"Member\"],"
+    " \"resourceTypes\": [\"Dataset\"], \"context\": {\"type\": \"Record\", \"attributes\":"
+    " {\"purpose\": {\"type\": \"String\"}}}}}}}}";
+
+static int first_error(const abac_cedar_schema *s, const char *pol, char *msg, size_t cap) {
+    abac_cedar_policies *ps = NULL;
+    abac_cedar_validation *v = NULL;
+    assert_int_equal(abac_cedar_policies_parse(&ps, pol, strlen(pol), NULL, NULL, NULL, 0), 0);
+    assert_int_equal(abac_cedar_validate(&v, s, ps), 0);
+    int code = 0;
+    if (abac_cedar_validation_error_count(v)) {
+        size_t pi, ml;
+        const char *m;
+        uint32_t line, col;
+        assert_int_equal(abac_cedar_validation_error(v, 0, &pi, &code, &m, &ml, &line, &col), 0);
+        assert_true(line >= 1 && col >= 1);
+        snprintf(msg, cap, "%.*s", (int)ml, m);
+    }
+    assert_int_equal(abac_cedar_validation_error(v, abac_cedar_validation_error_count(v), NULL,
+                                                 NULL, NULL, NULL, NULL, NULL),
+                     ABAC_E_NOT_FOUND);
+    abac_cedar_validation_free(v);
+    abac_cedar_policies_free(ps);
+    return code;
+}
+
+static void test_schema(void **state) {
+    (void)state;
+    abac_cedar_schema *sh = NULL, *sj = NULL;
+    char msg[256];
+    uint32_t line, col;
+    assert_int_equal(
+        abac_cedar_schema_parse(&sh, SCHEMA_H, sizeof SCHEMA_H - 1, &line, &col, msg, sizeof msg),
+        0);
+    assert_int_equal(
+        abac_cedar_schema_parse_json(&sj, SCHEMA_J, sizeof SCHEMA_J - 1, msg, sizeof msg), 0);
+    abac_cedar_schema *both[2] = {sh, sj};
+    for (int k = 0; k < 2; k++) {
+        abac_cedar_schema *s = both[k];
+        assert_int_equal(abac_cedar_schema_entity_type_count(s), 3);
+        assert_int_equal(abac_cedar_schema_action_count(s), 1);
+        assert_int_equal(
+            first_error(s,
+                        "permit(principal, action == App::Action::\"train\", resource) when { "
+                        "!principal.suspended && context.purpose == \"training\" && "
+                        "resource.uses < 10 && principal in App::Org::\"o\" };",
+                        msg, sizeof msg),
+            0);
+        assert_int_equal(first_error(s,
+                                     "permit(principal, action, resource) when { "
+                                     "principal.nick == \"a\" };",
+                                     msg, sizeof msg),
+                         ABAC_E_UNSAFE_ATTR);
+        assert_string_equal(msg, "unable to guarantee safety of access to optional attribute "
+                                 "`nick` on entity type `App::Member`");
+        assert_int_equal(first_error(s, "permit(principal, action, resource) when { resource.x };",
+                                     msg, sizeof msg),
+                         ABAC_E_UNKNOWN_ATTR);
+        assert_string_equal(msg, "attribute `x` on entity type `App::Dataset` not found");
+        assert_int_equal(first_error(s,
+                                     "permit(principal, action, resource) when { resource.uses "
+                                     "== \"1\" };",
+                                     msg, sizeof msg),
+                         ABAC_E_TYPE);
+        assert_string_equal(msg, "the types Long and String are not compatible");
+        assert_int_equal(
+            first_error(s, "permit(principal is App::Org, action, resource);", msg, sizeof msg),
+            ABAC_E_NOT_APPLICABLE);
+        assert_int_equal(first_error(s, "permit(principal == Member::\"a\", action, resource);",
+                                     msg, sizeof msg),
+                         ABAC_E_UNKNOWN_TYPE);
+        assert_string_equal(msg, "unrecognized entity type `Member`");
+
+        /* entities and requests */
+        static const char E_OK[] =
+            "[{\"uid\": {\"type\": \"App::Member\", \"id\": \"m\"}, \"attrs\": {\"suspended\": "
+            "false}, \"parents\": [{\"type\": \"App::Org\", \"id\": \"o\"}]}]";
+        static const char E_BAD[] = "[{\"uid\": {\"type\": \"App::Member\", \"id\": \"m\"}, "
+                                    "\"attrs\": {\"suspended\": 1}, \"parents\": []}]";
+        static const char R_OK[] =
+            "{\"principal\": {\"type\": \"App::Member\", \"id\": \"m\"}, \"action\": {\"type\": "
+            "\"App::Action\", \"id\": \"train\"}, \"resource\": {\"type\": \"App::Dataset\", "
+            "\"id\": \"d\"}, \"context\": {\"purpose\": \"x\"}}";
+        static const char R_BAD[] =
+            "{\"principal\": {\"type\": \"App::Org\", \"id\": \"m\"}, \"action\": {\"type\": "
+            "\"App::Action\", \"id\": \"train\"}, \"resource\": {\"type\": \"App::Dataset\", "
+            "\"id\": \"d\"}, \"context\": {\"purpose\": \"x\"}}";
+        abac_cedar_entities *es = NULL;
+        abac_cedar_request *rq = NULL;
+        assert_int_equal(abac_cedar_entities_parse_json(&es, E_OK, sizeof E_OK - 1, NULL, 0), 0);
+        assert_int_equal(abac_cedar_schema_check_entities(s, es, msg, sizeof msg), 0);
+        abac_cedar_entities_free(es);
+        assert_int_equal(abac_cedar_entities_parse_json(&es, E_BAD, sizeof E_BAD - 1, NULL, 0), 0);
+        assert_int_equal(abac_cedar_schema_check_entities(s, es, msg, sizeof msg),
+                         ABAC_E_ATTR_TYPE);
+        assert_non_null(strstr(msg, "suspended"));
+        abac_cedar_entities_free(es);
+        assert_int_equal(abac_cedar_request_parse_json(&rq, R_OK, sizeof R_OK - 1, NULL, 0), 0);
+        assert_int_equal(abac_cedar_schema_check_request(s, rq, msg, sizeof msg), 0);
+        abac_cedar_request_free(rq);
+        assert_int_equal(abac_cedar_request_parse_json(&rq, R_BAD, sizeof R_BAD - 1, NULL, 0), 0);
+        assert_int_equal(abac_cedar_schema_check_request(s, rq, msg, sizeof msg),
+                         ABAC_E_NOT_APPLICABLE);
+        abac_cedar_request_free(rq);
+    }
+    abac_cedar_schema_free(sh);
+    abac_cedar_schema_free(sj);
+
+    /* syntax errors name the place; names are taken with their length (a NUL is a byte) */
+    static const char BAD[] = "entity A;\nentity B in [A] = {x: Long,\n  y: Strng};";
+    abac_cedar_schema *s = (abac_cedar_schema *)1;
+    assert_int_equal(abac_cedar_schema_parse(&s, BAD, sizeof BAD - 1, &line, &col, msg, sizeof msg),
+                     ABAC_E_SCHEMA);
+    assert_null(s);
+    assert_non_null(strstr(msg, "Strng"));
+    static const char BAD2[] = "entity A;\n  entity $;";
+    assert_int_equal(
+        abac_cedar_schema_parse(&s, BAD2, sizeof BAD2 - 1, &line, &col, msg, sizeof msg),
+        ABAC_E_SCHEMA);
+    assert_int_equal(line, 2);
+    assert_int_equal(col, 10);
+    static const char NUL[] = "entity A = {\"k\\0z\": Long, \"k\": String};";
+    assert_int_equal(abac_cedar_schema_parse(&s, NUL, sizeof NUL - 1, &line, &col, msg, sizeof msg),
+                     0);
+    abac_cedar_schema_free(s);
+    assert_int_equal(abac_cedar_schema_parse_json(NULL, "{}", 2, NULL, 0), ABAC_E_INVALID);
+    assert_int_equal(abac_cedar_validate(NULL, NULL, NULL), ABAC_E_INVALID);
+    abac_cedar_schema_free(NULL);
+    abac_cedar_validation_free(NULL);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decide),         cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_nul_in_names),   cmocka_unit_test(test_json_errors),
-        cmocka_unit_test(test_versioned_sets),
+        cmocka_unit_test(test_versioned_sets), cmocka_unit_test(test_schema),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
