@@ -123,7 +123,8 @@ enum abac_effect { ABAC_DENY = 0, ABAC_PERMIT = 1 };
 /** Options of abac_cedar_policies_compile() (abac/cedar.h). */
 typedef struct abac_compile_options {
     uint32_t version;       /**< ABAC_COMPILE_OPTIONS_VERSION */
-    const char *schema;     /**< must be NULL: Cedar schemas are not read yet */
+    const char *schema;     /**< NULL, or a Cedar schema (JSON or human-readable) to validate
+                                 the policies against (1.1.0; not stored in the encoding) */
     size_t schema_len;      /**< bytes of schema */
     uint64_t set_version;   /**< version number of this policy set */
     const uint8_t *members; /**< n_members Ed25519 public keys, 32 bytes each, or NULL */

@@ -24,8 +24,9 @@ int abac_cedar_policies_compile(abac_cedar_policies **out, const char *src, size
     if (!out)
         return ABAC_E_INVALID;
     *out = NULL;
-    if (opts && (opts->version != ABAC_COMPILE_OPTIONS_VERSION || opts->schema ||
-                 (opts->n_members && !opts->members) || opts->n_members > MAX_MEMBERS))
+    if (opts &&
+        (opts->version != ABAC_COMPILE_OPTIONS_VERSION || (!opts->schema && opts->schema_len) ||
+         (opts->n_members && !opts->members) || opts->n_members > MAX_MEMBERS))
         return ABAC_E_INVALID;
     size_t nm = opts ? opts->n_members : 0;
     uint8_t *mem = NULL;
@@ -45,6 +46,15 @@ int abac_cedar_policies_compile(abac_cedar_policies **out, const char *src, size
     if (rc) {
         free(mem);
         return rc;
+    }
+    if (opts && opts->schema) { /* validated here, not stored: the ledger keeps the text */
+        rc = cedar_validate_against_text(ps, opts->schema, opts->schema_len, err_line, err_col,
+                                         err_msg, err_cap);
+        if (rc) {
+            abac_cedar_policies_free(ps);
+            free(mem);
+            return rc;
+        }
     }
     ps->version = opts ? opts->set_version : 0;
     ps->members = mem;

@@ -267,4 +267,10 @@ int cedar_parse_decimal(const char *s, size_t n, int64_t *out);
 int cedar_parse_datetime(const char *s, size_t n, int64_t *out);
 int cedar_parse_duration(const char *s, size_t n, int64_t *out);
 
+/* Read a schema (JSON when its first non-blank byte is '{', else the human syntax) and validate
+ * ps against it: 0, the schema's error, or the code of the first validation error with its
+ * place and message (cedar_schema.c). */
+int cedar_validate_against_text(const abac_cedar_policies *ps, const char *schema, size_t len,
+                                uint32_t *line, uint32_t *col, char *msg, size_t cap);
+
 #endif

@@ -2691,3 +2691,32 @@ int abac_cedar_schema_check_request(const abac_cedar_schema *s, const abac_cedar
              au->id.p);
     return conforms_rec(&C, &rq->context, a->ctx ? a->ctx : T_EMPTYREC, where, 0);
 }
+
+int cedar_validate_against_text(const abac_cedar_policies *ps, const char *schema, size_t len,
+                                uint32_t *line, uint32_t *col, char *msg, size_t cap) {
+    size_t i = 0;
+    while (i < len &&
+           (schema[i] == ' ' || schema[i] == '\t' || schema[i] == '\n' || schema[i] == '\r'))
+        i++;
+    abac_cedar_schema *s = NULL;
+    int rc = i < len && schema[i] == '{'
+                 ? abac_cedar_schema_parse_json(&s, schema, len, msg, cap)
+                 : abac_cedar_schema_parse(&s, schema, len, line, col, msg, cap);
+    if (rc)
+        return rc;
+    abac_cedar_validation *v = NULL;
+    rc = abac_cedar_validate(&v, s, ps);
+    if (!rc && v->n) {
+        const verr *e = &v->e[0];
+        rc = e->code;
+        if (line)
+            *line = e->line;
+        if (col)
+            *col = e->col;
+        if (msg && cap)
+            snprintf(msg, cap, "%s: %.*s", ps->pol[e->policy].id, (int)e->msg_len, e->msg);
+    }
+    abac_cedar_validation_free(v);
+    abac_cedar_schema_free(s);
+    return rc;
+}

@@ -450,3 +450,19 @@ def test_random_pairs_against_cedar():
         failed += not got.passed
     # both verdicts are exercised
     assert passed > 30 and failed > 30, (passed, failed)
+
+
+def test_compile_with_schema():
+    """CedarPolicies(text, schema=…): the set must validate; the schema is not in the encoding"""
+    ok = 'permit(principal is User, action == Action::"view", resource) when { principal.age > 1 };'
+    a = abac.CedarPolicies(ok, version=3, schema=SCHEMA)
+    b = abac.CedarPolicies(ok, version=3, schema=SCHEMA_JSON)
+    assert a.encode() == b.encode() == abac.CedarPolicies(ok, version=3).encode()
+    with pytest.raises(abac.PolicyError) as ei:
+        abac.CedarPolicies('permit(principal, action, resource);\n' + P % 'principal.nope',
+                           schema=SCHEMA)
+    assert abac.CODES[ei.value.code] == "UNKNOWN_ATTR"
+    assert ei.value.line == 2 and "policy1" in ei.value.detail
+    with pytest.raises(abac.PolicyError) as ei:
+        abac.CedarPolicies(ok, schema="entity")
+    assert abac.CODES[ei.value.code] == "SCHEMA"

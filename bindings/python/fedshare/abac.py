@@ -35,7 +35,8 @@ PERMIT, DENY = 1, 0
 #: from libabac/codes.tsv
 CODES = {c.value: c.name[len("ABAC_E_"):] for c in _codes.CODES.values() if c.library == "abac"}
 _POLICY_CODES = frozenset(_native.code_value("ABAC_E_" + n) for n in (
-    "SYNTAX", "TYPE", "SCHEMA", "UNKNOWN_ATTR", "DUPLICATE_RULE", "LIMIT"))
+    "SYNTAX", "TYPE", "SCHEMA", "UNKNOWN_ATTR", "DUPLICATE_RULE", "LIMIT", "UNKNOWN_TYPE",
+    "UNSAFE_ATTR", "NOT_APPLICABLE", "EXTENSION"))
 
 
 class PolicyError(InvalidInputError):
@@ -132,9 +133,12 @@ class CedarPolicies:
     """A Cedar policy set parsed from text. Policy ids are "policy0", "policy1", … in source
     order (Cedar's ids for one text); :meth:`annotation` reads ``@id("…")`` and the others."""
 
-    def __init__(self, text: str, version: int = 0, members: Sequence[bytes] = ()) -> None:
+    def __init__(self, text: str, version: int = 0, members: Sequence[bytes] = (),
+                 schema: Any = None) -> None:
         """Parse ``text``; ``version`` and ``members`` (32-byte Ed25519 public keys) make it a
-        versioned set whose later versions need more than 2/3 of the members' signatures."""
+        versioned set whose later versions need more than 2/3 of the members' signatures.
+        With ``schema`` (JSON as a dict or text, or the human-readable syntax) the policies
+        must also validate against it (:class:`PolicyError` with the first error)."""
         src = _b(text)
         opts = ffi.new("abac_compile_options *")
         lib.abac_compile_options_init(opts)
@@ -150,6 +154,11 @@ class CedarPolicies:
             mb = ffi.new("uint8_t[]", b"".join(bytes(m) for m in members))
             opts.members = mb
             opts.n_members = len(members)
+        if schema is not None:
+            sb = _json_bytes(schema)
+            sbuf = ffi.new("char[]", sb)
+            opts.schema = sbuf
+            opts.schema_len = len(sb)
         out = ffi.new("abac_cedar_policies **")
         line = ffi.new("uint32_t *")
         col = ffi.new("uint32_t *")

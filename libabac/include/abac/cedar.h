@@ -218,10 +218,12 @@ ABAC_API int abac_cedar_schema_check_request(const abac_cedar_schema *s,
 
 /**
  * Parse Cedar policy text as a versioned set: like abac_cedar_policies_parse(), with the set's
- * version and members from @p opts (`schema` must be NULL: Cedar schemas are not read yet;
- * NULL opts: version 0, no members).
+ * version and members from @p opts (NULL opts: version 0, no members). With `opts->schema`
+ * (1.1.0; JSON when it starts with '{', else the human-readable syntax) the policies must also
+ * pass abac_cedar_validate(): the first error's code, place and message are returned (the
+ * schema is not part of the set or its encoding).
  * @return ABAC_OK; ABAC_E_INVALID (also a member listed twice), ABAC_E_SYNTAX, ABAC_E_LIMIT,
- *         ABAC_E_NOMEM.
+ *         ABAC_E_NOMEM; with a schema also ABAC_E_SCHEMA and the validation codes.
  */
 ABAC_API int abac_cedar_policies_compile(abac_cedar_policies **out, const char *src, size_t len,
                                          const abac_compile_options *opts, uint32_t *err_line,
