@@ -895,29 +895,62 @@ int abac_cedar_is_authorized(const abac_cedar_policies *ps, const abac_cedar_ent
     resp->n_errs = 0;
     /* reasons: satisfied forbids in the first half, satisfied permits in the second */
     uint32_t *forbids = resp->reasons, *permits = resp->reasons + ps->n;
-    /* the policies of this action (`action == A`) merged in source order with the others */
-    const uint32_t *grp = NULL, *oth = ps->other;
-    uint32_t ng = 0, no = ps->n_other, ig = 0, io = 0;
+    /* candidates, in source order: the lists of the request's action (whose action scope
+     * holds), of each of its ancestors (`action in G` may hold; checked) and of policies with
+     * any action; with more ancestors than lists fit, every policy is looked at */
+    struct {
+        const uint32_t *p;
+        uint32_t n, i, own;
+    } L[18];
+    uint32_t nl = 0, all = 0;
+    const uint32_t pk = cedar_type_key(rq->uid[0].type), rk = cedar_type_key(rq->uid[2].type);
     if (ps->n_groups) {
-        uint32_t m = ps->ght_cap - 1, h = rq->uid[1].h & m;
-        for (uint32_t v; (v = ps->group_ht[h]) != 0; h = (h + 1) & m) {
-            if (cuid_eq(ps->groups[v - 1].uid, &rq->uid[1])) {
-                grp = ps->act_lists + ps->groups[v - 1].off;
-                ng = ps->groups[v - 1].n;
-                break;
+        const centity *ae = x.ent[1];
+        uint32_t na = ae ? ae->n_anc : 0;
+        if (na > 16)
+            all = 1;
+        for (uint32_t a = 0; a <= na && !all; a++) {
+            const cuid *u = a == 0 ? &rq->uid[1] : ae->anc[a - 1];
+            uint32_t m = ps->ght_cap - 1, h = u->h & m;
+            for (uint32_t v; (v = ps->group_ht[h]) != 0; h = (h + 1) & m) {
+                if (cuid_eq(ps->groups[v - 1].uid, u)) {
+                    L[nl].p = ps->act_lists + ps->groups[v - 1].off;
+                    L[nl].n = ps->groups[v - 1].n;
+                    L[nl].i = 0;
+                    L[nl].own = a == 0;
+                    nl++;
+                    break;
+                }
             }
         }
     }
-    while (ig < ng || io < no) {
-        uint32_t k;
-        int in_group; /* from the action's group: its `action ==` scope holds */
-        if (io >= no || (ig < ng && grp[ig] < oth[io])) {
-            k = grp[ig++];
-            in_group = 1;
+    L[nl].p = ps->other;
+    L[nl].n = ps->n_other;
+    L[nl].i = 0;
+    L[nl].own = 1; /* an unconstrained action scope holds */
+    nl++;
+    uint32_t next_all = 0;
+    for (;;) {
+        uint32_t k = UINT32_MAX;
+        int in_group = 0;
+        if (all) {
+            if (next_all >= ps->n)
+                break;
+            k = next_all++;
         } else {
-            k = oth[io++];
-            in_group = 0;
+            for (uint32_t j = 0; j < nl; j++)
+                if (L[j].i < L[j].n && L[j].p[L[j].i] < k)
+                    k = L[j].p[L[j].i];
+            if (k == UINT32_MAX)
+                break;
+            for (uint32_t j = 0; j < nl; j++)
+                if (L[j].i < L[j].n && L[j].p[L[j].i] == k) {
+                    in_group |= (int)L[j].own;
+                    L[j].i++;
+                }
         }
+        if ((ps->pkey[k] && ps->pkey[k] != pk) || (ps->rkey[k] && ps->rkey[k] != rk))
+            continue; /* the scope requires another principal or resource type */
         const cpolicy *p = &ps->pol[k];
         if ((p->sc[0].op != S_ANY && !scope_ok(&x, &p->sc[0], &rq->uid[0])) ||
             (!in_group && p->sc[1].op != S_ANY && !scope_ok(&x, &p->sc[1], &rq->uid[1])) ||

@@ -202,15 +202,28 @@ struct abac_cedar_policies {
     uint64_t version;
     uint8_t *members; /* sorted, 32 bytes each */
     uint32_t n_members;
-    /* index: policies whose scope says `action == A`, by A; the others always checked */
+    /* index (1.1.0): the policies whose action scope names actions (`action == A`,
+     * `action in A`, `action in [A, B]`) listed under each action named; a decision looks at
+     * the lists of its action and of that action's ancestors, and at `other` (any action) */
     cactgroup *groups;
     uint32_t n_groups;
     uint32_t *group_ht; /* open addressing, group index + 1 */
     uint32_t ght_cap;
     uint32_t *act_lists;
-    uint32_t *other; /* ascending */
+    uint32_t *other; /* ascending: policies with an unconstrained action */
     uint32_t n_other;
+    /* per policy: cedar_type_key() of the principal / resource type its scope requires
+     * (`==`, `is`, `is … in`), 0 if any type may match */
+    uint32_t *pkey, *rkey;
 };
+
+/* a non-zero hash of an entity type name: different keys mean different types */
+static inline uint32_t cedar_type_key(cstr t) {
+    uint32_t h = 2166136261u;
+    for (uint32_t k = 0; k < t.n; k++)
+        h = (h ^ (uint8_t)t.p[k]) * 16777619u;
+    return h | 1u;
+}
 
 typedef struct centity {
     cuid uid;

@@ -1186,39 +1186,81 @@ static int cpolicy_parse(clex *L, abac_cedar_policies *ps) {
     return 0;
 }
 
-/* Group the policies by the action their scope names with `==`, so that a decision looks at
- * the policies of its action and at those with another kind of action scope only. */
+/* The action keys of policy k's scope: `action == A` and `action in A` give A, `action in
+ * [A, B, …]` each distinct listed action; none for an unconstrained action. */
+static uint32_t action_keys(const cpolicy *p, const cuid **keys, uint32_t cap) {
+    const cscope *sc = &p->sc[1];
+    if (sc->op == S_EQ || sc->op == S_IN) {
+        keys[0] = sc->ent;
+        return 1;
+    }
+    uint32_t n = 0;
+    if (sc->op == S_IN_LIST)
+        for (uint32_t i = 0; i < sc->n_list && n < cap; i++) {
+            uint32_t j = 0;
+            while (j < n && !cuid_eq(keys[j], &sc->list[i]))
+                j++;
+            if (j == n)
+                keys[n++] = &sc->list[i];
+        }
+    return n;
+}
+
+static uint32_t scope_type_key(const cscope *sc) {
+    if (sc->op == S_EQ)
+        return cedar_type_key(sc->ent->type);
+    if (sc->op == S_IS || sc->op == S_IS_IN)
+        return cedar_type_key(sc->type);
+    return 0;
+}
+
+/* Index the policies by the actions their scopes name, so that a decision looks only at the
+ * policies of its action, of the action's ancestors (`in`) and of any action; and note the
+ * entity type each principal and resource scope requires (a cheap first test). */
 static int build_index(abac_cedar_policies *ps) {
     uint32_t n = ps->n;
+    size_t e = 0;
+    const cuid *keys[256]; /* a scope lists at most 256 actions (cedar_parse) */
+    for (uint32_t k = 0; k < n; k++)
+        e += action_keys(&ps->pol[k], keys, 256);
+    if (e > UINT32_MAX / 4)
+        return ABAC_E_LIMIT;
     ps->ght_cap = 16;
-    while (ps->ght_cap < 2u * n)
+    while (ps->ght_cap < 2u * e)
         ps->ght_cap *= 2;
     ps->group_ht = calloc(ps->ght_cap, sizeof *ps->group_ht);
-    ps->groups = malloc((n ? n : 1) * sizeof *ps->groups);
-    ps->act_lists = malloc((n ? n : 1) * sizeof *ps->act_lists);
+    ps->groups = malloc((e ? e : 1) * sizeof *ps->groups);
+    ps->act_lists = malloc((e ? e : 1) * sizeof *ps->act_lists);
     ps->other = malloc((n ? n : 1) * sizeof *ps->other);
-    uint32_t *gof = malloc((n ? n : 1) * sizeof *gof);
-    if (!ps->group_ht || !ps->groups || !ps->act_lists || !ps->other || !gof) {
+    ps->pkey = malloc((n ? n : 1) * sizeof *ps->pkey);
+    ps->rkey = malloc((n ? n : 1) * sizeof *ps->rkey);
+    uint32_t *gof = malloc((e ? e : 1) * sizeof *gof);
+    if (!ps->group_ht || !ps->groups || !ps->act_lists || !ps->other || !gof || !ps->pkey ||
+        !ps->rkey) {
         free(gof);
         return ABAC_E_NOMEM;
     }
-    uint32_t m = ps->ght_cap - 1;
+    uint32_t m = ps->ght_cap - 1, ei = 0;
     for (uint32_t k = 0; k < n; k++) {
-        const cscope *sc = &ps->pol[k].sc[1];
-        gof[k] = UINT32_MAX;
-        if (sc->op != S_EQ) {
+        ps->pkey[k] = scope_type_key(&ps->pol[k].sc[0]);
+        ps->rkey[k] = scope_type_key(&ps->pol[k].sc[2]);
+        uint32_t nk = action_keys(&ps->pol[k], keys, 256);
+        if (ps->pol[k].sc[1].op == S_ANY) {
             ps->other[ps->n_other++] = k;
             continue;
         }
-        uint32_t h = sc->ent->h & m;
-        while (ps->group_ht[h] && !cuid_eq(ps->groups[ps->group_ht[h] - 1].uid, sc->ent))
-            h = (h + 1) & m;
-        if (!ps->group_ht[h]) {
-            ps->groups[ps->n_groups] = (cactgroup){sc->ent, 0, 0};
-            ps->group_ht[h] = ++ps->n_groups;
+        for (uint32_t j = 0; j < nk; j++) {
+            uint32_t h = keys[j]->h & m;
+            while (ps->group_ht[h] && !cuid_eq(ps->groups[ps->group_ht[h] - 1].uid, keys[j]))
+                h = (h + 1) & m;
+            if (!ps->group_ht[h]) {
+                ps->groups[ps->n_groups] = (cactgroup){keys[j], 0, 0};
+                ps->group_ht[h] = ++ps->n_groups;
+            }
+            gof[ei] = ps->group_ht[h] - 1;
+            ps->groups[gof[ei]].n++;
+            ei++;
         }
-        gof[k] = ps->group_ht[h] - 1;
-        ps->groups[gof[k]].n++;
     }
     uint32_t off = 0;
     for (uint32_t g = 0; g < ps->n_groups; g++) {
@@ -1226,11 +1268,15 @@ static int build_index(abac_cedar_policies *ps) {
         off += ps->groups[g].n;
         ps->groups[g].n = 0;
     }
+    ei = 0;
     for (uint32_t k = 0; k < n; k++) {
-        if (gof[k] == UINT32_MAX)
+        if (ps->pol[k].sc[1].op == S_ANY)
             continue;
-        cactgroup *g = &ps->groups[gof[k]];
-        ps->act_lists[g->off + g->n++] = k;
+        uint32_t nk = action_keys(&ps->pol[k], keys, 256);
+        for (uint32_t j = 0; j < nk; j++) {
+            cactgroup *g = &ps->groups[gof[ei++]];
+            ps->act_lists[g->off + g->n++] = k;
+        }
     }
     free(gof);
     return 0;
@@ -1293,6 +1339,8 @@ void abac_cedar_policies_free(abac_cedar_policies *ps) {
     free(ps->group_ht);
     free(ps->act_lists);
     free(ps->other);
+    free(ps->pkey);
+    free(ps->rkey);
     free(ps->text);
     free(ps->members);
     free(ps);

@@ -466,3 +466,51 @@ def test_compile_with_schema():
     with pytest.raises(abac.PolicyError) as ei:
         abac.CedarPolicies(ok, schema="entity")
     assert abac.CODES[ei.value.code] == "SCHEMA"
+
+
+def test_action_index_against_cedar():
+    """The policy index (actions named by `==`, `in`, `in [...]`, the request action's ancestors,
+    principal / resource types of the scope) decides as Cedar does, also when an action has more
+    ancestors than the index follows (a chain of 20 groups) and when `==` names an ancestor."""
+    cedarpy = pytest.importorskip("cedarpy")
+    groups = [f"g{i}" for i in range(20)]
+    ents = [{"uid": {"type": "Action", "id": "read"}, "attrs": {},
+             "parents": [{"type": "Action", "id": "g0"}]}]
+    ents += [{"uid": {"type": "Action", "id": g}, "attrs": {},
+              "parents": [{"type": "Action", "id": groups[i + 1]}] if i + 1 < 20 else []}
+             for i, g in enumerate(groups)]
+    ents += [{"uid": {"type": "Action", "id": "write"}, "attrs": {}, "parents": [
+        {"type": "Action", "id": "g3"}]}]
+    ents += [{"uid": {"type": "Action", "id": "near"}, "attrs": {}, "parents": [
+        {"type": "Action", "id": "g15"}, {"type": "Action", "id": "write"}]}]
+    ents += [{"uid": {"type": "User", "id": "u"}, "attrs": {}, "parents": []}]
+    pols = []
+    rng = random.Random(7)
+    for i in range(120):
+        a = rng.choice(["action", 'action == Action::"read"', 'action == Action::"g5"',
+                        'action in Action::"g19"', 'action in Action::"g2"',
+                        'action in [Action::"write", Action::"g0"]', 'action in Action::"write"',
+                        'action in [Action::"read", Action::"read"]', 'action == Action::"g15"',
+                        'action in Action::"g15"', 'action in [Action::"g16", Action::"near"]'])
+        p = rng.choice(["principal", 'principal == User::"u"', "principal is User",
+                        "principal is Group", 'principal == Group::"u"'])
+        r = rng.choice(["resource", "resource is Doc", 'resource == Doc::"d"', "resource is File",
+                        'resource in Doc::"d"'])
+        pols.append(f"{rng.choice(['permit', 'permit', 'forbid'])}({p}, {a}, {r});")
+    text = "\n".join(pols)
+    ours = abac.CedarPolicies(text)
+    es = abac.CedarEntities(ents)
+    cps = cedarpy.PolicySet.from_str(text)
+    allowed = 0
+    for act in ["read", "write", "g5", "g0", "other", "near", "g15"]:
+        for res in ['Doc::"d"', 'File::"f"']:
+            rq = {"principal": 'User::"u"', "action": f'Action::"{act}"', "resource": res,
+                  "context": {}}
+            crq = {"principal": 'User::"u"', "action": f'Action::"{act}"', "resource": res,
+                   "context": {}}
+            want = cedarpy.is_authorized(crq, cps, ents)
+            got = ours.is_authorized(rq, es)
+            assert got.decision == want.decision.value, (act, res)
+            assert sorted(got.reasons) == sorted(want.diagnostics.reasons), (act, res)
+            allowed += got.allowed
+    assert 0 < allowed < 14
