@@ -76,7 +76,7 @@ const uint8_t *abac_cedar_policies_member(const abac_cedar_policies *ps, size_t 
 }
 
 size_t abac_cedar_policies_encoded_size(const abac_cedar_policies *ps) {
-    if (!ps || !ps->text)
+    if (!ps || !ps->text || ps->n_links) /* template links have no encoding yet */
         return 0;
     return 4 + 1 + 8 + 4 + 32 * (size_t)ps->n_members + 4 + ps->text_len;
 }
@@ -109,7 +109,7 @@ static void encode_into(const abac_cedar_policies *ps, uint8_t *o) {
 
 int abac_cedar_policies_encode(const abac_cedar_policies *ps, uint8_t *out, size_t cap,
                                size_t *out_len) {
-    if (!ps || !ps->text || (!out && cap))
+    if (!ps || !ps->text || ps->n_links || (!out && cap))
         return ABAC_E_INVALID;
     size_t need = abac_cedar_policies_encoded_size(ps);
     if (out_len)
@@ -121,7 +121,7 @@ int abac_cedar_policies_encode(const abac_cedar_policies *ps, uint8_t *out, size
 }
 
 int abac_cedar_policies_hash(const abac_cedar_policies *ps, uint8_t out[ABAC_HASH_BYTES]) {
-    if (!ps || !ps->text || !out || sodium_init() < 0)
+    if (!ps || !ps->text || ps->n_links || !out || sodium_init() < 0)
         return ABAC_E_INVALID;
     size_t n = abac_cedar_policies_encoded_size(ps);
     uint8_t *b = malloc(n);

@@ -937,6 +937,8 @@ int abac_cedar_is_authorized(const abac_cedar_policies *ps, const abac_cedar_ent
             if (next_all >= ps->n)
                 break;
             k = next_all++;
+            if (ps->pol[k].is_template)
+                continue;
         } else {
             for (uint32_t j = 0; j < nl; j++)
                 if (L[j].i < L[j].n && L[j].p[L[j].i] < k)

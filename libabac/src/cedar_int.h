@@ -170,6 +170,7 @@ enum { S_ANY = 0, S_EQ = 1, S_IN = 2, S_IS = 3, S_IS_IN = 4, S_IN_LIST = 5 };
 
 typedef struct cscope {
     uint8_t op;
+    uint8_t slot;    /* S_EQ, S_IN, S_IS_IN of a template: the entity is the slot (ent NULL) */
     cstr type;       /* S_IS, S_IS_IN */
     const cuid *ent; /* S_EQ, S_IN, S_IS_IN */
     const cuid *list;
@@ -177,14 +178,22 @@ typedef struct cscope {
 } cscope;
 
 typedef struct cpolicy {
-    uint8_t effect; /* ABAC_PERMIT or ABAC_DENY */
-    cscope sc[3];   /* principal, action, resource */
-    cnode *cond;    /* NULL: true */
+    uint8_t effect;      /* ABAC_PERMIT or ABAC_DENY */
+    uint8_t is_template; /* a slot in its scope: decides nothing, its links do */
+    const char *link_id; /* a template link's id (NULL: the id is `id`) */
+    cscope sc[3];        /* principal, action, resource */
+    cnode *cond;         /* NULL: true */
     cstr *ann_keys, *ann_vals;
     uint32_t n_ann;
     char id[24];
     uint32_t line, col;
 } cpolicy;
+
+typedef struct clink {
+    uint32_t tmpl; /* index of the template */
+    char *id;
+    cuid p, r; /* slot values (unused if the template has no such slot) */
+} clink;
 
 typedef struct cactgroup {
     const cuid *uid;
@@ -212,6 +221,9 @@ struct abac_cedar_policies {
     uint32_t *act_lists;
     uint32_t *other; /* ascending: policies with an unconstrained action */
     uint32_t n_other;
+    /* template links (abac_cedar_policies_link), appended as policies after the text's */
+    struct clink *links;
+    uint32_t n_links;
     /* per policy: cedar_type_key() of the principal / resource type its scope requires
      * (`==`, `is`, `is … in`), 0 if any type may match */
     uint32_t *pkey, *rkey;

@@ -2289,6 +2289,8 @@ static const ctype *tc(vctx *V, const cnode *e, caps in, caps *ct, int depth) {
 /* does a principal / resource scope admit entity type t? */
 static int scope_admits(const vctx *V, const cscope *sc, uint32_t t) {
     cstr name = V->S->e[t].name;
+    if (sc->slot) /* a template's slot: any entity (Cedar types it by the schema) */
+        return sc->op != S_IS_IN || cstr_eq(sc->type, name);
     switch (sc->op) {
         case S_ANY:
             return 1;
@@ -2332,7 +2334,7 @@ static void check_scope_names(vctx *V, const cpolicy *p) {
         if ((sc->op == S_IS || sc->op == S_IS_IN) && find_ent(V->S, sc->type) < 0)
             verror(V, ABAC_E_UNKNOWN_TYPE, NULL, "unrecognized entity type `%.*s`", (int)sc->type.n,
                    sc->type.p);
-        if (sc->op == S_EQ || sc->op == S_IN || sc->op == S_IS_IN)
+        if ((sc->op == S_EQ || sc->op == S_IN || sc->op == S_IS_IN) && !sc->slot)
             check_euid(V, NULL, sc->ent);
     }
     const cscope *sa = &p->sc[1];

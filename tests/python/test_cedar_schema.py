@@ -514,3 +514,98 @@ def test_action_index_against_cedar():
             assert sorted(got.reasons) == sorted(want.diagnostics.reasons), (act, res)
             allowed += got.allowed
     assert 0 < allowed < 14
+
+
+# -- templates ----------------------------------------------------------------------------------
+
+TEMPLATES = """
+@id("owner")
+permit(principal == ?principal, action == Action::"view", resource in ?resource)
+  when { context.level > 1 };
+forbid(principal in ?principal, action, resource) when { principal has blocked && principal.blocked };
+permit(principal, action, resource == ?resource);
+permit(principal is User in ?principal, action in [Action::"view", Action::"edit"], resource);
+permit(principal, action, resource) when { context.level > 5 };
+"""
+
+
+def test_templates_link_and_decide_as_cedar():
+    cedarpy = pytest.importorskip("cedarpy")
+    ps = abac.CedarPolicies(TEMPLATES)
+    assert ps.templates == ["policy0", "policy1", "policy2", "policy3"]
+    links = [("policy0", "l0", 'User::"a"', 'Folder::"f"'), ("owner", "l1", 'User::"b"',
+                                                                'Doc::"d1"'),
+             ("policy1", "l2", 'Group::"g"', None), ("policy2", "l3", None, 'Doc::"d2"'),
+             ("policy3", "l4", 'Group::"g"', None)]
+    cps = cedarpy.PolicySet.from_str(TEMPLATES)
+    for tmpl, nid, p, r in links:
+        ps = ps.link(tmpl, nid, principal=p, resource=r)
+        vals = {}
+        if p:
+            vals["?principal"] = p
+        if r:
+            vals["?resource"] = r
+        cps = cps.with_linked("policy0" if tmpl == "owner" else tmpl, nid, vals)
+    assert ps.ids[-5:] == ["l0", "l1", "l2", "l3", "l4"]
+    assert ps.names[5] == "owner"  # a link keeps its template's annotations
+    ents = [{"uid": {"type": "User", "id": u}, "attrs": {"blocked": u == "c"},
+             "parents": [{"type": "Group", "id": "g"}] if u != "a" else []}
+            for u in ("a", "b", "c")]
+    ents += [{"uid": {"type": "Doc", "id": "d1"}, "attrs": {},
+              "parents": [{"type": "Folder", "id": "f"}]},
+             {"uid": {"type": "Doc", "id": "d2"}, "attrs": {}, "parents": []}]
+    es = abac.CedarEntities(ents)
+    seen = set()
+    for u in ("a", "b", "c"):
+        for act in ("view", "edit", "delete"):
+            for d in ("d1", "d2"):
+                for level in (0, 3, 9):
+                    rq = {"principal": f'User::"{u}"', "action": f'Action::"{act}"',
+                          "resource": f'Doc::"{d}"', "context": {"level": level}}
+                    want = cedarpy.is_authorized(rq, cps, ents)
+                    got = ps.is_authorized(rq, es)
+                    assert got.decision == want.decision.value, rq
+                    assert sorted(got.reasons) == sorted(want.diagnostics.reasons), rq
+                    seen.update(got.reasons)
+    assert {"l0", "l1", "l2", "l3", "l4", "policy4"} <= seen
+    assert not seen & {"policy0", "policy1", "policy2", "policy3"}
+
+
+def test_template_errors():
+    ps = abac.CedarPolicies(TEMPLATES)
+    with pytest.raises(InvalidInputError):
+        ps.link("policy4", "x")  # not a template
+    with pytest.raises(InvalidInputError):
+        ps.link("policy0", "x", principal='User::"a"')  # ?resource missing
+    with pytest.raises(InvalidInputError):
+        ps.link("policy2", "x", principal='User::"a"', resource='Doc::"d"')  # extra slot
+    with pytest.raises(InvalidInputError):
+        ps.link("policy2", "x", resource="not a uid")
+    with pytest.raises(InvalidInputError) as ei:
+        ps.link("policy2", "policy1", resource='Doc::"d"')  # id taken
+    assert abac.CODES[ei.value.code] == "DUPLICATE_RULE"
+    with pytest.raises(InvalidInputError):
+        ps.link("policy2", "a\x00b", resource='Doc::"d"')
+    linked = ps.link("policy2", "x", resource='Doc::"d"')
+    with pytest.raises(InvalidInputError) as ei:
+        linked.link("policy2", "x", resource='Doc::"e"')
+    assert abac.CODES[ei.value.code] == "DUPLICATE_RULE"
+    assert linked.link("policy2", "y", resource='Doc::"e"').ids[-2:] == ["x", "y"]
+    with pytest.raises(InvalidInputError):
+        linked.encode()  # links have no canonical encoding yet
+    assert ps.encode()  # the template set itself is encodable (its text)
+    for bad in ['permit(principal == ?resource, action, resource);',
+                'permit(principal, action, resource in ?principal);',
+                'permit(principal, action == ?action, resource);',
+                'permit(principal, action, resource) when { principal == ?principal };']:
+        with pytest.raises(abac.PolicyError):
+            abac.CedarPolicies(bad)
+
+
+def test_templates_validate_against_schema():
+    s = abac.CedarSchema(SCHEMA)
+    assert s.validate('permit(principal == ?principal, action == Action::"view", '
+                      'resource in ?resource) when { context.n > 1 };').passed
+    r = s.validate('permit(principal is User in ?principal, action, resource) when '
+                   '{ principal.nope };')
+    assert not r.passed and r.errors[0].code == "UNKNOWN_ATTR"

@@ -264,6 +264,43 @@ class CedarPolicies:
     def __len__(self) -> int:
         return len(self.ids)
 
+    @property
+    def templates(self) -> list[str]:
+        """Ids of the templates (policies with ``?principal`` / ``?resource`` in their scope;
+        they decide nothing, their links do)."""
+        return [pid for i, pid in enumerate(self.ids)
+                if lib.abac_cedar_policy_is_template(self._ptr, i) == 1]
+
+    def link(self, template: "str | int", new_id: str, principal: "str | None" = None,
+             resource: "str | None" = None) -> "CedarPolicies":
+        """A new set with template ``template`` (its id, its ``@id`` annotation or its index)
+        linked as policy ``new_id``, its slots set to ``principal`` / ``resource`` (entity uids
+        in Cedar syntax, ``'User::"alice"'``). A set with links has no canonical encoding yet."""
+        if isinstance(template, int):
+            idx = template
+        else:
+            cands = [i for i, pid in enumerate(self.ids) if pid == template]
+            if not cands:
+                cands = [i for i in range(len(self.ids)) if self.annotation(i, "id") == template
+                         and lib.abac_cedar_policy_is_template(self._ptr, i) == 1]
+            if len(cands) != 1:
+                raise InvalidInputError(f"abac: no single template {template!r}", library="abac")
+            idx = cands[0]
+        if not 0 <= idx < len(self.ids):
+            raise InvalidInputError("abac: template index out of range", library="abac")
+        nb = _b(new_id)
+        pb = _b(principal) if principal is not None else None
+        rb = _b(resource) if resource is not None else None
+        out = ffi.new("abac_cedar_policies **")
+        check(lib.abac_cedar_policies_link(out, self._ptr, idx, nb, len(nb),
+                                           pb if pb is not None else ffi.NULL,
+                                           len(pb) if pb is not None else 0,
+                                           rb if rb is not None else ffi.NULL,
+                                           len(rb) if rb is not None else 0))
+        ps = CedarPolicies.__new__(CedarPolicies)
+        ps._own(out[0])
+        return ps
+
     def annotation(self, i: int, key: str) -> "str | None":
         kb = _b(key)
         n = ffi.new("size_t *")

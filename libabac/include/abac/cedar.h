@@ -57,7 +57,8 @@ ABAC_API int abac_cedar_policies_parse(abac_cedar_policies **out, const char *sr
 ABAC_API void abac_cedar_policies_free(abac_cedar_policies *ps);
 /** Number of policies. */
 ABAC_API size_t abac_cedar_policy_count(const abac_cedar_policies *ps);
-/** Id of policy @p i ("policy<i>"), NUL-terminated, owned by @p ps; NULL if out of range. */
+/** Id of policy @p i ("policy<i>", or a template link's id), NUL-terminated, owned by @p ps;
+ * NULL if out of range. */
 ABAC_API const char *abac_cedar_policy_id(const abac_cedar_policies *ps, size_t i);
 /** Effect of policy @p i: ABAC_PERMIT or ABAC_DENY (forbid); ABAC_E_INVALID if out of range. */
 ABAC_API int abac_cedar_policy_effect(const abac_cedar_policies *ps, size_t i);
@@ -132,6 +133,33 @@ ABAC_API size_t abac_cedar_response_error_count(const abac_cedar_response *resp)
  */
 ABAC_API int abac_cedar_response_error(const abac_cedar_response *resp, size_t i, size_t *policy,
                                        int *code);
+
+/* ---- templates (1.1.0) -------------------------------------------------------------------- */
+
+/**
+ * 1 if policy @p i is a template (its scope has the slot `?principal` or `?resource`:
+ * `principal == ?principal`, `principal in ?principal`, `principal is T in ?principal`, the same
+ * for `?resource`), 0 if not; ABAC_E_INVALID if out of range. A template decides nothing; its
+ * links do.
+ */
+ABAC_API int abac_cedar_policy_is_template(const abac_cedar_policies *ps, size_t i);
+/**
+ * Link template @p template_index of @p ps: a NEW set with the policies of @p ps and one more,
+ * the template with its slots set to @p principal / @p resource (entity uids in Cedar syntax,
+ * `User::"alice"`; NULL exactly when the template has no such slot), whose id is @p link_id
+ * (1–256 bytes, no NUL; unique among the set's ids). Links are appended after the text's
+ * policies, in link order; @p ps is unchanged. A set with links has no canonical encoding yet
+ * (abac_cedar_policies_encode() and _hash() refuse it with ABAC_E_INVALID).
+ * @return ABAC_OK; ABAC_E_INVALID (not a template, a slot missing or extra, a bad uid or id),
+ *         ABAC_E_DUPLICATE_RULE (the id is taken), ABAC_E_NOMEM.
+ */
+ABAC_API int abac_cedar_policies_link(abac_cedar_policies **out, const abac_cedar_policies *ps,
+                                      size_t template_index, const char *link_id,
+                                      size_t link_id_len, const char *principal,
+                                      size_t principal_len, const char *resource,
+                                      size_t resource_len);
+/** Number of template links of the set. */
+ABAC_API size_t abac_cedar_policies_link_count(const abac_cedar_policies *ps);
 
 /* ---- schemas (1.1.0) ---------------------------------------------------------------------- */
 
