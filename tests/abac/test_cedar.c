@@ -157,7 +157,10 @@ static void test_parse_errors(void **state) {
          "unknown escape"},
         {"@id(\"a\") @id(\"b\") permit(principal, action, resource);", ABAC_E_SYNTAX, 1, 11,
          "duplicate annotation"},
-        {"permit(principal == ?principal, action, resource);", ABAC_E_SYNTAX, 1, 21, "'?'"},
+        /* templates (1.1.0): a scope's own slot only */
+        {"permit(principal == ?resource, action, resource);", ABAC_E_SYNTAX, 1, 22,
+         "'principal' after '?'"},
+        {"permit(principal, action == ?action, resource);", ABAC_E_SYNTAX, 1, 29, "'?'"},
     };
     int bad = 0;
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
@@ -569,11 +572,73 @@ static void test_schema(void **state) {
     abac_cedar_validation_free(NULL);
 }
 
+/* templates: a slot in the scope makes a template that decides nothing; a link is a new set */
+static void test_templates(void **state) {
+    (void)state;
+    static const char T[] = "permit(principal == ?principal, action, resource in ?resource);\n"
+                            "permit(principal, action, resource) when { false };\n";
+    abac_cedar_policies *ps = NULL, *l1 = NULL, *l2 = NULL;
+    assert_int_equal(abac_cedar_policies_parse(&ps, T, sizeof T - 1, NULL, NULL, NULL, 0), 0);
+    assert_int_equal(abac_cedar_policy_is_template(ps, 0), 1);
+    assert_int_equal(abac_cedar_policy_is_template(ps, 1), 0);
+    assert_int_equal(abac_cedar_policy_is_template(ps, 2), ABAC_E_INVALID);
+    static const char P[] = "User::\"a\"", R[] = "Folder::\"f\"";
+    assert_int_equal(abac_cedar_policies_link(&l1, ps, 1, "x", 1, P, sizeof P - 1, R, sizeof R - 1),
+                     ABAC_E_INVALID); /* not a template */
+    assert_int_equal(abac_cedar_policies_link(&l1, ps, 0, "x", 1, P, sizeof P - 1, NULL, 0),
+                     ABAC_E_INVALID); /* ?resource missing */
+    assert_int_equal(
+        abac_cedar_policies_link(&l1, ps, 0, "policy1", 7, P, sizeof P - 1, R, sizeof R - 1),
+        ABAC_E_DUPLICATE_RULE);
+    assert_int_equal(
+        abac_cedar_policies_link(&l1, ps, 0, "link-1", 6, P, sizeof P - 1, R, sizeof R - 1), 0);
+    assert_int_equal(
+        abac_cedar_policies_link(&l2, l1, 0, "link-2", 6, R, sizeof R - 1, R, sizeof R - 1), 0);
+    assert_int_equal(abac_cedar_policy_count(ps), 2);
+    assert_int_equal(abac_cedar_policy_count(l2), 4);
+    assert_int_equal(abac_cedar_policies_link_count(l2), 2);
+    assert_string_equal(abac_cedar_policy_id(l2, 2), "link-1");
+    assert_string_equal(abac_cedar_policy_id(l2, 3), "link-2");
+    uint8_t buf[512];
+    size_t n;
+    assert_int_equal(abac_cedar_policies_encode(l2, buf, sizeof buf, &n), ABAC_E_INVALID);
+    assert_int_equal(abac_cedar_policies_encode(ps, buf, sizeof buf, &n), 0);
+
+    static const char E[] = "[{\"uid\": {\"type\": \"Doc\", \"id\": \"d\"}, \"attrs\": {},"
+                            " \"parents\": [{\"type\": \"Folder\", \"id\": \"f\"}]}]";
+    static const char Q1[] = "{\"principal\": \"User::\\\"a\\\"\", \"action\": \"A::\\\"r\\\"\","
+                             " \"resource\": \"Doc::\\\"d\\\"\"}";
+    static const char Q2[] = "{\"principal\": \"User::\\\"b\\\"\", \"action\": \"A::\\\"r\\\"\","
+                             " \"resource\": \"Doc::\\\"d\\\"\"}";
+    abac_cedar_entities *es = NULL;
+    abac_cedar_request *q1 = NULL, *q2 = NULL;
+    abac_cedar_response *r0 = NULL, *r2 = NULL;
+    assert_int_equal(abac_cedar_entities_parse_json(&es, E, sizeof E - 1, NULL, 0), 0);
+    assert_int_equal(abac_cedar_request_parse_json(&q1, Q1, sizeof Q1 - 1, NULL, 0), 0);
+    assert_int_equal(abac_cedar_request_parse_json(&q2, Q2, sizeof Q2 - 1, NULL, 0), 0);
+    assert_int_equal(abac_cedar_response_new(&r0, ps, 0), 0);
+    assert_int_equal(abac_cedar_response_new(&r2, l2, 0), 0);
+    assert_int_equal(abac_cedar_is_authorized(ps, es, q1, r0), ABAC_DENY); /* template alone */
+    assert_int_equal(abac_cedar_is_authorized(l2, es, q1, r2), ABAC_PERMIT);
+    assert_int_equal(abac_cedar_response_reason_count(r2), 1);
+    assert_int_equal(abac_cedar_response_reason(r2, 0), 2);
+    assert_int_equal(abac_cedar_is_authorized(l2, es, q2, r2), ABAC_DENY);
+    abac_cedar_response_free(r0);
+    abac_cedar_response_free(r2);
+    abac_cedar_request_free(q1);
+    abac_cedar_request_free(q2);
+    abac_cedar_entities_free(es);
+    abac_cedar_policies_free(l2);
+    abac_cedar_policies_free(l1);
+    abac_cedar_policies_free(ps);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decide),         cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_nul_in_names),   cmocka_unit_test(test_json_errors),
         cmocka_unit_test(test_versioned_sets), cmocka_unit_test(test_schema),
+        cmocka_unit_test(test_templates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
