@@ -272,10 +272,17 @@ class SchemaGen:
                              for k in range(r.randrange(0, 4))}
             self.tags[e] = r.choice([None, None, "String", "Long"])
         self.acts = {}
+        self.agroups = {}
         for k in range(r.randrange(1, 4)):
             ctx = {f"c{j}": (self.rtype(1), r.random() < 0.7) for j in range(r.randrange(0, 3))}
             self.acts[f"act{k}"] = (r.sample(self.ents, r.randrange(1, len(self.ents) + 1)),
                                     r.sample(self.ents, r.randrange(1, len(self.ents) + 1)), ctx)
+            self.agroups[f"act{k}"] = [f"act{j}" for j in range(k) if r.random() < 0.3]
+        self.ns = r.choice(["", "", "NS"])
+
+    def q(self, name):
+        """a name as a policy writes it (qualified with the schema's namespace)"""
+        return f"{self.ns}::{name}" if self.ns else name
 
     def rtype(self, d):
         r = self.r
@@ -316,9 +323,11 @@ class SchemaGen:
                 s += f" tags {self.tags[e]}"
             out.append(s + ";")
         for a, (pt, rt, ctx) in self.acts.items():
-            out.append(f"action {a} appliesTo {{principal: [{', '.join(pt)}], "
+            grp = f" in [{', '.join(self.agroups[a])}]" if self.agroups[a] else ""
+            out.append(f"action {a}{grp} appliesTo {{principal: [{', '.join(pt)}], "
                        f"resource: [{', '.join(rt)}], context: {self.human_rec(ctx)}}};")
-        return "\n".join(out)
+        body = "\n".join(out)
+        return f"namespace {self.ns} {{\n{body}\n}}" if self.ns else body
 
     def json_t(self, t):
         if isinstance(t, str):
@@ -343,14 +352,15 @@ class SchemaGen:
                 d["tags"] = self.json_t(self.tags[e])
             ets[e] = d
         acts = {a: {"appliesTo": {"principalTypes": pt, "resourceTypes": rt,
-                                  "context": self.json_rec(ctx)}}
+                                  "context": self.json_rec(ctx)},
+                    "memberOf": [{"id": g} for g in self.agroups[a]]}
                 for a, (pt, rt, ctx) in self.acts.items()}
-        return {"": {"entityTypes": ets, "actions": acts}}
+        return {self.ns: {"entityTypes": ets, "actions": acts}}
 
     # -- policies ----------------------------------------------------------------------------------
     def ent_ref(self):
         r = self.r
-        return f'{r.choice(self.ents + ["Nope"])}::"x"'
+        return f'{self.q(r.choice(self.ents + ["Nope"]))}::"x"'
 
     def scope(self, var):
         r = self.r
@@ -362,18 +372,21 @@ class SchemaGen:
         if k == 2:
             return f"{var} in {self.ent_ref()}"
         if k == 3:
-            return f"{var} is {r.choice(self.ents)}"
-        return f"{var} is {r.choice(self.ents)} in {self.ent_ref()}"
+            return f"{var} is {self.q(r.choice(self.ents))}"
+        return f"{var} is {self.q(r.choice(self.ents))} in {self.ent_ref()}"
 
     def ascope(self):
         r = self.r
         names = list(self.acts) + ["nope"]
-        k = r.randrange(3)
+        at = self.q("Action")
+        k = r.randrange(4)
         if k == 0:
             return "action"
         if k == 1:
-            return f'action == Action::"{r.choice(names)}"'
-        return "action in [" + ", ".join(f'Action::"{a}"' for a in r.sample(
+            return f'action == {at}::"{r.choice(names)}"'
+        if k == 2:
+            return f'action in {at}::"{r.choice(names)}"'
+        return "action in [" + ", ".join(f'{at}::"{a}"' for a in r.sample(
             names, r.randrange(1, len(names) + 1))) + "]"
 
     def path(self):
@@ -392,7 +405,7 @@ class SchemaGen:
 
     def expr(self, d):
         r = self.r
-        k = r.randrange(14 if d > 0 else 7)
+        k = r.randrange(16 if d > 0 else 7)
         p = self.path()
         if k == 0:
             return f"{p} == {r.choice(['1', S_LIT, 'true', self.ent_ref()])}"
@@ -405,7 +418,8 @@ class SchemaGen:
         if k == 4:
             return f"principal in {r.choice([self.ent_ref(), 'resource', p])}"
         if k == 5:
-            return f"{r.choice(['principal', 'resource'])} is {r.choice(self.ents + ['Nope'])}"
+            return (f"{r.choice(['principal', 'resource'])} is "
+                    f"{self.q(r.choice(self.ents + ['Nope']))}")
         if k == 6:
             return f"{self.guard(p) or 'true'} && {p} like " + '"a*"'
         if k == 7:
@@ -420,7 +434,16 @@ class SchemaGen:
             return 'resource.hasTag("t") && resource.getTag("t") == ' + r.choice(['1', S_LIT])
         if k == 12:
             return f"{p} has {r.choice(['a0', 'r0', 'zz'])}"
-        return f"[{p}, {r.choice(['1', S_LIT, p])}].contains({p})"
+        if k == 13:
+            return f"[{p}, {r.choice(['1', S_LIT, p])}].contains({p})"
+        return r.choice([
+            f"{p}.lessThan(decimal(\"1.5\"))", f"{p}.isInRange(ip(\"10.0.0.0/8\"))",
+            f"{p} < datetime(\"2024-01-01\")", f"{p}.toDays() > 1", f"{p}.isEmpty()",
+            f"{p} + 1 > -{p}", f"{{a: {p}}}.a == {p}", f"{{a: 1, b: {p}}} has b",
+            f"principal is {self.q(r.choice(self.ents))} in resource",
+            f"action in {self.q('Action')}::\"act0\" && {p} == {p}",
+            f"resource.getTag(\"t\") == {p}", f"{p} == {p}", f"{p} like \"*\"",
+            f"{p}.containsAny([{p}])", f"if {p} then {p} else {p}"])
 
     def policy(self):
         r = self.r
