@@ -632,3 +632,26 @@ def test_templates_validate_against_schema():
     r = s.validate('permit(principal is User in ?principal, action, resource) when '
                    '{ principal.nope };')
     assert not r.passed and r.errors[0].code == "UNKNOWN_ATTR"
+
+
+def test_template_validation_against_cedar():
+    cedarpy = pytest.importorskip("cedarpy")
+    s = abac.CedarSchema(SCHEMA)
+    verdicts = []
+    for text in open_lines('''
+permit(principal == ?principal, action, resource);
+permit(principal in ?principal, action == Action::"admin", resource) when { principal.age > 1 };
+permit(principal is User in ?principal, action, resource) when { principal.age > 1 };
+permit(principal is Doc in ?principal, action, resource);
+permit(principal, action, resource in ?resource) when { resource.size > 1 };
+permit(principal == ?principal, action, resource == ?resource) when { principal == resource.owner };
+permit(principal is Group in ?principal, action == Action::"view", resource);
+'''):
+        ok = s.validate(text).passed
+        assert ok == cedarpy.validate_policies(text, SCHEMA).validation_passed, text
+        verdicts.append(ok)
+    assert True in verdicts and False in verdicts
+
+
+def open_lines(text):
+    return [line for line in text.splitlines() if line.strip()]
