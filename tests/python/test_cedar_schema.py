@@ -655,3 +655,87 @@ permit(principal is Group in ?principal, action == Action::"view", resource);
 
 def open_lines(text):
     return [line for line in text.splitlines() if line.strip()]
+
+
+# -- random entities and requests against the schema, with cedarpy --------------------------------
+
+class ValueGen:
+    """Values of a schema type, sometimes wrong (another type, a missing or an extra attribute)."""
+
+    def __init__(self, g, r, bad=0.06):
+        self.g, self.r, self.bad = g, r, bad
+
+    def value(self, t, d=0):
+        r = self.r
+        if r.random() < self.bad or d > 4:
+            return r.choice([1, "s", True, [1], {"zz": 1}])
+        if isinstance(t, str):
+            return {"Long": r.randrange(-5, 5), "String": "s", "Bool": r.random() < 0.5}[t]
+        if t[0] == "Entity":
+            typ = t[1] if r.random() > self.bad else r.choice(self.g.ents)
+            return {"__entity": {"type": self.g.q(typ), "id": "x"}}
+        if t[0] == "Ext":
+            fn, arg = {"decimal": ("decimal", "1.5"), "ipaddr": ("ip", "10.0.0.1"),
+                       "datetime": ("datetime", "2024-01-01"),
+                       "duration": ("duration", "1h")}[t[1]]
+            return {"__extn": {"fn": fn, "arg": arg}}
+        if t[0] == "Set":
+            return [self.value(t[1], d + 1) for _ in range(r.randrange(0, 3))]
+        return self.record(t[1], d + 1)
+
+    def record(self, attrs, d=0):
+        r = self.r
+        out = {}
+        for k, (t, req) in attrs.items():
+            if req and r.random() < self.bad:
+                continue  # a required attribute left out
+            if req or r.random() < 0.5:
+                out[k] = self.value(t, d)
+        if r.random() < self.bad:
+            out["extra"] = 1
+        return out
+
+
+def test_random_entities_and_requests_against_cedar():
+    cedarpy = pytest.importorskip("cedarpy")
+    rng = random.Random(4242)
+    ok_n = bad_n = 0
+    for case in range(150):
+        g = SchemaGen(rng)
+        sch = g.json() if rng.random() < 0.5 else g.human()
+        ours = abac.CedarSchema(sch)
+        vg = ValueGen(g, rng)
+        ents = []
+        for i, e in enumerate(g.ents):
+            typ = e if rng.random() > 0.03 else "Nope"
+            parents = [{"type": g.q(p), "id": "x"} for p in g.mem[e] if rng.random() < 0.5]
+            if rng.random() < 0.05:
+                parents.append({"type": g.q(rng.choice(g.ents)), "id": "y"})
+            ent = {"uid": {"type": g.q(typ), "id": f"x{i}"}, "attrs": vg.record(g.attrs[e]),
+                   "parents": parents}
+            if g.tags[e] and rng.random() < 0.5:
+                ent["tags"] = {"t": vg.value(g.tags[e])}
+            elif rng.random() < 0.03:
+                ent["tags"] = {"t": 1}
+            ents.append(ent)
+        act = rng.choice(list(g.acts))
+        pt, rt, ctx = g.acts[act]
+        rq = {"principal": {"type": g.q(rng.choice(pt if rng.random() > 0.1 else g.ents)),
+                            "id": "p"},
+              "action": {"type": g.q("Action"), "id": act},
+              "resource": {"type": g.q(rng.choice(rt if rng.random() > 0.1 else g.ents)),
+                           "id": "r"},
+              "context": vg.record(ctx)}
+        want = cedarpy.is_authorized(rq, "permit(principal, action, resource);", ents,
+                                     schema=sch)
+        cedar_ok = want.decision.value != "NoDecision"
+        try:
+            ours.check_entities(ents)
+            ours.check_request(rq)
+            mine = True
+        except InvalidInputError:
+            mine = False
+        assert mine == cedar_ok, (case, sch, ents, rq, want.diagnostics.errors)
+        ok_n += mine
+        bad_n += not mine
+    assert ok_n > 20 and bad_n > 20, (ok_n, bad_n)
