@@ -13,6 +13,7 @@
 #define S_MAX_TYPES  4096u /* entity types, actions, common types: each */
 #define S_MAX_ERRS   4096u /* validation errors kept */
 #define S_MAX_PERPOL 32u
+#define S_MAX_ENVS   (1u << 20) /* (action, principal type, resource type) per policy */
 
 /* ---- types ---- */
 enum {
@@ -86,8 +87,10 @@ struct abac_cedar_schema {
     uint32_t na, capa;
     sctype *ct;
     uint32_t nct, capct;
-    uint8_t *eanc; /* ne × ne bits: type j is a (transitive) memberOfType of type i */
-    uint8_t *aanc; /* na × na bits: action j is an ancestor of action i */
+    uint64_t *eanc; /* ne rows of ewords words: bit j of row i: type j is a (transitive)
+                       memberOfType of type i */
+    uint64_t *aanc; /* na rows of awords words: action j is an ancestor of action i */
+    size_t ewords, awords;
 };
 
 static ctype T_ERR_ = {K_ERR, 0, 0, 0, 0, 0, 0, {0, 0}, {0, 0}};
@@ -373,11 +376,20 @@ static int resolve_ent_name(sread *R, cstr ns, cstr *name) {
     return 0;
 }
 
-static void setbit(uint8_t *b, size_t i) {
-    b[i >> 3] |= (uint8_t)(1u << (i & 7));
+static void setbit(uint64_t *rows, size_t words, size_t i, size_t j) {
+    rows[i * words + (j >> 6)] |= (uint64_t)1 << (j & 63);
 }
-static int getbit(const uint8_t *b, size_t i) {
-    return (b[i >> 3] >> (i & 7)) & 1;
+static int getbit(const uint64_t *rows, size_t words, size_t i, size_t j) {
+    return (rows[i * words + (j >> 6)] >> (j & 63)) & 1;
+}
+
+/* transitive closure, a row at a time (Warshall with 64-bit words) */
+static void close_rows(uint64_t *rows, size_t n, size_t words) {
+    for (size_t k = 0; k < n; k++)
+        for (size_t i = 0; i < n; i++)
+            if (getbit(rows, words, i, k))
+                for (size_t w = 0; w < words; w++)
+                    rows[i * words + w] |= rows[k * words + w];
 }
 
 /* resolve every name, then close the hierarchies transitively */
@@ -434,31 +446,22 @@ static int finish(sread *R) {
                              (int)a->mem[j].id.n, a->mem[j].id.p);
     }
     size_t ne = S->ne, na = S->na;
-    S->eanc = calloc((ne * ne + 7) / 8 + 1, 1);
-    S->aanc = calloc((na * na + 7) / 8 + 1, 1);
+    S->ewords = (ne + 63) / 64 + 1;
+    S->awords = (na + 63) / 64 + 1;
+    S->eanc = calloc(ne * S->ewords + 1, sizeof *S->eanc);
+    S->aanc = calloc(na * S->awords + 1, sizeof *S->aanc);
     if (!S->eanc || !S->aanc)
         return ABAC_E_NOMEM;
     for (size_t i = 0; i < ne; i++)
         for (uint32_t j = 0; j < S->e[i].n_mem; j++)
-            setbit(S->eanc, i * ne + (size_t)find_ent(S, S->e[i].mem[j]));
+            setbit(S->eanc, S->ewords, i, (size_t)find_ent(S, S->e[i].mem[j]));
     for (size_t i = 0; i < na; i++)
         for (uint32_t j = 0; j < S->a[i].n_mem; j++)
-            setbit(S->aanc, i * na + (size_t)find_act(S, &S->a[i].mem[j]));
-    /* Warshall */
-    for (size_t k = 0; k < ne; k++)
-        for (size_t i = 0; i < ne; i++)
-            if (getbit(S->eanc, i * ne + k))
-                for (size_t j = 0; j < ne; j++)
-                    if (getbit(S->eanc, k * ne + j))
-                        setbit(S->eanc, i * ne + j);
-    for (size_t k = 0; k < na; k++)
-        for (size_t i = 0; i < na; i++)
-            if (getbit(S->aanc, i * na + k))
-                for (size_t j = 0; j < na; j++)
-                    if (getbit(S->aanc, k * na + j))
-                        setbit(S->aanc, i * na + j);
+            setbit(S->aanc, S->awords, i, (size_t)find_act(S, &S->a[i].mem[j]));
+    close_rows(S->eanc, ne, S->ewords);
+    close_rows(S->aanc, na, S->awords);
     for (size_t i = 0; i < na; i++)
-        if (getbit(S->aanc, i * na + i))
+        if (getbit(S->aanc, S->awords, i, i))
             return sfail(R, ABAC_E_SCHEMA, "action `%.*s` is its own ancestor (a cycle)",
                          (int)S->a[i].uid.id.n, S->a[i].uid.id.p);
     return 0;
@@ -1800,7 +1803,7 @@ static int can_be_in(const vctx *V, cstr l, cstr r) {
     int64_t i = find_ent(V->S, l), j = find_ent(V->S, r);
     if (i < 0 || j < 0)
         return is_action_type(V->S, l) && is_action_type(V->S, r);
-    return getbit(V->S->eanc, (size_t)i * V->S->ne + (size_t)j);
+    return getbit(V->S->eanc, V->S->ewords, (size_t)i, (size_t)j);
 }
 
 /* the environment's action `in` / `==` action literal(s): known statically */
@@ -1810,7 +1813,7 @@ static int act_is_in(const vctx *V, const cuid *u, int eq) {
         return 0;
     if (j == V->act)
         return 1;
-    return !eq && getbit(V->S->aanc, (size_t)V->act * V->S->na + (size_t)j);
+    return !eq && getbit(V->S->aanc, V->S->awords, (size_t)V->act, (size_t)j);
 }
 
 static const ctype *tc(vctx *V, const cnode *e, caps in, caps *ct, int depth);
@@ -2409,18 +2412,21 @@ int abac_cedar_validate(abac_cedar_validation **out, const abac_cedar_schema *s,
         V.per_pol = 0;
         check_scope_names(&V, p);
         scan_names(&V, p->cond, 0);
-        int envs = 0;
+        uint32_t envs = 0;
         for (uint32_t ai = 0; ai < s->na && !V.nomem; ai++) {
             const sact *a = &s->a[ai];
             if (!a->applies || !action_admits(&V, &p->sc[1], ai))
                 continue;
-            for (uint32_t i = 0; i < a->n_pt; i++) {
+            for (uint32_t i = 0; i < a->n_pt && !V.nomem; i++) {
                 if (!scope_admits(&V, &p->sc[0], a->pti[i]))
                     continue;
                 for (uint32_t j = 0; j < a->n_rt; j++) {
                     if (!scope_admits(&V, &p->sc[2], a->rti[j]))
                         continue;
-                    envs++;
+                    if (++envs > S_MAX_ENVS) {
+                        V.nomem = 2; /* too many: refuse rather than run for long */
+                        break;
+                    }
                     if (!p->cond)
                         continue;
                     V.act = ai;
@@ -2439,7 +2445,7 @@ int abac_cedar_validate(abac_cedar_validation **out, const abac_cedar_schema *s,
     pool_free(&V.tmp);
     if (V.nomem) {
         abac_cedar_validation_free(o);
-        return ABAC_E_NOMEM;
+        return V.nomem == 2 ? ABAC_E_LIMIT : ABAC_E_NOMEM;
     }
     /* source order of policies, then of discovery */
     *out = o;

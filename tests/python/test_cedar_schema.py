@@ -739,3 +739,22 @@ def test_random_entities_and_requests_against_cedar():
         ok_n += mine
         bad_n += not mine
     assert ok_n > 20 and bad_n > 20, (ok_n, bad_n)
+
+
+def test_large_schemas_stay_bounded():
+    """3,000 entity types in one memberOf chain close quickly and `in` sees the whole chain; a
+    policy that would be checked in more than 2^20 environments is refused with LIMIT."""
+    n = 3000
+    ets = {f"T{i}": {"memberOfTypes": [f"T{i + 1}"]} if i + 1 < n else {} for i in range(n)}
+    acts = {"a": {"appliesTo": {"principalTypes": ["T0"], "resourceTypes": [f"T{n - 1}"]}}}
+    s = abac.CedarSchema({"": {"entityTypes": ets, "actions": acts}})
+    assert s.entity_type_count == n
+    assert s.validate(f'permit(principal in T{n - 1}::"top", action, resource);').passed
+    r = s.validate('permit(principal in T5::"x", action, resource is T0);')
+    assert [e.code for e in r.errors] == ["NOT_APPLICABLE"]
+    wide = [f"W{i}" for i in range(1100)]
+    s = abac.CedarSchema({"": {"entityTypes": {w: {} for w in wide}, "actions": {
+        "a": {"appliesTo": {"principalTypes": wide, "resourceTypes": wide}}}}})
+    with pytest.raises(InvalidInputError) as ei:
+        s.validate("permit(principal, action, resource);")
+    assert abac.CODES[ei.value.code] == "LIMIT"

@@ -202,7 +202,8 @@ ABAC_API size_t abac_cedar_schema_action_count(const abac_cedar_schema *s);
  * branches of one type, no empty set literal, extension constructors on valid literals), and
  * the scope must admit at least one such combination. Success means the call ran: read the
  * errors with abac_cedar_validation_error_count() (0: the policies are valid).
- * @return ABAC_OK, ABAC_E_INVALID, ABAC_E_NOMEM.
+ * @return ABAC_OK, ABAC_E_INVALID, ABAC_E_NOMEM; ABAC_E_LIMIT if one policy would be checked
+ *         in more than 2^20 (action, principal type, resource type) combinations.
  */
 ABAC_API int abac_cedar_validate(abac_cedar_validation **out, const abac_cedar_schema *s,
                                  const abac_cedar_policies *ps);
