@@ -214,6 +214,8 @@ static int grow(void **arr, uint32_t *cap, uint32_t n, size_t elt) {
 
 static int add_ent(sread *R, cstr ns, cstr name, sent **out) {
     abac_cedar_schema *S = R->S;
+    if (cstr_eq(name, CS("Action")))
+        return sfail(R, ABAC_E_SCHEMA, "entity type `Action` declared in `entityTypes` list");
     cstr q = qualify(&S->mem, ns, name);
     if (!q.p)
         return ABAC_E_NOMEM;
@@ -336,7 +338,7 @@ static int resolve_ref(sread *R, ctype *t, int depth) {
             return 0;
         }
     }
-    if (t->want != 1) {
+    if (t->want != 1) { /* 3: written in the human syntax, whose boolean type is `Bool` */
         ctype *b = builtin(t->name, t->want == 2 ? 1 : 0);
         if (!b && t->want == 0)
             b = builtin(t->name, 1);
@@ -345,7 +347,7 @@ static int resolve_ref(sread *R, ctype *t, int depth) {
             return 0;
         }
     }
-    return sfail(R, ABAC_E_SCHEMA, "unknown %s `%.*s`",
+    return sfail(R, ABAC_E_SCHEMA, "failed to resolve %s `%.*s`",
                  t->want == 1   ? "entity type"
                  : t->want == 2 ? "common type"
                                 : "type",
@@ -992,10 +994,6 @@ static int hrecord(hlex *L, cstr ns, ctype **out, int depth) {
         if (k == 512)
             return hfail(L, "more than 512 attributes in one record");
         tmp[k].name = L->tok;
-        for (uint32_t j = 0; j < k; j++)
-            if (cstr_eq(tmp[j].name, tmp[k].name))
-                return hfail(L, "attribute `%.*s` is declared twice", (int)tmp[k].name.n,
-                             tmp[k].name.p);
         if ((rc = hnext(L)))
             return rc;
         tmp[k].req = 1;
@@ -1006,7 +1004,14 @@ static int hrecord(hlex *L, cstr ns, ctype **out, int depth) {
         }
         if ((rc = hexpect(L, ":")) || (rc = htype(L, ns, &tmp[k].t, depth + 1)))
             return rc;
-        k++;
+        /* an attribute declared twice: the last declaration holds (as in Cedar) */
+        uint32_t j = 0;
+        while (j < k && !cstr_eq(tmp[j].name, tmp[k].name))
+            j++;
+        if (j < k)
+            tmp[j] = tmp[k];
+        else
+            k++;
         if (hp(L, ","))
             rc = hnext(L);
         else if (!hp(L, "}"))
@@ -1047,6 +1052,7 @@ static int htype(hlex *L, cstr ns, ctype **out, int depth) {
         return ABAC_E_NOMEM;
     *out = t;
     t->ns = ns;
+    t->want = 3;
     return hpath(L, &t->name);
 }
 
@@ -1273,6 +1279,16 @@ static int hdecl(hlex *L, cstr ns) {
                 if (rc)
                     return rc;
             }
+            if (!pt || !rt)
+                return hfail(L,
+                             "appliesTo of action `%.*s` needs both `principal` and "
+                             "`resource`",
+                             (int)names[0].n, names[0].p);
+            if (!n_pt || !n_rt)
+                return hfail(L,
+                             "appliesTo of action `%.*s` has an empty `principal` or "
+                             "`resource` list",
+                             (int)names[0].n, names[0].p);
             if ((rc = hnext(L)))
                 return rc;
         }
@@ -1337,12 +1353,25 @@ int abac_cedar_schema_parse(abac_cedar_schema **out, const char *src, size_t len
     }
     hlex L = {&R, src ? src : "", len, 0, 1, 1, H_EOF, {0, 0}, 1, 1, 0};
     int rc = hnext(&L);
+    cstr seen_ns[256];
+    uint32_t n_ns = 0;
     while (!rc && L.kind != H_EOF) {
         if ((rc = hannots(&L)))
             break;
         if (hkw(&L, "namespace")) {
             cstr ns;
-            if ((rc = hnext(&L)) || (rc = hpath(&L, &ns)) || (rc = hexpect(&L, "{")))
+            if ((rc = hnext(&L)) || (rc = hpath(&L, &ns)))
+                break;
+            int dup = 0;
+            for (uint32_t i = 0; i < n_ns; i++)
+                dup |= cstr_eq(seen_ns[i], ns);
+            if (dup) {
+                rc = hfail(&L, "duplicate namespace id: `%.*s`", (int)ns.n, ns.p);
+                break;
+            }
+            if (n_ns < 256)
+                seen_ns[n_ns++] = ns;
+            if ((rc = hexpect(&L, "{")))
                 break;
             while (!rc && !hp(&L, "}")) {
                 if (L.kind == H_EOF) {

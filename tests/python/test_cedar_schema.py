@@ -758,3 +758,51 @@ def test_large_schemas_stay_bounded():
     with pytest.raises(InvalidInputError) as ei:
         s.validate("permit(principal, action, resource);")
     assert abac.CODES[ei.value.code] == "LIMIT"
+
+
+
+SCHEMA_TEXTS = [
+ "entity A; entity A;",
+ "entity A in [B];",
+ "entity A = {a: Boolean};",
+ "entity A = {a: Bool};",
+ "entity A = {a: __cedar::Long};",
+ "type Long = String; entity A;",
+ "type T = {x: T}; entity A;",
+ "entity A; action a in [b];",
+ "entity A; action a in [a];",
+ "entity A; action a appliesTo {principal: A};",
+ "entity A; action a appliesTo {principal: A, resource: A, context: Long};",
+ "entity A; type C = {n: Long}; action a appliesTo {principal: A, resource: A, context: C};",
+ "entity A enum [\"x\"]; action a appliesTo {principal: A, resource: A};",
+ "entity A enum []; ",
+ "namespace N { entity A; } entity B in [N::A];",
+ "namespace N { entity A; } namespace N { entity B; }",
+ "entity A = {a: Set<Set<A>>, b: {c?: ipaddr}};",
+ "entity A, B in [A];",
+ "entity A in A;",
+ "action a; action a;",
+ "entity A tags Set<String>;",
+ "entity A = {\"x y\": Long};",
+ "entity A = {a: Long, a: String};",
+ "entity Action; action a;",
+ "entity A; action \"a b\" appliesTo {principal: [A], resource: [A]};",
+ "entity A { a: Long };",
+ "entity A = {a: Long,};",
+ "entity A; action a appliesTo {};",
+ "entity A; action a appliesTo {principal: [], resource: [A]};",
+]
+
+
+def test_schema_texts_accepted_as_cedar_accepts_them():
+    """the human-readable schema reader accepts and refuses what Cedar does"""
+    cedarpy = pytest.importorskip("cedarpy")
+    for text in SCHEMA_TEXTS:
+        r = cedarpy.validate_policies("permit(principal, action, resource);", text)
+        cedar_ok = not any("Schema parse error" in e.error for e in r.errors)
+        try:
+            abac.CedarSchema(text)
+            ours = True
+        except abac.PolicyError:
+            ours = False
+        assert ours == cedar_ok, text
