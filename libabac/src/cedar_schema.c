@@ -503,6 +503,8 @@ static int jrecord(sread *R, cstr ns, const cval *v, ctype *t, int depth) {
     if ((rc = jonly(R, v, "a record type", rkeys)))
         return rc;
     const cval *at = jget(v, "attributes"), *aa = jget(v, "additionalAttributes");
+    if (!at)
+        return sfail(R, ABAC_E_SCHEMA, "a Record type needs `attributes`");
     if (aa && aa->t != V_BOOL)
         return sfail(R, ABAC_E_SCHEMA, "additionalAttributes must be a boolean");
     t->k = K_REC;
@@ -579,6 +581,8 @@ static int jtype(sread *R, cstr ns, const cval *v, ctype **out, int depth) {
     if ((rc = jonly(R, v, "a type", skeys)))
         return rc;
     ctype *b = builtin(k, 1);
+    if (!b) /* Cedar's JSON reader also takes the human name `Bool` */
+        b = builtin(k, 0);
     if (b) {
         *out = b;
         return 0;
@@ -610,7 +614,7 @@ static int jnamespace(sread *R, cstr ns, const cval *v) {
                                         NULL};
     static const char *const ekeys[] = {"memberOfTypes", "shape",       "tags",
                                         "enum",          "annotations", NULL};
-    static const char *const akeys[] = {"memberOf", "appliesTo", "attributes", "annotations", NULL};
+    static const char *const akeys[] = {"memberOf", "appliesTo", "annotations", NULL};
     static const char *const pkeys[] = {"principalTypes", "resourceTypes", "context", NULL};
     int rc;
     if (v->t != V_REC)
@@ -651,6 +655,8 @@ static int jnamespace(sread *R, cstr ns, const cval *v) {
         if (tg && (rc = jtype(R, ns, tg, &e->tags, 0)))
             return rc;
         if (en) {
+            if (sh || tg)
+                return sfail(R, ABAC_E_SCHEMA, "an enumerated entity type has no shape or tags");
             if ((rc = jstrlist(R, en, "enum", &e->enums, &e->n_enum)))
                 return rc;
             if (!e->n_enum)
@@ -708,6 +714,11 @@ static int jnamespace(sread *R, cstr ns, const cval *v) {
             const cval *pt = jget(ap, "principalTypes"), *rt = jget(ap, "resourceTypes"),
                        *cx = jget(ap, "context");
             a->applies = 1;
+            if (!pt || !rt)
+                return sfail(R, ABAC_E_SCHEMA,
+                             "appliesTo of action `%.*s` needs `principalTypes` and "
+                             "`resourceTypes`",
+                             (int)f[i].key.n, f[i].key.p);
             if (pt && (rc = jstrlist(R, pt, "principalTypes", &a->pt, &a->n_pt)))
                 return rc;
             if (rt && (rc = jstrlist(R, rt, "resourceTypes", &a->rt, &a->n_rt)))

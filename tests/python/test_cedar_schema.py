@@ -806,3 +806,46 @@ def test_schema_texts_accepted_as_cedar_accepts_them():
         except abac.PolicyError:
             ours = False
         assert ours == cedar_ok, text
+
+
+
+JE = {"A": {}}
+SCHEMA_JSONS = [
+ {"": {"entityTypes": JE}},
+ {"": {"actions": {}}},
+ {"": {"entityTypes": JE, "actions": {}, "foo": 1}},
+ {"": {"entityTypes": JE, "actions": {"a": {"appliesTo": {"principalTypes": ["A"]}}}}},
+ {"": {"entityTypes": JE, "actions": {"a": {"appliesTo": {"principalTypes": [], "resourceTypes": ["A"]}}}}},
+ {"": {"entityTypes": JE, "actions": {"a": {"appliesTo": {}}}}},
+ {"": {"entityTypes": {"A": {"shape": {"type": "Record", "attributes": {"x": {"type": "Bool"}}}}}, "actions": {}}},
+ {"": {"entityTypes": {"A": {"shape": {"type": "Record", "attributes": {"x": {"type": "EntityOrCommon", "name": "Long"}}}}}, "actions": {}}},
+ {"": {"entityTypes": {"A": {"shape": {"type": "Record", "attributes": {"x": {"type": "EntityOrCommon", "name": "Bool"}}}}}, "actions": {}}},
+ {"": {"entityTypes": {"A": {"shape": {"type": "Record", "attributes": {"x": {"type": "Entity", "name": "B"}}}}}, "actions": {}}},
+ {"": {"entityTypes": {"A": {"shape": {"type": "Record"}}}, "actions": {}}},
+ {"": {"entityTypes": {"A": {"shape": {"type": "Set", "element": {"type": "Long"}}}}, "actions": {}}},
+ {"": {"entityTypes": {"A": {"memberOfTypes": ["A"]}}, "actions": {}}},
+ {"": {"entityTypes": JE, "actions": {"a": {"memberOf": [{"id": "b"}]}, "b": {"memberOf": [{"id": "a"}]}}}},
+ {"": {"entityTypes": JE, "actions": {"a": {"memberOf": [{"id": "b", "type": "Action"}]}, "b": {}}}},
+ {"": {"entityTypes": JE, "actions": {"a": {"attributes": {}}}}},
+ {"": {"entityTypes": JE, "actions": {}, "commonTypes": {"T": {"type": "Long"}, "U": {"type": "T"}}}},
+ {"": {"entityTypes": JE, "actions": {}, "commonTypes": {"Long": {"type": "Long"}}}},
+ {"": {"entityTypes": {"A": {"tags": {"type": "String"}}}, "actions": {}}},
+ {"": {"entityTypes": {"A": {"enum": ["a"], "shape": {"type": "Record", "attributes": {}}}}, "actions": {}}},
+ {"N": {"entityTypes": JE, "actions": {"a": {"appliesTo": {"principalTypes": ["A"], "resourceTypes": ["N::A"]}}}}},
+ {"": {"entityTypes": {"Action": {}}, "actions": {}}},
+ {"": {"entityTypes": JE, "actions": {"a": {"appliesTo": {"principalTypes": ["A"], "resourceTypes": ["A"], "context": {"type": "Long"}}}}}},
+]
+
+
+def test_json_schemas_accepted_as_cedar_accepts_them():
+    """the JSON schema reader accepts and refuses what Cedar does"""
+    cedarpy = pytest.importorskip("cedarpy")
+    for sch in SCHEMA_JSONS:
+        r = cedarpy.validate_policies("permit(principal, action, resource);", sch)
+        cedar_ok = not any("Schema parse error" in e.error for e in r.errors)
+        try:
+            abac.CedarSchema(sch)
+            ours = True
+        except abac.PolicyError:
+            ours = False
+        assert ours == cedar_ok, json.dumps(sch)
