@@ -2686,13 +2686,13 @@ int abac_cedar_schema_check_entities(const abac_cedar_schema *s, const abac_ceda
         if ((rc = conforms_rec(&C, &e->attrs, d->shape, where, 0)))
             return rc;
         for (uint32_t j = 0; j < e->n_parents; j++) {
-            int ok = 0;
-            for (uint32_t k = 0; k < d->n_mem; k++)
-                ok |= cstr_eq(d->mem[k], e->parents[j].type);
-            if (!ok)
+            /* as in Cedar: any type its memberOfTypes reach, transitively */
+            int64_t pt = find_ent(s, e->parents[j].type);
+            if (pt < 0 || !getbit(s->eanc, s->ewords, (size_t)(d - s->e), (size_t)pt))
                 return cfailm(&C, ABAC_E_ATTR_TYPE,
-                              "%s: parent of type `%.*s` is not in memberOfTypes", where,
-                              (int)e->parents[j].type.n, e->parents[j].type.p);
+                              "%s: is not allowed to have an ancestor of type `%.*s` according "
+                              "to the schema",
+                              where, (int)e->parents[j].type.n, e->parents[j].type.p);
         }
         if (e->tags.n) {
             if (!d->tags)

@@ -849,3 +849,15 @@ def test_json_schemas_accepted_as_cedar_accepts_them():
         except abac.PolicyError:
             ours = False
         assert ours == cedar_ok, json.dumps(sch)
+
+
+def test_parents_may_be_of_any_type_memberof_reaches():
+    """as in Cedar, an entity's parent may be of any type its memberOfTypes reach transitively
+    (found by the random entity test: refused before)"""
+    s = abac.CedarSchema("entity C; entity B in [C]; entity A in [B]; entity D;")
+    s.check_entities([{"uid": {"type": "A", "id": "a"}, "attrs": {},
+                       "parents": [{"type": "C", "id": "c"}]}])
+    with pytest.raises(InvalidInputError) as ei:
+        s.check_entities([{"uid": {"type": "A", "id": "a"}, "attrs": {},
+                           "parents": [{"type": "D", "id": "d"}]}])
+    assert abac.CODES[ei.value.code] == "ATTR_TYPE"
