@@ -224,8 +224,8 @@ ABAC_API int abac_cedar_validation_error(const abac_cedar_validation *v, size_t 
 /**
  * Check entities against @p s: declared types (and enum ids), every required attribute
  * present, no undeclared attribute (unless the record allows additional ones), values of the
- * declared types, parents of a type in memberOfTypes, tags of the declared tag type; action
- * entities must be declared actions whose parents are their groups.
+ * declared types, parents of a type memberOfTypes reaches (transitively), tags of the declared tag
+ * type; action entities must be declared actions whose parents are their groups.
  * @return ABAC_OK; ABAC_E_INVALID, ABAC_E_UNKNOWN_TYPE, ABAC_E_UNKNOWN_ATTR,
  *         ABAC_E_REQUIRED_ATTR, ABAC_E_ATTR_TYPE, ABAC_E_LIMIT (with the first problem in
  *         @p err_msg).
