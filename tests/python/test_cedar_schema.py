@@ -617,6 +617,8 @@ def test_template_errors():
     with pytest.raises(InvalidInputError):
         linked.encode()  # links have no canonical encoding yet
     assert ps.encode()  # the template set itself is encodable (its text)
+    assert linked == linked and linked != ps.link("policy2", "x", resource='Doc::"d"')
+    assert ps == abac.CedarPolicies(TEMPLATES) and len({linked, ps}) == 2
     for bad in ['permit(principal == ?resource, action, resource);',
                 'permit(principal, action, resource in ?principal);',
                 'permit(principal, action == ?action, resource);',

@@ -214,11 +214,20 @@ class CedarPolicies:
         check(lib.abac_cedar_policies_hash(self._ptr, out))
         return bytes(out)
 
+    def _linked(self) -> bool:
+        return lib.abac_cedar_policies_link_count(self._ptr) > 0
+
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, CedarPolicies) and self.encode() == other.encode()
+        """Equal canonical encodings; a set with template links (no encoding yet) equals only
+        itself."""
+        if not isinstance(other, CedarPolicies):
+            return False
+        if self._linked() or other._linked():
+            return self is other
+        return self.encode() == other.encode()
 
     def __hash__(self) -> int:
-        return hash(self.hash())
+        return id(self) if self._linked() else hash(self.hash())
 
     def update_message(self, next_set: "CedarPolicies") -> bytes:
         """The 32 bytes each member signs to move from this set to ``next_set``."""
