@@ -305,17 +305,31 @@ int cedar_parse_duration(const char *s, size_t n, int64_t *out) {
 }
 
 /* ---- evaluation ---- */
+/* the request's entities, each looked up at most once per decision and only when needed */
+typedef struct entcache {
+    const centity *e[3];
+    unsigned loaded;
+} entcache;
+
 typedef struct ectx {
     const abac_cedar_entities *es;
     const abac_cedar_request *rq;
-    const centity *ent[3]; /* the request's entities, looked up once */
+    entcache *ent;
     pool *scratch;
 } ectx;
+
+static const centity *req_ent(const ectx *x, int k) {
+    if (!(x->ent->loaded & (1u << k))) {
+        x->ent->e[k] = cedar_entity_find(x->es, &x->rq->uid[k]);
+        x->ent->loaded |= 1u << k;
+    }
+    return x->ent->e[k];
+}
 
 static const centity *find_ent(const ectx *x, const cuid *u) {
     for (int k = 0; k < 3; k++)
         if (u == &x->rq->uid[k])
-            return x->ent[k];
+            return req_ent(x, k);
     return cedar_entity_find(x->es, u);
 }
 
@@ -700,7 +714,7 @@ static int ev(const ectx *x, const cnode *n, cval *o) {
                 if (n->a->var == 3) {
                     v = rec_get(&x->rq->context, n->name);
                 } else {
-                    const centity *e = x->ent[n->a->var];
+                    const centity *e = req_ent(x, n->a->var);
                     if (!e)
                         return ABAC_E_NO_ENTITY;
                     v = rec_get(&e->attrs, n->name);
@@ -888,9 +902,8 @@ int abac_cedar_is_authorized(const abac_cedar_policies *ps, const abac_cedar_ent
     if (!ps || !rq || !resp || resp->ps != ps || resp->cap < ps->n)
         return ABAC_E_INVALID;
     pool_reset(&resp->scratch);
-    ectx x = {es, rq, {NULL, NULL, NULL}, &resp->scratch};
-    for (int k = 0; k < 3; k++)
-        x.ent[k] = cedar_entity_find(es, &rq->uid[k]);
+    entcache cache = {{NULL, NULL, NULL}, 0};
+    ectx x = {es, rq, &cache, &resp->scratch};
     uint32_t n_permit = 0, n_forbid = 0;
     resp->n_errs = 0;
     /* reasons: satisfied forbids in the first half, satisfied permits in the second */
@@ -905,7 +918,7 @@ int abac_cedar_is_authorized(const abac_cedar_policies *ps, const abac_cedar_ent
     uint32_t nl = 0, all = 0;
     const uint32_t pk = cedar_type_key(rq->uid[0].type), rk = cedar_type_key(rq->uid[2].type);
     if (ps->n_groups) {
-        const centity *ae = x.ent[1];
+        const centity *ae = req_ent(&x, 1);
         uint32_t na = ae ? ae->n_anc : 0;
         if (na > 16)
             all = 1;
