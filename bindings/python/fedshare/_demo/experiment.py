@@ -279,6 +279,12 @@ class RunResult:
     #: evaluation records behind the stop rule's last metric: the union of the
     #: members' evaluation counts, as the ledger recorded them
     eval_records: int = 0
+    #: the task's server optimizer as the ledger records it ("fedavg", "adam",
+    #: "yogi") and its canonical text (fedshare.serveropt; "" for FedAvg)
+    server_optimizer: str = "fedavg"
+    server_optimizer_text: str = ""
+    #: rounds plain FedAvg (no encryption, no filter) took to stop
+    plain_rounds: int = 0
 
 
 def _write_csv(path: Path, X: np.ndarray, y: np.ndarray, names: List[str], label: str) -> None:
@@ -324,13 +330,17 @@ def plain_fedavg(model_name: str, parts: List[Tuple[np.ndarray, np.ndarray, np.n
                                                     np.ndarray]], Xt, yt, *, lr: float,
                  rounds: int, seed: int, stop_threshold: float, stop_patience: int,
                  masks: Optional[Dict[int, List[bool]]] = None,
+                 optimizer: Any = None,
                  ) -> Tuple[List[float], int, float, np.ndarray]:
     """FedAvg without encryption, same local procedure and seeds, in process:
     the 'federated (plain)' columns of the table. Without ``masks`` every
     update is averaged (no anomaly filter); with them, round r averages only
     the hospitals with ``masks[r][h]`` True (the encrypted run's accepted
     updates), and a round with none left is skipped like the contract skips it
-    (the model stays, no metric, it counts toward the limit)."""
+    (the model stays, no metric, it counts toward the limit). With
+    ``optimizer`` (a :class:`fedshare.serveropt.ServerOptimizer`) the rounds
+    chain the plain means as the task's aggregate chain does and the centers
+    train from and are evaluated on x_r, the optimizer's model."""
     from .. import fedavg
     from .. import torch as ft
 
@@ -339,16 +349,21 @@ def plain_fedavg(model_name: str, parts: List[Tuple[np.ndarray, np.ndarray, np.n
         trainers.append(ft.LocalTrainer(_make_model(model_name, X.shape[1], seed), X, y, lr=lr,
                                         batch_size=32, upload_every=10, seed=seed + 1 + h))
     w = ft.flatten_parameters(_make_model(model_name, parts[0][0].shape[1], seed))
+    state = optimizer.start(w) if optimizer is not None else None
+    chain = w
     curve: List[float] = []
     for r in range(1, rounds + 1):
         ups = [t.train_round(w) for t in trainers]
         keep = masks.get(r, [True] * len(trainers)) if masks is not None else \
             [True] * len(trainers)
         if not any(keep):
+            if state is not None:
+                state.skip(r)
             continue
-        w = (w + np.average(np.stack([u for u, k in zip(ups, keep) if k]), axis=0,
-                            weights=[t.samples for t, k in zip(trainers, keep) if k])
-             ).astype(np.float32)
+        chain = (chain + np.average(np.stack([u for u, k in zip(ups, keep) if k]), axis=0,
+                                    weights=[t.samples for t, k in zip(trainers, keep) if k])
+                 ).astype(np.float32)
+        w = state.step(r, chain).copy() if state is not None else chain
         acc = sum(t.evaluate(w, Xe, ye) * len(ye) for t, (_, _, Xe, ye) in zip(trainers, parts))
         curve.append(acc / sum(len(p[3]) for p in parts))
         if fedavg.stop_decision(curve, stop_threshold, stop_patience, rounds) != "continue":
@@ -688,12 +703,15 @@ class Experiment:
 
     def __init__(self, work: Path, *, seed: int, key_bits: int = 2048, sync: bool = False,
                  centers: int = 3, key_ceremony: str = "dealt",
-                 anomaly_rule: str = "robust2"):
-        from .. import abac
+                 anomaly_rule: str = "robust2", server_optimizer: Any = None):
+        from .. import abac, serveropt
         from ..consortium import Member
         from ..phe import threshold
 
         self.work, self.seed, self.anomaly_rule = work, seed, anomaly_rule
+        #: the tasks' server optimizer (None: FedAvg), a task option on the ledger
+        self.server_optimizer = (serveropt.parse(server_optimizer)
+                                 if server_optimizer is not None else None)
         work.mkdir(parents=True, exist_ok=True)
         self.t0 = time.monotonic()
         self.cons = Consortium(work, sync=sync, centers=centers)
@@ -786,9 +804,9 @@ class Experiment:
         """One model on one split. ``owners``: each center's record indices in
         ``ds`` (None: :func:`split_hospitals` of the default data); ``tests``:
         each center's held-out test records (None: 20 % of its records)."""
-        from .. import fedavg
+        from .. import fedavg, serveropt
         from .. import torch as ft
-        from ..consortium import ffi, lib
+        from ..consortium import ffi, lib, model_digest
 
         rng = np.random.default_rng(self.seed)
         hosp = owners if owners is not None else split_hospitals(ds, split, rng)
@@ -869,7 +887,8 @@ class Experiment:
             model_id, self.key_id, self.members[A].public_key,
             [(self.members[h].public_key, data_ids[h]) for h in range(n)], codec.to_bytes(),
             learning_rate=lr, round_limit=rounds, stop_threshold=0.001, stop_patience=3,
-            anomaly_k=3.0, anomaly_warmup=6, anomaly_rule=self.anomaly_rule)
+            anomaly_k=3.0, anomaly_warmup=6, anomaly_rule=self.anomaly_rule,
+            server_optimizer=self.server_optimizer)
         res.task_id = task.hex()
         for h in range(n):
             self.members[h].join_task(task)
@@ -905,7 +924,19 @@ class Experiment:
         res.fed_curve = list(rec["metrics"])
         res.fed_rounds = len(res.fed_curve)
         res.stop_reason = {1: "converged", 2: "round limit"}.get(rec["stop_reason"], "?")
-        global_model, _ = self.regulator.fetch_global(task)
+        res.server_optimizer = str(rec.get("server_optimizer", "fedavg"))
+        opt = serveropt.from_task(rec)
+        res.server_optimizer_text = opt.describe() if opt is not None else ""
+        if opt is None:
+            global_model, _ = self.regulator.fetch_global(task)
+        else:
+            # the model the centers train from and evaluate is x, the optimizer's,
+            # replayed here from the ledger and held to the digest the task records
+            global_model = serveropt.replay(self.regulator, task, opt,
+                                            int(rec["round"])).x.astype(np.float64)
+            if model_digest(global_model.astype(np.float32)).hex() != rec["server_model"]:
+                raise errors.VerificationError("the replayed server optimizer's model is not "
+                                               "the one the task records")
         last = self.regulator.round(task, int(rec["round"]))
         res.eval_records = int(last.get("samples", 0)) if last else 0
         probe = ft.LocalTrainer(_make_model(model_name, X.shape[1], self.seed), Xt, yt, lr=lr,
@@ -936,12 +967,13 @@ class Experiment:
         res.central_curve, res.central_rounds, res.central_accuracy, central_w = centralized(
             model_name, Xp, yp, Xe, ye, Xt, yt, lr=lr, rounds=rounds, seed=self.seed,
             stop_threshold=0.001, stop_patience=3)
-        res.plain_curve, _, res.plain_accuracy, plain_w = plain_fedavg(
+        res.plain_curve, res.plain_rounds, res.plain_accuracy, plain_w = plain_fedavg(
             model_name, parts, Xt, yt, lr=lr, rounds=rounds, seed=self.seed,
-            stop_threshold=0.001, stop_patience=3)
+            stop_threshold=0.001, stop_patience=3, optimizer=opt)
         res.plain_verdict_curve, _, res.plain_verdict_accuracy, _ = plain_fedavg(
             model_name, parts, Xt, yt, lr=lr, rounds=rounds, seed=self.seed,
-            stop_threshold=0.001, stop_patience=3, masks=verdict_masks(res.verdicts))
+            stop_threshold=0.001, stop_patience=3, masks=verdict_masks(res.verdicts),
+            optimizer=opt)
         # -- accuracy on each center's own test records
         for name, w in (("centralized", central_w), ("plain", plain_w),
                         ("encrypted", global_model)):
@@ -1023,6 +1055,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    default="robust2",
                    help="the tasks' anomaly rule (default robust2; pooled: the seed's 3-sigma "
                         "test; docs/fedshare-contracts.md)")
+    p.add_argument("--server-optimizer", choices=("fedavg", "fedadam", "fedyogi"),
+                   default="fedavg",
+                   help="the tasks' server optimizer, an option of the training task on the "
+                        "ledger (docs/fedshare-contracts.md §Server optimizers; default fedavg)")
+    p.add_argument("--server-lr", type=real(0, 1e6, lo_open=True), default=None,
+                   help="the server optimizer's learning rate eta (default Flower's: 0.1 for "
+                        "fedadam, 0.01 for fedyogi)")
+    p.add_argument("--server-beta1", type=real(0, 1, hi_open=True), default=None,
+                   help="its first-moment decay beta_1, 0 <= beta_1 < 1 (default 0.9)")
+    p.add_argument("--server-beta2", type=real(0, 1, hi_open=True), default=None,
+                   help="its second-moment decay beta_2, 0 <= beta_2 < 1 (default 0.99)")
+    p.add_argument("--server-tau", type=real(0, 1e6, lo_open=True), default=None,
+                   help="its adaptivity tau, > 0 (default 0.001)")
     p.add_argument("--workdir", default=None, type=output_dir,
                    help="keep nodes' stores, keys and logs here")
     p.add_argument("--report", default="fedshare-report", type=output_dir,
@@ -1034,9 +1079,39 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     data.add_arguments(p)
 
 
+def server_optimizer_of(args: argparse.Namespace) -> Any:
+    """The :class:`fedshare.serveropt.ServerOptimizer` the command line asks
+    for (None: FedAvg); the numbers not given keep Flower's defaults."""
+    from .. import serveropt
+
+    kind = getattr(args, "server_optimizer", "fedavg") or "fedavg"
+    given = {k: getattr(args, a, None) for k, a in (("eta", "server_lr"),
+                                                    ("beta_1", "server_beta1"),
+                                                    ("beta_2", "server_beta2"),
+                                                    ("tau", "server_tau"))}
+    given = {k: v for k, v in given.items() if v is not None}
+    if kind == "fedavg":
+        if given:
+            raise errors.InvalidInputError(
+                "--server-lr/--server-beta1/--server-beta2/--server-tau need "
+                "--server-optimizer fedadam or fedyogi")
+        return None
+    return {"fedadam": serveropt.Adam, "fedyogi": serveropt.Yogi}[kind](**given)
+
+
+def optimizer_name(opt: Any) -> str:
+    """'FedAvg', or e.g. 'FedAdam (eta 0.1, beta_1 0.9, beta_2 0.99, tau 0.001)'."""
+    if opt is None:
+        return "FedAvg"
+    name = {"adam": "FedAdam", "yogi": "FedYogi"}[opt.kind]
+    return (f"{name} (eta {opt.eta:g}, beta_1 {opt.beta_1:g}, beta_2 {opt.beta_2:g}, "
+            f"tau {opt.tau:g})")
+
+
 def run(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     tests = None
+    server_opt = server_optimizer_of(args)
     if getattr(args, "test", None) and not args.data:
         raise errors.InvalidInputError("--test needs --data")
     if args.data:
@@ -1078,12 +1153,15 @@ def run(args: argparse.Namespace) -> int:
     _say(f"  data: {ds.source}; work directory {work}")
     exp = Experiment(work, seed=args.seed, key_bits=args.key_bits, sync=args.sync,
                      centers=centers, key_ceremony=getattr(args, "key_ceremony", "auto"),
-                     anomaly_rule=getattr(args, "anomaly_rule", "robust2"))
+                     anomaly_rule=getattr(args, "anomaly_rule", "robust2"),
+                     server_optimizer=server_opt)
     try:
         how = ("made by the hospitals without a dealer" if exp.key_ceremony == "dealerless"
                else "dealt by hospital A")
         _say(f"  4 nodes up (PBFT, f = 1); {exp.threshold}-of-{centers} consortium key {how} "
              f"and recorded ({exp.ceremony_seconds:.1f} s); shares sealed at rest")
+        _say(f"  server optimizer: {optimizer_name(server_opt)}, an option of each training "
+             "task on the ledger")
         results = []
         for model_name, split in configs:
             _say(f"  training {model_name} on the {split} split …")
@@ -1104,6 +1182,8 @@ def run(args: argparse.Namespace) -> int:
                      f"{_pct(m)} (95 % CI {100 * lo:.1f}–{100 * hi:.1f})")
             _say(f"    stop rule on {r.eval_records} evaluation records (the union of the "
                  f"centers', recorded on the ledger)")
+            _say(f"    the task on the ledger names server optimizer {r.server_optimizer}"
+                 + (f" ({r.server_optimizer_text})" if r.server_optimizer_text else ""))
             for line in _verdict_summary(r.verdicts):
                 _say(f"    {line}")
             results.append(r)
@@ -1133,6 +1213,12 @@ def run(args: argparse.Namespace) -> int:
                                 "from each center's count, sum and sum of squares (in this "
                                 "process; a consortium would add them by secure aggregation); "
                                 "never pooled records"),
+            "server optimizer": optimizer_name(server_opt) + (
+                ", an option of the training task on the ledger (the aggregator records x_r "
+                "beside the decrypted FedAvg model g_r; every center replays x_r from the "
+                "ledger before it evaluates and trains; the plain baselines apply the same "
+                "optimizer to their plain means)" if server_opt is not None else
+                " (the decrypted weighted mean is the next global model)"),
             "key": f"{args.key_bits}-bit threshold Paillier, {exp.threshold} of {centers} "
                    "(every center a holder), "
                    + ("made without a dealer by the centers (docs/phe-dkg.md)"
@@ -1162,7 +1248,8 @@ def run(args: argparse.Namespace) -> int:
                     ("demo_seconds", demo_seconds, "s")):
                 print(json.dumps({"suite": "e2e", "name": name, "value": value, "unit": unit,
                                   "bound": min(r.codec_bound for r in results),
-                                  "configs": [f"{r.model}/{r.split}" for r in results]}))
+                                  "configs": [f"{r.model}/{r.split}" for r in results],
+                                  "server_optimizer": main.server_optimizer}))
         _say("PASS" if ok else "FAIL: a check above did not hold")
         return 0 if ok else 1
     finally:
