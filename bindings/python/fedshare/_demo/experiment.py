@@ -285,6 +285,8 @@ class RunResult:
     server_optimizer_text: str = ""
     #: rounds plain FedAvg (no encryption, no filter) took to stop
     plain_rounds: int = 0
+    #: per model, per center: which of the center's test records it classifies right
+    center_correct: Dict[str, List[np.ndarray]] = field(default_factory=dict)
 
 
 def _write_csv(path: Path, X: np.ndarray, y: np.ndarray, names: List[str], label: str) -> None:
@@ -393,6 +395,23 @@ def _make_model(name: str, n_features: int, seed: int):
     if name == "mlp":
         return ft.mlp(n_features, hidden=16)
     raise errors.InvalidInputError("model is 'logreg' or 'mlp'")
+
+
+def _correct(model_name: str, n_features: int, w: np.ndarray, X: np.ndarray,
+             y: np.ndarray) -> np.ndarray:
+    """Which records (rows of X) the model with parameters ``w`` classifies
+    right (a logit > 0 is class 1, as :func:`fedshare.torch.accuracy`)."""
+    import torch
+
+    from .. import torch as ft
+
+    model = _make_model(model_name, n_features, 0)
+    ft.restore_parameters(model, np.asarray(w, dtype=np.float32))
+    model.eval()
+    with torch.no_grad():
+        out = model(torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)))
+    pred = (out.reshape(-1) > 0).numpy().astype(np.int64)
+    return np.asarray(pred == np.asarray(y).reshape(-1).astype(np.int64))
 
 
 # ---------------------------------------------------------------------------
@@ -505,6 +524,28 @@ def center_mean_interval(ps: Sequence[float], ns: Sequence[int],
     var = sum(max(p * (1 - p), 1 / (n + 1)) / n for p, n in zip(ps, ns)) / (k * k)
     h = z * float(np.sqrt(var))
     return mean, max(0.0, mean - h), min(1.0, mean + h)
+
+
+def center_gap_interval(a: Sequence[np.ndarray], b: Sequence[np.ndarray],
+                        z: float = 1.96) -> Tuple[float, float, float]:
+    """The mean over centers of (accuracy of model a − accuracy of model b) on
+    each center's test records, and its 95 % interval, paired record by record:
+    per center the differences d_i ∈ {−1, 0, 1} of the two models' correctness
+    have mean g_c and variance s_c²/n_c; the centers are independent samples, so
+    var = Σ s_c²/n_c / k². Where the two models agree on every record of a
+    center (s_c = 0) the variance of one disagreement in n_c + 1 records is
+    taken instead of none."""
+    k = len(a)
+    gaps, var = [], 0.0
+    for ca, cb in zip(a, b):
+        d = ca.astype(np.float64) - cb.astype(np.float64)
+        n = len(d)
+        gaps.append(float(d.mean()))
+        s2 = float(d.var(ddof=1)) if n > 1 else 1.0
+        var += max(s2, 1 / (n + 1)) / n
+    mean = float(np.mean(gaps))
+    h = z * float(np.sqrt(var / (k * k)))
+    return mean, mean - h, mean + h
 
 
 def _pct_ci(p: float, n: int) -> str:
@@ -648,6 +689,14 @@ def write_report(out: Path, results: List[RunResult], ds: Dataset, ledger_stats:
                  "records as the ledger recorded their counts. Intervals: Wilson per center "
                  "and pooled; for the mean over centers, the centers' binomial variances.\n")
         L.extend(center_table(r))
+        if r.center_correct:
+            g, lo, hi = center_gap_interval(r.center_correct["centralized"],
+                                            r.center_correct["encrypted"])
+            L.append(f"\nGap centralized − federated (encrypted), mean over centers of each "
+                     f"center's test accuracy: {100 * g:+.2f} points (95 % interval "
+                     f"{100 * lo:+.2f} to {100 * hi:+.2f}, paired record by record). Rounds "
+                     f"to stop: centralized {r.central_rounds}, plain FedAvg {r.plain_rounds}, "
+                     f"encrypted {r.fed_rounds}.")
         L.append("")
     L.append("## Ledger and time\n")
     L.append(f"- Ledger: {ledger_stats.get('transactions', 0):.0f} transactions in "
@@ -974,10 +1023,12 @@ class Experiment:
             model_name, parts, Xt, yt, lr=lr, rounds=rounds, seed=self.seed,
             stop_threshold=0.001, stop_patience=3, masks=verdict_masks(res.verdicts),
             optimizer=opt)
-        # -- accuracy on each center's own test records
+        # -- accuracy on each center's own test records (and which records are right)
         for name, w in (("centralized", central_w), ("plain", plain_w),
                         ("encrypted", global_model)):
-            res.center_accuracy[name] = [probe.evaluate(w, X[i], y[i]) for i in test_idx]
+            res.center_correct[name] = [_correct(model_name, X.shape[1], w, X[i], y[i])
+                                        for i in test_idx]
+            res.center_accuracy[name] = [float(c.mean()) for c in res.center_correct[name]]
         return res
 
     def _max_deviation(self, task: bytes, reports: List[Path], rounds: int,
@@ -1077,6 +1128,53 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     from .. import data
 
     data.add_arguments(p)
+
+
+def e2e_keys(results: List[RunResult], demo_seconds: float) -> List[Dict[str, Any]]:
+    """The e2e benchmark keys (../shared/BENCHMARKS.md) of a demo run, each a
+    JSON-ready dict. accuracy_gap_pp is measured on the per-center held-out
+    test records, averaged over centers (as multi-center benchmarks report),
+    worst configuration, with its paired 95 % interval
+    (:func:`center_gap_interval`); rounds_extra is the worst configuration's
+    federated − centralized rounds to stop, both stop rules reading accuracy
+    over the same records (the union of the centers' evaluation records: the
+    ledger's sample-weighted metric, the baseline's pooled evaluation), with
+    plain FedAvg's own extra rounds beside it (what federation costs without
+    encryption)."""
+    main = results[0]
+    common = {"bound": min(r.codec_bound for r in results),
+              "configs": [f"{r.model}/{r.split}" for r in results],
+              "server_optimizer": main.server_optimizer}
+    gaps = [center_gap_interval(r.center_correct["centralized"], r.center_correct["encrypted"])
+            for r in results]
+    worst = max(range(len(results)), key=lambda i: gaps[i][0])
+    g, lo, hi = gaps[worst]
+    extra = [r.fed_rounds - r.central_rounds for r in results]
+    wr = max(range(len(results)), key=lambda i: extra[i])
+    out = [
+        {"name": "max_dev_encrypted_vs_plain", "value": max(r.max_dev for r in results),
+         "unit": "abs"},
+        {"name": "accuracy_gap_pp", "value": 100 * g, "unit": "points",
+         "ci95": [100 * lo, 100 * hi], "measured_on": "per-center test records, mean over "
+         "centers", "worst_config": f"{results[worst].model}/{results[worst].split}",
+         "per_config": {f"{r.model}/{r.split}": [round(100 * x, 3) for x in gp]
+                        for r, gp in zip(results, gaps)},
+         "test_records": [sum(r.test_sizes) for r in results][worst]},
+        {"name": "rounds_extra", "value": extra[wr], "unit": "rounds",
+         "worst_config": f"{results[wr].model}/{results[wr].split}",
+         "per_config": {f"{r.model}/{r.split}": [r.central_rounds, r.fed_rounds,
+                                                 r.plain_rounds] for r in results},
+         "per_config_fields": ["centralized", "federated (encrypted)", "plain FedAvg"],
+         "eval_records": results[wr].eval_records,
+         "plain_rounds_extra": max(r.plain_rounds - r.central_rounds for r in results)},
+        {"name": "accuracy_gap_pp_pooled",
+         "value": 100 * max(r.central_accuracy - r.fed_accuracy for r in results),
+         "unit": "points", "measured_on": "the pooled test records"},
+        {"name": "overhead_share",
+         "value": 1 - main.compute_seconds / max(main.round_seconds, 1e-9), "unit": "fraction"},
+        {"name": "demo_seconds", "value": demo_seconds, "unit": "s"},
+    ]
+    return [{"suite": "e2e", **rec, **common} for rec in out]
 
 
 def server_optimizer_of(args: argparse.Namespace) -> Any:
@@ -1180,6 +1278,11 @@ def run(args: argparse.Namespace) -> int:
                                 for c, a in zip(r.centers, r.center_accuracy[k]))
                 _say(f"    {label}: per center {per}; mean over {len(r.centers)} centers "
                      f"{_pct(m)} (95 % CI {100 * lo:.1f}–{100 * hi:.1f})")
+            g, lo, hi = center_gap_interval(r.center_correct["centralized"],
+                                            r.center_correct["encrypted"])
+            _say(f"    gap centralized − encrypted, mean over centers: {100 * g:+.2f} points "
+                 f"(95 % CI {100 * lo:+.2f} to {100 * hi:+.2f}); rounds to stop: centralized "
+                 f"{r.central_rounds}, plain FedAvg {r.plain_rounds}, encrypted {r.fed_rounds}")
             _say(f"    stop rule on {r.eval_records} evaluation records (the union of the "
                  f"centers', recorded on the ledger)")
             _say(f"    the task on the ledger names server optimizer {r.server_optimizer}"
@@ -1232,24 +1335,8 @@ def run(args: argparse.Namespace) -> int:
         _say(f"  report: {report}")
         ok = all(r.max_dev <= r.codec_bound for r in results) and tamper["named_block"] is not None
         if args.json:
-            main = results[0]
-            for name, value, unit in (
-                    ("max_dev_encrypted_vs_plain", max(r.max_dev for r in results), "abs"),
-                    ("accuracy_gap_pp", 100 * max(r.central_accuracy - r.fed_accuracy
-                                                  for r in results), "points"),
-                    ("rounds_extra", max(r.fed_rounds - r.central_rounds for r in results),
-                     "rounds"),
-                    ("accuracy_gap_pp_center_mean", 100 * max(
-                        float(np.mean(r.center_accuracy["centralized"])) -
-                        float(np.mean(r.center_accuracy["encrypted"])) for r in results),
-                     "points"),
-                    ("overhead_share", 1 - main.compute_seconds / max(main.round_seconds, 1e-9),
-                     "fraction"),
-                    ("demo_seconds", demo_seconds, "s")):
-                print(json.dumps({"suite": "e2e", "name": name, "value": value, "unit": unit,
-                                  "bound": min(r.codec_bound for r in results),
-                                  "configs": [f"{r.model}/{r.split}" for r in results],
-                                  "server_optimizer": main.server_optimizer}))
+            for rec in e2e_keys(results, demo_seconds):
+                print(json.dumps(rec))
         _say("PASS" if ok else "FAIL: a check above did not hold")
         return 0 if ok else 1
     finally:
