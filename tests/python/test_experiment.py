@@ -149,7 +149,7 @@ def test_demo_command_errors(tmp_path):
                         "c.csv"], capture_output=True, text=True, timeout=60, cwd=tmp_path / "..")
     assert r.returncode == 2 and "a.csv: No such file" in r.stderr  # checked first, one line
     assert r.stderr.count("\n") == 1
-    r = subprocess.run([sys.executable, "-m", "fedshare", "demo", "--model", "cnn"],
+    r = subprocess.run([sys.executable, "-m", "fedshare", "demo", "--model", "rnn"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "invalid choice" in r.stderr
 

@@ -120,6 +120,18 @@ def load_default() -> Dataset:
                    "Wisconsin diagnostic breast cancer (scikit-learn)", bundled=True)
 
 
+def load_digits() -> Dataset:
+    """scikit-learn's handwritten digits (1,797 8×8 grey images, 10 classes),
+    pixels scaled to [0, 1]: the CNN's data set."""
+    from sklearn.datasets import load_digits as _load
+
+    d = _load()
+    return Dataset((d.data / 16.0).astype(np.float64), d.target.astype(np.float32),
+                   [f"px{i}" for i in range(d.data.shape[1])], "digit",
+                   "handwritten digits, 8×8 images, 10 classes (scikit-learn)",
+                   ledger_label="digit-images", label_rule="class 0–9")
+
+
 def load_csvs(paths: Sequence[str], label: str, options: Any = None,
               scaling: str = "center") -> Tuple[Dataset, List[np.ndarray]]:
     """One CSV per hospital, same columns, read by :mod:`fedshare.data` (missing
@@ -138,6 +150,9 @@ def split_hospitals(ds: Dataset, mode: str, rng: np.random.Generator) -> List[np
     """Indices of each hospital's records: 'even' (stratified thirds) or 'skewed'
     (sizes 50/30/20 % and label skew: A mostly benign, C mostly malignant)."""
     idx = rng.permutation(len(ds.y))
+    if mode == "even" and ds.label_rule == "class 0–9":  # the digits: stratified by class
+        return [np.sort(np.concatenate([idx[ds.y[idx] == c][i::3] for c in range(10)]))
+                for i in range(3)]
     if mode == "even":
         pos, neg = idx[ds.y[idx] == 1], idx[ds.y[idx] == 0]
         return [np.sort(np.concatenate([pos[i::3], neg[i::3]])) for i in range(3)]
@@ -287,6 +302,12 @@ class RunResult:
     plain_rounds: int = 0
     #: per model, per center: which of the center's test records it classifies right
     center_correct: Dict[str, List[np.ndarray]] = field(default_factory=dict)
+    #: the model's parameter count
+    n_parameters: int = 0
+    #: mean seconds per round of each phase, by the consensus timestamps of the
+    #: acts on the ledger (:func:`round_phases`), and the busiest member's own split
+    phases: Dict[str, float] = field(default_factory=dict)
+    member_split: Dict[str, float] = field(default_factory=dict)
 
 
 def _write_csv(path: Path, X: np.ndarray, y: np.ndarray, names: List[str], label: str) -> None:
@@ -317,7 +338,8 @@ def centralized(model_name: str, X: np.ndarray, y: np.ndarray, Xe: np.ndarray, y
     from .. import torch as ft
 
     model = _make_model(model_name, X.shape[1], seed)
-    trainer = ft.LocalTrainer(model, X, y, lr=lr, batch_size=32, upload_every=10, seed=seed)
+    trainer = ft.LocalTrainer(model, X, y, lr=lr, batch_size=32, upload_every=10, seed=seed,
+                              loss=_loss(model_name))
     w = ft.flatten_parameters(model)
     curve: List[float] = []
     for _ in range(1, rounds + 1):
@@ -349,7 +371,8 @@ def plain_fedavg(model_name: str, parts: List[Tuple[np.ndarray, np.ndarray, np.n
     trainers = []
     for h, (X, y, _, _) in enumerate(parts):
         trainers.append(ft.LocalTrainer(_make_model(model_name, X.shape[1], seed), X, y, lr=lr,
-                                        batch_size=32, upload_every=10, seed=seed + 1 + h))
+                                        batch_size=32, upload_every=10, seed=seed + 1 + h,
+                                        loss=_loss(model_name)))
     w = ft.flatten_parameters(_make_model(model_name, parts[0][0].shape[1], seed))
     state = optimizer.start(w) if optimizer is not None else None
     chain = w
@@ -394,7 +417,23 @@ def _make_model(name: str, n_features: int, seed: int):
         return ft.logistic_regression(n_features)
     if name == "mlp":
         return ft.mlp(n_features, hidden=16)
-    raise errors.InvalidInputError("model is 'logreg' or 'mlp'")
+    if name == "cnn":
+        side = int(round(np.sqrt(n_features)))
+        if side * side != n_features:
+            raise errors.InvalidInputError(f"the cnn takes square images: {n_features} "
+                                           "features are not side × side pixels")
+        return ft.cnn(side=side, classes=10, **CNN_SHAPE)
+    raise errors.InvalidInputError("model is 'logreg', 'mlp' or 'cnn'")
+
+
+#: the demo CNN's shape (``--cnn-width``, ``--cnn-hidden``; fedshare.torch.cnn's
+#: defaults: 151,306 parameters on 8×8 images)
+CNN_SHAPE: Dict[str, int] = {"width": 32, "hidden": 128}
+
+
+def _loss(model_name: str) -> str:
+    """The CNN classifies ten digits (cross-entropy); the others are binary."""
+    return "ce" if model_name == "cnn" else "bce"
 
 
 def _correct(model_name: str, n_features: int, w: np.ndarray, X: np.ndarray,
@@ -410,7 +449,8 @@ def _correct(model_name: str, n_features: int, w: np.ndarray, X: np.ndarray,
     model.eval()
     with torch.no_grad():
         out = model(torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)))
-    pred = (out.reshape(-1) > 0).numpy().astype(np.int64)
+    pred = (out.argmax(dim=1) if _loss(model_name) == "ce"
+            else (out.reshape(-1) > 0)).numpy().astype(np.int64)
     return np.asarray(pred == np.asarray(y).reshape(-1).astype(np.int64))
 
 
@@ -449,6 +489,90 @@ def trace_data(config: Path, data_id: bytes, names: Dict[bytes, str]) -> List[Di
         return rows
     finally:
         lc.close()
+
+
+#: the round's phases, in order, as :func:`round_phases` names them
+PHASES = ("train + pack + encrypt + upload", "aggregate (encrypted sum)", "decryption shares",
+          "verify + combine + finalize", "each center recomputes from the shares + evaluates")
+
+
+def round_phases(config: Path, task_id: bytes, rounds: int) -> Dict[str, float]:
+    """Mean seconds per round of each phase of a task, measured by the
+    consensus timestamps of its acts on the ledger (read from certified
+    blocks): from the act that opened the round (the previous round's last
+    evaluation) to the last upload; then to the aggregate; to the last
+    decryption share before the finalize; to the finalize; to the last
+    evaluation. Each phase holds the computing of the members who act in it,
+    their waiting for one another and the consensus on their acts. Round 1 is
+    left out when there are more (it opens at the last join, before the
+    trainer processes have started). ``"round"``: the whole round;
+    ``"rounds"``: how many rounds the mean is over."""
+    from .. import ledger
+    from ..consortium import config_ledger_text, lib
+
+    lc = ledger.Client(ledger.Config(config_ledger_text(config)))
+    try:
+        acts: Dict[Tuple[int, int], List[int]] = {}
+        joined = 0
+        blocks: Dict[int, Any] = {}
+        for h, i in lc.trace(lib.FEDSHARE_TRACE_TASK, task_id, max_entries=100000):
+            b = blocks.get(h) or blocks.setdefault(h, lc.block(h))
+            tx = b.transactions[i]
+            pl = tx.payload
+            if tx.op in (0x0F31, 0x0F32):
+                joined = max(joined, int(b.timestamp))
+            elif 0x0F33 <= tx.op <= 0x0F38:
+                # task ID · u32 round, after the payload's version byte
+                at = 1 if pl[1:33] == task_id else 0 if pl[:32] == task_id else -1
+                if at < 0 or len(pl) < at + 36:
+                    continue
+                r = int.from_bytes(pl[at + 32:at + 36], "big")
+                acts.setdefault((tx.op, r), []).append(int(b.timestamp))
+    finally:
+        lc.close()
+    sums = dict.fromkeys(PHASES + ("round",), 0.0)
+    done = 0
+    opened = joined
+    for r in range(1, rounds + 1):
+        up, ag, fi, ev = (acts.get((op, r)) for op in (0x0F33, 0x0F34, 0x0F37, 0x0F38))
+        if not (up and ag and fi and ev) or (r == 1 and rounds > 1):
+            opened = max(ev) if ev else opened
+            continue
+        t_fin = max(fi)
+        sh = [t for t in acts.get((0x0F36, r), []) if t <= t_fin] or [max(ag)]
+        marks = [opened, max(up), max(ag), max(sh), t_fin, max(ev)]
+        for name, a, b in zip(PHASES, marks, marks[1:]):
+            sums[name] += max(0, b - a) / 1000.0
+        sums["round"] += (marks[-1] - marks[0]) / 1000.0
+        done += 1
+        opened = max(ev)
+    out = {k: v / max(done, 1) for k, v in sums.items()}
+    out["rounds"] = float(done)
+    return out
+
+
+def phase_lines(r: "RunResult") -> List[str]:
+    """The per-round time split of a run, as report lines."""
+    if not r.phases:
+        return []
+    ph, ms = r.phases, r.member_split
+    n = int(ph.get("rounds", 0))
+    L = [f"Per round, {r.model} ({r.n_parameters:,} parameters), mean over "
+         f"{n} round{'s' if n != 1 else ''} (round 1, which includes the trainer processes' "
+         "start, left out when there are more), by the consensus timestamps of the acts on "
+         f"the ledger ({ph['round']:.2f} s a round):", "",
+         "| phase | seconds per round | share |", "|---|---|---|"]
+    for name in PHASES:
+        L.append(f"| {name} | {ph[name]:.3f} | {ph[name] / max(ph['round'], 1e-9):.0%} |")
+    L.append("")
+    L.append("The busiest center's own split of its round (its trainer's measurements): "
+             f"local compute (training, evaluation) {ms.get('compute_s', 0):.3f} s; "
+             f"cryptography (encryption, decryption shares and their proofs, verification "
+             f"and combination: libphe) {ms.get('crypto_s', 0):.3f} s; its own ledger acts "
+             f"to commit and its reads {ms.get('ledger_s', 0):.3f} s; waiting for the others "
+             f"{ms.get('waiting_s', 0):.3f} s; the rest (packing, statistics, bookkeeping) "
+             f"{ms.get('other_s', 0):.3f} s.")
+    return L
 
 
 def tamper_test(cons: Consortium, node: int, height_hint: int) -> Dict[str, Any]:
@@ -621,7 +745,9 @@ def write_report(out: Path, results: List[RunResult], ds: Dataset, ledger_stats:
     else:
         L.append("# fedshare: centers train one model on their own records\n")
     L.append(f"Data: {ds.source}; {len(ds.y)} records, {len(ds.feature_names)} features, label "
-             f"`{ds.label}` ({ds.label_rule}; {int(ds.y.sum())} positive). Each center is a "
+             f"`{ds.label}` ({ds.label_rule}; "
+             + (f"{len(np.unique(ds.y))} classes" if ds.label_rule == "class 0–9"
+                else f"{int(ds.y.sum())} positive") + "). Each center is a "
              "separate trainer process that reads only its own CSV. Four node processes "
              "replicate the ledger by PBFT on loopback; the consortium key is "
              f"{setup.get('key', '2-of-3')}.\n")
@@ -715,6 +841,11 @@ def write_report(out: Path, results: List[RunResult], ds: Dataset, ledger_stats:
              + (" (the paper: 35 %; its model and local work were larger — see "
                 "benchmarks/RESULTS.md)." if paper else "."))
     L.append(f"- The whole run took {demo_seconds:.0f} s.\n")
+    L.append("## Time per round\n")
+    for r in results:
+        L.append(f"**{r.model}, {r.split}**: ")
+        L.extend(phase_lines(r))
+        L.append("")
     L.append("![time shares](time-shares.png)\n")
     L.append("## Per-round curves\n")
     for r in results:
@@ -923,6 +1054,7 @@ class Experiment:
         # -- the initial model, the codec, the task
         model = _make_model(model_name, X.shape[1], self.seed)
         w0 = ft.flatten_parameters(model)
+        res.n_parameters = int(w0.size)
         if model_name not in self.models:  # one published initial model per architecture
             self.models[model_name] = self.members[A].publish_model(
                 f"{model_name} over {X.shape[1]} standardized features".encode(), w0,
@@ -947,15 +1079,20 @@ class Experiment:
         for h in range(n):
             rep = self.work / f"{HOSPITALS[h]}-{model_name}-{split}.report.json"
             reports.append(rep)
-            cmd = [sys.executable, "-m", "fedshare", "train", "--config",
-                   str(self.trainer_config), "--key", str(self.cons.member_keys[h]),
-                   "--task", task.hex(),
-                   "--data", str(self.work / f"{HOSPITALS[h]}-{model_name}-{split}.csv"),
-                   "--label", ds.label, "--model", model_name, "--scale", str(scale_files[h]),
-                   "--share", str(self.share_files[h]), "--passphrase-env",
-                   "FEDSHARE_SHARE_PASSPHRASE", "--eval-fraction", "0.2",
-                   "--seed", str(self.seed + 1 + h), "--report-json", str(rep),
-                   "--dump-updates", str(rep) + ".updates.npz", "--quiet"]
+            common = ["--config", str(self.trainer_config), "--key",
+                      str(self.cons.member_keys[h]), "--task", task.hex(),
+                      "--data", str(self.work / f"{HOSPITALS[h]}-{model_name}-{split}.csv"),
+                      "--label", ds.label, "--scale", str(scale_files[h]),
+                      "--share", str(self.share_files[h]), "--passphrase-env",
+                      "FEDSHARE_SHARE_PASSPHRASE", "--eval-fraction", "0.2",
+                      "--seed", str(self.seed + 1 + h), "--report-json", str(rep),
+                      "--dump-updates", str(rep) + ".updates.npz"]
+            if model_name == "cnn":  # ten classes: the demo's own trainer, same loop
+                cmd = [sys.executable, "-m", "fedshare._demo.trainer", *common,
+                       "--width", str(CNN_SHAPE["width"]), "--hidden", str(CNN_SHAPE["hidden"])]
+            else:
+                cmd = [sys.executable, "-m", "fedshare", "train", *common, "--model",
+                       model_name, "--quiet"]
             if h == A:
                 cmd.append("--aggregator")
             env = dict(os.environ, FEDSHARE_SHARE_PASSPHRASE=self.passphrases[h])
@@ -989,7 +1126,7 @@ class Experiment:
         last = self.regulator.round(task, int(rec["round"]))
         res.eval_records = int(last.get("samples", 0)) if last else 0
         probe = ft.LocalTrainer(_make_model(model_name, X.shape[1], self.seed), Xt, yt, lr=lr,
-                                batch_size=32, upload_every=10, seed=0)
+                                batch_size=32, upload_every=10, seed=0, loss=_loss(model_name))
         res.fed_accuracy = probe.evaluate(global_model, Xt, yt)
         # -- every verdict of the run (the ledger's, with what it was decided on)
         from ..verdicts import task_verdicts
@@ -1008,6 +1145,9 @@ class Experiment:
         res.compute_seconds = per_round("compute_s")
         res.crypto_seconds = per_round("crypto_s")
         res.ledger_seconds = per_round("ledger_s")
+        res.member_split = {k: per_round(k) for k in ("compute_s", "crypto_s", "ledger_s",
+                                                      "waiting_s", "other_s")}
+        res.phases = round_phases(self.cons.config, task, res.fed_rounds)
         # -- baselines in this process: centralized and plain FedAvg
         Xp = np.concatenate([p[0] for p in parts])
         yp = np.concatenate([p[1] for p in parts])
@@ -1085,7 +1225,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "each center's records)")
     p.add_argument("--label", default=None,
                    help="the label column of the CSVs (0/1, or see --positive)")
-    p.add_argument("--model", choices=("logreg", "mlp", "both"), default="both")
+    p.add_argument("--model", choices=("logreg", "mlp", "both", "cnn"), default="both",
+                   help="logreg, mlp, both (default), or cnn: a convolutional network of "
+                        "realistic size on scikit-learn's digits (8×8 images, 10 classes; "
+                        "even split; its own data, not --data)")
+    p.add_argument("--cnn-width", type=integer(1, 256), default=CNN_SHAPE["width"],
+                   help="the cnn's first convolution channels (default 32: 151,306 "
+                        "parameters with --cnn-hidden 128)")
+    p.add_argument("--cnn-hidden", type=integer(1, 4096), default=CNN_SHAPE["hidden"],
+                   help="the cnn's hidden units (default 128)")
     p.add_argument("--split", choices=("even", "skewed", "both"), default="both",
                    help="how the default data is split over the hospitals")
     p.add_argument("--rounds", type=integer(1, 1000), default=50,
@@ -1212,7 +1360,17 @@ def run(args: argparse.Namespace) -> int:
     server_opt = server_optimizer_of(args)
     if getattr(args, "test", None) and not args.data:
         raise errors.InvalidInputError("--test needs --data")
-    if args.data:
+    if args.model == "cnn":
+        if args.data:
+            raise errors.InvalidInputError("--model cnn trains on scikit-learn's digits; "
+                                           "--data is for the binary models")
+        if args.split == "skewed":
+            raise errors.InvalidInputError("--model cnn runs on the even split")
+        CNN_SHAPE.update(width=args.cnn_width, hidden=args.cnn_hidden)
+        ds, owners = load_digits(), None
+        ds.scaling = args.scaling
+        configs = [("cnn", "even")]
+    elif args.data:
         if not args.label:
             raise errors.InvalidInputError("--data needs --label")
         n = len(args.data)
@@ -1247,7 +1405,8 @@ def run(args: argparse.Namespace) -> int:
     centers = len(owners) if owners is not None else 3
     what = "three-hospital" if centers == 3 else f"{centers}-center"
     _say(f"fedshare demo: the {what} experiment "
-         + ("of the seed paper (section 3)" if ds.bundled else "on the centers' own CSVs"))
+         + ("of the seed paper (section 3)" if ds.bundled else
+            "on scikit-learn's digits" if args.model == "cnn" else "on the centers' own CSVs"))
     _say(f"  data: {ds.source}; work directory {work}")
     exp = Experiment(work, seed=args.seed, key_bits=args.key_bits, sync=args.sync,
                      centers=centers, key_ceremony=getattr(args, "key_ceremony", "auto"),
@@ -1289,6 +1448,11 @@ def run(args: argparse.Namespace) -> int:
                  + (f" ({r.server_optimizer_text})" if r.server_optimizer_text else ""))
             for line in _verdict_summary(r.verdicts):
                 _say(f"    {line}")
+            ph = r.phases
+            if ph:
+                _say(f"    {r.n_parameters:,} parameters; per round ({ph['round']:.2f} s, "
+                     "consensus timestamps): " + "; ".join(f"{k} {ph[k]:.2f} s"
+                                                          for k in PHASES))
             results.append(r)
         stats = exp.cons.metrics(REG)  # the regulator's node
         ledger_stats = {"transactions": stats.get("fedshare_transactions_total", 0),
@@ -1304,7 +1468,12 @@ def run(args: argparse.Namespace) -> int:
         _say(f"  tamper test: {tamper['message']}")
         demo_seconds = time.monotonic() - t0
         setup = {
-            "model": "logistic regression and an MLP (16 hidden units) in PyTorch; SGD, batch "
+            "model": (f"a CNN (fedshare.torch.cnn: two 3×3 convolutions of {args.cnn_width} and "
+                      f"{2 * args.cnn_width} channels, max-pool, {args.cnn_hidden} hidden units, "
+                      f"10 classes; {results[0].n_parameters:,} parameters)"
+                      if args.model == "cnn" else
+                      "logistic regression and an MLP (16 hidden units)")
+                     + " in PyTorch; SGD, batch "
                      f"32, {10} batches per round (an encrypted upload every 10 batches), "
                      f"learning rate {args.lr}, weight = local data size",
             "stop rule": "accuracy on the hospitals' evaluation records improved by less than "
