@@ -1331,11 +1331,11 @@ def server_optimizer_of(args: argparse.Namespace) -> Any:
     from .. import serveropt
 
     kind = getattr(args, "server_optimizer", "fedavg") or "fedavg"
-    given = {k: getattr(args, a, None) for k, a in (("eta", "server_lr"),
-                                                    ("beta_1", "server_beta1"),
-                                                    ("beta_2", "server_beta2"),
-                                                    ("tau", "server_tau"))}
-    given = {k: v for k, v in given.items() if v is not None}
+    given: Dict[str, float] = {}
+    for k, a in (("eta", "server_lr"), ("beta_1", "server_beta1"), ("beta_2", "server_beta2"),
+                 ("tau", "server_tau")):
+        if getattr(args, a, None) is not None:
+            given[k] = float(getattr(args, a))
     if kind == "fedavg":
         if given:
             raise errors.InvalidInputError(

@@ -18,7 +18,7 @@ import argparse
 import json
 import os
 import sys
-from typing import Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 
@@ -81,7 +81,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                    "n_parameters": ft.parameter_count(model), "train_samples": int(len(tr)),
                    "eval_samples": int(len(ev))})
     if args.dump_updates:
-        np.savez(args.dump_updates, **{f"r{r}": u for r, u in part.updates.items()})
+        updates: Dict[str, Any] = {f"r{r}": u for r, u in part.updates.items()}
+        np.savez(args.dump_updates, **updates)
     tmp = args.report_json + ".tmp"
     with open(tmp, "w") as f:
         json.dump(report, f, indent=1)
