@@ -221,6 +221,10 @@ def test_demo_with_four_centers_and_their_test_files(tmp_path):
     assert gap["measured_on"] == "per-center test records, mean over centers"
     assert gap["ci95"][0] <= gap["value"] <= gap["ci95"][1] and gap["test_records"] == 129
     assert set(recs["rounds_extra"]["per_config"]) == {"logreg/given"}
+    # rounds to reach the centralized model's accuracy on the per-center test records
+    tgt, c, extra = recs["rounds_extra_test"]["per_config"]["logreg/given"]
+    assert 0 < tgt <= 100 and 1 <= c <= 3 and (extra is None or extra >= 1 - c)
+    assert "the centralized model's test accuracy at its stop" in out
     assert "gap centralized − encrypted, mean over centers" in out
     assert "PASS" in out
 

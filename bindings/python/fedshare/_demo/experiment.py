@@ -304,6 +304,11 @@ class RunResult:
     center_correct: Dict[str, List[np.ndarray]] = field(default_factory=dict)
     #: the model's parameter count
     n_parameters: int = 0
+    #: per round, the accuracy on each center's test records averaged over the
+    #: centers: of the centralized model, and of the encrypted run's model
+    #: (x_r under a server optimizer), read back from the ledger
+    central_test_curve: List[float] = field(default_factory=list)
+    fed_test_curve: List[float] = field(default_factory=list)
     #: mean seconds per round of each phase, by the consensus timestamps of the
     #: acts on the ledger (:func:`round_phases`), and the busiest member's own split
     phases: Dict[str, float] = field(default_factory=dict)
@@ -330,10 +335,15 @@ def _local_eval_split(n: int, fraction: float, seed: int) -> Tuple[np.ndarray, n
 
 def centralized(model_name: str, X: np.ndarray, y: np.ndarray, Xe: np.ndarray, ye: np.ndarray,
                 Xt: np.ndarray, yt: np.ndarray, *, lr: float, rounds: int, seed: int,
-                stop_threshold: float, stop_patience: int) -> Tuple[List[float], int, float, Any]:
+                stop_threshold: float, stop_patience: int,
+                per_center: Optional[Sequence[Tuple[np.ndarray, np.ndarray]]] = None,
+                test_curve: Optional[List[float]] = None) -> Tuple[List[float], int, float, Any]:
     """The baseline: the same model, hyper-parameters and gradient steps per
     round (upload_every batches of 32) on the pooled training records, stopped
-    by the same rule on the pooled evaluation records."""
+    by the same rule on the pooled evaluation records. With ``per_center``
+    (each center's test records) and ``test_curve``, each round's accuracy on
+    them, averaged over the centers, is appended to ``test_curve`` (never read
+    by the stop rule)."""
     from .. import fedavg
     from .. import torch as ft
 
@@ -345,6 +355,8 @@ def centralized(model_name: str, X: np.ndarray, y: np.ndarray, Xe: np.ndarray, y
     for _ in range(1, rounds + 1):
         w = w + trainer.train_round(w)
         curve.append(trainer.evaluate(w, Xe, ye))
+        if per_center is not None and test_curve is not None:
+            test_curve.append(float(np.mean([trainer.evaluate(w, a, b) for a, b in per_center])))
         if fedavg.stop_decision(curve, stop_threshold, stop_patience, rounds) != "continue":
             break
     return curve, len(curve), trainer.evaluate(w, Xt, yt), w
@@ -823,6 +835,13 @@ def write_report(out: Path, results: List[RunResult], ds: Dataset, ledger_stats:
                      f"{100 * lo:+.2f} to {100 * hi:+.2f}, paired record by record). Rounds "
                      f"to stop: centralized {r.central_rounds}, plain FedAvg {r.plain_rounds}, "
                      f"encrypted {r.fed_rounds}.")
+            tgt, c_r, extra = rounds_to_reach(r)
+            L.append(f"The centralized model's accuracy at its stop, {tgt:.1f} % on these test "
+                     f"records averaged over centers, was first reached in round {c_r} by the "
+                     "centralized model and "
+                     + (f"in round {c_r + extra} by the encrypted run." if extra is not None else
+                        f"not within the encrypted run's {r.fed_rounds} rounds.")
+                     + " (Test records are never read by the stop rule.)")
         L.append("")
     L.append("## Ledger and time\n")
     L.append(f"- Ledger: {ledger_stats.get('transactions', 0):.0f} transactions in "
@@ -1153,9 +1172,21 @@ class Experiment:
         yp = np.concatenate([p[1] for p in parts])
         Xe = np.concatenate([p[2] for p in parts])
         ye = np.concatenate([p[3] for p in parts])
+        per_center = [(X[i], y[i]) for i in test_idx]
         res.central_curve, res.central_rounds, res.central_accuracy, central_w = centralized(
             model_name, Xp, yp, Xe, ye, Xt, yt, lr=lr, rounds=rounds, seed=self.seed,
-            stop_threshold=0.001, stop_patience=3)
+            stop_threshold=0.001, stop_patience=3, per_center=per_center,
+            test_curve=res.central_test_curve)
+        # the encrypted run's model of every round, from the ledger, on the same records
+        model_r = w0.astype(np.float64)
+        for r in range(1, res.fed_rounds + 1):
+            rnd = self.regulator.round(task, r)
+            digest = (rnd or {}).get("server_model" if opt is not None else "global_model")
+            if digest:
+                model_r = (serveropt.fetch_model(self.regulator, bytes.fromhex(digest))
+                           .astype(np.float64))
+            res.fed_test_curve.append(float(np.mean([probe.evaluate(model_r, a, b)
+                                                     for a, b in per_center])))
         res.plain_curve, res.plain_rounds, res.plain_accuracy, plain_w = plain_fedavg(
             model_name, parts, Xt, yt, lr=lr, rounds=rounds, seed=self.seed,
             stop_threshold=0.001, stop_patience=3, optimizer=opt)
@@ -1290,6 +1321,8 @@ def e2e_keys(results: List[RunResult], demo_seconds: float) -> List[Dict[str, An
     plain FedAvg's own extra rounds beside it (what federation costs without
     encryption)."""
     main = results[0]
+    reach = {f"{r.model}/{r.split}": rounds_to_reach(r) for r in results}
+    known = [v[2] for v in reach.values() if v[2] is not None]
     common = {"bound": min(r.codec_bound for r in results),
               "configs": [f"{r.model}/{r.split}" for r in results],
               "server_optimizer": main.server_optimizer}
@@ -1299,7 +1332,7 @@ def e2e_keys(results: List[RunResult], demo_seconds: float) -> List[Dict[str, An
     g, lo, hi = gaps[worst]
     extra = [r.fed_rounds - r.central_rounds for r in results]
     wr = max(range(len(results)), key=lambda i: extra[i])
-    out = [
+    out: List[Dict[str, Any]] = [
         {"name": "max_dev_encrypted_vs_plain", "value": max(r.max_dev for r in results),
          "unit": "abs"},
         {"name": "accuracy_gap_pp", "value": 100 * g, "unit": "points",
@@ -1315,6 +1348,14 @@ def e2e_keys(results: List[RunResult], demo_seconds: float) -> List[Dict[str, An
          "per_config_fields": ["centralized", "federated (encrypted)", "plain FedAvg"],
          "eval_records": results[wr].eval_records,
          "plain_rounds_extra": max(r.plain_rounds - r.central_rounds for r in results)},
+        {"name": "rounds_extra_test",
+         "value": max(known) if len(known) == len(reach) else None, "unit": "rounds",
+         "measured_on": "per-center test records, mean over centers (never read by the "
+         "stop rule)",
+         "per_config": reach,
+         "per_config_fields": ["target accuracy (centralized model at its stop)",
+                               "centralized rounds to reach it", "federated extra rounds "
+                               "to reach it (null: not within the run)"]},
         {"name": "accuracy_gap_pp_pooled",
          "value": 100 * max(r.central_accuracy - r.fed_accuracy for r in results),
          "unit": "points", "measured_on": "the pooled test records"},
@@ -1323,6 +1364,19 @@ def e2e_keys(results: List[RunResult], demo_seconds: float) -> List[Dict[str, An
         {"name": "demo_seconds", "value": demo_seconds, "unit": "s"},
     ]
     return [{"suite": "e2e", **rec, **common} for rec in out]
+
+
+def rounds_to_reach(r: RunResult) -> Tuple[float, int, Optional[int]]:
+    """(target, c, extra): the target is the centralized model's accuracy at
+    its stop, on each center's test records averaged over the centers; c the
+    first round its curve reaches the target; extra the encrypted run's first
+    such round − c (None when it does not reach it within its rounds)."""
+    if not r.central_test_curve:
+        return 0.0, 0, None
+    target = r.central_test_curve[-1]
+    c = next(i for i, a in enumerate(r.central_test_curve, 1) if a >= target - 1e-12)
+    f = next((i for i, a in enumerate(r.fed_test_curve, 1) if a >= target - 1e-12), None)
+    return round(100 * target, 3), c, (f - c if f is not None else None)
 
 
 def server_optimizer_of(args: argparse.Namespace) -> Any:
@@ -1442,6 +1496,11 @@ def run(args: argparse.Namespace) -> int:
             _say(f"    gap centralized − encrypted, mean over centers: {100 * g:+.2f} points "
                  f"(95 % CI {100 * lo:+.2f} to {100 * hi:+.2f}); rounds to stop: centralized "
                  f"{r.central_rounds}, plain FedAvg {r.plain_rounds}, encrypted {r.fed_rounds}")
+            tgt, c_r, extra = rounds_to_reach(r)
+            _say(f"    the centralized model's test accuracy at its stop ({tgt:.1f} %, mean over "
+                 f"centers) reached in round {c_r} centralized, "
+                 + (f"round {c_r + extra} encrypted" if extra is not None
+                    else f"not within the encrypted run's {r.fed_rounds} rounds"))
             _say(f"    stop rule on {r.eval_records} evaluation records (the union of the "
                  f"centers', recorded on the ledger)")
             _say(f"    the task on the ledger names server optimizer {r.server_optimizer}"
