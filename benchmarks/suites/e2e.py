@@ -22,6 +22,12 @@ configurations (logistic regression and MLP, even and skewed splits):
                               the baseline's pooled evaluation). "per_config":
                               [centralized, encrypted, plain FedAvg] rounds;
                               plain_rounds_extra: plain FedAvg − centralized.
+                              rounds_extra_test (report): rounds the encrypted
+                              run needs beyond the centralized model to first
+                              reach the centralized model's accuracy at its
+                              stop, on the per-center test records averaged
+                              over centers (per_config: [target %, centralized
+                              round, extra or null]).
   overhead_share              (crypto + consensus) ÷ round wall time, logistic
                               regression on the even split.
   demo_seconds                wall time of the whole demo (after the build).
