@@ -92,6 +92,17 @@ LEDGER_API int ledger_store_membership_at(ledger_store *s, uint64_t height,
  */
 LEDGER_API int ledger_store_member_change(ledger_store *s, uint64_t id, ledger_member_change *out);
 
+struct ledger_client; /* ledger/client.h */
+/**
+ * @brief The membership in force at @p height, read through a client: the
+ * encoding f+1 replicas give identically, of the configuration's chain.
+ * @param[out] out new membership (ledger_membership_free).
+ * @return LEDGER_OK, LEDGER_E_INVALID (NULL, height 0), LEDGER_E_DECODE,
+ * LEDGER_E_MEMBERSHIP (another chain's), or ledger_client_get's codes.
+ */
+LEDGER_API int ledger_client_membership(struct ledger_client *c, uint64_t height,
+                                        uint32_t timeout_ms, ledger_membership **out);
+
 #ifdef __cplusplus
 }
 #endif

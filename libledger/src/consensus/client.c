@@ -11,6 +11,7 @@
 #include "internal.h"
 #include "ledger/bundle.h"
 #include "ledger/client.h"
+#include "ledger/reconfig.h"
 #include "lc_config.h"
 #include "lc_log.h"
 #include "lc_net.h"
@@ -665,6 +666,37 @@ static int learn_membership(ledger_client *c, const epoch_need *need, uint32_t t
     }
     pthread_mutex_unlock(&c->mu);
     ledger_membership_free(m);
+    return LEDGER_OK;
+}
+
+LEDGER_API int ledger_client_membership(ledger_client *c, uint64_t height, uint32_t timeout_ms,
+                                        ledger_membership **out) {
+    if (!out)
+        return LEDGER_E_INVALID;
+    *out = NULL;
+    if (!c || height == 0)
+        return LEDGER_E_INVALID;
+    uint8_t arg[8];
+    lc_put_u64(arg, height);
+    int32_t st;
+    uint8_t *d = NULL;
+    size_t n = 0;
+    ask_opts o;
+    memset(&o, 0, sizeof o);
+    o.quorum = c->cfg.f + 1;
+    int rc = ask(c, LC_Q_MEMBERSHIP, arg, 8, timeout_ms, 1, NULL, NULL, &o, &st, &d, &n);
+    if (rc != LEDGER_OK)
+        return rc;
+    ledger_membership *m = NULL;
+    rc = st != LEDGER_OK ? st : ledger_membership_decode(&m, d, n);
+    free(d);
+    if (rc == LEDGER_OK && memcmp(ledger_membership_chain_id(m), c->cfg.chain_id, 32) != 0)
+        rc = LEDGER_E_MEMBERSHIP;
+    if (rc != LEDGER_OK) {
+        ledger_membership_free(m);
+        return rc;
+    }
+    *out = m;
     return LEDGER_OK;
 }
 

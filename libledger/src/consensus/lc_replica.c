@@ -1007,7 +1007,7 @@ static void on_blocks(lc_replica *r, uint32_t from, const uint8_t *body, size_t 
         return;
     uint32_t k = lc_get_u32(body);
     size_t off = 4;
-    (void)from;
+    uint64_t start = r->last_exec;
     for (uint32_t i = 0; i < k; i++) {
         const uint8_t *b;
         size_t len;
@@ -1036,6 +1036,17 @@ static void on_blocks(lc_replica *r, uint32_t from, const uint8_t *body, size_t 
             slot_clear(r, s);
         }
         announce_commit(r, h);
+    }
+    /* a full batch applied and the peer is further ahead: ask it for the next
+     * batch at once (a replica far behind, e.g. one that just joined, catches
+     * up at the speed of its store, not of the 300 ms grace) */
+    if (k == FETCH_MAX && r->last_exec == start + k && from < r->cfg.n &&
+        r->peer_height[from] > r->last_exec) {
+        uint8_t b[12];
+        lc_put_u64(b, r->last_exec + 1);
+        lc_put_u32(b + 8, FETCH_MAX);
+        lc_net_send(r->net, from, LC_T_FETCH, b, sizeof b);
+        r->last_fetch = r->now;
     }
     try_progress(r);
 }
