@@ -8,10 +8,10 @@
 
 #include "ledger/reconfig.h"
 
-#define NSIG 6
+#define NSIG 8
 
 typedef struct {
-    ledger_signer *sg[NSIG]; /* seeds 100 … 105: 0 … 3 genesis, 4 and 5 join later */
+    ledger_signer *sg[NSIG]; /* seeds 100 … 107: 0 … 3 genesis, the others join later */
     ledger_membership *m;    /* genesis: replicas 0 … 3, f = 1 */
     ledger_signer *alice;
     char path[512];
@@ -364,12 +364,112 @@ static void test_codec(void **state) {
     ledger_membership_free(m);
 }
 
+/* Commit a change proposed by `by` and approved by the listed replicas; the
+ * block certificates are signed by `cert` (k signers). Returns the change's
+ * effective height. */
+static uint64_t change_by(fixture *f, uint32_t kind, int who, const char *addr, int by,
+                          const int *approvers, size_t na, const int *cert, size_t k) {
+    assert_int_equal(commit_by(f, propose(f, by, kind, who, addr), cert, k), LEDGER_OK);
+    ledger_member_change c;
+    assert_int_equal(ledger_store_member_change(f->s, 0, &c), LEDGER_OK);
+    for (size_t i = 0; i < na; i++)
+        assert_int_equal(commit_by(f, approve(f, approvers[i], c.id), cert, k), LEDGER_OK);
+    assert_int_equal(ledger_store_member_change(f->s, c.id, &c), LEDGER_OK);
+    assert_int_equal(c.status, LEDGER_MEMBER_APPROVED);
+    return c.effective;
+}
+
+/* Fill with puts certified by `cert` until the chain's next height is h. */
+static uint64_t put_nonce = 500;
+static void fill_until(fixture *f, uint64_t h, const int *cert, size_t k) {
+    while (ledger_store_height(f->s) + 1 < h)
+        assert_int_equal(commit_by(f, t_put(f->alice, ++put_nonce, "f", "x"), cert, k), LEDGER_OK);
+}
+
+/* Add, remove, add again (another key: a removed key never comes back): the
+ * slots keep their ids, the third replica takes id 5. */
+static void test_add_remove_add(void **state) {
+    fixture *f = *state;
+    const int q0124[] = {0, 1, 2, 4};
+    const int a12[] = {1, 2}, a123[] = {1, 2, 3};
+    uint64_t e = change_by(f, LEDGER_MEMBER_ADD_REPLICA, 4, "127.0.0.1:7104", 0, a12, 2, q012, 3);
+    fill_until(f, e, q012, 3);
+    e = change_by(f, LEDGER_MEMBER_REMOVE_REPLICA, 4, NULL, 0, a123, 3, q0124, 4);
+    fill_until(f, e, q0124, 4);
+    e = change_by(f, LEDGER_MEMBER_ADD_REPLICA, 5, "127.0.0.1:7105", 0, a12, 2, q012, 3);
+    fill_until(f, e, q012, 3);
+    const ledger_membership *m = ledger_store_membership(f->s);
+    assert_int_equal(ledger_membership_size(m), 6);
+    assert_int_equal(ledger_membership_count(m), 5);
+    assert_false(ledger_membership_active(m, 4));
+    assert_true(ledger_membership_active(m, 5));
+    /* replica 4's signature no longer counts; replica 5's does */
+    const int q0125[] = {0, 1, 2, 5}, q0124b[] = {0, 1, 2, 4};
+    ledger_tx *txs[1] = {t_put(f->alice, ++put_nonce, "g", "y")};
+    ledger_block *b = next_block(f, txs, 1, q0124b, 4);
+    assert_int_equal(ledger_store_append(f->s, b), LEDGER_E_CERTIFICATE);
+    ledger_block_free(b);
+    assert_int_equal(commit_by(f, t_put(f->alice, put_nonce, "g", "y"), q0125, 4), LEDGER_OK);
+    ledger_store_close(f->s);
+    ledger_store_options o = LEDGER_STORE_OPTIONS_INIT;
+    o.verify = LEDGER_VERIFY_FULL;
+    uint64_t bad = 99;
+    assert_int_equal(ledger_store_open(&f->s, f->path, f->m, ledger_kv_app(), &o, &bad), LEDGER_OK);
+    assert_int_equal(bad, 0);
+}
+
+/* 7 → 4: the quorums shrink with the membership (f 2 → 1; quorum 5, 4, 4, 3). */
+static void test_seven_to_four(void **state) {
+    fixture *f = *state;
+    ledger_store_close(f->s);
+    t_cleanup(f->path);
+    ledger_membership_free(f->m);
+    for (int i = 0; i < NSIG; i++)
+        ledger_signer_free(f->sg[i]);
+    f->m = t_membership(7, f->sg);
+    f->sg[7] = t_signer(107);
+    t_tmpdir(f->path, sizeof f->path, "reconfig7");
+    assert_int_equal(ledger_store_open(&f->s, f->path, f->m, ledger_kv_app(), NULL, NULL),
+                     LEDGER_OK);
+    assert_int_equal(ledger_membership_quorum(ledger_store_membership(f->s)), 5);
+    const int q7[] = {0, 1, 2, 3, 4}, q6[] = {0, 1, 2, 3, 4}, q5[] = {0, 1, 2, 3}, q4[] = {0, 1, 2};
+    /* remove 6 (5 of 7 approve: 3·5 > 14), then 5 (5 of 6), then 4 (4 of 5) */
+    const int a4[] = {1, 2, 3, 4}, a3[] = {1, 2, 3};
+    uint64_t e = change_by(f, LEDGER_MEMBER_REMOVE_REPLICA, 6, NULL, 0, a4, 4, q7, 5);
+    fill_until(f, e, q7, 5);
+    assert_int_equal(ledger_membership_quorum(ledger_store_membership(f->s)), 4); /* n 6, f 1 */
+    e = change_by(f, LEDGER_MEMBER_REMOVE_REPLICA, 5, NULL, 0, a4, 4, q6, 5);
+    fill_until(f, e, q6, 5);
+    assert_int_equal(ledger_membership_quorum(ledger_store_membership(f->s)), 4); /* n 5, f 1 */
+    e = change_by(f, LEDGER_MEMBER_REMOVE_REPLICA, 4, NULL, 0, a3, 3, q5, 4);
+    fill_until(f, e, q5, 4);
+    const ledger_membership *m = ledger_store_membership(f->s);
+    assert_int_equal(ledger_membership_count(m), 4);
+    assert_int_equal(ledger_membership_f(m), 1);
+    assert_int_equal(ledger_membership_quorum(m), 3);
+    /* three signatures now commit a block; the removed replicas' do not count */
+    assert_int_equal(commit_by(f, t_put(f->alice, ++put_nonce, "h", "z"), q4, 3), LEDGER_OK);
+    const int with_removed[] = {0, 5, 6};
+    ledger_tx *txs[1] = {t_put(f->alice, ++put_nonce, "h", "z")};
+    ledger_block *b = next_block(f, txs, 1, with_removed, 3);
+    assert_int_equal(ledger_store_append(f->s, b), LEDGER_E_CERTIFICATE);
+    ledger_block_free(b);
+    ledger_store_close(f->s);
+    ledger_store_options o = LEDGER_STORE_OPTIONS_INIT;
+    o.verify = LEDGER_VERIFY_FULL;
+    uint64_t bad = 99;
+    assert_int_equal(ledger_store_open(&f->s, f->path, f->m, ledger_kv_app(), &o, &bad), LEDGER_OK);
+    assert_int_equal(bad, 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_add_then_remove, setup, teardown),
         cmocka_unit_test_setup_teardown(test_epoch_after_change, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expiry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_codec, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_add_remove_add, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_seven_to_four, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
