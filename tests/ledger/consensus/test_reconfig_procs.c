@@ -6,7 +6,9 @@
  *   transfer; 3 of 4 replicas approve adding it; from the change on it votes:
  *   with replica 3 stopped, a block needs its vote (quorum 4 of 5) and commits.
  *   5 → 4, removing the primary: 4 of 5 approve removing replica 0, the primary
- *   of view 0; at the change the others move to view 1 and the chain goes on.
+ *   of view 0; replica 2 is killed (-9) before the change takes force; at the
+ *   change the others move to view 1 and the chain goes on; replica 2,
+ *   restarted, catches up across the change.
  *   After both: every node's membership at every height is the same, every
  *   chain replays from genesis to the same roots, and a certificate with the
  *   removed replica's signature is refused.
@@ -300,6 +302,9 @@ static void test_reconfig_with_processes(void **state) {
     r = approve(t, 0, c.id); /* the replica removed approves its own removal */
     assert_int_equal(r.status, 0);
     uint64_t e2 = r.height + LEDGER_MEMBER_DELAY;
+    /* mid-change, replica 2 is killed (-9): the other members go on */
+    kill(t->pid[2], SIGKILL);
+    assert_int_equal(wait_exit(t, 2, 30), 128 + SIGKILL);
     /* the chain goes on: the others change view */
     uint64_t last = 0;
     while ((last = put(t)) < e2 + 3)
@@ -307,6 +312,9 @@ static void test_reconfig_with_processes(void **state) {
     uint64_t view = 0;
     assert_false(signed_by(t, last, 0, &view));
     assert_true(view >= 1);
+    /* restarted, it catches up across the change */
+    spawn(t, 2);
+    last = put(t);
     for (int i = 1; i < NREP; i++)
         wait_status(t, i, last, NULL);
 
