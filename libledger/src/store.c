@@ -1111,7 +1111,7 @@ int ledger_store_bundle(ledger_store *s, const uint8_t tx_hash[32], uint8_t **ou
     if (!rc)
         rc = ledger_store_proof(s, tx_hash, &p);
     if (!rc)
-        rc = ledger_bundle_create(s->m, tx, p, out, len);
+        rc = ledger_bundle_create(s->genesis, tx, p, out, len);
     ledger_proof_free(p);
     ledger_tx_free(tx);
     return rc;

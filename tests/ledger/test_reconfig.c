@@ -254,6 +254,30 @@ static void test_add_then_remove(void **state) {
         ledger_membership_free(m);
         ledger_block_free(x);
     }
+    /* a proof bundle of a block before the change exports; after it, bundles
+     * (which do not carry membership changes yet) refuse to export */
+    {
+        ledger_block *x;
+        size_t blen = 0;
+        uint8_t *bun = NULL;
+        assert_int_equal(ledger_store_block(f->s, 1, &x), LEDGER_OK);
+        assert_int_equal(
+            ledger_store_bundle(f->s, ledger_tx_hash(ledger_block_tx(x, 0)), &bun, &blen),
+            LEDGER_OK);
+        uint8_t *genc;
+        size_t glen;
+        assert_int_equal(ledger_membership_encode(f->m, &genc, &glen), LEDGER_OK);
+        assert_int_equal(ledger_bundle_verify(bun, blen, genc, glen, NULL, NULL), LEDGER_OK);
+        ledger_free(genc);
+        ledger_free(bun);
+        ledger_block_free(x);
+        assert_int_equal(ledger_store_block(f->s, tip, &x), LEDGER_OK);
+        assert_int_equal(
+            ledger_store_bundle(f->s, ledger_tx_hash(ledger_block_tx(x, 0)), &bun, &blen),
+            LEDGER_E_MEMBERSHIP);
+        assert_null(bun);
+        ledger_block_free(x);
+    }
     /* a fresh store fed the same blocks (state transfer) reaches the same roots */
     char path2[512];
     t_tmpdir(path2, sizeof path2, "reconfig2");
