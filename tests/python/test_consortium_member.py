@@ -61,6 +61,7 @@ def test_replica_added_and_removed(tmp_path):
         assert members[3].membership_change()["approvals"] == 3  # 3 of 5: not yet
         r = _run("approve", cid, "--config", conf, "--key", keys[3])
         assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["change"]["status"] == "approved"  # 4 of 5
         done = members[0].membership_change(cid)
         assert done["status"] == "approved"
         assert done["effective"] == done["decided_at"] + DELAY

@@ -56,8 +56,11 @@ def _remove(m, args):
 @_run
 def _approve(m, args):
     tx = m.membership_approve(args.id)
-    return {"approved": args.id, "tx": tx.hex(),
-            "change": m.membership_change() or m.membership_change(args.id)}
+    # still open, or decided by this approval (then recorded under its id)
+    change = m.membership_change()
+    if change is None or change["id"] != args.id:
+        change = m.membership_change(args.id)
+    return {"approved": args.id, "tx": tx.hex(), "change": change}
 
 
 @_run
