@@ -940,7 +940,9 @@ int abac_cedar_is_authorized(const abac_cedar_policies *ps, const abac_cedar_ent
     L[nl].p = ps->other;
     L[nl].n = ps->n_other;
     L[nl].i = 0;
-    L[nl].own = 1; /* an unconstrained action scope holds */
+    L[nl].own = 0; /* checked: `other` has the unconstrained action scopes (a check that returns
+                    at once), and a set built by hand (libabac/analyze's one-policy views) may
+                    list any policy there */
     nl++;
     uint32_t next_all = 0;
     for (;;) {
@@ -964,7 +966,7 @@ int abac_cedar_is_authorized(const abac_cedar_policies *ps, const abac_cedar_ent
                     L[j].i++;
                 }
         }
-        if ((ps->pkey[k] && ps->pkey[k] != pk) || (ps->rkey[k] && ps->rkey[k] != rk))
+        if (ps->pkey && ((ps->pkey[k] && ps->pkey[k] != pk) || (ps->rkey[k] && ps->rkey[k] != rk)))
             continue; /* the scope requires another principal or resource type */
         const cpolicy *p = &ps->pol[k];
         if ((p->sc[0].op != S_ANY && !scope_ok(&x, &p->sc[0], &rq->uid[0])) ||

@@ -225,7 +225,8 @@ struct abac_cedar_policies {
     struct clink *links;
     uint32_t n_links;
     /* per policy: cedar_type_key() of the principal / resource type its scope requires
-     * (`==`, `is`, `is … in`), 0 if any type may match */
+     * (`==`, `is`, `is … in`), 0 if any type may match; both NULL in a set built without
+     * build_index (then not used) */
     uint32_t *pkey, *rkey;
 };
 
