@@ -126,9 +126,10 @@ typedef struct an {
     Z3_ast *axioms;
     size_t naxioms, capaxioms;
     char fresh_tag[32];
-    char *other_type; /* the type no policy names (owned) */
-    int built;        /* str[nstr_lit..nstr) are owned */
-    Z3_ast **owned;   /* membership vectors of set literals and conditionals */
+    size_t nprefs, max_prefs; /* solver calls spent on readable requests */
+    char *other_type;         /* the type no policy names (owned) */
+    int built;                /* str[nstr_lit..nstr) are owned */
+    Z3_ast **owned;           /* membership vectors of set literals and conditionals */
     size_t nowned, capowned;
 } an;
 
@@ -261,6 +262,24 @@ static int path_child(an *A, const cnode *base, cstr name, int create) {
     return path_find(A, root, q <= -10 ? -1 : q, name, create);
 }
 
+/* a set written with literals only (an X_SET of X_LIT, or a literal set the parser folded):
+ * its number of elements, element k in *out if out; -1 if not such a set */
+static int set_lit(const cnode *n, uint32_t k, cval *out) {
+    if (n->op == X_LIT && n->lit.t == V_SET) {
+        if (out && k < n->lit.n)
+            *out = ((const cval *)n->lit.p)[k];
+        return (int)n->lit.n;
+    }
+    if (n->op != X_SET)
+        return -1;
+    for (uint32_t j = 0; j < n->n; j++)
+        if (n->args[j]->op != X_LIT)
+            return -1;
+    if (out && k < n->n)
+        *out = n->args[k]->lit;
+    return (int)n->n;
+}
+
 /* ---- pass 1: literals, types, targets, paths ---- */
 static int is_set_method(int m) {
     return m == M_CONTAINS || m == M_CONTAINS_ALL || m == M_CONTAINS_ANY || m == M_IS_EMPTY;
@@ -270,12 +289,16 @@ static void collect_in_rhs(an *A, const cnode *b) {
     if (b->op == X_LIT && b->lit.t == V_ENT) {
         const cuid *u = b->lit.p;
         add_target(A, add_ent(A, u->type, u->id, 0));
-    } else if (b->op == X_SET) {
-        for (uint32_t k = 0; k < b->n; k++)
-            if (b->args[k]->op == X_LIT && b->args[k]->lit.t == V_ENT) {
-                const cuid *u = b->args[k]->lit.p;
-                add_target(A, add_ent(A, u->type, u->id, 0));
-            }
+        return;
+    }
+    int ne = set_lit(b, 0, NULL);
+    for (int k = 0; k < ne; k++) {
+        cval v = {0};
+        set_lit(b, (uint32_t)k, &v);
+        if (v.t == V_ENT) {
+            const cuid *u = v.p;
+            add_target(A, add_ent(A, u->type, u->id, 0));
+        }
     }
 }
 
@@ -289,6 +312,13 @@ static void collect(an *A, const cnode *n) {
             else if (n->lit.t == V_ENT) {
                 const cuid *u = n->lit.p;
                 add_ent(A, u->type, u->id, 0);
+            } else if (n->lit.t == V_SET) {
+                const cval *el = n->lit.p;
+                for (uint32_t k = 0; k < n->lit.n; k++)
+                    if (el[k].t == V_STR)
+                        add_str(A, (cstr){el[k].p, el[k].n});
+                    else if (el[k].t == V_ENT)
+                        add_ent(A, ((const cuid *)el[k].p)->type, ((const cuid *)el[k].p)->id, 0);
             }
             break;
         case X_ATTR:
@@ -497,12 +527,15 @@ static int enc_in(an *A, const cnode *n, const sv *x, const cnode *rhs, Z3_ast *
         *val = in_ent(A, x->e, find_ent(A, rhs->lit.p));
         return 0;
     }
-    if (rhs->op == X_SET) {
+    int ne = set_lit(rhs, 0, NULL);
+    if (ne >= 0) {
         Z3_ast acc = zf(A);
-        for (uint32_t k = 0; k < rhs->n; k++) {
-            if (rhs->args[k]->op != X_LIT || rhs->args[k]->lit.t != V_ENT)
-                return unsupported(A, rhs->args[k], "`in` a set with a non-literal element");
-            acc = zor(A, acc, in_ent(A, x->e, find_ent(A, rhs->args[k]->lit.p)));
+        for (int k = 0; k < ne; k++) {
+            cval v = {0};
+            set_lit(rhs, (uint32_t)k, &v);
+            if (v.t != V_ENT) /* libabac: a non-entity element is a type error */
+                return unsupported(A, rhs, "`in` a set with an element that is not an entity");
+            acc = zor(A, acc, in_ent(A, x->e, find_ent(A, v.p)));
         }
         *val = acc;
         return 0;
@@ -517,12 +550,17 @@ static int enc_strset_lit(an *A, const cnode *n, sv *o) {
         return fail(A, ABAC_E_NOMEM, "out of memory");
     for (size_t u = 0; u < A->nstr; u++)
         o->mem[u] = zf(A);
-    for (uint32_t k = 0; k < n->n; k++) {
-        const cnode *e = n->args[k];
-        if (e->op != X_LIT || e->lit.t != V_STR)
-            return unsupported(A, e, "a set literal with an element other than a string literal");
-        int u = find_str(A, (cstr){e->lit.p, e->lit.n});
-        o->mem[u] = zt(A);
+    int ne = set_lit(n, 0, NULL);
+    if (ne < 0)
+        return unsupported(A, n, "a set literal with an element other than a literal");
+    for (int k = 0; k < ne; k++) {
+        cval v = {0};
+        set_lit(n, (uint32_t)k, &v);
+        if (v.t != V_STR)
+            return unsupported(A, n,
+                               "a set literal with an element other than a string "
+                               "(sets of longs and entities)");
+        o->mem[find_str(A, (cstr){v.p, v.n})] = zt(A);
     }
     return 0;
 }
@@ -593,6 +631,8 @@ static int enc(an *A, const cnode *n, sv *o) {
                     *o = sv_const(A, T_ENT);
                     o->e = zi(A, find_ent(A, n->lit.p));
                     return 0;
+                case V_SET:
+                    return enc_strset_lit(A, n, o);
                 default:
                     return unsupported(A, n, "a literal of this type");
             }
@@ -759,12 +799,6 @@ static int enc(an *A, const cnode *n, sv *o) {
                              zand(A, tyis(A, &b, T_STR), mem_at(A, a.mem, b.s)));
                 return 0;
             }
-            if (arg->op == X_SET)
-                for (uint32_t k = 0; k < arg->n; k++)
-                    if (arg->args[k]->op != X_LIT || arg->args[k]->lit.t != V_STR)
-                        return unsupported(A, arg->args[k],
-                                           "`containsAll`/`containsAny` of a set with an "
-                                           "element other than a string literal");
             if (enc(A, arg, &b))
                 return A->rc;
             err = zor(A, err, zor(A, b.err, znot(A, tyis(A, &b, T_SETSTR))));
@@ -1086,6 +1120,18 @@ typedef struct solved {
     Z3_model m;
 } solved;
 
+/* keep f asserted if the goal stays satisfiable with it: 1 kept, 0 not */
+static int prefer(an *A, Z3_solver s, Z3_ast f) {
+    if (A->nprefs++ > A->max_prefs)
+        return 0;
+    Z3_solver_push(A->z, s);
+    Z3_solver_assert(A->z, s, f);
+    if (Z3_solver_check(A->z, s) == Z3_L_TRUE)
+        return 1;
+    Z3_solver_pop(A->z, s, 1);
+    return 0;
+}
+
 /* 1 sat (model in *out), 0 unsat, <0 error */
 static int solve(an *A, Z3_ast goal, solved *out) {
     Z3_solver s = Z3_mk_solver(A->z);
@@ -1094,6 +1140,8 @@ static int solve(an *A, Z3_ast goal, solved *out) {
         Z3_solver_assert(A->z, s, A->axioms[k]);
     Z3_solver_assert(A->z, s, goal);
     Z3_lbool r = Z3_solver_check(A->z, s);
+    A->nprefs = 0;
+    A->max_prefs = 400;
     if (Z3_get_error_code(A->z) != Z3_OK) {
         Z3_solver_dec_ref(A->z, s);
         return fail(A, ABAC_ANALYZE_E_UNKNOWN, "solver error: %s",
@@ -1108,6 +1156,28 @@ static int solve(an *A, Z3_ast goal, solved *out) {
     if (r == Z3_L_FALSE) {
         Z3_solver_dec_ref(A->z, s);
         return 0;
+    }
+    /* readable requests: greedily drop attributes, set elements and ancestors the answer
+     * does not need (each preference kept only while the goal stays satisfiable) */
+    for (size_t k = 0; k < A->npaths; k++)
+        prefer(A, s, zeq(A, A->paths[k].ty, zi(A, T_ABSENT)));
+    for (size_t k = 0; k < A->npaths; k++) {
+        Z3_ast none = zt(A);
+        for (size_t u = 0; u < A->nstr; u++)
+            none = zand(A, none, znot(A, A->paths[k].mem[u]));
+        if (!prefer(A, s, none))
+            for (size_t u = 0; u < A->nstr; u++)
+                prefer(A, s, znot(A, A->paths[k].mem[u]));
+    }
+    Z3_ast xs[3] = {A->P, A->A, A->R};
+    for (int x = 0; x < 3; x++)
+        for (size_t t = 0; t < A->ntargets; t++) {
+            Z3_ast args[2] = {xs[x], zi(A, A->targets[t])};
+            prefer(A, s, znot(A, Z3_mk_app(A->z, A->anc, 2, args)));
+        }
+    if (Z3_solver_check(A->z, s) != Z3_L_TRUE) {
+        Z3_solver_dec_ref(A->z, s);
+        return fail(A, ABAC_ANALYZE_E_UNKNOWN, "the solver gave no answer");
     }
     out->s = s;
     out->m = Z3_solver_get_model(A->z, s);
