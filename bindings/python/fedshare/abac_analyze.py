@@ -14,7 +14,7 @@ JSON, replayed through libabac inside the library before they are returned. The 
 subset of Cedar supported and what is proven: docs/policy-analysis.md.
 
 The library is optional (built only where z3 is found, Debian ``libz3-dev``): without it every
-call raises :class:`AnalysisUnavailable`. It is looked up beside ``fedshare._native``, then in
+call raises :class:`AnalysisUnavailable`. It is looked up in ``fedshare/_analyze/`` (installed there with the package), then in
 ``$FEDSHARE_ABAC_ANALYZE_LIB`` (a path), then on the loader's path.
 """
 from __future__ import annotations
@@ -61,7 +61,7 @@ _handle: Optional[tuple] = None
 
 
 def _candidates():
-    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_native")
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_analyze")
     yield os.path.join(here, "libabac_analyze.so")
     env = os.environ.get("FEDSHARE_ABAC_ANALYZE_LIB")
     if env:
