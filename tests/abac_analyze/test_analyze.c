@@ -354,6 +354,27 @@ static const char *LONGS[] = {"0", "1", "5", "-3", "9223372036854775807", "-9223
 
 static void gen_cond(buf *b, int depth) {
     uint32_t k = depth > 0 ? rnd(14) : rnd(9);
+    if (rnd(3) == 0) { /* the rest of the subset: datetimes, records, is-in, set tests */
+        static const char *more[] = {
+            "context.t < datetime(\"2026-01-01T00:00:00Z\")",
+            "context.t >= datetime(\"2025-06-01\")",
+            "context.r.x == 1",
+            "context has r && context.r has x",
+            "principal is User in Group::\"g0\"",
+            "resource.owner in Group::\"g1\"",
+            "resource.tags.isEmpty()",
+            "resource.tags == [\"x\"]",
+            "resource.tags.containsAll(principal.tags)",
+            "principal.tags.containsAny(resource.tags)",
+            "context.n * 2 < 7",
+            "-context.n > 0",
+            "context.n - 1 < context.n",
+            "context.s != \"x\"",
+            "context.t == context.u",
+        };
+        put(b, "%s", more[rnd(sizeof more / sizeof *more)]);
+        return;
+    }
     switch (k) {
         case 0:
             put(b, "context.n < %s", LONGS[rnd(6)]);
@@ -467,8 +488,26 @@ static void gen_request(buf *rq, buf *es) {
         put(rq, "\"n\": %s", rnd(5) ? LONGS[rnd(6)] : "\"x\"");
         first = 0;
     }
-    if (rnd(3))
+    if (rnd(3)) {
         put(rq, "%s\"s\": %s", first ? "" : ", ", rnd(4) ? (rnd(2) ? "\"x\"" : "\"q\"") : "3");
+        first = 0;
+    }
+    static const char *TS[] = {
+        "{\"__extn\": {\"fn\": \"datetime\", \"arg\": \"2025-12-31T23:59:59.999Z\"}}",
+        "{\"__extn\": {\"fn\": \"datetime\", \"arg\": \"2026-01-01\"}}",
+        "{\"__extn\": {\"fn\": \"datetime\", \"arg\": \"2024-02-29\"}}",
+        "{\"__extn\": {\"fn\": \"duration\", \"arg\": \"1d\"}}", "5"};
+    if (rnd(2)) {
+        put(rq, "%s\"t\": %s", first ? "" : ", ", TS[rnd(5)]);
+        first = 0;
+    }
+    if (rnd(3) == 0) {
+        put(rq, "%s\"u\": %s", first ? "" : ", ", TS[rnd(5)]);
+        first = 0;
+    }
+    if (rnd(2))
+        put(rq, "%s\"r\": %s", first ? "" : ", ",
+            rnd(3) ? (rnd(2) ? "{\"x\": 1}" : "{\"x\": \"1\"}") : (rnd(2) ? "{}" : "7"));
     put(rq, "}}");
     put(es, "[");
     for (int u = 0; u < 5; u++) {
