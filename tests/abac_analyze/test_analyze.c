@@ -359,7 +359,7 @@ static void gen_cond(buf *b, int depth) {
             "context.t < datetime(\"2026-01-01T00:00:00Z\")",
             "context.t >= datetime(\"2025-06-01\")",
             "context.r.x == 1",
-            "context has r && context.r has x",
+            "(context has r && context.r has x)",
             "principal is User in Group::\"g0\"",
             "resource.owner in Group::\"g1\"",
             "resource.tags.isEmpty()",
@@ -570,8 +570,11 @@ static void mutate(const buf *old, buf *nw, uint32_t nold) {
             char *re = r;
             while (*re && *re != ')')
                 re++;
+            char seg[8192];
+            snprintf(seg, sizeof seg, "%.*s", (int)(re - l), l);
             if (!memchr(l, '(', (size_t)(a - l)) && !memchr(r, '(', (size_t)(re - r)) &&
-                !memchr(l, ')', (size_t)(a - l))) {
+                !memchr(l, ')', (size_t)(a - l)) && !strstr(seg, "if ") && !strstr(seg, " then ") &&
+                !strstr(seg, " else ")) {
                 char tmp[8192];
                 int k =
                     snprintf(tmp, sizeof tmp, "%.*s && %.*s", (int)(re - r), r, (int)(a - l), l);

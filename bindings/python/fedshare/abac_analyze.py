@@ -14,8 +14,9 @@ JSON, replayed through libabac inside the library before they are returned. The 
 subset of Cedar supported and what is proven: docs/policy-analysis.md.
 
 The library is optional (built only where z3 is found, Debian ``libz3-dev``): without it every
-call raises :class:`AnalysisUnavailable`. It is looked up in ``fedshare/_analyze/`` (installed there with the package), then in
-``$FEDSHARE_ABAC_ANALYZE_LIB`` (a path), then on the loader's path.
+call raises :class:`AnalysisUnavailable`. It is looked up in ``fedshare/_analyze/`` (installed
+there with the package), then in ``$FEDSHARE_ABAC_ANALYZE_LIB`` (a path), then on the loader's
+path.
 """
 from __future__ import annotations
 
@@ -73,7 +74,7 @@ def _load():
     global _handle
     with _lock:
         if _handle is None:
-            import cffi
+            import cffi  # type: ignore[import-untyped]
 
             ffi = cffi.FFI()
             ffi.cdef(_CDEF)
