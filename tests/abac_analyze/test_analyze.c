@@ -540,7 +540,7 @@ static void gen_request(buf *rq, buf *es) {
 static void mutate(const buf *old, buf *nw, uint32_t nold) {
     nw->n = 0;
     nw->s[0] = 0;
-    uint32_t how = rnd(4);
+    uint32_t how = rnd(6);
     if (how == 0) {
         gen_set(nw, 1 + rnd(3));
         (void)nold;
@@ -556,10 +556,34 @@ static void mutate(const buf *old, buf *nw, uint32_t nold) {
         p = e + 1;
     }
     for (size_t k = 0; k < nl; k++) {
-        size_t i = how == 1 ? nl - 1 - k : k;
+        size_t i = how == 1 ? nl - 1 - k : k; /* 1: reversed; 2: the first doubled */
         put(nw, "%.*s", (int)lens[i], lines[i]);
         if (how == 2 && k == 0)
             put(nw, "%.*s", (int)lens[i], lines[i]);
+    }
+    if (how >= 4) { /* unless { c } as when { !(c) }; when { c } as when { if c then true
+                     * else false }: both equivalent, errors included */
+        buf t;
+        t.n = 0;
+        for (const char *p = nw->s; *p;) {
+            const char *e = strchr(p, '\n');
+            const char *u = strstr(p, " unless { "), *w = strstr(p, " when { ");
+            if (u && u > e)
+                u = NULL;
+            if (w && w > e)
+                w = NULL;
+            const char *c = u ? u + 10 : w ? w + 8 : NULL;
+            if (c && (u || how == 5)) {
+                put(&t, "%.*s when { %s", (int)((u ? u : w) - p), p, u ? "!(" : "if ");
+                const char *end = e - 3; /* " };" */
+                put(&t, "%.*s%s };\n", (int)(end - c), c, u ? ")" : " then true else false");
+            } else {
+                put(&t, "%.*s", (int)(e + 1 - p), p);
+            }
+            p = e + 1;
+        }
+        memcpy(nw->s, t.s, t.n + 1);
+        nw->n = t.n;
     }
     if (how == 3) { /* swap the operands of the first && */
         char *a = strstr(nw->s, " && ");
