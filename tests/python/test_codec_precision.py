@@ -25,6 +25,17 @@ from fedshare._demo.experiment import _make_model, load_default, split_hospitals
 ROUNDS, LR, SEED = 50, 0.1, 7
 
 
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    # tiny models: torch's thread pool only contends with itself (10x slower on a busy machine)
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def _run(model_name: str, split: str, codec) -> tuple[float, float]:
     ds = load_default()
     hosp = split_hospitals(ds, split, np.random.default_rng(SEED))
