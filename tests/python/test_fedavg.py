@@ -78,7 +78,8 @@ def test_for_participants_headroom():
         c = F.Codec.for_participants(n)
         assert c.max_weight == n and c.dense and c.frac_bits == 16 and c.clip == 1.0
         q = 2**16
-        assert c.slot_bits == (2 * q * n).bit_length() <= (2 * q).bit_length() + (n - 1).bit_length()
+        headroom = (n - 1).bit_length()  # ceil(log2 n)
+        assert c.slot_bits == (2 * q * n).bit_length() <= (2 * q).bit_length() + headroom
     c = F.Codec.for_participants(3, weight=100, precision=1e-6, clip=8.0)
     assert (c.max_weight, c.frac_bits, c.slot_bits) == (300, 19, 32)
     with pytest.raises(fedshare.InvalidInputError, match="participants"):
