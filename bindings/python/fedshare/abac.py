@@ -484,3 +484,4 @@ __all__ = [
     "CedarResponse", "cedar_is_authorized", "CedarSchema", "ValidationError", "ValidationResult",
     "validate_policies",
 ]
+from .abac_analyze import policy_check, policy_diff, policy_lint  # noqa: E402,F401 (z3 analysis, optional: fedshare.abac_analyze)
