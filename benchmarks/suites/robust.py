@@ -47,6 +47,19 @@ def _sigmoid(z):
     return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
 
 
+def _center(rng, w_true, size, kind, att):
+    """One center's data: kind 0 alike, 1 features shifted, 2 base rate moved,
+    3 alike (CENTER); att None (honest) or (attack kind, first round)."""
+    shift, b = np.zeros(D), 0.0
+    if kind == 1:
+        shift = rng.normal(0, 1.0, D)
+    elif kind == 2:
+        b = float(rng.choice([-1.5, 1.5]))
+    X = rng.normal(0, 1, (size, D)) + shift
+    y = (rng.random(size) < _sigmoid(X @ w_true + b)).astype(float)
+    return {"X": X, "y": y, "size": size, "att": att, "kind": kind}
+
+
 def make_consortium(rng):
     n = int(rng.integers(3, 11))
     w_true = rng.normal(0, 1, D)
@@ -55,20 +68,22 @@ def make_consortium(rng):
     centers = []
     for i in range(n):
         size = int(rng.choice([200, 2000]))
-        shift, b = np.zeros(D), 0.0
         kind = int(rng.integers(0, 4))
-        if kind == 1:
-            shift = rng.normal(0, 1.0, D)
-        elif kind == 2:
-            b = float(rng.choice([-1.5, 1.5]))
-        X = rng.normal(0, 1, (size, D)) + shift
-        y = (rng.random(size) < _sigmoid(X @ w_true + b)).astype(float)
-        att = None
+        c = _center(rng, w_true, size, kind, None)
         if i in att_idx:
-            att = (KINDS[int(rng.integers(len(KINDS)))],
-                   int(rng.choice([1, int(rng.integers(5, 20))])))
-        centers.append({"X": X, "y": y, "size": size, "att": att, "kind": kind})
+            c["att"] = (KINDS[int(rng.integers(len(KINDS)))],
+                        int(rng.choice([1, int(rng.integers(5, 20))])))
+        centers.append(c)
     return centers
+
+
+def make_centers(spec):
+    """A consortium built to order (tests): spec = list of (size, kind, att) as
+    in _center; returns make(rng) for simulate."""
+    def make(rng):
+        w_true = rng.normal(0, 1, D)
+        return [_center(rng, w_true, size, kind, att) for size, kind, att in spec]
+    return make
 
 
 def _local(c, w, rng, flip, lr, steps=10, bs=32):
@@ -102,17 +117,11 @@ def make_heavy_flippers(rng):
     centers = []
     for i in range(n):
         size = 2000 if i in att_idx else int(rng.choice([200, 2000], p=[0.7, 0.3]))
-        shift, b = np.zeros(D), 0.0
         kind = int(rng.integers(0, 4))
-        if kind == 1:
-            shift = rng.normal(0, 1.0, D)
-        elif kind == 2:
-            b = float(rng.choice([-1.5, 1.5]))
-        X = rng.normal(0, 1, (size, D)) + shift
-        y = (rng.random(size) < _sigmoid(X @ w_true + b)).astype(float)
-        att = (("signflip", int(rng.choice([1, int(rng.integers(2, 20))])))
-               if i in att_idx else None)
-        centers.append({"X": X, "y": y, "size": size, "att": att, "kind": kind})
+        c = _center(rng, w_true, size, kind, None)
+        if i in att_idx:
+            c["att"] = ("signflip", int(rng.choice([1, int(rng.integers(2, 20))])))
+        centers.append(c)
     return centers
 
 
@@ -126,15 +135,15 @@ def simulate(seed, judge, rounds=40, lr=0.01, reference="global", make=None):
     "unit", the same with round 1 judged against the round's own unit-norm
     sum without the member's own unit vector (leave-one-out), or "unit_loo",
     "unit" with every round's sum taken without the member's own previous unit
-    vector. "unit_sum", "unit" and "unit_loo" are what-ifs: the contract has no such sum (it would need a second
-    encrypted vector per upload and a second decryption, and it leaks;
-    benchmarks/results/robust.md). ``make`` builds the consortium
+    vector. "unit_sum", "unit" and "unit_loo" are what-ifs: the contract has
+    no such sum (it would need a second encrypted vector per upload and a
+    second decryption, and it leaks; benchmarks/results/robust.md). ``make`` builds the consortium
     (make_consortium, or make_heavy_flippers for the dev diagnostic)."""
     make = make or make_consortium
     rng = np.random.default_rng(seed)
     cs = make(rng)
     w = np.zeros(D + 1)
-    gprev = uprev = None
+    gprev = uprev = own = None
     rows = []
     members = np.arange(len(cs), dtype=np.uint32)
     for r in range(1, rounds + 1):
