@@ -2,8 +2,9 @@
 libfedavg's robust2 judge: what the cosine to the previous global update (what
 clients report today) cannot see, and what a reference in which every member
 counts once (the sum of unit-norm updates, a what-if: not in the contract, see
-benchmarks/results/robust.md) would let the same judge catch. Consortia are
-built on dev seeds only (never the held-out 100-199)."""
+benchmarks/results/robust.md) would let the same judge catch; and robust3's
+capture test on the statistics clients report today. Consortia are built on
+dev seeds only (never the held-out 100-199)."""
 import importlib.util
 from pathlib import Path
 
@@ -67,3 +68,13 @@ def test_shifted_center_kept_scaled_caught(reference):
     assert len(by[0]) == 40 and by[0][0][1] == 1
     assert sum(x[2] for x in by[0]) == 0
     assert sum(x[2] for x in by[4] if x[0] == "scale") >= 35
+
+
+def test_robust3_catches_the_heavy_flipper_after_round1():
+    # the same consortium, clients reporting as today (cosine to the previous
+    # global update): robust3's capture test (the round's median cosine below 0)
+    # leaves the flipper out in every round but round 1, no honest member
+    rows = robust.simulate(14, fedavg.RoundJudge("robust3"), make=robust.make_heavy_flippers)
+    by = [rows[i::4] for i in range(4)]
+    assert [x[3] for x in by[3] if x[2]] == list(range(2, 41))
+    assert not any(x[2] for c in by[:3] for x in c)
