@@ -78,3 +78,49 @@ def test_robust3_catches_the_heavy_flipper_after_round1():
     by = [rows[i::4] for i in range(4)]
     assert [x[3] for x in by[3] if x[2]] == list(range(2, 41))
     assert not any(x[2] for c in by[:3] for x in c)
+
+
+class _FakeMember:
+    """The two reads task_verdicts makes, from a judge's own verdicts."""
+
+    def __init__(self, rule, rounds):
+        self._task = {"anomaly_rule": rule, "round": len(rounds), "anomaly_k": 3.0,
+                      "anomaly_warmup": 5,
+                      "participants": [{"public_key": f"{i:02x}" * 32, "did": f"did:x:{i:08d}"}
+                                       for i in range(5)]}
+        self._rounds = rounds
+
+    def task(self, task_id):
+        return self._task
+
+    def round(self, task_id, r):
+        return self._rounds[r - 1]
+
+
+def test_verdicts_replay_robust3_and_score_the_high_side():
+    # members 3 and 4 steer the reference (cosine 0.9, the others -0.6): the
+    # contract's robust3 verdicts, replayed by fedshare.verdicts, match, and the
+    # left-out members' cosine score is the gap above the median over the scale
+    rng = np.random.default_rng(2)
+    j = fedavg.RoundJudge("robust3")
+    rounds = []
+    for _ in range(12):
+        norms = 1 + 0.15 * rng.uniform(-1, 1, 5)
+        cos = -0.6 + 0.1 * rng.uniform(-1, 1, 5)
+        cos[3:] = 0.9
+        v = j.judge(np.arange(5), norms, cos)
+        names = {0: "accepted", 1: "suspicious", 2: "warmup"}
+        rounds.append({"updates": [{"present": True, "norm": float(norms[i]),
+                                    "cosine": float(cos[i]), "weight": 100,
+                                    "verdict": names[int(v[i])]} for i in range(5)]})
+    from fedshare import verdicts
+    out = verdicts.task_verdicts(_FakeMember("robust3", rounds), b"\x01" * 32)
+    assert out["replay_matches"]
+    assert out["rule"] == "robust3"
+    assert [len(out["left_out"][w]) for w in out["members"]] == [0, 0, 0, 12, 12]
+    for rnd in out["rounds"]:
+        for u in rnd["updates"][3:]:
+            assert u["verdict"] == "suspicious"
+            assert u["cosine_gap"] > 1.4
+            assert u["scores"]["pool_cosine"] > 3.5
+        assert all(u["scores"]["pool_cosine"] < 3.5 for u in rnd["updates"][:3])
