@@ -304,3 +304,4 @@ __all__ = [
     "PolicyError", "keypair", "version_string", "CODES", "CedarPolicies", "CedarEntities",
     "CedarResponse", "cedar_is_authorized",
 ]
+from .abac_analyze import policy_check, policy_diff, policy_lint  # noqa: E402,F401 (z3 analysis, optional: fedshare.abac_analyze)
