@@ -29,7 +29,7 @@ Keys (../shared/BENCHMARKS.md), for the default rule (robust2), held-out seeds:
   detection_rate_scaling   ×10 updates left out ÷ ×10 updates
   detection_rate_signflip  sign-flipped updates left out ÷ such updates
 Details: the same shares for every rule (pooled, member, mad, robust,
-robust2) and every attack, the false exclusion rate by kind of honest center,
+robust2, robust3) and every attack, the false exclusion rate by kind of honest center,
 the shares on the development seeds, and the sign-flip rate after round 1 (in
 round 1 there is no previous global update: every cosine is 0 and a flip
 cannot be seen by any rule on these statistics).
@@ -47,6 +47,19 @@ def _sigmoid(z):
     return 1.0 / (1.0 + np.exp(-np.clip(z, -30, 30)))
 
 
+def _center(rng, w_true, size, kind, att):
+    """One center's data: kind 0 alike, 1 features shifted, 2 base rate moved,
+    3 alike (CENTER); att None (honest) or (attack kind, first round)."""
+    shift, b = np.zeros(D), 0.0
+    if kind == 1:
+        shift = rng.normal(0, 1.0, D)
+    elif kind == 2:
+        b = float(rng.choice([-1.5, 1.5]))
+    X = rng.normal(0, 1, (size, D)) + shift
+    y = (rng.random(size) < _sigmoid(X @ w_true + b)).astype(float)
+    return {"X": X, "y": y, "size": size, "att": att, "kind": kind}
+
+
 def make_consortium(rng):
     n = int(rng.integers(3, 11))
     w_true = rng.normal(0, 1, D)
@@ -55,20 +68,22 @@ def make_consortium(rng):
     centers = []
     for i in range(n):
         size = int(rng.choice([200, 2000]))
-        shift, b = np.zeros(D), 0.0
         kind = int(rng.integers(0, 4))
-        if kind == 1:
-            shift = rng.normal(0, 1.0, D)
-        elif kind == 2:
-            b = float(rng.choice([-1.5, 1.5]))
-        X = rng.normal(0, 1, (size, D)) + shift
-        y = (rng.random(size) < _sigmoid(X @ w_true + b)).astype(float)
-        att = None
+        c = _center(rng, w_true, size, kind, None)
         if i in att_idx:
-            att = (KINDS[int(rng.integers(len(KINDS)))],
-                   int(rng.choice([1, int(rng.integers(5, 20))])))
-        centers.append({"X": X, "y": y, "size": size, "att": att, "kind": kind})
+            c["att"] = (KINDS[int(rng.integers(len(KINDS)))],
+                        int(rng.choice([1, int(rng.integers(5, 20))])))
+        centers.append(c)
     return centers
+
+
+def make_centers(spec):
+    """A consortium built to order (tests): spec = list of (size, kind, att) as
+    in _center; returns make(rng) for simulate."""
+    def make(rng):
+        w_true = rng.normal(0, 1, D)
+        return [_center(rng, w_true, size, kind, att) for size, kind, att in spec]
+    return make
 
 
 def _local(c, w, rng, flip, lr, steps=10, bs=32):
@@ -83,19 +98,52 @@ def _local(c, w, rng, flip, lr, steps=10, bs=32):
     return w
 
 
-def simulate(seed, judge, rounds=40, lr=0.01, reference="global"):
+def _cos(u, g):
+    nu, ng = np.linalg.norm(u), np.linalg.norm(g)
+    return float(u @ g) / (nu * ng) if nu and ng else 0.0
+
+
+def make_heavy_flippers(rng):
+    """Dev diagnostic (built on the dev seeds, never on the held-out ones): the
+    held-out misses of robust2 were sign flippers whose data size captured the
+    previous global update. Here every attacker flips signs with 2,000 records
+    (from round 1 or from a round in 2…19), 1 to (n-1)//2 of n = 4…8 centers;
+    honest centers are 200 records (p 0.7) or 2,000, and differ as in
+    make_consortium."""
+    n = int(rng.integers(4, 9))
+    w_true = rng.normal(0, 1, D)
+    n_att = int(rng.integers(1, (n - 1) // 2 + 1))
+    att_idx = set(rng.choice(n, n_att, replace=False).tolist())
+    centers = []
+    for i in range(n):
+        size = 2000 if i in att_idx else int(rng.choice([200, 2000], p=[0.7, 0.3]))
+        kind = int(rng.integers(0, 4))
+        c = _center(rng, w_true, size, kind, None)
+        if i in att_idx:
+            c["att"] = ("signflip", int(rng.choice([1, int(rng.integers(2, 20))])))
+        centers.append(c)
+    return centers
+
+
+def simulate(seed, judge, rounds=40, lr=0.01, reference="global", make=None):
     """Rows (attack kind or None, center kind, left out, round) of one consortium.
 
     reference: what each member's cosine is taken to — "global", the previous
-    global update (what fedshare's clients report), or "unit_sum", the sum of
+    global update (what fedshare's clients report), "unit_sum", the sum of
     the previous round's accepted updates each scaled to unit norm (every
-    member counts once, whatever its data size). "unit_sum" is a what-if: the
-    contract has no such sum (it would need a second encrypted vector per
-    upload and a second decryption, and it leaks; benchmarks/results/robust.md)."""
+    member counts once, whatever its data size; cosine 0 in round 1), or
+    "unit", the same with round 1 judged against the round's own unit-norm
+    sum without the member's own unit vector (leave-one-out), or "unit_loo",
+    "unit" with every round's sum taken without the member's own previous unit
+    vector. "unit_sum", "unit" and "unit_loo" are what-ifs: the contract has
+    no such sum (it would need a second encrypted vector per upload and a
+    second decryption, and it leaks; benchmarks/results/robust.md). ``make`` builds the consortium
+    (make_consortium, or make_heavy_flippers for the dev diagnostic)."""
+    make = make or make_consortium
     rng = np.random.default_rng(seed)
-    cs = make_consortium(rng)
+    cs = make(rng)
     w = np.zeros(D + 1)
-    gprev = uprev = None
+    gprev = uprev = own = None
     rows = []
     members = np.arange(len(cs), dtype=np.uint32)
     for r in range(1, rounds + 1):
@@ -114,14 +162,20 @@ def simulate(seed, judge, rounds=40, lr=0.01, reference="global"):
                 u = u + (r - att[1] + 1) * 0.02 * np.ones_like(u)
             ups.append((u, kind))
         norms = np.array([np.linalg.norm(u) for u, _ in ups])
-        if reference == "unit_sum":
+        if reference in ("unit_sum", "unit", "unit_loo"):
             gprev = uprev
-        if gprev is None or not np.linalg.norm(gprev):
+        if reference in ("unit", "unit_loo") and uprev is None:
+            # round 1: the round's unit-norm sum without the member's own
+            units = [u / nr if nr else np.zeros_like(u) for (u, _), nr in zip(ups, norms)]
+            tot = sum(units)
+            cos = np.array([_cos(ups[i][0], tot - units[i]) for i in range(len(ups))])
+        elif reference == "unit_loo" and uprev is not None:
+            # the previous round's unit-norm sum without the member's own unit vector
+            cos = np.array([_cos(ups[i][0], uprev - own[i]) for i in range(len(ups))])
+        elif gprev is None or not np.linalg.norm(gprev):
             cos = np.zeros(len(ups))  # a client reports 0 when there is no previous update
         else:
-            gn = np.linalg.norm(gprev)
-            cos = np.array([float(u @ gprev) / (np.linalg.norm(u) * gn) if np.linalg.norm(u)
-                            else 0.0 for u, _ in ups])
+            cos = np.array([_cos(u, gprev) for u, _ in ups])
         v = judge.judge(members, norms, cos)
         acc = [i for i in range(len(cs)) if v[i] != 1]
         if len(acc) >= 2:
@@ -129,7 +183,9 @@ def simulate(seed, judge, rounds=40, lr=0.01, reference="global"):
             g = sum(cs[i]["size"] * ups[i][0] for i in acc) / W
             w = w + g
             gprev = g
-            uprev = sum(ups[i][0] / norms[i] for i in acc if norms[i] > 0)
+            own = [ups[i][0] / norms[i] if i in acc and norms[i] > 0 else 0 * ups[i][0]
+                   for i in range(len(cs))]
+            uprev = sum(own)
         for i, (_, kind) in enumerate(ups):
             rows.append((kind, cs[i]["kind"], bool(v[i] == 1), r))
     return rows
@@ -137,7 +193,7 @@ def simulate(seed, judge, rounds=40, lr=0.01, reference="global"):
 
 DEV_SEEDS = range(0, 40)
 HOLDOUT_SEEDS = range(100, 200)
-RULES = ("pooled", "member", "mad", "robust", "robust2")
+RULES = ("pooled", "member", "mad", "robust", "robust2", "robust3")
 DEFAULT = "robust2"
 
 
@@ -189,7 +245,7 @@ def run(ctx):
     for seeds_name, seeds in (("holdout", holdout), ("dev", dev)):
         for regime, lr in (("learning", 0.01), ("converged", 0.1)):
             for rule in RULES:
-                if seeds_name == "dev" and rule not in ("robust", "robust2"):
+                if seeds_name == "dev" and rule not in ("robust", "robust2", "robust3"):
                     continue
                 per_cons = [simulate(seed, RoundJudge(rule), lr=lr) for seed in seeds]
                 per[(seeds_name, regime, rule)] = per_cons
@@ -213,15 +269,38 @@ def run(ctx):
                 ctx.emit(f"{pre}{regime}_{rule}_detection_rate_signflip_after_round1", v,
                          "fraction", ci_low=lo, ci_high=hi, rule=rule, regime=regime,
                          seeds=f"{seeds[0]}-{seeds[-1]}")
-    # what-if: the cosine to the previous round's sum of unit-norm accepted updates
-    for regime, lr in (("learning", 0.01), ("converged", 0.1)):
-        per_cons = [simulate(seed, RoundJudge(DEFAULT), lr=lr, reference="unit_sum")
-                    for seed in holdout]
-        for key, pick in _pickers().items():
-            v, lo, hi = interval(per_cons, pick)
-            ctx.emit(f"whatif_unit_sum_{regime}_{DEFAULT}_{key}", v, "fraction", ci_low=lo,
-                     ci_high=hi, rule=DEFAULT, regime=regime, reference="unit_sum",
-                     seeds=f"{holdout[0]}-{holdout[-1]}")
+    # what-ifs (not in the contract; benchmarks/results/robust.md): robust2 judging
+    # the cosine to the previous round's sum of unit-norm accepted updates
+    # ("unit_sum"; "unit": round 1 against the round's own sum without the member;
+    # "unit_loo": every round without the member's own), first on the dev seeds
+    # and the dev diagnostic of heavy sign flippers (there also robust2 and
+    # robust3 as shipped), then once on the held-out seeds.
+    variants = {"robust2": lambda: (RoundJudge("robust2"), "global"),
+                "robust3": lambda: (RoundJudge("robust3"), "global"),
+                "unit_sum": lambda: (RoundJudge(DEFAULT), "unit_sum"),
+                "unit": lambda: (RoundJudge(DEFAULT), "unit"),
+                "unit_loo": lambda: (RoundJudge(DEFAULT), "unit_loo")}
+    for seeds_name, seeds, make in (("dev_heavy", dev, make_heavy_flippers), ("dev", dev, None),
+                                    ("whatif", holdout, None)):
+        for regime, lr in (("learning", 0.01), ("converged", 0.1)):
+            for name, mk in variants.items():
+                if name in ("robust2", "robust3") and seeds_name != "dev_heavy":
+                    continue  # measured above
+                if seeds_name == "dev_heavy" and regime == "converged":
+                    continue
+                per_cons = []
+                for seed in seeds:
+                    judge, ref = mk()
+                    per_cons.append(simulate(seed, judge, lr=lr, reference=ref, make=make))
+                picks = dict(_pickers())
+                picks["detection_rate_signflip_after_round1"] = (
+                    lambda x: x[2] if x[0] == "signflip" and x[3] > 1 else None)
+                for key, pick in picks.items():
+                    v, lo, hi = interval(per_cons, pick)
+                    rule = name if name.startswith("robust") else DEFAULT
+                    ctx.emit(f"{seeds_name}_{name}_{regime}_{rule}_{key}", v, "fraction",
+                             ci_low=lo, ci_high=hi, rule=rule, regime=regime, variant=name,
+                             seeds=f"{seeds[0]}-{seeds[-1]}")
     per_cons = per[("holdout", "learning", DEFAULT)]
     common = {"rule": DEFAULT, "consortia": len(holdout), "rounds": 40, "lr": 0.01,
               "seeds": f"{holdout[0]}-{holdout[-1]} (held out)"}

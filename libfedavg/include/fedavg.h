@@ -429,7 +429,13 @@ enum {
      * gap < -k·max(1.4826·median |gap|, floor_cosine). Norm tests as in
      * FEDAVG_RULE_ROBUST. A round of fewer than FEDAVG_GAP_MIN_MEMBERS
      * updates is judged (and recorded) exactly as FEDAVG_RULE_ROBUST does. */
-    FEDAVG_RULE_ROBUST2 = 4
+    FEDAVG_RULE_ROBUST2 = 4,
+    /** FEDAVG_RULE_ROBUST2 with the capture test: in a round of at least
+     * FEDAVG_GAP_MIN_MEMBERS updates whose median cosine is below 0 (most
+     * members move against the previous global step, as when a minority whose
+     * weight dominated it steered it), a gap above +k·scale is suspicious too
+     * (the same scale). Recorded statistics as FEDAVG_RULE_ROBUST2's. */
+    FEDAVG_RULE_ROBUST3 = 5
 };
 
 /** Updates a round needs before FEDAVG_RULE_ROBUST2 judges cosine gaps (with 3,
@@ -464,8 +470,8 @@ FEDAVG_API void fedavg_judge_config_init(fedavg_judge_config *cfg);
  * Judge one round's updates. Each update's first statistic is its norm
  * divided by the median norm of the round (capped at FEDAVG_RATIO_MAX, 1
  * when the median is 0), its second its cosine to the previous global update
- * (FEDAVG_RULE_ROBUST2 with at least FEDAVG_GAP_MIN_MEMBERS updates: that
- * cosine minus the round's median cosine).
+ * (FEDAVG_RULE_ROBUST2 and FEDAVG_RULE_ROBUST3 with at least
+ * FEDAVG_GAP_MIN_MEMBERS updates: that cosine minus the round's median cosine).
  * Deterministic on every IEEE-754 machine: only +, -, *, / and comparisons in
  * a fixed order (the logarithm is a fixed series, not libm's), no FMA.
  *

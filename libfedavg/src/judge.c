@@ -65,7 +65,7 @@ static void robust(const double *v, size_t n, double floor, double *tmp, double 
 }
 
 static int config_ok(const fedavg_judge_config *c) {
-    if (!c || c->version != FEDAVG_JUDGE_CONFIG_VERSION || c->rule > FEDAVG_RULE_ROBUST2 ||
+    if (!c || c->version != FEDAVG_JUDGE_CONFIG_VERSION || c->rule > FEDAVG_RULE_ROBUST3 ||
         !isfinite(c->k) || !(c->k > 0.0))
         return 0;
     if (c->rule == FEDAVG_RULE_POOLED)
@@ -123,7 +123,8 @@ int fedavg_round_judge(const fedavg_judge_config *cfg, const uint32_t *members, 
     double med = median(tmp, m);
     /* with 3 updates one gap is 0 by construction and the other two carry both
      * the spread and any outlier: robust2 judges such a round as robust does */
-    const int gap = cfg->rule == FEDAVG_RULE_ROBUST2 && m >= FEDAVG_GAP_MIN_MEMBERS;
+    const int gap = (cfg->rule == FEDAVG_RULE_ROBUST2 || cfg->rule == FEDAVG_RULE_ROBUST3) &&
+                    m >= FEDAVG_GAP_MIN_MEMBERS;
     double medc = 0;
     if (gap) {
         memcpy(tmp, cosines, m * sizeof *tmp);
@@ -147,6 +148,8 @@ int fedavg_round_judge(const fedavg_judge_config *cfg, const uint32_t *members, 
         logs[i] = det_log(r);
     }
     const double k = cfg->k;
+    /* robust3's capture test: most members move against the previous global step */
+    const int capture = gap && cfg->rule == FEDAVG_RULE_ROBUST3 && medc < 0;
     const int use_mad = cfg->rule != FEDAVG_RULE_MEMBER && m >= cfg->min_members;
     const int use_own = cfg->rule != FEDAVG_RULE_MAD && hist_members;
     double mu = 0, su = 1, mc = 0, sc = 1;
@@ -178,7 +181,8 @@ int fedavg_round_judge(const fedavg_judge_config *cfg, const uint32_t *members, 
         int judged = 0, bad = 0;
         if (use_mad) {
             judged = 1;
-            bad = fabs(logs[i] - mu) > k * su || mc - stats_out[2 * i + 1] > k * sc;
+            bad = fabs(logs[i] - mu) > k * su || mc - stats_out[2 * i + 1] > k * sc ||
+                  (capture && stats_out[2 * i + 1] - mc > k * sc);
         }
         if (use_own) {
             size_t n = 0;

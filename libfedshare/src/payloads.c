@@ -262,7 +262,7 @@ int fs_server_ok(uint32_t opt, double eta, double b1, double b2, double tau) {
 static int spec_ok(const fedshare_task_spec *s) {
     if (!s || s->version < 1 || s->version > FEDSHARE_TASK_SPEC_VERSION)
         return 0;
-    if (spec_rule(s) > FEDSHARE_RULE_ROBUST2)
+    if (spec_rule(s) > FEDSHARE_RULE_ROBUST3)
         return 0;
     if (s->version >= 4 && !fs_server_ok(s->server_optimizer, s->server_eta, s->server_beta1,
                                          s->server_beta2, s->server_tau))

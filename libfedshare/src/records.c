@@ -141,7 +141,7 @@ int fs_task_decode(const uint8_t *p, size_t len, fs_task *t) {
     if (version >= 3) {
         t->anomaly_rule = fsr_u32(&r);
         fsr_raw(&r, t->hist_member, t->n_hist);
-        if (t->anomaly_rule > FEDAVG_RULE_ROBUST2)
+        if (t->anomaly_rule > FEDAVG_RULE_ROBUST3)
             return FEDSHARE_E_FORMAT;
         for (uint32_t i = 0; i < t->n_hist; i++)
             if (t->hist_member[i] >= t->n && t->hist_member[i] != 0xFF) /* 0xFF: from v1/v2 */
@@ -384,8 +384,9 @@ static int render_task(jbuf *j, const uint8_t *rec, size_t len) {
         jfmt(j, ",\"stop_patience\":%u,", t->stop_patience);
         jf64(j, "anomaly_k", t->anomaly_k);
         jfmt(j, ",\"anomaly_warmup\":%u,\"min_updates\":%u,", t->anomaly_warmup, t->min_updates);
-        static const char *const rules[] = {"pooled", "robust", "member", "mad", "robust2"};
-        jfmt(j, "\"anomaly_rule\":\"%s\",", rules[t->anomaly_rule <= 4 ? t->anomaly_rule : 0]);
+        static const char *const rules[] = {"pooled", "robust",  "member",
+                                            "mad",    "robust2", "robust3"};
+        jfmt(j, "\"anomaly_rule\":\"%s\",", rules[t->anomaly_rule <= 5 ? t->anomaly_rule : 0]);
         jhex(j, "codec", t->codec, t->codec_len);
         static const char *const opts[] = {"fedavg", "adam", "yogi"};
         jfmt(j, ",\"server_optimizer\":\"%s\"", opts[t->server_opt <= 2 ? t->server_opt : 0]);

@@ -93,6 +93,7 @@ static void test_shifted_member_kept_scaled_caught(void **state) {
     assert_int_equal(cfg.rule, FEDAVG_RULE_ROBUST2); /* the default */
     shifted_member_kept_scaled_caught(FEDAVG_RULE_ROBUST2);
     shifted_member_kept_scaled_caught(FEDAVG_RULE_ROBUST); /* the former default, kept */
+    shifted_member_kept_scaled_caught(FEDAVG_RULE_ROBUST3);
 }
 
 /* robust2's second statistic is the cosine's gap to the round's median cosine,
@@ -193,6 +194,71 @@ static void test_signflip_against_round_median(void **state) {
     assert_int_equal(honest_out, 0);
     flip_rounds(FEDAVG_RULE_ROBUST, &caught, &high, &honest_out);
     assert_true(caught < high); /* what robust2 fixes */
+}
+
+/* Members 3 and 4 flip signs and their weight (data size) steered the previous
+ * global update: their cosines to it are high (0.9), the three honest members'
+ * low (-0.6, each alike). robust2's cosine test is one-sided and accepts them
+ * every round (the held-out misses of issue 18); robust3's capture test — the
+ * round's median cosine is below 0 — leaves them out every round and no honest
+ * member. When the median is not below 0 (a large honest center's own step
+ * dominates the global update: its cosine 0.95, the others' about 0.1),
+ * robust3 judges as robust2 and keeps it. Fails on the old code (no rule 5). */
+static void test_robust3_capture(void **state) {
+    (void)state;
+    fedavg_judge_config c2, c3;
+    fedavg_judge_config_init(&c2);
+    fedavg_judge_config_init(&c3);
+    c3.rule = FEDAVG_RULE_ROBUST3;
+    static hist h2, h3;
+    memset(&h2, 0, sizeof h2);
+    memset(&h3, 0, sizeof h3);
+    g_seed = 13;
+    int out2 = 0, out3 = 0;
+    for (int r = 1; r <= ROUNDS; r++) {
+        double norms[M], cos[M];
+        for (int i = 0; i < M; i++) {
+            norms[i] = 1.0 + 0.15 * noise();
+            cos[i] = -0.6 + 0.1 * noise();
+        }
+        cos[3] = 0.9 + 0.05 * noise();
+        cos[4] = 0.9 + 0.05 * noise();
+        uint8_t v2[M], v3[M];
+        run_round(&c2, &h2, norms, cos, v2);
+        run_round(&c3, &h3, norms, cos, v3);
+        out2 += (v2[3] == FEDAVG_VERDICT_SUSPICIOUS) + (v2[4] == FEDAVG_VERDICT_SUSPICIOUS);
+        out3 += (v3[3] == FEDAVG_VERDICT_SUSPICIOUS) + (v3[4] == FEDAVG_VERDICT_SUSPICIOUS);
+        for (int i = 0; i < 3; i++) {
+            assert_int_not_equal(v2[i], FEDAVG_VERDICT_SUSPICIOUS);
+            assert_int_not_equal(v3[i], FEDAVG_VERDICT_SUSPICIOUS);
+        }
+    }
+    assert_int_equal(out2, 0);
+    assert_int_equal(out3, 2 * ROUNDS);
+
+    /* median >= 0: the large honest center (member 0) is kept, as under robust2 */
+    memset(&h2, 0, sizeof h2);
+    memset(&h3, 0, sizeof h3);
+    for (int r = 1; r <= ROUNDS; r++) {
+        double norms[M], cos[M];
+        for (int i = 0; i < M; i++) {
+            norms[i] = 1.0 + 0.15 * noise();
+            cos[i] = 0.1 + 0.1 * noise();
+        }
+        cos[0] = 0.95;
+        uint8_t v2[M], v3[M];
+        run_round(&c2, &h2, norms, cos, v2);
+        run_round(&c3, &h3, norms, cos, v3);
+        assert_memory_equal(v2, v3, sizeof v2);
+        assert_int_not_equal(v3[0], FEDAVG_VERDICT_SUSPICIOUS);
+    }
+    /* rule 6 does not exist */
+    c3.rule = FEDAVG_RULE_ROBUST3 + 1;
+    uint32_t members[M] = {0, 1, 2, 3, 4};
+    double norms[M] = {1, 1, 1, 1, 1}, cos[M] = {0}, st[2 * M];
+    uint8_t v[M];
+    assert_int_equal(fedavg_round_judge(&c3, members, norms, cos, M, NULL, NULL, 0, v, st),
+                     FEDAVG_E_INVALID);
 }
 
 /* An attacker scaled x10 from the first round has no honest history of its
@@ -326,7 +392,7 @@ static void test_bad_input(void **state) {
     uint32_t members[3] = {0, 1, 2};
     double norms[3] = {1, 1, 1}, cos[3] = {0, 0, 0}, st[6];
     uint8_t v[3];
-    cfg.rule = 5;
+    cfg.rule = 6; /* rules 0 … 5 */
     assert_int_equal(fedavg_round_judge(&cfg, members, norms, cos, 3, NULL, NULL, 0, v, st),
                      FEDAVG_E_INVALID);
     fedavg_judge_config_init(&cfg);
@@ -352,6 +418,7 @@ int main(void) {
         cmocka_unit_test(test_gap_statistic),
         cmocka_unit_test(test_signflip_against_round_median),
         cmocka_unit_test(test_robust2_three_members_as_robust),
+        cmocka_unit_test(test_robust3_capture),
         cmocka_unit_test(test_scaled_from_first_round),
         cmocka_unit_test(test_pooled_rule_is_the_seed_rule),
         cmocka_unit_test(test_too_few_to_judge),

@@ -1037,9 +1037,14 @@ static void test_task_minimums(void **state) {
     assert_int_equal(fedshare_precheck(w->c, FEDSHARE_OP_TASK_CREATE, g_pk[0], pl, len),
                      FEDSHARE_E_FORMAT);
     fedshare_free(pl);
-    /* the default rule is robust2; an unknown rule is refused */
+    /* the default rule is robust2; robust3 (5) is accepted; an unknown rule is refused */
     assert_int_equal(s.anomaly_rule, FEDSHARE_RULE_ROBUST2);
-    s.anomaly_rule = 5;
+    s.anomaly_rule = FEDSHARE_RULE_ROBUST3;
+    assert_int_equal(fedshare_payload_task_create(&s, &pl, &len), FEDSHARE_OK);
+    assert_int_equal(fedshare_precheck(w->c, FEDSHARE_OP_TASK_CREATE, g_pk[0], pl, len),
+                     FEDSHARE_OK);
+    fedshare_free(pl);
+    s.anomaly_rule = 6;
     assert_int_equal(fedshare_payload_task_create(&s, &pl, &len), FEDSHARE_E_INVALID);
     s.anomaly_rule = FEDSHARE_RULE_POOLED;
     assert_int_equal(fedshare_payload_task_create(&s, &pl, &len), FEDSHARE_OK);

@@ -522,7 +522,9 @@ class Member(UpgradeActs, ReconfigActs):
         a round with fewer is skipped. ``anomaly_rule`` is "robust2" (the default:
         median and MAD over the round and the history, the cosine judged as its
         gap to the round's median cosine, and each member against its own
-        history), "robust" (the same with the raw cosine), "pooled" (the seed's
+        history), "robust3" (robust2, and when the round's median cosine is below
+        0 a gap far above it is suspicious too), "robust" (the same with the raw
+        cosine), "pooled" (the seed's
         k-sigma test, which uses ``anomaly_k`` and ``anomaly_warmup``), "member"
         or "mad". ``server_optimizer`` (None: FedAvg) is a
         :class:`fedshare.serveropt.Adam` or :class:`~fedshare.serveropt.Yogi`, or

@@ -572,8 +572,9 @@ class AnomalyDetector:
 #: Anomaly rules (fedavg_round_judge): the seed's pooled k-sigma test, robust
 #: (MAD over round and history, or the member's own baseline), each half, and
 #: robust2, the default (robust with the cosine judged as its gap to the round's
-#: median cosine).
-RULES = {"pooled": 0, "robust": 1, "member": 2, "mad": 3, "robust2": 4}
+#: median cosine), and robust3 (robust2 with the capture test: when the round's
+#: median cosine is below 0, a gap far above it is suspicious too).
+RULES = {"pooled": 0, "robust": 1, "member": 2, "mad": 3, "robust2": 4, "robust3": 5}
 
 
 class RoundJudge:

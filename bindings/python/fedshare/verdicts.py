@@ -73,7 +73,7 @@ def task_verdicts(member, task_id: bytes, names: Optional[Dict[str, str]] = None
 
     Returns:
         ``{"rule", "threshold", "rounds": [{"round", "skipped", "updates": [{
-        "member", "verdict", "ratio", "cosine", ("cosine_gap" under robust2),
+        "member", "verdict", "ratio", "cosine", ("cosine_gap" under robust2 and robust3),
         "weight", "scores": {...},
         "history": {...}, "replayed"}]}], "replay_matches": bool,
         "left_out": {member: [rounds]}, "judged_rounds": n}``.
@@ -111,7 +111,9 @@ def task_verdicts(member, task_id: bytes, names: Optional[Dict[str, str]] = None
         med = float(np.median(norms))
         ratio = [min(x / med, RATIO_MAX) if med > 0 else 1.0 for x in norms]
         # robust2's second statistic (from 4 updates a round; with 3 it judges as robust)
-        use_gap = rule == "robust2" and n >= GAP_MIN_MEMBERS
+        use_gap = rule in ("robust2", "robust3") and n >= GAP_MIN_MEMBERS
+        # robust3's capture test: most members move against the previous global step
+        capture = use_gap and rule == "robust3" and _median_c(cos) < 0
         gap = cos - _median_c(cos)
         hm, hs = hist_m[-HIST_MAX:], hist_s[-HIST_MAX:]
         rows = []
@@ -134,7 +136,7 @@ def task_verdicts(member, task_id: bytes, names: Optional[Dict[str, str]] = None
                         pc = list(gap) + [s[1] for s in hs]
                         sc = max(MAD_SCALE * float(np.median(np.abs(pc))),
                                  _DEFAULTS["floor_cosine"])
-                        scores["pool_cosine"] = -gap[i] / sc
+                        scores["pool_cosine"] = (abs(gap[i]) if capture else -gap[i]) / sc
                     else:
                         pc = list(cos) + [s[1] for s in hs]
                         mc, sc = _robust(pc, _DEFAULTS["floor_cosine"])

@@ -237,7 +237,9 @@ typedef struct fedshare_task_spec {
      * anomaly_k and anomaly_warmup do not apply), FEDSHARE_RULE_ROBUST (the
      * same with the raw cosine, the default until issue 18), FEDSHARE_RULE_POOLED
      * (the seed's pooled k·σ test), FEDSHARE_RULE_MEMBER or FEDSHARE_RULE_MAD
-     * (each half of the robust rule alone). Versions 1 and 2 get the pooled rule. */
+     * (each half of the robust rule alone), FEDSHARE_RULE_ROBUST3 (robust2 with
+     * the capture test; a release before it refuses 5). Versions 1 and 2 get
+     * the pooled rule. */
     uint32_t anomaly_rule;
     /** The server optimizer (version 4): FEDSHARE_SERVER_FEDAVG (the default:
      * the participants train from the aggregate chain g_r), FEDSHARE_SERVER_ADAM
@@ -265,7 +267,8 @@ enum {
     FEDSHARE_RULE_ROBUST = 1,
     FEDSHARE_RULE_MEMBER = 2,
     FEDSHARE_RULE_MAD = 3,
-    FEDSHARE_RULE_ROBUST2 = 4
+    FEDSHARE_RULE_ROBUST2 = 4,
+    FEDSHARE_RULE_ROBUST3 = 5
 };
 
 /** @brief Fill @p s with the seed paper's defaults (no model, key or participants). */

@@ -505,7 +505,8 @@ def add_parsers(sub) -> None:
                     help="accepted updates a round needs before its sum is decrypted "
                          "(2 ... participants; default 3 with 3 or more participants, else 2); "
                          "a round with fewer is skipped")
-    tc.add_argument("--anomaly-rule", choices=("robust2", "robust", "pooled", "member", "mad"),
+    tc.add_argument("--anomaly-rule",
+                    choices=("robust2", "robust3", "robust", "pooled", "member", "mad"),
                     default="robust2",
                     help="how updates are judged before the sum (default robust2: median and "
                          "MAD over the round and the history, the cosine as its gap to the "
