@@ -296,6 +296,33 @@ PHEI_IFMA static void mb8_fixed_base(uint64_t *x, const uint64_t *digits, const 
     mb8_reduce_once(x, tmp, c);
 }
 
+/* x = h^a for ONE exponent a split across the lanes: lane i multiplies the
+ * entries its digits name in rows i, 8 + i, 16 + i, … (tbl: the split
+ * layout, steps · cols entries of L vectors, entry d of step k holding row
+ * 8k + i's entry d in lane i), then the eight lane products are multiplied
+ * together in three rounds (lane i by lane i XOR s, s = 4, 2, 1), so every
+ * lane holds Π of all rows. digits: steps vectors (digit of row 8k + i in
+ * lane i). Montgomery form in, plain form out, reduced. tmp: L vectors. */
+PHEI_IFMA static void mb8_fixed_base_split(uint64_t *x, const uint64_t *digits, const uint64_t *tbl,
+                                           size_t steps, size_t cols, const uint64_t *unit,
+                                           uint64_t *tmp, const mb8_mod *c) {
+    const size_t L = c->L, E = cols * L * LANES;
+    mb8_select(x, tbl, cols, L, LD(digits));
+    for (size_t k = 1; k < steps; k++) {
+        mb8_select(tmp, tbl + k * E, cols, L, LD(digits + LANES * k));
+        mb8_mul(x, x, tmp, c);
+    }
+    const __m512i lane = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0);
+    for (long long s = 4; s > 0; s /= 2) {
+        const __m512i idx = _mm512_xor_si512(lane, _mm512_set1_epi64(s));
+        for (size_t j = 0; j < L; j++)
+            ST(tmp + LANES * j, _mm512_permutexvar_epi64(idx, LD(x + LANES * j)));
+        mb8_mul(x, x, tmp, c);
+    }
+    mb8_mul(x, x, unit, c);
+    mb8_reduce_once(x, tmp, c);
+}
+
 #endif /* PHEI_MB8_X86 */
 
 /* ------------------------------------------------------------------ */
@@ -335,8 +362,18 @@ int phei_powm_mb8(mpz_ptr *out, mpz_srcptr const *base, mpz_srcptr const *exp,
     mpz_t t, r;
     mpz_inits(t, r, NULL);
     for (size_t i = 0; i < LANES; i++) {
-        size_t s = i < count ? i : 0; /* idle lanes repeat lane 0's modulus, x = 1, e = 0 */
-        mpz_srcptr mi = mod[s];
+        if (i >= count) { /* idle lanes repeat lane 0's modulus, x = 1, e = 0 */
+            for (size_t j = 0; j < L; j++) {
+                m[LANES * j + i] = m[LANES * j];
+                one[LANES * j + i] = one[LANES * j];
+                rr[LANES * j + i] = rr[LANES * j];
+            }
+            k0[i] = k0[0];
+            unit[i] = 1;
+            x[i] = 1;
+            continue;
+        }
+        mpz_srcptr mi = mod[i];
         put_lane(m, L, i, mi);
         uint64_t m0 = (uint64_t)mpz_getlimbn(mi, 0), inv = 1;
         for (int it = 0; it < 7; it++) /* Newton: inv = m0^−1 mod 2^64 */
@@ -350,20 +387,16 @@ int phei_powm_mb8(mpz_ptr *out, mpz_srcptr const *base, mpz_srcptr const *exp,
         mpz_mod(t, t, mi);
         put_lane(rr, L, i, t);
         unit[i] = 1;
-        if (i < count) {
-            if (mpz_cmp(base[i], mi) >= 0) {
-                mpz_mod(t, base[i], mi);
-                put_lane(x, L, i, t);
-            } else {
-                put_lane(x, L, i, base[i]);
-            }
-            /* the words below exp_bits (the exponent fits: checked above);
-             * the two above stay zero for mb8_digit */
-            for (size_t q = 0; q + 2 < ewords; q++)
-                ew[LANES * q + i] = (uint64_t)mpz_getlimbn(exp[i], (mp_size_t)q);
+        if (mpz_cmp(base[i], mi) >= 0) {
+            mpz_mod(t, base[i], mi);
+            put_lane(x, L, i, t);
         } else {
-            x[i] = 1;
+            put_lane(x, L, i, base[i]);
         }
+        /* the words below exp_bits (the exponent fits: checked above);
+         * the two above stay zero for mb8_digit */
+        for (size_t q = 0; q + 2 < ewords; q++)
+            ew[LANES * q + i] = (uint64_t)mpz_getlimbn(exp[i], (mp_size_t)q);
     }
     mb8_mod c = {L, m, k0, acc};
     mb8_exp(x, ew, exp_bits, w, one, rr, unit, tbl, tmp, &c);
@@ -406,11 +439,15 @@ int phei_powm_batch(mpz_ptr *out, mpz_srcptr const *base, mpz_srcptr const *exp,
 
 struct phei_mb8_fb {
     size_t L, rows, cols;
+    size_t steps; /* ceil(rows / 8): rows per lane in the split layout */
     unsigned window;
-    uint64_t *mod;  /* L vectors (8 copies of n²), 64-byte aligned */
-    uint64_t *k0;   /* 1 vector */
-    uint64_t *unit; /* L vectors: the integer 1 */
-    uint64_t *tbl;  /* rows · cols entries of L plain limbs: h^(d·2^(wj))·R mod n² */
+    uint64_t *mod;   /* L vectors (8 copies of n²), 64-byte aligned */
+    uint64_t *k0;    /* 1 vector */
+    uint64_t *unit;  /* L vectors: the integer 1 */
+    uint64_t *tbl;   /* rows · cols entries of L plain limbs: h^(d·2^(wj))·R mod n² */
+    uint64_t *split; /* steps · cols entries of L vectors, 64-byte aligned: entry
+                      * d of step k has row 8k + i's entry d in lane i (rows past
+                      * the last: the identity R mod n² in every column) */
 };
 
 void phei_mb8_fb_free(phei_mb8_fb *f) {
@@ -418,6 +455,7 @@ void phei_mb8_fb_free(phei_mb8_fb *f) {
         return;
     free(f->mod);
     free(f->tbl);
+    free(f->split);
     free(f);
 }
 
@@ -433,10 +471,12 @@ int phei_mb8_fb_build(phei_mb8_fb **out, const phei_fbtable *t, const mpz_t n2) 
     f->rows = t->rows;
     f->cols = t->cols;
     f->window = t->window;
+    f->steps = (f->rows + LANES - 1) / LANES;
     size_t L = f->L, V = L * LANES;
     f->mod = aligned_alloc(64, (2 * V + LANES) * sizeof(uint64_t));
     f->tbl = malloc(f->rows * f->cols * L * sizeof(uint64_t));
-    if (f->mod == NULL || f->tbl == NULL) {
+    f->split = aligned_alloc(64, f->steps * f->cols * V * sizeof(uint64_t));
+    if (f->mod == NULL || f->tbl == NULL || f->split == NULL) {
         phei_mb8_fb_free(f);
         return PHE_ERR_NOMEM;
     }
@@ -474,6 +514,17 @@ int phei_mb8_fb_build(phei_mb8_fb **out, const phei_fbtable *t, const mpz_t n2) 
         phei_mb8_fb_free(f);
         return PHE_ERR_INTERNAL;
     }
+    /* the split layout: row 8k + i in lane i of step k; column 0 of row 0
+     * is the identity, which fills the rows past the last */
+    for (size_t k = 0; k < f->steps; k++)
+        for (size_t d = 0; d < f->cols; d++)
+            for (size_t i = 0; i < LANES; i++) {
+                size_t row = LANES * k + i;
+                const uint64_t *src = row < f->rows ? f->tbl + (row * f->cols + d) * L : f->tbl;
+                uint64_t *dst = f->split + (k * f->cols + d) * V + i;
+                for (size_t j = 0; j < L; j++)
+                    dst[LANES * j] = src[j];
+            }
     *out = f;
     return 0;
 }
@@ -513,6 +564,44 @@ int phei_mb8_fb_pow(const phei_mb8_fb *f, mpz_ptr *out, const uint8_t *const *a,
 #else
     (void)out;
     (void)a;
+    (void)a_bits;
+    return 1;
+#endif
+}
+
+int phei_mb8_fb_pow1(const phei_mb8_fb *f, mpz_t out, const uint8_t *a, size_t a_bits) {
+    if (f == NULL || a == NULL)
+        return PHE_ERR_INTERNAL;
+    if (!phei_mb8_available())
+        return 1;
+#if PHEI_MB8_X86
+    const size_t L = f->L, V = L * LANES;
+    const size_t nvec = 3 * L + f->steps;
+    uint64_t *buf = aligned_alloc(64, nvec * LANES * sizeof(uint64_t));
+    if (buf == NULL)
+        return PHE_ERR_NOMEM;
+    memset(buf, 0, nvec * LANES * sizeof(uint64_t));
+    uint64_t *x = buf, *tmp = x + V, *acc = tmp + V, *dig = acc + V;
+    /* digit j (bits j·w … j·w + w − 1 of a, public positions) goes to lane
+     * j mod 8 of step j / 8: the linear order of the digits is exactly that;
+     * the padding digits stay 0 */
+    for (size_t j = 0; j < f->rows; j++) {
+        uint64_t d = 0;
+        for (unsigned b = 0; b < f->window; b++) {
+            size_t pos = j * f->window + b;
+            if (pos < a_bits)
+                d |= (uint64_t)((a[pos / 8] >> (pos % 8)) & 1u) << b;
+        }
+        dig[j] = d;
+    }
+    mb8_mod c = {L, f->mod, f->k0, acc};
+    mb8_fixed_base_split(x, dig, f->split, f->steps, f->cols, f->unit, tmp, &c);
+    get_lane(out, x, L, 0);
+    sodium_memzero(buf, nvec * LANES * sizeof(uint64_t));
+    free(buf);
+    return 0;
+#else
+    (void)out;
     (void)a_bits;
     return 1;
 #endif

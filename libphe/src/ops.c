@@ -331,11 +331,27 @@ static void crt_combine(const phe_seckey *sk, mpz_t m, const mpz_t mp, const mpz
     mpz_add(m, m, mq);
 }
 
+/* Both CRT halves of one decryption in two lanes of ONE IFMA kernel call
+ * (c^(p−1) mod p² in lane 0, c^(q−1) mod q² in lane 1: per-lane moduli and
+ * exponents, constant time in both; the exponent length bound is the larger
+ * of bits(p), bits(q), public). Without the kernel (or 1: outside its
+ * domain), two mpz_powm_sec. */
 void phei_decrypt_mpz(const phe_seckey *sk, mpz_t m, const mpz_t c) {
     mpz_t mp, mq;
     mpz_inits(mp, mq, NULL);
-    decrypt_half(mp, c, sk->p, sk->p2, sk->pm1, sk->hp);
-    decrypt_half(mq, c, sk->q, sk->q2, sk->qm1, sk->hq);
+    mpz_mod(mp, c, sk->p2);
+    mpz_mod(mq, c, sk->q2);
+    mpz_ptr out[2] = {mp, mq};
+    mpz_srcptr base[2] = {mp, mq}, exp[2] = {sk->pm1, sk->qm1}, mod[2] = {sk->p2, sk->q2};
+    size_t pb = mpz_sizeinbase(sk->p, 2), qb = mpz_sizeinbase(sk->q, 2);
+    int rc = phei_powm_mb8(out, base, exp, mod, 2, pb > qb ? pb : qb);
+    if (rc == 0) {
+        finish_half(mp, sk->p, sk->hp);
+        finish_half(mq, sk->q, sk->hq);
+    } else { /* 1, or no memory for the kernel's buffer: the GMP path */
+        decrypt_half(mp, c, sk->p, sk->p2, sk->pm1, sk->hp);
+        decrypt_half(mq, c, sk->q, sk->q2, sk->qm1, sk->hq);
+    }
     crt_combine(sk, m, mp, mq);
     phei_mpz_clear_secret(mp);
     phei_mpz_clear_secret(mq);

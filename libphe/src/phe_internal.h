@@ -375,6 +375,15 @@ PHEI_HIDDEN void phei_mb8_fb_free(phei_mb8_fb *f);
 PHEI_HIDDEN int phei_mb8_fb_pow(const phei_mb8_fb *f, mpz_ptr *out, const uint8_t *const *a,
                                 size_t a_bits, size_t count);
 
+/* out = h_s^a mod n² for ONE exponent a (little endian, a_bits bits read,
+ * public) from the table f, the digits split across the eight lanes: lane i
+ * takes rows i, 8 + i, 16 + i, … and the lane products are multiplied
+ * together at the end. Constant time in a: every entry of every row is read
+ * (under a lane mask), one product per step of 8 rows, three to join the
+ * lanes. Returns 0, 1 (kernel unavailable), PHE_ERR_NOMEM or
+ * PHE_ERR_INTERNAL. */
+PHEI_HIDDEN int phei_mb8_fb_pow1(const phei_mb8_fb *f, mpz_t out, const uint8_t *a, size_t a_bits);
+
 /* Up to 8 DJN randomizers r[i] (initialised), the bytes of item i drawn from
  * rngs[i] exactly as phei_djn_randomizer draws them (so seeded results are
  * the same), through the kernel when it runs. Returns 0, PHE_ERR_NOMEM,
