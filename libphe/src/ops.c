@@ -344,7 +344,7 @@ void phei_decrypt_mpz(const phe_seckey *sk, mpz_t m, const mpz_t c) {
     mpz_ptr out[2] = {mp, mq};
     mpz_srcptr base[2] = {mp, mq}, exp[2] = {sk->pm1, sk->qm1}, mod[2] = {sk->p2, sk->q2};
     size_t pb = mpz_sizeinbase(sk->p, 2), qb = mpz_sizeinbase(sk->q, 2);
-    int rc = phei_powm_mb8(out, base, exp, mod, 2, pb > qb ? pb : qb);
+    int rc = phei_powm_x2(out, base, exp, mod, pb > qb ? pb : qb);
     if (rc == 0) {
         finish_half(mp, sk->p, sk->hp);
         finish_half(mq, sk->q, sk->hq);
