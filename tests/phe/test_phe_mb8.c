@@ -518,6 +518,21 @@ static void test_single_kernel_equals_fallback(void **state) {
     }
     free(b1);
     free(b2);
+    /* CRT encryption by the secret-key holder: the same ciphertext both ways */
+    phe_ciphertext *s1 = test_ct(), *s2 = test_ct();
+    for (int forced = 0; forced < 2; forced++) {
+        phei_mb8_force_fallback(forced);
+        phe_rng *rng = test_rng("single-crt-encrypt");
+        assert_int_equal(phe_seckey_encrypt_i64(sk, forced ? s2 : s1, -4242, rng), 0);
+        phe_rng_free(rng);
+    }
+    phei_mb8_force_fallback(0);
+    assert_true(phe_ciphertext_equal(s1, s2));
+    int64_t back = 0;
+    assert_int_equal(phe_decrypt_i64(sk, s1, &back), 0);
+    assert_true(back == -4242);
+    phe_ciphertext_free(s1);
+    phe_ciphertext_free(s2);
 }
 
 int main(void) {
