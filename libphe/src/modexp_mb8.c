@@ -776,7 +776,8 @@ int phei_powm_x2(mpz_ptr *out, mpz_srcptr const *base, mpz_srcptr const *exp, mp
     const size_t ewords = (exp_bits + 63) / 64 + 2;
     /* per number: m, one, rr, x, tmp (5 · 2), unit, norm (2), table (2n) */
     const size_t nvec = 13 + 2 * n;
-    const size_t total = nvec * V + 2 * ewords;
+    /* a whole number of 64-byte vectors: aligned_alloc wants a multiple */
+    const size_t total = nvec * V + (2 * ewords + LANES - 1) / LANES * LANES;
     uint64_t *buf = aligned_alloc(64, total * sizeof(uint64_t));
     if (buf == NULL)
         return PHE_ERR_NOMEM;
