@@ -7,6 +7,13 @@ throughput and reports the median and 99th-percentile commit latency there.
 Every run also reports where the CPU goes (node and client CPU seconds per
 committed transaction). Prints tps_4, p50_ms_4, p99_ms_4, tps_10 (BENCHMARKS.md).
 
+The membership run (issue 20): five configured replicas, genesis 0…3, 1,000
+blocks of history, then a 4 → 5 → 4 cycle under closed-loop load
+(benchmarks/ledger/bench_reconfig.c). Prints reconfig_seconds_4to5 (from the
+approving receipt of the addition until the new replica has executed the
+change's height and is within one block of the tip) and
+tps_during_reconfig_ratio (throughput during the cycle / steady throughput).
+
 The flood run (issue 23) repeats the paced 4-replica load twice in one
 process: calm, then while 2,000 idle and 100 slow-handshake connections are
 held open to replica 0 (the first primary). Prints p99_ms_under_flood_ratio
@@ -52,6 +59,9 @@ def run(ctx) -> None:
     # offline verification of an exported proof bundle (docs/formats/ledger-bundle.md)
     vector = Path(__file__).resolve().parents[2] / "tests/ledger/vectors/bundle_v1.hex"
     ctx.run_c("benchmarks/ledger/bench_bundle", str(vector), timeout=300)
+    # a membership change under load: 4 -> 5 -> 4 with 1,000 blocks of history
+    ctx.run_c("benchmarks/ledger/bench_reconfig", "--node", str(ctx.c_bench(NODE)),
+              "--history", "1000", "--clients", "32", "--seconds", "5", timeout=600)
     seconds = 3 if ctx.quick else 10
     tps = {}
     for n in (4, 7, 10):

@@ -18,6 +18,7 @@
 #include "ledger/proof.h"
 #include "ledger/store.h"
 #include "ledger/upgrade.h"
+#include "ledger/reconfig.h"
 #include "ledger/bundle.h"
 #include "ledger/kv.h"
 

@@ -32,6 +32,11 @@ int ledger_bundle_create(const ledger_membership *genesis, const ledger_tx *tx,
     uint8_t gh[32], *penc = NULL;
     size_t plen = 0, tlen = 0;
     int rc = membership_hash(genesis, gh);
+    /* a block certified by a membership other than the genesis one would need
+     * the chain of membership changes, which bundles do not carry yet */
+    if (!rc && proof->header_len == LEDGER_HEADER_V2_BYTES &&
+        sodium_memcmp(proof->header + 135, gh, 32) != 0)
+        rc = LEDGER_E_MEMBERSHIP;
     if (!rc)
         rc = ledger_proof_encode(proof, &penc, &plen);
     if (rc)

@@ -99,9 +99,23 @@ struct ledger_cert {
 struct ledger_membership {
     uint8_t chain_id[32];
     uint32_t f;
-    size_t n;
+    size_t n;      /* slots (replica ids 0 … n−1) */
     uint8_t *keys; /* n × 32 */
+    /* Encoding version 2 (a membership changed on the chain): per slot, 1 when
+     * the replica is a member, 0 when it was removed (its id is never reused),
+     * and its address. NULL in version 1 (every slot a member, no addresses). */
+    uint8_t *active;
+    char (*addrs)[LEDGER_MEMBER_ADDR_MAX + 1];
+    size_t nactive;
 };
+/* A membership derived from m by one change (LEDGER_MEMBER_ADD_REPLICA: a new
+ * slot n with key and addr; LEDGER_MEMBER_REMOVE_REPLICA: the slot of key
+ * leaves); f = ⌊(members − 1)/3⌋. LEDGER_E_INVALID when the change does not
+ * apply (key present or absent, fewer than 4 members left, 64 slots). */
+int ldg_membership_change(const ledger_membership *m, int kind, const uint8_t key[32],
+                          const char *addr, ledger_membership **out);
+/* Hash of a membership's encoding (the epoch hash). */
+int ldg_membership_hash(const ledger_membership *m, uint8_t out[32]);
 
 struct ledger_block {
     uint8_t format;       /* header format version: 1 (read only) or 2 */

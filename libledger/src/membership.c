@@ -3,6 +3,7 @@
 #include "internal.h"
 
 #include <sodium.h>
+#include <stdio.h>
 
 #define MEMB_HDR   45 /* magic 4, version 1, chain id 32, f 4, n 4 */
 #define CERT_HDR   15 /* magic 4, version 1, view 8, count 2 */
@@ -20,7 +21,7 @@ int ledger_membership_create(ledger_membership **out, const uint8_t chain_id[32]
         for (size_t j = i + 1; j < n; j++)
             if (memcmp(pubkeys + 32 * i, pubkeys + 32 * j, 32) == 0)
                 return LEDGER_E_INVALID;
-    ledger_membership *m = malloc(sizeof *m);
+    ledger_membership *m = calloc(1, sizeof *m);
     if (!m)
         return LEDGER_E_NOMEM;
     m->keys = malloc(32 * n);
@@ -32,6 +33,7 @@ int ledger_membership_create(ledger_membership **out, const uint8_t chain_id[32]
     memcpy(m->chain_id, chain_id, 32);
     m->n = n;
     m->f = f;
+    m->nactive = n;
     *out = m;
     return LEDGER_OK;
 }
@@ -40,17 +42,28 @@ void ledger_membership_free(ledger_membership *m) {
     if (!m)
         return;
     free(m->keys);
+    free(m->active);
+    free(m->addrs);
     free(m);
 }
 
 size_t ledger_membership_size(const ledger_membership *m) {
     return m ? m->n : 0;
 }
+size_t ledger_membership_count(const ledger_membership *m) {
+    return m ? m->nactive : 0;
+}
+int ledger_membership_active(const ledger_membership *m, size_t i) {
+    return m && i < m->n && (!m->active || m->active[i]);
+}
+const char *ledger_membership_address(const ledger_membership *m, size_t i) {
+    return m && m->addrs && i < m->n ? m->addrs[i] : NULL;
+}
 uint32_t ledger_membership_f(const ledger_membership *m) {
     return m ? m->f : 0;
 }
 size_t ledger_membership_quorum(const ledger_membership *m) {
-    return m ? (m->n + m->f) / 2 + 1 : 0;
+    return m ? (m->nactive + m->f) / 2 + 1 : 0;
 }
 const uint8_t *ledger_membership_key(const ledger_membership *m, size_t i) {
     return m && i < m->n ? m->keys + 32 * i : NULL;
@@ -64,9 +77,11 @@ int ledger_membership_find(const ledger_membership *m, const uint8_t pubkey[32])
         return LEDGER_E_INVALID;
     for (size_t i = 0; i < m->n; i++)
         if (memcmp(m->keys + 32 * i, pubkey, 32) == 0)
-            return (int)i;
+            return ledger_membership_active(m, i) ? (int)i : LEDGER_E_NOT_FOUND;
     return LEDGER_E_NOT_FOUND;
 }
+
+#define SLOT_FIXED 34 /* key 32, active 1, address length 1 */
 
 int ledger_membership_encode(const ledger_membership *m, uint8_t **out, size_t *len) {
     if (!out || !len)
@@ -75,18 +90,58 @@ int ledger_membership_encode(const ledger_membership *m, uint8_t **out, size_t *
     *len = 0;
     if (!m)
         return LEDGER_E_INVALID;
-    size_t sz = MEMB_HDR + 32 * m->n;
+    size_t sz = MEMB_HDR;
+    if (m->active)
+        for (size_t i = 0; i < m->n; i++)
+            sz += SLOT_FIXED + strlen(m->addrs[i]);
+    else
+        sz += 32 * m->n;
     uint8_t *b = malloc(sz);
     if (!b)
         return LEDGER_E_NOMEM;
     memcpy(b, LDG_MEMB_MAGIC, 4);
-    b[4] = 1;
+    b[4] = m->active ? 2 : 1;
     memcpy(b + 5, m->chain_id, 32);
     ldg_put32(b + 37, m->f);
     ldg_put32(b + 41, (uint32_t)m->n);
-    memcpy(b + MEMB_HDR, m->keys, 32 * m->n);
+    if (m->active) {
+        uint8_t *p = b + MEMB_HDR;
+        for (size_t i = 0; i < m->n; i++) {
+            size_t al = strlen(m->addrs[i]);
+            memcpy(p, m->keys + 32 * i, 32);
+            p[32] = m->active[i];
+            p[33] = (uint8_t)al;
+            memcpy(p + 34, m->addrs[i], al);
+            p += SLOT_FIXED + al;
+        }
+    } else {
+        memcpy(b + MEMB_HDR, m->keys, 32 * m->n);
+    }
     *out = b;
     *len = sz;
+    return LEDGER_OK;
+}
+
+static int addr_ok(const uint8_t *a, size_t n) {
+    if (n == 0 || n > LEDGER_MEMBER_ADDR_MAX)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (a[i] <= 0x20 || a[i] >= 0x7f)
+            return 0;
+    return 1;
+}
+
+/* Version 2 parts of m (slots, flags, addresses) allocated; nactive counted. */
+static int v2_alloc(ledger_membership *m) {
+    m->active = calloc(m->n, 1);
+    m->addrs = calloc(m->n, sizeof *m->addrs);
+    return m->active && m->addrs ? LEDGER_OK : LEDGER_E_NOMEM;
+}
+
+static int v2_check(const ledger_membership *m) {
+    /* at least one member, n ≥ 3f+1 over the members, keys distinct (checked by create) */
+    if (m->nactive == 0 || (uint64_t)3 * m->f + 1 > m->nactive)
+        return LEDGER_E_DECODE;
     return LEDGER_OK;
 }
 
@@ -98,20 +153,136 @@ int ledger_membership_decode(ledger_membership **out, const uint8_t *buf, size_t
         return LEDGER_E_INVALID;
     if (len < MEMB_HDR || memcmp(buf, LDG_MEMB_MAGIC, 4) != 0)
         return LEDGER_E_DECODE;
-    if (buf[4] != 1)
+    if (buf[4] != 1 && buf[4] != 2)
         return LEDGER_E_VERSION;
     uint32_t f = ldg_get32(buf + 37), n = ldg_get32(buf + 41);
-    if (n == 0 || n > LEDGER_MEMBERS_MAX || len != MEMB_HDR + 32 * (size_t)n)
+    if (n == 0 || n > LEDGER_MEMBERS_MAX)
         return LEDGER_E_DECODE;
-    int rc = ledger_membership_create(out, buf + 5, buf + MEMB_HDR, n, f);
-    return rc == LEDGER_E_INVALID ? LEDGER_E_DECODE : rc;
+    if (buf[4] == 1) {
+        if (len != MEMB_HDR + 32 * (size_t)n)
+            return LEDGER_E_DECODE;
+        int rc = ledger_membership_create(out, buf + 5, buf + MEMB_HDR, n, f);
+        return rc == LEDGER_E_INVALID ? LEDGER_E_DECODE : rc;
+    }
+    /* version 2: keys first into one array, then create (distinct keys checked) */
+    uint8_t *keys = malloc(32 * (size_t)n);
+    ledger_membership *m = NULL;
+    if (!keys)
+        return LEDGER_E_NOMEM;
+    ldg_rd r = {buf + MEMB_HDR, len - MEMB_HDR};
+    int rc = LEDGER_OK;
+    for (size_t i = 0; i < n && !rc; i++) {
+        const uint8_t *e, *a;
+        if (ldg_take(&r, SLOT_FIXED, &e) || e[32] > 1 || ldg_take(&r, e[33], &a) ||
+            !addr_ok(a, e[33]))
+            rc = LEDGER_E_DECODE;
+        else
+            memcpy(keys + 32 * i, e, 32);
+    }
+    if (!rc && r.left)
+        rc = LEDGER_E_DECODE;
+    if (!rc) {
+        /* f is checked against the members below, not the slots */
+        rc = ledger_membership_create(&m, buf + 5, keys, n, 0);
+        rc = rc == LEDGER_E_INVALID ? LEDGER_E_DECODE : rc;
+    }
+    free(keys);
+    if (!rc)
+        rc = v2_alloc(m);
+    if (!rc) {
+        m->f = f;
+        m->nactive = 0;
+        const uint8_t *p = buf + MEMB_HDR;
+        for (size_t i = 0; i < n; i++) {
+            m->active[i] = p[32];
+            m->nactive += p[32];
+            memcpy(m->addrs[i], p + 34, p[33]);
+            p += SLOT_FIXED + p[33];
+        }
+        rc = v2_check(m);
+    }
+    if (rc) {
+        ledger_membership_free(m);
+        return rc;
+    }
+    *out = m;
+    return LEDGER_OK;
+}
+
+int ldg_membership_hash(const ledger_membership *m, uint8_t out[32]) {
+    uint8_t *enc;
+    size_t len;
+    int rc = ledger_membership_encode(m, &enc, &len);
+    if (rc)
+        return rc;
+    crypto_hash_sha256(out, enc, len);
+    free(enc);
+    return LEDGER_OK;
+}
+
+int ldg_membership_change(const ledger_membership *m, int kind, const uint8_t key[32],
+                          const char *addr, ledger_membership **out) {
+    *out = NULL;
+    int at = -1;
+    for (size_t i = 0; i < m->n; i++)
+        if (memcmp(m->keys + 32 * i, key, 32) == 0)
+            at = (int)i;
+    size_t n = m->n;
+    if (kind == LEDGER_MEMBER_ADD_REPLICA) {
+        /* a key is used once: a removed replica's key does not come back */
+        if (at >= 0 || !addr || !addr_ok((const uint8_t *)addr, strlen(addr)) || n >= 64)
+            return LEDGER_E_INVALID;
+        n++;
+    } else if (kind == LEDGER_MEMBER_REMOVE_REPLICA) {
+        if (at < 0 || !ledger_membership_active(m, (size_t)at) || m->nactive <= 4)
+            return LEDGER_E_INVALID;
+    } else {
+        return LEDGER_E_INVALID;
+    }
+    ledger_membership *d = calloc(1, sizeof *d);
+    if (!d)
+        return LEDGER_E_NOMEM;
+    d->n = n;
+    memcpy(d->chain_id, m->chain_id, 32);
+    d->keys = malloc(32 * n);
+    if (!d->keys || v2_alloc(d)) {
+        ledger_membership_free(d);
+        return LEDGER_E_NOMEM;
+    }
+    memcpy(d->keys, m->keys, 32 * m->n);
+    for (size_t i = 0; i < m->n; i++) {
+        d->active[i] = (uint8_t)ledger_membership_active(m, i);
+        if (m->addrs)
+            memcpy(d->addrs[i], m->addrs[i], sizeof d->addrs[i]);
+        else
+            strcpy(d->addrs[i], "-"); /* configured, address not recorded */
+    }
+    if (kind == LEDGER_MEMBER_ADD_REPLICA) {
+        memcpy(d->keys + 32 * m->n, key, 32);
+        d->active[m->n] = 1;
+        snprintf(d->addrs[m->n], sizeof d->addrs[m->n], "%s", addr);
+    } else {
+        d->active[at] = 0;
+    }
+    d->nactive = 0;
+    for (size_t i = 0; i < n; i++)
+        d->nactive += d->active[i];
+    d->f = (uint32_t)((d->nactive - 1) / 3);
+    *out = d;
+    return LEDGER_OK;
 }
 
 int ledger_membership_equal(const ledger_membership *a, const ledger_membership *b) {
     if (!a || !b)
         return 0;
-    return a->n == b->n && a->f == b->f && memcmp(a->chain_id, b->chain_id, 32) == 0 &&
-           memcmp(a->keys, b->keys, 32 * a->n) == 0;
+    uint8_t *ea = NULL, *eb = NULL;
+    size_t la = 0, lb = 0;
+    int same = ledger_membership_encode(a, &ea, &la) == LEDGER_OK &&
+               ledger_membership_encode(b, &eb, &lb) == LEDGER_OK && la == lb &&
+               memcmp(ea, eb, la) == 0;
+    free(ea);
+    free(eb);
+    return same;
 }
 
 int ledger_commit_statement(uint8_t out[96], const uint8_t chain_id[32], uint64_t height,
@@ -207,8 +378,8 @@ int ledger_cert_verify(const ledger_cert *c, const ledger_membership *m, uint64_
     for (size_t i = 0; i < c->count; i++) {
         if (i && c->replicas[i] <= c->replicas[i - 1])
             return LEDGER_E_CERTIFICATE;
-        if (c->replicas[i] >= m->n)
-            return LEDGER_E_CERTIFICATE;
+        if (!ledger_membership_active(m, c->replicas[i]))
+            return LEDGER_E_CERTIFICATE; /* unknown, or removed from the membership */
         if (crypto_sign_verify_detached(c->sigs + 64 * i, stmt, sizeof stmt,
                                         m->keys + 32 * (size_t)c->replicas[i]) != 0)
             return LEDGER_E_CERTIFICATE;

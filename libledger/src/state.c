@@ -1,6 +1,7 @@
 /* libledger: the application's state handle, the block executor and the state
  * root rule (docs/formats/ledger.md §State root). */
 #include "store_internal.h"
+#include "ledger/reconfig.h"
 
 #include "ledger/upgrade.h"
 
@@ -46,9 +47,11 @@ void ldg_state_init(struct ledger_state *st, ledger_store *s, MDB_txn *txn, int 
     st->height = height;
     if (writable) { /* the writer holds wlock */
         st->app_version = s->app_version;
+        st->m = s->m;
     } else {
         pthread_mutex_lock(&s->tlock);
         st->app_version = s->app_version;
+        st->m = s->m;
         pthread_mutex_unlock(&s->tlock);
     }
 }
@@ -252,9 +255,25 @@ int ldg_exec_block(ledger_store *s, MDB_txn *txn, const ledger_block *b,
     uint8_t nb[8];
     ldg_put32(nb, (uint32_t)b->ntx);
     crypto_hash_sha256_update(&res, nb, 4);
+    /* the membership in force: the store's at its next height, else (a replay
+     * from genesis) derived from the state in txn, and named by the header */
+    ledger_membership *derived = NULL;
+    int rc = LEDGER_OK;
+    if (b->height != s->tip.height + 1) {
+        rc = ldg_membership_at(s, txn, b->height, &derived);
+        if (!rc)
+            st.m = derived;
+        uint8_t eh[32];
+        if (!rc && b->format >= 2 &&
+            (ldg_membership_hash(derived, eh) || sodium_memcmp(eh, b->epoch, 32) != 0))
+            rc = LEDGER_E_EPOCH;
+    }
+    if (!rc)
+        rc = ldg_member_begin_block(s, &st, b->height);
     /* an upgrade activating at this height does so before the transactions */
-    uint32_t in_force;
-    int rc = ldg_upgrade_begin_block(s, &st, b->height, &in_force);
+    uint32_t in_force = st.app_version;
+    if (!rc)
+        rc = ldg_upgrade_begin_block(s, &st, b->height, &in_force);
     st.app_version = in_force;
     if (!rc && in_force > ldg_app_max(s))
         rc = LEDGER_E_UPGRADE_NEEDED;
@@ -296,7 +315,10 @@ int ldg_exec_block(ledger_store *s, MDB_txn *txn, const ledger_block *b,
             if (ledger_tx_op(tx) >= LEDGER_OP_RESERVED_MIN) {
                 /* the ledger's own transactions: the application never sees them */
                 st.tx_index = (uint32_t)i;
-                int urc = ldg_upgrade_apply(s, &st, tx, b->height);
+                uint16_t op = ledger_tx_op(tx);
+                int urc = op == LEDGER_OP_MEMBER_PROPOSE || op == LEDGER_OP_MEMBER_APPROVE
+                              ? ldg_member_apply(s, &st, tx, b->height)
+                              : ldg_upgrade_apply(s, &st, tx, b->height);
                 if (urc == LEDGER_E_REJECTED) {
                     status = LEDGER_E_REJECTED;
                 } else if (urc) {
@@ -342,5 +364,6 @@ int ldg_exec_block(ledger_store *s, MDB_txn *txn, const ledger_block *b,
         }
     }
     ldg_state_release(&st);
+    ledger_membership_free(derived);
     return rc;
 }

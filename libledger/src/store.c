@@ -3,6 +3,7 @@
 
 #include "ledger/bundle.h"
 #include "ledger/upgrade.h"
+#include "ledger/reconfig.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -82,7 +83,7 @@ static int init_or_check(ledger_store *s, MDB_txn *txn) {
         ldg_put32(f, LEDGER_STORE_FORMAT_VERSION);
         uint8_t *enc;
         size_t len;
-        int lrc = ledger_membership_encode(s->m, &enc, &len);
+        int lrc = ledger_membership_encode(s->genesis, &enc, &len);
         if (lrc)
             return lrc;
         rc = meta_put(txn, s, META_FORMAT, f, 4);
@@ -101,7 +102,7 @@ static int init_or_check(ledger_store *s, MDB_txn *txn) {
     ledger_membership *stored;
     if (ledger_membership_decode(&stored, v.mv_data, v.mv_size) != LEDGER_OK)
         return LEDGER_E_CORRUPT;
-    int same = ledger_membership_equal(stored, s->m);
+    int same = ledger_membership_equal(stored, s->genesis);
     ledger_membership_free(stored);
     return same ? 0 : LEDGER_E_MEMBERSHIP;
 }
@@ -150,7 +151,10 @@ void ledger_store_close(ledger_store *s) {
     unregister_open(s);
     if (s->env)
         mdb_env_close(s->env);
-    ledger_membership_free(s->m);
+    for (size_t i = 0; i < s->nmkeep; i++)
+        ledger_membership_free(s->mkeep[i]);
+    free(s->mkeep);
+    ledger_membership_free(s->genesis);
     pthread_mutex_destroy(&s->wlock);
     pthread_mutex_destroy(&s->tlock);
     pthread_mutex_destroy(&s->vlock);
@@ -243,10 +247,14 @@ int ledger_store_open(ledger_store **out, const char *path, const ledger_members
     int rc = LEDGER_OK;
     uint8_t *menc = NULL;
     size_t mlen;
+    ledger_membership *gcopy = NULL;
     if ((rc = ledger_membership_encode(m, &menc, &mlen)) != 0 ||
-        (rc = ledger_membership_decode(&s->m, menc, mlen)) != 0) /* a private copy */
+        (rc = ledger_membership_decode(&s->genesis, menc, mlen)) != 0 || /* private copies */
+        (rc = ledger_membership_decode(&gcopy, menc, mlen)) != 0 ||
+        (rc = ldg_store_set_membership(s, gcopy)) != 0) {
+        ledger_membership_free(gcopy);
         goto fail;
-    crypto_hash_sha256(s->epoch, menc, mlen);
+    }
     s->app_version = LEDGER_APP_VERSION_GENESIS;
     if ((rc = register_open(s, path)) != 0)
         goto fail;
@@ -304,6 +312,14 @@ int ledger_store_open(ledger_store **out, const char *path, const ledger_members
     }
     if (!rc)
         rc = ldg_upgrade_version_at(s, txn, s->tip.height + 1, &s->app_version);
+    if (!rc) { /* the membership in force at the next height */
+        ledger_membership *cur = NULL;
+        rc = ldg_membership_at(s, txn, s->tip.height + 1, &cur);
+        if (!rc && !ledger_membership_equal(cur, s->m))
+            rc = ldg_store_set_membership(s, cur);
+        else
+            ledger_membership_free(cur);
+    }
     if (!rc)
         rc = blob_accounting_init(s, txn);
     if (rc) {
@@ -330,6 +346,25 @@ fail:
 
 const ledger_membership *ledger_store_membership(const ledger_store *s) {
     return s ? s->m : NULL;
+}
+
+int ldg_store_set_membership(ledger_store *s, ledger_membership *m) {
+    uint8_t eh[32];
+    ledger_membership **k = realloc(s->mkeep, (s->nmkeep + 1) * sizeof *k);
+    if (!k) {
+        ledger_membership_free(m);
+        return LEDGER_E_NOMEM;
+    }
+    s->mkeep = k;
+    s->mkeep[s->nmkeep++] = m;
+    int rc = ldg_membership_hash(m, eh);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&s->tlock);
+    s->m = m;
+    memcpy(s->epoch, eh, 32);
+    pthread_mutex_unlock(&s->tlock);
+    return LEDGER_OK;
 }
 
 int ledger_store_tip(ledger_store *s, ledger_tip *out) {
@@ -382,6 +417,9 @@ static int check_in_txn(ledger_store *s, MDB_txn *txn, const ledger_tx *tx) {
         pthread_mutex_lock(&s->tlock);
         uint64_t next = s->tip.height + 1;
         pthread_mutex_unlock(&s->tlock);
+        uint16_t op = ledger_tx_op(tx);
+        if (op == LEDGER_OP_MEMBER_PROPOSE || op == LEDGER_OP_MEMBER_APPROVE)
+            return ldg_member_check(s, &st, tx, next);
         return ldg_upgrade_check(s, &st, tx, next);
     }
     if (!s->app.check)
@@ -538,6 +576,12 @@ static int append_impl(ledger_store *s, const ledger_block *b, uint32_t flags, i
     uint32_t next_version = s->app_version;
     if (!rc && !mrc)
         rc = ldg_upgrade_version_at(s, txn, b->height + 1, &next_version);
+    ledger_membership *next_m = NULL; /* a change taking force at the next height */
+    if (!rc && !mrc) {
+        rc = ldg_member_record(s, txn, b->height + 1, &next_m);
+        if (rc == LEDGER_E_NOT_FOUND)
+            rc = LEDGER_OK;
+    }
     if (!rc && !mrc) {
         nt.height = b->height;
         nt.timestamp = b->timestamp;
@@ -556,8 +600,13 @@ static int append_impl(ledger_store *s, const ledger_block *b, uint32_t flags, i
             s->app_version = next_version;
             pthread_mutex_unlock(&s->tlock);
             s->tip_format = b->format;
+            if (next_m) {
+                rc = ldg_store_set_membership(s, next_m);
+                next_m = NULL;
+            }
         }
     }
+    ledger_membership_free(next_m);
     if (!rc && mrc)
         rc = ldg_mdb_err(mrc);
     if (txn)
@@ -1062,7 +1111,7 @@ int ledger_store_bundle(ledger_store *s, const uint8_t tx_hash[32], uint8_t **ou
     if (!rc)
         rc = ledger_store_proof(s, tx_hash, &p);
     if (!rc)
-        rc = ledger_bundle_create(s->m, tx, p, out, len);
+        rc = ledger_bundle_create(s->genesis, tx, p, out, len);
     ledger_proof_free(p);
     ledger_tx_free(tx);
     return rc;

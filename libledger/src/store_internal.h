@@ -11,10 +11,14 @@
 struct ledger_store {
     MDB_env *env;
     MDB_dbi meta, blocks, txs, trace, time, state, nonce, blob;
-    MDB_dbi blobuse;     /* putter key → u64 blob bytes charged to it */
-    uint64_t blob_limit; /* high-water mark of blob bytes */
-    uint64_t map_size;   /* LMDB map size, bytes */
-    ledger_membership *m;
+    MDB_dbi blobuse;            /* putter key → u64 blob bytes charged to it */
+    uint64_t blob_limit;        /* high-water mark of blob bytes */
+    uint64_t map_size;          /* LMDB map size, bytes */
+    ledger_membership *m;       /* in force at the next height (tip + 1) */
+    ledger_membership *genesis; /* the configured membership */
+    /* every membership that was in force while open: readers may hold s->m */
+    ledger_membership **mkeep;
+    size_t nmkeep;
     ledger_app app;
     pthread_mutex_t wlock; /* serialises writers */
     pthread_mutex_t tlock; /* guards tip for readers (written under wlock + tlock) */
@@ -64,8 +68,9 @@ struct ledger_state {
     int writable;
     uint64_t height;
     uint32_t tx_index;
-    uint64_t changes;     /* writes + index entries so far (rejection check) */
-    uint32_t app_version; /* application version in force (ledger_state_app_version) */
+    uint64_t changes;           /* writes + index entries so far (rejection check) */
+    uint32_t app_version;       /* application version in force (ledger_state_app_version) */
+    const ledger_membership *m; /* membership in force at height */
     ldg_write *log;
     size_t nlog, caplog;
     uint8_t *arena;
@@ -92,6 +97,20 @@ int ldg_upgrade_check(ledger_store *s, struct ledger_state *st, const ledger_tx 
                       uint64_t height);
 int ldg_upgrade_apply(ledger_store *s, struct ledger_state *st, const ledger_tx *tx,
                       uint64_t height);
+/* Is key a governor (the application's, or a replica in force); how many there are. */
+int ldg_governor(ledger_store *s, struct ledger_state *st, const uint8_t key[32], size_t *count);
+/* Membership changes (reconfig.c). The membership in force at height given the
+ * state in txn; the membership record taking force exactly at height
+ * (LEDGER_E_NOT_FOUND if none). */
+int ldg_membership_at(ledger_store *s, MDB_txn *txn, uint64_t height, ledger_membership **out);
+int ldg_member_record(ledger_store *s, MDB_txn *txn, uint64_t height, ledger_membership **out);
+int ldg_member_begin_block(ledger_store *s, struct ledger_state *st, uint64_t height);
+int ldg_member_check(ledger_store *s, struct ledger_state *st, const ledger_tx *tx,
+                     uint64_t height);
+int ldg_member_apply(ledger_store *s, struct ledger_state *st, const ledger_tx *tx,
+                     uint64_t height);
+/* Make m the membership in force at the next height (keeps the old one alive). */
+int ldg_store_set_membership(ledger_store *s, ledger_membership *m);
 /* Highest application version the store's app executes. */
 static inline uint32_t ldg_app_max(const ledger_store *s) {
     return s->app.version >= 2 && s->app.app_version_max ? s->app.app_version_max : 1;

@@ -267,14 +267,15 @@ static int close_open(struct ledger_state *st) {
     return ldg_state_write(st, (const uint8_t *)KEY_OPEN, sizeof KEY_OPEN - 1, NULL, 0, 0);
 }
 
-/* Is key a governor; how many there are. */
-static int governor(ledger_store *s, struct ledger_state *st, const uint8_t key[32],
-                    size_t *count) {
+/* Is key a governor; how many there are (the replicas in force at st's height). */
+int ldg_governor(ledger_store *s, struct ledger_state *st, const uint8_t key[32], size_t *count) {
     if (s->app.governor)
         return s->app.governor(s->app.ctx, st, key, count);
-    *count = ledger_membership_size(s->m);
-    return ledger_membership_find(s->m, key) >= 0;
+    const ledger_membership *m = st->m ? st->m : s->m;
+    *count = ledger_membership_count(m);
+    return ledger_membership_find(m, key) >= 0;
 }
+#define governor ldg_governor
 
 /* Governors among the keys (still governors now). */
 static int count_current(ledger_store *s, struct ledger_state *st, const uint8_t *keys, size_t k,

@@ -48,6 +48,18 @@ static int verify_links(ledger_store *s, int full, uint64_t *bad) {
         return ldg_mdb_err(mrc);
     }
     uint64_t expect = 1, prev_ts = 0;
+    /* the membership in force at each height, from the recorded changes */
+    ledger_membership *gm = NULL, *cur_m = NULL;
+    uint8_t epoch[32];
+    int rc0 = ldg_membership_at(s, txn, 1, &gm);
+    if (!rc0)
+        rc0 = ldg_membership_hash(gm, epoch);
+    if (rc0) {
+        ledger_membership_free(gm);
+        mdb_cursor_close(cur);
+        mdb_txn_abort(txn);
+        return rc0;
+    }
     uint8_t prev_format = 0;
     uint8_t prev_hash[32] = {0}, last_root[32] = {0};
     int rc = LEDGER_OK;
@@ -58,6 +70,21 @@ static int verify_links(ledger_store *s, int full, uint64_t *bad) {
         rc = LEDGER_E_CORRUPT;
         if (k.mv_size != 8 || ldg_get64(k.mv_data) != expect)
             break;
+        if (expect > 1) {
+            ledger_membership *nm = NULL;
+            int mr = ldg_member_record(s, txn, expect, &nm);
+            if (mr == LEDGER_OK && ldg_membership_hash(nm, epoch) == LEDGER_OK) {
+                ledger_membership_free(cur_m);
+                cur_m = nm;
+            } else {
+                ledger_membership_free(nm);
+                if (mr != LEDGER_E_NOT_FOUND) {
+                    rc = mr == LEDGER_E_NOMEM ? mr : LEDGER_E_CORRUPT;
+                    break;
+                }
+            }
+        }
+        const ledger_membership *mh = cur_m ? cur_m : gm;
         int drc = ledger_block_decode(&b, v.mv_data, v.mv_size);
         if (drc == LEDGER_E_NOMEM) {
             rc = drc;
@@ -66,8 +93,8 @@ static int verify_links(ledger_store *s, int full, uint64_t *bad) {
         if (drc == LEDGER_OK && b->height == expect &&
             sodium_memcmp(b->prev_hash, prev_hash, 32) == 0 &&
             (expect == 1 || b->timestamp >= prev_ts) && b->format >= prev_format &&
-            (b->format < 2 || sodium_memcmp(b->epoch, s->epoch, 32) == 0) && b->cert &&
-            ledger_cert_verify(b->cert, s->m, b->height, b->header_hash) == LEDGER_OK &&
+            (b->format < 2 || sodium_memcmp(b->epoch, epoch, 32) == 0) && b->cert &&
+            ledger_cert_verify(b->cert, mh, b->height, b->header_hash) == LEDGER_OK &&
             check_tx_index(s, txn, b) == LEDGER_OK && check_time_index(s, txn, b) == LEDGER_OK &&
             (!full ||
              ledger_tx_verify_batch((const ledger_tx *const *)b->txs, b->ntx, NULL) == LEDGER_OK))
@@ -84,6 +111,8 @@ static int verify_links(ledger_store *s, int full, uint64_t *bad) {
     }
     if (!rc && mrc != MDB_NOTFOUND)
         rc = ldg_mdb_err(mrc);
+    ledger_membership_free(gm);
+    ledger_membership_free(cur_m);
     mdb_cursor_close(cur);
     int untied = 0;
     if (!rc) {
@@ -185,7 +214,7 @@ static int verify_replay(ledger_store *s, uint64_t *bad) {
          * force at its height and checks that its header names it */
         rc = ldg_exec_block(s, txn, b, root, 0, got, NULL);
         if (rc == LEDGER_E_APP || rc == LEDGER_E_APP_VERSION || rc == LEDGER_E_CORRUPT ||
-            (!rc && sodium_memcmp(got, b->state_root, 32) != 0)) {
+            rc == LEDGER_E_EPOCH || (!rc && sodium_memcmp(got, b->state_root, 32) != 0)) {
             rc = LEDGER_E_CORRUPT;
             *bad = h;
         }

@@ -30,17 +30,23 @@ def free_port() -> int:
 
 class Consortium:
     def __init__(self, tmp: Path, block_period_ms: int = 10,
-                 extra_members: Sequence[Tuple[str, str, str]] = ()):
+                 extra_members: Sequence[Tuple[str, str, str]] = (), spare_replicas: int = 0):
+        """``spare_replicas``: replicas 4, 5, … are configured but not in the
+        genesis membership (``genesis_replicas 4``); they join by a membership change."""
         self.tmp = tmp
         self.procs: Dict[int, NodeProcess] = {}
         self.metrics: Dict[int, int] = {}
+        self.addresses: List[str] = []
         lines = [f"chain_id {hashlib.sha256(str(tmp).encode()).hexdigest()}", "f 1",
                  f"block_period_ms {block_period_ms}", "view_timeout_ms 1000"]
-        for i in range(4):
+        if spare_replicas:
+            lines.append("genesis_replicas 4")
+        for i in range(4 + spare_replicas):
             seed = hashlib.sha256(f"node-{i}-{tmp}".encode()).digest()
             (tmp / f"node{i}.key").write_text(seed.hex())
             pk = ledger.Signer(seed).public_key.hex()
-            lines.append(f"replica {i} 127.0.0.1:{free_port()} {pk}")
+            self.addresses.append(f"127.0.0.1:{free_port()}")
+            lines.append(f"replica {i} {self.addresses[-1]} {pk}")
         self.seeds: List[bytes] = []
         for name, roles, org in [*MEMBERS, *extra_members]:
             seed = hashlib.sha256(f"member-{name}-{tmp}".encode()).digest()

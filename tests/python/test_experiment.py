@@ -149,7 +149,7 @@ def test_demo_command_errors(tmp_path):
                         "c.csv"], capture_output=True, text=True, timeout=60, cwd=tmp_path / "..")
     assert r.returncode == 2 and "a.csv: No such file" in r.stderr  # checked first, one line
     assert r.stderr.count("\n") == 1
-    r = subprocess.run([sys.executable, "-m", "fedshare", "demo", "--model", "cnn"],
+    r = subprocess.run([sys.executable, "-m", "fedshare", "demo", "--model", "rnn"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "invalid choice" in r.stderr
 
@@ -213,8 +213,19 @@ def test_demo_with_four_centers_and_their_test_files(tmp_path):
     assert "**mean over 4 centers**" in md and "pooled test records (129)" in md
     keys = {json.loads(x)["name"]: json.loads(x)["value"] for x in out.splitlines()
             if x.startswith("{")}
-    assert {"accuracy_gap_pp", "rounds_extra", "accuracy_gap_pp_center_mean",
+    assert {"accuracy_gap_pp", "rounds_extra", "accuracy_gap_pp_pooled",
             "max_dev_encrypted_vs_plain"} <= set(keys)
+    recs = {json.loads(x)["name"]: json.loads(x) for x in out.splitlines() if x.startswith("{")}
+    # the gap: per-center test records, mean over the centers, with its interval
+    gap = recs["accuracy_gap_pp"]
+    assert gap["measured_on"] == "per-center test records, mean over centers"
+    assert gap["ci95"][0] <= gap["value"] <= gap["ci95"][1] and gap["test_records"] == 129
+    assert set(recs["rounds_extra"]["per_config"]) == {"logreg/given"}
+    # rounds to reach the centralized model's accuracy on the per-center test records
+    tgt, c, extra = recs["rounds_extra_test"]["per_config"]["logreg/given"]
+    assert 0 < tgt <= 100 and 1 <= c <= 3 and (extra is None or extra >= 1 - c)
+    assert "the centralized model's test accuracy at its stop" in out
+    assert "gap centralized − encrypted, mean over centers" in out
     assert "PASS" in out
 
 
@@ -240,3 +251,32 @@ def test_demo_center_count_and_test_files_are_checked(tmp_path):
     assert hi == 1.0 and 0.88 < lo < 0.89  # 30 of 30 right: [0.886, 1]
     m, lo, hi = experiment.center_mean_interval([0.9, 1.0], [100, 30])
     assert m == pytest.approx(0.95) and lo < 0.95 < hi
+
+
+def test_center_gap_interval_is_paired_and_never_empty():
+    a = [np.array([1, 1, 1, 0], bool), np.array([1, 1], bool)]
+    b = [np.array([1, 1, 0, 0], bool), np.array([1, 1], bool)]
+    g, lo, hi = experiment.center_gap_interval(a, b)
+    assert g == pytest.approx(0.125)  # (1/4 + 0) / 2 centers
+    # center 0: s² = 1/4 over 4 records; center 1 agrees everywhere: 1/3 over 2
+    h = 1.96 * np.sqrt((0.25 / 4 + (1 / 3) / 2) / 4)
+    assert lo == pytest.approx(g - h) and hi == pytest.approx(g + h)
+    g, lo, hi = experiment.center_gap_interval(b, b)
+    assert g == 0 and lo < 0 < hi
+
+
+def test_correct_agrees_with_the_accuracy_the_trainers_report():
+    import torch
+
+    from fedshare import torch as ft
+
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((50, 5)).astype(np.float32)
+    y = (rng.random(50) < 0.5).astype(np.float32)
+    for name in ("logreg", "mlp"):
+        w = ft.flatten_parameters(experiment._make_model(name, 5, 4))
+        model = experiment._make_model(name, 5, 9)
+        ft.restore_parameters(model, w)
+        c = experiment._correct(name, 5, w, X, y)
+        assert c.shape == (50,) and c.mean() == ft.accuracy(model, X, y)
+    del torch

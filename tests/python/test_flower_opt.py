@@ -305,3 +305,98 @@ def test_mod_refuses_a_server_optimizer_it_did_not_agree_to(consortium):
         mod(message(Adam(), wrong), ctx, app)
     rnd = ns["hospitals"][0].round(task_id, 1)
     assert rnd is None or all(not u["present"] for u in rnd["updates"])
+
+
+# --- the optimizer as a task option on the ledger ---------------------------------------
+
+TASK_ADAM = Adam(eta=0.05, beta_1=0.9, beta_2=0.99, tau=1e-2)
+
+
+def test_task_option_drives_the_strategy_and_the_mods(consortium):
+    """A task created with FedAdam as its option: the guide's plain
+    FedshareFedAvg and FedshareMod (neither told of any optimizer) apply the
+    task's FedAdam; every model Flower passes on is fedshare.serveropt's step
+    on the same recorded aggregates, the ledger records each x_r and the
+    evaluations name it; a strategy or a mod given another optimizer is refused."""
+    from flwr.serverapp import Grid, ServerApp
+    from flwr.simulation import run_simulation
+
+    from fedshare.consortium import model_digest
+    from fedshare.flower import FedshareFedAvg, FedshareFedYogi
+    from fedshare.flower import FedshareFedAdam
+    from fedshare.serveropt import fetch_model
+
+    blocks = python_blocks(GUIDE)
+    old = "learning_rate=0.5, round_limit=3)"
+    assert blocks[0].count(old) == 1
+    ns: dict = {"__name__": "guide", "TASK_ADAM": TASK_ADAM}
+    exec(compile(blocks[0].replace(old, "learning_rate=0.5, round_limit=3, "  # noqa: S102
+                                        "server_optimizer=TASK_ADAM)"), "flower.md[1]", "exec"),
+         ns)
+    exec(compile(blocks[1], "flower.md[2]", "exec"), ns)  # noqa: S102 (the ClientApp code)
+    agg, task_id, like = ns["aggregator"], ns["task_id"], ns["initial"]
+    assert agg.task(task_id)["server_optimizer"] == "adam"
+    results: dict = {}
+    server = ServerApp()
+
+    @server.main()
+    def main(grid: Grid, context: Context):
+        strategy = FedshareFedAvg(agg, task_id)  # reads the optimizer from the task
+        assert strategy.optimizer == TASK_ADAM
+        results["flower"] = strategy.start(grid=grid, initial_arrays=like)
+        results["history"] = strategy.history
+
+    try:
+        exec(compile(blocks[3], "flower.md[4]", "exec"), ns)  # noqa: S102 (the key holders)
+        run_simulation(server_app=server, client_app=ns["client"], num_supernodes=3,
+                       backend_config={"init_args": {"num_cpus": 3, "include_dashboard": False},
+                                       "client_resources": {"num_cpus": 1, "num_gpus": 0.0}})
+        for p in ns["holders"]:
+            assert p.wait(timeout=120) == 0
+    finally:
+        for p in ns.get("holders", []):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    task = agg.task(task_id)
+    assert task["phase"] == 6 and task["round"] == 3
+    history = results["history"]
+    assert [h["round"] for h in history] == [1, 2, 3]
+    # fedshare.serveropt on the same inputs: the recorded models g_0 … g_r
+    state = TASK_ADAM.start(flatten(like))
+    for r in (1, 2, 3):
+        rnd = agg.round(task_id, r)
+        g = fetch_model(agg, bytes.fromhex(rnd["global_model"]))
+        x = state.step(r, g)
+        assert history[r - 1]["served_model"] == model_digest(x).hex() == rnd["server_model"]
+        assert rnd["server_model"] != rnd["global_model"]  # Adam, not FedAvg
+    assert np.array_equal(flatten(results["flower"].arrays), state.x)
+    assert task["server_model"] == model_digest(state.x).hex()
+    # the evaluations named x_r (the contract disputes any other digest): no disputes
+    assert all(agg.round(task_id, r)["models_disputed"] == 0 for r in (1, 2, 3))
+
+    # a mismatch with the task's option is refused, clearly
+    with pytest.raises(errors.VerificationError, match="the task on the ledger names"):
+        FedshareFedAdam(agg, task_id, eta=0.1, tau=1e-2)
+    with pytest.raises(errors.VerificationError, match="the task on the ledger names"):
+        FedshareFedYogi(agg, task_id, eta=0.05, tau=1e-2)
+    agreed = FedshareFedAdam(agg, task_id, eta=0.05, tau=1e-2)
+    assert agreed.optimizer == TASK_ADAM == agreed.task_optimizer
+    meta = Metadata(run_id=1, message_id="m1", src_node_id=0, dst_node_id=1,
+                    reply_to_message_id="", group_id="", created_at=0.0, ttl=60.0,
+                    message_type="evaluate")
+    ctx = Context(run_id=1, node_id=1, node_config={}, state=RecordDict(), run_config={})
+    msg = Message(RecordDict({"arrays": like, "config": ConfigRecord(
+        {"fedshare-task": task_id.hex(), "fedshare-round": 1,
+         OPTIMIZER_KEY: TASK_ADAM.describe()})}), metadata=meta)
+
+    def app(message, context):
+        raise AssertionError("the ClientApp must not run")
+
+    mod = FedshareMod(config="consortium.conf", key="hospital-a.key", server_optimizer=Yogi())
+    with pytest.raises(errors.VerificationError, match="the task on the ledger names"):
+        mod(msg, ctx, app)
+    # a server that names no optimizer (or another) on this task: refused too
+    msg.content["config"] = ConfigRecord({"fedshare-task": task_id.hex(), "fedshare-round": 1})
+    with pytest.raises(errors.VerificationError, match="not the one this node agreed to"):
+        FedshareMod(config="consortium.conf", key="hospital-a.key")(msg, ctx, app)

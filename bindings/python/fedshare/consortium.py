@@ -34,6 +34,7 @@ from . import errors
 from ._native import code_value, load, make_checker
 from .phe import Context
 from .phe.threshold import KeyShare, ThresholdParams
+from .reconfig import ReconfigActs
 from .upgrade import UpgradeActs
 
 #: a threshold key: its parameters, or their encoding (decoded on each call)
@@ -185,11 +186,13 @@ def check_config(rc: int, path: PathLike) -> int:
     return check(rc)
 
 
-class Member(UpgradeActs):
+class Member(UpgradeActs, ReconfigActs):
     """One consortium member connected to the nodes of a configuration file.
 
     The contract upgrade acts (``upgrade_propose``, ``upgrade_approve``,
-    ``upgrade_cancel``, ``upgrade_status``) come from :class:`fedshare.upgrade.UpgradeActs`.
+    ``upgrade_cancel``, ``upgrade_status``) come from :class:`fedshare.upgrade.UpgradeActs`;
+    the membership acts (``replica_add``, ``replica_remove``, ``membership_approve``,
+    ``membership_change``, ``membership``) from :class:`fedshare.reconfig.ReconfigActs`.
 
     Args:
         config: the consortium configuration (docs/guides/fedshare-node.md).

@@ -19,7 +19,12 @@ put fedshare underneath without changing the training code:
   updates on the ledger (:class:`fedshare.roles.Aggregator`), waits for the
   threshold key holders' decryption shares, finalizes the round and hands
   Flower the new global model, read back from the ledger and checked against
-  its digest. It ends the run when the task's stop rule does.
+  its digest. It ends the run when the task's stop rule does. On a task
+  created with a server optimizer (FedAdam, FedYogi: an option of the
+  training task, :meth:`fedshare.consortium.Member.create_task`) it applies
+  that optimizer and hands Flower ``x_r``, the model the ledger records
+  beside the decrypted ``g_r``; the mods read the option from the task too,
+  and a strategy or mod given another optimizer is refused.
 * :class:`FedshareFedAdam` and :class:`FedshareFedYogi`: the same, with a
   server-side adaptive optimizer (:mod:`fedshare.serveropt`, Reddi et al.
   2021) applied to the decrypted aggregates. The model Flower passes on is a
@@ -64,7 +69,8 @@ from . import errors, fedavg  # noqa: E402
 from ._native import code_value  # noqa: E402
 from .consortium import PHASES, Member, model_digest  # noqa: E402
 from .roles import Aggregator, Participant  # noqa: E402
-from .serveropt import Adam, OptimizerState, ServerOptimizer, Yogi, replay  # noqa: E402
+from .serveropt import (Adam, OptimizerState, ServerOptimizer, Yogi, from_task,  # noqa: E402
+                        replay)
 
 __all__ = ["FedshareMod", "FedshareFedAvg", "FedshareFedAdam", "FedshareFedYogi", "flatten",
            "unflatten", "TASK_KEY", "ROUND_KEY", "OPTIMIZER_KEY"]
@@ -181,7 +187,9 @@ class FedshareMod:
         server_optimizer: the server optimizer this node agreed to
             (:class:`fedshare.serveropt.Adam` or :class:`~fedshare.serveropt.Yogi`,
             for a server running :class:`FedshareFedAdam` or
-            :class:`FedshareFedYogi`); None: plain FedAvg. The mod refuses a
+            :class:`FedshareFedYogi`); None: the task's (a task option on the
+            ledger), or plain FedAvg. On a task that names an optimizer, any
+            other one given here is refused. The mod refuses a
             message from a server that names another one, and checks every
             model it receives against its own replay of the optimizer over the
             ledger's recorded models.
@@ -256,28 +264,45 @@ class FedshareMod:
         with _LOCK:
             return _PARTICIPANTS.setdefault(k, p)
 
-    def _check_optimizer(self, cfg: ConfigRecord) -> None:
+    def optimizer(self, p: Participant) -> Optional[ServerOptimizer]:
+        """The server optimizer of this node's rounds in the task: the one the
+        task names on the ledger (a task option), else the one given to the mod
+        (agreed out of band on a FedAvg task), else None (FedAvg). A mod given
+        an optimizer other than the task's refuses."""
+        task_opt = p.server_optimizer()
+        mine = self.server_optimizer
+        if task_opt is not None and mine is not None and task_opt != mine:
+            raise errors.VerificationError(
+                f"the task on the ledger names the server optimizer {task_opt.describe()}, "
+                f"not the one this node was given ({mine.describe()})")
+        return task_opt if task_opt is not None else mine
+
+    def _check_optimizer(self, cfg: ConfigRecord, opt: Optional[ServerOptimizer]) -> None:
         declared = cfg.get(OPTIMIZER_KEY)
         if declared is not None and not isinstance(declared, str):
             raise errors.InvalidInputError(f"{OPTIMIZER_KEY} must be a string")
-        mine = self.server_optimizer.describe() if self.server_optimizer is not None else None
+        mine = opt.describe() if opt is not None else None
         if declared != mine:
             raise errors.VerificationError(
                 f"the server's optimizer ({declared or 'FedAvg'}) is not the one this node "
                 f"agreed to ({mine or 'FedAvg'})")
 
-    def optimizer_state(self, context: Context, p: Participant, upto: int) -> OptimizerState:
+    def optimizer_state(self, context: Context, p: Participant, upto: int,
+                        optimizer: Optional[ServerOptimizer] = None) -> OptimizerState:
         """The server optimizer's state after round ``upto``, replayed from the
-        ledger (continuing this process's last replay when it can)."""
-        if self.server_optimizer is None:
-            raise errors.InvalidInputError("this mod has no server optimizer")
+        ledger (continuing this process's last replay when it can); ``optimizer``
+        defaults to :meth:`optimizer`'s."""
+        opt = optimizer if optimizer is not None else self.optimizer(p)
+        if opt is None:
+            raise errors.InvalidInputError("no server optimizer: neither the task nor this "
+                                           "mod names one")
         config, seed = self._identity(context)
-        k = (config, seed, p.task_id, self.server_optimizer.describe())
+        k = (config, seed, p.task_id, opt.describe())
         with _LOCK:
             st = _OPT_STATES.get(k)
         if st is not None and st.round == upto:
             return st
-        st = replay(p.member, p.task_id, self.server_optimizer, upto,
+        st = replay(p.member, p.task_id, opt, upto,
                     st if st is not None and st.round < upto else None)
         with _LOCK:
             _OPT_STATES[k] = st
@@ -317,23 +342,27 @@ class FedshareMod:
             task = self._join(p, task, r)
         if task is None or int(task["round"]) != r or PHASES[int(task["phase"])] != "upload":
             raise errors.InvalidInputError(f"the task is not uploading round {r}")
-        self._check_optimizer(cfg)
+        opt = self.optimizer(p)
+        self._check_optimizer(cfg, opt)
         _, received = _arrays(msg.content)
         base = flatten(received)
         # the model Flower sent must be the one the ledger records as current
         # (under a server optimizer: the one it makes of the ledger's models)
         expected = task["global_model"]
-        if self.server_optimizer is not None:
-            st = self.optimizer_state(context, p, r - 1)
+        if opt is not None:
+            st = self.optimizer_state(context, p, r - 1, opt)
             if model_digest(st.chain).hex() != task["global_model"]:
                 raise errors.VerificationError(f"round {r}: the replayed chain is not the "
                                                "task's global model on the ledger")
             expected = model_digest(st.x).hex()
+            if "server_model" in task and task["server_model"] != expected:
+                raise errors.VerificationError(f"round {r}: the task's recorded x is not "
+                                               "this node's replay of the server optimizer")
         if model_digest(base).hex() != expected:
             raise errors.VerificationError(f"round {r}: the arrays received are not the "
                                            "task's global model on the ledger"
                                            + (" (after the server optimizer)"
-                                              if self.server_optimizer is not None else ""))
+                                              if opt is not None else ""))
         reply = call_next(msg, context)
         if reply.has_error():
             return reply
@@ -368,13 +397,14 @@ class FedshareMod:
         cfg = _config(msg)
         task_id, r = bytes.fromhex(str(cfg[TASK_KEY])), int(_number(cfg[ROUND_KEY], "round"))
         p = self.participant(context, task_id)
-        self._check_optimizer(cfg)
+        opt = self.optimizer(p)
+        self._check_optimizer(cfg, opt)
         model = p.recompute_global(r)  # from the shares, proofs checked, = the recorded digest
         served = model
-        if self.server_optimizer is not None:  # x_r: the optimizer's step on the round's model
-            st = self._cached_state(context, p)
+        if opt is not None:  # x_r: the optimizer's step on the round's model
+            st = self._cached_state(context, p, opt)
             if st is None or st.round != r:
-                st = self.optimizer_state(context, p, r - 1)
+                st = self.optimizer_state(context, p, r - 1, opt)
                 st.step(r, model)
             served = st.x
         _, received = _arrays(msg.content)
@@ -392,18 +422,21 @@ class FedshareMod:
         if self.accuracy_key not in metrics or self.weight_key not in metrics:
             raise errors.InvalidInputError(f"the evaluate reply needs the metrics "
                                            f"{self.accuracy_key!r} and {self.weight_key!r}")
-        # the ledger's digest is the round's recorded model (the chain's); under a
-        # server optimizer the accuracy is x_r's, which every member can replay
-        p.record_evaluation(r, model, float(_number(metrics[self.accuracy_key], "accuracy")),
+        # a task that names its optimizer records evaluations of x_r (the contract
+        # disputes any other digest); an optimizer agreed out of band on a FedAvg
+        # task records them under the chain's g_r, while the accuracy is x_r's
+        recorded = served if p.server_optimizer() is not None else model
+        p.record_evaluation(r, recorded, float(_number(metrics[self.accuracy_key], "accuracy")),
                             int(_number(metrics[self.weight_key], "weight")))
         return reply
 
-    def _cached_state(self, context: Context, p: Participant) -> Optional[OptimizerState]:
-        if self.server_optimizer is None:
+    def _cached_state(self, context: Context, p: Participant,
+                      opt: Optional[ServerOptimizer]) -> Optional[OptimizerState]:
+        if opt is None:
             return None
         config, seed = self._identity(context)
         with _LOCK:
-            return _OPT_STATES.get((config, seed, p.task_id, self.server_optimizer.describe()))
+            return _OPT_STATES.get((config, seed, p.task_id, opt.describe()))
 
 
 # --- the server side ------------------------------------------------------------------
@@ -470,6 +503,16 @@ class FedshareFedAvg(FedAvg):
         #: per fedshare round: the global model's digest and the ledger's metric
         self.history: List[Dict[str, Any]] = []
         self._like: Optional[ArrayRecord] = None
+        #: the server optimizer the task names on the ledger (None: FedAvg); the
+        #: strategy applies it, and the ledger records its x_r every round
+        self.task_optimizer: Optional[ServerOptimizer] = from_task(task)
+        #: the optimizer this strategy applies: the task's, or (subclasses given
+        #: one for a FedAvg task) one agreed out of band
+        self.optimizer: Optional[ServerOptimizer] = self.task_optimizer
+        self.state: Optional[OptimizerState] = None
+        if self.task_optimizer is not None:
+            log.info("the fedshare task names the server optimizer %s",
+                     self.task_optimizer.describe())
 
     # -- the task's state -------------------------------------------------------
     def _task(self) -> Dict[str, Any]:
@@ -487,16 +530,46 @@ class FedshareFedAvg(FedAvg):
     def _inject(self, config: ConfigRecord, r: int) -> ConfigRecord:
         config[TASK_KEY] = self.task_id.hex()
         config[ROUND_KEY] = r
+        if self.optimizer is not None:
+            config[OPTIMIZER_KEY] = self.optimizer.describe()
         return config
 
-    # -- what Flower is handed (FedAvg: the ledger's model itself) ----------------
+    # -- what Flower is handed: the ledger's model itself (FedAvg), or x_r --------
+    def _state(self, upto: int) -> OptimizerState:
+        if self.optimizer is None:
+            raise errors.InvalidInputError("this strategy has no server optimizer")
+        if self.state is None or self.state.round != upto:
+            self.state = replay(self.member, self.task_id, self.optimizer, upto,
+                                self.state if self.state is not None
+                                and self.state.round < upto else None)
+        return self.state
+
     def _expected(self, task: Dict[str, Any]) -> str:
         """The digest of the model Flower must hold now."""
-        return str(task["global_model"])
+        if self.optimizer is None:
+            return str(task["global_model"])
+        phase, r = int(task["phase"]), int(task["round"])
+        upto = r if phase == _DONE else (0 if phase == 0 else r - 1)
+        st = self._state(upto)
+        if model_digest(st.chain).hex() != task["global_model"]:
+            raise errors.VerificationError("the replayed chain is not the task's global model")
+        x = model_digest(st.x).hex()
+        if self.task_optimizer is not None and task.get("server_model") != x:
+            raise errors.VerificationError("the task's recorded x is not the server "
+                                           "optimizer replayed from the ledger")
+        return x
 
     def _served(self, r: int, model: np.ndarray) -> np.ndarray:
         """The model Flower gets after round ``r``, whose recorded model is ``model``."""
-        return model
+        if self.optimizer is None:
+            return model
+        x = self._state(r - 1).step(r, model).copy()
+        if self.task_optimizer is not None:
+            rnd = self.member.round(self.task_id, r)
+            if rnd is None or rnd.get("server_model") != model_digest(x).hex():
+                raise errors.VerificationError(f"round {r}: the recorded x_r is not the "
+                                               "server optimizer's step")
+        return x
 
     # -- Flower's loop ------------------------------------------------------------
     def start(self, grid: Grid, initial_arrays: ArrayRecord, num_rounds: Optional[int] = None,
@@ -615,38 +688,20 @@ class FedshareFedAvg(FedAvg):
 
 class _FedshareFedOpt(FedshareFedAvg):
     """FedshareFedAvg whose model, handed to Flower, is a server optimizer's
-    (:mod:`fedshare.serveropt`) over the ledger's recorded models."""
-
-    optimizer: ServerOptimizer
+    (:mod:`fedshare.serveropt`) over the ledger's recorded models. On a task
+    that names a server optimizer it must be that one (the Flower run and the
+    ledger agree); on a FedAvg task it is agreed out of band."""
 
     def __init__(self, member: Member, task_id: bytes, optimizer: ServerOptimizer, *,
                  timeout: float = 300.0, threads: int = 0, **kwargs: Any):
         super().__init__(member, task_id, timeout=timeout, threads=threads, **kwargs)
+        if self.task_optimizer is not None and self.task_optimizer != optimizer:
+            raise errors.VerificationError(
+                f"the task on the ledger names the server optimizer "
+                f"{self.task_optimizer!r} ({self.task_optimizer.describe()}); this strategy "
+                f"was given {optimizer!r}: give it the task's numbers, or use "
+                "FedshareFedAvg, which applies the task's optimizer")
         self.optimizer = optimizer
-        self.state: Optional[OptimizerState] = None
-
-    def _state(self, upto: int) -> OptimizerState:
-        if self.state is None or self.state.round != upto:
-            self.state = replay(self.member, self.task_id, self.optimizer, upto,
-                                self.state if self.state is not None
-                                and self.state.round < upto else None)
-        return self.state
-
-    def _expected(self, task: Dict[str, Any]) -> str:
-        phase, r = int(task["phase"]), int(task["round"])
-        upto = r if phase == _DONE else (0 if phase == 0 else r - 1)
-        st = self._state(upto)
-        if model_digest(st.chain).hex() != task["global_model"]:
-            raise errors.VerificationError("the replayed chain is not the task's global model")
-        return model_digest(st.x).hex()
-
-    def _served(self, r: int, model: np.ndarray) -> np.ndarray:
-        return self._state(r - 1).step(r, model).copy()
-
-    def _inject(self, config: ConfigRecord, r: int) -> ConfigRecord:
-        config = super()._inject(config, r)
-        config[OPTIMIZER_KEY] = self.optimizer.describe()
-        return config
 
     def summary(self) -> None:
         log.info("fedshare server optimizer: %r", self.optimizer)

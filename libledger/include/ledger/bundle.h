@@ -52,10 +52,13 @@ typedef struct ledger_bundle_info {
 } ledger_bundle_info;
 
 /**
- * @brief Build a bundle from a transaction and its inclusion proof (no check).
+ * @brief Build a bundle from a transaction and its inclusion proof (no check of
+ * the proof).
  * @param[in] genesis the chain's genesis membership.
  * @param[out] out new buffer (ledger_free). @param[out] len its length.
- * @return LEDGER_OK, LEDGER_E_INVALID, LEDGER_E_NOMEM.
+ * @return LEDGER_OK, LEDGER_E_INVALID, LEDGER_E_NOMEM, LEDGER_E_MEMBERSHIP (the
+ * block's header names another membership than the genesis one: bundles do not
+ * carry membership changes yet, docs/formats/ledger-bundle.md).
  */
 LEDGER_API int ledger_bundle_create(const ledger_membership *genesis, const ledger_tx *tx,
                                     const ledger_proof *proof, uint8_t **out, size_t *len);
@@ -80,7 +83,8 @@ LEDGER_API int ledger_bundle_verify(const uint8_t *buf, size_t len, const uint8_
 /**
  * @brief Export the bundle of a committed transaction from a store (its
  * membership is the genesis).
- * @return LEDGER_OK, LEDGER_E_NOT_FOUND, LEDGER_E_INVALID, LEDGER_E_IO, LEDGER_E_NOMEM.
+ * @return LEDGER_OK, LEDGER_E_NOT_FOUND, LEDGER_E_INVALID, LEDGER_E_IO, LEDGER_E_NOMEM,
+ * LEDGER_E_MEMBERSHIP (a block after a membership change, as ledger_bundle_create).
  */
 LEDGER_API int ledger_store_bundle(ledger_store *s, const uint8_t tx_hash[32], uint8_t **out,
                                    size_t *len);
@@ -88,7 +92,8 @@ LEDGER_API int ledger_store_bundle(ledger_store *s, const uint8_t tx_hash[32], u
  * @brief Export the bundle of a committed transaction through a client: the
  * transaction and its proof as f+1 replicas give them (the proof is verified
  * first), for the genesis membership @p genesis.
- * @return LEDGER_OK, ledger_client_tx's and ledger_client_proof's codes.
+ * @return LEDGER_OK, ledger_client_tx's and ledger_client_proof's codes,
+ * LEDGER_E_MEMBERSHIP (a block after a membership change, as ledger_bundle_create).
  */
 LEDGER_API int ledger_client_bundle(struct ledger_client *c, const uint8_t tx_hash[32],
                                     const ledger_membership *genesis, uint32_t timeout_ms,

@@ -10,6 +10,8 @@
  *     f 1
  *     replica 0 127.0.0.1:7100 <Ed25519 public key, 64 hex>
  *     ...                                  (n = 3f+1 … 64 replica lines, ids 0…n−1)
+ *     genesis_replicas 4                   (optional: replicas 0…3 form the genesis
+ *                                           membership; the others join by a change)
  *     block_period_ms 5000                 (optional settings)
  *     id 0                                 (node-only settings)
  *     key_file node0.key                   (64 hex: the Ed25519 seed)
@@ -115,7 +117,8 @@ LEDGER_API int ledger_config_self(const ledger_config *c);
 /** @brief The "data_dir" setting (owned by c), or NULL. */
 LEDGER_API const char *ledger_config_data_dir(const ledger_config *c);
 /**
- * @brief The membership the configuration names (chain id, keys, f).
+ * @brief The genesis membership the configuration names (chain id, f, the keys
+ * of replicas 0 … genesis_replicas − 1, all replicas when that setting is absent).
  * @param[out] out new membership, owned by the caller (ledger_membership_free).
  * @return LEDGER_OK, LEDGER_E_INVALID, LEDGER_E_NOMEM.
  */

@@ -19,6 +19,11 @@ extern "C" {
 #define LEDGER_COMMIT_STATEMENT_BYTES 96
 /** Largest number of members. */
 #define LEDGER_MEMBERS_MAX 1024
+/** Longest replica address recorded in a changed membership ("host:port"). */
+#define LEDGER_MEMBER_ADDR_MAX 63
+/** Membership changes (ledger/reconfig.h). */
+#define LEDGER_MEMBER_ADD_REPLICA    1
+#define LEDGER_MEMBER_REMOVE_REPLICA 2
 
 /** The replicas of a chain: chain id, member public keys (index = replica id), f. */
 typedef struct ledger_membership ledger_membership;
@@ -38,13 +43,25 @@ LEDGER_API int ledger_membership_create(ledger_membership **out, const uint8_t c
                                         const uint8_t *pubkeys, size_t n, uint32_t f);
 /** @brief Free a membership. NULL is a no-op. */
 LEDGER_API void ledger_membership_free(ledger_membership *m);
-/** @brief Number of members n (0 if m is NULL). */
+/**
+ * @brief Number of replica slots n (0 if m is NULL): replica ids are 0 … n−1.
+ * In a membership changed on the chain (encoding version 2) a removed
+ * replica keeps its slot, inactive (ledger_membership_active).
+ */
 LEDGER_API size_t ledger_membership_size(const ledger_membership *m);
+/** @brief Number of members in force (slots that are active; 0 if m is NULL). */
+LEDGER_API size_t ledger_membership_count(const ledger_membership *m);
+/** @brief 1 if slot i is a member in force, else 0. */
+LEDGER_API int ledger_membership_active(const ledger_membership *m, size_t i);
+/** @brief Slot i's recorded address (NUL-terminated, owned by m), or NULL when the
+ * membership records none (version 1) or i is out of range. */
+LEDGER_API const char *ledger_membership_address(const ledger_membership *m, size_t i);
 /** @brief f (0 if m is NULL). */
 LEDGER_API uint32_t ledger_membership_f(const ledger_membership *m);
 /**
- * @brief Signatures a certificate needs: ⌊(n+f)/2⌋+1, which is 2f+1 when n = 3f+1
- * (any two quorums then share at least f+1 members, so an honest one).
+ * @brief Signatures a certificate needs: ⌊(n+f)/2⌋+1 with n the members in force,
+ * which is 2f+1 when n = 3f+1 (any two quorums then share at least f+1 members,
+ * so an honest one).
  */
 LEDGER_API size_t ledger_membership_quorum(const ledger_membership *m);
 /** @brief Member i's public key (32 bytes owned by m), NULL if out of range. */
@@ -52,12 +69,14 @@ LEDGER_API const uint8_t *ledger_membership_key(const ledger_membership *m, size
 /** @brief The chain id (32 bytes owned by m), NULL if m is NULL. */
 LEDGER_API const uint8_t *ledger_membership_chain_id(const ledger_membership *m);
 /**
- * @brief Index of a member by public key.
+ * @brief Index of a member in force by public key (a removed replica is not found).
  * @return the index (≥ 0), or LEDGER_E_NOT_FOUND / LEDGER_E_INVALID.
  */
 LEDGER_API int ledger_membership_find(const ledger_membership *m, const uint8_t pubkey[32]);
 /**
- * @brief Canonical encoding ("LDMS" ‖ version ‖ chain id ‖ f ‖ n ‖ keys).
+ * @brief Canonical encoding: version 1 ("LDMS" ‖ 1 ‖ chain id ‖ f ‖ n ‖ keys) for a
+ * configured membership, version 2 ("LDMS" ‖ 2 ‖ chain id ‖ f ‖ n ‖ n × (key ‖
+ * active u8 ‖ address length u8 ‖ address)) for one changed on the chain.
  * @param[out] out new buffer owned by the caller (ledger_free); @param[out] len its length.
  * @return LEDGER_OK, LEDGER_E_INVALID, LEDGER_E_NOMEM.
  */
@@ -67,7 +86,7 @@ LEDGER_API int ledger_membership_encode(const ledger_membership *m, uint8_t **ou
  * @return LEDGER_OK, LEDGER_E_DECODE, LEDGER_E_VERSION, LEDGER_E_INVALID, LEDGER_E_NOMEM.
  */
 LEDGER_API int ledger_membership_decode(ledger_membership **out, const uint8_t *buf, size_t len);
-/** @brief 1 if both memberships are the same (chain id, f, keys in order), else 0. */
+/** @brief 1 if both memberships are the same (same encoding), else 0. */
 LEDGER_API int ledger_membership_equal(const ledger_membership *a, const ledger_membership *b);
 
 /**
@@ -106,9 +125,9 @@ LEDGER_API size_t ledger_cert_count(const ledger_cert *c);
 LEDGER_API int ledger_cert_entry(const ledger_cert *c, size_t i, uint16_t *replica,
                                  uint8_t sig[64]);
 /**
- * @brief Verify: at least ledger_membership_quorum() distinct members signed the
- * commit statement (chain id, height, the cert's view, header hash). Signatures
- * beyond a quorum must verify too.
+ * @brief Verify: at least ledger_membership_quorum() distinct members in force
+ * (a removed replica's signature is refused) signed the commit statement (chain id, height, the
+ * cert's view, header hash). Signatures beyond a quorum must verify too.
  * @return LEDGER_OK, LEDGER_E_CERTIFICATE (too few, unknown replica, bad signature),
  * LEDGER_E_INVALID.
  */

@@ -11,6 +11,7 @@
 #include "internal.h"
 #include "ledger/bundle.h"
 #include "ledger/client.h"
+#include "ledger/reconfig.h"
 #include "lc_config.h"
 #include "lc_log.h"
 #include "lc_net.h"
@@ -53,9 +54,16 @@ typedef struct {
     uint64_t ts;
 } note;
 
+#define MC_MAX 32 /* memberships a client keeps (the genesis one first) */
+
 struct ledger_client {
     ledger_config cfg;
     ledger_membership *m;
+    /* memberships learnt from the replicas (docs/ledger-protocol.md
+     * §Membership changes), by epoch hash; mc[0] is m (under mu) */
+    ledger_membership *mc[MC_MAX];
+    uint8_t mce[MC_MAX][32];
+    size_t nmc;
     lc_net *net;
     pthread_t thr;
     pthread_mutex_t mu;
@@ -320,11 +328,16 @@ LEDGER_API int ledger_client_connect(ledger_client **out, const ledger_config *c
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->tip_cv, NULL);
     int rc = ledger_config_membership(cfg, &c->m);
+    if (rc == LEDGER_OK)
+        rc = ldg_membership_hash(c->m, c->mce[0]);
     if (rc != LEDGER_OK) {
+        ledger_membership_free(c->m);
         pthread_mutex_destroy(&c->mu);
         free(c);
         return rc;
     }
+    c->mc[0] = c->m;
+    c->nmc = 1;
     lc_net_config nc;
     memset(&nc, 0, sizeof nc);
     nc.self = LC_CLIENT_ID;
@@ -376,6 +389,8 @@ LEDGER_API void ledger_client_close(ledger_client *c) {
     for (size_t i = 0; i < c->nout; i++)
         free(c->out[i].body);
     free(c->out);
+    for (size_t i = 1; i < c->nmc; i++)
+        ledger_membership_free(c->mc[i]);
     ledger_membership_free(c->m);
     pthread_cond_destroy(&c->tip_cv);
     ledger_signer_free(c->signer);
@@ -437,7 +452,12 @@ static int ask(ledger_client *c, uint8_t kind, const uint8_t *arg, size_t n, uin
                 notfound++;
             if (mode == 0 && !((checked >> j) & 1)) {
                 checked |= 1ull << j;
-                if (check(cctx, q->status[j], q->data[j], q->len[j]) == 0) {
+                int cr = check(cctx, q->status[j], q->data[j], q->len[j]);
+                if (cr == 1) { /* certified by a membership this client has not learnt */
+                    result = LEDGER_E_EPOCH;
+                    goto done;
+                }
+                if (cr == 0) {
                     *status = q->status[j];
                     *data = q->data[j];
                     *len = q->len[j];
@@ -558,6 +578,29 @@ LEDGER_API int ledger_client_observe(ledger_client *c, uint64_t height) {
 
 /* ---- submit ------------------------------------------------------------ */
 
+/* A membership a certificate names (by its header's epoch hash) that the
+ * client has not learnt yet. */
+typedef struct {
+    int need;
+    uint64_t height;
+    uint8_t epoch[32];
+} epoch_need;
+
+/* The membership whose hash is epoch (format 1 headers: the genesis one).
+ * Caller holds mu. NULL, and *need filled, when it is not known yet. */
+static const ledger_membership *membership_of(ledger_client *c, const uint8_t *epoch,
+                                              uint64_t height, epoch_need *need) {
+    if (!epoch)
+        return c->m;
+    for (size_t i = 0; i < c->nmc; i++)
+        if (memcmp(c->mce[i], epoch, 32) == 0)
+            return c->mc[i];
+    need->need = 1;
+    need->height = height;
+    memcpy(need->epoch, epoch, 32);
+    return NULL;
+}
+
 typedef struct {
     ledger_client *c;
     const uint8_t *hash;
@@ -565,6 +608,7 @@ typedef struct {
     uint32_t index;
     ledger_proof *proof;
     ledger_tx *tx;
+    epoch_need need;
 } proof_ctx;
 
 static int check_proof(void *ctx, int32_t status, const uint8_t *d, size_t n) {
@@ -572,7 +616,13 @@ static int check_proof(void *ctx, int32_t status, const uint8_t *d, size_t n) {
     ledger_proof *p;
     if (status != LEDGER_OK || ledger_proof_decode(&p, d, n) != LEDGER_OK)
         return -1;
-    if (ledger_proof_verify(p, pc->c->m, pc->hash) != LEDGER_OK ||
+    const uint8_t *epoch = p->header_len == LEDGER_HEADER_V2_BYTES ? p->header + 135 : NULL;
+    const ledger_membership *m = membership_of(pc->c, epoch, p->height, &pc->need);
+    if (!m) {
+        ledger_proof_free(p);
+        return 1;
+    }
+    if (ledger_proof_verify(p, m, pc->hash) != LEDGER_OK ||
         (pc->height &&
          (ledger_proof_height(p) != pc->height || ledger_proof_index(p) != pc->index))) {
         ledger_proof_free(p);
@@ -582,17 +632,105 @@ static int check_proof(void *ctx, int32_t status, const uint8_t *d, size_t n) {
     return 0;
 }
 
+/* Learn the membership in force at need->height: f+1 replicas give the same
+ * encoding, of this chain, whose hash is the epoch a header named. */
+static int learn_membership(ledger_client *c, const epoch_need *need, uint32_t timeout_ms) {
+    uint8_t arg[8], h[32];
+    lc_put_u64(arg, need->height);
+    int32_t st;
+    uint8_t *d = NULL;
+    size_t n = 0;
+    ask_opts o;
+    memset(&o, 0, sizeof o);
+    o.quorum = c->cfg.f + 1;
+    int rc = ask(c, LC_Q_MEMBERSHIP, arg, 8, timeout_ms, 1, NULL, NULL, &o, &st, &d, &n);
+    if (rc != LEDGER_OK)
+        return rc;
+    ledger_membership *m = NULL;
+    rc = st != LEDGER_OK ? st : ledger_membership_decode(&m, d, n);
+    free(d);
+    if (rc == LEDGER_OK &&
+        (memcmp(ledger_membership_chain_id(m), c->cfg.chain_id, 32) != 0 ||
+         ldg_membership_hash(m, h) != LEDGER_OK || memcmp(h, need->epoch, 32) != 0))
+        rc = LEDGER_E_EPOCH;
+    if (rc != LEDGER_OK) {
+        ledger_membership_free(m);
+        return rc;
+    }
+    pthread_mutex_lock(&c->mu);
+    if (c->nmc < MC_MAX) {
+        c->mc[c->nmc] = m;
+        memcpy(c->mce[c->nmc], h, 32);
+        c->nmc++;
+        m = NULL;
+    }
+    pthread_mutex_unlock(&c->mu);
+    ledger_membership_free(m);
+    return LEDGER_OK;
+}
+
+LEDGER_API int ledger_client_membership(ledger_client *c, uint64_t height, uint32_t timeout_ms,
+                                        ledger_membership **out) {
+    if (!out)
+        return LEDGER_E_INVALID;
+    *out = NULL;
+    if (!c || height == 0)
+        return LEDGER_E_INVALID;
+    uint8_t arg[8];
+    lc_put_u64(arg, height);
+    int32_t st;
+    uint8_t *d = NULL;
+    size_t n = 0;
+    ask_opts o;
+    memset(&o, 0, sizeof o);
+    o.quorum = c->cfg.f + 1;
+    int rc = ask(c, LC_Q_MEMBERSHIP, arg, 8, timeout_ms, 1, NULL, NULL, &o, &st, &d, &n);
+    if (rc != LEDGER_OK)
+        return rc;
+    ledger_membership *m = NULL;
+    rc = st != LEDGER_OK ? st : ledger_membership_decode(&m, d, n);
+    free(d);
+    if (rc == LEDGER_OK && memcmp(ledger_membership_chain_id(m), c->cfg.chain_id, 32) != 0)
+        rc = LEDGER_E_MEMBERSHIP;
+    if (rc != LEDGER_OK) {
+        ledger_membership_free(m);
+        return rc;
+    }
+    *out = m;
+    return LEDGER_OK;
+}
+
+/* ask() in mode 0 with a check that verifies certificates: when an answer is
+ * certified by a membership not learnt yet, learn it and ask again. */
+static int ask_certified(ledger_client *c, uint8_t kind, const uint8_t *arg, size_t n,
+                         uint32_t timeout_ms, check_fn check, void *cctx, epoch_need *need,
+                         ask_opts *o, int32_t *status, uint8_t **data, size_t *len) {
+    int rc = LEDGER_E_EPOCH;
+    for (int attempt = 0; attempt < 4 && rc == LEDGER_E_EPOCH; attempt++) {
+        need->need = 0;
+        rc = ask(c, kind, arg, n, timeout_ms, 0, check, cctx, o, status, data, len);
+        if (rc == LEDGER_E_EPOCH && need->need) {
+            int lrc = learn_membership(c, need, timeout_ms);
+            if (lrc != LEDGER_OK)
+                return lrc;
+            rc = LEDGER_E_EPOCH;
+        }
+    }
+    return rc;
+}
+
 LEDGER_API int ledger_client_proof(ledger_client *c, const uint8_t hash[32], uint32_t timeout_ms,
                                    ledger_proof **out) {
     if (!c || !hash || !out)
         return LEDGER_E_INVALID;
     *out = NULL;
-    proof_ctx pc = {c, hash, 0, 0, NULL, NULL};
+    proof_ctx pc = {c, hash, 0, 0, NULL, NULL, {0, 0, {0}}};
     int32_t st;
     uint8_t *d;
     size_t n;
     ask_opts o = read_opts(c, 0);
-    int rc = ask(c, LC_Q_PROOF, hash, 32, timeout_ms, 0, check_proof, &pc, &o, &st, &d, &n);
+    int rc = ask_certified(c, LC_Q_PROOF, hash, 32, timeout_ms, check_proof, &pc, &pc.need, &o, &st,
+                           &d, &n);
     if (rc != LEDGER_OK) {
         ledger_proof_free(pc.proof);
         return rc;
@@ -665,15 +803,15 @@ LEDGER_API int ledger_client_submit(ledger_client *c, const ledger_tx *tx, uint3
         memcpy(receipt->block_hash, r.block_hash, 32);
     }
     if (!(flags & LEDGER_SUBMIT_NO_PROOF)) {
-        proof_ctx pc = {c, r.tx_hash, r.height, r.index, NULL, NULL};
+        proof_ctx pc = {c, r.tx_hash, r.height, r.index, NULL, NULL, {0, 0, {0}}};
         int32_t st;
         uint8_t *d;
         size_t n;
         uint64_t el = lc_now_ms() - t0;
         uint32_t left = el < timeout_ms ? timeout_ms - (uint32_t)el : 1;
         ask_opts o = read_opts(c, r.height);
-        rc = ask(c, LC_Q_PROOF, r.tx_hash, 32, left < 1000 ? 1000 : left, 0, check_proof, &pc, &o,
-                 &st, &d, &n);
+        rc = ask_certified(c, LC_Q_PROOF, r.tx_hash, 32, left < 1000 ? 1000 : left, check_proof,
+                           &pc, &pc.need, &o, &st, &d, &n);
         if (rc != LEDGER_OK)
             return rc;
         free(d);
@@ -695,6 +833,7 @@ typedef struct {
     ledger_client *c;
     uint64_t height;
     ledger_block *b;
+    epoch_need need;
 } block_ctx;
 
 static int check_block(void *ctx, int32_t status, const uint8_t *d, size_t n) {
@@ -702,7 +841,17 @@ static int check_block(void *ctx, int32_t status, const uint8_t *d, size_t n) {
     ledger_block *b;
     if (status != LEDGER_OK || ledger_block_decode(&b, d, n) != LEDGER_OK)
         return -1;
-    if (ledger_block_height(b) != bc->height || ledger_block_check(b, bc->c->m) != LEDGER_OK) {
+    if (ledger_block_height(b) != bc->height) {
+        ledger_block_free(b);
+        return -1;
+    }
+    const uint8_t *epoch = ledger_block_format(b) >= 2 ? ledger_block_epoch(b) : NULL;
+    const ledger_membership *m = membership_of(bc->c, epoch, bc->height, &bc->need);
+    if (!m) {
+        ledger_block_free(b);
+        return 1;
+    }
+    if (ledger_block_check(b, m) != LEDGER_OK) {
         ledger_block_free(b);
         return -1;
     }
@@ -717,14 +866,15 @@ LEDGER_API int ledger_client_block(ledger_client *c, uint64_t height, uint32_t t
     *out = NULL;
     uint8_t arg[8];
     lc_put_u64(arg, height);
-    block_ctx bc = {c, height, NULL};
+    block_ctx bc = {c, height, NULL, {0, 0, {0}}};
     int32_t st;
     uint8_t *d;
     size_t n;
     /* at the floor, not at `height`: a height no replica has reached is
      * NOT_FOUND, not a wait */
     ask_opts o = read_opts(c, 0);
-    int rc = ask(c, LC_Q_BLOCK, arg, 8, timeout_ms, 0, check_block, &bc, &o, &st, &d, &n);
+    int rc = ask_certified(c, LC_Q_BLOCK, arg, 8, timeout_ms, check_block, &bc, &bc.need, &o, &st,
+                           &d, &n);
     if (rc != LEDGER_OK)
         return rc;
     free(d);

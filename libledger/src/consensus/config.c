@@ -116,6 +116,8 @@ static int parse(ledger_config *c, const char *text, size_t len, const char *bas
                 if (id + 1 > c->n)
                     c->n = id + 1;
             }
+        } else if (!strcmp(k, "genesis_replicas") && nt == 2) {
+            ok = parse_u32(tok[1], &c->genesis_n, 4, LC_MAX_REPLICAS) == 0;
         } else if (!strcmp(k, "block_period_ms") && nt == 2) {
             ok = parse_u32(tok[1], &c->block_period_ms, 1, 600000) == 0;
         } else if (!strcmp(k, "max_block_txs") && nt == 2) {
@@ -165,6 +167,9 @@ static int parse(ledger_config *c, const char *text, size_t len, const char *bas
     }
     if (c->n < 4 || c->n < 3 * c->f + 1 || seen != (c->n == 64 ? ~0ull : (1ull << c->n) - 1)) {
         return fail(eb, "need replicas 0..n-1 with n >= 3f+1 and n >= 4");
+    }
+    if (c->genesis_n && (c->genesis_n > c->n || c->genesis_n < 3 * c->f + 1)) {
+        return fail(eb, "genesis_replicas must be at most n and at least 3f+1");
     }
     for (uint32_t i = 0; i < c->n; i++)
         for (uint32_t j = i + 1; j < c->n; j++)
@@ -299,5 +304,7 @@ LEDGER_API const char *ledger_config_data_dir(const ledger_config *c) {
 LEDGER_API int ledger_config_membership(const ledger_config *c, ledger_membership **out) {
     if (!c || !out)
         return LEDGER_E_INVALID;
-    return ledger_membership_create(out, c->chain_id, &c->keys[0][0], c->n, c->f);
+    /* replicas above genesis_replicas join later, by a membership change */
+    return ledger_membership_create(out, c->chain_id, &c->keys[0][0],
+                                    c->genesis_n ? c->genesis_n : c->n, c->f);
 }

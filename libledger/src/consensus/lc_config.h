@@ -9,6 +9,7 @@ struct ledger_config {
     uint8_t chain_id[32];
     uint32_t f;
     uint32_t n;
+    uint32_t genesis_n; /* replicas 0 … genesis_n − 1 form the genesis membership (0: all) */
     char addrs[LC_MAX_REPLICAS][64];
     uint8_t keys[LC_MAX_REPLICAS][32];
     int self;

@@ -96,11 +96,22 @@ typedef struct {
 struct lc_replica;
 static void serve_parked(struct lc_replica *r);
 
+/* The membership in force from a height on (docs/ledger-protocol.md
+ * §Membership changes): which replicas vote, f and the quorum. */
+typedef struct {
+    uint64_t from;
+    uint64_t mask;
+    uint32_t f, quorum;
+} mem_ent;
+#define MEM_HIST 16
+
 struct lc_replica {
     lc_replica_cfg cfg;
     lc_store_ops ops;
     lc_net *net;
-    uint32_t quorum;
+    uint32_t quorum;       /* of the configured membership (static: ops.members NULL) */
+    mem_ent mem[MEM_HIST]; /* changes known from the chain, by height */
+    uint32_t nmem;
     uint64_t now;
     /* view */
     uint64_t view;
@@ -157,6 +168,82 @@ struct lc_replica {
 
 static uint32_t primary_of(const lc_replica *r, uint64_t v) {
     return (uint32_t)(v % r->cfg.n);
+}
+
+static uint32_t popcount64(uint64_t x) {
+    uint32_t k = 0;
+    for (; x; x &= x - 1)
+        k++;
+    return k;
+}
+
+static void mem_make(mem_ent *e, uint64_t from, uint64_t mask, uint32_t f) {
+    e->from = from;
+    e->mask = mask;
+    e->f = f;
+    e->quorum = (popcount64(mask) + f) / 2 + 1;
+}
+
+/* The membership in force at height h: the latest known change at or below
+ * h (heights above the tip + 2 are not decided yet: the latest known). */
+static mem_ent mem_at(const lc_replica *r, uint64_t h) {
+    mem_ent e;
+    if (!r->ops.members || r->nmem == 0) {
+        uint64_t all = r->cfg.n >= 64 ? ~0ull : (1ull << r->cfg.n) - 1;
+        mem_make(&e, 0, all, r->cfg.f);
+        return e;
+    }
+    for (uint32_t i = r->nmem; i-- > 0;)
+        if (r->mem[i].from <= h)
+            return r->mem[i];
+    /* older than what we keep: ask the store */
+    uint64_t mask = 0;
+    uint32_t f = 0;
+    if (r->ops.members(r->ops.ctx, h, &mask, &f) != 0)
+        return r->mem[0];
+    mem_make(&e, h, mask, f);
+    return e;
+}
+
+static int is_member(const lc_replica *r, uint32_t j, uint64_t h) {
+    return j < 64 && ((mem_at(r, h).mask >> j) & 1);
+}
+
+/* After each executed block: learn the membership of the next two heights. */
+static void mem_refresh(lc_replica *r) {
+    if (!r->ops.members)
+        return;
+    for (uint64_t h = r->last_exec + 1; h <= r->last_exec + 2; h++) {
+        uint64_t mask;
+        uint32_t f;
+        if (r->ops.members(r->ops.ctx, h, &mask, &f) != 0)
+            return;
+        if (r->nmem && r->mem[r->nmem - 1].mask == mask && r->mem[r->nmem - 1].f == f)
+            continue;
+        if (r->nmem && r->mem[r->nmem - 1].from >= h)
+            r->nmem--; /* replaced (cannot happen on one chain) */
+        if (r->nmem == MEM_HIST) {
+            memmove(r->mem, r->mem + 1, (MEM_HIST - 1) * sizeof *r->mem);
+            r->nmem--;
+        }
+        /* the first entry stands for every height from the next one on; older
+         * heights are asked of the store (mem_at) */
+        mem_make(&r->mem[r->nmem], h, mask, f);
+        r->nmem++;
+        if (r->nmem > 1)
+            lc_log(&r->cfg.log, LEDGER_LOG_INFO,
+                   "ledger replica %u: membership from height %llu: %u replicas, f = %u",
+                   r->cfg.self, (unsigned long long)h, popcount64(mask), f);
+    }
+}
+
+/* The first view from v on whose primary is a member at height h. */
+static uint64_t next_member_view(const lc_replica *r, uint64_t v, uint64_t h) {
+    mem_ent e = mem_at(r, h);
+    for (uint32_t i = 0; i < r->cfg.n; i++, v++)
+        if ((e.mask >> primary_of(r, v)) & 1)
+            return v;
+    return v;
 }
 
 static void slot_clear(lc_replica *r, slot *s) {
@@ -325,6 +412,8 @@ static void maybe_propose(lc_replica *r) {
         return; /* behind the stable checkpoint: catch up first */
     if (r->next_seq <= r->last_exec)
         r->next_seq = r->last_exec + 1;
+    if (!is_member(r, r->cfg.self, r->next_seq))
+        return; /* not (or no longer) a member: a view change follows */
     /* at most max_inflight proposals ahead of the last executed block, and
      * never above the high water mark */
     while (r->next_seq <= r->last_exec + r->cfg.max_inflight && r->next_seq <= r->stable + r->L) {
@@ -490,7 +579,7 @@ static void accept_preprepare(lc_replica *r, const uint8_t *body, size_t n, int 
     s->t_pp = r->now;
     s->t_resend = r->now;
     (void)from_newview;
-    if (primary_of(r, m.view) != r->cfg.self)
+    if (primary_of(r, m.view) != r->cfg.self && is_member(r, r->cfg.self, m.seq))
         send_prepare(r, s);
     if (s->prop.ts_ms > r->last_prop_ts)
         r->last_prop_ts = s->prop.ts_ms;
@@ -514,6 +603,8 @@ static void on_preprepare(lc_replica *r, uint32_t from, const uint8_t *body, siz
     slot *cur = log_slot(r, m.seq);
     if (cur && cur->have_pp && cur->view == m.view)
         return; /* already have one for this view */
+    if (!is_member(r, prim, m.seq))
+        return; /* a removed replica proposes nothing */
     if (lc_preprepare_verify(body, n, r->cfg.pks[prim]) != 0)
         return;
     (void)from;
@@ -607,10 +698,13 @@ static void on_commit(lc_replica *r, uint32_t from, const uint8_t *body, size_t 
     try_progress(r);
 }
 
-static uint32_t count_prepares(const slot *s, uint32_t n, uint32_t primary) {
+/* Prepares matching the slot's pre-prepare from members at its height other
+ * than the primary; prepared needs quorum − 1 of them (2f when n = 3f+1). */
+static uint32_t count_prepares(const lc_replica *r, const slot *s, uint32_t primary) {
     uint32_t k = 0;
-    for (uint32_t j = 0; j < n; j++)
-        if (j != primary && s->prep[j].have && s->prep[j].view == s->view &&
+    uint64_t mask = mem_at(r, s->seq).mask;
+    for (uint32_t j = 0; j < r->cfg.n; j++)
+        if (j != primary && ((mask >> j) & 1) && s->prep[j].have && s->prep[j].view == s->view &&
             memcmp(s->prep[j].digest, s->digest, 32) == 0)
             k++;
     return k;
@@ -654,10 +748,13 @@ static void ck_record(lc_replica *r, const lc_checkpoint *c, const uint8_t *msg)
     memcpy(v->hash, c->block_hash, 32);
     memcpy(v->msg, msg, CK_BYTES);
     uint32_t idx = (uint32_t)((c->seq / r->K) % CK_KEEP), k = 0;
+    /* the members that certified block c->seq sign its checkpoint */
+    mem_ent me = mem_at(r, c->seq);
     for (uint32_t j = 0; j < r->cfg.n; j++)
-        if (r->ck[j][idx].seq == c->seq && memcmp(r->ck[j][idx].hash, c->block_hash, 32) == 0)
+        if (((me.mask >> j) & 1) && r->ck[j][idx].seq == c->seq &&
+            memcmp(r->ck[j][idx].hash, c->block_hash, 32) == 0)
             k++;
-    if (k < r->quorum)
+    if (k < me.quorum)
         return;
     if (c->seq <= r->last_exec) {
         /* our own block at that height must be the one 2f+1 replicas signed:
@@ -669,8 +766,9 @@ static void ck_record(lc_replica *r, const lc_checkpoint *c, const uint8_t *msg)
                    (unsigned long long)c->seq);
     }
     r->stable_nproof = 0;
-    for (uint32_t j = 0; j < r->cfg.n && r->stable_nproof < r->quorum; j++)
-        if (r->ck[j][idx].seq == c->seq && memcmp(r->ck[j][idx].hash, c->block_hash, 32) == 0)
+    for (uint32_t j = 0; j < r->cfg.n && r->stable_nproof < me.quorum; j++)
+        if (((me.mask >> j) & 1) && r->ck[j][idx].seq == c->seq &&
+            memcmp(r->ck[j][idx].hash, c->block_hash, 32) == 0)
             memcpy(r->stable_proof[r->stable_nproof++], r->ck[j][idx].msg, CK_BYTES);
     memcpy(r->stable_hash, c->block_hash, 32);
     truncate_log(r, c->seq);
@@ -708,6 +806,7 @@ static void after_commit(lc_replica *r, uint64_t height) {
     r->last_exec = height;
     r->last_progress = r->now;
     r->vc_timeout = r->cfg.view_timeout_ms;
+    mem_refresh(r);
     if (r->last_prop_ts < r->last_ts)
         r->last_prop_ts = r->last_ts;
 }
@@ -775,8 +874,9 @@ static void try_progress(lc_replica *r) {
         if (!s || !s->have_pp)
             return;
         uint32_t prim = primary_of(r, s->view);
+        mem_ent mm = mem_at(r, seq); /* decided: seq ≤ last_exec + 2 */
         if (!s->prepared) {
-            if (count_prepares(s, r->cfg.n, prim) < 2 * r->cfg.f)
+            if (!((mm.mask >> prim) & 1) || count_prepares(r, s, prim) + 1 < mm.quorum)
                 return;
             s->prepared = 1;
         }
@@ -796,6 +896,11 @@ static void try_progress(lc_replica *r) {
             }
             memcpy(s->header_hash, hh, 32);
             ledger_commit_statement(s->stmt, r->cfg.chain_id, seq, s->view, hh);
+            s->commit_sent = 1;
+            /* a replica that is not a member executes and collects the
+             * members' commits, but does not vote */
+            if (!((mm.mask >> r->cfg.self) & 1))
+                goto collect;
             commit_rec *me = &s->com[r->cfg.self];
             crypto_sign_detached(me->sig, NULL, s->stmt, sizeof s->stmt, r->cfg.sk);
             me->have = 1;
@@ -810,16 +915,17 @@ static void try_progress(lc_replica *r) {
             lc_vote_encode(&w, &v, r->cfg.sk);
             bcast(r, LC_T_COMMIT, &w);
             lc_wr_free(&w);
-            s->commit_sent = 1;
             if (seq > r->commit_hi)
                 r->commit_hi = seq;
         }
+    collect:;
         uint32_t signers[LC_MAX_REPLICAS];
         uint8_t sigs[LC_MAX_REPLICAS][64];
         size_t k = 0;
-        for (uint32_t j = 0; j < r->cfg.n && k < r->quorum; j++) {
+        for (uint32_t j = 0; j < r->cfg.n && k < mm.quorum; j++) {
             commit_rec *c = &s->com[j];
-            if (!c->have || c->view != s->view || memcmp(c->digest, s->digest, 32) != 0)
+            if (!((mm.mask >> j) & 1) || !c->have || c->view != s->view ||
+                memcmp(c->digest, s->digest, 32) != 0)
                 continue;
             if (c->checked == 0)
                 c->checked =
@@ -832,7 +938,7 @@ static void try_progress(lc_replica *r) {
             memcpy(sigs[k], c->sig, 64);
             k++;
         }
-        if (k < r->quorum)
+        if (k < mm.quorum)
             return;
         int rc = r->ops.commit(r->ops.ctx, s->blk, s->view, signers, (const uint8_t(*)[64])sigs, k);
         if (rc != 0) {
@@ -901,7 +1007,7 @@ static void on_blocks(lc_replica *r, uint32_t from, const uint8_t *body, size_t 
         return;
     uint32_t k = lc_get_u32(body);
     size_t off = 4;
-    (void)from;
+    uint64_t start = r->last_exec;
     for (uint32_t i = 0; i < k; i++) {
         const uint8_t *b;
         size_t len;
@@ -930,6 +1036,17 @@ static void on_blocks(lc_replica *r, uint32_t from, const uint8_t *body, size_t 
             slot_clear(r, s);
         }
         announce_commit(r, h);
+    }
+    /* a full batch applied and the peer is further ahead: ask it for the next
+     * batch at once (a replica far behind, e.g. one that just joined, catches
+     * up at the speed of its store, not of the 300 ms grace) */
+    if (k == FETCH_MAX && r->last_exec == start + k && from < r->cfg.n &&
+        r->peer_height[from] > r->last_exec) {
+        uint8_t b[12];
+        lc_put_u64(b, r->last_exec + 1);
+        lc_put_u32(b + 8, FETCH_MAX);
+        lc_net_send(r->net, from, LC_T_FETCH, b, sizeof b);
+        r->last_fetch = r->now;
     }
     try_progress(r);
 }
@@ -966,6 +1083,10 @@ static void maybe_fetch(lc_replica *r) {
 static void start_view_change(lc_replica *r, uint64_t target) {
     if (target <= r->view || (r->in_vc && target <= r->vc_target))
         return;
+    if (!is_member(r, r->cfg.self, r->last_exec + 1))
+        return; /* not a member: it follows the members' views */
+    /* a view whose primary is not a member would only time out */
+    target = next_member_view(r, target, r->last_exec + 1);
     r->in_vc = 1;
     r->vc_target = target;
     r->vc_deadline = r->now + r->vc_timeout;
@@ -1002,15 +1123,16 @@ static void start_view_change(lc_replica *r, uint64_t target) {
         if (!s || !s->have_pp)
             continue;
         uint32_t prim = primary_of(r, s->view);
-        if (count_prepares(s, r->cfg.n, prim) < 2 * r->cfg.f)
+        mem_ent me = mem_at(r, seq);
+        if (!((me.mask >> prim) & 1) || count_prepares(r, s, prim) + 1 < me.quorum)
             continue;
         lc_wr_var(&w, s->pp, s->pp_len);
         size_t cpos = w.n;
         lc_wr_u32(&w, 0);
         uint32_t c = 0;
-        for (uint32_t j = 0; j < r->cfg.n && c < 2 * r->cfg.f; j++) {
+        for (uint32_t j = 0; j < r->cfg.n && c + 1 < me.quorum; j++) {
             prep_rec *p = &s->prep[j];
-            if (j == prim || !p->have || p->view != s->view ||
+            if (j == prim || !((me.mask >> j) & 1) || !p->have || p->view != s->view ||
                 memcmp(p->digest, s->digest, 32) != 0)
                 continue;
             lc_wr_var(&w, p->msg, p->len);
@@ -1041,7 +1163,10 @@ static void start_view_change(lc_replica *r, uint64_t target) {
 /* Check a view-change message fully: signature, certificate of its last
  * block, and every prepared certificate it carries. */
 static int vc_valid(lc_replica *r, const uint8_t *p, size_t n, lc_viewchange *vc) {
+    /* its sender must be a member now (at our next height): a removed
+     * replica takes no part in view changes */
     if (lc_viewchange_decode(vc, p, n) != 0 || vc->replica >= r->cfg.n ||
+        !is_member(r, vc->replica, r->last_exec + 1) ||
         lc_viewchange_verify(p, n, r->cfg.pks[vc->replica]) != 0)
         return -1;
     if (vc->last_height > 0 &&
@@ -1049,7 +1174,8 @@ static int vc_valid(lc_replica *r, const uint8_t *p, size_t n, lc_viewchange *vc
         return -1;
     /* the stable checkpoint: none (0), or 2f+1 distinct replicas' signed
      * CHECKPOINTs of exactly that height and hash */
-    if (vc->stable == 0 ? vc->nckpt != 0 : vc->nckpt < r->quorum)
+    mem_ent ck_mem = mem_at(r, vc->stable);
+    if (vc->stable == 0 ? vc->nckpt != 0 : vc->nckpt < ck_mem.quorum)
         return -1;
     size_t off = 0;
     uint64_t ck_seen = 0;
@@ -1059,8 +1185,8 @@ static int vc_valid(lc_replica *r, const uint8_t *p, size_t n, lc_viewchange *vc
         lc_checkpoint c;
         lc_next_var(vc->ckpts, vc->ckpts_len, &off, &rec, &k);
         if (lc_checkpoint_decode(&c, rec, k) != 0 || c.replica >= r->cfg.n ||
-            ((ck_seen >> c.replica) & 1) || c.seq != vc->stable ||
-            memcmp(c.block_hash, vc->stable_hash, 32) != 0 ||
+            !((ck_mem.mask >> c.replica) & 1) || ((ck_seen >> c.replica) & 1) ||
+            c.seq != vc->stable || memcmp(c.block_hash, vc->stable_hash, 32) != 0 ||
             lc_checkpoint_verify(rec, k, r->cfg.pks[c.replica]) != 0)
             return -1;
         ck_seen |= 1ull << c.replica;
@@ -1074,7 +1200,8 @@ static int vc_valid(lc_replica *r, const uint8_t *p, size_t n, lc_viewchange *vc
         lc_preprepare_decode(&pp, rec, k);
         uint32_t prim = primary_of(r, pp.view);
         /* prepared certificates only above the sender's stable checkpoint */
-        if (pp.view >= vc->new_view || pp.seq <= vc->stable ||
+        mem_ent pm = mem_at(r, pp.seq);
+        if (pp.view >= vc->new_view || pp.seq <= vc->stable || !((pm.mask >> prim) & 1) ||
             lc_preprepare_verify(rec, k, r->cfg.pks[prim]) != 0)
             return -1;
         uint32_t np = lc_get_u32(vc->prepared + off);
@@ -1085,14 +1212,15 @@ static int vc_valid(lc_replica *r, const uint8_t *p, size_t n, lc_viewchange *vc
             lc_vote v;
             lc_next_var(vc->prepared, vc->prepared_len, &off, &rec, &k);
             lc_vote_decode(&v, LC_T_PREPARE, rec, k);
-            if (v.replica >= r->cfg.n || v.replica == prim || ((seen >> v.replica) & 1) ||
-                v.view != pp.view || v.seq != pp.seq || memcmp(v.digest, pp.digest, 32) != 0 ||
+            if (v.replica >= r->cfg.n || v.replica == prim || !((pm.mask >> v.replica) & 1) ||
+                ((seen >> v.replica) & 1) || v.view != pp.view || v.seq != pp.seq ||
+                memcmp(v.digest, pp.digest, 32) != 0 ||
                 lc_prepare_verify(rec, k, r->cfg.pks[v.replica]) != 0)
                 return -1;
             seen |= 1ull << v.replica;
             good++;
         }
-        if (good < 2 * r->cfg.f)
+        if (good + 1 < pm.quorum)
             return -1;
     }
     return 0;
@@ -1221,13 +1349,14 @@ static void maybe_send_newview(lc_replica *r) {
     const uint8_t *vcs[LC_MAX_REPLICAS];
     size_t lens[LC_MAX_REPLICAS];
     uint32_t k = 0;
-    for (uint32_t j = 0; j < r->cfg.n && k < r->quorum; j++)
-        if (r->vc_msg[j] && r->vc_view[j] == v) {
+    mem_ent me = mem_at(r, r->last_exec + 1);
+    for (uint32_t j = 0; j < r->cfg.n && k < me.quorum; j++)
+        if (((me.mask >> j) & 1) && r->vc_msg[j] && r->vc_view[j] == v) {
             vcs[k] = r->vc_msg[j];
             lens[k] = r->vc_len[j];
             k++;
         }
-    if (k < r->quorum)
+    if (k < me.quorum)
         return;
     nv_plan *pl = &r->plan;
     plan_newview(r, vcs, lens, k, pl);
@@ -1286,13 +1415,15 @@ static void on_viewchange(lc_replica *r, uint32_t from, const uint8_t *body, siz
     /* f+1 replicas want a view above ours: join the smallest such view */
     uint64_t target = 0;
     uint32_t cnt = 0;
+    mem_ent me = mem_at(r, r->last_exec + 1);
     for (uint32_t j = 0; j < r->cfg.n; j++)
-        if (r->vc_msg[j] && r->vc_view[j] > (r->in_vc ? r->vc_target : r->view)) {
+        if (((me.mask >> j) & 1) && r->vc_msg[j] &&
+            r->vc_view[j] > (r->in_vc ? r->vc_target : r->view)) {
             cnt++;
             if (!target || r->vc_view[j] < target)
                 target = r->vc_view[j];
         }
-    if (cnt >= r->cfg.f + 1 && target)
+    if (cnt >= me.f + 1 && target)
         start_view_change(r, target);
     maybe_send_newview(r);
 }
@@ -1316,7 +1447,7 @@ static void on_newview(lc_replica *r, uint32_t from, const uint8_t *body, size_t
         if (vc.last_height > r->peer_height[vc.replica])
             r->peer_height[vc.replica] = vc.last_height;
     }
-    if (m.nvc < r->quorum)
+    if (m.nvc < mem_at(r, r->last_exec + 1).quorum)
         return;
     nv_plan *pl = &r->plan;
     plan_newview(r, vcs, lens, m.nvc, pl);
@@ -1572,21 +1703,29 @@ static void on_tick(void *ctx, uint64_t now) {
             lc_net_broadcast(r->net, LC_T_CHECKPOINT, r->my_ck, CK_BYTES);
     }
     /* a replica that missed a new view follows f+1 peers seen in a higher view */
+    mem_ent me = mem_at(r, r->last_exec + 1);
     if (!r->in_vc) {
         uint32_t cnt = 0;
         uint64_t low = UINT64_MAX;
         for (uint32_t j = 0; j < r->cfg.n; j++)
-            if (j != r->cfg.self && r->seen_view[j] > r->view) {
+            if (j != r->cfg.self && ((me.mask >> j) & 1) && r->seen_view[j] > r->view) {
                 cnt++;
                 if (r->seen_view[j] < low)
                     low = r->seen_view[j];
             }
-        if (cnt >= r->cfg.f + 1)
+        if (cnt >= me.f + 1)
             enter_view(r, low);
     }
+    if (!((me.mask >> r->cfg.self) & 1))
+        return; /* not a member: it suspects nobody */
     if (r->in_vc) {
         if (now >= r->vc_deadline)
             start_view_change(r, r->vc_target + 1);
+        return;
+    }
+    /* the primary left the membership: change view at once */
+    if (!((me.mask >> primary_of(r, r->view)) & 1)) {
+        start_view_change(r, r->view + 1);
         return;
     }
     /* suspect the primary when work waits (a request, or a proposal not yet
@@ -1657,6 +1796,7 @@ int lc_replica_create(lc_replica **out, const lc_replica_cfg *cfg, const lc_stor
     uint64_t h;
     r->ops.tip(r->ops.ctx, &h, r->last_hash, &r->last_ts);
     r->last_exec = h;
+    mem_refresh(r);
     /* no stable checkpoint yet (it needs 2f+1 signatures): sign our vote for
      * the last multiple of K we hold; it goes out with the first heartbeat */
     r->stable = 0;

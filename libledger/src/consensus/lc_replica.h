@@ -46,12 +46,18 @@ typedef struct {
                  size_t *outn);
     /* Header hash of the committed block at height. */
     int (*hash_at)(void *ctx, uint64_t height, uint8_t hash[32]);
+    /* The members in force at height (bit j: replica j) and their f, as the
+     * chain says (heights above the tip + 2: the latest known). NULL: every
+     * configured replica, the configured f (a static membership). */
+    int (*members)(void *ctx, uint64_t height, uint64_t *mask, uint32_t *f);
 } lc_store_ops;
 
 /* Largest checkpoint interval K (the log holds at least 2K entries). */
 #define LC_MAX_CHECKPOINT_EVERY 1024
 
 typedef struct {
+    /* n: configured replica slots (ids 0 … n−1), a superset of the members in
+     * force at any height (ops.members); f: the genesis f */
     uint32_t n, f, self;
     uint8_t (*pks)[32];
     uint8_t sk[64];
@@ -94,6 +100,8 @@ enum {
     LC_Q_APP = 9,        /* arg: application query bytes */
     LC_Q_TRACE_TIME = 10 /* arg: u64 from_ms ‖ u64 to_ms → trace encoding */
 };
+/* arg: u64 height → encoding of the membership in force at that height (ledger/reconfig.h) */
+#define LC_Q_MEMBERSHIP 12
 /* Signed blob put (kind 5, the unsigned form, is refused with
  * LEDGER_E_BLOB_ANONYMOUS): arg u8 version ‖ putter[32] ‖ sig[64] ‖ blob → hash. */
 #define LC_Q_SIGNED_PUT     11

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "ledger/kv.h"
+#include "ledger/reconfig.h"
 #include "ledger/node.h"
 #include "ledger/store.h"
 #include "ledger/upgrade.h"
@@ -237,9 +238,29 @@ static int b_check_cert(void *ctx, uint64_t height, const uint8_t hh[32], const 
     int rc = ledger_cert_decode(&c, cert, n);
     if (rc != LEDGER_OK)
         return rc;
-    rc = ledger_cert_verify(c, nd->m, height, hh);
+    /* against the membership in force at that height */
+    ledger_membership *m = NULL;
+    rc = ledger_store_membership_at(nd->st, height, &m);
+    if (rc == LEDGER_OK)
+        rc = ledger_cert_verify(c, m, height, hh);
+    ledger_membership_free(m);
     ledger_cert_free(c);
     return rc;
+}
+
+static int b_members(void *ctx, uint64_t height, uint64_t *mask, uint32_t *f) {
+    ledger_node *nd = ctx;
+    ledger_membership *m = NULL;
+    int rc = ledger_store_membership_at(nd->st, height, &m);
+    if (rc != LEDGER_OK)
+        return rc;
+    *mask = 0;
+    for (size_t i = 0; i < ledger_membership_size(m) && i < 64; i++)
+        if (ledger_membership_active(m, i))
+            *mask |= 1ull << i;
+    *f = ledger_membership_f(m);
+    ledger_membership_free(m);
+    return LEDGER_OK;
 }
 
 static int b_get_cert(void *ctx, uint64_t height, uint8_t **enc, size_t *n) {
@@ -266,11 +287,11 @@ static int b_hash_at(void *ctx, uint64_t height, uint8_t hash[32]) {
 }
 
 static int default_blob_authorize(ledger_node *nd, const uint8_t putter[32], uint64_t *quota) {
-    for (size_t i = 0; i < ledger_membership_size(nd->m); i++)
-        if (sodium_memcmp(ledger_membership_key(nd->m, i), putter, 32) == 0) {
-            *quota = LEDGER_BLOB_QUOTA_NONE;
-            return LEDGER_OK;
-        }
+    /* the replicas in force (a removed replica's key no longer puts blobs) */
+    if (ledger_membership_find(ledger_store_membership(nd->st), putter) >= 0) {
+        *quota = LEDGER_BLOB_QUOTA_NONE;
+        return LEDGER_OK;
+    }
     return LEDGER_E_BLOB_DENIED;
 }
 
@@ -321,6 +342,17 @@ static int b_query(void *ctx, uint8_t kind, const uint8_t *arg, size_t n, uint8_
     *out = NULL;
     *outn = 0;
     switch (kind) {
+        case LC_Q_MEMBERSHIP: {
+            uint64_t h = lc_rd_u64(&rd);
+            if (!lc_rd_done(&rd) || h == 0)
+                return LEDGER_E_INVALID;
+            ledger_membership *m;
+            int rc = ledger_store_membership_at(nd->st, h, &m);
+            if (rc == LEDGER_OK)
+                rc = ledger_membership_encode(m, out, outn);
+            ledger_membership_free(m);
+            return rc;
+        }
         case LC_Q_BLOCK: {
             uint64_t h = lc_rd_u64(&rd);
             if (!lc_rd_done(&rd))
@@ -641,7 +673,7 @@ LEDGER_API int ledger_node_start(ledger_node **out, const ledger_config *cfg,
     rc_cfg.log = lg;
     lc_store_ops ops = {nd,           b_check_txs, b_tip,       b_prepare,   b_commit,
                         b_drop,       b_find_tx,   b_tx_status, b_get_block, b_put_block,
-                        b_check_cert, b_get_cert,  b_query,     b_hash_at};
+                        b_check_cert, b_get_cert,  b_query,     b_hash_at,   b_members};
     /* the replica keeps pointers to the member keys: copy them into the node */
     rc = LEDGER_E_NOMEM;
     nd->keep_pks = malloc(sizeof cfg->keys);

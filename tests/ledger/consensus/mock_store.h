@@ -388,7 +388,7 @@ static lc_store_ops mock_ops(mock_store *m) {
     lc_store_ops o = {
         m,          mk_check_txs, mk_tip,       mk_prepare,   mk_commit,     mk_drop,
         mk_find_tx, mk_tx_status, mk_get_block, mk_put_block, mk_check_cert, mk_get_cert,
-        mk_query,   mk_hash_at};
+        mk_query,   mk_hash_at,   NULL};
     return o;
 }
 

@@ -201,6 +201,23 @@ static void test_config(void **state) {
     assert_int_equal(ledger_config_parse(&c, buf, strlen(buf)), LEDGER_E_CONFIG);
     snprintf(buf, sizeof buf, "%scheckpoint_every 0\n", good_cfg);
     assert_int_equal(ledger_config_parse(&c, buf, strlen(buf)), LEDGER_E_CONFIG);
+    /* genesis_replicas: replicas above it join later by a membership change */
+    snprintf(
+        buf, sizeof buf,
+        "%sreplica 4 127.0.0.1:7004 "
+        "a4a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0\ngenesis_replicas 4\n",
+        good_cfg);
+    assert_int_equal(ledger_config_parse(&c, buf, strlen(buf)), 0);
+    assert_int_equal(ledger_config_replicas(c), 5);
+    ledger_membership *gm;
+    assert_int_equal(ledger_config_membership(c, &gm), 0);
+    assert_int_equal(ledger_membership_size(gm), 4);
+    ledger_membership_free(gm);
+    ledger_config_free(c);
+    snprintf(buf, sizeof buf, "%sgenesis_replicas 5\n", good_cfg); /* more than configured */
+    assert_int_equal(ledger_config_parse(&c, buf, strlen(buf)), LEDGER_E_CONFIG);
+    snprintf(buf, sizeof buf, "%sgenesis_replicas 3\n", good_cfg); /* below 4 */
+    assert_int_equal(ledger_config_parse(&c, buf, strlen(buf)), LEDGER_E_CONFIG);
     assert_int_equal(ledger_config_parse(NULL, good_cfg, 10), LEDGER_E_INVALID);
     assert_int_equal(ledger_config_load(&c, "/nonexistent/ledger.conf"), LEDGER_E_IO);
     assert_string_equal(ledger_strerror(LEDGER_E_TIMEOUT),

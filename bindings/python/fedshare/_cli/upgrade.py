@@ -94,8 +94,12 @@ def _status(m, args):
 
 def add_parsers(sub) -> None:
     """Register `consortium upgrade …` on the top-level subparsers."""
-    c = sub.add_parser("consortium", help="the consortium's own decisions: contract upgrades")
+    c = sub.add_parser("consortium", help="the consortium's own decisions: contract upgrades, "
+                                          "replicas")
     cs = c.add_subparsers(dest="consortium_command", metavar="ACTION", required=True)
+    from .member import add_parsers as add_member_parsers
+
+    add_member_parsers(cs)
     u = cs.add_parser("upgrade", help="contract upgrades by quorum: propose, approve, cancel, "
                                       "status",
                       description="A plan takes force at its height when more than two thirds "

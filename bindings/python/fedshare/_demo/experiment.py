@@ -120,6 +120,18 @@ def load_default() -> Dataset:
                    "Wisconsin diagnostic breast cancer (scikit-learn)", bundled=True)
 
 
+def load_digits() -> Dataset:
+    """scikit-learn's handwritten digits (1,797 8×8 grey images, 10 classes),
+    pixels scaled to [0, 1]: the CNN's data set."""
+    from sklearn.datasets import load_digits as _load
+
+    d = _load()
+    return Dataset((d.data / 16.0).astype(np.float64), d.target.astype(np.float32),
+                   [f"px{i}" for i in range(d.data.shape[1])], "digit",
+                   "handwritten digits, 8×8 images, 10 classes (scikit-learn)",
+                   ledger_label="digit-images", label_rule="class 0–9")
+
+
 def load_csvs(paths: Sequence[str], label: str, options: Any = None,
               scaling: str = "center") -> Tuple[Dataset, List[np.ndarray]]:
     """One CSV per hospital, same columns, read by :mod:`fedshare.data` (missing
@@ -138,6 +150,9 @@ def split_hospitals(ds: Dataset, mode: str, rng: np.random.Generator) -> List[np
     """Indices of each hospital's records: 'even' (stratified thirds) or 'skewed'
     (sizes 50/30/20 % and label skew: A mostly benign, C mostly malignant)."""
     idx = rng.permutation(len(ds.y))
+    if mode == "even" and ds.label_rule == "class 0–9":  # the digits: stratified by class
+        return [np.sort(np.concatenate([idx[ds.y[idx] == c][i::3] for c in range(10)]))
+                for i in range(3)]
     if mode == "even":
         pos, neg = idx[ds.y[idx] == 1], idx[ds.y[idx] == 0]
         return [np.sort(np.concatenate([pos[i::3], neg[i::3]])) for i in range(3)]
@@ -279,6 +294,25 @@ class RunResult:
     #: evaluation records behind the stop rule's last metric: the union of the
     #: members' evaluation counts, as the ledger recorded them
     eval_records: int = 0
+    #: the task's server optimizer as the ledger records it ("fedavg", "adam",
+    #: "yogi") and its canonical text (fedshare.serveropt; "" for FedAvg)
+    server_optimizer: str = "fedavg"
+    server_optimizer_text: str = ""
+    #: rounds plain FedAvg (no encryption, no filter) took to stop
+    plain_rounds: int = 0
+    #: per model, per center: which of the center's test records it classifies right
+    center_correct: Dict[str, List[np.ndarray]] = field(default_factory=dict)
+    #: the model's parameter count
+    n_parameters: int = 0
+    #: per round, the accuracy on each center's test records averaged over the
+    #: centers: of the centralized model, and of the encrypted run's model
+    #: (x_r under a server optimizer), read back from the ledger
+    central_test_curve: List[float] = field(default_factory=list)
+    fed_test_curve: List[float] = field(default_factory=list)
+    #: mean seconds per round of each phase, by the consensus timestamps of the
+    #: acts on the ledger (:func:`round_phases`), and the busiest member's own split
+    phases: Dict[str, float] = field(default_factory=dict)
+    member_split: Dict[str, float] = field(default_factory=dict)
 
 
 def _write_csv(path: Path, X: np.ndarray, y: np.ndarray, names: List[str], label: str) -> None:
@@ -301,20 +335,28 @@ def _local_eval_split(n: int, fraction: float, seed: int) -> Tuple[np.ndarray, n
 
 def centralized(model_name: str, X: np.ndarray, y: np.ndarray, Xe: np.ndarray, ye: np.ndarray,
                 Xt: np.ndarray, yt: np.ndarray, *, lr: float, rounds: int, seed: int,
-                stop_threshold: float, stop_patience: int) -> Tuple[List[float], int, float, Any]:
+                stop_threshold: float, stop_patience: int,
+                per_center: Optional[Sequence[Tuple[np.ndarray, np.ndarray]]] = None,
+                test_curve: Optional[List[float]] = None) -> Tuple[List[float], int, float, Any]:
     """The baseline: the same model, hyper-parameters and gradient steps per
     round (upload_every batches of 32) on the pooled training records, stopped
-    by the same rule on the pooled evaluation records."""
+    by the same rule on the pooled evaluation records. With ``per_center``
+    (each center's test records) and ``test_curve``, each round's accuracy on
+    them, averaged over the centers, is appended to ``test_curve`` (never read
+    by the stop rule)."""
     from .. import fedavg
     from .. import torch as ft
 
     model = _make_model(model_name, X.shape[1], seed)
-    trainer = ft.LocalTrainer(model, X, y, lr=lr, batch_size=32, upload_every=10, seed=seed)
+    trainer = ft.LocalTrainer(model, X, y, lr=lr, batch_size=32, upload_every=10, seed=seed,
+                              loss=_loss(model_name))
     w = ft.flatten_parameters(model)
     curve: List[float] = []
     for _ in range(1, rounds + 1):
         w = w + trainer.train_round(w)
         curve.append(trainer.evaluate(w, Xe, ye))
+        if per_center is not None and test_curve is not None:
+            test_curve.append(float(np.mean([trainer.evaluate(w, a, b) for a, b in per_center])))
         if fedavg.stop_decision(curve, stop_threshold, stop_patience, rounds) != "continue":
             break
     return curve, len(curve), trainer.evaluate(w, Xt, yt), w
@@ -324,31 +366,41 @@ def plain_fedavg(model_name: str, parts: List[Tuple[np.ndarray, np.ndarray, np.n
                                                     np.ndarray]], Xt, yt, *, lr: float,
                  rounds: int, seed: int, stop_threshold: float, stop_patience: int,
                  masks: Optional[Dict[int, List[bool]]] = None,
+                 optimizer: Any = None,
                  ) -> Tuple[List[float], int, float, np.ndarray]:
     """FedAvg without encryption, same local procedure and seeds, in process:
     the 'federated (plain)' columns of the table. Without ``masks`` every
     update is averaged (no anomaly filter); with them, round r averages only
     the hospitals with ``masks[r][h]`` True (the encrypted run's accepted
     updates), and a round with none left is skipped like the contract skips it
-    (the model stays, no metric, it counts toward the limit)."""
+    (the model stays, no metric, it counts toward the limit). With
+    ``optimizer`` (a :class:`fedshare.serveropt.ServerOptimizer`) the rounds
+    chain the plain means as the task's aggregate chain does and the centers
+    train from and are evaluated on x_r, the optimizer's model."""
     from .. import fedavg
     from .. import torch as ft
 
     trainers = []
     for h, (X, y, _, _) in enumerate(parts):
         trainers.append(ft.LocalTrainer(_make_model(model_name, X.shape[1], seed), X, y, lr=lr,
-                                        batch_size=32, upload_every=10, seed=seed + 1 + h))
+                                        batch_size=32, upload_every=10, seed=seed + 1 + h,
+                                        loss=_loss(model_name)))
     w = ft.flatten_parameters(_make_model(model_name, parts[0][0].shape[1], seed))
+    state = optimizer.start(w) if optimizer is not None else None
+    chain = w
     curve: List[float] = []
     for r in range(1, rounds + 1):
         ups = [t.train_round(w) for t in trainers]
         keep = masks.get(r, [True] * len(trainers)) if masks is not None else \
             [True] * len(trainers)
         if not any(keep):
+            if state is not None:
+                state.skip(r)
             continue
-        w = (w + np.average(np.stack([u for u, k in zip(ups, keep) if k]), axis=0,
-                            weights=[t.samples for t, k in zip(trainers, keep) if k])
-             ).astype(np.float32)
+        chain = (chain + np.average(np.stack([u for u, k in zip(ups, keep) if k]), axis=0,
+                                    weights=[t.samples for t, k in zip(trainers, keep) if k])
+                 ).astype(np.float32)
+        w = state.step(r, chain).copy() if state is not None else chain
         acc = sum(t.evaluate(w, Xe, ye) * len(ye) for t, (_, _, Xe, ye) in zip(trainers, parts))
         curve.append(acc / sum(len(p[3]) for p in parts))
         if fedavg.stop_decision(curve, stop_threshold, stop_patience, rounds) != "continue":
@@ -377,7 +429,41 @@ def _make_model(name: str, n_features: int, seed: int):
         return ft.logistic_regression(n_features)
     if name == "mlp":
         return ft.mlp(n_features, hidden=16)
-    raise errors.InvalidInputError("model is 'logreg' or 'mlp'")
+    if name == "cnn":
+        side = int(round(np.sqrt(n_features)))
+        if side * side != n_features:
+            raise errors.InvalidInputError(f"the cnn takes square images: {n_features} "
+                                           "features are not side × side pixels")
+        return ft.cnn(side=side, classes=10, **CNN_SHAPE)
+    raise errors.InvalidInputError("model is 'logreg', 'mlp' or 'cnn'")
+
+
+#: the demo CNN's shape (``--cnn-width``, ``--cnn-hidden``; fedshare.torch.cnn's
+#: defaults: 151,306 parameters on 8×8 images)
+CNN_SHAPE: Dict[str, int] = {"width": 32, "hidden": 128}
+
+
+def _loss(model_name: str) -> str:
+    """The CNN classifies ten digits (cross-entropy); the others are binary."""
+    return "ce" if model_name == "cnn" else "bce"
+
+
+def _correct(model_name: str, n_features: int, w: np.ndarray, X: np.ndarray,
+             y: np.ndarray) -> np.ndarray:
+    """Which records (rows of X) the model with parameters ``w`` classifies
+    right (a logit > 0 is class 1, as :func:`fedshare.torch.accuracy`)."""
+    import torch
+
+    from .. import torch as ft
+
+    model = _make_model(model_name, n_features, 0)
+    ft.restore_parameters(model, np.asarray(w, dtype=np.float32))
+    model.eval()
+    with torch.no_grad():
+        out = model(torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)))
+    pred = (out.argmax(dim=1) if _loss(model_name) == "ce"
+            else (out.reshape(-1) > 0)).numpy().astype(np.int64)
+    return np.asarray(pred == np.asarray(y).reshape(-1).astype(np.int64))
 
 
 # ---------------------------------------------------------------------------
@@ -415,6 +501,90 @@ def trace_data(config: Path, data_id: bytes, names: Dict[bytes, str]) -> List[Di
         return rows
     finally:
         lc.close()
+
+
+#: the round's phases, in order, as :func:`round_phases` names them
+PHASES = ("train + pack + encrypt + upload", "aggregate (encrypted sum)", "decryption shares",
+          "verify + combine + finalize", "each center recomputes from the shares + evaluates")
+
+
+def round_phases(config: Path, task_id: bytes, rounds: int) -> Dict[str, float]:
+    """Mean seconds per round of each phase of a task, measured by the
+    consensus timestamps of its acts on the ledger (read from certified
+    blocks): from the act that opened the round (the previous round's last
+    evaluation) to the last upload; then to the aggregate; to the last
+    decryption share before the finalize; to the finalize; to the last
+    evaluation. Each phase holds the computing of the members who act in it,
+    their waiting for one another and the consensus on their acts. Round 1 is
+    left out when there are more (it opens at the last join, before the
+    trainer processes have started). ``"round"``: the whole round;
+    ``"rounds"``: how many rounds the mean is over."""
+    from .. import ledger
+    from ..consortium import config_ledger_text, lib
+
+    lc = ledger.Client(ledger.Config(config_ledger_text(config)))
+    try:
+        acts: Dict[Tuple[int, int], List[int]] = {}
+        joined = 0
+        blocks: Dict[int, Any] = {}
+        for h, i in lc.trace(lib.FEDSHARE_TRACE_TASK, task_id, max_entries=100000):
+            b = blocks.get(h) or blocks.setdefault(h, lc.block(h))
+            tx = b.transactions[i]
+            pl = tx.payload
+            if tx.op in (0x0F31, 0x0F32):
+                joined = max(joined, int(b.timestamp))
+            elif 0x0F33 <= tx.op <= 0x0F38:
+                # task ID · u32 round, after the payload's version byte
+                at = 1 if pl[1:33] == task_id else 0 if pl[:32] == task_id else -1
+                if at < 0 or len(pl) < at + 36:
+                    continue
+                r = int.from_bytes(pl[at + 32:at + 36], "big")
+                acts.setdefault((tx.op, r), []).append(int(b.timestamp))
+    finally:
+        lc.close()
+    sums = dict.fromkeys(PHASES + ("round",), 0.0)
+    done = 0
+    opened = joined
+    for r in range(1, rounds + 1):
+        up, ag, fi, ev = (acts.get((op, r)) for op in (0x0F33, 0x0F34, 0x0F37, 0x0F38))
+        if not (up and ag and fi and ev) or (r == 1 and rounds > 1):
+            opened = max(ev) if ev else opened
+            continue
+        t_fin = max(fi)
+        sh = [t for t in acts.get((0x0F36, r), []) if t <= t_fin] or [max(ag)]
+        marks = [opened, max(up), max(ag), max(sh), t_fin, max(ev)]
+        for name, a, b in zip(PHASES, marks, marks[1:]):
+            sums[name] += max(0, b - a) / 1000.0
+        sums["round"] += (marks[-1] - marks[0]) / 1000.0
+        done += 1
+        opened = max(ev)
+    out = {k: v / max(done, 1) for k, v in sums.items()}
+    out["rounds"] = float(done)
+    return out
+
+
+def phase_lines(r: "RunResult") -> List[str]:
+    """The per-round time split of a run, as report lines."""
+    if not r.phases:
+        return []
+    ph, ms = r.phases, r.member_split
+    n = int(ph.get("rounds", 0))
+    L = [f"Per round, {r.model} ({r.n_parameters:,} parameters), mean over "
+         f"{n} round{'s' if n != 1 else ''} (round 1, which includes the trainer processes' "
+         "start, left out when there are more), by the consensus timestamps of the acts on "
+         f"the ledger ({ph['round']:.2f} s a round):", "",
+         "| phase | seconds per round | share |", "|---|---|---|"]
+    for name in PHASES:
+        L.append(f"| {name} | {ph[name]:.3f} | {ph[name] / max(ph['round'], 1e-9):.0%} |")
+    L.append("")
+    L.append("The busiest center's own split of its round (its trainer's measurements): "
+             f"local compute (training, evaluation) {ms.get('compute_s', 0):.3f} s; "
+             f"cryptography (encryption, decryption shares and their proofs, verification "
+             f"and combination: libphe) {ms.get('crypto_s', 0):.3f} s; its own ledger acts "
+             f"to commit and its reads {ms.get('ledger_s', 0):.3f} s; waiting for the others "
+             f"{ms.get('waiting_s', 0):.3f} s; the rest (packing, statistics, bookkeeping) "
+             f"{ms.get('other_s', 0):.3f} s.")
+    return L
 
 
 def tamper_test(cons: Consortium, node: int, height_hint: int) -> Dict[str, Any]:
@@ -492,6 +662,28 @@ def center_mean_interval(ps: Sequence[float], ns: Sequence[int],
     return mean, max(0.0, mean - h), min(1.0, mean + h)
 
 
+def center_gap_interval(a: Sequence[np.ndarray], b: Sequence[np.ndarray],
+                        z: float = 1.96) -> Tuple[float, float, float]:
+    """The mean over centers of (accuracy of model a − accuracy of model b) on
+    each center's test records, and its 95 % interval, paired record by record:
+    per center the differences d_i ∈ {−1, 0, 1} of the two models' correctness
+    have mean g_c and variance s_c²/n_c; the centers are independent samples, so
+    var = Σ s_c²/n_c / k². Where the two models agree on every record of a
+    center (s_c = 0) the variance of one disagreement in n_c + 1 records is
+    taken instead of none."""
+    k = len(a)
+    gaps, var = [], 0.0
+    for ca, cb in zip(a, b):
+        d = ca.astype(np.float64) - cb.astype(np.float64)
+        n = len(d)
+        gaps.append(float(d.mean()))
+        s2 = float(d.var(ddof=1)) if n > 1 else 1.0
+        var += max(s2, 1 / (n + 1)) / n
+    mean = float(np.mean(gaps))
+    h = z * float(np.sqrt(var / (k * k)))
+    return mean, mean - h, mean + h
+
+
 def _pct_ci(p: float, n: int) -> str:
     lo, hi = wilson_interval(p, n)
     return f"{100 * p:.1f} % [{100 * lo:.1f}, {100 * hi:.1f}]"
@@ -565,7 +757,9 @@ def write_report(out: Path, results: List[RunResult], ds: Dataset, ledger_stats:
     else:
         L.append("# fedshare: centers train one model on their own records\n")
     L.append(f"Data: {ds.source}; {len(ds.y)} records, {len(ds.feature_names)} features, label "
-             f"`{ds.label}` ({ds.label_rule}; {int(ds.y.sum())} positive). Each center is a "
+             f"`{ds.label}` ({ds.label_rule}; "
+             + (f"{len(np.unique(ds.y))} classes" if ds.label_rule == "class 0–9"
+                else f"{int(ds.y.sum())} positive") + "). Each center is a "
              "separate trainer process that reads only its own CSV. Four node processes "
              "replicate the ledger by PBFT on loopback; the consortium key is "
              f"{setup.get('key', '2-of-3')}.\n")
@@ -633,6 +827,21 @@ def write_report(out: Path, results: List[RunResult], ds: Dataset, ledger_stats:
                  "records as the ledger recorded their counts. Intervals: Wilson per center "
                  "and pooled; for the mean over centers, the centers' binomial variances.\n")
         L.extend(center_table(r))
+        if r.center_correct:
+            g, lo, hi = center_gap_interval(r.center_correct["centralized"],
+                                            r.center_correct["encrypted"])
+            L.append(f"\nGap centralized − federated (encrypted), mean over centers of each "
+                     f"center's test accuracy: {100 * g:+.2f} points (95 % interval "
+                     f"{100 * lo:+.2f} to {100 * hi:+.2f}, paired record by record). Rounds "
+                     f"to stop: centralized {r.central_rounds}, plain FedAvg {r.plain_rounds}, "
+                     f"encrypted {r.fed_rounds}.")
+            tgt, c_r, extra = rounds_to_reach(r)
+            L.append(f"The centralized model's accuracy at its stop, {tgt:.1f} % on these test "
+                     f"records averaged over centers, was first reached in round {c_r} by the "
+                     "centralized model and "
+                     + (f"in round {c_r + extra} by the encrypted run." if extra is not None else
+                        f"not within the encrypted run's {r.fed_rounds} rounds.")
+                     + " (Test records are never read by the stop rule.)")
         L.append("")
     L.append("## Ledger and time\n")
     L.append(f"- Ledger: {ledger_stats.get('transactions', 0):.0f} transactions in "
@@ -651,6 +860,11 @@ def write_report(out: Path, results: List[RunResult], ds: Dataset, ledger_stats:
              + (" (the paper: 35 %; its model and local work were larger — see "
                 "benchmarks/RESULTS.md)." if paper else "."))
     L.append(f"- The whole run took {demo_seconds:.0f} s.\n")
+    L.append("## Time per round\n")
+    for r in results:
+        L.append(f"**{r.model}, {r.split}**: ")
+        L.extend(phase_lines(r))
+        L.append("")
     L.append("![time shares](time-shares.png)\n")
     L.append("## Per-round curves\n")
     for r in results:
@@ -688,12 +902,15 @@ class Experiment:
 
     def __init__(self, work: Path, *, seed: int, key_bits: int = 2048, sync: bool = False,
                  centers: int = 3, key_ceremony: str = "dealt",
-                 anomaly_rule: str = "robust2"):
-        from .. import abac
+                 anomaly_rule: str = "robust2", server_optimizer: Any = None):
+        from .. import abac, serveropt
         from ..consortium import Member
         from ..phe import threshold
 
         self.work, self.seed, self.anomaly_rule = work, seed, anomaly_rule
+        #: the tasks' server optimizer (None: FedAvg), a task option on the ledger
+        self.server_optimizer = (serveropt.parse(server_optimizer)
+                                 if server_optimizer is not None else None)
         work.mkdir(parents=True, exist_ok=True)
         self.t0 = time.monotonic()
         self.cons = Consortium(work, sync=sync, centers=centers)
@@ -786,9 +1003,9 @@ class Experiment:
         """One model on one split. ``owners``: each center's record indices in
         ``ds`` (None: :func:`split_hospitals` of the default data); ``tests``:
         each center's held-out test records (None: 20 % of its records)."""
-        from .. import fedavg
+        from .. import fedavg, serveropt
         from .. import torch as ft
-        from ..consortium import ffi, lib
+        from ..consortium import ffi, lib, model_digest
 
         rng = np.random.default_rng(self.seed)
         hosp = owners if owners is not None else split_hospitals(ds, split, rng)
@@ -856,6 +1073,7 @@ class Experiment:
         # -- the initial model, the codec, the task
         model = _make_model(model_name, X.shape[1], self.seed)
         w0 = ft.flatten_parameters(model)
+        res.n_parameters = int(w0.size)
         if model_name not in self.models:  # one published initial model per architecture
             self.models[model_name] = self.members[A].publish_model(
                 f"{model_name} over {X.shape[1]} standardized features".encode(), w0,
@@ -869,7 +1087,8 @@ class Experiment:
             model_id, self.key_id, self.members[A].public_key,
             [(self.members[h].public_key, data_ids[h]) for h in range(n)], codec.to_bytes(),
             learning_rate=lr, round_limit=rounds, stop_threshold=0.001, stop_patience=3,
-            anomaly_k=3.0, anomaly_warmup=6, anomaly_rule=self.anomaly_rule)
+            anomaly_k=3.0, anomaly_warmup=6, anomaly_rule=self.anomaly_rule,
+            server_optimizer=self.server_optimizer)
         res.task_id = task.hex()
         for h in range(n):
             self.members[h].join_task(task)
@@ -879,15 +1098,20 @@ class Experiment:
         for h in range(n):
             rep = self.work / f"{HOSPITALS[h]}-{model_name}-{split}.report.json"
             reports.append(rep)
-            cmd = [sys.executable, "-m", "fedshare", "train", "--config",
-                   str(self.trainer_config), "--key", str(self.cons.member_keys[h]),
-                   "--task", task.hex(),
-                   "--data", str(self.work / f"{HOSPITALS[h]}-{model_name}-{split}.csv"),
-                   "--label", ds.label, "--model", model_name, "--scale", str(scale_files[h]),
-                   "--share", str(self.share_files[h]), "--passphrase-env",
-                   "FEDSHARE_SHARE_PASSPHRASE", "--eval-fraction", "0.2",
-                   "--seed", str(self.seed + 1 + h), "--report-json", str(rep),
-                   "--dump-updates", str(rep) + ".updates.npz", "--quiet"]
+            common = ["--config", str(self.trainer_config), "--key",
+                      str(self.cons.member_keys[h]), "--task", task.hex(),
+                      "--data", str(self.work / f"{HOSPITALS[h]}-{model_name}-{split}.csv"),
+                      "--label", ds.label, "--scale", str(scale_files[h]),
+                      "--share", str(self.share_files[h]), "--passphrase-env",
+                      "FEDSHARE_SHARE_PASSPHRASE", "--eval-fraction", "0.2",
+                      "--seed", str(self.seed + 1 + h), "--report-json", str(rep),
+                      "--dump-updates", str(rep) + ".updates.npz"]
+            if model_name == "cnn":  # ten classes: the demo's own trainer, same loop
+                cmd = [sys.executable, "-m", "fedshare._demo.trainer", *common,
+                       "--width", str(CNN_SHAPE["width"]), "--hidden", str(CNN_SHAPE["hidden"])]
+            else:
+                cmd = [sys.executable, "-m", "fedshare", "train", *common, "--model",
+                       model_name, "--quiet"]
             if h == A:
                 cmd.append("--aggregator")
             env = dict(os.environ, FEDSHARE_SHARE_PASSPHRASE=self.passphrases[h])
@@ -905,11 +1129,23 @@ class Experiment:
         res.fed_curve = list(rec["metrics"])
         res.fed_rounds = len(res.fed_curve)
         res.stop_reason = {1: "converged", 2: "round limit"}.get(rec["stop_reason"], "?")
-        global_model, _ = self.regulator.fetch_global(task)
+        res.server_optimizer = str(rec.get("server_optimizer", "fedavg"))
+        opt = serveropt.from_task(rec)
+        res.server_optimizer_text = opt.describe() if opt is not None else ""
+        if opt is None:
+            global_model, _ = self.regulator.fetch_global(task)
+        else:
+            # the model the centers train from and evaluate is x, the optimizer's,
+            # replayed here from the ledger and held to the digest the task records
+            global_model = serveropt.replay(self.regulator, task, opt,
+                                            int(rec["round"])).x.astype(np.float64)
+            if model_digest(global_model.astype(np.float32)).hex() != rec["server_model"]:
+                raise errors.VerificationError("the replayed server optimizer's model is not "
+                                               "the one the task records")
         last = self.regulator.round(task, int(rec["round"]))
         res.eval_records = int(last.get("samples", 0)) if last else 0
         probe = ft.LocalTrainer(_make_model(model_name, X.shape[1], self.seed), Xt, yt, lr=lr,
-                                batch_size=32, upload_every=10, seed=0)
+                                batch_size=32, upload_every=10, seed=0, loss=_loss(model_name))
         res.fed_accuracy = probe.evaluate(global_model, Xt, yt)
         # -- every verdict of the run (the ledger's, with what it was decided on)
         from ..verdicts import task_verdicts
@@ -928,24 +1164,42 @@ class Experiment:
         res.compute_seconds = per_round("compute_s")
         res.crypto_seconds = per_round("crypto_s")
         res.ledger_seconds = per_round("ledger_s")
+        res.member_split = {k: per_round(k) for k in ("compute_s", "crypto_s", "ledger_s",
+                                                      "waiting_s", "other_s")}
+        res.phases = round_phases(self.cons.config, task, res.fed_rounds)
         # -- baselines in this process: centralized and plain FedAvg
         Xp = np.concatenate([p[0] for p in parts])
         yp = np.concatenate([p[1] for p in parts])
         Xe = np.concatenate([p[2] for p in parts])
         ye = np.concatenate([p[3] for p in parts])
+        per_center = [(X[i], y[i]) for i in test_idx]
         res.central_curve, res.central_rounds, res.central_accuracy, central_w = centralized(
             model_name, Xp, yp, Xe, ye, Xt, yt, lr=lr, rounds=rounds, seed=self.seed,
-            stop_threshold=0.001, stop_patience=3)
-        res.plain_curve, _, res.plain_accuracy, plain_w = plain_fedavg(
+            stop_threshold=0.001, stop_patience=3, per_center=per_center,
+            test_curve=res.central_test_curve)
+        # the encrypted run's model of every round, from the ledger, on the same records
+        model_r = w0.astype(np.float64)
+        for r in range(1, res.fed_rounds + 1):
+            rnd = self.regulator.round(task, r)
+            digest = (rnd or {}).get("server_model" if opt is not None else "global_model")
+            if digest:
+                model_r = (serveropt.fetch_model(self.regulator, bytes.fromhex(digest))
+                           .astype(np.float64))
+            res.fed_test_curve.append(float(np.mean([probe.evaluate(model_r, a, b)
+                                                     for a, b in per_center])))
+        res.plain_curve, res.plain_rounds, res.plain_accuracy, plain_w = plain_fedavg(
             model_name, parts, Xt, yt, lr=lr, rounds=rounds, seed=self.seed,
-            stop_threshold=0.001, stop_patience=3)
+            stop_threshold=0.001, stop_patience=3, optimizer=opt)
         res.plain_verdict_curve, _, res.plain_verdict_accuracy, _ = plain_fedavg(
             model_name, parts, Xt, yt, lr=lr, rounds=rounds, seed=self.seed,
-            stop_threshold=0.001, stop_patience=3, masks=verdict_masks(res.verdicts))
-        # -- accuracy on each center's own test records
+            stop_threshold=0.001, stop_patience=3, masks=verdict_masks(res.verdicts),
+            optimizer=opt)
+        # -- accuracy on each center's own test records (and which records are right)
         for name, w in (("centralized", central_w), ("plain", plain_w),
                         ("encrypted", global_model)):
-            res.center_accuracy[name] = [probe.evaluate(w, X[i], y[i]) for i in test_idx]
+            res.center_correct[name] = [_correct(model_name, X.shape[1], w, X[i], y[i])
+                                        for i in test_idx]
+            res.center_accuracy[name] = [float(c.mean()) for c in res.center_correct[name]]
         return res
 
     def _max_deviation(self, task: bytes, reports: List[Path], rounds: int,
@@ -1002,7 +1256,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "each center's records)")
     p.add_argument("--label", default=None,
                    help="the label column of the CSVs (0/1, or see --positive)")
-    p.add_argument("--model", choices=("logreg", "mlp", "both"), default="both")
+    p.add_argument("--model", choices=("logreg", "mlp", "both", "cnn"), default="both",
+                   help="logreg, mlp, both (default), or cnn: a convolutional network of "
+                        "realistic size on scikit-learn's digits (8×8 images, 10 classes; "
+                        "even split; its own data, not --data)")
+    p.add_argument("--cnn-width", type=integer(1, 256), default=CNN_SHAPE["width"],
+                   help="the cnn's first convolution channels (default 32: 151,306 "
+                        "parameters with --cnn-hidden 128)")
+    p.add_argument("--cnn-hidden", type=integer(1, 4096), default=CNN_SHAPE["hidden"],
+                   help="the cnn's hidden units (default 128)")
     p.add_argument("--split", choices=("even", "skewed", "both"), default="both",
                    help="how the default data is split over the hospitals")
     p.add_argument("--rounds", type=integer(1, 1000), default=50,
@@ -1023,6 +1285,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    default="robust2",
                    help="the tasks' anomaly rule (default robust2; pooled: the seed's 3-sigma "
                         "test; docs/fedshare-contracts.md)")
+    p.add_argument("--server-optimizer", choices=("fedavg", "fedadam", "fedyogi"),
+                   default="fedavg",
+                   help="the tasks' server optimizer, an option of the training task on the "
+                        "ledger (docs/fedshare-contracts.md §Server optimizers; default fedavg)")
+    p.add_argument("--server-lr", type=real(0, 1e6, lo_open=True), default=None,
+                   help="the server optimizer's learning rate eta (default Flower's: 0.1 for "
+                        "fedadam, 0.01 for fedyogi)")
+    p.add_argument("--server-beta1", type=real(0, 1, hi_open=True), default=None,
+                   help="its first-moment decay beta_1, 0 <= beta_1 < 1 (default 0.9)")
+    p.add_argument("--server-beta2", type=real(0, 1, hi_open=True), default=None,
+                   help="its second-moment decay beta_2, 0 <= beta_2 < 1 (default 0.99)")
+    p.add_argument("--server-tau", type=real(0, 1e6, lo_open=True), default=None,
+                   help="its adaptivity tau, > 0 (default 0.001)")
     p.add_argument("--workdir", default=None, type=output_dir,
                    help="keep nodes' stores, keys and logs here")
     p.add_argument("--report", default="fedshare-report", type=output_dir,
@@ -1034,12 +1309,122 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     data.add_arguments(p)
 
 
+def e2e_keys(results: List[RunResult], demo_seconds: float) -> List[Dict[str, Any]]:
+    """The e2e benchmark keys (../shared/BENCHMARKS.md) of a demo run, each a
+    JSON-ready dict. accuracy_gap_pp is measured on the per-center held-out
+    test records, averaged over centers (as multi-center benchmarks report),
+    worst configuration, with its paired 95 % interval
+    (:func:`center_gap_interval`); rounds_extra is the worst configuration's
+    federated − centralized rounds to stop, both stop rules reading accuracy
+    over the same records (the union of the centers' evaluation records: the
+    ledger's sample-weighted metric, the baseline's pooled evaluation), with
+    plain FedAvg's own extra rounds beside it (what federation costs without
+    encryption)."""
+    main = results[0]
+    reach = {f"{r.model}/{r.split}": rounds_to_reach(r) for r in results}
+    known = [v[2] for v in reach.values() if v[2] is not None]
+    common = {"bound": min(r.codec_bound for r in results),
+              "configs": [f"{r.model}/{r.split}" for r in results],
+              "server_optimizer": main.server_optimizer}
+    gaps = [center_gap_interval(r.center_correct["centralized"], r.center_correct["encrypted"])
+            for r in results]
+    worst = max(range(len(results)), key=lambda i: gaps[i][0])
+    g, lo, hi = gaps[worst]
+    extra = [r.fed_rounds - r.central_rounds for r in results]
+    wr = max(range(len(results)), key=lambda i: extra[i])
+    out: List[Dict[str, Any]] = [
+        {"name": "max_dev_encrypted_vs_plain", "value": max(r.max_dev for r in results),
+         "unit": "abs"},
+        {"name": "accuracy_gap_pp", "value": 100 * g, "unit": "points",
+         "ci95": [100 * lo, 100 * hi], "measured_on": "per-center test records, mean over "
+         "centers", "worst_config": f"{results[worst].model}/{results[worst].split}",
+         "per_config": {f"{r.model}/{r.split}": [round(100 * x, 3) for x in gp]
+                        for r, gp in zip(results, gaps)},
+         "test_records": [sum(r.test_sizes) for r in results][worst]},
+        {"name": "rounds_extra", "value": extra[wr], "unit": "rounds",
+         "worst_config": f"{results[wr].model}/{results[wr].split}",
+         "per_config": {f"{r.model}/{r.split}": [r.central_rounds, r.fed_rounds,
+                                                 r.plain_rounds] for r in results},
+         "per_config_fields": ["centralized", "federated (encrypted)", "plain FedAvg"],
+         "eval_records": results[wr].eval_records,
+         "plain_rounds_extra": max(r.plain_rounds - r.central_rounds for r in results)},
+        {"name": "rounds_extra_test",
+         "value": max(known) if len(known) == len(reach) else None, "unit": "rounds",
+         "measured_on": "per-center test records, mean over centers (never read by the "
+         "stop rule)",
+         "per_config": reach,
+         "per_config_fields": ["target accuracy (centralized model at its stop)",
+                               "centralized rounds to reach it", "federated extra rounds "
+                               "to reach it (null: not within the run)"]},
+        {"name": "accuracy_gap_pp_pooled",
+         "value": 100 * max(r.central_accuracy - r.fed_accuracy for r in results),
+         "unit": "points", "measured_on": "the pooled test records"},
+        {"name": "overhead_share",
+         "value": 1 - main.compute_seconds / max(main.round_seconds, 1e-9), "unit": "fraction"},
+        {"name": "demo_seconds", "value": demo_seconds, "unit": "s"},
+    ]
+    return [{"suite": "e2e", **rec, **common} for rec in out]
+
+
+def rounds_to_reach(r: RunResult) -> Tuple[float, int, Optional[int]]:
+    """(target, c, extra): the target is the centralized model's accuracy at
+    its stop, on each center's test records averaged over the centers; c the
+    first round its curve reaches the target; extra the encrypted run's first
+    such round − c (None when it does not reach it within its rounds)."""
+    if not r.central_test_curve:
+        return 0.0, 0, None
+    target = r.central_test_curve[-1]
+    c = next(i for i, a in enumerate(r.central_test_curve, 1) if a >= target - 1e-12)
+    f = next((i for i, a in enumerate(r.fed_test_curve, 1) if a >= target - 1e-12), None)
+    return round(100 * target, 3), c, (f - c if f is not None else None)
+
+
+def server_optimizer_of(args: argparse.Namespace) -> Any:
+    """The :class:`fedshare.serveropt.ServerOptimizer` the command line asks
+    for (None: FedAvg); the numbers not given keep Flower's defaults."""
+    from .. import serveropt
+
+    kind = getattr(args, "server_optimizer", "fedavg") or "fedavg"
+    given: Dict[str, float] = {}
+    for k, a in (("eta", "server_lr"), ("beta_1", "server_beta1"), ("beta_2", "server_beta2"),
+                 ("tau", "server_tau")):
+        if getattr(args, a, None) is not None:
+            given[k] = float(getattr(args, a))
+    if kind == "fedavg":
+        if given:
+            raise errors.InvalidInputError(
+                "--server-lr/--server-beta1/--server-beta2/--server-tau need "
+                "--server-optimizer fedadam or fedyogi")
+        return None
+    return {"fedadam": serveropt.Adam, "fedyogi": serveropt.Yogi}[kind](**given)
+
+
+def optimizer_name(opt: Any) -> str:
+    """'FedAvg', or e.g. 'FedAdam (eta 0.1, beta_1 0.9, beta_2 0.99, tau 0.001)'."""
+    if opt is None:
+        return "FedAvg"
+    name = {"adam": "FedAdam", "yogi": "FedYogi"}[opt.kind]
+    return (f"{name} (eta {opt.eta:g}, beta_1 {opt.beta_1:g}, beta_2 {opt.beta_2:g}, "
+            f"tau {opt.tau:g})")
+
+
 def run(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     tests = None
+    server_opt = server_optimizer_of(args)
     if getattr(args, "test", None) and not args.data:
         raise errors.InvalidInputError("--test needs --data")
-    if args.data:
+    if args.model == "cnn":
+        if args.data:
+            raise errors.InvalidInputError("--model cnn trains on scikit-learn's digits; "
+                                           "--data is for the binary models")
+        if args.split == "skewed":
+            raise errors.InvalidInputError("--model cnn runs on the even split")
+        CNN_SHAPE.update(width=args.cnn_width, hidden=args.cnn_hidden)
+        ds, owners = load_digits(), None
+        ds.scaling = args.scaling
+        configs = [("cnn", "even")]
+    elif args.data:
         if not args.label:
             raise errors.InvalidInputError("--data needs --label")
         n = len(args.data)
@@ -1074,16 +1459,20 @@ def run(args: argparse.Namespace) -> int:
     centers = len(owners) if owners is not None else 3
     what = "three-hospital" if centers == 3 else f"{centers}-center"
     _say(f"fedshare demo: the {what} experiment "
-         + ("of the seed paper (section 3)" if ds.bundled else "on the centers' own CSVs"))
+         + ("of the seed paper (section 3)" if ds.bundled else
+            "on scikit-learn's digits" if args.model == "cnn" else "on the centers' own CSVs"))
     _say(f"  data: {ds.source}; work directory {work}")
     exp = Experiment(work, seed=args.seed, key_bits=args.key_bits, sync=args.sync,
                      centers=centers, key_ceremony=getattr(args, "key_ceremony", "auto"),
-                     anomaly_rule=getattr(args, "anomaly_rule", "robust2"))
+                     anomaly_rule=getattr(args, "anomaly_rule", "robust2"),
+                     server_optimizer=server_opt)
     try:
         how = ("made by the hospitals without a dealer" if exp.key_ceremony == "dealerless"
                else "dealt by hospital A")
         _say(f"  4 nodes up (PBFT, f = 1); {exp.threshold}-of-{centers} consortium key {how} "
              f"and recorded ({exp.ceremony_seconds:.1f} s); shares sealed at rest")
+        _say(f"  server optimizer: {optimizer_name(server_opt)}, an option of each training "
+             "task on the ledger")
         results = []
         for model_name, split in configs:
             _say(f"  training {model_name} on the {split} split …")
@@ -1102,10 +1491,27 @@ def run(args: argparse.Namespace) -> int:
                                 for c, a in zip(r.centers, r.center_accuracy[k]))
                 _say(f"    {label}: per center {per}; mean over {len(r.centers)} centers "
                      f"{_pct(m)} (95 % CI {100 * lo:.1f}–{100 * hi:.1f})")
+            g, lo, hi = center_gap_interval(r.center_correct["centralized"],
+                                            r.center_correct["encrypted"])
+            _say(f"    gap centralized − encrypted, mean over centers: {100 * g:+.2f} points "
+                 f"(95 % CI {100 * lo:+.2f} to {100 * hi:+.2f}); rounds to stop: centralized "
+                 f"{r.central_rounds}, plain FedAvg {r.plain_rounds}, encrypted {r.fed_rounds}")
+            tgt, c_r, extra = rounds_to_reach(r)
+            _say(f"    the centralized model's test accuracy at its stop ({tgt:.1f} %, mean over "
+                 f"centers) reached in round {c_r} centralized, "
+                 + (f"round {c_r + extra} encrypted" if extra is not None
+                    else f"not within the encrypted run's {r.fed_rounds} rounds"))
             _say(f"    stop rule on {r.eval_records} evaluation records (the union of the "
                  f"centers', recorded on the ledger)")
+            _say(f"    the task on the ledger names server optimizer {r.server_optimizer}"
+                 + (f" ({r.server_optimizer_text})" if r.server_optimizer_text else ""))
             for line in _verdict_summary(r.verdicts):
                 _say(f"    {line}")
+            ph = r.phases
+            if ph:
+                _say(f"    {r.n_parameters:,} parameters; per round ({ph['round']:.2f} s, "
+                     "consensus timestamps): " + "; ".join(f"{k} {ph[k]:.2f} s"
+                                                          for k in PHASES))
             results.append(r)
         stats = exp.cons.metrics(REG)  # the regulator's node
         ledger_stats = {"transactions": stats.get("fedshare_transactions_total", 0),
@@ -1121,7 +1527,12 @@ def run(args: argparse.Namespace) -> int:
         _say(f"  tamper test: {tamper['message']}")
         demo_seconds = time.monotonic() - t0
         setup = {
-            "model": "logistic regression and an MLP (16 hidden units) in PyTorch; SGD, batch "
+            "model": (f"a CNN (fedshare.torch.cnn: two 3×3 convolutions of {args.cnn_width} and "
+                      f"{2 * args.cnn_width} channels, max-pool, {args.cnn_hidden} hidden units, "
+                      f"10 classes; {results[0].n_parameters:,} parameters)"
+                      if args.model == "cnn" else
+                      "logistic regression and an MLP (16 hidden units)")
+                     + " in PyTorch; SGD, batch "
                      f"32, {10} batches per round (an encrypted upload every 10 batches), "
                      f"learning rate {args.lr}, weight = local data size",
             "stop rule": "accuracy on the hospitals' evaluation records improved by less than "
@@ -1133,6 +1544,12 @@ def run(args: argparse.Namespace) -> int:
                                 "from each center's count, sum and sum of squares (in this "
                                 "process; a consortium would add them by secure aggregation); "
                                 "never pooled records"),
+            "server optimizer": optimizer_name(server_opt) + (
+                ", an option of the training task on the ledger (the aggregator records x_r "
+                "beside the decrypted FedAvg model g_r; every center replays x_r from the "
+                "ledger before it evaluates and trains; the plain baselines apply the same "
+                "optimizer to their plain means)" if server_opt is not None else
+                " (the decrypted weighted mean is the next global model)"),
             "key": f"{args.key_bits}-bit threshold Paillier, {exp.threshold} of {centers} "
                    "(every center a holder), "
                    + ("made without a dealer by the centers (docs/phe-dkg.md)"
@@ -1146,23 +1563,8 @@ def run(args: argparse.Namespace) -> int:
         _say(f"  report: {report}")
         ok = all(r.max_dev <= r.codec_bound for r in results) and tamper["named_block"] is not None
         if args.json:
-            main = results[0]
-            for name, value, unit in (
-                    ("max_dev_encrypted_vs_plain", max(r.max_dev for r in results), "abs"),
-                    ("accuracy_gap_pp", 100 * max(r.central_accuracy - r.fed_accuracy
-                                                  for r in results), "points"),
-                    ("rounds_extra", max(r.fed_rounds - r.central_rounds for r in results),
-                     "rounds"),
-                    ("accuracy_gap_pp_center_mean", 100 * max(
-                        float(np.mean(r.center_accuracy["centralized"])) -
-                        float(np.mean(r.center_accuracy["encrypted"])) for r in results),
-                     "points"),
-                    ("overhead_share", 1 - main.compute_seconds / max(main.round_seconds, 1e-9),
-                     "fraction"),
-                    ("demo_seconds", demo_seconds, "s")):
-                print(json.dumps({"suite": "e2e", "name": name, "value": value, "unit": unit,
-                                  "bound": min(r.codec_bound for r in results),
-                                  "configs": [f"{r.model}/{r.split}" for r in results]}))
+            for rec in e2e_keys(results, demo_seconds):
+                print(json.dumps(rec))
         _say("PASS" if ok else "FAIL: a check above did not hold")
         return 0 if ok else 1
     finally:

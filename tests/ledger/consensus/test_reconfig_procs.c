@@ -1,0 +1,407 @@
+/* Membership changes with real node processes: five fedshare-ledger-node
+ * processes of a consortium whose genesis membership is replicas 0…3
+ * (genesis_replicas 4) and whose configuration also names replica 4.
+ *
+ *   4 → 5: replica 4 starts as a non-member and follows the chain by state
+ *   transfer; 3 of 4 replicas approve adding it; from the change on it votes:
+ *   with replica 3 stopped, a block needs its vote (quorum 4 of 5) and commits.
+ *   5 → 4, removing the primary: 4 of 5 approve removing replica 0, the primary
+ *   of view 0; replica 2 is killed (-9) before the change takes force; at the
+ *   change the others move to view 1 and the chain goes on; replica 2,
+ *   restarted, catches up across the change.
+ *   After both: every node's membership at every height is the same, every
+ *   chain replays from genesis to the same roots, and a certificate with the
+ *   removed replica's signature is refused.
+ *
+ * argv[1]: the fedshare-ledger-node program. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ledger.h"
+#include "../../fixtures/free_port.h"
+
+#define NREP 5
+
+static const char *node_prog;
+
+typedef struct {
+    char dir[64];
+    uint8_t seeds[NREP][32];
+    char addr[NREP][32];
+    char conf[128];
+    ledger_config *cfg;
+    ledger_membership *m; /* genesis */
+    pid_t pid[NREP];
+    ledger_signer *rep[NREP];
+    ledger_signer *alice;
+    uint64_t alice_nonce;
+    uint64_t rep_nonce[NREP];
+    ledger_client *cl;
+} procs;
+
+static void spawn(procs *t, int i) {
+    char id[8], data[128], key[128], logf[128], status[128];
+    snprintf(id, sizeof id, "%d", i);
+    snprintf(data, sizeof data, "%s/data%d", t->dir, i);
+    snprintf(key, sizeof key, "%s/key%d", t->dir, i);
+    snprintf(logf, sizeof logf, "%s/log%d", t->dir, i);
+    snprintf(status, sizeof status, "%s/status%d", t->dir, i);
+    pid_t p = fork();
+    assert_true(p >= 0);
+    if (p == 0) {
+        FILE *lf = freopen(logf, "a", stderr);
+        FILE *of = freopen("/dev/null", "w", stdout);
+        (void)lf;
+        (void)of;
+        execl(node_prog, node_prog, t->conf, "--id", id, "--data", data, "--key", key, "--sync",
+              "0", "--block-period", "5", "--view-timeout", "1000", "--status-file", status,
+              (char *)NULL);
+        _exit(127);
+    }
+    t->pid[i] = p;
+}
+
+static int wait_exit(procs *t, int i, int seconds) {
+    struct timespec d = {0, 20 * 1000 * 1000};
+    for (int k = 0; k < seconds * 50; k++) {
+        int st;
+        pid_t r = waitpid(t->pid[i], &st, WNOHANG);
+        if (r == t->pid[i]) {
+            t->pid[i] = 0;
+            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+        }
+        nanosleep(&d, NULL);
+    }
+    return -1;
+}
+
+static void stop(procs *t, int i) {
+    if (t->pid[i] <= 0)
+        return;
+    kill(t->pid[i], SIGTERM);
+    assert_int_equal(wait_exit(t, i, 60), 0);
+}
+
+/* The height in replica i's status file ("HEIGHT VIEW ..."), once it reaches
+ * at least h (bounded wait on the state the node writes). */
+static void wait_status(procs *t, int i, uint64_t h, uint64_t *view) {
+    char status[128];
+    snprintf(status, sizeof status, "%s/status%d", t->dir, i);
+    unsigned long long sh = 0, sv = 0;
+    struct timespec d = {0, 20 * 1000 * 1000};
+    for (int k = 0; k < 60 * 50; k++) {
+        FILE *f = fopen(status, "r");
+        if (f) {
+            if (fscanf(f, "%llu %llu", &sh, &sv) != 2)
+                sh = 0;
+            fclose(f);
+        }
+        if (sh >= h)
+            break;
+        nanosleep(&d, NULL);
+    }
+    assert_true(sh >= h);
+    if (view)
+        *view = sv;
+}
+
+static void procs_init(procs *t) {
+    memset(t, 0, sizeof *t);
+    strcpy(t->dir, "/tmp/lc_reconfig_procs.XXXXXX");
+    assert_non_null(mkdtemp(t->dir));
+    char text[4096], hex[65];
+    size_t off = 0;
+    uint8_t chain[32];
+    randombytes_buf(chain, 32);
+    sodium_bin2hex(hex, sizeof hex, chain, 32);
+    off += (size_t)snprintf(text + off, sizeof text - off,
+                            "chain_id %s\nf 1\ngenesis_replicas 4\nblock_period_ms 5\n"
+                            "view_timeout_ms 1000\ncheckpoint_every 4\n",
+                            hex);
+    for (int i = 0; i < NREP; i++) {
+        randombytes_buf(t->seeds[i], 32);
+        assert_int_equal(ledger_signer_from_seed(&t->rep[i], t->seeds[i]), 0);
+        sodium_bin2hex(hex, sizeof hex, ledger_signer_public_key(t->rep[i]), 32);
+        snprintf(t->addr[i], sizeof t->addr[i], "127.0.0.1:%d", test_free_port());
+        off += (size_t)snprintf(text + off, sizeof text - off, "replica %d %s %s\n", i, t->addr[i],
+                                hex);
+        char kp[128], sh[65];
+        snprintf(kp, sizeof kp, "%s/key%d", t->dir, i);
+        FILE *kf = fopen(kp, "w");
+        assert_non_null(kf);
+        sodium_bin2hex(sh, sizeof sh, t->seeds[i], 32);
+        fputs(sh, kf);
+        fclose(kf);
+    }
+    snprintf(t->conf, sizeof t->conf, "%s/consortium.conf", t->dir);
+    FILE *cf = fopen(t->conf, "w");
+    assert_non_null(cf);
+    fwrite(text, 1, off, cf);
+    fclose(cf);
+    assert_int_equal(ledger_config_parse(&t->cfg, text, off), 0);
+    assert_int_equal(ledger_config_membership(t->cfg, &t->m), 0);
+    assert_int_equal(ledger_membership_size(t->m), 4);
+    uint8_t seed[32];
+    memset(seed, 0xA1, sizeof seed);
+    assert_int_equal(ledger_signer_from_seed(&t->alice, seed), 0);
+    for (int i = 0; i < 4; i++)
+        spawn(t, i);
+    assert_int_equal(ledger_client_connect(&t->cl, t->cfg, 30000), 0);
+}
+
+static void procs_free(procs *t) {
+    ledger_client_close(t->cl);
+    for (int i = 0; i < NREP; i++) {
+        stop(t, i);
+        ledger_signer_free(t->rep[i]);
+    }
+    ledger_signer_free(t->alice);
+    ledger_membership_free(t->m);
+    ledger_config_free(t->cfg);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", t->dir);
+    if (!getenv("LC_KEEP_DIR")) /* LC_KEEP_DIR=1 keeps the nodes' logs for a look */
+        assert_int_equal(system(cmd), 0);
+}
+
+static ledger_receipt submit(procs *t, ledger_tx *tx) {
+    ledger_receipt r;
+    memset(&r, 0, sizeof r);
+    assert_int_equal(ledger_client_submit(t->cl, tx, 0, 60000, &r, NULL), 0);
+    ledger_tx_free(tx);
+    return r;
+}
+
+/* A put; returns its height (its proof verified against the membership in
+ * force there, which the client learns from the replicas). */
+static uint64_t put(procs *t) {
+    char key[32];
+    uint8_t *p;
+    size_t n;
+    uint64_t nonce = ++t->alice_nonce;
+    snprintf(key, sizeof key, "k%llu", (unsigned long long)nonce);
+    assert_int_equal(
+        ledger_kv_put_payload((const uint8_t *)key, strlen(key), (const uint8_t *)"v", 1, &p, &n),
+        0);
+    ledger_tx *tx;
+    assert_int_equal(ledger_tx_create_signed(&tx, t->alice, LEDGER_KV_OP_PUT, nonce, p, n), 0);
+    ledger_free(p);
+    ledger_receipt r = submit(t, tx);
+    assert_int_equal(r.status, 0);
+    return r.height;
+}
+
+static void fill_past(procs *t, uint64_t height) {
+    while (put(t) <= height)
+        ;
+}
+
+/* A membership act by replica i; returns the receipt. */
+static ledger_receipt propose(procs *t, int i, uint32_t kind, int who) {
+    uint8_t *p;
+    size_t n;
+    assert_int_equal(ledger_member_propose_payload(
+                         kind, ledger_signer_public_key(t->rep[who]),
+                         kind == LEDGER_MEMBER_ADD_REPLICA ? t->addr[who] : NULL, &p, &n),
+                     0);
+    ledger_tx *tx;
+    assert_int_equal(
+        ledger_tx_create_signed(&tx, t->rep[i], LEDGER_OP_MEMBER_PROPOSE, ++t->rep_nonce[i], p, n),
+        0);
+    ledger_free(p);
+    return submit(t, tx);
+}
+
+static ledger_receipt approve(procs *t, int i, uint64_t id) {
+    uint8_t p[8];
+    assert_int_equal(ledger_member_approve_payload(id, p), 0);
+    ledger_tx *tx;
+    assert_int_equal(
+        ledger_tx_create_signed(&tx, t->rep[i], LEDGER_OP_MEMBER_APPROVE, ++t->rep_nonce[i], p, 8),
+        0);
+    return submit(t, tx);
+}
+
+static ledger_member_change open_change(procs *t) {
+    uint8_t *v;
+    size_t vl;
+    assert_int_equal(ledger_client_get(t->cl, (const uint8_t *)LEDGER_MEMBER_OPEN_KEY,
+                                       sizeof LEDGER_MEMBER_OPEN_KEY - 1, 30000, &v, &vl),
+                     0);
+    ledger_member_change c;
+    assert_int_equal(ledger_member_change_decode(&c, v, vl), 0);
+    ledger_free(v);
+    return c;
+}
+
+/* Did replica j sign block h's certificate (read through the client, which
+ * verifies it against the membership in force at h)? */
+static int signed_by(procs *t, uint64_t h, uint16_t j, uint64_t *view) {
+    ledger_block *b;
+    assert_int_equal(ledger_client_block(t->cl, h, 30000, &b), 0);
+    const ledger_cert *c = ledger_block_cert(b);
+    int found = 0;
+    for (size_t i = 0; i < ledger_cert_count(c); i++) {
+        uint16_t r;
+        assert_int_equal(ledger_cert_entry(c, i, &r, NULL), 0);
+        found |= r == j;
+    }
+    if (view)
+        *view = ledger_block_view(b);
+    ledger_block_free(b);
+    return found;
+}
+
+static void test_reconfig_with_processes(void **state) {
+    (void)state;
+    procs *t = calloc(1, sizeof *t);
+    procs_init(t);
+    put(t);
+    /* replica 4 starts before it is a member: it follows by state transfer */
+    spawn(t, 4);
+
+    /* 4 → 5: proposed by 0, approved by 1 and 2 (3 of 4) */
+    ledger_receipt r = propose(t, 0, LEDGER_MEMBER_ADD_REPLICA, 4);
+    assert_int_equal(r.status, 0);
+    ledger_member_change c = open_change(t);
+    assert_int_equal(c.approvals, 1);
+    assert_int_equal(approve(t, 1, c.id).status, 0);
+    r = approve(t, 2, c.id);
+    assert_int_equal(r.status, 0);
+    uint64_t e1 = r.height + LEDGER_MEMBER_DELAY;
+    fill_past(t, e1);
+    wait_status(t, 4, e1, NULL);
+    /* replica 3 stops: with 5 members a block needs 4 votes, replica 4's among them */
+    stop(t, 3);
+    uint64_t hv = put(t);
+    assert_true(hv >= e1);
+    assert_true(signed_by(t, hv, 4, NULL));
+    assert_false(signed_by(t, e1 - 1, 4, NULL)); /* not a member before the change */
+    spawn(t, 3);
+    wait_status(t, 3, hv, NULL);
+
+    /* 5 → 4, removing the primary of view 0: 4 of 5 approve */
+    r = propose(t, 1, LEDGER_MEMBER_REMOVE_REPLICA, 0);
+    assert_int_equal(r.status, 0);
+    c = open_change(t);
+    assert_int_equal(approve(t, 2, c.id).status, 0);
+    assert_int_equal(approve(t, 3, c.id).status, 0);
+    r = approve(t, 0, c.id); /* the replica removed approves its own removal */
+    assert_int_equal(r.status, 0);
+    uint64_t e2 = r.height + LEDGER_MEMBER_DELAY;
+    /* mid-change, replica 2 is killed (-9): the other members go on */
+    kill(t->pid[2], SIGKILL);
+    assert_int_equal(wait_exit(t, 2, 30), 128 + SIGKILL);
+    /* the chain goes on: the others change view */
+    uint64_t last = 0;
+    while ((last = put(t)) < e2 + 3)
+        ;
+    uint64_t view = 0;
+    assert_false(signed_by(t, last, 0, &view));
+    assert_true(view >= 1);
+    /* restarted, it catches up across the change */
+    spawn(t, 2);
+    last = put(t);
+    for (int i = 1; i < NREP; i++)
+        wait_status(t, i, last, NULL);
+
+    /* every store: the same membership at every height, the same blocks, and a
+     * replay from genesis to the stored roots */
+    for (int i = 0; i < NREP; i++)
+        stop(t, i);
+    ledger_store *s[NREP];
+    for (int i = 0; i < NREP; i++) {
+        char data[128];
+        snprintf(data, sizeof data, "%s/data%d", t->dir, i);
+        ledger_store_options o = LEDGER_STORE_OPTIONS_INIT;
+        o.verify = LEDGER_VERIFY_FULL;
+        uint64_t bad = 99;
+        assert_int_equal(ledger_store_open(&s[i], data, t->m, ledger_kv_app(), &o, &bad), 0);
+        assert_int_equal(bad, 0);
+    }
+    for (uint64_t h = 1; h <= last; h++) {
+        uint8_t *e0 = NULL, *ei;
+        size_t l0 = 0, li;
+        ledger_block *b0 = NULL;
+        for (int i = 0; i < NREP; i++) {
+            if (i == 0 && h >= e2)
+                continue; /* the removed replica may have stopped following */
+            ledger_membership *m;
+            assert_int_equal(ledger_store_membership_at(s[i], h, &m), 0);
+            assert_int_equal(ledger_membership_encode(m, &ei, &li), 0);
+            ledger_block *b;
+            assert_int_equal(ledger_store_block(s[i], h, &b), 0);
+            if (!e0) {
+                e0 = ei;
+                l0 = li;
+                b0 = b;
+                /* the membership of each height: 4 members, then 5, then 4 */
+                size_t want = h < e1 ? 4 : h < e2 ? 5 : 4;
+                assert_int_equal(ledger_membership_count(m), want);
+                assert_int_equal(ledger_membership_active(m, 0), h < e2);
+            } else {
+                assert_int_equal(li, l0);
+                assert_memory_equal(ei, e0, l0);
+                assert_memory_equal(ledger_block_header_hash(b), ledger_block_header_hash(b0), 32);
+                assert_memory_equal(ledger_block_state_root(b), ledger_block_state_root(b0), 32);
+                ledger_free(ei);
+                ledger_block_free(b);
+            }
+            ledger_membership_free(m);
+        }
+        ledger_free(e0);
+        ledger_block_free(b0);
+    }
+    /* the removed replica's signature is refused from the change on */
+    ledger_block *b;
+    assert_int_equal(ledger_store_block(s[1], last, &b), 0);
+    ledger_membership *m;
+    assert_int_equal(ledger_store_membership_at(s[1], last, &m), 0);
+    uint8_t stmt[LEDGER_COMMIT_STATEMENT_BYTES], sig[64];
+    ledger_cert *forged;
+    assert_int_equal(ledger_cert_create(&forged, ledger_block_view(b)), 0);
+    assert_int_equal(ledger_commit_statement(stmt, ledger_membership_chain_id(m), last,
+                                             ledger_block_view(b), ledger_block_header_hash(b)),
+                     0);
+    for (int j = 0; j < 3; j++) { /* replicas 0, 1, 2: a quorum of 3 if 0 counted */
+        assert_int_equal(ledger_signer_sign(t->rep[j], stmt, sizeof stmt, sig), 0);
+        assert_int_equal(ledger_cert_add(forged, (uint16_t)j, sig), 0);
+    }
+    assert_int_equal(ledger_cert_verify(forged, m, last, ledger_block_header_hash(b)),
+                     LEDGER_E_CERTIFICATE);
+    assert_int_equal(ledger_cert_verify(ledger_block_cert(b), m, last, ledger_block_header_hash(b)),
+                     0);
+    ledger_cert_free(forged);
+    ledger_membership_free(m);
+    ledger_block_free(b);
+    for (int i = 0; i < NREP; i++)
+        ledger_store_close(s[i]);
+    procs_free(t);
+    free(t);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s FEDSHARE_LEDGER_NODE\n", argv[0]);
+        return 2;
+    }
+    node_prog = argv[1];
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_reconfig_with_processes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
