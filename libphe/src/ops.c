@@ -348,11 +348,11 @@ static void crt_combine(const phe_seckey *sk, mpz_t m, const mpz_t mp, const mpz
     mpz_add(m, m, mq);
 }
 
-/* Both CRT halves of one decryption in two lanes of ONE IFMA kernel call
- * (c^(p−1) mod p² in lane 0, c^(q−1) mod q² in lane 1: per-lane moduli and
- * exponents, constant time in both; the exponent length bound is the larger
- * of bits(p), bits(q), public). Without the kernel (or 1: outside its
- * domain), two mpz_powm_sec. */
+/* Both CRT halves of one decryption in ONE phei_powm_x2 call (c^(p−1) mod
+ * p² and c^(q−1) mod q², each number across the zmm lanes, the two products
+ * interleaved; constant time in both; the exponent length bound is the
+ * larger of bits(p), bits(q), public). Without the kernel (or 1: outside
+ * its domain; or no memory for its buffer), two mpz_powm_sec. */
 void phei_decrypt_mpz(const phe_seckey *sk, mpz_t m, const mpz_t c) {
     mpz_t mp, mq;
     mpz_inits(mp, mq, NULL);

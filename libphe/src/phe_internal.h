@@ -163,7 +163,8 @@ PHEI_HIDDEN int phei_classic_randomizer(const phe_pubkey *pk, mpz_t r, phe_rng *
 PHEI_HIDDEN void phei_encrypt_with(const phe_pubkey *pk, phe_ciphertext *ct, const mpz_t m,
                                    const mpz_t r);
 
-/* m ∈ [0, n) from c (CRT, mpz_powm_sec for the secret exponents). */
+/* m ∈ [0, n) from c (CRT; the secret exponents through phei_powm_x2 when
+ * the IFMA kernel runs, else mpz_powm_sec). */
 PHEI_HIDDEN void phei_decrypt_mpz(const phe_seckey *sk, mpz_t m, const mpz_t c);
 
 /* m from big-endian bytes with the m < n check (PHE_ERR_INVALID_ARG,
@@ -359,9 +360,9 @@ PHEI_HIDDEN int phei_powm_mb8(mpz_ptr *out, mpz_srcptr const *base, mpz_srcptr c
 /* out[k] = base[k]^exp[k] mod mod[k] for k = 0, 1: the same contract as
  * phei_powm_mb8 with count 2, but each number spread across the lanes of
  * the registers (8 limbs per vector) and the two products interleaved, so
- * that the latency of one exponentiation is about a quarter of GMP's
- * (phei_powm_mb8's is that of eight). For the two CRT halves of one
- * decryption. Constant time in bases and exponents. Returns 0, 1 (kernel
+ * that the pair takes about a third of two mpz_powm_sec (phei_powm_mb8
+ * takes as long for two lanes as for eight). For the two CRT halves of one
+ * decryption and of CRT encryption. Constant time in bases and exponents. Returns 0, 1 (kernel
  * unavailable or outside its domain), PHE_ERR_NOMEM or PHE_ERR_INTERNAL. */
 PHEI_HIDDEN int phei_powm_x2(mpz_ptr *out, mpz_srcptr const *base, mpz_srcptr const *exp,
                              mpz_srcptr const *mod, size_t exp_bits);
