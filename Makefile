@@ -15,7 +15,7 @@ SHELL := /bin/bash
 
 DEBS := build-essential libgmp-dev libsodium-dev liblmdb-dev libcmocka-dev meson \
         ninja-build pkg-config clang libclang-rt-14-dev clang-format python3-dev \
-        python3-venv git chromium chromium-driver lmdb-utils spin
+        python3-venv git chromium chromium-driver lmdb-utils spin libz3-dev
 PYTHON ?= python3
 VENV := .venv
 VPY := $(VENV)/bin/python

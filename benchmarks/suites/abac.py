@@ -113,3 +113,16 @@ def run(ctx):
                  what="entities from Cedar's JSON per second (slowest of the three sets)")
     ctx.emit("speedup_vs_cedar_min", round(ratios[worst], 2), "ratio", worst_set=worst,
              per_set={str(k): round(v, 2) for k, v in ratios.items()})
+    _policy_analysis(ctx)
+
+
+def _policy_analysis(ctx):
+    """libabac_analyze (z3): a 100-rule set diffed against a copy with one rule loosened, the
+    same set against itself reversed, and the demo's set (docs/policy-analysis.md)."""
+    rel = "libabac/analyze/bench_analyze"
+    if not (ctx.build_dir / rel).exists():  # built only where z3 is found
+        for key in ("policy_diff_seconds_100", "policy_diff_seconds_demo"):
+            ctx.emit(key, "not built (no z3)", "s")
+        return
+    ctx.run_c(rel)
+

@@ -47,8 +47,19 @@ from pathlib import Path
 QUICK_SKIPS = ("round_seconds_1m",)
 SIZES = [(31, "31"), (10_000, "10k"), (100_000, "100k"), (1_000_000, "1m")]
 MEMBER = Path(__file__).resolve().parent / "scale_member.py"
-#: the task's codec at every size: 40-bit slots, 51 values per 2048-bit plaintext
-CODEC = {"plaintext_bytes": 255, "max_weight": 1000, "precision": 1e-6, "clip": 8.0}
+#: each member's weight (its synthetic sample count, scale_member.py's default)
+SAMPLES = 100
+
+
+def _codec():
+    """The task's codec at every size: the default task codec for 3 hospitals of
+    weight <= 100 (fedshare.fedavg.Codec.for_participants: dense slots, precision
+    1e-5, clip 1; M = 300): 26-bit slots, 78 values per 2048-bit plaintext. Until
+    issue 12's dense packing the suite used byte slots, precision 1e-6, clip 8,
+    M = 1000: 40-bit slots, 51 values (benchmarks/results/scale.md)."""
+    from fedshare import fedavg
+
+    return fedavg.Codec.for_participants(3, weight=SAMPLES)
 
 
 def _task(exp, n_params: int, tag: str):
@@ -57,7 +68,6 @@ def _task(exp, n_params: int, tag: str):
 
     import numpy as np
 
-    from fedshare import fedavg
     from fedshare._demo.experiment import A, B, C
 
     data_ids = []
@@ -72,7 +82,7 @@ def _task(exp, n_params: int, tag: str):
     w0 = np.zeros(n_params, np.float32)
     model_id = exp.members[A].publish_model(f"synthetic {n_params} ({secrets.token_hex(4)})"
                                             .encode(), w0, f"synthetic model, {tag}")
-    codec = fedavg.Codec(**CODEC)
+    codec = _codec()
     task = exp.members[A].create_task(
         model_id, exp.key_id, exp.members[A].public_key,
         [(exp.members[h].public_key, data_ids[h]) for h in range(3)], codec.to_bytes(),
@@ -143,10 +153,9 @@ def _one_round(exp, work: Path, n_params: int, tag: str) -> dict:
 
 
 def run(ctx):
-    from fedshare import fedavg
     from fedshare._demo.experiment import Experiment
 
-    codec = fedavg.Codec(**CODEC)
+    codec = _codec()
     sizes = [s for s in SIZES if not (ctx.quick and s[0] >= 1_000_000)]
     only = os.environ.get("FEDSHARE_SCALE_SIZES")
     if only:
@@ -160,7 +169,9 @@ def run(ctx):
                 r = _one_round(exp, work, n, tag)
                 extra = {"params": n, "ciphertexts": codec.plaintexts(n),
                          "values_per_ciphertext": codec.values_per_plaintext,
-                         "slot_bits": codec.slot_bits, "hospitals": 3, "t": 2,
+                         "slot_bits": codec.slot_bits, "frac_bits": codec.frac_bits,
+                         "clip": codec.clip, "max_weight": codec.max_weight,
+                         "dense": codec.dense, "hospitals": 3, "t": 2,
                          "l": 3, "nodes": 4, "key_bits": 2048, "model": "synthetic",
                          "shares_posted": r["shares_posted"],
                          "shares_verified_on_ledger": r["shares_verified"],

@@ -61,6 +61,14 @@ enum abac_error {
     ABAC_E_ATTR_TYPE = -413,
     /** No such rule / attribute / item. */
     ABAC_E_NOT_FOUND = -414,
+    /** Entity type or action not declared in the schema. */
+    ABAC_E_UNKNOWN_TYPE = -415,
+    /** Optional attribute or tag read without a `has` test. */
+    ABAC_E_UNSAFE_ATTR = -416,
+    /** Scope or request names no action/principal/resource combination of the schema. */
+    ABAC_E_NOT_APPLICABLE = -417,
+    /** Entity or context lacks an attribute the schema requires. */
+    ABAC_E_REQUIRED_ATTR = -418,
     /** Runtime: a condition read an absent attribute. */
     ABAC_E_MISSING_ATTR = -420,
     /** Runtime: operand of the wrong type. */
@@ -115,7 +123,8 @@ enum abac_effect { ABAC_DENY = 0, ABAC_PERMIT = 1 };
 /** Options of abac_cedar_policies_compile() (abac/cedar.h). */
 typedef struct abac_compile_options {
     uint32_t version;       /**< ABAC_COMPILE_OPTIONS_VERSION */
-    const char *schema;     /**< must be NULL: Cedar schemas are not read yet */
+    const char *schema;     /**< NULL, or a Cedar schema (JSON or human-readable) to validate
+                                 the policies against (1.1.0; not stored in the encoding) */
     size_t schema_len;      /**< bytes of schema */
     uint64_t set_version;   /**< version number of this policy set */
     const uint8_t *members; /**< n_members Ed25519 public keys, 32 bytes each, or NULL */

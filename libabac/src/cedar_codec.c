@@ -24,8 +24,9 @@ int abac_cedar_policies_compile(abac_cedar_policies **out, const char *src, size
     if (!out)
         return ABAC_E_INVALID;
     *out = NULL;
-    if (opts && (opts->version != ABAC_COMPILE_OPTIONS_VERSION || opts->schema ||
-                 (opts->n_members && !opts->members) || opts->n_members > MAX_MEMBERS))
+    if (opts &&
+        (opts->version != ABAC_COMPILE_OPTIONS_VERSION || (!opts->schema && opts->schema_len) ||
+         (opts->n_members && !opts->members) || opts->n_members > MAX_MEMBERS))
         return ABAC_E_INVALID;
     size_t nm = opts ? opts->n_members : 0;
     uint8_t *mem = NULL;
@@ -45,6 +46,15 @@ int abac_cedar_policies_compile(abac_cedar_policies **out, const char *src, size
     if (rc) {
         free(mem);
         return rc;
+    }
+    if (opts && opts->schema) { /* validated here, not stored: the ledger keeps the text */
+        rc = cedar_validate_against_text(ps, opts->schema, opts->schema_len, err_line, err_col,
+                                         err_msg, err_cap);
+        if (rc) {
+            abac_cedar_policies_free(ps);
+            free(mem);
+            return rc;
+        }
     }
     ps->version = opts ? opts->set_version : 0;
     ps->members = mem;
@@ -66,7 +76,7 @@ const uint8_t *abac_cedar_policies_member(const abac_cedar_policies *ps, size_t 
 }
 
 size_t abac_cedar_policies_encoded_size(const abac_cedar_policies *ps) {
-    if (!ps || !ps->text)
+    if (!ps || !ps->text || ps->n_links) /* template links have no encoding yet */
         return 0;
     return 4 + 1 + 8 + 4 + 32 * (size_t)ps->n_members + 4 + ps->text_len;
 }
@@ -99,7 +109,7 @@ static void encode_into(const abac_cedar_policies *ps, uint8_t *o) {
 
 int abac_cedar_policies_encode(const abac_cedar_policies *ps, uint8_t *out, size_t cap,
                                size_t *out_len) {
-    if (!ps || !ps->text || (!out && cap))
+    if (!ps || !ps->text || ps->n_links || (!out && cap))
         return ABAC_E_INVALID;
     size_t need = abac_cedar_policies_encoded_size(ps);
     if (out_len)
@@ -111,7 +121,7 @@ int abac_cedar_policies_encode(const abac_cedar_policies *ps, uint8_t *out, size
 }
 
 int abac_cedar_policies_hash(const abac_cedar_policies *ps, uint8_t out[ABAC_HASH_BYTES]) {
-    if (!ps || !ps->text || !out || sodium_init() < 0)
+    if (!ps || !ps->text || ps->n_links || !out || sodium_init() < 0)
         return ABAC_E_INVALID;
     size_t n = abac_cedar_policies_encoded_size(ps);
     uint8_t *b = malloc(n);

@@ -305,17 +305,31 @@ int cedar_parse_duration(const char *s, size_t n, int64_t *out) {
 }
 
 /* ---- evaluation ---- */
+/* the request's entities, each looked up at most once per decision and only when needed */
+typedef struct entcache {
+    const centity *e[3];
+    unsigned loaded;
+} entcache;
+
 typedef struct ectx {
     const abac_cedar_entities *es;
     const abac_cedar_request *rq;
-    const centity *ent[3]; /* the request's entities, looked up once */
+    entcache *ent;
     pool *scratch;
 } ectx;
+
+static const centity *req_ent(const ectx *x, int k) {
+    if (!(x->ent->loaded & (1u << k))) {
+        x->ent->e[k] = cedar_entity_find(x->es, &x->rq->uid[k]);
+        x->ent->loaded |= 1u << k;
+    }
+    return x->ent->e[k];
+}
 
 static const centity *find_ent(const ectx *x, const cuid *u) {
     for (int k = 0; k < 3; k++)
         if (u == &x->rq->uid[k])
-            return x->ent[k];
+            return req_ent(x, k);
     return cedar_entity_find(x->es, u);
 }
 
@@ -700,7 +714,7 @@ static int ev(const ectx *x, const cnode *n, cval *o) {
                 if (n->a->var == 3) {
                     v = rec_get(&x->rq->context, n->name);
                 } else {
-                    const centity *e = x->ent[n->a->var];
+                    const centity *e = req_ent(x, n->a->var);
                     if (!e)
                         return ABAC_E_NO_ENTITY;
                     v = rec_get(&e->attrs, n->name);
@@ -888,36 +902,72 @@ int abac_cedar_is_authorized(const abac_cedar_policies *ps, const abac_cedar_ent
     if (!ps || !rq || !resp || resp->ps != ps || resp->cap < ps->n)
         return ABAC_E_INVALID;
     pool_reset(&resp->scratch);
-    ectx x = {es, rq, {NULL, NULL, NULL}, &resp->scratch};
-    for (int k = 0; k < 3; k++)
-        x.ent[k] = cedar_entity_find(es, &rq->uid[k]);
+    entcache cache = {{NULL, NULL, NULL}, 0};
+    ectx x = {es, rq, &cache, &resp->scratch};
     uint32_t n_permit = 0, n_forbid = 0;
     resp->n_errs = 0;
     /* reasons: satisfied forbids in the first half, satisfied permits in the second */
     uint32_t *forbids = resp->reasons, *permits = resp->reasons + ps->n;
-    /* the policies of this action (`action == A`) merged in source order with the others */
-    const uint32_t *grp = NULL, *oth = ps->other;
-    uint32_t ng = 0, no = ps->n_other, ig = 0, io = 0;
+    /* candidates, in source order: the lists of the request's action (whose action scope
+     * holds), of each of its ancestors (`action in G` may hold; checked) and of policies with
+     * any action; with more ancestors than lists fit, every policy is looked at */
+    struct {
+        const uint32_t *p;
+        uint32_t n, i, own;
+    } L[18];
+    uint32_t nl = 0, all = 0;
+    const uint32_t pk = cedar_type_key(rq->uid[0].type), rk = cedar_type_key(rq->uid[2].type);
     if (ps->n_groups) {
-        uint32_t m = ps->ght_cap - 1, h = rq->uid[1].h & m;
-        for (uint32_t v; (v = ps->group_ht[h]) != 0; h = (h + 1) & m) {
-            if (cuid_eq(ps->groups[v - 1].uid, &rq->uid[1])) {
-                grp = ps->act_lists + ps->groups[v - 1].off;
-                ng = ps->groups[v - 1].n;
-                break;
+        const centity *ae = req_ent(&x, 1);
+        uint32_t na = ae ? ae->n_anc : 0;
+        if (na > 16)
+            all = 1;
+        for (uint32_t a = 0; a <= na && !all; a++) {
+            const cuid *u = a == 0 ? &rq->uid[1] : ae->anc[a - 1];
+            uint32_t m = ps->ght_cap - 1, h = u->h & m;
+            for (uint32_t v; (v = ps->group_ht[h]) != 0; h = (h + 1) & m) {
+                if (cuid_eq(ps->groups[v - 1].uid, u)) {
+                    L[nl].p = ps->act_lists + ps->groups[v - 1].off;
+                    L[nl].n = ps->groups[v - 1].n;
+                    L[nl].i = 0;
+                    L[nl].own = a == 0;
+                    nl++;
+                    break;
+                }
             }
         }
     }
-    while (ig < ng || io < no) {
-        uint32_t k;
-        int in_group; /* from the action's group: its `action ==` scope holds */
-        if (io >= no || (ig < ng && grp[ig] < oth[io])) {
-            k = grp[ig++];
-            in_group = 1;
+    L[nl].p = ps->other;
+    L[nl].n = ps->n_other;
+    L[nl].i = 0;
+    L[nl].own = 0; /* checked: `other` has the unconstrained action scopes (a check that returns
+                    at once), and a set built by hand (libabac/analyze's one-policy views) may
+                    list any policy there */
+    nl++;
+    uint32_t next_all = 0;
+    for (;;) {
+        uint32_t k = UINT32_MAX;
+        int in_group = 0;
+        if (all) {
+            if (next_all >= ps->n)
+                break;
+            k = next_all++;
+            if (ps->pol[k].is_template)
+                continue;
         } else {
-            k = oth[io++];
-            in_group = 0;
+            for (uint32_t j = 0; j < nl; j++)
+                if (L[j].i < L[j].n && L[j].p[L[j].i] < k)
+                    k = L[j].p[L[j].i];
+            if (k == UINT32_MAX)
+                break;
+            for (uint32_t j = 0; j < nl; j++)
+                if (L[j].i < L[j].n && L[j].p[L[j].i] == k) {
+                    in_group |= (int)L[j].own;
+                    L[j].i++;
+                }
         }
+        if (ps->pkey && ((ps->pkey[k] && ps->pkey[k] != pk) || (ps->rkey[k] && ps->rkey[k] != rk)))
+            continue; /* the scope requires another principal or resource type */
         const cpolicy *p = &ps->pol[k];
         if ((p->sc[0].op != S_ANY && !scope_ok(&x, &p->sc[0], &rq->uid[0])) ||
             (!in_group && p->sc[1].op != S_ANY && !scope_ok(&x, &p->sc[1], &rq->uid[1])) ||

@@ -170,6 +170,7 @@ enum { S_ANY = 0, S_EQ = 1, S_IN = 2, S_IS = 3, S_IS_IN = 4, S_IN_LIST = 5 };
 
 typedef struct cscope {
     uint8_t op;
+    uint8_t slot;    /* S_EQ, S_IN, S_IS_IN of a template: the entity is the slot (ent NULL) */
     cstr type;       /* S_IS, S_IS_IN */
     const cuid *ent; /* S_EQ, S_IN, S_IS_IN */
     const cuid *list;
@@ -177,14 +178,22 @@ typedef struct cscope {
 } cscope;
 
 typedef struct cpolicy {
-    uint8_t effect; /* ABAC_PERMIT or ABAC_DENY */
-    cscope sc[3];   /* principal, action, resource */
-    cnode *cond;    /* NULL: true */
+    uint8_t effect;      /* ABAC_PERMIT or ABAC_DENY */
+    uint8_t is_template; /* a slot in its scope: decides nothing, its links do */
+    const char *link_id; /* a template link's id (NULL: the id is `id`) */
+    cscope sc[3];        /* principal, action, resource */
+    cnode *cond;         /* NULL: true */
     cstr *ann_keys, *ann_vals;
     uint32_t n_ann;
     char id[24];
     uint32_t line, col;
 } cpolicy;
+
+typedef struct clink {
+    uint32_t tmpl; /* index of the template */
+    char *id;
+    cuid p, r; /* slot values (unused if the template has no such slot) */
+} clink;
 
 typedef struct cactgroup {
     const cuid *uid;
@@ -202,15 +211,32 @@ struct abac_cedar_policies {
     uint64_t version;
     uint8_t *members; /* sorted, 32 bytes each */
     uint32_t n_members;
-    /* index: policies whose scope says `action == A`, by A; the others always checked */
+    /* index (1.1.0): the policies whose action scope names actions (`action == A`,
+     * `action in A`, `action in [A, B]`) listed under each action named; a decision looks at
+     * the lists of its action and of that action's ancestors, and at `other` (any action) */
     cactgroup *groups;
     uint32_t n_groups;
     uint32_t *group_ht; /* open addressing, group index + 1 */
     uint32_t ght_cap;
     uint32_t *act_lists;
-    uint32_t *other; /* ascending */
+    uint32_t *other; /* ascending: policies with an unconstrained action */
     uint32_t n_other;
+    /* template links (abac_cedar_policies_link), appended as policies after the text's */
+    struct clink *links;
+    uint32_t n_links;
+    /* per policy: cedar_type_key() of the principal / resource type its scope requires
+     * (`==`, `is`, `is … in`), 0 if any type may match; both NULL in a set built without
+     * build_index (then not used) */
+    uint32_t *pkey, *rkey;
 };
+
+/* a non-zero hash of an entity type name: different keys mean different types */
+static inline uint32_t cedar_type_key(cstr t) {
+    uint32_t h = 2166136261u;
+    for (uint32_t k = 0; k < t.n; k++)
+        h = (h ^ (uint8_t)t.p[k]) * 16777619u;
+    return h | 1u;
+}
 
 typedef struct centity {
     cuid uid;
@@ -266,5 +292,11 @@ int cedar_parse_decimal(const char *s, size_t n, int64_t *out);
 /* datetime / duration text into milliseconds: 0 or -1 */
 int cedar_parse_datetime(const char *s, size_t n, int64_t *out);
 int cedar_parse_duration(const char *s, size_t n, int64_t *out);
+
+/* Read a schema (JSON when its first non-blank byte is '{', else the human syntax) and validate
+ * ps against it: 0, the schema's error, or the code of the first validation error with its
+ * place and message (cedar_schema.c). */
+int cedar_validate_against_text(const abac_cedar_policies *ps, const char *schema, size_t len,
+                                uint32_t *line, uint32_t *col, char *msg, size_t cap);
 
 #endif

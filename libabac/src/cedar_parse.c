@@ -192,7 +192,7 @@ static void cnext(clex *L) {
                 return;
             }
         }
-        if (c != 0 && strchr("(){}[],;.:<>!+-*@", c)) {
+        if (c != 0 && strchr("(){}[],;.:<>!+-*@?", c)) {
             cadv(L);
         } else {
             describe_char(L->bad, sizeof L->bad, L->s + L->pos, L->len - L->pos);
@@ -1005,21 +1005,38 @@ static int cexpr(clex *L, cnode **out) {
     return rc;
 }
 
-/* principal / resource scope: [ '==' Entity | 'in' Entity | 'is' Path ['in' Entity] ] */
-static int cscope_pr(clex *L, cscope *sc) {
+/* the entity of a principal / resource scope, or its template slot (`?principal` in the
+ * principal scope, `?resource` in the resource scope) */
+static int cscope_ent(clex *L, cscope *sc, const char *slot) {
+    if (is_tok(L, "?")) {
+        cnext(L);
+        if (!is_tok(L, slot))
+            return cexpected(L, slot[0] == 'p' ? "'principal' after '?' (the slot of this scope "
+                                                 "is ?principal)"
+                                               : "'resource' after '?' (the slot of this scope "
+                                                 "is ?resource)");
+        cnext(L);
+        sc->slot = 1;
+        return 0;
+    }
+    cuid *u = pool_alloc(L->mem, sizeof *u);
+    if (!u)
+        return ABAC_E_NOMEM;
+    int rc = centity_lit(L, u);
+    if (!rc)
+        sc->ent = u;
+    return rc;
+}
+
+/* principal / resource scope: [ '==' Entity | 'in' Entity | 'is' Path ['in' Entity] ], where an
+ * entity may be the scope's template slot */
+static int cscope_pr(clex *L, cscope *sc, const char *slot) {
     int rc;
-    cuid *u;
     sc->op = S_ANY;
     if (is_tok(L, "==") || is_tok(L, "in")) {
         sc->op = is_tok(L, "==") ? S_EQ : S_IN;
         cnext(L);
-        if (is_tok(L, "?"))
-            return cexpected(L, "an entity (templates are not supported)");
-        if (!(u = pool_alloc(L->mem, sizeof *u)))
-            return ABAC_E_NOMEM;
-        if ((rc = centity_lit(L, u)))
-            return rc;
-        sc->ent = u;
+        return cscope_ent(L, sc, slot);
     } else if (is_tok(L, "is")) {
         cnext(L);
         sc->op = S_IS;
@@ -1028,11 +1045,7 @@ static int cscope_pr(clex *L, cscope *sc) {
         if (is_tok(L, "in")) {
             cnext(L);
             sc->op = S_IS_IN;
-            if (!(u = pool_alloc(L->mem, sizeof *u)))
-                return ABAC_E_NOMEM;
-            if ((rc = centity_lit(L, u)))
-                return rc;
-            sc->ent = u;
+            return cscope_ent(L, sc, slot);
         }
     }
     return 0;
@@ -1133,11 +1146,12 @@ static int cpolicy_parse(clex *L, abac_cedar_policies *ps) {
                                : "'permit', 'forbid' or an annotation '@name(\"value\")'");
     cnext(L);
     if ((rc = cexpect(L, "(", "'(' to open the scope")) ||
-        (rc = cexpect(L, "principal", "'principal'")) || (rc = cscope_pr(L, &p->sc[0])) ||
+        (rc = cexpect(L, "principal", "'principal'")) ||
+        (rc = cscope_pr(L, &p->sc[0], "principal")) ||
         (rc = cexpect(L, ",", "',' or a principal constraint ('==', 'in', 'is')")) ||
         (rc = cexpect(L, "action", "'action'")) || (rc = cscope_action(L, &p->sc[1])) ||
         (rc = cexpect(L, ",", "',' or an action constraint ('==', 'in')")) ||
-        (rc = cexpect(L, "resource", "'resource'")) || (rc = cscope_pr(L, &p->sc[2])) ||
+        (rc = cexpect(L, "resource", "'resource'")) || (rc = cscope_pr(L, &p->sc[2], "resource")) ||
         (rc = cexpect(L, ")", "')' or a resource constraint ('==', 'in', 'is')")))
         return rc;
     cnode *cond = NULL;
@@ -1172,6 +1186,7 @@ static int cpolicy_parse(clex *L, abac_cedar_policies *ps) {
     if ((rc = cexpect(L, ";", "'when', 'unless' or ';'")))
         return rc;
     p->cond = cond;
+    p->is_template = p->sc[0].slot || p->sc[2].slot;
     p->n_ann = na;
     if (na) {
         p->ann_keys = pool_alloc(L->mem, na * sizeof(cstr));
@@ -1186,39 +1201,84 @@ static int cpolicy_parse(clex *L, abac_cedar_policies *ps) {
     return 0;
 }
 
-/* Group the policies by the action their scope names with `==`, so that a decision looks at
- * the policies of its action and at those with another kind of action scope only. */
+/* The action keys of policy k's scope: `action == A` and `action in A` give A, `action in
+ * [A, B, …]` each distinct listed action; none for an unconstrained action. */
+static uint32_t action_keys(const cpolicy *p, const cuid **keys, uint32_t cap) {
+    const cscope *sc = &p->sc[1];
+    if (sc->op == S_EQ || sc->op == S_IN) {
+        keys[0] = sc->ent;
+        return 1;
+    }
+    uint32_t n = 0;
+    if (sc->op == S_IN_LIST)
+        for (uint32_t i = 0; i < sc->n_list && n < cap; i++) {
+            uint32_t j = 0;
+            while (j < n && !cuid_eq(keys[j], &sc->list[i]))
+                j++;
+            if (j == n)
+                keys[n++] = &sc->list[i];
+        }
+    return n;
+}
+
+static uint32_t scope_type_key(const cscope *sc) {
+    if (sc->op == S_EQ && !sc->slot)
+        return cedar_type_key(sc->ent->type);
+    if (sc->op == S_IS || sc->op == S_IS_IN)
+        return cedar_type_key(sc->type);
+    return 0;
+}
+
+/* Index the policies by the actions their scopes name, so that a decision looks only at the
+ * policies of its action, of the action's ancestors (`in`) and of any action; and note the
+ * entity type each principal and resource scope requires (a cheap first test). */
 static int build_index(abac_cedar_policies *ps) {
     uint32_t n = ps->n;
+    size_t e = 0;
+    const cuid *keys[256]; /* a scope lists at most 256 actions (cedar_parse) */
+    for (uint32_t k = 0; k < n; k++)
+        if (!ps->pol[k].is_template)
+            e += action_keys(&ps->pol[k], keys, 256);
+    if (e > UINT32_MAX / 4)
+        return ABAC_E_LIMIT;
     ps->ght_cap = 16;
-    while (ps->ght_cap < 2u * n)
+    while (ps->ght_cap < 2u * e)
         ps->ght_cap *= 2;
     ps->group_ht = calloc(ps->ght_cap, sizeof *ps->group_ht);
-    ps->groups = malloc((n ? n : 1) * sizeof *ps->groups);
-    ps->act_lists = malloc((n ? n : 1) * sizeof *ps->act_lists);
+    ps->groups = malloc((e ? e : 1) * sizeof *ps->groups);
+    ps->act_lists = malloc((e ? e : 1) * sizeof *ps->act_lists);
     ps->other = malloc((n ? n : 1) * sizeof *ps->other);
-    uint32_t *gof = malloc((n ? n : 1) * sizeof *gof);
-    if (!ps->group_ht || !ps->groups || !ps->act_lists || !ps->other || !gof) {
+    ps->pkey = malloc((n ? n : 1) * sizeof *ps->pkey);
+    ps->rkey = malloc((n ? n : 1) * sizeof *ps->rkey);
+    uint32_t *gof = malloc((e ? e : 1) * sizeof *gof);
+    if (!ps->group_ht || !ps->groups || !ps->act_lists || !ps->other || !gof || !ps->pkey ||
+        !ps->rkey) {
         free(gof);
         return ABAC_E_NOMEM;
     }
-    uint32_t m = ps->ght_cap - 1;
+    uint32_t m = ps->ght_cap - 1, ei = 0;
     for (uint32_t k = 0; k < n; k++) {
-        const cscope *sc = &ps->pol[k].sc[1];
-        gof[k] = UINT32_MAX;
-        if (sc->op != S_EQ) {
+        ps->pkey[k] = scope_type_key(&ps->pol[k].sc[0]);
+        ps->rkey[k] = scope_type_key(&ps->pol[k].sc[2]);
+        uint32_t nk = action_keys(&ps->pol[k], keys, 256);
+        if (ps->pol[k].is_template)
+            continue; /* templates decide nothing: their links do */
+        if (ps->pol[k].sc[1].op == S_ANY) {
             ps->other[ps->n_other++] = k;
             continue;
         }
-        uint32_t h = sc->ent->h & m;
-        while (ps->group_ht[h] && !cuid_eq(ps->groups[ps->group_ht[h] - 1].uid, sc->ent))
-            h = (h + 1) & m;
-        if (!ps->group_ht[h]) {
-            ps->groups[ps->n_groups] = (cactgroup){sc->ent, 0, 0};
-            ps->group_ht[h] = ++ps->n_groups;
+        for (uint32_t j = 0; j < nk; j++) {
+            uint32_t h = keys[j]->h & m;
+            while (ps->group_ht[h] && !cuid_eq(ps->groups[ps->group_ht[h] - 1].uid, keys[j]))
+                h = (h + 1) & m;
+            if (!ps->group_ht[h]) {
+                ps->groups[ps->n_groups] = (cactgroup){keys[j], 0, 0};
+                ps->group_ht[h] = ++ps->n_groups;
+            }
+            gof[ei] = ps->group_ht[h] - 1;
+            ps->groups[gof[ei]].n++;
+            ei++;
         }
-        gof[k] = ps->group_ht[h] - 1;
-        ps->groups[gof[k]].n++;
     }
     uint32_t off = 0;
     for (uint32_t g = 0; g < ps->n_groups; g++) {
@@ -1226,11 +1286,15 @@ static int build_index(abac_cedar_policies *ps) {
         off += ps->groups[g].n;
         ps->groups[g].n = 0;
     }
+    ei = 0;
     for (uint32_t k = 0; k < n; k++) {
-        if (gof[k] == UINT32_MAX)
+        if (ps->pol[k].sc[1].op == S_ANY || ps->pol[k].is_template)
             continue;
-        cactgroup *g = &ps->groups[gof[k]];
-        ps->act_lists[g->off + g->n++] = k;
+        uint32_t nk = action_keys(&ps->pol[k], keys, 256);
+        for (uint32_t j = 0; j < nk; j++) {
+            cactgroup *g = &ps->groups[gof[ei++]];
+            ps->act_lists[g->off + g->n++] = k;
+        }
     }
     free(gof);
     return 0;
@@ -1293,6 +1357,9 @@ void abac_cedar_policies_free(abac_cedar_policies *ps) {
     free(ps->group_ht);
     free(ps->act_lists);
     free(ps->other);
+    free(ps->pkey);
+    free(ps->rkey);
+    free(ps->links);
     free(ps->text);
     free(ps->members);
     free(ps);
@@ -1303,7 +1370,141 @@ size_t abac_cedar_policy_count(const abac_cedar_policies *ps) {
 }
 
 const char *abac_cedar_policy_id(const abac_cedar_policies *ps, size_t i) {
-    return ps && i < ps->n ? ps->pol[i].id : NULL;
+    if (!ps || i >= ps->n)
+        return NULL;
+    return ps->pol[i].link_id ? ps->pol[i].link_id : ps->pol[i].id;
+}
+
+int abac_cedar_policy_is_template(const abac_cedar_policies *ps, size_t i) {
+    if (!ps || i >= ps->n)
+        return ABAC_E_INVALID;
+    return ps->pol[i].is_template;
+}
+
+size_t abac_cedar_policies_link_count(const abac_cedar_policies *ps) {
+    return ps ? ps->n_links : 0;
+}
+
+static void free_index(abac_cedar_policies *ps) {
+    free(ps->groups);
+    free(ps->group_ht);
+    free(ps->act_lists);
+    free(ps->other);
+    free(ps->pkey);
+    free(ps->rkey);
+    ps->groups = NULL;
+    ps->group_ht = NULL;
+    ps->act_lists = NULL;
+    ps->other = NULL;
+    ps->pkey = ps->rkey = NULL;
+    ps->n_groups = ps->n_other = 0;
+}
+
+/* append the policy of link l (its template with the slots filled) */
+static int add_link(abac_cedar_policies *ps, const clink *l) {
+    if (ps->n == ps->cap) {
+        uint32_t nc = ps->cap ? ps->cap * 2 : 16;
+        cpolicy *np = realloc(ps->pol, nc * sizeof *np);
+        if (!np)
+            return ABAC_E_NOMEM;
+        ps->pol = np;
+        ps->cap = nc;
+    }
+    cpolicy *p = &ps->pol[ps->n];
+    *p = ps->pol[l->tmpl];
+    p->is_template = 0;
+    p->link_id = l->id;
+    snprintf(p->id, sizeof p->id, "policy%u", ps->n);
+    if (p->sc[0].slot) {
+        p->sc[0].ent = &l->p;
+        p->sc[0].slot = 0;
+    }
+    if (p->sc[2].slot) {
+        p->sc[2].ent = &l->r;
+        p->sc[2].slot = 0;
+    }
+    ps->n++;
+    return 0;
+}
+
+int abac_cedar_policies_link(abac_cedar_policies **out, const abac_cedar_policies *ps,
+                             size_t template_index, const char *link_id, size_t link_id_len,
+                             const char *principal, size_t principal_len, const char *resource,
+                             size_t resource_len) {
+    if (!out || !ps || !link_id || template_index >= ps->n)
+        return ABAC_E_INVALID;
+    *out = NULL;
+    const cpolicy *t = &ps->pol[template_index];
+    if (!t->is_template || !link_id_len || link_id_len > 256 || memchr(link_id, 0, link_id_len) ||
+        (t->sc[0].slot != (principal != NULL)) || (t->sc[2].slot != (resource != NULL)))
+        return ABAC_E_INVALID;
+    /* ids are unique: the text's "policy<i>" and the other links' ids */
+    for (uint32_t i = 0; i < ps->n; i++) {
+        const char *id = abac_cedar_policy_id(ps, i);
+        if (strlen(id) == link_id_len && memcmp(id, link_id, link_id_len) == 0)
+            return ABAC_E_DUPLICATE_RULE;
+    }
+    abac_cedar_policies *np = NULL;
+    int rc = abac_cedar_policies_parse(&np, ps->text, ps->text_len, NULL, NULL, NULL, 0);
+    if (rc)
+        return rc;
+    np->version = ps->version;
+    if (ps->n_members) {
+        np->members = malloc((size_t)ps->n_members * 32);
+        if (!np->members) {
+            abac_cedar_policies_free(np);
+            return ABAC_E_NOMEM;
+        }
+        memcpy(np->members, ps->members, (size_t)ps->n_members * 32);
+        np->n_members = ps->n_members;
+    }
+    np->links = calloc((size_t)ps->n_links + 1, sizeof *np->links);
+    if (!np->links) {
+        abac_cedar_policies_free(np);
+        return ABAC_E_NOMEM;
+    }
+    for (uint32_t i = 0; i <= ps->n_links; i++) {
+        clink *l = &np->links[i];
+        if (i < ps->n_links) {
+            const clink *o = &ps->links[i];
+            l->tmpl = o->tmpl;
+            l->id = pool_dup(&np->mem, o->id, strlen(o->id));
+            l->p = o->p;
+            l->r = o->r;
+            /* the uids' strings live in ps: copy them */
+            l->p.type.p = pool_dup(&np->mem, o->p.type.p, o->p.type.n);
+            l->p.id.p = pool_dup(&np->mem, o->p.id.p, o->p.id.n);
+            l->r.type.p = pool_dup(&np->mem, o->r.type.p, o->r.type.n);
+            l->r.id.p = pool_dup(&np->mem, o->r.id.p, o->r.id.n);
+            if (!l->id || !l->p.type.p || !l->p.id.p || !l->r.type.p || !l->r.id.p)
+                rc = ABAC_E_NOMEM;
+        } else {
+            l->tmpl = (uint32_t)template_index;
+            l->id = pool_dup(&np->mem, link_id, link_id_len);
+            if (!l->id)
+                rc = ABAC_E_NOMEM;
+            if (!rc && principal && cedar_parse_uid_text(&np->mem, principal, principal_len, &l->p))
+                rc = ABAC_E_INVALID;
+            if (!rc && resource && cedar_parse_uid_text(&np->mem, resource, resource_len, &l->r))
+                rc = ABAC_E_INVALID;
+        }
+        if (rc)
+            break;
+        np->n_links = i + 1;
+    }
+    if (!rc) {
+        free_index(np);
+        for (uint32_t i = 0; i < np->n_links && !rc; i++)
+            rc = add_link(np, &np->links[i]);
+        if (!rc)
+            rc = build_index(np);
+    }
+    if (rc) {
+        abac_cedar_policies_free(np);
+        return rc;
+    }
+    *out = np;
+    return 0;
 }
 
 int abac_cedar_policy_effect(const abac_cedar_policies *ps, size_t i) {

@@ -42,6 +42,14 @@ const char *abac_strerror(int code) {
             return "request attribute has the wrong type for the schema";
         case ABAC_E_NOT_FOUND:
             return "not found (no such rule, attribute or item)";
+        case ABAC_E_UNKNOWN_TYPE:
+            return "entity type or action not declared in the schema";
+        case ABAC_E_UNSAFE_ATTR:
+            return "optional attribute or tag read without a has / hasTag test (schema validation)";
+        case ABAC_E_NOT_APPLICABLE:
+            return "no action of the schema applies to this principal and resource";
+        case ABAC_E_REQUIRED_ATTR:
+            return "a required attribute of the schema is missing";
         case ABAC_E_MISSING_ATTR:
             return "condition read a missing attribute";
         case ABAC_E_RUNTIME_TYPE:

@@ -95,6 +95,14 @@ typedef struct fedavg_codec fedavg_codec;
 
 /** Codec may only use slot widths of 16, 32 or 64 bits (fastest packing). */
 #define FEDAVG_CODEC_ALIGNED_SLOTS 1u
+/**
+ * Dense packing: the slot is exactly bitlen(2*Q*M) bits wide, not rounded up
+ * to whole bytes, so more values fit in a plaintext (since 0.2.0; encoded as
+ * "FAPR" version 2, docs/formats/fedavg.md). Not with FEDAVG_CODEC_ALIGNED_SLOTS.
+ * For N participants of weight at most w each, M = N*w and the slot needs
+ * bitlen(2*Q) + ceil(log2 M) bits at most: ceil(log2 N) bits of headroom when w = 1.
+ */
+#define FEDAVG_CODEC_BIT_SLOTS 2u
 
 /** Request for fedavg_codec_select(). */
 typedef struct fedavg_codec_config {
@@ -103,7 +111,7 @@ typedef struct fedavg_codec_config {
     uint32_t max_weight;      /**< M: largest total integer weight ever summed (>= 1) */
     double precision;         /**< wanted max quantization error of one value (> 0) */
     float clip;               /**< values are clipped to [-clip, clip] (finite, > 0) */
-    uint32_t flags;           /**< 0 or FEDAVG_CODEC_ALIGNED_SLOTS */
+    uint32_t flags;           /**< 0, FEDAVG_CODEC_ALIGNED_SLOTS or FEDAVG_CODEC_BIT_SLOTS */
 } fedavg_codec_config;
 
 #define FEDAVG_CODEC_CONFIG_VERSION 1u
@@ -116,13 +124,14 @@ FEDAVG_API void fedavg_codec_config_init(fedavg_codec_config *cfg);
 /**
  * Choose codec parameters: scale 2^f with the smallest f such that
  * 2^-(f+1) <= precision, Q = round(clip * 2^f) <= 2^30, slot width the
- * smallest multiple of 8 bits (16/32/64 with FEDAVG_CODEC_ALIGNED_SLOTS)
- * holding 2*Q*M, and floor(8*plaintext_bytes / slot_bits) values per plaintext.
+ * smallest multiple of 8 bits (16/32/64 with FEDAVG_CODEC_ALIGNED_SLOTS,
+ * exactly bitlen(2*Q*M) with FEDAVG_CODEC_BIT_SLOTS) holding 2*Q*M, and
+ * floor(8*plaintext_bytes / slot_bits) values per plaintext.
  * @param[out] out  new codec; free with fedavg_codec_free(). Untouched on error.
  * @param[in]  cfg  request.
  * @return FEDAVG_OK; FEDAVG_E_INVALID (NULL, bad version, value out of range,
- *         non-finite precision or clip); FEDAVG_E_PARAMS (precision finer than
- *         clip*2^-31); FEDAVG_E_SLOT (2*Q*M needs more than 64 bits: lower M,
+ *         non-finite precision or clip, unknown flags or both slot flags); FEDAVG_E_PARAMS
+ * (precision finer than clip*2^-31); FEDAVG_E_SLOT (2*Q*M needs more than 64 bits: lower M,
  *         precision or clip); FEDAVG_E_PLAINTEXT (plaintext smaller than one
  *         slot); FEDAVG_E_NOMEM.
  */
@@ -133,12 +142,15 @@ FEDAVG_API void fedavg_codec_free(fedavg_codec *c);
 
 /** @return plaintext size in bytes. */
 FEDAVG_API uint32_t fedavg_codec_plaintext_bytes(const fedavg_codec *c);
-/** @return slot width in bits (8 ... 64, a multiple of 8). */
+/** @return slot width in bits (8 ... 64, a multiple of 8; 1 ... 64 with
+ *  FEDAVG_CODEC_BIT_SLOTS). */
 FEDAVG_API uint32_t fedavg_codec_slot_bits(const fedavg_codec *c);
 /** @return values packed into one plaintext. */
 FEDAVG_API uint32_t fedavg_codec_values_per_plaintext(const fedavg_codec *c);
 /** @return f, the number of fractional bits (scale = 2^f). */
 FEDAVG_API uint32_t fedavg_codec_frac_bits(const fedavg_codec *c);
+/** @return the codec's flags (FEDAVG_CODEC_ALIGNED_SLOTS, FEDAVG_CODEC_BIT_SLOTS); since 0.2.0. */
+FEDAVG_API uint32_t fedavg_codec_flags(const fedavg_codec *c);
 /** @return M, the largest total weight a sum may carry. */
 FEDAVG_API uint32_t fedavg_codec_max_weight(const fedavg_codec *c);
 /** @return the clipping bound (float32). */
@@ -175,7 +187,8 @@ FEDAVG_API int fedavg_codec_decode(fedavg_codec **out, const uint8_t *in, size_t
  * Quantize and pack @p n float32 values multiplied by an integer weight:
  * slot = weight * (round(clamp(x) * 2^f) + Q). Writes the raw packed form:
  * fedavg_codec_plaintexts(n) big-endian unsigned integers of plaintext_bytes
- * each, slot 0 least significant; unused slots and bytes are zero.
+ * each, sum of slot_j * 2^(slot_bits*j) (slot 0 least significant); unused
+ * slots and bits are zero.
  * @param[in]  c        codec.
  * @param[in]  x        n values (not modified; may be unaligned float32).
  * @param[in]  n        number of values (>= 1).

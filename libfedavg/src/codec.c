@@ -19,6 +19,8 @@
 #define MAGIC_PARAMS        "FAPR"
 #define MAGIC_PACKED        "FAPK"
 #define FORMAT_VERSION      1u
+#define FORMAT_VERSION_BITS 2u /* FAPR of a codec with FEDAVG_CODEC_BIT_SLOTS */
+#define KNOWN_FLAGS         (FEDAVG_CODEC_ALIGNED_SLOTS | FEDAVG_CODEC_BIT_SLOTS)
 #define PARAMS_BYTES        24u
 #define PACKED_HEADER       21u /* magic, version, u64 n, u32 weight, u32 plaintexts */
 #define MAX_PLAINTEXT_BYTES 65536u
@@ -45,7 +47,7 @@ static unsigned bitlen64(uint64_t v) {
 int fedavg_codec_make_(uint32_t plaintext_bytes, uint32_t max_weight, uint32_t frac_bits,
                        float clip, uint32_t flags, struct fedavg_codec *out) {
     if (plaintext_bytes < 1 || plaintext_bytes > MAX_PLAINTEXT_BYTES || max_weight < 1 ||
-        (flags & ~FEDAVG_CODEC_ALIGNED_SLOTS) != 0)
+        (flags & ~KNOWN_FLAGS) != 0 || flags == KNOWN_FLAGS)
         return FEDAVG_E_INVALID;
     if (!isfinite(clip) || !(clip > 0.0f))
         return FEDAVG_E_INVALID;
@@ -61,6 +63,8 @@ int fedavg_codec_make_(uint32_t plaintext_bytes, uint32_t max_weight, uint32_t f
     unsigned bits;
     if (flags & FEDAVG_CODEC_ALIGNED_SLOTS) {
         bits = need <= 16 ? 16 : need <= 32 ? 32 : need <= 64 ? 64 : 0;
+    } else if (flags & FEDAVG_CODEC_BIT_SLOTS) {
+        bits = need < 1 ? 1 : need; /* exactly the bits 2QM needs */
     } else {
         bits = need < 8 ? 8 : (need + 7) / 8 * 8;
     }
@@ -71,7 +75,7 @@ int fedavg_codec_make_(uint32_t plaintext_bytes, uint32_t max_weight, uint32_t f
         return FEDAVG_E_PLAINTEXT;
     out->plaintext_bytes = plaintext_bytes;
     out->slot_bits = bits;
-    out->slot_bytes = bits / 8;
+    out->slot_bytes = bits % 8 == 0 ? bits / 8 : 0; /* 0: a bit-granular width */
     out->per_plaintext = k;
     out->frac_bits = frac_bits;
     out->max_weight = max_weight;
@@ -127,6 +131,9 @@ uint32_t fedavg_codec_values_per_plaintext(const fedavg_codec *c) {
 uint32_t fedavg_codec_frac_bits(const fedavg_codec *c) {
     return c ? c->frac_bits : 0;
 }
+uint32_t fedavg_codec_flags(const fedavg_codec *c) {
+    return c ? c->flags : 0;
+}
 uint32_t fedavg_codec_max_weight(const fedavg_codec *c) {
     return c ? c->max_weight : 0;
 }
@@ -158,7 +165,8 @@ int fedavg_codec_encode(const fedavg_codec *c, uint8_t *out, size_t cap) {
     if (cap < PARAMS_BYTES)
         return FEDAVG_E_BUFFER_TOO_SMALL;
     memcpy(out, MAGIC_PARAMS, 4);
-    out[4] = FORMAT_VERSION;
+    /* Version 1 stays byte for byte what it was; bit-granular slots are version 2. */
+    out[4] = (c->flags & FEDAVG_CODEC_BIT_SLOTS) ? FORMAT_VERSION_BITS : FORMAT_VERSION;
     fedavg_put_u32_(out + 5, c->plaintext_bytes);
     out[9] = (uint8_t)c->slot_bits;
     out[10] = (uint8_t)c->frac_bits;
@@ -172,9 +180,12 @@ int fedavg_codec_encode(const fedavg_codec *c, uint8_t *out, size_t cap) {
 static int params_decode(const uint8_t *in, size_t len, struct fedavg_codec *c) {
     if (len < 5 || memcmp(in, MAGIC_PARAMS, 4) != 0)
         return FEDAVG_E_FORMAT;
-    if (in[4] != FORMAT_VERSION)
+    if (in[4] != FORMAT_VERSION && in[4] != FORMAT_VERSION_BITS)
         return FEDAVG_E_VERSION;
     if (len != PARAMS_BYTES)
+        return FEDAVG_E_FORMAT;
+    /* The version says the layout: 2 exactly when the bit-slot flag is set. */
+    if (((in[23] & FEDAVG_CODEC_BIT_SLOTS) != 0) != (in[4] == FORMAT_VERSION_BITS))
         return FEDAVG_E_FORMAT;
     uint32_t clip_bits = fedavg_get_u32_(in + 15);
     float clip = fedavg_bits_float_(clip_bits);
@@ -292,6 +303,94 @@ static void store_slots(const struct fedavg_codec *c, uint8_t *pt, uint32_t j0, 
     }
 }
 
+/* Bit-granular slots (FEDAVG_CODEC_BIT_SLOTS with a width that is not a
+ * multiple of 8): slot j occupies bits [w*j, w*(j+1)) of the big-endian
+ * plaintext integer, so the writer fills bytes from the plaintext's end. At
+ * most 32 bits go in at a time, so acc never holds more than 39 bits. */
+typedef struct bitwriter {
+    uint8_t *p; /* next byte to write is p[-1] */
+    uint64_t acc;
+    unsigned cnt;
+} bitwriter;
+
+static inline void bw_put32(bitwriter *bw, uint64_t v, unsigned nbits) {
+    bw->acc |= v << bw->cnt;
+    bw->cnt += nbits;
+    while (bw->cnt >= 8) {
+        *--bw->p = (uint8_t)bw->acc;
+        bw->acc >>= 8;
+        bw->cnt -= 8;
+    }
+}
+
+static void store_bits(bitwriter *bw, const uint32_t *t, size_t cnt, uint32_t w, unsigned bits) {
+    if (bits <= 32) {
+        for (size_t i = 0; i < cnt; i++)
+            bw_put32(bw, (uint64_t)t[i] * w, bits);
+    } else {
+        for (size_t i = 0; i < cnt; i++) {
+            uint64_t v = (uint64_t)t[i] * w;
+            bw_put32(bw, v & 0xffffffffu, 32);
+            bw_put32(bw, v >> 32, bits - 32);
+        }
+    }
+}
+
+typedef struct bitreader {
+    const uint8_t *p; /* next byte to read is p[-1] */
+    uint64_t acc;
+    unsigned cnt;
+} bitreader;
+
+static inline uint64_t br_get32(bitreader *br, unsigned nbits) {
+    while (br->cnt < nbits) {
+        br->acc |= (uint64_t) * --br->p << br->cnt;
+        br->cnt += 8;
+    }
+    uint64_t v = br->acc & ((UINT64_C(1) << nbits) - 1);
+    br->acc >>= nbits;
+    br->cnt -= nbits;
+    return v;
+}
+
+static inline uint64_t br_get(bitreader *br, unsigned bits) {
+    if (bits <= 32)
+        return br_get32(br, bits);
+    uint64_t lo = br_get32(br, 32);
+    return lo | br_get32(br, bits - 32) << 32;
+}
+
+/* After the last slot of a plaintext: the rest of the bits read into the
+ * current byte and every byte above must be zero. */
+static inline int br_rest_zero(const bitreader *br, const uint8_t *pt) {
+    uint64_t over = br->acc;
+    for (const uint8_t *b = pt; b < br->p; b++)
+        over |= *b;
+    return over == 0;
+}
+
+static int pack_bits(const struct fedavg_codec *c, const float *x, size_t n, uint32_t weight,
+                     uint8_t *out, size_t *nclip, uint32_t *bad) {
+    const uint32_t k = c->per_plaintext;
+    const size_t P = c->plaintext_bytes;
+    uint32_t t[CHUNK];
+    size_t done = 0;
+    for (uint8_t *pt = out; done < n; pt += P) {
+        size_t here = n - done < k ? n - done : k;
+        memset(pt, 0, P);
+        bitwriter bw = {pt + P, 0, 0};
+        for (size_t j = 0; j < here; j += CHUNK) {
+            size_t cnt = here - j < CHUNK ? here - j : CHUNK;
+            quantize(c, x + done + j, cnt, t, nclip, bad);
+            store_bits(&bw, t, cnt, weight, c->slot_bits);
+        }
+        if (bw.cnt) /* k * w <= 8P: the partial byte is inside the plaintext */
+            *--bw.p = (uint8_t)bw.acc;
+        done += here;
+    }
+    return FEDAVG_OK;
+}
+
 int fedavg_codec_pack(const fedavg_codec *c, const float *x, size_t n, uint32_t weight,
                       uint8_t *out, size_t cap, size_t *clipped) {
     if (!c || !x || !out || n == 0 || weight < 1 || weight > c->max_weight)
@@ -307,7 +406,9 @@ int fedavg_codec_pack(const fedavg_codec *c, const float *x, size_t n, uint32_t 
     size_t nclip = 0;
     uint32_t bad = 0;
     uint32_t t[CHUNK];
-    size_t done = 0;
+    size_t done = c->slot_bytes ? 0 : n;
+    if (!c->slot_bytes)
+        pack_bits(c, x, n, weight, out, &nclip, &bad);
     for (uint8_t *pt = out; done < n; pt += P) {
         size_t here = n - done < k ? n - done : k;
         /* padding: bytes above the last slot, and unused slots of the last plaintext */
@@ -387,6 +488,19 @@ int fedavg_codec_check_raw_(const struct fedavg_codec *c, const uint8_t *in, siz
     const size_t P = c->plaintext_bytes, used = (size_t)k * B;
     const uint64_t top = 2u * (uint64_t)c->q * total_weight;
     size_t done = 0;
+    if (!B) {
+        for (const uint8_t *pt = in; done < n; pt += P) {
+            size_t here = n - done < k ? n - done : k;
+            bitreader br = {pt + P, 0, 0};
+            for (size_t j = 0; j < here; j++)
+                if (br_get(&br, c->slot_bits) > top)
+                    return FEDAVG_E_OVERFLOW;
+            if (!br_rest_zero(&br, pt))
+                return FEDAVG_E_OVERFLOW;
+            done += here;
+        }
+        return FEDAVG_OK;
+    }
     for (const uint8_t *pt = in; done < n; pt += P) {
         size_t here = n - done < k ? n - done : k;
         for (size_t b = 0; b < P - used; b++)
@@ -420,6 +534,25 @@ int fedavg_codec_unpack(const fedavg_codec *c, const uint8_t *in, size_t len, si
     /* 1/W rounded once, times an exact power of two. */
     const double inv = ldexp(1.0 / (double)total_weight, -(int)c->frac_bits);
     size_t done = 0;
+    if (!B) {
+        for (const uint8_t *pt = in; done < n; pt += P) {
+            size_t here = n - done < k ? n - done : k;
+            bitreader br = {pt + P, 0, 0};
+            uint64_t over = 0;
+            float *o = out + done;
+            for (size_t j = 0; j < here; j++) {
+                uint64_t v = br_get(&br, c->slot_bits);
+                over |= v > top;
+                o[j] = (float)((double)((int64_t)v - offset) * inv);
+            }
+            if (over || !br_rest_zero(&br, pt)) {
+                memset(out, 0, n * sizeof *out);
+                return FEDAVG_E_OVERFLOW;
+            }
+            done += here;
+        }
+        return FEDAVG_OK;
+    }
     for (const uint8_t *pt = in; done < n; pt += P) {
         size_t here = n - done < k ? n - done : k;
         uint64_t over = 0;

@@ -9,8 +9,8 @@
 
 struct fedavg_codec {
     uint32_t plaintext_bytes; /* P */
-    uint32_t slot_bits;       /* w, multiple of 8 */
-    uint32_t slot_bytes;      /* w / 8 */
+    uint32_t slot_bits;       /* w, a multiple of 8 unless FEDAVG_CODEC_BIT_SLOTS */
+    uint32_t slot_bytes;      /* w / 8; 0 when w is not a multiple of 8 */
     uint32_t per_plaintext;   /* k = floor(8P / w) */
     uint32_t frac_bits;       /* f */
     uint32_t max_weight;      /* M */

@@ -1,5 +1,6 @@
 /* libFuzzer: the Cedar policy parser and evaluator. The input is policy text; whatever
- * parses is decided against a fixed entity graph and request (no input may crash or leak). */
+ * parses is decided against a fixed entity graph and request (no input may crash or leak).
+ * Every template is linked (slots User::"a" / Doc::"d") into the set that is decided. */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +22,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char msg[128];
     uint32_t l, c;
     if (abac_cedar_policies_parse(&ps, (const char *)data, size, &l, &c, msg, sizeof msg) == 0) {
+        size_t n = abac_cedar_policy_count(ps);
+        for (size_t i = 0; i < n && i < 8; i++) {
+            if (abac_cedar_policy_is_template(ps, i) != 1)
+                continue;
+            char id[16] = {'l', 'i', 'n', 'k', (char)('0' + i), 0};
+            abac_cedar_policies *next = NULL;
+            int rc =
+                abac_cedar_policies_link(&next, ps, i, id, 5, "User::\"a\"", 9, "Doc::\"d\"", 8);
+            if (rc == ABAC_E_INVALID) /* the template has only one of the slots */
+                rc = abac_cedar_policies_link(&next, ps, i, id, 5, "User::\"a\"", 9, NULL, 0);
+            if (rc == ABAC_E_INVALID)
+                rc = abac_cedar_policies_link(&next, ps, i, id, 5, NULL, 0, "Doc::\"d\"", 8);
+            if (rc == 0) {
+                abac_cedar_policies_free(ps);
+                ps = next;
+            } else if (rc != ABAC_E_NOMEM && rc != ABAC_E_DUPLICATE_RULE) {
+                __builtin_trap();
+            }
+        }
         abac_cedar_entities *es = NULL;
         abac_cedar_request *rq = NULL;
         abac_cedar_response *resp = NULL;

@@ -5,6 +5,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -156,7 +157,10 @@ static void test_parse_errors(void **state) {
          "unknown escape"},
         {"@id(\"a\") @id(\"b\") permit(principal, action, resource);", ABAC_E_SYNTAX, 1, 11,
          "duplicate annotation"},
-        {"permit(principal == ?principal, action, resource);", ABAC_E_SYNTAX, 1, 21, "'?'"},
+        /* templates (1.1.0): a scope's own slot only */
+        {"permit(principal == ?resource, action, resource);", ABAC_E_SYNTAX, 1, 22,
+         "'principal' after '?'"},
+        {"permit(principal, action == ?action, resource);", ABAC_E_SYNTAX, 1, 29, "'?'"},
     };
     int bad = 0;
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
@@ -422,11 +426,219 @@ static void test_versioned_sets(void **state) {
     abac_cedar_policies_free(v1);
 }
 
+/* schemas: both formats read into one model, strict validation with Cedar's messages, the
+ * error accessors, and conformance of entities and requests */
+static const char SCHEMA_H[] = "namespace App {\n"
+                               "  entity Org;\n"
+                               "  entity Member in [Org] = {suspended: Bool, nick?: String};\n"
+                               "  entity Dataset = {uses: Long} tags String;\n"
+                               "  action train appliesTo {principal: Member, resource: Dataset,\n"
+                               "                          context: {purpose: String}};\n"
+                               "}\n";
+static const char SCHEMA_J[] =
+    "{\"App\": {\"entityTypes\": {\"Org\": {}, \"Member\": {\"memberOfTypes\": [\"Org\"],"
+    " \"shape\": {\"type\": \"Record\", \"attributes\": {\"suspended\": {\"type\": \"Boolean\"},"
+    " \"nick\": {\"type\": \"String\", \"required\": false}}}},"
+    " \"Dataset\": {\"shape\": {\"type\": \"Record\", \"attributes\": {\"uses\": {\"type\": "
+    "\"Long\"}}}, \"tags\": {\"type\": \"String\"}}},"
+    " \"actions\": {\"train\": {\"appliesTo\": {\"principalTypes\": [\"Member\"],"
+    " \"resourceTypes\": [\"Dataset\"], \"context\": {\"type\": \"Record\", \"attributes\":"
+    " {\"purpose\": {\"type\": \"String\"}}}}}}}}";
+
+static int first_error(const abac_cedar_schema *s, const char *pol, char *msg, size_t cap) {
+    abac_cedar_policies *ps = NULL;
+    abac_cedar_validation *v = NULL;
+    assert_int_equal(abac_cedar_policies_parse(&ps, pol, strlen(pol), NULL, NULL, NULL, 0), 0);
+    assert_int_equal(abac_cedar_validate(&v, s, ps), 0);
+    int code = 0;
+    if (abac_cedar_validation_error_count(v)) {
+        size_t pi, ml;
+        const char *m;
+        uint32_t line, col;
+        assert_int_equal(abac_cedar_validation_error(v, 0, &pi, &code, &m, &ml, &line, &col), 0);
+        assert_true(line >= 1 && col >= 1);
+        snprintf(msg, cap, "%.*s", (int)ml, m);
+    }
+    assert_int_equal(abac_cedar_validation_error(v, abac_cedar_validation_error_count(v), NULL,
+                                                 NULL, NULL, NULL, NULL, NULL),
+                     ABAC_E_NOT_FOUND);
+    abac_cedar_validation_free(v);
+    abac_cedar_policies_free(ps);
+    return code;
+}
+
+static void test_schema(void **state) {
+    (void)state;
+    abac_cedar_schema *sh = NULL, *sj = NULL;
+    char msg[256];
+    uint32_t line, col;
+    assert_int_equal(
+        abac_cedar_schema_parse(&sh, SCHEMA_H, sizeof SCHEMA_H - 1, &line, &col, msg, sizeof msg),
+        0);
+    assert_int_equal(
+        abac_cedar_schema_parse_json(&sj, SCHEMA_J, sizeof SCHEMA_J - 1, msg, sizeof msg), 0);
+    abac_cedar_schema *both[2] = {sh, sj};
+    for (int k = 0; k < 2; k++) {
+        abac_cedar_schema *s = both[k];
+        assert_int_equal(abac_cedar_schema_entity_type_count(s), 3);
+        assert_int_equal(abac_cedar_schema_action_count(s), 1);
+        assert_int_equal(
+            first_error(s,
+                        "permit(principal, action == App::Action::\"train\", resource) when { "
+                        "!principal.suspended && context.purpose == \"training\" && "
+                        "resource.uses < 10 && principal in App::Org::\"o\" };",
+                        msg, sizeof msg),
+            0);
+        assert_int_equal(first_error(s,
+                                     "permit(principal, action, resource) when { "
+                                     "principal.nick == \"a\" };",
+                                     msg, sizeof msg),
+                         ABAC_E_UNSAFE_ATTR);
+        assert_string_equal(msg, "unable to guarantee safety of access to optional attribute "
+                                 "`nick` on entity type `App::Member`");
+        assert_int_equal(first_error(s, "permit(principal, action, resource) when { resource.x };",
+                                     msg, sizeof msg),
+                         ABAC_E_UNKNOWN_ATTR);
+        assert_string_equal(msg, "attribute `x` on entity type `App::Dataset` not found");
+        assert_int_equal(first_error(s,
+                                     "permit(principal, action, resource) when { resource.uses "
+                                     "== \"1\" };",
+                                     msg, sizeof msg),
+                         ABAC_E_TYPE);
+        assert_string_equal(msg, "the types Long and String are not compatible");
+        assert_int_equal(
+            first_error(s, "permit(principal is App::Org, action, resource);", msg, sizeof msg),
+            ABAC_E_NOT_APPLICABLE);
+        assert_int_equal(first_error(s, "permit(principal == Member::\"a\", action, resource);",
+                                     msg, sizeof msg),
+                         ABAC_E_UNKNOWN_TYPE);
+        assert_string_equal(msg, "unrecognized entity type `Member`");
+
+        /* entities and requests */
+        static const char E_OK[] =
+            "[{\"uid\": {\"type\": \"App::Member\", \"id\": \"m\"}, \"attrs\": {\"suspended\": "
+            "false}, \"parents\": [{\"type\": \"App::Org\", \"id\": \"o\"}]}]";
+        static const char E_BAD[] = "[{\"uid\": {\"type\": \"App::Member\", \"id\": \"m\"}, "
+                                    "\"attrs\": {\"suspended\": 1}, \"parents\": []}]";
+        static const char R_OK[] =
+            "{\"principal\": {\"type\": \"App::Member\", \"id\": \"m\"}, \"action\": {\"type\": "
+            "\"App::Action\", \"id\": \"train\"}, \"resource\": {\"type\": \"App::Dataset\", "
+            "\"id\": \"d\"}, \"context\": {\"purpose\": \"x\"}}";
+        static const char R_BAD[] =
+            "{\"principal\": {\"type\": \"App::Org\", \"id\": \"m\"}, \"action\": {\"type\": "
+            "\"App::Action\", \"id\": \"train\"}, \"resource\": {\"type\": \"App::Dataset\", "
+            "\"id\": \"d\"}, \"context\": {\"purpose\": \"x\"}}";
+        abac_cedar_entities *es = NULL;
+        abac_cedar_request *rq = NULL;
+        assert_int_equal(abac_cedar_entities_parse_json(&es, E_OK, sizeof E_OK - 1, NULL, 0), 0);
+        assert_int_equal(abac_cedar_schema_check_entities(s, es, msg, sizeof msg), 0);
+        abac_cedar_entities_free(es);
+        assert_int_equal(abac_cedar_entities_parse_json(&es, E_BAD, sizeof E_BAD - 1, NULL, 0), 0);
+        assert_int_equal(abac_cedar_schema_check_entities(s, es, msg, sizeof msg),
+                         ABAC_E_ATTR_TYPE);
+        assert_non_null(strstr(msg, "suspended"));
+        abac_cedar_entities_free(es);
+        assert_int_equal(abac_cedar_request_parse_json(&rq, R_OK, sizeof R_OK - 1, NULL, 0), 0);
+        assert_int_equal(abac_cedar_schema_check_request(s, rq, msg, sizeof msg), 0);
+        abac_cedar_request_free(rq);
+        assert_int_equal(abac_cedar_request_parse_json(&rq, R_BAD, sizeof R_BAD - 1, NULL, 0), 0);
+        assert_int_equal(abac_cedar_schema_check_request(s, rq, msg, sizeof msg),
+                         ABAC_E_NOT_APPLICABLE);
+        abac_cedar_request_free(rq);
+    }
+    abac_cedar_schema_free(sh);
+    abac_cedar_schema_free(sj);
+
+    /* syntax errors name the place; names are taken with their length (a NUL is a byte) */
+    static const char BAD[] = "entity A;\nentity B in [A] = {x: Long,\n  y: Strng};";
+    abac_cedar_schema *s = (abac_cedar_schema *)1;
+    assert_int_equal(abac_cedar_schema_parse(&s, BAD, sizeof BAD - 1, &line, &col, msg, sizeof msg),
+                     ABAC_E_SCHEMA);
+    assert_null(s);
+    assert_non_null(strstr(msg, "Strng"));
+    static const char BAD2[] = "entity A;\n  entity $;";
+    assert_int_equal(
+        abac_cedar_schema_parse(&s, BAD2, sizeof BAD2 - 1, &line, &col, msg, sizeof msg),
+        ABAC_E_SCHEMA);
+    assert_int_equal(line, 2);
+    assert_int_equal(col, 10);
+    static const char NUL[] = "entity A = {\"k\\0z\": Long, \"k\": String};";
+    assert_int_equal(abac_cedar_schema_parse(&s, NUL, sizeof NUL - 1, &line, &col, msg, sizeof msg),
+                     0);
+    abac_cedar_schema_free(s);
+    assert_int_equal(abac_cedar_schema_parse_json(NULL, "{}", 2, NULL, 0), ABAC_E_INVALID);
+    assert_int_equal(abac_cedar_validate(NULL, NULL, NULL), ABAC_E_INVALID);
+    abac_cedar_schema_free(NULL);
+    abac_cedar_validation_free(NULL);
+}
+
+/* templates: a slot in the scope makes a template that decides nothing; a link is a new set */
+static void test_templates(void **state) {
+    (void)state;
+    static const char T[] = "permit(principal == ?principal, action, resource in ?resource);\n"
+                            "permit(principal, action, resource) when { false };\n";
+    abac_cedar_policies *ps = NULL, *l1 = NULL, *l2 = NULL;
+    assert_int_equal(abac_cedar_policies_parse(&ps, T, sizeof T - 1, NULL, NULL, NULL, 0), 0);
+    assert_int_equal(abac_cedar_policy_is_template(ps, 0), 1);
+    assert_int_equal(abac_cedar_policy_is_template(ps, 1), 0);
+    assert_int_equal(abac_cedar_policy_is_template(ps, 2), ABAC_E_INVALID);
+    static const char P[] = "User::\"a\"", R[] = "Folder::\"f\"";
+    assert_int_equal(abac_cedar_policies_link(&l1, ps, 1, "x", 1, P, sizeof P - 1, R, sizeof R - 1),
+                     ABAC_E_INVALID); /* not a template */
+    assert_int_equal(abac_cedar_policies_link(&l1, ps, 0, "x", 1, P, sizeof P - 1, NULL, 0),
+                     ABAC_E_INVALID); /* ?resource missing */
+    assert_int_equal(
+        abac_cedar_policies_link(&l1, ps, 0, "policy1", 7, P, sizeof P - 1, R, sizeof R - 1),
+        ABAC_E_DUPLICATE_RULE);
+    assert_int_equal(
+        abac_cedar_policies_link(&l1, ps, 0, "link-1", 6, P, sizeof P - 1, R, sizeof R - 1), 0);
+    assert_int_equal(
+        abac_cedar_policies_link(&l2, l1, 0, "link-2", 6, R, sizeof R - 1, R, sizeof R - 1), 0);
+    assert_int_equal(abac_cedar_policy_count(ps), 2);
+    assert_int_equal(abac_cedar_policy_count(l2), 4);
+    assert_int_equal(abac_cedar_policies_link_count(l2), 2);
+    assert_string_equal(abac_cedar_policy_id(l2, 2), "link-1");
+    assert_string_equal(abac_cedar_policy_id(l2, 3), "link-2");
+    uint8_t buf[512];
+    size_t n;
+    assert_int_equal(abac_cedar_policies_encode(l2, buf, sizeof buf, &n), ABAC_E_INVALID);
+    assert_int_equal(abac_cedar_policies_encode(ps, buf, sizeof buf, &n), 0);
+
+    static const char E[] = "[{\"uid\": {\"type\": \"Doc\", \"id\": \"d\"}, \"attrs\": {},"
+                            " \"parents\": [{\"type\": \"Folder\", \"id\": \"f\"}]}]";
+    static const char Q1[] = "{\"principal\": \"User::\\\"a\\\"\", \"action\": \"A::\\\"r\\\"\","
+                             " \"resource\": \"Doc::\\\"d\\\"\"}";
+    static const char Q2[] = "{\"principal\": \"User::\\\"b\\\"\", \"action\": \"A::\\\"r\\\"\","
+                             " \"resource\": \"Doc::\\\"d\\\"\"}";
+    abac_cedar_entities *es = NULL;
+    abac_cedar_request *q1 = NULL, *q2 = NULL;
+    abac_cedar_response *r0 = NULL, *r2 = NULL;
+    assert_int_equal(abac_cedar_entities_parse_json(&es, E, sizeof E - 1, NULL, 0), 0);
+    assert_int_equal(abac_cedar_request_parse_json(&q1, Q1, sizeof Q1 - 1, NULL, 0), 0);
+    assert_int_equal(abac_cedar_request_parse_json(&q2, Q2, sizeof Q2 - 1, NULL, 0), 0);
+    assert_int_equal(abac_cedar_response_new(&r0, ps, 0), 0);
+    assert_int_equal(abac_cedar_response_new(&r2, l2, 0), 0);
+    assert_int_equal(abac_cedar_is_authorized(ps, es, q1, r0), ABAC_DENY); /* template alone */
+    assert_int_equal(abac_cedar_is_authorized(l2, es, q1, r2), ABAC_PERMIT);
+    assert_int_equal(abac_cedar_response_reason_count(r2), 1);
+    assert_int_equal(abac_cedar_response_reason(r2, 0), 2);
+    assert_int_equal(abac_cedar_is_authorized(l2, es, q2, r2), ABAC_DENY);
+    abac_cedar_response_free(r0);
+    abac_cedar_response_free(r2);
+    abac_cedar_request_free(q1);
+    abac_cedar_request_free(q2);
+    abac_cedar_entities_free(es);
+    abac_cedar_policies_free(l2);
+    abac_cedar_policies_free(l1);
+    abac_cedar_policies_free(ps);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decide),         cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_nul_in_names),   cmocka_unit_test(test_json_errors),
-        cmocka_unit_test(test_versioned_sets),
+        cmocka_unit_test(test_versioned_sets), cmocka_unit_test(test_schema),
+        cmocka_unit_test(test_templates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -359,6 +359,240 @@ static void test_codec_encoding(void **state) {
     fedavg_codec_free(c);
 }
 
+/* ---- dense (bit-granular) slots ----------------------------------------- */
+
+static void test_bit_slots_select(void **state) {
+    (void)state;
+    /* Same request as test_select_parameters: 2QM = 2^24 needs 25 bits; dense
+     * slots are exactly 25 bits: floor(2040 / 25) = 81 values, not 63. */
+    fedavg_codec *c = make_codec(255, 16, 1e-6, 1.0f, FEDAVG_CODEC_BIT_SLOTS);
+    assert_int_equal(fedavg_codec_slot_bits(c), 25);
+    assert_int_equal(fedavg_codec_values_per_plaintext(c), 81);
+    assert_int_equal(fedavg_codec_flags(c), FEDAVG_CODEC_BIT_SLOTS);
+    fedavg_codec *byte = make_codec(255, 16, 1e-6, 1.0f, 0);
+    /* The width does not change the stated bound. */
+    assert_true(fedavg_codec_error_bound(c) == fedavg_codec_error_bound(byte));
+    assert_int_equal(fedavg_codec_flags(byte), 0);
+    fedavg_codec_free(byte);
+    fedavg_codec_free(c);
+    /* Three participants of weight 100: M = 300; precision 1e-5 (f = 16), clip 1:
+     * 2QM = 2^17 * 300 needs 26 bits -> 78 values per 2048-bit plaintext. */
+    c = make_codec(255, 300, 1e-5, 1.0f, FEDAVG_CODEC_BIT_SLOTS);
+    assert_int_equal(fedavg_codec_frac_bits(c), 16);
+    assert_int_equal(fedavg_codec_slot_bits(c), 26);
+    assert_int_equal(fedavg_codec_values_per_plaintext(c), 78);
+    fedavg_codec_free(c);
+    /* A width that is a multiple of 8 lays slots out as the byte codec does. */
+    c = make_codec(255, 15, 1e-6, 1.0f, FEDAVG_CODEC_BIT_SLOTS);
+    assert_int_equal(fedavg_codec_slot_bits(c), 24);
+    assert_int_equal(fedavg_codec_values_per_plaintext(c), 85);
+    fedavg_codec_free(c);
+
+    fedavg_codec_config cfg;
+    fedavg_codec_config_init(&cfg);
+    fedavg_codec *out = (fedavg_codec *)0x1;
+    cfg.flags = FEDAVG_CODEC_BIT_SLOTS | FEDAVG_CODEC_ALIGNED_SLOTS; /* contradictory */
+    assert_int_equal(fedavg_codec_select(&out, &cfg), FEDAVG_E_INVALID);
+    cfg.flags = 4u; /* unknown */
+    assert_int_equal(fedavg_codec_select(&out, &cfg), FEDAVG_E_INVALID);
+    cfg.flags = FEDAVG_CODEC_BIT_SLOTS;
+    cfg.precision = 1e-12; /* Q > 2^30: the clip/precision pair does not fit */
+    assert_int_equal(fedavg_codec_select(&out, &cfg), FEDAVG_E_PARAMS);
+    cfg.precision = 1e-6;
+    cfg.max_weight = 10;
+    cfg.plaintext_bytes = 2; /* 2QM = 10 * 2^20 needs 24 bits > 16 */
+    assert_int_equal(fedavg_codec_select(&out, &cfg), FEDAVG_E_PLAINTEXT);
+    assert_ptr_equal(out, (fedavg_codec *)0x1);
+    cfg.plaintext_bytes = 3; /* exactly one 24-bit slot */
+    assert_int_equal(fedavg_codec_select(&out, &cfg), FEDAVG_OK);
+    assert_int_equal(fedavg_codec_values_per_plaintext(out), 1);
+    fedavg_codec_free(out);
+}
+
+/* N participants (2 ... 10) pack random values with random weights (total
+ * W <= M), the packed forms are summed as big integers, and the sum unpacks to
+ * the exact weighted mean within the stated bound. */
+static void sum_of_n(fedavg_codec *c, unsigned N) {
+    const uint32_t M = fedavg_codec_max_weight(c);
+    const float clip = fedavg_codec_clip(c);
+    const size_t n = 2 * fedavg_codec_values_per_plaintext(c) + 7;
+    const size_t len = fedavg_codec_packed_bytes(c, n);
+    uint8_t *acc = calloc(len, 1), *buf = malloc(len);
+    float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+    double *want = calloc(n, sizeof *want);
+    uint64_t W = 0;
+    for (unsigned i = 0; i < N; i++) {
+        uint32_t cap = M / N; /* >= 1: the callers keep M >= N */
+        uint32_t w = 1 + (uint32_t)(rng() % cap);
+        for (size_t j = 0; j < n; j++) {
+            /* 1 in 8 at an extreme, some beyond the clip */
+            uint64_t r = rng();
+            x[j] = (r & 7) == 0 ? ((r & 8) ? clip : -clip) : urand(clip * 1.1f);
+            double xc = x[j] > clip ? clip : x[j] < -clip ? -clip : x[j];
+            want[j] += (double)w * xc;
+        }
+        assert_int_equal(fedavg_codec_pack(c, x, n, w, buf, len, NULL), FEDAVG_OK);
+        assert_int_equal(fedavg_codec_add(c, acc, buf, len), FEDAVG_OK);
+        W += w;
+    }
+    assert_int_equal(fedavg_codec_unpack(c, acc, len, n, W, y), FEDAVG_OK);
+    const double bound = fedavg_codec_error_bound(c);
+    for (size_t j = 0; j < n; j++)
+        assert_true(fabs((double)y[j] - want[j] / (double)W) <= bound);
+    /* The sum's FAPK encoding is accepted for W (every slot <= 2QW). */
+    size_t elen = fedavg_packed_encoded_bytes(c, n);
+    uint8_t *enc = malloc(elen);
+    assert_int_equal(fedavg_packed_encode(c, acc, len, n, (uint32_t)W, enc, elen), FEDAVG_OK);
+    fedavg_codec *d = NULL;
+    uint64_t dn = 0;
+    uint32_t dw = 0;
+    size_t off = 0;
+    assert_int_equal(fedavg_packed_decode(enc, elen, &d, &dn, &dw, &off), FEDAVG_OK);
+    assert_int_equal(fedavg_codec_slot_bits(d), fedavg_codec_slot_bits(c));
+    assert_int_equal(dn, n);
+    assert_int_equal(dw, W);
+    fedavg_codec_free(d);
+    free(enc);
+    free(acc);
+    free(buf);
+    free(x);
+    free(y);
+    free(want);
+}
+
+static void test_bit_slots_every_width(void **state) {
+    (void)state;
+    static const float clips[] = {1.0f, 3.0f, 100.0f, 0.125f};
+    static const uint32_t plains[] = {255, 7, 33};
+    unsigned seen[65] = {0};
+    for (unsigned N = 2; N <= 10; N++) {
+        for (uint32_t f = 0; f <= 30; f++) {
+            const float clip = clips[(N + f) % 4];
+            const uint32_t P = plains[(N * 3 + f) % 3];
+            /* unweighted (M = N) and data-size weights (M = N * 1000 ... ~2^32) */
+            const uint32_t Ms[] = {N, N * 1000u, N * (1u << 22), UINT32_MAX / N * N};
+            for (unsigned m = 0; m < 4; m++) {
+                fedavg_codec_config cfg;
+                fedavg_codec_config_init(&cfg);
+                cfg.plaintext_bytes = P;
+                cfg.max_weight = Ms[m];
+                cfg.precision = ldexp(1.0, -(int)f - 1);
+                cfg.clip = clip;
+                cfg.flags = FEDAVG_CODEC_BIT_SLOTS;
+                fedavg_codec *c = NULL;
+                int rc = fedavg_codec_select(&c, &cfg);
+                if (rc == FEDAVG_E_PARAMS || rc == FEDAVG_E_PLAINTEXT)
+                    continue; /* does not fit: refused, and nothing allocated */
+                assert_int_equal(rc, FEDAVG_OK);
+                assert_int_equal(fedavg_codec_frac_bits(c), f);
+                /* exactly bitlen(2QM) bits */
+                uint64_t top = 2u * (uint64_t)rint(ldexp(clip, (int)f)) * Ms[m];
+                unsigned need = 0;
+                while (top >> need)
+                    need++;
+                if (need == 0) /* Q = 0 (clip 0.125 at f = 0): one-bit slots */
+                    need = 1;
+                assert_int_equal(fedavg_codec_slot_bits(c), need);
+                assert_int_equal(fedavg_codec_values_per_plaintext(c), 8u * P / need);
+                seen[need] = 1;
+                sum_of_n(c, N);
+                fedavg_codec_free(c);
+            }
+        }
+    }
+    /* f = 0, Q = 1, M = N = 2: 2QM = 4 needs 3 bits */
+    fedavg_codec *c3 = make_codec(255, 2, 0.5, 1.0f, FEDAVG_CODEC_BIT_SLOTS);
+    assert_int_equal(fedavg_codec_slot_bits(c3), 3);
+    sum_of_n(c3, 2);
+    seen[3] = 1;
+    fedavg_codec_free(c3);
+    /* every width from 3 to 63 bits (2QM < 2^63) was tried */
+    for (unsigned b = 3; b <= 63; b++)
+        assert_true(seen[b]);
+}
+
+static void test_bit_slots_refusals(void **state) {
+    (void)state;
+    fedavg_codec *c = make_codec(255, 3, 1e-5, 1.0f, FEDAVG_CODEC_BIT_SLOTS); /* 19-bit slots */
+    assert_int_equal(fedavg_codec_slot_bits(c), 19);
+    const uint32_t k = fedavg_codec_values_per_plaintext(c); /* 107: 2033 of 2040 bits */
+    assert_int_equal(k, 107);
+    const size_t n = k + 5;
+    const size_t len = fedavg_codec_packed_bytes(c, n);
+    float *x = malloc(n * sizeof *x), *y = malloc(n * sizeof *y);
+    uint8_t *buf = malloc(len);
+    for (size_t j = 0; j < n; j++)
+        x[j] = 1.0f; /* every slot at 2Q: the top bits of each slot set */
+    assert_int_equal(fedavg_codec_pack(c, x, n, 3, buf, len, NULL), FEDAVG_OK);
+    assert_int_equal(fedavg_codec_unpack(c, buf, len, n, 3, y), FEDAVG_OK);
+    for (size_t j = 0; j < n; j++)
+        assert_true(y[j] == 1.0f);
+    /* The 7 bits above the top slot (bits 2033 ... 2039) are zero: a bit set
+     * there is refused. Bit 2032 is slot 106's top bit. */
+    assert_int_equal(buf[0], 0x01);
+    buf[0] |= 0x80;
+    assert_int_equal(fedavg_codec_unpack(c, buf, len, n, 3, y), FEDAVG_E_OVERFLOW);
+    for (size_t j = 0; j < n; j++)
+        assert_true(y[j] == 0.0f);
+    uint8_t enc[4096];
+    assert_int_equal(fedavg_packed_encode(c, buf, len, n, 3, enc, sizeof enc), FEDAVG_E_OVERFLOW);
+    buf[0] = 0x01;
+    /* The unused slots of the last plaintext (5 used of 107) must be zero. */
+    buf[255 + 255 - 13] ^= 0x80; /* bit 103 of plaintext 1: slot 5 */
+    assert_int_equal(fedavg_codec_unpack(c, buf, len, n, 3, y), FEDAVG_E_OVERFLOW);
+    buf[255 + 255 - 13] ^= 0x80;
+    /* A slot above 2QW for the claimed weight is refused. */
+    assert_int_equal(fedavg_codec_unpack(c, buf, len, n, 2, y), FEDAVG_E_OVERFLOW);
+    /* Out-of-range input: the existing codes. */
+    assert_int_equal(fedavg_codec_pack(c, x, n, 4, buf, len, NULL), FEDAVG_E_INVALID); /* w > M */
+    assert_int_equal(fedavg_codec_unpack(c, buf, len, n, 4, y), FEDAVG_E_OVERFLOW);    /* W > M */
+    x[50] = NAN;
+    assert_int_equal(fedavg_codec_pack(c, x, n, 1, buf, len, NULL), FEDAVG_E_NONFINITE);
+    for (size_t j = 0; j < len; j++)
+        assert_int_equal(buf[j], 0);
+    free(x);
+    free(y);
+    free(buf);
+    fedavg_codec_free(c);
+}
+
+static void test_bit_slots_encoding(void **state) {
+    (void)state;
+    fedavg_codec *c = make_codec(255, 16, 1e-6, 1.0f, FEDAVG_CODEC_BIT_SLOTS);
+    uint8_t enc[24];
+    assert_int_equal(fedavg_codec_encode(c, enc, sizeof enc), FEDAVG_OK);
+    /* version 2, 25-bit slots, 81 values, flags 2 */
+    const uint8_t want[24] = {'F', 'A', 'P', 'R',  2,    0, 0, 0, 255, 25, 19, 0,
+                              0,   0,   16,  0x3f, 0x80, 0, 0, 0, 0,   0,  81, 2};
+    assert_memory_equal(enc, want, 24);
+    fedavg_codec *d = NULL;
+    assert_int_equal(fedavg_codec_decode(&d, enc, 24), FEDAVG_OK);
+    assert_int_equal(fedavg_codec_slot_bits(d), 25);
+    assert_int_equal(fedavg_codec_flags(d), FEDAVG_CODEC_BIT_SLOTS);
+    fedavg_codec_free(d);
+    uint8_t bad[24];
+    memcpy(bad, enc, 24);
+    bad[4] = 1; /* version 1 has no bit slots */
+    assert_int_equal(fedavg_codec_decode(&d, bad, 24), FEDAVG_E_FORMAT);
+    memcpy(bad, enc, 24);
+    bad[23] = 0; /* version 2 always has them */
+    assert_int_equal(fedavg_codec_decode(&d, bad, 24), FEDAVG_E_FORMAT);
+    memcpy(bad, enc, 24);
+    bad[9] = 32; /* not the minimal width */
+    assert_int_equal(fedavg_codec_decode(&d, bad, 24), FEDAVG_E_FORMAT);
+    memcpy(bad, enc, 24);
+    bad[4] = 3;
+    assert_int_equal(fedavg_codec_decode(&d, bad, 24), FEDAVG_E_VERSION);
+    fedavg_codec_free(c);
+    /* A version-1 codec still encodes as version 1 (the checked-in bytes of
+     * test_codec_encoding) and decodes as before. */
+    c = make_codec(255, 16, 1e-6, 1.0f, 0);
+    assert_int_equal(fedavg_codec_encode(c, enc, sizeof enc), FEDAVG_OK);
+    assert_int_equal(enc[4], 1);
+    assert_int_equal(enc[23], 0);
+    fedavg_codec_free(c);
+}
+
 static void test_weights(void **state) {
     (void)state;
     double w[3] = {0.5, 0.3, 0.2};
@@ -648,6 +882,10 @@ int main(void) {
         cmocka_unit_test(test_overflow_edge),
         cmocka_unit_test(test_packed_vs_plain),
         cmocka_unit_test(test_codec_encoding),
+        cmocka_unit_test(test_bit_slots_select),
+        cmocka_unit_test(test_bit_slots_every_width),
+        cmocka_unit_test(test_bit_slots_refusals),
+        cmocka_unit_test(test_bit_slots_encoding),
         cmocka_unit_test(test_weights),
         cmocka_unit_test(test_average_errors),
         cmocka_unit_test(test_median_trimmed),

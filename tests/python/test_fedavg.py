@@ -46,6 +46,55 @@ def test_parameter_selection_matches_the_documented_rule(P, M, prec, clip, align
 
 
 @pytest.mark.parametrize(
+    "P, M, prec, clip, bits, k",
+    [
+        (255, 16, 1e-6, 1.0, 25, 81),  # byte slots: 32 bits, 63 values
+        (255, 1000, 1e-6, 8.0, 33, 61),  # the scale suite's codec before: 40 bits, 51 values
+        (255, 300, 1e-5, 1.0, 26, 78),  # 3 participants of weight <= 100
+        (255, 3, 1e-5, 1.0, 19, 107),  # 3 participants, unweighted
+        (255, 15, 1e-6, 1.0, 24, 85),  # a multiple of 8: the byte layout
+        (9, 2, 0.5, 1.0, 3, 24),
+    ],
+)
+def test_dense_slots_are_exactly_the_bits_needed(P, M, prec, clip, bits, k):
+    c = F.Codec(P, M, prec, clip, dense=True)
+    assert (c.slot_bits, c.values_per_plaintext, c.dense) == (bits, k, True)
+    byte = F.Codec(P, M, prec, clip)
+    assert not byte.dense and c.error_bound == byte.error_bound
+    enc = c.to_bytes()
+    assert enc[4] == 2 and enc[23] == 2 and byte.to_bytes()[4] == 1
+    assert F.Codec.from_bytes(enc) == c and F.Codec.from_bytes(enc).dense
+    # a version-1 encoding claiming dense slots, or a version 2 without them: refused
+    with pytest.raises(fedshare.InvalidInputError):
+        F.Codec.from_bytes(enc[:4] + b"\x01" + enc[5:])
+    with pytest.raises(fedshare.InvalidInputError):
+        F.Codec.from_bytes(enc[:23] + b"\x00")
+    assert "dense=True" in repr(c)
+
+
+def test_for_participants_headroom():
+    # N = 2 ... 10 unweighted: value bits bitlen(2Q) plus ceil(log2 N) at most
+    for n in range(2, 11):
+        c = F.Codec.for_participants(n)
+        assert c.max_weight == n and c.dense and c.frac_bits == 16 and c.clip == 1.0
+        q = 2**16
+        headroom = (n - 1).bit_length()  # ceil(log2 n)
+        assert c.slot_bits == (2 * q * n).bit_length() <= (2 * q).bit_length() + headroom
+    c = F.Codec.for_participants(3, weight=100, precision=1e-6, clip=8.0)
+    assert (c.max_weight, c.frac_bits, c.slot_bits) == (300, 19, 32)
+    with pytest.raises(fedshare.InvalidInputError, match="participants"):
+        F.Codec.for_participants(0)
+    with pytest.raises(fedshare.InvalidInputError, match="32-bit"):
+        F.Codec.for_participants(2**16, weight=2**16)
+    with pytest.raises(fedshare.InvalidInputError, match=r"> 2\^30") as e:
+        F.Codec.for_participants(3, precision=1e-12)  # does not fit the clip
+    assert e.value.code == -302
+    with pytest.raises(fedshare.InvalidInputError, match="smaller than one slot") as e:
+        F.Codec.for_participants(10, weight=1000, plaintext_bytes=3)
+    assert e.value.code == -309
+
+
+@pytest.mark.parametrize(
     "kwargs",
     [
         dict(precision=1e-12),  # Q > 2^30

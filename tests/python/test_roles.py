@@ -111,7 +111,9 @@ def task(world):
     model = fst.logistic_regression(len(names), seed=0)
     init = fst.flatten_parameters(model).copy()
     model_id = m[PUB].publish_model(fst.structure(model), init, "logistic regression, 30 features")
-    codec = fedavg.Codec(plaintext_bytes=255, max_weight=1000, precision=1e-5, clip=1.0)
+    # the task default: dense slots (FAPR version 2), M = 3 members x weight <= 334
+    codec = fedavg.Codec.for_participants(3, weight=334)
+    assert codec.dense and codec.max_weight == 1002 and codec.slot_bits == 27
     task_id = m[A].create_task(model_id, key_id, m[A].public_key,
                                [(m[i].public_key, data_ids[i]) for i in (A, B, C)],
                                codec.to_bytes(), learning_rate=0.1, round_limit=ROUNDS)

@@ -35,7 +35,8 @@ PERMIT, DENY = 1, 0
 #: from libabac/codes.tsv
 CODES = {c.value: c.name[len("ABAC_E_"):] for c in _codes.CODES.values() if c.library == "abac"}
 _POLICY_CODES = frozenset(_native.code_value("ABAC_E_" + n) for n in (
-    "SYNTAX", "TYPE", "SCHEMA", "UNKNOWN_ATTR", "DUPLICATE_RULE", "LIMIT"))
+    "SYNTAX", "TYPE", "SCHEMA", "UNKNOWN_ATTR", "DUPLICATE_RULE", "LIMIT", "UNKNOWN_TYPE",
+    "UNSAFE_ATTR", "NOT_APPLICABLE", "EXTENSION"))
 
 
 class PolicyError(InvalidInputError):
@@ -132,9 +133,12 @@ class CedarPolicies:
     """A Cedar policy set parsed from text. Policy ids are "policy0", "policy1", … in source
     order (Cedar's ids for one text); :meth:`annotation` reads ``@id("…")`` and the others."""
 
-    def __init__(self, text: str, version: int = 0, members: Sequence[bytes] = ()) -> None:
+    def __init__(self, text: str, version: int = 0, members: Sequence[bytes] = (),
+                 schema: Any = None) -> None:
         """Parse ``text``; ``version`` and ``members`` (32-byte Ed25519 public keys) make it a
-        versioned set whose later versions need more than 2/3 of the members' signatures."""
+        versioned set whose later versions need more than 2/3 of the members' signatures.
+        With ``schema`` (JSON as a dict or text, or the human-readable syntax) the policies
+        must also validate against it (:class:`PolicyError` with the first error)."""
         src = _b(text)
         opts = ffi.new("abac_compile_options *")
         lib.abac_compile_options_init(opts)
@@ -150,6 +154,11 @@ class CedarPolicies:
             mb = ffi.new("uint8_t[]", b"".join(bytes(m) for m in members))
             opts.members = mb
             opts.n_members = len(members)
+        if schema is not None:
+            sb = _json_bytes(schema)
+            sbuf = ffi.new("char[]", sb)
+            opts.schema = sbuf
+            opts.schema_len = len(sb)
         out = ffi.new("abac_cedar_policies **")
         line = ffi.new("uint32_t *")
         col = ffi.new("uint32_t *")
@@ -205,11 +214,20 @@ class CedarPolicies:
         check(lib.abac_cedar_policies_hash(self._ptr, out))
         return bytes(out)
 
+    def _linked(self) -> bool:
+        return lib.abac_cedar_policies_link_count(self._ptr) > 0
+
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, CedarPolicies) and self.encode() == other.encode()
+        """Equal canonical encodings; a set with template links (no encoding yet) equals only
+        itself."""
+        if not isinstance(other, CedarPolicies):
+            return False
+        if self._linked() or other._linked():
+            return self is other
+        return self.encode() == other.encode()
 
     def __hash__(self) -> int:
-        return hash(self.hash())
+        return id(self) if self._linked() else hash(self.hash())
 
     def update_message(self, next_set: "CedarPolicies") -> bytes:
         """The 32 bytes each member signs to move from this set to ``next_set``."""
@@ -255,6 +273,43 @@ class CedarPolicies:
     def __len__(self) -> int:
         return len(self.ids)
 
+    @property
+    def templates(self) -> list[str]:
+        """Ids of the templates (policies with ``?principal`` / ``?resource`` in their scope;
+        they decide nothing, their links do)."""
+        return [pid for i, pid in enumerate(self.ids)
+                if lib.abac_cedar_policy_is_template(self._ptr, i) == 1]
+
+    def link(self, template: "str | int", new_id: str, principal: "str | None" = None,
+             resource: "str | None" = None) -> "CedarPolicies":
+        """A new set with template ``template`` (its id, its ``@id`` annotation or its index)
+        linked as policy ``new_id``, its slots set to ``principal`` / ``resource`` (entity uids
+        in Cedar syntax, ``'User::"alice"'``). A set with links has no canonical encoding yet."""
+        if isinstance(template, int):
+            idx = template
+        else:
+            cands = [i for i, pid in enumerate(self.ids) if pid == template]
+            if not cands:
+                cands = [i for i in range(len(self.ids)) if self.annotation(i, "id") == template
+                         and lib.abac_cedar_policy_is_template(self._ptr, i) == 1]
+            if len(cands) != 1:
+                raise InvalidInputError(f"abac: no single template {template!r}", library="abac")
+            idx = cands[0]
+        if not 0 <= idx < len(self.ids):
+            raise InvalidInputError("abac: template index out of range", library="abac")
+        nb = _b(new_id)
+        pb = _b(principal) if principal is not None else None
+        rb = _b(resource) if resource is not None else None
+        out = ffi.new("abac_cedar_policies **")
+        check(lib.abac_cedar_policies_link(out, self._ptr, idx, nb, len(nb),
+                                           pb if pb is not None else ffi.NULL,
+                                           len(pb) if pb is not None else 0,
+                                           rb if rb is not None else ffi.NULL,
+                                           len(rb) if rb is not None else 0))
+        ps = CedarPolicies.__new__(CedarPolicies)
+        ps._own(out[0])
+        return ps
+
     def annotation(self, i: int, key: str) -> "str | None":
         kb = _b(key)
         n = ffi.new("size_t *")
@@ -293,6 +348,130 @@ class CedarPolicies:
         return out
 
 
+# -- schemas (libabac 1.1.0) ------------------------------------------------------------------
+
+@dataclass
+class ValidationError:
+    """One error of :meth:`CedarSchema.validate`: the policy's id, the error's name (a libabac
+    code without ``ABAC_E_``: UNKNOWN_TYPE, UNKNOWN_ATTR, UNSAFE_ATTR, TYPE, EXTENSION,
+    NOT_APPLICABLE), Cedar's words for it, and where in the policy text it is."""
+
+    policy_id: str
+    code: str
+    message: str
+    line: int = 0
+    column: int = 0
+
+
+@dataclass
+class ValidationResult:
+    """``passed`` is True when there are no ``errors``."""
+
+    errors: list[ValidationError] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.errors
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+
+class CedarSchema:
+    """A Cedar schema, from Cedar's JSON schema format (a dict, or text starting with ``{``) or
+    from the human-readable schema syntax (other text); ``format`` ("json" or "cedar") forces
+    one. Raises :class:`PolicyError` (code SCHEMA) with the line and column of a syntax error."""
+
+    def __init__(self, schema: Any, format: "str | None" = None) -> None:
+        if format not in (None, "json", "cedar"):
+            raise InvalidInputError("abac: schema format is 'json' or 'cedar'", library="abac")
+        if isinstance(schema, (dict, list)):
+            format = format or "json"
+        data = _json_bytes(schema)
+        if format is None:
+            format = "json" if data.lstrip()[:1] == b"{" else "cedar"
+        out = ffi.new("abac_cedar_schema **")
+        msg = ffi.new("char[512]")
+        line = ffi.new("uint32_t *")
+        col = ffi.new("uint32_t *")
+        if format == "json":
+            rc = lib.abac_cedar_schema_parse_json(out, data, len(data), msg, 512)
+        else:
+            rc = lib.abac_cedar_schema_parse(out, data, len(data), line, col, msg, 512)
+        if rc in _POLICY_CODES:
+            detail = ffi.string(msg).decode("utf-8", "replace")
+            raise PolicyError(f"abac: {_strerror(rc)}: {detail}", code=rc, line=line[0],
+                              column=col[0], detail=detail)
+        check(rc)
+        self._ptr = ffi.gc(out[0], lib.abac_cedar_schema_free)
+
+    @property
+    def entity_type_count(self) -> int:
+        return int(lib.abac_cedar_schema_entity_type_count(self._ptr))
+
+    @property
+    def action_count(self) -> int:
+        return int(lib.abac_cedar_schema_action_count(self._ptr))
+
+    def validate(self, policies: "CedarPolicies | str") -> ValidationResult:
+        """Validate a policy set in Cedar's strict mode (see abac_cedar_validate())."""
+        ps = policies if isinstance(policies, CedarPolicies) else CedarPolicies(policies)
+        out = ffi.new("abac_cedar_validation **")
+        check(lib.abac_cedar_validate(out, self._ptr, ps._ptr))
+        v = ffi.gc(out[0], lib.abac_cedar_validation_free)
+        res = ValidationResult()
+        pi = ffi.new("size_t *")
+        code = ffi.new("int *")
+        m = ffi.new("const char **")
+        ml = ffi.new("size_t *")
+        line = ffi.new("uint32_t *")
+        col = ffi.new("uint32_t *")
+        for i in range(lib.abac_cedar_validation_error_count(v)):
+            check(lib.abac_cedar_validation_error(v, i, pi, code, m, ml, line, col))
+            res.errors.append(ValidationError(
+                ps.ids[pi[0]], CODES.get(code[0], str(code[0])),
+                bytes(ffi.buffer(m[0], ml[0])).decode("utf-8", "replace"), line[0], col[0]))
+        return res
+
+    def check_entities(self, entities: "CedarEntities | Any") -> None:
+        """Raise :class:`InvalidInputError` (with the libabac code) unless every entity
+        conforms to the schema."""
+        es = entities if isinstance(entities, CedarEntities) else CedarEntities(entities)
+        msg = ffi.new("char[512]")
+        rc = lib.abac_cedar_schema_check_entities(self._ptr, es._ptr, msg, 512)
+        if rc:
+            raise InvalidInputError("abac: entities do not conform to the schema: " +
+                                    ffi.string(msg).decode("utf-8", "replace"), code=rc,
+                                    library="abac")
+
+    def check_request(self, request: Any) -> None:
+        """Raise :class:`InvalidInputError` unless the request's action applies to its
+        principal and resource types and its context has the action's context type."""
+        data = _json_bytes(request)
+        rq = ffi.new("abac_cedar_request **")
+        msg = ffi.new("char[512]")
+        rc = lib.abac_cedar_request_parse_json(rq, data, len(data), msg, 512)
+        if rc == _E_JSON:
+            raise InvalidInputError("abac: Cedar request: " +
+                                    ffi.string(msg).decode("utf-8", "replace"), code=rc,
+                                    library="abac")
+        check(rc)
+        r = ffi.gc(rq[0], lib.abac_cedar_request_free)
+        rc = lib.abac_cedar_schema_check_request(self._ptr, r, msg, 512)
+        if rc:
+            raise InvalidInputError("abac: request does not conform to the schema: " +
+                                    ffi.string(msg).decode("utf-8", "replace"), code=rc,
+                                    library="abac")
+
+
+def validate_policies(policies: "CedarPolicies | str",
+                      schema: "CedarSchema | str | dict") -> ValidationResult:
+    """Validate Cedar policies against a schema (a :class:`CedarSchema`, JSON as a dict or
+    text, or the human-readable syntax)."""
+    s = schema if isinstance(schema, CedarSchema) else CedarSchema(schema)
+    return s.validate(policies)
+
+
 def cedar_is_authorized(request: Any, policies: "CedarPolicies | str",
                         entities: "CedarEntities | Any" = ()) -> CedarResponse:
     """Decide one Cedar request (parsing ``policies`` first when given as text)."""
@@ -302,5 +481,7 @@ def cedar_is_authorized(request: Any, policies: "CedarPolicies | str",
 
 __all__ = [
     "PolicyError", "keypair", "version_string", "CODES", "CedarPolicies", "CedarEntities",
-    "CedarResponse", "cedar_is_authorized",
+    "CedarResponse", "cedar_is_authorized", "CedarSchema", "ValidationError", "ValidationResult",
+    "validate_policies",
 ]
+from .abac_analyze import policy_check, policy_diff, policy_lint  # noqa: E402,F401 (z3 analysis, optional: fedshare.abac_analyze)

@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     _cli_upgrade.add_parsers(sub)
     _cli_proof.add_parsers(sub)
+    from ._cli import policy as _cli_policy  # fedshare policy diff|check|lint (optional z3)
+
+    _cli_policy.add_parsers(sub)
 
     from . import console as _console
 

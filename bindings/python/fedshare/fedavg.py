@@ -132,6 +132,10 @@ def _row_ptrs(rows: Sequence[np.ndarray]) -> tuple[Any, list[Any]]:
 
 # --- codec -------------------------------------------------------------------
 
+#: precision and clip of :meth:`Codec.for_participants` (the default of new tasks)
+DEFAULT_PRECISION = 1e-5
+DEFAULT_CLIP = 1.0
+
 
 def _explain(cfg: Any) -> str:
     """The numbers behind a refused parameter request (same rules as the C code)."""
@@ -151,6 +155,8 @@ def _explain(cfg: Any) -> str:
     bits = max(8, -(-need // 8) * 8)
     if cfg.flags & lib.FEDAVG_CODEC_ALIGNED_SLOTS:
         bits = next((b for b in (16, 32, 64) if need <= b), 0)
+    elif cfg.flags & lib.FEDAVG_CODEC_BIT_SLOTS:
+        bits = max(need, 1) if need <= 64 else 0
     return (f"f = {f}, Q = {int(q)}, 2*Q*M needs {need} bits -> {bits}-bit slots; "
             f"plaintext of {cfg.plaintext_bytes} bytes holds "
             f"{8 * cfg.plaintext_bytes // bits if bits else 0} "
@@ -162,9 +168,11 @@ class Codec:
 
     ``Codec(plaintext_bytes, max_weight, precision, clip)`` chooses the scale
     2^f (smallest f with 2^-(f+1) <= precision), the slot width (the smallest
-    multiple of 8 bits — or 16/32/64 with ``aligned=True`` — that holds
-    2·Q·max_weight) and the values per plaintext, or raises
-    :class:`fedshare.InvalidInputError` saying why none fits.
+    multiple of 8 bits — or 16/32/64 with ``aligned=True``, or exactly the
+    bits needed with ``dense=True`` — that holds 2·Q·max_weight) and the
+    values per plaintext, or raises :class:`fedshare.InvalidInputError` saying
+    why none fits. :meth:`for_participants` derives max_weight from the number
+    of participants and packs densely (what a task should use).
 
     The packed plaintexts must stay below the Paillier modulus n: choose
     ``plaintext_bytes <= (n.bit_length() - 1) // 8`` (255 for 2048-bit n).
@@ -180,6 +188,7 @@ class Codec:
         clip: float = 1.0,
         aligned: bool = False,
         *,
+        dense: bool = False,
         _handle: Any = None,
     ) -> None:
         if _handle is not None:
@@ -195,7 +204,8 @@ class Codec:
         cfg.max_weight = int(max_weight)
         cfg.precision = float(precision)
         cfg.clip = float(clip)
-        cfg.flags = lib.FEDAVG_CODEC_ALIGNED_SLOTS if aligned else 0
+        cfg.flags = ((lib.FEDAVG_CODEC_ALIGNED_SLOTS if aligned else 0)
+                     | (lib.FEDAVG_CODEC_BIT_SLOTS if dense else 0))
         out = ffi.new("fedavg_codec **")
         try:
             check(lib.fedavg_codec_select(out, cfg))
@@ -203,7 +213,33 @@ class Codec:
             raise type(exc)(f"{exc}; {_explain(cfg)}", code=exc.code, library="fedavg") from None
         self._c = ffi.gc(out[0], lib.fedavg_codec_free)
 
+    @classmethod
+    def for_participants(cls, participants: int, *, weight: int = 1,
+                         precision: float = DEFAULT_PRECISION, clip: float = DEFAULT_CLIP,
+                         plaintext_bytes: int = 255) -> "Codec":
+        """The dense codec for summing the updates of ``participants`` (N)
+        members, each packed with an integer weight of at most ``weight``
+        (1: unweighted; a data size otherwise): M = N·weight, and the slot is
+        exactly bitlen(2·Q·M) bits — bitlen(2Q) + ceil(log2 M) at most, i.e.
+        ceil(log2 N) bits of headroom above the offset value when weight is 1.
+        The defaults (precision 10⁻⁵, clip 1) are the task default: the demo
+        reaches its plain accuracy with them (docs/fedavg-codec.md, "Choosing
+        the precision")."""
+        for name, v in (("participants", participants), ("weight", weight)):
+            if not isinstance(v, (int, np.integer)) or not 1 <= v < 2**32:
+                raise errors.InvalidInputError(f"{name} must be an integer >= 1")
+        m = int(participants) * int(weight)
+        if m >= 2**32:
+            raise errors.InvalidInputError(
+                f"participants × weight = {m} does not fit the codec's 32-bit max_weight")
+        return cls(plaintext_bytes, m, precision, clip, dense=True)
+
     # parameters
+    @property
+    def dense(self) -> bool:
+        """True for bit-granular slots (``FAPR`` version 2)."""
+        return bool(lib.fedavg_codec_flags(self._c) & lib.FEDAVG_CODEC_BIT_SLOTS)
+
     @property
     def plaintext_bytes(self) -> int:
         return int(lib.fedavg_codec_plaintext_bytes(self._c))
@@ -246,7 +282,8 @@ class Codec:
     def __repr__(self) -> str:
         return (f"Codec(plaintext_bytes={self.plaintext_bytes}, max_weight={self.max_weight}, "
                 f"frac_bits={self.frac_bits}, clip={self.clip}, slot_bits={self.slot_bits}, "
-                f"values_per_plaintext={self.values_per_plaintext})")
+                f"values_per_plaintext={self.values_per_plaintext}"
+                f"{', dense=True' if self.dense else ''})")
 
     # canonical encoding
     def to_bytes(self) -> bytes:

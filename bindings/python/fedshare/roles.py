@@ -227,8 +227,14 @@ class Participant:
         else:
             cos = 0.0
         weight = int(weight)
-        packed = self.codec.pack(update, weight=weight)
-        log.info("round %d: encrypting %d plaintexts", round, packed.shape[0])
+        packed, clipped = self.codec.pack(update, weight=weight, return_clipped=True)
+        if clipped:
+            # the codec clips each value to ±clip: the global model then differs from
+            # plain FedAvg by more than the codec's bound (docs/fedavg-codec.md)
+            log.warning("round %d: %d update values exceed the task codec's clip %g and are "
+                        "clipped", round, clipped, self.codec.clip)
+        log.info("round %d: encrypting %d plaintexts (%d values each)", round, packed.shape[0],
+                 self.codec.values_per_plaintext)
         m.call(self.member.upload_update, self.task_id, round, self.params, packed,
                self.codec.plaintext_bytes, weight, norm, cos, threads=self.threads)
         self._trained_from = g

@@ -57,7 +57,8 @@ ABAC_API int abac_cedar_policies_parse(abac_cedar_policies **out, const char *sr
 ABAC_API void abac_cedar_policies_free(abac_cedar_policies *ps);
 /** Number of policies. */
 ABAC_API size_t abac_cedar_policy_count(const abac_cedar_policies *ps);
-/** Id of policy @p i ("policy<i>"), NUL-terminated, owned by @p ps; NULL if out of range. */
+/** Id of policy @p i ("policy<i>", or a template link's id), NUL-terminated, owned by @p ps;
+ * NULL if out of range. */
 ABAC_API const char *abac_cedar_policy_id(const abac_cedar_policies *ps, size_t i);
 /** Effect of policy @p i: ABAC_PERMIT or ABAC_DENY (forbid); ABAC_E_INVALID if out of range. */
 ABAC_API int abac_cedar_policy_effect(const abac_cedar_policies *ps, size_t i);
@@ -133,14 +134,125 @@ ABAC_API size_t abac_cedar_response_error_count(const abac_cedar_response *resp)
 ABAC_API int abac_cedar_response_error(const abac_cedar_response *resp, size_t i, size_t *policy,
                                        int *code);
 
+/* ---- templates (1.1.0) -------------------------------------------------------------------- */
+
+/**
+ * 1 if policy @p i is a template (its scope has the slot `?principal` or `?resource`:
+ * `principal == ?principal`, `principal in ?principal`, `principal is T in ?principal`, the same
+ * for `?resource`), 0 if not; ABAC_E_INVALID if out of range. A template decides nothing; its
+ * links do.
+ */
+ABAC_API int abac_cedar_policy_is_template(const abac_cedar_policies *ps, size_t i);
+/**
+ * Link template @p template_index of @p ps: a NEW set with the policies of @p ps and one more,
+ * the template with its slots set to @p principal / @p resource (entity uids in Cedar syntax,
+ * `User::"alice"`; NULL exactly when the template has no such slot), whose id is @p link_id
+ * (1–256 bytes, no NUL; unique among the set's ids). Links are appended after the text's
+ * policies, in link order; @p ps is unchanged. A set with links has no canonical encoding yet
+ * (abac_cedar_policies_encode() and _hash() refuse it with ABAC_E_INVALID).
+ * @return ABAC_OK; ABAC_E_INVALID (not a template, a slot missing or extra, a bad uid or id),
+ *         ABAC_E_DUPLICATE_RULE (the id is taken), ABAC_E_NOMEM.
+ */
+ABAC_API int abac_cedar_policies_link(abac_cedar_policies **out, const abac_cedar_policies *ps,
+                                      size_t template_index, const char *link_id,
+                                      size_t link_id_len, const char *principal,
+                                      size_t principal_len, const char *resource,
+                                      size_t resource_len);
+/** Number of template links of the set. */
+ABAC_API size_t abac_cedar_policies_link_count(const abac_cedar_policies *ps);
+
+/* ---- schemas (1.1.0) ---------------------------------------------------------------------- */
+
+/** A Cedar schema: entity types, actions and common types of any number of namespaces
+ * (immutable; shareable between threads). */
+typedef struct abac_cedar_schema abac_cedar_schema;
+/** The outcome of abac_cedar_validate(): the validation errors, in policy order. */
+typedef struct abac_cedar_validation abac_cedar_validation;
+
+/**
+ * Read a schema in Cedar's JSON schema format: `{"Namespace": {"entityTypes": {…},
+ * "actions": {…}, "commonTypes": {…}}}` ("" is the empty namespace). Unknown fields, unknown
+ * type names and cycles among common types or action groups are errors.
+ * @param err_msg out, may be NULL: what was wrong
+ * @return ABAC_OK; ABAC_E_INVALID, ABAC_E_SCHEMA, ABAC_E_LIMIT, ABAC_E_NOMEM.
+ */
+ABAC_API int abac_cedar_schema_parse_json(abac_cedar_schema **out, const char *json, size_t len,
+                                          char *err_msg, size_t err_cap);
+/**
+ * Read a schema in Cedar's human-readable schema syntax (`namespace N { entity User in
+ * [Group] = {…} tags String; action view appliesTo {principal: User, resource: Doc,
+ * context: {…}}; type T = …; }`). Annotations are accepted and ignored.
+ * @return ABAC_OK; ABAC_E_INVALID, ABAC_E_SCHEMA (with line and column), ABAC_E_LIMIT,
+ *         ABAC_E_NOMEM.
+ */
+ABAC_API int abac_cedar_schema_parse(abac_cedar_schema **out, const char *src, size_t len,
+                                     uint32_t *err_line, uint32_t *err_col, char *err_msg,
+                                     size_t err_cap);
+/** Free a schema; NULL is a no-op. Validations made with it need not go first. */
+ABAC_API void abac_cedar_schema_free(abac_cedar_schema *s);
+/** Number of entity types / actions declared (0 if NULL). */
+ABAC_API size_t abac_cedar_schema_entity_type_count(const abac_cedar_schema *s);
+ABAC_API size_t abac_cedar_schema_action_count(const abac_cedar_schema *s);
+
+/**
+ * Validate @p ps against @p s as Cedar's validator does in strict mode: for every action the
+ * scope admits and every principal and resource type it applies to, each condition must
+ * type-check (known entity types, actions and attributes, optional attributes and tags read
+ * only under a `has` / `hasTag` test, operands of the right types, set elements and `if`
+ * branches of one type, no empty set literal, extension constructors on valid literals), and
+ * the scope must admit at least one such combination. Success means the call ran: read the
+ * errors with abac_cedar_validation_error_count() (0: the policies are valid).
+ * @return ABAC_OK, ABAC_E_INVALID, ABAC_E_NOMEM; ABAC_E_LIMIT if one policy would be checked
+ *         in more than 2^20 (action, principal type, resource type) combinations.
+ */
+ABAC_API int abac_cedar_validate(abac_cedar_validation **out, const abac_cedar_schema *s,
+                                 const abac_cedar_policies *ps);
+/** Free a validation; NULL is a no-op. */
+ABAC_API void abac_cedar_validation_free(abac_cedar_validation *v);
+/** Number of validation errors (at most 32 kept per policy). */
+ABAC_API size_t abac_cedar_validation_error_count(const abac_cedar_validation *v);
+/**
+ * Error @p i: the policy index, its code (ABAC_E_UNKNOWN_TYPE, ABAC_E_UNKNOWN_ATTR,
+ * ABAC_E_UNSAFE_ATTR, ABAC_E_TYPE, ABAC_E_EXTENSION, ABAC_E_NOT_APPLICABLE), a message in
+ * Cedar's words (not NUL-terminated in general: use @p msg_len; owned by @p v) and where in
+ * the policy text it is. Any out pointer may be NULL.
+ * @return ABAC_OK, ABAC_E_INVALID, ABAC_E_NOT_FOUND.
+ */
+ABAC_API int abac_cedar_validation_error(const abac_cedar_validation *v, size_t i, size_t *policy,
+                                         int *code, const char **msg, size_t *msg_len,
+                                         uint32_t *line, uint32_t *col);
+/**
+ * Check entities against @p s: declared types (and enum ids), every required attribute
+ * present, no undeclared attribute (unless the record allows additional ones), values of the
+ * declared types, parents of a type memberOfTypes reaches (transitively), tags of the declared tag
+ * type; action entities must be declared actions whose parents are their groups.
+ * @return ABAC_OK; ABAC_E_INVALID, ABAC_E_UNKNOWN_TYPE, ABAC_E_UNKNOWN_ATTR,
+ *         ABAC_E_REQUIRED_ATTR, ABAC_E_ATTR_TYPE, ABAC_E_LIMIT (with the first problem in
+ *         @p err_msg).
+ */
+ABAC_API int abac_cedar_schema_check_entities(const abac_cedar_schema *s,
+                                              const abac_cedar_entities *es, char *err_msg,
+                                              size_t err_cap);
+/**
+ * Check a request against @p s: a declared action that applies to the principal's and the
+ * resource's types, and a context of the action's context type.
+ * @return ABAC_OK; ABAC_E_INVALID, ABAC_E_UNKNOWN_TYPE, ABAC_E_NOT_APPLICABLE,
+ *         ABAC_E_UNKNOWN_ATTR, ABAC_E_REQUIRED_ATTR, ABAC_E_ATTR_TYPE, ABAC_E_LIMIT.
+ */
+ABAC_API int abac_cedar_schema_check_request(const abac_cedar_schema *s,
+                                             const abac_cedar_request *rq, char *err_msg,
+                                             size_t err_cap);
+
 /* ---- versioned policy sets on the ledger, replaced by a quorum of members ---------------- */
 
 /**
  * Parse Cedar policy text as a versioned set: like abac_cedar_policies_parse(), with the set's
- * version and members from @p opts (`schema` must be NULL: Cedar schemas are not read yet;
- * NULL opts: version 0, no members).
+ * version and members from @p opts (NULL opts: version 0, no members). With `opts->schema`
+ * (1.1.0; JSON when it starts with '{', else the human-readable syntax) the policies must also
+ * pass abac_cedar_validate(): the first error's code, place and message are returned (the
+ * schema is not part of the set or its encoding).
  * @return ABAC_OK; ABAC_E_INVALID (also a member listed twice), ABAC_E_SYNTAX, ABAC_E_LIMIT,
- *         ABAC_E_NOMEM.
+ *         ABAC_E_NOMEM; with a schema also ABAC_E_SCHEMA and the validation codes.
  */
 ABAC_API int abac_cedar_policies_compile(abac_cedar_policies **out, const char *src, size_t len,
                                          const abac_compile_options *opts, uint32_t *err_line,

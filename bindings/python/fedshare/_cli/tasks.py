@@ -316,7 +316,7 @@ def _task_create(args) -> int:
     if args.aggregator not in names:
         raise errors.InvalidInputError(f"{args.aggregator}: not a member")
     codec = fedavg.Codec(plaintext_bytes=args.plaintext_bytes, max_weight=args.max_weight,
-                         precision=args.precision, clip=args.clip)
+                         precision=args.precision, clip=args.clip, dense=args.slots == "dense")
     with _member(args) as m:
         task = m.create_task(_h32(args.model_id, "model ID"), _h32(args.key_id, "key ID"),
                              names[args.aggregator], parts, codec.to_bytes(),
@@ -521,10 +521,17 @@ def add_parsers(sub) -> None:
                     help="bytes per packed plaintext, 1 … 65536, below the key's n (default 255)")
     tc.add_argument("--max-weight", type=integer(1, U32_MAX), default=100000,
                     help="largest summed weight (default 100000)")
-    tc.add_argument("--precision", type=real(0, 1e6, lo_open=True), default=1e-6,
-                    help="codec precision, > 0 (default 1e-6)")
+    tc.add_argument("--precision", type=real(0, 1e6, lo_open=True),
+                    default=1e-5,  # fedavg.DEFAULT_PRECISION (not imported: a fast --help)
+                    help="codec precision: the largest quantization error of one value, > 0 "
+                         "(default 1e-5, which keeps the demo's accuracy; "
+                         "docs/fedavg-codec.md)")
     tc.add_argument("--clip", type=real(0, 3.4e38, lo_open=True), default=8.0,
                     help="largest |value| encoded, > 0 (default 8)")
+    tc.add_argument("--slots", choices=("dense", "bytes"), default="dense",
+                    help="codec slot widths: dense (exactly the bits the clip, precision and "
+                         "max weight need; codec format version 2, libfedavg 0.2.0) or bytes "
+                         "(whole bytes, the codec of earlier releases); default dense")
     tc.set_defaults(func=_task_create)
     tsh = ts.add_parser("show", help="a task: its state and every anomaly verdict (per round "
                         "and member: verdict, statistic, scores, threshold, history)")

@@ -1,0 +1,1728 @@
+/* Cedar policy analysis by the Z3 SMT solver (docs/policy-analysis.md).
+ *
+ * Policies come from libabac's parser (its internal AST, cedar_int.h: this library is built in
+ * libabac's tree and links its static archive). A request is encoded over finite universes:
+ * entity uids are indices into the entity literals of the policies plus fresh uids of every
+ * type named (and of one unnamed type), strings are indices into the string literals plus
+ * fresh strings, longs / datetimes / durations are 64-bit bit-vectors, string sets are
+ * membership vectors over the string universe; ancestry is an uninterpreted relation
+ * anc(entity, target) over the entities used on the right of `in`, closed transitively. Each
+ * attribute path (principal.a, resource.a.b, context.a) has a type tag and one payload per
+ * type. A condition is encoded as (err, value) following cedar_eval.c operator by operator.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <z3.h>
+
+#include "abac_analyze.h"
+#include "cedar_int.h"
+
+enum { T_ABSENT = 0, T_BOOL, T_LONG, T_STR, T_ENT, T_SETSTR, T_DATETIME, T_DURATION, T_REC };
+#define T_MAX T_REC
+
+/* datetimes a request can carry: years 0000 to 9999 (Cedar's datetime text) */
+#define DT_MIN (-62167219200000LL)
+#define DT_MAX (253402300799999LL)
+
+typedef struct sb {
+    char *p;
+    size_t n, cap;
+    int oom;
+} sb;
+
+static void sb_put(sb *b, const char *s, size_t n) {
+    if (b->oom)
+        return;
+    if (b->n + n + 1 > b->cap) {
+        size_t c = b->cap ? b->cap : 256;
+        while (c < b->n + n + 1)
+            c *= 2;
+        char *q = realloc(b->p, c);
+        if (!q) {
+            b->oom = 1;
+            return;
+        }
+        b->p = q;
+        b->cap = c;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = 0;
+}
+static void sb_s(sb *b, const char *s) {
+    sb_put(b, s, strlen(s));
+}
+static void sb_f(sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_f(sb *b, const char *fmt, ...) {
+    char tmp[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    va_end(ap);
+    if (k > 0)
+        sb_put(b, tmp, (size_t)k < sizeof tmp ? (size_t)k : sizeof tmp - 1);
+}
+static void sb_json_str(sb *b, const char *s, size_t n) {
+    sb_s(b, "\"");
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            char e[2] = {'\\', (char)c};
+            sb_put(b, e, 2);
+        } else if (c < 0x20) {
+            sb_f(b, "\\u%04x", c);
+        } else {
+            sb_put(b, (const char *)&s[i], 1);
+        }
+    }
+    sb_s(b, "\"");
+}
+
+/* ---- analysis state ---- */
+typedef struct apath {
+    int root;   /* 0 principal, 2 resource, 3 context */
+    int parent; /* path index, -1 at the root */
+    cstr name;
+    int has_children, mirror;
+    Z3_ast ty, b, l, s, e;
+    Z3_ast *mem;
+} apath;
+
+typedef struct euni {
+    cstr type, id; /* id of a fresh uid is made up (fresh != 0) */
+    int fresh;
+} euni;
+
+typedef struct sv {
+    Z3_ast err, ty, b, l, s, e;
+    Z3_ast *mem; /* string-set membership (NULL: empty) */
+    int may_rec;
+} sv;
+
+typedef struct an {
+    Z3_context z;
+    int rc;
+    char msg[512];
+    /* universes */
+    cstr *str;
+    size_t nstr, capstr, nstr_lit;
+    euni *ent;
+    size_t nent, capent;
+    cstr *types;
+    size_t ntypes, captypes;
+    size_t *type_lo, *type_hi; /* entity index range of each type (after build) */
+    int *targets;              /* entity indices used on the right of `in` */
+    size_t ntargets, captargets;
+    apath *paths;
+    size_t npaths, cappaths;
+    int set_vs_set;
+    /* solver terms */
+    Z3_sort I, B, BV;
+    Z3_ast P, A, R; /* request entity indices */
+    Z3_func_decl anc;
+    Z3_ast *axioms;
+    size_t naxioms, capaxioms;
+    char fresh_tag[32];
+    size_t nprefs, max_prefs; /* solver calls spent on readable requests */
+    char *other_type;         /* the type no policy names (owned) */
+    int built;                /* str[nstr_lit..nstr) are owned */
+    Z3_ast **owned;           /* membership vectors of set literals and conditionals */
+    size_t nowned, capowned;
+} an;
+
+static void z3_err(Z3_context c, Z3_error_code e) {
+    (void)c;
+    (void)e; /* checked after each solver call through Z3_get_error_code */
+}
+
+static int fail(an *A, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(an *A, int rc, const char *fmt, ...) {
+    if (A->rc)
+        return A->rc;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(A->msg, sizeof A->msg, fmt, ap);
+    va_end(ap);
+    A->rc = rc;
+    return rc;
+}
+static int unsupported(an *A, const cnode *n, const char *what) {
+    return fail(A, ABAC_ANALYZE_E_UNSUPPORTED, "line %u:%u: %s is not supported by the analysis",
+                n ? n->line : 0, n ? n->col : 0, what);
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t el) {
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap * 2 : 16;
+    while (c < need)
+        c *= 2;
+    void *q = realloc(*p, c * el);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = c;
+    return 0;
+}
+
+static int add_str(an *A, cstr s) {
+    for (size_t k = 0; k < A->nstr; k++)
+        if (cstr_eq(A->str[k], s))
+            return (int)k;
+    if (grow((void **)&A->str, &A->capstr, A->nstr + 1, sizeof *A->str))
+        return fail(A, ABAC_E_NOMEM, "out of memory"), -1;
+    A->str[A->nstr] = s;
+    return (int)A->nstr++;
+}
+static int find_str(const an *A, cstr s) {
+    for (size_t k = 0; k < A->nstr_lit; k++)
+        if (cstr_eq(A->str[k], s))
+            return (int)k;
+    return -1;
+}
+static void add_type(an *A, cstr t) {
+    for (size_t k = 0; k < A->ntypes; k++)
+        if (cstr_eq(A->types[k], t))
+            return;
+    if (grow((void **)&A->types, &A->captypes, A->ntypes + 1, sizeof *A->types)) {
+        fail(A, ABAC_E_NOMEM, "out of memory");
+        return;
+    }
+    A->types[A->ntypes++] = t;
+}
+static int add_ent(an *A, cstr type, cstr id, int fresh) {
+    for (size_t k = 0; k < A->nent; k++)
+        if (!A->ent[k].fresh && !fresh && cstr_eq(A->ent[k].type, type) &&
+            cstr_eq(A->ent[k].id, id))
+            return (int)k;
+    if (grow((void **)&A->ent, &A->capent, A->nent + 1, sizeof *A->ent))
+        return fail(A, ABAC_E_NOMEM, "out of memory"), -1;
+    A->ent[A->nent] = (euni){type, id, fresh};
+    add_type(A, type);
+    return (int)A->nent++;
+}
+static int find_ent(const an *A, const cuid *u) {
+    for (size_t k = 0; k < A->nent; k++)
+        if (!A->ent[k].fresh && cstr_eq(A->ent[k].type, u->type) && cstr_eq(A->ent[k].id, u->id))
+            return (int)k;
+    return -1;
+}
+static void add_target(an *A, int e) {
+    for (size_t k = 0; k < A->ntargets; k++)
+        if (A->targets[k] == e)
+            return;
+    if (grow((void **)&A->targets, &A->captargets, A->ntargets + 1, sizeof *A->targets)) {
+        fail(A, ABAC_E_NOMEM, "out of memory");
+        return;
+    }
+    A->targets[A->ntargets++] = e;
+}
+
+static int path_find(an *A, int root, int parent, cstr name, int create) {
+    for (size_t k = 0; k < A->npaths; k++)
+        if (A->paths[k].root == root && A->paths[k].parent == parent &&
+            cstr_eq(A->paths[k].name, name))
+            return (int)k;
+    if (!create)
+        return -1;
+    if (grow((void **)&A->paths, &A->cappaths, A->npaths + 1, sizeof *A->paths))
+        return fail(A, ABAC_E_NOMEM, "out of memory"), -1;
+    memset(&A->paths[A->npaths], 0, sizeof *A->paths);
+    A->paths[A->npaths].root = root;
+    A->paths[A->npaths].parent = parent;
+    A->paths[A->npaths].name = name;
+    A->paths[A->npaths].mirror = -1;
+    if (parent >= 0)
+        A->paths[parent].has_children = 1;
+    return (int)A->npaths++;
+}
+
+/* the path of `base.name` where base is principal, resource, context or a path; -1 if base is
+ * none of these (-2: base is the context itself, for `context has x` callers) */
+static int path_of_base(an *A, const cnode *base, int create) {
+    if (base->op == X_VAR)
+        return base->var == 1 ? -1 : -10 - (int)base->var; /* -10 principal, -12, -13 */
+    if (base->op == X_ATTR) {
+        int q = path_of_base(A, base->a, create);
+        if (q == -1)
+            return -1;
+        int root = q <= -10 ? -10 - q : A->paths[q].root;
+        return path_find(A, root, q <= -10 ? -1 : q, base->name, create);
+    }
+    return -1;
+}
+static int path_child(an *A, const cnode *base, cstr name, int create) {
+    int q = path_of_base(A, base, create);
+    if (q == -1)
+        return -1;
+    int root = q <= -10 ? -10 - q : A->paths[q].root;
+    return path_find(A, root, q <= -10 ? -1 : q, name, create);
+}
+
+/* a set written with literals only (an X_SET of X_LIT, or a literal set the parser folded):
+ * its number of elements, element k in *out if out; -1 if not such a set */
+static int set_lit(const cnode *n, uint32_t k, cval *out) {
+    if (n->op == X_LIT && n->lit.t == V_SET) {
+        if (out && k < n->lit.n)
+            *out = ((const cval *)n->lit.p)[k];
+        return (int)n->lit.n;
+    }
+    if (n->op != X_SET)
+        return -1;
+    for (uint32_t j = 0; j < n->n; j++)
+        if (n->args[j]->op != X_LIT)
+            return -1;
+    if (out && k < n->n)
+        *out = n->args[k]->lit;
+    return (int)n->n;
+}
+
+/* ---- pass 1: literals, types, targets, paths ---- */
+static int is_set_method(int m) {
+    return m == M_CONTAINS || m == M_CONTAINS_ALL || m == M_CONTAINS_ANY || m == M_IS_EMPTY;
+}
+
+static void collect_in_rhs(an *A, const cnode *b) {
+    if (b->op == X_LIT && b->lit.t == V_ENT) {
+        const cuid *u = b->lit.p;
+        add_target(A, add_ent(A, u->type, u->id, 0));
+        return;
+    }
+    int ne = set_lit(b, 0, NULL);
+    for (int k = 0; k < ne; k++) {
+        cval v = {0};
+        set_lit(b, (uint32_t)k, &v);
+        if (v.t == V_ENT) {
+            const cuid *u = v.p;
+            add_target(A, add_ent(A, u->type, u->id, 0));
+        }
+    }
+}
+
+static void collect(an *A, const cnode *n) {
+    if (!n || A->rc)
+        return;
+    switch (n->op) {
+        case X_LIT:
+            if (n->lit.t == V_STR)
+                add_str(A, (cstr){n->lit.p, n->lit.n});
+            else if (n->lit.t == V_ENT) {
+                const cuid *u = n->lit.p;
+                add_ent(A, u->type, u->id, 0);
+            } else if (n->lit.t == V_SET) {
+                const cval *el = n->lit.p;
+                for (uint32_t k = 0; k < n->lit.n; k++)
+                    if (el[k].t == V_STR)
+                        add_str(A, (cstr){el[k].p, el[k].n});
+                    else if (el[k].t == V_ENT)
+                        add_ent(A, ((const cuid *)el[k].p)->type, ((const cuid *)el[k].p)->id, 0);
+            }
+            break;
+        case X_ATTR:
+            if (n->a->op == X_VAR || n->a->op == X_ATTR)
+                path_child(A, n->a, n->name, 1);
+            break;
+        case X_HAS:
+            if (n->a->op == X_VAR || n->a->op == X_ATTR)
+                path_child(A, n->a, n->name, 1);
+            break;
+        case X_IS:
+            add_type(A, n->name);
+            if (n->has_b)
+                collect_in_rhs(A, n->b);
+            break;
+        case X_IN:
+            collect_in_rhs(A, n->b);
+            break;
+        case X_EQ:
+        case X_NE:
+            if (n->a->op == X_ATTR && n->b->op == X_ATTR)
+                A->set_vs_set++; /* perhaps two sets */
+            break;
+        case X_METHOD:
+            if (is_set_method(n->var) && n->n &&
+                (n->var == M_CONTAINS_ALL || n->var == M_CONTAINS_ANY) && n->args[0]->op != X_SET)
+                A->set_vs_set++;
+            break;
+        default:
+            break;
+    }
+    collect(A, n->a);
+    collect(A, n->b);
+    collect(A, n->c);
+    for (uint32_t k = 0; k < n->n && n->args; k++)
+        collect(A, n->args[k]);
+}
+
+static void collect_scope(an *A, const cscope *s) {
+    switch (s->op) {
+        case S_EQ:
+            add_ent(A, s->ent->type, s->ent->id, 0);
+            break;
+        case S_IN:
+            add_target(A, add_ent(A, s->ent->type, s->ent->id, 0));
+            break;
+        case S_IS:
+            add_type(A, s->type);
+            break;
+        case S_IS_IN:
+            add_type(A, s->type);
+            add_target(A, add_ent(A, s->ent->type, s->ent->id, 0));
+            break;
+        case S_IN_LIST:
+            for (uint32_t k = 0; k < s->n_list; k++)
+                add_target(A, add_ent(A, s->list[k].type, s->list[k].id, 0));
+            break;
+        default:
+            break;
+    }
+}
+
+static void collect_set(an *A, const abac_cedar_policies *ps) {
+    for (uint32_t i = 0; i < ps->n; i++) {
+        for (int k = 0; k < 3; k++)
+            collect_scope(A, &ps->pol[i].sc[k]);
+        collect(A, ps->pol[i].cond);
+    }
+}
+
+/* ---- Z3 helpers ---- */
+static Z3_ast zi(an *A, int64_t v) {
+    return Z3_mk_int64(A->z, v, A->I);
+}
+static Z3_ast zbv(an *A, int64_t v) {
+    return Z3_mk_int64(A->z, v, A->BV);
+}
+static Z3_ast zt(an *A) {
+    return Z3_mk_true(A->z);
+}
+static Z3_ast zf(an *A) {
+    return Z3_mk_false(A->z);
+}
+static Z3_ast zand(an *A, Z3_ast a, Z3_ast b) {
+    Z3_ast v[2] = {a, b};
+    return Z3_mk_and(A->z, 2, v);
+}
+static Z3_ast zor(an *A, Z3_ast a, Z3_ast b) {
+    Z3_ast v[2] = {a, b};
+    return Z3_mk_or(A->z, 2, v);
+}
+static Z3_ast znot(an *A, Z3_ast a) {
+    return Z3_mk_not(A->z, a);
+}
+static Z3_ast zeq(an *A, Z3_ast a, Z3_ast b) {
+    return Z3_mk_eq(A->z, a, b);
+}
+static Z3_ast zite(an *A, Z3_ast c, Z3_ast a, Z3_ast b) {
+    return Z3_mk_ite(A->z, c, a, b);
+}
+static Z3_ast zvar(an *A, const char *name, Z3_sort s) {
+    return Z3_mk_fresh_const(A->z, name, s);
+}
+static void axiom(an *A, Z3_ast f) {
+    if (grow((void **)&A->axioms, &A->capaxioms, A->naxioms + 1, sizeof *A->axioms)) {
+        fail(A, ABAC_E_NOMEM, "out of memory");
+        return;
+    }
+    A->axioms[A->naxioms++] = f;
+}
+static Z3_ast in_range(an *A, Z3_ast x, int64_t lo, int64_t hi) { /* lo <= x < hi */
+    return zand(A, Z3_mk_ge(A->z, x, zi(A, lo)), Z3_mk_lt(A->z, x, zi(A, hi)));
+}
+static Z3_ast *owned_vec(an *A) {
+    Z3_ast *v = calloc(A->nstr ? A->nstr : 1, sizeof *v);
+    if (!v || grow((void **)&A->owned, &A->capowned, A->nowned + 1, sizeof *A->owned)) {
+        free(v);
+        return NULL;
+    }
+    A->owned[A->nowned++] = v;
+    return v;
+}
+static Z3_ast tyis(an *A, const sv *v, int t) {
+    return zeq(A, v->ty, zi(A, t));
+}
+
+/* mem[s] for a symbolic string index s */
+static Z3_ast mem_at(an *A, Z3_ast *mem, Z3_ast s) {
+    if (!mem)
+        return zf(A);
+    int k;
+    if (Z3_is_numeral_ast(A->z, s) && Z3_get_numeral_int(A->z, s, &k))
+        return k >= 0 && (size_t)k < A->nstr ? mem[k] : zf(A);
+    Z3_ast acc = zf(A);
+    for (size_t u = 0; u < A->nstr; u++)
+        acc = zor(A, acc, zand(A, zeq(A, s, zi(A, (int64_t)u)), mem[u]));
+    return acc;
+}
+
+static sv sv_const(an *A, int t) {
+    sv v = {zf(A), zi(A, t), zf(A), zbv(A, 0), zi(A, 0), zi(A, 0), NULL, 0};
+    return v;
+}
+static sv sv_bool(an *A, Z3_ast err, Z3_ast b) {
+    sv v = sv_const(A, T_BOOL);
+    v.err = err;
+    v.b = b;
+    return v;
+}
+static sv sv_path(an *A, int p, Z3_ast err) {
+    apath *q = &A->paths[p];
+    sv v = {err, q->ty, q->b, q->l, q->s, q->e, q->mem, q->has_children};
+    return v;
+}
+/* the value is a boolean and evaluated without error */
+static Z3_ast ok_bool(an *A, const sv *v) {
+    return zand(A, znot(A, v->err), tyis(A, v, T_BOOL));
+}
+
+/* entity index x in target entity t (index): x == t or anc(x, t) */
+static Z3_ast in_ent(an *A, Z3_ast x, int t) {
+    Z3_ast args[2] = {x, zi(A, t)};
+    return zor(A, zeq(A, x, zi(A, t)), Z3_mk_app(A->z, A->anc, 2, args));
+}
+static Z3_ast is_type(an *A, Z3_ast x, cstr type) {
+    for (size_t k = 0; k < A->ntypes; k++)
+        if (cstr_eq(A->types[k], type))
+            return in_range(A, x, (int64_t)A->type_lo[k], (int64_t)A->type_hi[k]);
+    return zf(A);
+}
+
+/* val_eq of cedar_eval.c (no error of its own) */
+static int val_eq(an *A, const cnode *n, const sv *a, const sv *b, Z3_ast *out) {
+    if (a->may_rec && b->may_rec)
+        return unsupported(A, n, "equality of two record-valued attributes");
+    Z3_ast acc = zf(A);
+    Z3_ast both;
+#define BOTH(t) zand(A, tyis(A, a, t), tyis(A, b, t))
+    both = BOTH(T_BOOL);
+    acc = zor(A, acc, zand(A, both, zeq(A, a->b, b->b)));
+    for (int t = T_LONG; t <= T_DURATION; t++) {
+        if (t == T_SETSTR) {
+            Z3_ast all = zt(A);
+            for (size_t u = 0; u < A->nstr; u++)
+                all = zand(A, all, zeq(A, a->mem ? a->mem[u] : zf(A), b->mem ? b->mem[u] : zf(A)));
+            acc = zor(A, acc, zand(A, BOTH(t), all));
+        } else {
+            Z3_ast pa = t == T_STR ? a->s : t == T_ENT ? a->e : a->l;
+            Z3_ast pb = t == T_STR ? b->s : t == T_ENT ? b->e : b->l;
+            acc = zor(A, acc, zand(A, BOTH(t), zeq(A, pa, pb)));
+        }
+    }
+#undef BOTH
+    *out = acc;
+    return 0;
+}
+
+static int enc(an *A, const cnode *n, sv *o);
+
+/* `x in rhs` where rhs is an entity literal or a set literal of entity literals */
+static int enc_in(an *A, const cnode *n, const sv *x, const cnode *rhs, Z3_ast *err, Z3_ast *val) {
+    (void)n;
+    *err = znot(A, tyis(A, x, T_ENT));
+    *err = zor(A, x->err, *err);
+    if (rhs->op == X_LIT && rhs->lit.t == V_ENT) {
+        *val = in_ent(A, x->e, find_ent(A, rhs->lit.p));
+        return 0;
+    }
+    int ne = set_lit(rhs, 0, NULL);
+    if (ne >= 0) {
+        Z3_ast acc = zf(A);
+        for (int k = 0; k < ne; k++) {
+            cval v = {0};
+            set_lit(rhs, (uint32_t)k, &v);
+            if (v.t != V_ENT) /* libabac: a non-entity element is a type error */
+                return unsupported(A, rhs, "`in` a set with an element that is not an entity");
+            acc = zor(A, acc, in_ent(A, x->e, find_ent(A, v.p)));
+        }
+        *val = acc;
+        return 0;
+    }
+    return unsupported(A, rhs, "`in` with a right side other than entity literals");
+}
+
+static int enc_strset_lit(an *A, const cnode *n, sv *o) {
+    *o = sv_const(A, T_SETSTR);
+    o->mem = owned_vec(A);
+    if (!o->mem)
+        return fail(A, ABAC_E_NOMEM, "out of memory");
+    for (size_t u = 0; u < A->nstr; u++)
+        o->mem[u] = zf(A);
+    int ne = set_lit(n, 0, NULL);
+    if (ne < 0)
+        return unsupported(A, n, "a set literal with an element other than a literal");
+    for (int k = 0; k < ne; k++) {
+        cval v = {0};
+        set_lit(n, (uint32_t)k, &v);
+        if (v.t != V_STR)
+            return unsupported(A, n,
+                               "a set literal with an element other than a string "
+                               "(sets of longs and entities)");
+        o->mem[find_str(A, (cstr){v.p, v.n})] = zt(A);
+    }
+    return 0;
+}
+
+static int enc_attr_like(an *A, const cnode *n, int is_has, sv *o) {
+    const cnode *base = n->a;
+    if (base->op == X_VAR && base->var == 3) { /* context.x / context has x */
+        int p = path_child(A, base, n->name, 0);
+        Z3_ast absent = zeq(A, A->paths[p].ty, zi(A, T_ABSENT));
+        if (is_has)
+            *o = sv_bool(A, zf(A), znot(A, absent));
+        else
+            *o = sv_path(A, p, absent);
+        return 0;
+    }
+    if (base->op == X_VAR && (base->var == 0 || base->var == 2)) {
+        int p = path_child(A, base, n->name, 0);
+        Z3_ast absent = zeq(A, A->paths[p].ty, zi(A, T_ABSENT));
+        if (is_has)
+            *o = sv_bool(A, zf(A), znot(A, absent));
+        else
+            *o = sv_path(A, p, absent);
+        return 0;
+    }
+    if (base->op == X_ATTR) {
+        int q = path_of_base(A, base, 0);
+        if (q >= 0) {
+            sv pv;
+            if (enc(A, base, &pv))
+                return A->rc;
+            int p = path_child(A, base, n->name, 0);
+            Z3_ast absent = zeq(A, A->paths[p].ty, zi(A, T_ABSENT));
+            Z3_ast rec = tyis(A, &pv, T_REC), ent = tyis(A, &pv, T_ENT);
+            if (is_has) /* an entity other than principal and resource has no attributes */
+                *o = sv_bool(A, zor(A, pv.err, znot(A, zor(A, rec, ent))),
+                             zand(A, rec, znot(A, absent)));
+            else
+                *o = sv_path(A, p, zor(A, pv.err, zor(A, znot(A, rec), absent)));
+            return 0;
+        }
+    }
+    return unsupported(A, n,
+                       is_has ? "`has` on an expression other than principal, resource, context "
+                                "or their attributes"
+                              : "an attribute of an expression other than principal, resource, "
+                                "context or their attributes");
+}
+
+static int enc(an *A, const cnode *n, sv *o) {
+    if (A->rc)
+        return A->rc;
+    sv a, b, c;
+    switch (n->op) {
+        case X_LIT:
+            switch (n->lit.t) {
+                case V_BOOL:
+                    *o = sv_bool(A, zf(A), n->lit.i ? zt(A) : zf(A));
+                    return 0;
+                case V_LONG:
+                    *o = sv_const(A, T_LONG);
+                    o->l = zbv(A, n->lit.i);
+                    return 0;
+                case V_STR:
+                    *o = sv_const(A, T_STR);
+                    o->s = zi(A, find_str(A, (cstr){n->lit.p, n->lit.n}));
+                    return 0;
+                case V_ENT:
+                    *o = sv_const(A, T_ENT);
+                    o->e = zi(A, find_ent(A, n->lit.p));
+                    return 0;
+                case V_SET:
+                    return enc_strset_lit(A, n, o);
+                default:
+                    return unsupported(A, n, "a literal of this type");
+            }
+        case X_VAR:
+            if (n->var == 3)
+                return unsupported(A, n, "`context` as a value");
+            *o = sv_const(A, T_ENT);
+            o->e = n->var == 0 ? A->P : n->var == 1 ? A->A : A->R;
+            return 0;
+        case X_AND:
+        case X_OR: {
+            if (enc(A, n->a, &a) || enc(A, n->b, &b))
+                return A->rc;
+            Z3_ast oka = ok_bool(A, &a), okb = ok_bool(A, &b);
+            if (n->op == X_AND)
+                *o =
+                    sv_bool(A, zor(A, znot(A, oka), zand(A, a.b, znot(A, okb))), zand(A, a.b, b.b));
+            else
+                *o = sv_bool(A, zor(A, znot(A, oka), zand(A, znot(A, a.b), znot(A, okb))),
+                             zor(A, a.b, b.b));
+            return 0;
+        }
+        case X_NOT:
+            if (enc(A, n->a, &a))
+                return A->rc;
+            *o = sv_bool(A, znot(A, ok_bool(A, &a)), znot(A, a.b));
+            return 0;
+        case X_NEG:
+            if (enc(A, n->a, &a))
+                return A->rc;
+            *o = sv_const(A, T_LONG);
+            o->err =
+                zor(A, zor(A, a.err, znot(A, tyis(A, &a, T_LONG))), zeq(A, a.l, zbv(A, INT64_MIN)));
+            o->l = Z3_mk_bvneg(A->z, a.l);
+            return 0;
+        case X_IF: {
+            if (enc(A, n->a, &a) || enc(A, n->b, &b) || enc(A, n->c, &c))
+                return A->rc;
+            Z3_ast k = a.b;
+            sv r;
+            r.err = zor(A, znot(A, ok_bool(A, &a)), zite(A, k, b.err, c.err));
+            r.ty = zite(A, k, b.ty, c.ty);
+            r.b = zite(A, k, b.b, c.b);
+            r.l = zite(A, k, b.l, c.l);
+            r.s = zite(A, k, b.s, c.s);
+            r.e = zite(A, k, b.e, c.e);
+            r.may_rec = b.may_rec || c.may_rec;
+            r.mem = NULL;
+            if (b.mem || c.mem) {
+                r.mem = owned_vec(A);
+                if (!r.mem)
+                    return fail(A, ABAC_E_NOMEM, "out of memory");
+                for (size_t u = 0; u < A->nstr; u++)
+                    r.mem[u] = zite(A, k, b.mem ? b.mem[u] : zf(A), c.mem ? c.mem[u] : zf(A));
+            }
+            *o = r;
+            return 0;
+        }
+        case X_EQ:
+        case X_NE: {
+            if (enc(A, n->a, &a) || enc(A, n->b, &b))
+                return A->rc;
+            Z3_ast e = NULL;
+            if (val_eq(A, n, &a, &b, &e))
+                return A->rc;
+            *o = sv_bool(A, zor(A, a.err, b.err), n->op == X_EQ ? e : znot(A, e));
+            return 0;
+        }
+        case X_LT:
+        case X_LE:
+        case X_GT:
+        case X_GE: {
+            if (enc(A, n->a, &a) || enc(A, n->b, &b))
+                return A->rc;
+            Z3_ast num = zor(A, tyis(A, &a, T_LONG),
+                             zor(A, tyis(A, &a, T_DATETIME), tyis(A, &a, T_DURATION)));
+            Z3_ast err =
+                zor(A, zor(A, a.err, znot(A, num)), zor(A, b.err, znot(A, zeq(A, a.ty, b.ty))));
+            Z3_ast v = n->op == X_LT   ? Z3_mk_bvslt(A->z, a.l, b.l)
+                       : n->op == X_LE ? Z3_mk_bvsle(A->z, a.l, b.l)
+                       : n->op == X_GT ? Z3_mk_bvsgt(A->z, a.l, b.l)
+                                       : Z3_mk_bvsge(A->z, a.l, b.l);
+            *o = sv_bool(A, err, v);
+            return 0;
+        }
+        case X_ADD:
+        case X_SUB:
+        case X_MUL: {
+            if (enc(A, n->a, &a) || enc(A, n->b, &b))
+                return A->rc;
+            Z3_ast err = zor(A, zor(A, a.err, znot(A, tyis(A, &a, T_LONG))),
+                             zor(A, b.err, znot(A, tyis(A, &b, T_LONG))));
+            Z3_ast ov, r;
+            if (n->op == X_ADD) {
+                ov = znot(A, zand(A, Z3_mk_bvadd_no_overflow(A->z, a.l, b.l, true),
+                                  Z3_mk_bvadd_no_underflow(A->z, a.l, b.l)));
+                r = Z3_mk_bvadd(A->z, a.l, b.l);
+            } else if (n->op == X_SUB) {
+                ov = znot(A, zand(A, Z3_mk_bvsub_no_overflow(A->z, a.l, b.l),
+                                  Z3_mk_bvsub_no_underflow(A->z, a.l, b.l, true)));
+                r = Z3_mk_bvsub(A->z, a.l, b.l);
+            } else {
+                ov = znot(A, zand(A, Z3_mk_bvmul_no_overflow(A->z, a.l, b.l, true),
+                                  Z3_mk_bvmul_no_underflow(A->z, a.l, b.l)));
+                r = Z3_mk_bvmul(A->z, a.l, b.l);
+            }
+            *o = sv_const(A, T_LONG);
+            o->err = zor(A, err, ov);
+            o->l = r;
+            return 0;
+        }
+        case X_IN: {
+            if (enc(A, n->a, &a))
+                return A->rc;
+            Z3_ast err, v;
+            if (enc_in(A, n, &a, n->b, &err, &v))
+                return A->rc;
+            *o = sv_bool(A, err, v);
+            return 0;
+        }
+        case X_IS: {
+            if (enc(A, n->a, &a))
+                return A->rc;
+            Z3_ast err = zor(A, a.err, znot(A, tyis(A, &a, T_ENT)));
+            Z3_ast v = is_type(A, a.e, n->name);
+            if (n->has_b) {
+                Z3_ast e2, v2;
+                if (enc_in(A, n, &a, n->b, &e2, &v2))
+                    return A->rc;
+                err = zor(A, err, zand(A, v, e2)); /* `in` is evaluated only for the type */
+                v = zand(A, v, v2);
+            }
+            *o = sv_bool(A, err, v);
+            return 0;
+        }
+        case X_HAS:
+            return enc_attr_like(A, n, 1, o);
+        case X_ATTR:
+            return enc_attr_like(A, n, 0, o);
+        case X_SET:
+            return enc_strset_lit(A, n, o);
+        case X_METHOD: {
+            if (!is_set_method(n->var))
+                return unsupported(A, n, "this method");
+            if (enc(A, n->a, &a))
+                return A->rc;
+            Z3_ast err = zor(A, a.err, znot(A, tyis(A, &a, T_SETSTR)));
+            if (n->var == M_IS_EMPTY) {
+                Z3_ast all = zt(A);
+                for (size_t u = 0; u < A->nstr && a.mem; u++)
+                    all = zand(A, all, znot(A, a.mem[u]));
+                *o = sv_bool(A, err, all);
+                return 0;
+            }
+            const cnode *arg = n->args[0];
+            if (n->var == M_CONTAINS) {
+                if (arg->op == X_LIT && arg->lit.t != V_STR)
+                    return unsupported(A, arg,
+                                       "`contains` of a value other than a string "
+                                       "(sets of longs and entities)");
+                if (enc(A, arg, &b))
+                    return A->rc;
+                *o = sv_bool(A, zor(A, err, b.err),
+                             zand(A, tyis(A, &b, T_STR), mem_at(A, a.mem, b.s)));
+                return 0;
+            }
+            if (enc(A, arg, &b))
+                return A->rc;
+            err = zor(A, err, zor(A, b.err, znot(A, tyis(A, &b, T_SETSTR))));
+            Z3_ast acc = n->var == M_CONTAINS_ALL ? zt(A) : zf(A);
+            for (size_t u = 0; u < A->nstr; u++) {
+                Z3_ast ma = a.mem ? a.mem[u] : zf(A), mb = b.mem ? b.mem[u] : zf(A);
+                if (n->var == M_CONTAINS_ALL)
+                    acc = zand(A, acc, Z3_mk_implies(A->z, mb, ma));
+                else
+                    acc = zor(A, acc, zand(A, ma, mb));
+            }
+            *o = sv_bool(A, err, acc);
+            return 0;
+        }
+        case X_CALL: {
+            if (n->var != F_DATETIME && n->var != F_DURATION)
+                return unsupported(A, n, "decimal and ip values");
+            const cnode *arg = n->args[0];
+            if (arg->op != X_LIT || arg->lit.t != V_STR)
+                return unsupported(A, n, "datetime()/duration() of a non-literal");
+            int64_t v = 0;
+            int bad = (n->var == F_DATETIME ? cedar_parse_datetime
+                                            : cedar_parse_duration)(arg->lit.p, arg->lit.n, &v);
+            *o = sv_const(A, n->var == F_DATETIME ? T_DATETIME : T_DURATION);
+            o->err = bad ? zt(A) : zf(A);
+            o->l = zbv(A, v);
+            return 0;
+        }
+        case X_LIKE:
+            return unsupported(A, n, "`like`");
+        case X_REC:
+            return unsupported(A, n, "a record literal");
+        case X_GETTAG:
+        case X_HASTAG:
+            return unsupported(A, n, "entity tags");
+        default:
+            return unsupported(A, n, "this expression");
+    }
+}
+
+static Z3_ast scope_f(an *A, const cscope *s, Z3_ast x) {
+    switch (s->op) {
+        case S_ANY:
+            return zt(A);
+        case S_EQ:
+            return zeq(A, x, zi(A, find_ent(A, s->ent)));
+        case S_IN:
+            return in_ent(A, x, find_ent(A, s->ent));
+        case S_IS:
+            return is_type(A, x, s->type);
+        case S_IS_IN:
+            return zand(A, is_type(A, x, s->type), in_ent(A, x, find_ent(A, s->ent)));
+        case S_IN_LIST: {
+            Z3_ast acc = zf(A);
+            for (uint32_t k = 0; k < s->n_list; k++)
+                acc = zor(A, acc, in_ent(A, x, find_ent(A, &s->list[k])));
+            return acc;
+        }
+        default:
+            return zf(A);
+    }
+}
+
+typedef struct polf {
+    Z3_ast scope, err, sat; /* sat: scope, no error, condition true */
+} polf;
+
+static int enc_policy(an *A, const cpolicy *p, polf *o) {
+    Z3_ast s = zand(A, scope_f(A, &p->sc[0], A->P),
+                    zand(A, scope_f(A, &p->sc[1], A->A), scope_f(A, &p->sc[2], A->R)));
+    o->scope = s;
+    if (!p->cond) {
+        o->err = zf(A);
+        o->sat = s;
+        return 0;
+    }
+    sv c;
+    if (enc(A, p->cond, &c))
+        return A->rc;
+    o->err = znot(A, ok_bool(A, &c));
+    o->sat = zand(A, s, zand(A, ok_bool(A, &c), c.b));
+    return 0;
+}
+
+/* permitted: some permit applies, no forbid applies */
+static int enc_set(an *A, const abac_cedar_policies *ps, polf **pf, Z3_ast *permit,
+                   Z3_ast *forbid) {
+    *pf = calloc(ps->n ? ps->n : 1, sizeof **pf);
+    if (!*pf)
+        return fail(A, ABAC_E_NOMEM, "out of memory");
+    Z3_ast anyp = zf(A), anyf = zf(A);
+    for (uint32_t i = 0; i < ps->n; i++) {
+        if (enc_policy(A, &ps->pol[i], &(*pf)[i]))
+            return A->rc;
+        if (ps->pol[i].effect == ABAC_DENY)
+            anyf = zor(A, anyf, (*pf)[i].sat);
+        else
+            anyp = zor(A, anyp, (*pf)[i].sat);
+    }
+    *permit = zand(A, anyp, znot(A, anyf));
+    if (forbid)
+        *forbid = anyf;
+    return 0;
+}
+
+/* ---- universes and the request's variables ---- */
+static int build(an *A) {
+    /* every principal path has a resource twin and back (principal == resource shares them) */
+    for (size_t k = 0; k < A->npaths && !A->rc; k++) {
+        apath *p = &A->paths[k];
+        if (p->root == 3)
+            continue;
+        int other = p->root == 0 ? 2 : 0;
+        int par = p->parent < 0 ? -1 : A->paths[p->parent].mirror;
+        int m = path_find(A, other, par, A->paths[k].name, 1);
+        if (m < 0)
+            return A->rc;
+        A->paths[k].mirror = m;
+        A->paths[m].mirror = (int)k;
+    }
+    if (A->rc)
+        return A->rc;
+    /* strings: the literals, a fresh one per path and one more; more for set-vs-set tests */
+    A->nstr_lit = A->nstr;
+    A->built = 1;
+    size_t m = A->npaths;
+    size_t nfresh = A->npaths + 1 + (A->set_vs_set ? 4 * m * m : 0);
+    for (size_t k = 0; k < nfresh; k++) {
+        char *name = malloc(64);
+        if (!name)
+            return fail(A, ABAC_E_NOMEM, "out of memory");
+        snprintf(name, 64, "%.31s%zu", A->fresh_tag, k);
+        if (grow((void **)&A->str, &A->capstr, A->nstr + 1, sizeof *A->str))
+            return fail(A, ABAC_E_NOMEM, "out of memory");
+        A->str[A->nstr++] = (cstr){name, (uint32_t)strlen(name)};
+    }
+    /* entities grouped by type: the literals, then fresh ones (one per entity-valued term);
+     * then one type no policy names */
+    char *other = malloc(64);
+    if (!other)
+        return fail(A, ABAC_E_NOMEM, "out of memory");
+    A->other_type = other;
+    snprintf(other, 64, "%.31sType", A->fresh_tag);
+    add_type(A, (cstr){other, (uint32_t)strlen(other)});
+    size_t kfresh = 3 + A->npaths;
+    euni *old = A->ent;
+    size_t nold = A->nent;
+    A->ent = NULL;
+    A->nent = A->capent = 0;
+    A->type_lo = calloc(A->ntypes, sizeof *A->type_lo);
+    A->type_hi = calloc(A->ntypes, sizeof *A->type_hi);
+    int *remap = calloc(nold ? nold : 1, sizeof *remap);
+    if (!A->type_lo || !A->type_hi || !remap) {
+        free(old);
+        free(remap);
+        return fail(A, ABAC_E_NOMEM, "out of memory");
+    }
+    for (size_t t = 0; t < A->ntypes; t++) {
+        A->type_lo[t] = A->nent;
+        for (size_t k = 0; k < nold; k++)
+            if (cstr_eq(old[k].type, A->types[t])) {
+                if (grow((void **)&A->ent, &A->capent, A->nent + 1, sizeof *A->ent))
+                    break;
+                remap[k] = (int)A->nent;
+                A->ent[A->nent++] = old[k];
+            }
+        for (size_t k = 0; k < kfresh; k++) {
+            if (grow((void **)&A->ent, &A->capent, A->nent + 1, sizeof *A->ent))
+                break;
+            A->ent[A->nent++] = (euni){A->types[t], {NULL, 0}, (int)k + 1};
+        }
+        A->type_hi[t] = A->nent;
+    }
+    for (size_t k = 0; k < A->ntargets; k++)
+        A->targets[k] = remap[A->targets[k]];
+    free(old);
+    free(remap);
+    if (A->nent == 0 || A->type_hi[A->ntypes - 1] != A->nent)
+        return fail(A, ABAC_E_NOMEM, "out of memory");
+
+    /* variables */
+    A->P = zvar(A, "principal", A->I);
+    A->A = zvar(A, "action", A->I);
+    A->R = zvar(A, "resource", A->I);
+    Z3_sort dom[2] = {A->I, A->I};
+    A->anc = Z3_mk_fresh_func_decl(A->z, "anc", 2, dom, A->B);
+    Z3_ast *terms = calloc(3 + A->npaths, sizeof *terms);
+    if (!terms)
+        return fail(A, ABAC_E_NOMEM, "out of memory");
+    size_t nterms = 0;
+    terms[nterms++] = A->P;
+    terms[nterms++] = A->A;
+    terms[nterms++] = A->R;
+    for (size_t k = 0; k < A->npaths; k++) {
+        apath *p = &A->paths[k];
+        p->ty = zvar(A, "ty", A->I);
+        p->b = zvar(A, "b", A->B);
+        p->l = zvar(A, "l", A->BV);
+        p->s = zvar(A, "s", A->I);
+        p->e = zvar(A, "e", A->I);
+        p->mem = calloc(A->nstr ? A->nstr : 1, sizeof *p->mem);
+        if (!p->mem) {
+            free(terms);
+            return fail(A, ABAC_E_NOMEM, "out of memory");
+        }
+        for (size_t u = 0; u < A->nstr; u++)
+            p->mem[u] = zvar(A, "m", A->B);
+        terms[nterms++] = p->e;
+        axiom(A, in_range(A, p->ty, 0, p->has_children ? T_REC + 1 : T_REC));
+        axiom(A, in_range(A, p->s, 0, (int64_t)A->nstr));
+        axiom(A, in_range(A, p->e, 0, (int64_t)A->nent));
+        Z3_ast isdt = zeq(A, p->ty, zi(A, T_DATETIME));
+        axiom(A, Z3_mk_implies(A->z, isdt,
+                               zand(A, Z3_mk_bvsge(A->z, p->l, zbv(A, DT_MIN)),
+                                    Z3_mk_bvsle(A->z, p->l, zbv(A, DT_MAX)))));
+        if (p->parent >= 0)
+            axiom(A, Z3_mk_implies(A->z, znot(A, zeq(A, p->ty, zi(A, T_ABSENT))),
+                                   zeq(A, A->paths[p->parent].ty, zi(A, T_REC))));
+    }
+    /* entity-valued attributes are entities without attributes: not the principal or the
+     * resource when their attributes are read through them */
+    for (size_t k = 0; k < A->npaths; k++) {
+        apath *p = &A->paths[k];
+        if (p->has_children)
+            axiom(A,
+                  Z3_mk_implies(A->z, zeq(A, p->ty, zi(A, T_ENT)),
+                                zand(A, znot(A, zeq(A, p->e, A->P)), znot(A, zeq(A, p->e, A->R)))));
+        if (p->root == 0) { /* principal == resource: one entity, one set of attributes */
+            apath *q = &A->paths[p->mirror];
+            Z3_ast same = zand(
+                A, zeq(A, p->ty, q->ty),
+                zand(A, zeq(A, p->b, q->b),
+                     zand(A, zeq(A, p->l, q->l), zand(A, zeq(A, p->s, q->s), zeq(A, p->e, q->e)))));
+            for (size_t u = 0; u < A->nstr; u++)
+                same = zand(A, same, zeq(A, p->mem[u], q->mem[u]));
+            axiom(A, Z3_mk_implies(A->z, zeq(A, A->P, A->R), same));
+        }
+    }
+    for (int k = 0; k < 3; k++)
+        axiom(A, in_range(A, terms[k], 0, (int64_t)A->nent));
+    /* ancestry closed transitively over the terms and the targets */
+    for (size_t t = 0; t < A->ntargets; t++)
+        for (size_t t2 = 0; t2 < A->ntargets; t2++) {
+            Z3_ast a1[2] = {zi(A, A->targets[t]), zi(A, A->targets[t2])};
+            Z3_ast t_t2 = Z3_mk_app(A->z, A->anc, 2, a1);
+            for (size_t x = 0; x < nterms + A->ntargets; x++) {
+                Z3_ast xv = x < nterms ? terms[x] : zi(A, A->targets[x - nterms]);
+                Z3_ast a2[2] = {xv, a1[0]}, a3[2] = {xv, a1[1]};
+                axiom(A, Z3_mk_implies(A->z, zand(A, Z3_mk_app(A->z, A->anc, 2, a2), t_t2),
+                                       Z3_mk_app(A->z, A->anc, 2, a3)));
+            }
+        }
+    free(terms);
+    return A->rc;
+}
+
+static void an_init(an *A, unsigned timeout_ms) {
+    memset(A, 0, sizeof *A);
+    Z3_config cfg = Z3_mk_config();
+    char tbuf[32];
+    snprintf(tbuf, sizeof tbuf, "%u", timeout_ms ? timeout_ms : 60000u);
+    Z3_set_param_value(cfg, "timeout", tbuf);
+    Z3_set_param_value(cfg, "model", "true");
+    A->z = Z3_mk_context(cfg);
+    Z3_del_config(cfg);
+    Z3_set_error_handler(A->z, z3_err);
+    A->I = Z3_mk_int_sort(A->z);
+    A->B = Z3_mk_bool_sort(A->z);
+    A->BV = Z3_mk_bv_sort(A->z, 64);
+    snprintf(A->fresh_tag, sizeof A->fresh_tag, "__fresh_");
+}
+
+static void an_free(an *A) {
+    if (A->built)
+        for (size_t k = A->nstr_lit; k < A->nstr; k++)
+            free((char *)A->str[k].p);
+    free(A->other_type);
+    for (size_t k = 0; k < A->nowned; k++)
+        free(A->owned[k]);
+    free(A->owned);
+    for (size_t k = 0; k < A->npaths; k++)
+        free(A->paths[k].mem);
+    free(A->str);
+    free(A->ent);
+    free(A->types);
+    free(A->type_lo);
+    free(A->type_hi);
+    free(A->targets);
+    free(A->paths);
+    free(A->axioms);
+    if (A->z)
+        Z3_del_context(A->z);
+}
+
+/* make the fresh-name tag differ from every string and entity id of the policies */
+static void pick_tag(an *A) {
+    for (int round = 0; round < 1000; round++) {
+        size_t tl = strlen(A->fresh_tag);
+        int clash = 0;
+        for (size_t k = 0; k < A->nstr && !clash; k++)
+            if (A->str[k].n >= tl && memcmp(A->str[k].p, A->fresh_tag, tl) == 0)
+                clash = 1;
+        for (size_t k = 0; k < A->nent && !clash; k++)
+            if ((A->ent[k].id.n >= tl && memcmp(A->ent[k].id.p, A->fresh_tag, tl) == 0) ||
+                (A->ent[k].type.n >= tl && memcmp(A->ent[k].type.p, A->fresh_tag, tl) == 0))
+                clash = 1;
+        for (size_t k = 0; k < A->ntypes && !clash; k++)
+            if (A->types[k].n >= tl && memcmp(A->types[k].p, A->fresh_tag, tl) == 0)
+                clash = 1;
+        if (!clash)
+            return;
+        snprintf(A->fresh_tag, sizeof A->fresh_tag, "__fresh%d_", round);
+    }
+}
+
+/* ---- solving and models ---- */
+typedef struct solved {
+    Z3_solver s;
+    Z3_model m;
+} solved;
+
+/* keep f asserted if the goal stays satisfiable with it: 1 kept, 0 not */
+static int prefer(an *A, Z3_solver s, Z3_ast f) {
+    if (A->nprefs++ > A->max_prefs)
+        return 0;
+    Z3_solver_push(A->z, s);
+    Z3_solver_assert(A->z, s, f);
+    if (Z3_solver_check(A->z, s) == Z3_L_TRUE)
+        return 1;
+    Z3_solver_pop(A->z, s, 1);
+    return 0;
+}
+
+/* 1 sat (model in *out), 0 unsat, <0 error */
+static int solve(an *A, Z3_ast goal, solved *out) {
+    Z3_solver s = Z3_mk_solver(A->z);
+    Z3_solver_inc_ref(A->z, s);
+    for (size_t k = 0; k < A->naxioms; k++)
+        Z3_solver_assert(A->z, s, A->axioms[k]);
+    Z3_solver_assert(A->z, s, goal);
+    Z3_lbool r = Z3_solver_check(A->z, s);
+    A->nprefs = 0;
+    A->max_prefs = 400;
+    if (Z3_get_error_code(A->z) != Z3_OK) {
+        Z3_solver_dec_ref(A->z, s);
+        return fail(A, ABAC_ANALYZE_E_UNKNOWN, "solver error: %s",
+                    Z3_get_error_msg(A->z, Z3_get_error_code(A->z)));
+    }
+    if (r == Z3_L_UNDEF) {
+        const char *why = Z3_solver_get_reason_unknown(A->z, s);
+        fail(A, ABAC_ANALYZE_E_UNKNOWN, "the solver gave no answer (%s)", why ? why : "?");
+        Z3_solver_dec_ref(A->z, s);
+        return A->rc;
+    }
+    if (r == Z3_L_FALSE) {
+        Z3_solver_dec_ref(A->z, s);
+        return 0;
+    }
+    /* readable requests: greedily drop attributes, set elements and ancestors the answer
+     * does not need (each preference kept only while the goal stays satisfiable) */
+    for (size_t k = 0; k < A->npaths; k++)
+        prefer(A, s, zeq(A, A->paths[k].ty, zi(A, T_ABSENT)));
+    for (size_t k = 0; k < A->npaths; k++) {
+        Z3_ast none = zt(A);
+        for (size_t u = 0; u < A->nstr; u++)
+            none = zand(A, none, znot(A, A->paths[k].mem[u]));
+        if (!prefer(A, s, none))
+            for (size_t u = 0; u < A->nstr; u++)
+                prefer(A, s, znot(A, A->paths[k].mem[u]));
+    }
+    Z3_ast xs[3] = {A->P, A->A, A->R};
+    for (int x = 0; x < 3; x++)
+        for (size_t t = 0; t < A->ntargets; t++) {
+            Z3_ast args[2] = {xs[x], zi(A, A->targets[t])};
+            prefer(A, s, znot(A, Z3_mk_app(A->z, A->anc, 2, args)));
+        }
+    if (Z3_solver_check(A->z, s) != Z3_L_TRUE) {
+        Z3_solver_dec_ref(A->z, s);
+        return fail(A, ABAC_ANALYZE_E_UNKNOWN, "the solver gave no answer");
+    }
+    out->s = s;
+    out->m = Z3_solver_get_model(A->z, s);
+    Z3_model_inc_ref(A->z, out->m);
+    return 1;
+}
+static void solved_free(an *A, solved *v) {
+    Z3_model_dec_ref(A->z, v->m);
+    Z3_solver_dec_ref(A->z, v->s);
+}
+
+static int64_t mval(an *A, const solved *v, Z3_ast t) {
+    Z3_ast r;
+    if (!Z3_model_eval(A->z, v->m, t, true, &r))
+        return 0;
+    if (Z3_get_sort_kind(A->z, Z3_get_sort(A->z, r)) == Z3_BOOL_SORT)
+        return Z3_get_bool_value(A->z, r) == Z3_L_TRUE;
+    if (Z3_get_sort_kind(A->z, Z3_get_sort(A->z, r)) == Z3_BV_SORT) {
+        uint64_t u = 0;
+        Z3_get_numeral_uint64(A->z, r, &u);
+        return (int64_t)u;
+    }
+    int64_t i = 0;
+    Z3_get_numeral_int64(A->z, r, &i);
+    return i;
+}
+
+static void json_uid(an *A, sb *b, int64_t e) {
+    euni *u = &A->ent[e];
+    sb_s(b, "{\"type\": ");
+    sb_json_str(b, u->type.p, u->type.n);
+    sb_s(b, ", \"id\": ");
+    if (u->fresh) {
+        char id[64];
+        snprintf(id, sizeof id, "%sid%d", A->fresh_tag, u->fresh - 1);
+        sb_json_str(b, id, strlen(id));
+    } else {
+        sb_json_str(b, u->id.p, u->id.n);
+    }
+    sb_s(b, "}");
+}
+
+/* civil date from days since 1970-01-01 (H. Hinnant's civil_from_days) */
+static void civil(int64_t z, int64_t *y, int64_t *m, int64_t *d) {
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = doy - (153 * mp + 2) / 5 + 1;
+    *m = mp < 10 ? mp + 3 : mp - 9;
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+static void json_children(an *A, const solved *v, sb *b, int root, int parent);
+
+static void json_value(an *A, const solved *v, sb *b, size_t k) {
+    apath *p = &A->paths[k];
+    int64_t ty = mval(A, v, p->ty);
+    switch (ty) {
+        case T_BOOL:
+            sb_s(b, mval(A, v, p->b) ? "true" : "false");
+            break;
+        case T_LONG:
+            sb_f(b, "%" PRId64, mval(A, v, p->l));
+            break;
+        case T_STR: {
+            int64_t s = mval(A, v, p->s);
+            sb_json_str(b, A->str[s].p, A->str[s].n);
+            break;
+        }
+        case T_ENT:
+            sb_s(b, "{\"__entity\": ");
+            json_uid(A, b, mval(A, v, p->e));
+            sb_s(b, "}");
+            break;
+        case T_SETSTR: {
+            sb_s(b, "[");
+            int first = 1;
+            for (size_t u = 0; u < A->nstr; u++)
+                if (mval(A, v, p->mem[u])) {
+                    if (!first)
+                        sb_s(b, ", ");
+                    first = 0;
+                    sb_json_str(b, A->str[u].p, A->str[u].n);
+                }
+            sb_s(b, "]");
+            break;
+        }
+        case T_DATETIME: {
+            int64_t ms = mval(A, v, p->l), day = ms / 86400000, rem = ms % 86400000;
+            if (rem < 0) {
+                rem += 86400000;
+                day--;
+            }
+            int64_t y, mo, d;
+            civil(day, &y, &mo, &d);
+            sb_f(b,
+                 "{\"__extn\": {\"fn\": \"datetime\", \"arg\": "
+                 "\"%04" PRId64 "-%02" PRId64 "-%02" PRId64 "T%02" PRId64 ":%02" PRId64
+                 ":%02" PRId64 ".%03" PRId64 "Z\"}}",
+                 y, mo, d, rem / 3600000, rem / 60000 % 60, rem / 1000 % 60, rem % 1000);
+            break;
+        }
+        case T_DURATION: {
+            int64_t ms = mval(A, v, p->l);
+            if (ms < 0)
+                sb_f(b, "{\"__extn\": {\"fn\": \"duration\", \"arg\": \"-%" PRIu64 "ms\"}}",
+                     (uint64_t)0 - (uint64_t)ms);
+            else
+                sb_f(b, "{\"__extn\": {\"fn\": \"duration\", \"arg\": \"%" PRId64 "ms\"}}", ms);
+            break;
+        }
+        case T_REC:
+            json_children(A, v, b, p->root, (int)k);
+            break;
+        default:
+            sb_s(b, "null");
+    }
+}
+
+static void json_children(an *A, const solved *v, sb *b, int root, int parent) {
+    sb_s(b, "{");
+    int first = 1;
+    for (size_t k = 0; k < A->npaths; k++) {
+        apath *p = &A->paths[k];
+        if (p->root != root || p->parent != parent || mval(A, v, p->ty) == T_ABSENT)
+            continue;
+        if (!first)
+            sb_s(b, ", ");
+        first = 0;
+        sb_json_str(b, p->name.p, p->name.n);
+        sb_s(b, ": ");
+        json_value(A, v, b, k);
+    }
+    sb_s(b, "}");
+}
+
+/* the request and the entities of a model: {"request": …, "entities": […]} */
+static void json_request(an *A, const solved *v, sb *b) {
+    int64_t P = mval(A, v, A->P), Ac = mval(A, v, A->A), R = mval(A, v, A->R);
+    sb_s(b, "{\"request\": {\"principal\": ");
+    json_uid(A, b, P);
+    sb_s(b, ", \"action\": ");
+    json_uid(A, b, Ac);
+    sb_s(b, ", \"resource\": ");
+    json_uid(A, b, R);
+    sb_s(b, ", \"context\": ");
+    json_children(A, v, b, 3, -1);
+    sb_s(b, "}, \"entities\": [");
+    /* entities: the request's, entity-valued attributes', and every ancestor named */
+    char *out = calloc(A->nent, 1);
+    if (!out) {
+        b->oom = 1;
+        return;
+    }
+    out[P] = out[Ac] = out[R] = 1;
+    for (size_t k = 0; k < A->npaths; k++)
+        if (mval(A, v, A->paths[k].ty) == T_ENT)
+            out[mval(A, v, A->paths[k].e)] = 1;
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (size_t i = 0; i < A->nent; i++) {
+            if (!out[i])
+                continue;
+            for (size_t t = 0; t < A->ntargets; t++) {
+                int tg = A->targets[t];
+                Z3_ast args[2] = {zi(A, (int64_t)i), zi(A, tg)};
+                if (!out[tg] && (size_t)tg != i && mval(A, v, Z3_mk_app(A->z, A->anc, 2, args))) {
+                    out[tg] = 1;
+                    changed = 1;
+                }
+            }
+        }
+    }
+    int first = 1;
+    for (size_t i = 0; i < A->nent; i++) {
+        if (!out[i])
+            continue;
+        if (!first)
+            sb_s(b, ", ");
+        first = 0;
+        sb_s(b, "{\"uid\": ");
+        json_uid(A, b, (int64_t)i);
+        sb_s(b, ", \"attrs\": ");
+        if ((int64_t)i == P)
+            json_children(A, v, b, 0, -1);
+        else if ((int64_t)i == R)
+            json_children(A, v, b, 2, -1);
+        else
+            sb_s(b, "{}");
+        sb_s(b, ", \"parents\": [");
+        int pf = 1;
+        for (size_t t = 0; t < A->ntargets; t++) {
+            int tg = A->targets[t];
+            Z3_ast args[2] = {zi(A, (int64_t)i), zi(A, tg)};
+            if ((size_t)tg != i && mval(A, v, Z3_mk_app(A->z, A->anc, 2, args))) {
+                if (!pf)
+                    sb_s(b, ", ");
+                pf = 0;
+                json_uid(A, b, tg);
+            }
+        }
+        sb_s(b, "]}");
+    }
+    sb_s(b, "]}");
+    free(out);
+}
+
+/* ---- replay through libabac ---- */
+typedef struct replay {
+    abac_cedar_request *rq;
+    abac_cedar_entities *es;
+} replay;
+
+/* split {"request": R, "entities": E} (as json_request writes it) and parse both */
+static int replay_parse(an *A, const char *j, size_t len, replay *r) {
+    memset(r, 0, sizeof *r);
+    const char *e = strstr(j, "}, \"entities\": ");
+    if (strncmp(j, "{\"request\": ", 12) != 0 || !e)
+        return fail(A, ABAC_ANALYZE_E_REPLAY, "internal: malformed request text");
+    char msg[256];
+    int rc =
+        abac_cedar_request_parse_json(&r->rq, j + 12, (size_t)(e + 1 - (j + 12)), msg, sizeof msg);
+    if (rc == 0) {
+        const char *es = e + 15;
+        rc =
+            abac_cedar_entities_parse_json(&r->es, es, (size_t)(j + len - 1 - es), msg, sizeof msg);
+    }
+    if (rc)
+        return fail(A, ABAC_ANALYZE_E_REPLAY, "replay: libabac refused the request made: %s", msg);
+    return 0;
+}
+static void replay_free(replay *r) {
+    abac_cedar_request_free(r->rq);
+    abac_cedar_entities_free(r->es);
+}
+
+/* decision of ps, and whether policy `pol` (or -1) raised an error / was a reason */
+static int decide(an *A, const abac_cedar_policies *ps, const replay *r, int pol, int *errored,
+                  int *reason) {
+    abac_cedar_response *resp;
+    int rc = abac_cedar_response_new(&resp, ps, 0);
+    if (rc)
+        return fail(A, rc, "out of memory");
+    int d = abac_cedar_is_authorized(ps, r->es, r->rq, resp);
+    if (errored) {
+        *errored = 0;
+        for (size_t k = 0; k < abac_cedar_response_error_count(resp); k++) {
+            size_t p;
+            int code;
+            if (abac_cedar_response_error(resp, k, &p, &code) == 0 && (int)p == pol)
+                *errored = 1;
+        }
+    }
+    if (reason) {
+        *reason = 0;
+        for (size_t k = 0; k < abac_cedar_response_reason_count(resp); k++)
+            if ((int)abac_cedar_response_reason(resp, k) == pol)
+                *reason = 1;
+    }
+    abac_cedar_response_free(resp);
+    if (d < 0)
+        return fail(A, d, "libabac: %s", abac_strerror(d));
+    return d;
+}
+
+/* a policy set of policy `i` of ps alone (a view, no copy), with or without its condition */
+typedef struct view {
+    abac_cedar_policies v;
+    cpolicy p;
+    uint32_t zero;
+} view;
+static const abac_cedar_policies *make_view(view *w, const abac_cedar_policies *ps, uint32_t i,
+                                            int keep_cond, int as_permit) {
+    memset(w, 0, sizeof *w);
+    w->p = ps->pol[i];
+    if (!keep_cond)
+        w->p.cond = NULL;
+    if (as_permit)
+        w->p.effect = ABAC_PERMIT;
+    w->v.pol = &w->p;
+    w->v.n = 1;
+    w->v.other = &w->zero;
+    w->v.n_other = 1;
+    return &w->v;
+}
+
+static int parse_set(an *A, const char *what, const char *src, size_t len,
+                     abac_cedar_policies **out) {
+    uint32_t line = 0, col = 0;
+    char msg[256] = "";
+    int rc = abac_cedar_policies_parse(out, src, len, &line, &col, msg, sizeof msg);
+    if (rc)
+        return fail(A, rc, "%s: line %u:%u: %s", what, line, col, msg);
+    return 0;
+}
+
+static const char *policy_name(const abac_cedar_policies *ps, size_t i, size_t *n) {
+    const char *v = abac_cedar_policy_annotation(ps, i, "id", 2, n);
+    if (v)
+        return v;
+    v = abac_cedar_policy_id(ps, i);
+    *n = strlen(v);
+    return v;
+}
+
+static void copy_msg(const an *A, char *err_msg, size_t err_cap) {
+    if (err_msg && err_cap) {
+        snprintf(err_msg, err_cap, "%s", A->msg);
+    }
+}
+
+static int finish(an *A, sb *b, char **json_out, char *err_msg, size_t err_cap) {
+    int rc = A->rc;
+    if (!rc && b->oom)
+        rc = fail(A, ABAC_E_NOMEM, "out of memory");
+    if (rc) {
+        copy_msg(A, err_msg, err_cap);
+        free(b->p);
+        *json_out = NULL;
+    } else {
+        *json_out = b->p;
+        if (err_msg && err_cap)
+            err_msg[0] = 0;
+    }
+    an_free(A);
+    return rc;
+}
+
+/* ---- queries ---- */
+int abac_analyze_diff(const char *old_src, size_t old_len, const char *new_src, size_t new_len,
+                      unsigned timeout_ms, char **json_out, char *err_msg, size_t err_cap) {
+    if (!old_src || !new_src || !json_out)
+        return ABAC_E_INVALID;
+    an A;
+    sb b = {0};
+    an_init(&A, timeout_ms);
+    abac_cedar_policies *po = NULL, *pn = NULL;
+    polf *fo = NULL, *fn = NULL;
+    Z3_ast perm_o, perm_n;
+    if (parse_set(&A, "OLD", old_src, old_len, &po) || parse_set(&A, "NEW", new_src, new_len, &pn))
+        goto out;
+    collect_set(&A, po);
+    collect_set(&A, pn);
+    pick_tag(&A);
+    if (A.rc || build(&A) || enc_set(&A, po, &fo, &perm_o, NULL) ||
+        enc_set(&A, pn, &fn, &perm_n, NULL))
+        goto out;
+    const char *keys[2] = {"new_permits", "old_permits"};
+    int found[2] = {0, 0};
+    sb_s(&b, "{");
+    for (int q = 0; q < 2 && !A.rc; q++) {
+        solved v;
+        Z3_ast goal =
+            q == 0 ? zand(&A, perm_n, znot(&A, perm_o)) : zand(&A, perm_o, znot(&A, perm_n));
+        int r = solve(&A, goal, &v);
+        if (r < 0)
+            break;
+        sb_f(&b, "\"%s\": ", keys[q]);
+        if (r == 0) {
+            sb_s(&b, "null, ");
+            continue;
+        }
+        found[q] = 1;
+        sb req = {0};
+        json_request(&A, &v, &req);
+        solved_free(&A, &v);
+        replay rp;
+        if (req.oom || !req.p) {
+            fail(&A, ABAC_E_NOMEM, "out of memory");
+        } else if (!replay_parse(&A, req.p, req.n, &rp)) {
+            int dn = decide(&A, pn, &rp, -1, NULL, NULL), d0 = decide(&A, po, &rp, -1, NULL, NULL);
+            if (!A.rc && (dn != (q == 0) || d0 != (q == 1)))
+                fail(&A, ABAC_ANALYZE_E_REPLAY,
+                     "replay: libabac decides OLD %s, NEW %s on the request the solver made",
+                     d0 ? "Allow" : "Deny", dn ? "Allow" : "Deny");
+            replay_free(&rp);
+            sb_put(&b, req.p, req.n - 1); /* without the closing brace */
+            sb_f(&b, ", \"old\": \"%s\", \"new\": \"%s\"}, ", q == 1 ? "Allow" : "Deny",
+                 q == 0 ? "Allow" : "Deny");
+        }
+        free(req.p);
+    }
+    if (!A.rc) {
+        const char *verdict = !found[0] && !found[1] ? "equivalent"
+                              : found[0] && found[1] ? "incomparable"
+                              : found[0]             ? "new_more_permissive"
+                                                     : "new_less_permissive";
+        sb_f(&b, "\"verdict\": \"%s\"}", verdict);
+    }
+out:
+    free(fo);
+    free(fn);
+    abac_cedar_policies_free(po);
+    abac_cedar_policies_free(pn);
+    return finish(&A, &b, json_out, err_msg, err_cap);
+}
+
+int abac_analyze_check(const char *src, size_t len, const char *inv_src, size_t inv_len,
+                       unsigned timeout_ms, char **json_out, char *err_msg, size_t err_cap) {
+    if (!src || !inv_src || !json_out)
+        return ABAC_E_INVALID;
+    an A;
+    sb b = {0};
+    an_init(&A, timeout_ms);
+    abac_cedar_policies *ps = NULL, *pi = NULL;
+    polf *fs = NULL, *fi = NULL;
+    Z3_ast perm, perm_i;
+    if (parse_set(&A, "SET", src, len, &ps) || parse_set(&A, "invariants", inv_src, inv_len, &pi))
+        goto out;
+    collect_set(&A, ps);
+    collect_set(&A, pi);
+    pick_tag(&A);
+    if (A.rc || build(&A) || enc_set(&A, ps, &fs, &perm, NULL) ||
+        enc_set(&A, pi, &fi, &perm_i, NULL))
+        goto out;
+    int all = 1;
+    sb_s(&b, "{\"invariants\": [");
+    for (uint32_t j = 0; j < pi->n && !A.rc; j++) {
+        int never = pi->pol[j].effect == ABAC_DENY;
+        Z3_ast goal = never ? zand(&A, perm, fi[j].sat)
+                            : zand(&A, perm, zand(&A, fi[j].scope, znot(&A, fi[j].sat)));
+        solved v;
+        int r = solve(&A, goal, &v);
+        if (r < 0)
+            break;
+        size_t nl;
+        const char *name = policy_name(pi, j, &nl);
+        sb_s(&b, j ? ", {\"id\": " : "{\"id\": ");
+        sb_json_str(&b, name, nl);
+        sb_f(&b, ", \"kind\": \"%s\", \"holds\": %s, \"counterexample\": ",
+             never ? "never" : "requires", r ? "false" : "true");
+        if (!r) {
+            sb_s(&b, "null}");
+            continue;
+        }
+        all = 0;
+        sb req = {0};
+        json_request(&A, &v, &req);
+        solved_free(&A, &v);
+        replay rp;
+        if (req.oom || !req.p) {
+            fail(&A, ABAC_E_NOMEM, "out of memory");
+        } else if (!replay_parse(&A, req.p, req.n, &rp)) {
+            view w1, w2;
+            int d = decide(&A, ps, &rp, -1, NULL, NULL);
+            int inv = decide(&A, make_view(&w1, pi, j, 1, 1), &rp, -1, NULL, NULL);
+            int in_scope = decide(&A, make_view(&w2, pi, j, 0, 1), &rp, -1, NULL, NULL);
+            if (!A.rc && (d != 1 || (never ? inv != 1 : (in_scope != 1 || inv != 0))))
+                fail(&A, ABAC_ANALYZE_E_REPLAY,
+                     "replay: libabac disagrees with the solver on invariant %u", j);
+            replay_free(&rp);
+            sb_put(&b, req.p, req.n);
+            sb_s(&b, "}");
+        }
+        free(req.p);
+    }
+    if (!A.rc)
+        sb_f(&b, "], \"all_hold\": %s}", all ? "true" : "false");
+out:
+    free(fs);
+    free(fi);
+    abac_cedar_policies_free(ps);
+    abac_cedar_policies_free(pi);
+    return finish(&A, &b, json_out, err_msg, err_cap);
+}
+
+int abac_analyze_lint(const char *src, size_t len, unsigned timeout_ms, char **json_out,
+                      char *err_msg, size_t err_cap) {
+    if (!src || !json_out)
+        return ABAC_E_INVALID;
+    an A;
+    sb b = {0};
+    an_init(&A, timeout_ms);
+    abac_cedar_policies *ps = NULL;
+    polf *fs = NULL;
+    Z3_ast perm, forbid;
+    if (parse_set(&A, "SET", src, len, &ps))
+        goto out;
+    collect_set(&A, ps);
+    pick_tag(&A);
+    if (A.rc || build(&A) || enc_set(&A, ps, &fs, &perm, &forbid))
+        goto out;
+    sb_s(&b, "{\"policies\": [");
+    for (uint32_t i = 0; i < ps->n && !A.rc; i++) {
+        solved v;
+        int r = solve(&A, fs[i].sat, &v);
+        if (r < 0)
+            break;
+        int dead = r == 0;
+        if (r)
+            solved_free(&A, &v);
+        int shadowed = 0;
+        if (!dead && ps->pol[i].effect == ABAC_PERMIT) {
+            r = solve(&A, zand(&A, fs[i].sat, znot(&A, forbid)), &v);
+            if (r < 0)
+                break;
+            shadowed = r == 0;
+            if (r)
+                solved_free(&A, &v);
+        }
+        r = solve(&A, zand(&A, fs[i].scope, fs[i].err), &v);
+        if (r < 0)
+            break;
+        size_t nl;
+        const char *name = policy_name(ps, i, &nl);
+        sb_s(&b, i ? ", {\"id\": " : "{\"id\": ");
+        sb_json_str(&b, name, nl);
+        sb_f(&b,
+             ", \"effect\": \"%s\", \"dead\": %s, \"shadowed\": %s, \"may_error\": %s, "
+             "\"error_example\": ",
+             ps->pol[i].effect == ABAC_DENY ? "forbid" : "permit", dead ? "true" : "false",
+             shadowed ? "true" : "false", r ? "true" : "false");
+        if (!r) {
+            sb_s(&b, "null}");
+            continue;
+        }
+        sb req = {0};
+        json_request(&A, &v, &req);
+        solved_free(&A, &v);
+        replay rp;
+        if (req.oom || !req.p) {
+            fail(&A, ABAC_E_NOMEM, "out of memory");
+        } else if (!replay_parse(&A, req.p, req.n, &rp)) {
+            int errored = 0;
+            decide(&A, ps, &rp, (int)i, &errored, NULL);
+            if (!A.rc && !errored)
+                fail(&A, ABAC_ANALYZE_E_REPLAY,
+                     "replay: policy %u raises no error under libabac on the request made", i);
+            replay_free(&rp);
+            sb_put(&b, req.p, req.n);
+            sb_s(&b, "}");
+        }
+        free(req.p);
+    }
+    if (!A.rc)
+        sb_s(&b, "]}");
+out:
+    free(fs);
+    abac_cedar_policies_free(ps);
+    return finish(&A, &b, json_out, err_msg, err_cap);
+}
+
+void abac_analyze_free(char *json) {
+    free(json);
+}

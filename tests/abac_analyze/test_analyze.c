@@ -1,0 +1,658 @@
+/* libabac_analyze: verdicts on known pairs, the demo's and the seed's data-use policies, clear
+ * refusals outside the supported subset, and soundness as a property: for a few hundred random
+ * policy pairs (seeded), every request the solver returns is replayed here through libabac and
+ * must decide as the solver said, and every "equivalent" verdict is checked against random
+ * requests with random entities. */
+#include <inttypes.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "abac.h"
+#include "abac/cedar.h"
+#include "abac_analyze.h"
+
+#define TIMEOUT 60000u
+
+/* ---- a tiny JSON reader: enough to pull values out of the analyzer's answers ---- */
+/* the text of the value of "key" after position p (object or array balanced), or NULL */
+static char *json_get(const char *j, const char *key) {
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\": ", key);
+    const char *p = strstr(j, pat);
+    if (!p)
+        return NULL;
+    p += strlen(pat);
+    const char *q = p;
+    int depth = 0, instr = 0;
+    for (; *q; q++) {
+        if (instr) {
+            if (*q == '\\')
+                q++;
+            else if (*q == '"')
+                instr = 0;
+            continue;
+        }
+        if (*q == '"')
+            instr = 1;
+        else if (*q == '{' || *q == '[')
+            depth++;
+        else if (*q == '}' || *q == ']') {
+            if (depth == 0)
+                break;
+            depth--;
+            if (depth == 0) {
+                q++;
+                break;
+            }
+        } else if (*q == ',' && depth == 0)
+            break;
+    }
+    size_t n = (size_t)(q - p);
+    char *out = malloc(n + 1);
+    assert_non_null(out);
+    memcpy(out, p, n);
+    out[n] = 0;
+    return out;
+}
+
+static abac_cedar_policies *parse(const char *src) {
+    abac_cedar_policies *ps = NULL;
+    char msg[256];
+    int rc = abac_cedar_policies_parse(&ps, src, strlen(src), NULL, NULL, msg, sizeof msg);
+    if (rc)
+        print_error("parse: %s\n%s\n", msg, src);
+    assert_int_equal(rc, 0);
+    return ps;
+}
+
+static int decide_json(const abac_cedar_policies *ps, const char *req, const char *ents) {
+    abac_cedar_request *rq = NULL;
+    abac_cedar_entities *es = NULL;
+    abac_cedar_response *resp = NULL;
+    char msg[256];
+    int rc = abac_cedar_request_parse_json(&rq, req, strlen(req), msg, sizeof msg);
+    if (rc)
+        print_error("request %s: %s\n", req, msg);
+    assert_int_equal(rc, 0);
+    rc = abac_cedar_entities_parse_json(&es, ents, strlen(ents), msg, sizeof msg);
+    if (rc)
+        print_error("entities %s: %s\n", ents, msg);
+    assert_int_equal(rc, 0);
+    assert_int_equal(abac_cedar_response_new(&resp, ps, 0), 0);
+    int d = abac_cedar_is_authorized(ps, es, rq, resp);
+    assert_true(d == ABAC_PERMIT || d == ABAC_DENY);
+    abac_cedar_response_free(resp);
+    abac_cedar_entities_free(es);
+    abac_cedar_request_free(rq);
+    return d;
+}
+
+/* replay the counterexample under key of a diff answer: OLD and NEW decide as it says */
+static void replay_diff(const char *ans, const char *key, const char *old_src,
+                        const char *new_src) {
+    char *cx = json_get(ans, key);
+    assert_non_null(cx);
+    if (strcmp(cx, "null") != 0) {
+        char *req = json_get(cx, "request"), *ents = json_get(cx, "entities");
+        char *o = json_get(cx, "old"), *nw = json_get(cx, "new");
+        abac_cedar_policies *po = parse(old_src), *pn = parse(new_src);
+        int d_old = decide_json(po, req, ents), d_new = decide_json(pn, req, ents);
+        assert_int_equal(d_old, strcmp(o, "\"Allow\"") == 0 ? ABAC_PERMIT : ABAC_DENY);
+        assert_int_equal(d_new, strcmp(nw, "\"Allow\"") == 0 ? ABAC_PERMIT : ABAC_DENY);
+        assert_int_not_equal(d_old, d_new);
+        abac_cedar_policies_free(po);
+        abac_cedar_policies_free(pn);
+        free(req);
+        free(ents);
+        free(o);
+        free(nw);
+    }
+    free(cx);
+}
+
+static char *diff(const char *old_src, const char *new_src) {
+    char *j = NULL, msg[512];
+    int rc = abac_analyze_diff(old_src, strlen(old_src), new_src, strlen(new_src), TIMEOUT, &j, msg,
+                               sizeof msg);
+    if (rc)
+        print_error("diff: %d %s\nOLD:\n%s\nNEW:\n%s\n", rc, msg, old_src, new_src);
+    assert_int_equal(rc, 0);
+    replay_diff(j, "new_permits", old_src, new_src);
+    replay_diff(j, "old_permits", old_src, new_src);
+    return j;
+}
+
+static void expect_verdict(const char *old_src, const char *new_src, const char *verdict) {
+    char *j = diff(old_src, new_src);
+    char *v = json_get(j, "verdict");
+    char want[64];
+    snprintf(want, sizeof want, "\"%s\"", verdict);
+    if (strcmp(v, want) != 0)
+        print_error("verdict %s, expected %s\nOLD:\n%s\nNEW:\n%s\n", v, want, old_src, new_src);
+    assert_string_equal(v, want);
+    free(v);
+    abac_analyze_free(j);
+}
+
+/* the demo's policy (bindings/python/fedshare/_demo/experiment.py, with its end date) */
+static const char DEMO[] =
+    "@id(\"hospitals_train\")\n"
+    "@obligation(\"no_export\")\n"
+    "permit (principal is Member, action == Action::\"train\", resource is Dataset)\n"
+    "when {\n"
+    "  context.purpose == \"training\"\n"
+    "  && context.now < datetime(\"2027-01-01T00:00:00Z\")\n"
+    "  && context.period_end <= datetime(\"2027-01-01T00:00:00Z\")\n"
+    "  && resource.uses < 100\n"
+    "  && principal in [Organisation::\"hospital-a\", Organisation::\"hospital-b\"]\n"
+    "  && principal.credentials.contains(\"irb\")\n"
+    "};\n"
+    "@id(\"no_raw_export\")\n"
+    "forbid (principal, action in [Action::\"export\", Action::\"download\"], resource is "
+    "Dataset);\n";
+
+/* the seed's data-use policy (docs/guides/abac.md) */
+static const char SEED[] =
+    "@id(\"train-only\")\n"
+    "permit (principal is Member, action == Action::\"train\", resource is Dataset)\n"
+    "when {\n"
+    "  context.purpose == \"training\"\n"
+    "  && context.now >= 1767225600 && context.now < 1798761600\n"
+    "  && resource.uses < 100\n"
+    "  && principal in [Org::\"hospital_a\", Org::\"hospital_b\"]\n"
+    "  && principal.credentials.containsAll([\"ethics_approval\"])\n"
+    "};\n"
+    "@id(\"no-raw-export\")\n"
+    "forbid (principal, action in [Action::\"export\", Action::\"download\"], resource is "
+    "Dataset);\n";
+
+static char *replace(const char *s, const char *from, const char *to) {
+    const char *p = strstr(s, from);
+    assert_non_null(p);
+    size_t n = strlen(s) - strlen(from) + strlen(to);
+    char *o = malloc(n + 1);
+    assert_non_null(o);
+    size_t k = (size_t)(p - s);
+    memcpy(o, s, k);
+    strcpy(o + k, to);
+    strcat(o, p + strlen(from));
+    return o;
+}
+
+static void test_known_verdicts(void **state) {
+    (void)state;
+    expect_verdict(DEMO, DEMO, "equivalent");
+    expect_verdict(SEED, SEED, "equivalent");
+    char *looser = replace(DEMO, "resource.uses < 100", "resource.uses < 200");
+    expect_verdict(DEMO, looser, "new_more_permissive");
+    expect_verdict(looser, DEMO, "new_less_permissive");
+    free(looser);
+    /* without the export ban more is permitted: an action `train` in Action::"export" */
+    char *no_forbid = replace(SEED, "forbid (principal, action in",
+                              "forbid (principal == User::\"nobody\", action in");
+    expect_verdict(SEED, no_forbid, "new_more_permissive");
+    free(no_forbid);
+    /* && commutes at the policy level (an error and false both skip the policy), but not
+     * under `!` */
+    expect_verdict("permit (principal, action, resource) when { context.a && context.b };",
+                   "permit (principal, action, resource) when { context.b && context.a };",
+                   "equivalent");
+    expect_verdict("permit (principal, action, resource) when { !(context.a && context.b) };",
+                   "permit (principal, action, resource) when { !(context.b && context.a) };",
+                   "incomparable");
+    /* overflow is an error: x + 1 > x does not hold for the largest long */
+    expect_verdict("permit (principal, action, resource) when { context.x + 1 > context.x };",
+                   "permit (principal, action, resource) when { context.x < 9223372036854775807 "
+                   "};",
+                   "equivalent");
+    /* forbid wins; ancestry is transitive */
+    expect_verdict("permit (principal in Group::\"a\", action, resource);\n"
+                   "forbid (principal in Group::\"b\", action, resource);",
+                   "permit (principal in Group::\"a\", action, resource) unless { principal in "
+                   "Group::\"b\" };",
+                   "equivalent");
+    expect_verdict("permit (principal in Group::\"a\", action, resource);",
+                   "permit (principal in Group::\"a\", action, resource) when { principal in "
+                   "Group::\"c\" };",
+                   "new_less_permissive");
+    /* has and if-then-else */
+    expect_verdict("permit (principal, action, resource) when { principal has level && "
+                   "principal.level >= 3 };",
+                   "permit (principal, action, resource) when { if principal has level then "
+                   "principal.level > 2 else false };",
+                   "equivalent");
+    /* sets of strings: containsAll of one element is contains */
+    expect_verdict("permit (principal, action, resource) when { "
+                   "principal.tags.containsAll([\"x\"]) };",
+                   "permit (principal, action, resource) when { principal.tags.contains(\"x\") "
+                   "};",
+                   "equivalent");
+    expect_verdict("permit (principal, action, resource) when { "
+                   "principal.tags.containsAny([\"x\", \"y\"]) };",
+                   "permit (principal, action, resource) when { principal.tags.contains(\"x\") "
+                   "};",
+                   "new_less_permissive");
+    /* principal and resource may be one entity with one set of attributes */
+    expect_verdict("permit (principal, action, resource) when { principal.k == 1 && "
+                   "resource.k == 2 && principal == resource };",
+                   "permit (principal, action, resource) when { false };", "equivalent");
+}
+
+static void test_check_and_lint(void **state) {
+    (void)state;
+    const char *inv =
+        "@id(\"never-export\")\n"
+        "forbid (principal, action in [Action::\"export\", Action::\"download\"], resource);\n"
+        "@id(\"train-needs-purpose\")\n"
+        "permit (principal, action == Action::\"train\", resource) when { context.purpose == "
+        "\"training\" };\n"
+        "@id(\"in-window\")\n"
+        "permit (principal, action, resource) when { context.now < "
+        "datetime(\"2027-01-01T00:00:00Z\") };\n"
+        "@id(\"members-only\")\n"
+        "permit (principal, action, resource) when { principal is Member };\n"
+        "@id(\"few-uses\")\n"
+        "permit (principal, action, resource) when { resource.uses < 50 };\n";
+    char *j = NULL, msg[512];
+    int rc = abac_analyze_check(DEMO, strlen(DEMO), inv, strlen(inv), TIMEOUT, &j, msg, sizeof msg);
+    if (rc)
+        print_error("%s\n", msg);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(j, "{\"id\": \"never-export\", \"kind\": \"never\", \"holds\": true"));
+    assert_non_null(strstr(j, "{\"id\": \"train-needs-purpose\", \"kind\": \"requires\", "
+                              "\"holds\": true"));
+    assert_non_null(strstr(j, "{\"id\": \"in-window\", \"kind\": \"requires\", \"holds\": true"));
+    assert_non_null(strstr(j, "{\"id\": \"members-only\", \"kind\": \"requires\", \"holds\": "
+                              "true"));
+    assert_non_null(strstr(j, "{\"id\": \"few-uses\", \"kind\": \"requires\", \"holds\": false"));
+    assert_non_null(strstr(j, "\"all_hold\": false"));
+    /* the refutation is a request the set permits with uses >= 50 */
+    char *inv_part = strstr(j, "few-uses");
+    char *req = json_get(inv_part, "request"), *ents = json_get(inv_part, "entities");
+    abac_cedar_policies *ps = parse(DEMO);
+    assert_int_equal(decide_json(ps, req, ents), ABAC_PERMIT);
+    abac_cedar_policies_free(ps);
+    free(req);
+    free(ents);
+    abac_analyze_free(j);
+
+    const char *set = "@id(\"dead\") permit (principal, action, resource) when { context.n > 5 && "
+                      "context.n < 3 };\n"
+                      "@id(\"shadowed\") permit (principal, action == Action::\"export\", "
+                      "resource);\n"
+                      "@id(\"ban\") forbid (principal, action in [Action::\"export\"], resource);\n"
+                      "@id(\"fine\") permit (principal, action == Action::\"read\", resource);\n";
+    rc = abac_analyze_lint(set, strlen(set), TIMEOUT, &j, msg, sizeof msg);
+    if (rc)
+        print_error("%s\n", msg);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(j, "{\"id\": \"dead\", \"effect\": \"permit\", \"dead\": true, "
+                              "\"shadowed\": false, \"may_error\": true"));
+    assert_non_null(strstr(j, "{\"id\": \"shadowed\", \"effect\": \"permit\", \"dead\": false, "
+                              "\"shadowed\": true, \"may_error\": false"));
+    assert_non_null(strstr(j, "{\"id\": \"fine\", \"effect\": \"permit\", \"dead\": false, "
+                              "\"shadowed\": false, \"may_error\": false"));
+    abac_analyze_free(j);
+}
+
+static void test_refusals(void **state) {
+    (void)state;
+    char *j = (char *)1, msg[512];
+    const char *ok = "permit (principal, action, resource);";
+    const char *like = "permit (principal, action, resource) when { context.s like \"a*\" };";
+    assert_int_equal(
+        abac_analyze_diff(ok, strlen(ok), like, strlen(like), TIMEOUT, &j, msg, sizeof msg),
+        ABAC_ANALYZE_E_UNSUPPORTED);
+    assert_null(j);
+    assert_non_null(strstr(msg, "`like` is not supported"));
+    const char *bad = "permit (principal, action, resource";
+    assert_int_equal(
+        abac_analyze_diff(ok, strlen(ok), bad, strlen(bad), TIMEOUT, &j, msg, sizeof msg),
+        ABAC_E_SYNTAX);
+    assert_non_null(strstr(msg, "NEW: line 1:"));
+    const char *act = "permit (principal, action, resource) when { action.x == 1 };";
+    assert_int_equal(abac_analyze_lint(act, strlen(act), TIMEOUT, &j, msg, sizeof msg),
+                     ABAC_ANALYZE_E_UNSUPPORTED);
+    const char *lset = "permit (principal, action, resource) when { context.s.contains(1) };";
+    assert_int_equal(abac_analyze_lint(lset, strlen(lset), TIMEOUT, &j, msg, sizeof msg),
+                     ABAC_ANALYZE_E_UNSUPPORTED);
+    assert_int_equal(abac_analyze_diff(NULL, 0, ok, strlen(ok), TIMEOUT, &j, msg, sizeof msg),
+                     ABAC_E_INVALID);
+}
+
+/* ---- random policies and requests ---- */
+static uint64_t rng = 0x9e3779b97f4a7c15u;
+static uint32_t rnd(uint32_t n) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng % n);
+}
+
+typedef struct buf {
+    char s[8192];
+    size_t n;
+} buf;
+static void put(buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(buf *b, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(b->s + b->n, sizeof b->s - b->n, fmt, ap);
+    va_end(ap);
+    assert_true(k >= 0 && (size_t)k < sizeof b->s - b->n);
+    b->n += (size_t)k;
+}
+
+static const char *LONGS[] = {"0", "1", "5", "-3", "9223372036854775807", "-9223372036854775807"};
+
+static void gen_cond(buf *b, int depth) {
+    uint32_t k = depth > 0 ? rnd(14) : rnd(9);
+    if (rnd(3) == 0) { /* the rest of the subset: datetimes, records, is-in, set tests */
+        static const char *more[] = {
+            "context.t < datetime(\"2026-01-01T00:00:00Z\")",
+            "context.t >= datetime(\"2025-06-01\")",
+            "context.r.x == 1",
+            "(context has r && context.r has x)",
+            "principal is User in Group::\"g0\"",
+            "resource.owner in Group::\"g1\"",
+            "resource.tags.isEmpty()",
+            "resource.tags == [\"x\"]",
+            "resource.tags.containsAll(principal.tags)",
+            "principal.tags.containsAny(resource.tags)",
+            "context.n * 2 < 7",
+            "-context.n > 0",
+            "context.n - 1 < context.n",
+            "context.s != \"x\"",
+            "context.t == context.u",
+        };
+        put(b, "%s", more[rnd(sizeof more / sizeof *more)]);
+        return;
+    }
+    switch (k) {
+        case 0:
+            put(b, "context.n < %s", LONGS[rnd(6)]);
+            break;
+        case 1:
+            put(b, "context.n == %s", LONGS[rnd(4)]);
+            break;
+        case 2:
+            put(b, "context.s == \"%c\"", "xyz"[rnd(3)]);
+            break;
+        case 3:
+            put(b, "principal.level >= %s", LONGS[rnd(4)]);
+            break;
+        case 4:
+            put(b, rnd(2) ? "principal has level" : "context has n");
+            break;
+        case 5:
+            put(b, "resource.tags.contains(\"%c\")", "xy"[rnd(2)]);
+            break;
+        case 6:
+            put(b, "principal in Group::\"g%u\"", rnd(2));
+            break;
+        case 7:
+            put(b, "context.n + %s > %s", LONGS[rnd(6)], LONGS[rnd(4)]);
+            break;
+        case 8:
+            put(b, rnd(2) ? "resource.owner == principal" : "principal is User");
+            break;
+        case 9:
+            put(b, "!(");
+            gen_cond(b, depth - 1);
+            put(b, ")");
+            break;
+        case 10:
+        case 11:
+            put(b, "(");
+            gen_cond(b, depth - 1);
+            put(b, k == 10 ? " && " : " || ");
+            gen_cond(b, depth - 1);
+            put(b, ")");
+            break;
+        case 12:
+            put(b, "(if ");
+            gen_cond(b, depth - 1);
+            put(b, " then ");
+            gen_cond(b, depth - 1);
+            put(b, " else ");
+            gen_cond(b, depth - 1);
+            put(b, ")");
+            break;
+        default:
+            put(b, "resource.tags.containsAny([\"x\", \"z\"])");
+            break;
+    }
+}
+
+static void gen_policy(buf *b) {
+    put(b, rnd(4) == 0 ? "forbid (" : "permit (");
+    switch (rnd(4)) {
+        case 0:
+            put(b, "principal == User::\"u%u\", ", rnd(2));
+            break;
+        case 1:
+            put(b, "principal in Group::\"g%u\", ", rnd(2));
+            break;
+        case 2:
+            put(b, "principal is User, ");
+            break;
+        default:
+            put(b, "principal, ");
+    }
+    switch (rnd(3)) {
+        case 0:
+            put(b, "action == Action::\"a%u\", ", rnd(2));
+            break;
+        case 1:
+            put(b, "action in [Action::\"a0\", Action::\"a1\"], ");
+            break;
+        default:
+            put(b, "action, ");
+    }
+    put(b, rnd(3) == 0 ? "resource is Doc)" : "resource)");
+    if (rnd(4)) {
+        put(b, rnd(4) == 0 ? " unless { " : " when { ");
+        gen_cond(b, 2);
+        put(b, " }");
+    }
+    put(b, ";\n");
+}
+
+static void gen_set(buf *b, uint32_t n) {
+    b->n = 0;
+    b->s[0] = 0;
+    for (uint32_t k = 0; k < n; k++)
+        gen_policy(b);
+}
+
+static const char *UIDS[] = {
+    "{\"type\": \"User\", \"id\": \"u0\"}", "{\"type\": \"User\", \"id\": \"u1\"}",
+    "{\"type\": \"User\", \"id\": \"u2\"}", "{\"type\": \"Group\", \"id\": \"g0\"}",
+    "{\"type\": \"Doc\", \"id\": \"d0\"}"};
+
+static void gen_request(buf *rq, buf *es) {
+    rq->n = es->n = 0;
+    put(rq,
+        "{\"principal\": %s, \"action\": {\"type\": \"Action\", \"id\": \"a%u\"}, "
+        "\"resource\": %s, \"context\": {",
+        UIDS[rnd(5)], rnd(3), UIDS[rnd(5)]);
+    int first = 1;
+    if (rnd(4)) {
+        put(rq, "\"n\": %s", rnd(5) ? LONGS[rnd(6)] : "\"x\"");
+        first = 0;
+    }
+    if (rnd(3)) {
+        put(rq, "%s\"s\": %s", first ? "" : ", ", rnd(4) ? (rnd(2) ? "\"x\"" : "\"q\"") : "3");
+        first = 0;
+    }
+    static const char *TS[] = {
+        "{\"__extn\": {\"fn\": \"datetime\", \"arg\": \"2025-12-31T23:59:59.999Z\"}}",
+        "{\"__extn\": {\"fn\": \"datetime\", \"arg\": \"2026-01-01\"}}",
+        "{\"__extn\": {\"fn\": \"datetime\", \"arg\": \"2024-02-29\"}}",
+        "{\"__extn\": {\"fn\": \"duration\", \"arg\": \"1d\"}}", "5"};
+    if (rnd(2)) {
+        put(rq, "%s\"t\": %s", first ? "" : ", ", TS[rnd(5)]);
+        first = 0;
+    }
+    if (rnd(3) == 0) {
+        put(rq, "%s\"u\": %s", first ? "" : ", ", TS[rnd(5)]);
+        first = 0;
+    }
+    if (rnd(2))
+        put(rq, "%s\"r\": %s", first ? "" : ", ",
+            rnd(3) ? (rnd(2) ? "{\"x\": 1}" : "{\"x\": \"1\"}") : (rnd(2) ? "{}" : "7"));
+    put(rq, "}}");
+    put(es, "[");
+    for (int u = 0; u < 5; u++) {
+        put(es, "%s{\"uid\": %s, \"attrs\": {", u ? ", " : "", UIDS[u]);
+        int f = 1;
+        if (rnd(3)) {
+            put(es, "\"level\": %s", rnd(5) ? LONGS[rnd(6)] : "true");
+            f = 0;
+        }
+        if (rnd(3)) {
+            put(es, "%s\"tags\": [%s]", f ? "" : ", ",
+                rnd(3) == 0 ? ""
+                : rnd(2)    ? "\"x\""
+                            : "\"y\", \"z\"");
+            f = 0;
+        }
+        if (rnd(2))
+            put(es, "%s\"owner\": {\"__entity\": %s}", f ? "" : ", ", UIDS[rnd(5)]);
+        put(es, "}, \"parents\": [");
+        if (u < 3 && rnd(2))
+            put(es, "{\"type\": \"Group\", \"id\": \"g%u\"}", rnd(2));
+        put(es, "]}");
+    }
+    put(es, ", {\"uid\": {\"type\": \"Group\", \"id\": \"g1\"}, \"attrs\": {}, \"parents\": [%s]}",
+        rnd(2) ? "{\"type\": \"Group\", \"id\": \"g0\"}" : "");
+    put(es, "]");
+}
+
+/* NEW from OLD: policies reordered, && swapped, a policy doubled, or a fresh random set */
+static void mutate(const buf *old, buf *nw, uint32_t nold) {
+    nw->n = 0;
+    nw->s[0] = 0;
+    uint32_t how = rnd(6);
+    if (how == 0) {
+        gen_set(nw, 1 + rnd(3));
+        (void)nold;
+        return;
+    }
+    /* split old into lines (one policy each) */
+    const char *lines[16];
+    size_t lens[16], nl = 0;
+    for (const char *p = old->s; *p && nl < 16;) {
+        const char *e = strchr(p, '\n');
+        lines[nl] = p;
+        lens[nl++] = (size_t)(e - p + 1);
+        p = e + 1;
+    }
+    for (size_t k = 0; k < nl; k++) {
+        size_t i = how == 1 ? nl - 1 - k : k; /* 1: reversed; 2: the first doubled */
+        put(nw, "%.*s", (int)lens[i], lines[i]);
+        if (how == 2 && k == 0)
+            put(nw, "%.*s", (int)lens[i], lines[i]);
+    }
+    if (how >= 4) { /* unless { c } as when { !(c) }; when { c } as when { if c then true
+                     * else false }: both equivalent, errors included */
+        buf t;
+        t.n = 0;
+        for (const char *p = nw->s; *p;) {
+            const char *e = strchr(p, '\n');
+            const char *u = strstr(p, " unless { "), *w = strstr(p, " when { ");
+            if (u && u > e)
+                u = NULL;
+            if (w && w > e)
+                w = NULL;
+            const char *c = u ? u + 10 : w ? w + 8 : NULL;
+            if (c && (u || how == 5)) {
+                put(&t, "%.*s when { %s", (int)((u ? u : w) - p), p, u ? "!(" : "if ");
+                const char *end = e - 3; /* " };" */
+                put(&t, "%.*s%s };\n", (int)(end - c), c, u ? ")" : " then true else false");
+            } else {
+                put(&t, "%.*s", (int)(e + 1 - p), p);
+            }
+            p = e + 1;
+        }
+        memcpy(nw->s, t.s, t.n + 1);
+        nw->n = t.n;
+    }
+    if (how == 3) { /* swap the operands of the first && */
+        char *a = strstr(nw->s, " && ");
+        if (a) {
+            char *l = a, *r = a + 4;
+            while (l > nw->s && l[-1] != '(')
+                l--;
+            char *re = r;
+            while (*re && *re != ')')
+                re++;
+            char seg[8192];
+            snprintf(seg, sizeof seg, "%.*s", (int)(re - l), l);
+            if (!memchr(l, '(', (size_t)(a - l)) && !memchr(r, '(', (size_t)(re - r)) &&
+                !memchr(l, ')', (size_t)(a - l)) && !strstr(seg, "if ") && !strstr(seg, " then ") &&
+                !strstr(seg, " else ")) {
+                char tmp[8192];
+                int k =
+                    snprintf(tmp, sizeof tmp, "%.*s && %.*s", (int)(re - r), r, (int)(a - l), l);
+                if (k == re - l)
+                    memcpy(l, tmp, (size_t)k);
+            }
+        }
+    }
+}
+
+static void test_random_pairs(void **state) {
+    (void)state;
+    const char *env = getenv("ABAC_ANALYZE_PAIRS");
+    int pairs = env ? atoi(env) : 200;
+    int n_equiv = 0, n_diff = 0;
+    buf old, nw, rq, es;
+    for (int t = 0; t < pairs; t++) {
+        uint32_t n = 1 + rnd(3);
+        gen_set(&old, n);
+        mutate(&old, &nw, n);
+        char *j = diff(old.s, nw.s); /* replays every counterexample */
+        char *v = json_get(j, "verdict");
+        if (strcmp(v, "\"equivalent\"") == 0) {
+            n_equiv++;
+            abac_cedar_policies *po = parse(old.s), *pn = parse(nw.s);
+            for (int r = 0; r < 60; r++) {
+                gen_request(&rq, &es);
+                int a = decide_json(po, rq.s, es.s), b = decide_json(pn, rq.s, es.s);
+                if (a != b)
+                    print_error("equivalent, but %s / %s decide %d vs %d\nOLD:\n%s\nNEW:\n%s\n",
+                                rq.s, es.s, a, b, old.s, nw.s);
+                assert_int_equal(a, b);
+            }
+            abac_cedar_policies_free(po);
+            abac_cedar_policies_free(pn);
+        } else {
+            n_diff++;
+        }
+        free(v);
+        abac_analyze_free(j);
+    }
+    print_message("random pairs: %d equivalent, %d different (all counterexamples replayed)\n",
+                  n_equiv, n_diff);
+    /* the generator makes both kinds, so both checks ran */
+    assert_true(n_equiv > pairs / 10);
+    assert_true(n_diff > pairs / 10);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_known_verdicts),
+        cmocka_unit_test(test_check_and_lint),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_random_pairs),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
