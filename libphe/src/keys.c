@@ -447,7 +447,13 @@ int phei_djn_randomizer(const phe_pubkey *pk, mpz_t r, phe_rng *rng) {
     int rc = phei_pubkey_table(pk); /* before drawing, as the KATs expect */
     if (rc == 0)
         rc = phei_rng_bytes(rng, a, nbytes);
-    if (rc == 0)
+    /* the IFMA kernel, one exponent split across its lanes, when it runs;
+     * else (or 1: switched off meanwhile) the GMP comb: the same value */
+    if (rc == 0 && pk->mb8 != NULL)
+        rc = phei_mb8_fb_pow1(pk->mb8, r, a, pk->djn_bits);
+    else if (rc == 0)
+        rc = 1;
+    if (rc > 0)
         rc = phei_djn_pow(pk, r, a, nbytes, NULL);
     sodium_memzero(a, sizeof a);
     return rc;

@@ -239,25 +239,40 @@ int phe_encrypt_bytes(const phe_pubkey *pk, phe_ciphertext *out, const uint8_t *
 
 /* r^n mod n² for r uniform in Z*_n, through the CRT: x ↦ x^p mod p² depends
  * only on x mod p, so r^n mod p² = (rp^(q mod (p−1)) mod p)^p mod p² with rp
- * uniform in Z*_p; likewise mod q²; then CRT. Exponents involve p, q: sec. */
+ * uniform in Z*_p; likewise mod q²; then CRT. Exponents involve p, q: sec.
+ * With the IFMA kernel the p and q sides run as the two numbers of
+ * phei_powm_x2 (two calls); the draws (rp, then rq) are the same either way. */
 static int crt_randomizer(const phe_seckey *sk, mpz_t r, phe_rng *rng) {
-    mpz_t a, e, xp, xq;
-    mpz_inits(a, e, xp, xq, NULL);
+    mpz_t a, b, e, f, xp, xq;
+    mpz_inits(a, b, e, f, xp, xq, NULL);
     int rc = phei_rand_unit(a, sk->p, rng);
+    if (rc == 0)
+        rc = phei_rand_unit(b, sk->q, rng);
     if (rc == 0) {
         mpz_mod(e, sk->q, sk->pm1);
         if (mpz_sgn(e) == 0)
             mpz_set(e, sk->pm1); /* cannot happen for valid keys; keeps powm_sec's e > 0 */
-        mpz_powm_sec(xp, a, e, sk->p);
-        mpz_powm_sec(xp, xp, sk->p, sk->p2);
-        rc = phei_rand_unit(a, sk->q, rng);
-    }
-    if (rc == 0) {
-        mpz_mod(e, sk->p, sk->qm1);
-        if (mpz_sgn(e) == 0)
-            mpz_set(e, sk->qm1);
-        mpz_powm_sec(xq, a, e, sk->q);
-        mpz_powm_sec(xq, xq, sk->q, sk->q2);
+        mpz_mod(f, sk->p, sk->qm1);
+        if (mpz_sgn(f) == 0)
+            mpz_set(f, sk->qm1);
+        size_t pb = mpz_sizeinbase(sk->p, 2), qb = mpz_sizeinbase(sk->q, 2);
+        size_t eb = pb > qb ? pb : qb;
+        mpz_ptr out[2] = {xp, xq};
+        mpz_srcptr base1[2] = {a, b}, exp1[2] = {e, f}, mod1[2] = {sk->p, sk->q};
+        int k = phei_powm_x2(out, base1, exp1, mod1, eb);
+        if (k == 0) {
+            mpz_srcptr base2[2] = {xp, xq}, exp2[2] = {sk->p, sk->q}, mod2[2] = {sk->p2, sk->q2};
+            k = phei_powm_x2(out, base2, exp2, mod2, eb);
+            if (k != 0) { /* the first pair is done: finish with GMP */
+                mpz_powm_sec(xp, xp, sk->p, sk->p2);
+                mpz_powm_sec(xq, xq, sk->q, sk->q2);
+            }
+        } else {
+            mpz_powm_sec(xp, a, e, sk->p);
+            mpz_powm_sec(xp, xp, sk->p, sk->p2);
+            mpz_powm_sec(xq, b, f, sk->q);
+            mpz_powm_sec(xq, xq, sk->q, sk->q2);
+        }
         /* r = xq + q²·((xp − xq)·(q²)^−1 mod p²) */
         mpz_sub(r, xp, xq);
         mpz_mul(r, r, sk->q2inv_p2);
@@ -266,7 +281,9 @@ static int crt_randomizer(const phe_seckey *sk, mpz_t r, phe_rng *rng) {
         mpz_add(r, r, xq);
     }
     phei_mpz_clear_secret(a);
+    phei_mpz_clear_secret(b);
     phei_mpz_clear_secret(e);
+    phei_mpz_clear_secret(f);
     phei_mpz_clear_secret(xp);
     phei_mpz_clear_secret(xq);
     return rc;
@@ -331,11 +348,27 @@ static void crt_combine(const phe_seckey *sk, mpz_t m, const mpz_t mp, const mpz
     mpz_add(m, m, mq);
 }
 
+/* Both CRT halves of one decryption in ONE phei_powm_x2 call (c^(p−1) mod
+ * p² and c^(q−1) mod q², each number across the zmm lanes, the two products
+ * interleaved; constant time in both; the exponent length bound is the
+ * larger of bits(p), bits(q), public). Without the kernel (or 1: outside
+ * its domain; or no memory for its buffer), two mpz_powm_sec. */
 void phei_decrypt_mpz(const phe_seckey *sk, mpz_t m, const mpz_t c) {
     mpz_t mp, mq;
     mpz_inits(mp, mq, NULL);
-    decrypt_half(mp, c, sk->p, sk->p2, sk->pm1, sk->hp);
-    decrypt_half(mq, c, sk->q, sk->q2, sk->qm1, sk->hq);
+    mpz_mod(mp, c, sk->p2);
+    mpz_mod(mq, c, sk->q2);
+    mpz_ptr out[2] = {mp, mq};
+    mpz_srcptr base[2] = {mp, mq}, exp[2] = {sk->pm1, sk->qm1}, mod[2] = {sk->p2, sk->q2};
+    size_t pb = mpz_sizeinbase(sk->p, 2), qb = mpz_sizeinbase(sk->q, 2);
+    int rc = phei_powm_x2(out, base, exp, mod, pb > qb ? pb : qb);
+    if (rc == 0) {
+        finish_half(mp, sk->p, sk->hp);
+        finish_half(mq, sk->q, sk->hq);
+    } else { /* 1, or no memory for the kernel's buffer: the GMP path */
+        decrypt_half(mp, c, sk->p, sk->p2, sk->pm1, sk->hp);
+        decrypt_half(mq, c, sk->q, sk->q2, sk->qm1, sk->hq);
+    }
     crt_combine(sk, m, mp, mq);
     phei_mpz_clear_secret(mp);
     phei_mpz_clear_secret(mq);

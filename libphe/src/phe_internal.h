@@ -163,7 +163,8 @@ PHEI_HIDDEN int phei_classic_randomizer(const phe_pubkey *pk, mpz_t r, phe_rng *
 PHEI_HIDDEN void phei_encrypt_with(const phe_pubkey *pk, phe_ciphertext *ct, const mpz_t m,
                                    const mpz_t r);
 
-/* m ∈ [0, n) from c (CRT, mpz_powm_sec for the secret exponents). */
+/* m ∈ [0, n) from c (CRT; the secret exponents through phei_powm_x2 when
+ * the IFMA kernel runs, else mpz_powm_sec). */
 PHEI_HIDDEN void phei_decrypt_mpz(const phe_seckey *sk, mpz_t m, const mpz_t c);
 
 /* m from big-endian bytes with the m < n check (PHE_ERR_INVALID_ARG,
@@ -356,6 +357,16 @@ PHEI_HIDDEN void phei_mb8_force_fallback(int on);
 PHEI_HIDDEN int phei_powm_mb8(mpz_ptr *out, mpz_srcptr const *base, mpz_srcptr const *exp,
                               mpz_srcptr const *mod, size_t count, size_t exp_bits);
 
+/* out[k] = base[k]^exp[k] mod mod[k] for k = 0, 1: the same contract as
+ * phei_powm_mb8 with count 2, but each number spread across the lanes of
+ * the registers (8 limbs per vector) and the two products interleaved, so
+ * that the pair takes about a third of two mpz_powm_sec (phei_powm_mb8
+ * takes as long for two lanes as for eight). For the two CRT halves of one
+ * decryption and of CRT encryption. Constant time in bases and exponents. Returns 0, 1 (kernel
+ * unavailable or outside its domain), PHE_ERR_NOMEM or PHE_ERR_INTERNAL. */
+PHEI_HIDDEN int phei_powm_x2(mpz_ptr *out, mpz_srcptr const *base, mpz_srcptr const *exp,
+                             mpz_srcptr const *mod, size_t exp_bits);
+
 /* The same for any count: groups of 8 through the kernel, or, where it does
  * not run, mpz_powm_sec (secret != 0: moduli odd, exponents > 0) or
  * mpz_powm. Returns 0 or PHE_ERR_NOMEM / PHE_ERR_INTERNAL. */
@@ -374,6 +385,15 @@ PHEI_HIDDEN void phei_mb8_fb_free(phei_mb8_fb *f);
  * 1 (kernel unavailable), PHE_ERR_NOMEM or PHE_ERR_INTERNAL. */
 PHEI_HIDDEN int phei_mb8_fb_pow(const phei_mb8_fb *f, mpz_ptr *out, const uint8_t *const *a,
                                 size_t a_bits, size_t count);
+
+/* out = h_s^a mod n² for ONE exponent a (little endian, a_bits bits read,
+ * public) from the table f, the digits split across the eight lanes: lane i
+ * takes rows i, 8 + i, 16 + i, … and the lane products are multiplied
+ * together at the end. Constant time in a: every entry of every row is read
+ * (under a lane mask), one product per step of 8 rows, three to join the
+ * lanes. Returns 0, 1 (kernel unavailable), PHE_ERR_NOMEM or
+ * PHE_ERR_INTERNAL. */
+PHEI_HIDDEN int phei_mb8_fb_pow1(const phei_mb8_fb *f, mpz_t out, const uint8_t *a, size_t a_bits);
 
 /* Up to 8 DJN randomizers r[i] (initialised), the bytes of item i drawn from
  * rngs[i] exactly as phei_djn_randomizer draws them (so seeded results are

@@ -3,7 +3,9 @@
  * 2048- and 3072-bit n, and the 1024/1536-bit p of those keys), for random
  * bases and moduli and for the exponents 0, 1, all ones, short and random,
  * in any mix across the eight lanes; the batch wrapper gives the same
- * results with the kernel and with the GMP fallback forced. Where the CPU
+ * results with the kernel and with the GMP fallback forced; so do the
+ * two-number kernel (phei_powm_x2, single decryption's CRT halves) and the
+ * DJN exponent split across the lanes (single encryption). Where the CPU
  * lacks IFMA the kernel tests are skipped and the fallback tests still run. */
 #include <stdint.h>
 #include <stdlib.h>
@@ -342,6 +344,197 @@ static void test_batch_encrypt_kernel_equals_fallback(void **state) {
     }
 }
 
+/* phei_powm_x2 (each number across the lanes, two interleaved) against
+ * mpz_powm: random moduli of every size libphe uses and a different one in
+ * each half, the limb-count edges, every exponent pattern, bases 0, 1 and
+ * ≥ the modulus. */
+static void check_x2(size_t mbits0, size_t mbits1, size_t ebits, int shift) {
+    mpz_t m[2], b[2], e[2], r[2], want;
+    mpz_ptr ro[2];
+    mpz_srcptr bo[2], eo[2], mo[2];
+    mpz_init(want);
+    for (size_t k = 0; k < 2; k++) {
+        mpz_inits(m[k], b[k], e[k], r[k], NULL);
+        rand_modulus(m[k], k == 0 ? mbits0 : mbits1);
+        mpz_urandomm(b[k], rs, m[k]);
+        pattern_exp(e[k], (int)k + shift, ebits);
+        ro[k] = r[k];
+        bo[k] = b[k];
+        eo[k] = e[k];
+        mo[k] = m[k];
+    }
+    if (shift % 4 == 1)
+        mpz_set_ui(b[0], 1);
+    if (shift % 4 == 2)
+        mpz_add(b[1], b[1], m[1]); /* ≥ modulus: reduced first */
+    if (shift % 4 == 3)
+        mpz_set_ui(b[1], 0);
+    assert_int_equal(phei_powm_x2(ro, bo, eo, mo, ebits), 0);
+    for (size_t k = 0; k < 2; k++) {
+        mpz_powm(want, b[k], e[k], m[k]);
+        if (mpz_cmp(want, r[k]) != 0)
+            fail_msg("x2: moduli %zu/%zu bits, exponent bits %zu, half %zu (pattern %d) differs",
+                     mbits0, mbits1, ebits, k, (int)(k + (size_t)shift) % 5);
+        mpz_clears(m[k], b[k], e[k], r[k], NULL);
+    }
+    mpz_clear(want);
+}
+
+static void test_x2_matches_gmp(void **state) {
+    (void)state;
+    if (!phei_mb8_available())
+        skip();
+    for (size_t s = 0; s < sizeof SIZES / sizeof SIZES[0]; s++) {
+        size_t bits = SIZES[s];
+        for (int shift = 0; shift < 5; shift++)
+            check_x2(bits, bits, bits / 2, shift); /* CRT decryption's shape */
+        check_x2(bits, bits - 9, bits, 4);
+        check_x2(bits - 1, bits, 61, 3);
+    }
+    check_x2(8192, 8192, 4096, 4); /* the largest modulus */
+    static const size_t edge[] = {52 * 40 - 2, 52 * 40 - 1, 52 * 79 - 2, 52 * 79 + 1, 52 * 8 - 2};
+    for (size_t k = 0; k < sizeof edge / sizeof edge[0]; k++)
+        check_x2(edge[k], edge[k], 300, (int)k);
+    check_x2(3, 64, 40, 1); /* tiny moduli */
+    /* outside the domain: 1, the caller's fallback decides */
+    mpz_t m, b, e, r;
+    mpz_inits(m, b, e, r, NULL);
+    mpz_ptr ro[2] = {r, r};
+    mpz_srcptr bo[2] = {b, b}, eo[2] = {e, e}, mo[2] = {m, m};
+    mpz_set_ui(b, 3);
+    mpz_set_ui(e, 300);
+    mpz_set_ui(m, 1000);
+    assert_int_equal(phei_powm_x2(ro, bo, eo, mo, 16), 1); /* even modulus */
+    mpz_set_ui(m, 1001);
+    assert_int_equal(phei_powm_x2(ro, bo, eo, mo, 8), 1); /* exponent too long */
+    assert_int_equal(phei_powm_x2(ro, bo, eo, mo, 16), 0);
+    mpz_powm(b, b, e, m);
+    assert_int_equal(mpz_cmp(r, b), 0);
+    phei_mb8_force_fallback(1);
+    assert_int_equal(phei_powm_x2(ro, bo, eo, mo, 16), 1);
+    phei_mb8_force_fallback(0);
+    mpz_clears(m, b, e, r, NULL);
+}
+
+/* One DJN exponent split across the lanes (phei_mb8_fb_pow1) equals
+ * mpz_powm and the GMP comb (phei_djn_pow) for the exponents 0, all ones,
+ * 1, a single top bit and random ones, at every key size: 2048 (the test
+ * key), 3072 and 4096 (public keys from random biprimes). */
+static void check_pow1(const phe_pubkey *pk) {
+    assert_int_equal(phei_pubkey_table(pk), 0);
+    if (pk->mb8 == NULL)
+        fail_msg("no kernel table at %u bits", (unsigned)pk->bits);
+    size_t nbytes = (pk->djn_bits + 7) / 8;
+    uint8_t a[1100];
+    mpz_t r, g, e, want;
+    mpz_inits(r, g, e, want, NULL);
+    for (int k = 0; k < 9; k++) {
+        for (size_t b = 0; b < nbytes; b++)
+            a[b] = k == 0   ? 0
+                   : k == 1 ? 0xff
+                   : k == 2 ? (b == 0)
+                   : k == 3 ? (b == nbytes - 1 ? 0x80 : 0)
+                            : (uint8_t)gmp_urandomb_ui(rs, 8);
+        mpz_import(e, nbytes, -1, 1, 0, 0, a);
+        mpz_fdiv_r_2exp(e, e, pk->djn_bits); /* bits past djn_bits are ignored */
+        mpz_powm(want, pk->hs, e, pk->n2);
+        assert_int_equal(phei_mb8_fb_pow1(pk->mb8, r, a, pk->djn_bits), 0);
+        assert_int_equal(phei_djn_pow(pk, g, a, nbytes, NULL), 0);
+        if (mpz_cmp(want, r) != 0 || mpz_cmp(want, g) != 0)
+            fail_msg("split fixed base at %u bits, exponent pattern %d differs", (unsigned)pk->bits,
+                     k);
+    }
+    mpz_clears(r, g, e, want, NULL);
+}
+
+static void test_split_fixed_base_matches_powm(void **state) {
+    (void)state;
+    if (!phei_mb8_available())
+        skip();
+    check_pow1(phe_seckey_pubkey(test_key(0)));
+    static const unsigned bits[] = {3072, 4096};
+    for (size_t s = 0; s < 2; s++) {
+        mpz_t p, q, n;
+        mpz_inits(p, q, n, NULL);
+        mpz_urandomb(p, rs, bits[s] / 2);
+        mpz_setbit(p, bits[s] / 2 - 1);
+        mpz_setbit(p, bits[s] / 2 - 2);
+        mpz_nextprime(p, p);
+        mpz_urandomb(q, rs, bits[s] / 2);
+        mpz_setbit(q, bits[s] / 2 - 1);
+        mpz_setbit(q, bits[s] / 2 - 2);
+        mpz_nextprime(q, q);
+        mpz_mul(n, p, q);
+        phe_pubkey *pk = NULL;
+        phe_rng *rng = test_rng("split-fixed-base");
+        assert_int_equal(phei_pubkey_from_n(&pk, n, rng), 0);
+        phe_rng_free(rng);
+        assert_int_equal(pk->bits, bits[s]);
+        check_pow1(pk);
+        phe_pubkey_free(pk);
+        mpz_clears(p, q, n, NULL);
+    }
+}
+
+/* Single encryption and decryption (phe_encrypt_i64, phe_decrypt_i64 and
+ * _bytes) give the same ciphertexts and plaintexts with the kernel and with
+ * the GMP fallback forced: seeded encryptions are byte-identical either way
+ * (the same bytes are drawn), and every ciphertext decrypts to its value
+ * both ways. */
+static void test_single_kernel_equals_fallback(void **state) {
+    (void)state;
+    enum { N = 6 };
+    const phe_seckey *sk = test_key(0);
+    const phe_pubkey *pk = phe_seckey_pubkey(sk);
+    static const int64_t m[N] = {0, 1, -1, INT64_MAX, INT64_MIN, 123456789};
+    phe_ciphertext *c[2][N];
+    for (int forced = 0; forced < 2; forced++) {
+        phei_mb8_force_fallback(forced);
+        phe_rng *rng = test_rng("single-encrypt");
+        for (size_t i = 0; i < N; i++) {
+            c[forced][i] = test_ct();
+            assert_int_equal(phe_encrypt_i64(pk, c[forced][i], m[i], rng), 0);
+        }
+        phe_rng_free(rng);
+    }
+    phei_mb8_force_fallback(0);
+    size_t L = phe_plaintext_size(pk);
+    uint8_t *b1 = calloc(1, L), *b2 = calloc(1, L);
+    assert_non_null(b1);
+    assert_non_null(b2);
+    for (size_t i = 0; i < N; i++) {
+        assert_true(phe_ciphertext_equal(c[0][i], c[1][i]));
+        for (int forced = 0; forced < 2; forced++) {
+            int64_t back = 0;
+            phei_mb8_force_fallback(forced);
+            assert_int_equal(phe_decrypt_i64(sk, c[0][i], &back), 0);
+            assert_int_equal(phe_decrypt_bytes(sk, c[0][i], forced ? b2 : b1, L), 0);
+            phei_mb8_force_fallback(0);
+            assert_true(back == m[i]);
+        }
+        assert_memory_equal(b1, b2, L);
+        phe_ciphertext_free(c[0][i]);
+        phe_ciphertext_free(c[1][i]);
+    }
+    free(b1);
+    free(b2);
+    /* CRT encryption by the secret-key holder: the same ciphertext both ways */
+    phe_ciphertext *s1 = test_ct(), *s2 = test_ct();
+    for (int forced = 0; forced < 2; forced++) {
+        phei_mb8_force_fallback(forced);
+        phe_rng *rng = test_rng("single-crt-encrypt");
+        assert_int_equal(phe_seckey_encrypt_i64(sk, forced ? s2 : s1, -4242, rng), 0);
+        phe_rng_free(rng);
+    }
+    phei_mb8_force_fallback(0);
+    assert_true(phe_ciphertext_equal(s1, s2));
+    int64_t back = 0;
+    assert_int_equal(phe_decrypt_i64(sk, s1, &back), 0);
+    assert_true(back == -4242);
+    phe_ciphertext_free(s1);
+    phe_ciphertext_free(s2);
+}
+
 int main(void) {
     gmp_randinit_default(rs);
     gmp_randseed_ui(rs, 20261207);
@@ -353,6 +546,9 @@ int main(void) {
         cmocka_unit_test(test_batch_decrypt_kernel_equals_fallback),
         cmocka_unit_test(test_fixed_base_matches_powm),
         cmocka_unit_test(test_batch_encrypt_kernel_equals_fallback),
+        cmocka_unit_test(test_x2_matches_gmp),
+        cmocka_unit_test(test_split_fixed_base_matches_powm),
+        cmocka_unit_test(test_single_kernel_equals_fallback),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     gmp_randclear(rs);
