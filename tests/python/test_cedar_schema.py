@@ -509,7 +509,7 @@ def test_action_index_against_cedar():
     ents += [{"uid": {"type": "User", "id": "u"}, "attrs": {}, "parents": []}]
     pols = []
     rng = random.Random(7)
-    for i in range(120):
+    for _ in range(120):
         a = rng.choice(["action", 'action == Action::"read"', 'action == Action::"g5"',
                         'action in Action::"g19"', 'action in Action::"g2"',
                         'action in [Action::"write", Action::"g0"]', 'action in Action::"write"',
@@ -545,7 +545,8 @@ TEMPLATES = """
 @id("owner")
 permit(principal == ?principal, action == Action::"view", resource in ?resource)
   when { context.level > 1 };
-forbid(principal in ?principal, action, resource) when { principal has blocked && principal.blocked };
+forbid(principal in ?principal, action, resource)
+  when { principal has blocked && principal.blocked };
 permit(principal, action, resource == ?resource);
 permit(principal is User in ?principal, action in [Action::"view", Action::"edit"], resource);
 permit(principal, action, resource) when { context.level > 5 };
@@ -812,30 +813,44 @@ def test_schema_texts_accepted_as_cedar_accepts_them():
 
 
 JE = {"A": {}}
+
+
+def _one(entity_types, actions=None):
+    """One schema in the empty namespace."""
+    return {"": {"entityTypes": entity_types, "actions": {} if actions is None else actions}}
+
+
+def _attrs(attrs):
+    return {"shape": {"type": "Record", "attributes": attrs}}
+
+
 SCHEMA_JSONS = [
  {"": {"entityTypes": JE}},
  {"": {"actions": {}}},
  {"": {"entityTypes": JE, "actions": {}, "foo": 1}},
  {"": {"entityTypes": JE, "actions": {"a": {"appliesTo": {"principalTypes": ["A"]}}}}},
- {"": {"entityTypes": JE, "actions": {"a": {"appliesTo": {"principalTypes": [], "resourceTypes": ["A"]}}}}},
+ _one(JE, {"a": {"appliesTo": {"principalTypes": [], "resourceTypes": ["A"]}}}),
  {"": {"entityTypes": JE, "actions": {"a": {"appliesTo": {}}}}},
- {"": {"entityTypes": {"A": {"shape": {"type": "Record", "attributes": {"x": {"type": "Bool"}}}}}, "actions": {}}},
- {"": {"entityTypes": {"A": {"shape": {"type": "Record", "attributes": {"x": {"type": "EntityOrCommon", "name": "Long"}}}}}, "actions": {}}},
- {"": {"entityTypes": {"A": {"shape": {"type": "Record", "attributes": {"x": {"type": "EntityOrCommon", "name": "Bool"}}}}}, "actions": {}}},
- {"": {"entityTypes": {"A": {"shape": {"type": "Record", "attributes": {"x": {"type": "Entity", "name": "B"}}}}}, "actions": {}}},
+ _one({"A": _attrs({"x": {"type": "Bool"}})}),
+ _one({"A": _attrs({"x": {"type": "EntityOrCommon", "name": "Long"}})}),
+ _one({"A": _attrs({"x": {"type": "EntityOrCommon", "name": "Bool"}})}),
+ _one({"A": _attrs({"x": {"type": "Entity", "name": "B"}})}),
  {"": {"entityTypes": {"A": {"shape": {"type": "Record"}}}, "actions": {}}},
- {"": {"entityTypes": {"A": {"shape": {"type": "Set", "element": {"type": "Long"}}}}, "actions": {}}},
+ _one({"A": {"shape": {"type": "Set", "element": {"type": "Long"}}}}),
  {"": {"entityTypes": {"A": {"memberOfTypes": ["A"]}}, "actions": {}}},
- {"": {"entityTypes": JE, "actions": {"a": {"memberOf": [{"id": "b"}]}, "b": {"memberOf": [{"id": "a"}]}}}},
- {"": {"entityTypes": JE, "actions": {"a": {"memberOf": [{"id": "b", "type": "Action"}]}, "b": {}}}},
+ _one(JE, {"a": {"memberOf": [{"id": "b"}]}, "b": {"memberOf": [{"id": "a"}]}}),
+ _one(JE, {"a": {"memberOf": [{"id": "b", "type": "Action"}]}, "b": {}}),
  {"": {"entityTypes": JE, "actions": {"a": {"attributes": {}}}}},
- {"": {"entityTypes": JE, "actions": {}, "commonTypes": {"T": {"type": "Long"}, "U": {"type": "T"}}}},
+ {"": {"entityTypes": JE, "actions": {},
+        "commonTypes": {"T": {"type": "Long"}, "U": {"type": "T"}}}},
  {"": {"entityTypes": JE, "actions": {}, "commonTypes": {"Long": {"type": "Long"}}}},
  {"": {"entityTypes": {"A": {"tags": {"type": "String"}}}, "actions": {}}},
- {"": {"entityTypes": {"A": {"enum": ["a"], "shape": {"type": "Record", "attributes": {}}}}, "actions": {}}},
- {"N": {"entityTypes": JE, "actions": {"a": {"appliesTo": {"principalTypes": ["A"], "resourceTypes": ["N::A"]}}}}},
+ _one({"A": {"enum": ["a"], "shape": {"type": "Record", "attributes": {}}}}),
+ {"N": {"entityTypes": JE,
+        "actions": {"a": {"appliesTo": {"principalTypes": ["A"], "resourceTypes": ["N::A"]}}}}},
  {"": {"entityTypes": {"Action": {}}, "actions": {}}},
- {"": {"entityTypes": JE, "actions": {"a": {"appliesTo": {"principalTypes": ["A"], "resourceTypes": ["A"], "context": {"type": "Long"}}}}}},
+ _one(JE, {"a": {"appliesTo": {"principalTypes": ["A"], "resourceTypes": ["A"],
+                               "context": {"type": "Long"}}}}),
 ]
 
 

@@ -215,7 +215,7 @@ class CedarPolicies:
         return bytes(out)
 
     def _linked(self) -> bool:
-        return lib.abac_cedar_policies_link_count(self._ptr) > 0
+        return bool(lib.abac_cedar_policies_link_count(self._ptr) > 0)
 
     def __eq__(self, other: object) -> bool:
         """Equal canonical encodings; a set with template links (no encoding yet) equals only
@@ -465,7 +465,7 @@ class CedarSchema:
 
 
 def validate_policies(policies: "CedarPolicies | str",
-                      schema: "CedarSchema | str | dict") -> ValidationResult:
+                      schema: "CedarSchema | str | dict[str, Any]") -> ValidationResult:
     """Validate Cedar policies against a schema (a :class:`CedarSchema`, JSON as a dict or
     text, or the human-readable syntax)."""
     s = schema if isinstance(schema, CedarSchema) else CedarSchema(schema)
