@@ -11,7 +11,7 @@ import sys
 import pytest
 from starlette.testclient import TestClient
 
-from fedshare import abac, errors, ledger
+from fedshare import abac, abac_analyze, errors, ledger
 from fedshare.console import policytext
 from fedshare.console.auth import Principal, load_tokens, TokenFileError
 from fedshare.console.chain import Index, MemberInfo
@@ -390,3 +390,74 @@ def test_proposing_a_policy_update_checks_the_text_and_signs_it():
     pk, _ = abac.keypair(SEEDS["hospital-a"])
     with pytest.raises(errors.AccessDeniedError):  # one signature is not a quorum
         base.apply_update(base.encode_update(nxt, [(pk, prop.signatures["hospital-a"])]))
+
+
+def _policy_world(base_text):
+    """A console over LedgerStub whose data sets have ``base_text`` in force (version 1)."""
+    import re
+    from fedshare.consortium import lib
+    view = LedgerStub()
+    base = abac.CedarPolicies(base_text, version=1, members=[m.key for m in view.members])
+    view.policy_encoding = lambda did: base.encode()
+    rec = {"owner": "hospital-a", "label": "x", "description": "", "height": 1, "timestamp": 0,
+           "encrypted_hash": "00" * 32, "status": "active", "uses": 0, "lineage": []}
+    inner = view.record
+    view.record = lambda kind, ident, *a, **k: (rec if kind == lib.FEDSHARE_REC_DATA
+                                                else inner(kind, ident, *a, **k))
+    app = create_app(view, seeds={"hospital-a": SEEDS["hospital-a"]})
+    c = TestClient(app, raise_server_exceptions=False)
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', c.get("/access").text).group(1)
+    return app, c, csrf, view.d["hospital-a"].hex()
+
+
+def _propose(c, csrf, did, text):
+    import html
+    r = c.post(f"/data/{did}/propose", data={"csrf": csrf, "member": "hospital-a",
+                                              "policy": text})
+    assert r.status_code == 200, r.text
+    return html.unescape(r.text)
+
+
+TRAIN = 'permit (principal, action == Action::"train", resource)\n' \
+        'when { context.purpose == "training" };'
+
+
+@pytest.mark.skipif(not abac_analyze.available(), reason="libabac_analyze not built (no z3)")
+def test_signers_see_what_a_policy_update_changes():
+    # more permissive: "read" is newly permitted; the page shows the verdict and the request
+    app, c, csrf, did = _policy_world(TRAIN)
+    page = _propose(c, csrf, did, TRAIN + '\npermit (principal, action == Action::"read", '
+                                          'resource) when { context.purpose == "audit" };')
+    (prop,) = app.state.console.proposals
+    assert prop.analysis["state"] == "new_more_permissive"
+    assert 'id="verdict-1">permits more<' in page
+    assert 'action Action::"read"' in page and '"purpose": "audit"' in page
+    assert "sign</button>" not in page.split('id="analysis-1"')[0]  # shown before the button
+    # the request shown is one the proposal permits and version 1 denies (libabac decides)
+    assert "A request the proposal permits and version 1 denies" in page
+    # an equivalent rewrite (the action test moved into the condition) is "equivalent"
+    rewrite = ('permit (principal, action, resource)\n'
+               'when { context.purpose == "training" && action == Action::"train" };')
+    page = _propose(c, csrf, did, rewrite)
+    assert app.state.console.proposals[1].analysis["state"] == "equivalent"
+    assert 'id="verdict-2">equivalent<' in page and "(proven)" in page
+    # narrower: no more permissive, with a request version 1 permits and the proposal denies
+    page = _propose(c, csrf, did, TRAIN.replace('"training"', '"training" && context.site == "a"'))
+    assert 'id="verdict-3">no more permissive<' in page
+    assert "A request version 1 permits and the proposal denies" in page
+
+
+@pytest.mark.parametrize("exc, says", [
+    (abac_analyze.AnalysisUnavailable("not built"), "Policy analysis is not available"),
+    (abac_analyze.AnalysisError("time limit"), "The solver gave no answer within 10 s"),
+])
+def test_signing_stays_possible_and_says_so_without_an_analysis(monkeypatch, exc, says):
+    def refuse(*a, **k):
+        raise exc
+    monkeypatch.setattr(abac_analyze, "policy_diff", refuse)
+    app, c, csrf, did = _policy_world(TRAIN)
+    page = _propose(c, csrf, did, TRAIN.replace("training", "research"))
+    (prop,) = app.state.console.proposals
+    assert set(prop.signatures) == {"hospital-a"}  # the proposal was made and signed
+    assert says in page and "Nothing is proven" in page
+    assert "permits more" not in page and "equivalent" not in page

@@ -26,15 +26,30 @@ def _uid(u: Dict[str, str]) -> str:
     return f'{u["type"]}::{json.dumps(u["id"])}'
 
 
+def _value(v: Any) -> str:
+    """A Cedar JSON value written as Cedar's expression syntax would write it."""
+    if isinstance(v, dict):
+        if set(v) == {"__extn"} and isinstance(v["__extn"], dict):
+            x = v["__extn"]
+            return f'{x.get("fn")}({json.dumps(x.get("arg"))})'
+        if set(v) == {"__entity"} and isinstance(v["__entity"], dict):
+            return _uid(v["__entity"])
+        return "{" + ", ".join(f"{json.dumps(k)}: {_value(v[k])}" for k in sorted(v)) + "}"
+    if isinstance(v, list):
+        return "[" + ", ".join(_value(x) for x in v) + "]"
+    return json.dumps(v)
+
+
 def format_request(cx: Dict[str, Any], indent: str = "    ") -> str:
-    """A counterexample as a few readable lines (request, context, entities)."""
+    """A counterexample as a few readable lines (request, context, entities); values are
+    written as in Cedar's expressions (``datetime("…")``, ``Type::"id"``)."""
     rq = cx["request"]
     lines = [f"{indent}principal {_uid(rq['principal'])}, action {_uid(rq['action'])}, "
              f"resource {_uid(rq['resource'])}",
-             f"{indent}context {json.dumps(rq.get('context', {}), sort_keys=True)}"]
+             f"{indent}context {_value(rq.get('context', {}))}"]
     for e in cx.get("entities", []):
         parents = ", ".join(_uid(p) for p in e.get("parents", []))
-        attrs = json.dumps(e.get("attrs", {}), sort_keys=True)
+        attrs = _value(e.get("attrs", {}))
         lines.append(f"{indent}entity {_uid(e['uid'])} attrs {attrs}"
                      + (f" in [{parents}]" if parents else ""))
     return "\n".join(lines)

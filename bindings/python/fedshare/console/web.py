@@ -97,6 +97,7 @@ class Proposal:
     by: str
     signatures: Dict[str, bytes] = field(default_factory=dict)  # member name -> signature
     submitted: Optional[str] = None  # the outcome once submitted
+    analysis: Dict[str, Any] = field(default_factory=dict)  # see analyse_update
 
 
 class Console:
@@ -235,8 +236,66 @@ def _time_arg(text: Optional[str], what: str) -> Optional[int]:
 
 # -- pages ------------------------------------------------------------------------------
 
+ANALYSIS_TIMEOUT_MS = 10000
+
+
+def analyse_update(base: bytes, next_text: str,
+                   timeout_ms: int = ANALYSIS_TIMEOUT_MS) -> Dict[str, Any]:
+    """What a proposed policy set changes against the version in force, for its signers:
+    ``{"state", "verdict", "detail", "new_permits", "old_permits"}``. ``state`` is a
+    verdict of :func:`fedshare.abac_analyze.policy_diff` (proven) or ``"unavailable"`` /
+    ``"no_answer"`` / ``"unsupported"`` / ``"error"``, when nothing is proven and the page
+    says so; ``new_permits`` / ``old_permits`` are requests rendered as text."""
+    from .. import abac_analyze
+    from .._cli.policy import format_request
+
+    try:
+        base_version, _, base_text = policytext.parts(base)
+    except ValueError as e:
+        return {"state": "error", "verdict": "not analysed",
+                "detail": f"The policy in force could not be read ({e}). Nothing is proven: "
+                          "compare the texts before signing."}
+    v = f"version {base_version}"
+    try:
+        r = abac_analyze.policy_diff(base_text, next_text, timeout_ms=timeout_ms)
+    except abac_analyze.AnalysisUnavailable:
+        return {"state": "unavailable", "verdict": "not analysed",
+                "detail": "Policy analysis is not available on this server (libabac_analyze "
+                          "is not built: it needs z3). Nothing is proven about what this "
+                          f"proposal changes: compare its text with {v} before signing."}
+    except abac_analyze.UnsupportedPolicyError as e:
+        return {"state": "unsupported", "verdict": "not analysed",
+                "detail": f"The policies use Cedar outside the subset the analysis encodes "
+                          f"({e}). Nothing is proven: compare the texts before signing."}
+    except abac_analyze.AnalysisError as e:
+        return {"state": "no_answer", "verdict": "no answer",
+                "detail": f"The solver gave no answer within {timeout_ms / 1000:g} s ({e}). "
+                          "Nothing is proven: compare the texts before signing."}
+    except errors.Error as e:
+        return {"state": "error", "verdict": "not analysed",
+                "detail": f"The analysis failed ({e}). Nothing is proven: compare the texts "
+                          "before signing."}
+    verdict, detail = {
+        "equivalent": ("equivalent", f"The proposal permits exactly what {v} permits "
+                                     "(proven)."),
+        "new_less_permissive": ("no more permissive",
+                                f"The proposal permits nothing {v} denies (proven); it denies "
+                                f"some requests {v} permits."),
+        "new_more_permissive": ("permits more",
+                                f"The proposal permits requests {v} denies; it denies nothing "
+                                f"{v} permits (proven)."),
+        "incomparable": ("permits more and denies some",
+                         f"The proposal permits requests {v} denies, and denies requests {v} "
+                         "permits."),
+    }[r["verdict"]]
+    return {"state": r["verdict"], "verdict": verdict, "detail": detail,
+            "new_permits": format_request(r["new_permits"], "") if r.get("new_permits") else "",
+            "old_permits": format_request(r["old_permits"], "") if r.get("old_permits") else ""}
+
+
 def create_app(view: LedgerView, *, tokens=None, seeds: Optional[Dict[str, bytes]] = None,
-               bind_host: str = "127.0.0.1", refresh_seconds: float = 2.0) -> Starlette:
+               bind_host: str = "127.0.0.1", refresh_seconds: float = 2.0,
+               analysis_timeout_ms: int = ANALYSIS_TIMEOUT_MS) -> Starlette:
     auth = Auth(tokens)
     c = Console(view, auth, seeds or {})
     env = Environment(loader=FileSystemLoader(str(_HERE / "templates")),
@@ -367,9 +426,11 @@ def create_app(view: LedgerView, *, tokens=None, seeds: Optional[Dict[str, bytes
                 nxt = abac.CedarPolicies(text, version=cur.version + 1, members=cur.members)
             except errors.InvalidInputError as e:
                 raise HTTPProblem(400, "The policy does not compile", str(e)) from None
+            # what it changes, proven against the version in force, shown to every signer
+            analysis = analyse_update(base, text, analysis_timeout_ms)
             with c._lock:
                 prop = Proposal(len(c.proposals) + 1, did, text, cur.version + 1, base,
-                                nxt.encode(), name)
+                                nxt.encode(), name, analysis=analysis)
                 c.proposals.append(prop)
             _sign(c, prop, name)
             return prop
