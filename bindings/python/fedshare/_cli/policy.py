@@ -1,4 +1,4 @@
-"""`fedshare policy diff|check|lint`: what a Cedar policy set permits, proven by the Z3 SMT
+"""`fedshare policy diff|check|lint|update`: what a Cedar policy set permits, proven by the Z3 SMT
 solver (libabac_analyze; docs/policy-analysis.md). `diff OLD NEW` says whether NEW is
 equivalent to OLD, no more permissive, or permits something OLD denied, each difference with a
 request that shows it; `check SET --invariant FILE` proves or refutes invariants written as
@@ -6,13 +6,17 @@ Cedar policies; `lint SET` names dead rules, permits shadowed by a forbid and co
 can raise an error. Exit 0: done (diff: NEW permits nothing OLD denied; check: every invariant
 holds); 3: diff: NEW permits something OLD denied, check: an invariant is refuted; 1: an error
 (policies outside the supported subset, the solver gave no answer, analysis not built); 2: a
-usage error."""
+usage error. `update DATA_ID NEW` (a member, --config and --key) shows the diff of NEW against
+the version in force, signs it after a confirmation (or --yes) and submits the update once the
+signatures (this member's and those given with --signature) reach the quorum: exit 0 signed
+(and submitted, if the quorum is reached), 1 not signed or an error, 3 the ledger refused it."""
 from __future__ import annotations
 
 import json
-from typing import Any, Dict
+import sys
+from typing import Any, Dict, List
 
-from .args import input_file
+from .args import UsageError, input_file
 
 EXIT_FOUND = 3
 
@@ -116,6 +120,99 @@ def _lint(args) -> int:
     return 0
 
 
+def _quorum(n: int) -> int:
+    return (2 * n) // 3 + 1  # more than two thirds of the set's members (docs/formats/abac.md)
+
+
+def _signature_file(path: str) -> tuple:
+    """(public key, signature) from another member's `policy update --json` output."""
+    try:
+        d = json.loads(_read(path))
+        pk, sig = bytes.fromhex(d["signer"]), bytes.fromhex(d["signature"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise UsageError(f"--signature: {path} is not the JSON output of `fedshare policy "
+                         f"update --json` ({e})") from None
+    if len(pk) != 32 or len(sig) != 64:
+        raise UsageError(f"--signature: {path}: a 32-byte signer and a 64-byte signature")
+    return pk, sig
+
+
+def _confirm(args, version: int) -> bool:
+    if args.yes:
+        return True
+    if not sys.stdin.isatty():
+        print(f"not signed: pass --yes to sign version {version} without a prompt",
+              file=sys.stderr)
+        return False
+    answer = input(f"sign version {version} of this policy set? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _update(args) -> int:
+    from .. import abac, errors
+    from ..consortium import lib
+    from .tasks import _h32, _seed
+    from .upgrade import EXIT_REFUSED, _refused
+
+    did = _h32(args.data_id, "data ID")
+    text = _read(args.new)
+    sigs: List[tuple] = [_signature_file(f) for f in args.signature or []]
+    seed = _seed(args.key)
+    from ..consortium import Member
+
+    with Member(args.config, seed) as m:
+        rec = m.record(lib.FEDSHARE_REC_POLICY, did)
+        if not rec:
+            raise errors.InvalidInputError(f"data set {did.hex()} has no policy to update")
+        base = bytes.fromhex(rec["policy"])
+        cur = abac.CedarPolicies.decode(base)
+        nxt = abac.CedarPolicies(text, version=cur.version + 1, members=cur.members)
+        from ..console import policytext
+
+        out: Dict[str, Any] = {"data_id": did.hex(), "version": nxt.version}
+        try:
+            from ..abac_analyze import policy_diff
+
+            r = policy_diff(policytext.render(base), text, timeout_ms=int(args.timeout * 1000))
+            out["analysis"] = r
+            shown = format_diff(r).replace("NEW", "the proposal").replace(
+                "OLD", f"version {cur.version}")
+        except (errors.Error, ValueError) as e:
+            out["analysis"] = None
+            shown = f"not analysed: nothing is proven about what it changes ({e})"
+        print(f"version {nxt.version} against version {cur.version} in force: {shown}",
+              file=sys.stderr if args.json else sys.stdout)
+        if not _confirm(args, nxt.version):
+            return 1
+        pk, sk = abac.keypair(seed)
+        if pk not in cur.members:
+            raise errors.InvalidInputError("this key is not a member of the policy set: its "
+                                           "signature does not count")
+        sig = cur.sign_update(nxt, sk)
+        every = dict(sigs)
+        every[pk] = sig
+        out.update(signer=pk.hex(), signature=sig.hex(), signatures=len(every),
+                   quorum=_quorum(len(cur.members)), submitted=None)
+        if len(every) >= out["quorum"]:
+            upd = cur.encode_update(nxt, sorted(every.items()))
+            try:
+                cur.apply_update(upd)  # checks every signature here before anything is sent
+            except errors.Error as e:
+                raise errors.InvalidInputError(
+                    f"not submitted: the signatures given do not all sign this update (the "
+                    f"same text as version {nxt.version} over version {cur.version}): {e}"
+                ) from None
+            try:
+                out["submitted"] = m.update_policy(did, upd).hex()
+            except errors.Error as e:
+                if _refused(e):
+                    print(f"fedshare policy update: refused: {e}", file=sys.stderr)
+                    return EXIT_REFUSED
+                raise
+    print(json.dumps(out, indent=2))
+    return 0
+
+
 def add_parsers(sub) -> None:
     p = sub.add_parser("policy", help="Cedar policy analysis (proven by an SMT solver): diff, "
                                       "check, lint",
@@ -145,3 +242,22 @@ def add_parsers(sub) -> None:
     li.add_argument("set", type=input_file, help="the policy set (Cedar text)")
     common(li)
     li.set_defaults(func=_lint)
+    u = ps.add_parser("update", help="show what NEW changes against the policy in force, sign "
+                                     "it, and submit it once a quorum has signed")
+    u.add_argument("data_id", help="the data set (64 hex)")
+    u.add_argument("new", type=input_file, help="the proposed policy set (Cedar text)")
+    u.add_argument("--config", required=True, type=input_file,
+                   help="consortium configuration file")
+    u.add_argument("--key", required=True, type=input_file,
+                   help="this member's key file (64 hex)")
+    u.add_argument("--signature", action="append", type=input_file, metavar="FILE",
+                   help="another member's signature: its `policy update --json` output "
+                        "(repeat; with this member's, the update is submitted at the quorum)")
+    u.add_argument("--yes", action="store_true",
+                   help="sign without asking (needed when standard input is not a terminal)")
+    u.add_argument("--json", action="store_true",
+                   help="standard output holds only the JSON result (the diff goes to standard "
+                        "error); that output is what other members pass with --signature")
+    u.add_argument("--timeout", type=float, default=60.0,
+                   help="seconds the solver may spend on the diff (default 60)")
+    u.set_defaults(func=_update)
