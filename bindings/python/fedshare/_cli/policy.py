@@ -60,21 +60,22 @@ def format_request(cx: Dict[str, Any], indent: str = "    ") -> str:
 
 
 _VERDICT = {
-    "equivalent": "equivalent: NEW permits exactly what OLD permits (proven)",
-    "new_less_permissive": "NEW is no more permissive than OLD (proven); it denies something "
-                           "OLD permitted",
-    "new_more_permissive": "NEW permits something OLD denied; it denies nothing OLD permitted "
-                           "(proven)",
-    "incomparable": "NEW permits something OLD denied, and denies something OLD permitted",
+    "equivalent": "equivalent: {new} permits exactly what {old} permits (proven)",
+    "new_less_permissive": "{new} is no more permissive than {old} (proven); it denies something "
+                           "{old} permitted",
+    "new_more_permissive": "{new} permits something {old} denied; it denies nothing {old} "
+                           "permitted (proven)",
+    "incomparable": "{new} permits something {old} denied, and denies something {old} permitted",
 }
 
 
-def format_diff(r: Dict[str, Any]) -> str:
-    out = [_VERDICT[r["verdict"]]]
+def format_diff(r: Dict[str, Any], new: str = "NEW", old: str = "OLD") -> str:
+    """A diff's verdict and its requests as text; ``new`` and ``old`` name the two sets."""
+    out = [_VERDICT[r["verdict"]].format(new=new, old=old)]
     if r.get("new_permits"):
-        out += ["  NEW permits, OLD denies:", format_request(r["new_permits"])]
+        out += [f"  {new} permits, {old} denies:", format_request(r["new_permits"])]
     if r.get("old_permits"):
-        out += ["  OLD permits, NEW denies:", format_request(r["old_permits"])]
+        out += [f"  {old} permits, {new} denies:", format_request(r["old_permits"])]
     return "\n".join(out)
 
 
@@ -175,8 +176,7 @@ def _update(args) -> int:
 
             r = policy_diff(policytext.render(base), text, timeout_ms=int(args.timeout * 1000))
             out["analysis"] = r
-            shown = format_diff(r).replace("NEW", "the proposal").replace(
-                "OLD", f"version {cur.version}")
+            shown = format_diff(r, "the proposal", f"version {cur.version}")
         except (errors.Error, ValueError) as e:
             out["analysis"] = None
             shown = f"not analysed: nothing is proven about what it changes ({e})"
