@@ -5,6 +5,7 @@ the policy text written back from the ledger's canonical form, and the chart.
 The console against live nodes in a real browser: test_console_browser.py."""
 from __future__ import annotations
 
+import html
 import subprocess
 import sys
 
@@ -411,7 +412,6 @@ def _policy_world(base_text):
 
 
 def _propose(c, csrf, did, text):
-    import html
     r = c.post(f"/data/{did}/propose", data={"csrf": csrf, "member": "hospital-a",
                                               "policy": text})
     assert r.status_code == 200, r.text
@@ -426,8 +426,16 @@ TRAIN = 'permit (principal, action == Action::"train", resource)\n' \
 def test_signers_see_what_a_policy_update_changes():
     # more permissive: "read" is newly permitted; the page shows the verdict and the request
     app, c, csrf, did = _policy_world(TRAIN)
-    page = _propose(c, csrf, did, TRAIN + '\npermit (principal, action == Action::"read", '
-                                          'resource) when { context.purpose == "audit" };')
+    more = TRAIN + '\npermit (principal, action == Action::"read", resource) ' \
+                   'when { context.purpose == "audit" };'
+    # first as a preview: the analysis of the draft, nothing proposed or signed
+    r = c.post(f"/data/{did}/preview", data={"csrf": csrf, "member": "hospital-a",
+                                              "policy": more})
+    page = html.unescape(r.text)
+    assert r.status_code == 200 and app.state.console.proposals == []
+    assert 'id="verdict-preview">permits more<' in page and 'action Action::"read"' in page
+    assert more in page  # the draft stays in the text area
+    page = _propose(c, csrf, did, more)
     (prop,) = app.state.console.proposals
     assert prop.analysis["state"] == "new_more_permissive"
     assert 'id="verdict-1">permits more<' in page
@@ -445,6 +453,12 @@ def test_signers_see_what_a_policy_update_changes():
     page = _propose(c, csrf, did, TRAIN.replace('"training"', '"training" && context.site == "a"'))
     assert 'id="verdict-3">no more permissive<' in page
     assert "A request version 1 permits and the proposal denies" in page
+    # once another version is in force, the proposals over version 1 are said to be stale
+    members = [m.key for m in app.state.console.view.members]
+    v2 = abac.CedarPolicies(TRAIN, version=2, members=members).encode()
+    app.state.console.view.policy_encoding = lambda d: v2
+    page = html.unescape(c.get(f"/data/{did}").text)
+    assert page.count("is no longer version 1") == 3
 
 
 @pytest.mark.parametrize("exc, says", [

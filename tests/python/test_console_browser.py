@@ -249,19 +249,30 @@ def test_policy_update_signed_by_a_quorum_in_the_browser(world, browser):
     area.send_keys(text)
     Select(drv.find_element(By.CSS_SELECTOR, "#propose select")) \
         .select_by_visible_text("hospital-c")
-    drv.find_element(By.CSS_SELECTOR, "#propose button").click()
-    # before anyone else signs, the page shows what the proposal changes against version 1
-    WebDriverWait(drv, 30).until(lambda d: d.find_elements(By.ID, "analysis-1"))
-    drv.save_screenshot(str(w.shots / "policy-proposed.png"))
     from fedshare import abac_analyze
-    if abac_analyze.available():
-        verdict = drv.find_element(By.ID, "verdict-1").text
+
+    def analysed(ident):
+        if not abac_analyze.available():
+            assert "not available" in drv.find_element(By.ID, f"analysis-{ident}").text
+            return
+        verdict = drv.find_element(By.ID, f"verdict-{ident}").text
         assert verdict == "permits more and denies some", verdict
-        shown = [e.text for e in drv.find_elements(By.CSS_SELECTOR, "#analysis-1 pre.request")]
+        shown = [e.text for e in
+                 drv.find_elements(By.CSS_SELECTOR, f"#analysis-{ident} pre.request")]
         assert '"purpose": "research"' in shown[0] and '"purpose": "training"' in shown[1]
         assert '"period_end": datetime("' in shown[0]  # written as in Cedar, not as JSON
-    else:
-        assert "not available" in drv.find_element(By.ID, "analysis-1").text
+    # the proposer sees what the draft changes against version 1 before signing anything
+    drv.find_element(By.ID, "preview-button").click()
+    WebDriverWait(drv, 30).until(lambda d: d.find_elements(By.ID, "analysis-preview"))
+    drv.save_screenshot(str(w.shots / "policy-preview.png"))
+    analysed("preview")
+    assert not drv.find_elements(By.ID, "proposal-1")  # nothing proposed or signed yet
+    assert '"research"' in drv.find_element(By.NAME, "policy").get_attribute("value")
+    drv.find_element(By.ID, "propose-button").click()
+    # before anyone else signs, the proposal's card shows the same analysis
+    WebDriverWait(drv, 30).until(lambda d: d.find_elements(By.ID, "analysis-1"))
+    drv.save_screenshot(str(w.shots / "policy-proposed.png"))
+    analysed(1)
     for signer in ("hospital-a", "hospital-b", "aggregator"):  # 4 of 5 > 2/3
         WebDriverWait(drv, 30).until(lambda d: d.find_elements(By.ID, "proposal-1"))
         form = drv.find_element(By.CSS_SELECTOR, "#proposal-1 form")

@@ -341,8 +341,10 @@ def create_app(view: LedgerView, *, tokens=None, seeds: Optional[Dict[str, bytes
         return page(request, "datasets.html", rows=rows)
 
     def dataset(request: Request):
+        return dataset_page(request, _data_id(request.path_params["data_id"]))
+
+    def dataset_page(request: Request, did: bytes, **extra) -> HTMLResponse:
         p = _principal(request)
-        did = _data_id(request.path_params["data_id"])
         ix = view.refresh()
         rec = view.record(lib.FEDSHARE_REC_DATA, did)
         if rec is None:
@@ -356,7 +358,8 @@ def create_app(view: LedgerView, *, tokens=None, seeds: Optional[Dict[str, bytes
         return page(request, "dataset.html", data_id=did.hex(), rec=rec, owner=owner,
                     policy_text=_policy_text(enc), policy_version=_ps_version(enc),
                     versions=versions, requests=reqs, proposals=props,
-                    quorum=_quorum(len(view.members)))
+                    stale={x.ident for x in props if enc != x.base},
+                    quorum=_quorum(len(view.members)), **extra)
 
     # -- access ---------------------------------------------------------------------
     def access(request: Request):
@@ -404,9 +407,8 @@ def create_app(view: LedgerView, *, tokens=None, seeds: Optional[Dict[str, bytes
                     member=name, data_id=did.hex(), status=200)
 
     # -- policy updates ----------------------------------------------------------------
-    async def policy_propose(request: Request):
-        from .. import abac
-
+    async def _proposed(request: Request):
+        """(member, data ID, text) of a propose/preview form, checked."""
         p = _principal(request)
         form = await _form(request)
         _check_csrf(c, p, form)
@@ -415,17 +417,40 @@ def create_app(view: LedgerView, *, tokens=None, seeds: Optional[Dict[str, bytes
         text = form.get("policy", "")
         if not text.strip() or len(text) > MAX_TEXT:
             raise HTTPProblem(400, "Bad policy", "the policy text is empty or over 64 KiB")
+        return name, did, text
+
+    def _compiled(did: bytes, text: str):
+        """(encoding in force, its set, the proposed set) or an HTTPProblem."""
+        from .. import abac
+
+        base = view.policy_encoding(did)
+        if base is None:
+            raise HTTPProblem(404, "No policy", "this data set has no policy to update")
+        cur = abac.CedarPolicies.decode(base)
+        try:
+            nxt = abac.CedarPolicies(text, version=cur.version + 1, members=cur.members)
+        except errors.InvalidInputError as e:
+            raise HTTPProblem(400, "The policy does not compile", str(e)) from None
+        return base, cur, nxt
+
+    async def policy_preview(request: Request):
+        """What a draft changes against the version in force, before anyone signs it."""
+        name, did, text = await _proposed(request)
+        from starlette.concurrency import run_in_threadpool
+
+        def analyse() -> Dict[str, Any]:
+            base, _, _ = _compiled(did, text)
+            return analyse_update(base, text, analysis_timeout_ms)
+        preview = await run_in_threadpool(analyse)
+        return await run_in_threadpool(dataset_page, request, did, preview=preview, draft=text,
+                                       draft_member=name)
+
+    async def policy_propose(request: Request):
+        name, did, text = await _proposed(request)
         from starlette.concurrency import run_in_threadpool
 
         def propose() -> Proposal:
-            base = view.policy_encoding(did)
-            if base is None:
-                raise HTTPProblem(404, "No policy", "this data set has no policy to update")
-            cur = abac.CedarPolicies.decode(base)
-            try:
-                nxt = abac.CedarPolicies(text, version=cur.version + 1, members=cur.members)
-            except errors.InvalidInputError as e:
-                raise HTTPProblem(400, "The policy does not compile", str(e)) from None
+            base, cur, nxt = _compiled(did, text)
             # what it changes, proven against the version in force, shown to every signer
             analysis = analyse_update(base, text, analysis_timeout_ms)
             with c._lock:
@@ -570,6 +595,7 @@ def create_app(view: LedgerView, *, tokens=None, seeds: Optional[Dict[str, bytes
         Route("/", consortium), Route("/api/nodes", api_nodes),
         Route("/data", datasets), Route("/data/{data_id}", dataset),
         Route("/data/{data_id}/propose", policy_propose, methods=["POST"]),
+        Route("/data/{data_id}/preview", policy_preview, methods=["POST"]),
         Route("/data/{data_id}/sign", policy_sign, methods=["POST"]),
         Route("/access", access), Route("/access", access_submit, methods=["POST"]),
         Route("/tasks", tasks), Route("/tasks/{task_id}", task),
