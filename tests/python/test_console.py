@@ -463,7 +463,7 @@ def test_signers_see_what_a_policy_update_changes():
 
 @pytest.mark.parametrize("exc, says", [
     (abac_analyze.AnalysisUnavailable("not built"), "Policy analysis is not available"),
-    (abac_analyze.AnalysisError("time limit"), "The solver gave no answer within 10 s"),
+    (abac_analyze.AnalysisError("time limit"), "The solver gave no answer within its limit (10 s"),
 ])
 def test_signing_stays_possible_and_says_so_without_an_analysis(monkeypatch, exc, says):
     def refuse(*a, **k):

@@ -269,7 +269,8 @@ def analyse_update(base: bytes, next_text: str,
                           f"({e}). Nothing is proven: compare the texts before signing."}
     except abac_analyze.AnalysisError as e:
         return {"state": "no_answer", "verdict": "no answer",
-                "detail": f"The solver gave no answer within {timeout_ms / 1000:g} s ({e}). "
+                "detail": f"The solver gave no answer within its limit ({timeout_ms / 1000:g} s "
+                          f"per question; {e}). "
                           "Nothing is proven: compare the texts before signing."}
     except errors.Error as e:
         return {"state": "error", "verdict": "not analysed",
