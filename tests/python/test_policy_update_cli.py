@@ -5,7 +5,9 @@ the update; a signature over another text is refused before anything is sent."""
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import sys
 
 import pytest
 
@@ -52,7 +54,7 @@ def _policy(cons, did):
     return policytext.parts(enc)[0], policytext.render(enc)
 
 
-def test_signers_see_the_diff_and_a_quorum_submits(world, tmp_path, capsys):
+def test_signers_see_the_diff_and_a_quorum_submits(world, tmp_path, capsys, monkeypatch):
     cons, tmp, keys, did = world
     more, same = tmp_path / "more.cedar", tmp_path / "same.cedar"
     more.write_text(MORE)
@@ -69,6 +71,21 @@ def test_signers_see_the_diff_and_a_quorum_submits(world, tmp_path, capsys):
     rc = cli.main(base + [str(same), "--key", keys[0]])
     out = capsys.readouterr()
     assert rc == 1 and "in force: equivalent" in out.out
+
+    # at a terminal it asks; an answer other than y signs nothing
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+    monkeypatch.setattr(sys, "stdin", Terminal("n\n"))
+    rc = cli.main(base + [str(more), "--key", keys[0]])
+    out = capsys.readouterr()
+    assert rc == 1 and out.err.endswith("sign version 2 of this policy set? [y/N] ")
+    assert '"signature"' not in out.out
+    monkeypatch.setattr(sys, "stdin", Terminal("y\n"))
+    rc = cli.main(base + [str(more), "--key", keys[0], "--json"])
+    out = capsys.readouterr()
+    assert rc == 0 and json.loads(out.out)["signatures"] == 1  # the prompt is not in the JSON
+    monkeypatch.undo()
 
     # three signatures (of five members; the quorum is four) submit nothing
     files = []

@@ -145,8 +145,10 @@ def _confirm(args, version: int) -> bool:
         print(f"not signed: pass --yes to sign version {version} without a prompt",
               file=sys.stderr)
         return False
-    answer = input(f"sign version {version} of this policy set? [y/N] ")
-    return answer.strip().lower() in ("y", "yes")
+    # the prompt on standard error: with --json, standard output holds only the JSON
+    print(f"sign version {version} of this policy set? [y/N] ", end="", file=sys.stderr,
+          flush=True)
+    return sys.stdin.readline().strip().lower() in ("y", "yes")
 
 
 def _update(args) -> int:
