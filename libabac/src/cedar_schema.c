@@ -2768,3 +2768,175 @@ int cedar_validate_against_text(const abac_cedar_policies *ps, const char *schem
     abac_cedar_schema_free(s);
     return rc;
 }
+
+/* ---- reading entities and requests with a schema (1.2.0) ----
+ * Cedar's JSON formats let a value whose declared type is known omit its escape: an entity
+ * reference as {"type": T, "id": I} (other keys ignored, as Cedar does), an extension value
+ * as {"fn": F, "arg": A} or as the constructor's argument alone ("10.0.0.1" for ipaddr).
+ * The value read without a schema is rewritten in place by the declared type; a value that
+ * does not fit is left for conforms() to refuse. */
+static int field_str(const cval *v, const char *k, size_t kn, cstr *out) {
+    const cfield *f = v->p;
+    for (uint32_t j = 0; j < v->n; j++)
+        if (cstr_eq(f[j].key, (cstr){k, kn})) {
+            if (f[j].v.t != V_STR)
+                return 0;
+            *out = (cstr){f[j].v.p, f[j].v.n};
+            return 1;
+        }
+    return 0;
+}
+
+static int coerce_extn(cctx *C, pool *p, cval *v, cstr fn, cstr arg, cstr name) {
+    int bad;
+    if (cstr_eq(fn, (cstr){"decimal", 7})) {
+        v->t = V_DEC;
+        bad = cedar_parse_decimal(arg.p, arg.n, &v->i);
+    } else if (cstr_eq(fn, (cstr){"ip", 2}) || cstr_eq(fn, (cstr){"ipaddr", 6})) {
+        cip *ip = pool_alloc(p, sizeof *ip);
+        if (!ip)
+            return ABAC_E_NOMEM;
+        bad = cedar_parse_ip(arg.p, arg.n, ip);
+        v->t = V_IP;
+        v->p = ip;
+    } else if (cstr_eq(fn, (cstr){"datetime", 8})) {
+        v->t = V_DATETIME;
+        bad = cedar_parse_datetime(arg.p, arg.n, &v->i);
+    } else if (cstr_eq(fn, (cstr){"duration", 8})) {
+        v->t = V_DURATION;
+        bad = cedar_parse_duration(arg.p, arg.n, &v->i);
+    } else {
+        return cfailm(C, ABAC_E_ATTR_TYPE, "`%.*s`: unknown extension function `%.*s`", (int)name.n,
+                      name.p, (int)fn.n, fn.p);
+    }
+    v->n = 0;
+    if (bad)
+        return cfailm(C, ABAC_E_ATTR_TYPE, "`%.*s`: `%.*s` is not a valid %.*s literal",
+                      (int)name.n, name.p, (int)(arg.n > 60 ? 60 : arg.n), arg.p, (int)fn.n, fn.p);
+    return 0;
+}
+
+static int coerce(cctx *C, pool *p, cval *v, const ctype *t, cstr name, int depth) {
+    if (depth > (int)C_MAX_DEPTH)
+        return cfailm(C, ABAC_E_LIMIT, "`%.*s`: nested too deeply", (int)name.n, name.p);
+    switch (t->k) {
+        case K_ENT: {
+            cstr ty, id;
+            if (v->t == V_REC && field_str(v, "type", 4, &ty) && field_str(v, "id", 2, &id)) {
+                cuid *u = pool_alloc(p, sizeof *u);
+                if (!u)
+                    return ABAC_E_NOMEM;
+                u->type = ty;
+                u->id = id;
+                u->h = cuid_hash(u);
+                v->t = V_ENT;
+                v->p = u;
+                v->n = 0;
+            }
+            return 0;
+        }
+        case K_DEC:
+        case K_IP:
+        case K_DT:
+        case K_DUR: {
+            static const char *const fns[] = {"decimal", "ipaddr", "datetime", "duration"};
+            cstr fn, arg;
+            if (v->t == V_STR) {
+                const char *f = fns[t->k == K_DEC ? 0 : t->k == K_IP ? 1 : t->k == K_DT ? 2 : 3];
+                return coerce_extn(C, p, v, (cstr){f, strlen(f)}, (cstr){v->p, v->n}, name);
+            }
+            if (v->t == V_REC && v->n == 2 && field_str(v, "fn", 2, &fn) &&
+                field_str(v, "arg", 3, &arg))
+                return coerce_extn(C, p, v, fn, arg, name);
+            return 0;
+        }
+        case K_SET:
+            if (v->t == V_SET) {
+                cval *el = (cval *)v->p;
+                for (uint32_t i = 0; i < v->n; i++) {
+                    int rc = coerce(C, p, &el[i], t->elem, name, depth + 1);
+                    if (rc)
+                        return rc;
+                }
+            }
+            return 0;
+        case K_REC:
+            if (v->t == V_REC) {
+                cfield *f = (cfield *)v->p;
+                for (uint32_t j = 0; j < v->n; j++) {
+                    const cattrd *a = find_attr(t, f[j].key);
+                    if (a) {
+                        int rc = coerce(C, p, &f[j].v, a->t, f[j].key, depth + 1);
+                        if (rc)
+                            return rc;
+                    }
+                }
+            }
+            return 0;
+        default:
+            return 0;
+    }
+}
+
+int abac_cedar_entities_parse_json_schema(abac_cedar_entities **out, const char *json, size_t len,
+                                          const abac_cedar_schema *s, char *err_msg,
+                                          size_t err_cap) {
+    if (!out)
+        return ABAC_E_INVALID;
+    *out = NULL;
+    abac_cedar_entities *es = NULL;
+    int rc = abac_cedar_entities_parse_json(&es, json, len, err_msg, err_cap);
+    if (rc || !s) {
+        *out = es;
+        return rc;
+    }
+    cctx C = {s, err_msg, err_cap};
+    for (uint32_t i = 0; i < es->n && !rc; i++) {
+        centity *e = &es->e[i];
+        if (is_action_type(s, e->uid.type))
+            continue;
+        const sent *d = ent_decl(&(vctx){.S = s}, e->uid.type);
+        if (!d)
+            continue; /* refused by the check below */
+        rc = coerce(&C, &es->mem, &e->attrs, d->shape, (cstr){"attrs", 5}, 0);
+        if (!rc && d->tags && e->tags.t == V_REC) {
+            cfield *f = (cfield *)e->tags.p;
+            for (uint32_t j = 0; j < e->tags.n && !rc; j++)
+                rc = coerce(&C, &es->mem, &f[j].v, d->tags, f[j].key, 0);
+        }
+    }
+    if (!rc)
+        rc = abac_cedar_schema_check_entities(s, es, err_msg, err_cap);
+    if (rc) {
+        abac_cedar_entities_free(es);
+        return rc;
+    }
+    *out = es;
+    return 0;
+}
+
+int abac_cedar_request_parse_json_schema(abac_cedar_request **out, const char *json, size_t len,
+                                         const abac_cedar_schema *s, char *err_msg,
+                                         size_t err_cap) {
+    if (!out)
+        return ABAC_E_INVALID;
+    *out = NULL;
+    abac_cedar_request *rq = NULL;
+    int rc = abac_cedar_request_parse_json(&rq, json, len, err_msg, err_cap);
+    if (rc || !s) {
+        *out = rq;
+        return rc;
+    }
+    cctx C = {s, err_msg, err_cap};
+    int64_t ai = find_act(s, &rq->uid[1]);
+    if (ai >= 0 && s->a[ai].ctx)
+        rc = coerce(&C, &rq->mem, &rq->context, s->a[ai].ctx, (cstr){"context", 7}, 0);
+    if (!rc)
+        rc = abac_cedar_schema_check_request(s, rq, err_msg, err_cap);
+    if (rc) {
+        abac_cedar_request_free(rq);
+        return rc;
+    }
+    *out = rq;
+    return 0;
+}

@@ -633,12 +633,113 @@ static void test_templates(void **state) {
     abac_cedar_policies_free(ps);
 }
 
+/* Entities and requests read with a schema: Cedar's implicit entity and extension forms. */
+static const char SE_SCHEMA[] =
+    "entity User { boss?: User, friends?: Set<User>, r?: { u: User }, ip?: ipaddr, d?: decimal, "
+    "dt?: datetime, du?: duration } tags ipaddr;\n"
+    "action a appliesTo { principal: User, resource: User, context: { src: ipaddr, who: User } "
+    "};\n";
+static const char SE_POL[] =
+    "permit(principal, action, resource) when { principal.boss == User::\"bob\" && "
+    "principal.friends.contains(User::\"bob\") && principal.r.u == User::\"bob\" && "
+    "principal.ip.isInRange(ip(\"10.0.0.0/8\")) && principal.d.lessThan(decimal(\"2.0\")) && "
+    "principal.dt < datetime(\"2025-01-01\") && principal.du < duration(\"2h\") && "
+    "principal.getTag(\"t\").isLoopback() && context.src.isIpv4() && context.who == "
+    "User::\"bob\" };";
+
+static int se_load(const abac_cedar_schema *s, const char *attrs, abac_cedar_entities **es,
+                   char *msg, size_t cap) {
+    char buf[1024];
+    int n = snprintf(buf, sizeof buf,
+                     "[{\"uid\": {\"type\": \"User\", \"id\": \"alice\"}, \"attrs\": %s, "
+                     "\"parents\": [], \"tags\": {\"t\": \"127.0.0.1\"}}, {\"uid\": {\"type\": "
+                     "\"User\", \"id\": \"bob\"}, \"attrs\": {}, \"parents\": []}]",
+                     attrs);
+    return abac_cedar_entities_parse_json_schema(es, buf, (size_t)n, s, msg, cap);
+}
+
+static void test_schema_based_parsing(void **state) {
+    (void)state;
+    abac_cedar_schema *s = NULL;
+    abac_cedar_policies *ps = NULL;
+    abac_cedar_entities *es = NULL;
+    abac_cedar_request *rq = NULL;
+    abac_cedar_response *resp = NULL;
+    char msg[256];
+    uint32_t line, col;
+    assert_int_equal(
+        abac_cedar_schema_parse(&s, SE_SCHEMA, sizeof SE_SCHEMA - 1, &line, &col, msg, sizeof msg),
+        0);
+    assert_int_equal(
+        abac_cedar_policies_parse(&ps, SE_POL, sizeof SE_POL - 1, NULL, NULL, msg, sizeof msg), 0);
+    assert_int_equal(abac_cedar_response_new(&resp, ps, 0), 0);
+    static const char IMPLICIT[] =
+        "{\"boss\": {\"type\": \"User\", \"id\": \"bob\"}, \"friends\": [{\"type\": \"User\", "
+        "\"id\": \"bob\"}], \"r\": {\"u\": {\"type\": \"User\", \"id\": \"bob\"}}, \"ip\": "
+        "\"10.0.0.1\", \"d\": {\"fn\": \"decimal\", \"arg\": \"1.23\"}, \"dt\": \"2024-01-01\", "
+        "\"du\": \"1h\"}";
+    static const char REQ[] =
+        "{\"principal\": \"User::\\\"alice\\\"\", \"action\": \"Action::\\\"a\\\"\", "
+        "\"resource\": \"User::\\\"bob\\\"\", \"context\": {\"src\": \"1.2.3.4\", \"who\": "
+        "{\"type\": \"User\", \"id\": \"bob\"}}}";
+    assert_int_equal(se_load(s, IMPLICIT, &es, msg, sizeof msg), 0);
+    assert_int_equal(
+        abac_cedar_request_parse_json_schema(&rq, REQ, sizeof REQ - 1, s, msg, sizeof msg), 0);
+    assert_int_equal(abac_cedar_is_authorized(ps, es, rq, resp), ABAC_PERMIT);
+    assert_int_equal(abac_cedar_response_error_count(resp), 0);
+    abac_cedar_entities_free(es);
+    abac_cedar_request_free(rq);
+    es = NULL;
+    rq = NULL;
+
+    /* without a schema the same text is records and strings (the old behaviour, unchanged):
+     * `principal.boss == User::"bob"` compares a record with an entity, false */
+    assert_int_equal(se_load(NULL, IMPLICIT, &es, msg, sizeof msg), 0);
+    assert_int_equal(
+        abac_cedar_request_parse_json_schema(&rq, REQ, sizeof REQ - 1, NULL, msg, sizeof msg), 0);
+    assert_int_equal(abac_cedar_is_authorized(ps, es, rq, resp), ABAC_DENY);
+    assert_int_equal(abac_cedar_response_error_count(resp), 0);
+    abac_cedar_entities_free(es);
+    abac_cedar_request_free(rq);
+    es = NULL;
+    rq = NULL;
+
+    /* values that do not fit the declared type are refused */
+    assert_int_equal(se_load(s, "{\"ip\": \"zzz\"}", &es, msg, sizeof msg), ABAC_E_ATTR_TYPE);
+    assert_null(es);
+    assert_non_null(strstr(msg, "zzz"));
+    assert_int_equal(se_load(s, "{\"d\": \"1.2345678\"}", &es, msg, sizeof msg), ABAC_E_ATTR_TYPE);
+    assert_int_equal(
+        se_load(s, "{\"boss\": {\"type\": \"Usr\", \"id\": \"bob\"}}", &es, msg, sizeof msg),
+        ABAC_E_ATTR_TYPE);
+    assert_int_equal(se_load(s, "{\"boss\": \"User::\\\"bob\\\"\"}", &es, msg, sizeof msg),
+                     ABAC_E_ATTR_TYPE);
+    assert_int_equal(se_load(s, "{\"ip\": {\"__extn\": {\"fn\": \"decimal\", \"arg\": \"1.0\"}}}",
+                             &es, msg, sizeof msg),
+                     ABAC_E_ATTR_TYPE);
+    assert_int_equal(se_load(s, "{\"du\": 5}", &es, msg, sizeof msg), ABAC_E_ATTR_TYPE);
+    assert_null(es);
+    static const char REQ_BAD[] =
+        "{\"principal\": \"User::\\\"alice\\\"\", \"action\": \"Action::\\\"a\\\"\", "
+        "\"resource\": \"User::\\\"bob\\\"\", \"context\": {\"src\": \"bad\", \"who\": "
+        "{\"type\": \"User\", \"id\": \"bob\"}}}";
+    assert_int_equal(
+        abac_cedar_request_parse_json_schema(&rq, REQ_BAD, sizeof REQ_BAD - 1, s, msg, sizeof msg),
+        ABAC_E_ATTR_TYPE);
+    assert_null(rq);
+    assert_int_equal(abac_cedar_entities_parse_json_schema(NULL, "[]", 2, s, NULL, 0),
+                     ABAC_E_INVALID);
+    abac_cedar_response_free(resp);
+    abac_cedar_policies_free(ps);
+    abac_cedar_schema_free(s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decide),         cmocka_unit_test(test_parse_errors),
         cmocka_unit_test(test_nul_in_names),   cmocka_unit_test(test_json_errors),
         cmocka_unit_test(test_versioned_sets), cmocka_unit_test(test_schema),
-        cmocka_unit_test(test_templates),
+        cmocka_unit_test(test_templates),      cmocka_unit_test(test_schema_based_parsing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

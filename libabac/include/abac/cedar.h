@@ -243,6 +243,33 @@ ABAC_API int abac_cedar_schema_check_request(const abac_cedar_schema *s,
                                              const abac_cedar_request *rq, char *err_msg,
                                              size_t err_cap);
 
+/**
+ * Read entities like abac_cedar_entities_parse_json(), interpreting values by the types
+ * @p s declares (Cedar's schema-based parsing, since 1.2.0): where an attribute or tag is
+ * declared as an entity type, `{"type": T, "id": I}` is an entity reference without
+ * `__entity`; where it is declared as an extension type, `{"fn": F, "arg": A}` is accepted
+ * without `__extn` and so is the constructor's argument alone (`"10.0.0.1"` for ipaddr,
+ * `"1.23"` for decimal, datetime and duration text); sets and records are interpreted element by
+ * element. The result is then checked as abac_cedar_schema_check_entities() does, and refused
+ * if it does not conform. @p s NULL: exactly abac_cedar_entities_parse_json().
+ * @return ABAC_OK; the codes of abac_cedar_entities_parse_json() and of
+ *         abac_cedar_schema_check_entities() (a bad extension literal: ABAC_E_ATTR_TYPE).
+ */
+ABAC_API int abac_cedar_entities_parse_json_schema(abac_cedar_entities **out, const char *json,
+                                                   size_t len, const abac_cedar_schema *s,
+                                                   char *err_msg, size_t err_cap);
+/**
+ * Read a request like abac_cedar_request_parse_json(), interpreting the context by the
+ * context type the schema declares for the request's action (the same implicit forms as
+ * abac_cedar_entities_parse_json_schema()), then checked as abac_cedar_schema_check_request()
+ * does. @p s NULL: exactly abac_cedar_request_parse_json(). Since 1.2.0.
+ * @return ABAC_OK; the codes of abac_cedar_request_parse_json() and of
+ *         abac_cedar_schema_check_request() (a bad extension literal: ABAC_E_ATTR_TYPE).
+ */
+ABAC_API int abac_cedar_request_parse_json_schema(abac_cedar_request **out, const char *json,
+                                                  size_t len, const abac_cedar_schema *s,
+                                                  char *err_msg, size_t err_cap);
+
 /* ---- versioned policy sets on the ledger, replaced by a quorum of members ---------------- */
 
 /**
