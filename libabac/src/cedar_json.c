@@ -411,7 +411,7 @@ static int jvalue(jctx *J, cval *out, int depth) {
                     return jfail(J, "a bad decimal literal");
                 return 0;
             }
-            if (cstr_eq(fn, (cstr){"ip", 2}) || cstr_eq(fn, (cstr){"ipaddr", 6})) {
+            if (cstr_eq(fn, (cstr){"ip", 2})) { /* as Cedar: "ipaddr" names the type only */
                 cip *ip = pool_alloc(J->p, sizeof *ip);
                 if (!ip)
                     return ABAC_E_NOMEM;

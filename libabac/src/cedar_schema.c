@@ -2792,7 +2792,7 @@ static int coerce_extn(cctx *C, pool *p, cval *v, cstr fn, cstr arg, cstr name) 
     if (cstr_eq(fn, (cstr){"decimal", 7})) {
         v->t = V_DEC;
         bad = cedar_parse_decimal(arg.p, arg.n, &v->i);
-    } else if (cstr_eq(fn, (cstr){"ip", 2}) || cstr_eq(fn, (cstr){"ipaddr", 6})) {
+    } else if (cstr_eq(fn, (cstr){"ip", 2})) { /* Cedar's constructor; "ipaddr" is the type */
         cip *ip = pool_alloc(p, sizeof *ip);
         if (!ip)
             return ABAC_E_NOMEM;
@@ -2839,7 +2839,7 @@ static int coerce(cctx *C, pool *p, cval *v, const ctype *t, cstr name, int dept
         case K_IP:
         case K_DT:
         case K_DUR: {
-            static const char *const fns[] = {"decimal", "ipaddr", "datetime", "duration"};
+            static const char *const fns[] = {"decimal", "ip", "datetime", "duration"};
             cstr fn, arg;
             if (v->t == V_STR) {
                 const char *f = fns[t->k == K_DEC ? 0 : t->k == K_IP ? 1 : t->k == K_DT ? 2 : 3];

@@ -1,5 +1,7 @@
-/* libFuzzer: Cedar's JSON entity and request readers (first byte picks which); whatever
- * loads is decided against a fixed policy set that reads attributes, tags and hierarchy. */
+/* libFuzzer: Cedar's JSON entity and request readers (bit 0 of the first byte picks which,
+ * bit 1 reads with a schema, Cedar's implicit entity and extension forms); whatever loads is
+ * decided against a fixed policy set that reads attributes, tags and hierarchy, and what loads
+ * with the schema must conform to it. */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +19,13 @@ static const char ENTS[] = "[{\"uid\": {\"type\": \"User\", \"id\": \"a\"}, \"at
 static const char REQ[] = "{\"principal\": \"User::\\\"a\\\"\", \"action\": \"Action::\\\"r\\\"\", "
                           "\"resource\": \"Doc::\\\"d\\\"\", \"context\": {\"s\": \"a\"}}";
 
+static const char SCHEMA[] =
+    "entity Group; entity Doc;\n"
+    "entity User in [Group] { age?: Long, tags?: Set<Long>, owner?: Doc, ip?: ipaddr, d?: "
+    "decimal, friends?: Set<User>, r?: { u: User, w?: datetime } } tags Long;\n"
+    "action r appliesTo { principal: User, resource: Doc, context: { s?: String, r?: { a: "
+    "Set<Long> }, ip?: ipaddr, who?: User, du?: duration } };\n";
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1)
@@ -28,17 +37,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char msg[128];
     if (abac_cedar_policies_parse(&ps, POL, sizeof POL - 1, NULL, NULL, NULL, 0))
         __builtin_trap();
+    abac_cedar_schema *s = NULL;
+    if ((data[0] & 2) &&
+        abac_cedar_schema_parse(&s, SCHEMA, sizeof SCHEMA - 1, NULL, NULL, NULL, 0))
+        __builtin_trap();
     const char *text = (const char *)data + 1;
     int rc;
     if (data[0] & 1) {
-        rc = abac_cedar_request_parse_json(&rq, text, size - 1, msg, sizeof msg);
-        if (abac_cedar_entities_parse_json(&es, ENTS, sizeof ENTS - 1, NULL, 0))
+        rc = abac_cedar_request_parse_json_schema(&rq, text, size - 1, s, msg, sizeof msg);
+        if (abac_cedar_entities_parse_json_schema(&es, ENTS, sizeof ENTS - 1, s, NULL, 0))
             __builtin_trap();
     } else {
-        rc = abac_cedar_entities_parse_json(&es, text, size - 1, msg, sizeof msg);
-        if (abac_cedar_request_parse_json(&rq, REQ, sizeof REQ - 1, NULL, 0))
+        rc = abac_cedar_entities_parse_json_schema(&es, text, size - 1, s, msg, sizeof msg);
+        if (abac_cedar_request_parse_json_schema(&rq, REQ, sizeof REQ - 1, s, NULL, 0))
             __builtin_trap();
     }
+    if (rc == 0 && s &&
+        (abac_cedar_schema_check_entities(s, es, NULL, 0) ||
+         abac_cedar_schema_check_request(s, rq, NULL, 0)))
+        __builtin_trap(); /* what loads with the schema conforms to it */
     if (rc == 0 && abac_cedar_response_new(&resp, ps, 0) == 0) {
         int d = abac_cedar_is_authorized(ps, es, rq, resp);
         if (d != ABAC_PERMIT && d != ABAC_DENY)
@@ -48,5 +65,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     abac_cedar_request_free(rq);
     abac_cedar_entities_free(es);
     abac_cedar_policies_free(ps);
+    abac_cedar_schema_free(s);
     return 0;
 }

@@ -85,6 +85,7 @@ def version_string() -> str:
 # Cedar policy text, Cedar's JSON entities and requests (libabac/include/abac/cedar.h).
 
 _E_JSON = _native.code_value("ABAC_E_JSON")
+_E_NOMEM = _native.code_value("ABAC_E_NOMEM")
 
 
 def _json_bytes(v: Any) -> bytes:
@@ -111,14 +112,25 @@ class CedarResponse:
 
 
 class CedarEntities:
-    """Entities in Cedar's JSON entity format (a list of dicts, or its JSON text)."""
+    """Entities in Cedar's JSON entity format (a list of dicts, or its JSON text).
 
-    def __init__(self, entities: Any = ()) -> None:
+    With ``schema`` (a :class:`CedarSchema`, or what its constructor takes) values are read by
+    the types the schema declares, as Cedar does: ``{"type": T, "id": I}`` for an entity
+    reference without ``__entity``, ``{"fn": F, "arg": A}`` or the argument alone
+    (``"10.0.0.1"``) for an extension value without ``__extn``; entities that do not conform to
+    the schema are refused (:class:`InvalidInputError` with the libabac code)."""
+
+    def __init__(self, entities: Any = (), schema: Any = None) -> None:
         data = _json_bytes(list(entities) if isinstance(entities, tuple) else entities)
         out = ffi.new("abac_cedar_entities **")
         msg = ffi.new("char[256]")
-        rc = lib.abac_cedar_entities_parse_json(out, data, len(data), msg, 256)
-        if rc == _E_JSON:
+        if schema is None:
+            rc = lib.abac_cedar_entities_parse_json(out, data, len(data), msg, 256)
+        else:
+            sch = _schema(schema)
+            rc = lib.abac_cedar_entities_parse_json_schema(out, data, len(data), sch._ptr, msg,
+                                                           256)
+        if rc == _E_JSON or (schema is not None and rc < 0 and rc != _E_NOMEM):
             raise InvalidInputError("abac: Cedar entities: " +
                                     ffi.string(msg).decode("utf-8", "replace"), code=rc,
                                     library="abac")
@@ -316,15 +328,25 @@ class CedarPolicies:
         p = lib.abac_cedar_policy_annotation(self._ptr, i, kb, len(kb), n)
         return None if p == ffi.NULL else bytes(ffi.buffer(p, n[0])).decode("utf-8")
 
-    def is_authorized(self, request: Any, entities: "CedarEntities | Any" = ()) -> CedarResponse:
+    def is_authorized(self, request: Any, entities: "CedarEntities | Any" = (),
+                      schema: Any = None) -> CedarResponse:
         """Decide a request ({"principal", "action", "resource", "context"}; uids as
-        ``{"type": T, "id": I}`` or ``'T::"i"'``) against ``entities``."""
-        es = entities if isinstance(entities, CedarEntities) else CedarEntities(entities)
+        ``{"type": T, "id": I}`` or ``'T::"i"'``) against ``entities``.
+
+        With ``schema`` the context (and ``entities`` unless already a :class:`CedarEntities`)
+        are read by the schema's declared types, as :class:`CedarEntities` describes, and a
+        request or entities that do not conform are refused (:class:`InvalidInputError`)."""
+        sch = None if schema is None else _schema(schema)
+        es = (entities if isinstance(entities, CedarEntities)
+              else CedarEntities(entities, schema=sch))
         data = _json_bytes(request)
         rq = ffi.new("abac_cedar_request **")
         msg = ffi.new("char[256]")
-        rc = lib.abac_cedar_request_parse_json(rq, data, len(data), msg, 256)
-        if rc == _E_JSON:
+        if sch is None:
+            rc = lib.abac_cedar_request_parse_json(rq, data, len(data), msg, 256)
+        else:
+            rc = lib.abac_cedar_request_parse_json_schema(rq, data, len(data), sch._ptr, msg, 256)
+        if rc == _E_JSON or (sch is not None and rc < 0 and rc != _E_NOMEM):
             raise InvalidInputError("abac: Cedar request: " +
                                     ffi.string(msg).decode("utf-8", "replace"), code=rc,
                                     library="abac")
@@ -464,6 +486,10 @@ class CedarSchema:
                                     library="abac")
 
 
+def _schema(schema: Any) -> "CedarSchema":
+    return schema if isinstance(schema, CedarSchema) else CedarSchema(schema)
+
+
 def validate_policies(policies: "CedarPolicies | str",
                       schema: "CedarSchema | str | dict[str, Any]") -> ValidationResult:
     """Validate Cedar policies against a schema (a :class:`CedarSchema`, JSON as a dict or
@@ -473,10 +499,11 @@ def validate_policies(policies: "CedarPolicies | str",
 
 
 def cedar_is_authorized(request: Any, policies: "CedarPolicies | str",
-                        entities: "CedarEntities | Any" = ()) -> CedarResponse:
-    """Decide one Cedar request (parsing ``policies`` first when given as text)."""
+                        entities: "CedarEntities | Any" = (), schema: Any = None) -> CedarResponse:
+    """Decide one Cedar request (parsing ``policies`` first when given as text); with
+    ``schema``, entities and context are read by its declared types (see :class:`CedarEntities`)."""
     ps = policies if isinstance(policies, CedarPolicies) else CedarPolicies(policies)
-    return ps.is_authorized(request, entities)
+    return ps.is_authorized(request, entities, schema=schema)
 
 
 __all__ = [
