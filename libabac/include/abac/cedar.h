@@ -148,10 +148,11 @@ ABAC_API int abac_cedar_policy_is_template(const abac_cedar_policies *ps, size_t
  * the template with its slots set to @p principal / @p resource (entity uids in Cedar syntax,
  * `User::"alice"`; NULL exactly when the template has no such slot), whose id is @p link_id
  * (1–256 bytes, no NUL; unique among the set's ids). Links are appended after the text's
- * policies, in link order; @p ps is unchanged. A set with links has no canonical encoding yet
- * (abac_cedar_policies_encode() and _hash() refuse it with ABAC_E_INVALID).
+ * policies, in link order; @p ps is unchanged. Since 1.3.0 the links are part of the set's
+ * canonical encoding (ABCP version 2, docs/formats/abac.md), so a linked set is hashed, stored
+ * and updated like any other.
  * @return ABAC_OK; ABAC_E_INVALID (not a template, a slot missing or extra, a bad uid or id),
- *         ABAC_E_DUPLICATE_RULE (the id is taken), ABAC_E_NOMEM.
+ *         ABAC_E_DUPLICATE_RULE (the id is taken), ABAC_E_LIMIT (65536 links), ABAC_E_NOMEM.
  */
 ABAC_API int abac_cedar_policies_link(abac_cedar_policies **out, const abac_cedar_policies *ps,
                                       size_t template_index, const char *link_id,
@@ -291,7 +292,8 @@ ABAC_API size_t abac_cedar_policies_member_count(const abac_cedar_policies *ps);
 /** Member @p i's Ed25519 public key (members sorted bytewise), 32 bytes owned by @p ps; NULL if
  * out of range. */
 ABAC_API const uint8_t *abac_cedar_policies_member(const abac_cedar_policies *ps, size_t i);
-/** Bytes of the canonical encoding (ABCP, docs/formats/abac.md); 0 if @p ps is NULL. */
+/** Bytes of the canonical encoding (ABCP, docs/formats/abac.md: version 1 for a set without
+ * template links, version 2 with them, since 1.3.0); 0 if @p ps is NULL. */
 ABAC_API size_t abac_cedar_policies_encoded_size(const abac_cedar_policies *ps);
 /** Canonical encoding: version, members, the policy text as given.
  * @return ABAC_OK, ABAC_E_INVALID, ABAC_E_BUFFER_TOO_SMALL (with the size in @p out_len). */
