@@ -2636,6 +2636,21 @@ static int conforms(cctx *C, const cval *v, const ctype *t, const char *where, c
     return 0;
 }
 
+/* the closed ancestors of action entity e are exactly the schema's ancestors of action ai */
+static int action_matches(const abac_cedar_schema *s, size_t ai, const centity *e) {
+    uint32_t want = 0;
+    for (size_t j = 0; j < s->na; j++)
+        want += (uint32_t)getbit(s->aanc, s->awords, ai, j);
+    if (e->n_anc != want) /* the ancestors are distinct: equal counts and inclusion suffice */
+        return 0;
+    for (uint32_t k = 0; k < e->n_anc; k++) {
+        int64_t aj = find_act(s, e->anc[k]);
+        if (aj < 0 || !getbit(s->aanc, s->awords, ai, (size_t)aj))
+            return 0;
+    }
+    return 1;
+}
+
 int abac_cedar_schema_check_entities(const abac_cedar_schema *s, const abac_cedar_entities *es,
                                      char *err_msg, size_t err_cap) {
     if (err_msg && err_cap)
@@ -2656,19 +2671,17 @@ int abac_cedar_schema_check_entities(const abac_cedar_schema *s, const abac_ceda
                 return cfailm(&C, ABAC_E_UNKNOWN_TYPE, "%s: action not declared in the schema",
                               where);
             if (e->attrs.n || e->tags.n)
-                return cfailm(&C, ABAC_E_UNKNOWN_ATTR, "%s: actions have no attributes or tags",
+                return cfailm(&C, ABAC_E_UNKNOWN_ATTR,
+                              "%s: definition of action does not match its schema declaration "
+                              "(actions have no attributes or tags)",
                               where);
-            for (uint32_t j = 0; j < e->n_parents; j++) {
-                int ok = 0;
-                for (uint32_t k = 0; k < s->a[ai].n_mem; k++)
-                    ok |= cuid_eq(&s->a[ai].mem[k], &e->parents[j]);
-                if (!ok)
-                    return cfailm(&C, ABAC_E_ATTR_TYPE,
-                                  "%s: parent `%.*s::\"%.*s\"` is not one of its action groups in "
-                                  "the schema",
-                                  where, (int)e->parents[j].type.n, e->parents[j].type.p,
-                                  (int)e->parents[j].id.n, e->parents[j].id.p);
-            }
+            /* as Cedar: the action's ancestors (closed over the given entities) must be exactly
+             * its groups in the schema, transitively */
+            if (!action_matches(s, (size_t)ai, e))
+                return cfailm(&C, ABAC_E_ATTR_TYPE,
+                              "%s: definition of action does not match its schema declaration "
+                              "(its ancestors must be exactly its action groups, transitively)",
+                              where);
             continue;
         }
         const sent *d = ent_decl(&(vctx){.S = s}, e->uid.type);
@@ -2878,6 +2891,96 @@ static int coerce(cctx *C, pool *p, cval *v, const ctype *t, cstr name, int dept
     }
 }
 
+static int copy_uid(pool *p, cuid *dst, const cuid *src) {
+    *dst = *src;
+    dst->type.p = pool_dup(p, src->type.p, src->type.n);
+    dst->id.p = pool_dup(p, src->id.p, src->id.n);
+    return dst->type.p && dst->id.p ? 0 : ABAC_E_NOMEM;
+}
+
+/* Cedar, given a schema, adds the schema's actions as entities: each with its action groups as
+ * parents and their closure as ancestors. An action the entities list too was checked to be
+ * exactly the declared one (abac_cedar_schema_check_entities), so it stays as it is. */
+static int add_schema_actions(const abac_cedar_schema *s, abac_cedar_entities *es) {
+    uint32_t missing = 0;
+    for (uint32_t i = 0; i < s->na; i++)
+        missing += !cedar_entity_find(es, &s->a[i].uid);
+    if (!missing)
+        return 0;
+    uint32_t n = es->n + missing, hcap = 16;
+    while (hcap < 2u * n)
+        hcap *= 2;
+    centity *ne = calloc(n, sizeof *ne);
+    uint32_t *ht = calloc(hcap, sizeof *ht);
+    if (!ne || !ht) {
+        free(ne);
+        free(ht);
+        return ABAC_E_NOMEM;
+    }
+    /* ancestors that are listed entities point into es->e: move them to the new array */
+    if (es->n) {
+        memcpy(ne, es->e, es->n * sizeof *ne);
+        uintptr_t lo = (uintptr_t)es->e, hi = (uintptr_t)(es->e + es->n);
+        for (uint32_t i = 0; i < es->n; i++)
+            for (uint32_t k = 0; k < ne[i].n_anc; k++) {
+                uintptr_t a = (uintptr_t)ne[i].anc[k];
+                if (a >= lo && a < hi)
+                    ne[i].anc[k] = (const cuid *)((char *)ne + (a - lo));
+            }
+    }
+    uint32_t at = es->n;
+    int rc = 0;
+    for (uint32_t i = 0; i < s->na && !rc; i++) {
+        const sact *a = &s->a[i];
+        if (cedar_entity_find(es, &a->uid))
+            continue;
+        centity *e = &ne[at++];
+        e->attrs.t = V_REC;
+        e->tags.t = V_REC;
+        cuid *par = pool_alloc(&es->mem, (a->n_mem ? a->n_mem : 1) * sizeof *par);
+        if (!par || copy_uid(&es->mem, &e->uid, &a->uid)) {
+            rc = ABAC_E_NOMEM;
+            break;
+        }
+        for (uint32_t j = 0; j < a->n_mem && !rc; j++)
+            rc = copy_uid(&es->mem, &par[j], &a->mem[j]);
+        e->parents = par;
+        e->n_parents = a->n_mem;
+    }
+    free(es->e);
+    free(es->ht);
+    es->e = ne;
+    es->ht = ht;
+    es->hcap = hcap;
+    es->n = rc ? es->n : n;
+    for (uint32_t k = 0; k < es->n; k++) { /* the hash table over all of them */
+        uint32_t m = hcap - 1, h = ne[k].uid.h & m;
+        while (ht[h])
+            h = (h + 1) & m;
+        ht[h] = k + 1;
+    }
+    if (rc)
+        return rc;
+    /* the added actions' ancestors: the schema's closure, as the entities now held */
+    for (uint32_t k = n - missing; k < n; k++) {
+        centity *e = &ne[k];
+        int64_t ai = find_act(s, &e->uid);
+        uint32_t na = 0;
+        for (size_t j = 0; j < s->na; j++)
+            na += (uint32_t)getbit(s->aanc, s->awords, (size_t)ai, j);
+        const cuid **anc = pool_alloc(&es->mem, (na ? na : 1) * sizeof *anc);
+        if (!anc)
+            return ABAC_E_NOMEM;
+        uint32_t q = 0;
+        for (size_t j = 0; j < s->na; j++)
+            if (getbit(s->aanc, s->awords, (size_t)ai, j))
+                anc[q++] = &cedar_entity_find(es, &s->a[j].uid)->uid;
+        e->anc = anc;
+        e->n_anc = na;
+    }
+    return 0;
+}
+
 int abac_cedar_entities_parse_json_schema(abac_cedar_entities **out, const char *json, size_t len,
                                           const abac_cedar_schema *s, char *err_msg,
                                           size_t err_cap) {
@@ -2907,7 +3010,11 @@ int abac_cedar_entities_parse_json_schema(abac_cedar_entities **out, const char 
     }
     if (!rc)
         rc = abac_cedar_schema_check_entities(s, es, err_msg, err_cap);
+    if (!rc)
+        rc = add_schema_actions(s, es);
     if (rc) {
+        if (rc == ABAC_E_NOMEM && err_msg && err_cap)
+            snprintf(err_msg, err_cap, "out of memory");
         abac_cedar_entities_free(es);
         return rc;
     }

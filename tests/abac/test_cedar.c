@@ -791,6 +791,82 @@ static void test_linked_encoding(void **state) {
     abac_cedar_policies_free(base);
 }
 
+/* 1.3.0: entities read with a schema get the schema's actions, with their groups as parents and
+ * their closure as ancestors, as Cedar does; an action the entities also list must be exactly
+ * the declared one (ancestors closed over the given entities), else the input is refused. */
+static const char SA_SCHEMA[] = "entity User; entity Doc;\n"
+                                "action all; action readers in [all];\n"
+                                "action read in [readers] appliesTo { principal: User, resource: "
+                                "Doc };\n";
+
+static int sa_load(const char *json, abac_cedar_entities **es) {
+    abac_cedar_schema *s = NULL;
+    assert_int_equal(
+        abac_cedar_schema_parse(&s, SA_SCHEMA, sizeof SA_SCHEMA - 1, NULL, NULL, NULL, 0), 0);
+    char msg[256];
+    int rc = abac_cedar_entities_parse_json_schema(es, json, strlen(json), s, msg, sizeof msg);
+    abac_cedar_schema_free(s); /* the entities do not borrow from the schema */
+    return rc;
+}
+
+static void test_schema_actions(void **state) {
+    (void)state;
+    static const char POL[] = "permit(principal, action in Action::\"all\", resource);";
+    static const char RQ[] =
+        "{\"principal\": \"User::\\\"a\\\"\", \"action\": \"Action::\\\"read\\\"\","
+        " \"resource\": \"Doc::\\\"d\\\"\"}";
+    abac_cedar_policies *ps = NULL;
+    abac_cedar_request *rq = NULL;
+    abac_cedar_response *r = NULL;
+    abac_cedar_entities *es = NULL, *plain = NULL;
+    assert_int_equal(abac_cedar_policies_parse(&ps, POL, sizeof POL - 1, NULL, NULL, NULL, 0), 0);
+    assert_int_equal(abac_cedar_request_parse_json(&rq, RQ, sizeof RQ - 1, NULL, 0), 0);
+    assert_int_equal(abac_cedar_response_new(&r, ps, 0), 0);
+    static const char U[] = "[{\"uid\": {\"type\": \"User\", \"id\": \"a\"}, \"attrs\": {}, "
+                            "\"parents\": []}]";
+    /* without a schema: no action entities, `action in Action::"all"` is false */
+    assert_int_equal(abac_cedar_entities_parse_json(&plain, U, sizeof U - 1, NULL, 0), 0);
+    assert_int_equal(abac_cedar_entity_count(plain), 1);
+    assert_int_equal(abac_cedar_is_authorized(ps, plain, rq, r), ABAC_DENY);
+    /* with the schema: the three actions are added, read in readers in all */
+    assert_int_equal(sa_load(U, &es), 0);
+    assert_int_equal(abac_cedar_entity_count(es), 4);
+    assert_int_equal(abac_cedar_is_authorized(ps, es, rq, r), ABAC_PERMIT);
+    abac_cedar_entities_free(es);
+    es = NULL;
+    assert_int_equal(sa_load("[]", &es), 0);
+    assert_int_equal(abac_cedar_entity_count(es), 3);
+    assert_int_equal(abac_cedar_is_authorized(ps, es, rq, r), ABAC_PERMIT);
+    abac_cedar_entities_free(es);
+    es = NULL;
+#define ACT(i, ps)                                                                                 \
+    "{\"uid\": {\"type\": \"Action\", \"id\": \"" i "\"}, \"attrs\": {}, \"parents\": [" ps "]}"
+#define AP(i) "{\"type\": \"Action\", \"id\": \"" i "\"}"
+    /* listed as declared (ancestors closed over the entities given): kept, nothing twice */
+    assert_int_equal(sa_load("[" ACT("read", AP("readers") "," AP("all")) "]", &es), 0);
+    assert_int_equal(abac_cedar_entity_count(es), 3);
+    assert_int_equal(abac_cedar_is_authorized(ps, es, rq, r), ABAC_PERMIT);
+    abac_cedar_entities_free(es);
+    es = NULL;
+    assert_int_equal(sa_load("[" ACT("read", AP("readers")) "," ACT("readers", AP("all")) "]", &es),
+                     0);
+    assert_int_equal(abac_cedar_entity_count(es), 3);
+    abac_cedar_entities_free(es);
+    es = NULL;
+    /* listed otherwise: refused, as Cedar refuses it ("does not match its schema declaration") */
+    assert_int_equal(sa_load("[" ACT("read", AP("readers")) "]", &es), ABAC_E_ATTR_TYPE);
+    assert_int_equal(sa_load("[" ACT("read", ) "]", &es), ABAC_E_ATTR_TYPE);
+    assert_int_equal(sa_load("[" ACT("readers", ) "]", &es), ABAC_E_ATTR_TYPE);
+    assert_int_equal(sa_load("[" ACT("zzz", ) "]", &es), ABAC_E_UNKNOWN_TYPE);
+    assert_null(es);
+#undef ACT
+#undef AP
+    abac_cedar_entities_free(plain);
+    abac_cedar_response_free(r);
+    abac_cedar_request_free(rq);
+    abac_cedar_policies_free(ps);
+}
+
 /* Entities and requests read with a schema: Cedar's implicit entity and extension forms. */
 static const char SE_SCHEMA[] =
     "entity User { boss?: User, friends?: Set<User>, r?: { u: User }, ip?: ipaddr, d?: decimal, "
@@ -894,15 +970,11 @@ static void test_schema_based_parsing(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_decide),
-        cmocka_unit_test(test_parse_errors),
-        cmocka_unit_test(test_nul_in_names),
-        cmocka_unit_test(test_json_errors),
-        cmocka_unit_test(test_versioned_sets),
-        cmocka_unit_test(test_schema),
-        cmocka_unit_test(test_templates),
-        cmocka_unit_test(test_linked_encoding),
-        cmocka_unit_test(test_schema_based_parsing),
+        cmocka_unit_test(test_decide),         cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_nul_in_names),   cmocka_unit_test(test_json_errors),
+        cmocka_unit_test(test_versioned_sets), cmocka_unit_test(test_schema),
+        cmocka_unit_test(test_templates),      cmocka_unit_test(test_linked_encoding),
+        cmocka_unit_test(test_schema_actions), cmocka_unit_test(test_schema_based_parsing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -226,20 +226,19 @@ class CedarPolicies:
         check(lib.abac_cedar_policies_hash(self._ptr, out))
         return bytes(out)
 
-    def _linked(self) -> bool:
-        return bool(lib.abac_cedar_policies_link_count(self._ptr) > 0)
+    @property
+    def link_count(self) -> int:
+        """Number of template links (they follow the text's policies)."""
+        return int(lib.abac_cedar_policies_link_count(self._ptr))
 
     def __eq__(self, other: object) -> bool:
-        """Equal canonical encodings; a set with template links (no encoding yet) equals only
-        itself."""
+        """Equal canonical encodings (template links included: ABCP version 2)."""
         if not isinstance(other, CedarPolicies):
             return False
-        if self._linked() or other._linked():
-            return self is other
         return self.encode() == other.encode()
 
     def __hash__(self) -> int:
-        return id(self) if self._linked() else hash(self.hash())
+        return hash(self.hash())
 
     def update_message(self, next_set: "CedarPolicies") -> bytes:
         """The 32 bytes each member signs to move from this set to ``next_set``."""
@@ -296,7 +295,8 @@ class CedarPolicies:
              resource: "str | None" = None) -> "CedarPolicies":
         """A new set with template ``template`` (its id, its ``@id`` annotation or its index)
         linked as policy ``new_id``, its slots set to ``principal`` / ``resource`` (entity uids
-        in Cedar syntax, ``'User::"alice"'``). A set with links has no canonical encoding yet."""
+        in Cedar syntax, ``'User::"alice"'``). The links are part of the set's canonical encoding
+        (ABCP version 2, since libabac 1.3.0)."""
         if isinstance(template, int):
             idx = template
         else:

@@ -226,7 +226,9 @@ ABAC_API int abac_cedar_validation_error(const abac_cedar_validation *v, size_t 
  * Check entities against @p s: declared types (and enum ids), every required attribute
  * present, no undeclared attribute (unless the record allows additional ones), values of the
  * declared types, parents of a type memberOfTypes reaches (transitively), tags of the declared tag
- * type; action entities must be declared actions whose parents are their groups.
+ * type; action entities must be declared actions without attributes or tags whose ancestors
+ * (closed over @p es) are exactly their action groups, transitively (since 1.3.0; before, any
+ * subset of the direct groups was accepted).
  * @return ABAC_OK; ABAC_E_INVALID, ABAC_E_UNKNOWN_TYPE, ABAC_E_UNKNOWN_ATTR,
  *         ABAC_E_REQUIRED_ATTR, ABAC_E_ATTR_TYPE, ABAC_E_LIMIT (with the first problem in
  *         @p err_msg).
@@ -252,7 +254,10 @@ ABAC_API int abac_cedar_schema_check_request(const abac_cedar_schema *s,
  * without `__extn` and so is the constructor's argument alone (`"10.0.0.1"` for ipaddr,
  * `"1.23"` for decimal, datetime and duration text); sets and records are interpreted element by
  * element. The result is then checked as abac_cedar_schema_check_entities() does, and refused
- * if it does not conform. @p s NULL: exactly abac_cedar_entities_parse_json().
+ * if it does not conform. Since 1.3.0 the schema's actions are then added as entities, as Cedar
+ * adds them: parents their `memberOf` groups, ancestors the groups' closure (an action listed in
+ * @p json too must be exactly the declared one). @p s NULL: exactly
+ * abac_cedar_entities_parse_json().
  * @return ABAC_OK; the codes of abac_cedar_entities_parse_json() and of
  *         abac_cedar_schema_check_entities() (a bad extension literal: ABAC_E_ATTR_TYPE).
  */
