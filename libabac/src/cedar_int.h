@@ -293,6 +293,13 @@ int cedar_parse_decimal(const char *s, size_t n, int64_t *out);
 int cedar_parse_datetime(const char *s, size_t n, int64_t *out);
 int cedar_parse_duration(const char *s, size_t n, int64_t *out);
 
+/* Unicode checks of the validator's warnings (cedar_unicode.c, UTS #39): a BIDI control
+ * character (U+202A–U+202E, U+2066–U+2069); one script for the whole text (Common and Inherited
+ * go with any); every character of Identifier_Status Allowed. */
+int cedar_text_has_bidi(const char *s, size_t n);
+int cedar_text_single_script(const char *s, size_t n);
+int cedar_ident_allowed(const char *s, size_t n);
+
 /* Template links as given to cedar_policies_relink(): strings owned by the caller. */
 #define C_MAX_LINKS 65536u
 typedef struct clink_in {

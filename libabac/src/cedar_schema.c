@@ -1423,10 +1423,17 @@ typedef struct verr {
     uint32_t msg_len;
 } verr;
 
-struct abac_cedar_validation {
-    pool mem;
+/* a list of diagnostics: the validation's errors, or its warnings (1.3.0) */
+typedef struct vlist {
     verr *e;
     uint32_t n, cap;
+} vlist;
+
+struct abac_cedar_validation {
+    pool mem;
+    verr *e; /* errors */
+    uint32_t n, cap;
+    vlist warn;
 };
 
 typedef struct caps {
@@ -1509,31 +1516,27 @@ static void tname(const ctype *t, char *buf, size_t cap, int depth) {
     }
 }
 
-__attribute__((format(printf, 4, 5))) static const ctype *verror(vctx *V, int code, const cnode *at,
-                                                                 const char *fmt, ...) {
-    char m[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(m, sizeof m, fmt, ap);
-    va_end(ap);
+/* append (code, message, place) to a list, once per policy and message; 0, or -1 when full */
+static int vpush(vctx *V, verr **list, uint32_t *n, uint32_t *cap, int code, const cnode *at,
+                 const char *m) {
     abac_cedar_validation *o = V->out;
     uint32_t ml = (uint32_t)strlen(m);
-    for (uint32_t i = o->n; i-- > 0 && o->e[i].policy == V->pi;)
-        if (o->e[i].msg_len == ml && memcmp(o->e[i].msg, m, ml) == 0)
-            return T_ERR;
-    if (o->n >= S_MAX_ERRS || V->per_pol >= S_MAX_PERPOL)
-        return T_ERR;
-    if (o->n == o->cap) {
-        uint32_t nc = o->cap ? o->cap * 2 : 16;
-        verr *ne = realloc(o->e, nc * sizeof *ne);
+    for (uint32_t i = *n; i-- > 0 && (*list)[i].policy == V->pi;)
+        if ((*list)[i].msg_len == ml && memcmp((*list)[i].msg, m, ml) == 0)
+            return -1;
+    if (*n >= S_MAX_ERRS)
+        return -1;
+    if (*n == *cap) {
+        uint32_t nc = *cap ? *cap * 2 : 16;
+        verr *ne = realloc(*list, nc * sizeof *ne);
         if (!ne) {
             V->nomem = 1;
-            return T_ERR;
+            return -1;
         }
-        o->e = ne;
-        o->cap = nc;
+        *list = ne;
+        *cap = nc;
     }
-    verr *e = &o->e[o->n];
+    verr *e = &(*list)[*n];
     e->policy = V->pi;
     e->code = code;
     const cpolicy *p = &V->ps->pol[V->pi];
@@ -1543,11 +1546,35 @@ __attribute__((format(printf, 4, 5))) static const ctype *verror(vctx *V, int co
     e->msg_len = ml;
     if (!e->msg) {
         V->nomem = 1;
-        return T_ERR;
+        return -1;
     }
-    o->n++;
-    V->per_pol++;
+    (*n)++;
+    return 0;
+}
+
+__attribute__((format(printf, 4, 5))) static const ctype *verror(vctx *V, int code, const cnode *at,
+                                                                 const char *fmt, ...) {
+    char m[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m, sizeof m, fmt, ap);
+    va_end(ap);
+    abac_cedar_validation *o = V->out;
+    if (V->per_pol < S_MAX_PERPOL && vpush(V, &o->e, &o->n, &o->cap, code, at, m) == 0)
+        V->per_pol++;
     return T_ERR;
+}
+
+/* a warning (1.3.0): kept apart from the errors, validation still passes */
+__attribute__((format(printf, 4, 5))) static void vwarn(vctx *V, int kind, const cnode *at,
+                                                        const char *fmt, ...) {
+    char m[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m, sizeof m, fmt, ap);
+    va_end(ap);
+    abac_cedar_validation *o = V->out;
+    (void)vpush(V, &o->warn.e, &o->warn.n, &o->warn.cap, kind, at, m);
 }
 
 static ctype *vnew(vctx *V, int k) {
@@ -2425,10 +2452,131 @@ static void scan_names(vctx *V, const cnode *e, int depth) {
             scan_names(V, e->args[i], depth + 1);
 }
 
+/* ---- warnings: Cedar's checks of the text of policies (UTS #39), 1.3.0 ---- */
+
+/* at most 200 bytes of s for a message, cut at a UTF-8 boundary */
+static int shown(const char *s, size_t n) {
+    if (n <= 200)
+        return (int)n;
+    n = 200;
+    while (n && ((uint8_t)s[n] & 0xc0) == 0x80)
+        n--;
+    return (int)n;
+}
+
+static void warn_str(vctx *V, const cnode *at, const char *s, size_t n) {
+    if (cedar_text_has_bidi(s, n))
+        vwarn(V, ABAC_CEDAR_WARN_BIDI_STRING, at,
+              "string `\"%.*s\"` contains BIDI control characters", shown(s, n), s);
+    else if (!cedar_text_single_script(s, n))
+        vwarn(V, ABAC_CEDAR_WARN_MIXED_SCRIPT_STRING, at,
+              "string `\"%.*s\"` contains mixed scripts", shown(s, n), s);
+}
+
+static void warn_ident(vctx *V, const cnode *at, const char *s, size_t n) {
+    if (cedar_text_has_bidi(s, n))
+        vwarn(V, ABAC_CEDAR_WARN_BIDI_IDENTIFIER, at,
+              "identifier `%.*s` contains BIDI control characters", shown(s, n), s);
+    else if (!cedar_ident_allowed(s, n))
+        vwarn(V, ABAC_CEDAR_WARN_CONFUSABLE_IDENTIFIER, at,
+              "identifier `%.*s` contains characters that fall outside of the General Security "
+              "Profile for Identifiers",
+              shown(s, n), s);
+    else if (!cedar_text_single_script(s, n))
+        vwarn(V, ABAC_CEDAR_WARN_MIXED_SCRIPT_IDENTIFIER, at,
+              "identifier `%.*s` contains mixed scripts", shown(s, n), s);
+}
+
+/* an entity uid: its type's components are ASCII identifiers (nothing to warn about), its id is
+ * checked as an identifier, as Cedar does */
+static void warn_uid(vctx *V, const cnode *at, const cuid *u) {
+    if (u)
+        warn_ident(V, at, u->id.p, u->id.n);
+}
+
+static void warn_lit(vctx *V, const cnode *at, const cval *v, int depth) {
+    if (depth > (int)C_MAX_DEPTH)
+        return;
+    if (v->t == V_STR)
+        warn_str(V, at, v->p, v->n);
+    else if (v->t == V_ENT)
+        warn_uid(V, at, v->p);
+    else if (v->t == V_SET)
+        for (uint32_t i = 0; i < v->n; i++)
+            warn_lit(V, at, &((const cval *)v->p)[i], depth + 1);
+    else if (v->t == V_REC)
+        for (uint32_t i = 0; i < v->n; i++) {
+            const cfield *f = &((const cfield *)v->p)[i];
+            warn_ident(V, at, f->key.p, f->key.n);
+            warn_lit(V, at, &f->v, depth + 1);
+        }
+}
+
+/* Cedar's text of an expression: string literals, entity ids, attribute names (`.a`, `["a"]`,
+ * `has`), record keys, `like` patterns (shown with `*` for the wildcard, `\*` for a star) */
+static void warn_text(vctx *V, const cnode *e, int depth) {
+    if (!e || depth > 2 * (int)C_MAX_DEPTH || V->nomem)
+        return;
+    switch (e->op) {
+        case X_LIT:
+            warn_lit(V, e, &e->lit, 0);
+            break;
+        case X_ATTR:
+        case X_HAS:
+            warn_ident(V, e, e->name.p, e->name.n);
+            break;
+        case X_REC:
+            for (uint32_t i = 0; i < e->n; i++)
+                warn_ident(V, e, e->keys[i].p, e->keys[i].n);
+            break;
+        case X_LIKE: {
+            char *buf = pool_alloc(&V->tmp, 2 * (size_t)e->n + 1);
+            size_t k = 0;
+            if (!buf) {
+                V->nomem = 1;
+                return;
+            }
+            for (uint32_t i = 0; i < e->n; i++) {
+                if (e->pat[i] < 0) {
+                    buf[k++] = '*';
+                } else {
+                    if (e->pat[i] == '*')
+                        buf[k++] = '\\';
+                    buf[k++] = (char)e->pat[i];
+                }
+            }
+            warn_str(V, e, buf, k);
+            break;
+        }
+        default:
+            break;
+    }
+    warn_text(V, e->a, depth + 1);
+    warn_text(V, e->b, depth + 1);
+    warn_text(V, e->c, depth + 1);
+    if (e->op == X_SET || e->op == X_REC || e->op == X_METHOD || e->op == X_CALL)
+        for (uint32_t i = 0; i < e->n; i++)
+            warn_text(V, e->args[i], depth + 1);
+}
+
+static void warn_policy_text(vctx *V, const cpolicy *p) {
+    for (int k = 0; k < 3; k++) {
+        const cscope *sc = &p->sc[k];
+        if ((sc->op == S_EQ || sc->op == S_IN || sc->op == S_IS_IN) && !sc->slot)
+            warn_uid(V, NULL, sc->ent);
+        if (sc->op == S_IN_LIST)
+            for (uint32_t i = 0; i < sc->n_list; i++)
+                warn_uid(V, NULL, &sc->list[i]);
+    }
+    warn_text(V, p->cond, 0);
+    pool_reset(&V->tmp);
+}
+
 void abac_cedar_validation_free(abac_cedar_validation *v) {
     if (!v)
         return;
     free(v->e);
+    free(v->warn.e);
     pool_free(&v->mem);
     free(v);
 }
@@ -2452,7 +2600,10 @@ int abac_cedar_validate(abac_cedar_validation **out, const abac_cedar_schema *s,
         V.per_pol = 0;
         check_scope_names(&V, p);
         scan_names(&V, p->cond, 0);
+        if (!p->link_id) /* as Cedar: the text of templates and static policies, not links */
+            warn_policy_text(&V, p);
         uint32_t envs = 0;
+        int all_false = 1; /* the condition types as False in every environment */
         for (uint32_t ai = 0; ai < s->na && !V.nomem; ai++) {
             const sact *a = &s->a[ai];
             if (!a->applies || !action_admits(&V, &p->sc[1], ai))
@@ -2467,13 +2618,16 @@ int abac_cedar_validate(abac_cedar_validation **out, const abac_cedar_schema *s,
                         V.nomem = 2; /* too many: refuse rather than run for long */
                         break;
                     }
-                    if (!p->cond)
+                    if (!p->cond) {
+                        all_false = 0;
                         continue;
+                    }
                     V.act = ai;
                     V.pt = a->pti[i];
                     V.rt = a->rti[j];
                     caps none = {NULL, 0}, ct;
-                    tc_bool(&V, p->cond, none, &ct, 0);
+                    if (tc_bool(&V, p->cond, none, &ct, 0)->k != K_FALSE)
+                        all_false = 0;
                     pool_reset(&V.tmp);
                 }
             }
@@ -2481,6 +2635,11 @@ int abac_cedar_validate(abac_cedar_validation **out, const abac_cedar_schema *s,
         if (!envs)
             verror(&V, ABAC_E_NOT_APPLICABLE, NULL,
                    "unable to find an applicable action given the policy scope constraints");
+        /* Cedar's ImpossiblePolicy warning: also when no environment applies (vacuously) */
+        if (all_false && !p->link_id && !V.nomem)
+            vwarn(&V, ABAC_CEDAR_WARN_IMPOSSIBLE_POLICY, NULL,
+                  "policy is impossible: the policy expression evaluates to false for all valid "
+                  "requests");
     }
     pool_free(&V.tmp);
     if (V.nomem) {
@@ -2496,13 +2655,8 @@ size_t abac_cedar_validation_error_count(const abac_cedar_validation *v) {
     return v ? v->n : 0;
 }
 
-int abac_cedar_validation_error(const abac_cedar_validation *v, size_t i, size_t *policy, int *code,
-                                const char **msg, size_t *msg_len, uint32_t *line, uint32_t *col) {
-    if (!v)
-        return ABAC_E_INVALID;
-    if (i >= v->n)
-        return ABAC_E_NOT_FOUND;
-    const verr *e = &v->e[i];
+static void verr_out(const verr *e, size_t *policy, int *code, const char **msg, size_t *msg_len,
+                     uint32_t *line, uint32_t *col) {
     if (policy)
         *policy = e->policy;
     if (code)
@@ -2515,6 +2669,30 @@ int abac_cedar_validation_error(const abac_cedar_validation *v, size_t i, size_t
         *line = e->line;
     if (col)
         *col = e->col;
+}
+
+int abac_cedar_validation_error(const abac_cedar_validation *v, size_t i, size_t *policy, int *code,
+                                const char **msg, size_t *msg_len, uint32_t *line, uint32_t *col) {
+    if (!v)
+        return ABAC_E_INVALID;
+    if (i >= v->n)
+        return ABAC_E_NOT_FOUND;
+    verr_out(&v->e[i], policy, code, msg, msg_len, line, col);
+    return 0;
+}
+
+size_t abac_cedar_validation_warning_count(const abac_cedar_validation *v) {
+    return v ? v->warn.n : 0;
+}
+
+int abac_cedar_validation_warning(const abac_cedar_validation *v, size_t i, size_t *policy,
+                                  int *kind, const char **msg, size_t *msg_len, uint32_t *line,
+                                  uint32_t *col) {
+    if (!v)
+        return ABAC_E_INVALID;
+    if (i >= v->warn.n)
+        return ABAC_E_NOT_FOUND;
+    verr_out(&v->warn.e[i], policy, kind, msg, msg_len, line, col);
     return 0;
 }
 

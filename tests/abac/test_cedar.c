@@ -867,6 +867,71 @@ static void test_schema_actions(void **state) {
     abac_cedar_policies_free(ps);
 }
 
+/* 1.3.0: Cedar's validator warnings, apart from the errors (validation still passes) */
+static void test_validation_warnings(void **state) {
+    (void)state;
+    static const char SCH[] = "entity User = {name: String, tags: {a: Long}};\n"
+                              "action view appliesTo { principal: User, resource: User };\n";
+    static const char POL[] =
+        "permit(principal, action, resource) when { principal.name == \"plain\" };\n" /* 0 */
+        "permit(principal, action, resource) when { principal.name == \"a\u202eb\" };\n"
+        "permit(principal == User::\"say_\u04bbello\", action, resource);\n" /* 2: mixed */
+        "permit(principal == User::\"alice smith\", action, resource);\n"    /* 3: GSP */
+        "permit(principal, action, resource) when { principal.name like \"*_\u04bbello\" };\n"
+        "permit(principal, action, resource) when { false };\n" /* 5: impossible */
+        "forbid(principal, action, resource) unless { true };\n"
+        "permit(principal, action, resource) when { {\"a\u0430\": 1} has \"a\u0430\" };\n"
+        "permit(principal, action, resource) when { principal.name == \"\u0436\u0443\u043a\" };\n";
+    abac_cedar_schema *s = NULL;
+    abac_cedar_policies *ps = NULL;
+    abac_cedar_validation *v = NULL;
+    assert_int_equal(abac_cedar_schema_parse(&s, SCH, sizeof SCH - 1, NULL, NULL, NULL, 0), 0);
+    assert_int_equal(abac_cedar_policies_parse(&ps, POL, sizeof POL - 1, NULL, NULL, NULL, 0), 0);
+    assert_int_equal(abac_cedar_validate(&v, s, ps), 0);
+    assert_int_equal(abac_cedar_validation_error_count(v), 0); /* warnings do not fail it */
+    static const struct {
+        size_t policy;
+        int kind;
+        const char *msg;
+    } want[] = {
+        {1, ABAC_CEDAR_WARN_BIDI_STRING, "string `\"a\u202eb\"` contains BIDI control characters"},
+        {2, ABAC_CEDAR_WARN_MIXED_SCRIPT_IDENTIFIER,
+         "identifier `say_\u04bbello` contains mixed scripts"},
+        {3, ABAC_CEDAR_WARN_CONFUSABLE_IDENTIFIER,
+         "identifier `alice smith` contains characters that fall outside of the General "
+         "Security Profile for Identifiers"},
+        {4, ABAC_CEDAR_WARN_MIXED_SCRIPT_STRING,
+         "string `\"*_\u04bbello\"` contains mixed scripts"},
+        {5, ABAC_CEDAR_WARN_IMPOSSIBLE_POLICY,
+         "policy is impossible: the policy expression evaluates to false for all valid requests"},
+        {6, ABAC_CEDAR_WARN_IMPOSSIBLE_POLICY,
+         "policy is impossible: the policy expression evaluates to false for all valid requests"},
+        {7, ABAC_CEDAR_WARN_MIXED_SCRIPT_IDENTIFIER, "identifier `a\u0430` contains mixed scripts"},
+    };
+    size_t nw = sizeof want / sizeof want[0];
+    assert_int_equal(abac_cedar_validation_warning_count(v), nw);
+    for (size_t i = 0; i < nw; i++) {
+        size_t pol = 99, ml = 0;
+        int kind = 0;
+        const char *m = NULL;
+        uint32_t line = 0, col = 0;
+        assert_int_equal(abac_cedar_validation_warning(v, i, &pol, &kind, &m, &ml, &line, &col), 0);
+        assert_int_equal(pol, want[i].policy);
+        assert_int_equal(kind, want[i].kind);
+        assert_int_equal(ml, strlen(want[i].msg));
+        assert_memory_equal(m, want[i].msg, ml);
+        assert_true(line == pol + 1);
+    }
+    assert_int_equal(abac_cedar_validation_warning(v, nw, NULL, NULL, NULL, NULL, NULL, NULL),
+                     ABAC_E_NOT_FOUND);
+    assert_int_equal(abac_cedar_validation_warning(NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL),
+                     ABAC_E_INVALID);
+    assert_int_equal(abac_cedar_validation_warning_count(NULL), 0);
+    abac_cedar_validation_free(v);
+    abac_cedar_policies_free(ps);
+    abac_cedar_schema_free(s);
+}
+
 /* Entities and requests read with a schema: Cedar's implicit entity and extension forms. */
 static const char SE_SCHEMA[] =
     "entity User { boss?: User, friends?: Set<User>, r?: { u: User }, ip?: ipaddr, d?: decimal, "
@@ -970,11 +1035,17 @@ static void test_schema_based_parsing(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_decide),         cmocka_unit_test(test_parse_errors),
-        cmocka_unit_test(test_nul_in_names),   cmocka_unit_test(test_json_errors),
-        cmocka_unit_test(test_versioned_sets), cmocka_unit_test(test_schema),
-        cmocka_unit_test(test_templates),      cmocka_unit_test(test_linked_encoding),
-        cmocka_unit_test(test_schema_actions), cmocka_unit_test(test_schema_based_parsing),
+        cmocka_unit_test(test_decide),
+        cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_nul_in_names),
+        cmocka_unit_test(test_json_errors),
+        cmocka_unit_test(test_versioned_sets),
+        cmocka_unit_test(test_schema),
+        cmocka_unit_test(test_templates),
+        cmocka_unit_test(test_linked_encoding),
+        cmocka_unit_test(test_schema_actions),
+        cmocka_unit_test(test_validation_warnings),
+        cmocka_unit_test(test_schema_based_parsing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

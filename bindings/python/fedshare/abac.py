@@ -385,11 +385,31 @@ class ValidationError:
     column: int = 0
 
 
+#: Kinds of :class:`ValidationWarning` (libabac 1.3.0), Cedar's validator warnings.
+WARNING_KINDS = {1: "MixedScriptString", 2: "BidiCharsInString", 3: "BidiCharsInIdentifier",
+                 4: "MixedScriptIdentifier", 5: "ConfusableIdentifier", 6: "ImpossiblePolicy"}
+
+
+@dataclass
+class ValidationWarning:
+    """One warning of :meth:`CedarSchema.validate` (libabac 1.3.0): the policy's id, the kind
+    (Cedar's name: MixedScriptString, BidiCharsInString, BidiCharsInIdentifier,
+    MixedScriptIdentifier, ConfusableIdentifier, ImpossiblePolicy), Cedar's message and where
+    in the policy text it is. Warnings do not fail validation."""
+
+    policy_id: str
+    kind: str
+    message: str
+    line: int = 0
+    column: int = 0
+
+
 @dataclass
 class ValidationResult:
-    """``passed`` is True when there are no ``errors``."""
+    """``passed`` is True when there are no ``errors``; ``warnings`` do not count."""
 
     errors: list[ValidationError] = field(default_factory=list)
+    warnings: list[ValidationWarning] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -453,6 +473,11 @@ class CedarSchema:
             res.errors.append(ValidationError(
                 ps.ids[pi[0]], CODES.get(code[0], str(code[0])),
                 bytes(ffi.buffer(m[0], ml[0])).decode("utf-8", "replace"), line[0], col[0]))
+        for i in range(lib.abac_cedar_validation_warning_count(v)):
+            check(lib.abac_cedar_validation_warning(v, i, pi, code, m, ml, line, col))
+            res.warnings.append(ValidationWarning(
+                ps.ids[pi[0]], WARNING_KINDS.get(code[0], str(code[0])),
+                bytes(ffi.buffer(m[0], ml[0])).decode("utf-8", "replace"), line[0], col[0]))
         return res
 
     def check_entities(self, entities: "CedarEntities | Any") -> None:
@@ -509,6 +534,7 @@ def cedar_is_authorized(request: Any, policies: "CedarPolicies | str",
 __all__ = [
     "PolicyError", "keypair", "version_string", "CODES", "CedarPolicies", "CedarEntities",
     "CedarResponse", "cedar_is_authorized", "CedarSchema", "ValidationError", "ValidationResult",
+    "ValidationWarning", "WARNING_KINDS",
     "validate_policies",
 ]
 from .abac_analyze import policy_check, policy_diff, policy_lint  # noqa: E402,F401 (z3 analysis, optional: fedshare.abac_analyze)

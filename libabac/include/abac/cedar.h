@@ -223,6 +223,36 @@ ABAC_API int abac_cedar_validation_error(const abac_cedar_validation *v, size_t 
                                          int *code, const char **msg, size_t *msg_len,
                                          uint32_t *line, uint32_t *col);
 /**
+ * Kinds of validation warnings (1.3.0), Cedar's validator warnings: they do not fail
+ * validation. Messages are Cedar's.
+ */
+enum abac_cedar_warning {
+    ABAC_CEDAR_WARN_MIXED_SCRIPT_STRING = 1, /**< string `"…"` contains mixed scripts */
+    ABAC_CEDAR_WARN_BIDI_STRING = 2,         /**< string `"…"` contains BIDI control characters */
+    ABAC_CEDAR_WARN_BIDI_IDENTIFIER = 3, /**< identifier `…` contains BIDI control characters */
+    ABAC_CEDAR_WARN_MIXED_SCRIPT_IDENTIFIER = 4, /**< identifier `…` contains mixed scripts */
+    ABAC_CEDAR_WARN_CONFUSABLE_IDENTIFIER = 5,   /**< … outside the General Security Profile */
+    ABAC_CEDAR_WARN_IMPOSSIBLE_POLICY = 6        /**< the condition is false for every request */
+};
+
+/** Number of validation warnings (1.3.0; at most 4096 kept, each message once per policy). */
+ABAC_API size_t abac_cedar_validation_warning_count(const abac_cedar_validation *v);
+/**
+ * Warning @p i (1.3.0), in policy order: the policy index, its kind (enum abac_cedar_warning),
+ * Cedar's message (@p msg_len bytes, owned by @p v) and where it is. The text checks (UTS #39:
+ * BIDI control characters U+202A–U+202E and U+2066–U+2069; more than one script; identifier
+ * characters outside Identifier_Status=Allowed) look at string literals and `like` patterns
+ * (as strings) and at entity ids, attribute names and record keys (as identifiers) of the
+ * text's policies and templates; ImpossiblePolicy is reported when the condition types as
+ * False for every (action, principal type, resource type) the scope admits, or when it admits
+ * none. Any out pointer may be NULL.
+ * @return ABAC_OK, ABAC_E_INVALID, ABAC_E_NOT_FOUND.
+ */
+ABAC_API int abac_cedar_validation_warning(const abac_cedar_validation *v, size_t i, size_t *policy,
+                                           int *kind, const char **msg, size_t *msg_len,
+                                           uint32_t *line, uint32_t *col);
+
+/**
  * Check entities against @p s: declared types (and enum ids), every required attribute
  * present, no undeclared attribute (unless the record allows additional ones), values of the
  * declared types, parents of a type memberOfTypes reaches (transitively), tags of the declared tag
