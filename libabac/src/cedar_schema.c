@@ -1453,37 +1453,24 @@ typedef struct vctx {
 } vctx;
 
 static void tname(const ctype *t, char *buf, size_t cap, int depth) {
+    /* Cedar's names of the types without parts */
+    static const char *const simple[] = {[K_BOOL] = "Bool",
+                                         [K_TRUE] = "__cedar::internal::True",
+                                         [K_FALSE] = "__cedar::internal::False",
+                                         [K_LONG] = "Long",
+                                         [K_STR] = "String",
+                                         [K_DEC] = "decimal",
+                                         [K_IP] = "ipaddr",
+                                         [K_DT] = "datetime",
+                                         [K_DUR] = "duration"};
     if (!cap)
         return;
     buf[0] = 0;
+    if (t->k < sizeof simple / sizeof simple[0] && simple[t->k]) {
+        snprintf(buf, cap, "%s", simple[t->k]);
+        return;
+    }
     switch (t->k) {
-        case K_BOOL:
-            snprintf(buf, cap, "Bool");
-            return;
-        case K_TRUE:
-            snprintf(buf, cap, "__cedar::internal::True");
-            return;
-        case K_FALSE:
-            snprintf(buf, cap, "__cedar::internal::False");
-            return;
-        case K_LONG:
-            snprintf(buf, cap, "Long");
-            return;
-        case K_STR:
-            snprintf(buf, cap, "String");
-            return;
-        case K_DEC:
-            snprintf(buf, cap, "decimal");
-            return;
-        case K_IP:
-            snprintf(buf, cap, "ipaddr");
-            return;
-        case K_DT:
-            snprintf(buf, cap, "datetime");
-            return;
-        case K_DUR:
-            snprintf(buf, cap, "duration");
-            return;
         case K_ENT:
             snprintf(buf, cap, "%.*s", (int)t->name.n, t->name.p);
             return;
@@ -1552,29 +1539,33 @@ static int vpush(vctx *V, verr **list, uint32_t *n, uint32_t *cap, int code, con
     return 0;
 }
 
+/* format a diagnostic and append it to the errors (warn 0) or the warnings; 0 if appended */
+__attribute__((format(printf, 5, 0))) static int vadd(vctx *V, int warn, int code, const cnode *at,
+                                                      const char *fmt, va_list ap) {
+    char m[512];
+    vsnprintf(m, sizeof m, fmt, ap);
+    abac_cedar_validation *o = V->out;
+    return warn ? vpush(V, &o->warn.e, &o->warn.n, &o->warn.cap, code, at, m)
+                : vpush(V, &o->e, &o->n, &o->cap, code, at, m);
+}
+
 __attribute__((format(printf, 4, 5))) static const ctype *verror(vctx *V, int code, const cnode *at,
                                                                  const char *fmt, ...) {
-    char m[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(m, sizeof m, fmt, ap);
-    va_end(ap);
-    abac_cedar_validation *o = V->out;
-    if (V->per_pol < S_MAX_PERPOL && vpush(V, &o->e, &o->n, &o->cap, code, at, m) == 0)
+    if (V->per_pol < S_MAX_PERPOL && vadd(V, 0, code, at, fmt, ap) == 0)
         V->per_pol++;
+    va_end(ap);
     return T_ERR;
 }
 
 /* a warning (1.3.0): kept apart from the errors, validation still passes */
 __attribute__((format(printf, 4, 5))) static void vwarn(vctx *V, int kind, const cnode *at,
                                                         const char *fmt, ...) {
-    char m[512];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(m, sizeof m, fmt, ap);
+    (void)vadd(V, 1, kind, at, fmt, ap);
     va_end(ap);
-    abac_cedar_validation *o = V->out;
-    (void)vpush(V, &o->warn.e, &o->warn.n, &o->warn.cap, kind, at, m);
 }
 
 static ctype *vnew(vctx *V, int k) {
