@@ -330,13 +330,16 @@ ABAC_API const uint8_t *abac_cedar_policies_member(const abac_cedar_policies *ps
 /** Bytes of the canonical encoding (ABCP, docs/formats/abac.md: version 1 for a set without
  * template links, version 2 with them, since 1.3.0); 0 if @p ps is NULL. */
 ABAC_API size_t abac_cedar_policies_encoded_size(const abac_cedar_policies *ps);
-/** Canonical encoding: version, members, the policy text as given.
+/** Canonical encoding: version, members, the policy text as given, and (version 2, 1.3.0) the
+ * template links: template index, link id, slot values.
  * @return ABAC_OK, ABAC_E_INVALID, ABAC_E_BUFFER_TOO_SMALL (with the size in @p out_len). */
 ABAC_API int abac_cedar_policies_encode(const abac_cedar_policies *ps, uint8_t *out, size_t cap,
                                         size_t *out_len);
 /** SHA-256 of the canonical encoding. @return ABAC_OK, ABAC_E_INVALID, ABAC_E_NOMEM. */
 ABAC_API int abac_cedar_policies_hash(const abac_cedar_policies *ps, uint8_t out[ABAC_HASH_BYTES]);
-/** Decode a canonical encoding (untrusted bytes; the text must parse).
+/** Decode a canonical encoding, ABCP version 1 or 2 (untrusted bytes; the text must parse; the
+ * links of version 2 must name templates of the text, fill exactly their slots with uids that
+ * read back as written, and have unique ids).
  * @return ABAC_OK; ABAC_E_INVALID, ABAC_E_FORMAT, ABAC_E_FORMAT_VERSION, ABAC_E_LIMIT,
  *         ABAC_E_NOMEM. */
 ABAC_API int abac_cedar_policies_decode(abac_cedar_policies **out, const uint8_t *in, size_t len);
