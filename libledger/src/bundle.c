@@ -580,3 +580,109 @@ int ledger_store_bundle(ledger_store *s, const uint8_t tx_hash[32], uint8_t **ou
     ledger_tx_free(tx);
     return rc;
 }
+
+/* ---- the client's membership catch-up (QUERY kind 13) ----------------------- */
+
+int ldg_changes_answer(ledger_store *s, uint64_t after, uint64_t upto, uint8_t **out, size_t *len) {
+    *out = NULL;
+    *len = 0;
+    if (upto < after)
+        return LEDGER_E_INVALID;
+    uint8_t *cl = NULL, hdr[LEDGER_HEADER_BYTES];
+    size_t cll = 0, hl = 0, certl = 0;
+    /* above the tip, the membership in force at the tip (a change decided in
+     * the last two blocks is not in force yet there) */
+    uint64_t tip = ledger_store_height(s), hh = upto < tip ? upto : tip;
+    ledger_block *b = NULL;
+    int rc = store_changes(s, after, hh < after ? after : hh, &cl, &cll);
+    if (!rc && hh > 0) { /* the block at min(upto, tip) shows no change is left out */
+        rc = ledger_store_block(s, hh, &b);
+        if (!rc && !b->cert)
+            rc = LEDGER_E_CORRUPT;
+        if (!rc) {
+            hl = ldg_block_header_encode(b, hdr);
+            certl = ldg_cert_size(b->cert);
+        }
+    }
+    uint8_t *o = rc ? NULL : malloc(cll + 8 + hl + certl);
+    if (!rc && !o)
+        rc = LEDGER_E_NOMEM;
+    if (!rc) {
+        memcpy(o, cl, cll);
+        ldg_put32(o + cll, (uint32_t)hl);
+        memcpy(o + cll + 4, hdr, hl);
+        ldg_put32(o + cll + 4 + hl, (uint32_t)certl);
+        if (certl)
+            ldg_cert_write(b->cert, o + cll + 8 + hl);
+        *out = o;
+        *len = cll + 8 + hl + certl;
+    }
+    ledger_block_free(b);
+    free(cl);
+    return rc;
+}
+
+int ldg_changes_answer_verify(const ledger_membership *from, uint64_t from_eff, const uint8_t *buf,
+                              size_t len, ledger_membership **out, uint64_t *eff, uint64_t *proven,
+                              size_t *list_len) {
+    *out = NULL;
+    if (ldg_init() < 0)
+        return LEDGER_E_INTERNAL;
+    if (len > LEDGER_CHANGES_BYTES_MAX + 8 + LEDGER_HEADER_BYTES + PROOF_BYTES_MAX)
+        return LEDGER_E_DECODE;
+    ldg_rd r = {buf, len};
+    const uint8_t *p, *hb = NULL, *cb;
+    if (ldg_take(&r, 2, &p) || ldg_get16(p) > LEDGER_BUNDLE_CHANGES_MAX)
+        return LEDGER_E_DECODE;
+    size_t m = ldg_get16(p);
+    ledger_membership *cur;
+    int rc = clone_membership(from, &cur);
+    if (rc)
+        return rc;
+    uint64_t e = from_eff;
+    rc = changes_run(&r, m, &cur, &e);
+    if (list_len)
+        *list_len = (size_t)(r.p - buf);
+    size_t hl = 0, cl = 0;
+    if (!rc && (ldg_take(&r, 4, &p) || ldg_take(&r, hl = ldg_get32(p), &hb) ||
+                ldg_take(&r, 4, &p) || ldg_take(&r, cl = ldg_get32(p), &cb) || r.left))
+        rc = LEDGER_E_DECODE;
+    ldg_header h;
+    memset(&h, 0, sizeof h);
+    if (!rc && hl == 0 && (m || cl))
+        rc = LEDGER_E_DECODE; /* a replica with no block proves no change */
+    if (!rc && hl) {
+        size_t used;
+        uint8_t mh[32], hh[32];
+        ledger_cert *ct = NULL;
+        rc = ldg_header_decode(hb, hl, &h, &used);
+        if (!rc && used != hl)
+            rc = LEDGER_E_DECODE;
+        /* the block is at or above the last change, names the membership in
+         * force, and is certified by it: no change below it was left out */
+        if (!rc && (h.height < e || (h.format < 2 && (m || from_eff))))
+            rc = LEDGER_E_MEMBERSHIP;
+        if (!rc)
+            rc = membership_hash(cur, mh);
+        if (!rc && h.format >= 2 && sodium_memcmp(h.epoch, mh, 32) != 0)
+            rc = LEDGER_E_EPOCH;
+        if (!rc) {
+            rc = ledger_cert_decode(&ct, cb, cl);
+            if (rc && rc != LEDGER_E_NOMEM)
+                rc = LEDGER_E_DECODE;
+        }
+        if (!rc) {
+            crypto_hash_sha256(hh, hb, hl);
+            rc = ledger_cert_verify(ct, cur, h.height, hh);
+        }
+        ledger_cert_free(ct);
+    }
+    if (rc) {
+        ledger_membership_free(cur);
+        return rc;
+    }
+    *out = cur;
+    *eff = e;
+    *proven = h.height;
+    return LEDGER_OK;
+}
