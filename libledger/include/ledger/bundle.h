@@ -103,7 +103,7 @@ LEDGER_API int ledger_changes_verify(const ledger_membership *from, const uint8_
  * @param[out] out new buffer (ledger_free). @param[out] len its length.
  * @return LEDGER_OK, LEDGER_E_INVALID, LEDGER_E_MEMBERSHIP (the store did not
  * execute a deciding block itself — it joined from a snapshot, or the block was
- * written before libledger 0.5 — so it holds no witness of it), LEDGER_E_FULL
+ * written before bundle format 2 — so it holds no witness of it), LEDGER_E_FULL
  * (over LEDGER_CHANGES_BYTES_MAX or LEDGER_BUNDLE_CHANGES_MAX changes),
  * LEDGER_E_CORRUPT, LEDGER_E_IO, LEDGER_E_NOMEM.
  */
