@@ -590,11 +590,12 @@ int ldg_changes_answer(ledger_store *s, uint64_t after, uint64_t upto, uint8_t *
         return LEDGER_E_INVALID;
     uint8_t *cl = NULL, hdr[LEDGER_HEADER_BYTES];
     size_t cll = 0, hl = 0, certl = 0;
-    /* above the tip, the membership in force at the tip (a change decided in
-     * the last two blocks is not in force yet there) */
+    /* the changes decided up to the tip (in force up to tip + 2), and the
+     * block at min(upto, tip) */
     uint64_t tip = ledger_store_height(s), hh = upto < tip ? upto : tip;
+    uint64_t last = upto < tip + 2 ? upto : tip + 2;
     ledger_block *b = NULL;
-    int rc = store_changes(s, after, hh < after ? after : hh, &cl, &cll);
+    int rc = store_changes(s, after, last < after ? after : last, &cl, &cll);
     if (!rc && hh > 0) { /* the block at min(upto, tip) shows no change is left out */
         rc = ledger_store_block(s, hh, &b);
         if (!rc && !b->cert)
@@ -631,16 +632,27 @@ int ldg_changes_answer_verify(const ledger_membership *from, uint64_t from_eff, 
     if (len > LEDGER_CHANGES_BYTES_MAX + 8 + LEDGER_HEADER_BYTES + PROOF_BYTES_MAX)
         return LEDGER_E_DECODE;
     ldg_rd r = {buf, len};
-    const uint8_t *p, *hb = NULL, *cb;
+    const uint8_t *p, *hb = NULL, *cb = NULL;
     if (ldg_take(&r, 2, &p) || ldg_get16(p) > LEDGER_BUNDLE_CHANGES_MAX)
         return LEDGER_E_DECODE;
     size_t m = ldg_get16(p);
-    ledger_membership *cur;
+    /* cur: after every change; at: in force at the closing block (the one
+     * before the last change if that change takes force above the block) */
+    ledger_membership *cur = NULL, *before = NULL;
     int rc = clone_membership(from, &cur);
-    if (rc)
-        return rc;
-    uint64_t e = from_eff;
-    rc = changes_run(&r, m, &cur, &e);
+    uint64_t e = from_eff, e_before = from_eff, decided = 0;
+    for (size_t i = 0; i < m && !rc; i++) {
+        change c;
+        rc = change_read(&r, &c);
+        ledger_membership_free(before);
+        before = NULL;
+        e_before = e;
+        if (!rc)
+            rc = clone_membership(cur, &before);
+        if (!rc)
+            rc = change_apply(&c, &cur, &e);
+        decided = c.h.height;
+    }
     if (list_len)
         *list_len = (size_t)(r.p - buf);
     size_t hl = 0, cl = 0;
@@ -658,12 +670,21 @@ int ldg_changes_answer_verify(const ledger_membership *from, uint64_t from_eff, 
         rc = ldg_header_decode(hb, hl, &h, &used);
         if (!rc && used != hl)
             rc = LEDGER_E_DECODE;
-        /* the block is at or above the last change, names the membership in
-         * force, and is certified by it: no change below it was left out */
-        if (!rc && (h.height < e || (h.format < 2 && (m || from_eff))))
+        /* every change was decided at or below the block, which names the
+         * membership in force at its height and is certified by it: no change
+         * taking force up to it was left out */
+        const ledger_membership *at = cur;
+        if (!rc && m && h.height < e) {
+            at = before;
+            if (h.height < e_before || decided > h.height)
+                rc = LEDGER_E_MEMBERSHIP;
+        } else if (!rc && h.height < e) {
+            rc = LEDGER_E_MEMBERSHIP; /* m = 0: the block is below `from` */
+        }
+        if (!rc && h.format < 2 && (m || from_eff))
             rc = LEDGER_E_MEMBERSHIP;
         if (!rc)
-            rc = membership_hash(cur, mh);
+            rc = membership_hash(at, mh);
         if (!rc && h.format >= 2 && sodium_memcmp(h.epoch, mh, 32) != 0)
             rc = LEDGER_E_EPOCH;
         if (!rc) {
@@ -673,10 +694,11 @@ int ldg_changes_answer_verify(const ledger_membership *from, uint64_t from_eff, 
         }
         if (!rc) {
             crypto_hash_sha256(hh, hb, hl);
-            rc = ledger_cert_verify(ct, cur, h.height, hh);
+            rc = ledger_cert_verify(ct, at, h.height, hh);
         }
         ledger_cert_free(ct);
     }
+    ledger_membership_free(before);
     if (rc) {
         ledger_membership_free(cur);
         return rc;

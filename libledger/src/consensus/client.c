@@ -686,6 +686,11 @@ static int chain_to(ledger_client *c, uint64_t height, const uint8_t *epoch, uin
     memset(&cc, 0, sizeof cc);
     cc.c = c;
     cc.epoch = epoch;
+    /* replicas answer once they have executed height − 2 (every change in
+     * force at `height` is decided by then), or the highest height this client
+     * knows is committed if that is lower: a lagging replica does not answer
+     * with an older membership */
+    uint64_t at = height > 2 ? height - 2 : 0;
     pthread_mutex_lock(&c->mu);
     if (c->known_eff && height >= c->known_eff) {
         cc.from = c->mc[c->known];
@@ -693,6 +698,8 @@ static int chain_to(ledger_client *c, uint64_t height, const uint8_t *epoch, uin
     } else {
         cc.from = c->m;
     }
+    if (at > c->floor)
+        at = c->floor;
     pthread_mutex_unlock(&c->mu);
     uint8_t arg[16];
     lc_put_u64(arg, cc.from_eff);
@@ -702,6 +709,7 @@ static int chain_to(ledger_client *c, uint64_t height, const uint8_t *epoch, uin
     size_t n = 0;
     ask_opts o;
     memset(&o, 0, sizeof o);
+    o.at = at;
     int rc = ask(c, LC_Q_CHANGES, arg, 16, timeout_ms, 0, check_chain, &cc, &o, &st, &d, &n);
     free(d);
     if (rc != LEDGER_OK) {
@@ -728,18 +736,18 @@ static int chain_to(ledger_client *c, uint64_t height, const uint8_t *epoch, uin
         return rc;
     }
     pthread_mutex_lock(&c->mu);
-    size_t at = c->nmc;
+    size_t slot = c->nmc;
     for (size_t i = 0; i < c->nmc; i++)
         if (memcmp(c->mce[i], h, 32) == 0)
-            at = i;
-    if (at == c->nmc && c->nmc < MC_MAX) {
+            slot = i;
+    if (slot == c->nmc && c->nmc < MC_MAX) {
         c->mc[c->nmc] = cc.m;
         memcpy(c->mce[c->nmc], h, 32);
         c->nmc++;
         cc.m = NULL;
     }
-    if (at < c->nmc && cc.eff > c->known_eff) {
-        c->known = at;
+    if (slot < c->nmc && cc.eff > c->known_eff) {
+        c->known = slot;
         c->known_eff = cc.eff;
     }
     pthread_mutex_unlock(&c->mu);
@@ -1395,6 +1403,7 @@ LEDGER_API int ledger_client_bundle(ledger_client *c, const uint8_t tx_hash[32],
         int32_t st;
         ask_opts o;
         memset(&o, 0, sizeof o);
+        o.at = p->height; /* committed: every replica reaches it */
         rc = ask(c, LC_Q_CHANGES, arg, 16, timeout_ms, 0, check_chain, &cc, &o, &st, &d, &n);
         if (rc == LEDGER_E_EPOCH || (rc == LEDGER_E_TIMEOUT && cc.refused))
             rc = LEDGER_E_MEMBERSHIP; /* no replica proved the changes */
