@@ -62,8 +62,8 @@ typedef struct ledger_bundle_info {
  * @param[in] genesis the chain's genesis membership.
  * @param[out] out new buffer (ledger_free). @param[out] len its length.
  * @return LEDGER_OK, LEDGER_E_INVALID, LEDGER_E_NOMEM, LEDGER_E_MEMBERSHIP (the
- * block's header names another membership than the genesis one: bundles do not
- * carry membership changes yet, docs/formats/ledger-bundle.md).
+ * block's header names another membership than the genesis one: use
+ * ledger_bundle_create_changes with the changes, docs/formats/ledger-bundle.md).
  */
 LEDGER_API int ledger_bundle_create(const ledger_membership *genesis, const ledger_tx *tx,
                                     const ledger_proof *proof, uint8_t **out, size_t *len);
