@@ -4,7 +4,9 @@
  * both changes verifies from the genesis membership alone; every flipped byte
  * and every truncation is refused; another chain's genesis is refused; a
  * forged change (certified by a removed replica, or by too few) is refused; the
- * golden vector vectors/bundle_v2.hex is exported byte for byte. Set
+ * golden vector vectors/bundle_v2.hex is exported byte for byte; a replica's
+ * answer to a client's membership catch-up (QUERY kind 13) verifies, and one
+ * that leaves out a change or is tampered with does not. Set
  * T_WRITE_VECTORS=1 to rewrite it (only with a new format version). */
 #define T_WITH_STORE
 #include "testutil.h"
@@ -547,6 +549,112 @@ static void test_golden(void **state) {
     ledger_free(bu);
 }
 
+/* The client's membership catch-up (QUERY kind 13): libledger internals
+ * (src/internal.h), reached through the static library the tests link. */
+int ldg_changes_answer(ledger_store *s, uint64_t after, uint64_t upto, uint8_t **out, size_t *len);
+int ldg_changes_answer_verify(const ledger_membership *from, uint64_t from_eff, const uint8_t *buf,
+                              size_t len, ledger_membership **out, uint64_t *eff, uint64_t *proven,
+                              size_t *list_len);
+
+/* list ‖ u32 n ‖ header of block h ‖ u32 n ‖ its certificate */
+static uint8_t *answer_of(fixture *f, const uint8_t *list, size_t ll, uint64_t h, size_t *len) {
+    ledger_block *b;
+    assert_int_equal(ledger_store_block(f->s, h, &b), LEDGER_OK);
+    uint8_t hdr[LEDGER_HEADER_BYTES], *ce;
+    size_t hl, cl;
+    assert_int_equal(ledger_block_header(b, hdr, &hl), LEDGER_OK);
+    assert_int_equal(ledger_cert_encode(ledger_block_cert(b), &ce, &cl), LEDGER_OK);
+    ledger_block_free(b);
+    uint8_t *o = malloc(ll + 8 + hl + cl);
+    assert_non_null(o);
+    memcpy(o, list, ll);
+    uint8_t *p = o + ll;
+    p[0] = p[1] = 0;
+    p[2] = (uint8_t)(hl >> 8);
+    p[3] = (uint8_t)hl;
+    memcpy(p + 4, hdr, hl);
+    p += 4 + hl;
+    p[0] = p[1] = 0;
+    p[2] = (uint8_t)(cl >> 8);
+    p[3] = (uint8_t)cl;
+    memcpy(p + 4, ce, cl);
+    ledger_free(ce);
+    *len = ll + 8 + hl + cl;
+    return o;
+}
+
+static void test_client_answer(void **state) {
+    fixture *f = *state;
+    uint64_t tip = ledger_store_height(f->s), eff, proven;
+    size_t al, ll;
+    uint8_t *a;
+    ledger_membership *m = NULL;
+    /* an honest replica's answer, from genesis */
+    assert_int_equal(ldg_changes_answer(f->s, 0, tip, &a, &al), LEDGER_OK);
+    assert_int_equal(ldg_changes_answer_verify(f->m, 0, a, al, &m, &eff, &proven, &ll), LEDGER_OK);
+    assert_true(ledger_membership_equal(m, ledger_store_membership(f->s)));
+    assert_int_equal(eff, f->e2);
+    assert_int_equal(proven, tip);
+    ledger_membership_free(m);
+    /* every flipped byte and every truncation refused */
+    for (size_t i = 0; i < al; i++) {
+        a[i] ^= 0x80;
+        if (ldg_changes_answer_verify(f->m, 0, a, al, &m, &eff, &proven, NULL) == LEDGER_OK)
+            fail_msg("answer byte %zu flipped still verifies", i);
+        assert_null(m);
+        a[i] ^= 0x80;
+    }
+    for (size_t n = 0; n < al; n++)
+        assert_int_not_equal(ldg_changes_answer_verify(f->m, 0, a, n, &m, &eff, &proven, NULL),
+                             LEDGER_OK);
+    /* from the genesis membership claimed to be in force from e1: the changes
+     * were decided before it */
+    assert_int_not_equal(ldg_changes_answer_verify(f->m, f->e2, a, al, &m, &eff, &proven, NULL),
+                         LEDGER_OK);
+    free(a);
+    /* from the membership after the first change */
+    ledger_membership *m1;
+    assert_int_equal(ledger_store_membership_at(f->s, f->e1, &m1), LEDGER_OK);
+    assert_int_equal(ldg_changes_answer(f->s, f->e1, tip, &a, &al), LEDGER_OK);
+    assert_int_equal(ldg_changes_answer_verify(m1, f->e1, a, al, &m, &eff, &proven, NULL),
+                     LEDGER_OK);
+    assert_int_equal(eff, f->e2);
+    ledger_membership_free(m);
+    free(a);
+    /* a replica that leaves out the last change: the closing block names
+     * another membership */
+    uint8_t *l1, *l2;
+    size_t l1l, l2l;
+    assert_int_equal(ledger_store_changes(f->s, 0, f->e1, &l1, &l1l), LEDGER_OK);
+    a = answer_of(f, l1, l1l, tip, &al);
+    assert_int_equal(ldg_changes_answer_verify(f->m, 0, a, al, &m, &eff, &proven, NULL),
+                     LEDGER_E_EPOCH);
+    free(a);
+    /* a closing block between the decision and the change's height: checked
+     * against the membership before it; below the decision: refused */
+    assert_int_equal(ledger_store_changes(f->s, 0, f->e2, &l2, &l2l), LEDGER_OK);
+    a = answer_of(f, l2, l2l, f->e2 - 1, &al);
+    assert_int_equal(ldg_changes_answer_verify(f->m, 0, a, al, &m, &eff, &proven, NULL), LEDGER_OK);
+    assert_int_equal(eff, f->e2);
+    assert_int_equal(proven, f->e2 - 1);
+    assert_true(ledger_membership_equal(m, ledger_store_membership(f->s)));
+    ledger_membership_free(m);
+    free(a);
+    a = answer_of(f, l2, l2l, f->e2 - 3, &al);
+    assert_int_equal(ldg_changes_answer_verify(f->m, 0, a, al, &m, &eff, &proven, NULL),
+                     LEDGER_E_MEMBERSHIP);
+    free(a);
+    /* the store's answer above its tip: the changes decided up to it */
+    assert_int_equal(ldg_changes_answer(f->s, 0, tip + 50, &a, &al), LEDGER_OK);
+    assert_int_equal(ldg_changes_answer_verify(f->m, 0, a, al, &m, &eff, &proven, NULL), LEDGER_OK);
+    assert_int_equal(proven, tip);
+    ledger_membership_free(m);
+    free(a);
+    free(l1);
+    free(l2);
+    ledger_membership_free(m1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_two_changes, setup, teardown),
@@ -554,6 +662,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_other_genesis, setup, teardown),
         cmocka_unit_test_setup_teardown(test_forged_change, setup, teardown),
         cmocka_unit_test_setup_teardown(test_golden, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_client_answer, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
