@@ -978,6 +978,7 @@ int fedshare_app_new(fedshare_app **out, const fedshare_consortium *c) {
         free(a);
         return FEDSHARE_E_NOMEM;
     }
+    pthread_mutex_init(&a->mu, NULL);
     fedshare_consortium_hash(a->c, a->chash);
     ledger_app_init(&a->table);
     a->table.ctx = a;
@@ -994,6 +995,8 @@ void fedshare_app_free(fedshare_app *a) {
     if (!a)
         return;
     fedshare_consortium_free(a->c);
+    fedshare_consortium_free(a->latest);
+    pthread_mutex_destroy(&a->mu);
     free(a);
 }
 

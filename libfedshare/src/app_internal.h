@@ -3,13 +3,26 @@
 #ifndef FS_APP_INTERNAL_H
 #define FS_APP_INTERNAL_H
 
+#include <pthread.h>
+
 #include "contracts_internal.h"
 
 struct fedshare_app {
     fedshare_consortium *c;
     uint8_t chash[32];
     ledger_app table;
+    /* The latest membership the chain records (all changes applied, pending ones too),
+     * for decisions outside consensus such as who may put blobs; NULL until a MEMBERS
+     * record was read. Keyed by (last change id, open change id), which identify the
+     * record's content. */
+    pthread_mutex_t mu;
+    fedshare_consortium *latest;
+    uint64_t latest_last, latest_open;
 };
+
+/* Is key a member by the latest membership this app has read from the chain: 1 yes,
+ * 0 no, -1 unknown (no MEMBERS record read yet: the configuration decides). */
+int fs_app_latest_member(fedshare_app *a, const uint8_t key[32]);
 
 /* One transaction being applied. */
 typedef struct fs_exec {
@@ -74,8 +87,8 @@ int fs_key_load(ledger_state *st, const uint8_t key_id[32], fs_key *k);
 int fs_mset_load(ledger_state *st, fs_mset *m);
 /* The members in force at height h: *owned is a new consortium (free it) when the chain
  * records the membership, else NULL and *c is the configuration's. */
-int fs_members_at(const fedshare_app *a, ledger_state *st, uint64_t h,
-                  const fedshare_consortium **c, fedshare_consortium **owned);
+int fs_members_at(fedshare_app *a, ledger_state *st, uint64_t h, const fedshare_consortium **c,
+                  fedshare_consortium **owned);
 /* FEDSHARE_E_RETIRED when the key belongs to a member retired at height h, else 0. */
 int fs_member_retired(ledger_state *st, uint64_t h, const uint8_t key[32]);
 /* Membership acts (MEMBER_PROPOSE, MEMBER_APPROVE). */

@@ -170,8 +170,8 @@ int fs_mset_load(ledger_state *st, fs_mset *m) {
     return rc ? rc : fs_mset_decode(v, n, m);
 }
 
-int fs_members_at(const fedshare_app *a, ledger_state *st, uint64_t h,
-                  const fedshare_consortium **c, fedshare_consortium **owned) {
+int fs_members_at(fedshare_app *a, ledger_state *st, uint64_t h, const fedshare_consortium **c,
+                  fedshare_consortium **owned) {
     *owned = NULL;
     *c = a->c;
     const uint8_t *v;
@@ -190,8 +190,28 @@ int fs_members_at(const fedshare_app *a, ledger_state *st, uint64_t h,
         rc = *owned ? FEDSHARE_OK : FEDSHARE_E_NOMEM;
         *c = *owned;
     }
+    if (!rc) { /* remember the latest membership for the node's blob store */
+        pthread_mutex_lock(&a->mu);
+        if (!a->latest || a->latest_last != m->last_id || a->latest_open != m->open_id) {
+            fedshare_consortium *latest = fs_consortium_in_force(m, UINT64_MAX);
+            if (latest) {
+                fedshare_consortium_free(a->latest);
+                a->latest = latest;
+                a->latest_last = m->last_id;
+                a->latest_open = m->open_id;
+            }
+        }
+        pthread_mutex_unlock(&a->mu);
+    }
     free(m);
     return rc;
+}
+
+int fs_app_latest_member(fedshare_app *a, const uint8_t key[32]) {
+    pthread_mutex_lock(&a->mu);
+    int r = a->latest ? fedshare_consortium_find(a->latest, key) >= 0 : -1;
+    pthread_mutex_unlock(&a->mu);
+    return r;
 }
 
 static int find(const fs_mset *m, const uint8_t key[32]) {

@@ -104,6 +104,8 @@ def test_roles_join_retire(tmp_path):
         members.append(newbie)
         with pytest.raises(errors.Error):
             newbie.register_data(hashlib.sha256(b"d-0").digest(), "ehr")
+        with pytest.raises(errors.Error):  # the nodes store blobs of members only
+            newbie.put_model(np.ones(3, dtype=np.float32))
         r = _run("join", "--config", conf, "--key", keys[A], "--member-key-file",
                  tmp_path / "newbie.key", "--name", "hospital-d", "--roles", "provider",
                  "--org", "hospital-d", "--credentials", "irb")
@@ -121,6 +123,7 @@ def test_roles_join_retire(tmp_path):
         _advance(members[A], done["effective"], "join")
         newbie.register_data(hashlib.sha256(b"d-2").digest(), "ehr")
         assert len(newbie.members()) == 6
+        newbie.put_model(np.ones(3, dtype=np.float32))  # a member now: its blobs are stored
 
         # hospital C retires: six members now, so 5 approvals are needed
         r = _run("retire", "--config", conf, "--key", keys[A], "--member-key",
@@ -137,6 +140,8 @@ def test_roles_join_retire(tmp_path):
         with pytest.raises(errors.Error) as e:
             members[C].register_data(hashlib.sha256(b"c-late").digest(), "ehr")
         assert _code(e.value) == code_value("FEDSHARE_E_RETIRED")
+        with pytest.raises(errors.Error):  # nor its blobs
+            members[C].put_model(np.full(3, 2.0, dtype=np.float32))
         r = _run("roles", "--config", conf, "--key", keys[C], "--member-key",
                  reg.public_key.hex(), "--roles", "regulator")
         assert r.returncode == 3 and "retired" in r.stderr
