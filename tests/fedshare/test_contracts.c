@@ -1538,6 +1538,42 @@ static void test_member_join_retire(void **state) {
     assert_int_equal(ledger_verify_chain(w->s, LEDGER_VERIFY_FULL, &bad), LEDGER_OK);
 }
 
+/* With four members in force (member 3 retired), a roles change approved by 2 of 4
+ * stays proposed and by 3 of 4 takes force at h + 2; the retired member cannot
+ * approve. */
+static void test_member_quorum_of_four(void **state) {
+    world *w = *state;
+    int ap[] = {1, 2, 4};
+    change_in_force(w, 0, FEDSHARE_MEMBER_RETIRE, 3, 0, NULL, NULL, ap, 3, 1);
+    uint8_t enc[32], *pl;
+    size_t len;
+    memset(enc, 0x77, 32);
+    /* member 4 (aggregator, publisher) may not register data */
+    assert_int_equal(fedshare_payload_data_register(enc, "ehr-4", "", NULL, 0, &pl, &len), 0);
+    assert_int_equal(act(w, 4, FEDSHARE_OP_DATA_REGISTER, pl, len, NULL), LEDGER_E_REJECTED);
+    uint32_t roles = FEDSHARE_ROLE_AGGREGATOR | FEDSHARE_ROLE_PUBLISHER | FEDSHARE_ROLE_PROVIDER;
+    assert_int_equal(propose(w, 0, FEDSHARE_MEMBER_ROLES, 4, roles, NULL, NULL), FEDSHARE_OK);
+    assert_int_equal(approve(w, 3, 2), FEDSHARE_E_RETIRED);
+    assert_int_equal(approve(w, 1, 2), FEDSHARE_OK);
+    expect_change(w, 2, "\"status\":\"proposed\""); /* 2 of 4 */
+    assert_int_equal(fedshare_payload_data_register(enc, "ehr-4", "", NULL, 0, &pl, &len), 0);
+    assert_int_equal(act(w, 4, FEDSHARE_OP_DATA_REGISTER, pl, len, NULL), LEDGER_E_REJECTED);
+    assert_int_equal(approve(w, 2, 2), FEDSHARE_OK); /* 3 of 4 */
+    uint64_t h = tip_height(w);
+    char want[96];
+    snprintf(want, sizeof want, "\"status\":\"approved\",\"decided_at\":%llu,\"effective\":%llu",
+             (unsigned long long)h, (unsigned long long)h + 2);
+    expect_change(w, 2, want);
+    /* h + 1: not yet */
+    assert_int_equal(fedshare_payload_data_register(enc, "ehr-4", "", NULL, 0, &pl, &len), 0);
+    assert_int_equal(act(w, 4, FEDSHARE_OP_DATA_REGISTER, pl, len, NULL), LEDGER_E_REJECTED);
+    /* h + 2: in force */
+    assert_int_equal(fedshare_payload_data_register(enc, "ehr-4", "", NULL, 0, &pl, &len), 0);
+    assert_int_equal(act(w, 4, FEDSHARE_OP_DATA_REGISTER, pl, len, NULL), FEDSHARE_OK);
+    uint64_t bad = 1;
+    assert_int_equal(ledger_verify_chain(w->s, LEDGER_VERIFY_FULL, &bad), LEDGER_OK);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_registry, setup, teardown),
@@ -1558,6 +1594,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_key_dealerless, setup, teardown),
         cmocka_unit_test_setup_teardown(test_member_roles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_member_join_retire, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_member_quorum_of_four, setup, teardown),
         cmocka_unit_test(test_data_seal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
