@@ -20,6 +20,7 @@ from fedshare import errors, ledger
 from fedshare._native import code_value
 from fedshare.consortium import Member
 from fedshare.members import DELAY
+from fedshare.node import verify_store
 
 import fedshare_cluster
 from fedshare_cluster import Consortium
@@ -150,6 +151,15 @@ def test_roles_join_retire(tmp_path):
         r = _run("status", "--config", conf, "--key", keys[A])
         assert r.returncode == 0, r.stderr
         assert json.loads(r.stdout)["member_change"]["id"] == cid
+
+        # every node's chain replays from genesis to the same state roots (the contracts'
+        # state, the membership records included, is inside them)
+        for m in members:
+            m.close()
+        members = []
+        for i in range(4):
+            cons.stop(i)
+            verify_store(conf, tmp_path / f"data{i}")
 
     finally:
         for m in members:
