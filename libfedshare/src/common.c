@@ -58,6 +58,8 @@ const char *fedshare_strerror(int code) {
             return "the sender (or a signer) was retired from the consortium: its acts are refused from the change on";
         case FEDSHARE_E_KEYHOLDERS:
             return "the change would leave a recorded key with fewer key holders in force than its threshold t";
+        case FEDSHARE_E_IN_TASK:
+            return "the member is a participant or the aggregator of a task in progress: retire it once the task has ended";
         case FEDSHARE_E_NOMEM:
             return "out of memory";
         case FEDSHARE_E_IO:

@@ -338,6 +338,48 @@ static int keys_keep_threshold(fs_exec *x, const fs_mset *after, uint64_t h,
     return rc;
 }
 
+/* A retiring member takes part in no task in progress: a task waits for every
+ * participant's upload and evaluation and for its aggregator, so retiring one of them
+ * would stall it for good. */
+static int in_no_live_task(fs_exec *x, const uint8_t subject[32]) {
+    static const char prefix[] = "fs/task/";
+    const uint8_t *cur = (const uint8_t *)prefix, *next, *v;
+    size_t clen = sizeof prefix - 1, nlen, vlen;
+    fs_task *t = malloc(sizeof *t);
+    if (!t)
+        return FEDSHARE_E_NOMEM;
+    uint8_t last[FEDSHARE_KEY_MAX];
+    int rc;
+    for (;;) {
+        rc = ledger_state_next(x->st, cur, clen, &next, &nlen, &v, &vlen);
+        if (rc == LEDGER_E_NOT_FOUND) {
+            rc = FEDSHARE_OK;
+            break;
+        }
+        if (rc)
+            break;
+        if (nlen < sizeof prefix - 1 || memcmp(next, prefix, sizeof prefix - 1) ||
+            nlen > sizeof last) {
+            rc = FEDSHARE_OK;
+            break;
+        }
+        memcpy(last, next, nlen);
+        cur = last;
+        clen = nlen;
+        if (fs_task_decode(v, vlen, t) || t->phase == FEDSHARE_PHASE_DONE)
+            continue;
+        int in = !memcmp(t->aggregator, subject, 32);
+        for (uint32_t i = 0; !in && i < t->n; i++)
+            in = !memcmp(t->p[i].pk, subject, 32);
+        if (in) {
+            rc = FEDSHARE_E_IN_TASK;
+            break;
+        }
+    }
+    free(t);
+    return rc;
+}
+
 /* Apply change c to m, in force from height `from` (every earlier change is in force). */
 static int apply_change(fs_mset *m, const fs_mchange *c, uint64_t from) {
     for (uint32_t i = 0; i < m->n; i++) {
@@ -395,6 +437,11 @@ static int change_valid(fs_exec *x, const fs_mset *m, const fs_mchange *c, uint6
         return FEDSHARE_E_STATE; /* changes nothing */
     if (c->kind == FEDSHARE_MEMBER_RETIRE && active_count(m, h) < 2)
         return FEDSHARE_E_STATE; /* the last member */
+    if (c->kind == FEDSHARE_MEMBER_RETIRE) {
+        int rc = in_no_live_task(x, c->key);
+        if (rc)
+            return rc;
+    }
     /* a key holder that leaves, or loses the role, must leave t holders of every key */
     fs_mset *after = malloc(sizeof *after);
     if (!after)

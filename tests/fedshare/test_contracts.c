@@ -1574,6 +1574,19 @@ static void test_member_quorum_of_four(void **state) {
     assert_int_equal(ledger_verify_chain(w->s, LEDGER_VERIFY_FULL, &bad), LEDGER_OK);
 }
 
+/* A participant or the aggregator of a task in progress cannot be retired (the task
+ * would wait for it forever): FEDSHARE_E_IN_TASK; once the task ended, it can. */
+static void test_member_retire_in_task(void **state) {
+    world *w = *state;
+    task_fixture f;
+    make_task(w, &f, 1, 1, 0);
+    assert_int_equal(propose(w, 0, FEDSHARE_MEMBER_RETIRE, 2, 0, NULL, NULL), FEDSHARE_E_IN_TASK);
+    assert_int_equal(propose(w, 0, FEDSHARE_MEMBER_RETIRE, 4, 0, NULL, NULL), FEDSHARE_E_IN_TASK);
+    honest_round(w, &f, 1, 0.5);
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":6");
+    assert_int_equal(propose(w, 0, FEDSHARE_MEMBER_RETIRE, 2, 0, NULL, NULL), FEDSHARE_OK);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_registry, setup, teardown),
@@ -1595,6 +1608,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_member_roles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_member_join_retire, setup, teardown),
         cmocka_unit_test_setup_teardown(test_member_quorum_of_four, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_member_retire_in_task, setup, teardown),
         cmocka_unit_test(test_data_seal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

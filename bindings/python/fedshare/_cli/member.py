@@ -11,7 +11,8 @@ Each takes the consortium configuration (--config) and the member's key file
 on a usage error, 3 when the ledger or the contracts refused the act (not a
 member, a retired member, a proposal already open or a change not yet in
 force, a key already used, fewer than 4 replicas or fewer than t key holders
-of a recorded key left, a repeated approval, an unknown or expired proposal)."""
+of a recorded key left, a participant or aggregator of a task in progress, a
+repeated approval, an unknown or expired proposal)."""
 from __future__ import annotations
 
 import json
@@ -25,7 +26,8 @@ from .upgrade import EXIT_REFUSED, _member, _refused
 #: refusals of the member acts by the contracts (their recorded outcome)
 _MEMBER_REFUSALS = tuple(code_value(n) for n in (
     "FEDSHARE_E_NOT_MEMBER", "FEDSHARE_E_ROLE", "FEDSHARE_E_EXISTS", "FEDSHARE_E_NOT_FOUND",
-    "FEDSHARE_E_STATE", "FEDSHARE_E_QUORUM", "FEDSHARE_E_RETIRED", "FEDSHARE_E_KEYHOLDERS"))
+    "FEDSHARE_E_STATE", "FEDSHARE_E_QUORUM", "FEDSHARE_E_RETIRED", "FEDSHARE_E_KEYHOLDERS",
+    "FEDSHARE_E_IN_TASK"))
 
 
 def _run(fn):
