@@ -285,3 +285,18 @@ def test_retired_key_holder_is_not_asked(keyholders):
     with pytest.raises(errors.Error) as e:
         m[B].member_roles(m[A].public_key, ["provider", "aggregator"])
     assert _code(e.value) == code_value("FEDSHARE_E_KEYHOLDERS")
+
+
+def test_member_cli_usage_errors(tmp_path):
+    """Usage errors exit 2 before anything is sent: an unknown role, a missing member key."""
+    key = tmp_path / "m.key"
+    key.write_text("00" * 32)
+    conf = tmp_path / "c.conf"
+    conf.write_text("# nothing\n")
+    r = _run("roles", "--config", conf, "--key", key, "--member-key", "00" * 32,
+             "--roles", "provider,bogus")
+    assert r.returncode == 2 and "unknown role 'bogus'" in r.stderr
+    r = _run("retire", "--config", conf, "--key", key)
+    assert r.returncode == 2 and "--member-key" in r.stderr
+    r = _run("approve", "x", "--member", "--config", conf, "--key", key)
+    assert r.returncode == 2

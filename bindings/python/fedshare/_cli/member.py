@@ -79,22 +79,28 @@ def _member_key(args) -> str:
 
 
 def _roles(text: str):
-    from ..members import role_bits
+    """--roles: comma-separated role names (an unknown one is a usage error, exit 2)."""
+    import argparse
 
-    role_bits(text)  # an unknown role is a usage error before anything is sent
-    return [r for r in text.split(",") if r]
+    from ..members import ROLES
+
+    roles = [r for r in text.split(",") if r]
+    bad = [r for r in roles if r not in ROLES]
+    if bad:
+        raise argparse.ArgumentTypeError(f"unknown role {bad[0]!r}: one of {', '.join(ROLES)}")
+    return roles
 
 
 @_run
 def _roles_cmd(m, args):
-    tx = m.member_roles(_member_key(args), _roles(args.roles))
+    tx = m.member_roles(_member_key(args), args.roles)
     return {"proposed": "roles", "tx": tx.hex(), "change": m.member_change()}
 
 
 @_run
 def _join(m, args):
     creds = [c for c in (args.credentials or "").split(",") if c]
-    tx = m.member_join(_member_key(args), args.name, _roles(args.roles), org=args.org or "",
+    tx = m.member_join(_member_key(args), args.name, args.roles, org=args.org or "",
                        credentials=creds)
     return {"proposed": "join", "tx": tx.hex(), "change": m.member_change()}
 
@@ -168,7 +174,7 @@ def add_parsers(cs) -> None:
     p = us.add_parser("roles", help="propose that a member hold exactly these roles")
     common(p)
     member(p)
-    p.add_argument("--roles", required=True,
+    p.add_argument("--roles", required=True, type=_roles,
                    help="comma-separated: provider, aggregator, keyholder, publisher, regulator "
                         "(empty: none)")
     p.set_defaults(func=_roles_cmd)
@@ -176,7 +182,7 @@ def add_parsers(cs) -> None:
     common(p)
     member(p)
     p.add_argument("--name", required=True, help="the member's name (unique)")
-    p.add_argument("--roles", required=True, help="comma-separated roles")
+    p.add_argument("--roles", required=True, type=_roles, help="comma-separated roles")
     p.add_argument("--org", default="", help="its organisation")
     p.add_argument("--credentials", default="", help="comma-separated credentials")
     p.set_defaults(func=_join)
@@ -184,13 +190,14 @@ def add_parsers(cs) -> None:
     common(p)
     member(p)
     p.set_defaults(func=_retire)
-    p = us.add_parser("approve", help="approve the open proposal")
+    p = us.add_parser("approve", help="approve the open proposal (--member: a member one)")
     common(p)
     p.add_argument("id", type=integer(1, 2**63), help="the proposal id")
     p.add_argument("--member", action="store_true",
                    help="a member proposal (roles, join, retire), not a replica one")
     p.set_defaults(func=_approve)
-    p = us.add_parser("status", help="the replicas in force and the open (or a) proposal")
+    p = us.add_parser("status", help="the replicas and members in force and the open (or a "
+                                     "given) proposal of each kind")
     common(p)
     p.add_argument("--height", type=integer(1, 2**63), default=None,
                    help="membership at this height (default: the next block's)")
