@@ -121,6 +121,32 @@ int ledger_state_get(ledger_state *st, const uint8_t *key, size_t klen, const ui
     return LEDGER_OK;
 }
 
+/* The first key after @p key (a cursor in the block's own LMDB transaction, so the
+ * block's earlier writes are seen); the ledger's own records (0xFF "LDG/") are skipped. */
+int ledger_state_next(ledger_state *st, const uint8_t *key, size_t klen, const uint8_t **next,
+                      size_t *next_len, const uint8_t **val, size_t *vlen) {
+    if (!st || !key_ok(key, klen) || !next || !next_len || !val || !vlen)
+        return LEDGER_E_INVALID;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(st->txn, st->s->state, &cur);
+    if (rc)
+        return ldg_mdb_err(rc);
+    MDB_val k = ldg_val(key, klen), v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (!rc && k.mv_size == klen && !memcmp(k.mv_data, key, klen))
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    mdb_cursor_close(cur);
+    if (rc)
+        return ldg_mdb_err(rc);
+    if (k.mv_size >= LDG_SYS_PREFIX_LEN && !memcmp(k.mv_data, LDG_SYS_PREFIX, LDG_SYS_PREFIX_LEN))
+        return LEDGER_E_NOT_FOUND;
+    *next = k.mv_data;
+    *next_len = k.mv_size;
+    *val = v.mv_data;
+    *vlen = v.mv_size;
+    return LEDGER_OK;
+}
+
 static int reserved(const uint8_t *key, size_t klen) {
     return klen >= LDG_SYS_PREFIX_LEN && memcmp(key, LDG_SYS_PREFIX, LDG_SYS_PREFIX_LEN) == 0;
 }
