@@ -21,8 +21,18 @@
 #include "cedar_int.h"
 #include "cedar_schema_int.h"
 
-enum { T_ABSENT = 0, T_BOOL, T_LONG, T_STR, T_ENT, T_SETSTR, T_DATETIME, T_DURATION, T_REC };
-#define T_MAX T_REC
+enum {
+    T_ABSENT = 0,
+    T_BOOL,
+    T_LONG,
+    T_STR,
+    T_ENT,
+    T_SETSTR,
+    T_DATETIME,
+    T_DURATION,
+    T_REC,
+    T_SETLONG /* a set of longs: an array from 64-bit vectors to booleans */
+};
 
 /* datetimes a request can carry: years 0000 to 9999 (Cedar's datetime text) */
 #define DT_MIN (-62167219200000LL)
@@ -91,6 +101,7 @@ typedef struct apath {
     int rec_ok; /* under a schema: a record value without child paths read */
     Z3_ast ty, b, l, s, e;
     Z3_ast *mem;
+    Z3_ast ls; /* set of longs */
 } apath;
 
 typedef struct euni {
@@ -102,6 +113,7 @@ typedef struct sv {
     Z3_ast err, ty, b, l, s, e;
     Z3_ast *mem; /* string-set membership (NULL: empty) */
     int may_rec;
+    Z3_ast ls; /* set of longs */
 } sv;
 
 typedef struct an {
@@ -122,7 +134,10 @@ typedef struct an {
     size_t npaths, cappaths;
     int set_vs_set;
     /* solver terms */
-    Z3_sort I, B, BV;
+    Z3_sort I, B, BV, LS;
+    int64_t *cand; /* long values a printed set of longs is read over: literals, then values a
+                      model gave */
+    size_t ncand, capcand, nlit_longs;
     Z3_ast P, A, R; /* request entity indices */
     Z3_func_decl anc;
     Z3_ast *axioms;
@@ -212,6 +227,16 @@ static int find_ent(const an *A, const cuid *u) {
         if (!A->ent[k].fresh && cstr_eq(A->ent[k].type, u->type) && cstr_eq(A->ent[k].id, u->id))
             return (int)k;
     return -1;
+}
+static void add_cand(an *A, int64_t v) {
+    for (size_t k = 0; k < A->ncand; k++)
+        if (A->cand[k] == v)
+            return;
+    if (grow((void **)&A->cand, &A->capcand, A->ncand + 1, sizeof *A->cand)) {
+        fail(A, ABAC_E_NOMEM, "out of memory");
+        return;
+    }
+    A->cand[A->ncand++] = v;
 }
 static void add_target(an *A, int e) {
     for (size_t k = 0; k < A->ntargets; k++)
@@ -310,6 +335,8 @@ static void collect(an *A, const cnode *n) {
         return;
     switch (n->op) {
         case X_LIT:
+            if (n->lit.t == V_LONG)
+                add_cand(A, n->lit.i);
             if (n->lit.t == V_STR)
                 add_str(A, (cstr){n->lit.p, n->lit.n});
             else if (n->lit.t == V_ENT) {
@@ -318,7 +345,9 @@ static void collect(an *A, const cnode *n) {
             } else if (n->lit.t == V_SET) {
                 const cval *el = n->lit.p;
                 for (uint32_t k = 0; k < n->lit.n; k++)
-                    if (el[k].t == V_STR)
+                    if (el[k].t == V_LONG)
+                        add_cand(A, el[k].i);
+                    else if (el[k].t == V_STR)
                         add_str(A, (cstr){el[k].p, el[k].n});
                     else if (el[k].t == V_ENT)
                         add_ent(A, ((const cuid *)el[k].p)->type, ((const cuid *)el[k].p)->id, 0);
@@ -462,7 +491,9 @@ static Z3_ast mem_at(an *A, Z3_ast *mem, Z3_ast s) {
 }
 
 static sv sv_const(an *A, int t) {
-    sv v = {zf(A), zi(A, t), zf(A), zbv(A, 0), zi(A, 0), zi(A, 0), NULL, 0};
+    sv v = {zf(A),     zi(A, t), zf(A),
+            zbv(A, 0), zi(A, 0), zi(A, 0),
+            NULL,      0,        Z3_mk_empty_set(A->z, A->BV)};
     return v;
 }
 static sv sv_bool(an *A, Z3_ast err, Z3_ast b) {
@@ -473,7 +504,7 @@ static sv sv_bool(an *A, Z3_ast err, Z3_ast b) {
 }
 static sv sv_path(an *A, int p, Z3_ast err) {
     apath *q = &A->paths[p];
-    sv v = {err, q->ty, q->b, q->l, q->s, q->e, q->mem, q->has_children || q->rec_ok};
+    sv v = {err, q->ty, q->b, q->l, q->s, q->e, q->mem, q->has_children || q->rec_ok, q->ls};
     return v;
 }
 /* the value is a boolean and evaluated without error */
@@ -491,6 +522,18 @@ static Z3_ast is_type(an *A, Z3_ast x, cstr type) {
         if (cstr_eq(A->types[k], type))
             return in_range(A, x, (int64_t)A->type_lo[k], (int64_t)A->type_hi[k]);
     return zf(A);
+}
+
+static Z3_ast is_set(an *A, const sv *v) {
+    return zor(A, tyis(A, v, T_SETSTR), tyis(A, v, T_SETLONG));
+}
+/* the value is an empty set (of either kind: Cedar's `[]` has no element type) */
+static Z3_ast set_empty(an *A, const sv *v) {
+    Z3_ast none = zt(A);
+    for (size_t u = 0; u < A->nstr && v->mem; u++)
+        none = zand(A, none, znot(A, v->mem[u]));
+    return zor(A, zand(A, tyis(A, v, T_SETSTR), none),
+               zand(A, tyis(A, v, T_SETLONG), zeq(A, v->ls, Z3_mk_empty_set(A->z, A->BV))));
 }
 
 /* val_eq of cedar_eval.c (no error of its own) */
@@ -514,6 +557,8 @@ static int val_eq(an *A, const cnode *n, const sv *a, const sv *b, Z3_ast *out) 
             acc = zor(A, acc, zand(A, BOTH(t), zeq(A, pa, pb)));
         }
     }
+    acc = zor(A, acc, zand(A, BOTH(T_SETLONG), zeq(A, a->ls, b->ls)));
+    acc = zor(A, acc, zand(A, set_empty(A, a), set_empty(A, b)));
 #undef BOTH
     *out = acc;
     return 0;
@@ -556,13 +601,25 @@ static int enc_strset_lit(an *A, const cnode *n, sv *o) {
     int ne = set_lit(n, 0, NULL);
     if (ne < 0)
         return unsupported(A, n, "a set literal with an element other than a literal");
+    cval v0 = {0};
+    if (ne > 0 && (set_lit(n, 0, &v0), v0.t == V_LONG)) { /* a set of longs */
+        o->ty = zi(A, T_SETLONG);
+        for (int k = 0; k < ne; k++) {
+            cval v = {0};
+            set_lit(n, (uint32_t)k, &v);
+            if (v.t != V_LONG)
+                return unsupported(A, n, "a set literal of longs and other values");
+            o->ls = Z3_mk_set_add(A->z, o->ls, zbv(A, v.i));
+        }
+        return 0;
+    }
     for (int k = 0; k < ne; k++) {
         cval v = {0};
         set_lit(n, (uint32_t)k, &v);
         if (v.t != V_STR)
             return unsupported(A, n,
-                               "a set literal with an element other than a string "
-                               "(sets of longs and entities)");
+                               "a set literal with an element other than a string or a long "
+                               "(sets of entities and mixed sets)");
         o->mem[find_str(A, (cstr){v.p, v.n})] = zt(A);
     }
     return 0;
@@ -683,6 +740,7 @@ static int enc(an *A, const cnode *n, sv *o) {
             r.s = zite(A, k, b.s, c.s);
             r.e = zite(A, k, b.e, c.e);
             r.may_rec = b.may_rec || c.may_rec;
+            r.ls = zite(A, k, b.ls, c.ls);
             r.mem = NULL;
             if (b.mem || c.mem) {
                 r.mem = owned_vec(A);
@@ -782,29 +840,31 @@ static int enc(an *A, const cnode *n, sv *o) {
                 return unsupported(A, n, "this method");
             if (enc(A, n->a, &a))
                 return A->rc;
-            Z3_ast err = zor(A, a.err, znot(A, tyis(A, &a, T_SETSTR)));
+            Z3_ast err = zor(A, a.err, znot(A, is_set(A, &a)));
             if (n->var == M_IS_EMPTY) {
-                Z3_ast all = zt(A);
-                for (size_t u = 0; u < A->nstr && a.mem; u++)
-                    all = zand(A, all, znot(A, a.mem[u]));
-                *o = sv_bool(A, err, all);
+                *o = sv_bool(A, err, set_empty(A, &a));
                 return 0;
             }
             const cnode *arg = n->args[0];
             if (n->var == M_CONTAINS) {
-                if (arg->op == X_LIT && arg->lit.t != V_STR)
+                if (arg->op == X_LIT && arg->lit.t != V_STR && arg->lit.t != V_LONG)
                     return unsupported(A, arg,
-                                       "`contains` of a value other than a string "
-                                       "(sets of longs and entities)");
+                                       "`contains` of a value other than a string or a long "
+                                       "(sets of entities)");
                 if (enc(A, arg, &b))
                     return A->rc;
-                *o = sv_bool(A, zor(A, err, b.err),
-                             zand(A, tyis(A, &b, T_STR), mem_at(A, a.mem, b.s)));
+                Z3_ast in_str = zand(A, zand(A, tyis(A, &a, T_SETSTR), tyis(A, &b, T_STR)),
+                                     mem_at(A, a.mem, b.s));
+                Z3_ast in_long = zand(A, zand(A, tyis(A, &a, T_SETLONG), tyis(A, &b, T_LONG)),
+                                      Z3_mk_set_member(A->z, b.l, a.ls));
+                *o = sv_bool(A, zor(A, err, b.err), zor(A, in_str, in_long));
                 return 0;
             }
             if (enc(A, arg, &b))
                 return A->rc;
-            err = zor(A, err, zor(A, b.err, znot(A, tyis(A, &b, T_SETSTR))));
+            Z3_ast longs = zand(A, tyis(A, &a, T_SETLONG), tyis(A, &b, T_SETLONG));
+            Z3_ast strs = zand(A, tyis(A, &a, T_SETSTR), tyis(A, &b, T_SETSTR));
+            err = zor(A, err, zor(A, b.err, znot(A, is_set(A, &b))));
             Z3_ast acc = n->var == M_CONTAINS_ALL ? zt(A) : zf(A);
             for (size_t u = 0; u < A->nstr; u++) {
                 Z3_ast ma = a.mem ? a.mem[u] : zf(A), mb = b.mem ? b.mem[u] : zf(A);
@@ -812,6 +872,16 @@ static int enc(an *A, const cnode *n, sv *o) {
                     acc = zand(A, acc, Z3_mk_implies(A->z, mb, ma));
                 else
                     acc = zor(A, acc, zand(A, ma, mb));
+            }
+            /* sets of two kinds: containsAll only of an empty set, containsAny never */
+            if (n->var == M_CONTAINS_ALL)
+                acc = zor(A, zor(A, zand(A, strs, acc), set_empty(A, &b)),
+                          zand(A, longs, Z3_mk_set_subset(A->z, b.ls, a.ls)));
+            else {
+                Z3_ast both[2] = {a.ls, b.ls};
+                Z3_ast meet = Z3_mk_set_intersect(A->z, 2, both);
+                acc = zor(A, zand(A, strs, acc),
+                          zand(A, longs, znot(A, zeq(A, meet, Z3_mk_empty_set(A->z, A->BV)))));
             }
             *o = sv_bool(A, err, acc);
             return 0;
@@ -1012,13 +1082,13 @@ static Z3_ast path_typed(an *A, size_t c, const ctype *t) {
             p->rec_ok = 1;
             return zand(A, zeq(A, p->ty, zi(A, T_REC)), rec_cons(A, p->root, (int)c, t));
         case K_SET:
-            if (t->elem && t->elem->k == K_STR) {
-                tag = T_SETSTR;
+            if (t->elem && (t->elem->k == K_STR || t->elem->k == K_LONG)) {
+                tag = t->elem->k == K_STR ? T_SETSTR : T_SETLONG;
                 break;
             }
             fail(A, ABAC_ANALYZE_E_UNSUPPORTED,
-                 "attribute `%.*s` is a set of longs, entities or other non-strings under the "
-                 "schema: not supported by the analysis",
+                 "attribute `%.*s` is a set of entities or of other values than strings and "
+                 "longs under the schema: not supported by the analysis",
                  (int)p->name.n, p->name.p);
             return zf(A);
         default:
@@ -1202,6 +1272,7 @@ static int build(an *A) {
         return A->rc;
     /* strings: the literals, a fresh one per path and one more; more for set-vs-set tests */
     A->nstr_lit = A->nstr;
+    A->nlit_longs = A->ncand;
     A->built = 1;
     size_t m = A->npaths;
     size_t nfresh = A->npaths + 1 + (A->set_vs_set ? 4 * m * m : 0);
@@ -1285,8 +1356,11 @@ static int build(an *A) {
         }
         for (size_t u = 0; u < A->nstr; u++)
             p->mem[u] = zvar(A, "m", A->B);
+        p->ls = zvar(A, "ls", A->LS);
         terms[nterms++] = p->e;
-        axiom(A, in_range(A, p->ty, 0, p->has_children || A->S ? T_REC + 1 : T_REC));
+        axiom(A, in_range(A, p->ty, 0, T_SETLONG + 1));
+        if (!p->has_children && !A->S) /* under a schema: schema_axioms */
+            axiom(A, znot(A, zeq(A, p->ty, zi(A, T_REC))));
         axiom(A, in_range(A, p->s, 0, (int64_t)A->nstr));
         axiom(A, in_range(A, p->e, 0, (int64_t)A->nent));
         Z3_ast isdt = zeq(A, p->ty, zi(A, T_DATETIME));
@@ -1313,6 +1387,7 @@ static int build(an *A) {
                      zand(A, zeq(A, p->l, q->l), zand(A, zeq(A, p->s, q->s), zeq(A, p->e, q->e)))));
             for (size_t u = 0; u < A->nstr; u++)
                 same = zand(A, same, zeq(A, p->mem[u], q->mem[u]));
+            same = zand(A, same, zeq(A, p->ls, q->ls));
             axiom(A, Z3_mk_implies(A->z, zeq(A, A->P, A->R), same));
         }
     }
@@ -1349,6 +1424,7 @@ static void an_init(an *A, unsigned timeout_ms) {
     A->I = Z3_mk_int_sort(A->z);
     A->B = Z3_mk_bool_sort(A->z);
     A->BV = Z3_mk_bv_sort(A->z, 64);
+    A->LS = Z3_mk_set_sort(A->z, A->BV);
     snprintf(A->fresh_tag, sizeof A->fresh_tag, "__fresh_");
 }
 
@@ -1368,6 +1444,7 @@ static void an_free(an *A) {
     free(A->type_lo);
     free(A->type_hi);
     free(A->targets);
+    free(A->cand);
     free(A->paths);
     free(A->axioms);
     if (A->z)
@@ -1413,6 +1490,83 @@ static int prefer(an *A, Z3_solver s, Z3_ast f) {
     return 0;
 }
 
+/* the 64-bit numerals of a model's value (a set of longs: a store chain, or an as-array
+ * function whose entries are its elements) join the candidates */
+static void cand_walk(an *A, Z3_model m, Z3_ast t, int depth) {
+    if (depth > 64 || A->ncand > 4096)
+        return;
+    if (Z3_get_sort_kind(A->z, Z3_get_sort(A->z, t)) == Z3_BV_SORT && Z3_is_numeral_ast(A->z, t)) {
+        uint64_t u = 0;
+        if (Z3_get_numeral_uint64(A->z, t, &u))
+            add_cand(A, (int64_t)u);
+        return;
+    }
+    if (Z3_get_ast_kind(A->z, t) != Z3_APP_AST)
+        return;
+    if (Z3_is_as_array(A->z, t)) {
+        Z3_func_interp fi = Z3_model_get_func_interp(A->z, m, Z3_get_as_array_func_decl(A->z, t));
+        if (!fi)
+            return;
+        Z3_func_interp_inc_ref(A->z, fi);
+        for (unsigned k = 0; k < Z3_func_interp_get_num_entries(A->z, fi); k++) {
+            Z3_func_entry e = Z3_func_interp_get_entry(A->z, fi, k);
+            Z3_func_entry_inc_ref(A->z, e);
+            for (unsigned j = 0; j < Z3_func_entry_get_num_args(A->z, e); j++)
+                cand_walk(A, m, Z3_func_entry_get_arg(A->z, e, j), depth + 1);
+            Z3_func_entry_dec_ref(A->z, e);
+        }
+        Z3_func_interp_dec_ref(A->z, fi);
+        return;
+    }
+    Z3_app app = Z3_to_app(A->z, t);
+    for (unsigned k = 0; k < Z3_get_app_num_args(A->z, app); k++)
+        cand_walk(A, m, Z3_get_app_arg(A->z, app, k), depth + 1);
+}
+
+static int64_t mval(an *A, const solved *v, Z3_ast t);
+
+/* sets of longs are finite in a request: each set of longs the model gives is fixed to its
+ * members among the candidates (the literals, the values of longs and the elements the model
+ * names), if the goal stays satisfiable so; the printed set is read over the candidates
+ * (replay checks the request whatever happens here) */
+static void finite_sets(an *A, solved *v) {
+    A->ncand = A->nlit_longs;
+    int any = 0;
+    for (size_t k = 0; k < A->npaths; k++) {
+        if (mval(A, v, A->paths[k].ty) != T_SETLONG)
+            continue;
+        any = 1;
+        Z3_ast r;
+        if (Z3_model_eval(A->z, v->m, A->paths[k].ls, true, &r))
+            cand_walk(A, v->m, r, 0);
+    }
+    if (!any)
+        return;
+    for (size_t k = 0; k < A->npaths; k++) {
+        Z3_ast r;
+        if (mval(A, v, A->paths[k].ty) != T_ABSENT &&
+            Z3_model_eval(A->z, v->m, A->paths[k].l, true, &r))
+            cand_walk(A, v->m, r, 0);
+    }
+    int fixed = 0;
+    for (size_t k = 0; k < A->npaths; k++) {
+        if (mval(A, v, A->paths[k].ty) != T_SETLONG)
+            continue;
+        Z3_ast set = Z3_mk_empty_set(A->z, A->BV);
+        for (size_t c = 0; c < A->ncand; c++)
+            if (mval(A, v, Z3_mk_set_member(A->z, zbv(A, A->cand[c]), A->paths[k].ls)))
+                set = Z3_mk_set_add(A->z, set, zbv(A, A->cand[c]));
+        A->max_prefs++;
+        fixed += prefer(A, v->s, zeq(A, A->paths[k].ls, set));
+    }
+    if (fixed && Z3_solver_check(A->z, v->s) == Z3_L_TRUE) {
+        Z3_model m = Z3_solver_get_model(A->z, v->s);
+        Z3_model_inc_ref(A->z, m);
+        Z3_model_dec_ref(A->z, v->m);
+        v->m = m;
+    }
+}
+
 /* 1 sat (model in *out), 0 unsat, <0 error */
 static int solve(an *A, Z3_ast goal, solved *out) {
     Z3_solver s = Z3_mk_solver(A->z);
@@ -1449,6 +1603,7 @@ static int solve(an *A, Z3_ast goal, solved *out) {
         if (!prefer(A, s, none))
             for (size_t u = 0; u < A->nstr; u++)
                 prefer(A, s, znot(A, A->paths[k].mem[u]));
+        prefer(A, s, zeq(A, A->paths[k].ls, Z3_mk_empty_set(A->z, A->BV)));
     }
     Z3_ast xs[3] = {A->P, A->A, A->R};
     for (int x = 0; x < 3; x++)
@@ -1463,6 +1618,7 @@ static int solve(an *A, Z3_ast goal, solved *out) {
     out->s = s;
     out->m = Z3_solver_get_model(A->z, s);
     Z3_model_inc_ref(A->z, out->m);
+    finite_sets(A, out);
     return 1;
 }
 static void solved_free(an *A, solved *v) {
@@ -1546,6 +1702,17 @@ static void json_value(an *A, const solved *v, sb *b, size_t k, const ctype *t) 
                         sb_s(b, ", ");
                     first = 0;
                     sb_json_str(b, A->str[u].p, A->str[u].n);
+                }
+            sb_s(b, "]");
+            break;
+        }
+        case T_SETLONG: {
+            sb_s(b, "[");
+            int first = 1;
+            for (size_t c = 0; c < A->ncand; c++)
+                if (mval(A, v, Z3_mk_set_member(A->z, zbv(A, A->cand[c]), p->ls))) {
+                    sb_f(b, first ? "%" PRId64 : ", %" PRId64, A->cand[c]);
+                    first = 0;
                 }
             sb_s(b, "]");
             break;

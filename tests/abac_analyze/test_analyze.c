@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -239,6 +240,35 @@ static void test_known_verdicts(void **state) {
                    "permit (principal, action, resource) when { principal.tags.contains(\"x\") "
                    "};",
                    "new_less_permissive");
+    /* sets of longs */
+    expect_verdict("permit (principal, action, resource) when { principal.n.contains(3) && "
+                   "principal.n.contains(5) };",
+                   "permit (principal, action, resource) when { principal.n.containsAll([5, 3]) "
+                   "};",
+                   "equivalent");
+    expect_verdict("permit (principal, action, resource) when { principal.n.containsAny([1, 2]) "
+                   "};",
+                   "permit (principal, action, resource) when { principal.n.contains(2) };",
+                   "new_less_permissive");
+    expect_verdict("permit (principal, action, resource) when { "
+                   "principal.n.containsAll(resource.n) && resource.n.contains(context.k) };",
+                   "permit (principal, action, resource) when { "
+                   "principal.n.containsAll(resource.n) && resource.n.contains(context.k) && "
+                   "principal.n.contains(context.k) };",
+                   "equivalent");
+    expect_verdict("permit (principal, action, resource) when { principal.n == [1, 2] };",
+                   "permit (principal, action, resource) when { principal.n.containsAll([1, 2]) "
+                   "&& [1, 2].containsAll(principal.n) };",
+                   "equivalent");
+    /* an empty set is an empty set whatever its elements would be */
+    expect_verdict("permit (principal, action, resource) when { principal.n == context.s && "
+                   "principal.n.contains(1) };",
+                   "permit (principal, action, resource) when { false };", "new_less_permissive");
+    expect_verdict("permit (principal, action, resource) when { principal.n.isEmpty() && "
+                   "context.s.isEmpty() };",
+                   "permit (principal, action, resource) when { principal.n.isEmpty() && "
+                   "context.s.isEmpty() && principal.n == context.s };",
+                   "equivalent");
     /* principal and resource may be one entity with one set of attributes */
     expect_verdict("permit (principal, action, resource) when { principal.k == 1 && "
                    "resource.k == 2 && principal == resource };",
@@ -320,7 +350,8 @@ static void test_refusals(void **state) {
     const char *act = "permit (principal, action, resource) when { action.x == 1 };";
     assert_int_equal(abac_analyze_lint(act, strlen(act), TIMEOUT, &j, msg, sizeof msg),
                      ABAC_ANALYZE_E_UNSUPPORTED);
-    const char *lset = "permit (principal, action, resource) when { context.s.contains(1) };";
+    const char *lset =
+        "permit (principal, action, resource) when { context.s.contains(User::\"x\") };";
     assert_int_equal(abac_analyze_lint(lset, strlen(lset), TIMEOUT, &j, msg, sizeof msg),
                      ABAC_ANALYZE_E_UNSUPPORTED);
     assert_int_equal(abac_analyze_diff(NULL, 0, ok, strlen(ok), TIMEOUT, &j, msg, sizeof msg),
@@ -366,6 +397,12 @@ static void gen_cond(buf *b, int depth) {
             "resource.tags == [\"x\"]",
             "resource.tags.containsAll(principal.tags)",
             "principal.tags.containsAny(resource.tags)",
+            "resource.nums.contains(context.n)",
+            "resource.nums.containsAll([1, 5])",
+            "principal.nums.containsAny(resource.nums)",
+            "resource.nums == [0, 1]",
+            "resource.nums.contains(5)",
+            "principal.nums.containsAll(resource.nums)",
             "context.n * 2 < 7",
             "-context.n > 0",
             "context.n - 1 < context.n",
@@ -524,8 +561,15 @@ static void gen_request(buf *rq, buf *es) {
                             : "\"y\", \"z\"");
             f = 0;
         }
-        if (rnd(2))
+        if (rnd(2)) {
             put(es, "%s\"owner\": {\"__entity\": %s}", f ? "" : ", ", UIDS[rnd(5)]);
+            f = 0;
+        }
+        if (rnd(3)) {
+            static const char *NUMS[] = {
+                "", "1", "0, 1", "1, 5", "5", "0, 1, 5", "-3, 5", "\"x\"", "9223372036854775807"};
+            put(es, "%s\"nums\": [%s]", f ? "" : ", ", NUMS[rnd(9)]);
+        }
         put(es, "}, \"parents\": [");
         if (u < 3 && rnd(2))
             put(es, "{\"type\": \"Group\", \"id\": \"g%u\"}", rnd(2));
@@ -609,17 +653,27 @@ static void mutate(const buf *old, buf *nw, uint32_t nold) {
     }
 }
 
+static double seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static void test_random_pairs(void **state) {
     (void)state;
     const char *env = getenv("ABAC_ANALYZE_PAIRS");
     int pairs = env ? atoi(env) : 200;
     int n_equiv = 0, n_diff = 0;
+    double slowest = 0; /* reported, not asserted */
     buf old, nw, rq, es;
     for (int t = 0; t < pairs; t++) {
         uint32_t n = 1 + rnd(3);
         gen_set(&old, n);
         mutate(&old, &nw, n);
+        double t0 = seconds();
         char *j = diff(old.s, nw.s); /* replays every counterexample */
+        if (seconds() - t0 > slowest)
+            slowest = seconds() - t0;
         char *v = json_get(j, "verdict");
         if (strcmp(v, "\"equivalent\"") == 0) {
             n_equiv++;
@@ -640,8 +694,9 @@ static void test_random_pairs(void **state) {
         free(v);
         abac_analyze_free(j);
     }
-    print_message("random pairs: %d equivalent, %d different (all counterexamples replayed)\n",
-                  n_equiv, n_diff);
+    print_message("random pairs: %d equivalent, %d different (all counterexamples replayed); "
+                  "slowest diff %.2f s\n",
+                  n_equiv, n_diff, slowest);
     /* the generator makes both kinds, so both checks ran */
     assert_true(n_equiv > pairs / 10);
     assert_true(n_diff > pairs / 10);
@@ -862,20 +917,21 @@ static void test_schema_check_and_lint(void **state) {
                                               msg, sizeof msg),
                      ABAC_E_SCHEMA);
     assert_non_null(strstr(msg, "schema: line"));
-    const char *longs = "entity User = { level: Set<Long> }; action a appliesTo { principal: "
+    const char *longs = "entity User = { level: Set<User> }; action a appliesTo { principal: "
                         "User, resource: User };";
     const char *isempty =
         "permit (principal, action, resource) when { principal.level.isEmpty() };";
     assert_int_equal(abac_analyze_lint_schema(isempty, strlen(isempty), longs, strlen(longs),
                                               TIMEOUT, &j, msg, sizeof msg),
                      ABAC_ANALYZE_E_UNSUPPORTED);
-    assert_non_null(strstr(msg, "`level` is a set of longs"));
+    assert_non_null(strstr(msg, "`level` is a set of entities"));
 }
 
 /* a random schema over the names gen_policy and gen_cond use */
 typedef struct rschema {
     int user_in_group, doc_in_group, owner_is_group, level_str, a1_in_a0;
     int req_level, req_utags, req_dtags, req_owner, req_n, req_s, req_t, req_u, req_r, req_rx;
+    int req_unums, req_dnums;
     int pt_group[3], rt_user[3];
 } rschema;
 
@@ -886,8 +942,9 @@ static void gen_schema(rschema *S, buf *b) {
     S->owner_is_group = rnd(4) == 0;
     S->level_str = rnd(6) == 0;
     S->a1_in_a0 = rnd(2);
-    int *req[] = {&S->req_level, &S->req_utags, &S->req_dtags, &S->req_owner, &S->req_n,
-                  &S->req_s,     &S->req_t,     &S->req_u,     &S->req_r,     &S->req_rx};
+    int *req[] = {&S->req_level, &S->req_utags, &S->req_dtags, &S->req_owner,
+                  &S->req_n,     &S->req_s,     &S->req_t,     &S->req_u,
+                  &S->req_r,     &S->req_rx,    &S->req_unums, &S->req_dnums};
     for (size_t k = 0; k < sizeof req / sizeof *req; k++)
         *req[k] = rnd(3) != 0;
     for (int a = 0; a < 3; a++) {
@@ -897,12 +954,12 @@ static void gen_schema(rschema *S, buf *b) {
     b->n = 0;
     b->s[0] = 0;
     put(b, "entity Group;\n");
-    put(b, "entity User%s = { level%s: %s, tags%s: Set<String> };\n",
+    put(b, "entity User%s = { level%s: %s, tags%s: Set<String>, nums%s: Set<Long> };\n",
         S->user_in_group ? " in [Group]" : "", S->req_level ? "" : "?",
-        S->level_str ? "String" : "Long", S->req_utags ? "" : "?");
-    put(b, "entity Doc%s = { tags%s: Set<String>, owner%s: %s };\n",
+        S->level_str ? "String" : "Long", S->req_utags ? "" : "?", S->req_unums ? "" : "?");
+    put(b, "entity Doc%s = { tags%s: Set<String>, owner%s: %s, nums%s: Set<Long> };\n",
         S->doc_in_group ? " in [Group]" : "", S->req_dtags ? "" : "?", S->req_owner ? "" : "?",
-        S->owner_is_group ? "Group" : "User");
+        S->owner_is_group ? "Group" : "User", S->req_dnums ? "" : "?");
     put(b,
         "type Ctx = { n%s: Long, s%s: String, t%s: datetime, u%s: datetime, r%s: { x%s: Long } "
         "};\n",
@@ -962,6 +1019,7 @@ static void gen_conforming(const rschema *S, buf *rq, buf *es) {
     }
     put(rq, "}}");
     static const char *TAGS[] = {"", "\"x\"", "\"y\", \"z\"", "\"x\", \"y\""};
+    static const char *NUMS[] = {"", "1", "0, 1", "1, 5", "5, -3", "0, 1, 5"};
     put(es, "[{\"uid\": {\"type\": \"Group\", \"id\": \"g0\"}, \"attrs\": {}, \"parents\": []}, "
             "{\"uid\": {\"type\": \"Group\", \"id\": \"g1\"}, \"attrs\": {}, \"parents\": []}");
     for (int u = 0; u < 3; u++) {
@@ -974,8 +1032,12 @@ static void gen_conforming(const rschema *S, buf *rq, buf *es) {
                 put(es, "\"level\": %s", LONGS[rnd(6)]);
             s2 = ", ";
         }
-        if (S->req_utags || rnd(2))
+        if (S->req_utags || rnd(2)) {
             put(es, "%s\"tags\": [%s]", s2, TAGS[rnd(4)]);
+            s2 = ", ";
+        }
+        if (S->req_unums || rnd(2))
+            put(es, "%s\"nums\": [%s]", s2, NUMS[rnd(6)]);
         put(es, "}, \"parents\": [");
         if (S->user_in_group && rnd(2))
             put(es, "{\"type\": \"Group\", \"id\": \"g%u\"}", rnd(2));
@@ -986,6 +1048,10 @@ static void gen_conforming(const rschema *S, buf *rq, buf *es) {
         const char *s2 = "";
         if (S->req_dtags || rnd(2)) {
             put(es, "\"tags\": [%s]", TAGS[rnd(4)]);
+            s2 = ", ";
+        }
+        if (S->req_dnums || rnd(2)) {
+            put(es, "%s\"nums\": [%s]", s2, NUMS[rnd(6)]);
             s2 = ", ";
         }
         if (S->req_owner || rnd(2)) {
