@@ -85,7 +85,8 @@ ABAC_ANALYZE_API int abac_analyze_lint(const char *src, size_t len, unsigned tim
  * `"under_schema": true` (false without a schema).
  * @return as above; also ABAC_E_SCHEMA (with the schema's line:column in the message), and
  *         ABAC_ANALYZE_E_UNSUPPORTED for an attribute the policies read that the schema
- *         declares as a set of non-strings, a decimal or an ipaddr.
+ *         declares as a set of entities (or of anything but strings or longs), a decimal
+ *         or an ipaddr.
  */
 ABAC_ANALYZE_API int abac_analyze_diff_schema(const char *old_src, size_t old_len,
                                               const char *new_src, size_t new_len,

@@ -5,7 +5,8 @@
  * entity uids are indices into the entity literals of the policies plus fresh uids of every
  * type named (and of one unnamed type), strings are indices into the string literals plus
  * fresh strings, longs / datetimes / durations are 64-bit bit-vectors, string sets are
- * membership vectors over the string universe; ancestry is an uninterpreted relation
+ * membership vectors over the string universe, sets of longs arrays from bit-vectors to
+ * booleans; ancestry is an uninterpreted relation
  * anc(entity, target) over the entities used on the right of `in`, closed transitively. Each
  * attribute path (principal.a, resource.a.b, context.a) has a type tag and one payload per
  * type. A condition is encoded as (err, value) following cedar_eval.c operator by operator.
