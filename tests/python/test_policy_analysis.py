@@ -227,3 +227,23 @@ def test_cli_policy_under_a_schema(tmp_path, capsys):
     assert rc == 0 and json.loads(out.out)["under_schema"] is True
     rc, out = _run(capsys, "policy", "lint", str(old), "--schema", str(sch))
     assert rc == 0 and "train-only (permit): ok" in out.out
+
+
+def test_sets_of_longs_are_analysed():
+    old = 'permit (principal, action, resource) when { principal.n.containsAll([3, 5]) };'
+    new = ('permit (principal, action, resource) when { principal.n.contains(3) && '
+           'principal.n.contains(5) };')
+    assert abac_analyze.policy_diff(old, new)["verdict"] == "equivalent"
+    looser = 'permit (principal, action, resource) when { principal.n.containsAny([3, 5]) };'
+    r = abac_analyze.policy_diff(old, looser)
+    assert r["verdict"] == "new_more_permissive"
+    cx = r["new_permits"]
+    assert replay(old, cx) == "Deny" and replay(looser, cx) == "Allow"
+    (p,) = [e for e in cx["entities"] if e["uid"] == cx["request"]["principal"]]
+    assert set(p["attrs"]["n"]) & {3, 5} and not {3, 5} <= set(p["attrs"]["n"])
+    # and under a schema that declares them
+    schema = abac.CedarSchema("entity U = { n: Set<Long> }; action a appliesTo "
+                              "{ principal: U, resource: U };")
+    r = abac_analyze.policy_diff(old, looser, schema=schema)
+    assert r["verdict"] == "new_more_permissive"
+    assert replay_conforming(looser, schema, r["new_permits"]) == "Allow"
