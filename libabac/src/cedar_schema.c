@@ -1484,8 +1484,8 @@ __attribute__((format(printf, 4, 5))) static const ctype *verror(vctx *V, int co
 }
 
 /* a warning (1.3.0): kept apart from the errors, validation still passes */
-__attribute__((format(printf, 4, 5))) static void vwarn(vctx *V, int kind, const cnode *at,
-                                                        const char *fmt, ...) {
+__attribute__((format(printf, 4, 5))) static void note_warning(vctx *V, int kind, const cnode *at,
+                                                               const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     (void)vadd(V, 1, kind, at, fmt, ap);
@@ -2381,25 +2381,26 @@ static int shown(const char *s, size_t n) {
 
 static void warn_str(vctx *V, const cnode *at, const char *s, size_t n) {
     if (cedar_text_has_bidi(s, n))
-        vwarn(V, ABAC_CEDAR_WARN_BIDI_STRING, at,
-              "string `\"%.*s\"` contains BIDI control characters", shown(s, n), s);
+        note_warning(V, ABAC_CEDAR_WARN_BIDI_STRING, at,
+                     "string `\"%.*s\"` contains BIDI control characters", shown(s, n), s);
     else if (!cedar_text_single_script(s, n))
-        vwarn(V, ABAC_CEDAR_WARN_MIXED_SCRIPT_STRING, at,
-              "string `\"%.*s\"` contains mixed scripts", shown(s, n), s);
+        note_warning(V, ABAC_CEDAR_WARN_MIXED_SCRIPT_STRING, at,
+                     "string `\"%.*s\"` contains mixed scripts", shown(s, n), s);
 }
 
 static void warn_ident(vctx *V, const cnode *at, const char *s, size_t n) {
     if (cedar_text_has_bidi(s, n))
-        vwarn(V, ABAC_CEDAR_WARN_BIDI_IDENTIFIER, at,
-              "identifier `%.*s` contains BIDI control characters", shown(s, n), s);
+        note_warning(V, ABAC_CEDAR_WARN_BIDI_IDENTIFIER, at,
+                     "identifier `%.*s` contains BIDI control characters", shown(s, n), s);
     else if (!cedar_ident_allowed(s, n))
-        vwarn(V, ABAC_CEDAR_WARN_CONFUSABLE_IDENTIFIER, at,
-              "identifier `%.*s` contains characters that fall outside of the General Security "
-              "Profile for Identifiers",
-              shown(s, n), s);
+        note_warning(
+            V, ABAC_CEDAR_WARN_CONFUSABLE_IDENTIFIER, at,
+            "identifier `%.*s` contains characters that fall outside of the General Security "
+            "Profile for Identifiers",
+            shown(s, n), s);
     else if (!cedar_text_single_script(s, n))
-        vwarn(V, ABAC_CEDAR_WARN_MIXED_SCRIPT_IDENTIFIER, at,
-              "identifier `%.*s` contains mixed scripts", shown(s, n), s);
+        note_warning(V, ABAC_CEDAR_WARN_MIXED_SCRIPT_IDENTIFIER, at,
+                     "identifier `%.*s` contains mixed scripts", shown(s, n), s);
 }
 
 /* an entity uid: its type's components are ASCII identifiers (nothing to warn about), its id is
@@ -2552,9 +2553,10 @@ int abac_cedar_validate(abac_cedar_validation **out, const abac_cedar_schema *s,
                    "unable to find an applicable action given the policy scope constraints");
         /* Cedar's ImpossiblePolicy warning: also when no environment applies (vacuously) */
         if (all_false && !p->link_id && !V.nomem)
-            vwarn(&V, ABAC_CEDAR_WARN_IMPOSSIBLE_POLICY, NULL,
-                  "policy is impossible: the policy expression evaluates to false for all valid "
-                  "requests");
+            note_warning(
+                &V, ABAC_CEDAR_WARN_IMPOSSIBLE_POLICY, NULL,
+                "policy is impossible: the policy expression evaluates to false for all valid "
+                "requests");
     }
     pool_free(&V.tmp);
     if (V.nomem) {
