@@ -184,7 +184,7 @@ class Checker:
             if not sl.prepared or sl.pp != (v, d):
                 k = self.tally(sl, 'P', v, d, exclude=self.prim(v))
                 F('commit-after-prepared', f'COMMIT sent before the slot was prepared '
-                  f'({k} of {2 * self.f} PREPAREs)')
+                  f'(no "prepared" step; {k} of 2f = {2 * self.f} PREPAREs counted)')
             if rep.in_vc or v != rep.view:
                 F('no-commit-in-view-change', f'COMMIT of view {v} sent in view {rep.view}'
                   f'{" after its VIEW-CHANGE for view %d" % rep.vc_target if rep.in_vc else ""}')
