@@ -22,13 +22,14 @@ v mod n, quorum 2f+1 as the "start" line says).
 """
 
 import argparse
+import itertools
 import os
 import sys
 from collections import defaultdict
 
 EVENTS = {'start', 'pp_send', 'pp_accept', 'prep_send', 'prep_count', 'prepared', 'commit_send',
           'commit_count', 'committed', 'fetched', 'exec', 'ckpt_stable', 'vc_cert', 'vc_send',
-          'nv_send', 'nv_accept', 'view'}
+          'nv_pp', 'nv_send', 'nv_accept', 'view'}
 MAX_REPORTS = 50
 
 
@@ -56,6 +57,7 @@ class Replica:
         self.slots = {}
         self.pending_exec = None
         self.certs = []
+        self.nv_pps = []
         self.pending_nv = None
 
     def slot(self, s):
@@ -76,12 +78,15 @@ class Checker:
         self.sent = set()  # ('P'|'C', j, v, s, d)
         self.counted = []  # (where, r, kind, j, v, s, d)
         self.vc_sent = set()  # (j, target)
+        self.vcs = defaultdict(list)  # (j, target) -> [(where, min_s, certs)]
         self.nv_sent = set()  # v
         self.nv_uses = []  # (where, r, v, mask)
         self.views_entered = []  # (where, r, v)
         self.exec_h = {}  # s -> (h, where, r)
         self.committed_d = {}  # s -> (d, where, r)
         self.ckpts = []  # (where, r, s, h)
+        self.plans = 0  # NEW-VIEW plans replayed
+        self.plan_certs = 0  # heights in them fixed by a prepared certificate
 
     def fail(self, where, r, rule, msg):
         self.fails.append(f'FAIL replica {r}, {where}: rule {rule}: {msg}')
@@ -118,7 +123,7 @@ class Checker:
             F('format', 'event before the replica\'s "start" line')
             return
         if ev in ('pp_send', 'pp_accept', 'prep_send', 'prep_count', 'prepared', 'commit_send',
-                  'commit_count', 'committed', 'vc_cert') and d is None:
+                  'commit_count', 'committed', 'vc_cert', 'nv_pp') and d is None:
             F('format', 'no d=')
             return
         if ev == 'pp_send':
@@ -258,10 +263,13 @@ class Checker:
                         (x, sl.pp[0], sl.pp[1]) not in carried:
                     F('vc-complete', f'omits sequence {x}, view {sl.pp[0]} d={sl.pp[1]}, for '
                       'which it sent COMMIT')
+            self.vcs[(r, v)].append((where, max(s, kv.get('st', 0)), rep.certs))
             rep.certs = []
             rep.in_vc = True
             rep.vc_target = v
             self.vc_sent.add((r, v))
+        elif ev == 'nv_pp':
+            rep.nv_pps.append((s, d))
         elif ev in ('nv_send', 'nv_accept'):
             m = kv.get('m', 0)
             senders = [j for j in range(self.n) if (m >> j) & 1]
@@ -275,7 +283,10 @@ class Checker:
                 self.nv_sent.add(v)
             elif v <= rep.view:
                 F('nv-accept-view', f'NEW-VIEW for view {v} accepted in view {rep.view}')
-            self.nv_uses.append((where, r, v, m, ev))
+            if kv.get('np') != len(rep.nv_pps):
+                F('format', f'np={kv.get("np")} but {len(rep.nv_pps)} nv_pp lines')
+            self.nv_uses.append((where, r, v, m, ev, s, rep.nv_pps))
+            rep.nv_pps = []
             rep.pending_nv = v
         elif ev == 'view':
             if v <= rep.view:
@@ -299,11 +310,12 @@ class Checker:
                 name = 'PREPARE' if kind == 'P' else 'COMMIT'
                 self.fail(where, r, 'vote-sent', f'counted a {name} v={v} s={s} d={d} of '
                           f'replica {j}, which never sent it')
-        for where, r, v, m, ev in self.nv_uses:
+        for where, r, v, m, ev, min_s, pps in self.nv_uses:
             for j in range(self.n):
                 if (m >> j) & 1 and (j, v) not in self.vc_sent:
                     self.fail(where, r, 'nv-quorum', f'{ev} v={v}: replica {j} sent no '
                               f'VIEW-CHANGE for view {v}')
+            self.check_plan(where, r, v, m, ev, min_s, pps)
             if ev == 'nv_accept' and v not in self.nv_sent:
                 self.fail(where, r, 'nv-from-primary', f'nv_accept v={v}: the primary '
                           f'{self.prim(v)} sent no NEW-VIEW for view {v}')
@@ -311,10 +323,74 @@ class Checker:
             if v not in self.nv_sent:
                 self.fail(where, r, 'view-has-newview', f'entered view {v}, for which no '
                           'NEW-VIEW was sent')
+        # the model's assertion in plan(): two VIEW-CHANGEs never carry
+        # different prepared blocks of one view at one height
+        seen = {}
+        for (j, target), sent in sorted(self.vcs.items()):
+            for where, _, certs in sent:
+                for s, pv, d in certs:
+                    if (pv, s) in seen and seen[(pv, s)][0] != d:
+                        od, ow, oj = seen[(pv, s)]
+                        self.fail(where, j, 'vc-cert-unique', f'VIEW-CHANGE for view {target} '
+                                  f'carries a certificate of view {pv} at {s} d={d}; replica '
+                                  f'{oj} carried d={od} ({ow})')
+                    seen.setdefault((pv, s), (d, where, j))
         for where, r, s, h in self.ckpts:
             if s in self.exec_h and self.exec_h[s][0] != h:
                 self.fail(where, r, 'ckpt-agreement', f'stable checkpoint at {s} h={h}, '
                           f'but block {s} is h={self.exec_h[s][0]}')
+
+
+    def check_plan(self, where, r, v, m, ev, min_s, pps):
+        """plan_newview / the model's plan(): start above the highest certified
+        height or stable checkpoint the VIEW-CHANGEs prove; up to the highest
+        prepared certificate above it, each height gets the block of the
+        highest-view certificate (a height without one gets a block of the
+        primary's choice, an empty block in C, not checked). A replica may
+        have sent several VIEW-CHANGEs for one view (it entered a lower view
+        in between): the NEW-VIEW passes if some choice of one per sender
+        gives its plan."""
+        cands = []
+        for j in range(self.n):
+            if (m >> j) & 1:
+                sent = self.vcs.get((j, v), [])
+                if not sent:
+                    return  # nv-quorum says so
+                cands.append(sent)
+        combos = 1
+        for c in cands:
+            combos *= len(c)
+        if combos > 256:
+            return  # not checked (never seen)
+        first_err = None
+        for vcs in itertools.product(*cands):
+            err, ncert = self.plan_mismatch(vcs, min_s, pps)
+            if err is None:
+                self.plans += 1
+                self.plan_certs += ncert
+                return
+            first_err = first_err or err
+        self.fail(where, r, 'nv-plan', f'{ev} v={v}: {first_err}')
+
+    @staticmethod
+    def plan_mismatch(vcs, min_s, pps):
+        want_min = max(x[1] for x in vcs)
+        best = {}
+        for _, _, certs in vcs:
+            for s, pv, d in certs:
+                if s > want_min and (s not in best or pv > best[s][0]):
+                    best[s] = (pv, d)
+        want_max = max(best, default=want_min)
+        got = [s for s, _ in pps]
+        if min_s != want_min:
+            return f'starts above height {min_s}; its VIEW-CHANGEs prove {want_min}', 0
+        if got != list(range(want_min + 1, want_max + 1)):
+            return f'pre-prepares for heights {got}; the plan is {want_min + 1}..{want_max}', 0
+        for s, d in pps:
+            if s in best and best[s][1] != d:
+                return (f'height {s} gets d={d}; the highest prepared certificate '
+                        f'(view {best[s][0]}) is d={best[s][1]}'), 0
+        return None, len(best)
 
 
 def parse(line):
@@ -371,7 +447,8 @@ def check(paths):
     views = max((v for _, _, v in ck.views_entered), default=0)
     summary = (f'trace_check: {ck.nevents} events, {len(ck.reps)} replicas, {len(files)} files, '
                f'highest view {views}, {len(ck.exec_h)} heights executed, '
-               f'{len(ck.fails)} violations')
+               f'{ck.plans} NEW-VIEW plans replayed ({ck.plan_certs} heights from prepared '
+               f'certificates), {len(ck.fails)} violations')
     if ck.nevents == 0:
         ck.fails.append('FAIL: no events (is tracing on?)')
     return ck.fails, summary

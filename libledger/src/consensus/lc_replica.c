@@ -212,9 +212,25 @@ static void trace_fmt(lc_replica *r, const char *ev, uint64_t v, uint64_t s, con
         if ((r)->trace_fn)                                                                         \
             trace_fmt((r), __VA_ARGS__);                                                           \
     } while (0)
+/* one "nv_pp" line per pre-prepare of a NEW-VIEW (npp encoded in p) */
+static void trace_pps(lc_replica *r, uint64_t v, const uint8_t *p, size_t n, uint32_t npp) {
+    size_t off = 0;
+    const uint8_t *rec;
+    size_t len;
+    lc_preprepare pp;
+    for (uint32_t i = 0; i < npp && lc_next_var(p, n, &off, &rec, &len) == 0; i++)
+        if (lc_preprepare_decode(&pp, rec, len) == 0)
+            trace_line(r, "nv_pp", v, pp.seq, pp.digest, NULL);
+}
+#define TRACE_PPS(r, ...)                                                                          \
+    do {                                                                                           \
+        if ((r)->trace_fn)                                                                         \
+            trace_pps((r), __VA_ARGS__);                                                           \
+    } while (0)
 #else
-#define TRACE(r, ...)  ((void)0)
-#define TRACEF(r, ...) ((void)0)
+#define TRACE(r, ...)     ((void)0)
+#define TRACEF(r, ...)    ((void)0)
+#define TRACE_PPS(r, ...) ((void)0)
 #endif
 
 static uint32_t popcount64(uint64_t x) {
@@ -1225,7 +1241,8 @@ static void start_view_change(lc_replica *r, uint64_t target) {
             r->vc_len[r->cfg.self] = w.n;
             r->vc_view[r->cfg.self] = target;
         }
-        TRACEF(r, "vc_send", target, r->last_exec, NULL, " np=%u", np);
+        TRACEF(r, "vc_send", target, r->last_exec, NULL, " st=%llu np=%u",
+               (unsigned long long)r->stable, np);
         bcast(r, LC_T_VIEWCHANGE, &w);
     }
     lc_wr_free(&w);
@@ -1454,6 +1471,7 @@ static void maybe_send_newview(lc_replica *r) {
         lc_wr_free(&pps);
         return;
     }
+    TRACE_PPS(r, v, pps.p, pps.n, npp);
     TRACEF(r, "nv_send", v, pl->min_s, NULL, " m=%llx np=%u", (unsigned long long)from, npp);
     bcast(r, LC_T_NEWVIEW, &w);
     r->nv_sent = v;
@@ -1554,6 +1572,7 @@ static void on_newview(lc_replica *r, uint32_t from, const uint8_t *body, size_t
     if (!ok) {
         return;
     }
+    TRACE_PPS(r, m.view, m.pps, m.pps_len, m.npp);
     TRACEF(r, "nv_accept", m.view, pl->min_s, NULL, " m=%llx np=%u", (unsigned long long)seen,
            m.npp);
     enter_view(r, m.view);
