@@ -187,8 +187,9 @@ static void trace_line(lc_replica *r, const char *ev, uint64_t v, uint64_t s, co
     char line[512], dh[17] = "";
     if (d)
         sodium_bin2hex(dh, sizeof dh, d, 8);
-    snprintf(line, sizeof line, "%s r=%u v=%llu s=%llu%s%s%s", ev, r->cfg.self,
-             (unsigned long long)v, (unsigned long long)s, d ? " d=" : "", dh, extra ? extra : "");
+    snprintf(line, sizeof line, "%s r=%u v=%llu s=%llu%s%s%s t=%llu", ev, r->cfg.self,
+             (unsigned long long)v, (unsigned long long)s, d ? " d=" : "", dh, extra ? extra : "",
+             (unsigned long long)r->now);
     r->trace_fn(r->trace_ctx, line);
 }
 static void trace_fmt(lc_replica *r, const char *ev, uint64_t v, uint64_t s, const uint8_t *d,
