@@ -18,9 +18,11 @@
 #define FETCH_MAX     32 /* blocks per state-transfer reply */
 #define FETCH_BYTES   (8u << 20)
 #define MAX_FOLLOWERS 256
-#define RESEND_MS     250 /* retransmission of the waiting slot's messages */
-#define STATUS_MS     500 /* heartbeat checkpoint of the tip */
-#define CK_KEEP       4   /* checkpoint votes kept per replica (distinct multiples of K) */
+#define RESEND_MS     250        /* retransmission of the waiting slot's messages */
+#define STATUS_MS     500        /* heartbeat checkpoint of the tip */
+#define VC_RESEND_MS  1000       /* our VIEW-CHANGE again while its view gathers no 2f+1 */
+#define VC_UNARMED    UINT64_MAX /* vc_deadline: the view-change timer not started */
+#define CK_KEEP       4          /* checkpoint votes kept per replica (distinct multiples of K) */
 #define CK_BYTES      (8 + 32 + 4 + 64) /* a signed CHECKPOINT body */
 #define PARK_MAX      1024              /* reads waiting for a height, all clients */
 #define PARK_PER_CONN 32                /* ... per client connection */
@@ -118,7 +120,8 @@ struct lc_replica {
     uint64_t view;
     int in_vc;
     uint64_t vc_target;
-    uint64_t vc_deadline;
+    uint64_t vc_deadline; /* VC_UNARMED until 2f+1 VIEW-CHANGEs for vc_target */
+    uint64_t vc_resent;
     uint32_t vc_timeout;
     uint64_t nv_sent;
     uint8_t *vc_msg[LC_MAX_REPLICAS];
@@ -1168,6 +1171,26 @@ static void maybe_fetch(lc_replica *r) {
 
 /* ---- view change ------------------------------------------------------- */
 
+/* Castro-Liskov §4.5.2 (liveness): the timer of the view change to
+ * vc_target starts only once 2f+1 replicas (this one included) have asked
+ * for it or a higher view; a replica that suspects the primary alone waits
+ * for the others instead of running ahead of them one view at a time. The
+ * timeout doubles at each start, up to 60 s, back to the base after a commit. */
+static void vc_arm(lc_replica *r) {
+    if (!r->in_vc || r->vc_deadline != VC_UNARMED)
+        return;
+    mem_ent me = mem_at(r, r->last_exec + 1);
+    uint32_t k = 0;
+    for (uint32_t j = 0; j < r->cfg.n; j++)
+        if (((me.mask >> j) & 1) && r->vc_msg[j] && r->vc_view[j] >= r->vc_target)
+            k++;
+    if (k < me.quorum)
+        return;
+    r->vc_deadline = r->now + r->vc_timeout;
+    if (r->vc_timeout < 60000)
+        r->vc_timeout *= 2;
+}
+
 static void start_view_change(lc_replica *r, uint64_t target) {
     if (target <= r->view || (r->in_vc && target <= r->vc_target))
         return;
@@ -1177,9 +1200,9 @@ static void start_view_change(lc_replica *r, uint64_t target) {
     target = next_member_view(r, target, r->last_exec + 1);
     r->in_vc = 1;
     r->vc_target = target;
-    r->vc_deadline = r->now + r->vc_timeout;
-    if (r->vc_timeout < 60000)
-        r->vc_timeout *= 2;
+    /* the timer starts once 2f+1 replicas ask for this view (vc_arm) */
+    r->vc_deadline = VC_UNARMED;
+    r->vc_resent = r->now;
     lc_wr w;
     lc_wr_init(&w);
     lc_wr_u64(&w, target);
@@ -1249,6 +1272,7 @@ static void start_view_change(lc_replica *r, uint64_t target) {
     lc_wr_free(&w);
     lc_log(&r->cfg.log, LEDGER_LOG_WARN, "ledger replica %u: view change to %llu (height %llu)",
            r->cfg.self, (unsigned long long)target, (unsigned long long)r->last_exec);
+    vc_arm(r);
 }
 
 /* Check a view-change message fully: signature, certificate of its last
@@ -1522,6 +1546,7 @@ static void on_viewchange(lc_replica *r, uint32_t from, const uint8_t *body, siz
         }
     if (cnt >= me.f + 1 && target)
         start_view_change(r, target);
+    vc_arm(r);
     maybe_send_newview(r);
 }
 
@@ -1819,8 +1844,15 @@ static void on_tick(void *ctx, uint64_t now) {
     if (!((me.mask >> r->cfg.self) & 1))
         return; /* not a member: it suspects nobody */
     if (r->in_vc) {
-        if (now >= r->vc_deadline)
+        if (r->vc_deadline != VC_UNARMED && now >= r->vc_deadline) {
             start_view_change(r, r->vc_target + 1);
+        } else if (now - r->vc_resent >= VC_RESEND_MS && r->vc_msg[r->cfg.self]) {
+            /* not sent again, a lost VIEW-CHANGE could keep its view from
+             * ever gathering the 2f+1 that start the timers */
+            r->vc_resent = now;
+            lc_net_broadcast(r->net, LC_T_VIEWCHANGE, r->vc_msg[r->cfg.self],
+                             r->vc_len[r->cfg.self]);
+        }
         return;
     }
     /* the primary left the membership: change view at once */
