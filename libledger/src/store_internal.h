@@ -12,6 +12,8 @@ struct ledger_store {
     MDB_env *env;
     MDB_dbi meta, blocks, txs, trace, time, state, nonce, blob;
     MDB_dbi blobuse;            /* putter key → u64 blob bytes charged to it */
+    MDB_dbi snapstage;          /* snapshot import staging: namespace ‖ key → value */
+    uint64_t snap_base;         /* started from a snapshot at this height (0: from genesis) */
     uint64_t blob_limit;        /* high-water mark of blob bytes */
     uint64_t map_size;          /* LMDB map size, bytes */
     ledger_membership *m;       /* in force at the next height (tip + 1) */
