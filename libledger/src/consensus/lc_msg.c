@@ -218,6 +218,82 @@ int lc_checkpoint_verify(const uint8_t *p, size_t n, const uint8_t pk[32]) {
     return sig_check(LC_T_CHECKPOINT, p, n, pk);
 }
 
+int lc_snap_offer_encode(lc_wr *w, const lc_snap_offer *o, const uint8_t sk[64]) {
+    size_t start = w->n;
+    lc_wr_u8(w, LC_SNAP_VERSION);
+    lc_wr_u32(w, o->replica);
+    lc_wr_u64(w, o->height);
+    lc_wr_bytes(w, o->hash, 32);
+    lc_wr_bytes(w, o->digest, 32);
+    lc_msg_sign(w, LC_T_SNAP_OFFER, start, sk);
+    return w->oom ? -1 : 0;
+}
+
+int lc_snap_offer_decode(lc_snap_offer *o, const uint8_t *p, size_t n) {
+    lc_rd r;
+    lc_rd_init(&r, p, n);
+    uint8_t v = lc_rd_u8(&r);
+    o->replica = lc_rd_u32(&r);
+    o->height = lc_rd_u64(&r);
+    lc_rd_copy(&r, o->hash, 32);
+    lc_rd_copy(&r, o->digest, 32);
+    lc_rd_copy(&r, o->sig, 64);
+    if (!lc_rd_done(&r) || v != LC_SNAP_VERSION || o->replica >= LC_MAX_REPLICAS || !o->height)
+        return -1;
+    return 0;
+}
+
+int lc_snap_offer_verify(const uint8_t *p, size_t n, const uint8_t pk[32]) {
+    return sig_check(LC_T_SNAP_OFFER, p, n, pk);
+}
+
+void lc_snap_get_encode(lc_wr *w, const lc_snap_get *g) {
+    lc_wr_u8(w, LC_SNAP_VERSION);
+    lc_wr_u8(w, g->kind);
+    lc_wr_u64(w, g->height);
+    lc_wr_u64(w, g->index);
+    lc_wr_var(w, g->resume, g->resume_len);
+}
+
+int lc_snap_get_decode(lc_snap_get *g, const uint8_t *p, size_t n) {
+    lc_rd r;
+    lc_rd_init(&r, p, n);
+    uint8_t v = lc_rd_u8(&r);
+    g->kind = lc_rd_u8(&r);
+    g->height = lc_rd_u64(&r);
+    g->index = lc_rd_u64(&r);
+    g->resume = lc_rd_var(&r, &g->resume_len, LC_SNAP_RESUME_MAX);
+    if (!lc_rd_done(&r) || v != LC_SNAP_VERSION || g->kind > LC_SNAP_CHUNK || !g->height ||
+        (g->kind == LC_SNAP_BLOCK && (g->index || g->resume_len)) ||
+        (g->kind == LC_SNAP_CHUNK && (g->index == 0) != (g->resume_len == 0)))
+        return -1;
+    return 0;
+}
+
+void lc_snap_data_encode(lc_wr *w, const lc_snap_data *d) {
+    lc_wr_u8(w, LC_SNAP_VERSION);
+    lc_wr_u8(w, d->kind);
+    lc_wr_u64(w, d->height);
+    lc_wr_u64(w, d->index);
+    lc_wr_u32(w, (uint32_t)d->status);
+    lc_wr_var(w, d->data, d->len);
+}
+
+int lc_snap_data_decode(lc_snap_data *d, const uint8_t *p, size_t n) {
+    lc_rd r;
+    lc_rd_init(&r, p, n);
+    uint8_t v = lc_rd_u8(&r);
+    d->kind = lc_rd_u8(&r);
+    d->height = lc_rd_u64(&r);
+    d->index = lc_rd_u64(&r);
+    d->status = (int32_t)lc_rd_u32(&r);
+    d->data = lc_rd_var(&r, &d->len, LC_MAX_FRAME);
+    if (!lc_rd_done(&r) || v != LC_SNAP_VERSION || d->kind > LC_SNAP_CHUNK || !d->height ||
+        d->status > 0 || (d->status != 0 && d->len) || (d->kind == LC_SNAP_BLOCK && d->index))
+        return -1;
+    return 0;
+}
+
 int lc_viewchange_decode(lc_viewchange *m, const uint8_t *p, size_t n) {
     lc_rd r;
     lc_rd_init(&r, p, n);

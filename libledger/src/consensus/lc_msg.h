@@ -40,6 +40,10 @@ enum {
     LC_T_QUERY_RESP = 13,
     LC_T_FOLLOW = 14,
     LC_T_NOTIFY = 15,
+    LC_T_SNAP_REQ = 16,   /* snapshot catch-up: ask for offers */
+    LC_T_SNAP_OFFER = 17, /* a signed offer of a pinned snapshot */
+    LC_T_SNAP_GET = 18,   /* ask for the base block or one chunk */
+    LC_T_SNAP_DATA = 19,  /* the answer */
 };
 
 /* HELLO: the unauthenticated handshake frame. */
@@ -163,6 +167,40 @@ void lc_msg_sign(lc_wr *w, uint8_t type, size_t body_start, const uint8_t sk[64]
 
 void lc_reply_encode(lc_wr *w, const lc_reply *r);
 int lc_reply_decode(lc_reply *r, const uint8_t *p, size_t n);
+
+/* Snapshot catch-up (docs/formats/ledger-consensus.md §Snapshot messages). */
+#define LC_SNAP_VERSION     1
+#define LC_SNAP_BLOCK       0 /* SNAP_GET / SNAP_DATA kind: the block at the height */
+#define LC_SNAP_CHUNK       1 /* kind: chunk `index` after `resume` */
+#define LC_SNAP_RESUME_MAX  511
+#define LC_SNAP_OFFER_BYTES (1 + 4 + 8 + 32 + 32 + 64)
+typedef struct {
+    uint32_t replica;
+    uint64_t height;    /* a multiple of K the replica executed and pinned */
+    uint8_t hash[32];   /* header hash of that block */
+    uint8_t digest[32]; /* snapshot digest (ledger/snapshot.h) */
+    uint8_t sig[LC_SIG_BYTES];
+} lc_snap_offer;
+int lc_snap_offer_encode(lc_wr *w, const lc_snap_offer *o, const uint8_t sk[64]);
+int lc_snap_offer_decode(lc_snap_offer *o, const uint8_t *p, size_t n);
+int lc_snap_offer_verify(const uint8_t *p, size_t n, const uint8_t pk[32]);
+typedef struct {
+    uint8_t kind; /* LC_SNAP_BLOCK or LC_SNAP_CHUNK */
+    uint64_t height, index;
+    const uint8_t *resume; /* chunk: the last key of chunk index − 1 (empty for 0) */
+    size_t resume_len;
+} lc_snap_get;
+void lc_snap_get_encode(lc_wr *w, const lc_snap_get *g);
+int lc_snap_get_decode(lc_snap_get *g, const uint8_t *p, size_t n);
+typedef struct {
+    uint8_t kind;
+    uint64_t height, index;
+    int32_t status; /* 0, or negative: the sender has no such snapshot any more */
+    const uint8_t *data;
+    size_t len;
+} lc_snap_data;
+void lc_snap_data_encode(lc_wr *w, const lc_snap_data *d);
+int lc_snap_data_decode(lc_snap_data *d, const uint8_t *p, size_t n);
 
 /* Split a byte stream into frames (u32 big-endian body length ‖ body).
  * Returns 1 and the body when a whole frame starts at *off (advancing it), 0
