@@ -732,3 +732,200 @@ uint64_t ledger_store_snapshot_base(ledger_store *s) {
     pthread_mutex_unlock(&s->tlock);
     return b;
 }
+
+/* ---- headers below the base (docs/ledger-storage.md §Snapshots) ---- */
+
+#define META_HDR "snaphdr" /* u64: the lowest height whose header the store holds */
+
+static int hdr_lowest_txn(ledger_store *s, MDB_txn *txn, uint64_t *lowest) {
+    MDB_val k = ldg_val(META_HDR, strlen(META_HDR)), v;
+    int mrc = mdb_get(txn, s->meta, &k, &v);
+    if (mrc == MDB_NOTFOUND) {
+        *lowest = s->snap_base;
+        return LEDGER_OK;
+    }
+    if (mrc)
+        return ldg_mdb_err(mrc);
+    if (v.mv_size != 8 || ldg_get64(v.mv_data) == 0 || ldg_get64(v.mv_data) > s->snap_base)
+        return LEDGER_E_CORRUPT;
+    *lowest = ldg_get64(v.mv_data);
+    return LEDGER_OK;
+}
+
+int ledger_store_snapshot_headers(ledger_store *s, uint64_t *lowest) {
+    if (!s || !lowest)
+        return LEDGER_E_INVALID;
+    *lowest = 1;
+    if (!ledger_store_snapshot_base(s))
+        return LEDGER_OK; /* a chain from genesis holds every header */
+    MDB_txn *txn;
+    int mrc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (mrc)
+        return ldg_mdb_err(mrc);
+    int rc = hdr_lowest_txn(s, txn, lowest);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+/* The header stored below the base at height h (headers table). */
+int ldg_snapshot_header(ledger_store *s, MDB_txn *txn, uint64_t h, const uint8_t **hdr,
+                        size_t *hlen, const uint8_t **cert, size_t *clen) {
+    uint8_t hk[8];
+    ldg_put64(hk, h);
+    MDB_val k = ldg_val(hk, 8), v;
+    int mrc = mdb_get(txn, s->headers, &k, &v);
+    if (mrc)
+        return mrc == MDB_NOTFOUND ? LEDGER_E_SNAPSHOT : ldg_mdb_err(mrc);
+    const uint8_t *p = v.mv_data;
+    if (v.mv_size < 4 || ldg_get32(p) > v.mv_size - 4)
+        return LEDGER_E_CORRUPT;
+    *hdr = p + 4;
+    *hlen = ldg_get32(p);
+    if (cert) {
+        *cert = p + 4 + *hlen;
+        *clen = v.mv_size - 4 - *hlen;
+    }
+    return LEDGER_OK;
+}
+
+/* Check a header and its certificate at height h against the membership in
+ * force there and the hash the header above names. */
+static int check_header(ledger_store *s, MDB_txn *txn, uint64_t h, const uint8_t *hdr, size_t hlen,
+                        const uint8_t *cert, size_t clen, const uint8_t want[32],
+                        uint8_t prev[32]) {
+    ldg_header hd;
+    size_t used;
+    int rc = ldg_header_decode(hdr, hlen, &hd, &used);
+    if (rc)
+        return rc;
+    if (used != hlen || hd.height != h)
+        return LEDGER_E_DECODE;
+    uint8_t hash[32];
+    crypto_hash_sha256(hash, hdr, hlen);
+    if (sodium_memcmp(hash, want, 32) != 0)
+        return LEDGER_E_HASH;
+    ledger_cert *c = NULL;
+    ledger_membership *m = NULL;
+    rc = ledger_cert_decode(&c, cert, clen);
+    if (!rc)
+        rc = ldg_membership_at(s, txn, h, &m);
+    if (!rc)
+        rc = ledger_cert_verify(c, m, h, hash);
+    if (!rc && hd.format >= 2) {
+        uint8_t eh[32];
+        rc = ldg_membership_hash(m, eh);
+        if (!rc && sodium_memcmp(eh, hd.epoch, 32) != 0)
+            rc = LEDGER_E_EPOCH;
+    }
+    ledger_cert_free(c);
+    ledger_membership_free(m);
+    if (!rc)
+        memcpy(prev, hd.prev, 32);
+    return rc;
+}
+
+/* The previous-hash field of the header at height h (h = the base: block B). */
+static int prev_of(ledger_store *s, MDB_txn *txn, uint64_t h, uint8_t prev[32]) {
+    const uint8_t *hdr = NULL;
+    size_t hlen = 0;
+    ldg_header hd;
+    size_t used;
+    if (h == s->snap_base) {
+        uint8_t hk[8];
+        ldg_put64(hk, h);
+        MDB_val k = ldg_val(hk, 8), v;
+        int mrc = mdb_get(txn, s->blocks, &k, &v);
+        if (mrc)
+            return mrc == MDB_NOTFOUND ? LEDGER_E_CORRUPT : ldg_mdb_err(mrc);
+        /* the block record starts with the header's fields behind the block magic */
+        uint8_t tmp[LEDGER_HEADER_BYTES];
+        size_t sz = v.mv_size >= 5 ? ldg_header_size(((const uint8_t *)v.mv_data)[4]) : 0;
+        if (!sz || v.mv_size < sz)
+            return LEDGER_E_CORRUPT;
+        memcpy(tmp, LDG_HDR_MAGIC, 4);
+        memcpy(tmp + 4, (const uint8_t *)v.mv_data + 4, sz - 4);
+        hdr = tmp;
+        hlen = sz;
+        if (ldg_header_decode(hdr, hlen, &hd, &used) != LEDGER_OK)
+            return LEDGER_E_CORRUPT;
+        memcpy(prev, hd.prev, 32);
+        return LEDGER_OK;
+    }
+    int rc = ldg_snapshot_header(s, txn, h, &hdr, &hlen, NULL, NULL);
+    if (rc)
+        return rc == LEDGER_E_SNAPSHOT ? LEDGER_E_CORRUPT : rc;
+    if (ldg_header_decode(hdr, hlen, &hd, &used) != LEDGER_OK)
+        return LEDGER_E_CORRUPT;
+    memcpy(prev, hd.prev, 32);
+    return LEDGER_OK;
+}
+
+int ledger_store_snapshot_put_header(ledger_store *s, const uint8_t *header, size_t hlen,
+                                     const uint8_t *cert, size_t clen) {
+    if (!s || !header || !cert || hlen > LEDGER_HEADER_BYTES || clen > (1u << 20))
+        return LEDGER_E_INVALID;
+    pthread_mutex_lock(&s->wlock);
+    MDB_txn *txn = NULL;
+    int rc = s->snap_base ? LEDGER_OK : LEDGER_E_INVALID;
+    uint64_t lowest = 0;
+    uint8_t want[32], prev[32];
+    int mrc = 0;
+    if (!rc && (mrc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+        rc = ldg_mdb_err(mrc);
+    if (!rc)
+        rc = hdr_lowest_txn(s, txn, &lowest);
+    if (!rc && lowest <= 1)
+        rc = LEDGER_E_INVALID; /* every header is held */
+    if (!rc)
+        rc = prev_of(s, txn, lowest, want);
+    if (!rc)
+        rc = check_header(s, txn, lowest - 1, header, hlen, cert, clen, want, prev);
+    if (!rc) {
+        uint8_t hk[8], lb[8];
+        ldg_put64(hk, lowest - 1);
+        MDB_val k = ldg_val(hk, 8), v;
+        v.mv_size = 4 + hlen + clen;
+        mrc = mdb_put(txn, s->headers, &k, &v, MDB_RESERVE);
+        if (!mrc) {
+            uint8_t *p = v.mv_data;
+            ldg_put32(p, (uint32_t)hlen);
+            memcpy(p + 4, header, hlen);
+            memcpy(p + 4 + hlen, cert, clen);
+            ldg_put64(lb, lowest - 1);
+            mrc = meta_put(txn, s, META_HDR, lb, 8);
+        }
+        if (!mrc) {
+            mrc = mdb_txn_commit(txn);
+            txn = NULL;
+        }
+        rc = ldg_mdb_err(mrc);
+    }
+    if (txn)
+        mdb_txn_abort(txn);
+    pthread_mutex_unlock(&s->wlock);
+    return rc;
+}
+
+int ldg_snapshot_verify_headers(ledger_store *s, MDB_txn *txn, uint64_t *bad) {
+    uint64_t lowest;
+    int rc = hdr_lowest_txn(s, txn, &lowest);
+    if (rc)
+        return rc == LEDGER_E_CORRUPT ? (*bad = 0, rc) : rc;
+    uint8_t want[32], prev[32];
+    rc = prev_of(s, txn, s->snap_base, want);
+    for (uint64_t h = s->snap_base; !rc && h-- > lowest;) {
+        const uint8_t *hdr = NULL, *cert = NULL;
+        size_t hlen = 0, clen = 0;
+        rc = ldg_snapshot_header(s, txn, h, &hdr, &hlen, &cert, &clen);
+        if (!rc)
+            rc = check_header(s, txn, h, hdr, hlen, cert, clen, want, prev);
+        if (rc && rc != LEDGER_E_NOMEM) {
+            rc = LEDGER_E_CORRUPT;
+            *bad = h;
+        }
+        memcpy(want, prev, 32);
+    }
+    if (rc == LEDGER_E_CORRUPT && !*bad)
+        *bad = s->snap_base;
+    return rc;
+}

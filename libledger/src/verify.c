@@ -245,6 +245,13 @@ int ledger_verify_chain(ledger_store *s, int level, uint64_t *bad_height) {
     if (!s || level < LEDGER_VERIFY_LINKS || level > LEDGER_VERIFY_FULL)
         return LEDGER_E_INVALID;
     int rc = verify_links(s, level == LEDGER_VERIFY_FULL, &bad);
+    if (!rc && s->snap_base) { /* the headers it holds below its base */
+        MDB_txn *txn;
+        int mrc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+        rc = mrc ? ldg_mdb_err(mrc) : ldg_snapshot_verify_headers(s, txn, &bad);
+        if (!mrc)
+            mdb_txn_abort(txn);
+    }
     /* a snapshot-started store has no state from before its base to replay
      * from: LINKS and signatures passed, the replay cannot be done */
     if (!rc && level == LEDGER_VERIFY_FULL)

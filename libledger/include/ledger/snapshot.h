@@ -152,6 +152,29 @@ LEDGER_API int ledger_snapshot_import_finish(ledger_snapshot_import *im);
  */
 LEDGER_API uint64_t ledger_store_snapshot_base(ledger_store *s);
 
+/**
+ * The lowest height whose header a snapshot-started store holds: its base
+ * until headers below it are added, 1 once all are (1 for a store that holds
+ * its chain from genesis).
+ * @return LEDGER_OK, LEDGER_E_INVALID, LEDGER_E_CORRUPT, LEDGER_E_IO
+ */
+LEDGER_API int ledger_store_snapshot_headers(ledger_store *s, uint64_t *lowest);
+/**
+ * Add the header below the lowest one held, with its certificate, to a
+ * snapshot-started store (headers are fetched downwards from the base). It
+ * must hash to the previous-header hash of the header above, decode, and
+ * its certificate verify under the membership in force at its height (from
+ * the imported state), whose hash a format 2 header names. Nothing is stored
+ * otherwise. ledger_store_header() then answers for that height;
+ * ledger_store_block() still does not (LEDGER_E_SNAPSHOT).
+ * @param[in] header,hlen an `LDBH` header encoding; @param[in] cert,clen an `LDCC` certificate
+ * @return LEDGER_OK; LEDGER_E_INVALID (NULL, not a snapshot-started store, or
+ *         every header held); LEDGER_E_DECODE, LEDGER_E_VERSION, LEDGER_E_HASH,
+ *         LEDGER_E_CERTIFICATE, LEDGER_E_EPOCH; LEDGER_E_NOMEM, LEDGER_E_IO
+ */
+LEDGER_API int ledger_store_snapshot_put_header(ledger_store *s, const uint8_t *header, size_t hlen,
+                                                const uint8_t *cert, size_t clen);
+
 #ifdef __cplusplus
 }
 #endif
