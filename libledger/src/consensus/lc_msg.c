@@ -294,6 +294,52 @@ int lc_snap_data_decode(lc_snap_data *d, const uint8_t *p, size_t n) {
     return 0;
 }
 
+void lc_hdr_get_encode(lc_wr *w, const lc_hdr_get *g) {
+    lc_wr_u8(w, LC_SNAP_VERSION);
+    lc_wr_u64(w, g->top);
+    lc_wr_u32(w, g->max);
+}
+
+int lc_hdr_get_decode(lc_hdr_get *g, const uint8_t *p, size_t n) {
+    lc_rd r;
+    lc_rd_init(&r, p, n);
+    uint8_t v = lc_rd_u8(&r);
+    g->top = lc_rd_u64(&r);
+    g->max = lc_rd_u32(&r);
+    if (!lc_rd_done(&r) || v != LC_SNAP_VERSION || !g->top || !g->max || g->max > LC_HDRS_MAX)
+        return -1;
+    return 0;
+}
+
+int lc_hdrs_next(const lc_hdrs *m, size_t *off, const uint8_t **hdr, size_t *hl,
+                 const uint8_t **cert, size_t *cl) {
+    if (lc_next_var(m->recs, m->recs_len, off, hdr, hl) != 0 ||
+        lc_next_var(m->recs, m->recs_len, off, cert, cl) != 0)
+        return -1;
+    return 0;
+}
+
+int lc_hdrs_decode(lc_hdrs *m, const uint8_t *p, size_t n) {
+    lc_rd r;
+    lc_rd_init(&r, p, n);
+    uint8_t v = lc_rd_u8(&r);
+    m->top = lc_rd_u64(&r);
+    m->k = lc_rd_u32(&r);
+    if (r.bad || v != LC_SNAP_VERSION || !m->top || m->k > LC_HDRS_MAX || m->k > m->top)
+        return -1;
+    m->recs = p + r.off;
+    m->recs_len = n - r.off;
+    size_t off = 0;
+    for (uint32_t i = 0; i < m->k; i++) {
+        const uint8_t *h, *c;
+        size_t hl, cl;
+        if (lc_hdrs_next(m, &off, &h, &hl, &c, &cl) != 0 || hl == 0 || hl > 256 || cl == 0 ||
+            cl > (1u << 20))
+            return -1;
+    }
+    return off == m->recs_len ? 0 : -1;
+}
+
 int lc_viewchange_decode(lc_viewchange *m, const uint8_t *p, size_t n) {
     lc_rd r;
     lc_rd_init(&r, p, n);

@@ -44,6 +44,8 @@ enum {
     LC_T_SNAP_OFFER = 17, /* a signed offer of a pinned snapshot */
     LC_T_SNAP_GET = 18,   /* ask for the base block or one chunk */
     LC_T_SNAP_DATA = 19,  /* the answer */
+    LC_T_HDR_GET = 20,    /* headers and certificates below a snapshot's base */
+    LC_T_HDRS = 21,       /* the answer */
 };
 
 /* HELLO: the unauthenticated handshake frame. */
@@ -201,6 +203,25 @@ typedef struct {
 } lc_snap_data;
 void lc_snap_data_encode(lc_wr *w, const lc_snap_data *d);
 int lc_snap_data_decode(lc_snap_data *d, const uint8_t *p, size_t n);
+
+/* Headers below a snapshot's base, fetched downwards. */
+#define LC_HDRS_MAX 256 /* headers per HDRS */
+typedef struct {
+    uint64_t top; /* the first (highest) height */
+    uint32_t max;
+} lc_hdr_get;
+void lc_hdr_get_encode(lc_wr *w, const lc_hdr_get *g);
+int lc_hdr_get_decode(lc_hdr_get *g, const uint8_t *p, size_t n);
+typedef struct {
+    uint64_t top;
+    uint32_t k;          /* headers of heights top, top − 1, …, top − k + 1 */
+    const uint8_t *recs; /* k × (var header ‖ var certificate) */
+    size_t recs_len;
+} lc_hdrs;
+int lc_hdrs_decode(lc_hdrs *m, const uint8_t *p, size_t n);
+/* Record i's header and certificate (call in order from off = 0). */
+int lc_hdrs_next(const lc_hdrs *m, size_t *off, const uint8_t **hdr, size_t *hl,
+                 const uint8_t **cert, size_t *cl);
 
 /* Split a byte stream into frames (u32 big-endian body length ‖ body).
  * Returns 1 and the body when a whole frame starts at *off (advancing it), 0

@@ -175,6 +175,10 @@ struct lc_replica {
     uint64_t snap_index; /* the chunk asked for */
     uint64_t snap_installed, snap_chunks;
     uint64_t snap_kill; /* test builds: SIGKILL itself after staging this many chunks */
+    /* headers below a snapshot's base */
+    int hdr_done;
+    uint64_t hdr_req;
+    uint32_t hdr_rr;
     /* followers */
     uint64_t followers[MAX_FOLLOWERS];
     size_t nfollowers;
@@ -1261,6 +1265,7 @@ static void snap_install(lc_replica *r) {
     }
     r->snap_state = SNAP_DONE;
     r->snap_installed = r->snap_h;
+    r->hdr_done = 0; /* now the headers below the base */
     after_commit(r, r->snap_h);
     lc_log(&r->cfg.log, LEDGER_LOG_INFO,
            "ledger replica %u: installed a snapshot at height %llu (%llu chunks staged by this "
@@ -1386,6 +1391,108 @@ void lc_replica_snapshot_info(const lc_replica *r, uint64_t *installed_height, u
         *installed_height = r->snap_installed;
     if (chunks)
         *chunks = r->snap_chunks;
+}
+
+/* ---- headers below a snapshot's base ----------------------------------- */
+
+static void on_hdr_get(lc_replica *r, uint32_t from, const uint8_t *body, size_t n) {
+    lc_hdr_get g;
+    if (!r->ops.hdr_get || lc_hdr_get_decode(&g, body, n) != 0 || g.top > r->last_exec)
+        return;
+    lc_wr w;
+    lc_wr_init(&w);
+    lc_wr_u8(&w, LC_SNAP_VERSION);
+    lc_wr_u64(&w, g.top);
+    lc_wr_u32(&w, 0);
+    uint32_t k = 0;
+    for (uint64_t h = g.top; h >= 1 && k < g.max; h--, k++) {
+        uint8_t *hdr = NULL, *cert = NULL;
+        size_t hl = 0, cl = 0;
+        if (r->ops.hdr_get(r->ops.ctx, h, &hdr, &hl, &cert, &cl) != 0) {
+            free(hdr);
+            free(cert);
+            break;
+        }
+        lc_wr_var(&w, hdr, hl);
+        lc_wr_var(&w, cert, cl);
+        free(hdr);
+        free(cert);
+    }
+    if (!w.oom && k > 0) {
+        lc_put_u32(w.p + 9, k);
+        lc_net_send(r->net, from, LC_T_HDRS, w.p, w.n);
+    }
+    lc_wr_free(&w);
+}
+
+static void hdr_request(lc_replica *r, uint32_t to, uint64_t top) {
+    lc_hdr_get g = {.top = top, .max = LC_HDRS_MAX};
+    lc_wr w;
+    lc_wr_init(&w);
+    lc_hdr_get_encode(&w, &g);
+    if (!w.oom)
+        lc_net_send(r->net, to, LC_T_HDR_GET, w.p, w.n);
+    lc_wr_free(&w);
+    r->hdr_req = r->now;
+}
+
+static void on_hdrs(lc_replica *r, uint32_t from, const uint8_t *body, size_t n) {
+    lc_hdrs m;
+    uint64_t lowest = 0;
+    if (!r->ops.hdr_put || r->hdr_done || lc_hdrs_decode(&m, body, n) != 0 ||
+        r->ops.hdr_lowest(r->ops.ctx, &lowest) != 0 || lowest <= 1 || m.top != lowest - 1)
+        return;
+    size_t off = 0;
+    uint32_t put = 0;
+    for (uint32_t i = 0; i < m.k; i++) {
+        const uint8_t *h, *c;
+        size_t hl, cl;
+        if (lc_hdrs_next(&m, &off, &h, &hl, &c, &cl) != 0)
+            break;
+        /* the store checks the link, the decoding and the certificate */
+        int rc = r->ops.hdr_put(r->ops.ctx, h, hl, c, cl);
+        if (rc != 0) {
+            lc_log(&r->cfg.log, LEDGER_LOG_WARN,
+                   "ledger replica %u: header %llu from replica %u refused (%d)", r->cfg.self,
+                   (unsigned long long)(m.top - i), from, rc);
+            return; /* another peer is asked at the next round */
+        }
+        put++;
+    }
+    if (r->ops.hdr_lowest(r->ops.ctx, &lowest) != 0)
+        return;
+    if (lowest <= 1) {
+        r->hdr_done = 1;
+        lc_log(&r->cfg.log, LEDGER_LOG_INFO,
+               "ledger replica %u: holds every header and certificate below its snapshot "
+               "(down to height 1)",
+               r->cfg.self);
+    } else if (put) {
+        hdr_request(r, from, lowest - 1); /* the next batch at once */
+    }
+}
+
+/* A snapshot-started store fetches the headers below its base, downwards. */
+static void maybe_fetch_headers(lc_replica *r) {
+    if (!r->ops.hdr_lowest || !r->ops.hdr_put || r->hdr_done || snap_active(r) ||
+        r->last_exec == 0 || r->now - r->hdr_req < 300)
+        return; /* (an empty store may yet start from a snapshot) */
+    r->hdr_req = r->now;
+    uint64_t lowest = 0;
+    if (r->ops.hdr_lowest(r->ops.ctx, &lowest) != 0)
+        return;
+    if (lowest <= 1) {
+        r->hdr_done = 1; /* a chain from genesis, or every header held */
+        return;
+    }
+    for (uint32_t t = 0; t < r->cfg.n; t++) {
+        uint32_t j = (r->hdr_rr + t) % r->cfg.n;
+        if (j == r->cfg.self || r->peer_height[j] == 0)
+            continue;
+        r->hdr_rr = j + 1;
+        hdr_request(r, j, lowest - 1);
+        break;
+    }
 }
 
 /* ---- view change ------------------------------------------------------- */
@@ -1960,6 +2067,12 @@ static void on_msg(void *ctx, uint64_t conn, uint32_t from, uint8_t type, const 
         case LC_T_SNAP_DATA:
             on_snap_data(r, from, body, n);
             break;
+        case LC_T_HDR_GET:
+            on_hdr_get(r, from, body, n);
+            break;
+        case LC_T_HDRS:
+            on_hdrs(r, from, body, n);
+            break;
         default:
             break;
     }
@@ -2015,6 +2128,7 @@ static void on_tick(void *ctx, uint64_t now) {
     maybe_propose(r);
     maybe_snapshot(r);
     maybe_fetch(r);
+    maybe_fetch_headers(r);
     retransmit(r);
     /* heartbeat: a signed checkpoint of our tip tells lagging peers how far we are */
     if (now - r->last_status >= STATUS_MS) {

@@ -69,6 +69,13 @@ typedef struct {
     int (*snap_next)(void *ctx, uint64_t *index, uint8_t *resume, size_t *rlen, int *complete);
     int (*snap_chunk)(void *ctx, const uint8_t *chunk, size_t n);
     int (*snap_finish)(void *ctx);
+    /* Headers below a snapshot-started store's base: the header and
+     * certificate of a height (malloc'd; negative when not held); the lowest
+     * height whose header the store holds (1: all); add the one below it. */
+    int (*hdr_get)(void *ctx, uint64_t height, uint8_t **hdr, size_t *hl, uint8_t **cert,
+                   size_t *cl);
+    int (*hdr_lowest)(void *ctx, uint64_t *lowest);
+    int (*hdr_put)(void *ctx, const uint8_t *hdr, size_t hl, const uint8_t *cert, size_t cl);
 } lc_store_ops;
 
 /* Largest checkpoint interval K (the log holds at least 2K entries). */

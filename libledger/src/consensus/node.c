@@ -343,6 +343,40 @@ static int b_snap_finish(void *ctx) {
     return rc;
 }
 
+static int b_get_cert(void *ctx, uint64_t height, uint8_t **enc, size_t *n);
+
+static int b_hdr_get(void *ctx, uint64_t height, uint8_t **hdr, size_t *hl, uint8_t **cert,
+                     size_t *cl) {
+    ledger_node *nd = ctx;
+    uint8_t h[LEDGER_HEADER_BYTES];
+    size_t len = 0;
+    *hdr = NULL;
+    *cert = NULL;
+    int rc = ledger_store_header(nd->st, height, h, &len, NULL);
+    if (rc == LEDGER_OK)
+        rc = b_get_cert(ctx, height, cert, cl); /* heights whose block it holds */
+    if (rc == LEDGER_OK && !(*hdr = malloc(len)))
+        rc = LEDGER_E_NOMEM;
+    if (rc != LEDGER_OK) {
+        free(*cert);
+        *cert = NULL;
+        return rc;
+    }
+    memcpy(*hdr, h, len);
+    *hl = len;
+    return LEDGER_OK;
+}
+
+static int b_hdr_lowest(void *ctx, uint64_t *lowest) {
+    ledger_node *nd = ctx;
+    return ledger_store_snapshot_headers(nd->st, lowest);
+}
+
+static int b_hdr_put(void *ctx, const uint8_t *hdr, size_t hl, const uint8_t *cert, size_t cl) {
+    ledger_node *nd = ctx;
+    return ledger_store_snapshot_put_header(nd->st, hdr, hl, cert, cl);
+}
+
 static int b_members(void *ctx, uint64_t height, uint64_t *mask, uint32_t *f) {
     ledger_node *nd = ctx;
     ledger_membership *m = NULL;
@@ -774,11 +808,11 @@ LEDGER_API int ledger_node_start(ledger_node **out, const ledger_config *cfg,
     rc_cfg.view_timeout_ms = opts->view_timeout_ms ? opts->view_timeout_ms : cfg->view_timeout_ms;
     rc_cfg.max_inflight = cfg->max_inflight;
     rc_cfg.log = lg;
-    lc_store_ops ops = {nd,           b_check_txs,  b_tip,       b_prepare,    b_commit,
-                        b_drop,       b_find_tx,    b_tx_status, b_get_block,  b_put_block,
-                        b_check_cert, b_get_cert,   b_query,     b_hash_at,    b_members,
-                        b_snap_pin,   b_snap_offer, b_snap_get,  b_snap_begin, b_snap_next,
-                        b_snap_chunk, b_snap_finish};
+    lc_store_ops ops = {nd,           b_check_txs,   b_tip,       b_prepare,    b_commit,
+                        b_drop,       b_find_tx,     b_tx_status, b_get_block,  b_put_block,
+                        b_check_cert, b_get_cert,    b_query,     b_hash_at,    b_members,
+                        b_snap_pin,   b_snap_offer,  b_snap_get,  b_snap_begin, b_snap_next,
+                        b_snap_chunk, b_snap_finish, b_hdr_get,   b_hdr_lowest, b_hdr_put};
     /* the replica keeps pointers to the member keys: copy them into the node */
     rc = LEDGER_E_NOMEM;
     nd->keep_pks = malloc(sizeof cfg->keys);

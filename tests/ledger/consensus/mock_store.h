@@ -389,7 +389,7 @@ static lc_store_ops mock_ops(mock_store *m) {
                       mk_tx_status, mk_get_block, mk_put_block, mk_check_cert, mk_get_cert,
                       mk_query, mk_hash_at, NULL,
                       /* no snapshots: the mock store has no state to export */
-                      NULL, NULL, NULL, NULL, NULL, NULL, NULL};
+                      NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     return o;
 }
 

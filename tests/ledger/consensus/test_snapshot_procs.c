@@ -4,7 +4,8 @@
  * store and catches up from a snapshot offered alike by f+1 replicas. The
  * first time it is killed (-9, by the fault build's "snapshot_kill 2")
  * right after staging two chunks; restarted, it resumes at chunk 2,
- * installs the snapshot and fetches the blocks after it. Then it is added
+ * installs the snapshot, fetches the blocks after it and the headers with
+ * certificates below it (no bodies). Then it is added
  * by 3 of 4, replica 3 stops, and a block that needs its vote commits.
  * Its store says it started from a snapshot (ledger_store_snapshot_base),
  * holds the same tip as the others, verifies its links, and refuses a
@@ -125,6 +126,14 @@ static int log_has(procs *t, int i, const char *text) {
         found = strstr(line, text) != NULL;
     fclose(f);
     return found;
+}
+
+/* Bounded wait until replica i's log holds this text (a state the node states). */
+static void wait_log(procs *t, int i, const char *text) {
+    struct timespec d = {0, 20 * 1000 * 1000};
+    for (int k = 0; k < 120 * 50 && !log_has(t, i, text); k++)
+        nanosleep(&d, NULL);
+    assert_true(log_has(t, i, text));
 }
 
 static void write_file(const char *path, const char *text) {
@@ -260,6 +269,8 @@ static void test_join_from_snapshot(void **state) {
     wait_status(t, 4, top);
     assert_true(log_has(t, 4, "resuming the snapshot import at chunk 2"));
     assert_true(log_has(t, 4, "installed a snapshot at height"));
+    /* then the headers and certificates below the base, downwards */
+    wait_log(t, 4, "holds every header and certificate below its snapshot");
 
     /* 4 → 5 by 3 of 4; then with replica 3 stopped a block needs replica 4 */
     uint8_t *p;
@@ -306,6 +317,15 @@ static void test_join_from_snapshot(void **state) {
     assert_true(base >= HISTORY - 8 && base % 4 == 0); /* a checkpoint height, not replayed */
     assert_true(ledger_store_height(s[4]) >= hv);
     for (uint64_t h = base; h <= hv; h++) {
+        uint8_t a[32], b[32];
+        assert_int_equal(ledger_store_header(s[0], h, NULL, NULL, a), 0);
+        assert_int_equal(ledger_store_header(s[4], h, NULL, NULL, b), 0);
+        assert_memory_equal(a, b, 32);
+    }
+    uint64_t lowest = 0;
+    assert_int_equal(ledger_store_snapshot_headers(s[4], &lowest), 0);
+    assert_int_equal(lowest, 1);
+    for (uint64_t h = 1; h < base; h += 97) { /* headers below the base, no bodies */
         uint8_t a[32], b[32];
         assert_int_equal(ledger_store_header(s[0], h, NULL, NULL, a), 0);
         assert_int_equal(ledger_store_header(s[4], h, NULL, NULL, b), 0);
