@@ -1,7 +1,7 @@
 /* libFuzzer harness of one consensus decoder, chosen at build time with
  * -DFUZZ_<NAME> (frame, hello, preprepare, vote, checkpoint, viewchange,
- * newview, reply, config, snapoffer, snapget, snapdata). Each decoder must reject or accept without
- * reading out of bounds; an accepted message is walked completely. */
+ * newview, reply, config, snapoffer, snapget, snapdata, hdrget, hdrs). Each decoder must reject or
+ * accept without reading out of bounds; an accepted message is walked completely. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -76,6 +76,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         for (size_t i = 0; i < d.len; i++)
             sink += d.data[i];
         sink += d.index;
+    }
+#elif defined(FUZZ_HDRGET)
+    lc_hdr_get g;
+    if (lc_hdr_get_decode(&g, data, size) == 0)
+        sink += g.top + g.max;
+#elif defined(FUZZ_HDRS)
+    lc_hdrs m;
+    if (lc_hdrs_decode(&m, data, size) == 0) {
+        size_t off = 0;
+        const uint8_t *h, *c;
+        size_t hl, cl;
+        for (uint32_t i = 0; i < m.k; i++)
+            if (lc_hdrs_next(&m, &off, &h, &hl, &c, &cl) == 0)
+                sink += hl + cl + h[0] + c[cl - 1];
+            else
+                abort(); /* a decoded message walks completely */
     }
 #elif defined(FUZZ_CONFIG)
     ledger_config *c;
