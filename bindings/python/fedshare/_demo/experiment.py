@@ -1080,8 +1080,10 @@ class Experiment:
                 f"{model_name} for {ds.label}")
         model_id = self.models[model_name]
         total = sum(len(p[0]) for p in parts)
+        # dense bit slots, as `fedshare task create` makes by default: fewer
+        # ciphertexts for the same error bound (docs/fedavg-codec.md)
         codec = fedavg.Codec(plaintext_bytes=255, max_weight=max(total, 1), precision=1e-6,
-                             clip=8.0)
+                             clip=8.0, dense=True)
         res.codec_bound = codec.error_bound
         task = self.members[A].create_task(
             model_id, self.key_id, self.members[A].public_key,
