@@ -174,7 +174,8 @@ struct lc_replica {
     uint32_t snap_peer;
     uint64_t snap_index; /* the chunk asked for */
     uint64_t snap_installed, snap_chunks;
-    uint64_t snap_kill; /* test builds: SIGKILL itself after staging this many chunks */
+    uint64_t snap_kill;    /* test builds: SIGKILL itself after staging this many chunks */
+    uint64_t snap_corrupt; /* test builds: flip the last byte of this many chunks served */
     /* headers below a snapshot's base */
     int hdr_done;
     uint64_t hdr_req;
@@ -1146,6 +1147,12 @@ static void on_snap_get(lc_replica *r, uint32_t from, const uint8_t *body, size_
     if (d.status == 0) {
         d.data = out;
         d.len = len;
+#ifdef LEDGER_FAULT_INJECTION
+        if (g.kind == LC_SNAP_CHUNK && r->snap_corrupt && len) {
+            r->snap_corrupt--;
+            out[len - 1] ^= 0x01; /* a byzantine server: one value byte */
+        }
+#endif
     }
     lc_wr w;
     lc_wr_init(&w);
@@ -2321,5 +2328,9 @@ void lc_replica_set_equivocate(lc_replica *r, int on) {
 
 void lc_replica_set_snapshot_kill(lc_replica *r, uint64_t after_chunks) {
     r->snap_kill = after_chunks;
+}
+
+void lc_replica_set_snapshot_corrupt(lc_replica *r, uint64_t chunks) {
+    r->snap_corrupt = chunks;
 }
 #endif

@@ -149,4 +149,6 @@ enum {
 void lc_replica_set_equivocate(lc_replica *r, int on);
 /* Kill the process (SIGKILL) right after staging this many snapshot chunks (0: never). */
 void lc_replica_set_snapshot_kill(lc_replica *r, uint64_t after_chunks);
+/* Serve this many snapshot chunks with their last byte flipped (0: none). */
+void lc_replica_set_snapshot_corrupt(lc_replica *r, uint64_t chunks);
 #endif

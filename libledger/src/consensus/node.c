@@ -606,7 +606,8 @@ static int b_query(void *ctx, uint8_t kind, const uint8_t *arg, size_t n, uint8_
 #ifdef LEDGER_FAULT_INJECTION
 /* Lines: "drop P", "dup P" (per mille), "delay MS", "block i j ...", "seed S",
  * "equivocate 0|1", "snapshot_kill N" (SIGKILL after staging N snapshot
- * chunks). The file is re-read when its mtime changes. */
+ * chunks), "snapshot_corrupt N" (serve N chunks with a flipped byte). The file is re-read when its
+ * mtime changes. */
 static void load_faults(ledger_node *nd) {
     struct stat sb;
     if (stat(nd->fault_file, &sb) != 0 || sb.st_mtime == nd->fault_mtime)
@@ -618,7 +619,7 @@ static void load_faults(ledger_node *nd) {
     lc_fault ft;
     memset(&ft, 0, sizeof ft);
     int equiv = 0;
-    uint64_t snap_kill = 0;
+    uint64_t snap_kill = 0, snap_corrupt = 0;
     char line[512];
     while (fgets(line, sizeof line, f)) {
         char *save = NULL;
@@ -645,11 +646,14 @@ static void load_faults(ledger_node *nd) {
             equiv = x != 0;
         else if (!strcmp(k, "snapshot_kill"))
             snap_kill = x;
+        else if (!strcmp(k, "snapshot_corrupt"))
+            snap_corrupt = x;
     }
     fclose(f);
     lc_net_set_fault(nd->net, &ft);
     lc_replica_set_equivocate(nd->rep, equiv);
     lc_replica_set_snapshot_kill(nd->rep, snap_kill);
+    lc_replica_set_snapshot_corrupt(nd->rep, snap_corrupt);
     /* acknowledge: FILE.applied holds the mtime (s) of the settings now in
      * force, so a test waits for it instead of sleeping */
     char ack[sizeof nd->fault_file + 16], tmp[sizeof nd->fault_file + 16];

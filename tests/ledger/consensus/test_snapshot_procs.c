@@ -3,7 +3,9 @@
  * K = 4) write 1,000 blocks of history; replica 4 starts with an empty
  * store and catches up from a snapshot offered alike by f+1 replicas. The
  * first time it is killed (-9, by the fault build's "snapshot_kill 2")
- * right after staging two chunks; restarted, it resumes at chunk 2,
+ * right after staging two chunks; restarted, reaching only replicas 0 and 1,
+ * which each serve one chunk with a flipped byte ("snapshot_corrupt 1"), it
+ * refuses what does not verify, asks the other, resumes at chunk 2,
  * installs the snapshot, fetches the blocks after it and the headers with
  * certificates below it (no bodies). Then it is added
  * by 3 of 4, replica 3 stops, and a block that needs its vote commits.
@@ -23,6 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -134,6 +138,14 @@ static void wait_log(procs *t, int i, const char *text) {
     for (int k = 0; k < 120 * 50 && !log_has(t, i, text); k++)
         nanosleep(&d, NULL);
     assert_true(log_has(t, i, text));
+}
+
+/* Bounded wait until a file exists (a node's acknowledgement of its faults). */
+static void wait_file(const char *path) {
+    struct timespec d = {0, 20 * 1000 * 1000};
+    for (int k = 0; k < 60 * 50 && access(path, F_OK) != 0; k++)
+        nanosleep(&d, NULL);
+    assert_int_equal(access(path, F_OK), 0);
 }
 
 static void write_file(const char *path, const char *text) {
@@ -263,12 +275,33 @@ static void test_join_from_snapshot(void **state) {
     assert_true(log_has(t, 4, "catching up from a snapshot"));
     assert_false(log_has(t, 4, "installed a snapshot"));
 
-    /* restarted without the fault: it resumes, installs, fetches the rest */
-    unlink(fault);
+    /* restarted: replicas 0 and 1 now serve their first chunk with a flipped
+     * byte, and replica 4 reaches only them (2 and 3 blocked): whichever it
+     * asks first, a bad chunk is refused or the digest fails at the end
+     * (everything staged dropped), and the other is asked; the import still
+     * completes from chunks that verify */
+    for (int i = 0; i < 2; i++) {
+        char fi[128], ack[140];
+        snprintf(fi, sizeof fi, "%s/fault%d", t->dir, i);
+        snprintf(ack, sizeof ack, "%s.applied", fi);
+        write_file(fi, "snapshot_corrupt 1\n");
+        wait_file(ack);
+    }
+    write_file(fault, "block 2 3\n");
     spawn(t, 4);
     wait_status(t, 4, top);
     assert_true(log_has(t, 4, "resuming the snapshot import at chunk 2"));
     assert_true(log_has(t, 4, "installed a snapshot at height"));
+    assert_true(log_has(t, 4, "refused")); /* a flipped byte was caught */
+    /* links to 2 and 3 again */
+    char ack4[140];
+    snprintf(ack4, sizeof ack4, "%s.applied", fault);
+    unlink(ack4);
+    write_file(fault, "seed 1\n");
+    /* the node re-reads the file when its mtime (seconds) changes: make sure it does */
+    struct timespec ts[2] = {{0, UTIME_OMIT}, {time(NULL) + 5, 0}};
+    assert_int_equal(utimensat(AT_FDCWD, fault, ts, 0), 0);
+    wait_file(ack4);
     /* then the headers and certificates below the base, downwards */
     wait_log(t, 4, "holds every header and certificate below its snapshot");
 
