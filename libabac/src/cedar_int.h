@@ -293,6 +293,28 @@ int cedar_parse_decimal(const char *s, size_t n, int64_t *out);
 int cedar_parse_datetime(const char *s, size_t n, int64_t *out);
 int cedar_parse_duration(const char *s, size_t n, int64_t *out);
 
+/* Unicode checks of the validator's warnings (cedar_unicode.c, UTS #39): a BIDI control
+ * character (U+202A–U+202E, U+2066–U+2069); one script for the whole text (Common and Inherited
+ * go with any); every character of Identifier_Status Allowed. */
+int cedar_text_has_bidi(const char *s, size_t n);
+int cedar_text_single_script(const char *s, size_t n);
+int cedar_ident_allowed(const char *s, size_t n);
+
+/* Template links as given to cedar_policies_relink(): strings owned by the caller. */
+#define C_MAX_LINKS 65536u
+typedef struct clink_in {
+    uint32_t tmpl; /* index of a template of the text */
+    const char *id;
+    size_t id_n;
+    cuid p, r;
+    uint8_t has_p, has_r; /* exactly the template's slots */
+} clink_in;
+/* A new set: the text, version and members of ps (its own links ignored) with the links
+ * `links[0..n)` appended in order. ABAC_E_INVALID (no such template, slots missing or extra,
+ * a bad id), ABAC_E_DUPLICATE_RULE (an id taken), ABAC_E_NOMEM (cedar_parse.c). */
+int cedar_policies_relink(abac_cedar_policies **out, const abac_cedar_policies *ps,
+                          const clink_in *links, uint32_t n);
+
 /* Read a schema (JSON when its first non-blank byte is '{', else the human syntax) and validate
  * ps against it: 0, the schema's error, or the code of the first validation error with its
  * place and message (cedar_schema.c). */

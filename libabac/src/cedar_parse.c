@@ -1427,72 +1427,96 @@ static int add_link(abac_cedar_policies *ps, const clink *l) {
     return 0;
 }
 
-int abac_cedar_policies_link(abac_cedar_policies **out, const abac_cedar_policies *ps,
-                             size_t template_index, const char *link_id, size_t link_id_len,
-                             const char *principal, size_t principal_len, const char *resource,
-                             size_t resource_len) {
-    if (!out || !ps || !link_id || template_index >= ps->n)
+/* a text policy's id, "policy<i>" with i < n_text: links may not take it */
+static int is_text_id(const char *id, size_t n, uint32_t n_text) {
+    if (n < 7 || n > 16 || memcmp(id, "policy", 6) || (id[6] == '0' && n > 7))
+        return 0;
+    uint64_t v = 0;
+    for (size_t k = 6; k < n; k++) {
+        if (id[k] < '0' || id[k] > '9')
+            return 0;
+        v = v * 10 + (uint64_t)(id[k] - '0');
+    }
+    return v < n_text;
+}
+
+typedef struct idref {
+    const char *p;
+    size_t n;
+} idref;
+
+static int idref_cmp(const void *a, const void *b) {
+    const idref *x = a, *y = b;
+    size_t m = x->n < y->n ? x->n : y->n;
+    int c = memcmp(x->p, y->p, m);
+    return c ? c : (x->n > y->n) - (x->n < y->n);
+}
+
+static int dup_uid(pool *p, cuid *dst, const cuid *src) {
+    *dst = *src;
+    dst->type.p = pool_dup(p, src->type.p, src->type.n);
+    dst->id.p = pool_dup(p, src->id.p, src->id.n);
+    dst->h = cuid_hash(dst);
+    return dst->type.p && dst->id.p ? 0 : ABAC_E_NOMEM;
+}
+
+int cedar_policies_relink(abac_cedar_policies **out, const abac_cedar_policies *ps,
+                          const clink_in *links, uint32_t n) {
+    if (!out || !ps || !ps->text || (n && !links) || n > C_MAX_LINKS)
         return ABAC_E_INVALID;
     *out = NULL;
-    const cpolicy *t = &ps->pol[template_index];
-    if (!t->is_template || !link_id_len || link_id_len > 256 || memchr(link_id, 0, link_id_len) ||
-        (t->sc[0].slot != (principal != NULL)) || (t->sc[2].slot != (resource != NULL)))
-        return ABAC_E_INVALID;
-    /* ids are unique: the text's "policy<i>" and the other links' ids */
-    for (uint32_t i = 0; i < ps->n; i++) {
-        const char *id = abac_cedar_policy_id(ps, i);
-        if (strlen(id) == link_id_len && memcmp(id, link_id, link_id_len) == 0)
-            return ABAC_E_DUPLICATE_RULE;
-    }
     abac_cedar_policies *np = NULL;
     int rc = abac_cedar_policies_parse(&np, ps->text, ps->text_len, NULL, NULL, NULL, 0);
     if (rc)
         return rc;
+    uint32_t n_text = np->n;
+    /* every link names a template of the text, fills exactly its slots and has a fresh id */
+    for (uint32_t i = 0; i < n && !rc; i++) {
+        const clink_in *l = &links[i];
+        const cpolicy *t = l->tmpl < n_text ? &np->pol[l->tmpl] : NULL;
+        if (!t || !t->is_template || t->sc[0].slot != l->has_p || t->sc[2].slot != l->has_r ||
+            !l->id || !l->id_n || l->id_n > 256 || memchr(l->id, 0, l->id_n))
+            rc = ABAC_E_INVALID;
+        else if (is_text_id(l->id, l->id_n, n_text))
+            rc = ABAC_E_DUPLICATE_RULE;
+    }
+    idref *ids = !rc && n > 1 ? malloc((size_t)n * sizeof *ids) : NULL;
+    if (!rc && n > 1) {
+        if (!ids) {
+            rc = ABAC_E_NOMEM;
+        } else {
+            for (uint32_t i = 0; i < n; i++)
+                ids[i] = (idref){links[i].id, links[i].id_n};
+            qsort(ids, n, sizeof *ids, idref_cmp);
+            for (uint32_t i = 1; i < n && !rc; i++)
+                if (!idref_cmp(&ids[i - 1], &ids[i]))
+                    rc = ABAC_E_DUPLICATE_RULE;
+        }
+    }
+    free(ids);
     np->version = ps->version;
-    if (ps->n_members) {
+    if (!rc && ps->n_members) {
         np->members = malloc((size_t)ps->n_members * 32);
         if (!np->members) {
-            abac_cedar_policies_free(np);
-            return ABAC_E_NOMEM;
-        }
-        memcpy(np->members, ps->members, (size_t)ps->n_members * 32);
-        np->n_members = ps->n_members;
-    }
-    np->links = calloc((size_t)ps->n_links + 1, sizeof *np->links);
-    if (!np->links) {
-        abac_cedar_policies_free(np);
-        return ABAC_E_NOMEM;
-    }
-    for (uint32_t i = 0; i <= ps->n_links; i++) {
-        clink *l = &np->links[i];
-        if (i < ps->n_links) {
-            const clink *o = &ps->links[i];
-            l->tmpl = o->tmpl;
-            l->id = pool_dup(&np->mem, o->id, strlen(o->id));
-            l->p = o->p;
-            l->r = o->r;
-            /* the uids' strings live in ps: copy them */
-            l->p.type.p = pool_dup(&np->mem, o->p.type.p, o->p.type.n);
-            l->p.id.p = pool_dup(&np->mem, o->p.id.p, o->p.id.n);
-            l->r.type.p = pool_dup(&np->mem, o->r.type.p, o->r.type.n);
-            l->r.id.p = pool_dup(&np->mem, o->r.id.p, o->r.id.n);
-            if (!l->id || !l->p.type.p || !l->p.id.p || !l->r.type.p || !l->r.id.p)
-                rc = ABAC_E_NOMEM;
+            rc = ABAC_E_NOMEM;
         } else {
-            l->tmpl = (uint32_t)template_index;
-            l->id = pool_dup(&np->mem, link_id, link_id_len);
-            if (!l->id)
-                rc = ABAC_E_NOMEM;
-            if (!rc && principal && cedar_parse_uid_text(&np->mem, principal, principal_len, &l->p))
-                rc = ABAC_E_INVALID;
-            if (!rc && resource && cedar_parse_uid_text(&np->mem, resource, resource_len, &l->r))
-                rc = ABAC_E_INVALID;
+            memcpy(np->members, ps->members, (size_t)ps->n_members * 32);
+            np->n_members = ps->n_members;
         }
-        if (rc)
-            break;
-        np->n_links = i + 1;
     }
-    if (!rc) {
+    if (!rc && n && !(np->links = calloc(n, sizeof *np->links)))
+        rc = ABAC_E_NOMEM;
+    for (uint32_t i = 0; i < n && !rc; i++) {
+        clink *l = &np->links[i];
+        l->tmpl = links[i].tmpl;
+        l->id = pool_dup(&np->mem, links[i].id, links[i].id_n);
+        if (!l->id || (links[i].has_p && dup_uid(&np->mem, &l->p, &links[i].p)) ||
+            (links[i].has_r && dup_uid(&np->mem, &l->r, &links[i].r)))
+            rc = ABAC_E_NOMEM;
+        else
+            np->n_links = i + 1;
+    }
+    if (!rc && n) {
         free_index(np);
         for (uint32_t i = 0; i < np->n_links && !rc; i++)
             rc = add_link(np, &np->links[i]);
@@ -1505,6 +1529,42 @@ int abac_cedar_policies_link(abac_cedar_policies **out, const abac_cedar_policie
     }
     *out = np;
     return 0;
+}
+
+int abac_cedar_policies_link(abac_cedar_policies **out, const abac_cedar_policies *ps,
+                             size_t template_index, const char *link_id, size_t link_id_len,
+                             const char *principal, size_t principal_len, const char *resource,
+                             size_t resource_len) {
+    if (!out || !ps || !ps->text || !link_id || template_index >= ps->n)
+        return ABAC_E_INVALID;
+    *out = NULL;
+    if (ps->n_links >= C_MAX_LINKS)
+        return ABAC_E_LIMIT;
+    clink_in *ls = malloc(((size_t)ps->n_links + 1) * sizeof *ls);
+    if (!ls)
+        return ABAC_E_NOMEM;
+    for (uint32_t i = 0; i < ps->n_links; i++) {
+        const clink *o = &ps->links[i];
+        const cpolicy *t = &ps->pol[o->tmpl];
+        ls[i] = (clink_in){o->tmpl, o->id, strlen(o->id), o->p, o->r, t->sc[0].slot, t->sc[2].slot};
+    }
+    pool tmp = {0};
+    clink_in *l = &ls[ps->n_links];
+    memset(l, 0, sizeof *l);
+    l->tmpl = (uint32_t)template_index;
+    l->id = link_id;
+    l->id_n = link_id_len;
+    l->has_p = principal != NULL;
+    l->has_r = resource != NULL;
+    int rc = 0;
+    if ((principal && cedar_parse_uid_text(&tmp, principal, principal_len, &l->p)) ||
+        (resource && cedar_parse_uid_text(&tmp, resource, resource_len, &l->r)))
+        rc = ABAC_E_INVALID;
+    if (!rc)
+        rc = cedar_policies_relink(out, ps, ls, ps->n_links + 1);
+    pool_free(&tmp);
+    free(ls);
+    return rc;
 }
 
 int abac_cedar_policy_effect(const abac_cedar_policies *ps, size_t i) {

@@ -1423,10 +1423,17 @@ typedef struct verr {
     uint32_t msg_len;
 } verr;
 
-struct abac_cedar_validation {
-    pool mem;
+/* a list of diagnostics: the validation's errors, or its warnings (1.3.0) */
+typedef struct vlist {
     verr *e;
     uint32_t n, cap;
+} vlist;
+
+struct abac_cedar_validation {
+    pool mem;
+    verr *e; /* errors */
+    uint32_t n, cap;
+    vlist warn;
 };
 
 typedef struct caps {
@@ -1446,37 +1453,24 @@ typedef struct vctx {
 } vctx;
 
 static void tname(const ctype *t, char *buf, size_t cap, int depth) {
+    /* Cedar's names of the types without parts */
+    static const char *const simple[] = {[K_BOOL] = "Bool",
+                                         [K_TRUE] = "__cedar::internal::True",
+                                         [K_FALSE] = "__cedar::internal::False",
+                                         [K_LONG] = "Long",
+                                         [K_STR] = "String",
+                                         [K_DEC] = "decimal",
+                                         [K_IP] = "ipaddr",
+                                         [K_DT] = "datetime",
+                                         [K_DUR] = "duration"};
     if (!cap)
         return;
     buf[0] = 0;
+    if (t->k < sizeof simple / sizeof simple[0] && simple[t->k]) {
+        snprintf(buf, cap, "%s", simple[t->k]);
+        return;
+    }
     switch (t->k) {
-        case K_BOOL:
-            snprintf(buf, cap, "Bool");
-            return;
-        case K_TRUE:
-            snprintf(buf, cap, "__cedar::internal::True");
-            return;
-        case K_FALSE:
-            snprintf(buf, cap, "__cedar::internal::False");
-            return;
-        case K_LONG:
-            snprintf(buf, cap, "Long");
-            return;
-        case K_STR:
-            snprintf(buf, cap, "String");
-            return;
-        case K_DEC:
-            snprintf(buf, cap, "decimal");
-            return;
-        case K_IP:
-            snprintf(buf, cap, "ipaddr");
-            return;
-        case K_DT:
-            snprintf(buf, cap, "datetime");
-            return;
-        case K_DUR:
-            snprintf(buf, cap, "duration");
-            return;
         case K_ENT:
             snprintf(buf, cap, "%.*s", (int)t->name.n, t->name.p);
             return;
@@ -1509,31 +1503,27 @@ static void tname(const ctype *t, char *buf, size_t cap, int depth) {
     }
 }
 
-__attribute__((format(printf, 4, 5))) static const ctype *verror(vctx *V, int code, const cnode *at,
-                                                                 const char *fmt, ...) {
-    char m[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(m, sizeof m, fmt, ap);
-    va_end(ap);
+/* append (code, message, place) to a list, once per policy and message; 0, or -1 when full */
+static int vpush(vctx *V, verr **list, uint32_t *n, uint32_t *cap, int code, const cnode *at,
+                 const char *m) {
     abac_cedar_validation *o = V->out;
     uint32_t ml = (uint32_t)strlen(m);
-    for (uint32_t i = o->n; i-- > 0 && o->e[i].policy == V->pi;)
-        if (o->e[i].msg_len == ml && memcmp(o->e[i].msg, m, ml) == 0)
-            return T_ERR;
-    if (o->n >= S_MAX_ERRS || V->per_pol >= S_MAX_PERPOL)
-        return T_ERR;
-    if (o->n == o->cap) {
-        uint32_t nc = o->cap ? o->cap * 2 : 16;
-        verr *ne = realloc(o->e, nc * sizeof *ne);
+    for (uint32_t i = *n; i-- > 0 && (*list)[i].policy == V->pi;)
+        if ((*list)[i].msg_len == ml && memcmp((*list)[i].msg, m, ml) == 0)
+            return -1;
+    if (*n >= S_MAX_ERRS)
+        return -1;
+    if (*n == *cap) {
+        uint32_t nc = *cap ? *cap * 2 : 16;
+        verr *ne = realloc(*list, nc * sizeof *ne);
         if (!ne) {
             V->nomem = 1;
-            return T_ERR;
+            return -1;
         }
-        o->e = ne;
-        o->cap = nc;
+        *list = ne;
+        *cap = nc;
     }
-    verr *e = &o->e[o->n];
+    verr *e = &(*list)[*n];
     e->policy = V->pi;
     e->code = code;
     const cpolicy *p = &V->ps->pol[V->pi];
@@ -1543,11 +1533,39 @@ __attribute__((format(printf, 4, 5))) static const ctype *verror(vctx *V, int co
     e->msg_len = ml;
     if (!e->msg) {
         V->nomem = 1;
-        return T_ERR;
+        return -1;
     }
-    o->n++;
-    V->per_pol++;
+    (*n)++;
+    return 0;
+}
+
+/* format a diagnostic and append it to the errors (warn 0) or the warnings; 0 if appended */
+__attribute__((format(printf, 5, 0))) static int vadd(vctx *V, int warn, int code, const cnode *at,
+                                                      const char *fmt, va_list ap) {
+    char m[512];
+    vsnprintf(m, sizeof m, fmt, ap);
+    abac_cedar_validation *o = V->out;
+    return warn ? vpush(V, &o->warn.e, &o->warn.n, &o->warn.cap, code, at, m)
+                : vpush(V, &o->e, &o->n, &o->cap, code, at, m);
+}
+
+__attribute__((format(printf, 4, 5))) static const ctype *verror(vctx *V, int code, const cnode *at,
+                                                                 const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    if (V->per_pol < S_MAX_PERPOL && vadd(V, 0, code, at, fmt, ap) == 0)
+        V->per_pol++;
+    va_end(ap);
     return T_ERR;
+}
+
+/* a warning (1.3.0): kept apart from the errors, validation still passes */
+__attribute__((format(printf, 4, 5))) static void vwarn(vctx *V, int kind, const cnode *at,
+                                                        const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vadd(V, 1, kind, at, fmt, ap);
+    va_end(ap);
 }
 
 static ctype *vnew(vctx *V, int k) {
@@ -2425,10 +2443,131 @@ static void scan_names(vctx *V, const cnode *e, int depth) {
             scan_names(V, e->args[i], depth + 1);
 }
 
+/* ---- warnings: Cedar's checks of the text of policies (UTS #39), 1.3.0 ---- */
+
+/* at most 200 bytes of s for a message, cut at a UTF-8 boundary */
+static int shown(const char *s, size_t n) {
+    if (n <= 200)
+        return (int)n;
+    n = 200;
+    while (n && ((uint8_t)s[n] & 0xc0) == 0x80)
+        n--;
+    return (int)n;
+}
+
+static void warn_str(vctx *V, const cnode *at, const char *s, size_t n) {
+    if (cedar_text_has_bidi(s, n))
+        vwarn(V, ABAC_CEDAR_WARN_BIDI_STRING, at,
+              "string `\"%.*s\"` contains BIDI control characters", shown(s, n), s);
+    else if (!cedar_text_single_script(s, n))
+        vwarn(V, ABAC_CEDAR_WARN_MIXED_SCRIPT_STRING, at,
+              "string `\"%.*s\"` contains mixed scripts", shown(s, n), s);
+}
+
+static void warn_ident(vctx *V, const cnode *at, const char *s, size_t n) {
+    if (cedar_text_has_bidi(s, n))
+        vwarn(V, ABAC_CEDAR_WARN_BIDI_IDENTIFIER, at,
+              "identifier `%.*s` contains BIDI control characters", shown(s, n), s);
+    else if (!cedar_ident_allowed(s, n))
+        vwarn(V, ABAC_CEDAR_WARN_CONFUSABLE_IDENTIFIER, at,
+              "identifier `%.*s` contains characters that fall outside of the General Security "
+              "Profile for Identifiers",
+              shown(s, n), s);
+    else if (!cedar_text_single_script(s, n))
+        vwarn(V, ABAC_CEDAR_WARN_MIXED_SCRIPT_IDENTIFIER, at,
+              "identifier `%.*s` contains mixed scripts", shown(s, n), s);
+}
+
+/* an entity uid: its type's components are ASCII identifiers (nothing to warn about), its id is
+ * checked as an identifier, as Cedar does */
+static void warn_uid(vctx *V, const cnode *at, const cuid *u) {
+    if (u)
+        warn_ident(V, at, u->id.p, u->id.n);
+}
+
+static void warn_lit(vctx *V, const cnode *at, const cval *v, int depth) {
+    if (depth > (int)C_MAX_DEPTH)
+        return;
+    if (v->t == V_STR)
+        warn_str(V, at, v->p, v->n);
+    else if (v->t == V_ENT)
+        warn_uid(V, at, v->p);
+    else if (v->t == V_SET)
+        for (uint32_t i = 0; i < v->n; i++)
+            warn_lit(V, at, &((const cval *)v->p)[i], depth + 1);
+    else if (v->t == V_REC)
+        for (uint32_t i = 0; i < v->n; i++) {
+            const cfield *f = &((const cfield *)v->p)[i];
+            warn_ident(V, at, f->key.p, f->key.n);
+            warn_lit(V, at, &f->v, depth + 1);
+        }
+}
+
+/* Cedar's text of an expression: string literals, entity ids, attribute names (`.a`, `["a"]`,
+ * `has`), record keys, `like` patterns (shown with `*` for the wildcard, `\*` for a star) */
+static void warn_text(vctx *V, const cnode *e, int depth) {
+    if (!e || depth > 2 * (int)C_MAX_DEPTH || V->nomem)
+        return;
+    switch (e->op) {
+        case X_LIT:
+            warn_lit(V, e, &e->lit, 0);
+            break;
+        case X_ATTR:
+        case X_HAS:
+            warn_ident(V, e, e->name.p, e->name.n);
+            break;
+        case X_REC:
+            for (uint32_t i = 0; i < e->n; i++)
+                warn_ident(V, e, e->keys[i].p, e->keys[i].n);
+            break;
+        case X_LIKE: {
+            char *buf = pool_alloc(&V->tmp, 2 * (size_t)e->n + 1);
+            size_t k = 0;
+            if (!buf) {
+                V->nomem = 1;
+                return;
+            }
+            for (uint32_t i = 0; i < e->n; i++) {
+                if (e->pat[i] < 0) {
+                    buf[k++] = '*';
+                } else {
+                    if (e->pat[i] == '*')
+                        buf[k++] = '\\';
+                    buf[k++] = (char)e->pat[i];
+                }
+            }
+            warn_str(V, e, buf, k);
+            break;
+        }
+        default:
+            break;
+    }
+    warn_text(V, e->a, depth + 1);
+    warn_text(V, e->b, depth + 1);
+    warn_text(V, e->c, depth + 1);
+    if (e->op == X_SET || e->op == X_REC || e->op == X_METHOD || e->op == X_CALL)
+        for (uint32_t i = 0; i < e->n; i++)
+            warn_text(V, e->args[i], depth + 1);
+}
+
+static void warn_policy_text(vctx *V, const cpolicy *p) {
+    for (int k = 0; k < 3; k++) {
+        const cscope *sc = &p->sc[k];
+        if ((sc->op == S_EQ || sc->op == S_IN || sc->op == S_IS_IN) && !sc->slot)
+            warn_uid(V, NULL, sc->ent);
+        if (sc->op == S_IN_LIST)
+            for (uint32_t i = 0; i < sc->n_list; i++)
+                warn_uid(V, NULL, &sc->list[i]);
+    }
+    warn_text(V, p->cond, 0);
+    pool_reset(&V->tmp);
+}
+
 void abac_cedar_validation_free(abac_cedar_validation *v) {
     if (!v)
         return;
     free(v->e);
+    free(v->warn.e);
     pool_free(&v->mem);
     free(v);
 }
@@ -2452,7 +2591,10 @@ int abac_cedar_validate(abac_cedar_validation **out, const abac_cedar_schema *s,
         V.per_pol = 0;
         check_scope_names(&V, p);
         scan_names(&V, p->cond, 0);
+        if (!p->link_id) /* as Cedar: the text of templates and static policies, not links */
+            warn_policy_text(&V, p);
         uint32_t envs = 0;
+        int all_false = 1; /* the condition types as False in every environment */
         for (uint32_t ai = 0; ai < s->na && !V.nomem; ai++) {
             const sact *a = &s->a[ai];
             if (!a->applies || !action_admits(&V, &p->sc[1], ai))
@@ -2467,13 +2609,16 @@ int abac_cedar_validate(abac_cedar_validation **out, const abac_cedar_schema *s,
                         V.nomem = 2; /* too many: refuse rather than run for long */
                         break;
                     }
-                    if (!p->cond)
+                    if (!p->cond) {
+                        all_false = 0;
                         continue;
+                    }
                     V.act = ai;
                     V.pt = a->pti[i];
                     V.rt = a->rti[j];
                     caps none = {NULL, 0}, ct;
-                    tc_bool(&V, p->cond, none, &ct, 0);
+                    if (tc_bool(&V, p->cond, none, &ct, 0)->k != K_FALSE)
+                        all_false = 0;
                     pool_reset(&V.tmp);
                 }
             }
@@ -2481,6 +2626,11 @@ int abac_cedar_validate(abac_cedar_validation **out, const abac_cedar_schema *s,
         if (!envs)
             verror(&V, ABAC_E_NOT_APPLICABLE, NULL,
                    "unable to find an applicable action given the policy scope constraints");
+        /* Cedar's ImpossiblePolicy warning: also when no environment applies (vacuously) */
+        if (all_false && !p->link_id && !V.nomem)
+            vwarn(&V, ABAC_CEDAR_WARN_IMPOSSIBLE_POLICY, NULL,
+                  "policy is impossible: the policy expression evaluates to false for all valid "
+                  "requests");
     }
     pool_free(&V.tmp);
     if (V.nomem) {
@@ -2496,13 +2646,8 @@ size_t abac_cedar_validation_error_count(const abac_cedar_validation *v) {
     return v ? v->n : 0;
 }
 
-int abac_cedar_validation_error(const abac_cedar_validation *v, size_t i, size_t *policy, int *code,
-                                const char **msg, size_t *msg_len, uint32_t *line, uint32_t *col) {
-    if (!v)
-        return ABAC_E_INVALID;
-    if (i >= v->n)
-        return ABAC_E_NOT_FOUND;
-    const verr *e = &v->e[i];
+static void verr_out(const verr *e, size_t *policy, int *code, const char **msg, size_t *msg_len,
+                     uint32_t *line, uint32_t *col) {
     if (policy)
         *policy = e->policy;
     if (code)
@@ -2515,6 +2660,30 @@ int abac_cedar_validation_error(const abac_cedar_validation *v, size_t i, size_t
         *line = e->line;
     if (col)
         *col = e->col;
+}
+
+int abac_cedar_validation_error(const abac_cedar_validation *v, size_t i, size_t *policy, int *code,
+                                const char **msg, size_t *msg_len, uint32_t *line, uint32_t *col) {
+    if (!v)
+        return ABAC_E_INVALID;
+    if (i >= v->n)
+        return ABAC_E_NOT_FOUND;
+    verr_out(&v->e[i], policy, code, msg, msg_len, line, col);
+    return 0;
+}
+
+size_t abac_cedar_validation_warning_count(const abac_cedar_validation *v) {
+    return v ? v->warn.n : 0;
+}
+
+int abac_cedar_validation_warning(const abac_cedar_validation *v, size_t i, size_t *policy,
+                                  int *kind, const char **msg, size_t *msg_len, uint32_t *line,
+                                  uint32_t *col) {
+    if (!v)
+        return ABAC_E_INVALID;
+    if (i >= v->warn.n)
+        return ABAC_E_NOT_FOUND;
+    verr_out(&v->warn.e[i], policy, kind, msg, msg_len, line, col);
     return 0;
 }
 
@@ -2636,6 +2805,21 @@ static int conforms(cctx *C, const cval *v, const ctype *t, const char *where, c
     return 0;
 }
 
+/* the closed ancestors of action entity e are exactly the schema's ancestors of action ai */
+static int action_matches(const abac_cedar_schema *s, size_t ai, const centity *e) {
+    uint32_t want = 0;
+    for (size_t j = 0; j < s->na; j++)
+        want += (uint32_t)getbit(s->aanc, s->awords, ai, j);
+    if (e->n_anc != want) /* the ancestors are distinct: equal counts and inclusion suffice */
+        return 0;
+    for (uint32_t k = 0; k < e->n_anc; k++) {
+        int64_t aj = find_act(s, e->anc[k]);
+        if (aj < 0 || !getbit(s->aanc, s->awords, ai, (size_t)aj))
+            return 0;
+    }
+    return 1;
+}
+
 int abac_cedar_schema_check_entities(const abac_cedar_schema *s, const abac_cedar_entities *es,
                                      char *err_msg, size_t err_cap) {
     if (err_msg && err_cap)
@@ -2656,19 +2840,17 @@ int abac_cedar_schema_check_entities(const abac_cedar_schema *s, const abac_ceda
                 return cfailm(&C, ABAC_E_UNKNOWN_TYPE, "%s: action not declared in the schema",
                               where);
             if (e->attrs.n || e->tags.n)
-                return cfailm(&C, ABAC_E_UNKNOWN_ATTR, "%s: actions have no attributes or tags",
+                return cfailm(&C, ABAC_E_UNKNOWN_ATTR,
+                              "%s: definition of action does not match its schema declaration "
+                              "(actions have no attributes or tags)",
                               where);
-            for (uint32_t j = 0; j < e->n_parents; j++) {
-                int ok = 0;
-                for (uint32_t k = 0; k < s->a[ai].n_mem; k++)
-                    ok |= cuid_eq(&s->a[ai].mem[k], &e->parents[j]);
-                if (!ok)
-                    return cfailm(&C, ABAC_E_ATTR_TYPE,
-                                  "%s: parent `%.*s::\"%.*s\"` is not one of its action groups in "
-                                  "the schema",
-                                  where, (int)e->parents[j].type.n, e->parents[j].type.p,
-                                  (int)e->parents[j].id.n, e->parents[j].id.p);
-            }
+            /* as Cedar: the action's ancestors (closed over the given entities) must be exactly
+             * its groups in the schema, transitively */
+            if (!action_matches(s, (size_t)ai, e))
+                return cfailm(&C, ABAC_E_ATTR_TYPE,
+                              "%s: definition of action does not match its schema declaration "
+                              "(its ancestors must be exactly its action groups, transitively)",
+                              where);
             continue;
         }
         const sent *d = ent_decl(&(vctx){.S = s}, e->uid.type);
@@ -2878,6 +3060,96 @@ static int coerce(cctx *C, pool *p, cval *v, const ctype *t, cstr name, int dept
     }
 }
 
+static int copy_uid(pool *p, cuid *dst, const cuid *src) {
+    *dst = *src;
+    dst->type.p = pool_dup(p, src->type.p, src->type.n);
+    dst->id.p = pool_dup(p, src->id.p, src->id.n);
+    return dst->type.p && dst->id.p ? 0 : ABAC_E_NOMEM;
+}
+
+/* Cedar, given a schema, adds the schema's actions as entities: each with its action groups as
+ * parents and their closure as ancestors. An action the entities list too was checked to be
+ * exactly the declared one (abac_cedar_schema_check_entities), so it stays as it is. */
+static int add_schema_actions(const abac_cedar_schema *s, abac_cedar_entities *es) {
+    uint32_t missing = 0;
+    for (uint32_t i = 0; i < s->na; i++)
+        missing += !cedar_entity_find(es, &s->a[i].uid);
+    if (!missing)
+        return 0;
+    uint32_t n = es->n + missing, hcap = 16;
+    while (hcap < 2u * n)
+        hcap *= 2;
+    centity *ne = calloc(n, sizeof *ne);
+    uint32_t *ht = calloc(hcap, sizeof *ht);
+    if (!ne || !ht) {
+        free(ne);
+        free(ht);
+        return ABAC_E_NOMEM;
+    }
+    /* ancestors that are listed entities point into es->e: move them to the new array */
+    if (es->n) {
+        memcpy(ne, es->e, es->n * sizeof *ne);
+        uintptr_t lo = (uintptr_t)es->e, hi = (uintptr_t)(es->e + es->n);
+        for (uint32_t i = 0; i < es->n; i++)
+            for (uint32_t k = 0; k < ne[i].n_anc; k++) {
+                uintptr_t a = (uintptr_t)ne[i].anc[k];
+                if (a >= lo && a < hi)
+                    ne[i].anc[k] = (const cuid *)((char *)ne + (a - lo));
+            }
+    }
+    uint32_t at = es->n;
+    int rc = 0;
+    for (uint32_t i = 0; i < s->na && !rc; i++) {
+        const sact *a = &s->a[i];
+        if (cedar_entity_find(es, &a->uid))
+            continue;
+        centity *e = &ne[at++];
+        e->attrs.t = V_REC;
+        e->tags.t = V_REC;
+        cuid *par = pool_alloc(&es->mem, (a->n_mem ? a->n_mem : 1) * sizeof *par);
+        if (!par || copy_uid(&es->mem, &e->uid, &a->uid)) {
+            rc = ABAC_E_NOMEM;
+            break;
+        }
+        for (uint32_t j = 0; j < a->n_mem && !rc; j++)
+            rc = copy_uid(&es->mem, &par[j], &a->mem[j]);
+        e->parents = par;
+        e->n_parents = a->n_mem;
+    }
+    free(es->e);
+    free(es->ht);
+    es->e = ne;
+    es->ht = ht;
+    es->hcap = hcap;
+    es->n = rc ? es->n : n;
+    for (uint32_t k = 0; k < es->n; k++) { /* the hash table over all of them */
+        uint32_t m = hcap - 1, h = ne[k].uid.h & m;
+        while (ht[h])
+            h = (h + 1) & m;
+        ht[h] = k + 1;
+    }
+    if (rc)
+        return rc;
+    /* the added actions' ancestors: the schema's closure, as the entities now held */
+    for (uint32_t k = n - missing; k < n; k++) {
+        centity *e = &ne[k];
+        int64_t ai = find_act(s, &e->uid);
+        uint32_t na = 0;
+        for (size_t j = 0; j < s->na; j++)
+            na += (uint32_t)getbit(s->aanc, s->awords, (size_t)ai, j);
+        const cuid **anc = pool_alloc(&es->mem, (na ? na : 1) * sizeof *anc);
+        if (!anc)
+            return ABAC_E_NOMEM;
+        uint32_t q = 0;
+        for (size_t j = 0; j < s->na; j++)
+            if (getbit(s->aanc, s->awords, (size_t)ai, j))
+                anc[q++] = &cedar_entity_find(es, &s->a[j].uid)->uid;
+        e->anc = anc;
+        e->n_anc = na;
+    }
+    return 0;
+}
+
 int abac_cedar_entities_parse_json_schema(abac_cedar_entities **out, const char *json, size_t len,
                                           const abac_cedar_schema *s, char *err_msg,
                                           size_t err_cap) {
@@ -2907,7 +3179,11 @@ int abac_cedar_entities_parse_json_schema(abac_cedar_entities **out, const char 
     }
     if (!rc)
         rc = abac_cedar_schema_check_entities(s, es, err_msg, err_cap);
+    if (!rc)
+        rc = add_schema_actions(s, es);
     if (rc) {
+        if (rc == ABAC_E_NOMEM && err_msg && err_cap)
+            snprintf(err_msg, err_cap, "out of memory");
         abac_cedar_entities_free(es);
         return rc;
     }

@@ -13,7 +13,8 @@ static const char POL[] =
     "forbid(principal, action, resource) when { principal has tags && principal.tags.contains(1) "
     "};\n"
     "permit(principal, action, resource) when { context.s like \"*a*\" || context.r == {a: [1]} "
-    "|| principal.getTag(\"t\") == 1 || resource in principal.owner };\n";
+    "|| principal.getTag(\"t\") == 1 || resource in principal.owner };\n"
+    "forbid(principal, action in Action::\"all\", resource) when { context has who };\n";
 static const char ENTS[] = "[{\"uid\": {\"type\": \"User\", \"id\": \"a\"}, \"attrs\": {}, "
                            "\"parents\": [{\"type\": \"Group\", \"id\": \"g\"}]}]";
 static const char REQ[] = "{\"principal\": \"User::\\\"a\\\"\", \"action\": \"Action::\\\"r\\\"\", "
@@ -23,8 +24,9 @@ static const char SCHEMA[] =
     "entity Group; entity Doc;\n"
     "entity User in [Group] { age?: Long, tags?: Set<Long>, owner?: Doc, ip?: ipaddr, d?: "
     "decimal, friends?: Set<User>, r?: { u: User, w?: datetime } } tags Long;\n"
-    "action r appliesTo { principal: User, resource: Doc, context: { s?: String, r?: { a: "
-    "Set<Long> }, ip?: ipaddr, who?: User, du?: duration } };\n";
+    "action all; action grp in [all];\n" /* 1.3.0: added as entities when read with the schema */
+    "action r in [grp] appliesTo { principal: User, resource: Doc, context: { s?: String, r?: { "
+    "a: Set<Long> }, ip?: ipaddr, who?: User, du?: duration } };\n";
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -9,7 +9,8 @@
 
 static const char POL[] =
     "permit(principal in Group::\"g\", action == Action::\"view\", resource) when { "
-    "principal.age > 1 && principal has nick && principal.nick like \"a*\" };\n"
+    "principal.age > 1 && principal has nick && principal.nick like \"a*\" && "
+    "principal.nick != \"say_\u04bbello\" };\n"
     "forbid(principal is User, action, resource) when { resource.hasTag(\"t\") && "
     "resource.getTag(\"t\") == \"x\" || context.n == 1 || [principal.rec.a, 2].contains(1) };\n"
     "permit(principal, action in [Action::\"edit\"], resource is Doc in Folder::\"f\") unless "
@@ -55,6 +56,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             const char *m;
             if (abac_cedar_validation_error(v, i, &pi, &code, &m, &ml, NULL, NULL) || pi >= 3 ||
                 code >= 0 || !m || !ml)
+                __builtin_trap();
+        }
+        n = abac_cedar_validation_warning_count(v); /* 1.3.0: warnings, apart */
+        for (size_t i = 0; i < n; i++) {
+            size_t pi, ml;
+            int kind;
+            const char *m;
+            if (abac_cedar_validation_warning(v, i, &pi, &kind, &m, &ml, NULL, NULL) || pi >= 3 ||
+                kind < ABAC_CEDAR_WARN_MIXED_SCRIPT_STRING ||
+                kind > ABAC_CEDAR_WARN_IMPOSSIBLE_POLICY || !m || !ml)
                 __builtin_trap();
         }
     }

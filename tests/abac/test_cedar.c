@@ -601,8 +601,10 @@ static void test_templates(void **state) {
     assert_string_equal(abac_cedar_policy_id(l2, 3), "link-2");
     uint8_t buf[512];
     size_t n;
-    assert_int_equal(abac_cedar_policies_encode(l2, buf, sizeof buf, &n), ABAC_E_INVALID);
+    assert_int_equal(abac_cedar_policies_encode(l2, buf, sizeof buf, &n), 0); /* 1.3.0: ABCP v2 */
+    assert_int_equal(buf[4], 2);
     assert_int_equal(abac_cedar_policies_encode(ps, buf, sizeof buf, &n), 0);
+    assert_int_equal(buf[4], 1); /* a set without links keeps its version-1 encoding */
 
     static const char E[] = "[{\"uid\": {\"type\": \"Doc\", \"id\": \"d\"}, \"attrs\": {},"
                             " \"parents\": [{\"type\": \"Folder\", \"id\": \"f\"}]}]";
@@ -631,6 +633,303 @@ static void test_templates(void **state) {
     abac_cedar_policies_free(l2);
     abac_cedar_policies_free(l1);
     abac_cedar_policies_free(ps);
+}
+
+static int hexval(char c) {
+    return c >= '0' && c <= '9' ? c - '0' : c - 'a' + 10;
+}
+
+static size_t unhex(const char *h, uint8_t *out) {
+    size_t n = strlen(h) / 2;
+    for (size_t k = 0; k < n; k++)
+        out[k] = (uint8_t)(hexval(h[2 * k]) << 4 | hexval(h[2 * k + 1]));
+    return n;
+}
+
+/* ABCP version 2 (1.3.0): template-linked sets have a canonical encoding. The golden vector
+ * was written by an independent encoder (docs/formats/abac.md) and must not change. */
+static void test_linked_encoding(void **state) {
+    (void)state;
+    static const char GOLD[] = "4142435002000000000000000700000000000000327065726d6974287072696e"
+                               "636970616c203d3d203f7072696e636970616c2c20616374696f6e2c20726573"
+                               "6f75726365293b0000000100000000000000024c310100000004557365720000"
+                               "000161";
+    static const char GOLD_SHA[] =
+        "a5659b7590c5cdfe12bf738fd4a3a15498d163eee636c430e872a777a061318a";
+    static const char T[] = "permit(principal == ?principal, action, resource);";
+    abac_cedar_policies *base = versioned(T, 7, NULL, 0), *l = NULL, *d = NULL;
+    static const char UA[] = "User::\"a\"";
+    assert_int_equal(abac_cedar_policies_link(&l, base, 0, "L1", 2, UA, sizeof UA - 1, NULL, 0), 0);
+    uint8_t gold[128], buf[512], buf2[512], h[32], hg[32];
+    size_t gn = unhex(GOLD, gold), n = 0;
+    assert_int_equal(abac_cedar_policies_encoded_size(l), gn);
+    assert_int_equal(abac_cedar_policies_encode(l, buf, sizeof buf, &n), 0);
+    assert_int_equal(n, gn);
+    assert_memory_equal(buf, gold, gn);
+    assert_int_equal(abac_cedar_policies_hash(l, h), 0);
+    unhex(GOLD_SHA, hg);
+    assert_memory_equal(h, hg, 32);
+    /* decode: the same links, ids and decisions; re-encodes to the same bytes */
+    assert_int_equal(abac_cedar_policies_decode(&d, gold, gn), 0);
+    assert_int_equal(abac_cedar_policies_link_count(d), 1);
+    assert_int_equal(abac_cedar_policy_count(d), 2);
+    assert_string_equal(abac_cedar_policy_id(d, 1), "L1");
+    assert_int_equal(abac_cedar_policies_version(d), 7);
+    assert_int_equal(abac_cedar_policies_encode(d, buf2, sizeof buf2, &n), 0);
+    assert_memory_equal(buf2, gold, gn);
+    abac_cedar_policies_free(d);
+    d = NULL;
+    /* every truncation is refused; so is a trailing byte */
+    for (size_t cut = 0; cut < gn; cut++)
+        assert_true(abac_cedar_policies_decode(&d, gold, cut) < 0);
+    memcpy(buf2, gold, gn);
+    buf2[gn] = 0;
+    assert_int_equal(abac_cedar_policies_decode(&d, buf2, gn + 1), ABAC_E_FORMAT);
+    /* every flipped bit of the links part: the structure (count, template index, lengths, slot
+     * byte) is refused; a flip inside the link id or the uid's type or id may give another
+     * valid link, which then is a different set (it re-encodes to exactly those bytes, another
+     * hash), or is refused (not a Cedar name, not UTF-8 text the parser reads back) */
+    size_t links_at = 17 + 4 + (sizeof T - 1);
+    for (size_t at = 0; at < gn; at++)
+        for (int bit = 0; bit < 8; bit++) {
+            memcpy(buf2, gold, gn);
+            buf2[at] ^= (uint8_t)(1u << bit);
+            int rc = abac_cedar_policies_decode(&d, buf2, gn);
+            int in_id = (at >= links_at + 12 && at < links_at + 14) ||
+                        (at >= links_at + 19 && at < links_at + 23) || at == gn - 1;
+            if (at >= links_at && !in_id)
+                assert_true(rc < 0);
+            if (rc == 0) {
+                assert_int_equal(abac_cedar_policies_encode(d, buf, sizeof buf, &n), 0);
+                assert_int_equal(n, gn);
+                assert_memory_equal(buf, buf2, gn);
+                assert_int_equal(abac_cedar_policies_hash(d, h), 0);
+                assert_memory_not_equal(h, hg, 32);
+                abac_cedar_policies_free(d);
+                d = NULL;
+            }
+        }
+    /* non-canonical: version 2 with no links; a slot byte the template does not have; an id
+     * taken by a text policy or by another link; a type that is not a Cedar name */
+    static const uint8_t v2_no_links[] = {'A', 'B', 'C', 'P', 2, 0, 0, 0, 0, 0, 0, 0, 7,
+                                          0,   0,   0,   0,   0, 0, 0, 0, 0, 0, 0, 0};
+    assert_int_equal(abac_cedar_policies_decode(&d, v2_no_links, sizeof v2_no_links),
+                     ABAC_E_FORMAT);
+    static const uint8_t v3[] = {'A', 'B', 'C', 'P', 3, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0};
+    assert_int_equal(abac_cedar_policies_decode(&d, v3, sizeof v3), ABAC_E_FORMAT_VERSION);
+    memcpy(buf2, gold, gn);
+    buf2[links_at + 14] = 3; /* ?principal and ?resource, the template has one slot */
+    assert_int_equal(abac_cedar_policies_decode(&d, buf2, gn), ABAC_E_FORMAT);
+    /* the id "policy0" (a text policy's): refused */
+    {
+        uint8_t e[160];
+        size_t k = links_at;
+        memcpy(e, gold, k);
+        static const uint8_t tail[] = {0, 0,   0,   1,   0,   0,   0,   0,   0, 0, 0,
+                                       7, 'p', 'o', 'l', 'i', 'c', 'y', '0', 1, 0, 0,
+                                       0, 4,   'U', 's', 'e', 'r', 0,   0,   0, 1, 'a'};
+        memcpy(e + k, tail, sizeof tail);
+        assert_int_equal(abac_cedar_policies_decode(&d, e, k + sizeof tail), ABAC_E_FORMAT);
+        e[k + 18] = '1'; /* "policy1": not a text policy's id, accepted */
+        assert_int_equal(abac_cedar_policies_decode(&d, e, k + sizeof tail), 0);
+        abac_cedar_policies_free(d);
+        d = NULL;
+        static const uint8_t bad_type[] = {0,   0,   0,   1,   0, 0, 0, 0, 0,  0,
+                                           0,   2,   'L', '1', 1, 0, 0, 0, 5,  'U',
+                                           's', 'e', 'r', ' ', 0, 0, 0, 1, 'a'};
+        memcpy(e + k, bad_type, sizeof bad_type); /* "User " reads back as "User" */
+        assert_int_equal(abac_cedar_policies_decode(&d, e, k + sizeof bad_type), ABAC_E_FORMAT);
+    }
+    assert_null(d);
+
+    /* two links (namespaced type, an id with a quote, a newline and a NUL) round-trip, and a
+     * linked set is replaced by a quorum-signed update like any other */
+    uint8_t pk[3][32], sk[3][64];
+    for (int k = 0; k < 3; k++) {
+        uint8_t seed[32] = {(uint8_t)(k + 9)};
+        assert_int_equal(abac_keypair_from_seed(seed, pk[k], sk[k]), 0);
+    }
+    static const char T2[] = "permit(principal in ?principal, action, resource == ?resource);\n"
+                             "forbid(principal, action, resource) when { context.x };\n";
+    abac_cedar_policies *c1 = versioned(T2, 1, &pk[0][0], 3), *c2 = versioned(T2, 2, &pk[0][0], 3);
+    abac_cedar_policies *c2a = NULL, *c2b = NULL, *got = NULL;
+    static const char P1[] = "NS::Group::\"g\\\"1\\n\\0\"", R1[] = "Doc::\"d\"";
+    assert_int_equal(
+        abac_cedar_policies_link(&c2a, c2, 0, "first", 5, P1, sizeof P1 - 1, R1, sizeof R1 - 1), 0);
+    assert_int_equal(
+        abac_cedar_policies_link(&c2b, c2a, 0, "second", 6, R1, sizeof R1 - 1, R1, sizeof R1 - 1),
+        0);
+    assert_int_equal(abac_cedar_policies_encode(c2b, buf, sizeof buf, &n), 0);
+    assert_int_equal(abac_cedar_policies_decode(&d, buf, n), 0);
+    assert_int_equal(abac_cedar_policies_encode(d, buf2, sizeof buf2, &gn), 0);
+    assert_int_equal(gn, n);
+    assert_memory_equal(buf, buf2, n);
+    assert_string_equal(abac_cedar_policy_id(d, 3), "second");
+    abac_cedar_policies_free(d);
+    d = NULL;
+    static const int all[] = {2, 0, 1}, two[] = {0, 1}; /* 3 · 2 > 2 · 3 fails */
+    uint8_t up[2048];
+    size_t ul =
+        update(c1, c2b, (const uint8_t(*)[32])pk, (const uint8_t(*)[64])sk, two, 2, up, sizeof up);
+    assert_int_equal(abac_cedar_update_apply(&got, c1, up, ul), ABAC_E_NO_QUORUM);
+    ul = update(c1, c2b, (const uint8_t(*)[32])pk, (const uint8_t(*)[64])sk, all, 3, up, sizeof up);
+    assert_int_equal(abac_cedar_update_apply(&got, c1, up, ul), 0);
+    assert_int_equal(abac_cedar_policies_link_count(got), 2);
+    uint8_t h1[32], h2[32];
+    assert_int_equal(abac_cedar_policies_hash(got, h1), 0);
+    assert_int_equal(abac_cedar_policies_hash(c2b, h2), 0);
+    assert_memory_equal(h1, h2, 32);
+    /* the linked set differs from the same text with one link less: another hash */
+    assert_int_equal(abac_cedar_policies_hash(c2a, h2), 0);
+    assert_memory_not_equal(h1, h2, 32);
+    abac_cedar_policies_free(got);
+    abac_cedar_policies_free(c2b);
+    abac_cedar_policies_free(c2a);
+    abac_cedar_policies_free(c2);
+    abac_cedar_policies_free(c1);
+    abac_cedar_policies_free(l);
+    abac_cedar_policies_free(base);
+}
+
+/* 1.3.0: entities read with a schema get the schema's actions, with their groups as parents and
+ * their closure as ancestors, as Cedar does; an action the entities also list must be exactly
+ * the declared one (ancestors closed over the given entities), else the input is refused. */
+static const char SA_SCHEMA[] = "entity User; entity Doc;\n"
+                                "action all; action readers in [all];\n"
+                                "action read in [readers] appliesTo { principal: User, resource: "
+                                "Doc };\n";
+
+static int sa_load(const char *json, abac_cedar_entities **es) {
+    abac_cedar_schema *s = NULL;
+    assert_int_equal(
+        abac_cedar_schema_parse(&s, SA_SCHEMA, sizeof SA_SCHEMA - 1, NULL, NULL, NULL, 0), 0);
+    char msg[256];
+    int rc = abac_cedar_entities_parse_json_schema(es, json, strlen(json), s, msg, sizeof msg);
+    abac_cedar_schema_free(s); /* the entities do not borrow from the schema */
+    return rc;
+}
+
+static void test_schema_actions(void **state) {
+    (void)state;
+    static const char POL[] = "permit(principal, action in Action::\"all\", resource);";
+    static const char RQ[] =
+        "{\"principal\": \"User::\\\"a\\\"\", \"action\": \"Action::\\\"read\\\"\","
+        " \"resource\": \"Doc::\\\"d\\\"\"}";
+    abac_cedar_policies *ps = NULL;
+    abac_cedar_request *rq = NULL;
+    abac_cedar_response *r = NULL;
+    abac_cedar_entities *es = NULL, *plain = NULL;
+    assert_int_equal(abac_cedar_policies_parse(&ps, POL, sizeof POL - 1, NULL, NULL, NULL, 0), 0);
+    assert_int_equal(abac_cedar_request_parse_json(&rq, RQ, sizeof RQ - 1, NULL, 0), 0);
+    assert_int_equal(abac_cedar_response_new(&r, ps, 0), 0);
+    static const char U[] = "[{\"uid\": {\"type\": \"User\", \"id\": \"a\"}, \"attrs\": {}, "
+                            "\"parents\": []}]";
+    /* without a schema: no action entities, `action in Action::"all"` is false */
+    assert_int_equal(abac_cedar_entities_parse_json(&plain, U, sizeof U - 1, NULL, 0), 0);
+    assert_int_equal(abac_cedar_entity_count(plain), 1);
+    assert_int_equal(abac_cedar_is_authorized(ps, plain, rq, r), ABAC_DENY);
+    /* with the schema: the three actions are added, read in readers in all */
+    assert_int_equal(sa_load(U, &es), 0);
+    assert_int_equal(abac_cedar_entity_count(es), 4);
+    assert_int_equal(abac_cedar_is_authorized(ps, es, rq, r), ABAC_PERMIT);
+    abac_cedar_entities_free(es);
+    es = NULL;
+    assert_int_equal(sa_load("[]", &es), 0);
+    assert_int_equal(abac_cedar_entity_count(es), 3);
+    assert_int_equal(abac_cedar_is_authorized(ps, es, rq, r), ABAC_PERMIT);
+    abac_cedar_entities_free(es);
+    es = NULL;
+#define ACT(i, ps)                                                                                 \
+    "{\"uid\": {\"type\": \"Action\", \"id\": \"" i "\"}, \"attrs\": {}, \"parents\": [" ps "]}"
+#define AP(i) "{\"type\": \"Action\", \"id\": \"" i "\"}"
+    /* listed as declared (ancestors closed over the entities given): kept, nothing twice */
+    assert_int_equal(sa_load("[" ACT("read", AP("readers") "," AP("all")) "]", &es), 0);
+    assert_int_equal(abac_cedar_entity_count(es), 3);
+    assert_int_equal(abac_cedar_is_authorized(ps, es, rq, r), ABAC_PERMIT);
+    abac_cedar_entities_free(es);
+    es = NULL;
+    assert_int_equal(sa_load("[" ACT("read", AP("readers")) "," ACT("readers", AP("all")) "]", &es),
+                     0);
+    assert_int_equal(abac_cedar_entity_count(es), 3);
+    abac_cedar_entities_free(es);
+    es = NULL;
+    /* listed otherwise: refused, as Cedar refuses it ("does not match its schema declaration") */
+    assert_int_equal(sa_load("[" ACT("read", AP("readers")) "]", &es), ABAC_E_ATTR_TYPE);
+    assert_int_equal(sa_load("[" ACT("read", ) "]", &es), ABAC_E_ATTR_TYPE);
+    assert_int_equal(sa_load("[" ACT("readers", ) "]", &es), ABAC_E_ATTR_TYPE);
+    assert_int_equal(sa_load("[" ACT("zzz", ) "]", &es), ABAC_E_UNKNOWN_TYPE);
+    assert_null(es);
+#undef ACT
+#undef AP
+    abac_cedar_entities_free(plain);
+    abac_cedar_response_free(r);
+    abac_cedar_request_free(rq);
+    abac_cedar_policies_free(ps);
+}
+
+/* 1.3.0: Cedar's validator warnings, apart from the errors (validation still passes) */
+static void test_validation_warnings(void **state) {
+    (void)state;
+    static const char SCH[] = "entity User = {name: String, tags: {a: Long}};\n"
+                              "action view appliesTo { principal: User, resource: User };\n";
+    static const char POL[] =
+        "permit(principal, action, resource) when { principal.name == \"plain\" };\n" /* 0 */
+        "permit(principal, action, resource) when { principal.name == \"a\u202eb\" };\n"
+        "permit(principal == User::\"say_\u04bbello\", action, resource);\n" /* 2: mixed */
+        "permit(principal == User::\"alice smith\", action, resource);\n"    /* 3: GSP */
+        "permit(principal, action, resource) when { principal.name like \"*_\u04bbello\" };\n"
+        "permit(principal, action, resource) when { false };\n" /* 5: impossible */
+        "forbid(principal, action, resource) unless { true };\n"
+        "permit(principal, action, resource) when { {\"a\u0430\": 1} has \"a\u0430\" };\n"
+        "permit(principal, action, resource) when { principal.name == \"\u0436\u0443\u043a\" };\n";
+    abac_cedar_schema *s = NULL;
+    abac_cedar_policies *ps = NULL;
+    abac_cedar_validation *v = NULL;
+    assert_int_equal(abac_cedar_schema_parse(&s, SCH, sizeof SCH - 1, NULL, NULL, NULL, 0), 0);
+    assert_int_equal(abac_cedar_policies_parse(&ps, POL, sizeof POL - 1, NULL, NULL, NULL, 0), 0);
+    assert_int_equal(abac_cedar_validate(&v, s, ps), 0);
+    assert_int_equal(abac_cedar_validation_error_count(v), 0); /* warnings do not fail it */
+    static const struct {
+        size_t policy;
+        int kind;
+        const char *msg;
+    } want[] = {
+        {1, ABAC_CEDAR_WARN_BIDI_STRING, "string `\"a\u202eb\"` contains BIDI control characters"},
+        {2, ABAC_CEDAR_WARN_MIXED_SCRIPT_IDENTIFIER,
+         "identifier `say_\u04bbello` contains mixed scripts"},
+        {3, ABAC_CEDAR_WARN_CONFUSABLE_IDENTIFIER,
+         "identifier `alice smith` contains characters that fall outside of the General "
+         "Security Profile for Identifiers"},
+        {4, ABAC_CEDAR_WARN_MIXED_SCRIPT_STRING,
+         "string `\"*_\u04bbello\"` contains mixed scripts"},
+        {5, ABAC_CEDAR_WARN_IMPOSSIBLE_POLICY,
+         "policy is impossible: the policy expression evaluates to false for all valid requests"},
+        {6, ABAC_CEDAR_WARN_IMPOSSIBLE_POLICY,
+         "policy is impossible: the policy expression evaluates to false for all valid requests"},
+        {7, ABAC_CEDAR_WARN_MIXED_SCRIPT_IDENTIFIER, "identifier `a\u0430` contains mixed scripts"},
+    };
+    size_t nw = sizeof want / sizeof want[0];
+    assert_int_equal(abac_cedar_validation_warning_count(v), nw);
+    for (size_t i = 0; i < nw; i++) {
+        size_t pol = 99, ml = 0;
+        int kind = 0;
+        const char *m = NULL;
+        uint32_t line = 0, col = 0;
+        assert_int_equal(abac_cedar_validation_warning(v, i, &pol, &kind, &m, &ml, &line, &col), 0);
+        assert_int_equal(pol, want[i].policy);
+        assert_int_equal(kind, want[i].kind);
+        assert_int_equal(ml, strlen(want[i].msg));
+        assert_memory_equal(m, want[i].msg, ml);
+        assert_true(line == pol + 1);
+    }
+    assert_int_equal(abac_cedar_validation_warning(v, nw, NULL, NULL, NULL, NULL, NULL, NULL),
+                     ABAC_E_NOT_FOUND);
+    assert_int_equal(abac_cedar_validation_warning(NULL, 0, NULL, NULL, NULL, NULL, NULL, NULL),
+                     ABAC_E_INVALID);
+    assert_int_equal(abac_cedar_validation_warning_count(NULL), 0);
+    abac_cedar_validation_free(v);
+    abac_cedar_policies_free(ps);
+    abac_cedar_schema_free(s);
 }
 
 /* Entities and requests read with a schema: Cedar's implicit entity and extension forms. */
@@ -736,10 +1035,17 @@ static void test_schema_based_parsing(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_decide),         cmocka_unit_test(test_parse_errors),
-        cmocka_unit_test(test_nul_in_names),   cmocka_unit_test(test_json_errors),
-        cmocka_unit_test(test_versioned_sets), cmocka_unit_test(test_schema),
-        cmocka_unit_test(test_templates),      cmocka_unit_test(test_schema_based_parsing),
+        cmocka_unit_test(test_decide),
+        cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_nul_in_names),
+        cmocka_unit_test(test_json_errors),
+        cmocka_unit_test(test_versioned_sets),
+        cmocka_unit_test(test_schema),
+        cmocka_unit_test(test_templates),
+        cmocka_unit_test(test_linked_encoding),
+        cmocka_unit_test(test_schema_actions),
+        cmocka_unit_test(test_validation_warnings),
+        cmocka_unit_test(test_schema_based_parsing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -615,10 +615,13 @@ def test_template_errors():
         linked.link("policy2", "x", resource='Doc::"e"')
     assert abac.CODES[ei.value.code] == "DUPLICATE_RULE"
     assert linked.link("policy2", "y", resource='Doc::"e"').ids[-2:] == ["x", "y"]
-    with pytest.raises(InvalidInputError):
-        linked.encode()  # links have no canonical encoding yet
-    assert ps.encode()  # the template set itself is encodable (its text)
-    assert linked == linked and linked != ps.link("policy2", "x", resource='Doc::"d"')
+    enc = linked.encode()  # 1.3.0: links encode canonically (ABCP version 2)
+    assert enc[4] == 2 and ps.encode()[4] == 1  # the template set alone keeps version 1
+    again = abac.CedarPolicies.decode(enc)
+    assert again == linked and again.ids == linked.ids and again.link_count == 1
+    assert again.encode() == enc
+    assert linked == ps.link("policy2", "x", resource='Doc::"d"')  # same links, same set
+    assert linked != ps.link("policy2", "x", resource='Doc::"e"')
     assert ps == abac.CedarPolicies(TEMPLATES) and len({linked, ps}) == 2
     for bad in ['permit(principal == ?resource, action, resource);',
                 'permit(principal, action, resource in ?principal);',

@@ -64,3 +64,24 @@ def test_version_and_keys():
     assert len(pk) == 32 and len(sk) == 64 and sk[32:] == pk
     with pytest.raises(errors.InvalidInputError):
         abac.keypair(b"short")
+
+
+def test_linked_set_on_the_ledger():
+    """libabac 1.3.0: a set with template links encodes (ABCP version 2), hashes and is replaced
+    by a quorum-signed update like any other; a set without links keeps version 1."""
+    tmpl = 'permit(principal == ?principal, action == Action::"train", resource in ?resource);'
+    v1 = abac.CedarPolicies(tmpl, version=1, members=MEMBERS)
+    v2 = abac.CedarPolicies(tmpl, version=2, members=MEMBERS).link(
+        "policy0", "alice-d1", principal='M::"alice"', resource='D::"d1"')
+    assert v1.encode()[4] == 1 and v2.encode()[4] == 2
+    assert v2.hash() == hashlib.sha256(v2.encode()).digest()
+    sigs = [(pk, v1.sign_update(v2, sk)) for pk, sk in KEYS[:3]]
+    cur = v1.apply_update(v1.encode_update(v2, sigs))
+    assert cur == v2 and cur.link_count == 1 and cur.ids == ["policy0", "alice-d1"]
+    r = cur.is_authorized({"principal": 'M::"alice"', "action": 'Action::"train"',
+                           "resource": 'D::"d1"'})
+    assert r.allowed and r.reasons == ["alice-d1"]
+    enc = v2.encode()
+    for cut in range(len(enc)):
+        with pytest.raises(errors.InvalidInputError):
+            abac.CedarPolicies.decode(enc[:cut])

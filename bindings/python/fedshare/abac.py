@@ -226,20 +226,19 @@ class CedarPolicies:
         check(lib.abac_cedar_policies_hash(self._ptr, out))
         return bytes(out)
 
-    def _linked(self) -> bool:
-        return bool(lib.abac_cedar_policies_link_count(self._ptr) > 0)
+    @property
+    def link_count(self) -> int:
+        """Number of template links (they follow the text's policies)."""
+        return int(lib.abac_cedar_policies_link_count(self._ptr))
 
     def __eq__(self, other: object) -> bool:
-        """Equal canonical encodings; a set with template links (no encoding yet) equals only
-        itself."""
+        """Equal canonical encodings (template links included: ABCP version 2)."""
         if not isinstance(other, CedarPolicies):
             return False
-        if self._linked() or other._linked():
-            return self is other
         return self.encode() == other.encode()
 
     def __hash__(self) -> int:
-        return id(self) if self._linked() else hash(self.hash())
+        return hash(self.hash())
 
     def update_message(self, next_set: "CedarPolicies") -> bytes:
         """The 32 bytes each member signs to move from this set to ``next_set``."""
@@ -296,7 +295,8 @@ class CedarPolicies:
              resource: "str | None" = None) -> "CedarPolicies":
         """A new set with template ``template`` (its id, its ``@id`` annotation or its index)
         linked as policy ``new_id``, its slots set to ``principal`` / ``resource`` (entity uids
-        in Cedar syntax, ``'User::"alice"'``). A set with links has no canonical encoding yet."""
+        in Cedar syntax, ``'User::"alice"'``). The links are part of the set's canonical encoding
+        (ABCP version 2, since libabac 1.3.0)."""
         if isinstance(template, int):
             idx = template
         else:
@@ -385,11 +385,31 @@ class ValidationError:
     column: int = 0
 
 
+#: Kinds of :class:`ValidationWarning` (libabac 1.3.0), Cedar's validator warnings.
+WARNING_KINDS = {1: "MixedScriptString", 2: "BidiCharsInString", 3: "BidiCharsInIdentifier",
+                 4: "MixedScriptIdentifier", 5: "ConfusableIdentifier", 6: "ImpossiblePolicy"}
+
+
+@dataclass
+class ValidationWarning:
+    """One warning of :meth:`CedarSchema.validate` (libabac 1.3.0): the policy's id, the kind
+    (Cedar's name: MixedScriptString, BidiCharsInString, BidiCharsInIdentifier,
+    MixedScriptIdentifier, ConfusableIdentifier, ImpossiblePolicy), Cedar's message and where
+    in the policy text it is. Warnings do not fail validation."""
+
+    policy_id: str
+    kind: str
+    message: str
+    line: int = 0
+    column: int = 0
+
+
 @dataclass
 class ValidationResult:
-    """``passed`` is True when there are no ``errors``."""
+    """``passed`` is True when there are no ``errors``; ``warnings`` do not count."""
 
     errors: list[ValidationError] = field(default_factory=list)
+    warnings: list[ValidationWarning] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -453,6 +473,11 @@ class CedarSchema:
             res.errors.append(ValidationError(
                 ps.ids[pi[0]], CODES.get(code[0], str(code[0])),
                 bytes(ffi.buffer(m[0], ml[0])).decode("utf-8", "replace"), line[0], col[0]))
+        for i in range(lib.abac_cedar_validation_warning_count(v)):
+            check(lib.abac_cedar_validation_warning(v, i, pi, code, m, ml, line, col))
+            res.warnings.append(ValidationWarning(
+                ps.ids[pi[0]], WARNING_KINDS.get(code[0], str(code[0])),
+                bytes(ffi.buffer(m[0], ml[0])).decode("utf-8", "replace"), line[0], col[0]))
         return res
 
     def check_entities(self, entities: "CedarEntities | Any") -> None:
@@ -509,6 +534,7 @@ def cedar_is_authorized(request: Any, policies: "CedarPolicies | str",
 __all__ = [
     "PolicyError", "keypair", "version_string", "CODES", "CedarPolicies", "CedarEntities",
     "CedarResponse", "cedar_is_authorized", "CedarSchema", "ValidationError", "ValidationResult",
+    "ValidationWarning", "WARNING_KINDS",
     "validate_policies",
 ]
 from .abac_analyze import policy_check, policy_diff, policy_lint  # noqa: E402,F401 (z3 analysis, optional: fedshare.abac_analyze)

@@ -148,10 +148,11 @@ ABAC_API int abac_cedar_policy_is_template(const abac_cedar_policies *ps, size_t
  * the template with its slots set to @p principal / @p resource (entity uids in Cedar syntax,
  * `User::"alice"`; NULL exactly when the template has no such slot), whose id is @p link_id
  * (1–256 bytes, no NUL; unique among the set's ids). Links are appended after the text's
- * policies, in link order; @p ps is unchanged. A set with links has no canonical encoding yet
- * (abac_cedar_policies_encode() and _hash() refuse it with ABAC_E_INVALID).
+ * policies, in link order; @p ps is unchanged. Since 1.3.0 the links are part of the set's
+ * canonical encoding (ABCP version 2, docs/formats/abac.md), so a linked set is hashed, stored
+ * and updated like any other.
  * @return ABAC_OK; ABAC_E_INVALID (not a template, a slot missing or extra, a bad uid or id),
- *         ABAC_E_DUPLICATE_RULE (the id is taken), ABAC_E_NOMEM.
+ *         ABAC_E_DUPLICATE_RULE (the id is taken), ABAC_E_LIMIT (65536 links), ABAC_E_NOMEM.
  */
 ABAC_API int abac_cedar_policies_link(abac_cedar_policies **out, const abac_cedar_policies *ps,
                                       size_t template_index, const char *link_id,
@@ -222,10 +223,42 @@ ABAC_API int abac_cedar_validation_error(const abac_cedar_validation *v, size_t 
                                          int *code, const char **msg, size_t *msg_len,
                                          uint32_t *line, uint32_t *col);
 /**
+ * Kinds of validation warnings (1.3.0), Cedar's validator warnings: they do not fail
+ * validation. Messages are Cedar's.
+ */
+enum abac_cedar_warning {
+    ABAC_CEDAR_WARN_MIXED_SCRIPT_STRING = 1, /**< string `"…"` contains mixed scripts */
+    ABAC_CEDAR_WARN_BIDI_STRING = 2,         /**< string `"…"` contains BIDI control characters */
+    ABAC_CEDAR_WARN_BIDI_IDENTIFIER = 3, /**< identifier `…` contains BIDI control characters */
+    ABAC_CEDAR_WARN_MIXED_SCRIPT_IDENTIFIER = 4, /**< identifier `…` contains mixed scripts */
+    ABAC_CEDAR_WARN_CONFUSABLE_IDENTIFIER = 5,   /**< … outside the General Security Profile */
+    ABAC_CEDAR_WARN_IMPOSSIBLE_POLICY = 6        /**< the condition is false for every request */
+};
+
+/** Number of validation warnings (1.3.0; at most 4096 kept, each message once per policy). */
+ABAC_API size_t abac_cedar_validation_warning_count(const abac_cedar_validation *v);
+/**
+ * Warning @p i (1.3.0), in policy order: the policy index, its kind (enum abac_cedar_warning),
+ * Cedar's message (@p msg_len bytes, owned by @p v) and where it is. The text checks (UTS #39:
+ * BIDI control characters U+202A–U+202E and U+2066–U+2069; more than one script; identifier
+ * characters outside Identifier_Status=Allowed) look at string literals and `like` patterns
+ * (as strings) and at entity ids, attribute names and record keys (as identifiers) of the
+ * text's policies and templates; ImpossiblePolicy is reported when the condition types as
+ * False for every (action, principal type, resource type) the scope admits, or when it admits
+ * none. Any out pointer may be NULL.
+ * @return ABAC_OK, ABAC_E_INVALID, ABAC_E_NOT_FOUND.
+ */
+ABAC_API int abac_cedar_validation_warning(const abac_cedar_validation *v, size_t i, size_t *policy,
+                                           int *kind, const char **msg, size_t *msg_len,
+                                           uint32_t *line, uint32_t *col);
+
+/**
  * Check entities against @p s: declared types (and enum ids), every required attribute
  * present, no undeclared attribute (unless the record allows additional ones), values of the
  * declared types, parents of a type memberOfTypes reaches (transitively), tags of the declared tag
- * type; action entities must be declared actions whose parents are their groups.
+ * type; action entities must be declared actions without attributes or tags whose ancestors
+ * (closed over @p es) are exactly their action groups, transitively (since 1.3.0; before, any
+ * subset of the direct groups was accepted).
  * @return ABAC_OK; ABAC_E_INVALID, ABAC_E_UNKNOWN_TYPE, ABAC_E_UNKNOWN_ATTR,
  *         ABAC_E_REQUIRED_ATTR, ABAC_E_ATTR_TYPE, ABAC_E_LIMIT (with the first problem in
  *         @p err_msg).
@@ -251,7 +284,10 @@ ABAC_API int abac_cedar_schema_check_request(const abac_cedar_schema *s,
  * without `__extn` and so is the constructor's argument alone (`"10.0.0.1"` for ipaddr,
  * `"1.23"` for decimal, datetime and duration text); sets and records are interpreted element by
  * element. The result is then checked as abac_cedar_schema_check_entities() does, and refused
- * if it does not conform. @p s NULL: exactly abac_cedar_entities_parse_json().
+ * if it does not conform. Since 1.3.0 the schema's actions are then added as entities, as Cedar
+ * adds them: parents their `memberOf` groups, ancestors the groups' closure (an action listed in
+ * @p json too must be exactly the declared one). @p s NULL: exactly
+ * abac_cedar_entities_parse_json().
  * @return ABAC_OK; the codes of abac_cedar_entities_parse_json() and of
  *         abac_cedar_schema_check_entities() (a bad extension literal: ABAC_E_ATTR_TYPE).
  */
@@ -291,15 +327,19 @@ ABAC_API size_t abac_cedar_policies_member_count(const abac_cedar_policies *ps);
 /** Member @p i's Ed25519 public key (members sorted bytewise), 32 bytes owned by @p ps; NULL if
  * out of range. */
 ABAC_API const uint8_t *abac_cedar_policies_member(const abac_cedar_policies *ps, size_t i);
-/** Bytes of the canonical encoding (ABCP, docs/formats/abac.md); 0 if @p ps is NULL. */
+/** Bytes of the canonical encoding (ABCP, docs/formats/abac.md: version 1 for a set without
+ * template links, version 2 with them, since 1.3.0); 0 if @p ps is NULL. */
 ABAC_API size_t abac_cedar_policies_encoded_size(const abac_cedar_policies *ps);
-/** Canonical encoding: version, members, the policy text as given.
+/** Canonical encoding: version, members, the policy text as given, and (version 2, 1.3.0) the
+ * template links: template index, link id, slot values.
  * @return ABAC_OK, ABAC_E_INVALID, ABAC_E_BUFFER_TOO_SMALL (with the size in @p out_len). */
 ABAC_API int abac_cedar_policies_encode(const abac_cedar_policies *ps, uint8_t *out, size_t cap,
                                         size_t *out_len);
 /** SHA-256 of the canonical encoding. @return ABAC_OK, ABAC_E_INVALID, ABAC_E_NOMEM. */
 ABAC_API int abac_cedar_policies_hash(const abac_cedar_policies *ps, uint8_t out[ABAC_HASH_BYTES]);
-/** Decode a canonical encoding (untrusted bytes; the text must parse).
+/** Decode a canonical encoding, ABCP version 1 or 2 (untrusted bytes; the text must parse; the
+ * links of version 2 must name templates of the text, fill exactly their slots with uids that
+ * read back as written, and have unique ids).
  * @return ABAC_OK; ABAC_E_INVALID, ABAC_E_FORMAT, ABAC_E_FORMAT_VERSION, ABAC_E_LIMIT,
  *         ABAC_E_NOMEM. */
 ABAC_API int abac_cedar_policies_decode(abac_cedar_policies **out, const uint8_t *in, size_t len);
