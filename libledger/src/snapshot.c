@@ -929,3 +929,36 @@ int ldg_snapshot_verify_headers(ledger_store *s, MDB_txn *txn, uint64_t *bad) {
         *bad = s->snap_base;
     return rc;
 }
+
+int ledger_store_certificate(ledger_store *s, uint64_t height, uint8_t **out, size_t *len) {
+    if (!out || !len)
+        return LEDGER_E_INVALID;
+    *out = NULL;
+    *len = 0;
+    if (!s || !height)
+        return LEDGER_E_INVALID;
+    if (height >= ledger_store_snapshot_base(s)) {
+        ledger_block *b = NULL;
+        int rc = ledger_store_block(s, height, &b);
+        if (!rc)
+            rc = ledger_block_cert(b) ? ledger_cert_encode(ledger_block_cert(b), out, len)
+                                      : LEDGER_E_CORRUPT;
+        ledger_block_free(b);
+        return rc;
+    }
+    MDB_txn *txn;
+    int mrc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn);
+    if (mrc)
+        return ldg_mdb_err(mrc);
+    const uint8_t *hdr, *cert = NULL;
+    size_t hl, cl = 0;
+    int rc = ldg_snapshot_header(s, txn, height, &hdr, &hl, &cert, &cl);
+    if (!rc && !(*out = malloc(cl ? cl : 1)))
+        rc = LEDGER_E_NOMEM;
+    if (!rc) {
+        memcpy(*out, cert, cl);
+        *len = cl;
+    }
+    mdb_txn_abort(txn);
+    return rc;
+}

@@ -325,6 +325,9 @@ static void test_round_trip(void **state) {
             assert_int_equal(ledger_store_snapshot_headers(f->dst, &lowest), LEDGER_OK);
             assert_int_equal(lowest, h + 1);
             assert_int_equal(ledger_store_header(f->dst, h, NULL, NULL, hh), LEDGER_E_SNAPSHOT);
+            uint8_t *nc = NULL;
+            size_t ncl = 0;
+            assert_int_equal(ledger_store_certificate(f->dst, h, &nc, &ncl), LEDGER_E_SNAPSHOT);
         }
         assert_int_equal(ledger_store_snapshot_put_header(f->dst, hdr, hl, ce, cl), LEDGER_OK);
         ledger_free(ce);
@@ -336,6 +339,17 @@ static void test_round_trip(void **state) {
     assert_int_equal(ledger_store_header(f->dst, 1, NULL, NULL, h1b), LEDGER_OK);
     assert_memory_equal(h1a, h1b, 32);
     assert_int_equal(ledger_store_block(f->dst, 1, &blk), LEDGER_E_SNAPSHOT); /* no bodies */
+    /* the certificates it holds, below the base and above, equal the source's */
+    for (uint64_t h = 1; h <= c.height; h += c.height / 5) {
+        uint8_t *ca, *cb;
+        size_t la, lb;
+        assert_int_equal(ledger_store_certificate(f->src, h, &ca, &la), LEDGER_OK);
+        assert_int_equal(ledger_store_certificate(f->dst, h, &cb, &lb), LEDGER_OK);
+        assert_int_equal(la, lb);
+        assert_memory_equal(ca, cb, la);
+        ledger_free(ca);
+        ledger_free(cb);
+    }
     uint64_t vbad = 99;
     assert_int_equal(ledger_verify_chain(f->dst, LEDGER_VERIFY_LINKS, &vbad), LEDGER_OK);
 

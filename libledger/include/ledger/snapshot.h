@@ -175,6 +175,17 @@ LEDGER_API int ledger_store_snapshot_headers(ledger_store *s, uint64_t *lowest);
 LEDGER_API int ledger_store_snapshot_put_header(ledger_store *s, const uint8_t *header, size_t hlen,
                                                 const uint8_t *cert, size_t clen);
 
+/**
+ * The encoded certificate (`LDCC`) of the block at @p height: from the block,
+ * or, in a snapshot-started store below its base, from the header it holds
+ * (so such a store can hand the headers below its base on to others).
+ * @param[out] out malloc'd (ledger_free); @param[out] len its size
+ * @return LEDGER_OK, LEDGER_E_INVALID, LEDGER_E_NOT_FOUND, LEDGER_E_SNAPSHOT
+ *         (below the base and not held), LEDGER_E_CORRUPT, LEDGER_E_NOMEM, LEDGER_E_IO
+ */
+LEDGER_API int ledger_store_certificate(ledger_store *s, uint64_t height, uint8_t **out,
+                                        size_t *len);
+
 #ifdef __cplusplus
 }
 #endif

@@ -343,8 +343,6 @@ static int b_snap_finish(void *ctx) {
     return rc;
 }
 
-static int b_get_cert(void *ctx, uint64_t height, uint8_t **enc, size_t *n);
-
 static int b_hdr_get(void *ctx, uint64_t height, uint8_t **hdr, size_t *hl, uint8_t **cert,
                      size_t *cl) {
     ledger_node *nd = ctx;
@@ -353,8 +351,8 @@ static int b_hdr_get(void *ctx, uint64_t height, uint8_t **hdr, size_t *hl, uint
     *hdr = NULL;
     *cert = NULL;
     int rc = ledger_store_header(nd->st, height, h, &len, NULL);
-    if (rc == LEDGER_OK)
-        rc = b_get_cert(ctx, height, cert, cl); /* heights whose block it holds */
+    if (rc == LEDGER_OK) /* from the block, or from a header held below a snapshot */
+        rc = ledger_store_certificate(nd->st, height, cert, cl);
     if (rc == LEDGER_OK && !(*hdr = malloc(len)))
         rc = LEDGER_E_NOMEM;
     if (rc != LEDGER_OK) {
