@@ -10,6 +10,7 @@
 #include "ledger/reconfig.h"
 #include "ledger/snapshot.h"
 
+#include <lmdb.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -376,6 +377,36 @@ static void test_round_trip(void **state) {
     assert_int_equal(ledger_verify_chain(f->dst, LEDGER_VERIFY_LINKS, &bad), LEDGER_OK);
     assert_int_equal(ledger_verify_chain(f->dst, LEDGER_VERIFY_FULL, &bad), LEDGER_E_SNAPSHOT);
     assert_int_equal(ledger_store_height(f->dst), c.height + 3);
+
+    /* a header held below the base edited on disk: the store refuses to open
+     * and names its height */
+    ledger_store_close(f->dst);
+    f->dst = NULL;
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi hdrs;
+    assert_int_equal(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 12);
+    assert_int_equal(mdb_env_open(env, f->dst_path, 0, 0644), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "headers", 0, &hdrs), 0);
+    uint8_t hk[8] = {0, 0, 0, 0, 0, 0, 0, 2};
+    MDB_val k = {8, hk}, v;
+    assert_int_equal(mdb_get(txn, hdrs, &k, &v), 0);
+    uint8_t *copy = malloc(v.mv_size);
+    assert_non_null(copy);
+    memcpy(copy, v.mv_data, v.mv_size);
+    copy[4 + 60] ^= 0x01; /* a byte of the header's timestamp and roots area */
+    MDB_val nv = {v.mv_size, copy};
+    assert_int_equal(mdb_put(txn, hdrs, &k, &nv, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    free(copy);
+    bad = 0;
+    assert_int_equal(ledger_store_open(&f->dst, f->dst_path, f->m, ledger_kv_app(), NULL, &bad),
+                     LEDGER_E_CORRUPT);
+    assert_int_equal(bad, 2);
+    assert_null(f->dst);
     chunks_free(&c);
 }
 
