@@ -296,7 +296,7 @@ static int permission_set(fs_exec *x, const fs_payload *p) {
     abac_cedar_policies *ps = NULL;
     if (!rc)
         rc = abac_cedar_policies_decode(&ps, p->bytes, p->bytes_len);
-    if (!rc && !members_match(x->app->c, ps))
+    if (!rc && !members_match(x->c, ps))
         rc = FEDSHARE_E_QUORUM;
     if (!rc)
         rc = put_policy(x, p->id, ps);
@@ -325,6 +325,18 @@ static int permission_update(fs_exec *x, const fs_payload *p) {
         rc = abac_cedar_update_apply(&next, cur, p->bytes, p->bytes_len);
         if (rc == ABAC_E_NO_QUORUM)
             rc = FEDSHARE_E_QUORUM;
+    }
+    /* once the chain records the membership, the quorum is the members' in force, a retired
+     * member's signature is refused, and the next set names exactly those members */
+    if (!rc)
+        rc = fs_policy_signers_ok(x, p->bytes, p->bytes_len);
+    if (!rc) {
+        fs_mset *m = malloc(sizeof *m);
+        if (!m)
+            rc = FEDSHARE_E_NOMEM;
+        else if (fs_mset_load(x->st, m) == FEDSHARE_OK && !members_match(x->c, next))
+            rc = FEDSHARE_E_QUORUM;
+        free(m);
     }
     if (!rc)
         rc = put_policy(x, p->id, next);
@@ -452,7 +464,7 @@ static void cj_datetime(cj_buf *b, uint64_t ms) {
  * period_start, period_end (datetimes) and expected_uses. */
 static int fill_request(fs_exec *x, const fs_payload *p, const fs_data *d, cj_buf *ents,
                         cj_buf *req) {
-    const fedshare_consortium *c = x->app->c;
+    const fedshare_consortium *c = x->c;
     int mi = fedshare_consortium_find(c, x->sender);
     if (mi < 0)
         return FEDSHARE_E_NOT_MEMBER;
@@ -663,7 +675,7 @@ static int key_record(fs_exec *x, const fs_payload *p) {
     if (!rc && phe_threshold_params_holders(params) != p->n)
         rc = FEDSHARE_E_INVALID;
     for (size_t i = 0; !rc && i < p->n; i++) {
-        rc = fs_require_role(x->app->c, p->list + 32 * i, FEDSHARE_ROLE_KEYHOLDER);
+        rc = fs_require_role(x->c, p->list + 32 * i, FEDSHARE_ROLE_KEYHOLDER);
         for (size_t j = 0; !rc && j < i; j++)
             if (!memcmp(p->list + 32 * i, p->list + 32 * j, 32))
                 rc = FEDSHARE_E_INVALID;
@@ -779,11 +791,23 @@ int fs_index(fs_exec *x, uint16_t trace, const uint8_t key[32]) {
 }
 
 static int app_check(void *ctx, ledger_state *st, const ledger_tx *tx) {
-    (void)st;
     fedshare_app *a = ctx;
     size_t len;
     const uint8_t *payload = ledger_tx_payload(tx, &len);
-    int rc = fedshare_precheck(a->c, ledger_tx_op(tx), ledger_tx_sender(tx), payload, len);
+    /* The latest membership the chain records (check runs before ordering and does not
+     * know the height the act will get; apply decides with the members in force there). */
+    uint64_t h = ledger_state_height(st) ? ledger_state_height(st) + 1 : UINT64_MAX;
+    const fedshare_consortium *c;
+    fedshare_consortium *owned;
+    int rc = fs_members_at(a, st, h, &c, &owned);
+    if (rc)
+        return LEDGER_E_REJECTED;
+    rc = fedshare_precheck(c, ledger_tx_op(tx), ledger_tx_sender(tx), payload, len);
+    fedshare_consortium_free(owned);
+    /* a retired member's act is ordered so that its refusal is recorded (apply) */
+    if (rc == FEDSHARE_E_NOT_MEMBER && ledger_tx_op(tx) < LEDGER_OP_RESERVED_MIN &&
+        fs_member_retired(st, h, ledger_tx_sender(tx)) == FEDSHARE_E_RETIRED)
+        rc = FEDSHARE_OK;
     return rc ? LEDGER_E_REJECTED : LEDGER_OK;
 }
 
@@ -809,24 +833,45 @@ static int app_apply(void *ctx, ledger_state *st, const ledger_block *b, size_t 
     size_t len;
     const uint8_t *payload = ledger_tx_payload(tx, &len);
     uint16_t op = ledger_tx_op(tx);
+    uint64_t height = ledger_block_height(b);
+    const fedshare_consortium *c;
+    fedshare_consortium *owned;
+    int rc = fs_members_at(a, st, height, &c, &owned);
+    if (rc)
+        return is_fatal(rc) ? LEDGER_E_NOMEM : LEDGER_E_REJECTED;
+    rc = fedshare_precheck(c, op, ledger_tx_sender(tx), payload, len);
+    if (rc == FEDSHARE_E_NOT_MEMBER &&
+        fs_member_retired(st, height, ledger_tx_sender(tx)) == FEDSHARE_E_RETIRED) {
+        /* a retired member's act: refused from the change on, and the refusal recorded */
+        fedshare_consortium_free(owned);
+        int orc = put_outcome(st, ledger_tx_hash(tx), FEDSHARE_E_RETIRED);
+        return orc ? orc : ledger_state_index(st, FEDSHARE_TRACE_MEMBER, ledger_tx_sender(tx), 32);
+    }
     /* A primary may order what check() would refuse: reject it here, writing nothing. */
-    if (fedshare_precheck(a->c, op, ledger_tx_sender(tx), payload, len))
+    if (rc) {
+        fedshare_consortium_free(owned);
         return LEDGER_E_REJECTED;
+    }
     const uint8_t *v;
     size_t vn;
     static const uint8_t ckey[] = "fs/consortium";
     if (ledger_state_get(st, ckey, sizeof ckey - 1, &v, &vn) == LEDGER_E_NOT_FOUND) {
         int prc = ledger_state_put(st, ckey, sizeof ckey - 1, a->chash, 32);
-        if (prc)
+        if (prc) {
+            fedshare_consortium_free(owned);
             return prc;
+        }
     }
     fs_payload p;
-    int rc = fs_payload_decode(op, payload, len, &p);
-    if (rc)
+    rc = fs_payload_decode(op, payload, len, &p);
+    if (rc) {
+        fedshare_consortium_free(owned);
         return LEDGER_E_REJECTED;
+    }
     fs_exec x;
     memset(&x, 0, sizeof x);
     x.app = a;
+    x.c = c;
     x.st = st;
     x.sender = ledger_tx_sender(tx);
     x.tx_hash = ledger_tx_hash(tx);
@@ -856,11 +901,16 @@ static int app_apply(void *ctx, ledger_state *st, const ledger_block *b, size_t 
         case FEDSHARE_OP_MODEL_PUBLISH:
             rc = model_publish(&x, &p);
             break;
+        case FEDSHARE_OP_MEMBER_PROPOSE:
+        case FEDSHARE_OP_MEMBER_APPROVE:
+            rc = fs_member_apply(&x, &p);
+            break;
         default:
             rc = fs_training_apply(&x, &p);
             break;
     }
     fs_payload_free(&p);
+    fedshare_consortium_free(owned);
     if (is_fatal(rc))
         return rc == FEDSHARE_E_NOMEM || rc == PHE_ERR_NOMEM || rc == ABAC_E_NOMEM ? LEDGER_E_NOMEM
                                                                                    : rc;
@@ -897,12 +947,21 @@ static int app_query(void *ctx, ledger_state *st, const uint8_t *q, size_t qlen,
     return LEDGER_OK;
 }
 
-/* Governors of the upgrade channel: the consortium's members. */
+/* Governors of the upgrade channel and of replica changes: the consortium's members in
+ * force at the state's height (the configuration's until the chain records a change). */
 static int app_governor(void *ctx, ledger_state *st, const uint8_t key[32], size_t *count) {
     fedshare_app *a = ctx;
-    (void)st;
-    *count = fedshare_consortium_size(a->c);
-    return fedshare_consortium_find(a->c, key) >= 0;
+    const fedshare_consortium *c;
+    fedshare_consortium *owned;
+    /* height 0: a check before ordering, which sees the latest membership */
+    uint64_t h = ledger_state_height(st) ? ledger_state_height(st) : UINT64_MAX;
+    int rc = fs_members_at(a, st, h, &c, &owned);
+    if (rc)
+        return rc == FEDSHARE_E_NOMEM ? LEDGER_E_NOMEM : LEDGER_E_INVALID;
+    *count = fedshare_consortium_size(c);
+    int is = fedshare_consortium_find(c, key) >= 0;
+    fedshare_consortium_free(owned);
+    return is;
 }
 
 int fedshare_app_new(fedshare_app **out, const fedshare_consortium *c) {
@@ -919,6 +978,7 @@ int fedshare_app_new(fedshare_app **out, const fedshare_consortium *c) {
         free(a);
         return FEDSHARE_E_NOMEM;
     }
+    pthread_mutex_init(&a->mu, NULL);
     fedshare_consortium_hash(a->c, a->chash);
     ledger_app_init(&a->table);
     a->table.ctx = a;
@@ -935,6 +995,8 @@ void fedshare_app_free(fedshare_app *a) {
     if (!a)
         return;
     fedshare_consortium_free(a->c);
+    fedshare_consortium_free(a->latest);
+    pthread_mutex_destroy(&a->mu);
     free(a);
 }
 

@@ -3,17 +3,31 @@
 #ifndef FS_APP_INTERNAL_H
 #define FS_APP_INTERNAL_H
 
+#include <pthread.h>
+
 #include "contracts_internal.h"
 
 struct fedshare_app {
     fedshare_consortium *c;
     uint8_t chash[32];
     ledger_app table;
+    /* The latest membership the chain records (all changes applied, pending ones too),
+     * for decisions outside consensus such as who may put blobs; NULL until a MEMBERS
+     * record was read. Keyed by (last change id, open change id), which identify the
+     * record's content. */
+    pthread_mutex_t mu;
+    fedshare_consortium *latest;
+    uint64_t latest_last, latest_open;
 };
+
+/* Is key a member by the latest membership this app has read from the chain: 1 yes,
+ * 0 no, -1 unknown (no MEMBERS record read yet: the configuration decides). */
+int fs_app_latest_member(fedshare_app *a, const uint8_t key[32]);
 
 /* One transaction being applied. */
 typedef struct fs_exec {
     fedshare_app *app;
+    const fedshare_consortium *c; /* the members in force at the block */
     ledger_state *st;
     const uint8_t *sender;  /* 32 */
     const uint8_t *tx_hash; /* 32 */
@@ -67,6 +81,20 @@ int fs_data_load(ledger_state *st, const uint8_t id[32], fs_data *d);
 int fs_key_decode(const uint8_t *v, size_t n, fs_key *k, const uint8_t **params,
                   size_t *params_len);
 int fs_key_load(ledger_state *st, const uint8_t key_id[32], fs_key *k);
+
+/* Membership (members.c). Load the membership recorded on the chain; FEDSHARE_E_NOT_FOUND
+ * when none is (the configuration's is in force). */
+int fs_mset_load(ledger_state *st, fs_mset *m);
+/* The members in force at height h: *owned is a new consortium (free it) when the chain
+ * records the membership, else NULL and *c is the configuration's. */
+int fs_members_at(fedshare_app *a, ledger_state *st, uint64_t h, const fedshare_consortium **c,
+                  fedshare_consortium **owned);
+/* FEDSHARE_E_RETIRED when the key belongs to a member retired at height h, else 0. */
+int fs_member_retired(ledger_state *st, uint64_t h, const uint8_t key[32]);
+/* Membership acts (MEMBER_PROPOSE, MEMBER_APPROVE). */
+int fs_member_apply(fs_exec *x, const fs_payload *p);
+/* Policy update signers (ABCU) against the members in force, once the chain records them. */
+int fs_policy_signers_ok(fs_exec *x, const uint8_t *update, size_t len);
 
 /* Training acts (task create … evaluation). */
 int fs_training_apply(fs_exec *x, const fs_payload *p);

@@ -186,9 +186,14 @@ int fedshare_client_submit(fedshare_client *c, uint16_t op, const uint8_t *paylo
     if (!c || (!payload && len))
         return FEDSHARE_E_INVALID;
     uint64_t deadline = mono_ms() + timeout_ms;
-    int rc = fedshare_precheck(c->consortium, op, c->pk, payload, len);
-    if (rc)
-        return rc;
+    /* The configuration names the genesis members; the chain may have changed roles or
+     * added members since (docs/fedshare-contracts.md §Membership). So a membership or
+     * role refusal from it is only a hint: the replicas decide with the members in force,
+     * and the hint is the reason given if they refuse the act before ordering. */
+    int pre = fedshare_precheck(c->consortium, op, c->pk, payload, len);
+    if (pre && pre != FEDSHARE_E_NOT_MEMBER && pre != FEDSHARE_E_ROLE)
+        return pre;
+    int rc;
     ledger_receipt r;
     uint8_t h[32];
     /* built for the contract version the client knows; refused for another
@@ -220,6 +225,8 @@ int fedshare_client_submit(fedshare_client *c, uint16_t op, const uint8_t *paylo
             return vrc;
         atomic_store(&c->app_version, now_ver);
     }
+    if (pre && (rc == LEDGER_E_REJECTED || (rc == LEDGER_OK && r.status == LEDGER_E_REJECTED)))
+        return pre;
     if (rc)
         return rc;
     if (height)

@@ -54,6 +54,12 @@ const char *fedshare_strerror(int code) {
             return "the decrypted sum has a slot outside what the accepted updates' weights and the clipping bound allow: the round was refused (SUM_REFUSED)";
         case FEDSHARE_E_ATTESTATION:
             return "a key holder's attestation of a dealerless key is missing or does not verify against its registered key";
+        case FEDSHARE_E_RETIRED:
+            return "the sender (or a signer) was retired from the consortium: its acts are refused from the change on";
+        case FEDSHARE_E_KEYHOLDERS:
+            return "the change would leave a recorded key with fewer key holders in force than its threshold t";
+        case FEDSHARE_E_IN_TASK:
+            return "the member is a participant or the aggregator of a task in progress: retire it once the task has ended";
         case FEDSHARE_E_NOMEM:
             return "out of memory";
         case FEDSHARE_E_IO:

@@ -316,3 +316,44 @@ fedshare_consortium *fs_consortium_copy(const fedshare_consortium *c) {
         memcpy(d, c, sizeof *d);
     return d;
 }
+
+void fs_mset_from_config(const fedshare_consortium *c, fs_mset *m) {
+    memset(m, 0, sizeof *m);
+    m->n = (uint32_t)c->n;
+    for (size_t i = 0; i < c->n; i++) {
+        fs_mentry *e = &m->e[i];
+        memcpy(e->key, c->m[i].key, 32);
+        strcpy(e->name, c->m[i].name);
+        strcpy(e->org, c->m[i].org);
+        e->ncred = (uint32_t)c->m[i].ncred;
+        for (size_t j = 0; j < c->m[i].ncred; j++)
+            strcpy(e->cred[j], c->m[i].cred[j]);
+        e->roles0 = e->roles = c->m[i].roles;
+        e->status0 = e->status = FS_MEMBER_ACTIVE;
+    }
+}
+
+fedshare_consortium *fs_consortium_in_force(const fs_mset *m, uint64_t h) {
+    fedshare_consortium *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    for (uint32_t i = 0; i < m->n && c->n < FEDSHARE_MEMBERS_MAX; i++) {
+        const fs_mentry *e = &m->e[i];
+        if (fs_mentry_status(e, h) != FS_MEMBER_ACTIVE)
+            continue;
+        member *d = &c->m[c->n++];
+        memcpy(d->key, e->key, 32);
+        strcpy(d->name, e->name);
+        strcpy(d->org, e->org);
+        d->roles = fs_mentry_roles(e, h);
+        d->ncred = e->ncred;
+        for (uint32_t j = 0; j < e->ncred; j++)
+            strcpy(d->cred[j], e->cred[j]);
+    }
+    return c;
+}
+
+int fs_word_ok(const char *s, size_t len) {
+    char tmp[FEDSHARE_NAME_MAX + 1];
+    return s && copy_word(tmp, s, len) == 0;
+}

@@ -67,7 +67,69 @@ typedef struct fs_payload {
     const uint8_t *sigs; /* KEY_RECORD, dealerless: n × 64 attestations */
     double x, y;         /* norm and cosine; metric */
     fedshare_task_spec spec;
+    /* MEMBER_PROPOSE: method is the change kind, hash the member's key, uses its roles,
+     * label its name, text its organisation; MEMBER_APPROVE: count is the change id */
+    uint32_t ncred;
+    char creds[16][65];
 } fs_payload;
+
+/* A name, organisation or credential: 1…64 of [A-Za-z0-9._:-] (consortium.c). */
+int fs_word_ok(const char *s, size_t len);
+
+/* One member of the membership recorded on the chain (FEDSHARE_REC_MEMBERS):
+ * its roles and status before and from the height `since` (docs/formats/fedshare.md
+ * §Membership). */
+#define FS_CRED_MAX 16
+enum { FS_MEMBER_NONE = 0, FS_MEMBER_ACTIVE = 1, FS_MEMBER_RETIRED = 2 };
+typedef struct fs_mentry {
+    uint8_t key[32];
+    char name[FEDSHARE_NAME_MAX + 1], org[FEDSHARE_NAME_MAX + 1];
+    uint32_t ncred;
+    char cred[FS_CRED_MAX][FEDSHARE_NAME_MAX + 1];
+    uint32_t roles0, roles; /* before since, from since on */
+    uint8_t status0, status;
+    uint64_t since;
+} fs_mentry;
+
+typedef struct fs_mset {
+    uint64_t last_id, open_id; /* last proposal id; the open one (0: none) */
+    uint32_t n;
+    fs_mentry e[FEDSHARE_MEMBERS_MAX];
+} fs_mset;
+
+/* The configuration's members as a membership in force from genesis (consortium.c). */
+void fs_mset_from_config(const fedshare_consortium *c, fs_mset *m);
+/* The active members at height h as a consortium (roles in force), or NULL (no memory). */
+fedshare_consortium *fs_consortium_in_force(const fs_mset *m, uint64_t h);
+
+/* A membership change proposal (FEDSHARE_REC_MEMBER_CHANGE). */
+enum { FS_CHANGE_OPEN = 0, FS_CHANGE_APPROVED = 1, FS_CHANGE_EXPIRED = 2 };
+typedef struct fs_mchange {
+    uint64_t id;
+    uint8_t kind;
+    uint8_t key[32];
+    uint32_t roles;
+    char name[FEDSHARE_NAME_MAX + 1], org[FEDSHARE_NAME_MAX + 1];
+    uint32_t ncred;
+    char cred[FS_CRED_MAX][FEDSHARE_NAME_MAX + 1];
+    uint64_t proposed_at, decided_at, effective;
+    uint8_t status;
+    uint32_t n_approvals;
+    uint8_t approvals[FEDSHARE_MEMBERS_MAX][32];
+} fs_mchange;
+
+/* Canonical encodings (members.c; docs/formats/fedshare.md §Membership). */
+void fs_mset_encode(const fs_mset *m, fs_writer *w);
+int fs_mset_decode(const uint8_t *v, size_t n, fs_mset *m);
+void fs_mchange_encode(const fs_mchange *c, fs_writer *w);
+int fs_mchange_decode(const uint8_t *v, size_t n, fs_mchange *c);
+/* Entry i's roles and status at height h. */
+static inline uint32_t fs_mentry_roles(const fs_mentry *e, uint64_t h) {
+    return h >= e->since ? e->roles : e->roles0;
+}
+static inline uint8_t fs_mentry_status(const fs_mentry *e, uint64_t h) {
+    return h >= e->since ? e->status : e->status0;
+}
 
 /* The server optimizer and its numbers are acceptable (payloads.c). */
 int fs_server_ok(uint32_t opt, double eta, double b1, double b2, double tau);

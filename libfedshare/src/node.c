@@ -283,7 +283,10 @@ static int wrapped_governor(void *ctx, ledger_state *st, const uint8_t key[32], 
 static int blob_authorize(void *ctx, const uint8_t putter[32], uint64_t len, uint64_t *quota) {
     fedshare_node *n = ctx;
     (void)len;
-    if (fedshare_consortium_find(n->consortium, putter) < 0)
+    /* the members the chain records, once it records them (a member added on the chain
+     * stores its updates; a retired one no longer stores) — else the configuration's */
+    int latest = fs_app_latest_member(n->app, putter);
+    if (latest == 0 || (latest < 0 && fedshare_consortium_find(n->consortium, putter) < 0))
         return LEDGER_E_BLOB_DENIED;
     *quota = n->blob_quota;
     return LEDGER_OK;

@@ -440,6 +440,67 @@ int fedshare_payload_share_verified(const uint8_t task_id[32], uint32_t round,
     return finish(&w, out, len);
 }
 
+/* ---- Membership ---- */
+
+#define FS_ROLES_ALL 31u
+
+/* The fields of a change are well-formed for its kind (encoder and decoder alike). */
+static int member_change_ok(uint8_t kind, const uint8_t key[32], uint32_t roles, const char *name,
+                            const char *org, size_t ncred, const char (*creds)[65],
+                            const char *const *cred_ptrs) {
+    if (!key || crypto_core_ed25519_is_valid_point(key) != 1 || (roles & ~FS_ROLES_ALL) ||
+        ncred > 16)
+        return 0;
+    size_t nl = name ? strlen(name) : 0, ol = org ? strlen(org) : 0;
+    if (kind == FEDSHARE_MEMBER_JOIN) {
+        if (!fs_word_ok(name, nl) || (ol && !fs_word_ok(org, ol)))
+            return 0;
+        for (size_t i = 0; i < ncred; i++) {
+            const char *c = creds ? creds[i] : cred_ptrs[i];
+            if (!c || !fs_word_ok(c, strlen(c)))
+                return 0;
+            for (size_t j = 0; j < i; j++)
+                if (!strcmp(c, creds ? creds[j] : cred_ptrs[j]))
+                    return 0;
+        }
+        return 1;
+    }
+    if (kind == FEDSHARE_MEMBER_ROLES)
+        return !nl && !ol && !ncred;
+    if (kind == FEDSHARE_MEMBER_RETIRE)
+        return !nl && !ol && !ncred && !roles;
+    return 0;
+}
+
+int fedshare_payload_member_propose(uint8_t kind, const uint8_t key[32], uint32_t roles,
+                                    const char *name, const char *org, const char *const *creds,
+                                    size_t ncred, uint8_t **out, size_t *len) {
+    if ((ncred && !creds) || !member_change_ok(kind, key, roles, name, org, ncred, NULL, creds))
+        return FEDSHARE_E_INVALID;
+    fs_writer w;
+    fsw_init(&w);
+    put_head(&w);
+    fsw_u8(&w, kind);
+    fsw_raw(&w, key, 32);
+    fsw_u32(&w, roles);
+    put_text(&w, name);
+    put_text(&w, org);
+    fsw_u32(&w, (uint32_t)ncred);
+    for (size_t i = 0; i < ncred; i++)
+        put_text(&w, creds[i]);
+    return finish(&w, out, len);
+}
+
+int fedshare_payload_member_approve(uint64_t id, uint8_t **out, size_t *len) {
+    if (!id)
+        return FEDSHARE_E_INVALID;
+    fs_writer w;
+    fsw_init(&w);
+    put_head(&w);
+    fsw_u64(&w, id);
+    return finish(&w, out, len);
+}
+
 /* ---- Decoding (untrusted) ---- */
 
 void fs_payload_free(fs_payload *p) {
@@ -632,6 +693,35 @@ int fs_payload_decode(uint16_t op, const uint8_t *buf, size_t len, fs_payload *p
             p->samples = fsr_u32(&r);
             if (!r.err && (!p->round || !p->samples || p->samples > FS_SAMPLES_MAX ||
                            p->x < -FS_METRIC_MAX || p->x > FS_METRIC_MAX))
+                bad = 1;
+            break;
+        case FEDSHARE_OP_MEMBER_PROPOSE:
+            p->method = fsr_u8(&r);
+            p->hash = fsr_take(&r, 32);
+            p->uses = fsr_u32(&r);
+            p->label = fsr_str(&r, FEDSHARE_NAME_MAX);
+            p->text = fsr_str(&r, FEDSHARE_NAME_MAX);
+            p->ncred = fsr_u32(&r);
+            if (!r.err && p->ncred > 16)
+                bad = 1;
+            for (uint32_t i = 0; !r.err && !bad && i < p->ncred; i++) {
+                size_t cn;
+                const uint8_t *c = fsr_bytes(&r, FEDSHARE_NAME_MAX, &cn);
+                if (!r.err) {
+                    memcpy(p->creds[i], c, cn);
+                    p->creds[i][cn] = 0;
+                    if (strlen(p->creds[i]) != cn)
+                        bad = 1;
+                }
+            }
+            if (!r.err && !bad &&
+                !member_change_ok(p->method, p->hash, p->uses, p->label, p->text, p->ncred,
+                                  (const char(*)[65])p->creds, NULL))
+                bad = 1;
+            break;
+        case FEDSHARE_OP_MEMBER_APPROVE:
+            p->count = fsr_u64(&r);
+            if (!r.err && !p->count)
                 bad = 1;
             break;
         default:

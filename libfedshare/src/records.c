@@ -10,13 +10,13 @@
 #include "contracts_internal.h"
 #include "fedshare/did.h"
 
-static const char *const prefix[] = {NULL,        "fs/out/",      "fs/data/", "fs/policy/",
-                                     "fs/grant/", "fs/decision/", "fs/key/",  "fs/model/",
-                                     "fs/task/",  "fs/round/"};
+static const char *const prefix[] = {NULL,        "fs/out/",      "fs/data/",    "fs/policy/",
+                                     "fs/grant/", "fs/decision/", "fs/key/",     "fs/model/",
+                                     "fs/task/",  "fs/round/",    "fs/members/", "fs/mchange/"};
 
 int fedshare_state_key(int kind, const uint8_t id[32], const uint8_t *id2, uint32_t round,
                        uint8_t *out, size_t *len) {
-    if (kind < FEDSHARE_REC_OUTCOME || kind > FEDSHARE_REC_ROUND || !id || !out || !len ||
+    if (kind < FEDSHARE_REC_OUTCOME || kind > FEDSHARE_REC_MEMBER_CHANGE || !id || !out || !len ||
         (kind == FEDSHARE_REC_GRANT && !id2))
         return FEDSHARE_E_INVALID;
     size_t pl = strlen(prefix[kind]), n = pl;
@@ -638,6 +638,98 @@ static int render_simple(jbuf *j, int kind, const uint8_t *rec, size_t len) {
     return fsr_done(&r) ? FEDSHARE_E_FORMAT : FEDSHARE_OK;
 }
 
+static void jroles(jbuf *j, const char *key, uint32_t roles) {
+    static const char *const rn[] = {"provider", "aggregator", "keyholder", "publisher",
+                                     "regulator"};
+    jfmt(j, "\"%s\":[", key);
+    for (int i = 0, k = 0; i < 5; i++)
+        if (roles & (1u << i))
+            jfmt(j, "%s\"%s\"", k++ ? "," : "", rn[i]);
+    jstr(j, "]");
+}
+
+static void jcreds(jbuf *j, uint32_t n, const char (*cred)[FEDSHARE_NAME_MAX + 1]) {
+    jstr(j, "\"credentials\":[");
+    for (uint32_t i = 0; i < n; i++) {
+        if (i)
+            jstr(j, ",");
+        jtextv(j, (const uint8_t *)cred[i], strlen(cred[i]));
+    }
+    jstr(j, "]");
+}
+
+static const char *status_name(uint8_t s) {
+    return s == FS_MEMBER_ACTIVE ? "active" : s == FS_MEMBER_RETIRED ? "retired" : "none";
+}
+
+static int render_members(jbuf *j, const uint8_t *rec, size_t len) {
+    fs_mset *m = malloc(sizeof *m);
+    if (!m)
+        return FEDSHARE_E_NOMEM;
+    int rc = fs_mset_decode(rec, len, m);
+    if (!rc) {
+        jfmt(j, "{\"last_change\":%" PRIu64 ",\"open_change\":%" PRIu64 ",\"members\":[",
+             m->last_id, m->open_id);
+        for (uint32_t i = 0; i < m->n; i++) {
+            const fs_mentry *e = &m->e[i];
+            jstr(j, i ? ",{" : "{");
+            jhex(j, "key", e->key, 32);
+            jstr(j, ",");
+            jdid(j, "did", e->key);
+            jstr(j, ",");
+            jtext(j, "name", (const uint8_t *)e->name, strlen(e->name));
+            jstr(j, ",");
+            jtext(j, "org", (const uint8_t *)e->org, strlen(e->org));
+            jstr(j, ",");
+            jcreds(j, e->ncred, e->cred);
+            jstr(j, ",");
+            jroles(j, "roles_before", e->roles0);
+            jfmt(j, ",\"status_before\":\"%s\",", status_name(e->status0));
+            jroles(j, "roles", e->roles);
+            jfmt(j, ",\"status\":\"%s\",\"since\":%" PRIu64 "}", status_name(e->status), e->since);
+        }
+        jstr(j, "]}");
+    }
+    free(m);
+    return rc;
+}
+
+static int render_change(jbuf *j, const uint8_t *rec, size_t len) {
+    fs_mchange *c = malloc(sizeof *c);
+    if (!c)
+        return FEDSHARE_E_NOMEM;
+    int rc = fs_mchange_decode(rec, len, c);
+    if (!rc) {
+        static const char *const kinds[] = {"", "roles", "join", "retire"};
+        static const char *const st[] = {"proposed", "approved", "expired"};
+        jfmt(j, "{\"id\":%" PRIu64 ",\"kind\":\"%s\",", c->id, kinds[c->kind]);
+        jhex(j, "key", c->key, 32);
+        jstr(j, ",");
+        jdid(j, "did", c->key);
+        jstr(j, ",");
+        jroles(j, "roles", c->roles);
+        jstr(j, ",");
+        jtext(j, "name", (const uint8_t *)c->name, strlen(c->name));
+        jstr(j, ",");
+        jtext(j, "org", (const uint8_t *)c->org, strlen(c->org));
+        jstr(j, ",");
+        jcreds(j, c->ncred, c->cred);
+        jfmt(j, ",\"proposed_at\":%" PRIu64 ",\"expires_after\":%" PRIu64, c->proposed_at,
+             c->proposed_at + FEDSHARE_MEMBER_TTL);
+        jfmt(j, ",\"status\":\"%s\",\"decided_at\":%" PRIu64, st[c->status], c->decided_at);
+        jfmt(j, ",\"effective\":%" PRIu64 ",\"approvals\":[", c->effective);
+        for (uint32_t i = 0; i < c->n_approvals; i++) {
+            char did[FEDSHARE_DID_BUF];
+            if (fedshare_did_from_pubkey(c->approvals[i], did, sizeof did) != FEDSHARE_OK)
+                did[0] = 0;
+            jfmt(j, "%s\"%s\"", i ? "," : "", did);
+        }
+        jstr(j, "]}");
+    }
+    free(c);
+    return rc;
+}
+
 int fedshare_record_json(int kind, const uint8_t *rec, size_t len, char **json) {
     if (!json || (!rec && len))
         return FEDSHARE_E_INVALID;
@@ -646,6 +738,10 @@ int fedshare_record_json(int kind, const uint8_t *rec, size_t len, char **json) 
     int rc;
     if (kind == FEDSHARE_REC_TASK)
         rc = render_task(&j, rec, len);
+    else if (kind == FEDSHARE_REC_MEMBERS)
+        rc = render_members(&j, rec, len);
+    else if (kind == FEDSHARE_REC_MEMBER_CHANGE)
+        rc = render_change(&j, rec, len);
     else if (kind == FEDSHARE_REC_ROUND)
         rc = render_round(&j, rec, len);
     else if (kind == FEDSHARE_REC_POLICY) {

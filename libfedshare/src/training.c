@@ -145,7 +145,7 @@ static int task_create(fs_exec *x, const fs_payload *p, fs_task *t) {
     free(k);
     if (rc)
         return rc;
-    if ((rc = fs_require_role(x->app->c, s->aggregator, FEDSHARE_ROLE_AGGREGATOR)) != 0)
+    if ((rc = fs_require_role(x->c, s->aggregator, FEDSHARE_ROLE_AGGREGATOR)) != 0)
         return rc;
     fedavg_codec *codec = NULL;
     if (fedavg_codec_decode(&codec, s->codec, s->codec_len) != FEDAVG_OK)
@@ -160,7 +160,7 @@ static int task_create(fs_exec *x, const fs_payload *p, fs_task *t) {
         return FEDSHARE_E_NOMEM;
     for (size_t i = 0; !rc && i < p->n; i++) {
         const uint8_t *pk = p->list + 64 * i, *id = pk + 32;
-        rc = fs_require_role(x->app->c, pk, FEDSHARE_ROLE_PROVIDER);
+        rc = fs_require_role(x->c, pk, FEDSHARE_ROLE_PROVIDER);
         for (size_t j = 0; !rc && j < i; j++)
             if (!memcmp(pk, p->list + 64 * j, 32) || !memcmp(id, p->list + 64 * j + 32, 32))
                 rc = FEDSHARE_E_INVALID;

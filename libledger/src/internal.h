@@ -193,4 +193,16 @@ int ldg_verify32(const uint8_t pk[32], const uint8_t msg[32], const uint8_t sig[
 
 int ldg_init(void);
 
+/* The client's membership catch-up (bundle.c, QUERY kind 13): the answer is
+ * the list of changes taking force in (after, upto] (ledger_store_changes) ‖
+ * u32 n ‖ the header of block min(upto, tip) ‖ u32 n ‖ its certificate, which
+ * shows that no change up to it is left out. The verifier starts from `from`
+ * (in force since from_eff, 0 for genesis) and gives the membership in force
+ * after the last change, its first height, the height of the block, and the
+ * length of the list at the start of buf. */
+int ldg_changes_answer(ledger_store *s, uint64_t after, uint64_t upto, uint8_t **out, size_t *len);
+int ldg_changes_answer_verify(const ledger_membership *from, uint64_t from_eff, const uint8_t *buf,
+                              size_t len, ledger_membership **out, uint64_t *eff, uint64_t *proven,
+                              size_t *list_len);
+
 #endif

@@ -121,6 +121,32 @@ int ledger_state_get(ledger_state *st, const uint8_t *key, size_t klen, const ui
     return LEDGER_OK;
 }
 
+/* The first key after @p key (a cursor in the block's own LMDB transaction, so the
+ * block's earlier writes are seen); the ledger's own records (0xFF "LDG/") are skipped. */
+int ledger_state_next(ledger_state *st, const uint8_t *key, size_t klen, const uint8_t **next,
+                      size_t *next_len, const uint8_t **val, size_t *vlen) {
+    if (!st || !key_ok(key, klen) || !next || !next_len || !val || !vlen)
+        return LEDGER_E_INVALID;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(st->txn, st->s->state, &cur);
+    if (rc)
+        return ldg_mdb_err(rc);
+    MDB_val k = ldg_val(key, klen), v;
+    rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (!rc && k.mv_size == klen && !memcmp(k.mv_data, key, klen))
+        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    mdb_cursor_close(cur);
+    if (rc)
+        return ldg_mdb_err(rc);
+    if (k.mv_size >= LDG_SYS_PREFIX_LEN && !memcmp(k.mv_data, LDG_SYS_PREFIX, LDG_SYS_PREFIX_LEN))
+        return LEDGER_E_NOT_FOUND;
+    *next = k.mv_data;
+    *next_len = k.mv_size;
+    *val = v.mv_data;
+    *vlen = v.mv_size;
+    return LEDGER_OK;
+}
+
 static int reserved(const uint8_t *key, size_t klen) {
     return klen >= LDG_SYS_PREFIX_LEN && memcmp(key, LDG_SYS_PREFIX, LDG_SYS_PREFIX_LEN) == 0;
 }
@@ -211,7 +237,8 @@ static int same_key(const sort_rec *x, const sort_rec *y) {
 
 /* writes hash = SHA-256(tag ‖ for each net write in (ns, key) order:
  * ns u8 ‖ kind u8 ‖ klen u32 ‖ key ‖ [vlen u32 ‖ value if put]). */
-static int writes_hash(const struct ledger_state *st, uint8_t out[32]) {
+static int writes_hash(const struct ledger_state *st, uint8_t out[32], uint8_t **enc,
+                       size_t *enc_len) {
     sort_rec *r = malloc((st->nlog ? st->nlog : 1) * sizeof *r);
     if (!r)
         return LEDGER_E_NOMEM;
@@ -220,6 +247,19 @@ static int writes_hash(const struct ledger_state *st, uint8_t out[32]) {
         r[i].k = st->arena + st->log[i].koff;
     }
     qsort(r, st->nlog, sizeof *r, cmp_rec);
+    /* enc (optional): the same bytes as hashed after the tag, for the witness
+     * of a block that decides a membership change (ledger-bundle.md) */
+    size_t cap = 0, used = 0;
+    uint8_t *e = NULL;
+    if (enc) {
+        for (size_t i = 0; i < st->nlog; i++)
+            cap += 10 + r[i].w->klen + (r[i].w->kind ? r[i].w->vlen : 0);
+        e = malloc(cap ? cap : 1);
+        if (!e) {
+            free(r);
+            return LEDGER_E_NOMEM;
+        }
+    }
     crypto_hash_sha256_state h;
     crypto_hash_sha256_init(&h);
     crypto_hash_sha256_update(&h, (const uint8_t *)LDG_TAG_WRITES, LDG_TAG_LEN);
@@ -233,20 +273,56 @@ static int writes_hash(const struct ledger_state *st, uint8_t out[32]) {
         ldg_put32(hd + 2, (uint32_t)w->klen);
         crypto_hash_sha256_update(&h, hd, 6);
         crypto_hash_sha256_update(&h, r[i].k, w->klen);
+        if (e) {
+            memcpy(e + used, hd, 6);
+            memcpy(e + used + 6, r[i].k, w->klen);
+            used += 6 + w->klen;
+        }
         if (w->kind) {
             ldg_put32(hd, (uint32_t)w->vlen);
             crypto_hash_sha256_update(&h, hd, 4);
             crypto_hash_sha256_update(&h, st->arena + w->voff, w->vlen);
+            if (e) {
+                memcpy(e + used, hd, 4);
+                memcpy(e + used + 4, st->arena + w->voff, w->vlen);
+                used += 4 + w->vlen;
+            }
         }
     }
     crypto_hash_sha256_final(&h, out);
     free(r);
+    if (enc) {
+        *enc = e;
+        *enc_len = used;
+    }
     return LEDGER_OK;
+}
+
+/* Did the block write a membership record (0xFF "LDG/mship/" ‖ u64)? */
+static int wrote_membership(const struct ledger_state *st) {
+    static const char k[] = LDG_SYS_PREFIX "mship/";
+    for (size_t i = 0; i < st->nlog; i++) {
+        const ldg_write *w = &st->log[i];
+        if (w->ns == 0 && w->kind && w->klen == sizeof k - 1 + 8 &&
+            memcmp(st->arena + w->koff, k, sizeof k - 1) == 0)
+            return 1;
+    }
+    return 0;
 }
 
 int ldg_exec_block(ledger_store *s, MDB_txn *txn, const ledger_block *b,
                    const uint8_t prev_root[32], uint32_t flags, uint8_t root[32],
                    int32_t *statuses) {
+    return ldg_exec_block_wit(s, txn, b, prev_root, flags, root, statuses, NULL, NULL);
+}
+
+int ldg_exec_block_wit(ledger_store *s, MDB_txn *txn, const ledger_block *b,
+                       const uint8_t prev_root[32], uint32_t flags, uint8_t root[32],
+                       int32_t *statuses, uint8_t **witness, size_t *witness_len) {
+    if (witness) {
+        *witness = NULL;
+        *witness_len = 0;
+    }
     struct ledger_state st;
     ldg_state_init(&st, s, txn, 1, b->height);
     crypto_hash_sha256_state res;
@@ -352,9 +428,25 @@ int ldg_exec_block(ledger_store *s, MDB_txn *txn, const ledger_block *b,
     }
     if (!rc) {
         uint8_t wh[32], rh[32], buf[LDG_TAG_LEN + 32 + 8 + 32 + 32];
-        rc = writes_hash(&st, wh);
+        uint8_t *we = NULL;
+        size_t wl = 0;
+        int wit = witness && wrote_membership(&st);
+        rc = writes_hash(&st, wh, wit ? &we : NULL, &wl);
         if (!rc) {
             crypto_hash_sha256_final(&res, rh);
+            if (wit) { /* prev root ‖ results hash ‖ u32 length ‖ net writes */
+                uint8_t *x = malloc(68 + wl);
+                if (x) {
+                    memcpy(x, prev_root, 32);
+                    memcpy(x + 32, rh, 32);
+                    ldg_put32(x + 64, (uint32_t)wl);
+                    memcpy(x + 68, we, wl);
+                    *witness = x;
+                    *witness_len = 68 + wl;
+                } else {
+                    rc = LEDGER_E_NOMEM;
+                }
+            }
             memcpy(buf, LDG_TAG_STATE, LDG_TAG_LEN);
             memcpy(buf + 16, prev_root, 32);
             ldg_put64(buf + 48, b->height);
@@ -362,6 +454,7 @@ int ldg_exec_block(ledger_store *s, MDB_txn *txn, const ledger_block *b,
             memcpy(buf + 88, rh, 32);
             crypto_hash_sha256(root, buf, sizeof buf);
         }
+        free(we);
     }
     ldg_state_release(&st);
     ledger_membership_free(derived);

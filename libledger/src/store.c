@@ -15,6 +15,7 @@
 #define META_MEMBERSHIP "membership"
 #define META_TIP        "tip"
 #define META_BLOB_BYTES "blob_bytes"
+#define META_WITNESS    "mwit/" /* ‖ u64 height: witness of a block deciding a membership change */
 #define TIP_BYTES       80
 #define TXREC_BYTES     24 /* height u64, index u32, offset u32, length u32, status i32 */
 
@@ -551,11 +552,22 @@ static int append_impl(ledger_store *s, const ledger_block *b, uint32_t flags, i
         int mrc = mdb_txn_begin(s->env, NULL, 0, &txn);
         rc = mrc ? ldg_mdb_err(mrc) : 0;
     }
+    uint8_t *wit = NULL;
+    size_t wit_len = 0;
     if (!rc)
-        rc = ldg_exec_block(s, txn, b, s->tip.state_root, flags, root, statuses);
+        rc =
+            ldg_exec_block_wit(s, txn, b, s->tip.state_root, flags, root, statuses, &wit, &wit_len);
     if (!rc && sodium_memcmp(root, b->state_root, 32) != 0)
         rc = LEDGER_E_STATE_ROOT;
     int mrc = 0;
+    if (!rc && wit) { /* a block deciding a membership change: keep its witness */
+        uint8_t wk[sizeof META_WITNESS - 1 + 8];
+        memcpy(wk, META_WITNESS, sizeof META_WITNESS - 1);
+        ldg_put64(wk + sizeof META_WITNESS - 1, b->height);
+        MDB_val k = ldg_val(wk, sizeof wk), v = ldg_val(wit, wit_len);
+        mrc = mdb_put(txn, s->meta, &k, &v, 0);
+    }
+    free(wit);
     if (!rc) { /* block record */
         uint8_t hk[8];
         ldg_put64(hk, b->height);
@@ -1127,21 +1139,18 @@ int ledger_store_proof(ledger_store *s, const uint8_t tx_hash[32], ledger_proof 
     return rc;
 }
 
-int ledger_store_bundle(ledger_store *s, const uint8_t tx_hash[32], uint8_t **out, size_t *len) {
-    if (!out || !len)
-        return LEDGER_E_INVALID;
-    *out = NULL;
-    *len = 0;
-    if (!s || !tx_hash)
-        return LEDGER_E_INVALID;
-    ledger_tx *tx = NULL;
-    ledger_proof *p = NULL;
-    int rc = ledger_store_tx(s, tx_hash, &tx, NULL, NULL, NULL);
-    if (!rc)
-        rc = ledger_store_proof(s, tx_hash, &p);
-    if (!rc)
-        rc = ledger_bundle_create(s->genesis, tx, p, out, len);
-    ledger_proof_free(p);
-    ledger_tx_free(tx);
-    return rc;
+int ldg_store_witness(ledger_store *s, MDB_txn *txn, uint64_t height, uint8_t **out, size_t *len) {
+    uint8_t wk[sizeof META_WITNESS - 1 + 8];
+    memcpy(wk, META_WITNESS, sizeof META_WITNESS - 1);
+    ldg_put64(wk + sizeof META_WITNESS - 1, height);
+    MDB_val k = ldg_val(wk, sizeof wk), v;
+    int mrc = mdb_get(txn, s->meta, &k, &v);
+    if (mrc)
+        return ldg_mdb_err(mrc);
+    *out = malloc(v.mv_size ? v.mv_size : 1);
+    if (!*out)
+        return LEDGER_E_NOMEM;
+    memcpy(*out, v.mv_data, v.mv_size);
+    *len = v.mv_size;
+    return LEDGER_OK;
 }

@@ -130,6 +130,15 @@ void ldg_state_release(struct ledger_state *st);
 int ldg_exec_block(ledger_store *s, MDB_txn *txn, const ledger_block *b,
                    const uint8_t prev_root[32], uint32_t flags, uint8_t root[32],
                    int32_t *statuses);
+/* The same; when the block writes a membership record (it decides a change),
+ * *witness gets prev_root ‖ results hash ‖ u32 length ‖ the block's net writes
+ * as hashed into the state root (docs/formats/ledger-bundle.md), else NULL. */
+int ldg_exec_block_wit(ledger_store *s, MDB_txn *txn, const ledger_block *b,
+                       const uint8_t prev_root[32], uint32_t flags, uint8_t root[32],
+                       int32_t *statuses, uint8_t **witness, size_t *witness_len);
+/* The stored witness of block h (LEDGER_E_NOT_FOUND if it decided no change,
+ * or the store did not execute it). */
+int ldg_store_witness(ledger_store *s, MDB_txn *txn, uint64_t height, uint8_t **out, size_t *len);
 
 /* Snapshot-started stores (snapshot.c): a header held below the base
  * (LEDGER_E_SNAPSHOT when not held); the headers-below-the-base check of

@@ -1270,6 +1270,323 @@ static void test_data_seal(void **state) {
     assert_int_equal(fedshare_data_open(key, sealed, sizeof sealed, back), FEDSHARE_OK);
 }
 
+/* ---- membership by quorum (docs/fedshare-contracts.md §Membership) ---- */
+
+static const uint8_t ZERO32[32];
+
+static int32_t propose(world *w, int who, uint8_t kind, int subject, uint32_t roles,
+                       const char *name, const char *org) {
+    uint8_t *pl;
+    size_t len;
+    const char *creds[] = {"irb"};
+    assert_int_equal(fedshare_payload_member_propose(kind, g_pk[subject], roles, name, org,
+                                                     name ? creds : NULL, name ? 1 : 0, &pl, &len),
+                     FEDSHARE_OK);
+    return act(w, who, FEDSHARE_OP_MEMBER_PROPOSE, pl, len, NULL);
+}
+
+static int32_t approve(world *w, int who, uint64_t id) {
+    uint8_t *pl;
+    size_t len;
+    assert_int_equal(fedshare_payload_member_approve(id, &pl, &len), FEDSHARE_OK);
+    return act(w, who, FEDSHARE_OP_MEMBER_APPROVE, pl, len, NULL);
+}
+
+static void expect_change(world *w, uint64_t id, const char *needle) {
+    uint8_t rid[32] = {0};
+    for (int i = 0; i < 8; i++)
+        rid[24 + i] = (uint8_t)(id >> (56 - 8 * i));
+    expect_in(w, FEDSHARE_REC_MEMBER_CHANGE, rid, NULL, 0, needle);
+}
+
+static int32_t publish(world *w, int who, uint8_t tag) {
+    uint8_t structure[32], digest[32], *pl;
+    size_t len;
+    memset(structure, 0x51, 32);
+    memset(digest, tag, 32);
+    assert_int_equal(fedshare_payload_model_publish(structure, digest, 31, "m", &pl, &len), 0);
+    return act(w, who, FEDSHARE_OP_MODEL_PUBLISH, pl, len, NULL);
+}
+
+static uint64_t tip_height(world *w) {
+    ledger_tip t;
+    assert_int_equal(ledger_store_tip(w->s, &t), LEDGER_OK);
+    return t.height;
+}
+
+/* A member's roles change by more than two thirds of the members in force (4 of 5),
+ * two blocks after the approving one; 3 of 5 leave it proposed; one proposal at a
+ * time, none while an approved change is not in force; a proposal expires. */
+static void test_member_roles(void **state) {
+    world *w = *state;
+    /* member 3 (regulator) may not publish */
+    assert_int_equal(publish(w, 3, 1), LEDGER_E_REJECTED); /* refused before the contracts */
+    /* nothing recorded until the first proposal: the configuration is in force */
+    assert_null(record(w, FEDSHARE_REC_MEMBERS, ZERO32, NULL, 0));
+    uint32_t pub = FEDSHARE_ROLE_REGULATOR | FEDSHARE_ROLE_PUBLISHER;
+    /* malformed proposals never decode */
+    uint8_t *pl;
+    size_t len;
+    assert_int_equal(fedshare_payload_member_propose(FEDSHARE_MEMBER_ROLES, g_pk[3], 64, NULL, NULL,
+                                                     NULL, 0, &pl, &len),
+                     FEDSHARE_E_INVALID);
+    assert_int_equal(fedshare_payload_member_propose(FEDSHARE_MEMBER_RETIRE, g_pk[3], 1, NULL, NULL,
+                                                     NULL, 0, &pl, &len),
+                     FEDSHARE_E_INVALID);
+    assert_int_equal(fedshare_payload_member_propose(FEDSHARE_MEMBER_JOIN, g_pk[5], 1, "bad name",
+                                                     NULL, NULL, 0, &pl, &len),
+                     FEDSHARE_E_INVALID);
+    assert_int_equal(fedshare_payload_member_approve(0, &pl, &len), FEDSHARE_E_INVALID);
+    /* a non-member cannot propose; a change that changes nothing is refused */
+    assert_int_equal(propose(w, 5, FEDSHARE_MEMBER_ROLES, 3, pub, NULL, NULL), LEDGER_E_REJECTED);
+    assert_int_equal(propose(w, 0, FEDSHARE_MEMBER_ROLES, 3, FEDSHARE_ROLE_REGULATOR, NULL, NULL),
+                     FEDSHARE_E_STATE);
+    assert_null(record(w, FEDSHARE_REC_MEMBERS, ZERO32, NULL, 0));
+
+    assert_int_equal(propose(w, 0, FEDSHARE_MEMBER_ROLES, 3, pub, NULL, NULL), FEDSHARE_OK);
+    expect_change(w, 1, "\"status\":\"proposed\"");
+    /* one proposal at a time; approvals once each; only the open id */
+    assert_int_equal(propose(w, 1, FEDSHARE_MEMBER_ROLES, 2, FEDSHARE_ROLE_PROVIDER, NULL, NULL),
+                     FEDSHARE_E_STATE);
+    assert_int_equal(approve(w, 0, 1), FEDSHARE_E_EXISTS);
+    assert_int_equal(approve(w, 1, 2), FEDSHARE_E_NOT_FOUND);
+    assert_int_equal(approve(w, 1, 1), FEDSHARE_OK);
+    assert_int_equal(approve(w, 2, 1), FEDSHARE_OK);
+    /* 3 of 5: not more than two thirds */
+    expect_change(w, 1, "\"status\":\"proposed\"");
+    assert_int_equal(publish(w, 3, 2), LEDGER_E_REJECTED);
+    assert_int_equal(approve(w, 4, 1), FEDSHARE_OK);
+    uint64_t h = tip_height(w);
+    char want[96];
+    snprintf(want, sizeof want, "\"status\":\"approved\",\"decided_at\":%llu,\"effective\":%llu",
+             (unsigned long long)h, (unsigned long long)h + 2);
+    expect_change(w, 1, want);
+    /* block h + 1: not in force yet, and no new proposal while it is pending */
+    assert_int_equal(propose(w, 0, FEDSHARE_MEMBER_ROLES, 2, FEDSHARE_ROLE_PROVIDER, NULL, NULL),
+                     FEDSHARE_E_STATE);
+    /* block h + 2: in force */
+    assert_int_equal(publish(w, 3, 3), FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_MEMBERS, ZERO32, NULL, 0,
+              "\"roles\":[\"publisher\",\"regulator\"],\"status\":\"active\"");
+
+    /* a proposal that is not approved within FEDSHARE_MEMBER_TTL blocks expires */
+    assert_int_equal(propose(w, 0, FEDSHARE_MEMBER_ROLES, 3, FEDSHARE_ROLE_REGULATOR, NULL, NULL),
+                     FEDSHARE_OK);
+    for (int i = 0; i < FEDSHARE_MEMBER_TTL; i++)
+        assert_int_equal(publish(w, 4, (uint8_t)(10 + i)), FEDSHARE_OK);
+    assert_int_equal(approve(w, 1, 2), FEDSHARE_E_STATE);
+    /* a new proposal closes it as expired */
+    assert_int_equal(propose(w, 1, FEDSHARE_MEMBER_ROLES, 3, FEDSHARE_ROLE_REGULATOR, NULL, NULL),
+                     FEDSHARE_OK);
+    expect_change(w, 2, "\"status\":\"expired\"");
+    expect_change(w, 3, "\"status\":\"proposed\"");
+    uint64_t bad = 1;
+    assert_int_equal(ledger_verify_chain(w->s, LEDGER_VERIFY_FULL, &bad), LEDGER_OK);
+}
+
+static abac_cedar_policies *compile_members(const char *src, uint64_t version, const int *who,
+                                            size_t n) {
+    uint8_t members[8 * 32];
+    for (size_t i = 0; i < n; i++)
+        memcpy(members + 32 * i, g_pk[who[i]], 32);
+    abac_compile_options o;
+    abac_compile_options_init(&o);
+    o.set_version = version;
+    o.members = members;
+    o.n_members = n;
+    abac_cedar_policies *ps = NULL;
+    uint32_t line, col;
+    char msg[128];
+    assert_int_equal(
+        abac_cedar_policies_compile(&ps, src, strlen(src), &o, &line, &col, msg, sizeof msg),
+        ABAC_OK);
+    return ps;
+}
+
+static int32_t policy_update(world *w, int who, const uint8_t id[32], abac_cedar_policies *cur,
+                             abac_cedar_policies *next, const int *signers, size_t n) {
+    uint8_t pks[8 * 32], sigs[8 * 64], upd[1 << 14], *pl;
+    size_t ulen, len;
+    /* abac_cedar_update_encode wants them sorted by key */
+    int order[8];
+    for (size_t i = 0; i < n; i++)
+        order[i] = signers[i];
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++)
+            if (memcmp(g_pk[order[j]], g_pk[order[i]], 32) < 0) {
+                int t = order[i];
+                order[i] = order[j];
+                order[j] = t;
+            }
+    for (size_t i = 0; i < n; i++) {
+        memcpy(pks + 32 * i, g_pk[order[i]], 32);
+        assert_int_equal(abac_cedar_update_sign(cur, next, g_sk[order[i]], sigs + 64 * i), ABAC_OK);
+    }
+    assert_int_equal(abac_cedar_update_encode(cur, next, pks, sigs, n, upd, sizeof upd, &ulen),
+                     ABAC_OK);
+    assert_int_equal(fedshare_payload_policy_update(id, upd, ulen, &pl, &len), 0);
+    return act(w, who, FEDSHARE_OP_POLICY_UPDATE, pl, len, NULL);
+}
+
+/* Run a change proposed by `who` and approved by `approvers` to its height. */
+static void change_in_force(world *w, int who, uint8_t kind, int subject, uint32_t roles,
+                            const char *name, const char *org, const int *approvers, size_t n,
+                            uint64_t id) {
+    assert_int_equal(propose(w, who, kind, subject, roles, name, org), FEDSHARE_OK);
+    for (size_t i = 0; i < n; i++)
+        assert_int_equal(approve(w, approvers[i], id), FEDSHARE_OK);
+    expect_change(w, id, "\"status\":\"approved\"");
+    /* one block for h + 1 (a request nobody minds), then h + 2 is the next act */
+    assert_int_equal(publish(w, 4, (uint8_t)(0x80 + id)), FEDSHARE_OK);
+}
+
+/* A member joins (its acts refused before its height, accepted from it), a key holder
+ * retires (its acts and signatures refused with FEDSHARE_E_RETIRED from the change on),
+ * a retirement or role change that would leave a key with fewer than t holders is
+ * refused (FEDSHARE_E_KEYHOLDERS), policy quorums count the members in force, and a
+ * replay from genesis gives every state root. */
+static void test_member_join_retire(void **state) {
+    world *w = *state;
+    uint8_t key_id[32], data[32];
+    record_key(w, key_id); /* 2 of 3: holders 0, 1, 2 */
+    register_data(w, 0, "ehr", data);
+    int v1m[] = {0, 1, 2, 3, 4};
+    abac_cedar_policies *p1 = compile_members(POLICY, 1, v1m, 5);
+    size_t n1 = abac_cedar_policies_encoded_size(p1), wrote, len;
+    uint8_t *b1 = malloc(n1), *pl, enc[32];
+    assert_int_equal(abac_cedar_policies_encode(p1, b1, n1, &wrote), ABAC_OK);
+    assert_int_equal(fedshare_payload_policy_set(data, b1, wrote, &pl, &len), 0);
+    assert_int_equal(act(w, 0, FEDSHARE_OP_POLICY_SET, pl, len, NULL), FEDSHARE_OK);
+    free(b1);
+
+    /* member 5 joins as a provider: refused before, accepted at its height */
+    memset(enc, 0x99, 32);
+    assert_int_equal(fedshare_payload_data_register(enc, "ehr-d", "", NULL, 0, &pl, &len), 0);
+    assert_int_equal(act(w, 5, FEDSHARE_OP_DATA_REGISTER, pl, len, NULL), LEDGER_E_REJECTED);
+    /* a key already used, or a name already taken, cannot join */
+    assert_int_equal(propose(w, 0, FEDSHARE_MEMBER_JOIN, 1, FEDSHARE_ROLE_PROVIDER, "m9", NULL),
+                     FEDSHARE_E_EXISTS);
+    assert_int_equal(
+        propose(w, 0, FEDSHARE_MEMBER_JOIN, 5, FEDSHARE_ROLE_PROVIDER, "m1", "hospital-d"),
+        FEDSHARE_E_EXISTS);
+    assert_int_equal(
+        propose(w, 0, FEDSHARE_MEMBER_JOIN, 5, FEDSHARE_ROLE_PROVIDER, "m5", "hospital-d"),
+        FEDSHARE_OK);
+    assert_int_equal(approve(w, 1, 1), FEDSHARE_OK);
+    assert_int_equal(approve(w, 2, 1), FEDSHARE_OK);
+    assert_int_equal(approve(w, 3, 1), FEDSHARE_OK);
+    /* block h + 1: still refused */
+    assert_int_equal(fedshare_payload_data_register(enc, "ehr-d", "", NULL, 0, &pl, &len), 0);
+    assert_int_equal(act(w, 5, FEDSHARE_OP_DATA_REGISTER, pl, len, NULL), LEDGER_E_REJECTED);
+    /* block h + 2: a member */
+    assert_int_equal(fedshare_payload_data_register(enc, "ehr-d", "", NULL, 0, &pl, &len), 0);
+    assert_int_equal(act(w, 5, FEDSHARE_OP_DATA_REGISTER, pl, len, NULL), FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_MEMBERS, ZERO32, NULL, 0, "\"name\":\"m5\",\"org\":\"hospital-d\"");
+
+    /* six members now: 4 approvals are not more than two thirds, 5 are */
+    int ap[] = {1, 3, 4, 5};
+    assert_int_equal(propose(w, 0, FEDSHARE_MEMBER_RETIRE, 2, 0, NULL, NULL), FEDSHARE_OK);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(approve(w, ap[i], 2), FEDSHARE_OK);
+    expect_change(w, 2, "\"status\":\"proposed\"");
+    assert_int_equal(approve(w, ap[3], 2), FEDSHARE_OK);
+    expect_change(w, 2, "\"status\":\"approved\"");
+    /* block h + 1: member 2 still acts */
+    register_data(w, 2, "ehr-c2", enc);
+    /* from h + 2 on: refused with its own code, and the refusal recorded */
+    assert_int_equal(fedshare_payload_data_register(enc, "ehr-c3", "", NULL, 0, &pl, &len), 0);
+    assert_int_equal(act(w, 2, FEDSHARE_OP_DATA_REGISTER, pl, len, NULL), FEDSHARE_E_RETIRED);
+    assert_int_equal(approve(w, 2, 9), FEDSHARE_E_RETIRED);
+    expect_in(w, FEDSHARE_REC_MEMBERS, ZERO32, NULL, 0, "\"name\":\"m2\"");
+    expect_in(w, FEDSHARE_REC_MEMBERS, ZERO32, NULL, 0, "\"status\":\"retired\"");
+
+    /* holders 0 and 1 are left of the 2-of-3 key: neither may leave nor lose the role */
+    assert_int_equal(propose(w, 0, FEDSHARE_MEMBER_RETIRE, 1, 0, NULL, NULL),
+                     FEDSHARE_E_KEYHOLDERS);
+    assert_int_equal(propose(w, 1, FEDSHARE_MEMBER_ROLES, 0, FEDSHARE_ROLE_PROVIDER, NULL, NULL),
+                     FEDSHARE_E_KEYHOLDERS);
+    /* a retired member's key is never brought back */
+    assert_int_equal(propose(w, 0, FEDSHARE_MEMBER_JOIN, 2, FEDSHARE_ROLE_PROVIDER, "m2b", NULL),
+                     FEDSHARE_E_EXISTS);
+    assert_int_equal(propose(w, 0, FEDSHARE_MEMBER_ROLES, 2, FEDSHARE_ROLE_PROVIDER, NULL, NULL),
+                     FEDSHARE_E_RETIRED);
+    /* a key holder added by a role change counts, and then one of the others may leave */
+    int ap5[] = {1, 3, 4}; /* with the proposer 4 of the 5 in force */
+    change_in_force(w, 0, FEDSHARE_MEMBER_ROLES, 5,
+                    FEDSHARE_ROLE_PROVIDER | FEDSHARE_ROLE_KEYHOLDER, NULL, NULL, ap5, 3, 3);
+    assert_int_equal(propose(w, 0, FEDSHARE_MEMBER_RETIRE, 1, 0, NULL, NULL),
+                     FEDSHARE_E_KEYHOLDERS); /* 5 is a key holder, but of no recorded key */
+
+    /* policy quorums count the members in force (0, 1, 3, 4, 5): the next set must name
+     * them; a retired member's signature is refused; 3 of 5 current members are too few */
+    int v2m[] = {0, 1, 3, 4, 5};
+    abac_cedar_policies *p2 = compile_members("permit (principal, action, resource);", 2, v2m, 5);
+    abac_cedar_policies *p2old =
+        compile_members("permit (principal, action, resource);", 2, v1m, 5);
+    int s_retired[] = {0, 1, 2, 3};
+    assert_int_equal(policy_update(w, 0, data, p1, p2, s_retired, 4), FEDSHARE_E_RETIRED);
+    int s_ok[] = {0, 1, 3, 4};
+    assert_int_equal(policy_update(w, 0, data, p1, p2old, s_ok, 4), FEDSHARE_E_QUORUM);
+    assert_int_equal(policy_update(w, 0, data, p1, p2, s_ok, 4), FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_MEMBERS, ZERO32, NULL, 0, "\"last_change\":3,\"open_change\":0");
+    abac_cedar_policies_free(p1);
+    abac_cedar_policies_free(p2);
+    abac_cedar_policies_free(p2old);
+
+    /* replay from genesis reproduces every state root */
+    uint64_t bad = 1;
+    assert_int_equal(ledger_verify_chain(w->s, LEDGER_VERIFY_FULL, &bad), LEDGER_OK);
+}
+
+/* With four members in force (member 3 retired), a roles change approved by 2 of 4
+ * stays proposed and by 3 of 4 takes force at h + 2; the retired member cannot
+ * approve. */
+static void test_member_quorum_of_four(void **state) {
+    world *w = *state;
+    int ap[] = {1, 2, 4};
+    change_in_force(w, 0, FEDSHARE_MEMBER_RETIRE, 3, 0, NULL, NULL, ap, 3, 1);
+    uint8_t enc[32], *pl;
+    size_t len;
+    memset(enc, 0x77, 32);
+    /* member 4 (aggregator, publisher) may not register data */
+    assert_int_equal(fedshare_payload_data_register(enc, "ehr-4", "", NULL, 0, &pl, &len), 0);
+    assert_int_equal(act(w, 4, FEDSHARE_OP_DATA_REGISTER, pl, len, NULL), LEDGER_E_REJECTED);
+    uint32_t roles = FEDSHARE_ROLE_AGGREGATOR | FEDSHARE_ROLE_PUBLISHER | FEDSHARE_ROLE_PROVIDER;
+    assert_int_equal(propose(w, 0, FEDSHARE_MEMBER_ROLES, 4, roles, NULL, NULL), FEDSHARE_OK);
+    assert_int_equal(approve(w, 3, 2), FEDSHARE_E_RETIRED);
+    assert_int_equal(approve(w, 1, 2), FEDSHARE_OK);
+    expect_change(w, 2, "\"status\":\"proposed\""); /* 2 of 4 */
+    assert_int_equal(fedshare_payload_data_register(enc, "ehr-4", "", NULL, 0, &pl, &len), 0);
+    assert_int_equal(act(w, 4, FEDSHARE_OP_DATA_REGISTER, pl, len, NULL), LEDGER_E_REJECTED);
+    assert_int_equal(approve(w, 2, 2), FEDSHARE_OK); /* 3 of 4 */
+    uint64_t h = tip_height(w);
+    char want[96];
+    snprintf(want, sizeof want, "\"status\":\"approved\",\"decided_at\":%llu,\"effective\":%llu",
+             (unsigned long long)h, (unsigned long long)h + 2);
+    expect_change(w, 2, want);
+    /* h + 1: not yet */
+    assert_int_equal(fedshare_payload_data_register(enc, "ehr-4", "", NULL, 0, &pl, &len), 0);
+    assert_int_equal(act(w, 4, FEDSHARE_OP_DATA_REGISTER, pl, len, NULL), LEDGER_E_REJECTED);
+    /* h + 2: in force */
+    assert_int_equal(fedshare_payload_data_register(enc, "ehr-4", "", NULL, 0, &pl, &len), 0);
+    assert_int_equal(act(w, 4, FEDSHARE_OP_DATA_REGISTER, pl, len, NULL), FEDSHARE_OK);
+    uint64_t bad = 1;
+    assert_int_equal(ledger_verify_chain(w->s, LEDGER_VERIFY_FULL, &bad), LEDGER_OK);
+}
+
+/* A participant or the aggregator of a task in progress cannot be retired (the task
+ * would wait for it forever): FEDSHARE_E_IN_TASK; once the task ended, it can. */
+static void test_member_retire_in_task(void **state) {
+    world *w = *state;
+    task_fixture f;
+    make_task(w, &f, 1, 1, 0);
+    assert_int_equal(propose(w, 0, FEDSHARE_MEMBER_RETIRE, 2, 0, NULL, NULL), FEDSHARE_E_IN_TASK);
+    assert_int_equal(propose(w, 0, FEDSHARE_MEMBER_RETIRE, 4, 0, NULL, NULL), FEDSHARE_E_IN_TASK);
+    honest_round(w, &f, 1, 0.5);
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":6");
+    assert_int_equal(propose(w, 0, FEDSHARE_MEMBER_RETIRE, 2, 0, NULL, NULL), FEDSHARE_OK);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_registry, setup, teardown),
@@ -1288,6 +1605,10 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_fedavg_refuses_server_model, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_optimizer_payload, setup, teardown),
         cmocka_unit_test_setup_teardown(test_key_dealerless, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_member_roles, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_member_join_retire, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_member_quorum_of_four, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_member_retire_in_task, setup, teardown),
         cmocka_unit_test(test_data_seal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -254,8 +254,9 @@ static void test_add_then_remove(void **state) {
         ledger_membership_free(m);
         ledger_block_free(x);
     }
-    /* a proof bundle of a block before the change exports; after it, bundles
-     * (which do not carry membership changes yet) refuse to export */
+    /* a proof bundle of a block before the change exports (format 1); after
+     * it, the bundle carries the changes (format 2) and verifies from the
+     * genesis membership alone (tests/ledger/test_bundle_changes.c) */
     {
         ledger_block *x;
         size_t blen = 0;
@@ -274,8 +275,12 @@ static void test_add_then_remove(void **state) {
         assert_int_equal(ledger_store_block(f->s, tip, &x), LEDGER_OK);
         assert_int_equal(
             ledger_store_bundle(f->s, ledger_tx_hash(ledger_block_tx(x, 0)), &bun, &blen),
-            LEDGER_E_MEMBERSHIP);
-        assert_null(bun);
+            LEDGER_OK);
+        assert_int_equal(bun[4], 2);
+        assert_int_equal(ledger_membership_encode(f->m, &genc, &glen), LEDGER_OK);
+        assert_int_equal(ledger_bundle_verify(bun, blen, genc, glen, NULL, NULL), LEDGER_OK);
+        ledger_free(genc);
+        ledger_free(bun);
         ledger_block_free(x);
     }
     /* a fresh store fed the same blocks (state transfer) reaches the same roots */
@@ -291,6 +296,18 @@ static void test_add_then_remove(void **state) {
     }
     assert_true(
         ledger_membership_equal(ledger_store_membership(s2), ledger_store_membership(f->s)));
+    /* it executed the deciding blocks itself: it proves the same changes */
+    {
+        uint8_t *c1, *c2;
+        size_t l1, l2;
+        assert_int_equal(ledger_store_changes(f->s, 0, tip, &c1, &l1), LEDGER_OK);
+        assert_int_equal(ledger_store_changes(s2, 0, tip, &c2, &l2), LEDGER_OK);
+        assert_true(l1 > 2);
+        assert_int_equal(l1, l2);
+        assert_memory_equal(c1, c2, l1);
+        ledger_free(c1);
+        ledger_free(c2);
+    }
     ledger_store_close(s2);
     t_cleanup(path2);
 }

@@ -429,6 +429,58 @@ static void test_bad_app(void **state) {
                      LEDGER_OK);
 }
 
+/* ledger_state_next walks the keys after a key, in bytewise order, seeing the block's
+ * own writes and never the ledger's records. The app writes p/b, p/a and q, then
+ * records what a walk from "p/" finds while inside "p/", and what lies after "q". */
+static int walk_apply(void *ctx, ledger_state *st, const ledger_block *b, size_t i,
+                      const ledger_tx *tx) {
+    (void)ctx, (void)b, (void)i, (void)tx;
+    const char *keys[] = {"p/b", "p/a", "q"};
+    for (int k = 0; k < 3; k++)
+        if (ledger_state_put(st, (const uint8_t *)keys[k], strlen(keys[k]), (const uint8_t *)"v",
+                             1))
+            return -1;
+    char out[64] = "";
+    uint8_t cur[16] = "p/";
+    size_t clen = 2, nl, vl;
+    const uint8_t *next, *v;
+    while (ledger_state_next(st, cur, clen, &next, &nl, &v, &vl) == LEDGER_OK && nl >= 2 &&
+           !memcmp(next, "p/", 2) && nl < sizeof cur) {
+        strncat(out, (const char *)next, nl);
+        strcat(out, ",");
+        memcpy(cur, next, nl);
+        clen = nl;
+    }
+    int after_q = ledger_state_next(st, (const uint8_t *)"q", 1, &next, &nl, &v, &vl);
+    strcat(out, after_q == LEDGER_E_NOT_FOUND ? "end" : "more");
+    if (ledger_state_next(NULL, cur, clen, &next, &nl, &v, &vl) != LEDGER_E_INVALID)
+        return -1;
+    return ledger_state_put(st, (const uint8_t *)"walk", 4, (const uint8_t *)out, strlen(out));
+}
+
+static void test_state_next(void **state) {
+    fx *f = *state;
+    ledger_app a;
+    ledger_app_init(&a);
+    a.apply = walk_apply;
+    char path[512];
+    t_tmpdir(path, sizeof path, "walk");
+    ledger_store *s;
+    assert_int_equal(ledger_store_open(&s, path, f->m, &a, NULL, NULL), LEDGER_OK);
+    ledger_tx *tx[1] = {t_put(f->alice, 1, "a", "b")};
+    ledger_block *b = t_next_block(s, f->m, f->sg, tx, 1, 1);
+    assert_int_equal(ledger_store_append(s, b), LEDGER_OK);
+    uint8_t *v;
+    size_t vl;
+    assert_int_equal(ledger_store_get(s, (const uint8_t *)"walk", 4, &v, &vl), LEDGER_OK);
+    assert_int_equal(vl, strlen("p/a,p/b,end"));
+    assert_memory_equal(v, "p/a,p/b,end", vl);
+    ledger_free(v);
+    ledger_block_free(b);
+    ledger_store_close(s);
+    t_cleanup(path);
+}
+
 static void test_blobs(void **state) {
     fx *f = *state;
     uint8_t data[5000], h[32], h2[32];
@@ -638,6 +690,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_rejections, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_blocks_change_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bad_app, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_state_next, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blobs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blob_quota_and_limit, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_checks, setup, teardown),

@@ -124,3 +124,21 @@ def test_verdicts_replay_robust3_and_score_the_high_side():
             assert u["cosine_gap"] > 1.4
             assert u["scores"]["pool_cosine"] > 3.5
         assert all(u["scores"]["pool_cosine"] < 3.5 for u in rnd["updates"][:3])
+
+
+def test_gated_capture_whatif_keeps_the_catch_and_the_converged_regime():
+    # the suite's what-if robust3_gated (not a contract rule: benchmarks/results/
+    # robust.md §Follow-up 2): robust3's capture test only in a round whose mean
+    # |cosine| is >= 0.5. Dev seed 14 of the heavy-flipper diagnostic: caught in
+    # rounds 2-40 as under robust3, no honest member left out
+    rows = robust.simulate(14, robust.GatedCapture(), make=robust.make_heavy_flippers)
+    by = [rows[i::4] for i in range(4)]
+    assert [x[3] for x in by[3] if x[2]] == list(range(2, 41))
+    assert not any(x[2] for c in by[:3] for x in c)
+    # dev seed 26, converged regime (lr 0.1): robust3 leaves out 22 honest
+    # updates, robust2 none, and the gate keeps robust2's count
+    def honest_left_out(judge):
+        return sum(1 for x in robust.simulate(26, judge, lr=0.1) if x[0] is None and x[2])
+    assert honest_left_out(fedavg.RoundJudge("robust2")) == 0
+    assert honest_left_out(fedavg.RoundJudge("robust3")) == 22
+    assert honest_left_out(robust.GatedCapture()) == 0

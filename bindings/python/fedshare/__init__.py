@@ -27,8 +27,8 @@ from .errors import (
 
 # The public modules (docs/python-package.md); _native, _cli and _demo are private.
 _SUBMODULES = {"phe", "fedavg", "serveropt", "abac", "ledger", "did", "data", "verdicts",
-               "consortium", "upgrade", "proof", "dkg", "node", "roles", "torch", "flower",
-               "cli", "errors"}
+               "consortium", "upgrade", "members", "proof", "dkg", "node", "roles", "torch",
+               "flower", "cli", "errors"}
 
 
 def __getattr__(name: str) -> Any:

@@ -34,6 +34,7 @@ from . import errors
 from ._native import code_value, load, make_checker
 from .phe import Context
 from .phe.threshold import KeyShare, ThresholdParams
+from .members import MemberActs
 from .reconfig import ReconfigActs
 from .upgrade import UpgradeActs
 
@@ -186,13 +187,35 @@ def check_config(rc: int, path: PathLike) -> int:
     return check(rc)
 
 
-class Member(UpgradeActs, ReconfigActs):
+def config_members(m: Any) -> List[Dict[str, Any]]:
+    """The members of a Member's configuration file (in force until the chain records a
+    membership change), in the form of :meth:`MemberActs.members`."""
+    from .did import did_from_public_key
+    from .members import ROLES
+
+    c = lib.fedshare_client_consortium(m._p)
+    out = []
+    for i in range(int(lib.fedshare_consortium_size(c))):
+        key = bytes(ffi.buffer(lib.fedshare_consortium_key(c, i), 32))
+        bits = int(lib.fedshare_consortium_roles(c, i))
+        out.append({"key": key.hex(), "did": did_from_public_key(key),
+                    "name": ffi.string(lib.fedshare_consortium_name(c, i)).decode(),
+                    "org": ffi.string(lib.fedshare_consortium_org(c, i)).decode(),
+                    "roles": [r for r, b in ROLES.items() if bits & b],
+                    "credentials": None})
+    return out
+
+
+class Member(UpgradeActs, ReconfigActs, MemberActs):
     """One consortium member connected to the nodes of a configuration file.
 
     The contract upgrade acts (``upgrade_propose``, ``upgrade_approve``,
     ``upgrade_cancel``, ``upgrade_status``) come from :class:`fedshare.upgrade.UpgradeActs`;
-    the membership acts (``replica_add``, ``replica_remove``, ``membership_approve``,
-    ``membership_change``, ``membership``) from :class:`fedshare.reconfig.ReconfigActs`.
+    the replica acts (``replica_add``, ``replica_remove``, ``membership_approve``,
+    ``membership_change``, ``membership``) from :class:`fedshare.reconfig.ReconfigActs`;
+    the member acts (``member_roles``, ``member_join``, ``member_retire``,
+    ``member_approve``, ``member_change``, ``members``) from
+    :class:`fedshare.members.MemberActs`.
 
     Args:
         config: the consortium configuration (docs/guides/fedshare-node.md).

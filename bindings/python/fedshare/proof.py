@@ -101,5 +101,7 @@ def verify_bundle(bundle: bytes, genesis_membership: Union[bytes, PathLike]) -> 
         "app_version": int(info.app_version), "tx_hash": bytes(info.tx_hash).hex(),
         "header_hash": bytes(info.header_hash).hex(), "state_root": bytes(info.state_root).hex(),
         "chain_id": bytes(info.chain_id).hex(), "op": op, "nonce": nonce,
+        # format 2 carries the membership changes from genesis to the block
+        "format_version": bundle[4], "membership_changes": int.from_bytes(bundle[38:40], "big"),
         "sender": sender.hex(), "payload": payload.hex(), "transaction": tx_bytes.hex(),
     }

@@ -339,8 +339,31 @@ class KeyHolder:
         hs = self._holders[1]
         if not hs:
             return None
+        # a holder retired from the consortium, or that lost the key-holder role, is no
+        # longer asked: the rotation runs over the holders in force
+        active = self.holders_in_force()
+        if active is not None:
+            hs = [h for h in hs if h in active]
+            if not hs:
+                return None
         n, t = len(hs), min(int(task["threshold"]), len(hs))
         return [hs[(round - 1 + k) % n] for k in range(t)]
+
+    def holders_in_force(self) -> Optional[Set[str]]:
+        """The DIDs of the members that are key holders in the latest membership the
+        chain records (docs/fedshare-contracts.md §Membership), or None while the
+        configuration's members are in force."""
+        rec_of = getattr(self.member, "members_record", None)
+        rec = rec_of() if rec_of is not None else None
+        if rec is None:
+            return None
+        return {e["did"] for e in rec["members"]
+                if e["status"] == "active" and "keyholder" in e["roles"]}
+
+    def left(self) -> bool:
+        """This holder was retired or lost the key-holder role: it shares no more."""
+        active = self.holders_in_force()
+        return active is not None and self.member.did not in active
 
     def standby_left(self, task: Dict[str, Any], round: int, shares: List[Dict[str, Any]],
                      since: float, default_s: float) -> float:
@@ -771,6 +794,8 @@ def _due(member: Member, task: Dict[str, Any], r: int, ph: int, did: str,
             return "evaluate", False
         return None, False
     if ph == _DECRYPT and keyholder is not None:
+        if keyholder.left():
+            return None, False  # retired, or no longer a key holder: never asked
         rnd = member.round(task_id, r)
         if rnd is None:
             return None, False

@@ -75,6 +75,15 @@ typedef enum fedshare_error {
     /** A key holder's signed attestation of a dealerless key is missing or does not verify against
      *  its registered DID key. */
     FEDSHARE_E_ATTESTATION = -519,
+    /** The sender or a signer was retired from the consortium by a membership change; its acts and
+     *  signatures are refused from the change's height on. */
+    FEDSHARE_E_RETIRED = -520,
+    /** A membership change would leave a recorded threshold key with fewer key holders in force
+     *  than its threshold t, so its sums could no longer be decrypted. */
+    FEDSHARE_E_KEYHOLDERS = -521,
+    /** The member to retire is a participant or the aggregator of a task in progress (the task
+     *  would wait for it forever); retire it once the task has ended. */
+    FEDSHARE_E_IN_TASK = -522,
     /** Out of memory. */
     FEDSHARE_E_NOMEM = -590,
     /** A file or socket could not be read or written. */

@@ -44,8 +44,23 @@ enum fedshare_op {
     FEDSHARE_OP_ROUND_FINALIZE = 0x0F37,
     FEDSHARE_OP_EVALUATION = 0x0F38,
     FEDSHARE_OP_SHARE_VERDICT = 0x0F39,
-    FEDSHARE_OP_SUM_REFUSED = 0x0F3A
+    FEDSHARE_OP_SUM_REFUSED = 0x0F3A,
+    /** Propose a membership change (roles, join, retire); the proposer's approval. */
+    FEDSHARE_OP_MEMBER_PROPOSE = 0x0F40,
+    /** Approve the open membership change by its id. */
+    FEDSHARE_OP_MEMBER_APPROVE = 0x0F41
 };
+
+/** Kinds of membership change (FEDSHARE_OP_MEMBER_PROPOSE; docs/fedshare-contracts.md
+ * §Membership). */
+enum fedshare_member_change {
+    FEDSHARE_MEMBER_ROLES = 1, /**< set a member's roles. */
+    FEDSHARE_MEMBER_JOIN = 2,  /**< add a member: key, name, organisation, roles, credentials. */
+    FEDSHARE_MEMBER_RETIRE = 3 /**< retire a member: from the change on its acts are refused. */
+};
+
+/** A membership proposal not approved within this many blocks expires. */
+#define FEDSHARE_MEMBER_TTL 64
 
 /** Trace indexes (libledger (op, key) index): every act touching a data set,
  * by a member, or of a task is findable with ledger_client_trace(). */
@@ -117,7 +132,12 @@ enum fedshare_record_kind {
     FEDSHARE_REC_KEY = 6,      /**< id: threshold key ID. */
     FEDSHARE_REC_MODEL = 7,    /**< id: model ID. */
     FEDSHARE_REC_TASK = 8,     /**< id: task ID. */
-    FEDSHARE_REC_ROUND = 9     /**< id: task ID, round number. */
+    FEDSHARE_REC_ROUND = 9,    /**< id: task ID, round number. */
+    /** id: 32 zero bytes → the membership (only once a change was proposed: before, it is
+     * the configuration's). */
+    FEDSHARE_REC_MEMBERS = 10,
+    /** id: 24 zero bytes ‖ change id (u64 big-endian) → a membership change proposal. */
+    FEDSHARE_REC_MEMBER_CHANGE = 11
 };
 
 /**
@@ -141,6 +161,23 @@ FEDSHARE_API int fedshare_record_json(int kind, const uint8_t *rec, size_t len, 
 /* ---- Payload encoders (the client side) --------------------------------- */
 /* Each returns a malloc()ed payload in *out (fedshare_free) and its length;
  * FEDSHARE_OK, FEDSHARE_E_INVALID (a field out of range), FEDSHARE_E_NOMEM. */
+
+/**
+ * @brief A membership change proposal (docs/formats/fedshare.md §Membership).
+ * @param[in] kind a fedshare_member_change.
+ * @param[in] key the member's Ed25519 public key (its did:key).
+ * @param[in] roles role bits (FEDSHARE_MEMBER_ROLES, _JOIN; 0 for _RETIRE).
+ * @param[in] name, org JOIN: name (1…64 of [A-Za-z0-9._:-]) and organisation (0…64);
+ * NULL otherwise.
+ * @param[in] creds, ncred JOIN: credentials (each 1…64 of the same characters, at most 16,
+ * no repeat); NULL, 0 otherwise.
+ */
+FEDSHARE_API int fedshare_payload_member_propose(uint8_t kind, const uint8_t key[32],
+                                                 uint32_t roles, const char *name, const char *org,
+                                                 const char *const *creds, size_t ncred,
+                                                 uint8_t **out, size_t *len);
+/** Approve the open membership change @p id (≥ 1). */
+FEDSHARE_API int fedshare_payload_member_approve(uint64_t id, uint8_t **out, size_t *len);
 
 /** Register a data set: the hash of its encrypted form, a type label (1…64
  * bytes), a description (≤ 1024) and the data IDs it derives from (≤ 64). */

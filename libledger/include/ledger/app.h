@@ -111,6 +111,18 @@ LEDGER_API int ledger_app_init(ledger_app *app);
 LEDGER_API int ledger_state_get(ledger_state *st, const uint8_t *key, size_t klen,
                                 const uint8_t **val, size_t *vlen);
 /**
+ * @brief The first state key after @p key in bytewise order, with its value
+ * (apply, check or query): lets an application walk the records under a prefix
+ * (start from the prefix itself; stop when a key leaves it). The block's own
+ * earlier writes are seen. The ledger's records (0xFF "LDG/") are never returned.
+ * @param[out] next, next_len the key found; @param[out] val, vlen its value (both
+ * borrowed, valid until the next write through @p st or the callback returns).
+ * @return LEDGER_OK, LEDGER_E_NOT_FOUND (no later key), LEDGER_E_INVALID, LEDGER_E_IO.
+ */
+LEDGER_API int ledger_state_next(ledger_state *st, const uint8_t *key, size_t klen,
+                                 const uint8_t **next, size_t *next_len, const uint8_t **val,
+                                 size_t *vlen);
+/**
  * @brief Write a state key (apply only).
  * @return LEDGER_OK, LEDGER_E_INVALID (read-only handle, bad sizes), LEDGER_E_NOMEM,
  * LEDGER_E_FULL, LEDGER_E_IO.

@@ -64,6 +64,10 @@ struct ledger_client {
     ledger_membership *mc[MC_MAX];
     uint8_t mce[MC_MAX][32];
     size_t nmc;
+    /* the latest membership verified by a chain of certified changes from the
+     * genesis one (mc[known]), in force from height known_eff (0: genesis) */
+    size_t known;
+    uint64_t known_eff;
     lc_net *net;
     pthread_t thr;
     pthread_mutex_t mu;
@@ -632,41 +636,130 @@ static int check_proof(void *ctx, int32_t status, const uint8_t *d, size_t n) {
     return 0;
 }
 
-/* Learn the membership in force at need->height: f+1 replicas give the same
- * encoding, of this chain, whose hash is the epoch a header named. */
-static int learn_membership(ledger_client *c, const epoch_need *need, uint32_t timeout_ms) {
-    uint8_t arg[8], h[32];
-    lc_put_u64(arg, need->height);
+/* Membership catch-up (docs/ledger-protocol.md §Membership changes): a
+ * replica sends the certified membership changes from one the client knows,
+ * with a certified block at the target height; the client verifies them as a
+ * bundle verifier does (ldg_changes_answer_verify). One replica suffices. */
+typedef struct {
+    ledger_client *c;
+    const ledger_membership *from;
+    uint64_t from_eff;
+    const uint8_t *epoch; /* the result must hash to this (NULL: any) */
+    ledger_membership *m;
+    uint64_t eff, proven;
+    size_t list_len;
+    uint32_t refused; /* answers that did not verify */
+} chain_ctx;
+
+/* Called with c->mu held (from ask). */
+static int check_chain(void *ctx, int32_t status, const uint8_t *d, size_t n) {
+    chain_ctx *cc = ctx;
+    ledger_membership *m = NULL;
+    uint64_t eff = 0, proven = 0;
+    size_t ll = 0;
+    uint8_t h[32];
+    int rc = status != LEDGER_OK
+                 ? status
+                 : ldg_changes_answer_verify(cc->from, cc->from_eff, d, n, &m, &eff, &proven, &ll);
+    if (rc == LEDGER_OK && cc->epoch &&
+        (ldg_membership_hash(m, h) != LEDGER_OK || memcmp(h, cc->epoch, 32) != 0))
+        rc = LEDGER_E_EPOCH;
+    if (rc != LEDGER_OK) {
+        ledger_membership_free(m);
+        /* every replica answered and none proved it: stop waiting */
+        return ++cc->refused >= cc->c->cfg.n ? 1 : -1;
+    }
+    ledger_membership_free(cc->m);
+    cc->m = m;
+    cc->eff = eff;
+    cc->proven = proven;
+    cc->list_len = ll;
+    return 0;
+}
+
+/* The membership in force at `height` (and, if epoch is set, the one whose
+ * hash is epoch), verified from the latest membership the client knows (or
+ * from genesis for a height below it). *out is a copy (caller frees). */
+static int chain_to(ledger_client *c, uint64_t height, const uint8_t *epoch, uint32_t timeout_ms,
+                    ledger_membership **out) {
+    chain_ctx cc;
+    memset(&cc, 0, sizeof cc);
+    cc.c = c;
+    cc.epoch = epoch;
+    /* replicas answer once they have executed height − 2 (every change in
+     * force at `height` is decided by then), or the highest height this client
+     * knows is committed if that is lower: a lagging replica does not answer
+     * with an older membership */
+    uint64_t at = height > 2 ? height - 2 : 0;
+    pthread_mutex_lock(&c->mu);
+    if (c->known_eff && height >= c->known_eff) {
+        cc.from = c->mc[c->known];
+        cc.from_eff = c->known_eff;
+    } else {
+        cc.from = c->m;
+    }
+    if (at > c->floor)
+        at = c->floor;
+    pthread_mutex_unlock(&c->mu);
+    uint8_t arg[16];
+    lc_put_u64(arg, cc.from_eff);
+    lc_put_u64(arg + 8, height);
     int32_t st;
     uint8_t *d = NULL;
     size_t n = 0;
     ask_opts o;
     memset(&o, 0, sizeof o);
-    o.quorum = c->cfg.f + 1;
-    int rc = ask(c, LC_Q_MEMBERSHIP, arg, 8, timeout_ms, 1, NULL, NULL, &o, &st, &d, &n);
-    if (rc != LEDGER_OK)
-        return rc;
-    ledger_membership *m = NULL;
-    rc = st != LEDGER_OK ? st : ledger_membership_decode(&m, d, n);
+    o.at = at;
+    int rc = ask(c, LC_Q_CHANGES, arg, 16, timeout_ms, 0, check_chain, &cc, &o, &st, &d, &n);
     free(d);
-    if (rc == LEDGER_OK &&
-        (memcmp(ledger_membership_chain_id(m), c->cfg.chain_id, 32) != 0 ||
-         ldg_membership_hash(m, h) != LEDGER_OK || memcmp(h, need->epoch, 32) != 0))
-        rc = LEDGER_E_EPOCH;
     if (rc != LEDGER_OK) {
-        ledger_membership_free(m);
+        ledger_membership_free(cc.m);
+        /* replicas answered, none with a chain that verifies */
+        return rc == LEDGER_E_EPOCH || (rc == LEDGER_E_TIMEOUT && cc.refused) ? LEDGER_E_MEMBERSHIP
+                                                                              : rc;
+    }
+    /* keep it: by epoch hash for certificates, and as the latest known */
+    uint8_t h[32];
+    ledger_membership *copy = NULL;
+    rc = ldg_membership_hash(cc.m, h);
+    if (rc == LEDGER_OK && out) {
+        uint8_t *enc;
+        size_t len;
+        rc = ledger_membership_encode(cc.m, &enc, &len);
+        if (rc == LEDGER_OK) {
+            rc = ledger_membership_decode(&copy, enc, len);
+            ledger_free(enc);
+        }
+    }
+    if (rc != LEDGER_OK) {
+        ledger_membership_free(cc.m);
         return rc;
     }
     pthread_mutex_lock(&c->mu);
-    if (c->nmc < MC_MAX) {
-        c->mc[c->nmc] = m;
+    size_t slot = c->nmc;
+    for (size_t i = 0; i < c->nmc; i++)
+        if (memcmp(c->mce[i], h, 32) == 0)
+            slot = i;
+    if (slot == c->nmc && c->nmc < MC_MAX) {
+        c->mc[c->nmc] = cc.m;
         memcpy(c->mce[c->nmc], h, 32);
         c->nmc++;
-        m = NULL;
+        cc.m = NULL;
+    }
+    if (slot < c->nmc && cc.eff > c->known_eff) {
+        c->known = slot;
+        c->known_eff = cc.eff;
     }
     pthread_mutex_unlock(&c->mu);
-    ledger_membership_free(m);
+    ledger_membership_free(cc.m);
+    if (out)
+        *out = copy;
     return LEDGER_OK;
+}
+
+/* Learn the membership a header names (need->epoch at need->height). */
+static int learn_membership(ledger_client *c, const epoch_need *need, uint32_t timeout_ms) {
+    return chain_to(c, need->height, need->epoch, timeout_ms, NULL);
 }
 
 LEDGER_API int ledger_client_membership(ledger_client *c, uint64_t height, uint32_t timeout_ms,
@@ -676,28 +769,7 @@ LEDGER_API int ledger_client_membership(ledger_client *c, uint64_t height, uint3
     *out = NULL;
     if (!c || height == 0)
         return LEDGER_E_INVALID;
-    uint8_t arg[8];
-    lc_put_u64(arg, height);
-    int32_t st;
-    uint8_t *d = NULL;
-    size_t n = 0;
-    ask_opts o;
-    memset(&o, 0, sizeof o);
-    o.quorum = c->cfg.f + 1;
-    int rc = ask(c, LC_Q_MEMBERSHIP, arg, 8, timeout_ms, 1, NULL, NULL, &o, &st, &d, &n);
-    if (rc != LEDGER_OK)
-        return rc;
-    ledger_membership *m = NULL;
-    rc = st != LEDGER_OK ? st : ledger_membership_decode(&m, d, n);
-    free(d);
-    if (rc == LEDGER_OK && memcmp(ledger_membership_chain_id(m), c->cfg.chain_id, 32) != 0)
-        rc = LEDGER_E_MEMBERSHIP;
-    if (rc != LEDGER_OK) {
-        ledger_membership_free(m);
-        return rc;
-    }
-    *out = m;
-    return LEDGER_OK;
+    return chain_to(c, height, NULL, timeout_ms, out);
 }
 
 /* ask() in mode 0 with a check that verifies certificates: when an answer is
@@ -1311,8 +1383,36 @@ LEDGER_API int ledger_client_bundle(ledger_client *c, const uint8_t tx_hash[32],
     int rc = ledger_client_tx(c, tx_hash, timeout_ms, &tx, &h, &idx);
     if (!rc)
         rc = ledger_client_proof(c, tx_hash, timeout_ms, &p);
+    /* the membership changes from genesis to the block, as one replica gives
+     * them, verified from `genesis` up to the membership the block names */
+    uint8_t *d = NULL, gh[32];
+    size_t n = 0;
+    chain_ctx cc;
+    memset(&cc, 0, sizeof cc);
     if (!rc)
-        rc = ledger_bundle_create(genesis, tx, p, out, len);
+        rc = ldg_membership_hash(genesis, gh);
+    int changed =
+        !rc && p->header_len == LEDGER_HEADER_V2_BYTES && memcmp(p->header + 135, gh, 32) != 0;
+    if (changed) {
+        cc.c = c;
+        cc.from = genesis;
+        cc.epoch = p->header + 135;
+        uint8_t arg[16];
+        lc_put_u64(arg, 0);
+        lc_put_u64(arg + 8, p->height);
+        int32_t st;
+        ask_opts o;
+        memset(&o, 0, sizeof o);
+        o.at = p->height; /* committed: every replica reaches it */
+        rc = ask(c, LC_Q_CHANGES, arg, 16, timeout_ms, 0, check_chain, &cc, &o, &st, &d, &n);
+        if (rc == LEDGER_E_EPOCH || (rc == LEDGER_E_TIMEOUT && cc.refused))
+            rc = LEDGER_E_MEMBERSHIP; /* no replica proved the changes */
+        ledger_membership_free(cc.m);
+    }
+    if (!rc)
+        rc = ledger_bundle_create_changes(genesis, changed ? d : NULL, changed ? cc.list_len : 0,
+                                          tx, p, out, len);
+    free(d);
     ledger_proof_free(p);
     ledger_tx_free(tx);
     return rc;

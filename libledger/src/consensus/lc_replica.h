@@ -130,6 +130,10 @@ enum {
 };
 /* arg: u64 height → encoding of the membership in force at that height (ledger/reconfig.h) */
 #define LC_Q_MEMBERSHIP 12
+/* arg: u64 after ‖ u64 upto → the membership changes taking force in (after,
+ * min(upto, tip)] with the certified header of that block (internal.h,
+ * ldg_changes_answer); the client verifies them from a membership it knows */
+#define LC_Q_CHANGES 13
 /* Signed blob put (kind 5, the unsigned form, is refused with
  * LEDGER_E_BLOB_ANONYMOUS): arg u8 version ‖ putter[32] ‖ sig[64] ‖ blob → hash. */
 #define LC_Q_SIGNED_PUT     11

@@ -480,6 +480,12 @@ static int b_query(void *ctx, uint8_t kind, const uint8_t *arg, size_t n, uint8_
             ledger_membership_free(m);
             return rc;
         }
+        case LC_Q_CHANGES: {
+            uint64_t after = lc_rd_u64(&rd), upto = lc_rd_u64(&rd);
+            if (!lc_rd_done(&rd) || upto < after)
+                return LEDGER_E_INVALID;
+            return ldg_changes_answer(nd->st, after, upto, out, outn);
+        }
         case LC_Q_BLOCK: {
             uint64_t h = lc_rd_u64(&rd);
             if (!lc_rd_done(&rd))

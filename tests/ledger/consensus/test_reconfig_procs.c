@@ -11,7 +11,9 @@
  *   restarted, catches up across the change.
  *   After both: every node's membership at every height is the same, every
  *   chain replays from genesis to the same roots, and a certificate with the
- *   removed replica's signature is refused.
+ *   removed replica's signature is refused. A client away during both changes
+ *   verifies the chain of certified changes from the genesis membership and
+ *   exports a proof bundle (format 2) that verifies offline.
  *
  * argv[1]: the fedshare-ledger-node program. */
 #include <setjmp.h>
@@ -186,8 +188,9 @@ static ledger_receipt submit(procs *t, ledger_tx *tx) {
 }
 
 /* A put; returns its height (its proof verified against the membership in
- * force there, which the client learns from the replicas). */
-static uint64_t put(procs *t) {
+ * force there, which the client learns from the replicas); its hash in hash
+ * (may be NULL). */
+static uint64_t put_hash(procs *t, uint8_t hash[32]) {
     char key[32];
     uint8_t *p;
     size_t n;
@@ -199,9 +202,15 @@ static uint64_t put(procs *t) {
     ledger_tx *tx;
     assert_int_equal(ledger_tx_create_signed(&tx, t->alice, LEDGER_KV_OP_PUT, nonce, p, n), 0);
     ledger_free(p);
+    if (hash)
+        memcpy(hash, ledger_tx_hash(tx), 32);
     ledger_receipt r = submit(t, tx);
     assert_int_equal(r.status, 0);
     return r.height;
+}
+
+static uint64_t put(procs *t) {
+    return put_hash(t, NULL);
 }
 
 static void fill_past(procs *t, uint64_t height) {
@@ -270,6 +279,13 @@ static void test_reconfig_with_processes(void **state) {
     procs *t = calloc(1, sizeof *t);
     procs_init(t);
     put(t);
+    /* a second client, away during both changes: it knows the genesis membership */
+    ledger_client *away;
+    assert_int_equal(ledger_client_connect(&away, t->cfg, 30000), 0);
+    ledger_membership *am;
+    assert_int_equal(ledger_client_membership(away, 1, 30000, &am), 0);
+    assert_true(ledger_membership_equal(am, t->m));
+    ledger_membership_free(am);
     /* replica 4 starts before it is a member: it follows by state transfer */
     spawn(t, 4);
 
@@ -314,9 +330,38 @@ static void test_reconfig_with_processes(void **state) {
     assert_true(view >= 1);
     /* restarted, it catches up across the change */
     spawn(t, 2);
-    last = put(t);
+    uint8_t last_tx[32];
+    last = put_hash(t, last_tx);
     for (int i = 1; i < NREP; i++)
         wait_status(t, i, last, NULL);
+
+    /* the client that was away: the membership changed twice; it verifies the
+     * certified changes from the genesis membership (one replica's answer
+     * suffices, no vote on an encoding), then a proof bundle of the last put,
+     * which verifies offline from the genesis membership alone */
+    assert_int_equal(ledger_client_membership(away, last, 30000, &am), 0);
+    assert_int_equal(ledger_membership_count(am), 4);
+    assert_false(ledger_membership_active(am, 0));
+    assert_true(ledger_membership_active(am, 4));
+    ledger_membership *am1;
+    assert_int_equal(ledger_client_membership(away, e1, 30000, &am1), 0);
+    assert_int_equal(ledger_membership_count(am1), 5);
+    ledger_membership_free(am1);
+    {
+        uint8_t *bu, *g;
+        size_t bl, gl;
+        assert_int_equal(ledger_client_bundle(away, last_tx, t->m, 30000, &bu, &bl), 0);
+        assert_int_equal(bu[4], 2);
+        assert_int_equal((bu[38] << 8) | bu[39], 2);
+        assert_int_equal(ledger_membership_encode(t->m, &g, &gl), 0);
+        ledger_bundle_info info;
+        assert_int_equal(ledger_bundle_verify(bu, bl, g, gl, &info, NULL), 0);
+        assert_int_equal(info.height, last);
+        ledger_free(g);
+        ledger_free(bu);
+    }
+    ledger_membership_free(am);
+    ledger_client_close(away);
 
     /* every store: the same membership at every height, the same blocks, and a
      * replay from genesis to the stored roots */
