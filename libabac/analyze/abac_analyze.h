@@ -72,6 +72,35 @@ ABAC_ANALYZE_API int abac_analyze_check(const char *src, size_t len, const char 
 ABAC_ANALYZE_API int abac_analyze_lint(const char *src, size_t len, unsigned timeout_ms,
                                        char **json_out, char *err_msg, size_t err_cap);
 
+/**
+ * The three questions above asked about the requests a Cedar schema allows only (1.1): the
+ * solver considers only requests and entities that abac_cedar_schema_check_request() and
+ * abac_cedar_schema_check_entities() accept — a declared action applying to the principal's
+ * and resource's types, a context of its context type, attributes of their declared types
+ * (required ones present, undeclared ones absent unless the record admits more), entity-typed
+ * attributes of their declared entity type, ancestors of the types memberOfTypes reaches, an
+ * action's ancestors its declared groups. Every request returned conforms (it is checked).
+ * @p schema is JSON (Cedar's JSON schema format, when it starts with `{`) or the human
+ * syntax; NULL: every request (then these are the calls above). Answers carry
+ * `"under_schema": true` (false without a schema).
+ * @return as above; also ABAC_E_SCHEMA (with the schema's line:column in the message), and
+ *         ABAC_ANALYZE_E_UNSUPPORTED for an attribute the policies read that the schema
+ *         declares as a set of entities (or of anything but strings or longs), a decimal
+ *         or an ipaddr.
+ */
+ABAC_ANALYZE_API int abac_analyze_diff_schema(const char *old_src, size_t old_len,
+                                              const char *new_src, size_t new_len,
+                                              const char *schema, size_t schema_len,
+                                              unsigned timeout_ms, char **json_out, char *err_msg,
+                                              size_t err_cap);
+ABAC_ANALYZE_API int abac_analyze_check_schema(const char *src, size_t len, const char *inv_src,
+                                               size_t inv_len, const char *schema,
+                                               size_t schema_len, unsigned timeout_ms,
+                                               char **json_out, char *err_msg, size_t err_cap);
+ABAC_ANALYZE_API int abac_analyze_lint_schema(const char *src, size_t len, const char *schema,
+                                              size_t schema_len, unsigned timeout_ms,
+                                              char **json_out, char *err_msg, size_t err_cap);
+
 /** Free a result; NULL is a no-op. */
 ABAC_ANALYZE_API void abac_analyze_free(char *json);
 

@@ -5,7 +5,8 @@
  * entity uids are indices into the entity literals of the policies plus fresh uids of every
  * type named (and of one unnamed type), strings are indices into the string literals plus
  * fresh strings, longs / datetimes / durations are 64-bit bit-vectors, string sets are
- * membership vectors over the string universe; ancestry is an uninterpreted relation
+ * membership vectors over the string universe, sets of longs arrays from bit-vectors to
+ * booleans; ancestry is an uninterpreted relation
  * anc(entity, target) over the entities used on the right of `in`, closed transitively. Each
  * attribute path (principal.a, resource.a.b, context.a) has a type tag and one payload per
  * type. A condition is encoded as (err, value) following cedar_eval.c operator by operator.
@@ -19,9 +20,20 @@
 
 #include "abac_analyze.h"
 #include "cedar_int.h"
+#include "cedar_schema_int.h"
 
-enum { T_ABSENT = 0, T_BOOL, T_LONG, T_STR, T_ENT, T_SETSTR, T_DATETIME, T_DURATION, T_REC };
-#define T_MAX T_REC
+enum {
+    T_ABSENT = 0,
+    T_BOOL,
+    T_LONG,
+    T_STR,
+    T_ENT,
+    T_SETSTR,
+    T_DATETIME,
+    T_DURATION,
+    T_REC,
+    T_SETLONG /* a set of longs: an array from 64-bit vectors to booleans */
+};
 
 /* datetimes a request can carry: years 0000 to 9999 (Cedar's datetime text) */
 #define DT_MIN (-62167219200000LL)
@@ -87,8 +99,10 @@ typedef struct apath {
     int parent; /* path index, -1 at the root */
     cstr name;
     int has_children, mirror;
+    int rec_ok; /* under a schema: a record value without child paths read */
     Z3_ast ty, b, l, s, e;
     Z3_ast *mem;
+    Z3_ast ls; /* set of longs */
 } apath;
 
 typedef struct euni {
@@ -100,6 +114,7 @@ typedef struct sv {
     Z3_ast err, ty, b, l, s, e;
     Z3_ast *mem; /* string-set membership (NULL: empty) */
     int may_rec;
+    Z3_ast ls; /* set of longs */
 } sv;
 
 typedef struct an {
@@ -120,7 +135,10 @@ typedef struct an {
     size_t npaths, cappaths;
     int set_vs_set;
     /* solver terms */
-    Z3_sort I, B, BV;
+    Z3_sort I, B, BV, LS;
+    int64_t *cand; /* long values a printed set of longs is read over: literals, then values a
+                      model gave */
+    size_t ncand, capcand, nlit_longs;
     Z3_ast P, A, R; /* request entity indices */
     Z3_func_decl anc;
     Z3_ast *axioms;
@@ -131,6 +149,7 @@ typedef struct an {
     int built;                /* str[nstr_lit..nstr) are owned */
     Z3_ast **owned;           /* membership vectors of set literals and conditionals */
     size_t nowned, capowned;
+    const abac_cedar_schema *S; /* NULL: every request; else only those S allows */
 } an;
 
 static void z3_err(Z3_context c, Z3_error_code e) {
@@ -209,6 +228,16 @@ static int find_ent(const an *A, const cuid *u) {
         if (!A->ent[k].fresh && cstr_eq(A->ent[k].type, u->type) && cstr_eq(A->ent[k].id, u->id))
             return (int)k;
     return -1;
+}
+static void add_cand(an *A, int64_t v) {
+    for (size_t k = 0; k < A->ncand; k++)
+        if (A->cand[k] == v)
+            return;
+    if (grow((void **)&A->cand, &A->capcand, A->ncand + 1, sizeof *A->cand)) {
+        fail(A, ABAC_E_NOMEM, "out of memory");
+        return;
+    }
+    A->cand[A->ncand++] = v;
 }
 static void add_target(an *A, int e) {
     for (size_t k = 0; k < A->ntargets; k++)
@@ -307,6 +336,8 @@ static void collect(an *A, const cnode *n) {
         return;
     switch (n->op) {
         case X_LIT:
+            if (n->lit.t == V_LONG)
+                add_cand(A, n->lit.i);
             if (n->lit.t == V_STR)
                 add_str(A, (cstr){n->lit.p, n->lit.n});
             else if (n->lit.t == V_ENT) {
@@ -315,7 +346,9 @@ static void collect(an *A, const cnode *n) {
             } else if (n->lit.t == V_SET) {
                 const cval *el = n->lit.p;
                 for (uint32_t k = 0; k < n->lit.n; k++)
-                    if (el[k].t == V_STR)
+                    if (el[k].t == V_LONG)
+                        add_cand(A, el[k].i);
+                    else if (el[k].t == V_STR)
                         add_str(A, (cstr){el[k].p, el[k].n});
                     else if (el[k].t == V_ENT)
                         add_ent(A, ((const cuid *)el[k].p)->type, ((const cuid *)el[k].p)->id, 0);
@@ -459,7 +492,9 @@ static Z3_ast mem_at(an *A, Z3_ast *mem, Z3_ast s) {
 }
 
 static sv sv_const(an *A, int t) {
-    sv v = {zf(A), zi(A, t), zf(A), zbv(A, 0), zi(A, 0), zi(A, 0), NULL, 0};
+    sv v = {zf(A),     zi(A, t), zf(A),
+            zbv(A, 0), zi(A, 0), zi(A, 0),
+            NULL,      0,        Z3_mk_empty_set(A->z, A->BV)};
     return v;
 }
 static sv sv_bool(an *A, Z3_ast err, Z3_ast b) {
@@ -470,7 +505,7 @@ static sv sv_bool(an *A, Z3_ast err, Z3_ast b) {
 }
 static sv sv_path(an *A, int p, Z3_ast err) {
     apath *q = &A->paths[p];
-    sv v = {err, q->ty, q->b, q->l, q->s, q->e, q->mem, q->has_children};
+    sv v = {err, q->ty, q->b, q->l, q->s, q->e, q->mem, q->has_children || q->rec_ok, q->ls};
     return v;
 }
 /* the value is a boolean and evaluated without error */
@@ -488,6 +523,18 @@ static Z3_ast is_type(an *A, Z3_ast x, cstr type) {
         if (cstr_eq(A->types[k], type))
             return in_range(A, x, (int64_t)A->type_lo[k], (int64_t)A->type_hi[k]);
     return zf(A);
+}
+
+static Z3_ast is_set(an *A, const sv *v) {
+    return zor(A, tyis(A, v, T_SETSTR), tyis(A, v, T_SETLONG));
+}
+/* the value is an empty set (of either kind: Cedar's `[]` has no element type) */
+static Z3_ast set_empty(an *A, const sv *v) {
+    Z3_ast none = zt(A);
+    for (size_t u = 0; u < A->nstr && v->mem; u++)
+        none = zand(A, none, znot(A, v->mem[u]));
+    return zor(A, zand(A, tyis(A, v, T_SETSTR), none),
+               zand(A, tyis(A, v, T_SETLONG), zeq(A, v->ls, Z3_mk_empty_set(A->z, A->BV))));
 }
 
 /* val_eq of cedar_eval.c (no error of its own) */
@@ -511,6 +558,8 @@ static int val_eq(an *A, const cnode *n, const sv *a, const sv *b, Z3_ast *out) 
             acc = zor(A, acc, zand(A, BOTH(t), zeq(A, pa, pb)));
         }
     }
+    acc = zor(A, acc, zand(A, BOTH(T_SETLONG), zeq(A, a->ls, b->ls)));
+    acc = zor(A, acc, zand(A, set_empty(A, a), set_empty(A, b)));
 #undef BOTH
     *out = acc;
     return 0;
@@ -553,13 +602,25 @@ static int enc_strset_lit(an *A, const cnode *n, sv *o) {
     int ne = set_lit(n, 0, NULL);
     if (ne < 0)
         return unsupported(A, n, "a set literal with an element other than a literal");
+    cval v0 = {0};
+    if (ne > 0 && (set_lit(n, 0, &v0), v0.t == V_LONG)) { /* a set of longs */
+        o->ty = zi(A, T_SETLONG);
+        for (int k = 0; k < ne; k++) {
+            cval v = {0};
+            set_lit(n, (uint32_t)k, &v);
+            if (v.t != V_LONG)
+                return unsupported(A, n, "a set literal of longs and other values");
+            o->ls = Z3_mk_set_add(A->z, o->ls, zbv(A, v.i));
+        }
+        return 0;
+    }
     for (int k = 0; k < ne; k++) {
         cval v = {0};
         set_lit(n, (uint32_t)k, &v);
         if (v.t != V_STR)
             return unsupported(A, n,
-                               "a set literal with an element other than a string "
-                               "(sets of longs and entities)");
+                               "a set literal with an element other than a string or a long "
+                               "(sets of entities and mixed sets)");
         o->mem[find_str(A, (cstr){v.p, v.n})] = zt(A);
     }
     return 0;
@@ -680,6 +741,7 @@ static int enc(an *A, const cnode *n, sv *o) {
             r.s = zite(A, k, b.s, c.s);
             r.e = zite(A, k, b.e, c.e);
             r.may_rec = b.may_rec || c.may_rec;
+            r.ls = zite(A, k, b.ls, c.ls);
             r.mem = NULL;
             if (b.mem || c.mem) {
                 r.mem = owned_vec(A);
@@ -779,29 +841,31 @@ static int enc(an *A, const cnode *n, sv *o) {
                 return unsupported(A, n, "this method");
             if (enc(A, n->a, &a))
                 return A->rc;
-            Z3_ast err = zor(A, a.err, znot(A, tyis(A, &a, T_SETSTR)));
+            Z3_ast err = zor(A, a.err, znot(A, is_set(A, &a)));
             if (n->var == M_IS_EMPTY) {
-                Z3_ast all = zt(A);
-                for (size_t u = 0; u < A->nstr && a.mem; u++)
-                    all = zand(A, all, znot(A, a.mem[u]));
-                *o = sv_bool(A, err, all);
+                *o = sv_bool(A, err, set_empty(A, &a));
                 return 0;
             }
             const cnode *arg = n->args[0];
             if (n->var == M_CONTAINS) {
-                if (arg->op == X_LIT && arg->lit.t != V_STR)
+                if (arg->op == X_LIT && arg->lit.t != V_STR && arg->lit.t != V_LONG)
                     return unsupported(A, arg,
-                                       "`contains` of a value other than a string "
-                                       "(sets of longs and entities)");
+                                       "`contains` of a value other than a string or a long "
+                                       "(sets of entities)");
                 if (enc(A, arg, &b))
                     return A->rc;
-                *o = sv_bool(A, zor(A, err, b.err),
-                             zand(A, tyis(A, &b, T_STR), mem_at(A, a.mem, b.s)));
+                Z3_ast in_str = zand(A, zand(A, tyis(A, &a, T_SETSTR), tyis(A, &b, T_STR)),
+                                     mem_at(A, a.mem, b.s));
+                Z3_ast in_long = zand(A, zand(A, tyis(A, &a, T_SETLONG), tyis(A, &b, T_LONG)),
+                                      Z3_mk_set_member(A->z, b.l, a.ls));
+                *o = sv_bool(A, zor(A, err, b.err), zor(A, in_str, in_long));
                 return 0;
             }
             if (enc(A, arg, &b))
                 return A->rc;
-            err = zor(A, err, zor(A, b.err, znot(A, tyis(A, &b, T_SETSTR))));
+            Z3_ast longs = zand(A, tyis(A, &a, T_SETLONG), tyis(A, &b, T_SETLONG));
+            Z3_ast strs = zand(A, tyis(A, &a, T_SETSTR), tyis(A, &b, T_SETSTR));
+            err = zor(A, err, zor(A, b.err, znot(A, is_set(A, &b))));
             Z3_ast acc = n->var == M_CONTAINS_ALL ? zt(A) : zf(A);
             for (size_t u = 0; u < A->nstr; u++) {
                 Z3_ast ma = a.mem ? a.mem[u] : zf(A), mb = b.mem ? b.mem[u] : zf(A);
@@ -809,6 +873,16 @@ static int enc(an *A, const cnode *n, sv *o) {
                     acc = zand(A, acc, Z3_mk_implies(A->z, mb, ma));
                 else
                     acc = zor(A, acc, zand(A, ma, mb));
+            }
+            /* sets of two kinds: containsAll only of an empty set, containsAny never */
+            if (n->var == M_CONTAINS_ALL)
+                acc = zor(A, zor(A, zand(A, strs, acc), set_empty(A, &b)),
+                          zand(A, longs, Z3_mk_set_subset(A->z, b.ls, a.ls)));
+            else {
+                Z3_ast both[2] = {a.ls, b.ls};
+                Z3_ast meet = Z3_mk_set_intersect(A->z, 2, both);
+                acc = zor(A, zand(A, strs, acc),
+                          zand(A, longs, znot(A, zeq(A, meet, Z3_mk_empty_set(A->z, A->BV)))));
             }
             *o = sv_bool(A, err, acc);
             return 0;
@@ -904,6 +978,282 @@ static int enc_set(an *A, const abac_cedar_policies *ps, polf **pf, Z3_ast *perm
     return 0;
 }
 
+/* ---- under a schema: only the requests and entities it allows ---- */
+static const sent *s_ent(const abac_cedar_schema *S, cstr name) {
+    for (uint32_t i = 0; i < S->ne; i++)
+        if (cstr_eq(S->e[i].name, name))
+            return &S->e[i];
+    return NULL;
+}
+static int64_t s_act(const abac_cedar_schema *S, cstr type, cstr id) {
+    for (uint32_t i = 0; i < S->na; i++)
+        if (cstr_eq(S->a[i].uid.id, id) && cstr_eq(S->a[i].uid.type, type))
+            return i;
+    return -1;
+}
+static int s_bit(const uint64_t *rows, size_t words, size_t i, size_t j) {
+    return (int)((rows[i * words + (j >> 6)] >> (j & 63)) & 1);
+}
+/* as libabac's conformance check: declared action types, and Action / NS::Action */
+static int s_is_action_type(const abac_cedar_schema *S, cstr t) {
+    if (s_ent(S, t))
+        return 0;
+    for (uint32_t i = 0; i < S->na; i++)
+        if (cstr_eq(S->a[i].uid.type, t))
+            return 1;
+    return (t.n == 6 && memcmp(t.p, "Action", 6) == 0) ||
+           (t.n > 8 && memcmp(t.p + t.n - 8, "::Action", 8) == 0);
+}
+static const cattrd *s_attr(const ctype *rec, cstr name) {
+    for (uint32_t i = 0; rec && i < rec->n; i++)
+        if (cstr_eq(rec->attrs[i].name, name))
+            return &rec->attrs[i];
+    return NULL;
+}
+static const ctype *s_shape(an *A, int64_t e) {
+    const sent *d = s_ent(A->S, A->ent[e].type);
+    return d ? d->shape : NULL;
+}
+static const ctype *s_context(an *A, int64_t act) {
+    int64_t i = A->ent[act].fresh ? -1 : s_act(A->S, A->ent[act].type, A->ent[act].id);
+    return i < 0 ? NULL : A->S->a[i].ctx;
+}
+
+/* the schema's entity types, its actions and its enum ids join the universes */
+static void schema_universe(an *A) {
+    const abac_cedar_schema *S = A->S;
+    for (uint32_t i = 0; i < S->ne && !A->rc; i++) {
+        add_type(A, S->e[i].name);
+        for (uint32_t k = 0; S->e[i].is_enum && k < S->e[i].n_enum; k++)
+            add_ent(A, S->e[i].name, S->e[i].enums[k], 0);
+    }
+    for (uint32_t i = 0; i < S->na && !A->rc; i++)
+        add_ent(A, S->a[i].uid.type, S->a[i].uid.id, 0);
+}
+
+static Z3_ast path_typed(an *A, size_t c, const ctype *t);
+
+/* the attribute paths below (root, parent) hold a record of type rec (NULL: the empty one) */
+static Z3_ast rec_cons(an *A, int root, int parent, const ctype *rec) {
+    Z3_ast acc = zt(A);
+    for (size_t c = 0; c < A->npaths && !A->rc; c++) {
+        apath *p = &A->paths[c];
+        if (p->root != root || p->parent != parent)
+            continue;
+        const cattrd *ad = s_attr(rec, p->name);
+        Z3_ast absent = zeq(A, p->ty, zi(A, T_ABSENT));
+        if (!ad) { /* undeclared: absent, unless the record admits additional attributes */
+            if (!(rec && rec->open))
+                acc = zand(A, acc, absent);
+            continue;
+        }
+        Z3_ast f = Z3_mk_implies(A->z, znot(A, absent), path_typed(A, c, ad->t));
+        if (ad->req)
+            f = zand(A, f, znot(A, absent));
+        acc = zand(A, acc, f);
+    }
+    return acc;
+}
+
+/* path c, present, holds a value of schema type t */
+static Z3_ast path_typed(an *A, size_t c, const ctype *t) {
+    apath *p = &A->paths[c];
+    int tag;
+    switch (t->k) {
+        case K_BOOL:
+        case K_TRUE:
+        case K_FALSE:
+            tag = T_BOOL;
+            break;
+        case K_LONG:
+            tag = T_LONG;
+            break;
+        case K_STR:
+            tag = T_STR;
+            break;
+        case K_DT:
+            tag = T_DATETIME;
+            break;
+        case K_DUR:
+            tag = T_DURATION;
+            break;
+        case K_ENT:
+            return zand(A, zeq(A, p->ty, zi(A, T_ENT)), is_type(A, p->e, t->name));
+        case K_REC:
+            p->rec_ok = 1;
+            return zand(A, zeq(A, p->ty, zi(A, T_REC)), rec_cons(A, p->root, (int)c, t));
+        case K_SET:
+            if (t->elem && (t->elem->k == K_STR || t->elem->k == K_LONG)) {
+                tag = t->elem->k == K_STR ? T_SETSTR : T_SETLONG;
+                break;
+            }
+            fail(A, ABAC_ANALYZE_E_UNSUPPORTED,
+                 "attribute `%.*s` is a set of entities or of other values than strings and "
+                 "longs under the schema: not supported by the analysis",
+                 (int)p->name.n, p->name.p);
+            return zf(A);
+        default:
+            fail(A, ABAC_ANALYZE_E_UNSUPPORTED,
+                 "attribute `%.*s` is a decimal or ipaddr under the schema: not supported by the "
+                 "analysis",
+                 (int)p->name.n, p->name.p);
+            return zf(A);
+    }
+    return zeq(A, p->ty, zi(A, tag));
+}
+
+/* an entity of an action type is a declared action; of an enum type, one of its ids */
+static Z3_ast closed_ok(an *A, Z3_ast x) {
+    const abac_cedar_schema *S = A->S;
+    Z3_ast acc = zt(A);
+    for (size_t k = 0; k < A->ntypes; k++) {
+        const sent *d = s_ent(S, A->types[k]);
+        int action = !d && s_is_action_type(S, A->types[k]);
+        if (!action && !(d && d->is_enum))
+            continue;
+        Z3_ast any = zf(A);
+        for (size_t i = A->type_lo[k]; i < A->type_hi[k]; i++) {
+            const euni *u = &A->ent[i];
+            int ok = 0;
+            if (u->fresh)
+                continue;
+            if (action)
+                ok = s_act(S, u->type, u->id) >= 0;
+            for (uint32_t j = 0; !action && j < d->n_enum; j++)
+                ok |= cstr_eq(d->enums[j], u->id);
+            if (ok)
+                any = zor(A, any, zeq(A, x, zi(A, (int64_t)i)));
+        }
+        acc = zand(A, acc,
+                   Z3_mk_implies(
+                       A->z, in_range(A, x, (int64_t)A->type_lo[k], (int64_t)A->type_hi[k]), any));
+    }
+    return acc;
+}
+
+static void schema_axioms(an *A, const Z3_ast *terms, size_t nterms) {
+    const abac_cedar_schema *S = A->S;
+    /* a declared action that applies to the principal's and the resource's types, with a
+     * context of its context type (abac_cedar_schema_check_request) */
+    Z3_ast req = zf(A);
+    for (uint32_t i = 0; i < S->na && !A->rc; i++) {
+        const sact *a = &S->a[i];
+        if (!a->applies || !a->n_pt || !a->n_rt)
+            continue;
+        Z3_ast pt = zf(A), rt = zf(A);
+        for (uint32_t k = 0; k < a->n_pt; k++)
+            pt = zor(A, pt, is_type(A, A->P, a->pt[k]));
+        for (uint32_t k = 0; k < a->n_rt; k++)
+            rt = zor(A, rt, is_type(A, A->R, a->rt[k]));
+        Z3_ast is_a = zeq(A, A->A, zi(A, find_ent(A, &a->uid)));
+        req = zor(A, req, zand(A, is_a, zand(A, pt, zand(A, rt, rec_cons(A, 3, -1, a->ctx)))));
+    }
+    axiom(A, req);
+    /* the principal's and the resource's attributes: the shape of their type */
+    for (uint32_t i = 0; i < S->ne && !A->rc; i++) {
+        axiom(A, Z3_mk_implies(A->z, is_type(A, A->P, S->e[i].name),
+                               rec_cons(A, 0, -1, S->e[i].shape)));
+        axiom(A, Z3_mk_implies(A->z, is_type(A, A->R, S->e[i].name),
+                               rec_cons(A, 2, -1, S->e[i].shape)));
+    }
+    for (size_t x = 0; x < nterms; x++)
+        axiom(A, closed_ok(A, terms[x]));
+    /* ancestry: an entity's ancestors are of types its memberOfTypes reach (transitively); an
+     * action's are exactly its declared groups' closure */
+    for (size_t x = 0; x < nterms + A->ntargets && !A->rc; x++) {
+        Z3_ast xv = x < nterms ? terms[x] : zi(A, A->targets[x - nterms]);
+        for (size_t t = 0; t < A->ntargets; t++) {
+            const euni *tu = &A->ent[A->targets[t]];
+            Z3_ast args[2] = {xv, zi(A, A->targets[t])};
+            Z3_ast anc = Z3_mk_app(A->z, A->anc, 2, args);
+            Z3_ast f = zf(A);
+            if (s_is_action_type(S, tu->type)) {
+                int64_t j = s_act(S, tu->type, tu->id);
+                for (uint32_t d = 0; j >= 0 && d < S->na; d++)
+                    if ((int64_t)d != j && s_bit(S->aanc, S->awords, d, (size_t)j))
+                        f = zor(A, f, zeq(A, xv, zi(A, find_ent(A, &S->a[d].uid))));
+                axiom(A, zeq(A, anc, f));
+                continue;
+            }
+            const sent *te = s_ent(S, tu->type);
+            for (uint32_t u = 0; te && u < S->ne; u++)
+                if (s_bit(S->eanc, S->ewords, u, (size_t)(te - S->e)))
+                    f = zor(A, f, is_type(A, xv, S->e[u].name));
+            axiom(A, Z3_mk_implies(A->z, anc, f));
+        }
+    }
+    for (size_t k = 0; k < A->npaths && !A->rc; k++) {
+        apath *p = &A->paths[k];
+        /* an entity whose attributes are read through an attribute is not in the store (the
+         * encoding makes reading them an error): it has no ancestors either */
+        for (size_t t = 0; p->has_children && t < A->ntargets; t++) {
+            Z3_ast args[2] = {p->e, zi(A, A->targets[t])};
+            axiom(A, Z3_mk_implies(A->z, zeq(A, p->ty, zi(A, T_ENT)),
+                                   znot(A, Z3_mk_app(A->z, A->anc, 2, args))));
+        }
+        if (!p->has_children && !p->rec_ok)
+            axiom(A, znot(A, zeq(A, p->ty, zi(A, T_REC))));
+    }
+}
+
+/* a value of schema type t for an attribute no policy reads (JSON) */
+static void json_default(an *A, sb *b, const ctype *t) {
+    switch (t ? t->k : K_REC) {
+        case K_BOOL:
+        case K_TRUE:
+        case K_FALSE:
+            sb_s(b, "false");
+            break;
+        case K_LONG:
+            sb_s(b, "0");
+            break;
+        case K_STR:
+            sb_s(b, "\"\"");
+            break;
+        case K_SET:
+            sb_s(b, "[]");
+            break;
+        case K_ENT: {
+            const sent *d = s_ent(A->S, t->name);
+            sb_s(b, "{\"__entity\": {\"type\": ");
+            sb_json_str(b, t->name.p, t->name.n);
+            sb_s(b, ", \"id\": ");
+            if (d && d->is_enum && d->n_enum)
+                sb_json_str(b, d->enums[0].p, d->enums[0].n);
+            else
+                sb_f(b, "\"%sdefault\"", A->fresh_tag);
+            sb_s(b, "}}");
+            break;
+        }
+        case K_DT:
+            sb_s(b, "{\"__extn\": {\"fn\": \"datetime\", \"arg\": \"1970-01-01\"}}");
+            break;
+        case K_DUR:
+            sb_s(b, "{\"__extn\": {\"fn\": \"duration\", \"arg\": \"0ms\"}}");
+            break;
+        case K_DEC:
+            sb_s(b, "{\"__extn\": {\"fn\": \"decimal\", \"arg\": \"0.0\"}}");
+            break;
+        case K_IP:
+            sb_s(b, "{\"__extn\": {\"fn\": \"ip\", \"arg\": \"0.0.0.0\"}}");
+            break;
+        default: {
+            sb_s(b, "{");
+            int first = 1;
+            for (uint32_t i = 0; t && i < t->n; i++) {
+                if (!t->attrs[i].req)
+                    continue;
+                sb_s(b, first ? "" : ", ");
+                first = 0;
+                sb_json_str(b, t->attrs[i].name.p, t->attrs[i].name.n);
+                sb_s(b, ": ");
+                json_default(A, b, t->attrs[i].t);
+            }
+            sb_s(b, "}");
+        }
+    }
+}
+
 /* ---- universes and the request's variables ---- */
 static int build(an *A) {
     /* every principal path has a resource twin and back (principal == resource shares them) */
@@ -923,6 +1273,7 @@ static int build(an *A) {
         return A->rc;
     /* strings: the literals, a fresh one per path and one more; more for set-vs-set tests */
     A->nstr_lit = A->nstr;
+    A->nlit_longs = A->ncand;
     A->built = 1;
     size_t m = A->npaths;
     size_t nfresh = A->npaths + 1 + (A->set_vs_set ? 4 * m * m : 0);
@@ -1006,8 +1357,11 @@ static int build(an *A) {
         }
         for (size_t u = 0; u < A->nstr; u++)
             p->mem[u] = zvar(A, "m", A->B);
+        p->ls = zvar(A, "ls", A->LS);
         terms[nterms++] = p->e;
-        axiom(A, in_range(A, p->ty, 0, p->has_children ? T_REC + 1 : T_REC));
+        axiom(A, in_range(A, p->ty, 0, T_SETLONG + 1));
+        if (!p->has_children && !A->S) /* under a schema: schema_axioms */
+            axiom(A, znot(A, zeq(A, p->ty, zi(A, T_REC))));
         axiom(A, in_range(A, p->s, 0, (int64_t)A->nstr));
         axiom(A, in_range(A, p->e, 0, (int64_t)A->nent));
         Z3_ast isdt = zeq(A, p->ty, zi(A, T_DATETIME));
@@ -1034,6 +1388,7 @@ static int build(an *A) {
                      zand(A, zeq(A, p->l, q->l), zand(A, zeq(A, p->s, q->s), zeq(A, p->e, q->e)))));
             for (size_t u = 0; u < A->nstr; u++)
                 same = zand(A, same, zeq(A, p->mem[u], q->mem[u]));
+            same = zand(A, same, zeq(A, p->ls, q->ls));
             axiom(A, Z3_mk_implies(A->z, zeq(A, A->P, A->R), same));
         }
     }
@@ -1051,6 +1406,8 @@ static int build(an *A) {
                                        Z3_mk_app(A->z, A->anc, 2, a3)));
             }
         }
+    if (A->S)
+        schema_axioms(A, terms, nterms);
     free(terms);
     return A->rc;
 }
@@ -1068,6 +1425,7 @@ static void an_init(an *A, unsigned timeout_ms) {
     A->I = Z3_mk_int_sort(A->z);
     A->B = Z3_mk_bool_sort(A->z);
     A->BV = Z3_mk_bv_sort(A->z, 64);
+    A->LS = Z3_mk_set_sort(A->z, A->BV);
     snprintf(A->fresh_tag, sizeof A->fresh_tag, "__fresh_");
 }
 
@@ -1087,6 +1445,7 @@ static void an_free(an *A) {
     free(A->type_lo);
     free(A->type_hi);
     free(A->targets);
+    free(A->cand);
     free(A->paths);
     free(A->axioms);
     if (A->z)
@@ -1132,6 +1491,83 @@ static int prefer(an *A, Z3_solver s, Z3_ast f) {
     return 0;
 }
 
+/* the 64-bit numerals of a model's value (a set of longs: a store chain, or an as-array
+ * function whose entries are its elements) join the candidates */
+static void cand_walk(an *A, Z3_model m, Z3_ast t, int depth) {
+    if (depth > 64 || A->ncand > 4096)
+        return;
+    if (Z3_get_sort_kind(A->z, Z3_get_sort(A->z, t)) == Z3_BV_SORT && Z3_is_numeral_ast(A->z, t)) {
+        uint64_t u = 0;
+        if (Z3_get_numeral_uint64(A->z, t, &u))
+            add_cand(A, (int64_t)u);
+        return;
+    }
+    if (Z3_get_ast_kind(A->z, t) != Z3_APP_AST)
+        return;
+    if (Z3_is_as_array(A->z, t)) {
+        Z3_func_interp fi = Z3_model_get_func_interp(A->z, m, Z3_get_as_array_func_decl(A->z, t));
+        if (!fi)
+            return;
+        Z3_func_interp_inc_ref(A->z, fi);
+        for (unsigned k = 0; k < Z3_func_interp_get_num_entries(A->z, fi); k++) {
+            Z3_func_entry e = Z3_func_interp_get_entry(A->z, fi, k);
+            Z3_func_entry_inc_ref(A->z, e);
+            for (unsigned j = 0; j < Z3_func_entry_get_num_args(A->z, e); j++)
+                cand_walk(A, m, Z3_func_entry_get_arg(A->z, e, j), depth + 1);
+            Z3_func_entry_dec_ref(A->z, e);
+        }
+        Z3_func_interp_dec_ref(A->z, fi);
+        return;
+    }
+    Z3_app app = Z3_to_app(A->z, t);
+    for (unsigned k = 0; k < Z3_get_app_num_args(A->z, app); k++)
+        cand_walk(A, m, Z3_get_app_arg(A->z, app, k), depth + 1);
+}
+
+static int64_t mval(an *A, const solved *v, Z3_ast t);
+
+/* sets of longs are finite in a request: each set of longs the model gives is fixed to its
+ * members among the candidates (the literals, the values of longs and the elements the model
+ * names), if the goal stays satisfiable so; the printed set is read over the candidates
+ * (replay checks the request whatever happens here) */
+static void finite_sets(an *A, solved *v) {
+    A->ncand = A->nlit_longs;
+    int any = 0;
+    for (size_t k = 0; k < A->npaths; k++) {
+        if (mval(A, v, A->paths[k].ty) != T_SETLONG)
+            continue;
+        any = 1;
+        Z3_ast r;
+        if (Z3_model_eval(A->z, v->m, A->paths[k].ls, true, &r))
+            cand_walk(A, v->m, r, 0);
+    }
+    if (!any)
+        return;
+    for (size_t k = 0; k < A->npaths; k++) {
+        Z3_ast r;
+        if (mval(A, v, A->paths[k].ty) != T_ABSENT &&
+            Z3_model_eval(A->z, v->m, A->paths[k].l, true, &r))
+            cand_walk(A, v->m, r, 0);
+    }
+    int fixed = 0;
+    for (size_t k = 0; k < A->npaths; k++) {
+        if (mval(A, v, A->paths[k].ty) != T_SETLONG)
+            continue;
+        Z3_ast set = Z3_mk_empty_set(A->z, A->BV);
+        for (size_t c = 0; c < A->ncand; c++)
+            if (mval(A, v, Z3_mk_set_member(A->z, zbv(A, A->cand[c]), A->paths[k].ls)))
+                set = Z3_mk_set_add(A->z, set, zbv(A, A->cand[c]));
+        A->max_prefs++;
+        fixed += prefer(A, v->s, zeq(A, A->paths[k].ls, set));
+    }
+    if (fixed && Z3_solver_check(A->z, v->s) == Z3_L_TRUE) {
+        Z3_model m = Z3_solver_get_model(A->z, v->s);
+        Z3_model_inc_ref(A->z, m);
+        Z3_model_dec_ref(A->z, v->m);
+        v->m = m;
+    }
+}
+
 /* 1 sat (model in *out), 0 unsat, <0 error */
 static int solve(an *A, Z3_ast goal, solved *out) {
     Z3_solver s = Z3_mk_solver(A->z);
@@ -1168,6 +1604,7 @@ static int solve(an *A, Z3_ast goal, solved *out) {
         if (!prefer(A, s, none))
             for (size_t u = 0; u < A->nstr; u++)
                 prefer(A, s, znot(A, A->paths[k].mem[u]));
+        prefer(A, s, zeq(A, A->paths[k].ls, Z3_mk_empty_set(A->z, A->BV)));
     }
     Z3_ast xs[3] = {A->P, A->A, A->R};
     for (int x = 0; x < 3; x++)
@@ -1182,6 +1619,7 @@ static int solve(an *A, Z3_ast goal, solved *out) {
     out->s = s;
     out->m = Z3_solver_get_model(A->z, s);
     Z3_model_inc_ref(A->z, out->m);
+    finite_sets(A, out);
     return 1;
 }
 static void solved_free(an *A, solved *v) {
@@ -1233,9 +1671,10 @@ static void civil(int64_t z, int64_t *y, int64_t *m, int64_t *d) {
     *y = yoe + era * 400 + (*m <= 2);
 }
 
-static void json_children(an *A, const solved *v, sb *b, int root, int parent);
+static void json_children(an *A, const solved *v, sb *b, int root, int parent, const ctype *rec);
 
-static void json_value(an *A, const solved *v, sb *b, size_t k) {
+/* the value of path k; t: its schema type (NULL without a schema) */
+static void json_value(an *A, const solved *v, sb *b, size_t k, const ctype *t) {
     apath *p = &A->paths[k];
     int64_t ty = mval(A, v, p->ty);
     switch (ty) {
@@ -1268,6 +1707,17 @@ static void json_value(an *A, const solved *v, sb *b, size_t k) {
             sb_s(b, "]");
             break;
         }
+        case T_SETLONG: {
+            sb_s(b, "[");
+            int first = 1;
+            for (size_t c = 0; c < A->ncand; c++)
+                if (mval(A, v, Z3_mk_set_member(A->z, zbv(A, A->cand[c]), p->ls))) {
+                    sb_f(b, first ? "%" PRId64 : ", %" PRId64, A->cand[c]);
+                    first = 0;
+                }
+            sb_s(b, "]");
+            break;
+        }
         case T_DATETIME: {
             int64_t ms = mval(A, v, p->l), day = ms / 86400000, rem = ms % 86400000;
             if (rem < 0) {
@@ -1293,14 +1743,16 @@ static void json_value(an *A, const solved *v, sb *b, size_t k) {
             break;
         }
         case T_REC:
-            json_children(A, v, b, p->root, (int)k);
+            json_children(A, v, b, p->root, (int)k, t && t->k == K_REC ? t : NULL);
             break;
         default:
             sb_s(b, "null");
     }
 }
 
-static void json_children(an *A, const solved *v, sb *b, int root, int parent) {
+/* the record below (root, parent); under a schema (rec: its type) the required attributes no
+ * policy reads get a value of their type */
+static void json_children(an *A, const solved *v, sb *b, int root, int parent, const ctype *rec) {
     sb_s(b, "{");
     int first = 1;
     for (size_t k = 0; k < A->npaths; k++) {
@@ -1312,12 +1764,34 @@ static void json_children(an *A, const solved *v, sb *b, int root, int parent) {
         first = 0;
         sb_json_str(b, p->name.p, p->name.n);
         sb_s(b, ": ");
-        json_value(A, v, b, k);
+        const cattrd *ad = A->S ? s_attr(rec, p->name) : NULL;
+        json_value(A, v, b, k, ad ? ad->t : NULL);
+    }
+    for (uint32_t i = 0; A->S && rec && i < rec->n; i++) {
+        if (!rec->attrs[i].req || path_find(A, root, parent, rec->attrs[i].name, 0) >= 0)
+            continue;
+        sb_s(b, first ? "" : ", ");
+        first = 0;
+        sb_json_str(b, rec->attrs[i].name.p, rec->attrs[i].name.n);
+        sb_s(b, ": ");
+        json_default(A, b, rec->attrs[i].t);
     }
     sb_s(b, "}");
 }
 
-/* the request and the entities of a model: {"request": …, "entities": […]} */
+static int anc_val(an *A, const solved *v, size_t i, int tg) {
+    Z3_ast args[2] = {zi(A, (int64_t)i), zi(A, tg)};
+    return (size_t)tg != i && mval(A, v, Z3_mk_app(A->z, A->anc, 2, args));
+}
+/* under a schema: the declared action entity i is (-1: it is not one) */
+static int64_t act_of(an *A, size_t i) {
+    return A->S && !A->ent[i].fresh ? s_act(A->S, A->ent[i].type, A->ent[i].id) : -1;
+}
+
+/* the request and the entities of a model: {"request": …, "entities": […]}. Under a schema
+ * the store holds what conforms to it: the request's entities and the entity-valued
+ * attributes' that have ancestors (with a value for every required attribute), and each
+ * action with its declared groups (and theirs); other ancestors are named only as parents. */
 static void json_request(an *A, const solved *v, sb *b) {
     int64_t P = mval(A, v, A->P), Ac = mval(A, v, A->A), R = mval(A, v, A->R);
     sb_s(b, "{\"request\": {\"principal\": ");
@@ -1327,7 +1801,7 @@ static void json_request(an *A, const solved *v, sb *b) {
     sb_s(b, ", \"resource\": ");
     json_uid(A, b, R);
     sb_s(b, ", \"context\": ");
-    json_children(A, v, b, 3, -1);
+    json_children(A, v, b, 3, -1, A->S ? s_context(A, Ac) : NULL);
     sb_s(b, "}, \"entities\": [");
     /* entities: the request's, entity-valued attributes', and every ancestor named */
     char *out = calloc(A->nent, 1);
@@ -1337,17 +1811,30 @@ static void json_request(an *A, const solved *v, sb *b) {
     }
     out[P] = out[Ac] = out[R] = 1;
     for (size_t k = 0; k < A->npaths; k++)
-        if (mval(A, v, A->paths[k].ty) == T_ENT)
-            out[mval(A, v, A->paths[k].e)] = 1;
+        if (mval(A, v, A->paths[k].ty) == T_ENT) {
+            int64_t e = mval(A, v, A->paths[k].e);
+            int keep = !A->S || act_of(A, (size_t)e) >= 0;
+            for (size_t t = 0; !keep && t < A->ntargets; t++)
+                keep = anc_val(A, v, (size_t)e, A->targets[t]);
+            if (keep)
+                out[e] = 1;
+        }
     for (int changed = 1; changed;) {
         changed = 0;
         for (size_t i = 0; i < A->nent; i++) {
             if (!out[i])
                 continue;
-            for (size_t t = 0; t < A->ntargets; t++) {
+            int64_t ai = act_of(A, i);
+            for (uint32_t g = 0; ai >= 0 && g < A->S->a[ai].n_mem; g++) {
+                int tg = find_ent(A, &A->S->a[ai].mem[g]);
+                if (tg >= 0 && !out[tg]) {
+                    out[tg] = 1;
+                    changed = 1;
+                }
+            }
+            for (size_t t = 0; !A->S && t < A->ntargets; t++) {
                 int tg = A->targets[t];
-                Z3_ast args[2] = {zi(A, (int64_t)i), zi(A, tg)};
-                if (!out[tg] && (size_t)tg != i && mval(A, v, Z3_mk_app(A->z, A->anc, 2, args))) {
+                if (!out[tg] && anc_val(A, v, i, tg)) {
                     out[tg] = 1;
                     changed = 1;
                 }
@@ -1364,20 +1851,29 @@ static void json_request(an *A, const solved *v, sb *b) {
         sb_s(b, "{\"uid\": ");
         json_uid(A, b, (int64_t)i);
         sb_s(b, ", \"attrs\": ");
+        int64_t ai = act_of(A, i);
         if ((int64_t)i == P)
-            json_children(A, v, b, 0, -1);
+            json_children(A, v, b, 0, -1, A->S ? s_shape(A, P) : NULL);
         else if ((int64_t)i == R)
-            json_children(A, v, b, 2, -1);
+            json_children(A, v, b, 2, -1, A->S ? s_shape(A, R) : NULL);
+        else if (A->S && ai < 0)
+            json_default(A, b, s_shape(A, (int64_t)i));
         else
             sb_s(b, "{}");
         sb_s(b, ", \"parents\": [");
         int pf = 1;
-        for (size_t t = 0; t < A->ntargets; t++) {
+        for (uint32_t g = 0; ai >= 0 && g < A->S->a[ai].n_mem; g++) {
+            int tg = find_ent(A, &A->S->a[ai].mem[g]);
+            if (tg < 0)
+                continue;
+            sb_s(b, pf ? "" : ", ");
+            pf = 0;
+            json_uid(A, b, tg);
+        }
+        for (size_t t = 0; ai < 0 && t < A->ntargets; t++) {
             int tg = A->targets[t];
-            Z3_ast args[2] = {zi(A, (int64_t)i), zi(A, tg)};
-            if ((size_t)tg != i && mval(A, v, Z3_mk_app(A->z, A->anc, 2, args))) {
-                if (!pf)
-                    sb_s(b, ", ");
+            if (anc_val(A, v, i, tg)) {
+                sb_s(b, pf ? "" : ", ");
                 pf = 0;
                 json_uid(A, b, tg);
             }
@@ -1410,6 +1906,18 @@ static int replay_parse(an *A, const char *j, size_t len, replay *r) {
     }
     if (rc)
         return fail(A, ABAC_ANALYZE_E_REPLAY, "replay: libabac refused the request made: %s", msg);
+    if (A->S) { /* a request shown under a schema conforms to it */
+        rc = abac_cedar_schema_check_entities(A->S, r->es, msg, sizeof msg);
+        if (!rc)
+            rc = abac_cedar_schema_check_request(A->S, r->rq, msg, sizeof msg);
+        if (rc) {
+            abac_cedar_request_free(r->rq);
+            abac_cedar_entities_free(r->es);
+            memset(r, 0, sizeof *r);
+            return fail(A, ABAC_ANALYZE_E_REPLAY,
+                        "replay: the request made does not conform to the schema: %s", msg);
+        }
+    }
     return 0;
 }
 static void replay_free(replay *r) {
@@ -1510,98 +2018,183 @@ static int finish(an *A, sb *b, char **json_out, char *err_msg, size_t err_cap) 
 }
 
 /* ---- queries ---- */
-int abac_analyze_diff(const char *old_src, size_t old_len, const char *new_src, size_t new_len,
-                      unsigned timeout_ms, char **json_out, char *err_msg, size_t err_cap) {
+
+/* a query's policy sets (OLD and NEW, SET and invariants, or SET alone), encoded */
+typedef struct query {
+    abac_cedar_policies *ps[2];
+    polf *pf[2];
+    Z3_ast perm[2], forbid[2];
+    abac_cedar_schema *schema;
+} query;
+
+/* read the sets and the schema (JSON when it starts with '{', else Cedar's human syntax),
+ * build the universes and encode the sets; 0 or A->rc */
+static int q_open(an *A, query *q, int nsets, const char *const names[2], const char *const src[2],
+                  const size_t len[2], const char *schema, size_t schema_len) {
+    memset(q, 0, sizeof *q);
+    for (int k = 0; k < nsets; k++)
+        if (parse_set(A, names[k], src[k], len[k], &q->ps[k]))
+            return A->rc;
+    if (schema) {
+        size_t i = 0;
+        while (i < schema_len &&
+               (schema[i] == ' ' || schema[i] == '\t' || schema[i] == '\n' || schema[i] == '\r'))
+            i++;
+        uint32_t line = 0, col = 0;
+        char msg[256] = "";
+        int rc = i < schema_len && schema[i] == '{'
+                     ? abac_cedar_schema_parse_json(&q->schema, schema, schema_len, msg, sizeof msg)
+                     : abac_cedar_schema_parse(&q->schema, schema, schema_len, &line, &col, msg,
+                                               sizeof msg);
+        if (rc)
+            return line ? fail(A, rc, "schema: line %u:%u: %s", line, col, msg)
+                        : fail(A, rc, "schema: %s", msg);
+        A->S = q->schema;
+    }
+    for (int k = 0; k < nsets; k++)
+        collect_set(A, q->ps[k]);
+    if (A->S)
+        schema_universe(A);
+    pick_tag(A);
+    if (A->rc || build(A))
+        return A->rc;
+    for (int k = 0; k < nsets; k++)
+        if (enc_set(A, q->ps[k], &q->pf[k], &q->perm[k], &q->forbid[k]))
+            return A->rc;
+    return 0;
+}
+
+static void q_close(query *q) {
+    for (int k = 0; k < 2; k++) {
+        free(q->pf[k]);
+        abac_cedar_policies_free(q->ps[k]);
+    }
+    abac_cedar_schema_free(q->schema);
+}
+
+/* libabac's decisions on a request the solver made agree with the solver: 0, or A->rc */
+typedef int (*agree_fn)(an *A, const query *q, const replay *rp, const void *arg);
+
+/* the request of model v, replayed (conformance to the schema, then agree()), appended to b
+ * without its closing brace; frees v */
+static int report(an *A, const query *q, solved *v, sb *b, agree_fn agree, const void *arg) {
+    sb req = {0};
+    json_request(A, v, &req);
+    solved_free(A, v);
+    replay rp;
+    if (req.oom || !req.p) {
+        fail(A, ABAC_E_NOMEM, "out of memory");
+    } else if (!replay_parse(A, req.p, req.n, &rp)) {
+        agree(A, q, &rp, arg);
+        replay_free(&rp);
+        sb_put(b, req.p, req.n - 1);
+    }
+    free(req.p);
+    return A->rc;
+}
+
+/* the end of every answer: over which requests it speaks */
+static void tail(an *A, sb *b) {
+    sb_f(b, "\"under_schema\": %s}", A->S ? "true" : "false");
+}
+
+static int agree_diff(an *A, const query *q, const replay *rp, const void *arg) {
+    int new_permits = *(const int *)arg;
+    int d0 = decide(A, q->ps[0], rp, -1, NULL, NULL), dn = decide(A, q->ps[1], rp, -1, NULL, NULL);
+    if (!A->rc && (dn != new_permits || d0 != !new_permits))
+        fail(A, ABAC_ANALYZE_E_REPLAY,
+             "replay: libabac decides OLD %s, NEW %s on the request the solver made",
+             d0 ? "Allow" : "Deny", dn ? "Allow" : "Deny");
+    return A->rc;
+}
+
+int abac_analyze_diff_schema(const char *old_src, size_t old_len, const char *new_src,
+                             size_t new_len, const char *schema, size_t schema_len,
+                             unsigned timeout_ms, char **json_out, char *err_msg, size_t err_cap) {
     if (!old_src || !new_src || !json_out)
         return ABAC_E_INVALID;
     an A;
     sb b = {0};
+    query q;
     an_init(&A, timeout_ms);
-    abac_cedar_policies *po = NULL, *pn = NULL;
-    polf *fo = NULL, *fn = NULL;
-    Z3_ast perm_o, perm_n;
-    if (parse_set(&A, "OLD", old_src, old_len, &po) || parse_set(&A, "NEW", new_src, new_len, &pn))
-        goto out;
-    collect_set(&A, po);
-    collect_set(&A, pn);
-    pick_tag(&A);
-    if (A.rc || build(&A) || enc_set(&A, po, &fo, &perm_o, NULL) ||
-        enc_set(&A, pn, &fn, &perm_n, NULL))
+    const char *const names[2] = {"OLD", "NEW"}, *const src[2] = {old_src, new_src};
+    const size_t len[2] = {old_len, new_len};
+    if (q_open(&A, &q, 2, names, src, len, schema, schema_len))
         goto out;
     const char *keys[2] = {"new_permits", "old_permits"};
     int found[2] = {0, 0};
     sb_s(&b, "{");
-    for (int q = 0; q < 2 && !A.rc; q++) {
+    for (int k = 0; k < 2 && !A.rc; k++) {
         solved v;
-        Z3_ast goal =
-            q == 0 ? zand(&A, perm_n, znot(&A, perm_o)) : zand(&A, perm_o, znot(&A, perm_n));
+        int new_permits = k == 0;
+        Z3_ast goal = new_permits ? zand(&A, q.perm[1], znot(&A, q.perm[0]))
+                                  : zand(&A, q.perm[0], znot(&A, q.perm[1]));
         int r = solve(&A, goal, &v);
         if (r < 0)
             break;
-        sb_f(&b, "\"%s\": ", keys[q]);
+        sb_f(&b, "\"%s\": ", keys[k]);
         if (r == 0) {
             sb_s(&b, "null, ");
             continue;
         }
-        found[q] = 1;
-        sb req = {0};
-        json_request(&A, &v, &req);
-        solved_free(&A, &v);
-        replay rp;
-        if (req.oom || !req.p) {
-            fail(&A, ABAC_E_NOMEM, "out of memory");
-        } else if (!replay_parse(&A, req.p, req.n, &rp)) {
-            int dn = decide(&A, pn, &rp, -1, NULL, NULL), d0 = decide(&A, po, &rp, -1, NULL, NULL);
-            if (!A.rc && (dn != (q == 0) || d0 != (q == 1)))
-                fail(&A, ABAC_ANALYZE_E_REPLAY,
-                     "replay: libabac decides OLD %s, NEW %s on the request the solver made",
-                     d0 ? "Allow" : "Deny", dn ? "Allow" : "Deny");
-            replay_free(&rp);
-            sb_put(&b, req.p, req.n - 1); /* without the closing brace */
-            sb_f(&b, ", \"old\": \"%s\", \"new\": \"%s\"}, ", q == 1 ? "Allow" : "Deny",
-                 q == 0 ? "Allow" : "Deny");
-        }
-        free(req.p);
+        found[k] = 1;
+        if (!report(&A, &q, &v, &b, agree_diff, &new_permits))
+            sb_f(&b, ", \"old\": \"%s\", \"new\": \"%s\"}, ", new_permits ? "Deny" : "Allow",
+                 new_permits ? "Allow" : "Deny");
     }
     if (!A.rc) {
         const char *verdict = !found[0] && !found[1] ? "equivalent"
                               : found[0] && found[1] ? "incomparable"
                               : found[0]             ? "new_more_permissive"
                                                      : "new_less_permissive";
-        sb_f(&b, "\"verdict\": \"%s\"}", verdict);
+        sb_f(&b, "\"verdict\": \"%s\", ", verdict);
+        tail(&A, &b);
     }
 out:
-    free(fo);
-    free(fn);
-    abac_cedar_policies_free(po);
-    abac_cedar_policies_free(pn);
+    q_close(&q);
     return finish(&A, &b, json_out, err_msg, err_cap);
 }
 
-int abac_analyze_check(const char *src, size_t len, const char *inv_src, size_t inv_len,
-                       unsigned timeout_ms, char **json_out, char *err_msg, size_t err_cap) {
+int abac_analyze_diff(const char *old_src, size_t old_len, const char *new_src, size_t new_len,
+                      unsigned timeout_ms, char **json_out, char *err_msg, size_t err_cap) {
+    return abac_analyze_diff_schema(old_src, old_len, new_src, new_len, NULL, 0, timeout_ms,
+                                    json_out, err_msg, err_cap);
+}
+
+static int agree_check(an *A, const query *q, const replay *rp, const void *arg) {
+    uint32_t j = *(const uint32_t *)arg;
+    int never = q->ps[1]->pol[j].effect == ABAC_DENY;
+    view w1, w2;
+    int d = decide(A, q->ps[0], rp, -1, NULL, NULL);
+    int inv = decide(A, make_view(&w1, q->ps[1], j, 1, 1), rp, -1, NULL, NULL);
+    int in_scope = decide(A, make_view(&w2, q->ps[1], j, 0, 1), rp, -1, NULL, NULL);
+    if (!A->rc && (d != 1 || (never ? inv != 1 : (in_scope != 1 || inv != 0))))
+        fail(A, ABAC_ANALYZE_E_REPLAY, "replay: libabac disagrees with the solver on invariant %u",
+             j);
+    return A->rc;
+}
+
+int abac_analyze_check_schema(const char *src, size_t len, const char *inv_src, size_t inv_len,
+                              const char *schema, size_t schema_len, unsigned timeout_ms,
+                              char **json_out, char *err_msg, size_t err_cap) {
     if (!src || !inv_src || !json_out)
         return ABAC_E_INVALID;
     an A;
     sb b = {0};
+    query q;
     an_init(&A, timeout_ms);
-    abac_cedar_policies *ps = NULL, *pi = NULL;
-    polf *fs = NULL, *fi = NULL;
-    Z3_ast perm, perm_i;
-    if (parse_set(&A, "SET", src, len, &ps) || parse_set(&A, "invariants", inv_src, inv_len, &pi))
+    const char *const names[2] = {"SET", "invariants"}, *const srcs[2] = {src, inv_src};
+    const size_t lens[2] = {len, inv_len};
+    if (q_open(&A, &q, 2, names, srcs, lens, schema, schema_len))
         goto out;
-    collect_set(&A, ps);
-    collect_set(&A, pi);
-    pick_tag(&A);
-    if (A.rc || build(&A) || enc_set(&A, ps, &fs, &perm, NULL) ||
-        enc_set(&A, pi, &fi, &perm_i, NULL))
-        goto out;
+    const abac_cedar_policies *pi = q.ps[1];
     int all = 1;
     sb_s(&b, "{\"invariants\": [");
     for (uint32_t j = 0; j < pi->n && !A.rc; j++) {
         int never = pi->pol[j].effect == ABAC_DENY;
-        Z3_ast goal = never ? zand(&A, perm, fi[j].sat)
-                            : zand(&A, perm, zand(&A, fi[j].scope, znot(&A, fi[j].sat)));
+        const polf *fi = &q.pf[1][j];
+        Z3_ast goal = never ? zand(&A, q.perm[0], fi->sat)
+                            : zand(&A, q.perm[0], zand(&A, fi->scope, znot(&A, fi->sat)));
         solved v;
         int r = solve(&A, goal, &v);
         if (r < 0)
@@ -1617,52 +2210,48 @@ int abac_analyze_check(const char *src, size_t len, const char *inv_src, size_t 
             continue;
         }
         all = 0;
-        sb req = {0};
-        json_request(&A, &v, &req);
-        solved_free(&A, &v);
-        replay rp;
-        if (req.oom || !req.p) {
-            fail(&A, ABAC_E_NOMEM, "out of memory");
-        } else if (!replay_parse(&A, req.p, req.n, &rp)) {
-            view w1, w2;
-            int d = decide(&A, ps, &rp, -1, NULL, NULL);
-            int inv = decide(&A, make_view(&w1, pi, j, 1, 1), &rp, -1, NULL, NULL);
-            int in_scope = decide(&A, make_view(&w2, pi, j, 0, 1), &rp, -1, NULL, NULL);
-            if (!A.rc && (d != 1 || (never ? inv != 1 : (in_scope != 1 || inv != 0))))
-                fail(&A, ABAC_ANALYZE_E_REPLAY,
-                     "replay: libabac disagrees with the solver on invariant %u", j);
-            replay_free(&rp);
-            sb_put(&b, req.p, req.n);
-            sb_s(&b, "}");
-        }
-        free(req.p);
+        if (!report(&A, &q, &v, &b, agree_check, &j))
+            sb_s(&b, "}}");
     }
-    if (!A.rc)
-        sb_f(&b, "], \"all_hold\": %s}", all ? "true" : "false");
+    if (!A.rc) {
+        sb_f(&b, "], \"all_hold\": %s, ", all ? "true" : "false");
+        tail(&A, &b);
+    }
 out:
-    free(fs);
-    free(fi);
-    abac_cedar_policies_free(ps);
-    abac_cedar_policies_free(pi);
+    q_close(&q);
     return finish(&A, &b, json_out, err_msg, err_cap);
 }
 
-int abac_analyze_lint(const char *src, size_t len, unsigned timeout_ms, char **json_out,
-                      char *err_msg, size_t err_cap) {
+int abac_analyze_check(const char *src, size_t len, const char *inv_src, size_t inv_len,
+                       unsigned timeout_ms, char **json_out, char *err_msg, size_t err_cap) {
+    return abac_analyze_check_schema(src, len, inv_src, inv_len, NULL, 0, timeout_ms, json_out,
+                                     err_msg, err_cap);
+}
+
+static int agree_lint(an *A, const query *q, const replay *rp, const void *arg) {
+    uint32_t i = *(const uint32_t *)arg;
+    int errored = 0;
+    decide(A, q->ps[0], rp, (int)i, &errored, NULL);
+    if (!A->rc && !errored)
+        fail(A, ABAC_ANALYZE_E_REPLAY,
+             "replay: policy %u raises no error under libabac on the request made", i);
+    return A->rc;
+}
+
+int abac_analyze_lint_schema(const char *src, size_t len, const char *schema, size_t schema_len,
+                             unsigned timeout_ms, char **json_out, char *err_msg, size_t err_cap) {
     if (!src || !json_out)
         return ABAC_E_INVALID;
     an A;
     sb b = {0};
+    query q;
     an_init(&A, timeout_ms);
-    abac_cedar_policies *ps = NULL;
-    polf *fs = NULL;
-    Z3_ast perm, forbid;
-    if (parse_set(&A, "SET", src, len, &ps))
+    const char *const names[2] = {"SET", NULL}, *const srcs[2] = {src, NULL};
+    const size_t lens[2] = {len, 0};
+    if (q_open(&A, &q, 1, names, srcs, lens, schema, schema_len))
         goto out;
-    collect_set(&A, ps);
-    pick_tag(&A);
-    if (A.rc || build(&A) || enc_set(&A, ps, &fs, &perm, &forbid))
-        goto out;
+    const abac_cedar_policies *ps = q.ps[0];
+    const polf *fs = q.pf[0];
     sb_s(&b, "{\"policies\": [");
     for (uint32_t i = 0; i < ps->n && !A.rc; i++) {
         solved v;
@@ -1674,7 +2263,7 @@ int abac_analyze_lint(const char *src, size_t len, unsigned timeout_ms, char **j
             solved_free(&A, &v);
         int shadowed = 0;
         if (!dead && ps->pol[i].effect == ABAC_PERMIT) {
-            r = solve(&A, zand(&A, fs[i].sat, znot(&A, forbid)), &v);
+            r = solve(&A, zand(&A, fs[i].sat, znot(&A, q.forbid[0])), &v);
             if (r < 0)
                 break;
             shadowed = r == 0;
@@ -1697,30 +2286,21 @@ int abac_analyze_lint(const char *src, size_t len, unsigned timeout_ms, char **j
             sb_s(&b, "null}");
             continue;
         }
-        sb req = {0};
-        json_request(&A, &v, &req);
-        solved_free(&A, &v);
-        replay rp;
-        if (req.oom || !req.p) {
-            fail(&A, ABAC_E_NOMEM, "out of memory");
-        } else if (!replay_parse(&A, req.p, req.n, &rp)) {
-            int errored = 0;
-            decide(&A, ps, &rp, (int)i, &errored, NULL);
-            if (!A.rc && !errored)
-                fail(&A, ABAC_ANALYZE_E_REPLAY,
-                     "replay: policy %u raises no error under libabac on the request made", i);
-            replay_free(&rp);
-            sb_put(&b, req.p, req.n);
-            sb_s(&b, "}");
-        }
-        free(req.p);
+        if (!report(&A, &q, &v, &b, agree_lint, &i))
+            sb_s(&b, "}}");
     }
-    if (!A.rc)
-        sb_s(&b, "]}");
+    if (!A.rc) {
+        sb_s(&b, "], ");
+        tail(&A, &b);
+    }
 out:
-    free(fs);
-    abac_cedar_policies_free(ps);
+    q_close(&q);
     return finish(&A, &b, json_out, err_msg, err_cap);
+}
+
+int abac_analyze_lint(const char *src, size_t len, unsigned timeout_ms, char **json_out,
+                      char *err_msg, size_t err_cap) {
+    return abac_analyze_lint_schema(src, len, NULL, 0, timeout_ms, json_out, err_msg, err_cap);
 }
 
 void abac_analyze_free(char *json) {

@@ -15,83 +15,7 @@
 #define S_MAX_PERPOL 32u
 #define S_MAX_ENVS   (1u << 20) /* (action, principal type, resource type) per policy */
 
-/* ---- types ---- */
-enum {
-    K_ERR = 0, /* an error was already reported below */
-    K_BOOL,
-    K_TRUE,
-    K_FALSE,
-    K_LONG,
-    K_STR,
-    K_SET,
-    K_REC,
-    K_ENT,
-    K_DEC,
-    K_IP,
-    K_DT,
-    K_DUR,
-    K_REF /* a name not yet resolved (schema reading only) */
-};
-
-typedef struct ctype ctype;
-typedef struct cattrd {
-    cstr name;
-    ctype *t;
-    uint8_t req;
-} cattrd;
-
-struct ctype {
-    uint8_t k, open, want; /* K_REF want: 0 entity or common, 1 entity, 2 common */
-    uint8_t resolving;
-    uint32_t n;
-    ctype *elem;
-    cattrd *attrs;
-    cstr name; /* K_ENT: qualified name; K_REF: name as written */
-    cstr ns;   /* K_REF: namespace it was written in */
-};
-
-typedef struct sent {
-    cstr name;
-    cstr *mem; /* memberOfTypes, qualified after resolution */
-    uint32_t n_mem;
-    ctype *shape; /* record */
-    ctype *tags;  /* NULL: no tags */
-    cstr *enums;
-    uint32_t n_enum;
-    uint8_t is_enum;
-    cstr ns;
-} sent;
-
-typedef struct sact {
-    cuid uid;
-    cuid *mem;
-    uint32_t n_mem;
-    cstr *pt, *rt; /* principal / resource types */
-    uint32_t n_pt, n_rt;
-    uint32_t *pti, *rti; /* their entity indices */
-    ctype *ctx;
-    uint8_t applies;
-    cstr ns;
-} sact;
-
-typedef struct sctype {
-    cstr name;
-    ctype *t;
-} sctype;
-
-struct abac_cedar_schema {
-    pool mem;
-    sent *e;
-    uint32_t ne, cape;
-    sact *a;
-    uint32_t na, capa;
-    sctype *ct;
-    uint32_t nct, capct;
-    uint64_t *eanc; /* ne rows of ewords words: bit j of row i: type j is a (transitive)
-                       memberOfType of type i */
-    uint64_t *aanc; /* na rows of awords words: action j is an ancestor of action i */
-    size_t ewords, awords;
-};
+#include "cedar_schema_int.h"
 
 static ctype T_ERR_ = {K_ERR, 0, 0, 0, 0, 0, 0, {0, 0}, {0, 0}};
 static ctype T_BOOL_ = {K_BOOL, 0, 0, 0, 0, 0, 0, {0, 0}, {0, 0}};
@@ -1560,8 +1484,8 @@ __attribute__((format(printf, 4, 5))) static const ctype *verror(vctx *V, int co
 }
 
 /* a warning (1.3.0): kept apart from the errors, validation still passes */
-__attribute__((format(printf, 4, 5))) static void vwarn(vctx *V, int kind, const cnode *at,
-                                                        const char *fmt, ...) {
+__attribute__((format(printf, 4, 5))) static void note_warning(vctx *V, int kind, const cnode *at,
+                                                               const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
     (void)vadd(V, 1, kind, at, fmt, ap);
@@ -2457,25 +2381,26 @@ static int shown(const char *s, size_t n) {
 
 static void warn_str(vctx *V, const cnode *at, const char *s, size_t n) {
     if (cedar_text_has_bidi(s, n))
-        vwarn(V, ABAC_CEDAR_WARN_BIDI_STRING, at,
-              "string `\"%.*s\"` contains BIDI control characters", shown(s, n), s);
+        note_warning(V, ABAC_CEDAR_WARN_BIDI_STRING, at,
+                     "string `\"%.*s\"` contains BIDI control characters", shown(s, n), s);
     else if (!cedar_text_single_script(s, n))
-        vwarn(V, ABAC_CEDAR_WARN_MIXED_SCRIPT_STRING, at,
-              "string `\"%.*s\"` contains mixed scripts", shown(s, n), s);
+        note_warning(V, ABAC_CEDAR_WARN_MIXED_SCRIPT_STRING, at,
+                     "string `\"%.*s\"` contains mixed scripts", shown(s, n), s);
 }
 
 static void warn_ident(vctx *V, const cnode *at, const char *s, size_t n) {
     if (cedar_text_has_bidi(s, n))
-        vwarn(V, ABAC_CEDAR_WARN_BIDI_IDENTIFIER, at,
-              "identifier `%.*s` contains BIDI control characters", shown(s, n), s);
+        note_warning(V, ABAC_CEDAR_WARN_BIDI_IDENTIFIER, at,
+                     "identifier `%.*s` contains BIDI control characters", shown(s, n), s);
     else if (!cedar_ident_allowed(s, n))
-        vwarn(V, ABAC_CEDAR_WARN_CONFUSABLE_IDENTIFIER, at,
-              "identifier `%.*s` contains characters that fall outside of the General Security "
-              "Profile for Identifiers",
-              shown(s, n), s);
+        note_warning(
+            V, ABAC_CEDAR_WARN_CONFUSABLE_IDENTIFIER, at,
+            "identifier `%.*s` contains characters that fall outside of the General Security "
+            "Profile for Identifiers",
+            shown(s, n), s);
     else if (!cedar_text_single_script(s, n))
-        vwarn(V, ABAC_CEDAR_WARN_MIXED_SCRIPT_IDENTIFIER, at,
-              "identifier `%.*s` contains mixed scripts", shown(s, n), s);
+        note_warning(V, ABAC_CEDAR_WARN_MIXED_SCRIPT_IDENTIFIER, at,
+                     "identifier `%.*s` contains mixed scripts", shown(s, n), s);
 }
 
 /* an entity uid: its type's components are ASCII identifiers (nothing to warn about), its id is
@@ -2628,9 +2553,10 @@ int abac_cedar_validate(abac_cedar_validation **out, const abac_cedar_schema *s,
                    "unable to find an applicable action given the policy scope constraints");
         /* Cedar's ImpossiblePolicy warning: also when no environment applies (vacuously) */
         if (all_false && !p->link_id && !V.nomem)
-            vwarn(&V, ABAC_CEDAR_WARN_IMPOSSIBLE_POLICY, NULL,
-                  "policy is impossible: the policy expression evaluates to false for all valid "
-                  "requests");
+            note_warning(
+                &V, ABAC_CEDAR_WARN_IMPOSSIBLE_POLICY, NULL,
+                "policy is impossible: the policy expression evaluates to false for all valid "
+                "requests");
     }
     pool_free(&V.tmp);
     if (V.nomem) {

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -239,6 +240,35 @@ static void test_known_verdicts(void **state) {
                    "permit (principal, action, resource) when { principal.tags.contains(\"x\") "
                    "};",
                    "new_less_permissive");
+    /* sets of longs */
+    expect_verdict("permit (principal, action, resource) when { principal.n.contains(3) && "
+                   "principal.n.contains(5) };",
+                   "permit (principal, action, resource) when { principal.n.containsAll([5, 3]) "
+                   "};",
+                   "equivalent");
+    expect_verdict("permit (principal, action, resource) when { principal.n.containsAny([1, 2]) "
+                   "};",
+                   "permit (principal, action, resource) when { principal.n.contains(2) };",
+                   "new_less_permissive");
+    expect_verdict("permit (principal, action, resource) when { "
+                   "principal.n.containsAll(resource.n) && resource.n.contains(context.k) };",
+                   "permit (principal, action, resource) when { "
+                   "principal.n.containsAll(resource.n) && resource.n.contains(context.k) && "
+                   "principal.n.contains(context.k) };",
+                   "equivalent");
+    expect_verdict("permit (principal, action, resource) when { principal.n == [1, 2] };",
+                   "permit (principal, action, resource) when { principal.n.containsAll([1, 2]) "
+                   "&& [1, 2].containsAll(principal.n) };",
+                   "equivalent");
+    /* an empty set is an empty set whatever its elements would be */
+    expect_verdict("permit (principal, action, resource) when { principal.n == context.s && "
+                   "principal.n.contains(1) };",
+                   "permit (principal, action, resource) when { false };", "new_less_permissive");
+    expect_verdict("permit (principal, action, resource) when { principal.n.isEmpty() && "
+                   "context.s.isEmpty() };",
+                   "permit (principal, action, resource) when { principal.n.isEmpty() && "
+                   "context.s.isEmpty() && principal.n == context.s };",
+                   "equivalent");
     /* principal and resource may be one entity with one set of attributes */
     expect_verdict("permit (principal, action, resource) when { principal.k == 1 && "
                    "resource.k == 2 && principal == resource };",
@@ -320,7 +350,8 @@ static void test_refusals(void **state) {
     const char *act = "permit (principal, action, resource) when { action.x == 1 };";
     assert_int_equal(abac_analyze_lint(act, strlen(act), TIMEOUT, &j, msg, sizeof msg),
                      ABAC_ANALYZE_E_UNSUPPORTED);
-    const char *lset = "permit (principal, action, resource) when { context.s.contains(1) };";
+    const char *lset =
+        "permit (principal, action, resource) when { context.s.contains(User::\"x\") };";
     assert_int_equal(abac_analyze_lint(lset, strlen(lset), TIMEOUT, &j, msg, sizeof msg),
                      ABAC_ANALYZE_E_UNSUPPORTED);
     assert_int_equal(abac_analyze_diff(NULL, 0, ok, strlen(ok), TIMEOUT, &j, msg, sizeof msg),
@@ -366,6 +397,12 @@ static void gen_cond(buf *b, int depth) {
             "resource.tags == [\"x\"]",
             "resource.tags.containsAll(principal.tags)",
             "principal.tags.containsAny(resource.tags)",
+            "resource.nums.contains(context.n)",
+            "resource.nums.containsAll([1, 5])",
+            "principal.nums.containsAny(resource.nums)",
+            "resource.nums == [0, 1]",
+            "resource.nums.contains(5)",
+            "principal.nums.containsAll(resource.nums)",
             "context.n * 2 < 7",
             "-context.n > 0",
             "context.n - 1 < context.n",
@@ -524,8 +561,15 @@ static void gen_request(buf *rq, buf *es) {
                             : "\"y\", \"z\"");
             f = 0;
         }
-        if (rnd(2))
+        if (rnd(2)) {
             put(es, "%s\"owner\": {\"__entity\": %s}", f ? "" : ", ", UIDS[rnd(5)]);
+            f = 0;
+        }
+        if (rnd(3)) {
+            static const char *NUMS[] = {
+                "", "1", "0, 1", "1, 5", "5", "0, 1, 5", "-3, 5", "\"x\"", "9223372036854775807"};
+            put(es, "%s\"nums\": [%s]", f ? "" : ", ", NUMS[rnd(9)]);
+        }
         put(es, "}, \"parents\": [");
         if (u < 3 && rnd(2))
             put(es, "{\"type\": \"Group\", \"id\": \"g%u\"}", rnd(2));
@@ -609,17 +653,27 @@ static void mutate(const buf *old, buf *nw, uint32_t nold) {
     }
 }
 
+static double seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static void test_random_pairs(void **state) {
     (void)state;
     const char *env = getenv("ABAC_ANALYZE_PAIRS");
     int pairs = env ? atoi(env) : 200;
     int n_equiv = 0, n_diff = 0;
+    double slowest = 0; /* reported, not asserted */
     buf old, nw, rq, es;
     for (int t = 0; t < pairs; t++) {
         uint32_t n = 1 + rnd(3);
         gen_set(&old, n);
         mutate(&old, &nw, n);
+        double t0 = seconds();
         char *j = diff(old.s, nw.s); /* replays every counterexample */
+        if (seconds() - t0 > slowest)
+            slowest = seconds() - t0;
         char *v = json_get(j, "verdict");
         if (strcmp(v, "\"equivalent\"") == 0) {
             n_equiv++;
@@ -640,9 +694,484 @@ static void test_random_pairs(void **state) {
         free(v);
         abac_analyze_free(j);
     }
-    print_message("random pairs: %d equivalent, %d different (all counterexamples replayed)\n",
-                  n_equiv, n_diff);
+    print_message("random pairs: %d equivalent, %d different (all counterexamples replayed); "
+                  "slowest diff %.2f s\n",
+                  n_equiv, n_diff, slowest);
     /* the generator makes both kinds, so both checks ran */
+    assert_true(n_equiv > pairs / 10);
+    assert_true(n_diff > pairs / 10);
+}
+
+/* ---- under a schema ---- */
+static abac_cedar_schema *schema_of(const char *text) {
+    abac_cedar_schema *s = NULL;
+    char msg[256];
+    uint32_t line = 0, col = 0;
+    int rc = abac_cedar_schema_parse(&s, text, strlen(text), &line, &col, msg, sizeof msg);
+    if (rc)
+        print_error("schema %u:%u: %s\n%s\n", line, col, msg, text);
+    assert_int_equal(rc, 0);
+    return s;
+}
+
+/* the request conforms to the schema (libabac's checks); then libabac's decision */
+static int decide_conforming(const abac_cedar_policies *ps, const abac_cedar_schema *s,
+                             const char *req, const char *ents) {
+    abac_cedar_request *rq = NULL;
+    abac_cedar_entities *es = NULL;
+    char msg[256];
+    assert_int_equal(abac_cedar_request_parse_json(&rq, req, strlen(req), msg, sizeof msg), 0);
+    assert_int_equal(abac_cedar_entities_parse_json(&es, ents, strlen(ents), msg, sizeof msg), 0);
+    int rc = abac_cedar_schema_check_request(s, rq, msg, sizeof msg);
+    if (!rc)
+        rc = abac_cedar_schema_check_entities(s, es, msg, sizeof msg);
+    if (rc)
+        print_error("not conforming (%s): %s %s\n", msg, req, ents);
+    assert_int_equal(rc, 0);
+    abac_cedar_request_free(rq);
+    abac_cedar_entities_free(es);
+    return decide_json(ps, req, ents);
+}
+
+static char *diff_schema(const char *old_src, const char *new_src, const char *schema) {
+    char *j = NULL, msg[512];
+    int rc = abac_analyze_diff_schema(old_src, strlen(old_src), new_src, strlen(new_src), schema,
+                                      strlen(schema), TIMEOUT, &j, msg, sizeof msg);
+    if (rc)
+        print_error("diff: %d %s\nOLD:\n%s\nNEW:\n%s\nSCHEMA:\n%s\n", rc, msg, old_src, new_src,
+                    schema);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(j, "\"under_schema\": true"));
+    abac_cedar_schema *s = schema_of(schema);
+    abac_cedar_policies *po = parse(old_src), *pn = parse(new_src);
+    const char *keys[2] = {"new_permits", "old_permits"};
+    for (int k = 0; k < 2; k++) {
+        char *cx = json_get(j, keys[k]);
+        assert_non_null(cx);
+        if (strcmp(cx, "null") != 0) {
+            char *req = json_get(cx, "request"), *ents = json_get(cx, "entities");
+            int d_old = decide_conforming(po, s, req, ents),
+                d_new = decide_conforming(pn, s, req, ents);
+            assert_int_equal(d_new, k == 0 ? ABAC_PERMIT : ABAC_DENY);
+            assert_int_equal(d_old, k == 0 ? ABAC_DENY : ABAC_PERMIT);
+            free(req);
+            free(ents);
+        }
+        free(cx);
+    }
+    abac_cedar_policies_free(po);
+    abac_cedar_policies_free(pn);
+    abac_cedar_schema_free(s);
+    return j;
+}
+
+static void expect_verdict_schema(const char *old_src, const char *new_src, const char *schema,
+                                  const char *verdict) {
+    char *j = diff_schema(old_src, new_src, schema);
+    char *v = json_get(j, "verdict");
+    char want[64];
+    snprintf(want, sizeof want, "\"%s\"", verdict);
+    if (strcmp(v, want) != 0)
+        print_error("verdict %s, expected %s under the schema\nOLD:\n%s\nNEW:\n%s\n", v, want,
+                    old_src, new_src);
+    assert_string_equal(v, want);
+    free(v);
+    abac_analyze_free(j);
+}
+
+static const char SCHEMA[] =
+    "entity Group;\n"
+    "entity User in [Group] = { level: Long, nick?: String, tags: Set<String>,\n"
+    "                           dept?: { code: Long, name: String } };\n"
+    "entity Doc = { owner: User, uses: Long, tags: Set<String>, size: Long };\n"
+    "entity Color enum [\"red\", \"blue\"];\n"
+    "action all;\n"
+    "action read in [all] appliesTo { principal: User, resource: Doc,\n"
+    "                                 context: { n: Long, s?: String, c: Color } };\n"
+    "action write in [read] appliesTo { principal: User, resource: [Doc, User],\n"
+    "                                 context: { n: Long, c: Color } };\n";
+
+static void test_schema_verdicts(void **state) {
+    (void)state;
+    const char *any = "permit (principal, action, resource);";
+    /* every action applies to principals of type User only */
+    expect_verdict_schema(any, "permit (principal, action, resource) when { principal is User };",
+                          SCHEMA, "equivalent");
+    expect_verdict(any, "permit (principal, action, resource) when { principal is User };",
+                   "new_less_permissive");
+    /* a required Long: the comparison cannot error */
+    const char *lvl = "permit (principal, action, resource) when { principal.level > 3 || "
+                      "principal.level <= 3 };";
+    expect_verdict_schema(any, lvl, SCHEMA, "equivalent");
+    expect_verdict(any, lvl, "new_less_permissive");
+    /* an optional attribute can be absent */
+    expect_verdict_schema(any, "permit (principal, action, resource) when { principal has nick };",
+                          SCHEMA, "new_less_permissive");
+    /* memberOfTypes: a User is never in a Doc; no principal or resource in a Color */
+    expect_verdict_schema("permit (principal, action, resource) when { principal in Doc::\"d\" || "
+                          "resource in Color::\"red\" };",
+                          "permit (principal, action, resource) when { false };", SCHEMA,
+                          "equivalent");
+    /* action groups are the declared ones: write is in read and (transitively) in all */
+    expect_verdict_schema("permit (principal, action in Action::\"all\", resource);", any, SCHEMA,
+                          "equivalent");
+    expect_verdict_schema("permit (principal, action in Action::\"read\", resource);",
+                          "permit (principal, action == Action::\"read\", resource);", SCHEMA,
+                          "new_less_permissive");
+    /* the context has the action's type; enum entities are the declared ones */
+    expect_verdict_schema(any,
+                          "permit (principal, action, resource) when { context.n == context.n && "
+                          "(context.c == Color::\"red\" || context.c == Color::\"blue\") };",
+                          SCHEMA, "equivalent");
+    /* appliesTo: write alone may have a User resource */
+    expect_verdict_schema("permit (principal, action, resource is User);",
+                          "permit (principal, action == Action::\"write\", resource is User);",
+                          SCHEMA, "equivalent");
+    /* a difference comes with a conforming request (required attributes the policies do not
+     * read filled in), replayed with the schema's checks by diff_schema */
+    expect_verdict_schema("permit (principal, action == Action::\"read\", resource) when { "
+                          "resource.uses < 100 && principal.dept.code == 7 };",
+                          "permit (principal, action == Action::\"read\", resource) when { "
+                          "resource.uses < 200 && principal.dept.code == 7 };",
+                          SCHEMA, "new_more_permissive");
+    expect_verdict_schema(DEMO, DEMO, SCHEMA, "equivalent");
+}
+
+static void test_schema_check_and_lint(void **state) {
+    (void)state;
+    const char *set =
+        "@id(\"lvl\") permit (principal, action, resource) when { principal.level > 3 "
+        "};\n"
+        "@id(\"nick\") permit (principal, action, resource) when { principal.nick "
+        "== \"x\" };\n"
+        "@id(\"nick-has\") permit (principal, action, resource) when { principal has "
+        "nick && principal.nick == \"x\" };\n"
+        "@id(\"sum\") permit (principal, action, resource) when { principal.level + "
+        "1 > 0 };\n"
+        "@id(\"owner\") permit (principal, action, resource) when { "
+        "resource.owner.level > 0 };\n"
+        "@id(\"never\") permit (principal in Doc::\"d\", action, resource);\n";
+    char *j = NULL, msg[512];
+    int rc = abac_analyze_lint_schema(set, strlen(set), SCHEMA, strlen(SCHEMA), TIMEOUT, &j, msg,
+                                      sizeof msg);
+    if (rc)
+        print_error("%s\n", msg);
+    assert_int_equal(rc, 0);
+    /* a required Long cannot raise an error; an optional one read without `has` can; overflow
+     * can; an entity reached through an attribute is not in the store when its attributes are
+     * read (docs/policy-analysis.md) */
+    assert_non_null(strstr(j, "{\"id\": \"lvl\", \"effect\": \"permit\", \"dead\": false, "
+                              "\"shadowed\": false, \"may_error\": false"));
+    assert_non_null(strstr(j, "{\"id\": \"nick\", \"effect\": \"permit\", \"dead\": false, "
+                              "\"shadowed\": false, \"may_error\": true"));
+    assert_non_null(strstr(j, "{\"id\": \"nick-has\", \"effect\": \"permit\", \"dead\": false, "
+                              "\"shadowed\": false, \"may_error\": false"));
+    assert_non_null(strstr(j, "{\"id\": \"sum\", \"effect\": \"permit\", \"dead\": false, "
+                              "\"shadowed\": false, \"may_error\": true"));
+    assert_non_null(strstr(j, "{\"id\": \"owner\", \"effect\": \"permit\", \"dead\": true, "
+                              "\"shadowed\": false, \"may_error\": true"));
+    assert_non_null(strstr(j, "{\"id\": \"never\", \"effect\": \"permit\", \"dead\": true"));
+    assert_non_null(strstr(j, "\"under_schema\": true"));
+    /* each error example conforms and errors under libabac */
+    abac_cedar_schema *s = schema_of(SCHEMA);
+    abac_cedar_policies *ps = parse(set);
+    for (const char *p = strstr(j, "\"error_example\": {"); p;
+         p = strstr(p + 1, "\"error_example\": {")) {
+        char *req = json_get(p, "request"), *ents = json_get(p, "entities");
+        decide_conforming(ps, s, req, ents);
+        free(req);
+        free(ents);
+    }
+    abac_analyze_free(j);
+    /* without the schema the same set can error everywhere */
+    rc = abac_analyze_lint(set, strlen(set), TIMEOUT, &j, msg, sizeof msg);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(j, "{\"id\": \"lvl\", \"effect\": \"permit\", \"dead\": false, "
+                              "\"shadowed\": false, \"may_error\": true"));
+    assert_non_null(strstr(j, "\"under_schema\": false"));
+    abac_analyze_free(j);
+
+    const char *inv = "@id(\"users-only\") permit (principal, action, resource) when { principal "
+                      "is User };\n"
+                      "@id(\"small\") permit (principal, action, resource) when { principal.level "
+                      "< 10 };\n";
+    rc = abac_analyze_check_schema(set, strlen(set), inv, strlen(inv), SCHEMA, strlen(SCHEMA),
+                                   TIMEOUT, &j, msg, sizeof msg);
+    if (rc)
+        print_error("%s\n", msg);
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(j, "{\"id\": \"users-only\", \"kind\": \"requires\", \"holds\": true"));
+    assert_non_null(strstr(j, "{\"id\": \"small\", \"kind\": \"requires\", \"holds\": false"));
+    char *cx = strstr(j, "\"small\"");
+    char *req = json_get(cx, "request"), *ents = json_get(cx, "entities");
+    assert_int_equal(decide_conforming(ps, s, req, ents), ABAC_PERMIT);
+    free(req);
+    free(ents);
+    abac_analyze_free(j);
+    abac_cedar_policies_free(ps);
+    abac_cedar_schema_free(s);
+
+    /* refusals: a bad schema; an attribute read that the schema makes a set of longs */
+    const char *ok = "permit (principal, action, resource) when { principal.level > 0 };";
+    assert_int_equal(abac_analyze_lint_schema(ok, strlen(ok), "entity User = {", 15, TIMEOUT, &j,
+                                              msg, sizeof msg),
+                     ABAC_E_SCHEMA);
+    assert_non_null(strstr(msg, "schema: line"));
+    const char *longs = "entity User = { level: Set<User> }; action a appliesTo { principal: "
+                        "User, resource: User };";
+    const char *isempty =
+        "permit (principal, action, resource) when { principal.level.isEmpty() };";
+    assert_int_equal(abac_analyze_lint_schema(isempty, strlen(isempty), longs, strlen(longs),
+                                              TIMEOUT, &j, msg, sizeof msg),
+                     ABAC_ANALYZE_E_UNSUPPORTED);
+    assert_non_null(strstr(msg, "`level` is a set of entities"));
+}
+
+/* a random schema over the names gen_policy and gen_cond use */
+typedef struct rschema {
+    int user_in_group, doc_in_group, owner_is_group, level_str, a1_in_a0;
+    int req_level, req_utags, req_dtags, req_owner, req_n, req_s, req_t, req_u, req_r, req_rx;
+    int req_unums, req_dnums;
+    int pt_group[3], rt_user[3];
+} rschema;
+
+static void gen_schema(rschema *S, buf *b) {
+    memset(S, 0, sizeof *S);
+    S->user_in_group = rnd(4) != 0;
+    S->doc_in_group = rnd(3) == 0;
+    S->owner_is_group = rnd(4) == 0;
+    S->level_str = rnd(6) == 0;
+    S->a1_in_a0 = rnd(2);
+    int *req[] = {&S->req_level, &S->req_utags, &S->req_dtags, &S->req_owner,
+                  &S->req_n,     &S->req_s,     &S->req_t,     &S->req_u,
+                  &S->req_r,     &S->req_rx,    &S->req_unums, &S->req_dnums};
+    for (size_t k = 0; k < sizeof req / sizeof *req; k++)
+        *req[k] = rnd(3) != 0;
+    for (int a = 0; a < 3; a++) {
+        S->pt_group[a] = rnd(5) == 0;
+        S->rt_user[a] = rnd(4) == 0;
+    }
+    b->n = 0;
+    b->s[0] = 0;
+    put(b, "entity Group;\n");
+    put(b, "entity User%s = { level%s: %s, tags%s: Set<String>, nums%s: Set<Long> };\n",
+        S->user_in_group ? " in [Group]" : "", S->req_level ? "" : "?",
+        S->level_str ? "String" : "Long", S->req_utags ? "" : "?", S->req_unums ? "" : "?");
+    put(b, "entity Doc%s = { tags%s: Set<String>, owner%s: %s, nums%s: Set<Long> };\n",
+        S->doc_in_group ? " in [Group]" : "", S->req_dtags ? "" : "?", S->req_owner ? "" : "?",
+        S->owner_is_group ? "Group" : "User", S->req_dnums ? "" : "?");
+    put(b,
+        "type Ctx = { n%s: Long, s%s: String, t%s: datetime, u%s: datetime, r%s: { x%s: Long } "
+        "};\n",
+        S->req_n ? "" : "?", S->req_s ? "" : "?", S->req_t ? "" : "?", S->req_u ? "" : "?",
+        S->req_r ? "" : "?", S->req_rx ? "" : "?");
+    for (int a = 0; a < 3; a++)
+        put(b,
+            "action a%d%s appliesTo { principal: [User%s], resource: [Doc%s], context: Ctx "
+            "};\n",
+            a, a == 1 && S->a1_in_a0 ? " in [a0]" : "", S->pt_group[a] ? ", Group" : "",
+            S->rt_user[a] ? ", User" : "");
+}
+
+static const char *DTS[] = {"2025-12-31T23:59:59.999Z", "2026-01-01", "2024-02-29", "2025-06-01"};
+
+/* a request and entities that conform to S (checked by decide_conforming) */
+static void gen_conforming(const rschema *S, buf *rq, buf *es) {
+    static const char *USERS[] = {"u0", "u1", "u2"};
+    rq->n = es->n = 0;
+    int a = (int)rnd(3);
+    const char *p = S->pt_group[a] && rnd(4) == 0 ? "{\"type\": \"Group\", \"id\": \"g0\"}" : NULL;
+    char pb[64], rb[64];
+    if (!p) {
+        snprintf(pb, sizeof pb, "{\"type\": \"User\", \"id\": \"%s\"}", USERS[rnd(3)]);
+        p = pb;
+    }
+    if (S->rt_user[a] && rnd(3) == 0)
+        snprintf(rb, sizeof rb, "{\"type\": \"User\", \"id\": \"%s\"}", USERS[rnd(3)]);
+    else
+        snprintf(rb, sizeof rb, "{\"type\": \"Doc\", \"id\": \"d%u\"}", rnd(2));
+    put(rq,
+        "{\"principal\": %s, \"action\": {\"type\": \"Action\", \"id\": \"a%d\"}, "
+        "\"resource\": %s, \"context\": {",
+        p, a, rb);
+    const char *sep = "";
+    if (S->req_n || rnd(2)) {
+        put(rq, "\"n\": %s", LONGS[rnd(6)]);
+        sep = ", ";
+    }
+    if (S->req_s || rnd(2)) {
+        put(rq, "%s\"s\": \"%c\"", sep, "xyq"[rnd(3)]);
+        sep = ", ";
+    }
+    if (S->req_t || rnd(2)) {
+        put(rq, "%s\"t\": {\"__extn\": {\"fn\": \"datetime\", \"arg\": \"%s\"}}", sep, DTS[rnd(4)]);
+        sep = ", ";
+    }
+    if (S->req_u || rnd(2)) {
+        put(rq, "%s\"u\": {\"__extn\": {\"fn\": \"datetime\", \"arg\": \"%s\"}}", sep, DTS[rnd(4)]);
+        sep = ", ";
+    }
+    if (S->req_r || rnd(2)) {
+        put(rq, "%s\"r\": {", sep);
+        if (S->req_rx || rnd(2))
+            put(rq, "\"x\": %s", LONGS[rnd(4)]);
+        put(rq, "}");
+    }
+    put(rq, "}}");
+    static const char *TAGS[] = {"", "\"x\"", "\"y\", \"z\"", "\"x\", \"y\""};
+    static const char *NUMS[] = {"", "1", "0, 1", "1, 5", "5, -3", "0, 1, 5"};
+    put(es, "[{\"uid\": {\"type\": \"Group\", \"id\": \"g0\"}, \"attrs\": {}, \"parents\": []}, "
+            "{\"uid\": {\"type\": \"Group\", \"id\": \"g1\"}, \"attrs\": {}, \"parents\": []}");
+    for (int u = 0; u < 3; u++) {
+        put(es, ", {\"uid\": {\"type\": \"User\", \"id\": \"u%d\"}, \"attrs\": {", u);
+        const char *s2 = "";
+        if (S->req_level || rnd(2)) {
+            if (S->level_str)
+                put(es, "\"level\": \"%c\"", "xy"[rnd(2)]);
+            else
+                put(es, "\"level\": %s", LONGS[rnd(6)]);
+            s2 = ", ";
+        }
+        if (S->req_utags || rnd(2)) {
+            put(es, "%s\"tags\": [%s]", s2, TAGS[rnd(4)]);
+            s2 = ", ";
+        }
+        if (S->req_unums || rnd(2))
+            put(es, "%s\"nums\": [%s]", s2, NUMS[rnd(6)]);
+        put(es, "}, \"parents\": [");
+        if (S->user_in_group && rnd(2))
+            put(es, "{\"type\": \"Group\", \"id\": \"g%u\"}", rnd(2));
+        put(es, "]}");
+    }
+    for (int d = 0; d < 2; d++) {
+        put(es, ", {\"uid\": {\"type\": \"Doc\", \"id\": \"d%d\"}, \"attrs\": {", d);
+        const char *s2 = "";
+        if (S->req_dtags || rnd(2)) {
+            put(es, "\"tags\": [%s]", TAGS[rnd(4)]);
+            s2 = ", ";
+        }
+        if (S->req_dnums || rnd(2)) {
+            put(es, "%s\"nums\": [%s]", s2, NUMS[rnd(6)]);
+            s2 = ", ";
+        }
+        if (S->req_owner || rnd(2)) {
+            if (S->owner_is_group)
+                put(es, "%s\"owner\": {\"__entity\": {\"type\": \"Group\", \"id\": \"g%u\"}}", s2,
+                    rnd(2));
+            else
+                put(es, "%s\"owner\": {\"__entity\": {\"type\": \"User\", \"id\": \"u%u\"}}", s2,
+                    rnd(3));
+        }
+        put(es, "}, \"parents\": [");
+        if (S->doc_in_group && rnd(2))
+            put(es, "{\"type\": \"Group\", \"id\": \"g%u\"}", rnd(2));
+        put(es, "]}");
+    }
+    put(es, ", {\"uid\": {\"type\": \"Action\", \"id\": \"a0\"}, \"attrs\": {}, \"parents\": []}");
+    put(es, ", {\"uid\": {\"type\": \"Action\", \"id\": \"a1\"}, \"attrs\": {}, \"parents\": [%s]}",
+        S->a1_in_a0 ? "{\"type\": \"Action\", \"id\": \"a0\"}" : "");
+    put(es, ", {\"uid\": {\"type\": \"Action\", \"id\": \"a2\"}, \"attrs\": {}, \"parents\": []}]");
+}
+
+/* rewrites equivalent under S (not in general): every action scope names the declared
+ * actions; a condition also asks for a required context attribute; or, equivalent only if S
+ * makes the attribute required, for `principal has level` / `context has s` */
+static void schema_mutate(const rschema *S, buf *nw) {
+    buf t;
+    t.n = 0;
+    t.s[0] = 0;
+    int how = (int)rnd(4);
+    static const char *HAS[] = {"context has n", "context has n", "principal has level",
+                                "context has s"};
+    for (const char *p = nw->s; *p;) {
+        const char *e = strchr(p, '\n');
+        const char *a = strstr(p, "action, "), *w = strstr(p, " when { ");
+        if (how == 0 && a && a < e) {
+            put(&t, "%.*saction in [Action::\"a0\", Action::\"a1\", Action::\"a2\"], %.*s",
+                (int)(a - p), p, (int)(e + 1 - (a + 8)), a + 8);
+        } else if (how > 0 && (how > 1 || S->req_n) && w && w < e) {
+            put(&t, "%.*s when { %s && (%.*s) };\n", (int)(w - p), p, HAS[how],
+                (int)(e - 3 - (w + 8)), w + 8);
+        } else {
+            put(&t, "%.*s", (int)(e + 1 - p), p);
+        }
+        p = e + 1;
+    }
+    memcpy(nw->s, t.s, t.n + 1);
+    nw->n = t.n;
+}
+
+static int valid_under(const abac_cedar_schema *s, const char *src) {
+    abac_cedar_policies *ps = parse(src);
+    abac_cedar_validation *v = NULL;
+    assert_int_equal(abac_cedar_validate(&v, s, ps), 0);
+    int ok = abac_cedar_validation_error_count(v) == 0;
+    abac_cedar_validation_free(v);
+    abac_cedar_policies_free(ps);
+    return ok;
+}
+
+/* soundness under a schema: random schemas, random policy pairs valid under them, every
+ * counterexample conforming and replayed (diff_schema), every "equivalent" checked on random
+ * conforming requests */
+static void test_random_pairs_schema(void **state) {
+    (void)state;
+    const char *env = getenv("ABAC_ANALYZE_PAIRS");
+    int pairs = env ? atoi(env) / 2 : 100;
+    int n_equiv = 0, n_diff = 0, n_only = 0, tried = 0;
+    buf sch, old, nw, rq, es;
+    rschema S;
+    for (int t = 0; t < pairs; t++) {
+        gen_schema(&S, &sch);
+        abac_cedar_schema *s = schema_of(sch.s);
+        uint32_t n = 1 + rnd(3);
+        do {
+            gen_set(&old, n);
+            tried++;
+        } while (!valid_under(s, old.s));
+        do {
+            if (rnd(3) == 0) {
+                gen_set(&nw, 1 + rnd(3));
+            } else {
+                mutate(&old, &nw, n);
+                if (rnd(2))
+                    schema_mutate(&S, &nw);
+            }
+            tried++;
+        } while (!valid_under(s, nw.s));
+        char *j = diff_schema(old.s, nw.s, sch.s);
+        char *v = json_get(j, "verdict");
+        if (strcmp(v, "\"equivalent\"") == 0) {
+            n_equiv++;
+            abac_cedar_policies *po = parse(old.s), *pn = parse(nw.s);
+            for (int r = 0; r < 60; r++) {
+                gen_conforming(&S, &rq, &es);
+                int a = decide_conforming(po, s, rq.s, es.s),
+                    b = decide_conforming(pn, s, rq.s, es.s);
+                if (a != b)
+                    print_error("equivalent under\n%s\nbut %s / %s decide %d vs %d\nOLD:\n%s\n"
+                                "NEW:\n%s\n",
+                                sch.s, rq.s, es.s, a, b, old.s, nw.s);
+                assert_int_equal(a, b);
+            }
+            abac_cedar_policies_free(po);
+            abac_cedar_policies_free(pn);
+            /* and how often the schema was needed for it */
+            char *j2 = diff(old.s, nw.s);
+            char *v2 = json_get(j2, "verdict");
+            n_only += strcmp(v2, "\"equivalent\"") != 0;
+            free(v2);
+            abac_analyze_free(j2);
+        } else {
+            n_diff++;
+        }
+        free(v);
+        abac_analyze_free(j);
+        abac_cedar_schema_free(s);
+    }
+    print_message("random pairs under random schemas: %d equivalent (%d of them only under the "
+                  "schema), %d different; %d sets generated for the valid ones\n",
+                  n_equiv, n_only, n_diff, tried);
     assert_true(n_equiv > pairs / 10);
     assert_true(n_diff > pairs / 10);
 }
@@ -653,6 +1182,9 @@ int main(void) {
         cmocka_unit_test(test_check_and_lint),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_random_pairs),
+        cmocka_unit_test(test_schema_verdicts),
+        cmocka_unit_test(test_schema_check_and_lint),
+        cmocka_unit_test(test_random_pairs_schema),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

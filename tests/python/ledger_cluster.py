@@ -31,9 +31,13 @@ def free_port() -> int:
 
 class Cluster:
     def __init__(self, tmp: Path, n: int = 4, fault: bool = False, block_period_ms: int = 10,
-                 view_timeout_ms: int = 1000):
+                 view_timeout_ms: int = 1000, trace_dir: Optional[Path] = None):
         self.tmp, self.n, self.f = tmp, n, (n - 1) // 3
         self.binary = node_binary(fault)
+        # trace validation (docs/formal.md): with the fault-injection node, each
+        # replica appends its protocol events to trace_dir/replica-<i>.trace
+        self.trace_dir = trace_dir
+        self._faults: Dict[int, str] = {}
         self.procs: Dict[int, NodeProcess] = {}
         self.view_timeout_ms = view_timeout_ms
         lines = [f"chain_id {hashlib.sha256(str(tmp).encode()).hexdigest()}", f"f {self.f}",
@@ -53,6 +57,8 @@ class Cluster:
                 "--sync", "0", "--status-file", str(self.tmp / f"status{i}")]
         if "fault" in self.binary.name:
             args += ["--fault-file", str(self.tmp / f"fault{i}")]
+            if self.trace_dir is not None:  # read once at start, before the loop runs
+                (self.tmp / f"fault{i}").write_text(self._fault_text(i, self._faults.get(i, "")))
         self.procs[i] = NodeProcess(args, self.tmp / f"log{i}", timeout=timeout)
 
     def start_all(self) -> None:
@@ -65,10 +71,16 @@ class Cluster:
         if p is not None:
             p.kill()
 
+    def _fault_text(self, i: int, text: str) -> str:
+        if self.trace_dir is None:
+            return text
+        return f"trace {self.trace_dir / f'replica-{i}.trace'}\n" + text
+
     def set_fault(self, i: int, text: str) -> None:
         path = self.tmp / f"fault{i}"
         tmp = self.tmp / f"fault{i}.tmp"
-        tmp.write_text(text)
+        self._faults[i] = text
+        tmp.write_text(self._fault_text(i, text))
         os.replace(tmp, path)
         now = time.time()
         self._fault_gen = getattr(self, "_fault_gen", 0) + 1

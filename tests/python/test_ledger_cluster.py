@@ -4,6 +4,7 @@ every process it started (process groups, SIGKILL) and is bounded in time."""
 from __future__ import annotations
 
 import hashlib
+import sys
 import threading
 import time
 
@@ -11,7 +12,7 @@ import pytest
 
 from fedshare import errors, ledger
 
-from ledger_cluster import Cluster, node_binary
+from ledger_cluster import ROOT, Cluster, node_binary
 
 pytestmark = pytest.mark.skipif(node_binary() is None,
                                 reason="fedshare-ledger-node not built (make build)")
@@ -187,3 +188,37 @@ def test_partition_heal_and_equivocation(tmp_path):
         assert int(st[0][1]) > primary or int(st[0][1]) >= 1
     finally:
         c.close()
+
+
+@pytest.mark.skipif(node_binary(fault=True) is None, reason="fault-injection node not built")
+def test_trace_validation_processes(tmp_path):
+    """Trace validation with processes (docs/formal.md): four
+    fedshare-ledger-node-fault replicas append their protocol events; the
+    primary is killed with SIGKILL (a view change) and restarted (catch-up);
+    tests/formal/trace_check.py then replays every replica's every step
+    against the PBFT model's transitions and must find none it does not allow."""
+    sys.path.insert(0, str(ROOT / "tests" / "formal"))
+    import trace_check
+
+    traces = tmp_path / "traces"
+    traces.mkdir()
+    c = Cluster(tmp_path, fault=True, trace_dir=traces)
+    try:
+        c.start_all()
+        with c.client() as cl:
+            s = ledger.Signer(b"t" * 32)
+            put_many(cl, s, b"a/", 3)
+            st = c.status(0)
+            assert st is not None
+            primary = int(st[1]) % 4
+            c.kill(primary)
+            put_many(cl, s, b"b/", 3, start_nonce=4)
+            c.start(primary)
+            top = put_many(cl, s, b"c/", 2, start_nonce=7)[-1].height
+        c.wait_converged(range(4), min_height=top)
+    finally:
+        c.close()
+    fails, summary = trace_check.check([str(traces)])
+    assert fails == [], "\n".join(fails[:20]) + "\n" + summary
+    assert "4 replicas" in summary
+    assert "highest view 0," not in summary  # the view change was traced

@@ -43,7 +43,8 @@ def replay(policy_text: str, cx: dict) -> str:
 def test_demo_and_seed_equal_to_themselves_and_looser_versions_found():
     for text in (DEMO, SEED):
         r = abac_analyze.policy_diff(text, text)
-        assert r == {"verdict": "equivalent", "new_permits": None, "old_permits": None}
+        assert r == {"verdict": "equivalent", "new_permits": None, "old_permits": None,
+                     "under_schema": False}
     looser = DEMO.replace("resource.uses < 100", "resource.uses <= 100")
     r = abac_analyze.policy_diff(DEMO, looser)
     assert r["verdict"] == "new_more_permissive" and r["old_permits"] is None
@@ -155,3 +156,94 @@ def test_cli_policy_diff_check_lint(tmp_path, capsys):
         cli.main(["policy", "diff", str(old), str(tmp_path / "missing.cedar")])
     assert e.value.code == 2
     assert "missing.cedar" in capsys.readouterr().err
+
+
+SEED_SCHEMA = """
+entity Org;
+entity Member in [Org] = { credentials: Set<String> };
+entity Dataset = { uses: Long };
+action train, export, download appliesTo {
+  principal: Member, resource: Dataset, context: { purpose: String, now: Long } };
+"""
+
+
+def replay_conforming(policy_text: str, schema: abac.CedarSchema, cx: dict) -> str:
+    """libabac's decision on a request the solver made under a schema, read with the schema
+    (non-conforming input is refused there) and checked against it."""
+    es = abac.CedarEntities(cx["entities"], schema=schema)
+    schema.check_entities(es)
+    schema.check_request(cx["request"])
+    return abac.CedarPolicies(policy_text).is_authorized(cx["request"], es,
+                                                         schema=schema).decision
+
+
+def test_under_a_schema_only_the_requests_it_allows_count():
+    schema = abac.CedarSchema(SEED_SCHEMA)
+    no_ban = SEED[:SEED.index('@id("no-raw-export")')]
+    # without a schema an action `train` in Action::"export" shows a difference; under the
+    # schema train is in no group, so dropping the ban changes nothing
+    assert abac_analyze.policy_diff(SEED, no_ban)["verdict"] == "new_more_permissive"
+    for s in (SEED_SCHEMA, schema):
+        r = abac_analyze.policy_diff(SEED, no_ban, schema=s)
+        assert r == {"verdict": "equivalent", "new_permits": None, "old_permits": None,
+                     "under_schema": True}
+    # a difference under the schema comes with a conforming request, required attributes the
+    # policies do not read filled in
+    looser = SEED.replace("resource.uses < 100", "resource.uses < 150")
+    r = abac_analyze.policy_diff(SEED, looser, schema=schema)
+    assert r["verdict"] == "new_more_permissive" and r["under_schema"] is True
+    cx = r["new_permits"]
+    assert replay_conforming(SEED, schema, cx) == "Deny"
+    assert replay_conforming(looser, schema, cx) == "Allow"
+    # lint: every attribute the seed's permit reads is required and typed, so under the
+    # schema it cannot raise an error (without it, it can)
+    by = {p["id"]: p for p in abac_analyze.policy_lint(SEED, schema=schema)["policies"]}
+    assert not by["train-only"]["may_error"] and not by["train-only"]["dead"]
+    assert abac_analyze.policy_lint(SEED)["policies"][0]["may_error"]
+    # an invariant that holds only under the schema
+    inv = '@id("dataset-only") permit (principal, action, resource) when { resource is Dataset };'
+    assert abac_analyze.policy_check(no_ban, inv, schema=schema)["all_hold"] is True
+    assert abac_analyze.policy_check(no_ban, inv)["all_hold"] is True
+    inv2 = '@id("members") permit (principal, action, resource) when { principal in Org::"x" };'
+    r = abac_analyze.policy_check(no_ban, inv2, schema=schema)
+    (bad,) = r["invariants"]
+    assert not bad["holds"] and replay_conforming(no_ban, schema, bad["counterexample"]) == "Allow"
+    with pytest.raises(abac.PolicyError, match="schema"):
+        abac_analyze.policy_lint(SEED, schema="entity Member = {")
+
+
+def test_cli_policy_under_a_schema(tmp_path, capsys):
+    old, new, sch = tmp_path / "old.cedar", tmp_path / "new.cedar", tmp_path / "s.cedarschema"
+    old.write_text(SEED)
+    new.write_text(SEED[:SEED.index('@id("no-raw-export")')])
+    sch.write_text(SEED_SCHEMA)
+    rc, out = _run(capsys, "policy", "diff", str(old), str(new))
+    assert rc == 3
+    rc, out = _run(capsys, "policy", "diff", str(old), str(new), "--schema", str(sch))
+    assert rc == 0
+    assert out.out.startswith(f"under the schema {sch}: only the requests it allows")
+    assert "equivalent" in out.out
+    rc, out = _run(capsys, "policy", "lint", str(old), "--schema", str(sch), "--json")
+    assert rc == 0 and json.loads(out.out)["under_schema"] is True
+    rc, out = _run(capsys, "policy", "lint", str(old), "--schema", str(sch))
+    assert rc == 0 and "train-only (permit): ok" in out.out
+
+
+def test_sets_of_longs_are_analysed():
+    old = 'permit (principal, action, resource) when { principal.n.containsAll([3, 5]) };'
+    new = ('permit (principal, action, resource) when { principal.n.contains(3) && '
+           'principal.n.contains(5) };')
+    assert abac_analyze.policy_diff(old, new)["verdict"] == "equivalent"
+    looser = 'permit (principal, action, resource) when { principal.n.containsAny([3, 5]) };'
+    r = abac_analyze.policy_diff(old, looser)
+    assert r["verdict"] == "new_more_permissive"
+    cx = r["new_permits"]
+    assert replay(old, cx) == "Deny" and replay(looser, cx) == "Allow"
+    (p,) = [e for e in cx["entities"] if e["uid"] == cx["request"]["principal"]]
+    assert set(p["attrs"]["n"]) & {3, 5} and not {3, 5} <= set(p["attrs"]["n"])
+    # and under a schema that declares them
+    schema = abac.CedarSchema("entity U = { n: Set<Long> }; action a appliesTo "
+                              "{ principal: U, resource: U };")
+    r = abac_analyze.policy_diff(old, looser, schema=schema)
+    assert r["verdict"] == "new_more_permissive"
+    assert replay_conforming(looser, schema, r["new_permits"]) == "Allow"

@@ -446,6 +446,7 @@ class CedarSchema:
                               column=col[0], detail=detail)
         check(rc)
         self._ptr = ffi.gc(out[0], lib.abac_cedar_schema_free)
+        self.text = data.decode("utf-8", "replace")  # for fedshare.abac_analyze(schema=…)
 
     @property
     def entity_type_count(self) -> int:

@@ -13,6 +13,12 @@ rules, permits shadowed by forbids and conditions that can raise an error. Reque
 JSON, replayed through libabac inside the library before they are returned. The encoding, the
 subset of Cedar supported and what is proven: docs/policy-analysis.md.
 
+Each call takes ``schema=`` (a Cedar schema: human-readable text, JSON text, a dict in the JSON
+format, or a :class:`fedshare.abac.CedarSchema` built from text): the answers are then about the
+requests that schema allows only (appliesTo, attribute types, required and optional attributes,
+context types, memberOfTypes, action groups), every request returned conforms to it (checked
+by libabac), and the answer has ``"under_schema": True``.
+
 The library is optional (built only where z3 is found, Debian ``libz3-dev``): without it every
 call raises :class:`AnalysisUnavailable`. It is looked up in ``fedshare/_analyze/`` (installed
 there with the package), then in ``$FEDSHARE_ABAC_ANALYZE_LIB`` (a path), then on the loader's
@@ -38,10 +44,19 @@ int abac_analyze_check(const char *src, size_t len, const char *inv_src, size_t 
                        unsigned timeout_ms, char **json_out, char *err_msg, size_t err_cap);
 int abac_analyze_lint(const char *src, size_t len, unsigned timeout_ms, char **json_out,
                       char *err_msg, size_t err_cap);
+int abac_analyze_diff_schema(const char *old_src, size_t old_len, const char *new_src,
+                             size_t new_len, const char *schema, size_t schema_len,
+                             unsigned timeout_ms, char **json_out, char *err_msg, size_t err_cap);
+int abac_analyze_check_schema(const char *src, size_t len, const char *inv_src, size_t inv_len,
+                              const char *schema, size_t schema_len, unsigned timeout_ms,
+                              char **json_out, char *err_msg, size_t err_cap);
+int abac_analyze_lint_schema(const char *src, size_t len, const char *schema, size_t schema_len,
+                             unsigned timeout_ms, char **json_out, char *err_msg, size_t err_cap);
 void abac_analyze_free(char *json);
 """
 
 E_SYNTAX = -402
+E_SCHEMA = -404
 E_UNSUPPORTED, E_UNKNOWN, E_REPLAY = -480, -481, -482
 
 
@@ -114,13 +129,31 @@ def _text(x: Any) -> bytes:
     raise TypeError("policy text must be str or bytes")
 
 
-def _call(fn: str, *texts: bytes, timeout_ms: int) -> Dict[str, Any]:
+def _schema_text(schema: Any) -> Optional[bytes]:
+    """A schema as text for the library: str/bytes (JSON or the human syntax), a dict (the JSON
+    format) or an object with the text it was read from (``.text``)."""
+    if schema is None:
+        return None
+    if isinstance(schema, dict):
+        return json.dumps(schema).encode()
+    t = getattr(schema, "text", None)
+    if isinstance(t, str):
+        return t.encode()
+    if isinstance(schema, str):
+        return schema.encode()
+    if isinstance(schema, (bytes, bytearray)):
+        return bytes(schema)
+    raise TypeError("schema must be Cedar schema text (str/bytes), a dict in Cedar's JSON "
+                    "schema format, or a CedarSchema read from one")
+
+
+def _call(fn: str, *texts: Optional[bytes], timeout_ms: int) -> Dict[str, Any]:
     ffi, lib = _load()
     out = ffi.new("char **")
     msg = ffi.new("char[]", 512)
-    args = []
+    args: list = []
     for t in texts:
-        args += [t, len(t)]
+        args += [ffi.NULL, 0] if t is None else [t, len(t)]
     rc = getattr(lib, fn)(*args, timeout_ms, out, msg, 512)
     if rc != 0:
         text = ffi.string(msg).decode(errors="replace")
@@ -132,6 +165,10 @@ def _call(fn: str, *texts: bytes, timeout_ms: int) -> Dict[str, Any]:
             from .abac import PolicyError
 
             raise PolicyError(text, code=rc, library="abac", detail=text)
+        if rc == E_SCHEMA:
+            from .abac import PolicyError
+
+            raise PolicyError(text, code=rc, library="abac", detail=text)
         raise InvalidInputError(text or f"libabac_analyze: code {rc}", code=rc, library="abac")
     try:
         return json.loads(ffi.string(out[0]).decode())
@@ -139,25 +176,33 @@ def _call(fn: str, *texts: bytes, timeout_ms: int) -> Dict[str, Any]:
         lib.abac_analyze_free(out[0])
 
 
-def policy_diff(old: Any, new: Any, *, timeout_ms: int = 60000) -> Dict[str, Any]:
+def policy_diff(old: Any, new: Any, *, schema: Any = None,
+                timeout_ms: int = 60000) -> Dict[str, Any]:
     """Compare two policy sets (Cedar text or :class:`fedshare.abac.CedarPolicies`).
 
-    Returns ``{"verdict": …, "new_permits": R or None, "old_permits": R or None}``; verdict is
-    ``"equivalent"``, ``"new_more_permissive"``, ``"new_less_permissive"`` or
-    ``"incomparable"``; R is ``{"request": …, "entities": […], "old": …, "new": …}``.
+    Returns ``{"verdict": …, "new_permits": R or None, "old_permits": R or None,
+    "under_schema": bool}``; verdict is ``"equivalent"``, ``"new_more_permissive"``,
+    ``"new_less_permissive"`` or ``"incomparable"``; R is ``{"request": …, "entities": […],
+    "old": …, "new": …}``. With ``schema`` only the requests it allows are compared.
     """
-    return _call("abac_analyze_diff", _text(old), _text(new), timeout_ms=timeout_ms)
+    return _call("abac_analyze_diff_schema", _text(old), _text(new), _schema_text(schema),
+                 timeout_ms=timeout_ms)
 
 
-def policy_check(policies: Any, invariants: Any, *, timeout_ms: int = 60000) -> Dict[str, Any]:
+def policy_check(policies: Any, invariants: Any, *, schema: Any = None,
+                 timeout_ms: int = 60000) -> Dict[str, Any]:
     """Prove or refute invariants (Cedar policies, see the module text) for a policy set.
 
-    Returns ``{"invariants": [{"id", "kind", "holds", "counterexample"}, …], "all_hold"}``.
+    Returns ``{"invariants": [{"id", "kind", "holds", "counterexample"}, …], "all_hold",
+    "under_schema"}``. With ``schema`` an invariant is proven for the requests it allows.
     """
-    return _call("abac_analyze_check", _text(policies), _text(invariants), timeout_ms=timeout_ms)
+    return _call("abac_analyze_check_schema", _text(policies), _text(invariants),
+                 _schema_text(schema), timeout_ms=timeout_ms)
 
 
-def policy_lint(policies: Any, *, timeout_ms: int = 60000) -> Dict[str, Any]:
+def policy_lint(policies: Any, *, schema: Any = None, timeout_ms: int = 60000) -> Dict[str, Any]:
     """Dead policies, shadowed permits and conditions that may raise an error:
-    ``{"policies": [{"id", "effect", "dead", "shadowed", "may_error", "error_example"}, …]}``."""
-    return _call("abac_analyze_lint", _text(policies), timeout_ms=timeout_ms)
+    ``{"policies": [{"id", "effect", "dead", "shadowed", "may_error", "error_example"}, …],
+    "under_schema"}``; with ``schema``, only errors possible for requests it allows."""
+    return _call("abac_analyze_lint_schema", _text(policies), _schema_text(schema),
+                 timeout_ms=timeout_ms)

@@ -171,15 +171,21 @@ def run(config: PathLike, *, status_file: Optional[PathLike] = None,
         print(f"ready {-1 if ident is None else ident} {node.metrics_port} {node.height}",
               flush=True)
         stop_console = _console(config, console_port, ident, node, kw.get("data_dir"))
-        while not stop.wait(0.1):
+        def write_status() -> None:
             if status_file:
                 h, v, hh, sr = node.tip()
                 tmp = f"{status_file}.tmp"
                 with open(tmp, "w") as f:
                     f.write(f"{h} {v} {hh.hex()} {sr.hex()}\n")
                 os.replace(tmp, status_file)
+
+        while not stop.wait(0.1):
+            write_status()
             halt = node.halted()
             if halt is not None:  # exit status 4 (docs/fedshare-contracts.md §Versions)
+                # the blocks up to the halt may have executed since the write
+                # above: the file states the tip the node stopped at
+                write_status()
                 print(f"fedshare node: UPGRADE NEEDED: upgrade \"{halt['name']}\" puts contract "
                       f"version {halt['version']} in force at height {halt['height']}; this "
                       f"build executes versions 1 to {lib.FEDSHARE_CONTRACT_VERSION_MAX} "

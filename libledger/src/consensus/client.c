@@ -145,7 +145,14 @@ static void on_reply(ledger_client *c, uint32_t from, const uint8_t *body, size_
                 p->rep[j].height == r.height && p->rep[j].index == r.index &&
                 memcmp(p->rep[j].block_hash, r.block_hash, 32) == 0)
                 k++;
-        if (k >= c->cfg.f + 1) {
+        /* An outcome in a block needs f+1 matching replies. A refusal before
+         * ordering (height 0) needs n - f: it is each replica's check against
+         * the state it has executed, and a replica that lags refuses an act
+         * whose premise (a proposal, a grant) this client already saw
+         * committed; n - f refusals meet every f+1 set that replied to that
+         * receipt, so at least one of them had executed it. */
+        uint32_t need = r.height == 0 ? c->cfg.n - c->cfg.f : c->cfg.f + 1;
+        if (k >= need) {
             p->done = 1;
             p->result = r;
             p->matches = k;

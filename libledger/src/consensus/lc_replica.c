@@ -7,6 +7,7 @@
 
 #include <signal.h>
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,11 +188,74 @@ struct lc_replica {
     uint64_t commit_hi; /* highest sequence we sent COMMIT for */
     parked_read *parked;
     size_t nparked;
+#ifdef LEDGER_FAULT_INJECTION
+    /* trace validation and injected faults: test builds only */
+    void (*trace_fn)(void *ctx, const char *line);
+    void *trace_ctx;
+    int commit_early;
+#endif
 };
 
 static uint32_t primary_of(const lc_replica *r, uint64_t v) {
     return (uint32_t)(v % r->cfg.n);
 }
+
+/* ---- trace validation (test builds only; docs/formal.md) ---------------
+ * TRACE(r, event, view, seq, digest or NULL) writes one line
+ * "event r=R v=V s=S [d=16 hex]" through the test's hook; TRACEF(..., format,
+ * ...) appends more fields. The release library compiles both to nothing. */
+#ifdef LEDGER_FAULT_INJECTION
+static void trace_line(lc_replica *r, const char *ev, uint64_t v, uint64_t s, const uint8_t *d,
+                       const char *extra) {
+    char line[512], dh[17] = "";
+    if (d)
+        sodium_bin2hex(dh, sizeof dh, d, 8);
+    snprintf(line, sizeof line, "%s r=%u v=%llu s=%llu%s%s%s t=%llu", ev, r->cfg.self,
+             (unsigned long long)v, (unsigned long long)s, d ? " d=" : "", dh, extra ? extra : "",
+             (unsigned long long)r->now);
+    r->trace_fn(r->trace_ctx, line);
+}
+static void trace_fmt(lc_replica *r, const char *ev, uint64_t v, uint64_t s, const uint8_t *d,
+                      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+static void trace_fmt(lc_replica *r, const char *ev, uint64_t v, uint64_t s, const uint8_t *d,
+                      const char *fmt, ...) {
+    char extra[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(extra, sizeof extra, fmt, ap);
+    va_end(ap);
+    trace_line(r, ev, v, s, d, extra);
+}
+#define TRACE(r, ev, v, s, d)                                                                      \
+    do {                                                                                           \
+        if ((r)->trace_fn)                                                                         \
+            trace_line((r), (ev), (v), (s), (d), NULL);                                            \
+    } while (0)
+#define TRACEF(r, ...)                                                                             \
+    do {                                                                                           \
+        if ((r)->trace_fn)                                                                         \
+            trace_fmt((r), __VA_ARGS__);                                                           \
+    } while (0)
+/* one "nv_pp" line per pre-prepare of a NEW-VIEW (npp encoded in p) */
+static void trace_pps(lc_replica *r, uint64_t v, const uint8_t *p, size_t n, uint32_t npp) {
+    size_t off = 0;
+    const uint8_t *rec;
+    size_t len;
+    lc_preprepare pp;
+    for (uint32_t i = 0; i < npp && lc_next_var(p, n, &off, &rec, &len) == 0; i++)
+        if (lc_preprepare_decode(&pp, rec, len) == 0)
+            trace_line(r, "nv_pp", v, pp.seq, pp.digest, NULL);
+}
+#define TRACE_PPS(r, ...)                                                                          \
+    do {                                                                                           \
+        if ((r)->trace_fn)                                                                         \
+            trace_pps((r), __VA_ARGS__);                                                           \
+    } while (0)
+#else
+#define TRACE(r, ...)     ((void)0)
+#define TRACEF(r, ...)    ((void)0)
+#define TRACE_PPS(r, ...) ((void)0)
+#endif
 
 static uint32_t popcount64(uint64_t x) {
     uint32_t k = 0;
@@ -526,6 +590,11 @@ static void maybe_propose(lc_replica *r) {
         r->last_prop_ts = ts;
         r->next_seq++;
 #ifdef LEDGER_FAULT_INJECTION
+        if (r->trace_fn) {
+            lc_preprepare tm;
+            if (lc_preprepare_decode(&tm, pp.p, pp.n) == 0)
+                TRACE(r, "pp_send", tm.view, tm.seq, tm.digest);
+        }
         if (r->cfg.equivocate) {
             /* byzantine: odd replicas get a different block (another timestamp) */
             lc_wr prop2, pp2;
@@ -571,6 +640,7 @@ static void send_prepare(lc_replica *r, slot *s) {
             pr->view = s->view;
             memcpy(pr->digest, s->digest, 32);
         }
+        TRACE(r, "prep_send", s->view, s->seq, s->digest);
         bcast(r, LC_T_PREPARE, &w);
     }
     lc_wr_free(&w);
@@ -602,6 +672,7 @@ static void accept_preprepare(lc_replica *r, const uint8_t *body, size_t n, int 
     s->t_pp = r->now;
     s->t_resend = r->now;
     (void)from_newview;
+    TRACEF(r, "pp_accept", s->view, s->seq, s->digest, " nv=%d", from_newview);
     if (primary_of(r, m.view) != r->cfg.self && is_member(r, r->cfg.self, m.seq))
         send_prepare(r, s);
     if (s->prop.ts_ms > r->last_prop_ts)
@@ -692,6 +763,7 @@ static void on_prepare(lc_replica *r, uint32_t from, const uint8_t *body, size_t
     p->have = 1;
     p->view = v.view;
     memcpy(p->digest, v.digest, 32);
+    TRACEF(r, "prep_count", v.view, v.seq, v.digest, " j=%u", from);
     try_progress(r);
 }
 
@@ -718,6 +790,7 @@ static void on_commit(lc_replica *r, uint32_t from, const uint8_t *body, size_t 
     c->view = v.view;
     memcpy(c->digest, v.digest, 32);
     memcpy(c->sig, v.sig, 64);
+    TRACEF(r, "commit_count", v.view, v.seq, v.digest, " j=%u", from);
     try_progress(r);
 }
 
@@ -796,6 +869,9 @@ static void ck_record(lc_replica *r, const lc_checkpoint *c, const uint8_t *msg)
     memcpy(r->stable_hash, c->block_hash, 32);
     truncate_log(r, c->seq);
     r->stable = c->seq;
+    TRACEF(r, "ckpt_stable", r->view, c->seq, NULL, " h=%02x%02x%02x%02x%02x%02x%02x%02x n=%u",
+           c->block_hash[0], c->block_hash[1], c->block_hash[2], c->block_hash[3], c->block_hash[4],
+           c->block_hash[5], c->block_hash[6], c->block_hash[7], r->stable_nproof);
 }
 
 /* Sign and send a CHECKPOINT of the block at `seq` (our tip, or at start the
@@ -827,6 +903,9 @@ static void after_commit(lc_replica *r, uint64_t height) {
     uint64_t h;
     r->ops.tip(r->ops.ctx, &h, r->last_hash, &r->last_ts);
     r->last_exec = height;
+    TRACEF(r, "exec", r->view, height, NULL, " h=%02x%02x%02x%02x%02x%02x%02x%02x", r->last_hash[0],
+           r->last_hash[1], r->last_hash[2], r->last_hash[3], r->last_hash[4], r->last_hash[5],
+           r->last_hash[6], r->last_hash[7]);
     r->last_progress = r->now;
     r->vc_timeout = r->cfg.view_timeout_ms;
     mem_refresh(r);
@@ -902,9 +981,15 @@ static void try_progress(lc_replica *r) {
         uint32_t prim = primary_of(r, s->view);
         mem_ent mm = mem_at(r, seq); /* decided: seq ≤ last_exec + 2 */
         if (!s->prepared) {
-            if (!((mm.mask >> prim) & 1) || count_prepares(r, s, prim) + 1 < mm.quorum)
-                return;
-            s->prepared = 1;
+            if (!((mm.mask >> prim) & 1) || count_prepares(r, s, prim) + 1 < mm.quorum) {
+#ifdef LEDGER_FAULT_INJECTION
+                if (!r->commit_early || s->commit_sent) /* injected fault: vote unprepared */
+#endif
+                    return;
+            } else {
+                s->prepared = 1;
+                TRACE(r, "prepared", s->view, seq, s->digest);
+            }
         }
         if (!s->commit_sent) {
             /* No COMMIT once this replica asked for a view change, nor for a
@@ -923,6 +1008,7 @@ static void try_progress(lc_replica *r) {
             memcpy(s->header_hash, hh, 32);
             ledger_commit_statement(s->stmt, r->cfg.chain_id, seq, s->view, hh);
             s->commit_sent = 1;
+            TRACE(r, "commit_send", s->view, seq, s->digest);
             /* a replica that is not a member executes and collects the
              * members' commits, but does not vote */
             if (!((mm.mask >> r->cfg.self) & 1))
@@ -974,6 +1060,7 @@ static void try_progress(lc_replica *r) {
             return;
         }
         s->blk = NULL;
+        TRACEF(r, "committed", s->view, seq, s->digest, " k=%u", (unsigned)k);
         /* the entry stays in the log (pre-prepare, prepares, commits) until a
          * stable checkpoint covers it */
         s->committed = 1;
@@ -1057,6 +1144,7 @@ static void on_blocks(lc_replica *r, uint32_t from, const uint8_t *body, size_t 
         r->ops.tip(r->ops.ctx, &h, hh, &ts);
         if (h != before + 1)
             return;
+        TRACE(r, "fetched", r->view, h, NULL);
         after_commit(r, h);
         slot *s = log_slot(r, h);
         if (s) {
@@ -1550,6 +1638,7 @@ static void start_view_change(lc_replica *r, uint64_t target) {
         mem_ent me = mem_at(r, seq);
         if (!((me.mask >> prim) & 1) || count_prepares(r, s, prim) + 1 < me.quorum)
             continue;
+        TRACEF(r, "vc_cert", target, seq, s->digest, " pv=%llu", (unsigned long long)s->view);
         lc_wr_var(&w, s->pp, s->pp_len);
         size_t cpos = w.n;
         lc_wr_u32(&w, 0);
@@ -1577,6 +1666,8 @@ static void start_view_change(lc_replica *r, uint64_t target) {
             r->vc_len[r->cfg.self] = w.n;
             r->vc_view[r->cfg.self] = target;
         }
+        TRACEF(r, "vc_send", target, r->last_exec, NULL, " st=%llu np=%u",
+               (unsigned long long)r->stable, np);
         bcast(r, LC_T_VIEWCHANGE, &w);
     }
     lc_wr_free(&w);
@@ -1699,6 +1790,7 @@ static void plan_newview(lc_replica *r, const uint8_t *const *vcs, const size_t 
 }
 
 static void enter_view(lc_replica *r, uint64_t v) {
+    TRACE(r, "view", v, r->last_exec, NULL);
     r->view = v;
     r->in_vc = 0;
     r->vc_target = v;
@@ -1773,13 +1865,16 @@ static void maybe_send_newview(lc_replica *r) {
     const uint8_t *vcs[LC_MAX_REPLICAS];
     size_t lens[LC_MAX_REPLICAS];
     uint32_t k = 0;
+    uint64_t from = 0; /* who sent them (trace) */
     mem_ent me = mem_at(r, r->last_exec + 1);
     for (uint32_t j = 0; j < r->cfg.n && k < me.quorum; j++)
         if (((me.mask >> j) & 1) && r->vc_msg[j] && r->vc_view[j] == v) {
             vcs[k] = r->vc_msg[j];
             lens[k] = r->vc_len[j];
+            from |= 1ull << j;
             k++;
         }
+    (void)from;
     if (k < me.quorum)
         return;
     nv_plan *pl = &r->plan;
@@ -1801,6 +1896,8 @@ static void maybe_send_newview(lc_replica *r) {
         lc_wr_free(&pps);
         return;
     }
+    TRACE_PPS(r, v, pps.p, pps.n, npp);
+    TRACEF(r, "nv_send", v, pl->min_s, NULL, " m=%llx np=%u", (unsigned long long)from, npp);
     bcast(r, LC_T_NEWVIEW, &w);
     r->nv_sent = v;
     for (uint32_t j = 0; j < k; j++) {
@@ -1900,6 +1997,9 @@ static void on_newview(lc_replica *r, uint32_t from, const uint8_t *body, size_t
     if (!ok) {
         return;
     }
+    TRACE_PPS(r, m.view, m.pps, m.pps_len, m.npp);
+    TRACEF(r, "nv_accept", m.view, pl->min_s, NULL, " m=%llx np=%u", (unsigned long long)seen,
+           m.npp);
     enter_view(r, m.view);
     off = 0;
     for (uint32_t i = 0; i < m.npp; i++) {
@@ -2332,5 +2432,16 @@ void lc_replica_set_snapshot_kill(lc_replica *r, uint64_t after_chunks) {
 
 void lc_replica_set_snapshot_corrupt(lc_replica *r, uint64_t chunks) {
     r->snap_corrupt = chunks;
+}
+
+void lc_replica_set_trace(lc_replica *r, void (*fn)(void *ctx, const char *line), void *ctx) {
+    r->trace_fn = fn;
+    r->trace_ctx = ctx;
+    TRACEF(r, "start", r->view, r->last_exec, NULL, " n=%u f=%u k=%u q=%u", r->cfg.n, r->cfg.f,
+           r->K, r->quorum);
+}
+
+void lc_replica_set_commit_early(lc_replica *r, int on) {
+    r->commit_early = on;
 }
 #endif

@@ -155,4 +155,13 @@ void lc_replica_set_equivocate(lc_replica *r, int on);
 void lc_replica_set_snapshot_kill(lc_replica *r, uint64_t after_chunks);
 /* Serve this many snapshot chunks with their last byte flipped (0: none). */
 void lc_replica_set_snapshot_corrupt(lc_replica *r, uint64_t chunks);
+/* Trace validation (docs/formal.md §Trace validation): each protocol event
+ * of the replica becomes one text line (no newline) passed to fn on the
+ * replica's loop thread; the first is a "start" line with its state now.
+ * NULL fn: no trace. Call before the loop runs, or from the loop thread. */
+void lc_replica_set_trace(lc_replica *r, void (*fn)(void *ctx, const char *line), void *ctx);
+/* An injected fault for the trace checker's broken twin: the replica sends
+ * COMMIT for a slot as soon as it holds its pre-prepare, before it is
+ * prepared (2f matching prepares). */
+void lc_replica_set_commit_early(lc_replica *r, int on);
 #endif

@@ -1,4 +1,5 @@
 /* ledger_node: one replica = store + application + transport + PBFT loop. */
+#include <fcntl.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <sodium.h>
@@ -6,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "ledger/kv.h"
 #include "ledger/reconfig.h"
@@ -36,6 +38,9 @@ struct ledger_node {
     char fault_file[512];
     time_t fault_mtime;
     uint64_t fault_check;
+#ifdef LEDGER_FAULT_INJECTION
+    int trace_fd; /* trace validation: protocol events (docs/formal.md); -1: none */
+#endif
     lc_logger lg;
     uint32_t app_max; /* highest application version the app executes */
     int halted;       /* atomic: an upgrade this build lacks is in force */
@@ -670,6 +675,35 @@ static void load_faults(ledger_node *nd) {
             rename(tmp, ack);
     }
 }
+
+/* Trace validation (docs/formal.md §Trace validation): a "trace PATH" line in
+ * the fault file, read once before the loop starts, appends the replica's
+ * protocol events to PATH, one write() per line (a node killed with SIGKILL
+ * leaves whole lines). */
+static void trace_write(void *ctx, const char *line) {
+    ledger_node *nd = ctx;
+    char buf[640];
+    int k = snprintf(buf, sizeof buf, "%s\n", line);
+    if (k > 0 && (size_t)k < sizeof buf && write(nd->trace_fd, buf, (size_t)k) != k)
+        lc_log(&nd->lg, LEDGER_LOG_ERROR, "ledger node %u: trace write failed", nd->self);
+}
+
+static void open_trace(ledger_node *nd) {
+    nd->trace_fd = -1;
+    FILE *f = nd->fault_file[0] ? fopen(nd->fault_file, "r") : NULL;
+    if (!f)
+        return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        char *save = NULL, *k = strtok_r(line, " \t\n", &save);
+        char *path = k && !strcmp(k, "trace") ? strtok_r(NULL, " \t\n", &save) : NULL;
+        if (path && nd->trace_fd < 0)
+            nd->trace_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    }
+    fclose(f);
+    if (nd->trace_fd >= 0)
+        lc_replica_set_trace(nd->rep, trace_write, nd);
+}
 #endif
 
 static void n_on_msg(void *ctx, uint64_t conn, uint32_t from, uint8_t type, const uint8_t *body,
@@ -716,6 +750,10 @@ static void node_free(ledger_node *nd) {
     ledger_snapshot_free(nd->pin[0]);
     ledger_snapshot_free(nd->pin[1]);
     ledger_snapshot_import_free(nd->imp);
+#ifdef LEDGER_FAULT_INJECTION
+    if (nd->trace_fd >= 0)
+        close(nd->trace_fd);
+#endif
     ledger_store_close(nd->st);
     free(nd->keep_addrs);
     free(nd->keep_pks);
@@ -772,6 +810,9 @@ LEDGER_API int ledger_node_start(ledger_node **out, const ledger_config *cfg,
     }
     nd->self = (uint32_t)id;
     nd->lg = lg;
+#ifdef LEDGER_FAULT_INJECTION
+    nd->trace_fd = -1;
+#endif
     pthread_mutex_init(&nd->halt_lock, NULL);
     const ledger_app *app = opts->app ? opts->app : ledger_kv_app();
     nd->app_max = app->version >= 2 && app->app_version_max ? app->app_version_max : 1;
@@ -861,6 +902,9 @@ LEDGER_API int ledger_node_start(ledger_node **out, const ledger_config *cfg,
     lc_replica_attach(nd->rep, nd->net);
     const char *ff = opts->fault_file ? opts->fault_file : cfg->fault_file;
     snprintf(nd->fault_file, sizeof nd->fault_file, "%s", ff ? ff : "");
+#ifdef LEDGER_FAULT_INJECTION
+    open_trace(nd);
+#endif
     nd->height = lc_replica_height(nd->rep);
     if (pthread_create(&nd->thr, NULL, loop_main, nd) != 0) {
         rc = LEDGER_E_NOMEM;

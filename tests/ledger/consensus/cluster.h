@@ -34,7 +34,17 @@ typedef struct {
     cl_node nodes[CL_MAX];
     ledger_config *cfg;
     uint32_t view_timeout_ms;
+    /* trace validation (docs/formal.md): each replica's protocol events go to
+     * TRACE_DIR/replica-<i>.trace, kept across restarts; NULL: no trace */
+    FILE *trace[CL_MAX];
+    uint32_t commit_early; /* bit i: replica i runs the injected fault */
 } cluster;
+
+static void cl_trace_line(void *ctx, const char *line) {
+    FILE *f = ctx;
+    fputs(line, f);
+    fputc('\n', f);
+}
 
 static int free_port(void) {
     return test_free_port();
@@ -81,6 +91,10 @@ static int cl_start(cluster *c, uint32_t i) {
         usleep(20000);
     }
     lc_replica_attach(nd->rep, nd->net);
+    if (c->trace[i])
+        lc_replica_set_trace(nd->rep, cl_trace_line, c->trace[i]);
+    if ((c->commit_early >> i) & 1)
+        lc_replica_set_commit_early(nd->rep, 1);
     nd->running = 1;
     return pthread_create(&nd->thr, NULL, cl_loop, nd);
 }
@@ -98,8 +112,18 @@ static void cl_stop(cluster *c, uint32_t i) {
     nd->running = 0;
 }
 
-static int cl_init(cluster *c, uint32_t n, uint32_t view_timeout_ms) {
+/* trace_dir: write traces there (NULL: none); commit_early: replicas (bits)
+ * that run the injected "commit before prepared" fault. */
+static int cl_init_traced(cluster *c, uint32_t n, uint32_t view_timeout_ms, const char *trace_dir,
+                          uint32_t commit_early) {
     memset(c, 0, sizeof *c);
+    c->commit_early = commit_early;
+    for (uint32_t i = 0; trace_dir && i < n; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/replica-%u.trace", trace_dir, i);
+        if (!(c->trace[i] = fopen(path, "w")))
+            return -1;
+    }
     c->n = n;
     c->f = (n - 1) / 3;
     c->view_timeout_ms = view_timeout_ms;
@@ -126,10 +150,17 @@ static int cl_init(cluster *c, uint32_t n, uint32_t view_timeout_ms) {
     return 0;
 }
 
+static int cl_init(cluster *c, uint32_t n, uint32_t view_timeout_ms) {
+    return cl_init_traced(c, n, view_timeout_ms, NULL, 0);
+}
+
 static void cl_free(cluster *c) {
     for (uint32_t i = 0; i < c->n; i++) {
         cl_stop(c, i);
         mock_free(&c->nodes[i].st);
+        if (c->trace[i])
+            fclose(c->trace[i]);
+        c->trace[i] = NULL;
     }
     ledger_config_free(c->cfg);
 }

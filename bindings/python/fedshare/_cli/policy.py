@@ -3,13 +3,15 @@ solver (libabac_analyze; docs/policy-analysis.md). `diff OLD NEW` says whether N
 equivalent to OLD, no more permissive, or permits something OLD denied, each difference with a
 request that shows it; `check SET --invariant FILE` proves or refutes invariants written as
 Cedar policies; `lint SET` names dead rules, permits shadowed by a forbid and conditions that
-can raise an error. Exit 0: done (diff: NEW permits nothing OLD denied; check: every invariant
-holds); 3: diff: NEW permits something OLD denied, check: an invariant is refuted; 1: an error
-(policies outside the supported subset, the solver gave no answer, analysis not built); 2: a
-usage error. `update DATA_ID NEW` (a member, --config and --key) shows the diff of NEW against
-the version in force, signs it after a confirmation (or --yes) and submits the update once the
-signatures (this member's and those given with --signature) reach the quorum: exit 0 signed
-(and submitted, if the quorum is reached), 1 not signed or an error, 3 the ledger refused it."""
+can raise an error. With `--schema FILE` (a Cedar schema, JSON or the human syntax) each of
+them speaks only of the requests the schema allows, and says so. Exit 0: done (diff: NEW
+permits nothing OLD denied; check: every invariant holds); 3: diff: NEW permits something OLD
+denied, check: an invariant is refuted; 1: an error (policies outside the supported subset,
+the solver gave no answer, analysis not built); 2: a usage error. `update DATA_ID NEW` (a
+member, --config and --key) shows the diff of NEW against the version in force, signs it
+after a confirmation (or --yes) and submits the update once the signatures (this member's and
+those given with --signature) reach the quorum: exit 0 signed (and submitted, if the quorum is
+reached), 1 not signed or an error, 3 the ledger refused it."""
 from __future__ import annotations
 
 import json
@@ -79,10 +81,20 @@ def format_diff(r: Dict[str, Any], new: str = "NEW", old: str = "OLD") -> str:
     return "\n".join(out)
 
 
+def _schema(args) -> Any:
+    """The --schema file's text (None without one); the text answer then names it."""
+    if not args.schema:
+        return None
+    if not args.json:
+        print(f"under the schema {args.schema}: only the requests it allows are considered")
+    return _read(args.schema)
+
+
 def _diff(args) -> int:
     from ..abac_analyze import policy_diff
 
-    r = policy_diff(_read(args.old), _read(args.new), timeout_ms=int(args.timeout * 1000))
+    r = policy_diff(_read(args.old), _read(args.new), schema=_schema(args),
+                    timeout_ms=int(args.timeout * 1000))
     print(json.dumps(r, indent=2) if args.json else format_diff(r))
     return EXIT_FOUND if r["new_permits"] else 0
 
@@ -90,7 +102,8 @@ def _diff(args) -> int:
 def _check(args) -> int:
     from ..abac_analyze import policy_check
 
-    r = policy_check(_read(args.set), _read(args.invariant), timeout_ms=int(args.timeout * 1000))
+    r = policy_check(_read(args.set), _read(args.invariant), schema=_schema(args),
+                     timeout_ms=int(args.timeout * 1000))
     if args.json:
         print(json.dumps(r, indent=2))
     else:
@@ -106,7 +119,7 @@ def _check(args) -> int:
 def _lint(args) -> int:
     from ..abac_analyze import policy_lint
 
-    r = policy_lint(_read(args.set), timeout_ms=int(args.timeout * 1000))
+    r = policy_lint(_read(args.set), schema=_schema(args), timeout_ms=int(args.timeout * 1000))
     if args.json:
         print(json.dumps(r, indent=2))
         return 0
@@ -226,6 +239,9 @@ def add_parsers(sub) -> None:
         q.add_argument("--json", action="store_true", help="the analyzer's JSON answer")
         q.add_argument("--timeout", type=float, default=60.0,
                        help="seconds the solver may spend on each question (default 60)")
+        q.add_argument("--schema", type=input_file, metavar="FILE",
+                       help="a Cedar schema (JSON or the human syntax): consider only the "
+                            "requests it allows")
 
     d = ps.add_parser("diff", help="compare two policy sets (exit 3: NEW permits something "
                                    "OLD denied)")
