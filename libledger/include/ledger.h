@@ -19,6 +19,7 @@
 #include "ledger/store.h"
 #include "ledger/upgrade.h"
 #include "ledger/reconfig.h"
+#include "ledger/snapshot.h"
 #include "ledger/bundle.h"
 #include "ledger/kv.h"
 

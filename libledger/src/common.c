@@ -55,6 +55,8 @@ const char *ledger_strerror(int code) {
             return "upgrade needed: the application version in force at the next block is not one this build executes";
         case LEDGER_E_TX_APP_VERSION:
             return "transaction built for another application version than the one in force";
+        case LEDGER_E_SNAPSHOT:
+            return "the store started from a snapshot: blocks below its base height are not held and it cannot replay from genesis";
         case LEDGER_E_NOMEM:
             return "out of memory";
         case LEDGER_E_IO:

@@ -4,6 +4,7 @@
 #include "ledger/bundle.h"
 #include "ledger/upgrade.h"
 #include "ledger/reconfig.h"
+#include "ledger/snapshot.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -265,7 +266,7 @@ int ledger_store_open(ledger_store **out, const char *path, const ledger_members
         rc = ldg_mdb_err(mrc);
         goto fail;
     }
-    mdb_env_set_maxdbs(s->env, 10);
+    mdb_env_set_maxdbs(s->env, 12);
     if ((mrc = mdb_env_set_mapsize(s->env, (size_t)o.map_size)) != 0) {
         rc = LEDGER_E_INVALID;
         goto fail;
@@ -287,9 +288,10 @@ int ledger_store_open(ledger_store **out, const char *path, const ledger_members
     struct {
         const char *name;
         MDB_dbi *dbi;
-    } dbs[] = {{"meta", &s->meta},   {"blocks", &s->blocks}, {"txs", &s->txs},
-               {"trace", &s->trace}, {"time", &s->time},     {"state", &s->state},
-               {"nonce", &s->nonce}, {"blob", &s->blob},     {"blobuse", &s->blobuse}};
+    } dbs[] = {{"meta", &s->meta},           {"blocks", &s->blocks},  {"txs", &s->txs},
+               {"trace", &s->trace},         {"time", &s->time},      {"state", &s->state},
+               {"nonce", &s->nonce},         {"blob", &s->blob},      {"blobuse", &s->blobuse},
+               {"snapstage", &s->snapstage}, {"headers", &s->headers}};
     for (size_t i = 0; i < sizeof dbs / sizeof dbs[0] && !mrc; i++)
         mrc = mdb_dbi_open(txn, dbs[i].name, MDB_CREATE, dbs[i].dbi);
     if (mrc) {
@@ -300,6 +302,16 @@ int ledger_store_open(ledger_store **out, const char *path, const ledger_members
     rc = init_or_check(s, txn);
     if (!rc)
         rc = tip_read(txn, s, &s->tip);
+    if (!rc) { /* started from a snapshot (docs/ledger-storage.md §Snapshots) */
+        MDB_val v;
+        mrc = meta_get(txn, s, "snapbase", &v);
+        if (mrc == MDB_SUCCESS && v.mv_size == 8 && ldg_get64(v.mv_data) &&
+            ldg_get64(v.mv_data) <= s->tip.height)
+            s->snap_base = ldg_get64(v.mv_data);
+        else if (mrc != MDB_NOTFOUND)
+            rc = mrc && mrc != MDB_SUCCESS ? ldg_mdb_err(mrc) : LEDGER_E_CORRUPT;
+        mrc = 0;
+    }
     if (!rc && s->tip.height) { /* the tip block's header format */
         uint8_t hk[8];
         ldg_put64(hk, s->tip.height);
@@ -633,8 +645,12 @@ static int block_raw(ledger_store *s, MDB_txn *txn, uint64_t height, MDB_val *v)
     uint8_t hk[8];
     ldg_put64(hk, height);
     MDB_val k = ldg_val(hk, 8);
-    (void)s;
     return mdb_get(txn, s->blocks, &k, v);
+}
+
+/* A store started from a snapshot holds no block below its base. */
+static int below_base(ledger_store *s, uint64_t height) {
+    return height && height < ledger_store_snapshot_base(s);
 }
 
 int ledger_store_block_encoding(ledger_store *s, uint64_t height, uint8_t **out, size_t *len) {
@@ -651,7 +667,7 @@ int ledger_store_block_encoding(ledger_store *s, uint64_t height, uint8_t **out,
     MDB_val v;
     int mrc = block_raw(s, txn, height, &v);
     if (mrc)
-        rc = ldg_mdb_err(mrc);
+        rc = mrc == MDB_NOTFOUND && below_base(s, height) ? LEDGER_E_SNAPSHOT : ldg_mdb_err(mrc);
     else if (!(*out = malloc(v.mv_size ? v.mv_size : 1)))
         rc = LEDGER_E_NOMEM;
     else {
@@ -675,7 +691,20 @@ int ledger_store_header(ledger_store *s, uint64_t height, uint8_t header[LEDGER_
     size_t hsz = 0;
     if (!mrc && v.mv_size >= 5)
         hsz = ldg_header_size(((const uint8_t *)v.mv_data)[4]);
-    if (mrc) {
+    if (mrc == MDB_NOTFOUND && below_base(s, height)) {
+        /* a snapshot-started store: the header if it fetched it */
+        const uint8_t *hp;
+        size_t hl;
+        rc = ldg_snapshot_header(s, txn, height, &hp, &hl, NULL, NULL);
+        if (!rc && (hl > LEDGER_HEADER_BYTES || hl < 13 || ldg_get64(hp + 5) != height))
+            rc = LEDGER_E_CORRUPT;
+        if (!rc && header) {
+            memcpy(header, hp, hl);
+            *header_len = hl;
+        }
+        if (!rc && hash)
+            crypto_hash_sha256(hash, hp, hl);
+    } else if (mrc) {
         rc = ldg_mdb_err(mrc);
     } else if (!hsz || v.mv_size < hsz + 1 || memcmp(v.mv_data, LDG_BLOCK_MAGIC, 4) != 0) {
         rc = LEDGER_E_CORRUPT;
@@ -712,7 +741,7 @@ int ledger_store_block(ledger_store *s, uint64_t height, ledger_block **out) {
     MDB_val v;
     int mrc = block_raw(s, txn, height, &v);
     if (mrc)
-        rc = ldg_mdb_err(mrc);
+        rc = mrc == MDB_NOTFOUND && below_base(s, height) ? LEDGER_E_SNAPSHOT : ldg_mdb_err(mrc);
     else {
         rc = ledger_block_decode(out, v.mv_data, v.mv_size);
         if (rc && rc != LEDGER_E_NOMEM)

@@ -11,10 +11,13 @@
 struct ledger_store {
     MDB_env *env;
     MDB_dbi meta, blocks, txs, trace, time, state, nonce, blob;
-    MDB_dbi blobuse;            /* putter key → u64 blob bytes charged to it */
-    uint64_t blob_limit;        /* high-water mark of blob bytes */
-    uint64_t map_size;          /* LMDB map size, bytes */
-    ledger_membership *m;       /* in force at the next height (tip + 1) */
+    MDB_dbi blobuse;      /* putter key → u64 blob bytes charged to it */
+    MDB_dbi snapstage;    /* snapshot import staging: namespace ‖ key → value */
+    MDB_dbi headers;      /* snapshot-started: height → header and certificate below the base */
+    uint64_t snap_base;   /* started from a snapshot at this height (0: from genesis) */
+    uint64_t blob_limit;  /* high-water mark of blob bytes */
+    uint64_t map_size;    /* LMDB map size, bytes */
+    ledger_membership *m; /* in force at the next height (tip + 1) */
     ledger_membership *genesis; /* the configured membership */
     /* every membership that was in force while open: readers may hold s->m */
     ledger_membership **mkeep;
@@ -136,6 +139,13 @@ int ldg_exec_block_wit(ledger_store *s, MDB_txn *txn, const ledger_block *b,
 /* The stored witness of block h (LEDGER_E_NOT_FOUND if it decided no change,
  * or the store did not execute it). */
 int ldg_store_witness(ledger_store *s, MDB_txn *txn, uint64_t height, uint8_t **out, size_t *len);
+
+/* Snapshot-started stores (snapshot.c): a header held below the base
+ * (LEDGER_E_SNAPSHOT when not held); the headers-below-the-base check of
+ * ledger_verify_chain. */
+int ldg_snapshot_header(ledger_store *s, MDB_txn *txn, uint64_t h, const uint8_t **hdr,
+                        size_t *hlen, const uint8_t **cert, size_t *clen);
+int ldg_snapshot_verify_headers(ledger_store *s, MDB_txn *txn, uint64_t *bad);
 
 /* Keys. */
 static inline MDB_val ldg_val(const void *p, size_t n) {

@@ -85,6 +85,10 @@ typedef enum ledger_error {
     /** A transaction names another application version than the one in force (an upgrade
      *  activated): build it again for the version in force. */
     LEDGER_E_TX_APP_VERSION = -222,
+    /** The store started from a snapshot at its base height (ledger_store_snapshot_base): blocks
+     *  and headers below the base are not held, and LEDGER_VERIFY_FULL cannot replay from genesis
+     *  (docs/ledger-storage.md §Snapshots). */
+    LEDGER_E_SNAPSHOT = -223,
     /** Out of memory. */
     LEDGER_E_NOMEM = -240,
     /** I/O or LMDB failure. */

@@ -218,6 +218,128 @@ int lc_checkpoint_verify(const uint8_t *p, size_t n, const uint8_t pk[32]) {
     return sig_check(LC_T_CHECKPOINT, p, n, pk);
 }
 
+int lc_snap_offer_encode(lc_wr *w, const lc_snap_offer *o, const uint8_t sk[64]) {
+    size_t start = w->n;
+    lc_wr_u8(w, LC_SNAP_VERSION);
+    lc_wr_u32(w, o->replica);
+    lc_wr_u64(w, o->height);
+    lc_wr_bytes(w, o->hash, 32);
+    lc_wr_bytes(w, o->digest, 32);
+    lc_msg_sign(w, LC_T_SNAP_OFFER, start, sk);
+    return w->oom ? -1 : 0;
+}
+
+int lc_snap_offer_decode(lc_snap_offer *o, const uint8_t *p, size_t n) {
+    lc_rd r;
+    lc_rd_init(&r, p, n);
+    uint8_t v = lc_rd_u8(&r);
+    o->replica = lc_rd_u32(&r);
+    o->height = lc_rd_u64(&r);
+    lc_rd_copy(&r, o->hash, 32);
+    lc_rd_copy(&r, o->digest, 32);
+    lc_rd_copy(&r, o->sig, 64);
+    if (!lc_rd_done(&r) || v != LC_SNAP_VERSION || o->replica >= LC_MAX_REPLICAS || !o->height)
+        return -1;
+    return 0;
+}
+
+int lc_snap_offer_verify(const uint8_t *p, size_t n, const uint8_t pk[32]) {
+    return sig_check(LC_T_SNAP_OFFER, p, n, pk);
+}
+
+void lc_snap_get_encode(lc_wr *w, const lc_snap_get *g) {
+    lc_wr_u8(w, LC_SNAP_VERSION);
+    lc_wr_u8(w, g->kind);
+    lc_wr_u64(w, g->height);
+    lc_wr_u64(w, g->index);
+    lc_wr_var(w, g->resume, g->resume_len);
+}
+
+int lc_snap_get_decode(lc_snap_get *g, const uint8_t *p, size_t n) {
+    lc_rd r;
+    lc_rd_init(&r, p, n);
+    uint8_t v = lc_rd_u8(&r);
+    g->kind = lc_rd_u8(&r);
+    g->height = lc_rd_u64(&r);
+    g->index = lc_rd_u64(&r);
+    g->resume = lc_rd_var(&r, &g->resume_len, LC_SNAP_RESUME_MAX);
+    if (!lc_rd_done(&r) || v != LC_SNAP_VERSION || g->kind > LC_SNAP_CHUNK || !g->height ||
+        (g->kind == LC_SNAP_BLOCK && (g->index || g->resume_len)) ||
+        (g->kind == LC_SNAP_CHUNK && (g->index == 0) != (g->resume_len == 0)))
+        return -1;
+    return 0;
+}
+
+void lc_snap_data_encode(lc_wr *w, const lc_snap_data *d) {
+    lc_wr_u8(w, LC_SNAP_VERSION);
+    lc_wr_u8(w, d->kind);
+    lc_wr_u64(w, d->height);
+    lc_wr_u64(w, d->index);
+    lc_wr_u32(w, (uint32_t)d->status);
+    lc_wr_var(w, d->data, d->len);
+}
+
+int lc_snap_data_decode(lc_snap_data *d, const uint8_t *p, size_t n) {
+    lc_rd r;
+    lc_rd_init(&r, p, n);
+    uint8_t v = lc_rd_u8(&r);
+    d->kind = lc_rd_u8(&r);
+    d->height = lc_rd_u64(&r);
+    d->index = lc_rd_u64(&r);
+    d->status = (int32_t)lc_rd_u32(&r);
+    d->data = lc_rd_var(&r, &d->len, LC_MAX_FRAME);
+    if (!lc_rd_done(&r) || v != LC_SNAP_VERSION || d->kind > LC_SNAP_CHUNK || !d->height ||
+        d->status > 0 || (d->status != 0 && d->len) || (d->kind == LC_SNAP_BLOCK && d->index))
+        return -1;
+    return 0;
+}
+
+void lc_hdr_get_encode(lc_wr *w, const lc_hdr_get *g) {
+    lc_wr_u8(w, LC_SNAP_VERSION);
+    lc_wr_u64(w, g->top);
+    lc_wr_u32(w, g->max);
+}
+
+int lc_hdr_get_decode(lc_hdr_get *g, const uint8_t *p, size_t n) {
+    lc_rd r;
+    lc_rd_init(&r, p, n);
+    uint8_t v = lc_rd_u8(&r);
+    g->top = lc_rd_u64(&r);
+    g->max = lc_rd_u32(&r);
+    if (!lc_rd_done(&r) || v != LC_SNAP_VERSION || !g->top || !g->max || g->max > LC_HDRS_MAX)
+        return -1;
+    return 0;
+}
+
+int lc_hdrs_next(const lc_hdrs *m, size_t *off, const uint8_t **hdr, size_t *hl,
+                 const uint8_t **cert, size_t *cl) {
+    if (lc_next_var(m->recs, m->recs_len, off, hdr, hl) != 0 ||
+        lc_next_var(m->recs, m->recs_len, off, cert, cl) != 0)
+        return -1;
+    return 0;
+}
+
+int lc_hdrs_decode(lc_hdrs *m, const uint8_t *p, size_t n) {
+    lc_rd r;
+    lc_rd_init(&r, p, n);
+    uint8_t v = lc_rd_u8(&r);
+    m->top = lc_rd_u64(&r);
+    m->k = lc_rd_u32(&r);
+    if (r.bad || v != LC_SNAP_VERSION || !m->top || m->k > LC_HDRS_MAX || m->k > m->top)
+        return -1;
+    m->recs = p + r.off;
+    m->recs_len = n - r.off;
+    size_t off = 0;
+    for (uint32_t i = 0; i < m->k; i++) {
+        const uint8_t *h, *c;
+        size_t hl, cl;
+        if (lc_hdrs_next(m, &off, &h, &hl, &c, &cl) != 0 || hl == 0 || hl > 256 || cl == 0 ||
+            cl > (1u << 20))
+            return -1;
+    }
+    return off == m->recs_len ? 0 : -1;
+}
+
 int lc_viewchange_decode(lc_viewchange *m, const uint8_t *p, size_t n) {
     lc_rd r;
     lc_rd_init(&r, p, n);

@@ -40,6 +40,12 @@ enum {
     LC_T_QUERY_RESP = 13,
     LC_T_FOLLOW = 14,
     LC_T_NOTIFY = 15,
+    LC_T_SNAP_REQ = 16,   /* snapshot catch-up: ask for offers */
+    LC_T_SNAP_OFFER = 17, /* a signed offer of a pinned snapshot */
+    LC_T_SNAP_GET = 18,   /* ask for the base block or one chunk */
+    LC_T_SNAP_DATA = 19,  /* the answer */
+    LC_T_HDR_GET = 20,    /* headers and certificates below a snapshot's base */
+    LC_T_HDRS = 21,       /* the answer */
 };
 
 /* HELLO: the unauthenticated handshake frame. */
@@ -163,6 +169,59 @@ void lc_msg_sign(lc_wr *w, uint8_t type, size_t body_start, const uint8_t sk[64]
 
 void lc_reply_encode(lc_wr *w, const lc_reply *r);
 int lc_reply_decode(lc_reply *r, const uint8_t *p, size_t n);
+
+/* Snapshot catch-up (docs/formats/ledger-consensus.md §Snapshot messages). */
+#define LC_SNAP_VERSION     1
+#define LC_SNAP_BLOCK       0 /* SNAP_GET / SNAP_DATA kind: the block at the height */
+#define LC_SNAP_CHUNK       1 /* kind: chunk `index` after `resume` */
+#define LC_SNAP_RESUME_MAX  511
+#define LC_SNAP_OFFER_BYTES (1 + 4 + 8 + 32 + 32 + 64)
+typedef struct {
+    uint32_t replica;
+    uint64_t height;    /* a multiple of K the replica executed and pinned */
+    uint8_t hash[32];   /* header hash of that block */
+    uint8_t digest[32]; /* snapshot digest (ledger/snapshot.h) */
+    uint8_t sig[LC_SIG_BYTES];
+} lc_snap_offer;
+int lc_snap_offer_encode(lc_wr *w, const lc_snap_offer *o, const uint8_t sk[64]);
+int lc_snap_offer_decode(lc_snap_offer *o, const uint8_t *p, size_t n);
+int lc_snap_offer_verify(const uint8_t *p, size_t n, const uint8_t pk[32]);
+typedef struct {
+    uint8_t kind; /* LC_SNAP_BLOCK or LC_SNAP_CHUNK */
+    uint64_t height, index;
+    const uint8_t *resume; /* chunk: the last key of chunk index − 1 (empty for 0) */
+    size_t resume_len;
+} lc_snap_get;
+void lc_snap_get_encode(lc_wr *w, const lc_snap_get *g);
+int lc_snap_get_decode(lc_snap_get *g, const uint8_t *p, size_t n);
+typedef struct {
+    uint8_t kind;
+    uint64_t height, index;
+    int32_t status; /* 0, or negative: the sender has no such snapshot any more */
+    const uint8_t *data;
+    size_t len;
+} lc_snap_data;
+void lc_snap_data_encode(lc_wr *w, const lc_snap_data *d);
+int lc_snap_data_decode(lc_snap_data *d, const uint8_t *p, size_t n);
+
+/* Headers below a snapshot's base, fetched downwards. */
+#define LC_HDRS_MAX 256 /* headers per HDRS */
+typedef struct {
+    uint64_t top; /* the first (highest) height */
+    uint32_t max;
+} lc_hdr_get;
+void lc_hdr_get_encode(lc_wr *w, const lc_hdr_get *g);
+int lc_hdr_get_decode(lc_hdr_get *g, const uint8_t *p, size_t n);
+typedef struct {
+    uint64_t top;
+    uint32_t k;          /* headers of heights top, top − 1, …, top − k + 1 */
+    const uint8_t *recs; /* k × (var header ‖ var certificate) */
+    size_t recs_len;
+} lc_hdrs;
+int lc_hdrs_decode(lc_hdrs *m, const uint8_t *p, size_t n);
+/* Record i's header and certificate (call in order from off = 0). */
+int lc_hdrs_next(const lc_hdrs *m, size_t *off, const uint8_t **hdr, size_t *hl,
+                 const uint8_t **cert, size_t *cl);
 
 /* Split a byte stream into frames (u32 big-endian body length ‖ body).
  * Returns 1 and the body when a whole frame starts at *off (advancing it), 0

@@ -5,6 +5,7 @@
  * See docs/ledger-protocol.md. */
 #include "lc_replica.h"
 
+#include <signal.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,6 +28,12 @@
 #define PARK_MAX      1024              /* reads waiting for a height, all clients */
 #define PARK_PER_CONN 32                /* ... per client connection */
 #define PARK_MS       30000             /* a parked read is answered "not yet" after this */
+/* Snapshot catch-up (docs/ledger-protocol.md §Snapshot catch-up). */
+#define SNAP_REQ_MS    500   /* ask every peer for offers this often */
+#define SNAP_WAIT_MS   2000  /* no answer from the chosen peer: ask another */
+#define SNAP_OFFERS_MS 10000 /* no f+1 matching offers by then: fetch blocks instead */
+#define SNAP_BEHIND_K  2     /* use a snapshot when a peer is this many K ahead of an empty store */
+enum { SNAP_OFF, SNAP_OFFERS, SNAP_BLOCK, SNAP_CHUNKS, SNAP_DONE };
 
 typedef struct {
     int have;
@@ -161,6 +168,22 @@ struct lc_replica {
     uint64_t last_fetch;
     uint32_t fetch_rr;
     uint64_t last_status;
+    /* snapshot catch-up */
+    int snap_state;
+    uint64_t snap_t0, snap_req, snap_sent;
+    lc_snap_offer offers[LC_MAX_REPLICAS][2]; /* height 0: none */
+    uint64_t snap_h;
+    uint8_t snap_hash[32], snap_digest[32];
+    uint64_t snap_peers; /* replicas that offered the chosen snapshot */
+    uint32_t snap_peer;
+    uint64_t snap_index; /* the chunk asked for */
+    uint64_t snap_installed, snap_chunks;
+    uint64_t snap_kill;    /* test builds: SIGKILL itself after staging this many chunks */
+    uint64_t snap_corrupt; /* test builds: flip the last byte of this many chunks served */
+    /* headers below a snapshot's base */
+    int hdr_done;
+    uint64_t hdr_req;
+    uint32_t hdr_rr;
     /* followers */
     uint64_t followers[MAX_FOLLOWERS];
     size_t nfollowers;
@@ -897,8 +920,11 @@ static void after_commit(lc_replica *r, uint64_t height) {
  * a checkpoint stable and discard log entries, that of this block included)
  * and the followers' notification. */
 static void announce_commit(lc_replica *r, uint64_t height) {
-    if (height % r->K == 0)
+    if (height % r->K == 0) {
         send_checkpoint(r);
+        if (r->ops.snap_pin)
+            r->ops.snap_pin(r->ops.ctx); /* what a joining replica can start from */
+    }
     notify_followers(r, height);
     serve_parked(r);
 }
@@ -1092,9 +1118,14 @@ static void on_fetch(lc_replica *r, uint32_t from, const uint8_t *body, size_t n
     lc_wr_free(&w);
 }
 
+static int snap_active(const lc_replica *r) {
+    return r->snap_state == SNAP_OFFERS || r->snap_state == SNAP_BLOCK ||
+           r->snap_state == SNAP_CHUNKS;
+}
+
 static void on_blocks(lc_replica *r, uint32_t from, const uint8_t *body, size_t n) {
-    if (n < 4)
-        return;
+    if (n < 4 || snap_active(r))
+        return; /* a snapshot import needs the store empty */
     uint32_t k = lc_get_u32(body);
     size_t off = 4;
     uint64_t start = r->last_exec;
@@ -1143,6 +1174,8 @@ static void on_blocks(lc_replica *r, uint32_t from, const uint8_t *body, size_t 
 }
 
 static void maybe_fetch(lc_replica *r) {
+    if (snap_active(r))
+        return;
     uint64_t best = 0;
     for (uint32_t j = 0; j < r->cfg.n; j++)
         if (j != r->cfg.self && r->peer_height[j] > best)
@@ -1167,6 +1200,397 @@ static void maybe_fetch(lc_replica *r) {
         break;
     }
     r->last_fetch = r->now;
+}
+
+/* ---- snapshot catch-up ------------------------------------------------- */
+
+/* Serve: our offers of the pinned snapshots. */
+static void on_snap_req(lc_replica *r, uint32_t from, const uint8_t *body, size_t n) {
+    if (!r->ops.snap_offer || n != 1 || body[0] != LC_SNAP_VERSION)
+        return;
+    for (int which = 0; which < 2; which++) {
+        lc_snap_offer o;
+        memset(&o, 0, sizeof o);
+        o.replica = r->cfg.self;
+        if (r->ops.snap_offer(r->ops.ctx, which, &o.height, o.hash, o.digest) != 0)
+            continue;
+        lc_wr w;
+        lc_wr_init(&w);
+        if (lc_snap_offer_encode(&w, &o, r->cfg.sk) == 0)
+            lc_net_send(r->net, from, LC_T_SNAP_OFFER, w.p, w.n);
+        lc_wr_free(&w);
+    }
+}
+
+/* Serve: the base block or a chunk of a pinned snapshot. */
+static void on_snap_get(lc_replica *r, uint32_t from, const uint8_t *body, size_t n) {
+    lc_snap_get g;
+    if (!r->ops.snap_get || lc_snap_get_decode(&g, body, n) != 0)
+        return;
+    uint8_t *out = NULL;
+    size_t len = 0;
+    lc_snap_data d = {.kind = g.kind, .height = g.height, .index = g.index};
+    int rc =
+        r->ops.snap_get(r->ops.ctx, g.kind, g.height, g.index, g.resume, g.resume_len, &out, &len);
+    d.status = rc < 0 ? rc : 0;
+    if (rc == 0 && len > LC_MAX_FRAME - 64)
+        d.status = -1; /* cannot travel (state values are bounded well below) */
+    if (d.status == 0) {
+        d.data = out;
+        d.len = len;
+#ifdef LEDGER_FAULT_INJECTION
+        if (g.kind == LC_SNAP_CHUNK && r->snap_corrupt && len) {
+            r->snap_corrupt--;
+            out[len - 1] ^= 0x01; /* a byzantine server: one value byte */
+        }
+#endif
+    }
+    lc_wr w;
+    lc_wr_init(&w);
+    lc_snap_data_encode(&w, &d);
+    if (!w.oom)
+        lc_net_send(r->net, from, LC_T_SNAP_DATA, w.p, w.n);
+    lc_wr_free(&w);
+    free(out);
+}
+
+static void snap_request(lc_replica *r) {
+    lc_snap_get g = {.kind = LC_SNAP_BLOCK, .height = r->snap_h};
+    uint8_t resume[LC_SNAP_RESUME_MAX];
+    if (r->snap_state == SNAP_CHUNKS) {
+        int complete = 0;
+        size_t rl = 0;
+        if (r->ops.snap_next(r->ops.ctx, &g.index, resume, &rl, &complete) != 0)
+            return;
+        g.kind = LC_SNAP_CHUNK;
+        g.resume = resume;
+        g.resume_len = rl;
+        r->snap_index = g.index;
+    }
+    lc_wr w;
+    lc_wr_init(&w);
+    lc_snap_get_encode(&w, &g);
+    if (!w.oom)
+        lc_net_send(r->net, r->snap_peer, LC_T_SNAP_GET, w.p, w.n);
+    lc_wr_free(&w);
+    r->snap_sent = r->now;
+}
+
+/* Ask the next replica that offered the chosen snapshot; none left: collect
+ * offers again. */
+static void snap_next_peer(lc_replica *r, int drop) {
+    if (drop)
+        r->snap_peers &= ~(1ull << r->snap_peer);
+    if (!r->snap_peers) {
+        r->snap_state = SNAP_OFFERS;
+        r->snap_t0 = r->now;
+        return;
+    }
+    for (uint32_t t = 1; t <= r->cfg.n; t++) {
+        uint32_t j = (r->snap_peer + t) % r->cfg.n;
+        if ((r->snap_peers >> j) & 1) {
+            r->snap_peer = j;
+            break;
+        }
+    }
+    snap_request(r);
+}
+
+static uint32_t snap_need(const lc_replica *r) {
+    /* f+1 of the configured replicas: at least one honest replica signed the
+     * same (height, header hash, digest) */
+    uint32_t f = (r->cfg.n - 1) / 3;
+    return (f > r->cfg.f ? f : r->cfg.f) + 1;
+}
+
+static void on_snap_offer(lc_replica *r, uint32_t from, const uint8_t *body, size_t n) {
+    lc_snap_offer o;
+    if (n != LC_SNAP_OFFER_BYTES || lc_snap_offer_decode(&o, body, n) != 0 || o.replica != from ||
+        lc_snap_offer_verify(body, n, r->cfg.pks[from]) != 0)
+        return;
+    lc_snap_offer *k = r->offers[from];
+    int at = k[0].height == o.height      ? 0
+             : k[1].height == o.height    ? 1
+             : k[0].height <= k[1].height ? 0
+                                          : 1;
+    k[at] = o;
+    if (r->snap_state != SNAP_OFFERS)
+        return;
+    /* the highest snapshot f+1 replicas offer identically */
+    const lc_snap_offer *best = NULL;
+    uint64_t best_mask = 0;
+    for (uint32_t i = 0; i < r->cfg.n; i++)
+        for (int a = 0; a < 2; a++) {
+            const lc_snap_offer *c = &r->offers[i][a];
+            if (!c->height || (best && c->height <= best->height))
+                continue;
+            uint64_t mask = 0;
+            for (uint32_t j = 0; j < r->cfg.n; j++)
+                for (int b = 0; b < 2; b++) {
+                    const lc_snap_offer *d = &r->offers[j][b];
+                    if (d->height == c->height && !memcmp(d->hash, c->hash, 32) &&
+                        !memcmp(d->digest, c->digest, 32))
+                        mask |= 1ull << j;
+                }
+            if (popcount64(mask) >= snap_need(r)) {
+                best = c;
+                best_mask = mask;
+            }
+        }
+    if (!best)
+        return;
+    r->snap_h = best->height;
+    memcpy(r->snap_hash, best->hash, 32);
+    memcpy(r->snap_digest, best->digest, 32);
+    r->snap_peers = best_mask;
+    r->snap_peer = (best_mask >> from) & 1 ? from : best->replica;
+    r->snap_state = SNAP_BLOCK;
+    lc_log(&r->cfg.log, LEDGER_LOG_INFO,
+           "ledger replica %u: snapshot at height %llu offered by %u replicas: fetching it",
+           r->cfg.self, (unsigned long long)r->snap_h, popcount64(best_mask));
+    snap_request(r);
+}
+
+static void snap_install(lc_replica *r) {
+    int rc = r->ops.snap_finish(r->ops.ctx);
+    if (rc != 0) {
+        lc_log(&r->cfg.log, LEDGER_LOG_ERROR,
+               "ledger replica %u: the snapshot at height %llu does not install (%d): fetching "
+               "blocks instead",
+               r->cfg.self, (unsigned long long)r->snap_h, rc);
+        r->snap_state = SNAP_DONE;
+        return;
+    }
+    r->snap_state = SNAP_DONE;
+    r->snap_installed = r->snap_h;
+    r->hdr_done = 0; /* now the headers below the base */
+    after_commit(r, r->snap_h);
+    lc_log(&r->cfg.log, LEDGER_LOG_INFO,
+           "ledger replica %u: installed a snapshot at height %llu (%llu chunks staged by this "
+           "process); fetching the blocks after it",
+           r->cfg.self, (unsigned long long)r->snap_h, (unsigned long long)r->snap_chunks);
+    announce_commit(r, r->snap_h);
+}
+
+static void on_snap_data(lc_replica *r, uint32_t from, const uint8_t *body, size_t n) {
+    lc_snap_data d;
+    if ((r->snap_state != SNAP_BLOCK && r->snap_state != SNAP_CHUNKS) || from != r->snap_peer ||
+        lc_snap_data_decode(&d, body, n) != 0 || d.height != r->snap_h)
+        return;
+    if (d.status != 0) { /* the peer no longer pins it */
+        snap_next_peer(r, 1);
+        return;
+    }
+    if (d.kind == LC_SNAP_BLOCK && r->snap_state == SNAP_BLOCK) {
+        int rc = r->ops.snap_begin(r->ops.ctx, d.data, d.len, r->snap_hash, r->snap_digest);
+        if (rc != 0) {
+            lc_log(&r->cfg.log, LEDGER_LOG_WARN,
+                   "ledger replica %u: snapshot block from replica %u refused (%d)", r->cfg.self,
+                   from, rc);
+            snap_next_peer(r, 1);
+            return;
+        }
+        uint64_t idx = 0;
+        int complete = 0;
+        uint8_t resume[LC_SNAP_RESUME_MAX];
+        size_t rl;
+        if (r->ops.snap_next(r->ops.ctx, &idx, resume, &rl, &complete) != 0)
+            return;
+        if (idx > 0)
+            lc_log(&r->cfg.log, LEDGER_LOG_INFO,
+                   "ledger replica %u: resuming the snapshot import at chunk %llu", r->cfg.self,
+                   (unsigned long long)idx);
+        r->snap_state = SNAP_CHUNKS;
+        if (complete)
+            snap_install(r);
+        else
+            snap_request(r);
+        return;
+    }
+    if (d.kind != LC_SNAP_CHUNK || r->snap_state != SNAP_CHUNKS || d.index != r->snap_index)
+        return;
+    int rc = r->ops.snap_chunk(r->ops.ctx, d.data, d.len);
+    if (rc != 0) {
+        /* a chunk that does not decode or is not the next one: this peer is
+         * wrong; a digest mismatch (LEDGER_E_HASH): the store dropped what it
+         * staged and the import starts again from chunk 0 with another peer */
+        lc_log(&r->cfg.log, LEDGER_LOG_WARN,
+               "ledger replica %u: snapshot chunk %llu from replica %u refused (%d): asking "
+               "another replica",
+               r->cfg.self, (unsigned long long)d.index, from, rc);
+        snap_next_peer(r, 1);
+        return;
+    }
+    r->snap_chunks++;
+#ifdef LEDGER_FAULT_INJECTION
+    if (r->snap_kill && r->snap_chunks >= r->snap_kill)
+        raise(SIGKILL); /* the test's "killed -9 mid-snapshot", at a known point */
+#endif
+    uint64_t idx;
+    int complete = 0;
+    uint8_t resume[LC_SNAP_RESUME_MAX];
+    size_t rl;
+    if (r->ops.snap_next(r->ops.ctx, &idx, resume, &rl, &complete) != 0)
+        return;
+    if (complete)
+        snap_install(r);
+    else
+        snap_request(r);
+}
+
+/* Far behind with an empty store: start from a snapshot (on every tick). */
+static void maybe_snapshot(lc_replica *r) {
+    if (!r->ops.snap_begin || !r->ops.snap_next || !r->ops.snap_chunk || !r->ops.snap_finish ||
+        r->snap_state == SNAP_DONE)
+        return;
+    if (r->snap_state == SNAP_OFF) {
+        uint64_t best = 0;
+        for (uint32_t j = 0; j < r->cfg.n; j++)
+            if (j != r->cfg.self && r->peer_height[j] > best)
+                best = r->peer_height[j];
+        if (r->last_exec != 0) {
+            r->snap_state = SNAP_DONE; /* it has blocks: blocks follow */
+            return;
+        }
+        if (best == 0)
+            return; /* no peer heard from yet */
+        if (best < (uint64_t)SNAP_BEHIND_K * r->K) {
+            r->snap_state = SNAP_DONE;
+            return;
+        }
+        r->snap_state = SNAP_OFFERS;
+        r->snap_t0 = r->now;
+        r->snap_req = 0;
+        lc_log(&r->cfg.log, LEDGER_LOG_INFO,
+               "ledger replica %u: empty store, a peer is at %llu: catching up from a snapshot",
+               r->cfg.self, (unsigned long long)best);
+    }
+    if (r->snap_state == SNAP_OFFERS) {
+        if (r->now - r->snap_t0 > SNAP_OFFERS_MS) {
+            lc_log(&r->cfg.log, LEDGER_LOG_WARN,
+                   "ledger replica %u: no snapshot offered alike by %u replicas: fetching blocks",
+                   r->cfg.self, snap_need(r));
+            r->snap_state = SNAP_DONE;
+            return;
+        }
+        if (r->now - r->snap_req >= SNAP_REQ_MS) {
+            uint8_t v = LC_SNAP_VERSION;
+            lc_net_broadcast(r->net, LC_T_SNAP_REQ, &v, 1);
+            r->snap_req = r->now;
+        }
+        return;
+    }
+    if (r->now - r->snap_sent > SNAP_WAIT_MS)
+        snap_next_peer(r, 0); /* no answer: ask another (or the same again) */
+}
+
+void lc_replica_snapshot_info(const lc_replica *r, uint64_t *installed_height, uint64_t *chunks) {
+    if (installed_height)
+        *installed_height = r->snap_installed;
+    if (chunks)
+        *chunks = r->snap_chunks;
+}
+
+/* ---- headers below a snapshot's base ----------------------------------- */
+
+static void on_hdr_get(lc_replica *r, uint32_t from, const uint8_t *body, size_t n) {
+    lc_hdr_get g;
+    if (!r->ops.hdr_get || lc_hdr_get_decode(&g, body, n) != 0 || g.top > r->last_exec)
+        return;
+    lc_wr w;
+    lc_wr_init(&w);
+    lc_wr_u8(&w, LC_SNAP_VERSION);
+    lc_wr_u64(&w, g.top);
+    lc_wr_u32(&w, 0);
+    uint32_t k = 0;
+    for (uint64_t h = g.top; h >= 1 && k < g.max; h--, k++) {
+        uint8_t *hdr = NULL, *cert = NULL;
+        size_t hl = 0, cl = 0;
+        if (r->ops.hdr_get(r->ops.ctx, h, &hdr, &hl, &cert, &cl) != 0) {
+            free(hdr);
+            free(cert);
+            break;
+        }
+        lc_wr_var(&w, hdr, hl);
+        lc_wr_var(&w, cert, cl);
+        free(hdr);
+        free(cert);
+    }
+    if (!w.oom && k > 0) {
+        lc_put_u32(w.p + 9, k);
+        lc_net_send(r->net, from, LC_T_HDRS, w.p, w.n);
+    }
+    lc_wr_free(&w);
+}
+
+static void hdr_request(lc_replica *r, uint32_t to, uint64_t top) {
+    lc_hdr_get g = {.top = top, .max = LC_HDRS_MAX};
+    lc_wr w;
+    lc_wr_init(&w);
+    lc_hdr_get_encode(&w, &g);
+    if (!w.oom)
+        lc_net_send(r->net, to, LC_T_HDR_GET, w.p, w.n);
+    lc_wr_free(&w);
+    r->hdr_req = r->now;
+}
+
+static void on_hdrs(lc_replica *r, uint32_t from, const uint8_t *body, size_t n) {
+    lc_hdrs m;
+    uint64_t lowest = 0;
+    if (!r->ops.hdr_put || r->hdr_done || lc_hdrs_decode(&m, body, n) != 0 ||
+        r->ops.hdr_lowest(r->ops.ctx, &lowest) != 0 || lowest <= 1 || m.top != lowest - 1)
+        return;
+    size_t off = 0;
+    uint32_t put = 0;
+    for (uint32_t i = 0; i < m.k; i++) {
+        const uint8_t *h, *c;
+        size_t hl, cl;
+        if (lc_hdrs_next(&m, &off, &h, &hl, &c, &cl) != 0)
+            break;
+        /* the store checks the link, the decoding and the certificate */
+        int rc = r->ops.hdr_put(r->ops.ctx, h, hl, c, cl);
+        if (rc != 0) {
+            lc_log(&r->cfg.log, LEDGER_LOG_WARN,
+                   "ledger replica %u: header %llu from replica %u refused (%d)", r->cfg.self,
+                   (unsigned long long)(m.top - i), from, rc);
+            return; /* another peer is asked at the next round */
+        }
+        put++;
+    }
+    if (r->ops.hdr_lowest(r->ops.ctx, &lowest) != 0)
+        return;
+    if (lowest <= 1) {
+        r->hdr_done = 1;
+        lc_log(&r->cfg.log, LEDGER_LOG_INFO,
+               "ledger replica %u: holds every header and certificate below its snapshot "
+               "(down to height 1)",
+               r->cfg.self);
+    } else if (put) {
+        hdr_request(r, from, lowest - 1); /* the next batch at once */
+    }
+}
+
+/* A snapshot-started store fetches the headers below its base, downwards. */
+static void maybe_fetch_headers(lc_replica *r) {
+    if (!r->ops.hdr_lowest || !r->ops.hdr_put || r->hdr_done || snap_active(r) ||
+        r->last_exec == 0 || r->now - r->hdr_req < 300)
+        return; /* (an empty store may yet start from a snapshot) */
+    r->hdr_req = r->now;
+    uint64_t lowest = 0;
+    if (r->ops.hdr_lowest(r->ops.ctx, &lowest) != 0)
+        return;
+    if (lowest <= 1) {
+        r->hdr_done = 1; /* a chain from genesis, or every header held */
+        return;
+    }
+    for (uint32_t t = 0; t < r->cfg.n; t++) {
+        uint32_t j = (r->hdr_rr + t) % r->cfg.n;
+        if (j == r->cfg.self || r->peer_height[j] == 0)
+            continue;
+        r->hdr_rr = j + 1;
+        hdr_request(r, j, lowest - 1);
+        break;
+    }
 }
 
 /* ---- view change ------------------------------------------------------- */
@@ -1763,6 +2187,24 @@ static void on_msg(void *ctx, uint64_t conn, uint32_t from, uint8_t type, const 
         case LC_T_BLOCKS:
             on_blocks(r, from, body, n);
             break;
+        case LC_T_SNAP_REQ:
+            on_snap_req(r, from, body, n);
+            break;
+        case LC_T_SNAP_OFFER:
+            on_snap_offer(r, from, body, n);
+            break;
+        case LC_T_SNAP_GET:
+            on_snap_get(r, from, body, n);
+            break;
+        case LC_T_SNAP_DATA:
+            on_snap_data(r, from, body, n);
+            break;
+        case LC_T_HDR_GET:
+            on_hdr_get(r, from, body, n);
+            break;
+        case LC_T_HDRS:
+            on_hdrs(r, from, body, n);
+            break;
         default:
             break;
     }
@@ -1816,7 +2258,9 @@ static void on_tick(void *ctx, uint64_t now) {
     if (r->nparked)
         serve_parked(r);
     maybe_propose(r);
+    maybe_snapshot(r);
     maybe_fetch(r);
+    maybe_fetch_headers(r);
     retransmit(r);
     /* heartbeat: a signed checkpoint of our tip tells lagging peers how far we are */
     if (now - r->last_status >= STATUS_MS) {
@@ -2012,6 +2456,14 @@ void lc_replica_log_info(const lc_replica *r, uint64_t *low, uint64_t *high, uin
 #ifdef LEDGER_FAULT_INJECTION
 void lc_replica_set_equivocate(lc_replica *r, int on) {
     r->cfg.equivocate = on;
+}
+
+void lc_replica_set_snapshot_kill(lc_replica *r, uint64_t after_chunks) {
+    r->snap_kill = after_chunks;
+}
+
+void lc_replica_set_snapshot_corrupt(lc_replica *r, uint64_t chunks) {
+    r->snap_corrupt = chunks;
 }
 
 void lc_replica_set_trace(lc_replica *r, void (*fn)(void *ctx, const char *line), void *ctx) {

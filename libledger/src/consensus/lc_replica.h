@@ -50,6 +50,32 @@ typedef struct {
      * chain says (heights above the tip + 2: the latest known). NULL: every
      * configured replica, the configured f (a static membership). */
     int (*members)(void *ctx, uint64_t height, uint64_t *mask, uint32_t *f);
+    /* Snapshots (ledger/snapshot.h, docs/ledger-protocol.md §Snapshot
+     * catch-up); any of them NULL: none served and none used. */
+    /* After executing a multiple of K: pin the state at the tip. */
+    void (*snap_pin)(void *ctx);
+    /* Pinned snapshot `which` (0 the latest, 1 the one before): its height,
+     * header hash and digest; negative when there is none. */
+    int (*snap_offer)(void *ctx, int which, uint64_t *height, uint8_t hash[32], uint8_t digest[32]);
+    /* The base block (kind LC_SNAP_BLOCK) or a chunk of a pinned snapshot;
+     * *out malloc()ed; negative when that snapshot is no longer pinned. */
+    int (*snap_get)(void *ctx, uint8_t kind, uint64_t height, uint64_t index, const uint8_t *resume,
+                    size_t rlen, uint8_t **out, size_t *n);
+    /* Import into the empty store: begin (or resume) with the base block,
+     * which must hash to `hash`, and the trusted digest; what to ask next;
+     * stage a chunk; install. */
+    int (*snap_begin)(void *ctx, const uint8_t *block, size_t n, const uint8_t hash[32],
+                      const uint8_t digest[32]);
+    int (*snap_next)(void *ctx, uint64_t *index, uint8_t *resume, size_t *rlen, int *complete);
+    int (*snap_chunk)(void *ctx, const uint8_t *chunk, size_t n);
+    int (*snap_finish)(void *ctx);
+    /* Headers below a snapshot-started store's base: the header and
+     * certificate of a height (malloc'd; negative when not held); the lowest
+     * height whose header the store holds (1: all); add the one below it. */
+    int (*hdr_get)(void *ctx, uint64_t height, uint8_t **hdr, size_t *hl, uint8_t **cert,
+                   size_t *cl);
+    int (*hdr_lowest)(void *ctx, uint64_t *lowest);
+    int (*hdr_put)(void *ctx, const uint8_t *hdr, size_t hl, const uint8_t *cert, size_t cl);
 } lc_store_ops;
 
 /* Largest checkpoint interval K (the log holds at least 2K entries). */
@@ -86,6 +112,8 @@ uint64_t lc_replica_height(const lc_replica *r);
  * checkpoint), high water mark H = h + L, and how many entries the log holds
  * (each at most one sequence in (h, H]). Loop thread, or after the loop stopped. */
 void lc_replica_log_info(const lc_replica *r, uint64_t *low, uint64_t *high, uint32_t *entries);
+/* Snapshots this replica installed (0 or 1 per store) and chunks it staged. */
+void lc_replica_snapshot_info(const lc_replica *r, uint64_t *installed_height, uint64_t *chunks);
 
 /* Query kinds (client reads served by a replica). */
 enum {
@@ -123,6 +151,10 @@ enum {
 
 #ifdef LEDGER_FAULT_INJECTION
 void lc_replica_set_equivocate(lc_replica *r, int on);
+/* Kill the process (SIGKILL) right after staging this many snapshot chunks (0: never). */
+void lc_replica_set_snapshot_kill(lc_replica *r, uint64_t after_chunks);
+/* Serve this many snapshot chunks with their last byte flipped (0: none). */
+void lc_replica_set_snapshot_corrupt(lc_replica *r, uint64_t chunks);
 /* Trace validation (docs/formal.md §Trace validation): each protocol event
  * of the replica becomes one text line (no newline) passed to fn on the
  * replica's loop thread; the first is a "start" line with its state now.

@@ -12,6 +12,7 @@
 #include "ledger/kv.h"
 #include "ledger/reconfig.h"
 #include "ledger/node.h"
+#include "ledger/snapshot.h"
 #include "ledger/store.h"
 #include "ledger/upgrade.h"
 #include "lc_config.h"
@@ -45,6 +46,12 @@ struct ledger_node {
     int halted;       /* atomic: an upgrade this build lacks is in force */
     ledger_upgrade_info halt_info;
     pthread_mutex_t halt_lock; /* guards halt_info */
+    /* snapshots pinned at the last two multiples of K, for joining replicas,
+     * and an import in progress (loop thread only) */
+    ledger_snapshot *pin[2];
+    uint8_t pin_hash[2][32], pin_digest[2][32];
+    int pin_digest_ok[2];
+    ledger_snapshot_import *imp;
 };
 
 /* The next block needs an application version this build lacks: execute
@@ -251,6 +258,126 @@ static int b_check_cert(void *ctx, uint64_t height, const uint8_t hh[32], const 
     ledger_membership_free(m);
     ledger_cert_free(c);
     return rc;
+}
+
+/* ---- snapshots (ledger/snapshot.h, docs/ledger-protocol.md §Snapshot catch-up) ---- */
+
+static void b_snap_pin(void *ctx) {
+    ledger_node *nd = ctx;
+    ledger_snapshot *x = NULL;
+    uint8_t hash[32];
+    if (ledger_store_snapshot_begin(nd->st, &x) != LEDGER_OK ||
+        ledger_store_header(nd->st, ledger_snapshot_height(x), NULL, NULL, hash) != LEDGER_OK) {
+        ledger_snapshot_free(x);
+        return;
+    }
+    ledger_snapshot_free(nd->pin[1]);
+    nd->pin[1] = nd->pin[0];
+    memcpy(nd->pin_hash[1], nd->pin_hash[0], 32);
+    memcpy(nd->pin_digest[1], nd->pin_digest[0], 32);
+    nd->pin_digest_ok[1] = nd->pin_digest_ok[0];
+    nd->pin[0] = x;
+    memcpy(nd->pin_hash[0], hash, 32);
+    nd->pin_digest_ok[0] = 0; /* computed when first offered */
+}
+
+static int b_snap_offer(void *ctx, int which, uint64_t *height, uint8_t hash[32],
+                        uint8_t digest[32]) {
+    ledger_node *nd = ctx;
+    if (which < 0 || which > 1 || !nd->pin[which])
+        return LEDGER_E_NOT_FOUND;
+    if (!nd->pin_digest_ok[which]) {
+        int rc = ledger_snapshot_digest(nd->pin[which], nd->pin_digest[which], NULL);
+        if (rc != LEDGER_OK)
+            return rc;
+        nd->pin_digest_ok[which] = 1;
+    }
+    *height = ledger_snapshot_height(nd->pin[which]);
+    memcpy(hash, nd->pin_hash[which], 32);
+    memcpy(digest, nd->pin_digest[which], 32);
+    return LEDGER_OK;
+}
+
+static int b_snap_get(void *ctx, uint8_t kind, uint64_t height, uint64_t index,
+                      const uint8_t *resume, size_t rlen, uint8_t **out, size_t *n) {
+    ledger_node *nd = ctx;
+    for (int i = 0; i < 2; i++) {
+        ledger_snapshot *x = nd->pin[i];
+        if (!x || ledger_snapshot_height(x) != height)
+            continue;
+        if (kind == LC_SNAP_BLOCK)
+            return ledger_snapshot_block(x, out, n);
+        return ledger_snapshot_chunk(x, index, resume, rlen, out, n);
+    }
+    return LEDGER_E_NOT_FOUND;
+}
+
+static int b_snap_begin(void *ctx, const uint8_t *block, size_t n, const uint8_t hash[32],
+                        const uint8_t digest[32]) {
+    ledger_node *nd = ctx;
+    ledger_block *b = NULL;
+    int rc = ledger_block_decode(&b, block, n);
+    if (rc == LEDGER_OK && sodium_memcmp(ledger_block_header_hash(b), hash, 32) != 0)
+        rc = LEDGER_E_HASH; /* not the block the offers name */
+    ledger_block_free(b);
+    if (rc != LEDGER_OK)
+        return rc;
+    ledger_snapshot_import_free(nd->imp);
+    nd->imp = NULL;
+    return ledger_store_snapshot_import_begin(nd->st, block, n, digest, &nd->imp);
+}
+
+static int b_snap_next(void *ctx, uint64_t *index, uint8_t *resume, size_t *rlen, int *complete) {
+    ledger_node *nd = ctx;
+    return nd->imp ? ledger_snapshot_import_next(nd->imp, index, resume, rlen, complete)
+                   : LEDGER_E_INVALID;
+}
+
+static int b_snap_chunk(void *ctx, const uint8_t *chunk, size_t n) {
+    ledger_node *nd = ctx;
+    return nd->imp ? ledger_snapshot_import_chunk(nd->imp, chunk, n) : LEDGER_E_INVALID;
+}
+
+static int b_snap_finish(void *ctx) {
+    ledger_node *nd = ctx;
+    if (!nd->imp)
+        return LEDGER_E_INVALID;
+    int rc = ledger_snapshot_import_finish(nd->imp);
+    ledger_snapshot_import_free(nd->imp);
+    nd->imp = NULL;
+    return rc;
+}
+
+static int b_hdr_get(void *ctx, uint64_t height, uint8_t **hdr, size_t *hl, uint8_t **cert,
+                     size_t *cl) {
+    ledger_node *nd = ctx;
+    uint8_t h[LEDGER_HEADER_BYTES];
+    size_t len = 0;
+    *hdr = NULL;
+    *cert = NULL;
+    int rc = ledger_store_header(nd->st, height, h, &len, NULL);
+    if (rc == LEDGER_OK) /* from the block, or from a header held below a snapshot */
+        rc = ledger_store_certificate(nd->st, height, cert, cl);
+    if (rc == LEDGER_OK && !(*hdr = malloc(len)))
+        rc = LEDGER_E_NOMEM;
+    if (rc != LEDGER_OK) {
+        free(*cert);
+        *cert = NULL;
+        return rc;
+    }
+    memcpy(*hdr, h, len);
+    *hl = len;
+    return LEDGER_OK;
+}
+
+static int b_hdr_lowest(void *ctx, uint64_t *lowest) {
+    ledger_node *nd = ctx;
+    return ledger_store_snapshot_headers(nd->st, lowest);
+}
+
+static int b_hdr_put(void *ctx, const uint8_t *hdr, size_t hl, const uint8_t *cert, size_t cl) {
+    ledger_node *nd = ctx;
+    return ledger_store_snapshot_put_header(nd->st, hdr, hl, cert, cl);
 }
 
 static int b_members(void *ctx, uint64_t height, uint64_t *mask, uint32_t *f) {
@@ -487,7 +614,9 @@ static int b_query(void *ctx, uint8_t kind, const uint8_t *arg, size_t n, uint8_
 
 #ifdef LEDGER_FAULT_INJECTION
 /* Lines: "drop P", "dup P" (per mille), "delay MS", "block i j ...", "seed S",
- * "equivocate 0|1". The file is re-read when its mtime changes. */
+ * "equivocate 0|1", "snapshot_kill N" (SIGKILL after staging N snapshot
+ * chunks), "snapshot_corrupt N" (serve N chunks with a flipped byte). The file is re-read when its
+ * mtime changes. */
 static void load_faults(ledger_node *nd) {
     struct stat sb;
     if (stat(nd->fault_file, &sb) != 0 || sb.st_mtime == nd->fault_mtime)
@@ -499,6 +628,7 @@ static void load_faults(ledger_node *nd) {
     lc_fault ft;
     memset(&ft, 0, sizeof ft);
     int equiv = 0;
+    uint64_t snap_kill = 0, snap_corrupt = 0;
     char line[512];
     while (fgets(line, sizeof line, f)) {
         char *save = NULL;
@@ -523,10 +653,16 @@ static void load_faults(ledger_node *nd) {
             ft.seed = x;
         else if (!strcmp(k, "equivocate"))
             equiv = x != 0;
+        else if (!strcmp(k, "snapshot_kill"))
+            snap_kill = x;
+        else if (!strcmp(k, "snapshot_corrupt"))
+            snap_corrupt = x;
     }
     fclose(f);
     lc_net_set_fault(nd->net, &ft);
     lc_replica_set_equivocate(nd->rep, equiv);
+    lc_replica_set_snapshot_kill(nd->rep, snap_kill);
+    lc_replica_set_snapshot_corrupt(nd->rep, snap_corrupt);
     /* acknowledge: FILE.applied holds the mtime (s) of the settings now in
      * force, so a test waits for it instead of sleeping */
     char ack[sizeof nd->fault_file + 16], tmp[sizeof nd->fault_file + 16];
@@ -611,6 +747,9 @@ LEDGER_API int ledger_node_options_init(ledger_node_options *o) {
 static void node_free(ledger_node *nd) {
     lc_net_free(nd->net);
     lc_replica_free(nd->rep);
+    ledger_snapshot_free(nd->pin[0]);
+    ledger_snapshot_free(nd->pin[1]);
+    ledger_snapshot_import_free(nd->imp);
 #ifdef LEDGER_FAULT_INJECTION
     if (nd->trace_fd >= 0)
         close(nd->trace_fd);
@@ -718,9 +857,11 @@ LEDGER_API int ledger_node_start(ledger_node **out, const ledger_config *cfg,
     rc_cfg.view_timeout_ms = opts->view_timeout_ms ? opts->view_timeout_ms : cfg->view_timeout_ms;
     rc_cfg.max_inflight = cfg->max_inflight;
     rc_cfg.log = lg;
-    lc_store_ops ops = {nd,           b_check_txs, b_tip,       b_prepare,   b_commit,
-                        b_drop,       b_find_tx,   b_tx_status, b_get_block, b_put_block,
-                        b_check_cert, b_get_cert,  b_query,     b_hash_at,   b_members};
+    lc_store_ops ops = {nd,           b_check_txs,   b_tip,       b_prepare,    b_commit,
+                        b_drop,       b_find_tx,     b_tx_status, b_get_block,  b_put_block,
+                        b_check_cert, b_get_cert,    b_query,     b_hash_at,    b_members,
+                        b_snap_pin,   b_snap_offer,  b_snap_get,  b_snap_begin, b_snap_next,
+                        b_snap_chunk, b_snap_finish, b_hdr_get,   b_hdr_lowest, b_hdr_put};
     /* the replica keeps pointers to the member keys: copy them into the node */
     rc = LEDGER_E_NOMEM;
     nd->keep_pks = malloc(sizeof cfg->keys);

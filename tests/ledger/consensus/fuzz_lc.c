@@ -1,7 +1,7 @@
 /* libFuzzer harness of one consensus decoder, chosen at build time with
  * -DFUZZ_<NAME> (frame, hello, preprepare, vote, checkpoint, viewchange,
- * newview, reply, config). Each decoder must reject or accept without reading
- * out of bounds; an accepted message is walked completely. */
+ * newview, reply, config, snapoffer, snapget, snapdata, hdrget, hdrs). Each decoder must reject or
+ * accept without reading out of bounds; an accepted message is walked completely. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -59,6 +59,40 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     lc_reply r;
     if (lc_reply_decode(&r, data, size) == 0)
         sink += r.height;
+#elif defined(FUZZ_SNAPOFFER)
+    lc_snap_offer o;
+    if (lc_snap_offer_decode(&o, data, size) == 0)
+        sink += o.height + o.replica;
+#elif defined(FUZZ_SNAPGET)
+    lc_snap_get g;
+    if (lc_snap_get_decode(&g, data, size) == 0) {
+        for (size_t i = 0; i < g.resume_len; i++)
+            sink += g.resume[i];
+        sink += g.index;
+    }
+#elif defined(FUZZ_SNAPDATA)
+    lc_snap_data d;
+    if (lc_snap_data_decode(&d, data, size) == 0) {
+        for (size_t i = 0; i < d.len; i++)
+            sink += d.data[i];
+        sink += d.index;
+    }
+#elif defined(FUZZ_HDRGET)
+    lc_hdr_get g;
+    if (lc_hdr_get_decode(&g, data, size) == 0)
+        sink += g.top + g.max;
+#elif defined(FUZZ_HDRS)
+    lc_hdrs m;
+    if (lc_hdrs_decode(&m, data, size) == 0) {
+        size_t off = 0;
+        const uint8_t *h, *c;
+        size_t hl, cl;
+        for (uint32_t i = 0; i < m.k; i++)
+            if (lc_hdrs_next(&m, &off, &h, &hl, &c, &cl) == 0)
+                sink += hl + cl + h[0] + c[cl - 1];
+            else
+                abort(); /* a decoded message walks completely */
+    }
 #elif defined(FUZZ_CONFIG)
     ledger_config *c;
     if (ledger_config_parse(&c, (const char *)data, size) == 0) {

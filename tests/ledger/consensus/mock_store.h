@@ -385,10 +385,11 @@ static int mk_hash_at(void *ctx, uint64_t height, uint8_t hash[32]) {
 }
 
 static lc_store_ops mock_ops(mock_store *m) {
-    lc_store_ops o = {
-        m,          mk_check_txs, mk_tip,       mk_prepare,   mk_commit,     mk_drop,
-        mk_find_tx, mk_tx_status, mk_get_block, mk_put_block, mk_check_cert, mk_get_cert,
-        mk_query,   mk_hash_at,   NULL};
+    lc_store_ops o = {m, mk_check_txs, mk_tip, mk_prepare, mk_commit, mk_drop, mk_find_tx,
+                      mk_tx_status, mk_get_block, mk_put_block, mk_check_cert, mk_get_cert,
+                      mk_query, mk_hash_at, NULL,
+                      /* no snapshots: the mock store has no state to export */
+                      NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL};
     return o;
 }
 
