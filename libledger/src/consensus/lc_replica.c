@@ -739,6 +739,8 @@ static void help_lagging(lc_replica *r, uint32_t to, uint64_t seq) {
     lc_wr_free(&w);
 }
 
+static uint32_t count_prepares(const lc_replica *r, const slot *s, uint32_t primary);
+
 static void on_prepare(lc_replica *r, uint32_t from, const uint8_t *body, size_t n) {
     lc_vote v;
     if (lc_vote_decode(&v, LC_T_PREPARE, body, n) != 0 || v.replica != from)
@@ -754,6 +756,15 @@ static void on_prepare(lc_replica *r, uint32_t from, const uint8_t *body, size_t
         return;
     prep_rec *p = &s->prep[from];
     if (p->have && p->view >= v.view)
+        return;
+    /* Keep a prepared certificate: a PREPARE of a later view whose pre-prepare
+     * this replica does not hold would replace one of the 2f prepares its
+     * next VIEW-CHANGE must carry (Castro-Liskov: P keeps the certificate of
+     * the highest view in which it prepared; trace rule vc-complete). The
+     * sender sends that PREPARE again while it waits. */
+    if (p->have && s->have_pp && v.view > s->view && p->view == s->view &&
+        memcmp(p->digest, s->digest, 32) == 0 &&
+        count_prepares(r, s, primary_of(r, s->view)) + 1 >= mem_at(r, s->seq).quorum)
         return;
     free(p->msg);
     p->msg = malloc(n);

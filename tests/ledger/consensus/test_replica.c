@@ -499,6 +499,48 @@ static void test_viewchange_timer_waits_for_quorum(void **state) {
     free(g);
 }
 
+/* The certificates count of the replica's latest VIEW-CHANGE (trace np=). */
+static void np_trace(void *ctx, const char *line) {
+    unsigned *np = ctx;
+    unsigned v;
+    if (sscanf(line, "vc_send r=%*u v=%*u s=%*u st=%*u np=%u", &v) == 1)
+        *np = v;
+}
+
+/* A replica prepared seq 1 in view 0 (and sent COMMIT), then asked for view 2.
+ * A PREPARE of view 2 for seq 1 from replica 2, one of its certificate's
+ * prepares, arrives before any pre-prepare of view 2: it must not replace the
+ * view-0 prepare, or the next VIEW-CHANGE (view 3) omits a slot this replica
+ * sent COMMIT for (trace rule vc-complete; the old code sent np=0 here). */
+static void test_viewchange_keeps_prepared_certificate(void **state) {
+    (void)state;
+    rig *g = calloc(1, sizeof *g);
+    assert_non_null(g);
+    rig_init(g);
+    unsigned np = 99;
+    lc_replica_set_trace(g->rep, np_trace, &np);
+    send_preprepare(g, 1);
+    send_prepare(g, 2, 1); /* prepared: its own and replica 2's, COMMIT sent */
+    send_empty_viewchange(g, 0, 2);
+    send_empty_viewchange(g, 3, 2); /* it joins view 2, carrying the certificate */
+    assert_int_equal(np, 1);
+    lc_wr prop, w;
+    proposal(g, 1, &prop);
+    lc_vote v = {.type = LC_T_PREPARE, .view = 2, .seq = 1, .replica = 2};
+    crypto_hash_sha256(v.digest, prop.p, prop.n);
+    lc_wr_init(&w);
+    lc_vote_encode(&w, &v, g->sks[2]);
+    deliver(g, 2, LC_T_PREPARE, &w);
+    lc_wr_free(&w);
+    lc_wr_free(&prop);
+    np = 99;
+    tick(g, lc_now_ms() + 100000); /* the timer of view 2 expires: view 3 */
+    assert_int_equal(np, 1);
+    assert_int_equal(lc_replica_view(g->rep), 0);
+    rig_free(g);
+    free(g);
+}
+
 int main(void) {
     if (sodium_init() < 0)
         return 1;
@@ -509,6 +551,7 @@ int main(void) {
         cmocka_unit_test(test_viewchange_checkpoint_proof),
         cmocka_unit_test(test_no_commit_after_viewchange),
         cmocka_unit_test(test_viewchange_timer_waits_for_quorum),
+        cmocka_unit_test(test_viewchange_keeps_prepared_certificate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
