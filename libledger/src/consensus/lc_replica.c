@@ -19,9 +19,11 @@
 #define FETCH_MAX     32 /* blocks per state-transfer reply */
 #define FETCH_BYTES   (8u << 20)
 #define MAX_FOLLOWERS 256
-#define RESEND_MS     250 /* retransmission of the waiting slot's messages */
-#define STATUS_MS     500 /* heartbeat checkpoint of the tip */
-#define CK_KEEP       4   /* checkpoint votes kept per replica (distinct multiples of K) */
+#define RESEND_MS     250        /* retransmission of the waiting slot's messages */
+#define STATUS_MS     500        /* heartbeat checkpoint of the tip */
+#define VC_RESEND_MS  1000       /* our VIEW-CHANGE again while its view gathers no 2f+1 */
+#define VC_UNARMED    UINT64_MAX /* vc_deadline: the view-change timer not started */
+#define CK_KEEP       4          /* checkpoint votes kept per replica (distinct multiples of K) */
 #define CK_BYTES      (8 + 32 + 4 + 64) /* a signed CHECKPOINT body */
 #define PARK_MAX      1024              /* reads waiting for a height, all clients */
 #define PARK_PER_CONN 32                /* ... per client connection */
@@ -125,7 +127,8 @@ struct lc_replica {
     uint64_t view;
     int in_vc;
     uint64_t vc_target;
-    uint64_t vc_deadline;
+    uint64_t vc_deadline; /* VC_UNARMED until 2f+1 VIEW-CHANGEs for vc_target */
+    uint64_t vc_resent;
     uint32_t vc_timeout;
     uint64_t nv_sent;
     uint8_t *vc_msg[LC_MAX_REPLICAS];
@@ -736,6 +739,8 @@ static void help_lagging(lc_replica *r, uint32_t to, uint64_t seq) {
     lc_wr_free(&w);
 }
 
+static uint32_t count_prepares(const lc_replica *r, const slot *s, uint32_t primary);
+
 static void on_prepare(lc_replica *r, uint32_t from, const uint8_t *body, size_t n) {
     lc_vote v;
     if (lc_vote_decode(&v, LC_T_PREPARE, body, n) != 0 || v.replica != from)
@@ -751,6 +756,15 @@ static void on_prepare(lc_replica *r, uint32_t from, const uint8_t *body, size_t
         return;
     prep_rec *p = &s->prep[from];
     if (p->have && p->view >= v.view)
+        return;
+    /* Keep a prepared certificate: a PREPARE of a later view whose pre-prepare
+     * this replica does not hold would replace one of the 2f prepares its
+     * next VIEW-CHANGE must carry (Castro-Liskov: P keeps the certificate of
+     * the highest view in which it prepared; trace rule vc-complete). The
+     * sender sends that PREPARE again while it waits. */
+    if (p->have && s->have_pp && v.view > s->view && p->view == s->view &&
+        memcmp(p->digest, s->digest, 32) == 0 &&
+        count_prepares(r, s, primary_of(r, s->view)) + 1 >= mem_at(r, s->seq).quorum)
         return;
     free(p->msg);
     p->msg = malloc(n);
@@ -1592,6 +1606,26 @@ static void maybe_fetch_headers(lc_replica *r) {
 
 /* ---- view change ------------------------------------------------------- */
 
+/* Castro-Liskov §4.5.2 (liveness): the timer of the view change to
+ * vc_target starts only once 2f+1 replicas (this one included) have asked
+ * for it or a higher view; a replica that suspects the primary alone waits
+ * for the others instead of running ahead of them one view at a time. The
+ * timeout doubles at each start, up to 60 s, back to the base after a commit. */
+static void vc_arm(lc_replica *r) {
+    if (!r->in_vc || r->vc_deadline != VC_UNARMED)
+        return;
+    mem_ent me = mem_at(r, r->last_exec + 1);
+    uint32_t k = 0;
+    for (uint32_t j = 0; j < r->cfg.n; j++)
+        if (((me.mask >> j) & 1) && r->vc_msg[j] && r->vc_view[j] >= r->vc_target)
+            k++;
+    if (k < me.quorum)
+        return;
+    r->vc_deadline = r->now + r->vc_timeout;
+    if (r->vc_timeout < 60000)
+        r->vc_timeout *= 2;
+}
+
 static void start_view_change(lc_replica *r, uint64_t target) {
     if (target <= r->view || (r->in_vc && target <= r->vc_target))
         return;
@@ -1601,9 +1635,9 @@ static void start_view_change(lc_replica *r, uint64_t target) {
     target = next_member_view(r, target, r->last_exec + 1);
     r->in_vc = 1;
     r->vc_target = target;
-    r->vc_deadline = r->now + r->vc_timeout;
-    if (r->vc_timeout < 60000)
-        r->vc_timeout *= 2;
+    /* the timer starts once 2f+1 replicas ask for this view (vc_arm) */
+    r->vc_deadline = VC_UNARMED;
+    r->vc_resent = r->now;
     lc_wr w;
     lc_wr_init(&w);
     lc_wr_u64(&w, target);
@@ -1673,6 +1707,7 @@ static void start_view_change(lc_replica *r, uint64_t target) {
     lc_wr_free(&w);
     lc_log(&r->cfg.log, LEDGER_LOG_WARN, "ledger replica %u: view change to %llu (height %llu)",
            r->cfg.self, (unsigned long long)target, (unsigned long long)r->last_exec);
+    vc_arm(r);
 }
 
 /* Check a view-change message fully: signature, certificate of its last
@@ -1946,6 +1981,7 @@ static void on_viewchange(lc_replica *r, uint32_t from, const uint8_t *body, siz
         }
     if (cnt >= me.f + 1 && target)
         start_view_change(r, target);
+    vc_arm(r);
     maybe_send_newview(r);
 }
 
@@ -2263,8 +2299,15 @@ static void on_tick(void *ctx, uint64_t now) {
     if (!((me.mask >> r->cfg.self) & 1))
         return; /* not a member: it suspects nobody */
     if (r->in_vc) {
-        if (now >= r->vc_deadline)
+        if (r->vc_deadline != VC_UNARMED && now >= r->vc_deadline) {
             start_view_change(r, r->vc_target + 1);
+        } else if (now - r->vc_resent >= VC_RESEND_MS && r->vc_msg[r->cfg.self]) {
+            /* not sent again, a lost VIEW-CHANGE could keep its view from
+             * ever gathering the 2f+1 that start the timers */
+            r->vc_resent = now;
+            lc_net_broadcast(r->net, LC_T_VIEWCHANGE, r->vc_msg[r->cfg.self],
+                             r->vc_len[r->cfg.self]);
+        }
         return;
     }
     /* the primary left the membership: change view at once */

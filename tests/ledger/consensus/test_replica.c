@@ -29,12 +29,14 @@ typedef struct {
     lc_net *net; /* never run: the replica's sends go nowhere */
     lc_net_handler h;
     uint64_t ts0;
+    uint32_t view_timeout_ms; /* 0: the default */
 } rig;
 
 static void rig_start(rig *g);
 
-static void rig_init(rig *g) {
+static void rig_init_timeout(rig *g, uint32_t view_timeout_ms) {
     memset(g, 0, sizeof *g);
+    g->view_timeout_ms = view_timeout_ms;
     randombytes_buf(g->chain, 32);
     for (uint32_t i = 0; i < N; i++) {
         crypto_sign_keypair(g->pks[i], g->sks[i]);
@@ -44,6 +46,10 @@ static void rig_init(rig *g) {
     mock_init(&g->ref, N, 1, g->pks, g->chain);
     rig_start(g);
     g->ts0 = lc_wall_ms();
+}
+
+static void rig_init(rig *g) {
+    rig_init_timeout(g, 0);
 }
 
 static void rig_start(rig *g) {
@@ -58,6 +64,7 @@ static void rig_start(rig *g) {
     rc.block_period_ms = 5;
     rc.checkpoint_every = K;
     rc.max_inflight = 4;
+    rc.view_timeout_ms = g->view_timeout_ms;
     lc_store_ops ops = mock_ops(&g->st);
     assert_int_equal(lc_replica_create(&g->rep, &rc, &ops), 0);
     lc_net_config nc;
@@ -413,6 +420,127 @@ static void test_no_commit_after_viewchange(void **state) {
     free(g);
 }
 
+/* The highest view the replica under test asked for (its vc_send trace lines). */
+static void vc_trace(void *ctx, const char *line) {
+    uint64_t *asked = ctx;
+    unsigned long long v;
+    if (sscanf(line, "vc_send r=%*u v=%llu", &v) == 1 && v > *asked)
+        *asked = v;
+}
+
+static void tick(rig *g, uint64_t now) {
+    g->h.on_tick(g->h.ctx, now);
+}
+
+/* Castro-Liskov §4.5.2: the view-change timer starts only once 2f+1 replicas
+ * ask for the view (docs/ledger-protocol.md §View change). Replica 2 is cut
+ * off (it never speaks); replica 1, under test, suspects the primary alone
+ * and must wait for the others rather than run one view ahead of them: on
+ * the old code (timer started with its own VIEW-CHANGE) it asked for view 2
+ * before replicas 0 and 3 asked for view 1, and view 1 never formed — the
+ * stall trace validation found with seed 10 (docs/formal.md). The clock is
+ * driven by hand: each tick is past or short of a deadline whatever the real
+ * clock did, since lc_now_ms() is read before and after the messages. */
+static void test_viewchange_timer_waits_for_quorum(void **state) {
+    (void)state;
+    rig *g = calloc(1, sizeof *g);
+    assert_non_null(g);
+    rig_init_timeout(g, 10000);
+    uint64_t asked = 0;
+    lc_replica_set_trace(g->rep, vc_trace, &asked);
+    send_preprepare(g, 1); /* work waits: primary 0 never completes it */
+    uint64_t t = lc_now_ms();
+    tick(g, t + 10001);
+    assert_int_equal(asked, 1); /* it suspects primary 0 alone */
+    tick(g, t + 10001 + 10000);
+    tick(g, t + 60000);
+    assert_int_equal(asked, 1); /* alone: no timer, no view 2 (old code: 2) */
+    assert_int_equal(lc_replica_view(g->rep), 0);
+    /* replicas 0 and 3 time out later and ask for view 1, whose primary is
+     * replica 1: with its own VIEW-CHANGE that is 2f+1, and it enters view 1 */
+    send_empty_viewchange(g, 0, 1);
+    assert_int_equal(lc_replica_view(g->rep), 0);
+    send_empty_viewchange(g, 3, 1);
+    assert_int_equal(lc_replica_view(g->rep), 1);
+    assert_int_equal(asked, 1);
+    rig_free(g);
+    free(g);
+
+    /* With 2f+1 for a view whose primary (2) is cut off, the timer starts;
+     * when it expires the replica asks for the next view, and the next timer
+     * (doubled: 20 s) starts only once 2f+1 ask for that view too. */
+    g = calloc(1, sizeof *g);
+    assert_non_null(g);
+    rig_init_timeout(g, 10000);
+    asked = 0;
+    lc_replica_set_trace(g->rep, vc_trace, &asked);
+    uint64_t t0 = lc_now_ms();
+    send_empty_viewchange(g, 0, 2);
+    send_empty_viewchange(g, 3, 2); /* f+1: it joins view 2, and 2f+1 start the timer */
+    uint64_t t1 = lc_now_ms();
+    assert_int_equal(asked, 2);
+    tick(g, t0 + 9999);
+    assert_int_equal(asked, 2);
+    tick(g, t1 + 10000);
+    assert_int_equal(asked, 3); /* expired: view 3 */
+    tick(g, t1 + 10000 + 20000 + 1);
+    tick(g, t1 + 200000);
+    assert_int_equal(asked, 3); /* alone in view 3: no timer (old code: 4) */
+    uint64_t t2 = lc_now_ms();
+    send_empty_viewchange(g, 0, 3);
+    send_empty_viewchange(g, 3, 3);
+    uint64_t t3 = lc_now_ms();
+    tick(g, t2 + 19999);
+    assert_int_equal(asked, 3);
+    tick(g, t3 + 20000);
+    assert_int_equal(asked, 4);
+    assert_int_equal(lc_replica_view(g->rep), 0);
+    rig_free(g);
+    free(g);
+}
+
+/* The certificates count of the replica's latest VIEW-CHANGE (trace np=). */
+static void np_trace(void *ctx, const char *line) {
+    unsigned *np = ctx;
+    unsigned v;
+    if (sscanf(line, "vc_send r=%*u v=%*u s=%*u st=%*u np=%u", &v) == 1)
+        *np = v;
+}
+
+/* A replica prepared seq 1 in view 0 (and sent COMMIT), then asked for view 2.
+ * A PREPARE of view 2 for seq 1 from replica 2, one of its certificate's
+ * prepares, arrives before any pre-prepare of view 2: it must not replace the
+ * view-0 prepare, or the next VIEW-CHANGE (view 3) omits a slot this replica
+ * sent COMMIT for (trace rule vc-complete; the old code sent np=0 here). */
+static void test_viewchange_keeps_prepared_certificate(void **state) {
+    (void)state;
+    rig *g = calloc(1, sizeof *g);
+    assert_non_null(g);
+    rig_init(g);
+    unsigned np = 99;
+    lc_replica_set_trace(g->rep, np_trace, &np);
+    send_preprepare(g, 1);
+    send_prepare(g, 2, 1); /* prepared: its own and replica 2's, COMMIT sent */
+    send_empty_viewchange(g, 0, 2);
+    send_empty_viewchange(g, 3, 2); /* it joins view 2, carrying the certificate */
+    assert_int_equal(np, 1);
+    lc_wr prop, w;
+    proposal(g, 1, &prop);
+    lc_vote v = {.type = LC_T_PREPARE, .view = 2, .seq = 1, .replica = 2};
+    crypto_hash_sha256(v.digest, prop.p, prop.n);
+    lc_wr_init(&w);
+    lc_vote_encode(&w, &v, g->sks[2]);
+    deliver(g, 2, LC_T_PREPARE, &w);
+    lc_wr_free(&w);
+    lc_wr_free(&prop);
+    np = 99;
+    tick(g, lc_now_ms() + 100000); /* the timer of view 2 expires: view 3 */
+    assert_int_equal(np, 1);
+    assert_int_equal(lc_replica_view(g->rep), 0);
+    rig_free(g);
+    free(g);
+}
+
 int main(void) {
     if (sodium_init() < 0)
         return 1;
@@ -422,6 +550,8 @@ int main(void) {
         cmocka_unit_test(test_restart_votes_its_checkpoint),
         cmocka_unit_test(test_viewchange_checkpoint_proof),
         cmocka_unit_test(test_no_commit_after_viewchange),
+        cmocka_unit_test(test_viewchange_timer_waits_for_quorum),
+        cmocka_unit_test(test_viewchange_keeps_prepared_certificate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
