@@ -281,6 +281,12 @@ class Checker:
                     F('nv-send', f'replica {r} (view change to {rep.vc_target}: {rep.in_vc}) '
                       f'may not send NEW-VIEW for view {v}')
                 self.nv_sent.add(v)
+                # the model's plan(): the NEW-VIEW's pre-prepares are the
+                # primary's PRE-PREPAREs of view v (PP[v][s]), also at heights
+                # it has already executed and so does not install itself
+                if r == self.prim(v):
+                    for x, dd in rep.nv_pps:
+                        self.pp_by_primary[(v, x)].add(dd)
             elif v <= rep.view:
                 F('nv-accept-view', f'NEW-VIEW for view {v} accepted in view {rep.view}')
             if kv.get('np') != len(rep.nv_pps):

@@ -485,6 +485,11 @@ static void test_garbage_and_forgery(void **state) {
 int main(void) {
     if (sodium_init() < 0)
         return 1;
+    /* LC_TEST_FILTER=test_randomized (a cmocka pattern, * and ?) runs only
+     * the matching tests: for running one of them in a loop */
+    const char *filter = getenv("LC_TEST_FILTER");
+    if (filter && *filter)
+        cmocka_set_test_filter(filter);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_agree),
         cmocka_unit_test(test_seven),
