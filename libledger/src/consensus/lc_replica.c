@@ -131,6 +131,9 @@ struct lc_replica {
     uint64_t vc_resent;
     uint32_t vc_timeout;
     uint64_t nv_sent;
+    uint8_t *nv_msg; /* the NEW-VIEW we sent for view nv_sent, sent again on request */
+    size_t nv_len;
+    uint64_t nv_resent[LC_MAX_REPLICAS];
     uint8_t *vc_msg[LC_MAX_REPLICAS];
     size_t vc_len[LC_MAX_REPLICAS];
     uint64_t vc_view[LC_MAX_REPLICAS];
@@ -416,12 +419,17 @@ static int q_push(lc_replica *r, const uint8_t hash[32], const uint8_t *tx, size
     return 0;
 }
 
-/* Drop queue heads that are no longer pending (committed or proposed). */
+/* Drop queue heads that are done (committed or refused: no longer known).
+ * A proposed request stays queued until it commits: if its proposal is lost
+ * in a view change, enter_view makes it pending again and the bytes are
+ * still here to propose it. Before, proposed heads were dropped, so a
+ * request proposed by this replica (as primary, or from a NEW-VIEW) and not
+ * re-proposed was pending with nothing to propose, and its client's submit
+ * timed out (seen in the traced lossy run; docs/ledger-protocol.md). */
 static void q_trim(lc_replica *r) {
     while (r->qh < r->qt) {
         preq *p = &r->q[r->qh];
-        lc_map_ent *e = lc_map_get(&r->known, p->hash);
-        if (e && e->val == 1)
+        if (lc_map_get(&r->known, p->hash))
             break;
         r->q_bytes -= p->len;
         free(p->tx);
@@ -508,11 +516,21 @@ static void maybe_propose(lc_replica *r) {
      * never above the high water mark */
     while (r->next_seq <= r->last_exec + r->cfg.max_inflight && r->next_seq <= r->stable + r->L) {
         q_trim(r);
-        size_t waiting = r->qt - r->qh;
+        /* the pending requests (proposed ones stay queued until committed) */
+        size_t waiting = 0, bytes_waiting = 0, first = r->qt;
+        for (size_t i = r->qh; i < r->qt && waiting < r->cfg.max_block_txs; i++) {
+            lc_map_ent *e = lc_map_get(&r->known, r->q[i].hash);
+            if (!e || e->val != 1)
+                continue;
+            if (first == r->qt)
+                first = i;
+            waiting++;
+            bytes_waiting += r->q[i].len;
+        }
         if (!waiting)
             return;
-        int full = waiting >= r->cfg.max_block_txs || r->q_bytes >= r->cfg.max_block_bytes;
-        if (!full && r->now - r->q[r->qh].at < r->cfg.block_period_ms)
+        int full = waiting >= r->cfg.max_block_txs || bytes_waiting >= r->cfg.max_block_bytes;
+        if (!full && r->now - r->q[first].at < r->cfg.block_period_ms)
             return;
         /* take up to max_block_txs pending requests */
         size_t cap = waiting < r->cfg.max_block_txs ? waiting : r->cfg.max_block_txs;
@@ -528,7 +546,7 @@ static void maybe_propose(lc_replica *r) {
             return;
         }
         size_t k = 0, bytes = 0;
-        for (size_t i = r->qh; i < r->qt && k < cap; i++) {
+        for (size_t i = first; i < r->qt && k < cap; i++) {
             preq *p = &r->q[i];
             lc_map_ent *e = lc_map_get(&r->known, p->hash);
             if (!e || e->val != 1)
@@ -1866,6 +1884,10 @@ static void install_plan_pp(lc_replica *r, const uint8_t *body, size_t n) {
     accept_preprepare(r, body, n, 1);
 }
 
+/* The NEW-VIEW's pre-prepares: the plan's proposals, and an empty block for
+ * each gap. A gap's timestamp is that of the block before it (the plan's
+ * proposal, or our tip: maybe_send_newview waits until we have executed
+ * min_s, so that the tip's timestamp is at least block min_s's). */
 static void build_pp_list(lc_replica *r, uint64_t v, const nv_plan *pl, lc_wr *out, uint32_t *npp) {
     uint64_t prev_ts = r->last_ts;
     *npp = 0;
@@ -1877,7 +1899,7 @@ static void build_pp_list(lc_replica *r, uint64_t v, const nv_plan *pl, lc_wr *o
         if (pl->pp[idx]) {
             lc_wr_bytes(&prop, pl->pp[idx], pl->pp_len[idx]);
             lc_proposal x;
-            if (lc_proposal_decode(&x, pl->pp[idx], pl->pp_len[idx]) == 0)
+            if (lc_proposal_decode(&x, pl->pp[idx], pl->pp_len[idx]) == 0 && x.ts_ms > prev_ts)
                 prev_ts = x.ts_ms;
         } else {
             /* a gap nobody prepared: fill it with an empty block */
@@ -1914,6 +1936,19 @@ static void maybe_send_newview(lc_replica *r) {
         return;
     nv_plan *pl = &r->plan;
     plan_newview(r, vcs, lens, k, pl);
+    /* A gap gets an empty block stamped with the time of the block before
+     * it, which for the first height is block min_s. Our tip below min_s has
+     * an older time: the store refuses to execute such a block (its time
+     * goes back), yet once prepared it is re-proposed in every later view
+     * and the chain stops for good (found by trace validation: all four
+     * replicas prepared it view after view and none sent COMMIT;
+     * docs/ledger-protocol.md §View change). Wait for state transfer to
+     * bring min_s (a stable checkpoint or certified height: f+1 correct
+     * replicas hold it); on_tick tries again. */
+    if (r->last_exec < pl->min_s)
+        for (uint64_t seq = pl->min_s + 1; seq <= pl->max_s; seq++)
+            if (!pl->pp[seq - pl->min_s - 1])
+                return;
     lc_wr w, pps;
     lc_wr_init(&w);
     lc_wr_init(&pps);
@@ -1935,6 +1970,12 @@ static void maybe_send_newview(lc_replica *r) {
     TRACEF(r, "nv_send", v, pl->min_s, NULL, " m=%llx np=%u", (unsigned long long)from, npp);
     bcast(r, LC_T_NEWVIEW, &w);
     r->nv_sent = v;
+    free(r->nv_msg);
+    r->nv_len = 0;
+    if ((r->nv_msg = malloc(w.n)) != NULL) {
+        memcpy(r->nv_msg, w.p, w.n);
+        r->nv_len = w.n;
+    }
     for (uint32_t j = 0; j < k; j++) {
         lc_viewchange vc;
         if (lc_viewchange_decode(&vc, vcs[j], lens[j]) == 0 &&
@@ -1959,6 +2000,15 @@ static void on_viewchange(lc_replica *r, uint32_t from, const uint8_t *body, siz
         return;
     if (vc.last_height > r->peer_height[from])
         r->peer_height[from] = vc.last_height;
+    /* A replica still asking for the view we lead lost our NEW-VIEW (it sends
+     * its VIEW-CHANGE again while it waits): send it the NEW-VIEW again,
+     * at most every RESEND_MS. Before, it stayed out of the view until the
+     * next view change. */
+    if (vc.new_view == r->view && !r->in_vc && r->nv_sent == r->view && r->nv_msg &&
+        primary_of(r, r->view) == r->cfg.self && r->now - r->nv_resent[from] >= RESEND_MS) {
+        r->nv_resent[from] = r->now;
+        lc_net_send(r->net, from, LC_T_NEWVIEW, r->nv_msg, r->nv_len);
+    }
     if (vc.new_view <= r->view || vc.new_view < r->vc_view[from])
         return;
     free(r->vc_msg[from]);
@@ -2011,6 +2061,10 @@ static void on_newview(lc_replica *r, uint32_t from, const uint8_t *body, size_t
     /* the pre-prepares must be exactly the plan's */
     off = 0;
     int ok = m.npp == (uint32_t)(pl->max_s - pl->min_s);
+    /* a gap's empty block is stamped no earlier than the block before it
+     * (build_pp_list); for the first, that is block min_s, whose time we
+     * know when it is our tip. An older one could never execute. */
+    uint64_t prev_ts = r->last_exec == pl->min_s ? r->last_ts : 0;
     for (uint32_t i = 0; ok && i < m.npp; i++) {
         const uint8_t *rec;
         size_t len;
@@ -2018,7 +2072,7 @@ static void on_newview(lc_replica *r, uint32_t from, const uint8_t *body, size_t
         lc_proposal pr;
         lc_next_var(m.pps, m.pps_len, &off, &rec, &len);
         lc_preprepare_decode(&pp, rec, len);
-        lc_proposal_decode(&pr, pp.proposal, pp.proposal_len);
+        int pr_ok = lc_proposal_decode(&pr, pp.proposal, pp.proposal_len) == 0;
         size_t idx = i;
         if (pp.view != m.view || pp.seq != pl->min_s + 1 + i)
             ok = 0;
@@ -2026,7 +2080,10 @@ static void on_newview(lc_replica *r, uint32_t from, const uint8_t *body, size_t
             ok = pp.proposal_len == pl->pp_len[idx] &&
                  memcmp(pp.proposal, pl->pp[idx], pp.proposal_len) == 0;
         else
-            ok = pr.ntx == 0 && pr.view == m.view && pr.proposer == from;
+            ok = pr_ok && pr.ntx == 0 && pr.view == m.view && pr.proposer == from &&
+                 pr.ts_ms >= prev_ts;
+        if (pr_ok && pr.ts_ms > prev_ts)
+            prev_ts = pr.ts_ms;
         if (ok && lc_preprepare_verify(rec, len, r->cfg.pks[from]) != 0)
             ok = 0;
     }
@@ -2299,6 +2356,9 @@ static void on_tick(void *ctx, uint64_t now) {
     if (!((me.mask >> r->cfg.self) & 1))
         return; /* not a member: it suspects nobody */
     if (r->in_vc) {
+        maybe_send_newview(r); /* a primary that waited to catch up to min_s */
+        if (!r->in_vc)
+            return;
         if (r->vc_deadline != VC_UNARMED && now >= r->vc_deadline) {
             start_view_change(r, r->vc_target + 1);
         } else if (now - r->vc_resent >= VC_RESEND_MS && r->vc_msg[r->cfg.self]) {
@@ -2431,6 +2491,7 @@ void lc_replica_free(lc_replica *r) {
     free(r->parked);
     for (uint32_t j = 0; j < LC_MAX_REPLICAS; j++)
         free(r->vc_msg[j]);
+    free(r->nv_msg);
     sodium_memzero(r->cfg.sk, sizeof r->cfg.sk);
     free(r);
 }

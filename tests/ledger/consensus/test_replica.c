@@ -541,6 +541,182 @@ static void test_viewchange_keeps_prepared_certificate(void **state) {
     free(g);
 }
 
+/* A VIEW-CHANGE to view 1 from `from`: last height 2 with the reference
+ * chain's certificate of block 2, no stable checkpoint, and, when `cert` is
+ * set, the prepared certificate of seq 4 in view 0 (replica 0's pre-prepare,
+ * prepares from 2 and 3). Seq 3 is then a gap of the new view's plan. */
+static void send_viewchange_h2(rig *g, uint32_t from, const uint8_t hh2[32], int cert) {
+    uint8_t *c = NULL;
+    size_t cl = 0;
+    assert_int_equal(mk_get_cert(&g->ref, 2, &c, &cl), 0);
+    lc_wr w;
+    lc_wr_init(&w);
+    lc_wr_u64(&w, 1);
+    lc_wr_u64(&w, 2);
+    lc_wr_bytes(&w, hh2, 32);
+    lc_wr_var(&w, c, cl);
+    free(c);
+    uint8_t zero[32] = {0};
+    lc_wr_u64(&w, 0);
+    lc_wr_bytes(&w, zero, 32);
+    lc_wr_u32(&w, 0);
+    lc_wr_u32(&w, from);
+    lc_wr_u32(&w, cert ? 1 : 0);
+    if (cert) {
+        lc_wr prop, pp;
+        proposal(g, 4, &prop);
+        lc_wr_init(&pp);
+        lc_preprepare_encode(&pp, 0, 4, prop.p, prop.n, g->sks[0]);
+        lc_wr_var(&w, pp.p, pp.n);
+        lc_wr_u32(&w, 2);
+        for (uint32_t j = 2; j <= 3; j++) {
+            lc_vote v = {.type = LC_T_PREPARE, .view = 0, .seq = 4, .replica = j};
+            crypto_hash_sha256(v.digest, prop.p, prop.n);
+            lc_wr one;
+            lc_wr_init(&one);
+            lc_vote_encode(&one, &v, g->sks[j]);
+            lc_wr_var(&w, one.p, one.n);
+            lc_wr_free(&one);
+        }
+        lc_wr_free(&pp);
+        lc_wr_free(&prop);
+    }
+    lc_msg_sign(&w, LC_T_VIEWCHANGE, 0, g->sks[from]);
+    deliver(g, from, LC_T_VIEWCHANGE, &w);
+    lc_wr_free(&w);
+}
+
+/* The stall of test_view_changes_with_prepared_slots (1 run in 17 under load;
+ * docs/ledger-protocol.md §View change). Replica 1, the primary of view 1,
+ * has executed nothing; the others' VIEW-CHANGEs prove height 2 and carry a
+ * prepared certificate at 4, so 3 is a gap, filled with an empty block
+ * stamped with the time of the block before it. On the old code the primary
+ * sent NEW-VIEW at once with its own tip's time (genesis, 0): a block at
+ * height 3 older than block 2, which every store refuses to execute, but
+ * which got prepared and was re-proposed in every later view — the chain
+ * stopped (the traces: views 9 to 17 at height 4, all prepared, no COMMIT).
+ * Now it waits for state transfer to bring block 2, then sends a NEW-VIEW
+ * whose empty block 3 commits. */
+static void test_newview_gap_block_waits_for_min_s(void **state) {
+    (void)state;
+    rig *g = calloc(1, sizeof *g);
+    assert_non_null(g);
+    rig_init(g);
+    uint8_t s0[64], s2[64], hh1[32], hh2[32];
+    ref_append(g, 1, s0, s2, hh1);
+    ref_append(g, 2, s0, s2, hh2);
+    send_viewchange_h2(g, 0, hh2, 0);
+    send_viewchange_h2(g, 2, hh2, 1); /* f+1: it joins; with its own, 2f+1 */
+    send_viewchange_h2(g, 3, hh2, 0);
+    /* behind min_s = 2 with a gap to fill: no NEW-VIEW yet (old code: view 1) */
+    assert_int_equal(lc_replica_view(g->rep), 0);
+    assert_int_equal(lc_replica_height(g->rep), 0);
+    /* state transfer brings blocks 1 and 2; the next tick sends the NEW-VIEW */
+    lc_wr b;
+    lc_wr_init(&b);
+    lc_wr_u32(&b, 2);
+    for (uint64_t h = 1; h <= 2; h++) {
+        uint8_t *enc;
+        size_t n;
+        assert_int_equal(mk_get_block(&g->ref, h, &enc, &n), 0);
+        lc_wr_var(&b, enc, n);
+        free(enc);
+    }
+    deliver(g, 0, LC_T_BLOCKS, &b);
+    lc_wr_free(&b);
+    assert_int_equal(lc_replica_height(g->rep), 2);
+    g->h.on_tick(g->h.ctx, lc_now_ms());
+    assert_int_equal(lc_replica_view(g->rep), 1);
+    /* the gap block: empty, view 1, proposer 1, block 2's time */
+    lc_proposal gap = {.height = 3, .view = 1, .proposer = SELF, .ts_ms = g->ts0 + 2, .ntx = 0};
+    lc_wr prop;
+    lc_wr_init(&prop);
+    assert_int_equal(lc_proposal_encode(&prop, &gap, NULL, NULL), 0);
+    uint8_t digest[32], hh3[32];
+    crypto_hash_sha256(digest, prop.p, prop.n);
+    lc_proposal dec;
+    assert_int_equal(lc_proposal_decode(&dec, prop.p, prop.n), 0);
+    void *blk;
+    assert_int_equal(mk_prepare(&g->ref, &dec, &blk, hh3), 0); /* executable after 2 */
+    mk_drop(&g->ref, blk);
+    uint8_t stmt[LEDGER_COMMIT_STATEMENT_BYTES];
+    ledger_commit_statement(stmt, g->chain, 3, 1, hh3);
+    for (uint32_t j = 2; j <= 3; j++) {
+        lc_vote v = {.type = LC_T_PREPARE, .view = 1, .seq = 3, .replica = j};
+        memcpy(v.digest, digest, 32);
+        lc_wr w;
+        lc_wr_init(&w);
+        lc_vote_encode(&w, &v, g->sks[j]);
+        deliver(g, j, LC_T_PREPARE, &w);
+        lc_wr_free(&w);
+    }
+    for (uint32_t j = 2; j <= 3; j++) {
+        lc_vote v = {.type = LC_T_COMMIT, .view = 1, .seq = 3, .replica = j};
+        memcpy(v.digest, digest, 32);
+        crypto_sign_detached(v.sig, NULL, stmt, sizeof stmt, g->sks[j]);
+        lc_wr w;
+        lc_wr_init(&w);
+        lc_vote_encode(&w, &v, g->sks[j]);
+        deliver(g, j, LC_T_COMMIT, &w);
+        lc_wr_free(&w);
+    }
+    assert_int_equal(lc_replica_height(g->rep), 3);
+    lc_wr_free(&prop);
+    rig_free(g);
+    free(g);
+}
+
+/* The highest view in which the replica under test sent a pre-prepare for
+ * seq 1 (its pp_send trace lines). */
+static void pp_trace(void *ctx, const char *line) {
+    uint64_t *view = ctx;
+    unsigned long long v;
+    if (sscanf(line, "pp_send r=%*u v=%llu s=1 ", &v) == 1 && v + 1 > *view)
+        *view = v + 1;
+}
+
+/* The other stall of the lossy traced run (views 10 to 16 with no
+ * pre-prepare at all): a request this replica proposed as primary, whose
+ * proposal a view change dropped, must be proposed again when it leads a
+ * later view. On the old code the queue dropped a request once proposed, so
+ * it was pending with nothing to propose and its client's submit timed out
+ * (-252) however often the client sent it again. */
+static void test_request_proposed_again_after_view_change(void **state) {
+    (void)state;
+    rig *g = calloc(1, sizeof *g);
+    assert_non_null(g);
+    rig_init(g);
+    uint64_t pp_view = 0; /* 1 + view of the last pp_send for seq 1; 0: none */
+    lc_replica_set_trace(g->rep, pp_trace, &pp_view);
+    send_empty_viewchange(g, 0, 1);
+    send_empty_viewchange(g, 2, 1); /* it leads view 1 */
+    assert_int_equal(lc_replica_view(g->rep), 1);
+    ledger_signer *sg;
+    uint8_t seed[32] = {7};
+    assert_int_equal(ledger_signer_from_seed(&sg, seed), 0);
+    ledger_tx *tx;
+    uint8_t payload[16] = "one request";
+    assert_int_equal(ledger_tx_create_signed(&tx, sg, 1, 1, payload, sizeof payload), 0);
+    size_t n;
+    const uint8_t *enc = ledger_tx_encoding(tx, &n);
+    g->h.on_msg(g->h.ctx, 77, LC_CLIENT_ID, LC_T_REQUEST, enc, n);
+    uint64_t t = lc_now_ms();
+    g->h.on_tick(g->h.ctx, t + 10); /* past the block period: proposed */
+    assert_int_equal(pp_view, 1 + 1);
+    g->h.on_tick(g->h.ctx, t + 20);
+    /* nobody prepares it; the view changes to 5, which it leads again, and
+     * no VIEW-CHANGE carries the proposal: the request is pending again */
+    send_empty_viewchange(g, 0, 5);
+    send_empty_viewchange(g, 2, 5);
+    assert_int_equal(lc_replica_view(g->rep), 5);
+    g->h.on_tick(g->h.ctx, lc_now_ms() + 10);
+    assert_int_equal(pp_view, 5 + 1); /* old code: still 2 */
+    ledger_tx_free(tx);
+    ledger_signer_free(sg);
+    rig_free(g);
+    free(g);
+}
+
 int main(void) {
     if (sodium_init() < 0)
         return 1;
@@ -552,6 +728,8 @@ int main(void) {
         cmocka_unit_test(test_no_commit_after_viewchange),
         cmocka_unit_test(test_viewchange_timer_waits_for_quorum),
         cmocka_unit_test(test_viewchange_keeps_prepared_certificate),
+        cmocka_unit_test(test_newview_gap_block_waits_for_min_s),
+        cmocka_unit_test(test_request_proposed_again_after_view_change),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
