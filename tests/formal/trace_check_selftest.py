@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The trace checker must accept a real run and fail every doctored copy.
 
-    trace_check_selftest.py TRACE_DIR
+    trace_check_selftest.py TRACE_DIR [GOOD_DIR ...]
 
 TRACE_DIR holds the traces of one real run (tests/formal/traces/
 pbft-lossy-view-changes: test_view_changes_with_prepared_slots, 4 replicas,
@@ -10,8 +10,13 @@ certificates into NEW-VIEWs, checkpoints, state transfer). The checker must
 find no violation in it.
 Then each doctoring below removes, changes or reorders a few lines so that
 one step is no longer one the PBFT model allows, and the checker must fail
-naming that rule (and the replica, where one replica is to blame). Prints
-one line per case; exit status 0 when every case is as expected.
+naming that rule (and the replica, where one replica is to blame). Each
+GOOD_DIR holds the traces of another real run that must pass as it is
+(pbft-newview-executed-height: a NEW-VIEW primary that had already executed
+a height it re-proposes, so accepted no pre-prepare for it itself; the
+checker named it under rule pp-primary before the NEW-VIEW's pre-prepares
+counted as the primary's). Prints one line per case; exit status 0 when
+every case is as expected.
 """
 
 import os
@@ -204,17 +209,18 @@ CASES = [drop_prepares, commit_before_prepared, commit_after_viewchange, drop_co
 
 
 def main():
-    if len(sys.argv) != 2:
+    if len(sys.argv) < 2:
         print(__doc__)
         return 2
     src = sys.argv[1]
     ok = True
-    fails, summary = trace_check.check([src])
-    good = not fails
-    print(f'{"ok  " if good else "BAD "} the real run: {summary}')
-    for f in fails[:10]:
-        print('     ' + f)
-    ok &= good
+    for d in sys.argv[1:]:
+        fails, summary = trace_check.check([d])
+        good = not fails
+        print(f'{"ok  " if good else "BAD "} the real run {os.path.basename(d)}: {summary}')
+        for f in fails[:10]:
+            print('     ' + f)
+        ok &= good
     for case in CASES:
         t = load(src)
         try:
