@@ -23,6 +23,7 @@
 #define STATUS_MS     500        /* heartbeat checkpoint of the tip */
 #define VC_RESEND_MS  1000       /* our VIEW-CHANGE again while its view gathers no 2f+1 */
 #define VC_UNARMED    UINT64_MAX /* vc_deadline: the view-change timer not started */
+#define VC_MAX_MS     60000u     /* the view-change timeout doubles up to this */
 #define CK_KEEP       4          /* checkpoint votes kept per replica (distinct multiples of K) */
 #define CK_BYTES      (8 + 32 + 4 + 64) /* a signed CHECKPOINT body */
 #define PARK_MAX      1024              /* reads waiting for a height, all clients */
@@ -1640,8 +1641,11 @@ static void vc_arm(lc_replica *r) {
     if (k < me.quorum)
         return;
     r->vc_deadline = r->now + r->vc_timeout;
-    if (r->vc_timeout < 60000)
-        r->vc_timeout *= 2;
+    /* doubled up to VC_MAX_MS, not beyond (before: doubled while below it,
+     * so a base of 600 ms reached 76.8 s and one of 200 ms 102.4 s); a
+     * configured base above it stays as it is */
+    if (r->vc_timeout < VC_MAX_MS)
+        r->vc_timeout = r->vc_timeout > VC_MAX_MS / 2 ? VC_MAX_MS : r->vc_timeout * 2;
 }
 
 static void start_view_change(lc_replica *r, uint64_t target) {

@@ -499,6 +499,34 @@ static void test_viewchange_timer_waits_for_quorum(void **state) {
     free(g);
 }
 
+/* The view-change timeout doubles up to 60 s and no further
+ * (docs/ledger-protocol.md §View change). With a 40 s base, the second
+ * timer is 60 s; the old code doubled while below 60 s and set 80 s. */
+static void test_viewchange_timeout_capped(void **state) {
+    (void)state;
+    rig *g = calloc(1, sizeof *g);
+    assert_non_null(g);
+    rig_init_timeout(g, 40000);
+    uint64_t asked = 0;
+    lc_replica_set_trace(g->rep, vc_trace, &asked);
+    send_empty_viewchange(g, 0, 2);
+    send_empty_viewchange(g, 3, 2); /* 2f+1 for view 2: the 40 s timer */
+    uint64_t t1 = lc_now_ms();
+    assert_int_equal(asked, 2);
+    tick(g, t1 + 40000);
+    assert_int_equal(asked, 3);
+    uint64_t t2 = lc_now_ms();
+    send_empty_viewchange(g, 0, 3);
+    send_empty_viewchange(g, 3, 3); /* 2f+1 for view 3: the 60 s timer */
+    uint64_t t3 = lc_now_ms();
+    tick(g, t2 + 59999);
+    assert_int_equal(asked, 3);
+    tick(g, t3 + 60000);
+    assert_int_equal(asked, 4); /* old code: 80 s, still 3 */
+    rig_free(g);
+    free(g);
+}
+
 /* The certificates count of the replica's latest VIEW-CHANGE (trace np=). */
 static void np_trace(void *ctx, const char *line) {
     unsigned *np = ctx;
@@ -728,6 +756,7 @@ int main(void) {
         cmocka_unit_test(test_no_commit_after_viewchange),
         cmocka_unit_test(test_viewchange_timer_waits_for_quorum),
         cmocka_unit_test(test_viewchange_keeps_prepared_certificate),
+        cmocka_unit_test(test_viewchange_timeout_capped),
         cmocka_unit_test(test_newview_gap_block_waits_for_min_s),
         cmocka_unit_test(test_request_proposed_again_after_view_change),
     };
