@@ -143,9 +143,16 @@ static int b_prepare(void *ctx, const lc_proposal *pr, void **blk, uint8_t heade
         if (rc != LEDGER_OK)
             break;
     }
+    /* The block's time is the proposal's, or its parent's if that is later:
+     * a prepared proposal that a NEW-VIEW re-proposes can be older than a
+     * block committed at the height below it meanwhile (proposed later, in
+     * a view between), and PBFT must re-propose it; refusing it stopped the
+     * chain for good (docs/ledger-protocol.md §View change). Every replica
+     * has the same parent, so every replica builds the same block. */
+    uint64_t ts = pr->ts_ms > tip.timestamp ? pr->ts_ms : tip.timestamp;
     ledger_block *b = NULL;
     if (rc == LEDGER_OK)
-        rc = ledger_block_create_take(&b, pr->height, tip.hash, pr->ts_ms, (uint16_t)pr->proposer,
+        rc = ledger_block_create_take(&b, pr->height, tip.hash, ts, (uint16_t)pr->proposer,
                                       pr->view, txs, pr->ntx);
     if (rc != LEDGER_OK) {
         for (size_t i = 0; i < k; i++)

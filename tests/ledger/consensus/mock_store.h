@@ -86,8 +86,10 @@ static int mk_prepare(void *ctx, const lc_proposal *pr, void **blk, uint8_t hh[3
     uint8_t prev[32];
     uint64_t ts;
     mk_tip(ctx, &h, prev, &ts);
-    if (pr->height != h + 1 || pr->ts_ms < ts)
+    if (pr->height != h + 1)
         return -207;
+    /* the block's time: the proposal's, or the parent's if later (as node.c) */
+    uint64_t bts = pr->ts_ms > ts ? pr->ts_ms : ts;
     /* every transaction must verify (a byzantine primary may have added junk) */
     size_t off = 0;
     const uint8_t *t;
@@ -110,14 +112,14 @@ static int mk_prepare(void *ctx, const lc_proposal *pr, void **blk, uint8_t hh[3
     lc_wr_u64(&w, pr->height);
     lc_wr_u64(&w, pr->view);
     lc_wr_u32(&w, pr->proposer);
-    lc_wr_u64(&w, pr->ts_ms);
+    lc_wr_u64(&w, bts);
     lc_wr_u32(&w, pr->ntx);
     lc_wr_bytes(&w, pr->txs, pr->txs_len);
     mock_pending *p = calloc(1, sizeof *p);
     p->height = pr->height;
     p->prop = w.p;
     p->prop_len = w.n;
-    p->ts = pr->ts_ms;
+    p->ts = bts;
     mk_header(prev, w.p, w.n, p->hh);
     memcpy(hh, p->hh, 32);
     *blk = p;
