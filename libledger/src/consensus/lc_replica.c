@@ -2004,11 +2004,12 @@ static void on_viewchange(lc_replica *r, uint32_t from, const uint8_t *body, siz
         return;
     if (vc.last_height > r->peer_height[from])
         r->peer_height[from] = vc.last_height;
-    /* A replica still asking for the view we lead lost our NEW-VIEW (it sends
-     * its VIEW-CHANGE again while it waits): send it the NEW-VIEW again,
-     * at most every RESEND_MS. Before, it stayed out of the view until the
-     * next view change. */
-    if (vc.new_view == r->view && !r->in_vc && r->nv_sent == r->view && r->nv_msg &&
+    /* A replica still asking for the view we lead, or a lower one, lost our
+     * NEW-VIEW (it sends its VIEW-CHANGE again while it waits): send it the
+     * NEW-VIEW again, at most every RESEND_MS; it enters our view (a higher
+     * view than it asked for, as Castro-Liskov allow). Before, it stayed
+     * out until the next view change. */
+    if (vc.new_view <= r->view && !r->in_vc && r->nv_sent == r->view && r->nv_msg &&
         primary_of(r, r->view) == r->cfg.self && r->now - r->nv_resent[from] >= RESEND_MS) {
         r->nv_resent[from] = r->now;
         lc_net_send(r->net, from, LC_T_NEWVIEW, r->nv_msg, r->nv_len);
