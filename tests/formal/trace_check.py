@@ -289,6 +289,9 @@ class Checker:
                         self.pp_by_primary[(v, x)].add(dd)
             elif v <= rep.view:
                 F('nv-accept-view', f'NEW-VIEW for view {v} accepted in view {rep.view}')
+            elif rep.in_vc and v < rep.vc_target:
+                F('nv-accept-view', f'NEW-VIEW for view {v} accepted after its VIEW-CHANGE '
+                  f'for view {rep.vc_target}')
             if kv.get('np') != len(rep.nv_pps):
                 F('format', f'np={kv.get("np")} but {len(rep.nv_pps)} nv_pp lines')
             self.nv_uses.append((where, r, v, m, ev, s, rep.nv_pps))

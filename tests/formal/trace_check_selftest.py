@@ -5,7 +5,7 @@
 
 TRACE_DIR holds the traces of one real run (tests/formal/traces/
 pbft-lossy-view-changes: test_view_changes_with_prepared_slots, 4 replicas,
-a quarter of the messages lost, view changes up to view 8 carrying prepared
+a quarter of the messages lost, view changes up to view 4 carrying prepared
 certificates into NEW-VIEWs, checkpoints, state transfer). The checker must
 find no violation in it.
 Then each doctoring below removes, changes or reorders a few lines so that
@@ -203,9 +203,28 @@ def bad_checkpoint(t):
     return 'ckpt-agreement', rid(t[name][i])
 
 
+def newview_below_asked(t):
+    """A NEW-VIEW accepted after the replica asked for a higher view.
+
+    Its VIEW-CHANGE for view v+1 goes out before the NEW-VIEW of view v
+    arrives (what lc_replica.c did before it refused such a NEW-VIEW)."""
+    def ok(ls, i, x):
+        if not x.startswith('nv_accept '):
+            return False
+        v = field(x, 'v')
+        return any(y.startswith('vc_send ') and field(y, 'v') == v for y in ls[max(0, i - 30):i])
+    name, i = find(t, ok)
+    lines = t[name]
+    v = int(field(lines[i], 'v'))
+    j = max(n for n in range(max(0, i - 30), i)
+            if lines[n].startswith('vc_send ') and field(lines[n], 'v') == str(v))
+    lines.insert(j + 1, re.sub(r'np=\d+', 'np=0', re.sub(r'\bv=\d+', f'v={v + 1}', lines[j])))
+    return 'nv-accept-view', rid(lines[j])
+
+
 CASES = [drop_prepares, commit_before_prepared, commit_after_viewchange, drop_commits, fork,
          skip_height, omit_certificate, small_newview, wrong_plan_block, wrong_plan_start,
-         forged_vote, foreign_preprepare, view_back, bad_checkpoint]
+         forged_vote, foreign_preprepare, view_back, bad_checkpoint, newview_below_asked]
 
 
 def main():

@@ -2045,6 +2045,14 @@ static void on_newview(lc_replica *r, uint32_t from, const uint8_t *body, size_t
     if (lc_newview_decode(&m, body, n) != 0 || from != primary_of(r, m.view) || m.view <= r->view ||
         lc_newview_verify(body, n, r->cfg.pks[from]) != 0)
         return;
+    /* Not a view below the one our VIEW-CHANGE asked for: that signed
+     * VIEW-CHANGE stays out there and may yet form its view, and it does not
+     * list what we would prepare in the lower view; a COMMIT there could
+     * make a quorum that view never learns of, the same fork as a COMMIT
+     * sent during a view change (docs/formal.md §Findings). Castro-Liskov:
+     * the replica is already in the view it asked for. */
+    if (r->in_vc && m.view < r->vc_target)
+        return;
     const uint8_t *vcs[LC_MAX_REPLICAS];
     size_t lens[LC_MAX_REPLICAS];
     uint64_t seen = 0;
