@@ -156,6 +156,7 @@ struct lc_replica {
     /* requests */
     preq *q;
     size_t qh, qt, qcap, q_bytes;
+    size_t q_scan;  /* no pending request below this index (proposed ones stay queued) */
     lc_map known;   /* tx hash -> 1 pending, 2 proposed */
     lc_map waiters; /* tx hash -> client connection */
     /* checkpoints: stable = low water mark h, with its proof (2f+1 signed
@@ -395,6 +396,7 @@ static int q_push(lc_replica *r, const uint8_t hash[32], const uint8_t *tx, size
     if (r->qt == r->qcap) {
         if (r->qh > 0) {
             memmove(r->q, r->q + r->qh, (r->qt - r->qh) * sizeof *r->q);
+            r->q_scan = r->q_scan > r->qh ? r->q_scan - r->qh : 0;
             r->qt -= r->qh;
             r->qh = 0;
         }
@@ -517,9 +519,18 @@ static void maybe_propose(lc_replica *r) {
      * never above the high water mark */
     while (r->next_seq <= r->last_exec + r->cfg.max_inflight && r->next_seq <= r->stable + r->L) {
         q_trim(r);
-        /* the pending requests (proposed ones stay queued until committed) */
+        /* the pending requests (proposed ones stay queued until committed:
+         * q_scan skips them, so a full pipeline costs no rescan per request) */
+        if (r->q_scan < r->qh)
+            r->q_scan = r->qh;
+        while (r->q_scan < r->qt) {
+            lc_map_ent *e = lc_map_get(&r->known, r->q[r->q_scan].hash);
+            if (e && e->val == 1)
+                break;
+            r->q_scan++;
+        }
         size_t waiting = 0, bytes_waiting = 0, first = r->qt;
-        for (size_t i = r->qh; i < r->qt && waiting < r->cfg.max_block_txs; i++) {
+        for (size_t i = r->q_scan; i < r->qt && waiting < r->cfg.max_block_txs; i++) {
             lc_map_ent *e = lc_map_get(&r->known, r->q[i].hash);
             if (!e || e->val != 1)
                 continue;
@@ -1862,6 +1873,7 @@ static void enter_view(lc_replica *r, uint64_t v) {
     for (size_t i = 0; i < r->known.cap; i++)
         if (r->known.e[i].used)
             r->known.e[i].val = 1;
+    r->q_scan = r->qh;
     lc_log(&r->cfg.log, LEDGER_LOG_INFO, "ledger replica %u: view %llu (primary %u)", r->cfg.self,
            (unsigned long long)v, primary_of(r, v));
 }
