@@ -26,7 +26,10 @@
  * keeps the replicas' stderr; --restart-windows starts and joins the load
  * for each window (the method before 2026-12-08); --absent-joiner S adds
  * replica 4 without starting it and waits S seconds before the removal (five
- * members, one silent: the cost of the quorum without the joiner's work). */
+ * members, one silent: the cost of the quorum without the joiner's work);
+ * --joiner-first starts replica 4 before the steady phase and waits until it
+ * follows the chain (the order of docs/guides/fedshare-node.md: the new node
+ * catches up as a non-member, then is added). */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
@@ -258,6 +261,7 @@ static size_t join_load(worker *ws, pthread_t *th, int clients) {
 int main(int argc, char **argv) {
     int history = 1000, clients = 32, quick = 0, timeline = 0, restart = 0;
     double absent = 0; /* --absent-joiner S: replica 4 is added but not started */
+    int first = 0;     /* --joiner-first: replica 4 started before the steady phase */
     double seconds = 5;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick"))
@@ -266,6 +270,8 @@ int main(int argc, char **argv) {
             restart = 1;
         else if (i + 1 < argc && !strcmp(argv[i], "--absent-joiner"))
             absent = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--joiner-first"))
+            first = 1;
         else if (!strcmp(argv[i], "--timeline"))
             timeline = 1;
         else if (i + 1 < argc && !strcmp(argv[i], "--log"))
@@ -347,6 +353,19 @@ int main(int argc, char **argv) {
         }
     double history_s = now_s() - th0;
     ledger_signer_free(hs);
+    if (first) { /* the guide's order: the new node follows the chain before its addition */
+        spawn(4);
+        int near = 0;
+        for (int k = 0; k < 120 * 50 && !near; k++) {
+            near = status_height(4) + 1 >= height;
+            if (!near)
+                pause_ms(20);
+        }
+        if (!near) {
+            fprintf(stderr, "bench_reconfig: replica 4 did not follow the chain\n");
+            return 1;
+        }
+    }
 
     /* 2. steady load, four replicas. The load runs without a break from
      * here to the end of the cycle (the same clients, warm): the steady
@@ -397,7 +416,7 @@ int main(int argc, char **argv) {
     if (absent > 0) { /* diagnosis: five members, one of them silent, then the removal */
         pause_ms((long)(absent * 1000));
         t_vote = now_s();
-    } else {
+    } else if (!first) {
         spawn(4);
     }
     for (int k = 0; k < 120 * 50 && !t_vote; k++) {
