@@ -591,7 +591,12 @@ static int enc_in(an *A, const cnode *n, const sv *x, const cnode *rhs, Z3_ast *
         *val = acc;
         return 0;
     }
-    return unsupported(A, rhs, "`in` with a right side other than entity literals");
+    return unsupported(A, rhs,
+                       rhs->op == X_ATTR
+                           ? "`in` an attribute (a set of entities or an entity held by an "
+                             "attribute: `in` is modelled only for entity literals, see "
+                             "docs/policy-analysis.md, restriction 1)"
+                           : "`in` with a right side other than entity literals");
 }
 
 static int enc_strset_lit(an *A, const cnode *n, sv *o) {

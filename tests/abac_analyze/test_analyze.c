@@ -357,6 +357,13 @@ static void test_refusals(void **state) {
         "permit (principal, action, resource) when { context.s.contains(User::\"x\") };";
     assert_int_equal(abac_analyze_lint(lset, strlen(lset), TIMEOUT, &j, msg, sizeof msg),
                      ABAC_ANALYZE_E_UNSUPPORTED);
+    /* sets of entities are not modelled (restriction 1): refused, the reason named */
+    const char *readers =
+        "permit (principal, action, resource) when { principal in resource.readers };";
+    assert_int_equal(abac_analyze_lint(readers, strlen(readers), TIMEOUT, &j, msg, sizeof msg),
+                     ABAC_ANALYZE_E_UNSUPPORTED);
+    assert_non_null(strstr(msg, "a set of entities"));
+    assert_non_null(strstr(msg, "restriction 1"));
     assert_int_equal(abac_analyze_diff(NULL, 0, ok, strlen(ok), TIMEOUT, &j, msg, sizeof msg),
                      ABAC_E_INVALID);
 }
