@@ -418,6 +418,10 @@ static void gen_cond(buf *b, int depth) {
             "context.n - 1 < context.n",
             "context.s != \"x\"",
             "context.t == context.u",
+            "resource.owner.level >= 1", /* entities reached through attributes */
+            "(resource.owner has level && resource.owner.level < 5)",
+            "principal.owner.tags.contains(\"x\")",
+            "resource.owner.owner.level == principal.level",
         };
         put(b, "%s", more[rnd(sizeof more / sizeof *more)]);
         return;
@@ -571,8 +575,9 @@ static void gen_request(buf *rq, buf *es) {
                             : "\"y\", \"z\"");
             f = 0;
         }
-        if (rnd(2)) {
-            put(es, "%s\"owner\": {\"__entity\": %s}", f ? "" : ", ", UIDS[rnd(5)]);
+        if (rnd(2)) { /* one owner in six is not in the store */
+            put(es, "%s\"owner\": {\"__entity\": %s}", f ? "" : ", ",
+                rnd(6) ? UIDS[rnd(5)] : "{\"type\": \"User\", \"id\": \"u9\"}");
             f = 0;
         }
         if (rnd(3)) {
