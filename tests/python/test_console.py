@@ -500,6 +500,21 @@ def test_the_policy_page_diff_is_under_the_console_schema():
     assert 'id="verdict-preview">equivalent<' in html.unescape(r.text)
 
 
+@pytest.mark.skipif(not abac_analyze.available(), reason="libabac_analyze not built (no z3)")
+def test_a_difference_the_analyser_could_not_confirm_is_said_to_be_so():
+    # the owner is the principal and reads `info` as a record where the principal's is a
+    # long: the solver's model has no entity store (docs/policy-analysis.md)
+    app, c, csrf, did = _policy_world('permit (principal, action, resource) when { false };')
+    page = _propose(c, csrf, did, 'permit (principal, action, resource) when { '
+                                  'resource.owner == principal && resource.owner.info.x == 1 '
+                                  '&& principal.info == 5 };')
+    (prop,) = app.state.console.proposals
+    assert prop.analysis["unconfirmed"] == ["new_permits"]
+    assert "Not confirmed: Possible difference (not confirmed)" in page
+    assert "A request the proposal may permit and version 1 deny (not confirmed)" in page
+    assert "A request the proposal permits and version 1 denies" not in page
+
+
 @pytest.mark.parametrize("exc, says", [
     (abac_analyze.AnalysisUnavailable("not built"), "Policy analysis is not available"),
     (abac_analyze.AnalysisError("time limit"), "The solver gave no answer within its limit (10 s"),

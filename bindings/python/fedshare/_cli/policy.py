@@ -146,6 +146,8 @@ def _lint(args) -> int:
                                  "may_error")) if p[k]]
         print(f"{p['id']} ({p['effect']}): " + ("; ".join(notes) if notes else "ok"))
         if p["may_error"] and p.get("error_example"):
+            if not confirmed(p["error_example"]):
+                print(f"  {UNCONFIRMED}:")
             print(format_request(p["error_example"]))
     return 0
 
