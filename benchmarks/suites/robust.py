@@ -400,7 +400,9 @@ def run(ctx):
     # ("unit_sum"; "unit": round 1 against the round's own sum without the member;
     # "unit_loo": every round without the member's own), first on the dev seeds
     # and the dev diagnostic of heavy sign flippers (there also robust2 and
-    # robust3 as shipped), then once on the held-out seeds.
+    # robust3 as shipped), then once on the held-out seeds. "ksum5_robust2/3":
+    # robust2 / robust3 on the cosine to the sum of the last 5 global updates
+    # (§Follow-up 3; ksum5_robust3 the candidate chosen on the dev seeds).
     variants = {"robust2": lambda: (RoundJudge("robust2"), "global"),
                 "robust3": lambda: (RoundJudge("robust3"), "global"),
                 "unit_sum": lambda: (RoundJudge(DEFAULT), "unit_sum"),
