@@ -1574,9 +1574,23 @@ static void test_member_quorum_of_four(void **state) {
     assert_int_equal(ledger_verify_chain(w->s, LEDGER_VERIFY_FULL, &bad), LEDGER_OK);
 }
 
-/* A participant or the aggregator of a task in progress cannot be retired (the task
- * would wait for it forever): FEDSHARE_E_IN_TASK; once the task ended, it can. */
-static void test_member_retire_in_task(void **state) {
+/* The retirement of member 2 (participant, key holder), approved by 0, 1, 3 and 4 (4 of 5):
+ * returns the height of the deciding block. */
+static uint64_t retire_two(world *w) {
+    assert_int_equal(propose(w, 0, FEDSHARE_MEMBER_RETIRE, 2, 0, NULL, NULL), FEDSHARE_OK);
+    assert_int_equal(approve(w, 1, 1), FEDSHARE_OK);
+    assert_int_equal(approve(w, 3, 1), FEDSHARE_OK);
+    expect_change(w, 1, "\"status\":\"proposed\"");
+    assert_int_equal(approve(w, 4, 1), FEDSHARE_OK);
+    expect_change(w, 1, "\"status\":\"approved\"");
+    return tip_height(w);
+}
+
+/* The aggregator of a task in progress cannot be retired (nobody else may aggregate),
+ * nor a participant whose task would keep fewer participants than its minimum of
+ * accepted updates (here the default 3 of 3): FEDSHARE_E_IN_TASK; once the task
+ * ended, both can. */
+static void test_member_retire_refused(void **state) {
     world *w = *state;
     task_fixture f;
     make_task(w, &f, 1, 1, 0);
@@ -1585,6 +1599,94 @@ static void test_member_retire_in_task(void **state) {
     honest_round(w, &f, 1, 0.5);
     expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":6");
     assert_int_equal(propose(w, 0, FEDSHARE_MEMBER_RETIRE, 2, 0, NULL, NULL), FEDSHARE_OK);
+}
+
+/* A participant retires in round 2 of a 3-round task (minimum 2 accepted updates):
+ * its round-2 update, uploaded but not yet aggregated, is dropped when the
+ * retirement is decided; its later acts in the task are refused with
+ * FEDSHARE_E_RETIRED (by the task at h + 1, by the membership from h + 2); its
+ * entries leave the anomaly history; rounds 2 and 3 complete with the other two
+ * participants and a full replay from genesis gives every state root. Fails on
+ * the code before: the retirement was refused with FEDSHARE_E_IN_TASK. */
+static void test_member_retire_in_task(void **state) {
+    world *w = *state;
+    task_fixture f;
+    make_task(w, &f, 3, 1, 2);
+    honest_round(w, &f, 1, 0.5);
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"round\":2,");
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"history\":3}");
+    upload(w, &f, 2, 2, 1.02, FEDSHARE_OK);
+    upload(w, &f, 0, 2, 1.0, FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_ROUND, f.task, NULL, 2, "\"evaluated\":false},{\"present\":true");
+    /* the aggregator still cannot leave */
+    assert_int_equal(propose(w, 0, FEDSHARE_MEMBER_RETIRE, 4, 0, NULL, NULL), FEDSHARE_E_IN_TASK);
+    retire_two(w);
+    /* decided: the task lists it as left, its round-2 update is dropped, its history gone */
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"joined\":true,\"left\":true}");
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"history\":2}");
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":1,\"stop_reason\":0,\"round\":2");
+    expect_in(w, FEDSHARE_REC_ROUND, f.task, NULL, 2,
+              "{\"present\":false,\"checked\":false,\"evaluated\":false}]");
+    /* h + 1: still a member, but out of the task */
+    upload(w, &f, 2, 2, 1.02, FEDSHARE_E_RETIRED);
+    /* the last remaining upload closes the round: two accepted updates */
+    upload(w, &f, 1, 2, 1.01, FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":2,");
+    expect_in(w, FEDSHARE_REC_ROUND, f.task, NULL, 2, "\"total_weight\":200");
+    round_hashes(w, &f, 2, 4, FEDSHARE_OP_AGGREGATE, 0xA0, 0, FEDSHARE_OK);
+    /* h + 2 on: its acts are refused by the membership */
+    round_hashes(w, &f, 2, 2, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB2, FEDSHARE_E_RETIRED);
+    round_hashes(w, &f, 2, 0, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB0, FEDSHARE_OK);
+    round_hashes(w, &f, 2, 1, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB1, FEDSHARE_OK);
+    round_hashes(w, &f, 2, 4, FEDSHARE_OP_ROUND_FINALIZE, 0xC2, 0xD0, FEDSHARE_OK);
+    evaluate(w, &f, 2, 2, 0xC2, 0.6, FEDSHARE_E_RETIRED);
+    evaluate(w, &f, 2, 0, 0xC2, 0.6, FEDSHARE_OK);
+    evaluate(w, &f, 2, 1, 0xC2, 0.6, FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":1,\"stop_reason\":0,\"round\":3");
+    /* round 3 with the two */
+    upload(w, &f, 2, 3, 1.02, FEDSHARE_E_RETIRED);
+    upload(w, &f, 0, 3, 1.0, FEDSHARE_OK);
+    upload(w, &f, 1, 3, 1.01, FEDSHARE_OK);
+    round_hashes(w, &f, 3, 4, FEDSHARE_OP_AGGREGATE, 0xA0, 0, FEDSHARE_OK);
+    round_hashes(w, &f, 3, 0, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB0, FEDSHARE_OK);
+    round_hashes(w, &f, 3, 1, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB1, FEDSHARE_OK);
+    round_hashes(w, &f, 3, 4, FEDSHARE_OP_ROUND_FINALIZE, 0xC3, 0xD0, FEDSHARE_OK);
+    evaluate(w, &f, 3, 0, 0xC3, 0.7, FEDSHARE_OK);
+    evaluate(w, &f, 3, 1, 0xC3, 0.7, FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":6,\"stop_reason\":");
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"round\":3,");
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"metrics\":[0.5,0.59999999999999998,");
+    /* replay from genesis reproduces every state root */
+    uint64_t bad = 1;
+    assert_int_equal(ledger_verify_chain(w->s, LEDGER_VERIFY_FULL, &bad), LEDGER_OK);
+}
+
+/* A participant retiring once the round's updates were judged: the round completes
+ * with its update in the sum and waits no longer for its evaluation (here the
+ * other two had evaluated: the deciding act finishes the round and opens the
+ * next). While joining, the task stops waiting for its join. */
+static void test_member_retire_mid_evaluate(void **state) {
+    world *w = *state;
+    task_fixture f;
+    make_task(w, &f, 3, 1, 2);
+    honest_round_uploads(w, &f, 1);
+    round_hashes(w, &f, 1, 0, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB0, FEDSHARE_OK);
+    round_hashes(w, &f, 1, 1, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB1, FEDSHARE_OK);
+    round_hashes(w, &f, 1, 4, FEDSHARE_OP_ROUND_FINALIZE, 0xC1, 0xD0, FEDSHARE_OK);
+    evaluate(w, &f, 1, 0, 0xC1, 0.5, FEDSHARE_OK);
+    evaluate(w, &f, 1, 1, 0xC1, 0.5, FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":5,");
+    retire_two(w);
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":1,\"stop_reason\":0,\"round\":2");
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"metrics\":[0.5]");
+    /* round 1 keeps its three updates */
+    expect_in(w, FEDSHARE_REC_ROUND, f.task, NULL, 1, "\"total_weight\":300");
+    evaluate(w, &f, 1, 2, 0xC1, 0.5, FEDSHARE_E_STATE); /* the round is over */
+    upload(w, &f, 0, 2, 1.0, FEDSHARE_OK);
+    upload(w, &f, 1, 2, 1.01, FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":2,");
+    uint64_t bad = 1;
+    assert_int_equal(ledger_verify_chain(w->s, LEDGER_VERIFY_FULL, &bad), LEDGER_OK);
 }
 
 int main(void) {
@@ -1608,7 +1710,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_member_roles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_member_join_retire, setup, teardown),
         cmocka_unit_test_setup_teardown(test_member_quorum_of_four, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_member_retire_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_member_retire_in_task, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_member_retire_mid_evaluate, setup, teardown),
         cmocka_unit_test(test_data_seal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
