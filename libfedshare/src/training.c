@@ -611,6 +611,16 @@ int fs_training_apply(fs_exec *x, const fs_payload *p) {
         rc = fs_task_decode(v, n, t);
     if (rc)
         goto out;
+    /* a participant that left the task (retired): its own acts are refused whatever the
+     * round or phase, so it learns why */
+    if (p->op == FEDSHARE_OP_TASK_JOIN || p->op == FEDSHARE_OP_UPDATE_UPLOAD ||
+        p->op == FEDSHARE_OP_AGGREGATE_CHECK || p->op == FEDSHARE_OP_EVALUATION) {
+        int pi = participant_index(t, x->sender);
+        if (pi >= 0 && gone(t, (uint32_t)pi)) {
+            rc = FEDSHARE_E_RETIRED;
+            goto out;
+        }
+    }
     if (p->op == FEDSHARE_OP_TASK_JOIN) {
         int pi = participant_index(t, x->sender);
         if (pi < 0)

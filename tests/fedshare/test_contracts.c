@@ -1681,7 +1681,8 @@ static void test_member_retire_mid_evaluate(void **state) {
     expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"metrics\":[0.5]");
     /* round 1 keeps its three updates */
     expect_in(w, FEDSHARE_REC_ROUND, f.task, NULL, 1, "\"total_weight\":300");
-    evaluate(w, &f, 1, 2, 0xC1, 0.5, FEDSHARE_E_STATE); /* the round is over */
+    /* its acts in the task are refused as a retired member's, whatever the round */
+    evaluate(w, &f, 1, 2, 0xC1, 0.5, FEDSHARE_E_RETIRED);
     upload(w, &f, 0, 2, 1.0, FEDSHARE_OK);
     upload(w, &f, 1, 2, 1.01, FEDSHARE_OK);
     expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":2,");
