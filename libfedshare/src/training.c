@@ -147,6 +147,10 @@ static int task_create(fs_exec *x, const fs_payload *p, fs_task *t) {
         return rc;
     if ((rc = fs_require_role(x->c, s->aggregator, FEDSHARE_ROLE_AGGREGATOR)) != 0)
         return rc;
+    /* a member whose retirement is decided but not yet in force (h, h + 1) would be
+     * waited for by a new task that does not know it left */
+    if ((rc = fs_member_retired(x->st, UINT64_MAX, s->aggregator)) != 0)
+        return rc;
     fedavg_codec *codec = NULL;
     if (fedavg_codec_decode(&codec, s->codec, s->codec_len) != FEDAVG_OK)
         return FEDSHARE_E_INVALID;
@@ -161,6 +165,8 @@ static int task_create(fs_exec *x, const fs_payload *p, fs_task *t) {
     for (size_t i = 0; !rc && i < p->n; i++) {
         const uint8_t *pk = p->list + 64 * i, *id = pk + 32;
         rc = fs_require_role(x->c, pk, FEDSHARE_ROLE_PROVIDER);
+        if (!rc)
+            rc = fs_member_retired(x->st, UINT64_MAX, pk);
         for (size_t j = 0; !rc && j < i; j++)
             if (!memcmp(pk, p->list + 64 * j, 32) || !memcmp(id, p->list + 64 * j + 32, 32))
                 rc = FEDSHARE_E_INVALID;

@@ -1598,7 +1598,37 @@ static void test_member_retire_refused(void **state) {
     assert_int_equal(propose(w, 0, FEDSHARE_MEMBER_RETIRE, 4, 0, NULL, NULL), FEDSHARE_E_IN_TASK);
     honest_round(w, &f, 1, 0.5);
     expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":6");
-    assert_int_equal(propose(w, 0, FEDSHARE_MEMBER_RETIRE, 2, 0, NULL, NULL), FEDSHARE_OK);
+    uint8_t h[32];
+    assert_int_equal(request(w, 0, f.data[2], "training", w->ts / 1000 + 86400, h), FEDSHARE_OK);
+    retire_two(w);
+    /* h + 1: member 2 is still in force, but a new task may not name it */
+    uint8_t *pl, parts[64], datas[64];
+    size_t len;
+    memcpy(parts, g_pk[0], 32);
+    memcpy(parts + 32, g_pk[2], 32);
+    memcpy(datas, f.data[0], 32);
+    memcpy(datas + 32, f.data[2], 32);
+    fedshare_task_spec s;
+    fedshare_task_spec_init(&s);
+    memcpy(s.model_id, f.model_id, 32);
+    memcpy(s.key_id, f.key_id, 32);
+    memcpy(s.aggregator, g_pk[4], 32);
+    s.n_participants = 2;
+    s.participants = parts;
+    s.data_ids = datas;
+    s.round_limit = 1;
+    fedavg_codec_config cc;
+    fedavg_codec_config_init(&cc);
+    cc.max_weight = 1000;
+    fedavg_codec *codec = NULL;
+    assert_int_equal(fedavg_codec_select(&codec, &cc), FEDAVG_OK);
+    uint8_t cbytes[256];
+    assert_int_equal(fedavg_codec_encode(codec, cbytes, sizeof cbytes), FEDAVG_OK);
+    fedavg_codec_free(codec);
+    s.codec = cbytes;
+    s.codec_len = fedavg_codec_encoded_bytes();
+    assert_int_equal(fedshare_payload_task_create(&s, &pl, &len), 0);
+    assert_int_equal(act(w, 0, FEDSHARE_OP_TASK_CREATE, pl, len, NULL), FEDSHARE_E_RETIRED);
 }
 
 /* A participant retires in round 2 of a 3-round task (minimum 2 accepted updates):
