@@ -3,21 +3,37 @@
  * ledger are configured, replicas 0…3 form the genesis membership.
  *
  *   bench_reconfig --node PATH [--history 1000] [--clients 32] [--seconds 5] [--quick]
+ *                  [--timeline] [--log DIR] [--restart-windows] [--absent-joiner S]
  *
  * 1. History: sequential transactions until the chain holds --history blocks.
- * 2. Steady: closed-loop clients for --seconds with the four replicas.
- * 3. The cycle, under the same closed-loop load: replicas 0, 1, 2 sign the
- *    addition of replica 4 (3 of 4); at the approving receipt replica 4 is
- *    started (it has none of the history); then replicas 0…3 sign its removal
- *    (4 of 5) and the load runs until the removal is in force.
+ * 2. Steady: closed-loop clients, four replicas; after a warm-up (1 s) the
+ *    committed count is taken over --seconds.
+ * 3. The cycle, under the same closed-loop load (the same client threads,
+ *    not restarted): replicas 0, 1, 2 sign the addition of replica 4 (3 of
+ *    4); at the approving receipt replica 4 is started (it has none of the
+ *    history); then replicas 0…3 sign its removal (4 of 5) and the load runs
+ *    until the removal is in force.
  * Prints reconfig_seconds_4to5 — from the approving receipt until replica 4
  * has executed the change's height and is within one block of the chain's
  * height (from then on it votes on every block; read from its status file
  * every 20 ms) — and tps_during_reconfig_ratio — transactions per second
- * during the cycle over the steady phase's (BENCHMARKS.md). */
+ * during the cycle over the steady phase's (BENCHMARKS.md), with detail
+ * fields: the steady rate over the cycle's length just before it
+ * (tps_steady_cycle_length, ratio_cycle_length), the submissions that failed
+ * in the cycle, and each phase's seconds and rate (proposed/approved: the
+ * addition's, then the removal's; caught_up: replica 4 votes).
+ * Diagnosis: --timeline writes the rate every 25 ms to stderr; --log DIR
+ * keeps the replicas' stderr; --restart-windows starts and joins the load
+ * for each window (the method before 2026-12-08); --absent-joiner S adds
+ * replica 4 without starting it and waits S seconds before the removal (five
+ * members, one silent: the cost of the quorum without the joiner's work);
+ * --joiner-first starts replica 4 before the steady phase and waits until it
+ * follows the chain (the order of docs/guides/fedshare-node.md: the new node
+ * catches up as a non-member, then is added). */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +53,9 @@ static const char *node;
 static ledger_signer *rep[NREP];
 static uint64_t rep_nonce[NREP];
 static char addr[NREP][32];
+static const char *logdir;      /* --log DIR: the replicas' stderr, kept */
+static atomic_size_t committed; /* transactions of the load committed so far */
+static atomic_size_t failed;    /* submissions of the load refused or timed out */
 
 static double now_s(void) {
     struct timespec ts;
@@ -66,8 +85,11 @@ static void spawn(int i) {
     snprintf(st, sizeof st, "%s/status%d", dir, i);
     pid_t p = fork();
     if (p == 0) {
+        char lp[300];
+        if (logdir)
+            snprintf(lp, sizeof lp, "%s/node%d.log", logdir, i);
         FILE *o = freopen("/dev/null", "w", stdout);
-        FILE *e = freopen("/dev/null", "w", stderr);
+        FILE *e = freopen(logdir ? lp : "/dev/null", "w", stderr);
         (void)o;
         (void)e;
         execl(node, node, cfgpath, "--id", id, "--key", kp, "--data", dd, "--sync", "0",
@@ -126,8 +148,12 @@ static void *work(void *arg) {
     snprintf((char *)seed, sizeof seed, "reconf-client-%d-%ld", w->id, (long)getpid());
     ledger_signer_from_seed(&sg, seed);
     while (!*w->stop && (w->t_end == 0 || now_s() < w->t_end))
-        if (put(w->cli, sg, w->id, ++w->nonce, NULL) == 0)
+        if (put(w->cli, sg, w->id, ++w->nonce, NULL) == 0) {
             w->ok++;
+            atomic_fetch_add(&committed, 1);
+        } else {
+            atomic_fetch_add(&failed, 1);
+        }
     ledger_signer_free(sg);
     return NULL;
 }
@@ -140,6 +166,9 @@ static uint64_t act(ledger_client *cli, int i, uint16_t op, const uint8_t *pl, s
     ledger_receipt r;
     int rc = ledger_client_submit(cli, tx, LEDGER_SUBMIT_NO_PROOF, 60000, &r, NULL);
     ledger_tx_free(tx);
+    if (rc != 0 || r.status != 0)
+        fprintf(stderr, "bench_reconfig: act %u by replica %d: rc %d, status %d\n", op, i, rc,
+                rc == 0 ? (int)r.status : 0);
     return rc == 0 && r.status == 0 ? r.height : 0;
 }
 
@@ -155,6 +184,20 @@ static uint64_t open_id(ledger_client *cli) {
     return rc == 0 ? c.id : 0;
 }
 
+/* Phase marks of the cycle: name, time, committed count. */
+#define PH_MAX 32
+static const char *ph_name[PH_MAX];
+static double ph_t[PH_MAX];
+static size_t ph_c[PH_MAX];
+static int ph_n;
+static void ph_mark(const char *name) {
+    if (ph_n < PH_MAX) {
+        ph_name[ph_n] = name;
+        ph_t[ph_n] = now_s();
+        ph_c[ph_n++] = atomic_load(&committed);
+    }
+}
+
 /* Propose (by replica 0) and approve (by the others listed) one change; returns
  * the approving block's height. */
 static uint64_t change(ledger_client *cli, uint32_t kind, int who, const int *approvers, int k) {
@@ -166,13 +209,35 @@ static uint64_t change(ledger_client *cli, uint32_t kind, int who, const int *ap
         return 0;
     uint64_t h = act(cli, 0, LEDGER_OP_MEMBER_PROPOSE, pl, n);
     ledger_free(pl);
+    ph_mark("proposed");
     uint64_t id = h ? open_id(cli) : 0;
     uint8_t ap[8];
     if (!id || ledger_member_approve_payload(id, ap))
         return 0;
     for (int j = 0; j < k && h; j++)
         h = act(cli, approvers[j], LEDGER_OP_MEMBER_APPROVE, ap, 8);
+    ph_mark("approved");
     return h;
+}
+
+/* The committed count every 25 ms (--timeline: written to stderr at the end,
+ * as transactions per second between samples). */
+#define TL_MAX 8192
+static double tl_t[TL_MAX];
+static size_t tl_c[TL_MAX];
+static atomic_int tl_n, tl_stop;
+static void *sampler(void *arg) {
+    (void)arg;
+    while (!atomic_load(&tl_stop)) {
+        int k = atomic_load(&tl_n);
+        if (k < TL_MAX) {
+            tl_t[k] = now_s();
+            tl_c[k] = atomic_load(&committed);
+            atomic_store(&tl_n, k + 1);
+        }
+        pause_ms(25);
+    }
+    return NULL;
 }
 
 static size_t run_load(ledger_client **cli, int ncli, worker *ws, pthread_t *th, int clients,
@@ -194,11 +259,23 @@ static size_t join_load(worker *ws, pthread_t *th, int clients) {
 }
 
 int main(int argc, char **argv) {
-    int history = 1000, clients = 32, quick = 0;
+    int history = 1000, clients = 32, quick = 0, timeline = 0, restart = 0;
+    double absent = 0; /* --absent-joiner S: replica 4 is added but not started */
+    int first = 0;     /* --joiner-first: replica 4 started before the steady phase */
     double seconds = 5;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick"))
             quick = 1;
+        else if (!strcmp(argv[i], "--restart-windows"))
+            restart = 1;
+        else if (i + 1 < argc && !strcmp(argv[i], "--absent-joiner"))
+            absent = atof(argv[++i]);
+        else if (!strcmp(argv[i], "--joiner-first"))
+            first = 1;
+        else if (!strcmp(argv[i], "--timeline"))
+            timeline = 1;
+        else if (i + 1 < argc && !strcmp(argv[i], "--log"))
+            logdir = argv[++i];
         else if (i + 1 < argc && !strcmp(argv[i], "--node"))
             node = argv[++i];
         else if (i + 1 < argc && !strcmp(argv[i], "--history"))
@@ -276,19 +353,55 @@ int main(int argc, char **argv) {
         }
     double history_s = now_s() - th0;
     ledger_signer_free(hs);
+    if (first) { /* the guide's order: the new node follows the chain before its addition */
+        spawn(4);
+        int near = 0;
+        for (int k = 0; k < 120 * 50 && !near; k++) {
+            near = status_height(4) + 1 >= height;
+            if (!near)
+                pause_ms(20);
+        }
+        if (!near) {
+            fprintf(stderr, "bench_reconfig: replica 4 did not follow the chain\n");
+            return 1;
+        }
+    }
 
-    /* 2. steady load, four replicas */
+    /* 2. steady load, four replicas. The load runs without a break from
+     * here to the end of the cycle (the same clients, warm): the steady
+     * window and the cycle window are counted from the committed counter at
+     * their ends, not from thread starts and joins (which would charge a
+     * ramp-up and a tail to each window, a larger share of the shorter one).
+     * --restart-windows: the earlier method (the load started and joined for
+     * each window), kept for comparison. */
     worker *ws = calloc((size_t)clients, sizeof *ws);
     pthread_t *th = calloc((size_t)clients, sizeof *th);
     volatile int stop = 0;
-    double t0 = now_s();
-    run_load(cli, ncli, ws, th, clients, &stop, t0 + seconds);
-    size_t ok = join_load(ws, th, clients);
-    double tps_steady = (double)ok / (now_s() - t0);
+    pthread_t smp;
+    pthread_create(&smp, NULL, sampler, NULL);
+    double t0, tps_steady, warm = quick ? 0.3 : 1.0;
+    size_t ok, c0 = 0;
+    if (restart) {
+        t0 = now_s();
+        run_load(cli, ncli, ws, th, clients, &stop, t0 + seconds);
+        ok = join_load(ws, th, clients);
+        tps_steady = (double)ok / (now_s() - t0);
+    } else {
+        run_load(cli, ncli, ws, th, clients, &stop, 0);
+        pause_ms((long)(warm * 1000));
+        c0 = atomic_load(&committed);
+        t0 = now_s();
+        pause_ms((long)(seconds * 1000));
+        tps_steady = (double)(atomic_load(&committed) - c0) / (now_s() - t0);
+    }
 
     /* 3. the cycle 4 -> 5 -> 4 under the same load */
     t0 = now_s();
-    run_load(cli, ncli, ws, th, clients, &stop, 0);
+    c0 = atomic_load(&committed);
+    size_t f0 = atomic_load(&failed);
+    ph_mark("start");
+    if (restart)
+        run_load(cli, ncli, ws, th, clients, &stop, 0);
     const int add_by[] = {1, 2};
     uint64_t ha = change(cli[0], LEDGER_MEMBER_ADD_REPLICA, 4, add_by, 2);
     double t_add = now_s();
@@ -298,9 +411,14 @@ int main(int argc, char **argv) {
         join_load(ws, th, clients);
         return 1;
     }
-    spawn(4);
     uint64_t eff = ha + LEDGER_MEMBER_DELAY;
     double t_vote = 0;
+    if (absent > 0) { /* diagnosis: five members, one of them silent, then the removal */
+        pause_ms((long)(absent * 1000));
+        t_vote = now_s();
+    } else if (!first) {
+        spawn(4);
+    }
     for (int k = 0; k < 120 * 50 && !t_vote; k++) {
         uint64_t h4 = status_height(4), top = 0;
         for (int i = 0; i < 4; i++) {
@@ -312,16 +430,42 @@ int main(int argc, char **argv) {
         else
             pause_ms(20);
     }
+    ph_mark("caught_up");
     const int remove_by[] = {1, 2, 3};
     uint64_t hr = t_vote ? change(cli[0], LEDGER_MEMBER_REMOVE_REPLICA, 4, remove_by, 3) : 0;
     uint64_t h = 0;
     while (hr && h <= hr + LEDGER_MEMBER_DELAY && ledger_client_height(cli[0], 30000, &h) == 0 &&
            h <= hr + LEDGER_MEMBER_DELAY)
         pause_ms(10);
-    stop = 1;
-    ok = join_load(ws, th, clients);
-    double cycle_s = now_s() - t0;
-    double tps_cycle = (double)ok / cycle_s;
+    ph_mark("removed");
+    size_t f_cycle = atomic_load(&failed) - f0;
+    double cycle_s, tps_cycle;
+    if (restart) {
+        stop = 1;
+        ok = join_load(ws, th, clients);
+        cycle_s = now_s() - t0;
+        tps_cycle = (double)ok / cycle_s;
+    } else {
+        cycle_s = now_s() - t0;
+        tps_cycle = (double)(atomic_load(&committed) - c0) / cycle_s;
+        stop = 1;
+        join_load(ws, th, clients);
+    }
+    atomic_store(&tl_stop, 1);
+    pthread_join(smp, NULL);
+    int tn = atomic_load(&tl_n);
+    if (timeline)
+        for (int i = 1; i < tn; i++)
+            fprintf(stderr, "timeline %.3f %.0f\n", tl_t[i] - t0,
+                    (double)(tl_c[i] - tl_c[i - 1]) / (tl_t[i] - tl_t[i - 1]));
+    /* the steady throughput over the window of the cycle's length (at most
+     * --seconds) just before the cycle: the same clients, the same length */
+    double tps_adj = 0, w = cycle_s < seconds ? cycle_s : seconds;
+    for (int i = tn; !restart && i-- > 0;)
+        if (tl_t[i] <= t0 - w) {
+            tps_adj = t0 > tl_t[i] ? (double)(c0 - tl_c[i]) / (t0 - tl_t[i]) : 0;
+            break;
+        }
     if (!t_vote || !hr) {
         fprintf(stderr, "bench_reconfig: replica 4 did not catch up, or the removal failed\n");
         return 1;
@@ -330,10 +474,25 @@ int main(int argc, char **argv) {
            "\"unit\": \"s\", \"history_blocks\": %d, \"history_seconds\": %.2f, "
            "\"effective_height\": %llu, \"clients\": %d}\n",
            t_vote - t_add, history, history_s, (unsigned long long)eff, clients);
-    printf("{\"suite\": \"ledger\", \"name\": \"tps_during_reconfig_ratio\", \"value\": %.3f, "
-           "\"unit\": \"ratio\", \"tps_steady\": %.1f, \"tps_cycle\": %.1f, \"cycle_seconds\": "
-           "%.2f, \"clients\": %d}\n",
-           tps_steady > 0 ? tps_cycle / tps_steady : 0, tps_steady, tps_cycle, cycle_s, clients);
+    /* the phases of the cycle: seconds and transactions per second of each */
+    char phases[2048];
+    size_t pn = 0;
+    for (int i = 1; i < ph_n && pn < sizeof phases - 128; i++) {
+        double d = ph_t[i] - ph_t[i - 1];
+        pn += (size_t)snprintf(phases + pn, sizeof phases - pn,
+                               "%s{\"phase\": \"%s_%d\", \"seconds\": %.3f, \"tps\": %.1f}",
+                               i > 1 ? ", " : "", ph_name[i], i, d,
+                               d > 0 ? (double)(ph_c[i] - ph_c[i - 1]) / d : 0);
+    }
+    printf(
+        "{\"suite\": \"ledger\", \"name\": \"tps_during_reconfig_ratio\", \"value\": %.3f, "
+        "\"unit\": \"ratio\", \"tps_steady\": %.1f, \"tps_cycle\": %.1f, \"steady_seconds\": "
+        "%.2f, \"cycle_seconds\": %.2f, \"tps_steady_cycle_length\": %.1f, \"ratio_cycle_length\": "
+        "%.3f, \"failed_in_cycle\": %zu, \"clients\": %d, \"windows\": \"%s\", "
+        "\"phases\": [%s]}\n",
+        tps_steady > 0 ? tps_cycle / tps_steady : 0, tps_steady, tps_cycle, seconds, cycle_s,
+        tps_adj, tps_adj > 0 ? tps_cycle / tps_adj : 0, f_cycle, clients,
+        restart ? "restart" : "continuous", phases);
     fflush(stdout);
     for (int i = 0; i < ncli; i++)
         ledger_client_close(cli[i]);

@@ -12,7 +12,8 @@ blocks of history, then a 4 → 5 → 4 cycle under closed-loop load
 (benchmarks/ledger/bench_reconfig.c). Prints reconfig_seconds_4to5 (from the
 approving receipt of the addition until the new replica has executed the
 change's height and is within one block of the tip) and
-tps_during_reconfig_ratio (throughput during the cycle / steady throughput).
+tps_during_reconfig_ratio (throughput during the cycle / steady throughput,
+both counted from one uninterrupted load; detail fields give each phase).
 
 The flood run (issue 23) repeats the paced 4-replica load twice in one
 process: calm, then while 2,000 idle and 100 slow-handshake connections are

@@ -108,7 +108,7 @@ static int parse(ledger_config *c, const char *text, size_t len, const char *bas
             uint32_t id = 0;
             char sa[32];
             ok = parse_u32(tok[1], &id, 0, LC_MAX_REPLICAS - 1) == 0 && !((seen >> id) & 1) &&
-                 strlen(tok[2]) < 64 && lc_parse_addr(tok[2], sa) == 0 &&
+                 strlen(tok[2]) < 64 && (!strcmp(tok[2], "-") || lc_parse_addr(tok[2], sa) == 0) &&
                  hex_decode(c->keys[id], 32, tok[3]) == 0;
             if (ok) {
                 seen |= 1ull << id;
@@ -173,7 +173,8 @@ static int parse(ledger_config *c, const char *text, size_t len, const char *bas
     }
     for (uint32_t i = 0; i < c->n; i++)
         for (uint32_t j = i + 1; j < c->n; j++)
-            if (!memcmp(c->keys[i], c->keys[j], 32) || !strcmp(c->addrs[i], c->addrs[j])) {
+            if (!memcmp(c->keys[i], c->keys[j], 32) ||
+                (strcmp(c->addrs[i], "-") && !strcmp(c->addrs[i], c->addrs[j]))) {
                 return fail(eb, "replicas %u and %u share a key or address", i, j);
             }
     if (c->self >= (int)c->n) {

@@ -1,5 +1,6 @@
 /* ledger_node: one replica = store + application + transport + PBFT loop. */
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <sodium.h>
@@ -38,6 +39,8 @@ struct ledger_node {
     char fault_file[512];
     time_t fault_mtime;
     uint64_t fault_check;
+    uint64_t addr_check; /* last look for replica addresses in the membership */
+    uint32_t nrep;       /* configured replicas */
 #ifdef LEDGER_FAULT_INJECTION
     int trace_fd; /* trace validation: protocol events (docs/formal.md); -1: none */
 #endif
@@ -717,9 +720,32 @@ static void n_on_close(void *ctx, uint64_t conn) {
     nd->inner.on_close(nd->inner.ctx, conn);
 }
 
+/* A replica configured with the address "-" is dialled at the address its
+ * addition recorded in the membership in force (docs/ledger-protocol.md
+ * §Membership changes). Loop thread: the transport reads keep_addrs there. */
+static void learn_addresses(ledger_node *nd) {
+    const ledger_membership *m = ledger_store_membership(nd->st);
+    for (size_t i = 0; i < ledger_membership_size(m) && i < nd->nrep; i++) {
+        const char *a = ledger_membership_address(m, i);
+        struct sockaddr_in sa;
+        if (i == nd->self || strcmp(nd->keep_addrs[i], "-") != 0 || !a || strlen(a) >= 64 ||
+            lc_parse_addr(a, &sa) != 0)
+            continue;
+        strcpy(nd->keep_addrs[i], a);
+        lc_log(&nd->lg, LEDGER_LOG_INFO,
+               "ledger node %u: replica %zu not addressed in the configuration: dialling %s, "
+               "its address in the membership",
+               nd->self, i, a);
+    }
+}
+
 static void n_on_tick(void *ctx, uint64_t now) {
     ledger_node *nd = ctx;
     nd->inner.on_tick(nd->inner.ctx, now);
+    if (now - nd->addr_check >= 100) {
+        nd->addr_check = now;
+        learn_addresses(nd);
+    }
     __atomic_store_n(&nd->height, lc_replica_height(nd->rep), __ATOMIC_RELAXED);
     __atomic_store_n(&nd->view, lc_replica_view(nd->rep), __ATOMIC_RELAXED);
 #ifdef LEDGER_FAULT_INJECTION
@@ -809,6 +835,7 @@ LEDGER_API int ledger_node_start(ledger_node **out, const ledger_config *cfg,
         return LEDGER_E_NOMEM;
     }
     nd->self = (uint32_t)id;
+    nd->nrep = cfg->n;
     nd->lg = lg;
 #ifdef LEDGER_FAULT_INJECTION
     nd->trace_fd = -1;

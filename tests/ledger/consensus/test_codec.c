@@ -193,6 +193,24 @@ static void test_config(void **state) {
     snprintf(buf, sizeof buf, "%s", good_cfg);
     strstr(buf, "a3a0")[0] = 'z';
     assert_int_equal(ledger_config_parse(&c, buf, strlen(buf)), LEDGER_E_CONFIG);
+    /* "-": a replica not addressed in the file (dialled at the address its
+     * addition records); two of them do not clash, "--" is not an address */
+    snprintf(buf, sizeof buf,
+             "%sreplica 4 - "
+             "a4a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0\nreplica 5 - "
+             "a5a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0\n"
+             "genesis_replicas 4\n",
+             good_cfg);
+    assert_int_equal(ledger_config_parse(&c, buf, strlen(buf)), 0);
+    assert_string_equal(ledger_config_address(c, 4), "-");
+    assert_string_equal(ledger_config_address(c, 5), "-");
+    ledger_config_free(c);
+    snprintf(buf, sizeof buf,
+             "%sreplica 4 -- "
+             "a4a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0a0\n"
+             "genesis_replicas 4\n",
+             good_cfg);
+    assert_int_equal(ledger_config_parse(&c, buf, strlen(buf)), LEDGER_E_CONFIG);
     /* checkpoint_every: 1 … 1024 (the log holds at least 2K entries) */
     snprintf(buf, sizeof buf, "%scheckpoint_every 1024\n", good_cfg);
     assert_int_equal(ledger_config_parse(&c, buf, strlen(buf)), 0);

@@ -44,6 +44,7 @@ typedef struct {
     uint8_t seeds[NREP][32];
     char addr[NREP][32];
     char conf[128];
+    char conf4[128]; /* replica 4's own file when the others do not address it */
     ledger_config *cfg;
     ledger_membership *m; /* genesis */
     pid_t pid[NREP];
@@ -68,9 +69,9 @@ static void spawn(procs *t, int i) {
         FILE *of = freopen("/dev/null", "w", stdout);
         (void)lf;
         (void)of;
-        execl(node_prog, node_prog, t->conf, "--id", id, "--data", data, "--key", key, "--sync",
-              "0", "--block-period", "5", "--view-timeout", "1000", "--status-file", status,
-              (char *)NULL);
+        execl(node_prog, node_prog, i == 4 && t->conf4[0] ? t->conf4 : t->conf, "--id", id,
+              "--data", data, "--key", key, "--sync", "0", "--block-period", "5", "--view-timeout",
+              "1000", "--status-file", status, (char *)NULL);
         _exit(127);
     }
     t->pid[i] = p;
@@ -120,7 +121,9 @@ static void wait_status(procs *t, int i, uint64_t h, uint64_t *view) {
         *view = sv;
 }
 
-static void procs_init(procs *t) {
+/* unaddressed: the configuration of replicas 0…3 (and of the client) names
+ * replica 4's key with the address "-"; only replica 4's own file has it. */
+static void procs_init_opt(procs *t, int unaddressed) {
     memset(t, 0, sizeof *t);
     strcpy(t->dir, "/tmp/lc_reconfig_procs.XXXXXX");
     assert_non_null(mkdtemp(t->dir));
@@ -138,8 +141,19 @@ static void procs_init(procs *t) {
         assert_int_equal(ledger_signer_from_seed(&t->rep[i], t->seeds[i]), 0);
         sodium_bin2hex(hex, sizeof hex, ledger_signer_public_key(t->rep[i]), 32);
         snprintf(t->addr[i], sizeof t->addr[i], "127.0.0.1:%d", test_free_port());
-        off += (size_t)snprintf(text + off, sizeof text - off, "replica %d %s %s\n", i, t->addr[i],
-                                hex);
+        if (unaddressed && i == 4) {
+            char own[4096];
+            memcpy(own, text, off);
+            size_t on = off + (size_t)snprintf(own + off, sizeof own - off, "replica 4 %s %s\n",
+                                               t->addr[i], hex);
+            snprintf(t->conf4, sizeof t->conf4, "%s/replica4.conf", t->dir);
+            FILE *f4 = fopen(t->conf4, "w");
+            assert_non_null(f4);
+            fwrite(own, 1, on, f4);
+            fclose(f4);
+        }
+        off += (size_t)snprintf(text + off, sizeof text - off, "replica %d %s %s\n", i,
+                                unaddressed && i == 4 ? "-" : t->addr[i], hex);
         char kp[128], sh[65];
         snprintf(kp, sizeof kp, "%s/key%d", t->dir, i);
         FILE *kf = fopen(kp, "w");
@@ -162,6 +176,10 @@ static void procs_init(procs *t) {
     for (int i = 0; i < 4; i++)
         spawn(t, i);
     assert_int_equal(ledger_client_connect(&t->cl, t->cfg, 30000), 0);
+}
+
+static void procs_init(procs *t) {
+    procs_init_opt(t, 0);
 }
 
 static void procs_free(procs *t) {
@@ -438,6 +456,51 @@ static void test_reconfig_with_processes(void **state) {
     free(t);
 }
 
+/* 1 when replica i's log holds the text. */
+static int log_has(procs *t, int i, const char *text) {
+    char path[128], line[512];
+    snprintf(path, sizeof path, "%s/log%d", t->dir, i);
+    FILE *f = fopen(path, "r");
+    int found = 0;
+    while (f && !found && fgets(line, sizeof line, f))
+        found = strstr(line, text) != NULL;
+    if (f)
+        fclose(f);
+    return found;
+}
+
+/* A replica whose address is only in the transaction that adds it: replicas
+ * 0…3 are configured with "-" for it, dial it at the address the membership
+ * in force records, and a block needing its vote commits. */
+static void test_unaddressed_replica_dialled(void **state) {
+    (void)state;
+    procs *t = calloc(1, sizeof *t);
+    procs_init_opt(t, 1);
+    put(t);
+    spawn(t, 4);
+    ledger_receipt r = propose(t, 0, LEDGER_MEMBER_ADD_REPLICA, 4);
+    assert_int_equal(r.status, 0);
+    ledger_member_change c = open_change(t);
+    assert_string_equal(c.addr, t->addr[4]);
+    assert_int_equal(approve(t, 1, c.id).status, 0);
+    r = approve(t, 2, c.id);
+    assert_int_equal(r.status, 0);
+    uint64_t e = r.height + LEDGER_MEMBER_DELAY;
+    fill_past(t, e);
+    wait_status(t, 4, e, NULL);
+    /* with replica 3 stopped, a block needs 4 of {0, 1, 2, 4}: replica 4's vote */
+    stop(t, 3);
+    uint64_t h = put(t);
+    assert_true(h > e);
+    assert_true(signed_by(t, h, 4, NULL));
+    char want[64];
+    snprintf(want, sizeof want, "dialling %s", t->addr[4]);
+    for (int i = 0; i < 3; i++)
+        assert_true(log_has(t, i, want));
+    procs_free(t);
+    free(t);
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: %s FEDSHARE_LEDGER_NODE\n", argv[0]);
@@ -447,6 +510,7 @@ int main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reconfig_with_processes),
+        cmocka_unit_test(test_unaddressed_replica_dialled),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
