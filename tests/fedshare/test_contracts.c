@@ -1694,7 +1694,7 @@ static void test_member_retire_in_task(void **state) {
 /* A participant retiring once the round's updates were judged: the round completes
  * with its update in the sum and waits no longer for its evaluation (here the
  * other two had evaluated: the deciding act finishes the round and opens the
- * next). While joining, the task stops waiting for its join. */
+ * next). */
 static void test_member_retire_mid_evaluate(void **state) {
     world *w = *state;
     task_fixture f;

@@ -167,6 +167,52 @@ def test_roles_join_retire(tmp_path):
         cons.close()
 
 
+def _breast_cancer_task(cons, m, holders, **task_args):
+    """Hospitals A, B and C each register their part of the Wisconsin data
+    (test_roles), A is granted B's and C's; a 2-of-3 key is dealt to
+    ``holders`` (share{k}.phts sealed with "pass-{k}"), a logistic regression
+    published, and A creates a task of A, B and C that A aggregates. Returns
+    ``(task_id, params, codec, X, y, names, parts)``."""
+    import time
+
+    from fedshare import abac, fedavg
+    from fedshare import torch as fst
+    from fedshare.phe import threshold
+
+    from shared_fixtures import PRIME1, PRIME2
+    from test_roles import POLICY, breast_cancer_split, write_csv
+
+    tmp = cons.tmp
+    X, y, names, parts = breast_cancer_split()
+    scale = {"columns": names, "mean": X.mean(axis=0).tolist(), "std": X.std(axis=0).tolist()}
+    (tmp / "scale.json").write_text(json.dumps(scale))
+    data_ids = []
+    for i in (A, B, C):
+        csv = tmp / f"hospital{i}.csv"
+        write_csv(csv, X[parts[i]], y[parts[i]], names)
+        (tmp / f"member{i}.key").write_text(cons.seeds[i].hex())
+        did = m[i].register_data(hashlib.sha256(csv.read_bytes()).digest(), "ehr-breast-cancer")
+        m[i].set_policy(did, abac.CedarPolicies(POLICY, version=1,
+                                                members=[x.public_key for x in m]))
+        data_ids.append(did)
+    now = int(time.time())
+    for i in (B, C):
+        m[A].request_access(data_ids[i], "train", "training", now, now + 86400)
+    params, shares = threshold.deal(threshold=2, holders=3, primes=(PRIME1, PRIME2))
+    for k, s in zip(holders, shares):
+        s.write_file(tmp / f"share{k}.phts", f"pass-{k}".encode())
+    share_hashes = [hashlib.sha256((tmp / f"share{k}.phts").read_bytes()).digest()
+                    for k in holders]
+    key_id = m[A].record_key(params, [m[k].public_key for k in holders], share_hashes)
+    model = fst.logistic_regression(len(names), seed=0)
+    model_id = m[PUB].publish_model(fst.structure(model), fst.flatten_parameters(model).copy())
+    codec = fedavg.Codec.for_participants(3, weight=334)
+    tid = m[A].create_task(model_id, key_id, m[A].public_key,
+                           [(m[i].public_key, data_ids[i]) for i in (A, B, C)],
+                           codec.to_bytes(), learning_rate=0.1, **task_args)
+    return tid, params, codec, X, y, names, parts
+
+
 @pytest.fixture()
 def keyholders(tmp_path):
     saved = fedshare_cluster.MEMBERS
@@ -194,45 +240,12 @@ def test_retired_key_holder_is_not_asked(keyholders):
     decrypts with A's and B's shares and nobody stands in (a standby waits 40 s,
     so a round that waited for D would show it). Retiring A then would leave one
     holder: refused with FEDSHARE_E_KEYHOLDERS, and the CLI names the reason."""
-    from fedshare import abac, fedavg
-    from fedshare import torch as fst
-    from fedshare.phe import threshold
-
-    from shared_fixtures import PRIME1, PRIME2
-    from test_roles import POLICY, breast_cancer_split, trainer_args, write_csv
+    from test_roles import trainer_args
 
     cons, m = keyholders
     D = 5
     tmp = cons.tmp
-    X, y, names, parts = breast_cancer_split()
-    scale = {"columns": names, "mean": X.mean(axis=0).tolist(), "std": X.std(axis=0).tolist()}
-    (tmp / "scale.json").write_text(json.dumps(scale))
-    data_ids = []
-    import time
-    for i in (A, B, C):
-        csv = tmp / f"hospital{i}.csv"
-        write_csv(csv, X[parts[i]], y[parts[i]], names)
-        (tmp / f"member{i}.key").write_text(cons.seeds[i].hex())
-        did = m[i].register_data(hashlib.sha256(csv.read_bytes()).digest(), "ehr-breast-cancer")
-        m[i].set_policy(did, abac.CedarPolicies(POLICY, version=1,
-                                                members=[x.public_key for x in m]))
-        data_ids.append(did)
-    now = int(time.time())
-    for i in (B, C):
-        m[A].request_access(data_ids[i], "train", "training", now, now + 86400)
-    params, shares = threshold.deal(threshold=2, holders=3, primes=(PRIME1, PRIME2))
-    holders = (A, B, D)
-    for k, s in zip(holders, shares):
-        s.write_file(tmp / f"share{k}.phts", f"pass-{k}".encode())
-    share_hashes = [hashlib.sha256((tmp / f"share{k}.phts").read_bytes()).digest()
-                    for k in holders]
-    key_id = m[A].record_key(params, [m[k].public_key for k in holders], share_hashes)
-    model = fst.logistic_regression(len(names), seed=0)
-    model_id = m[PUB].publish_model(fst.structure(model), fst.flatten_parameters(model).copy())
-    codec = fedavg.Codec.for_participants(3, weight=334)
-    tid = m[A].create_task(model_id, key_id, m[A].public_key,
-                           [(m[i].public_key, data_ids[i]) for i in (A, B, C)],
-                           codec.to_bytes(), learning_rate=0.1, round_limit=2)
+    tid, *_ = _breast_cancer_task(cons, m, (A, B, D), round_limit=2)
 
     # D retires (6 members: 5 approvals)
     m[A].member_retire(m[D].public_key)
@@ -348,47 +361,17 @@ def test_participant_retires_mid_task(hospitals):
     ledger's verdicts and names C as retired, and every node's chain replays from
     genesis. Fails on the code before: the retirement was refused with
     FEDSHARE_E_IN_TASK and the trainers timed out waiting for C."""
-    import time
-
-    from fedshare import abac, fedavg
     from fedshare import torch as fst
-    from fedshare.phe import threshold
     from fedshare.roles import Participant
     from fedshare.verdicts import task_verdicts
 
-    from shared_fixtures import PRIME1, PRIME2
-    from test_roles import POLICY, breast_cancer_split, trainer_args, write_csv
+    from test_roles import trainer_args
 
     cons, m = hospitals
-    tmp = cons.tmp
-    X, y, names, parts = breast_cancer_split()
+    tid, params, codec, X, y, names, parts = _breast_cancer_task(
+        cons, m, (A, B, C), round_limit=3, min_updates=2)
     mean, std = X.mean(axis=0), X.std(axis=0)
-    (tmp / "scale.json").write_text(json.dumps({"columns": names, "mean": mean.tolist(),
-                                                "std": std.tolist()}))
-    data_ids = []
-    for i in (A, B, C):
-        csv = tmp / f"hospital{i}.csv"
-        write_csv(csv, X[parts[i]], y[parts[i]], names)
-        (tmp / f"member{i}.key").write_text(cons.seeds[i].hex())
-        did = m[i].register_data(hashlib.sha256(csv.read_bytes()).digest(), "ehr-breast-cancer")
-        m[i].set_policy(did, abac.CedarPolicies(POLICY, version=1,
-                                                members=[x.public_key for x in m]))
-        data_ids.append(did)
-    now = int(time.time())
-    for i in (B, C):
-        m[A].request_access(data_ids[i], "train", "training", now, now + 86400)
-    params, shares = threshold.deal(threshold=2, holders=3, primes=(PRIME1, PRIME2))
-    for k, s in enumerate(shares):
-        s.write_file(tmp / f"share{k}.phts", f"pass-{k}".encode())
-    share_hashes = [hashlib.sha256((tmp / f"share{k}.phts").read_bytes()).digest()
-                    for k in range(3)]
-    key_id = m[A].record_key(params, [m[k].public_key for k in (A, B, C)], share_hashes)
     model = fst.logistic_regression(len(names), seed=0)
-    model_id = m[PUB].publish_model(fst.structure(model), fst.flatten_parameters(model).copy())
-    codec = fedavg.Codec.for_participants(3, weight=334)
-    tid = m[A].create_task(model_id, key_id, m[A].public_key,
-                           [(m[i].public_key, data_ids[i]) for i in (A, B, C)],
-                           codec.to_bytes(), learning_rate=0.1, round_limit=3, min_updates=2)
     task = m[REG].task(tid)
 
     # C in this process: round 1 only
@@ -479,4 +462,4 @@ def test_participant_retires_mid_task(hospitals):
     m.clear()
     for i in range(4):
         cons.stop(i)
-        verify_store(cons.config, tmp / f"data{i}")
+        verify_store(cons.config, cons.tmp / f"data{i}")
