@@ -353,6 +353,8 @@ typedef struct task_fixture {
 
 /* The server optimizer make_task asks for (0: FedAvg; Adam with eta 0.1 otherwise). */
 static uint32_t g_make_server;
+/* make_task returns once the task is created, before the participants join. */
+static int g_make_no_join;
 
 static void make_task(world *w, task_fixture *f, uint32_t round_limit, int with_grant,
                       uint32_t min_updates) {
@@ -427,6 +429,8 @@ static void make_task(world *w, task_fixture *f, uint32_t round_limit, int with_
     assert_int_equal(act(w, 0, FEDSHARE_OP_TASK_CREATE, pl, len, NULL), FEDSHARE_E_NOT_GRANTED);
     /* the use counter feeds the policy: resource.uses < 2 */
     assert_int_equal(request(w, 0, f->data[1], "training", w->ts / 1000 + 86400, h), FEDSHARE_OK);
+    if (g_make_no_join)
+        return;
     for (int i = 0; i < 3; i++) {
         assert_int_equal(fedshare_payload_task_join(f->task, &pl, &len), 0);
         assert_int_equal(act(w, i, FEDSHARE_OP_TASK_JOIN, pl, len, NULL), FEDSHARE_OK);
@@ -1691,6 +1695,33 @@ static void test_member_retire_in_task(void **state) {
     assert_int_equal(ledger_verify_chain(w->s, LEDGER_VERIFY_FULL, &bad), LEDGER_OK);
 }
 
+/* A participant retiring while the task is joining: the task no longer waits for its
+ * join; the decision opens round 1 when the others have joined; its join is refused. */
+static void test_member_retire_joining(void **state) {
+    world *w = *state;
+    task_fixture f;
+    uint8_t *pl;
+    size_t len;
+    g_make_no_join = 1;
+    make_task(w, &f, 3, 1, 2);
+    g_make_no_join = 0;
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(fedshare_payload_task_join(f.task, &pl, &len), 0);
+        assert_int_equal(act(w, i, FEDSHARE_OP_TASK_JOIN, pl, len, NULL), FEDSHARE_OK);
+    }
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":0,");
+    retire_two(w);
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"joined\":false,\"left\":true}");
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":1,\"stop_reason\":0,\"round\":1");
+    assert_int_equal(fedshare_payload_task_join(f.task, &pl, &len), 0);
+    assert_int_equal(act(w, 2, FEDSHARE_OP_TASK_JOIN, pl, len, NULL), FEDSHARE_E_RETIRED);
+    upload(w, &f, 0, 1, 1.0, FEDSHARE_OK);
+    upload(w, &f, 1, 1, 1.01, FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":2,");
+    uint64_t bad = 1;
+    assert_int_equal(ledger_verify_chain(w->s, LEDGER_VERIFY_FULL, &bad), LEDGER_OK);
+}
+
 /* A participant retiring once the round's updates were judged: the round completes
  * with its update in the sum and waits no longer for its evaluation (here the
  * other two had evaluated: the deciding act finishes the round and opens the
@@ -1744,6 +1775,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_member_retire_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_member_retire_in_task, setup, teardown),
         cmocka_unit_test_setup_teardown(test_member_retire_mid_evaluate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_member_retire_joining, setup, teardown),
         cmocka_unit_test(test_data_seal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
