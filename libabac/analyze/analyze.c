@@ -150,6 +150,8 @@ typedef struct an {
     Z3_ast **owned;           /* membership vectors of set literals and conditionals */
     size_t nowned, capowned;
     const abac_cedar_schema *S; /* NULL: every request; else only those S allows */
+    int aliased; /* the request printed gives attributes to an entity reached through an
+                    attribute (json_ent_attrs): it may not be realisable (see report()) */
 } an;
 
 static void z3_err(Z3_context c, Z3_error_code e) {
@@ -589,7 +591,12 @@ static int enc_in(an *A, const cnode *n, const sv *x, const cnode *rhs, Z3_ast *
         *val = acc;
         return 0;
     }
-    return unsupported(A, rhs, "`in` with a right side other than entity literals");
+    return unsupported(A, rhs,
+                       rhs->op == X_ATTR
+                           ? "`in` an attribute (a set of entities or an entity held by an "
+                             "attribute: `in` is modelled only for entity literals, see "
+                             "docs/policy-analysis.md, restriction 1)"
+                           : "`in` with a right side other than entity literals");
 }
 
 static int enc_strset_lit(an *A, const cnode *n, sv *o) {
@@ -654,12 +661,14 @@ static int enc_attr_like(an *A, const cnode *n, int is_has, sv *o) {
                 return A->rc;
             int p = path_child(A, base, n->name, 0);
             Z3_ast absent = zeq(A, A->paths[p].ty, zi(A, T_ABSENT));
-            Z3_ast rec = tyis(A, &pv, T_REC), ent = tyis(A, &pv, T_ENT);
-            if (is_has) /* an entity other than principal and resource has no attributes */
-                *o = sv_bool(A, zor(A, pv.err, znot(A, zor(A, rec, ent))),
-                             zand(A, rec, znot(A, absent)));
+            /* path p is a field of the record or an attribute of the entity pv holds (the
+             * entity's attributes are p and its siblings: see entity_axioms) */
+            Z3_ast rec_or_ent = zor(A, tyis(A, &pv, T_REC), tyis(A, &pv, T_ENT));
+            if (is_has)
+                *o = sv_bool(A, zor(A, pv.err, znot(A, rec_or_ent)),
+                             zand(A, rec_or_ent, znot(A, absent)));
             else
-                *o = sv_path(A, p, zor(A, pv.err, zor(A, znot(A, rec), absent)));
+                *o = sv_path(A, p, zor(A, pv.err, zor(A, znot(A, rec_or_ent), absent)));
             return 0;
         }
     }
@@ -1184,16 +1193,106 @@ static void schema_axioms(an *A, const Z3_ast *terms, size_t nterms) {
     }
     for (size_t k = 0; k < A->npaths && !A->rc; k++) {
         apath *p = &A->paths[k];
-        /* an entity whose attributes are read through an attribute is not in the store (the
-         * encoding makes reading them an error): it has no ancestors either */
-        for (size_t t = 0; p->has_children && t < A->ntargets; t++) {
-            Z3_ast args[2] = {p->e, zi(A, A->targets[t])};
-            axiom(A, Z3_mk_implies(A->z, zeq(A, p->ty, zi(A, T_ENT)),
-                                   znot(A, Z3_mk_app(A->z, A->anc, 2, args))));
+        /* an entity reached through an attribute whose attributes are read: in the store
+         * with the shape of its type, or not in the store (no attributes, no ancestors) */
+        for (uint32_t i = 0; p->has_children && i < S->ne && !A->rc; i++) {
+            Z3_ast out = znot(A, zor(A, zeq(A, p->e, A->P), zeq(A, p->e, A->R)));
+            for (size_t c = 0; c < A->npaths; c++)
+                if (A->paths[c].parent == (int)k)
+                    out = zand(A, out, zeq(A, A->paths[c].ty, zi(A, T_ABSENT)));
+            for (size_t t = 0; t < A->ntargets; t++) {
+                Z3_ast args[2] = {p->e, zi(A, A->targets[t])};
+                out = zand(A, out, znot(A, Z3_mk_app(A->z, A->anc, 2, args)));
+            }
+            axiom(A, Z3_mk_implies(
+                         A->z, zand(A, zeq(A, p->ty, zi(A, T_ENT)), is_type(A, p->e, S->e[i].name)),
+                         zor(A, rec_cons(A, p->root, (int)k, S->e[i].shape), out)));
         }
         if (!p->has_children && !p->rec_ok)
             axiom(A, znot(A, zeq(A, p->ty, zi(A, T_REC))));
     }
+}
+
+/* ---- entities reached through attributes ---- */
+
+/* an entity holder: the principal, the resource, or an attribute path whose attributes are
+ * read (it holds a record or an entity) */
+typedef struct holder {
+    int root, parent; /* its attribute paths: those below (root, parent) */
+    Z3_ast e, is_ent;
+} holder;
+
+static size_t holders(an *A, holder *h) {
+    size_t n = 0;
+    h[n++] = (holder){0, -1, A->P, zt(A)};
+    h[n++] = (holder){2, -1, A->R, zt(A)};
+    for (size_t k = 0; k < A->npaths; k++)
+        if (A->paths[k].has_children)
+            h[n++] = (holder){A->paths[k].root, (int)k, A->paths[k].e,
+                              zeq(A, A->paths[k].ty, zi(A, T_ENT))};
+    return n;
+}
+
+static Z3_ast same_fields(an *A, const apath *a, const apath *b) {
+    Z3_ast f =
+        zand(A, zeq(A, a->ty, b->ty),
+             zand(A, zeq(A, a->b, b->b),
+                  zand(A, zeq(A, a->l, b->l), zand(A, zeq(A, a->s, b->s), zeq(A, a->e, b->e)))));
+    for (size_t u = 0; u < A->nstr; u++)
+        f = zand(A, f, zeq(A, a->mem[u], b->mem[u]));
+    return zand(A, f, zeq(A, a->ls, b->ls));
+}
+
+/* paths a and b read one attribute of one entity: they hold one value. A record value is
+ * compared field by field as far as both read it; a path that reads no field of a record may
+ * be a record where the other is not (restriction 3) */
+static Z3_ast same_value(an *A, size_t a, size_t b) {
+    apath *pa = &A->paths[a], *pb = &A->paths[b];
+    Z3_ast ra = zeq(A, pa->ty, zi(A, T_REC)), rb = zeq(A, pb->ty, zi(A, T_REC));
+    Z3_ast f = Z3_mk_implies(A->z, zand(A, znot(A, ra), znot(A, rb)), same_fields(A, pa, pb));
+    Z3_ast sub = zt(A);
+    for (size_t c = 0; c < A->npaths; c++) {
+        if (A->paths[c].parent != (int)a)
+            continue;
+        int d = path_find(A, pb->root, (int)b, A->paths[c].name, 0);
+        if (d >= 0)
+            sub = zand(A, sub, same_value(A, c, (size_t)d));
+    }
+    return zand(A, f, Z3_mk_implies(A->z, zand(A, ra, rb), sub));
+}
+
+/* an entity reached through an attribute carries attributes: the child paths of each path
+ * that holds it. Two holders of one entity (or a holder of the principal or the resource)
+ * agree on every attribute both read; nothing else constrains them (without a schema) */
+static void entity_axioms(an *A) {
+    holder *h = calloc(A->npaths + 2, sizeof *h);
+    if (!h) {
+        fail(A, ABAC_E_NOMEM, "out of memory");
+        return;
+    }
+    size_t nh = holders(A, h);
+    for (size_t i = 0; i < nh; i++)
+        for (size_t j = i + 1; j < nh; j++) {
+            if (i == 0 && j == 1)
+                continue; /* principal == resource: the mirror paths */
+            Z3_ast sub = zt(A);
+            int any = 0;
+            for (size_t c = 0; c < A->npaths; c++) {
+                if (A->paths[c].root != h[i].root || A->paths[c].parent != h[i].parent)
+                    continue;
+                int d = path_find(A, h[j].root, h[j].parent, A->paths[c].name, 0);
+                if (d < 0)
+                    continue;
+                sub = zand(A, sub, same_value(A, c, (size_t)d));
+                any = 1;
+            }
+            if (any)
+                axiom(A,
+                      Z3_mk_implies(
+                          A->z, zand(A, zand(A, h[i].is_ent, h[j].is_ent), zeq(A, h[i].e, h[j].e)),
+                          sub));
+        }
+    free(h);
 }
 
 /* a value of schema type t for an attribute no policy reads (JSON) */
@@ -1370,16 +1469,12 @@ static int build(an *A) {
                                     Z3_mk_bvsle(A->z, p->l, zbv(A, DT_MAX)))));
         if (p->parent >= 0)
             axiom(A, Z3_mk_implies(A->z, znot(A, zeq(A, p->ty, zi(A, T_ABSENT))),
-                                   zeq(A, A->paths[p->parent].ty, zi(A, T_REC))));
+                                   zor(A, zeq(A, A->paths[p->parent].ty, zi(A, T_REC)),
+                                       zeq(A, A->paths[p->parent].ty, zi(A, T_ENT)))));
     }
-    /* entity-valued attributes are entities without attributes: not the principal or the
-     * resource when their attributes are read through them */
+    entity_axioms(A);
     for (size_t k = 0; k < A->npaths; k++) {
         apath *p = &A->paths[k];
-        if (p->has_children)
-            axiom(A,
-                  Z3_mk_implies(A->z, zeq(A, p->ty, zi(A, T_ENT)),
-                                zand(A, znot(A, zeq(A, p->e, A->P)), znot(A, zeq(A, p->e, A->R)))));
         if (p->root == 0) { /* principal == resource: one entity, one set of attributes */
             apath *q = &A->paths[p->mirror];
             Z3_ast same = zand(
@@ -1593,6 +1688,18 @@ static int solve(an *A, Z3_ast goal, solved *out) {
         Z3_solver_dec_ref(A->z, s);
         return 0;
     }
+    /* realisable requests: entities reached through attributes are other than the principal,
+     * the resource and each other where the goal allows it (their attributes need not meet) */
+    for (size_t k = 0; k < A->npaths; k++) {
+        apath *p = &A->paths[k];
+        if (!p->has_children)
+            continue;
+        Z3_ast d = znot(A, zor(A, zeq(A, p->e, A->P), zeq(A, p->e, A->R)));
+        for (size_t j = 0; j < k; j++)
+            if (A->paths[j].has_children)
+                d = zand(A, d, znot(A, zeq(A, p->e, A->paths[j].e)));
+        prefer(A, s, Z3_mk_implies(A->z, zeq(A, p->ty, zi(A, T_ENT)), d));
+    }
     /* readable requests: greedily drop attributes, set elements and ancestors the answer
      * does not need (each preference kept only while the goal stays satisfiable) */
     for (size_t k = 0; k < A->npaths; k++)
@@ -1779,6 +1886,65 @@ static void json_children(an *A, const solved *v, sb *b, int root, int parent, c
     sb_s(b, "}");
 }
 
+/* the attributes of entity x: the union of what its holders read (the principal's or
+ * resource's paths, each path holding x); under a schema (shape) the required attributes no
+ * policy reads get a value of their type. Sets A->aliased when two holders' attributes meet */
+static void json_ent_attrs(an *A, const solved *v, sb *b, int64_t x, const ctype *shape) {
+    holder *h = calloc(A->npaths + 2, sizeof *h);
+    size_t *done = calloc(A->npaths + 1, sizeof *done);
+    if (!h || !done) {
+        free(h);
+        free(done);
+        b->oom = 1;
+        return;
+    }
+    size_t nh = holders(A, h), nd = 0, nsrc = 0;
+    int64_t P = mval(A, v, A->P), R = mval(A, v, A->R);
+    sb_s(b, "{");
+    for (size_t i = 0; i < nh; i++) {
+        if ((i == 0 && x != P) || (i == 1 && (x != R || P == R)))
+            continue;
+        if (i >= 2 && (mval(A, v, A->paths[h[i].parent].ty) != T_ENT ||
+                       mval(A, v, A->paths[h[i].parent].e) != x))
+            continue;
+        nsrc++;
+        for (size_t k = 0; k < A->npaths; k++) {
+            apath *p = &A->paths[k];
+            if (p->root != h[i].root || p->parent != h[i].parent || mval(A, v, p->ty) == T_ABSENT)
+                continue;
+            int seen = 0;
+            for (size_t d = 0; d < nd && !seen; d++)
+                seen = cstr_eq(A->paths[done[d]].name, p->name);
+            if (seen)
+                continue;
+            sb_s(b, nd ? ", " : "");
+            done[nd++] = k;
+            sb_json_str(b, p->name.p, p->name.n);
+            sb_s(b, ": ");
+            const cattrd *ad = A->S ? s_attr(shape, p->name) : NULL;
+            json_value(A, v, b, k, ad ? ad->t : NULL);
+        }
+    }
+    size_t nread = nd;
+    for (uint32_t i = 0; A->S && shape && i < shape->n; i++) {
+        int seen = 0;
+        for (size_t d = 0; d < nread && !seen; d++)
+            seen = cstr_eq(A->paths[done[d]].name, shape->attrs[i].name);
+        if (!shape->attrs[i].req || seen)
+            continue;
+        sb_s(b, nd ? ", " : "");
+        nd++;
+        sb_json_str(b, shape->attrs[i].name.p, shape->attrs[i].name.n);
+        sb_s(b, ": ");
+        json_default(A, b, shape->attrs[i].t);
+    }
+    sb_s(b, "}");
+    if (nsrc > 1 || (nsrc == 1 && x != P && x != R && nread))
+        A->aliased = 1;
+    free(h);
+    free(done);
+}
+
 static int anc_val(an *A, const solved *v, size_t i, int tg) {
     Z3_ast args[2] = {zi(A, (int64_t)i), zi(A, tg)};
     return (size_t)tg != i && mval(A, v, Z3_mk_app(A->z, A->anc, 2, args));
@@ -1810,10 +1976,19 @@ static void json_request(an *A, const solved *v, sb *b) {
         return;
     }
     out[P] = out[Ac] = out[R] = 1;
+    char *held = calloc(A->nent, 1); /* entities reached through an attribute, attributes read */
+    if (!held) {
+        free(out);
+        b->oom = 1;
+        return;
+    }
     for (size_t k = 0; k < A->npaths; k++)
         if (mval(A, v, A->paths[k].ty) == T_ENT) {
             int64_t e = mval(A, v, A->paths[k].e);
             int keep = !A->S || act_of(A, (size_t)e) >= 0;
+            for (size_t c = 0; A->paths[k].has_children && c < A->npaths; c++)
+                if (A->paths[c].parent == (int)k && mval(A, v, A->paths[c].ty) != T_ABSENT)
+                    keep = held[e] = 1;
             for (size_t t = 0; !keep && t < A->ntargets; t++)
                 keep = anc_val(A, v, (size_t)e, A->targets[t]);
             if (keep)
@@ -1852,10 +2027,8 @@ static void json_request(an *A, const solved *v, sb *b) {
         json_uid(A, b, (int64_t)i);
         sb_s(b, ", \"attrs\": ");
         int64_t ai = act_of(A, i);
-        if ((int64_t)i == P)
-            json_children(A, v, b, 0, -1, A->S ? s_shape(A, P) : NULL);
-        else if ((int64_t)i == R)
-            json_children(A, v, b, 2, -1, A->S ? s_shape(A, R) : NULL);
+        if ((int64_t)i == P || (int64_t)i == R || held[i])
+            json_ent_attrs(A, v, b, (int64_t)i, A->S ? s_shape(A, (int64_t)i) : NULL);
         else if (A->S && ai < 0)
             json_default(A, b, s_shape(A, (int64_t)i));
         else
@@ -1882,6 +2055,7 @@ static void json_request(an *A, const solved *v, sb *b) {
     }
     sb_s(b, "]}");
     free(out);
+    free(held);
 }
 
 /* ---- replay through libabac ---- */
@@ -2079,15 +2253,31 @@ typedef int (*agree_fn)(an *A, const query *q, const replay *rp, const void *arg
  * without its closing brace; frees v */
 static int report(an *A, const query *q, solved *v, sb *b, agree_fn agree, const void *arg) {
     sb req = {0};
+    A->aliased = 0;
     json_request(A, v, &req);
     solved_free(A, v);
     replay rp;
     if (req.oom || !req.p) {
         fail(A, ABAC_E_NOMEM, "out of memory");
-    } else if (!replay_parse(A, req.p, req.n, &rp)) {
-        agree(A, q, &rp, arg);
-        replay_free(&rp);
-        sb_put(b, req.p, req.n - 1);
+    } else {
+        if (!replay_parse(A, req.p, req.n, &rp)) {
+            agree(A, q, &rp, arg);
+            replay_free(&rp);
+        }
+        /* the attributes of entities reached through attributes are over-approximated (each
+         * path its own value where no other path reads the same attribute): a request that
+         * relies on them and does not replay is a possible answer, not a confirmed one. Any
+         * other disagreement is an error of the encoding */
+        int confirmed = 1;
+        if (A->rc == ABAC_ANALYZE_E_REPLAY && A->aliased) {
+            A->rc = 0;
+            A->msg[0] = 0;
+            confirmed = 0;
+        }
+        if (!A->rc) {
+            sb_put(b, req.p, req.n - 1);
+            sb_f(b, ", \"confirmed\": %s", confirmed ? "true" : "false");
+        }
     }
     free(req.p);
     return A->rc;

@@ -90,7 +90,7 @@ int ledger_bench_append(const char *path, uint32_t sync, size_t blocks, size_t t
             }
         }
         ledger_tip t;
-        uint8_t root[32], epoch[32];
+        uint8_t root[32], epoch[32], sdigest[32];
         uint32_t ver;
         if (!rc)
             rc = ledger_store_tip(a, &t);
@@ -106,9 +106,11 @@ int ledger_bench_append(const char *path, uint32_t sync, size_t blocks, size_t t
         if (!rc)
             rc = ledger_block_set_context(bl[h], ver, epoch);
         if (!rc)
-            rc = ledger_store_prepare(a, bl[h], 0, root);
+            rc = ledger_store_prepare_digest(a, bl[h], 0, root, sdigest);
         if (!rc)
             rc = ledger_block_set_state_root(bl[h], root);
+        if (!rc)
+            rc = ledger_block_set_state_digest(bl[h], sdigest);
         if (!rc)
             rc = certify(bl[h], m, sg);
         if (!rc)

@@ -17,7 +17,10 @@ static size_t header_body(const ledger_block *b, uint8_t *p) {
         return LEDGER_HEADER_V1_BYTES - 5;
     ldg_put32(p + 126, b->app_version);
     memcpy(p + 130, b->epoch, 32);
-    return LEDGER_HEADER_V2_BYTES - 5;
+    if (b->format == 2)
+        return LEDGER_HEADER_V2_BYTES - 5;
+    memcpy(p + 162, b->state_digest, 32);
+    return LEDGER_HEADER_V3_BYTES - 5;
 }
 
 size_t ldg_block_header_encode(const ledger_block *b, uint8_t out[LEDGER_HEADER_BYTES]) {
@@ -54,6 +57,8 @@ int ldg_header_decode(const uint8_t *buf, size_t len, ldg_header *h, size_t *use
         memcpy(h->epoch, p + 130, 32);
         if (h->app_version == 0)
             return LEDGER_E_DECODE;
+        if (h->format >= 3)
+            memcpy(h->state_digest, p + 162, 32);
     }
     *used = sz;
     return LEDGER_OK;
@@ -227,6 +232,20 @@ int ledger_block_set_context(ledger_block *b, uint32_t app_version, const uint8_
     return LEDGER_OK;
 }
 
+const uint8_t *ledger_block_state_digest(const ledger_block *b) {
+    return b && b->format >= 3 ? b->state_digest : NULL;
+}
+
+int ledger_block_set_state_digest(ledger_block *b, const uint8_t digest[32]) {
+    if (!b || !digest || b->format < 3)
+        return LEDGER_E_INVALID;
+    memcpy(b->state_digest, digest, 32);
+    ldg_block_rehash(b);
+    ledger_cert_free(b->cert);
+    b->cert = NULL;
+    return LEDGER_OK;
+}
+
 int ledger_block_set_state_root(ledger_block *b, const uint8_t root[32]) {
     if (!b || !root)
         return LEDGER_E_INVALID;
@@ -340,6 +359,7 @@ int ledger_block_decode(ledger_block **out, const uint8_t *buf, size_t len) {
     b->format = h.format;
     b->app_version = h.app_version;
     memcpy(b->epoch, h.epoch, 32);
+    memcpy(b->state_digest, h.state_digest, 32);
     const uint8_t *txr = h.tx_root, *str = h.state_root;
     memcpy(b->tx_root, txr, 32);
     memcpy(b->state_root, str, 32);

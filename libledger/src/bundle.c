@@ -34,7 +34,7 @@ static int membership_hash(const ledger_membership *m, uint8_t out[32]) {
 
 typedef struct change {
     const uint8_t *header, *cert, *prev_root, *results, *writes;
-    size_t cert_len, writes_len;
+    size_t header_len, cert_len, writes_len;
     const uint8_t *mship; /* value of the membership record (in writes) */
     size_t mship_len;
     ldg_header h;
@@ -88,9 +88,13 @@ static int change_read(ldg_rd *r, change *c) {
     memset(c, 0, sizeof *c);
     const uint8_t *l;
     size_t used;
-    if (ldg_take(r, LEDGER_HEADER_V2_BYTES, &c->header) ||
-        ldg_header_decode(c->header, LEDGER_HEADER_V2_BYTES, &c->h, &used) != LEDGER_OK ||
-        c->h.format != 2 || used != LEDGER_HEADER_V2_BYTES || c->h.height > UINT64_MAX - 2)
+    /* a header of format 2 or 3, its size told by its version byte */
+    if (r->left < 5 || (r->p[4] != 2 && r->p[4] != 3))
+        return LEDGER_E_DECODE;
+    c->header_len = ldg_header_size(r->p[4]);
+    if (ldg_take(r, c->header_len, &c->header) ||
+        ldg_header_decode(c->header, c->header_len, &c->h, &used) != LEDGER_OK ||
+        used != c->header_len || c->h.height > UINT64_MAX - 2)
         return LEDGER_E_DECODE;
     if (ldg_take(r, 4, &l))
         return LEDGER_E_DECODE;
@@ -132,7 +136,7 @@ static int change_apply(const change *c, ledger_membership **cur, uint64_t *eff)
         return LEDGER_E_MEMBERSHIP; /* decided before the previous change took force */
     if (sodium_memcmp(c->h.epoch, mh, 32) != 0)
         return LEDGER_E_EPOCH;
-    crypto_hash_sha256(hh, c->header, LEDGER_HEADER_V2_BYTES);
+    crypto_hash_sha256(hh, c->header, c->header_len);
     ledger_cert *ct;
     if ((rc = ledger_cert_decode(&ct, c->cert, c->cert_len)) != 0)
         return rc == LEDGER_E_NOMEM ? rc : LEDGER_E_DECODE;
@@ -268,7 +272,7 @@ static int store_changes(ledger_store *s, uint64_t after, uint64_t upto, uint8_t
             rc = LEDGER_E_CORRUPT;
         if (!rc) {
             hl = ldg_block_header_encode(blk, hdr);
-            if (hl != LEDGER_HEADER_V2_BYTES)
+            if (hl < LEDGER_HEADER_V2_BYTES)
                 rc = LEDGER_E_CORRUPT;
         }
         size_t cl = rc ? 0 : ldg_cert_size(blk->cert), need = hl + 4 + cl + wl;
@@ -350,10 +354,10 @@ int ledger_bundle_create_changes(const ledger_membership *genesis, const uint8_t
     size_t plen = 0, tlen = 0;
     int rc = membership_hash(genesis, gh);
     /* with no change, the block must be certified by the genesis membership */
-    if (!rc && m == 0 && proof->header_len == LEDGER_HEADER_V2_BYTES &&
+    if (!rc && m == 0 && proof->header_len >= LEDGER_HEADER_V2_BYTES &&
         sodium_memcmp(proof->header + 135, gh, 32) != 0)
         rc = LEDGER_E_MEMBERSHIP;
-    if (!rc && m > 0 && proof->header_len != LEDGER_HEADER_V2_BYTES)
+    if (!rc && m > 0 && proof->header_len < LEDGER_HEADER_V2_BYTES)
         rc = LEDGER_E_INVALID;
     if (!rc)
         rc = ledger_proof_encode(proof, &penc, &plen);

@@ -118,9 +118,10 @@ int ldg_membership_change(const ledger_membership *m, int kind, const uint8_t ke
 int ldg_membership_hash(const ledger_membership *m, uint8_t out[32]);
 
 struct ledger_block {
-    uint8_t format;       /* header format version: 1 (read only) or 2 */
-    uint32_t app_version; /* format 2: application version in force (format 1: 1) */
-    uint8_t epoch[32];    /* format 2: SHA-256 of the membership in force (format 1: zero) */
+    uint8_t format;           /* header format version: 1 (read only) or 2 */
+    uint32_t app_version;     /* format 2: application version in force (format 1: 1) */
+    uint8_t epoch[32];        /* format 2: SHA-256 of the membership in force (format 1: zero) */
+    uint8_t state_digest[32]; /* format 3: BLAKE2b-256 of the state's LtHash (else zero) */
     uint64_t height;
     uint8_t prev_hash[32];
     uint64_t timestamp;
@@ -157,13 +158,17 @@ typedef struct ldg_header {
     uint16_t proposer;
     uint64_t view;
     uint32_t ntx;
-    uint32_t app_version; /* 1 for format 1 */
-    uint8_t epoch[32];    /* zero for format 1 */
+    uint32_t app_version;     /* 1 for format 1 */
+    uint8_t epoch[32];        /* zero for format 1 */
+    uint8_t state_digest[32]; /* format 3 (zero below) */
 } ldg_header;
 
 /* Size of a header of format version v (0: unknown version). */
 static inline size_t ldg_header_size(uint8_t v) {
-    return v == 1 ? LEDGER_HEADER_V1_BYTES : v == 2 ? LEDGER_HEADER_V2_BYTES : 0;
+    return v == 1   ? LEDGER_HEADER_V1_BYTES
+           : v == 2 ? LEDGER_HEADER_V2_BYTES
+           : v == 3 ? LEDGER_HEADER_V3_BYTES
+                    : 0;
 }
 /* Header encoding (returns its length) and hash of a block's fields. */
 size_t ldg_block_header_encode(const ledger_block *b, uint8_t out[LEDGER_HEADER_BYTES]);

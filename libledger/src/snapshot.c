@@ -18,12 +18,15 @@
 #define META_IMPORT   "snapimport"
 #define META_BASE     "snapbase"
 #define IMPORT_FIXED  (1 + 8 + 32 + 32 + 8 + 32 + 1 + 2)
+#define IMPORT_VER    2 /* 2: the state digest's accumulator follows the fixed part */
 
 struct ledger_snapshot {
     ledger_store *s;
     MDB_txn *txn;
     uint64_t height;
     uint8_t header_hash[32];
+    uint8_t format;           /* header format of the block at height */
+    uint8_t state_digest[32]; /* format 3: the state digest its header commits to */
 };
 
 struct ledger_snapshot_import {
@@ -32,6 +35,7 @@ struct ledger_snapshot_import {
     uint8_t expect[32]; /* the trusted digest */
     uint64_t next;      /* index of the next chunk */
     uint8_t d[32];      /* the digest chain so far */
+    ldg_lthash acc;     /* LtHash of the entries staged so far (the state digest's) */
     int complete;
     size_t rlen;
     uint8_t resume[LEDGER_SNAPSHOT_RESUME_MAX];
@@ -182,6 +186,19 @@ int ledger_store_snapshot_begin(ledger_store *s, ledger_snapshot **out) {
     else {
         x->height = ldg_get64(v.mv_data);
         memcpy(x->header_hash, (const uint8_t *)v.mv_data + 16, 32);
+        uint8_t hk[8];
+        ldg_put64(hk, x->height);
+        MDB_val bk = ldg_val(hk, 8), bv;
+        mrc = mdb_get(x->txn, s->blocks, &bk, &bv);
+        const uint8_t *bp = bv.mv_data;
+        if (mrc)
+            rc = mrc == MDB_NOTFOUND ? LEDGER_E_CORRUPT : ldg_mdb_err(mrc);
+        else if (bv.mv_size < LEDGER_HEADER_V3_BYTES || bp[4] < 3)
+            x->format = bv.mv_size >= 5 ? bp[4] : 0;
+        else {
+            x->format = bp[4];
+            memcpy(x->state_digest, bp + 167, 32); /* the block repeats the header's fields */
+        }
     }
     if (rc) {
         ledger_snapshot_free(x);
@@ -348,6 +365,12 @@ int ledger_snapshot_chunk(ledger_snapshot *x, uint64_t index, const uint8_t *res
 int ledger_snapshot_digest(ledger_snapshot *x, uint8_t digest[32], uint64_t *nchunks) {
     if (!x || !digest)
         return LEDGER_E_INVALID;
+    if (x->format >= 3 && !nchunks) {
+        /* the header commits to the state: no walk (and no pause on the
+         * replica's loop thread); the receiver checks the entries against it */
+        memcpy(digest, x->state_digest, 32);
+        return LEDGER_OK;
+    }
     uint8_t d[32];
     digest_start(x->height, x->header_hash, d);
     last_key lk = {.n = 0};
@@ -365,7 +388,7 @@ int ledger_snapshot_digest(ledger_snapshot *x, uint8_t digest[32], uint64_t *nch
         if (rc)
             return rc == LEDGER_E_NOMEM ? rc : LEDGER_E_CORRUPT;
         if (h.last) {
-            memcpy(digest, d, 32);
+            memcpy(digest, x->format >= 3 ? x->state_digest : d, 32);
             if (nchunks)
                 *nchunks = i + 1;
             return LEDGER_OK;
@@ -401,8 +424,8 @@ static int meta_put(MDB_txn *txn, ledger_store *s, const char *name, const void 
 }
 
 static int import_save(MDB_txn *txn, const ledger_snapshot_import *im) {
-    uint8_t rec[IMPORT_FIXED + LEDGER_SNAPSHOT_RESUME_MAX];
-    rec[0] = 1;
+    uint8_t rec[IMPORT_FIXED + LDG_LTHASH_BYTES + LEDGER_SNAPSHOT_RESUME_MAX];
+    rec[0] = IMPORT_VER;
     ldg_put64(rec + 1, im->b->height);
     memcpy(rec + 9, im->b->header_hash, 32);
     memcpy(rec + 41, im->expect, 32);
@@ -410,8 +433,9 @@ static int import_save(MDB_txn *txn, const ledger_snapshot_import *im) {
     memcpy(rec + 81, im->d, 32);
     rec[113] = (uint8_t)im->complete;
     ldg_put16(rec + 114, (uint16_t)im->rlen);
-    memcpy(rec + IMPORT_FIXED, im->resume, im->rlen);
-    return meta_put(txn, im->s, META_IMPORT, rec, IMPORT_FIXED + im->rlen);
+    ldg_lthash_encode(&im->acc, rec + IMPORT_FIXED);
+    memcpy(rec + IMPORT_FIXED + LDG_LTHASH_BYTES, im->resume, im->rlen);
+    return meta_put(txn, im->s, META_IMPORT, rec, IMPORT_FIXED + LDG_LTHASH_BYTES + im->rlen);
 }
 
 /* Drop what was staged and start again from chunk 0 (in txn). */
@@ -420,6 +444,7 @@ static int import_reset(MDB_txn *txn, ledger_snapshot_import *im) {
     im->next = 0;
     im->complete = 0;
     im->rlen = 0;
+    memset(&im->acc, 0, sizeof im->acc);
     digest_start(im->b->height, im->b->header_hash, im->d);
     return mrc ? mrc : import_save(txn, im);
 }
@@ -446,6 +471,9 @@ int ledger_store_snapshot_import_begin(ledger_store *s, const uint8_t *block, si
     int rc = ledger_block_decode(&im->b, block, block_len);
     if (!rc && !im->b->cert)
         rc = LEDGER_E_CERTIFICATE;
+    /* a format 3 block names the state digest: the trusted digest must be it */
+    if (!rc && im->b->format >= 3 && sodium_memcmp(digest, im->b->state_digest, 32) != 0)
+        rc = LEDGER_E_HASH;
     if (rc) {
         ledger_snapshot_import_free(im);
         return rc;
@@ -468,16 +496,21 @@ int ledger_store_snapshot_import_begin(ledger_store *s, const uint8_t *block, si
         MDB_val k = ldg_val(META_IMPORT, strlen(META_IMPORT)), v;
         mrc = mdb_get(txn, s->meta, &k, &v);
         const uint8_t *r = v.mv_data;
-        if (mrc == MDB_SUCCESS && v.mv_size >= IMPORT_FIXED && r[0] == 1 &&
-            ldg_get64(r + 1) == im->b->height && memcmp(r + 9, im->b->header_hash, 32) == 0 &&
-            memcmp(r + 41, digest, 32) == 0 && ldg_get16(r + 114) <= LEDGER_SNAPSHOT_RESUME_MAX &&
-            v.mv_size == IMPORT_FIXED + (size_t)ldg_get16(r + 114) && r[113] <= 1) {
+        /* (a version 1 record, written before the state digest, is not
+         * resumed: the import starts over) */
+        if (mrc == MDB_SUCCESS && v.mv_size >= IMPORT_FIXED + LDG_LTHASH_BYTES &&
+            r[0] == IMPORT_VER && ldg_get64(r + 1) == im->b->height &&
+            memcmp(r + 9, im->b->header_hash, 32) == 0 && memcmp(r + 41, digest, 32) == 0 &&
+            ldg_get16(r + 114) <= LEDGER_SNAPSHOT_RESUME_MAX &&
+            v.mv_size == IMPORT_FIXED + LDG_LTHASH_BYTES + (size_t)ldg_get16(r + 114) &&
+            r[113] <= 1) {
             /* resume where a previous process stopped */
             im->next = ldg_get64(r + 73);
             memcpy(im->d, r + 81, 32);
             im->complete = r[113];
             im->rlen = ldg_get16(r + 114);
-            memcpy(im->resume, r + IMPORT_FIXED, im->rlen);
+            ldg_lthash_decode(&im->acc, r + IMPORT_FIXED);
+            memcpy(im->resume, r + IMPORT_FIXED + LDG_LTHASH_BYTES, im->rlen);
             mdb_txn_abort(txn);
             txn = NULL;
         } else if (mrc == MDB_SUCCESS || mrc == MDB_NOTFOUND) {
@@ -523,12 +556,14 @@ typedef struct stage_ctx {
     MDB_txn *txn;
     MDB_dbi dbi;
     last_key lk;
+    ldg_lthash *acc; /* each staged entry joins the import's accumulator */
 } stage_ctx;
 
 static int stage_entry(void *ctx, uint8_t ns, const uint8_t *k, size_t kl, const uint8_t *v,
                        size_t vl) {
     stage_ctx *c = ctx;
     remember_last(&c->lk, ns, k, kl, v, vl);
+    ldg_lthash_update(c->acc, 1, ns, k, kl, v, vl);
     MDB_val mk = ldg_val(c->lk.k, c->lk.n), mv = ldg_val(v, vl);
     int mrc = mdb_put(c->txn, c->dbi, &mk, &mv, MDB_APPEND);
     if (mrc == MDB_KEYEXIST)
@@ -557,12 +592,12 @@ int ledger_snapshot_import_chunk(ledger_snapshot_import *im, const uint8_t *chun
         pthread_mutex_unlock(&s->wlock);
         return ldg_mdb_err(mrc);
     }
-    stage_ctx c = {.txn = txn, .dbi = s->snapstage};
+    ledger_snapshot_import saved = *im;
+    stage_ctx c = {.txn = txn, .dbi = s->snapstage, .acc = &im->acc};
     c.lk.n = 0;
     rc = chunk_parse(chunk, len, &h, stage_entry, &c);
     /* the first key must come after the resume key (MDB_APPEND checks it only
      * against the staging table's last key, which is the same thing) */
-    ledger_snapshot_import saved = *im;
     if (!rc) {
         digest_step(im->d, chunk, len);
         im->next++;
@@ -573,7 +608,17 @@ int ledger_snapshot_import_chunk(ledger_snapshot_import *im, const uint8_t *chun
         if (h.last)
             im->complete = 1;
     }
-    int mismatch = !rc && h.last && sodium_memcmp(im->d, im->expect, 32) != 0;
+    /* the last chunk: a format 3 block's header commits to the state digest,
+     * which the staged entries must reproduce; older blocks name none, and the
+     * chain of chunk hashes must be the digest the caller trusts */
+    int mismatch = 0;
+    if (!rc && h.last && im->b->format >= 3) {
+        uint8_t dg[32];
+        ldg_lthash_digest(&im->acc, dg);
+        mismatch = sodium_memcmp(dg, im->b->state_digest, 32) != 0;
+    } else if (!rc && h.last) {
+        mismatch = sodium_memcmp(im->d, im->expect, 32) != 0;
+    }
     if (!rc && !mismatch) {
         mrc = import_save(txn, im);
         if (!mrc)
@@ -686,6 +731,12 @@ int ledger_snapshot_import_finish(ledger_snapshot_import *im) {
         ldg_put64(base, b->height);
         if (!mrc)
             mrc = meta_put(txn, s, META_BASE, base, 8);
+        if (!mrc) /* the state digest's accumulator of the installed state */
+        {
+            uint8_t acc[LDG_LTHASH_BYTES];
+            ldg_lthash_encode(&im->acc, acc);
+            mrc = meta_put(txn, s, LDG_META_LTHASH, acc, sizeof acc);
+        }
         if (!mrc)
             mrc = mdb_drop(txn, s->snapstage, 0);
         MDB_val ik = ldg_val(META_IMPORT, strlen(META_IMPORT));

@@ -155,6 +155,16 @@ int ldg_state_write(struct ledger_state *st, const uint8_t *key, size_t klen, co
                     size_t vlen, int put) {
     MDB_val k = ldg_val(key, klen);
     int rc;
+    if (st->acc) { /* the old element leaves the state digest (before LMDB reuses its page) */
+        MDB_val ov;
+        rc = mdb_get(st->txn, st->s->state, &k, &ov);
+        if (rc == MDB_SUCCESS)
+            ldg_lthash_update(st->acc, 0, 0, key, klen, ov.mv_data, ov.mv_size);
+        else if (rc != MDB_NOTFOUND)
+            return ldg_mdb_err(rc);
+        if (put)
+            ldg_lthash_update(st->acc, 1, 0, key, klen, val, vlen);
+    }
     if (put) {
         MDB_val v = ldg_val(val ? val : (const uint8_t *)"", vlen);
         rc = mdb_put(st->txn, st->s->state, &k, &v, 0);
@@ -334,8 +344,13 @@ int ldg_exec_block_wit(ledger_store *s, MDB_txn *txn, const ledger_block *b,
     /* the membership in force: the store's at its next height, else (a replay
      * from genesis) derived from the state in txn, and named by the header */
     ledger_membership *derived = NULL;
-    int rc = LEDGER_OK;
-    if (b->height != s->tip.height + 1) {
+    /* the state digest's accumulator, carried in txn from block to block */
+    ldg_lthash acc;
+    int rc = ldg_lthash_load(s, txn, &acc);
+    if (rc == LEDGER_E_NOT_FOUND)
+        rc = LEDGER_OK; /* an empty state (the store computes it at open otherwise) */
+    st.acc = &acc;
+    if (!rc && b->height != s->tip.height + 1) {
         rc = ldg_membership_at(s, txn, b->height, &derived);
         if (!rc)
             st.m = derived;
@@ -379,7 +394,10 @@ int ldg_exec_block_wit(ledger_store *s, MDB_txn *txn, const ledger_block *b,
         } else if (nonce <= last) {
             status = LEDGER_E_REPLAY;
         } else {
+            if (mrc == MDB_SUCCESS) /* the sender's old nonce record leaves the digest */
+                ldg_lthash_update(&acc, 0, 1, sender, 32, v.mv_data, 8);
             ldg_put64(nb, nonce);
+            ldg_lthash_update(&acc, 1, 1, sender, 32, nb, 8);
             v = ldg_val(nb, 8);
             mrc = mdb_put(txn, s->nonce, &k, &v, 0);
             if (mrc) {
@@ -447,6 +465,8 @@ int ldg_exec_block_wit(ledger_store *s, MDB_txn *txn, const ledger_block *b,
                     rc = LEDGER_E_NOMEM;
                 }
             }
+            if (!rc)
+                rc = ldg_lthash_save(s, txn, &acc);
             memcpy(buf, LDG_TAG_STATE, LDG_TAG_LEN);
             memcpy(buf + 16, prev_root, 32);
             ldg_put64(buf + 48, b->height);
@@ -459,4 +479,13 @@ int ldg_exec_block_wit(ledger_store *s, MDB_txn *txn, const ledger_block *b,
     ldg_state_release(&st);
     ledger_membership_free(derived);
     return rc;
+}
+
+int ldg_state_digest_txn(ledger_store *s, MDB_txn *txn, uint8_t digest[32]) {
+    ldg_lthash a;
+    int rc = ldg_lthash_load(s, txn, &a);
+    if (rc && rc != LEDGER_E_NOT_FOUND)
+        return rc;
+    ldg_lthash_digest(&a, digest);
+    return LEDGER_OK;
 }

@@ -335,6 +335,17 @@ int ledger_store_open(ledger_store **out, const char *path, const ledger_members
     }
     if (!rc)
         rc = blob_accounting_init(s, txn);
+    if (!rc) { /* a store written before the state digest: compute it once */
+        ldg_lthash acc;
+        rc = ldg_lthash_load(s, txn, &acc);
+        if (rc == LEDGER_E_NOT_FOUND && s->tip.height) {
+            rc = ldg_lthash_scan(s, txn, &acc);
+            if (!rc)
+                rc = ldg_lthash_save(s, txn, &acc);
+        } else if (rc == LEDGER_E_NOT_FOUND) {
+            rc = LEDGER_OK; /* an empty state: the zero accumulator */
+        }
+    }
     if (rc) {
         mdb_txn_abort(txn);
         goto fail;
@@ -496,7 +507,13 @@ int ledger_store_block_context(ledger_store *s, uint32_t *app_version, uint8_t e
 
 int ledger_store_prepare(ledger_store *s, const ledger_block *b, uint32_t flags,
                          uint8_t state_root[32]) {
-    if (!s || !b || !state_root || (flags & ~LEDGER_PREPARE_VERIFY_TX))
+    uint8_t digest[32];
+    return ledger_store_prepare_digest(s, b, flags, state_root, digest);
+}
+
+int ledger_store_prepare_digest(ledger_store *s, const ledger_block *b, uint32_t flags,
+                                uint8_t state_root[32], uint8_t state_digest[32]) {
+    if (!s || !b || !state_root || !state_digest || (flags & ~LEDGER_PREPARE_VERIFY_TX))
         return LEDGER_E_INVALID;
     pthread_mutex_lock(&s->wlock);
     int rc = check_next(s, &s->tip, b);
@@ -507,6 +524,8 @@ int ledger_store_prepare(ledger_store *s, const ledger_block *b, uint32_t flags,
     }
     if (!rc)
         rc = ldg_exec_block(s, txn, b, s->tip.state_root, flags, state_root, NULL);
+    if (!rc)
+        rc = ldg_state_digest_txn(s, txn, state_digest);
     if (txn)
         mdb_txn_abort(txn);
     pthread_mutex_unlock(&s->wlock);
@@ -559,6 +578,12 @@ static int append_impl(ledger_store *s, const ledger_block *b, uint32_t flags, i
             ldg_exec_block_wit(s, txn, b, s->tip.state_root, flags, root, statuses, &wit, &wit_len);
     if (!rc && sodium_memcmp(root, b->state_root, 32) != 0)
         rc = LEDGER_E_STATE_ROOT;
+    if (!rc && b->format >= 3) { /* the state digest the header commits to */
+        uint8_t dg[32];
+        rc = ldg_state_digest_txn(s, txn, dg);
+        if (!rc && sodium_memcmp(dg, b->state_digest, 32) != 0)
+            rc = LEDGER_E_STATE_ROOT;
+    }
     int mrc = 0;
     if (!rc && wit) { /* a block deciding a membership change: keep its witness */
         uint8_t wk[sizeof META_WITNESS - 1 + 8];

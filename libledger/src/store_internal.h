@@ -65,6 +65,32 @@ typedef struct ldg_write {
     size_t koff, klen, voff, vlen;
 } ldg_write;
 
+/* The state digest's accumulator (lthash.c, docs/formats/ledger.md §State
+ * digest): an LtHash of 1024 16-bit lanes over the state and nonce tables,
+ * kept in meta "lthash" (2048 bytes, lanes little-endian) and updated in each
+ * block's own LMDB transaction. */
+#define LDG_LTHASH_LANES 1024u
+#define LDG_LTHASH_BYTES 2048u
+#define LDG_META_LTHASH  "lthash"
+typedef struct ldg_lthash {
+    uint16_t l[LDG_LTHASH_LANES];
+} ldg_lthash;
+/* The element vector of (namespace, key, value): 0 state, 1 nonce. */
+void ldg_lthash_elem(uint16_t out[LDG_LTHASH_LANES], uint8_t ns, const uint8_t *k, size_t kl,
+                     const uint8_t *v, size_t vl);
+/* Add (add != 0) or subtract one element. */
+void ldg_lthash_update(ldg_lthash *a, int add, uint8_t ns, const uint8_t *k, size_t kl,
+                       const uint8_t *v, size_t vl);
+void ldg_lthash_encode(const ldg_lthash *a, uint8_t out[LDG_LTHASH_BYTES]);
+void ldg_lthash_decode(ldg_lthash *a, const uint8_t in[LDG_LTHASH_BYTES]);
+/* The state digest: BLAKE2b-256 of the 2048-byte encoding. */
+void ldg_lthash_digest(const ldg_lthash *a, uint8_t out[32]);
+/* The accumulator in txn's meta table (absent: zero and LEDGER_E_NOT_FOUND). */
+int ldg_lthash_load(ledger_store *s, MDB_txn *txn, ldg_lthash *a);
+int ldg_lthash_save(ledger_store *s, MDB_txn *txn, const ldg_lthash *a);
+/* From scratch over the state and nonce tables in txn. */
+int ldg_lthash_scan(ledger_store *s, MDB_txn *txn, ldg_lthash *a);
+
 struct ledger_state {
     ledger_store *s;
     MDB_txn *txn;
@@ -74,6 +100,7 @@ struct ledger_state {
     uint64_t changes;           /* writes + index entries so far (rejection check) */
     uint32_t app_version;       /* application version in force (ledger_state_app_version) */
     const ledger_membership *m; /* membership in force at height */
+    ldg_lthash *acc;            /* the state digest's accumulator, updated per write (or NULL) */
     ldg_write *log;
     size_t nlog, caplog;
     uint8_t *arena;
@@ -130,6 +157,9 @@ void ldg_state_release(struct ledger_state *st);
 int ldg_exec_block(ledger_store *s, MDB_txn *txn, const ledger_block *b,
                    const uint8_t prev_root[32], uint32_t flags, uint8_t root[32],
                    int32_t *statuses);
+/* The state digest after the block ldg_exec_block last executed in txn: the
+ * accumulator it left in txn's meta table. */
+int ldg_state_digest_txn(ledger_store *s, MDB_txn *txn, uint8_t digest[32]);
 /* The same; when the block writes a membership record (it decides a change),
  * *witness gets prev_root ‖ results hash ‖ u32 length ‖ the block's net writes
  * as hashed into the state root (docs/formats/ledger-bundle.md), else NULL. */

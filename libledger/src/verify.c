@@ -189,8 +189,19 @@ static int verify_replay(ledger_store *s, uint64_t *bad) {
     }
     uint8_t before[32], after[32], root[32] = {0}, got[32];
     int rc = digest_state(s, txn, before);
+    ldg_lthash stored; /* the state digest's accumulator as stored */
     if (!rc) {
-        mrc = mdb_drop(txn, s->state, 0);
+        rc = ldg_lthash_load(s, txn, &stored);
+        if (rc == LEDGER_E_NOT_FOUND)
+            rc = LEDGER_OK;
+    }
+    if (!rc) {
+        MDB_val ak = ldg_val(LDG_META_LTHASH, strlen(LDG_META_LTHASH));
+        mrc = mdb_del(txn, s->meta, &ak, NULL);
+        if (mrc == MDB_NOTFOUND)
+            mrc = 0;
+        if (!mrc)
+            mrc = mdb_drop(txn, s->state, 0);
         if (!mrc)
             mrc = mdb_drop(txn, s->nonce, 0);
         if (!mrc)
@@ -218,6 +229,10 @@ static int verify_replay(ledger_store *s, uint64_t *bad) {
         /* ldg_exec_block runs every block under the application version in
          * force at its height and checks that its header names it */
         rc = ldg_exec_block(s, txn, b, root, 0, got, NULL);
+        uint8_t dg[32];
+        if (!rc && b->format >= 3 && (rc = ldg_state_digest_txn(s, txn, dg)) == 0 &&
+            sodium_memcmp(dg, b->state_digest, 32) != 0)
+            rc = LEDGER_E_CORRUPT; /* the header's state digest is not the replayed state's */
         if (rc == LEDGER_E_APP || rc == LEDGER_E_APP_VERSION || rc == LEDGER_E_CORRUPT ||
             rc == LEDGER_E_EPOCH || (!rc && sodium_memcmp(got, b->state_root, 32) != 0)) {
             rc = LEDGER_E_CORRUPT;
@@ -228,7 +243,12 @@ static int verify_replay(ledger_store *s, uint64_t *bad) {
     }
     if (!rc) {
         rc = digest_state(s, txn, after);
-        if (!rc && sodium_memcmp(before, after, 32) != 0) {
+        ldg_lthash replayed;
+        int arc = rc ? rc : ldg_lthash_load(s, txn, &replayed);
+        if (arc && arc != LEDGER_E_NOT_FOUND)
+            rc = arc;
+        if (!rc && (sodium_memcmp(before, after, 32) != 0 ||
+                    sodium_memcmp(stored.l, replayed.l, sizeof stored.l) != 0)) {
             rc = LEDGER_E_CORRUPT;
             *bad = 0; /* the stored state, not a block, differs */
         }

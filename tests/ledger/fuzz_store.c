@@ -60,14 +60,15 @@ static void build(void) {
         ledger_tip t;
         ledger_store_tip(s, &t);
         ledger_block *b;
-        uint8_t root[32], stmt[96], sig[64];
+        uint8_t root[32], sdigest[32], stmt[96], sig[64];
         ledger_block_create_take(&b, t.height + 1, t.hash, (uint64_t)h, 0, 0, tx, 1);
         uint32_t cv;
         uint8_t ce[32];
         ledger_store_block_context(s, &cv, ce);
         ledger_block_set_context(b, cv, ce);
-        ledger_store_prepare(s, b, 0, root);
+        ledger_store_prepare_digest(s, b, 0, root, sdigest);
         ledger_block_set_state_root(b, root);
+        ledger_block_set_state_digest(b, sdigest);
         ledger_cert *c;
         ledger_cert_create(&c, 0);
         ledger_commit_statement(stmt, chain, (uint64_t)h, 0, ledger_block_header_hash(b));

@@ -257,12 +257,13 @@ static int child_next_block(ledger_store *s, ledger_signer *alice, uint64_t *non
         ledger_free(pl);
     }
     ledger_block *b;
-    uint8_t root[32], stmt[96], sig[64];
+    uint8_t root[32], sdigest[32], stmt[96], sig[64];
     uint32_t cv;
     uint8_t ce[32];
     if (ledger_block_create_take(&b, t.height + 1, t.hash, t.timestamp + 1, 0, 0, txs, 50) ||
         ledger_store_block_context(s, &cv, ce) || ledger_block_set_context(b, cv, ce) ||
-        ledger_store_prepare(s, b, 0, root) || ledger_block_set_state_root(b, root))
+        ledger_store_prepare_digest(s, b, 0, root, sdigest) ||
+        ledger_block_set_state_root(b, root) || ledger_block_set_state_digest(b, sdigest))
         return 1;
     ledger_cert *c;
     ledger_cert_create(&c, 0);

@@ -55,10 +55,12 @@ static ledger_block *next_block(fixture *f, ledger_tx **txs, size_t n, const int
     assert_int_equal(
         ledger_block_create_take(&b, t.height + 1, t.hash, t.height + 100, 0, 0, txs, n),
         LEDGER_OK);
-    uint8_t root[32];
+    uint8_t root[32], sdigest[32];
     t_context(f->s, b);
-    assert_int_equal(ledger_store_prepare(f->s, b, LEDGER_PREPARE_VERIFY_TX, root), LEDGER_OK);
+    assert_int_equal(ledger_store_prepare_digest(f->s, b, LEDGER_PREPARE_VERIFY_TX, root, sdigest),
+                     LEDGER_OK);
     assert_int_equal(ledger_block_set_state_root(b, root), LEDGER_OK);
+    assert_int_equal(ledger_block_set_state_digest(b, sdigest), LEDGER_OK);
     uint8_t stmt[LEDGER_COMMIT_STATEMENT_BYTES], sig[64];
     ledger_cert *c = NULL;
     assert_int_equal(ledger_cert_create(&c, 0), LEDGER_OK);

@@ -37,10 +37,12 @@ static ledger_block *next_block(fixture *f, ledger_tx **txs, size_t n) {
     assert_int_equal(
         ledger_block_create_take(&b, t.height + 1, t.hash, t.height + 100, 0, 0, txs, n),
         LEDGER_OK);
-    uint8_t root[32];
+    uint8_t root[32], sdigest[32];
     t_context(f->src, b);
-    assert_int_equal(ledger_store_prepare(f->src, b, LEDGER_PREPARE_VERIFY_TX, root), LEDGER_OK);
+    assert_int_equal(
+        ledger_store_prepare_digest(f->src, b, LEDGER_PREPARE_VERIFY_TX, root, sdigest), LEDGER_OK);
     assert_int_equal(ledger_block_set_state_root(b, root), LEDGER_OK);
+    assert_int_equal(ledger_block_set_state_digest(b, sdigest), LEDGER_OK);
     uint8_t stmt[LEDGER_COMMIT_STATEMENT_BYTES], sig[64];
     ledger_cert *c = NULL;
     assert_int_equal(ledger_cert_create(&c, 0), LEDGER_OK);
@@ -491,6 +493,146 @@ static void test_flipped_and_truncated(void **state) {
     chunks_free(&c);
 }
 
+/* The snapshot digest of chunks as f+1 colluding replicas would compute it over
+ * the chunks they serve (docs/formats/ledger.md §Snapshot chunk, the chunk
+ * chain): d = SHA-256("FSLEDGER/SNAP/S1" ‖ B ‖ header hash), then per chunk
+ * d = SHA-256("FSLEDGER/SNAP/C1" ‖ d ‖ SHA-256(chunk)). */
+static void chain_digest(const chunks *c, uint8_t out[32]) {
+    ledger_block *b = NULL;
+    assert_int_equal(ledger_block_decode(&b, c->block, c->block_len), LEDGER_OK);
+    uint8_t buf[16 + 32 + 32], d[32], ch[32];
+    memcpy(buf, "FSLEDGER/SNAP/S1", 16);
+    for (int i = 0; i < 8; i++)
+        buf[16 + i] = (uint8_t)(c->height >> (56 - 8 * i));
+    memcpy(buf + 24, ledger_block_header_hash(b), 32);
+    assert_int_equal(ledger_sha256(d, buf, 56), LEDGER_OK);
+    for (size_t i = 0; i < c->count; i++) {
+        assert_int_equal(ledger_sha256(ch, c->c[i], c->n[i]), LEDGER_OK);
+        memcpy(buf, "FSLEDGER/SNAP/C1", 16);
+        memcpy(buf + 16, d, 32);
+        memcpy(buf + 48, ch, 32);
+        assert_int_equal(ledger_sha256(d, buf, sizeof buf), LEDGER_OK);
+    }
+    memcpy(out, d, 32);
+    ledger_block_free(b);
+}
+
+/* Offset of a value byte of the first entry of chunk i whose value is longer than 64. */
+static size_t value_byte(const chunks *c, size_t i) {
+    const uint8_t *p = c->c[i] + 26, *end = c->c[i] + c->n[i];
+    while (p < end) {
+        uint32_t kl = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
+        const uint8_t *v = p + 5 + kl;
+        uint32_t vl = (uint32_t)v[0] << 24 | (uint32_t)v[1] << 16 | (uint32_t)v[2] << 8 | v[3];
+        if (vl > 64)
+            return (size_t)(v + 4 + 40 - c->c[i]);
+        p = v + 4 + vl;
+    }
+    fail_msg("no long value in chunk %zu", i);
+    return 0;
+}
+
+/* f+1 colluding replicas serve a state altered consistently: every chunk
+ * decodes, the chunk chain they offer is computed over the altered chunks, so
+ * the f+1 rule alone (the old check) installed it. The base block's header
+ * commits to the state digest, which the altered entries do not reproduce:
+ * refused, nothing installed, and the honest snapshot then installs. The old
+ * code installed the altered state (it checked only the offered chain). */
+static void test_colluding_snapshot_refused(void **state) {
+    fixture *f = *state;
+    chunks c;
+    export_all(f->src, &c);
+    ledger_block *b = NULL;
+    assert_int_equal(ledger_block_decode(&b, c.block, c.block_len), LEDGER_OK);
+    assert_int_equal(ledger_block_format(b), 3);
+    assert_non_null(ledger_block_state_digest(b));
+    assert_memory_equal(ledger_block_state_digest(b), c.digest,
+                        32); /* what honest replicas offer */
+    ledger_block_free(b);
+    assert_true(c.count >= 3);
+
+    /* alter one value in chunk 1 (same length: every boundary stays) */
+    chunks bad = c;
+    size_t off = value_byte(&c, 1);
+    uint8_t *alt = malloc(c.n[1]);
+    assert_non_null(alt);
+    memcpy(alt, c.c[1], c.n[1]);
+    alt[off] ^= 0x01;
+    bad.c[1] = alt;
+    uint8_t colluders[32];
+    chain_digest(&bad, colluders);
+    assert_memory_not_equal(colluders, c.digest, 32);
+
+    /* the colluders' digest: not the one the header names */
+    ledger_snapshot_import *im = NULL;
+    int rc = ledger_store_snapshot_import_begin(f->dst, bad.block, bad.block_len, colluders, &im);
+    if (rc == LEDGER_OK) { /* (the old code took it, and installed the altered state) */
+        rc = feed(im, &bad, 0);
+        if (rc == LEDGER_OK)
+            rc = ledger_snapshot_import_finish(im);
+        ledger_snapshot_import_free(im);
+        im = NULL;
+    }
+    assert_int_not_equal(rc, LEDGER_OK);
+    assert_untouched(f->dst);
+
+    /* the header's digest with the altered chunks: the last chunk fails, all dropped */
+    assert_int_equal(
+        ledger_store_snapshot_import_begin(f->dst, bad.block, bad.block_len, c.digest, &im),
+        LEDGER_OK);
+    assert_int_equal(feed(im, &bad, 0), LEDGER_E_HASH);
+    uint64_t idx;
+    int complete;
+    next_of(im, &idx, &complete);
+    assert_int_equal(idx, 0);
+    assert_false(complete);
+    assert_int_equal(ledger_snapshot_import_finish(im), LEDGER_E_INVALID);
+    assert_untouched(f->dst);
+
+    /* a byte flipped anywhere in any chunk (header, keys, values; sampled
+     * positions): refused — at that chunk, or at the last one against the
+     * header's digest — and nothing is ever installed */
+    size_t flips = 0;
+    for (size_t i = 0; i < c.count; i++) {
+        for (size_t k = 0; k < c.n[i]; k += c.n[i] / 11 + 1) {
+            uint8_t *x = malloc(c.n[i]);
+            assert_non_null(x);
+            memcpy(x, c.c[i], c.n[i]);
+            x[k] ^= 0x20;
+            chunks fl = c;
+            fl.c[i] = x;
+            next_of(im, &idx, &complete);
+            assert_true(idx <= i); /* whatever is staged, the flipped chunk is still to come */
+            assert_int_not_equal(feed(im, &fl, (size_t)idx), LEDGER_OK);
+            free(x);
+            next_of(im, &idx, &complete);
+            assert_false(complete);
+            assert_untouched(f->dst);
+            flips++;
+        }
+    }
+    assert_true(flips > 20);
+    ledger_snapshot_import_free(im);
+    free(alt);
+
+    /* the honest chunks install, and the store's state digest is the header's */
+    assert_int_equal(
+        ledger_store_snapshot_import_begin(f->dst, c.block, c.block_len, c.digest, &im), LEDGER_OK);
+    next_of(im, &idx, &complete); /* (resumes what the flips left staged) */
+    assert_int_equal(feed(im, &c, (size_t)idx), LEDGER_OK);
+    assert_int_equal(ledger_snapshot_import_finish(im), LEDGER_OK);
+    ledger_snapshot_import_free(im);
+    assert_int_equal(ledger_store_height(f->dst), c.height);
+    /* the next block appended on the snapshot-started store carries a digest
+     * computed from the installed accumulator: the source agrees */
+    ledger_tx *txs[1] = {t_put(f->alice, ++f->anonce, "after", "snap")};
+    ledger_block *nb = next_block(f, txs, 1);
+    assert_int_equal(ledger_store_append(f->src, nb), LEDGER_OK);
+    assert_int_equal(ledger_store_append(f->dst, nb), LEDGER_OK);
+    ledger_block_free(nb);
+    chunks_free(&c);
+}
+
 /* Another height's chunks, a wrong digest, a block with a forged certificate. */
 static void test_wrong_height_digest_block(void **state) {
     fixture *f = *state;
@@ -509,28 +651,29 @@ static void test_wrong_height_digest_block(void **state) {
     assert_untouched(f->dst);
     ledger_snapshot_import_free(im);
 
-    /* a digest that is not this snapshot's: the last chunk fails, all dropped */
+    /* a digest that is not the one the block's (format 3) header names:
+     * refused at once, nothing staged */
     uint8_t wrong[32];
     memcpy(wrong, c.digest, 32);
     wrong[7] ^= 0x80;
     assert_int_equal(ledger_store_snapshot_import_begin(f->dst, c.block, c.block_len, wrong, &im),
-                     LEDGER_OK);
-    assert_int_equal(feed(im, &c, 0), LEDGER_E_HASH);
-    uint64_t idx;
-    int complete;
-    next_of(im, &idx, &complete);
-    assert_int_equal(idx, 0);
-    assert_false(complete);
-    assert_int_equal(ledger_snapshot_import_finish(im), LEDGER_E_INVALID);
+                     LEDGER_E_HASH);
+    assert_null(im);
     assert_untouched(f->dst);
-    ledger_snapshot_import_free(im);
 
-    /* the block of the older height with this snapshot's digest: the digest
-     * is bound to the height and header hash */
+    /* the block of the older height with this snapshot's digest: refused */
     assert_int_equal(
         ledger_store_snapshot_import_begin(f->dst, old.block, old.block_len, c.digest, &im),
+        LEDGER_E_HASH);
+    assert_null(im);
+    assert_untouched(f->dst);
+
+    /* the older block with its own digest, fed this snapshot's chunks: they
+     * name another height */
+    assert_int_equal(
+        ledger_store_snapshot_import_begin(f->dst, old.block, old.block_len, old.digest, &im),
         LEDGER_OK);
-    assert_int_equal(feed(im, &old, 0), LEDGER_E_HASH);
+    assert_int_equal(feed(im, &c, 0), LEDGER_E_HEIGHT);
     assert_untouched(f->dst);
     ledger_snapshot_import_free(im);
 
@@ -680,6 +823,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_flipped_and_truncated, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_height_digest_block, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_colluding_snapshot_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_killed_mid_import, setup, teardown),
         cmocka_unit_test(test_chunk_codec),
     };

@@ -99,7 +99,7 @@ static void test_append_and_read(void **state) {
     size_t hlen = 0, want_len = 0;
     assert_int_equal(ledger_store_header(f->s, 2, hdr, &hlen, hh), LEDGER_OK);
     assert_int_equal(ledger_block_header(b2, want_hdr, &want_len), LEDGER_OK);
-    assert_int_equal(hlen, LEDGER_HEADER_V2_BYTES);
+    assert_int_equal(hlen, LEDGER_HEADER_V3_BYTES);
     assert_int_equal(want_len, hlen);
     assert_memory_equal(hdr, want_hdr, hlen);
     assert_memory_equal(hh, ledger_block_header_hash(b2), 32);

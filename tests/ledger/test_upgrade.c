@@ -110,7 +110,7 @@ static void test_header_v2_fields(void **state) {
     ledger_block *b = t_next_block(f->s, f->m, f->sg, txs, 1, 10);
     uint8_t epoch[32];
     epoch_of(f->m, epoch);
-    assert_int_equal(ledger_block_format(b), 2);
+    assert_int_equal(ledger_block_format(b), 3); /* format 2's fields, and the state digest */
     assert_int_equal(ledger_block_app_version(b), LEDGER_APP_VERSION_GENESIS);
     assert_non_null(ledger_block_epoch(b));
     assert_memory_equal(ledger_block_epoch(b), epoch, 32);
@@ -118,8 +118,8 @@ static void test_header_v2_fields(void **state) {
     uint8_t hdr[LEDGER_HEADER_BYTES], hh[32];
     size_t hlen = 0;
     assert_int_equal(ledger_block_header(b, hdr, &hlen), LEDGER_OK);
-    assert_int_equal(hlen, LEDGER_HEADER_V2_BYTES);
-    assert_memory_equal(hdr, "LDBH\x02", 5);
+    assert_int_equal(hlen, LEDGER_HEADER_V3_BYTES);
+    assert_memory_equal(hdr, "LDBH\x03", 5);
     assert_int_equal(((uint32_t)hdr[131] << 24) | ((uint32_t)hdr[132] << 16) |
                          ((uint32_t)hdr[133] << 8) | hdr[134],
                      LEDGER_APP_VERSION_GENESIS);
@@ -133,16 +133,16 @@ static void test_header_v2_fields(void **state) {
     assert_int_equal(ledger_block_encode(b, &enc, &len), LEDGER_OK);
     ledger_block *back;
     assert_int_equal(ledger_block_decode(&back, enc, len), LEDGER_OK);
-    assert_int_equal(ledger_block_format(back), 2);
+    assert_int_equal(ledger_block_format(back), 3);
     assert_int_equal(ledger_block_app_version(back), LEDGER_APP_VERSION_GENESIS);
     assert_memory_equal(ledger_block_epoch(back), epoch, 32);
     assert_memory_equal(ledger_block_header_hash(back), ledger_block_header_hash(b), 32);
     ledger_block_free(back);
 
     /* the decoder refuses an unknown header format and application version 0 */
-    enc[4] = 3;
+    enc[4] = 4;
     assert_int_equal(ledger_block_decode(&back, enc, len), LEDGER_E_VERSION);
-    enc[4] = 2;
+    enc[4] = 3;
     uint8_t saved[4];
     memcpy(saved, enc + 131, 4);
     memset(enc + 131, 0, 4);
@@ -214,14 +214,14 @@ static void test_context_refused(void **state) {
                         "force at its height");
 }
 
-/* Convert a format 2 block encoding to format 1 (drop the two new fields). */
+/* Convert a format 3 block encoding to format 1 (drop the three newer fields). */
 static uint8_t *to_v1(const uint8_t *enc, size_t len, size_t *out_len) {
     uint8_t *o = malloc(len);
     assert_non_null(o);
     memcpy(o, enc, LEDGER_HEADER_V1_BYTES);
     o[4] = 1;
-    memcpy(o + LEDGER_HEADER_V1_BYTES, enc + LEDGER_HEADER_V2_BYTES, len - LEDGER_HEADER_V2_BYTES);
-    *out_len = len - (LEDGER_HEADER_V2_BYTES - LEDGER_HEADER_V1_BYTES);
+    memcpy(o + LEDGER_HEADER_V1_BYTES, enc + LEDGER_HEADER_V3_BYTES, len - LEDGER_HEADER_V3_BYTES);
+    *out_len = len - (LEDGER_HEADER_V3_BYTES - LEDGER_HEADER_V1_BYTES);
     return o;
 }
 
@@ -279,10 +279,10 @@ static void test_v1_chain(void **state) {
     ledger_free(v);
     reopen(f, LEDGER_VERIFY_FULL);
 
-    /* the next block is format 2, on top of format 1 */
+    /* the next block is format 3, on top of format 1 */
     ledger_tx *txs[1] = {t_put(f->alice, 9, "delta", "four")};
     ledger_block *b4 = t_next_block(f->s, f->m, f->sg, txs, 1, 1700000009000ull);
-    assert_int_equal(ledger_block_format(b4), 2);
+    assert_int_equal(ledger_block_format(b4), 3);
     unhex(v1_hashes[2], want, 32);
     assert_memory_equal(ledger_block_prev_hash(b4), want, 32);
     assert_int_equal(ledger_store_append(f->s, b4), LEDGER_OK);
@@ -527,13 +527,14 @@ static void test_upgrade_approved(void **state) {
     filler_nonce += 2;
     ledger_block *bh = t_next_block(f->s, f->m, f->sg, txs, 2, ledger_store_height(f->s) + 100);
     assert_int_equal(ledger_block_app_version(bh), 2);
-    uint8_t epoch[32], root[32];
+    uint8_t epoch[32], root[32], sdigest[32];
     memcpy(epoch, ledger_block_epoch(bh), 32);
     assert_int_equal(ledger_block_set_context(bh, 1, epoch), LEDGER_OK);
     assert_int_equal(ledger_store_prepare(f->s, bh, 0, root), LEDGER_E_APP_VERSION);
     assert_int_equal(ledger_block_set_context(bh, 2, epoch), LEDGER_OK);
-    assert_int_equal(ledger_store_prepare(f->s, bh, 0, root), LEDGER_OK);
+    assert_int_equal(ledger_store_prepare_digest(f->s, bh, 0, root, sdigest), LEDGER_OK);
     assert_int_equal(ledger_block_set_state_root(bh, root), LEDGER_OK);
+    assert_int_equal(ledger_block_set_state_digest(bh, sdigest), LEDGER_OK);
     t_certify(bh, f->m, f->sg, 3, 0);
 
     /* the store without version 2 takes every block below H, and refuses H */

@@ -122,12 +122,14 @@ static inline ledger_block *t_next_block(ledger_store *s, const ledger_membershi
     ledger_block *b = NULL;
     assert_int_equal(ledger_block_create_take(&b, t.height + 1, t.hash, ts, 0, 0, txs, n),
                      LEDGER_OK);
-    uint8_t root[32], epoch[32];
+    uint8_t root[32], epoch[32], sdigest[32];
     uint32_t ver;
     assert_int_equal(ledger_store_block_context(s, &ver, epoch), LEDGER_OK);
     assert_int_equal(ledger_block_set_context(b, ver, epoch), LEDGER_OK);
-    assert_int_equal(ledger_store_prepare(s, b, LEDGER_PREPARE_VERIFY_TX, root), LEDGER_OK);
+    assert_int_equal(ledger_store_prepare_digest(s, b, LEDGER_PREPARE_VERIFY_TX, root, sdigest),
+                     LEDGER_OK);
     assert_int_equal(ledger_block_set_state_root(b, root), LEDGER_OK);
+    assert_int_equal(ledger_block_set_state_digest(b, sdigest), LEDGER_OK);
     t_certify(b, m, sg, 3, 0);
     return b;
 }

@@ -239,6 +239,17 @@ def test_a_non_loopback_bind_needs_tokens(tmp_path):
     r = subprocess.run([sys.executable, "-m", "fedshare", "console", "--config", str(conf),
                         "--key", f"nobody={key}"], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2 and "not a member" in r.stderr
+    # --policy-schema: read once at start, named with its text for the policy page's diffs
+    import argparse
+    from fedshare import console
+    sch = tmp_path / "data.cedarschema"
+    sch.write_text("entity Member;")
+    parser = argparse.ArgumentParser()
+    console.add_parser(parser.add_subparsers())
+    args = parser.parse_args(["console", "--config", str(conf), "--policy-schema", str(sch)])
+    assert console.settings(args)["policy_schema"] == (str(sch), "entity Member;")
+    args = parser.parse_args(["console", "--config", str(conf)])
+    assert console.settings(args)["policy_schema"] is None
 
 
 POLICIES = [
@@ -393,7 +404,7 @@ def test_proposing_a_policy_update_checks_the_text_and_signs_it():
         base.apply_update(base.encode_update(nxt, [(pk, prop.signatures["hospital-a"])]))
 
 
-def _policy_world(base_text):
+def _policy_world(base_text, policy_schema=None):
     """A console over LedgerStub whose data sets have ``base_text`` in force (version 1)."""
     import re
     from fedshare.consortium import lib
@@ -405,7 +416,8 @@ def _policy_world(base_text):
     inner = view.record
     view.record = lambda kind, ident, *a, **k: (rec if kind == lib.FEDSHARE_REC_DATA
                                                 else inner(kind, ident, *a, **k))
-    app = create_app(view, seeds={"hospital-a": SEEDS["hospital-a"]})
+    app = create_app(view, seeds={"hospital-a": SEEDS["hospital-a"]},
+                     policy_schema=policy_schema)
     c = TestClient(app, raise_server_exceptions=False)
     csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', c.get("/access").text).group(1)
     return app, c, csrf, view.d["hospital-a"].hex()
@@ -459,6 +471,48 @@ def test_signers_see_what_a_policy_update_changes():
     app.state.console.view.policy_encoding = lambda d: v2
     page = html.unescape(c.get(f"/data/{did}").text)
     assert page.count("is no longer version 1") == 3
+
+
+POLICY_SCHEMA = """
+entity Member;
+entity Dataset;
+action train appliesTo { principal: Member, resource: Dataset, context: { purpose: String } };
+action read;
+"""
+
+
+@pytest.mark.skipif(not abac_analyze.available(), reason="libabac_analyze not built (no z3)")
+def test_the_policy_page_diff_is_under_the_console_schema():
+    # `read` is declared without appliesTo: under the schema no request has it, so adding a
+    # permit of `read` changes nothing; without the schema it permits more
+    more = TRAIN + '\npermit (principal, action == Action::"read", resource);'
+    app, c, csrf, did = _policy_world(TRAIN)
+    page = _propose(c, csrf, did, more)
+    assert 'id="verdict-1">permits more<' in page and "Under the schema" not in page
+    app, c, csrf, did = _policy_world(TRAIN, ("data.cedarschema", POLICY_SCHEMA))
+    page = _propose(c, csrf, did, more)
+    (prop,) = app.state.console.proposals
+    assert prop.analysis["state"] == "equivalent" and prop.analysis["schema"] == "data.cedarschema"
+    assert 'id="verdict-1">equivalent<' in page
+    assert "Under the schema data.cedarschema: only the requests it allows are considered" in page
+    r = c.post(f"/data/{did}/preview", data={"csrf": csrf, "member": "hospital-a",
+                                              "policy": more})
+    assert 'id="verdict-preview">equivalent<' in html.unescape(r.text)
+
+
+@pytest.mark.skipif(not abac_analyze.available(), reason="libabac_analyze not built (no z3)")
+def test_a_difference_the_analyser_could_not_confirm_is_said_to_be_so():
+    # the owner is the principal and reads `info` as a record where the principal's is a
+    # long: the solver's model has no entity store (docs/policy-analysis.md)
+    app, c, csrf, did = _policy_world('permit (principal, action, resource) when { false };')
+    page = _propose(c, csrf, did, 'permit (principal, action, resource) when { '
+                                  'resource.owner == principal && resource.owner.info.x == 1 '
+                                  '&& principal.info == 5 };')
+    (prop,) = app.state.console.proposals
+    assert prop.analysis["unconfirmed"] == ["new_permits"]
+    assert "Not confirmed: Possible difference (not confirmed)" in page
+    assert "A request the proposal may permit and version 1 deny (not confirmed)" in page
+    assert "A request the proposal permits and version 1 denies" not in page
 
 
 @pytest.mark.parametrize("exc, says", [

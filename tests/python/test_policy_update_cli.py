@@ -121,3 +121,31 @@ def test_signers_see_the_diff_and_a_quorum_submits(world, tmp_path, capsys, monk
     r = json.loads(out.out[out.out.index("\n{") + 1:])
     assert r["signatures"] == 4 and len(r["submitted"]) == 64
     assert _policy(cons, did) == (2, MORE)
+
+
+UPDATE_SCHEMA = """
+entity Member;
+entity Dataset;
+action train appliesTo { principal: Member, resource: Dataset, context: { purpose: String } };
+action read appliesTo { principal: Member, resource: Dataset, context: { purpose: String } };
+action export;
+"""
+
+
+def test_the_diff_before_signing_is_under_the_schema_given(world, tmp_path, capsys):
+    cons, tmp, keys, did = world
+    version, text = _policy(cons, did)
+    prop, sch = tmp_path / "export.cedar", tmp_path / "s.cedarschema"
+    # export is declared without appliesTo: under the schema it is never a request's action
+    prop.write_text(text + 'permit (principal, action == Action::"export", resource);\n')
+    sch.write_text(UPDATE_SCHEMA)
+    base = ["policy", "update", did, str(prop), "--config", str(cons.config), "--key", keys[0]]
+    rc = cli.main(base)
+    out = capsys.readouterr()
+    assert rc == 1 and f"in force: the proposal permits something version {version}" in out.out
+    rc = cli.main(base + ["--schema", str(sch)])
+    out = capsys.readouterr()
+    assert rc == 1 and "pass --yes" in out.err  # nothing signed without --yes
+    assert out.out.startswith(f"under the schema {sch}: only the requests it allows")
+    assert f"version {version + 1} against version {version} in force: equivalent" in out.out
+    assert _policy(cons, did)[0] == version

@@ -48,7 +48,7 @@ def test_bundle_export_and_offline_verify(tmp_path):
     assert r.returncode == 0, r.stderr
     info = json.loads(r.stdout)
     assert info["tx_hash"] == tx.hex()
-    assert info["op"] == 0xFF01 and info["header_format"] == 2 and info["app_version"] == 1
+    assert info["op"] == 0xFF01 and info["header_format"] == 3 and info["app_version"] == 1
     assert info["sender"] == cons.public_key(0).hex()
     # the consortium configuration serves as the genesis too
     r = _run("verify", tmp_path / "act.bundle", "--genesis", cons.config)

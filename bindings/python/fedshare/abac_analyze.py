@@ -183,7 +183,11 @@ def policy_diff(old: Any, new: Any, *, schema: Any = None,
     Returns ``{"verdict": …, "new_permits": R or None, "old_permits": R or None,
     "under_schema": bool}``; verdict is ``"equivalent"``, ``"new_more_permissive"``,
     ``"new_less_permissive"`` or ``"incomparable"``; R is ``{"request": …, "entities": […],
-    "old": …, "new": …}``. With ``schema`` only the requests it allows are compared.
+    "confirmed": bool, "old": …, "new": …}``. ``confirmed`` is False only for a possible
+    difference that relies on attributes of an entity reached through an attribute and that
+    libabac's replay did not reproduce (docs/policy-analysis.md); every other R was replayed.
+    Counterexamples and error examples of :func:`policy_check` / :func:`policy_lint` carry
+    ``confirmed`` too. With ``schema`` only the requests it allows are compared.
     """
     return _call("abac_analyze_diff_schema", _text(old), _text(new), _schema_text(schema),
                  timeout_ms=timeout_ms)

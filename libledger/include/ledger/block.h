@@ -6,12 +6,13 @@
  * Merkle root of its transactions, state root after applying them, proposer
  * (replica index), view, transaction count and, from header format 2, the
  * application version the block was executed under and the epoch hash
- * (SHA-256 of the membership in force). The header hash (SHA-256 of the
- * header encoding) identifies the block; it excludes the certificate, which is
- * carried beside the header.
+ * (SHA-256 of the membership in force); from format 3, the state digest
+ * (BLAKE2b-256 of an LtHash of the state's contents after the block). The header hash (SHA-256 of
+ * the header encoding) identifies the block; it excludes the certificate, which is carried beside
+ * the header.
  *
- * Blocks are created in format 2; format 1 blocks (chains written before
- * 0.3) are decoded, verified and stored as they are, never created.
+ * Blocks are created in format 3; format 1 and 2 blocks (chains written
+ * before) are decoded, verified and stored as they are, never created.
  *
  * Thread safety: a block may be read from several threads at once; setters
  * need exclusive access to that block.
@@ -28,13 +29,15 @@ extern "C" {
 #endif
 
 /** Current block (and header) format version: the one ledger_block_create makes. */
-#define LEDGER_BLOCK_FORMAT_VERSION 2
+#define LEDGER_BLOCK_FORMAT_VERSION 3
 /** Size of a format 1 header encoding (chains written before 0.3). */
 #define LEDGER_HEADER_V1_BYTES 131
 /** Size of a format 2 header encoding (with application version and epoch hash). */
 #define LEDGER_HEADER_V2_BYTES 167
+/** Size of a format 3 header encoding (format 2 and the state digest). */
+#define LEDGER_HEADER_V3_BYTES 199
 /** Largest header encoding: the size of a buffer that holds any header. */
-#define LEDGER_HEADER_BYTES LEDGER_HEADER_V2_BYTES
+#define LEDGER_HEADER_BYTES LEDGER_HEADER_V3_BYTES
 /** Application version of every block of format 1, and of a chain's genesis. */
 #define LEDGER_APP_VERSION_GENESIS 1
 /** Largest number of transactions in a block. */
@@ -94,14 +97,14 @@ LEDGER_API const ledger_tx *ledger_block_tx(const ledger_block *b, size_t i);
 /** @brief Header hash (32 bytes owned by b; recomputed after setters). */
 LEDGER_API const uint8_t *ledger_block_header_hash(const ledger_block *b);
 /**
- * @brief The header encoding (LEDGER_HEADER_V1_BYTES or LEDGER_HEADER_V2_BYTES bytes,
- * by the block's format).
+ * @brief The header encoding (LEDGER_HEADER_V1_BYTES, LEDGER_HEADER_V2_BYTES or
+ * LEDGER_HEADER_V3_BYTES bytes, by the block's format).
  * @param[out] out buffer of LEDGER_HEADER_BYTES bytes. @param[out] len bytes written.
  * @return LEDGER_OK or LEDGER_E_INVALID.
  */
 LEDGER_API int ledger_block_header(const ledger_block *b, uint8_t out[LEDGER_HEADER_BYTES],
                                    size_t *len);
-/** @brief Header format version of the block (1 or 2; 0 if NULL). */
+/** @brief Header format version of the block (1, 2 or 3; 0 if NULL). */
 LEDGER_API uint32_t ledger_block_format(const ledger_block *b);
 /** @brief Application version the block was executed under (format 1: 1; 0 if NULL). */
 LEDGER_API uint32_t ledger_block_app_version(const ledger_block *b);
@@ -118,6 +121,19 @@ LEDGER_API const uint8_t *ledger_block_epoch(const ledger_block *b);
  */
 LEDGER_API int ledger_block_set_context(ledger_block *b, uint32_t app_version,
                                         const uint8_t epoch[32]);
+
+/**
+ * @brief State digest: BLAKE2b-256 of the LtHash accumulator of the state and
+ * nonce tables after the block (docs/formats/ledger.md §State digest); 32
+ * bytes owned by b, NULL below format 3 or for NULL b.
+ */
+LEDGER_API const uint8_t *ledger_block_state_digest(const ledger_block *b);
+/**
+ * @brief Set the state digest of a format 3 block (the proposer takes it from
+ * ledger_store_prepare_digest()). Changes the header hash and drops any certificate.
+ * @return LEDGER_OK or LEDGER_E_INVALID (NULL, or a block below format 3).
+ */
+LEDGER_API int ledger_block_set_state_digest(ledger_block *b, const uint8_t digest[32]);
 
 /**
  * @brief Set the state root (the proposer does this with the root

@@ -10,18 +10,25 @@
  * the receiver names (the last key of chunk i − 1), so a server keeps no
  * per-receiver position. Chunks are at most LEDGER_SNAPSHOT_CHUNK_BYTES
  * (one larger entry travels alone) and their boundaries are fixed by the
- * state, so the snapshot digest (a hash chain over the chunks, bound to the
- * height and header hash) is the same on every replica.
+ * state. The snapshot digest is, for a block of header format 3, the state
+ * digest its header carries (docs/formats/ledger.md §State digest: an LtHash
+ * of the state and nonce tables, certified with the header); for an older
+ * block, a hash chain over the chunks bound to the height and header hash.
+ * Either is the same on every replica.
  *
  * Import: into an empty store only. ledger_store_snapshot_import_begin()
  * takes the block at the snapshot height (with its certificate) and the
- * digest the caller trusts (the consensus layer's job: see
+ * snapshot digest: for a format 3 block it must be the header's state digest
+ * (LEDGER_E_HASH otherwise), and the entries are checked against it, so
+ * only the block must come from a party the caller trusts; for an older
+ * block the digest itself must (the consensus layer's job: see
  * docs/ledger-protocol.md §Snapshot catch-up). Chunks are written, one LMDB
  * transaction each, into a staging table that nothing reads: memory stays
  * bounded by one chunk whatever the state's size, and a process killed
  * mid-import resumes at the next chunk (begin again with the same block and
- * digest). The last chunk completes the digest: a mismatch drops everything
- * staged (LEDGER_E_HASH; ask another peer). ledger_snapshot_import_finish()
+ * digest). Every staged entry joins an LtHash accumulator (committed with
+ * the chunk); the last chunk completes the digest: a mismatch drops
+ * everything staged (LEDGER_E_HASH; ask another peer). ledger_snapshot_import_finish()
  * then checks the block against the imported state (its certificate under
  * the membership in force at its height, its epoch hash and application
  * version) and installs state, nonces and the block in one transaction.
@@ -88,7 +95,9 @@ LEDGER_API uint64_t ledger_snapshot_height(const ledger_snapshot *x);
 LEDGER_API int ledger_snapshot_chunk(ledger_snapshot *x, uint64_t index, const uint8_t *resume,
                                      size_t resume_len, uint8_t **out, size_t *len);
 /**
- * The snapshot digest (walks every chunk: O(state)).
+ * The snapshot digest: for a block of header format 3 its header's state
+ * digest, read without walking the chunks unless @p nchunks is asked for;
+ * for an older block the chunk chain (walks every chunk: O(state)).
  * @param[out] digest 32 bytes; @param[out] nchunks the number of chunks (may be NULL)
  * @return LEDGER_OK, LEDGER_E_INVALID, LEDGER_E_NOMEM, LEDGER_E_IO
  */
@@ -107,7 +116,8 @@ LEDGER_API int ledger_snapshot_block(ledger_snapshot *x, uint8_t **out, size_t *
  * @param[out] out the import; free with ledger_snapshot_import_free()
  * @return LEDGER_OK; LEDGER_E_INVALID (NULL, or the store is not empty);
  *         LEDGER_E_DECODE / LEDGER_E_VERSION / LEDGER_E_HASH (the block does not
- *         decode) or LEDGER_E_CERTIFICATE (it has none); LEDGER_E_NOMEM; LEDGER_E_IO
+ *         decode, or it is header format 3 and @p digest is not its state
+ *         digest) or LEDGER_E_CERTIFICATE (it has none); LEDGER_E_NOMEM; LEDGER_E_IO
  */
 LEDGER_API int ledger_store_snapshot_import_begin(ledger_store *s, const uint8_t *block,
                                                   size_t block_len, const uint8_t digest[32],

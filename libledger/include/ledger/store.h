@@ -172,6 +172,15 @@ LEDGER_API int ledger_store_nonce(ledger_store *s, const uint8_t sender[32], uin
  */
 LEDGER_API int ledger_store_prepare(ledger_store *s, const ledger_block *b, uint32_t flags,
                                     uint8_t state_root[32]);
+/**
+ * @brief ledger_store_prepare that also returns the state digest after the
+ * block (what a format 3 header carries, ledger_block_set_state_digest();
+ * docs/formats/ledger.md §State digest).
+ * @param[out] state_digest 32 bytes.
+ * @return as ledger_store_prepare.
+ */
+LEDGER_API int ledger_store_prepare_digest(ledger_store *s, const ledger_block *b, uint32_t flags,
+                                           uint8_t state_root[32], uint8_t state_digest[32]);
 
 /**
  * @brief Append a committed block: checks it is the next block (height,

@@ -627,7 +627,7 @@ static int check_proof(void *ctx, int32_t status, const uint8_t *d, size_t n) {
     ledger_proof *p;
     if (status != LEDGER_OK || ledger_proof_decode(&p, d, n) != LEDGER_OK)
         return -1;
-    const uint8_t *epoch = p->header_len == LEDGER_HEADER_V2_BYTES ? p->header + 135 : NULL;
+    const uint8_t *epoch = p->header_len >= LEDGER_HEADER_V2_BYTES ? p->header + 135 : NULL;
     const ledger_membership *m = membership_of(pc->c, epoch, p->height, &pc->need);
     if (!m) {
         ledger_proof_free(p);
@@ -1399,7 +1399,7 @@ LEDGER_API int ledger_client_bundle(ledger_client *c, const uint8_t tx_hash[32],
     if (!rc)
         rc = ldg_membership_hash(genesis, gh);
     int changed =
-        !rc && p->header_len == LEDGER_HEADER_V2_BYTES && memcmp(p->header + 135, gh, 32) != 0;
+        !rc && p->header_len >= LEDGER_HEADER_V2_BYTES && memcmp(p->header + 135, gh, 32) != 0;
     if (changed) {
         cc.c = c;
         cc.from = genesis;

@@ -159,7 +159,7 @@ static int b_prepare(void *ctx, const lc_proposal *pr, void **blk, uint8_t heade
     free(txs);
     /* the proposer checked every transaction before ordering; others verify once here */
     uint32_t flags = pr->proposer == nd->self ? 0 : LEDGER_PREPARE_VERIFY_TX;
-    uint8_t root[32], epoch[32];
+    uint8_t root[32], epoch[32], digest[32];
     uint32_t app_version;
     /* the application version and membership in force: every replica derives
      * them from its own chain, so they are not part of the proposal */
@@ -167,9 +167,11 @@ static int b_prepare(void *ctx, const lc_proposal *pr, void **blk, uint8_t heade
     if (rc == LEDGER_OK)
         rc = ledger_block_set_context(b, app_version, epoch);
     if (rc == LEDGER_OK)
-        rc = halt_if_needed(nd, ledger_store_prepare(nd->st, b, flags, root));
+        rc = halt_if_needed(nd, ledger_store_prepare_digest(nd->st, b, flags, root, digest));
     if (rc == LEDGER_OK)
         rc = ledger_block_set_state_root(b, root);
+    if (rc == LEDGER_OK && ledger_block_format(b) >= 3)
+        rc = ledger_block_set_state_digest(b, digest);
     if (rc != LEDGER_OK) {
         ledger_block_free(b);
         return rc;

@@ -179,9 +179,11 @@ static void test_node_and_client(void **state) {
     ledger_block *b;
     assert_int_equal(ledger_client_block(cl, h, 5000, &b), 0);
     assert_int_equal(ledger_block_height(b), h);
-    /* committed blocks carry header format 2: the application version in force
-     * (1 from genesis) and the hash of the membership that certified them */
-    assert_int_equal(ledger_block_format(b), 2);
+    /* committed blocks carry header format 3: the application version in force
+     * (1 from genesis), the hash of the membership that certified them and the
+     * state digest */
+    assert_int_equal(ledger_block_format(b), 3);
+    assert_non_null(ledger_block_state_digest(b));
     assert_int_equal(ledger_block_app_version(b), LEDGER_APP_VERSION_GENESIS);
     {
         uint8_t *menc, epoch[32];

@@ -232,7 +232,7 @@ static ledger_upgrade_info plan(procs *t, const char *name) {
 static uint32_t version_of_block(procs *t, uint64_t h) {
     ledger_block *b;
     assert_int_equal(ledger_client_block(t->cl, h, 30000, &b), 0);
-    assert_int_equal(ledger_block_format(b), 2);
+    assert_int_equal(ledger_block_format(b), 3);
     uint32_t v = ledger_block_app_version(b);
     ledger_block_free(b);
     return v;

@@ -71,13 +71,27 @@ _VERDICT = {
 }
 
 
+UNCONFIRMED = ("possible difference (not confirmed): the solver's request relies on attributes "
+               "of an entity reached through an attribute and no entity store realises it "
+               "(docs/policy-analysis.md)")
+
+
+def confirmed(cx: Any) -> bool:
+    """A request the analyser returned was replayed through libabac and decides as said
+    (``"confirmed": false``: a possible difference only, see :data:`UNCONFIRMED`)."""
+    return bool(cx) and cx.get("confirmed", True) is not False
+
+
 def format_diff(r: Dict[str, Any], new: str = "NEW", old: str = "OLD") -> str:
     """A diff's verdict and its requests as text; ``new`` and ``old`` name the two sets."""
     out = [_VERDICT[r["verdict"]].format(new=new, old=old)]
-    if r.get("new_permits"):
-        out += [f"  {new} permits, {old} denies:", format_request(r["new_permits"])]
-    if r.get("old_permits"):
-        out += [f"  {old} permits, {new} denies:", format_request(r["old_permits"])]
+    for key, a, b in (("new_permits", new, old), ("old_permits", old, new)):
+        cx = r.get(key)
+        if not cx:
+            continue
+        out.append(f"  {a} permits, {b} denies:" if confirmed(cx)
+                   else f"  {UNCONFIRMED}: {a} may permit what {b} denies:")
+        out.append(format_request(cx))
     return "\n".join(out)
 
 
@@ -111,7 +125,9 @@ def _check(args) -> int:
             if inv["holds"]:
                 print(f"{inv['id']}: holds (proven)")
             else:
-                print(f"{inv['id']}: REFUTED by this permitted request:")
+                print(f"{inv['id']}: REFUTED by this permitted request:"
+                      if confirmed(inv["counterexample"])
+                      else f"{inv['id']}: not proven, {UNCONFIRMED}:")
                 print(format_request(inv["counterexample"]))
     return 0 if r["all_hold"] else EXIT_FOUND
 
@@ -130,6 +146,8 @@ def _lint(args) -> int:
                                  "may_error")) if p[k]]
         print(f"{p['id']} ({p['effect']}): " + ("; ".join(notes) if notes else "ok"))
         if p["may_error"] and p.get("error_example"):
+            if not confirmed(p["error_example"]):
+                print(f"  {UNCONFIRMED}:")
             print(format_request(p["error_example"]))
     return 0
 
@@ -185,18 +203,26 @@ def _update(args) -> int:
         nxt = abac.CedarPolicies(text, version=cur.version + 1, members=cur.members)
         from ..console import policytext
 
-        out: Dict[str, Any] = {"data_id": did.hex(), "version": nxt.version}
+        out: Dict[str, Any] = {"data_id": did.hex(), "version": nxt.version,
+                               "schema": args.schema}
         try:
             from ..abac_analyze import policy_diff
 
-            r = policy_diff(policytext.render(base), text, timeout_ms=int(args.timeout * 1000))
+            # the ledger stores no schema with a policy (docs/formats/abac.md): --schema
+            r = policy_diff(policytext.render(base), text,
+                            schema=_read(args.schema) if args.schema else None,
+                            timeout_ms=int(args.timeout * 1000))
             out["analysis"] = r
             shown = format_diff(r, "the proposal", f"version {cur.version}")
         except (errors.Error, ValueError) as e:
             out["analysis"] = None
             shown = f"not analysed: nothing is proven about what it changes ({e})"
+        where = sys.stderr if args.json else sys.stdout
+        if args.schema:
+            print(f"under the schema {args.schema}: only the requests it allows are considered",
+                  file=where)
         print(f"version {nxt.version} against version {cur.version} in force: {shown}",
-              file=sys.stderr if args.json else sys.stdout)
+              file=where)
         if not _confirm(args, nxt.version):
             return 1
         pk, sk = abac.keypair(seed)
@@ -278,4 +304,7 @@ def add_parsers(sub) -> None:
                         "error); that output is what other members pass with --signature")
     u.add_argument("--timeout", type=float, default=60.0,
                    help="seconds the solver may spend on the diff (default 60)")
+    u.add_argument("--schema", type=input_file, metavar="FILE",
+                   help="a Cedar schema (JSON or the human syntax): the diff considers only "
+                        "the requests it allows (the ledger stores no schema)")
     u.set_defaults(func=_update)

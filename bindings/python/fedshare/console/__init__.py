@@ -53,6 +53,10 @@ def add_parser(sub) -> None:
     p.add_argument("--store", action="append", default=[], type=_pair("NAME=DIR"),
                    metavar="NAME=DIR",
                    help="a node's data directory for the chain check; repeatable")
+    p.add_argument("--policy-schema", type=input_file, default=None, metavar="FILE",
+                   help="a Cedar schema (JSON or the human syntax): the policy page's diff of "
+                        "an update considers only the requests it allows, and says so (the "
+                        "ledger stores no schema)")
     p.set_defaults(func=run)
 
 
@@ -91,10 +95,18 @@ def settings(args) -> Dict:
     elif not is_loopback(args.bind):
         raise UsageError(f"--bind {args.bind}: a non-loopback address needs --tokens "
                          "(docs/guides/console.md §Access)")
-    return {"seeds": seeds, "metrics": metrics, "stores": stores, "tokens": tokens}
+    policy_schema = None
+    if getattr(args, "policy_schema", None):
+        try:
+            with open(args.policy_schema, encoding="utf-8") as f:
+                policy_schema = (args.policy_schema, f.read())
+        except (OSError, UnicodeDecodeError) as e:
+            raise UsageError(f"--policy-schema: {e}") from None
+    return {"seeds": seeds, "metrics": metrics, "stores": stores, "tokens": tokens,
+            "policy_schema": policy_schema}
 
 
-def _server(config, bind, port, seeds, metrics, stores, tokens):
+def _server(config, bind, port, seeds, metrics, stores, tokens, policy_schema=None):
     """(uvicorn server, its listening socket, the console's URL, the app)."""
     import socket
 
@@ -104,7 +116,8 @@ def _server(config, bind, port, seeds, metrics, stores, tokens):
     from .web import create_app
 
     view = LedgerView(config, metrics=metrics, stores=stores)
-    app = create_app(view, tokens=tokens, seeds=seeds, bind_host=bind)
+    app = create_app(view, tokens=tokens, seeds=seeds, bind_host=bind,
+                     policy_schema=policy_schema)
     fam = socket.AF_INET6 if ":" in bind else socket.AF_INET
     sock = socket.socket(fam, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -117,9 +130,11 @@ def _server(config, bind, port, seeds, metrics, stores, tokens):
 
 
 def serve(config, *, bind: str = "127.0.0.1", port: int = DEFAULT_PORT, seeds=None,
-          metrics=None, stores=None, tokens=None, announce=print) -> None:
-    """Serve until SIGINT/SIGTERM. ``announce`` gets the line 'console http://…/'."""
-    server, sock, url, app = _server(config, bind, port, seeds, metrics, stores, tokens)
+          metrics=None, stores=None, tokens=None, announce=print, policy_schema=None) -> None:
+    """Serve until SIGINT/SIGTERM. ``announce`` gets the line 'console http://…/';
+    ``policy_schema`` (name, text): the schema the policy page's diffs are under."""
+    server, sock, url, app = _server(config, bind, port, seeds, metrics, stores, tokens,
+                                     policy_schema)
     announce(f"console {url}")
     try:
         server.run(sockets=[sock])

@@ -10,7 +10,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
@@ -240,14 +240,17 @@ ANALYSIS_TIMEOUT_MS = 10000
 
 
 def analyse_update(base: bytes, next_text: str,
-                   timeout_ms: int = ANALYSIS_TIMEOUT_MS) -> Dict[str, Any]:
+                   timeout_ms: int = ANALYSIS_TIMEOUT_MS,
+                   schema: Optional[Tuple[str, str]] = None) -> Dict[str, Any]:
     """What a proposed policy set changes against the version in force, for its signers:
-    ``{"state", "verdict", "detail", "new_permits", "old_permits"}``. ``state`` is a
+    ``{"state", "verdict", "detail", "schema", "new_permits", "old_permits"}``. With
+    ``schema`` (its name and its text) only the requests it allows are considered and
+    ``schema`` names it (else None). ``state`` is a
     verdict of :func:`fedshare.abac_analyze.policy_diff` (proven) or ``"unavailable"`` /
     ``"no_answer"`` / ``"unsupported"`` / ``"error"``, when nothing is proven and the page
     says so; ``new_permits`` / ``old_permits`` are requests rendered as text."""
     from .. import abac_analyze
-    from .._cli.policy import format_request
+    from .._cli.policy import UNCONFIRMED, confirmed, format_request
 
     try:
         base_version, _, base_text = policytext.parts(base)
@@ -257,7 +260,8 @@ def analyse_update(base: bytes, next_text: str,
                           "compare the texts before signing."}
     v = f"version {base_version}"
     try:
-        r = abac_analyze.policy_diff(base_text, next_text, timeout_ms=timeout_ms)
+        r = abac_analyze.policy_diff(base_text, next_text,
+                                     schema=schema[1] if schema else None, timeout_ms=timeout_ms)
     except abac_analyze.AnalysisUnavailable:
         return {"state": "unavailable", "verdict": "not analysed",
                 "detail": "Policy analysis is not available on this server (libabac_analyze "
@@ -289,14 +293,27 @@ def analyse_update(base: bytes, next_text: str,
                          f"The proposal permits requests {v} denies, and denies requests {v} "
                          "permits."),
     }[r["verdict"]]
+    if schema:
+        detail = (f"Under the schema {schema[0]}: only the requests it allows are considered. "
+                  + detail)
+    unconfirmed = [k for k in ("new_permits", "old_permits")
+                   if r.get(k) and not confirmed(r[k])]
+    if unconfirmed:
+        detail += (" Not confirmed: " + UNCONFIRMED[0].upper() + UNCONFIRMED[1:] + " ("
+                   + " and ".join("the request the proposal may permit" if k == "new_permits"
+                                  else f"the request {v} may permit" for k in unconfirmed)
+                   + ").")
     return {"state": r["verdict"], "verdict": verdict, "detail": detail,
+            "schema": schema[0] if schema else None,
+            "unconfirmed": unconfirmed,
             "new_permits": format_request(r["new_permits"], "") if r.get("new_permits") else "",
             "old_permits": format_request(r["old_permits"], "") if r.get("old_permits") else ""}
 
 
 def create_app(view: LedgerView, *, tokens=None, seeds: Optional[Dict[str, bytes]] = None,
                bind_host: str = "127.0.0.1", refresh_seconds: float = 2.0,
-               analysis_timeout_ms: int = ANALYSIS_TIMEOUT_MS) -> Starlette:
+               analysis_timeout_ms: int = ANALYSIS_TIMEOUT_MS,
+               policy_schema: Optional[Tuple[str, str]] = None) -> Starlette:
     auth = Auth(tokens)
     c = Console(view, auth, seeds or {})
     env = Environment(loader=FileSystemLoader(str(_HERE / "templates")),
@@ -441,7 +458,7 @@ def create_app(view: LedgerView, *, tokens=None, seeds: Optional[Dict[str, bytes
 
         def analyse() -> Dict[str, Any]:
             base, _, _ = _compiled(did, text)
-            return analyse_update(base, text, analysis_timeout_ms)
+            return analyse_update(base, text, analysis_timeout_ms, policy_schema)
         preview = await run_in_threadpool(analyse)
         return await run_in_threadpool(dataset_page, request, did, preview=preview, draft=text,
                                        draft_member=name)
@@ -453,7 +470,7 @@ def create_app(view: LedgerView, *, tokens=None, seeds: Optional[Dict[str, bytes
         def propose() -> Proposal:
             base, cur, nxt = _compiled(did, text)
             # what it changes, proven against the version in force, shown to every signer
-            analysis = analyse_update(base, text, analysis_timeout_ms)
+            analysis = analyse_update(base, text, analysis_timeout_ms, policy_schema)
             with c._lock:
                 prop = Proposal(len(c.proposals) + 1, did, text, cur.version + 1, base,
                                 nxt.encode(), name, analysis=analysis)
