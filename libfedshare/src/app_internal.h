@@ -82,6 +82,13 @@ int fs_key_decode(const uint8_t *v, size_t n, fs_key *k, const uint8_t **params,
                   size_t *params_len);
 int fs_key_load(ledger_state *st, const uint8_t key_id[32], fs_key *k);
 
+/* Walk the state records whose keys start with @p prefix, in key order: fn gets each
+ * key and value (the value is valid until fn writes); a nonzero return stops the walk
+ * and is returned (members.c). */
+typedef int (*fs_scan_fn)(void *ctx, const uint8_t *key, size_t klen, const uint8_t *v,
+                          size_t vlen);
+int fs_state_scan(ledger_state *st, const char *prefix, fs_scan_fn fn, void *ctx);
+
 /* Membership (members.c). Load the membership recorded on the chain; FEDSHARE_E_NOT_FOUND
  * when none is (the configuration's is in force). */
 int fs_mset_load(ledger_state *st, fs_mset *m);
@@ -98,5 +105,8 @@ int fs_policy_signers_ok(fs_exec *x, const uint8_t *update, size_t len);
 
 /* Training acts (task create … evaluation). */
 int fs_training_apply(fs_exec *x, const fs_payload *p);
+/* The retirement of @p key was decided: task @p task_id (if in progress and @p key one of
+ * its participants) goes on without it (docs/fedshare-contracts.md §Membership). */
+int fs_task_member_left(fs_exec *x, const uint8_t task_id[32], const uint8_t key[32]);
 
 #endif

@@ -403,12 +403,34 @@ static int blob_get_checked(fedshare_client *c, const uint8_t hash[32], uint32_t
     return rc;
 }
 
+static int load_task(fedshare_client *c, const uint8_t id[32], uint32_t timeout_ms, fs_task *t);
+
+/* FEDSHARE_E_RETIRED when the ledger records this member as a participant that left the
+ * task (retired from the consortium): the contract would refuse its act, and the node
+ * would refuse its blob, so nothing is encrypted or stored. 0 otherwise, also when the
+ * task cannot be read (the act then says what is wrong). */
+static int sender_left(fedshare_client *c, const uint8_t task_id[32], uint32_t timeout_ms) {
+    fs_task *t = malloc(sizeof *t);
+    if (!t)
+        return FEDSHARE_E_NOMEM;
+    int out = 0;
+    if (!load_task(c, task_id, timeout_ms, t))
+        for (uint32_t i = 0; i < t->n; i++)
+            if (!memcmp(t->p[i].pk, c->pk, 32) && (t->p[i].joined & FS_P_LEFT))
+                out = FEDSHARE_E_RETIRED;
+    free(t);
+    return out;
+}
+
 int fedshare_upload_update(fedshare_client *c, const uint8_t task_id[32], uint32_t round,
                            const phe_pubkey *pk, phe_ctx *ctx, const uint8_t *packed, size_t n_pt,
                            size_t pt_bytes, uint32_t weight, double norm, double cosine,
                            uint32_t timeout_ms) {
     if (!c || !task_id || !pk || !packed || !n_pt || !pt_bytes || n_pt > VECTOR_MAX)
         return FEDSHARE_E_INVALID;
+    int left = sender_left(c, task_id, timeout_ms);
+    if (left)
+        return left;
     phe_ciphertext **cts = new_cts(n_pt);
     if (!cts)
         return FEDSHARE_E_NOMEM;

@@ -59,7 +59,7 @@ const char *fedshare_strerror(int code) {
         case FEDSHARE_E_KEYHOLDERS:
             return "the change would leave a recorded key with fewer key holders in force than its threshold t";
         case FEDSHARE_E_IN_TASK:
-            return "the member is a participant or the aggregator of a task in progress: retire it once the task has ended";
+            return "the member is the aggregator of a task in progress, or a participant of one that would keep fewer participants than its minimum of accepted updates: retire it once the task has ended";
         case FEDSHARE_E_NOMEM:
             return "out of memory";
         case FEDSHARE_E_IO:

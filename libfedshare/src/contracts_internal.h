@@ -142,9 +142,13 @@ int fs_require_role(const fedshare_consortium *c, const uint8_t sender[32], uint
 
 /* ---- Records ---- */
 
+/* fs_participant.joined: flags. FS_P_LEFT: the participant was retired from the
+ * consortium while the task was in progress; the task goes on without it. */
+#define FS_P_JOINED 1
+#define FS_P_LEFT   2
 typedef struct fs_participant {
     uint8_t pk[32], data_id[32];
-    uint8_t joined;
+    uint8_t joined; /* FS_P_JOINED | FS_P_LEFT */
 } fs_participant;
 
 typedef struct fs_task {

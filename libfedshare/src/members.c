@@ -290,93 +290,130 @@ int fs_policy_signers_ok(fs_exec *x, const uint8_t *u, size_t len) {
 
 /* ---- membership acts ---- */
 
-/* Every recorded threshold key keeps at least t holders that are active key
- * holders in @p after at height h, unless @p subject holds none of them. */
-static int keys_keep_threshold(fs_exec *x, const fs_mset *after, uint64_t h,
-                               const uint8_t subject[32]) {
-    static const char prefix[] = "fs/key/";
+int fs_state_scan(ledger_state *st, const char *prefix, fs_scan_fn fn, void *ctx) {
+    size_t plen = strlen(prefix), clen = plen, nlen, vlen;
     const uint8_t *cur = (const uint8_t *)prefix, *next, *v;
-    size_t clen = sizeof prefix - 1, nlen, vlen;
-    fs_key *k = malloc(sizeof *k);
-    if (!k)
-        return FEDSHARE_E_NOMEM;
     uint8_t last[FEDSHARE_KEY_MAX];
-    int rc;
     for (;;) {
-        rc = ledger_state_next(x->st, cur, clen, &next, &nlen, &v, &vlen);
-        if (rc == LEDGER_E_NOT_FOUND) {
-            rc = FEDSHARE_OK;
-            break;
-        }
+        int rc = ledger_state_next(st, cur, clen, &next, &nlen, &v, &vlen);
+        if (rc == LEDGER_E_NOT_FOUND)
+            return FEDSHARE_OK;
         if (rc)
-            break;
-        if (nlen < sizeof prefix - 1 || memcmp(next, prefix, sizeof prefix - 1) ||
-            nlen > sizeof last) {
-            rc = FEDSHARE_OK;
-            break;
-        }
-        memcpy(last, next, nlen);
+            return rc;
+        if (nlen < plen || memcmp(next, prefix, plen) || nlen > sizeof last)
+            return FEDSHARE_OK;
+        memcpy(last, next, nlen); /* fn may write: the cursor is our copy */
         cur = last;
         clen = nlen;
-        if (fs_key_decode(v, vlen, k, NULL, NULL))
-            continue; /* not a key record of ours: nothing to keep */
-        uint32_t good = 0;
-        int holds = 0;
-        for (uint32_t i = 0; i < k->n; i++) {
-            int j = find(after, k->holders[i]);
-            holds |= !memcmp(k->holders[i], subject, 32);
-            if (j >= 0 && fs_mentry_status(&after->e[j], h) == FS_MEMBER_ACTIVE &&
-                (fs_mentry_roles(&after->e[j], h) & FEDSHARE_ROLE_KEYHOLDER))
-                good++;
-        }
-        if (holds && good < k->threshold) {
-            rc = FEDSHARE_E_KEYHOLDERS;
-            break;
-        }
+        rc = fn(ctx, last, nlen, v, vlen);
+        if (rc)
+            return rc;
     }
-    free(k);
+}
+
+/* Every recorded threshold key keeps at least t holders that are active key
+ * holders in @p after at height h, unless @p subject holds none of them. */
+typedef struct keep_ctx {
+    const fs_mset *after;
+    uint64_t h;
+    const uint8_t *subject;
+    fs_key k;
+} keep_ctx;
+
+static int key_keeps_threshold(void *ctx, const uint8_t *key, size_t klen, const uint8_t *v,
+                               size_t vlen) {
+    (void)key;
+    (void)klen;
+    keep_ctx *c = ctx;
+    fs_key *k = &c->k;
+    if (fs_key_decode(v, vlen, k, NULL, NULL))
+        return FEDSHARE_OK; /* not a key record of ours: nothing to keep */
+    uint32_t good = 0;
+    int holds = 0;
+    for (uint32_t i = 0; i < k->n; i++) {
+        int j = find(c->after, k->holders[i]);
+        holds |= !memcmp(k->holders[i], c->subject, 32);
+        if (j >= 0 && fs_mentry_status(&c->after->e[j], c->h) == FS_MEMBER_ACTIVE &&
+            (fs_mentry_roles(&c->after->e[j], c->h) & FEDSHARE_ROLE_KEYHOLDER))
+            good++;
+    }
+    return holds && good < k->threshold ? FEDSHARE_E_KEYHOLDERS : FEDSHARE_OK;
+}
+
+static int keys_keep_threshold(fs_exec *x, const fs_mset *after, uint64_t h,
+                               const uint8_t subject[32]) {
+    keep_ctx *c = malloc(sizeof *c);
+    if (!c)
+        return FEDSHARE_E_NOMEM;
+    c->after = after;
+    c->h = h;
+    c->subject = subject;
+    int rc = fs_state_scan(x->st, "fs/key/", key_keeps_threshold, c);
+    free(c);
     return rc;
 }
 
-/* A retiring member takes part in no task in progress: a task waits for every
- * participant's upload and evaluation and for its aggregator, so retiring one of them
- * would stall it for good. */
-static int in_no_live_task(fs_exec *x, const uint8_t subject[32]) {
-    static const char prefix[] = "fs/task/";
-    const uint8_t *cur = (const uint8_t *)prefix, *next, *v;
-    size_t clen = sizeof prefix - 1, nlen, vlen;
-    fs_task *t = malloc(sizeof *t);
-    if (!t)
-        return FEDSHARE_E_NOMEM;
-    uint8_t last[FEDSHARE_KEY_MAX];
-    int rc;
-    for (;;) {
-        rc = ledger_state_next(x->st, cur, clen, &next, &nlen, &v, &vlen);
-        if (rc == LEDGER_E_NOT_FOUND) {
-            rc = FEDSHARE_OK;
-            break;
-        }
-        if (rc)
-            break;
-        if (nlen < sizeof prefix - 1 || memcmp(next, prefix, sizeof prefix - 1) ||
-            nlen > sizeof last) {
-            rc = FEDSHARE_OK;
-            break;
-        }
-        memcpy(last, next, nlen);
-        cur = last;
-        clen = nlen;
-        if (fs_task_decode(v, vlen, t) || t->phase == FEDSHARE_PHASE_DONE)
+/* A participant may leave a task in progress (the task goes on without it:
+ * fs_task_member_left) as long as the participants left are at least the
+ * task's minimum of accepted updates; the aggregator may not (nobody else
+ * may aggregate, finalize or judge shares). */
+typedef struct task_ctx {
+    fs_exec *x;
+    const uint8_t *subject;
+    fs_task t;
+} task_ctx;
+
+static int task_lets_go(void *ctx, const uint8_t *key, size_t klen, const uint8_t *v, size_t vlen) {
+    (void)key;
+    (void)klen;
+    task_ctx *c = ctx;
+    fs_task *t = &c->t;
+    if (fs_task_decode(v, vlen, t) || t->phase == FEDSHARE_PHASE_DONE)
+        return FEDSHARE_OK;
+    if (!memcmp(t->aggregator, c->subject, 32))
+        return FEDSHARE_E_IN_TASK;
+    uint32_t stay = 0;
+    int in = 0;
+    for (uint32_t i = 0; i < t->n; i++) {
+        if (t->p[i].joined & FS_P_LEFT)
             continue;
-        int in = !memcmp(t->aggregator, subject, 32);
-        for (uint32_t i = 0; !in && i < t->n; i++)
-            in = !memcmp(t->p[i].pk, subject, 32);
-        if (in) {
-            rc = FEDSHARE_E_IN_TASK;
-            break;
-        }
+        if (!memcmp(t->p[i].pk, c->subject, 32))
+            in = 1;
+        else
+            stay++;
     }
-    free(t);
+    return in && stay < t->min_updates ? FEDSHARE_E_IN_TASK : FEDSHARE_OK;
+}
+
+static int tasks_let_go(fs_exec *x, const uint8_t subject[32]) {
+    task_ctx *c = malloc(sizeof *c);
+    if (!c)
+        return FEDSHARE_E_NOMEM;
+    c->x = x;
+    c->subject = subject;
+    int rc = fs_state_scan(x->st, "fs/task/", task_lets_go, c);
+    free(c);
+    return rc;
+}
+
+/* The retirement is decided: every task in progress it takes part in goes on without it. */
+static int leave_task(void *ctx, const uint8_t *key, size_t klen, const uint8_t *v, size_t vlen) {
+    (void)v;
+    (void)vlen;
+    task_ctx *c = ctx;
+    if (klen != strlen("fs/task/") + 32)
+        return FEDSHARE_OK;
+    return fs_task_member_left(c->x, key + klen - 32, c->subject);
+}
+
+static int tasks_leave(fs_exec *x, const uint8_t subject[32]) {
+    task_ctx *c = malloc(sizeof *c);
+    if (!c)
+        return FEDSHARE_E_NOMEM;
+    c->x = x;
+    c->subject = subject;
+    int rc = fs_state_scan(x->st, "fs/task/", leave_task, c);
+    free(c);
     return rc;
 }
 
@@ -438,7 +475,7 @@ static int change_valid(fs_exec *x, const fs_mset *m, const fs_mchange *c, uint6
     if (c->kind == FEDSHARE_MEMBER_RETIRE && active_count(m, h) < 2)
         return FEDSHARE_E_STATE; /* the last member */
     if (c->kind == FEDSHARE_MEMBER_RETIRE) {
-        int rc = in_no_live_task(x, c->key);
+        int rc = tasks_let_go(x, c->key);
         if (rc)
             return rc;
     }
@@ -491,6 +528,8 @@ static int maybe_decide(fs_exec *x, fs_mset *m, fs_mchange *c, uint64_t h) {
     int rc = change_valid(x, m, c, h); /* the state may have moved since the proposal */
     if (!rc)
         rc = apply_change(m, c, h + 2);
+    if (!rc && c->kind == FEDSHARE_MEMBER_RETIRE)
+        rc = tasks_leave(x, c->key);
     if (rc)
         return rc;
     c->status = FS_CHANGE_APPROVED;

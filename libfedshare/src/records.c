@@ -104,6 +104,8 @@ int fs_task_decode(const uint8_t *p, size_t len, fs_task *t) {
         fsr_raw(&r, t->p[i].pk, 32);
         fsr_raw(&r, t->p[i].data_id, 32);
         t->p[i].joined = fsr_u8(&r);
+        if (t->p[i].joined > (FS_P_JOINED | FS_P_LEFT))
+            return FEDSHARE_E_FORMAT;
     }
     t->lr = fsr_f64(&r);
     t->batch = fsr_u32(&r);
@@ -374,7 +376,8 @@ static int render_task(jbuf *j, const uint8_t *rec, size_t len) {
             jhex(j, "public_key", t->p[i].pk, 32);
             jstr(j, ",");
             jhex(j, "data_id", t->p[i].data_id, 32);
-            jfmt(j, ",\"joined\":%s}", t->p[i].joined ? "true" : "false");
+            jfmt(j, ",\"joined\":%s%s}", t->p[i].joined & FS_P_JOINED ? "true" : "false",
+                 t->p[i].joined & FS_P_LEFT ? ",\"left\":true" : "");
         }
         jstr(j, "],");
         jf64(j, "learning_rate", t->lr);

@@ -147,6 +147,10 @@ static int task_create(fs_exec *x, const fs_payload *p, fs_task *t) {
         return rc;
     if ((rc = fs_require_role(x->c, s->aggregator, FEDSHARE_ROLE_AGGREGATOR)) != 0)
         return rc;
+    /* a member whose retirement is decided but not yet in force (h, h + 1) would be
+     * waited for by a new task that does not know it left */
+    if ((rc = fs_member_retired(x->st, UINT64_MAX, s->aggregator)) != 0)
+        return rc;
     fedavg_codec *codec = NULL;
     if (fedavg_codec_decode(&codec, s->codec, s->codec_len) != FEDAVG_OK)
         return FEDSHARE_E_INVALID;
@@ -161,6 +165,8 @@ static int task_create(fs_exec *x, const fs_payload *p, fs_task *t) {
     for (size_t i = 0; !rc && i < p->n; i++) {
         const uint8_t *pk = p->list + 64 * i, *id = pk + 32;
         rc = fs_require_role(x->c, pk, FEDSHARE_ROLE_PROVIDER);
+        if (!rc)
+            rc = fs_member_retired(x->st, UINT64_MAX, pk);
         for (size_t j = 0; !rc && j < i; j++)
             if (!memcmp(pk, p->list + 64 * j, 32) || !memcmp(id, p->list + 64 * j + 32, 32))
                 rc = FEDSHARE_E_INVALID;
@@ -238,6 +244,33 @@ static int participant_index(const fs_task *t, const uint8_t pk[32]) {
     return -1;
 }
 
+/* Participant i left the task (retired from the consortium): nothing waits for it. */
+static int gone(const fs_task *t, uint32_t i) {
+    return (t->p[i].joined & FS_P_LEFT) != 0;
+}
+
+/* Every participant still in the task has joined / uploaded / evaluated. */
+static int all_joined(const fs_task *t) {
+    for (uint32_t i = 0; i < t->n; i++)
+        if (!gone(t, i) && !(t->p[i].joined & FS_P_JOINED))
+            return 0;
+    return 1;
+}
+
+static int all_uploaded(const fs_task *t, const fs_round *r) {
+    for (uint32_t i = 0; i < r->n; i++)
+        if (!gone(t, i) && !r->up[i].present)
+            return 0;
+    return 1;
+}
+
+static int all_evaluated(const fs_task *t, const fs_round *r) {
+    for (uint32_t i = 0; i < r->n; i++)
+        if (!gone(t, i) && !r->evaluated[i])
+            return 0;
+    return 1;
+}
+
 /* Start round r: an empty round record, phase UPLOAD. */
 static int open_round(fs_exec *x, const uint8_t id[32], fs_task *t, fs_round *r) {
     t->round++;
@@ -268,23 +301,28 @@ static int close_uploads(fs_exec *x, const uint8_t id[32], fs_task *t, fs_round 
     }
     cfg.window = HIST_MAX;
     double stats[2 * FS_PARTICIPANTS_MAX], norms[FS_PARTICIPANTS_MAX], cosines[FS_PARTICIPANTS_MAX];
-    uint32_t members[FS_PARTICIPANTS_MAX], hist_members[HIST_MAX];
+    uint32_t members[FS_PARTICIPANTS_MAX], hist_members[HIST_MAX], m = 0;
     uint8_t verdict[FS_PARTICIPANTS_MAX];
+    /* the updates present: a participant that left the task has none */
     for (uint32_t i = 0; i < r->n; i++) {
-        members[i] = i;
-        norms[i] = r->up[i].norm;
-        cosines[i] = r->up[i].cosine;
+        if (!r->up[i].present)
+            continue;
+        members[m] = i;
+        norms[m] = r->up[i].norm;
+        cosines[m] = r->up[i].cosine;
+        m++;
     }
     for (uint32_t j = 0; j < t->n_hist; j++) /* 0xFF (unknown) matches no member */
         hist_members[j] = t->hist_member[j];
-    int rc = fedavg_round_judge(&cfg, members, norms, cosines, r->n, hist_members, t->hist,
-                                t->n_hist, verdict, stats);
+    int rc = fedavg_round_judge(&cfg, members, norms, cosines, m, hist_members, t->hist, t->n_hist,
+                                verdict, stats);
     if (rc)
         return rc == FEDAVG_E_NOMEM ? FEDSHARE_E_NOMEM : FEDSHARE_E_INVALID;
     r->total_weight = 0;
-    for (uint32_t i = 0; i < r->n; i++) {
-        r->up[i].verdict = verdict[i];
-        if (verdict[i] == FEDAVG_VERDICT_SUSPICIOUS)
+    for (uint32_t k = 0; k < m; k++) {
+        uint32_t i = members[k];
+        r->up[i].verdict = verdict[k];
+        if (verdict[k] == FEDAVG_VERDICT_SUSPICIOUS)
             continue;
         r->total_weight += r->up[i].weight;
         if (t->n_hist == HIST_MAX) { /* keep the newest HIST_MAX updates */
@@ -293,8 +331,8 @@ static int close_uploads(fs_exec *x, const uint8_t id[32], fs_task *t, fs_round 
             t->n_hist--;
         }
         t->hist_member[t->n_hist] = (uint8_t)i;
-        t->hist[2 * t->n_hist] = stats[2 * i];
-        t->hist[2 * t->n_hist + 1] = stats[2 * i + 1];
+        t->hist[2 * t->n_hist] = stats[2 * k];
+        t->hist[2 * t->n_hist + 1] = stats[2 * k + 1];
         t->n_hist++;
     }
     /* Too few accepted updates: decrypting their sum would reveal one member's
@@ -332,6 +370,35 @@ static int is_holder(const fs_key *k, const uint8_t pk[32]) {
     return 0;
 }
 
+/* Every participant still in the task agrees on the model: the round is done;
+ * the stop rule decides whether another one opens. */
+static int finish_round(fs_exec *x, const uint8_t id[32], fs_task *t, fs_round *r) {
+    double metric = r->metric_sum / (double)r->samples;
+    if (!isfinite(metric))
+        return FEDSHARE_E_INVALID;
+    memcpy(t->global, r->model, 32);
+    if (t->server_opt)
+        memcpy(t->server_global, r->server_model, 32);
+    t->metrics[t->n_metrics++] = metric;
+    fedavg_stop_config sc;
+    fedavg_stop_config_init(&sc);
+    sc.threshold = t->stop_threshold;
+    sc.patience = t->stop_patience;
+    sc.max_rounds = t->round_limit;
+    int decision = FEDAVG_STOP_CONTINUE;
+    if (fedavg_stop_evaluate(&sc, t->metrics, t->n_metrics, &decision) != FEDAVG_OK)
+        return FEDSHARE_E_INVALID;
+    int rc = put_round(x, id, t->round, r);
+    if (rc)
+        return rc;
+    if (decision != FEDAVG_STOP_CONTINUE || t->n_metrics >= 1000) {
+        t->phase = FEDSHARE_PHASE_DONE;
+        t->stop_reason = (uint8_t)(decision ? decision : FEDAVG_STOP_LIMIT);
+        return FEDSHARE_OK;
+    }
+    return open_round(x, id, t, r);
+}
+
 static int round_act(fs_exec *x, const fs_payload *p, fs_task *t, fs_round *r) {
     const uint8_t *id = p->id;
     int pi = participant_index(t, x->sender);
@@ -341,6 +408,8 @@ static int round_act(fs_exec *x, const fs_payload *p, fs_task *t, fs_round *r) {
                 return FEDSHARE_E_STATE;
             if (pi < 0)
                 return FEDSHARE_E_ROLE;
+            if (gone(t, (uint32_t)pi))
+                return FEDSHARE_E_RETIRED;
             if (r->up[pi].present)
                 return FEDSHARE_E_EXISTS;
             uint64_t sum = p->weight;
@@ -354,9 +423,8 @@ static int round_act(fs_exec *x, const fs_payload *p, fs_task *t, fs_round *r) {
             u->weight = p->weight;
             u->norm = p->x;
             u->cosine = p->y;
-            for (uint32_t i = 0; i < r->n; i++)
-                if (!r->up[i].present)
-                    return put_round(x, id, t->round, r);
+            if (!all_uploaded(t, r))
+                return put_round(x, id, t->round, r);
             return close_uploads(x, id, t, r);
         }
         case FEDSHARE_OP_AGGREGATE:
@@ -371,6 +439,8 @@ static int round_act(fs_exec *x, const fs_payload *p, fs_task *t, fs_round *r) {
         case FEDSHARE_OP_AGGREGATE_CHECK:
             if (pi < 0)
                 return FEDSHARE_E_ROLE;
+            if (gone(t, (uint32_t)pi))
+                return FEDSHARE_E_RETIRED;
             if (t->phase != FEDSHARE_PHASE_DECRYPT)
                 return FEDSHARE_E_STATE;
             if (memcmp(p->hash, r->aggregate, 32))
@@ -492,6 +562,8 @@ static int round_act(fs_exec *x, const fs_payload *p, fs_task *t, fs_round *r) {
         case FEDSHARE_OP_EVALUATION: {
             if (pi < 0)
                 return FEDSHARE_E_ROLE;
+            if (gone(t, (uint32_t)pi))
+                return FEDSHARE_E_RETIRED;
             if (t->phase != FEDSHARE_PHASE_EVALUATE)
                 return FEDSHARE_E_STATE;
             if (r->evaluated[pi])
@@ -519,34 +591,9 @@ static int round_act(fs_exec *x, const fs_payload *p, fs_task *t, fs_round *r) {
             r->evaluated[pi] = 1;
             r->metric_sum = sum;
             r->samples += p->samples;
-            for (uint32_t i = 0; i < r->n; i++)
-                if (!r->evaluated[i])
-                    return put_round(x, id, t->round, r);
-            /* every participant agrees on the model: the round is done */
-            double metric = r->metric_sum / (double)r->samples;
-            if (!isfinite(metric))
-                return FEDSHARE_E_INVALID;
-            memcpy(t->global, r->model, 32);
-            if (t->server_opt)
-                memcpy(t->server_global, r->server_model, 32);
-            t->metrics[t->n_metrics++] = metric;
-            fedavg_stop_config sc;
-            fedavg_stop_config_init(&sc);
-            sc.threshold = t->stop_threshold;
-            sc.patience = t->stop_patience;
-            sc.max_rounds = t->round_limit;
-            int decision = FEDAVG_STOP_CONTINUE;
-            if (fedavg_stop_evaluate(&sc, t->metrics, t->n_metrics, &decision) != FEDAVG_OK)
-                return FEDSHARE_E_INVALID;
-            int rc = put_round(x, id, t->round, r);
-            if (rc)
-                return rc;
-            if (decision != FEDAVG_STOP_CONTINUE || t->n_metrics >= 1000) {
-                t->phase = FEDSHARE_PHASE_DONE;
-                t->stop_reason = (uint8_t)(decision ? decision : FEDAVG_STOP_LIMIT);
-                return FEDSHARE_OK;
-            }
-            return open_round(x, id, t, r);
+            if (!all_evaluated(t, r))
+                return put_round(x, id, t->round, r);
+            return finish_round(x, id, t, r);
         }
         default:
             return FEDSHARE_E_INVALID;
@@ -570,20 +617,29 @@ int fs_training_apply(fs_exec *x, const fs_payload *p) {
         rc = fs_task_decode(v, n, t);
     if (rc)
         goto out;
+    /* a participant that left the task (retired): its own acts are refused whatever the
+     * round or phase, so it learns why */
+    if (p->op == FEDSHARE_OP_TASK_JOIN || p->op == FEDSHARE_OP_UPDATE_UPLOAD ||
+        p->op == FEDSHARE_OP_AGGREGATE_CHECK || p->op == FEDSHARE_OP_EVALUATION) {
+        int pi = participant_index(t, x->sender);
+        if (pi >= 0 && gone(t, (uint32_t)pi)) {
+            rc = FEDSHARE_E_RETIRED;
+            goto out;
+        }
+    }
     if (p->op == FEDSHARE_OP_TASK_JOIN) {
         int pi = participant_index(t, x->sender);
         if (pi < 0)
             rc = FEDSHARE_E_ROLE;
         else if (t->phase != FEDSHARE_PHASE_JOINING)
             rc = FEDSHARE_E_STATE;
-        else if (t->p[pi].joined)
+        else if (gone(t, (uint32_t)pi))
+            rc = FEDSHARE_E_RETIRED;
+        else if (t->p[pi].joined & FS_P_JOINED)
             rc = FEDSHARE_E_EXISTS;
         else {
-            t->p[pi].joined = 1;
-            int all = 1;
-            for (uint32_t i = 0; i < t->n; i++)
-                all &= t->p[i].joined;
-            if (all)
+            t->p[pi].joined |= FS_P_JOINED;
+            if (all_joined(t))
                 rc = open_round(x, p->id, t, r);
             if (!rc)
                 rc = flush_rounds(x, p->id, t);
@@ -615,6 +671,68 @@ int fs_training_apply(fs_exec *x, const fs_payload *p) {
         for (uint32_t i = 0; !rc && i < t->n; i++)
             rc = fs_index(x, FEDSHARE_TRACE_DATA, t->p[i].data_id);
     }
+out:
+    drop_rounds(x);
+    free(t);
+    free(r);
+    return rc;
+}
+
+/* The anomaly history forgets a participant that left: its entries would
+ * otherwise stay in the reference of the remaining participants' rounds. */
+static void forget_history(fs_task *t, uint32_t pi) {
+    uint32_t k = 0;
+    for (uint32_t j = 0; j < t->n_hist; j++) {
+        if (t->hist_member[j] == pi)
+            continue;
+        t->hist_member[k] = t->hist_member[j];
+        t->hist[2 * k] = t->hist[2 * j];
+        t->hist[2 * k + 1] = t->hist[2 * j + 1];
+        k++;
+    }
+    t->n_hist = k;
+}
+
+/* The retirement of key was decided (in this act): the task goes on without it
+ * from now on. While joining, the task no longer waits for its join. In the
+ * upload phase its update of the round, if any, is dropped and the round
+ * closes as soon as every remaining participant has uploaded; once the round's
+ * updates were judged (aggregate … evaluate) the round completes with its
+ * update in the sum but waits no longer for its check or evaluation. Its
+ * entries leave the anomaly history. docs/fedshare-contracts.md §Membership. */
+int fs_task_member_left(fs_exec *x, const uint8_t id[32], const uint8_t key[32]) {
+    fs_task *t = malloc(sizeof *t);
+    fs_round *r = malloc(sizeof *r);
+    int rc = t && r ? FEDSHARE_OK : FEDSHARE_E_NOMEM, pi = -1;
+    const uint8_t *v;
+    size_t n;
+    if (!rc)
+        rc = fs_get(x->st, FEDSHARE_REC_TASK, id, NULL, 0, &v, &n);
+    if (!rc && fs_task_decode(v, n, t))
+        goto out; /* not a task record of ours */
+    if (!rc && t->phase != FEDSHARE_PHASE_DONE)
+        pi = participant_index(t, key);
+    if (rc || pi < 0 || gone(t, (uint32_t)pi))
+        goto out;
+    t->p[pi].joined |= FS_P_LEFT;
+    forget_history(t, (uint32_t)pi);
+    if (t->phase == FEDSHARE_PHASE_JOINING) {
+        if (all_joined(t))
+            rc = open_round(x, id, t, r);
+    } else {
+        rc = fs_get(x->st, FEDSHARE_REC_ROUND, id, NULL, t->round, &v, &n);
+        if (!rc)
+            rc = fs_round_decode(v, n, r);
+        if (!rc && t->phase == FEDSHARE_PHASE_UPLOAD) {
+            memset(&r->up[pi], 0, sizeof r->up[pi]);
+            rc = all_uploaded(t, r) ? close_uploads(x, id, t, r) : put_round(x, id, t->round, r);
+        } else if (!rc && t->phase == FEDSHARE_PHASE_EVALUATE && all_evaluated(t, r))
+            rc = finish_round(x, id, t, r);
+    }
+    if (!rc)
+        rc = flush_rounds(x, id, t);
+    if (!rc)
+        rc = fs_index(x, FEDSHARE_TRACE_TASK, id);
 out:
     drop_rounds(x);
     free(t);

@@ -353,6 +353,8 @@ typedef struct task_fixture {
 
 /* The server optimizer make_task asks for (0: FedAvg; Adam with eta 0.1 otherwise). */
 static uint32_t g_make_server;
+/* make_task returns once the task is created, before the participants join. */
+static int g_make_no_join;
 
 static void make_task(world *w, task_fixture *f, uint32_t round_limit, int with_grant,
                       uint32_t min_updates) {
@@ -427,6 +429,8 @@ static void make_task(world *w, task_fixture *f, uint32_t round_limit, int with_
     assert_int_equal(act(w, 0, FEDSHARE_OP_TASK_CREATE, pl, len, NULL), FEDSHARE_E_NOT_GRANTED);
     /* the use counter feeds the policy: resource.uses < 2 */
     assert_int_equal(request(w, 0, f->data[1], "training", w->ts / 1000 + 86400, h), FEDSHARE_OK);
+    if (g_make_no_join)
+        return;
     for (int i = 0; i < 3; i++) {
         assert_int_equal(fedshare_payload_task_join(f->task, &pl, &len), 0);
         assert_int_equal(act(w, i, FEDSHARE_OP_TASK_JOIN, pl, len, NULL), FEDSHARE_OK);
@@ -1574,9 +1578,23 @@ static void test_member_quorum_of_four(void **state) {
     assert_int_equal(ledger_verify_chain(w->s, LEDGER_VERIFY_FULL, &bad), LEDGER_OK);
 }
 
-/* A participant or the aggregator of a task in progress cannot be retired (the task
- * would wait for it forever): FEDSHARE_E_IN_TASK; once the task ended, it can. */
-static void test_member_retire_in_task(void **state) {
+/* The retirement of member 2 (participant, key holder), approved by 0, 1, 3 and 4 (4 of 5):
+ * returns the height of the deciding block. */
+static uint64_t retire_two(world *w) {
+    assert_int_equal(propose(w, 0, FEDSHARE_MEMBER_RETIRE, 2, 0, NULL, NULL), FEDSHARE_OK);
+    assert_int_equal(approve(w, 1, 1), FEDSHARE_OK);
+    assert_int_equal(approve(w, 3, 1), FEDSHARE_OK);
+    expect_change(w, 1, "\"status\":\"proposed\"");
+    assert_int_equal(approve(w, 4, 1), FEDSHARE_OK);
+    expect_change(w, 1, "\"status\":\"approved\"");
+    return tip_height(w);
+}
+
+/* The aggregator of a task in progress cannot be retired (nobody else may aggregate),
+ * nor a participant whose task would keep fewer participants than its minimum of
+ * accepted updates (here the default 3 of 3): FEDSHARE_E_IN_TASK; once the task
+ * ended, both can. */
+static void test_member_retire_refused(void **state) {
     world *w = *state;
     task_fixture f;
     make_task(w, &f, 1, 1, 0);
@@ -1584,7 +1602,153 @@ static void test_member_retire_in_task(void **state) {
     assert_int_equal(propose(w, 0, FEDSHARE_MEMBER_RETIRE, 4, 0, NULL, NULL), FEDSHARE_E_IN_TASK);
     honest_round(w, &f, 1, 0.5);
     expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":6");
-    assert_int_equal(propose(w, 0, FEDSHARE_MEMBER_RETIRE, 2, 0, NULL, NULL), FEDSHARE_OK);
+    uint8_t h[32];
+    assert_int_equal(request(w, 0, f.data[2], "training", w->ts / 1000 + 86400, h), FEDSHARE_OK);
+    retire_two(w);
+    /* h + 1: member 2 is still in force, but a new task may not name it */
+    uint8_t *pl, parts[64], datas[64];
+    size_t len;
+    memcpy(parts, g_pk[0], 32);
+    memcpy(parts + 32, g_pk[2], 32);
+    memcpy(datas, f.data[0], 32);
+    memcpy(datas + 32, f.data[2], 32);
+    fedshare_task_spec s;
+    fedshare_task_spec_init(&s);
+    memcpy(s.model_id, f.model_id, 32);
+    memcpy(s.key_id, f.key_id, 32);
+    memcpy(s.aggregator, g_pk[4], 32);
+    s.n_participants = 2;
+    s.participants = parts;
+    s.data_ids = datas;
+    s.round_limit = 1;
+    fedavg_codec_config cc;
+    fedavg_codec_config_init(&cc);
+    cc.max_weight = 1000;
+    fedavg_codec *codec = NULL;
+    assert_int_equal(fedavg_codec_select(&codec, &cc), FEDAVG_OK);
+    uint8_t cbytes[256];
+    assert_int_equal(fedavg_codec_encode(codec, cbytes, sizeof cbytes), FEDAVG_OK);
+    fedavg_codec_free(codec);
+    s.codec = cbytes;
+    s.codec_len = fedavg_codec_encoded_bytes();
+    assert_int_equal(fedshare_payload_task_create(&s, &pl, &len), 0);
+    assert_int_equal(act(w, 0, FEDSHARE_OP_TASK_CREATE, pl, len, NULL), FEDSHARE_E_RETIRED);
+}
+
+/* A participant retires in round 2 of a 3-round task (minimum 2 accepted updates):
+ * its round-2 update, uploaded but not yet aggregated, is dropped when the
+ * retirement is decided; its later acts in the task are refused with
+ * FEDSHARE_E_RETIRED (by the task at h + 1, by the membership from h + 2); its
+ * entries leave the anomaly history; rounds 2 and 3 complete with the other two
+ * participants and a full replay from genesis gives every state root. Fails on
+ * the code before: the retirement was refused with FEDSHARE_E_IN_TASK. */
+static void test_member_retire_in_task(void **state) {
+    world *w = *state;
+    task_fixture f;
+    make_task(w, &f, 3, 1, 2);
+    honest_round(w, &f, 1, 0.5);
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"round\":2,");
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"history\":3}");
+    upload(w, &f, 2, 2, 1.02, FEDSHARE_OK);
+    upload(w, &f, 0, 2, 1.0, FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_ROUND, f.task, NULL, 2, "\"evaluated\":false},{\"present\":true");
+    /* the aggregator still cannot leave */
+    assert_int_equal(propose(w, 0, FEDSHARE_MEMBER_RETIRE, 4, 0, NULL, NULL), FEDSHARE_E_IN_TASK);
+    retire_two(w);
+    /* decided: the task lists it as left, its round-2 update is dropped, its history gone */
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"joined\":true,\"left\":true}");
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"history\":2}");
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":1,\"stop_reason\":0,\"round\":2");
+    expect_in(w, FEDSHARE_REC_ROUND, f.task, NULL, 2,
+              "{\"present\":false,\"checked\":false,\"evaluated\":false}]");
+    /* h + 1: still a member, but out of the task */
+    upload(w, &f, 2, 2, 1.02, FEDSHARE_E_RETIRED);
+    /* the last remaining upload closes the round: two accepted updates */
+    upload(w, &f, 1, 2, 1.01, FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":2,");
+    expect_in(w, FEDSHARE_REC_ROUND, f.task, NULL, 2, "\"total_weight\":200");
+    round_hashes(w, &f, 2, 4, FEDSHARE_OP_AGGREGATE, 0xA0, 0, FEDSHARE_OK);
+    /* h + 2 on: its acts are refused by the membership */
+    round_hashes(w, &f, 2, 2, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB2, FEDSHARE_E_RETIRED);
+    round_hashes(w, &f, 2, 0, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB0, FEDSHARE_OK);
+    round_hashes(w, &f, 2, 1, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB1, FEDSHARE_OK);
+    round_hashes(w, &f, 2, 4, FEDSHARE_OP_ROUND_FINALIZE, 0xC2, 0xD0, FEDSHARE_OK);
+    evaluate(w, &f, 2, 2, 0xC2, 0.6, FEDSHARE_E_RETIRED);
+    evaluate(w, &f, 2, 0, 0xC2, 0.6, FEDSHARE_OK);
+    evaluate(w, &f, 2, 1, 0xC2, 0.6, FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":1,\"stop_reason\":0,\"round\":3");
+    /* round 3 with the two */
+    upload(w, &f, 2, 3, 1.02, FEDSHARE_E_RETIRED);
+    upload(w, &f, 0, 3, 1.0, FEDSHARE_OK);
+    upload(w, &f, 1, 3, 1.01, FEDSHARE_OK);
+    round_hashes(w, &f, 3, 4, FEDSHARE_OP_AGGREGATE, 0xA0, 0, FEDSHARE_OK);
+    round_hashes(w, &f, 3, 0, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB0, FEDSHARE_OK);
+    round_hashes(w, &f, 3, 1, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB1, FEDSHARE_OK);
+    round_hashes(w, &f, 3, 4, FEDSHARE_OP_ROUND_FINALIZE, 0xC3, 0xD0, FEDSHARE_OK);
+    evaluate(w, &f, 3, 0, 0xC3, 0.7, FEDSHARE_OK);
+    evaluate(w, &f, 3, 1, 0xC3, 0.7, FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":6,\"stop_reason\":");
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"round\":3,");
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"metrics\":[0.5,0.59999999999999998,");
+    /* replay from genesis reproduces every state root */
+    uint64_t bad = 1;
+    assert_int_equal(ledger_verify_chain(w->s, LEDGER_VERIFY_FULL, &bad), LEDGER_OK);
+}
+
+/* A participant retiring while the task is joining: the task no longer waits for its
+ * join; the decision opens round 1 when the others have joined; its join is refused. */
+static void test_member_retire_joining(void **state) {
+    world *w = *state;
+    task_fixture f;
+    uint8_t *pl;
+    size_t len;
+    g_make_no_join = 1;
+    make_task(w, &f, 3, 1, 2);
+    g_make_no_join = 0;
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(fedshare_payload_task_join(f.task, &pl, &len), 0);
+        assert_int_equal(act(w, i, FEDSHARE_OP_TASK_JOIN, pl, len, NULL), FEDSHARE_OK);
+    }
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":0,");
+    retire_two(w);
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"joined\":false,\"left\":true}");
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":1,\"stop_reason\":0,\"round\":1");
+    assert_int_equal(fedshare_payload_task_join(f.task, &pl, &len), 0);
+    assert_int_equal(act(w, 2, FEDSHARE_OP_TASK_JOIN, pl, len, NULL), FEDSHARE_E_RETIRED);
+    upload(w, &f, 0, 1, 1.0, FEDSHARE_OK);
+    upload(w, &f, 1, 1, 1.01, FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":2,");
+    uint64_t bad = 1;
+    assert_int_equal(ledger_verify_chain(w->s, LEDGER_VERIFY_FULL, &bad), LEDGER_OK);
+}
+
+/* A participant retiring once the round's updates were judged: the round completes
+ * with its update in the sum and waits no longer for its evaluation (here the
+ * other two had evaluated: the deciding act finishes the round and opens the
+ * next). */
+static void test_member_retire_mid_evaluate(void **state) {
+    world *w = *state;
+    task_fixture f;
+    make_task(w, &f, 3, 1, 2);
+    honest_round_uploads(w, &f, 1);
+    round_hashes(w, &f, 1, 0, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB0, FEDSHARE_OK);
+    round_hashes(w, &f, 1, 1, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB1, FEDSHARE_OK);
+    round_hashes(w, &f, 1, 4, FEDSHARE_OP_ROUND_FINALIZE, 0xC1, 0xD0, FEDSHARE_OK);
+    evaluate(w, &f, 1, 0, 0xC1, 0.5, FEDSHARE_OK);
+    evaluate(w, &f, 1, 1, 0xC1, 0.5, FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":5,");
+    retire_two(w);
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":1,\"stop_reason\":0,\"round\":2");
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"metrics\":[0.5]");
+    /* round 1 keeps its three updates */
+    expect_in(w, FEDSHARE_REC_ROUND, f.task, NULL, 1, "\"total_weight\":300");
+    /* its acts in the task are refused as a retired member's, whatever the round */
+    evaluate(w, &f, 1, 2, 0xC1, 0.5, FEDSHARE_E_RETIRED);
+    upload(w, &f, 0, 2, 1.0, FEDSHARE_OK);
+    upload(w, &f, 1, 2, 1.01, FEDSHARE_OK);
+    expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":2,");
+    uint64_t bad = 1;
+    assert_int_equal(ledger_verify_chain(w->s, LEDGER_VERIFY_FULL, &bad), LEDGER_OK);
 }
 
 int main(void) {
@@ -1608,7 +1772,10 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_member_roles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_member_join_retire, setup, teardown),
         cmocka_unit_test_setup_teardown(test_member_quorum_of_four, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_member_retire_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_member_retire_in_task, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_member_retire_mid_evaluate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_member_retire_joining, setup, teardown),
         cmocka_unit_test(test_data_seal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

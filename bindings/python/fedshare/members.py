@@ -10,7 +10,12 @@ membership: a retired member's acts and signatures are refused
 (``FEDSHARE_E_RETIRED``), a member loses the acts of a role it lost, and
 policy-update quorums count the members in force. Retiring a key holder, or
 taking the role from one, is refused when it would leave a recorded key with
-fewer than t key holders (``FEDSHARE_E_KEYHOLDERS``). :class:`MemberActs` gives
+fewer than t key holders (``FEDSHARE_E_KEYHOLDERS``). A participant of a task
+in progress may retire: from the act that decides it the task goes on without
+it, and its task acts are refused (``FEDSHARE_E_RETIRED``); retiring the
+aggregator of a task in progress, or a participant whose task would keep fewer
+participants than its minimum of accepted updates, is refused
+(``FEDSHARE_E_IN_TASK``). :class:`MemberActs` gives
 :class:`fedshare.consortium.Member` these acts; ``fedshare consortium member
 roles|join|retire|approve-member|members`` is the command line.
 """
@@ -99,7 +104,11 @@ class MemberActs:
                                     org or None, list(credentials))
 
     def member_retire(self, key: Any) -> bytes:
-        """Propose retiring the member with this key (its key never comes back)."""
+        """Propose retiring the member with this key (its key never comes back).
+        Once decided, every task in progress it takes part in goes on without it;
+        refused with ``FEDSHARE_E_IN_TASK`` when it aggregates a task in progress or a
+        task of it would keep fewer participants than its minimum of accepted updates,
+        and with ``FEDSHARE_E_KEYHOLDERS`` when a key would keep fewer than t holders."""
         return self._member_propose(int(lib.FEDSHARE_MEMBER_RETIRE), key, 0)
 
     def member_approve(self, change_id: int) -> bytes:

@@ -524,7 +524,9 @@ def run_member(member: Member, task_id: bytes, *, participant: Optional[Particip
         a standby, shared in place of one of the first t, "sums_refused": rounds this aggregator
         refused because the decrypted sum was out of range, "verdicts": {round: this participant's
         verdict}, "left_out": rounds in which its update was left out of the
-        sum}``.
+        sum, "left_task": the round in which this participant, retired from the
+        consortium, left the task (None if it did not; then it stops, and
+        "global_model_digest" is None, unless another role still has work)}``.
 
     Raises:
         fedshare.TimeoutError: the task did not move for ``timeout`` seconds.
@@ -549,6 +551,7 @@ def run_member(member: Member, task_id: bytes, *, participant: Optional[Particip
     sums_refused: List[int] = []
     pending: List[int] = []  # rounds uploaded in, verdict not yet seen
     verdicts: Dict[int, str] = {}
+    left_task: Optional[int] = None  # the round in which this participant left the task
 
     def see_verdicts(r_now: int, ph_now: int, task: Dict[str, Any]) -> None:
         for u in list(pending):
@@ -556,9 +559,16 @@ def run_member(member: Member, task_id: bytes, *, participant: Optional[Particip
                 continue  # still uploading: not judged yet
             rec = member.round(task_id, u)
             pi = _index_of(task, member.public_key)
-            if rec is None or pi < 0 or not all(x["present"] for x in rec["updates"]):
+            # judged once every participant still in the task uploaded (one that
+            # was retired meanwhile is waited for no more)
+            if rec is None or pi < 0 or not all(
+                    x["present"] or p.get("left")
+                    for x, p in zip(rec["updates"], task["participants"])):
                 continue
             mine = rec["updates"][pi]
+            if not mine["present"]:  # this participant left the task: its update was dropped
+                pending.remove(u)
+                continue
             v = mine.get("verdict", "accepted")
             pending.remove(u)
             verdicts[u] = v
@@ -626,6 +636,17 @@ def run_member(member: Member, task_id: bytes, *, participant: Optional[Particip
 
             act, check = _due(member, task, r, ph, did, participant, keyholder, aggregator,
                               task_id, since=now - last_change, standby_default=timeout / 3)
+            if act == "left":
+                # retired from the consortium: this participant left the task, which
+                # goes on without it; stop unless another role still has work
+                if left_task is None:
+                    left_task = r
+                    log.warning("round %d: this member was retired and left the task; the "
+                                "task goes on without it", r)
+                if aggregator is None and (keyholder is None or keyholder.left()):
+                    charge(r, t0, waiting=read_s)
+                    break
+                act = None
             if act == "standby":
                 # not one of this round's first t holders: wait for their shares,
                 # and step in once the standby time has passed
@@ -724,12 +745,14 @@ def run_member(member: Member, task_id: bytes, *, participant: Optional[Particip
         bar.close()
 
     final = task
-    t0 = time.perf_counter()
-    m = _Meter(member)
-    model, _ = m.call(member.fetch_global, task_id)
-    last = max(rounds) if rounds else 0
-    charge(last, t0, res={"compute_s": 0.0, **{k: v for k, v in m.timings().items()
-                                               if k != "compute_s"}}, act="fetch-final")
+    model = None
+    if left_task is None:  # a member that left has no final model to fetch
+        t0 = time.perf_counter()
+        m = _Meter(member)
+        model, _ = m.call(member.fetch_global, task_id)
+        last = max(rounds) if rounds else 0
+        charge(last, t0, res={"compute_s": 0.0, **{k: v for k, v in m.timings().items()
+                                                   if k != "compute_s"}}, act="fetch-final")
     out_rounds = [rounds[k] for k in sorted(rounds)]
     totals = {k: sum(s[k] for s in out_rounds) + joining[k] for k in _KEYS}
     return {
@@ -741,7 +764,7 @@ def run_member(member: Member, task_id: bytes, *, participant: Optional[Particip
         "final_round": int(final["round"]),
         "stop_reason": int(final["stop_reason"]),
         "metrics": list(final["metrics"]),
-        "global_model_digest": model_digest(model).hex(),
+        "global_model_digest": model_digest(model).hex() if model is not None else None,
         # with a server optimizer: x of the last round (what the participants train from)
         "server_model_digest": final.get("server_model"),
         "computed_digest": (model_digest(participant.global_model).hex()
@@ -755,6 +778,7 @@ def run_member(member: Member, task_id: bytes, *, participant: Optional[Particip
         "sums_refused": sums_refused,
         "verdicts": verdicts,
         "left_out": sorted(r for r, v in verdicts.items() if v == "suspicious"),
+        "left_task": left_task,
     }
 
 
@@ -777,6 +801,8 @@ def _due(member: Member, task: Dict[str, Any], r: int, ph: int, did: str,
     if participant is not None and pi < 0:
         raise errors.AccessDeniedError("this member is not a participant of the task",
                                        code=code_value("FEDSHARE_E_ROLE"), library="fedshare")
+    if participant is not None and task["participants"][pi].get("left"):
+        return "left", False  # retired: the task goes on without this participant
     if ph == 0:
         if participant is not None and not task["participants"][pi]["joined"]:
             return "join", False

@@ -76,7 +76,8 @@ def task_verdicts(member, task_id: bytes, names: Optional[Dict[str, str]] = None
         "member", "verdict", "ratio", "cosine", ("cosine_gap" under robust2 and robust3),
         "weight", "scores": {...},
         "history": {...}, "replayed"}]}], "replay_matches": bool,
-        "left_out": {member: [rounds]}, "judged_rounds": n}``.
+        "left_out": {member: [rounds]}, "judged_rounds": n, "retired": [members that
+        were retired while the task ran and left it]}``.
     """
     from . import errors
     from .fedavg import RoundJudge
@@ -87,7 +88,10 @@ def task_verdicts(member, task_id: bytes, names: Optional[Dict[str, str]] = None
     rule = task.get("anomaly_rule", "pooled")
     names = names or {}
     who = [names.get(p["public_key"], p["did"][-8:]) for p in task["participants"]]
-    n = len(who)
+    # participants retired while the task ran: no update from the round they left in
+    # (if still uploading), and their history entries were dropped when they left
+    gone = {i for i, p in enumerate(task["participants"]) if p.get("left")}
+    forgotten: set = set()
     if rule == "pooled":
         k = float(task["anomaly_k"])
         judge = RoundJudge("pooled", k=k, warmup=int(task["anomaly_warmup"]), window=HIST_MAX)
@@ -102,12 +106,22 @@ def task_verdicts(member, task_id: bytes, names: Optional[Dict[str, str]] = None
     last = int(task["round"])
     for r in range(1, last + 1):
         rec = member.round(task_id, r)
-        if rec is None or not all(u["present"] for u in rec["updates"]):
+        if rec is None or not all(u["present"] or i in gone
+                                  for i, u in enumerate(rec["updates"])):
             continue  # still uploading: not judged yet
-        ups = rec["updates"]
+        idx = [i for i, u in enumerate(rec["updates"]) if u["present"]]
+        for i in sorted(gone - forgotten - set(idx)):  # it left before this round was judged
+            forgotten.add(i)
+            keep = judge.hist_members != i
+            judge.hist_members = np.ascontiguousarray(judge.hist_members[keep])
+            judge.hist_stats = np.ascontiguousarray(judge.hist_stats[keep])
+            kept = [j for j, m_ in enumerate(hist_m) if m_ != i]
+            hist_m, hist_s = [hist_m[j] for j in kept], [hist_s[j] for j in kept]
+        ups = [rec["updates"][i] for i in idx]
+        n = len(ups)  # the updates judged
         norms = np.array([u["norm"] for u in ups], dtype=np.float64)
         cos = np.array([u["cosine"] for u in ups], dtype=np.float64)
-        replay = judge.judge(np.arange(n, dtype=np.uint32), norms, cos)
+        replay = judge.judge(np.array(idx, dtype=np.uint32), norms, cos)
         med = float(np.median(norms))
         ratio = [min(x / med, RATIO_MAX) if med > 0 else 1.0 for x in norms]
         # robust2's second statistic (from 4 updates a round; with 3 it judges as robust)
@@ -117,7 +131,7 @@ def task_verdicts(member, task_id: bytes, names: Optional[Dict[str, str]] = None
         gap = cos - _median_c(cos)
         hm, hs = hist_m[-HIST_MAX:], hist_s[-HIST_MAX:]
         rows = []
-        for i, u in enumerate(ups):
+        for i, (pi, u) in enumerate(zip(idx, ups)):
             scores: Dict[str, Optional[float]] = {}
             hist: Dict[str, int] = {}
             if rule == "pooled":
@@ -144,7 +158,7 @@ def task_verdicts(member, task_id: bytes, names: Optional[Dict[str, str]] = None
                     scores["pool_norm"] = abs(_log_ratio(ratio[i]) - mu) / su
                     hist["pool"] = len(pl)
                 if rule != "mad":
-                    own = [_log_ratio(s[0]) for m_, s in zip(hm, hs) if m_ == i]
+                    own = [_log_ratio(s[0]) for m_, s in zip(hm, hs) if m_ == pi]
                     hist["own"] = len(own)
                     if len(own) >= _DEFAULTS["min_own"]:
                         om, os_ = _robust(own, _DEFAULTS["floor_norm"])
@@ -152,23 +166,23 @@ def task_verdicts(member, task_id: bytes, names: Optional[Dict[str, str]] = None
             verdict = u.get("verdict", "accepted")
             rv = {0: "accepted", 1: "suspicious", 2: "warmup"}[int(replay[i])]
             matches = matches and rv == verdict
-            row = {"member": who[i], "verdict": verdict, "ratio": ratio[i],
+            row = {"member": who[pi], "verdict": verdict, "ratio": ratio[i],
                    "cosine": float(cos[i]), "weight": u.get("weight"), "scores": scores,
                    "history": hist, "replayed": rv}
             if use_gap:
                 row["cosine_gap"] = float(gap[i])
             rows.append(row)
             if verdict == "suspicious":
-                left[who[i]].append(r)
-        for i, u in enumerate(ups):  # the contract's history: accepted, participant order
+                left[who[pi]].append(r)
+        for i, (pi, u) in enumerate(zip(idx, ups)):  # the contract's history: participant order
             if u.get("verdict") != "suspicious":
-                hist_m.append(i)
+                hist_m.append(pi)
                 hist_s.append([ratio[i], float(gap[i] if use_gap else cos[i])])
         rounds.append({"round": r, "skipped": bool(rec.get("skipped")),
                        "sum_refused": bool(rec.get("sum_refused")), "updates": rows})
     return {"task": task_id.hex(), "rule": rule, "threshold": k, "members": who,
             "rounds": rounds, "replay_matches": matches, "left_out": left,
-            "judged_rounds": len(rounds)}
+            "judged_rounds": len(rounds), "retired": [who[i] for i in sorted(gone)]}
 
 
 def left_out(member, task_id: bytes, public_key: bytes) -> List[int]:
@@ -179,10 +193,11 @@ def left_out(member, task_id: bytes, public_key: bytes) -> List[int]:
     idx = [i for i, p in enumerate(task["participants"]) if p["public_key"] == me]
     if not idx:
         return []
+    gone = {i for i, p in enumerate(task["participants"]) if p.get("left")}
     out = []
     for r in range(1, int(task["round"]) + 1):
         rec = member.round(task_id, r)
-        if rec and all(u["present"] for u in rec["updates"]) \
+        if rec and all(u["present"] or i in gone for i, u in enumerate(rec["updates"])) \
                 and rec["updates"][idx[0]].get("verdict") == "suspicious":
             out.append(r)
     return out
@@ -226,6 +241,8 @@ def format_table(v: Dict[str, Any]) -> str:
 def summary_lines(v: Dict[str, Any]) -> List[str]:
     """One line per member: "member X left out in k of n rounds"."""
     n = v["judged_rounds"]
+    gone = set(v.get("retired", []))
     return [f"member {m} left out in {len(r)} of {n} rounds"
             + (f" (rounds {', '.join(map(str, r))})" if r else "")
+            + ("; retired from the consortium, it left the task" if m in gone else "")
             for m, r in v["left_out"].items()]

@@ -142,7 +142,9 @@ FEDSHARE_API int fedshare_join_task(fedshare_client *c, const uint8_t task_id[32
  * plaintexts of @p pt_bytes each) under the task's key, store it as a blob and
  * upload it for round @p round with its weight and anomaly statistics.
  * @param[in] ctx libphe thread pool (NULL: one thread).
- * @return as fedshare_client_submit, and libphe's codes.
+ * @return as fedshare_client_submit, and libphe's codes; FEDSHARE_E_RETIRED, before
+ *         anything is encrypted or stored, when the task records this member as a
+ *         participant that left it (retired from the consortium).
  */
 FEDSHARE_API int fedshare_upload_update(fedshare_client *c, const uint8_t task_id[32],
                                         uint32_t round, const phe_pubkey *pk, phe_ctx *ctx,

@@ -81,8 +81,10 @@ typedef enum fedshare_error {
     /** A membership change would leave a recorded threshold key with fewer key holders in force
      *  than its threshold t, so its sums could no longer be decrypted. */
     FEDSHARE_E_KEYHOLDERS = -521,
-    /** The member to retire is a participant or the aggregator of a task in progress (the task
-     *  would wait for it forever); retire it once the task has ended. */
+    /** The member to retire is the aggregator of a task in progress (nobody else may aggregate it),
+     *  or a participant of one that would keep fewer participants than its minimum of accepted
+     *  updates; retire it once the task has ended. A participant whose task keeps enough
+     *  participants may retire: the task goes on without it. */
     FEDSHARE_E_IN_TASK = -522,
     /** Out of memory. */
     FEDSHARE_E_NOMEM = -590,

@@ -431,6 +431,10 @@ def _run(args: argparse.Namespace) -> int:
         lo = report["left_out"]
         tail += (f"; this member's update left out in {len(lo)} of {len(report['verdicts'])} "
                  f"rounds" + (f" (rounds {', '.join(map(str, lo))})" if lo else ""))
+    if report.get("left_task") is not None:
+        print(f"task {task_id.hex()[:16]}: this member was retired from the consortium and "
+              f"left the task in round {report['left_task']}; the task goes on without it{tail}")
+        return 0
     print(f"task {task_id.hex()[:16]} done after {report['final_round']} rounds "
           f"(stop reason {report['stop_reason']}){tail}")
     return 0
