@@ -207,9 +207,10 @@ def test_trace_validation_processes(tmp_path):
         c.start_all()
         with c.client() as cl:
             s = ledger.Signer(b"t" * 32)
-            put_many(cl, s, b"a/", 3)
-            st = c.status(0)
-            assert st is not None
+            top = put_many(cl, s, b"a/", 3)[-1].height
+            # the status file is written after the node executed a block: wait
+            # for it (reading it at once could find none yet)
+            st = c.wait_converged(range(4), min_height=top)[0]
             primary = int(st[1]) % 4
             c.kill(primary)
             put_many(cl, s, b"b/", 3, start_nonce=4)

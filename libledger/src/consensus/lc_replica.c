@@ -775,6 +775,13 @@ static void on_prepare(lc_replica *r, uint32_t from, const uint8_t *body, size_t
     lc_vote v;
     if (lc_vote_decode(&v, LC_T_PREPARE, body, n) != 0 || v.replica != from)
         return;
+#ifdef LEDGER_FAULT_INJECTION
+    /* injected fault: a replica that commits early ignores PREPAREs, so it is
+     * never prepared and every COMMIT it sends breaks the rule the trace
+     * check's broken twin must find (whatever order messages arrive in) */
+    if (r->commit_early)
+        return;
+#endif
     if (v.view > r->seen_view[from])
         r->seen_view[from] = v.view;
     if (v.seq <= r->last_exec) {

@@ -361,8 +361,10 @@ static void test_randomized(void **state) {
 }
 
 /* The broken twin of the trace check: replica 2 runs an injected fault (test
- * builds only) and sends COMMIT as soon as it holds a pre-prepare, before it
- * is prepared. The cluster still agrees (one faulty replica of four), but the
+ * builds only): it ignores PREPAREs and sends COMMIT as soon as it holds a
+ * pre-prepare, so it is never prepared (with PREPAREs counted, a replica that
+ * got them before the pre-prepare was prepared in time, and a loaded run could
+ * show no early COMMIT at all). The cluster still agrees (one faulty replica of four), but the
  * checker must name replica 2 and the rule its COMMIT broke. */
 static void test_trace_check_fails_on_commit_before_prepared(void **state) {
     (void)state;
