@@ -385,17 +385,6 @@ static int task_lets_go(void *ctx, const uint8_t *key, size_t klen, const uint8_
     return in && stay < t->min_updates ? FEDSHARE_E_IN_TASK : FEDSHARE_OK;
 }
 
-static int tasks_let_go(fs_exec *x, const uint8_t subject[32]) {
-    task_ctx *c = malloc(sizeof *c);
-    if (!c)
-        return FEDSHARE_E_NOMEM;
-    c->x = x;
-    c->subject = subject;
-    int rc = fs_state_scan(x->st, "fs/task/", task_lets_go, c);
-    free(c);
-    return rc;
-}
-
 /* The retirement is decided: every task in progress it takes part in goes on without it. */
 static int leave_task(void *ctx, const uint8_t *key, size_t klen, const uint8_t *v, size_t vlen) {
     (void)v;
@@ -406,13 +395,14 @@ static int leave_task(void *ctx, const uint8_t *key, size_t klen, const uint8_t 
     return fs_task_member_left(c->x, key + klen - 32, c->subject);
 }
 
-static int tasks_leave(fs_exec *x, const uint8_t subject[32]) {
+/* Run fn (task_lets_go or leave_task) over every stored task for subject. */
+static int scan_tasks(fs_exec *x, const uint8_t subject[32], fs_scan_fn fn) {
     task_ctx *c = malloc(sizeof *c);
     if (!c)
         return FEDSHARE_E_NOMEM;
     c->x = x;
     c->subject = subject;
-    int rc = fs_state_scan(x->st, "fs/task/", leave_task, c);
+    int rc = fs_state_scan(x->st, "fs/task/", fn, c);
     free(c);
     return rc;
 }
@@ -475,7 +465,7 @@ static int change_valid(fs_exec *x, const fs_mset *m, const fs_mchange *c, uint6
     if (c->kind == FEDSHARE_MEMBER_RETIRE && active_count(m, h) < 2)
         return FEDSHARE_E_STATE; /* the last member */
     if (c->kind == FEDSHARE_MEMBER_RETIRE) {
-        int rc = tasks_let_go(x, c->key);
+        int rc = scan_tasks(x, c->key, task_lets_go);
         if (rc)
             return rc;
     }
@@ -529,7 +519,7 @@ static int maybe_decide(fs_exec *x, fs_mset *m, fs_mchange *c, uint64_t h) {
     if (!rc)
         rc = apply_change(m, c, h + 2);
     if (!rc && c->kind == FEDSHARE_MEMBER_RETIRE)
-        rc = tasks_leave(x, c->key);
+        rc = scan_tasks(x, c->key, leave_task);
     if (rc)
         return rc;
     c->status = FS_CHANGE_APPROVED;
