@@ -5,6 +5,7 @@
  * replica's needed); epoch hash in every header; replay from genesis; refusals. */
 #define T_WITH_STORE
 #include "testutil.h"
+#include "fixtures.h"
 
 #include "ledger/reconfig.h"
 
@@ -55,25 +56,8 @@ static ledger_block *next_block(fixture *f, ledger_tx **txs, size_t n, const int
     assert_int_equal(
         ledger_block_create_take(&b, t.height + 1, t.hash, t.height + 100, 0, 0, txs, n),
         LEDGER_OK);
-    uint8_t root[32], sdigest[32];
-    t_context(f->s, b);
-    assert_int_equal(ledger_store_prepare_digest(f->s, b, LEDGER_PREPARE_VERIFY_TX, root, sdigest),
-                     LEDGER_OK);
-    assert_int_equal(ledger_block_set_state_root(b, root), LEDGER_OK);
-    assert_int_equal(ledger_block_set_state_digest(b, sdigest), LEDGER_OK);
-    uint8_t stmt[LEDGER_COMMIT_STATEMENT_BYTES], sig[64];
-    ledger_cert *c = NULL;
-    assert_int_equal(ledger_cert_create(&c, 0), LEDGER_OK);
-    assert_int_equal(ledger_commit_statement(stmt, ledger_membership_chain_id(f->m),
-                                             ledger_block_height(b), 0,
-                                             ledger_block_header_hash(b)),
-                     LEDGER_OK);
-    for (size_t i = 0; i < k; i++) {
-        assert_int_equal(ledger_signer_sign(f->sg[signers[i]], stmt, sizeof stmt, sig), LEDGER_OK);
-        assert_int_equal(ledger_cert_add(c, (uint16_t)signers[i], sig), LEDGER_OK);
-    }
-    assert_int_equal(ledger_block_set_cert(b, c), LEDGER_OK);
-    ledger_cert_free(c);
+    t_seal(f->s, b);
+    t_certify_by(b, f->m, f->sg, signers, k);
     return b;
 }
 
