@@ -38,4 +38,45 @@ static inline void t_certify_by(ledger_block *b, const ledger_membership *m, led
     ledger_cert_free(c);
 }
 
+/* The bytes of a hex vector file (one line of lower-case hex); the caller
+ * frees them. */
+static inline uint8_t *t_read_hex_file(const char *path, size_t *len) {
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    static char line[1 << 17];
+    assert_non_null(fgets(line, sizeof line, fp));
+    fclose(fp);
+    size_t l = strcspn(line, "\r\n");
+    assert_true(l % 2 == 0);
+    uint8_t *b = malloc(l / 2 + 1);
+    assert_non_null(b);
+    for (size_t i = 0; i < l / 2; i++) {
+        unsigned v;
+        assert_int_equal(sscanf(line + 2 * i, "%2x", &v), 1);
+        b[i] = (uint8_t)v;
+    }
+    *len = l / 2;
+    return b;
+}
+
+/* The golden vector at path must hold exactly these len bytes; returns its
+ * bytes (the caller frees them). With T_WRITE_VECTORS set in the environment
+ * the file is first rewritten from them (only when the format changes, with a
+ * new format version). */
+static inline uint8_t *t_golden(const char *path, const uint8_t *bytes, size_t len) {
+    if (getenv("T_WRITE_VECTORS")) {
+        FILE *fp = fopen(path, "w");
+        assert_non_null(fp);
+        for (size_t i = 0; i < len; i++)
+            fprintf(fp, "%02x", bytes[i]);
+        fprintf(fp, "\n");
+        fclose(fp);
+    }
+    size_t gl;
+    uint8_t *golden = t_read_hex_file(path, &gl);
+    assert_int_equal(gl, len);
+    assert_memory_equal(golden, bytes, len);
+    return golden;
+}
+
 #endif

@@ -6,6 +6,7 @@
  * bundle_v1.hex (only when the format changes, with a new format version). */
 #define T_WITH_STORE
 #include "testutil.h"
+#include "fixtures.h"
 
 #ifndef T_VECTORS
 #error "T_VECTORS (the vectors directory) must be defined"
@@ -61,25 +62,6 @@ static int teardown(void **state) {
     ledger_free(f->genesis);
     free(f);
     return 0;
-}
-
-static uint8_t *read_hex_file(const char *path, size_t *len) {
-    FILE *fp = fopen(path, "r");
-    assert_non_null(fp);
-    static char line[1 << 17];
-    assert_non_null(fgets(line, sizeof line, fp));
-    fclose(fp);
-    size_t l = strcspn(line, "\r\n");
-    assert_true(l % 2 == 0);
-    uint8_t *b = malloc(l / 2 + 1);
-    assert_non_null(b);
-    for (size_t i = 0; i < l / 2; i++) {
-        unsigned v;
-        assert_int_equal(sscanf(line + 2 * i, "%2x", &v), 1);
-        b[i] = (uint8_t)v;
-    }
-    *len = l / 2;
-    return b;
 }
 
 static void test_bundle_export_verify(void **state) {
@@ -175,23 +157,13 @@ static void test_bundle_golden(void **state) {
     assert_int_equal(ledger_store_bundle(f->s, f->tx_hash, &bu, &bl), LEDGER_OK);
     /* bundle_v1.hex was written when headers were format 2: it still verifies */
     size_t ol;
-    uint8_t *old = read_hex_file(T_VECTORS "/bundle_v1.hex", &ol);
+    uint8_t *old = t_read_hex_file(T_VECTORS "/bundle_v1.hex", &ol);
     assert_int_equal(ledger_bundle_verify(old, ol, f->genesis, f->genesis_len, NULL, NULL),
                      LEDGER_OK);
     free(old);
     const char *path = T_VECTORS "/bundle_v1_h3.hex";
-    if (getenv("T_WRITE_VECTORS")) {
-        FILE *fp = fopen(path, "w");
-        assert_non_null(fp);
-        for (size_t i = 0; i < bl; i++)
-            fprintf(fp, "%02x", bu[i]);
-        fprintf(fp, "\n");
-        fclose(fp);
-    }
-    size_t gl;
-    uint8_t *golden = read_hex_file(path, &gl);
-    assert_int_equal(gl, bl);
-    assert_memory_equal(golden, bu, bl);
+    uint8_t *golden = t_golden(path, bu, bl);
+    size_t gl = bl;
     assert_int_equal(ledger_bundle_verify(golden, gl, f->genesis, f->genesis_len, NULL, NULL),
                      LEDGER_OK);
     free(golden);

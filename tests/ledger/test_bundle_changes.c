@@ -489,25 +489,6 @@ static void test_forged_change(void **state) {
     ledger_tx_free(tx);
 }
 
-static uint8_t *read_hex_file(const char *path, size_t *len) {
-    FILE *fp = fopen(path, "r");
-    assert_non_null(fp);
-    static char line[1 << 17];
-    assert_non_null(fgets(line, sizeof line, fp));
-    fclose(fp);
-    size_t l = strcspn(line, "\r\n");
-    assert_true(l % 2 == 0);
-    uint8_t *b = malloc(l / 2 + 1);
-    assert_non_null(b);
-    for (size_t i = 0; i < l / 2; i++) {
-        unsigned v;
-        assert_int_equal(sscanf(line + 2 * i, "%2x", &v), 1);
-        b[i] = (uint8_t)v;
-    }
-    *len = l / 2;
-    return b;
-}
-
 /* The golden bundle: this fixture's chain exports exactly these bytes; they verify. */
 static void test_golden(void **state) {
     fixture *f = *state;
@@ -516,23 +497,13 @@ static void test_golden(void **state) {
     export(f, f->target, &bu, &bl);
     /* bundle_v2.hex was written when headers were format 2: it still verifies */
     size_t ol;
-    uint8_t *old = read_hex_file(T_VECTORS "/bundle_v2.hex", &ol);
+    uint8_t *old = t_read_hex_file(T_VECTORS "/bundle_v2.hex", &ol);
     assert_int_equal(ledger_bundle_verify(old, ol, f->genesis, f->genesis_len, NULL, NULL),
                      LEDGER_OK);
     free(old);
     const char *path = T_VECTORS "/bundle_v2_h3.hex";
-    if (getenv("T_WRITE_VECTORS")) {
-        FILE *fp = fopen(path, "w");
-        assert_non_null(fp);
-        for (size_t i = 0; i < bl; i++)
-            fprintf(fp, "%02x", bu[i]);
-        fprintf(fp, "\n");
-        fclose(fp);
-    }
-    size_t gl;
-    uint8_t *golden = read_hex_file(path, &gl);
-    assert_int_equal(gl, bl);
-    assert_memory_equal(golden, bu, bl);
+    uint8_t *golden = t_golden(path, bu, bl);
+    size_t gl = bl;
     ledger_bundle_info info;
     assert_int_equal(ledger_bundle_verify(golden, gl, f->genesis, f->genesis_len, &info, NULL),
                      LEDGER_OK);

@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "testutil.h"
+#include "fixtures.h"
 #include "ledger/snapshot.h"
 
 typedef struct fixture {
@@ -232,34 +233,6 @@ static void test_wrong_digest_and_format_refused(void **state) {
     ledger_block_free(b);
 }
 
-static uint8_t *read_hex_file(const char *path, size_t *len) {
-    FILE *fp = fopen(path, "r");
-    assert_non_null(fp);
-    size_t cap = 1 << 16, n = 0;
-    uint8_t *out = malloc(cap);
-    assert_non_null(out);
-    int hi = -1, ch;
-    while ((ch = fgetc(fp)) != EOF) {
-        int v = ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
-        if (v < 0)
-            continue;
-        if (hi < 0) {
-            hi = v;
-            continue;
-        }
-        if (n == cap) {
-            cap *= 2;
-            out = realloc(out, cap);
-            assert_non_null(out);
-        }
-        out[n++] = (uint8_t)(hi << 4 | v);
-        hi = -1;
-    }
-    fclose(fp);
-    *len = n;
-    return out;
-}
-
 /* Golden: two deterministic blocks (a put, then an overwrite and a delete);
  * the second one's encoding, certificate included, is vectors/block_v3.hex. */
 static void test_golden_block_v3(void **state) {
@@ -276,18 +249,8 @@ static void test_golden_block_v3(void **state) {
     size_t len;
     assert_int_equal(ledger_block_encode(b, &enc, &len), LEDGER_OK);
     const char *path = T_VECTORS "/block_v3.hex";
-    if (getenv("T_WRITE_VECTORS")) {
-        FILE *fp = fopen(path, "w");
-        assert_non_null(fp);
-        for (size_t i = 0; i < len; i++)
-            fprintf(fp, "%02x", enc[i]);
-        fprintf(fp, "\n");
-        fclose(fp);
-    }
-    size_t gl;
-    uint8_t *golden = read_hex_file(path, &gl);
-    assert_int_equal(gl, len);
-    assert_memory_equal(golden, enc, len);
+    uint8_t *golden = t_golden(path, enc, len);
+    size_t gl = len;
     ledger_block *g = NULL;
     assert_int_equal(ledger_block_decode(&g, golden, gl), LEDGER_OK);
     assert_int_equal(ledger_block_format(g), 3);
