@@ -79,4 +79,38 @@ static inline uint8_t *t_golden(const char *path, const uint8_t *bytes, size_t l
     return golden;
 }
 
+/* The keys of the usual fixture: the genesis membership of T_MEMBERS replicas
+ * (seeds 100 …, signers in sg[0 … T_MEMBERS-1]), nsg - T_MEMBERS more
+ * replicas that join later (seeds 100 + i in sg[i]) and the client alice
+ * (seed 1). */
+static inline void t_keys(ledger_membership **m, ledger_signer **sg, size_t nsg,
+                          ledger_signer **alice) {
+    *m = t_membership(T_MEMBERS, sg);
+    for (size_t i = T_MEMBERS; i < nsg; i++)
+        sg[i] = t_signer((uint8_t)(100 + i));
+    *alice = t_signer(1);
+}
+
+static inline void t_keys_free(ledger_membership *m, ledger_signer **sg, size_t nsg,
+                               ledger_signer *alice) {
+    for (size_t i = 0; i < nsg; i++)
+        ledger_signer_free(sg[i]);
+    ledger_signer_free(alice);
+    ledger_membership_free(m);
+}
+
+/* A KV store with genesis m in a fresh directory (its path in path). */
+static inline void t_open_kv(ledger_store **s, char *path, size_t n, const char *tag,
+                             const ledger_membership *m) {
+    t_tmpdir(path, n, tag);
+    assert_int_equal(ledger_store_open(s, path, m, ledger_kv_app(), NULL, NULL), LEDGER_OK);
+}
+
+/* Close s (when open) and remove its directory. */
+static inline void t_close_kv(ledger_store *s, const char *path) {
+    if (s)
+        ledger_store_close(s);
+    t_cleanup(path);
+}
+
 #endif

@@ -26,11 +26,8 @@ typedef struct {
 static int setup(void **state) {
     fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    f->m = t_membership(T_MEMBERS, f->sg);
-    f->alice = t_signer(1);
-    t_tmpdir(f->path, sizeof f->path, "bundle");
-    assert_int_equal(ledger_store_open(&f->s, f->path, f->m, ledger_kv_app(), NULL, NULL),
-                     LEDGER_OK);
+    t_keys(&f->m, f->sg, T_MEMBERS, &f->alice);
+    t_open_kv(&f->s, f->path, sizeof f->path, "bundle", f->m);
     assert_int_equal(ledger_membership_encode(f->m, &f->genesis, &f->genesis_len), LEDGER_OK);
     uint64_t nonce = 1;
     for (int h = 1; h <= 3; h++) {
@@ -53,12 +50,8 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     fixture *f = *state;
-    ledger_store_close(f->s);
-    t_cleanup(f->path);
-    for (int i = 0; i < T_MEMBERS; i++)
-        ledger_signer_free(f->sg[i]);
-    ledger_signer_free(f->alice);
-    ledger_membership_free(f->m);
+    t_close_kv(f->s, f->path);
+    t_keys_free(f->m, f->sg, T_MEMBERS, f->alice);
     ledger_free(f->genesis);
     free(f);
     return 0;

@@ -110,13 +110,8 @@ static void fill_until(fixture *f, uint64_t h, const int *cert, size_t k) {
 static int setup(void **state) {
     fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    f->m = t_membership(T_MEMBERS, f->sg);
-    for (int i = T_MEMBERS; i < NSIG; i++)
-        f->sg[i] = t_signer((uint8_t)(100 + i));
-    f->alice = t_signer(1);
-    t_tmpdir(f->path, sizeof f->path, "bundle2");
-    assert_int_equal(ledger_store_open(&f->s, f->path, f->m, ledger_kv_app(), NULL, NULL),
-                     LEDGER_OK);
+    t_keys(&f->m, f->sg, NSIG, &f->alice);
+    t_open_kv(&f->s, f->path, sizeof f->path, "bundle2", f->m);
     assert_int_equal(ledger_membership_encode(f->m, &f->genesis, &f->genesis_len), LEDGER_OK);
     const int a12[] = {1, 2}, a234[] = {2, 3, 4};
     put_by(f, "before", q012, 3, f->before);
@@ -134,12 +129,8 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     fixture *f = *state;
-    ledger_store_close(f->s);
-    t_cleanup(f->path);
-    for (int i = 0; i < NSIG; i++)
-        ledger_signer_free(f->sg[i]);
-    ledger_signer_free(f->alice);
-    ledger_membership_free(f->m);
+    t_close_kv(f->s, f->path);
+    t_keys_free(f->m, f->sg, NSIG, f->alice);
     ledger_free(f->genesis);
     free(f);
     return 0;

@@ -23,26 +23,16 @@ typedef struct {
 static int setup(void **state) {
     fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    f->m = t_membership(T_MEMBERS, f->sg);
-    for (int i = T_MEMBERS; i < NSIG; i++)
-        f->sg[i] = t_signer((uint8_t)(100 + i));
-    f->alice = t_signer(1);
-    t_tmpdir(f->path, sizeof f->path, "reconfig");
-    assert_int_equal(ledger_store_open(&f->s, f->path, f->m, ledger_kv_app(), NULL, NULL),
-                     LEDGER_OK);
+    t_keys(&f->m, f->sg, NSIG, &f->alice);
+    t_open_kv(&f->s, f->path, sizeof f->path, "reconfig", f->m);
     *state = f;
     return 0;
 }
 
 static int teardown(void **state) {
     fixture *f = *state;
-    if (f->s)
-        ledger_store_close(f->s);
-    t_cleanup(f->path);
-    for (int i = 0; i < NSIG; i++)
-        ledger_signer_free(f->sg[i]);
-    ledger_signer_free(f->alice);
-    ledger_membership_free(f->m);
+    t_close_kv(f->s, f->path);
+    t_keys_free(f->m, f->sg, NSIG, f->alice);
     free(f);
     return 0;
 }

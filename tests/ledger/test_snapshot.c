@@ -62,18 +62,12 @@ static ledger_tx *member_tx(fixture *f, int by, uint16_t op, const uint8_t *pl, 
 static int setup(void **state) {
     fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    f->m = t_membership(4, f->sg);
-    f->sg[4] = t_signer(104);
-    f->alice = t_signer(1);
+    t_keys(&f->m, f->sg, NSIGNERS, &f->alice);
     f->anonce = 1000;
     f->cert = q012;
     f->ncert = 3;
-    t_tmpdir(f->src_path, sizeof f->src_path, "snapsrc");
-    t_tmpdir(f->dst_path, sizeof f->dst_path, "snapdst");
-    assert_int_equal(ledger_store_open(&f->src, f->src_path, f->m, ledger_kv_app(), NULL, NULL),
-                     LEDGER_OK);
-    assert_int_equal(ledger_store_open(&f->dst, f->dst_path, f->m, ledger_kv_app(), NULL, NULL),
-                     LEDGER_OK);
+    t_open_kv(&f->src, f->src_path, sizeof f->src_path, "snapsrc", f->m);
+    t_open_kv(&f->dst, f->dst_path, sizeof f->dst_path, "snapdst", f->m);
     uint8_t *pl;
     size_t plen;
     assert_int_equal(ledger_member_propose_payload(LEDGER_MEMBER_ADD_REPLICA,
@@ -120,14 +114,9 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     fixture *f = *state;
-    ledger_store_close(f->src);
-    ledger_store_close(f->dst);
-    t_cleanup(f->src_path);
-    t_cleanup(f->dst_path);
-    for (int i = 0; i < NSIGNERS; i++)
-        ledger_signer_free(f->sg[i]);
-    ledger_signer_free(f->alice);
-    ledger_membership_free(f->m);
+    t_close_kv(f->src, f->src_path);
+    t_close_kv(f->dst, f->dst_path);
+    t_keys_free(f->m, f->sg, NSIGNERS, f->alice);
     free(f);
     return 0;
 }

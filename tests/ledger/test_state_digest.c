@@ -34,28 +34,18 @@ typedef struct fixture {
 static int setup(void **state) {
     fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    f->m = t_membership(T_MEMBERS, f->sg);
-    f->alice = t_signer(1);
-    t_tmpdir(f->path, sizeof f->path, "sdigest");
-    t_tmpdir(f->rpath, sizeof f->rpath, "sdigestr");
-    assert_int_equal(ledger_store_open(&f->s, f->path, f->m, ledger_kv_app(), NULL, NULL),
-                     LEDGER_OK);
-    assert_int_equal(ledger_store_open(&f->r, f->rpath, f->m, ledger_kv_app(), NULL, NULL),
-                     LEDGER_OK);
+    t_keys(&f->m, f->sg, T_MEMBERS, &f->alice);
+    t_open_kv(&f->s, f->path, sizeof f->path, "sdigest", f->m);
+    t_open_kv(&f->r, f->rpath, sizeof f->rpath, "sdigestr", f->m);
     *state = f;
     return 0;
 }
 
 static int teardown(void **state) {
     fixture *f = *state;
-    ledger_store_close(f->s);
-    ledger_store_close(f->r);
-    t_cleanup(f->path);
-    t_cleanup(f->rpath);
-    for (int i = 0; i < T_MEMBERS; i++)
-        ledger_signer_free(f->sg[i]);
-    ledger_signer_free(f->alice);
-    ledger_membership_free(f->m);
+    t_close_kv(f->s, f->path);
+    t_close_kv(f->r, f->rpath);
+    t_keys_free(f->m, f->sg, T_MEMBERS, f->alice);
     free(f);
     return 0;
 }

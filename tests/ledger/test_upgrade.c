@@ -4,6 +4,7 @@
  * 100…103, chain id C4…C4, f = 1, certified by replicas 1…3). */
 #define T_WITH_STORE
 #include "testutil.h"
+#include "fixtures.h"
 
 #ifndef T_VECTORS
 #error "T_VECTORS (the vectors directory) must be defined"
@@ -64,24 +65,16 @@ typedef struct {
 static int setup(void **state) {
     fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    f->m = t_membership(T_MEMBERS, f->sg);
-    f->alice = t_signer(1);
-    t_tmpdir(f->path, sizeof f->path, "upgrade");
-    assert_int_equal(ledger_store_open(&f->s, f->path, f->m, ledger_kv_app(), NULL, NULL),
-                     LEDGER_OK);
+    t_keys(&f->m, f->sg, T_MEMBERS, &f->alice);
+    t_open_kv(&f->s, f->path, sizeof f->path, "upgrade", f->m);
     *state = f;
     return 0;
 }
 
 static int teardown(void **state) {
     fixture *f = *state;
-    if (f->s)
-        ledger_store_close(f->s);
-    t_cleanup(f->path);
-    for (int i = 0; i < T_MEMBERS; i++)
-        ledger_signer_free(f->sg[i]);
-    ledger_signer_free(f->alice);
-    ledger_membership_free(f->m);
+    t_close_kv(f->s, f->path);
+    t_keys_free(f->m, f->sg, T_MEMBERS, f->alice);
     free(f);
     return 0;
 }
