@@ -34,6 +34,7 @@
 
 #include "ledger.h"
 #include "../../fixtures/free_port.h"
+#include "procs.h"
 
 #define NREP 5
 
@@ -56,69 +57,24 @@ typedef struct {
 } procs;
 
 static void spawn(procs *t, int i) {
-    char id[8], data[128], key[128], logf[128], status[128];
-    snprintf(id, sizeof id, "%d", i);
-    snprintf(data, sizeof data, "%s/data%d", t->dir, i);
-    snprintf(key, sizeof key, "%s/key%d", t->dir, i);
-    snprintf(logf, sizeof logf, "%s/log%d", t->dir, i);
-    snprintf(status, sizeof status, "%s/status%d", t->dir, i);
-    pid_t p = fork();
-    assert_true(p >= 0);
-    if (p == 0) {
-        FILE *lf = freopen(logf, "a", stderr);
-        FILE *of = freopen("/dev/null", "w", stdout);
-        (void)lf;
-        (void)of;
-        execl(node_prog, node_prog, i == 4 && t->conf4[0] ? t->conf4 : t->conf, "--id", id,
-              "--data", data, "--key", key, "--sync", "0", "--block-period", "5", "--view-timeout",
-              "1000", "--status-file", status, (char *)NULL);
-        _exit(127);
-    }
-    t->pid[i] = p;
+    t->pid[i] = procs_spawn(node_prog, i == 4 && t->conf4[0] ? t->conf4 : t->conf, t->dir, i, NULL);
 }
 
 static int wait_exit(procs *t, int i, int seconds) {
-    struct timespec d = {0, 20 * 1000 * 1000};
-    for (int k = 0; k < seconds * 50; k++) {
-        int st;
-        pid_t r = waitpid(t->pid[i], &st, WNOHANG);
-        if (r == t->pid[i]) {
-            t->pid[i] = 0;
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        }
-        nanosleep(&d, NULL);
-    }
-    return -1;
+    return procs_wait_exit(&t->pid[i], seconds);
 }
 
 static void stop(procs *t, int i) {
-    if (t->pid[i] <= 0)
-        return;
-    kill(t->pid[i], SIGTERM);
-    assert_int_equal(wait_exit(t, i, 60), 0);
+    procs_stop(&t->pid[i]);
 }
 
 /* The height in replica i's status file ("HEIGHT VIEW ..."), once it reaches
  * at least h (bounded wait on the state the node writes). */
 static void wait_status(procs *t, int i, uint64_t h, uint64_t *view) {
-    char status[128];
-    snprintf(status, sizeof status, "%s/status%d", t->dir, i);
-    unsigned long long sh = 0, sv = 0;
-    struct timespec d = {0, 20 * 1000 * 1000};
-    for (int k = 0; k < 60 * 50; k++) {
-        FILE *f = fopen(status, "r");
-        if (f) {
-            if (fscanf(f, "%llu %llu", &sh, &sv) != 2)
-                sh = 0;
-            fclose(f);
-        }
-        if (sh >= h)
-            break;
-        nanosleep(&d, NULL);
-    }
-    assert_true(sh >= h);
+    uint64_t v = 0;
+    procs_wait_status(t->dir, i, h, 60, &v);
     if (view)
-        *view = sv;
+        *view = v;
 }
 
 /* unaddressed: the configuration of replicas 0…3 (and of the client) names
@@ -147,26 +103,14 @@ static void procs_init_opt(procs *t, int unaddressed) {
             size_t on = off + (size_t)snprintf(own + off, sizeof own - off, "replica 4 %s %s\n",
                                                t->addr[i], hex);
             snprintf(t->conf4, sizeof t->conf4, "%s/replica4.conf", t->dir);
-            FILE *f4 = fopen(t->conf4, "w");
-            assert_non_null(f4);
-            fwrite(own, 1, on, f4);
-            fclose(f4);
+            procs_write(t->conf4, own, on);
         }
         off += (size_t)snprintf(text + off, sizeof text - off, "replica %d %s %s\n", i,
                                 unaddressed && i == 4 ? "-" : t->addr[i], hex);
-        char kp[128], sh[65];
-        snprintf(kp, sizeof kp, "%s/key%d", t->dir, i);
-        FILE *kf = fopen(kp, "w");
-        assert_non_null(kf);
-        sodium_bin2hex(sh, sizeof sh, t->seeds[i], 32);
-        fputs(sh, kf);
-        fclose(kf);
+        procs_write_key(t->dir, i, t->seeds[i]);
     }
     snprintf(t->conf, sizeof t->conf, "%s/consortium.conf", t->dir);
-    FILE *cf = fopen(t->conf, "w");
-    assert_non_null(cf);
-    fwrite(text, 1, off, cf);
-    fclose(cf);
+    procs_write(t->conf, text, off);
     assert_int_equal(ledger_config_parse(&t->cfg, text, off), 0);
     assert_int_equal(ledger_config_membership(t->cfg, &t->m), 0);
     assert_int_equal(ledger_membership_size(t->m), 4);
@@ -191,18 +135,11 @@ static void procs_free(procs *t) {
     ledger_signer_free(t->alice);
     ledger_membership_free(t->m);
     ledger_config_free(t->cfg);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", t->dir);
-    if (!getenv("LC_KEEP_DIR")) /* LC_KEEP_DIR=1 keeps the nodes' logs for a look */
-        assert_int_equal(system(cmd), 0);
+    procs_remove_dir(t->dir); /* LC_KEEP_DIR=1 keeps the nodes' logs for a look */
 }
 
 static ledger_receipt submit(procs *t, ledger_tx *tx) {
-    ledger_receipt r;
-    memset(&r, 0, sizeof r);
-    assert_int_equal(ledger_client_submit(t->cl, tx, 0, 60000, &r, NULL), 0);
-    ledger_tx_free(tx);
-    return r;
+    return procs_submit(t->cl, tx);
 }
 
 /* A put; returns its height (its proof verified against the membership in
@@ -277,19 +214,7 @@ static ledger_member_change open_change(procs *t) {
 /* Did replica j sign block h's certificate (read through the client, which
  * verifies it against the membership in force at h)? */
 static int signed_by(procs *t, uint64_t h, uint16_t j, uint64_t *view) {
-    ledger_block *b;
-    assert_int_equal(ledger_client_block(t->cl, h, 30000, &b), 0);
-    const ledger_cert *c = ledger_block_cert(b);
-    int found = 0;
-    for (size_t i = 0; i < ledger_cert_count(c); i++) {
-        uint16_t r;
-        assert_int_equal(ledger_cert_entry(c, i, &r, NULL), 0);
-        found |= r == j;
-    }
-    if (view)
-        *view = ledger_block_view(b);
-    ledger_block_free(b);
-    return found;
+    return procs_signed_by(t->cl, h, j, view);
 }
 
 static void test_reconfig_with_processes(void **state) {
@@ -458,15 +383,7 @@ static void test_reconfig_with_processes(void **state) {
 
 /* 1 when replica i's log holds the text. */
 static int log_has(procs *t, int i, const char *text) {
-    char path[128], line[512];
-    snprintf(path, sizeof path, "%s/log%d", t->dir, i);
-    FILE *f = fopen(path, "r");
-    int found = 0;
-    while (f && !found && fgets(line, sizeof line, f))
-        found = strstr(line, text) != NULL;
-    if (f)
-        fclose(f);
-    return found;
+    return procs_log_has(t->dir, i, text);
 }
 
 /* A replica whose address is only in the transaction that adds it: replicas

@@ -33,6 +33,7 @@
 
 #include "ledger.h"
 #include "../../fixtures/free_port.h"
+#include "procs.h"
 
 #define NREP    5
 #define HISTORY 1000
@@ -54,105 +55,46 @@ typedef struct {
 } procs;
 
 static void spawn(procs *t, int i) {
-    char id[8], data[128], key[128], logf[128], status[128], fault[128];
-    snprintf(id, sizeof id, "%d", i);
-    snprintf(data, sizeof data, "%s/data%d", t->dir, i);
-    snprintf(key, sizeof key, "%s/key%d", t->dir, i);
-    snprintf(logf, sizeof logf, "%s/log%d", t->dir, i);
-    snprintf(status, sizeof status, "%s/status%d", t->dir, i);
-    snprintf(fault, sizeof fault, "%s/fault%d", t->dir, i);
-    pid_t p = fork();
-    assert_true(p >= 0);
-    if (p == 0) {
-        FILE *lf = freopen(logf, "a", stderr);
-        FILE *of = freopen("/dev/null", "w", stdout);
-        (void)lf;
-        (void)of;
-        execl(node_prog, node_prog, t->conf, "--id", id, "--data", data, "--key", key, "--sync",
-              "0", "--block-period", "5", "--view-timeout", "1000", "--status-file", status,
-              "--fault-file", fault, (char *)NULL);
-        _exit(127);
-    }
-    t->pid[i] = p;
+    char fault[128];
+    procs_path(fault, sizeof fault, t->dir, "fault", i);
+    const char *extra[] = {"--fault-file", fault, NULL};
+    t->pid[i] = procs_spawn(node_prog, t->conf, t->dir, i, extra);
 }
 
 static int wait_exit(procs *t, int i, int seconds) {
-    struct timespec d = {0, 20 * 1000 * 1000};
-    for (int k = 0; k < seconds * 50; k++) {
-        int st;
-        pid_t r = waitpid(t->pid[i], &st, WNOHANG);
-        if (r == t->pid[i]) {
-            t->pid[i] = 0;
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        }
-        nanosleep(&d, NULL);
-    }
-    return -1;
+    return procs_wait_exit(&t->pid[i], seconds);
 }
 
 static void stop(procs *t, int i) {
-    if (t->pid[i] <= 0)
-        return;
-    kill(t->pid[i], SIGTERM);
-    assert_int_equal(wait_exit(t, i, 60), 0);
+    procs_stop(&t->pid[i]);
 }
 
 /* Bounded wait until replica i's status file says height >= h. */
 static void wait_status(procs *t, int i, uint64_t h) {
-    char status[128];
-    snprintf(status, sizeof status, "%s/status%d", t->dir, i);
-    unsigned long long sh = 0;
-    struct timespec d = {0, 20 * 1000 * 1000};
-    for (int k = 0; k < 120 * 50; k++) {
-        FILE *f = fopen(status, "r");
-        if (f) {
-            if (fscanf(f, "%llu", &sh) != 1)
-                sh = 0;
-            fclose(f);
-        }
-        if (sh >= h)
-            break;
-        nanosleep(&d, NULL);
-    }
-    assert_true(sh >= h);
+    procs_wait_status(t->dir, i, h, 120, NULL);
 }
 
 /* Does replica i's log hold this text? */
 static int log_has(procs *t, int i, const char *text) {
-    char logf[128];
-    snprintf(logf, sizeof logf, "%s/log%d", t->dir, i);
-    FILE *f = fopen(logf, "r");
-    if (!f)
-        return 0;
-    char line[1024];
-    int found = 0;
-    while (!found && fgets(line, sizeof line, f))
-        found = strstr(line, text) != NULL;
-    fclose(f);
-    return found;
+    return procs_log_has(t->dir, i, text);
 }
 
 /* Bounded wait until replica i's log holds this text (a state the node states). */
 static void wait_log(procs *t, int i, const char *text) {
-    struct timespec d = {0, 20 * 1000 * 1000};
-    for (int k = 0; k < 120 * 50 && !log_has(t, i, text); k++)
-        nanosleep(&d, NULL);
+    for (int k = 0; k < 120 * PROCS_POLL_PER_SECOND && !log_has(t, i, text); k++)
+        procs_poll_pause();
     assert_true(log_has(t, i, text));
 }
 
 /* Bounded wait until a file exists (a node's acknowledgement of its faults). */
 static void wait_file(const char *path) {
-    struct timespec d = {0, 20 * 1000 * 1000};
-    for (int k = 0; k < 60 * 50 && access(path, F_OK) != 0; k++)
-        nanosleep(&d, NULL);
+    for (int k = 0; k < 60 * PROCS_POLL_PER_SECOND && access(path, F_OK) != 0; k++)
+        procs_poll_pause();
     assert_int_equal(access(path, F_OK), 0);
 }
 
 static void write_file(const char *path, const char *text) {
-    FILE *f = fopen(path, "w");
-    assert_non_null(f);
-    fputs(text, f);
-    fclose(f);
+    procs_write(path, text, strlen(text));
 }
 
 static void procs_init(procs *t) {
@@ -175,16 +117,10 @@ static void procs_init(procs *t) {
         snprintf(t->addr[i], sizeof t->addr[i], "127.0.0.1:%d", test_free_port());
         off += (size_t)snprintf(text + off, sizeof text - off, "replica %d %s %s\n", i, t->addr[i],
                                 hex);
-        char kp[128], sh[65];
-        snprintf(kp, sizeof kp, "%s/key%d", t->dir, i);
-        sodium_bin2hex(sh, sizeof sh, t->seeds[i], 32);
-        write_file(kp, sh);
+        procs_write_key(t->dir, i, t->seeds[i]);
     }
     snprintf(t->conf, sizeof t->conf, "%s/consortium.conf", t->dir);
-    FILE *cf = fopen(t->conf, "w");
-    assert_non_null(cf);
-    fwrite(text, 1, off, cf);
-    fclose(cf);
+    procs_write(t->conf, text, off);
     assert_int_equal(ledger_config_parse(&t->cfg, text, off), 0);
     assert_int_equal(ledger_config_membership(t->cfg, &t->m), 0);
     uint8_t seed[32];
@@ -204,18 +140,11 @@ static void procs_free(procs *t) {
     ledger_signer_free(t->alice);
     ledger_membership_free(t->m);
     ledger_config_free(t->cfg);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", t->dir);
-    if (!getenv("LC_KEEP_DIR")) /* LC_KEEP_DIR=1 keeps the nodes' logs for a look */
-        assert_int_equal(system(cmd), 0);
+    procs_remove_dir(t->dir); /* LC_KEEP_DIR=1 keeps the nodes' logs for a look */
 }
 
 static ledger_receipt submit(procs *t, ledger_tx *tx) {
-    ledger_receipt r;
-    memset(&r, 0, sizeof r);
-    assert_int_equal(ledger_client_submit(t->cl, tx, 0, 60000, &r, NULL), 0);
-    ledger_tx_free(tx);
-    return r;
+    return procs_submit(t->cl, tx);
 }
 
 /* A put of a 1 KiB value (so the state spans several snapshot chunks). */
@@ -244,17 +173,7 @@ static ledger_receipt member_act(procs *t, int i, uint16_t op, const uint8_t *p,
 }
 
 static int signed_by(procs *t, uint64_t h, uint16_t j) {
-    ledger_block *b;
-    assert_int_equal(ledger_client_block(t->cl, h, 30000, &b), 0);
-    const ledger_cert *c = ledger_block_cert(b);
-    int found = 0;
-    for (size_t i = 0; i < ledger_cert_count(c); i++) {
-        uint16_t r;
-        assert_int_equal(ledger_cert_entry(c, i, &r, NULL), 0);
-        found |= r == j;
-    }
-    ledger_block_free(b);
-    return found;
+    return procs_signed_by(t->cl, h, j, NULL);
 }
 
 static void test_join_from_snapshot(void **state) {

@@ -26,6 +26,7 @@
 
 #include "ledger.h"
 #include "../../fixtures/free_port.h"
+#include "procs.h"
 
 static const char *node_prog;
 
@@ -46,41 +47,15 @@ typedef struct {
 } procs;
 
 static void spawn(procs *t, int i, uint32_t app_max) {
-    char id[8], data[128], key[128], logf[128], status[128], max[16];
-    snprintf(id, sizeof id, "%d", i);
-    snprintf(data, sizeof data, "%s/data%d", t->dir, i);
-    snprintf(key, sizeof key, "%s/key%d", t->dir, i);
-    snprintf(logf, sizeof logf, "%s/log%d", t->dir, i);
-    snprintf(status, sizeof status, "%s/status%d", t->dir, i);
+    char max[16];
     snprintf(max, sizeof max, "%u", app_max);
-    pid_t p = fork();
-    assert_true(p >= 0);
-    if (p == 0) {
-        FILE *lf = freopen(logf, "a", stderr);
-        FILE *of = freopen("/dev/null", "w", stdout);
-        (void)lf;
-        (void)of;
-        execl(node_prog, node_prog, t->conf, "--id", id, "--data", data, "--key", key, "--sync",
-              "0", "--block-period", "5", "--view-timeout", "1000", "--status-file", status,
-              "--app-version-max", max, (char *)NULL);
-        _exit(127);
-    }
-    t->pid[i] = p;
+    const char *extra[] = {"--app-version-max", max, NULL};
+    t->pid[i] = procs_spawn(node_prog, t->conf, t->dir, i, extra);
 }
 
 /* Wait for process i to exit (bounded); returns its exit status, -1 on timeout. */
 static int wait_exit(procs *t, int i, int seconds) {
-    struct timespec d = {0, 20 * 1000 * 1000};
-    for (int k = 0; k < seconds * 50; k++) {
-        int st;
-        pid_t r = waitpid(t->pid[i], &st, WNOHANG);
-        if (r == t->pid[i]) {
-            t->pid[i] = 0;
-            return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-        }
-        nanosleep(&d, NULL);
-    }
-    return -1;
+    return procs_wait_exit(&t->pid[i], seconds);
 }
 
 static int running(procs *t, int i) {
@@ -89,10 +64,7 @@ static int running(procs *t, int i) {
 }
 
 static void stop(procs *t, int i) {
-    if (t->pid[i] <= 0)
-        return;
-    kill(t->pid[i], SIGTERM);
-    assert_int_equal(wait_exit(t, i, 60), 0);
+    procs_stop(&t->pid[i]);
 }
 
 static void procs_init(procs *t, const uint32_t app_max[4]) {
@@ -112,19 +84,10 @@ static void procs_init(procs *t, const uint32_t app_max[4]) {
         sodium_bin2hex(hex, sizeof hex, ledger_signer_public_key(t->rep[i]), 32);
         off += (size_t)snprintf(text + off, sizeof text - off, "replica %d 127.0.0.1:%d %s\n", i,
                                 test_free_port(), hex);
-        char kp[128], sh[65];
-        snprintf(kp, sizeof kp, "%s/key%d", t->dir, i);
-        FILE *kf = fopen(kp, "w");
-        assert_non_null(kf);
-        sodium_bin2hex(sh, sizeof sh, t->seeds[i], 32);
-        fputs(sh, kf);
-        fclose(kf);
+        procs_write_key(t->dir, i, t->seeds[i]);
     }
     snprintf(t->conf, sizeof t->conf, "%s/consortium.conf", t->dir);
-    FILE *cf = fopen(t->conf, "w");
-    assert_non_null(cf);
-    fwrite(text, 1, off, cf);
-    fclose(cf);
+    procs_write(t->conf, text, off);
     assert_int_equal(ledger_config_parse(&t->cfg, text, off), 0);
     assert_int_equal(ledger_config_membership(t->cfg, &t->m), 0);
     uint8_t seed[32];
@@ -145,18 +108,12 @@ static void procs_free(procs *t) {
     ledger_signer_free(t->alice);
     ledger_membership_free(t->m);
     ledger_config_free(t->cfg);
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", t->dir);
-    assert_int_equal(system(cmd), 0);
+    procs_remove_dir(t->dir);
 }
 
 /* Submit and return the receipt (status and height). */
 static ledger_receipt submit(procs *t, ledger_tx *tx) {
-    ledger_receipt r;
-    memset(&r, 0, sizeof r);
-    assert_int_equal(ledger_client_submit(t->cl, tx, 0, 60000, &r, NULL), 0);
-    ledger_tx_free(tx);
-    return r;
+    return procs_submit(t->cl, tx);
 }
 
 /* A put built for the application version the client believes in force; a
@@ -344,21 +301,7 @@ static void test_upgrade_with_processes(void **state) {
     /* restarted with the version, it catches up */
     spawn(t, 3, 2);
     uint64_t last = put(t);
-    char status[128];
-    snprintf(status, sizeof status, "%s/status3", t->dir);
-    unsigned long long sh = 0;
-    struct timespec d = {0, 20 * 1000 * 1000};
-    for (int k = 0; k < 120 * 50 && sh < last; k++) {
-        FILE *f = fopen(status, "r");
-        if (f) {
-            if (fscanf(f, "%llu", &sh) != 1)
-                sh = 0;
-            fclose(f);
-        }
-        if (sh < last)
-            nanosleep(&d, NULL);
-    }
-    assert_true(sh >= last);
+    procs_wait_status(t->dir, 3, last, 120, NULL);
 
     /* every store replays from genesis to its stored roots, and they agree */
     for (int i = 0; i < 4; i++)
