@@ -48,10 +48,6 @@ static void rig_init_timeout(rig *g, uint32_t view_timeout_ms) {
     g->ts0 = lc_wall_ms();
 }
 
-static void rig_init(rig *g) {
-    rig_init_timeout(g, 0);
-}
-
 static void rig_start(rig *g) {
     lc_replica_cfg rc;
     memset(&rc, 0, sizeof rc);
@@ -93,6 +89,19 @@ static void rig_free(rig *g) {
     mock_free(&g->ref);
 }
 
+/* A rig on the heap (view_timeout_ms 0: the default), and its end. */
+static rig *rig_new(uint32_t view_timeout_ms) {
+    rig *g = calloc(1, sizeof *g);
+    assert_non_null(g);
+    rig_init_timeout(g, view_timeout_ms);
+    return g;
+}
+
+static void rig_delete(rig *g) {
+    rig_free(g);
+    free(g);
+}
+
 static void deliver(rig *g, uint32_t from, uint8_t type, const lc_wr *w) {
     assert_false(w->oom);
     g->h.on_msg(g->h.ctx, 0, from, type, w->p, w->n);
@@ -127,6 +136,20 @@ static void send_prepare(rig *g, uint32_t from, uint64_t seq) {
     lc_wr_free(&prop);
 }
 
+/* Append the block of proposal pr (view 0, its height the sequence number) to
+ * the reference chain, certified by replicas 0, 2 and 3; their commit
+ * signatures in sigs, the block's header hash in hh. */
+static void ref_commit(rig *g, const lc_proposal *pr, uint8_t sigs[3][64], uint8_t hh[32]) {
+    void *blk;
+    assert_int_equal(mk_prepare(&g->ref, pr, &blk, hh), 0);
+    uint8_t stmt[LEDGER_COMMIT_STATEMENT_BYTES];
+    ledger_commit_statement(stmt, g->chain, pr->height, 0, hh);
+    uint32_t signers[3] = {0, 2, 3};
+    for (int i = 0; i < 3; i++)
+        crypto_sign_detached(sigs[i], NULL, stmt, sizeof stmt, g->sks[signers[i]]);
+    assert_int_equal(mk_commit(&g->ref, blk, 0, signers, (const uint8_t(*)[64])sigs, 3), 0);
+}
+
 /* Append seq to the reference chain (certified by 0, 2 and 3) and return the
  * commit signatures of replicas 0 and 2. */
 static void ref_append(rig *g, uint64_t seq, uint8_t sig0[64], uint8_t sig2[64], uint8_t hh[32]) {
@@ -134,15 +157,8 @@ static void ref_append(rig *g, uint64_t seq, uint8_t sig0[64], uint8_t sig2[64],
     proposal(g, seq, &prop);
     lc_proposal pr;
     assert_int_equal(lc_proposal_decode(&pr, prop.p, prop.n), 0);
-    void *blk;
-    assert_int_equal(mk_prepare(&g->ref, &pr, &blk, hh), 0);
-    uint8_t stmt[LEDGER_COMMIT_STATEMENT_BYTES];
-    ledger_commit_statement(stmt, g->chain, seq, 0, hh);
-    uint32_t signers[3] = {0, 2, 3};
     uint8_t sigs[3][64];
-    for (int i = 0; i < 3; i++)
-        crypto_sign_detached(sigs[i], NULL, stmt, sizeof stmt, g->sks[signers[i]]);
-    assert_int_equal(mk_commit(&g->ref, blk, 0, signers, (const uint8_t(*)[64])sigs, 3), 0);
+    ref_commit(g, &pr, sigs, hh);
     memcpy(sig0, sigs[0], 64);
     memcpy(sig2, sigs[1], 64);
     lc_wr_free(&prop);
@@ -195,8 +211,7 @@ static uint32_t entries(rig *g, uint64_t *low, uint64_t *high) {
 
 static void test_log_kept_until_stable_checkpoint(void **state) {
     (void)state;
-    rig *g = calloc(1, sizeof *g);
-    rig_init(g);
+    rig *g = rig_new(0);
     uint64_t low, high;
     const uint64_t L = 2 * K; /* K = 4, max_inflight = 4: L = 2K */
     assert_int_equal(entries(g, &low, &high), 0);
@@ -245,14 +260,12 @@ static void test_log_kept_until_stable_checkpoint(void **state) {
     /* a pre-prepare at or below the low water mark is ignored */
     send_preprepare(g, K);
     assert_int_equal(entries(g, &low, &high), 2);
-    rig_free(g);
-    free(g);
+    rig_delete(g);
 }
 
 static void test_log_bounded_over_many_blocks(void **state) {
     (void)state;
-    rig *g = calloc(1, sizeof *g);
-    rig_init(g);
+    rig *g = rig_new(0);
     uint64_t low, high, max_entries = 0;
     for (uint64_t s = 1; s <= 200; s++) {
         uint8_t hh[32];
@@ -272,16 +285,14 @@ static void test_log_bounded_over_many_blocks(void **state) {
     assert_int_equal(low, 200); /* the last checkpoint is stable */
     assert_int_equal(entries(g, &low, &high), 0);
     assert_true(max_entries >= K - 1); /* between checkpoints it held the committed entries */
-    rig_free(g);
-    free(g);
+    rig_delete(g);
 }
 
 /* A replica restarted from a store at height 8 signs its own checkpoint vote
  * for 8 at start: two peers' votes then make 8 stable (2f+1 with its own). */
 static void test_restart_votes_its_checkpoint(void **state) {
     (void)state;
-    rig *g = calloc(1, sizeof *g);
-    rig_init(g);
+    rig *g = rig_new(0);
     uint8_t hh[32];
     for (uint64_t s = 1; s <= 2 * K; s++)
         commit_block(g, s, hh);
@@ -297,8 +308,7 @@ static void test_restart_votes_its_checkpoint(void **state) {
     entries(g, &low, &high);
     assert_int_equal(low, 2 * K);
     assert_int_equal(high, 4 * K);
-    rig_free(g);
-    free(g);
+    rig_delete(g);
 }
 
 /* Kinds of checkpoint proof in a VIEW-CHANGE. */
@@ -350,15 +360,13 @@ static void test_viewchange_checkpoint_proof(void **state) {
     static const int bad[] = {PROOF_FORGED, PROOF_SHORT, PROOF_DUPLICATE, PROOF_WRONG_SEQ,
                               PROOF_UNWANTED};
     for (size_t b = 0; b < sizeof bad / sizeof bad[0]; b++) {
-        rig *g = calloc(1, sizeof *g);
-        rig_init(g);
+        rig *g = rig_new(0);
         send_viewchange(g, 0, bad[b]);
         send_viewchange(g, 2, PROOF_GOOD);
         assert_int_equal(lc_replica_view(g->rep), 0); /* only one valid: not f+1 */
         send_viewchange(g, 3, PROOF_GOOD);
         assert_int_equal(lc_replica_view(g->rep), 1);
-        rig_free(g);
-        free(g);
+        rig_delete(g);
     }
 }
 
@@ -390,9 +398,7 @@ static void send_empty_viewchange(rig *g, uint32_t from, uint64_t target) {
  * code the replica committed block 1 here (height 1). */
 static void test_no_commit_after_viewchange(void **state) {
     (void)state;
-    rig *g = calloc(1, sizeof *g);
-    assert_non_null(g);
-    rig_init(g);
+    rig *g = rig_new(0);
     uint8_t s0[64], s2[64], hh[32];
     ref_append(g, 1, s0, s2, hh);
     send_preprepare(g, 1); /* pre-prepared, not prepared yet */
@@ -403,21 +409,17 @@ static void test_no_commit_after_viewchange(void **state) {
     send_commit(g, 0, 1, s0);
     send_commit(g, 2, 1, s2);
     assert_int_equal(lc_replica_height(g->rep), 0);
-    rig_free(g);
-    free(g);
+    rig_delete(g);
 
     /* the same messages without the view change: it commits */
-    g = calloc(1, sizeof *g);
-    assert_non_null(g);
-    rig_init(g);
+    g = rig_new(0);
     ref_append(g, 1, s0, s2, hh);
     send_preprepare(g, 1);
     send_prepare(g, 2, 1);
     send_commit(g, 0, 1, s0);
     send_commit(g, 2, 1, s2);
     assert_int_equal(lc_replica_height(g->rep), 1);
-    rig_free(g);
-    free(g);
+    rig_delete(g);
 }
 
 /* The highest view the replica under test asked for (its vc_send trace lines). */
@@ -443,9 +445,7 @@ static void tick(rig *g, uint64_t now) {
  * clock did, since lc_now_ms() is read before and after the messages. */
 static void test_viewchange_timer_waits_for_quorum(void **state) {
     (void)state;
-    rig *g = calloc(1, sizeof *g);
-    assert_non_null(g);
-    rig_init_timeout(g, 10000);
+    rig *g = rig_new(10000);
     uint64_t asked = 0;
     lc_replica_set_trace(g->rep, vc_trace, &asked);
     send_preprepare(g, 1); /* work waits: primary 0 never completes it */
@@ -463,15 +463,12 @@ static void test_viewchange_timer_waits_for_quorum(void **state) {
     send_empty_viewchange(g, 3, 1);
     assert_int_equal(lc_replica_view(g->rep), 1);
     assert_int_equal(asked, 1);
-    rig_free(g);
-    free(g);
+    rig_delete(g);
 
     /* With 2f+1 for a view whose primary (2) is cut off, the timer starts;
      * when it expires the replica asks for the next view, and the next timer
      * (doubled: 20 s) starts only once 2f+1 ask for that view too. */
-    g = calloc(1, sizeof *g);
-    assert_non_null(g);
-    rig_init_timeout(g, 10000);
+    g = rig_new(10000);
     asked = 0;
     lc_replica_set_trace(g->rep, vc_trace, &asked);
     uint64_t t0 = lc_now_ms();
@@ -495,8 +492,7 @@ static void test_viewchange_timer_waits_for_quorum(void **state) {
     tick(g, t3 + 20000);
     assert_int_equal(asked, 4);
     assert_int_equal(lc_replica_view(g->rep), 0);
-    rig_free(g);
-    free(g);
+    rig_delete(g);
 }
 
 /* The view-change timeout doubles up to 60 s and no further
@@ -504,9 +500,7 @@ static void test_viewchange_timer_waits_for_quorum(void **state) {
  * timer is 60 s; the old code doubled while below 60 s and set 80 s. */
 static void test_viewchange_timeout_capped(void **state) {
     (void)state;
-    rig *g = calloc(1, sizeof *g);
-    assert_non_null(g);
-    rig_init_timeout(g, 40000);
+    rig *g = rig_new(40000);
     uint64_t asked = 0;
     lc_replica_set_trace(g->rep, vc_trace, &asked);
     send_empty_viewchange(g, 0, 2);
@@ -523,8 +517,7 @@ static void test_viewchange_timeout_capped(void **state) {
     assert_int_equal(asked, 3);
     tick(g, t3 + 60000);
     assert_int_equal(asked, 4); /* old code: 80 s, still 3 */
-    rig_free(g);
-    free(g);
+    rig_delete(g);
 }
 
 /* NEW-VIEW(2) from its primary, replica 2, on empty VIEW-CHANGEs of 0, 2
@@ -568,9 +561,7 @@ static void send_newview2(rig *g) {
  * nv-accept-view); on the old code the replica entered view 2 here. */
 static void test_no_newview_below_asked_view(void **state) {
     (void)state;
-    rig *g = calloc(1, sizeof *g);
-    assert_non_null(g);
-    rig_init_timeout(g, 10000);
+    rig *g = rig_new(10000);
     uint64_t asked = 0;
     lc_replica_set_trace(g->rep, vc_trace, &asked);
     send_empty_viewchange(g, 0, 2);
@@ -580,19 +571,15 @@ static void test_no_newview_below_asked_view(void **state) {
     assert_int_equal(asked, 3); /* no NEW-VIEW(2) in time: it asks for view 3 */
     send_newview2(g);
     assert_int_equal(lc_replica_view(g->rep), 0); /* old code: 2 */
-    rig_free(g);
-    free(g);
+    rig_delete(g);
 
     /* the same NEW-VIEW(2) before its timer expired: it enters view 2 */
-    g = calloc(1, sizeof *g);
-    assert_non_null(g);
-    rig_init_timeout(g, 10000);
+    g = rig_new(10000);
     send_empty_viewchange(g, 0, 2);
     send_empty_viewchange(g, 3, 2);
     send_newview2(g);
     assert_int_equal(lc_replica_view(g->rep), 2);
-    rig_free(g);
-    free(g);
+    rig_delete(g);
 }
 
 /* The certificates count of the replica's latest VIEW-CHANGE (trace np=). */
@@ -610,9 +597,7 @@ static void np_trace(void *ctx, const char *line) {
  * sent COMMIT for (trace rule vc-complete; the old code sent np=0 here). */
 static void test_viewchange_keeps_prepared_certificate(void **state) {
     (void)state;
-    rig *g = calloc(1, sizeof *g);
-    assert_non_null(g);
-    rig_init(g);
+    rig *g = rig_new(0);
     unsigned np = 99;
     lc_replica_set_trace(g->rep, np_trace, &np);
     send_preprepare(g, 1);
@@ -633,8 +618,7 @@ static void test_viewchange_keeps_prepared_certificate(void **state) {
     tick(g, lc_now_ms() + 100000); /* the timer of view 2 expires: view 3 */
     assert_int_equal(np, 1);
     assert_int_equal(lc_replica_view(g->rep), 0);
-    rig_free(g);
-    free(g);
+    rig_delete(g);
 }
 
 /* A VIEW-CHANGE to view 1 from `from`: last height h with the reference
@@ -742,9 +726,7 @@ static void vote_23(rig *g, uint64_t view, uint64_t seq, const lc_wr *prop) {
  * whose empty block 3 commits. */
 static void test_newview_gap_block_waits_for_min_s(void **state) {
     (void)state;
-    rig *g = calloc(1, sizeof *g);
-    assert_non_null(g);
-    rig_init(g);
+    rig *g = rig_new(0);
     uint8_t s0[64], s2[64], hh1[32], hh2[32];
     ref_append(g, 1, s0, s2, hh1);
     ref_append(g, 2, s0, s2, hh2);
@@ -767,8 +749,7 @@ static void test_newview_gap_block_waits_for_min_s(void **state) {
     vote_23(g, 1, 3, &prop);
     assert_int_equal(lc_replica_height(g->rep), 3);
     lc_wr_free(&prop);
-    rig_free(g);
-    free(g);
+    rig_delete(g);
 }
 
 /* The stall left after the fixes above (1 run in 54 under load): a slot
@@ -783,9 +764,7 @@ static void test_newview_gap_block_waits_for_min_s(void **state) {
  * never commits. */
 static void test_newview_reproposes_older_prepared_block(void **state) {
     (void)state;
-    rig *g = calloc(1, sizeof *g);
-    assert_non_null(g);
-    rig_init(g);
+    rig *g = rig_new(0);
     /* block 1, with a later time than the proposal prepared at 2 */
     lc_proposal p1 = {.height = 1, .view = 0, .proposer = 0, .ts_ms = g->ts0 + 100, .ntx = 0};
     lc_wr prop1;
@@ -793,16 +772,8 @@ static void test_newview_reproposes_older_prepared_block(void **state) {
     assert_int_equal(lc_proposal_encode(&prop1, &p1, NULL, NULL), 0);
     lc_proposal d1;
     assert_int_equal(lc_proposal_decode(&d1, prop1.p, prop1.n), 0);
-    void *blk;
-    uint8_t hh1[32];
-    assert_int_equal(mk_prepare(&g->ref, &d1, &blk, hh1), 0);
-    uint8_t stmt[LEDGER_COMMIT_STATEMENT_BYTES];
-    ledger_commit_statement(stmt, g->chain, 1, 0, hh1);
-    uint32_t signers[3] = {0, 2, 3};
-    uint8_t sigs[3][64];
-    for (int i = 0; i < 3; i++)
-        crypto_sign_detached(sigs[i], NULL, stmt, sizeof stmt, g->sks[signers[i]]);
-    assert_int_equal(mk_commit(&g->ref, blk, 0, signers, (const uint8_t(*)[64])sigs, 3), 0);
+    uint8_t hh1[32], sigs[3][64];
+    ref_commit(g, &d1, sigs, hh1);
     lc_wr_free(&prop1);
     send_blocks(g, 1, 1);
     assert_int_equal(lc_replica_height(g->rep), 1);
@@ -818,8 +789,7 @@ static void test_newview_reproposes_older_prepared_block(void **state) {
     mk_tip(&g->st, &h, tip, &ts);
     assert_int_equal(ts, g->ts0 + 100); /* its parent's time */
     lc_wr_free(&prop);
-    rig_free(g);
-    free(g);
+    rig_delete(g);
 }
 
 /* The highest view in which the replica under test sent a pre-prepare for
@@ -839,9 +809,7 @@ static void pp_trace(void *ctx, const char *line) {
  * (-252) however often the client sent it again. */
 static void test_request_proposed_again_after_view_change(void **state) {
     (void)state;
-    rig *g = calloc(1, sizeof *g);
-    assert_non_null(g);
-    rig_init(g);
+    rig *g = rig_new(0);
     uint64_t pp_view = 0; /* 1 + view of the last pp_send for seq 1; 0: none */
     lc_replica_set_trace(g->rep, pp_trace, &pp_view);
     send_empty_viewchange(g, 0, 1);
@@ -869,8 +837,7 @@ static void test_request_proposed_again_after_view_change(void **state) {
     assert_int_equal(pp_view, 5 + 1); /* old code: still 2 */
     ledger_tx_free(tx);
     ledger_signer_free(sg);
-    rig_free(g);
-    free(g);
+    rig_delete(g);
 }
 
 int main(void) {
