@@ -495,16 +495,26 @@ static void honest_round_uploads(world *w, const task_fixture *f, uint32_t r) {
     round_hashes(w, f, r, 4, FEDSHARE_OP_AGGREGATE, 0xA0, 0, FEDSHARE_OK);
 }
 
-/* One honest round: uploads, aggregate, 2 shares, finalize, 3 evaluations. */
-static void honest_round(world *w, const task_fixture *f, uint32_t r, double metric) {
-    for (int i = 0; i < 3; i++)
-        upload(w, f, i, r, 1.0 + 0.01 * i, FEDSHARE_OK);
-    round_hashes(w, f, r, 4, FEDSHARE_OP_AGGREGATE, 0xA0, 0, FEDSHARE_OK);
+/* The shares of holders 0 and 1 and the aggregator's finalize (model 0xC0 + r)
+ * of an honest round, each accepted. */
+static void honest_round_decrypt(world *w, const task_fixture *f, uint32_t r) {
     round_hashes(w, f, r, 0, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB0, FEDSHARE_OK);
     round_hashes(w, f, r, 1, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB1, FEDSHARE_OK);
     round_hashes(w, f, r, 4, FEDSHARE_OP_ROUND_FINALIZE, 0xC0 + (uint8_t)r, 0xD0, FEDSHARE_OK);
+}
+
+/* One honest round: uploads, aggregate, 2 shares, finalize, 3 evaluations. */
+static void honest_round(world *w, const task_fixture *f, uint32_t r, double metric) {
+    honest_round_uploads(w, f, r);
+    honest_round_decrypt(w, f, r);
     for (int i = 0; i < 3; i++)
         evaluate(w, f, r, i, 0xC0 + (uint8_t)r, metric, FEDSHARE_OK);
+}
+
+/* The whole chain replays from genesis (LEDGER_VERIFY_FULL: every state root). */
+static void assert_chain_replays(world *w) {
+    uint64_t bad = 0;
+    assert_int_equal(ledger_verify_chain(w->s, LEDGER_VERIFY_FULL, &bad), LEDGER_OK);
 }
 
 /* The Cedar request the contract builds from the ledger (docs/fedshare-contracts.md): each
@@ -632,8 +642,7 @@ static void test_training_task(void **state) {
     for (size_t i = 1; i < n; i++)
         assert_true(e[i].height > e[i - 1].height);
     /* and the chain verifies end to end */
-    uint64_t bad = 0;
-    assert_int_equal(ledger_verify_chain(w->s, LEDGER_VERIFY_FULL, &bad), LEDGER_OK);
+    assert_chain_replays(w);
 }
 
 static void test_round_limit(void **state) {
@@ -864,9 +873,7 @@ static void test_bad_share_does_not_stall(void **state) {
     world *w = *state;
     task_fixture f;
     make_task(w, &f, 50, 1, 0);
-    for (int i = 0; i < 3; i++)
-        upload(w, &f, i, 1, 1.0 + 0.01 * i, FEDSHARE_OK);
-    round_hashes(w, &f, 1, 4, FEDSHARE_OP_AGGREGATE, 0xA0, 0, FEDSHARE_OK);
+    honest_round_uploads(w, &f, 1);
     /* holder 0's share blob does not exist (or its proof fails: the contract holds
      * hashes only); with holder 1's, t = 2 are recorded */
     round_hashes(w, &f, 1, 0, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xBB, FEDSHARE_OK);
@@ -950,12 +957,8 @@ static void test_evaluation_bounds(void **state) {
     world *w = *state;
     task_fixture f;
     make_task(w, &f, 50, 1, 0);
-    for (int i = 0; i < 3; i++)
-        upload(w, &f, i, 1, 1.0 + 0.01 * i, FEDSHARE_OK);
-    round_hashes(w, &f, 1, 4, FEDSHARE_OP_AGGREGATE, 0xA0, 0, FEDSHARE_OK);
-    round_hashes(w, &f, 1, 0, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB0, FEDSHARE_OK);
-    round_hashes(w, &f, 1, 1, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB1, FEDSHARE_OK);
-    round_hashes(w, &f, 1, 4, FEDSHARE_OP_ROUND_FINALIZE, 0xC1, 0xD0, FEDSHARE_OK);
+    honest_round_uploads(w, &f, 1);
+    honest_round_decrypt(w, &f, 1);
     uint8_t model[32], *pl;
     size_t len;
     memset(model, 0xC1, 32);
@@ -1384,8 +1387,7 @@ static void test_member_roles(void **state) {
                      FEDSHARE_OK);
     expect_change(w, 2, "\"status\":\"expired\"");
     expect_change(w, 3, "\"status\":\"proposed\"");
-    uint64_t bad = 1;
-    assert_int_equal(ledger_verify_chain(w->s, LEDGER_VERIFY_FULL, &bad), LEDGER_OK);
+    assert_chain_replays(w);
 }
 
 static abac_cedar_policies *compile_members(const char *src, uint64_t version, const int *who,
@@ -1538,8 +1540,7 @@ static void test_member_join_retire(void **state) {
     abac_cedar_policies_free(p2old);
 
     /* replay from genesis reproduces every state root */
-    uint64_t bad = 1;
-    assert_int_equal(ledger_verify_chain(w->s, LEDGER_VERIFY_FULL, &bad), LEDGER_OK);
+    assert_chain_replays(w);
 }
 
 /* With four members in force (member 3 retired), a roles change approved by 2 of 4
@@ -1574,8 +1575,7 @@ static void test_member_quorum_of_four(void **state) {
     /* h + 2: in force */
     assert_int_equal(fedshare_payload_data_register(enc, "ehr-4", "", NULL, 0, &pl, &len), 0);
     assert_int_equal(act(w, 4, FEDSHARE_OP_DATA_REGISTER, pl, len, NULL), FEDSHARE_OK);
-    uint64_t bad = 1;
-    assert_int_equal(ledger_verify_chain(w->s, LEDGER_VERIFY_FULL, &bad), LEDGER_OK);
+    assert_chain_replays(w);
 }
 
 /* The retirement of member 2 (participant, key holder), approved by 0, 1, 3 and 4 (4 of 5):
@@ -1670,9 +1670,7 @@ static void test_member_retire_in_task(void **state) {
     round_hashes(w, &f, 2, 4, FEDSHARE_OP_AGGREGATE, 0xA0, 0, FEDSHARE_OK);
     /* h + 2 on: its acts are refused by the membership */
     round_hashes(w, &f, 2, 2, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB2, FEDSHARE_E_RETIRED);
-    round_hashes(w, &f, 2, 0, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB0, FEDSHARE_OK);
-    round_hashes(w, &f, 2, 1, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB1, FEDSHARE_OK);
-    round_hashes(w, &f, 2, 4, FEDSHARE_OP_ROUND_FINALIZE, 0xC2, 0xD0, FEDSHARE_OK);
+    honest_round_decrypt(w, &f, 2);
     evaluate(w, &f, 2, 2, 0xC2, 0.6, FEDSHARE_E_RETIRED);
     evaluate(w, &f, 2, 0, 0xC2, 0.6, FEDSHARE_OK);
     evaluate(w, &f, 2, 1, 0xC2, 0.6, FEDSHARE_OK);
@@ -1682,17 +1680,14 @@ static void test_member_retire_in_task(void **state) {
     upload(w, &f, 0, 3, 1.0, FEDSHARE_OK);
     upload(w, &f, 1, 3, 1.01, FEDSHARE_OK);
     round_hashes(w, &f, 3, 4, FEDSHARE_OP_AGGREGATE, 0xA0, 0, FEDSHARE_OK);
-    round_hashes(w, &f, 3, 0, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB0, FEDSHARE_OK);
-    round_hashes(w, &f, 3, 1, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB1, FEDSHARE_OK);
-    round_hashes(w, &f, 3, 4, FEDSHARE_OP_ROUND_FINALIZE, 0xC3, 0xD0, FEDSHARE_OK);
+    honest_round_decrypt(w, &f, 3);
     evaluate(w, &f, 3, 0, 0xC3, 0.7, FEDSHARE_OK);
     evaluate(w, &f, 3, 1, 0xC3, 0.7, FEDSHARE_OK);
     expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":6,\"stop_reason\":");
     expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"round\":3,");
     expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"metrics\":[0.5,0.59999999999999998,");
     /* replay from genesis reproduces every state root */
-    uint64_t bad = 1;
-    assert_int_equal(ledger_verify_chain(w->s, LEDGER_VERIFY_FULL, &bad), LEDGER_OK);
+    assert_chain_replays(w);
 }
 
 /* A participant retiring while the task is joining: the task no longer waits for its
@@ -1718,8 +1713,7 @@ static void test_member_retire_joining(void **state) {
     upload(w, &f, 0, 1, 1.0, FEDSHARE_OK);
     upload(w, &f, 1, 1, 1.01, FEDSHARE_OK);
     expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":2,");
-    uint64_t bad = 1;
-    assert_int_equal(ledger_verify_chain(w->s, LEDGER_VERIFY_FULL, &bad), LEDGER_OK);
+    assert_chain_replays(w);
 }
 
 /* A participant retiring once the round's updates were judged: the round completes
@@ -1731,9 +1725,7 @@ static void test_member_retire_mid_evaluate(void **state) {
     task_fixture f;
     make_task(w, &f, 3, 1, 2);
     honest_round_uploads(w, &f, 1);
-    round_hashes(w, &f, 1, 0, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB0, FEDSHARE_OK);
-    round_hashes(w, &f, 1, 1, FEDSHARE_OP_DECRYPTION_SHARE, 0xA0, 0xB1, FEDSHARE_OK);
-    round_hashes(w, &f, 1, 4, FEDSHARE_OP_ROUND_FINALIZE, 0xC1, 0xD0, FEDSHARE_OK);
+    honest_round_decrypt(w, &f, 1);
     evaluate(w, &f, 1, 0, 0xC1, 0.5, FEDSHARE_OK);
     evaluate(w, &f, 1, 1, 0xC1, 0.5, FEDSHARE_OK);
     expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":5,");
@@ -1747,8 +1739,7 @@ static void test_member_retire_mid_evaluate(void **state) {
     upload(w, &f, 0, 2, 1.0, FEDSHARE_OK);
     upload(w, &f, 1, 2, 1.01, FEDSHARE_OK);
     expect_in(w, FEDSHARE_REC_TASK, f.task, NULL, 0, "\"phase\":2,");
-    uint64_t bad = 1;
-    assert_int_equal(ledger_verify_chain(w->s, LEDGER_VERIFY_FULL, &bad), LEDGER_OK);
+    assert_chain_replays(w);
 }
 
 int main(void) {
