@@ -184,4 +184,62 @@ static inline int procs_signed_by(ledger_client *cl, uint64_t h, uint16_t j, uin
     return found;
 }
 
+/* A fresh directory /tmp/<name>.XXXXXX, its path in dir. */
+static inline void procs_tmpdir(char dir[64], const char *name) {
+    snprintf(dir, 64, "/tmp/%s.XXXXXX", name);
+    assert_non_null(mkdtemp(dir));
+}
+
+/* The head of a consortium file in text: "chain_id" with a random chain id,
+ * "f 1", then the lines in rest; returns its length. */
+static inline size_t procs_config_head(char *text, size_t n, const char *rest) {
+    uint8_t chain[32];
+    char hex[65];
+    randombytes_buf(chain, 32);
+    sodium_bin2hex(hex, sizeof hex, chain, 32);
+    int w = snprintf(text, n, "chain_id %s\nf 1\n%s", hex, rest);
+    assert_true(w > 0 && (size_t)w < n);
+    return (size_t)w;
+}
+
+/* Replica i's key: a random seed (in seed and, in hex, in DIR/key<i>), its
+ * signer in *sg and its public key in hex. */
+static inline void procs_replica_key(const char *dir, int i, uint8_t seed[32], ledger_signer **sg,
+                                     char hex[65]) {
+    randombytes_buf(seed, 32);
+    assert_int_equal(ledger_signer_from_seed(sg, seed), 0);
+    sodium_bin2hex(hex, 65, ledger_signer_public_key(*sg), 32);
+    procs_write_key(dir, i, seed);
+}
+
+/* DIR/consortium.conf (its path in conf) holds the off bytes of text; the
+ * configuration parsed from them in *cfg, its genesis membership in *m. */
+static inline void procs_write_config(char conf[128], const char *dir, const char *text, size_t off,
+                                      ledger_config **cfg, ledger_membership **m) {
+    snprintf(conf, 128, "%s/consortium.conf", dir);
+    procs_write(conf, text, off);
+    assert_int_equal(ledger_config_parse(cfg, text, off), 0);
+    assert_int_equal(ledger_config_membership(*cfg, m), 0);
+}
+
+/* The client's signer: seed 0xA1 repeated. */
+static inline ledger_signer *procs_alice(void) {
+    uint8_t seed[32];
+    memset(seed, 0xA1, sizeof seed);
+    ledger_signer *sg = NULL;
+    assert_int_equal(ledger_signer_from_seed(&sg, seed), 0);
+    return sg;
+}
+
+/* argv[1] must name the node program (usage says which); SIGPIPE is
+ * ignored (a node may close a connection first). 0 when it is missing. */
+static inline int procs_args(int argc, char **argv, const char *usage) {
+    if (argc < 2) {
+        fprintf(stderr, "usage: %s %s\n", argv[0], usage);
+        return 0;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    return 1;
+}
+
 #endif

@@ -99,33 +99,19 @@ static void write_file(const char *path, const char *text) {
 
 static void procs_init(procs *t) {
     memset(t, 0, sizeof *t);
-    strcpy(t->dir, "/tmp/lc_snapshot_procs.XXXXXX");
-    assert_non_null(mkdtemp(t->dir));
+    procs_tmpdir(t->dir, "lc_snapshot_procs");
     char text[4096], hex[65];
-    size_t off = 0;
-    uint8_t chain[32];
-    randombytes_buf(chain, 32);
-    sodium_bin2hex(hex, sizeof hex, chain, 32);
-    off += (size_t)snprintf(text + off, sizeof text - off,
-                            "chain_id %s\nf 1\ngenesis_replicas 4\nblock_period_ms 5\n"
-                            "view_timeout_ms 1000\ncheckpoint_every 4\n",
-                            hex);
+    size_t off = procs_config_head(text, sizeof text,
+                                   "genesis_replicas 4\nblock_period_ms 5\n"
+                                   "view_timeout_ms 1000\ncheckpoint_every 4\n");
     for (int i = 0; i < NREP; i++) {
-        randombytes_buf(t->seeds[i], 32);
-        assert_int_equal(ledger_signer_from_seed(&t->rep[i], t->seeds[i]), 0);
-        sodium_bin2hex(hex, sizeof hex, ledger_signer_public_key(t->rep[i]), 32);
+        procs_replica_key(t->dir, i, t->seeds[i], &t->rep[i], hex);
         snprintf(t->addr[i], sizeof t->addr[i], "127.0.0.1:%d", test_free_port());
         off += (size_t)snprintf(text + off, sizeof text - off, "replica %d %s %s\n", i, t->addr[i],
                                 hex);
-        procs_write_key(t->dir, i, t->seeds[i]);
     }
-    snprintf(t->conf, sizeof t->conf, "%s/consortium.conf", t->dir);
-    procs_write(t->conf, text, off);
-    assert_int_equal(ledger_config_parse(&t->cfg, text, off), 0);
-    assert_int_equal(ledger_config_membership(t->cfg, &t->m), 0);
-    uint8_t seed[32];
-    memset(seed, 0xA1, sizeof seed);
-    assert_int_equal(ledger_signer_from_seed(&t->alice, seed), 0);
+    procs_write_config(t->conf, t->dir, text, off, &t->cfg, &t->m);
+    t->alice = procs_alice();
     for (int i = 0; i < 4; i++)
         spawn(t, i);
     assert_int_equal(ledger_client_connect(&t->cl, t->cfg, 30000), 0);
@@ -297,12 +283,9 @@ static void test_join_from_snapshot(void **state) {
 }
 
 int main(int argc, char **argv) {
-    if (argc < 2) {
-        fprintf(stderr, "usage: %s FEDSHARE_LEDGER_NODE_FAULT\n", argv[0]);
+    if (!procs_args(argc, argv, "FEDSHARE_LEDGER_NODE_FAULT"))
         return 2;
-    }
     node_prog = argv[1];
-    signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_join_from_snapshot),
     };
