@@ -113,4 +113,31 @@ static inline void t_close_kv(ledger_store *s, const char *path) {
     t_cleanup(path);
 }
 
+/* A bundle of bl bytes that verifies from genesis: with bit 0 or 7 of any
+ * byte flipped, cut short anywhere, or with a trailing byte
+ * (LEDGER_E_DECODE), it is refused; bu is given back unchanged. info, when
+ * not NULL, is passed to the verifications of flipped bundles. */
+static inline void t_bundle_tamper_refused(uint8_t *bu, size_t bl, const uint8_t *genesis,
+                                           size_t genesis_len, ledger_bundle_info *info) {
+    for (size_t i = 0; i < bl; i++) {
+        for (int bit = 0; bit < 8; bit += 7) {
+            bu[i] ^= (uint8_t)(1u << bit);
+            int rc = ledger_bundle_verify(bu, bl, genesis, genesis_len, info, NULL);
+            if (rc == LEDGER_OK)
+                fail_msg("byte %zu bit %d flipped still verifies", i, bit);
+            bu[i] ^= (uint8_t)(1u << bit);
+        }
+    }
+    for (size_t n = 0; n < bl; n++)
+        assert_int_not_equal(ledger_bundle_verify(bu, n, genesis, genesis_len, NULL, NULL),
+                             LEDGER_OK);
+    uint8_t *longer = malloc(bl + 1);
+    assert_non_null(longer);
+    memcpy(longer, bu, bl);
+    longer[bl] = 0;
+    assert_int_equal(ledger_bundle_verify(longer, bl + 1, genesis, genesis_len, NULL, NULL),
+                     LEDGER_E_DECODE);
+    free(longer);
+}
+
 #endif

@@ -244,25 +244,7 @@ static void test_tamper(void **state) {
     uint8_t *bu;
     size_t bl;
     export(f, f->target, &bu, &bl);
-    for (size_t i = 0; i < bl; i++) {
-        for (int bit = 0; bit < 8; bit += 7) {
-            bu[i] ^= (uint8_t)(1u << bit);
-            int rc = ledger_bundle_verify(bu, bl, f->genesis, f->genesis_len, NULL, NULL);
-            if (rc == LEDGER_OK)
-                fail_msg("byte %zu bit %d flipped still verifies", i, bit);
-            bu[i] ^= (uint8_t)(1u << bit);
-        }
-    }
-    for (size_t n = 0; n < bl; n++)
-        assert_int_not_equal(ledger_bundle_verify(bu, n, f->genesis, f->genesis_len, NULL, NULL),
-                             LEDGER_OK);
-    uint8_t *longer = malloc(bl + 1);
-    assert_non_null(longer);
-    memcpy(longer, bu, bl);
-    longer[bl] = 0;
-    assert_int_equal(ledger_bundle_verify(longer, bl + 1, f->genesis, f->genesis_len, NULL, NULL),
-                     LEDGER_E_DECODE);
-    free(longer);
+    t_bundle_tamper_refused(bu, bl, f->genesis, f->genesis_len, NULL);
     /* version 2 with no change is not canonical (version 1 is its form) */
     uint8_t *b1;
     size_t b1l;
