@@ -204,6 +204,17 @@ static void next_of(ledger_snapshot_import *im, uint64_t *index, int *complete) 
     assert_int_equal(ledger_snapshot_import_next(im, index, r, &rl, complete), LEDGER_OK);
 }
 
+/* The import completes (LEDGER_OK) and is freed; the importing store's tip has
+ * the source's state root. */
+static void finish_same_state(fixture *f, ledger_snapshot_import *im) {
+    assert_int_equal(ledger_snapshot_import_finish(im), LEDGER_OK);
+    ledger_snapshot_import_free(im);
+    ledger_tip a, b;
+    assert_int_equal(ledger_store_tip(f->src, &a), LEDGER_OK);
+    assert_int_equal(ledger_store_tip(f->dst, &b), LEDGER_OK);
+    assert_memory_equal(a.state_root, b.state_root, 32);
+}
+
 static void test_round_trip(void **state) {
     fixture *f = *state;
     chunks c;
@@ -457,12 +468,7 @@ static void test_flipped_and_truncated(void **state) {
     }
     /* then the right chunks from "another peer" complete it */
     assert_int_equal(feed(im, &c, 0), LEDGER_OK);
-    assert_int_equal(ledger_snapshot_import_finish(im), LEDGER_OK);
-    ledger_snapshot_import_free(im);
-    ledger_tip a, b;
-    assert_int_equal(ledger_store_tip(f->src, &a), LEDGER_OK);
-    assert_int_equal(ledger_store_tip(f->dst, &b), LEDGER_OK);
-    assert_memory_equal(a.state_root, b.state_root, 32);
+    finish_same_state(f, im);
     chunks_free(&c);
 }
 
@@ -726,12 +732,7 @@ static void test_killed_mid_import(void **state) {
     next_of(im, &idx, &complete);
     assert_int_equal(idx, 2);
     assert_int_equal(feed(im, &c, 2), LEDGER_OK);
-    assert_int_equal(ledger_snapshot_import_finish(im), LEDGER_OK);
-    ledger_snapshot_import_free(im);
-    ledger_tip a, b;
-    assert_int_equal(ledger_store_tip(f->src, &a), LEDGER_OK);
-    assert_int_equal(ledger_store_tip(f->dst, &b), LEDGER_OK);
-    assert_memory_equal(a.state_root, b.state_root, 32);
+    finish_same_state(f, im);
     chunks c2;
     export_all(f->dst, &c2);
     assert_memory_equal(c.digest, c2.digest, 32);
