@@ -242,4 +242,26 @@ static inline int procs_args(int argc, char **argv, const char *usage) {
     return 1;
 }
 
+/* A membership act (op, payload p of n bytes) signed by sg with the next of
+ * its nonces, submitted; the receipt. */
+static inline ledger_receipt procs_member_act(ledger_client *cl, ledger_signer *sg, uint64_t *nonce,
+                                              uint16_t op, const uint8_t *p, size_t n) {
+    ledger_tx *tx;
+    assert_int_equal(ledger_tx_create_signed(&tx, sg, op, ++*nonce, p, n), 0);
+    return procs_submit(cl, tx);
+}
+
+/* The membership change open now, read through the client. */
+static inline ledger_member_change procs_open_change(ledger_client *cl) {
+    uint8_t *v;
+    size_t vl;
+    assert_int_equal(ledger_client_get(cl, (const uint8_t *)LEDGER_MEMBER_OPEN_KEY,
+                                       sizeof LEDGER_MEMBER_OPEN_KEY - 1, 30000, &v, &vl),
+                     0);
+    ledger_member_change c;
+    assert_int_equal(ledger_member_change_decode(&c, v, vl), 0);
+    ledger_free(v);
+    return c;
+}
+
 #endif

@@ -167,34 +167,20 @@ static ledger_receipt propose(procs *t, int i, uint32_t kind, int who) {
                          kind, ledger_signer_public_key(t->rep[who]),
                          kind == LEDGER_MEMBER_ADD_REPLICA ? t->addr[who] : NULL, &p, &n),
                      0);
-    ledger_tx *tx;
-    assert_int_equal(
-        ledger_tx_create_signed(&tx, t->rep[i], LEDGER_OP_MEMBER_PROPOSE, ++t->rep_nonce[i], p, n),
-        0);
+    ledger_receipt r =
+        procs_member_act(t->cl, t->rep[i], &t->rep_nonce[i], LEDGER_OP_MEMBER_PROPOSE, p, n);
     ledger_free(p);
-    return submit(t, tx);
+    return r;
 }
 
 static ledger_receipt approve(procs *t, int i, uint64_t id) {
     uint8_t p[8];
     assert_int_equal(ledger_member_approve_payload(id, p), 0);
-    ledger_tx *tx;
-    assert_int_equal(
-        ledger_tx_create_signed(&tx, t->rep[i], LEDGER_OP_MEMBER_APPROVE, ++t->rep_nonce[i], p, 8),
-        0);
-    return submit(t, tx);
+    return procs_member_act(t->cl, t->rep[i], &t->rep_nonce[i], LEDGER_OP_MEMBER_APPROVE, p, 8);
 }
 
 static ledger_member_change open_change(procs *t) {
-    uint8_t *v;
-    size_t vl;
-    assert_int_equal(ledger_client_get(t->cl, (const uint8_t *)LEDGER_MEMBER_OPEN_KEY,
-                                       sizeof LEDGER_MEMBER_OPEN_KEY - 1, 30000, &v, &vl),
-                     0);
-    ledger_member_change c;
-    assert_int_equal(ledger_member_change_decode(&c, v, vl), 0);
-    ledger_free(v);
-    return c;
+    return procs_open_change(t->cl);
 }
 
 /* Did replica j sign block h's certificate (read through the client, which

@@ -153,9 +153,7 @@ static uint64_t put(procs *t) {
 }
 
 static ledger_receipt member_act(procs *t, int i, uint16_t op, const uint8_t *p, size_t n) {
-    ledger_tx *tx;
-    assert_int_equal(ledger_tx_create_signed(&tx, t->rep[i], op, ++t->rep_nonce[i], p, n), 0);
-    return submit(t, tx);
+    return procs_member_act(t->cl, t->rep[i], &t->rep_nonce[i], op, p, n);
 }
 
 static int signed_by(procs *t, uint64_t h, uint16_t j) {
@@ -219,14 +217,7 @@ static void test_join_from_snapshot(void **state) {
                      0);
     assert_int_equal(member_act(t, 0, LEDGER_OP_MEMBER_PROPOSE, p, n).status, 0);
     ledger_free(p);
-    uint8_t *v;
-    size_t vl;
-    assert_int_equal(ledger_client_get(t->cl, (const uint8_t *)LEDGER_MEMBER_OPEN_KEY,
-                                       sizeof LEDGER_MEMBER_OPEN_KEY - 1, 30000, &v, &vl),
-                     0);
-    ledger_member_change c;
-    assert_int_equal(ledger_member_change_decode(&c, v, vl), 0);
-    ledger_free(v);
+    ledger_member_change c = procs_open_change(t->cl);
     uint8_t ap[8];
     assert_int_equal(ledger_member_approve_payload(c.id, ap), 0);
     assert_int_equal(member_act(t, 1, LEDGER_OP_MEMBER_APPROVE, ap, 8).status, 0);
