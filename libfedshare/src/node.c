@@ -23,6 +23,7 @@
 
 #define LAT_SLOTS  4096 /* arrival times of recent transactions, by hash */
 #define TPS_WINDOW 64   /* (time, applied count) samples for the TPS figure */
+#define LEFT_TASKS 64   /* tasks shown by fedshare_task_participants_left */
 
 struct fedshare_node {
     ledger_node *replica;
@@ -44,6 +45,10 @@ struct fedshare_node {
     double lat_last_s;
     uint64_t started_ns;
     uint64_t excluded[FEDSHARE_MEMBERS_MAX]; /* updates left out, by consortium member */
+    /* tasks with participants that left (retired mid-task): task id prefix, count */
+    uint8_t left_task[LEFT_TASKS][8];
+    uint32_t left_count[LEFT_TASKS];
+    size_t left_tasks;
     /* endpoint */
     int listen_fd;
     uint32_t port;
@@ -226,9 +231,9 @@ static void count_exclusions(fedshare_node *n, ledger_state *st, const ledger_tx
         !fs_task_decode(v, vn, t) &&
         !fs_get(st, FEDSHARE_REC_ROUND, p.id, NULL, p.round, &v, &vn) &&
         !fs_round_decode(v, vn, r) && r->n == t->n) {
-        int all = 1;
+        int all = 1; /* judged: every participant still in the task uploaded */
         for (uint32_t i = 0; i < r->n; i++)
-            all &= r->up[i].present;
+            all &= r->up[i].present || (t->p[i].joined & FS_P_LEFT) != 0;
         for (uint32_t i = 0; all && i < r->n; i++) {
             int m = fedshare_consortium_find(n->consortium, t->p[i].pk);
             if (r->up[i].verdict == FEDAVG_VERDICT_SUSPICIOUS && m >= 0 && m < FEDSHARE_MEMBERS_MAX)
@@ -238,6 +243,49 @@ static void count_exclusions(fedshare_node *n, ledger_state *st, const ledger_tx
     free(t);
     free(r);
     fs_payload_free(&p);
+}
+
+/* Record a task's count of participants that left (fedshare_task_participants_left);
+ * called with n->mu held. A task none left is not shown; beyond LEFT_TASKS tasks
+ * the newest are not shown. */
+static void note_left(fedshare_node *n, const uint8_t *task_id, const fs_task *t) {
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < t->n; i++)
+        k += (t->p[i].joined & FS_P_LEFT) != 0;
+    for (size_t i = 0; i < n->left_tasks; i++)
+        if (!memcmp(n->left_task[i], task_id, 8)) {
+            n->left_count[i] = k;
+            return;
+        }
+    if (k && n->left_tasks < LEFT_TASKS) {
+        memcpy(n->left_task[n->left_tasks], task_id, 8);
+        n->left_count[n->left_tasks++] = k;
+    }
+}
+
+typedef struct left_scan {
+    fedshare_node *n;
+    fs_task t;
+} left_scan;
+
+static int left_scan_one(void *ctx, const uint8_t *key, size_t klen, const uint8_t *v,
+                         size_t vlen) {
+    left_scan *c = ctx;
+    if (klen == strlen("fs/task/") + 32 && !fs_task_decode(v, vlen, &c->t))
+        note_left(c->n, key + klen - 32, &c->t);
+    return FEDSHARE_OK;
+}
+
+/* A membership act may have retired a participant of tasks in progress (it leaves
+ * them in the act that decides it): recount every task's participants that left.
+ * Reads only; a failure leaves the counts as they were. */
+static void count_left(fedshare_node *n, ledger_state *st) {
+    left_scan *c = malloc(sizeof *c);
+    if (!c)
+        return;
+    c->n = n;
+    fs_state_scan(st, "fs/task/", left_scan_one, c);
+    free(c);
 }
 
 static int wrapped_apply(void *ctx, ledger_state *st, const ledger_block *b, size_t index,
@@ -253,6 +301,9 @@ static int wrapped_apply(void *ctx, ledger_state *st, const ledger_block *b, siz
         n->applied++;
         if (!rc && ledger_tx_op(tx) == FEDSHARE_OP_UPDATE_UPLOAD)
             count_exclusions(n, st, tx);
+        if (!rc && (ledger_tx_op(tx) == FEDSHARE_OP_MEMBER_PROPOSE ||
+                    ledger_tx_op(tx) == FEDSHARE_OP_MEMBER_APPROVE))
+            count_left(n, st);
     }
     if (n->lat_t0[s] && !memcmp(n->lat_hash[s], h, 8)) {
         double d = (double)(now_ns() - n->lat_t0[s]) / 1e9;
@@ -311,7 +362,7 @@ int fedshare_node_metrics(fedshare_node *n, char **text) {
     if (!n || !text)
         return FEDSHARE_E_INVALID;
     size_t members = fedshare_consortium_size(n->consortium);
-    size_t cap = 4096 + 256 + members * (FEDSHARE_NAME_MAX + 64);
+    size_t cap = 4096 + 512 + members * (FEDSHARE_NAME_MAX + 64) + LEFT_TASKS * 80;
     char *t = malloc(cap);
     if (!t)
         return FEDSHARE_E_NOMEM;
@@ -320,6 +371,11 @@ int fedshare_node_metrics(fedshare_node *n, char **text) {
     double ls = n->lat_sum_s, last = n->lat_last_s;
     uint64_t excluded[FEDSHARE_MEMBERS_MAX];
     memcpy(excluded, n->excluded, sizeof excluded);
+    uint8_t left_task[LEFT_TASKS][8];
+    uint32_t left_count[LEFT_TASKS];
+    size_t left_tasks = n->left_tasks;
+    memcpy(left_task, n->left_task, sizeof left_task);
+    memcpy(left_count, n->left_count, sizeof left_count);
     pthread_mutex_unlock(&n->mu);
     double up = (double)(now_ns() - n->started_ns) / 1e9;
     ledger_tip tip;
@@ -375,6 +431,21 @@ int fedshare_node_metrics(fedshare_node *n, char **text) {
         }
         w = snprintf(t + at, cap - at, "fedshare_updates_excluded_total{member=\"%s\"} %llu\n",
                      name, (unsigned long long)excluded[i]);
+        at += w > 0 ? (size_t)w : 0;
+    }
+    if (at < cap) {
+        w = snprintf(t + at, cap - at,
+                     "# HELP fedshare_task_participants_left Participants of a task that left it "
+                     "(retired from the consortium while it ran), by task id (first 8 bytes).\n"
+                     "# TYPE fedshare_task_participants_left gauge\n");
+        at += w > 0 ? (size_t)w : 0;
+    }
+    for (size_t i = 0; i < left_tasks && at < cap; i++) {
+        char hex[17];
+        for (int j = 0; j < 8; j++)
+            snprintf(hex + 2 * j, 3, "%02x", left_task[i][j]);
+        w = snprintf(t + at, cap - at, "fedshare_task_participants_left{task=\"%s\"} %u\n", hex,
+                     left_count[i]);
         at += w > 0 ? (size_t)w : 0;
     }
     *text = t;

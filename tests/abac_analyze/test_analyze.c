@@ -424,8 +424,8 @@ static void gen_cond(buf *b, int depth) {
             "resource.owner.owner.level == principal.level",
             /* the same, valid under the random schemas (owner and level may be optional) */
             "(resource has owner && resource.owner has level && resource.owner.level >= 1)",
-            "(resource has owner && resource.owner has tags && "
-            "resource.owner.tags.contains(\"x\"))",
+            ("(resource has owner && resource.owner has tags && "
+             "resource.owner.tags.contains(\"x\"))"),
         };
         put(b, "%s", more[rnd(sizeof more / sizeof *more)]);
         return;

@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
+import urllib.request
 
 import numpy as np
 import pytest
@@ -455,7 +457,20 @@ def test_participant_retires_mid_task(hospitals):
     v = task_verdicts(m[REG], tid)
     assert v["judged_rounds"] == 3 and v["replay_matches"]
     assert [len(rd["updates"]) for rd in v["rounds"]] == [3, 2, 2]
-    assert v["retired"] == [m[C].did[-8:]]
+    assert v["retired"] == [m[C].did[-8:]] and v["left_in"] == {m[C].did[-8:]: 2}
+
+    # /metrics: the task has one participant that left, on every replica that
+    # executed the deciding act (2f+1 executed each block)
+    def left_gauge(i):
+        with urllib.request.urlopen(f"http://127.0.0.1:{cons.metrics[i]}/metrics",
+                                    timeout=10) as r:
+            text = r.read().decode()
+        assert "# TYPE fedshare_task_participants_left gauge" in text
+        return re.findall(r'^fedshare_task_participants_left\{task="([0-9a-f]{16})"\} (\d+)$',
+                          text, flags=re.M)
+    gauges = [left_gauge(i) for i in range(4)]
+    assert sum(g == [(tid[:8].hex(), "1")] for g in gauges) >= 3, gauges
+    assert all(g in ([], [(tid[:8].hex(), "1")]) for g in gauges), gauges
 
     for x in m:
         x.close()

@@ -53,7 +53,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple, Union
 
 import numpy as np
 
@@ -71,11 +71,16 @@ from .consortium import PHASES, Member, model_digest  # noqa: E402
 from .roles import Aggregator, Participant  # noqa: E402
 from .serveropt import (Adam, OptimizerState, ServerOptimizer, Yogi, from_task,  # noqa: E402
                         replay)
+from .verdicts import left_rounds  # noqa: E402
 
 __all__ = ["FedshareMod", "FedshareFedAvg", "FedshareFedAdam", "FedshareFedYogi", "flatten",
-           "unflatten", "TASK_KEY", "ROUND_KEY", "OPTIMIZER_KEY"]
+           "unflatten", "TASK_KEY", "ROUND_KEY", "OPTIMIZER_KEY", "LEFT_TASK"]
 
 log = logging.getLogger("fedshare.flower")
+
+#: Said in the error a mod answers with when its member left the task (it was
+#: retired from the consortium while the task ran); the strategy reads it.
+LEFT_TASK = "left the fedshare task"
 
 #: ConfigRecord keys the strategy sets on every message.
 TASK_KEY, ROUND_KEY = "fedshare-task", "fedshare-round"
@@ -338,6 +343,7 @@ class FedshareMod:
         task_id, r = bytes.fromhex(str(cfg[TASK_KEY])), int(_number(cfg[ROUND_KEY], "round"))
         p = self.participant(context, task_id)
         task = p.member.task(task_id)
+        _still_in(p, task, r)
         if task is not None and int(task["phase"]) == 0:
             task = self._join(p, task, r)
         if task is None or int(task["round"]) != r or PHASES[int(task["phase"])] != "upload":
@@ -397,6 +403,7 @@ class FedshareMod:
         cfg = _config(msg)
         task_id, r = bytes.fromhex(str(cfg[TASK_KEY])), int(_number(cfg[ROUND_KEY], "round"))
         p = self.participant(context, task_id)
+        _still_in(p, p.member.task(task_id), r)
         opt = self.optimizer(p)
         self._check_optimizer(cfg, opt)
         model = p.recompute_global(r)  # from the shares, proofs checked, = the recorded digest
@@ -441,10 +448,39 @@ class FedshareMod:
 
 # --- the server side ------------------------------------------------------------------
 
+def _still_in(p: Participant, task: Optional[Dict[str, Any]], r: int) -> None:
+    """Refuse at once, with the reason, when this member left the task (it was
+    retired from the consortium while the task ran): the task goes on without it,
+    and nothing of it would be accepted (FEDSHARE_E_RETIRED)."""
+    if task is None:
+        return
+    me = p.member.public_key.hex()
+    for i, x in enumerate(task["participants"]):
+        if x.get("public_key") == me and x.get("left"):
+            k = left_rounds(task, lambda q: p.member.round(p.task_id, q)).get(i)
+            raise errors.AccessDeniedError(
+                f"round {r}: this member ({p.member.did}) was retired from the consortium "
+                f"and {LEFT_TASK} in round {k}; the task goes on without it",
+                code=code_value("FEDSHARE_E_RETIRED"), library="fedshare")
+
+
+def _left_nodes(r: int, what: str, replies: List[Message]) -> List[int]:
+    """The Flower nodes that answered that their member left the task."""
+    out = []
+    for m in replies:
+        if m.has_error() and LEFT_TASK in (m.error.reason or ""):
+            log.warning("round %d: node %d did not %s: its member left the task (retired "
+                        "from the consortium); it is no longer sent messages", r,
+                        m.metadata.src_node_id, what)
+            out.append(int(m.metadata.src_node_id))
+    return out
+
+
 def _raise_failures(r: int, what: str, replies: List[Message], expected: int) -> None:
     """A fedshare round needs every participant's act: a node that failed (or
     did not answer) would leave the task waiting, so the run stops here, saying why."""
-    bad = [m for m in replies if m.has_error()]
+    bad = [m for m in replies if m.has_error() and LEFT_TASK not in (m.error.reason or "")]
+    replies = [m for m in replies if not m.has_error() or m in bad]
     for m in bad:
         log.warning("round %d: node %d failed to %s: %s", r, m.metadata.src_node_id, what,
                     m.error.reason)
@@ -497,6 +533,13 @@ class FedshareFedAvg(FedAvg):
         self.params = member.threshold_key(bytes.fromhex(task["key_id"]))
         self.aggregator = Aggregator(member, self.task_id, self.params, threads=threads)
         self.participants = n
+        #: participants that left the task (retired from the consortium while it
+        #: ran): participant index -> the round they left in; never waited for
+        self.left: Dict[int, Optional[int]] = {}
+        #: Flower nodes whose member left the task: sent nothing more
+        self.left_nodes: Set[int] = set()
+        #: called once per participant that left: ``on_left(did, round)``
+        self.on_left: Optional[Callable[[str, Optional[int]], None]] = None
         self.round_limit = int(task["round_limit"])
         #: the fedshare round of each Flower round (they differ after a skipped round)
         self.rounds: Dict[int, int] = {}
@@ -521,6 +564,28 @@ class FedshareFedAvg(FedAvg):
             raise errors.NotFoundError("no such task", code=code_value("FEDSHARE_E_NOT_FOUND"),
                                       library="fedshare")
         return t
+
+    def _note_left(self, task: Dict[str, Any]) -> None:
+        """Participants that left the task are no longer waited for: the nodes
+        Flower waits for and samples shrink to the participants still in the task,
+        and each one that left is said once (a warning, and ``on_left``)."""
+        for i, x in enumerate(task["participants"]):
+            if x.get("left") and i not in self.left:
+                k = left_rounds(task, lambda q: self.member.round(self.task_id, q)).get(i)
+                self.left[i] = k
+                did = str(x.get("did", i))
+                log.warning("participant %s left the fedshare task in round %s (retired from "
+                            "the consortium): the task goes on without it, and the strategy "
+                            "no longer waits for it", did, k)
+                if self.on_left is not None:
+                    self.on_left(did, k)
+        n = sum(1 for x in task["participants"] if not x.get("left"))
+        self.participants = n
+        self.min_train_nodes = self.min_evaluate_nodes = n
+        self.min_available_nodes = min(self.min_available_nodes, n)
+
+    def _without_left(self, msgs: Iterable[Message]) -> List[Message]:
+        return [m for m in msgs if int(m.metadata.dst_node_id) not in self.left_nodes]
 
     @property
     def done(self) -> bool:
@@ -609,7 +674,9 @@ class FedshareFedAvg(FedAvg):
                                            "global model")
         self._like = arrays
         self.rounds[server_round] = r
-        return super().configure_train(server_round, arrays, self._inject(config, r), grid)
+        self._note_left(task)
+        return self._without_left(
+            super().configure_train(server_round, arrays, self._inject(config, r), grid))
 
     def aggregate_train(self, server_round: int, replies: Iterable[Message]
                         ) -> Tuple[Optional[ArrayRecord], Optional[MetricRecord]]:
@@ -618,6 +685,8 @@ class FedshareFedAvg(FedAvg):
             return None, None
         replies = list(replies)
         good = [m for m in replies if not m.has_error()]
+        self.left_nodes.update(_left_nodes(r, "train", replies))
+        self._note_left(self._task())
         _raise_failures(r, "train", replies, self.participants)
         # every upload is on the ledger: the task moves to aggregate (or skips the round)
         t = self.member.wait_phase(self.task_id, r, ["aggregate"], timeout=self.timeout)
@@ -661,7 +730,9 @@ class FedshareFedAvg(FedAvg):
         t = self._task()
         if int(t["round"]) != r or PHASES[int(t["phase"])] != "evaluate":
             return []
-        return super().configure_evaluate(server_round, arrays, self._inject(config, r), grid)
+        self._note_left(t)
+        return self._without_left(
+            super().configure_evaluate(server_round, arrays, self._inject(config, r), grid))
 
     def aggregate_evaluate(self, server_round: int, replies: Iterable[Message]
                            ) -> Optional[MetricRecord]:
@@ -670,6 +741,8 @@ class FedshareFedAvg(FedAvg):
             return None
         replies = list(replies)
         good = [m.content for m in replies if not m.has_error()]
+        self.left_nodes.update(_left_nodes(r, "evaluate", replies))
+        self._note_left(self._task())
         _raise_failures(r, "evaluate", replies, self.participants)
         metrics = self.evaluate_metrics_aggr_fn(good, self.weighted_by_key) if good else None
         # every evaluation is on the ledger: the contract applies the stop rule

@@ -32,7 +32,7 @@ from typing import Any, Dict, List, Optional
 
 import numpy as np
 
-__all__ = ["task_verdicts", "left_out", "format_table", "summary_lines"]
+__all__ = ["task_verdicts", "left_out", "left_rounds", "format_table", "summary_lines"]
 
 # the contract's settings (libfedshare training.c, libfedavg FEDAVG_JUDGE_CONFIG_INIT)
 HIST_MAX = 1024
@@ -61,6 +61,38 @@ def _log_ratio(r: float) -> float:
     return math.log(max(r, 1.0 / RATIO_MAX))
 
 
+def left_rounds(task: Dict[str, Any], round_record) -> Dict[int, int]:
+    """The round in which each participant that left the task (retired from the
+    consortium while it ran; ``"left": true`` in the TASK record) left it.
+
+    The TASK record keeps only the flag; the round is read from the round records:
+    the first round without its update (it left before uploading, or its upload
+    was dropped when it left), else the task's current round (it left after its
+    last update was judged: that round completed with its update in the sum).
+
+    Args:
+        task: the TASK record as JSON (``Member.task``).
+        round_record: ``round -> round record JSON or None`` (``Member.round``).
+
+    Returns:
+        ``{participant index: round}``, only for participants that left.
+    """
+    last = int(task.get("round", 0))
+    out: Dict[int, int] = {}
+    for i, p in enumerate(task.get("participants", [])):
+        if not p.get("left"):
+            continue
+        k = last
+        for r in range(1, last + 1):
+            rec = round_record(r)
+            ups = rec.get("updates", []) if rec else []
+            if rec is not None and i < len(ups) and not ups[i].get("present"):
+                k = r
+                break
+        out[i] = max(k, 1)
+    return out
+
+
 def task_verdicts(member, task_id: bytes, names: Optional[Dict[str, str]] = None
                   ) -> Dict[str, Any]:
     """The verdicts of every judged round of a task, with statistic, scores,
@@ -77,7 +109,9 @@ def task_verdicts(member, task_id: bytes, names: Optional[Dict[str, str]] = None
         "weight", "scores": {...},
         "history": {...}, "replayed"}]}], "replay_matches": bool,
         "left_out": {member: [rounds]}, "judged_rounds": n, "retired": [members that
-        were retired while the task ran and left it]}``.
+        were retired while the task ran and left it], "left_in": {retired member: the
+        round it left the task in (:func:`left_rounds`)}, "took_part": {member: judged
+        rounds with its update}}``.
     """
     from . import errors
     from .fedavg import RoundJudge
@@ -182,7 +216,12 @@ def task_verdicts(member, task_id: bytes, names: Optional[Dict[str, str]] = None
                        "sum_refused": bool(rec.get("sum_refused")), "updates": rows})
     return {"task": task_id.hex(), "rule": rule, "threshold": k, "members": who,
             "rounds": rounds, "replay_matches": matches, "left_out": left,
-            "judged_rounds": len(rounds), "retired": [who[i] for i in sorted(gone)]}
+            "judged_rounds": len(rounds), "retired": [who[i] for i in sorted(gone)],
+            "left_in": {who[i]: k for i, k in
+                        left_rounds(task, lambda r: member.round(task_id, r)).items()},
+            "took_part": {who[i]: sum(1 for rd in rounds
+                                      if any(u["member"] == who[i] for u in rd["updates"]))
+                          for i in range(len(who))}}
 
 
 def left_out(member, task_id: bytes, public_key: bytes) -> List[int]:
@@ -239,10 +278,25 @@ def format_table(v: Dict[str, Any]) -> str:
 
 
 def summary_lines(v: Dict[str, Any]) -> List[str]:
-    """One line per member: "member X left out in k of n rounds"."""
+    """One line per member: "member X left out in k of n rounds"; for a member
+    that left the task (retired from the consortium while it ran), "member X left
+    the task in round k", and its exclusions counted over the rounds it took part
+    in only (the rounds after it left are not exclusions)."""
     n = v["judged_rounds"]
+    left_in = v.get("left_in", {})
     gone = set(v.get("retired", []))
-    return [f"member {m} left out in {len(r)} of {n} rounds"
-            + (f" (rounds {', '.join(map(str, r))})" if r else "")
-            + ("; retired from the consortium, it left the task" if m in gone else "")
-            for m, r in v["left_out"].items()]
+    took = v.get("took_part", {})
+    lines = []
+    for m, r in v["left_out"].items():
+        rounds = f" (rounds {', '.join(map(str, r))})" if r else ""
+        if m in gone:
+            k = left_in.get(m)
+            n_m = took.get(m, n)
+            lines.append(f"member {m} left the task in round {k} (retired from the "
+                         f"consortium); left out in {len(r)} of the {n_m} rounds it took "
+                         f"part in{rounds}" if k is not None else
+                         f"member {m} left the task (retired from the consortium); left "
+                         f"out in {len(r)} of the {n_m} rounds it took part in{rounds}")
+        else:
+            lines.append(f"member {m} left out in {len(r)} of {n} rounds{rounds}")
+    return lines

@@ -633,6 +633,24 @@ def _verdict_summary(v: Dict[str, Any]) -> List[str]:
     return summary_lines(v)
 
 
+def verdict_table(v: Dict[str, Any]) -> List[str]:
+    """The rounds x members table of verdicts (markdown): ✓ accepted, w warm-up,
+    ✗ left out; a member that left the task (retired from the consortium while it
+    ran) has "left" from the round it left in, not an exclusion."""
+    members = v["members"]
+    left_in = v.get("left_in", {})
+    L = ["| round | " + " | ".join(members) + " |", "|---|" + "---|" * len(members)]
+    mark = {"accepted": "✓", "warmup": "w", "suspicious": "✗"}
+    for rd in v["rounds"]:
+        by = {u["member"]: u["verdict"] for u in rd["updates"]}
+        cells = [mark.get(by[m], "?") if m in by
+                 else ("left" if m in left_in and rd["round"] >= left_in[m] else "—")
+                 for m in members]
+        L.append(f"| {rd['round']}{' (skipped)' if rd['skipped'] else ''} | "
+                 + " | ".join(cells) + " |")
+    return L
+
+
 def _pct(x: float) -> str:
     return f"{100 * x:.1f} %"
 
@@ -802,7 +820,9 @@ def write_report(out: Path, results: List[RunResult], ds: Dataset, ledger_stats:
     L.append("The training contract judges every update before the encrypted sum "
              "(docs/fedshare-contracts.md §Anomaly rules); a left-out update is not in that "
              "round's model, and its owner's trainer says so. Per round and center "
-             "(✓ accepted, w accepted during warm-up, ✗ left out):\n")
+             "(✓ accepted, w accepted during warm-up, ✗ left out; \"left\": the center was "
+             "retired from the consortium and left the task, its later rounds are not "
+             "exclusions):\n")
     for r in results:
         v = r.verdicts
         if not v:
@@ -812,13 +832,7 @@ def write_report(out: Path, results: List[RunResult], ds: Dataset, ledger_stats:
         for line in _verdict_summary(v):
             L.append(f"- {line}")
         L.append("")
-        L.append("| round | " + " | ".join(v["members"]) + " |")
-        L.append("|---|" + "---|" * len(v["members"]))
-        mark = {"accepted": "✓", "warmup": "w", "suspicious": "✗"}
-        for rd in v["rounds"]:
-            cells = [mark.get(u["verdict"], "?") for u in rd["updates"]]
-            L.append(f"| {rd['round']}{' (skipped)' if rd['skipped'] else ''} | "
-                     + " | ".join(cells) + " |")
+        L.extend(verdict_table(v))
         L.append("")
     L.append("## Accuracy per center (95 % intervals)\n")
     for r in results:

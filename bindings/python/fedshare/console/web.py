@@ -23,6 +23,7 @@ from starlette.routing import Route
 
 from .. import errors
 from ..consortium import lib
+from ..verdicts import left_rounds
 from . import policytext
 from .auth import COOKIE, Auth, Principal, is_loopback
 from .chain import PHASES, STOP_REASONS, LedgerView, parse_hex32
@@ -519,15 +520,19 @@ def create_app(view: LedgerView, *, tokens=None, seeds: Optional[Dict[str, bytes
             raise HTTPProblem(403, "Not your task",
                               "a member sees the tasks it creates, joins or aggregates")
         parts = t.get("participants", [])
+        recs = {r: view.record(lib.FEDSHARE_REC_ROUND, tid, round=r)
+                for r in range(1, int(t.get("round", 0)) + 1)}
+        # participants retired from the consortium while the task ran: the round they left in
+        left = left_rounds(t, recs.get)
         rounds = []
-        for r in range(1, int(t.get("round", 0)) + 1):
-            rec = view.record(lib.FEDSHARE_REC_ROUND, tid, round=r)
+        for r, rec in recs.items():
             if rec is None:
                 continue
             ups = []
             for k, u in enumerate(rec.get("updates", [])):
                 who = view.name_of_did(parts[k]["did"]) if k < len(parts) else str(k)
-                ups.append(dict(u, member=who))
+                ups.append(dict(u, member=who,
+                                left=k in left and r >= left[k] and not u.get("present")))
             shares = [dict(s, member=view.name_of_did(s.get("holder", ""))) for s in
                       rec.get("shares", [])]
             rounds.append({"round": r, "rec": rec, "updates": ups, "shares": shares,
@@ -535,7 +540,8 @@ def create_app(view: LedgerView, *, tokens=None, seeds: Optional[Dict[str, bytes
                            else None})
         metrics = [float(x) for x in t.get("metrics", [])]
         return page(request, "task.html", task_id=tid.hex(), t=t, rounds=rounds,
-                    participants=[dict(x, member=view.name_of_did(x["did"])) for x in parts],
+                    participants=[dict(x, member=view.name_of_did(x["did"]), left_in=left.get(k))
+                                  for k, x in enumerate(parts)],
                     creator=view.name_of_did(t.get("creator", "")),
                     aggregator=view.name_of_did(t.get("aggregator", "")),
                     chart=chart_svg(metrics), metrics=metrics)
