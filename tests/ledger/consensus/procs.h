@@ -264,4 +264,21 @@ static inline ledger_member_change procs_open_change(ledger_client *cl) {
     return c;
 }
 
+/* The end of a test: the client closed, the n processes stopped (each must
+ * exit with status 0), the signers and the configuration freed, the
+ * directory removed (procs_remove_dir). */
+static inline void procs_close(ledger_client *cl, pid_t *pid, ledger_signer **rep, int n,
+                               ledger_signer *alice, ledger_membership *m, ledger_config *cfg,
+                               const char *dir) {
+    ledger_client_close(cl);
+    for (int i = 0; i < n; i++) {
+        procs_stop(&pid[i]);
+        ledger_signer_free(rep[i]);
+    }
+    ledger_signer_free(alice);
+    ledger_membership_free(m);
+    ledger_config_free(cfg);
+    procs_remove_dir(dir);
+}
+
 #endif

@@ -112,16 +112,9 @@ static void procs_init(procs *t) {
     procs_init_opt(t, 0);
 }
 
+/* LC_KEEP_DIR=1 keeps the nodes' logs for a look. */
 static void procs_free(procs *t) {
-    ledger_client_close(t->cl);
-    for (int i = 0; i < NREP; i++) {
-        stop(t, i);
-        ledger_signer_free(t->rep[i]);
-    }
-    ledger_signer_free(t->alice);
-    ledger_membership_free(t->m);
-    ledger_config_free(t->cfg);
-    procs_remove_dir(t->dir); /* LC_KEEP_DIR=1 keeps the nodes' logs for a look */
+    procs_close(t->cl, t->pid, t->rep, NREP, t->alice, t->m, t->cfg, t->dir);
 }
 
 static ledger_receipt submit(procs *t, ledger_tx *tx) {

@@ -85,16 +85,9 @@ static void procs_init(procs *t, const uint32_t app_max[4]) {
     t->version = 1;
 }
 
+/* LC_KEEP_DIR=1 keeps the nodes' logs for a look. */
 static void procs_free(procs *t) {
-    ledger_client_close(t->cl);
-    for (int i = 0; i < 4; i++) {
-        stop(t, i);
-        ledger_signer_free(t->rep[i]);
-    }
-    ledger_signer_free(t->alice);
-    ledger_membership_free(t->m);
-    ledger_config_free(t->cfg);
-    procs_remove_dir(t->dir);
+    procs_close(t->cl, t->pid, t->rep, 4, t->alice, t->m, t->cfg, t->dir);
 }
 
 /* Submit and return the receipt (status and height). */
