@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -59,6 +60,10 @@ static inline pid_t procs_spawn(const char *prog, const char *conf, const char *
     pid_t p = fork();
     assert_true(p >= 0);
     if (p == 0) {
+        /* a test killed mid-way (a meson timeout) takes its nodes with it:
+         * orphans would keep ports and CPU for the rest of the run */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() == 1)
+            _exit(127);
         FILE *lf = freopen(logf, "a", stderr);
         FILE *of = freopen("/dev/null", "w", stdout);
         (void)lf;
